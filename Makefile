@@ -1,0 +1,88 @@
+# kvedge developer entry points (GNU make). The build itself is CMake; this file only strings steps together.
+#
+#   make run           deps + build, then the demo API on :8081 and kvedge on :8080 (Ctrl-C stops both)
+#   make test          deps, both builds, format check, then ctest in build/ and build-asan/
+#   make build         build/       (RelWithDebInfo, -Werror)
+#   make build-asan    build-asan/  (Debug, ASan + UBSan, -Werror)
+#   make format        clang-format -i over the C sources; format-check only checks
+#   make deps          scripts/install-deps.sh (apt packages + npm ci; idempotent)
+#   make clean
+
+SHELL := bash
+MAKEFLAGS += --no-print-directory
+.SHELLFLAGS := -eu -o pipefail -c
+
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+# Integration tests pick free ports and private temp dirs, so test files can run in parallel.
+CTEST_JOBS ?= 2
+CMAKE_FLAGS ?=
+
+# The sanitizer run: leaks are errors (the daemon must free everything on SIGTERM).
+SAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp
+
+# C sources for clang-format: tracked files plus new, not-ignored ones (a clean CI checkout has only tracked).
+C_SOURCES = git ls-files -z --cached --others --exclude-standard -- '*.c' '*.h'
+
+RUN_CONFIG := examples/quickstart.yaml
+DEMO_PORT := 8081
+KV_URL := http://127.0.0.1:8080
+
+.PHONY: all deps build build-asan format format-check test run clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build:
+	cmake -S . -B build -DKVE_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS)
+	cmake --build build -j$(JOBS)
+
+build-asan:
+	cmake -S . -B build-asan -DKVE_WERROR=ON -DKVE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug $(CMAKE_FLAGS)
+	cmake --build build-asan -j$(JOBS)
+
+format-check:
+	@$(C_SOURCES) | xargs -0 -r clang-format --dry-run -Werror
+	@echo "format-check: ok"
+
+format:
+	@$(C_SOURCES) | xargs -0 -r clang-format -i
+
+# Both ctest runs always happen; the target fails if either did.
+test: deps
+	$(MAKE) build
+	$(MAKE) build-asan
+	$(MAKE) format-check
+	@status=0; \
+	echo "=== ctest: build (RelWithDebInfo) ==="; \
+	ctest --test-dir build --output-on-failure -j$(CTEST_JOBS) || status=1; \
+	echo "=== ctest: build-asan (ASan+UBSan, leak checks on) ==="; \
+	$(SAN_ENV) ctest --test-dir build-asan --output-on-failure -j$(CTEST_JOBS) || status=1; \
+	if [ $$status -ne 0 ]; then echo "make test: FAILED" >&2; fi; \
+	exit $$status
+
+# The demo API runs in the background and is stopped by its PID when kvedge exits (Ctrl-C included).
+run: deps
+	@$(MAKE) --no-print-directory build
+	@token=$$(awk '/^kv:/ { kv = 1; next } /^[^ #]/ { kv = 0 } kv && $$1 == "token:" { print $$2; exit }' $(RUN_CONFIG)); \
+	PORT=$(DEMO_PORT) node examples/demo-api.mjs & demo=$$!; \
+	trap 'kill $$demo 2>/dev/null || true; wait $$demo 2>/dev/null || true' EXIT; \
+	for i in $$(seq 50); do \
+		curl -fsS -o /dev/null http://127.0.0.1:$(DEMO_PORT)/ 2>/dev/null && break; \
+		kill -0 $$demo 2>/dev/null || { echo "make run: the demo API did not start (port $(DEMO_PORT) in use?)" >&2; exit 1; }; \
+		sleep 0.1; \
+	done; \
+	echo; \
+	echo "  kvedge        $(KV_URL)            (healthz, readyz, metrics: $(KV_URL)/healthz ...)"; \
+	echo "  demo API      $(KV_URL)/api/       -> http://127.0.0.1:$(DEMO_PORT)/  (try /api/time, /api/items/1)"; \
+	echo "  KV REST API   $(KV_URL)/kv         (in progress)"; \
+	echo "    export KV_REST_API_URL=$(KV_URL)/kv KV_REST_API_TOKEN=$${token:-<token from the kv section of $(RUN_CONFIG), not there yet>}"; \
+	echo "  config        $(RUN_CONFIG)        Ctrl-C stops kvedge and the demo API"; \
+	echo; \
+	./build/kvedge -c $(RUN_CONFIG)
+
+clean:
+	rm -rf build build-asan

@@ -1,0 +1,444 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The directive engine: walks a YAML mapping against a table of kve_directive_t and stores each value at
+ * `obj + offset`. Keys are handled in document order (so errors come out top to bottom), then every
+ * directive that was not given is settled: a missing required key is reported at its parent mapping, a
+ * default is parsed by the very code that parses file values, an absent map still gets its children's
+ * defaults and its check. Each directive is set at most once per object, so nothing stored is ever
+ * overwritten (and leaked); whatever was stored, even when loading failed, is released by
+ * kve_conf_free_fields() with the same table.
+ */
+#include "conf/conf.h"
+
+#include <errno.h>
+#include <string.h>
+#include "conf/conf_internal.h"
+#include "conf/value.h"
+#include "proxy/common.h"
+
+static void set_value(kve_conf_t *conf, const kve_directive_t *d, const kve_node_t *node, void *field);
+static void apply_table(kve_conf_t *conf, const kve_directive_t *table, const kve_node_t *map, void *obj,
+                        const kve_directive_t *preset, int enforce_required, const kve_node_t *report_node);
+
+kve_conf_t *kve_conf_new(FILE *errout)
+{
+    kve_conf_t *conf = kve_zalloc(sizeof(*conf));
+    conf->errout = errout;
+    return conf;
+}
+
+void kve_conf_free(kve_conf_t *conf)
+{
+    if (conf == NULL)
+        return;
+    for (size_t i = 0; i != conf->num_docs; ++i)
+        kve_yaml_free(conf->docs[i]);
+    free(conf->docs);
+    free(conf->path);
+    free(conf);
+}
+
+size_t kve_conf_error_count(const kve_conf_t *conf)
+{
+    return conf->num_errors;
+}
+
+int kve_conf__is_null(const kve_node_t *node)
+{
+    if (node->type != KVE_NODE_SCALAR || node->u.scalar.quoted)
+        return 0;
+    const char *v = node->u.scalar.value;
+    return v[0] == '\0' || strcmp(v, "~") == 0 || strcmp(v, "null") == 0 || strcmp(v, "Null") == 0 || strcmp(v, "NULL") == 0;
+}
+
+static const kve_directive_t *find_directive(const kve_directive_t *table, const char *key, size_t len)
+{
+    for (; table->key != NULL; ++table) {
+        if (strlen(table->key) == len && memcmp(table->key, key, len) == 0)
+            return table;
+    }
+    return NULL;
+}
+
+/* the secret directive `k` of a key named "k_file", or NULL */
+static const kve_directive_t *find_secret(const kve_directive_t *table, const char *key, size_t len)
+{
+    static const char suffix[] = "_file";
+    const kve_directive_t *d;
+    if (len <= sizeof(suffix) - 1 || memcmp(key + len - (sizeof(suffix) - 1), suffix, sizeof(suffix) - 1) != 0)
+        return NULL;
+    d = find_directive(table, key, len - (sizeof(suffix) - 1));
+    return d != NULL && (d->flags & KVE_F_SECRET) != 0 ? d : NULL;
+}
+
+/* a suggestion is close when at most 2 edits apart (but not a full rewrite of a short key), or a third of a long one */
+static int is_close(const char *given, const char *known)
+{
+    unsigned dist = kve_value_edit_distance(given, known);
+    size_t len = strlen(known);
+    return (dist <= 2 && dist < len) || dist <= len / 3;
+}
+
+static void unknown_key(kve_conf_t *conf, const kve_directive_t *table, const kve_node_t *key)
+{
+    char given[256], best[128] = "", candidate[128];
+    unsigned best_dist = UINT32_MAX;
+    for (; table->key != NULL; ++table) {
+        /* a secret also answers to "<key>_file" */
+        for (int as_file = 0; as_file <= ((table->flags & KVE_F_SECRET) != 0); ++as_file) {
+            snprintf(candidate, sizeof(candidate), "%s%s", table->key, as_file ? "_file" : "");
+            unsigned dist = kve_value_edit_distance(key->u.scalar.value, candidate);
+            if (dist < best_dist && is_close(key->u.scalar.value, candidate)) {
+                best_dist = dist;
+                memcpy(best, candidate, sizeof(best));
+            }
+        }
+    }
+    kve_conf__quote(given, sizeof(given), key->u.scalar.value, key->u.scalar.len);
+    if (best[0] != '\0') {
+        kve_conf_error(conf, key, "unknown key %s (did you mean \"%s\"?)", given, best);
+    } else {
+        kve_conf_error(conf, key, "unknown key %s", given);
+    }
+}
+
+/* the index of an earlier key equal to key i of `map`, or SIZE_MAX */
+static size_t find_earlier(const kve_node_t *map, size_t i)
+{
+    const kve_node_t *key = map->u.mapping.keys[i];
+    for (size_t j = 0; j != i; ++j) {
+        const kve_node_t *other = map->u.mapping.keys[j];
+        if (other->u.scalar.len == key->u.scalar.len && memcmp(other->u.scalar.value, key->u.scalar.value, key->u.scalar.len) == 0)
+            return j;
+    }
+    return SIZE_MAX;
+}
+
+static void handle_key(kve_conf_t *conf, const kve_directive_t *table, const kve_node_t *map, size_t i, void *obj,
+                       unsigned char *set)
+{
+    const kve_node_t *key = map->u.mapping.keys[i], *value = map->u.mapping.values[i];
+    const kve_directive_t *d;
+    int via_file = 0;
+    char quoted[256];
+    size_t earlier;
+
+    if ((earlier = find_earlier(map, i)) != SIZE_MAX) {
+        kve_conf_error(conf, key, "duplicate key %s (first defined at line %u)",
+                       kve_conf__quote(quoted, sizeof(quoted), key->u.scalar.value, key->u.scalar.len),
+                       map->u.mapping.keys[earlier]->line);
+        return;
+    }
+    if ((d = find_directive(table, key->u.scalar.value, key->u.scalar.len)) == NULL &&
+        (d = find_secret(table, key->u.scalar.value, key->u.scalar.len)) != NULL)
+        via_file = 1;
+    if (d == NULL) {
+        unknown_key(conf, table, key);
+        return;
+    }
+    if (set[d - table]) {
+        /* only a secret can be given twice: as "k" and as "k_file" */
+        kve_conf_error(conf, key, "\"%s\" and \"%s_file\" cannot both be set", d->key, d->key);
+        return;
+    }
+    set[d - table] = 1;
+    kve_conf__push_key(conf, key->u.scalar.value);
+    if (via_file) {
+        kve_conf__read_secret(conf, d, value, (char *)obj + d->offset);
+    } else {
+        set_value(conf, d, value, (char *)obj + d->offset);
+    }
+    kve_conf__pop(conf);
+}
+
+/* an absent MAP: the children get their defaults (required children are not enforced), then the check */
+static void apply_absent_map(kve_conf_t *conf, const kve_directive_t *d, void *obj)
+{
+    size_t before = conf->num_errors;
+    apply_table(conf, d->children, NULL, obj, NULL, 0, NULL);
+    if (conf->num_errors == before && d->check != NULL)
+        d->check(conf, NULL, obj);
+}
+
+/* the value of a MAP, or one element of a LIST: a mapping, or a scalar for the shorthand child */
+static void apply_object(kve_conf_t *conf, const kve_directive_t *d, const kve_node_t *node, void *obj)
+{
+    size_t before = conf->num_errors;
+    if (node->type == KVE_NODE_MAPPING) {
+        apply_table(conf, d->children, node, obj, NULL, 1, node);
+    } else if (node->type == KVE_NODE_SCALAR && d->shorthand != NULL) {
+        const kve_directive_t *child = find_directive(d->children, d->shorthand, strlen(d->shorthand));
+        KVE_ASSERT(child != NULL);
+        kve_conf__push_key(conf, child->key);
+        set_value(conf, child, node, (char *)obj + child->offset);
+        kve_conf__pop(conf);
+        apply_table(conf, d->children, NULL, obj, child, 1, node);
+    } else {
+        kve_conf_error(conf, node, "expected a mapping");
+        apply_table(conf, d->children, NULL, obj, NULL, 0, NULL);
+        return;
+    }
+    if (conf->num_errors == before && d->check != NULL)
+        d->check(conf, node, obj);
+}
+
+static void parse_list(kve_conf_t *conf, const kve_directive_t *d, const kve_node_t *node, void *field)
+{
+    kve_conf_list_t list = {NULL, 0};
+    if (kve_conf__is_null(node)) {
+        kve_conf__check_count(conf, d, node, 0);
+        return;
+    }
+    if (node->type != KVE_NODE_SEQUENCE) {
+        kve_conf_error(conf, node, "expected a list");
+        return;
+    }
+    if (kve_conf__check_count(conf, d, node, node->u.sequence.size) != 0)
+        return;
+    KVE_ASSERT(d->elem_size != 0 && d->children != NULL);
+    list.size = node->u.sequence.size;
+    KVE_ASSERT(list.size <= SIZE_MAX / d->elem_size);
+    if (list.size != 0)
+        list.entries = kve_zalloc(list.size * d->elem_size);
+    for (size_t i = 0; i != list.size; ++i) {
+        kve_conf__push_index(conf, i);
+        apply_object(conf, d, node->u.sequence.items[i], (char *)list.entries + i * d->elem_size);
+        kve_conf__pop(conf);
+    }
+    memcpy(field, &list, sizeof(list));
+}
+
+char *kve_conf_expand_scalar(kve_conf_t *conf, const kve_node_t *node, size_t *len)
+{
+    char err[256];
+    size_t offset = 0;
+    char *text;
+    KVE_ASSERT(node->type == KVE_NODE_SCALAR);
+    if (node->file == NULL) {
+        /* a default from a table: program text, not subject to the environment */
+        *len = node->u.scalar.len;
+        return kve_strndup(node->u.scalar.value, node->u.scalar.len);
+    }
+    if ((text = kve_value_expand_env(node->u.scalar.value, node->u.scalar.len, len, err, sizeof(err), &offset)) == NULL)
+        kve_conf__error_at_offset(conf, node, offset, "%s", err);
+    return text;
+}
+
+static void parse_custom(kve_conf_t *conf, const kve_directive_t *d, const kve_node_t *node, void *field)
+{
+    kve_node_t expanded;
+    KVE_ASSERT(d->parse != NULL);
+    if (node->type != KVE_NODE_SCALAR) {
+        d->parse(conf, node, field);
+        return;
+    }
+    /* the parser sees the scalar with ${ENV} already substituted, like every other type */
+    expanded = *node;
+    if ((expanded.u.scalar.value = kve_conf_expand_scalar(conf, node, &expanded.u.scalar.len)) == NULL)
+        return;
+    d->parse(conf, &expanded, field);
+    free(expanded.u.scalar.value);
+}
+
+static void set_value(kve_conf_t *conf, const kve_directive_t *d, const kve_node_t *node, void *field)
+{
+    char *text;
+    size_t len;
+    switch (d->type) {
+    case KVE_T_MAP:
+        if (kve_conf__is_null(node)) {
+            apply_absent_map(conf, d, field);
+        } else {
+            apply_object(conf, d, node, field);
+        }
+        break;
+    case KVE_T_LIST:
+        parse_list(conf, d, node, field);
+        break;
+    case KVE_T_STRING_LIST:
+        kve_conf__parse_strings(conf, d, node, field);
+        break;
+    case KVE_T_CUSTOM:
+        parse_custom(conf, d, node, field);
+        break;
+    default:
+        if (node->type != KVE_NODE_SCALAR) {
+            kve_conf_error(conf, node, "expected a scalar value");
+        } else if ((text = kve_conf_expand_scalar(conf, node, &len)) != NULL) {
+            kve_conf__parse_scalar(conf, d, node, text, len, field);
+            free(text);
+        }
+        break;
+    }
+}
+
+/* a directive that was not given: required, default, or (maps) children's defaults */
+static void apply_absent(kve_conf_t *conf, const kve_directive_t *d, void *obj, int enforce_required, const kve_node_t *report_node)
+{
+    void *field = (char *)obj + d->offset;
+    if ((d->flags & KVE_F_REQUIRED) != 0) {
+        if (enforce_required)
+            kve_conf_error(conf, report_node, "missing required key \"%s\"%s%s%s", d->key,
+                           (d->flags & KVE_F_SECRET) != 0 ? " (or \"" : "", (d->flags & KVE_F_SECRET) != 0 ? d->key : "",
+                           (d->flags & KVE_F_SECRET) != 0 ? "_file\")" : "");
+        return;
+    }
+    kve_conf__push_key(conf, d->key);
+    if (d->dflt != NULL) {
+        kve_node_t node = {.type = KVE_NODE_SCALAR};
+        size_t before = conf->num_errors;
+        node.u.scalar.value = (char *)d->dflt;
+        node.u.scalar.len = strlen(d->dflt);
+        set_value(conf, d, &node, field);
+        /* a default that does not parse is a bug in the table, not in the file */
+        KVE_ASSERT(conf->num_errors == before);
+    } else if (d->type == KVE_T_MAP) {
+        apply_absent_map(conf, d, field);
+    }
+    kve_conf__pop(conf);
+}
+
+/* applies `table` to `map` (NULL: nothing given); `preset` is a child already set through a shorthand */
+static void apply_table(kve_conf_t *conf, const kve_directive_t *table, const kve_node_t *map, void *obj,
+                        const kve_directive_t *preset, int enforce_required, const kve_node_t *report_node)
+{
+    size_t n = 0;
+    unsigned char *set;
+    KVE_ASSERT(table != NULL);
+    while (table[n].key != NULL)
+        ++n;
+    set = kve_zalloc(n);
+    if (preset != NULL)
+        set[preset - table] = 1;
+    if (map != NULL) {
+        for (size_t i = 0; i != map->u.mapping.size; ++i)
+            handle_key(conf, table, map, i, obj, set);
+    }
+    for (size_t i = 0; i != n; ++i) {
+        if (!set[i])
+            apply_absent(conf, table + i, obj, enforce_required, report_node);
+    }
+    free(set);
+}
+
+static void report_syntax(kve_conf_t *conf, const char *name, const char *text, size_t len, unsigned line, unsigned col,
+                          const char *err)
+{
+    char *source = kve_yaml_line(text, len, line);
+    kve_conf__report(conf, name, line, col, source, "%s", err);
+    free(source);
+}
+
+static int load_text(kve_conf_t *conf, const char *name, const char *text, size_t len, const kve_directive_t *table, void *obj)
+{
+    size_t before = conf->num_errors;
+    unsigned line = 0, col = 0;
+    char err[512];
+    kve_yaml_doc_t *doc;
+
+    conf->file = name;
+    if ((doc = kve_yaml_parse(name, text, len, &line, &col, err, sizeof(err))) == NULL) {
+        report_syntax(conf, name, text, len, line, col, err);
+        goto Exit;
+    }
+    conf->docs = kve_realloc(conf->docs, (conf->num_docs + 1) * sizeof(*conf->docs));
+    conf->docs[conf->num_docs++] = doc;
+    conf->file = doc->file;
+    if (doc->root == NULL) {
+        apply_table(conf, table, NULL, obj, NULL, 1, NULL);
+    } else if (doc->root->type != KVE_NODE_MAPPING) {
+        kve_conf_error(conf, doc->root, "expected a mapping");
+        apply_table(conf, table, NULL, obj, NULL, 0, NULL);
+    } else {
+        apply_table(conf, table, doc->root, obj, NULL, 1, doc->root);
+    }
+Exit:
+    conf->file = NULL;
+    return conf->num_errors == before ? 0 : -1;
+}
+
+int kve_conf_load_string(kve_conf_t *conf, const char *name, const char *text, const kve_directive_t *table, void *obj)
+{
+    return load_text(conf, name, text, strlen(text), table, obj);
+}
+
+char *kve_conf__read_file(const char *path, size_t max, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    char *buf = NULL;
+    size_t cap = 0, n;
+    int saved_errno;
+    if (fp == NULL)
+        return NULL;
+    *len = 0;
+    do {
+        if (*len == cap)
+            buf = kve_realloc(buf, (cap = cap == 0 ? 4096 : cap * 2) + 1);
+        n = fread(buf + *len, 1, cap - *len, fp);
+        *len += n;
+    } while (n != 0 && *len <= max);
+    saved_errno = ferror(fp) ? errno : *len > max ? EFBIG : 0;
+    fclose(fp);
+    if (saved_errno != 0) {
+        free(buf);
+        errno = saved_errno;
+        return NULL;
+    }
+    buf[*len] = '\0';
+    return buf;
+}
+
+int kve_conf_load_file(kve_conf_t *conf, const char *path, const kve_directive_t *table, void *obj)
+{
+    size_t len;
+    char *text = kve_conf__read_file(path, KVE_CONF_MAX_FILE_SIZE, &len);
+    int ret;
+    if (text == NULL) {
+        conf->file = path;
+        if (errno == EFBIG) {
+            kve_conf__report(conf, path, 0, 0, NULL, "cannot read: larger than %d MiB", KVE_CONF_MAX_FILE_SIZE >> 20);
+        } else {
+            kve_conf__report(conf, path, 0, 0, NULL, "cannot read: %s", strerror(errno));
+        }
+        conf->file = NULL;
+        return -1;
+    }
+    ret = load_text(conf, path, text, len, table, obj);
+    free(text);
+    return ret;
+}
+
+void kve_conf_free_fields(const kve_directive_t *table, void *obj)
+{
+    for (; table->key != NULL; ++table) {
+        void *field = (char *)obj + table->offset;
+        switch (table->type) {
+        case KVE_T_STRING:
+        case KVE_T_URL:
+            free(*(char **)field);
+            *(char **)field = NULL;
+            break;
+        case KVE_T_STRING_LIST: {
+            kve_conf_strings_t list;
+            memcpy(&list, field, sizeof(list));
+            for (size_t i = 0; i != list.size; ++i)
+                free(list.entries[i]);
+            free(list.entries);
+            memset(field, 0, sizeof(list));
+        } break;
+        case KVE_T_LIST: {
+            kve_conf_list_t list;
+            memcpy(&list, field, sizeof(list));
+            for (size_t i = 0; i != list.size; ++i)
+                kve_conf_free_fields(table->children, (char *)list.entries + i * table->elem_size);
+            free(list.entries);
+            memset(field, 0, sizeof(list));
+        } break;
+        case KVE_T_MAP:
+            kve_conf_free_fields(table->children, field);
+            break;
+        default:
+            break;
+        }
+    }
+}

@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The directive engine (style.md §5): each binding file declares a table of kve_directive_t (nginx's
+ * offsetof setters + Redis's min/max/default + h2o's node-type checks + Varnish's doc string), and the
+ * engine walks the YAML tree against it. The engine owns: type checks, range checks, defaults, required
+ * keys, duplicate keys (citing the first occurrence), unknown keys with a did-you-mean, `${ENV}`
+ * substitution in scalars and `<key>_file` for secrets. It reports every error (up to KVE_CONF_MAX_ERRORS)
+ * compiler-style, with the quoted line and a caret:
+ *
+ *     examples/x.yaml:12:9: error: cache.ttl: expected a duration like "30s" or "5m", got "banana"
+ *        12 |   ttl: banana
+ *           |        ^
+ *
+ * Ownership: strings and lists the engine stores into a config object are malloc'd and belong to that
+ * object; kve_conf_free_fields() releases them with the same table.
+ */
+#ifndef KVE_CONF_CONF_H
+#define KVE_CONF_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "conf/yaml.h"
+
+#define KVE_CONF_MAX_ERRORS 20
+
+typedef struct st_kve_conf_t kve_conf_t;
+typedef struct st_kve_directive_t kve_directive_t;
+
+typedef enum {
+    KVE_T_STRING,      /* char *; min/max bound the length in bytes when non-zero */
+    KVE_T_INT,         /* int64_t; min/max bound the value */
+    KVE_T_BOOL,        /* int, 0 or 1; accepts true/false/yes/no/on/off (unquoted) */
+    KVE_T_DURATION,    /* uint64_t milliseconds; "250ms" "30s" "5m" "2h" "1d" (also "1.5s"); min/max in ms */
+    KVE_T_SIZE,        /* uint64_t bytes; "512" "64KiB" "10MiB" "1GiB" (also KB/MB/GB = powers of 1000); min/max in bytes */
+    KVE_T_ENUM,        /* int index into .choices */
+    KVE_T_URL,         /* char *; an absolute URL whose scheme is one of .choices (NULL choices: any scheme) */
+    KVE_T_STRING_LIST, /* kve_conf_strings_t; a sequence of scalars (a single scalar is a list of one); max bounds the count */
+    KVE_T_MAP,         /* a nested struct at .offset, described by .children; absent map => children get defaults */
+    KVE_T_LIST,        /* kve_conf_list_t of .elem_size structs, each a mapping described by .children; max bounds the count */
+    KVE_T_CUSTOM       /* .parse does the work */
+} kve_conf_type_t;
+
+enum {
+    KVE_F_REQUIRED = 0x1, /* the key must be present */
+    KVE_F_SECRET = 0x2    /* a string that may instead be read from a file named by `<key>_file` (trailing newline stripped) */
+};
+
+typedef struct st_kve_conf_strings_t {
+    char **entries;
+    size_t size;
+} kve_conf_strings_t;
+
+typedef struct st_kve_conf_list_t {
+    void *entries; /* size * elem_size bytes, zeroed then filled */
+    size_t size;
+} kve_conf_list_t;
+
+struct st_kve_directive_t {
+    const char *key;
+    kve_conf_type_t type;
+    /** offset of the field in the object the table describes (KVE_FIELD) */
+    size_t offset;
+    unsigned flags;
+    /** inclusive range; both 0 means unbounded, and max 0 with min > 0 means no upper bound (see the types above
+     * for units) */
+    int64_t min, max;
+    /** default, written as it would be in the file, parsed when the key is absent; NULL = leave zero */
+    const char *dflt;
+    /** ENUM names or URL schemes, NULL-terminated */
+    const char *const *choices;
+    /** MAP: the nested table; LIST: the element table. Terminated by an entry with key == NULL */
+    const kve_directive_t *children;
+    /** LIST: size of one element */
+    size_t elem_size;
+    /** MAP (or LIST element): a scalar in place of the mapping sets this child key (e.g. `redis: embedded` sets
+     * redis.url); the other children then get their defaults */
+    const char *shorthand;
+    /** CUSTOM: parses `node` into `field`; returns 0 or -1 (after reporting with kve_conf_error). A scalar node arrives
+     * with `${ENV}` already substituted; scalars inside other nodes go through kve_conf_expand_scalar(). Whatever
+     * it stores is its owner's to free: kve_conf_free_fields() leaves CUSTOM fields alone. */
+    int (*parse)(kve_conf_t *conf, const kve_node_t *node, void *field);
+    /** MAP or LIST element: cross-field validation after the children are set, only when they had no errors.
+     * `node` is the mapping (the scalar for a shorthand; NULL when the map was absent, and then the children's
+     * KVE_F_REQUIRED is not enforced); returns 0 or -1 (after reporting) */
+    int (*check)(kve_conf_t *conf, const kve_node_t *node, void *obj);
+    /** one line of documentation (kvedge --help-config prints the tables) */
+    const char *doc;
+};
+
+#define KVE_FIELD(type, member) offsetof(type, member)
+
+/** A loading session: collects errors (printed to `errout` as they are found) and keeps documents alive. */
+kve_conf_t *kve_conf_new(FILE *errout);
+/** Frees the session (not the objects it filled). */
+void kve_conf_free(kve_conf_t *conf);
+
+/**
+ * Loads `path` and applies `table` to its root mapping, filling `obj` (which must be zeroed by the caller).
+ * Returns 0 when there were no errors, -1 otherwise (every error has been printed). An unreadable file or
+ * a YAML syntax error is reported in the same format. Even on failure `obj` may hold allocated fields:
+ * call kve_conf_free_fields() in both cases.
+ */
+int kve_conf_load_file(kve_conf_t *conf, const char *path, const kve_directive_t *table, void *obj);
+/** Same as kve_conf_load_file() for text in memory; `name` is used as the file name in messages. */
+int kve_conf_load_string(kve_conf_t *conf, const char *name, const char *text, const kve_directive_t *table, void *obj);
+
+/** Reports an error at `node` (NULL: no position). The current key path is prefixed to the message. */
+void kve_conf_error(kve_conf_t *conf, const kve_node_t *node, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/**
+ * For CUSTOM parsers: the value of scalar `node` with `${ENV}` substituted, malloc'd (`*len` bytes plus a NUL), or
+ * NULL after reporting the error.
+ */
+char *kve_conf_expand_scalar(kve_conf_t *conf, const kve_node_t *node, size_t *len);
+/** Number of errors reported so far (including those past the printing cap). */
+size_t kve_conf_error_count(const kve_conf_t *conf);
+
+/**
+ * Frees every string, list and nested object that `table` stored into `obj` and zeroes those fields (obj itself
+ * is not freed). CUSTOM fields are left alone: their parsers' owners free them.
+ */
+void kve_conf_free_fields(const kve_directive_t *table, void *obj);
+
+/** Prints the tables as reference documentation (key, type, default, range, doc), indented by nesting. */
+void kve_conf_print_reference(FILE *out, const kve_directive_t *table);
+
+#endif

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internals shared by conf.c (loading and walking tables), conf_types.c (one parser per value type) and
+ * conf_report.c (error output, key paths, the reference printer). Nothing outside conf/ includes this.
+ */
+#ifndef KVE_CONF_CONF_INTERNAL_H
+#define KVE_CONF_CONF_INTERNAL_H
+
+#include <stdarg.h>
+#include "conf/conf.h"
+
+/** Config files larger than this are refused before parsing. */
+#define KVE_CONF_MAX_FILE_SIZE (16 * 1024 * 1024)
+/** Secret files (`<key>_file`) larger than this are refused. */
+#define KVE_CONF_MAX_SECRET_SIZE (64 * 1024)
+
+/** One step of the key path: a key, or (key == NULL) a list index. */
+struct st_kve_conf_path_seg_t {
+    const char *key;
+    size_t index;
+};
+
+struct st_kve_conf_t {
+    FILE *errout;
+    size_t num_errors;
+    /** name of the file being loaded, for errors without a node; NULL between loads */
+    const char *file;
+    /** every document loaded so far (nodes stay valid until kve_conf_free) */
+    kve_yaml_doc_t **docs;
+    size_t num_docs;
+    /** the key path of the value being parsed, prefixed to messages */
+    struct st_kve_conf_path_seg_t *path;
+    size_t path_len, path_cap;
+};
+
+/** Pushes a key (borrowed; must outlive the pop) or a list index onto the key path. */
+void kve_conf__push_key(kve_conf_t *conf, const char *key);
+void kve_conf__push_index(kve_conf_t *conf, size_t index);
+void kve_conf__pop(kve_conf_t *conf);
+
+/**
+ * Counts and prints one error at `file:line:col` (line 0: no position), quoting `source` (the text of
+ * that line, may be NULL) with a caret under `col`.
+ */
+void kve_conf__vreport(kve_conf_t *conf, const char *file, unsigned line, unsigned col, const char *source, const char *fmt,
+                       va_list args);
+/** kve_conf__vreport() with variable arguments. */
+void kve_conf__report(kve_conf_t *conf, const char *file, unsigned line, unsigned col, const char *source, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+/** Reports at byte `offset` of scalar `node`'s value: the exact column when the raw line shows the value verbatim. */
+void kve_conf__error_at_offset(kve_conf_t *conf, const kve_node_t *node, size_t offset, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/** Writes `s` as a double-quoted, escaped string into `buf`, shortened with "..." if long; returns buf. */
+const char *kve_conf__quote(char *buf, size_t size, const char *s, size_t len);
+/** Formats a bound of directive type `type` in the units a user writes ("1h", "10MiB", "42"). */
+void kve_conf__format_bound(char *buf, size_t size, kve_conf_type_t type, int64_t v);
+/** Formats the range of `d` ("1 to 65535", "at least 1s", "at most 1GiB"); returns 0 and "" when unbounded. */
+int kve_conf__format_range(char *buf, size_t size, const kve_directive_t *d);
+
+/** Non-zero for a null value: an empty, "~" or "null" plain scalar. */
+int kve_conf__is_null(const kve_node_t *node);
+
+/** Parses the scalar text of a STRING, INT, BOOL, DURATION, SIZE, ENUM or URL directive into `field`. */
+int kve_conf__parse_scalar(kve_conf_t *conf, const kve_directive_t *d, const kve_node_t *node, const char *text, size_t len,
+                           void *field);
+/** Parses a STRING_LIST value (a sequence of scalars, one scalar, or null) into `field`. */
+void kve_conf__parse_strings(kve_conf_t *conf, const kve_directive_t *d, const kve_node_t *node, void *field);
+/** Checks a LIST or STRING_LIST entry count against d->min/max; returns 0 or -1 after reporting at `node`. */
+int kve_conf__check_count(kve_conf_t *conf, const kve_directive_t *d, const kve_node_t *node, size_t count);
+/** Reads a whole file into a malloc'd NUL-terminated buffer; NULL with errno set (EFBIG: more than `max` bytes). */
+char *kve_conf__read_file(const char *path, size_t max, size_t *len);
+/** `<key>_file: PATH`: reads the secret from PATH into the STRING `field` of `d`. */
+void kve_conf__read_secret(kve_conf_t *conf, const kve_directive_t *d, const kve_node_t *node, void *field);
+
+#endif

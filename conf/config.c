@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Directive tables of the kvedge configuration (docs/configuration.md is the prose form of these
+ * tables; `kvedge --help-config` prints them). Each key is declared once with its type, default, range
+ * and documentation; cross-field rules live in the .check functions below the tables.
+ */
+#include "conf/config.h"
+#include "conf/conf.h"
+#include "proxy/log.h"
+
+#include <string.h>
+
+static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
+static const char *const fsync_modes[] = {"everysec", "always", "no", NULL};
+static const char *const http_schemes[] = {"http", "https", NULL};
+
+#define KIB 1024
+#define MIB (1024 * 1024)
+#define GIB (1024LL * 1024 * 1024)
+#define SEC 1000
+#define HOUR (3600 * 1000)
+
+static int check_tls(kve_conf_t *conf, const kve_node_t *node, void *obj)
+{
+    kve_tls_conf_t *tls = obj;
+    if ((tls->cert_file == NULL) != (tls->key_file == NULL)) {
+        kve_conf_error(conf, node, "cert_file and key_file must be given together");
+        return -1;
+    }
+    return 0;
+}
+
+static const kve_directive_t tls_directives[] = {
+    {"cert_file", KVE_T_STRING, KVE_FIELD(kve_tls_conf_t, cert_file), .min = 1, .doc = "PEM certificate chain"},
+    {"key_file", KVE_T_STRING, KVE_FIELD(kve_tls_conf_t, key_file), .min = 1, .doc = "PEM private key"},
+    {NULL}};
+
+static const kve_directive_t listen_directives[] = {
+    {"host", KVE_T_STRING, KVE_FIELD(kve_listen_conf_t, host), .min = 1, .dflt = "127.0.0.1", .doc = "address to bind"},
+    {"port", KVE_T_INT, KVE_FIELD(kve_listen_conf_t, port), KVE_F_REQUIRED, 1, 65535, .doc = "TCP port"},
+    {"tls", KVE_T_MAP, KVE_FIELD(kve_listen_conf_t, tls), .children = tls_directives, .check = check_tls,
+     .doc = "serve HTTPS with this certificate"},
+    {NULL}};
+
+static const kve_directive_t limits_directives[] = {
+    {"max_body_size", KVE_T_SIZE, KVE_FIELD(kve_server_limits_t, max_body_size), 0, 1, GIB, "10MiB",
+     .doc = "largest request body (413 beyond)"},
+    {"max_header_size", KVE_T_SIZE, KVE_FIELD(kve_server_limits_t, max_header_size), 0, KIB, 256 * KIB, "16KiB",
+     .doc = "total bytes of request header fields (431 beyond)"},
+    {"max_headers", KVE_T_INT, KVE_FIELD(kve_server_limits_t, max_headers), 0, 1, 100, "64",
+     .doc = "number of request header fields (431 beyond; h2o parses at most 100)"},
+    {"max_connections", KVE_T_INT, KVE_FIELD(kve_server_limits_t, max_connections), 0, 1, 1048576, "4096",
+     .doc = "open client connections; beyond it kvedge stops accepting"},
+    {"request_timeout", KVE_T_DURATION, KVE_FIELD(kve_server_limits_t, request_timeout_ms), 0, 100, HOUR, "10s",
+     .doc = "reading a request, and keep-alive idle time"},
+    {"handshake_timeout", KVE_T_DURATION, KVE_FIELD(kve_server_limits_t, handshake_timeout_ms), 0, 100, HOUR, "10s",
+     .doc = "TLS handshake"},
+    {"drain_timeout", KVE_T_DURATION, KVE_FIELD(kve_server_limits_t, drain_timeout_ms), 0, 0, HOUR, "10s",
+     .doc = "on SIGTERM, how long in-flight requests may take"},
+    {NULL}};
+
+static const kve_directive_t log_directives[] = {
+    {"level", KVE_T_ENUM, KVE_FIELD(kve_log_conf_t, level), .dflt = "info", .choices = log_levels, .doc = "error log verbosity"},
+    {"error_log", KVE_T_STRING, KVE_FIELD(kve_log_conf_t, error_log), .min = 1, .dflt = "-",
+     .doc = "\"-\" for stderr, or a file (reopened on SIGHUP)"},
+    {"access_log", KVE_T_STRING, KVE_FIELD(kve_log_conf_t, access_log),
+     .doc = "\"\" off, \"-\" stdout, or a file (reopened on SIGHUP)"},
+    {"access_log_format", KVE_T_STRING, KVE_FIELD(kve_log_conf_t, access_log_format),
+     .doc = "h2o log format (default: common log format plus duration)"},
+    {NULL}};
+
+static int check_admin(kve_conf_t *conf, const kve_node_t *node, void *obj)
+{
+    kve_admin_conf_t *admin = obj;
+    size_t len = strlen(admin->path);
+    if (admin->path[0] != '/') {
+        kve_conf_error(conf, node, "path must start with \"/\", got \"%s\"", admin->path);
+        return -1;
+    }
+    if (len > 1 && admin->path[len - 1] == '/')
+        admin->path[len - 1] = '\0'; /* "/ops/" and "/ops" mean the same prefix */
+    return 0;
+}
+
+static const kve_directive_t admin_directives[] = {{"path", KVE_T_STRING, KVE_FIELD(kve_admin_conf_t, path), .min = 1, .max = 256,
+                                                    .dflt = "/", .doc = "prefix of /healthz, /readyz and /metrics"},
+                                                   {"token", KVE_T_STRING, KVE_FIELD(kve_admin_conf_t, token), KVE_F_SECRET,
+                                                    .max = 4096, .doc = "require Authorization: Bearer <token> (or token_file)"},
+                                                   {"ready_timeout", KVE_T_DURATION, KVE_FIELD(kve_admin_conf_t, ready_timeout_ms),
+                                                    0, 10, 60 * SEC, "1s", .doc = "how long /readyz waits for the KV store"},
+                                                   {NULL}};
+
+static int check_redis(kve_conf_t *conf, const kve_node_t *node, void *obj)
+{
+    kve_redis_conf_t *redis = obj;
+    kve_redis_target_t target;
+    char err[256];
+
+    if (strcmp(redis->url, "embedded") == 0)
+        return 0;
+    if (kve_redis_parse_url(redis->url, &target, err, sizeof(err)) != 0) {
+        kve_conf_error(conf, node, "url: %s", err);
+        return -1;
+    }
+    kve_redis_target_dispose(&target);
+    return 0;
+}
+
+static const kve_directive_t redis_directives[] = {
+    {"url", KVE_T_STRING, KVE_FIELD(kve_redis_conf_t, url), .min = 1, .dflt = "embedded",
+     .doc = "\"embedded\", redis://[user:pass@]host:port/db or unix:///path?db=N"},
+    {"username", KVE_T_STRING, KVE_FIELD(kve_redis_conf_t, username), .doc = "ACL user (overrides the URL's)"},
+    {"password", KVE_T_STRING, KVE_FIELD(kve_redis_conf_t, password), KVE_F_SECRET,
+     .doc = "overrides the URL's (or password_file)"},
+    {"connect_timeout", KVE_T_DURATION, KVE_FIELD(kve_redis_conf_t, connect_timeout_ms), 0, 10, 60 * SEC, "1s",
+     .doc = "connect and handshake"},
+    {"command_timeout", KVE_T_DURATION, KVE_FIELD(kve_redis_conf_t, command_timeout_ms), 0, 1, 600 * SEC, "1s",
+     .doc = "a command without reply by then fails (504)"},
+    {"reconnect_max_delay", KVE_T_DURATION, KVE_FIELD(kve_redis_conf_t, reconnect_max_delay_ms), 0, 50, 60 * SEC, "1s",
+     .doc = "reconnect backoff cap (starts at 50ms)"},
+    {"breaker_threshold", KVE_T_INT, KVE_FIELD(kve_redis_conf_t, breaker_threshold), 0, 1, 1000000, "5",
+     .doc = "timeouts in a row before the connection is rebuilt"},
+    {NULL}};
+
+static const kve_directive_t embedded_directives[] = {
+    {"binary", KVE_T_STRING, KVE_FIELD(kve_embedded_conf_t, binary), .min = 1, .dflt = "redis-server",
+     .doc = "redis-server program (looked up in PATH)"},
+    {"appendfsync", KVE_T_ENUM, KVE_FIELD(kve_embedded_conf_t, appendfsync), .dflt = "everysec", .choices = fsync_modes,
+     .doc = "AOF fsync policy"},
+    {"maxmemory", KVE_T_SIZE, KVE_FIELD(kve_embedded_conf_t, maxmemory), .dflt = "0", .doc = "0 = no limit"},
+    {"start_timeout", KVE_T_DURATION, KVE_FIELD(kve_embedded_conf_t, start_timeout_ms), 0, 100, HOUR, "10s",
+     .doc = "how long to wait for the server at startup"},
+    {NULL}};
+
+static int check_route(kve_conf_t *conf, const kve_node_t *node, void *obj)
+{
+    kve_route_conf_t *route = obj;
+    if (route->path[0] != '/') {
+        kve_conf_error(conf, node, "path must start with \"/\", got \"%s\"", route->path);
+        return -1;
+    }
+    return 0;
+}
+
+static const kve_directive_t route_directives[] = {
+    {"path", KVE_T_STRING, KVE_FIELD(kve_route_conf_t, path), KVE_F_REQUIRED, 1, 1024, .doc = "URL prefix"},
+    {"upstream", KVE_T_URL, KVE_FIELD(kve_route_conf_t, upstream), KVE_F_REQUIRED, .choices = http_schemes,
+     .doc = "http(s)://host:port/ to forward to"},
+    {"timeout", KVE_T_DURATION, KVE_FIELD(kve_route_conf_t, timeout_ms), 0, 10, HOUR, "30s", .doc = "upstream I/O timeout"},
+    {"keepalive_timeout", KVE_T_DURATION, KVE_FIELD(kve_route_conf_t, keepalive_timeout_ms), 0, 0, HOUR, "2s",
+     .doc = "idle upstream connections are kept this long (0s: no reuse)"},
+    {"preserve_host", KVE_T_BOOL, KVE_FIELD(kve_route_conf_t, preserve_host), .dflt = "false",
+     .doc = "send the client's Host header upstream"},
+    {"ca_file", KVE_T_STRING, KVE_FIELD(kve_route_conf_t, ca_file), .doc = "https upstreams: CA bundle (default: system store)"},
+    {NULL}};
+
+static const kve_directive_t top_directives[] = {
+    {"threads", KVE_T_INT, KVE_FIELD(kve_config_t, server.threads), 0, 0, 256, "0", .doc = "worker threads (0 = one per CPU)"},
+    {"data_dir", KVE_T_STRING, KVE_FIELD(kve_config_t, embedded.data_dir), .min = 1, .dflt = "./kvedge-data",
+     .doc = "embedded Redis data, socket and lock"},
+    {"http2", KVE_T_BOOL, KVE_FIELD(kve_config_t, server.http2), .dflt = "false",
+     .doc = "offer HTTP/2 (h2o 2.2.5 lacks rapid-reset protection: only behind a trusted front end)"},
+    {"listen", KVE_T_LIST, KVE_FIELD(kve_config_t, server.listen), KVE_F_REQUIRED, 1, 64, .children = listen_directives,
+     .elem_size = sizeof(kve_listen_conf_t), .doc = "listeners"},
+    {"limits", KVE_T_MAP, KVE_FIELD(kve_config_t, server.limits), .children = limits_directives, .doc = "request limits"},
+    {"log", KVE_T_MAP, KVE_FIELD(kve_config_t, log), .children = log_directives, .doc = "error and access logs"},
+    {"admin", KVE_T_MAP, KVE_FIELD(kve_config_t, admin), .children = admin_directives, .check = check_admin,
+     .doc = "health, readiness and metrics endpoints"},
+    {"redis", KVE_T_MAP, KVE_FIELD(kve_config_t, redis), .children = redis_directives, .shorthand = "url", .check = check_redis,
+     .doc = "the KV store link (a scalar sets url)"},
+    {"embedded_redis", KVE_T_MAP, KVE_FIELD(kve_config_t, embedded), .children = embedded_directives,
+     .doc = "the redis-server kvedge runs itself (redis: embedded)"},
+    {"routes", KVE_T_LIST, KVE_FIELD(kve_config_t, routes), 0, 0, 256, .children = route_directives,
+     .elem_size = sizeof(kve_route_conf_t), .check = check_route, .doc = "reverse-proxy routes"},
+    {NULL}};
+
+int kve_config_load(kve_config_t *cfg, const char *path, FILE *errout)
+{
+    kve_conf_t *conf = kve_conf_new(errout);
+    int ret = kve_conf_load_file(conf, path, top_directives, cfg);
+    kve_conf_free(conf);
+    return ret;
+}
+
+void kve_config_dispose(kve_config_t *cfg)
+{
+    kve_conf_free_fields(top_directives, cfg);
+}
+
+void kve_config_print_reference(FILE *out)
+{
+    kve_conf_print_reference(out, top_directives);
+}
+
+int kve_config_uses_embedded_redis(const kve_config_t *cfg)
+{
+    return strcmp(cfg->redis.url, "embedded") == 0;
+}

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The whole kvedge configuration: the runtime structs of every module gathered in one object, the
+ * directive tables that fill it from YAML, and the step that turns it into h2o paths and handlers.
+ * Ownership: kve_config_load() fills a zeroed kve_config_t; kve_config_dispose() frees what it stored.
+ */
+#ifndef KVE_CONF_CONFIG_H
+#define KVE_CONF_CONFIG_H
+
+#include <stdio.h>
+#include "handlers/access.h"
+#include "handlers/admin.h"
+#include "handlers/route.h"
+#include "proxy/embedded.h"
+#include "proxy/redis_target.h"
+#include "proxy/server.h"
+
+typedef struct st_kve_log_conf_t {
+    int level;
+    char *error_log;
+    char *access_log;
+    char *access_log_format;
+} kve_log_conf_t;
+
+typedef struct st_kve_config_t {
+    kve_server_conf_t server;
+    kve_log_conf_t log;
+    kve_admin_conf_t admin;
+    kve_redis_conf_t redis;
+    /** also holds data_dir, used whether or not Redis is embedded */
+    kve_embedded_conf_t embedded;
+    struct {
+        kve_route_conf_t *entries;
+        size_t size;
+    } routes;
+} kve_config_t;
+
+/** Loads and validates `path` into `cfg` (zeroed by the caller); errors go to `errout`. Returns 0 or -1. */
+int kve_config_load(kve_config_t *cfg, const char *path, FILE *errout);
+/** Frees what kve_config_load() stored. */
+void kve_config_dispose(kve_config_t *cfg);
+/** Prints the reference of every key (kvedge --help-config). */
+void kve_config_print_reference(FILE *out);
+
+/** Whether the configuration asks for the embedded Redis. */
+int kve_config_uses_embedded_redis(const kve_config_t *cfg);
+
+/**
+ * Registers every path (admin endpoints, routes, fallback) with its limit check and logger on `server`.
+ * `log` may be NULL (no access log). Returns 0 or -1 with a message in `err`.
+ */
+int kve_config_register_paths(const kve_config_t *cfg, kve_server_t *server, const kve_admin_sources_t *sources,
+                              kve_access_log_t *log, char *err, size_t errlen);
+
+#endif

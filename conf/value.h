@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Pure parsers for config values (no YAML, no I/O), unit-tested by table. Each returns 0 on success or -1
+ * if the text is not of the type; range checks are the caller's.
+ */
+#ifndef KVE_CONF_VALUE_H
+#define KVE_CONF_VALUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/** Decimal integer with optional sign; rejects overflow, empty input and trailing garbage. */
+int kve_value_int(const char *s, int64_t *out);
+/** true/false/yes/no/on/off (case-insensitive). */
+int kve_value_bool(const char *s, int *out);
+/** "250ms" "30s" "5m" "2h" "1d", fractions allowed ("1.5s"); milliseconds; a unit is mandatory. */
+int kve_value_duration(const char *s, uint64_t *out_ms);
+/** "512" (bytes) "64KiB" "10MiB" "1GiB" "1TiB" "10KB" "10MB" "1GB" (case-insensitive unit, B optional: "10k"). */
+int kve_value_size(const char *s, uint64_t *out_bytes);
+
+/** Levenshtein distance between two short strings (used for "did you mean"); capped at 255. */
+unsigned kve_value_edit_distance(const char *a, const char *b);
+
+/**
+ * Expands `${NAME}`, `${NAME:-default}` and `$$` (a literal `$`) in `in`. On success returns a malloc'd
+ * string and sets *out_len. On error returns NULL and writes a message (e.g. `environment variable
+ * "X" is not set`) into err; *err_offset is the byte offset of the offending `$` in `in`.
+ */
+char *kve_value_expand_env(const char *in, size_t len, size_t *out_len, char *err, size_t errlen, size_t *err_offset);
+
+#endif

@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: MIT */
+/* Per-path logger: metrics, access log, limit errors (see access.h). */
+#include "handlers/access.h"
+#include "proxy/common.h"
+#include "proxy/log.h"
+#include "proxy/server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#define DEFAULT_FORMAT "%h %l %u %t \"%r\" %s %b %{duration}x"
+
+struct st_kve_access_log_t {
+    int fd;
+    char *path; /* NULL for stdout */
+    h2o_logconf_t *logconf;
+    pthread_mutex_t reopen_mutex;
+};
+
+struct st_access_logger_t {
+    h2o_logger_t super;
+    size_t route;
+    kve_access_log_t *log;
+};
+
+static int open_file(const char *path, char *err, size_t errlen)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (fd == -1)
+        snprintf(err, errlen, "cannot open access log %s: %s", path, strerror(errno));
+    return fd;
+}
+
+kve_access_log_t *kve_access_log_open(const char *path, const char *fmt, char *err, size_t errlen)
+{
+    kve_access_log_t *log = kve_zalloc(sizeof(*log));
+    char errbuf[256];
+
+    if ((log->logconf = h2o_logconf_compile(fmt != NULL && fmt[0] != '\0' ? fmt : DEFAULT_FORMAT, H2O_LOGCONF_ESCAPE_APACHE,
+                                            errbuf)) == NULL) {
+        snprintf(err, errlen, "bad access log format: %s", errbuf);
+        free(log);
+        return NULL;
+    }
+    if (strcmp(path, "-") == 0) {
+        log->fd = dup(1);
+    } else if ((log->fd = open_file(path, err, errlen)) != -1) {
+        log->path = kve_strdup(path);
+    }
+    if (log->fd == -1) {
+        h2o_logconf_dispose(log->logconf);
+        free(log);
+        return NULL;
+    }
+    pthread_mutex_init(&log->reopen_mutex, NULL);
+    return log;
+}
+
+int kve_access_log_reopen(kve_access_log_t *log)
+{
+    char err[256];
+    int fd, ret = 0;
+
+    if (log->path == NULL)
+        return 0;
+    pthread_mutex_lock(&log->reopen_mutex);
+    if ((fd = open_file(log->path, err, sizeof(err))) == -1) {
+        kve_log(KVE_LOG_ERROR, "access", "%s", err);
+        ret = -1;
+    } else {
+        dup2(fd, log->fd); /* atomic for concurrent writers */
+        close(fd);
+    }
+    pthread_mutex_unlock(&log->reopen_mutex);
+    return ret;
+}
+
+void kve_access_log_close(kve_access_log_t *log)
+{
+    if (log == NULL)
+        return;
+    close(log->fd);
+    free(log->path);
+    h2o_logconf_dispose(log->logconf);
+    pthread_mutex_destroy(&log->reopen_mutex);
+    free(log);
+}
+
+static uint64_t duration_us(h2o_req_t *req)
+{
+    struct timeval end = req->timestamps.response_end_at;
+    int64_t us;
+    if (end.tv_sec == 0)
+        gettimeofday(&end, NULL);
+    us = (int64_t)(end.tv_sec - req->timestamps.request_begin_at.tv_sec) * 1000000 +
+         (end.tv_usec - req->timestamps.request_begin_at.tv_usec);
+    return us > 0 ? (uint64_t)us : 0;
+}
+
+static void write_line(kve_access_log_t *log, h2o_req_t *req)
+{
+    char buf[4096], *line;
+    size_t len = sizeof(buf);
+
+    line = h2o_log_request(log->logconf, req, &len, buf);
+    while (write(log->fd, line, len) == -1 && errno == EINTR)
+        ;
+    if (line != buf)
+        free(line);
+}
+
+static void log_access(h2o_logger_t *_self, h2o_req_t *req)
+{
+    struct st_access_logger_t *self = (void *)_self;
+    kve_thread_t *thread = kve_server_thread(req->conn->ctx);
+
+    kve_metrics_observe(thread->metrics, self->route, req->res.status, duration_us(req));
+    /* h2o answers an oversized body itself, before routing, on the host's fallback path */
+    if (req->res.status == 413 && req->hostconf != NULL && req->pathconf == &req->hostconf->fallback_path)
+        kve_log(KVE_LOG_WARN, "limits", "413 for %.*s %.*s: request body larger than limits.max_body_size (%zu bytes)",
+                (int)KVE_MIN(req->input.method.len, 16), req->input.method.base, (int)KVE_MIN(req->input.path.len, 200),
+                req->input.path.base, req->conn->ctx->globalconf->max_request_entity_size);
+    if (self->log != NULL)
+        write_line(self->log, req);
+}
+
+void kve_access_register(h2o_pathconf_t *pathconf, size_t route, kve_access_log_t *log)
+{
+    struct st_access_logger_t *self = (void *)h2o_create_logger(pathconf, sizeof(*self));
+    self->super.log_access = log_access;
+    self->route = route;
+    self->log = log;
+}

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The per-path logger: counts every response in the route's metrics, writes the access log line (h2o's
+ * log format, through a file handle that SIGHUP reopens) and writes an error-log line for responses that
+ * mean a client hit a limit h2o enforces itself (413), so every over-limit request leaves a trace.
+ */
+#ifndef KVE_HANDLERS_ACCESS_H
+#define KVE_HANDLERS_ACCESS_H
+
+#include <stddef.h>
+#include "h2o.h"
+
+typedef struct st_kve_access_log_t kve_access_log_t;
+
+/**
+ * Opens an access log: `path` "-" is stdout, anything else a file opened for appending. `fmt` is h2o's
+ * log format (NULL: the default). Returns NULL with a message in `err` on a bad path or format.
+ */
+kve_access_log_t *kve_access_log_open(const char *path, const char *fmt, char *err, size_t errlen);
+/** Reopens the file (after rotation); returns 0 or -1 (the old file stays in use). Thread-safe. */
+int kve_access_log_reopen(kve_access_log_t *log);
+/** Closes and frees (after the server stopped). */
+void kve_access_log_close(kve_access_log_t *log);
+
+/** Registers the logger on `pathconf` for metrics route `route` and the access log `log` (may be NULL). */
+void kve_access_register(h2o_pathconf_t *pathconf, size_t route, kve_access_log_t *log);
+
+#endif

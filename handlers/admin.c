@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: MIT */
+/* Admin endpoints (see admin.h). /readyz is asynchronous: it owns a KV command until the reply, the
+ * timeout, or the request's end (then the command is cancelled by the pool's dispose callback). */
+#include "handlers/admin.h"
+#include "proxy/common.h"
+#include "proxy/err.h"
+#include "proxy/log.h"
+
+#include <stdio.h>
+#include <time.h>
+
+#define READY_MAGIC 0x72656479
+
+struct st_admin_handler_t {
+    h2o_handler_t super;
+    kve_admin_endpoint_t endpoint;
+    char *token;
+    size_t token_len;
+    uint64_t ready_timeout_ms;
+    kve_admin_sources_t sources;
+};
+
+struct st_ready_t {
+    uint32_t magic;
+    h2o_req_t *req;
+    kve_kv_cmd_t *cmd;
+};
+
+static time_t process_start_time;
+
+static void send_text(h2o_req_t *req, int status, const char *reason, const char *content_type, const char *body, size_t len)
+{
+    req->res.status = status;
+    req->res.reason = reason;
+    req->res.content_length = len;
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type, strlen(content_type));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
+    h2o_send_inline(req, body, len);
+}
+
+static int authorized(struct st_admin_handler_t *self, h2o_req_t *req)
+{
+    ssize_t i;
+    const h2o_iovec_t *v;
+
+    if (self->token == NULL)
+        return 1;
+    if ((i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1)) == -1)
+        return 0;
+    v = &req->headers.entries[i].value;
+    return v->len > 7 && h2o_lcstris(v->base, 7, H2O_STRLIT("bearer ")) &&
+           kve_secure_equal(v->base + 7, v->len - 7, self->token, self->token_len);
+}
+
+static void on_ready_dispose(void *p)
+{
+    struct st_ready_t *r = p;
+    if (r->cmd != NULL)
+        kve_kv_cancel(r->cmd);
+}
+
+static void on_ready_reply(void *data, int err, const kve_kv_reply_t *reply)
+{
+    struct st_ready_t *r = data;
+    char body[256];
+    int n;
+
+    KVE_CHECK_OBJ(r, READY_MAGIC);
+    r->cmd = NULL;
+    if (err == 0 && reply->type == KVE_REPLY_STATUS && reply->len == 4 && memcmp(reply->str, "PONG", 4) == 0) {
+        send_text(r->req, 200, "OK", "text/plain; charset=utf-8", H2O_STRLIT("ready\n"));
+        return;
+    }
+    n = snprintf(body, sizeof(body), "not ready: kv store: %s\n",
+                 err != 0                         ? kve_strerror(err)
+                 : reply->type == KVE_REPLY_ERROR ? reply->str
+                                                  : "unexpected reply");
+    send_text(r->req, 503, "Service Unavailable", "text/plain; charset=utf-8", body, (size_t)KVE_MIN(n, (int)sizeof(body) - 1));
+}
+
+static void serve_ready(struct st_admin_handler_t *self, h2o_req_t *req)
+{
+    kve_thread_t *thread = kve_server_thread(req->conn->ctx);
+    struct st_ready_t *r;
+    static const char *const ping[] = {"PING"};
+    static const size_t ping_len[] = {4};
+    char body[128];
+    int err = KVE_EUNAVAIL, n;
+
+    r = h2o_mem_alloc_shared(&req->pool, sizeof(*r), on_ready_dispose);
+    *r = (struct st_ready_t){READY_MAGIC, req, NULL};
+    if (thread->kv != NULL &&
+        (r->cmd = kve_kv_command(thread->kv, 1, ping, ping_len, self->ready_timeout_ms, on_ready_reply, r, &err)) != NULL)
+        return;
+    n = snprintf(body, sizeof(body), "not ready: kv store: %s\n", kve_strerror(err));
+    send_text(req, 503, "Service Unavailable", "text/plain; charset=utf-8", body, (size_t)n);
+}
+
+static void serve_metrics(struct st_admin_handler_t *self, h2o_req_t *req)
+{
+    kve_metrics_buf_t buf = {NULL, 0, 0};
+    char *body;
+
+    kve_admin_render_metrics(&self->sources, &buf);
+    body = h2o_mem_alloc_pool(&req->pool, buf.len + 1);
+    memcpy(body, buf.base, buf.len);
+    send_text(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", body, buf.len);
+    free(buf.base);
+}
+
+static int on_req(h2o_handler_t *_self, h2o_req_t *req)
+{
+    struct st_admin_handler_t *self = (void *)_self;
+
+    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) &&
+        !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("GET, HEAD"));
+        h2o_send_error_405(req, "Method Not Allowed", "method not allowed", H2O_SEND_ERROR_KEEP_HEADERS);
+        return 0;
+    }
+    if (!authorized(self, req)) {
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL, H2O_STRLIT("Bearer"));
+        h2o_send_error_generic(req, 401, "Unauthorized", "admin token required\n", H2O_SEND_ERROR_KEEP_HEADERS);
+        return 0;
+    }
+    switch (self->endpoint) {
+    case KVE_ADMIN_HEALTHZ:
+        send_text(req, 200, "OK", "text/plain; charset=utf-8", H2O_STRLIT("ok\n"));
+        break;
+    case KVE_ADMIN_READYZ:
+        serve_ready(self, req);
+        break;
+    case KVE_ADMIN_METRICS:
+        serve_metrics(self, req);
+        break;
+    }
+    return 0;
+}
+
+static void on_dispose(h2o_handler_t *_self)
+{
+    struct st_admin_handler_t *self = (void *)_self;
+    if (self->token != NULL) {
+        OPENSSL_cleanse(self->token, self->token_len);
+        free(self->token);
+    }
+}
+
+void kve_admin_register(h2o_pathconf_t *pathconf, kve_admin_endpoint_t endpoint, const kve_admin_conf_t *conf,
+                        const kve_admin_sources_t *sources)
+{
+    struct st_admin_handler_t *self = (void *)h2o_create_handler(pathconf, sizeof(*self));
+
+    if (process_start_time == 0)
+        process_start_time = time(NULL);
+    self->super.on_req = on_req;
+    self->super.dispose = on_dispose;
+    self->endpoint = endpoint;
+    if (conf->token != NULL && conf->token[0] != '\0') {
+        self->token = kve_strdup(conf->token);
+        self->token_len = strlen(conf->token);
+    }
+    self->ready_timeout_ms = conf->ready_timeout_ms;
+    self->sources = *sources;
+}
+
+/* --- /metrics --- */
+
+static void render_kv(kve_metrics_buf_t *buf, kve_server_t *server)
+{
+    size_t i, n = kve_server_num_threads(server);
+    kve_kv_stats_t sum = {0}, st;
+
+    kve_metrics_printf(buf, "# HELP kvedge_kv_link_up 1 when the thread's KV link is connected and ready.\n"
+                            "# TYPE kvedge_kv_link_up gauge\n");
+    for (i = 0; i != n; ++i) {
+        kve_thread_t *t = kve_server_get_thread(server, i);
+        memset(&st, 0, sizeof(st));
+        if (t->kv != NULL)
+            kve_kv_get_stats(t->kv, &st);
+        kve_metrics_printf(buf, "kvedge_kv_link_up{thread=\"%zu\"} %d\n", i, st.state == KVE_KV_UP);
+        sum.commands += st.commands, sum.error_replies += st.error_replies, sum.timeouts += st.timeouts;
+        sum.failures += st.failures, sum.reconnects += st.reconnects, sum.inflight += st.inflight;
+    }
+#define COUNTER(name, help, v)                                                                                                     \
+    kve_metrics_printf(buf, "# HELP kvedge_kv_" name " " help "\n# TYPE kvedge_kv_" name " counter\nkvedge_kv_" name " %llu\n",    \
+                       (unsigned long long)(v))
+    COUNTER("commands_total", "Commands sent to the KV store.", sum.commands);
+    COUNTER("error_replies_total", "Error replies from the KV store.", sum.error_replies);
+    COUNTER("timeouts_total", "Commands that timed out.", sum.timeouts);
+    COUNTER("failures_total", "Commands failed by the link (down, circuit open, connection lost).", sum.failures);
+    COUNTER("reconnects_total", "Reconnections after a lost link.", sum.reconnects);
+#undef COUNTER
+    kve_metrics_printf(buf,
+                       "# HELP kvedge_kv_inflight Commands awaiting a reply.\n# TYPE kvedge_kv_inflight gauge\n"
+                       "kvedge_kv_inflight %llu\n",
+                       (unsigned long long)sum.inflight);
+}
+
+static void render_process(kve_metrics_buf_t *buf, const kve_admin_sources_t *src)
+{
+    kve_metrics_printf(buf,
+                       "# HELP kvedge_build_info Version of kvedge.\n# TYPE kvedge_build_info gauge\n"
+                       "kvedge_build_info{version=\"%s\"} 1\n"
+                       "# HELP kvedge_process_start_time_seconds Start time of the process.\n"
+                       "# TYPE kvedge_process_start_time_seconds gauge\nkvedge_process_start_time_seconds %lld\n"
+                       "# HELP kvedge_connections Open client connections.\n# TYPE kvedge_connections gauge\n"
+                       "kvedge_connections %zu\n",
+                       KVE_VERSION, (long long)process_start_time, kve_server_num_connections(src->server));
+    if (src->embedded != NULL)
+        kve_metrics_printf(buf,
+                           "# HELP kvedge_embedded_redis_up 1 while the embedded redis-server process runs.\n"
+                           "# TYPE kvedge_embedded_redis_up gauge\nkvedge_embedded_redis_up %d\n"
+                           "# HELP kvedge_embedded_redis_restarts_total Restarts of the embedded redis-server.\n"
+                           "# TYPE kvedge_embedded_redis_restarts_total counter\nkvedge_embedded_redis_restarts_total %llu\n",
+                           kve_embedded_pid(src->embedded) != 0, (unsigned long long)kve_embedded_restarts(src->embedded));
+}
+
+void kve_admin_render_metrics(const kve_admin_sources_t *src, kve_metrics_buf_t *buf)
+{
+    size_t i, n = kve_server_num_threads(src->server);
+    kve_metrics_thread_t *threads[256];
+
+    render_process(buf, src);
+    for (i = 0; i != n && i != KVE_ARRAY_SIZE(threads); ++i)
+        threads[i] = kve_server_get_thread(src->server, i)->metrics;
+    kve_metrics_render_requests(buf, threads, i);
+    render_kv(buf, src->server);
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/* Header-limit handler: answers 431 and logs when a request's headers exceed the configured limits. */
+#include "handlers/limits.h"
+#include "proxy/common.h"
+#include "proxy/log.h"
+
+struct st_limits_handler_t {
+    h2o_handler_t super;
+    kve_limits_conf_t conf;
+};
+
+const char *kve_limits_check(const kve_limits_conf_t *conf, const h2o_req_t *req, size_t *found)
+{
+    size_t i, total = 0;
+
+    if (req->headers.size > conf->max_headers) {
+        *found = req->headers.size;
+        return "too many header fields";
+    }
+    for (i = 0; i != req->headers.size; ++i)
+        total += req->headers.entries[i].name->len + req->headers.entries[i].value.len;
+    if (total > conf->max_header_size) {
+        *found = total;
+        return "header section too large";
+    }
+    return NULL;
+}
+
+static int on_req(h2o_handler_t *_self, h2o_req_t *req)
+{
+    struct st_limits_handler_t *self = (void *)_self;
+    size_t found = 0;
+    const char *reason = kve_limits_check(&self->conf, req, &found);
+
+    if (reason == NULL)
+        return -1; /* within limits: on to the next handler */
+    kve_log(KVE_LOG_WARN, "limits", "431 for %.*s: %s (%zu; limits: %zu fields, %zu bytes)", (int)KVE_MIN(req->path.len, 200),
+            req->path.base, reason, found, self->conf.max_headers, self->conf.max_header_size);
+    req->http1_is_persistent = 0;
+    h2o_send_error_generic(req, 431, "Request Header Fields Too Large", "request header fields too large", 0);
+    return 0;
+}
+
+void kve_limits_register(h2o_pathconf_t *pathconf, const kve_limits_conf_t *conf)
+{
+    struct st_limits_handler_t *self = (void *)h2o_create_handler(pathconf, sizeof(*self));
+    self->super.on_req = on_req;
+    self->conf = *conf;
+}

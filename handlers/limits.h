@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Request header limits. h2o 2.2.5 parses up to 100 header fields / ~400 KiB and answers 400 beyond that;
+ * below those fixed caps kvedge enforces its own configurable limits and answers 431 (RFC 6585), as the
+ * first handler of every path. Bodies are limited by h2o itself (globalconf.max_request_entity_size, 413).
+ */
+#ifndef KVE_HANDLERS_LIMITS_H
+#define KVE_HANDLERS_LIMITS_H
+
+#include <stddef.h>
+#include "h2o.h"
+
+typedef struct st_kve_limits_conf_t {
+    /** total bytes of header names and values */
+    size_t max_header_size;
+    /** number of header fields */
+    size_t max_headers;
+} kve_limits_conf_t;
+
+/**
+ * Returns 0 if `req`'s headers are within `conf`, else the reason as a static string (and the sizes found
+ * through `*found`).
+ */
+const char *kve_limits_check(const kve_limits_conf_t *conf, const h2o_req_t *req, size_t *found);
+
+/** Registers the limit check as the next handler of `pathconf` (register it first). `conf` is copied. */
+void kve_limits_register(h2o_pathconf_t *pathconf, const kve_limits_conf_t *conf);
+
+#endif

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/* Implementation of the helpers declared in common.h. */
+#include "proxy/common.h"
+
+#include <stdio.h>
+#include <openssl/crypto.h>
+#include <time.h>
+
+void kve__assert_fail(const char *file, int line, const char *expr)
+{
+    fprintf(stderr, "%s:%d: assertion failed: %s\n", file, line, expr);
+    abort();
+}
+
+static void *check_alloc(void *p)
+{
+    if (p == NULL) {
+        fputs("kvedge: out of memory\n", stderr);
+        abort();
+    }
+    return p;
+}
+
+void *kve_malloc(size_t sz)
+{
+    return check_alloc(malloc(sz == 0 ? 1 : sz));
+}
+
+void *kve_zalloc(size_t sz)
+{
+    return check_alloc(calloc(1, sz == 0 ? 1 : sz));
+}
+
+void *kve_realloc(void *p, size_t sz)
+{
+    return check_alloc(realloc(p, sz == 0 ? 1 : sz));
+}
+
+char *kve_strdup(const char *s)
+{
+    return s == NULL ? NULL : kve_strndup(s, strlen(s));
+}
+
+char *kve_strndup(const char *s, size_t len)
+{
+    char *p = kve_malloc(len + 1);
+    memcpy(p, s, len);
+    p[len] = '\0';
+    return p;
+}
+
+int kve_secure_equal(const void *a, size_t alen, const void *b, size_t blen)
+{
+    /* OpenSSL's constant-time compare; the length is not a secret (tokens have public formats) */
+    return alen == blen && CRYPTO_memcmp(a, b, alen) == 0;
+}
+
+uint64_t kve_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The embedded Redis: kvedge runs its own `redis-server` as a child process listening only on a unix
+ * socket under data_dir, with AOF persistence, so `redis: embedded` needs no setup. The supervisor is
+ * driven from the main thread only (never from workers): kve_embedded_start() blocks until the server
+ * answers PING; kve_embedded_poll() is called on SIGCHLD and periodically, reaps a dead child and starts a
+ * new one (immediately the first time, with backoff if it keeps dying); kve_embedded_stop() shuts it down
+ * with SIGTERM (Redis flushes its AOF) and SIGKILL after a grace period. The child gets
+ * PR_SET_PDEATHSIG, so it never outlives a kvedge that was killed with SIGKILL.
+ */
+#ifndef KVE_PROXY_EMBEDDED_H
+#define KVE_PROXY_EMBEDDED_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum { KVE_FSYNC_EVERYSEC = 0, KVE_FSYNC_ALWAYS, KVE_FSYNC_NO };
+
+typedef struct st_kve_embedded_conf_t {
+    /** program to run; a bare name is looked up in PATH ("redis-server") */
+    char *binary;
+    /** directory for the AOF, the socket, the lock and redis.log; created (0700) if missing */
+    char *data_dir;
+    /** KVE_FSYNC_* (appendfsync) */
+    int appendfsync;
+    /** Redis maxmemory in bytes, 0 = no limit */
+    uint64_t maxmemory;
+    /** how long kve_embedded_start() waits for PING */
+    uint64_t start_timeout_ms;
+} kve_embedded_conf_t;
+
+typedef struct st_kve_embedded_t kve_embedded_t;
+
+/**
+ * Takes an exclusive lock on data_dir (a second kvedge on the same directory is refused), starts the
+ * server and waits until it answers PING. Returns NULL with a message in `err` on failure, e.g.
+ * `redis-server not found in PATH (install the redis-server package or set embedded_redis.binary)`.
+ * `conf` is copied.
+ */
+kve_embedded_t *kve_embedded_start(const kve_embedded_conf_t *conf, char *err, size_t errlen);
+
+/** Absolute path of the unix socket the server listens on (owned by `e`, stable across restarts). */
+const char *kve_embedded_socket_path(const kve_embedded_t *e);
+
+/**
+ * Non-blocking: reaps the child if it exited (logging how), and starts a new one when due. Call on SIGCHLD
+ * and at least every 100 ms. Returns the number of milliseconds until it wants to be called again (for a
+ * pending restart), or UINT64_MAX if nothing is pending.
+ */
+uint64_t kve_embedded_poll(kve_embedded_t *e);
+
+/** Number of times the server was restarted after dying. */
+uint64_t kve_embedded_restarts(const kve_embedded_t *e);
+/** PID of the running server, or 0 while none runs. */
+pid_t kve_embedded_pid(const kve_embedded_t *e);
+
+/** Stops the server (SIGTERM, then SIGKILL after 5 s), releases the lock and frees `e` (NULL is fine). */
+void kve_embedded_stop(kve_embedded_t *e);
+
+#endif

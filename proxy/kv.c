@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Driver-neutral half of the KV interface: command records, per-command timeouts and counters. Timeouts
+ * use h2o's fixed-duration timeout lists, one per distinct duration (a handful at most), so linking a
+ * command costs O(1). A command's record lives until the driver completes it, even after its callback
+ * ran for a timeout, so a late reply always finds valid memory and is dropped.
+ */
+#include "proxy/kv.h"
+#include "proxy/common.h"
+#include "proxy/err.h"
+#include "proxy/kv_internal.h"
+
+void kve_kv__init(kve_kv_t *kv, const kve_kv_driver_t *driver, h2o_loop_t *loop, uint64_t default_timeout_ms)
+{
+    kv->magic = KVE_KV_MAGIC;
+    kv->driver = driver;
+    kv->loop = loop;
+    kv->default_timeout_ms = default_timeout_ms;
+    kv->stats.state = KVE_KV_DOWN;
+}
+
+void kve_kv__dispose(kve_kv_t *kv)
+{
+    size_t i;
+    KVE_ASSERT(KVE_STAT_GET(kv->stats.inflight) == 0);
+    for (i = 0; i != kv->num_timeouts; ++i)
+        h2o_timeout_dispose(kv->loop, &kv->timeouts[i].timeout);
+    kv->num_timeouts = 0;
+    kv->magic = 0;
+}
+
+static h2o_timeout_t *timeout_class(kve_kv_t *kv, uint64_t ms)
+{
+    size_t i;
+    for (i = 0; i != kv->num_timeouts; ++i)
+        if (kv->timeouts[i].ms == ms)
+            return &kv->timeouts[i].timeout;
+    if (kv->num_timeouts == KVE_KV_MAX_TIMEOUT_CLASSES)
+        return NULL;
+    kv->timeouts[i].ms = ms;
+    h2o_timeout_init(kv->loop, &kv->timeouts[i].timeout, ms);
+    ++kv->num_timeouts;
+    return &kv->timeouts[i].timeout;
+}
+
+static void on_command_timeout(h2o_timeout_entry_t *entry)
+{
+    kve_kv_cmd_t *cmd = H2O_STRUCT_FROM_MEMBER(kve_kv_cmd_t, timeout_entry, entry);
+    kve_kv_t *kv = cmd->kv;
+    kve_kv_cb cb = cmd->cb;
+
+    KVE_CHECK_OBJ(cmd, KVE_KV_CMD_MAGIC);
+    cmd->cb = NULL; /* the record stays until the driver completes it */
+    KVE_STAT_ADD(kv->stats.timeouts, 1);
+    kv->driver->on_timeout(kv);
+    if (cb != NULL)
+        cb(cmd->data, KVE_ETIMEDOUT, NULL);
+}
+
+kve_kv_cmd_t *kve_kv_command(kve_kv_t *kv, size_t argc, const char *const *argv, const size_t *argvlen, uint64_t timeout_ms,
+                             kve_kv_cb cb, void *data, int *err)
+{
+    kve_kv_cmd_t *cmd;
+    h2o_timeout_t *timeout;
+    int ret;
+
+    KVE_CHECK_OBJ(kv, KVE_KV_MAGIC);
+    KVE_ASSERT(argc != 0 && cb != NULL);
+    if (kv->closing) {
+        *err = KVE_ESHUTDOWN;
+        return NULL;
+    }
+    if ((timeout = timeout_class(kv, timeout_ms != 0 ? timeout_ms : kv->default_timeout_ms)) == NULL) {
+        *err = KVE_EINVAL; /* more distinct timeouts than classes: a programming error in a handler */
+        return NULL;
+    }
+    cmd = kve_zalloc(sizeof(*cmd));
+    *cmd = (kve_kv_cmd_t){KVE_KV_CMD_MAGIC, kv, cb, data, {0}};
+    if ((ret = kv->driver->send(kv, cmd, argc, argv, argvlen)) != 0) {
+        KVE_STAT_ADD(kv->stats.failures, 1);
+        free(cmd);
+        *err = ret;
+        return NULL;
+    }
+    cmd->timeout_entry.cb = on_command_timeout;
+    h2o_timeout_link(kv->loop, timeout, &cmd->timeout_entry);
+    KVE_STAT_ADD(kv->stats.commands, 1);
+    KVE_STAT_ADD(kv->stats.inflight, 1);
+    return cmd;
+}
+
+void kve_kv_cancel(kve_kv_cmd_t *cmd)
+{
+    KVE_CHECK_OBJ(cmd, KVE_KV_CMD_MAGIC);
+    cmd->cb = NULL;
+    if (h2o_timeout_is_linked(&cmd->timeout_entry))
+        h2o_timeout_unlink(&cmd->timeout_entry);
+}
+
+void kve_kv__complete(kve_kv_cmd_t *cmd, int err, const kve_kv_reply_t *reply)
+{
+    kve_kv_t *kv = cmd->kv;
+    kve_kv_cb cb = cmd->cb;
+    void *data = cmd->data;
+
+    KVE_CHECK_OBJ(cmd, KVE_KV_CMD_MAGIC);
+    if (h2o_timeout_is_linked(&cmd->timeout_entry))
+        h2o_timeout_unlink(&cmd->timeout_entry);
+    cmd->magic = 0;
+    free(cmd);
+    KVE_STAT_ADD(kv->stats.inflight, (uint64_t)-1);
+    if (err == 0) {
+        KVE_STAT_ADD(kv->stats.replies, 1);
+        if (reply->type == KVE_REPLY_ERROR)
+            KVE_STAT_ADD(kv->stats.error_replies, 1);
+        kv->driver->on_reply(kv);
+    } else if (cb != NULL) {
+        KVE_STAT_ADD(kv->stats.failures, 1);
+        if (kv->closing)
+            err = KVE_ESHUTDOWN;
+    }
+    if (cb != NULL)
+        cb(data, err, reply);
+}
+
+void kve_kv__set_state(kve_kv_t *kv, int state)
+{
+    KVE_STAT_SET(kv->stats.state, state);
+}
+
+int kve_kv_state(const kve_kv_t *kv)
+{
+    return KVE_STAT_GET(kv->stats.state);
+}
+
+void kve_kv_get_stats(const kve_kv_t *kv, kve_kv_stats_t *out)
+{
+    out->commands = KVE_STAT_GET(kv->stats.commands);
+    out->replies = KVE_STAT_GET(kv->stats.replies);
+    out->error_replies = KVE_STAT_GET(kv->stats.error_replies);
+    out->timeouts = KVE_STAT_GET(kv->stats.timeouts);
+    out->failures = KVE_STAT_GET(kv->stats.failures);
+    out->reconnects = KVE_STAT_GET(kv->stats.reconnects);
+    out->inflight = KVE_STAT_GET(kv->stats.inflight);
+    out->state = KVE_STAT_GET(kv->stats.state);
+}
+
+const char *kve_kv_peer(const kve_kv_t *kv)
+{
+    return kv->peer;
+}
+
+void kve_kv_destroy(kve_kv_t *kv)
+{
+    KVE_CHECK_OBJ(kv, KVE_KV_MAGIC);
+    kv->closing = 1;
+    kv->driver->destroy(kv); /* completes what is queued, then kve_kv__dispose and free */
+}

@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The KV interface: the only way handlers reach the store. A kve_kv_t is one link owned by one worker
+ * thread (never shared across threads); commands sent on it are pipelined in order. Two drivers implement
+ * it: Redis over hiredis (kv_redis.c) and, later, the KV REST protocol. Nothing here names hiredis.
+ *
+ * Contract:
+ * - kve_kv_command() either fails at once (returns NULL and sets *err: the link is down or the circuit
+ *   is open, so callers fail fast) or returns a handle; then the callback runs exactly once, later, from
+ *   the event loop, never from inside kve_kv_command() — unless the caller cancels the handle first.
+ * - The callback gets err == 0 and a reply (which may be a Redis error reply, KVE_REPLY_ERROR), or
+ *   err < 0 (KVE_ETIMEDOUT, KVE_ECONN, KVE_ESHUTDOWN, ...) and reply == NULL.
+ * - The reply is borrowed for the duration of the callback; copy what you keep.
+ * - A timed-out command may still be executed by the server later: timeouts make the outcome of a
+ *   write unknown, as with any network store.
+ * - Argument bytes are copied before kve_kv_command() returns.
+ */
+#ifndef KVE_PROXY_KV_H
+#define KVE_PROXY_KV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* the RESP2 reply kinds (same values as hiredis' REDIS_REPLY_*; kv_redis.c checks that at compile time) */
+enum {
+    KVE_REPLY_STRING = 1,
+    KVE_REPLY_ARRAY = 2,
+    KVE_REPLY_INTEGER = 3,
+    KVE_REPLY_NIL = 4,
+    KVE_REPLY_STATUS = 5,
+    KVE_REPLY_ERROR = 6
+};
+
+typedef struct st_kve_kv_reply_t {
+    int type;
+    /** KVE_REPLY_INTEGER */
+    long long integer;
+    /** STRING, STATUS, ERROR: bytes (NUL-terminated, `len` exact) */
+    size_t len;
+    char *str;
+    /** ARRAY */
+    size_t elements;
+    struct st_kve_kv_reply_t **element;
+} kve_kv_reply_t;
+
+/** Link states (also exported as the kvedge_kv_link_state metric). */
+enum { KVE_KV_DOWN = 0, KVE_KV_CONNECTING = 1, KVE_KV_UP = 2 };
+
+typedef struct st_kve_kv_stats_t {
+    uint64_t commands;      /* commands sent */
+    uint64_t replies;       /* replies delivered (including error replies) */
+    uint64_t error_replies; /* replies of type KVE_REPLY_ERROR */
+    uint64_t timeouts;      /* commands that hit their timeout */
+    uint64_t failures;      /* commands failed by the link (connection lost, down, circuit open) */
+    uint64_t reconnects;    /* successful (re)connections after the first */
+    uint64_t inflight;      /* commands sent and not yet completed (gauge) */
+    int state;              /* KVE_KV_* */
+} kve_kv_stats_t;
+
+typedef struct st_kve_kv_t kve_kv_t;
+typedef struct st_kve_kv_cmd_t kve_kv_cmd_t;
+
+typedef void (*kve_kv_cb)(void *data, int err, const kve_kv_reply_t *reply);
+
+/**
+ * Sends a command. `timeout_ms` 0 means the link's default command timeout. Returns a handle valid until the
+ * callback has run or kve_kv_cancel() was called; NULL with *err set if the command was not sent.
+ */
+kve_kv_cmd_t *kve_kv_command(kve_kv_t *kv, size_t argc, const char *const *argv, const size_t *argvlen, uint64_t timeout_ms,
+                             kve_kv_cb cb, void *data, int *err);
+
+/** The callback of `cmd` will not run (the reply, if one comes, is dropped). `cmd` is invalid afterwards. */
+void kve_kv_cancel(kve_kv_cmd_t *cmd);
+
+/** Current state, KVE_KV_*. */
+int kve_kv_state(const kve_kv_t *kv);
+
+/** Copies the link's counters (safe to call from another thread; values are read with relaxed atomics). */
+void kve_kv_get_stats(const kve_kv_t *kv, kve_kv_stats_t *out);
+
+/** Short description of the peer for logs and metrics (never contains a password). */
+const char *kve_kv_peer(const kve_kv_t *kv);
+
+/**
+ * Closes the link: pending commands complete with KVE_ESHUTDOWN; frees `kv`. Must run on the owning
+ * thread with its loop still alive.
+ */
+void kve_kv_destroy(kve_kv_t *kv);
+
+#endif

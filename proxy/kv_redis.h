@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The Redis driver of the KV interface: one hiredis async connection per worker thread, bound to h2o's
+ * evloop by our own adapter (h2o-notes §5: Debian's libuv adapter never notices a dead peer), pipelining
+ * every command of the thread on that connection. It connects with a timeout, authenticates (password
+ * or ACL user), selects the database and PINGs before it calls itself up; it reconnects with exponential
+ * backoff and rebuilds the connection after `breaker_threshold` timeouts in a row (a stopped or hung
+ * server), failing commands fast while it is down. Only this file includes hiredis headers.
+ */
+#ifndef KVE_PROXY_KV_REDIS_H
+#define KVE_PROXY_KV_REDIS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "h2o.h"
+#include "proxy/kv.h"
+#include "proxy/redis_target.h"
+
+/**
+ * Creates a link on `loop` and starts connecting. `target` and `conf` are copied. The link is usable at
+ * once: commands sent while connecting are queued behind the handshake.
+ */
+kve_kv_t *kve_kv_redis_create(h2o_loop_t *loop, const kve_redis_target_t *target, const kve_redis_conf_t *conf);
+
+#endif

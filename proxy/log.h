@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The error log: one line per event, `2026-11-26T06:00:00.123Z [warn] redis: message`, written with a
+ * single write(2) to fd 2. When a file is configured it is dup2()ed onto fd 2, so messages printed by
+ * libraries (h2o writes to stderr) land in the same file; kve_log_reopen() repeats that for SIGHUP.
+ * Control characters in messages are escaped, so a value from a request can never forge a line.
+ * Never pass secrets (tokens, cookies, passwords) to these functions: log kve_log_fingerprint() instead.
+ */
+#ifndef KVE_PROXY_LOG_H
+#define KVE_PROXY_LOG_H
+
+#include <stddef.h>
+
+enum { KVE_LOG_ERROR = 0, KVE_LOG_WARN, KVE_LOG_INFO, KVE_LOG_DEBUG };
+
+/** Writes one line if `level` is enabled. `module` is a short word such as "redis" or "server". */
+void kve_log(int level, const char *module, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/** Sets the most verbose level written (default KVE_LOG_INFO). */
+void kve_log_set_level(int level);
+/** Returns non-zero if `level` would be written. */
+int kve_log_enabled(int level);
+/** Parses "error", "warn", "info" or "debug"; returns -1 otherwise. */
+int kve_log_level_from_name(const char *name);
+
+/**
+ * Directs the error log to `path` ("-" or NULL keeps stderr). The path is copied. Returns 0, or -1 with a
+ * message in `err`.
+ */
+int kve_log_open(const char *path, char *err, size_t errlen);
+/** Reopens the configured file (SIGHUP, after rotation). Returns 0 or -1 (the old file stays in use). */
+int kve_log_reopen(void);
+/** Forgets the path (at exit). */
+void kve_log_close(void);
+
+/**
+ * Writes a short, non-reversible fingerprint of a secret (first 8 hex digits of its SHA-256) into `buf`
+ * (at least 9 bytes), so a log line can tell two tokens apart without revealing either.
+ */
+const char *kve_log_fingerprint(const void *secret, size_t len, char *buf);
+
+#endif

@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kvedge entry point: command line, configuration, then the pieces in dependency order (logs, embedded
+ * Redis, Redis target, server and paths), the run, and the teardown in reverse order. Everything is freed
+ * before exit, so LeakSanitizer can hold the whole daemon to "no leaks".
+ */
+#include "conf/config.h"
+#include "proxy/common.h"
+#include "proxy/kv_redis.h"
+#include "proxy/log.h"
+#include "proxy/metrics.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+
+typedef struct st_app_t {
+    kve_config_t cfg;
+    kve_embedded_t *embedded;
+    kve_redis_target_t target;
+    kve_access_log_t *access_log;
+    kve_server_t *server;
+} app_t;
+
+static void usage(FILE *out)
+{
+    fputs("usage: kvedge -c FILE        run with the configuration in FILE\n"
+          "       kvedge -t -c FILE     check the configuration and exit (0: valid, 1: errors)\n"
+          "       kvedge --help-config  list every configuration key\n"
+          "       kvedge --version\n",
+          out);
+}
+
+static void on_thread_start(kve_thread_t *thread, void *data)
+{
+    app_t *app = data;
+    thread->kv = kve_kv_redis_create(thread->ctx.loop, &app->target, &app->cfg.redis);
+}
+
+static void on_thread_stop(kve_thread_t *thread, void *data)
+{
+    if (thread->kv != NULL)
+        kve_kv_destroy(thread->kv);
+    thread->kv = NULL;
+}
+
+static uint64_t on_tick(void *data)
+{
+    app_t *app = data;
+    return app->embedded != NULL ? kve_embedded_poll(app->embedded) : UINT64_MAX;
+}
+
+static void on_reopen(void *data)
+{
+    app_t *app = data;
+    kve_log_reopen();
+    if (app->access_log != NULL)
+        kve_access_log_reopen(app->access_log);
+}
+
+static void setup_signals(void)
+{
+    sigset_t set;
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGCHLD);
+    pthread_sigmask(SIG_BLOCK, &set, NULL); /* taken with sigtimedwait by the main thread only */
+}
+
+static int start(app_t *app, char *err, size_t errlen)
+{
+    const kve_log_conf_t *lc = &app->cfg.log;
+    kve_admin_sources_t sources;
+
+    kve_log_set_level(lc->level);
+    if (kve_log_open(lc->error_log, err, errlen) != 0)
+        return -1;
+    if (lc->access_log != NULL && lc->access_log[0] != '\0' &&
+        (app->access_log = kve_access_log_open(lc->access_log, lc->access_log_format, err, errlen)) == NULL)
+        return -1;
+    if (kve_config_uses_embedded_redis(&app->cfg) && (app->embedded = kve_embedded_start(&app->cfg.embedded, err, errlen)) == NULL)
+        return -1;
+    if (kve_redis_target_init(&app->target, &app->cfg.redis, app->embedded != NULL ? kve_embedded_socket_path(app->embedded) : NULL,
+                              err, errlen) != 0)
+        return -1;
+    if ((app->server = kve_server_create(&app->cfg.server, err, errlen)) == NULL)
+        return -1;
+    sources = (kve_admin_sources_t){app->server, app->embedded};
+    return kve_config_register_paths(&app->cfg, app->server, &sources, app->access_log, err, errlen);
+}
+
+static void stop(app_t *app)
+{
+    kve_server_destroy(app->server);
+    kve_access_log_close(app->access_log);
+    kve_embedded_stop(app->embedded);
+    kve_redis_target_dispose(&app->target);
+    kve_config_dispose(&app->cfg);
+    kve_metrics_reset_routes();
+    kve_log_close();
+}
+
+static int run(const char *config_path)
+{
+    static const kve_server_hooks_t hooks = {on_thread_start, on_thread_stop, NULL};
+    kve_server_hooks_t h = hooks;
+    app_t app = {0};
+    char err[1024];
+    int status = 0;
+
+    if (kve_config_load(&app.cfg, config_path, stderr) != 0) {
+        kve_config_dispose(&app.cfg);
+        return 1;
+    }
+    setup_signals();
+    if (start(&app, err, sizeof(err)) != 0) {
+        kve_log(KVE_LOG_ERROR, "main", "%s", err);
+        status = 1;
+        goto Exit;
+    }
+    kve_log(KVE_LOG_INFO, "main", "kvedge %s started (config %s, kv store %s)", KVE_VERSION, config_path,
+            app.embedded != NULL ? "embedded redis-server" : "redis");
+    h.data = &app;
+    kve_server_set_tick(app.server, on_tick, &app);
+    kve_server_run(app.server, &h, on_reopen, &app);
+    kve_log(KVE_LOG_INFO, "main", "stopped");
+Exit:
+    stop(&app);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'v'}, {"help-config", no_argument, NULL, 'H'}, {NULL}};
+    const char *config_path = NULL;
+    int ch, test_only = 0;
+
+    while ((ch = getopt_long(argc, argv, "c:th", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'c':
+            config_path = optarg;
+            break;
+        case 't':
+            test_only = 1;
+            break;
+        case 'v':
+            printf("kvedge %s\n", KVE_VERSION);
+            return 0;
+        case 'H':
+            kve_config_print_reference(stdout);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 1;
+        }
+    }
+    if (config_path == NULL || optind != argc) {
+        usage(stderr);
+        return 1;
+    }
+    if (test_only) {
+        kve_config_t cfg = {0};
+        int ret = kve_config_load(&cfg, config_path, stderr);
+        kve_config_dispose(&cfg);
+        if (ret == 0)
+            printf("kvedge: configuration %s is valid\n", config_path);
+        return ret == 0 ? 0 : 1;
+    }
+    return run(config_path);
+}

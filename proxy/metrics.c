@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: MIT */
+/* Route registry, per-thread request counters and their Prometheus rendering (see metrics.h). */
+#include "proxy/metrics.h"
+#include "proxy/common.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+const uint64_t kve_metrics_bucket_us[KVE_METRICS_NUM_BUCKETS] = {500,    1000,   2500,   5000,    10000,   25000,   50000,
+                                                                 100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000};
+
+static char *route_names[KVE_METRICS_MAX_ROUTES];
+static size_t num_routes;
+
+size_t kve_metrics_route_id(const char *name)
+{
+    size_t i;
+    for (i = 0; i != num_routes; ++i)
+        if (strcmp(route_names[i], name) == 0)
+            return i;
+    if (num_routes == KVE_METRICS_MAX_ROUTES - 1) {
+        if (route_names[num_routes] == NULL)
+            route_names[num_routes] = kve_strdup("other");
+        return num_routes;
+    }
+    route_names[num_routes] = kve_strdup(name);
+    return num_routes++;
+}
+
+const char *kve_metrics_route_name(size_t id)
+{
+    return id < KVE_METRICS_MAX_ROUTES && route_names[id] != NULL ? route_names[id] : "other";
+}
+
+size_t kve_metrics_num_routes(void)
+{
+    return route_names[KVE_METRICS_MAX_ROUTES - 1] != NULL ? KVE_METRICS_MAX_ROUTES : num_routes;
+}
+
+void kve_metrics_reset_routes(void)
+{
+    size_t i;
+    for (i = 0; i != KVE_METRICS_MAX_ROUTES; ++i) {
+        free(route_names[i]);
+        route_names[i] = NULL;
+    }
+    num_routes = 0;
+}
+
+#define BUMP(field, n) __atomic_store_n(&(field), __atomic_load_n(&(field), __ATOMIC_RELAXED) + (n), __ATOMIC_RELAXED)
+#define LOAD(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
+
+void kve_metrics_observe(kve_metrics_thread_t *m, size_t route, int status, uint64_t duration_us)
+{
+    kve_metrics_route_t *r = &m->routes[KVE_MIN(route, (size_t)KVE_METRICS_MAX_ROUTES - 1)];
+    size_t b = 0;
+
+    if (status < KVE_METRICS_MIN_STATUS || status > KVE_METRICS_MAX_STATUS)
+        status = 599; /* h2o never produces these; keep them visible rather than dropping */
+    BUMP(r->status[status - KVE_METRICS_MIN_STATUS], 1);
+    while (b != KVE_METRICS_NUM_BUCKETS && duration_us > kve_metrics_bucket_us[b])
+        ++b;
+    BUMP(r->buckets[b], 1);
+    BUMP(r->duration_sum_us, duration_us);
+}
+
+void kve_metrics_printf(kve_metrics_buf_t *buf, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    for (;;) {
+        va_start(ap, fmt);
+        n = vsnprintf(buf->base + buf->len, buf->cap - buf->len, fmt, ap);
+        va_end(ap);
+        KVE_ASSERT(n >= 0);
+        if ((size_t)n < buf->cap - buf->len)
+            break;
+        buf->cap = KVE_MAX(buf->cap * 2, buf->len + (size_t)n + 1024);
+        buf->base = kve_realloc(buf->base, buf->cap);
+    }
+    buf->len += (size_t)n;
+}
+
+static void render_statuses(kve_metrics_buf_t *buf, kve_metrics_thread_t *const *threads, size_t num_threads, size_t route)
+{
+    size_t s, t;
+    for (s = 0; s != KVE_METRICS_MAX_STATUS - KVE_METRICS_MIN_STATUS + 1; ++s) {
+        uint64_t n = 0;
+        for (t = 0; t != num_threads; ++t)
+            n += LOAD(threads[t]->routes[route].status[s]);
+        if (n != 0)
+            kve_metrics_printf(buf, "kvedge_http_requests_total{route=\"%s\",status=\"%zu\"} %llu\n", kve_metrics_route_name(route),
+                               s + KVE_METRICS_MIN_STATUS, (unsigned long long)n);
+    }
+}
+
+static void render_histogram(kve_metrics_buf_t *buf, kve_metrics_thread_t *const *threads, size_t num_threads, size_t route)
+{
+    const char *name = kve_metrics_route_name(route);
+    uint64_t cumulative = 0, sum = 0;
+    size_t b, t;
+
+    for (b = 0; b != KVE_METRICS_NUM_BUCKETS + 1; ++b) {
+        for (t = 0; t != num_threads; ++t)
+            cumulative += LOAD(threads[t]->routes[route].buckets[b]);
+        if (b == KVE_METRICS_NUM_BUCKETS)
+            kve_metrics_printf(buf, "kvedge_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n", name,
+                               (unsigned long long)cumulative);
+        else
+            kve_metrics_printf(buf, "kvedge_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n", name,
+                               (double)kve_metrics_bucket_us[b] / 1e6, (unsigned long long)cumulative);
+    }
+    for (t = 0; t != num_threads; ++t)
+        sum += LOAD(threads[t]->routes[route].duration_sum_us);
+    kve_metrics_printf(buf, "kvedge_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n", name, (double)sum / 1e6);
+    kve_metrics_printf(buf, "kvedge_http_request_duration_seconds_count{route=\"%s\"} %llu\n", name,
+                       (unsigned long long)cumulative);
+}
+
+void kve_metrics_render_requests(kve_metrics_buf_t *buf, kve_metrics_thread_t *const *threads, size_t num_threads)
+{
+    size_t r, n = kve_metrics_num_routes();
+
+    kve_metrics_printf(buf, "# HELP kvedge_http_requests_total HTTP responses by route and status.\n"
+                            "# TYPE kvedge_http_requests_total counter\n");
+    for (r = 0; r != n; ++r)
+        render_statuses(buf, threads, num_threads, r);
+    kve_metrics_printf(buf, "# HELP kvedge_http_request_duration_seconds Time from request start to response end.\n"
+                            "# TYPE kvedge_http_request_duration_seconds histogram\n");
+    for (r = 0; r != n; ++r)
+        render_histogram(buf, threads, num_threads, r);
+}

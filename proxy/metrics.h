@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Request metrics: a fixed registry of route names (filled while configuring, before threads start) and
+ * per-thread counters indexed by route and status code, plus a latency histogram per route. Each
+ * thread writes only its own counters (relaxed atomic stores, no locks on the request path); the
+ * /metrics renderer sums the threads. Prometheus text format helpers live here too.
+ */
+#ifndef KVE_PROXY_METRICS_H
+#define KVE_PROXY_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define KVE_METRICS_MAX_ROUTES 32
+#define KVE_METRICS_NUM_BUCKETS 14
+#define KVE_METRICS_MIN_STATUS 100
+#define KVE_METRICS_MAX_STATUS 599
+
+/** Histogram upper bounds in microseconds (0.5 ms .. 10 s); the +Inf bucket is implicit. */
+extern const uint64_t kve_metrics_bucket_us[KVE_METRICS_NUM_BUCKETS];
+
+typedef struct st_kve_metrics_route_t {
+    uint64_t status[KVE_METRICS_MAX_STATUS - KVE_METRICS_MIN_STATUS + 1];
+    uint64_t buckets[KVE_METRICS_NUM_BUCKETS + 1]; /* non-cumulative; last = +Inf */
+    uint64_t duration_sum_us;
+} kve_metrics_route_t;
+
+typedef struct st_kve_metrics_thread_t {
+    kve_metrics_route_t routes[KVE_METRICS_MAX_ROUTES];
+} kve_metrics_thread_t;
+
+/**
+ * Returns the id of route `name`, registering it if new (not thread-safe: call while configuring). Ids
+ * beyond the capacity share the last slot, named "other".
+ */
+size_t kve_metrics_route_id(const char *name);
+/** Name of route `id`. */
+const char *kve_metrics_route_name(size_t id);
+/** Number of registered routes. */
+size_t kve_metrics_num_routes(void);
+/** Forgets every route (at exit, and between unit tests). */
+void kve_metrics_reset_routes(void);
+
+/** Counts one response of `route` with `status` that took `duration_us` (owning thread only). */
+void kve_metrics_observe(kve_metrics_thread_t *m, size_t route, int status, uint64_t duration_us);
+
+/** A growable text buffer for rendering. */
+typedef struct st_kve_metrics_buf_t {
+    char *base;
+    size_t len;
+    size_t cap;
+} kve_metrics_buf_t;
+
+/** Appends printf-formatted text (aborts on OOM). */
+void kve_metrics_printf(kve_metrics_buf_t *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/** Appends the request metrics (counters and histograms) summed over `threads`. */
+void kve_metrics_render_requests(kve_metrics_buf_t *buf, kve_metrics_thread_t *const *threads, size_t num_threads);
+
+#endif

@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The server: listeners, worker threads (one event loop, one h2o context and one KV link each, as in
+ * h2o's own main.c), connection accounting and the graceful stop. The main thread owns the signals
+ * (SIGTERM/SIGINT/SIGHUP/SIGCHLD are blocked in every thread and taken with sigtimedwait), so workers never
+ * run signal handlers. A handler finds its thread with kve_server_thread(req->conn->ctx).
+ *
+ * Lifecycle: kve_server_create() opens the listeners (errors before any thread starts);
+ * the caller registers hosts/paths on kve_server_globalconf(); kve_server_run() starts the workers and
+ * returns after a stop signal, when every worker has drained and disposed its context;
+ * kve_server_destroy() frees the rest.
+ */
+#ifndef KVE_PROXY_SERVER_H
+#define KVE_PROXY_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "h2o.h"
+#include "proxy/kv.h"
+#include "proxy/metrics.h"
+
+typedef struct st_kve_tls_conf_t {
+    char *cert_file;
+    char *key_file;
+} kve_tls_conf_t;
+
+typedef struct st_kve_listen_conf_t {
+    char *host;
+    int64_t port;
+    kve_tls_conf_t tls; /* cert_file == NULL: plain HTTP */
+} kve_listen_conf_t;
+
+typedef struct st_kve_server_limits_t {
+    uint64_t max_body_size;
+    uint64_t max_header_size;
+    int64_t max_headers;
+    int64_t max_connections;
+    uint64_t request_timeout_ms;
+    uint64_t handshake_timeout_ms;
+    uint64_t drain_timeout_ms;
+} kve_server_limits_t;
+
+typedef struct st_kve_server_conf_t {
+    /** 0 = one per online CPU */
+    int64_t threads;
+    int http2;
+    struct {
+        kve_listen_conf_t *entries;
+        size_t size;
+    } listen;
+    kve_server_limits_t limits;
+} kve_server_conf_t;
+
+typedef struct st_kve_server_t kve_server_t;
+
+/** Per-thread state; `ctx` is first so the h2o context pointer converts back (kve_server_thread). */
+typedef struct st_kve_thread_t {
+    h2o_context_t ctx;
+    uint32_t magic;
+    size_t index;
+    kve_server_t *server;
+    /** this thread's KV link (NULL until the thread's init hook created it) */
+    kve_kv_t *kv;
+    /** this thread's counters (written only by this thread) */
+    kve_metrics_thread_t *metrics;
+} kve_thread_t;
+
+#define KVE_THREAD_MAGIC 0x7e4d2a11
+
+/** Hooks the server calls on each worker thread, on that thread. */
+typedef struct st_kve_server_hooks_t {
+    /** after the context is initialised, before serving: create per-thread resources (the KV link) */
+    void (*on_thread_start)(kve_thread_t *thread, void *data);
+    /** after the drain, before the context is disposed: free them (may run the loop to flush) */
+    void (*on_thread_stop)(kve_thread_t *thread, void *data);
+    void *data;
+} kve_server_hooks_t;
+
+/**
+ * Creates the server and binds every listener (errors, such as a port in use, come back here with a
+ * message in `err`). `conf` is borrowed and must outlive the server.
+ */
+kve_server_t *kve_server_create(const kve_server_conf_t *conf, char *err, size_t errlen);
+/** The shared h2o configuration to register hosts and paths on before kve_server_run(). */
+h2o_globalconf_t *kve_server_globalconf(kve_server_t *server);
+/** The default host every listener serves. */
+h2o_hostconf_t *kve_server_hostconf(kve_server_t *server);
+/** Number of worker threads. */
+size_t kve_server_num_threads(const kve_server_t *server);
+/** Thread i's state (valid between the start and stop hooks), for metrics rendering. */
+kve_thread_t *kve_server_get_thread(kve_server_t *server, size_t i);
+/** Current number of open client connections (all threads). */
+size_t kve_server_num_connections(const kve_server_t *server);
+
+/** Registers a function the main thread calls while waiting for signals (every <= 100 ms, and on SIGCHLD). */
+void kve_server_set_tick(kve_server_t *server, uint64_t (*tick)(void *data), void *data);
+
+/**
+ * Starts the workers and serves until SIGTERM/SIGINT (or kve_server_request_stop); SIGHUP calls `on_reopen`.
+ * Returns 0 once every worker has drained and disposed its context.
+ */
+int kve_server_run(kve_server_t *server, const kve_server_hooks_t *hooks, void (*on_reopen)(void *), void *reopen_data);
+
+/** Asks a running server to stop as if SIGTERM had arrived (thread-safe). */
+void kve_server_request_stop(kve_server_t *server);
+
+/** Frees the server, its listeners and the globalconf (after kve_server_run returned). */
+void kve_server_destroy(kve_server_t *server);
+
+/** The thread state of the context a request runs on. */
+static inline kve_thread_t *kve_server_thread(h2o_context_t *ctx)
+{
+    return (kve_thread_t *)ctx;
+}
+
+#endif
