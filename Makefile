@@ -18,9 +18,9 @@ CTEST_JOBS ?= 2
 CMAKE_FLAGS ?=
 
 # The sanitizer run: leaks are errors (the daemon must free everything on SIGTERM).
-SAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1 \
+SAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1:fast_unwind_on_malloc=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0
 
 # C sources for clang-format: tracked files plus new, not-ignored ones (a clean CI checkout has only tracked).
 C_SOURCES = git ls-files -z --cached --others --exclude-standard -- '*.c' '*.h'

@@ -277,10 +277,13 @@ static void apply_absent(kve_conf_t *conf, const kve_directive_t *d, void *obj, 
 {
     void *field = (char *)obj + d->offset;
     if ((d->flags & KVE_F_REQUIRED) != 0) {
-        if (enforce_required)
-            kve_conf_error(conf, report_node, "missing required key \"%s\"%s%s%s", d->key,
-                           (d->flags & KVE_F_SECRET) != 0 ? " (or \"" : "", (d->flags & KVE_F_SECRET) != 0 ? d->key : "",
-                           (d->flags & KVE_F_SECRET) != 0 ? "_file\")" : "");
+        if (!enforce_required)
+            return;
+        if ((d->flags & KVE_F_SECRET) != 0) {
+            kve_conf_error(conf, report_node, "missing required key \"%s\" (or \"%s_file\")", d->key, d->key);
+        } else {
+            kve_conf_error(conf, report_node, "missing required key \"%s\"", d->key);
+        }
         return;
     }
     kve_conf__push_key(conf, d->key);

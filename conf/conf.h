@@ -41,6 +41,12 @@ typedef enum {
     KVE_T_CUSTOM       /* .parse does the work */
 } kve_conf_type_t;
 
+/*
+ * A null value (an empty, `~` or `null` plain scalar, e.g. `cache:` with nothing under it) given to a MAP means
+ * the map is absent, and to a LIST or STRING_LIST an empty list. `${ENV}` is substituted in every scalar value
+ * (not in keys, and not in defaults).
+ */
+
 enum {
     KVE_F_REQUIRED = 0x1, /* the key must be present */
     KVE_F_SECRET = 0x2    /* a string that may instead be read from a file named by `<key>_file` (trailing newline stripped) */

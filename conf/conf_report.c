@@ -213,8 +213,11 @@ static void print_summary(FILE *out, const kve_directive_t *d)
             fprintf(out, ", at least %lld", (long long)d->min);
         if (d->max > 0)
             fprintf(out, ", at most %lld", (long long)d->max);
-    } else if (d->type == KVE_T_STRING && (d->min > 0 || d->max > 0)) {
-        fprintf(out, ", %lld to %lld bytes", (long long)d->min, (long long)d->max);
+    } else if (d->type == KVE_T_STRING || d->type == KVE_T_URL) {
+        if (d->min > 0)
+            fprintf(out, ", at least %lld bytes", (long long)d->min);
+        if (d->max > 0)
+            fprintf(out, ", at most %lld bytes", (long long)d->max);
     } else if (kve_conf__format_range(range, sizeof(range), d)) {
         fprintf(out, ", %s", range);
     }

@@ -323,7 +323,7 @@ void kve_conf__read_secret(kve_conf_t *conf, const kve_directive_t *d, const kve
         }
     } else {
         strip_newline(text, &len);
-        parse_string(conf, d, node, text, len, field);
+        kve_conf__parse_scalar(conf, d, node, text, len, field);
         free(text);
     }
     free(path);

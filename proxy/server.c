@@ -210,12 +210,36 @@ static void run_until_closed(worker_t *w, uint64_t deadline, int close_idle)
     }
 }
 
+/*
+ * Fast-forwards every timer of the loop: entries linked before this call fire now, through their normal
+ * timeout paths (proxy I/O timeout -> 502, KV command timeout -> 504, request read timeout -> close), so
+ * requests waiting on an upstream end without waiting for their own timeouts. Entries re-linked by their
+ * callbacks carry the current time and do not fire again in this pass. h2o 2.2.5 has no API to cancel a
+ * request from outside; its loop's list of timeouts (`_timeouts`, in the public evloop.h) is the lever.
+ */
+static void expire_timers(h2o_loop_t *loop)
+{
+    h2o_linklist_t *node;
+    uint64_t now = h2o_now(loop);
+
+    for (node = loop->_timeouts.next; node != &loop->_timeouts; node = node->next) {
+        h2o_timeout_t *timeout = H2O_STRUCT_FROM_MEMBER(h2o_timeout_t, _link, node);
+        h2o_timeout_run(loop, timeout, now - 1 + timeout->timeout);
+    }
+}
+
 static void force_close(worker_t *w)
 {
+    h2o_loop_t *loop = w->super.ctx.loop;
+    uint64_t deadline = h2o_now(loop) + FORCED_CLOSE_GRACE_MS;
+
     kve_log(KVE_LOG_WARN, "server", "drain timeout (%llums): closing %zu connections with requests in flight",
             (unsigned long long)w->super.server->conf->limits.drain_timeout_ms, w->num_conns);
     shutdown_conns(w, 0);
-    run_until_closed(w, h2o_now(w->super.ctx.loop) + FORCED_CLOSE_GRACE_MS, 0);
+    while (w->num_conns != 0 && h2o_now(loop) < deadline) {
+        expire_timers(loop);
+        h2o_evloop_run(loop, 10);
+    }
     if (w->num_conns != 0)
         kve_log(KVE_LOG_ERROR, "server", "%zu connections did not close after the drain", w->num_conns);
 }
@@ -226,6 +250,7 @@ static void drain(worker_t *w)
     h2o_loop_t *loop = w->super.ctx.loop;
 
     close_worker_listeners(w);
+    h2o_timeout_unlink(&w->sweep_entry);
     h2o_context_request_shutdown(&w->super.ctx);
     /* with HTTP/2 enabled an idle-looking socket may carry streams in flight; GOAWAY handles those */
     run_until_closed(w, h2o_now(loop) + s->conf->limits.drain_timeout_ms, !s->conf->http2);
@@ -289,7 +314,6 @@ static void *worker_main(void *arg)
     drain(w);
     if (s->hooks != NULL && s->hooks->on_thread_stop != NULL)
         s->hooks->on_thread_stop(&w->super, s->hooks->data);
-    h2o_timeout_unlink(&w->sweep_entry);
     h2o_timeout_dispose(w->super.ctx.loop, &w->sweep);
     h2o_multithread_unregister_receiver(w->super.ctx.queue, &w->notify);
     dispose_context(&w->super.ctx);

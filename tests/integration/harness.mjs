@@ -618,10 +618,10 @@ function kvedgeBin(opts) {
 function kvedgeEnv(extra) {
     const env = { ...process.env };
     if (SANITIZE) {
-        env.ASAN_OPTIONS ??= 'detect_leaks=1:abort_on_error=1:halt_on_error=1';
+        env.ASAN_OPTIONS ??= 'detect_leaks=1:abort_on_error=1:halt_on_error=1:fast_unwind_on_malloc=0';
         env.UBSAN_OPTIONS ??= 'print_stacktrace=1:halt_on_error=1';
         const supp = path.join(SOURCE_DIR, 'tests', 'lsan.supp');
-        if (env.LSAN_OPTIONS === undefined && fs.existsSync(supp)) env.LSAN_OPTIONS = `suppressions=${supp}`;
+        if (env.LSAN_OPTIONS === undefined && fs.existsSync(supp)) env.LSAN_OPTIONS = `suppressions=${supp}:print_suppressions=0`;
     }
     return { ...env, ...(extra ?? {}) };
 }

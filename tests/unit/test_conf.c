@@ -340,6 +340,17 @@ TEST(required)
     free(out);
     kve_conf_free_fields(required_table, &conf);
 
+    /* a required secret is satisfied by either key */
+    static const kve_directive_t secret_table[] = {
+        {"password", KVE_T_STRING, KVE_FIELD(redis_t, password), KVE_F_REQUIRED | KVE_F_SECRET}, {NULL}};
+    redis_t redis = {0};
+    out = load("{}\n", secret_table, &redis, &ret);
+    CHECK_EQ_STR(out, "t.yaml:1:1: error: missing required key \"password\" (or \"password_file\")\n"
+                      "    1 | {}\n"
+                      "      | ^\n");
+    free(out);
+    kve_conf_free_fields(secret_table, &redis);
+
     memset(&conf, 0, sizeof(conf));
     out = load("listen: []\n", required_table, &conf, &ret);
     CHECK_EQ_STR(out, "t.yaml:1:9: error: listen: too few entries: 0 (at least 1)\n"
@@ -520,9 +531,10 @@ TEST(env)
     char *out;
     setenv("KVE_TEST_THREADS", "8", 1);
     setenv("KVE_TEST_NAME", "env-name", 1);
+    setenv("KVE_TEST_OK", "ok", 1);
     unsetenv("KVE_TEST_UNSET");
     out = load("threads: ${KVE_TEST_THREADS}\nname: \"pre-${KVE_TEST_NAME}\"\ntags: ['$${X}', '${KVE_TEST_UNSET:-d}']\n"
-               "${KVE_TEST_NAME}: 1\n",
+               "${KVE_TEST_NAME}: 1\ncustom: ${KVE_TEST_OK}\n",
                root_table, &conf, &ret);
     /* keys are not expanded */
     CHECK_EQ_STR(out, "t.yaml:4:1: error: unknown key \"${KVE_TEST_NAME}\"\n"
@@ -532,6 +544,7 @@ TEST(env)
     CHECK_EQ_STR(conf.name, "pre-env-name");
     CHECK_EQ_STR(conf.tags.entries[0], "${X}");
     CHECK_EQ_STR(conf.tags.entries[1], "d");
+    CHECK_EQ_INT(conf.custom, 1); /* custom parsers see the substituted value */
     free(out);
     kve_conf_free_fields(root_table, &conf);
 
@@ -550,6 +563,7 @@ TEST(env)
                                "      |         ^\n");
     unsetenv("KVE_TEST_THREADS");
     unsetenv("KVE_TEST_NAME");
+    unsetenv("KVE_TEST_OK");
 }
 
 TEST(tabs_in_caret_line)
@@ -632,10 +646,10 @@ TEST(reference)
                       "cache (map)\n"
                       "  ttl (duration, 1ms to 1h, default 30s)\n"
                       "  max_size (size, 1KiB to 1GiB, default 10MiB)\n"
-                      "  name (string, 2 to 8 bytes)\n"
+                      "  name (string, at least 2 bytes, at most 8 bytes)\n"
                       "redis (map, or a scalar for url)\n"
                       "  url (string, default \"embedded\")\n"
-                      "  password (string, 0 to 16 bytes, secret: or password_file)\n"
+                      "  password (string, at most 16 bytes, secret: or password_file)\n"
                       "  connect_timeout (duration, default 1s)\n"
                       "custom (custom)\n");
     free(out);

@@ -1,0 +1,272 @@
+// The daemon's HTTP surface without the KV store in the way: admin endpoints, metrics, limits
+// (413/431 with a log line, and kvedge unaffected afterwards), proxy routes (including a dead
+// upstream), the admin token, TLS listeners, connection limits and SIGHUP log reopening.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import https from 'node:https';
+import {
+    assertCleanExit,
+    freePort,
+    http,
+    makeTempDir,
+    rawRequest,
+    sleep,
+    startKvedge,
+    startRedis,
+    startUpstream,
+    waitFor,
+} from './harness.mjs';
+
+let redis, upstream, kv;
+
+before(async () => {
+    redis = await startRedis();
+    upstream = await startUpstream(async (req, res, body) => {
+        if (req.url.startsWith('/slow')) await sleep(300);
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ path: req.url, method: req.method, bytes: body.length }));
+    });
+    const dead = await freePort(); // nothing listens there
+    kv = await startKvedge({
+        threads: 2,
+        redis: redis.url,
+        limits: { max_body_size: '64KiB', max_header_size: '4KiB', max_headers: 20 },
+        routes: [
+            { path: '/api', upstream: `${upstream.url}/` },
+            { path: '/dead', upstream: `http://127.0.0.1:${dead}/`, timeout: '2s' },
+        ],
+    }, { waitReady: true });
+});
+
+after(async () => {
+    if (kv) assertCleanExit(await kv.stop());
+    await upstream?.stop();
+    await redis?.stop();
+});
+
+test('healthz and readyz answer 200 with plain text', async () => {
+    const h = await http('GET', `${kv.url}/healthz`);
+    assert.equal(h.status, 200);
+    assert.equal(h.body, 'ok\n');
+    assert.equal(h.headers['cache-control'], 'no-store');
+    const r = await http('GET', `${kv.url}/readyz`);
+    assert.equal(r.status, 200);
+    assert.equal(r.body, 'ready\n');
+});
+
+test('admin endpoints refuse other methods with 405 and Allow', async () => {
+    const r = await http('POST', `${kv.url}/healthz`, { body: 'x' });
+    assert.equal(r.status, 405);
+    assert.equal(r.headers.allow, 'GET, HEAD');
+});
+
+test('unknown paths get 404 and are counted under route "other"', async () => {
+    const r = await http('GET', `${kv.url}/no/such/path`);
+    assert.equal(r.status, 404);
+    const m = await http('GET', `${kv.url}/metrics`);
+    assert.match(m.body, /^kvedge_http_requests_total\{route="other",status="404"\} [1-9]\d*$/m);
+});
+
+test('metrics are Prometheus text with requests, latency, connections and the KV link', async () => {
+    await http('GET', `${kv.url}/healthz`);
+    const m = await http('GET', `${kv.url}/metrics`);
+    assert.equal(m.status, 200);
+    assert.match(m.headers['content-type'], /^text\/plain; version=0\.0\.4/);
+    for (const re of [
+        /^# TYPE kvedge_http_requests_total counter$/m,
+        /^kvedge_http_requests_total\{route="admin",status="200"\} [1-9]\d*$/m,
+        /^# TYPE kvedge_http_request_duration_seconds histogram$/m,
+        /^kvedge_http_request_duration_seconds_bucket\{route="admin",le="\+Inf"\} [1-9]\d*$/m,
+        /^kvedge_http_request_duration_seconds_count\{route="admin"\} [1-9]\d*$/m,
+        /^kvedge_connections [1-9]\d*$/m,
+        /^kvedge_kv_link_up\{thread="0"\} 1$/m,
+        /^kvedge_kv_link_up\{thread="1"\} 1$/m,
+        /^kvedge_kv_commands_total \d+$/m,
+        /^kvedge_kv_timeouts_total 0$/m,
+        /^kvedge_kv_reconnects_total 0$/m,
+        /^kvedge_build_info\{version="[^"]+"\} 1$/m,
+    ])
+        assert.match(m.body, re);
+    // every sample line is "name{labels} value" or "name value"
+    for (const line of m.body.split('\n').filter((l) => l && !l.startsWith('#')))
+        assert.match(line, /^[a-z_]+(\{[^}]*\})? [0-9.e+-]+$/, line);
+});
+
+test('a body over limits.max_body_size gets 413, a log line, and the server stays healthy', async () => {
+    const big = 'x'.repeat(64 * 1024 + 1);
+    const r = await http('POST', `${kv.url}/api/echo`, { body: big });
+    assert.equal(r.status, 413);
+    await waitFor(() => /\[warn\] limits: 413 for POST \/api\/echo/.test(kv.stderr()), { message: '413 log line' });
+    const ok = await http('POST', `${kv.url}/api/echo`, { body: 'x'.repeat(1024) });
+    assert.equal(ok.status, 200);
+    assert.equal(JSON.parse(ok.body).bytes, 1024);
+    assert.equal((await http('GET', `${kv.url}/healthz`)).status, 200);
+});
+
+test('a chunked body over the limit also gets 413', async () => {
+    const chunk = 'a'.repeat(16 * 1024);
+    let req = 'POST /api/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n';
+    for (let i = 0; i < 5; i++) req += `${chunk.length.toString(16)}\r\n${chunk}\r\n`;
+    req += '0\r\n\r\n';
+    const res = await rawRequest(kv.port, req, { untilClose: true });
+    assert.match(res, /^HTTP\/1\.1 413 /);
+});
+
+test('headers over limits.max_header_size get 431 and a log line', async () => {
+    const r = await http('GET', `${kv.url}/api/x`, { headers: { 'x-big': 'v'.repeat(5000) } });
+    assert.equal(r.status, 431);
+    await waitFor(() => /\[warn\] limits: 431 for \/api\/x: header section too large/.test(kv.stderr()), { message: '431 log' });
+    assert.equal(upstream.requests.filter((q) => q.url === '/x').length, 0, 'the upstream never saw it');
+});
+
+test('more header fields than limits.max_headers get 431', async () => {
+    const headers = {};
+    for (let i = 0; i < 25; i++) headers[`x-h${i}`] = 'v';
+    const r = await http('GET', `${kv.url}/healthz`, { headers });
+    assert.equal(r.status, 431);
+    await waitFor(() => /431 for \/healthz: too many header fields/.test(kv.stderr()), { message: '431 log' });
+});
+
+test('a request line and headers beyond h2o\'s parser cap get 400, and the server is unaffected', async () => {
+    const res = await rawRequest(kv.port, `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Huge: ${'a'.repeat(500 * 1024)}\r\n\r\n`, {
+        untilClose: true,
+    });
+    assert.match(res, /^HTTP\/1\.1 400 /);
+    assert.equal((await http('GET', `${kv.url}/healthz`)).status, 200);
+});
+
+test('a route proxies to its upstream', async () => {
+    const r = await http('GET', `${kv.url}/api/things?a=1`);
+    assert.equal(r.status, 200);
+    assert.deepEqual(JSON.parse(r.body), { path: '/things?a=1', method: 'GET', bytes: 0 });
+    const seen = upstream.requests.find((q) => q.url === '/things?a=1');
+    assert.ok(seen, 'the upstream saw the request');
+    assert.equal(seen.headers['x-forwarded-for'], '127.0.0.1');
+});
+
+test('a dead upstream gives 502 quickly, and the route recovers', async () => {
+    const t0 = Date.now();
+    const r = await http('GET', `${kv.url}/dead/x`);
+    assert.equal(r.status, 502);
+    assert.ok(Date.now() - t0 < 2000, 'connection refused is not a timeout');
+    const m = await http('GET', `${kv.url}/metrics`);
+    assert.match(m.body, /^kvedge_http_requests_total\{route="proxy:\/dead",status="502"\} [1-9]/m);
+});
+
+test('max_connections: a connection over the limit waits until another closes', async () => {
+    const k = await startKvedge({ redis: redis.url, threads: 1, limits: { max_connections: 2 } });
+    try {
+        const hold = [];
+        for (let i = 0; i < 2; i++) {
+            const s = net.connect(k.port, '127.0.0.1');
+            await new Promise((ok) => s.once('connect', ok));
+            hold.push(s);
+        }
+        await sleep(100);
+        let done = false;
+        const p = http('GET', `${k.url}/healthz`, { timeoutMs: 10000 }).then((r) => {
+            done = true;
+            return r;
+        });
+        await sleep(500);
+        assert.equal(done, false, 'the third connection is not served while two are open');
+        hold[0].destroy();
+        const r = await p;
+        assert.equal(r.status, 200);
+        hold[1].destroy();
+        await waitFor(() => /max_connections \(2\) reached/.test(k.stderr()), { message: 'log line' });
+    } finally {
+        assertCleanExit(await k.stop());
+    }
+});
+
+test('admin token: 401 without it, 200 with it, and token_file works', async () => {
+    const dir = makeTempDir();
+    const file = path.join(dir, 'token');
+    fs.writeFileSync(file, 's3cret-token-value\n');
+    const k = await startKvedge({ redis: redis.url, threads: 1, admin: { path: '/ops', token_file: file } }, {
+        adminToken: 's3cret-token-value',
+    });
+    try {
+        const no = await http('GET', `${k.url}/ops/metrics`);
+        assert.equal(no.status, 401);
+        assert.equal(no.headers['www-authenticate'], 'Bearer');
+        const bad = await http('GET', `${k.url}/ops/metrics`, { headers: { authorization: 'Bearer wrong' } });
+        assert.equal(bad.status, 401);
+        const ok = await http('GET', `${k.url}/ops/metrics`, { headers: { authorization: 'Bearer s3cret-token-value' } });
+        assert.equal(ok.status, 200);
+        assert.equal((await http('GET', `${k.url}/healthz`)).status, 404, 'endpoints live under the prefix');
+        assert.ok(!k.stderr().includes('s3cret'), 'the token never reaches the log');
+    } finally {
+        assertCleanExit(await k.stop());
+    }
+});
+
+test('SIGHUP reopens the error log and the access log after rotation', async () => {
+    const dir = makeTempDir();
+    const errLog = path.join(dir, 'error.log');
+    const accessLog = path.join(dir, 'access.log');
+    const k = await startKvedge({ redis: redis.url, threads: 1, log: { error_log: errLog, access_log: accessLog } });
+    try {
+        await http('GET', `${k.url}/healthz`);
+        await waitFor(() => fs.existsSync(accessLog) && fs.readFileSync(accessLog, 'utf8').includes('GET /healthz'));
+        fs.renameSync(errLog, `${errLog}.1`);
+        fs.renameSync(accessLog, `${accessLog}.1`);
+        process.kill(k.pid, 'SIGHUP');
+        await waitFor(() => fs.existsSync(errLog) && fs.existsSync(accessLog), { message: 'new log files' });
+        await http('GET', `${k.url}/readyz`);
+        await waitFor(() => fs.readFileSync(accessLog, 'utf8').includes('GET /readyz HTTP/1.1" 200'));
+        assert.match(fs.readFileSync(`${errLog}.1`, 'utf8'), /received SIGHUP, reopening log files/);
+        assert.ok(!fs.readFileSync(`${accessLog}.1`, 'utf8').includes('/readyz'), 'old file no longer written');
+    } finally {
+        const r = await k.stop();
+        assertCleanExit({ ...r, stderr: r.stderr + fs.readFileSync(errLog, 'utf8') });
+        assert.match(fs.readFileSync(errLog, 'utf8'), /main: stopped/);
+    }
+});
+
+test('TLS listener serves HTTPS with HTTP/1.1 only (no h2 in ALPN by default)', async () => {
+    const dir = makeTempDir();
+    const cert = path.join(dir, 'cert.pem');
+    const key = path.join(dir, 'key.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1',
+        '-subj', '/CN=127.0.0.1'], { stdio: 'ignore' });
+    const tlsPort = await freePort();
+    const k = await startKvedge({
+        redis: redis.url, threads: 1,
+        listen: [{ port: 0 }, { port: tlsPort, tls: { cert_file: cert, key_file: key } }],
+    });
+    try {
+        const res = await new Promise((resolve, reject) => {
+            const req = https.request({ host: '127.0.0.1', port: tlsPort, path: '/healthz', rejectUnauthorized: false,
+                ALPNProtocols: ['h2', 'http/1.1'] }, (r) => {
+                let body = '';
+                const alpn = r.socket.alpnProtocol;
+                r.on('data', (d) => (body += d));
+                r.on('end', () => resolve({ status: r.statusCode, body, alpn }));
+            });
+            req.on('error', reject);
+            req.end();
+        });
+        assert.equal(res.status, 200);
+        assert.equal(res.body, 'ok\n');
+        assert.notEqual(res.alpn, 'h2');
+    } finally {
+        assertCleanExit(await k.stop());
+    }
+});
+
+test('a listener that cannot bind is a startup error with a clear message and exit status 1', async () => {
+    const blocker = net.createServer().listen(0, '127.0.0.1');
+    await new Promise((ok) => blocker.once('listening', ok));
+    const port = blocker.address().port;
+    try {
+        await assert.rejects(startKvedge({ redis: redis.url, listen: [{ port }] }, { port }), /cannot listen on 127\.0\.0\.1:\d+: Address already in use/);
+    } finally {
+        blocker.close();
+    }
+});
