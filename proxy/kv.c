@@ -48,13 +48,14 @@ static void on_command_timeout(h2o_timeout_entry_t *entry)
     kve_kv_cmd_t *cmd = H2O_STRUCT_FROM_MEMBER(kve_kv_cmd_t, timeout_entry, entry);
     kve_kv_t *kv = cmd->kv;
     kve_kv_cb cb = cmd->cb;
+    void *data = cmd->data;
 
     KVE_CHECK_OBJ(cmd, KVE_KV_CMD_MAGIC);
     cmd->cb = NULL; /* the record stays until the driver completes it */
     KVE_STAT_ADD(kv->stats.timeouts, 1);
-    kv->driver->on_timeout(kv);
     if (cb != NULL)
-        cb(cmd->data, KVE_ETIMEDOUT, NULL);
+        cb(data, KVE_ETIMEDOUT, NULL);
+    kv->driver->on_timeout(kv); /* may drop the link, which completes (and frees) `cmd` */
 }
 
 kve_kv_cmd_t *kve_kv_command(kve_kv_t *kv, size_t argc, const char *const *argv, const size_t *argvlen, uint64_t timeout_ms,

@@ -13,6 +13,7 @@
 // Temp dirs (configs, logs, data) are removed when the process exits 0; kept (and listed on stderr)
 // after a failure or with KVEDGE_KEEP_TMP=1.
 
+import { after } from 'node:test';
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import assert from 'node:assert/strict';
@@ -121,6 +122,15 @@ process.on('exit', (code) => {
         }
     } else if (tmpDirs.length > 0) {
         process.stderr.write(`harness: kept temp dirs:\n  ${tmpDirs.join('\n  ')}\n`);
+    }
+});
+// A test that failed before its cleanup leaves children whose pipes keep this process alive; after
+// the file's last test, kill them (the failure itself is already reported) so the file can end.
+after(() => {
+    if (live.size > 0) {
+        const names = [...live].map(([pid, { name }]) => `${name}[${pid}]`).join(', ');
+        process.stderr.write(`harness: after the last test, killing leftover processes: ${names}\n`);
+        killTracked('SIGKILL');
     }
 });
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {

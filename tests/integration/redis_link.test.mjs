@@ -74,8 +74,11 @@ test('Redis restarted under load: fail fast while down, reconnect within 2 s, no
         assert.match(k.stderr(), /\[warn\] redis: link to 127\.0\.0\.1:\d+ is down/);
         assert.match(k.stderr(), /\[info\] redis: link to 127\.0\.0\.1:\d+ is up/);
     } finally {
-        assertCleanExit(await k.stop());
-        await redis.stop();
+        try {
+            assertCleanExit(await k.stop());
+        } finally {
+            await redis.stop();
+        }
     }
 });
 
@@ -108,8 +111,11 @@ test('Redis SIGSTOPped: readiness times out cleanly, nothing hangs, recovery aft
         assert.match(k.stderr(), /commands timed out in a row|connect or handshake timed out/);
     } finally {
         await redis.kill('SIGCONT').catch(() => {});
-        assertCleanExit(await k.stop());
-        await redis.stop();
+        try {
+            assertCleanExit(await k.stop());
+        } finally {
+            await redis.stop();
+        }
     }
 });
 
@@ -187,5 +193,37 @@ test('embedded Redis: a second kvedge on the same data_dir is refused', async ()
         assert.equal((await http('GET', `${k.url}/readyz`)).status, 200, 'the first one is unaffected');
     } finally {
         assertCleanExit(await k.stop());
+    }
+});
+
+test('AUTH with a password and with an ACL user; a wrong password is logged without the secret', async () => {
+    const redis = await startRedis();
+    const admin = redis.client();
+    await admin.call('ACL', 'SETUSER', 'kvedge', 'on', '>user-pass-456', '~*', '+@all');
+    await admin.config('SET', 'requirepass', 'default-pass-123'); // the harness's PING check needs no auth at start
+    const port = redis.port;
+    const run = async (redisConf) => {
+        const k = await startKvedge({ redis: redisConf, threads: 1 });
+        try {
+            await sleep(300);
+            return { status: (await http('GET', `${k.url}/readyz`)).status, stderr: k.stderr() };
+        } finally {
+            assertCleanExit(await k.stop());
+        }
+    };
+    try {
+        assert.equal((await run(`redis://:default-pass-123@127.0.0.1:${port}/0`)).status, 200, 'password in the URL');
+        assert.equal((await run(`redis://kvedge:user-pass-456@127.0.0.1:${port}/1`)).status, 200, 'ACL user in the URL');
+        assert.equal((await run({ url: `redis://127.0.0.1:${port}`, username: 'kvedge', password: 'user-pass-456' })).status, 200,
+            'ACL user from the config keys');
+        const bad = await run({ url: `redis://127.0.0.1:${port}`, password: 'wrong-secret-789' });
+        assert.equal(bad.status, 503);
+        assert.match(bad.stderr, /handshake failed: WRONGPASS/);
+        assert.ok(!bad.stderr.includes('wrong-secret-789'), 'the password is never logged');
+        const nopass = await run(`redis://127.0.0.1:${port}`);
+        assert.equal(nopass.status, 503, 'NOAUTH without a password');
+    } finally {
+        admin.disconnect();
+        await redis.stop();
     }
 });

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/* Tests for the route registry, counters and Prometheus rendering (proxy/metrics.c). */
+#include "test.h"
+#include "proxy/common.h"
+#include "proxy/metrics.h"
+
+#include <stdlib.h>
+
+TEST(route_registry)
+{
+    kve_metrics_reset_routes();
+    CHECK_EQ_UINT(kve_metrics_route_id("admin"), 0);
+    CHECK_EQ_UINT(kve_metrics_route_id("kv"), 1);
+    CHECK_EQ_UINT(kve_metrics_route_id("admin"), 0);
+    CHECK_EQ_STR(kve_metrics_route_name(1), "kv");
+    CHECK_EQ_UINT(kve_metrics_num_routes(), 2);
+    kve_metrics_reset_routes();
+}
+
+TEST(route_overflow_shares_other)
+{
+    char name[32];
+    size_t i, last = 0;
+    kve_metrics_reset_routes();
+    for (i = 0; i != KVE_METRICS_MAX_ROUTES + 5; ++i) {
+        snprintf(name, sizeof(name), "r%zu", i);
+        last = kve_metrics_route_id(name);
+    }
+    CHECK_EQ_UINT(last, KVE_METRICS_MAX_ROUTES - 1);
+    CHECK_EQ_STR(kve_metrics_route_name(last), "other");
+    CHECK_EQ_UINT(kve_metrics_num_routes(), KVE_METRICS_MAX_ROUTES);
+    kve_metrics_reset_routes();
+}
+
+TEST(render)
+{
+    kve_metrics_thread_t *a = kve_zalloc(sizeof(*a)), *b = kve_zalloc(sizeof(*b));
+    kve_metrics_thread_t *threads[2] = {a, b};
+    kve_metrics_buf_t buf = {NULL, 0, 0};
+    size_t route;
+
+    kve_metrics_reset_routes();
+    route = kve_metrics_route_id("kv");
+    kve_metrics_observe(a, route, 200, 300);      /* <= 0.5 ms */
+    kve_metrics_observe(b, route, 200, 2000);     /* <= 2.5 ms */
+    kve_metrics_observe(b, route, 503, 20000000); /* > 10 s */
+    kve_metrics_observe(a, route, 42, 1);         /* out of range: counted as 599 */
+    kve_metrics_render_requests(&buf, threads, 2);
+    CHECK(strstr(buf.base, "kvedge_http_requests_total{route=\"kv\",status=\"200\"} 2\n") != NULL);
+    CHECK(strstr(buf.base, "kvedge_http_requests_total{route=\"kv\",status=\"503\"} 1\n") != NULL);
+    CHECK(strstr(buf.base, "kvedge_http_requests_total{route=\"kv\",status=\"599\"} 1\n") != NULL);
+    CHECK(strstr(buf.base, "kvedge_http_request_duration_seconds_bucket{route=\"kv\",le=\"0.0005\"} 2\n") != NULL);
+    CHECK(strstr(buf.base, "kvedge_http_request_duration_seconds_bucket{route=\"kv\",le=\"0.0025\"} 3\n") != NULL);
+    CHECK(strstr(buf.base, "kvedge_http_request_duration_seconds_bucket{route=\"kv\",le=\"10\"} 3\n") != NULL);
+    CHECK(strstr(buf.base, "kvedge_http_request_duration_seconds_bucket{route=\"kv\",le=\"+Inf\"} 4\n") != NULL);
+    CHECK(strstr(buf.base, "kvedge_http_request_duration_seconds_count{route=\"kv\"} 4\n") != NULL);
+    CHECK(strstr(buf.base, "kvedge_http_request_duration_seconds_sum{route=\"kv\"} 20.002301\n") != NULL);
+    CHECK(strstr(buf.base, "# TYPE kvedge_http_request_duration_seconds histogram\n") != NULL);
+    free(buf.base);
+    free(a);
+    free(b);
+    kve_metrics_reset_routes();
+}
+
+TEST(printf_grows)
+{
+    kve_metrics_buf_t buf = {NULL, 0, 0};
+    int i;
+    for (i = 0; i != 1000; ++i)
+        kve_metrics_printf(&buf, "line %d of a long metrics text\n", i);
+    CHECK(buf.len > 20000);
+    CHECK(strstr(buf.base, "line 999 of a long metrics text\n") != NULL);
+    CHECK_EQ_UINT(strlen(buf.base), buf.len);
+    free(buf.base);
+}
+
+void kve_suite_metrics(void)
+{
+    RUN(route_registry);
+    RUN(route_overflow_shares_other);
+    RUN(render);
+    RUN(printf_grows);
+}
