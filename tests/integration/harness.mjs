@@ -124,14 +124,23 @@ process.on('exit', (code) => {
         process.stderr.write(`harness: kept temp dirs:\n  ${tmpDirs.join('\n  ')}\n`);
     }
 });
-// A test that failed before its cleanup leaves children whose pipes keep this process alive; after
-// the file's last test, kill them (the failure itself is already reported) so the file can end.
+// A test that failed before its cleanup leaves children and servers whose handles keep this process
+// alive. The file's own after() hooks run after this one (registration order), so nothing is killed
+// here: an unref'd timer fires only if the process is still alive 10 s after the last hook, which
+// means the file's cleanup did not happen; then leftovers are killed so the file can end (its failure
+// is already reported).
+const openServers = new Set();
 after(() => {
-    if (live.size > 0) {
+    setTimeout(() => {
+        if (live.size === 0 && openServers.size === 0) return;
         const names = [...live].map(([pid, { name }]) => `${name}[${pid}]`).join(', ');
-        process.stderr.write(`harness: after the last test, killing leftover processes: ${names}\n`);
+        process.stderr.write(`harness: cleanup did not happen; killing leftovers: ${names} (+${openServers.size} servers)\n`);
         killTracked('SIGKILL');
-    }
+        for (const server of openServers) {
+            server.closeAllConnections();
+            server.close();
+        }
+    }, 10_000).unref();
 });
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
     process.once(sig, () => {
@@ -390,6 +399,8 @@ export async function startUpstream(handler) {
         server.listen({ host: HOST, port: 0, backlog: 4096 }, resolve);
     });
     const { port } = server.address();
+    openServers.add(server);
+    server.once('close', () => openServers.delete(server));
     return {
         port,
         url: `http://${HOST}:${port}`,

@@ -43,9 +43,12 @@ before(async () => {
 });
 
 after(async () => {
-    if (kv) assertCleanExit(await kv.stop());
-    await upstream?.stop();
-    await redis?.stop();
+    try {
+        if (kv) assertCleanExit(await kv.stop());
+    } finally {
+        await upstream?.stop();
+        await redis?.stop();
+    }
 });
 
 test('healthz and readyz answer 200 with plain text', async () => {
