@@ -6,6 +6,7 @@
  */
 #include "conf/config.h"
 #include "conf/conf.h"
+#include "proxy/common.h"
 #include "proxy/log.h"
 
 #include <string.h>
@@ -154,6 +155,77 @@ static const kve_directive_t route_directives[] = {
     {"ca_file", KVE_T_STRING, KVE_FIELD(kve_route_conf_t, ca_file), .doc = "https upstreams: CA bundle (default: system store)"},
     {NULL}};
 
+static const char *const access_modes[] = {"read-write", "read-only", NULL};
+
+static const kve_directive_t token_directives[] = {
+    {"token", KVE_T_STRING, KVE_FIELD(kve_rest_token_conf_t, token), KVE_F_REQUIRED | KVE_F_SECRET, 16, 4096,
+     .doc = "the bearer token (at least 16 bytes; or token_file)"},
+    {"access", KVE_T_ENUM, KVE_FIELD(kve_rest_token_conf_t, read_only), .dflt = "read-write", .choices = access_modes,
+     .doc = "read-only allows Redis @read commands except KEYS and SCAN"},
+    {"name", KVE_T_STRING, KVE_FIELD(kve_rest_token_conf_t, name), .max = 64, .doc = "shown in logs instead of the token"},
+    {NULL}};
+
+static int check_kv(kve_conf_t *conf, const kve_node_t *node, void *obj)
+{
+    kve_config_t *cfg = (void *)((char *)obj - offsetof(kve_config_t, kv));
+    kve_rest_conf_t *kv = obj;
+    size_t len = strlen(kv->path);
+
+    cfg->kv_enabled = node != NULL;
+    if (node == NULL)
+        return 0;
+    if (kv->tokens.size == 0 && (kv->jwt_key == NULL || kv->jwt_key[0] == '\0')) {
+        kve_conf_error(conf, node, "the KV API needs at least one entry in tokens, or a jwt_key");
+        return -1;
+    }
+    if (kv->jwt_key != NULL && kv->jwt_key[0] != '\0' && strlen(kv->jwt_key) < KVE_JWT_MIN_KEY) {
+        kve_conf_error(conf, node, "jwt_key must be at least %d bytes (e.g. the output of openssl rand -hex 32)", KVE_JWT_MIN_KEY);
+        return -1;
+    }
+    if (kv->path[0] != '/') {
+        kve_conf_error(conf, node, "path must start with \"/\", got \"%s\"", kv->path);
+        return -1;
+    }
+    if (len > 1 && kv->path[len - 1] == '/')
+        kv->path[len - 1] = '\0';
+    return 0;
+}
+
+static const kve_directive_t kv_directives[] = {
+    {"path", KVE_T_STRING, KVE_FIELD(kve_rest_conf_t, path), .min = 1, .max = 256, .dflt = "/kv",
+     .doc = "URL prefix of the API (KV_REST_API_URL is http://host:port<path>)"},
+    {"tokens", KVE_T_LIST, KVE_FIELD(kve_rest_conf_t, tokens), 0, 0, 1024, .children = token_directives,
+     .elem_size = sizeof(kve_rest_token_conf_t), .doc = "accepted bearer tokens"},
+    {"jwt_key", KVE_T_STRING, KVE_FIELD(kve_rest_conf_t, jwt_key), KVE_F_SECRET,
+     .doc = "HS256 key (>= 32 bytes) for short-lived tokens minted by `kvedge token` (or jwt_key_file)"},
+    {"max_request_size", KVE_T_SIZE, KVE_FIELD(kve_rest_conf_t, max_request_size), 0, KIB, GIB, "10MiB",
+     .doc = "larger bodies get 400 \"ERR max request size exceeded\" (Upstash: 10MiB, Vercel: 1MiB)"},
+    {"max_key_size", KVE_T_SIZE, KVE_FIELD(kve_rest_conf_t, max_key_size), 0, 1, 512 * MIB, "32KiB",
+     .doc = "longest key argument"},
+    {"max_reply_size", KVE_T_SIZE, KVE_FIELD(kve_rest_conf_t, max_reply_size), 0, KIB, 4 * GIB, "64MiB",
+     .doc = "larger replies become \"ERR max response size exceeded\""},
+    {"max_commands", KVE_T_INT, KVE_FIELD(kve_rest_conf_t, max_commands), 0, 1, 1000000, "10000",
+     .doc = "commands in one /pipeline or /multi-exec"},
+    {"allow_keys", KVE_T_BOOL, KVE_FIELD(kve_rest_conf_t, allow_keys), .dflt = "false", .doc = "allow KEYS (read-write tokens)"},
+    {"allow_flush", KVE_T_BOOL, KVE_FIELD(kve_rest_conf_t, allow_flush), .dflt = "false", .doc = "allow FLUSHALL and FLUSHDB"},
+    {"scan_max_count", KVE_T_INT, KVE_FIELD(kve_rest_conf_t, scan_max_count), 0, 1, 1000000, "1000",
+     .doc = "SCAN/HSCAN/SSCAN/ZSCAN COUNT above this is lowered to it"},
+    {"deny_commands", KVE_T_STRING_LIST, KVE_FIELD(kve_rest_conf_t, deny_commands), 0, 0, 1024,
+     .doc = "more commands to refuse (lowercase; \"config|get\" for a subcommand)"},
+    {"allow_commands", KVE_T_STRING_LIST, KVE_FIELD(kve_rest_conf_t, allow_commands), 0, 0, 1024,
+     .doc = "administrative commands to allow anyway"},
+    {"cors_origins", KVE_T_STRING_LIST, KVE_FIELD(kve_rest_conf_t, cors_origins), 0, 0, 1024,
+     .doc = "origins allowed by CORS (\"*\" for any); empty: no CORS"},
+    {"command_timeout", KVE_T_DURATION, KVE_FIELD(kve_rest_conf_t, command_timeout_ms), 0, 0, 600 * SEC, "0s",
+     .doc = "per command (0s: redis.command_timeout)"},
+    {"heartbeat", KVE_T_DURATION, KVE_FIELD(kve_rest_conf_t, heartbeat_ms), 0, 100, HOUR, "15s",
+     .doc = "SSE comment heartbeat interval"},
+    {"sync_key", KVE_T_STRING, KVE_FIELD(kve_rest_conf_t, sync_key), .min = 1, .max = 1024, .dflt = "kvedge:sync",
+     .doc = "Redis key counting writes, for upstash-sync-token"},
+    {"listen", KVE_T_LIST, KVE_FIELD(kve_rest_conf_t, listen), 0, 0, 64, .children = listen_directives,
+     .elem_size = sizeof(kve_listen_conf_t), .doc = "listeners of its own (then the API is not on the main listeners)"},
+    {NULL}};
+
 static const kve_directive_t top_directives[] = {
     {"threads", KVE_T_INT, KVE_FIELD(kve_config_t, server.threads), 0, 0, 256, "0", .doc = "worker threads (0 = one per CPU)"},
     {"data_dir", KVE_T_STRING, KVE_FIELD(kve_config_t, embedded.data_dir), .min = 1, .dflt = "./kvedge-data",
@@ -172,19 +244,41 @@ static const kve_directive_t top_directives[] = {
      .doc = "the redis-server kvedge runs itself (redis: embedded)"},
     {"routes", KVE_T_LIST, KVE_FIELD(kve_config_t, routes), 0, 0, 256, .children = route_directives,
      .elem_size = sizeof(kve_route_conf_t), .check = check_route, .doc = "reverse-proxy routes"},
+    {"kv", KVE_T_MAP, KVE_FIELD(kve_config_t, kv), .children = kv_directives, .check = check_kv,
+     .doc = "the KV REST API (Upstash / Vercel KV protocol); absent: not served"},
     {NULL}};
+
+/* the server's listener list: the main ones (group 0), then the KV API's own (group 1) */
+static void build_listeners(kve_config_t *cfg)
+{
+    size_t i, n = cfg->server.listen.size, m = cfg->kv_enabled ? cfg->kv.listen.size : 0;
+    kve_listen_conf_t *all = kve_zalloc(sizeof(*all) * KVE_MAX(n + m, 1));
+
+    for (i = 0; i != n; ++i)
+        all[i] = cfg->server.listen.entries[i];
+    for (i = 0; i != m; ++i) {
+        all[n + i] = cfg->kv.listen.entries[i];
+        all[n + i].group = 1;
+    }
+    cfg->all_listeners.entries = all;
+    cfg->all_listeners.size = n + m;
+}
 
 int kve_config_load(kve_config_t *cfg, const char *path, FILE *errout)
 {
     kve_conf_t *conf = kve_conf_new(errout);
     int ret = kve_conf_load_file(conf, path, top_directives, cfg);
     kve_conf_free(conf);
+    if (ret == 0)
+        build_listeners(cfg);
     return ret;
 }
 
 void kve_config_dispose(kve_config_t *cfg)
 {
     kve_conf_free_fields(top_directives, cfg);
+    free(cfg->all_listeners.entries); /* its strings belong to the lists above */
+    cfg->all_listeners.entries = NULL;
 }
 
 void kve_config_print_reference(FILE *out)

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include "handlers/access.h"
 #include "handlers/admin.h"
+#include "handlers/kv_rest.h"
 #include "handlers/route.h"
 #include "proxy/embedded.h"
 #include "proxy/redis_target.h"
@@ -33,6 +34,14 @@ typedef struct st_kve_config_t {
         kve_route_conf_t *entries;
         size_t size;
     } routes;
+    /** the KV REST API; served only when the `kv` section is present */
+    kve_rest_conf_t kv;
+    int kv_enabled;
+    /** main listeners followed by the KV API's own ones (built by kve_config_load; the server's view) */
+    struct {
+        kve_listen_conf_t *entries;
+        size_t size;
+    } all_listeners;
 } kve_config_t;
 
 /** Loads and validates `path` into `cfg` (zeroed by the caller); errors go to `errout`. Returns 0 or -1. */

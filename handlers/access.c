@@ -120,7 +120,7 @@ static void log_access(h2o_logger_t *_self, h2o_req_t *req)
     kve_metrics_observe(thread->metrics, self->route, req->res.status, duration_us(req));
     /* h2o answers an oversized body itself, before routing, on the host's fallback path */
     if (req->res.status == 413 && req->hostconf != NULL && req->pathconf == &req->hostconf->fallback_path)
-        kve_log(KVE_LOG_WARN, "limits", "413 for %.*s %.*s: request body larger than limits.max_body_size (%zu bytes)",
+        kve_log(KVE_LOG_WARN, "limits", "413 for %.*s %.*s: request body larger than any path accepts (%zu bytes)",
                 (int)KVE_MIN(req->input.method.len, 16), req->input.method.base, (int)KVE_MIN(req->input.path.len, 200),
                 req->input.path.base, req->conn->ctx->globalconf->max_request_entity_size);
     if (self->log != NULL)

@@ -98,14 +98,14 @@ static void serve_ready(struct st_admin_handler_t *self, h2o_req_t *req)
 
 static void serve_metrics(struct st_admin_handler_t *self, h2o_req_t *req)
 {
-    kve_metrics_buf_t buf = {NULL, 0, 0};
+    kve_buf_t buf = KVE_BUF_INIT;
     char *body;
 
     kve_admin_render_metrics(&self->sources, &buf);
     body = h2o_mem_alloc_pool(&req->pool, buf.len + 1);
     memcpy(body, buf.base, buf.len);
     send_text(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", body, buf.len);
-    free(buf.base);
+    kve_buf_dispose(&buf);
 }
 
 static int on_req(h2o_handler_t *_self, h2o_req_t *req)
@@ -166,24 +166,24 @@ void kve_admin_register(h2o_pathconf_t *pathconf, kve_admin_endpoint_t endpoint,
 
 /* --- /metrics --- */
 
-static void render_kv(kve_metrics_buf_t *buf, kve_server_t *server)
+static void render_kv(kve_buf_t *buf, kve_server_t *server)
 {
     size_t i, n = kve_server_num_threads(server);
     kve_kv_stats_t sum = {0}, st;
 
-    kve_metrics_printf(buf, "# HELP kvedge_kv_link_up 1 when the thread's KV link is connected and ready.\n"
+    kve_buf_printf(buf, "# HELP kvedge_kv_link_up 1 when the thread's KV link is connected and ready.\n"
                             "# TYPE kvedge_kv_link_up gauge\n");
     for (i = 0; i != n; ++i) {
         kve_thread_t *t = kve_server_get_thread(server, i);
         memset(&st, 0, sizeof(st));
         if (t->kv != NULL)
             kve_kv_get_stats(t->kv, &st);
-        kve_metrics_printf(buf, "kvedge_kv_link_up{thread=\"%zu\"} %d\n", i, st.state == KVE_KV_UP);
+        kve_buf_printf(buf, "kvedge_kv_link_up{thread=\"%zu\"} %d\n", i, st.state == KVE_KV_UP);
         sum.commands += st.commands, sum.error_replies += st.error_replies, sum.timeouts += st.timeouts;
         sum.failures += st.failures, sum.reconnects += st.reconnects, sum.inflight += st.inflight;
     }
 #define COUNTER(name, help, v)                                                                                                     \
-    kve_metrics_printf(buf, "# HELP kvedge_kv_" name " " help "\n# TYPE kvedge_kv_" name " counter\nkvedge_kv_" name " %llu\n",    \
+    kve_buf_printf(buf, "# HELP kvedge_kv_" name " " help "\n# TYPE kvedge_kv_" name " counter\nkvedge_kv_" name " %llu\n",    \
                        (unsigned long long)(v))
     COUNTER("commands_total", "Commands sent to the KV store.", sum.commands);
     COUNTER("error_replies_total", "Error replies from the KV store.", sum.error_replies);
@@ -191,15 +191,15 @@ static void render_kv(kve_metrics_buf_t *buf, kve_server_t *server)
     COUNTER("failures_total", "Commands failed by the link (down, circuit open, connection lost).", sum.failures);
     COUNTER("reconnects_total", "Reconnections after a lost link.", sum.reconnects);
 #undef COUNTER
-    kve_metrics_printf(buf,
+    kve_buf_printf(buf,
                        "# HELP kvedge_kv_inflight Commands awaiting a reply.\n# TYPE kvedge_kv_inflight gauge\n"
                        "kvedge_kv_inflight %llu\n",
                        (unsigned long long)sum.inflight);
 }
 
-static void render_process(kve_metrics_buf_t *buf, const kve_admin_sources_t *src)
+static void render_process(kve_buf_t *buf, const kve_admin_sources_t *src)
 {
-    kve_metrics_printf(buf,
+    kve_buf_printf(buf,
                        "# HELP kvedge_build_info Version of kvedge.\n# TYPE kvedge_build_info gauge\n"
                        "kvedge_build_info{version=\"%s\"} 1\n"
                        "# HELP kvedge_process_start_time_seconds Start time of the process.\n"
@@ -208,7 +208,7 @@ static void render_process(kve_metrics_buf_t *buf, const kve_admin_sources_t *sr
                        "kvedge_connections %zu\n",
                        KVE_VERSION, (long long)process_start_time, kve_server_num_connections(src->server));
     if (src->embedded != NULL)
-        kve_metrics_printf(buf,
+        kve_buf_printf(buf,
                            "# HELP kvedge_embedded_redis_up 1 while the embedded redis-server process runs.\n"
                            "# TYPE kvedge_embedded_redis_up gauge\nkvedge_embedded_redis_up %d\n"
                            "# HELP kvedge_embedded_redis_restarts_total Restarts of the embedded redis-server.\n"
@@ -216,7 +216,7 @@ static void render_process(kve_metrics_buf_t *buf, const kve_admin_sources_t *sr
                            kve_embedded_pid(src->embedded) != 0, (unsigned long long)kve_embedded_restarts(src->embedded));
 }
 
-void kve_admin_render_metrics(const kve_admin_sources_t *src, kve_metrics_buf_t *buf)
+void kve_admin_render_metrics(const kve_admin_sources_t *src, kve_buf_t *buf)
 {
     size_t i, n = kve_server_num_threads(src->server);
     kve_metrics_thread_t *threads[256];

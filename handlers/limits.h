@@ -15,6 +15,8 @@ typedef struct st_kve_limits_conf_t {
     size_t max_header_size;
     /** number of header fields */
     size_t max_headers;
+    /** request body bytes for this path (h2o's global limit may be higher for another path); 0 = no check */
+    size_t max_body_size;
 } kve_limits_conf_t;
 
 /**

@@ -151,6 +151,24 @@ const char *kve_kv_peer(const kve_kv_t *kv)
     return kv->peer;
 }
 
+kve_kv_stream_t *kve_kv_stream_open(kve_kv_t *kv, size_t argc, const char *const *argv, const size_t *argvlen,
+                                    kve_kv_stream_cb cb, void *data, int *err)
+{
+    KVE_CHECK_OBJ(kv, KVE_KV_MAGIC);
+    if (kv->closing) {
+        *err = KVE_ESHUTDOWN;
+        return NULL;
+    }
+    return kv->driver->stream_open(kv, argc, argv, argvlen, cb, data, err);
+}
+
+void kve_kv_stream_close(kve_kv_stream_t *stream)
+{
+    /* every stream starts with a pointer to its link (drivers keep that layout) */
+    kve_kv_t *kv = *(kve_kv_t **)stream;
+    kv->driver->stream_close(stream);
+}
+
 void kve_kv_destroy(kve_kv_t *kv)
 {
     KVE_CHECK_OBJ(kv, KVE_KV_MAGIC);

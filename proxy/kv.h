@@ -82,6 +82,23 @@ void kve_kv_get_stats(const kve_kv_t *kv, kve_kv_stats_t *out);
 const char *kve_kv_peer(const kve_kv_t *kv);
 
 /**
+ * A stream: a dedicated connection for a command whose replies keep coming (SUBSCRIBE, PSUBSCRIBE,
+ * MONITOR). The callback gets every reply (subscribe confirmations, messages, monitor lines) with err 0,
+ * and at most once err < 0 with reply NULL when the stream fails (connection refused or lost,
+ * handshake error, connect timeout); after that it is never called again. Replies are borrowed for the
+ * call. Streams don't count against the link's pipelining and don't need it to be up.
+ */
+typedef struct st_kve_kv_stream_t kve_kv_stream_t;
+typedef void (*kve_kv_stream_cb)(void *data, int err, const kve_kv_reply_t *reply);
+
+/** Opens a stream and sends `argv` on it once connected. Returns NULL with *err set if it cannot start. */
+kve_kv_stream_t *kve_kv_stream_open(kve_kv_t *kv, size_t argc, const char *const *argv, const size_t *argvlen,
+                                    kve_kv_stream_cb cb, void *data, int *err);
+
+/** Closes the stream (the server drops its subscriptions at once); the callback is not called again. */
+void kve_kv_stream_close(kve_kv_stream_t *stream);
+
+/**
  * Closes the link: pending commands complete with KVE_ESHUTDOWN; frees `kv`. Must run on the owning
  * thread with its loop still alive.
  */

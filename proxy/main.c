@@ -16,6 +16,7 @@
 
 typedef struct st_app_t {
     kve_config_t cfg;
+    kve_server_conf_t server_conf;
     kve_embedded_t *embedded;
     kve_redis_target_t target;
     kve_access_log_t *access_log;
@@ -86,7 +87,15 @@ static int start(app_t *app, char *err, size_t errlen)
     if (kve_redis_target_init(&app->target, &app->cfg.redis, app->embedded != NULL ? kve_embedded_socket_path(app->embedded) : NULL,
                               err, errlen) != 0)
         return -1;
-    if ((app->server = kve_server_create(&app->cfg.server, err, errlen)) == NULL)
+    app->server_conf = app->cfg.server;
+    app->server_conf.listen.entries = app->cfg.all_listeners.entries; /* main listeners + the KV API's own */
+    app->server_conf.listen.size = app->cfg.all_listeners.size;
+    /* h2o has one body limit for all paths, enforced before routing; the KV API answers bodies over its own
+     * limit itself (Upstash's 400), so h2o's must let one more byte through; other paths keep theirs
+     * through the limits handler */
+    if (app->cfg.kv_enabled && app->cfg.kv.max_request_size >= app->server_conf.limits.max_body_size)
+        app->server_conf.limits.max_body_size = app->cfg.kv.max_request_size + 1;
+    if ((app->server = kve_server_create(&app->server_conf, err, errlen)) == NULL)
         return -1;
     sources = (kve_admin_sources_t){app->server, app->embedded};
     return kve_config_register_paths(&app->cfg, app->server, &sources, app->access_log, err, errlen);

@@ -3,7 +3,6 @@
 #include "proxy/metrics.h"
 #include "proxy/common.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 
 const uint64_t kve_metrics_bucket_us[KVE_METRICS_NUM_BUCKETS] = {500,    1000,   2500,   5000,    10000,   25000,   50000,
@@ -64,25 +63,7 @@ void kve_metrics_observe(kve_metrics_thread_t *m, size_t route, int status, uint
     BUMP(r->duration_sum_us, duration_us);
 }
 
-void kve_metrics_printf(kve_metrics_buf_t *buf, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    for (;;) {
-        va_start(ap, fmt);
-        n = vsnprintf(buf->base + buf->len, buf->cap - buf->len, fmt, ap);
-        va_end(ap);
-        KVE_ASSERT(n >= 0);
-        if ((size_t)n < buf->cap - buf->len)
-            break;
-        buf->cap = KVE_MAX(buf->cap * 2, buf->len + (size_t)n + 1024);
-        buf->base = kve_realloc(buf->base, buf->cap);
-    }
-    buf->len += (size_t)n;
-}
-
-static void render_statuses(kve_metrics_buf_t *buf, kve_metrics_thread_t *const *threads, size_t num_threads, size_t route)
+static void render_statuses(kve_buf_t *buf, kve_metrics_thread_t *const *threads, size_t num_threads, size_t route)
 {
     size_t s, t;
     for (s = 0; s != KVE_METRICS_MAX_STATUS - KVE_METRICS_MIN_STATUS + 1; ++s) {
@@ -90,12 +71,12 @@ static void render_statuses(kve_metrics_buf_t *buf, kve_metrics_thread_t *const 
         for (t = 0; t != num_threads; ++t)
             n += LOAD(threads[t]->routes[route].status[s]);
         if (n != 0)
-            kve_metrics_printf(buf, "kvedge_http_requests_total{route=\"%s\",status=\"%zu\"} %llu\n", kve_metrics_route_name(route),
+            kve_buf_printf(buf, "kvedge_http_requests_total{route=\"%s\",status=\"%zu\"} %llu\n", kve_metrics_route_name(route),
                                s + KVE_METRICS_MIN_STATUS, (unsigned long long)n);
     }
 }
 
-static void render_histogram(kve_metrics_buf_t *buf, kve_metrics_thread_t *const *threads, size_t num_threads, size_t route)
+static void render_histogram(kve_buf_t *buf, kve_metrics_thread_t *const *threads, size_t num_threads, size_t route)
 {
     const char *name = kve_metrics_route_name(route);
     uint64_t cumulative = 0, sum = 0;
@@ -105,28 +86,28 @@ static void render_histogram(kve_metrics_buf_t *buf, kve_metrics_thread_t *const
         for (t = 0; t != num_threads; ++t)
             cumulative += LOAD(threads[t]->routes[route].buckets[b]);
         if (b == KVE_METRICS_NUM_BUCKETS)
-            kve_metrics_printf(buf, "kvedge_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n", name,
+            kve_buf_printf(buf, "kvedge_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n", name,
                                (unsigned long long)cumulative);
         else
-            kve_metrics_printf(buf, "kvedge_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n", name,
+            kve_buf_printf(buf, "kvedge_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n", name,
                                (double)kve_metrics_bucket_us[b] / 1e6, (unsigned long long)cumulative);
     }
     for (t = 0; t != num_threads; ++t)
         sum += LOAD(threads[t]->routes[route].duration_sum_us);
-    kve_metrics_printf(buf, "kvedge_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n", name, (double)sum / 1e6);
-    kve_metrics_printf(buf, "kvedge_http_request_duration_seconds_count{route=\"%s\"} %llu\n", name,
+    kve_buf_printf(buf, "kvedge_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n", name, (double)sum / 1e6);
+    kve_buf_printf(buf, "kvedge_http_request_duration_seconds_count{route=\"%s\"} %llu\n", name,
                        (unsigned long long)cumulative);
 }
 
-void kve_metrics_render_requests(kve_metrics_buf_t *buf, kve_metrics_thread_t *const *threads, size_t num_threads)
+void kve_metrics_render_requests(kve_buf_t *buf, kve_metrics_thread_t *const *threads, size_t num_threads)
 {
     size_t r, n = kve_metrics_num_routes();
 
-    kve_metrics_printf(buf, "# HELP kvedge_http_requests_total HTTP responses by route and status.\n"
+    kve_buf_printf(buf, "# HELP kvedge_http_requests_total HTTP responses by route and status.\n"
                             "# TYPE kvedge_http_requests_total counter\n");
     for (r = 0; r != n; ++r)
         render_statuses(buf, threads, num_threads, r);
-    kve_metrics_printf(buf, "# HELP kvedge_http_request_duration_seconds Time from request start to response end.\n"
+    kve_buf_printf(buf, "# HELP kvedge_http_request_duration_seconds Time from request start to response end.\n"
                             "# TYPE kvedge_http_request_duration_seconds histogram\n");
     for (r = 0; r != n; ++r)
         render_histogram(buf, threads, num_threads, r);

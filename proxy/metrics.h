@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "proxy/buf.h"
 
 #define KVE_METRICS_MAX_ROUTES 32
 #define KVE_METRICS_NUM_BUCKETS 14
@@ -44,16 +45,7 @@ void kve_metrics_reset_routes(void);
 /** Counts one response of `route` with `status` that took `duration_us` (owning thread only). */
 void kve_metrics_observe(kve_metrics_thread_t *m, size_t route, int status, uint64_t duration_us);
 
-/** A growable text buffer for rendering. */
-typedef struct st_kve_metrics_buf_t {
-    char *base;
-    size_t len;
-    size_t cap;
-} kve_metrics_buf_t;
-
-/** Appends printf-formatted text (aborts on OOM). */
-void kve_metrics_printf(kve_metrics_buf_t *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /** Appends the request metrics (counters and histograms) summed over `threads`. */
-void kve_metrics_render_requests(kve_metrics_buf_t *buf, kve_metrics_thread_t *const *threads, size_t num_threads);
+void kve_metrics_render_requests(kve_buf_t *buf, kve_metrics_thread_t *const *threads, size_t num_threads);
 
 #endif

@@ -57,7 +57,8 @@ struct st_worker_t {
 struct st_kve_server_t {
     const kve_server_conf_t *conf;
     h2o_globalconf_t globalconf;
-    h2o_hostconf_t *hostconf;
+    /* per listener group, a NULL-terminated host list for h2o_accept_ctx_t */
+    h2o_hostconf_t *hosts[KVE_SERVER_MAX_GROUPS][2];
     kve_listener_t *listeners;
     size_t num_listeners;
     worker_t *workers;
@@ -159,7 +160,7 @@ static void open_worker_listeners(worker_t *w)
         KVE_ASSERT(fd != -1);
         wl->worker = w;
         wl->accept_ctx.ctx = &w->super.ctx;
-        wl->accept_ctx.hosts = s->globalconf.hosts;
+        wl->accept_ctx.hosts = s->hosts[s->conf->listen.entries[i].group];
         wl->accept_ctx.ssl_ctx = s->listeners[i].ssl_ctx;
         wl->sock = h2o_evloop_socket_create(w->super.ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
         wl->sock->data = wl;
@@ -252,6 +253,11 @@ static void drain(worker_t *w)
     close_worker_listeners(w);
     h2o_timeout_unlink(&w->sweep_entry);
     h2o_context_request_shutdown(&w->super.ctx);
+    while (!h2o_linklist_is_empty(&w->super.drain_watchers)) {
+        kve_drain_watcher_t *watcher = H2O_STRUCT_FROM_MEMBER(kve_drain_watcher_t, link, w->super.drain_watchers.next);
+        watcher->on_drain(watcher);
+        KVE_ASSERT(!h2o_linklist_is_linked(&watcher->link));
+    }
     /* with HTTP/2 enabled an idle-looking socket may carry streams in flight; GOAWAY handles those */
     run_until_closed(w, h2o_now(loop) + s->conf->limits.drain_timeout_ms, !s->conf->http2);
     if (w->num_conns != 0)
@@ -372,6 +378,7 @@ int kve_server_run(kve_server_t *s, const kve_server_hooks_t *hooks, void (*on_r
         w->super.server = s;
         w->super.metrics = &w->metrics;
         h2o_linklist_init_anchor(&w->conns);
+        h2o_linklist_init_anchor(&w->super.drain_watchers);
         h2o_multithread_create_thread(&w->tid, NULL, worker_main, w);
     }
     h2o_barrier_wait(&s->startup);
@@ -403,7 +410,7 @@ static void init_globalconf(kve_server_t *s)
     g->http1.upgrade_to_http2 = s->conf->http2; /* off: no h2c upgrade, no prior knowledge */
     g->http2.idle_timeout = l->request_timeout_ms;
     g->http2.graceful_shutdown_timeout = l->drain_timeout_ms;
-    s->hostconf = h2o_config_register_host(g, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    s->hosts[0][0] = h2o_config_register_host(g, h2o_iovec_init(H2O_STRLIT("default")), 65535);
 }
 
 kve_server_t *kve_server_create(const kve_server_conf_t *conf, char *err, size_t errlen)
@@ -454,9 +461,13 @@ h2o_globalconf_t *kve_server_globalconf(kve_server_t *s)
     return &s->globalconf;
 }
 
-h2o_hostconf_t *kve_server_hostconf(kve_server_t *s)
+h2o_hostconf_t *kve_server_hostconf(kve_server_t *s, int group)
 {
-    return s->hostconf;
+    static const char *const names[KVE_SERVER_MAX_GROUPS] = {"default", "kv"};
+    KVE_ASSERT(group >= 0 && group < KVE_SERVER_MAX_GROUPS);
+    if (s->hosts[group][0] == NULL) /* a separate host: its listeners see only its paths */
+        s->hosts[group][0] = h2o_config_register_host(&s->globalconf, h2o_iovec_init(names[group], strlen(names[group])), 65535);
+    return s->hosts[group][0];
 }
 
 size_t kve_server_num_threads(const kve_server_t *s)

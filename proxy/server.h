@@ -28,7 +28,11 @@ typedef struct st_kve_listen_conf_t {
     char *host;
     int64_t port;
     kve_tls_conf_t tls; /* cert_file == NULL: plain HTTP */
+    /** which host (set of paths) it serves: 0 = the main one, 1 = the KV API's own (not from YAML) */
+    int group;
 } kve_listen_conf_t;
+
+#define KVE_SERVER_MAX_GROUPS 2
 
 typedef struct st_kve_server_limits_t {
     uint64_t max_body_size;
@@ -53,6 +57,15 @@ typedef struct st_kve_server_conf_t {
 
 typedef struct st_kve_server_t kve_server_t;
 
+/**
+ * Something long-lived on a worker thread (a streaming response) that must end when the server drains;
+ * its callback runs once at the start of the drain, on the thread, and must unlink it.
+ */
+typedef struct st_kve_drain_watcher_t {
+    h2o_linklist_t link;
+    void (*on_drain)(struct st_kve_drain_watcher_t *watcher);
+} kve_drain_watcher_t;
+
 /** Per-thread state; `ctx` is first so the h2o context pointer converts back (kve_server_thread). */
 typedef struct st_kve_thread_t {
     h2o_context_t ctx;
@@ -63,6 +76,8 @@ typedef struct st_kve_thread_t {
     kve_kv_t *kv;
     /** this thread's counters (written only by this thread) */
     kve_metrics_thread_t *metrics;
+    /** kve_drain_watcher_t of this thread */
+    h2o_linklist_t drain_watchers;
 } kve_thread_t;
 
 #define KVE_THREAD_MAGIC 0x7e4d2a11
@@ -83,8 +98,8 @@ typedef struct st_kve_server_hooks_t {
 kve_server_t *kve_server_create(const kve_server_conf_t *conf, char *err, size_t errlen);
 /** The shared h2o configuration to register hosts and paths on before kve_server_run(). */
 h2o_globalconf_t *kve_server_globalconf(kve_server_t *server);
-/** The default host every listener serves. */
-h2o_hostconf_t *kve_server_hostconf(kve_server_t *server);
+/** The host (set of paths) that listeners of `group` serve (0: the main one). */
+h2o_hostconf_t *kve_server_hostconf(kve_server_t *server, int group);
 /** Number of worker threads. */
 size_t kve_server_num_threads(const kve_server_t *server);
 /** Thread i's state (valid between the start and stop hooks), for metrics rendering. */
@@ -106,6 +121,12 @@ void kve_server_request_stop(kve_server_t *server);
 
 /** Frees the server, its listeners and the globalconf (after kve_server_run returned). */
 void kve_server_destroy(kve_server_t *server);
+
+/** Registers `w` on `thread` (unlink it with h2o_linklist_unlink when done; the server never frees it). */
+static inline void kve_server_watch_drain(kve_thread_t *thread, kve_drain_watcher_t *w)
+{
+    h2o_linklist_insert(&thread->drain_watchers, &w->link);
+}
 
 /** The thread state of the context a request runs on. */
 static inline kve_thread_t *kve_server_thread(h2o_context_t *ctx)

@@ -51,6 +51,7 @@ test('Redis restarted under load: fail fast while down, reconnect within 2 s, no
         await redis.stop();
         const downAt = Date.now();
         await sleep(700);
+        const restartAt = Date.now();
         await redis.restart();
         const upAt = Date.now();
         await sleep(3000);
@@ -58,9 +59,10 @@ test('Redis restarted under load: fail fast while down, reconnect within 2 s, no
 
         const before = samples.filter((s) => s.t < downAt - 50);
         assert.ok(before.length > 20 && before.every((s) => s.status === 200), 'all 200 before the outage');
-        const during = samples.filter((s) => s.t > downAt + 200 && s.t < upAt);
+        const during = samples.filter((s) => s.t > downAt + 200 && s.t < restartAt);
         assert.ok(during.length > 0, 'requests were made during the outage');
-        assert.ok(during.every((s) => s.status === 503), `503 while Redis is down: ${JSON.stringify(during.slice(0, 3))}`);
+        const wrong = during.filter((s) => s.status !== 503);
+        assert.deepEqual(wrong, [], '503 while Redis is down');
         assert.ok(Math.max(...during.map((s) => s.ms)) < 1500, 'failing fast, not hanging');
         const firstOk = samples.find((s) => s.t > upAt && s.status === 200);
         assert.ok(firstOk && firstOk.t - upAt < 2000, `reconnected within 2 s (first 200 after ${firstOk && firstOk.t - upAt} ms)`);

@@ -36,7 +36,7 @@ TEST(render)
 {
     kve_metrics_thread_t *a = kve_zalloc(sizeof(*a)), *b = kve_zalloc(sizeof(*b));
     kve_metrics_thread_t *threads[2] = {a, b};
-    kve_metrics_buf_t buf = {NULL, 0, 0};
+    kve_buf_t buf = KVE_BUF_INIT;
     size_t route;
 
     kve_metrics_reset_routes();
@@ -56,7 +56,7 @@ TEST(render)
     CHECK(strstr(buf.base, "kvedge_http_request_duration_seconds_count{route=\"kv\"} 4\n") != NULL);
     CHECK(strstr(buf.base, "kvedge_http_request_duration_seconds_sum{route=\"kv\"} 20.002301\n") != NULL);
     CHECK(strstr(buf.base, "# TYPE kvedge_http_request_duration_seconds histogram\n") != NULL);
-    free(buf.base);
+    kve_buf_dispose(&buf);
     free(a);
     free(b);
     kve_metrics_reset_routes();
@@ -64,14 +64,14 @@ TEST(render)
 
 TEST(printf_grows)
 {
-    kve_metrics_buf_t buf = {NULL, 0, 0};
+    kve_buf_t buf = KVE_BUF_INIT;
     int i;
     for (i = 0; i != 1000; ++i)
-        kve_metrics_printf(&buf, "line %d of a long metrics text\n", i);
+        kve_buf_printf(&buf, "line %d of a long metrics text\n", i);
     CHECK(buf.len > 20000);
     CHECK(strstr(buf.base, "line 999 of a long metrics text\n") != NULL);
     CHECK_EQ_UINT(strlen(buf.base), buf.len);
-    free(buf.base);
+    kve_buf_dispose(&buf);
 }
 
 void kve_suite_metrics(void)

@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: MIT */
+/* Token checks and JWT minting/verification for the KV REST API (see kv_auth.h). */
+#include "handlers/kv_auth.h"
+#include "proxy/common.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <jansson.h>
+#include <jwt.h>
+#include <openssl/crypto.h>
+
+#define JWT_AUDIENCE "kvedge:kv"
+#define JWT_SKEW_SEC 5
+
+struct st_kve_rest_auth_t {
+    kve_rest_token_conf_t *tokens;
+    size_t ntokens;
+    char *jwt_key;
+    size_t jwt_key_len;
+    char **who; /* "token <name>" per static token */
+};
+
+kve_rest_auth_t *kve_rest_auth_new(const kve_rest_token_conf_t *tokens, size_t ntokens, const char *jwt_key)
+{
+    kve_rest_auth_t *a = kve_zalloc(sizeof(*a));
+    size_t i;
+
+    a->tokens = kve_zalloc(sizeof(*a->tokens) * KVE_MAX(ntokens, 1));
+    a->who = kve_zalloc(sizeof(*a->who) * KVE_MAX(ntokens, 1));
+    for (i = 0; i != ntokens; ++i) {
+        char buf[160];
+        a->tokens[i].token = kve_strdup(tokens[i].token);
+        a->tokens[i].read_only = tokens[i].read_only;
+        snprintf(buf, sizeof(buf), "token %s", tokens[i].name != NULL ? tokens[i].name : "#");
+        if (tokens[i].name == NULL)
+            snprintf(buf, sizeof(buf), "token #%zu", i + 1);
+        a->who[i] = kve_strdup(buf);
+    }
+    a->ntokens = ntokens;
+    if (jwt_key != NULL && jwt_key[0] != '\0') {
+        a->jwt_key = kve_strdup(jwt_key);
+        a->jwt_key_len = strlen(jwt_key);
+    }
+    return a;
+}
+
+void kve_rest_auth_free(kve_rest_auth_t *a)
+{
+    size_t i;
+    if (a == NULL)
+        return;
+    for (i = 0; i != a->ntokens; ++i) {
+        OPENSSL_cleanse(a->tokens[i].token, strlen(a->tokens[i].token));
+        free(a->tokens[i].token);
+        free(a->who[i]);
+    }
+    if (a->jwt_key != NULL) {
+        OPENSSL_cleanse(a->jwt_key, a->jwt_key_len);
+        free(a->jwt_key);
+    }
+    free(a->tokens);
+    free(a->who);
+    free(a);
+}
+
+int kve_rest_auth_check(const kve_rest_auth_t *a, const char *token, size_t len, time_t now, const char **who)
+{
+    size_t i;
+    int access = KVE_ACCESS_NONE;
+    char err[128];
+
+    *who = "unknown token";
+    if (len == 0 || len > KVE_TOKEN_MAX)
+        return KVE_ACCESS_NONE;
+    /* every static token is compared, so the time taken does not tell which one matched */
+    for (i = 0; i != a->ntokens; ++i) {
+        if (kve_secure_equal(token, len, a->tokens[i].token, strlen(a->tokens[i].token)) && access == KVE_ACCESS_NONE) {
+            access = a->tokens[i].read_only ? KVE_ACCESS_READ_ONLY : KVE_ACCESS_READ_WRITE;
+            *who = a->who[i];
+        }
+    }
+    if (access == KVE_ACCESS_NONE && a->jwt_key != NULL && memchr(token, '.', len) != NULL &&
+        (access = kve_rest_jwt_verify(a->jwt_key, token, len, now, err, sizeof(err))) != KVE_ACCESS_NONE)
+        *who = "jwt";
+    return access;
+}
+
+char *kve_rest_jwt_mint(const char *key, int access, uint64_t ttl_sec, const char *sub, time_t now, char *err, size_t errlen)
+{
+    jwt_t *jwt = NULL;
+    char *out = NULL;
+
+    if (key == NULL || strlen(key) < KVE_JWT_MIN_KEY) {
+        snprintf(err, errlen, "the JWT key (kv.jwt_key) must be at least %d bytes", KVE_JWT_MIN_KEY);
+        return NULL;
+    }
+    if (jwt_new(&jwt) != 0)
+        goto Error;
+    if (jwt_add_grant(jwt, "aud", JWT_AUDIENCE) != 0 || jwt_add_grant(jwt, "access", access == KVE_ACCESS_READ_ONLY ? "ro" : "rw") != 0 ||
+        jwt_add_grant_int(jwt, "iat", (long)now) != 0 || jwt_add_grant_int(jwt, "exp", (long)(now + (time_t)ttl_sec)) != 0 ||
+        (sub != NULL && jwt_add_grant(jwt, "sub", sub) != 0) ||
+        jwt_set_alg(jwt, JWT_ALG_HS256, (const unsigned char *)key, (int)strlen(key)) != 0)
+        goto Error;
+    out = jwt_encode_str(jwt);
+    jwt_free(jwt);
+    if (out == NULL)
+        snprintf(err, errlen, "cannot encode the JWT");
+    return out;
+Error:
+    snprintf(err, errlen, "cannot build the JWT: %s", strerror(errno));
+    jwt_free(jwt);
+    return NULL;
+}
+
+/* shape checks libjwt 1.10.2 does not make: bounded length (it alloca()s the input), base64url alphabet
+ * (its decoder skips junk, making tokens malleable), three segments with a non-empty signature */
+static int well_formed(const char *t, size_t len)
+{
+    size_t i, dots = 0, last_dot = 0;
+    if (len < 5 || len > KVE_TOKEN_MAX)
+        return 0;
+    for (i = 0; i != len; ++i) {
+        char c = t[i];
+        if (c == '.') {
+            ++dots;
+            last_dot = i;
+        } else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_')) {
+            return 0;
+        }
+    }
+    return dots == 2 && last_dot + 1 < len && t[0] != '.';
+}
+
+static int check_claims(jwt_t *jwt, time_t now, char *err, size_t errlen)
+{
+    char *text = jwt_get_grants_json(jwt, NULL);
+    json_t *claims = text != NULL ? json_loads(text, 0, NULL) : NULL, *exp, *aud, *access;
+    int ret = KVE_ACCESS_NONE;
+
+    free(text);
+    if (claims == NULL || !json_is_object(claims)) {
+        snprintf(err, errlen, "claims are not a JSON object");
+        goto Exit;
+    }
+    exp = json_object_get(claims, "exp"), aud = json_object_get(claims, "aud"), access = json_object_get(claims, "access");
+    if (!json_is_integer(exp) || json_integer_value(exp) + JWT_SKEW_SEC <= (json_int_t)now) {
+        snprintf(err, errlen, "%s", json_is_integer(exp) ? "expired" : "exp is missing or not an integer");
+    } else if (!json_is_string(aud) || strcmp(json_string_value(aud), JWT_AUDIENCE) != 0) {
+        snprintf(err, errlen, "aud is not %s", JWT_AUDIENCE);
+    } else if (json_is_string(access) && strcmp(json_string_value(access), "rw") == 0) {
+        ret = KVE_ACCESS_READ_WRITE;
+    } else if (json_is_string(access) && strcmp(json_string_value(access), "ro") == 0) {
+        ret = KVE_ACCESS_READ_ONLY;
+    } else {
+        snprintf(err, errlen, "access is not \"rw\" or \"ro\"");
+    }
+Exit:
+    json_decref(claims);
+    return ret;
+}
+
+int kve_rest_jwt_verify(const char *key, const char *token, size_t len, time_t now, char *err, size_t errlen)
+{
+    char copy[KVE_TOKEN_MAX + 1];
+    jwt_t *jwt = NULL;
+    const char *alg;
+    int access = KVE_ACCESS_NONE;
+
+    if (key == NULL || strlen(key) < KVE_JWT_MIN_KEY) { /* a NULL or empty key turns verification off in libjwt */
+        snprintf(err, errlen, "no JWT key");
+        return KVE_ACCESS_NONE;
+    }
+    if (!well_formed(token, len)) {
+        snprintf(err, errlen, "not a well-formed JWT");
+        return KVE_ACCESS_NONE;
+    }
+    memcpy(copy, token, len);
+    copy[len] = '\0';
+    if (jwt_decode(&jwt, copy, (const unsigned char *)key, (int)strlen(key)) != 0) {
+        snprintf(err, errlen, "bad signature or encoding");
+        return KVE_ACCESS_NONE;
+    }
+    alg = jwt_get_header(jwt, "alg");
+    if (jwt_get_alg(jwt) != JWT_ALG_HS256 || alg == NULL || strcmp(alg, "HS256") != 0)
+        snprintf(err, errlen, "algorithm is not HS256");
+    else
+        access = check_claims(jwt, now, err, errlen);
+    jwt_free(jwt);
+    return access;
+}

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Authentication of the KV REST API. A request presents a token (Authorization: Bearer, or ?_token=):
+ * either one of the configured static tokens, each read-write or read-only (compared in constant time),
+ * or a JWT that kvedge minted with its own key (HS256; `kvedge token` mints them) carrying `access`
+ * ("rw" or "ro") and `exp`. libjwt 1.10.2 verifies signatures only; every other check it skips is done
+ * here (sessions.md §2.4): length and alphabet before decoding, a non-empty key, the algorithm pinned to
+ * HS256 by enum and by header string, and typed `exp`, `aud` and `access` claims.
+ */
+#ifndef KVE_HANDLERS_KV_AUTH_H
+#define KVE_HANDLERS_KV_AUTH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+enum { KVE_ACCESS_NONE = 0, KVE_ACCESS_READ_ONLY = 1, KVE_ACCESS_READ_WRITE = 2 };
+
+/** The shortest JWT key accepted (HS256 keys are raw bytes; RFC 7518 §3.2 asks for >= 256 bits). */
+#define KVE_JWT_MIN_KEY 32
+/** The longest token string looked at; longer ones are refused before any decoding. */
+#define KVE_TOKEN_MAX 8192
+
+typedef struct st_kve_rest_token_conf_t {
+    char *token;
+    /** 0 = read-write, 1 = read-only (the config's enum order) */
+    int read_only;
+    char *name;
+} kve_rest_token_conf_t;
+
+typedef struct st_kve_rest_auth_t kve_rest_auth_t;
+
+/** Copies the tokens and the JWT key (NULL or "" = no JWTs). */
+kve_rest_auth_t *kve_rest_auth_new(const kve_rest_token_conf_t *tokens, size_t ntokens, const char *jwt_key);
+void kve_rest_auth_free(kve_rest_auth_t *auth);
+
+/**
+ * Returns the access the token grants (KVE_ACCESS_*), KVE_ACCESS_NONE if it is unknown, malformed, badly
+ * signed or expired. `*who` names the token for logs ("token <name>" or "jwt <sub>"; never the secret).
+ */
+int kve_rest_auth_check(const kve_rest_auth_t *auth, const char *token, size_t len, time_t now, const char **who);
+
+/**
+ * Mints a JWT for `access` valid `ttl_sec` seconds from `now`, with subject `sub` (may be NULL). Returns a
+ * malloc'd string, or NULL with a message in `err` (e.g. a key shorter than KVE_JWT_MIN_KEY).
+ */
+char *kve_rest_jwt_mint(const char *key, int access, uint64_t ttl_sec, const char *sub, time_t now, char *err, size_t errlen);
+
+/**
+ * Verifies a JWT minted by kve_rest_jwt_mint with `key`. Returns the access (KVE_ACCESS_*), or
+ * KVE_ACCESS_NONE with the reason in `err`.
+ */
+int kve_rest_jwt_verify(const char *key, const char *token, size_t len, time_t now, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Command policy of the KV REST API (see kv_policy.h). The order of the checks matters and is the
+ * order of kve_rest_policy_apply: configured refusals, built-in refusals (unless re-allowed), the
+ * read-only rule, key sizes, then the rewrites and synthesized replies.
+ */
+#include "handlers/kv_policy.h"
+#include "proxy/common.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <strings.h>
+
+static const kve_cmd_info_t commands[] = {
+#define KVE_CMD(name, arity, first, last, step, flags) {name, arity, first, last, step, flags},
+#include "handlers/kv_commands.def"
+#undef KVE_CMD
+};
+
+/* refusals that no configuration can lift: the command cannot work on a shared, stateless connection */
+static const struct st_refusal_t {
+    const char *name;
+    const char *reason;
+} hard_refusals[] = {
+    {"multi", "send transactions to /multi-exec"},
+    {"exec", "send transactions to /multi-exec"},
+    {"discard", "send transactions to /multi-exec"},
+    {"watch", "send transactions to /multi-exec"},
+    {"unwatch", "send transactions to /multi-exec"},
+    {"select", "connections are shared; use a database per kvedge"},
+    {"swapdb", "connections are shared; use a database per kvedge"},
+    {"auth", "authenticate with the REST token"},
+    {"hello", "the REST API speaks RESP2 as JSON"},
+    {"client", "connections are shared"},
+    {"quit", "connections are shared"},
+    {"reset", "connections are shared"},
+    {"readonly", "connections are shared"},
+    {"readwrite", "connections are shared"},
+    {"asking", "connections are shared"},
+    {"monitor", "use the /monitor endpoint"},
+    {"subscribe", "use the /subscribe/<channel> endpoint"},
+    {"ssubscribe", "use the /subscribe/<channel> endpoint"},
+    {"psubscribe", "use the /psubscribe/<pattern> endpoint"},
+    {"unsubscribe", "close the /subscribe request"},
+    {"sunsubscribe", "close the /subscribe request"},
+    {"punsubscribe", "close the /psubscribe request"},
+    {"wait", "blocking commands would hold the shared connection"},
+    {"waitaof", "blocking commands would hold the shared connection"},
+};
+
+static int compare_name(const char *name, size_t len, const char *entry)
+{
+    size_t i;
+    for (i = 0; i != len; ++i) {
+        int a = (unsigned char)name[i] | 0x20 * (name[i] >= 'A' && name[i] <= 'Z'), b = (unsigned char)entry[i];
+        if (b == '\0' || a != b)
+            return a - b;
+    }
+    return entry[len] == '\0' ? 0 : -1;
+}
+
+const kve_cmd_info_t *kve_cmd_lookup(const char *name, size_t len)
+{
+    size_t lo = 0, hi = KVE_ARRAY_SIZE(commands);
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = compare_name(name, len, commands[mid].name);
+        if (c == 0)
+            return commands + mid;
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return NULL;
+}
+
+/* the command, or its subcommand ("config get" -> "config|get") */
+static const kve_cmd_info_t *find_info(const kve_rest_cmd_t *cmd, char *full, size_t fullcap)
+{
+    const kve_cmd_info_t *info = kve_cmd_lookup(cmd->argv[0], cmd->argvlen[0]), *sub;
+    size_t n;
+
+    snprintf(full, fullcap, "%.*s", (int)KVE_MIN(cmd->argvlen[0], 64), cmd->argv[0]);
+    for (n = 0; full[n] != '\0'; ++n) /* messages name commands in lowercase, as Redis does */
+        full[n] = (char)tolower((unsigned char)full[n]);
+    if (info == NULL || (info->flags & KVE_CMDF_CONTAINER) == 0 || cmd->argc < 2 || cmd->argvlen[1] > 64)
+        return info;
+    n = strlen(info->name);
+    snprintf(full, fullcap, "%s|%.*s", info->name, (int)cmd->argvlen[1], cmd->argv[1]);
+    if ((sub = kve_cmd_lookup(full, n + 1 + cmd->argvlen[1])) != NULL) {
+        snprintf(full, fullcap, "%s", sub->name);
+        return sub;
+    }
+    snprintf(full, fullcap, "%s", info->name);
+    return info;
+}
+
+static int listed(const char *const *entries, size_t size, const char *name)
+{
+    size_t i;
+    for (i = 0; i != size; ++i)
+        if (strcasecmp(entries[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+static int has_arg(const kve_rest_cmd_t *cmd, size_t from, const char *word)
+{
+    size_t i, n = strlen(word);
+    for (i = from; i < cmd->argc; ++i)
+        if (cmd->argvlen[i] == n && strncasecmp(cmd->argv[i], word, n) == 0)
+            return 1;
+    return 0;
+}
+
+/* res = DENY with the message `before` + name + `after` (in the pool) */
+static void deny(kve_policy_result_t *res, h2o_mem_pool_t *pool, const char *before, const char *name, const char *after)
+{
+    size_t a = strlen(before), b = strlen(name), c = strlen(after);
+    char *msg = h2o_mem_alloc_pool(pool, a + b + c + 1);
+    memcpy(msg, before, a);
+    memcpy(msg + a, name, b);
+    memcpy(msg + a + b, after, c + 1);
+    res->verdict = KVE_POLICY_DENY;
+    res->error = msg;
+}
+
+/* built-in refusals: returns the reason, or NULL if the command may go */
+static const char *builtin_refusal(const kve_rest_policy_t *p, const kve_rest_cmd_t *cmd, const kve_cmd_info_t *info,
+                                   const char *name)
+{
+    size_t i;
+
+    for (i = 0; i != KVE_ARRAY_SIZE(hard_refusals); ++i)
+        if (compare_name(cmd->argv[0], cmd->argvlen[0], hard_refusals[i].name) == 0)
+            return hard_refusals[i].reason;
+    if (info == NULL)
+        return NULL;
+    if ((info->flags & KVE_CMDF_BLOCKING) != 0) {
+        /* XREAD and XREADGROUP block only with a BLOCK option */
+        if (strcmp(info->name, "xread") != 0 && strcmp(info->name, "xreadgroup") != 0)
+            return "blocking commands would hold the shared connection";
+        if (has_arg(cmd, 1, "block"))
+            return "blocking commands would hold the shared connection (drop BLOCK)";
+    }
+    if (listed((const char *const *)p->allow.entries, p->allow.size, name))
+        return NULL;
+    if (strcmp(info->name, "keys") == 0 && !p->allow_keys)
+        return "it is disabled; use SCAN (or set kv.allow_keys: true)";
+    if ((strcmp(info->name, "flushall") == 0 || strcmp(info->name, "flushdb") == 0) && !p->allow_flush)
+        return "it is disabled (set kv.allow_flush: true)";
+    if ((info->flags & KVE_CMDF_ADMIN) != 0)
+        return "administrative commands are not allowed (list it in kv.allow_commands to allow it)";
+    return NULL;
+}
+
+static int read_only_allows(const kve_cmd_info_t *info)
+{
+    if (info == NULL || (info->flags & KVE_CMDF_WRITE) != 0)
+        return 0;
+    if (strcmp(info->name, "keys") == 0 || strcmp(info->name, "scan") == 0)
+        return 0;
+    if (strcmp(info->name, "ping") == 0 || strcmp(info->name, "echo") == 0)
+        return 1;
+    return (info->flags & (KVE_CMDF_CAT_READ | KVE_CMDF_READONLY)) != 0;
+}
+
+/* Upstash's key limit, over the positions Redis declares as keys (commands with keys found by scanning
+ * their arguments, such as EVAL, are checked on their declared positions only) */
+static int check_key_sizes(const kve_rest_policy_t *p, const kve_rest_cmd_t *cmd, const kve_cmd_info_t *info,
+                           h2o_mem_pool_t *pool, kve_policy_result_t *res)
+{
+    int i, last;
+    char *msg;
+
+    if (info == NULL || info->first_key <= 0 || info->key_step <= 0 || p->max_key_size == 0)
+        return 0;
+    last = info->last_key < 0 ? (int)cmd->argc + info->last_key : info->last_key;
+    for (i = info->first_key; i <= last && (size_t)i < cmd->argc; i += info->key_step) {
+        if (cmd->argvlen[i] <= p->max_key_size)
+            continue;
+        msg = h2o_mem_alloc_pool(pool, 96);
+        snprintf(msg, 96, "ERR max key size exceeded. Limit: %llu bytes, Actual: %zu bytes", (unsigned long long)p->max_key_size,
+                 cmd->argvlen[i]);
+        res->verdict = KVE_POLICY_DENY;
+        res->error = msg;
+        return -1;
+    }
+    return 0;
+}
+
+/* SCAN/HSCAN/SSCAN/ZSCAN: a COUNT above the cap is lowered to it (a huge COUNT makes one call as slow as KEYS) */
+static void cap_scan_count(const kve_rest_policy_t *p, kve_rest_cmd_t *cmd, const kve_cmd_info_t *info, h2o_mem_pool_t *pool)
+{
+    size_t i, opts = strcmp(info->name, "scan") == 0 ? 2 : 3;
+    for (i = opts; i + 1 < cmd->argc; i += 2) {
+        char num[24];
+        long long v;
+        if (cmd->argvlen[i] != 5 || strncasecmp(cmd->argv[i], "count", 5) != 0 || cmd->argvlen[i + 1] >= sizeof(num))
+            continue;
+        memcpy(num, cmd->argv[i + 1], cmd->argvlen[i + 1]);
+        num[cmd->argvlen[i + 1]] = '\0';
+        v = strtoll(num, NULL, 10);
+        if (v > p->scan_max_count) {
+            char *capped = h2o_mem_alloc_pool(pool, 24);
+            cmd->argvlen[i + 1] = (size_t)snprintf(capped, 24, "%lld", (long long)p->scan_max_count);
+            cmd->argv[i + 1] = capped;
+        }
+    }
+}
+
+/* Upstash's SCAN ... WITHTYPE: one round trip through a script that adds TYPE for every key */
+static void rewrite_scan_withtype(kve_rest_cmd_t *cmd, h2o_mem_pool_t *pool)
+{
+    static const char script[] = "local r = redis.call('SCAN', unpack(ARGV)) local out = {} "
+                                 "for _, k in ipairs(r[2]) do out[#out + 1] = k out[#out + 1] = redis.call('TYPE', k)['ok'] end "
+                                 "return {r[1], out}";
+    const char **argv = h2o_mem_alloc_pool(pool, sizeof(*argv) * (cmd->argc + 2));
+    size_t *argvlen = h2o_mem_alloc_pool(pool, sizeof(*argvlen) * (cmd->argc + 2)), i, n = 0;
+
+    argv[n] = "EVAL", argvlen[n++] = 4;
+    argv[n] = script, argvlen[n++] = sizeof(script) - 1;
+    argv[n] = "0", argvlen[n++] = 1;
+    for (i = 1; i != cmd->argc; ++i) {
+        if (cmd->argvlen[i] == 8 && strncasecmp(cmd->argv[i], "withtype", 8) == 0)
+            continue;
+        argv[n] = cmd->argv[i], argvlen[n++] = cmd->argvlen[i];
+    }
+    cmd->argv = argv;
+    cmd->argvlen = argvlen;
+    cmd->argc = n;
+}
+
+static int is_scan_family(const kve_cmd_info_t *info)
+{
+    return info != NULL && (strcmp(info->name, "scan") == 0 || strcmp(info->name, "hscan") == 0 ||
+                            strcmp(info->name, "sscan") == 0 || strcmp(info->name, "zscan") == 0);
+}
+
+static int may_write(const kve_cmd_info_t *info)
+{
+    /* unknown commands (modules) and scripts are assumed to write: the sync token must not lag */
+    return info == NULL || (info->flags & (KVE_CMDF_WRITE | KVE_CMDF_MAY_REPLICATE)) != 0 ||
+           ((info->flags & KVE_CMDF_CAT_SCRIPTING) != 0 && (info->flags & KVE_CMDF_READONLY) == 0);
+}
+
+void kve_rest_policy_apply(const kve_rest_policy_t *p, int read_only, kve_rest_cmd_t *cmd, h2o_mem_pool_t *pool,
+                           kve_policy_result_t *res)
+{
+    char name[160];
+    const kve_cmd_info_t *info = find_info(cmd, name, sizeof(name));
+    const char *reason;
+
+    *res = (kve_policy_result_t){KVE_POLICY_SEND, NULL, 0, 0};
+    if (listed((const char *const *)p->deny.entries, p->deny.size, name) ||
+        (info != NULL && listed((const char *const *)p->deny.entries, p->deny.size, info->name))) {
+        deny(res, pool, "ERR command '", name, "' is disabled by the server's policy");
+        return;
+    }
+    if ((reason = builtin_refusal(p, cmd, info, name)) != NULL) {
+        char after[192];
+        snprintf(after, sizeof(after), "' is not allowed over the REST API: %s", reason);
+        deny(res, pool, "ERR command '", name, after);
+        return;
+    }
+    if (read_only && !read_only_allows(info)) {
+        deny(res, pool, "NOPERM this user has no permissions to run the '", name, "' command");
+        return;
+    }
+    if (check_key_sizes(p, cmd, info, pool, res) != 0)
+        return;
+    res->is_write = !read_only && may_write(info);
+    if (is_scan_family(info)) {
+        if (p->scan_max_count > 0)
+            cap_scan_count(p, cmd, info, pool);
+        if (strcmp(info->name, "scan") == 0 && has_arg(cmd, 2, "withtype"))
+            rewrite_scan_withtype(cmd, pool);
+    } else if (info != NULL && strcmp(info->name, "copy") == 0 && cmd->argc >= 3 && cmd->argvlen[1] == cmd->argvlen[2] &&
+               memcmp(cmd->argv[1], cmd->argv[2], cmd->argvlen[1]) == 0 && !has_arg(cmd, 3, "db")) {
+        res->verdict = KVE_POLICY_REPLY_INTEGER; /* Upstash: copying a key onto itself copies nothing */
+        res->integer = 0;
+    }
+}

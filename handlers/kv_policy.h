@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The command policy of the KV REST API. Facts about commands (arity, flags, ACL categories, key
+ * positions) come from Redis itself: kv_commands.def is generated from COMMAND of the installed
+ * redis-server (scripts/gen-kv-commands.mjs). The policy on top is a table of refusals with their
+ * reasons (blocking commands, connection state, transactions as commands, admin, KEYS and FLUSH* unless
+ * enabled), the read-only rule (Redis @read commands minus KEYS and SCAN, as Vercel KV), the key-size
+ * limit, the SCAN COUNT cap, and the Upstash extensions (SCAN ... WITHTYPE, COPY k k -> 0).
+ */
+#ifndef KVE_HANDLERS_KV_POLICY_H
+#define KVE_HANDLERS_KV_POLICY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "h2o.h"
+#include "handlers/kv_json.h"
+
+enum {
+    KVE_CMDF_READONLY = 1 << 0,
+    KVE_CMDF_WRITE = 1 << 1,
+    KVE_CMDF_MAY_REPLICATE = 1 << 2,
+    KVE_CMDF_BLOCKING = 1 << 3,
+    KVE_CMDF_ADMIN = 1 << 4,
+    KVE_CMDF_PUBSUB = 1 << 5,
+    KVE_CMDF_NOSCRIPT = 1 << 6,
+    KVE_CMDF_MOVABLEKEYS = 1 << 7,
+    KVE_CMDF_CAT_READ = 1 << 8,
+    KVE_CMDF_CAT_WRITE = 1 << 9,
+    KVE_CMDF_CAT_DANGEROUS = 1 << 10,
+    KVE_CMDF_CAT_CONNECTION = 1 << 11,
+    KVE_CMDF_CAT_SCRIPTING = 1 << 12,
+    KVE_CMDF_CONTAINER = 1 << 13
+};
+
+typedef struct st_kve_cmd_info_t {
+    const char *name; /* lowercase; subcommands are "container|sub" */
+    int arity;        /* negative: at least -arity */
+    int first_key, last_key, key_step;
+    unsigned flags;
+} kve_cmd_info_t;
+
+/** Looks up a command by name (case-insensitive), or "container|sub". NULL if unknown. */
+const kve_cmd_info_t *kve_cmd_lookup(const char *name, size_t len);
+
+typedef struct st_kve_rest_policy_t {
+    int allow_keys;
+    int allow_flush;
+    uint64_t max_key_size;
+    int64_t scan_max_count;
+    /** extra refusals / re-allowed admin commands, lowercase names ("config|get" for a subcommand) */
+    struct {
+        char **entries;
+        size_t size;
+    } deny, allow;
+} kve_rest_policy_t;
+
+typedef enum { KVE_POLICY_SEND, KVE_POLICY_DENY, KVE_POLICY_REPLY_INTEGER } kve_policy_verdict_t;
+
+typedef struct st_kve_policy_result_t {
+    kve_policy_verdict_t verdict;
+    /** DENY: the error text (static or in the pool) */
+    const char *error;
+    /** REPLY_INTEGER: the reply to give without asking Redis */
+    long long integer;
+    /** the command may change data (the sync token moves after it) */
+    int is_write;
+} kve_policy_result_t;
+
+/**
+ * Applies the policy to `cmd` for a token with `read_only` access. May rewrite `cmd` (SCAN COUNT cap,
+ * SCAN WITHTYPE) with memory from `pool`. Always fills `res`.
+ */
+void kve_rest_policy_apply(const kve_rest_policy_t *policy, int read_only, kve_rest_cmd_t *cmd, h2o_mem_pool_t *pool,
+                           kve_policy_result_t *res);
+
+#endif

@@ -1,0 +1,609 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * KV REST API requests (see kv_rest.h): routing, authentication, decoding, policy, then the commands of
+ * the request issued back to back on the thread's KV link, and one JSON (or RESP2) response when the
+ * last reply is in. Replies on one connection come back in order, so the body is encoded as they arrive;
+ * a timeout or a lost connection turns the whole response into a 504/503, since a partial result of a
+ * pipeline or transaction cannot be trusted.
+ */
+#include "handlers/kv_rest_internal.h"
+#include "handlers/kv_json.h"
+#include "handlers/kv_reply.h"
+#include "proxy/common.h"
+#include "proxy/err.h"
+#include "proxy/log.h"
+
+#include <stdio.h>
+#include <time.h>
+
+#define REQ_MAGIC 0x6b767271
+
+enum { MODE_SINGLE, MODE_PIPELINE, MODE_MULTI };
+enum { SLOT_USER, SLOT_MULTI, SLOT_QUEUED, SLOT_EXEC, SLOT_SYNC };
+
+struct st_rest_req_t;
+
+struct st_slot_t {
+    struct st_rest_req_t *st;
+    kve_kv_cmd_t *handle;
+    uint32_t index; /* user command index */
+    uint8_t kind;
+};
+
+struct st_rest_req_t {
+    uint32_t magic;
+    h2o_req_t *req;
+    kve_rest_handler_t *self;
+    kve_rest_thread_t *thread;
+    int mode;
+    unsigned base64 : 1;
+    unsigned resp2 : 1;
+    size_t ncmds;
+    kve_rest_cmd_t *cmds;
+    kve_policy_result_t *verdicts;
+    struct st_slot_t *slots;
+    size_t nslots;
+    size_t pending;
+    size_t next_cmd;       /* pipeline/transaction: entries are appended in command order */
+    size_t entries;        /* entries written so far */
+    int failure;           /* first KVE_E* of the link, if any */
+    int status;            /* HTTP status of a single command (200 or 400) */
+    const char *first_queue_error;
+    uint64_t sync;
+    kve_buf_t body;
+};
+
+static const h2o_generator_t static_generator = {NULL, NULL};
+
+kve_rest_thread_t *kve_rest__thread(kve_rest_handler_t *self, h2o_req_t *req)
+{
+    return h2o_context_get_handler_context(req->conn->ctx, &self->super);
+}
+
+/* --- responses --- */
+
+static const char *reason_of(int status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 405:
+        return "Method Not Allowed";
+    case 413:
+        return "Payload Too Large";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    default:
+        return "Error";
+    }
+}
+
+static int origin_allowed(kve_rest_handler_t *self, const h2o_iovec_t *origin)
+{
+    size_t i;
+    for (i = 0; i != self->conf->cors_origins.size; ++i) {
+        const char *o = self->conf->cors_origins.entries[i];
+        if (strcmp(o, "*") == 0 || h2o_memis(origin->base, origin->len, o, strlen(o)))
+            return 1;
+    }
+    return 0;
+}
+
+void kve_rest__add_cors(kve_rest_handler_t *self, h2o_req_t *req)
+{
+    ssize_t i;
+    if (self->conf->cors_origins.size == 0 || (i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("origin"), -1)) == -1 ||
+        !origin_allowed(self, &req->headers.entries[i].value))
+        return;
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ACCESS_CONTROL_ALLOW_ORIGIN, NULL, req->headers.entries[i].value.base,
+                   req->headers.entries[i].value.len);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VARY, NULL, H2O_STRLIT("Origin"));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-expose-headers"), 0, NULL,
+                          H2O_STRLIT("upstash-sync-token"));
+}
+
+static void add_sync_header(h2o_req_t *req, uint64_t sync)
+{
+    char *v = h2o_mem_alloc_pool(&req->pool, 24);
+    int n = snprintf(v, 24, "%llu", (unsigned long long)sync);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("upstash-sync-token"), 0, NULL, v, (size_t)n);
+}
+
+/* sends `len` bytes at `body` (which must live until the request ends) */
+static void send_body(kve_rest_handler_t *self, h2o_req_t *req, int status, const char *content_type, const char *body,
+                      size_t len, uint64_t sync)
+{
+    h2o_iovec_t buf = h2o_iovec_init(body, len);
+
+    req->res.status = status;
+    req->res.reason = reason_of(status);
+    req->res.content_length = len;
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type, strlen(content_type));
+    add_sync_header(req, sync);
+    kve_rest__add_cors(self, req);
+    h2o_start_response(req, (h2o_generator_t *)&static_generator);
+    if (h2o_memis(req->input.method.base, req->input.method.len, H2O_STRLIT("HEAD")))
+        h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+    else
+        h2o_send(req, &buf, 1, H2O_SEND_STATE_FINAL);
+}
+
+void kve_rest__send_error(kve_rest_handler_t *self, h2o_req_t *req, int status, const char *msg, uint64_t sync)
+{
+    kve_buf_t out = KVE_BUF_INIT;
+    char *body;
+
+    kve_rest_json_error(&out, msg);
+    body = h2o_mem_alloc_pool(&req->pool, out.len);
+    memcpy(body, out.base, out.len);
+    send_body(self, req, status, "application/json", body, out.len, sync);
+    kve_buf_dispose(&out);
+}
+
+/* --- completion --- */
+
+static uint64_t response_sync(struct st_rest_req_t *st)
+{
+    return KVE_MAX(st->sync, st->thread->sync_seen);
+}
+
+static void append_entry(struct st_rest_req_t *st, const kve_kv_reply_t *reply)
+{
+    if (st->resp2) {
+        kve_rest_resp2(&st->body, reply);
+        return;
+    }
+    if (st->entries++ != 0)
+        kve_buf_putc(&st->body, ',');
+    kve_rest_json_envelope(&st->body, reply, st->base64);
+}
+
+/* entries for commands the policy answered itself (refusals in a pipeline, COPY k k), up to `limit` */
+static void emit_synthesized(struct st_rest_req_t *st, size_t limit)
+{
+    for (; st->next_cmd < limit && st->verdicts[st->next_cmd].verdict != KVE_POLICY_SEND; ++st->next_cmd) {
+        const kve_policy_result_t *v = st->verdicts + st->next_cmd;
+        kve_kv_reply_t r = {KVE_REPLY_INTEGER, v->integer, 0, NULL, 0, NULL};
+        if (v->verdict == KVE_POLICY_DENY)
+            r = (kve_kv_reply_t){KVE_REPLY_ERROR, 0, strlen(v->error), (char *)v->error, 0, NULL};
+        append_entry(st, &r);
+    }
+}
+
+static void finish(struct st_rest_req_t *st)
+{
+    h2o_req_t *req = st->req;
+    char msg[96];
+
+    if (req == NULL)
+        return; /* the client went away; the pool is being cleared */
+    if (st->failure != 0) {
+        snprintf(msg, sizeof(msg), "ERR %s", kve_strerror(st->failure));
+        kve_rest__send_error(st->self, req, kve_err_http_status(st->failure), msg, response_sync(st));
+        return;
+    }
+    if (st->mode == MODE_MULTI && st->first_queue_error != NULL) {
+        kve_rest__send_error(st->self, req, 400, st->first_queue_error, response_sync(st));
+        return;
+    }
+    if (st->mode != MODE_SINGLE) {
+        emit_synthesized(st, st->ncmds);
+        if (!st->resp2)
+            kve_buf_putc(&st->body, ']');
+    }
+    send_body(st->self, req, st->status, st->resp2 ? "application/octet-stream" : "application/json", st->body.base, st->body.len,
+              response_sync(st));
+}
+
+static const kve_kv_reply_t *capped(struct st_rest_req_t *st, const kve_kv_reply_t *reply)
+{
+    static const kve_kv_reply_t too_big = {KVE_REPLY_ERROR, 0, 30, "ERR max response size exceeded", 0, NULL};
+    uint64_t cap = st->self->conf->max_reply_size;
+    return cap != 0 && kve_rest_reply_size(reply) > cap ? &too_big : reply;
+}
+
+static void on_user_reply(struct st_rest_req_t *st, uint32_t index, const kve_kv_reply_t *reply)
+{
+    reply = capped(st, reply);
+    if (st->mode == MODE_SINGLE) {
+        if (st->resp2)
+            kve_rest_resp2(&st->body, reply);
+        else
+            kve_rest_json_envelope(&st->body, reply, st->base64);
+        st->status = reply->type == KVE_REPLY_ERROR ? 400 : 200;
+        return;
+    }
+    emit_synthesized(st, index);
+    append_entry(st, reply);
+    st->next_cmd = index + 1;
+}
+
+/* EXEC's reply: the array of results (one entry each, with the policy's own answers in their places), or
+ * EXECABORT when a command failed to queue (its own error was kept) */
+static void on_exec_reply(struct st_rest_req_t *st, const kve_kv_reply_t *reply)
+{
+    size_t i;
+    if (reply->type != KVE_REPLY_ARRAY) {
+        if (st->first_queue_error == NULL)
+            st->first_queue_error = reply->type == KVE_REPLY_ERROR ? h2o_strdup(&st->req->pool, reply->str, reply->len).base
+                                                                   : "ERR transaction discarded";
+        return;
+    }
+    for (i = 0; i != reply->elements; ++i) {
+        emit_synthesized(st, st->ncmds);
+        append_entry(st, capped(st, reply->element[i]));
+        ++st->next_cmd;
+    }
+}
+
+static void on_sync_reply(struct st_rest_req_t *st, const kve_kv_reply_t *reply)
+{
+    if (reply->type == KVE_REPLY_INTEGER && reply->integer > 0) {
+        if ((uint64_t)reply->integer > st->thread->sync_seen)
+            st->thread->sync_seen = (uint64_t)reply->integer;
+    } else if (!st->thread->warned_sync_key) {
+        st->thread->warned_sync_key = 1;
+        kve_log(KVE_LOG_WARN, "kv", "INCR %s failed (%.*s): sync tokens will not advance", st->self->conf->sync_key,
+                (int)KVE_MIN(reply->len, 100), reply->str != NULL ? reply->str : "");
+    }
+}
+
+static void on_reply(void *data, int err, const kve_kv_reply_t *reply)
+{
+    struct st_slot_t *slot = data;
+    struct st_rest_req_t *st = slot->st;
+
+    KVE_CHECK_OBJ(st, REQ_MAGIC);
+    slot->handle = NULL;
+    if (err != 0) {
+        if (st->failure == 0)
+            st->failure = err;
+    } else if (st->failure == 0 && st->req != NULL) {
+        switch (slot->kind) {
+        case SLOT_USER:
+            on_user_reply(st, slot->index, reply);
+            break;
+        case SLOT_QUEUED:
+            if (reply->type == KVE_REPLY_ERROR && st->first_queue_error == NULL)
+                st->first_queue_error = h2o_strdup(&st->req->pool, reply->str, reply->len).base;
+            break;
+        case SLOT_EXEC:
+            on_exec_reply(st, reply);
+            break;
+        case SLOT_SYNC:
+            on_sync_reply(st, reply);
+            break;
+        }
+    }
+    if (--st->pending == 0)
+        finish(st);
+}
+
+static void on_dispose(void *p)
+{
+    struct st_rest_req_t *st = p;
+    size_t i;
+    for (i = 0; i != st->nslots; ++i)
+        if (st->slots[i].handle != NULL)
+            kve_kv_cancel(st->slots[i].handle);
+    kve_buf_dispose(&st->body);
+    st->magic = 0;
+}
+
+/* --- issuing --- */
+
+static int issue(struct st_rest_req_t *st, kve_kv_t *kv, uint8_t kind, uint32_t index, size_t argc, const char *const *argv,
+                 const size_t *argvlen)
+{
+    struct st_slot_t *slot = st->slots + st->nslots;
+    int err = 0;
+
+    *slot = (struct st_slot_t){st, NULL, index, kind};
+    if ((slot->handle = kve_kv_command(kv, argc, argv, argvlen, st->self->conf->command_timeout_ms, on_reply, slot, &err)) == NULL)
+        return err;
+    ++st->nslots;
+    ++st->pending;
+    return 0;
+}
+
+static int issue_all(struct st_rest_req_t *st, kve_kv_t *kv)
+{
+    static const char *const multi[] = {"MULTI"}, *const exec[] = {"EXEC"};
+    static const size_t multi_len[] = {5}, exec_len[] = {4};
+    const char *sync[2] = {"INCR", st->self->conf->sync_key};
+    size_t sync_len[2] = {4, strlen(st->self->conf->sync_key)}, i;
+    int writes = 0, err = 0;
+
+    if (st->mode == MODE_MULTI)
+        err = issue(st, kv, SLOT_MULTI, 0, 1, multi, multi_len);
+    for (i = 0; i != st->ncmds && err == 0; ++i) {
+        writes |= st->verdicts[i].is_write;
+        err = issue(st, kv, st->mode == MODE_MULTI ? SLOT_QUEUED : SLOT_USER, (uint32_t)i, st->cmds[i].argc, st->cmds[i].argv,
+                    st->cmds[i].argvlen);
+    }
+    if (err == 0 && st->mode == MODE_MULTI)
+        err = issue(st, kv, SLOT_EXEC, 0, 1, exec, exec_len);
+    if (err == 0 && writes)
+        err = issue(st, kv, SLOT_SYNC, 0, 2, sync, sync_len);
+    return err;
+}
+
+/* --- request decoding --- */
+
+static int header_is(h2o_req_t *req, const char *name, size_t nlen, const char *value, size_t vlen, int *present)
+{
+    ssize_t i = h2o_find_header_by_str(&req->headers, name, nlen, -1);
+    *present = i != -1;
+    return i != -1 && h2o_lcstris(req->headers.entries[i].value.base, req->headers.entries[i].value.len, value, vlen);
+}
+
+/* Upstash-Encoding and Upstash-Response-Format; returns an error message or NULL */
+static const char *read_format_headers(struct st_rest_req_t *st, h2o_req_t *req)
+{
+    int present;
+    st->base64 = header_is(req, H2O_STRLIT("upstash-encoding"), H2O_STRLIT("base64"), &present);
+    if (header_is(req, H2O_STRLIT("upstash-response-format"), H2O_STRLIT("resp2"), &present)) {
+        st->resp2 = 1;
+    } else if (present && !header_is(req, H2O_STRLIT("upstash-response-format"), H2O_STRLIT("json"), &present)) {
+        return "ERR Upstash-Response-Format must be json or resp2";
+    }
+    if (st->resp2 && st->base64)
+        return "ERR Upstash-Response-Format: resp2 cannot be combined with Upstash-Encoding: base64";
+    if (st->resp2 && st->mode == MODE_MULTI)
+        return "ERR Upstash-Response-Format: resp2 is not supported for /multi-exec";
+    return NULL;
+}
+
+static uint64_t read_client_sync(h2o_req_t *req)
+{
+    ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("upstash-sync-token"), -1);
+    uint64_t v = 0;
+    size_t j;
+    if (i == -1 || req->headers.entries[i].value.len > 19)
+        return 0;
+    for (j = 0; j != req->headers.entries[i].value.len; ++j) {
+        char c = req->headers.entries[i].value.base[j];
+        if (c < '0' || c > '9')
+            return 0; /* not one of ours: ignore */
+        v = v * 10 + (uint64_t)(c - '0');
+    }
+    return v;
+}
+
+/* the token from Authorization: Bearer (preferred) or ?_token= */
+static h2o_iovec_t find_token(h2o_req_t *req, const char *query, size_t query_len)
+{
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+    h2o_iovec_t tok = {NULL, 0};
+
+    if (i != -1) {
+        h2o_iovec_t v = req->headers.entries[i].value;
+        if (v.len > 7 && h2o_lcstris(v.base, 7, H2O_STRLIT("bearer ")))
+            return h2o_iovec_init(v.base + 7, v.len - 7);
+        return tok;
+    }
+    if (query != NULL)
+        kve_rest_query_param(query, query_len, "_token", &req->pool, &tok);
+    return tok;
+}
+
+static int decode(struct st_rest_req_t *st, h2o_req_t *req, const char *rest, size_t rest_len, const char *query, size_t qlen,
+                  const char **err)
+{
+    kve_rest_handler_t *self = st->self;
+    char *body = req->entity.base;
+    size_t max = (size_t)self->conf->max_commands;
+
+    switch (st->mode) {
+    case MODE_SINGLE:
+        st->ncmds = 1;
+        st->cmds = h2o_mem_alloc_pool(&req->pool, sizeof(*st->cmds));
+        if (rest_len == 0)
+            return body == NULL ? (*err = "ERR empty command", -1)
+                                : kve_rest_parse_command(body, req->entity.len, &req->pool, st->cmds, err);
+        return kve_rest_parse_path(rest, rest_len, query, qlen, body, body != NULL ? req->entity.len : 0, &req->pool, st->cmds, err);
+    default:
+        if (body == NULL) {
+            *err = "ERR the request body must be a JSON array of commands, like [[\"SET\",\"k\",\"v\"],[\"GET\",\"k\"]]";
+            return -1;
+        }
+        return kve_rest_parse_commands(body, req->entity.len, &req->pool, max, &st->cmds, &st->ncmds, err);
+    }
+}
+
+/* runs the policy on every command; returns the error that refuses the whole request, if any (a refusal
+ * is a per-entry error in a JSON pipeline only: a transaction is discarded as a whole) */
+static const char *apply_policy(struct st_rest_req_t *st, h2o_req_t *req, int read_only)
+{
+    size_t i;
+    st->verdicts = h2o_mem_alloc_pool(&req->pool, sizeof(*st->verdicts) * st->ncmds);
+    for (i = 0; i != st->ncmds; ++i) {
+        kve_policy_result_t *v = st->verdicts + i;
+        kve_rest_policy_apply(&st->self->policy, read_only, st->cmds + i, &req->pool, v);
+        if (v->verdict == KVE_POLICY_DENY && (st->mode != MODE_PIPELINE || st->resp2))
+            return v->error;
+        if (v->verdict == KVE_POLICY_REPLY_INTEGER && st->resp2)
+            v->verdict = KVE_POLICY_SEND; /* RESP2 output is Redis' own answer */
+    }
+    return NULL;
+}
+
+/* sends the request's commands; answers at once when nothing needs Redis */
+static void execute(struct st_rest_req_t *st, h2o_req_t *req)
+{
+    kve_thread_t *thread = kve_server_thread(req->conn->ctx);
+    size_t i, nsend = 0;
+    int err;
+
+    for (i = 0; i != st->ncmds; ++i)
+        nsend += st->verdicts[i].verdict == KVE_POLICY_SEND;
+    if (st->mode == MODE_SINGLE && nsend == 0) { /* COPY k k */
+        kve_rest_json_envelope(&st->body, &(kve_kv_reply_t){KVE_REPLY_INTEGER, st->verdicts[0].integer}, st->base64);
+        st->status = 200;
+        finish(st);
+        return;
+    }
+    st->slots = h2o_mem_alloc_pool(&req->pool, sizeof(*st->slots) * (st->ncmds + 3));
+    ++st->pending; /* held while issuing, so a reply can never finish the request early */
+    if (thread->kv == NULL || (err = issue_all(st, thread->kv)) != 0) {
+        /* nothing more is sent; what was sent completes and is ignored */
+        st->failure = thread->kv == NULL ? KVE_EUNAVAIL : err;
+    }
+    if (--st->pending == 0)
+        finish(st);
+}
+
+static int route(const char *rest, size_t len, const char *name, const char **args, size_t *args_len)
+{
+    size_t n = strlen(name);
+    if (len < 1 + n || rest[0] != '/' || memcmp(rest + 1, name, n) != 0 || (len > 1 + n && rest[1 + n] != '/'))
+        return 0;
+    *args = rest + 1 + n;
+    *args_len = len - 1 - n;
+    return 1;
+}
+
+static int method_allowed(kve_rest_handler_t *self, h2o_req_t *req)
+{
+    static const char *const methods[] = {"GET", "HEAD", "POST", "PUT"};
+    size_t i;
+    for (i = 0; i != KVE_ARRAY_SIZE(methods); ++i)
+        if (h2o_memis(req->method.base, req->method.len, methods[i], strlen(methods[i])))
+            return 1;
+    return 0;
+}
+
+static int serve_options(kve_rest_handler_t *self, h2o_req_t *req)
+{
+    static const char allow_headers[] = "authorization, content-type, upstash-encoding, upstash-response-format, upstash-sync-token, "
+                                        "upstash-telemetry-runtime, upstash-telemetry-platform, upstash-telemetry-sdk";
+    if (self->conf->cors_origins.size == 0)
+        return 0;
+    req->res.status = 204;
+    req->res.reason = "No Content";
+    kve_rest__add_cors(self, req);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-allow-methods"), 0, NULL,
+                          H2O_STRLIT("GET, HEAD, POST, PUT, OPTIONS"));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-allow-headers"), 0, NULL, allow_headers,
+                          sizeof(allow_headers) - 1);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-max-age"), 0, NULL, H2O_STRLIT("600"));
+    req->res.content_length = 0;
+    h2o_start_response(req, (h2o_generator_t *)&static_generator);
+    h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+    return 1;
+}
+
+static int authenticate(kve_rest_handler_t *self, h2o_req_t *req, const char *query, size_t qlen, int *read_only)
+{
+    h2o_iovec_t tok = find_token(req, query, qlen);
+    const char *who;
+    int access = tok.base != NULL ? kve_rest_auth_check(self->auth, tok.base, tok.len, time(NULL), &who) : KVE_ACCESS_NONE;
+    *read_only = access == KVE_ACCESS_READ_ONLY;
+    return access != KVE_ACCESS_NONE;
+}
+
+static int on_req(h2o_handler_t *_self, h2o_req_t *req)
+{
+    kve_rest_handler_t *self = (void *)_self;
+    size_t path_end = req->query_at != SIZE_MAX ? req->query_at : req->path.len, qlen = 0, args_len;
+    const char *rest = req->path.base + self->prefix_len, *query = NULL, *args, *err;
+    size_t rest_len = path_end >= self->prefix_len ? path_end - self->prefix_len : 0;
+    struct st_rest_req_t *st;
+    int read_only;
+
+    if (req->query_at != SIZE_MAX)
+        query = req->path.base + req->query_at + 1, qlen = req->path.len - req->query_at - 1;
+    if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("OPTIONS")) && serve_options(self, req))
+        return 0;
+    if (!method_allowed(self, req)) {
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("GET, HEAD, POST, PUT"));
+        kve_rest__send_error(self, req, 405, "ERR method not allowed", kve_rest__thread(self, req)->sync_seen);
+        return 0;
+    }
+    if (!authenticate(self, req, query, qlen, &read_only)) {
+        kve_rest__send_error(self, req, 401, "WRONGPASS invalid or missing auth token", 0);
+        return 0;
+    }
+    if (req->entity.base != NULL && req->entity.len > self->conf->max_request_size) {
+        kve_rest__send_error(self, req, 400, "ERR max request size exceeded", kve_rest__thread(self, req)->sync_seen);
+        return 0;
+    }
+    if (route(rest, rest_len, "subscribe", &args, &args_len) || route(rest, rest_len, "psubscribe", &args, &args_len) ||
+        route(rest, rest_len, "monitor", &args, &args_len)) {
+        if (read_only && !route(rest, rest_len, "subscribe", &args, &args_len) && !route(rest, rest_len, "psubscribe", &args, &args_len))
+            kve_rest__send_error(self, req, 400, "NOPERM this user has no permissions to run the 'monitor' command", 0);
+        else
+            kve_rest__serve_stream(self, req, rest[1] == 's' ? "subscribe" : rest[1] == 'p' ? "psubscribe" : "monitor", args, args_len);
+        return 0;
+    }
+    st = h2o_mem_alloc_shared(&req->pool, sizeof(*st), on_dispose);
+    *st = (struct st_rest_req_t){REQ_MAGIC, req, self, kve_rest__thread(self, req), MODE_SINGLE};
+    st->sync = read_client_sync(req);
+    if (route(rest, rest_len, "pipeline", &args, &args_len) && args_len <= 1)
+        st->mode = MODE_PIPELINE, rest_len = 0;
+    else if (route(rest, rest_len, "multi-exec", &args, &args_len) && args_len <= 1)
+        st->mode = MODE_MULTI, rest_len = 0;
+    else if (rest_len == 1 && rest[0] == '/')
+        rest_len = 0;
+    if ((err = read_format_headers(st, req)) != NULL || decode(st, req, rest, rest_len, query, qlen, &err) != 0 ||
+        (err = apply_policy(st, req, read_only)) != NULL) {
+        kve_rest__send_error(self, req, 400, err, response_sync(st));
+        return 0;
+    }
+    if (st->mode != MODE_SINGLE && !st->resp2)
+        kve_buf_putc(&st->body, '[');
+    st->status = 200;
+    execute(st, req);
+    return 0;
+}
+
+/* --- registration --- */
+
+static void on_context_init(h2o_handler_t *_self, h2o_context_t *ctx)
+{
+    kve_rest_handler_t *self = (void *)_self;
+    kve_rest_thread_t *t = kve_zalloc(sizeof(*t));
+    h2o_timeout_init(ctx->loop, &t->heartbeat, self->conf->heartbeat_ms);
+    h2o_context_set_handler_context(ctx, _self, t);
+}
+
+static void on_context_dispose(h2o_handler_t *_self, h2o_context_t *ctx)
+{
+    kve_rest_thread_t *t = h2o_context_get_handler_context(ctx, _self);
+    h2o_timeout_dispose(ctx->loop, &t->heartbeat);
+    free(t);
+}
+
+static void on_handler_dispose(h2o_handler_t *_self)
+{
+    kve_rest_handler_t *self = (void *)_self;
+    kve_rest_auth_free(self->auth);
+}
+
+int kve_rest_register(h2o_pathconf_t *pathconf, const kve_rest_conf_t *conf, char *err, size_t errlen)
+{
+    kve_rest_handler_t *self;
+
+    if (conf->jwt_key != NULL && conf->jwt_key[0] != '\0' && strlen(conf->jwt_key) < KVE_JWT_MIN_KEY) {
+        snprintf(err, errlen, "kv.jwt_key must be at least %d bytes (use 32 random bytes, e.g. openssl rand -hex 32)", KVE_JWT_MIN_KEY);
+        return -1;
+    }
+    self = (void *)h2o_create_handler(pathconf, sizeof(*self));
+    self->super.on_req = on_req;
+    self->super.on_context_init = on_context_init;
+    self->super.on_context_dispose = on_context_dispose;
+    self->super.dispose = on_handler_dispose;
+    self->conf = conf;
+    self->auth = kve_rest_auth_new(conf->tokens.entries, conf->tokens.size, conf->jwt_key);
+    self->policy = (kve_rest_policy_t){conf->allow_keys, conf->allow_flush, conf->max_key_size, conf->scan_max_count};
+    self->policy.deny.entries = conf->deny_commands.entries, self->policy.deny.size = conf->deny_commands.size;
+    self->policy.allow.entries = conf->allow_commands.entries, self->policy.allow.size = conf->allow_commands.size;
+    self->prefix_len = strcmp(pathconf->path.base, "/") == 0 ? 0 : pathconf->path.len;
+    return 0;
+}

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The KV REST API: the Upstash / Vercel KV REST protocol (../shared/docs/kv-rest-protocol.md) over the
+ * thread's KV link. One request becomes one command, a pipeline or a MULTI/EXEC block, issued
+ * synchronously on the shared connection so other requests' commands never interleave with a
+ * transaction; many requests share each thread's connection by pipelining.
+ *
+ * Read-your-writes across instances: after every request that may write, the handler also sends
+ * INCR <sync_key> on the same connection. Redis runs it after the writes, so its value orders the writes
+ * globally (all kvedge instances share the key) and a replica that has applied value N has applied every
+ * write acknowledged with a token <= N. `upstash-sync-token` carries max(that value as seen by this
+ * thread, the token the client sent), so the token a client holds never goes backwards.
+ */
+#ifndef KVE_HANDLERS_KV_REST_H
+#define KVE_HANDLERS_KV_REST_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "h2o.h"
+#include "handlers/kv_auth.h"
+#include "proxy/server.h"
+
+typedef struct st_kve_rest_conf_t {
+    /** URL prefix ("/kv"); "" when the API owns its listeners */
+    char *path;
+    struct {
+        kve_rest_token_conf_t *entries;
+        size_t size;
+    } tokens;
+    /** HS256 key for tokens minted by `kvedge token` (secret; NULL: JWTs refused) */
+    char *jwt_key;
+    uint64_t max_request_size;
+    uint64_t max_key_size;
+    uint64_t max_reply_size;
+    int64_t max_commands;
+    int allow_keys;
+    int allow_flush;
+    int64_t scan_max_count;
+    struct {
+        char **entries;
+        size_t size;
+    } deny_commands, allow_commands, cors_origins;
+    /** 0: the link's command timeout */
+    uint64_t command_timeout_ms;
+    uint64_t heartbeat_ms;
+    char *sync_key;
+    /** listeners that serve only this API (empty: it is served on the main listeners at `path`) */
+    struct {
+        kve_listen_conf_t *entries;
+        size_t size;
+    } listen;
+} kve_rest_conf_t;
+
+/**
+ * Registers the API as the next handler of `pathconf`. `conf` is borrowed and must outlive the server.
+ * Returns 0, or -1 with a message in `err`.
+ */
+int kve_rest_register(h2o_pathconf_t *pathconf, const kve_rest_conf_t *conf, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared by the KV REST request handler (kv_rest.c) and its streaming endpoints (kv_sse.c). */
+#ifndef KVE_HANDLERS_KV_REST_INTERNAL_H
+#define KVE_HANDLERS_KV_REST_INTERNAL_H
+
+#include "handlers/kv_auth.h"
+#include "handlers/kv_policy.h"
+#include "handlers/kv_rest.h"
+#include "proxy/buf.h"
+
+typedef struct st_kve_rest_handler_t {
+    h2o_handler_t super;
+    const kve_rest_conf_t *conf;
+    kve_rest_auth_t *auth;
+    kve_rest_policy_t policy;
+    size_t prefix_len;
+} kve_rest_handler_t;
+
+/** Per worker thread. */
+typedef struct st_kve_rest_thread_t {
+    /** highest sync counter value this thread has seen */
+    uint64_t sync_seen;
+    int warned_sync_key;
+    /** SSE heartbeats */
+    h2o_timeout_t heartbeat;
+} kve_rest_thread_t;
+
+kve_rest_thread_t *kve_rest__thread(kve_rest_handler_t *self, h2o_req_t *req);
+
+/** Adds the CORS response headers when the request's Origin is allowed. */
+void kve_rest__add_cors(kve_rest_handler_t *self, h2o_req_t *req);
+
+/** Sends {"error":msg} with `status` (and the sync token and CORS headers). */
+void kve_rest__send_error(kve_rest_handler_t *self, h2o_req_t *req, int status, const char *msg, uint64_t sync);
+
+/** SSE endpoints: `kind` is "subscribe", "psubscribe" or "monitor"; `args` the path after it ("/ch1/ch2"). */
+void kve_rest__serve_stream(kve_rest_handler_t *self, h2o_req_t *req, const char *kind, const char *args, size_t args_len);
+
+#endif

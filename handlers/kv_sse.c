@@ -1,0 +1,299 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Server-sent events of the KV REST API: /subscribe/<channel>..., /psubscribe/<pattern>..., /monitor.
+ * Each request owns a KV stream (a dedicated Redis connection) and turns its replies into lines
+ * `data: message,<channel>,<payload>` (kv-rest-protocol.md §1.6). Payload lines are split into several
+ * `data:` lines as the SSE format requires. h2o allows one send in flight, so events queue in `pending`
+ * until h2o asks for more (proceed); a client that stops reading is dropped once the queue passes a
+ * bound. Comment heartbeats keep proxies from timing out an idle stream.
+ *
+ * Prompt cleanup: h2o 2.2.5 notices an HTTP/1 client that went away only when a write fails, which for a
+ * quiet channel is the next heartbeat. So for plain HTTP/1 a second, read-only watcher on a dup() of the
+ * client socket reports the hangup at once, and the Redis subscription is closed right then.
+ */
+#include "handlers/kv_rest_internal.h"
+#include "proxy/common.h"
+#include "proxy/err.h"
+#include "proxy/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#define SSE_MAGIC 0x73736531
+#define MAX_PENDING (1024 * 1024)
+#define MAX_CHANNELS 128
+
+typedef struct st_sse_t {
+    uint32_t magic;
+    h2o_generator_t super;
+    h2o_req_t *req;
+    kve_rest_handler_t *self;
+    kve_rest_thread_t *thread;
+    kve_kv_stream_t *stream;
+    kve_drain_watcher_t drain;
+    h2o_timeout_entry_t heartbeat;
+    h2o_socket_t *watch;
+    kve_buf_t pending, inflight;
+    unsigned sending : 1;
+    unsigned ending : 1; /* finish after what is queued */
+    unsigned ended : 1;  /* the final send was made */
+    unsigned failed : 1; /* end with an error (close the connection) */
+    unsigned monitor : 1;
+} sse_t;
+
+static void close_stream(sse_t *s)
+{
+    if (s->stream != NULL) {
+        kve_kv_stream_close(s->stream);
+        s->stream = NULL;
+    }
+    if (s->watch != NULL) {
+        h2o_socket_close(s->watch);
+        s->watch = NULL;
+    }
+    if (h2o_timeout_is_linked(&s->heartbeat))
+        h2o_timeout_unlink(&s->heartbeat);
+    if (h2o_linklist_is_linked(&s->drain.link))
+        h2o_linklist_unlink(&s->drain.link);
+}
+
+/* sends what is pending, or the end; at most one send is in flight */
+static void flush(sse_t *s)
+{
+    h2o_iovec_t buf;
+    kve_buf_t tmp;
+
+    if (s->sending || s->ended || s->req == NULL)
+        return;
+    if (s->pending.len == 0 && !s->ending)
+        return;
+    tmp = s->inflight, s->inflight = s->pending, s->pending = tmp;
+    s->pending.len = 0;
+    buf = h2o_iovec_init(s->inflight.base, s->inflight.len);
+    s->sending = 1;
+    if (s->ending) {
+        s->ended = 1;
+        close_stream(s);
+        h2o_send(s->req, &buf, buf.len != 0, s->failed ? H2O_SEND_STATE_ERROR : H2O_SEND_STATE_FINAL);
+    } else {
+        h2o_send(s->req, &buf, 1, H2O_SEND_STATE_IN_PROGRESS);
+    }
+}
+
+static void end(sse_t *s, int failed)
+{
+    s->ending = 1;
+    s->failed |= failed;
+    close_stream(s); /* the subscription ends now, even if the last bytes are still queued */
+    flush(s);
+}
+
+static void on_proceed(h2o_generator_t *gen, h2o_req_t *req)
+{
+    sse_t *s = H2O_STRUCT_FROM_MEMBER(sse_t, super, gen);
+    s->sending = 0;
+    s->inflight.len = 0;
+    flush(s);
+}
+
+static void on_stop(h2o_generator_t *gen, h2o_req_t *req)
+{
+    sse_t *s = H2O_STRUCT_FROM_MEMBER(sse_t, super, gen);
+    close_stream(s);
+    s->req = NULL;
+}
+
+static void on_dispose(void *p)
+{
+    sse_t *s = p;
+    close_stream(s);
+    kve_buf_dispose(&s->pending);
+    kve_buf_dispose(&s->inflight);
+    s->magic = 0;
+}
+
+/* appends `data: <text>` for each line of `text` and the blank line that ends the event */
+static void queue_event(sse_t *s, const char *prefix, size_t plen, const char *text, size_t len)
+{
+    size_t i, start = 0;
+    kve_buf_append(&s->pending, "data: ", 6);
+    kve_buf_append(&s->pending, prefix, plen);
+    for (i = 0; i <= len; ++i) {
+        if (i != len && text[i] != '\n')
+            continue;
+        kve_buf_append(&s->pending, text + start, i - start - (i > start && text[i - 1] == '\r'));
+        if (i != len)
+            kve_buf_append(&s->pending, "\ndata: ", 7);
+        start = i + 1;
+    }
+    kve_buf_append(&s->pending, "\n\n", 2);
+}
+
+static void queue_reply(sse_t *s, const kve_kv_reply_t *r)
+{
+    kve_buf_t head = KVE_BUF_INIT;
+    size_t i;
+
+    if (s->monitor) {
+        if (r->type == KVE_REPLY_STATUS && r->len == 2 && memcmp(r->str, "OK", 2) == 0 && s->pending.len == 0 &&
+            s->inflight.len == 0)
+            queue_event(s, "", 0, "\"OK\"", 4);
+        else if (r->type == KVE_REPLY_STATUS || r->type == KVE_REPLY_STRING)
+            queue_event(s, "", 0, r->str, r->len);
+        return;
+    }
+    if (r->type != KVE_REPLY_ARRAY || r->elements < 3)
+        return;
+    /* "message,<channel>," or "subscribe,<channel>," etc.: every element but the last, joined by commas */
+    for (i = 0; i + 1 != r->elements; ++i) {
+        const kve_kv_reply_t *e = r->element[i];
+        if (e->type == KVE_REPLY_STRING || e->type == KVE_REPLY_STATUS)
+            kve_buf_append(&head, e->str, e->len);
+        kve_buf_putc(&head, ',');
+    }
+    if (r->element[i]->type == KVE_REPLY_INTEGER) {
+        char n[24];
+        queue_event(s, head.base, head.len, n, (size_t)snprintf(n, sizeof(n), "%lld", r->element[i]->integer));
+    } else {
+        queue_event(s, head.base, head.len, r->element[i]->str, r->element[i]->len);
+    }
+    kve_buf_dispose(&head);
+}
+
+static void on_stream(void *data, int err, const kve_kv_reply_t *reply)
+{
+    sse_t *s = data;
+    KVE_CHECK_OBJ(s, SSE_MAGIC);
+    if (err != 0) {
+        s->stream = NULL; /* it failed; closing it is still allowed but not needed */
+        kve_log(KVE_LOG_WARN, "kv", "subscription stream ended: %s", kve_strerror(err));
+        end(s, 0);
+        return;
+    }
+    queue_reply(s, reply);
+    if (s->pending.len > MAX_PENDING) {
+        kve_log(KVE_LOG_WARN, "kv", "dropping a subscriber that does not read (%zu bytes queued)", s->pending.len);
+        end(s, 1);
+        return;
+    }
+    flush(s);
+}
+
+static void on_heartbeat(h2o_timeout_entry_t *entry)
+{
+    sse_t *s = H2O_STRUCT_FROM_MEMBER(sse_t, heartbeat, entry);
+    kve_buf_append(&s->pending, ": ping\n\n", 8);
+    flush(s);
+    h2o_timeout_link(s->req->conn->ctx->loop, &s->thread->heartbeat, &s->heartbeat);
+}
+
+static void on_drain(kve_drain_watcher_t *w)
+{
+    sse_t *s = H2O_STRUCT_FROM_MEMBER(sse_t, drain, w);
+    h2o_linklist_unlink(&w->link);
+    end(s, 0);
+}
+
+static void on_watch(h2o_socket_t *sock, const char *err)
+{
+    sse_t *s = sock->data;
+    char c;
+    ssize_t n = recv(h2o_socket_get_fd(sock), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+        end(s, 1); /* the client hung up */
+    } else if (n > 0) {
+        h2o_socket_read_stop(sock); /* it sent something (a pipelined request): leave it to h2o */
+    }
+}
+
+/* HTTP/1 without TLS: watch the client socket for a hangup (see the top of the file) */
+static void watch_client(sse_t *s, h2o_req_t *req)
+{
+    h2o_socket_t *sock = req->conn->callbacks->get_socket != NULL ? req->conn->callbacks->get_socket(req->conn) : NULL;
+    int fd;
+    if (sock == NULL || sock->ssl != NULL || req->version >= 0x200 || (fd = fcntl(h2o_socket_get_fd(sock), F_DUPFD_CLOEXEC, 0)) == -1)
+        return;
+    s->watch = h2o_evloop_socket_create(req->conn->ctx->loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+    s->watch->data = s;
+    h2o_socket_read_start(s->watch, on_watch);
+}
+
+/* channel or pattern names from "/a/b%2Fc": percent-decoded segments */
+static size_t parse_names(kve_rest_handler_t *self, h2o_req_t *req, const char *args, size_t len, const char **argv,
+                          size_t *argvlen, const char **err)
+{
+    kve_rest_cmd_t cmd;
+    size_t i;
+
+    if (len <= 1) {
+        *err = "ERR name at least one channel, like /subscribe/news";
+        return 0;
+    }
+    /* the path parser gives a command whose "name" is the first channel */
+    if (kve_rest_parse_path(args, len, NULL, 0, NULL, 0, &req->pool, &cmd, err) != 0)
+        return 0;
+    if (cmd.argc > MAX_CHANNELS) {
+        *err = "ERR too many channels in one request";
+        return 0;
+    }
+    for (i = 0; i != cmd.argc; ++i) {
+        if (memchr(cmd.argv[i], ',', cmd.argvlen[i]) != NULL || cmd.argvlen[i] == 0 || cmd.argvlen[i] > self->conf->max_key_size) {
+            *err = "ERR channel names must be non-empty, without commas, and within the key size limit";
+            return 0;
+        }
+        argv[i + 1] = cmd.argv[i];
+        argvlen[i + 1] = cmd.argvlen[i];
+    }
+    return cmd.argc;
+}
+
+static void start_response(sse_t *s, h2o_req_t *req)
+{
+    kve_thread_t *thread = kve_server_thread(req->conn->ctx);
+
+    req->res.status = 200;
+    req->res.reason = "OK";
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/event-stream"));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-cache"));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-accel-buffering"), 0, NULL, H2O_STRLIT("no"));
+    kve_rest__add_cors(s->self, req);
+    s->super.proceed = on_proceed;
+    s->super.stop = on_stop;
+    h2o_start_response(req, &s->super);
+    s->drain.on_drain = on_drain;
+    kve_server_watch_drain(thread, &s->drain);
+    s->heartbeat.cb = on_heartbeat;
+    h2o_timeout_link(req->conn->ctx->loop, &s->thread->heartbeat, &s->heartbeat);
+    watch_client(s, req);
+    kve_buf_append(&s->pending, ": connected\n\n", 13); /* sends the headers now */
+    flush(s);
+}
+
+void kve_rest__serve_stream(kve_rest_handler_t *self, h2o_req_t *req, const char *kind, const char *args, size_t args_len)
+{
+    kve_thread_t *thread = kve_server_thread(req->conn->ctx);
+    const char *argv[MAX_CHANNELS + 1], *err = NULL;
+    size_t argvlen[MAX_CHANNELS + 1], argc = 1;
+    int monitor = strcmp(kind, "monitor") == 0, kverr = KVE_EUNAVAIL;
+    sse_t *s;
+
+    argv[0] = monitor ? "MONITOR" : kind[0] == 's' ? "SUBSCRIBE" : "PSUBSCRIBE";
+    argvlen[0] = strlen(argv[0]);
+    if (monitor ? args_len > 1 : (argc += parse_names(self, req, args, args_len, argv, argvlen, &err)) == 1) {
+        kve_rest__send_error(self, req, 400, err != NULL ? err : "ERR /monitor takes no arguments", 0);
+        return;
+    }
+    s = h2o_mem_alloc_shared(&req->pool, sizeof(*s), on_dispose);
+    *s = (sse_t){SSE_MAGIC};
+    s->req = req, s->self = self, s->thread = kve_rest__thread(self, req), s->monitor = monitor;
+    if (thread->kv == NULL || (s->stream = kve_kv_stream_open(thread->kv, argc, argv, argvlen, on_stream, s, &kverr)) == NULL) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "ERR %s", kve_strerror(kverr));
+        kve_rest__send_error(self, req, kve_err_http_status(kverr), msg, 0);
+        return;
+    }
+    start_response(s, req);
+}

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared between the Redis link (kv_redis.c) and its streams (kv_redis_stream.c); not for other modules. */
+#ifndef KVE_PROXY_KV_REDIS_INTERNAL_H
+#define KVE_PROXY_KV_REDIS_INTERNAL_H
+
+#include "proxy/kv_internal.h"
+#include "proxy/redis_adapter.h"
+#include "proxy/redis_target.h"
+
+typedef struct st_kve_redis_link_t {
+    kve_kv_t super;
+    kve_redis_target_t target;
+    kve_redis_adapter_t adapter;
+    uint64_t reconnect_max_ms;
+    uint64_t breaker_threshold;
+    unsigned ever_up : 1;
+    unsigned logged_down : 1;
+    size_t handshake_pending;
+    uint64_t consecutive_timeouts;
+    uint64_t backoff_ms;
+    uint64_t next_attempt_at;
+    h2o_timeout_t tick;
+    h2o_timeout_entry_t tick_entry;
+    /** also bounds the connect and handshake of streams */
+    h2o_timeout_t connect_timeout;
+    h2o_timeout_entry_t connect_entry;
+    /** streams opened on this link and not yet freed */
+    size_t num_streams;
+} kve_redis_link_t;
+
+kve_kv_stream_t *kve_redis__stream_open(kve_kv_t *kv, size_t argc, const char *const *argv, const size_t *argvlen,
+                                        kve_kv_stream_cb cb, void *data, int *err);
+void kve_redis__stream_close(kve_kv_stream_t *stream);
+
+#endif

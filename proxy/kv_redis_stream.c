@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Streams of the Redis driver: one hiredis connection per SUBSCRIBE/PSUBSCRIBE/MONITOR, authenticated
+ * like the link. hiredis keeps its own per-channel callbacks for subscriptions and re-arms the callback
+ * for MONITOR; both end up in on_stream_reply. Lifetime: the stream struct is freed when the caller has
+ * closed it and hiredis has released the context (its cleanup hook), whichever comes last, so a callback
+ * hiredis runs while freeing never touches freed memory.
+ */
+#include "proxy/common.h"
+#include "proxy/err.h"
+#include "proxy/kv_redis_internal.h"
+#include "proxy/log.h"
+
+#include <stdio.h>
+#include <hiredis/hiredis.h>
+#include <hiredis/async.h>
+
+#define STREAM_MAGIC 0x7374726d
+
+struct st_kve_kv_stream_t {
+    kve_kv_t *kv; /* first: kve_kv_stream_close finds the driver through it */
+    uint32_t magic;
+    kve_redis_adapter_t adapter;
+    kve_kv_stream_cb cb;
+    void *data;
+    size_t handshake_pending;
+    h2o_timeout_entry_t connect_entry;
+    unsigned closed : 1; /* the caller is done with it */
+    unsigned failed : 1; /* the error was reported */
+};
+
+static kve_redis_link_t *link_of(kve_kv_stream_t *s)
+{
+    return (kve_redis_link_t *)s->kv;
+}
+
+static void release(kve_kv_stream_t *s)
+{
+    if (h2o_timeout_is_linked(&s->connect_entry))
+        h2o_timeout_unlink(&s->connect_entry);
+    --link_of(s)->num_streams;
+    s->magic = 0;
+    free(s);
+}
+
+static void fail(kve_kv_stream_t *s, int err)
+{
+    if (s->closed || s->failed)
+        return;
+    s->failed = 1;
+    if (h2o_timeout_is_linked(&s->connect_entry))
+        h2o_timeout_unlink(&s->connect_entry);
+    s->cb(s->data, err, NULL);
+}
+
+static void on_cleanup(kve_redis_adapter_t *adapter)
+{
+    kve_kv_stream_t *s = H2O_STRUCT_FROM_MEMBER(kve_kv_stream_t, adapter, adapter);
+    if (s->closed)
+        release(s);
+    else
+        fail(s, KVE_ECONN);
+}
+
+static void on_stream_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    kve_kv_stream_t *s = privdata;
+    KVE_CHECK_OBJ(s, STREAM_MAGIC);
+    if (reply == NULL) {
+        fail(s, KVE_ECONN);
+        return;
+    }
+    if (!s->closed && !s->failed)
+        s->cb(s->data, 0, reply);
+}
+
+static void on_handshake_reply(redisAsyncContext *ac, void *_reply, void *privdata)
+{
+    kve_kv_stream_t *s = privdata;
+    redisReply *reply = _reply;
+
+    KVE_CHECK_OBJ(s, STREAM_MAGIC);
+    if (reply == NULL || s->closed || s->failed)
+        return;
+    if (reply->type == REDIS_REPLY_ERROR) {
+        kve_log(KVE_LOG_WARN, "redis", "stream to %s: handshake failed: %.*s", s->kv->peer, (int)KVE_MIN(reply->len, 120), reply->str);
+        fail(s, KVE_ECONN);
+        redisAsyncFree(ac);
+    } else if (--s->handshake_pending == 0 && h2o_timeout_is_linked(&s->connect_entry)) {
+        h2o_timeout_unlink(&s->connect_entry);
+    }
+}
+
+static void on_connect_timeout(h2o_timeout_entry_t *entry)
+{
+    kve_kv_stream_t *s = H2O_STRUCT_FROM_MEMBER(kve_kv_stream_t, connect_entry, entry);
+    fail(s, KVE_ETIMEDOUT);
+    if (s->adapter.ac != NULL)
+        redisAsyncFree(s->adapter.ac);
+}
+
+kve_kv_stream_t *kve_redis__stream_open(kve_kv_t *kv, size_t argc, const char *const *argv, const size_t *argvlen,
+                                        kve_kv_stream_cb cb, void *data, int *err)
+{
+    kve_redis_link_t *link = (void *)kv;
+    kve_kv_stream_t *s = kve_zalloc(sizeof(*s));
+    char why[160];
+
+    *s = (kve_kv_stream_t){kv, STREAM_MAGIC, {NULL}, cb, data};
+    s->adapter.on_cleanup = on_cleanup;
+    if (kve_redis_adapter_connect(&s->adapter, kv->loop, &link->target, why, sizeof(why)) != 0) {
+        kve_log(KVE_LOG_WARN, "redis", "stream to %s: %s", kv->peer, why);
+        free(s);
+        *err = KVE_ECONN;
+        return NULL;
+    }
+    ++link->num_streams;
+    s->adapter.ac->data = s;
+    s->connect_entry.cb = on_connect_timeout;
+    h2o_timeout_link(kv->loop, &link->connect_timeout, &s->connect_entry);
+    s->handshake_pending = kve_redis_adapter_handshake(&s->adapter, &link->target, 0, on_handshake_reply, s) + 1;
+    redisAsyncCommandArgv(s->adapter.ac, on_handshake_reply, s, 1, (const char *[]){"PING"}, NULL);
+    redisAsyncCommandArgv(s->adapter.ac, on_stream_reply, s, (int)argc, (const char **)argv, argvlen);
+    return s;
+}
+
+void kve_redis__stream_close(kve_kv_stream_t *s)
+{
+    KVE_CHECK_OBJ(s, STREAM_MAGIC);
+    s->closed = 1;
+    if (s->adapter.ac != NULL)
+        redisAsyncFree(s->adapter.ac); /* releases `s` from the cleanup hook, now or after hiredis' callback */
+    else
+        release(s);
+}
