@@ -67,8 +67,7 @@ test: deps
 # The demo API runs in the background and is stopped by its PID when kvedge exits (Ctrl-C included).
 run: deps
 	@$(MAKE) --no-print-directory build
-	@token=$$(awk '/^kv:/ { kv = 1; next } /^[^ #]/ { kv = 0 } kv && $$1 == "token:" { print $$2; exit }' $(RUN_CONFIG)); \
-	PORT=$(DEMO_PORT) node examples/demo-api.mjs & demo=$$!; \
+	@PORT=$(DEMO_PORT) node examples/demo-api.mjs & demo=$$!; \
 	trap 'kill $$demo 2>/dev/null || true; wait $$demo 2>/dev/null || true' EXIT; \
 	for i in $$(seq 50); do \
 		curl -fsS -o /dev/null http://127.0.0.1:$(DEMO_PORT)/ 2>/dev/null && break; \
@@ -78,8 +77,9 @@ run: deps
 	echo; \
 	echo "  kvedge        $(KV_URL)            (healthz, readyz, metrics: $(KV_URL)/healthz ...)"; \
 	echo "  demo API      $(KV_URL)/api/       -> http://127.0.0.1:$(DEMO_PORT)/  (try /api/time, /api/items/1)"; \
-	echo "  KV REST API   $(KV_URL)/kv         (in progress)"; \
-	echo "    export KV_REST_API_URL=$(KV_URL)/kv KV_REST_API_TOKEN=$${token:-<token from the kv section of $(RUN_CONFIG), not there yet>}"; \
+	echo "  KV REST API   $(KV_URL)/kv"; \
+	echo "    export KV_REST_API_URL=$(KV_URL)/kv KV_REST_API_TOKEN=$${KV_REST_API_TOKEN:-kvedge-quickstart-token}"; \
+	echo "    node examples/vercel-kv-example.mjs      # @vercel/kv against kvedge"; \
 	echo "  config        $(RUN_CONFIG)        Ctrl-C stops kvedge and the demo API"; \
 	echo; \
 	./build/kvedge -c $(RUN_CONFIG)

@@ -172,7 +172,7 @@ static void render_kv(kve_buf_t *buf, kve_server_t *server)
     kve_kv_stats_t sum = {0}, st;
 
     kve_buf_printf(buf, "# HELP kvedge_kv_link_up 1 when the thread's KV link is connected and ready.\n"
-                            "# TYPE kvedge_kv_link_up gauge\n");
+                        "# TYPE kvedge_kv_link_up gauge\n");
     for (i = 0; i != n; ++i) {
         kve_thread_t *t = kve_server_get_thread(server, i);
         memset(&st, 0, sizeof(st));
@@ -183,8 +183,8 @@ static void render_kv(kve_buf_t *buf, kve_server_t *server)
         sum.failures += st.failures, sum.reconnects += st.reconnects, sum.inflight += st.inflight;
     }
 #define COUNTER(name, help, v)                                                                                                     \
-    kve_buf_printf(buf, "# HELP kvedge_kv_" name " " help "\n# TYPE kvedge_kv_" name " counter\nkvedge_kv_" name " %llu\n",    \
-                       (unsigned long long)(v))
+    kve_buf_printf(buf, "# HELP kvedge_kv_" name " " help "\n# TYPE kvedge_kv_" name " counter\nkvedge_kv_" name " %llu\n",        \
+                   (unsigned long long)(v))
     COUNTER("commands_total", "Commands sent to the KV store.", sum.commands);
     COUNTER("error_replies_total", "Error replies from the KV store.", sum.error_replies);
     COUNTER("timeouts_total", "Commands that timed out.", sum.timeouts);
@@ -192,28 +192,28 @@ static void render_kv(kve_buf_t *buf, kve_server_t *server)
     COUNTER("reconnects_total", "Reconnections after a lost link.", sum.reconnects);
 #undef COUNTER
     kve_buf_printf(buf,
-                       "# HELP kvedge_kv_inflight Commands awaiting a reply.\n# TYPE kvedge_kv_inflight gauge\n"
-                       "kvedge_kv_inflight %llu\n",
-                       (unsigned long long)sum.inflight);
+                   "# HELP kvedge_kv_inflight Commands awaiting a reply.\n# TYPE kvedge_kv_inflight gauge\n"
+                   "kvedge_kv_inflight %llu\n",
+                   (unsigned long long)sum.inflight);
 }
 
 static void render_process(kve_buf_t *buf, const kve_admin_sources_t *src)
 {
     kve_buf_printf(buf,
-                       "# HELP kvedge_build_info Version of kvedge.\n# TYPE kvedge_build_info gauge\n"
-                       "kvedge_build_info{version=\"%s\"} 1\n"
-                       "# HELP kvedge_process_start_time_seconds Start time of the process.\n"
-                       "# TYPE kvedge_process_start_time_seconds gauge\nkvedge_process_start_time_seconds %lld\n"
-                       "# HELP kvedge_connections Open client connections.\n# TYPE kvedge_connections gauge\n"
-                       "kvedge_connections %zu\n",
-                       KVE_VERSION, (long long)process_start_time, kve_server_num_connections(src->server));
+                   "# HELP kvedge_build_info Version of kvedge.\n# TYPE kvedge_build_info gauge\n"
+                   "kvedge_build_info{version=\"%s\"} 1\n"
+                   "# HELP kvedge_process_start_time_seconds Start time of the process.\n"
+                   "# TYPE kvedge_process_start_time_seconds gauge\nkvedge_process_start_time_seconds %lld\n"
+                   "# HELP kvedge_connections Open client connections.\n# TYPE kvedge_connections gauge\n"
+                   "kvedge_connections %zu\n",
+                   KVE_VERSION, (long long)process_start_time, kve_server_num_connections(src->server));
     if (src->embedded != NULL)
         kve_buf_printf(buf,
-                           "# HELP kvedge_embedded_redis_up 1 while the embedded redis-server process runs.\n"
-                           "# TYPE kvedge_embedded_redis_up gauge\nkvedge_embedded_redis_up %d\n"
-                           "# HELP kvedge_embedded_redis_restarts_total Restarts of the embedded redis-server.\n"
-                           "# TYPE kvedge_embedded_redis_restarts_total counter\nkvedge_embedded_redis_restarts_total %llu\n",
-                           kve_embedded_pid(src->embedded) != 0, (unsigned long long)kve_embedded_restarts(src->embedded));
+                       "# HELP kvedge_embedded_redis_up 1 while the embedded redis-server process runs.\n"
+                       "# TYPE kvedge_embedded_redis_up gauge\nkvedge_embedded_redis_up %d\n"
+                       "# HELP kvedge_embedded_redis_restarts_total Restarts of the embedded redis-server.\n"
+                       "# TYPE kvedge_embedded_redis_restarts_total counter\nkvedge_embedded_redis_restarts_total %llu\n",
+                       kve_embedded_pid(src->embedded) != 0, (unsigned long long)kve_embedded_restarts(src->embedded));
 }
 
 void kve_admin_render_metrics(const kve_admin_sources_t *src, kve_buf_t *buf)

@@ -97,7 +97,8 @@ char *kve_rest_jwt_mint(const char *key, int access, uint64_t ttl_sec, const cha
     }
     if (jwt_new(&jwt) != 0)
         goto Error;
-    if (jwt_add_grant(jwt, "aud", JWT_AUDIENCE) != 0 || jwt_add_grant(jwt, "access", access == KVE_ACCESS_READ_ONLY ? "ro" : "rw") != 0 ||
+    if (jwt_add_grant(jwt, "aud", JWT_AUDIENCE) != 0 ||
+        jwt_add_grant(jwt, "access", access == KVE_ACCESS_READ_ONLY ? "ro" : "rw") != 0 ||
         jwt_add_grant_int(jwt, "iat", (long)now) != 0 || jwt_add_grant_int(jwt, "exp", (long)(now + (time_t)ttl_sec)) != 0 ||
         (sub != NULL && jwt_add_grant(jwt, "sub", sub) != 0) ||
         jwt_set_alg(jwt, JWT_ALG_HS256, (const unsigned char *)key, (int)strlen(key)) != 0)

@@ -137,7 +137,7 @@ static char *put_utf8(char *w, uint32_t cp)
     return w;
 }
 
-/* \uXXXX at *rp, with its low surrogate if it is a high one; writes the UTF-8 at *wp and advances both */
+/* \uHHHH at *rp, with its low surrogate if it is a high one; writes the UTF-8 at *wp and advances both */
 static int unescape_unicode(struct st_parser_t *ps, char **rp, char **wp)
 {
     char *r = *rp;

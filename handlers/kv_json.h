@@ -45,8 +45,8 @@ int kve_rest_parse_command(char *body, size_t len, h2o_mem_pool_t *pool, kve_res
  * ("ERR empty pipeline") or an empty inner array ("ERR command 3 is empty", 1-based). Errors inside a
  * command name it: "ERR command 2: argument 3 is null".
  */
-int kve_rest_parse_commands(char *body, size_t len, h2o_mem_pool_t *pool, size_t max_commands, kve_rest_cmd_t **cmds,
-                            size_t *ncmds, const char **err);
+int kve_rest_parse_commands(char *body, size_t len, h2o_mem_pool_t *pool, size_t max_commands, kve_rest_cmd_t **cmds, size_t *ncmds,
+                            const char **err);
 
 /**
  * Builds a command from a URL path after the API prefix (e.g. "/set/foo/bar", already stripped of the
@@ -57,12 +57,15 @@ int kve_rest_parse_commands(char *body, size_t len, h2o_mem_pool_t *pool, size_t
  * space and percent-escapes are decoded. `path` and `query` (may be NULL) are not modified (decoding
  * writes into pool copies). Errors: "ERR empty command", "ERR invalid percent-encoding in the URL".
  */
-int kve_rest_parse_path(const char *path, size_t path_len, const char *query, size_t query_len, const char *body,
-                        size_t body_len, h2o_mem_pool_t *pool, kve_rest_cmd_t *out, const char **err);
+int kve_rest_parse_path(const char *path, size_t path_len, const char *query, size_t query_len, const char *body, size_t body_len,
+                        h2o_mem_pool_t *pool, kve_rest_cmd_t *out, const char **err);
 
 /**
  * Finds query parameter `name` (exact, case-sensitive) in `query` (without the '?') and returns its
  * percent-decoded value in `pool` through *value; returns 0 if found, -1 if absent or malformed.
+ * The first occurrence wins; a name without '=' has an empty value; the value is NUL-terminated. Unlike
+ * kve_rest_parse_path(), a '+' in the value stays a '+' (only "%2B"/"%20" are decoded): tokens are base64
+ * and are often pasted into URLs unencoded. Names are compared after decoding ('+' as a space there).
  */
 int kve_rest_query_param(const char *query, size_t query_len, const char *name, h2o_mem_pool_t *pool, h2o_iovec_t *value);
 

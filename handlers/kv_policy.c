@@ -168,8 +168,8 @@ static int read_only_allows(const kve_cmd_info_t *info)
 
 /* Upstash's key limit, over the positions Redis declares as keys (commands with keys found by scanning
  * their arguments, such as EVAL, are checked on their declared positions only) */
-static int check_key_sizes(const kve_rest_policy_t *p, const kve_rest_cmd_t *cmd, const kve_cmd_info_t *info,
-                           h2o_mem_pool_t *pool, kve_policy_result_t *res)
+static int check_key_sizes(const kve_rest_policy_t *p, const kve_rest_cmd_t *cmd, const kve_cmd_info_t *info, h2o_mem_pool_t *pool,
+                           kve_policy_result_t *res)
 {
     int i, last;
     char *msg;

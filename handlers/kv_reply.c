@@ -5,7 +5,7 @@
  * escaped plus quotes, or 4/3 for base64) and is then written through a raw pointer. Plain ASCII, the
  * common case, is checked and copied 8 bytes at a time; anything else goes through the escaper and the
  * UTF-8 decoder, which replaces each maximal invalid subsequence with one U+FFFD like the WHATWG decoder
- * (so an invalid reply byte can never make the JSON invalid).
+ * (so an invalid reply byte can never make the JSON invalid). base64 looks up two digits at a time.
  */
 #include "handlers/kv_reply.h"
 #include "proxy/common.h"
@@ -18,6 +18,16 @@
 
 static const char hex_digits[] = "0123456789abcdef";
 static const char b64_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* base64 digits for every 12-bit value, two per lookup: built by the preprocessor, so no start-up code */
+#define B64_DIGIT(i) ((i) < 26 ? 'A' + (i) : (i) < 52 ? 'a' + (i)-26 : (i) < 62 ? '0' + (i)-52 : (i) == 62 ? '+' : '/')
+#define B64_PAIR(i) B64_DIGIT((i) >> 6), B64_DIGIT((i)&0x3f)
+#define B64_PAIRS4(i) B64_PAIR(i), B64_PAIR((i) + 1), B64_PAIR((i) + 2), B64_PAIR((i) + 3)
+#define B64_PAIRS16(i) B64_PAIRS4(i), B64_PAIRS4((i) + 4), B64_PAIRS4((i) + 8), B64_PAIRS4((i) + 12)
+#define B64_PAIRS64(i) B64_PAIRS16(i), B64_PAIRS16((i) + 16), B64_PAIRS16((i) + 32), B64_PAIRS16((i) + 48)
+#define B64_PAIRS256(i) B64_PAIRS64(i), B64_PAIRS64((i) + 64), B64_PAIRS64((i) + 128), B64_PAIRS64((i) + 192)
+#define B64_PAIRS1024(i) B64_PAIRS256(i), B64_PAIRS256((i) + 256), B64_PAIRS256((i) + 512), B64_PAIRS256((i) + 768)
+static const char b64_pairs[4096 * 2] = {B64_PAIRS1024(0), B64_PAIRS1024(1024), B64_PAIRS1024(2048), B64_PAIRS1024(3072)};
 
 /* 0: copied as is; 1: escaped; 2: a byte >= 0x80, checked as UTF-8 */
 static const unsigned char json_class[256] = {[0x00 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0x80 ... 0xff] = 2};
@@ -131,10 +141,8 @@ void kve_rest_json_base64(kve_buf_t *out, const char *s, size_t len)
     *d++ = '"';
     for (i = 0; i != full; ++i, p += 3, d += 4) {
         uint32_t v = (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
-        d[0] = b64_alphabet[v >> 18];
-        d[1] = b64_alphabet[v >> 12 & 0x3f];
-        d[2] = b64_alphabet[v >> 6 & 0x3f];
-        d[3] = b64_alphabet[v & 0x3f];
+        memcpy(d, b64_pairs + (v >> 12) * 2, 2);
+        memcpy(d + 2, b64_pairs + (v & 0xfff) * 2, 2);
     }
     if (rest != 0) {
         uint32_t v = (uint32_t)p[0] << 16 | (rest == 2 ? (uint32_t)p[1] << 8 : 0);

@@ -44,10 +44,10 @@ struct st_rest_req_t {
     struct st_slot_t *slots;
     size_t nslots;
     size_t pending;
-    size_t next_cmd;       /* pipeline/transaction: entries are appended in command order */
-    size_t entries;        /* entries written so far */
-    int failure;           /* first KVE_E* of the link, if any */
-    int status;            /* HTTP status of a single command (200 or 400) */
+    size_t next_cmd; /* pipeline/transaction: entries are appended in command order */
+    size_t entries;  /* entries written so far */
+    int failure;     /* first KVE_E* of the link, if any */
+    int status;      /* HTTP status of a single command (200 or 400) */
     const char *first_queue_error;
     uint64_t sync;
     kve_buf_t body;
@@ -116,8 +116,8 @@ static void add_sync_header(h2o_req_t *req, uint64_t sync)
 }
 
 /* sends `len` bytes at `body` (which must live until the request ends) */
-static void send_body(kve_rest_handler_t *self, h2o_req_t *req, int status, const char *content_type, const char *body,
-                      size_t len, uint64_t sync)
+static void send_body(kve_rest_handler_t *self, h2o_req_t *req, int status, const char *content_type, const char *body, size_t len,
+                      uint64_t sync)
 {
     h2o_iovec_t buf = h2o_iovec_init(body, len);
 
@@ -407,7 +407,8 @@ static int decode(struct st_rest_req_t *st, h2o_req_t *req, const char *rest, si
         if (rest_len == 0)
             return body == NULL ? (*err = "ERR empty command", -1)
                                 : kve_rest_parse_command(body, req->entity.len, &req->pool, st->cmds, err);
-        return kve_rest_parse_path(rest, rest_len, query, qlen, body, body != NULL ? req->entity.len : 0, &req->pool, st->cmds, err);
+        return kve_rest_parse_path(rest, rest_len, query, qlen, body, body != NULL ? req->entity.len : 0, &req->pool, st->cmds,
+                                   err);
     default:
         if (body == NULL) {
             *err = "ERR the request body must be a JSON array of commands, like [[\"SET\",\"k\",\"v\"],[\"GET\",\"k\"]]";
@@ -481,8 +482,9 @@ static int method_allowed(kve_rest_handler_t *self, h2o_req_t *req)
 
 static int serve_options(kve_rest_handler_t *self, h2o_req_t *req)
 {
-    static const char allow_headers[] = "authorization, content-type, upstash-encoding, upstash-response-format, upstash-sync-token, "
-                                        "upstash-telemetry-runtime, upstash-telemetry-platform, upstash-telemetry-sdk";
+    static const char allow_headers[] =
+        "authorization, content-type, upstash-encoding, upstash-response-format, upstash-sync-token, "
+        "upstash-telemetry-runtime, upstash-telemetry-platform, upstash-telemetry-sdk";
     if (self->conf->cors_origins.size == 0)
         return 0;
     req->res.status = 204;
@@ -536,10 +538,15 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
     }
     if (route(rest, rest_len, "subscribe", &args, &args_len) || route(rest, rest_len, "psubscribe", &args, &args_len) ||
         route(rest, rest_len, "monitor", &args, &args_len)) {
-        if (read_only && !route(rest, rest_len, "subscribe", &args, &args_len) && !route(rest, rest_len, "psubscribe", &args, &args_len))
+        if (read_only && !route(rest, rest_len, "subscribe", &args, &args_len) &&
+            !route(rest, rest_len, "psubscribe", &args, &args_len))
             kve_rest__send_error(self, req, 400, "NOPERM this user has no permissions to run the 'monitor' command", 0);
         else
-            kve_rest__serve_stream(self, req, rest[1] == 's' ? "subscribe" : rest[1] == 'p' ? "psubscribe" : "monitor", args, args_len);
+            kve_rest__serve_stream(self, req,
+                                   rest[1] == 's'   ? "subscribe"
+                                   : rest[1] == 'p' ? "psubscribe"
+                                                    : "monitor",
+                                   args, args_len);
         return 0;
     }
     st = h2o_mem_alloc_shared(&req->pool, sizeof(*st), on_dispose);
@@ -591,7 +598,8 @@ int kve_rest_register(h2o_pathconf_t *pathconf, const kve_rest_conf_t *conf, cha
     kve_rest_handler_t *self;
 
     if (conf->jwt_key != NULL && conf->jwt_key[0] != '\0' && strlen(conf->jwt_key) < KVE_JWT_MIN_KEY) {
-        snprintf(err, errlen, "kv.jwt_key must be at least %d bytes (use 32 random bytes, e.g. openssl rand -hex 32)", KVE_JWT_MIN_KEY);
+        snprintf(err, errlen, "kv.jwt_key must be at least %d bytes (use 32 random bytes, e.g. openssl rand -hex 32)",
+                 KVE_JWT_MIN_KEY);
         return -1;
     }
     self = (void *)h2o_create_handler(pathconf, sizeof(*self));

@@ -166,8 +166,7 @@ static void on_stream(void *data, int err, const kve_kv_reply_t *reply)
 {
     sse_t *s = data;
     KVE_CHECK_OBJ(s, SSE_MAGIC);
-    if (err != 0) {
-        s->stream = NULL; /* it failed; closing it is still allowed but not needed */
+    if (err != 0) { /* the stream failed; end() still closes it, which releases it */
         kve_log(KVE_LOG_WARN, "kv", "subscription stream ended: %s", kve_strerror(err));
         end(s, 0);
         return;
@@ -214,7 +213,8 @@ static void watch_client(sse_t *s, h2o_req_t *req)
 {
     h2o_socket_t *sock = req->conn->callbacks->get_socket != NULL ? req->conn->callbacks->get_socket(req->conn) : NULL;
     int fd;
-    if (sock == NULL || sock->ssl != NULL || req->version >= 0x200 || (fd = fcntl(h2o_socket_get_fd(sock), F_DUPFD_CLOEXEC, 0)) == -1)
+    if (sock == NULL || sock->ssl != NULL || req->version >= 0x200 ||
+        (fd = fcntl(h2o_socket_get_fd(sock), F_DUPFD_CLOEXEC, 0)) == -1)
         return;
     s->watch = h2o_evloop_socket_create(req->conn->ctx->loop, fd, H2O_SOCKET_FLAG_DONT_READ);
     s->watch->data = s;

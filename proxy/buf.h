@@ -14,7 +14,10 @@ typedef struct st_kve_buf_t {
     size_t cap;
 } kve_buf_t;
 
-#define KVE_BUF_INIT {NULL, 0, 0}
+#define KVE_BUF_INIT                                                                                                               \
+    {                                                                                                                              \
+        NULL, 0, 0                                                                                                                 \
+    }
 
 /** Makes room for `n` more bytes and returns where they go (len is not changed). */
 char *kve_buf_reserve(kve_buf_t *buf, size_t n);

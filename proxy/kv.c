@@ -151,8 +151,8 @@ const char *kve_kv_peer(const kve_kv_t *kv)
     return kv->peer;
 }
 
-kve_kv_stream_t *kve_kv_stream_open(kve_kv_t *kv, size_t argc, const char *const *argv, const size_t *argvlen,
-                                    kve_kv_stream_cb cb, void *data, int *err)
+kve_kv_stream_t *kve_kv_stream_open(kve_kv_t *kv, size_t argc, const char *const *argv, const size_t *argvlen, kve_kv_stream_cb cb,
+                                    void *data, int *err)
 {
     KVE_CHECK_OBJ(kv, KVE_KV_MAGIC);
     if (kv->closing) {

@@ -92,8 +92,8 @@ typedef struct st_kve_kv_stream_t kve_kv_stream_t;
 typedef void (*kve_kv_stream_cb)(void *data, int err, const kve_kv_reply_t *reply);
 
 /** Opens a stream and sends `argv` on it once connected. Returns NULL with *err set if it cannot start. */
-kve_kv_stream_t *kve_kv_stream_open(kve_kv_t *kv, size_t argc, const char *const *argv, const size_t *argvlen,
-                                    kve_kv_stream_cb cb, void *data, int *err);
+kve_kv_stream_t *kve_kv_stream_open(kve_kv_t *kv, size_t argc, const char *const *argv, const size_t *argvlen, kve_kv_stream_cb cb,
+                                    void *data, int *err);
 
 /** Closes the stream (the server drops its subscriptions at once); the callback is not called again. */
 void kve_kv_stream_close(kve_kv_stream_t *stream);

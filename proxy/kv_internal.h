@@ -25,8 +25,8 @@ typedef struct st_kve_kv_driver_t {
     /** close the transport, completing every command still queued (kve_kv__complete), and free the driver */
     void (*destroy)(kve_kv_t *kv);
     /** open and close a dedicated connection (see kve_kv_stream_open) */
-    kve_kv_stream_t *(*stream_open)(kve_kv_t *kv, size_t argc, const char *const *argv, const size_t *argvlen,
-                                    kve_kv_stream_cb cb, void *data, int *err);
+    kve_kv_stream_t *(*stream_open)(kve_kv_t *kv, size_t argc, const char *const *argv, const size_t *argvlen, kve_kv_stream_cb cb,
+                                    void *data, int *err);
     void (*stream_close)(kve_kv_stream_t *stream);
 } kve_kv_driver_t;
 

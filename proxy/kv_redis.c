@@ -188,8 +188,8 @@ static void link_destroy(kve_kv_t *kv)
     free(link);
 }
 
-static const kve_kv_driver_t redis_driver = {"redis",         link_send,  link_on_timeout, link_on_reply, link_destroy,
-                                             kve_redis__stream_open, kve_redis__stream_close};
+static const kve_kv_driver_t redis_driver = {
+    "redis", link_send, link_on_timeout, link_on_reply, link_destroy, kve_redis__stream_open, kve_redis__stream_close};
 
 static void copy_target(kve_redis_target_t *dst, const kve_redis_target_t *src)
 {

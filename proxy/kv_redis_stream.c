@@ -83,7 +83,8 @@ static void on_handshake_reply(redisAsyncContext *ac, void *_reply, void *privda
     if (reply == NULL || s->closed || s->failed)
         return;
     if (reply->type == REDIS_REPLY_ERROR) {
-        kve_log(KVE_LOG_WARN, "redis", "stream to %s: handshake failed: %.*s", s->kv->peer, (int)KVE_MIN(reply->len, 120), reply->str);
+        kve_log(KVE_LOG_WARN, "redis", "stream to %s: handshake failed: %.*s", s->kv->peer, (int)KVE_MIN(reply->len, 120),
+                reply->str);
         fail(s, KVE_ECONN);
         redisAsyncFree(ac);
     } else if (--s->handshake_pending == 0 && h2o_timeout_is_linked(&s->connect_entry)) {

@@ -5,6 +5,8 @@
  * before exit, so LeakSanitizer can hold the whole daemon to "no leaks".
  */
 #include "conf/config.h"
+#include "conf/value.h"
+#include "handlers/kv_auth.h"
 #include "proxy/common.h"
 #include "proxy/kv_redis.h"
 #include "proxy/log.h"
@@ -13,6 +15,8 @@
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
+#include <time.h>
 
 typedef struct st_app_t {
     kve_config_t cfg;
@@ -27,9 +31,56 @@ static void usage(FILE *out)
 {
     fputs("usage: kvedge -c FILE        run with the configuration in FILE\n"
           "       kvedge -t -c FILE     check the configuration and exit (0: valid, 1: errors)\n"
+          "       kvedge token -c FILE [--read-only] [--ttl DURATION] [--sub NAME]\n"
+          "                             print a KV REST token signed with kv.jwt_key (default ttl 1h)\n"
           "       kvedge --help-config  list every configuration key\n"
           "       kvedge --version\n",
           out);
+}
+
+/* `kvedge token`: mints a short-lived KV REST token with the configuration's kv.jwt_key */
+static int mint_token(int argc, char **argv)
+{
+    static const struct option longopts[] = {{"read-only", no_argument, NULL, 'r'},
+                                             {"ttl", required_argument, NULL, 'T'},
+                                             {"sub", required_argument, NULL, 's'},
+                                             {NULL}};
+    const char *config_path = NULL, *sub = NULL;
+    uint64_t ttl_ms = 3600 * 1000;
+    int ch, read_only = 0, ret = 1;
+    kve_config_t cfg = {0};
+    char err[256], *token;
+
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "c:", longopts, NULL)) != -1) {
+        if (ch == 'c')
+            config_path = optarg;
+        else if (ch == 'r')
+            read_only = 1;
+        else if (ch == 's')
+            sub = optarg;
+        else if (ch != 'T' || kve_value_duration(optarg, &ttl_ms) != 0 || ttl_ms < 1000)
+            return usage(stderr), fprintf(stderr, "kvedge token: --ttl takes a duration of at least 1s, like 15m\n"), 1;
+    }
+    if (config_path == NULL || optind != argc)
+        return usage(stderr), 1;
+    if (kve_config_load(&cfg, config_path, stderr) != 0)
+        goto Exit;
+    if (!cfg.kv_enabled || cfg.kv.jwt_key == NULL || cfg.kv.jwt_key[0] == '\0') {
+        fprintf(stderr, "kvedge token: %s has no kv.jwt_key to sign with\n", config_path);
+        goto Exit;
+    }
+    if ((token = kve_rest_jwt_mint(cfg.kv.jwt_key, read_only ? KVE_ACCESS_READ_ONLY : KVE_ACCESS_READ_WRITE, ttl_ms / 1000, sub,
+                                   time(NULL), err, sizeof(err))) == NULL) {
+        fprintf(stderr, "kvedge token: %s\n", err);
+        goto Exit;
+    }
+    printf("%s\n", token);
+    free(token);
+    ret = 0;
+Exit:
+    kve_config_dispose(&cfg);
+    return ret;
 }
 
 static void on_thread_start(kve_thread_t *thread, void *data)
@@ -148,6 +199,8 @@ int main(int argc, char **argv)
     const char *config_path = NULL;
     int ch, test_only = 0;
 
+    if (argc > 1 && strcmp(argv[1], "token") == 0)
+        return mint_token(argc - 1, argv + 1);
     while ((ch = getopt_long(argc, argv, "c:th", longopts, NULL)) != -1) {
         switch (ch) {
         case 'c':

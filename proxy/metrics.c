@@ -72,7 +72,7 @@ static void render_statuses(kve_buf_t *buf, kve_metrics_thread_t *const *threads
             n += LOAD(threads[t]->routes[route].status[s]);
         if (n != 0)
             kve_buf_printf(buf, "kvedge_http_requests_total{route=\"%s\",status=\"%zu\"} %llu\n", kve_metrics_route_name(route),
-                               s + KVE_METRICS_MIN_STATUS, (unsigned long long)n);
+                           s + KVE_METRICS_MIN_STATUS, (unsigned long long)n);
     }
 }
 
@@ -87,16 +87,15 @@ static void render_histogram(kve_buf_t *buf, kve_metrics_thread_t *const *thread
             cumulative += LOAD(threads[t]->routes[route].buckets[b]);
         if (b == KVE_METRICS_NUM_BUCKETS)
             kve_buf_printf(buf, "kvedge_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n", name,
-                               (unsigned long long)cumulative);
+                           (unsigned long long)cumulative);
         else
             kve_buf_printf(buf, "kvedge_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n", name,
-                               (double)kve_metrics_bucket_us[b] / 1e6, (unsigned long long)cumulative);
+                           (double)kve_metrics_bucket_us[b] / 1e6, (unsigned long long)cumulative);
     }
     for (t = 0; t != num_threads; ++t)
         sum += LOAD(threads[t]->routes[route].duration_sum_us);
     kve_buf_printf(buf, "kvedge_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n", name, (double)sum / 1e6);
-    kve_buf_printf(buf, "kvedge_http_request_duration_seconds_count{route=\"%s\"} %llu\n", name,
-                       (unsigned long long)cumulative);
+    kve_buf_printf(buf, "kvedge_http_request_duration_seconds_count{route=\"%s\"} %llu\n", name, (unsigned long long)cumulative);
 }
 
 void kve_metrics_render_requests(kve_buf_t *buf, kve_metrics_thread_t *const *threads, size_t num_threads)
@@ -104,11 +103,11 @@ void kve_metrics_render_requests(kve_buf_t *buf, kve_metrics_thread_t *const *th
     size_t r, n = kve_metrics_num_routes();
 
     kve_buf_printf(buf, "# HELP kvedge_http_requests_total HTTP responses by route and status.\n"
-                            "# TYPE kvedge_http_requests_total counter\n");
+                        "# TYPE kvedge_http_requests_total counter\n");
     for (r = 0; r != n; ++r)
         render_statuses(buf, threads, num_threads, r);
     kve_buf_printf(buf, "# HELP kvedge_http_request_duration_seconds Time from request start to response end.\n"
-                            "# TYPE kvedge_http_request_duration_seconds histogram\n");
+                        "# TYPE kvedge_http_request_duration_seconds histogram\n");
     for (r = 0; r != n; ++r)
         render_histogram(buf, threads, num_threads, r);
 }

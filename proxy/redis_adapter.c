@@ -71,7 +71,8 @@ static void ev_cleanup(void *data)
 
 int kve_redis_adapter_connect(kve_redis_adapter_t *a, h2o_loop_t *loop, const kve_redis_target_t *target, char *err, size_t errlen)
 {
-    redisAsyncContext *ac = target->path != NULL ? redisAsyncConnectUnix(target->path) : redisAsyncConnect(target->host, target->port);
+    redisAsyncContext *ac =
+        target->path != NULL ? redisAsyncConnectUnix(target->path) : redisAsyncConnect(target->host, target->port);
     int fd;
 
     KVE_ASSERT(ac != NULL); /* NULL only when out of memory */
