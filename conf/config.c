@@ -165,6 +165,13 @@ static const kve_directive_t token_directives[] = {
     {"name", KVE_T_STRING, KVE_FIELD(kve_rest_token_conf_t, name), .max = 64, .doc = "shown in logs instead of the token"},
     {NULL}};
 
+/* the value node of `key` in a mapping, for pointing at it (the mapping itself if absent or a _file form) */
+static const kve_node_t *at_key(const kve_node_t *mapping, const char *key)
+{
+    const kve_node_t *n = mapping != NULL && mapping->type == KVE_NODE_MAPPING ? kve_yaml_get(mapping, key) : NULL;
+    return n != NULL ? n : mapping;
+}
+
 static int check_kv(kve_conf_t *conf, const kve_node_t *node, void *obj)
 {
     kve_config_t *cfg = (void *)((char *)obj - offsetof(kve_config_t, kv));
@@ -179,11 +186,12 @@ static int check_kv(kve_conf_t *conf, const kve_node_t *node, void *obj)
         return -1;
     }
     if (kv->jwt_key != NULL && kv->jwt_key[0] != '\0' && strlen(kv->jwt_key) < KVE_JWT_MIN_KEY) {
-        kve_conf_error(conf, node, "jwt_key must be at least %d bytes (e.g. the output of openssl rand -hex 32)", KVE_JWT_MIN_KEY);
+        kve_conf_error(conf, at_key(node, "jwt_key"), "jwt_key must be at least %d bytes (e.g. the output of openssl rand -hex 32)",
+                       KVE_JWT_MIN_KEY);
         return -1;
     }
     if (kv->path[0] != '/') {
-        kve_conf_error(conf, node, "path must start with \"/\", got \"%s\"", kv->path);
+        kve_conf_error(conf, at_key(node, "path"), "path must start with \"/\", got \"%s\"", kv->path);
         return -1;
     }
     if (len > 1 && kv->path[len - 1] == '/')

@@ -76,24 +76,32 @@ const kve_cmd_info_t *kve_cmd_lookup(const char *name, size_t len)
 }
 
 /* the command, or its subcommand ("config get" -> "config|get") */
-static const kve_cmd_info_t *find_info(const kve_rest_cmd_t *cmd, char *full, size_t fullcap)
+static const kve_cmd_info_t *find_info(const kve_rest_cmd_t *cmd)
 {
     const kve_cmd_info_t *info = kve_cmd_lookup(cmd->argv[0], cmd->argvlen[0]), *sub;
+    char full[160];
     size_t n;
 
-    snprintf(full, fullcap, "%.*s", (int)KVE_MIN(cmd->argvlen[0], 64), cmd->argv[0]);
-    for (n = 0; full[n] != '\0'; ++n) /* messages name commands in lowercase, as Redis does */
-        full[n] = (char)tolower((unsigned char)full[n]);
     if (info == NULL || (info->flags & KVE_CMDF_CONTAINER) == 0 || cmd->argc < 2 || cmd->argvlen[1] > 64)
         return info;
     n = strlen(info->name);
-    snprintf(full, fullcap, "%s|%.*s", info->name, (int)cmd->argvlen[1], cmd->argv[1]);
-    if ((sub = kve_cmd_lookup(full, n + 1 + cmd->argvlen[1])) != NULL) {
-        snprintf(full, fullcap, "%s", sub->name);
-        return sub;
-    }
-    snprintf(full, fullcap, "%s", info->name);
-    return info;
+    memcpy(full, info->name, n);
+    full[n] = '|';
+    memcpy(full + n + 1, cmd->argv[1], cmd->argvlen[1]);
+    return (sub = kve_cmd_lookup(full, n + 1 + cmd->argvlen[1])) != NULL ? sub : info;
+}
+
+/* the name messages and the configured lists use: Redis' own (lowercase) or the request's, lowercased */
+static const char *display_name(const kve_rest_cmd_t *cmd, const kve_cmd_info_t *info, char *buf, size_t cap)
+{
+    size_t i, n;
+    if (info != NULL)
+        return info->name;
+    n = KVE_MIN(cmd->argvlen[0], cap - 1);
+    for (i = 0; i != n; ++i)
+        buf[i] = (char)tolower((unsigned char)cmd->argv[0][i]);
+    buf[n] = '\0';
+    return buf;
 }
 
 static int listed(const char *const *entries, size_t size, const char *name)
@@ -127,8 +135,7 @@ static void deny(kve_policy_result_t *res, h2o_mem_pool_t *pool, const char *bef
 }
 
 /* built-in refusals: returns the reason, or NULL if the command may go */
-static const char *builtin_refusal(const kve_rest_policy_t *p, const kve_rest_cmd_t *cmd, const kve_cmd_info_t *info,
-                                   const char *name)
+static const char *builtin_refusal(const kve_rest_policy_t *p, const kve_rest_cmd_t *cmd, const kve_cmd_info_t *info)
 {
     size_t i;
 
@@ -144,8 +151,10 @@ static const char *builtin_refusal(const kve_rest_policy_t *p, const kve_rest_cm
         if (has_arg(cmd, 1, "block"))
             return "blocking commands would hold the shared connection (drop BLOCK)";
     }
-    if (listed((const char *const *)p->allow.entries, p->allow.size, name))
-        return NULL;
+    if (p->allow.size != 0 &&
+        (listed((const char *const *)p->allow.entries, p->allow.size, info->name) ||
+         listed((const char *const *)p->allow.entries, p->allow.size, kve_cmd_lookup(cmd->argv[0], cmd->argvlen[0])->name)))
+        return NULL; /* "config" allows every CONFIG subcommand, "config|get" only that one */
     if (strcmp(info->name, "keys") == 0 && !p->allow_keys)
         return "it is disabled; use SCAN (or set kv.allow_keys: true)";
     if ((strcmp(info->name, "flushall") == 0 || strcmp(info->name, "flushdb") == 0) && !p->allow_flush)
@@ -248,24 +257,26 @@ static int may_write(const kve_cmd_info_t *info)
 void kve_rest_policy_apply(const kve_rest_policy_t *p, int read_only, kve_rest_cmd_t *cmd, h2o_mem_pool_t *pool,
                            kve_policy_result_t *res)
 {
-    char name[160];
-    const kve_cmd_info_t *info = find_info(cmd, name, sizeof(name));
+    const kve_cmd_info_t *info = find_info(cmd);
     const char *reason;
+    char buf[72];
 
     *res = (kve_policy_result_t){KVE_POLICY_SEND, NULL, 0, 0};
-    if (listed((const char *const *)p->deny.entries, p->deny.size, name) ||
-        (info != NULL && listed((const char *const *)p->deny.entries, p->deny.size, info->name))) {
-        deny(res, pool, "ERR command '", name, "' is disabled by the server's policy");
+    if (p->deny.size != 0 &&
+        (listed((const char *const *)p->deny.entries, p->deny.size, display_name(cmd, info, buf, sizeof(buf))) ||
+         (info != NULL && strchr(info->name, '|') != NULL &&
+          listed((const char *const *)p->deny.entries, p->deny.size, kve_cmd_lookup(cmd->argv[0], cmd->argvlen[0])->name)))) {
+        deny(res, pool, "ERR command '", display_name(cmd, info, buf, sizeof(buf)), "' is disabled by the server's policy");
         return;
     }
-    if ((reason = builtin_refusal(p, cmd, info, name)) != NULL) {
+    if (read_only && !read_only_allows(info)) { /* first: a read-only token is told what it may not do, not why others may not */
+        deny(res, pool, "NOPERM this user has no permissions to run the '", display_name(cmd, info, buf, sizeof(buf)), "' command");
+        return;
+    }
+    if ((reason = builtin_refusal(p, cmd, info)) != NULL) {
         char after[192];
         snprintf(after, sizeof(after), "' is not allowed over the REST API: %s", reason);
-        deny(res, pool, "ERR command '", name, after);
-        return;
-    }
-    if (read_only && !read_only_allows(info)) {
-        deny(res, pool, "NOPERM this user has no permissions to run the '", name, "' command");
+        deny(res, pool, "ERR command '", display_name(cmd, info, buf, sizeof(buf)), after);
         return;
     }
     if (check_key_sizes(p, cmd, info, pool, res) != 0)

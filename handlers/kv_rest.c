@@ -323,6 +323,8 @@ static int issue_all(struct st_rest_req_t *st, kve_kv_t *kv)
     if (st->mode == MODE_MULTI)
         err = issue(st, kv, SLOT_MULTI, 0, 1, multi, multi_len);
     for (i = 0; i != st->ncmds && err == 0; ++i) {
+        if (st->verdicts[i].verdict != KVE_POLICY_SEND)
+            continue; /* refused or answered by the policy: never reaches Redis */
         writes |= st->verdicts[i].is_write;
         err = issue(st, kv, st->mode == MODE_MULTI ? SLOT_QUEUED : SLOT_USER, (uint32_t)i, st->cmds[i].argc, st->cmds[i].argv,
                     st->cmds[i].argvlen);

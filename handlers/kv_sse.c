@@ -41,6 +41,7 @@ typedef struct st_sse_t {
     unsigned ended : 1;  /* the final send was made */
     unsigned failed : 1; /* end with an error (close the connection) */
     unsigned monitor : 1;
+    unsigned started : 1; /* the response began (on the first reply from Redis) */
 } sse_t;
 
 static void close_stream(sse_t *s)
@@ -162,14 +163,38 @@ static void queue_reply(sse_t *s, const kve_kv_reply_t *r)
     kve_buf_dispose(&head);
 }
 
+static void start_response(sse_t *s, h2o_req_t *req);
+
+/* the stream failed before the response began: an ordinary JSON error (503, 504) */
+static void fail_unstarted(sse_t *s, int err)
+{
+    char msg[96];
+    snprintf(msg, sizeof(msg), "ERR %s", kve_strerror(err));
+    close_stream(s);
+    kve_rest__send_error(s->self, s->req, kve_err_http_status(err), msg, s->thread->sync_seen);
+}
+
 static void on_stream(void *data, int err, const kve_kv_reply_t *reply)
 {
     sse_t *s = data;
     KVE_CHECK_OBJ(s, SSE_MAGIC);
+    if (s->req == NULL)
+        return;
     if (err != 0) { /* the stream failed; end() still closes it, which releases it */
         kve_log(KVE_LOG_WARN, "kv", "subscription stream ended: %s", kve_strerror(err));
-        end(s, 0);
+        if (s->started)
+            end(s, 0);
+        else
+            fail_unstarted(s, err);
         return;
+    }
+    if (!s->started) {
+        if (reply->type == KVE_REPLY_ERROR) { /* e.g. NOPERM from a Redis ACL */
+            close_stream(s);
+            kve_rest__send_error(s->self, s->req, 400, reply->str, s->thread->sync_seen);
+            return;
+        }
+        start_response(s, s->req);
     }
     queue_reply(s, reply);
     if (s->pending.len > MAX_PENDING) {
@@ -253,12 +278,16 @@ static size_t parse_names(kve_rest_handler_t *self, h2o_req_t *req, const char *
 static void start_response(sse_t *s, h2o_req_t *req)
 {
     kve_thread_t *thread = kve_server_thread(req->conn->ctx);
+    char *sync = h2o_mem_alloc_pool(&req->pool, 24); /* header values are not copied */
 
+    s->started = 1;
     req->res.status = 200;
     req->res.reason = "OK";
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/event-stream"));
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-cache"));
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-accel-buffering"), 0, NULL, H2O_STRLIT("no"));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("upstash-sync-token"), 0, NULL, sync,
+                          (size_t)snprintf(sync, 24, "%llu", (unsigned long long)s->thread->sync_seen));
     kve_rest__add_cors(s->self, req);
     s->super.proceed = on_proceed;
     s->super.stop = on_stop;
@@ -268,8 +297,6 @@ static void start_response(sse_t *s, h2o_req_t *req)
     s->heartbeat.cb = on_heartbeat;
     h2o_timeout_link(req->conn->ctx->loop, &s->thread->heartbeat, &s->heartbeat);
     watch_client(s, req);
-    kve_buf_append(&s->pending, ": connected\n\n", 13); /* sends the headers now */
-    flush(s);
 }
 
 void kve_rest__serve_stream(kve_rest_handler_t *self, h2o_req_t *req, const char *kind, const char *args, size_t args_len)
@@ -295,5 +322,5 @@ void kve_rest__serve_stream(kve_rest_handler_t *self, h2o_req_t *req, const char
         kve_rest__send_error(self, req, kve_err_http_status(kverr), msg, 0);
         return;
     }
-    start_response(s, req);
+    /* the response starts with Redis' first reply (the subscription is in place), or is an error */
 }

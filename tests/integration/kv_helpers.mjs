@@ -1,0 +1,167 @@
+// Helpers shared by the KV REST API integration tests (kv_*.test.mjs).
+//
+//   RW_TOKEN, RO_TOKEN      the two tokens kvConfig() configures (read-write, read-only)
+//   kvConfig(redisUrl, kv)  a kvedge config object with the KV API at /kv and both tokens
+//   startKvStack(opts)      a private Redis + kvedge serving the KV API; stop() cleans up both
+//   clearKeys(io)           delete every key except kvedge's sync-token counter (see below)
+//   recordFetch()           wrap globalThis.fetch and record requests/responses (the SDKs call the global fetch)
+//   sha1hex(s), runNode(args, opts)
+//
+// Why clearKeys instead of FLUSHDB: kvedge's upstash-sync-token comes from INCR on `kv.sync_key`
+// (default kvedge:sync) and each thread remembers the highest value it has seen; wiping that key under a
+// running kvedge makes the counter restart below the remembered value, so later writes would not change
+// the token until the counter catches up. Tests that are not about that must not wipe it.
+
+import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import { startKvedge, startRedis } from './harness.mjs';
+
+export const RW_TOKEN = 'rw-token-0123456789abcdef';
+export const RO_TOKEN = 'ro-token-0123456789abcdef';
+export const SYNC_KEY = 'kvedge:sync';
+
+/** kvedge config with the KV API at /kv, one read-write and one read-only token; `kv` adds/overrides kv keys. */
+export function kvConfig(redisUrl, kv = {}, extra = {}) {
+    return {
+        threads: 2,
+        redis: redisUrl,
+        kv: {
+            tokens: [{ token: RW_TOKEN }, { token: RO_TOKEN, access: 'read-only' }],
+            ...kv,
+        },
+        ...extra,
+    };
+}
+
+/**
+ * A private Redis and a kvedge in front of it. opts: {kv (extra kv: keys), db (Redis database number),
+ * redis (reuse this startRedis() handle; then stop() leaves it running), extra (top-level config keys)}.
+ * Returns {redis, k, url (the KV API base URL), io (ioredis on db 0), stop() -> kvedge's stop() result}.
+ */
+export async function startKvStack(opts = {}) {
+    const ownRedis = !opts.redis;
+    const redis = opts.redis ?? (await startRedis());
+    let k;
+    try {
+        const redisUrl = opts.db !== undefined ? `${redis.url}/${opts.db}` : redis.url;
+        k = await startKvedge(kvConfig(redisUrl, opts.kv, opts.extra));
+    } catch (e) {
+        if (ownRedis) await redis.stop();
+        throw e;
+    }
+    const io = redis.client();
+    return {
+        redis,
+        k,
+        url: `${k.url}/kv`,
+        io,
+        async stop() {
+            try {
+                return await k.stop();
+            } finally {
+                io.disconnect();
+                if (ownRedis) await redis.stop();
+            }
+        },
+    };
+}
+
+const CLEAR_SCRIPT = `
+local n = 0
+local cursor = '0'
+repeat
+  local r = redis.call('SCAN', cursor, 'COUNT', 1000)
+  cursor = r[1]
+  for _, k in ipairs(r[2]) do
+    if k ~= ARGV[1] then redis.call('UNLINK', k) n = n + 1 end
+  end
+until cursor == '0'
+return n`;
+
+/** Delete every key of the ioredis client's database except the sync-token counter. */
+export function clearKeys(io, keep = SYNC_KEY) {
+    return io.eval(CLEAR_SCRIPT, 0, keep);
+}
+
+/**
+ * Record every fetch() made in this process until restore(). Each record:
+ * {url, method, reqHeaders (lowercased names), reqBody (string), status, resHeaders (lowercased), resBody (string, filled
+ * in asynchronously; event streams are not read), bodyDone (promise)}.
+ */
+export function recordFetch() {
+    const original = globalThis.fetch;
+    const records = [];
+    globalThis.fetch = async (input, init = {}) => {
+        const rec = {
+            url: typeof input === 'string' ? input : input.url,
+            method: init.method ?? 'GET',
+            reqHeaders: Object.fromEntries(Object.entries(init.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v])),
+            reqBody: typeof init.body === 'string' ? init.body : undefined,
+        };
+        records.push(rec);
+        const res = await original(input, init);
+        rec.status = res.status;
+        rec.resHeaders = Object.fromEntries([...res.headers].map(([k, v]) => [k.toLowerCase(), v]));
+        const streaming = (res.headers.get('content-type') ?? '').includes('text/event-stream');
+        rec.bodyDone = streaming
+            ? Promise.resolve()
+            : res
+                  .clone()
+                  .text()
+                  .then((t) => {
+                      rec.resBody = t;
+                  });
+        return res;
+    };
+    return {
+        records,
+        /** records whose URL path (after the KV base) is `p` ('/pipeline', '/multi-exec', '/', ...) */
+        at(base, p) {
+            return records.filter((r) => r.url.startsWith(base) && (r.url.slice(base.length) || '/') === p);
+        },
+        async settled() {
+            await Promise.all(records.map((r) => r.bodyDone));
+        },
+        clear() {
+            records.length = 0;
+        },
+        restore() {
+            globalThis.fetch = original;
+        },
+    };
+}
+
+export function sha1hex(s) {
+    return crypto.createHash('sha1').update(s).digest('hex');
+}
+
+/**
+ * Run `node <args>` (cwd defaults to the repo root so node_modules resolve) and resolve
+ * {code, signal, stdout, stderr}. The child is killed (by its own pid) after timeoutMs.
+ */
+export function runNode(args, { env = {}, cwd, timeoutMs = 30_000 } = {}) {
+    return new Promise((resolve, reject) => {
+        const child = spawn(process.execPath, args, {
+            cwd: cwd ?? new URL('../..', import.meta.url).pathname,
+            env: { ...process.env, ...env },
+            stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        const out = [];
+        const err = [];
+        child.stdout.on('data', (c) => out.push(c));
+        child.stderr.on('data', (c) => err.push(c));
+        const timer = setTimeout(() => {
+            try {
+                process.kill(child.pid, 'SIGKILL');
+            } catch {}
+        }, timeoutMs);
+        child.on('error', (e) => {
+            clearTimeout(timer);
+            reject(e);
+        });
+        child.on('close', (code, signal) => {
+            clearTimeout(timer);
+            resolve({ code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
+        });
+    });
+}
