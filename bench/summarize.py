@@ -209,7 +209,7 @@ P(f'## kvedge benchmark, {META.get("date", "?")}')
 P('')
 P(f'- machine: {META.get("cpus", "?")} CPUs ({META.get("model", "?")}), '
   f'kernel {META.get("kernel", "?")}, servers on CPU {META.get("server_cpu", "?")}, load generators on CPU {META.get("client_cpu", "?")}')
-P(f'- kvedge {META.get("kvedge", "?")} (git {META.get("git", "?")}, {META.get("dirty_files", "?")} uncommitted files, '
+P(f'- {META.get("kvedge", "kvedge ?")} (git {META.get("git", "?")}, {META.get("dirty_files", "?")} files changed outside bench/, '
   f'binary sha256 {META.get("sha256", "?")}), threads {META.get("kvedge_threads", "?")}, Redis over {KV_TR}; '
   f'webdis threads 1 pool 20, Redis over {WD_TR}; nginx worker_processes 1')
 if 'versions' in META:
@@ -312,8 +312,8 @@ P('')
 # --- redis-benchmark table ---
 P('### Redis limit (redis-benchmark -d 100, pinned like wrk)')
 P('')
-P('| test | transport | -P | conns | requests/s median (min–max) | p50 ms | p99 ms | ratio to -P 1 TCP | redis CPU µs/request (GET+SET run) |')
-P('|---|---|---|---|---|---|---|---|---|')
+P('| test | transport | -P | conns | requests/s median (min–max) | p50 ms | p99 ms | ratio to -P 1 TCP | redis CPU µs/request (GET+SET run) | client CPU % | other load server / client core % |')
+P('|---|---|---|---|---|---|---|---|---|---|---|')
 for t in ('get', 'set'):
     for tr in ('tcp', 'unix'):
         for p in (1, 16):
@@ -327,9 +327,13 @@ for t in ('get', 'set'):
                 ref = f'redis-{t}-tcp-P1'
                 rat = fmt_ratio(ratio(key, ref, c)) if key != ref else ''
                 us = [sum(v['us_per_req'].values()) for v in R.values() if v.get('us_per_req')]
+
+                def m(k):
+                    xs = [v[k] for v in R.values() if k in v]
+                    return f'{med(xs):.0f}' if xs else '–'
                 P(f'| {t.upper()} | {tr} | {p} | {c} | {fmt_int(med(rps))}{rng} n={len(rps)} | '
                   f'{med([v["p50"] for v in R.values()]):.3f} | {med([v["p99"] for v in R.values()]):.2f} | {rat} | '
-                  f'{f"{med(us):.2f}" if us else "–"} |')
+                  f'{f"{med(us):.2f}" if us else "–"} | {m("cli_pct")} | {m("srv_other")} / {m("cli_other")} |')
 P('')
 
 # --- checks ---

@@ -19,7 +19,7 @@
 #define REQ_MAGIC 0x6b767271
 
 enum { MODE_SINGLE, MODE_PIPELINE, MODE_MULTI };
-enum { SLOT_USER, SLOT_MULTI, SLOT_QUEUED, SLOT_EXEC, SLOT_SYNC };
+enum { SLOT_USER, SLOT_MULTI, SLOT_QUEUED, SLOT_EXEC, SLOT_SYNC, SLOT_SYNC_FIX };
 
 struct st_rest_req_t;
 
@@ -242,16 +242,50 @@ static void on_exec_reply(struct st_rest_req_t *st, const kve_kv_reply_t *reply)
     }
 }
 
-static void on_sync_reply(struct st_rest_req_t *st, const kve_kv_reply_t *reply)
+static int issue(struct st_rest_req_t *st, kve_kv_t *kv, uint8_t kind, uint32_t index, size_t argc, const char *const *argv,
+                 const size_t *argvlen);
+
+/* the highest token this request knows was handed out: the thread's, or the client's if plausible (a client
+ * cannot push the shared counter arbitrarily far) */
+static uint64_t sync_floor(struct st_rest_req_t *st)
 {
-    if (reply->type == KVE_REPLY_INTEGER && reply->integer > 0) {
-        if ((uint64_t)reply->integer > st->thread->sync_seen)
-            st->thread->sync_seen = (uint64_t)reply->integer;
-    } else if (!st->thread->warned_sync_key) {
-        st->thread->warned_sync_key = 1;
-        kve_log(KVE_LOG_WARN, "kv", "INCR %s failed (%.*s): sync tokens will not advance", st->self->conf->sync_key,
-                (int)KVE_MIN(reply->len, 100), reply->str != NULL ? reply->str : "");
+    uint64_t seen = st->thread->sync_seen;
+    return st->sync > seen && st->sync - seen <= ((uint64_t)1 << 32) ? st->sync : seen;
+}
+
+/* INCR <sync_key> came back at or below a token already handed out: the key was deleted (FLUSHDB, FLUSHALL,
+ * DEL, a Redis without persistence restarted). Move it past that token so tokens keep growing. */
+static void fix_sync_counter(struct st_rest_req_t *st, uint64_t value, uint64_t floor)
+{
+    char delta[24];
+    const char *argv[3] = {"INCRBY", st->self->conf->sync_key, delta};
+    size_t argvlen[3] = {6, strlen(st->self->conf->sync_key), 0};
+    kve_kv_t *kv = kve_server_thread(st->req->conn->ctx)->kv;
+
+    argvlen[2] = (size_t)snprintf(delta, sizeof(delta), "%llu", (unsigned long long)(floor - value + 1));
+    if (kv == NULL || issue(st, kv, SLOT_SYNC_FIX, 0, 3, argv, argvlen) != 0)
+        return;
+    kve_log(KVE_LOG_INFO, "kv", "%s restarted at %llu (below %llu): moved past it", st->self->conf->sync_key,
+            (unsigned long long)value, (unsigned long long)floor);
+}
+
+static void on_sync_reply(struct st_rest_req_t *st, uint8_t kind, const kve_kv_reply_t *reply)
+{
+    uint64_t floor = sync_floor(st), v;
+
+    if (reply->type != KVE_REPLY_INTEGER || reply->integer <= 0) {
+        if (!st->thread->warned_sync_key) {
+            st->thread->warned_sync_key = 1;
+            kve_log(KVE_LOG_WARN, "kv", "INCR %s failed (%.*s): sync tokens will not advance", st->self->conf->sync_key,
+                    (int)KVE_MIN(reply->len, 100), reply->str != NULL ? reply->str : "");
+        }
+        return;
     }
+    v = (uint64_t)reply->integer;
+    if (kind == SLOT_SYNC && v <= floor)
+        fix_sync_counter(st, v, floor);
+    else if (v > st->thread->sync_seen)
+        st->thread->sync_seen = v;
 }
 
 static void on_reply(void *data, int err, const kve_kv_reply_t *reply)
@@ -277,7 +311,8 @@ static void on_reply(void *data, int err, const kve_kv_reply_t *reply)
             on_exec_reply(st, reply);
             break;
         case SLOT_SYNC:
-            on_sync_reply(st, reply);
+        case SLOT_SYNC_FIX:
+            on_sync_reply(st, slot->kind, reply);
             break;
         }
     }
@@ -452,7 +487,7 @@ static void execute(struct st_rest_req_t *st, h2o_req_t *req)
         finish(st);
         return;
     }
-    st->slots = h2o_mem_alloc_pool(&req->pool, sizeof(*st->slots) * (st->ncmds + 3));
+    st->slots = h2o_mem_alloc_pool(&req->pool, sizeof(*st->slots) * (st->ncmds + 4)); /* + MULTI, EXEC, sync, fix */
     ++st->pending; /* held while issuing, so a reply can never finish the request early */
     if (thread->kv == NULL || (err = issue_all(st, thread->kv)) != 0) {
         /* nothing more is sent; what was sent completes and is ignored */
