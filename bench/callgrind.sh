@@ -54,8 +54,8 @@ fi
 trap 'stop_all; [ -n "${SOCKDIR:-}" ] && rm -rf "$SOCKDIR"' EXIT
 trap 'msg "interrupted"; exit 130' INT TERM HUP
 
-PIN="taskset -c $SERVER_CPU"
-CPIN="taskset -c $CLIENT_CPU"
+PIN=(taskset -c "$SERVER_CPU")
+CPIN=(taskset -c "$CLIENT_CPU")
 KV="http://127.0.0.1:$P_CG_KV"
 VG=(valgrind --tool=callgrind --trace-children=no)
 printf '["GET","%s"]' "$KEY" >"$WORK/get.json"
@@ -81,12 +81,12 @@ ir_of() { # total Ir of a callgrind output file (0 if there is none)
 client() {
     local t=$1 n=$2 out=$3 auth=(-H "authorization: Bearer $KV_TOKEN")
     case $t in
-    get) $CPIN h2load --h1 -c1 -t1 -n "$n" "${auth[@]}" "$KV/kv/get/$KEY" ;;
-    get-post) $CPIN h2load --h1 -c1 -t1 -n "$n" "${auth[@]}" -H 'content-type: application/json' -d "$WORK/get.json" "$KV/kv" ;;
-    set) $CPIN h2load --h1 -c1 -t1 -n "$n" "${auth[@]}" -H 'content-type: application/json' -d "$WORK/set.json" "$KV/kv" ;;
-    pipeline) $CPIN h2load --h1 -c1 -t1 -n "$n" "${auth[@]}" -H 'content-type: application/json' -d "$WORK/pipeline.json" "$KV/kv/pipeline" ;;
-    healthz) $CPIN h2load --h1 -c1 -t1 -n "$n" "$KV/healthz" ;;
-    redis) $CPIN redis-benchmark -s "$SOCK" -c 1 -P 1 -n "$n" -t get -d "$VALUE_BYTES" --csv ;;
+    get) "${CPIN[@]}" h2load --h1 -c1 -t1 -n "$n" "${auth[@]}" "$KV/kv/get/$KEY" ;;
+    get-post) "${CPIN[@]}" h2load --h1 -c1 -t1 -n "$n" "${auth[@]}" -H 'content-type: application/json' -d "$WORK/get.json" "$KV/kv" ;;
+    set) "${CPIN[@]}" h2load --h1 -c1 -t1 -n "$n" "${auth[@]}" -H 'content-type: application/json' -d "$WORK/set.json" "$KV/kv" ;;
+    pipeline) "${CPIN[@]}" h2load --h1 -c1 -t1 -n "$n" "${auth[@]}" -H 'content-type: application/json' -d "$WORK/pipeline.json" "$KV/kv/pipeline" ;;
+    healthz) "${CPIN[@]}" h2load --h1 -c1 -t1 -n "$n" "$KV/healthz" ;;
+    redis) "${CPIN[@]}" redis-benchmark -s "$SOCK" -c 1 -P 1 -n "$n" -t get -d "$VALUE_BYTES" --csv ;;
     esac >"$out" 2>&1
     if [ "$t" = redis ]; then
         grep -q '"GET"' "$out"
@@ -99,7 +99,7 @@ one_run() { # one_run TEST COUNT DIR -> sets RUN_IR="kvedge_ir redis_ir" (not in
     local t=$1 n=$2 d=$3 kvurl
     rm -rf "$d"
     mkdir -p "$d"
-    start_srv redis "$d/redis.log" $PIN "${VG[@]}" --callgrind-out-file="$d/redis.cg" \
+    start_srv redis "$d/redis.log" "${PIN[@]}" "${VG[@]}" --callgrind-out-file="$d/redis.cg" \
         redis-server --bind 127.0.0.1 --port "$P_CG_REDIS" --unixsocket "$SOCK" --unixsocketperm 700 \
         --save "" --appendonly no --dir "$d" --daemonize no --loglevel warning --hz "$CG_REDIS_HZ"
     wait_listen redis "$P_CG_REDIS" 120 || { tail "$d/redis.log" >&2; return 1; }
@@ -109,7 +109,7 @@ one_run() { # one_run TEST COUNT DIR -> sets RUN_IR="kvedge_ir redis_ir" (not in
     if [ "$t" != redis ]; then
         kvurl=$(kvedge_redis_url "$KVEDGE_REDIS" "$SOCK" "$P_CG_REDIS")
         write_kvedge_conf "$d/kvedge.yaml" "$P_CG_KV" "$kvurl" "$d/kvedge-data" "$d/kvedge-error.log" 30s
-        start_srv kvedge "$d/kvedge.out" $PIN "${VG[@]}" --callgrind-out-file="$d/kvedge.cg" "$KVEDGE" -c "$d/kvedge.yaml"
+        start_srv kvedge "$d/kvedge.out" "${PIN[@]}" "${VG[@]}" --callgrind-out-file="$d/kvedge.cg" "$KVEDGE" -c "$d/kvedge.yaml"
         wait_listen kvedge "$P_CG_KV" 120 || { tail "$d/kvedge.out" "$d/kvedge-error.log" >&2; return 1; }
         # ready = the Redis link is up (read from the log: polling /readyz would add requests)
         for _ in $(seq 600); do grep -q 'link to .* is up' "$d/kvedge-error.log" 2>/dev/null && break; sleep 0.1; done
@@ -126,6 +126,7 @@ one_run() { # one_run TEST COUNT DIR -> sets RUN_IR="kvedge_ir redis_ir" (not in
         grep -q '^kvedge 0$' "$SRV_STATUS_FILE" || msg "WARNING: kvedge did not exit 0 on SIGTERM ($(tail -1 "$SRV_STATUS_FILE"))"
     fi
     stop_srv redis 60
+    # shellcheck disable=SC2034  # used by stop_all in lib.sh
     SRV_ORDER=()
     RUN_IR="$(ir_of "$d/kvedge.cg") $(ir_of "$d/redis.cg")"
 }
@@ -159,4 +160,4 @@ if t == 'pipeline':
 print(f'{label:<34} ' + '   '.join(parts) + f'   (difference of {n0} and {n0 + n} requests)')
 PY
 done
-msg "results: $RESULTS (callgrind files: callgrind_annotate $WORK/get-$((N0 + N))/kvedge.cg | head -40)"
+msg "results: $RESULTS (profiles: callgrind_annotate $WORK/${TESTS[0]}-$((N0 + N))/kvedge.cg | head -40)"

@@ -1,5 +1,6 @@
 # Shared settings and helpers for bench/run.sh and bench/callgrind.sh (source it; bash only).
 # Every value can be overridden from the environment. Nothing here depends on files outside the repo.
+# shellcheck disable=SC2034  # settings used by the scripts that source this file
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$BENCH_DIR/.." && pwd)

@@ -70,8 +70,8 @@ trap 'msg "interrupted"; exit 130' INT TERM HUP
 
 # --- 2. servers ----------------------------------------------------------------------------------
 ports_free "$P_REDIS" "$P_WEBDIS" "$P_NGINX" "$P_KVEDGE"
-PIN="taskset -c $SERVER_CPU"
-CPIN="taskset -c $CLIENT_CPU"
+PIN=(taskset -c "$SERVER_CPU")
+CPIN=(taskset -c "$CLIENT_CPU")
 KVEDGE_URL_REDIS=$(kvedge_redis_url "$KVEDGE_REDIS" "$SOCK" "$P_REDIS")
 write_kvedge_conf "$RUN/kvedge.yaml" "$P_KVEDGE" "$KVEDGE_URL_REDIS" "$RUN/kvedge-data" "$LOGS/kvedge-error.log"
 write_webdis_conf "$RUN/webdis.json" "$P_WEBDIS" "$WEBDIS_REDIS" "$SOCK" "$P_REDIS" "$LOGS/webdis.log"
@@ -79,14 +79,14 @@ write_nginx_conf "$RUN/nginx.conf" "$P_NGINX" "$RUN" "$LOGS/nginx-error.log"
 "$KVEDGE" -t -c "$RUN/kvedge.yaml" >"$LOGS/kvedge-configtest.log" 2>&1 || { cat "$LOGS/kvedge-configtest.log" >&2; die "kvedge rejects the generated configuration"; }
 "$NGINX" -t -e "$LOGS/nginx-error.log" -c "$RUN/nginx.conf" >"$LOGS/nginx-configtest.log" 2>&1 || { cat "$LOGS/nginx-configtest.log" >&2; die "nginx rejects the generated configuration"; }
 
-start_srv redis "$LOGS/redis.log" $PIN redis-server --bind 127.0.0.1 --port "$P_REDIS" --unixsocket "$SOCK" \
+start_srv redis "$LOGS/redis.log" "${PIN[@]}" redis-server --bind 127.0.0.1 --port "$P_REDIS" --unixsocket "$SOCK" \
     --unixsocketperm 700 --save "" --appendonly no --dir "$RUN" --daemonize no --loglevel warning
 wait_listen redis "$P_REDIS" || { tail "$LOGS/redis.log" >&2; die "redis-server did not start"; }
 for _ in $(seq 50); do [ -S "$SOCK" ] && break; sleep 0.05; done
 redis-cli -s "$SOCK" SET "$KEY" "$VALUE" >/dev/null || die "cannot preload $KEY"
-start_srv kvedge "$LOGS/kvedge.out" $PIN "$KVEDGE" -c "$RUN/kvedge.yaml"
-start_srv webdis "$LOGS/webdis.out" $PIN webdis "$RUN/webdis.json"
-start_srv nginx "$LOGS/nginx.out" $PIN "$NGINX" -e "$LOGS/nginx-error.log" -c "$RUN/nginx.conf"
+start_srv kvedge "$LOGS/kvedge.out" "${PIN[@]}" "$KVEDGE" -c "$RUN/kvedge.yaml"
+start_srv webdis "$LOGS/webdis.out" "${PIN[@]}" webdis "$RUN/webdis.json"
+start_srv nginx "$LOGS/nginx.out" "${PIN[@]}" "$NGINX" -e "$LOGS/nginx-error.log" -c "$RUN/nginx.conf"
 wait_listen kvedge "$P_KVEDGE" || { tail "$LOGS/kvedge-error.log" "$LOGS/kvedge.out" >&2; die "kvedge did not start"; }
 wait_listen webdis "$P_WEBDIS" || { tail "$LOGS/webdis.out" "$LOGS/webdis.log" >&2; die "webdis did not start"; }
 wait_listen nginx "$P_NGINX" || { tail "$LOGS/nginx.out" "$LOGS/nginx-error.log" >&2; die "nginx did not start"; }
@@ -187,7 +187,7 @@ run_wrk() { # run_wrk NAME CONNS ROUND URL SCRIPT MULT
         echo "mult=$mult"
         echo "before $(snapshot)"
     } >"$f.meta"
-    { time $CPIN wrk -t1 -c"$c" -d"$DURATION" --latency -s "$BENCH_DIR/wrk/$script" "$url" >"$f.txt" 2>&1; } 2>"$f.time"
+    { time "${CPIN[@]}" wrk -t1 -c"$c" -d"$DURATION" --latency -s "$BENCH_DIR/wrk/$script" "$url" >"$f.txt" 2>&1; } 2>"$f.time"
     {
         echo "after $(snapshot)"
         echo "client $(tail -1 "$f.time")"
@@ -217,7 +217,7 @@ run_rb() { # run_rb TRANSPORT PIPELINE CONNS ROUND
     [ "$tr" = tcp ] && tgt=(-h 127.0.0.1 -p "$P_REDIS") || tgt=(-s "$SOCK")
     f="$RAW/rb-$tr-P$p-c$c-r$r"
     echo "before $(snapshot)" >"$f.meta"
-    { time $CPIN redis-benchmark "${tgt[@]}" -t get,set -n "$n" -c "$c" -P "$p" -d "$VALUE_BYTES" --csv >"$f.csv" 2>"$f.err"; } 2>"$f.time"
+    { time "${CPIN[@]}" redis-benchmark "${tgt[@]}" -t get,set -n "$n" -c "$c" -P "$p" -d "$VALUE_BYTES" --csv >"$f.csv" 2>"$f.err"; } 2>"$f.time"
     {
         echo "after $(snapshot)"
         echo "client $(tail -1 "$f.time")"
@@ -231,7 +231,7 @@ if [ "$WARMUP" != 0 ]; then
     for t in "${TESTS[@]}"; do
         IFS='|' read -r name url script mult <<<"$t"
         selected "$name" || continue
-        $CPIN wrk -t1 -c16 -d"$WARMUP" -s "$BENCH_DIR/wrk/$script" "$url" >"$RAW/warmup-$name.txt" 2>&1
+        "${CPIN[@]}" wrk -t1 -c16 -d"$WARMUP" -s "$BENCH_DIR/wrk/$script" "$url" >"$RAW/warmup-$name.txt" 2>&1
     done
 fi
 

@@ -72,7 +72,7 @@ TEST(allowed_and_writes)
 TEST(refusals)
 {
     static const struct {
-        const char *args[4];
+        const char *args[5]; /* NULL-terminated */
         const char *error;
     } cases[] = {
         {{"BLPOP", "l", "1"},
