@@ -12,6 +12,7 @@
 #include "proxy/common.h"
 #include "proxy/err.h"
 #include "proxy/log.h"
+#include "proxy/resp.h"
 
 #include <stdio.h>
 #include <time.h>
@@ -110,9 +111,8 @@ void kve_rest__add_cors(kve_rest_handler_t *self, h2o_req_t *req)
 
 static void add_sync_header(h2o_req_t *req, uint64_t sync)
 {
-    char *v = h2o_mem_alloc_pool(&req->pool, 24);
-    int n = snprintf(v, 24, "%llu", (unsigned long long)sync);
-    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("upstash-sync-token"), 0, NULL, v, (size_t)n);
+    char *v = h2o_mem_alloc_pool(&req->pool, 20);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("upstash-sync-token"), 0, NULL, v, kve_u64toa(sync, v));
 }
 
 /* sends `len` bytes at `body` (which must live until the request ends) */

@@ -19,10 +19,39 @@ void kve_kv__init(kve_kv_t *kv, const kve_kv_driver_t *driver, h2o_loop_t *loop,
     kv->stats.state = KVE_KV_DOWN;
 }
 
+#define MAX_FREE_CMDS 1024
+
+static kve_kv_cmd_t *alloc_cmd(kve_kv_t *kv)
+{
+    kve_kv_cmd_t *cmd = kv->free_cmds;
+    if (cmd == NULL)
+        return kve_malloc(sizeof(*cmd));
+    kv->free_cmds = cmd->data;
+    --kv->num_free_cmds;
+    return cmd;
+}
+
+static void free_cmd(kve_kv_t *kv, kve_kv_cmd_t *cmd)
+{
+    cmd->magic = 0;
+    if (kv->num_free_cmds == MAX_FREE_CMDS) {
+        free(cmd);
+        return;
+    }
+    cmd->data = kv->free_cmds; /* the free list is linked through `data` */
+    kv->free_cmds = cmd;
+    ++kv->num_free_cmds;
+}
+
 void kve_kv__dispose(kve_kv_t *kv)
 {
     size_t i;
     KVE_ASSERT(KVE_STAT_GET(kv->stats.inflight) == 0);
+    while (kv->free_cmds != NULL) {
+        kve_kv_cmd_t *next = kv->free_cmds->data;
+        free(kv->free_cmds);
+        kv->free_cmds = next;
+    }
     for (i = 0; i != kv->num_timeouts; ++i)
         h2o_timeout_dispose(kv->loop, &kv->timeouts[i].timeout);
     kv->num_timeouts = 0;
@@ -75,11 +104,11 @@ kve_kv_cmd_t *kve_kv_command(kve_kv_t *kv, size_t argc, const char *const *argv,
         *err = KVE_EINVAL; /* more distinct timeouts than classes: a programming error in a handler */
         return NULL;
     }
-    cmd = kve_zalloc(sizeof(*cmd));
+    cmd = alloc_cmd(kv);
     *cmd = (kve_kv_cmd_t){KVE_KV_CMD_MAGIC, kv, cb, data, {0}};
     if ((ret = kv->driver->send(kv, cmd, argc, argv, argvlen)) != 0) {
         KVE_STAT_ADD(kv->stats.failures, 1);
-        free(cmd);
+        free_cmd(kv, cmd);
         *err = ret;
         return NULL;
     }
@@ -107,8 +136,7 @@ void kve_kv__complete(kve_kv_cmd_t *cmd, int err, const kve_kv_reply_t *reply)
     KVE_CHECK_OBJ(cmd, KVE_KV_CMD_MAGIC);
     if (h2o_timeout_is_linked(&cmd->timeout_entry))
         h2o_timeout_unlink(&cmd->timeout_entry);
-    cmd->magic = 0;
-    free(cmd);
+    free_cmd(kv, cmd);
     KVE_STAT_ADD(kv->stats.inflight, (uint64_t)-1);
     if (err == 0) {
         KVE_STAT_ADD(kv->stats.replies, 1);

@@ -46,6 +46,9 @@ struct st_kve_kv_t {
     size_t num_timeouts;
     /** set while destroying: commands completed by the driver then report KVE_ESHUTDOWN */
     int closing;
+    /** freed command records kept for reuse (a record per command is the hot path's allocation) */
+    kve_kv_cmd_t *free_cmds;
+    size_t num_free_cmds;
     char peer[160];
 };
 

@@ -12,6 +12,8 @@
 #include "proxy/err.h"
 #include "proxy/kv_redis_internal.h"
 #include "proxy/log.h"
+#include "proxy/redis_reply.h"
+#include "proxy/resp.h"
 
 #include <stdio.h>
 #include <hiredis/hiredis.h>
@@ -149,11 +151,16 @@ static void on_command_reply(redisAsyncContext *ac, void *reply, void *privdata)
 static int link_send(kve_kv_t *kv, kve_kv_cmd_t *cmd, size_t argc, const char *const *argv, const size_t *argvlen)
 {
     kve_redis_link_t *link = (void *)kv;
+    int ret;
+
     if (link->adapter.ac == NULL)
         return KVE_EUNAVAIL;
-    if (redisAsyncCommandArgv(link->adapter.ac, on_command_reply, cmd, (int)argc, (const char **)argv, argvlen) != REDIS_OK)
-        return KVE_ECONN;
-    return 0;
+    link->fmt.len = 0;
+    kve_resp_format(&link->fmt, argc, argv, argvlen);
+    ret = redisAsyncFormattedCommand(link->adapter.ac, on_command_reply, cmd, link->fmt.base, link->fmt.len);
+    if (link->fmt.cap > 64 * 1024) /* one huge value must not pin its buffer */
+        kve_buf_dispose(&link->fmt);
+    return ret == REDIS_OK ? 0 : KVE_ECONN;
 }
 
 static void link_on_timeout(kve_kv_t *kv)
@@ -184,8 +191,10 @@ static void link_destroy(kve_kv_t *kv)
     h2o_timeout_dispose(kv->loop, &link->tick);
     h2o_timeout_dispose(kv->loop, &link->connect_timeout);
     kve_redis_target_dispose(&link->target);
+    kve_buf_dispose(&link->fmt);
     kve_kv__dispose(kv);
     free(link);
+    kve_redis_reply_release_thread(); /* the thread's last connection is gone */
 }
 
 static const kve_kv_driver_t redis_driver = {

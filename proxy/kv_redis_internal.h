@@ -3,6 +3,7 @@
 #ifndef KVE_PROXY_KV_REDIS_INTERNAL_H
 #define KVE_PROXY_KV_REDIS_INTERNAL_H
 
+#include "proxy/buf.h"
 #include "proxy/kv_internal.h"
 #include "proxy/redis_adapter.h"
 #include "proxy/redis_target.h"
@@ -26,6 +27,8 @@ typedef struct st_kve_redis_link_t {
     h2o_timeout_entry_t connect_entry;
     /** streams opened on this link and not yet freed */
     size_t num_streams;
+    /** reused for encoding commands */
+    kve_buf_t fmt;
 } kve_redis_link_t;
 
 kve_kv_stream_t *kve_redis__stream_open(kve_kv_t *kv, size_t argc, const char *const *argv, const size_t *argvlen,

@@ -2,6 +2,7 @@
 /* hiredis <-> h2o evloop adapter and shared connection setup (see redis_adapter.h). */
 #include "proxy/redis_adapter.h"
 #include "proxy/common.h"
+#include "proxy/redis_reply.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -81,6 +82,7 @@ int kve_redis_adapter_connect(kve_redis_adapter_t *a, h2o_loop_t *loop, const kv
         redisAsyncFree(ac);
         return -1;
     }
+    ac->c.reader->fn = &kve_redis_reply_functions;
     a->ac = ac;
     a->reading = a->write_armed = 0;
     a->sock = h2o_evloop_socket_create(loop, fd, H2O_SOCKET_FLAG_DONT_READ);

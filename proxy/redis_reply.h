@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hiredis reply objects from a per-thread free list. hiredis allocates a reply object and a separate
+ * string for every reply and frees both after the callback; with pipelining that was a fifth of a
+ * command's cost. These reply functions (installed on each connection's reader) keep short strings inline
+ * in the object and recycle objects per thread. They also refuse absurd array sizes from the server
+ * (hiredis 0.14 has no limit of its own), which turns them into a protocol error instead of a huge
+ * allocation. The objects keep redisReply's layout, so everything else in hiredis works unchanged.
+ */
+#ifndef KVE_PROXY_REDIS_REPLY_H
+#define KVE_PROXY_REDIS_REPLY_H
+
+struct redisReplyObjectFunctions;
+
+/** The reply functions to install on a reader (`ac->c.reader->fn`). */
+extern struct redisReplyObjectFunctions kve_redis_reply_functions;
+
+/** Frees this thread's recycled objects (when the thread's Redis connections are gone). */
+void kve_redis_reply_release_thread(void);
+
+#endif
