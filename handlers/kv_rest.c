@@ -366,6 +366,8 @@ static int issue_all(struct st_rest_req_t *st, kve_kv_t *kv)
     }
     if (err == 0 && st->mode == MODE_MULTI)
         err = issue(st, kv, SLOT_EXEC, 0, 1, exec, exec_len);
+    else if (err != 0 && st->mode == MODE_MULTI && st->nslots != 0)
+        issue(st, kv, SLOT_MULTI, 0, 1, (const char *const[]){"DISCARD"}, (const size_t[]){7}); /* never leave MULTI open */
     if (err == 0 && writes)
         err = issue(st, kv, SLOT_SYNC, 0, 2, sync, sync_len);
     return err;
