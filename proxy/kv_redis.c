@@ -190,6 +190,7 @@ static void link_destroy(kve_kv_t *kv)
         h2o_timeout_unlink(&link->connect_entry);
     h2o_timeout_dispose(kv->loop, &link->tick);
     h2o_timeout_dispose(kv->loop, &link->connect_timeout);
+    h2o_timeout_dispose(kv->loop, &link->flush_timeout);
     kve_redis_target_dispose(&link->target);
     kve_buf_dispose(&link->fmt);
     kve_kv__dispose(kv);
@@ -226,6 +227,8 @@ kve_kv_t *kve_kv_redis_create(h2o_loop_t *loop, const kve_redis_target_t *target
     link->tick_entry.cb = on_tick;
     h2o_timeout_init(loop, &link->connect_timeout, conf->connect_timeout_ms);
     link->connect_entry.cb = on_connect_timeout;
+    h2o_timeout_init(loop, &link->flush_timeout, 0);
+    link->adapter.flush_timeout = &link->flush_timeout;
     start_connect(link);
     return &link->super;
 }

@@ -29,6 +29,8 @@ typedef struct st_kve_redis_link_t {
     size_t num_streams;
     /** reused for encoding commands */
     kve_buf_t fmt;
+    /** 0 ms: writes queued commands at the end of the loop iteration (see redis_adapter.h) */
+    h2o_timeout_t flush_timeout;
 } kve_redis_link_t;
 
 kve_kv_stream_t *kve_redis__stream_open(kve_kv_t *kv, size_t argc, const char *const *argv, const size_t *argvlen,

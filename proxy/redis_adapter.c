@@ -42,9 +42,26 @@ static void ev_del_read(void *data)
     }
 }
 
+static void on_flush(h2o_timeout_entry_t *entry)
+{
+    kve_redis_adapter_t *a = H2O_STRUCT_FROM_MEMBER(kve_redis_adapter_t, flush_entry, entry);
+    if (a->ac == NULL)
+        return;
+    a->flushing = 1; /* a write that cannot finish now re-arms through the notification below */
+    redisAsyncHandleWrite(a->ac);
+    a->flushing = 0;
+}
+
 static void ev_add_write(void *data)
 {
     kve_redis_adapter_t *a = data;
+    if (a->flush_timeout != NULL && !a->flushing && (a->ac->c.flags & REDIS_CONNECTED) != 0) {
+        if (!h2o_timeout_is_linked(&a->flush_entry)) {
+            a->flush_entry.cb = on_flush;
+            h2o_timeout_link(h2o_socket_get_loop(a->sock), a->flush_timeout, &a->flush_entry);
+        }
+        return;
+    }
     if (!a->write_armed) {
         a->write_armed = 1;
         h2o_socket_notify_write(a->sock, on_sock_write);
@@ -59,6 +76,8 @@ static void ev_del_write(void *data)
 static void ev_cleanup(void *data)
 {
     kve_redis_adapter_t *a = data;
+    if (h2o_timeout_is_linked(&a->flush_entry))
+        h2o_timeout_unlink(&a->flush_entry);
     if (a->sock != NULL) {
         h2o_socket_close(a->sock); /* closes our dup only; hiredis closes its own fd */
         a->sock = NULL;

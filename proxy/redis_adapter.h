@@ -25,6 +25,15 @@ struct st_kve_redis_adapter_t {
     h2o_socket_t *sock;
     unsigned reading : 1;
     unsigned write_armed : 1;
+    unsigned flushing : 1;
+    /**
+     * Optional (owned by the caller, 0 ms): when set, queued commands are written at the end of the current
+     * loop iteration instead of after an epoll round trip for writability, which batches every command of
+     * the iteration into one write and saves a round of epoll_ctl/epoll_wait per batch. Set for the
+     * pipelined link; streams write rarely and use the notification.
+     */
+    h2o_timeout_t *flush_timeout;
+    h2o_timeout_entry_t flush_entry;
     /** called from hiredis' cleanup hook, after `ac` became invalid (set to NULL) */
     void (*on_cleanup)(kve_redis_adapter_t *adapter);
 };
