@@ -335,6 +335,18 @@ static int read_arg(struct st_parser_t *ps, size_t index)
     }
 }
 
+/* after a list element: 1 and past the ',' if another follows, 0 and past the ']' at the end of the list,
+ * -1 on anything else */
+static int next_element(struct st_parser_t *ps)
+{
+    skip_ws(ps);
+    if (ps->p == ps->end)
+        return syntax_error(ps, ps->p, "unexpected end of input");
+    if (*ps->p != ']' && *ps->p != ',')
+        return syntax_error(ps, ps->p, "expected ',' or ']'");
+    return *ps->p++ == ',';
+}
+
 /* a command array from the '[' at ps->p through its ']'; its arguments are appended to ps->args */
 static int read_command(struct st_parser_t *ps, size_t *argc)
 {
@@ -348,19 +360,13 @@ static int read_command(struct st_parser_t *ps, size_t *argc)
         return 0;
     }
     for (;;) {
-        if (read_arg(ps, ps->args.n - start + 1) != 0)
+        int more;
+        if (read_arg(ps, ps->args.n - start + 1) != 0 || (more = next_element(ps)) < 0)
             return -1;
-        skip_ws(ps);
-        if (ps->p == ps->end)
-            return syntax_error(ps, ps->p, "unexpected end of input");
-        if (*ps->p == ']')
+        if (!more)
             break;
-        if (*ps->p != ',')
-            return syntax_error(ps, ps->p, "expected ',' or ']'");
-        ++ps->p;
         skip_ws(ps);
     }
-    ++ps->p;
     *argc = ps->args.n - start;
     return 0;
 }
@@ -446,6 +452,7 @@ static void push_cmd(h2o_mem_pool_t *pool, kve_rest_cmd_t **cmds, size_t *n, siz
 static int read_pipeline(struct st_parser_t *ps, size_t max_commands, kve_rest_cmd_t **cmds, size_t *ncmds)
 {
     size_t cap = 0, argc;
+    int more;
 
     for (;;) {
         skip_ws(ps);
@@ -460,14 +467,8 @@ static int read_pipeline(struct st_parser_t *ps, size_t max_commands, kve_rest_c
         if (read_pipeline_entry(ps, *ncmds + 1, &argc) != 0)
             return -1;
         push_cmd(ps->pool, cmds, ncmds, &cap, argc);
-        skip_ws(ps);
-        if (ps->p == ps->end)
-            return syntax_error(ps, ps->p, "unexpected end of input");
-        if (*ps->p == ']')
-            break;
-        if (*ps->p != ',')
-            return syntax_error(ps, ps->p, "expected ',' or ']'");
-        ++ps->p;
+        if ((more = next_element(ps)) <= 0)
+            return more;
     }
     ++ps->p;
     return 0;
