@@ -12,6 +12,7 @@
 #include "proxy/common.h"
 #include "proxy/err.h"
 #include "proxy/log.h"
+#include "proxy/park.h"
 #include "proxy/resp.h"
 
 #include <stdio.h>
@@ -52,6 +53,8 @@ struct st_rest_req_t {
     const char *first_queue_error;
     uint64_t sync;
     kve_buf_t body;
+    /** the client socket kept polled while Redis answers (proxy/park.h) */
+    h2o_socket_t *parked;
 };
 
 static const h2o_generator_t static_generator = {NULL, NULL};
@@ -183,6 +186,8 @@ static void finish(struct st_rest_req_t *st)
 
     if (req == NULL)
         return; /* the client went away; the pool is being cleared */
+    kve_unpark(st->parked);
+    st->parked = NULL;
     if (st->failure != 0) {
         snprintf(msg, sizeof(msg), "ERR %s", kve_strerror(st->failure));
         kve_rest__send_error(st->self, req, kve_err_http_status(st->failure), msg, response_sync(st));
@@ -497,6 +502,8 @@ static void execute(struct st_rest_req_t *st, h2o_req_t *req)
     }
     if (--st->pending == 0)
         finish(st);
+    else
+        st->parked = kve_park(req);
 }
 
 static int route(const char *rest, size_t len, const char *name, const char **args, size_t *args_len)

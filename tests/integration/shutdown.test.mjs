@@ -98,3 +98,20 @@ test('a half-sent request does not block the stop beyond the drain timeout', asy
     assert.ok(Date.now() - t0 < 3000);
     s.destroy();
 });
+
+test('a KV request waiting on Redis when SIGTERM arrives still gets its answer (the socket is parked, not idle)', async () => {
+    const k = await startKvedge(config({ kv: { tokens: [{ token: 'drain-token-0123456789' }] }, redis: { url: redis.url, command_timeout: '5s' } }));
+    // a script that keeps Redis busy for ~800 ms, so the request is in flight when the stop begins
+    const slow = 'local t = redis.call("TIME") local s = t[1] * 1000000 + t[2] repeat t = redis.call("TIME") until t[1] * 1000000 + t[2] - s > 800000 return "done"';
+    const agent = new httpMod.Agent({ keepAlive: true, maxSockets: 1 });
+    const headers = { authorization: 'Bearer drain-token-0123456789' };
+    assert.equal((await http('GET', `${k.url}/kv/ping`, { headers, agent })).status, 200); // keep-alive first
+    const p = http('POST', `${k.url}/kv`, { headers, agent, body: JSON.stringify(['EVAL', slow, 0]), timeoutMs: 10000 });
+    await sleep(200);
+    const stopped = k.stop();
+    const r = await p;
+    assert.equal(r.status, 200);
+    assert.deepEqual(JSON.parse(r.body), { result: 'done' });
+    assertCleanExit(await stopped);
+    agent.destroy();
+});
