@@ -609,6 +609,7 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
         kve_rest__send_error(self, req, 400, err, response_sync(st));
         return 0;
     }
+    kve_buf_reserve(&st->body, 1024); /* one allocation for a typical reply instead of growing twice */
     if (st->mode != MODE_SINGLE && !st->resp2)
         kve_buf_putc(&st->body, '[');
     st->status = 200;
