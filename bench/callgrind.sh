@@ -48,7 +48,7 @@ P_CG_KV=$((BASE_PORT + 42))
 ports_free "$P_CG_REDIS" "$P_CG_KV"
 SOCK="$WORK/redis.sock"
 if [ ${#SOCK} -gt 100 ]; then
-    SOCKDIR=$(mktemp -d /tmp/kvedge-cg.XXXXXX)
+    SOCKDIR=$(mktemp -d)  # a short path: sun_path holds 108 bytes
     SOCK="$SOCKDIR/redis.sock"
 fi
 trap 'stop_all; [ -n "${SOCKDIR:-}" ] && rm -rf "$SOCKDIR"' EXIT

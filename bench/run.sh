@@ -57,7 +57,7 @@ build_kvedge "$LOGS/build.log"
 # a unix socket path must fit in sun_path (108 bytes)
 SOCK="$RUN/redis.sock"
 if [ ${#SOCK} -gt 100 ]; then
-    SOCKDIR=$(mktemp -d /tmp/kvedge-bench.XXXXXX)
+    SOCKDIR=$(mktemp -d)  # a short path: sun_path holds 108 bytes
     SOCK="$SOCKDIR/redis.sock"
 fi
 
