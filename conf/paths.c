@@ -55,9 +55,8 @@ int kve_config_register_paths(const kve_config_t *cfg, kve_server_t *server, con
     int kv_group = cfg->kv.listen.size != 0 ? 1 : 0;
 
     register_admin(cfg, server, sources, log);
-    if (cfg->kv_enabled &&
-        kve_rest_register(register_path(cfg, server, kv_group, cfg->kv.path, "kv", log), &cfg->kv, err, errlen) != 0)
-        return -1;
+    if (cfg->kv_enabled)
+        kve_rest_register(register_path(cfg, server, kv_group, cfg->kv.path, "kv", log), &cfg->kv);
     for (i = 0; i != cfg->routes.size; ++i) {
         const kve_route_conf_t *r = cfg->routes.entries + i;
         snprintf(route, sizeof(route), "proxy:%s", r->path);

@@ -2,6 +2,7 @@
 /* Admin endpoints (see admin.h). /readyz is asynchronous: it owns a KV command until the reply, the
  * timeout, or the request's end (then the command is cancelled by the pool's dispose callback). */
 #include "handlers/admin.h"
+#include "handlers/bearer.h"
 #include "proxy/common.h"
 #include "proxy/err.h"
 #include "proxy/log.h"
@@ -40,16 +41,11 @@ static void send_text(h2o_req_t *req, int status, const char *reason, const char
 
 static int authorized(struct st_admin_handler_t *self, h2o_req_t *req)
 {
-    ssize_t i;
-    const h2o_iovec_t *v;
-
+    h2o_iovec_t token;
     if (self->token == NULL)
         return 1;
-    if ((i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1)) == -1)
-        return 0;
-    v = &req->headers.entries[i].value;
-    return v->len > 7 && h2o_lcstris(v->base, 7, H2O_STRLIT("bearer ")) &&
-           kve_secure_equal(v->base + 7, v->len - 7, self->token, self->token_len);
+    token = kve_bearer_token(req);
+    return token.base != NULL && kve_secure_equal(token.base, token.len, self->token, self->token_len);
 }
 
 static void on_ready_dispose(void *p)
@@ -96,12 +92,14 @@ static void serve_ready(struct st_admin_handler_t *self, h2o_req_t *req)
     send_text(req, 503, "Service Unavailable", "text/plain; charset=utf-8", body, (size_t)n);
 }
 
+static void render_metrics(const kve_admin_sources_t *src, kve_buf_t *buf);
+
 static void serve_metrics(struct st_admin_handler_t *self, h2o_req_t *req)
 {
     kve_buf_t buf = KVE_BUF_INIT;
     char *body;
 
-    kve_admin_render_metrics(&self->sources, &buf);
+    render_metrics(&self->sources, &buf);
     body = h2o_mem_alloc_pool(&req->pool, buf.len + 1);
     memcpy(body, buf.base, buf.len);
     send_text(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", body, buf.len);
@@ -216,7 +214,7 @@ static void render_process(kve_buf_t *buf, const kve_admin_sources_t *src)
                        kve_embedded_pid(src->embedded) != 0, (unsigned long long)kve_embedded_restarts(src->embedded));
 }
 
-void kve_admin_render_metrics(const kve_admin_sources_t *src, kve_buf_t *buf)
+static void render_metrics(const kve_admin_sources_t *src, kve_buf_t *buf)
 {
     size_t i, n = kve_server_num_threads(src->server);
     kve_metrics_thread_t *threads[256];

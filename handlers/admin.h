@@ -33,7 +33,4 @@ typedef struct st_kve_admin_sources_t {
 void kve_admin_register(h2o_pathconf_t *pathconf, kve_admin_endpoint_t endpoint, const kve_admin_conf_t *conf,
                         const kve_admin_sources_t *sources);
 
-/** Renders the whole /metrics text into `buf` (exposed for tests). */
-void kve_admin_render_metrics(const kve_admin_sources_t *sources, kve_buf_t *buf);
-
 #endif

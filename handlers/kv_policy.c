@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Command policy of the KV REST API (see kv_policy.h). The order of the checks matters and is the
- * order of kve_rest_policy_apply: configured refusals, built-in refusals (unless re-allowed), the
- * read-only rule, key sizes, then the rewrites and synthesized replies.
+ * order of kve_rest_policy_apply: configured refusals, the read-only rule, built-in refusals (unless
+ * re-allowed), key sizes, then the rewrites and synthesized replies. The command table and the policy
+ * bits derived from it are built once, on first use.
  */
 #include "handlers/kv_policy.h"
 #include "proxy/common.h"
@@ -59,11 +60,9 @@ enum {
     POL_COPY = 1 << 4,
     POL_XREAD = 1 << 5, /* blocking only with BLOCK */
     POL_PING_ECHO = 1 << 6,
-    POL_SUBCOMMAND = 1 << 7, /* "container|sub" */
-    POL_HARD_SHIFT = 16      /* index + 1 of a hard refusal */
+    POL_HARD_SHIFT = 16 /* index + 1 of a hard refusal */
 };
 static uint32_t policy_bits[KVE_ARRAY_SIZE(commands)];
-static pthread_once_t policy_once = PTHREAD_ONCE_INIT;
 
 static int compare_name(const char *name, size_t len, const char *entry)
 {
@@ -80,7 +79,7 @@ static int compare_name(const char *name, size_t len, const char *entry)
  * tenth of a pipelined command's cost. */
 #define LOOKUP_SLOTS 1024                   /* power of two, well above twice the number of commands */
 static uint16_t lookup_table[LOOKUP_SLOTS]; /* index + 1 into commands[], 0 = empty */
-static pthread_once_t lookup_once = PTHREAD_ONCE_INIT;
+static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 
 static uint32_t hash_name(const char *name, size_t len)
 {
@@ -93,23 +92,10 @@ static uint32_t hash_name(const char *name, size_t len)
     return h;
 }
 
-static void init_lookup(void)
-{
-    size_t i;
-    _Static_assert(KVE_ARRAY_SIZE(commands) * 2 < LOOKUP_SLOTS, "lookup table is large enough");
-    for (i = 0; i != KVE_ARRAY_SIZE(commands); ++i) {
-        uint32_t slot = hash_name(commands[i].name, strlen(commands[i].name)) & (LOOKUP_SLOTS - 1);
-        while (lookup_table[slot] != 0)
-            slot = (slot + 1) & (LOOKUP_SLOTS - 1);
-        lookup_table[slot] = (uint16_t)(i + 1);
-    }
-}
-
-const kve_cmd_info_t *kve_cmd_lookup(const char *name, size_t len)
+static const kve_cmd_info_t *lookup(const char *name, size_t len)
 {
     uint32_t slot;
 
-    pthread_once(&lookup_once, init_lookup);
     if (len == 0 || len > 64)
         return NULL;
     for (slot = hash_name(name, len) & (LOOKUP_SLOTS - 1); lookup_table[slot] != 0; slot = (slot + 1) & (LOOKUP_SLOTS - 1))
@@ -118,7 +104,14 @@ const kve_cmd_info_t *kve_cmd_lookup(const char *name, size_t len)
     return NULL;
 }
 
-static void init_policy_bits(void)
+static void set_bits(const char *name, uint32_t bits)
+{
+    const kve_cmd_info_t *info = lookup(name, strlen(name));
+    if (info != NULL) /* a name this Redis does not know has nothing to mark */
+        policy_bits[info - commands] |= bits;
+}
+
+static void init_tables(void)
 {
     static const struct {
         const char *name;
@@ -127,18 +120,25 @@ static void init_policy_bits(void)
         {"keys", POL_KEYS},         {"flushall", POL_FLUSH},    {"flushdb", POL_FLUSH},     {"scan", POL_SCAN_FAMILY | POL_SCAN},
         {"hscan", POL_SCAN_FAMILY}, {"sscan", POL_SCAN_FAMILY}, {"zscan", POL_SCAN_FAMILY}, {"copy", POL_COPY},
         {"xread", POL_XREAD},       {"xreadgroup", POL_XREAD},  {"ping", POL_PING_ECHO},    {"echo", POL_PING_ECHO}};
-    const kve_cmd_info_t *info;
     size_t i;
 
+    _Static_assert(KVE_ARRAY_SIZE(commands) * 2 < LOOKUP_SLOTS, "lookup table is large enough");
+    for (i = 0; i != KVE_ARRAY_SIZE(commands); ++i) {
+        uint32_t slot = hash_name(commands[i].name, strlen(commands[i].name)) & (LOOKUP_SLOTS - 1);
+        while (lookup_table[slot] != 0)
+            slot = (slot + 1) & (LOOKUP_SLOTS - 1);
+        lookup_table[slot] = (uint16_t)(i + 1);
+    }
     for (i = 0; i != KVE_ARRAY_SIZE(named); ++i)
-        if ((info = kve_cmd_lookup(named[i].name, strlen(named[i].name))) != NULL)
-            policy_bits[info - commands] |= named[i].bits;
+        set_bits(named[i].name, named[i].bits);
     for (i = 0; i != KVE_ARRAY_SIZE(hard_refusals); ++i)
-        if ((info = kve_cmd_lookup(hard_refusals[i].name, strlen(hard_refusals[i].name))) != NULL)
-            policy_bits[info - commands] |= (uint32_t)(i + 1) << POL_HARD_SHIFT;
-    for (i = 0; i != KVE_ARRAY_SIZE(commands); ++i)
-        if (strchr(commands[i].name, '|') != NULL)
-            policy_bits[i] |= POL_SUBCOMMAND;
+        set_bits(hard_refusals[i].name, (uint32_t)(i + 1) << POL_HARD_SHIFT);
+}
+
+const kve_cmd_info_t *kve_cmd_lookup(const char *name, size_t len)
+{
+    pthread_once(&tables_once, init_tables);
+    return lookup(name, len);
 }
 
 static uint32_t bits_of(const kve_cmd_info_t *info)
@@ -146,20 +146,28 @@ static uint32_t bits_of(const kve_cmd_info_t *info)
     return info != NULL ? policy_bits[info - commands] : 0;
 }
 
-/* the command, or its subcommand ("config get" -> "config|get") */
-static const kve_cmd_info_t *find_info(const kve_rest_cmd_t *cmd)
+/* the command as Redis knows it (`top`), and the subcommand when there is one ("config get" ->
+ * "config|get"; otherwise `info` is `top`); both NULL for a command this Redis does not know */
+typedef struct st_cmd_ref_t {
+    const kve_cmd_info_t *info, *top;
+} cmd_ref_t;
+
+static cmd_ref_t find_info(const kve_rest_cmd_t *cmd)
 {
-    const kve_cmd_info_t *info = kve_cmd_lookup(cmd->argv[0], cmd->argvlen[0]), *sub;
+    cmd_ref_t ref = {NULL, lookup(cmd->argv[0], cmd->argvlen[0])};
     char full[160];
     size_t n;
 
-    if (info == NULL || (info->flags & KVE_CMDF_CONTAINER) == 0 || cmd->argc < 2 || cmd->argvlen[1] > 64)
-        return info;
-    n = strlen(info->name);
-    memcpy(full, info->name, n);
+    ref.info = ref.top;
+    if (ref.top == NULL || (ref.top->flags & KVE_CMDF_CONTAINER) == 0 || cmd->argc < 2 || cmd->argvlen[1] > 64)
+        return ref;
+    n = strlen(ref.top->name);
+    memcpy(full, ref.top->name, n);
     full[n] = '|';
     memcpy(full + n + 1, cmd->argv[1], cmd->argvlen[1]);
-    return (sub = kve_cmd_lookup(full, n + 1 + cmd->argvlen[1])) != NULL ? sub : info;
+    if ((ref.info = lookup(full, n + 1 + cmd->argvlen[1])) == NULL)
+        ref.info = ref.top;
+    return ref;
 }
 
 /* the name messages and the configured lists use: Redis' own (lowercase) or the request's, lowercased */
@@ -175,7 +183,7 @@ static const char *display_name(const kve_rest_cmd_t *cmd, const kve_cmd_info_t 
     return buf;
 }
 
-static int listed(const char *const *entries, size_t size, const char *name)
+static int listed(char *const *entries, size_t size, const char *name)
 {
     size_t i;
     for (i = 0; i != size; ++i)
@@ -206,15 +214,15 @@ static void deny(kve_policy_result_t *res, h2o_mem_pool_t *pool, const char *bef
 }
 
 /* built-in refusals: returns the reason, or NULL if the command may go */
-static const char *builtin_refusal(const kve_rest_policy_t *p, const kve_rest_cmd_t *cmd, const kve_cmd_info_t *info)
+static const char *builtin_refusal(const kve_rest_policy_t *p, const kve_rest_cmd_t *cmd, cmd_ref_t ref)
 {
-    const kve_cmd_info_t *top = (bits_of(info) & POL_SUBCOMMAND) != 0 ? kve_cmd_lookup(cmd->argv[0], cmd->argvlen[0]) : info;
-    uint32_t bits = bits_of(top);
+    const kve_cmd_info_t *info = ref.info;
+    uint32_t bits = bits_of(ref.top);
     size_t i;
 
     if ((bits >> POL_HARD_SHIFT) != 0)
         return hard_refusals[(bits >> POL_HARD_SHIFT) - 1].reason;
-    if (top == NULL) { /* a command this Redis does not know: only the name can tell */
+    if (info == NULL) { /* a command this Redis does not know: only the name can tell */
         for (i = 0; i != KVE_ARRAY_SIZE(hard_refusals); ++i)
             if (compare_name(cmd->argv[0], cmd->argvlen[0], hard_refusals[i].name) == 0)
                 return hard_refusals[i].reason;
@@ -227,8 +235,7 @@ static const char *builtin_refusal(const kve_rest_policy_t *p, const kve_rest_cm
         if (has_arg(cmd, 1, "block"))
             return "blocking commands would hold the shared connection (drop BLOCK)";
     }
-    if (p->allow.size != 0 && (listed((const char *const *)p->allow.entries, p->allow.size, info->name) ||
-                               listed((const char *const *)p->allow.entries, p->allow.size, top->name)))
+    if (listed(p->allow.entries, p->allow.size, info->name) || listed(p->allow.entries, p->allow.size, ref.top->name))
         return NULL; /* "config" allows every CONFIG subcommand, "config|get" only that one */
     if ((bits & POL_KEYS) != 0 && !p->allow_keys)
         return "it is disabled; use SCAN (or set kv.allow_keys: true)";
@@ -323,19 +330,19 @@ static int may_write(const kve_cmd_info_t *info)
 void kve_rest_policy_apply(const kve_rest_policy_t *p, int read_only, kve_rest_cmd_t *cmd, h2o_mem_pool_t *pool,
                            kve_policy_result_t *res)
 {
+    cmd_ref_t ref;
     const kve_cmd_info_t *info;
     const char *reason;
     uint32_t bits;
     char buf[72];
 
-    pthread_once(&policy_once, init_policy_bits);
-    info = find_info(cmd);
+    pthread_once(&tables_once, init_tables);
+    ref = find_info(cmd);
+    info = ref.info;
     bits = bits_of(info);
     *res = (kve_policy_result_t){KVE_POLICY_SEND, NULL, 0, 0};
-    if (p->deny.size != 0 &&
-        (listed((const char *const *)p->deny.entries, p->deny.size, display_name(cmd, info, buf, sizeof(buf))) ||
-         ((bits & POL_SUBCOMMAND) != 0 &&
-          listed((const char *const *)p->deny.entries, p->deny.size, kve_cmd_lookup(cmd->argv[0], cmd->argvlen[0])->name)))) {
+    if (p->deny.size != 0 && (listed(p->deny.entries, p->deny.size, display_name(cmd, info, buf, sizeof(buf))) ||
+                              (ref.top != info && listed(p->deny.entries, p->deny.size, ref.top->name)))) {
         deny(res, pool, "ERR command '", display_name(cmd, info, buf, sizeof(buf)), "' is disabled by the server's policy");
         return;
     }
@@ -343,7 +350,7 @@ void kve_rest_policy_apply(const kve_rest_policy_t *p, int read_only, kve_rest_c
         deny(res, pool, "NOPERM this user has no permissions to run the '", display_name(cmd, info, buf, sizeof(buf)), "' command");
         return;
     }
-    if ((reason = builtin_refusal(p, cmd, info)) != NULL) {
+    if ((reason = builtin_refusal(p, cmd, ref)) != NULL) {
         char after[192];
         snprintf(after, sizeof(after), "' is not allowed over the REST API: %s", reason);
         deny(res, pool, "ERR command '", display_name(cmd, info, buf, sizeof(buf)), after);

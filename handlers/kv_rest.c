@@ -7,6 +7,7 @@
  * pipeline or transaction cannot be trusted.
  */
 #include "handlers/kv_rest_internal.h"
+#include "handlers/bearer.h"
 #include "handlers/kv_json.h"
 #include "handlers/kv_reply.h"
 #include "proxy/common.h"
@@ -181,11 +182,9 @@ static void emit_synthesized(struct st_rest_req_t *st, size_t limit)
 
 static void finish(struct st_rest_req_t *st)
 {
-    h2o_req_t *req = st->req;
+    h2o_req_t *req = st->req; /* alive: if the request had ended, on_dispose would have cancelled every command */
     char msg[96];
 
-    if (req == NULL)
-        return; /* the client went away; the pool is being cleared */
     kve_unpark(st->parked);
     st->parked = NULL;
     if (st->failure != 0) {
@@ -303,7 +302,7 @@ static void on_reply(void *data, int err, const kve_kv_reply_t *reply)
     if (err != 0) {
         if (st->failure == 0)
             st->failure = err;
-    } else if (st->failure == 0 && st->req != NULL) {
+    } else if (st->failure == 0) {
         switch (slot->kind) {
         case SLOT_USER:
             on_user_reply(st, slot->index, reply);
@@ -420,19 +419,12 @@ static uint64_t read_client_sync(h2o_req_t *req)
     return v;
 }
 
-/* the token from Authorization: Bearer (preferred) or ?_token= */
+/* the token from Authorization: Bearer, or else ?_token= (a header of another scheme means no token) */
 static h2o_iovec_t find_token(h2o_req_t *req, const char *query, size_t query_len)
 {
-    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
-    h2o_iovec_t tok = {NULL, 0};
+    h2o_iovec_t tok = kve_bearer_token(req);
 
-    if (i != -1) {
-        h2o_iovec_t v = req->headers.entries[i].value;
-        if (v.len > 7 && h2o_lcstris(v.base, 7, H2O_STRLIT("bearer ")))
-            return h2o_iovec_init(v.base + 7, v.len - 7);
-        return tok;
-    }
-    if (query != NULL)
+    if (tok.base == NULL && query != NULL && h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1) == -1)
         kve_rest_query_param(query, query_len, "_token", &req->pool, &tok);
     return tok;
 }
@@ -516,6 +508,17 @@ static int route(const char *rest, size_t len, const char *name, const char **ar
     return 1;
 }
 
+/* "subscribe", "psubscribe" or "monitor" when the path names one of the streaming endpoints */
+static const char *stream_kind(const char *rest, size_t len, const char **args, size_t *args_len)
+{
+    static const char *const kinds[] = {"subscribe", "psubscribe", "monitor"};
+    size_t i;
+    for (i = 0; i != KVE_ARRAY_SIZE(kinds); ++i)
+        if (route(rest, len, kinds[i], args, args_len))
+            return kinds[i];
+    return NULL;
+}
+
 static int method_allowed(kve_rest_handler_t *self, h2o_req_t *req)
 {
     static const char *const methods[] = {"GET", "HEAD", "POST", "PUT"};
@@ -560,7 +563,7 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
 {
     kve_rest_handler_t *self = (void *)_self;
     size_t path_end = req->query_at != SIZE_MAX ? req->query_at : req->path.len, qlen = 0, args_len;
-    const char *rest = req->path.base + self->prefix_len, *query = NULL, *args, *err;
+    const char *rest = req->path.base + self->prefix_len, *query = NULL, *args, *err, *kind;
     size_t rest_len = path_end >= self->prefix_len ? path_end - self->prefix_len : 0;
     struct st_rest_req_t *st;
     int read_only;
@@ -582,17 +585,11 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
         kve_rest__send_error(self, req, 400, "ERR max request size exceeded", kve_rest__thread(self, req)->sync_seen);
         return 0;
     }
-    if (route(rest, rest_len, "subscribe", &args, &args_len) || route(rest, rest_len, "psubscribe", &args, &args_len) ||
-        route(rest, rest_len, "monitor", &args, &args_len)) {
-        if (read_only && !route(rest, rest_len, "subscribe", &args, &args_len) &&
-            !route(rest, rest_len, "psubscribe", &args, &args_len))
+    if ((kind = stream_kind(rest, rest_len, &args, &args_len)) != NULL) {
+        if (read_only && strcmp(kind, "monitor") == 0)
             kve_rest__send_error(self, req, 400, "NOPERM this user has no permissions to run the 'monitor' command", 0);
         else
-            kve_rest__serve_stream(self, req,
-                                   rest[1] == 's'   ? "subscribe"
-                                   : rest[1] == 'p' ? "psubscribe"
-                                                    : "monitor",
-                                   args, args_len);
+            kve_rest__serve_stream(self, req, kind, args, args_len);
         return 0;
     }
     st = h2o_mem_alloc_shared(&req->pool, sizeof(*st), on_dispose);
@@ -640,25 +637,19 @@ static void on_handler_dispose(h2o_handler_t *_self)
     kve_rest_auth_free(self->auth);
 }
 
-int kve_rest_register(h2o_pathconf_t *pathconf, const kve_rest_conf_t *conf, char *err, size_t errlen)
+void kve_rest_register(h2o_pathconf_t *pathconf, const kve_rest_conf_t *conf)
 {
-    kve_rest_handler_t *self;
+    kve_rest_handler_t *self = (void *)h2o_create_handler(pathconf, sizeof(*self));
 
-    if (conf->jwt_key != NULL && conf->jwt_key[0] != '\0' && strlen(conf->jwt_key) < KVE_JWT_MIN_KEY) {
-        snprintf(err, errlen, "kv.jwt_key must be at least %d bytes (use 32 random bytes, e.g. openssl rand -hex 32)",
-                 KVE_JWT_MIN_KEY);
-        return -1;
-    }
-    self = (void *)h2o_create_handler(pathconf, sizeof(*self));
     self->super.on_req = on_req;
     self->super.on_context_init = on_context_init;
     self->super.on_context_dispose = on_context_dispose;
     self->super.dispose = on_handler_dispose;
     self->conf = conf;
+    /* a JWT key shorter than KVE_JWT_MIN_KEY is refused by the configuration, and never verifies anything */
     self->auth = kve_rest_auth_new(conf->tokens.entries, conf->tokens.size, conf->jwt_key);
     self->policy = (kve_rest_policy_t){conf->allow_keys, conf->allow_flush, conf->max_key_size, conf->scan_max_count};
     self->policy.deny.entries = conf->deny_commands.entries, self->policy.deny.size = conf->deny_commands.size;
     self->policy.allow.entries = conf->allow_commands.entries, self->policy.allow.size = conf->allow_commands.size;
     self->prefix_len = strcmp(pathconf->path.base, "/") == 0 ? 0 : pathconf->path.len;
-    return 0;
 }

@@ -51,10 +51,7 @@ typedef struct st_kve_rest_conf_t {
     } listen;
 } kve_rest_conf_t;
 
-/**
- * Registers the API as the next handler of `pathconf`. `conf` is borrowed and must outlive the server.
- * Returns 0, or -1 with a message in `err`.
- */
-int kve_rest_register(h2o_pathconf_t *pathconf, const kve_rest_conf_t *conf, char *err, size_t errlen);
+/** Registers the API as the next handler of `pathconf`. `conf` is borrowed and must outlive the server. */
+void kve_rest_register(h2o_pathconf_t *pathconf, const kve_rest_conf_t *conf);
 
 #endif

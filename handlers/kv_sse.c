@@ -74,9 +74,8 @@ static void flush(sse_t *s)
     s->pending.len = 0;
     buf = h2o_iovec_init(s->inflight.base, s->inflight.len);
     s->sending = 1;
-    if (s->ending) {
+    if (s->ending) { /* end() closed the stream already */
         s->ended = 1;
-        close_stream(s);
         h2o_send(s->req, &buf, buf.len != 0, s->failed ? H2O_SEND_STATE_ERROR : H2O_SEND_STATE_FINAL);
     } else {
         h2o_send(s->req, &buf, 1, H2O_SEND_STATE_IN_PROGRESS);
@@ -132,14 +131,14 @@ static void queue_event(sse_t *s, const char *prefix, size_t plen, const char *t
     kve_buf_append(&s->pending, "\n\n", 2);
 }
 
-static void queue_reply(sse_t *s, const kve_kv_reply_t *r)
+/* `first`: the reply that started the response (MONITOR's "+OK", or the first subscribe confirmation) */
+static void queue_reply(sse_t *s, const kve_kv_reply_t *r, int first)
 {
     kve_buf_t head = KVE_BUF_INIT;
     size_t i;
 
     if (s->monitor) {
-        if (r->type == KVE_REPLY_STATUS && r->len == 2 && memcmp(r->str, "OK", 2) == 0 && s->pending.len == 0 &&
-            s->inflight.len == 0)
+        if (first && r->type == KVE_REPLY_STATUS && r->len == 2 && memcmp(r->str, "OK", 2) == 0)
             queue_event(s, "", 0, "\"OK\"", 4);
         else if (r->type == KVE_REPLY_STATUS || r->type == KVE_REPLY_STRING)
             queue_event(s, "", 0, r->str, r->len);
@@ -177,6 +176,7 @@ static void fail_unstarted(sse_t *s, int err)
 static void on_stream(void *data, int err, const kve_kv_reply_t *reply)
 {
     sse_t *s = data;
+    int first;
     KVE_CHECK_OBJ(s, SSE_MAGIC);
     if (s->req == NULL)
         return;
@@ -188,15 +188,15 @@ static void on_stream(void *data, int err, const kve_kv_reply_t *reply)
             fail_unstarted(s, err);
         return;
     }
-    if (!s->started) {
-        if (reply->type == KVE_REPLY_ERROR) { /* e.g. NOPERM from a Redis ACL */
-            close_stream(s);
-            kve_rest__send_error(s->self, s->req, 400, reply->str, s->thread->sync_seen);
-            return;
-        }
-        start_response(s, s->req);
+    first = !s->started;
+    if (first && reply->type == KVE_REPLY_ERROR) { /* e.g. NOPERM from a Redis ACL */
+        close_stream(s);
+        kve_rest__send_error(s->self, s->req, 400, reply->str, s->thread->sync_seen);
+        return;
     }
-    queue_reply(s, reply);
+    if (first)
+        start_response(s, s->req);
+    queue_reply(s, reply, first);
     if (s->pending.len > MAX_PENDING) {
         kve_log(KVE_LOG_WARN, "kv", "dropping a subscriber that does not read (%zu bytes queued)", s->pending.len);
         end(s, 1);

@@ -9,7 +9,8 @@ struct st_limits_handler_t {
     kve_limits_conf_t conf;
 };
 
-const char *kve_limits_check(const kve_limits_conf_t *conf, const h2o_req_t *req, size_t *found)
+/* NULL if `req`'s headers are within `conf`, else the reason (and the size found through `*found`) */
+static const char *check_headers(const kve_limits_conf_t *conf, const h2o_req_t *req, size_t *found)
 {
     size_t i, total = 0;
 
@@ -30,7 +31,7 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
 {
     struct st_limits_handler_t *self = (void *)_self;
     size_t found = 0;
-    const char *reason = kve_limits_check(&self->conf, req, &found);
+    const char *reason = check_headers(&self->conf, req, &found);
 
     if (reason == NULL && self->conf.max_body_size != 0 && req->entity.base != NULL && req->entity.len > self->conf.max_body_size) {
         kve_log(KVE_LOG_WARN, "limits", "413 for %.*s %.*s: request body larger than limits.max_body_size (%zu bytes)",

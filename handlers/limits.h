@@ -19,12 +19,6 @@ typedef struct st_kve_limits_conf_t {
     size_t max_body_size;
 } kve_limits_conf_t;
 
-/**
- * Returns 0 if `req`'s headers are within `conf`, else the reason as a static string (and the sizes found
- * through `*found`).
- */
-const char *kve_limits_check(const kve_limits_conf_t *conf, const h2o_req_t *req, size_t *found);
-
 /** Registers the limit check as the next handler of `pathconf` (register it first). `conf` is copied. */
 void kve_limits_register(h2o_pathconf_t *pathconf, const kve_limits_conf_t *conf);
 

@@ -25,8 +25,10 @@ static SSL_CTX *create_client_ssl_ctx(const h2o_url_t *url, const char *ca_file,
     }
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
     snprintf(host, sizeof(host), "%.*s", (int)url->host.len, url->host.base);
-    /* OpenSSL checks the name during the handshake, whatever the TLS version */
-    X509_VERIFY_PARAM_set1_host(SSL_CTX_get0_param(ctx), host, 0);
+    /* OpenSSL checks the name (or the IP address, against the certificate's IP entries) during the handshake,
+     * whatever the TLS version */
+    if (X509_VERIFY_PARAM_set1_ip_asc(SSL_CTX_get0_param(ctx), host) != 1)
+        X509_VERIFY_PARAM_set1_host(SSL_CTX_get0_param(ctx), host, 0);
     return ctx;
 }
 

@@ -157,11 +157,6 @@ void kve_kv__set_state(kve_kv_t *kv, int state)
     KVE_STAT_SET(kv->stats.state, state);
 }
 
-int kve_kv_state(const kve_kv_t *kv)
-{
-    return KVE_STAT_GET(kv->stats.state);
-}
-
 void kve_kv_get_stats(const kve_kv_t *kv, kve_kv_stats_t *out)
 {
     out->commands = KVE_STAT_GET(kv->stats.commands);
@@ -172,11 +167,6 @@ void kve_kv_get_stats(const kve_kv_t *kv, kve_kv_stats_t *out)
     out->reconnects = KVE_STAT_GET(kv->stats.reconnects);
     out->inflight = KVE_STAT_GET(kv->stats.inflight);
     out->state = KVE_STAT_GET(kv->stats.state);
-}
-
-const char *kve_kv_peer(const kve_kv_t *kv)
-{
-    return kv->peer;
 }
 
 kve_kv_stream_t *kve_kv_stream_open(kve_kv_t *kv, size_t argc, const char *const *argv, const size_t *argvlen, kve_kv_stream_cb cb,

@@ -72,14 +72,8 @@ kve_kv_cmd_t *kve_kv_command(kve_kv_t *kv, size_t argc, const char *const *argv,
 /** The callback of `cmd` will not run (the reply, if one comes, is dropped). `cmd` is invalid afterwards. */
 void kve_kv_cancel(kve_kv_cmd_t *cmd);
 
-/** Current state, KVE_KV_*. */
-int kve_kv_state(const kve_kv_t *kv);
-
 /** Copies the link's counters (safe to call from another thread; values are read with relaxed atomics). */
 void kve_kv_get_stats(const kve_kv_t *kv, kve_kv_stats_t *out);
-
-/** Short description of the peer for logs and metrics (never contains a password). */
-const char *kve_kv_peer(const kve_kv_t *kv);
 
 /**
  * A stream: a dedicated connection for a command whose replies keep coming (SUBSCRIBE, PSUBSCRIBE,

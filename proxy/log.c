@@ -12,7 +12,6 @@
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
-#include <openssl/sha.h>
 
 #define LOG_LINE_MAX 4096
 
@@ -29,15 +28,6 @@ void kve_log_set_level(int level)
 int kve_log_enabled(int level)
 {
     return level <= __atomic_load_n(&log_level, __ATOMIC_RELAXED);
-}
-
-int kve_log_level_from_name(const char *name)
-{
-    size_t i;
-    for (i = 0; i != KVE_ARRAY_SIZE(level_names); ++i)
-        if (strcmp(name, level_names[i]) == 0)
-            return (int)i;
-    return -1;
 }
 
 /* copies `src` into `dst`, escaping bytes that could break the one-line-per-event rule */
@@ -138,18 +128,4 @@ void kve_log_close(void)
     free(log_path);
     log_path = NULL;
     pthread_mutex_unlock(&log_path_mutex);
-}
-
-const char *kve_log_fingerprint(const void *secret, size_t len, char *buf)
-{
-    static const char hex[] = "0123456789abcdef";
-    unsigned char md[SHA256_DIGEST_LENGTH];
-    size_t i;
-    SHA256(secret, len, md);
-    for (i = 0; i != 4; ++i) {
-        buf[i * 2] = hex[md[i] >> 4];
-        buf[i * 2 + 1] = hex[md[i] & 15];
-    }
-    buf[8] = '\0';
-    return buf;
 }

@@ -4,7 +4,7 @@
  * single write(2) to fd 2. When a file is configured it is dup2()ed onto fd 2, so messages printed by
  * libraries (h2o writes to stderr) land in the same file; kve_log_reopen() repeats that for SIGHUP.
  * Control characters in messages are escaped, so a value from a request can never forge a line.
- * Never pass secrets (tokens, cookies, passwords) to these functions: log kve_log_fingerprint() instead.
+ * Never pass secrets (tokens, cookies, passwords) to these functions: name what they belong to instead.
  */
 #ifndef KVE_PROXY_LOG_H
 #define KVE_PROXY_LOG_H
@@ -19,8 +19,6 @@ void kve_log(int level, const char *module, const char *fmt, ...) __attribute__(
 void kve_log_set_level(int level);
 /** Returns non-zero if `level` would be written. */
 int kve_log_enabled(int level);
-/** Parses "error", "warn", "info" or "debug"; returns -1 otherwise. */
-int kve_log_level_from_name(const char *name);
 
 /**
  * Directs the error log to `path` ("-" or NULL keeps stderr). The path is copied. Returns 0, or -1 with a
@@ -31,11 +29,5 @@ int kve_log_open(const char *path, char *err, size_t errlen);
 int kve_log_reopen(void);
 /** Forgets the path (at exit). */
 void kve_log_close(void);
-
-/**
- * Writes a short, non-reversible fingerprint of a secret (first 8 hex digits of its SHA-256) into `buf`
- * (at least 9 bytes), so a log line can tell two tokens apart without revealing either.
- */
-const char *kve_log_fingerprint(const void *secret, size_t len, char *buf);
 
 #endif

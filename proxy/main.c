@@ -165,9 +165,8 @@ static void stop(app_t *app)
 
 static int run(const char *config_path)
 {
-    static const kve_server_hooks_t hooks = {on_thread_start, on_thread_stop, NULL};
-    kve_server_hooks_t h = hooks;
     app_t app = {0};
+    kve_server_hooks_t hooks = {on_thread_start, on_thread_stop, &app};
     char err[1024];
     int status = 0;
 
@@ -183,9 +182,8 @@ static int run(const char *config_path)
     }
     kve_log(KVE_LOG_INFO, "main", "kvedge %s started (config %s, kv store %s)", KVE_VERSION, config_path,
             app.embedded != NULL ? "embedded redis-server" : "redis");
-    h.data = &app;
     kve_server_set_tick(app.server, on_tick, &app);
-    kve_server_run(app.server, &h, on_reopen, &app);
+    kve_server_run(app.server, &hooks, on_reopen, &app);
     kve_log(KVE_LOG_INFO, "main", "stopped");
 Exit:
     stop(&app);

@@ -375,7 +375,6 @@ int kve_server_run(kve_server_t *s, const kve_server_hooks_t *hooks, void (*on_r
     h2o_barrier_init(&s->startup, s->num_threads + 1);
     for (i = 0; i != s->num_threads; ++i) {
         worker_t *w = s->workers + i;
-        w->super.magic = KVE_THREAD_MAGIC;
         w->super.index = i;
         w->super.server = s;
         w->super.metrics = &w->metrics;
@@ -390,11 +389,6 @@ int kve_server_run(kve_server_t *s, const kve_server_hooks_t *hooks, void (*on_r
     for (i = 0; i != s->num_threads; ++i)
         pthread_join(s->workers[i].tid, NULL);
     return 0;
-}
-
-void kve_server_request_stop(kve_server_t *s)
-{
-    __atomic_store_n(&s->stop, 1, __ATOMIC_RELEASE);
 }
 
 /* --- creation and destruction --- */

@@ -69,7 +69,6 @@ typedef struct st_kve_drain_watcher_t {
 /** Per-thread state; `ctx` is first so the h2o context pointer converts back (kve_server_thread). */
 typedef struct st_kve_thread_t {
     h2o_context_t ctx;
-    uint32_t magic;
     size_t index;
     kve_server_t *server;
     /** this thread's KV link (NULL until the thread's init hook created it) */
@@ -79,8 +78,6 @@ typedef struct st_kve_thread_t {
     /** kve_drain_watcher_t of this thread */
     h2o_linklist_t drain_watchers;
 } kve_thread_t;
-
-#define KVE_THREAD_MAGIC 0x7e4d2a11
 
 /** Hooks the server calls on each worker thread, on that thread. */
 typedef struct st_kve_server_hooks_t {
@@ -111,13 +108,10 @@ size_t kve_server_num_connections(const kve_server_t *server);
 void kve_server_set_tick(kve_server_t *server, uint64_t (*tick)(void *data), void *data);
 
 /**
- * Starts the workers and serves until SIGTERM/SIGINT (or kve_server_request_stop); SIGHUP calls `on_reopen`.
+ * Starts the workers and serves until SIGTERM/SIGINT; SIGHUP calls `on_reopen`.
  * Returns 0 once every worker has drained and disposed its context.
  */
 int kve_server_run(kve_server_t *server, const kve_server_hooks_t *hooks, void (*on_reopen)(void *), void *reopen_data);
-
-/** Asks a running server to stop as if SIGTERM had arrived (thread-safe). */
-void kve_server_request_stop(kve_server_t *server);
 
 /** Frees the server, its listeners and the globalconf (after kve_server_run returned). */
 void kve_server_destroy(kve_server_t *server);

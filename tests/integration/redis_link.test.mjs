@@ -229,3 +229,13 @@ test('AUTH with a password and with an ACL user; a wrong password is logged with
         await redis.stop();
     }
 });
+
+test('embedded Redis: a server that fails at startup is reported with its own log lines', async () => {
+    const dir = makeTempDir();
+    const fake = path.join(dir, 'broken-redis-server');
+    fs.writeFileSync(fake, '#!/bin/sh\necho "*** FATAL CONFIG FILE ERROR: bad option for the test" >&2\nexit 1\n', { mode: 0o755 });
+    await assert.rejects(
+        startKvedge({ redis: 'embedded', data_dir: path.join(dir, 'data'), embedded_redis: { binary: fake } }),
+        /embedded redis-server exited with status 1 during startup; redis\.log: \*\*\* FATAL CONFIG FILE ERROR: bad option for the test/
+    );
+});
