@@ -805,6 +805,19 @@ export async function startKvedge(config, opts = {}) {
     }
 }
 
+/**
+ * Stops a kvedge started for one test (asserting a clean exit), then that test's own Redis, even when
+ * the first stop fails. The Redis is resumed first: a test may have left it paused with SIGSTOP.
+ */
+export async function stopKvedgeAndRedis(kvedge, redis) {
+    await redis.kill('SIGCONT').catch(() => {});
+    try {
+        assertCleanExit(await kvedge.stop());
+    } finally {
+        await redis.stop();
+    }
+}
+
 /** Assert a stop() result is a clean exit: status 0, not timed out, no sanitizer report on stderr. */
 export function assertCleanExit(result, what = 'kvedge') {
     const problems = [];

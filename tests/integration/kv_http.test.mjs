@@ -17,6 +17,7 @@ import {
     sleep,
     startKvedge,
     startRedis,
+    stopKvedgeAndRedis,
     waitFor,
     writeConfig,
 } from './harness.mjs';
@@ -408,11 +409,7 @@ test('a refused MULTI or SELECT inside /pipeline must not change the shared Redi
         expectJson(after2, 200, { result: 'OK' });
         assert.equal(await c2.get('ms:s'), '1', 'SET after a pipelined SELECT went to db 0');
     } finally {
-        try {
-            assertCleanExit(await k2.stop());
-        } finally {
-            await r2.stop();
-        }
+        await stopKvedgeAndRedis(k2, r2);
     }
 });
 
@@ -875,11 +872,7 @@ test('policy configuration: allow_keys, allow_flush, deny_commands, allow_comman
         assert.equal(await c2.exists('a'), 0);
         expectError(await cmd(['BLPOP', 'l', '0'], { base }), 400, /^ERR command 'blpop' is not allowed/, 'still refused');
     } finally {
-        try {
-            assertCleanExit(await k2.stop());
-        } finally {
-            await r2.stop();
-        }
+        await stopKvedgeAndRedis(k2, r2);
     }
 });
 
@@ -1161,11 +1154,7 @@ test('Redis down: 503 JSON promptly; back to 200 within 2 s of the restart', asy
             return rs.every((x) => x.status === 200);
         }, { timeoutMs: 2000, message: 'all threads back' });
     } finally {
-        try {
-            assertCleanExit(await k2.stop());
-        } finally {
-            await r2.stop();
-        }
+        await stopKvedgeAndRedis(k2, r2);
     }
 });
 
@@ -1188,12 +1177,7 @@ test('Redis SIGSTOPped: 504 JSON within about the command timeout; 200 again aft
         await waitFor(async () => (await cmd(['GET', 'rs:k'], { base })).status === 200, { timeoutMs: 5000, message: '200 after SIGCONT' });
         expectJson(await cmd(['GET', 'rs:k'], { base }), 200, { result: 'v' });
     } finally {
-        await r2.kill('SIGCONT').catch(() => {});
-        try {
-            assertCleanExit(await k2.stop());
-        } finally {
-            await r2.stop();
-        }
+        await stopKvedgeAndRedis(k2, r2);
     }
 });
 

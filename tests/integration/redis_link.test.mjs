@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import httpMod from 'node:http';
 import path from 'node:path';
 import Redis from 'ioredis';
-import { assertCleanExit, http, makeTempDir, sleep, startKvedge, startRedis, waitFor } from './harness.mjs';
+import { assertCleanExit, http, makeTempDir, sleep, startKvedge, startRedis, stopKvedgeAndRedis, waitFor } from './harness.mjs';
 
 // Hammers GET /readyz with `concurrency` keep-alive loops until stop() is called; returns every sample.
 function load(url, concurrency = 8) {
@@ -76,11 +76,7 @@ test('Redis restarted under load: fail fast while down, reconnect within 2 s, no
         assert.match(k.stderr(), /\[warn\] redis: link to 127\.0\.0\.1:\d+ is down/);
         assert.match(k.stderr(), /\[info\] redis: link to 127\.0\.0\.1:\d+ is up/);
     } finally {
-        try {
-            assertCleanExit(await k.stop());
-        } finally {
-            await redis.stop();
-        }
+        await stopKvedgeAndRedis(k, redis);
     }
 });
 
@@ -112,12 +108,7 @@ test('Redis SIGSTOPped: readiness times out cleanly, nothing hangs, recovery aft
         }, { timeoutMs: 5000, message: 'all threads ready' });
         assert.match(k.stderr(), /commands timed out in a row|connect or handshake timed out/);
     } finally {
-        await redis.kill('SIGCONT').catch(() => {});
-        try {
-            assertCleanExit(await k.stop());
-        } finally {
-            await redis.stop();
-        }
+        await stopKvedgeAndRedis(k, redis);
     }
 });
 
