@@ -324,7 +324,7 @@ void kve_conf__read_secret(kve_conf_t *conf, const kve_directive_t *d, const kve
     } else {
         strip_newline(text, &len);
         kve_conf__parse_scalar(conf, d, node, text, len, field);
-        free(text);
+        kve_conf__free_secret(text, len);
     }
     free(path);
 }

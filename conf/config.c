@@ -108,7 +108,7 @@ static int check_redis(kve_conf_t *conf, const kve_node_t *node, void *obj)
 }
 
 static const kve_directive_t redis_directives[] = {
-    {"url", KVE_T_STRING, KVE_FIELD(kve_redis_conf_t, url), .min = 1, .dflt = "embedded",
+    {"url", KVE_T_STRING, KVE_FIELD(kve_redis_conf_t, url), KVE_F_HIDDEN, .min = 1, .dflt = "embedded",
      .doc = "\"embedded\", redis://[user:pass@]host:port/db or unix:///path?db=N"},
     {"username", KVE_T_STRING, KVE_FIELD(kve_redis_conf_t, username), .doc = "ACL user (overrides the URL's)"},
     {"password", KVE_T_STRING, KVE_FIELD(kve_redis_conf_t, password), KVE_F_SECRET,
