@@ -83,13 +83,14 @@ static int check_admin(kve_conf_t *conf, const kve_node_t *node, void *obj)
     return 0;
 }
 
-static const kve_directive_t admin_directives[] = {{"path", KVE_T_STRING, KVE_FIELD(kve_admin_conf_t, path), .min = 1, .max = 256,
-                                                    .dflt = "/", .doc = "prefix of /healthz, /readyz and /metrics"},
-                                                   {"token", KVE_T_STRING, KVE_FIELD(kve_admin_conf_t, token), KVE_F_SECRET,
-                                                    .max = 4096, .doc = "require Authorization: Bearer <token> (or token_file)"},
-                                                   {"ready_timeout", KVE_T_DURATION, KVE_FIELD(kve_admin_conf_t, ready_timeout_ms),
-                                                    0, 10, 60 * SEC, "1s", .doc = "how long /readyz waits for the KV store"},
-                                                   {NULL}};
+static const kve_directive_t admin_directives[] = {
+    {"path", KVE_T_STRING, KVE_FIELD(kve_admin_conf_t, path), .min = 1, .max = 256, .dflt = "/",
+     .doc = "prefix of /healthz, /readyz and /metrics"},
+    {"token", KVE_T_STRING, KVE_FIELD(kve_admin_conf_t, token), KVE_F_SECRET, 16, 4096,
+     .doc = "require Authorization: Bearer <token> (at least 16 bytes; or token_file)"},
+    {"ready_timeout", KVE_T_DURATION, KVE_FIELD(kve_admin_conf_t, ready_timeout_ms), 0, 10, 60 * SEC, "1s",
+     .doc = "how long /readyz waits for the KV store"},
+    {NULL}};
 
 static int check_redis(kve_conf_t *conf, const kve_node_t *node, void *obj)
 {
