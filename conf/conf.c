@@ -39,6 +39,11 @@ void kve_conf_free(kve_conf_t *conf)
     free(conf);
 }
 
+const kve_node_t *kve_conf_root(const kve_conf_t *conf)
+{
+    return conf->num_docs != 0 ? conf->docs[conf->num_docs - 1]->root : NULL;
+}
+
 size_t kve_conf_error_count(const kve_conf_t *conf)
 {
     return conf->num_errors;

@@ -126,6 +126,11 @@ void kve_conf_error(kve_conf_t *conf, const kve_node_t *node, const char *fmt, .
  * NULL after reporting the error.
  */
 char *kve_conf_expand_scalar(kve_conf_t *conf, const kve_node_t *node, size_t *len);
+/**
+ * The root node of the document loaded last (NULL if none was loaded, or it was empty), for checks across
+ * the whole file after loading it. Valid until kve_conf_free().
+ */
+const kve_node_t *kve_conf_root(const kve_conf_t *conf);
 /** Number of errors reported so far (including those past the printing cap). */
 size_t kve_conf_error_count(const kve_conf_t *conf);
 

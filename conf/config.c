@@ -6,6 +6,7 @@
  */
 #include "conf/config.h"
 #include "conf/conf.h"
+#include "conf/config_internal.h"
 #include "proxy/common.h"
 #include "proxy/log.h"
 
@@ -70,17 +71,42 @@ static const kve_directive_t log_directives[] = {
      .doc = "h2o log format (default: common log format plus duration)"},
     {NULL}};
 
+/* the value node of `key` in a mapping, for pointing at it (the mapping itself if absent or a _file form) */
+static const kve_node_t *at_key(const kve_node_t *mapping, const char *key)
+{
+    const kve_node_t *n = kve_yaml_get(mapping, key);
+    return n != NULL ? n : mapping;
+}
+
+/*
+ * The `path` of an object whose mapping is `node`: a URL prefix, starting with "/", of printable ASCII
+ * without space, '"', '\\', '?' or '#' (a query or fragment can never match). One trailing "/" is dropped:
+ * "/ops/" and "/ops" are the same prefix.
+ */
+static int check_path(kve_conf_t *conf, const kve_node_t *node, char *path)
+{
+    size_t len = strlen(path);
+    for (size_t i = 0; i != len; ++i) {
+        unsigned char c = path[i];
+        if (c <= ' ' || c >= 0x7f || strchr("\"\\?#", c) != NULL) {
+            kve_conf_error(conf, at_key(node, "path"),
+                           "path must be printable ASCII without spaces, '\"', '\\', '?' or '#' (byte %zu is 0x%02x)", i, c);
+            return -1;
+        }
+    }
+    if (path[0] != '/') {
+        kve_conf_error(conf, at_key(node, "path"), "path must start with \"/\", got \"%s\"", path);
+        return -1;
+    }
+    if (len > 1 && path[len - 1] == '/')
+        path[len - 1] = '\0';
+    return 0;
+}
+
 static int check_admin(kve_conf_t *conf, const kve_node_t *node, void *obj)
 {
     kve_admin_conf_t *admin = obj;
-    size_t len = strlen(admin->path);
-    if (admin->path[0] != '/') {
-        kve_conf_error(conf, node, "path must start with \"/\", got \"%s\"", admin->path);
-        return -1;
-    }
-    if (len > 1 && admin->path[len - 1] == '/')
-        admin->path[len - 1] = '\0'; /* "/ops/" and "/ops" mean the same prefix */
-    return 0;
+    return check_path(conf, node, admin->path);
 }
 
 static const kve_directive_t admin_directives[] = {
@@ -137,11 +163,7 @@ static const kve_directive_t embedded_directives[] = {
 static int check_route(kve_conf_t *conf, const kve_node_t *node, void *obj)
 {
     kve_route_conf_t *route = obj;
-    if (route->path[0] != '/') {
-        kve_conf_error(conf, node, "path must start with \"/\", got \"%s\"", route->path);
-        return -1;
-    }
-    return 0;
+    return check_path(conf, node, route->path);
 }
 
 static const kve_directive_t route_directives[] = {
@@ -166,18 +188,10 @@ static const kve_directive_t token_directives[] = {
     {"name", KVE_T_STRING, KVE_FIELD(kve_rest_token_conf_t, name), .max = 64, .doc = "shown in logs instead of the token"},
     {NULL}};
 
-/* the value node of `key` in a mapping, for pointing at it (the mapping itself if absent or a _file form) */
-static const kve_node_t *at_key(const kve_node_t *mapping, const char *key)
-{
-    const kve_node_t *n = mapping != NULL && mapping->type == KVE_NODE_MAPPING ? kve_yaml_get(mapping, key) : NULL;
-    return n != NULL ? n : mapping;
-}
-
 static int check_kv(kve_conf_t *conf, const kve_node_t *node, void *obj)
 {
     kve_config_t *cfg = (void *)((char *)obj - offsetof(kve_config_t, kv));
     kve_rest_conf_t *kv = obj;
-    size_t len = strlen(kv->path);
 
     cfg->kv_enabled = node != NULL;
     if (node == NULL)
@@ -191,13 +205,7 @@ static int check_kv(kve_conf_t *conf, const kve_node_t *node, void *obj)
                        KVE_JWT_MIN_KEY);
         return -1;
     }
-    if (kv->path[0] != '/') {
-        kve_conf_error(conf, at_key(node, "path"), "path must start with \"/\", got \"%s\"", kv->path);
-        return -1;
-    }
-    if (len > 1 && kv->path[len - 1] == '/')
-        kv->path[len - 1] = '\0';
-    return 0;
+    return check_path(conf, node, kv->path);
 }
 
 static const kve_directive_t kv_directives[] = {
@@ -272,10 +280,68 @@ static void build_listeners(kve_config_t *cfg)
     cfg->all_listeners.size = n + m;
 }
 
+/* where served path `p` is configured in the file (NULL: nowhere, e.g. the default admin.path) */
+static const kve_node_t *served_node(const kve_node_t *root, const kve_served_path_t *p)
+{
+    const kve_node_t *routes;
+    switch (p->kind) {
+    case KVE_SERVED_ROUTE:
+        routes = kve_yaml_get(root, "routes");
+        if (routes == NULL || routes->type != KVE_NODE_SEQUENCE || p->index >= routes->u.sequence.size)
+            return routes;
+        return at_key(routes->u.sequence.items[p->index], "path");
+    case KVE_SERVED_KV:
+        return at_key(kve_yaml_get(root, "kv"), "path");
+    default:
+        return at_key(kve_yaml_get(root, "admin"), "path");
+    }
+}
+
+/* "routes[2].path \"/api\"", "kv.path \"/kv\"" or "the admin endpoint \"/healthz\"" */
+static void describe_served(char *buf, size_t size, const kve_served_path_t *p)
+{
+    if (p->kind == KVE_SERVED_ROUTE) {
+        snprintf(buf, size, "routes[%zu].path \"%s\"", p->index, p->path);
+    } else if (p->kind == KVE_SERVED_KV) {
+        snprintf(buf, size, "kv.path \"%s\"", p->path);
+    } else {
+        snprintf(buf, size, "the admin endpoint \"%s\"", p->path);
+    }
+}
+
+/*
+ * A path served twice on the same listeners would leave one of its handlers unreachable: the admin
+ * endpoints, the KV API (on the main listeners unless kv.listen is set) and every route need paths of
+ * their own. Each later entry is reported once, against the first earlier one.
+ */
+static int check_served_paths(kve_conf_t *conf, const kve_config_t *cfg)
+{
+    size_t n, i, j;
+    kve_served_path_t *paths = kve_config__served_paths(cfg, &n);
+    char first[1100], second[1100];
+    int ret = 0;
+
+    for (j = 1; j != n; ++j) {
+        for (i = 0; i != j; ++i) {
+            if (paths[i].group != paths[j].group || !kve_config__same_path(paths[i].path, paths[j].path))
+                continue;
+            describe_served(first, sizeof(first), paths + i);
+            describe_served(second, sizeof(second), paths + j);
+            kve_conf_error(conf, served_node(kve_conf_root(conf), paths + j), "%s is also served by %s", second, first);
+            ret = -1;
+            break;
+        }
+    }
+    kve_config__free_served(paths, n);
+    return ret;
+}
+
 int kve_config_load(kve_config_t *cfg, const char *path, FILE *errout)
 {
     kve_conf_t *conf = kve_conf_new(errout);
     int ret = kve_conf_load_file(conf, path, top_directives, cfg);
+    if (ret == 0)
+        ret = check_served_paths(conf, cfg);
     kve_conf_free(conf);
     if (ret == 0)
         build_listeners(cfg);

@@ -151,6 +151,43 @@ test('a route proxies to its upstream', async () => {
     assert.equal(seen.headers['x-forwarded-for'], '127.0.0.1');
 });
 
+// h2o 2.2.5 gives a request to the first registered path that matches, so kvedge registers longest first.
+test('a route "/" listed first swallows neither a longer route, the KV API nor the admin endpoints', async () => {
+    const root = await startUpstream(async (req, res) => res.end(`root ${req.url}`));
+    const token = 'kv-token-0123456789abcdef';
+    const long = `/${'x'.repeat(70)}`; // two routes alike in their first 64 bytes keep separate metrics series
+    const k = await startKvedge({
+        redis: redis.url, threads: 1,
+        routes: [{ path: '/', upstream: `${root.url}/` }, { path: '/api', upstream: `${upstream.url}/` },
+            { path: `${long}/a`, upstream: `${upstream.url}/` }, { path: `${long}/b`, upstream: `${upstream.url}/` }],
+        kv: { path: '/kv', tokens: [{ token }] },
+    });
+    try {
+        const api = await http('GET', `${k.url}/api/longest-first`);
+        assert.equal(api.status, 200);
+        assert.equal(JSON.parse(api.body).path, '/longest-first');
+        const other = await http('GET', `${k.url}/elsewhere`);
+        assert.equal(other.status, 200);
+        assert.equal(other.body, 'root /elsewhere');
+        const kvRes = await http('POST', `${k.url}/kv`, { body: '["PING"]', headers: { authorization: `Bearer ${token}` } });
+        assert.equal(kvRes.status, 200);
+        assert.deepEqual(JSON.parse(kvRes.body), { result: 'PONG' });
+        assert.equal((await http('GET', `${k.url}/healthz`)).body, 'ok\n');
+        assert.equal(root.requests.filter((q) => /longest-first|kv|healthz/.test(q.url)).length, 0, 'route "/" saw none of them');
+        assert.equal((await http('GET', `${k.url}${long}/a/1`)).status, 200);
+        assert.equal((await http('GET', `${k.url}${long}/b/1`)).status, 200);
+        const m = await http('GET', `${k.url}/metrics`);
+        for (const p of [`${long}/a`, `${long}/b`])
+            assert.match(m.body, new RegExp(`^kvedge_http_requests_total\\{route="proxy:${p}",status="200"\\} 1$`, 'm'), p);
+    } finally {
+        try {
+            assertCleanExit(await k.stop());
+        } finally {
+            await root.stop();
+        }
+    }
+});
+
 test('a dead upstream gives 502 quickly, and the route recovers', async () => {
     const t0 = Date.now();
     const r = await http('GET', `${kv.url}/dead/x`);
