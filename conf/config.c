@@ -10,7 +10,11 @@
 #include "proxy/common.h"
 #include "proxy/log.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
 static const char *const fsync_modes[] = {"everysec", "always", "no", NULL};
@@ -21,6 +25,13 @@ static const char *const http_schemes[] = {"http", "https", NULL};
 #define GIB (1024LL * 1024 * 1024)
 #define SEC 1000
 #define HOUR (3600 * 1000)
+
+/* the value node of `key` in a mapping, for pointing at it (the mapping itself if absent or a _file form) */
+static const kve_node_t *at_key(const kve_node_t *mapping, const char *key)
+{
+    const kve_node_t *n = kve_yaml_get(mapping, key);
+    return n != NULL ? n : mapping;
+}
 
 static int check_tls(kve_conf_t *conf, const kve_node_t *node, void *obj)
 {
@@ -61,6 +72,18 @@ static const kve_directive_t limits_directives[] = {
      .doc = "on SIGTERM, how long in-flight requests may take"},
     {NULL}};
 
+/* log: the access log format compiles (else kvedge -t passes a file that fails at startup) */
+static int check_log(kve_conf_t *conf, const kve_node_t *node, void *obj)
+{
+    kve_log_conf_t *log = obj;
+    char err[512];
+    if (kve_access_log_check_format(log->access_log_format, err, sizeof(err)) != 0) {
+        kve_conf_error(conf, at_key(node, "access_log_format"), "%s", err);
+        return -1;
+    }
+    return 0;
+}
+
 static const kve_directive_t log_directives[] = {
     {"level", KVE_T_ENUM, KVE_FIELD(kve_log_conf_t, level), .dflt = "info", .choices = log_levels, .doc = "error log verbosity"},
     {"error_log", KVE_T_STRING, KVE_FIELD(kve_log_conf_t, error_log), .min = 1, .dflt = "-",
@@ -70,13 +93,6 @@ static const kve_directive_t log_directives[] = {
     {"access_log_format", KVE_T_STRING, KVE_FIELD(kve_log_conf_t, access_log_format),
      .doc = "h2o log format (default: common log format plus duration)"},
     {NULL}};
-
-/* the value node of `key` in a mapping, for pointing at it (the mapping itself if absent or a _file form) */
-static const kve_node_t *at_key(const kve_node_t *mapping, const char *key)
-{
-    const kve_node_t *n = kve_yaml_get(mapping, key);
-    return n != NULL ? n : mapping;
-}
 
 /*
  * The `path` of an object whose mapping is `node`: a URL prefix, starting with "/", of printable ASCII
@@ -160,10 +176,38 @@ static const kve_directive_t embedded_directives[] = {
      .doc = "how long to wait for the server at startup"},
     {NULL}};
 
+/* a file kvedge will open: it exists, is readable and is not a directory */
+static int check_readable(kve_conf_t *conf, const kve_node_t *node, const char *key, const char *path)
+{
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC), err = fd == -1              ? errno
+                                                     : fstat(fd, &st) != 0 ? errno
+                                                     : S_ISDIR(st.st_mode) ? EISDIR
+                                                                           : 0;
+    if (fd != -1)
+        close(fd);
+    if (err != 0) {
+        kve_conf_error(conf, node, "%s: cannot read %s: %s", key, path, strerror(err));
+        return -1;
+    }
+    return 0;
+}
+
+/* what would otherwise fail only at startup: the upstream as h2o parses it (e.g. a port beyond 65535), the CA file */
 static int check_route(kve_conf_t *conf, const kve_node_t *node, void *obj)
 {
     kve_route_conf_t *route = obj;
-    return check_path(conf, node, route->path);
+    h2o_url_t url;
+    if (check_path(conf, node, route->path) != 0)
+        return -1;
+    if (h2o_url_parse(route->upstream, SIZE_MAX, &url) != 0 || h2o_url_get_port(&url) == 0) {
+        kve_conf_error(conf, at_key(node, "upstream"),
+                       "upstream: expected http(s)://host[:port][/path] with a port from 1 to 65535");
+        return -1;
+    }
+    if (url.scheme == &H2O_URL_SCHEME_HTTPS && route->ca_file != NULL && route->ca_file[0] != '\0')
+        return check_readable(conf, at_key(node, "ca_file"), "ca_file", route->ca_file);
+    return 0;
 }
 
 static const kve_directive_t route_directives[] = {
@@ -251,7 +295,8 @@ static const kve_directive_t top_directives[] = {
     {"listen", KVE_T_LIST, KVE_FIELD(kve_config_t, server.listen), KVE_F_REQUIRED, 1, 64, .children = listen_directives,
      .elem_size = sizeof(kve_listen_conf_t), .doc = "listeners"},
     {"limits", KVE_T_MAP, KVE_FIELD(kve_config_t, server.limits), .children = limits_directives, .doc = "request limits"},
-    {"log", KVE_T_MAP, KVE_FIELD(kve_config_t, log), .children = log_directives, .doc = "error and access logs"},
+    {"log", KVE_T_MAP, KVE_FIELD(kve_config_t, log), .children = log_directives, .check = check_log,
+     .doc = "error and access logs"},
     {"admin", KVE_T_MAP, KVE_FIELD(kve_config_t, admin), .children = admin_directives, .check = check_admin,
      .doc = "health, readiness and metrics endpoints"},
     {"redis", KVE_T_MAP, KVE_FIELD(kve_config_t, redis), .children = redis_directives, .shorthand = "url", .check = check_redis,

@@ -34,14 +34,30 @@ static int open_file(const char *path, char *err, size_t errlen)
     return fd;
 }
 
+static h2o_logconf_t *compile_format(const char *fmt, char *err, size_t errlen)
+{
+    char errbuf[256]; /* h2o_logconf_compile's minimum */
+    h2o_logconf_t *logconf =
+        h2o_logconf_compile(fmt != NULL && fmt[0] != '\0' ? fmt : DEFAULT_FORMAT, H2O_LOGCONF_ESCAPE_APACHE, errbuf);
+    if (logconf == NULL)
+        snprintf(err, errlen, "bad access log format: %s", errbuf);
+    return logconf;
+}
+
+int kve_access_log_check_format(const char *fmt, char *err, size_t errlen)
+{
+    h2o_logconf_t *logconf = compile_format(fmt, err, errlen);
+    if (logconf == NULL)
+        return -1;
+    h2o_logconf_dispose(logconf);
+    return 0;
+}
+
 kve_access_log_t *kve_access_log_open(const char *path, const char *fmt, char *err, size_t errlen)
 {
     kve_access_log_t *log = kve_zalloc(sizeof(*log));
-    char errbuf[256];
 
-    if ((log->logconf = h2o_logconf_compile(fmt != NULL && fmt[0] != '\0' ? fmt : DEFAULT_FORMAT, H2O_LOGCONF_ESCAPE_APACHE,
-                                            errbuf)) == NULL) {
-        snprintf(err, errlen, "bad access log format: %s", errbuf);
+    if ((log->logconf = compile_format(fmt, err, errlen)) == NULL) {
         free(log);
         return NULL;
     }
