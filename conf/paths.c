@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Turns the loaded configuration into h2o paths. Every path gets, in order: the header-limit check,
- * its feature handler, and the logger that feeds metrics and the access log; the host's fallback path
- * gets the logger too, so 404s and h2o's own 413s are counted and logged.
+ * Turns the loaded configuration into h2o paths. Every path gets, in order: the limit check (headers, and
+ * the body against limits.max_body_size except for the KV API, which has its own limit), its feature
+ * handler, and the logger that feeds metrics and the access log; the host's fallback path gets the limit
+ * check and the logger too, so 404s and h2o's own 413s are counted and logged. h2o's own body limit, the
+ * same for all paths, comes from kve_config_h2o_body_limit().
  *
  * h2o 2.2.5 gives a request to the FIRST registered path that is a prefix of it (at a "/" boundary), not
  * the longest, so each listener group's paths are registered longest first: a route "/" never swallows
@@ -87,15 +89,29 @@ static int compare_served(const void *_a, const void *_b)
     return strcmp(a->path, b->path);
 }
 
-static h2o_pathconf_t *register_path(const kve_config_t *cfg, kve_server_t *server, int group, const char *path, const char *route,
-                                     kve_access_log_t *log)
+uint64_t kve_config_h2o_body_limit(const kve_config_t *cfg)
 {
-    kve_limits_conf_t limits = {cfg->server.limits.max_header_size, (size_t)cfg->server.limits.max_headers,
-                                strcmp(route, "kv") == 0 ? 0 : cfg->server.limits.max_body_size};
-    h2o_pathconf_t *pathconf = h2o_config_register_path(kve_server_hostconf(server, group), path, 0);
+    uint64_t limit = cfg->server.limits.max_body_size;
+    /* the KV API answers bodies over its own limit itself (Upstash's 400), so h2o must let one more byte through */
+    if (cfg->kv_enabled && cfg->kv.max_request_size >= limit)
+        limit = cfg->kv.max_request_size + 1;
+    return limit;
+}
 
+/* the limit check and the logger: first and last of every path, the fallback included; `max_body` 0 = no body check */
+static void register_limits_and_logger(const kve_config_t *cfg, h2o_pathconf_t *pathconf, uint64_t max_body, const char *route,
+                                       kve_access_log_t *log)
+{
+    kve_limits_conf_t limits = {cfg->server.limits.max_header_size, (size_t)cfg->server.limits.max_headers, max_body};
     kve_limits_register(pathconf, &limits);
     kve_access_register(pathconf, kve_metrics_route_id(route), log);
+}
+
+static h2o_pathconf_t *register_path(const kve_config_t *cfg, kve_server_t *server, int group, const char *path, uint64_t max_body,
+                                     const char *route, kve_access_log_t *log)
+{
+    h2o_pathconf_t *pathconf = h2o_config_register_path(kve_server_hostconf(server, group), path, 0);
+    register_limits_and_logger(cfg, pathconf, max_body, route, log);
     return pathconf;
 }
 
@@ -111,7 +127,9 @@ static int register_served(const kve_config_t *cfg, kve_server_t *server, const 
                            const kve_served_path_t *p, char *err, size_t errlen)
 {
     char *route = route_name(p);
-    h2o_pathconf_t *pathconf = register_path(cfg, server, p->group, p->path, route, log);
+    /* the KV API checks kv.max_request_size itself; every other path is held to limits.max_body_size */
+    uint64_t max_body = p->kind == KVE_SERVED_KV ? 0 : cfg->server.limits.max_body_size;
+    h2o_pathconf_t *pathconf = register_path(cfg, server, p->group, p->path, max_body, route, log);
     int ret = 0;
 
     free(route);
@@ -129,12 +147,10 @@ static int register_served(const kve_config_t *cfg, kve_server_t *server, const 
     return ret;
 }
 
+/* unknown paths answer 404 after the check */
 static void register_fallback(const kve_config_t *cfg, h2o_hostconf_t *host, kve_access_log_t *log)
 {
-    kve_limits_conf_t limits = {cfg->server.limits.max_header_size, (size_t)cfg->server.limits.max_headers,
-                                cfg->server.limits.max_body_size};
-    kve_limits_register(&host->fallback_path, &limits); /* unknown paths answer 404 after the check */
-    kve_access_register(&host->fallback_path, kve_metrics_route_id("other"), log);
+    register_limits_and_logger(cfg, &host->fallback_path, cfg->server.limits.max_body_size, "other", log);
 }
 
 int kve_config_register_paths(const kve_config_t *cfg, kve_server_t *server, const kve_admin_sources_t *sources,

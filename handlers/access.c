@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Per-path logger: metrics, access log, limit errors (see access.h). */
 #include "handlers/access.h"
+#include "handlers/limits.h"
 #include "proxy/common.h"
 #include "proxy/log.h"
 #include "proxy/server.h"
@@ -134,8 +135,10 @@ static void log_access(h2o_logger_t *_self, h2o_req_t *req)
     kve_thread_t *thread = kve_server_thread(req->conn->ctx);
 
     kve_metrics_observe(thread->metrics, self->route, req->res.status, duration_us(req));
-    /* h2o answers an oversized body itself, before routing, on the host's fallback path */
-    if (req->res.status == 413 && req->hostconf != NULL && req->pathconf == &req->hostconf->fallback_path)
+    /* h2o answers a body over its own limit itself, before routing, on the host's fallback path; a 413 from
+     * the limit check (which runs on the fallback path too) is logged by it */
+    if (req->res.status == 413 && req->hostconf != NULL && req->pathconf == &req->hostconf->fallback_path &&
+        !kve_limits_answered(req))
         kve_log(KVE_LOG_WARN, "limits", "413 for %.*s %.*s: request body larger than any path accepts (%zu bytes)",
                 (int)KVE_MIN(req->input.method.len, 16), req->input.method.base, (int)KVE_MIN(req->input.path.len, 200),
                 req->input.path.base, req->conn->ctx->globalconf->max_request_entity_size);

@@ -2,7 +2,8 @@
 /*
  * The per-path logger: counts every response in the route's metrics, writes the access log line (h2o's
  * log format, through a file handle that SIGHUP reopens) and writes an error-log line for responses that
- * mean a client hit a limit h2o enforces itself (413), so every over-limit request leaves a trace.
+ * mean a client hit the body limit h2o enforces itself (413 before routing; kvedge's own limit check logs
+ * its answers itself), so every over-limit request leaves exactly one trace.
  */
 #ifndef KVE_HANDLERS_ACCESS_H
 #define KVE_HANDLERS_ACCESS_H

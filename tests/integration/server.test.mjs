@@ -110,6 +110,43 @@ test('a body over limits.max_body_size gets 413, a log line, and the server stay
     assert.equal((await http('GET', `${kv.url}/healthz`)).status, 200);
 });
 
+// kv.max_request_size above limits.max_body_size raises h2o's own limit for every path; the other paths are
+// held to limits.max_body_size by kvedge, and each refused body is logged once, naming the right limit.
+test('with kv.max_request_size above limits.max_body_size, a large body is refused and logged once', async () => {
+    const k = await startKvedge({
+        redis: redis.url, threads: 1,
+        limits: { max_body_size: '1KiB' },
+        routes: [{ path: '/api', upstream: `${upstream.url}/` }],
+        kv: { max_request_size: '1MiB', tokens: [{ token: 'kv-token-0123456789abcdef' }] },
+    });
+    const lines = (re) => k.stderr().split('\n').filter((l) => re.test(l));
+    try {
+        const r = await http('POST', `${k.url}/api/big-body`, { body: 'x'.repeat(2048) });
+        assert.equal(r.status, 413);
+        await waitFor(() => lines(/413 for POST \/api\/big-body/).length > 0, { message: '413 log line' });
+        const other = await http('POST', `${k.url}/no-such-path`, { body: 'x'.repeat(2048) });
+        assert.equal(other.status, 413);
+        await waitFor(() => lines(/413 for POST \/no-such-path/).length > 0, { message: '413 log line' });
+        // over h2o's own limit (kv.max_request_size + 1): h2o answers before routing, logged once as such
+        const huge = await http('POST', `${k.url}/api/huge-body`, { body: 'x'.repeat(1024 * 1024 + 2) });
+        assert.equal(huge.status, 413);
+        await waitFor(() => lines(/413 for POST \/api\/huge-body/).length > 0, { message: '413 log line' });
+        await http('GET', `${k.url}/healthz`); // logged after the requests above
+        await sleep(100);
+        const hugeLines = lines(/413 for POST \/api\/huge-body/);
+        assert.equal(hugeLines.length, 1, hugeLines.join('\n'));
+        assert.match(hugeLines[0], /larger than any path accepts \(1048577 bytes\)/);
+        const route = lines(/413 for POST \/api\/big-body/), unknown = lines(/413 for POST \/no-such-path/);
+        assert.equal(route.length, 1, route.join('\n'));
+        assert.match(route[0], /larger than limits\.max_body_size \(1024 bytes\)/);
+        assert.equal(unknown.length, 1, unknown.join('\n'));
+        assert.match(unknown[0], /larger than limits\.max_body_size \(1024 bytes\)/);
+        assert.equal(upstream.requests.filter((q) => q.url === '/big-body').length, 0, 'the upstream never saw it');
+    } finally {
+        assertCleanExit(await k.stop());
+    }
+});
+
 test('a chunked body over the limit also gets 413', async () => {
     const chunk = 'a'.repeat(16 * 1024);
     let req = 'POST /api/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n';
