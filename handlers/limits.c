@@ -38,8 +38,8 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
 
     if (reason == NULL && self->conf.max_body_size != 0 && req->entity.base != NULL && req->entity.len > self->conf.max_body_size) {
         kve_log(KVE_LOG_WARN, "limits", "413 for %.*s %.*s: request body larger than limits.max_body_size (%zu bytes)",
-                (int)KVE_MIN(req->method.len, 16), req->method.base, (int)KVE_MIN(req->path.len, 200), req->path.base,
-                self->conf.max_body_size);
+                (int)KVE_MIN(req->method.len, 16), req->method.base, kve_log_path_len(req->path.base, req->path.len),
+                req->path.base, self->conf.max_body_size);
         req->http1_is_persistent = 0;
         *h2o_req_getenv(req, H2O_STRLIT(ANSWERED_ENV), 1) = h2o_iovec_init(H2O_STRLIT("413"));
         h2o_send_error_generic(req, 413, "Request Entity Too Large", "request entity is too large", 0);
@@ -47,8 +47,9 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
     }
     if (reason == NULL)
         return -1; /* within limits: on to the next handler */
-    kve_log(KVE_LOG_WARN, "limits", "431 for %.*s: %s (%zu; limits: %zu fields, %zu bytes)", (int)KVE_MIN(req->path.len, 200),
-            req->path.base, reason, found, self->conf.max_headers, self->conf.max_header_size);
+    kve_log(KVE_LOG_WARN, "limits", "431 for %.*s: %s (%zu; limits: %zu fields, %zu bytes)",
+            kve_log_path_len(req->path.base, req->path.len), req->path.base, reason, found, self->conf.max_headers,
+            self->conf.max_header_size);
     req->http1_is_persistent = 0;
     *h2o_req_getenv(req, H2O_STRLIT(ANSWERED_ENV), 1) = h2o_iovec_init(H2O_STRLIT("431"));
     h2o_send_error_generic(req, 431, "Request Header Fields Too Large", "request header fields too large", 0);

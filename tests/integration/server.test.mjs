@@ -306,6 +306,43 @@ test('SIGHUP reopens the error log and the access log after rotation', async () 
     }
 });
 
+// The KV API accepts ?_token=; neither the access log (%r) nor a warning line may carry it.
+test('a token in the query (?_token=) reaches neither the access log nor the error log', async () => {
+    const dir = makeTempDir();
+    const accessLog = path.join(dir, 'access.log');
+    const valid = 'valid-query-token-0123456789';
+    const k = await startKvedge({
+        redis: redis.url, threads: 1,
+        limits: { max_header_size: '4KiB', max_body_size: '1KiB' },
+        log: { access_log: accessLog },
+        routes: [{ path: '/api', upstream: `${upstream.url}/` }],
+        kv: { tokens: [{ token: valid }] },
+    });
+    const secrets = [valid, 'invalid-query-secret-1', 'header-limit-secret-2', 'body-limit-secret-3', 'encoded-name-secret-4'];
+    try {
+        const ok = await http('GET', `${k.url}/kv/ping?_token=${valid}`)
+        assert.equal(ok.status, 200);
+        assert.equal((await http('GET', `${k.url}/kv/ping?a=1&_token=${secrets[1]}`)).status, 401);
+        const big = await http('GET', `${k.url}/kv/ping?_token=${secrets[2]}`, { headers: { 'x-big': 'v'.repeat(5000) } });
+        assert.equal(big.status, 431);
+        const body = await http('POST', `${k.url}/api/x?_token=${secrets[3]}`, { body: 'x'.repeat(2048) });
+        assert.equal(body.status, 413);
+        assert.equal((await http('GET', `${k.url}/kv/ping?%5Ftoken=${secrets[4]}&b=2`)).status, 401); // the KV API decodes names
+        await waitFor(() => /431 for \/kv\/ping/.test(k.stderr()) && /413 for POST \/api\/x/.test(k.stderr()), { message: 'log lines' });
+        await waitFor(() => fs.existsSync(accessLog) && fs.readFileSync(accessLog, 'utf8').split('\n').length > 5, { message: 'access log' });
+        const log = fs.readFileSync(accessLog, 'utf8');
+        assert.match(log, /"GET \/kv\/ping\?_token=REDACTED HTTP\/1\.1" 200 /);
+        assert.match(log, /"GET \/kv\/ping\?a=1&_token=REDACTED HTTP\/1\.1" 401 /);
+        assert.match(log, /"GET \/kv\/ping\?%5Ftoken=REDACTED&b=2 HTTP\/1\.1" 401 /);
+        for (const secret of secrets) {
+            assert.ok(!log.includes(secret), `access log holds ${secret}`);
+            assert.ok(!k.stderr().includes(secret), `error log holds ${secret}`);
+        }
+    } finally {
+        assertCleanExit(await k.stop());
+    }
+});
+
 test('TLS listener serves HTTPS with HTTP/1.1 only (no h2 in ALPN by default)', async () => {
     const dir = makeTempDir();
     const cert = path.join(dir, 'cert.pem');
