@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #define DEFAULT_FORMAT "%h %l %u %t \"%r\" %s %b %{duration}x"
@@ -65,7 +66,8 @@ kve_access_log_t *kve_access_log_open(const char *path, const char *fmt, char *e
         return NULL;
     }
     if (strcmp(path, "-") == 0) {
-        log->fd = dup(1);
+        if ((log->fd = fcntl(1, F_DUPFD_CLOEXEC, 0)) == -1)
+            snprintf(err, errlen, "cannot use stdout for the access log: %s", strerror(errno));
     } else if ((log->fd = open_file(path, err, errlen)) != -1) {
         log->path = kve_strdup(path);
     }

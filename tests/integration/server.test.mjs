@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import https from 'node:https';
 import {
     assertCleanExit,
@@ -19,6 +19,7 @@ import {
     startRedis,
     startUpstream,
     waitFor,
+    writeConfig,
 } from './harness.mjs';
 
 let redis, upstream, kv;
@@ -372,6 +373,15 @@ test('TLS listener serves HTTPS with HTTP/1.1 only (no h2 in ALPN by default)', 
     } finally {
         assertCleanExit(await k.stop());
     }
+});
+
+test('an access log on stdout with stdout closed is a startup error that says why', () => {
+    const config = writeConfig({ listen: [{ port: 1 }], redis: 'redis://127.0.0.1:1', log: { access_log: '-' } });
+    // `>&-` closes fd 1, so kvedge's dup(1) fails
+    const r = spawnSync('sh', ['-c', 'exec "$0" -c "$1" >&-', path.resolve(process.env.KVEDGE_BIN), config], { encoding: 'utf8' });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /\[error\] main: cannot use stdout for the access log: Bad file descriptor\n/);
+    assert.doesNotMatch(r.stderr, /Sanitizer|runtime error/);
 });
 
 test('a listener that cannot bind is a startup error with a clear message and exit status 1', async () => {
