@@ -70,8 +70,6 @@ void kve_conf__free_secret(void *p, size_t len);
 
 /** Writes `s` as a double-quoted, escaped string into `buf`, shortened with "..." if long; returns buf. */
 const char *kve_conf__quote(char *buf, size_t size, const char *s, size_t len);
-/** Formats a bound of directive type `type` in the units a user writes ("1h", "10MiB", "42"). */
-void kve_conf__format_bound(char *buf, size_t size, kve_conf_type_t type, int64_t v);
 /** Formats the range of `d` ("1 to 65535", "at least 1s", "at most 1GiB"); returns 0 and "" when unbounded. */
 int kve_conf__format_range(char *buf, size_t size, const kve_directive_t *d);
 

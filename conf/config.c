@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
-static const char *const fsync_modes[] = {"everysec", "always", "no", NULL};
 static const char *const http_schemes[] = {"http", "https", NULL};
 
 #define KIB 1024
@@ -169,8 +168,8 @@ static const kve_directive_t redis_directives[] = {
 static const kve_directive_t embedded_directives[] = {
     {"binary", KVE_T_STRING, KVE_FIELD(kve_embedded_conf_t, binary), .min = 1, .dflt = "redis-server",
      .doc = "redis-server program (looked up in PATH)"},
-    {"appendfsync", KVE_T_ENUM, KVE_FIELD(kve_embedded_conf_t, appendfsync), .dflt = "everysec", .choices = fsync_modes,
-     .doc = "AOF fsync policy"},
+    {"appendfsync", KVE_T_ENUM, KVE_FIELD(kve_embedded_conf_t, appendfsync), .dflt = "everysec",
+     .choices = kve_embedded_fsync_modes, .doc = "AOF fsync policy"},
     {"maxmemory", KVE_T_SIZE, KVE_FIELD(kve_embedded_conf_t, maxmemory), .dflt = "0", .doc = "0 = no limit"},
     {"start_timeout", KVE_T_DURATION, KVE_FIELD(kve_embedded_conf_t, start_timeout_ms), 0, 100, HOUR, "10s",
      .doc = "how long to wait for the server at startup"},
