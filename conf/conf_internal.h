@@ -83,7 +83,10 @@ int kve_conf__parse_scalar(kve_conf_t *conf, const kve_directive_t *d, const kve
 void kve_conf__parse_strings(kve_conf_t *conf, const kve_directive_t *d, const kve_node_t *node, void *field);
 /** Checks a LIST or STRING_LIST entry count against d->min/max; returns 0 or -1 after reporting at `node`. */
 int kve_conf__check_count(kve_conf_t *conf, const kve_directive_t *d, const kve_node_t *node, size_t count);
-/** Reads a whole file into a malloc'd NUL-terminated buffer; NULL with errno set (EFBIG: more than `max` bytes). */
+/**
+ * Reads a whole file into a malloc'd NUL-terminated buffer; NULL with errno set (EFBIG: more than `max` bytes).
+ * The file may be a secret: no stdio buffer is used, and the copies left behind while the buffer grows are wiped.
+ */
 char *kve_conf__read_file(const char *path, size_t max, size_t *len);
 /** `<key>_file: PATH`: reads the secret from PATH into the STRING `field` of `d`. */
 void kve_conf__read_secret(kve_conf_t *conf, const kve_directive_t *d, const kve_node_t *node, void *field);
