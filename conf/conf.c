@@ -121,8 +121,8 @@ static void unknown_key(kve_conf_t *conf, const kve_directive_t *table, const kv
     }
 }
 
-/* whether `value`, given for the key of directive `d` (NULL: unknown key), is hidden: a secret or hidden string,
- * or a scalar that sets a hidden child through the shorthand */
+/* whether `value`, given for directive `d`, is hidden: a secret or hidden string, or a scalar that sets a hidden
+ * child through the shorthand */
 static int hides_value(const kve_directive_t *d, const kve_node_t *value)
 {
     const kve_directive_t *child;
