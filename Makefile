@@ -69,11 +69,13 @@ run: deps
 	@$(MAKE) --no-print-directory build
 	@PORT=$(DEMO_PORT) node examples/demo-api.mjs & demo=$$!; \
 	trap 'kill $$demo 2>/dev/null || true; wait $$demo 2>/dev/null || true' EXIT; \
+	up=0; \
 	for i in $$(seq 50); do \
-		curl -fsS -o /dev/null http://127.0.0.1:$(DEMO_PORT)/ 2>/dev/null && break; \
+		if curl -fsS -o /dev/null http://127.0.0.1:$(DEMO_PORT)/ 2>/dev/null; then up=1; break; fi; \
 		kill -0 $$demo 2>/dev/null || { echo "make run: the demo API did not start (port $(DEMO_PORT) in use?)" >&2; exit 1; }; \
 		sleep 0.1; \
 	done; \
+	[ $$up = 1 ] || { echo "make run: the demo API did not answer on http://127.0.0.1:$(DEMO_PORT)/ within 5 s" >&2; exit 1; }; \
 	echo; \
 	echo "  kvedge        $(KV_URL)            (healthz, readyz, metrics: $(KV_URL)/healthz ...)"; \
 	echo "  demo API      $(KV_URL)/api/       -> http://127.0.0.1:$(DEMO_PORT)/  (try /api/time, /api/items/1)"; \

@@ -35,7 +35,13 @@ void kve_conf_free(kve_conf_t *conf)
         kve_yaml_free(conf->docs[i]);
     free(conf->docs);
     free(conf->path);
+    free(conf->hidden);
     free(conf);
+}
+
+const kve_node_t *kve_conf_root(const kve_conf_t *conf)
+{
+    return conf->num_docs != 0 ? conf->docs[conf->num_docs - 1]->root : NULL;
 }
 
 size_t kve_conf_error_count(const kve_conf_t *conf)
@@ -79,27 +85,102 @@ static int is_close(const char *given, const char *known)
     return (dist <= 2 && dist < len) || dist <= len / 3;
 }
 
-static void unknown_key(kve_conf_t *conf, const kve_directive_t *table, const kve_node_t *key)
+/* the directive closest to an unknown key, its name in `best` ("k" or "k_file"), or NULL when none is close */
+static const kve_directive_t *suggest(const kve_directive_t *table, const char *given, char *best, size_t size, int *best_as_file)
 {
-    char given[256], best[128] = "", candidate[128];
+    const kve_directive_t *found = NULL;
+    char candidate[128];
     unsigned best_dist = UINT32_MAX;
+    best[0] = '\0';
     for (; table->key != NULL; ++table) {
         /* a secret also answers to "<key>_file" */
         for (int as_file = 0; as_file <= ((table->flags & KVE_F_SECRET) != 0); ++as_file) {
             snprintf(candidate, sizeof(candidate), "%s%s", table->key, as_file ? "_file" : "");
-            unsigned dist = kve_value_edit_distance(key->u.scalar.value, candidate);
-            if (dist < best_dist && is_close(key->u.scalar.value, candidate)) {
+            unsigned dist = kve_value_edit_distance(given, candidate);
+            if (dist < best_dist && is_close(given, candidate)) {
                 best_dist = dist;
-                memcpy(best, candidate, sizeof(best));
+                snprintf(best, size, "%s", candidate);
+                found = table;
+                *best_as_file = as_file;
             }
         }
     }
+    return found;
+}
+
+static void unknown_key(kve_conf_t *conf, const kve_directive_t *table, const kve_node_t *key)
+{
+    char given[256], best[128];
+    int as_file;
+    suggest(table, key->u.scalar.value, best, sizeof(best), &as_file);
     kve_conf__quote(given, sizeof(given), key->u.scalar.value, key->u.scalar.len);
     if (best[0] != '\0') {
         kve_conf_error(conf, key, "unknown key %s (did you mean \"%s\"?)", given, best);
     } else {
         kve_conf_error(conf, key, "unknown key %s", given);
     }
+}
+
+/* whether `value`, given for directive `d`, is hidden: a secret or hidden string, or a scalar that sets a hidden
+ * child through the shorthand */
+static int hides_value(const kve_directive_t *d, const kve_node_t *value)
+{
+    const kve_directive_t *child;
+    if (KVE_CONF_HIDES(d))
+        return 1;
+    if (d->shorthand == NULL || value->type != KVE_NODE_SCALAR)
+        return 0;
+    child = find_directive(d->children, d->shorthand, strlen(d->shorthand));
+    return child != NULL && KVE_CONF_HIDES(child);
+}
+
+static void hide_values(kve_conf_t *conf, const kve_directive_t *table, const kve_node_t *map);
+
+/* the object (MAP value or LIST element) `node` of `d`: its hidden values, or itself when it is a hidden shorthand */
+static void hide_object(kve_conf_t *conf, const kve_directive_t *d, const kve_node_t *node)
+{
+    if (node->type == KVE_NODE_MAPPING) {
+        hide_values(conf, d->children, node);
+    } else if (hides_value(d, node)) {
+        kve_conf__hide_lines(conf, node);
+    }
+}
+
+/*
+ * Records the lines of every hidden value under `map` before anything is reported, so that no error (a
+ * duplicate key, "both k and k_file", an unknown key on the same line) can quote them. An unknown key whose
+ * suggestion is a hidden directive is most likely a typo of it, so its value is hidden too.
+ */
+static void hide_values(kve_conf_t *conf, const kve_directive_t *table, const kve_node_t *map)
+{
+    char best[128];
+    int as_file = 0;
+    for (size_t i = 0; i != map->u.mapping.size; ++i) {
+        const kve_node_t *key = map->u.mapping.keys[i], *value = map->u.mapping.values[i];
+        const kve_directive_t *d = find_directive(table, key->u.scalar.value, key->u.scalar.len);
+        if (d == NULL && find_secret(table, key->u.scalar.value, key->u.scalar.len) == NULL &&
+            (d = suggest(table, key->u.scalar.value, best, sizeof(best), &as_file)) != NULL && as_file)
+            d = NULL; /* a typo of "k_file": its value is a path */
+        if (d == NULL)
+            continue;
+        if (hides_value(d, value)) {
+            kve_conf__hide_lines(conf, key);
+            kve_conf__hide_lines(conf, value);
+        } else if (d->type == KVE_T_MAP) {
+            hide_object(conf, d, value);
+        } else if (d->type == KVE_T_LIST && value->type == KVE_NODE_SEQUENCE) {
+            for (size_t j = 0; j != value->u.sequence.size; ++j)
+                hide_object(conf, d, value->u.sequence.items[j]);
+        }
+    }
+}
+
+void kve_conf__free_secret(void *p, size_t len)
+{
+    if (p == NULL)
+        return;
+    explicit_bzero(p, len);
+    free(p);
 }
 
 /* the index of an earlier key equal to key i of `map`, or SIZE_MAX */
@@ -266,7 +347,11 @@ static void set_value(kve_conf_t *conf, const kve_directive_t *d, const kve_node
             kve_conf_error(conf, node, "expected a scalar value");
         } else if ((text = kve_conf_expand_scalar(conf, node, &len)) != NULL) {
             kve_conf__parse_scalar(conf, d, node, text, len, field);
-            free(text);
+            if (KVE_CONF_HIDES(d)) {
+                kve_conf__free_secret(text, len);
+            } else {
+                free(text);
+            }
         }
         break;
     }
@@ -353,6 +438,7 @@ static int load_text(kve_conf_t *conf, const char *name, const char *text, size_
         kve_conf_error(conf, doc->root, "expected a mapping");
         apply_table(conf, table, NULL, obj, NULL, 0, NULL);
     } else {
+        hide_values(conf, table, doc->root);
         apply_table(conf, table, doc->root, obj, NULL, 1, doc->root);
     }
 Exit:
@@ -365,6 +451,16 @@ int kve_conf_load_string(kve_conf_t *conf, const char *name, const char *text, c
     return load_text(conf, name, text, strlen(text), table, obj);
 }
 
+/* doubles the buffer of `len` bytes; the old one is wiped, as the file may be a secret */
+static char *grow(char *buf, size_t len, size_t *cap)
+{
+    char *bigger = kve_malloc((*cap = *cap == 0 ? 4096 : *cap * 2) + 1);
+    if (buf != NULL)
+        memcpy(bigger, buf, len);
+    kve_conf__free_secret(buf, len);
+    return bigger;
+}
+
 char *kve_conf__read_file(const char *path, size_t max, size_t *len)
 {
     FILE *fp = fopen(path, "rb");
@@ -373,17 +469,18 @@ char *kve_conf__read_file(const char *path, size_t max, size_t *len)
     int saved_errno;
     if (fp == NULL)
         return NULL;
+    setvbuf(fp, NULL, _IONBF, 0); /* no stdio buffer keeps a copy of a secret */
     *len = 0;
     do {
         if (*len == cap)
-            buf = kve_realloc(buf, (cap = cap == 0 ? 4096 : cap * 2) + 1);
+            buf = grow(buf, *len, &cap);
         n = fread(buf + *len, 1, cap - *len, fp);
         *len += n;
     } while (n != 0 && *len <= max);
     saved_errno = ferror(fp) ? errno : *len > max ? EFBIG : 0;
     fclose(fp);
     if (saved_errno != 0) {
-        free(buf);
+        kve_conf__free_secret(buf, *len);
         errno = saved_errno;
         return NULL;
     }
@@ -417,10 +514,15 @@ void kve_conf_free_fields(const kve_directive_t *table, void *obj)
         void *field = (char *)obj + table->offset;
         switch (table->type) {
         case KVE_T_STRING:
-        case KVE_T_URL:
-            free(*(char **)field);
+        case KVE_T_URL: {
+            char *str = *(char **)field;
+            if (str != NULL && KVE_CONF_HIDES(table)) {
+                kve_conf__free_secret(str, strlen(str));
+            } else {
+                free(str);
+            }
             *(char **)field = NULL;
-            break;
+        } break;
         case KVE_T_STRING_LIST: {
             kve_conf_strings_t list;
             memcpy(&list, field, sizeof(list));

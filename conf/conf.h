@@ -11,6 +11,11 @@
  *        12 |   ttl: banana
  *           |        ^
  *
+ * Values of KVE_F_SECRET and KVE_F_HIDDEN directives never reach the output: before applying a table the
+ * engine records the source lines of every such value (and of an unknown key whose suggestion is one, a
+ * typo like `tokn: value`), and an error at one of those lines shows `   12 | (not shown: holds a secret)`
+ * instead of the line and caret. Messages about such values never echo them.
+ *
  * Ownership: strings and lists the engine stores into a config object are malloc'd and belong to that
  * object; kve_conf_free_fields() releases them with the same table.
  */
@@ -49,7 +54,10 @@ typedef enum {
 
 enum {
     KVE_F_REQUIRED = 0x1, /* the key must be present */
-    KVE_F_SECRET = 0x2    /* a string that may instead be read from a file named by `<key>_file` (trailing newline stripped) */
+    KVE_F_SECRET = 0x2,   /* a string that may instead be read from a file named by `<key>_file` (trailing newline stripped);
+                           * implies KVE_F_HIDDEN */
+    KVE_F_HIDDEN = 0x4    /* a STRING or URL that may hold a secret (e.g. a password in a URL): errors never quote the
+                           * source lines of its value, and the engine wipes the value's memory before freeing it */
 };
 
 typedef struct st_kve_conf_strings_t {
@@ -118,12 +126,18 @@ void kve_conf_error(kve_conf_t *conf, const kve_node_t *node, const char *fmt, .
  * NULL after reporting the error.
  */
 char *kve_conf_expand_scalar(kve_conf_t *conf, const kve_node_t *node, size_t *len);
+/**
+ * The root node of the document loaded last (NULL if none was loaded, or it was empty), for checks across
+ * the whole file after loading it. Valid until kve_conf_free().
+ */
+const kve_node_t *kve_conf_root(const kve_conf_t *conf);
 /** Number of errors reported so far (including those past the printing cap). */
 size_t kve_conf_error_count(const kve_conf_t *conf);
 
 /**
  * Frees every string, list and nested object that `table` stored into `obj` and zeroes those fields (obj itself
- * is not freed). CUSTOM fields are left alone: their parsers' owners free them.
+ * is not freed); the strings of KVE_F_SECRET and KVE_F_HIDDEN directives are wiped first. CUSTOM fields are left
+ * alone: their parsers' owners free them.
  */
 void kve_conf_free_fields(const kve_directive_t *table, void *obj);
 

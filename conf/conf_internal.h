@@ -20,6 +20,12 @@ struct st_kve_conf_path_seg_t {
     size_t index;
 };
 
+/** Lines `first`..`last` of `file` hold a hidden value (KVE_F_SECRET, KVE_F_HIDDEN): errors there do not quote them. */
+struct st_kve_conf_hidden_t {
+    const char *file;
+    unsigned first, last;
+};
+
 struct st_kve_conf_t {
     FILE *errout;
     size_t num_errors;
@@ -31,7 +37,13 @@ struct st_kve_conf_t {
     /** the key path of the value being parsed, prefixed to messages */
     struct st_kve_conf_path_seg_t *path;
     size_t path_len, path_cap;
+    /** the line ranges of hidden values, recorded before a table is applied */
+    struct st_kve_conf_hidden_t *hidden;
+    size_t num_hidden;
 };
+
+/** Non-zero when the value of `d` must never be shown (KVE_F_SECRET or KVE_F_HIDDEN). */
+#define KVE_CONF_HIDES(d) (((d)->flags & (KVE_F_SECRET | KVE_F_HIDDEN)) != 0)
 
 /** Pushes a key (borrowed; must outlive the pop) or a list index onto the key path. */
 void kve_conf__push_key(kve_conf_t *conf, const char *key);
@@ -51,10 +63,13 @@ void kve_conf__report(kve_conf_t *conf, const char *file, unsigned line, unsigne
 void kve_conf__error_at_offset(kve_conf_t *conf, const kve_node_t *node, size_t offset, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/** Records that lines `node->line`..`node->end_line` of `node->file` hold a hidden value. */
+void kve_conf__hide_lines(kve_conf_t *conf, const kve_node_t *node);
+/** Wipes `len` bytes at `p` (a secret) and frees it (NULL is fine). */
+void kve_conf__free_secret(void *p, size_t len);
+
 /** Writes `s` as a double-quoted, escaped string into `buf`, shortened with "..." if long; returns buf. */
 const char *kve_conf__quote(char *buf, size_t size, const char *s, size_t len);
-/** Formats a bound of directive type `type` in the units a user writes ("1h", "10MiB", "42"). */
-void kve_conf__format_bound(char *buf, size_t size, kve_conf_type_t type, int64_t v);
 /** Formats the range of `d` ("1 to 65535", "at least 1s", "at most 1GiB"); returns 0 and "" when unbounded. */
 int kve_conf__format_range(char *buf, size_t size, const kve_directive_t *d);
 
@@ -68,7 +83,10 @@ int kve_conf__parse_scalar(kve_conf_t *conf, const kve_directive_t *d, const kve
 void kve_conf__parse_strings(kve_conf_t *conf, const kve_directive_t *d, const kve_node_t *node, void *field);
 /** Checks a LIST or STRING_LIST entry count against d->min/max; returns 0 or -1 after reporting at `node`. */
 int kve_conf__check_count(kve_conf_t *conf, const kve_directive_t *d, const kve_node_t *node, size_t count);
-/** Reads a whole file into a malloc'd NUL-terminated buffer; NULL with errno set (EFBIG: more than `max` bytes). */
+/**
+ * Reads a whole file into a malloc'd NUL-terminated buffer; NULL with errno set (EFBIG: more than `max` bytes).
+ * The file may be a secret: no stdio buffer is used, and the copies left behind while the buffer grows are wiped.
+ */
 char *kve_conf__read_file(const char *path, size_t max, size_t *len);
 /** `<key>_file: PATH`: reads the secret from PATH into the STRING `field` of `d`. */
 void kve_conf__read_secret(kve_conf_t *conf, const kve_directive_t *d, const kve_node_t *node, void *field);

@@ -3,7 +3,8 @@
  * Error output and reference documentation. Errors are compiler-style so editors can jump to them
  * ("file:line:col: error: key.path: message"), followed by the offending line and a caret; columns count
  * characters (as libyaml does) and the caret line copies the tabs of the quoted line so it lines up.
- * Every error is counted; only the first KVE_CONF_MAX_ERRORS are printed, then one line says so.
+ * Every error is counted; only the first KVE_CONF_MAX_ERRORS are printed, then one line says so. A line that
+ * holds a hidden value (kve_conf__hide_lines) is never printed: the error names its number instead.
  */
 #include "conf/conf.h"
 
@@ -55,12 +56,35 @@ static int is_continuation(char c)
     return ((unsigned char)c & 0xc0) == 0x80;
 }
 
+void kve_conf__hide_lines(kve_conf_t *conf, const kve_node_t *node)
+{
+    if (node->file == NULL)
+        return;
+    conf->hidden = kve_realloc(conf->hidden, (conf->num_hidden + 1) * sizeof(*conf->hidden));
+    conf->hidden[conf->num_hidden++] = (struct st_kve_conf_hidden_t){node->file, node->line, KVE_MAX(node->line, node->end_line)};
+}
+
+static int is_hidden(const kve_conf_t *conf, const char *file, unsigned line)
+{
+    for (size_t i = 0; i != conf->num_hidden; ++i) {
+        const struct st_kve_conf_hidden_t *h = conf->hidden + i;
+        if (line >= h->first && line <= h->last && strcmp(h->file, file) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int line_number_width(unsigned line)
+{
+    int width = snprintf(NULL, 0, "%u", line);
+    return width < 5 ? 5 : width;
+}
+
 /* "   12 | text" then "      |    ^", the caret under character column `col` */
 static void print_source(FILE *out, const char *source, unsigned line, unsigned col)
 {
-    int width = snprintf(NULL, 0, "%u", line);
+    int width = line_number_width(line);
     const char *p = source;
-    width = width < 5 ? 5 : width;
     fprintf(out, "%*u | %s\n%*s | ", width, line, source, width, "");
     for (unsigned c = 1; c < col; ++c) {
         if (*p == '\0') {
@@ -93,8 +117,11 @@ void kve_conf__vreport(kve_conf_t *conf, const char *file, unsigned line, unsign
     print_path(conf, out);
     vfprintf(out, fmt, args);
     fputc('\n', out);
-    if (line != 0 && source != NULL)
+    if (line != 0 && source != NULL && file != NULL && is_hidden(conf, file, line)) {
+        fprintf(out, "%*u | (not shown: holds a secret)\n", line_number_width(line), line);
+    } else if (line != 0 && source != NULL) {
         print_source(out, source, line, col);
+    }
     fflush(out);
 }
 

@@ -17,7 +17,8 @@
 
 #define QUOTE_SIZE 256
 
-void kve_conf__format_bound(char *buf, size_t size, kve_conf_type_t type, int64_t v)
+/* a bound of directive type `type` in the units a user writes ("1h", "10MiB", "42") */
+static void format_bound(char *buf, size_t size, kve_conf_type_t type, int64_t v)
 {
     static const struct {
         const char *suffix;
@@ -45,8 +46,8 @@ int kve_conf__format_range(char *buf, size_t size, const kve_directive_t *d)
     buf[0] = '\0';
     if (d->min == 0 && d->max == 0)
         return 0;
-    kve_conf__format_bound(lo, sizeof(lo), d->type, d->min);
-    kve_conf__format_bound(hi, sizeof(hi), d->type, d->max);
+    format_bound(lo, sizeof(lo), d->type, d->min);
+    format_bound(hi, sizeof(hi), d->type, d->max);
     if (!has_max) {
         snprintf(buf, size, "at least %s", lo);
     } else if (d->min == 0 && unsigned_type) {
@@ -324,7 +325,7 @@ void kve_conf__read_secret(kve_conf_t *conf, const kve_directive_t *d, const kve
     } else {
         strip_newline(text, &len);
         kve_conf__parse_scalar(conf, d, node, text, len, field);
-        free(text);
+        kve_conf__free_secret(text, len);
     }
     free(path);
 }

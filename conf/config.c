@@ -6,13 +6,17 @@
  */
 #include "conf/config.h"
 #include "conf/conf.h"
+#include "conf/config_internal.h"
 #include "proxy/common.h"
 #include "proxy/log.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
-static const char *const fsync_modes[] = {"everysec", "always", "no", NULL};
 static const char *const http_schemes[] = {"http", "https", NULL};
 
 #define KIB 1024
@@ -20,6 +24,13 @@ static const char *const http_schemes[] = {"http", "https", NULL};
 #define GIB (1024LL * 1024 * 1024)
 #define SEC 1000
 #define HOUR (3600 * 1000)
+
+/* the value node of `key` in a mapping, for pointing at it (the mapping itself if absent or a _file form) */
+static const kve_node_t *at_key(const kve_node_t *mapping, const char *key)
+{
+    const kve_node_t *n = kve_yaml_get(mapping, key);
+    return n != NULL ? n : mapping;
+}
 
 static int check_tls(kve_conf_t *conf, const kve_node_t *node, void *obj)
 {
@@ -60,6 +71,18 @@ static const kve_directive_t limits_directives[] = {
      .doc = "on SIGTERM, how long in-flight requests may take"},
     {NULL}};
 
+/* log: the access log format compiles (else kvedge -t passes a file that fails at startup) */
+static int check_log(kve_conf_t *conf, const kve_node_t *node, void *obj)
+{
+    kve_log_conf_t *log = obj;
+    char err[512];
+    if (kve_access_log_check_format(log->access_log_format, err, sizeof(err)) != 0) {
+        kve_conf_error(conf, at_key(node, "access_log_format"), "%s", err);
+        return -1;
+    }
+    return 0;
+}
+
 static const kve_directive_t log_directives[] = {
     {"level", KVE_T_ENUM, KVE_FIELD(kve_log_conf_t, level), .dflt = "info", .choices = log_levels, .doc = "error log verbosity"},
     {"error_log", KVE_T_STRING, KVE_FIELD(kve_log_conf_t, error_log), .min = 1, .dflt = "-",
@@ -70,26 +93,45 @@ static const kve_directive_t log_directives[] = {
      .doc = "h2o log format (default: common log format plus duration)"},
     {NULL}};
 
-static int check_admin(kve_conf_t *conf, const kve_node_t *node, void *obj)
+/*
+ * The `path` of an object whose mapping is `node`: a URL prefix, starting with "/", of printable ASCII
+ * without space, '"', '\\', '?' or '#' (a query or fragment can never match). One trailing "/" is dropped:
+ * "/ops/" and "/ops" are the same prefix.
+ */
+static int check_path(kve_conf_t *conf, const kve_node_t *node, char *path)
 {
-    kve_admin_conf_t *admin = obj;
-    size_t len = strlen(admin->path);
-    if (admin->path[0] != '/') {
-        kve_conf_error(conf, node, "path must start with \"/\", got \"%s\"", admin->path);
+    size_t len = strlen(path);
+    for (size_t i = 0; i != len; ++i) {
+        unsigned char c = path[i];
+        if (c <= ' ' || c >= 0x7f || strchr("\"\\?#", c) != NULL) {
+            kve_conf_error(conf, at_key(node, "path"),
+                           "path must be printable ASCII without spaces, '\"', '\\', '?' or '#' (byte %zu is 0x%02x)", i, c);
+            return -1;
+        }
+    }
+    if (path[0] != '/') {
+        kve_conf_error(conf, at_key(node, "path"), "path must start with \"/\", got \"%s\"", path);
         return -1;
     }
-    if (len > 1 && admin->path[len - 1] == '/')
-        admin->path[len - 1] = '\0'; /* "/ops/" and "/ops" mean the same prefix */
+    if (len > 1 && path[len - 1] == '/')
+        path[len - 1] = '\0';
     return 0;
 }
 
-static const kve_directive_t admin_directives[] = {{"path", KVE_T_STRING, KVE_FIELD(kve_admin_conf_t, path), .min = 1, .max = 256,
-                                                    .dflt = "/", .doc = "prefix of /healthz, /readyz and /metrics"},
-                                                   {"token", KVE_T_STRING, KVE_FIELD(kve_admin_conf_t, token), KVE_F_SECRET,
-                                                    .max = 4096, .doc = "require Authorization: Bearer <token> (or token_file)"},
-                                                   {"ready_timeout", KVE_T_DURATION, KVE_FIELD(kve_admin_conf_t, ready_timeout_ms),
-                                                    0, 10, 60 * SEC, "1s", .doc = "how long /readyz waits for the KV store"},
-                                                   {NULL}};
+static int check_admin(kve_conf_t *conf, const kve_node_t *node, void *obj)
+{
+    kve_admin_conf_t *admin = obj;
+    return check_path(conf, node, admin->path);
+}
+
+static const kve_directive_t admin_directives[] = {
+    {"path", KVE_T_STRING, KVE_FIELD(kve_admin_conf_t, path), .min = 1, .max = 256, .dflt = "/",
+     .doc = "prefix of /healthz, /readyz and /metrics"},
+    {"token", KVE_T_STRING, KVE_FIELD(kve_admin_conf_t, token), KVE_F_SECRET, 16, 4096,
+     .doc = "require Authorization: Bearer <token> (at least 16 bytes; or token_file)"},
+    {"ready_timeout", KVE_T_DURATION, KVE_FIELD(kve_admin_conf_t, ready_timeout_ms), 0, 10, 60 * SEC, "1s",
+     .doc = "how long /readyz waits for the KV store"},
+    {NULL}};
 
 static int check_redis(kve_conf_t *conf, const kve_node_t *node, void *obj)
 {
@@ -108,7 +150,7 @@ static int check_redis(kve_conf_t *conf, const kve_node_t *node, void *obj)
 }
 
 static const kve_directive_t redis_directives[] = {
-    {"url", KVE_T_STRING, KVE_FIELD(kve_redis_conf_t, url), .min = 1, .dflt = "embedded",
+    {"url", KVE_T_STRING, KVE_FIELD(kve_redis_conf_t, url), KVE_F_HIDDEN, .min = 1, .dflt = "embedded",
      .doc = "\"embedded\", redis://[user:pass@]host:port/db or unix:///path?db=N"},
     {"username", KVE_T_STRING, KVE_FIELD(kve_redis_conf_t, username), .doc = "ACL user (overrides the URL's)"},
     {"password", KVE_T_STRING, KVE_FIELD(kve_redis_conf_t, password), KVE_F_SECRET,
@@ -126,20 +168,44 @@ static const kve_directive_t redis_directives[] = {
 static const kve_directive_t embedded_directives[] = {
     {"binary", KVE_T_STRING, KVE_FIELD(kve_embedded_conf_t, binary), .min = 1, .dflt = "redis-server",
      .doc = "redis-server program (looked up in PATH)"},
-    {"appendfsync", KVE_T_ENUM, KVE_FIELD(kve_embedded_conf_t, appendfsync), .dflt = "everysec", .choices = fsync_modes,
-     .doc = "AOF fsync policy"},
+    {"appendfsync", KVE_T_ENUM, KVE_FIELD(kve_embedded_conf_t, appendfsync), .dflt = "everysec",
+     .choices = kve_embedded_fsync_modes, .doc = "AOF fsync policy"},
     {"maxmemory", KVE_T_SIZE, KVE_FIELD(kve_embedded_conf_t, maxmemory), .dflt = "0", .doc = "0 = no limit"},
     {"start_timeout", KVE_T_DURATION, KVE_FIELD(kve_embedded_conf_t, start_timeout_ms), 0, 100, HOUR, "10s",
      .doc = "how long to wait for the server at startup"},
     {NULL}};
 
+/* a file kvedge will open: it exists, is readable and is not a directory */
+static int check_readable(kve_conf_t *conf, const kve_node_t *node, const char *key, const char *path)
+{
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC), err = fd == -1              ? errno
+                                                     : fstat(fd, &st) != 0 ? errno
+                                                     : S_ISDIR(st.st_mode) ? EISDIR
+                                                                           : 0;
+    if (fd != -1)
+        close(fd);
+    if (err != 0) {
+        kve_conf_error(conf, node, "%s: cannot read %s: %s", key, path, strerror(err));
+        return -1;
+    }
+    return 0;
+}
+
+/* what would otherwise fail only at startup: the upstream as h2o parses it (e.g. a port beyond 65535), the CA file */
 static int check_route(kve_conf_t *conf, const kve_node_t *node, void *obj)
 {
     kve_route_conf_t *route = obj;
-    if (route->path[0] != '/') {
-        kve_conf_error(conf, node, "path must start with \"/\", got \"%s\"", route->path);
+    h2o_url_t url;
+    if (check_path(conf, node, route->path) != 0)
+        return -1;
+    if (h2o_url_parse(route->upstream, SIZE_MAX, &url) != 0 || h2o_url_get_port(&url) == 0) {
+        kve_conf_error(conf, at_key(node, "upstream"),
+                       "upstream: expected http(s)://host[:port][/path] with a port from 1 to 65535");
         return -1;
     }
+    if (url.scheme == &H2O_URL_SCHEME_HTTPS && route->ca_file != NULL && route->ca_file[0] != '\0')
+        return check_readable(conf, at_key(node, "ca_file"), "ca_file", route->ca_file);
     return 0;
 }
 
@@ -165,18 +231,10 @@ static const kve_directive_t token_directives[] = {
     {"name", KVE_T_STRING, KVE_FIELD(kve_rest_token_conf_t, name), .max = 64, .doc = "shown in logs instead of the token"},
     {NULL}};
 
-/* the value node of `key` in a mapping, for pointing at it (the mapping itself if absent or a _file form) */
-static const kve_node_t *at_key(const kve_node_t *mapping, const char *key)
-{
-    const kve_node_t *n = mapping != NULL && mapping->type == KVE_NODE_MAPPING ? kve_yaml_get(mapping, key) : NULL;
-    return n != NULL ? n : mapping;
-}
-
 static int check_kv(kve_conf_t *conf, const kve_node_t *node, void *obj)
 {
     kve_config_t *cfg = (void *)((char *)obj - offsetof(kve_config_t, kv));
     kve_rest_conf_t *kv = obj;
-    size_t len = strlen(kv->path);
 
     cfg->kv_enabled = node != NULL;
     if (node == NULL)
@@ -190,13 +248,7 @@ static int check_kv(kve_conf_t *conf, const kve_node_t *node, void *obj)
                        KVE_JWT_MIN_KEY);
         return -1;
     }
-    if (kv->path[0] != '/') {
-        kve_conf_error(conf, at_key(node, "path"), "path must start with \"/\", got \"%s\"", kv->path);
-        return -1;
-    }
-    if (len > 1 && kv->path[len - 1] == '/')
-        kv->path[len - 1] = '\0';
-    return 0;
+    return check_path(conf, node, kv->path);
 }
 
 static const kve_directive_t kv_directives[] = {
@@ -242,7 +294,8 @@ static const kve_directive_t top_directives[] = {
     {"listen", KVE_T_LIST, KVE_FIELD(kve_config_t, server.listen), KVE_F_REQUIRED, 1, 64, .children = listen_directives,
      .elem_size = sizeof(kve_listen_conf_t), .doc = "listeners"},
     {"limits", KVE_T_MAP, KVE_FIELD(kve_config_t, server.limits), .children = limits_directives, .doc = "request limits"},
-    {"log", KVE_T_MAP, KVE_FIELD(kve_config_t, log), .children = log_directives, .doc = "error and access logs"},
+    {"log", KVE_T_MAP, KVE_FIELD(kve_config_t, log), .children = log_directives, .check = check_log,
+     .doc = "error and access logs"},
     {"admin", KVE_T_MAP, KVE_FIELD(kve_config_t, admin), .children = admin_directives, .check = check_admin,
      .doc = "health, readiness and metrics endpoints"},
     {"redis", KVE_T_MAP, KVE_FIELD(kve_config_t, redis), .children = redis_directives, .shorthand = "url", .check = check_redis,
@@ -271,10 +324,68 @@ static void build_listeners(kve_config_t *cfg)
     cfg->all_listeners.size = n + m;
 }
 
+/* where served path `p` is configured in the file (NULL: nowhere, e.g. the default admin.path) */
+static const kve_node_t *served_node(const kve_node_t *root, const kve_served_path_t *p)
+{
+    const kve_node_t *routes;
+    switch (p->kind) {
+    case KVE_SERVED_ROUTE:
+        routes = kve_yaml_get(root, "routes");
+        if (routes == NULL || routes->type != KVE_NODE_SEQUENCE || p->index >= routes->u.sequence.size)
+            return routes;
+        return at_key(routes->u.sequence.items[p->index], "path");
+    case KVE_SERVED_KV:
+        return at_key(kve_yaml_get(root, "kv"), "path");
+    default:
+        return at_key(kve_yaml_get(root, "admin"), "path");
+    }
+}
+
+/* "routes[2].path \"/api\"", "kv.path \"/kv\"" or "the admin endpoint \"/healthz\"" */
+static void describe_served(char *buf, size_t size, const kve_served_path_t *p)
+{
+    if (p->kind == KVE_SERVED_ROUTE) {
+        snprintf(buf, size, "routes[%zu].path \"%s\"", p->index, p->path);
+    } else if (p->kind == KVE_SERVED_KV) {
+        snprintf(buf, size, "kv.path \"%s\"", p->path);
+    } else {
+        snprintf(buf, size, "the admin endpoint \"%s\"", p->path);
+    }
+}
+
+/*
+ * A path served twice on the same listeners would leave one of its handlers unreachable: the admin
+ * endpoints, the KV API (on the main listeners unless kv.listen is set) and every route need paths of
+ * their own. Each later entry is reported once, against the first earlier one.
+ */
+static int check_served_paths(kve_conf_t *conf, const kve_config_t *cfg)
+{
+    size_t n, i, j;
+    kve_served_path_t *paths = kve_config__served_paths(cfg, &n);
+    char first[1100], second[1100];
+    int ret = 0;
+
+    for (j = 1; j != n; ++j) {
+        for (i = 0; i != j; ++i) {
+            if (paths[i].group != paths[j].group || !kve_config__same_path(paths[i].path, paths[j].path))
+                continue;
+            describe_served(first, sizeof(first), paths + i);
+            describe_served(second, sizeof(second), paths + j);
+            kve_conf_error(conf, served_node(kve_conf_root(conf), paths + j), "%s is also served by %s", second, first);
+            ret = -1;
+            break;
+        }
+    }
+    kve_config__free_served(paths, n);
+    return ret;
+}
+
 int kve_config_load(kve_config_t *cfg, const char *path, FILE *errout)
 {
     kve_conf_t *conf = kve_conf_new(errout);
     int ret = kve_conf_load_file(conf, path, top_directives, cfg);
+    if (ret == 0)
+        ret = check_served_paths(conf, cfg);
     kve_conf_free(conf);
     if (ret == 0)
         build_listeners(cfg);

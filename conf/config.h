@@ -55,6 +55,14 @@ void kve_config_print_reference(FILE *out);
 int kve_config_uses_embedded_redis(const kve_config_t *cfg);
 
 /**
+ * The request body limit for h2o itself (kve_server_conf_t limits.max_body_size), which h2o enforces for
+ * every path before routing: limits.max_body_size, raised to kv.max_request_size + 1 when the KV API is
+ * served, as the KV API answers bodies over its own limit itself (Upstash's 400). The other paths are then
+ * held to limits.max_body_size by their limit check (kve_config_register_paths).
+ */
+uint64_t kve_config_h2o_body_limit(const kve_config_t *cfg);
+
+/**
  * Registers every path (admin endpoints, routes, fallback) with its limit check and logger on `server`.
  * `log` may be NULL (no access log). Returns 0 or -1 with a message in `err`.
  */

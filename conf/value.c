@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include "proxy/buf.h"
 #include "proxy/common.h"
 
 /* digits kept after the decimal point; further digits are checked but cannot change a result in ms or bytes */
@@ -175,23 +176,6 @@ unsigned kve_value_edit_distance(const char *a, const char *b)
     return (unsigned)KVE_MIN(result, 255);
 }
 
-/* a growable output buffer for kve_value_expand_env */
-struct st_outbuf_t {
-    char *base;
-    size_t len, cap;
-};
-
-static void out_append(struct st_outbuf_t *buf, const char *s, size_t len)
-{
-    if (buf->len + len + 1 > buf->cap) {
-        buf->cap = KVE_MAX(buf->cap * 2, buf->len + len + 1);
-        buf->base = kve_realloc(buf->base, buf->cap);
-    }
-    memcpy(buf->base + buf->len, s, len);
-    buf->len += len;
-    buf->base[buf->len] = '\0';
-}
-
 static int is_env_name(const char *s, size_t len)
 {
     if (len == 0 || !(isalpha((unsigned char)s[0]) || s[0] == '_'))
@@ -204,7 +188,7 @@ static int is_env_name(const char *s, size_t len)
 }
 
 /* expands the "${...}" starting at `in` (which ends at `end`); returns the bytes consumed or 0 on error */
-static size_t expand_one(const char *in, const char *end, struct st_outbuf_t *buf, char *err, size_t errlen)
+static size_t expand_one(const char *in, const char *end, kve_buf_t *buf, char *err, size_t errlen)
 {
     const char *body = in + 2, *close = memchr(body, '}', end - body), *dflt;
     size_t name_len;
@@ -228,9 +212,9 @@ static size_t expand_one(const char *in, const char *end, struct st_outbuf_t *bu
     name[name_len] = '\0';
     value = getenv(name);
     if (dflt != NULL && (value == NULL || *value == '\0')) {
-        out_append(buf, dflt + 2, close - (dflt + 2));
+        kve_buf_append(buf, dflt + 2, close - (dflt + 2));
     } else if (value != NULL) {
-        out_append(buf, value, strlen(value));
+        kve_buf_append(buf, value, strlen(value));
     } else {
         snprintf(err, errlen, "environment variable \"%s\" is not set", name);
         return 0;
@@ -240,34 +224,34 @@ static size_t expand_one(const char *in, const char *end, struct st_outbuf_t *bu
 
 char *kve_value_expand_env(const char *in, size_t len, size_t *out_len, char *err, size_t errlen, size_t *err_offset)
 {
-    struct st_outbuf_t buf = {NULL, 0, 0};
+    kve_buf_t buf = KVE_BUF_INIT;
     const char *p = in, *end = in + len;
-    out_append(&buf, "", 0);
     while (p != end) {
         const char *dollar = memchr(p, '$', end - p);
         size_t consumed;
         if (dollar == NULL)
             dollar = end;
-        out_append(&buf, p, dollar - p);
+        kve_buf_append(&buf, p, dollar - p);
         if ((p = dollar) == end)
             break;
         if (p + 1 != end && p[1] == '$') {
-            out_append(&buf, "$", 1);
+            kve_buf_putc(&buf, '$');
             consumed = 2;
         } else if (p + 1 != end && p[1] == '{') {
             if ((consumed = expand_one(p, end, &buf, err, errlen)) == 0)
                 goto Error;
         } else {
             /* a lone "$" (e.g. "price: $5") is kept as is */
-            out_append(&buf, "$", 1);
+            kve_buf_putc(&buf, '$');
             consumed = 1;
         }
         p += consumed;
     }
+    kve_buf_reserve(&buf, 1)[0] = '\0';
     *out_len = buf.len;
     return buf.base;
 Error:
     *err_offset = p - in;
-    free(buf.base);
+    kve_buf_dispose(&buf);
     return NULL;
 }

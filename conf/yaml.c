@@ -103,6 +103,14 @@ static int convert_mapping(struct st_convert_t *ctx, const yaml_node_t *y, kve_n
     return 0;
 }
 
+/* libyaml's end mark is just past the node: at column 0 of the next line after a block scalar or collection */
+static unsigned end_line(const yaml_node_t *y)
+{
+    if (y->end_mark.column == 0 && y->end_mark.line > y->start_mark.line)
+        return (unsigned)y->end_mark.line;
+    return (unsigned)y->end_mark.line + 1;
+}
+
 static kve_node_t *convert(struct st_convert_t *ctx, int id, unsigned depth)
 {
     const yaml_node_t *y = yaml_document_get_node(ctx->ydoc, id);
@@ -124,6 +132,7 @@ static kve_node_t *convert(struct st_convert_t *ctx, int id, unsigned depth)
     node->file = ctx->file;
     node->line = (unsigned)y->start_mark.line + 1;
     node->column = (unsigned)y->start_mark.column + 1;
+    node->end_line = end_line(y);
     ctx->active[id] = 1;
     switch (y->type) {
     case YAML_SCALAR_NODE:

@@ -26,6 +26,8 @@ struct st_kve_node_t {
     const char *file;
     /** 1-based position of the node's first character */
     unsigned line, column;
+    /** 1-based line of the node's last character (a block scalar or a nested collection spans several) */
+    unsigned end_line;
     union {
         struct {
             /** NUL-terminated value (may contain NULs only if the YAML had escapes; `len` is exact) */

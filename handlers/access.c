@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Per-path logger: metrics, access log, limit errors (see access.h). */
 #include "handlers/access.h"
+#include "handlers/limits.h"
 #include "proxy/common.h"
 #include "proxy/log.h"
 #include "proxy/server.h"
@@ -9,9 +10,12 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #define DEFAULT_FORMAT "%h %l %u %t \"%r\" %s %b %{duration}x"
+/* what the access log shows for the value of a `_token` query parameter */
+#define TOKEN_PLACEHOLDER "REDACTED"
 
 struct st_kve_access_log_t {
     int fd;
@@ -34,19 +38,36 @@ static int open_file(const char *path, char *err, size_t errlen)
     return fd;
 }
 
+static h2o_logconf_t *compile_format(const char *fmt, char *err, size_t errlen)
+{
+    char errbuf[256]; /* h2o_logconf_compile's minimum */
+    h2o_logconf_t *logconf =
+        h2o_logconf_compile(fmt != NULL && fmt[0] != '\0' ? fmt : DEFAULT_FORMAT, H2O_LOGCONF_ESCAPE_APACHE, errbuf);
+    if (logconf == NULL)
+        snprintf(err, errlen, "bad access log format: %s", errbuf);
+    return logconf;
+}
+
+int kve_access_log_check_format(const char *fmt, char *err, size_t errlen)
+{
+    h2o_logconf_t *logconf = compile_format(fmt, err, errlen);
+    if (logconf == NULL)
+        return -1;
+    h2o_logconf_dispose(logconf);
+    return 0;
+}
+
 kve_access_log_t *kve_access_log_open(const char *path, const char *fmt, char *err, size_t errlen)
 {
     kve_access_log_t *log = kve_zalloc(sizeof(*log));
-    char errbuf[256];
 
-    if ((log->logconf = h2o_logconf_compile(fmt != NULL && fmt[0] != '\0' ? fmt : DEFAULT_FORMAT, H2O_LOGCONF_ESCAPE_APACHE,
-                                            errbuf)) == NULL) {
-        snprintf(err, errlen, "bad access log format: %s", errbuf);
+    if ((log->logconf = compile_format(fmt, err, errlen)) == NULL) {
         free(log);
         return NULL;
     }
     if (strcmp(path, "-") == 0) {
-        log->fd = dup(1);
+        if ((log->fd = fcntl(1, F_DUPFD_CLOEXEC, 0)) == -1)
+            snprintf(err, errlen, "cannot use stdout for the access log: %s", strerror(errno));
     } else if ((log->fd = open_file(path, err, errlen)) != -1) {
         log->path = kve_strdup(path);
     }
@@ -100,12 +121,71 @@ static uint64_t duration_us(h2o_req_t *req)
     return us > 0 ? (uint64_t)us : 0;
 }
 
+/* whether the raw query parameter name [p, end) decodes to "_token", as the KV API decodes it (%XX, '+') */
+static int is_token_name(const char *p, const char *end)
+{
+    static const char name[] = "_token";
+    size_t i = 0;
+    unsigned char c;
+    while (p != end) {
+        if (*p == '%') {
+            if (end - p < 3 || h2o_hex_decode(&c, p + 1, 2) != 0)
+                return 0;
+            p += 3;
+        } else {
+            c = *p == '+' ? ' ' : (unsigned char)*p;
+            ++p;
+        }
+        if (i == sizeof(name) - 1 || (unsigned char)name[i++] != c)
+            return 0;
+    }
+    return i == sizeof(name) - 1;
+}
+
+/* `path` with the value of every `_token` query parameter replaced by TOKEN_PLACEHOLDER, in `pool` (or `path` itself) */
+static h2o_iovec_t redact_tokens(h2o_mem_pool_t *pool, h2o_iovec_t path)
+{
+    const char *p = memchr(path.base, '?', path.len), *end = path.base + path.len;
+    size_t params = 1;
+    char *out, *w;
+
+    if (p == NULL)
+        return path;
+    for (const char *q = p; q != end; ++q)
+        params += *q == '&';
+    w = out = h2o_mem_alloc_pool(pool, path.len + params * (sizeof(TOKEN_PLACEHOLDER) - 1));
+    memcpy(w, path.base, (size_t)(++p - path.base));
+    w += p - path.base;
+    for (;;) {
+        const char *amp = memchr(p, '&', (size_t)(end - p)), *pair_end = amp != NULL ? amp : end;
+        const char *eq = memchr(p, '=', (size_t)(pair_end - p));
+        if (eq != NULL && is_token_name(p, eq)) {
+            memcpy(w, p, (size_t)(eq + 1 - p));
+            w += eq + 1 - p;
+            memcpy(w, TOKEN_PLACEHOLDER, sizeof(TOKEN_PLACEHOLDER) - 1);
+            w += sizeof(TOKEN_PLACEHOLDER) - 1;
+        } else {
+            memcpy(w, p, (size_t)(pair_end - p));
+            w += pair_end - p;
+        }
+        if (amp == NULL)
+            break;
+        *w++ = '&';
+        p = amp + 1;
+    }
+    return h2o_iovec_init(out, (size_t)(w - out));
+}
+
+/* h2o's logger writes req->input.path (%r, %U, %q): it sees a copy without tokens, the request keeps its own */
 static void write_line(kve_access_log_t *log, h2o_req_t *req)
 {
     char buf[4096], *line;
     size_t len = sizeof(buf);
+    h2o_iovec_t path = req->input.path;
 
+    req->input.path = redact_tokens(&req->pool, path);
     line = h2o_log_request(log->logconf, req, &len, buf);
+    req->input.path = path;
     while (write(log->fd, line, len) == -1 && errno == EINTR)
         ;
     if (line != buf)
@@ -118,11 +198,14 @@ static void log_access(h2o_logger_t *_self, h2o_req_t *req)
     kve_thread_t *thread = kve_server_thread(req->conn->ctx);
 
     kve_metrics_observe(thread->metrics, self->route, req->res.status, duration_us(req));
-    /* h2o answers an oversized body itself, before routing, on the host's fallback path */
-    if (req->res.status == 413 && req->hostconf != NULL && req->pathconf == &req->hostconf->fallback_path)
+    /* h2o answers a body over its own limit itself, before routing, on the host's fallback path; a 413 from
+     * the limit check (which runs on the fallback path too) is logged by it */
+    if (req->res.status == 413 && req->hostconf != NULL && req->pathconf == &req->hostconf->fallback_path &&
+        !kve_limits_answered(req))
         kve_log(KVE_LOG_WARN, "limits", "413 for %.*s %.*s: request body larger than any path accepts (%zu bytes)",
-                (int)KVE_MIN(req->input.method.len, 16), req->input.method.base, (int)KVE_MIN(req->input.path.len, 200),
-                req->input.path.base, req->conn->ctx->globalconf->max_request_entity_size);
+                (int)KVE_MIN(req->input.method.len, 16), req->input.method.base,
+                kve_log_path_len(req->input.path.base, req->input.path.len), req->input.path.base,
+                req->conn->ctx->globalconf->max_request_entity_size);
     if (self->log != NULL)
         write_line(self->log, req);
 }

@@ -2,7 +2,8 @@
 /*
  * The per-path logger: counts every response in the route's metrics, writes the access log line (h2o's
  * log format, through a file handle that SIGHUP reopens) and writes an error-log line for responses that
- * mean a client hit a limit h2o enforces itself (413), so every over-limit request leaves a trace.
+ * mean a client hit the body limit h2o enforces itself (413 before routing; kvedge's own limit check logs
+ * its answers itself), so every over-limit request leaves exactly one trace.
  */
 #ifndef KVE_HANDLERS_ACCESS_H
 #define KVE_HANDLERS_ACCESS_H
@@ -17,6 +18,8 @@ typedef struct st_kve_access_log_t kve_access_log_t;
  * log format (NULL: the default). Returns NULL with a message in `err` on a bad path or format.
  */
 kve_access_log_t *kve_access_log_open(const char *path, const char *fmt, char *err, size_t errlen);
+/** Checks that `fmt` (NULL: the default) compiles as an h2o log format; returns 0, or -1 with a message in `err`. */
+int kve_access_log_check_format(const char *fmt, char *err, size_t errlen);
 /** Reopens the file (after rotation); returns 0 or -1 (the old file stays in use). Thread-safe. */
 int kve_access_log_reopen(kve_access_log_t *log);
 /** Closes and frees (after the server stopped). */

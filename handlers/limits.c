@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* Header-limit handler: answers 431 and logs when a request's headers exceed the configured limits. */
+/* Limit handler: answers 431 or 413 and logs when a request's headers or body exceed the path's limits. */
 #include "handlers/limits.h"
 #include "proxy/common.h"
 #include "proxy/log.h"
+
+/* set in req->env when this handler answered, so the access logger does not log the request as h2o's own 413 */
+#define ANSWERED_ENV "kvedge.limits"
 
 struct st_limits_handler_t {
     h2o_handler_t super;
@@ -35,17 +38,20 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
 
     if (reason == NULL && self->conf.max_body_size != 0 && req->entity.base != NULL && req->entity.len > self->conf.max_body_size) {
         kve_log(KVE_LOG_WARN, "limits", "413 for %.*s %.*s: request body larger than limits.max_body_size (%zu bytes)",
-                (int)KVE_MIN(req->method.len, 16), req->method.base, (int)KVE_MIN(req->path.len, 200), req->path.base,
-                self->conf.max_body_size);
+                (int)KVE_MIN(req->method.len, 16), req->method.base, kve_log_path_len(req->path.base, req->path.len),
+                req->path.base, self->conf.max_body_size);
         req->http1_is_persistent = 0;
+        *h2o_req_getenv(req, H2O_STRLIT(ANSWERED_ENV), 1) = h2o_iovec_init(H2O_STRLIT("413"));
         h2o_send_error_generic(req, 413, "Request Entity Too Large", "request entity is too large", 0);
         return 0;
     }
     if (reason == NULL)
         return -1; /* within limits: on to the next handler */
-    kve_log(KVE_LOG_WARN, "limits", "431 for %.*s: %s (%zu; limits: %zu fields, %zu bytes)", (int)KVE_MIN(req->path.len, 200),
-            req->path.base, reason, found, self->conf.max_headers, self->conf.max_header_size);
+    kve_log(KVE_LOG_WARN, "limits", "431 for %.*s: %s (%zu; limits: %zu fields, %zu bytes)",
+            kve_log_path_len(req->path.base, req->path.len), req->path.base, reason, found, self->conf.max_headers,
+            self->conf.max_header_size);
     req->http1_is_persistent = 0;
+    *h2o_req_getenv(req, H2O_STRLIT(ANSWERED_ENV), 1) = h2o_iovec_init(H2O_STRLIT("431"));
     h2o_send_error_generic(req, 431, "Request Header Fields Too Large", "request header fields too large", 0);
     return 0;
 }
@@ -55,4 +61,9 @@ void kve_limits_register(h2o_pathconf_t *pathconf, const kve_limits_conf_t *conf
     struct st_limits_handler_t *self = (void *)h2o_create_handler(pathconf, sizeof(*self));
     self->super.on_req = on_req;
     self->conf = *conf;
+}
+
+int kve_limits_answered(h2o_req_t *req)
+{
+    return h2o_req_getenv(req, H2O_STRLIT(ANSWERED_ENV), 0) != NULL;
 }

@@ -66,7 +66,7 @@ struct st_kve_embedded_t {
     uint64_t restarts;
 };
 
-static const char *const fsync_names[] = {"everysec", "always", "no"};
+const char *const kve_embedded_fsync_modes[] = {"everysec", "always", "no", NULL};
 
 static char *join_path(const char *dir, size_t dirlen, const char *name)
 {
@@ -229,7 +229,7 @@ static void build_argv(kve_embedded_t *e, const kve_embedded_conf_t *conf)
 {
     size_t n = 0;
 
-    KVE_ASSERT(conf->appendfsync >= 0 && (size_t)conf->appendfsync < KVE_ARRAY_SIZE(fsync_names));
+    KVE_ASSERT(conf->appendfsync >= 0 && (size_t)conf->appendfsync < KVE_ARRAY_SIZE(kve_embedded_fsync_modes) - 1);
     e->argv[n++] = e->binary;
     add_opt(e, &n, "--port", "0");
     add_opt(e, &n, "--bind", "127.0.0.1");
@@ -237,7 +237,7 @@ static void build_argv(kve_embedded_t *e, const kve_embedded_conf_t *conf)
     add_opt(e, &n, "--unixsocketperm", "700");
     add_opt(e, &n, "--dir", e->data_dir);
     add_opt(e, &n, "--appendonly", "yes");
-    add_opt(e, &n, "--appendfsync", fsync_names[conf->appendfsync]);
+    add_opt(e, &n, "--appendfsync", kve_embedded_fsync_modes[conf->appendfsync]);
     add_opt(e, &n, "--save", "");
     add_opt(e, &n, "--daemonize", "no");
     add_opt(e, &n, "--protected-mode", "yes");

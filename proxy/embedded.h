@@ -15,14 +15,16 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-enum { KVE_FSYNC_EVERYSEC = 0, KVE_FSYNC_ALWAYS, KVE_FSYNC_NO };
+/** The appendfsync policies Redis knows, NULL-terminated; kve_embedded_conf_t.appendfsync indexes it (and the
+ * configuration's table takes its choices from it). */
+extern const char *const kve_embedded_fsync_modes[];
 
 typedef struct st_kve_embedded_conf_t {
     /** program to run; a bare name is looked up in PATH ("redis-server") */
     char *binary;
     /** directory for the AOF, the socket, the lock and redis.log; created (0700) if missing */
     char *data_dir;
-    /** KVE_FSYNC_* (appendfsync) */
+    /** appendfsync: an index into kve_embedded_fsync_modes */
     int appendfsync;
     /** Redis maxmemory in bytes, 0 = no limit */
     uint64_t maxmemory;

@@ -20,6 +20,14 @@ static char *log_path;
 static pthread_mutex_t log_path_mutex = PTHREAD_MUTEX_INITIALIZER;
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
+int kve_log_path_len(const char *path, size_t len)
+{
+    const char *query = memchr(path, '?', len);
+    if (query != NULL)
+        len = (size_t)(query - path);
+    return (int)KVE_MIN(len, KVE_LOG_MAX_PATH);
+}
+
 void kve_log_set_level(int level)
 {
     __atomic_store_n(&log_level, level, __ATOMIC_RELAXED);

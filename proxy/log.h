@@ -4,7 +4,8 @@
  * single write(2) to fd 2. When a file is configured it is dup2()ed onto fd 2, so messages printed by
  * libraries (h2o writes to stderr) land in the same file; kve_log_reopen() repeats that for SIGHUP.
  * Control characters in messages are escaped, so a value from a request can never forge a line.
- * Never pass secrets (tokens, cookies, passwords) to these functions: name what they belong to instead.
+ * Never pass secrets (tokens, cookies, passwords) to these functions: name what they belong to instead, and
+ * log request paths through kve_log_path_len() (no query).
  */
 #ifndef KVE_PROXY_LOG_H
 #define KVE_PROXY_LOG_H
@@ -12,6 +13,16 @@
 #include <stddef.h>
 
 enum { KVE_LOG_ERROR = 0, KVE_LOG_WARN, KVE_LOG_INFO, KVE_LOG_DEBUG };
+
+/** Longest request path written to the error log, in bytes. */
+#define KVE_LOG_MAX_PATH 200
+
+/**
+ * How many bytes of request path `path` (`len` bytes) to log, for `"%.*s", kve_log_path_len(path, len), path`:
+ * the path without its query, which may carry a secret (the KV API accepts `?_token=`), and at most
+ * KVE_LOG_MAX_PATH bytes.
+ */
+int kve_log_path_len(const char *path, size_t len);
 
 /** Writes one line if `level` is enabled. `module` is a short word such as "redis" or "server". */
 void kve_log(int level, const char *module, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

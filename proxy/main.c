@@ -141,11 +141,7 @@ static int start(app_t *app, char *err, size_t errlen)
     app->server_conf = app->cfg.server;
     app->server_conf.listen.entries = app->cfg.all_listeners.entries; /* main listeners + the KV API's own */
     app->server_conf.listen.size = app->cfg.all_listeners.size;
-    /* h2o has one body limit for all paths, enforced before routing; the KV API answers bodies over its own
-     * limit itself (Upstash's 400), so h2o's must let one more byte through; other paths keep theirs
-     * through the limits handler */
-    if (app->cfg.kv_enabled && app->cfg.kv.max_request_size >= app->server_conf.limits.max_body_size)
-        app->server_conf.limits.max_body_size = app->cfg.kv.max_request_size + 1;
+    app->server_conf.limits.max_body_size = kve_config_h2o_body_limit(&app->cfg);
     if ((app->server = kve_server_create(&app->server_conf, err, errlen)) == NULL)
         return -1;
     sources = (kve_admin_sources_t){app->server, app->embedded};

@@ -63,7 +63,27 @@ void kve_metrics_observe(kve_metrics_thread_t *m, size_t route, int status, uint
     BUMP(r->duration_sum_us, duration_us);
 }
 
-static void render_statuses(kve_buf_t *buf, kve_metrics_thread_t *const *threads, size_t num_threads, size_t route)
+/* `s` as a label value of the text format: backslash, double quote and newline escaped; NUL-terminated in `out` */
+static const char *label_value(kve_buf_t *out, const char *s)
+{
+    out->len = 0;
+    for (; *s != '\0'; ++s) {
+        if (*s == '\\' || *s == '"') {
+            kve_buf_putc(out, '\\');
+            kve_buf_putc(out, *s);
+        } else if (*s == '\n') {
+            kve_buf_append(out, "\\n", 2);
+        } else {
+            kve_buf_putc(out, *s);
+        }
+    }
+    kve_buf_putc(out, '\0');
+    return out->base;
+}
+
+/* `name` is the route's label value, already escaped */
+static void render_statuses(kve_buf_t *buf, kve_metrics_thread_t *const *threads, size_t num_threads, size_t route,
+                            const char *name)
 {
     size_t s, t;
     for (s = 0; s != KVE_METRICS_MAX_STATUS - KVE_METRICS_MIN_STATUS + 1; ++s) {
@@ -71,14 +91,14 @@ static void render_statuses(kve_buf_t *buf, kve_metrics_thread_t *const *threads
         for (t = 0; t != num_threads; ++t)
             n += LOAD(threads[t]->routes[route].status[s]);
         if (n != 0)
-            kve_buf_printf(buf, "kvedge_http_requests_total{route=\"%s\",status=\"%zu\"} %llu\n", kve_metrics_route_name(route),
-                           s + KVE_METRICS_MIN_STATUS, (unsigned long long)n);
+            kve_buf_printf(buf, "kvedge_http_requests_total{route=\"%s\",status=\"%zu\"} %llu\n", name, s + KVE_METRICS_MIN_STATUS,
+                           (unsigned long long)n);
     }
 }
 
-static void render_histogram(kve_buf_t *buf, kve_metrics_thread_t *const *threads, size_t num_threads, size_t route)
+static void render_histogram(kve_buf_t *buf, kve_metrics_thread_t *const *threads, size_t num_threads, size_t route,
+                             const char *name)
 {
-    const char *name = kve_metrics_route_name(route);
     uint64_t cumulative = 0, sum = 0;
     size_t b, t;
 
@@ -101,13 +121,15 @@ static void render_histogram(kve_buf_t *buf, kve_metrics_thread_t *const *thread
 void kve_metrics_render_requests(kve_buf_t *buf, kve_metrics_thread_t *const *threads, size_t num_threads)
 {
     size_t r, n = kve_metrics_num_routes();
+    kve_buf_t label = KVE_BUF_INIT;
 
     kve_buf_printf(buf, "# HELP kvedge_http_requests_total HTTP responses by route and status.\n"
                         "# TYPE kvedge_http_requests_total counter\n");
     for (r = 0; r != n; ++r)
-        render_statuses(buf, threads, num_threads, r);
+        render_statuses(buf, threads, num_threads, r, label_value(&label, kve_metrics_route_name(r)));
     kve_buf_printf(buf, "# HELP kvedge_http_request_duration_seconds Time from request start to response end.\n"
                         "# TYPE kvedge_http_request_duration_seconds histogram\n");
     for (r = 0; r != n; ++r)
-        render_histogram(buf, threads, num_threads, r);
+        render_histogram(buf, threads, num_threads, r, label_value(&label, kve_metrics_route_name(r)));
+    kve_buf_dispose(&label);
 }

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { SOURCE_DIR, runKvedge } from './harness.mjs';
+import { SOURCE_DIR, runKvedge, writeConfig } from './harness.mjs';
 
 const BAD = path.join(SOURCE_DIR, 'tests/conf/bad');
 const GOOD = path.join(SOURCE_DIR, 'tests/conf/good');
@@ -51,6 +51,19 @@ test('running (not -t) with a bad config exits 1 before doing anything', async (
     const r = await runKvedge(['-c', 'bad_duration.yaml'], { cwd: BAD });
     assert.equal(r.code, 1);
     assert.match(r.stderr, /^bad_duration\.yaml:4:20: error: limits\.request_timeout: /);
+});
+
+test('admin.token from an empty environment variable is an error, not "no authentication"', async () => {
+    const file = writeConfig('listen:\n  - port: 8080\nadmin:\n  token: ${KVEDGE_TEST_ADMIN_TOKEN}\n');
+    const empty = await runKvedge(['-t', '-c', file], { env: { KVEDGE_TEST_ADMIN_TOKEN: '' } });
+    assert.equal(empty.code, 1);
+    assert.match(empty.stderr, /:4:10: error: admin\.token: too short: 0 bytes \(at least 16\)\n/);
+    const short = await runKvedge(['-t', '-c', file], { env: { KVEDGE_TEST_ADMIN_TOKEN: 'fifteen-bytes-x' } });
+    assert.equal(short.code, 1);
+    assert.ok(!short.stderr.includes('fifteen-bytes-x'), 'the token is not echoed');
+    const ok = await runKvedge(['-t', '-c', file], { env: { KVEDGE_TEST_ADMIN_TOKEN: 'sixteen-bytes-xy' } });
+    assert.equal(ok.stderr, '');
+    assert.equal(ok.code, 0);
 });
 
 test('--version, --help and --help-config', async () => {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import https from 'node:https';
 import {
     assertCleanExit,
@@ -19,6 +19,7 @@ import {
     startRedis,
     startUpstream,
     waitFor,
+    writeConfig,
 } from './harness.mjs';
 
 let redis, upstream, kv;
@@ -110,6 +111,43 @@ test('a body over limits.max_body_size gets 413, a log line, and the server stay
     assert.equal((await http('GET', `${kv.url}/healthz`)).status, 200);
 });
 
+// kv.max_request_size above limits.max_body_size raises h2o's own limit for every path; the other paths are
+// held to limits.max_body_size by kvedge, and each refused body is logged once, naming the right limit.
+test('with kv.max_request_size above limits.max_body_size, a large body is refused and logged once', async () => {
+    const k = await startKvedge({
+        redis: redis.url, threads: 1,
+        limits: { max_body_size: '1KiB' },
+        routes: [{ path: '/api', upstream: `${upstream.url}/` }],
+        kv: { max_request_size: '1MiB', tokens: [{ token: 'kv-token-0123456789abcdef' }] },
+    });
+    const lines = (re) => k.stderr().split('\n').filter((l) => re.test(l));
+    try {
+        const r = await http('POST', `${k.url}/api/big-body`, { body: 'x'.repeat(2048) });
+        assert.equal(r.status, 413);
+        await waitFor(() => lines(/413 for POST \/api\/big-body/).length > 0, { message: '413 log line' });
+        const other = await http('POST', `${k.url}/no-such-path`, { body: 'x'.repeat(2048) });
+        assert.equal(other.status, 413);
+        await waitFor(() => lines(/413 for POST \/no-such-path/).length > 0, { message: '413 log line' });
+        // over h2o's own limit (kv.max_request_size + 1): h2o answers before routing, logged once as such
+        const huge = await http('POST', `${k.url}/api/huge-body`, { body: 'x'.repeat(1024 * 1024 + 2) });
+        assert.equal(huge.status, 413);
+        await waitFor(() => lines(/413 for POST \/api\/huge-body/).length > 0, { message: '413 log line' });
+        await http('GET', `${k.url}/healthz`); // logged after the requests above
+        await sleep(100);
+        const hugeLines = lines(/413 for POST \/api\/huge-body/);
+        assert.equal(hugeLines.length, 1, hugeLines.join('\n'));
+        assert.match(hugeLines[0], /larger than any path accepts \(1048577 bytes\)/);
+        const route = lines(/413 for POST \/api\/big-body/), unknown = lines(/413 for POST \/no-such-path/);
+        assert.equal(route.length, 1, route.join('\n'));
+        assert.match(route[0], /larger than limits\.max_body_size \(1024 bytes\)/);
+        assert.equal(unknown.length, 1, unknown.join('\n'));
+        assert.match(unknown[0], /larger than limits\.max_body_size \(1024 bytes\)/);
+        assert.equal(upstream.requests.filter((q) => q.url === '/big-body').length, 0, 'the upstream never saw it');
+    } finally {
+        assertCleanExit(await k.stop());
+    }
+});
+
 test('a chunked body over the limit also gets 413', async () => {
     const chunk = 'a'.repeat(16 * 1024);
     let req = 'POST /api/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n';
@@ -149,6 +187,43 @@ test('a route proxies to its upstream', async () => {
     const seen = upstream.requests.find((q) => q.url === '/things?a=1');
     assert.ok(seen, 'the upstream saw the request');
     assert.equal(seen.headers['x-forwarded-for'], '127.0.0.1');
+});
+
+// h2o 2.2.5 gives a request to the first registered path that matches, so kvedge registers longest first.
+test('a route "/" listed first swallows neither a longer route, the KV API nor the admin endpoints', async () => {
+    const root = await startUpstream(async (req, res) => res.end(`root ${req.url}`));
+    const token = 'kv-token-0123456789abcdef';
+    const long = `/${'x'.repeat(70)}`; // two routes alike in their first 64 bytes keep separate metrics series
+    const k = await startKvedge({
+        redis: redis.url, threads: 1,
+        routes: [{ path: '/', upstream: `${root.url}/` }, { path: '/api', upstream: `${upstream.url}/` },
+            { path: `${long}/a`, upstream: `${upstream.url}/` }, { path: `${long}/b`, upstream: `${upstream.url}/` }],
+        kv: { path: '/kv', tokens: [{ token }] },
+    });
+    try {
+        const api = await http('GET', `${k.url}/api/longest-first`);
+        assert.equal(api.status, 200);
+        assert.equal(JSON.parse(api.body).path, '/longest-first');
+        const other = await http('GET', `${k.url}/elsewhere`);
+        assert.equal(other.status, 200);
+        assert.equal(other.body, 'root /elsewhere');
+        const kvRes = await http('POST', `${k.url}/kv`, { body: '["PING"]', headers: { authorization: `Bearer ${token}` } });
+        assert.equal(kvRes.status, 200);
+        assert.deepEqual(JSON.parse(kvRes.body), { result: 'PONG' });
+        assert.equal((await http('GET', `${k.url}/healthz`)).body, 'ok\n');
+        assert.equal(root.requests.filter((q) => /longest-first|kv|healthz/.test(q.url)).length, 0, 'route "/" saw none of them');
+        assert.equal((await http('GET', `${k.url}${long}/a/1`)).status, 200);
+        assert.equal((await http('GET', `${k.url}${long}/b/1`)).status, 200);
+        const m = await http('GET', `${k.url}/metrics`);
+        for (const p of [`${long}/a`, `${long}/b`])
+            assert.match(m.body, new RegExp(`^kvedge_http_requests_total\\{route="proxy:${p}",status="200"\\} 1$`, 'm'), p);
+    } finally {
+        try {
+            assertCleanExit(await k.stop());
+        } finally {
+            await root.stop();
+        }
+    }
 });
 
 test('a dead upstream gives 502 quickly, and the route recovers', async () => {
@@ -232,6 +307,43 @@ test('SIGHUP reopens the error log and the access log after rotation', async () 
     }
 });
 
+// The KV API accepts ?_token=; neither the access log (%r) nor a warning line may carry it.
+test('a token in the query (?_token=) reaches neither the access log nor the error log', async () => {
+    const dir = makeTempDir();
+    const accessLog = path.join(dir, 'access.log');
+    const valid = 'valid-query-token-0123456789';
+    const k = await startKvedge({
+        redis: redis.url, threads: 1,
+        limits: { max_header_size: '4KiB', max_body_size: '1KiB' },
+        log: { access_log: accessLog },
+        routes: [{ path: '/api', upstream: `${upstream.url}/` }],
+        kv: { tokens: [{ token: valid }] },
+    });
+    const secrets = [valid, 'invalid-query-secret-1', 'header-limit-secret-2', 'body-limit-secret-3', 'encoded-name-secret-4'];
+    try {
+        const ok = await http('GET', `${k.url}/kv/ping?_token=${valid}`)
+        assert.equal(ok.status, 200);
+        assert.equal((await http('GET', `${k.url}/kv/ping?a=1&_token=${secrets[1]}`)).status, 401);
+        const big = await http('GET', `${k.url}/kv/ping?_token=${secrets[2]}`, { headers: { 'x-big': 'v'.repeat(5000) } });
+        assert.equal(big.status, 431);
+        const body = await http('POST', `${k.url}/api/x?_token=${secrets[3]}`, { body: 'x'.repeat(2048) });
+        assert.equal(body.status, 413);
+        assert.equal((await http('GET', `${k.url}/kv/ping?%5Ftoken=${secrets[4]}&b=2`)).status, 401); // the KV API decodes names
+        await waitFor(() => /431 for \/kv\/ping/.test(k.stderr()) && /413 for POST \/api\/x/.test(k.stderr()), { message: 'log lines' });
+        await waitFor(() => fs.existsSync(accessLog) && fs.readFileSync(accessLog, 'utf8').split('\n').length > 5, { message: 'access log' });
+        const log = fs.readFileSync(accessLog, 'utf8');
+        assert.match(log, /"GET \/kv\/ping\?_token=REDACTED HTTP\/1\.1" 200 /);
+        assert.match(log, /"GET \/kv\/ping\?a=1&_token=REDACTED HTTP\/1\.1" 401 /);
+        assert.match(log, /"GET \/kv\/ping\?%5Ftoken=REDACTED&b=2 HTTP\/1\.1" 401 /);
+        for (const secret of secrets) {
+            assert.ok(!log.includes(secret), `access log holds ${secret}`);
+            assert.ok(!k.stderr().includes(secret), `error log holds ${secret}`);
+        }
+    } finally {
+        assertCleanExit(await k.stop());
+    }
+});
+
 test('TLS listener serves HTTPS with HTTP/1.1 only (no h2 in ALPN by default)', async () => {
     const dir = makeTempDir();
     const cert = path.join(dir, 'cert.pem');
@@ -261,6 +373,15 @@ test('TLS listener serves HTTPS with HTTP/1.1 only (no h2 in ALPN by default)', 
     } finally {
         assertCleanExit(await k.stop());
     }
+});
+
+test('an access log on stdout with stdout closed is a startup error that says why', () => {
+    const config = writeConfig({ listen: [{ port: 1 }], redis: 'redis://127.0.0.1:1', log: { access_log: '-' } });
+    // `>&-` closes fd 1, so kvedge's dup(1) fails
+    const r = spawnSync('sh', ['-c', 'exec "$0" -c "$1" >&-', path.resolve(process.env.KVEDGE_BIN), config], { encoding: 'utf8' });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /\[error\] main: cannot use stdout for the access log: Bad file descriptor\n/);
+    assert.doesNotMatch(r.stderr, /Sanitizer|runtime error/);
 });
 
 test('a listener that cannot bind is a startup error with a clear message and exit status 1', async () => {
@@ -319,9 +440,13 @@ test('https upstreams: a certificate for the right name works, a wrong name or a
     }
 });
 
-test('an unreadable ca_file for an https upstream is a startup error naming the file', async () => {
+// An unreadable ca_file is a configuration error (tests/conf/bad/route_startup_checks.yaml); one that is
+// readable but holds no certificate still fails at startup.
+test('a ca_file without certificates for an https upstream is a startup error naming the file', async () => {
+    const file = path.join(makeTempDir(), 'not-a-ca.pem');
+    fs.writeFileSync(file, 'not a certificate\n');
     await assert.rejects(
-        startKvedge({ redis: redis.url, routes: [{ path: '/s', upstream: 'https://127.0.0.1:1/', ca_file: '/nonexistent/ca.pem' }] }),
-        /cannot load CA certificates from \/nonexistent\/ca\.pem/
+        startKvedge({ redis: redis.url, routes: [{ path: '/s', upstream: 'https://127.0.0.1:1/', ca_file: file }] }),
+        new RegExp(`cannot load CA certificates from ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`)
     );
 });

@@ -90,7 +90,7 @@ static const kve_directive_t cache_table[] = {
     {NULL}};
 
 static const kve_directive_t redis_table[] = {
-    {"url", KVE_T_STRING, KVE_FIELD(redis_t, url), .dflt = "embedded"},
+    {"url", KVE_T_STRING, KVE_FIELD(redis_t, url), KVE_F_HIDDEN, .dflt = "embedded"},
     {"password", KVE_T_STRING, KVE_FIELD(redis_t, password), KVE_F_SECRET, 0, 16},
     {"connect_timeout", KVE_T_DURATION, KVE_FIELD(redis_t, connect_timeout), .dflt = "1s"},
     {NULL}};
@@ -524,6 +524,63 @@ TEST(secrets)
     free(path);
 }
 
+/* loads `yaml` with root_table, checks the whole output and that `secret` appears nowhere in it */
+static void expect_hidden(const char *yaml, const char *secret, const char *errors)
+{
+    root_t conf = {0};
+    int ret;
+    char *out = load(yaml, root_table, &conf, &ret);
+    CHECK_EQ_STR(out, errors);
+    CHECK_EQ_INT(ret, -1);
+    CHECK(strstr(yaml, secret) != NULL);
+    CHECK_NULL(strstr(out, secret));
+    free(out);
+    kve_conf_free_fields(root_table, &conf);
+}
+
+TEST(hidden_values)
+{
+    expect_hidden("redis:\n  password: far-too-long-secret\n", "far-too-long",
+                  "t.yaml:2:13: error: redis.password: too long: 19 bytes (at most 16)\n"
+                  "    2 | (not shown: holds a secret)\n");
+    /* recorded before the duplicate-key and "both forms" checks */
+    expect_hidden("redis:\n  password: first\n  password: second-secret\n", "second-secret",
+                  "t.yaml:3:3: error: redis: duplicate key \"password\" (first defined at line 2)\n"
+                  "    3 | (not shown: holds a secret)\n");
+    expect_hidden("redis:\n  password_file: /nonexistent/kve\n  password: inline-secret\n", "inline-secret",
+                  "t.yaml:2:18: error: redis.password_file: cannot read \"/nonexistent/kve\": No such file or directory\n"
+                  "    2 |   password_file: /nonexistent/kve\n"
+                  "      |                  ^\n"
+                  "t.yaml:3:3: error: redis: \"password\" and \"password_file\" cannot both be set\n"
+                  "    3 | (not shown: holds a secret)\n");
+    /* a typo of a secret key: its value is most likely the secret */
+    expect_hidden("redis:\n  pasword: typo-secret\n", "typo-secret",
+                  "t.yaml:2:3: error: redis: unknown key \"pasword\" (did you mean \"password\"?)\n"
+                  "    2 | (not shown: holds a secret)\n");
+    /* an error reported before the secret on the same line is reached, and one on a later line of the value */
+    expect_hidden("redis: {connect_timeout: x, password: flow-secret}\n", "flow-secret",
+                  "t.yaml:1:26: error: redis.connect_timeout: expected a duration like \"30s\" or \"5m\", got \"x\"\n"
+                  "    1 | (not shown: holds a secret)\n");
+    expect_hidden("redis: {password: \"mu\n  line-sec\", connect_timeout: x}\n", "line-sec",
+                  "t.yaml:2:31: error: redis.connect_timeout: expected a duration like \"30s\" or \"5m\", got \"x\"\n"
+                  "    2 | (not shown: holds a secret)\n");
+    expect_hidden("redis:\n  password: |\n    block-secret-too-long\n", "block-secret",
+                  "t.yaml:2:13: error: redis.password: too long: 22 bytes (at most 16)\n"
+                  "    2 | (not shown: holds a secret)\n");
+    /* KVE_F_HIDDEN (no _file form), also set through the shorthand */
+    expect_hidden("redis: redis://:pw-secret@h\nredis: x\n", "pw-secret",
+                  "t.yaml:2:1: error: duplicate key \"redis\" (first defined at line 1)\n"
+                  "    2 | (not shown: holds a secret)\n");
+    expect_hidden("redis:\n  url: \"a\\0b-secret\"\n", "b-secret",
+                  "t.yaml:2:8: error: redis.url: must not contain a NUL character\n"
+                  "    2 | (not shown: holds a secret)\n");
+    /* other lines are still quoted, and a path given for a secret is not a secret */
+    expect("redis:\n  password: ok\n  connect_timeout: x\n",
+           "t.yaml:3:20: error: redis.connect_timeout: expected a duration like \"30s\" or \"5m\", got \"x\"\n"
+           "    3 |   connect_timeout: x\n"
+           "      |                    ^\n");
+}
+
 TEST(env)
 {
     root_t conf = {0};
@@ -668,6 +725,7 @@ void kve_suite_conf(void)
     RUN(checks);
     RUN(string_list);
     RUN(secrets);
+    RUN(hidden_values);
     RUN(env);
     RUN(tabs_in_caret_line);
     RUN(syntax_and_files);

@@ -62,6 +62,25 @@ TEST(render)
     kve_metrics_reset_routes();
 }
 
+/* label values are escaped as the text format requires: \\, \" and \n */
+TEST(render_escapes_labels)
+{
+    kve_metrics_thread_t *a = kve_zalloc(sizeof(*a));
+    kve_buf_t buf = KVE_BUF_INIT;
+    size_t route;
+
+    kve_metrics_reset_routes();
+    route = kve_metrics_route_id("proxy:/a\"b\\c\nd");
+    kve_metrics_observe(a, route, 200, 300);
+    kve_metrics_render_requests(&buf, &a, 1);
+    CHECK(strstr(buf.base, "kvedge_http_requests_total{route=\"proxy:/a\\\"b\\\\c\\nd\",status=\"200\"} 1\n") != NULL);
+    CHECK(strstr(buf.base, "kvedge_http_request_duration_seconds_count{route=\"proxy:/a\\\"b\\\\c\\nd\"} 1\n") != NULL);
+    CHECK_NULL(strstr(buf.base, "c\nd")); /* no raw newline splits a sample line */
+    kve_buf_dispose(&buf);
+    free(a);
+    kve_metrics_reset_routes();
+}
+
 TEST(printf_grows)
 {
     kve_buf_t buf = KVE_BUF_INIT;
@@ -79,5 +98,6 @@ void kve_suite_metrics(void)
     RUN(route_registry);
     RUN(route_overflow_shares_other);
     RUN(render);
+    RUN(render_escapes_labels);
     RUN(printf_grows);
 }

@@ -79,6 +79,37 @@ TEST(tree_and_positions)
     kve_yaml_free(p.doc);
 }
 
+/* end_line: the last line holding part of the node (libyaml's end mark lies past it) */
+TEST(end_lines)
+{
+    struct st_parsed_t p = parse("a: plain\n"
+                                 "b: |\n"
+                                 "  one\n"
+                                 "  two\n"
+                                 "c: \"x\n"
+                                 "  y\"\n"
+                                 "d:\n"
+                                 "  - 1\n"
+                                 "  - {e: 2,\n"
+                                 "     f: 3}\n"
+                                 "g: 4\n");
+    const kve_node_t *root;
+    CHECK_NOT_NULL(p.doc);
+    if (p.doc == NULL)
+        return;
+    root = p.doc->root;
+    CHECK_EQ_UINT(kve_yaml_get(root, "a")->end_line, 1);
+    CHECK_EQ_UINT(kve_yaml_get(root, "b")->line, 2);
+    CHECK_EQ_UINT(kve_yaml_get(root, "b")->end_line, 4);
+    CHECK_EQ_UINT(kve_yaml_get(root, "c")->end_line, 6);
+    CHECK_EQ_UINT(kve_yaml_get(root, "d")->line, 8);
+    CHECK_EQ_UINT(kve_yaml_get(root, "d")->end_line, 10);
+    CHECK_EQ_UINT(kve_yaml_get(root, "d")->u.sequence.items[1]->end_line, 10);
+    CHECK_EQ_UINT(kve_yaml_get(root, "g")->end_line, 11);
+    CHECK_EQ_UINT(root->end_line, 11);
+    kve_yaml_free(p.doc);
+}
+
 TEST(scalar_styles)
 {
     struct st_parsed_t p = parse("a: plain\nb: 'single'\nc: \"dq\\tx\\0y\"\nd: |\n  block\ne:\nf: ~\n");
@@ -214,6 +245,7 @@ TEST(lines)
 void kve_suite_yaml(void)
 {
     RUN(tree_and_positions);
+    RUN(end_lines);
     RUN(scalar_styles);
     RUN(empty_documents);
     RUN(aliases);
