@@ -278,27 +278,57 @@ static int check_key_sizes(const kve_rest_policy_t *p, const kve_rest_cmd_t *cmd
     return 0;
 }
 
-/* SCAN/HSCAN/SSCAN/ZSCAN: a COUNT above the cap is lowered to it (a huge COUNT makes one call as slow as KEYS) */
-static void cap_scan_count(const kve_rest_policy_t *p, kve_rest_cmd_t *cmd, const kve_cmd_info_t *info, h2o_mem_pool_t *pool)
+static int is_word(const kve_rest_cmd_t *cmd, size_t i, const char *word, size_t len)
 {
-    size_t i, opts = (bits_of(info) & POL_SCAN) != 0 ? 2 : 3;
-    for (i = opts; i + 1 < cmd->argc; i += 2) {
-        char num[24];
-        long long v;
-        if (cmd->argvlen[i] != 5 || strncasecmp(cmd->argv[i], "count", 5) != 0 || cmd->argvlen[i + 1] >= sizeof(num))
-            continue;
-        memcpy(num, cmd->argv[i + 1], cmd->argvlen[i + 1]);
-        num[cmd->argvlen[i + 1]] = '\0';
-        v = strtoll(num, NULL, 10);
-        if (v > p->scan_max_count) {
-            char *capped = h2o_mem_alloc_pool(pool, 24);
-            cmd->argvlen[i + 1] = (size_t)snprintf(capped, 24, "%lld", (long long)p->scan_max_count);
-            cmd->argv[i + 1] = capped;
-        }
-    }
+    return cmd->argvlen[i] == len && strncasecmp(cmd->argv[i], word, len) == 0;
 }
 
-/* Upstash's SCAN ... WITHTYPE: one round trip through a script that adds TYPE for every key */
+/* the COUNT value at argv[i], lowered to the cap if above it (a huge COUNT makes one call as slow as KEYS) */
+static void cap_count(const kve_rest_policy_t *p, kve_rest_cmd_t *cmd, size_t i, h2o_mem_pool_t *pool)
+{
+    char num[24], *capped;
+
+    if (p->scan_max_count <= 0 || cmd->argvlen[i] >= sizeof(num)) /* longer: not a number Redis accepts */
+        return;
+    memcpy(num, cmd->argv[i], cmd->argvlen[i]);
+    num[cmd->argvlen[i]] = '\0';
+    if (strtoll(num, NULL, 10) <= p->scan_max_count)
+        return;
+    capped = h2o_mem_alloc_pool(pool, 24);
+    cmd->argvlen[i] = (size_t)snprintf(capped, 24, "%lld", (long long)p->scan_max_count);
+    cmd->argv[i] = capped;
+}
+
+/*
+ * SCAN/HSCAN/SSCAN/ZSCAN options from argv[i] on, read as Redis reads them: MATCH, COUNT and TYPE take the
+ * next word as their value, any other word stands alone (NOVALUES, NOSCORES, Upstash's WITHTYPE, or a
+ * syntax error Redis reports), so no flag or MATCH value can hide a COUNT from the cap. Lowers COUNT
+ * values to the cap; for SCAN (`scan`) takes WITHTYPE out and returns whether it was there.
+ */
+static int scan_options(const kve_rest_policy_t *p, kve_rest_cmd_t *cmd, size_t i, int scan, h2o_mem_pool_t *pool)
+{
+    size_t out = i;
+    int withtype = 0;
+
+    while (i < cmd->argc) {
+        size_t words = 1;
+        if (i + 1 < cmd->argc && (is_word(cmd, i, "match", 5) || is_word(cmd, i, "count", 5) || is_word(cmd, i, "type", 4))) {
+            if (is_word(cmd, i, "count", 5))
+                cap_count(p, cmd, i + 1, pool);
+            words = 2;
+        } else if (scan && is_word(cmd, i, "withtype", 8)) {
+            withtype = 1;
+            words = 0, ++i;
+        }
+        for (; words != 0; --words, ++i, ++out)
+            cmd->argv[out] = cmd->argv[i], cmd->argvlen[out] = cmd->argvlen[i];
+    }
+    cmd->argc = out;
+    return withtype;
+}
+
+/* Upstash's SCAN ... WITHTYPE (the flag already taken out): one round trip through a script that adds TYPE
+ * for every key */
 static void rewrite_scan_withtype(kve_rest_cmd_t *cmd, h2o_mem_pool_t *pool)
 {
     static const char script[] = "local r = redis.call('SCAN', unpack(ARGV)) local out = {} "
@@ -310,11 +340,8 @@ static void rewrite_scan_withtype(kve_rest_cmd_t *cmd, h2o_mem_pool_t *pool)
     argv[n] = "EVAL", argvlen[n++] = 4;
     argv[n] = script, argvlen[n++] = sizeof(script) - 1;
     argv[n] = "0", argvlen[n++] = 1;
-    for (i = 1; i != cmd->argc; ++i) {
-        if (cmd->argvlen[i] == 8 && strncasecmp(cmd->argv[i], "withtype", 8) == 0)
-            continue;
+    for (i = 1; i != cmd->argc; ++i)
         argv[n] = cmd->argv[i], argvlen[n++] = cmd->argvlen[i];
-    }
     cmd->argv = argv;
     cmd->argvlen = argvlen;
     cmd->argc = n;
@@ -360,9 +387,7 @@ void kve_rest_policy_apply(const kve_rest_policy_t *p, int read_only, kve_rest_c
         return;
     res->is_write = !read_only && may_write(info);
     if ((bits & POL_SCAN_FAMILY) != 0) {
-        if (p->scan_max_count > 0)
-            cap_scan_count(p, cmd, info, pool);
-        if ((bits & POL_SCAN) != 0 && has_arg(cmd, 2, "withtype"))
+        if (scan_options(p, cmd, (bits & POL_SCAN) != 0 ? 2 : 3, (bits & POL_SCAN) != 0, pool))
             rewrite_scan_withtype(cmd, pool);
     } else if ((bits & POL_COPY) != 0 && cmd->argc >= 3 && cmd->argvlen[1] == cmd->argvlen[2] &&
                memcmp(cmd->argv[1], cmd->argv[2], cmd->argvlen[1]) == 0 && !has_arg(cmd, 3, "db")) {

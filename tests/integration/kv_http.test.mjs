@@ -831,6 +831,30 @@ test('policy: SCAN COUNT above kv.scan_max_count is lowered to it before reachin
     }
 });
 
+test('policy: a flag before COUNT (WITHTYPE) or a MATCH value "count" cannot hide COUNT from the cap', async () => {
+    await rc.hset('pol:h2', 'f', 'v');
+    const mon = await rc.monitor();
+    try {
+        const seen = [];
+        mon.on('monitor', (time, args) => seen.push(args));
+        await sleep(100);
+        const w = json(await cmd(['SCAN', '0', 'WITHTYPE', 'COUNT', '1000000', 'MATCH', 'pol:h2']));
+        assert.deepEqual(w.result[1], ['pol:h2', 'hash'], 'the WITHTYPE reply');
+        expectJson(await cmd(['SCAN', '0', 'MATCH', 'count', 'COUNT', '1000000']), 200, { result: ['0', []] });
+        expectJson(await cmd(['HSCAN', 'pol:h2', '0', 'MATCH', 'count', 'COUNT', '5000']), 200, { result: ['0', []] });
+        await waitFor(() => seen.some((a) => a[0].toUpperCase() === 'HSCAN'), { message: 'HSCAN seen by MONITOR' });
+        const scan = (a) => a[0].toUpperCase() === 'SCAN';
+        // the WITHTYPE script calls SCAN from Lua: MONITOR shows the EVAL and the script's own SCAN
+        const inner = seen.filter((a) => a[0] === 'SCAN' && a.includes('pol:h2'));
+        assert.deepEqual(inner, [['SCAN', '0', 'COUNT', '1000', 'MATCH', 'pol:h2']], 'SCAN inside the WITHTYPE script');
+        assert.deepEqual(seen.filter(scan).find((a) => a.includes('count')), ['SCAN', '0', 'MATCH', 'count', 'COUNT', '1000']);
+        assert.deepEqual(seen.find((a) => a[0].toUpperCase() === 'HSCAN'), ['HSCAN', 'pol:h2', '0', 'MATCH', 'count', 'COUNT', '1000']);
+        assert.ok(!seen.some((a) => a.includes('1000000') || a.includes('5000')), 'no uncapped COUNT reached Redis');
+    } finally {
+        mon.disconnect();
+    }
+});
+
 test('policy: SCAN ... WITHTYPE gives [cursor,[key,type,...]]; COPY k k gives 0', async () => {
     await rc.set('wt:str', 'v');
     await rc.rpush('wt:list', 'a');

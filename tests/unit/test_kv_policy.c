@@ -175,6 +175,53 @@ TEST(scan_rewrites)
     CHECK_EQ_INT(r.is_write, 0);
 }
 
+/* every argument of `cmd` from `from` on equals `expect` (NULL-terminated), and there are no more */
+static void check_args(const kve_rest_cmd_t *cmd, size_t from, const char *const *expect)
+{
+    size_t i;
+    for (i = 0; expect[i] != NULL; ++i) {
+        CHECK(from + i < cmd->argc);
+        if (from + i < cmd->argc)
+            CHECK_EQ_MEM(cmd->argv[from + i], cmd->argvlen[from + i], expect[i], strlen(expect[i]));
+    }
+    CHECK_EQ_UINT(cmd->argc, from + i);
+}
+
+/* options are read as Redis reads them (MATCH, COUNT and TYPE take a value; other words stand alone), so
+ * a flag before COUNT or a MATCH value "count" cannot hide a COUNT from the cap */
+TEST(scan_option_orders)
+{
+    kve_rest_cmd_t cmd;
+    apply(&defaults, 0, (const char *[]){"SCAN", "0", "WITHTYPE", "COUNT", "1000000", NULL}, &cmd);
+    CHECK_EQ_MEM(cmd.argv[0], cmd.argvlen[0], "EVAL", 4);
+    check_args(&cmd, 3, (const char *[]){"0", "COUNT", "1000", NULL});
+    apply(&defaults, 0, (const char *[]){"SCAN", "0", "COUNT", "1000000", "WITHTYPE", NULL}, &cmd);
+    check_args(&cmd, 3, (const char *[]){"0", "COUNT", "1000", NULL});
+    apply(&defaults, 0, (const char *[]){"SCAN", "0", "MATCH", "count", "COUNT", "1000000", NULL}, &cmd);
+    check_args(&cmd, 0, (const char *[]){"SCAN", "0", "MATCH", "count", "COUNT", "1000", NULL});
+    apply(&defaults, 0, (const char *[]){"SCAN", "0", "MATCH", "COUNT", "COUNT", "1000000", NULL}, &cmd);
+    check_args(&cmd, 0, (const char *[]){"SCAN", "0", "MATCH", "COUNT", "COUNT", "1000", NULL});
+    apply(&defaults, 0, (const char *[]){"SCAN", "0", "TYPE", "string", "COUNT", "5000", "COUNT", "7000", NULL}, &cmd);
+    check_args(&cmd, 0, (const char *[]){"SCAN", "0", "TYPE", "string", "COUNT", "1000", "COUNT", "1000", NULL});
+    /* a MATCH value "withtype" is a pattern, not the flag */
+    apply(&defaults, 0, (const char *[]){"SCAN", "0", "MATCH", "withtype", NULL}, &cmd);
+    check_args(&cmd, 0, (const char *[]){"SCAN", "0", "MATCH", "withtype", NULL});
+    apply(&defaults, 0, (const char *[]){"HSCAN", "h", "0", "NOVALUES", "COUNT", "5000", NULL}, &cmd);
+    check_args(&cmd, 0, (const char *[]){"HSCAN", "h", "0", "NOVALUES", "COUNT", "1000", NULL});
+    apply(&defaults, 0, (const char *[]){"ZSCAN", "z", "0", "NOSCORES", "MATCH", "count", "COUNT", "99999", NULL}, &cmd);
+    check_args(&cmd, 0, (const char *[]){"ZSCAN", "z", "0", "NOSCORES", "MATCH", "count", "COUNT", "1000", NULL});
+    apply(&defaults, 0, (const char *[]){"SSCAN", "s", "0", "MATCH", "x", "count", "2000", NULL}, &cmd);
+    check_args(&cmd, 0, (const char *[]){"SSCAN", "s", "0", "MATCH", "x", "count", "1000", NULL});
+    /* the key of HSCAN may be called "count": options start after the cursor */
+    apply(&defaults, 0, (const char *[]){"HSCAN", "count", "0", "COUNT", "3000", NULL}, &cmd);
+    check_args(&cmd, 0, (const char *[]){"HSCAN", "count", "0", "COUNT", "1000", NULL});
+    /* WITHTYPE is Upstash's for SCAN only: elsewhere Redis reports it; a COUNT without a value too */
+    apply(&defaults, 0, (const char *[]){"HSCAN", "h", "0", "WITHTYPE", "COUNT", "3000", NULL}, &cmd);
+    check_args(&cmd, 0, (const char *[]){"HSCAN", "h", "0", "WITHTYPE", "COUNT", "1000", NULL});
+    apply(&defaults, 0, (const char *[]){"SCAN", "0", "COUNT", NULL}, &cmd);
+    check_args(&cmd, 0, (const char *[]){"SCAN", "0", "COUNT", NULL});
+}
+
 TEST(copy_onto_itself)
 {
     kve_policy_result_t r = apply(&defaults, 0, (const char *[]){"COPY", "k", "k", NULL}, NULL);
@@ -193,5 +240,6 @@ void kve_suite_kv_policy(void)
     RUN(read_only);
     RUN(key_size);
     RUN(scan_rewrites);
+    RUN(scan_option_orders);
     RUN(copy_onto_itself);
 }
