@@ -178,25 +178,34 @@ static void put_number(kve_buf_t *out, char prefix, long long v, const char *suf
     out->len += n + suffix_len;
 }
 
+/* whether appending `more` bytes would take `out` past `limit` */
+static int past(const kve_buf_t *out, size_t more, size_t limit)
+{
+    return more > limit || out->len > limit - more;
+}
+
 static int is_top_ok(const kve_kv_reply_t *reply, int top)
 {
     return top && reply->type == KVE_REPLY_STATUS && reply->len == 2 && memcmp(reply->str, "OK", 2) == 0;
 }
 
-void kve_rest_json_value(kve_buf_t *out, const kve_kv_reply_t *reply, int base64, int top)
+/* the encoders below stop with -1 as soon as `out` holds more than `limit` bytes: a string longer than what
+ * is left is refused before anything is reserved for it (its encoding is never shorter), anything else is
+ * measured after it was written */
+static int json_value(kve_buf_t *out, const kve_kv_reply_t *reply, int base64, int top, size_t limit)
 {
     size_t i;
 
     switch (reply->type) {
     case KVE_REPLY_STRING:
     case KVE_REPLY_STATUS:
-        if (base64 && !is_top_ok(reply, top))
+    case KVE_REPLY_ERROR:
+        if (past(out, reply->len, limit))
+            return -1;
+        if (base64 && reply->type != KVE_REPLY_ERROR && !is_top_ok(reply, top))
             kve_rest_json_base64(out, reply->str, reply->len);
         else
             kve_rest_json_string(out, reply->str, reply->len);
-        break;
-    case KVE_REPLY_ERROR:
-        kve_rest_json_string(out, reply->str, reply->len);
         break;
     case KVE_REPLY_INTEGER:
         put_number(out, 0, reply->integer, "", 0);
@@ -209,25 +218,35 @@ void kve_rest_json_value(kve_buf_t *out, const kve_kv_reply_t *reply, int base64
         for (i = 0; i != reply->elements; ++i) {
             if (i != 0)
                 kve_buf_putc(out, ',');
-            kve_rest_json_value(out, reply->element[i], base64, 0);
+            if (json_value(out, reply->element[i], base64, 0, limit) != 0)
+                return -1;
         }
         kve_buf_putc(out, ']');
         break;
     default:
         KVE_ASSERT(!"unknown reply type");
     }
+    return out->len > limit ? -1 : 0;
 }
 
-void kve_rest_json_envelope(kve_buf_t *out, const kve_kv_reply_t *reply, int base64)
+void kve_rest_json_value(kve_buf_t *out, const kve_kv_reply_t *reply, int base64, int top)
+{
+    json_value(out, reply, base64, top, SIZE_MAX);
+}
+
+int kve_rest_json_envelope(kve_buf_t *out, const kve_kv_reply_t *reply, int base64, size_t limit)
 {
     if (reply->type == KVE_REPLY_ERROR) {
         kve_buf_append(out, KVE_STRLIT("{\"error\":"));
-        kve_rest_json_string(out, reply->str, reply->len);
+        if (json_value(out, reply, 0, 1, limit) != 0)
+            return -1;
     } else {
         kve_buf_append(out, KVE_STRLIT("{\"result\":"));
-        kve_rest_json_value(out, reply, base64, 1);
+        if (json_value(out, reply, base64, 1, limit) != 0)
+            return -1;
     }
     kve_buf_putc(out, '}');
+    return out->len > limit ? -1 : 0;
 }
 
 void kve_rest_json_error(kve_buf_t *out, const char *msg)
@@ -251,22 +270,24 @@ static void put_line(kve_buf_t *out, char marker, const char *s, size_t len)
     out->len += len + 3;
 }
 
-void kve_rest_resp2(kve_buf_t *out, const kve_kv_reply_t *reply)
+int kve_rest_resp2(kve_buf_t *out, const kve_kv_reply_t *reply, size_t limit)
 {
     size_t i;
 
     switch (reply->type) {
     case KVE_REPLY_STRING:
+        if (past(out, reply->len, limit))
+            return -1;
         KVE_ASSERT(reply->len <= (size_t)LLONG_MAX);
         put_number(out, '$', (long long)reply->len, "\r\n", 2);
         kve_buf_append(out, reply->str, reply->len);
         kve_buf_append(out, "\r\n", 2);
         break;
     case KVE_REPLY_STATUS:
-        put_line(out, '+', reply->str, reply->len);
-        break;
     case KVE_REPLY_ERROR:
-        put_line(out, '-', reply->str, reply->len);
+        if (past(out, reply->len, limit))
+            return -1;
+        put_line(out, reply->type == KVE_REPLY_STATUS ? '+' : '-', reply->str, reply->len);
         break;
     case KVE_REPLY_INTEGER:
         put_number(out, ':', reply->integer, "\r\n", 2);
@@ -278,21 +299,11 @@ void kve_rest_resp2(kve_buf_t *out, const kve_kv_reply_t *reply)
         KVE_ASSERT(reply->elements <= (size_t)LLONG_MAX);
         put_number(out, '*', (long long)reply->elements, "\r\n", 2);
         for (i = 0; i != reply->elements; ++i)
-            kve_rest_resp2(out, reply->element[i]);
+            if (kve_rest_resp2(out, reply->element[i], limit) != 0)
+                return -1;
         break;
     default:
         KVE_ASSERT(!"unknown reply type");
     }
-}
-
-size_t kve_rest_reply_size(const kve_kv_reply_t *reply)
-{
-    size_t size = 16, i;
-
-    if (reply->type == KVE_REPLY_STRING || reply->type == KVE_REPLY_STATUS || reply->type == KVE_REPLY_ERROR)
-        size += reply->len;
-    else if (reply->type == KVE_REPLY_ARRAY)
-        for (i = 0; i != reply->elements; ++i)
-            size += kve_rest_reply_size(reply->element[i]);
-    return size;
+    return out->len > limit ? -1 : 0;
 }

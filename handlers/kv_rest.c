@@ -157,15 +157,31 @@ static uint64_t response_sync(struct st_rest_req_t *st)
     return KVE_MAX(st->sync, st->thread->sync_seen);
 }
 
-static void append_entry(struct st_rest_req_t *st, const kve_kv_reply_t *reply)
+static int encode(struct st_rest_req_t *st, const kve_kv_reply_t *reply, size_t limit)
 {
-    if (st->resp2) {
-        kve_rest_resp2(&st->body, reply);
-        return;
-    }
-    if (st->entries++ != 0)
+    return st->resp2 ? kve_rest_resp2(&st->body, reply, limit) : kve_rest_json_envelope(&st->body, reply, st->base64, limit);
+}
+
+/*
+ * Appends `reply` as the response (a single command) or as its next entry. A reply that would take the body
+ * past kv.max_reply_size is replaced by an error, so the body holds at most that many bytes of results plus
+ * those short errors (at most kv.max_commands of them). Returns whether an error reply was written.
+ */
+static int append_entry(struct st_rest_req_t *st, const kve_kv_reply_t *reply)
+{
+    static const kve_kv_reply_t too_big = {KVE_REPLY_ERROR, 0, 30, "ERR max response size exceeded", 0, NULL};
+    uint64_t cap = st->self->conf->max_reply_size;
+    size_t mark;
+
+    if (st->mode != MODE_SINGLE && !st->resp2 && st->entries++ != 0)
         kve_buf_putc(&st->body, ',');
-    kve_rest_json_envelope(&st->body, reply, st->base64);
+    mark = st->body.len;
+    if (encode(st, reply, cap != 0 && cap < SIZE_MAX ? (size_t)cap : SIZE_MAX) != 0) {
+        st->body.len = mark;
+        reply = &too_big;
+        encode(st, reply, SIZE_MAX);
+    }
+    return reply->type == KVE_REPLY_ERROR;
 }
 
 /* entries for commands the policy answered itself (refusals in a pipeline, COPY k k), up to `limit` */
@@ -205,22 +221,10 @@ static void finish(struct st_rest_req_t *st)
               response_sync(st));
 }
 
-static const kve_kv_reply_t *capped(struct st_rest_req_t *st, const kve_kv_reply_t *reply)
-{
-    static const kve_kv_reply_t too_big = {KVE_REPLY_ERROR, 0, 30, "ERR max response size exceeded", 0, NULL};
-    uint64_t cap = st->self->conf->max_reply_size;
-    return cap != 0 && kve_rest_reply_size(reply) > cap ? &too_big : reply;
-}
-
 static void on_user_reply(struct st_rest_req_t *st, uint32_t index, const kve_kv_reply_t *reply)
 {
-    reply = capped(st, reply);
     if (st->mode == MODE_SINGLE) {
-        if (st->resp2)
-            kve_rest_resp2(&st->body, reply);
-        else
-            kve_rest_json_envelope(&st->body, reply, st->base64);
-        st->status = reply->type == KVE_REPLY_ERROR ? 400 : 200;
+        st->status = append_entry(st, reply) ? 400 : 200;
         return;
     }
     emit_synthesized(st, index);
@@ -241,7 +245,7 @@ static void on_exec_reply(struct st_rest_req_t *st, const kve_kv_reply_t *reply)
     }
     for (i = 0; i != reply->elements; ++i) {
         emit_synthesized(st, st->ncmds);
-        append_entry(st, capped(st, reply->element[i]));
+        append_entry(st, reply->element[i]);
         ++st->next_cmd;
     }
 }
@@ -481,8 +485,7 @@ static void execute(struct st_rest_req_t *st, h2o_req_t *req)
     for (i = 0; i != st->ncmds; ++i)
         nsend += st->verdicts[i].verdict == KVE_POLICY_SEND;
     if (st->mode == MODE_SINGLE && nsend == 0) { /* COPY k k */
-        kve_rest_json_envelope(&st->body, &(kve_kv_reply_t){KVE_REPLY_INTEGER, st->verdicts[0].integer}, st->base64);
-        st->status = 200;
+        st->status = append_entry(st, &(kve_kv_reply_t){KVE_REPLY_INTEGER, st->verdicts[0].integer}) ? 400 : 200;
         finish(st);
         return;
     }

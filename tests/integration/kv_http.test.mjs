@@ -634,6 +634,27 @@ test('a reply over kv.max_reply_size becomes "ERR max response size exceeded"', 
     expectJson(await cmd(['GETRANGE', 'lim:bigv', 0, 2]), 200, { result: 'vvv' });
 });
 
+test('kv.max_reply_size bounds the whole body: entries that would pass it become the error (pipeline, multi-exec, resp2)', async () => {
+    const v = 'm'.repeat(40 * 1024);
+    await rc.set('lim:mid', v);
+    const commands = [...Array.from({ length: 100 }, () => ['GET', 'lim:mid']), ['STRLEN', 'lim:mid']];
+    const tooBig = { error: 'ERR max response size exceeded' };
+    const expected = [{ result: v }, ...Array.from({ length: 99 }, () => tooBig), { result: 40 * 1024 }];
+    const bound = 64 * 1024 + commands.length * (JSON.stringify(tooBig).length + 1) + 2;
+    for (const path of ['/pipeline', '/multi-exec']) {
+        const r = await post(path, commands);
+        expectJson(r, 200, expected, path);
+        assert.ok(r.bodyBuffer.length <= bound, `${path}: ${r.bodyBuffer.length} bytes`);
+    }
+    const r2 = await post('/pipeline', commands, { headers: { 'upstash-response-format': 'resp2' } });
+    assert.equal(r2.status, 200);
+    assert.equal(r2.body, `$${v.length}\r\n${v}\r\n${'-ERR max response size exceeded\r\n'.repeat(99)}:${40 * 1024}\r\n`);
+    // base64 makes the first value 54 KiB: still within the cap
+    const b = json(await post('/pipeline', commands.slice(0, 2), { headers: { 'upstash-encoding': 'base64' } }));
+    assert.deepEqual(b, [{ result: b64(v) }, tooBig]);
+    expectJson(await cmd(['GET', 'lim:mid']), 200, { result: v }, 'one reply within the cap');
+});
+
 // =============================================================================================
 // authentication
 
