@@ -9,6 +9,7 @@
  */
 #include "handlers/kv_reply.h"
 #include "proxy/common.h"
+#include "proxy/resp.h"
 
 #include <limits.h>
 #include <stdint.h>
@@ -58,12 +59,7 @@ static char *write_escape(char *d, unsigned char c)
     return d;
 }
 
-/*
- * Length of the well-formed UTF-8 sequence at s (s[0] >= 0x80), or 0 with *bad set to the length of the
- * maximal subpart to replace by one U+FFFD: the lead byte plus the continuation bytes that were valid
- * before the first one that is not (Unicode §3.9, "U+FFFD substitution of maximal subparts").
- */
-static size_t utf8_sequence(const unsigned char *s, size_t avail, size_t *bad)
+size_t kve_rest_utf8_sequence(const unsigned char *s, size_t avail, size_t *bad)
 {
     unsigned char lo = 0x80, hi = 0xbf;
     size_t n, i;
@@ -73,12 +69,12 @@ static size_t utf8_sequence(const unsigned char *s, size_t avail, size_t *bad)
         n = 2;
     } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
         n = 3;
-        lo = s[0] == 0xe0 ? 0xa0 : 0x80;
-        hi = s[0] == 0xed ? 0x9f : 0xbf;
+        lo = s[0] == 0xe0 ? 0xa0 : 0x80; /* overlong */
+        hi = s[0] == 0xed ? 0x9f : 0xbf; /* surrogates */
     } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
         n = 4;
-        lo = s[0] == 0xf0 ? 0x90 : 0x80;
-        hi = s[0] == 0xf4 ? 0x8f : 0xbf;
+        lo = s[0] == 0xf0 ? 0x90 : 0x80; /* overlong */
+        hi = s[0] == 0xf4 ? 0x8f : 0xbf; /* above U+10FFFF */
     } else {
         return 0;
     }
@@ -116,7 +112,7 @@ void kve_rest_json_string(kve_buf_t *out, const char *s, size_t len)
             *d++ = (char)*p++;
         } else if (json_class[*p] == 1) {
             d = write_escape(d, *p++);
-        } else if ((n = utf8_sequence(p, (size_t)(end - p), &bad)) != 0) {
+        } else if ((n = kve_rest_utf8_sequence(p, (size_t)(end - p), &bad)) != 0) {
             memcpy(d, p, n);
             d += n;
             p += n;
@@ -159,23 +155,15 @@ void kve_rest_json_base64(kve_buf_t *out, const char *s, size_t len)
 /* `prefix` (0 for none), the decimal digits of v, then `suffix` */
 static void put_number(kve_buf_t *out, char prefix, long long v, const char *suffix, size_t suffix_len)
 {
-    char tmp[24], *p = tmp + sizeof(tmp);
-    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-    size_t n;
+    char *d = kve_buf_reserve(out, 2 + 20 + suffix_len), *p = d;
 
-    do {
-        *--p = (char)('0' + u % 10);
-        u /= 10;
-    } while (u != 0);
-    if (v < 0)
-        *--p = '-';
     if (prefix != 0)
-        *--p = prefix;
-    n = (size_t)(tmp + sizeof(tmp) - p);
-    char *d = kve_buf_reserve(out, n + suffix_len);
-    memcpy(d, p, n);
-    memcpy(d + n, suffix, suffix_len);
-    out->len += n + suffix_len;
+        *p++ = prefix;
+    if (v < 0)
+        *p++ = '-';
+    p += kve_u64toa(v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v, p);
+    memcpy(p, suffix, suffix_len);
+    out->len += (size_t)(p - d) + suffix_len;
 }
 
 /* whether appending `more` bytes would take `out` past `limit` */

@@ -49,4 +49,12 @@ void kve_rest_json_base64(kve_buf_t *out, const char *s, size_t len);
  */
 int kve_rest_resp2(kve_buf_t *out, const kve_kv_reply_t *reply, size_t limit);
 
+/**
+ * Length of the well-formed UTF-8 sequence at `s` (s[0] >= 0x80, `avail` bytes readable), or 0 with *bad
+ * set to the length of the maximal subpart to replace by one U+FFFD: the lead byte plus the continuation
+ * bytes that were valid before the first one that is not (Unicode §3.9, "U+FFFD substitution of maximal
+ * subparts"). Overlong forms, surrogates and code points above U+10FFFF are not well-formed.
+ */
+size_t kve_rest_utf8_sequence(const unsigned char *s, size_t avail, size_t *bad);
+
 #endif
