@@ -60,7 +60,9 @@ enum {
     POL_COPY = 1 << 4,
     POL_XREAD = 1 << 5, /* blocking only with BLOCK */
     POL_PING_ECHO = 1 << 6,
-    POL_HARD_SHIFT = 16 /* index + 1 of a hard refusal */
+    POL_STREAM = 1 << 7,    /* what a streaming endpoint sends (/subscribe, /psubscribe, /monitor) */
+    POL_SUBSCRIBE = 1 << 8, /* receives messages: reads nothing and changes nothing in the keyspace */
+    POL_HARD_SHIFT = 16     /* index + 1 of a hard refusal */
 };
 static uint32_t policy_bits[KVE_ARRAY_SIZE(commands)];
 
@@ -116,10 +118,21 @@ static void init_tables(void)
     static const struct {
         const char *name;
         uint32_t bits;
-    } named[] = {
-        {"keys", POL_KEYS},         {"flushall", POL_FLUSH},    {"flushdb", POL_FLUSH},     {"scan", POL_SCAN_FAMILY | POL_SCAN},
-        {"hscan", POL_SCAN_FAMILY}, {"sscan", POL_SCAN_FAMILY}, {"zscan", POL_SCAN_FAMILY}, {"copy", POL_COPY},
-        {"xread", POL_XREAD},       {"xreadgroup", POL_XREAD},  {"ping", POL_PING_ECHO},    {"echo", POL_PING_ECHO}};
+    } named[] = {{"keys", POL_KEYS},
+                 {"flushall", POL_FLUSH},
+                 {"flushdb", POL_FLUSH},
+                 {"scan", POL_SCAN_FAMILY | POL_SCAN},
+                 {"hscan", POL_SCAN_FAMILY},
+                 {"sscan", POL_SCAN_FAMILY},
+                 {"zscan", POL_SCAN_FAMILY},
+                 {"copy", POL_COPY},
+                 {"xread", POL_XREAD},
+                 {"xreadgroup", POL_XREAD},
+                 {"ping", POL_PING_ECHO},
+                 {"echo", POL_PING_ECHO},
+                 {"subscribe", POL_STREAM | POL_SUBSCRIBE},
+                 {"psubscribe", POL_STREAM | POL_SUBSCRIBE},
+                 {"monitor", POL_STREAM}};
     size_t i;
 
     _Static_assert(KVE_ARRAY_SIZE(commands) * 2 < LOOKUP_SLOTS, "lookup table is large enough");
@@ -213,13 +226,16 @@ static void deny(kve_policy_result_t *res, h2o_mem_pool_t *pool, const char *bef
     res->error = msg;
 }
 
-/* built-in refusals: returns the reason, or NULL if the command may go */
-static const char *builtin_refusal(const kve_rest_policy_t *p, const kve_rest_cmd_t *cmd, cmd_ref_t ref)
+/* built-in refusals: returns the reason, or NULL if the command may go (a streaming endpoint's own command
+ * is what that endpoint is for: none of them applies) */
+static const char *builtin_refusal(const kve_rest_policy_t *p, const kve_rest_cmd_t *cmd, cmd_ref_t ref, unsigned flags)
 {
     const kve_cmd_info_t *info = ref.info;
     uint32_t bits = bits_of(ref.top);
     size_t i;
 
+    if ((flags & KVE_POLICY_F_STREAM) != 0 && (bits & POL_STREAM) != 0)
+        return NULL;
     if ((bits >> POL_HARD_SHIFT) != 0)
         return hard_refusals[(bits >> POL_HARD_SHIFT) - 1].reason;
     if (info == NULL) { /* a command this Redis does not know: only the name can tell */
@@ -251,7 +267,7 @@ static int read_only_allows(const kve_cmd_info_t *info)
     uint32_t bits = bits_of(info);
     if (info == NULL || (info->flags & KVE_CMDF_WRITE) != 0 || (bits & (POL_KEYS | POL_SCAN)) != 0)
         return 0;
-    return (bits & POL_PING_ECHO) != 0 || (info->flags & (KVE_CMDF_CAT_READ | KVE_CMDF_READONLY)) != 0;
+    return (bits & (POL_PING_ECHO | POL_SUBSCRIBE)) != 0 || (info->flags & (KVE_CMDF_CAT_READ | KVE_CMDF_READONLY)) != 0;
 }
 
 /* Upstash's key limit, over the positions Redis declares as keys (commands with keys found by scanning
@@ -354,9 +370,10 @@ static int may_write(const kve_cmd_info_t *info)
            ((info->flags & KVE_CMDF_CAT_SCRIPTING) != 0 && (info->flags & KVE_CMDF_READONLY) == 0);
 }
 
-void kve_rest_policy_apply(const kve_rest_policy_t *p, int read_only, kve_rest_cmd_t *cmd, h2o_mem_pool_t *pool,
+void kve_rest_policy_apply(const kve_rest_policy_t *p, unsigned flags, kve_rest_cmd_t *cmd, h2o_mem_pool_t *pool,
                            kve_policy_result_t *res)
 {
+    int read_only = (flags & KVE_POLICY_F_READ_ONLY) != 0;
     cmd_ref_t ref;
     const kve_cmd_info_t *info;
     const char *reason;
@@ -377,7 +394,7 @@ void kve_rest_policy_apply(const kve_rest_policy_t *p, int read_only, kve_rest_c
         deny(res, pool, "NOPERM this user has no permissions to run the '", display_name(cmd, info, buf, sizeof(buf)), "' command");
         return;
     }
-    if ((reason = builtin_refusal(p, cmd, ref)) != NULL) {
+    if ((reason = builtin_refusal(p, cmd, ref, flags)) != NULL) {
         char after[192];
         snprintf(after, sizeof(after), "' is not allowed over the REST API: %s", reason);
         deny(res, pool, "ERR command '", display_name(cmd, info, buf, sizeof(buf)), after);

@@ -466,7 +466,7 @@ static const char *apply_policy(struct st_rest_req_t *st, h2o_req_t *req, int re
     st->verdicts = h2o_mem_alloc_pool(&req->pool, sizeof(*st->verdicts) * st->ncmds);
     for (i = 0; i != st->ncmds; ++i) {
         kve_policy_result_t *v = st->verdicts + i;
-        kve_rest_policy_apply(&st->self->policy, read_only, st->cmds + i, &req->pool, v);
+        kve_rest_policy_apply(&st->self->policy, read_only ? KVE_POLICY_F_READ_ONLY : 0, st->cmds + i, &req->pool, v);
         if (v->verdict == KVE_POLICY_DENY && (st->mode != MODE_PIPELINE || st->resp2))
             return v->error;
         if (v->verdict == KVE_POLICY_REPLY_INTEGER && st->resp2)
@@ -520,6 +520,19 @@ static const char *stream_kind(const char *rest, size_t len, const char **args, 
         if (route(rest, len, kinds[i], args, args_len))
             return kinds[i];
     return NULL;
+}
+
+/* the policy's refusal of a streaming endpoint, or NULL: its command alone is judged (the channel names
+ * are checked by the endpoint) */
+static const char *stream_refusal(kve_rest_handler_t *self, h2o_req_t *req, const char *kind, int read_only)
+{
+    const char *argv[1] = {kind};
+    size_t argvlen[1] = {strlen(kind)};
+    kve_rest_cmd_t cmd = {1, argv, argvlen};
+    kve_policy_result_t res;
+
+    kve_rest_policy_apply(&self->policy, KVE_POLICY_F_STREAM | (read_only ? KVE_POLICY_F_READ_ONLY : 0), &cmd, &req->pool, &res);
+    return res.verdict == KVE_POLICY_DENY ? res.error : NULL;
 }
 
 static int method_allowed(kve_rest_handler_t *self, h2o_req_t *req)
@@ -589,8 +602,8 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
         return 0;
     }
     if ((kind = stream_kind(rest, rest_len, &args, &args_len)) != NULL) {
-        if (read_only && strcmp(kind, "monitor") == 0)
-            kve_rest__send_error(self, req, 400, "NOPERM this user has no permissions to run the 'monitor' command", 0);
+        if ((err = stream_refusal(self, req, kind, read_only)) != NULL)
+            kve_rest__send_error(self, req, 400, err, kve_rest__thread(self, req)->sync_seen);
         else
             kve_rest__serve_stream(self, req, kind, args, args_len);
         return 0;

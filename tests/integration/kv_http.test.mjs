@@ -1127,6 +1127,31 @@ test('SSE: read-only tokens may subscribe but not monitor; bad channel names and
     assert.equal(await numsub('a,b'), 0);
 });
 
+test('SSE: kv.deny_commands applies to /subscribe, /psubscribe and /monitor (the policy\'s JSON error)', async () => {
+    const k2 = await startKvedge({ threads: 1, redis: redis.url, kv: { tokens: TOKENS, deny_commands: ['subscribe', 'monitor'] } });
+    const base = `${k2.url}/kv`;
+    try {
+        const before = await numsub('denied');
+        expectJson(await post('/subscribe/denied', '[]', { base }), 400, { error: "ERR command 'subscribe' is disabled by the server's policy" });
+        expectJson(await post('/subscribe/denied', '[]', { base, token: RO }), 400,
+            { error: "ERR command 'subscribe' is disabled by the server's policy" }, 'read-only token');
+        expectJson(await req('GET', '/monitor', { base }), 400, { error: "ERR command 'monitor' is disabled by the server's policy" });
+        assert.equal(await numsub('denied'), before, 'no subscription reached Redis');
+        // what is not denied still streams, and the commands stay refused as commands
+        const p = await openStream(`${base}/psubscribe/allowed.*`);
+        try {
+            assert.equal(p.status, 200);
+            await p.waitData('psubscribe,allowed.*,1');
+        } finally {
+            p.close();
+        }
+        expectError(await cmd(['PSUBSCRIBE', 'x'], { base }), 400, /^ERR command 'psubscribe' is not allowed over the REST API: use the/);
+        expectJson(await cmd(['SUBSCRIBE', 'x'], { base }), 400, { error: "ERR command 'subscribe' is disabled by the server's policy" });
+    } finally {
+        assertCleanExit(await k2.stop());
+    }
+});
+
 test('SSE: 20 subscribers at once all get the message', async () => {
     const subs = await Promise.all(Array.from({ length: 20 }, () => openStream(`${api}/subscribe/many`)));
     try {
