@@ -4,7 +4,8 @@
  * the request issued back to back on the thread's KV link, and one JSON (or RESP2) response when the
  * last reply is in. Replies on one connection come back in order, so the body is encoded as they arrive;
  * a timeout or a lost connection turns the whole response into a 504/503, since a partial result of a
- * pipeline or transaction cannot be trusted.
+ * pipeline or transaction cannot be trusted. The sync counter's INCR is the exception: it comes after
+ * every user command, so when it fails the result is complete and stands (with the last token known).
  */
 #include "handlers/kv_rest_internal.h"
 #include "handlers/bearer.h"
@@ -277,16 +278,26 @@ static void fix_sync_counter(struct st_rest_req_t *st, uint64_t value, uint64_t 
             (unsigned long long)value, (unsigned long long)floor);
 }
 
-static void on_sync_reply(struct st_rest_req_t *st, uint8_t kind, const kve_kv_reply_t *reply)
+/* The counter could not be read: an error reply (the key holds something else, an ACL), a timeout or a lost
+ * connection. The user's commands ran and replied, so the response stands, with the last token known. */
+static void on_sync_failed(struct st_rest_req_t *st, int err, const kve_kv_reply_t *reply)
+{
+    if (err != 0) { /* transient, and the link reports it */
+        kve_log(KVE_LOG_DEBUG, "kv", "INCR %s failed (%s): the response carries the last sync token", st->self->conf->sync_key,
+                kve_strerror(err));
+    } else if (!st->thread->warned_sync_key) {
+        st->thread->warned_sync_key = 1;
+        kve_log(KVE_LOG_WARN, "kv", "INCR %s failed (%.*s): sync tokens will not advance", st->self->conf->sync_key,
+                (int)KVE_MIN(reply->len, 100), reply->str != NULL ? reply->str : "");
+    }
+}
+
+static void on_sync_reply(struct st_rest_req_t *st, uint8_t kind, int err, const kve_kv_reply_t *reply)
 {
     uint64_t floor = sync_floor(st), v;
 
-    if (reply->type != KVE_REPLY_INTEGER || reply->integer <= 0) {
-        if (!st->thread->warned_sync_key) {
-            st->thread->warned_sync_key = 1;
-            kve_log(KVE_LOG_WARN, "kv", "INCR %s failed (%.*s): sync tokens will not advance", st->self->conf->sync_key,
-                    (int)KVE_MIN(reply->len, 100), reply->str != NULL ? reply->str : "");
-        }
+    if (err != 0 || reply->type != KVE_REPLY_INTEGER || reply->integer <= 0) {
+        on_sync_failed(st, err, reply);
         return;
     }
     v = (uint64_t)reply->integer;
@@ -303,7 +314,10 @@ static void on_reply(void *data, int err, const kve_kv_reply_t *reply)
 
     KVE_CHECK_OBJ(st, REQ_MAGIC);
     slot->handle = NULL;
-    if (err != 0) {
+    if (slot->kind == SLOT_SYNC || slot->kind == SLOT_SYNC_FIX) {
+        if (st->failure == 0)
+            on_sync_reply(st, slot->kind, err, reply); /* failing to count the writes never fails the request */
+    } else if (err != 0) {
         if (st->failure == 0)
             st->failure = err;
     } else if (st->failure == 0) {
@@ -317,10 +331,6 @@ static void on_reply(void *data, int err, const kve_kv_reply_t *reply)
             break;
         case SLOT_EXEC:
             on_exec_reply(st, reply);
-            break;
-        case SLOT_SYNC:
-        case SLOT_SYNC_FIX:
-            on_sync_reply(st, slot->kind, reply);
             break;
         }
     }
