@@ -2,14 +2,13 @@
 /*
  * Command policy of the KV REST API (see kv_policy.h). The order of the checks matters and is the
  * order of kve_rest_policy_apply: configured refusals, the read-only rule, built-in refusals (unless
- * re-allowed), key sizes, then the rewrites and synthesized replies. The command table and the policy
- * bits derived from it are built once, on first use.
+ * re-allowed), key sizes, then the rewrites and synthesized replies. The lookup table and the policy bits
+ * derived from the command table are built once, by kve_rest_policy_init() when the API is registered.
  */
 #include "handlers/kv_policy.h"
 #include "proxy/common.h"
 
 #include <ctype.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <strings.h>
 
@@ -81,7 +80,7 @@ static int compare_name(const char *name, size_t len, const char *entry)
  * tenth of a pipelined command's cost. */
 #define LOOKUP_SLOTS 1024                   /* power of two, well above twice the number of commands */
 static uint16_t lookup_table[LOOKUP_SLOTS]; /* index + 1 into commands[], 0 = empty */
-static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
+static int tables_ready;
 
 static uint32_t hash_name(const char *name, size_t len)
 {
@@ -113,7 +112,7 @@ static void set_bits(const char *name, uint32_t bits)
         policy_bits[info - commands] |= bits;
 }
 
-static void init_tables(void)
+void kve_rest_policy_init(void)
 {
     static const struct {
         const char *name;
@@ -136,6 +135,8 @@ static void init_tables(void)
     size_t i;
 
     _Static_assert(KVE_ARRAY_SIZE(commands) * 2 < LOOKUP_SLOTS, "lookup table is large enough");
+    if (tables_ready)
+        return;
     for (i = 0; i != KVE_ARRAY_SIZE(commands); ++i) {
         uint32_t slot = hash_name(commands[i].name, strlen(commands[i].name)) & (LOOKUP_SLOTS - 1);
         while (lookup_table[slot] != 0)
@@ -146,11 +147,12 @@ static void init_tables(void)
         set_bits(named[i].name, named[i].bits);
     for (i = 0; i != KVE_ARRAY_SIZE(hard_refusals); ++i)
         set_bits(hard_refusals[i].name, (uint32_t)(i + 1) << POL_HARD_SHIFT);
+    tables_ready = 1;
 }
 
 const kve_cmd_info_t *kve_cmd_lookup(const char *name, size_t len)
 {
-    pthread_once(&tables_once, init_tables);
+    KVE_ASSERT(tables_ready);
     return lookup(name, len);
 }
 
@@ -380,7 +382,7 @@ void kve_rest_policy_apply(const kve_rest_policy_t *p, unsigned flags, kve_rest_
     uint32_t bits;
     char buf[72];
 
-    pthread_once(&tables_once, init_tables);
+    KVE_ASSERT(tables_ready);
     ref = find_info(cmd);
     info = ref.info;
     bits = bits_of(info);

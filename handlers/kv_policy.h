@@ -40,6 +40,12 @@ typedef struct st_kve_cmd_info_t {
     unsigned flags;
 } kve_cmd_info_t;
 
+/**
+ * Builds the command lookup tables. Must run before the other functions here, and before worker threads
+ * start (kve_rest_register calls it); later calls do nothing.
+ */
+void kve_rest_policy_init(void);
+
 /** Looks up a command by name (case-insensitive), or "container|sub". NULL if unknown. */
 const kve_cmd_info_t *kve_cmd_lookup(const char *name, size_t len);
 

@@ -365,6 +365,9 @@ static int issue(struct st_rest_req_t *st, kve_kv_t *kv, uint8_t kind, uint32_t 
     return 0;
 }
 
+/* Queues every command of the request. A link changes state only from the event loop (queuing writes
+ * nothing) and a request's commands share one timeout, so either the first command fails and nothing was
+ * queued, or all of them are: a MULTI is never left open on the shared connection. */
 static int issue_all(struct st_rest_req_t *st, kve_kv_t *kv)
 {
     static const char *const multi[] = {"MULTI"}, *const exec[] = {"EXEC"};
@@ -384,10 +387,9 @@ static int issue_all(struct st_rest_req_t *st, kve_kv_t *kv)
     }
     if (err == 0 && st->mode == MODE_MULTI)
         err = issue(st, kv, SLOT_EXEC, 0, 1, exec, exec_len);
-    else if (err != 0 && st->mode == MODE_MULTI && st->nslots != 0)
-        issue(st, kv, SLOT_MULTI, 0, 1, (const char *const[]){"DISCARD"}, (const size_t[]){7}); /* never leave MULTI open */
     if (err == 0 && writes)
         err = issue(st, kv, SLOT_SYNC, 0, 2, sync, sync_len);
+    KVE_ASSERT(err == 0 || st->nslots == 0);
     return err;
 }
 
@@ -501,10 +503,8 @@ static void execute(struct st_rest_req_t *st, h2o_req_t *req)
     }
     st->slots = h2o_mem_alloc_pool(&req->pool, sizeof(*st->slots) * (st->ncmds + 4)); /* + MULTI, EXEC, sync, fix */
     ++st->pending; /* held while issuing, so a reply can never finish the request early */
-    if (thread->kv == NULL || (err = issue_all(st, thread->kv)) != 0) {
-        /* nothing more is sent; what was sent completes and is ignored */
-        st->failure = thread->kv == NULL ? KVE_EUNAVAIL : err;
-    }
+    if (thread->kv == NULL || (err = issue_all(st, thread->kv)) != 0)
+        st->failure = thread->kv == NULL ? KVE_EUNAVAIL : err; /* nothing was sent */
     if (--st->pending == 0)
         finish(st);
     else
@@ -674,6 +674,7 @@ void kve_rest_register(h2o_pathconf_t *pathconf, const kve_rest_conf_t *conf)
     self->conf = conf;
     /* a JWT key shorter than KVE_JWT_MIN_KEY is refused by the configuration, and never verifies anything */
     self->auth = kve_rest_auth_new(conf->tokens.entries, conf->tokens.size, conf->jwt_key);
+    kve_rest_policy_init();
     self->policy = (kve_rest_policy_t){conf->allow_keys, conf->allow_flush, conf->max_key_size, conf->scan_max_count};
     self->policy.deny.entries = conf->deny_commands.entries, self->policy.deny.size = conf->deny_commands.size;
     self->policy.allow.entries = conf->allow_commands.entries, self->policy.allow.size = conf->allow_commands.size;

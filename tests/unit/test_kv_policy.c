@@ -267,6 +267,7 @@ TEST(copy_onto_itself)
 
 void kve_suite_kv_policy(void)
 {
+    kve_rest_policy_init();
     RUN(lookup);
     RUN(allowed_and_writes);
     RUN(refusals);
