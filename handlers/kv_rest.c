@@ -17,6 +17,7 @@
 #include "proxy/park.h"
 #include "proxy/resp.h"
 
+#include <netdb.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -576,11 +577,27 @@ static int serve_options(kve_rest_handler_t *self, h2o_req_t *req)
     return 1;
 }
 
+/* a token that was presented and refused: why, and the client's address (never the token) */
+static void log_refused(h2o_req_t *req, const char *why)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = req->conn->callbacks->get_peername != NULL ? req->conn->callbacks->get_peername(req->conn, (void *)&ss) : 0;
+    char host[NI_MAXHOST];
+
+    if (len == 0 || h2o_socket_getnumerichost((void *)&ss, len, host) == SIZE_MAX)
+        strcpy(host, "?");
+    kve_log(KVE_LOG_INFO, "kv", "401 for %s: %s", host, why);
+}
+
 static int authenticate(kve_rest_handler_t *self, h2o_req_t *req, const char *query, size_t qlen, int *read_only)
 {
     h2o_iovec_t tok = find_token(req, query, qlen);
-    const char *who;
-    int access = tok.base != NULL ? kve_rest_auth_check(self->auth, tok.base, tok.len, time(NULL), &who) : KVE_ACCESS_NONE;
+    char who[160];
+    int access = KVE_ACCESS_NONE;
+
+    if (tok.base != NULL &&
+        (access = kve_rest_auth_check(self->auth, tok.base, tok.len, time(NULL), who, sizeof(who))) == KVE_ACCESS_NONE)
+        log_refused(req, who);
     *read_only = access == KVE_ACCESS_READ_ONLY;
     return access != KVE_ACCESS_NONE;
 }

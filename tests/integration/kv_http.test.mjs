@@ -765,6 +765,17 @@ test('JWT: self-signed HS256 works; expired, alg none, HS512, wrong key or audie
     expectJson(await cmd(['PING'], { token: `${makeJwt(hdr, good)}=` }), 401, WRONGPASS, 'junk appended');
 });
 
+test('auth: a refused token is logged with the reason and the client address, never the token', async () => {
+    const now = nowSec();
+    const bad = 'wrong-token-to-log-0123456789';
+    const expired = makeJwt({ alg: 'HS256', typ: 'JWT' }, { aud: 'kvedge:kv', access: 'rw', exp: now - 60, iat: now - 120 });
+    expectJson(await cmd(['PING'], { token: bad }), 401, WRONGPASS);
+    expectJson(await req('GET', `/ping?_token=${expired}`, { token: null }), 401, WRONGPASS, '_token');
+    await waitFor(() => /\bkv: 401 for 127\.0\.0\.1: jwt refused: expired$/m.test(k.stderr()), { message: 'the JWT refusal logged' });
+    assert.match(k.stderr(), /\bkv: 401 for 127\.0\.0\.1: unknown token$/m);
+    for (const secret of [bad, expired, expired.split('.')[2]]) assert.ok(!k.stderr().includes(secret), 'no token in the log');
+});
+
 test('a kv.jwt_key shorter than 32 bytes fails `kvedge -t` with a clear message', async () => {
     const file = writeConfig({
         listen: [{ port: await freePort() }],
