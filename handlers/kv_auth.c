@@ -64,25 +64,33 @@ void kve_rest_auth_free(kve_rest_auth_t *a)
     free(a);
 }
 
-int kve_rest_auth_check(const kve_rest_auth_t *a, const char *token, size_t len, time_t now, const char **who)
+int kve_rest_auth_check(const kve_rest_auth_t *a, const char *token, size_t len, time_t now, char *who, size_t wholen)
 {
     size_t i;
     int access = KVE_ACCESS_NONE;
+    const char *name = NULL;
     char err[128];
 
-    *who = "unknown token";
-    if (len == 0 || len > KVE_TOKEN_MAX)
+    if (len == 0 || len > KVE_TOKEN_MAX) {
+        snprintf(who, wholen, "%s", len == 0 ? "empty token" : "token too long");
         return KVE_ACCESS_NONE;
+    }
     /* every static token is compared, so the time taken does not tell which one matched */
     for (i = 0; i != a->ntokens; ++i) {
         if (kve_secure_equal(token, len, a->tokens[i].token, strlen(a->tokens[i].token)) && access == KVE_ACCESS_NONE) {
             access = a->tokens[i].read_only ? KVE_ACCESS_READ_ONLY : KVE_ACCESS_READ_WRITE;
-            *who = a->who[i];
+            name = a->who[i];
         }
     }
-    if (access == KVE_ACCESS_NONE && a->jwt_key != NULL && memchr(token, '.', len) != NULL &&
-        (access = kve_rest_jwt_verify(a->jwt_key, token, len, now, err, sizeof(err))) != KVE_ACCESS_NONE)
-        *who = "jwt";
+    if (access != KVE_ACCESS_NONE) {
+        snprintf(who, wholen, "%s", name);
+    } else if (a->jwt_key == NULL || memchr(token, '.', len) == NULL) {
+        snprintf(who, wholen, "unknown token");
+    } else if ((access = kve_rest_jwt_verify(a->jwt_key, token, len, now, err, sizeof(err))) != KVE_ACCESS_NONE) {
+        snprintf(who, wholen, "jwt");
+    } else {
+        snprintf(who, wholen, "jwt refused: %s", err);
+    }
     return access;
 }
 

@@ -36,9 +36,11 @@ void kve_rest_auth_free(kve_rest_auth_t *auth);
 
 /**
  * Returns the access the token grants (KVE_ACCESS_*), KVE_ACCESS_NONE if it is unknown, malformed, badly
- * signed or expired. `*who` names the token for logs ("token <name>" or "jwt <sub>"; never the secret).
+ * signed or expired. `who` (`wholen` bytes, NUL-terminated) gets a text for logs, never the secret: the
+ * token's name when it is accepted ("token <name>", "token #<n>" or "jwt"), else why it is not
+ * ("unknown token", "token too long", "jwt refused: expired", ...).
  */
-int kve_rest_auth_check(const kve_rest_auth_t *auth, const char *token, size_t len, time_t now, const char **who);
+int kve_rest_auth_check(const kve_rest_auth_t *auth, const char *token, size_t len, time_t now, char *who, size_t wholen);
 
 /**
  * Mints a JWT for `access` valid `ttl_sec` seconds from `now`, with subject `sub` (may be NULL). Returns a

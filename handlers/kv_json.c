@@ -11,6 +11,7 @@
  * consecutive slices of it, pointed at once parsing is over (the arrays may move while they grow).
  */
 #include "handlers/kv_json.h"
+#include "handlers/kv_reply.h"
 #include "proxy/common.h"
 
 #include <stdarg.h>
@@ -178,38 +179,11 @@ static int unescape(struct st_parser_t *ps, char **rp, char **wp)
     return 0;
 }
 
-/* length of the well-formed UTF-8 sequence at s (lead byte >= 0x80), or 0 */
-static size_t utf8_length(const unsigned char *s, const unsigned char *end)
-{
-    unsigned char lo = 0x80, hi = 0xbf;
-    size_t n, i;
-
-    if (*s >= 0xc2 && *s <= 0xdf) {
-        n = 2;
-    } else if (*s >= 0xe0 && *s <= 0xef) {
-        n = 3;
-        lo = *s == 0xe0 ? 0xa0 : 0x80; /* overlong */
-        hi = *s == 0xed ? 0x9f : 0xbf; /* surrogates */
-    } else if (*s >= 0xf0 && *s <= 0xf4) {
-        n = 4;
-        lo = *s == 0xf0 ? 0x90 : 0x80; /* overlong */
-        hi = *s == 0xf4 ? 0x8f : 0xbf; /* above U+10FFFF */
-    } else {
-        return 0;
-    }
-    if ((size_t)(end - s) < n || s[1] < lo || s[1] > hi)
-        return 0;
-    for (i = 2; i != n; ++i)
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-    return n;
-}
-
 /* the rest of a string from `r` on, once something needs decoding; the output goes to `w` (<= r) */
 static int read_string_slow(struct st_parser_t *ps, char *start, char *r)
 {
     char *w = r;
-    size_t n;
+    size_t n, bad;
 
     for (;;) {
         if (r == ps->end)
@@ -224,7 +198,7 @@ static int read_string_slow(struct st_parser_t *ps, char *start, char *r)
             return syntax_error(ps, r, "control character in string");
         } else if (c < 0x80) {
             *w++ = *r++;
-        } else if ((n = utf8_length((const unsigned char *)r, (const unsigned char *)ps->end)) != 0) {
+        } else if ((n = kve_rest_utf8_sequence((const unsigned char *)r, (size_t)(ps->end - r), &bad)) != 0) {
             memmove(w, r, n);
             w += n;
             r += n;

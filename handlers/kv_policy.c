@@ -2,14 +2,13 @@
 /*
  * Command policy of the KV REST API (see kv_policy.h). The order of the checks matters and is the
  * order of kve_rest_policy_apply: configured refusals, the read-only rule, built-in refusals (unless
- * re-allowed), key sizes, then the rewrites and synthesized replies. The command table and the policy
- * bits derived from it are built once, on first use.
+ * re-allowed), key sizes, then the rewrites and synthesized replies. The lookup table and the policy bits
+ * derived from the command table are built once, by kve_rest_policy_init() when the API is registered.
  */
 #include "handlers/kv_policy.h"
 #include "proxy/common.h"
 
 #include <ctype.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <strings.h>
 
@@ -60,7 +59,9 @@ enum {
     POL_COPY = 1 << 4,
     POL_XREAD = 1 << 5, /* blocking only with BLOCK */
     POL_PING_ECHO = 1 << 6,
-    POL_HARD_SHIFT = 16 /* index + 1 of a hard refusal */
+    POL_STREAM = 1 << 7,    /* what a streaming endpoint sends (/subscribe, /psubscribe, /monitor) */
+    POL_SUBSCRIBE = 1 << 8, /* receives messages: reads nothing and changes nothing in the keyspace */
+    POL_HARD_SHIFT = 16     /* index + 1 of a hard refusal */
 };
 static uint32_t policy_bits[KVE_ARRAY_SIZE(commands)];
 
@@ -79,7 +80,7 @@ static int compare_name(const char *name, size_t len, const char *entry)
  * tenth of a pipelined command's cost. */
 #define LOOKUP_SLOTS 1024                   /* power of two, well above twice the number of commands */
 static uint16_t lookup_table[LOOKUP_SLOTS]; /* index + 1 into commands[], 0 = empty */
-static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
+static int tables_ready;
 
 static uint32_t hash_name(const char *name, size_t len)
 {
@@ -111,18 +112,31 @@ static void set_bits(const char *name, uint32_t bits)
         policy_bits[info - commands] |= bits;
 }
 
-static void init_tables(void)
+void kve_rest_policy_init(void)
 {
     static const struct {
         const char *name;
         uint32_t bits;
-    } named[] = {
-        {"keys", POL_KEYS},         {"flushall", POL_FLUSH},    {"flushdb", POL_FLUSH},     {"scan", POL_SCAN_FAMILY | POL_SCAN},
-        {"hscan", POL_SCAN_FAMILY}, {"sscan", POL_SCAN_FAMILY}, {"zscan", POL_SCAN_FAMILY}, {"copy", POL_COPY},
-        {"xread", POL_XREAD},       {"xreadgroup", POL_XREAD},  {"ping", POL_PING_ECHO},    {"echo", POL_PING_ECHO}};
+    } named[] = {{"keys", POL_KEYS},
+                 {"flushall", POL_FLUSH},
+                 {"flushdb", POL_FLUSH},
+                 {"scan", POL_SCAN_FAMILY | POL_SCAN},
+                 {"hscan", POL_SCAN_FAMILY},
+                 {"sscan", POL_SCAN_FAMILY},
+                 {"zscan", POL_SCAN_FAMILY},
+                 {"copy", POL_COPY},
+                 {"xread", POL_XREAD},
+                 {"xreadgroup", POL_XREAD},
+                 {"ping", POL_PING_ECHO},
+                 {"echo", POL_PING_ECHO},
+                 {"subscribe", POL_STREAM | POL_SUBSCRIBE},
+                 {"psubscribe", POL_STREAM | POL_SUBSCRIBE},
+                 {"monitor", POL_STREAM}};
     size_t i;
 
     _Static_assert(KVE_ARRAY_SIZE(commands) * 2 < LOOKUP_SLOTS, "lookup table is large enough");
+    if (tables_ready)
+        return;
     for (i = 0; i != KVE_ARRAY_SIZE(commands); ++i) {
         uint32_t slot = hash_name(commands[i].name, strlen(commands[i].name)) & (LOOKUP_SLOTS - 1);
         while (lookup_table[slot] != 0)
@@ -133,11 +147,12 @@ static void init_tables(void)
         set_bits(named[i].name, named[i].bits);
     for (i = 0; i != KVE_ARRAY_SIZE(hard_refusals); ++i)
         set_bits(hard_refusals[i].name, (uint32_t)(i + 1) << POL_HARD_SHIFT);
+    tables_ready = 1;
 }
 
 const kve_cmd_info_t *kve_cmd_lookup(const char *name, size_t len)
 {
-    pthread_once(&tables_once, init_tables);
+    KVE_ASSERT(tables_ready);
     return lookup(name, len);
 }
 
@@ -213,13 +228,16 @@ static void deny(kve_policy_result_t *res, h2o_mem_pool_t *pool, const char *bef
     res->error = msg;
 }
 
-/* built-in refusals: returns the reason, or NULL if the command may go */
-static const char *builtin_refusal(const kve_rest_policy_t *p, const kve_rest_cmd_t *cmd, cmd_ref_t ref)
+/* built-in refusals: returns the reason, or NULL if the command may go (a streaming endpoint's own command
+ * is what that endpoint is for: none of them applies) */
+static const char *builtin_refusal(const kve_rest_policy_t *p, const kve_rest_cmd_t *cmd, cmd_ref_t ref, unsigned flags)
 {
     const kve_cmd_info_t *info = ref.info;
     uint32_t bits = bits_of(ref.top);
     size_t i;
 
+    if ((flags & KVE_POLICY_F_STREAM) != 0 && (bits & POL_STREAM) != 0)
+        return NULL;
     if ((bits >> POL_HARD_SHIFT) != 0)
         return hard_refusals[(bits >> POL_HARD_SHIFT) - 1].reason;
     if (info == NULL) { /* a command this Redis does not know: only the name can tell */
@@ -251,7 +269,7 @@ static int read_only_allows(const kve_cmd_info_t *info)
     uint32_t bits = bits_of(info);
     if (info == NULL || (info->flags & KVE_CMDF_WRITE) != 0 || (bits & (POL_KEYS | POL_SCAN)) != 0)
         return 0;
-    return (bits & POL_PING_ECHO) != 0 || (info->flags & (KVE_CMDF_CAT_READ | KVE_CMDF_READONLY)) != 0;
+    return (bits & (POL_PING_ECHO | POL_SUBSCRIBE)) != 0 || (info->flags & (KVE_CMDF_CAT_READ | KVE_CMDF_READONLY)) != 0;
 }
 
 /* Upstash's key limit, over the positions Redis declares as keys (commands with keys found by scanning
@@ -278,27 +296,57 @@ static int check_key_sizes(const kve_rest_policy_t *p, const kve_rest_cmd_t *cmd
     return 0;
 }
 
-/* SCAN/HSCAN/SSCAN/ZSCAN: a COUNT above the cap is lowered to it (a huge COUNT makes one call as slow as KEYS) */
-static void cap_scan_count(const kve_rest_policy_t *p, kve_rest_cmd_t *cmd, const kve_cmd_info_t *info, h2o_mem_pool_t *pool)
+static int is_word(const kve_rest_cmd_t *cmd, size_t i, const char *word, size_t len)
 {
-    size_t i, opts = (bits_of(info) & POL_SCAN) != 0 ? 2 : 3;
-    for (i = opts; i + 1 < cmd->argc; i += 2) {
-        char num[24];
-        long long v;
-        if (cmd->argvlen[i] != 5 || strncasecmp(cmd->argv[i], "count", 5) != 0 || cmd->argvlen[i + 1] >= sizeof(num))
-            continue;
-        memcpy(num, cmd->argv[i + 1], cmd->argvlen[i + 1]);
-        num[cmd->argvlen[i + 1]] = '\0';
-        v = strtoll(num, NULL, 10);
-        if (v > p->scan_max_count) {
-            char *capped = h2o_mem_alloc_pool(pool, 24);
-            cmd->argvlen[i + 1] = (size_t)snprintf(capped, 24, "%lld", (long long)p->scan_max_count);
-            cmd->argv[i + 1] = capped;
-        }
-    }
+    return cmd->argvlen[i] == len && strncasecmp(cmd->argv[i], word, len) == 0;
 }
 
-/* Upstash's SCAN ... WITHTYPE: one round trip through a script that adds TYPE for every key */
+/* the COUNT value at argv[i], lowered to the cap if above it (a huge COUNT makes one call as slow as KEYS) */
+static void cap_count(const kve_rest_policy_t *p, kve_rest_cmd_t *cmd, size_t i, h2o_mem_pool_t *pool)
+{
+    char num[24], *capped;
+
+    if (p->scan_max_count <= 0 || cmd->argvlen[i] >= sizeof(num)) /* longer: not a number Redis accepts */
+        return;
+    memcpy(num, cmd->argv[i], cmd->argvlen[i]);
+    num[cmd->argvlen[i]] = '\0';
+    if (strtoll(num, NULL, 10) <= p->scan_max_count)
+        return;
+    capped = h2o_mem_alloc_pool(pool, 24);
+    cmd->argvlen[i] = (size_t)snprintf(capped, 24, "%lld", (long long)p->scan_max_count);
+    cmd->argv[i] = capped;
+}
+
+/*
+ * SCAN/HSCAN/SSCAN/ZSCAN options from argv[i] on, read as Redis reads them: MATCH, COUNT and TYPE take the
+ * next word as their value, any other word stands alone (NOVALUES, NOSCORES, Upstash's WITHTYPE, or a
+ * syntax error Redis reports), so no flag or MATCH value can hide a COUNT from the cap. Lowers COUNT
+ * values to the cap; for SCAN (`scan`) takes WITHTYPE out and returns whether it was there.
+ */
+static int scan_options(const kve_rest_policy_t *p, kve_rest_cmd_t *cmd, size_t i, int scan, h2o_mem_pool_t *pool)
+{
+    size_t out = i;
+    int withtype = 0;
+
+    while (i < cmd->argc) {
+        size_t words = 1;
+        if (i + 1 < cmd->argc && (is_word(cmd, i, "match", 5) || is_word(cmd, i, "count", 5) || is_word(cmd, i, "type", 4))) {
+            if (is_word(cmd, i, "count", 5))
+                cap_count(p, cmd, i + 1, pool);
+            words = 2;
+        } else if (scan && is_word(cmd, i, "withtype", 8)) {
+            withtype = 1;
+            words = 0, ++i;
+        }
+        for (; words != 0; --words, ++i, ++out)
+            cmd->argv[out] = cmd->argv[i], cmd->argvlen[out] = cmd->argvlen[i];
+    }
+    cmd->argc = out;
+    return withtype;
+}
+
+/* Upstash's SCAN ... WITHTYPE (the flag already taken out): one round trip through a script that adds TYPE
+ * for every key */
 static void rewrite_scan_withtype(kve_rest_cmd_t *cmd, h2o_mem_pool_t *pool)
 {
     static const char script[] = "local r = redis.call('SCAN', unpack(ARGV)) local out = {} "
@@ -310,11 +358,8 @@ static void rewrite_scan_withtype(kve_rest_cmd_t *cmd, h2o_mem_pool_t *pool)
     argv[n] = "EVAL", argvlen[n++] = 4;
     argv[n] = script, argvlen[n++] = sizeof(script) - 1;
     argv[n] = "0", argvlen[n++] = 1;
-    for (i = 1; i != cmd->argc; ++i) {
-        if (cmd->argvlen[i] == 8 && strncasecmp(cmd->argv[i], "withtype", 8) == 0)
-            continue;
+    for (i = 1; i != cmd->argc; ++i)
         argv[n] = cmd->argv[i], argvlen[n++] = cmd->argvlen[i];
-    }
     cmd->argv = argv;
     cmd->argvlen = argvlen;
     cmd->argc = n;
@@ -327,16 +372,17 @@ static int may_write(const kve_cmd_info_t *info)
            ((info->flags & KVE_CMDF_CAT_SCRIPTING) != 0 && (info->flags & KVE_CMDF_READONLY) == 0);
 }
 
-void kve_rest_policy_apply(const kve_rest_policy_t *p, int read_only, kve_rest_cmd_t *cmd, h2o_mem_pool_t *pool,
+void kve_rest_policy_apply(const kve_rest_policy_t *p, unsigned flags, kve_rest_cmd_t *cmd, h2o_mem_pool_t *pool,
                            kve_policy_result_t *res)
 {
+    int read_only = (flags & KVE_POLICY_F_READ_ONLY) != 0;
     cmd_ref_t ref;
     const kve_cmd_info_t *info;
     const char *reason;
     uint32_t bits;
     char buf[72];
 
-    pthread_once(&tables_once, init_tables);
+    KVE_ASSERT(tables_ready);
     ref = find_info(cmd);
     info = ref.info;
     bits = bits_of(info);
@@ -350,7 +396,7 @@ void kve_rest_policy_apply(const kve_rest_policy_t *p, int read_only, kve_rest_c
         deny(res, pool, "NOPERM this user has no permissions to run the '", display_name(cmd, info, buf, sizeof(buf)), "' command");
         return;
     }
-    if ((reason = builtin_refusal(p, cmd, ref)) != NULL) {
+    if ((reason = builtin_refusal(p, cmd, ref, flags)) != NULL) {
         char after[192];
         snprintf(after, sizeof(after), "' is not allowed over the REST API: %s", reason);
         deny(res, pool, "ERR command '", display_name(cmd, info, buf, sizeof(buf)), after);
@@ -360,9 +406,7 @@ void kve_rest_policy_apply(const kve_rest_policy_t *p, int read_only, kve_rest_c
         return;
     res->is_write = !read_only && may_write(info);
     if ((bits & POL_SCAN_FAMILY) != 0) {
-        if (p->scan_max_count > 0)
-            cap_scan_count(p, cmd, info, pool);
-        if ((bits & POL_SCAN) != 0 && has_arg(cmd, 2, "withtype"))
+        if (scan_options(p, cmd, (bits & POL_SCAN) != 0 ? 2 : 3, (bits & POL_SCAN) != 0, pool))
             rewrite_scan_withtype(cmd, pool);
     } else if ((bits & POL_COPY) != 0 && cmd->argc >= 3 && cmd->argvlen[1] == cmd->argvlen[2] &&
                memcmp(cmd->argv[1], cmd->argv[2], cmd->argvlen[1]) == 0 && !has_arg(cmd, 3, "db")) {

@@ -4,8 +4,9 @@
  * positions) come from Redis itself: kv_commands.def is generated from COMMAND of the installed
  * redis-server (scripts/gen-kv-commands.mjs). The policy on top is a table of refusals with their
  * reasons (blocking commands, connection state, transactions as commands, admin, KEYS and FLUSH* unless
- * enabled), the read-only rule (Redis @read commands minus KEYS and SCAN, as Vercel KV), the key-size
- * limit, the SCAN COUNT cap, and the Upstash extensions (SCAN ... WITHTYPE, COPY k k -> 0).
+ * enabled), the read-only rule (Redis @read commands minus KEYS and SCAN, as Vercel KV; plus SUBSCRIBE and
+ * PSUBSCRIBE, which change nothing), the key-size limit, the SCAN COUNT cap, and the Upstash extensions (SCAN ... WITHTYPE, COPY k
+ * k -> 0).
  */
 #ifndef KVE_HANDLERS_KV_POLICY_H
 #define KVE_HANDLERS_KV_POLICY_H
@@ -39,6 +40,12 @@ typedef struct st_kve_cmd_info_t {
     unsigned flags;
 } kve_cmd_info_t;
 
+/**
+ * Builds the command lookup tables. Must run before the other functions here, and before worker threads
+ * start (kve_rest_register calls it); later calls do nothing.
+ */
+void kve_rest_policy_init(void);
+
 /** Looks up a command by name (case-insensitive), or "container|sub". NULL if unknown. */
 const kve_cmd_info_t *kve_cmd_lookup(const char *name, size_t len);
 
@@ -66,11 +73,22 @@ typedef struct st_kve_policy_result_t {
     int is_write;
 } kve_policy_result_t;
 
+enum {
+    /** the token is read-only */
+    KVE_POLICY_F_READ_ONLY = 1,
+    /**
+     * `cmd` is what a streaming endpoint sends (SUBSCRIBE, PSUBSCRIBE or MONITOR for /subscribe, /psubscribe,
+     * /monitor): the built-in refusal that points users to that endpoint is lifted; the configured refusals
+     * and the read-only rule (which lets read-only tokens subscribe, but not monitor) still apply
+     */
+    KVE_POLICY_F_STREAM = 2
+};
+
 /**
- * Applies the policy to `cmd` for a token with `read_only` access. May rewrite `cmd` (SCAN COUNT cap,
+ * Applies the policy to `cmd` with `flags` (KVE_POLICY_F_*). May rewrite `cmd` (SCAN COUNT cap,
  * SCAN WITHTYPE) with memory from `pool`. Always fills `res`.
  */
-void kve_rest_policy_apply(const kve_rest_policy_t *policy, int read_only, kve_rest_cmd_t *cmd, h2o_mem_pool_t *pool,
+void kve_rest_policy_apply(const kve_rest_policy_t *policy, unsigned flags, kve_rest_cmd_t *cmd, h2o_mem_pool_t *pool,
                            kve_policy_result_t *res);
 
 #endif

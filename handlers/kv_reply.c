@@ -9,6 +9,7 @@
  */
 #include "handlers/kv_reply.h"
 #include "proxy/common.h"
+#include "proxy/resp.h"
 
 #include <limits.h>
 #include <stdint.h>
@@ -58,12 +59,7 @@ static char *write_escape(char *d, unsigned char c)
     return d;
 }
 
-/*
- * Length of the well-formed UTF-8 sequence at s (s[0] >= 0x80), or 0 with *bad set to the length of the
- * maximal subpart to replace by one U+FFFD: the lead byte plus the continuation bytes that were valid
- * before the first one that is not (Unicode §3.9, "U+FFFD substitution of maximal subparts").
- */
-static size_t utf8_sequence(const unsigned char *s, size_t avail, size_t *bad)
+size_t kve_rest_utf8_sequence(const unsigned char *s, size_t avail, size_t *bad)
 {
     unsigned char lo = 0x80, hi = 0xbf;
     size_t n, i;
@@ -73,12 +69,12 @@ static size_t utf8_sequence(const unsigned char *s, size_t avail, size_t *bad)
         n = 2;
     } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
         n = 3;
-        lo = s[0] == 0xe0 ? 0xa0 : 0x80;
-        hi = s[0] == 0xed ? 0x9f : 0xbf;
+        lo = s[0] == 0xe0 ? 0xa0 : 0x80; /* overlong */
+        hi = s[0] == 0xed ? 0x9f : 0xbf; /* surrogates */
     } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
         n = 4;
-        lo = s[0] == 0xf0 ? 0x90 : 0x80;
-        hi = s[0] == 0xf4 ? 0x8f : 0xbf;
+        lo = s[0] == 0xf0 ? 0x90 : 0x80; /* overlong */
+        hi = s[0] == 0xf4 ? 0x8f : 0xbf; /* above U+10FFFF */
     } else {
         return 0;
     }
@@ -116,7 +112,7 @@ void kve_rest_json_string(kve_buf_t *out, const char *s, size_t len)
             *d++ = (char)*p++;
         } else if (json_class[*p] == 1) {
             d = write_escape(d, *p++);
-        } else if ((n = utf8_sequence(p, (size_t)(end - p), &bad)) != 0) {
+        } else if ((n = kve_rest_utf8_sequence(p, (size_t)(end - p), &bad)) != 0) {
             memcpy(d, p, n);
             d += n;
             p += n;
@@ -159,23 +155,21 @@ void kve_rest_json_base64(kve_buf_t *out, const char *s, size_t len)
 /* `prefix` (0 for none), the decimal digits of v, then `suffix` */
 static void put_number(kve_buf_t *out, char prefix, long long v, const char *suffix, size_t suffix_len)
 {
-    char tmp[24], *p = tmp + sizeof(tmp);
-    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-    size_t n;
+    char *d = kve_buf_reserve(out, 2 + 20 + suffix_len), *p = d;
 
-    do {
-        *--p = (char)('0' + u % 10);
-        u /= 10;
-    } while (u != 0);
-    if (v < 0)
-        *--p = '-';
     if (prefix != 0)
-        *--p = prefix;
-    n = (size_t)(tmp + sizeof(tmp) - p);
-    char *d = kve_buf_reserve(out, n + suffix_len);
-    memcpy(d, p, n);
-    memcpy(d + n, suffix, suffix_len);
-    out->len += n + suffix_len;
+        *p++ = prefix;
+    if (v < 0)
+        *p++ = '-';
+    p += kve_u64toa(v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v, p);
+    memcpy(p, suffix, suffix_len);
+    out->len += (size_t)(p - d) + suffix_len;
+}
+
+/* whether appending `more` bytes would take `out` past `limit` */
+static int past(const kve_buf_t *out, size_t more, size_t limit)
+{
+    return more > limit || out->len > limit - more;
 }
 
 static int is_top_ok(const kve_kv_reply_t *reply, int top)
@@ -183,20 +177,23 @@ static int is_top_ok(const kve_kv_reply_t *reply, int top)
     return top && reply->type == KVE_REPLY_STATUS && reply->len == 2 && memcmp(reply->str, "OK", 2) == 0;
 }
 
-void kve_rest_json_value(kve_buf_t *out, const kve_kv_reply_t *reply, int base64, int top)
+/* the encoders below stop with -1 as soon as `out` holds more than `limit` bytes: a string longer than what
+ * is left is refused before anything is reserved for it (its encoding is never shorter), anything else is
+ * measured after it was written */
+static int json_value(kve_buf_t *out, const kve_kv_reply_t *reply, int base64, int top, size_t limit)
 {
     size_t i;
 
     switch (reply->type) {
     case KVE_REPLY_STRING:
     case KVE_REPLY_STATUS:
-        if (base64 && !is_top_ok(reply, top))
+    case KVE_REPLY_ERROR:
+        if (past(out, reply->len, limit))
+            return -1;
+        if (base64 && reply->type != KVE_REPLY_ERROR && !is_top_ok(reply, top))
             kve_rest_json_base64(out, reply->str, reply->len);
         else
             kve_rest_json_string(out, reply->str, reply->len);
-        break;
-    case KVE_REPLY_ERROR:
-        kve_rest_json_string(out, reply->str, reply->len);
         break;
     case KVE_REPLY_INTEGER:
         put_number(out, 0, reply->integer, "", 0);
@@ -209,25 +206,35 @@ void kve_rest_json_value(kve_buf_t *out, const kve_kv_reply_t *reply, int base64
         for (i = 0; i != reply->elements; ++i) {
             if (i != 0)
                 kve_buf_putc(out, ',');
-            kve_rest_json_value(out, reply->element[i], base64, 0);
+            if (json_value(out, reply->element[i], base64, 0, limit) != 0)
+                return -1;
         }
         kve_buf_putc(out, ']');
         break;
     default:
         KVE_ASSERT(!"unknown reply type");
     }
+    return out->len > limit ? -1 : 0;
 }
 
-void kve_rest_json_envelope(kve_buf_t *out, const kve_kv_reply_t *reply, int base64)
+void kve_rest_json_value(kve_buf_t *out, const kve_kv_reply_t *reply, int base64, int top)
+{
+    json_value(out, reply, base64, top, SIZE_MAX);
+}
+
+int kve_rest_json_envelope(kve_buf_t *out, const kve_kv_reply_t *reply, int base64, size_t limit)
 {
     if (reply->type == KVE_REPLY_ERROR) {
         kve_buf_append(out, KVE_STRLIT("{\"error\":"));
-        kve_rest_json_string(out, reply->str, reply->len);
+        if (json_value(out, reply, 0, 1, limit) != 0)
+            return -1;
     } else {
         kve_buf_append(out, KVE_STRLIT("{\"result\":"));
-        kve_rest_json_value(out, reply, base64, 1);
+        if (json_value(out, reply, base64, 1, limit) != 0)
+            return -1;
     }
     kve_buf_putc(out, '}');
+    return out->len > limit ? -1 : 0;
 }
 
 void kve_rest_json_error(kve_buf_t *out, const char *msg)
@@ -251,22 +258,24 @@ static void put_line(kve_buf_t *out, char marker, const char *s, size_t len)
     out->len += len + 3;
 }
 
-void kve_rest_resp2(kve_buf_t *out, const kve_kv_reply_t *reply)
+int kve_rest_resp2(kve_buf_t *out, const kve_kv_reply_t *reply, size_t limit)
 {
     size_t i;
 
     switch (reply->type) {
     case KVE_REPLY_STRING:
+        if (past(out, reply->len, limit))
+            return -1;
         KVE_ASSERT(reply->len <= (size_t)LLONG_MAX);
         put_number(out, '$', (long long)reply->len, "\r\n", 2);
         kve_buf_append(out, reply->str, reply->len);
         kve_buf_append(out, "\r\n", 2);
         break;
     case KVE_REPLY_STATUS:
-        put_line(out, '+', reply->str, reply->len);
-        break;
     case KVE_REPLY_ERROR:
-        put_line(out, '-', reply->str, reply->len);
+        if (past(out, reply->len, limit))
+            return -1;
+        put_line(out, reply->type == KVE_REPLY_STATUS ? '+' : '-', reply->str, reply->len);
         break;
     case KVE_REPLY_INTEGER:
         put_number(out, ':', reply->integer, "\r\n", 2);
@@ -278,21 +287,11 @@ void kve_rest_resp2(kve_buf_t *out, const kve_kv_reply_t *reply)
         KVE_ASSERT(reply->elements <= (size_t)LLONG_MAX);
         put_number(out, '*', (long long)reply->elements, "\r\n", 2);
         for (i = 0; i != reply->elements; ++i)
-            kve_rest_resp2(out, reply->element[i]);
+            if (kve_rest_resp2(out, reply->element[i], limit) != 0)
+                return -1;
         break;
     default:
         KVE_ASSERT(!"unknown reply type");
     }
-}
-
-size_t kve_rest_reply_size(const kve_kv_reply_t *reply)
-{
-    size_t size = 16, i;
-
-    if (reply->type == KVE_REPLY_STRING || reply->type == KVE_REPLY_STATUS || reply->type == KVE_REPLY_ERROR)
-        size += reply->len;
-    else if (reply->type == KVE_REPLY_ARRAY)
-        for (i = 0; i != reply->elements; ++i)
-            size += kve_rest_reply_size(reply->element[i]);
-    return size;
+    return out->len > limit ? -1 : 0;
 }

@@ -18,14 +18,21 @@
 #include "proxy/buf.h"
 #include "proxy/kv.h"
 
-/** Appends the JSON value for `reply` (no envelope). `top` is non-zero for the outermost value. */
+/*
+ * Bounded encoders: `limit` is the most bytes `out` may hold (what it held before included). They return
+ * 0, or -1 as soon as the output passes the limit; the caller then drops what was appended after its own
+ * mark (out->len = mark). A string that alone is longer than what is left is refused before anything is
+ * reserved for it, so a reply over the limit costs little memory. SIZE_MAX means no limit.
+ */
+
+/** Appends the JSON value for `reply` (no envelope, no limit). `top` is non-zero for the outermost value. */
 void kve_rest_json_value(kve_buf_t *out, const kve_kv_reply_t *reply, int base64, int top);
 
 /**
  * Appends the envelope for a single reply: {"error":"..."} for an error reply (text unchanged, never
- * encoded), {"result":...} otherwise (always with "result", also for null).
+ * encoded), {"result":...} otherwise (always with "result", also for null). Returns 0 or -1 (see above).
  */
-void kve_rest_json_envelope(kve_buf_t *out, const kve_kv_reply_t *reply, int base64);
+int kve_rest_json_envelope(kve_buf_t *out, const kve_kv_reply_t *reply, int base64, size_t limit);
 
 /** Appends {"error":"<msg>"} with JSON escaping (msg is NUL-terminated). */
 void kve_rest_json_error(kve_buf_t *out, const char *msg);
@@ -36,13 +43,18 @@ void kve_rest_json_string(kve_buf_t *out, const char *s, size_t len);
 /** Appends `len` bytes as a base64 JSON string (with quotes). */
 void kve_rest_json_base64(kve_buf_t *out, const char *s, size_t len);
 
-/** Appends `reply` serialised as RESP2 ("+OK\r\n", "$3\r\nbar\r\n", "*2\r\n...", "$-1\r\n", ":1\r\n", "-ERR x\r\n"). */
-void kve_rest_resp2(kve_buf_t *out, const kve_kv_reply_t *reply);
+/**
+ * Appends `reply` serialised as RESP2 ("+OK\r\n", "$3\r\nbar\r\n", "*2\r\n...", "$-1\r\n", ":1\r\n", "-ERR x\r\n").
+ * Returns 0 or -1 (see above).
+ */
+int kve_rest_resp2(kve_buf_t *out, const kve_kv_reply_t *reply, size_t limit);
 
 /**
- * The size of `reply` as data: the bytes of every string plus 16 per element, used to refuse replies over
- * the configured cap before encoding them (the encoded form is at most ~6x larger).
+ * Length of the well-formed UTF-8 sequence at `s` (s[0] >= 0x80, `avail` bytes readable), or 0 with *bad
+ * set to the length of the maximal subpart to replace by one U+FFFD: the lead byte plus the continuation
+ * bytes that were valid before the first one that is not (Unicode §3.9, "U+FFFD substitution of maximal
+ * subparts"). Overlong forms, surrogates and code points above U+10FFFF are not well-formed.
  */
-size_t kve_rest_reply_size(const kve_kv_reply_t *reply);
+size_t kve_rest_utf8_sequence(const unsigned char *s, size_t avail, size_t *bad);
 
 #endif

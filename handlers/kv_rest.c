@@ -4,7 +4,8 @@
  * the request issued back to back on the thread's KV link, and one JSON (or RESP2) response when the
  * last reply is in. Replies on one connection come back in order, so the body is encoded as they arrive;
  * a timeout or a lost connection turns the whole response into a 504/503, since a partial result of a
- * pipeline or transaction cannot be trusted.
+ * pipeline or transaction cannot be trusted. The sync counter's INCR is the exception: it comes after
+ * every user command, so when it fails the result is complete and stands (with the last token known).
  */
 #include "handlers/kv_rest_internal.h"
 #include "handlers/bearer.h"
@@ -16,6 +17,7 @@
 #include "proxy/park.h"
 #include "proxy/resp.h"
 
+#include <netdb.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -157,15 +159,31 @@ static uint64_t response_sync(struct st_rest_req_t *st)
     return KVE_MAX(st->sync, st->thread->sync_seen);
 }
 
-static void append_entry(struct st_rest_req_t *st, const kve_kv_reply_t *reply)
+static int encode(struct st_rest_req_t *st, const kve_kv_reply_t *reply, size_t limit)
 {
-    if (st->resp2) {
-        kve_rest_resp2(&st->body, reply);
-        return;
-    }
-    if (st->entries++ != 0)
+    return st->resp2 ? kve_rest_resp2(&st->body, reply, limit) : kve_rest_json_envelope(&st->body, reply, st->base64, limit);
+}
+
+/*
+ * Appends `reply` as the response (a single command) or as its next entry. A reply that would take the body
+ * past kv.max_reply_size is replaced by an error, so the body holds at most that many bytes of results plus
+ * those short errors (at most kv.max_commands of them). Returns whether an error reply was written.
+ */
+static int append_entry(struct st_rest_req_t *st, const kve_kv_reply_t *reply)
+{
+    static const kve_kv_reply_t too_big = {KVE_REPLY_ERROR, 0, 30, "ERR max response size exceeded", 0, NULL};
+    uint64_t cap = st->self->conf->max_reply_size;
+    size_t mark;
+
+    if (st->mode != MODE_SINGLE && !st->resp2 && st->entries++ != 0)
         kve_buf_putc(&st->body, ',');
-    kve_rest_json_envelope(&st->body, reply, st->base64);
+    mark = st->body.len;
+    if (encode(st, reply, cap != 0 && cap < SIZE_MAX ? (size_t)cap : SIZE_MAX) != 0) {
+        st->body.len = mark;
+        reply = &too_big;
+        encode(st, reply, SIZE_MAX);
+    }
+    return reply->type == KVE_REPLY_ERROR;
 }
 
 /* entries for commands the policy answered itself (refusals in a pipeline, COPY k k), up to `limit` */
@@ -205,22 +223,10 @@ static void finish(struct st_rest_req_t *st)
               response_sync(st));
 }
 
-static const kve_kv_reply_t *capped(struct st_rest_req_t *st, const kve_kv_reply_t *reply)
-{
-    static const kve_kv_reply_t too_big = {KVE_REPLY_ERROR, 0, 30, "ERR max response size exceeded", 0, NULL};
-    uint64_t cap = st->self->conf->max_reply_size;
-    return cap != 0 && kve_rest_reply_size(reply) > cap ? &too_big : reply;
-}
-
 static void on_user_reply(struct st_rest_req_t *st, uint32_t index, const kve_kv_reply_t *reply)
 {
-    reply = capped(st, reply);
     if (st->mode == MODE_SINGLE) {
-        if (st->resp2)
-            kve_rest_resp2(&st->body, reply);
-        else
-            kve_rest_json_envelope(&st->body, reply, st->base64);
-        st->status = reply->type == KVE_REPLY_ERROR ? 400 : 200;
+        st->status = append_entry(st, reply) ? 400 : 200;
         return;
     }
     emit_synthesized(st, index);
@@ -241,7 +247,7 @@ static void on_exec_reply(struct st_rest_req_t *st, const kve_kv_reply_t *reply)
     }
     for (i = 0; i != reply->elements; ++i) {
         emit_synthesized(st, st->ncmds);
-        append_entry(st, capped(st, reply->element[i]));
+        append_entry(st, reply->element[i]);
         ++st->next_cmd;
     }
 }
@@ -273,16 +279,26 @@ static void fix_sync_counter(struct st_rest_req_t *st, uint64_t value, uint64_t 
             (unsigned long long)value, (unsigned long long)floor);
 }
 
-static void on_sync_reply(struct st_rest_req_t *st, uint8_t kind, const kve_kv_reply_t *reply)
+/* The counter could not be read: an error reply (the key holds something else, an ACL), a timeout or a lost
+ * connection. The user's commands ran and replied, so the response stands, with the last token known. */
+static void on_sync_failed(struct st_rest_req_t *st, int err, const kve_kv_reply_t *reply)
+{
+    if (err != 0) { /* transient, and the link reports it */
+        kve_log(KVE_LOG_DEBUG, "kv", "INCR %s failed (%s): the response carries the last sync token", st->self->conf->sync_key,
+                kve_strerror(err));
+    } else if (!st->thread->warned_sync_key) {
+        st->thread->warned_sync_key = 1;
+        kve_log(KVE_LOG_WARN, "kv", "INCR %s failed (%.*s): sync tokens will not advance", st->self->conf->sync_key,
+                (int)KVE_MIN(reply->len, 100), reply->str != NULL ? reply->str : "");
+    }
+}
+
+static void on_sync_reply(struct st_rest_req_t *st, uint8_t kind, int err, const kve_kv_reply_t *reply)
 {
     uint64_t floor = sync_floor(st), v;
 
-    if (reply->type != KVE_REPLY_INTEGER || reply->integer <= 0) {
-        if (!st->thread->warned_sync_key) {
-            st->thread->warned_sync_key = 1;
-            kve_log(KVE_LOG_WARN, "kv", "INCR %s failed (%.*s): sync tokens will not advance", st->self->conf->sync_key,
-                    (int)KVE_MIN(reply->len, 100), reply->str != NULL ? reply->str : "");
-        }
+    if (err != 0 || reply->type != KVE_REPLY_INTEGER || reply->integer <= 0) {
+        on_sync_failed(st, err, reply);
         return;
     }
     v = (uint64_t)reply->integer;
@@ -299,7 +315,10 @@ static void on_reply(void *data, int err, const kve_kv_reply_t *reply)
 
     KVE_CHECK_OBJ(st, REQ_MAGIC);
     slot->handle = NULL;
-    if (err != 0) {
+    if (slot->kind == SLOT_SYNC || slot->kind == SLOT_SYNC_FIX) {
+        if (st->failure == 0)
+            on_sync_reply(st, slot->kind, err, reply); /* failing to count the writes never fails the request */
+    } else if (err != 0) {
         if (st->failure == 0)
             st->failure = err;
     } else if (st->failure == 0) {
@@ -313,10 +332,6 @@ static void on_reply(void *data, int err, const kve_kv_reply_t *reply)
             break;
         case SLOT_EXEC:
             on_exec_reply(st, reply);
-            break;
-        case SLOT_SYNC:
-        case SLOT_SYNC_FIX:
-            on_sync_reply(st, slot->kind, reply);
             break;
         }
     }
@@ -351,6 +366,9 @@ static int issue(struct st_rest_req_t *st, kve_kv_t *kv, uint8_t kind, uint32_t 
     return 0;
 }
 
+/* Queues every command of the request. A link changes state only from the event loop (queuing writes
+ * nothing) and a request's commands share one timeout, so either the first command fails and nothing was
+ * queued, or all of them are: a MULTI is never left open on the shared connection. */
 static int issue_all(struct st_rest_req_t *st, kve_kv_t *kv)
 {
     static const char *const multi[] = {"MULTI"}, *const exec[] = {"EXEC"};
@@ -370,10 +388,9 @@ static int issue_all(struct st_rest_req_t *st, kve_kv_t *kv)
     }
     if (err == 0 && st->mode == MODE_MULTI)
         err = issue(st, kv, SLOT_EXEC, 0, 1, exec, exec_len);
-    else if (err != 0 && st->mode == MODE_MULTI && st->nslots != 0)
-        issue(st, kv, SLOT_MULTI, 0, 1, (const char *const[]){"DISCARD"}, (const size_t[]){7}); /* never leave MULTI open */
     if (err == 0 && writes)
         err = issue(st, kv, SLOT_SYNC, 0, 2, sync, sync_len);
+    KVE_ASSERT(err == 0 || st->nslots == 0);
     return err;
 }
 
@@ -462,7 +479,7 @@ static const char *apply_policy(struct st_rest_req_t *st, h2o_req_t *req, int re
     st->verdicts = h2o_mem_alloc_pool(&req->pool, sizeof(*st->verdicts) * st->ncmds);
     for (i = 0; i != st->ncmds; ++i) {
         kve_policy_result_t *v = st->verdicts + i;
-        kve_rest_policy_apply(&st->self->policy, read_only, st->cmds + i, &req->pool, v);
+        kve_rest_policy_apply(&st->self->policy, read_only ? KVE_POLICY_F_READ_ONLY : 0, st->cmds + i, &req->pool, v);
         if (v->verdict == KVE_POLICY_DENY && (st->mode != MODE_PIPELINE || st->resp2))
             return v->error;
         if (v->verdict == KVE_POLICY_REPLY_INTEGER && st->resp2)
@@ -481,17 +498,14 @@ static void execute(struct st_rest_req_t *st, h2o_req_t *req)
     for (i = 0; i != st->ncmds; ++i)
         nsend += st->verdicts[i].verdict == KVE_POLICY_SEND;
     if (st->mode == MODE_SINGLE && nsend == 0) { /* COPY k k */
-        kve_rest_json_envelope(&st->body, &(kve_kv_reply_t){KVE_REPLY_INTEGER, st->verdicts[0].integer}, st->base64);
-        st->status = 200;
+        st->status = append_entry(st, &(kve_kv_reply_t){KVE_REPLY_INTEGER, st->verdicts[0].integer}) ? 400 : 200;
         finish(st);
         return;
     }
     st->slots = h2o_mem_alloc_pool(&req->pool, sizeof(*st->slots) * (st->ncmds + 4)); /* + MULTI, EXEC, sync, fix */
     ++st->pending; /* held while issuing, so a reply can never finish the request early */
-    if (thread->kv == NULL || (err = issue_all(st, thread->kv)) != 0) {
-        /* nothing more is sent; what was sent completes and is ignored */
-        st->failure = thread->kv == NULL ? KVE_EUNAVAIL : err;
-    }
+    if (thread->kv == NULL || (err = issue_all(st, thread->kv)) != 0)
+        st->failure = thread->kv == NULL ? KVE_EUNAVAIL : err; /* nothing was sent */
     if (--st->pending == 0)
         finish(st);
     else
@@ -517,6 +531,19 @@ static const char *stream_kind(const char *rest, size_t len, const char **args, 
         if (route(rest, len, kinds[i], args, args_len))
             return kinds[i];
     return NULL;
+}
+
+/* the policy's refusal of a streaming endpoint, or NULL: its command alone is judged (the channel names
+ * are checked by the endpoint) */
+static const char *stream_refusal(kve_rest_handler_t *self, h2o_req_t *req, const char *kind, int read_only)
+{
+    const char *argv[1] = {kind};
+    size_t argvlen[1] = {strlen(kind)};
+    kve_rest_cmd_t cmd = {1, argv, argvlen};
+    kve_policy_result_t res;
+
+    kve_rest_policy_apply(&self->policy, KVE_POLICY_F_STREAM | (read_only ? KVE_POLICY_F_READ_ONLY : 0), &cmd, &req->pool, &res);
+    return res.verdict == KVE_POLICY_DENY ? res.error : NULL;
 }
 
 static int method_allowed(kve_rest_handler_t *self, h2o_req_t *req)
@@ -550,11 +577,27 @@ static int serve_options(kve_rest_handler_t *self, h2o_req_t *req)
     return 1;
 }
 
+/* a token that was presented and refused: why, and the client's address (never the token) */
+static void log_refused(h2o_req_t *req, const char *why)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = req->conn->callbacks->get_peername != NULL ? req->conn->callbacks->get_peername(req->conn, (void *)&ss) : 0;
+    char host[NI_MAXHOST];
+
+    if (len == 0 || h2o_socket_getnumerichost((void *)&ss, len, host) == SIZE_MAX)
+        strcpy(host, "?");
+    kve_log(KVE_LOG_INFO, "kv", "401 for %s: %s", host, why);
+}
+
 static int authenticate(kve_rest_handler_t *self, h2o_req_t *req, const char *query, size_t qlen, int *read_only)
 {
     h2o_iovec_t tok = find_token(req, query, qlen);
-    const char *who;
-    int access = tok.base != NULL ? kve_rest_auth_check(self->auth, tok.base, tok.len, time(NULL), &who) : KVE_ACCESS_NONE;
+    char who[160];
+    int access = KVE_ACCESS_NONE;
+
+    if (tok.base != NULL &&
+        (access = kve_rest_auth_check(self->auth, tok.base, tok.len, time(NULL), who, sizeof(who))) == KVE_ACCESS_NONE)
+        log_refused(req, who);
     *read_only = access == KVE_ACCESS_READ_ONLY;
     return access != KVE_ACCESS_NONE;
 }
@@ -586,8 +629,8 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
         return 0;
     }
     if ((kind = stream_kind(rest, rest_len, &args, &args_len)) != NULL) {
-        if (read_only && strcmp(kind, "monitor") == 0)
-            kve_rest__send_error(self, req, 400, "NOPERM this user has no permissions to run the 'monitor' command", 0);
+        if ((err = stream_refusal(self, req, kind, read_only)) != NULL)
+            kve_rest__send_error(self, req, 400, err, kve_rest__thread(self, req)->sync_seen);
         else
             kve_rest__serve_stream(self, req, kind, args, args_len);
         return 0;
@@ -648,6 +691,7 @@ void kve_rest_register(h2o_pathconf_t *pathconf, const kve_rest_conf_t *conf)
     self->conf = conf;
     /* a JWT key shorter than KVE_JWT_MIN_KEY is refused by the configuration, and never verifies anything */
     self->auth = kve_rest_auth_new(conf->tokens.entries, conf->tokens.size, conf->jwt_key);
+    kve_rest_policy_init();
     self->policy = (kve_rest_policy_t){conf->allow_keys, conf->allow_flush, conf->max_key_size, conf->scan_max_count};
     self->policy.deny.entries = conf->deny_commands.entries, self->policy.deny.size = conf->deny_commands.size;
     self->policy.allow.entries = conf->allow_commands.entries, self->policy.allow.size = conf->allow_commands.size;

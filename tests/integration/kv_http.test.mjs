@@ -634,6 +634,27 @@ test('a reply over kv.max_reply_size becomes "ERR max response size exceeded"', 
     expectJson(await cmd(['GETRANGE', 'lim:bigv', 0, 2]), 200, { result: 'vvv' });
 });
 
+test('kv.max_reply_size bounds the whole body: entries that would pass it become the error (pipeline, multi-exec, resp2)', async () => {
+    const v = 'm'.repeat(40 * 1024);
+    await rc.set('lim:mid', v);
+    const commands = [...Array.from({ length: 100 }, () => ['GET', 'lim:mid']), ['STRLEN', 'lim:mid']];
+    const tooBig = { error: 'ERR max response size exceeded' };
+    const expected = [{ result: v }, ...Array.from({ length: 99 }, () => tooBig), { result: 40 * 1024 }];
+    const bound = 64 * 1024 + commands.length * (JSON.stringify(tooBig).length + 1) + 2;
+    for (const path of ['/pipeline', '/multi-exec']) {
+        const r = await post(path, commands);
+        expectJson(r, 200, expected, path);
+        assert.ok(r.bodyBuffer.length <= bound, `${path}: ${r.bodyBuffer.length} bytes`);
+    }
+    const r2 = await post('/pipeline', commands, { headers: { 'upstash-response-format': 'resp2' } });
+    assert.equal(r2.status, 200);
+    assert.equal(r2.body, `$${v.length}\r\n${v}\r\n${'-ERR max response size exceeded\r\n'.repeat(99)}:${40 * 1024}\r\n`);
+    // base64 makes the first value 54 KiB: still within the cap
+    const b = json(await post('/pipeline', commands.slice(0, 2), { headers: { 'upstash-encoding': 'base64' } }));
+    assert.deepEqual(b, [{ result: b64(v) }, tooBig]);
+    expectJson(await cmd(['GET', 'lim:mid']), 200, { result: v }, 'one reply within the cap');
+});
+
 // =============================================================================================
 // authentication
 
@@ -744,6 +765,17 @@ test('JWT: self-signed HS256 works; expired, alg none, HS512, wrong key or audie
     expectJson(await cmd(['PING'], { token: `${makeJwt(hdr, good)}=` }), 401, WRONGPASS, 'junk appended');
 });
 
+test('auth: a refused token is logged with the reason and the client address, never the token', async () => {
+    const now = nowSec();
+    const bad = 'wrong-token-to-log-0123456789';
+    const expired = makeJwt({ alg: 'HS256', typ: 'JWT' }, { aud: 'kvedge:kv', access: 'rw', exp: now - 60, iat: now - 120 });
+    expectJson(await cmd(['PING'], { token: bad }), 401, WRONGPASS);
+    expectJson(await req('GET', `/ping?_token=${expired}`, { token: null }), 401, WRONGPASS, '_token');
+    await waitFor(() => /\bkv: 401 for 127\.0\.0\.1: jwt refused: expired$/m.test(k.stderr()), { message: 'the JWT refusal logged' });
+    assert.match(k.stderr(), /\bkv: 401 for 127\.0\.0\.1: unknown token$/m);
+    for (const secret of [bad, expired, expired.split('.')[2]]) assert.ok(!k.stderr().includes(secret), 'no token in the log');
+});
+
 test('a kv.jwt_key shorter than 32 bytes fails `kvedge -t` with a clear message', async () => {
     const file = writeConfig({
         listen: [{ port: await freePort() }],
@@ -826,6 +858,30 @@ test('policy: SCAN COUNT above kv.scan_max_count is lowered to it before reachin
         const scan = seen.find((a) => a[0].toUpperCase() === 'SCAN');
         assert.deepEqual(scan, ['SCAN', '0', 'MATCH', 'pol:*', 'COUNT', '1000']);
         assert.deepEqual(seen.find((a) => a[0].toUpperCase() === 'HSCAN'), ['HSCAN', 'pol:h', '0', 'COUNT', '1000']);
+    } finally {
+        mon.disconnect();
+    }
+});
+
+test('policy: a flag before COUNT (WITHTYPE) or a MATCH value "count" cannot hide COUNT from the cap', async () => {
+    await rc.hset('pol:h2', 'f', 'v');
+    const mon = await rc.monitor();
+    try {
+        const seen = [];
+        mon.on('monitor', (time, args) => seen.push(args));
+        await sleep(100);
+        const w = json(await cmd(['SCAN', '0', 'WITHTYPE', 'COUNT', '1000000', 'MATCH', 'pol:h2']));
+        assert.deepEqual(w.result[1], ['pol:h2', 'hash'], 'the WITHTYPE reply');
+        expectJson(await cmd(['SCAN', '0', 'MATCH', 'count', 'COUNT', '1000000']), 200, { result: ['0', []] });
+        expectJson(await cmd(['HSCAN', 'pol:h2', '0', 'MATCH', 'count', 'COUNT', '5000']), 200, { result: ['0', []] });
+        await waitFor(() => seen.some((a) => a[0].toUpperCase() === 'HSCAN'), { message: 'HSCAN seen by MONITOR' });
+        const scan = (a) => a[0].toUpperCase() === 'SCAN';
+        // the WITHTYPE script calls SCAN from Lua: MONITOR shows the EVAL and the script's own SCAN
+        const inner = seen.filter((a) => a[0] === 'SCAN' && a.includes('pol:h2'));
+        assert.deepEqual(inner, [['SCAN', '0', 'COUNT', '1000', 'MATCH', 'pol:h2']], 'SCAN inside the WITHTYPE script');
+        assert.deepEqual(seen.filter(scan).find((a) => a.includes('count')), ['SCAN', '0', 'MATCH', 'count', 'COUNT', '1000']);
+        assert.deepEqual(seen.find((a) => a[0].toUpperCase() === 'HSCAN'), ['HSCAN', 'pol:h2', '0', 'MATCH', 'count', 'COUNT', '1000']);
+        assert.ok(!seen.some((a) => a.includes('1000000') || a.includes('5000')), 'no uncapped COUNT reached Redis');
     } finally {
         mon.disconnect();
     }
@@ -1080,6 +1136,31 @@ test('SSE: read-only tokens may subscribe but not monitor; bad channel names and
     r = await post('/subscribe/ch', '[]', { token: 'wrong-token-0123456789' });
     expectJson(r, 401, WRONGPASS);
     assert.equal(await numsub('a,b'), 0);
+});
+
+test('SSE: kv.deny_commands applies to /subscribe, /psubscribe and /monitor (the policy\'s JSON error)', async () => {
+    const k2 = await startKvedge({ threads: 1, redis: redis.url, kv: { tokens: TOKENS, deny_commands: ['subscribe', 'monitor'] } });
+    const base = `${k2.url}/kv`;
+    try {
+        const before = await numsub('denied');
+        expectJson(await post('/subscribe/denied', '[]', { base }), 400, { error: "ERR command 'subscribe' is disabled by the server's policy" });
+        expectJson(await post('/subscribe/denied', '[]', { base, token: RO }), 400,
+            { error: "ERR command 'subscribe' is disabled by the server's policy" }, 'read-only token');
+        expectJson(await req('GET', '/monitor', { base }), 400, { error: "ERR command 'monitor' is disabled by the server's policy" });
+        assert.equal(await numsub('denied'), before, 'no subscription reached Redis');
+        // what is not denied still streams, and the commands stay refused as commands
+        const p = await openStream(`${base}/psubscribe/allowed.*`);
+        try {
+            assert.equal(p.status, 200);
+            await p.waitData('psubscribe,allowed.*,1');
+        } finally {
+            p.close();
+        }
+        expectError(await cmd(['PSUBSCRIBE', 'x'], { base }), 400, /^ERR command 'psubscribe' is not allowed over the REST API: use the/);
+        expectJson(await cmd(['SUBSCRIBE', 'x'], { base }), 400, { error: "ERR command 'subscribe' is disabled by the server's policy" });
+    } finally {
+        assertCleanExit(await k2.stop());
+    }
 });
 
 test('SSE: 20 subscribers at once all get the message', async () => {

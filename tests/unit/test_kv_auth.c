@@ -13,14 +13,19 @@ TEST(static_tokens)
 {
     kve_rest_token_conf_t tokens[] = {{"rw-token-aaaaaaaaaaaa", 0, "app"}, {"ro-token-bbbbbbbbbbbb", 1, NULL}};
     kve_rest_auth_t *a = kve_rest_auth_new(tokens, 2, NULL);
-    const char *who;
-    CHECK_EQ_INT(kve_rest_auth_check(a, KVE_STRLIT("rw-token-aaaaaaaaaaaa"), 0, &who), KVE_ACCESS_READ_WRITE);
+    char who[160];
+    CHECK_EQ_INT(kve_rest_auth_check(a, KVE_STRLIT("rw-token-aaaaaaaaaaaa"), 0, who, sizeof(who)), KVE_ACCESS_READ_WRITE);
     CHECK_EQ_STR(who, "token app");
-    CHECK_EQ_INT(kve_rest_auth_check(a, KVE_STRLIT("ro-token-bbbbbbbbbbbb"), 0, &who), KVE_ACCESS_READ_ONLY);
+    CHECK_EQ_INT(kve_rest_auth_check(a, KVE_STRLIT("ro-token-bbbbbbbbbbbb"), 0, who, sizeof(who)), KVE_ACCESS_READ_ONLY);
     CHECK_EQ_STR(who, "token #2");
-    CHECK_EQ_INT(kve_rest_auth_check(a, KVE_STRLIT("rw-token-aaaaaaaaaaab"), 0, &who), KVE_ACCESS_NONE);
-    CHECK_EQ_INT(kve_rest_auth_check(a, KVE_STRLIT("rw-token-aaaaaaaaaaa"), 0, &who), KVE_ACCESS_NONE);
-    CHECK_EQ_INT(kve_rest_auth_check(a, "", 0, 0, &who), KVE_ACCESS_NONE);
+    CHECK_EQ_INT(kve_rest_auth_check(a, KVE_STRLIT("rw-token-aaaaaaaaaaab"), 0, who, sizeof(who)), KVE_ACCESS_NONE);
+    CHECK_EQ_STR(who, "unknown token");
+    CHECK_EQ_INT(kve_rest_auth_check(a, KVE_STRLIT("rw-token-aaaaaaaaaaa"), 0, who, sizeof(who)), KVE_ACCESS_NONE);
+    CHECK_EQ_STR(who, "unknown token");
+    CHECK_EQ_INT(kve_rest_auth_check(a, KVE_STRLIT("a.b.c"), 0, who, sizeof(who)), KVE_ACCESS_NONE); /* no JWT key */
+    CHECK_EQ_STR(who, "unknown token");
+    CHECK_EQ_INT(kve_rest_auth_check(a, "", 0, 0, who, sizeof(who)), KVE_ACCESS_NONE);
+    CHECK_EQ_STR(who, "empty token");
     kve_rest_auth_free(a);
 }
 
@@ -31,14 +36,18 @@ TEST(jwt_roundtrip)
     char *rw = kve_rest_jwt_mint(key, KVE_ACCESS_READ_WRITE, 60, "ci", now, err, sizeof(err));
     char *ro = kve_rest_jwt_mint(key, KVE_ACCESS_READ_ONLY, 60, NULL, now, err, sizeof(err));
     kve_rest_auth_t *a = kve_rest_auth_new(NULL, 0, key);
-    const char *who;
+    char who[160];
 
     CHECK_NOT_NULL(rw);
     CHECK_NOT_NULL(ro);
     CHECK_EQ_INT(kve_rest_jwt_verify(key, rw, strlen(rw), now, err, sizeof(err)), KVE_ACCESS_READ_WRITE);
     CHECK_EQ_INT(kve_rest_jwt_verify(key, ro, strlen(ro), now + 30, err, sizeof(err)), KVE_ACCESS_READ_ONLY);
-    CHECK_EQ_INT(kve_rest_auth_check(a, rw, strlen(rw), now, &who), KVE_ACCESS_READ_WRITE);
+    CHECK_EQ_INT(kve_rest_auth_check(a, rw, strlen(rw), now, who, sizeof(who)), KVE_ACCESS_READ_WRITE);
     CHECK_EQ_STR(who, "jwt");
+    CHECK_EQ_INT(kve_rest_auth_check(a, rw, strlen(rw), now + 66, who, sizeof(who)), KVE_ACCESS_NONE);
+    CHECK_EQ_STR(who, "jwt refused: expired");
+    CHECK_EQ_INT(kve_rest_auth_check(a, KVE_STRLIT("a.b.c!!"), now, who, sizeof(who)), KVE_ACCESS_NONE);
+    CHECK_EQ_STR(who, "jwt refused: not a well-formed JWT");
     /* expired (beyond the 5 s skew) */
     CHECK_EQ_INT(kve_rest_jwt_verify(key, rw, strlen(rw), now + 66, err, sizeof(err)), KVE_ACCESS_NONE);
     CHECK_EQ_STR(err, "expired");

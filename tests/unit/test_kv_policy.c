@@ -19,7 +19,7 @@ static kve_rest_cmd_t make_cmd(h2o_mem_pool_t *pool, const char *const *args)
     return cmd;
 }
 
-static kve_policy_result_t apply(const kve_rest_policy_t *p, int read_only, const char *const *args, kve_rest_cmd_t *out)
+static kve_policy_result_t apply(const kve_rest_policy_t *p, unsigned flags, const char *const *args, kve_rest_cmd_t *out)
 {
     static h2o_mem_pool_t pool;
     static int inited;
@@ -30,7 +30,7 @@ static kve_policy_result_t apply(const kve_rest_policy_t *p, int read_only, cons
         inited = 1;
     }
     cmd = make_cmd(&pool, args);
-    kve_rest_policy_apply(p, read_only, &cmd, &pool, &res);
+    kve_rest_policy_apply(p, flags, &cmd, &pool, &res);
     if (out != NULL)
         *out = cmd;
     return res;
@@ -130,16 +130,50 @@ TEST(read_only)
     p.allow_keys = 1;
     for (i = 0; i != sizeof(allowed) / sizeof(allowed[0]); ++i) {
         const char *args[4] = {allowed[i][0], allowed[i][1], allowed[i][2], NULL};
-        kve_policy_result_t r = apply(&p, 1, args, NULL);
+        kve_policy_result_t r = apply(&p, KVE_POLICY_F_READ_ONLY, args, NULL);
         CHECK_EQ_INT(r.verdict, KVE_POLICY_SEND);
         CHECK_EQ_INT(r.is_write, 0);
     }
     for (i = 0; i != sizeof(refused) / sizeof(refused[0]); ++i) {
         const char *args[4] = {refused[i][0], refused[i][1], refused[i][2], NULL};
-        CHECK_EQ_INT(apply(&p, 1, args, NULL).verdict, KVE_POLICY_DENY);
+        CHECK_EQ_INT(apply(&p, KVE_POLICY_F_READ_ONLY, args, NULL).verdict, KVE_POLICY_DENY);
     }
-    CHECK_EQ_STR(apply(&p, 1, (const char *[]){"SET", "k", "v", NULL}, NULL).error,
+    CHECK_EQ_STR(apply(&p, KVE_POLICY_F_READ_ONLY, (const char *[]){"SET", "k", "v", NULL}, NULL).error,
                  "NOPERM this user has no permissions to run the 'set' command");
+}
+
+TEST(stream_endpoints)
+{
+    static const char *const endpoints[] = {"subscribe", "psubscribe", "monitor"};
+    const unsigned ro_stream = KVE_POLICY_F_READ_ONLY | KVE_POLICY_F_STREAM;
+    char *deny[] = {"subscribe", "monitor"};
+    kve_rest_policy_t p = defaults;
+    size_t i;
+
+    /* the endpoint's own command goes; as a command it is still refused with the pointer to the endpoint */
+    for (i = 0; i != sizeof(endpoints) / sizeof(endpoints[0]); ++i) {
+        CHECK_EQ_INT(apply(&defaults, KVE_POLICY_F_STREAM, (const char *[]){endpoints[i], NULL}, NULL).verdict, KVE_POLICY_SEND);
+        CHECK_EQ_INT(apply(&defaults, 0, (const char *[]){endpoints[i], "x", NULL}, NULL).verdict, KVE_POLICY_DENY);
+    }
+    /* read-only tokens may subscribe, not monitor */
+    CHECK_EQ_INT(apply(&defaults, ro_stream, (const char *[]){"SUBSCRIBE", NULL}, NULL).verdict, KVE_POLICY_SEND);
+    CHECK_EQ_INT(apply(&defaults, ro_stream, (const char *[]){"psubscribe", NULL}, NULL).verdict, KVE_POLICY_SEND);
+    CHECK_EQ_STR(apply(&defaults, ro_stream, (const char *[]){"monitor", NULL}, NULL).error,
+                 "NOPERM this user has no permissions to run the 'monitor' command");
+    CHECK_EQ_STR(apply(&defaults, KVE_POLICY_F_READ_ONLY, (const char *[]){"subscribe", "ch", NULL}, NULL).error,
+                 "ERR command 'subscribe' is not allowed over the REST API: use the /subscribe/<channel> endpoint");
+    /* the flag lifts nothing else */
+    CHECK_EQ_INT(apply(&defaults, KVE_POLICY_F_STREAM, (const char *[]){"ssubscribe", NULL}, NULL).verdict, KVE_POLICY_DENY);
+    CHECK_EQ_INT(apply(&defaults, KVE_POLICY_F_STREAM, (const char *[]){"blpop", "l", "0", NULL}, NULL).verdict, KVE_POLICY_DENY);
+    CHECK_EQ_INT(apply(&defaults, KVE_POLICY_F_STREAM, (const char *[]){"config", "get", "x", NULL}, NULL).verdict,
+                 KVE_POLICY_DENY);
+    /* configured refusals apply to the endpoints */
+    p.deny.entries = deny, p.deny.size = 2;
+    CHECK_EQ_STR(apply(&p, KVE_POLICY_F_STREAM, (const char *[]){"subscribe", NULL}, NULL).error,
+                 "ERR command 'subscribe' is disabled by the server's policy");
+    CHECK_EQ_STR(apply(&p, ro_stream, (const char *[]){"monitor", NULL}, NULL).error,
+                 "ERR command 'monitor' is disabled by the server's policy");
+    CHECK_EQ_INT(apply(&p, KVE_POLICY_F_STREAM, (const char *[]){"psubscribe", NULL}, NULL).verdict, KVE_POLICY_SEND);
 }
 
 TEST(key_size)
@@ -175,6 +209,53 @@ TEST(scan_rewrites)
     CHECK_EQ_INT(r.is_write, 0);
 }
 
+/* every argument of `cmd` from `from` on equals `expect` (NULL-terminated), and there are no more */
+static void check_args(const kve_rest_cmd_t *cmd, size_t from, const char *const *expect)
+{
+    size_t i;
+    for (i = 0; expect[i] != NULL; ++i) {
+        CHECK(from + i < cmd->argc);
+        if (from + i < cmd->argc)
+            CHECK_EQ_MEM(cmd->argv[from + i], cmd->argvlen[from + i], expect[i], strlen(expect[i]));
+    }
+    CHECK_EQ_UINT(cmd->argc, from + i);
+}
+
+/* options are read as Redis reads them (MATCH, COUNT and TYPE take a value; other words stand alone), so
+ * a flag before COUNT or a MATCH value "count" cannot hide a COUNT from the cap */
+TEST(scan_option_orders)
+{
+    kve_rest_cmd_t cmd;
+    apply(&defaults, 0, (const char *[]){"SCAN", "0", "WITHTYPE", "COUNT", "1000000", NULL}, &cmd);
+    CHECK_EQ_MEM(cmd.argv[0], cmd.argvlen[0], "EVAL", 4);
+    check_args(&cmd, 3, (const char *[]){"0", "COUNT", "1000", NULL});
+    apply(&defaults, 0, (const char *[]){"SCAN", "0", "COUNT", "1000000", "WITHTYPE", NULL}, &cmd);
+    check_args(&cmd, 3, (const char *[]){"0", "COUNT", "1000", NULL});
+    apply(&defaults, 0, (const char *[]){"SCAN", "0", "MATCH", "count", "COUNT", "1000000", NULL}, &cmd);
+    check_args(&cmd, 0, (const char *[]){"SCAN", "0", "MATCH", "count", "COUNT", "1000", NULL});
+    apply(&defaults, 0, (const char *[]){"SCAN", "0", "MATCH", "COUNT", "COUNT", "1000000", NULL}, &cmd);
+    check_args(&cmd, 0, (const char *[]){"SCAN", "0", "MATCH", "COUNT", "COUNT", "1000", NULL});
+    apply(&defaults, 0, (const char *[]){"SCAN", "0", "TYPE", "string", "COUNT", "5000", "COUNT", "7000", NULL}, &cmd);
+    check_args(&cmd, 0, (const char *[]){"SCAN", "0", "TYPE", "string", "COUNT", "1000", "COUNT", "1000", NULL});
+    /* a MATCH value "withtype" is a pattern, not the flag */
+    apply(&defaults, 0, (const char *[]){"SCAN", "0", "MATCH", "withtype", NULL}, &cmd);
+    check_args(&cmd, 0, (const char *[]){"SCAN", "0", "MATCH", "withtype", NULL});
+    apply(&defaults, 0, (const char *[]){"HSCAN", "h", "0", "NOVALUES", "COUNT", "5000", NULL}, &cmd);
+    check_args(&cmd, 0, (const char *[]){"HSCAN", "h", "0", "NOVALUES", "COUNT", "1000", NULL});
+    apply(&defaults, 0, (const char *[]){"ZSCAN", "z", "0", "NOSCORES", "MATCH", "count", "COUNT", "99999", NULL}, &cmd);
+    check_args(&cmd, 0, (const char *[]){"ZSCAN", "z", "0", "NOSCORES", "MATCH", "count", "COUNT", "1000", NULL});
+    apply(&defaults, 0, (const char *[]){"SSCAN", "s", "0", "MATCH", "x", "count", "2000", NULL}, &cmd);
+    check_args(&cmd, 0, (const char *[]){"SSCAN", "s", "0", "MATCH", "x", "count", "1000", NULL});
+    /* the key of HSCAN may be called "count": options start after the cursor */
+    apply(&defaults, 0, (const char *[]){"HSCAN", "count", "0", "COUNT", "3000", NULL}, &cmd);
+    check_args(&cmd, 0, (const char *[]){"HSCAN", "count", "0", "COUNT", "1000", NULL});
+    /* WITHTYPE is Upstash's for SCAN only: elsewhere Redis reports it; a COUNT without a value too */
+    apply(&defaults, 0, (const char *[]){"HSCAN", "h", "0", "WITHTYPE", "COUNT", "3000", NULL}, &cmd);
+    check_args(&cmd, 0, (const char *[]){"HSCAN", "h", "0", "WITHTYPE", "COUNT", "1000", NULL});
+    apply(&defaults, 0, (const char *[]){"SCAN", "0", "COUNT", NULL}, &cmd);
+    check_args(&cmd, 0, (const char *[]){"SCAN", "0", "COUNT", NULL});
+}
+
 TEST(copy_onto_itself)
 {
     kve_policy_result_t r = apply(&defaults, 0, (const char *[]){"COPY", "k", "k", NULL}, NULL);
@@ -186,12 +267,15 @@ TEST(copy_onto_itself)
 
 void kve_suite_kv_policy(void)
 {
+    kve_rest_policy_init();
     RUN(lookup);
     RUN(allowed_and_writes);
     RUN(refusals);
     RUN(configured_lists);
     RUN(read_only);
+    RUN(stream_endpoints);
     RUN(key_size);
     RUN(scan_rewrites);
+    RUN(scan_option_orders);
     RUN(copy_onto_itself);
 }

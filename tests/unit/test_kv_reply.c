@@ -312,7 +312,7 @@ TEST(json_value_nested)
 static const char *envelope(kve_buf_t *buf, const kve_kv_reply_t *reply, int base64)
 {
     buf->len = 0;
-    kve_rest_json_envelope(buf, reply, base64);
+    kve_rest_json_envelope(buf, reply, base64, SIZE_MAX);
     kve_buf_putc(buf, '\0');
     return buf->base;
 }
@@ -345,7 +345,7 @@ TEST(json_envelope)
 static const char *resp2(kve_buf_t *buf, const kve_kv_reply_t *reply)
 {
     buf->len = 0;
-    kve_rest_resp2(buf, reply);
+    kve_rest_resp2(buf, reply, SIZE_MAX);
     kve_buf_putc(buf, '\0');
     return buf->base;
 }
@@ -375,23 +375,60 @@ TEST(resp2_types)
     /* binary bulk with a NUL */
     kve_kv_reply_t bin = {.type = KVE_REPLY_STRING, .str = "\0\xff", .len = 2};
     buf.len = 0;
-    kve_rest_resp2(&buf, &bin);
+    kve_rest_resp2(&buf, &bin, SIZE_MAX);
     CHECK_EQ_MEM(buf.base, buf.len, "$2\r\n\0\xff\r\n", 8);
     kve_buf_dispose(&buf);
 }
 
-TEST(reply_size)
+/* the bounded encoders: what fits is encoded exactly, anything else fails once past the limit */
+TEST(limits)
 {
-    kve_kv_reply_t abc = text(KVE_REPLY_STRING, "abc"), a = text(KVE_REPLY_STATUS, "a"), bc = text(KVE_REPLY_ERROR, "bc");
-    kve_kv_reply_t n = integer(123456789);
-    kve_kv_reply_t *inner_elems[] = {&a, &bc}, inner = array(inner_elems, 2);
-    kve_kv_reply_t *elems[] = {&abc, &inner, &n, (kve_kv_reply_t *)&nil}, arr = array(elems, 4);
+    kve_kv_reply_t abc = text(KVE_REPLY_STRING, "abc"), ctl = text(KVE_REPLY_STRING, "\x01\x01"), n = integer(123456789);
+    kve_kv_reply_t err = text(KVE_REPLY_ERROR, "ERR x");
+    kve_kv_reply_t *elems[] = {&n, &abc}, arr = array(elems, 2);
+    kve_kv_reply_t huge = {.type = KVE_REPLY_STRING, .len = 1 << 20};
+    kve_buf_t buf = KVE_BUF_INIT;
 
-    CHECK_EQ_UINT(kve_rest_reply_size(&abc), 16 + 3);
-    CHECK_EQ_UINT(kve_rest_reply_size(&n), 16);
-    CHECK_EQ_UINT(kve_rest_reply_size(&nil), 16);
-    CHECK_EQ_UINT(kve_rest_reply_size(&inner), 16 + 17 + 18);
-    CHECK_EQ_UINT(kve_rest_reply_size(&arr), 16 + 19 + (16 + 17 + 18) + 16 + 16);
+    /* {"result":"abc"} is 16 bytes; what the buffer already held counts */
+    CHECK_EQ_INT(kve_rest_json_envelope(&buf, &abc, 0, 16), 0);
+    CHECK_EQ_MEM(buf.base, buf.len, "{\"result\":\"abc\"}", 16);
+    buf.len = 0;
+    CHECK_EQ_INT(kve_rest_json_envelope(&buf, &abc, 0, 15), -1);
+    buf.len = 1;
+    CHECK_EQ_INT(kve_rest_json_envelope(&buf, &abc, 0, 16), -1);
+    buf.len = 1;
+    CHECK_EQ_INT(kve_rest_json_envelope(&buf, &abc, 0, 17), 0);
+    /* the encoded size counts, not the reply's: escapes, base64, numbers, nested arrays */
+    buf.len = 0;
+    CHECK_EQ_INT(kve_rest_json_envelope(&buf, &ctl, 0, 25), 0); /* {"result":"\u0001\u0001"} */
+    CHECK_EQ_UINT(buf.len, 25);
+    buf.len = 0;
+    CHECK_EQ_INT(kve_rest_json_envelope(&buf, &ctl, 0, 24), -1);
+    buf.len = 0;
+    CHECK_EQ_INT(kve_rest_json_envelope(&buf, &abc, 1, 16), -1); /* {"result":"YWJj"} is 17 */
+    buf.len = 0;
+    CHECK_EQ_INT(kve_rest_json_envelope(&buf, &arr, 0, 28), 0); /* {"result":[123456789,"abc"]} */
+    CHECK_EQ_UINT(buf.len, 28);
+    buf.len = 0;
+    CHECK_EQ_INT(kve_rest_json_envelope(&buf, &arr, 0, 27), -1);
+    buf.len = 0;
+    CHECK_EQ_INT(kve_rest_json_envelope(&buf, &err, 0, 17), 0); /* {"error":"ERR x"} */
+    buf.len = 0;
+    CHECK_EQ_INT(kve_rest_json_envelope(&buf, &err, 0, 16), -1);
+    /* RESP2: "*2\r\n:123456789\r\n$3\r\nabc\r\n" is 25 bytes */
+    buf.len = 0;
+    CHECK_EQ_INT(kve_rest_resp2(&buf, &arr, 25), 0);
+    CHECK_EQ_UINT(buf.len, 25);
+    buf.len = 0;
+    CHECK_EQ_INT(kve_rest_resp2(&buf, &arr, 24), -1);
+    buf.len = 0;
+    CHECK_EQ_INT(kve_rest_resp2(&buf, &err, 7), -1);
+    /* a string longer than the limit is refused before its bytes are read or room is made for them */
+    kve_buf_dispose(&buf);
+    CHECK_EQ_INT(kve_rest_json_envelope(&buf, &huge, 1, 4096), -1);
+    CHECK_EQ_INT(kve_rest_resp2(&buf, &huge, 4096), -1);
+    CHECK(buf.cap < 4096);
+    kve_buf_dispose(&buf);
 }
 
 void kve_suite_kv_reply(void)
@@ -405,5 +442,5 @@ void kve_suite_kv_reply(void)
     RUN(json_value_nested);
     RUN(json_envelope);
     RUN(resp2_types);
-    RUN(reply_size);
+    RUN(limits);
 }
