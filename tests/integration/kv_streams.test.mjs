@@ -5,7 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import httpMod from 'node:http';
-import { http, SANITIZE, sleep, startKvedge, startRedis, stopKvedgeAndRedis, waitFor } from './harness.mjs';
+import net from 'node:net';
+import { assertCleanExit, http, SANITIZE, sleep, startKvedge, startRedis, stopKvedgeAndRedis, waitFor } from './harness.mjs';
 import { kvConfig, RO_TOKEN, RW_TOKEN } from './kv_helpers.mjs';
 
 /** time bounds are stretched in sanitizer builds */
@@ -15,7 +16,8 @@ const auth = (token = RW_TOKEN) => ({ authorization: `Bearer ${token}` });
 
 /**
  * Opens a streaming GET and reads it incrementally. Resolves once the response headers are in with
- * {status, headers, text(), dataLines(), waitData(pred|string), ended (resolves with the text), close(), pause()}.
+ * {status, headers, text(), dataLines(), waitData(pred|string), ended (resolves with the text), complete() (the
+ * response ended properly, not by a reset), close()}.
  */
 function openStream(url, { token = RW_TOKEN } = {}) {
     const u = new URL(url);
@@ -40,6 +42,7 @@ function openStream(url, { token = RW_TOKEN } = {}) {
                 text: () => text,
                 dataLines,
                 ended,
+                complete: () => res.complete,
                 waitData(pred, timeoutMs = 5000 * SLOW) {
                     const f = typeof pred === 'string' ? (lines) => lines.includes(pred) : pred;
                     return waitFor(() => f(dataLines()), { timeoutMs, intervalMs: 10, message: `SSE data ${pred}; got ${JSON.stringify(text)}` });
@@ -95,6 +98,123 @@ test('subscribe while Redis is SIGSTOPped: 504 JSON within about connect_timeout
         await redis.kill('SIGCONT');
         await assertSubscribeWorks(base, io, 'after');
     } finally {
+        io.disconnect();
+        await stopKvedgeAndRedis(k, redis);
+    }
+});
+
+test('stream handshake refused (no password, wrong password): 503 JSON and a log line without the secret; the right one works', async () => {
+    const redis = await startRedis();
+    const admin = redis.client();
+    await admin.config('SET', 'requirepass', 'stream-pass-123');
+    const run = async (redisConf) => {
+        const k = await startKvedge(kvConfig(redisConf, {}, { threads: 1 }));
+        try {
+            const r = await http('GET', `${k.url}/kv/subscribe/locked`, { headers: auth() });
+            await sleep(100); // the log line is written after the answer
+            assert.equal((await http('GET', `${k.url}/healthz`)).status, 200, 'kvedge is still up');
+            return { r, stderr: k.stderr() };
+        } finally {
+            assertCleanExit(await k.stop());
+        }
+    };
+    try {
+        const nopass = await run(redis.url);
+        expectError(nopass.r, 503, /^ERR kv store connection failed$/, 'no password');
+        assert.match(nopass.stderr, /\[warn\] redis: stream to 127\.0\.0\.1:\d+: handshake failed: NOAUTH/);
+        assert.match(nopass.stderr, /\[warn\] kv: subscription stream ended: kv store connection failed/);
+
+        const wrong = await run({ url: redis.url, password: 'wrong-secret-789' });
+        expectError(wrong.r, 503, /^ERR kv store connection failed$/, 'wrong password');
+        assert.match(wrong.stderr, /\[warn\] redis: stream to 127\.0\.0\.1:\d+: handshake failed: WRONGPASS/);
+        assert.ok(!wrong.stderr.includes('wrong-secret-789'), 'the password is never logged');
+
+        const k = await startKvedge(kvConfig({ url: redis.url, password: 'stream-pass-123' }, {}, { threads: 1 }));
+        try {
+            await assertSubscribeWorks(`${k.url}/kv`, admin, 'unlocked');
+            assert.ok(!k.stderr().includes('stream-pass-123'));
+        } finally {
+            assertCleanExit(await k.stop());
+        }
+    } finally {
+        admin.disconnect();
+        await redis.stop();
+    }
+});
+
+/** The kvedge_connections gauge (the metrics request itself is one of them). */
+async function connections(k) {
+    const body = (await http('GET', `${k.url}/metrics`)).body;
+    return Number(/^kvedge_connections (\d+)$/m.exec(body)[1]);
+}
+
+test('Redis killed or restarted under a started stream: the stream ends, the request is released, a new subscribe works', async () => {
+    const redis = await startRedis();
+    const k = await startKvedge(kvConfig(redis.url, {}, { threads: 1 }));
+    const base = `${k.url}/kv`;
+    try {
+        for (const how of ['SIGKILL', 'restart']) {
+            const s = await openStream(`${base}/subscribe/doomed`);
+            const m = await openStream(`${base}/monitor`);
+            assert.equal(s.status, 200);
+            assert.equal(m.status, 200);
+            await s.waitData('subscribe,doomed,1');
+            await m.waitData('"OK"');
+            assert.equal(await connections(k), 3, `${how}: two streams and the metrics request`);
+            const t0 = Date.now();
+            if (how === 'SIGKILL') await redis.kill('SIGKILL');
+            const restarted = how === 'restart' ? redis.restart() : null;
+            const [text] = await Promise.all([s.ended, m.ended]);
+            assert.ok(Date.now() - t0 < 2000 * SLOW, `${how}: the streams ended after ${Date.now() - t0} ms`);
+            assert.ok(text.endsWith('\n\n') && !text.includes('message,'), `${how}: ended after a complete event: ${JSON.stringify(text)}`);
+            assert.ok(s.complete() && m.complete(), `${how}: the responses ended properly (not reset)`);
+            await waitFor(async () => (await connections(k)) === 1, { message: `${how}: the stream requests were released` });
+            if (restarted) await restarted;
+            else await redis.restart();
+            const io = redis.client();
+            await assertSubscribeWorks(base, io, `after-${how}`);
+            io.disconnect();
+        }
+        assert.match(k.stderr(), /\[warn\] kv: subscription stream ended: kv store connection failed/);
+    } finally {
+        await stopKvedgeAndRedis(k, redis);
+    }
+});
+
+test('a subscriber that stops reading is dropped once more than 1 MiB is queued for it', async () => {
+    const redis = await startRedis();
+    const k = await startKvedge(kvConfig(redis.url, {}, { threads: 1 }));
+    const io = redis.client();
+    const sock = net.connect(k.port, '127.0.0.1');
+    try {
+        let head = '';
+        await new Promise((ok, fail) => {
+            sock.on('error', fail);
+            sock.on('data', function onData(d) {
+                head += d.toString('latin1');
+                if (!head.includes('subscribe,slow,1')) return;
+                sock.off('data', onData);
+                sock.pause(); // from now on nothing is read: the kernel buffers fill, then kvedge's queue grows
+                ok();
+            });
+            sock.write(`GET /kv/subscribe/slow HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${RW_TOKEN}\r\n\r\n`);
+        });
+        assert.match(head, /^HTTP\/1\.1 200 /);
+        const payload = 'x'.repeat(64 * 1024);
+        let published = 0;
+        await waitFor(async () => {
+            for (let i = 0; i < 16; i++) published += Number(await io.publish('slow', payload));
+            const [, n] = await io.pubsub('NUMSUB', 'slow');
+            return Number(n) === 0;
+        }, { timeoutMs: 30_000, intervalMs: 1, message: 'the slow subscriber was unsubscribed' });
+        const m = /\[warn\] kv: dropping a subscriber that does not read \((\d+) bytes queued\)/.exec(k.stderr());
+        assert.ok(m, `log line; stderr: ${k.stderr()}`);
+        assert.ok(Number(m[1]) > 1024 * 1024 && Number(m[1]) < 1024 * 1024 + 2 * payload.length, `queued ${m[1]} bytes`);
+        assert.ok(published * payload.length > 1024 * 1024, 'more than the bound was published to it');
+        sock.destroy();
+        await assertSubscribeWorks(`${k.url}/kv`, io, 'fast');
+    } finally {
+        sock.destroy();
         io.disconnect();
         await stopKvedgeAndRedis(k, redis);
     }
