@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import httpMod from 'node:http';
 import net from 'node:net';
-import { assertCleanExit, http, SANITIZE, sleep, startKvedge, startRedis, stopKvedgeAndRedis, waitFor } from './harness.mjs';
+import { assertCleanExit, http, SANITIZE, startKvedge, startRedis, stopKvedgeAndRedis, waitFor } from './harness.mjs';
 import { kvConfig, RO_TOKEN, RW_TOKEN } from './kv_helpers.mjs';
 
 /** time bounds are stretched in sanitizer builds */
@@ -94,7 +94,7 @@ test('subscribe while Redis is SIGSTOPped: 504 JSON within about connect_timeout
             assert.ok(ms >= 400 && ms < 1500 * SLOW, `answered after ${ms} ms (connect_timeout 500 ms)`);
         }
         assert.equal((await http('GET', `${k.url}/healthz`)).status, 200, 'kvedge is still up');
-        assert.match(k.stderr(), /subscription stream ended: kv command timed out/);
+        await waitFor(() => /subscription stream ended: kv command timed out/.test(k.stderr()), { message: 'log line' });
         await redis.kill('SIGCONT');
         await assertSubscribeWorks(base, io, 'after');
     } finally {
@@ -109,14 +109,16 @@ test('stream handshake refused (no password, wrong password): 503 JSON and a log
     await admin.config('SET', 'requirepass', 'stream-pass-123');
     const run = async (redisConf) => {
         const k = await startKvedge(kvConfig(redisConf, {}, { threads: 1 }));
+        let r, healthz, stopped;
         try {
-            const r = await http('GET', `${k.url}/kv/subscribe/locked`, { headers: auth() });
-            await sleep(100); // the log line is written after the answer
-            assert.equal((await http('GET', `${k.url}/healthz`)).status, 200, 'kvedge is still up');
-            return { r, stderr: k.stderr() };
+            r = await http('GET', `${k.url}/kv/subscribe/locked`, { headers: auth() });
+            healthz = await http('GET', `${k.url}/healthz`);
         } finally {
-            assertCleanExit(await k.stop());
+            stopped = await k.stop();
         }
+        assertCleanExit(stopped);
+        assert.equal(healthz.status, 200, 'kvedge stayed up');
+        return { r, stderr: stopped.stderr }; // complete: the process has exited
     };
     try {
         const nopass = await run(redis.url);
@@ -175,7 +177,7 @@ test('Redis killed or restarted under a started stream: the stream ends, the req
             await assertSubscribeWorks(base, io, `after-${how}`);
             io.disconnect();
         }
-        assert.match(k.stderr(), /\[warn\] kv: subscription stream ended: kv store connection failed/);
+        await waitFor(() => /\[warn\] kv: subscription stream ended: kv store connection failed/.test(k.stderr()), { message: 'log line' });
     } finally {
         await stopKvedgeAndRedis(k, redis);
     }
@@ -207,14 +209,74 @@ test('a subscriber that stops reading is dropped once more than 1 MiB is queued 
             const [, n] = await io.pubsub('NUMSUB', 'slow');
             return Number(n) === 0;
         }, { timeoutMs: 30_000, intervalMs: 1, message: 'the slow subscriber was unsubscribed' });
-        const m = /\[warn\] kv: dropping a subscriber that does not read \((\d+) bytes queued\)/.exec(k.stderr());
-        assert.ok(m, `log line; stderr: ${k.stderr()}`);
+        const m = await waitFor(() => /\[warn\] kv: dropping a subscriber that does not read \((\d+) bytes queued\)/.exec(k.stderr()),
+            { message: 'the log line' });
         assert.ok(Number(m[1]) > 1024 * 1024 && Number(m[1]) < 1024 * 1024 + 2 * payload.length, `queued ${m[1]} bytes`);
         assert.ok(published * payload.length > 1024 * 1024, 'more than the bound was published to it');
         sock.destroy();
         await assertSubscribeWorks(`${k.url}/kv`, io, 'fast');
     } finally {
         sock.destroy();
+        io.disconnect();
+        await stopKvedgeAndRedis(k, redis);
+    }
+});
+
+test('kv.max_streams: 2 streams at once over 2 threads, a third gets 503 JSON and a warning; closed or failed streams free their slot', async () => {
+    const redis = await startRedis();
+    const k = await startKvedge(kvConfig(redis.url, { max_streams: 2 }));
+    const base = `${k.url}/kv`;
+    const io = redis.client();
+    try {
+        // a read-only token is enough to hold Redis connections
+        const a = await openStream(`${base}/subscribe/cap1`, { token: RO_TOKEN });
+        const b = await openStream(`${base}/psubscribe/cap*`, { token: RO_TOKEN });
+        assert.equal(a.status, 200);
+        assert.equal(b.status, 200);
+        for (const what of ['/subscribe/cap3', '/monitor', '/psubscribe/x*']) {
+            const r = await http('GET', `${base}${what}`, { headers: auth() });
+            expectError(r, 503, /^ERR too many streams \(kv\.max_streams is 2\)$/, what);
+        }
+        assert.equal((await http('POST', base, { headers: auth(), body: JSON.stringify(['PING']) })).status, 200, 'commands are not limited');
+        const warnings = () => (k.stderr().match(/\[warn\] kv: kv\.max_streams \(2\) reached: refusing new streams until one closes/g) ?? []).length;
+        await waitFor(() => warnings() === 1, { message: 'one warning for the episode' });
+        // closing one frees its slot (kvedge sees the hangup at once), and the cap still holds after that
+        a.close();
+        const c = await waitFor(async () => {
+            const s = await openStream(`${base}/subscribe/cap4`);
+            if (s.status === 200) return s;
+            s.close();
+            return null;
+        }, { message: 'a slot is free again after a stream closed' });
+        await c.waitData('subscribe,cap4,1');
+        expectError(await http('GET', `${base}/subscribe/cap5`, { headers: auth() }), 503, /^ERR too many streams/);
+        await waitFor(() => warnings() === 2, { message: 'the cap was reached again after a slot was free: a second warning' });
+        b.close();
+        c.close();
+        // kvedge gives the slot back in the same step as it closes the Redis connection
+        await waitFor(async () => (await io.pubsub('NUMSUB', 'cap4'))[1] === 0 && (await io.pubsub('NUMPAT')) === 0, { message: 'both closed' });
+        await assertSubscribeWorks(base, io, 'cap6');
+
+        // streams that fail (Redis down) give their slots back
+        await redis.stop();
+        for (let i = 0; i < 3; i++) expectError(await http('GET', `${base}/subscribe/down`, { headers: auth() }), 503, /^ERR kv store connection failed$/);
+        await redis.restart();
+        const io2 = redis.client();
+        const e = await openStream(`${base}/subscribe/back1`);
+        const f = await openStream(`${base}/subscribe/back2`);
+        try {
+            assert.equal(e.status, 200);
+            assert.equal(f.status, 200);
+            await e.waitData('subscribe,back1,1');
+            await f.waitData('subscribe,back2,1');
+            expectError(await http('GET', `${base}/subscribe/back3`, { headers: auth() }), 503, /^ERR too many streams/);
+        } finally {
+            e.close();
+            f.close();
+            io2.disconnect();
+        }
+        await waitFor(() => warnings() === 3, { message: 'a third episode, a third warning' });
+    } finally {
         io.disconnect();
         await stopKvedgeAndRedis(k, redis);
     }
