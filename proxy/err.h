@@ -14,7 +14,7 @@
     X(TIMEDOUT, 504, "kv command timed out")                                                                                       \
     X(CANCELED, 503, "kv command canceled")                                                                                        \
     X(TOOBIG, 413, "value exceeds configured limit")                                                                               \
-    X(PROTO, 502, "kv store protocol error")                                                                                       \
+    X(PROTO, 503, "kv store protocol error")                                                                                       \
     X(INVAL, 400, "invalid argument")                                                                                              \
     X(SHUTDOWN, 503, "server is shutting down")                                                                                    \
     X(NOMEM, 503, "resource limit reached")

@@ -9,7 +9,7 @@
  *   is open, so callers fail fast) or returns a handle; then the callback runs exactly once, later, from
  *   the event loop, never from inside kve_kv_command() — unless the caller cancels the handle first.
  * - The callback gets err == 0 and a reply (which may be a Redis error reply, KVE_REPLY_ERROR), or
- *   err < 0 (KVE_ETIMEDOUT, KVE_ECONN, KVE_ESHUTDOWN, ...) and reply == NULL.
+ *   err < 0 (KVE_ETIMEDOUT, KVE_ECONN, KVE_EPROTO, KVE_ESHUTDOWN, ...) and reply == NULL.
  * - The reply is borrowed for the duration of the callback; copy what you keep.
  * - A timed-out command may still be executed by the server later: timeouts make the outcome of a
  *   write unknown, as with any network store.

@@ -94,7 +94,10 @@ static void on_connect(const redisAsyncContext *ac, int status)
 static void on_disconnect(const redisAsyncContext *ac, int status)
 {
     kve_redis_link_t *link = ac->data;
-    schedule_reconnect(link, status == REDIS_OK ? "connection closed" : ac->errstr);
+    const char *why = "connection closed";
+    if (status != REDIS_OK)
+        kve_redis_adapter_failure(ac, &why);
+    schedule_reconnect(link, why);
 }
 
 static void on_handshake_reply(redisAsyncContext *ac, void *_reply, void *privdata)
@@ -145,7 +148,8 @@ static void start_connect(kve_redis_link_t *link)
 
 static void on_command_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
-    kve_kv__complete(privdata, reply != NULL ? 0 : KVE_ECONN, reply);
+    /* NULL: the connection ended (every command queued on it fails, not only the one whose reply was bad) */
+    kve_kv__complete(privdata, reply != NULL ? 0 : kve_redis_adapter_failure(ac, NULL), reply);
 }
 
 static int link_send(kve_kv_t *kv, kve_kv_cmd_t *cmd, size_t argc, const char *const *argv, const size_t *argvlen)

@@ -2,6 +2,7 @@
 /* hiredis <-> h2o evloop adapter and shared connection setup (see redis_adapter.h). */
 #include "proxy/redis_adapter.h"
 #include "proxy/common.h"
+#include "proxy/err.h"
 #include "proxy/redis_reply.h"
 
 #include <fcntl.h>
@@ -114,6 +115,29 @@ int kve_redis_adapter_connect(kve_redis_adapter_t *a, h2o_loop_t *loop, const kv
     ac->ev.cleanup = ev_cleanup;
     ev_add_write(a); /* hiredis 0.14 completes a connect only on an I/O event */
     return 0;
+}
+
+int kve_redis_adapter_failure(const redisAsyncContext *ac, const char **why)
+{
+    const char *msg;
+    int err = KVE_EPROTO;
+
+    _Static_assert(KVE_REDIS_REPLY_MAX_ELEMENTS == 16777216, "the message below");
+    switch (ac->err) {
+    case REDIS_ERR_PROTOCOL: /* hiredis' text names it ("Protocol error, got ...", "No support for nested ...") */
+        msg = ac->errstr;
+        break;
+    case REDIS_ERR_OOM: /* only a refused array (redis_reply.h) */
+        msg = "protocol error: an array reply with a negative length or more than 16777216 elements";
+        break;
+    default:
+        msg = ac->err != 0 ? ac->errstr : "connection closed";
+        err = KVE_ECONN;
+        break;
+    }
+    if (why != NULL)
+        *why = msg;
+    return err;
 }
 
 size_t kve_redis_adapter_handshake(kve_redis_adapter_t *a, const kve_redis_target_t *t, int select_db,

@@ -47,6 +47,14 @@ int kve_redis_adapter_connect(kve_redis_adapter_t *adapter, h2o_loop_t *loop, co
                               size_t errlen);
 
 /**
+ * Why hiredis gave up on the connection of `ac`, for use inside the NULL-reply callbacks and the disconnect
+ * callback it runs then: KVE_EPROTO when the server sent something hiredis could not parse (bad bytes,
+ * nesting deeper than hiredis 0.14's 7 levels, an array the reply functions refused), else KVE_ECONN.
+ * `why` (optional) gets a static message or ac->errstr, for the log.
+ */
+int kve_redis_adapter_failure(const struct redisAsyncContext *ac, const char **why);
+
+/**
  * Queues AUTH (when the target has a password) and SELECT (when `select_db` and db != 0) with callback
  * `cb`/`privdata`; returns how many commands were queued.
  */

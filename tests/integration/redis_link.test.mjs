@@ -1,11 +1,13 @@
 // The KV link under failure: Redis restarted under load (fail fast while down, reconnect within 2 s,
-// no 5xx once reconnected), Redis SIGSTOPped (commands time out cleanly, nothing hangs), and the
-// embedded redis-server (started, restarted within 2 s after kill -9 without losing acknowledged
+// no 5xx once reconnected), Redis SIGSTOPped (commands time out cleanly, nothing hangs), replies hiredis
+// cannot parse (a fake Redis sending garbage or a huge array length, a real reply nested too deep), and
+// the embedded redis-server (started, restarted within 2 s after kill -9 without losing acknowledged
 // writes, stopped with kvedge).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import httpMod from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import Redis from 'ioredis';
 import { assertCleanExit, http, makeTempDir, sleep, startKvedge, startRedis, stopKvedgeAndRedis, waitFor } from './harness.mjs';
@@ -229,4 +231,140 @@ test('embedded Redis: a server that fails at startup is reported with its own lo
         startKvedge({ redis: 'embedded', data_dir: path.join(dir, 'data'), embedded_redis: { binary: fake } }),
         /embedded redis-server exited with status 1 during startup; redis\.log: \*\*\* FATAL CONFIG FILE ERROR: bad option for the test/
     );
+});
+
+// One RESP command (an array of bulk strings) from the front of `buf`: {argv, used}, or null if incomplete.
+function parseCommand(buf) {
+    let pos = 0;
+    const line = () => {
+        const end = buf.indexOf('\r\n', pos);
+        if (end < 0) return null;
+        const text = buf.toString('latin1', pos, end);
+        pos = end + 2;
+        return text;
+    };
+    const head = line();
+    if (head === null) return null;
+    assert.equal(head[0], '*', `kvedge sends RESP arrays (got ${JSON.stringify(head)})`);
+    const argv = [];
+    for (let i = 0, n = Number(head.slice(1)); i < n; i++) {
+        const len = line();
+        if (len === null || buf.length < pos + Number(len.slice(1)) + 2) return null;
+        argv.push(buf.toString('latin1', pos, pos + Number(len.slice(1))));
+        pos += Number(len.slice(1)) + 2;
+    }
+    return { argv, used: pos };
+}
+
+/**
+ * A fake Redis on 127.0.0.1 that answers PING (kvedge's handshake: no AUTH or SELECT without a password or
+ * database) with +PONG and every other command with answer(argv) (bytes as a latin1 string). Records
+ * every command as {conn, argv}. Returns {url, commands, connections(), stop()}.
+ */
+async function startFakeRedis(answer) {
+    const commands = [];
+    const socks = new Set();
+    let connections = 0;
+    const server = net.createServer((sock) => {
+        const conn = ++connections;
+        let buf = Buffer.alloc(0);
+        socks.add(sock);
+        sock.on('close', () => socks.delete(sock));
+        sock.on('error', () => {});
+        sock.on('data', (d) => {
+            buf = Buffer.concat([buf, d]);
+            for (let cmd; (cmd = parseCommand(buf)) !== null; ) {
+                buf = buf.subarray(cmd.used);
+                commands.push({ conn, argv: cmd.argv });
+                sock.write(Buffer.from(cmd.argv[0].toUpperCase() === 'PING' ? '+PONG\r\n' : answer(cmd.argv), 'latin1'));
+            }
+        });
+    });
+    await new Promise((ok) => server.listen({ host: '127.0.0.1', port: 0 }, ok));
+    return {
+        url: `redis://127.0.0.1:${server.address().port}`,
+        commands,
+        connections: () => connections,
+        stop() {
+            for (const s of socks) s.destroy();
+            return new Promise((ok) => server.close(ok));
+        },
+    };
+}
+
+const KV_TOKEN = 'link-token-0123456789abcdef';
+
+function kvCmd(k, argv, opts = {}) {
+    return http('POST', `${k.url}/kv`, { headers: { authorization: `Bearer ${KV_TOKEN}` }, body: JSON.stringify(argv), ...opts });
+}
+
+function expectProtocolError(r, what) {
+    assert.equal(r.status, 503, `${what}: status (body ${r.body})`);
+    assert.equal(r.headers['content-type'], 'application/json', what);
+    assert.deepEqual(JSON.parse(r.body), { error: 'ERR kv store protocol error' }, what);
+}
+
+test('a reply hiredis cannot parse (garbage, a huge array length): 503 JSON, a log line, the link reconnects', async () => {
+    const fake = await startFakeRedis(([name, key]) => {
+        if (name.toUpperCase() !== 'GET') return '-ERR unexpected command\r\n';
+        if (key === 'garbage') return 'hello, this is not RESP\r\n';
+        if (key === 'huge') return '*99999999\r\n'; // no elements follow: the length alone must be refused
+        if (key === 'negative') return '*-5\r\n';
+        return `$${key.length}\r\n${key}\r\n`;
+    });
+    const k = await startKvedge({ redis: fake.url, threads: 1, kv: { tokens: [{ token: KV_TOKEN }] } });
+    try {
+        assert.deepEqual(JSON.parse((await kvCmd(k, ['GET', 'ok1'])).body), { result: 'ok1' });
+        let connections = fake.connections();
+        for (const [key, log] of [
+            ['garbage', /\[warn\] redis: link to 127\.0\.0\.1:\d+ is down: Protocol error, got "h" as reply type byte; reconnecting/],
+            ['huge', /is down: protocol error: an array reply with a negative length or more than 16777216 elements; reconnecting/],
+            ['negative', /is down: protocol error: an array reply with a negative length/],
+        ]) {
+            expectProtocolError(await kvCmd(k, ['GET', key]), key);
+            await waitFor(() => log.test(k.stderr()), { message: `log line for ${key}` });
+            // the link reconnects (a new connection, a new handshake) and later requests succeed
+            await waitFor(async () => (await kvCmd(k, ['GET', `after-${key}`])).status === 200, { message: `200 after ${key}` });
+            assert.ok(fake.connections() > connections, `${key}: reconnected`);
+            connections = fake.connections();
+            assert.deepEqual(JSON.parse((await kvCmd(k, ['GET', 'ok2'])).body), { result: 'ok2' });
+        }
+        assert.ok(!/Out of memory/.test(k.stderr()), 'a refused array is not reported as out of memory');
+        const m = (await http('GET', `${k.url}/metrics`)).body;
+        assert.ok(metric(m, 'kvedge_kv_reconnects_total') >= 3, 'three reconnects');
+    } finally {
+        try {
+            assertCleanExit(await k.stop());
+        } finally {
+            await fake.stop();
+        }
+    }
+});
+
+test('a reply nested deeper than hiredis 0.14 parses (7 levels): 503 JSON protocol error, then PING works on every thread', async () => {
+    const redis = await startRedis();
+    const k = await startKvedge({ redis: redis.url, threads: 2, kv: { tokens: [{ token: KV_TOKEN }] } }, { waitReady: true });
+    const linksUp = async () => {
+        const m = (await http('GET', `${k.url}/metrics`)).body;
+        const up = [...m.matchAll(/^kvedge_kv_link_up\{thread="\d+"\} (\d)$/gm)].map((x) => x[1]);
+        return up.length === 2 && up.every((v) => v === '1');
+    };
+    const pingAll = async () => {
+        const rs = await Promise.all(Array.from({ length: 8 }, () => kvCmd(k, ['PING']))); // fresh connections
+        return rs.every((r) => r.status === 200 && r.body === '{"result":"PONG"}');
+    };
+    try {
+        const seven = await kvCmd(k, ['EVAL_RO', 'return {{{{{{{1}}}}}}}', '0']);
+        assert.equal(seven.status, 200, `7 levels parse (body ${seven.body})`);
+        assert.deepEqual(JSON.parse(seven.body), { result: [[[[[[[1]]]]]]] });
+        for (let i = 0; i < 3; i++) {
+            expectProtocolError(await kvCmd(k, ['EVAL_RO', 'return {{{{{{{{{1}}}}}}}}}', '0']), '9 levels');
+            await waitFor(() => /is down: No support for nested multi bulk replies with depth > 7; reconnecting/.test(k.stderr()),
+                { message: 'log line' });
+            await waitFor(linksUp, { timeoutMs: 5000, message: 'the link of every thread is up again' });
+            assert.ok(await pingAll(), 'PING answers 200 on every thread');
+        }
+    } finally {
+        await stopKvedgeAndRedis(k, redis);
+    }
 });
