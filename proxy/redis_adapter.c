@@ -128,7 +128,7 @@ int kve_redis_adapter_failure(const redisAsyncContext *ac, const char **why)
         msg = ac->errstr;
         break;
     case REDIS_ERR_OOM: /* only a refused array (redis_reply.h) */
-        msg = "protocol error: an array reply with a negative length or more than 16777216 elements";
+        msg = "protocol error: an array reply with more than 16777216 elements";
         break;
     default:
         msg = ac->err != 0 ? ac->errstr : "connection closed";
