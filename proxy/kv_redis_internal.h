@@ -10,7 +10,8 @@
 
 typedef struct st_kve_redis_link_t {
     kve_kv_t super;
-    kve_redis_target_t target;
+    /** borrowed (the application's, which outlives every link) */
+    const kve_redis_target_t *target;
     kve_redis_adapter_t adapter;
     uint64_t reconnect_max_ms;
     uint64_t breaker_threshold;

@@ -92,17 +92,16 @@ static void on_stream_reply(redisAsyncContext *ac, void *reply, void *privdata)
         s->cb(s->data, 0, reply);
 }
 
-static void on_handshake_reply(redisAsyncContext *ac, void *_reply, void *privdata)
+static void on_handshake_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
     kve_kv_stream_t *s = privdata;
-    redisReply *reply = _reply;
+    char why[160];
 
     KVE_CHECK_OBJ(s, STREAM_MAGIC);
     if (reply == NULL || s->closed || s->failed)
         return;
-    if (reply->type == REDIS_REPLY_ERROR) {
-        kve_log(KVE_LOG_WARN, "redis", "stream to %s: handshake failed: %.*s", s->kv->peer, (int)KVE_MIN(reply->len, 120),
-                reply->str);
+    if (kve_redis_adapter_handshake_failed(reply, why, sizeof(why)) != 0) {
+        kve_log(KVE_LOG_WARN, "redis", "stream to %s: %s", s->kv->peer, why);
         abort_stream(s, KVE_ECONN); /* inside a hiredis callback: the free and the error come after it returns */
     } else if (--s->handshake_pending == 0 && h2o_timeout_is_linked(&s->connect_entry)) {
         h2o_timeout_unlink(&s->connect_entry);
@@ -126,18 +125,17 @@ kve_kv_stream_t *kve_redis__stream_open(kve_kv_t *kv, size_t argc, const char *c
     *s = (kve_kv_stream_t){kv, STREAM_MAGIC, {NULL}, cb, data};
     s->error = KVE_ECONN;
     s->adapter.on_cleanup = on_cleanup;
-    if (kve_redis_adapter_connect(&s->adapter, kv->loop, &link->target, why, sizeof(why)) != 0) {
+    /* pub/sub and MONITOR do not depend on the database: no SELECT */
+    if ((s->handshake_pending =
+             kve_redis_adapter_connect(&s->adapter, kv->loop, link->target, 0, on_handshake_reply, s, why, sizeof(why))) == 0) {
         kve_log(KVE_LOG_WARN, "redis", "stream to %s: %s", kv->peer, why);
         free(s);
         *err = KVE_ECONN;
         return NULL;
     }
     ++link->num_streams;
-    s->adapter.ac->data = s;
     s->connect_entry.cb = on_connect_timeout;
     h2o_timeout_link(kv->loop, &link->connect_timeout, &s->connect_entry);
-    s->handshake_pending = kve_redis_adapter_handshake(&s->adapter, &link->target, 0, on_handshake_reply, s) + 1;
-    redisAsyncCommandArgv(s->adapter.ac, on_handshake_reply, s, 1, (const char *[]){"PING"}, NULL);
     redisAsyncCommandArgv(s->adapter.ac, on_stream_reply, s, (int)argc, (const char **)argv, argvlen);
     return s;
 }
