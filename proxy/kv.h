@@ -79,8 +79,9 @@ void kve_kv_get_stats(const kve_kv_t *kv, kve_kv_stats_t *out);
  * A stream: a dedicated connection for a command whose replies keep coming (SUBSCRIBE, PSUBSCRIBE,
  * MONITOR). The callback gets every reply (subscribe confirmations, messages, monitor lines) with err 0,
  * and at most once err < 0 with reply NULL when the stream fails (connection refused or lost,
- * handshake error, connect timeout); after that it is never called again. Replies are borrowed for the
- * call. Streams don't count against the link's pipelining and don't need it to be up.
+ * handshake error, or no first reply within the connect timeout: KVE_ETIMEDOUT); after that it is never
+ * called again. Replies are borrowed for the call. Streams don't count against the link's pipelining and
+ * don't need it to be up.
  */
 typedef struct st_kve_kv_stream_t kve_kv_stream_t;
 typedef void (*kve_kv_stream_cb)(void *data, int err, const kve_kv_reply_t *reply);

@@ -27,7 +27,7 @@ struct st_kve_kv_stream_t {
     kve_redis_adapter_t adapter;
     kve_kv_stream_cb cb;
     void *data;
-    size_t handshake_pending;
+    /** linked until the first reply to the stream's command (connect, handshake and command are bounded) */
     h2o_timeout_entry_t connect_entry;
     /** what to report when the connection goes away: KVE_ECONN, unless a timeout or handshake error set it */
     int error;
@@ -88,6 +88,8 @@ static void on_stream_reply(redisAsyncContext *ac, void *reply, void *privdata)
         fail(s, s->error);
         return;
     }
+    if (h2o_timeout_is_linked(&s->connect_entry))
+        h2o_timeout_unlink(&s->connect_entry);
     if (!s->closed && !s->failed)
         s->cb(s->data, 0, reply);
 }
@@ -103,8 +105,6 @@ static void on_handshake_reply(redisAsyncContext *ac, void *reply, void *privdat
     if (kve_redis_adapter_handshake_failed(reply, why, sizeof(why)) != 0) {
         kve_log(KVE_LOG_WARN, "redis", "stream to %s: %s", s->kv->peer, why);
         abort_stream(s, KVE_ECONN); /* inside a hiredis callback: the free and the error come after it returns */
-    } else if (--s->handshake_pending == 0 && h2o_timeout_is_linked(&s->connect_entry)) {
-        h2o_timeout_unlink(&s->connect_entry);
     }
 }
 
@@ -126,8 +126,7 @@ kve_kv_stream_t *kve_redis__stream_open(kve_kv_t *kv, size_t argc, const char *c
     s->error = KVE_ECONN;
     s->adapter.on_cleanup = on_cleanup;
     /* pub/sub and MONITOR do not depend on the database: no SELECT */
-    if ((s->handshake_pending =
-             kve_redis_adapter_connect(&s->adapter, kv->loop, link->target, 0, on_handshake_reply, s, why, sizeof(why))) == 0) {
+    if (kve_redis_adapter_connect(&s->adapter, kv->loop, link->target, 0, on_handshake_reply, s, why, sizeof(why)) == 0) {
         kve_log(KVE_LOG_WARN, "redis", "stream to %s: %s", kv->peer, why);
         free(s);
         *err = KVE_ECONN;

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import httpMod from 'node:http';
 import net from 'node:net';
+import { startFakeRedis } from './fake_redis.mjs';
 import { assertCleanExit, http, SANITIZE, startKvedge, startRedis, stopKvedgeAndRedis, waitFor } from './harness.mjs';
 import { kvConfig, RO_TOKEN, RW_TOKEN } from './kv_helpers.mjs';
 
@@ -100,6 +101,29 @@ test('subscribe while Redis is SIGSTOPped: 504 JSON within about connect_timeout
     } finally {
         io.disconnect();
         await stopKvedgeAndRedis(k, redis);
+    }
+});
+
+test('a subscription Redis never confirms (handshake done, SUBSCRIBE unanswered): 504 JSON within about connect_timeout', async () => {
+    const fake = await startFakeRedis(([name]) => (name.toUpperCase() === 'GET' ? '$-1\r\n' : null));
+    const k = await startKvedge(kvConfig({ url: fake.url, connect_timeout: '500ms' }, {}, { threads: 1 }));
+    try {
+        for (const what of ['/subscribe/silent', '/monitor']) {
+            const t0 = Date.now();
+            const r = await http('GET', `${k.url}/kv${what}`, { headers: auth(), timeoutMs: 10_000 });
+            const ms = Date.now() - t0;
+            expectError(r, 504, /^ERR .*timed out/, what);
+            assert.ok(ms >= 400 && ms < 1500 * SLOW, `${what}: answered after ${ms} ms (connect_timeout 500 ms)`);
+            assert.ok(fake.commands.some((c) => c.argv[0] === what.split('/')[1].toUpperCase()), `${what}: the command reached Redis`);
+        }
+        assert.equal((await http('POST', `${k.url}/kv`, { headers: auth(), body: JSON.stringify(['GET', 'k']) })).status, 200,
+            'the link is unaffected');
+    } finally {
+        try {
+            assertCleanExit(await k.stop());
+        } finally {
+            await fake.stop();
+        }
     }
 });
 
