@@ -1,7 +1,7 @@
 // KV streams (SSE /subscribe, /psubscribe, /monitor) when things go wrong: Redis hung (SIGSTOP) while a
-// stream connects, a handshake Redis refuses (no or wrong password), Redis killed or restarted under a
-// started stream, a subscriber that stops reading, and the kv.max_streams cap. Every test ends with a
-// clean exit (exit 0, no sanitizer report in the ASan build).
+// stream connects, a subscription a (fake) Redis never confirms, a handshake Redis refuses (no or wrong
+// password), Redis killed or restarted under a started stream, a subscriber that stops reading, and the
+// kv.max_streams cap. Every test ends with a clean exit (exit 0, no sanitizer report in the ASan build).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import httpMod from 'node:http';
