@@ -279,6 +279,8 @@ static const kve_directive_t kv_directives[] = {
      .doc = "per command (0s: redis.command_timeout)"},
     {"heartbeat", KVE_T_DURATION, KVE_FIELD(kve_rest_conf_t, heartbeat_ms), 0, 100, HOUR, "15s",
      .doc = "SSE comment heartbeat interval"},
+    {"max_streams", KVE_T_INT, KVE_FIELD(kve_rest_conf_t, max_streams), 0, 1, 100000, "1024",
+     .doc = "open /subscribe, /psubscribe and /monitor streams (one Redis connection each), all threads; more get 503"},
     {"sync_key", KVE_T_STRING, KVE_FIELD(kve_rest_conf_t, sync_key), .min = 1, .max = 1024, .dflt = "kvedge:sync",
      .doc = "Redis key counting writes, for upstash-sync-token"},
     {"listen", KVE_T_LIST, KVE_FIELD(kve_rest_conf_t, listen), 0, 0, 64, .children = listen_directives,

@@ -43,6 +43,8 @@ typedef struct st_kve_rest_conf_t {
     /** 0: the link's command timeout */
     uint64_t command_timeout_ms;
     uint64_t heartbeat_ms;
+    /** open SSE streams (one Redis connection each) allowed across all threads */
+    int64_t max_streams;
     char *sync_key;
     /** listeners that serve only this API (empty: it is served on the main listeners at `path`) */
     struct {

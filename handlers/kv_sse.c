@@ -7,6 +7,11 @@
  * until h2o asks for more (proceed); a client that stops reading is dropped once the queue passes a
  * bound. Comment heartbeats keep proxies from timing out an idle stream.
  *
+ * kv.max_streams caps the streams open at once in the whole process (each holds a Redis connection, and a
+ * read-only token may open them). One atomic counter rather than a per-thread share of the cap: client
+ * connections spread unevenly over threads, and a share would refuse streams on a busy thread while idle
+ * threads hold unused ones. A stream holds its slot from just before the connection opens until it closes.
+ *
  * Prompt cleanup: h2o 2.2.5 notices an HTTP/1 client that went away only when a write fails, which for a
  * quiet channel is the next heartbeat. So for plain HTTP/1 a second, read-only watcher on a dup() of the
  * client socket reports the hangup at once, and the Redis subscription is closed right then.
@@ -44,11 +49,33 @@ typedef struct st_sse_t {
     unsigned started : 1; /* the response began (on the first reply from Redis) */
 } sse_t;
 
+/* streams open in the process (atomic), and whether the cap was logged since it was last below it */
+static size_t num_streams;
+static int warned_max_streams;
+
+static int acquire_slot(kve_rest_handler_t *self)
+{
+    size_t max = (size_t)self->conf->max_streams;
+    if (__atomic_add_fetch(&num_streams, 1, __ATOMIC_RELAXED) <= max)
+        return 1;
+    __atomic_sub_fetch(&num_streams, 1, __ATOMIC_RELAXED);
+    if (!__atomic_exchange_n(&warned_max_streams, 1, __ATOMIC_RELAXED)) /* one line per episode, not per refusal */
+        kve_log(KVE_LOG_WARN, "kv", "kv.max_streams (%zu) reached: refusing new streams until one closes", max);
+    return 0;
+}
+
+static void release_slot(kve_rest_handler_t *self)
+{
+    if (__atomic_sub_fetch(&num_streams, 1, __ATOMIC_RELAXED) < (size_t)self->conf->max_streams)
+        __atomic_store_n(&warned_max_streams, 0, __ATOMIC_RELAXED);
+}
+
 static void close_stream(sse_t *s)
 {
     if (s->stream != NULL) {
         kve_kv_stream_close(s->stream);
         s->stream = NULL;
+        release_slot(s->self);
     }
     if (s->watch != NULL) {
         h2o_socket_close(s->watch);
@@ -304,7 +331,8 @@ void kve_rest__serve_stream(kve_rest_handler_t *self, h2o_req_t *req, const char
     kve_thread_t *thread = kve_server_thread(req->conn->ctx);
     const char *argv[MAX_CHANNELS + 1], *err = NULL;
     size_t argvlen[MAX_CHANNELS + 1], argc = 1;
-    int monitor = strcmp(kind, "monitor") == 0, kverr = KVE_EUNAVAIL;
+    int monitor = strcmp(kind, "monitor") == 0, kverr = KVE_EUNAVAIL, status;
+    char msg[96];
     sse_t *s;
 
     argv[0] = monitor ? "MONITOR" : kind[0] == 's' ? "SUBSCRIBE" : "PSUBSCRIBE";
@@ -316,11 +344,16 @@ void kve_rest__serve_stream(kve_rest_handler_t *self, h2o_req_t *req, const char
     s = h2o_mem_alloc_shared(&req->pool, sizeof(*s), on_dispose);
     *s = (sse_t){SSE_MAGIC};
     s->req = req, s->self = self, s->thread = kve_rest__thread(self, req), s->monitor = monitor;
-    if (thread->kv == NULL || (s->stream = kve_kv_stream_open(thread->kv, argc, argv, argvlen, on_stream, s, &kverr)) == NULL) {
-        char msg[96];
+    if (!acquire_slot(self)) {
+        snprintf(msg, sizeof(msg), "ERR too many streams (kv.max_streams is %lld)", (long long)self->conf->max_streams);
+        status = 503;
+    } else if (thread->kv == NULL ||
+               (s->stream = kve_kv_stream_open(thread->kv, argc, argv, argvlen, on_stream, s, &kverr)) == NULL) {
+        release_slot(self);
         snprintf(msg, sizeof(msg), "ERR %s", kve_strerror(kverr));
-        kve_rest__send_error(self, req, kve_err_http_status(kverr), msg, 0);
-        return;
+        status = kve_err_http_status(kverr);
+    } else {
+        return; /* the response starts with Redis' first reply (the subscription is in place), or is an error */
     }
-    /* the response starts with Redis' first reply (the subscription is in place), or is an error */
+    kve_rest__send_error(self, req, status, msg, 0);
 }

@@ -12,12 +12,9 @@
     X(CONN, 503, "kv store connection failed")                                                                                     \
     X(UNAVAIL, 503, "kv store unavailable")                                                                                        \
     X(TIMEDOUT, 504, "kv command timed out")                                                                                       \
-    X(CANCELED, 503, "kv command canceled")                                                                                        \
-    X(TOOBIG, 413, "value exceeds configured limit")                                                                               \
-    X(PROTO, 502, "kv store protocol error")                                                                                       \
+    X(PROTO, 503, "kv store protocol error")                                                                                       \
     X(INVAL, 400, "invalid argument")                                                                                              \
-    X(SHUTDOWN, 503, "server is shutting down")                                                                                    \
-    X(NOMEM, 503, "resource limit reached")
+    X(SHUTDOWN, 503, "server is shutting down")
 
 enum {
     KVE_OK = 0,

@@ -9,7 +9,7 @@
  *   is open, so callers fail fast) or returns a handle; then the callback runs exactly once, later, from
  *   the event loop, never from inside kve_kv_command() — unless the caller cancels the handle first.
  * - The callback gets err == 0 and a reply (which may be a Redis error reply, KVE_REPLY_ERROR), or
- *   err < 0 (KVE_ETIMEDOUT, KVE_ECONN, KVE_ESHUTDOWN, ...) and reply == NULL.
+ *   err < 0 (KVE_ETIMEDOUT, KVE_ECONN, KVE_EPROTO, KVE_ESHUTDOWN, ...) and reply == NULL.
  * - The reply is borrowed for the duration of the callback; copy what you keep.
  * - A timed-out command may still be executed by the server later: timeouts make the outcome of a
  *   write unknown, as with any network store.
@@ -79,8 +79,9 @@ void kve_kv_get_stats(const kve_kv_t *kv, kve_kv_stats_t *out);
  * A stream: a dedicated connection for a command whose replies keep coming (SUBSCRIBE, PSUBSCRIBE,
  * MONITOR). The callback gets every reply (subscribe confirmations, messages, monitor lines) with err 0,
  * and at most once err < 0 with reply NULL when the stream fails (connection refused or lost,
- * handshake error, connect timeout); after that it is never called again. Replies are borrowed for the
- * call. Streams don't count against the link's pipelining and don't need it to be up.
+ * handshake error, or no first reply within the connect timeout: KVE_ETIMEDOUT); after that it is never
+ * called again. Replies are borrowed for the call. Streams don't count against the link's pipelining and
+ * don't need it to be up.
  */
 typedef struct st_kve_kv_stream_t kve_kv_stream_t;
 typedef void (*kve_kv_stream_cb)(void *data, int err, const kve_kv_reply_t *reply);

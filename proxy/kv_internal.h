@@ -67,7 +67,8 @@ void kve_kv__init(kve_kv_t *kv, const kve_kv_driver_t *driver, h2o_loop_t *loop,
 void kve_kv__dispose(kve_kv_t *kv);
 /**
  * The driver is done with `cmd`: delivers `err`/`reply` to the caller if it still waits, then frees the
- * record. `err` is KVE_ECONN when the transport failed (mapped to KVE_ESHUTDOWN while closing).
+ * record. `err` is KVE_ECONN when the transport failed, KVE_EPROTO when the server's bytes could not be
+ * parsed (either is mapped to KVE_ESHUTDOWN while closing).
  */
 void kve_kv__complete(kve_kv_cmd_t *cmd, int err, const kve_kv_reply_t *reply);
 /** Sets the link state (KVE_KV_*). */

@@ -5,7 +5,8 @@
  * commands queue behind it), UP. Any transport error, a failed handshake, the connect timeout or
  * `breaker_threshold` consecutive command timeouts free the context (hiredis then fails every queued
  * command with a NULL reply) and go DOWN with exponential backoff.
- * Replies are hiredis' own objects, handed out as kve_kv_reply_t: the layouts are checked below.
+ * Replies are redisReply objects from redis_reply.c's recycled ones, handed out as kve_kv_reply_t: the
+ * layouts are checked below.
  */
 #include "proxy/kv_redis.h"
 #include "proxy/common.h"
@@ -94,20 +95,20 @@ static void on_connect(const redisAsyncContext *ac, int status)
 static void on_disconnect(const redisAsyncContext *ac, int status)
 {
     kve_redis_link_t *link = ac->data;
-    schedule_reconnect(link, status == REDIS_OK ? "connection closed" : ac->errstr);
+    const char *why = "connection closed";
+    if (status != REDIS_OK)
+        kve_redis_adapter_failure(ac, &why);
+    schedule_reconnect(link, why);
 }
 
-static void on_handshake_reply(redisAsyncContext *ac, void *_reply, void *privdata)
+static void on_handshake_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
     kve_redis_link_t *link = privdata;
-    redisReply *reply = _reply;
     char why[160];
 
     if (reply == NULL || link->adapter.ac != ac)
         return; /* the context is going away; its disconnect path handles the state */
-    if (reply->type == REDIS_REPLY_ERROR) {
-        /* AUTH errors never echo the password; LOADING means "retry shortly" */
-        snprintf(why, sizeof(why), "handshake failed: %.*s", (int)KVE_MIN(reply->len, 120), reply->str);
+    if (kve_redis_adapter_handshake_failed(reply, why, sizeof(why)) != 0) {
         drop_link(link, why);
         return;
     }
@@ -128,24 +129,23 @@ static void start_connect(kve_redis_link_t *link)
 {
     char err[160];
 
-    if (kve_redis_adapter_connect(&link->adapter, link->super.loop, &link->target, err, sizeof(err)) != 0) {
+    if ((link->handshake_pending = kve_redis_adapter_connect(&link->adapter, link->super.loop, link->target, 1, on_handshake_reply,
+                                                             link, err, sizeof(err))) == 0) {
         schedule_reconnect(link, err);
         return;
     }
-    link->adapter.ac->data = link;
     redisAsyncSetConnectCallback(link->adapter.ac, on_connect);
     redisAsyncSetDisconnectCallback(link->adapter.ac, on_disconnect);
     kve_kv__set_state(&link->super, KVE_KV_CONNECTING);
     h2o_timeout_link(link->super.loop, &link->connect_timeout, &link->connect_entry);
-    link->handshake_pending = kve_redis_adapter_handshake(&link->adapter, &link->target, 1, on_handshake_reply, link) + 1;
-    redisAsyncCommandArgv(link->adapter.ac, on_handshake_reply, link, 1, (const char *[]){"PING"}, NULL);
 }
 
 /* --- the driver vtable --- */
 
 static void on_command_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
-    kve_kv__complete(privdata, reply != NULL ? 0 : KVE_ECONN, reply);
+    /* NULL: the connection ended (every command queued on it fails, not only the one whose reply was bad) */
+    kve_kv__complete(privdata, reply != NULL ? 0 : kve_redis_adapter_failure(ac, NULL), reply);
 }
 
 static int link_send(kve_kv_t *kv, kve_kv_cmd_t *cmd, size_t argc, const char *const *argv, const size_t *argvlen)
@@ -191,7 +191,6 @@ static void link_destroy(kve_kv_t *kv)
     h2o_timeout_dispose(kv->loop, &link->tick);
     h2o_timeout_dispose(kv->loop, &link->connect_timeout);
     h2o_timeout_dispose(kv->loop, &link->flush_timeout);
-    kve_redis_target_dispose(&link->target);
     kve_buf_dispose(&link->fmt);
     kve_kv__dispose(kv);
     free(link);
@@ -201,24 +200,14 @@ static void link_destroy(kve_kv_t *kv)
 static const kve_kv_driver_t redis_driver = {
     "redis", link_send, link_on_timeout, link_on_reply, link_destroy, kve_redis__stream_open, kve_redis__stream_close};
 
-static void copy_target(kve_redis_target_t *dst, const kve_redis_target_t *src)
-{
-    dst->path = kve_strdup(src->path);
-    dst->host = kve_strdup(src->host);
-    dst->port = src->port;
-    dst->db = src->db;
-    dst->username = kve_strdup(src->username);
-    dst->password = kve_strdup(src->password);
-}
-
 kve_kv_t *kve_kv_redis_create(h2o_loop_t *loop, const kve_redis_target_t *target, const kve_redis_conf_t *conf)
 {
     kve_redis_link_t *link = kve_zalloc(sizeof(*link));
 
     kve_kv__init(&link->super, &redis_driver, loop, conf->command_timeout_ms);
-    copy_target(&link->target, target);
-    link->reconnect_max_ms = KVE_MAX(conf->reconnect_max_delay_ms, RECONNECT_MIN_MS);
-    link->breaker_threshold = conf->breaker_threshold > 0 ? (uint64_t)conf->breaker_threshold : 1;
+    link->target = target;
+    link->reconnect_max_ms = conf->reconnect_max_delay_ms; /* the configuration enforces >= 50 ms and >= 1 */
+    link->breaker_threshold = (uint64_t)conf->breaker_threshold;
     if (target->path != NULL)
         snprintf(link->super.peer, sizeof(link->super.peer), "unix:%s", target->path);
     else

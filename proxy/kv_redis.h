@@ -5,7 +5,8 @@
  * every command of the thread on that connection. It connects with a timeout, authenticates (password
  * or ACL user), selects the database and PINGs before it calls itself up; it reconnects with exponential
  * backoff and rebuilds the connection after `breaker_threshold` timeouts in a row (a stopped or hung
- * server), failing commands fast while it is down. Only this file includes hiredis headers.
+ * server), failing commands fast while it is down. Only the driver's files (kv_redis*.c, redis_*.c) and
+ * their unit tests include hiredis headers.
  */
 #ifndef KVE_PROXY_KV_REDIS_H
 #define KVE_PROXY_KV_REDIS_H
@@ -17,8 +18,9 @@
 #include "proxy/redis_target.h"
 
 /**
- * Creates a link on `loop` and starts connecting. `target` and `conf` are copied. The link is usable at
- * once: commands sent while connecting are queued behind the handshake.
+ * Creates a link on `loop` and starts connecting. `target` is borrowed and must outlive the link (and its
+ * streams); `conf` is only read during the call. The link is usable at once: commands sent while
+ * connecting are queued behind the handshake.
  */
 kve_kv_t *kve_kv_redis_create(h2o_loop_t *loop, const kve_redis_target_t *target, const kve_redis_conf_t *conf);
 

@@ -10,7 +10,8 @@
 
 typedef struct st_kve_redis_link_t {
     kve_kv_t super;
-    kve_redis_target_t target;
+    /** borrowed (the application's, which outlives every link) */
+    const kve_redis_target_t *target;
     kve_redis_adapter_t adapter;
     uint64_t reconnect_max_ms;
     uint64_t breaker_threshold;
@@ -22,7 +23,7 @@ typedef struct st_kve_redis_link_t {
     uint64_t next_attempt_at;
     h2o_timeout_t tick;
     h2o_timeout_entry_t tick_entry;
-    /** also bounds the connect and handshake of streams */
+    /** also bounds a stream's connect, handshake and first reply (the subscription is confirmed) */
     h2o_timeout_t connect_timeout;
     h2o_timeout_entry_t connect_entry;
     /** streams opened on this link and not yet freed */

@@ -77,7 +77,6 @@ int kve_listener_open(kve_listener_t *l, const kve_listen_conf_t *conf, int http
 {
     memset(l, 0, sizeof(*l));
     l->fd = -1;
-    snprintf(l->name, sizeof(l->name), "%s:%d", conf->host, (int)conf->port);
     if (conf->tls.cert_file != NULL && (l->ssl_ctx = create_ssl_ctx(&conf->tls, http2, err, errlen)) == NULL)
         return -1;
     if ((l->fd = bind_listen(conf, err, errlen)) == -1) {

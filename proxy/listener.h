@@ -15,8 +15,6 @@ typedef struct st_kve_listener_t {
     int fd;
     /** NULL for plain HTTP */
     SSL_CTX *ssl_ctx;
-    /** "host:port" for logs */
-    char name[128];
 } kve_listener_t;
 
 /**

@@ -2,8 +2,6 @@
 /* Parking HTTP/1 sockets while a request waits (see park.h). */
 #include "proxy/park.h"
 
-int kve_is_parked(h2o_socket_t *sock);
-
 static void on_parked_readable(h2o_socket_t *sock, const char *err)
 {
     kve_unpark(sock); /* h2o will see the data or the hangup when it reads again */

@@ -2,6 +2,7 @@
 /* hiredis <-> h2o evloop adapter and shared connection setup (see redis_adapter.h). */
 #include "proxy/redis_adapter.h"
 #include "proxy/common.h"
+#include "proxy/err.h"
 #include "proxy/redis_reply.h"
 
 #include <fcntl.h>
@@ -89,7 +90,31 @@ static void ev_cleanup(void *data)
         a->on_cleanup(a);
 }
 
-int kve_redis_adapter_connect(kve_redis_adapter_t *a, h2o_loop_t *loop, const kve_redis_target_t *target, char *err, size_t errlen)
+/* queues AUTH, SELECT and PING as the header says; returns how many */
+static size_t queue_handshake(redisAsyncContext *ac, const kve_redis_target_t *t, int select_db, kve_redis_adapter_cb cb,
+                              void *privdata)
+{
+    size_t n = 1;
+    char db[16];
+
+    if (t->password != NULL && t->username != NULL) {
+        redisAsyncCommandArgv(ac, cb, privdata, 3, (const char *[]){"AUTH", t->username, t->password}, NULL);
+        ++n;
+    } else if (t->password != NULL) {
+        redisAsyncCommandArgv(ac, cb, privdata, 2, (const char *[]){"AUTH", t->password}, NULL);
+        ++n;
+    }
+    if (select_db && t->db != 0) {
+        snprintf(db, sizeof(db), "%d", t->db);
+        redisAsyncCommandArgv(ac, cb, privdata, 2, (const char *[]){"SELECT", db}, NULL);
+        ++n;
+    }
+    redisAsyncCommandArgv(ac, cb, privdata, 1, (const char *[]){"PING"}, NULL);
+    return n;
+}
+
+size_t kve_redis_adapter_connect(kve_redis_adapter_t *a, h2o_loop_t *loop, const kve_redis_target_t *target, int select_db,
+                                 kve_redis_adapter_cb cb, void *privdata, char *err, size_t errlen)
 {
     redisAsyncContext *ac =
         target->path != NULL ? redisAsyncConnectUnix(target->path) : redisAsyncConnect(target->host, target->port);
@@ -99,9 +124,10 @@ int kve_redis_adapter_connect(kve_redis_adapter_t *a, h2o_loop_t *loop, const kv
     if (ac->err != 0 || (fd = fcntl(ac->c.fd, F_DUPFD_CLOEXEC, 0)) == -1) {
         snprintf(err, errlen, "%s", ac->err != 0 ? ac->errstr : "cannot duplicate the socket");
         redisAsyncFree(ac);
-        return -1;
+        return 0;
     }
     ac->c.reader->fn = &kve_redis_reply_functions;
+    ac->data = privdata;
     a->ac = ac;
     a->reading = a->write_armed = 0;
     a->sock = h2o_evloop_socket_create(loop, fd, H2O_SOCKET_FLAG_DONT_READ);
@@ -113,26 +139,36 @@ int kve_redis_adapter_connect(kve_redis_adapter_t *a, h2o_loop_t *loop, const kv
     ac->ev.delWrite = ev_del_write;
     ac->ev.cleanup = ev_cleanup;
     ev_add_write(a); /* hiredis 0.14 completes a connect only on an I/O event */
-    return 0;
+    return queue_handshake(ac, target, select_db, cb, privdata);
 }
 
-size_t kve_redis_adapter_handshake(kve_redis_adapter_t *a, const kve_redis_target_t *t, int select_db,
-                                   void (*cb)(struct redisAsyncContext *, void *, void *), void *privdata)
+int kve_redis_adapter_handshake_failed(const redisReply *reply, char *why, size_t len)
 {
-    size_t n = 0;
-    char db[16];
+    if (reply->type != REDIS_REPLY_ERROR)
+        return 0;
+    snprintf(why, len, "handshake failed: %.*s", (int)KVE_MIN(reply->len, 120), reply->str);
+    return -1;
+}
 
-    if (t->password != NULL && t->username != NULL) {
-        redisAsyncCommandArgv(a->ac, cb, privdata, 3, (const char *[]){"AUTH", t->username, t->password}, NULL);
-        ++n;
-    } else if (t->password != NULL) {
-        redisAsyncCommandArgv(a->ac, cb, privdata, 2, (const char *[]){"AUTH", t->password}, NULL);
-        ++n;
+int kve_redis_adapter_failure(const redisAsyncContext *ac, const char **why)
+{
+    const char *msg;
+    int err = KVE_EPROTO;
+
+    _Static_assert(KVE_REDIS_REPLY_MAX_ELEMENTS == 16777216, "the message below");
+    switch (ac->err) {
+    case REDIS_ERR_PROTOCOL: /* hiredis' text names it ("Protocol error, got ...", "No support for nested ...") */
+        msg = ac->errstr;
+        break;
+    case REDIS_ERR_OOM: /* only a refused array (redis_reply.h) */
+        msg = "protocol error: an array reply with more than 16777216 elements";
+        break;
+    default:
+        msg = ac->err != 0 ? ac->errstr : "connection closed";
+        err = KVE_ECONN;
+        break;
     }
-    if (select_db && t->db != 0) {
-        snprintf(db, sizeof(db), "%d", t->db);
-        redisAsyncCommandArgv(a->ac, cb, privdata, 2, (const char *[]){"SELECT", db}, NULL);
-        ++n;
-    }
-    return n;
+    if (why != NULL)
+        *why = msg;
+    return err;
 }

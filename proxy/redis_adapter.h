@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Binds one hiredis async context to h2o's evloop (the five hiredis hooks; h2o-notes §5), and the
- * pieces of connection setup every Redis connection shares: connecting to a target and queuing the
- * AUTH/SELECT handshake. Internal to the Redis driver (kv_redis.c, kv_redis_stream.c).
+ * pieces of connection setup every Redis connection shares: connecting to a target, queuing the
+ * AUTH/SELECT/PING handshake and judging its replies. Internal to the Redis driver (kv_redis.c,
+ * kv_redis_stream.c).
  *
  * The adapter wraps a dup() of hiredis' fd in an h2o socket with H2O_SOCKET_FLAG_DONT_READ: h2o reports
  * readiness and hiredis does its own reads and writes. h2o 2.2.5 cannot cancel a write notification, so
@@ -17,6 +18,7 @@
 #include "proxy/redis_target.h"
 
 struct redisAsyncContext;
+struct redisReply;
 
 typedef struct st_kve_redis_adapter_t kve_redis_adapter_t;
 
@@ -38,19 +40,31 @@ struct st_kve_redis_adapter_t {
     void (*on_cleanup)(kve_redis_adapter_t *adapter);
 };
 
-/**
- * Starts connecting to `target` on `loop` and attaches the adapter. Returns 0, or -1 with a message in
- * `err` (the context is already freed then). On success adapter->ac is set; the caller installs its
- * connect/disconnect callbacks (ac->data is free for the caller) and queues commands.
- */
-int kve_redis_adapter_connect(kve_redis_adapter_t *adapter, h2o_loop_t *loop, const kve_redis_target_t *target, char *err,
-                              size_t errlen);
+/** hiredis' reply callback type */
+typedef void (*kve_redis_adapter_cb)(struct redisAsyncContext *ac, void *reply, void *privdata);
 
 /**
- * Queues AUTH (when the target has a password) and SELECT (when `select_db` and db != 0) with callback
- * `cb`/`privdata`; returns how many commands were queued.
+ * Starts connecting to `target` on `loop`, attaches the adapter and queues the handshake: AUTH (when the
+ * target has a password), SELECT (when `select_db` and db != 0), then PING, each with callback
+ * `cb`/`privdata`; ac->data is set to `privdata`. Returns how many handshake replies to wait for (at least
+ * 1), or 0 with a message in `err` (the context is already freed then). On success adapter->ac is set;
+ * the caller installs its connect/disconnect callbacks and queues its own commands.
  */
-size_t kve_redis_adapter_handshake(kve_redis_adapter_t *adapter, const kve_redis_target_t *target, int select_db,
-                                   void (*cb)(struct redisAsyncContext *, void *, void *), void *privdata);
+size_t kve_redis_adapter_connect(kve_redis_adapter_t *adapter, h2o_loop_t *loop, const kve_redis_target_t *target, int select_db,
+                                 kve_redis_adapter_cb cb, void *privdata, char *err, size_t errlen);
+
+/**
+ * Judges a (non-NULL) handshake reply: 0 for success, -1 for an error reply with "handshake failed:
+ * <Redis' message>" in `why` (AUTH errors never echo the password; LOADING means "retry shortly").
+ */
+int kve_redis_adapter_handshake_failed(const struct redisReply *reply, char *why, size_t len);
+
+/**
+ * Why hiredis gave up on the connection of `ac`, for use inside the NULL-reply callbacks and the disconnect
+ * callback it runs then: KVE_EPROTO when the server sent something hiredis could not parse (bad bytes,
+ * nesting deeper than hiredis 0.14's 7 levels, an array the reply functions refused), else KVE_ECONN.
+ * `why` (optional) gets a static message or ac->errstr, for the log.
+ */
+int kve_redis_adapter_failure(const struct redisAsyncContext *ac, const char **why);
 
 #endif

@@ -6,14 +6,12 @@
 #include <hiredis/hiredis.h>
 #include <hiredis/read.h>
 
-#define INLINE_STR 112         /* strings up to this length (with the NUL) live in the object */
-#define MAX_FREE 4096          /* objects kept per thread */
-#define MAX_ELEMENTS (1 << 24) /* a larger array from the server is a protocol error */
+#define MAX_FREE 4096 /* objects kept per thread */
 
 typedef struct st_reply_t {
     redisReply r; /* first: hiredis and kve_kv_reply_t see a redisReply */
     struct st_reply_t *next_free;
-    char inline_str[INLINE_STR];
+    char inline_str[KVE_REDIS_REPLY_INLINE];
 } reply_t;
 
 static __thread reply_t *free_list;
@@ -70,7 +68,7 @@ static void *create_string(const redisReadTask *task, char *str, size_t len)
 {
     redisReply *r = new_reply(task->type);
     reply_t *rr = (reply_t *)r;
-    r->str = len < INLINE_STR ? rr->inline_str : kve_malloc(len + 1);
+    r->str = len < KVE_REDIS_REPLY_INLINE ? rr->inline_str : kve_malloc(len + 1);
     memcpy(r->str, str, len);
     r->str[len] = '\0';
     r->len = len;
@@ -80,8 +78,8 @@ static void *create_string(const redisReadTask *task, char *str, size_t len)
 static void *create_array(const redisReadTask *task, int elements)
 {
     redisReply *r;
-    if (elements < 0 || elements > MAX_ELEMENTS)
-        return NULL; /* hiredis reports an out-of-memory protocol error and drops the connection */
+    if (elements < 0 || elements > KVE_REDIS_REPLY_MAX_ELEMENTS)
+        return NULL; /* hiredis reports "Out of memory" and drops the connection (see redis_reply.h) */
     r = new_reply(REDIS_REPLY_ARRAY);
     if (elements > 0)
         r->element = kve_zalloc(sizeof(*r->element) * (size_t)elements);

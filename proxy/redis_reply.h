@@ -12,6 +12,15 @@
 
 struct redisReplyObjectFunctions;
 
+/** Strings shorter than this (so that the NUL fits too) are stored inside the reply object. */
+#define KVE_REDIS_REPLY_INLINE 112
+/**
+ * An array reply longer than this is refused (hiredis itself refuses negative lengths other than -1). The
+ * functions never fail otherwise (allocation failures abort), so hiredis' resulting REDIS_ERR_OOM ("Out
+ * of memory") on a connection means a refused array.
+ */
+#define KVE_REDIS_REPLY_MAX_ELEMENTS (1 << 24)
+
 /** The reply functions to install on a reader (`ac->c.reader->fn`). */
 extern struct redisReplyObjectFunctions kve_redis_reply_functions;
 

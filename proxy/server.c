@@ -452,11 +452,6 @@ void kve_server_destroy(kve_server_t *s)
     free(s);
 }
 
-h2o_globalconf_t *kve_server_globalconf(kve_server_t *s)
-{
-    return &s->globalconf;
-}
-
 h2o_hostconf_t *kve_server_hostconf(kve_server_t *s, int group)
 {
     static const char *const names[KVE_SERVER_MAX_GROUPS] = {"default", "kv"};

@@ -6,7 +6,7 @@
  * run signal handlers. A handler finds its thread with kve_server_thread(req->conn->ctx).
  *
  * Lifecycle: kve_server_create() opens the listeners (errors before any thread starts);
- * the caller registers hosts/paths on kve_server_globalconf(); kve_server_run() starts the workers and
+ * the caller registers paths on kve_server_hostconf(); kve_server_run() starts the workers and
  * returns after a stop signal, when every worker has drained and disposed its context;
  * kve_server_destroy() frees the rest.
  */
@@ -93,8 +93,6 @@ typedef struct st_kve_server_hooks_t {
  * message in `err`). `conf` is borrowed and must outlive the server.
  */
 kve_server_t *kve_server_create(const kve_server_conf_t *conf, char *err, size_t errlen);
-/** The shared h2o configuration to register hosts and paths on before kve_server_run(). */
-h2o_globalconf_t *kve_server_globalconf(kve_server_t *server);
 /** The host (set of paths) that listeners of `group` serve (0: the main one). */
 h2o_hostconf_t *kve_server_hostconf(kve_server_t *server, int group);
 /** Number of worker threads. */

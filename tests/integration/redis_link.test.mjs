@@ -1,6 +1,7 @@
 // The KV link under failure: Redis restarted under load (fail fast while down, reconnect within 2 s,
-// no 5xx once reconnected), Redis SIGSTOPped (commands time out cleanly, nothing hangs), and the
-// embedded redis-server (started, restarted within 2 s after kill -9 without losing acknowledged
+// no 5xx once reconnected), Redis SIGSTOPped (commands time out cleanly, nothing hangs), replies hiredis
+// cannot parse (a fake Redis sending garbage or a huge array length, a real reply nested too deep), and
+// the embedded redis-server (started, restarted within 2 s after kill -9 without losing acknowledged
 // writes, stopped with kvedge).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,6 +9,7 @@ import fs from 'node:fs';
 import httpMod from 'node:http';
 import path from 'node:path';
 import Redis from 'ioredis';
+import { startFakeRedis } from './fake_redis.mjs';
 import { assertCleanExit, http, makeTempDir, sleep, startKvedge, startRedis, stopKvedgeAndRedis, waitFor } from './harness.mjs';
 
 // Hammers GET /readyz with `concurrency` keep-alive loops until stop() is called; returns every sample.
@@ -229,4 +231,83 @@ test('embedded Redis: a server that fails at startup is reported with its own lo
         startKvedge({ redis: 'embedded', data_dir: path.join(dir, 'data'), embedded_redis: { binary: fake } }),
         /embedded redis-server exited with status 1 during startup; redis\.log: \*\*\* FATAL CONFIG FILE ERROR: bad option for the test/
     );
+});
+
+const KV_TOKEN = 'link-token-0123456789abcdef';
+
+function kvCmd(k, argv, opts = {}) {
+    return http('POST', `${k.url}/kv`, { headers: { authorization: `Bearer ${KV_TOKEN}` }, body: JSON.stringify(argv), ...opts });
+}
+
+function expectProtocolError(r, what) {
+    assert.equal(r.status, 503, `${what}: status (body ${r.body})`);
+    assert.equal(r.headers['content-type'], 'application/json', what);
+    assert.deepEqual(JSON.parse(r.body), { error: 'ERR kv store protocol error' }, what);
+}
+
+test('a reply hiredis cannot parse (garbage, a huge array length): 503 JSON, a log line, the link reconnects', async () => {
+    const fake = await startFakeRedis(([name, key]) => {
+        if (name.toUpperCase() !== 'GET') return '-ERR unexpected command\r\n';
+        if (key === 'garbage') return 'hello, this is not RESP\r\n';
+        if (key === 'huge') return '*99999999\r\n'; // no elements follow: the length alone must be refused
+        if (key === 'negative') return '*-5\r\n';
+        return `$${key.length}\r\n${key}\r\n`;
+    });
+    const k = await startKvedge({ redis: fake.url, threads: 1, kv: { tokens: [{ token: KV_TOKEN }] } });
+    try {
+        assert.deepEqual(JSON.parse((await kvCmd(k, ['GET', 'ok1'])).body), { result: 'ok1' });
+        let connections = fake.connections();
+        for (const [key, log] of [
+            ['garbage', /\[warn\] redis: link to 127\.0\.0\.1:\d+ is down: Protocol error, got "h" as reply type byte; reconnecting\n/],
+            ['huge', /\[warn\] redis: link to 127\.0\.0\.1:\d+ is down: protocol error: an array reply with more than 16777216 elements; reconnecting\n/],
+            ['negative', /\[warn\] redis: link to 127\.0\.0\.1:\d+ is down: Multi-bulk length out of range; reconnecting\n/],
+        ]) {
+            const logged = k.stderr().length;
+            expectProtocolError(await kvCmd(k, ['GET', key]), key);
+            await waitFor(() => log.test(k.stderr().slice(logged)), { message: `log line for ${key}` });
+            // the link reconnects (a new connection, a new handshake) and later requests succeed
+            await waitFor(async () => (await kvCmd(k, ['GET', `after-${key}`])).status === 200, { message: `200 after ${key}` });
+            assert.ok(fake.connections() > connections, `${key}: reconnected`);
+            connections = fake.connections();
+            assert.deepEqual(JSON.parse((await kvCmd(k, ['GET', 'ok2'])).body), { result: 'ok2' });
+        }
+        assert.ok(!/Out of memory/.test(k.stderr()), 'a refused array is not reported as out of memory');
+        const m = (await http('GET', `${k.url}/metrics`)).body;
+        assert.ok(metric(m, 'kvedge_kv_reconnects_total') >= 3, 'three reconnects');
+    } finally {
+        try {
+            assertCleanExit(await k.stop());
+        } finally {
+            await fake.stop();
+        }
+    }
+});
+
+test('a reply nested deeper than hiredis 0.14 parses (7 levels): 503 JSON protocol error, then PING works on every thread', async () => {
+    const redis = await startRedis();
+    const k = await startKvedge({ redis: redis.url, threads: 2, kv: { tokens: [{ token: KV_TOKEN }] } }, { waitReady: true });
+    const linksUp = async () => {
+        const m = (await http('GET', `${k.url}/metrics`)).body;
+        const up = [...m.matchAll(/^kvedge_kv_link_up\{thread="\d+"\} (\d)$/gm)].map((x) => x[1]);
+        return up.length === 2 && up.every((v) => v === '1');
+    };
+    const pingAll = async () => {
+        const rs = await Promise.all(Array.from({ length: 8 }, () => kvCmd(k, ['PING']))); // fresh connections
+        return rs.every((r) => r.status === 200 && r.body === '{"result":"PONG"}');
+    };
+    try {
+        const seven = await kvCmd(k, ['EVAL_RO', 'return {{{{{{{1}}}}}}}', '0']);
+        assert.equal(seven.status, 200, `7 levels parse (body ${seven.body})`);
+        assert.deepEqual(JSON.parse(seven.body), { result: [[[[[[[1]]]]]]] });
+        for (let i = 0; i < 3; i++) {
+            const logged = k.stderr().length;
+            expectProtocolError(await kvCmd(k, ['EVAL_RO', 'return {{{{{{{{{1}}}}}}}}}', '0']), '9 levels');
+            await waitFor(() => /\[warn\] redis: link to 127\.0\.0\.1:\d+ is down: No support for nested multi bulk replies with depth > 7; reconnecting\n/
+                .test(k.stderr().slice(logged)), { message: 'log line' });
+            await waitFor(linksUp, { timeoutMs: 5000, message: 'the link of every thread is up again' });
+            assert.ok(await pingAll(), 'PING answers 200 on every thread');
+        }
+    } finally {
+        await stopKvedgeAndRedis(k, redis);
+    }
 });

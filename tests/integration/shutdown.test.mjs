@@ -1,11 +1,11 @@
 // Graceful stop: SIGTERM/SIGINT finish the requests in flight, close idle keep-alive connections at
-// once, refuse new connections, bound everything by limits.drain_timeout, and exit 0 with nothing
-// leaked (the sanitizer build checks the leaks).
+// once, refuse new connections, bound everything by limits.drain_timeout (an HTTP upstream or a KV
+// request on a hung Redis), and exit 0 with nothing leaked (the sanitizer build checks the leaks).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import httpMod from 'node:http';
 import net from 'node:net';
-import { assertCleanExit, http, sleep, startKvedge, startRedis, startUpstream, waitFor } from './harness.mjs';
+import { assertCleanExit, http, SANITIZE, sleep, startKvedge, startRedis, startUpstream, waitFor } from './harness.mjs';
 
 let redis, upstream;
 
@@ -114,4 +114,43 @@ test('a KV request waiting on Redis when SIGTERM arrives still gets its answer (
     assert.deepEqual(JSON.parse(r.body), { result: 'done' });
     assertCleanExit(await stopped);
     agent.destroy();
+});
+
+test('drain_timeout bounds the stop while a KV request waits on a hung (SIGSTOPped) Redis', async (t) => {
+    const hung = await startRedis(); // its own: stopping the shared one would stall the other tests
+    const token = 'drain-token-0123456789';
+    const headers = { authorization: `Bearer ${token}` };
+    const k = await startKvedge(config({ redis: { url: hung.url, command_timeout: '30s', breaker_threshold: 1000 },
+        kv: { tokens: [{ token }] }, limits: { drain_timeout: '500ms' } }));
+    try {
+        assert.equal((await http('POST', `${k.url}/kv`, { headers, body: JSON.stringify(['SET', 'dk', 'v']) })).status, 200);
+        await hung.kill('SIGSTOP');
+        const sent = Date.now();
+        const inflight = http('POST', `${k.url}/kv`, { headers, body: JSON.stringify(['GET', 'dk']), timeoutMs: 20_000 }).then(
+            (r) => r,
+            (e) => e
+        );
+        await sleep(300); // the GET is queued on the link and cannot be answered for 30 s
+        const t0 = Date.now();
+        const result = await k.stop();
+        const elapsed = Date.now() - t0;
+        assertCleanExit(result);
+        assert.ok(elapsed < 3000 * (SANITIZE ? 2 : 1), `stop took ${elapsed} ms (drain_timeout 500 ms, command_timeout 30 s)`);
+        assert.match(result.stderr, /drain timeout \(500ms\): closing 1 connections with requests in flight/);
+        const outcome = await inflight;
+        const waited = Date.now() - sent;
+        t.diagnostic(`client outcome after ${waited} ms: ${outcome instanceof Error ? outcome.message : `${outcome.status} ${outcome.body}`}`);
+        assert.ok(waited < 5000 * (SANITIZE ? 2 : 1), `the client got an outcome after ${waited} ms, not a hang`);
+        // an answer that says it failed, or a closed connection: never a 200 it could not have had
+        if (!(outcome instanceof Error)) {
+            assert.ok([503, 504].includes(outcome.status), `status ${outcome.status} ${outcome.body}`);
+            assert.match(JSON.parse(outcome.body).error, /^ERR /);
+        } else {
+            assert.match(outcome.message, /socket hang up|ECONNRESET/);
+        }
+    } finally {
+        await hung.kill('SIGCONT');
+        if (k.running) await k.stop();
+        await hung.stop();
+    }
 });

@@ -24,7 +24,8 @@ TEST(err_map)
 {
     CHECK_EQ_INT(kve_err_http_status(KVE_ETIMEDOUT), 504);
     CHECK_EQ_INT(kve_err_http_status(KVE_ECONN), 503);
-    CHECK_EQ_INT(kve_err_http_status(KVE_ETOOBIG), 413);
+    CHECK_EQ_INT(kve_err_http_status(KVE_EPROTO), 503);
+    CHECK_EQ_INT(kve_err_http_status(KVE_EINVAL), 400);
     CHECK_EQ_INT(kve_err_http_status(-1), 500);
     CHECK_EQ_STR(kve_strerror(KVE_ETIMEDOUT), "kv command timed out");
     CHECK_EQ_STR(kve_strerror(12345), "unknown error");
