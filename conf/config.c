@@ -262,7 +262,8 @@ static const kve_directive_t kv_directives[] = {
      .doc = "larger bodies get 400 \"ERR max request size exceeded\" (Upstash: 10MiB, Vercel: 1MiB)"},
     {"max_key_size", KVE_T_SIZE, KVE_FIELD(kve_rest_conf_t, max_key_size), 0, 1, 512 * MIB, "32KiB", .doc = "longest key argument"},
     {"max_reply_size", KVE_T_SIZE, KVE_FIELD(kve_rest_conf_t, max_reply_size), 0, KIB, 4 * GIB, "64MiB",
-     .doc = "larger replies become \"ERR max response size exceeded\""},
+     .doc = "bytes of results in one response: a reply or pipeline entry that would pass it becomes \"ERR max response size "
+            "exceeded\""},
     {"max_commands", KVE_T_INT, KVE_FIELD(kve_rest_conf_t, max_commands), 0, 1, 1000000, "10000",
      .doc = "commands in one /pipeline or /multi-exec"},
     {"allow_keys", KVE_T_BOOL, KVE_FIELD(kve_rest_conf_t, allow_keys), .dflt = "false", .doc = "allow KEYS (read-write tokens)"},

@@ -115,7 +115,7 @@ void kve_rest__add_cors(kve_rest_handler_t *self, h2o_req_t *req)
                           H2O_STRLIT("upstash-sync-token"));
 }
 
-static void add_sync_header(h2o_req_t *req, uint64_t sync)
+void kve_rest__add_sync_header(h2o_req_t *req, uint64_t sync)
 {
     char *v = h2o_mem_alloc_pool(&req->pool, 20);
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("upstash-sync-token"), 0, NULL, v, kve_u64toa(sync, v));
@@ -131,7 +131,7 @@ static void send_body(kve_rest_handler_t *self, h2o_req_t *req, int status, cons
     req->res.reason = reason_of(status);
     req->res.content_length = len;
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type, strlen(content_type));
-    add_sync_header(req, sync);
+    kve_rest__add_sync_header(req, sync);
     kve_rest__add_cors(self, req);
     h2o_start_response(req, (h2o_generator_t *)&static_generator);
     if (h2o_memis(req->input.method.base, req->input.method.len, H2O_STRLIT("HEAD")))
@@ -150,6 +150,13 @@ void kve_rest__send_error(kve_rest_handler_t *self, h2o_req_t *req, int status, 
     memcpy(body, out.base, out.len);
     send_body(self, req, status, "application/json", body, out.len, sync);
     kve_buf_dispose(&out);
+}
+
+void kve_rest__send_kv_error(kve_rest_handler_t *self, h2o_req_t *req, int err, uint64_t sync)
+{
+    char msg[96];
+    snprintf(msg, sizeof(msg), "ERR %s", kve_strerror(err));
+    kve_rest__send_error(self, req, kve_err_http_status(err), msg, sync);
 }
 
 /* --- completion --- */
@@ -201,13 +208,11 @@ static void emit_synthesized(struct st_rest_req_t *st, size_t limit)
 static void finish(struct st_rest_req_t *st)
 {
     h2o_req_t *req = st->req; /* alive: if the request had ended, on_dispose would have cancelled every command */
-    char msg[96];
 
     kve_unpark(st->parked);
     st->parked = NULL;
     if (st->failure != 0) {
-        snprintf(msg, sizeof(msg), "ERR %s", kve_strerror(st->failure));
-        kve_rest__send_error(st->self, req, kve_err_http_status(st->failure), msg, response_sync(st));
+        kve_rest__send_kv_error(st->self, req, st->failure, response_sync(st));
         return;
     }
     if (st->mode == MODE_MULTI && st->first_queue_error != NULL) {

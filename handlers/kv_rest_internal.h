@@ -30,8 +30,14 @@ kve_rest_thread_t *kve_rest__thread(kve_rest_handler_t *self, h2o_req_t *req);
 /** Adds the CORS response headers when the request's Origin is allowed. */
 void kve_rest__add_cors(kve_rest_handler_t *self, h2o_req_t *req);
 
+/** Adds the `upstash-sync-token` response header. */
+void kve_rest__add_sync_header(h2o_req_t *req, uint64_t sync);
+
 /** Sends {"error":msg} with `status` (and the sync token and CORS headers). */
 void kve_rest__send_error(kve_rest_handler_t *self, h2o_req_t *req, int status, const char *msg, uint64_t sync);
+
+/** Sends the error of a failed KV operation: {"error":"ERR <kve_strerror(err)>"} with kve_err_http_status(err). */
+void kve_rest__send_kv_error(kve_rest_handler_t *self, h2o_req_t *req, int err, uint64_t sync);
 
 /** SSE endpoints: `kind` is "subscribe", "psubscribe" or "monitor"; `args` the path after it ("/ch1/ch2"). */
 void kve_rest__serve_stream(kve_rest_handler_t *self, h2o_req_t *req, const char *kind, const char *args, size_t args_len);

@@ -194,10 +194,8 @@ static void start_response(sse_t *s, h2o_req_t *req);
 /* the stream failed before the response began: an ordinary JSON error (503, 504) */
 static void fail_unstarted(sse_t *s, int err)
 {
-    char msg[96];
-    snprintf(msg, sizeof(msg), "ERR %s", kve_strerror(err));
     close_stream(s);
-    kve_rest__send_error(s->self, s->req, kve_err_http_status(err), msg, s->thread->sync_seen);
+    kve_rest__send_kv_error(s->self, s->req, err, s->thread->sync_seen);
 }
 
 static void on_stream(void *data, int err, const kve_kv_reply_t *reply)
@@ -305,7 +303,6 @@ static size_t parse_names(kve_rest_handler_t *self, h2o_req_t *req, const char *
 static void start_response(sse_t *s, h2o_req_t *req)
 {
     kve_thread_t *thread = kve_server_thread(req->conn->ctx);
-    char *sync = h2o_mem_alloc_pool(&req->pool, 24); /* header values are not copied */
 
     s->started = 1;
     req->res.status = 200;
@@ -313,8 +310,7 @@ static void start_response(sse_t *s, h2o_req_t *req)
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/event-stream"));
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-cache"));
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-accel-buffering"), 0, NULL, H2O_STRLIT("no"));
-    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("upstash-sync-token"), 0, NULL, sync,
-                          (size_t)snprintf(sync, 24, "%llu", (unsigned long long)s->thread->sync_seen));
+    kve_rest__add_sync_header(req, s->thread->sync_seen);
     kve_rest__add_cors(s->self, req);
     s->super.proceed = on_proceed;
     s->super.stop = on_stop;
@@ -331,7 +327,7 @@ void kve_rest__serve_stream(kve_rest_handler_t *self, h2o_req_t *req, const char
     kve_thread_t *thread = kve_server_thread(req->conn->ctx);
     const char *argv[MAX_CHANNELS + 1], *err = NULL;
     size_t argvlen[MAX_CHANNELS + 1], argc = 1;
-    int monitor = strcmp(kind, "monitor") == 0, kverr = KVE_EUNAVAIL, status;
+    int monitor = strcmp(kind, "monitor") == 0, kverr = KVE_EUNAVAIL;
     char msg[96];
     sse_t *s;
 
@@ -346,14 +342,11 @@ void kve_rest__serve_stream(kve_rest_handler_t *self, h2o_req_t *req, const char
     s->req = req, s->self = self, s->thread = kve_rest__thread(self, req), s->monitor = monitor;
     if (!acquire_slot(self)) {
         snprintf(msg, sizeof(msg), "ERR too many streams (kv.max_streams is %lld)", (long long)self->conf->max_streams);
-        status = 503;
+        kve_rest__send_error(self, req, 503, msg, 0);
     } else if (thread->kv == NULL ||
                (s->stream = kve_kv_stream_open(thread->kv, argc, argv, argvlen, on_stream, s, &kverr)) == NULL) {
         release_slot(self);
-        snprintf(msg, sizeof(msg), "ERR %s", kve_strerror(kverr));
-        status = kve_err_http_status(kverr);
-    } else {
-        return; /* the response starts with Redis' first reply (the subscription is in place), or is an error */
+        kve_rest__send_kv_error(self, req, kverr, 0);
     }
-    kve_rest__send_error(self, req, status, msg, 0);
+    /* else the response starts with Redis' first reply (the subscription is in place), or is an error */
 }
