@@ -36,7 +36,7 @@ void kve_rest_auth_free(kve_rest_auth_t *auth);
 
 /**
  * Returns the access the token grants (KVE_ACCESS_*), KVE_ACCESS_NONE if it is unknown, malformed, badly
- * signed or expired. `who` (`wholen` bytes, NUL-terminated) gets a text for logs, never the secret: the
+ * signed or expired. `who` (`wholen` >= 1 bytes, NUL-terminated) gets a text for logs, never the secret: the
  * token's name when it is accepted ("token <name>", "token #<n>" or "jwt"), else why it is not
  * ("unknown token", "token too long", "jwt refused: expired", ...).
  */
