@@ -128,9 +128,12 @@ test('with kv.max_request_size above limits.max_body_size, a large body is refus
         const other = await http('POST', `${k.url}/no-such-path`, { body: 'x'.repeat(2048) });
         assert.equal(other.status, 413);
         await waitFor(() => lines(/413 for POST \/no-such-path/).length > 0, { message: '413 log line' });
-        // over h2o's own limit (kv.max_request_size + 1): h2o answers before routing, logged once as such
-        const huge = await http('POST', `${k.url}/api/huge-body`, { body: 'x'.repeat(1024 * 1024 + 2) });
-        assert.equal(huge.status, 413);
+        // over h2o's own limit (kv.max_request_size + 1): h2o answers before routing, logged once as such.
+        // It answers on the Content-Length alone and closes, so the body is not sent (a client still writing
+        // it could see ECONNRESET instead of the answer).
+        const huge = await rawRequest(k.port, `POST /api/huge-body HTTP/1.1\r\nHost: x\r\nContent-Length: ${1024 * 1024 + 2}\r\n\r\n`,
+            { untilClose: true });
+        assert.match(huge, /^HTTP\/1\.1 413 /);
         await waitFor(() => lines(/413 for POST \/api\/huge-body/).length > 0, { message: '413 log line' });
         await http('GET', `${k.url}/healthz`); // logged after the requests above
         await sleep(100);
