@@ -806,15 +806,16 @@ export async function startKvedge(config, opts = {}) {
 }
 
 /**
- * Stops a kvedge started for one test (asserting a clean exit), then that test's own Redis, even when
- * the first stop fails. The Redis is resumed first: a test may have left it paused with SIGSTOP.
+ * Stops a kvedge started for one test (asserting a clean exit), then that test's own server (a Redis, a fake
+ * Redis or an upstream: anything with stop()), even when the first stop fails. A Redis is resumed first: a
+ * test may have left it paused with SIGSTOP.
  */
-export async function stopKvedgeAndRedis(kvedge, redis) {
-    await redis.kill('SIGCONT').catch(() => {});
+export async function stopKvedgeThen(kvedge, server) {
+    if (typeof server.kill === 'function') await server.kill('SIGCONT').catch(() => {});
     try {
         assertCleanExit(await kvedge.stop());
     } finally {
-        await redis.stop();
+        await server.stop();
     }
 }
 

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import net from 'node:net';
-import { http, SANITIZE, sleep, startKvedge, startRedis, stopKvedgeAndRedis, waitFor } from './harness.mjs';
+import { http, SANITIZE, sleep, startKvedge, startRedis, stopKvedgeThen, waitFor } from './harness.mjs';
 import { kvConfig, RW_TOKEN, SYNC_KEY } from './kv_helpers.mjs';
 
 /** time bounds are stretched in sanitizer builds */
@@ -98,7 +98,7 @@ test('sync counter: an error reply, a timeout or a lost connection on its INCR k
         assert.equal(await io.get('sc:k'), '3');
     } finally {
         await io.client('UNPAUSE').catch(() => {});
-        await stopKvedgeAndRedis(k, redis);
+        await stopKvedgeThen(k, redis);
     }
 });
 
@@ -194,7 +194,7 @@ test('a client that goes away while its /pipeline or /multi-exec waits: applied 
         }
         assert.ok(k.running);
     } finally {
-        await stopKvedgeAndRedis(k, redis); // asserts a clean exit (no sanitizer report)
+        await stopKvedgeThen(k, redis); // asserts a clean exit (no sanitizer report)
     }
 });
 
@@ -229,6 +229,6 @@ test('Redis killed while a long pipeline is in flight: one JSON 503, kvedge stay
         assert.equal(await io.get('kill:999'), '999');
         expectJson(await post(base, '/multi-exec', [['INCR', 'kill:n'], ['INCR', 'kill:n']]), 200, [{ result: 1 }, { result: 2 }]);
     } finally {
-        await stopKvedgeAndRedis(k, redis);
+        await stopKvedgeThen(k, redis);
     }
 });

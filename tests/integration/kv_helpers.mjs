@@ -5,6 +5,7 @@
 //   startKvStack(opts)      a private Redis + kvedge serving the KV API; stop() cleans up both
 //   clearKeys(io)           delete every key except kvedge's sync-token counter (see below)
 //   recordFetch()           wrap globalThis.fetch and record requests/responses (the SDKs call the global fetch)
+//   openStream(url, opts)   a streaming (SSE) request read incrementally
 //   sha1hex(s), runNode(args, opts)
 //
 // Why clearKeys instead of FLUSHDB: kvedge's upstash-sync-token comes from INCR on `kv.sync_key`
@@ -14,11 +15,62 @@
 
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
-import { startKvedge, startRedis } from './harness.mjs';
+import httpMod from 'node:http';
+import { startKvedge, startRedis, waitFor } from './harness.mjs';
 
 export const RW_TOKEN = 'rw-token-0123456789abcdef';
 export const RO_TOKEN = 'ro-token-0123456789abcdef';
 export const SYNC_KEY = 'kvedge:sync';
+
+/**
+ * Opens a streaming request (GET by default; `body` is sent when given) and reads it incrementally.
+ * Resolves once the response headers are in with {status, headers, text(), dataLines(), waitData(pred|string),
+ * ended (resolves with the text), complete() (the response ended properly, not by a reset), close()}.
+ * opts: {token (null: none), headers, method, body, timeoutMs (the whole request), waitMs (waitData's default)}.
+ */
+export function openStream(url, { token = RW_TOKEN, headers = {}, method = 'GET', body, timeoutMs = 30_000, waitMs = 5000 } = {}) {
+    const u = new URL(url);
+    return new Promise((resolve, reject) => {
+        const r = httpMod.request({
+            host: u.hostname,
+            port: u.port,
+            path: u.pathname + u.search,
+            method,
+            agent: false,
+            headers: { accept: 'text/event-stream', 'cache-control': 'no-cache', ...(token ? { authorization: `Bearer ${token}` } : {}),
+                ...headers },
+        });
+        r.on('error', reject);
+        r.setTimeout(timeoutMs, () => r.destroy(new Error('stream timed out')));
+        r.on('response', (res) => {
+            let text = '';
+            res.setEncoding('utf8');
+            res.on('data', (d) => (text += d));
+            const ended = new Promise((ok) => {
+                res.on('end', () => ok(text));
+                res.on('error', () => ok(text));
+                res.on('close', () => ok(text));
+            });
+            const dataLines = () => text.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6));
+            resolve({
+                status: res.statusCode,
+                headers: res.headers,
+                text: () => text,
+                dataLines,
+                ended,
+                complete: () => res.complete,
+                waitData(pred, ms = waitMs) {
+                    const f = typeof pred === 'string' ? (lines) => lines.includes(pred) : pred;
+                    return waitFor(() => f(dataLines()), { timeoutMs: ms, intervalMs: 10, message: `SSE data ${pred}; got ${JSON.stringify(text)}` });
+                },
+                close() {
+                    r.destroy();
+                },
+            });
+        });
+        r.end(body);
+    });
+}
 
 /** kvedge config with the KV API at /kv, one read-write and one read-only token; `kv` adds/overrides kv keys. */
 export function kvConfig(redisUrl, kv = {}, extra = {}) {

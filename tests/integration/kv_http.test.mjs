@@ -17,10 +17,11 @@ import {
     sleep,
     startKvedge,
     startRedis,
-    stopKvedgeAndRedis,
+    stopKvedgeThen,
     waitFor,
     writeConfig,
 } from './harness.mjs';
+import { openStream as openSseStream } from './kv_helpers.mjs';
 
 const RW = 'rw-token-0123456789abcdef';
 const RO = 'ro-token-0123456789abcdef';
@@ -124,51 +125,8 @@ function nowSec() {
     return Math.floor(Date.now() / 1000);
 }
 
-/**
- * Opens a streaming request and reads it incrementally. Resolves once the response headers are in with
- * {status, headers, text(), dataLines(), waitData(pred|string), ended, close()}.
- */
-function openStream(url, { token = RW, headers = {}, method = 'POST', body = '[]' } = {}) {
-    const u = new URL(url);
-    return new Promise((resolve, reject) => {
-        const r = httpMod.request({
-            host: u.hostname,
-            port: u.port,
-            path: u.pathname + u.search,
-            method,
-            agent: false,
-            headers: { accept: 'text/event-stream', 'cache-control': 'no-cache', ...(token ? auth(token) : {}), ...headers },
-        });
-        r.on('error', reject);
-        r.setTimeout(30_000, () => r.destroy(new Error('stream timed out')));
-        r.on('response', (res) => {
-            let text = '';
-            res.setEncoding('utf8');
-            res.on('data', (d) => (text += d));
-            const ended = new Promise((ok) => {
-                res.on('end', () => ok(text));
-                res.on('error', () => ok(text));
-                res.on('close', () => ok(text));
-            });
-            const dataLines = () => text.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6));
-            resolve({
-                status: res.statusCode,
-                headers: res.headers,
-                text: () => text,
-                dataLines,
-                ended,
-                waitData(pred, timeoutMs = 5000) {
-                    const f = typeof pred === 'string' ? (lines) => lines.includes(pred) : pred;
-                    return waitFor(() => f(dataLines()), { timeoutMs, intervalMs: 10, message: `SSE data ${pred}; got ${JSON.stringify(text)}` });
-                },
-                close() {
-                    r.destroy();
-                },
-            });
-        });
-        r.end(body);
-    });
-}
+/** The SDKs open streams with POST and an empty JSON array body. */
+const openStream = (url, opts = {}) => openSseStream(url, { method: 'POST', body: '[]', ...opts });
 
 async function numsub(channel) {
     const [, n] = await rc.pubsub('NUMSUB', channel);
@@ -409,7 +367,7 @@ test('a refused MULTI or SELECT inside /pipeline must not change the shared Redi
         expectJson(after2, 200, { result: 'OK' });
         assert.equal(await c2.get('ms:s'), '1', 'SET after a pipelined SELECT went to db 0');
     } finally {
-        await stopKvedgeAndRedis(k2, r2);
+        await stopKvedgeThen(k2, r2);
     }
 });
 
@@ -928,7 +886,7 @@ test('policy configuration: allow_keys, allow_flush, deny_commands, allow_comman
         assert.equal(await c2.exists('a'), 0);
         expectError(await cmd(['BLPOP', 'l', '0'], { base }), 400, /^ERR command 'blpop' is not allowed/, 'still refused');
     } finally {
-        await stopKvedgeAndRedis(k2, r2);
+        await stopKvedgeThen(k2, r2);
     }
 });
 
@@ -1235,7 +1193,7 @@ test('Redis down: 503 JSON promptly; back to 200 within 2 s of the restart', asy
             return rs.every((x) => x.status === 200);
         }, { timeoutMs: 2000, message: 'all threads back' });
     } finally {
-        await stopKvedgeAndRedis(k2, r2);
+        await stopKvedgeThen(k2, r2);
     }
 });
 
@@ -1258,7 +1216,7 @@ test('Redis SIGSTOPped: 504 JSON within about the command timeout; 200 again aft
         await waitFor(async () => (await cmd(['GET', 'rs:k'], { base })).status === 200, { timeoutMs: 5000, message: '200 after SIGCONT' });
         expectJson(await cmd(['GET', 'rs:k'], { base }), 200, { result: 'v' });
     } finally {
-        await stopKvedgeAndRedis(k2, r2);
+        await stopKvedgeThen(k2, r2);
     }
 });
 

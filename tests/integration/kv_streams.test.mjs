@@ -4,58 +4,17 @@
 // kv.max_streams cap. Every test ends with a clean exit (exit 0, no sanitizer report in the ASan build).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import httpMod from 'node:http';
 import net from 'node:net';
 import { startFakeRedis } from './fake_redis.mjs';
-import { assertCleanExit, http, SANITIZE, startKvedge, startRedis, stopKvedgeAndRedis, waitFor } from './harness.mjs';
-import { kvConfig, RO_TOKEN, RW_TOKEN } from './kv_helpers.mjs';
+import { assertCleanExit, http, SANITIZE, startKvedge, startRedis, stopKvedgeThen, waitFor } from './harness.mjs';
+import { kvConfig, openStream as openSseStream, RO_TOKEN, RW_TOKEN } from './kv_helpers.mjs';
 
 /** time bounds are stretched in sanitizer builds */
 const SLOW = SANITIZE ? 3 : 1;
 
 const auth = (token = RW_TOKEN) => ({ authorization: `Bearer ${token}` });
 
-/**
- * Opens a streaming GET and reads it incrementally. Resolves once the response headers are in with
- * {status, headers, text(), dataLines(), waitData(pred|string), ended (resolves with the text), complete() (the
- * response ended properly, not by a reset), close()}.
- */
-function openStream(url, { token = RW_TOKEN } = {}) {
-    const u = new URL(url);
-    return new Promise((resolve, reject) => {
-        const r = httpMod.request({ host: u.hostname, port: u.port, path: u.pathname, method: 'GET', agent: false,
-            headers: { accept: 'text/event-stream', ...auth(token) } });
-        r.on('error', reject);
-        r.setTimeout(60_000, () => r.destroy(new Error('stream timed out')));
-        r.on('response', (res) => {
-            let text = '';
-            res.setEncoding('utf8');
-            res.on('data', (d) => (text += d));
-            const ended = new Promise((ok) => {
-                res.on('end', () => ok(text));
-                res.on('error', () => ok(text));
-                res.on('close', () => ok(text));
-            });
-            const dataLines = () => text.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6));
-            resolve({
-                status: res.statusCode,
-                headers: res.headers,
-                text: () => text,
-                dataLines,
-                ended,
-                complete: () => res.complete,
-                waitData(pred, timeoutMs = 5000 * SLOW) {
-                    const f = typeof pred === 'string' ? (lines) => lines.includes(pred) : pred;
-                    return waitFor(() => f(dataLines()), { timeoutMs, intervalMs: 10, message: `SSE data ${pred}; got ${JSON.stringify(text)}` });
-                },
-                close() {
-                    r.destroy();
-                },
-            });
-        });
-        r.end();
-    });
-}
+const openStream = (url, opts = {}) => openSseStream(url, { timeoutMs: 60_000, waitMs: 5000 * SLOW, ...opts });
 
 /** A JSON error response: status, content type and {"error": <text matching re>}. */
 function expectError(r, status, re, what = '') {
@@ -100,7 +59,7 @@ test('subscribe while Redis is SIGSTOPped: 504 JSON within about connect_timeout
         await assertSubscribeWorks(base, io, 'after');
     } finally {
         io.disconnect();
-        await stopKvedgeAndRedis(k, redis);
+        await stopKvedgeThen(k, redis);
     }
 });
 
@@ -119,11 +78,7 @@ test('a subscription Redis never confirms (handshake done, SUBSCRIBE unanswered)
         assert.equal((await http('POST', `${k.url}/kv`, { headers: auth(), body: JSON.stringify(['GET', 'k']) })).status, 200,
             'the link is unaffected');
     } finally {
-        try {
-            assertCleanExit(await k.stop());
-        } finally {
-            await fake.stop();
-        }
+        await stopKvedgeThen(k, fake);
     }
 });
 
@@ -203,7 +158,7 @@ test('Redis killed or restarted under a started stream: the stream ends, the req
         }
         await waitFor(() => /\[warn\] kv: subscription stream ended: kv store connection failed/.test(k.stderr()), { message: 'log line' });
     } finally {
-        await stopKvedgeAndRedis(k, redis);
+        await stopKvedgeThen(k, redis);
     }
 });
 
@@ -242,7 +197,7 @@ test('a subscriber that stops reading is dropped once more than 1 MiB is queued 
     } finally {
         sock.destroy();
         io.disconnect();
-        await stopKvedgeAndRedis(k, redis);
+        await stopKvedgeThen(k, redis);
     }
 });
 
@@ -302,6 +257,6 @@ test('kv.max_streams: 2 streams at once over 2 threads, a third gets 503 JSON an
         await waitFor(() => warnings() === 3, { message: 'a third episode, a third warning' });
     } finally {
         io.disconnect();
-        await stopKvedgeAndRedis(k, redis);
+        await stopKvedgeThen(k, redis);
     }
 });

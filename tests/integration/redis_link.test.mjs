@@ -10,7 +10,7 @@ import httpMod from 'node:http';
 import path from 'node:path';
 import Redis from 'ioredis';
 import { startFakeRedis } from './fake_redis.mjs';
-import { assertCleanExit, http, makeTempDir, sleep, startKvedge, startRedis, stopKvedgeAndRedis, waitFor } from './harness.mjs';
+import { assertCleanExit, http, makeTempDir, sleep, startKvedge, startRedis, stopKvedgeThen, waitFor } from './harness.mjs';
 
 // Hammers GET /readyz with `concurrency` keep-alive loops until stop() is called; returns every sample.
 function load(url, concurrency = 8) {
@@ -78,7 +78,7 @@ test('Redis restarted under load: fail fast while down, reconnect within 2 s, no
         assert.match(k.stderr(), /\[warn\] redis: link to 127\.0\.0\.1:\d+ is down/);
         assert.match(k.stderr(), /\[info\] redis: link to 127\.0\.0\.1:\d+ is up/);
     } finally {
-        await stopKvedgeAndRedis(k, redis);
+        await stopKvedgeThen(k, redis);
     }
 });
 
@@ -110,7 +110,7 @@ test('Redis SIGSTOPped: readiness times out cleanly, nothing hangs, recovery aft
         }, { timeoutMs: 5000, message: 'all threads ready' });
         assert.match(k.stderr(), /commands timed out in a row|connect or handshake timed out/);
     } finally {
-        await stopKvedgeAndRedis(k, redis);
+        await stopKvedgeThen(k, redis);
     }
 });
 
@@ -275,11 +275,7 @@ test('a reply hiredis cannot parse (garbage, a huge array length): 503 JSON, a l
         const m = (await http('GET', `${k.url}/metrics`)).body;
         assert.ok(metric(m, 'kvedge_kv_reconnects_total') >= 3, 'three reconnects');
     } finally {
-        try {
-            assertCleanExit(await k.stop());
-        } finally {
-            await fake.stop();
-        }
+        await stopKvedgeThen(k, fake);
     }
 });
 
@@ -308,6 +304,6 @@ test('a reply nested deeper than hiredis 0.14 parses (7 levels): 503 JSON protoc
             assert.ok(await pingAll(), 'PING answers 200 on every thread');
         }
     } finally {
-        await stopKvedgeAndRedis(k, redis);
+        await stopKvedgeThen(k, redis);
     }
 });

@@ -18,6 +18,7 @@ import {
     startKvedge,
     startRedis,
     startUpstream,
+    stopKvedgeThen,
     waitFor,
     writeConfig,
 } from './harness.mjs';
@@ -221,11 +222,7 @@ test('a route "/" listed first swallows neither a longer route, the KV API nor t
         for (const p of [`${long}/a`, `${long}/b`])
             assert.match(m.body, new RegExp(`^kvedge_http_requests_total\\{route="proxy:${p}",status="200"\\} 1$`, 'm'), p);
     } finally {
-        try {
-            assertCleanExit(await k.stop());
-        } finally {
-            await root.stop();
-        }
+        await stopKvedgeThen(k, root);
     }
 });
 
