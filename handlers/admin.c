@@ -80,13 +80,13 @@ static void serve_ready(struct st_admin_handler_t *self, h2o_req_t *req)
     struct st_ready_t *r;
     static const char *const ping[] = {"PING"};
     static const size_t ping_len[] = {4};
+    kve_kv_opts_t opts = {self->ready_timeout_ms};
     char body[128];
     int err = KVE_EUNAVAIL, n;
 
     r = h2o_mem_alloc_shared(&req->pool, sizeof(*r), on_ready_dispose);
     *r = (struct st_ready_t){READY_MAGIC, req, NULL};
-    if (thread->kv != NULL &&
-        (r->cmd = kve_kv_command(thread->kv, 1, ping, ping_len, self->ready_timeout_ms, on_ready_reply, r, &err)) != NULL)
+    if (thread->kv != NULL && (r->cmd = kve_kv_command(thread->kv, 1, ping, ping_len, &opts, on_ready_reply, r, &err)) != NULL)
         return;
     n = snprintf(body, sizeof(body), "not ready: kv store: %s\n", kve_strerror(err));
     send_text(req, 503, "Service Unavailable", "text/plain; charset=utf-8", body, (size_t)n);
@@ -178,6 +178,7 @@ static void render_kv(kve_buf_t *buf, kve_server_t *server)
             kve_kv_get_stats(t->kv, &st);
         kve_buf_printf(buf, "kvedge_kv_link_up{thread=\"%zu\"} %d\n", i, st.state == KVE_KV_UP);
         sum.commands += st.commands, sum.error_replies += st.error_replies, sum.timeouts += st.timeouts;
+        sum.late_replies += st.late_replies;
         sum.failures += st.failures, sum.reconnects += st.reconnects, sum.inflight += st.inflight;
     }
 #define COUNTER(name, help, v)                                                                                                     \
@@ -186,6 +187,7 @@ static void render_kv(kve_buf_t *buf, kve_server_t *server)
     COUNTER("commands_total", "Commands sent to the KV store.", sum.commands);
     COUNTER("error_replies_total", "Error replies from the KV store.", sum.error_replies);
     COUNTER("timeouts_total", "Commands that timed out.", sum.timeouts);
+    COUNTER("late_replies_total", "Replies that came after their command had timed out.", sum.late_replies);
     COUNTER("failures_total", "Commands failed by the link (down, circuit open, connection lost).", sum.failures);
     COUNTER("reconnects_total", "Reconnections after a lost link.", sum.reconnects);
 #undef COUNTER

@@ -114,7 +114,7 @@ static size_t queue_handshake(redisAsyncContext *ac, const kve_redis_target_t *t
 }
 
 size_t kve_redis_adapter_connect(kve_redis_adapter_t *a, h2o_loop_t *loop, const kve_redis_target_t *target, int select_db,
-                                 kve_redis_adapter_cb cb, void *privdata, char *err, size_t errlen)
+                                 kve_redis_reader_t *reader, kve_redis_adapter_cb cb, void *privdata, char *err, size_t errlen)
 {
     redisAsyncContext *ac =
         target->path != NULL ? redisAsyncConnectUnix(target->path) : redisAsyncConnect(target->host, target->port);
@@ -127,6 +127,9 @@ size_t kve_redis_adapter_connect(kve_redis_adapter_t *a, h2o_loop_t *loop, const
         return 0;
     }
     ac->c.reader->fn = &kve_redis_reply_functions;
+    ac->c.reader->privdata = reader;
+    if (reader != NULL)
+        reader->refused = KVE_REDIS_REFUSED_NONE;
     ac->data = privdata;
     a->ac = ac;
     a->reading = a->write_armed = 0;
@@ -160,8 +163,12 @@ int kve_redis_adapter_failure(const redisAsyncContext *ac, const char **why)
     case REDIS_ERR_PROTOCOL: /* hiredis' text names it ("Protocol error, got ...", "No support for nested ...") */
         msg = ac->errstr;
         break;
-    case REDIS_ERR_OOM: /* only a refused array (redis_reply.h) */
-        msg = "protocol error: an array reply with more than 16777216 elements";
+    case REDIS_ERR_OOM: /* only a refusal of the reply functions (redis_reply.h) */
+        if (ac->c.reader != NULL && ac->c.reader->privdata != NULL &&
+            ((kve_redis_reader_t *)ac->c.reader->privdata)->refused == KVE_REDIS_REFUSED_UNEXPECTED)
+            msg = "protocol error: a reply no command was waiting for (the connection is out of step)";
+        else
+            msg = "protocol error: an array reply with more than 16777216 elements";
         break;
     default:
         msg = ac->err != 0 ? ac->errstr : "connection closed";

@@ -2,6 +2,7 @@
 /* Recycled hiredis reply objects (see redis_reply.h). */
 #include "proxy/redis_reply.h"
 #include "proxy/common.h"
+#include "proxy/kv.h"
 
 #include <hiredis/hiredis.h>
 #include <hiredis/read.h>
@@ -14,8 +15,13 @@ typedef struct st_reply_t {
     char inline_str[KVE_REDIS_REPLY_INLINE];
 } reply_t;
 
+_Static_assert(sizeof(reply_t) <= KVE_REDIS_REPLY_COST, "KVE_REDIS_REPLY_COST covers an object");
+
 static __thread reply_t *free_list;
 static __thread size_t num_free;
+
+/* stands for every element of a reply past its limit: never attached, never freed, never written */
+static reply_t placeholder = {.r = {.type = KVE_REPLY_TOO_BIG}};
 
 static redisReply *new_reply(int type)
 {
@@ -36,7 +42,7 @@ static void free_reply(void *p)
     reply_t *r = p;
     size_t i;
 
-    if (r == NULL)
+    if (r == NULL || r == &placeholder)
         return;
     if (r->r.element != NULL) {
         for (i = 0; i != r->r.elements; ++i)
@@ -54,20 +60,99 @@ static void free_reply(void *p)
     ++num_free;
 }
 
+/* the top-level element `task` belongs to (its ancestor whose parent is the root), or NULL for the root */
+static const redisReadTask *top_element(const redisReadTask *task)
+{
+    if (task->parent == NULL)
+        return NULL;
+    while (task->parent->parent != NULL)
+        task = task->parent;
+    return task;
+}
+
+/* a split reply passed its limit inside the top-level element of `task` */
+static int entry_over(kve_redis_reader_t *rd, const redisReadTask *task)
+{
+    const redisReadTask *top = top_element(task);
+    rd->entry_over = 1;
+    if (top != task) /* an array of that element is being built: it stands for the whole element now */
+        ((redisReply *)top->obj)->type = KVE_REPLY_TOO_BIG;
+    return top == task ? 2 : 0;
+}
+
+/*
+ * With a reader state (task->privdata): starts the accounting at a reply's root and charges `cost`.
+ * Returns 1 to build the object, 0 to hand out the placeholder (over the limit), 2 to hand it out and put
+ * it in the parent's slot (a split reply's top-level element), -1 to fail the reader (a reply nobody
+ * waits for).
+ */
+static int admit(const redisReadTask *task, size_t cost)
+{
+    kve_redis_reader_t *rd = task->privdata;
+
+    if (rd == NULL)
+        return 1;
+    if (task->parent == NULL) {
+        if ((rd->limit = rd->next_limit(rd, &rd->split)) == KVE_REDIS_REPLY_UNEXPECTED) {
+            rd->refused = KVE_REDIS_REFUSED_UNEXPECTED;
+            return -1;
+        }
+        rd->used = 0;
+        rd->over = rd->entry_over = 0;
+        rd->root = NULL;
+        if (rd->split) { /* the root is kept whatever its slots cost */
+            rd->used = cost;
+            return 1;
+        }
+    } else if (rd->split && task->parent->parent == NULL) {
+        rd->entry_over = 0; /* a new top-level element */
+    }
+    if (rd->over || (rd->split && rd->entry_over))
+        return 0;
+    if (rd->limit != 0 && cost > rd->limit - KVE_MIN(rd->used, rd->limit)) {
+        if (rd->split && task->parent != NULL)
+            return entry_over(rd, task);
+        rd->over = 1;
+        if (rd->root != NULL)
+            ((redisReply *)rd->root)->type = KVE_REPLY_TOO_BIG;
+        return 0;
+    }
+    rd->used += cost;
+    return 1;
+}
+
+/* the object admit() decided on when it did not say "build it" */
+static void *refused(const redisReadTask *task, int verdict)
+{
+    if (verdict == 2) { /* in the root's slot: freeObject skips it */
+        ((redisReply *)task->parent->obj)->element[task->idx] = &placeholder.r;
+        return &placeholder.r;
+    }
+    return verdict == 0 ? &placeholder.r : NULL;
+}
+
 static void *attach(const redisReadTask *task, redisReply *r)
 {
     if (task->parent != NULL) {
         redisReply *parent = task->parent->obj;
-        KVE_ASSERT(parent->type == REDIS_REPLY_ARRAY);
+        KVE_ASSERT(parent->type == REDIS_REPLY_ARRAY || parent->type == KVE_REPLY_TOO_BIG);
         parent->element[task->idx] = r;
+    } else if (task->privdata != NULL && r->type == REDIS_REPLY_ARRAY) {
+        ((kve_redis_reader_t *)task->privdata)->root = r;
     }
     return r;
 }
 
 static void *create_string(const redisReadTask *task, char *str, size_t len)
 {
-    redisReply *r = new_reply(task->type);
-    reply_t *rr = (reply_t *)r;
+    int verdict = admit(task, KVE_REDIS_REPLY_COST + (len < KVE_REDIS_REPLY_INLINE ? 0 : len + 1));
+    redisReply *r;
+    reply_t *rr;
+
+    if (verdict != 1)
+        return refused(task, verdict);
+    r = new_reply(task->type);
+    rr = (reply_t *)r;
     r->str = len < KVE_REDIS_REPLY_INLINE ? rr->inline_str : kve_malloc(len + 1);
     memcpy(r->str, str, len);
     r->str[len] = '\0';
@@ -78,8 +163,15 @@ static void *create_string(const redisReadTask *task, char *str, size_t len)
 static void *create_array(const redisReadTask *task, int elements)
 {
     redisReply *r;
-    if (elements < 0 || elements > KVE_REDIS_REPLY_MAX_ELEMENTS)
+    int verdict;
+
+    if (elements < 0 || elements > KVE_REDIS_REPLY_MAX_ELEMENTS) {
+        if (task->privdata != NULL)
+            ((kve_redis_reader_t *)task->privdata)->refused = KVE_REDIS_REFUSED_ELEMENTS;
         return NULL; /* hiredis reports "Out of memory" and drops the connection (see redis_reply.h) */
+    }
+    if ((verdict = admit(task, KVE_REDIS_REPLY_COST + sizeof(*r->element) * (size_t)elements)) != 1)
+        return refused(task, verdict);
     r = new_reply(REDIS_REPLY_ARRAY);
     if (elements > 0)
         r->element = kve_zalloc(sizeof(*r->element) * (size_t)elements);
@@ -89,13 +181,21 @@ static void *create_array(const redisReadTask *task, int elements)
 
 static void *create_integer(const redisReadTask *task, long long value)
 {
-    redisReply *r = new_reply(REDIS_REPLY_INTEGER);
+    int verdict = admit(task, KVE_REDIS_REPLY_COST);
+    redisReply *r;
+
+    if (verdict != 1)
+        return refused(task, verdict);
+    r = new_reply(REDIS_REPLY_INTEGER);
     r->integer = value;
     return attach(task, r);
 }
 
 static void *create_nil(const redisReadTask *task)
 {
+    int verdict = admit(task, KVE_REDIS_REPLY_COST);
+    if (verdict != 1)
+        return refused(task, verdict);
     return attach(task, new_reply(REDIS_REPLY_NIL));
 }
 

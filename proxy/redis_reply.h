@@ -6,9 +6,21 @@
  * in the object and recycle objects per thread. They also refuse absurd array sizes from the server
  * (hiredis 0.14 has no limit of its own), which turns them into a protocol error instead of a huge
  * allocation. The objects keep redisReply's layout, so everything else in hiredis works unchanged.
+ *
+ * A connection may also give its reader a kve_redis_reader_t (the reader's privdata): then every reply is
+ * held to a byte limit WHILE it is read, and a reply that nobody waits for is refused. hiredis calls these
+ * functions once per element, so the check costs nothing extra: each object's cost (KVE_REDIS_REPLY_COST
+ * plus its string when that is not inline, plus 8 bytes per array slot) is added up and, once the limit
+ * would be passed, nothing more is allocated: the elements that follow are a shared placeholder (never
+ * attached, never freed) and the reply's root takes the type KVE_REPLY_TOO_BIG (proxy/kv.h), with
+ * whatever was built before it still attached for freeObject. A root that alone is over the limit is the
+ * placeholder itself. (A split reply applies this per top-level element instead, see below.) hiredis 0.14
+ * still buffers one bulk string whole before it asks for its object.
  */
 #ifndef KVE_PROXY_REDIS_REPLY_H
 #define KVE_PROXY_REDIS_REPLY_H
+
+#include <stddef.h>
 
 struct redisReplyObjectFunctions;
 
@@ -17,9 +29,37 @@ struct redisReplyObjectFunctions;
 /**
  * An array reply longer than this is refused (hiredis itself refuses negative lengths other than -1). The
  * functions never fail otherwise (allocation failures abort), so hiredis' resulting REDIS_ERR_OOM ("Out
- * of memory") on a connection means a refused array.
+ * of memory") on a connection means a refused array, or (with a kve_redis_reader_t) a reply nobody waited
+ * for: kve_redis_reader_t.refused tells which.
  */
 #define KVE_REDIS_REPLY_MAX_ELEMENTS (1 << 24)
+/** What one reply object costs towards a limit (the object with its inline buffer). */
+#define KVE_REDIS_REPLY_COST 176
+/** next_limit's answer for "no command waits for a reply now" */
+#define KVE_REDIS_REPLY_UNEXPECTED ((size_t)-1)
+
+enum { KVE_REDIS_REFUSED_NONE, KVE_REDIS_REFUSED_ELEMENTS, KVE_REDIS_REFUSED_UNEXPECTED };
+
+/** Per-connection reading state (owned by the connection; zero-initialise, then set next_limit). */
+typedef struct st_kve_redis_reader_t {
+    /**
+     * Called when a reply begins: the most bytes it may take (0: no limit), or KVE_REDIS_REPLY_UNEXPECTED
+     * when no command waits for one (the reader then fails, see KVE_REDIS_REPLY_MAX_ELEMENTS). Sets *split
+     * for a reply whose top-level elements are separate results (kve_kv_opts_t.split_array): then an
+     * element past the limit becomes the placeholder (or, when it is an array already being built, takes
+     * the type KVE_REPLY_TOO_BIG) in its slot, and the root array stays.
+     */
+    size_t (*next_limit)(struct st_kve_redis_reader_t *self, int *split);
+    /** why the reader failed, when it did so because of these functions (KVE_REDIS_REFUSED_*) */
+    int refused;
+    /* the reply being read */
+    size_t limit;
+    size_t used;
+    int split;
+    int over;       /* whole reply: everything from here on is the placeholder */
+    int entry_over; /* split: the same for the rest of the current top-level element */
+    void *root;
+} kve_redis_reader_t;
 
 /** The reply functions to install on a reader (`ac->c.reader->fn`). */
 extern struct redisReplyObjectFunctions kve_redis_reply_functions;
