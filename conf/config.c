@@ -171,6 +171,8 @@ static const kve_directive_t embedded_directives[] = {
     {"appendfsync", KVE_T_ENUM, KVE_FIELD(kve_embedded_conf_t, appendfsync), .dflt = "everysec",
      .choices = kve_embedded_fsync_modes, .doc = "AOF fsync policy"},
     {"maxmemory", KVE_T_SIZE, KVE_FIELD(kve_embedded_conf_t, maxmemory), .dflt = "0", .doc = "0 = no limit"},
+    {"client_output_buffer_limit", KVE_T_SIZE, KVE_FIELD(kve_embedded_conf_t, client_output_buffer_limit), .dflt = "256MiB",
+     .doc = "Redis closes a kvedge connection whose unread replies pass this (client-output-buffer-limit normal); 0 = no limit"},
     {"start_timeout", KVE_T_DURATION, KVE_FIELD(kve_embedded_conf_t, start_timeout_ms), 0, 100, HOUR, "10s",
      .doc = "how long to wait for the server at startup"},
     {NULL}};

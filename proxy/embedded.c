@@ -50,6 +50,7 @@ struct st_kve_embedded_t {
     char *sock_path; /* <data_dir>/redis.sock */
     char *log_path;  /* <data_dir>/redis.log */
     char maxmemory[24];
+    char output_limit[24];
     char *argv[MAX_ARGS]; /* points into the strings above or at literals; built before any fork */
     uint64_t start_timeout_ms;
     int lock_fd;
@@ -243,6 +244,13 @@ static void build_argv(kve_embedded_t *e, const kve_embedded_conf_t *conf)
     add_opt(e, &n, "--protected-mode", "yes");
     add_opt(e, &n, "--loglevel", "warning");
     add_opt(e, &n, "--logfile", e->log_path);
+    /* Redis' default for normal clients is unlimited: one request's replies could grow it without bound.
+     * Separate words: redis-server quotes a single argument with spaces as one value. */
+    snprintf(e->output_limit, sizeof(e->output_limit), "%" PRIu64, conf->client_output_buffer_limit);
+    add_opt(e, &n, "--client-output-buffer-limit", "normal");
+    add_opt(e, &n, e->output_limit, "0");
+    KVE_ASSERT(n + 2 < MAX_ARGS);
+    e->argv[n++] = "0";
     if (conf->maxmemory != 0) {
         snprintf(e->maxmemory, sizeof(e->maxmemory), "%" PRIu64, conf->maxmemory);
         add_opt(e, &n, "--maxmemory", e->maxmemory);

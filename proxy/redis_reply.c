@@ -70,14 +70,30 @@ static const redisReadTask *top_element(const redisReadTask *task)
     return task;
 }
 
-/* a split reply passed its limit inside the top-level element of `task` */
+/*
+ * A split reply passed its limit inside the top-level element of `task`. When that element is an array
+ * being built, what it holds is freed now (hiredis keeps pointers to the arrays on its task stack but never
+ * reads them; only these functions do, and they attach nothing more to this element) and its cost is given
+ * back, so the elements after it may still fit; the emptied array stands for the whole element.
+ */
 static int entry_over(kve_redis_reader_t *rd, const redisReadTask *task)
 {
     const redisReadTask *top = top_element(task);
+    redisReply *r;
+    size_t i;
+
     rd->entry_over = 1;
-    if (top != task) /* an array of that element is being built: it stands for the whole element now */
-        ((redisReply *)top->obj)->type = KVE_REPLY_TOO_BIG;
-    return top == task ? 2 : 0;
+    if (top == task)
+        return 2;
+    r = top->obj;
+    for (i = 0; i != r->elements; ++i)
+        free_reply(r->element[i]);
+    free(r->element);
+    r->element = NULL;
+    r->elements = 0;
+    r->type = KVE_REPLY_TOO_BIG;
+    rd->used = rd->entry_start + KVE_REDIS_REPLY_COST;
+    return 0;
 }
 
 /*
@@ -106,6 +122,7 @@ static int admit(const redisReadTask *task, size_t cost)
         }
     } else if (rd->split && task->parent->parent == NULL) {
         rd->entry_over = 0; /* a new top-level element */
+        rd->entry_start = rd->used;
     }
     if (rd->over || (rd->split && rd->entry_over))
         return 0;

@@ -46,8 +46,9 @@ typedef struct st_kve_redis_reader_t {
      * Called when a reply begins: the most bytes it may take (0: no limit), or KVE_REDIS_REPLY_UNEXPECTED
      * when no command waits for one (the reader then fails, see KVE_REDIS_REPLY_MAX_ELEMENTS). Sets *split
      * for a reply whose top-level elements are separate results (kve_kv_opts_t.split_array): then an
-     * element past the limit becomes the placeholder (or, when it is an array already being built, takes
-     * the type KVE_REPLY_TOO_BIG) in its slot, and the root array stays.
+     * element past the limit becomes the placeholder in its slot (or, when it is an array already being
+     * built, is emptied at once, its cost given back, and takes the type KVE_REPLY_TOO_BIG), and the root
+     * array stays.
      */
     size_t (*next_limit)(struct st_kve_redis_reader_t *self, int *split);
     /** why the reader failed, when it did so because of these functions (KVE_REDIS_REFUSED_*) */
@@ -56,8 +57,9 @@ typedef struct st_kve_redis_reader_t {
     size_t limit;
     size_t used;
     int split;
-    int over;       /* whole reply: everything from here on is the placeholder */
-    int entry_over; /* split: the same for the rest of the current top-level element */
+    int over;           /* whole reply: everything from here on is the placeholder */
+    int entry_over;     /* split: the same for the rest of the current top-level element */
+    size_t entry_start; /* split: `used` when the current top-level element began */
     void *root;
 } kve_redis_reader_t;
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 
 // One RESP command (an array of bulk strings) from the front of `buf`: {argv, used}, or null if incomplete.
-function parseCommand(buf) {
+export function parseCommand(buf) {
     let pos = 0;
     const line = () => {
         const end = buf.indexOf('\r\n', pos);
