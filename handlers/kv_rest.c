@@ -404,8 +404,8 @@ static int issue(struct st_rest_req_t *st, kve_kv_t *kv, uint8_t kind, uint32_t 
                  const size_t *argvlen)
 {
     struct st_slot_t *slot = st->slots + st->nslots;
-    kve_kv_opts_t opts = {st->self->conf->command_timeout_ms, &st->group, reply_cap(st) != SIZE_MAX ? reply_cap(st) : 0,
-                          kind == SLOT_EXEC};
+    size_t cap = reply_cap(st);
+    kve_kv_opts_t opts = {st->self->conf->command_timeout_ms, &st->group, cap != SIZE_MAX ? cap : 0, kind == SLOT_EXEC};
     int err = 0;
 
     *slot = (struct st_slot_t){st, NULL, index, kind};

@@ -158,8 +158,16 @@ kve_kv_cmd_t *kve_kv_command(kve_kv_t *kv, size_t argc, const char *const *argv,
         *err = KVE_EINVAL; /* more distinct timeouts than classes: a programming error in a handler */
         return NULL;
     }
-    cmd = alloc_cmd(kv);
-    *cmd = (kve_kv_cmd_t){KVE_KV_CMD_MAGIC, 0, kv, cb, data, opts->max_reply_size, opts->split_array};
+    cmd = alloc_cmd(kv); /* field by field: a compound literal would also zero what is set below */
+    cmd->magic = KVE_KV_CMD_MAGIC;
+    cmd->timed_out = 0;
+    cmd->kv = kv;
+    cmd->cb = cb;
+    cmd->data = data;
+    cmd->max_reply_size = opts->max_reply_size;
+    cmd->split_array = opts->split_array;
+    cmd->group = NULL;
+    memset(&cmd->timeout_entry, 0, sizeof(cmd->timeout_entry));
     if ((ret = kv->driver->send(kv, cmd, argc, argv, argvlen)) != 0) {
         KVE_STAT_ADD(kv->stats.failures, 1);
         free_cmd(kv, cmd);

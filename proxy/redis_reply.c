@@ -82,7 +82,7 @@ static int entry_over(kve_redis_reader_t *rd, const redisReadTask *task)
     redisReply *r;
     size_t i;
 
-    rd->entry_over = 1;
+    rd->state = KVE_REDIS_READ_ENTRY_OVER;
     if (top == task)
         return 2;
     r = top->obj;
@@ -96,46 +96,59 @@ static int entry_over(kve_redis_reader_t *rd, const redisReadTask *task)
     return 0;
 }
 
-/*
- * With a reader state (task->privdata): starts the accounting at a reply's root and charges `cost`.
- * Returns 1 to build the object, 0 to hand out the placeholder (over the limit), 2 to hand it out and put
- * it in the parent's slot (a split reply's top-level element), -1 to fail the reader (a reply nobody
- * waits for).
- */
-static int admit(const redisReadTask *task, size_t cost)
+/* the first object of a reply: asks for its limit and starts the accounting (see admit) */
+static int admit_root(kve_redis_reader_t *rd, size_t cost)
 {
-    kve_redis_reader_t *rd = task->privdata;
+    size_t limit = rd->next_limit(rd, &rd->split);
 
-    if (rd == NULL)
+    if (limit == KVE_REDIS_REPLY_UNEXPECTED) {
+        rd->refused = KVE_REDIS_REFUSED_UNEXPECTED;
+        return -1;
+    }
+    rd->limit = limit;
+    rd->used = cost;
+    rd->state = KVE_REDIS_READ_OK;
+    rd->root = NULL;
+    if (limit == 0 || cost <= limit || rd->split) /* a split reply's root is kept whatever its slots cost */
         return 1;
-    if (task->parent == NULL) {
-        if ((rd->limit = rd->next_limit(rd, &rd->split)) == KVE_REDIS_REPLY_UNEXPECTED) {
-            rd->refused = KVE_REDIS_REFUSED_UNEXPECTED;
-            return -1;
-        }
-        rd->used = 0;
-        rd->over = rd->entry_over = 0;
-        rd->root = NULL;
-        if (rd->split) { /* the root is kept whatever its slots cost */
-            rd->used = cost;
-            return 1;
-        }
-    } else if (rd->split && task->parent->parent == NULL) {
-        rd->entry_over = 0; /* a new top-level element */
+    rd->used = 0; /* nothing is built */
+    rd->state = KVE_REDIS_READ_OVER;
+    return 0;
+}
+
+/* an element inside a reply (see admit) */
+static int admit_element(const redisReadTask *task, kve_redis_reader_t *rd, size_t cost)
+{
+    if (rd->split && task->parent->parent == NULL) {
+        rd->state = KVE_REDIS_READ_OK; /* a new top-level element */
         rd->entry_start = rd->used;
     }
-    if (rd->over || (rd->split && rd->entry_over))
+    if (rd->state != KVE_REDIS_READ_OK)
         return 0;
     if (rd->limit != 0 && cost > rd->limit - KVE_MIN(rd->used, rd->limit)) {
-        if (rd->split && task->parent != NULL)
+        if (rd->split)
             return entry_over(rd, task);
-        rd->over = 1;
+        rd->state = KVE_REDIS_READ_OVER;
         if (rd->root != NULL)
             ((redisReply *)rd->root)->type = KVE_REPLY_TOO_BIG;
         return 0;
     }
     rd->used += cost;
     return 1;
+}
+
+/*
+ * With a reader state (task->privdata): starts the accounting at a reply's root and charges `cost`.
+ * Returns 1 to build the object, 0 to hand out the placeholder (over the limit), 2 to hand it out and put
+ * it in the parent's slot (a split reply's top-level element), -1 to fail the reader (a reply nobody
+ * waits for).
+ */
+static inline int admit(const redisReadTask *task, size_t cost)
+{
+    kve_redis_reader_t *rd = task->privdata;
+    if (rd == NULL)
+        return 1;
+    return task->parent == NULL ? admit_root(rd, cost) : admit_element(task, rd, cost);
 }
 
 /* the object admit() decided on when it did not say "build it" */
@@ -152,10 +165,8 @@ static void *attach(const redisReadTask *task, redisReply *r)
 {
     if (task->parent != NULL) {
         redisReply *parent = task->parent->obj;
-        KVE_ASSERT(parent->type == REDIS_REPLY_ARRAY || parent->type == KVE_REPLY_TOO_BIG);
+        KVE_ASSERT(parent->type == REDIS_REPLY_ARRAY);
         parent->element[task->idx] = r;
-    } else if (task->privdata != NULL && r->type == REDIS_REPLY_ARRAY) {
-        ((kve_redis_reader_t *)task->privdata)->root = r;
     }
     return r;
 }
@@ -190,6 +201,8 @@ static void *create_array(const redisReadTask *task, int elements)
     if ((verdict = admit(task, KVE_REDIS_REPLY_COST + sizeof(*r->element) * (size_t)elements)) != 1)
         return refused(task, verdict);
     r = new_reply(REDIS_REPLY_ARRAY);
+    if (task->parent == NULL && task->privdata != NULL)
+        ((kve_redis_reader_t *)task->privdata)->root = r; /* marked when an element passes the limit */
     if (elements > 0)
         r->element = kve_zalloc(sizeof(*r->element) * (size_t)elements);
     r->elements = (size_t)elements;

@@ -39,6 +39,7 @@ struct redisReplyObjectFunctions;
 #define KVE_REDIS_REPLY_UNEXPECTED ((size_t)-1)
 
 enum { KVE_REDIS_REFUSED_NONE, KVE_REDIS_REFUSED_ELEMENTS, KVE_REDIS_REFUSED_UNEXPECTED };
+enum { KVE_REDIS_READ_OK, KVE_REDIS_READ_OVER, KVE_REDIS_READ_ENTRY_OVER };
 
 /** Per-connection reading state (owned by the connection; zero-initialise, then set next_limit). */
 typedef struct st_kve_redis_reader_t {
@@ -57,10 +58,11 @@ typedef struct st_kve_redis_reader_t {
     size_t limit;
     size_t used;
     int split;
-    int over;           /* whole reply: everything from here on is the placeholder */
-    int entry_over;     /* split: the same for the rest of the current top-level element */
+    /** KVE_REDIS_READ_OVER: everything from here on is the placeholder; _ENTRY_OVER: the same for the rest
+     * of the current top-level element (split) */
+    int state;
     size_t entry_start; /* split: `used` when the current top-level element began */
-    void *root;
+    void *root;         /* the reply's root when it is an array (set by create_array) */
 } kve_redis_reader_t;
 
 /** The reply functions to install on a reader (`ac->c.reader->fn`). */
