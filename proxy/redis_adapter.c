@@ -5,16 +5,54 @@
 #include "proxy/err.h"
 #include "proxy/redis_reply.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
 
+#define DISCARD_PER_EVENT (1024 * 1024) /* then other connections get their turn (epoll is level-triggered) */
+
+/* reads and drops what is left of a dropped bulk string: 0 once done (or the connection failed: hiredis'
+ * own read finds that too), -1 to wait for more */
+static int discard_input(kve_redis_adapter_t *a)
+{
+    char buf[16384];
+    size_t budget = DISCARD_PER_EVENT;
+    ssize_t n;
+
+    while (a->discard != 0) {
+        if (budget == 0)
+            return -1;
+        if ((n = read(a->ac->c.fd, buf, KVE_MIN(sizeof(buf), a->discard))) > 0) {
+            a->discard -= (size_t)n;
+            budget -= KVE_MIN(budget, (size_t)n);
+        } else if (n == -1 && errno == EINTR) {
+            continue;
+        } else if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            return -1;
+        } else {
+            a->discard = 0;
+        }
+    }
+    return 0;
+}
+
+/*
+ * hiredis reads 16 KiB at a time and parses what it has. A bulk string that would pass its reply's limit is
+ * dropped instead of buffered whole: the reader parses a placeholder in its place and the rest of its bytes
+ * are read and discarded here before hiredis reads again (the placeholder is parsed then).
+ */
 static void on_sock_read(h2o_socket_t *sock, const char *err)
 {
     kve_redis_adapter_t *a = sock->data;
-    if (a->ac != NULL)
-        redisAsyncHandleRead(a->ac);
+
+    if (a->ac == NULL || (a->discard != 0 && discard_input(a) != 0))
+        return;
+    redisAsyncHandleRead(a->ac);
+    if (a->ac != NULL && (a->discard = kve_redis_reader_drop_bulk(a->ac->c.reader)) != 0 && discard_input(a) == 0 && a->ac != NULL)
+        redisAsyncHandleRead(a->ac); /* what follows the string, if anything, and the placeholder */
 }
 
 static void on_sock_write(h2o_socket_t *sock, const char *err)
@@ -85,6 +123,7 @@ static void ev_cleanup(void *data)
     }
     a->reading = 0;
     a->write_armed = 0;
+    a->discard = 0;
     a->ac = NULL;
     if (a->on_cleanup != NULL)
         a->on_cleanup(a);
@@ -133,6 +172,7 @@ size_t kve_redis_adapter_connect(kve_redis_adapter_t *a, h2o_loop_t *loop, const
     ac->data = privdata;
     a->ac = ac;
     a->reading = a->write_armed = 0;
+    a->discard = 0;
     a->sock = h2o_evloop_socket_create(loop, fd, H2O_SOCKET_FLAG_DONT_READ);
     a->sock->data = a;
     ac->ev.data = a;

@@ -29,6 +29,8 @@ struct st_kve_redis_adapter_t {
     unsigned reading : 1;
     unsigned write_armed : 1;
     unsigned flushing : 1;
+    /** bytes of a dropped bulk string still to read and discard (kve_redis_reader_drop_bulk) */
+    size_t discard;
     /**
      * Optional (owned by the caller, 0 ms): when set, queued commands are written at the end of the current
      * loop iteration instead of after an epoll round trip for writability, which batches every command of

@@ -6,6 +6,7 @@
 
 #include <hiredis/hiredis.h>
 #include <hiredis/read.h>
+#include <hiredis/sds.h>
 
 #define MAX_FREE 4096 /* objects kept per thread */
 
@@ -223,10 +224,67 @@ static void *create_integer(const redisReadTask *task, long long value)
 
 static void *create_nil(const redisReadTask *task)
 {
-    int verdict = admit(task, KVE_REDIS_REPLY_COST);
+    kve_redis_reader_t *rd = task->privdata;
+    int verdict;
+
+    if (rd != NULL && rd->dropped) { /* a dropped bulk string: surely over the limit */
+        rd->dropped = 0;
+        verdict = admit(task, SIZE_MAX / 2);
+        KVE_ASSERT(verdict == 0 || verdict == 2);
+        return refused(task, verdict);
+    }
+    verdict = admit(task, KVE_REDIS_REPLY_COST);
     if (verdict != 1)
         return refused(task, verdict);
     return attach(task, new_reply(REDIS_REPLY_NIL));
+}
+
+/* whether a bulk string of `len` bytes at the reader's current task would be refused (see admit) */
+static int bulk_refused(redisReader *r, kve_redis_reader_t *rd, size_t len)
+{
+    size_t cost = KVE_REDIS_REPLY_COST + len + 1, limit;
+    int split;
+
+    if (r->ridx == 0) { /* the reply's root: its accounting has not started */
+        limit = rd->next_limit(rd, &split);
+        return limit != KVE_REDIS_REPLY_UNEXPECTED && limit != 0 && !split && cost > limit;
+    }
+    if (rd->limit == 0)
+        return 0;
+    if (rd->state == KVE_REDIS_READ_OVER || (rd->state == KVE_REDIS_READ_ENTRY_OVER && !(rd->split && r->ridx == 1)))
+        return 1;
+    return cost > rd->limit - KVE_MIN(rd->used, rd->limit);
+}
+
+size_t kve_redis_reader_drop_bulk(redisReader *r)
+{
+    kve_redis_reader_t *rd = r->privdata;
+    const char *p, *end, *d;
+    size_t len = 0, header, have;
+
+    /* hiredis stops in a bulk string with the type byte read: the length line is at r->pos */
+    if (rd == NULL || r->err != 0 || r->ridx < 0 || r->rstack[r->ridx].type != REDIS_REPLY_STRING)
+        return 0;
+    p = r->buf + r->pos;
+    have = r->len - r->pos;
+    if ((end = memchr(p, '\r', KVE_MIN(have, 21))) == NULL || (size_t)(end - p) + 2 > have || end[1] != '\n' || end == p)
+        return 0; /* the length line is not complete yet (or hiredis will refuse it) */
+    for (d = p; d != end; ++d) {
+        if (*d < '0' || *d > '9' || len > (SIZE_MAX - 9) / 10 / 2)
+            return 0; /* -1 (nil), or not a length: hiredis decides */
+        len = len * 10 + (size_t)(*d - '0');
+    }
+    header = (size_t)(end - p) + 2;
+    if (have >= header + len + 2 || !bulk_refused(r, rd, len))
+        return 0;
+    /* the part of the string hiredis holds goes; it reads a nil instead, which create_nil turns into the
+     * placeholder */
+    sdssetlen(r->buf, r->pos);
+    r->buf = sdscatlen(r->buf, "-1\r\n", 4);
+    KVE_ASSERT(r->buf != NULL);
+    r->len = sdslen(r->buf);
+    rd->dropped = 1;
+    return header + len + 2 - have;
 }
 
 redisReplyObjectFunctions kve_redis_reply_functions = {create_string, create_array, create_integer, create_nil, free_reply};

@@ -15,7 +15,8 @@
  * attached, never freed) and the reply's root takes the type KVE_REPLY_TOO_BIG (proxy/kv.h), with
  * whatever was built before it still attached for freeObject. A root that alone is over the limit is the
  * placeholder itself. (A split reply applies this per top-level element instead, see below.) hiredis 0.14
- * still buffers one bulk string whole before it asks for its object.
+ * buffers a bulk string whole before it asks for its object: kve_redis_reader_drop_bulk() lets the
+ * connection skip one that would pass the limit instead.
  */
 #ifndef KVE_PROXY_REDIS_REPLY_H
 #define KVE_PROXY_REDIS_REPLY_H
@@ -23,6 +24,7 @@
 #include <stddef.h>
 
 struct redisReplyObjectFunctions;
+struct redisReader;
 
 /** Strings shorter than this (so that the NUL fits too) are stored inside the reply object. */
 #define KVE_REDIS_REPLY_INLINE 112
@@ -63,10 +65,21 @@ typedef struct st_kve_redis_reader_t {
     int state;
     size_t entry_start; /* split: `used` when the current top-level element began */
     void *root;         /* the reply's root when it is an array (set by create_array) */
+    int dropped;        /* the next nil stands for a bulk string kve_redis_reader_drop_bulk() dropped */
 } kve_redis_reader_t;
 
 /** The reply functions to install on a reader (`ac->c.reader->fn`). */
 extern struct redisReplyObjectFunctions kve_redis_reply_functions;
+
+/**
+ * For a reader with a kve_redis_reader_t, after hiredis parsed what it had: when it waits for the rest of a
+ * bulk string that would pass the reply's limit (or comes after the reply passed it), rewrites the reader's
+ * buffer so that it parses the placeholder in the string's place, and returns how many bytes of that string
+ * are still to come on the connection: the caller must discard exactly those before the reader gets more
+ * input. Returns 0 (and changes nothing) otherwise. hiredis then never holds more of such a string than one
+ * read.
+ */
+size_t kve_redis_reader_drop_bulk(struct redisReader *reader);
 
 /** Frees this thread's recycled objects (when the thread's Redis connections are gone). */
 void kve_redis_reply_release_thread(void);

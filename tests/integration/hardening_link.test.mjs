@@ -299,3 +299,30 @@ test('issue 8: LRANGE of 1M elements over kv.max_reply_size is dropped while rea
         await stopKvedgeThen(k, redis);
     }
 });
+
+test('issue 8: a value over kv.max_reply_size is dropped as it arrives, not buffered whole, and the link stays in step', async () => {
+    const redis = await startRedis();
+    const io = redis.client();
+    const k = await startOn(redis.url, { kv: { max_reply_size: '1MiB' } });
+    try {
+        await io.set('huge', 'h'.repeat(32 * 1024 * 1024));
+        await io.set('small', 's');
+        assert.deepEqual(json(await kv(k, ['GET', 'small'])), { result: 's' });
+        const before = peakRss(k.pid);
+        for (let i = 0; i < 3; i++) {
+            const r = await kv(k, ['GET', 'huge'], { token: RO_TOKEN });
+            assert.equal(r.status, 400);
+            assert.deepEqual(json(r), TOO_BIG);
+        }
+        assert.deepEqual(json(await kv(k, [['GET', 'huge'], ['GET', 'small'], ['GET', 'huge'], ['SET', 'after', '1'], ['GET', 'after']],
+            { path: '/pipeline' })), [TOO_BIG, { result: 's' }, TOO_BIG, { result: 'OK' }, { result: '1' }]);
+        assert.deepEqual(json(await kv(k, [['GET', 'huge'], ['GET', 'small']], { path: '/multi-exec' })), [TOO_BIG, { result: 's' }]);
+        const grew = peakRss(k.pid) - before;
+        assert.ok(grew < 16 * 1024 * 1024, `peak RSS grew by ${(grew / 1048576).toFixed(1)} MiB for a 32 MiB value`);
+        assert.deepEqual(json(await kv(k, ['STRLEN', 'huge'])), { result: 32 * 1024 * 1024 });
+        assert.equal(await metric(k, 'kvedge_kv_reconnects_total'), 0, 'the connection was never rebuilt');
+    } finally {
+        io.disconnect();
+        await stopKvedgeThen(k, redis);
+    }
+});

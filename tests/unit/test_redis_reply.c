@@ -398,6 +398,70 @@ TEST(split_reply_drops_elements_one_by_one)
     kve_redis_reply_release_thread();
 }
 
+/* feeds `bytes`, parses, then lets drop_bulk decide; returns what it says is left of the string */
+static size_t feed_and_drop(redisReader *r, const char *bytes, size_t len)
+{
+    void *reply = NULL;
+    redisReaderFeed(r, bytes, len);
+    CHECK_EQ_INT(redisReaderGetReply(r, &reply), REDIS_OK);
+    CHECK_NULL(reply);
+    return kve_redis_reader_drop_bulk(r);
+}
+
+TEST(bulk_string_over_the_limit_is_dropped_not_buffered)
+{
+    struct limits_t l;
+    redisReader *r = limited_reader(&l, 64 * 1024, 0);
+    char chunk[4096];
+    redisReply *x;
+
+    memset(chunk, 'z', sizeof(chunk));
+    /* the root: 10 MB announced, 4 KiB arrived: the rest is left to discard, the reader holds nothing of it */
+    CHECK_EQ_UINT(feed_and_drop(r, "$10000000\r\n", strlen("$10000000\r\n")), 10000002);
+    x = parse_str(r, "");
+    CHECK_NOT_NULL(x);
+    if (x != NULL)
+        CHECK_EQ_INT(x->type, KVE_REPLY_TOO_BIG);
+    free_reply(x);
+    CHECK(r->len < 1024);
+    /* the next reply reads normally (the caller discarded the string's bytes) */
+    x = parse_str(r, "$2\r\nok\r\n");
+    CHECK_EQ_STR(x->str, "ok");
+    free_reply(x);
+    /* within the limit, or not complete yet: left alone */
+    CHECK_EQ_UINT(feed_and_drop(r, "$60000\r\n", strlen("$60000\r\n")), 0);
+    redisReaderFeed(r, chunk, sizeof(chunk));
+    CHECK_EQ_UINT(kve_redis_reader_drop_bulk(r), 0);
+    redisReaderFree(r);
+    r = limited_reader(&l, 64 * 1024, 0);
+    CHECK_EQ_UINT(feed_and_drop(r, "$1000", strlen("$1000")), 0);
+    redisReaderFree(r);
+
+    /* nested: the element goes, the rest of the array is read; the root is the marker */
+    r = limited_reader(&l, 64 * 1024, 0);
+    redisReaderFeed(r, "*3\r\n:1\r\n$200000\r\n", strlen("*3\r\n:1\r\n$200000\r\n"));
+    CHECK_EQ_UINT(feed_and_drop(r, chunk, sizeof(chunk)), 200002 - sizeof(chunk));
+    x = parse_str(r, ":2\r\n");
+    CHECK_EQ_INT(x->type, KVE_REPLY_TOO_BIG);
+    free_reply(x);
+    redisReaderFree(r);
+
+    /* split (EXEC): the element is the marker in its slot, the others stand */
+    r = limited_reader(&l, 64 * 1024, 1);
+    CHECK_EQ_UINT(feed_and_drop(r, "*3\r\n:1\r\n$200000\r\nzz", strlen("*3\r\n:1\r\n$200000\r\nzz")), 200000);
+    x = parse_str(r, "+OK\r\n");
+    CHECK_NOT_NULL(x);
+    if (x != NULL) {
+        CHECK_EQ_INT(x->type, REDIS_REPLY_ARRAY);
+        CHECK_EQ_INT(x->element[0]->integer, 1);
+        CHECK_EQ_INT(x->element[1]->type, KVE_REPLY_TOO_BIG);
+        CHECK_EQ_STR(x->element[2]->str, "OK");
+        free_reply(x);
+    }
+    redisReaderFree(r);
+    kve_redis_reply_release_thread();
+}
+
 static size_t nobody_waits(kve_redis_reader_t *rd, int *split)
 {
     *split = 0;
@@ -431,4 +495,5 @@ void kve_suite_redis_reply(void)
     RUN(reply_over_the_limit_is_dropped_while_read);
     RUN(split_reply_drops_elements_one_by_one);
     RUN(reply_nobody_waits_for_is_refused);
+    RUN(bulk_string_over_the_limit_is_dropped_not_buffered);
 }
