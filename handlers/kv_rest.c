@@ -420,8 +420,12 @@ static int issue(struct st_rest_req_t *st, kve_kv_t *kv, uint8_t kind, uint32_t 
 static int issue_sync(struct st_rest_req_t *st, kve_kv_t *kv)
 {
     const char *sync[2] = {"INCR", st->self->conf->sync_key};
-    size_t sync_len[2] = {4, strlen(st->self->conf->sync_key)};
-    return st->writes ? issue(st, kv, SLOT_SYNC, 0, 2, sync, sync_len) : 0;
+    size_t sync_len[2] = {4, 0};
+
+    if (!st->writes)
+        return 0;
+    sync_len[1] = strlen(sync[1]);
+    return issue(st, kv, SLOT_SYNC, 0, 2, sync, sync_len);
 }
 
 /* Sends user commands from next_issue on while fewer than `window` wait (pipelines and single commands);

@@ -51,7 +51,9 @@ static void on_sock_read(h2o_socket_t *sock, const char *err)
     if (a->ac == NULL || (a->discard != 0 && discard_input(a) != 0))
         return;
     redisAsyncHandleRead(a->ac);
-    if (a->ac != NULL && (a->discard = kve_redis_reader_drop_bulk(a->ac->c.reader)) != 0 && discard_input(a) == 0 && a->ac != NULL)
+    /* (ridx >= 0: a reply is only partly read, the rare case) */
+    if (a->ac != NULL && a->ac->c.reader->ridx >= 0 && (a->discard = kve_redis_reader_drop_bulk(a->ac->c.reader)) != 0 &&
+        discard_input(a) == 0 && a->ac != NULL)
         redisAsyncHandleRead(a->ac); /* what follows the string, if anything, and the placeholder */
 }
 
