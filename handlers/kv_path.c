@@ -6,6 +6,7 @@
 #include "handlers/kv_path.h"
 
 #include <stdio.h>
+#include <string.h>
 
 static int hex_digit(char c)
 {
@@ -16,12 +17,27 @@ static int hex_digit(char c)
     return -1;
 }
 
+/* the common case, cheaply (h2o's own test for whether to normalise): no '%' and no '.' starting a segment */
+static int may_have_dot_segment(const char *path, size_t len)
+{
+    const char *p = path, *end = path + len;
+
+    if (memchr(path, '%', len) != NULL)
+        return 1;
+    for (; (p = memchr(p, '.', (size_t)(end - p))) != NULL; ++p)
+        if (p == path || p[-1] == '/')
+            return 1;
+    return 0;
+}
+
 /* whether a segment of `path` is "." or ".." after percent-decoding ('/' and "%2f" separate segments) */
 static int has_dot_segment(const char *path, size_t len)
 {
     size_t i, seg = 0, dots = 0;
     int c, hi, lo;
 
+    if (!may_have_dot_segment(path, len))
+        return 0;
     for (i = 0; i <= len; ++i) {
         c = '/'; /* the end closes the last segment */
         if (i != len) {

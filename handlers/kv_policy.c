@@ -83,8 +83,10 @@ enum {
     POL_SUBSCRIBE = 1 << 8,         /* receives messages: reads nothing and changes nothing in the keyspace */
     POL_MONITOR = 1 << 9,           /* the /monitor endpoint needs kv.allow_commands */
     POL_FUNCTION_RESTORE = 1 << 10, /* FUNCTION RESTORE ... FLUSH is FUNCTION FLUSH */
-    POL_HARD_SHIFT = 16,            /* index + 1 of a hard refusal */
-    POL_SOFT_SHIFT = 24             /* index + 1 of a refusal kv.allow_commands lifts */
+    POL_REFUSABLE = 1 << 11,        /* a built-in refusal by name may apply (most commands: none does) */
+    POL_ARGUMENTS = POL_XREAD | POL_COPY | POL_FUNCTION_RESTORE, /* refusals that depend on arguments may apply */
+    POL_HARD_SHIFT = 16,                                         /* index + 1 of a hard refusal */
+    POL_SOFT_SHIFT = 24                                          /* index + 1 of a refusal kv.allow_commands lifts */
 };
 _Static_assert(KVE_ARRAY_SIZE(hard_refusals) < 256 && KVE_ARRAY_SIZE(soft_refusals) < 256, "refusal indexes fit in 8 bits");
 static uint32_t policy_bits[KVE_ARRAY_SIZE(commands)];
@@ -115,27 +117,39 @@ static int compare_name(const char *name, size_t len, const char *entry)
 static uint16_t lookup_table[LOOKUP_SLOTS]; /* index + 1 into commands[], 0 = empty */
 static int tables_ready;
 
-static uint32_t hash_name(const char *name, size_t len)
+/* FNV-1a over the lowercased bytes; `*classes` gets the name classes (NAME_CMD, NAME_SUB) every byte is in, in
+ * the same pass (0 for an empty name) */
+static uint32_t hash_name(const char *name, size_t len, uint8_t *classes)
 {
-    uint32_t h = 2166136261u; /* FNV-1a over the lowercased bytes */
+    uint32_t h = 2166136261u;
+    uint8_t all = len != 0 ? NAME_CMD | NAME_SUB : 0;
     size_t i;
     for (i = 0; i != len; ++i) {
         unsigned char c = (unsigned char)name[i];
+        all &= name_chars[c];
         h = (h ^ (c >= 'A' && c <= 'Z' ? c | 0x20 : c)) * 16777619u;
     }
+    *classes = all;
     return h;
+}
+
+/* the entry of `name` (NULL if unknown), and the classes of its bytes (see hash_name) */
+static const kve_cmd_info_t *lookup_classified(const char *name, size_t len, uint8_t *classes)
+{
+    uint32_t slot = hash_name(name, len, classes) & (LOOKUP_SLOTS - 1);
+
+    if (len == 0 || len > 64)
+        return NULL;
+    for (; lookup_table[slot] != 0; slot = (slot + 1) & (LOOKUP_SLOTS - 1))
+        if (compare_name(name, len, commands[lookup_table[slot] - 1].name) == 0)
+            return commands + lookup_table[slot] - 1;
+    return NULL;
 }
 
 static const kve_cmd_info_t *lookup(const char *name, size_t len)
 {
-    uint32_t slot;
-
-    if (len == 0 || len > 64)
-        return NULL;
-    for (slot = hash_name(name, len) & (LOOKUP_SLOTS - 1); lookup_table[slot] != 0; slot = (slot + 1) & (LOOKUP_SLOTS - 1))
-        if (compare_name(name, len, commands[lookup_table[slot] - 1].name) == 0)
-            return commands + lookup_table[slot] - 1;
-    return NULL;
+    uint8_t classes;
+    return lookup_classified(name, len, &classes);
 }
 
 static void set_bits(const char *name, uint32_t bits)
@@ -170,6 +184,15 @@ static void index_name(size_t i)
     }
 }
 
+/* POL_REFUSABLE for a command one of builtin_refusal()'s checks can refuse (its own or its container's bits) */
+static void mark_refusable(size_t i)
+{
+    uint32_t bits = policy_bits[i] | (container_index[i] != 0 ? policy_bits[container_index[i] - 1] & ~0xffffu : 0);
+    if ((bits & (POL_KEYS | POL_FLUSH | POL_STREAM)) != 0 || (bits >> POL_HARD_SHIFT) != 0 ||
+        (commands[i].flags & (KVE_CMDF_BLOCKING | KVE_CMDF_ADMIN)) != 0)
+        policy_bits[i] |= POL_REFUSABLE;
+}
+
 void kve_rest_policy_init(void)
 {
     static const struct {
@@ -197,7 +220,8 @@ void kve_rest_policy_init(void)
     if (tables_ready)
         return;
     for (i = 0; i != KVE_ARRAY_SIZE(commands); ++i) {
-        uint32_t slot = hash_name(commands[i].name, strlen(commands[i].name)) & (LOOKUP_SLOTS - 1);
+        uint8_t classes;
+        uint32_t slot = hash_name(commands[i].name, strlen(commands[i].name), &classes) & (LOOKUP_SLOTS - 1);
         while (lookup_table[slot] != 0)
             slot = (slot + 1) & (LOOKUP_SLOTS - 1);
         lookup_table[slot] = (uint16_t)(i + 1);
@@ -213,6 +237,8 @@ void kve_rest_policy_init(void)
         set_bits(hard_refusals[i].name, (uint32_t)(i + 1) << POL_HARD_SHIFT);
     for (i = 0; i != KVE_ARRAY_SIZE(soft_refusals); ++i)
         set_bits(soft_refusals[i].name, (uint32_t)(i + 1) << POL_SOFT_SHIFT);
+    for (i = 0; i != KVE_ARRAY_SIZE(commands); ++i)
+        mark_refusable(i);
     tables_ready = 1;
 }
 
@@ -255,13 +281,17 @@ typedef struct st_cmd_ref_t {
     const kve_cmd_info_t *info, *top;
 } cmd_ref_t;
 
-static cmd_ref_t find_info(const kve_rest_cmd_t *cmd)
+/* also tells whether the command name is in the alphabet (if not, `ref` means nothing) */
+static cmd_ref_t find_info(const kve_rest_cmd_t *cmd, int *valid)
 {
-    cmd_ref_t ref = {NULL, lookup(cmd->argv[0], cmd->argvlen[0])};
+    uint8_t classes;
+    cmd_ref_t ref = {NULL, lookup_classified(cmd->argv[0], cmd->argvlen[0], &classes)};
     char full[160];
     size_t n;
 
     ref.info = ref.top;
+    if (!(*valid = (classes & NAME_CMD) != 0))
+        return ref;
     if (ref.top == NULL || (ref.top->flags & KVE_CMDF_CONTAINER) == 0 || cmd->argc < 2 || cmd->argvlen[1] > 64 ||
         !valid_name(cmd->argv[1], cmd->argvlen[1], NAME_SUB))
         return ref;
@@ -376,13 +406,15 @@ enum { NAME_ALLOWED, NAME_DENIED, NAME_NOPERM, NAME_REFUSED };
 
 /* The checks by name alone, in order: the configured deny list, the read-only rule, the built-in refusals
  * (*reason). `name` is the command's name as the configured lists spell it (lowercase). */
-static int judge_name(const kve_rest_policy_t *p, unsigned flags, cmd_ref_t ref, const char *name, const char **reason)
+static inline int judge_name(const kve_rest_policy_t *p, unsigned flags, cmd_ref_t ref, const char *name, const char **reason)
 {
     if (p->deny.size != 0 && (listed(p->deny.entries, p->deny.size, name) ||
                               (ref.top != ref.info && listed(p->deny.entries, p->deny.size, ref.top->name))))
         return NAME_DENIED;
     if ((flags & KVE_POLICY_F_READ_ONLY) != 0 && !read_only_allows(ref.info)) /* a read-only token is told what it may not do */
         return NAME_NOPERM;
+    if (ref.info != NULL && (bits_of(ref.info) & POL_REFUSABLE) == 0)
+        return NAME_ALLOWED; /* most commands: no built-in refusal applies (saves a call per command) */
     return (*reason = builtin_refusal(p, ref, name, flags)) != NULL ? NAME_REFUSED : NAME_ALLOWED;
 }
 
@@ -396,6 +428,8 @@ int kve_rest_policy_name_allowed(const kve_rest_policy_t *p, unsigned flags, con
 /* refusals that depend on the arguments (after the checks by name): the reason, or NULL */
 static const char *argument_refusal(const kve_rest_policy_t *p, const kve_rest_cmd_t *cmd, cmd_ref_t ref, uint32_t bits)
 {
+    if ((bits & POL_ARGUMENTS) == 0)
+        return NULL;
     if ((bits & POL_XREAD) != 0 && has_arg(cmd, 1, "block"))
         return BLOCKING_REASON " (drop BLOCK)";
     if ((bits & POL_COPY) != 0 && has_arg(cmd, 3, "db") && !allow_listed(p, ref))
@@ -549,7 +583,7 @@ static void deny_by_policy(kve_policy_result_t *res, h2o_mem_pool_t *pool, int v
 void kve_rest_policy_apply(const kve_rest_policy_t *p, unsigned flags, kve_rest_cmd_t *cmd, h2o_mem_pool_t *pool,
                            kve_policy_result_t *res)
 {
-    int read_only = (flags & KVE_POLICY_F_READ_ONLY) != 0, verdict;
+    int read_only = (flags & KVE_POLICY_F_READ_ONLY) != 0, verdict, valid;
     cmd_ref_t ref;
     const char *reason = NULL, *name;
     uint32_t bits;
@@ -557,12 +591,12 @@ void kve_rest_policy_apply(const kve_rest_policy_t *p, unsigned flags, kve_rest_
 
     KVE_ASSERT(tables_ready && cmd->argc != 0);
     *res = (kve_policy_result_t){KVE_POLICY_SEND, NULL, 0, 0};
-    if (!valid_name(cmd->argv[0], cmd->argvlen[0], NAME_CMD)) { /* Redis could read it as another command */
+    ref = find_info(cmd, &valid);
+    if (!valid) { /* Redis could read it as another command */
         res->verdict = KVE_POLICY_DENY;
         res->error = INVALID_NAME_ERROR;
         return;
     }
-    ref = find_info(cmd);
     if (ref.top != NULL && ref.info == ref.top && (ref.top->flags & KVE_CMDF_CONTAINER) != 0 && cmd->argc >= 2) {
         deny_unknown_subcommand(res, pool, cmd, ref.top);
         return;
