@@ -41,7 +41,7 @@ static const struct st_refusal_t {
     {"readonly", "connections are shared"},
     {"readwrite", "connections are shared"},
     {"asking", "connections are shared"},
-    {"monitor", "use the /monitor endpoint"},
+    {"monitor", "use the /monitor endpoint (list monitor in kv.allow_commands to enable it)"},
     {"subscribe", "use the /subscribe/<channel> endpoint"},
     {"ssubscribe", "use the /subscribe/<channel> endpoint"},
     {"psubscribe", "use the /psubscribe/<pattern> endpoint"},
