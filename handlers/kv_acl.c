@@ -10,12 +10,6 @@
 
 #include <stdio.h>
 
-static const char *const table[] = {
-#define KVE_CMD(name, arity, first, last, step, flags) name,
-#include "handlers/kv_commands.def"
-#undef KVE_CMD
-};
-
 /* what kvedge's own connections send whatever the policy says (see kv_acl.h) */
 static int needed_by_kvedge(const char *name, int read_only, int select_db)
 {
@@ -32,36 +26,12 @@ static int needed_by_kvedge(const char *name, int read_only, int select_db)
     return select_db && strcmp(name, "select") == 0;
 }
 
-/* the policy's verdict on a request that names `name` ("container|sub" for a subcommand) and nothing else;
- * a streaming endpoint's command (SUBSCRIBE, PSUBSCRIBE, MONITOR) counts as allowed when its endpoint is */
-static int policy_allows(const kve_rest_policy_t *policy, unsigned flags, const char *name, h2o_mem_pool_t *pool)
+/* a streaming endpoint's command (SUBSCRIBE, PSUBSCRIBE, MONITOR) counts as allowed when its endpoint is */
+static int allowed(const kve_rest_policy_t *policy, int read_only, int select_db, const kve_cmd_info_t *info)
 {
-    const char *bar = strchr(name, '|'), *argv[2];
-    size_t argvlen[2];
-    kve_rest_cmd_t cmd = {bar != NULL ? 2 : 1, argv, argvlen};
-    kve_policy_result_t res;
-
-    argv[0] = name, argvlen[0] = bar != NULL ? (size_t)(bar - name) : strlen(name);
-    if (bar != NULL)
-        argv[1] = bar + 1, argvlen[1] = strlen(bar + 1);
-    kve_rest_policy_apply(policy, flags, &cmd, pool, &res);
-    if (res.verdict != KVE_POLICY_DENY)
-        return 1;
-    cmd.argc = bar != NULL ? 2 : 1; /* the policy may have rewritten it */
-    argv[0] = name, argvlen[0] = bar != NULL ? (size_t)(bar - name) : strlen(name);
-    kve_rest_policy_apply(policy, flags | KVE_POLICY_F_STREAM, &cmd, pool, &res);
-    return res.verdict != KVE_POLICY_DENY;
-}
-
-static int allowed(const kve_rest_policy_t *policy, int read_only, int select_db, const char *name, h2o_mem_pool_t *pool)
-{
-    return needed_by_kvedge(name, read_only, select_db) ||
-           policy_allows(policy, read_only ? KVE_POLICY_F_READ_ONLY : 0, name, pool);
-}
-
-static int is_sub_of(const char *name, const char *container, size_t clen)
-{
-    return strncmp(name, container, clen) == 0 && name[clen] == '|';
+    unsigned flags = read_only ? KVE_POLICY_F_READ_ONLY : 0;
+    return needed_by_kvedge(info->name, read_only, select_db) || kve_rest_policy_name_allowed(policy, flags, info) ||
+           kve_rest_policy_name_allowed(policy, flags | KVE_POLICY_F_STREAM, info);
 }
 
 /* the rule for one name, if one is needed: read-write users start from +@all and remove, read-only ones start
@@ -91,50 +61,49 @@ static void add_name(kve_acl_user_t *out, int read_only, int ok, const char *nam
         push_refused(out, name);
 }
 
-/* a container's subcommands start at table[first]; returns the index after them */
-static size_t add_container(kve_acl_user_t *out, const kve_rest_policy_t *policy, int read_only, int select_db, size_t first,
-                            h2o_mem_pool_t *pool)
+/* `container`'s subcommands: one rule when they all get the same answer, else one each */
+static void add_container(kve_acl_user_t *out, const kve_rest_policy_t *policy, int read_only, int select_db,
+                          const kve_cmd_info_t *container)
 {
-    const char *container = table[first - 1];
-    size_t clen = strlen(container), end, i, nok = 0;
+    size_t n, i, nsubs = 0, nok = 0;
+    const kve_cmd_info_t *table = kve_cmd_table(&n);
 
-    for (end = first; end != KVE_ARRAY_SIZE(table) && is_sub_of(table[end], container, clen); ++end)
-        nok += allowed(policy, read_only, select_db, table[end], pool);
-    if (nok != 0 && nok != end - first) { /* mixed: a rule per subcommand */
-        for (i = first; i != end; ++i)
-            add_name(out, read_only, allowed(policy, read_only, select_db, table[i], pool), table[i]);
-        return end;
+    for (i = 0; i != n; ++i) {
+        if (table + i == container || kve_cmd_container(table + i) != container)
+            continue;
+        ++nsubs;
+        nok += allowed(policy, read_only, select_db, table + i);
     }
-    push_rule(out, read_only, nok != 0, container); /* one answer for all: one rule */
-    for (i = first; nok == 0 && i != end; ++i)
-        push_refused(out, table[i]); /* the check asks about each subcommand */
-    return end;
+    if (nok != 0 && nok != nsubs) { /* mixed: a rule per subcommand */
+        for (i = 0; i != n; ++i)
+            if (table + i != container && kve_cmd_container(table + i) == container)
+                add_name(out, read_only, allowed(policy, read_only, select_db, table + i), table[i].name);
+        return;
+    }
+    push_rule(out, read_only, nok != 0, container->name); /* one answer for all: one rule */
+    for (i = 0; nok == 0 && i != n; ++i)
+        if (table + i != container && kve_cmd_container(table + i) == container)
+            push_refused(out, table[i].name); /* the check asks about each subcommand */
 }
 
 void kve_rest_acl_build(const kve_rest_conf_t *conf, int read_only, int select_db, kve_acl_user_t *out)
 {
-    kve_rest_policy_t policy = {conf->allow_keys, conf->allow_flush, conf->max_key_size, conf->scan_max_count};
-    h2o_mem_pool_t pool;
-    size_t i = 0;
+    kve_rest_policy_t policy;
+    size_t n, i;
+    const kve_cmd_info_t *table = kve_cmd_table(&n);
 
-    policy.deny.entries = conf->deny_commands.entries, policy.deny.size = conf->deny_commands.size;
-    policy.allow.entries = conf->allow_commands.entries, policy.allow.size = conf->allow_commands.size;
+    kve_rest_policy_of(conf, &policy);
     kve_rest_policy_init();
-    h2o_mem_init_pool(&pool);
     kve_strv_push(&out->rules, "resetkeys");
     kve_strv_push(&out->rules, "~*");
     kve_strv_push(&out->rules, "resetchannels");
     kve_strv_push(&out->rules, "&*");
     kve_strv_push(&out->rules, read_only ? "-@all" : "+@all");
-    while (i != KVE_ARRAY_SIZE(table)) {
-        const kve_cmd_info_t *info = kve_cmd_lookup(table[i], strlen(table[i]));
-        if (info != NULL && (info->flags & KVE_CMDF_CONTAINER) != 0) {
-            i = add_container(out, &policy, read_only, select_db, i + 1, &pool);
-        } else {
-            add_name(out, read_only, allowed(&policy, read_only, select_db, table[i], &pool), table[i]);
-            ++i;
-        }
-        h2o_mem_clear_pool(&pool);
+    for (i = 0; i != n; ++i) {
+        if ((table[i].flags & KVE_CMDF_CONTAINER) != 0)
+            add_container(out, &policy, read_only, select_db, table + i);
+        else if (kve_cmd_container(table + i) == table + i) /* subcommands come with their container */
+            add_name(out, read_only, allowed(&policy, read_only, select_db, table + i), table[i].name);
     }
 }
 

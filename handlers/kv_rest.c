@@ -693,6 +693,13 @@ static void on_handler_dispose(h2o_handler_t *_self)
     kve_rest_auth_free(self->auth);
 }
 
+void kve_rest_policy_of(const kve_rest_conf_t *conf, kve_rest_policy_t *out)
+{
+    *out = (kve_rest_policy_t){conf->allow_keys, conf->allow_flush, conf->max_key_size, conf->scan_max_count};
+    out->deny.entries = conf->deny_commands.entries, out->deny.size = conf->deny_commands.size;
+    out->allow.entries = conf->allow_commands.entries, out->allow.size = conf->allow_commands.size;
+}
+
 void kve_rest_register(h2o_pathconf_t *pathconf, const kve_rest_conf_t *conf)
 {
     kve_rest_handler_t *self = (void *)h2o_create_handler(pathconf, sizeof(*self));
@@ -705,8 +712,6 @@ void kve_rest_register(h2o_pathconf_t *pathconf, const kve_rest_conf_t *conf)
     /* a JWT key shorter than KVE_JWT_MIN_KEY is refused by the configuration, and never verifies anything */
     self->auth = kve_rest_auth_new(conf->tokens.entries, conf->tokens.size, conf->jwt_key);
     kve_rest_policy_init();
-    self->policy = (kve_rest_policy_t){conf->allow_keys, conf->allow_flush, conf->max_key_size, conf->scan_max_count};
-    self->policy.deny.entries = conf->deny_commands.entries, self->policy.deny.size = conf->deny_commands.size;
-    self->policy.allow.entries = conf->allow_commands.entries, self->policy.allow.size = conf->allow_commands.size;
+    kve_rest_policy_of(conf, &self->policy);
     self->prefix_len = strcmp(pathconf->path.base, "/") == 0 ? 0 : pathconf->path.len;
 }

@@ -24,6 +24,8 @@ const BYPASSES = [
     [RW_TOKEN, ['EVAL', "redis.call('SELECT', 1) return redis.call('SET', 'x', 'in db 1')", '0'], 'SELECT + SET'],
     [RW_TOKEN, ['EVAL', "return redis.call('SWAPDB', 0, 1)", '0'], 'SWAPDB'],
     [RW_TOKEN, ['EVAL', "return redis.call('PFDEBUG', 'GETREG', 'hll')", '0'], 'PFDEBUG (admin)'],
+    [RW_TOKEN, ['EVAL', "return redis.call('MOVE', 'keep', 1)", '0'], 'MOVE (not in kv.allow_commands)'],
+    [RW_TOKEN, ['EVAL', "return redis.call('MIGRATE', '127.0.0.1', '1', 'keep', 0, 100)", '0'], 'MIGRATE'],
     [RO_TOKEN, ['EVAL_RO', "return redis.call('KEYS', '*')", '0'], 'KEYS (read-only)'],
     [RO_TOKEN, ['EVAL_RO', "return redis.call('SCAN', '0')", '0'], 'SCAN (read-only)'],
     [RO_TOKEN, ['EVAL_RO', "redis.call('SELECT', 1) return redis.call('GET', 'x')", '0'], 'SELECT (read-only)'],
