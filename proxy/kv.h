@@ -82,7 +82,9 @@ typedef void (*kve_kv_cb)(void *data, int err, const kve_kv_reply_t *reply);
  * and the whole group counts as one timeout towards the link's circuit breaker, so one request cannot trip
  * it alone. The caller owns the memory (typically inside its request state), initialises it with
  * KVE_KV_GROUP_INIT, and keeps it valid until every command issued with it has had its callback or was
- * cancelled; it may then be discarded without any call. A group belongs to one link. Fields are private.
+ * cancelled; it may then be discarded without any call. Its commands may go to different links of the
+ * thread: the group counts towards the breaker of the link whose command timed out first. Fields are
+ * private.
  */
 typedef struct st_kve_kv_group_t {
     kve_kv_cmd_t *_waiting; /* the group's commands whose callback is still due (linked through their records) */
