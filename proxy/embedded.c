@@ -548,6 +548,10 @@ kve_embedded_t *kve_embedded_start(const kve_embedded_conf_t *conf, char *const 
     if (prepare_data_dir(e, conf->data_dir, err, errlen) != 0 || take_lock(e, err, errlen) != 0)
         goto Error;
     build_argv(e, conf);
+    if (conf->client_output_buffer_limit == 0)
+        kve_log(KVE_LOG_WARN, "redis",
+                "embedded_redis.client_output_buffer_limit is 0: Redis' output buffer per connection is "
+                "unlimited, so one request can make it buffer without bound");
     if (spawn(e, err, errlen) != 0 || wait_ready(e, err, errlen) != 0)
         goto Error;
     kve_log(KVE_LOG_INFO, "redis", "embedded redis-server (pid %d) ready on %s", (int)e->pid, e->sock_path);

@@ -221,11 +221,13 @@ async function embeddedOutputLimit(k) {
 }
 
 test('issue 5: the embedded Redis bounds its output buffer per connection (embedded_redis.client_output_buffer_limit)', async () => {
-    for (const [conf, expected] of [[{}, 'normal 268435456 0 0'], [{ client_output_buffer_limit: '32MiB' }, 'normal 33554432 0 0']]) {
+    for (const [conf, expected] of [[{}, 'normal 268435456 0 0'], [{ client_output_buffer_limit: '32MiB' }, 'normal 33554432 0 0'],
+        [{ client_output_buffer_limit: '0' }, 'normal 0 0 0']]) {
         const k = await startKvedge({ ...kvConfig('embedded'), threads: 1, embedded_redis: conf }, { waitReady: true });
         try {
             assert.match(await embeddedOutputLimit(k), new RegExp(`^${expected} `), JSON.stringify(conf));
-            assert.doesNotMatch(k.stderr(), /client-output-buffer-limit/, 'the embedded one is not checked');
+            assert.doesNotMatch(k.stderr(), /cannot check|CONFIG GET/, 'the embedded one is not checked');
+            assert.equal(/client_output_buffer_limit is 0: .* unlimited/.test(k.stderr()), expected === 'normal 0 0 0', 'warning for 0');
         } finally {
             const res = await k.stop();
             assert.equal(res.code, 0, res.stderr);
