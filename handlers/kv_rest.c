@@ -418,15 +418,12 @@ static int issue(struct st_rest_req_t *st, kve_kv_t *kv, uint8_t kind, uint32_t 
     return 0;
 }
 
-/* the sync counter's INCR, after every command that may write (on the same connection, so after them) */
+/* the sync counter's INCR, after every command that may write (on the same connection, so after them); the
+ * callers send it only when one was sent (st->writes) */
 static int issue_sync(struct st_rest_req_t *st, kve_kv_t *kv)
 {
     const char *sync[2] = {"INCR", st->self->conf->sync_key};
-    size_t sync_len[2] = {4, 0};
-
-    if (!st->writes)
-        return 0;
-    sync_len[1] = strlen(sync[1]);
+    size_t sync_len[2] = {4, strlen(st->self->conf->sync_key)};
     return issue(st, kv, SLOT_SYNC, 0, 2, sync, sync_len);
 }
 
@@ -445,7 +442,7 @@ static int issue_window(struct st_rest_req_t *st, kve_kv_t *kv, size_t window)
         st->writes |= st->verdicts[st->next_issue].is_write;
         ++st->user_waiting;
     }
-    if (err == 0 && st->next_issue == st->ncmds)
+    if (err == 0 && st->next_issue == st->ncmds && st->writes)
         err = issue_sync(st, kv);
     return err;
 }
@@ -461,7 +458,8 @@ static void issue_more(struct st_rest_req_t *st)
     if (st->budget_spent || (st->body.len >= reply_cap(st))) {
         st->stop_at = st->next_issue; /* their entries: "ERR max response size exceeded" */
         st->next_issue = st->ncmds;
-        if ((kv = kve_rest__link(kve_server_thread(st->req->conn->ctx), st->read_only)) != NULL && issue_sync(st, kv) != 0)
+        if (st->writes && (kv = kve_rest__link(kve_server_thread(st->req->conn->ctx), st->read_only)) != NULL &&
+            issue_sync(st, kv) != 0)
             kve_log(KVE_LOG_DEBUG, "kv", "INCR %s not sent: the response carries the last sync token", st->self->conf->sync_key);
         return;
     }
@@ -495,7 +493,7 @@ static int issue_all(struct st_rest_req_t *st, kve_kv_t *kv)
     }
     if (err == 0)
         err = issue(st, kv, SLOT_EXEC, 0, 1, exec, exec_len);
-    if (err == 0)
+    if (err == 0 && st->writes)
         err = issue_sync(st, kv);
     KVE_ASSERT(err == 0 || st->nslots == 0);
     return err;

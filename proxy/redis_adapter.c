@@ -47,13 +47,14 @@ static int discard_input(kve_redis_adapter_t *a)
 static void on_sock_read(h2o_socket_t *sock, const char *err)
 {
     kve_redis_adapter_t *a = sock->data;
+    redisReader *r;
 
     if (a->ac == NULL || (a->discard != 0 && discard_input(a) != 0))
         return;
     redisAsyncHandleRead(a->ac);
-    /* (ridx >= 0: a reply is only partly read, the rare case) */
-    if (a->ac != NULL && a->ac->c.reader->ridx >= 0 && (a->discard = kve_redis_reader_drop_bulk(a->ac->c.reader)) != 0 &&
-        discard_input(a) == 0 && a->ac != NULL)
+    /* (only when the reader stopped inside a bulk string, the rare case: between replies it waits for a type byte) */
+    if (a->ac != NULL && (r = a->ac->c.reader)->ridx >= 0 && r->rstack[r->ridx].type == REDIS_REPLY_STRING &&
+        (a->discard = kve_redis_reader_drop_bulk(r)) != 0 && discard_input(a) == 0 && a->ac != NULL)
         redisAsyncHandleRead(a->ac); /* what follows the string, if anything, and the placeholder */
 }
 
