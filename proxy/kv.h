@@ -105,7 +105,7 @@ typedef struct st_kve_kv_opts_t {
      * The most bytes the reply may take in memory while it is read: its strings plus a fixed cost per
      * element (the driver's reply object, ~170 bytes for Redis). Past it the driver stops allocating, reads
      * and drops the rest, and delivers a KVE_REPLY_TOO_BIG reply. 0: no limit (beyond the driver's own
-     * element cap).
+     * element cap); a limit below 1 KiB counts as 1 KiB.
      */
     size_t max_reply_size;
     /**

@@ -156,11 +156,13 @@ static void start_connect(kve_redis_link_t *link)
     char err[160];
 
     link->reader.next_limit = next_reply_limit;
+    link->reader.waiting = NULL;
     if ((link->handshake_pending = kve_redis_adapter_connect(&link->adapter, link->super.loop, link->target, 1, &link->reader,
                                                              on_handshake_reply, link, err, sizeof(err))) == 0) {
         schedule_reconnect(link, err);
         return;
     }
+    link->reader.waiting = (void *const *)&link->adapter.ac->replies.head; /* stable while the context lives */
     redisAsyncSetConnectCallback(link->adapter.ac, on_connect);
     redisAsyncSetDisconnectCallback(link->adapter.ac, on_disconnect);
     kve_kv__set_state(&link->super, KVE_KV_CONNECTING);

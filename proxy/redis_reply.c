@@ -97,16 +97,24 @@ static int entry_over(kve_redis_reader_t *rd, const redisReadTask *task)
     return 0;
 }
 
-/* the first object of a reply: asks for its limit and starts the accounting (see admit) */
-static int admit_root(kve_redis_reader_t *rd, size_t cost)
+/* the first object of a reply: asks for its limit and starts the accounting (see admit); a small string,
+ * integer or nil is the whole reply and fits any limit, so the common reply skips the question */
+static int admit_root(kve_redis_reader_t *rd, size_t cost, int array)
 {
-    size_t limit = rd->next_limit(rd, &rd->split);
+    size_t limit;
 
-    if (limit == KVE_REDIS_REPLY_UNEXPECTED) {
+    if (*rd->waiting == NULL) {
         rd->refused = KVE_REDIS_REFUSED_UNEXPECTED;
         return -1;
     }
-    rd->limit = limit;
+    if (cost <= KVE_REDIS_REPLY_MIN_LIMIT && !array)
+        return 1;
+    if ((limit = rd->next_limit(rd, &rd->split)) == KVE_REDIS_REPLY_UNEXPECTED) {
+        rd->refused = KVE_REDIS_REFUSED_UNEXPECTED;
+        return -1;
+    }
+    rd->limit = limit != 0 ? KVE_MAX(limit, KVE_REDIS_REPLY_MIN_LIMIT) : 0;
+    limit = rd->limit;
     rd->used = cost;
     rd->state = KVE_REDIS_READ_OK;
     rd->root = NULL;
@@ -149,7 +157,7 @@ static inline int admit(const redisReadTask *task, size_t cost)
     kve_redis_reader_t *rd = task->privdata;
     if (rd == NULL)
         return 1;
-    return task->parent == NULL ? admit_root(rd, cost) : admit_element(task, rd, cost);
+    return task->parent == NULL ? admit_root(rd, cost, task->type == REDIS_REPLY_ARRAY) : admit_element(task, rd, cost);
 }
 
 /* the object admit() decided on when it did not say "build it" */
@@ -247,7 +255,7 @@ static int bulk_refused(redisReader *r, kve_redis_reader_t *rd, size_t len)
 
     if (r->ridx == 0) { /* the reply's root: its accounting has not started */
         limit = rd->next_limit(rd, &split);
-        return limit != KVE_REDIS_REPLY_UNEXPECTED && limit != 0 && !split && cost > limit;
+        return limit != KVE_REDIS_REPLY_UNEXPECTED && limit != 0 && !split && cost > KVE_MAX(limit, KVE_REDIS_REPLY_MIN_LIMIT);
     }
     if (rd->limit == 0)
         return 0;

@@ -43,10 +43,16 @@ struct redisReader;
 enum { KVE_REDIS_REFUSED_NONE, KVE_REDIS_REFUSED_ELEMENTS, KVE_REDIS_REFUSED_UNEXPECTED };
 enum { KVE_REDIS_READ_OK, KVE_REDIS_READ_OVER, KVE_REDIS_READ_ENTRY_OVER };
 
-/** Per-connection reading state (owned by the connection; zero-initialise, then set next_limit). */
+/** Limits below this count as this: a reply that small is never refused, so the root of one needs no limit. */
+#define KVE_REDIS_REPLY_MIN_LIMIT 1024
+
+/** Per-connection reading state (owned by the connection; zero-initialise, then set waiting and next_limit). */
 typedef struct st_kve_redis_reader_t {
+    /** NULL exactly when no command waits for a reply (hiredis' ac->replies.head): a reply then is refused */
+    void *const *waiting;
     /**
-     * Called when a reply begins: the most bytes it may take (0: no limit), or KVE_REDIS_REPLY_UNEXPECTED
+     * Called when a reply begins (unless it is a string, integer or nil costing at most
+     * KVE_REDIS_REPLY_MIN_LIMIT): the most bytes it may take (0: no limit), or KVE_REDIS_REPLY_UNEXPECTED
      * when no command waits for one (the reader then fails, see KVE_REDIS_REPLY_MAX_ELEMENTS). Sets *split
      * for a reply whose top-level elements are separate results (kve_kv_opts_t.split_array): then an
      * element past the limit becomes the placeholder in its slot (or, when it is an array already being
