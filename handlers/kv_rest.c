@@ -60,8 +60,9 @@ struct st_rest_req_t {
     struct st_slot_t *slots;
     size_t nslots;
     size_t pending;
-    /** the request's commands: one timeout, one count towards the breaker */
+    /** the request's commands: one timeout, one count towards the breaker; their options (issue) */
     kve_kv_group_t group;
+    kve_kv_opts_t opts;
     size_t next_issue;   /* pipeline: the next user command to send */
     size_t stop_at;      /* commands from here on were not sent: the response budget was spent */
     size_t user_waiting; /* user commands sent and not yet answered */
@@ -406,12 +407,11 @@ static int issue(struct st_rest_req_t *st, kve_kv_t *kv, uint8_t kind, uint32_t 
                  const size_t *argvlen)
 {
     struct st_slot_t *slot = st->slots + st->nslots;
-    size_t cap = reply_cap(st);
-    kve_kv_opts_t opts = {st->self->conf->command_timeout_ms, &st->group, cap != SIZE_MAX ? cap : 0, kind == SLOT_EXEC};
     int err = 0;
 
     *slot = (struct st_slot_t){st, NULL, index, kind};
-    if ((slot->handle = kve_kv_command(kv, argc, argv, argvlen, &opts, on_reply, slot, &err)) == NULL)
+    st->opts.split_array = kind == SLOT_EXEC; /* EXEC's results are held to the limit one by one */
+    if ((slot->handle = kve_kv_command(kv, argc, argv, argvlen, &st->opts, on_reply, slot, &err)) == NULL)
         return err;
     ++st->nslots;
     ++st->pending;
@@ -608,6 +608,7 @@ static void execute(struct st_rest_req_t *st, h2o_req_t *req)
         return;
     }
     st->slots = h2o_mem_alloc_pool(&req->pool, sizeof(*st->slots) * (st->ncmds + 4)); /* + MULTI, EXEC, sync, fix */
+    st->opts = (kve_kv_opts_t){st->self->conf->command_timeout_ms, &st->group, reply_cap(st) != SIZE_MAX ? reply_cap(st) : 0};
     ++st->pending; /* held while issuing, so a reply can never finish the request early */
     if (kv == NULL || (err = issue_all(st, kv)) != 0)
         st->failure = kv == NULL ? KVE_EUNAVAIL : err; /* nothing was sent */

@@ -157,7 +157,11 @@ static inline int admit(const redisReadTask *task, size_t cost)
     kve_redis_reader_t *rd = task->privdata;
     if (rd == NULL)
         return 1;
-    return task->parent == NULL ? admit_root(rd, cost, task->type == REDIS_REPLY_ARRAY) : admit_element(task, rd, cost);
+    if (task->parent != NULL)
+        return admit_element(task, rd, cost);
+    if (cost <= KVE_REDIS_REPLY_MIN_LIMIT && task->type != REDIS_REPLY_ARRAY && *rd->waiting != NULL)
+        return 1; /* the common reply: small and awaited */
+    return admit_root(rd, cost, task->type == REDIS_REPLY_ARRAY);
 }
 
 /* the object admit() decided on when it did not say "build it" */
