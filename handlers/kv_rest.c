@@ -479,7 +479,15 @@ static int issue_all(struct st_rest_req_t *st, kve_kv_t *kv)
     size_t i;
     int err = 0;
 
-    if (st->mode != MODE_MULTI) {
+    if (st->mode == MODE_SINGLE) { /* the hot path: one command the policy let through (execute checked) */
+        st->next_issue = st->user_waiting = 1;
+        st->writes = st->verdicts[0].is_write;
+        if ((err = issue(st, kv, SLOT_USER, 0, st->cmds[0].argc, st->cmds[0].argv, st->cmds[0].argvlen)) == 0 && st->writes)
+            err = issue_sync(st, kv);
+        KVE_ASSERT(err == 0 || st->nslots == 0);
+        return err;
+    }
+    if (st->mode == MODE_PIPELINE) {
         err = issue_window(st, kv, WINDOW);
         KVE_ASSERT(err == 0 || st->nslots == 0);
         return err;
