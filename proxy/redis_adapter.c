@@ -42,16 +42,22 @@ static int discard_input(kve_redis_adapter_t *a)
 /*
  * hiredis reads 16 KiB at a time and parses what it has. A bulk string that would pass its reply's limit is
  * dropped instead of buffered whole: the reader parses a placeholder in its place and the rest of its bytes
- * are read and discarded here before hiredis reads again (the placeholder is parsed then).
+ * are read and discarded here before hiredis reads again (the placeholder is parsed then). Only a connection
+ * with a reader state does this, and only its adapter is touched after hiredis ran callbacks: a stream's
+ * adapter may be freed by them (kv_redis_stream.c), the link's outlives its contexts.
  */
 static void on_sock_read(h2o_socket_t *sock, const char *err)
 {
     kve_redis_adapter_t *a = sock->data;
     redisReader *r;
+    int limited;
 
     if (a->ac == NULL || (a->discard != 0 && discard_input(a) != 0))
         return;
+    limited = a->ac->c.reader->privdata != NULL;
     redisAsyncHandleRead(a->ac);
+    if (!limited)
+        return; /* `a` may be gone */
     /* (only when the reader stopped inside a bulk string, the rare case: between replies it waits for a type byte) */
     if (a->ac != NULL && (r = a->ac->c.reader)->ridx >= 0 && r->rstack[r->ridx].type == REDIS_REPLY_STRING &&
         (a->discard = kve_redis_reader_drop_bulk(r)) != 0 && discard_input(a) == 0 && a->ac != NULL)

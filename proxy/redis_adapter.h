@@ -51,9 +51,10 @@ typedef void (*kve_redis_adapter_cb)(struct redisAsyncContext *ac, void *reply, 
  * target has a user name or a password; a user without a password sends an empty one), SELECT (when
  * `select_db` and db != 0), then PING, each with callback `cb`/`privdata`; ac->data is set to `privdata`.
  * `reader` (optional, owned by the caller and outliving the context) becomes the reader's state: reply
- * limits and refusal of replies nobody waits for (redis_reply.h). Returns how many handshake replies to
- * wait for (at least 1), or 0 with a message in `err` (the context is already freed then). On success
- * adapter->ac is set; the caller installs its connect/disconnect callbacks and queues its own commands.
+ * limits and refusal of replies nobody waits for (redis_reply.h); the adapter of a connection with a
+ * reader state must then outlive the context too (its read handler uses it after hiredis' callbacks). Returns how many handshake
+ * replies to wait for (at least 1), or 0 with a message in `err` (the context is already freed then). On success adapter->ac is
+ * set; the caller installs its connect/disconnect callbacks and queues its own commands.
  */
 size_t kve_redis_adapter_connect(kve_redis_adapter_t *adapter, h2o_loop_t *loop, const kve_redis_target_t *target, int select_db,
                                  kve_redis_reader_t *reader, kve_redis_adapter_cb cb, void *privdata, char *err, size_t errlen);
