@@ -258,6 +258,9 @@ static const kve_directive_t kv_directives[] = {
      .elem_size = sizeof(kve_rest_token_conf_t), .doc = "accepted bearer tokens"},
     {"jwt_key", KVE_T_STRING, KVE_FIELD(kve_rest_conf_t, jwt_key), KVE_F_SECRET,
      .doc = "HS256 key (>= 32 bytes) for short-lived tokens minted by `kvedge token` (or jwt_key_file)"},
+    {"jwt_max_ttl", KVE_T_DURATION, KVE_FIELD(kve_rest_conf_t, jwt_max_ttl_ms), 0, SEC, KVE_JWT_TTL_LIMIT * 1000LL, "24h",
+     .doc = "longest lifetime of a JWT: `kvedge token --ttl` above it is an error, and JWTs whose exp (or exp - iat) is "
+            "further ahead are refused"},
     {"max_request_size", KVE_T_SIZE, KVE_FIELD(kve_rest_conf_t, max_request_size), 0, KIB, GIB, "10MiB",
      .doc = "larger bodies get 400 \"ERR max request size exceeded\" (Upstash: 10MiB, Vercel: 1MiB)"},
     {"max_key_size", KVE_T_SIZE, KVE_FIELD(kve_rest_conf_t, max_key_size), 0, 1, 512 * MIB, "32KiB", .doc = "longest key argument"},

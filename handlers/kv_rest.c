@@ -695,7 +695,7 @@ void kve_rest_register(h2o_pathconf_t *pathconf, const kve_rest_conf_t *conf)
     self->super.dispose = on_handler_dispose;
     self->conf = conf;
     /* a JWT key shorter than KVE_JWT_MIN_KEY is refused by the configuration, and never verifies anything */
-    self->auth = kve_rest_auth_new(conf->tokens.entries, conf->tokens.size, conf->jwt_key);
+    self->auth = kve_rest_auth_new(conf->tokens.entries, conf->tokens.size, conf->jwt_key, conf->jwt_max_ttl_ms / 1000);
     kve_rest_policy_init();
     self->policy = (kve_rest_policy_t){conf->allow_keys, conf->allow_flush, conf->max_key_size, conf->scan_max_count};
     self->policy.deny.entries = conf->deny_commands.entries, self->policy.deny.size = conf->deny_commands.size;

@@ -29,6 +29,8 @@ typedef struct st_kve_rest_conf_t {
     } tokens;
     /** HS256 key for tokens minted by `kvedge token` (secret; NULL: JWTs refused) */
     char *jwt_key;
+    /** longest JWT lifetime minted or accepted (kv_auth.h) */
+    uint64_t jwt_max_ttl_ms;
     uint64_t max_request_size;
     uint64_t max_key_size;
     uint64_t max_reply_size;

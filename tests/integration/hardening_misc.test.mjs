@@ -1,0 +1,130 @@
+// Hardening of the KV REST API, part "misc" (issue items 6, 9, 11, 12, 15): SSE output that cannot be split
+// into forged events, JWT claim arithmetic and lifetime cap, `kvedge -t` never quoting a secret on a YAML
+// syntax error, duplicate tokens, the sync-token counter when its value is insane, and the per-token stream
+// cap with prompt release of a stream whose client left. Real redis-server, real kvedge; every kvedge this
+// file starts must exit cleanly (exit 0, no sanitizer report in the ASan build).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { assertCleanExit, http, runKvedge, SANITIZE, startKvedge, startRedis, waitFor, writeConfig } from './harness.mjs';
+import { kvConfig, RO_TOKEN, RW_TOKEN } from './kv_helpers.mjs';
+
+/** time bounds are stretched in sanitizer builds */
+const SLOW = SANITIZE ? 3 : 1;
+const JWT_KEY = 'jwt-key-0123456789abcdef0123456789abcdef';
+
+let redis, io;
+
+before(async () => {
+    redis = await startRedis();
+    io = redis.client();
+});
+
+after(async () => {
+    io?.disconnect();
+    await redis?.stop();
+});
+
+/** A kvedge for one test on the shared Redis (kv: extra kv keys, extra: top-level keys); stop it with done(k). */
+function startKv(kv = {}, extra = {}) {
+    return startKvedge(kvConfig(redis.url, kv, { threads: 1, ...extra }));
+}
+
+async function done(k) {
+    assertCleanExit(await k.stop());
+}
+
+const auth = (token = RW_TOKEN) => ({ authorization: `Bearer ${token}` });
+
+function cmd(k, command, token = RW_TOKEN, headers = {}) {
+    return http('POST', `${k.url}/kv`, { headers: { ...auth(token), ...headers }, body: JSON.stringify(command) });
+}
+
+function expectJson(r, status, body, what = '') {
+    assert.equal(r.status, status, `${what} status (body ${r.body.slice(0, 300)})`);
+    assert.equal(r.headers['content-type'], 'application/json', what);
+    assert.deepEqual(JSON.parse(r.body), body, what);
+}
+
+const nowSec = () => Math.floor(Date.now() / 1000);
+const b64url = (s) => Buffer.from(s).toString('base64url');
+
+/** An HS256 JWT over the claims text as given (so integers beyond 2^53 keep every digit). */
+function jwtRaw(claimsJson, key = JWT_KEY) {
+    const signing = `${b64url('{"alg":"HS256","typ":"JWT"}')}.${b64url(claimsJson)}`;
+    return `${signing}.${crypto.createHmac('sha256', key).update(signing).digest('base64url')}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// item 12: JWT claim arithmetic; item 15(c): the lifetime cap
+
+test('issue 12.1: a JWT with exp 2^63-1 (or nbf/iat at the int64 extremes) is refused with a reason, kvedge stays up', async () => {
+    const k = await startKv({ jwt_key: JWT_KEY });
+    try {
+        const now = nowSec();
+        const claims = (times) => `{"aud":"kvedge:kv","access":"rw"${times}}`;
+        const cases = [
+            [`,"exp":9223372036854775807`, 'exp is further ahead than kv.jwt_max_ttl'],
+            [`,"exp":9223372036854775807,"iat":-9223372036854775808`, 'exp is further ahead than kv.jwt_max_ttl'],
+            [`,"exp":-9223372036854775808`, 'expired'],
+            [`,"exp":${now + 60},"nbf":9223372036854775807`, 'not valid yet \\(nbf\\)'],
+            [`,"exp":${now + 60},"iat":9223372036854775807`, 'issued in the future \\(iat\\)'],
+            [`,"exp":${now + 60},"iat":-9223372036854775808`, 'lifetime \\(exp - iat\\) longer than kv.jwt_max_ttl'],
+        ];
+        for (const [times, why] of cases) {
+            expectJson(await cmd(k, ['PING'], jwtRaw(claims(times))), 401, { error: 'WRONGPASS invalid or missing auth token' }, times);
+            await waitFor(() => new RegExp(`kv: 401 for 127\\.0\\.0\\.1: jwt refused: ${why}$`, 'm').test(k.stderr()),
+                { message: `logged: ${why}` });
+        }
+        expectJson(await cmd(k, ['PING'], jwtRaw(claims(`,"exp":${now + 60},"iat":${now},"nbf":${now}`))), 200, { result: 'PONG' },
+            'a sane token still works');
+    } finally {
+        await done(k);
+    }
+});
+
+test('issue 15.3: kv.jwt_max_ttl (default 24h) caps `kvedge token --ttl` and the JWTs the server accepts', async () => {
+    const k = await startKv({ jwt_key: JWT_KEY, jwt_max_ttl: '1h' });
+    const dflt = writeConfig(kvConfig(redis.url, { jwt_key: JWT_KEY }, { listen: [{ port: 1 }] }));
+    try {
+        // the default cap is 24h
+        const over = await runKvedge(['token', '-c', dflt, '--ttl', '25h']);
+        assert.equal(over.code, 1);
+        assert.equal(over.stdout, '');
+        assert.equal(over.stderr, `kvedge token: --ttl 25h is longer than kv.jwt_max_ttl (24h in ${dflt})\n`);
+        const day = await runKvedge(['token', '-c', dflt, '--ttl', '24h']);
+        assert.equal(day.code, 0, day.stderr);
+
+        const long = await runKvedge(['token', '-c', k.configPath, '--ttl', '2h']);
+        assert.equal(long.code, 1);
+        assert.equal(long.stderr, `kvedge token: --ttl 2h is longer than kv.jwt_max_ttl (1h in ${k.configPath})\n`);
+        // without --ttl: 1h, or the cap when it is shorter
+        const short = await startKv({ jwt_key: JWT_KEY, jwt_max_ttl: '10m' });
+        try {
+            const minted = await runKvedge(['token', '-c', short.configPath]);
+            assert.equal(minted.code, 0, minted.stderr);
+            const c = JSON.parse(Buffer.from(minted.stdout.trim().split('.')[1], 'base64url'));
+            assert.equal(c.exp - c.iat, 600);
+            expectJson(await cmd(short, ['PING'], minted.stdout.trim()), 200, { result: 'PONG' });
+        } finally {
+            await done(short);
+        }
+
+        // the server: exp (or exp - iat) beyond the cap is refused; within it accepted
+        const now = nowSec();
+        const tok = (times) => jwtRaw(`{"aud":"kvedge:kv","access":"rw"${times}}`);
+        const refused = { error: 'WRONGPASS invalid or missing auth token' };
+        expectJson(await cmd(k, ['PING'], tok(`,"exp":${now + 7200}`)), 401, refused, 'exp 2h ahead, no iat');
+        expectJson(await cmd(k, ['PING'], tok(`,"exp":${now + 1800},"iat":${now - 5400}`)), 401, refused, 'minted for 2h');
+        expectJson(await cmd(k, ['PING'], tok(`,"exp":${now + 3000},"iat":${now}`)), 200, { result: 'PONG' }, 'within 1h');
+        // a token minted under a longer cap (24h) stops working when the cap is lowered (1h)
+        const dayToken = day.stdout.trim();
+        expectJson(await cmd(k, ['PING'], dayToken), 401, refused, '24h token under a 1h cap');
+        assert.match(k.stderr(), /jwt refused: exp is further ahead than kv\.jwt_max_ttl$/m);
+    } finally {
+        await done(k);
+    }
+});
