@@ -2,8 +2,13 @@
 /*
  * Server-sent events of the KV REST API: /subscribe/<channel>..., /psubscribe/<pattern>..., /monitor.
  * Each request owns a KV stream (a dedicated Redis connection) and turns its replies into lines
- * `data: message,<channel>,<payload>` (kv-rest-protocol.md §1.6). Payload lines are split into several
- * `data:` lines as the SSE format requires. h2o allows one send in flight, so events queue in `pending`
+ * `data: message,<channel>,<payload>` (kv-rest-protocol.md §1.6). Every value in an event (channel and
+ * pattern names, payloads, MONITOR lines) is written by kv_sse_event.c, which splits it at each CR, LF and
+ * CRLF so no value can end an event or forge one. Channel names and patterns with CR or LF are refused
+ * at /subscribe and /psubscribe: a subscriber would never see them as it asked (a reader turns every line
+ * end into LF) and a confirmation naming them could not be told from one for another name; yet a
+ * PSUBSCRIBE still receives any channel a publisher chose, so the splitting is what keeps the stream
+ * sound. h2o allows one send in flight, so events queue in `pending`
  * until h2o asks for more (proceed); a client that stops reading is dropped once the queue passes a
  * bound. Comment heartbeats keep proxies from timing out an idle stream.
  *
@@ -17,6 +22,7 @@
  * client socket reports the hangup at once, and the Redis subscription is closed right then.
  */
 #include "handlers/kv_rest_internal.h"
+#include "handlers/kv_sse_event.h"
 #include "proxy/common.h"
 #include "proxy/err.h"
 #include "proxy/log.h"
@@ -141,52 +147,45 @@ static void on_dispose(void *p)
     s->magic = 0;
 }
 
-/* appends `data: <text>` for each line of `text` and the blank line that ends the event */
-static void queue_event(sse_t *s, const char *prefix, size_t plen, const char *text, size_t len)
+/* queues one event whose data is `text` */
+static void queue_event(sse_t *s, const char *text, size_t len)
 {
-    size_t i, start = 0;
-    kve_buf_append(&s->pending, "data: ", 6);
-    kve_buf_append(&s->pending, prefix, plen);
-    for (i = 0; i <= len; ++i) {
-        if (i != len && text[i] != '\n')
-            continue;
-        kve_buf_append(&s->pending, text + start, i - start - (i > start && text[i - 1] == '\r'));
-        if (i != len)
-            kve_buf_append(&s->pending, "\ndata: ", 7);
-        start = i + 1;
-    }
-    kve_buf_append(&s->pending, "\n\n", 2);
+    kve_sse_event_begin(&s->pending);
+    kve_sse_event_data(&s->pending, text, len);
+    kve_sse_event_end(&s->pending);
 }
 
 /* `first`: the reply that started the response (MONITOR's "+OK", or the first subscribe confirmation) */
 static void queue_reply(sse_t *s, const kve_kv_reply_t *r, int first)
 {
-    kve_buf_t head = KVE_BUF_INIT;
+    const kve_kv_reply_t *last;
     size_t i;
 
     if (s->monitor) {
         if (first && r->type == KVE_REPLY_STATUS && r->len == 2 && memcmp(r->str, "OK", 2) == 0)
-            queue_event(s, "", 0, "\"OK\"", 4);
+            queue_event(s, "\"OK\"", 4);
         else if (r->type == KVE_REPLY_STATUS || r->type == KVE_REPLY_STRING)
-            queue_event(s, "", 0, r->str, r->len);
+            queue_event(s, r->str, r->len);
         return;
     }
     if (r->type != KVE_REPLY_ARRAY || r->elements < 3)
         return;
-    /* "message,<channel>," or "subscribe,<channel>," etc.: every element but the last, joined by commas */
+    /* "message,<channel>,<payload>" or "subscribe,<channel>,<count>" etc.: the elements joined by commas */
+    kve_sse_event_begin(&s->pending);
     for (i = 0; i + 1 != r->elements; ++i) {
         const kve_kv_reply_t *e = r->element[i];
         if (e->type == KVE_REPLY_STRING || e->type == KVE_REPLY_STATUS)
-            kve_buf_append(&head, e->str, e->len);
-        kve_buf_putc(&head, ',');
+            kve_sse_event_data(&s->pending, e->str, e->len);
+        kve_buf_putc(&s->pending, ',');
     }
-    if (r->element[i]->type == KVE_REPLY_INTEGER) {
+    last = r->element[i];
+    if (last->type == KVE_REPLY_INTEGER) {
         char n[24];
-        queue_event(s, head.base, head.len, n, (size_t)snprintf(n, sizeof(n), "%lld", r->element[i]->integer));
-    } else {
-        queue_event(s, head.base, head.len, r->element[i]->str, r->element[i]->len);
+        kve_sse_event_data(&s->pending, n, (size_t)snprintf(n, sizeof(n), "%lld", last->integer));
+    } else if (last->type == KVE_REPLY_STRING || last->type == KVE_REPLY_STATUS) {
+        kve_sse_event_data(&s->pending, last->str, last->len);
     }
-    kve_buf_dispose(&head);
+    kve_sse_event_end(&s->pending);
 }
 
 static void start_response(sse_t *s, h2o_req_t *req);
@@ -290,8 +289,9 @@ static size_t parse_names(kve_rest_handler_t *self, h2o_req_t *req, const char *
         return 0;
     }
     for (i = 0; i != cmd.argc; ++i) {
-        if (memchr(cmd.argv[i], ',', cmd.argvlen[i]) != NULL || cmd.argvlen[i] == 0 || cmd.argvlen[i] > self->conf->max_key_size) {
-            *err = "ERR channel names must be non-empty, without commas, and within the key size limit";
+        if (cmd.argvlen[i] == 0 || cmd.argvlen[i] > self->conf->max_key_size || memchr(cmd.argv[i], ',', cmd.argvlen[i]) != NULL ||
+            memchr(cmd.argv[i], '\r', cmd.argvlen[i]) != NULL || memchr(cmd.argv[i], '\n', cmd.argvlen[i]) != NULL) {
+            *err = "ERR channel names must be non-empty, without commas or line breaks, and within the key size limit";
             return 0;
         }
         argv[i + 1] = cmd.argv[i];

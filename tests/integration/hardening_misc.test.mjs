@@ -128,3 +128,169 @@ test('issue 15.3: kv.jwt_max_ttl (default 24h) caps `kvedge token --ttl` and the
         await done(k);
     }
 });
+
+// ---------------------------------------------------------------------------------------------
+// item 6: SSE output
+
+/**
+ * Parses an event stream exactly as a browser's EventSource does (WHATWG HTML, "event stream interpretation"):
+ * lines end at CRLF, a lone LF or a lone CR; a blank line dispatches the event (if its data is not empty);
+ * "data" lines append their value plus LF, the last LF is dropped; ":" lines are comments; one space after the
+ * colon is dropped. Returns [{type, data}] for the complete lines of `text`.
+ */
+function parseEventStream(text) {
+    const events = [];
+    let data = '';
+    let type = '';
+    const body = text.replace(/^\uFEFF/, '');
+    const lines = body.split(/\r\n|\r|\n/);
+    lines.pop(); // the part after the last line end is not a line yet
+    for (const line of lines) {
+        if (line === '') {
+            if (data !== '') events.push({ type: type || 'message', data: data.slice(0, -1) });
+            data = '';
+            type = '';
+            continue;
+        }
+        if (line.startsWith(':')) continue;
+        const colon = line.indexOf(':');
+        const field = colon < 0 ? line : line.slice(0, colon);
+        let value = colon < 0 ? '' : line.slice(colon + 1);
+        if (value.startsWith(' ')) value = value.slice(1);
+        if (field === 'data') data += `${value}\n`;
+        else if (field === 'event') type = value;
+    }
+    return events;
+}
+
+/** An SSE request read as raw bytes; events() parses what arrived so far. */
+async function openRawStream(url, token = RW_TOKEN) {
+    const { default: httpMod } = await import('node:http');
+    const u = new URL(url);
+    return new Promise((resolve, reject) => {
+        const r = httpMod.request({ host: u.hostname, port: u.port, path: u.pathname, method: 'GET', agent: false,
+            headers: { accept: 'text/event-stream', authorization: `Bearer ${token}` } });
+        r.on('error', reject);
+        r.setTimeout(60_000, () => r.destroy(new Error('stream timed out')));
+        r.on('response', (res) => {
+            const chunks = [];
+            res.on('data', (c) => chunks.push(c));
+            const text = () => Buffer.concat(chunks).toString('utf8');
+            const ended = new Promise((ok) => {
+                res.on('end', ok);
+                res.on('close', ok);
+            });
+            resolve({
+                status: res.statusCode,
+                ended,
+                headers: res.headers,
+                text,
+                events: () => parseEventStream(text()),
+                waitEvents: (n) => waitFor(() => parseEventStream(text()).length >= n,
+                    { timeoutMs: 5000 * SLOW, intervalMs: 10, message: `${n} events; got ${JSON.stringify(text())}` }),
+                close: () => r.destroy(),
+            });
+        });
+        r.end();
+    });
+}
+
+/** What a browser should see for `s`: every CRLF, CR and LF is one line break, given to the page as LF. */
+const lf = (s) => s.replace(/\r\n|\r|\n/g, '\n');
+
+const HOSTILE = [
+    'plain',
+    'lf\n\ndata: forged-lf\n\n',
+    'cr\r\rdata: forged-cr\r\r',
+    'crlf\r\n\r\ndata: forged-crlf\r\n\r\n',
+    'mixed\r\n\n\r\revent: evil\ndata: forged-mixed\r',
+    'trailing-cr\r',
+    '\r\nleading',
+    ': comment\nid: 1\nretry: 1\n\n',
+];
+
+test('issue 6.1: hostile PUBLISH payloads (CR, LF, CRLF) never end an event: one event each, data as a browser reads it', async () => {
+    const k = await startKv();
+    const s = await openRawStream(`${k.url}/kv/subscribe/news`);
+    try {
+        assert.equal(s.status, 200);
+        await s.waitEvents(1);
+        for (const payload of HOSTILE) assert.equal(await io.publish('news', payload), 1);
+        await s.waitEvents(1 + HOSTILE.length);
+        await io.publish('news', 'last');
+        await s.waitEvents(2 + HOSTILE.length);
+        const events = s.events();
+        assert.deepEqual(events, [
+            { type: 'message', data: 'subscribe,news,1' },
+            ...HOSTILE.map((p) => ({ type: 'message', data: lf(`message,news,${p}`) })),
+            { type: 'message', data: 'message,news,last' },
+        ]);
+    } finally {
+        s.close();
+        await done(k);
+    }
+});
+
+test('issue 6.2: hostile channel names reaching a PSUBSCRIBE (published by others) never forge events either', async () => {
+    const k = await startKv();
+    const s = await openRawStream(`${k.url}/kv/psubscribe/evil*`);
+    try {
+        assert.equal(s.status, 200);
+        await s.waitEvents(1);
+        const channels = HOSTILE.map((h) => `evil${h}`);
+        for (const [i, ch] of channels.entries()) assert.equal(await io.publish(ch, `payload\r${i}`), 1);
+        await io.publish('evil-last', 'end');
+        await s.waitEvents(2 + channels.length);
+        assert.deepEqual(s.events(), [
+            { type: 'message', data: 'psubscribe,evil*,1' },
+            ...channels.map((ch, i) => ({ type: 'message', data: lf(`pmessage,evil*,${ch},payload\r${i}`) })),
+            { type: 'message', data: 'pmessage,evil*,evil-last,end' },
+        ]);
+    } finally {
+        s.close();
+        await done(k);
+    }
+});
+
+test('issue 6.3: /subscribe and /psubscribe refuse channel names and patterns with CR or LF (400), others still work', async () => {
+    const k = await startKv();
+    try {
+        for (const name of ['a%0Ab', 'a%0Db', 'a%0D%0Ab', '%0A', 'ok/a%0Ab']) {
+            for (const kind of ['subscribe', 'psubscribe']) {
+                const r = await openRawStream(`${k.url}/kv/${kind}/${name}`); // (a stream, if accepted)
+                if (r.status === 200) r.close();
+                assert.equal(r.status, 400, `${kind}/${name}`);
+                await r.ended;
+                assert.deepEqual(JSON.parse(r.text()),
+                    { error: 'ERR channel names must be non-empty, without commas or line breaks, and within the key size limit' });
+            }
+        }
+        const s = await openRawStream(`${k.url}/kv/subscribe/a%09b`); // a tab is fine
+        assert.equal(s.status, 200);
+        await s.waitEvents(1);
+        assert.deepEqual(s.events(), [{ type: 'message', data: 'subscribe,a\tb,1' }]);
+        s.close();
+    } finally {
+        await done(k);
+    }
+});
+
+test('issue 6.4: MONITOR lines of commands with CR/LF in their arguments stay one event each', async () => {
+    const k = await startKv();
+    const s = await openRawStream(`${k.url}/kv/monitor`);
+    try {
+        assert.equal(s.status, 200);
+        await s.waitEvents(1);
+        await io.set('mon:k', 'v\r\n\r\ndata: forged\r\rx');
+        await io.set('mon:end', 'end');
+        await waitFor(() => s.events().some((e) => e.data.includes('mon:end')), { message: 'the last MONITOR line' });
+        const events = s.events();
+        assert.equal(events[0].data, '"OK"');
+        const mine = events.filter((e) => e.data.includes('mon:'));
+        assert.equal(mine.length, 2, JSON.stringify(events));
+        assert.ok(!events.some((e) => e.data.startsWith('data:') || e.data === 'forged'), JSON.stringify(events));
+    } finally {
+        s.close();
+        await done(k);
+    }
+});
