@@ -285,6 +285,8 @@ static const kve_directive_t kv_directives[] = {
      .doc = "SSE comment heartbeat interval"},
     {"max_streams", KVE_T_INT, KVE_FIELD(kve_rest_conf_t, max_streams), 0, 1, 100000, "1024",
      .doc = "open /subscribe, /psubscribe and /monitor streams (one Redis connection each), all threads; more get 503"},
+    {"max_streams_per_token", KVE_T_INT, KVE_FIELD(kve_rest_conf_t, max_streams_per_token), 0, 1, 100000, "256",
+     .doc = "open streams of any one token (static or JWT), so one token cannot hold every kv.max_streams slot; more get 503"},
     {"sync_key", KVE_T_STRING, KVE_FIELD(kve_rest_conf_t, sync_key), .min = 1, .max = 1024, .dflt = "kvedge:sync",
      .doc = "Redis key counting writes, for upstash-sync-token"},
     {"listen", KVE_T_LIST, KVE_FIELD(kve_rest_conf_t, listen), 0, 0, 64, .children = listen_directives,

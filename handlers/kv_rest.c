@@ -637,7 +637,7 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
         if ((err = stream_refusal(self, req, kind, read_only)) != NULL)
             kve_rest__send_error(self, req, 400, err, kve_rest__thread(self, req)->sync_seen);
         else
-            kve_rest__serve_stream(self, req, kind, args, args_len);
+            kve_rest__serve_stream(self, req, find_token(req, query, qlen), kind, args, args_len);
         return 0;
     }
     st = h2o_mem_alloc_shared(&req->pool, sizeof(*st), on_dispose);

@@ -47,6 +47,8 @@ typedef struct st_kve_rest_conf_t {
     uint64_t heartbeat_ms;
     /** open SSE streams (one Redis connection each) allowed across all threads */
     int64_t max_streams;
+    /** ... of which one token may hold */
+    int64_t max_streams_per_token;
     char *sync_key;
     /** listeners that serve only this API (empty: it is served on the main listeners at `path`) */
     struct {

@@ -39,7 +39,11 @@ void kve_rest__send_error(kve_rest_handler_t *self, h2o_req_t *req, int status, 
 /** Sends the error of a failed KV operation: {"error":"ERR <kve_strerror(err)>"} with kve_err_http_status(err). */
 void kve_rest__send_kv_error(kve_rest_handler_t *self, h2o_req_t *req, int err, uint64_t sync);
 
-/** SSE endpoints: `kind` is "subscribe", "psubscribe" or "monitor"; `args` the path after it ("/ch1/ch2"). */
-void kve_rest__serve_stream(kve_rest_handler_t *self, h2o_req_t *req, const char *kind, const char *args, size_t args_len);
+/**
+ * SSE endpoints: `kind` is "subscribe", "psubscribe" or "monitor"; `args` the path after it ("/ch1/ch2");
+ * `token` the token the request was authenticated with (for kv.max_streams_per_token; borrowed for the call).
+ */
+void kve_rest__serve_stream(kve_rest_handler_t *self, h2o_req_t *req, h2o_iovec_t token, const char *kind, const char *args,
+                            size_t args_len);
 
 #endif

@@ -294,3 +294,77 @@ test('issue 6.4: MONITOR lines of commands with CR/LF in their arguments stay on
         await done(k);
     }
 });
+
+// ---------------------------------------------------------------------------------------------
+// item 15(a), (b): stream slots
+
+/** Opens a stream; resolves {status, body (for an error), stream (for a 200)} once the headers are in. */
+async function tryStream(url, token) {
+    const s = await openRawStream(url, token);
+    if (s.status === 200) return { status: 200, stream: s };
+    await s.ended;
+    return { status: s.status, body: JSON.parse(s.text()) };
+}
+
+test('issue 15.1: kv.max_streams_per_token: one token cannot take every stream slot (503 JSON over it), other tokens can', async () => {
+    const k = await startKv({ max_streams: 10, max_streams_per_token: 2 });
+    const open = [];
+    try {
+        for (let i = 0; i < 2; i++) {
+            const r = await tryStream(`${k.url}/kv/subscribe/ro${i}`, RO_TOKEN);
+            assert.equal(r.status, 200);
+            open.push(r.stream);
+        }
+        const over = await tryStream(`${k.url}/kv/subscribe/ro2`, RO_TOKEN);
+        assert.equal(over.status, 503);
+        assert.deepEqual(over.body, { error: 'ERR too many streams for this token (kv.max_streams_per_token is 2)' });
+        assert.match(k.stderr(), /\[warn\] kv: kv\.max_streams_per_token \(2\) reached for a token \(sha256 [0-9a-f]{8}\): refusing its new streams until one closes$/m);
+        assert.ok(!k.stderr().includes(RO_TOKEN), 'the token is not logged');
+        const rw = await tryStream(`${k.url}/kv/monitor`, RW_TOKEN);
+        assert.equal(rw.status, 200, 'another token still gets a stream');
+        open.push(rw.stream);
+        // a slot of that token comes back when one of its streams closes
+        open.shift().close();
+        await waitFor(async () => {
+            const r = await tryStream(`${k.url}/kv/subscribe/ro3`, RO_TOKEN);
+            if (r.status === 200) open.push(r.stream);
+            return r.status === 200;
+        }, { message: 'a stream for the token after one closed' });
+    } finally {
+        for (const s of open) s.close();
+        await done(k);
+    }
+});
+
+test('issue 15.2: a stream whose client left before Redis answered frees its slot at once (not at the connect timeout)', async () => {
+    const k = await startKv({ max_streams: 1 }, { redis: { url: redis.url, connect_timeout: '20s' } });
+    const later = [];
+    try {
+        await redis.kill('SIGSTOP');
+        // client A asks for a stream and leaves while Redis does not answer
+        const a = net.connect({ host: '127.0.0.1', port: k.port });
+        await new Promise((ok) => a.once('connect', ok));
+        a.write(`GET /kv/subscribe/left HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${RW_TOKEN}\r\n\r\n`);
+        await new Promise((ok) => setTimeout(ok, 300));
+        a.destroy();
+        await new Promise((ok) => setTimeout(ok, 300));
+        // B gets the slot: its request waits for Redis instead of a 503 at once
+        let answered = null;
+        const b = tryStream(`${k.url}/kv/subscribe/after`, RW_TOKEN).then((r) => (answered = r));
+        later.push(b);
+        await new Promise((ok) => setTimeout(ok, 1000));
+        assert.equal(answered, null, `B was answered at once: ${JSON.stringify(answered?.body)}`);
+        await redis.kill('SIGCONT');
+        const r = await b;
+        assert.equal(r.status, 200, JSON.stringify(r.body));
+        await r.stream.waitEvents(1);
+        assert.deepEqual(r.stream.events(), [{ type: 'message', data: 'subscribe,after,1' }]);
+        r.stream.close();
+        const [, n] = await io.pubsub('NUMSUB', 'left');
+        assert.equal(Number(n), 0, 'the Redis subscription of A never happened or was closed');
+    } finally {
+        await redis.kill('SIGCONT');
+        await Promise.allSettled(later);
+        await done(k);
+    }
+});
