@@ -231,6 +231,39 @@ static const kve_directive_t token_directives[] = {
     {"name", KVE_T_STRING, KVE_FIELD(kve_rest_token_conf_t, name), .max = 64, .doc = "shown in logs instead of the token"},
     {NULL}};
 
+/* where entry `i` of kv.tokens gives its token (the token or token_file value), for pointing at it */
+static const kve_node_t *token_node(const kve_node_t *kv, size_t i)
+{
+    const kve_node_t *tokens = kve_yaml_get(kv, "tokens"), *n;
+    if (tokens == NULL || tokens->type != KVE_NODE_SEQUENCE || i >= tokens->u.sequence.size)
+        return kv;
+    if ((n = kve_yaml_get(tokens->u.sequence.items[i], "token")) != NULL ||
+        (n = kve_yaml_get(tokens->u.sequence.items[i], "token_file")) != NULL)
+        return n;
+    return tokens->u.sequence.items[i];
+}
+
+/* a token listed twice would be ambiguous (with two access levels, the first listed wins); reported at the second,
+ * never quoting it */
+static int check_unique_tokens(kve_conf_t *conf, const kve_node_t *node, const kve_rest_conf_t *kv)
+{
+    size_t i, j;
+    int ret = 0;
+    for (j = 1; j < kv->tokens.size; ++j) {
+        for (i = 0; i != j; ++i) {
+            const kve_rest_token_conf_t *a = kv->tokens.entries + i, *b = kv->tokens.entries + j;
+            if (strcmp(a->token, b->token) != 0)
+                continue;
+            kve_conf_error(
+                conf, token_node(node, j), "tokens[%zu] is the same token as tokens[%zu] (line %u): list each token once%s", j, i,
+                token_node(node, i)->line, a->read_only != b->read_only ? " (it cannot be both read-write and read-only)" : "");
+            ret = -1;
+            break;
+        }
+    }
+    return ret;
+}
+
 static int check_kv(kve_conf_t *conf, const kve_node_t *node, void *obj)
 {
     kve_config_t *cfg = (void *)((char *)obj - offsetof(kve_config_t, kv));
@@ -248,6 +281,8 @@ static int check_kv(kve_conf_t *conf, const kve_node_t *node, void *obj)
                        KVE_JWT_MIN_KEY);
         return -1;
     }
+    if (check_unique_tokens(conf, node, kv) != 0)
+        return -1;
     return check_path(conf, node, kv->path);
 }
 
