@@ -368,3 +368,40 @@ test('issue 15.2: a stream whose client left before Redis answered frees its slo
         await done(k);
     }
 });
+
+// ---------------------------------------------------------------------------------------------
+// item 9 (golden outputs: tests/conf/bad/syntax_secret_*.yaml) and 15(d) (tests/conf/bad/kv_token_twice.yaml)
+
+test('issue 9.1: no YAML syntax error (or other error) near a secret prints any part of it', async () => {
+    const S = 'Zq7s3cr3tVaLu3x9';
+    const bodies = [
+        `kv:\n  tokens:\n    - token: ${S}: x\n`,
+        `kv:\n  tokens:\n    - token: "${S}\n      ${S}\\q"\n`,
+        `kv:\n  jwt_key: |\n\t${S}${S}\n`,
+        `kv:\n  jwt_key: >\n    ${S}${S}\n  \t${S}\n`,
+        `admin:\n  token: [${S}\n`,
+        `admin: {token: ${S}, x: [}\n`,
+        `admin: {token: ${S},\n  ${S}: [}\n`,
+        `redis: redis://u:${S}@127.0.0.1:1/0 a: b\n`,
+        `redis:\n  password: ${S} : : x\n`,
+        `redis:\n  pasword: ${S}: x\n`,
+        `redis:\n  PASSWORD: "${S}\n${S}\n`,
+        `kv:\n  tokens: [{token: "${S}\n${S}\\q"}]\n`,
+        `kv:\n  tokens:\n    - token: '${S}\n${S}'x: y\n`,
+        `kv:\n  tokens:\n    - token:\n        ${S}: x\n`,
+        `kv:\n  tokens:\n    - token: ${S}\n${S}\n`,
+        `kv:\n  tokens:\n    - token: ${S}\n    - token: ${S}\n`,
+        `kv:\n  tokens:\n    - {token: ${S}, access: read-only}\n    - token: ${S}\n`,
+        `kv: {jwt_key: ${S}}\n`,
+        `redis: "redis://:${S}@h:1/x"\n`,
+        `admin:\n  tokn: ${S}\n  token: ${S}\n  token: ${S}\n`,
+    ];
+    for (const body of bodies) {
+        const file = writeConfig(`listen:\n  - port: 8080\n${body}`);
+        const r = await runKvedge(['-t', '-c', file]);
+        assert.equal(r.code, 1, `${JSON.stringify(body)} is an error`);
+        assert.match(r.stderr, /:\d+:\d+: error: /, JSON.stringify(body));
+        for (let i = 0; i + 6 <= S.length; i++)
+            assert.ok(!r.stderr.includes(S.slice(i, i + 6)), `part of the secret shown for ${JSON.stringify(body)}:\n${r.stderr}`);
+    }
+});
