@@ -8,8 +8,9 @@
  * Read-your-writes across instances: after every request that may write, the handler also sends
  * INCR <sync_key> on the same connection. Redis runs it after the writes, so its value orders the writes
  * globally (all kvedge instances share the key) and a replica that has applied value N has applied every
- * write acknowledged with a token <= N. `upstash-sync-token` carries max(that value as seen by this
- * thread, the token the client sent), so the token a client holds never goes backwards.
+ * write acknowledged with a token <= N. `upstash-sync-token` carries max(the highest value this process
+ * has seen, the token the client sent), so the tokens kvedge hands out never go backwards. The key is an
+ * ordinary key a client can overwrite or Redis can lose: kv_sync.h says how its value is kept sane.
  */
 #ifndef KVE_HANDLERS_KV_REST_H
 #define KVE_HANDLERS_KV_REST_H

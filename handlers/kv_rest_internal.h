@@ -6,6 +6,7 @@
 #include "handlers/kv_auth.h"
 #include "handlers/kv_policy.h"
 #include "handlers/kv_rest.h"
+#include "handlers/kv_sync.h"
 #include "proxy/buf.h"
 
 typedef struct st_kve_rest_handler_t {
@@ -14,18 +15,23 @@ typedef struct st_kve_rest_handler_t {
     kve_rest_auth_t *auth;
     kve_rest_policy_t policy;
     size_t prefix_len;
+    /** the sync-token counter as every thread has seen it (kv_sync.h) */
+    kve_sync_state_t sync;
 } kve_rest_handler_t;
 
 /** Per worker thread. */
 typedef struct st_kve_rest_thread_t {
-    /** highest sync counter value this thread has seen */
-    uint64_t sync_seen;
-    int warned_sync_key;
     /** SSE heartbeats */
     h2o_timeout_t heartbeat;
 } kve_rest_thread_t;
 
 kve_rest_thread_t *kve_rest__thread(kve_rest_handler_t *self, h2o_req_t *req);
+
+/** The highest sync token handed out by this process (no response carries less). */
+static inline uint64_t kve_rest__sync_seen(kve_rest_handler_t *self)
+{
+    return kve_sync_seen(&self->sync);
+}
 
 /** Adds the CORS response headers when the request's Origin is allowed. */
 void kve_rest__add_cors(kve_rest_handler_t *self, h2o_req_t *req);

@@ -203,7 +203,7 @@ static void start_response(sse_t *s, h2o_req_t *req);
 static void fail_unstarted(sse_t *s, int err)
 {
     close_stream(s);
-    kve_rest__send_kv_error(s->self, s->req, err, s->thread->sync_seen);
+    kve_rest__send_kv_error(s->self, s->req, err, kve_rest__sync_seen(s->self));
 }
 
 static void on_stream(void *data, int err, const kve_kv_reply_t *reply)
@@ -224,7 +224,7 @@ static void on_stream(void *data, int err, const kve_kv_reply_t *reply)
     first = !s->started;
     if (first && reply->type == KVE_REPLY_ERROR) { /* e.g. NOPERM from a Redis ACL */
         close_stream(s);
-        kve_rest__send_error(s->self, s->req, 400, reply->str, s->thread->sync_seen);
+        kve_rest__send_error(s->self, s->req, 400, reply->str, kve_rest__sync_seen(s->self));
         return;
     }
     if (first)
@@ -324,7 +324,7 @@ static void start_response(sse_t *s, h2o_req_t *req)
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/event-stream"));
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-cache"));
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-accel-buffering"), 0, NULL, H2O_STRLIT("no"));
-    kve_rest__add_sync_header(req, s->thread->sync_seen);
+    kve_rest__add_sync_header(req, kve_rest__sync_seen(s->self));
     kve_rest__add_cors(s->self, req);
     s->super.proceed = on_proceed;
     s->super.stop = on_stop;
