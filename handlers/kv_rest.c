@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * KV REST API requests (see kv_rest.h): routing, authentication, decoding, policy, then the commands of
- * the request issued back to back on the thread's KV link, and one JSON (or RESP2) response when the
- * last reply is in. Replies on one connection come back in order, so the body is encoded as they arrive;
+ * KV REST API requests (see kv_rest.h): the raw path (kv_path.h), routing, authentication, decoding,
+ * policy, then the commands of the request issued back to back on the thread's KV link, and one JSON (or
+ * RESP2) response when the last reply is in. Replies on one connection come back in order, so the body is encoded as they arrive;
  * a timeout or a lost connection turns the whole response into a 504/503, since a partial result of a
  * pipeline or transaction cannot be trusted. The sync counter's INCR is the exception: it comes after
  * every user command, so when it fails the result is complete and stands (with the last token known).
@@ -10,6 +10,7 @@
 #include "handlers/kv_rest_internal.h"
 #include "handlers/bearer.h"
 #include "handlers/kv_json.h"
+#include "handlers/kv_path.h"
 #include "handlers/kv_reply.h"
 #include "proxy/common.h"
 #include "proxy/err.h"
@@ -638,6 +639,11 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
 
     if (req->query_at != SIZE_MAX)
         query = req->path.base + req->query_at + 1, qlen = req->path.len - req->query_at - 1;
+    /* h2o routed the normalised path here; serve only a raw path that says the same */
+    if ((err = kve_rest_check_path(req->path.base, path_end, self->conf->path, self->prefix_len, &req->pool)) != NULL) {
+        kve_rest__send_error(self, req, 400, err, kve_rest__sync_seen(self));
+        return 0;
+    }
     if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("OPTIONS")) && serve_options(self, req))
         return 0;
     if (!method_allowed(self, req)) {

@@ -123,7 +123,7 @@ test('issue 15.3: kv.jwt_max_ttl (default 24h) caps `kvedge token --ttl` and the
         // a token minted under a longer cap (24h) stops working when the cap is lowered (1h)
         const dayToken = day.stdout.trim();
         expectJson(await cmd(k, ['PING'], dayToken), 401, refused, '24h token under a 1h cap');
-        assert.match(k.stderr(), /jwt refused: exp is further ahead than kv\.jwt_max_ttl$/m);
+        await waitFor(() => /jwt refused: exp is further ahead than kv\.jwt_max_ttl$/m.test(k.stderr()), { message: 'the refusal logged' });
     } finally {
         await done(k);
     }
@@ -276,7 +276,7 @@ test('issue 6.3: /subscribe and /psubscribe refuse channel names and patterns wi
 });
 
 test('issue 6.4: MONITOR lines of commands with CR/LF in their arguments stay one event each', async () => {
-    const k = await startKv();
+    const k = await startKv({ allow_commands: ['monitor'] });
     const s = await openRawStream(`${k.url}/kv/monitor`);
     try {
         assert.equal(s.status, 200);
@@ -307,7 +307,7 @@ async function tryStream(url, token) {
 }
 
 test('issue 15.1: kv.max_streams_per_token: one token cannot take every stream slot (503 JSON over it), other tokens can', async () => {
-    const k = await startKv({ max_streams: 10, max_streams_per_token: 2 });
+    const k = await startKv({ max_streams: 10, max_streams_per_token: 2, allow_commands: ['monitor'] });
     const open = [];
     try {
         for (let i = 0; i < 2; i++) {
@@ -318,7 +318,8 @@ test('issue 15.1: kv.max_streams_per_token: one token cannot take every stream s
         const over = await tryStream(`${k.url}/kv/subscribe/ro2`, RO_TOKEN);
         assert.equal(over.status, 503);
         assert.deepEqual(over.body, { error: 'ERR too many streams for this token (kv.max_streams_per_token is 2)' });
-        assert.match(k.stderr(), /\[warn\] kv: kv\.max_streams_per_token \(2\) reached for a token \(sha256 [0-9a-f]{8}\): refusing its new streams until one closes$/m);
+        await waitFor(() => /\[warn\] kv: kv\.max_streams_per_token \(2\) reached for a token \(sha256 [0-9a-f]{8}\): refusing its new streams until one closes$/m.test(k.stderr()),
+            { message: 'the warning line' });
         assert.ok(!k.stderr().includes(RO_TOKEN), 'the token is not logged');
         const rw = await tryStream(`${k.url}/kv/monitor`, RW_TOKEN);
         assert.equal(rw.status, 200, 'another token still gets a stream');
@@ -424,6 +425,7 @@ test('issue 11.1: a sync counter set near 2^63 (or to junk) by a client: no UB, 
     const key = 'test:sync:insane';
     await io.del(key);
     const k = await startKv({ sync_key: key }, { threads: 2 });
+    let log = '';
     try {
         const tokens = [];
         for (let i = 0; i < 6; i++) tokens.push(await syncedWrite(k, `s1:${i}`));
@@ -441,13 +443,14 @@ test('issue 11.1: a sync counter set near 2^63 (or to junk) by a client: no UB, 
         for (let i = 0; i < 4; i++) after.push(await syncedWrite(k, `s1:${i}`));
         assert.ok(after[0] > tokens.at(-1), `after the reset ${after[0]} > ${tokens.at(-1)}`);
         for (let i = 1; i < after.length; i++) assert.ok(after[i] > after[i - 1], after.join(' '));
-        const log = k.stderr();
-        assert.equal(countLines(log, /\[warn\] kv: the sync counter test:sync:insane holds 9223372036854775807, not a plausible count/), 1, log);
-        assert.equal(countLines(log, /\[warn\] kv: INCR test:sync:insane failed \(ERR increment or decrement would overflow\)/), 1, log);
-        assert.equal(countLines(log, /\[warn\] kv: INCR test:sync:insane failed \(ERR value is not an integer or out of range\)/), 1, log);
     } finally {
-        await done(k);
+        const stopped = await k.stop();
+        assertCleanExit(stopped);
+        log = stopped.stderr; // complete: the process has exited
     }
+    assert.equal(countLines(log, /\[warn\] kv: the sync counter test:sync:insane holds 9223372036854775807, not a plausible count/), 1, log);
+    assert.equal(countLines(log, /\[warn\] kv: INCR test:sync:insane failed \(ERR increment or decrement would overflow\)/), 1, log);
+    assert.equal(countLines(log, /\[warn\] kv: INCR test:sync:insane failed \(ERR value is not an integer or out of range\)/), 1, log);
 });
 
 test('issue 11.2: the counter lost (Redis restarted without persistence) under 60 concurrent writes is raised once, not 60 times', async () => {
