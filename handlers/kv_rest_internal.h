@@ -15,6 +15,8 @@ typedef struct st_kve_rest_handler_t {
     kve_rest_auth_t *auth;
     kve_rest_policy_t policy;
     size_t prefix_len;
+    /** keeps the fields above, read by every request, off the cache line every write updates below */
+    char pad_[64];
     /** the sync-token counter as every thread has seen it (kv_sync.h) */
     kve_sync_state_t sync;
 } kve_rest_handler_t;
