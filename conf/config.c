@@ -242,6 +242,39 @@ static const kve_directive_t token_directives[] = {
     {"name", KVE_T_STRING, KVE_FIELD(kve_rest_token_conf_t, name), .max = 64, .doc = "shown in logs instead of the token"},
     {NULL}};
 
+/* where entry `i` of kv.tokens gives its token (the token or token_file value), for pointing at it */
+static const kve_node_t *token_node(const kve_node_t *kv, size_t i)
+{
+    const kve_node_t *tokens = kve_yaml_get(kv, "tokens"), *n;
+    if (tokens == NULL || tokens->type != KVE_NODE_SEQUENCE || i >= tokens->u.sequence.size)
+        return kv;
+    if ((n = kve_yaml_get(tokens->u.sequence.items[i], "token")) != NULL ||
+        (n = kve_yaml_get(tokens->u.sequence.items[i], "token_file")) != NULL)
+        return n;
+    return tokens->u.sequence.items[i];
+}
+
+/* a token listed twice would be ambiguous (with two access levels, the first listed wins); reported at the second,
+ * never quoting it */
+static int check_unique_tokens(kve_conf_t *conf, const kve_node_t *node, const kve_rest_conf_t *kv)
+{
+    size_t i, j;
+    int ret = 0;
+    for (j = 1; j < kv->tokens.size; ++j) {
+        for (i = 0; i != j; ++i) {
+            const kve_rest_token_conf_t *a = kv->tokens.entries + i, *b = kv->tokens.entries + j;
+            if (strcmp(a->token, b->token) != 0)
+                continue;
+            kve_conf_error(
+                conf, token_node(node, j), "tokens[%zu] is the same token as tokens[%zu] (line %u): list each token once%s", j, i,
+                token_node(node, i)->line, a->read_only != b->read_only ? " (it cannot be both read-write and read-only)" : "");
+            ret = -1;
+            break;
+        }
+    }
+    return ret;
+}
+
 static int check_kv(kve_conf_t *conf, const kve_node_t *node, void *obj)
 {
     kve_config_t *cfg = (void *)((char *)obj - offsetof(kve_config_t, kv));
@@ -259,6 +292,8 @@ static int check_kv(kve_conf_t *conf, const kve_node_t *node, void *obj)
                        KVE_JWT_MIN_KEY);
         return -1;
     }
+    if (check_unique_tokens(conf, node, kv) != 0)
+        return -1;
     return check_path(conf, node, kv->path);
 }
 
@@ -269,6 +304,9 @@ static const kve_directive_t kv_directives[] = {
      .elem_size = sizeof(kve_rest_token_conf_t), .doc = "accepted bearer tokens"},
     {"jwt_key", KVE_T_STRING, KVE_FIELD(kve_rest_conf_t, jwt_key), KVE_F_SECRET,
      .doc = "HS256 key (>= 32 bytes) for short-lived tokens minted by `kvedge token` (or jwt_key_file)"},
+    {"jwt_max_ttl", KVE_T_DURATION, KVE_FIELD(kve_rest_conf_t, jwt_max_ttl_ms), 0, SEC, KVE_JWT_TTL_LIMIT * 1000LL, "24h",
+     .doc = "longest lifetime of a JWT: `kvedge token --ttl` above it is an error, and JWTs whose exp (or exp - iat) is "
+            "further ahead are refused"},
     {"max_request_size", KVE_T_SIZE, KVE_FIELD(kve_rest_conf_t, max_request_size), 0, KIB, GIB, "10MiB",
      .doc = "larger bodies get 400 \"ERR max request size exceeded\" (Upstash: 10MiB, Vercel: 1MiB)"},
     {"max_key_size", KVE_T_SIZE, KVE_FIELD(kve_rest_conf_t, max_key_size), 0, 1, 512 * MIB, "32KiB", .doc = "longest key argument"},
@@ -294,6 +332,8 @@ static const kve_directive_t kv_directives[] = {
      .doc = "SSE comment heartbeat interval"},
     {"max_streams", KVE_T_INT, KVE_FIELD(kve_rest_conf_t, max_streams), 0, 1, 100000, "1024",
      .doc = "open /subscribe, /psubscribe and /monitor streams (one Redis connection each), all threads; more get 503"},
+    {"max_streams_per_token", KVE_T_INT, KVE_FIELD(kve_rest_conf_t, max_streams_per_token), 0, 1, 100000, "256",
+     .doc = "open streams of any one token (static or JWT), so one token cannot hold every kv.max_streams slot; more get 503"},
     {"sync_key", KVE_T_STRING, KVE_FIELD(kve_rest_conf_t, sync_key), .min = 1, .max = 1024, .dflt = "kvedge:sync",
      .doc = "Redis key counting writes, for upstash-sync-token"},
     {"listen", KVE_T_LIST, KVE_FIELD(kve_rest_conf_t, listen), 0, 0, 64, .children = listen_directives,
