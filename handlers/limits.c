@@ -7,6 +7,7 @@
 #include "handlers/framing.h"
 #include "proxy/common.h"
 #include "proxy/log.h"
+#include "proxy/pending.h"
 
 /* set in req->env when this handler answered, so the access logger does not log the request as h2o's own 413 */
 #define ANSWERED_ENV "kvedge.limits"
@@ -52,6 +53,7 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
     size_t found = 0;
     const char *reason;
 
+    kve_pending_release_request(req); /* its bytes are a handler's now (pending.h) */
     if ((reason = kve_framing_check(req)) != NULL)
         return refuse_framing(req, reason);
     reason = check_headers(&self->conf, req, &found);
