@@ -61,7 +61,8 @@ static void answer_refusal(h2o_socket_t *sock)
             ;
         shutdown(fd, SHUT_WR);
     } else {
-        shutdown(fd, SHUT_RDWR); /* TLS: h2o's close_notify then fails at once, and the socket is disposed */
+        /* TLS, or h2o writing its own answer: that write (or the close_notify) fails at once, and h2o closes */
+        shutdown(fd, SHUT_RDWR);
     }
 }
 
@@ -70,22 +71,32 @@ static void close_other(h2o_socket_t *sock)
 {
     if (sock->_cb.read == on_h1_read)
         h1_reqread(sock, h2o_socket_error_closed);
-    /* else not reading (writing h2o's own error or "100 Continue"): the shutdown fails that write, h2o closes */
+    else /* not reading its request (writing h2o's own error or "100 Continue"): h2o closes on the write's failure */
+        shutdown(h2o_socket_get_fd(sock), SHUT_RDWR);
 }
 
-/* refuses the largest requests of this thread until the total is back under the limit; 1 if `self` was refused */
-static int enforce(kve_pending_conn_t *self)
+/* refuses the largest requests of `thread` while it must; 1 if `self` (the reader, or NULL) was refused */
+static int enforce(kve_pending_thread_t *thread, kve_pending_conn_t *self)
 {
     do {
-        kve_pending_conn_t *victim = kve_pending_largest(self);
-        h2o_socket_t *sock = victim->sock;
+        kve_pending_conn_t *victim = kve_pending_largest(thread, self);
+        h2o_socket_t *sock;
+        if (victim == NULL)
+            break;
+        sock = victim->sock;
         kve_pending_refuse(victim);
         answer_refusal(sock);
         if (victim == self)
             return 1;
         close_other(sock); /* frees `victim` */
-    } while (kve_pending_over(self));
+    } while (kve_pending_over(thread));
     return 0;
+}
+
+void kve_h1read_enforce(kve_pending_thread_t *thread)
+{
+    if (kve_pending_over(thread))
+        enforce(thread, NULL);
 }
 
 static void on_h1_read(h2o_socket_t *sock, const char *err)
@@ -96,7 +107,7 @@ static void on_h1_read(h2o_socket_t *sock, const char *err)
         /* without an allocation, `input` is h2o's shared prototype: nothing held */
         int ret = kve_pending_update(conn, input->bytes != NULL ? input->capacity : 0, input->size);
         /* a refused connection is closed the way h2o closes one whose peer went away */
-        if (ret < 0 || (ret > 0 && enforce(conn)))
+        if (ret < 0 || (ret > 0 && enforce(conn->thread, conn)))
             err = h2o_socket_error_closed;
     }
     h1_reqread(sock, err);

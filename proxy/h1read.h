@@ -25,6 +25,7 @@
 
 #include <stddef.h>
 #include "h2o.h"
+#include "proxy/pending.h"
 
 /**
  * Captures h2o's HTTP/1 request callback with a throwaway HTTP/1 connection on `ctx` (a context nobody
@@ -32,6 +33,13 @@
  * Call before any worker starts. Returns 0, or -1 with a message in `err`.
  */
 int kve_h1read_init(h2o_context_t *ctx, char *err, size_t errlen);
+
+/**
+ * Refuses the largest requests of `thread` while the total is over the limit and the thread over its share
+ * (pending.h): for a thread whose clients went quiet after another thread's reads took the total over. Call
+ * on the thread, outside any socket callback (its sweep timer).
+ */
+void kve_h1read_enforce(kve_pending_thread_t *thread);
 
 /** Whether `sock` reads HTTP/1 requests through the hook (for checks and tests). */
 int kve_h1read_is_hooked(h2o_socket_t *sock);

@@ -71,22 +71,21 @@ void kve_pending_refuse(kve_pending_conn_t *conn)
     log_refusal(conn->thread->budget);
 }
 
-kve_pending_conn_t *kve_pending_largest(kve_pending_conn_t *reader)
+kve_pending_conn_t *kve_pending_largest(kve_pending_thread_t *thread, kve_pending_conn_t *reader)
 {
-    kve_pending_thread_t *thread = reader->thread;
     kve_pending_conn_t *best = reader;
     for (h2o_linklist_t *node = thread->charged.next; node != &thread->charged; node = node->next) {
         kve_pending_conn_t *c = H2O_STRUCT_FROM_MEMBER(kve_pending_conn_t, link, node);
-        if (c->bytes > best->bytes)
+        if (best == NULL || c->bytes > best->bytes)
             best = c;
     }
     return best;
 }
 
-int kve_pending_over(const kve_pending_conn_t *conn)
+int kve_pending_over(const kve_pending_thread_t *thread)
 {
-    const kve_pending_t *b = conn->thread->budget;
-    return b->limit != 0 && conn->thread->total > b->share && __atomic_load_n(&b->total, __ATOMIC_RELAXED) > b->limit;
+    const kve_pending_t *b = thread->budget;
+    return b->limit != 0 && thread->total > b->share && __atomic_load_n(&b->total, __ATOMIC_RELAXED) > b->limit;
 }
 
 int kve_pending_update(kve_pending_conn_t *conn, size_t allocated, size_t bytes)

@@ -15,10 +15,10 @@
  * authenticated client's) survives an attack of large ones, whichever thread it lands on. Refusals are
  * logged once per episode: when the first happens, and when the total falls back under half the limit.
  *
- * Bound: while requests keep arriving on every thread the total stays at the limit, plus one read (what the
- * kernel buffered for one socket) per thread. A thread within its share does not refuse for the bytes other
- * threads hold, so if those threads' clients stop sending exactly then, the total can stay at up to
- * (2 - 1/threads) x the limit until their next read or request_timeout. The charge is the buffer's
+ * Bound: after a read the total is at most the limit plus one read (what the kernel buffered for one socket)
+ * per thread, except that a thread within its share does not refuse for the bytes other threads hold: those
+ * threads refuse at their next read, or at their next sweep (server.c, every 100 ms) if their clients went
+ * quiet, so the total can exceed the limit, by at most (1 - 1/threads) x the limit, for up to 100 ms. The charge is the buffer's
  * allocation, not its bytes: h2o grows buffers by doubling, so a request of N bytes may be charged up to 2N.
  * HTTP/2 connections (http2: true; off by default) are not charged: h2o buffers their request bodies per
  * stream, inside its HTTP/2 code.
@@ -98,10 +98,13 @@ static inline kve_pending_conn_t *kve_pending_conn_of(h2o_socket_t *sock)
  * refused before (the caller must make h2o close it).
  */
 int kve_pending_update(kve_pending_conn_t *conn, size_t allocated, size_t bytes);
-/** Whether `conn`'s thread must refuse requests: the total is over the limit and the thread over its share. */
-int kve_pending_over(const kve_pending_conn_t *conn);
-/** The connection of `reader`'s thread whose client sent the most (`reader` itself on a tie). */
-kve_pending_conn_t *kve_pending_largest(kve_pending_conn_t *reader);
+/** Whether `thread` must refuse requests: the total is over the limit and the thread over its share. */
+int kve_pending_over(const kve_pending_thread_t *thread);
+/**
+ * The connection of `thread` whose client sent the most (`reader`, which may be NULL, on a tie); NULL if
+ * none is charged.
+ */
+kve_pending_conn_t *kve_pending_largest(kve_pending_thread_t *thread, kve_pending_conn_t *reader);
 /**
  * Marks `conn` refused, releases its charge and counts the refusal (logging the start of an episode); the
  * caller answers and closes the connection.

@@ -153,6 +153,7 @@ static void on_sweep(h2o_timeout_entry_t *entry)
 {
     worker_t *w = H2O_STRUCT_FROM_MEMBER(worker_t, sweep_entry, entry);
     update_listeners(w);
+    kve_h1read_enforce(&w->pending);
     h2o_timeout_link(w->super.ctx.loop, &w->sweep, &w->sweep_entry);
 }
 
