@@ -70,8 +70,8 @@ static const kve_directive_t limits_directives[] = {
     {"drain_timeout", KVE_T_DURATION, KVE_FIELD(kve_server_limits_t, drain_timeout_ms), 0, 0, HOUR, "10s",
      .doc = "on SIGTERM, how long in-flight requests may take"},
     {"max_pending_size", KVE_T_SIZE, KVE_FIELD(kve_server_limits_t, max_pending_size), 0, 0, 64 * GIB, "64MiB",
-     .doc = "request bytes being received before a handler (and the token check) saw them, all connections; "
-            "beyond it the largest gets 503 and is closed (0: no limit)"},
+     .doc = "memory of requests being received that no handler (no token check) has seen yet, all connections; beyond "
+            "it the largest get 503 and are closed (0: no limit; at least twice the largest request accepted)"},
     {NULL}};
 
 /* log: the access log format compiles (else kvedge -t passes a file that fails at startup) */
@@ -93,7 +93,7 @@ static const kve_directive_t log_directives[] = {
     {"access_log", KVE_T_STRING, KVE_FIELD(kve_log_conf_t, access_log),
      .doc = "\"\" off, \"-\" stdout, or a file (reopened on SIGHUP)"},
     {"access_log_format", KVE_T_STRING, KVE_FIELD(kve_log_conf_t, access_log_format),
-     .doc = "h2o log format (default: common log format plus duration)"},
+     .doc = "h2o log format, at most 4096 bytes (default: common log format plus duration)"},
     {NULL}};
 
 /*

@@ -11,6 +11,7 @@ void kve_pending_init(kve_pending_t *budget, size_t limit, size_t num_threads)
 void kve_pending_thread_init(kve_pending_thread_t *thread, kve_pending_t *budget)
 {
     thread->budget = budget;
+    thread->total = 0;
     h2o_linklist_init_anchor(&thread->charged);
 }
 
