@@ -10,6 +10,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* the capacity h2o gives a socket's input buffer at its first read (lib/common/socket.c) */
+#define UNCHARGED_BUFFER (H2O_SOCKET_INITIAL_INPUT_BUFFER_SIZE * 2)
+
 typedef void (*read_start_fn)(h2o_socket_t *sock, h2o_socket_cb cb);
 
 /* libh2o's h2o_socket_read_start (resolved on first use) */
@@ -104,8 +107,11 @@ static void on_h1_read(h2o_socket_t *sock, const char *err)
     if (err == NULL) {
         kve_pending_conn_t *conn = kve_pending_conn_of(sock);
         h2o_buffer_t *input = sock->input;
-        /* without an allocation, `input` is h2o's shared prototype: nothing held */
-        int ret = kve_pending_update(conn, input->bytes != NULL ? input->capacity : 0, input->size);
+        /* the first buffer of every reading connection (8 KiB: a request without a large body) is not charged: those
+         * are bounded by limits.max_connections, and a GET then costs no shared counter (without an allocation,
+         * `input` is h2o's prototype: nothing held) */
+        size_t allocated = input->bytes != NULL && input->capacity > UNCHARGED_BUFFER ? input->capacity : 0;
+        int ret = kve_pending_update(conn, allocated, input->size);
         /* a refused connection is closed the way h2o closes one whose peer went away */
         if (ret < 0 || (ret > 0 && enforce(conn->thread, conn)))
             err = h2o_socket_error_closed;

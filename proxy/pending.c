@@ -68,8 +68,8 @@ void kve_pending_refuse(kve_pending_conn_t *conn)
 {
     conn->refused = 1;
     conn->bytes = 0;
+    log_refusal(conn->thread->budget); /* first: if this refusal ends the episode, its count includes it */
     set_charge(conn, 0);
-    log_refusal(conn->thread->budget);
 }
 
 kve_pending_conn_t *kve_pending_largest(kve_pending_thread_t *thread, kve_pending_conn_t *reader)

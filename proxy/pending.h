@@ -5,7 +5,8 @@
  * h2o 2.2.5 reads a whole HTTP/1 request, head and body, into the socket's input buffer before it calls a
  * handler, so it holds the bytes of a request before kvedge could check its token: unauthenticated clients
  * could make it hold max_connections x max_body_size bytes. Each HTTP/1 connection is charged the allocation
- * of its input buffer while it reads a request (h1read.h calls kve_pending_update after every read) and the
+ * of its input buffer while it reads a request (h1read.h calls kve_pending_update after every read; the first
+ * 8 KiB buffer every reading connection gets is not charged: max_connections bounds those) and the
  * charge is released when the request reaches its first handler (the limit check, kve_pending_release_request)
  * or the socket closes (kve_pending_release). When a read takes the total over the limit and its thread holds
  * more than its share (limit / threads), the connections of that thread whose clients sent the most (the

@@ -10,6 +10,10 @@
  * path. Then it runs its stop hook and disposes its context. The main thread joins the workers, disposes
  * the shared configuration while every loop still exists (the proxy's socket pool keeps a timer on the
  * first loop), then destroys the loops.
+ *
+ * Each connection record carries its charge in the budget of request bytes no handler has seen yet
+ * (pending.h); the record is the socket's on_close.data, which the HTTP/1 read hook (h1read.h) relies on.
+ * The sweep timer also makes a thread whose clients went quiet refuse its share of an excess.
  */
 #include "proxy/server.h"
 #include "proxy/common.h"
