@@ -249,6 +249,18 @@ test('issue 13: obsolete line folding gets 400 and the connection is closed, wit
     await waitFor(() => lines(kv, /400 for .*obsolete line folding/).length >= 2, { message: '400 log lines' });
 });
 
+test('issue 13: duplicates are found whatever the case of the names and with bare LF line ends', async () => {
+    const res = await exchange(`POST /kv HTTP/1.1\nHost: x\nAuthorization: Bearer ${RW_TOKEN}\nCONTENT-length: ${PING.length}\n` +
+        `Content-LENGTH: 60\n\n${PING}${smuggled}`);
+    assert.deepEqual(statuses(res), [400], res);
+});
+
+test('issue 13: a header value or a longer name that holds "content-length:" is not a second Content-Length', async () => {
+    const res = await exchange(head(`X-Note: content-length: 5\r\nContent-Length-Extra: 7\r\nContent-Length: ${PING.length}\r\n`) + PING +
+        smuggled);
+    assert.deepEqual(statuses(res), [200, 200], res);
+});
+
 test('issue 13: well-framed requests still work and keep the connection (Content-Length, chunked, "Chunked")', async () => {
     const body = `${PING.length.toString(16)}\r\n${PING}\r\n0\r\n\r\n`;
     const res = await exchange(head(`Content-Length: ${PING.length}\r\n`) + PING + head('Transfer-Encoding: chunked\r\n') + body +
