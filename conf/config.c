@@ -142,8 +142,15 @@ static int check_redis(kve_conf_t *conf, const kve_node_t *node, void *obj)
     kve_redis_target_t target;
     char err[256];
 
-    if (strcmp(redis->url, "embedded") == 0)
+    if (strcmp(redis->url, "embedded") == 0) {
+        if (redis->read_only_username != NULL || redis->read_only_password != NULL) {
+            kve_conf_error(conf, at_key(node, redis->read_only_username != NULL ? "read_only_username" : "read_only_password"),
+                           "the embedded Redis gets its users from kvedge: read_only_username and read_only_password are for "
+                           "an external Redis");
+            return -1;
+        }
         return 0;
+    }
     if (kve_redis_parse_url(redis->url, &target, err, sizeof(err)) != 0) {
         kve_conf_error(conf, node, "url: %s", err);
         return -1;
@@ -158,6 +165,10 @@ static const kve_directive_t redis_directives[] = {
     {"username", KVE_T_STRING, KVE_FIELD(kve_redis_conf_t, username), .doc = "ACL user (overrides the URL's)"},
     {"password", KVE_T_STRING, KVE_FIELD(kve_redis_conf_t, password), KVE_F_SECRET,
      .doc = "overrides the URL's (or password_file)"},
+    {"read_only_username", KVE_T_STRING, KVE_FIELD(kve_redis_conf_t, read_only_username), .min = 1, .max = 256,
+     .doc = "ACL user for read-only tokens (external Redis; `kvedge acl` prints its rules)"},
+    {"read_only_password", KVE_T_STRING, KVE_FIELD(kve_redis_conf_t, read_only_password), KVE_F_SECRET,
+     .doc = "its password (or read_only_password_file)"},
     {"connect_timeout", KVE_T_DURATION, KVE_FIELD(kve_redis_conf_t, connect_timeout_ms), 0, 10, 60 * SEC, "1s",
      .doc = "connect and handshake"},
     {"command_timeout", KVE_T_DURATION, KVE_FIELD(kve_redis_conf_t, command_timeout_ms), 0, 1, 600 * SEC, "1s",
@@ -274,9 +285,10 @@ static const kve_directive_t kv_directives[] = {
     {"scan_max_count", KVE_T_INT, KVE_FIELD(kve_rest_conf_t, scan_max_count), 0, 1, 1000000, "1000",
      .doc = "SCAN/HSCAN/SSCAN/ZSCAN COUNT above this is lowered to it"},
     {"deny_commands", KVE_T_STRING_LIST, KVE_FIELD(kve_rest_conf_t, deny_commands), 0, 0, 1024,
-     .doc = "more commands to refuse (lowercase; \"config|get\" for a subcommand)"},
+     .doc = "more commands to refuse (lowercase; \"config|get\" for a subcommand, \"config\" for all of them)"},
     {"allow_commands", KVE_T_STRING_LIST, KVE_FIELD(kve_rest_conf_t, allow_commands), 0, 0, 1024,
-     .doc = "administrative commands to allow anyway"},
+     .doc = "commands refused by default to allow anyway (read-write tokens): administrative ones (\"config|get\"), migrate, "
+            "move, copy (COPY ... DB), script|flush, function|flush, monitor (the /monitor endpoint)"},
     {"cors_origins", KVE_T_STRING_LIST, KVE_FIELD(kve_rest_conf_t, cors_origins), 0, 0, 1024,
      .doc = "origins allowed by CORS (\"*\" for any); empty: no CORS"},
     {"command_timeout", KVE_T_DURATION, KVE_FIELD(kve_rest_conf_t, command_timeout_ms), 0, 0, 600 * SEC, "0s",

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include "handlers/access.h"
 #include "handlers/admin.h"
+#include "handlers/kv_acl.h"
 #include "handlers/kv_rest.h"
 #include "handlers/route.h"
 #include "proxy/embedded.h"
@@ -68,5 +69,26 @@ uint64_t kve_config_h2o_body_limit(const kve_config_t *cfg);
  */
 int kve_config_register_paths(const kve_config_t *cfg, kve_server_t *server, const kve_admin_sources_t *sources,
                               kve_access_log_t *log, char *err, size_t errlen);
+
+/** The Redis users kvedge's KV links authenticate as, one per token access class (docs/security.md). */
+typedef struct st_kve_redis_users_t {
+    /** ACL rules mirroring the KV policy, and the names it refuses (for the check at connect) */
+    kve_acl_user_t rw, ro;
+    /** embedded Redis: the users' names and fresh random passwords (hex; secrets, never logged) */
+    char rw_name[32], ro_name[32];
+    char rw_password[65], ro_password[65];
+    /** embedded Redis: the redis-server options that create both users ("--user", name, "on", "#<sha256>", rules...) */
+    kve_strv_t embedded_args;
+} kve_redis_users_t;
+
+/**
+ * Computes the users for `cfg` (the KV API must be enabled): their rules, and when the Redis is embedded,
+ * passwords and the options that create them. `out` is zeroed by the caller; free with kve_config_users_dispose().
+ */
+void kve_config_users_build(const kve_config_t *cfg, kve_redis_users_t *out);
+void kve_config_users_dispose(kve_redis_users_t *users);
+
+/** `kvedge acl`: prints the ACL SETUSER commands an operator of an external Redis runs for `cfg`. */
+void kve_config_print_acl(const kve_config_t *cfg, FILE *out);
 
 #endif

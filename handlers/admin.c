@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Admin endpoints (see admin.h). /readyz is asynchronous: it owns a KV command until the reply, the
- * timeout, or the request's end (then the command is cancelled by the pool's dispose callback). */
+/* Admin endpoints (see admin.h). /readyz is asynchronous: it owns a PING on each of the thread's KV links
+ * (the read-only tokens' one too, when there is one) until the reply, the timeout, or the request's end (then
+ * the commands are cancelled by the pool's dispose callback); it is ready when every link answered PONG. */
 #include "handlers/admin.h"
 #include "handlers/bearer.h"
 #include "proxy/common.h"
@@ -21,10 +22,22 @@ struct st_admin_handler_t {
     kve_admin_sources_t sources;
 };
 
+struct st_ready_t;
+
+struct st_ready_ping_t {
+    struct st_ready_t *r;
+    kve_kv_cmd_t *cmd;
+    /** "" or " (read-only user)", for the message */
+    const char *which;
+};
+
 struct st_ready_t {
     uint32_t magic;
     h2o_req_t *req;
-    kve_kv_cmd_t *cmd;
+    struct st_ready_ping_t pings[2];
+    size_t pending;
+    /** the first failure, in the request's pool */
+    char *failure;
 };
 
 static time_t process_start_time;
@@ -51,45 +64,71 @@ static int authorized(struct st_admin_handler_t *self, h2o_req_t *req)
 static void on_ready_dispose(void *p)
 {
     struct st_ready_t *r = p;
-    if (r->cmd != NULL)
-        kve_kv_cancel(r->cmd);
+    for (size_t i = 0; i != KVE_ARRAY_SIZE(r->pings); ++i)
+        if (r->pings[i].cmd != NULL)
+            kve_kv_cancel(r->pings[i].cmd);
+}
+
+static void fail_ready(struct st_ready_t *r, const char *which, const char *why)
+{
+    char body[256];
+    int n;
+    if (r->failure != NULL)
+        return;
+    n = snprintf(body, sizeof(body), "not ready: kv store%s: %s\n", which, why);
+    r->failure = h2o_strdup(&r->req->pool, body, (size_t)KVE_MIN(n, (int)sizeof(body) - 1)).base;
+}
+
+static void finish_ready(struct st_ready_t *r)
+{
+    if (r->failure == NULL)
+        send_text(r->req, 200, "OK", "text/plain; charset=utf-8", H2O_STRLIT("ready\n"));
+    else
+        send_text(r->req, 503, "Service Unavailable", "text/plain; charset=utf-8", r->failure, strlen(r->failure));
 }
 
 static void on_ready_reply(void *data, int err, const kve_kv_reply_t *reply)
 {
-    struct st_ready_t *r = data;
-    char body[256];
-    int n;
+    struct st_ready_ping_t *ping = data;
+    struct st_ready_t *r = ping->r;
 
     KVE_CHECK_OBJ(r, READY_MAGIC);
-    r->cmd = NULL;
-    if (err == 0 && reply->type == KVE_REPLY_STATUS && reply->len == 4 && memcmp(reply->str, "PONG", 4) == 0) {
-        send_text(r->req, 200, "OK", "text/plain; charset=utf-8", H2O_STRLIT("ready\n"));
-        return;
-    }
-    n = snprintf(body, sizeof(body), "not ready: kv store: %s\n",
-                 err != 0                         ? kve_strerror(err)
-                 : reply->type == KVE_REPLY_ERROR ? reply->str
-                                                  : "unexpected reply");
-    send_text(r->req, 503, "Service Unavailable", "text/plain; charset=utf-8", body, (size_t)KVE_MIN(n, (int)sizeof(body) - 1));
+    ping->cmd = NULL;
+    if (err != 0)
+        fail_ready(r, ping->which, kve_strerror(err));
+    else if (!(reply->type == KVE_REPLY_STATUS && reply->len == 4 && memcmp(reply->str, "PONG", 4) == 0))
+        fail_ready(r, ping->which, reply->type == KVE_REPLY_ERROR ? reply->str : "unexpected reply");
+    if (--r->pending == 0)
+        finish_ready(r);
+}
+
+/* PINGs `kv` (NULL: no link) for `r`; a PING that cannot be sent fails `r` at once */
+static void ping_link(struct st_admin_handler_t *self, struct st_ready_t *r, kve_kv_t *kv, size_t i, const char *which)
+{
+    static const char *const ping[] = {"PING"};
+    static const size_t ping_len[] = {4};
+    int err = KVE_EUNAVAIL;
+
+    r->pings[i] = (struct st_ready_ping_t){r, NULL, which};
+    if (kv != NULL && (r->pings[i].cmd = kve_kv_command(kv, 1, ping, ping_len, self->ready_timeout_ms, on_ready_reply, r->pings + i,
+                                                        &err)) != NULL)
+        ++r->pending;
+    else
+        fail_ready(r, which, kve_strerror(err));
 }
 
 static void serve_ready(struct st_admin_handler_t *self, h2o_req_t *req)
 {
     kve_thread_t *thread = kve_server_thread(req->conn->ctx);
-    struct st_ready_t *r;
-    static const char *const ping[] = {"PING"};
-    static const size_t ping_len[] = {4};
-    char body[128];
-    int err = KVE_EUNAVAIL, n;
+    struct st_ready_t *r = h2o_mem_alloc_shared(&req->pool, sizeof(*r), on_ready_dispose);
 
-    r = h2o_mem_alloc_shared(&req->pool, sizeof(*r), on_ready_dispose);
-    *r = (struct st_ready_t){READY_MAGIC, req, NULL};
-    if (thread->kv != NULL &&
-        (r->cmd = kve_kv_command(thread->kv, 1, ping, ping_len, self->ready_timeout_ms, on_ready_reply, r, &err)) != NULL)
-        return;
-    n = snprintf(body, sizeof(body), "not ready: kv store: %s\n", kve_strerror(err));
-    send_text(req, 503, "Service Unavailable", "text/plain; charset=utf-8", body, (size_t)n);
+    *r = (struct st_ready_t){READY_MAGIC, req};
+    ++r->pending; /* held while sending, so a reply can never finish early */
+    ping_link(self, r, thread->kv, 0, "");
+    if (thread->kv_ro != NULL)
+        ping_link(self, r, thread->kv_ro, 1, " (read-only user)");
+    if (--r->pending == 0)
+        finish_ready(r);
 }
 
 static void render_metrics(const kve_admin_sources_t *src, kve_buf_t *buf);
@@ -164,6 +203,32 @@ void kve_admin_register(h2o_pathconf_t *pathconf, kve_admin_endpoint_t endpoint,
 
 /* --- /metrics --- */
 
+static void add_stats(kve_kv_stats_t *sum, const kve_kv_stats_t *st)
+{
+    sum->commands += st->commands, sum->error_replies += st->error_replies, sum->timeouts += st->timeouts;
+    sum->failures += st->failures, sum->reconnects += st->reconnects, sum->inflight += st->inflight;
+}
+
+/* the read-only tokens' links, when the store has a user for them (their commands count in the totals) */
+static void render_ro_links(kve_buf_t *buf, kve_server_t *server, kve_kv_stats_t *sum)
+{
+    size_t i, n = kve_server_num_threads(server);
+    kve_kv_stats_t st;
+
+    if (n == 0 || kve_server_get_thread(server, 0)->kv_ro == NULL)
+        return;
+    kve_buf_printf(buf, "# HELP kvedge_kv_read_only_link_up 1 when the thread's KV link for read-only tokens is connected and "
+                        "ready.\n# TYPE kvedge_kv_read_only_link_up gauge\n");
+    for (i = 0; i != n; ++i) {
+        kve_thread_t *t = kve_server_get_thread(server, i);
+        memset(&st, 0, sizeof(st));
+        if (t->kv_ro != NULL)
+            kve_kv_get_stats(t->kv_ro, &st);
+        kve_buf_printf(buf, "kvedge_kv_read_only_link_up{thread=\"%zu\"} %d\n", i, st.state == KVE_KV_UP);
+        add_stats(sum, &st);
+    }
+}
+
 static void render_kv(kve_buf_t *buf, kve_server_t *server)
 {
     size_t i, n = kve_server_num_threads(server);
@@ -177,9 +242,9 @@ static void render_kv(kve_buf_t *buf, kve_server_t *server)
         if (t->kv != NULL)
             kve_kv_get_stats(t->kv, &st);
         kve_buf_printf(buf, "kvedge_kv_link_up{thread=\"%zu\"} %d\n", i, st.state == KVE_KV_UP);
-        sum.commands += st.commands, sum.error_replies += st.error_replies, sum.timeouts += st.timeouts;
-        sum.failures += st.failures, sum.reconnects += st.reconnects, sum.inflight += st.inflight;
+        add_stats(&sum, &st);
     }
+    render_ro_links(buf, server, &sum);
 #define COUNTER(name, help, v)                                                                                                     \
     kve_buf_printf(buf, "# HELP kvedge_kv_" name " " help "\n# TYPE kvedge_kv_" name " counter\nkvedge_kv_" name " %llu\n",        \
                    (unsigned long long)(v))

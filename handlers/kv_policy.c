@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Command policy of the KV REST API (see kv_policy.h). The order of the checks matters and is the
- * order of kve_rest_policy_apply: configured refusals, the read-only rule, built-in refusals (unless
- * re-allowed), key sizes, then the rewrites and synthesized replies. The lookup table and the policy bits
- * derived from the command table are built once, by kve_rest_policy_init() when the API is registered.
+ * order of kve_rest_policy_apply: the name as Redis will read it (alphabet, known subcommand of a
+ * container), configured refusals, the read-only rule, built-in refusals (unless re-allowed), refusals that
+ * depend on arguments, key sizes, then the rewrites and synthesized replies. The checks by name alone are
+ * one function (judge_name), shared with kve_rest_policy_name_allowed() so that Redis ACL rules generated
+ * from it mirror the policy. The lookup table, the name alphabet and the policy bits derived from the
+ * command table are built once, by kve_rest_policy_init() when the API is registered.
  */
 #include "handlers/kv_policy.h"
 #include "proxy/common.h"
@@ -38,7 +41,7 @@ static const struct st_refusal_t {
     {"readonly", "connections are shared"},
     {"readwrite", "connections are shared"},
     {"asking", "connections are shared"},
-    {"monitor", "use the /monitor endpoint"},
+    {"monitor", "use the /monitor endpoint (list monitor in kv.allow_commands to enable it)"},
     {"subscribe", "use the /subscribe/<channel> endpoint"},
     {"ssubscribe", "use the /subscribe/<channel> endpoint"},
     {"psubscribe", "use the /psubscribe/<pattern> endpoint"},
@@ -47,7 +50,24 @@ static const struct st_refusal_t {
     {"punsubscribe", "close the /psubscribe request"},
     {"wait", "blocking commands would hold the shared connection"},
     {"waitaof", "blocking commands would hold the shared connection"},
+    {"script|debug", "the Lua debugger takes over the connection (SYNC blocks the whole server)"},
 };
+
+/* refusals kv.allow_commands lifts by listing the command (or its container) */
+static const struct st_refusal_t soft_refusals[] = {
+    {"migrate", "it makes Redis connect to another server (list migrate in kv.allow_commands to allow it)"},
+    {"move", "it moves keys to another database (list move in kv.allow_commands to allow it)"},
+    {"script|flush", "it empties the script cache of every client (list script|flush in kv.allow_commands to allow it)"},
+    {"function|flush", "it deletes every function library (list function|flush in kv.allow_commands to allow it)"},
+};
+
+#define BLOCKING_REASON "blocking commands would hold the shared connection"
+#define MONITOR_REASON                                                                                                             \
+    "it shows every command of every client with its arguments (list monitor in kv.allow_commands to allow /monitor)"
+#define COPY_DB_REASON "COPY ... DB copies to another database (list copy in kv.allow_commands to allow it)"
+#define RESTORE_FLUSH_REASON                                                                                                       \
+    "FUNCTION RESTORE ... FLUSH deletes every function library (list function|flush in kv.allow_commands to allow it)"
+#define INVALID_NAME_ERROR "ERR invalid command name: command names are letters, digits, '_', '-' and '.'"
 
 /* per command, what the policy needs to know beyond Redis' flags, computed once (the request path then
  * tests bits instead of comparing names) */
@@ -59,18 +79,33 @@ enum {
     POL_COPY = 1 << 4,
     POL_XREAD = 1 << 5, /* blocking only with BLOCK */
     POL_PING_ECHO = 1 << 6,
-    POL_STREAM = 1 << 7,    /* what a streaming endpoint sends (/subscribe, /psubscribe, /monitor) */
-    POL_SUBSCRIBE = 1 << 8, /* receives messages: reads nothing and changes nothing in the keyspace */
-    POL_HARD_SHIFT = 16     /* index + 1 of a hard refusal */
+    POL_STREAM = 1 << 7,            /* what a streaming endpoint sends (/subscribe, /psubscribe, /monitor) */
+    POL_SUBSCRIBE = 1 << 8,         /* receives messages: reads nothing and changes nothing in the keyspace */
+    POL_MONITOR = 1 << 9,           /* the /monitor endpoint needs kv.allow_commands */
+    POL_FUNCTION_RESTORE = 1 << 10, /* FUNCTION RESTORE ... FLUSH is FUNCTION FLUSH */
+    POL_REFUSABLE = 1 << 11,        /* a built-in refusal by name may apply (most commands: none does) */
+    POL_ARGUMENTS = POL_XREAD | POL_COPY | POL_FUNCTION_RESTORE, /* refusals that depend on arguments may apply */
+    POL_HARD_SHIFT = 16,                                         /* index + 1 of a hard refusal */
+    POL_SOFT_SHIFT = 24                                          /* index + 1 of a refusal kv.allow_commands lifts */
 };
+_Static_assert(KVE_ARRAY_SIZE(hard_refusals) < 256 && KVE_ARRAY_SIZE(soft_refusals) < 256, "refusal indexes fit in 8 bits");
 static uint32_t policy_bits[KVE_ARRAY_SIZE(commands)];
+/* per command, index + 1 of its container (subcommands only) */
+static uint16_t container_index[KVE_ARRAY_SIZE(commands)];
 
+/* which bytes a command name (NAME_CMD) or a subcommand name (NAME_SUB) may hold: derived from the table */
+enum { NAME_CMD = 1, NAME_SUB = 2 };
+static uint8_t name_chars[256];
+
+/* 0 if `name` (len bytes, any case) is `entry` (lowercase); a NUL in `name` is a byte like any other */
 static int compare_name(const char *name, size_t len, const char *entry)
 {
     size_t i;
     for (i = 0; i != len; ++i) {
         int a = (unsigned char)name[i] | 0x20 * (name[i] >= 'A' && name[i] <= 'Z'), b = (unsigned char)entry[i];
-        if (b == '\0' || a != b)
+        if (b == '\0')
+            return 1; /* `name` is longer */
+        if (a != b)
             return a - b;
     }
     return entry[len] == '\0' ? 0 : -1;
@@ -82,27 +117,39 @@ static int compare_name(const char *name, size_t len, const char *entry)
 static uint16_t lookup_table[LOOKUP_SLOTS]; /* index + 1 into commands[], 0 = empty */
 static int tables_ready;
 
-static uint32_t hash_name(const char *name, size_t len)
+/* FNV-1a over the lowercased bytes; `*classes` gets the name classes (NAME_CMD, NAME_SUB) every byte is in, in
+ * the same pass (0 for an empty name) */
+static uint32_t hash_name(const char *name, size_t len, uint8_t *classes)
 {
-    uint32_t h = 2166136261u; /* FNV-1a over the lowercased bytes */
+    uint32_t h = 2166136261u;
+    uint8_t all = len != 0 ? NAME_CMD | NAME_SUB : 0;
     size_t i;
     for (i = 0; i != len; ++i) {
         unsigned char c = (unsigned char)name[i];
+        all &= name_chars[c];
         h = (h ^ (c >= 'A' && c <= 'Z' ? c | 0x20 : c)) * 16777619u;
     }
+    *classes = all;
     return h;
+}
+
+/* the entry of `name` (NULL if unknown), and the classes of its bytes (see hash_name) */
+static const kve_cmd_info_t *lookup_classified(const char *name, size_t len, uint8_t *classes)
+{
+    uint32_t slot = hash_name(name, len, classes) & (LOOKUP_SLOTS - 1);
+
+    if (len == 0 || len > 64)
+        return NULL;
+    for (; lookup_table[slot] != 0; slot = (slot + 1) & (LOOKUP_SLOTS - 1))
+        if (compare_name(name, len, commands[lookup_table[slot] - 1].name) == 0)
+            return commands + lookup_table[slot] - 1;
+    return NULL;
 }
 
 static const kve_cmd_info_t *lookup(const char *name, size_t len)
 {
-    uint32_t slot;
-
-    if (len == 0 || len > 64)
-        return NULL;
-    for (slot = hash_name(name, len) & (LOOKUP_SLOTS - 1); lookup_table[slot] != 0; slot = (slot + 1) & (LOOKUP_SLOTS - 1))
-        if (compare_name(name, len, commands[lookup_table[slot] - 1].name) == 0)
-            return commands + lookup_table[slot] - 1;
-    return NULL;
+    uint8_t classes;
+    return lookup_classified(name, len, &classes);
 }
 
 static void set_bits(const char *name, uint32_t bits)
@@ -110,6 +157,40 @@ static void set_bits(const char *name, uint32_t bits)
     const kve_cmd_info_t *info = lookup(name, strlen(name));
     if (info != NULL) /* a name this Redis does not know has nothing to mark */
         policy_bits[info - commands] |= bits;
+}
+
+/* Records the characters of commands[i]'s name in the name alphabet (a letter stands for every ASCII letter in
+ * either case: Redis folds ASCII case) and, for a subcommand, its container. */
+static void index_name(size_t i)
+{
+    const char *name = commands[i].name, *bar = strchr(name, '|'), *p;
+    uint8_t cls = NAME_CMD;
+    int c;
+
+    for (p = name; *p != '\0'; ++p) {
+        if (p == bar) {
+            cls = NAME_SUB;
+        } else if (*p >= 'a' && *p <= 'z') {
+            for (c = 'a'; c <= 'z'; ++c)
+                name_chars[c] |= cls, name_chars[c & ~0x20] |= cls;
+        } else {
+            name_chars[(unsigned char)*p] |= cls;
+        }
+    }
+    if (bar != NULL) {
+        const kve_cmd_info_t *top = lookup(name, (size_t)(bar - name));
+        KVE_ASSERT(top != NULL && (top->flags & KVE_CMDF_CONTAINER) != 0);
+        container_index[i] = (uint16_t)(top - commands + 1);
+    }
+}
+
+/* POL_REFUSABLE for a command one of builtin_refusal()'s checks can refuse (its own or its container's bits) */
+static void mark_refusable(size_t i)
+{
+    uint32_t bits = policy_bits[i] | (container_index[i] != 0 ? policy_bits[container_index[i] - 1] & ~0xffffu : 0);
+    if ((bits & (POL_KEYS | POL_FLUSH | POL_STREAM)) != 0 || (bits >> POL_HARD_SHIFT) != 0 ||
+        (commands[i].flags & (KVE_CMDF_BLOCKING | KVE_CMDF_ADMIN)) != 0)
+        policy_bits[i] |= POL_REFUSABLE;
 }
 
 void kve_rest_policy_init(void)
@@ -131,22 +212,33 @@ void kve_rest_policy_init(void)
                  {"echo", POL_PING_ECHO},
                  {"subscribe", POL_STREAM | POL_SUBSCRIBE},
                  {"psubscribe", POL_STREAM | POL_SUBSCRIBE},
-                 {"monitor", POL_STREAM}};
+                 {"monitor", POL_STREAM | POL_MONITOR},
+                 {"function|restore", POL_FUNCTION_RESTORE}};
     size_t i;
 
     _Static_assert(KVE_ARRAY_SIZE(commands) * 2 < LOOKUP_SLOTS, "lookup table is large enough");
     if (tables_ready)
         return;
     for (i = 0; i != KVE_ARRAY_SIZE(commands); ++i) {
-        uint32_t slot = hash_name(commands[i].name, strlen(commands[i].name)) & (LOOKUP_SLOTS - 1);
+        uint8_t classes;
+        uint32_t slot = hash_name(commands[i].name, strlen(commands[i].name), &classes) & (LOOKUP_SLOTS - 1);
         while (lookup_table[slot] != 0)
             slot = (slot + 1) & (LOOKUP_SLOTS - 1);
         lookup_table[slot] = (uint16_t)(i + 1);
     }
+    for (i = 0; i != KVE_ARRAY_SIZE(commands); ++i)
+        index_name(i);
+    for (i = 0; i != 10; ++i) /* module commands have dots (json.get); digits cannot make Redis read another name */
+        name_chars['0' + i] |= NAME_CMD;
+    name_chars['.'] |= NAME_CMD;
     for (i = 0; i != KVE_ARRAY_SIZE(named); ++i)
         set_bits(named[i].name, named[i].bits);
     for (i = 0; i != KVE_ARRAY_SIZE(hard_refusals); ++i)
         set_bits(hard_refusals[i].name, (uint32_t)(i + 1) << POL_HARD_SHIFT);
+    for (i = 0; i != KVE_ARRAY_SIZE(soft_refusals); ++i)
+        set_bits(soft_refusals[i].name, (uint32_t)(i + 1) << POL_SOFT_SHIFT);
+    for (i = 0; i != KVE_ARRAY_SIZE(commands); ++i)
+        mark_refusable(i);
     tables_ready = 1;
 }
 
@@ -154,6 +246,28 @@ const kve_cmd_info_t *kve_cmd_lookup(const char *name, size_t len)
 {
     KVE_ASSERT(tables_ready);
     return lookup(name, len);
+}
+
+const kve_cmd_info_t *kve_cmd_table(size_t *count)
+{
+    *count = KVE_ARRAY_SIZE(commands);
+    return commands;
+}
+
+const kve_cmd_info_t *kve_cmd_container(const kve_cmd_info_t *info)
+{
+    KVE_ASSERT(tables_ready && info >= commands && info < commands + KVE_ARRAY_SIZE(commands));
+    return container_index[info - commands] != 0 ? commands + container_index[info - commands] - 1 : info;
+}
+
+/* whether every byte of the name is in the alphabet of `cls` (one table load per byte, no branches) */
+static int valid_name(const char *name, size_t len, uint8_t cls)
+{
+    uint8_t all = cls;
+    size_t i;
+    for (i = 0; i != len; ++i)
+        all &= name_chars[(unsigned char)name[i]];
+    return all != 0 && len != 0;
 }
 
 static uint32_t bits_of(const kve_cmd_info_t *info)
@@ -167,14 +281,19 @@ typedef struct st_cmd_ref_t {
     const kve_cmd_info_t *info, *top;
 } cmd_ref_t;
 
-static cmd_ref_t find_info(const kve_rest_cmd_t *cmd)
+/* also tells whether the command name is in the alphabet (if not, `ref` means nothing) */
+static cmd_ref_t find_info(const kve_rest_cmd_t *cmd, int *valid)
 {
-    cmd_ref_t ref = {NULL, lookup(cmd->argv[0], cmd->argvlen[0])};
+    uint8_t classes;
+    cmd_ref_t ref = {NULL, lookup_classified(cmd->argv[0], cmd->argvlen[0], &classes)};
     char full[160];
     size_t n;
 
     ref.info = ref.top;
-    if (ref.top == NULL || (ref.top->flags & KVE_CMDF_CONTAINER) == 0 || cmd->argc < 2 || cmd->argvlen[1] > 64)
+    if (!(*valid = (classes & NAME_CMD) != 0))
+        return ref;
+    if (ref.top == NULL || (ref.top->flags & KVE_CMDF_CONTAINER) == 0 || cmd->argc < 2 || cmd->argvlen[1] > 64 ||
+        !valid_name(cmd->argv[1], cmd->argvlen[1], NAME_SUB))
         return ref;
     n = strlen(ref.top->name);
     memcpy(full, ref.top->name, n);
@@ -228,33 +347,27 @@ static void deny(kve_policy_result_t *res, h2o_mem_pool_t *pool, const char *bef
     res->error = msg;
 }
 
-/* built-in refusals: returns the reason, or NULL if the command may go (a streaming endpoint's own command
- * is what that endpoint is for: none of them applies) */
-static const char *builtin_refusal(const kve_rest_policy_t *p, const kve_rest_cmd_t *cmd, cmd_ref_t ref, unsigned flags)
+static int read_only_allows(const kve_cmd_info_t *info)
 {
-    const kve_cmd_info_t *info = ref.info;
-    uint32_t bits = bits_of(ref.top);
-    size_t i;
+    uint32_t bits = bits_of(info);
+    if (info == NULL || (info->flags & KVE_CMDF_WRITE) != 0 || (bits & (POL_KEYS | POL_SCAN)) != 0)
+        return 0;
+    return (bits & (POL_PING_ECHO | POL_SUBSCRIBE)) != 0 || (info->flags & (KVE_CMDF_CAT_READ | KVE_CMDF_READONLY)) != 0;
+}
 
-    if ((flags & KVE_POLICY_F_STREAM) != 0 && (bits & POL_STREAM) != 0)
-        return NULL;
-    if ((bits >> POL_HARD_SHIFT) != 0)
-        return hard_refusals[(bits >> POL_HARD_SHIFT) - 1].reason;
-    if (info == NULL) { /* a command this Redis does not know: only the name can tell */
-        for (i = 0; i != KVE_ARRAY_SIZE(hard_refusals); ++i)
-            if (compare_name(cmd->argv[0], cmd->argvlen[0], hard_refusals[i].name) == 0)
-                return hard_refusals[i].reason;
-        return NULL;
-    }
-    bits = bits_of(info);
-    if ((info->flags & KVE_CMDF_BLOCKING) != 0) {
-        if ((bits & POL_XREAD) == 0)
-            return "blocking commands would hold the shared connection";
-        if (has_arg(cmd, 1, "block"))
-            return "blocking commands would hold the shared connection (drop BLOCK)";
-    }
-    if (listed(p->allow.entries, p->allow.size, info->name) || listed(p->allow.entries, p->allow.size, ref.top->name))
-        return NULL; /* "config" allows every CONFIG subcommand, "config|get" only that one */
+/* kv.allow_commands lists the command or its container ("config" allows every CONFIG subcommand, "config|get"
+ * only that one) */
+static int allow_listed(const kve_rest_policy_t *p, cmd_ref_t ref)
+{
+    return p->allow.size != 0 && (listed(p->allow.entries, p->allow.size, ref.info->name) ||
+                                  (ref.top != ref.info && listed(p->allow.entries, p->allow.size, ref.top->name)));
+}
+
+/* the refusals kv.allow_commands (or allow_keys / allow_flush) lifts: the reason, or NULL */
+static const char *liftable_refusal(const kve_rest_policy_t *p, const kve_cmd_info_t *info, uint32_t bits)
+{
+    if ((bits >> POL_SOFT_SHIFT) != 0)
+        return soft_refusals[(bits >> POL_SOFT_SHIFT) - 1].reason;
     if ((bits & POL_KEYS) != 0 && !p->allow_keys)
         return "it is disabled; use SCAN (or set kv.allow_keys: true)";
     if ((bits & POL_FLUSH) != 0 && !p->allow_flush)
@@ -264,12 +377,86 @@ static const char *builtin_refusal(const kve_rest_policy_t *p, const kve_rest_cm
     return NULL;
 }
 
-static int read_only_allows(const kve_cmd_info_t *info)
+/* built-in refusals by name: the reason, or NULL if the command may go (a streaming endpoint's own command
+ * is what that endpoint is for: only /monitor needs to be allowed) */
+static const char *builtin_refusal(const kve_rest_policy_t *p, cmd_ref_t ref, const char *name, unsigned flags)
 {
-    uint32_t bits = bits_of(info);
-    if (info == NULL || (info->flags & KVE_CMDF_WRITE) != 0 || (bits & (POL_KEYS | POL_SCAN)) != 0)
-        return 0;
-    return (bits & (POL_PING_ECHO | POL_SUBSCRIBE)) != 0 || (info->flags & (KVE_CMDF_CAT_READ | KVE_CMDF_READONLY)) != 0;
+    uint32_t bits = bits_of(ref.info), hard;
+    const char *reason;
+    size_t i;
+
+    if ((flags & KVE_POLICY_F_STREAM) != 0 && (bits & POL_STREAM) != 0)
+        return (bits & POL_MONITOR) == 0 || listed(p->allow.entries, p->allow.size, "monitor") ? NULL : MONITOR_REASON;
+    if ((hard = (bits >> POL_HARD_SHIFT) & 0xff) != 0 || (hard = (bits_of(ref.top) >> POL_HARD_SHIFT) & 0xff) != 0)
+        return hard_refusals[hard - 1].reason;
+    if (ref.info == NULL) { /* a command this Redis does not know: only the name can tell */
+        for (i = 0; i != KVE_ARRAY_SIZE(hard_refusals); ++i)
+            if (strcmp(name, hard_refusals[i].name) == 0)
+                return hard_refusals[i].reason;
+        return NULL;
+    }
+    if ((ref.info->flags & KVE_CMDF_BLOCKING) != 0 && (bits & POL_XREAD) == 0)
+        return BLOCKING_REASON;
+    if ((reason = liftable_refusal(p, ref.info, bits)) == NULL || allow_listed(p, ref))
+        return NULL;
+    return reason;
+}
+
+enum { NAME_ALLOWED, NAME_DENIED, NAME_NOPERM, NAME_REFUSED };
+
+/* The checks by name alone, in order: the configured deny list, the read-only rule, the built-in refusals
+ * (*reason). `name` is the command's name as the configured lists spell it (lowercase). */
+static inline int judge_name(const kve_rest_policy_t *p, unsigned flags, cmd_ref_t ref, const char *name, const char **reason)
+{
+    if (p->deny.size != 0 && (listed(p->deny.entries, p->deny.size, name) ||
+                              (ref.top != ref.info && listed(p->deny.entries, p->deny.size, ref.top->name))))
+        return NAME_DENIED;
+    if ((flags & KVE_POLICY_F_READ_ONLY) != 0 && !read_only_allows(ref.info)) /* a read-only token is told what it may not do */
+        return NAME_NOPERM;
+    if (ref.info != NULL && (bits_of(ref.info) & POL_REFUSABLE) == 0)
+        return NAME_ALLOWED; /* most commands: no built-in refusal applies (saves a call per command) */
+    return (*reason = builtin_refusal(p, ref, name, flags)) != NULL ? NAME_REFUSED : NAME_ALLOWED;
+}
+
+int kve_rest_policy_name_allowed(const kve_rest_policy_t *p, unsigned flags, const kve_cmd_info_t *info)
+{
+    cmd_ref_t ref = {info, kve_cmd_container(info)};
+    const char *reason;
+    return judge_name(p, flags, ref, info->name, &reason) == NAME_ALLOWED;
+}
+
+/* refusals that depend on the arguments (after the checks by name): the reason, or NULL */
+static const char *argument_refusal(const kve_rest_policy_t *p, const kve_rest_cmd_t *cmd, cmd_ref_t ref, uint32_t bits)
+{
+    if ((bits & POL_ARGUMENTS) == 0)
+        return NULL;
+    if ((bits & POL_XREAD) != 0 && has_arg(cmd, 1, "block"))
+        return BLOCKING_REASON " (drop BLOCK)";
+    if ((bits & POL_COPY) != 0 && has_arg(cmd, 3, "db") && !allow_listed(p, ref))
+        return COPY_DB_REASON;
+    if ((bits & POL_FUNCTION_RESTORE) != 0 && has_arg(cmd, 3, "flush") &&
+        !listed(p->allow.entries, p->allow.size, "function|flush") && !listed(p->allow.entries, p->allow.size, "function"))
+        return RESTORE_FLUSH_REASON; /* the FUNCTION FLUSH switch */
+    return NULL;
+}
+
+/* Redis' own error for a subcommand its container does not have (not echoed unless it is a plausible name) */
+static void deny_unknown_subcommand(kve_policy_result_t *res, h2o_mem_pool_t *pool, const kve_rest_cmd_t *cmd,
+                                    const kve_cmd_info_t *top)
+{
+    char container[32], *msg = h2o_mem_alloc_pool(pool, 256);
+    size_t i, n = KVE_MIN(strlen(top->name), sizeof(container) - 1);
+
+    for (i = 0; i != n; ++i)
+        container[i] = (char)toupper((unsigned char)top->name[i]);
+    container[n] = '\0';
+    if (valid_name(cmd->argv[1], cmd->argvlen[1], NAME_SUB))
+        snprintf(msg, 256, "ERR unknown subcommand '%.*s'. Try %s HELP.", (int)KVE_MIN(cmd->argvlen[1], 128), cmd->argv[1],
+                 container);
+    else
+        snprintf(msg, 256, "ERR unknown subcommand (subcommand names are letters and '-'). Try %s HELP.", container);
+    res->verdict = KVE_POLICY_DENY;
+    res->error = msg;
 }
 
 /* Upstash's key limit, over the positions Redis declares as keys (commands with keys found by scanning
@@ -328,6 +515,8 @@ static int scan_options(const kve_rest_policy_t *p, kve_rest_cmd_t *cmd, size_t 
     size_t out = i;
     int withtype = 0;
 
+    if (i >= cmd->argc)
+        return 0; /* no options (or not even a cursor): Redis answers with its arity error */
     while (i < cmd->argc) {
         size_t words = 1;
         if (i + 1 < cmd->argc && (is_word(cmd, i, "match", 5) || is_word(cmd, i, "count", 5) || is_word(cmd, i, "type", 4))) {
@@ -372,39 +561,56 @@ static int may_write(const kve_cmd_info_t *info)
            ((info->flags & KVE_CMDF_CAT_SCRIPTING) != 0 && (info->flags & KVE_CMDF_READONLY) == 0);
 }
 
+/* res = DENY for what judge_name() or argument_refusal() refused */
+static void deny_by_policy(kve_policy_result_t *res, h2o_mem_pool_t *pool, int verdict, const char *name, const char *reason)
+{
+    char after[256];
+
+    switch (verdict) {
+    case NAME_DENIED:
+        deny(res, pool, "ERR command '", name, "' is disabled by the server's policy");
+        break;
+    case NAME_NOPERM:
+        deny(res, pool, "NOPERM this user has no permissions to run the '", name, "' command");
+        break;
+    default:
+        snprintf(after, sizeof(after), "' is not allowed over the REST API: %s", reason);
+        deny(res, pool, "ERR command '", name, after);
+        break;
+    }
+}
+
 void kve_rest_policy_apply(const kve_rest_policy_t *p, unsigned flags, kve_rest_cmd_t *cmd, h2o_mem_pool_t *pool,
                            kve_policy_result_t *res)
 {
-    int read_only = (flags & KVE_POLICY_F_READ_ONLY) != 0;
+    int read_only = (flags & KVE_POLICY_F_READ_ONLY) != 0, verdict, valid;
     cmd_ref_t ref;
-    const kve_cmd_info_t *info;
-    const char *reason;
+    const char *reason = NULL, *name;
     uint32_t bits;
     char buf[72];
 
-    KVE_ASSERT(tables_ready);
-    ref = find_info(cmd);
-    info = ref.info;
-    bits = bits_of(info);
+    KVE_ASSERT(tables_ready && cmd->argc != 0);
     *res = (kve_policy_result_t){KVE_POLICY_SEND, NULL, 0, 0};
-    if (p->deny.size != 0 && (listed(p->deny.entries, p->deny.size, display_name(cmd, info, buf, sizeof(buf))) ||
-                              (ref.top != info && listed(p->deny.entries, p->deny.size, ref.top->name)))) {
-        deny(res, pool, "ERR command '", display_name(cmd, info, buf, sizeof(buf)), "' is disabled by the server's policy");
+    ref = find_info(cmd, &valid);
+    if (!valid) { /* Redis could read it as another command */
+        res->verdict = KVE_POLICY_DENY;
+        res->error = INVALID_NAME_ERROR;
         return;
     }
-    if (read_only && !read_only_allows(info)) { /* first: a read-only token is told what it may not do, not why others may not */
-        deny(res, pool, "NOPERM this user has no permissions to run the '", display_name(cmd, info, buf, sizeof(buf)), "' command");
+    if (ref.top != NULL && ref.info == ref.top && (ref.top->flags & KVE_CMDF_CONTAINER) != 0 && cmd->argc >= 2) {
+        deny_unknown_subcommand(res, pool, cmd, ref.top);
         return;
     }
-    if ((reason = builtin_refusal(p, cmd, ref, flags)) != NULL) {
-        char after[192];
-        snprintf(after, sizeof(after), "' is not allowed over the REST API: %s", reason);
-        deny(res, pool, "ERR command '", display_name(cmd, info, buf, sizeof(buf)), after);
+    name = display_name(cmd, ref.info, buf, sizeof(buf));
+    bits = bits_of(ref.info);
+    if ((verdict = judge_name(p, flags, ref, name, &reason)) != NAME_ALLOWED ||
+        (reason = argument_refusal(p, cmd, ref, bits)) != NULL) {
+        deny_by_policy(res, pool, verdict != NAME_ALLOWED ? verdict : NAME_REFUSED, name, reason);
         return;
     }
-    if (check_key_sizes(p, cmd, info, pool, res) != 0)
+    if (check_key_sizes(p, cmd, ref.info, pool, res) != 0)
         return;
-    res->is_write = !read_only && may_write(info);
+    res->is_write = !read_only && may_write(ref.info);
     if ((bits & POL_SCAN_FAMILY) != 0) {
         if (scan_options(p, cmd, (bits & POL_SCAN) != 0 ? 2 : 3, (bits & POL_SCAN) != 0, pool))
             rewrite_scan_withtype(cmd, pool);

@@ -2,11 +2,19 @@
 /*
  * The command policy of the KV REST API. Facts about commands (arity, flags, ACL categories, key
  * positions) come from Redis itself: kv_commands.def is generated from COMMAND of the installed
- * redis-server (scripts/gen-kv-commands.mjs). The policy on top is a table of refusals with their
- * reasons (blocking commands, connection state, transactions as commands, admin, KEYS and FLUSH* unless
- * enabled), the read-only rule (Redis @read commands minus KEYS and SCAN, as Vercel KV; plus SUBSCRIBE and
- * PSUBSCRIBE, which change nothing), the key-size limit, the SCAN COUNT cap, and the Upstash extensions (SCAN ... WITHTYPE, COPY k
- * k -> 0).
+ * redis-server (scripts/gen-kv-commands.mjs). The policy on top:
+ *  - names Redis would read differently are refused: a command name must be letters, digits, '_', '-' or
+ *    '.' (the characters of the table's names, plus '.' and digits for module commands), because Redis
+ *    compares names with strcasecmp, which stops at a NUL ("FLUSHALL\0x" can run FLUSHALL); a subcommand
+ *    of a container command (CONFIG, ACL, ...) must be one of its known subcommands (Redis' own "unknown
+ *    subcommand" error otherwise), so the policy always judges the subcommand Redis will run;
+ *  - a table of refusals with their reasons: ones no configuration lifts (blocking commands, connection
+ *    state, transactions as commands, SCRIPT DEBUG) and ones kv.allow_commands lifts (administrative
+ *    commands, MIGRATE, MOVE, COPY ... DB, SCRIPT FLUSH, FUNCTION FLUSH, the /monitor endpoint; KEYS and
+ *    FLUSH* also with kv.allow_keys / kv.allow_flush);
+ *  - the read-only rule (Redis @read commands minus KEYS and SCAN, as Vercel KV; plus SUBSCRIBE and
+ *    PSUBSCRIBE, which change nothing), which no allow list lifts;
+ *  - the key-size limit, the SCAN COUNT cap, and the Upstash extensions (SCAN ... WITHTYPE, COPY k k -> 0).
  */
 #ifndef KVE_HANDLERS_KV_POLICY_H
 #define KVE_HANDLERS_KV_POLICY_H
@@ -49,12 +57,27 @@ void kve_rest_policy_init(void);
 /** Looks up a command by name (case-insensitive), or "container|sub". NULL if unknown. */
 const kve_cmd_info_t *kve_cmd_lookup(const char *name, size_t len);
 
+/**
+ * The whole command table: `*count` entries sorted by name (byte order), subcommands included as
+ * "container|sub" (their container has KVE_CMDF_CONTAINER). Static, never freed; usable before
+ * kve_rest_policy_init().
+ */
+const kve_cmd_info_t *kve_cmd_table(size_t *count);
+
+/** The container of a subcommand entry of kve_cmd_table() ("config" for "config|get"), else `info` itself. */
+const kve_cmd_info_t *kve_cmd_container(const kve_cmd_info_t *info);
+
 typedef struct st_kve_rest_policy_t {
     int allow_keys;
     int allow_flush;
     uint64_t max_key_size;
     int64_t scan_max_count;
-    /** extra refusals / re-allowed admin commands, lowercase names ("config|get" for a subcommand) */
+    /**
+     * extra refusals / commands re-allowed despite a refusal kv.allow_commands can lift (administrative
+     * commands, "migrate", "move", "copy" for COPY ... DB, "script|flush", "function|flush", "monitor" for the
+     * /monitor endpoint); names are lowercase, "config|get" names a subcommand, a container name covers all
+     * of its subcommands
+     */
     struct {
         char **entries;
         size_t size;
@@ -86,9 +109,23 @@ enum {
 
 /**
  * Applies the policy to `cmd` with `flags` (KVE_POLICY_F_*). May rewrite `cmd` (SCAN COUNT cap,
- * SCAN WITHTYPE) with memory from `pool`. Always fills `res`.
+ * SCAN WITHTYPE) with memory from `pool`; rewrites read only the arguments `cmd` has, so a command with too
+ * few arguments reaches Redis as it came and Redis answers with its arity error. Always fills `res`.
  */
 void kve_rest_policy_apply(const kve_rest_policy_t *policy, unsigned flags, kve_rest_cmd_t *cmd, h2o_mem_pool_t *pool,
                            kve_policy_result_t *res);
+
+/**
+ * Whether the policy allows the command or subcommand `info` (an entry of kve_cmd_table()) by its name
+ * alone, for a token with `flags` (KVE_POLICY_F_*): the configured deny list, the read-only rule, the
+ * built-in refusals and those kv.allow_commands (or allow_keys/allow_flush) lifts. Exactly what
+ * kve_rest_policy_apply() decides for the bare command (["get"], ["config","get"]). Checks that depend on
+ * arguments are not made: XREAD/XREADGROUP ... BLOCK, COPY ... DB and FUNCTION RESTORE ... FLUSH are refused
+ * by kve_rest_policy_apply() unless allowed (see docs/configuration.md), the key-size limit, the SCAN COUNT
+ * cap. A container entry is judged as the container alone (e.g. COMMAND with no subcommand); in Redis ACL
+ * terms "+config" would allow every subcommand, so judge subcommands by their own entries. Needs
+ * kve_rest_policy_init().
+ */
+int kve_rest_policy_name_allowed(const kve_rest_policy_t *policy, unsigned flags, const kve_cmd_info_t *info);
 
 #endif

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * KV REST API requests (see kv_rest.h): routing, authentication, decoding, policy, then the commands of
- * the request issued back to back on the thread's KV link, and one JSON (or RESP2) response when the
- * last reply is in. Replies on one connection come back in order, so the body is encoded as they arrive;
+ * KV REST API requests (see kv_rest.h): the raw path (kv_path.h), routing, authentication, decoding,
+ * policy, then the commands of the request issued back to back on the thread's KV link, and one JSON (or
+ * RESP2) response when the last reply is in. Replies on one connection come back in order, so the body is encoded as they arrive;
  * a timeout or a lost connection turns the whole response into a 504/503, since a partial result of a
  * pipeline or transaction cannot be trusted. The sync counter's INCR is the exception: it comes after
  * every user command, so when it fails the result is complete and stands (with the last token known).
@@ -10,6 +10,7 @@
 #include "handlers/kv_rest_internal.h"
 #include "handlers/bearer.h"
 #include "handlers/kv_json.h"
+#include "handlers/kv_path.h"
 #include "handlers/kv_reply.h"
 #include "proxy/common.h"
 #include "proxy/err.h"
@@ -43,6 +44,7 @@ struct st_rest_req_t {
     int mode;
     unsigned base64 : 1;
     unsigned resp2 : 1;
+    unsigned read_only : 1; /* the token's class: its commands go to the read-only link */
     size_t ncmds;
     kve_rest_cmd_t *cmds;
     kve_policy_result_t *verdicts;
@@ -496,7 +498,7 @@ static const char *apply_policy(struct st_rest_req_t *st, h2o_req_t *req, int re
 /* sends the request's commands; answers at once when nothing needs Redis */
 static void execute(struct st_rest_req_t *st, h2o_req_t *req)
 {
-    kve_thread_t *thread = kve_server_thread(req->conn->ctx);
+    kve_kv_t *kv = kve_rest__link(kve_server_thread(req->conn->ctx), st->read_only);
     size_t i, nsend = 0;
     int err;
 
@@ -509,8 +511,8 @@ static void execute(struct st_rest_req_t *st, h2o_req_t *req)
     }
     st->slots = h2o_mem_alloc_pool(&req->pool, sizeof(*st->slots) * (st->ncmds + 4)); /* + MULTI, EXEC, sync, fix */
     ++st->pending; /* held while issuing, so a reply can never finish the request early */
-    if (thread->kv == NULL || (err = issue_all(st, thread->kv)) != 0)
-        st->failure = thread->kv == NULL ? KVE_EUNAVAIL : err; /* nothing was sent */
+    if (kv == NULL || (err = issue_all(st, kv)) != 0)
+        st->failure = kv == NULL ? KVE_EUNAVAIL : err; /* nothing was sent */
     if (--st->pending == 0)
         finish(st);
     else
@@ -618,6 +620,11 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
 
     if (req->query_at != SIZE_MAX)
         query = req->path.base + req->query_at + 1, qlen = req->path.len - req->query_at - 1;
+    /* h2o routed the normalised path here; serve only a raw path that says the same */
+    if ((err = kve_rest_check_path(req->path.base, path_end, self->conf->path, self->prefix_len, &req->pool)) != NULL) {
+        kve_rest__send_error(self, req, 400, err, kve_rest__thread(self, req)->sync_seen);
+        return 0;
+    }
     if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("OPTIONS")) && serve_options(self, req))
         return 0;
     if (!method_allowed(self, req)) {
@@ -637,12 +644,13 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
         if ((err = stream_refusal(self, req, kind, read_only)) != NULL)
             kve_rest__send_error(self, req, 400, err, kve_rest__thread(self, req)->sync_seen);
         else
-            kve_rest__serve_stream(self, req, kind, args, args_len);
+            kve_rest__serve_stream(self, req, kind, args, args_len, read_only);
         return 0;
     }
     st = h2o_mem_alloc_shared(&req->pool, sizeof(*st), on_dispose);
     *st = (struct st_rest_req_t){REQ_MAGIC, req, self, kve_rest__thread(self, req), MODE_SINGLE};
     st->sync = read_client_sync(req);
+    st->read_only = read_only;
     if (route(rest, rest_len, "pipeline", &args, &args_len) && args_len <= 1)
         st->mode = MODE_PIPELINE, rest_len = 0;
     else if (route(rest, rest_len, "multi-exec", &args, &args_len) && args_len <= 1)
@@ -685,6 +693,13 @@ static void on_handler_dispose(h2o_handler_t *_self)
     kve_rest_auth_free(self->auth);
 }
 
+void kve_rest_policy_of(const kve_rest_conf_t *conf, kve_rest_policy_t *out)
+{
+    *out = (kve_rest_policy_t){conf->allow_keys, conf->allow_flush, conf->max_key_size, conf->scan_max_count};
+    out->deny.entries = conf->deny_commands.entries, out->deny.size = conf->deny_commands.size;
+    out->allow.entries = conf->allow_commands.entries, out->allow.size = conf->allow_commands.size;
+}
+
 void kve_rest_register(h2o_pathconf_t *pathconf, const kve_rest_conf_t *conf)
 {
     kve_rest_handler_t *self = (void *)h2o_create_handler(pathconf, sizeof(*self));
@@ -697,8 +712,6 @@ void kve_rest_register(h2o_pathconf_t *pathconf, const kve_rest_conf_t *conf)
     /* a JWT key shorter than KVE_JWT_MIN_KEY is refused by the configuration, and never verifies anything */
     self->auth = kve_rest_auth_new(conf->tokens.entries, conf->tokens.size, conf->jwt_key);
     kve_rest_policy_init();
-    self->policy = (kve_rest_policy_t){conf->allow_keys, conf->allow_flush, conf->max_key_size, conf->scan_max_count};
-    self->policy.deny.entries = conf->deny_commands.entries, self->policy.deny.size = conf->deny_commands.size;
-    self->policy.allow.entries = conf->allow_commands.entries, self->policy.allow.size = conf->allow_commands.size;
+    kve_rest_policy_of(conf, &self->policy);
     self->prefix_len = strcmp(pathconf->path.base, "/") == 0 ? 0 : pathconf->path.len;
 }

@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include "h2o.h"
 #include "handlers/kv_auth.h"
+#include "handlers/kv_policy.h"
 #include "proxy/server.h"
 
 typedef struct st_kve_rest_conf_t {
@@ -52,6 +53,9 @@ typedef struct st_kve_rest_conf_t {
         size_t size;
     } listen;
 } kve_rest_conf_t;
+
+/** The command policy `conf` configures (its lists are borrowed from `conf`). */
+void kve_rest_policy_of(const kve_rest_conf_t *conf, kve_rest_policy_t *out);
 
 /** Registers the API as the next handler of `pathconf`. `conf` is borrowed and must outlive the server. */
 void kve_rest_register(h2o_pathconf_t *pathconf, const kve_rest_conf_t *conf);

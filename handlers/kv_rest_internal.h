@@ -27,6 +27,13 @@ typedef struct st_kve_rest_thread_t {
 
 kve_rest_thread_t *kve_rest__thread(kve_rest_handler_t *self, h2o_req_t *req);
 
+/** The thread's KV link for a token of the given class (read-only tokens have a link of their own, as a Redis
+ * user with read-only rights, when the store has one); NULL while the thread has none. */
+static inline kve_kv_t *kve_rest__link(kve_thread_t *thread, int read_only)
+{
+    return read_only && thread->kv_ro != NULL ? thread->kv_ro : thread->kv;
+}
+
 /** Adds the CORS response headers when the request's Origin is allowed. */
 void kve_rest__add_cors(kve_rest_handler_t *self, h2o_req_t *req);
 
@@ -40,6 +47,7 @@ void kve_rest__send_error(kve_rest_handler_t *self, h2o_req_t *req, int status, 
 void kve_rest__send_kv_error(kve_rest_handler_t *self, h2o_req_t *req, int err, uint64_t sync);
 
 /** SSE endpoints: `kind` is "subscribe", "psubscribe" or "monitor"; `args` the path after it ("/ch1/ch2"). */
-void kve_rest__serve_stream(kve_rest_handler_t *self, h2o_req_t *req, const char *kind, const char *args, size_t args_len);
+void kve_rest__serve_stream(kve_rest_handler_t *self, h2o_req_t *req, const char *kind, const char *args, size_t args_len,
+                            int read_only);
 
 #endif

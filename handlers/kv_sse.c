@@ -322,9 +322,10 @@ static void start_response(sse_t *s, h2o_req_t *req)
     watch_client(s, req);
 }
 
-void kve_rest__serve_stream(kve_rest_handler_t *self, h2o_req_t *req, const char *kind, const char *args, size_t args_len)
+void kve_rest__serve_stream(kve_rest_handler_t *self, h2o_req_t *req, const char *kind, const char *args, size_t args_len,
+                            int read_only)
 {
-    kve_thread_t *thread = kve_server_thread(req->conn->ctx);
+    kve_kv_t *kv = kve_rest__link(kve_server_thread(req->conn->ctx), read_only);
     const char *argv[MAX_CHANNELS + 1], *err = NULL;
     size_t argvlen[MAX_CHANNELS + 1], argc = 1;
     int monitor = strcmp(kind, "monitor") == 0, kverr = KVE_EUNAVAIL;
@@ -343,8 +344,7 @@ void kve_rest__serve_stream(kve_rest_handler_t *self, h2o_req_t *req, const char
     if (!acquire_slot(self)) {
         snprintf(msg, sizeof(msg), "ERR too many streams (kv.max_streams is %lld)", (long long)self->conf->max_streams);
         kve_rest__send_error(self, req, 503, msg, 0);
-    } else if (thread->kv == NULL ||
-               (s->stream = kve_kv_stream_open(thread->kv, argc, argv, argvlen, on_stream, s, &kverr)) == NULL) {
+    } else if (kv == NULL || (s->stream = kve_kv_stream_open(kv, argc, argv, argvlen, on_stream, s, &kverr)) == NULL) {
         release_slot(self);
         kve_rest__send_kv_error(self, req, kverr, 0);
     }

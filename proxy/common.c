@@ -61,3 +61,19 @@ uint64_t kve_now_ms(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
+
+void kve_strv_push(kve_strv_t *strv, const char *s)
+{
+    strv->v = kve_realloc(strv->v, sizeof(*strv->v) * (strv->n + 2));
+    strv->v[strv->n++] = kve_strdup(s);
+    strv->v[strv->n] = NULL;
+}
+
+void kve_strv_dispose(kve_strv_t *strv)
+{
+    for (size_t i = 0; i != strv->n; ++i)
+        free(strv->v[i]);
+    free(strv->v);
+    strv->v = NULL;
+    strv->n = 0;
+}

@@ -49,6 +49,17 @@ char *kve_strndup(const char *s, size_t len);
 /** Constant-time comparison of two byte strings (lengths are not secret). Returns 1 when equal. */
 int kve_secure_equal(const void *a, size_t alen, const void *b, size_t blen);
 
+/** A growable, NULL-terminated list of malloc'd strings (zero-initialise it; v is NULL while empty). */
+typedef struct st_kve_strv_t {
+    char **v;
+    size_t n;
+} kve_strv_t;
+
+/** Appends a copy of `s` (keeps the list NULL-terminated). */
+void kve_strv_push(kve_strv_t *strv, const char *s);
+/** Frees every string and the array, and zeroes `strv`. */
+void kve_strv_dispose(kve_strv_t *strv);
+
 /** Monotonic clock in milliseconds. */
 uint64_t kve_now_ms(void);
 

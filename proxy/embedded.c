@@ -42,7 +42,7 @@
 #define BACKOFF_MAX_MS 5000
 #define LOG_TAIL_BYTES 2048
 #define LOG_TAIL_LINES 4
-#define MAX_ARGS 40
+#define MAX_ARGS 40 /* kvedge's own options; extra ones (the ACL users) come on top */
 
 struct st_kve_embedded_t {
     char *binary;    /* resolved path of redis-server */
@@ -50,7 +50,10 @@ struct st_kve_embedded_t {
     char *sock_path; /* <data_dir>/redis.sock */
     char *log_path;  /* <data_dir>/redis.log */
     char maxmemory[24];
-    char *argv[MAX_ARGS]; /* points into the strings above or at literals; built before any fork */
+    /** the options passed to kve_embedded_start (copies) */
+    kve_strv_t extra_args;
+    /** points into the strings above or at literals; built before any fork */
+    char **argv;
     uint64_t start_timeout_ms;
     int lock_fd;
     int locked;
@@ -220,7 +223,7 @@ Exit:
 
 static void add_opt(kve_embedded_t *e, size_t *n, const char *name, const char *value)
 {
-    KVE_ASSERT(*n + 2 < MAX_ARGS); /* room for the terminating NULL */
+    KVE_ASSERT(*n + 2 < MAX_ARGS); /* room for the terminating NULL (extra options come after these) */
     e->argv[(*n)++] = (char *)name;
     e->argv[(*n)++] = (char *)value;
 }
@@ -229,6 +232,7 @@ static void build_argv(kve_embedded_t *e, const kve_embedded_conf_t *conf)
 {
     size_t n = 0;
 
+    e->argv = kve_malloc(sizeof(*e->argv) * (MAX_ARGS + e->extra_args.n));
     KVE_ASSERT(conf->appendfsync >= 0 && (size_t)conf->appendfsync < KVE_ARRAY_SIZE(kve_embedded_fsync_modes) - 1);
     e->argv[n++] = e->binary;
     add_opt(e, &n, "--port", "0");
@@ -248,6 +252,8 @@ static void build_argv(kve_embedded_t *e, const kve_embedded_conf_t *conf)
         add_opt(e, &n, "--maxmemory", e->maxmemory);
         add_opt(e, &n, "--maxmemory-policy", "noeviction");
     }
+    for (size_t i = 0; i != e->extra_args.n; ++i)
+        e->argv[n++] = e->extra_args.v[i];
     e->argv[n] = NULL;
 }
 
@@ -520,10 +526,12 @@ static void terminate_child(kve_embedded_t *e)
     }
 }
 
-kve_embedded_t *kve_embedded_start(const kve_embedded_conf_t *conf, char *err, size_t errlen)
+kve_embedded_t *kve_embedded_start(const kve_embedded_conf_t *conf, char *const *extra_args, char *err, size_t errlen)
 {
     kve_embedded_t *e = kve_zalloc(sizeof(*e));
 
+    for (; extra_args != NULL && *extra_args != NULL; ++extra_args)
+        kve_strv_push(&e->extra_args, *extra_args);
     e->lock_fd = -1;
     e->start_timeout_ms = conf->start_timeout_ms != 0 ? conf->start_timeout_ms : DEFAULT_START_TIMEOUT_MS;
     if ((e->binary = resolve_binary(conf->binary != NULL && *conf->binary != '\0' ? conf->binary : "redis-server", err, errlen)) ==
@@ -627,6 +635,8 @@ void kve_embedded_stop(kve_embedded_t *e)
     }
     if (e->lock_fd != -1)
         close(e->lock_fd); /* releases the flock */
+    free(e->argv);
+    kve_strv_dispose(&e->extra_args);
     free(e->binary);
     free(e->data_dir);
     free(e->sock_path);

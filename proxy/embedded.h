@@ -38,9 +38,10 @@ typedef struct st_kve_embedded_t kve_embedded_t;
  * Takes an exclusive lock on data_dir (a second kvedge on the same directory is refused), starts the
  * server and waits until it answers PING. Returns NULL with a message in `err` on failure, e.g.
  * `redis-server not found in PATH (install the redis-server package or set embedded_redis.binary)`.
- * `conf` is copied.
+ * `conf` is copied. `extra_args` (NULL-terminated, may be NULL) are more redis-server options, appended to
+ * kvedge's own (copied; they are on its command line, so they must hold no secret in clear).
  */
-kve_embedded_t *kve_embedded_start(const kve_embedded_conf_t *conf, char *err, size_t errlen);
+kve_embedded_t *kve_embedded_start(const kve_embedded_conf_t *conf, char *const *extra_args, char *err, size_t errlen);
 
 /** Absolute path of the unix socket the server listens on (owned by `e`, stable across restarts). */
 const char *kve_embedded_socket_path(const kve_embedded_t *e);

@@ -13,6 +13,7 @@
 #include "proxy/err.h"
 #include "proxy/kv_redis_internal.h"
 #include "proxy/log.h"
+#include "proxy/redis_acl.h"
 #include "proxy/redis_reply.h"
 #include "proxy/resp.h"
 
@@ -123,6 +124,7 @@ static void on_handshake_reply(redisAsyncContext *ac, void *reply, void *privdat
     link->backoff_ms = 0;
     link->consecutive_timeouts = 0;
     kve_kv__set_state(&link->super, KVE_KV_UP);
+    kve_redis_acl_check(&link->super, link->target);
 }
 
 static void start_connect(kve_redis_link_t *link)
@@ -212,6 +214,9 @@ kve_kv_t *kve_kv_redis_create(h2o_loop_t *loop, const kve_redis_target_t *target
         snprintf(link->super.peer, sizeof(link->super.peer), "unix:%s", target->path);
     else
         snprintf(link->super.peer, sizeof(link->super.peer), "%s:%d", target->host, target->port);
+    if (target->username != NULL) /* two links (two users) per thread: say which */
+        snprintf(link->super.peer + strlen(link->super.peer), sizeof(link->super.peer) - strlen(link->super.peer), " as %s",
+                 target->username);
     h2o_timeout_init(loop, &link->tick, TICK_MS);
     link->tick_entry.cb = on_tick;
     h2o_timeout_init(loop, &link->connect_timeout, conf->connect_timeout_ms);

@@ -23,7 +23,11 @@ typedef struct st_app_t {
     kve_config_t cfg;
     kve_server_conf_t server_conf;
     kve_embedded_t *embedded;
-    kve_redis_target_t target;
+    /** the Redis users of the KV links (built only when the KV API is served) */
+    kve_redis_users_t users;
+    /** the read-write link's target, and the read-only one's (has_ro: else read-only tokens use the first) */
+    kve_redis_target_t target, target_ro;
+    int has_ro;
     kve_access_log_t *access_log;
     kve_server_t *server;
 } app_t;
@@ -34,6 +38,7 @@ static void usage(FILE *out)
           "       kvedge -t -c FILE     check the configuration and exit (0: valid, 1: errors)\n"
           "       kvedge token -c FILE [--read-only] [--ttl DURATION] [--sub NAME]\n"
           "                             print a KV REST token signed with kv.jwt_key (default ttl 1h)\n"
+          "       kvedge acl -c FILE    print the Redis ACL users an external Redis needs (docs/security.md)\n"
           "       kvedge --help-config  list every configuration key\n"
           "       kvedge --version\n",
           out);
@@ -84,17 +89,71 @@ Exit:
     return ret;
 }
 
+/* `kvedge acl`: the ACL SETUSER lines for the configuration's policy */
+static int print_acl(int argc, char **argv)
+{
+    kve_config_t cfg = {0};
+    int ret = 1;
+
+    if (argc != 3 || strcmp(argv[1], "-c") != 0)
+        return usage(stderr), 1;
+    if (kve_config_load(&cfg, argv[2], stderr) == 0) {
+        if (cfg.kv_enabled)
+            kve_config_print_acl(&cfg, stdout), ret = 0;
+        else
+            fprintf(stderr, "kvedge acl: %s serves no KV API (no kv section)\n", argv[2]);
+    }
+    kve_config_dispose(&cfg);
+    return ret;
+}
+
 static void on_thread_start(kve_thread_t *thread, void *data)
 {
     app_t *app = data;
     thread->kv = kve_kv_redis_create(thread->ctx.loop, &app->target, &app->cfg.redis);
+    if (app->has_ro)
+        thread->kv_ro = kve_kv_redis_create(thread->ctx.loop, &app->target_ro, &app->cfg.redis);
 }
 
 static void on_thread_stop(kve_thread_t *thread, void *data)
 {
+    if (thread->kv_ro != NULL)
+        kve_kv_destroy(thread->kv_ro);
     if (thread->kv != NULL)
         kve_kv_destroy(thread->kv);
-    thread->kv = NULL;
+    thread->kv = thread->kv_ro = NULL;
+}
+
+/*
+ * The links' targets: the read-write one, and a read-only one when there is a user for it (the embedded
+ * Redis always has one; an external Redis when redis.read_only_username is set). With the KV API served,
+ * each knows what its user must not be able to run (checked at connect).
+ */
+static int init_targets(app_t *app, char *err, size_t errlen)
+{
+    const char *sock = app->embedded != NULL ? kve_embedded_socket_path(app->embedded) : NULL;
+    kve_redis_conf_t rw = app->cfg.redis, ro = app->cfg.redis;
+
+    if (app->embedded != NULL && app->cfg.kv_enabled) {
+        rw.username = app->users.rw_name, rw.password = app->users.rw_password;
+        ro.username = app->users.ro_name, ro.password = app->users.ro_password;
+    } else {
+        ro.username = app->cfg.redis.read_only_username, ro.password = app->cfg.redis.read_only_password;
+    }
+    if (kve_redis_target_init(&app->target, &rw, sock, err, errlen) != 0)
+        return -1;
+    app->target.role = "read-write";
+    app->target.acl_refused = app->users.rw.refused.v;
+    if (!app->cfg.kv_enabled || ro.username == NULL)
+        return 0;
+    if (kve_redis_target_init(&app->target_ro, &ro, sock, err, errlen) != 0)
+        return -1;
+    if (ro.password == NULL) /* never the read-write user's password (from the URL) with another user name */
+        kve_redis_target_forget_password(&app->target_ro);
+    app->target_ro.role = "read-only";
+    app->target_ro.acl_refused = app->users.ro.refused.v;
+    app->has_ro = 1;
+    return 0;
 }
 
 static uint64_t on_tick(void *data)
@@ -134,10 +193,12 @@ static int start(app_t *app, char *err, size_t errlen)
     if (lc->access_log != NULL && lc->access_log[0] != '\0' &&
         (app->access_log = kve_access_log_open(lc->access_log, lc->access_log_format, err, errlen)) == NULL)
         return -1;
-    if (kve_config_uses_embedded_redis(&app->cfg) && (app->embedded = kve_embedded_start(&app->cfg.embedded, err, errlen)) == NULL)
+    if (app->cfg.kv_enabled)
+        kve_config_users_build(&app->cfg, &app->users);
+    if (kve_config_uses_embedded_redis(&app->cfg) &&
+        (app->embedded = kve_embedded_start(&app->cfg.embedded, app->users.embedded_args.v, err, errlen)) == NULL)
         return -1;
-    if (kve_redis_target_init(&app->target, &app->cfg.redis, app->embedded != NULL ? kve_embedded_socket_path(app->embedded) : NULL,
-                              err, errlen) != 0)
+    if (init_targets(app, err, errlen) != 0)
         return -1;
     app->server_conf = app->cfg.server;
     app->server_conf.listen.entries = app->cfg.all_listeners.entries; /* main listeners + the KV API's own */
@@ -155,6 +216,8 @@ static void stop(app_t *app)
     kve_access_log_close(app->access_log);
     kve_embedded_stop(app->embedded);
     kve_redis_target_dispose(&app->target);
+    kve_redis_target_dispose(&app->target_ro);
+    kve_config_users_dispose(&app->users);
     kve_config_dispose(&app->cfg);
     kve_metrics_reset_routes();
     kve_log_close();
@@ -210,6 +273,8 @@ int main(int argc, char **argv)
 
     if (argc > 1 && strcmp(argv[1], "token") == 0)
         return mint_token(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "acl") == 0)
+        return print_acl(argc - 1, argv + 1);
     while ((ch = getopt_long(argc, argv, "c:th", longopts, NULL)) != -1) {
         switch (ch) {
         case 'c':

@@ -97,8 +97,9 @@ static size_t queue_handshake(redisAsyncContext *ac, const kve_redis_target_t *t
     size_t n = 1;
     char db[16];
 
-    if (t->password != NULL && t->username != NULL) {
-        redisAsyncCommandArgv(ac, cb, privdata, 3, (const char *[]){"AUTH", t->username, t->password}, NULL);
+    if (t->username != NULL) { /* a user without a password is a `nopass` user: any password opens it, none does not */
+        redisAsyncCommandArgv(ac, cb, privdata, 3, (const char *[]){"AUTH", t->username, t->password != NULL ? t->password : ""},
+                              NULL);
         ++n;
     } else if (t->password != NULL) {
         redisAsyncCommandArgv(ac, cb, privdata, 2, (const char *[]){"AUTH", t->password}, NULL);

@@ -45,8 +45,8 @@ typedef void (*kve_redis_adapter_cb)(struct redisAsyncContext *ac, void *reply, 
 
 /**
  * Starts connecting to `target` on `loop`, attaches the adapter and queues the handshake: AUTH (when the
- * target has a password), SELECT (when `select_db` and db != 0), then PING, each with callback
- * `cb`/`privdata`; ac->data is set to `privdata`. Returns how many handshake replies to wait for (at least
+ * target has a user name or a password; a user without a password sends an empty one), SELECT (when `select_db` and db != 0), then
+ * PING, each with callback `cb`/`privdata`; ac->data is set to `privdata`. Returns how many handshake replies to wait for (at least
  * 1), or 0 with a message in `err` (the context is already freed then). On success adapter->ac is set;
  * the caller installs its connect/disconnect callbacks and queues its own commands.
  */

@@ -228,14 +228,20 @@ int kve_redis_target_init(kve_redis_target_t *target, const kve_redis_conf_t *co
     return 0;
 }
 
+void kve_redis_target_forget_password(kve_redis_target_t *target)
+{
+    if (target->password != NULL) {
+        OPENSSL_cleanse(target->password, strlen(target->password));
+        free(target->password);
+    }
+    target->password = NULL;
+}
+
 void kve_redis_target_dispose(kve_redis_target_t *target)
 {
     free(target->path);
     free(target->host);
     free(target->username);
-    if (target->password != NULL) {
-        OPENSSL_cleanse(target->password, strlen(target->password));
-        free(target->password);
-    }
+    kve_redis_target_forget_password(target);
     memset(target, 0, sizeof(*target));
 }

@@ -16,6 +16,9 @@ typedef struct st_kve_redis_conf_t {
     /** override the URL's credentials when set (password is a secret) */
     char *username;
     char *password;
+    /** the user for read-only tokens' commands (external Redis; NULL: they share the read-write user) */
+    char *read_only_username;
+    char *read_only_password;
     uint64_t connect_timeout_ms;
     uint64_t command_timeout_ms;
     uint64_t reconnect_max_delay_ms;
@@ -32,6 +35,13 @@ typedef struct st_kve_redis_target_t {
     int db;
     char *username;
     char *password;
+    /** which token access class the links to this target serve ("read-write", "read-only"), for logs */
+    const char *role;
+    /**
+     * Borrowed, NULL-terminated (may be NULL): commands the KV policy refuses to this role, which the user must
+     * not be able to run either (inside scripts); each connection checks that once its handshake is done.
+     */
+    char *const *acl_refused;
 } kve_redis_target_t;
 
 /**
@@ -47,6 +57,8 @@ int kve_redis_parse_url(const char *url, kve_redis_target_t *out, char *err, siz
  */
 int kve_redis_target_init(kve_redis_target_t *target, const kve_redis_conf_t *conf, const char *embedded_path, char *err,
                           size_t errlen);
+/** Wipes and frees the target's password (it then authenticates without one). */
+void kve_redis_target_forget_password(kve_redis_target_t *target);
 /** Frees the target's strings. */
 void kve_redis_target_dispose(kve_redis_target_t *target);
 

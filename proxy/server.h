@@ -75,6 +75,8 @@ typedef struct st_kve_thread_t {
     kve_server_t *server;
     /** this thread's KV link (NULL until the thread's init hook created it) */
     kve_kv_t *kv;
+    /** the link for read-only tokens' commands, as a Redis user with read-only rights (NULL: they use `kv`) */
+    kve_kv_t *kv_ro;
     /** this thread's counters (written only by this thread) */
     kve_metrics_thread_t *metrics;
     /** kve_drain_watcher_t of this thread */

@@ -25,10 +25,15 @@ function parseCommand(buf) {
     return { argv, used: pos };
 }
 
+function isAclCheck(argv) {
+    return argv[0].toUpperCase() === 'EVAL_RO' && argv[1].includes('redis.acl_check_cmd');
+}
+
 /**
  * A fake Redis on 127.0.0.1 that answers PING (kvedge's handshake: no AUTH or SELECT without a password or
- * database) with +PONG and every other command with answer(argv) (bytes as a latin1 string; null: no
- * answer). Records every command as {conn, argv}. Returns {url, commands, connections(), stop()}.
+ * database) with +PONG, kvedge's ACL check at connect (EVAL_RO of a script with redis.acl_check_cmd) with an
+ * empty array (nothing refused is allowed), and every other command with answer(argv) (bytes as a latin1
+ * string; null: no answer). Records every command as {conn, argv}. Returns {url, commands, connections(), stop()}.
  */
 export async function startFakeRedis(answer) {
     const commands = [];
@@ -45,7 +50,7 @@ export async function startFakeRedis(answer) {
             for (let cmd; (cmd = parseCommand(buf)) !== null; ) {
                 buf = buf.subarray(cmd.used);
                 commands.push({ conn, argv: cmd.argv });
-                const out = cmd.argv[0].toUpperCase() === 'PING' ? '+PONG\r\n' : answer(cmd.argv);
+                const out = cmd.argv[0].toUpperCase() === 'PING' ? '+PONG\r\n' : isAclCheck(cmd.argv) ? '*0\r\n' : answer(cmd.argv);
                 if (out !== null) sock.write(Buffer.from(out, 'latin1'));
             }
         });

@@ -48,6 +48,7 @@ before(async () => {
             max_reply_size: '64KiB',
             max_commands: 1000,
             heartbeat: '2s',
+            allow_commands: ['monitor'], // the /monitor endpoint (refused unless listed)
         },
     });
     api = `${k.url}/kv`;

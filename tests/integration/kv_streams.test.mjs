@@ -65,7 +65,7 @@ test('subscribe while Redis is SIGSTOPped: 504 JSON within about connect_timeout
 
 test('a subscription Redis never confirms (handshake done, SUBSCRIBE unanswered): 504 JSON within about connect_timeout', async () => {
     const fake = await startFakeRedis(([name]) => (name.toUpperCase() === 'GET' ? '$-1\r\n' : null));
-    const k = await startKvedge(kvConfig({ url: fake.url, connect_timeout: '500ms' }, {}, { threads: 1 }));
+    const k = await startKvedge(kvConfig({ url: fake.url, connect_timeout: '500ms' }, { allow_commands: ['monitor'] }, { threads: 1 }));
     try {
         for (const what of ['/subscribe/silent', '/monitor']) {
             const t0 = Date.now();
@@ -131,7 +131,7 @@ async function connections(k) {
 
 test('Redis killed or restarted under a started stream: the stream ends, the request is released, a new subscribe works', async () => {
     const redis = await startRedis();
-    const k = await startKvedge(kvConfig(redis.url, {}, { threads: 1 }));
+    const k = await startKvedge(kvConfig(redis.url, { allow_commands: ['monitor'] }, { threads: 1 }));
     const base = `${k.url}/kv`;
     try {
         for (const how of ['SIGKILL', 'restart']) {
@@ -203,7 +203,7 @@ test('a subscriber that stops reading is dropped once more than 1 MiB is queued 
 
 test('kv.max_streams: 2 streams at once over 2 threads, a third gets 503 JSON and a warning; closed or failed streams free their slot', async () => {
     const redis = await startRedis();
-    const k = await startKvedge(kvConfig(redis.url, { max_streams: 2 }));
+    const k = await startKvedge(kvConfig(redis.url, { max_streams: 2, allow_commands: ['monitor'] }));
     const base = `${k.url}/kv`;
     const io = redis.client();
     try {

@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The Redis users of the KV links (see config.h): one per token access class, with ACL rules computed from
+ * the KV policy (handlers/kv_acl.c). For the embedded Redis kvedge creates them itself at every start, with
+ * fresh random passwords passed to redis-server as SHA-256 hashes (its command line is visible to local
+ * users; a hash of 256 random bits reveals nothing). For an external Redis `kvedge acl` prints the same
+ * rules as ACL SETUSER commands for the operator.
+ */
+#include "conf/config.h"
+#include "proxy/common.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#define RW_USER "kvedge-rw"
+#define RO_USER "kvedge-ro"
+
+static void hex(const unsigned char *bytes, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i != n; ++i) {
+        out[2 * i] = digits[bytes[i] >> 4];
+        out[2 * i + 1] = digits[bytes[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static void random_password(char out[65])
+{
+    unsigned char bytes[32];
+    KVE_ASSERT(RAND_bytes(bytes, sizeof(bytes)) == 1);
+    hex(bytes, sizeof(bytes), out);
+    OPENSSL_cleanse(bytes, sizeof(bytes));
+}
+
+/* "#<sha256 of password>": how Redis takes a password it never sees in clear */
+static void password_hash_rule(const char *password, char out[66])
+{
+    unsigned char md[32];
+    unsigned int mdlen = sizeof(md);
+    KVE_ASSERT(EVP_Digest(password, strlen(password), md, &mdlen, EVP_sha256(), NULL) == 1 && mdlen == sizeof(md));
+    out[0] = '#';
+    hex(md, sizeof(md), out + 1);
+}
+
+static void push_user(kve_strv_t *args, const char *name, const char *password, const kve_acl_user_t *user)
+{
+    char hash[66];
+    password_hash_rule(password, hash);
+    kve_strv_push(args, "--user");
+    kve_strv_push(args, name);
+    kve_strv_push(args, "on");
+    kve_strv_push(args, hash);
+    for (size_t i = 0; i != user->rules.n; ++i)
+        kve_strv_push(args, user->rules.v[i]);
+}
+
+/* whether the links send SELECT: an external Redis on a database other than 0 */
+static int selects_db(const kve_config_t *cfg)
+{
+    kve_redis_target_t target;
+    char err[256];
+    int db;
+
+    if (kve_config_uses_embedded_redis(cfg) || kve_redis_parse_url(cfg->redis.url, &target, err, sizeof(err)) != 0)
+        return 0;
+    db = target.db;
+    kve_redis_target_dispose(&target);
+    return db != 0;
+}
+
+void kve_config_users_build(const kve_config_t *cfg, kve_redis_users_t *out)
+{
+    int select_db = selects_db(cfg);
+
+    KVE_ASSERT(cfg->kv_enabled);
+    kve_rest_acl_build(&cfg->kv, 0, select_db, &out->rw);
+    kve_rest_acl_build(&cfg->kv, 1, select_db, &out->ro);
+    if (!kve_config_uses_embedded_redis(cfg))
+        return;
+    snprintf(out->rw_name, sizeof(out->rw_name), "%s", RW_USER);
+    snprintf(out->ro_name, sizeof(out->ro_name), "%s", RO_USER);
+    random_password(out->rw_password);
+    random_password(out->ro_password);
+    push_user(&out->embedded_args, out->rw_name, out->rw_password, &out->rw);
+    push_user(&out->embedded_args, out->ro_name, out->ro_password, &out->ro);
+}
+
+void kve_config_users_dispose(kve_redis_users_t *users)
+{
+    kve_rest_acl_dispose(&users->rw);
+    kve_rest_acl_dispose(&users->ro);
+    kve_strv_dispose(&users->embedded_args);
+    OPENSSL_cleanse(users->rw_password, sizeof(users->rw_password));
+    OPENSSL_cleanse(users->ro_password, sizeof(users->ro_password));
+}
+
+static void print_user(FILE *out, const char *name, const kve_acl_user_t *user)
+{
+    fprintf(out, "ACL SETUSER %s reset on ><password>", name);
+    for (size_t i = 0; i != user->rules.n; ++i)
+        fprintf(out, " %s", user->rules.v[i]);
+    fputc('\n', out);
+}
+
+void kve_config_print_acl(const kve_config_t *cfg, FILE *out)
+{
+    kve_acl_user_t rw = {0}, ro = {0};
+    const char *rw_name = cfg->redis.username != NULL ? cfg->redis.username : RW_USER;
+    const char *ro_name = cfg->redis.read_only_username != NULL ? cfg->redis.read_only_username : RO_USER;
+    int select_db = selects_db(cfg);
+
+    kve_rest_acl_build(&cfg->kv, 0, select_db, &rw);
+    kve_rest_acl_build(&cfg->kv, 1, select_db, &ro);
+    fprintf(out,
+            "# Redis ACL users for kvedge's KV API, computed from its command policy (kvedge %s). Run these with\n"
+            "# redis-cli as an admin user, with passwords of your own in place of <password>, then set redis.username /\n"
+            "# redis.password and redis.read_only_username / redis.read_only_password (docs/security.md). Scripts\n"
+            "# (EVAL, FCALL) run with these rights, so they cannot do what the policy refuses. Re-run after changing\n"
+            "# kv.allow_commands, kv.deny_commands, kv.allow_keys or kv.allow_flush.\n",
+            KVE_VERSION);
+    print_user(out, rw_name, &rw);
+    print_user(out, ro_name, &ro);
+    kve_rest_acl_dispose(&rw);
+    kve_rest_acl_dispose(&ro);
+}
