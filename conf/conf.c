@@ -164,8 +164,7 @@ static void hide_values(kve_conf_t *conf, const kve_directive_t *table, const kv
         if (d == NULL)
             continue;
         if (hides_value(d, value)) {
-            kve_conf__hide_lines(conf, key);
-            kve_conf__hide_lines(conf, value);
+            kve_conf__hide_lines(conf, value); /* (the key is no secret: a value on its line is masked) */
         } else if (d->type == KVE_T_MAP) {
             hide_object(conf, d, value);
         } else if (d->type == KVE_T_LIST && value->type == KVE_NODE_SEQUENCE) {
@@ -409,12 +408,20 @@ static void apply_table(kve_conf_t *conf, const kve_directive_t *table, const kv
     free(set);
 }
 
+/* a syntax error leaves no tree to say where secrets are: a line that may hold one is judged from the text */
 static void report_syntax(kve_conf_t *conf, const char *name, const char *text, size_t len, unsigned line, unsigned col,
                           const char *err)
 {
-    char *source = kve_yaml_line(text, len, line);
+    size_t num_lines;
+    char **lines = kve_yaml_split_lines(text, len, &num_lines);
+    unsigned char *suspect = kve_conf__secret_lines(lines, num_lines);
+    const char *source = line >= 1 && line <= num_lines ? lines[line - 1] : NULL;
+
+    if (source != NULL && suspect[line - 1])
+        kve_conf__hide_suspect_line(conf, name, line);
     kve_conf__report(conf, name, line, col, source, "%s", err);
-    free(source);
+    free(suspect);
+    kve_yaml_free_lines(lines, num_lines);
 }
 
 static int load_text(kve_conf_t *conf, const char *name, const char *text, size_t len, const kve_directive_t *table, void *obj)

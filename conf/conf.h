@@ -12,9 +12,12 @@
  *           |        ^
  *
  * Values of KVE_F_SECRET and KVE_F_HIDDEN directives never reach the output: before applying a table the
- * engine records the source lines of every such value (and of an unknown key whose suggestion is one, a
- * typo like `tokn: value`), and an error at one of those lines shows `   12 | (not shown: holds a secret)`
- * instead of the line and caret. Messages about such values never echo them.
+ * engine records where every such value is (and the value of an unknown key whose suggestion is one, a typo
+ * like `tokn: value`), and an error on one of those lines shows the line with each one-line value replaced
+ * by `<hidden>` (the caret still points where it should), or `   12 | (not shown: holds a secret)` for a
+ * line holding part of a value that spans lines. A YAML syntax error leaves no tree: a line that may hold a
+ * secret, judged from its text, shows `(not shown: may hold a secret)`. Messages about such values never
+ * echo them.
  *
  * Ownership: strings and lists the engine stores into a config object are malloc'd and belong to that
  * object; kve_conf_free_fields() releases them with the same table.

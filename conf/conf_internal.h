@@ -20,10 +20,16 @@ struct st_kve_conf_path_seg_t {
     size_t index;
 };
 
-/** Lines `first`..`last` of `file` hold a hidden value (KVE_F_SECRET, KVE_F_HIDDEN): errors there do not quote them. */
+/**
+ * Lines `first`..`last` of `file` hold a hidden value (KVE_F_SECRET, KVE_F_HIDDEN): errors there do not quote it
+ * (conf_secrets.c). A one-line value (end_col != 0) is masked at columns [first_col, end_col); otherwise the lines are
+ * not shown at all. `suspect`: only judged from the text (a syntax error), not known.
+ */
 struct st_kve_conf_hidden_t {
     const char *file;
     unsigned first, last;
+    unsigned first_col, end_col;
+    int suspect;
 };
 
 struct st_kve_conf_t {
@@ -63,8 +69,23 @@ void kve_conf__report(kve_conf_t *conf, const char *file, unsigned line, unsigne
 void kve_conf__error_at_offset(kve_conf_t *conf, const kve_node_t *node, size_t offset, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/** Records that lines `node->line`..`node->end_line` of `node->file` hold a hidden value. */
+/** Records that `node` (lines `node->line`..`node->end_line` of `node->file`) is a hidden value. */
 void kve_conf__hide_lines(kve_conf_t *conf, const kve_node_t *node);
+/** Records that line `line` of `file` (borrowed; must outlive `conf`'s reports) may hold a secret: never quoted. */
+void kve_conf__hide_suspect_line(kve_conf_t *conf, const char *file, unsigned line);
+/**
+ * Line `line` of `file` (text `source`) as an error may show it: a malloc'd copy with every one-line hidden value
+ * replaced by "<hidden>", and in `*shown_col` the column in it of column `col` of the source. NULL when the line
+ * must not be shown at all, with the reason in `*why` ("holds a secret", "may hold a secret"). `file` NULL: no
+ * hidden values.
+ */
+char *kve_conf__shown_line(const kve_conf_t *conf, const char *file, unsigned line, const char *source, unsigned col,
+                           unsigned *shown_col, const char **why);
+/**
+ * Judges, without a YAML tree, which of `num_lines` lines may hold a secret (see conf_secrets.c): a malloc'd array
+ * with one flag per line, 1 for a line that must not be quoted.
+ */
+unsigned char *kve_conf__secret_lines(char *const *lines, size_t num_lines);
 /** Wipes `len` bytes at `p` (a secret) and frees it (NULL is fine). */
 void kve_conf__free_secret(void *p, size_t len);
 

@@ -3,8 +3,8 @@
  * Error output and reference documentation. Errors are compiler-style so editors can jump to them
  * ("file:line:col: error: key.path: message"), followed by the offending line and a caret; columns count
  * characters (as libyaml does) and the caret line copies the tabs of the quoted line so it lines up.
- * Every error is counted; only the first KVE_CONF_MAX_ERRORS are printed, then one line says so. A line that
- * holds a hidden value (kve_conf__hide_lines) is never printed: the error names its number instead.
+ * Every error is counted; only the first KVE_CONF_MAX_ERRORS are printed, then one line says so. Hidden values
+ * never reach the output (conf_secrets.c decides how a line holding one is shown).
  */
 #include "conf/conf.h"
 
@@ -56,24 +56,6 @@ static int is_continuation(char c)
     return ((unsigned char)c & 0xc0) == 0x80;
 }
 
-void kve_conf__hide_lines(kve_conf_t *conf, const kve_node_t *node)
-{
-    if (node->file == NULL)
-        return;
-    conf->hidden = kve_realloc(conf->hidden, (conf->num_hidden + 1) * sizeof(*conf->hidden));
-    conf->hidden[conf->num_hidden++] = (struct st_kve_conf_hidden_t){node->file, node->line, KVE_MAX(node->line, node->end_line)};
-}
-
-static int is_hidden(const kve_conf_t *conf, const char *file, unsigned line)
-{
-    for (size_t i = 0; i != conf->num_hidden; ++i) {
-        const struct st_kve_conf_hidden_t *h = conf->hidden + i;
-        if (line >= h->first && line <= h->last && strcmp(h->file, file) == 0)
-            return 1;
-    }
-    return 0;
-}
-
 static int line_number_width(unsigned line)
 {
     int width = snprintf(NULL, 0, "%u", line);
@@ -117,10 +99,16 @@ void kve_conf__vreport(kve_conf_t *conf, const char *file, unsigned line, unsign
     print_path(conf, out);
     vfprintf(out, fmt, args);
     fputc('\n', out);
-    if (line != 0 && source != NULL && file != NULL && is_hidden(conf, file, line)) {
-        fprintf(out, "%*u | (not shown: holds a secret)\n", line_number_width(line), line);
-    } else if (line != 0 && source != NULL) {
-        print_source(out, source, line, col);
+    if (line != 0 && source != NULL) {
+        const char *why;
+        unsigned shown_col;
+        char *shown = kve_conf__shown_line(conf, file, line, source, col, &shown_col, &why);
+        if (shown == NULL) {
+            fprintf(out, "%*u | (not shown: %s)\n", line_number_width(line), line, why);
+        } else {
+            print_source(out, shown, line, shown_col);
+            free(shown);
+        }
     }
     fflush(out);
 }

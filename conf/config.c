@@ -69,6 +69,9 @@ static const kve_directive_t limits_directives[] = {
      .doc = "TLS handshake"},
     {"drain_timeout", KVE_T_DURATION, KVE_FIELD(kve_server_limits_t, drain_timeout_ms), 0, 0, HOUR, "10s",
      .doc = "on SIGTERM, how long in-flight requests may take"},
+    {"max_pending_size", KVE_T_SIZE, KVE_FIELD(kve_server_limits_t, max_pending_size), 0, 0, 64 * GIB, "64MiB",
+     .doc = "memory of requests being received that no handler (no token check) has seen yet, all connections; beyond "
+            "it the largest get 503 and are closed (0: no limit; at least twice the largest request accepted)"},
     {NULL}};
 
 /* log: the access log format compiles (else kvedge -t passes a file that fails at startup) */
@@ -90,7 +93,7 @@ static const kve_directive_t log_directives[] = {
     {"access_log", KVE_T_STRING, KVE_FIELD(kve_log_conf_t, access_log),
      .doc = "\"\" off, \"-\" stdout, or a file (reopened on SIGHUP)"},
     {"access_log_format", KVE_T_STRING, KVE_FIELD(kve_log_conf_t, access_log_format),
-     .doc = "h2o log format (default: common log format plus duration)"},
+     .doc = "h2o log format, at most 4096 bytes (default: common log format plus duration)"},
     {NULL}};
 
 /*
@@ -244,6 +247,39 @@ static const kve_directive_t token_directives[] = {
     {"name", KVE_T_STRING, KVE_FIELD(kve_rest_token_conf_t, name), .max = 64, .doc = "shown in logs instead of the token"},
     {NULL}};
 
+/* where entry `i` of kv.tokens gives its token (the token or token_file value), for pointing at it */
+static const kve_node_t *token_node(const kve_node_t *kv, size_t i)
+{
+    const kve_node_t *tokens = kve_yaml_get(kv, "tokens"), *n;
+    if (tokens == NULL || tokens->type != KVE_NODE_SEQUENCE || i >= tokens->u.sequence.size)
+        return kv;
+    if ((n = kve_yaml_get(tokens->u.sequence.items[i], "token")) != NULL ||
+        (n = kve_yaml_get(tokens->u.sequence.items[i], "token_file")) != NULL)
+        return n;
+    return tokens->u.sequence.items[i];
+}
+
+/* a token listed twice would be ambiguous (with two access levels, the first listed wins); reported at the second,
+ * never quoting it */
+static int check_unique_tokens(kve_conf_t *conf, const kve_node_t *node, const kve_rest_conf_t *kv)
+{
+    size_t i, j;
+    int ret = 0;
+    for (j = 1; j < kv->tokens.size; ++j) {
+        for (i = 0; i != j; ++i) {
+            const kve_rest_token_conf_t *a = kv->tokens.entries + i, *b = kv->tokens.entries + j;
+            if (strcmp(a->token, b->token) != 0)
+                continue;
+            kve_conf_error(
+                conf, token_node(node, j), "tokens[%zu] is the same token as tokens[%zu] (line %u): list each token once%s", j, i,
+                token_node(node, i)->line, a->read_only != b->read_only ? " (it cannot be both read-write and read-only)" : "");
+            ret = -1;
+            break;
+        }
+    }
+    return ret;
+}
+
 static int check_kv(kve_conf_t *conf, const kve_node_t *node, void *obj)
 {
     kve_config_t *cfg = (void *)((char *)obj - offsetof(kve_config_t, kv));
@@ -261,6 +297,8 @@ static int check_kv(kve_conf_t *conf, const kve_node_t *node, void *obj)
                        KVE_JWT_MIN_KEY);
         return -1;
     }
+    if (check_unique_tokens(conf, node, kv) != 0)
+        return -1;
     return check_path(conf, node, kv->path);
 }
 
@@ -271,6 +309,9 @@ static const kve_directive_t kv_directives[] = {
      .elem_size = sizeof(kve_rest_token_conf_t), .doc = "accepted bearer tokens"},
     {"jwt_key", KVE_T_STRING, KVE_FIELD(kve_rest_conf_t, jwt_key), KVE_F_SECRET,
      .doc = "HS256 key (>= 32 bytes) for short-lived tokens minted by `kvedge token` (or jwt_key_file)"},
+    {"jwt_max_ttl", KVE_T_DURATION, KVE_FIELD(kve_rest_conf_t, jwt_max_ttl_ms), 0, SEC, KVE_JWT_TTL_LIMIT * 1000LL, "24h",
+     .doc = "longest lifetime of a JWT: `kvedge token --ttl` above it is an error, and JWTs whose exp (or exp - iat) is "
+            "further ahead are refused"},
     {"max_request_size", KVE_T_SIZE, KVE_FIELD(kve_rest_conf_t, max_request_size), 0, KIB, GIB, "10MiB",
      .doc = "larger bodies get 400 \"ERR max request size exceeded\" (Upstash: 10MiB, Vercel: 1MiB)"},
     {"max_key_size", KVE_T_SIZE, KVE_FIELD(kve_rest_conf_t, max_key_size), 0, 1, 512 * MIB, "32KiB", .doc = "longest key argument"},
@@ -297,6 +338,8 @@ static const kve_directive_t kv_directives[] = {
      .doc = "SSE comment heartbeat interval"},
     {"max_streams", KVE_T_INT, KVE_FIELD(kve_rest_conf_t, max_streams), 0, 1, 100000, "1024",
      .doc = "open /subscribe, /psubscribe and /monitor streams (one Redis connection each), all threads; more get 503"},
+    {"max_streams_per_token", KVE_T_INT, KVE_FIELD(kve_rest_conf_t, max_streams_per_token), 0, 1, 100000, "256",
+     .doc = "open streams of any one token (static or JWT), so one token cannot hold every kv.max_streams slot; more get 503"},
     {"sync_key", KVE_T_STRING, KVE_FIELD(kve_rest_conf_t, sync_key), .min = 1, .max = 1024, .dflt = "kvedge:sync",
      .doc = "Redis key counting writes, for upstash-sync-token"},
     {"listen", KVE_T_LIST, KVE_FIELD(kve_rest_conf_t, listen), 0, 0, 64, .children = listen_directives,
@@ -398,12 +441,38 @@ static int check_served_paths(kve_conf_t *conf, const kve_config_t *cfg)
     return ret;
 }
 
+/*
+ * limits.max_pending_size must hold one request of the largest size accepted, in a buffer grown by doubling
+ * (twice its size): such a request would otherwise always be refused with 503 (proxy/pending.h).
+ */
+static int check_pending_size(kve_conf_t *conf, const kve_config_t *cfg)
+{
+    const kve_server_limits_t *l = &cfg->server.limits;
+    const kve_node_t *root = kve_conf_root(conf), *node;
+    int kv = cfg->kv_enabled && cfg->kv.max_request_size > l->max_body_size;
+    uint64_t body = kv ? cfg->kv.max_request_size : l->max_body_size;
+
+    if (l->max_pending_size == 0 || l->max_pending_size >= 2 * (body + l->max_header_size))
+        return 0;
+    if ((node = kve_yaml_get(kve_yaml_get(root, "limits"), "max_pending_size")) == NULL &&
+        (node = kve_yaml_get(kve_yaml_get(root, kv ? "kv" : "limits"), kv ? "max_request_size" : "max_body_size")) == NULL)
+        node = root;
+    kve_conf_error(conf, node,
+                   "limits.max_pending_size: %llu bytes cannot hold one request of the largest size accepted: it must be at "
+                   "least twice %s (%llu bytes) plus limits.max_header_size (%llu bytes), as buffers grow by doubling",
+                   (unsigned long long)l->max_pending_size, kv ? "kv.max_request_size" : "limits.max_body_size",
+                   (unsigned long long)body, (unsigned long long)l->max_header_size);
+    return -1;
+}
+
 int kve_config_load(kve_config_t *cfg, const char *path, FILE *errout)
 {
     kve_conf_t *conf = kve_conf_new(errout);
     int ret = kve_conf_load_file(conf, path, top_directives, cfg);
     if (ret == 0)
         ret = check_served_paths(conf, cfg);
+    if (ret == 0)
+        ret = check_pending_size(conf, cfg);
     kve_conf_free(conf);
     if (ret == 0)
         build_listeners(cfg);

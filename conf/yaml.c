@@ -133,6 +133,7 @@ static kve_node_t *convert(struct st_convert_t *ctx, int id, unsigned depth)
     node->line = (unsigned)y->start_mark.line + 1;
     node->column = (unsigned)y->start_mark.column + 1;
     node->end_line = end_line(y);
+    node->end_column = y->end_mark.line == y->start_mark.line ? (unsigned)y->end_mark.column + 1 : 0;
     ctx->active[id] = 1;
     switch (y->type) {
     case YAML_SCALAR_NODE:
@@ -186,15 +187,31 @@ static int next_line(const char *text, size_t len, size_t *pos, size_t *start, s
     return 1;
 }
 
-static void split_lines(kve_yaml_doc_t *doc, const char *text, size_t len)
+/* the lines of text whose BOM, if any, was skipped */
+static char **split_lines(const char *text, size_t len, size_t *num_lines)
 {
     size_t cap = 16, pos = 0, start, line_len;
-    doc->lines = kve_malloc(cap * sizeof(*doc->lines));
+    char **lines = kve_malloc(cap * sizeof(*lines));
+    *num_lines = 0;
     while (next_line(text, len, &pos, &start, &line_len)) {
-        if (doc->num_lines == cap)
-            doc->lines = kve_realloc(doc->lines, (cap *= 2) * sizeof(*doc->lines));
-        doc->lines[doc->num_lines++] = kve_strndup(text + start, line_len);
+        if (*num_lines == cap)
+            lines = kve_realloc(lines, (cap *= 2) * sizeof(*lines));
+        lines[(*num_lines)++] = kve_strndup(text + start, line_len);
     }
+    return lines;
+}
+
+char **kve_yaml_split_lines(const char *text, size_t len, size_t *num_lines)
+{
+    skip_bom(&text, &len);
+    return split_lines(text, len, num_lines);
+}
+
+void kve_yaml_free_lines(char **lines, size_t num_lines)
+{
+    for (size_t i = 0; i != num_lines; ++i)
+        free(lines[i]);
+    free(lines);
 }
 
 char *kve_yaml_line(const char *text, size_t len, unsigned line)
@@ -294,7 +311,7 @@ kve_yaml_doc_t *kve_yaml_parse(const char *file, const char *text, size_t len, u
     skip_bom(&text, &len);
     doc->file = kve_strdup(file);
     ctx.file = doc->file;
-    split_lines(doc, text, len);
+    doc->lines = split_lines(text, len, &doc->num_lines);
     if (!yaml_parser_initialize(&parser))
         KVE_ASSERT(!"yaml_parser_initialize failed (out of memory)");
     yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING);
@@ -315,9 +332,7 @@ void kve_yaml_free(kve_yaml_doc_t *doc)
     if (doc == NULL)
         return;
     free_node(doc->root);
-    for (size_t i = 0; i != doc->num_lines; ++i)
-        free(doc->lines[i]);
-    free(doc->lines);
+    kve_yaml_free_lines(doc->lines, doc->num_lines);
     free(doc->file);
     free(doc);
 }

@@ -28,6 +28,9 @@ struct st_kve_node_t {
     unsigned line, column;
     /** 1-based line of the node's last character (a block scalar or a nested collection spans several) */
     unsigned end_line;
+    /** 1-based column just past the node's last character when the node ends on the line it starts on (a
+     * one-line scalar, quotes included, or flow collection); 0 when it spans lines */
+    unsigned end_column;
     union {
         struct {
             /** NUL-terminated value (may contain NULs only if the YAML had escapes; `len` is exact) */
@@ -72,6 +75,14 @@ kve_yaml_doc_t *kve_yaml_parse(const char *file, const char *text, size_t len, u
  * no document behind.
  */
 char *kve_yaml_line(const char *text, size_t len, unsigned line);
+
+/**
+ * Splits `text` into lines exactly as a document's `lines` (BOM skipped; \n, \r\n and \r end lines): a malloc'd
+ * array of `*num_lines` malloc'd strings, freed with kve_yaml_free_lines().
+ */
+char **kve_yaml_split_lines(const char *text, size_t len, size_t *num_lines);
+/** Frees what kve_yaml_split_lines() returned. */
+void kve_yaml_free_lines(char **lines, size_t num_lines);
 
 /** Frees a document and all its nodes (NULL is fine). */
 void kve_yaml_free(kve_yaml_doc_t *doc);

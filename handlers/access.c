@@ -38,13 +38,58 @@ static int open_file(const char *path, char *err, size_t errlen)
     return fd;
 }
 
+/*
+ * h2o 2.2.5's h2o_logconf_compile() writes its error message into the caller's buffer with sprintf; for an
+ * unterminated "%{" the message quotes the whole rest of the format ("%16s" is a minimum width, not a
+ * maximum), so a long format overflowed any fixed buffer. Such formats are refused here, before h2o sees
+ * them, and h2o gets a buffer longer than its longest message for this format anyway.
+ */
+static int precheck_format(const char *fmt, char *err, size_t errlen)
+{
+    size_t len = strlen(fmt);
+    const char *p = fmt, *q, *close;
+
+    if (len > KVE_ACCESS_LOG_MAX_FORMAT) {
+        snprintf(err, errlen, "bad access log format: %zu bytes, at most %d", len, KVE_ACCESS_LOG_MAX_FORMAT);
+        return -1;
+    }
+    /* the grammar of h2o's compiler: "%%", or "%" then any of "<>" then "{...}" and a letter, or a letter */
+    while (*p != '\0') {
+        if (*p++ != '%')
+            continue;
+        if (*p == '%') {
+            ++p;
+            continue;
+        }
+        for (q = p; *q == '<' || *q == '>'; ++q)
+            ;
+        if (*q != '{') {
+            p = *q != '\0' ? q + 1 : q;
+            continue;
+        }
+        if ((close = strchr(q + 1, '}')) == NULL) {
+            snprintf(err, errlen, "bad access log format: \"%%{\" at byte %zu has no closing \"}\"", (size_t)(p - fmt));
+            return -1;
+        }
+        p = close[1] != '\0' ? close + 2 : close + 1;
+    }
+    return 0;
+}
+
 static h2o_logconf_t *compile_format(const char *fmt, char *err, size_t errlen)
 {
-    char errbuf[256]; /* h2o_logconf_compile's minimum */
-    h2o_logconf_t *logconf =
-        h2o_logconf_compile(fmt != NULL && fmt[0] != '\0' ? fmt : DEFAULT_FORMAT, H2O_LOGCONF_ESCAPE_APACHE, errbuf);
-    if (logconf == NULL)
+    h2o_logconf_t *logconf;
+    char *errbuf;
+
+    if (fmt == NULL || fmt[0] == '\0')
+        fmt = DEFAULT_FORMAT;
+    if (precheck_format(fmt, err, errlen) != 0)
+        return NULL;
+    /* h2o's longest message quotes at most the rest of the format after ~80 bytes of text */
+    errbuf = kve_zalloc(strlen(fmt) + 256);
+    if ((logconf = h2o_logconf_compile(fmt, H2O_LOGCONF_ESCAPE_APACHE, errbuf)) == NULL)
         snprintf(err, errlen, "bad access log format: %s", errbuf);
+    free(errbuf);
     return logconf;
 }
 

@@ -11,6 +11,9 @@
 #include <stddef.h>
 #include "h2o.h"
 
+/** longest access_log_format accepted, in bytes */
+#define KVE_ACCESS_LOG_MAX_FORMAT 4096
+
 typedef struct st_kve_access_log_t kve_access_log_t;
 
 /**
@@ -18,7 +21,10 @@ typedef struct st_kve_access_log_t kve_access_log_t;
  * log format (NULL: the default). Returns NULL with a message in `err` on a bad path or format.
  */
 kve_access_log_t *kve_access_log_open(const char *path, const char *fmt, char *err, size_t errlen);
-/** Checks that `fmt` (NULL: the default) compiles as an h2o log format; returns 0, or -1 with a message in `err`. */
+/**
+ * Checks that `fmt` (NULL: the default) compiles as an h2o log format of at most KVE_ACCESS_LOG_MAX_FORMAT
+ * bytes; returns 0, or -1 with a message in `err`.
+ */
 int kve_access_log_check_format(const char *fmt, char *err, size_t errlen);
 /** Reopens the file (after rotation); returns 0 or -1 (the old file stays in use). Thread-safe. */
 int kve_access_log_reopen(kve_access_log_t *log);

@@ -11,17 +11,17 @@
 #include <openssl/crypto.h>
 
 #define JWT_AUDIENCE "kvedge:kv"
-#define JWT_SKEW_SEC 5
 
 struct st_kve_rest_auth_t {
     kve_rest_token_conf_t *tokens;
     size_t ntokens;
     char *jwt_key;
     size_t jwt_key_len;
+    uint64_t jwt_max_ttl;
     char **who; /* "token <name>" per static token */
 };
 
-kve_rest_auth_t *kve_rest_auth_new(const kve_rest_token_conf_t *tokens, size_t ntokens, const char *jwt_key)
+kve_rest_auth_t *kve_rest_auth_new(const kve_rest_token_conf_t *tokens, size_t ntokens, const char *jwt_key, uint64_t jwt_max_ttl)
 {
     kve_rest_auth_t *a = kve_zalloc(sizeof(*a));
     size_t i;
@@ -38,6 +38,7 @@ kve_rest_auth_t *kve_rest_auth_new(const kve_rest_token_conf_t *tokens, size_t n
         a->who[i] = kve_strdup(buf);
     }
     a->ntokens = ntokens;
+    a->jwt_max_ttl = jwt_max_ttl;
     if (jwt_key != NULL && jwt_key[0] != '\0') {
         a->jwt_key = kve_strdup(jwt_key);
         a->jwt_key_len = strlen(jwt_key);
@@ -94,7 +95,7 @@ int kve_rest_auth_check(const kve_rest_auth_t *a, const char *token, size_t len,
         set_who(who, wholen, name);
     } else if (a->jwt_key == NULL || memchr(token, '.', len) == NULL) {
         set_who(who, wholen, "unknown token");
-    } else if ((access = kve_rest_jwt_verify(a->jwt_key, token, len, now, err, sizeof(err))) != KVE_ACCESS_NONE) {
+    } else if ((access = kve_rest_jwt_verify(a->jwt_key, token, len, now, a->jwt_max_ttl, err, sizeof(err))) != KVE_ACCESS_NONE) {
         set_who(who, wholen, "jwt");
     } else {
         snprintf(who, wholen, "jwt refused: %s", err);
@@ -109,6 +110,10 @@ char *kve_rest_jwt_mint(const char *key, int access, uint64_t ttl_sec, const cha
 
     if (key == NULL || strlen(key) < KVE_JWT_MIN_KEY) {
         snprintf(err, errlen, "the JWT key (kv.jwt_key) must be at least %d bytes", KVE_JWT_MIN_KEY);
+        return NULL;
+    }
+    if (ttl_sec == 0 || ttl_sec > KVE_JWT_TTL_LIMIT) { /* bounded, so now + ttl_sec cannot overflow */
+        snprintf(err, errlen, "the token lifetime must be from 1s to %dd", KVE_JWT_TTL_LIMIT / 86400);
         return NULL;
     }
     if (jwt_new(&jwt) != 0)
@@ -149,10 +154,55 @@ static int well_formed(const char *t, size_t len)
     return dots == 2 && last_dot + 1 < len && t[0] != '.';
 }
 
-static int check_claims(jwt_t *jwt, time_t now, char *err, size_t errlen)
+/* a + b, saturated at the int64 bounds: claims are attacker-chosen integers up to 2^63-1 */
+static int64_t sat_add(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_add_overflow(a, b, &r))
+        return b > 0 ? INT64_MAX : INT64_MIN;
+    return r;
+}
+
+/* `name` as an integer claim: 1 (in *out), 0 if absent, -1 if present and not an integer */
+static int int_claim(json_t *claims, const char *name, int64_t *out)
+{
+    json_t *v = json_object_get(claims, name);
+    if (v == NULL)
+        return 0;
+    if (!json_is_integer(v))
+        return -1;
+    *out = json_integer_value(v);
+    return 1;
+}
+
+/* exp (required), nbf and iat (optional) against `now` and the lifetime cap; returns NULL or why not */
+static const char *check_times(json_t *claims, int64_t now, uint64_t max_ttl)
+{
+    int64_t exp = 0, nbf = 0, iat = 0, span = (int64_t)KVE_MIN(max_ttl, (uint64_t)KVE_JWT_TTL_LIMIT) + KVE_JWT_SKEW_SEC;
+    int has_nbf = int_claim(claims, "nbf", &nbf), has_iat = int_claim(claims, "iat", &iat);
+
+    if (int_claim(claims, "exp", &exp) != 1)
+        return "exp is missing or not an integer";
+    if (has_nbf < 0 || has_iat < 0)
+        return "nbf or iat is not an integer";
+    if (exp <= sat_add(now, -KVE_JWT_SKEW_SEC))
+        return "expired";
+    if (exp > sat_add(now, span))
+        return "exp is further ahead than kv.jwt_max_ttl";
+    if (has_nbf && nbf > sat_add(now, KVE_JWT_SKEW_SEC))
+        return "not valid yet (nbf)";
+    if (has_iat && iat > sat_add(now, KVE_JWT_SKEW_SEC))
+        return "issued in the future (iat)";
+    if (has_iat && exp > sat_add(iat, span))
+        return "lifetime (exp - iat) longer than kv.jwt_max_ttl";
+    return NULL;
+}
+
+static int check_claims(jwt_t *jwt, time_t now, uint64_t max_ttl, char *err, size_t errlen)
 {
     char *text = jwt_get_grants_json(jwt, NULL);
-    json_t *claims = text != NULL ? json_loads(text, 0, NULL) : NULL, *exp, *aud, *access;
+    json_t *claims = text != NULL ? json_loads(text, 0, NULL) : NULL, *aud, *access;
+    const char *why;
     int ret = KVE_ACCESS_NONE;
 
     free(text);
@@ -160,9 +210,9 @@ static int check_claims(jwt_t *jwt, time_t now, char *err, size_t errlen)
         snprintf(err, errlen, "claims are not a JSON object");
         goto Exit;
     }
-    exp = json_object_get(claims, "exp"), aud = json_object_get(claims, "aud"), access = json_object_get(claims, "access");
-    if (!json_is_integer(exp) || json_integer_value(exp) + JWT_SKEW_SEC <= (json_int_t)now) {
-        snprintf(err, errlen, "%s", json_is_integer(exp) ? "expired" : "exp is missing or not an integer");
+    aud = json_object_get(claims, "aud"), access = json_object_get(claims, "access");
+    if ((why = check_times(claims, (int64_t)now, max_ttl)) != NULL) {
+        snprintf(err, errlen, "%s", why);
     } else if (!json_is_string(aud) || strcmp(json_string_value(aud), JWT_AUDIENCE) != 0) {
         snprintf(err, errlen, "aud is not %s", JWT_AUDIENCE);
     } else if (json_is_string(access) && strcmp(json_string_value(access), "rw") == 0) {
@@ -177,7 +227,7 @@ Exit:
     return ret;
 }
 
-int kve_rest_jwt_verify(const char *key, const char *token, size_t len, time_t now, char *err, size_t errlen)
+int kve_rest_jwt_verify(const char *key, const char *token, size_t len, time_t now, uint64_t max_ttl, char *err, size_t errlen)
 {
     char copy[KVE_TOKEN_MAX + 1];
     jwt_t *jwt = NULL;
@@ -202,7 +252,7 @@ int kve_rest_jwt_verify(const char *key, const char *token, size_t len, time_t n
     if (jwt_get_alg(jwt) != JWT_ALG_HS256 || alg == NULL || strcmp(alg, "HS256") != 0)
         snprintf(err, errlen, "algorithm is not HS256");
     else
-        access = check_claims(jwt, now, err, errlen);
+        access = check_claims(jwt, now, max_ttl, err, errlen);
     jwt_free(jwt);
     return access;
 }

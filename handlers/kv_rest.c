@@ -182,7 +182,7 @@ void kve_rest__send_kv_error(kve_rest_handler_t *self, h2o_req_t *req, int err, 
 
 static uint64_t response_sync(struct st_rest_req_t *st)
 {
-    return KVE_MAX(st->sync, st->thread->sync_seen);
+    return KVE_MAX(st->sync, kve_rest__sync_seen(st->self));
 }
 
 static int encode(struct st_rest_req_t *st, const kve_kv_reply_t *reply, size_t limit)
@@ -304,57 +304,77 @@ static int issue(struct st_rest_req_t *st, kve_kv_t *kv, uint8_t kind, uint32_t 
                  const size_t *argvlen);
 static void issue_more(struct st_rest_req_t *st);
 
-/* the highest token this request knows was handed out: the thread's, or the client's if plausible (a client
- * cannot push the shared counter arbitrarily far) */
+/* the highest token this request knows was handed out: the process', or the client's if plausible (kv_sync.h) */
 static uint64_t sync_floor(struct st_rest_req_t *st)
 {
-    uint64_t seen = st->thread->sync_seen;
-    return st->sync > seen && st->sync - seen <= ((uint64_t)1 << 32) ? st->sync : seen;
+    return kve_sync_floor(&st->self->sync, st->sync);
 }
 
 /* INCR <sync_key> came back at or below a token already handed out: the key was deleted (FLUSHDB, FLUSHALL,
- * DEL, a Redis without persistence restarted). Move it past that token so tokens keep growing. */
+ * DEL, a Redis without persistence restarted). Raise it past that token so tokens keep growing; the script is
+ * idempotent, so concurrent writes that all saw the low value raise it once between them. */
 static void fix_sync_counter(struct st_rest_req_t *st, uint64_t value, uint64_t floor)
 {
-    char delta[24];
-    const char *argv[3] = {"INCRBY", st->self->conf->sync_key, delta};
-    size_t argvlen[3] = {6, strlen(st->self->conf->sync_key), 0};
+    char target[24];
+    const char *key = st->self->conf->sync_key;
+    const char *argv[5] = {"EVAL", kve_sync_raise_script, "1", key, target};
+    size_t argvlen[5] = {4, strlen(kve_sync_raise_script), 1, strlen(key), 0};
     kve_kv_t *kv = kve_server_thread(st->req->conn->ctx)->kv;
 
-    argvlen[2] = (size_t)snprintf(delta, sizeof(delta), "%llu", (unsigned long long)(floor - value + 1));
-    if (kv == NULL || issue(st, kv, SLOT_SYNC_FIX, 0, 3, argv, argvlen) != 0)
+    argvlen[4] = kve_u64toa(floor + 1, target); /* floor <= KVE_SYNC_MAX */
+    if (kv == NULL || issue(st, kv, SLOT_SYNC_FIX, 0, 5, argv, argvlen) != 0)
         return;
-    kve_log(KVE_LOG_INFO, "kv", "%s restarted at %llu (below %llu): moved past it", st->self->conf->sync_key,
-            (unsigned long long)value, (unsigned long long)floor);
+    if (kve_sync_should_log_raise(&st->self->sync, floor))
+        kve_log(KVE_LOG_INFO, "kv", "%s restarted at %llu (below %llu): moved past it", key, (unsigned long long)value,
+                (unsigned long long)floor);
 }
 
 /* The counter could not be read: an error reply (the key holds something else, an ACL), a timeout or a lost
  * connection. The user's commands ran and replied, so the response stands, with the last token known. */
 static void on_sync_failed(struct st_rest_req_t *st, int err, const kve_kv_reply_t *reply)
 {
+    const char *key = st->self->conf->sync_key, *text = reply != NULL && reply->str != NULL ? reply->str : "";
+    size_t len = reply != NULL && reply->str != NULL ? KVE_MIN(reply->len, 100) : 0;
+
     if (err != 0) { /* transient, and the link reports it */
-        kve_log(KVE_LOG_DEBUG, "kv", "INCR %s failed (%s): the response carries the last sync token", st->self->conf->sync_key,
-                kve_strerror(err));
-    } else if (!st->thread->warned_sync_key) {
-        st->thread->warned_sync_key = 1;
-        kve_log(KVE_LOG_WARN, "kv", "INCR %s failed (%.*s): sync tokens will not advance", st->self->conf->sync_key,
-                (int)KVE_MIN(reply->len, 100), reply->str != NULL ? reply->str : "");
+        kve_log(KVE_LOG_DEBUG, "kv", "INCR %s failed (%s): the response carries the last sync token", key, kve_strerror(err));
+    } else if (kve_sync_should_warn(&st->self->sync, text, len)) {
+        kve_log(KVE_LOG_WARN, "kv", "INCR %s failed (%.*s): sync tokens stay at %llu until it works again (DEL %s resets it)", key,
+                (int)len, text, (unsigned long long)kve_rest__sync_seen(st->self), key);
     }
+}
+
+/* The counter holds something no count of writes reaches (a client set it): never taken as a token. */
+static void on_sync_implausible(struct st_rest_req_t *st, const kve_kv_reply_t *reply)
+{
+    const char *key = st->self->conf->sync_key;
+    char value[48];
+
+    if (reply->type == KVE_REPLY_INTEGER)
+        snprintf(value, sizeof(value), "%lld", reply->integer);
+    else
+        snprintf(value, sizeof(value), "\"%.*s\"", (int)KVE_MIN(reply->str != NULL ? reply->len : 0, 40),
+                 reply->str != NULL ? reply->str : "");
+    if (kve_sync_should_warn(&st->self->sync, KVE_STRLIT("implausible")))
+        kve_log(KVE_LOG_WARN, "kv",
+                "the sync counter %s holds %s, not a plausible count (1 to 2^53): ignored, sync tokens stay at %llu until "
+                "it is reset (DEL %s)",
+                key, value, (unsigned long long)kve_rest__sync_seen(st->self), key);
 }
 
 static void on_sync_reply(struct st_rest_req_t *st, uint8_t kind, int err, const kve_kv_reply_t *reply)
 {
     uint64_t floor = sync_floor(st), v;
 
-    if (err != 0 || reply->type != KVE_REPLY_INTEGER || reply->integer <= 0) {
+    if (err != 0 || reply->type == KVE_REPLY_ERROR) {
         on_sync_failed(st, err, reply);
-        return;
-    }
-    v = (uint64_t)reply->integer;
-    if (kind == SLOT_SYNC && v <= floor)
+    } else if (!kve_sync_value(reply, &v)) {
+        on_sync_implausible(st, reply);
+    } else if (kind == SLOT_SYNC && v <= floor) {
         fix_sync_counter(st, v, floor);
-    else if (v > st->thread->sync_seen)
-        st->thread->sync_seen = v;
+    } else {
+        kve_sync_note(&st->self->sync, v);
+    }
 }
 
 static void on_reply(void *data, int err, const kve_kv_reply_t *reply)
@@ -729,14 +749,14 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
         query = req->path.base + req->query_at + 1, qlen = req->path.len - req->query_at - 1;
     /* h2o routed the normalised path here; serve only a raw path that says the same */
     if ((err = kve_rest_check_path(req->path.base, path_end, self->conf->path, self->prefix_len, &req->pool)) != NULL) {
-        kve_rest__send_error(self, req, 400, err, kve_rest__thread(self, req)->sync_seen);
+        kve_rest__send_error(self, req, 400, err, kve_rest__sync_seen(self));
         return 0;
     }
     if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("OPTIONS")) && serve_options(self, req))
         return 0;
     if (!method_allowed(self, req)) {
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("GET, HEAD, POST, PUT"));
-        kve_rest__send_error(self, req, 405, "ERR method not allowed", kve_rest__thread(self, req)->sync_seen);
+        kve_rest__send_error(self, req, 405, "ERR method not allowed", kve_rest__sync_seen(self));
         return 0;
     }
     if (!authenticate(self, req, query, qlen, &read_only)) {
@@ -744,14 +764,14 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
         return 0;
     }
     if (req->entity.base != NULL && req->entity.len > self->conf->max_request_size) {
-        kve_rest__send_error(self, req, 400, "ERR max request size exceeded", kve_rest__thread(self, req)->sync_seen);
+        kve_rest__send_error(self, req, 400, "ERR max request size exceeded", kve_rest__sync_seen(self));
         return 0;
     }
     if ((kind = stream_kind(rest, rest_len, &args, &args_len)) != NULL) {
         if ((err = stream_refusal(self, req, kind, read_only)) != NULL)
-            kve_rest__send_error(self, req, 400, err, kve_rest__thread(self, req)->sync_seen);
+            kve_rest__send_error(self, req, 400, err, kve_rest__sync_seen(self));
         else
-            kve_rest__serve_stream(self, req, kind, args, args_len, read_only);
+            kve_rest__serve_stream(self, req, find_token(req, query, qlen), kind, args, args_len, read_only);
         return 0;
     }
     st = h2o_mem_alloc_shared(&req->pool, sizeof(*st), on_dispose);
@@ -818,7 +838,7 @@ void kve_rest_register(h2o_pathconf_t *pathconf, const kve_rest_conf_t *conf)
     self->super.dispose = on_handler_dispose;
     self->conf = conf;
     /* a JWT key shorter than KVE_JWT_MIN_KEY is refused by the configuration, and never verifies anything */
-    self->auth = kve_rest_auth_new(conf->tokens.entries, conf->tokens.size, conf->jwt_key);
+    self->auth = kve_rest_auth_new(conf->tokens.entries, conf->tokens.size, conf->jwt_key, conf->jwt_max_ttl_ms / 1000);
     kve_rest_policy_init();
     kve_rest_policy_of(conf, &self->policy);
     self->prefix_len = strcmp(pathconf->path.base, "/") == 0 ? 0 : pathconf->path.len;

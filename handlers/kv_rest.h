@@ -8,8 +8,9 @@
  * Read-your-writes across instances: after every request that may write, the handler also sends
  * INCR <sync_key> on the same connection. Redis runs it after the writes, so its value orders the writes
  * globally (all kvedge instances share the key) and a replica that has applied value N has applied every
- * write acknowledged with a token <= N. `upstash-sync-token` carries max(that value as seen by this
- * thread, the token the client sent), so the token a client holds never goes backwards.
+ * write acknowledged with a token <= N. `upstash-sync-token` carries max(the highest value this process
+ * has seen, the token the client sent), so the tokens kvedge hands out never go backwards. The key is an
+ * ordinary key a client can overwrite or Redis can lose: kv_sync.h says how its value is kept sane.
  */
 #ifndef KVE_HANDLERS_KV_REST_H
 #define KVE_HANDLERS_KV_REST_H
@@ -30,6 +31,8 @@ typedef struct st_kve_rest_conf_t {
     } tokens;
     /** HS256 key for tokens minted by `kvedge token` (secret; NULL: JWTs refused) */
     char *jwt_key;
+    /** longest JWT lifetime minted or accepted (kv_auth.h) */
+    uint64_t jwt_max_ttl_ms;
     uint64_t max_request_size;
     uint64_t max_key_size;
     uint64_t max_reply_size;
@@ -46,6 +49,8 @@ typedef struct st_kve_rest_conf_t {
     uint64_t heartbeat_ms;
     /** open SSE streams (one Redis connection each) allowed across all threads */
     int64_t max_streams;
+    /** ... of which one token may hold */
+    int64_t max_streams_per_token;
     char *sync_key;
     /** listeners that serve only this API (empty: it is served on the main listeners at `path`) */
     struct {

@@ -6,6 +6,7 @@
 #include "handlers/kv_auth.h"
 #include "handlers/kv_policy.h"
 #include "handlers/kv_rest.h"
+#include "handlers/kv_sync.h"
 #include "proxy/buf.h"
 
 typedef struct st_kve_rest_handler_t {
@@ -14,13 +15,14 @@ typedef struct st_kve_rest_handler_t {
     kve_rest_auth_t *auth;
     kve_rest_policy_t policy;
     size_t prefix_len;
+    /** keeps the fields above, read by every request, off the cache line every write updates below */
+    char pad_[64];
+    /** the sync-token counter as every thread has seen it (kv_sync.h) */
+    kve_sync_state_t sync;
 } kve_rest_handler_t;
 
 /** Per worker thread. */
 typedef struct st_kve_rest_thread_t {
-    /** highest sync counter value this thread has seen */
-    uint64_t sync_seen;
-    int warned_sync_key;
     /** SSE heartbeats */
     h2o_timeout_t heartbeat;
 } kve_rest_thread_t;
@@ -32,6 +34,12 @@ kve_rest_thread_t *kve_rest__thread(kve_rest_handler_t *self, h2o_req_t *req);
 static inline kve_kv_t *kve_rest__link(kve_thread_t *thread, int read_only)
 {
     return read_only && thread->kv_ro != NULL ? thread->kv_ro : thread->kv;
+}
+
+/** The highest sync token handed out by this process (no response carries less). */
+static inline uint64_t kve_rest__sync_seen(kve_rest_handler_t *self)
+{
+    return kve_sync_seen(&self->sync);
 }
 
 /** Adds the CORS response headers when the request's Origin is allowed. */
@@ -46,8 +54,12 @@ void kve_rest__send_error(kve_rest_handler_t *self, h2o_req_t *req, int status, 
 /** Sends the error of a failed KV operation: {"error":"ERR <kve_strerror(err)>"} with kve_err_http_status(err). */
 void kve_rest__send_kv_error(kve_rest_handler_t *self, h2o_req_t *req, int err, uint64_t sync);
 
-/** SSE endpoints: `kind` is "subscribe", "psubscribe" or "monitor"; `args` the path after it ("/ch1/ch2"). */
-void kve_rest__serve_stream(kve_rest_handler_t *self, h2o_req_t *req, const char *kind, const char *args, size_t args_len,
-                            int read_only);
+/**
+ * SSE endpoints: `kind` is "subscribe", "psubscribe" or "monitor"; `args` the path after it ("/ch1/ch2");
+ * `token` the token the request was authenticated with (for kv.max_streams_per_token; borrowed for the call);
+ * `read_only` its class (read-only tokens' streams connect as the read-only Redis user).
+ */
+void kve_rest__serve_stream(kve_rest_handler_t *self, h2o_req_t *req, h2o_iovec_t token, const char *kind, const char *args,
+                            size_t args_len, int read_only);
 
 #endif

@@ -2,21 +2,31 @@
 /*
  * Server-sent events of the KV REST API: /subscribe/<channel>..., /psubscribe/<pattern>..., /monitor.
  * Each request owns a KV stream (a dedicated Redis connection) and turns its replies into lines
- * `data: message,<channel>,<payload>` (kv-rest-protocol.md §1.6). Payload lines are split into several
- * `data:` lines as the SSE format requires. h2o allows one send in flight, so events queue in `pending`
+ * `data: message,<channel>,<payload>` (kv-rest-protocol.md §1.6). Every value in an event (channel and
+ * pattern names, payloads, MONITOR lines) is written by kv_sse_event.c, which splits it at each CR, LF and
+ * CRLF so no value can end an event or forge one. Channel names and patterns with CR or LF are refused
+ * at /subscribe and /psubscribe: a subscriber would never see them as it asked (a reader turns every line
+ * end into LF) and a confirmation naming them could not be told from one for another name; yet a
+ * PSUBSCRIBE still receives any channel a publisher chose, so the splitting is what keeps the stream
+ * sound. h2o allows one send in flight, so events queue in `pending`
  * until h2o asks for more (proceed); a client that stops reading is dropped once the queue passes a
  * bound. Comment heartbeats keep proxies from timing out an idle stream.
  *
  * kv.max_streams caps the streams open at once in the whole process (each holds a Redis connection, and a
- * read-only token may open them). One atomic counter rather than a per-thread share of the cap: client
- * connections spread unevenly over threads, and a share would refuse streams on a busy thread while idle
- * threads hold unused ones. A stream holds its slot from just before the connection opens until it closes.
+ * read-only token may open them), kv.max_streams_per_token those of one token (kv_stream_slots.h). One
+ * process-wide count rather than a per-thread share of the cap: client connections spread unevenly over
+ * threads, and a share would refuse streams on a busy thread while idle threads hold unused ones. A stream
+ * holds its slot from just before the connection opens until it closes.
  *
  * Prompt cleanup: h2o 2.2.5 notices an HTTP/1 client that went away only when a write fails, which for a
- * quiet channel is the next heartbeat. So for plain HTTP/1 a second, read-only watcher on a dup() of the
- * client socket reports the hangup at once, and the Redis subscription is closed right then.
+ * quiet channel is the next heartbeat, and before the response starts (while Redis has not confirmed the
+ * subscription) never. So for plain HTTP/1 a second, read-only watcher on a dup() of the client socket,
+ * armed as soon as the stream is opened, reports the hangup at once, and the Redis connection is closed
+ * (and the slot freed) right then.
  */
 #include "handlers/kv_rest_internal.h"
+#include "handlers/kv_sse_event.h"
+#include "handlers/kv_stream_slots.h"
 #include "proxy/common.h"
 #include "proxy/err.h"
 #include "proxy/log.h"
@@ -37,6 +47,8 @@ typedef struct st_sse_t {
     kve_rest_handler_t *self;
     kve_rest_thread_t *thread;
     kve_kv_stream_t *stream;
+    /** the token's id in kv_stream_slots.c: its slot is held while `stream` is set */
+    uint64_t token_id;
     kve_drain_watcher_t drain;
     h2o_timeout_entry_t heartbeat;
     h2o_socket_t *watch;
@@ -49,25 +61,28 @@ typedef struct st_sse_t {
     unsigned started : 1; /* the response began (on the first reply from Redis) */
 } sse_t;
 
-/* streams open in the process (atomic), and whether the cap was logged since it was last below it */
-static size_t num_streams;
-static int warned_max_streams;
-
-static int acquire_slot(kve_rest_handler_t *self)
+/* takes a slot for a new stream of `token_id`; else answers 503 and returns 0 */
+static int acquire_slot(kve_rest_handler_t *self, h2o_req_t *req, uint64_t token_id)
 {
-    size_t max = (size_t)self->conf->max_streams;
-    if (__atomic_add_fetch(&num_streams, 1, __ATOMIC_RELAXED) <= max)
+    size_t max = (size_t)self->conf->max_streams, per_token = (size_t)self->conf->max_streams_per_token;
+    int first = 0, why = kve_stream_slots_acquire(token_id, max, per_token, &first);
+    char msg[96];
+
+    if (why == KVE_STREAM_SLOT_OK)
         return 1;
-    __atomic_sub_fetch(&num_streams, 1, __ATOMIC_RELAXED);
-    if (!__atomic_exchange_n(&warned_max_streams, 1, __ATOMIC_RELAXED)) /* one line per episode, not per refusal */
-        kve_log(KVE_LOG_WARN, "kv", "kv.max_streams (%zu) reached: refusing new streams until one closes", max);
+    if (why == KVE_STREAM_SLOT_TOTAL) {
+        if (first) /* one line per episode, not per refusal */
+            kve_log(KVE_LOG_WARN, "kv", "kv.max_streams (%zu) reached: refusing new streams until one closes", max);
+        snprintf(msg, sizeof(msg), "ERR too many streams (kv.max_streams is %zu)", max);
+    } else {
+        if (first)
+            kve_log(KVE_LOG_WARN, "kv",
+                    "kv.max_streams_per_token (%zu) reached for a token (sha256 %08x): refusing its new streams until one closes",
+                    per_token, (unsigned)(token_id >> 32));
+        snprintf(msg, sizeof(msg), "ERR too many streams for this token (kv.max_streams_per_token is %zu)", per_token);
+    }
+    kve_rest__send_error(self, req, 503, msg, 0);
     return 0;
-}
-
-static void release_slot(kve_rest_handler_t *self)
-{
-    if (__atomic_sub_fetch(&num_streams, 1, __ATOMIC_RELAXED) < (size_t)self->conf->max_streams)
-        __atomic_store_n(&warned_max_streams, 0, __ATOMIC_RELAXED);
 }
 
 static void close_stream(sse_t *s)
@@ -75,7 +90,7 @@ static void close_stream(sse_t *s)
     if (s->stream != NULL) {
         kve_kv_stream_close(s->stream);
         s->stream = NULL;
-        release_slot(s->self);
+        kve_stream_slots_release(s->token_id);
     }
     if (s->watch != NULL) {
         h2o_socket_close(s->watch);
@@ -141,52 +156,45 @@ static void on_dispose(void *p)
     s->magic = 0;
 }
 
-/* appends `data: <text>` for each line of `text` and the blank line that ends the event */
-static void queue_event(sse_t *s, const char *prefix, size_t plen, const char *text, size_t len)
+/* queues one event whose data is `text` */
+static void queue_event(sse_t *s, const char *text, size_t len)
 {
-    size_t i, start = 0;
-    kve_buf_append(&s->pending, "data: ", 6);
-    kve_buf_append(&s->pending, prefix, plen);
-    for (i = 0; i <= len; ++i) {
-        if (i != len && text[i] != '\n')
-            continue;
-        kve_buf_append(&s->pending, text + start, i - start - (i > start && text[i - 1] == '\r'));
-        if (i != len)
-            kve_buf_append(&s->pending, "\ndata: ", 7);
-        start = i + 1;
-    }
-    kve_buf_append(&s->pending, "\n\n", 2);
+    kve_sse_event_begin(&s->pending);
+    kve_sse_event_data(&s->pending, text, len);
+    kve_sse_event_end(&s->pending);
 }
 
 /* `first`: the reply that started the response (MONITOR's "+OK", or the first subscribe confirmation) */
 static void queue_reply(sse_t *s, const kve_kv_reply_t *r, int first)
 {
-    kve_buf_t head = KVE_BUF_INIT;
+    const kve_kv_reply_t *last;
     size_t i;
 
     if (s->monitor) {
         if (first && r->type == KVE_REPLY_STATUS && r->len == 2 && memcmp(r->str, "OK", 2) == 0)
-            queue_event(s, "", 0, "\"OK\"", 4);
+            queue_event(s, "\"OK\"", 4);
         else if (r->type == KVE_REPLY_STATUS || r->type == KVE_REPLY_STRING)
-            queue_event(s, "", 0, r->str, r->len);
+            queue_event(s, r->str, r->len);
         return;
     }
     if (r->type != KVE_REPLY_ARRAY || r->elements < 3)
         return;
-    /* "message,<channel>," or "subscribe,<channel>," etc.: every element but the last, joined by commas */
+    /* "message,<channel>,<payload>" or "subscribe,<channel>,<count>" etc.: the elements joined by commas */
+    kve_sse_event_begin(&s->pending);
     for (i = 0; i + 1 != r->elements; ++i) {
         const kve_kv_reply_t *e = r->element[i];
         if (e->type == KVE_REPLY_STRING || e->type == KVE_REPLY_STATUS)
-            kve_buf_append(&head, e->str, e->len);
-        kve_buf_putc(&head, ',');
+            kve_sse_event_data(&s->pending, e->str, e->len);
+        kve_buf_putc(&s->pending, ',');
     }
-    if (r->element[i]->type == KVE_REPLY_INTEGER) {
+    last = r->element[i];
+    if (last->type == KVE_REPLY_INTEGER) {
         char n[24];
-        queue_event(s, head.base, head.len, n, (size_t)snprintf(n, sizeof(n), "%lld", r->element[i]->integer));
-    } else {
-        queue_event(s, head.base, head.len, r->element[i]->str, r->element[i]->len);
+        kve_sse_event_data(&s->pending, n, (size_t)snprintf(n, sizeof(n), "%lld", last->integer));
+    } else if (last->type == KVE_REPLY_STRING || last->type == KVE_REPLY_STATUS) {
+        kve_sse_event_data(&s->pending, last->str, last->len);
     }
-    kve_buf_dispose(&head);
+    kve_sse_event_end(&s->pending);
 }
 
 static void start_response(sse_t *s, h2o_req_t *req);
@@ -195,7 +203,7 @@ static void start_response(sse_t *s, h2o_req_t *req);
 static void fail_unstarted(sse_t *s, int err)
 {
     close_stream(s);
-    kve_rest__send_kv_error(s->self, s->req, err, s->thread->sync_seen);
+    kve_rest__send_kv_error(s->self, s->req, err, kve_rest__sync_seen(s->self));
 }
 
 static void on_stream(void *data, int err, const kve_kv_reply_t *reply)
@@ -216,7 +224,7 @@ static void on_stream(void *data, int err, const kve_kv_reply_t *reply)
     first = !s->started;
     if (first && reply->type == KVE_REPLY_ERROR) { /* e.g. NOPERM from a Redis ACL */
         close_stream(s);
-        kve_rest__send_error(s->self, s->req, 400, reply->str, s->thread->sync_seen);
+        kve_rest__send_error(s->self, s->req, 400, reply->str, kve_rest__sync_seen(s->self));
         return;
     }
     if (first)
@@ -251,8 +259,13 @@ static void on_watch(h2o_socket_t *sock, const char *err)
     char c;
     ssize_t n = recv(h2o_socket_get_fd(sock), &c, 1, MSG_PEEK | MSG_DONTWAIT);
 
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-        end(s, 1); /* the client hung up */
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) { /* the client hung up */
+        if (s->started) {
+            end(s, 1);
+        } else { /* Redis has not answered yet: free the connection and slot now, and end the request */
+            close_stream(s);
+            kve_rest__send_error(s->self, s->req, 499, "ERR the client closed the request", 0);
+        }
     } else if (n > 0) {
         h2o_socket_read_stop(sock); /* it sent something (a pipelined request): leave it to h2o */
     }
@@ -290,8 +303,9 @@ static size_t parse_names(kve_rest_handler_t *self, h2o_req_t *req, const char *
         return 0;
     }
     for (i = 0; i != cmd.argc; ++i) {
-        if (memchr(cmd.argv[i], ',', cmd.argvlen[i]) != NULL || cmd.argvlen[i] == 0 || cmd.argvlen[i] > self->conf->max_key_size) {
-            *err = "ERR channel names must be non-empty, without commas, and within the key size limit";
+        if (cmd.argvlen[i] == 0 || cmd.argvlen[i] > self->conf->max_key_size || memchr(cmd.argv[i], ',', cmd.argvlen[i]) != NULL ||
+            memchr(cmd.argv[i], '\r', cmd.argvlen[i]) != NULL || memchr(cmd.argv[i], '\n', cmd.argvlen[i]) != NULL) {
+            *err = "ERR channel names must be non-empty, without commas or line breaks, and within the key size limit";
             return 0;
         }
         argv[i + 1] = cmd.argv[i];
@@ -310,7 +324,7 @@ static void start_response(sse_t *s, h2o_req_t *req)
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/event-stream"));
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-cache"));
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-accel-buffering"), 0, NULL, H2O_STRLIT("no"));
-    kve_rest__add_sync_header(req, s->thread->sync_seen);
+    kve_rest__add_sync_header(req, kve_rest__sync_seen(s->self));
     kve_rest__add_cors(s->self, req);
     s->super.proceed = on_proceed;
     s->super.stop = on_stop;
@@ -319,17 +333,15 @@ static void start_response(sse_t *s, h2o_req_t *req)
     kve_server_watch_drain(thread, &s->drain);
     s->heartbeat.cb = on_heartbeat;
     h2o_timeout_link(req->conn->ctx->loop, &s->thread->heartbeat, &s->heartbeat);
-    watch_client(s, req);
 }
 
-void kve_rest__serve_stream(kve_rest_handler_t *self, h2o_req_t *req, const char *kind, const char *args, size_t args_len,
-                            int read_only)
+void kve_rest__serve_stream(kve_rest_handler_t *self, h2o_req_t *req, h2o_iovec_t token, const char *kind, const char *args,
+                            size_t args_len, int read_only)
 {
     kve_kv_t *kv = kve_rest__link(kve_server_thread(req->conn->ctx), read_only);
     const char *argv[MAX_CHANNELS + 1], *err = NULL;
     size_t argvlen[MAX_CHANNELS + 1], argc = 1;
     int monitor = strcmp(kind, "monitor") == 0, kverr = KVE_EUNAVAIL;
-    char msg[96];
     sse_t *s;
 
     argv[0] = monitor ? "MONITOR" : kind[0] == 's' ? "SUBSCRIBE" : "PSUBSCRIBE";
@@ -341,12 +353,15 @@ void kve_rest__serve_stream(kve_rest_handler_t *self, h2o_req_t *req, const char
     s = h2o_mem_alloc_shared(&req->pool, sizeof(*s), on_dispose);
     *s = (sse_t){SSE_MAGIC};
     s->req = req, s->self = self, s->thread = kve_rest__thread(self, req), s->monitor = monitor;
-    if (!acquire_slot(self)) {
-        snprintf(msg, sizeof(msg), "ERR too many streams (kv.max_streams is %lld)", (long long)self->conf->max_streams);
-        kve_rest__send_error(self, req, 503, msg, 0);
-    } else if (kv == NULL || (s->stream = kve_kv_stream_open(kv, argc, argv, argvlen, on_stream, s, &kverr)) == NULL) {
-        release_slot(self);
+    s->token_id = kve_stream_slots_token_id(token.base, token.len);
+    if (!acquire_slot(self, req, s->token_id))
+        return;
+    if (kv == NULL || (s->stream = kve_kv_stream_open(kv, argc, argv, argvlen, on_stream, s, &kverr)) == NULL) {
+        kve_stream_slots_release(s->token_id);
         kve_rest__send_kv_error(self, req, kverr, 0);
+        return;
     }
-    /* else the response starts with Redis' first reply (the subscription is in place), or is an error */
+    /* the response starts with Redis' first reply (the subscription is in place), or is an error; a client that
+     * leaves before then is noticed at once */
+    watch_client(s, req);
 }

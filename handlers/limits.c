@@ -1,8 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* Limit handler: answers 431 or 413 and logs when a request's headers or body exceed the path's limits. */
+/*
+ * Limit handler: answers 400 to ambiguous framing, 431 or 413 when a request's headers or body exceed the
+ * path's limits, and logs each answer.
+ */
 #include "handlers/limits.h"
+#include "handlers/framing.h"
 #include "proxy/common.h"
 #include "proxy/log.h"
+#include "proxy/pending.h"
 
 /* set in req->env when this handler answered, so the access logger does not log the request as h2o's own 413 */
 #define ANSWERED_ENV "kvedge.limits"
@@ -30,11 +35,28 @@ static const char *check_headers(const kve_limits_conf_t *conf, const h2o_req_t 
     return NULL;
 }
 
+/* 400 and close: the framing may mean something else to a proxy in front, so nothing after it is trusted */
+static int refuse_framing(h2o_req_t *req, const char *reason)
+{
+    kve_log(KVE_LOG_WARN, "limits", "400 for %.*s %.*s: %s (ambiguous request framing, RFC 9112)",
+            (int)KVE_MIN(req->method.len, 16), req->method.base, kve_log_path_len(req->path.base, req->path.len), req->path.base,
+            reason);
+    req->http1_is_persistent = 0;
+    *h2o_req_getenv(req, H2O_STRLIT(ANSWERED_ENV), 1) = h2o_iovec_init(H2O_STRLIT("400"));
+    h2o_send_error_400(req, "Bad Request", "bad request framing", H2O_SEND_ERROR_HTTP1_CLOSE_CONNECTION);
+    return 0;
+}
+
 static int on_req(h2o_handler_t *_self, h2o_req_t *req)
 {
     struct st_limits_handler_t *self = (void *)_self;
     size_t found = 0;
-    const char *reason = check_headers(&self->conf, req, &found);
+    const char *reason;
+
+    kve_pending_release_request(req); /* its bytes are a handler's now (pending.h) */
+    if ((reason = kve_framing_check(req)) != NULL)
+        return refuse_framing(req, reason);
+    reason = check_headers(&self->conf, req, &found);
 
     if (reason == NULL && self->conf.max_body_size != 0 && req->entity.base != NULL && req->entity.len > self->conf.max_body_size) {
         kve_log(KVE_LOG_WARN, "limits", "413 for %.*s %.*s: request body larger than limits.max_body_size (%zu bytes)",

@@ -10,12 +10,18 @@
  * path. Then it runs its stop hook and disposes its context. The main thread joins the workers, disposes
  * the shared configuration while every loop still exists (the proxy's socket pool keeps a timer on the
  * first loop), then destroys the loops.
+ *
+ * Each connection record carries its charge in the budget of request bytes no handler has seen yet
+ * (pending.h); the record is the socket's on_close.data, which the HTTP/1 read hook (h1read.h) relies on.
+ * The sweep timer also makes a thread whose clients went quiet refuse its share of an excess.
  */
 #include "proxy/server.h"
 #include "proxy/common.h"
+#include "proxy/h1read.h"
 #include "proxy/listener.h"
 #include "proxy/log.h"
 #include "proxy/park.h"
+#include "proxy/pending.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +42,7 @@ struct st_worker_listener_t {
 };
 
 struct st_conn_t {
+    kve_pending_conn_t pending; /* first: the socket's on_close.data points here (pending.h) */
     h2o_linklist_t link;
     h2o_socket_t *sock;
     worker_t *worker;
@@ -53,6 +60,7 @@ struct st_worker_t {
     h2o_timeout_t sweep;
     h2o_timeout_entry_t sweep_entry;
     kve_metrics_thread_t metrics;
+    kve_pending_thread_t pending;
 };
 
 struct st_kve_server_t {
@@ -66,6 +74,7 @@ struct st_kve_server_t {
     size_t num_threads;
     size_t num_connections; /* atomic */
     int stop;               /* atomic */
+    kve_pending_t pending;
     h2o_barrier_t startup;
     const kve_server_hooks_t *hooks;
     uint64_t (*tick)(void *data);
@@ -106,6 +115,7 @@ static void on_conn_close(void *data)
     struct st_conn_t *conn = data;
     worker_t *w = conn->worker;
 
+    kve_pending_release(&conn->pending);
     h2o_linklist_unlink(&conn->link);
     --w->num_conns;
     __atomic_fetch_sub(&w->super.server->num_connections, 1, __ATOMIC_RELAXED);
@@ -132,6 +142,7 @@ static void on_accept(h2o_socket_t *listener, const char *err)
             break;
         __atomic_fetch_add(&s->num_connections, 1, __ATOMIC_RELAXED);
         conn = kve_zalloc(sizeof(*conn));
+        kve_pending_conn_init(&conn->pending, &w->pending, sock);
         conn->sock = sock;
         conn->worker = w;
         h2o_linklist_insert(&w->conns, &conn->link);
@@ -146,6 +157,7 @@ static void on_sweep(h2o_timeout_entry_t *entry)
 {
     worker_t *w = H2O_STRUCT_FROM_MEMBER(worker_t, sweep_entry, entry);
     update_listeners(w);
+    kve_h1read_enforce(&w->pending);
     h2o_timeout_link(w->super.ctx.loop, &w->sweep, &w->sweep_entry);
 }
 
@@ -378,6 +390,7 @@ int kve_server_run(kve_server_t *s, const kve_server_hooks_t *hooks, void (*on_r
         w->super.index = i;
         w->super.server = s;
         w->super.metrics = &w->metrics;
+        kve_pending_thread_init(&w->pending, &s->pending);
         h2o_linklist_init_anchor(&w->conns);
         h2o_linklist_init_anchor(&w->super.drain_watchers);
         h2o_multithread_create_thread(&w->tid, NULL, worker_main, w);
@@ -409,6 +422,20 @@ static void init_globalconf(kve_server_t *s)
     s->hosts[0][0] = h2o_config_register_host(g, h2o_iovec_init(H2O_STRLIT("default")), 65535);
 }
 
+/* installs the HTTP/1 read hook of the pending-bytes budget, on a throwaway context (h1read.h) */
+static int check_read_hook(kve_server_t *s, char *err, size_t errlen)
+{
+    h2o_context_t ctx;
+    h2o_loop_t *loop = h2o_evloop_create();
+    int ret;
+
+    h2o_context_init(&ctx, loop, &s->globalconf);
+    ret = kve_h1read_init(&ctx, err, errlen);
+    dispose_context(&ctx);
+    h2o_evloop_destroy(loop);
+    return ret;
+}
+
 kve_server_t *kve_server_create(const kve_server_conf_t *conf, char *err, size_t errlen)
 {
     kve_server_t *s = kve_zalloc(sizeof(*s));
@@ -424,6 +451,12 @@ kve_server_t *kve_server_create(const kve_server_conf_t *conf, char *err, size_t
     }
     s->workers = kve_zalloc(sizeof(*s->workers) * s->num_threads);
     init_globalconf(s);
+    kve_pending_init(&s->pending, conf->limits.max_pending_size, s->num_threads);
+    if (conf->limits.max_pending_size != 0 && check_read_hook(s, err, errlen) != 0) {
+        h2o_config_dispose(&s->globalconf);
+        free(s->workers);
+        goto Error;
+    }
     return s;
 Error:
     while (s->num_listeners != 0)

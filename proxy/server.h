@@ -42,6 +42,8 @@ typedef struct st_kve_server_limits_t {
     uint64_t request_timeout_ms;
     uint64_t handshake_timeout_ms;
     uint64_t drain_timeout_ms;
+    /** request bytes held before any handler ran, all connections (0: no limit; see pending.h) */
+    uint64_t max_pending_size;
 } kve_server_limits_t;
 
 typedef struct st_kve_server_conf_t {

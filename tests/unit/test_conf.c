@@ -6,6 +6,7 @@
  */
 #include "test.h"
 #include "conf/conf.h"
+#include "conf/conf_internal.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -542,25 +543,30 @@ TEST(hidden_values)
 {
     expect_hidden("redis:\n  password: far-too-long-secret\n", "far-too-long",
                   "t.yaml:2:13: error: redis.password: too long: 19 bytes (at most 16)\n"
-                  "    2 | (not shown: holds a secret)\n");
+                  "    2 |   password: <hidden>\n"
+                  "      |             ^\n");
     /* recorded before the duplicate-key and "both forms" checks */
     expect_hidden("redis:\n  password: first\n  password: second-secret\n", "second-secret",
                   "t.yaml:3:3: error: redis: duplicate key \"password\" (first defined at line 2)\n"
-                  "    3 | (not shown: holds a secret)\n");
+                  "    3 |   password: <hidden>\n"
+                  "      |   ^\n");
     expect_hidden("redis:\n  password_file: /nonexistent/kve\n  password: inline-secret\n", "inline-secret",
                   "t.yaml:2:18: error: redis.password_file: cannot read \"/nonexistent/kve\": No such file or directory\n"
                   "    2 |   password_file: /nonexistent/kve\n"
                   "      |                  ^\n"
                   "t.yaml:3:3: error: redis: \"password\" and \"password_file\" cannot both be set\n"
-                  "    3 | (not shown: holds a secret)\n");
+                  "    3 |   password: <hidden>\n"
+                  "      |   ^\n");
     /* a typo of a secret key: its value is most likely the secret */
     expect_hidden("redis:\n  pasword: typo-secret\n", "typo-secret",
                   "t.yaml:2:3: error: redis: unknown key \"pasword\" (did you mean \"password\"?)\n"
-                  "    2 | (not shown: holds a secret)\n");
+                  "    2 |   pasword: <hidden>\n"
+                  "      |   ^\n");
     /* an error reported before the secret on the same line is reached, and one on a later line of the value */
     expect_hidden("redis: {connect_timeout: x, password: flow-secret}\n", "flow-secret",
                   "t.yaml:1:26: error: redis.connect_timeout: expected a duration like \"30s\" or \"5m\", got \"x\"\n"
-                  "    1 | (not shown: holds a secret)\n");
+                  "    1 | redis: {connect_timeout: x, password: <hidden>}\n"
+                  "      |                          ^\n");
     expect_hidden("redis: {password: \"mu\n  line-sec\", connect_timeout: x}\n", "line-sec",
                   "t.yaml:2:31: error: redis.connect_timeout: expected a duration like \"30s\" or \"5m\", got \"x\"\n"
                   "    2 | (not shown: holds a secret)\n");
@@ -570,10 +576,21 @@ TEST(hidden_values)
     /* KVE_F_HIDDEN (no _file form), also set through the shorthand */
     expect_hidden("redis: redis://:pw-secret@h\nredis: x\n", "pw-secret",
                   "t.yaml:2:1: error: duplicate key \"redis\" (first defined at line 1)\n"
-                  "    2 | (not shown: holds a secret)\n");
+                  "    2 | redis: <hidden>\n"
+                  "      | ^\n");
     expect_hidden("redis:\n  url: \"a\\0b-secret\"\n", "b-secret",
                   "t.yaml:2:8: error: redis.url: must not contain a NUL character\n"
-                  "    2 | (not shown: holds a secret)\n");
+                  "    2 |   url: <hidden>\n"
+                  "      |        ^\n");
+    /* issue 15.4: a one-line value is masked, the caret moves with the text after it (quotes, UTF-8, two values) */
+    expect_hidden("redis: {password: \"é-long-secret\", connect_timeout: x}\n", "long-secret",
+                  "t.yaml:1:53: error: redis.connect_timeout: expected a duration like \"30s\" or \"5m\", got \"x\"\n"
+                  "    1 | redis: {password: <hidden>, connect_timeout: x}\n"
+                  "      |                                              ^\n");
+    expect_hidden("redis: {password: 'p1-secret', url: r://p2-secret@h, password: z}\n", "p2-secret",
+                  "t.yaml:1:54: error: redis: duplicate key \"password\" (first defined at line 1)\n"
+                  "    1 | redis: {password: <hidden>, url: <hidden>, password: <hidden>}\n"
+                  "      |                                            ^\n");
     /* other lines are still quoted, and a path given for a secret is not a secret */
     expect("redis:\n  password: ok\n  connect_timeout: x\n",
            "t.yaml:3:20: error: redis.connect_timeout: expected a duration like \"30s\" or \"5m\", got \"x\"\n"
@@ -628,6 +645,47 @@ TEST(tabs_in_caret_line)
     expect("cache: {\tttl: x}\n", "t.yaml:1:15: error: cache.ttl: expected a duration like \"30s\" or \"5m\", got \"x\"\n"
                                   "    1 | cache: {\tttl: x}\n"
                                   "      |         \t     ^\n");
+}
+
+/* which lines of `yaml` kve_conf__secret_lines() flags, as a string of 0/1 per line */
+static void check_suspect(const char *yaml, const char *want)
+{
+    size_t n, i;
+    char **lines = kve_yaml_split_lines(yaml, strlen(yaml), &n);
+    unsigned char *flags = kve_conf__secret_lines(lines, n);
+    char got[64];
+    for (i = 0; i != n && i + 1 < sizeof(got); ++i)
+        got[i] = flags[i] ? '1' : '0';
+    got[i] = '\0';
+    if (strcmp(got, want) != 0)
+        fprintf(stderr, "    for: %s", yaml);
+    CHECK_EQ_STR(got, want);
+    free(flags);
+    kve_yaml_free_lines(lines, n);
+}
+
+/* issue 9: lines that may hold a secret, judged without a tree (a syntax error) and erring on hiding too much */
+TEST(syntax_secret_lines)
+{
+    /* a secret key's line, and the lines more indented than it (a block scalar) */
+    check_suspect("a: 1\nkv:\n  jwt_key: |\n    line-one\n\n    line-two\n  path: /kv\nb: 2\n", "00111100");
+    /* list items: one item's other keys, not the next item */
+    check_suspect("tokens:\n  - token: x\n    name: a\n  - name: b\n", "1111");
+    check_suspect("list:\n  - token: x\n    name: a\n  - name: b\n", "0110");
+    /* a quote or flow collection opened on a suspect line continues it, whatever the indentation */
+    check_suspect("kv: {tokens: [{token: \"abc\ndef\"}]}\nb: 1\n", "110");
+    check_suspect("admin: {tokn: s3cret, path: /ops\nroutes: []\n", "11");
+    check_suspect("x: {a: \"don't\", password: 'it''s'}\ny: 1\n", "10");
+    /* a line that does not start an entry, or is indented with a tab, continues the value */
+    check_suspect("token: abc\ndef\nnext: 1\n", "110");
+    check_suspect("jwt_key: |\n\tsecret\nnext: 1\n", "110");
+    /* credentials in a URL; a URL without them is no secret */
+    check_suspect("redis: redis://u:pw@h:1/0\nupstream: http://h:1/\nweb: http://h/@x\n", "100");
+    check_suspect("x: redis://:pw@h\n", "1");
+    /* typos and other spellings of secret keys, and comments */
+    check_suspect("pasword: x\nPASSWD: y\ntokn: z\napi_key: k\nauth: a\n# old token: t\n", "111111");
+    /* ordinary keys */
+    check_suspect("listen:\n  - port: 8080\nroutes:\n  - path: /api\n    upstream: http://h:1/\nthreads: 2\n", "000000");
 }
 
 TEST(syntax_and_files)
@@ -728,6 +786,7 @@ void kve_suite_conf(void)
     RUN(hidden_values);
     RUN(env);
     RUN(tabs_in_caret_line);
+    RUN(syntax_secret_lines);
     RUN(syntax_and_files);
     RUN(error_cap);
     RUN(reference);
