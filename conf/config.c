@@ -176,7 +176,7 @@ static const kve_directive_t redis_directives[] = {
     {"reconnect_max_delay", KVE_T_DURATION, KVE_FIELD(kve_redis_conf_t, reconnect_max_delay_ms), 0, 50, 60 * SEC, "1s",
      .doc = "reconnect backoff cap (starts at 50ms)"},
     {"breaker_threshold", KVE_T_INT, KVE_FIELD(kve_redis_conf_t, breaker_threshold), 0, 1, 1000000, "5",
-     .doc = "timeouts in a row before the connection is rebuilt"},
+     .doc = "timeouts in a row before the connection is rebuilt (a request's commands count once; late replies do not reset it)"},
     {NULL}};
 
 static const kve_directive_t embedded_directives[] = {
@@ -185,6 +185,8 @@ static const kve_directive_t embedded_directives[] = {
     {"appendfsync", KVE_T_ENUM, KVE_FIELD(kve_embedded_conf_t, appendfsync), .dflt = "everysec",
      .choices = kve_embedded_fsync_modes, .doc = "AOF fsync policy"},
     {"maxmemory", KVE_T_SIZE, KVE_FIELD(kve_embedded_conf_t, maxmemory), .dflt = "0", .doc = "0 = no limit"},
+    {"client_output_buffer_limit", KVE_T_SIZE, KVE_FIELD(kve_embedded_conf_t, client_output_buffer_limit), .dflt = "256MiB",
+     .doc = "Redis closes a kvedge connection whose unread replies pass this (client-output-buffer-limit normal); 0 = no limit"},
     {"start_timeout", KVE_T_DURATION, KVE_FIELD(kve_embedded_conf_t, start_timeout_ms), 0, 100, HOUR, "10s",
      .doc = "how long to wait for the server at startup"},
     {NULL}};
@@ -314,8 +316,9 @@ static const kve_directive_t kv_directives[] = {
      .doc = "larger bodies get 400 \"ERR max request size exceeded\" (Upstash: 10MiB, Vercel: 1MiB)"},
     {"max_key_size", KVE_T_SIZE, KVE_FIELD(kve_rest_conf_t, max_key_size), 0, 1, 512 * MIB, "32KiB", .doc = "longest key argument"},
     {"max_reply_size", KVE_T_SIZE, KVE_FIELD(kve_rest_conf_t, max_reply_size), 0, KIB, 4 * GIB, "64MiB",
-     .doc = "bytes of results in one response: a reply or pipeline entry that would pass it becomes \"ERR max response size "
-            "exceeded\""},
+     .doc = "bytes of results in one response, also held while a reply is read (strings + ~176 bytes per element): a reply or "
+            "pipeline entry that would pass it becomes \"ERR max response size exceeded\"; a /pipeline stops sending once it is "
+            "spent"},
     {"max_commands", KVE_T_INT, KVE_FIELD(kve_rest_conf_t, max_commands), 0, 1, 1000000, "10000",
      .doc = "commands in one /pipeline or /multi-exec"},
     {"allow_keys", KVE_T_BOOL, KVE_FIELD(kve_rest_conf_t, allow_keys), .dflt = "false", .doc = "allow KEYS (read-write tokens)"},

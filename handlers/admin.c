@@ -107,11 +107,11 @@ static void ping_link(struct st_admin_handler_t *self, struct st_ready_t *r, kve
 {
     static const char *const ping[] = {"PING"};
     static const size_t ping_len[] = {4};
+    kve_kv_opts_t opts = {self->ready_timeout_ms};
     int err = KVE_EUNAVAIL;
 
     r->pings[i] = (struct st_ready_ping_t){r, NULL, which};
-    if (kv != NULL && (r->pings[i].cmd = kve_kv_command(kv, 1, ping, ping_len, self->ready_timeout_ms, on_ready_reply, r->pings + i,
-                                                        &err)) != NULL)
+    if (kv != NULL && (r->pings[i].cmd = kve_kv_command(kv, 1, ping, ping_len, &opts, on_ready_reply, r->pings + i, &err)) != NULL)
         ++r->pending;
     else
         fail_ready(r, which, kve_strerror(err));
@@ -206,6 +206,7 @@ void kve_admin_register(h2o_pathconf_t *pathconf, kve_admin_endpoint_t endpoint,
 static void add_stats(kve_kv_stats_t *sum, const kve_kv_stats_t *st)
 {
     sum->commands += st->commands, sum->error_replies += st->error_replies, sum->timeouts += st->timeouts;
+    sum->late_replies += st->late_replies;
     sum->failures += st->failures, sum->reconnects += st->reconnects, sum->inflight += st->inflight;
 }
 
@@ -251,6 +252,7 @@ static void render_kv(kve_buf_t *buf, kve_server_t *server)
     COUNTER("commands_total", "Commands sent to the KV store.", sum.commands);
     COUNTER("error_replies_total", "Error replies from the KV store.", sum.error_replies);
     COUNTER("timeouts_total", "Commands that timed out.", sum.timeouts);
+    COUNTER("late_replies_total", "Replies that came after their command had timed out.", sum.late_replies);
     COUNTER("failures_total", "Commands failed by the link (down, circuit open, connection lost).", sum.failures);
     COUNTER("reconnects_total", "Reconnections after a lost link.", sum.reconnects);
 #undef COUNTER

@@ -172,6 +172,8 @@ static int past(const kve_buf_t *out, size_t more, size_t limit)
     return more > limit || out->len > limit - more;
 }
 
+static const char too_big_text[] = "ERR max response size exceeded";
+
 static int is_top_ok(const kve_kv_reply_t *reply, int top)
 {
     return top && reply->type == KVE_REPLY_STATUS && reply->len == 2 && memcmp(reply->str, "OK", 2) == 0;
@@ -197,6 +199,9 @@ static int json_value(kve_buf_t *out, const kve_kv_reply_t *reply, int base64, i
         break;
     case KVE_REPLY_INTEGER:
         put_number(out, 0, reply->integer, "", 0);
+        break;
+    case KVE_REPLY_TOO_BIG:
+        kve_rest_json_string(out, too_big_text, sizeof(too_big_text) - 1);
         break;
     case KVE_REPLY_NIL:
         kve_buf_append(out, KVE_STRLIT("null"));
@@ -224,7 +229,7 @@ void kve_rest_json_value(kve_buf_t *out, const kve_kv_reply_t *reply, int base64
 
 int kve_rest_json_envelope(kve_buf_t *out, const kve_kv_reply_t *reply, int base64, size_t limit)
 {
-    if (reply->type == KVE_REPLY_ERROR) {
+    if (reply->type == KVE_REPLY_ERROR || reply->type == KVE_REPLY_TOO_BIG) {
         kve_buf_append(out, KVE_STRLIT("{\"error\":"));
         if (json_value(out, reply, 0, 1, limit) != 0)
             return -1;
@@ -279,6 +284,9 @@ int kve_rest_resp2(kve_buf_t *out, const kve_kv_reply_t *reply, size_t limit)
         break;
     case KVE_REPLY_INTEGER:
         put_number(out, ':', reply->integer, "\r\n", 2);
+        break;
+    case KVE_REPLY_TOO_BIG:
+        put_line(out, '-', too_big_text, sizeof(too_big_text) - 1);
         break;
     case KVE_REPLY_NIL:
         kve_buf_append(out, KVE_STRLIT("$-1\r\n"));

@@ -9,7 +9,8 @@
  * UTF-8 JSON: invalid byte sequences become U+FFFD (one per maximal invalid subsequence, as the WHATWG
  * decoder does), control characters are escaped (\n, \t, \u0001, ...), '"' and '\\' are escaped, and '/'
  * is not. Integers are exact decimal numbers; nil bulk/array is null; arrays nest. An error reply inside an
- * array (EXEC results, Lua tables) is written as its error text as a string (never base64).
+ * array (EXEC results, Lua tables) is written as its error text as a string (never base64). A
+ * KVE_REPLY_TOO_BIG reply is the error "ERR max response size exceeded" (in an envelope {"error":...}).
  */
 #ifndef KVE_HANDLERS_KV_REPLY_H
 #define KVE_HANDLERS_KV_REPLY_H

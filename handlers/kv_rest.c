@@ -6,6 +6,13 @@
  * a timeout or a lost connection turns the whole response into a 504/503, since a partial result of a
  * pipeline or transaction cannot be trusted. The sync counter's INCR is the exception: it comes after
  * every user command, so when it fails the result is complete and stands (with the last token known).
+ *
+ * The work one request causes is bounded: all of its commands form one kve_kv_group_t (they time out
+ * together and count once towards the link's circuit breaker), every reply is held to kv.max_reply_size
+ * while it is read (a larger one arrives as KVE_REPLY_TOO_BIG), and a /pipeline longer than WINDOW
+ * commands keeps at most WINDOW of them in flight, sending the rest as replies come back and none once the
+ * response has used up kv.max_reply_size: those entries are "ERR max response size exceeded" without
+ * reaching Redis. A transaction is always sent whole (MULTI...EXEC back to back, see issue_all).
  */
 #include "handlers/kv_rest_internal.h"
 #include "handlers/bearer.h"
@@ -23,6 +30,8 @@
 #include <time.h>
 
 #define REQ_MAGIC 0x6b767271
+/** /pipeline commands in flight at once (a pipeline this long or shorter is sent whole) */
+#define WINDOW 128
 
 enum { MODE_SINGLE, MODE_PIPELINE, MODE_MULTI };
 enum { SLOT_USER, SLOT_MULTI, SLOT_QUEUED, SLOT_EXEC, SLOT_SYNC, SLOT_SYNC_FIX };
@@ -51,6 +60,14 @@ struct st_rest_req_t {
     struct st_slot_t *slots;
     size_t nslots;
     size_t pending;
+    /** the request's commands: one timeout, one count towards the breaker; their options (issue) */
+    kve_kv_group_t group;
+    kve_kv_opts_t opts;
+    size_t next_issue;   /* pipeline: the next user command to send */
+    size_t stop_at;      /* commands from here on were not sent: the response budget was spent */
+    size_t user_waiting; /* user commands sent and not yet answered */
+    int writes;          /* a command that may write was sent: the sync counter's INCR follows them */
+    unsigned budget_spent : 1;
     size_t next_cmd; /* pipeline/transaction: entries are appended in command order */
     size_t entries;  /* entries written so far */
     int failure;     /* first KVE_E* of the link, if any */
@@ -178,30 +195,50 @@ static int encode(struct st_rest_req_t *st, const kve_kv_reply_t *reply, size_t 
  * past kv.max_reply_size is replaced by an error, so the body holds at most that many bytes of results plus
  * those short errors (at most kv.max_commands of them). Returns whether an error reply was written.
  */
+static const kve_kv_reply_t too_big = {KVE_REPLY_ERROR, 0, 30, "ERR max response size exceeded", 0, NULL};
+
+static size_t reply_cap(const struct st_rest_req_t *st)
+{
+    uint64_t cap = st->self->conf->max_reply_size;
+    return cap != 0 && cap < SIZE_MAX ? (size_t)cap : SIZE_MAX;
+}
+
+/*
+ * Appends `reply` as the response (a single command) or as its next entry. A reply that would take the body
+ * past kv.max_reply_size (or was already too big to read, KVE_REPLY_TOO_BIG) is replaced by an error, so the
+ * body holds at most that many bytes of results plus those short errors (at most kv.max_commands of them); a
+ * reply that did not fit in what was left spends the budget. Returns whether an error reply was written.
+ */
 static int append_entry(struct st_rest_req_t *st, const kve_kv_reply_t *reply)
 {
-    static const kve_kv_reply_t too_big = {KVE_REPLY_ERROR, 0, 30, "ERR max response size exceeded", 0, NULL};
-    uint64_t cap = st->self->conf->max_reply_size;
     size_t mark;
 
+    if (reply->type == KVE_REPLY_TOO_BIG)
+        reply = &too_big;
     if (st->mode != MODE_SINGLE && !st->resp2 && st->entries++ != 0)
         kve_buf_putc(&st->body, ',');
     mark = st->body.len;
-    if (encode(st, reply, cap != 0 && cap < SIZE_MAX ? (size_t)cap : SIZE_MAX) != 0) {
+    if (encode(st, reply, reply_cap(st)) != 0) {
         st->body.len = mark;
+        st->budget_spent = 1;
         reply = &too_big;
         encode(st, reply, SIZE_MAX);
     }
     return reply->type == KVE_REPLY_ERROR;
 }
 
-/* entries for commands the policy answered itself (refusals in a pipeline, COPY k k), up to `limit` */
+/* entries for commands that did not reach Redis, up to `limit`: those the policy answered itself (refusals
+ * in a pipeline, COPY k k) and those not sent because the response budget was spent */
 static void emit_synthesized(struct st_rest_req_t *st, size_t limit)
 {
-    for (; st->next_cmd < limit && st->verdicts[st->next_cmd].verdict != KVE_POLICY_SEND; ++st->next_cmd) {
+    for (; st->next_cmd < limit; ++st->next_cmd) {
         const kve_policy_result_t *v = st->verdicts + st->next_cmd;
         kve_kv_reply_t r = {KVE_REPLY_INTEGER, v->integer, 0, NULL, 0, NULL};
-        if (v->verdict == KVE_POLICY_DENY)
+        if (v->verdict == KVE_POLICY_SEND && st->next_cmd < st->stop_at)
+            break; /* its reply comes from Redis */
+        if (v->verdict == KVE_POLICY_SEND)
+            r = too_big;
+        else if (v->verdict == KVE_POLICY_DENY)
             r = (kve_kv_reply_t){KVE_REPLY_ERROR, 0, strlen(v->error), (char *)v->error, 0, NULL};
         append_entry(st, &r);
     }
@@ -246,6 +283,10 @@ static void on_user_reply(struct st_rest_req_t *st, uint32_t index, const kve_kv
 static void on_exec_reply(struct st_rest_req_t *st, const kve_kv_reply_t *reply)
 {
     size_t i;
+    if (reply->type == KVE_REPLY_TOO_BIG) { /* the transaction ran: every entry says its result was too big */
+        st->stop_at = st->next_cmd;
+        return;
+    }
     if (reply->type != KVE_REPLY_ARRAY) {
         if (st->first_queue_error == NULL)
             st->first_queue_error = reply->type == KVE_REPLY_ERROR ? h2o_strdup(&st->req->pool, reply->str, reply->len).base
@@ -261,6 +302,7 @@ static void on_exec_reply(struct st_rest_req_t *st, const kve_kv_reply_t *reply)
 
 static int issue(struct st_rest_req_t *st, kve_kv_t *kv, uint8_t kind, uint32_t index, size_t argc, const char *const *argv,
                  const size_t *argvlen);
+static void issue_more(struct st_rest_req_t *st);
 
 /* the highest token this request knows was handed out: the process', or the client's if plausible (kv_sync.h) */
 static uint64_t sync_floor(struct st_rest_req_t *st)
@@ -351,7 +393,9 @@ static void on_reply(void *data, int err, const kve_kv_reply_t *reply)
     } else if (st->failure == 0) {
         switch (slot->kind) {
         case SLOT_USER:
+            --st->user_waiting;
             on_user_reply(st, slot->index, reply);
+            issue_more(st);
             break;
         case SLOT_QUEUED:
             if (reply->type == KVE_REPLY_ERROR && st->first_queue_error == NULL)
@@ -386,37 +430,99 @@ static int issue(struct st_rest_req_t *st, kve_kv_t *kv, uint8_t kind, uint32_t 
     int err = 0;
 
     *slot = (struct st_slot_t){st, NULL, index, kind};
-    if ((slot->handle = kve_kv_command(kv, argc, argv, argvlen, st->self->conf->command_timeout_ms, on_reply, slot, &err)) == NULL)
+    st->opts.split_array = kind == SLOT_EXEC; /* EXEC's results are held to the limit one by one */
+    if ((slot->handle = kve_kv_command(kv, argc, argv, argvlen, &st->opts, on_reply, slot, &err)) == NULL)
         return err;
     ++st->nslots;
     ++st->pending;
     return 0;
 }
 
-/* Queues every command of the request. A link changes state only from the event loop (queuing writes
- * nothing) and a request's commands share one timeout, so either the first command fails and nothing was
- * queued, or all of them are: a MULTI is never left open on the shared connection. */
+/* the sync counter's INCR, after every command that may write (on the same connection, so after them); the
+ * callers send it only when one was sent (st->writes) */
+static int issue_sync(struct st_rest_req_t *st, kve_kv_t *kv)
+{
+    const char *sync[2] = {"INCR", st->self->conf->sync_key};
+    size_t sync_len[2] = {4, strlen(st->self->conf->sync_key)};
+    return issue(st, kv, SLOT_SYNC, 0, 2, sync, sync_len);
+}
+
+/* Sends user commands from next_issue on while fewer than `window` wait (pipelines and single commands);
+ * after the last one, the sync counter's INCR. */
+static int issue_window(struct st_rest_req_t *st, kve_kv_t *kv, size_t window)
+{
+    int err = 0;
+
+    for (; st->next_issue != st->ncmds && st->user_waiting < window && err == 0; ++st->next_issue) {
+        const kve_rest_cmd_t *cmd = st->cmds + st->next_issue;
+        if (st->verdicts[st->next_issue].verdict != KVE_POLICY_SEND)
+            continue; /* refused or answered by the policy: never reaches Redis */
+        if ((err = issue(st, kv, SLOT_USER, (uint32_t)st->next_issue, cmd->argc, cmd->argv, cmd->argvlen)) != 0)
+            break;
+        st->writes |= st->verdicts[st->next_issue].is_write;
+        ++st->user_waiting;
+    }
+    if (err == 0 && st->next_issue == st->ncmds && st->writes)
+        err = issue_sync(st, kv);
+    return err;
+}
+
+/* a user command of a long pipeline was answered: send the next one, or none once the budget is spent */
+static void issue_more(struct st_rest_req_t *st)
+{
+    kve_kv_t *kv;
+    int err;
+
+    if (st->next_issue == st->ncmds)
+        return;
+    if (st->budget_spent || (st->body.len >= reply_cap(st))) {
+        st->stop_at = st->next_issue; /* their entries: "ERR max response size exceeded" */
+        st->next_issue = st->ncmds;
+        if (st->writes && (kv = kve_rest__link(kve_server_thread(st->req->conn->ctx), st->read_only)) != NULL &&
+            issue_sync(st, kv) != 0)
+            kve_log(KVE_LOG_DEBUG, "kv", "INCR %s not sent: the response carries the last sync token", st->self->conf->sync_key);
+        return;
+    }
+    if ((kv = kve_rest__link(kve_server_thread(st->req->conn->ctx), st->read_only)) == NULL ||
+        (err = issue_window(st, kv, WINDOW)) != 0)
+        st->failure = kv == NULL ? KVE_EUNAVAIL : err;
+}
+
+/* Queues the commands of the request: a transaction and a pipeline of at most WINDOW commands whole, a
+ * longer pipeline's first WINDOW. A link changes state only from the event loop (queuing writes nothing),
+ * so either the first command fails and nothing was queued, or all of them are: a MULTI is never left
+ * open on the shared connection. */
 static int issue_all(struct st_rest_req_t *st, kve_kv_t *kv)
 {
     static const char *const multi[] = {"MULTI"}, *const exec[] = {"EXEC"};
     static const size_t multi_len[] = {5}, exec_len[] = {4};
-    const char *sync[2] = {"INCR", st->self->conf->sync_key};
-    size_t sync_len[2] = {4, strlen(st->self->conf->sync_key)}, i;
-    int writes = 0, err = 0;
+    size_t i;
+    int err = 0;
 
-    if (st->mode == MODE_MULTI)
-        err = issue(st, kv, SLOT_MULTI, 0, 1, multi, multi_len);
+    if (st->mode == MODE_SINGLE) { /* the hot path: one command the policy let through (execute checked) */
+        st->next_issue = st->user_waiting = 1;
+        st->writes = st->verdicts[0].is_write;
+        if ((err = issue(st, kv, SLOT_USER, 0, st->cmds[0].argc, st->cmds[0].argv, st->cmds[0].argvlen)) == 0 && st->writes)
+            err = issue_sync(st, kv);
+        KVE_ASSERT(err == 0 || st->nslots == 0);
+        return err;
+    }
+    if (st->mode == MODE_PIPELINE) {
+        err = issue_window(st, kv, WINDOW);
+        KVE_ASSERT(err == 0 || st->nslots == 0);
+        return err;
+    }
+    err = issue(st, kv, SLOT_MULTI, 0, 1, multi, multi_len);
     for (i = 0; i != st->ncmds && err == 0; ++i) {
         if (st->verdicts[i].verdict != KVE_POLICY_SEND)
-            continue; /* refused or answered by the policy: never reaches Redis */
-        writes |= st->verdicts[i].is_write;
-        err = issue(st, kv, st->mode == MODE_MULTI ? SLOT_QUEUED : SLOT_USER, (uint32_t)i, st->cmds[i].argc, st->cmds[i].argv,
-                    st->cmds[i].argvlen);
+            continue;
+        st->writes |= st->verdicts[i].is_write;
+        err = issue(st, kv, SLOT_QUEUED, (uint32_t)i, st->cmds[i].argc, st->cmds[i].argv, st->cmds[i].argvlen);
     }
-    if (err == 0 && st->mode == MODE_MULTI)
+    if (err == 0)
         err = issue(st, kv, SLOT_EXEC, 0, 1, exec, exec_len);
-    if (err == 0 && writes)
-        err = issue(st, kv, SLOT_SYNC, 0, 2, sync, sync_len);
+    if (err == 0 && st->writes)
+        err = issue_sync(st, kv);
     KVE_ASSERT(err == 0 || st->nslots == 0);
     return err;
 }
@@ -530,6 +636,7 @@ static void execute(struct st_rest_req_t *st, h2o_req_t *req)
         return;
     }
     st->slots = h2o_mem_alloc_pool(&req->pool, sizeof(*st->slots) * (st->ncmds + 4)); /* + MULTI, EXEC, sync, fix */
+    st->opts = (kve_kv_opts_t){st->self->conf->command_timeout_ms, &st->group, reply_cap(st) != SIZE_MAX ? reply_cap(st) : 0};
     ++st->pending; /* held while issuing, so a reply can never finish the request early */
     if (kv == NULL || (err = issue_all(st, kv)) != 0)
         st->failure = kv == NULL ? KVE_EUNAVAIL : err; /* nothing was sent */
@@ -669,6 +776,7 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
     }
     st = h2o_mem_alloc_shared(&req->pool, sizeof(*st), on_dispose);
     *st = (struct st_rest_req_t){REQ_MAGIC, req, self, kve_rest__thread(self, req), MODE_SINGLE};
+    st->stop_at = SIZE_MAX;
     st->sync = read_client_sync(req);
     st->read_only = read_only;
     if (route(rest, rest_len, "pipeline", &args, &args_len) && args_len <= 1)

@@ -50,6 +50,7 @@ struct st_kve_embedded_t {
     char *sock_path; /* <data_dir>/redis.sock */
     char *log_path;  /* <data_dir>/redis.log */
     char maxmemory[24];
+    char output_limit[24];
     /** the options passed to kve_embedded_start (copies) */
     kve_strv_t extra_args;
     /** points into the strings above or at literals; built before any fork */
@@ -247,6 +248,13 @@ static void build_argv(kve_embedded_t *e, const kve_embedded_conf_t *conf)
     add_opt(e, &n, "--protected-mode", "yes");
     add_opt(e, &n, "--loglevel", "warning");
     add_opt(e, &n, "--logfile", e->log_path);
+    /* Redis' default for normal clients is unlimited: one request's replies could grow it without bound.
+     * Separate words: redis-server quotes a single argument with spaces as one value. */
+    snprintf(e->output_limit, sizeof(e->output_limit), "%" PRIu64, conf->client_output_buffer_limit);
+    add_opt(e, &n, "--client-output-buffer-limit", "normal");
+    add_opt(e, &n, e->output_limit, "0");
+    KVE_ASSERT(n + 2 < MAX_ARGS);
+    e->argv[n++] = "0";
     if (conf->maxmemory != 0) {
         snprintf(e->maxmemory, sizeof(e->maxmemory), "%" PRIu64, conf->maxmemory);
         add_opt(e, &n, "--maxmemory", e->maxmemory);
@@ -540,6 +548,10 @@ kve_embedded_t *kve_embedded_start(const kve_embedded_conf_t *conf, char *const 
     if (prepare_data_dir(e, conf->data_dir, err, errlen) != 0 || take_lock(e, err, errlen) != 0)
         goto Error;
     build_argv(e, conf);
+    if (conf->client_output_buffer_limit == 0)
+        kve_log(KVE_LOG_WARN, "redis",
+                "embedded_redis.client_output_buffer_limit is 0: Redis' output buffer per connection is "
+                "unlimited, so one request can make it buffer without bound");
     if (spawn(e, err, errlen) != 0 || wait_ready(e, err, errlen) != 0)
         goto Error;
     kve_log(KVE_LOG_INFO, "redis", "embedded redis-server (pid %d) ready on %s", (int)e->pid, e->sock_path);

@@ -28,6 +28,11 @@ typedef struct st_kve_embedded_conf_t {
     int appendfsync;
     /** Redis maxmemory in bytes, 0 = no limit */
     uint64_t maxmemory;
+    /**
+     * hard limit of Redis' output buffer per normal client (client-output-buffer-limit normal <this> 0 0):
+     * a connection that falls further behind is closed by Redis; 0 = no limit (Redis' default)
+     */
+    uint64_t client_output_buffer_limit;
     /** how long kve_embedded_start() waits for PING */
     uint64_t start_timeout_ms;
 } kve_embedded_conf_t;

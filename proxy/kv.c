@@ -3,7 +3,8 @@
  * Driver-neutral half of the KV interface: command records, per-command timeouts and counters. Timeouts
  * use h2o's fixed-duration timeout lists, one per distinct duration (a handful at most), so linking a
  * command costs O(1). A command's record lives until the driver completes it, even after its callback
- * ran for a timeout, so a late reply always finds valid memory and is dropped.
+ * ran for a timeout, so a late reply always finds valid memory and is dropped (and does not tell the
+ * driver the link is healthy). Groups (kv.h) time out together and count once towards the breaker.
  */
 #include "proxy/kv.h"
 #include "proxy/common.h"
@@ -72,46 +73,109 @@ static h2o_timeout_t *timeout_class(kve_kv_t *kv, uint64_t ms)
     return &kv->timeouts[i].timeout;
 }
 
-static void on_command_timeout(h2o_timeout_entry_t *entry)
-{
-    kve_kv_cmd_t *cmd = H2O_STRUCT_FROM_MEMBER(kve_kv_cmd_t, timeout_entry, entry);
-    kve_kv_t *kv = cmd->kv;
-    kve_kv_cb cb = cmd->cb;
-    void *data = cmd->data;
+/* --- groups: a doubly linked list through the records, for the commands whose callback is due --- */
 
-    KVE_CHECK_OBJ(cmd, KVE_KV_CMD_MAGIC);
-    cmd->cb = NULL; /* the record stays until the driver completes it */
-    KVE_STAT_ADD(kv->stats.timeouts, 1);
-    if (cb != NULL)
-        cb(data, KVE_ETIMEDOUT, NULL);
-    kv->driver->on_timeout(kv); /* may drop the link, which completes (and frees) `cmd` */
+static void group_add(kve_kv_group_t *group, kve_kv_cmd_t *cmd)
+{
+    cmd->group = group;
+    if ((cmd->group_next = group->_waiting) != NULL)
+        cmd->group_next->group_prev = &cmd->group_next;
+    cmd->group_prev = &group->_waiting;
+    group->_waiting = cmd;
 }
 
-kve_kv_cmd_t *kve_kv_command(kve_kv_t *kv, size_t argc, const char *const *argv, const size_t *argvlen, uint64_t timeout_ms,
+static void group_remove(kve_kv_cmd_t *cmd)
+{
+    if (cmd->group == NULL)
+        return;
+    if ((*cmd->group_prev = cmd->group_next) != NULL)
+        cmd->group_next->group_prev = cmd->group_prev;
+    cmd->group = NULL;
+}
+
+/* the caller's interest in `cmd` ends with a timeout: its callback runs now, a reply that still comes is late */
+static void expire(kve_kv_cmd_t *cmd)
+{
+    kve_kv_cb cb = cmd->cb;
+    if (cb == NULL) /* cancelled meanwhile */
+        return;
+    if (h2o_timeout_is_linked(&cmd->timeout_entry))
+        h2o_timeout_unlink(&cmd->timeout_entry);
+    cmd->cb = NULL; /* the record stays until the driver completes it */
+    cmd->timed_out = 1;
+    KVE_STAT_ADD(cmd->kv->stats.timeouts, 1);
+    cb(cmd->data, KVE_ETIMEDOUT, NULL);
+}
+
+/*
+ * A command timed out, and with it every command of its group still waiting. Their records are taken off
+ * the group first (callbacks may end the caller, and the group's memory with it) and stay valid while the
+ * callbacks run: only the driver frees a record, and nothing here hands control to it before the end.
+ */
+static void on_command_timeout(h2o_timeout_entry_t *entry)
+{
+    kve_kv_cmd_t *cmd = H2O_STRUCT_FROM_MEMBER(kve_kv_cmd_t, timeout_entry, entry), *next;
+    kve_kv_t *kv = cmd->kv;
+    kve_kv_group_t *group = cmd->group;
+    int counts = 1;
+
+    KVE_CHECK_OBJ(cmd, KVE_KV_CMD_MAGIC);
+    if (group != NULL) {
+        counts = !group->_timed_out;
+        group->_timed_out = 1;
+        cmd = group->_waiting; /* includes the one whose timer fired */
+        group->_waiting = NULL;
+        for (next = cmd; next != NULL; next = next->group_next)
+            next->group = NULL;
+    } else {
+        cmd->group_next = NULL;
+    }
+    for (; cmd != NULL; cmd = next) {
+        next = cmd->group_next;
+        expire(cmd);
+    }
+    if (counts)
+        kv->driver->on_timeout(kv); /* may drop the link, which completes (and frees) the records */
+}
+
+kve_kv_cmd_t *kve_kv_command(kve_kv_t *kv, size_t argc, const char *const *argv, const size_t *argvlen, const kve_kv_opts_t *opts,
                              kve_kv_cb cb, void *data, int *err)
 {
+    static const kve_kv_opts_t defaults = {0};
     kve_kv_cmd_t *cmd;
     h2o_timeout_t *timeout;
     int ret;
 
     KVE_CHECK_OBJ(kv, KVE_KV_MAGIC);
     KVE_ASSERT(argc != 0 && cb != NULL);
+    if (opts == NULL)
+        opts = &defaults;
     if (kv->closing) {
         *err = KVE_ESHUTDOWN;
         return NULL;
     }
-    if ((timeout = timeout_class(kv, timeout_ms != 0 ? timeout_ms : kv->default_timeout_ms)) == NULL) {
+    if ((timeout = timeout_class(kv, opts->timeout_ms != 0 ? opts->timeout_ms : kv->default_timeout_ms)) == NULL) {
         *err = KVE_EINVAL; /* more distinct timeouts than classes: a programming error in a handler */
         return NULL;
     }
-    cmd = alloc_cmd(kv);
-    *cmd = (kve_kv_cmd_t){KVE_KV_CMD_MAGIC, kv, cb, data, {0}};
+    cmd = alloc_cmd(kv); /* field by field: a compound literal would also zero what is set below */
+    cmd->magic = KVE_KV_CMD_MAGIC;
+    cmd->timed_out = 0;
+    cmd->kv = kv;
+    cmd->cb = cb;
+    cmd->data = data;
+    cmd->max_reply_size = opts->max_reply_size;
+    cmd->split_array = opts->split_array;
+    cmd->group = NULL;
+    memset(&cmd->timeout_entry, 0, sizeof(cmd->timeout_entry));
     if ((ret = kv->driver->send(kv, cmd, argc, argv, argvlen)) != 0) {
         KVE_STAT_ADD(kv->stats.failures, 1);
         free_cmd(kv, cmd);
         *err = ret;
         return NULL;
     }
+    if (opts->group != NULL)
+        group_add(opts->group, cmd);
     cmd->timeout_entry.cb = on_command_timeout;
     h2o_timeout_link(kv->loop, timeout, &cmd->timeout_entry);
     KVE_STAT_ADD(kv->stats.commands, 1);
@@ -123,6 +187,7 @@ void kve_kv_cancel(kve_kv_cmd_t *cmd)
 {
     KVE_CHECK_OBJ(cmd, KVE_KV_CMD_MAGIC);
     cmd->cb = NULL;
+    group_remove(cmd);
     if (h2o_timeout_is_linked(&cmd->timeout_entry))
         h2o_timeout_unlink(&cmd->timeout_entry);
 }
@@ -132,17 +197,22 @@ void kve_kv__complete(kve_kv_cmd_t *cmd, int err, const kve_kv_reply_t *reply)
     kve_kv_t *kv = cmd->kv;
     kve_kv_cb cb = cmd->cb;
     void *data = cmd->data;
+    int late = cmd->timed_out;
 
     KVE_CHECK_OBJ(cmd, KVE_KV_CMD_MAGIC);
     if (h2o_timeout_is_linked(&cmd->timeout_entry))
         h2o_timeout_unlink(&cmd->timeout_entry);
+    group_remove(cmd);
     free_cmd(kv, cmd);
     KVE_STAT_ADD(kv->stats.inflight, (uint64_t)-1);
     if (err == 0) {
         KVE_STAT_ADD(kv->stats.replies, 1);
         if (reply->type == KVE_REPLY_ERROR)
             KVE_STAT_ADD(kv->stats.error_replies, 1);
-        kv->driver->on_reply(kv);
+        if (late)
+            KVE_STAT_ADD(kv->stats.late_replies, 1);
+        else
+            kv->driver->on_reply(kv);
     } else if (cb != NULL) {
         KVE_STAT_ADD(kv->stats.failures, 1);
         if (kv->closing)
@@ -163,6 +233,7 @@ void kve_kv_get_stats(const kve_kv_t *kv, kve_kv_stats_t *out)
     out->replies = KVE_STAT_GET(kv->stats.replies);
     out->error_replies = KVE_STAT_GET(kv->stats.error_replies);
     out->timeouts = KVE_STAT_GET(kv->stats.timeouts);
+    out->late_replies = KVE_STAT_GET(kv->stats.late_replies);
     out->failures = KVE_STAT_GET(kv->stats.failures);
     out->reconnects = KVE_STAT_GET(kv->stats.reconnects);
     out->inflight = KVE_STAT_GET(kv->stats.inflight);

@@ -18,9 +18,9 @@ typedef struct st_kve_kv_driver_t {
     const char *name;
     /** queue `cmd` for sending; 0, or a negative KVE_E* if it cannot be sent now (nothing is called then) */
     int (*send)(kve_kv_t *kv, kve_kv_cmd_t *cmd, size_t argc, const char *const *argv, const size_t *argvlen);
-    /** a command timed out (drivers count these to decide that the link is dead) */
+    /** a command (or a group of them, kve_kv_group_t) timed out: called once per group */
     void (*on_timeout)(kve_kv_t *kv);
-    /** a reply arrived (drivers reset their timeout count) */
+    /** a reply reached a caller still waiting for it (drivers reset their timeout count); not for late replies */
     void (*on_reply)(kve_kv_t *kv);
     /** close the transport, completing every command still queued (kve_kv__complete), and free the driver */
     void (*destroy)(kve_kv_t *kv);
@@ -54,10 +54,19 @@ struct st_kve_kv_t {
 
 struct st_kve_kv_cmd_t {
     uint32_t magic;
+    /** the caller timed out: a reply that still comes is late (proves nothing about the link's health) */
+    uint32_t timed_out;
     kve_kv_t *kv;
     /** NULL once the caller's interest ended (timeout delivered, or cancel) */
     kve_kv_cb cb;
     void *data;
+    /** kve_kv_opts_t.max_reply_size and split_array, for the driver's reader */
+    size_t max_reply_size;
+    int split_array;
+    /** while the callback is due: the caller's group (NULL if none) and the links of its list */
+    kve_kv_group_t *group;
+    kve_kv_cmd_t *group_next;
+    kve_kv_cmd_t **group_prev;
     h2o_timeout_entry_t timeout_entry;
 };
 

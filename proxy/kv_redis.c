@@ -6,7 +6,10 @@
  * `breaker_threshold` consecutive command timeouts free the context (hiredis then fails every queued
  * command with a NULL reply) and go DOWN with exponential backoff.
  * Replies are redisReply objects from redis_reply.c's recycled ones, handed out as kve_kv_reply_t: the
- * layouts are checked below.
+ * layouts are checked below. The reader holds each reply to its command's max_reply_size as it is read,
+ * and refuses a reply when no command waits for one (the connection is out of step, e.g. a server that
+ * answers more than it was asked): that, like a parse error, rebuilds the connection. Late replies (their
+ * command timed out) never reset the breaker's count (kv.c).
  */
 #include "proxy/kv_redis.h"
 #include "proxy/common.h"
@@ -125,17 +128,41 @@ static void on_handshake_reply(redisAsyncContext *ac, void *reply, void *privdat
     link->consecutive_timeouts = 0;
     kve_kv__set_state(&link->super, KVE_KV_UP);
     kve_redis_acl_check(&link->super, link->target);
+    if (link->check_output_limit)
+        kve_redis__check_output_limit(link);
+}
+
+static void on_command_reply(redisAsyncContext *ac, void *reply, void *privdata);
+
+/* the reader asks at the start of each reply: the limit of the command it answers */
+static size_t next_reply_limit(kve_redis_reader_t *reader, int *split)
+{
+    kve_redis_link_t *link = H2O_STRUCT_FROM_MEMBER(kve_redis_link_t, reader, reader);
+    const redisCallback *head = link->adapter.ac->replies.head;
+    const kve_kv_cmd_t *cmd;
+
+    *split = 0;
+    if (head == NULL)
+        return KVE_REDIS_REPLY_UNEXPECTED;
+    if (head->fn != on_command_reply)
+        return 0; /* the handshake's and the output limit check's */
+    cmd = head->privdata;
+    *split = cmd->split_array;
+    return cmd->max_reply_size;
 }
 
 static void start_connect(kve_redis_link_t *link)
 {
     char err[160];
 
-    if ((link->handshake_pending = kve_redis_adapter_connect(&link->adapter, link->super.loop, link->target, 1, on_handshake_reply,
-                                                             link, err, sizeof(err))) == 0) {
+    link->reader.next_limit = next_reply_limit;
+    link->reader.waiting = NULL;
+    if ((link->handshake_pending = kve_redis_adapter_connect(&link->adapter, link->super.loop, link->target, 1, &link->reader,
+                                                             on_handshake_reply, link, err, sizeof(err))) == 0) {
         schedule_reconnect(link, err);
         return;
     }
+    link->reader.waiting = (void *const *)&link->adapter.ac->replies.head; /* stable while the context lives */
     redisAsyncSetConnectCallback(link->adapter.ac, on_connect);
     redisAsyncSetDisconnectCallback(link->adapter.ac, on_disconnect);
     kve_kv__set_state(&link->super, KVE_KV_CONNECTING);
@@ -146,8 +173,14 @@ static void start_connect(kve_redis_link_t *link)
 
 static void on_command_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
+    static const kve_kv_reply_t too_big = {KVE_REPLY_TOO_BIG};
+    const kve_kv_reply_t *r = reply;
+
     /* NULL: the connection ended (every command queued on it fails, not only the one whose reply was bad) */
-    kve_kv__complete(privdata, reply != NULL ? 0 : kve_redis_adapter_failure(ac, NULL), reply);
+    if (r == NULL)
+        kve_kv__complete(privdata, kve_redis_adapter_failure(ac, NULL), NULL);
+    else
+        kve_kv__complete(privdata, 0, r->type == KVE_REPLY_TOO_BIG ? &too_big : r); /* the partial tree is hiredis' to free */
 }
 
 static int link_send(kve_kv_t *kv, kve_kv_cmd_t *cmd, size_t argc, const char *const *argv, const size_t *argvlen)
@@ -165,13 +198,15 @@ static int link_send(kve_kv_t *kv, kve_kv_cmd_t *cmd, size_t argc, const char *c
     return ret == REDIS_OK ? 0 : KVE_ECONN;
 }
 
+/* a command, or a group of them, timed out: the breaker counts groups in a row without a reply on time */
 static void link_on_timeout(kve_kv_t *kv)
 {
     kve_redis_link_t *link = (void *)kv;
     char why[96];
     if (++link->consecutive_timeouts < link->breaker_threshold || link->adapter.ac == NULL)
         return;
-    snprintf(why, sizeof(why), "%llu commands timed out in a row", (unsigned long long)link->consecutive_timeouts);
+    snprintf(why, sizeof(why), "%llu commands timed out in a row (a request counts once)",
+             (unsigned long long)link->consecutive_timeouts);
     link->consecutive_timeouts = 0;
     drop_link(link, why);
 }
@@ -210,6 +245,7 @@ kve_kv_t *kve_kv_redis_create(h2o_loop_t *loop, const kve_redis_target_t *target
     link->target = target;
     link->reconnect_max_ms = conf->reconnect_max_delay_ms; /* the configuration enforces >= 50 ms and >= 1 */
     link->breaker_threshold = (uint64_t)conf->breaker_threshold;
+    link->check_output_limit = strcmp(conf->url, "embedded") != 0; /* kvedge sets the embedded one's */
     if (target->path != NULL)
         snprintf(link->super.peer, sizeof(link->super.peer), "unix:%s", target->path);
     else

@@ -5,8 +5,12 @@
  * every command of the thread on that connection. It connects with a timeout, authenticates (password
  * or ACL user), selects the database and PINGs before it calls itself up; it reconnects with exponential
  * backoff and rebuilds the connection after `breaker_threshold` timeouts in a row (a stopped or hung
- * server), failing commands fast while it is down. Only the driver's files (kv_redis*.c, redis_*.c) and
- * their unit tests include hiredis headers.
+ * server; a group of commands counts once, and only a reply to a caller still waiting resets the count),
+ * or at once when a reply comes that no command waits for (the connection is out of step), failing
+ * commands fast while it is down. Replies are held to each command's max_reply_size while they are read
+ * (redis_reply.h). Against an external Redis, the first link up checks the server's output buffer limit
+ * once (redis_limits.h). Only the driver's files (kv_redis*.c, redis_*.c) and their unit tests include
+ * hiredis headers.
  */
 #ifndef KVE_PROXY_KV_REDIS_H
 #define KVE_PROXY_KV_REDIS_H

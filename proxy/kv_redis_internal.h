@@ -13,10 +13,14 @@ typedef struct st_kve_redis_link_t {
     /** borrowed (the application's, which outlives every link) */
     const kve_redis_target_t *target;
     kve_redis_adapter_t adapter;
+    /** the reader's state: per-command reply limits, replies nobody waits for (redis_reply.h) */
+    kve_redis_reader_t reader;
     uint64_t reconnect_max_ms;
     uint64_t breaker_threshold;
     unsigned ever_up : 1;
     unsigned logged_down : 1;
+    /** an external Redis: check its client-output-buffer-limit once (kv_redis_limits.c) */
+    unsigned check_output_limit : 1;
     size_t handshake_pending;
     uint64_t consecutive_timeouts;
     uint64_t backoff_ms;
@@ -33,6 +37,9 @@ typedef struct st_kve_redis_link_t {
     /** 0 ms: writes queued commands at the end of the loop iteration (see redis_adapter.h) */
     h2o_timeout_t flush_timeout;
 } kve_redis_link_t;
+
+/** Queues the once-per-process check of the server's output buffer limit on a link that just came up. */
+void kve_redis__check_output_limit(kve_redis_link_t *link);
 
 kve_kv_stream_t *kve_redis__stream_open(kve_kv_t *kv, size_t argc, const char *const *argv, const size_t *argvlen,
                                         kve_kv_stream_cb cb, void *data, int *err);

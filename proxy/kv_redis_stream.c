@@ -126,7 +126,7 @@ kve_kv_stream_t *kve_redis__stream_open(kve_kv_t *kv, size_t argc, const char *c
     s->error = KVE_ECONN;
     s->adapter.on_cleanup = on_cleanup;
     /* pub/sub and MONITOR do not depend on the database: no SELECT */
-    if (kve_redis_adapter_connect(&s->adapter, kv->loop, link->target, 0, on_handshake_reply, s, why, sizeof(why)) == 0) {
+    if (kve_redis_adapter_connect(&s->adapter, kv->loop, link->target, 0, NULL, on_handshake_reply, s, why, sizeof(why)) == 0) {
         kve_log(KVE_LOG_WARN, "redis", "stream to %s: %s", kv->peer, why);
         free(s);
         *err = KVE_ECONN;

@@ -96,7 +96,7 @@ void kve_redis_acl_check(kve_kv_t *kv, const kve_redis_target_t *target)
     for (i = 0; i != n + 3; ++i)
         argvlen[i] = strlen(argv[i]);
     /* an ordinary command of the link: in order with the others, bounded by the command timeout */
-    if (kve_kv_command(kv, n + 3, argv, argvlen, 0, on_reply, (void *)target, &err) == NULL)
+    if (kve_kv_command(kv, n + 3, argv, argvlen, NULL, on_reply, (void *)target, &err) == NULL)
         kve_log(KVE_LOG_DEBUG, "redis", "the ACL check of redis user %s could not be sent: %s", user_of(target), kve_strerror(err));
     free(argv);
     free(argvlen);

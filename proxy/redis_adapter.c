@@ -5,16 +5,63 @@
 #include "proxy/err.h"
 #include "proxy/redis_reply.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
 
+#define DISCARD_PER_EVENT (1024 * 1024) /* then other connections get their turn (epoll is level-triggered) */
+
+/* reads and drops what is left of a dropped bulk string: 0 once done (or the connection failed: hiredis'
+ * own read finds that too), -1 to wait for more */
+static int discard_input(kve_redis_adapter_t *a)
+{
+    char buf[16384];
+    size_t budget = DISCARD_PER_EVENT;
+    ssize_t n;
+
+    while (a->discard != 0) {
+        if (budget == 0)
+            return -1;
+        if ((n = read(a->ac->c.fd, buf, KVE_MIN(sizeof(buf), a->discard))) > 0) {
+            a->discard -= (size_t)n;
+            budget -= KVE_MIN(budget, (size_t)n);
+        } else if (n == -1 && errno == EINTR) {
+            continue;
+        } else if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            return -1;
+        } else {
+            a->discard = 0;
+        }
+    }
+    return 0;
+}
+
+/*
+ * hiredis reads 16 KiB at a time and parses what it has. A bulk string that would pass its reply's limit is
+ * dropped instead of buffered whole: the reader parses a placeholder in its place and the rest of its bytes
+ * are read and discarded here before hiredis reads again (the placeholder is parsed then). Only a connection
+ * with a reader state does this, and only its adapter is touched after hiredis ran callbacks: a stream's
+ * adapter may be freed by them (kv_redis_stream.c), the link's outlives its contexts.
+ */
 static void on_sock_read(h2o_socket_t *sock, const char *err)
 {
     kve_redis_adapter_t *a = sock->data;
-    if (a->ac != NULL)
-        redisAsyncHandleRead(a->ac);
+    redisReader *r;
+    int limited;
+
+    if (a->ac == NULL || (a->discard != 0 && discard_input(a) != 0))
+        return;
+    limited = a->ac->c.reader->privdata != NULL;
+    redisAsyncHandleRead(a->ac);
+    if (!limited)
+        return; /* `a` may be gone */
+    /* (only when the reader stopped inside a bulk string, the rare case: between replies it waits for a type byte) */
+    if (a->ac != NULL && (r = a->ac->c.reader)->ridx >= 0 && r->rstack[r->ridx].type == REDIS_REPLY_STRING &&
+        (a->discard = kve_redis_reader_drop_bulk(r)) != 0 && discard_input(a) == 0 && a->ac != NULL)
+        redisAsyncHandleRead(a->ac); /* what follows the string, if anything, and the placeholder */
 }
 
 static void on_sock_write(h2o_socket_t *sock, const char *err)
@@ -85,6 +132,7 @@ static void ev_cleanup(void *data)
     }
     a->reading = 0;
     a->write_armed = 0;
+    a->discard = 0;
     a->ac = NULL;
     if (a->on_cleanup != NULL)
         a->on_cleanup(a);
@@ -115,7 +163,7 @@ static size_t queue_handshake(redisAsyncContext *ac, const kve_redis_target_t *t
 }
 
 size_t kve_redis_adapter_connect(kve_redis_adapter_t *a, h2o_loop_t *loop, const kve_redis_target_t *target, int select_db,
-                                 kve_redis_adapter_cb cb, void *privdata, char *err, size_t errlen)
+                                 kve_redis_reader_t *reader, kve_redis_adapter_cb cb, void *privdata, char *err, size_t errlen)
 {
     redisAsyncContext *ac =
         target->path != NULL ? redisAsyncConnectUnix(target->path) : redisAsyncConnect(target->host, target->port);
@@ -128,9 +176,13 @@ size_t kve_redis_adapter_connect(kve_redis_adapter_t *a, h2o_loop_t *loop, const
         return 0;
     }
     ac->c.reader->fn = &kve_redis_reply_functions;
+    ac->c.reader->privdata = reader;
+    if (reader != NULL)
+        reader->refused = KVE_REDIS_REFUSED_NONE;
     ac->data = privdata;
     a->ac = ac;
     a->reading = a->write_armed = 0;
+    a->discard = 0;
     a->sock = h2o_evloop_socket_create(loop, fd, H2O_SOCKET_FLAG_DONT_READ);
     a->sock->data = a;
     ac->ev.data = a;
@@ -161,8 +213,12 @@ int kve_redis_adapter_failure(const redisAsyncContext *ac, const char **why)
     case REDIS_ERR_PROTOCOL: /* hiredis' text names it ("Protocol error, got ...", "No support for nested ...") */
         msg = ac->errstr;
         break;
-    case REDIS_ERR_OOM: /* only a refused array (redis_reply.h) */
-        msg = "protocol error: an array reply with more than 16777216 elements";
+    case REDIS_ERR_OOM: /* only a refusal of the reply functions (redis_reply.h) */
+        if (ac->c.reader != NULL && ac->c.reader->privdata != NULL &&
+            ((kve_redis_reader_t *)ac->c.reader->privdata)->refused == KVE_REDIS_REFUSED_UNEXPECTED)
+            msg = "protocol error: a reply no command was waiting for (the connection is out of step)";
+        else
+            msg = "protocol error: an array reply with more than 16777216 elements";
         break;
     default:
         msg = ac->err != 0 ? ac->errstr : "connection closed";

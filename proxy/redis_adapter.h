@@ -15,6 +15,7 @@
 #define KVE_PROXY_REDIS_ADAPTER_H
 
 #include "h2o.h"
+#include "proxy/redis_reply.h"
 #include "proxy/redis_target.h"
 
 struct redisAsyncContext;
@@ -28,6 +29,8 @@ struct st_kve_redis_adapter_t {
     unsigned reading : 1;
     unsigned write_armed : 1;
     unsigned flushing : 1;
+    /** bytes of a dropped bulk string still to read and discard (kve_redis_reader_drop_bulk) */
+    size_t discard;
     /**
      * Optional (owned by the caller, 0 ms): when set, queued commands are written at the end of the current
      * loop iteration instead of after an epoll round trip for writability, which batches every command of
@@ -45,13 +48,16 @@ typedef void (*kve_redis_adapter_cb)(struct redisAsyncContext *ac, void *reply, 
 
 /**
  * Starts connecting to `target` on `loop`, attaches the adapter and queues the handshake: AUTH (when the
- * target has a user name or a password; a user without a password sends an empty one), SELECT (when `select_db` and db != 0), then
- * PING, each with callback `cb`/`privdata`; ac->data is set to `privdata`. Returns how many handshake replies to wait for (at least
- * 1), or 0 with a message in `err` (the context is already freed then). On success adapter->ac is set;
- * the caller installs its connect/disconnect callbacks and queues its own commands.
+ * target has a user name or a password; a user without a password sends an empty one), SELECT (when
+ * `select_db` and db != 0), then PING, each with callback `cb`/`privdata`; ac->data is set to `privdata`.
+ * `reader` (optional, owned by the caller and outliving the context) becomes the reader's state: reply
+ * limits and refusal of replies nobody waits for (redis_reply.h); the adapter of a connection with a
+ * reader state must then outlive the context too (its read handler uses it after hiredis' callbacks). Returns how many handshake
+ * replies to wait for (at least 1), or 0 with a message in `err` (the context is already freed then). On success adapter->ac is
+ * set; the caller installs its connect/disconnect callbacks and queues its own commands.
  */
 size_t kve_redis_adapter_connect(kve_redis_adapter_t *adapter, h2o_loop_t *loop, const kve_redis_target_t *target, int select_db,
-                                 kve_redis_adapter_cb cb, void *privdata, char *err, size_t errlen);
+                                 kve_redis_reader_t *reader, kve_redis_adapter_cb cb, void *privdata, char *err, size_t errlen);
 
 /**
  * Judges a (non-NULL) handshake reply: 0 for success, -1 for an error reply with "handshake failed:
@@ -62,7 +68,8 @@ int kve_redis_adapter_handshake_failed(const struct redisReply *reply, char *why
 /**
  * Why hiredis gave up on the connection of `ac`, for use inside the NULL-reply callbacks and the disconnect
  * callback it runs then: KVE_EPROTO when the server sent something hiredis could not parse (bad bytes,
- * nesting deeper than hiredis 0.14's 7 levels, an array the reply functions refused), else KVE_ECONN.
+ * nesting deeper than hiredis 0.14's 7 levels, an array the reply functions refused, a reply no command
+ * was waiting for), else KVE_ECONN.
  * `why` (optional) gets a static message or ac->errstr, for the log.
  */
 int kve_redis_adapter_failure(const struct redisAsyncContext *ac, const char **why);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 
 // One RESP command (an array of bulk strings) from the front of `buf`: {argv, used}, or null if incomplete.
-function parseCommand(buf) {
+export function parseCommand(buf) {
     let pos = 0;
     const line = () => {
         const end = buf.indexOf('\r\n', pos);
@@ -29,11 +29,19 @@ function isAclCheck(argv) {
     return argv[0].toUpperCase() === 'EVAL_RO' && argv[1].includes('redis.acl_check_cmd');
 }
 
+/** kvedge's check of an external Redis' output buffer limit when its link first comes up */
+function isOutputLimitCheck(argv) {
+    return argv[0].toUpperCase() === 'CONFIG' && argv[1]?.toUpperCase() === 'GET' && argv[2] === 'client-output-buffer-limit';
+}
+
+const OUTPUT_LIMIT = 'normal 268435456 0 0 replica 268435456 67108864 60 pubsub 33554432 8388608 60';
+
 /**
  * A fake Redis on 127.0.0.1 that answers PING (kvedge's handshake: no AUTH or SELECT without a password or
  * database) with +PONG, kvedge's ACL check at connect (EVAL_RO of a script with redis.acl_check_cmd) with an
- * empty array (nothing refused is allowed), and every other command with answer(argv) (bytes as a latin1
- * string; null: no answer). Records every command as {conn, argv}. Returns {url, commands, connections(), stop()}.
+ * empty array (nothing refused is allowed), its output buffer limit check (CONFIG GET client-output-buffer-limit)
+ * with a bounded limit, and every other command with answer(argv) (bytes as a latin1 string; null: no
+ * answer). Records every command as {conn, argv}. Returns {url, commands, connections(), stop()}.
  */
 export async function startFakeRedis(answer) {
     const commands = [];
@@ -50,7 +58,10 @@ export async function startFakeRedis(answer) {
             for (let cmd; (cmd = parseCommand(buf)) !== null; ) {
                 buf = buf.subarray(cmd.used);
                 commands.push({ conn, argv: cmd.argv });
-                const out = cmd.argv[0].toUpperCase() === 'PING' ? '+PONG\r\n' : isAclCheck(cmd.argv) ? '*0\r\n' : answer(cmd.argv);
+                const out = cmd.argv[0].toUpperCase() === 'PING' ? '+PONG\r\n'
+                    : isAclCheck(cmd.argv) ? '*0\r\n'
+                    : isOutputLimitCheck(cmd.argv) ? `*2\r\n$26\r\nclient-output-buffer-limit\r\n$${OUTPUT_LIMIT.length}\r\n${OUTPUT_LIMIT}\r\n`
+                    : answer(cmd.argv);
                 if (out !== null) sock.write(Buffer.from(out, 'latin1'));
             }
         });

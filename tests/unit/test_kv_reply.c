@@ -431,6 +431,19 @@ TEST(limits)
     kve_buf_dispose(&buf);
 }
 
+TEST(too_big_marker)
+{
+    static const kve_kv_reply_t too_big = {.type = KVE_REPLY_TOO_BIG};
+    kve_kv_reply_t n = integer(1), *elems[] = {&n, (kve_kv_reply_t *)&too_big}, arr = array(elems, 2);
+    kve_buf_t buf = KVE_BUF_INIT;
+
+    CHECK_EQ_STR(envelope(&buf, &too_big, 0), "{\"error\":\"ERR max response size exceeded\"}");
+    CHECK_EQ_STR(envelope(&buf, &too_big, 1), "{\"error\":\"ERR max response size exceeded\"}");
+    CHECK_EQ_STR(envelope(&buf, &arr, 1), "{\"result\":[1,\"ERR max response size exceeded\"]}");
+    CHECK_EQ_STR(resp2(&buf, &too_big), "-ERR max response size exceeded\r\n");
+    kve_buf_dispose(&buf);
+}
+
 void kve_suite_kv_reply(void)
 {
     RUN(json_string_table);
@@ -443,4 +456,5 @@ void kve_suite_kv_reply(void)
     RUN(json_envelope);
     RUN(resp2_types);
     RUN(limits);
+    RUN(too_big_marker);
 }
