@@ -334,6 +334,8 @@ static const kve_directive_t kv_directives[] = {
      .doc = "origins allowed by CORS (\"*\" for any); empty: no CORS"},
     {"command_timeout", KVE_T_DURATION, KVE_FIELD(kve_rest_conf_t, command_timeout_ms), 0, 0, 600 * SEC, "0s",
      .doc = "per command (0s: redis.command_timeout)"},
+    {"script_timeout", KVE_T_DURATION, KVE_FIELD(kve_rest_conf_t, script_timeout_ms), 0, 100, 600 * SEC, "5s",
+     .doc = "requests running a script (EVAL, FCALL...) time out after this, and the script is stopped (SCRIPT KILL)"},
     {"heartbeat", KVE_T_DURATION, KVE_FIELD(kve_rest_conf_t, heartbeat_ms), 0, 100, HOUR, "15s",
      .doc = "SSE comment heartbeat interval"},
     {"max_streams", KVE_T_INT, KVE_FIELD(kve_rest_conf_t, max_streams), 0, 1, 100000, "1024",

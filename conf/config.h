@@ -77,7 +77,10 @@ typedef struct st_kve_redis_users_t {
     /** embedded Redis: the users' names and fresh random passwords (hex; secrets, never logged) */
     char rw_name[32], ro_name[32];
     char rw_password[65], ro_password[65];
-    /** embedded Redis: the redis-server options that create both users ("--user", name, "on", "#<sha256>", rules...) */
+    /**
+     * embedded Redis: the redis-server options that follow from the KV configuration: both users ("--user", name,
+     * "on", "#<sha256>", rules...) and busy-reply-threshold (kv.script_timeout, when the script watchdog acts)
+     */
     kve_strv_t embedded_args;
 } kve_redis_users_t;
 

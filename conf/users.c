@@ -75,6 +75,7 @@ static int selects_db(const kve_config_t *cfg)
 void kve_config_users_build(const kve_config_t *cfg, kve_redis_users_t *out)
 {
     int select_db = selects_db(cfg);
+    char threshold[24];
 
     KVE_ASSERT(cfg->kv_enabled);
     kve_rest_acl_build(&cfg->kv, 0, select_db, &out->rw);
@@ -87,6 +88,11 @@ void kve_config_users_build(const kve_config_t *cfg, kve_redis_users_t *out)
     random_password(out->ro_password);
     push_user(&out->embedded_args, out->rw_name, out->rw_password, &out->rw);
     push_user(&out->embedded_args, out->ro_name, out->ro_password, &out->ro);
+    /* Redis serves other clients during a script (SCRIPT KILL among them) only after this long: when kvedge's
+     * script watchdog acts */
+    snprintf(threshold, sizeof(threshold), "%llu", (unsigned long long)cfg->kv.script_timeout_ms);
+    kve_strv_push(&out->embedded_args, "--busy-reply-threshold");
+    kve_strv_push(&out->embedded_args, threshold);
 }
 
 void kve_config_users_dispose(kve_redis_users_t *users)

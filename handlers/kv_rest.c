@@ -338,6 +338,9 @@ static void on_sync_failed(struct st_rest_req_t *st, int err, const kve_kv_reply
 
     if (err != 0) { /* transient, and the link reports it */
         kve_log(KVE_LOG_DEBUG, "kv", "INCR %s failed (%s): the response carries the last sync token", key, kve_strerror(err));
+    } else if ((len >= 4 && memcmp(text, "BUSY", 4) == 0) || (len >= 7 && memcmp(text, "LOADING", 7) == 0)) {
+        /* transient too: a script holds Redis (the watchdog reports it) or it is loading its data */
+        kve_log(KVE_LOG_DEBUG, "kv", "INCR %s failed (%.*s): the response carries the last sync token", key, (int)len, text);
     } else if (kve_sync_should_warn(&st->self->sync, text, len)) {
         kve_log(KVE_LOG_WARN, "kv", "INCR %s failed (%.*s): sync tokens stay at %llu until it works again (DEL %s resets it)", key,
                 (int)len, text, (unsigned long long)kve_rest__sync_seen(st->self), key);
@@ -622,6 +625,16 @@ static const char *apply_policy(struct st_rest_req_t *st, h2o_req_t *req, int re
 }
 
 /* sends the request's commands; answers at once when nothing needs Redis */
+/* the timeout of the request's commands (one group: they time out together): kv.script_timeout when one runs a
+ * script (the link then stops the script if it is still running), else kv.command_timeout */
+static uint64_t request_timeout(struct st_rest_req_t *st)
+{
+    for (size_t i = 0; i != st->ncmds; ++i)
+        if (st->verdicts[i].verdict == KVE_POLICY_SEND && kve_kv_script_kind(st->cmds[i].argv[0], st->cmds[i].argvlen[0]) != 0)
+            return st->self->conf->script_timeout_ms;
+    return st->self->conf->command_timeout_ms;
+}
+
 static void execute(struct st_rest_req_t *st, h2o_req_t *req)
 {
     kve_kv_t *kv = kve_rest__link(kve_server_thread(req->conn->ctx), st->read_only);
@@ -636,7 +649,7 @@ static void execute(struct st_rest_req_t *st, h2o_req_t *req)
         return;
     }
     st->slots = h2o_mem_alloc_pool(&req->pool, sizeof(*st->slots) * (st->ncmds + 4)); /* + MULTI, EXEC, sync, fix */
-    st->opts = (kve_kv_opts_t){st->self->conf->command_timeout_ms, &st->group, reply_cap(st) != SIZE_MAX ? reply_cap(st) : 0};
+    st->opts = (kve_kv_opts_t){request_timeout(st), &st->group, reply_cap(st) != SIZE_MAX ? reply_cap(st) : 0};
     ++st->pending; /* held while issuing, so a reply can never finish the request early */
     if (kv == NULL || (err = issue_all(st, kv)) != 0)
         st->failure = kv == NULL ? KVE_EUNAVAIL : err; /* nothing was sent */

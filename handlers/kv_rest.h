@@ -46,6 +46,8 @@ typedef struct st_kve_rest_conf_t {
     } deny_commands, allow_commands, cors_origins;
     /** 0: the link's command timeout */
     uint64_t command_timeout_ms;
+    /** requests that run a script (EVAL*, FCALL*): their timeout, after which the script is stopped */
+    uint64_t script_timeout_ms;
     uint64_t heartbeat_ms;
     /** open SSE streams (one Redis connection each) allowed across all threads */
     int64_t max_streams;

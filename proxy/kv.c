@@ -11,6 +11,8 @@
 #include "proxy/err.h"
 #include "proxy/kv_internal.h"
 
+#include <strings.h>
+
 void kve_kv__init(kve_kv_t *kv, const kve_kv_driver_t *driver, h2o_loop_t *loop, uint64_t default_timeout_ms)
 {
     kv->magic = KVE_KV_MAGIC;
@@ -93,18 +95,21 @@ static void group_remove(kve_kv_cmd_t *cmd)
     cmd->group = NULL;
 }
 
-/* the caller's interest in `cmd` ends with a timeout: its callback runs now, a reply that still comes is late */
-static void expire(kve_kv_cmd_t *cmd)
+/* the caller's interest in `cmd` ends with a timeout: its callback runs now, a reply that still comes is late;
+ * returns the bit (1 << KVE_KV_SCRIPT_*) of a script it runs, else 0 */
+static unsigned expire(kve_kv_cmd_t *cmd)
 {
     kve_kv_cb cb = cmd->cb;
+    unsigned script = cmd->script != KVE_KV_SCRIPT_NONE ? 1u << cmd->script : 0;
     if (cb == NULL) /* cancelled meanwhile */
-        return;
+        return script;
     if (h2o_timeout_is_linked(&cmd->timeout_entry))
         h2o_timeout_unlink(&cmd->timeout_entry);
     cmd->cb = NULL; /* the record stays until the driver completes it */
     cmd->timed_out = 1;
     KVE_STAT_ADD(cmd->kv->stats.timeouts, 1);
     cb(cmd->data, KVE_ETIMEDOUT, NULL);
+    return script;
 }
 
 /*
@@ -118,6 +123,7 @@ static void on_command_timeout(h2o_timeout_entry_t *entry)
     kve_kv_t *kv = cmd->kv;
     kve_kv_group_t *group = cmd->group;
     int counts = 1;
+    unsigned scripts = 0;
 
     KVE_CHECK_OBJ(cmd, KVE_KV_CMD_MAGIC);
     if (group != NULL) {
@@ -132,8 +138,12 @@ static void on_command_timeout(h2o_timeout_entry_t *entry)
     }
     for (; cmd != NULL; cmd = next) {
         next = cmd->group_next;
-        expire(cmd);
+        scripts |= expire(cmd);
     }
+    /* a script that outlived its caller would hold the store for everyone: stop it (Redis runs one at a time) */
+    for (int kind = KVE_KV_SCRIPT_EVAL; kind <= KVE_KV_SCRIPT_FUNCTION; ++kind)
+        if ((scripts & (1u << kind)) != 0 && kv->driver->kill_script != NULL)
+            kv->driver->kill_script(kv, kind);
     if (counts)
         kv->driver->on_timeout(kv); /* may drop the link, which completes (and frees) the records */
 }
@@ -166,6 +176,7 @@ kve_kv_cmd_t *kve_kv_command(kve_kv_t *kv, size_t argc, const char *const *argv,
     cmd->data = data;
     cmd->max_reply_size = opts->max_reply_size;
     cmd->split_array = opts->split_array;
+    cmd->script = kve_kv_script_kind(argv[0], argvlen[0]);
     cmd->group = NULL;
     memset(&cmd->timeout_entry, 0, sizeof(cmd->timeout_entry));
     if ((ret = kv->driver->send(kv, cmd, argc, argv, argvlen)) != 0) {
@@ -263,4 +274,24 @@ void kve_kv_destroy(kve_kv_t *kv)
     KVE_CHECK_OBJ(kv, KVE_KV_MAGIC);
     kv->closing = 1;
     kv->driver->destroy(kv); /* completes what is queued, then kve_kv__dispose and free */
+}
+
+int kve_kv_script_kind(const char *name, size_t len)
+{
+    if (len < 4)
+        return KVE_KV_SCRIPT_NONE;
+    /* first a cheap look at the first byte: every command passes here */
+    switch (name[0] | 0x20) {
+    case 'e':
+        if ((len == 4 && strncasecmp(name, "eval", 4) == 0) || (len == 7 && strncasecmp(name, "evalsha", 7) == 0) ||
+            (len == 7 && strncasecmp(name, "eval_ro", 7) == 0) || (len == 10 && strncasecmp(name, "evalsha_ro", 10) == 0))
+            return KVE_KV_SCRIPT_EVAL;
+        return KVE_KV_SCRIPT_NONE;
+    case 'f':
+        if ((len == 5 && strncasecmp(name, "fcall", 5) == 0) || (len == 8 && strncasecmp(name, "fcall_ro", 8) == 0))
+            return KVE_KV_SCRIPT_FUNCTION;
+        return KVE_KV_SCRIPT_NONE;
+    default:
+        return KVE_KV_SCRIPT_NONE;
+    }
 }

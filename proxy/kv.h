@@ -116,6 +116,18 @@ typedef struct st_kve_kv_opts_t {
     int split_array;
 } kve_kv_opts_t;
 
+/** What a command runs on the server: scripts are watched (see kve_kv_script_kind). */
+enum { KVE_KV_SCRIPT_NONE = 0, KVE_KV_SCRIPT_EVAL = 1, KVE_KV_SCRIPT_FUNCTION = 2 };
+
+/**
+ * Whether command `name` runs a script: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO (KVE_KV_SCRIPT_EVAL), FCALL,
+ * FCALL_RO (KVE_KV_SCRIPT_FUNCTION), else KVE_KV_SCRIPT_NONE; case-insensitive. Such a command that times out
+ * makes the link stop the script on the server (Redis: SCRIPT KILL or FUNCTION KILL on a connection of its
+ * own), so one script cannot hold the store past its caller's timeout. Callers give scripts a timeout of
+ * their own (kv.script_timeout).
+ */
+int kve_kv_script_kind(const char *name, size_t len);
+
 /**
  * Sends a command with `opts` (NULL: all defaults; only read during the call). Returns a handle valid until
  * the callback has run or kve_kv_cancel() was called; NULL with *err set if the command was not sent.

@@ -28,6 +28,8 @@ typedef struct st_kve_kv_driver_t {
     kve_kv_stream_t *(*stream_open)(kve_kv_t *kv, size_t argc, const char *const *argv, const size_t *argvlen, kve_kv_stream_cb cb,
                                     void *data, int *err);
     void (*stream_close)(kve_kv_stream_t *stream);
+    /** optional: a command that runs a script (KVE_KV_SCRIPT_*) timed out: stop the script on the server */
+    void (*kill_script)(kve_kv_t *kv, int kind);
 } kve_kv_driver_t;
 
 struct st_kve_kv_timeout_class_t {
@@ -60,6 +62,8 @@ struct st_kve_kv_cmd_t {
     /** NULL once the caller's interest ended (timeout delivered, or cancel) */
     kve_kv_cb cb;
     void *data;
+    /** KVE_KV_SCRIPT_*: the command runs a script (stopped on the server if it times out) */
+    int script;
     /** kve_kv_opts_t.max_reply_size and split_array, for the driver's reader */
     size_t max_reply_size;
     int split_array;

@@ -213,13 +213,16 @@ static void link_on_timeout(kve_kv_t *kv)
 
 static void link_on_reply(kve_kv_t *kv)
 {
-    ((kve_redis_link_t *)kv)->consecutive_timeouts = 0;
+    kve_redis_link_t *link = (void *)kv;
+    link->consecutive_timeouts = 0;
+    link->kill_attempts = 0;
 }
 
 static void link_destroy(kve_kv_t *kv)
 {
     kve_redis_link_t *link = (void *)kv;
     drop_link(link, "shutting down"); /* completes queued commands with KVE_ESHUTDOWN */
+    kve_redis__kill_dispose(link);
     KVE_ASSERT(link->num_streams == 0);
     if (h2o_timeout_is_linked(&link->tick_entry))
         h2o_timeout_unlink(&link->tick_entry);
@@ -234,8 +237,14 @@ static void link_destroy(kve_kv_t *kv)
     kve_redis_reply_release_thread(); /* the thread's last connection is gone */
 }
 
-static const kve_kv_driver_t redis_driver = {
-    "redis", link_send, link_on_timeout, link_on_reply, link_destroy, kve_redis__stream_open, kve_redis__stream_close};
+static const kve_kv_driver_t redis_driver = {"redis",
+                                             link_send,
+                                             link_on_timeout,
+                                             link_on_reply,
+                                             link_destroy,
+                                             kve_redis__stream_open,
+                                             kve_redis__stream_close,
+                                             kve_redis__kill_script};
 
 kve_kv_t *kve_kv_redis_create(h2o_loop_t *loop, const kve_redis_target_t *target, const kve_redis_conf_t *conf)
 {

@@ -36,10 +36,22 @@ typedef struct st_kve_redis_link_t {
     kve_buf_t fmt;
     /** 0 ms: writes queued commands at the end of the loop iteration (see redis_adapter.h) */
     h2o_timeout_t flush_timeout;
+    /** the script watchdog's kill in progress (redis_script_kill.c), and attempts since the last reply on time */
+    struct st_kve_redis_kill_t *kill;
+    unsigned kill_attempts;
 } kve_redis_link_t;
 
 /** Queues the once-per-process check of the server's output buffer limit on a link that just came up. */
 void kve_redis__check_output_limit(kve_redis_link_t *link);
+
+/**
+ * The script watchdog: a command running a script (KVE_KV_SCRIPT_EVAL or _FUNCTION) timed out; stops the
+ * script with SCRIPT KILL or FUNCTION KILL on a connection of its own (one at a time per link, a bounded
+ * number of attempts until the link gets a reply on time again). Outcomes are logged.
+ */
+void kve_redis__kill_script(kve_kv_t *kv, int kind);
+/** Ends a kill in progress (the link is being destroyed). */
+void kve_redis__kill_dispose(kve_redis_link_t *link);
 
 kve_kv_stream_t *kve_redis__stream_open(kve_kv_t *kv, size_t argc, const char *const *argv, const size_t *argvlen,
                                         kve_kv_stream_cb cb, void *data, int *err);

@@ -189,6 +189,7 @@ static int init_targets(app_t *app, char *err, size_t errlen)
         kve_redis_target_forget_password(&app->target_ro);
     app->target_ro.role = "read-only";
     app->target_ro.acl_refused = app->users.ro.refused.v;
+    app->target_ro.kill_via = &app->target; /* the read-only user may not SCRIPT KILL */
     app->has_ro = 1;
     return 0;
 }

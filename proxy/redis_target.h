@@ -42,6 +42,11 @@ typedef struct st_kve_redis_target_t {
      * not be able to run either (inside scripts); each connection checks that once its handshake is done.
      */
     char *const *acl_refused;
+    /**
+     * Borrowed (may be NULL: this target itself): where the script watchdog connects to stop a script, as a user
+     * that may run SCRIPT KILL and FUNCTION KILL (the read-only user may not: the read-write target).
+     */
+    const struct st_kve_redis_target_t *kill_via;
 } kve_redis_target_t;
 
 /**
