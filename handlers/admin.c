@@ -210,42 +210,35 @@ static void add_stats(kve_kv_stats_t *sum, const kve_kv_stats_t *st)
     sum->failures += st->failures, sum->reconnects += st->reconnects, sum->inflight += st->inflight;
 }
 
-/* the read-only tokens' links, when the store has a user for them (their commands count in the totals) */
-static void render_ro_links(kve_buf_t *buf, kve_server_t *server, kve_kv_stats_t *sum)
+/* one gauge per thread for its link `ro` (0: kv, 1: kv_ro; the read-only one only when the store has a user for
+ * read-only tokens), and the links' counters added to `sum` */
+static void render_links(kve_buf_t *buf, kve_server_t *server, int ro, kve_kv_stats_t *sum)
 {
+    static const char *const names[] = {"kvedge_kv_link_up", "kvedge_kv_read_only_link_up"};
+    static const char *const helps[] = {"the thread's KV link", "the thread's KV link for read-only tokens"};
     size_t i, n = kve_server_num_threads(server);
     kve_kv_stats_t st;
 
-    if (n == 0 || kve_server_get_thread(server, 0)->kv_ro == NULL)
+    if (ro && (n == 0 || kve_server_get_thread(server, 0)->kv_ro == NULL))
         return;
-    kve_buf_printf(buf, "# HELP kvedge_kv_read_only_link_up 1 when the thread's KV link for read-only tokens is connected and "
-                        "ready.\n# TYPE kvedge_kv_read_only_link_up gauge\n");
+    kve_buf_printf(buf, "# HELP %s 1 when %s is connected and ready.\n# TYPE %s gauge\n", names[ro], helps[ro], names[ro]);
     for (i = 0; i != n; ++i) {
         kve_thread_t *t = kve_server_get_thread(server, i);
+        kve_kv_t *kv = ro ? t->kv_ro : t->kv;
         memset(&st, 0, sizeof(st));
-        if (t->kv_ro != NULL)
-            kve_kv_get_stats(t->kv_ro, &st);
-        kve_buf_printf(buf, "kvedge_kv_read_only_link_up{thread=\"%zu\"} %d\n", i, st.state == KVE_KV_UP);
+        if (kv != NULL)
+            kve_kv_get_stats(kv, &st);
+        kve_buf_printf(buf, "%s{thread=\"%zu\"} %d\n", names[ro], i, st.state == KVE_KV_UP);
         add_stats(sum, &st);
     }
 }
 
 static void render_kv(kve_buf_t *buf, kve_server_t *server)
 {
-    size_t i, n = kve_server_num_threads(server);
-    kve_kv_stats_t sum = {0}, st;
+    kve_kv_stats_t sum = {0};
 
-    kve_buf_printf(buf, "# HELP kvedge_kv_link_up 1 when the thread's KV link is connected and ready.\n"
-                        "# TYPE kvedge_kv_link_up gauge\n");
-    for (i = 0; i != n; ++i) {
-        kve_thread_t *t = kve_server_get_thread(server, i);
-        memset(&st, 0, sizeof(st));
-        if (t->kv != NULL)
-            kve_kv_get_stats(t->kv, &st);
-        kve_buf_printf(buf, "kvedge_kv_link_up{thread=\"%zu\"} %d\n", i, st.state == KVE_KV_UP);
-        add_stats(&sum, &st);
-    }
-    render_ro_links(buf, server, &sum);
+    render_links(buf, server, 0, &sum);
+    render_links(buf, server, 1, &sum);
 #define COUNTER(name, help, v)                                                                                                     \
     kve_buf_printf(buf, "# HELP kvedge_kv_" name " " help "\n# TYPE kvedge_kv_" name " counter\nkvedge_kv_" name " %llu\n",        \
                    (unsigned long long)(v))

@@ -96,21 +96,12 @@ static void skip_ws(struct st_parser_t *ps)
         ++ps->p;
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
-        return (c | 0x20) - 'a' + 10;
-    return -1;
-}
-
 /* the 4 hex digits at p (the caller checked they are there), or -1 */
 static int32_t hex4(const char *p)
 {
     int32_t v = 0;
     for (int i = 0; i != 4; ++i) {
-        int d = hex_value(p[i]);
+        int d = kve_hex_digit(p[i]);
         if (d < 0)
             return -1;
         v = v << 4 | d;
@@ -491,7 +482,7 @@ static int decode_char(const char **p, const char *end, int plus_is_space)
         *p = s + 1;
         return *s == '+' && plus_is_space ? ' ' : (unsigned char)*s;
     }
-    if (end - s < 3 || (hi = hex_value(s[1])) < 0 || (lo = hex_value(s[2])) < 0)
+    if (end - s < 3 || (hi = kve_hex_digit(s[1])) < 0 || (lo = kve_hex_digit(s[2])) < 0)
         return -1;
     *p = s + 3;
     return hi << 4 | lo;

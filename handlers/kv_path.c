@@ -4,18 +4,10 @@
  * h2o's rebuild_path() does (a '%' followed by two hex digits), so whatever h2o would remove is found.
  */
 #include "handlers/kv_path.h"
+#include "proxy/common.h"
 
 #include <stdio.h>
 #include <string.h>
-
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
-        return (c | 0x20) - 'a' + 10;
-    return -1;
-}
 
 /* the common case, cheaply (h2o's own test for whether to normalise): no '%' and no '.' starting a segment */
 static int may_have_dot_segment(const char *path, size_t len)
@@ -42,7 +34,7 @@ static int has_dot_segment(const char *path, size_t len)
         c = '/'; /* the end closes the last segment */
         if (i != len) {
             c = (unsigned char)path[i];
-            if (c == '%' && len - i >= 3 && (hi = hex_digit(path[i + 1])) >= 0 && (lo = hex_digit(path[i + 2])) >= 0)
+            if (c == '%' && len - i >= 3 && (hi = kve_hex_digit(path[i + 1])) >= 0 && (lo = kve_hex_digit(path[i + 2])) >= 0)
                 c = hi << 4 | lo, i += 2;
         }
         if (c != '/') {

@@ -77,3 +77,12 @@ void kve_strv_dispose(kve_strv_t *strv)
     strv->v = NULL;
     strv->n = 0;
 }
+
+int kve_hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+        return (c | 0x20) - 'a' + 10;
+    return -1;
+}

@@ -60,6 +60,9 @@ void kve_strv_push(kve_strv_t *strv, const char *s);
 /** Frees every string and the array, and zeroes `strv`. */
 void kve_strv_dispose(kve_strv_t *strv);
 
+/** The value of hex digit `c` (either case), or -1. */
+int kve_hex_digit(char c);
+
 /** Monotonic clock in milliseconds. */
 uint64_t kve_now_ms(void);
 
