@@ -8,6 +8,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 import https from 'node:https';
+import httpMod from 'node:http';
 import {
     assertCleanExit,
     freePort,
@@ -23,7 +24,7 @@ import {
     writeConfig,
 } from './harness.mjs';
 
-let redis, upstream, kv;
+let redis, upstream, kv, dead;
 
 before(async () => {
     redis = await startRedis();
@@ -32,7 +33,7 @@ before(async () => {
         res.setHeader('content-type', 'application/json');
         res.end(JSON.stringify({ path: req.url, method: req.method, bytes: body.length }));
     });
-    const dead = await freePort(); // nothing listens there
+    dead = await freePort(); // nothing listens there (until the recovery test)
     kv = await startKvedge({
         threads: 2,
         redis: redis.url,
@@ -234,6 +235,18 @@ test('a dead upstream gives 502 quickly, and the route recovers', async () => {
     assert.ok(Date.now() - t0 < 2000, 'connection refused is not a timeout');
     const m = await http('GET', `${kv.url}/metrics`);
     assert.match(m.body, /^kvedge_http_requests_total\{route="proxy:\/dead",status="502"\} [1-9]/m);
+    // the upstream comes up: the same route serves again, with no restart of kvedge
+    const revived = httpMod.createServer((req, res) => res.end(`revived ${req.url}`));
+    await new Promise((ok, fail) => revived.once('error', fail).listen(dead, '127.0.0.1', ok));
+    try {
+        const ok = await waitFor(async () => {
+            const x = await http('GET', `${kv.url}/dead/y`);
+            return x.status === 200 && x;
+        }, { message: 'the route recovers' });
+        assert.equal(ok.body, 'revived /y');
+    } finally {
+        await new Promise((ok) => revived.close(ok));
+    }
 });
 
 test('max_connections: a connection over the limit waits until another closes', async () => {

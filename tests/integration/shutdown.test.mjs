@@ -33,9 +33,10 @@ test('SIGTERM lets requests in flight finish, then exits 0', async () => {
     await waitFor(() => upstream.requests.filter((r) => r.url === '/slow?ms=1500').length === 3, { message: 'upstream got all' });
     const t0 = Date.now();
     const stopped = k.stop({ signal: 'SIGTERM' });
-    await sleep(200);
-    // new connections are refused while draining
-    await assert.rejects(http('GET', `${k.url}/healthz`, { timeoutMs: 2000 }), /ECONNREFUSED|ECONNRESET|socket hang up/);
+    // new connections are refused while draining (once the signal has been taken)
+    await waitFor(() => http('GET', `${k.url}/healthz`, { timeoutMs: 2000 }).then(() => false, (e) => /ECONNREFUSED|ECONNRESET|socket hang up/.test(e.message)), {
+        message: 'new connections refused',
+    });
     for (const r of await Promise.all(inflight)) {
         assert.equal(r.status, 200);
         assert.equal(r.body, 'slept 1500');
@@ -61,8 +62,9 @@ test('a keep-alive client gets its in-flight answer with Connection: close seman
     const k = await startKvedge(config());
     const agent = new httpMod.Agent({ keepAlive: true, maxSockets: 1 });
     assert.equal((await http('GET', `${k.url}/healthz`, { agent })).status, 200);
+    const seen = upstream.requests.length;
     const p = http('GET', `${k.url}/up/slow?ms=800`, { agent, timeoutMs: 10000 });
-    await sleep(200);
+    await waitFor(() => upstream.requests.slice(seen).some((r) => r.url === '/slow?ms=800'), { message: 'the request reached the upstream' });
     const stopped = k.stop();
     const r = await p;
     assert.equal(r.status, 200);
