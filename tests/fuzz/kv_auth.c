@@ -8,7 +8,8 @@
  *   0  the token itself (any bytes; the committed seeds hold tokens minted by `kvedge token`, see README)
  *   1  header JSON, a 0xff byte, claims JSON: the target signs them with the key (byte 6: the digest,
  *      SHA-256/384/512, or a wrong key), so the claim checks are reached with valid signatures
- *   2  a mint round trip: byte 6 access, bytes 7-10 ttl, the rest the subject
+ *   2  a mint round trip: byte 6 options (access, subject, a short key, how much later), bytes 7-10 ttl,
+ *      the rest the subject
  *   3  the token through kve_rest_jwt_verify() with keys of every length around KVE_JWT_MIN_KEY
  *
  * Oracles: an accepted token is one of the static tokens with its access, or a JWT whose signature is the
@@ -246,6 +247,11 @@ static void run_mint(fuzz_in_t *in, time_t now, size_t wholen)
 
     memcpy(sub, subp, sublen);
     sub[sublen] = '\0';
+    if (opts & 0x40) { /* a key below KVE_JWT_MIN_KEY bytes: refused with a message */
+        t = kve_rest_jwt_mint("short-key-0123456789abcdef01234", access, ttl, NULL, now, err, sizeof(err));
+        FUZZ_CHECK(t == NULL && strstr(err, "at least") != NULL, "minted with a 31-byte key (%s)", t == NULL ? err : t);
+        return;
+    }
     t = kve_rest_jwt_mint(jwt_key, access, ttl, (opts & 2) ? sub : NULL, now, err, sizeof(err));
     if (t == NULL)
         return; /* a subject jansson refuses (not UTF-8) */

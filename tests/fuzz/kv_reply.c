@@ -9,6 +9,8 @@
  * Arrays nest at most 7 levels (hiredis 0.14's own limit, so every tree is one Redis could send) and a
  * tree has at most 512 nodes. Status and error lines never hold "\r\n" (RESP2 cannot carry it).
  *
+ * kve_rest_json_error() gets the tree's first string as its message.
+ *
  * Oracles: the JSON parses with jansson and holds exactly the tree: every string either base64 of the
  * bytes or the bytes with each maximal invalid UTF-8 subsequence replaced by U+FFFD (a reference decoder
  * written from Unicode §3.9), the top-level status "OK" and error texts never base64, integers exact, nil
@@ -319,6 +321,29 @@ Exit:
     kve_buf_dispose(&lim);
 }
 
+/* kve_rest_json_error() with the first string of the tree (up to a NUL) as the message */
+static void run_error(const kve_kv_reply_t *r)
+{
+    kve_buf_t out = KVE_BUF_INIT;
+    json_t *j, *e;
+
+    while (r->type == KVE_REPLY_ARRAY && r->elements != 0)
+        r = r->element[0];
+    if (r->str == NULL)
+        return;
+    kve_rest_json_error(&out, r->str);
+    j = parse_json(&out, 0, 0);
+    e = json_object_get(j, "error");
+    FUZZ_CHECK(json_is_object(j) && json_object_size(j) == 1 && json_is_string(e), "kve_rest_json_error wrote another shape");
+    size_t want_len;
+    char *want = ref_utf8(r->str, strlen(r->str), &want_len);
+    FUZZ_CHECK(json_string_length(e) == want_len && memcmp(json_string_value(e), want, want_len) == 0,
+               "error text does not round-trip");
+    free(want);
+    json_decref(j);
+    kve_buf_dispose(&out);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fuzz_in_t in = fuzz_in(data, size);
@@ -331,6 +356,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         run_encoder(ENC_VALUE, r, base64, prefix, limit);
     }
     run_encoder(ENC_RESP2, r, 0, prefix, limit);
+    run_error(r);
     free_tree(r);
     kve_redis_reply_release_thread();
     return 0;
