@@ -7,11 +7,13 @@
  * that kve_config_dispose() frees everything either way. Error messages go to /dev/null, after being
  * formatted: the reporting code (quoted lines, carets, hidden secrets) runs for every error.
  *
- * The environment holds a few variables for ${VAR} and ${VAR:-default} substitution.
+ * The environment holds a few variables for ${VAR} and ${VAR:-default} substitution; stdin is /dev/null (a
+ * token_file of /dev/stdin must not block).
  */
 #include "fuzz.h"
 #include "conf/config.h"
 
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -21,6 +23,11 @@ static FILE *errout;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+    int null_fd = open("/dev/null", O_RDONLY);
+
+    /* a *_file directive may name /dev/stdin: reading it must end at once, not wait for a terminal */
+    FUZZ_CHECK(null_fd >= 0 && dup2(null_fd, 0) == 0, "stdin from /dev/null");
+    close(null_fd);
     FUZZ_CHECK((fd = memfd_create("kvedge-fuzz-config", MFD_CLOEXEC)) >= 0, "memfd_create");
     snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
     FUZZ_CHECK((errout = fopen("/dev/null", "w")) != NULL, "/dev/null");
