@@ -114,4 +114,4 @@ run: deps
 	./build/kvedge -c $(RUN_CONFIG)
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-fuzz-cov
