@@ -1,9 +1,11 @@
 # kvedge developer entry points (GNU make). The build itself is CMake; this file only strings steps together.
 #
 #   make run           deps + build, then the demo API on :8081 and kvedge on :8080 (Ctrl-C stops both)
-#   make test          deps, both builds, format check, then ctest in build/ and build-asan/
+#   make test          deps, the three builds, format check, then ctest in build/, build-asan/ and build-fuzz/
 #   make build         build/       (RelWithDebInfo, -Werror)
 #   make build-asan    build-asan/  (Debug, ASan + UBSan, -Werror)
+#   make build-fuzz    build-fuzz/  (clang, libFuzzer + ASan + UBSan, -Werror): the fuzz targets of tests/fuzz
+#   make fuzz          each fuzz target for FUZZ_TIME seconds (600), corpus kept in .fuzz/ (tests/fuzz/README.md)
 #   make format        clang-format -i over the C sources; format-check only checks
 #   make deps          scripts/install-deps.sh (apt packages + npm ci; idempotent)
 #   make clean
@@ -25,11 +27,16 @@ SAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1:fast_unw
 # C sources for clang-format: tracked files plus new, not-ignored ones (a clean CI checkout has only tracked).
 C_SOURCES = git ls-files -z --cached --others --exclude-standard -- '*.c' '*.h'
 
+# make fuzz: seconds per target, which targets, where the grown corpus and the crashes go (git-ignored).
+FUZZ_TIME ?= 600
+FUZZ_TARGETS ?= kv_request kv_reply kv_auth config redis_reply
+FUZZ_DIR ?= .fuzz
+
 RUN_CONFIG := examples/quickstart.yaml
 DEMO_PORT := 8081
 KV_URL := http://127.0.0.1:8080
 
-.PHONY: all deps build build-asan format format-check test run clean
+.PHONY: all deps build build-asan build-fuzz format format-check test fuzz run clean
 
 all: build
 
@@ -44,6 +51,11 @@ build-asan:
 	cmake -S . -B build-asan -DKVE_WERROR=ON -DKVE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug $(CMAKE_FLAGS)
 	cmake --build build-asan -j$(JOBS)
 
+# CMAKE_C_COMPILER only matters on the first configure; libFuzzer needs clang (Debian 12: clang-14 + libclang-rt-14-dev).
+build-fuzz:
+	cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DKVE_WERROR=ON -DKVE_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS)
+	cmake --build build-fuzz -j$(JOBS)
+
 format-check:
 	@$(C_SOURCES) | xargs -0 -r clang-format --dry-run -Werror
 	@echo "format-check: ok"
@@ -51,17 +63,32 @@ format-check:
 format:
 	@$(C_SOURCES) | xargs -0 -r clang-format -i
 
-# Both ctest runs always happen; the target fails if either did.
+# All three ctest runs always happen; the target fails if any did. The fuzz targets run briefly here
+# (KVE_FUZZ_TIME, 10 s each, set at configure time); tests/fuzz/run.sh sets their sanitizer options.
 test: deps
 	$(MAKE) build
 	$(MAKE) build-asan
+	$(MAKE) build-fuzz
 	$(MAKE) format-check
 	@status=0; \
 	echo "=== ctest: build (RelWithDebInfo) ==="; \
 	ctest --test-dir build --output-on-failure -j$(CTEST_JOBS) || status=1; \
 	echo "=== ctest: build-asan (ASan+UBSan, leak checks on) ==="; \
 	$(SAN_ENV) ctest --test-dir build-asan --output-on-failure -j$(CTEST_JOBS) || status=1; \
+	echo "=== ctest: build-fuzz (libFuzzer targets, short runs) ==="; \
+	ctest --test-dir build-fuzz --output-on-failure -j$(CTEST_JOBS) -L fuzz || status=1; \
 	if [ $$status -ne 0 ]; then echo "make test: FAILED" >&2; fi; \
+	exit $$status
+
+# Long fuzzing, one target after the other; new inputs accumulate in $(FUZZ_DIR)/corpus/<target>, crashes land
+# in $(FUZZ_DIR)/crashes/<target>/. Every target runs; the status is a failure if any found something.
+fuzz: build-fuzz
+	@status=0; \
+	for t in $(FUZZ_TARGETS); do \
+		echo "=== fuzz $$t ($(FUZZ_TIME) s) ==="; \
+		tests/fuzz/run.sh build-fuzz/tests/fuzz/fuzz_$$t $$t $(FUZZ_TIME) $(FUZZ_DIR)/crashes $(FUZZ_DIR)/corpus/$$t || status=1; \
+	done; \
+	if [ $$status -ne 0 ]; then echo "make fuzz: a target failed; inputs are in $(FUZZ_DIR)/crashes/" >&2; fi; \
 	exit $$status
 
 # The demo API runs in the background and is stopped by its PID when kvedge exits (Ctrl-C included).
@@ -87,4 +114,4 @@ run: deps
 	./build/kvedge -c $(RUN_CONFIG)
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz build-fuzz-cov

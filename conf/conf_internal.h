@@ -61,7 +61,7 @@ void kve_conf__pop(kve_conf_t *conf);
  * that line, may be NULL) with a caret under `col`.
  */
 void kve_conf__vreport(kve_conf_t *conf, const char *file, unsigned line, unsigned col, const char *source, const char *fmt,
-                       va_list args);
+                       va_list args) __attribute__((format(printf, 6, 0)));
 /** kve_conf__vreport() with variable arguments. */
 void kve_conf__report(kve_conf_t *conf, const char *file, unsigned line, unsigned col, const char *source, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));

@@ -133,6 +133,9 @@ static const char *find_source(const kve_conf_t *conf, const char *file, unsigne
 }
 
 static void vreport_node(kve_conf_t *conf, const kve_node_t *node, unsigned col, const char *fmt, va_list args)
+    __attribute__((format(printf, 4, 0)));
+
+static void vreport_node(kve_conf_t *conf, const kve_node_t *node, unsigned col, const char *fmt, va_list args)
 {
     if (node == NULL || node->file == NULL) {
         /* no node, or a default from a table: no position */

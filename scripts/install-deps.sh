@@ -31,6 +31,10 @@ export DEBIAN_FRONTEND=noninteractive
 
 build_pkgs=(gcc make cmake pkg-config clang-format libh2o-evloop-dev libssl-dev libhiredis-dev libjwt-dev libyaml-dev
     libjansson-dev)
+# The fuzz build (build-fuzz/): clang-14, whose libFuzzer and sanitizer runtimes are in libclang-rt-14-dev (only
+# recommended by libclang-common-14-dev, so --no-install-recommends leaves it out), and llvm-14 for
+# llvm-symbolizer (clang's sanitizers print bare addresses without it).
+build_pkgs+=(clang libclang-rt-14-dev llvm-14)
 run_pkgs=(redis-server redis-tools curl openssl)
 # The machine may already have node/npm from elsewhere (nodesource, nvm, a tarball); then keep those.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
@@ -101,7 +105,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
     done
 fi
 
-for tool in node npm redis-server cmake clang-format; do
+for tool in node npm redis-server cmake clang-format clang; do
     if ! command -v "$tool" >/dev/null 2>&1; then
         echo "install-deps.sh: '$tool' not found on PATH after installation" >&2
         exit 1
