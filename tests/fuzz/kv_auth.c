@@ -31,6 +31,7 @@
 
 #define FUZZ_NOW ((time_t)1700000000)
 #define SKEW 5
+#define MAX_TTL 86400 /* kv.jwt_max_ttl of the target's auth (the default, 24 h) */
 #define WHO_MAX 160
 
 static const char jwt_key[] = "kvedge-fuzz-jwt-key-0123456789abcdef";
@@ -40,7 +41,7 @@ static kve_rest_auth_t *auth;
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     kve_rest_token_conf_t tokens[] = {{(char *)static_tokens[0], 0, "app"}, {(char *)static_tokens[1], 1, NULL}};
-    auth = kve_rest_auth_new(tokens, 2, jwt_key);
+    auth = kve_rest_auth_new(tokens, 2, jwt_key, MAX_TTL);
     return 0;
 }
 
@@ -117,12 +118,34 @@ static json_t *decode_json_segment(const char *s, size_t len)
     return j;
 }
 
-/* what the token should grant by the rules (a JWT); `exclude` is set for inputs a known bug makes unusable */
-static int expected_jwt_access(const char *t, size_t len, time_t now, int *exclude)
+/* a time claim by the rules: 1 and its value, 0 if absent, -1 if present and not an integer */
+static int time_claim(json_t *claims, const char *name, __int128 *v)
+{
+    json_t *j = json_object_get(claims, name);
+    if (j == NULL)
+        return 0;
+    if (!json_is_integer(j))
+        return -1;
+    *v = json_integer_value(j);
+    return 1;
+}
+
+/* exp required; nbf, iat optional; all within the skew of `now` and the lifetime cap (exact arithmetic) */
+static int times_ok(json_t *claims, time_t now)
+{
+    __int128 exp = 0, nbf = 0, iat = 0, span = MAX_TTL + SKEW;
+    int has_exp = time_claim(claims, "exp", &exp), has_nbf = time_claim(claims, "nbf", &nbf),
+        has_iat = time_claim(claims, "iat", &iat);
+    return has_exp == 1 && has_nbf >= 0 && has_iat >= 0 && exp > (__int128)now - SKEW && exp <= (__int128)now + span &&
+           (!has_nbf || nbf <= (__int128)now + SKEW) && (!has_iat || (iat <= (__int128)now + SKEW && exp <= iat + span));
+}
+
+/* what the token should grant by the rules (a JWT) */
+static int expected_jwt_access(const char *t, size_t len, time_t now)
 {
     const char *dot1 = memchr(t, '.', len), *dot2 = dot1 != NULL ? memchr(dot1 + 1, '.', (size_t)(t + len - dot1 - 1)) : NULL;
     char sig[128];
-    json_t *head, *claims, *exp, *aud, *access, *typ;
+    json_t *head, *claims, *aud, *access, *typ;
     int want = KVE_ACCESS_NONE;
 
     if (dot2 == NULL || memchr(dot2 + 1, '.', (size_t)(t + len - dot2 - 1)) != NULL || dot2 + 1 == t + len || dot1 == t)
@@ -132,19 +155,12 @@ static int expected_jwt_access(const char *t, size_t len, time_t now, int *exclu
         return KVE_ACCESS_NONE;
     head = decode_json_segment(t, (size_t)(dot1 - t));
     claims = decode_json_segment(dot1 + 1, (size_t)(dot2 - dot1 - 1));
-    exp = json_object_get(claims, "exp"), aud = json_object_get(claims, "aud"), access = json_object_get(claims, "access");
-    /*
-     * TEMPORARY EXCLUSION (hard-misc / kv_auth.c fix): check_claims adds the skew to exp without an
-     * overflow check, signed overflow for exp > INT64_MAX - 5. Remove once the fix is merged.
-     */
-    if (json_is_integer(exp) && json_integer_value(exp) > INT64_MAX - SKEW && fuzz_exclusions_on())
-        *exclude = 1;
+    aud = json_object_get(claims, "aud"), access = json_object_get(claims, "access");
     typ = json_object_get(head, "typ"); /* libjwt 1.10: a string typ must be "JWT" (any case) */
     if (json_is_object(head) && json_is_string(json_object_get(head, "alg")) &&
         strcmp(json_string_value(json_object_get(head, "alg")), "HS256") == 0 &&
         (!json_is_string(typ) || strcasecmp(json_string_value(typ), "JWT") == 0) && json_is_object(claims) &&
-        json_is_integer(exp) && (__int128)json_integer_value(exp) + SKEW > (__int128)now && json_is_string(aud) &&
-        strcmp(json_string_value(aud), "kvedge:kv") == 0 && json_is_string(access))
+        times_ok(claims, now) && json_is_string(aud) && strcmp(json_string_value(aud), "kvedge:kv") == 0 && json_is_string(access))
         want = strcmp(json_string_value(access), "rw") == 0   ? KVE_ACCESS_READ_WRITE
                : strcmp(json_string_value(access), "ro") == 0 ? KVE_ACCESS_READ_ONLY
                                                               : KVE_ACCESS_NONE;
@@ -167,6 +183,11 @@ static const char *const who_texts[] = {"token app",
                                         "jwt refused: claims are not a JSON object",
                                         "jwt refused: expired",
                                         "jwt refused: exp is missing or not an integer",
+                                        "jwt refused: nbf or iat is not an integer",
+                                        "jwt refused: exp is further ahead than kv.jwt_max_ttl",
+                                        "jwt refused: not valid yet (nbf)",
+                                        "jwt refused: issued in the future (iat)",
+                                        "jwt refused: lifetime (exp - iat) longer than kv.jwt_max_ttl",
                                         "jwt refused: aud is not kvedge:kv",
                                         "jwt refused: access is not \"rw\" or \"ro\""};
 
@@ -186,15 +207,13 @@ static void check_who(const char *who, size_t wholen)
 static void check_token(const char *t, size_t len, time_t now, size_t wholen)
 {
     char who[WHO_MAX + 8];
-    int exclude = 0, want = KVE_ACCESS_NONE, got;
+    int want = KVE_ACCESS_NONE, got;
 
     for (size_t i = 0; i != 2; ++i)
         if (len == strlen(static_tokens[i]) && memcmp(t, static_tokens[i], len) == 0)
             want = i == 0 ? KVE_ACCESS_READ_WRITE : KVE_ACCESS_READ_ONLY;
     if (want == KVE_ACCESS_NONE && len <= KVE_TOKEN_MAX)
-        want = expected_jwt_access(t, len, now, &exclude);
-    if (exclude)
-        return;
+        want = expected_jwt_access(t, len, now);
     memset(who, 0xa5, sizeof(who));
     got = kve_rest_auth_check(auth, t, len, now, who, wholen);
     check_who(who, wholen);
@@ -258,8 +277,9 @@ static void run_mint(fuzz_in_t *in, time_t now, size_t wholen)
     memset(who, 0xa5, sizeof(who));
     int got = kve_rest_auth_check(auth, t, strlen(t), later, who, wholen);
     check_who(who, wholen);
-    FUZZ_CHECK(got == (later < now + (time_t)ttl + SKEW ? access : KVE_ACCESS_NONE), "minted token (ttl %llu) gave %d %ld s later",
-               (unsigned long long)ttl, got, (long)(later - now));
+    /* valid until exp + the skew, and only if its lifetime is within the cap */
+    FUZZ_CHECK(got == (later < now + (time_t)ttl + SKEW && ttl <= MAX_TTL + SKEW ? access : KVE_ACCESS_NONE),
+               "minted token (ttl %llu) gave %d %ld s later", (unsigned long long)ttl, got, (long)(later - now));
     free(t);
 }
 
@@ -275,7 +295,7 @@ static void run_verify(const char *t, size_t len, time_t now)
         memset(key + same, 'k', n - same);
         key[n] = '\0';
         memset(err, 0xa5, sizeof(err));
-        int got = kve_rest_jwt_verify(key, t, len, now, err, sizeof(err));
+        int got = kve_rest_jwt_verify(key, t, len, now, MAX_TTL, err, sizeof(err));
         FUZZ_CHECK(got != KVE_ACCESS_NONE || strnlen(err, sizeof(err)) < sizeof(err), "error text not terminated");
         if (n < KVE_JWT_MIN_KEY)
             FUZZ_CHECK(got == KVE_ACCESS_NONE, "a token verified with a %zu-byte key", n);

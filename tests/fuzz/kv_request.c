@@ -225,35 +225,12 @@ static void check_shape(const kve_rest_cmd_t *orig, const kve_rest_cmd_t *cmd, c
     kv_request_sink = sum;
 }
 
-/*
- * TEMPORARY EXCLUSION (known bugs fixed on other branches of the hardening issue; remove each once merged):
- * - hard-policy: SCAN/HSCAN/SSCAN/ZSCAN with fewer arguments than the options' start set argc past the
- *   array (["HSCAN","k"] -> argc 3).
- * - hard-policy: a NUL byte in a command name matches the name before it ("get\0x" is looked up as GET).
- */
-static int known_policy_bug(const kve_rest_cmd_t *cmd)
-{
-    const char *name = cmd->argv[0];
-    size_t len = cmd->argvlen[0];
-    if (!fuzz_exclusions_on())
-        return 0;
-    if (memchr(name, '\0', len) != NULL || (cmd->argc >= 2 && memchr(cmd->argv[1], '\0', cmd->argvlen[1]) != NULL))
-        return 1;
-    if (equals_ci(name, len, "scan"))
-        return cmd->argc < 2;
-    if (equals_ci(name, len, "hscan") || equals_ci(name, len, "sscan") || equals_ci(name, len, "zscan"))
-        return cmd->argc < 3;
-    return 0;
-}
-
 /* applies policy `p` with every flag combination to a copy of `cmd` in exact-size arrays */
 static void run_policy(const kve_rest_policy_t *p, const kve_rest_cmd_t *cmd, size_t input_size)
 {
     static const unsigned flag_sets[] = {0, KVE_POLICY_F_READ_ONLY, KVE_POLICY_F_STREAM,
                                          KVE_POLICY_F_STREAM | KVE_POLICY_F_READ_ONLY};
 
-    if (known_policy_bug(cmd))
-        return;
     for (size_t f = 0; f != KVE_ARRAY_SIZE(flag_sets); ++f) {
         h2o_mem_pool_t pool;
         kve_policy_result_t res;
