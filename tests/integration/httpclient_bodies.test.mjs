@@ -8,7 +8,7 @@ import crypto from 'node:crypto';
 
 import { assertCleanExit } from './harness.mjs';
 import {
-    startDriver, startHttpUpstream, startRawUpstream, waitStats, pattern, sha256, peakRssKiB, getPaused, sleep, SANITIZE,
+    startDriver, startHttpUpstream, startRawUpstream, waitStats, pattern, sha256, peakRssKiB, getPaused, sleep, SANITIZE, measuredEnv,
 } from './httpclient_helpers.mjs';
 
 const MiB = 1 << 20;
@@ -82,7 +82,7 @@ test('issue 7 httpclient: 50 MiB uploaded streamed (Content-Length and chunked),
     const size = 50 * MiB;
     const expect = sha256(pattern(size));
     const up = await startHttpUpstream();
-    const drv = await startDriver({ a: up.url }, { limits: { max_body_size: '1MiB' } });
+    const drv = await startDriver({ a: up.url }, { limits: { max_body_size: '1MiB' } }, { env: measuredEnv() });
     try {
         const before = peakRssKiB(drv.pid);
         for (const chunked of [false, true]) {
@@ -131,7 +131,7 @@ test('issue 7 httpclient: a 50 MiB response streams through with flow control (s
     for (const chunked of [false, true]) {
         const s = streamingUpstream(size, { chunked });
         const up = await startHttpUpstream(s.handler);
-        const drv = await startDriver({ a: up.url });
+        const drv = await startDriver({ a: up.url }, {}, { env: measuredEnv() });
         try {
             const before = peakRssKiB(drv.pid);
             let writtenWhilePaused = 0;
@@ -271,4 +271,3 @@ test('issue 7 httpclient: an upstream answering before reading the whole request
     }
 });
 
-export { SANITIZE };

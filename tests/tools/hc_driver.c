@@ -62,6 +62,7 @@ static void on_thread_stop(kve_thread_t *thread, void *data)
         kve_httpclient_destroy(app->clients[thread->index * app->num_upstreams + i]);
         app->clients[thread->index * app->num_upstreams + i] = NULL;
     }
+    kve_hc_thread_dispose(thread->ctx.loop);
 }
 
 /* NAME=URL[,key=value...] */

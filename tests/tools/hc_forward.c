@@ -36,12 +36,19 @@ typedef struct st_fwd_t {
     int status;
     uint64_t bytes;
     EVP_MD_CTX *sha;
+    /* an h2o_send is in flight (h2o calls proceed when it is done) */
+    int sending;
+    /* cancelled while sending: abort the response at the proceed */
+    int abort_pending;
     /* cancellation */
     int cancel_in; /* 1: in on_head, 2: in the first on_body */
-    h2o_timeout_t cancel_timeout;
+    uint64_t cancel_at;
     h2o_timeout_entry_t cancel_entry;
-    int has_cancel_timeout;
 } fwd_t;
+
+/* one 10 ms tick per thread drives the x-hc-cancel-after-ms timers (an h2o_timeout_t per request would be
+ * disposed from inside its own run when the request ends synchronously) */
+static __thread h2o_timeout_t *tick;
 
 static char pattern[MAX_PIECE + PATTERN_PERIOD];
 
@@ -97,6 +104,12 @@ static int is_hop_by_hop(const char *name, size_t len)
 static void on_gen_proceed(h2o_generator_t *gen, h2o_req_t *req)
 {
     fwd_t *f = H2O_STRUCT_FROM_MEMBER(fwd_t, gen, gen);
+    f->sending = 0;
+    if (f->abort_pending) {
+        f->abort_pending = 0;
+        h2o_send(req, NULL, 0, H2O_SEND_STATE_ERROR);
+        return;
+    }
     if (f->hreq != NULL && !f->done)
         kve_httpclient_proceed(f->hreq);
 }
@@ -187,6 +200,7 @@ static void on_body(kve_httpclient_req_t *hreq, void *data, const char *bytes, s
     /* the final piece's bytes stay valid until the request is freed: h2o may still be writing them */
     h2o_iovec_t buf = h2o_iovec_init(bytes, len);
     f->done = is_final;
+    f->sending = !is_final;
     h2o_send(f->req, &buf, len != 0 ? 1 : 0, is_final ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
 }
 
@@ -230,11 +244,8 @@ static void on_fwd_dispose(void *p)
     fwd_t *f = p;
     if (f->hreq != NULL)
         kve_httpclient_cancel(f->hreq);
-    if (f->has_cancel_timeout) {
-        if (h2o_timeout_is_linked(&f->cancel_entry))
-            h2o_timeout_unlink(&f->cancel_entry);
-        h2o_timeout_dispose(f->loop, &f->cancel_timeout);
-    }
+    if (h2o_timeout_is_linked(&f->cancel_entry))
+        h2o_timeout_unlink(&f->cancel_entry);
     if (f->sha != NULL)
         EVP_MD_CTX_free(f->sha);
     f->magic = 0;
@@ -245,9 +256,15 @@ static void on_cancel_timer(h2o_timeout_entry_t *entry)
     fwd_t *f = H2O_STRUCT_FROM_MEMBER(fwd_t, cancel_entry, entry);
     if (f->hreq == NULL || f->done)
         return;
+    if (h2o_now(f->loop) < f->cancel_at) {
+        h2o_timeout_link(f->loop, tick, &f->cancel_entry);
+        return;
+    }
     kve_httpclient_cancel(f->hreq);
     f->hreq = NULL;
-    if (f->started)
+    if (f->started && f->sending)
+        f->abort_pending = 1; /* h2o still writes the last piece: abort when it is done */
+    else if (f->started)
         h2o_send(f->req, NULL, 0, H2O_SEND_STATE_ERROR);
     else
         send_text(f->req, 499, "Client Closed Request", "CANCELLED", "cancelled by x-hc-cancel-after-ms\n");
@@ -286,10 +303,13 @@ static void setup_controls(fwd_t *f, h2o_req_t *req, kve_httpclient_request_t *s
     f->cancel_in = v.base == NULL ? 0 : h2o_memis(v.base, v.len, H2O_STRLIT("head")) ? 1 : 2;
     spec->retry_safe = find_header(req, "x-hc-retry-safe").base != NULL;
     if ((ms = header_u64(req, "x-hc-cancel-after-ms", 0)) != 0) {
-        h2o_timeout_init(req->conn->ctx->loop, &f->cancel_timeout, ms);
+        if (tick == NULL) {
+            tick = kve_zalloc(sizeof(*tick));
+            h2o_timeout_init(f->loop, tick, 10);
+        }
+        f->cancel_at = h2o_now(f->loop) + ms;
         f->cancel_entry.cb = on_cancel_timer;
-        h2o_timeout_link(req->conn->ctx->loop, &f->cancel_timeout, &f->cancel_entry);
-        f->has_cancel_timeout = 1;
+        h2o_timeout_link(f->loop, tick, &f->cancel_entry);
     }
     if ((f->gen_total = header_u64(req, "x-hc-gen-body", 0)) != 0) {
         f->gen_piece = (size_t)KVE_MIN(header_u64(req, "x-hc-gen-piece", 65536), (uint64_t)MAX_PIECE);
@@ -370,4 +390,13 @@ void kve_hc_register_forward(h2o_pathconf_t *pathconf, size_t index, kve_hc_look
 void kve_hc_register_stats(h2o_pathconf_t *pathconf, size_t index, kve_hc_lookup_cb lookup)
 {
     register_handler(pathconf, index, lookup, on_stats);
+}
+
+void kve_hc_thread_dispose(h2o_loop_t *loop)
+{
+    if (tick == NULL)
+        return;
+    h2o_timeout_dispose(loop, tick);
+    free(tick);
+    tick = NULL;
 }

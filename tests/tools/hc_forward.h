@@ -32,4 +32,7 @@ void kve_hc_register_forward(h2o_pathconf_t *pathconf, size_t index, kve_hc_look
 /** Registers the stats endpoint for upstream `index` on `pathconf`. */
 void kve_hc_register_stats(h2o_pathconf_t *pathconf, size_t index, kve_hc_lookup_cb lookup);
 
+/** Frees what the handlers keep per thread (call on the thread, before its loop is destroyed). */
+void kve_hc_thread_dispose(h2o_loop_t *loop);
+
 #endif
