@@ -6,17 +6,30 @@
 #include <stdio.h>
 #include <strings.h>
 
-/* token characters (RFC 9110 §5.6.2) */
-static int is_tchar(unsigned char c)
+/*
+ * Character classes, one lookup each: bit 1 = token character (RFC 9110 §5.6.2: alphanumerics and
+ * !#$%&'*+-.^_`|~), bit 2 = field-value character (HTAB, SP, visible, obs-text 0x80-0xff; no other controls,
+ * no DEL).
+ */
+static const unsigned char char_class[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x00 */
+    2, 3, 2, 3, 3, 3, 3, 3, 2, 2, 3, 3, 2, 3, 3, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, /* 0x20 */
+    2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 3, 3, /* 0x40 */
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 2, 3, 2, 3, 0, /* 0x60 */
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, /* 0x80 */
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, /* 0xa0 */
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, /* 0xc0 */
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, /* 0xe0 */
+};
+
+static inline int is_tchar(unsigned char c)
 {
-    static const char extra[] = "!#$%&'*+-.^_`|~";
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || (c != '\0' && strchr(extra, c) != NULL);
+    return (char_class[c] & 1) != 0;
 }
 
-/* field-value characters: visible, obs-text, SP and HTAB; no other controls */
-static int is_field_vchar(unsigned char c)
+static inline int is_field_vchar(unsigned char c)
 {
-    return c == '\t' || (c >= 0x20 && c != 0x7f);
+    return (char_class[c] & 2) != 0;
 }
 
 static int is_ows(char c)
@@ -379,10 +392,18 @@ static int check_value(const char *s, size_t len)
 
 static int is_owned_field(const char *name, size_t len)
 {
-    static const char *const owned[] = {"content-length", "transfer-encoding", "connection",      "keep-alive", "te",
-                                        "upgrade",        "trailer",           "proxy-connection"};
+#define OWNED(s)                                                                                                                   \
+    {                                                                                                                              \
+        s, sizeof(s) - 1                                                                                                           \
+    }
+    static const struct {
+        const char *name;
+        size_t len;
+    } owned[] = {OWNED("content-length"), OWNED("transfer-encoding"), OWNED("connection"),      OWNED("keep-alive"), OWNED("te"),
+                 OWNED("upgrade"),        OWNED("trailer"),           OWNED("proxy-connection")};
+#undef OWNED
     for (size_t i = 0; i != KVE_ARRAY_SIZE(owned); ++i)
-        if (strlen(owned[i]) == len && strncasecmp(owned[i], name, len) == 0)
+        if (owned[i].len == len && strncasecmp(owned[i].name, name, len) == 0)
             return 1;
     return 0;
 }
@@ -430,8 +451,13 @@ int kve_http1_write_request(kve_buf_t *out, const char *method, size_t method_le
 {
     int has_host = 0;
 
+    size_t size = method_len + path_len + host_len + 80; /* request line, Host, framing, CRLFs */
+
     if (check_request(method, method_len, path, path_len, host, host_len, fields, num_fields, why) != 0)
         return -1;
+    for (size_t i = 0; i != num_fields; ++i)
+        size += fields[i].name_len + fields[i].value_len + 4;
+    kve_buf_reserve(out, size); /* one allocation */
     kve_buf_append(out, method, method_len);
     kve_buf_putc(out, ' ');
     kve_buf_append(out, path, path_len);

@@ -84,16 +84,16 @@ TEST(parse_response_malformed)
         "HTTP/2.0 200 OK\r\n\r\n",
         "HTTP/1.2 200 OK\r\n\r\n",
         "HTTP/1.1 200OK\r\n\r\n",
-        "HTTP/1.1 200 OK\n\r\n",                 /* bare LF */
-        "HTTP/1.1 200 OK\r\nA: b\n\r\n",         /* bare LF on a header */
+        "HTTP/1.1 200 OK\n\r\n",         /* bare LF */
+        "HTTP/1.1 200 OK\r\nA: b\n\r\n", /* bare LF on a header */
         "HTTP/1.1 200 OK\r\nNoColon\r\n\r\n",
-        "HTTP/1.1 200 OK\r\nA : b\r\n\r\n",      /* space before the colon */
-        "HTTP/1.1 200 OK\r\n: b\r\n\r\n",        /* empty name */
+        "HTTP/1.1 200 OK\r\nA : b\r\n\r\n", /* space before the colon */
+        "HTTP/1.1 200 OK\r\n: b\r\n\r\n",   /* empty name */
         "HTTP/1.1 200 OK\r\nA: 1\r\n folded\r\n\r\n",
-        "HTTP/1.1 200 OK\r\nA: x\001y\r\n\r\n",  /* control character */
-        "HTTP/1.1 200 OK\r\nA: x\177y\r\n\r\n",  /* DEL */
+        "HTTP/1.1 200 OK\r\nA: x\001y\r\n\r\n", /* control character */
+        "HTTP/1.1 200 OK\r\nA: x\177y\r\n\r\n", /* DEL */
         "HTTP/1.1 200 O\001K\r\n\r\n",
-        "HTTP/1.1 200 OK\r\nA\"b: c\r\n\r\n",   /* not a token */
+        "HTTP/1.1 200 OK\r\nA\"b: c\r\n\r\n", /* not a token */
     };
     kve_http1_header_t h[8];
     kve_http1_response_t res;
@@ -118,7 +118,8 @@ TEST(parse_response_limits)
 
     CHECK_EQ_INT(parse("HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n", 1024, 3, &res, h, &why, &buf), 37);
     free(buf);
-    CHECK_EQ_INT(parse("HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n", 1024, 3, &res, h, &why, &buf), KVE_HTTP1_TOO_LARGE);
+    CHECK_EQ_INT(parse("HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n", 1024, 3, &res, h, &why, &buf),
+                 KVE_HTTP1_TOO_LARGE);
     CHECK_EQ_STR(why, "too many headers");
     free(buf);
     /* a complete head just over max_size, and an incomplete one at max_size */
@@ -262,16 +263,16 @@ TEST(chunked_decoder_refuses)
 {
     static const char *const bad[] = {
         "zz\r\nabc\r\n0\r\n\r\n",
-        "\r\n",                              /* no size */
+        "\r\n", /* no size */
         "-1\r\n",
-        "3\nabc\r\n0\r\n\r\n",               /* bare LF */
-        "3\r\nabcX\r\n0\r\n\r\n",            /* no CRLF after the data */
+        "3\nabc\r\n0\r\n\r\n",    /* bare LF */
+        "3\r\nabcX\r\n0\r\n\r\n", /* no CRLF after the data */
         "3\r\nabc\n0\r\n\r\n",
-        "1000000000001\r\n",                 /* over KVE_HTTP1_MAX_CHUNK_SIZE */
-        "fffffffffffffffffffff\r\n",         /* overflow */
-        "3 x\r\nabc\r\n0\r\n\r\n",           /* junk after the size */
-        "3;a\001b\r\nabc\r\n0\r\n\r\n",      /* control in an extension */
-        "0\r\nTrailer: 1\n\r\n",             /* bare LF in the trailers */
+        "1000000000001\r\n",            /* over KVE_HTTP1_MAX_CHUNK_SIZE */
+        "fffffffffffffffffffff\r\n",    /* overflow */
+        "3 x\r\nabc\r\n0\r\n\r\n",      /* junk after the size */
+        "3;a\001b\r\nabc\r\n0\r\n\r\n", /* control in an extension */
+        "0\r\nTrailer: 1\n\r\n",        /* bare LF in the trailers */
     };
     char out[64];
     size_t outlen, rest;
@@ -323,10 +324,14 @@ TEST(write_request)
     b.len = 0;
     kve_http1_field_t host[] = {{KVE_STRLIT("HOST"), KVE_STRLIT("other")}};
     CHECK_EQ_INT(kve_http1_write_request(&b, KVE_STRLIT("POST"), KVE_STRLIT("/p"), KVE_STRLIT("up"), host, 1, 42, &why), 0);
-    CHECK_EQ_MEM(b.base, b.len, "POST /p HTTP/1.1\r\nHOST: other\r\nContent-Length: 42\r\n\r\n", sizeof("POST /p HTTP/1.1\r\nHOST: other\r\nContent-Length: 42\r\n\r\n") - 1);
+    CHECK_EQ_MEM(b.base, b.len, "POST /p HTTP/1.1\r\nHOST: other\r\nContent-Length: 42\r\n\r\n",
+                 sizeof("POST /p HTTP/1.1\r\nHOST: other\r\nContent-Length: 42\r\n\r\n") - 1);
     b.len = 0;
-    CHECK_EQ_INT(kve_http1_write_request(&b, KVE_STRLIT("PUT"), KVE_STRLIT("/p"), KVE_STRLIT("up"), NULL, 0, KVE_HTTP1_REQ_CHUNKED, &why), 0);
-    CHECK_EQ_MEM(b.base, b.len, "PUT /p HTTP/1.1\r\nHost: up\r\nTransfer-Encoding: chunked\r\n\r\n", sizeof("PUT /p HTTP/1.1\r\nHost: up\r\nTransfer-Encoding: chunked\r\n\r\n") - 1);
+    CHECK_EQ_INT(
+        kve_http1_write_request(&b, KVE_STRLIT("PUT"), KVE_STRLIT("/p"), KVE_STRLIT("up"), NULL, 0, KVE_HTTP1_REQ_CHUNKED, &why),
+        0);
+    CHECK_EQ_MEM(b.base, b.len, "PUT /p HTTP/1.1\r\nHost: up\r\nTransfer-Encoding: chunked\r\n\r\n",
+                 sizeof("PUT /p HTTP/1.1\r\nHost: up\r\nTransfer-Encoding: chunked\r\n\r\n") - 1);
     kve_buf_dispose(&b);
 }
 
@@ -345,13 +350,14 @@ TEST(write_request_refuses)
     };
     static const struct {
         const char *method, *path;
-    } bad_lines[] = {{"GET", "noslash"}, {"GET", "/a b"}, {"GET", "/a\r\nX: y"}, {"G T", "/"}, {"", "/"}, {"GET", ""}, {"GET", "/\x7f"}};
+    } bad_lines[] = {{"GET", "noslash"}, {"GET", "/a b"}, {"GET", "/a\r\nX: y"}, {"G T", "/"},
+                     {"", "/"},          {"GET", ""},     {"GET", "/\x7f"}};
     kve_buf_t b = KVE_BUF_INIT;
     const char *why;
 
     for (size_t i = 0; i != KVE_ARRAY_SIZE(bad_fields); ++i) {
-        if (kve_http1_write_request(&b, KVE_STRLIT("GET"), KVE_STRLIT("/"), KVE_STRLIT("h"), bad_fields[i], 1, KVE_HTTP1_REQ_NO_BODY,
-                                    &why) != -1)
+        if (kve_http1_write_request(&b, KVE_STRLIT("GET"), KVE_STRLIT("/"), KVE_STRLIT("h"), bad_fields[i], 1,
+                                    KVE_HTTP1_REQ_NO_BODY, &why) != -1)
             CHECK_FAIL_("field case %zu accepted", i);
     }
     for (size_t i = 0; i != KVE_ARRAY_SIZE(bad_lines); ++i) {

@@ -118,16 +118,11 @@ TEST(refused)
         void (*tweak)(kve_httpclient_conf_t *);
         const char *err_prefix;
     } cases[] = {
-        {NULL, NULL, "upstream URL missing"},
-        {"ftp://x", NULL, "cannot parse upstream URL"},
-        {"http://", NULL, "cannot parse upstream URL"},
-        {"http://x/api", NULL, "upstream URL http://x/api: a path is not allowed"},
-        {"http://x", zero_connect, "connect_timeout"},
-        {"http://x", zero_io, "io_timeout"},
-        {"http://x", zero_inflight, "max_inflight"},
-        {"http://x", tiny_head, "max_head_size"},
-        {"http://x", huge_head, "max_head_size"},
-        {"http://x", many_headers, "max_headers"},
+        {NULL, NULL, "upstream URL missing"},           {"ftp://x", NULL, "cannot parse upstream URL"},
+        {"http://", NULL, "cannot parse upstream URL"}, {"http://x/api", NULL, "upstream URL http://x/api: a path is not allowed"},
+        {"http://x", zero_connect, "connect_timeout"},  {"http://x", zero_io, "io_timeout"},
+        {"http://x", zero_inflight, "max_inflight"},    {"http://x", tiny_head, "max_head_size"},
+        {"http://x", huge_head, "max_head_size"},       {"http://x", many_headers, "max_headers"},
         {"http://x", no_headers, "max_headers"},
     };
     char err[256];
