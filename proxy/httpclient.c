@@ -379,6 +379,7 @@ static int deliver_final(kve_httpclient_req_t *req, size_t len, size_t extra)
     req->state = KVE_HTTPCLIENT_DONE;
     ++client->stats.completed;
     pump(client);
+    req->proceeded = 0; /* only a proceed from inside this on_body counts */
     req->in_callback = 1;
     req->cb->on_body(req, req->data, len != 0 ? req->final_buf->bytes : "", len, 1);
     req->in_callback = 0;
@@ -393,6 +394,7 @@ static int deliver(kve_httpclient_req_t *req, size_t len)
     req->held = len;
     h2o_socket_read_stop(req->conn->sock);
     touch_io_timer(req);
+    req->proceeded = 0; /* only a proceed from inside this on_body counts */
     req->in_callback = 1;
     req->cb->on_body(req, req->data, input_of(req)->bytes, len, 0);
     req->in_callback = 0;

@@ -173,7 +173,7 @@ static void try_next_address(kve_httpclient_req_t *req, const char *last_err)
             req->connecting = sock;
             return;
         }
-        last_err = "connection refused";
+        last_err = "connect failed";
     }
     /* from a socket callback or the resolver: no callback of the caller is on the stack */
     kve_httpclient__fail_deferred(req, KVE_EUPSTREAM_CONNECT, last_err);

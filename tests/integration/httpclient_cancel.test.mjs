@@ -151,3 +151,47 @@ test('issue 7 httpclient: stopping the server with requests in flight and queued
     for (const r of await Promise.all(pending)) assert.ok(r instanceof Error || r.status >= 500, `${r.status}`);
     await sleep(0);
 });
+
+test('issue 7 httpclient: a storm of requests cancelled at random points (ASan: no use after free, no leak)', async () => {
+    const up = await startHttpUpstream((req, res) => {
+        const n = Number(req.url.slice(1));
+        const size = (n * 7919) % 300_000;
+        setTimeout(() => {
+            res.writeHead(200, n % 2 ? { 'content-length': size } : {});
+            const body = pattern(size);
+            res.write(body.subarray(0, size >> 1));
+            setTimeout(() => res.end(body.subarray(size >> 1)), n % 5);
+        }, n % 7);
+    });
+    const drv = await startDriver({ a: `${up.url},max_inflight=8,max_queue=300,idle_timeout=5000` });
+    try {
+        const all = [];
+        for (let i = 0; i < 200; i++) {
+            const headers = {};
+            if (i % 3 !== 0) headers['x-hc-cancel-after-ms'] = String(1 + (i % 23));
+            if (i % 4 === 0) headers['x-hc-sink'] = '1';
+            all.push(getPausedOrError(`${drv.url}/_hc/a/${i}`, headers));
+        }
+        await Promise.all(all);
+        const s = await waitStats(drv, 'a', (s) => s.inflight === 0 && s.queued === 0 && s.requests === 200);
+        assert.equal(s.completed + s.failed + s.cancelled, 200, JSON.stringify(s));
+        assert.equal(s.failed, 0, JSON.stringify(s));
+        assert.ok(s.cancelled > 0 && s.completed > 0, JSON.stringify(s));
+        const again = await drv.hc('a', '/3');
+        assert.equal(again.status, 200);
+    } finally {
+        assertCleanExit(await drv.stop());
+        await up.stop();
+    }
+});
+
+function getPausedOrError(url, headers) {
+    return new Promise((resolve) => {
+        const req = http_.get(url, { headers, agent: false }, (res) => {
+            res.on('data', () => {});
+            res.on('end', () => resolve(res.statusCode));
+            res.on('error', () => resolve('aborted'));
+        });
+        req.on('error', () => resolve('error'));
+    });
+}
