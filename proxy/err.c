@@ -31,3 +31,18 @@ int kve_err_http_status(int err)
         return 500;
     }
 }
+
+const char *kve_err_name(int err)
+{
+    switch (err) {
+    case KVE_OK:
+        return "OK";
+#define KVE_ERR_NAME(name, status, msg)                                                                                            \
+    case KVE_E##name:                                                                                                              \
+        return #name;
+        KVE_ERRNO_MAP(KVE_ERR_NAME)
+#undef KVE_ERR_NAME
+    default:
+        return "UNKNOWN";
+    }
+}

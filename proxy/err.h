@@ -14,7 +14,18 @@
     X(TIMEDOUT, 504, "kv command timed out")                                                                                       \
     X(PROTO, 503, "kv store protocol error")                                                                                       \
     X(INVAL, 400, "invalid argument")                                                                                              \
-    X(SHUTDOWN, 503, "server is shutting down")
+    X(SHUTDOWN, 503, "server is shutting down")                                                                                    \
+    X(UPSTREAM_CONNECT, 502, "upstream connection failed")                                                                         \
+    X(UPSTREAM_CONNECT_TIMEOUT, 504, "upstream connect timed out")                                                                 \
+    X(UPSTREAM_IO_TIMEOUT, 504, "upstream I/O timed out")                                                                          \
+    X(UPSTREAM_DEADLINE, 504, "upstream request deadline exceeded")                                                                \
+    X(UPSTREAM_TLS, 502, "upstream TLS handshake or certificate verification failed")                                              \
+    X(UPSTREAM_PROTO, 502, "upstream sent an invalid response")                                                                    \
+    X(UPSTREAM_TOO_LARGE, 502, "upstream response head over the limits")                                                           \
+    X(UPSTREAM_CLOSED, 502, "upstream closed the connection before the response was complete")                                     \
+    X(UPSTREAM_IO, 502, "upstream I/O error")                                                                                      \
+    X(UPSTREAM_BUSY, 503, "upstream busy: too many requests waiting")                                                              \
+    X(UPSTREAM_RESOLVE, 502, "cannot resolve the upstream host")
 
 enum {
     KVE_OK = 0,
@@ -29,5 +40,7 @@ enum {
 const char *kve_strerror(int err);
 /** HTTP status a client sees for an error code (500 for anything unknown). */
 int kve_err_http_status(int err);
+/** The code's name without the KVE_E prefix ("UPSTREAM_IO_TIMEOUT"), "OK" for 0, "UNKNOWN" for anything else. */
+const char *kve_err_name(int err);
 
 #endif

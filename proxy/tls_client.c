@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/* Verifying TLS client contexts (see tls_client.h). */
+#include "proxy/tls_client.h"
+#include "proxy/common.h"
+
+#include <stdio.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+SSL_CTX *kve_tls_client_ctx_create(const char *host, size_t host_len, const char *ca_file, char *err, size_t errlen)
+{
+    SSL_CTX *ctx;
+    X509_VERIFY_PARAM *param;
+    char name[256];
+    int ok;
+
+    if (host_len == 0 || host_len >= sizeof(name)) {
+        snprintf(err, errlen, "TLS server name must be 1 to %zu bytes", sizeof(name) - 1);
+        return NULL;
+    }
+    memcpy(name, host, host_len);
+    name[host_len] = '\0';
+    ctx = SSL_CTX_new(TLS_client_method());
+    KVE_ASSERT(ctx != NULL);
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    ok = ca_file != NULL && ca_file[0] != '\0' ? SSL_CTX_load_verify_locations(ctx, ca_file, NULL)
+                                               : SSL_CTX_set_default_verify_paths(ctx);
+    if (ok != 1) {
+        snprintf(err, errlen, "cannot load CA certificates%s%s", ca_file != NULL ? " from " : "", ca_file != NULL ? ca_file : "");
+        ERR_clear_error();
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    param = SSL_CTX_get0_param(ctx);
+    /* an address literal is checked against the certificate's IP entries, anything else against its names */
+    if (X509_VERIFY_PARAM_set1_ip_asc(param, name) != 1 && X509_VERIFY_PARAM_set1_host(param, name, 0) != 1) {
+        snprintf(err, errlen, "cannot set the TLS server name to verify");
+        ERR_clear_error();
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    ERR_clear_error(); /* set1_ip_asc leaves an error for a name that is not an address */
+    return ctx;
+}
