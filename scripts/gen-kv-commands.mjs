@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Generates handlers/kv_commands.def from the COMMAND table of the installed redis-server, so the
+// Generates proxy/kv_commands.def from the COMMAND table of the installed redis-server, so the
 // KV REST command policy knows every command's arity, flags, ACL categories and key positions
 // exactly as Redis defines them. Run it after upgrading Redis:  node scripts/gen-kv-commands.mjs
 // (it starts a private redis-server on a free 127.0.0.1 port and stops it by PID).
@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import Redis from 'ioredis';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const out = path.join(root, 'handlers/kv_commands.def');
+const out = path.join(root, 'proxy/kv_commands.def');
 
 const port = await new Promise((resolve) => {
     const s = net.createServer().listen(0, '127.0.0.1', () => {
