@@ -11,7 +11,7 @@
  * consecutive slices of it, pointed at once parsing is over (the arrays may move while they grow).
  */
 #include "handlers/kv_json.h"
-#include "handlers/kv_reply.h"
+#include "proxy/json.h"
 #include "proxy/common.h"
 
 #include <stdarg.h>

@@ -18,7 +18,7 @@
 #include "handlers/bearer.h"
 #include "handlers/kv_json.h"
 #include "handlers/kv_path.h"
-#include "handlers/kv_reply.h"
+#include "proxy/json.h"
 #include "proxy/common.h"
 #include "proxy/err.h"
 #include "proxy/log.h"

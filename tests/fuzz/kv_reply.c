@@ -18,7 +18,7 @@
  * a limited encoding succeeds exactly when the unlimited output fits, and then is the same bytes.
  */
 #include "fuzz.h"
-#include "handlers/kv_reply.h"
+#include "proxy/json.h"
 #include "proxy/redis_reply.h"
 
 #include <hiredis/hiredis.h>

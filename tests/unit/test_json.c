@@ -7,7 +7,7 @@
  * byte-at-a-time reference covers the fast path's boundaries.
  */
 #include "test.h"
-#include "handlers/kv_reply.h"
+#include "proxy/json.h"
 #include "proxy/common.h"
 
 #include <limits.h>
@@ -444,7 +444,7 @@ TEST(too_big_marker)
     kve_buf_dispose(&buf);
 }
 
-void kve_suite_kv_reply(void)
+void kve_suite_json(void)
 {
     RUN(json_string_table);
     RUN(json_string_random);

@@ -7,7 +7,7 @@
  * UTF-8 decoder, which replaces each maximal invalid subsequence with one U+FFFD like the WHATWG decoder
  * (so an invalid reply byte can never make the JSON invalid). base64 looks up two digits at a time.
  */
-#include "handlers/kv_reply.h"
+#include "proxy/json.h"
 #include "proxy/common.h"
 #include "proxy/resp.h"
 

@@ -12,8 +12,8 @@
  * array (EXEC results, Lua tables) is written as its error text as a string (never base64). A
  * KVE_REPLY_TOO_BIG reply is the error "ERR max response size exceeded" (in an envelope {"error":...}).
  */
-#ifndef KVE_HANDLERS_KV_REPLY_H
-#define KVE_HANDLERS_KV_REPLY_H
+#ifndef KVE_PROXY_JSON_H
+#define KVE_PROXY_JSON_H
 
 #include <stddef.h>
 #include "proxy/buf.h"
