@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Reply encoding for the KV REST API (see kv_reply.h). This runs once per request on the hot path, so it
- * never allocates beyond appending to the output buffer: each string reserves its worst case once (6x
- * escaped plus quotes, or 4/3 for base64) and is then written through a raw pointer. Plain ASCII, the
- * common case, is checked and copied 8 bytes at a time; anything else goes through the escaper and the
- * UTF-8 decoder, which replaces each maximal invalid subsequence with one U+FFFD like the WHATWG decoder
- * (so an invalid reply byte can never make the JSON invalid). base64 looks up two digits at a time.
+ * JSON writing (see json.h). This runs once per request on the hot path, so it never allocates beyond
+ * appending to the output buffer: each string reserves its worst case once (6x escaped plus quotes, or 4/3
+ * for base64) and is then written through a raw pointer. Plain ASCII, the common case, is checked and copied
+ * 8 bytes at a time; anything else goes through the escaper and the UTF-8 decoder, which replaces each
+ * maximal invalid subsequence with one U+FFFD like the WHATWG decoder (so an invalid reply byte can never
+ * make the JSON invalid).
  */
 #include "proxy/json.h"
+#include "proxy/base64.h"
 #include "proxy/common.h"
 #include "proxy/resp.h"
 
@@ -18,17 +19,6 @@
 #define HIGHS (ONES * 0x80)
 
 static const char hex_digits[] = "0123456789abcdef";
-static const char b64_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/* base64 digits for every 12-bit value, two per lookup: built by the preprocessor, so no start-up code */
-#define B64_DIGIT(i) ((i) < 26 ? 'A' + (i) : (i) < 52 ? 'a' + (i)-26 : (i) < 62 ? '0' + (i)-52 : (i) == 62 ? '+' : '/')
-#define B64_PAIR(i) B64_DIGIT((i) >> 6), B64_DIGIT((i)&0x3f)
-#define B64_PAIRS4(i) B64_PAIR(i), B64_PAIR((i) + 1), B64_PAIR((i) + 2), B64_PAIR((i) + 3)
-#define B64_PAIRS16(i) B64_PAIRS4(i), B64_PAIRS4((i) + 4), B64_PAIRS4((i) + 8), B64_PAIRS4((i) + 12)
-#define B64_PAIRS64(i) B64_PAIRS16(i), B64_PAIRS16((i) + 16), B64_PAIRS16((i) + 32), B64_PAIRS16((i) + 48)
-#define B64_PAIRS256(i) B64_PAIRS64(i), B64_PAIRS64((i) + 64), B64_PAIRS64((i) + 128), B64_PAIRS64((i) + 192)
-#define B64_PAIRS1024(i) B64_PAIRS256(i), B64_PAIRS256((i) + 256), B64_PAIRS256((i) + 512), B64_PAIRS256((i) + 768)
-static const char b64_pairs[4096 * 2] = {B64_PAIRS1024(0), B64_PAIRS1024(1024), B64_PAIRS1024(2048), B64_PAIRS1024(3072)};
 
 /* 0: copied as is; 1: escaped; 2: a byte >= 0x80, checked as UTF-8 */
 static const unsigned char json_class[256] = {[0x00 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0x80 ... 0xff] = 2};
@@ -59,7 +49,7 @@ static char *write_escape(char *d, unsigned char c)
     return d;
 }
 
-size_t kve_rest_utf8_sequence(const unsigned char *s, size_t avail, size_t *bad)
+size_t kve_json_utf8_sequence(const unsigned char *s, size_t avail, size_t *bad)
 {
     unsigned char lo = 0x80, hi = 0xbf;
     size_t n, i;
@@ -89,7 +79,7 @@ size_t kve_rest_utf8_sequence(const unsigned char *s, size_t avail, size_t *bad)
     return n;
 }
 
-void kve_rest_json_string(kve_buf_t *out, const char *s, size_t len)
+void kve_json_string(kve_buf_t *out, const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s, *end = p + len;
     char *d, *d0;
@@ -112,7 +102,7 @@ void kve_rest_json_string(kve_buf_t *out, const char *s, size_t len)
             *d++ = (char)*p++;
         } else if (json_class[*p] == 1) {
             d = write_escape(d, *p++);
-        } else if ((n = kve_rest_utf8_sequence(p, (size_t)(end - p), &bad)) != 0) {
+        } else if ((n = kve_json_utf8_sequence(p, (size_t)(end - p), &bad)) != 0) {
             memcpy(d, p, n);
             d += n;
             p += n;
@@ -126,44 +116,27 @@ void kve_rest_json_string(kve_buf_t *out, const char *s, size_t len)
     out->len += (size_t)(d - d0);
 }
 
-void kve_rest_json_base64(kve_buf_t *out, const char *s, size_t len)
+void kve_json_base64(kve_buf_t *out, const char *s, size_t len)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    size_t full = len / 3, rest = len % 3, i;
-    char *d, *d0;
+    char *d;
 
-    KVE_ASSERT(full <= (SIZE_MAX - 6) / 4);
-    d = d0 = kve_buf_reserve(out, full * 4 + 6);
-    *d++ = '"';
-    for (i = 0; i != full; ++i, p += 3, d += 4) {
-        uint32_t v = (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
-        memcpy(d, b64_pairs + (v >> 12) * 2, 2);
-        memcpy(d + 2, b64_pairs + (v & 0xfff) * 2, 2);
-    }
-    if (rest != 0) {
-        uint32_t v = (uint32_t)p[0] << 16 | (rest == 2 ? (uint32_t)p[1] << 8 : 0);
-        d[0] = b64_alphabet[v >> 18];
-        d[1] = b64_alphabet[v >> 12 & 0x3f];
-        d[2] = rest == 2 ? b64_alphabet[v >> 6 & 0x3f] : '=';
-        d[3] = '=';
-        d += 4;
-    }
-    *d++ = '"';
-    out->len += (size_t)(d - d0);
+    KVE_ASSERT(len / 3 <= (SIZE_MAX - 6) / 4);
+    d = kve_buf_reserve(out, KVE_BASE64_ENCODED_LEN(len) + 2);
+    d[0] = '"';
+    len = kve_base64_encode(d + 1, s, len);
+    d[len + 1] = '"';
+    out->len += len + 2;
 }
 
-/* `prefix` (0 for none), the decimal digits of v, then `suffix` */
-static void put_number(kve_buf_t *out, char prefix, long long v, const char *suffix, size_t suffix_len)
+/* the decimal digits of v */
+static void put_integer(kve_buf_t *out, long long v)
 {
-    char *d = kve_buf_reserve(out, 2 + 20 + suffix_len), *p = d;
+    char *d = kve_buf_reserve(out, 21), *p = d;
 
-    if (prefix != 0)
-        *p++ = prefix;
     if (v < 0)
         *p++ = '-';
     p += kve_u64toa(v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v, p);
-    memcpy(p, suffix, suffix_len);
-    out->len += (size_t)(p - d) + suffix_len;
+    out->len += (size_t)(p - d);
 }
 
 /* whether appending `more` bytes would take `out` past `limit` */
@@ -172,7 +145,7 @@ static int past(const kve_buf_t *out, size_t more, size_t limit)
     return more > limit || out->len > limit - more;
 }
 
-static const char too_big_text[] = "ERR max response size exceeded";
+static const char too_big_text[] = KVE_JSON_TOO_BIG_TEXT;
 
 static int is_top_ok(const kve_kv_reply_t *reply, int top)
 {
@@ -193,15 +166,15 @@ static int json_value(kve_buf_t *out, const kve_kv_reply_t *reply, int base64, i
         if (past(out, reply->len, limit))
             return -1;
         if (base64 && reply->type != KVE_REPLY_ERROR && !is_top_ok(reply, top))
-            kve_rest_json_base64(out, reply->str, reply->len);
+            kve_json_base64(out, reply->str, reply->len);
         else
-            kve_rest_json_string(out, reply->str, reply->len);
+            kve_json_string(out, reply->str, reply->len);
         break;
     case KVE_REPLY_INTEGER:
-        put_number(out, 0, reply->integer, "", 0);
+        put_integer(out, reply->integer);
         break;
     case KVE_REPLY_TOO_BIG:
-        kve_rest_json_string(out, too_big_text, sizeof(too_big_text) - 1);
+        kve_json_string(out, too_big_text, sizeof(too_big_text) - 1);
         break;
     case KVE_REPLY_NIL:
         kve_buf_append(out, KVE_STRLIT("null"));
@@ -222,12 +195,12 @@ static int json_value(kve_buf_t *out, const kve_kv_reply_t *reply, int base64, i
     return out->len > limit ? -1 : 0;
 }
 
-void kve_rest_json_value(kve_buf_t *out, const kve_kv_reply_t *reply, int base64, int top)
+void kve_json_value(kve_buf_t *out, const kve_kv_reply_t *reply, int base64, int top)
 {
     json_value(out, reply, base64, top, SIZE_MAX);
 }
 
-int kve_rest_json_envelope(kve_buf_t *out, const kve_kv_reply_t *reply, int base64, size_t limit)
+int kve_json_envelope(kve_buf_t *out, const kve_kv_reply_t *reply, int base64, size_t limit)
 {
     if (reply->type == KVE_REPLY_ERROR || reply->type == KVE_REPLY_TOO_BIG) {
         kve_buf_append(out, KVE_STRLIT("{\"error\":"));
@@ -242,64 +215,9 @@ int kve_rest_json_envelope(kve_buf_t *out, const kve_kv_reply_t *reply, int base
     return out->len > limit ? -1 : 0;
 }
 
-void kve_rest_json_error(kve_buf_t *out, const char *msg)
+void kve_json_error(kve_buf_t *out, const char *msg)
 {
     kve_buf_append(out, KVE_STRLIT("{\"error\":"));
-    kve_rest_json_string(out, msg, strlen(msg));
+    kve_json_string(out, msg, strlen(msg));
     kve_buf_putc(out, '}');
-}
-
-/* a status or error line: the marker, the text as it is, CRLF */
-static void put_line(kve_buf_t *out, char marker, const char *s, size_t len)
-{
-    char *d;
-
-    KVE_ASSERT(len <= SIZE_MAX - 3);
-    d = kve_buf_reserve(out, len + 3);
-    d[0] = marker;
-    if (len != 0)
-        memcpy(d + 1, s, len);
-    memcpy(d + 1 + len, "\r\n", 2);
-    out->len += len + 3;
-}
-
-int kve_rest_resp2(kve_buf_t *out, const kve_kv_reply_t *reply, size_t limit)
-{
-    size_t i;
-
-    switch (reply->type) {
-    case KVE_REPLY_STRING:
-        if (past(out, reply->len, limit))
-            return -1;
-        KVE_ASSERT(reply->len <= (size_t)LLONG_MAX);
-        put_number(out, '$', (long long)reply->len, "\r\n", 2);
-        kve_buf_append(out, reply->str, reply->len);
-        kve_buf_append(out, "\r\n", 2);
-        break;
-    case KVE_REPLY_STATUS:
-    case KVE_REPLY_ERROR:
-        if (past(out, reply->len, limit))
-            return -1;
-        put_line(out, reply->type == KVE_REPLY_STATUS ? '+' : '-', reply->str, reply->len);
-        break;
-    case KVE_REPLY_INTEGER:
-        put_number(out, ':', reply->integer, "\r\n", 2);
-        break;
-    case KVE_REPLY_TOO_BIG:
-        put_line(out, '-', too_big_text, sizeof(too_big_text) - 1);
-        break;
-    case KVE_REPLY_NIL:
-        kve_buf_append(out, KVE_STRLIT("$-1\r\n"));
-        break;
-    case KVE_REPLY_ARRAY:
-        KVE_ASSERT(reply->elements <= (size_t)LLONG_MAX);
-        put_number(out, '*', (long long)reply->elements, "\r\n", 2);
-        for (i = 0; i != reply->elements; ++i)
-            if (kve_rest_resp2(out, reply->element[i], limit) != 0)
-                return -1;
-        break;
-    default:
-        KVE_ASSERT(!"unknown reply type");
-    }
-    return out->len > limit ? -1 : 0;
 }

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Table tests for handlers/kv_reply.c: JSON string escaping and U+FFFD replacement (the WHATWG maximal
- * subpart cases), base64 (RFC 4648 vectors), every reply type as JSON with and without base64 including
- * the top-level "OK" rule, envelopes, RESP2 and reply sizes. String inputs sit right before a PROT_NONE
+ * Table tests for proxy/json.c: JSON string escaping and U+FFFD replacement (the WHATWG maximal subpart
+ * cases), base64 strings (RFC 4648 vectors), every reply type as JSON with and without base64 including the
+ * top-level "OK" rule, envelopes and reply sizes. String inputs sit right before a PROT_NONE
  * page so the 8-byte fast path cannot read past the end unnoticed; a randomised comparison against a
  * byte-at-a-time reference covers the fast path's boundaries.
  */
@@ -107,9 +107,9 @@ static const char *encode_string(kve_buf_t *buf, const char *s, size_t len, int 
 
     buf->len = 0;
     if (base64)
-        kve_rest_json_base64(buf, in, len);
+        kve_json_base64(buf, in, len);
     else
-        kve_rest_json_string(buf, in, len);
+        kve_json_string(buf, in, len);
     kve_buf_putc(buf, '\0');
     guard_free(&g);
     return buf->base;
@@ -254,7 +254,7 @@ TEST(base64_round_trip)
 static const char *json_value(kve_buf_t *buf, const kve_kv_reply_t *reply, int base64, int top)
 {
     buf->len = 0;
-    kve_rest_json_value(buf, reply, base64, top);
+    kve_json_value(buf, reply, base64, top);
     kve_buf_putc(buf, '\0');
     return buf->base;
 }
@@ -312,7 +312,7 @@ TEST(json_value_nested)
 static const char *envelope(kve_buf_t *buf, const kve_kv_reply_t *reply, int base64)
 {
     buf->len = 0;
-    kve_rest_json_envelope(buf, reply, base64, SIZE_MAX);
+    kve_json_envelope(buf, reply, base64, SIZE_MAX);
     kve_buf_putc(buf, '\0');
     return buf->base;
 }
@@ -335,48 +335,10 @@ TEST(json_envelope)
     CHECK_EQ_STR(envelope(&buf, &quote, 0), "{\"error\":\"ERR \\\"x\\\"\\n\"}");
 
     buf.len = 0;
-    kve_rest_json_error(&buf, "ERR \"bad\"\tbody\\");
-    kve_rest_json_error(&buf, "");
+    kve_json_error(&buf, "ERR \"bad\"\tbody\\");
+    kve_json_error(&buf, "");
     kve_buf_putc(&buf, '\0');
     CHECK_EQ_STR(buf.base, "{\"error\":\"ERR \\\"bad\\\"\\tbody\\\\\"}{\"error\":\"\"}");
-    kve_buf_dispose(&buf);
-}
-
-static const char *resp2(kve_buf_t *buf, const kve_kv_reply_t *reply)
-{
-    buf->len = 0;
-    kve_rest_resp2(buf, reply, SIZE_MAX);
-    kve_buf_putc(buf, '\0');
-    return buf->base;
-}
-
-TEST(resp2_types)
-{
-    kve_kv_reply_t ok = text(KVE_REPLY_STATUS, "OK"), bar = text(KVE_REPLY_STRING, "bar");
-    kve_kv_reply_t empty_str = text(KVE_REPLY_STRING, ""), err = text(KVE_REPLY_ERROR, "ERR x");
-    kve_kv_reply_t crlf = text(KVE_REPLY_STRING, "a\r\nb"), neg = integer(-5), min = integer(LLONG_MIN), big = integer(LLONG_MAX);
-    kve_kv_reply_t empty = array(NULL, 0);
-    kve_kv_reply_t *inner_elems[] = {&bar, (kve_kv_reply_t *)&nil}, inner = array(inner_elems, 2);
-    kve_kv_reply_t *elems[] = {&ok, &neg, &inner, &err, &empty}, arr = array(elems, 5);
-    kve_buf_t buf = KVE_BUF_INIT;
-
-    CHECK_EQ_STR(resp2(&buf, &ok), "+OK\r\n");
-    CHECK_EQ_STR(resp2(&buf, &bar), "$3\r\nbar\r\n");
-    CHECK_EQ_STR(resp2(&buf, &empty_str), "$0\r\n\r\n");
-    CHECK_EQ_STR(resp2(&buf, &crlf), "$4\r\na\r\nb\r\n");
-    CHECK_EQ_STR(resp2(&buf, &nil), "$-1\r\n");
-    CHECK_EQ_STR(resp2(&buf, &neg), ":-5\r\n");
-    CHECK_EQ_STR(resp2(&buf, &min), ":-9223372036854775808\r\n");
-    CHECK_EQ_STR(resp2(&buf, &big), ":9223372036854775807\r\n");
-    CHECK_EQ_STR(resp2(&buf, &err), "-ERR x\r\n");
-    CHECK_EQ_STR(resp2(&buf, &empty), "*0\r\n");
-    CHECK_EQ_STR(resp2(&buf, &arr), "*5\r\n+OK\r\n:-5\r\n*2\r\n$3\r\nbar\r\n$-1\r\n-ERR x\r\n*0\r\n");
-
-    /* binary bulk with a NUL */
-    kve_kv_reply_t bin = {.type = KVE_REPLY_STRING, .str = "\0\xff", .len = 2};
-    buf.len = 0;
-    kve_rest_resp2(&buf, &bin, SIZE_MAX);
-    CHECK_EQ_MEM(buf.base, buf.len, "$2\r\n\0\xff\r\n", 8);
     kve_buf_dispose(&buf);
 }
 
@@ -390,43 +352,34 @@ TEST(limits)
     kve_buf_t buf = KVE_BUF_INIT;
 
     /* {"result":"abc"} is 16 bytes; what the buffer already held counts */
-    CHECK_EQ_INT(kve_rest_json_envelope(&buf, &abc, 0, 16), 0);
+    CHECK_EQ_INT(kve_json_envelope(&buf, &abc, 0, 16), 0);
     CHECK_EQ_MEM(buf.base, buf.len, "{\"result\":\"abc\"}", 16);
     buf.len = 0;
-    CHECK_EQ_INT(kve_rest_json_envelope(&buf, &abc, 0, 15), -1);
+    CHECK_EQ_INT(kve_json_envelope(&buf, &abc, 0, 15), -1);
     buf.len = 1;
-    CHECK_EQ_INT(kve_rest_json_envelope(&buf, &abc, 0, 16), -1);
+    CHECK_EQ_INT(kve_json_envelope(&buf, &abc, 0, 16), -1);
     buf.len = 1;
-    CHECK_EQ_INT(kve_rest_json_envelope(&buf, &abc, 0, 17), 0);
+    CHECK_EQ_INT(kve_json_envelope(&buf, &abc, 0, 17), 0);
     /* the encoded size counts, not the reply's: escapes, base64, numbers, nested arrays */
     buf.len = 0;
-    CHECK_EQ_INT(kve_rest_json_envelope(&buf, &ctl, 0, 25), 0); /* {"result":"\u0001\u0001"} */
+    CHECK_EQ_INT(kve_json_envelope(&buf, &ctl, 0, 25), 0); /* {"result":"\u0001\u0001"} */
     CHECK_EQ_UINT(buf.len, 25);
     buf.len = 0;
-    CHECK_EQ_INT(kve_rest_json_envelope(&buf, &ctl, 0, 24), -1);
+    CHECK_EQ_INT(kve_json_envelope(&buf, &ctl, 0, 24), -1);
     buf.len = 0;
-    CHECK_EQ_INT(kve_rest_json_envelope(&buf, &abc, 1, 16), -1); /* {"result":"YWJj"} is 17 */
+    CHECK_EQ_INT(kve_json_envelope(&buf, &abc, 1, 16), -1); /* {"result":"YWJj"} is 17 */
     buf.len = 0;
-    CHECK_EQ_INT(kve_rest_json_envelope(&buf, &arr, 0, 28), 0); /* {"result":[123456789,"abc"]} */
+    CHECK_EQ_INT(kve_json_envelope(&buf, &arr, 0, 28), 0); /* {"result":[123456789,"abc"]} */
     CHECK_EQ_UINT(buf.len, 28);
     buf.len = 0;
-    CHECK_EQ_INT(kve_rest_json_envelope(&buf, &arr, 0, 27), -1);
+    CHECK_EQ_INT(kve_json_envelope(&buf, &arr, 0, 27), -1);
     buf.len = 0;
-    CHECK_EQ_INT(kve_rest_json_envelope(&buf, &err, 0, 17), 0); /* {"error":"ERR x"} */
+    CHECK_EQ_INT(kve_json_envelope(&buf, &err, 0, 17), 0); /* {"error":"ERR x"} */
     buf.len = 0;
-    CHECK_EQ_INT(kve_rest_json_envelope(&buf, &err, 0, 16), -1);
-    /* RESP2: "*2\r\n:123456789\r\n$3\r\nabc\r\n" is 25 bytes */
-    buf.len = 0;
-    CHECK_EQ_INT(kve_rest_resp2(&buf, &arr, 25), 0);
-    CHECK_EQ_UINT(buf.len, 25);
-    buf.len = 0;
-    CHECK_EQ_INT(kve_rest_resp2(&buf, &arr, 24), -1);
-    buf.len = 0;
-    CHECK_EQ_INT(kve_rest_resp2(&buf, &err, 7), -1);
+    CHECK_EQ_INT(kve_json_envelope(&buf, &err, 0, 16), -1);
     /* a string longer than the limit is refused before its bytes are read or room is made for them */
     kve_buf_dispose(&buf);
-    CHECK_EQ_INT(kve_rest_json_envelope(&buf, &huge, 1, 4096), -1);
-    CHECK_EQ_INT(kve_rest_resp2(&buf, &huge, 4096), -1);
+    CHECK_EQ_INT(kve_json_envelope(&buf, &huge, 1, 4096), -1);
     CHECK(buf.cap < 4096);
     kve_buf_dispose(&buf);
 }
@@ -440,7 +393,6 @@ TEST(too_big_marker)
     CHECK_EQ_STR(envelope(&buf, &too_big, 0), "{\"error\":\"ERR max response size exceeded\"}");
     CHECK_EQ_STR(envelope(&buf, &too_big, 1), "{\"error\":\"ERR max response size exceeded\"}");
     CHECK_EQ_STR(envelope(&buf, &arr, 1), "{\"result\":[1,\"ERR max response size exceeded\"]}");
-    CHECK_EQ_STR(resp2(&buf, &too_big), "-ERR max response size exceeded\r\n");
     kve_buf_dispose(&buf);
 }
 
@@ -454,7 +406,6 @@ void kve_suite_json(void)
     RUN(json_value_types);
     RUN(json_value_nested);
     RUN(json_envelope);
-    RUN(resp2_types);
     RUN(limits);
     RUN(too_big_marker);
 }
