@@ -3,17 +3,28 @@
  * Redis' command table (see kv_commands.h). Lookup is an open-addressing hash of the lowercase name, built
  * once by kve_cmd_init() together with the name alphabet and each subcommand's container: a bsearch over the
  * ~370 names was a tenth of a pipelined command's cost. The hash pass also classifies the name's bytes, so
- * the alphabet check costs no second pass.
+ * the alphabet check costs no second pass. The key finder is in kv_command_keys.c.
  */
 #include "proxy/kv_commands.h"
 #include "proxy/common.h"
 
 #include <string.h>
 
-static const kve_cmd_info_t commands[] = {
-#define KVE_CMD(name, arity, first, last, step, flags) {name, arity, first, last, step, flags},
+static const kve_cmd_keyspec_t keyspecs[] = {
+#define KVE_CMD(name, arity, first, last, step, flags, keyspec, nkeyspecs)
+#define KVE_KEYSPEC(...) {__VA_ARGS__},
 #include "proxy/kv_commands.def"
 #undef KVE_CMD
+#undef KVE_KEYSPEC
+};
+
+static const kve_cmd_info_t commands[] = {
+#define KVE_CMD(name, arity, first, last, step, flags, keyspec, nkeyspecs)                                                           \
+    {name, arity, first, last, step, flags, keyspecs + (keyspec), nkeyspecs},
+#define KVE_KEYSPEC(...)
+#include "proxy/kv_commands.def"
+#undef KVE_CMD
+#undef KVE_KEYSPEC
 };
 _Static_assert(KVE_ARRAY_SIZE(commands) == KVE_CMD_COUNT, "KVE_CMD_COUNT counts the table");
 

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Redis' command table as kvedge knows it: arity, flags, ACL categories and key positions of every command
- * and subcommand, exactly as Redis defines them. kv_commands.def is generated from COMMAND of the installed
- * redis-server (scripts/gen-kv-commands.mjs). Here so that both the KV REST API's policy (handlers/) and the
- * KV drivers (proxy/) use one copy: lookup by name (case-insensitive), the name alphabet (the bytes a name
- * Redis knows can hold), and the resolution of "CONFIG GET" to its subcommand entry.
+ * Redis' command table as kvedge knows it: arity, flags, ACL categories, key positions and key specs of
+ * every command and subcommand, exactly as Redis defines them. kv_commands.def is generated from COMMAND of
+ * the installed redis-server (scripts/gen-kv-commands.mjs). Here so that both the KV REST API's policy
+ * (handlers/) and the KV drivers (proxy/) use one copy: lookup by name (case-insensitive), the name alphabet
+ * (the bytes a name Redis knows can hold), the resolution of "CONFIG GET" to its subcommand entry, and the
+ * key finder, which names every key of a command (movable keys included) as Redis itself does, for routing
+ * (read or write, cluster slot) and for checks on keys.
  *
  * Everything here is static data built once by kve_cmd_init() and read-only afterwards, so any thread may
  * use it once kve_cmd_init() has returned.
@@ -34,19 +36,60 @@ enum {
     KVE_CMDF_CONTAINER = 1 << 13
 };
 
+/* how a key spec finds its first key (Redis' begin_search) and the rest (find_keys) */
+enum {
+    KVE_KS_UNKNOWN = 0, /* Redis cannot say (SORT's BY/GET/STORE): it finds these keys with its own code */
+    KVE_KS_INDEX,       /* begin_search: at `pos` */
+    KVE_KS_KEYWORD,     /* begin_search: after `keyword`, searched from `pos` (negative: from argc + pos, backwards) */
+    KVE_KS_RANGE,       /* find_keys: `lastkey` (negative: from the end), every `keystep`, `limit` (see kve_cmd_keys) */
+    KVE_KS_KEYNUM       /* find_keys: the count at `keynumidx`, the keys from `firstkey` on, every `keystep` */
+};
+
+/* how the command uses the keys of a key spec (Redis' key spec flags) */
+enum {
+    KVE_KEYF_RO = 1 << 0,     /* read only */
+    KVE_KEYF_RW = 1 << 1,     /* read and write */
+    KVE_KEYF_OW = 1 << 2,     /* overwrite: written without being read */
+    KVE_KEYF_RM = 1 << 3,     /* removed */
+    KVE_KEYF_ACCESS = 1 << 4, /* the value is returned or copied */
+    KVE_KEYF_UPDATE = 1 << 5,
+    KVE_KEYF_INSERT = 1 << 6,
+    KVE_KEYF_DELETE = 1 << 7,
+    KVE_KEYF_NOT_KEY = 1 << 8,        /* not a key but hashed like one (SPUBLISH's sharded channel) */
+    KVE_KEYF_INCOMPLETE = 1 << 9,     /* Redis may find more keys than the spec says (MIGRATE ... KEYS) */
+    KVE_KEYF_VARIABLE_FLAGS = 1 << 10 /* the flags depend on the arguments (SET ... GET): these are the most */
+};
+
+/** One of Redis 7's key specs, as COMMAND reports it. */
+typedef struct st_kve_cmd_keyspec_t {
+    const char *keyword; /* KVE_KS_KEYWORD: uppercase */
+    uint16_t flags;      /* KVE_KEYF_* */
+    uint8_t begin_search, find_keys;
+    int16_t pos;
+    int16_t lastkey, limit;      /* KVE_KS_RANGE */
+    int16_t keynumidx, firstkey; /* KVE_KS_KEYNUM */
+    int16_t keystep;             /* both; at least 1 */
+} kve_cmd_keyspec_t;
+
 typedef struct st_kve_cmd_info_t {
     const char *name; /* lowercase; subcommands are "container|sub" */
     int arity;        /* negative: at least -arity */
+    /** Redis' legacy key range: keys from first_key to last_key (negative: from the end) every key_step */
     int first_key, last_key, key_step;
     unsigned flags;
+    /** the key specs, in Redis' order (kve_cmd_keys() interprets them) */
+    const kve_cmd_keyspec_t *keyspecs;
+    unsigned nkeyspecs;
 } kve_cmd_info_t;
 
 /** The number of entries of the table (commands and subcommands). */
 enum {
     KVE_CMD_COUNT = 0
-#define KVE_CMD(name, arity, first, last, step, flags) +1
+#define KVE_CMD(name, arity, first, last, step, flags, keyspec, nkeyspecs) +1
+#define KVE_KEYSPEC(...)
 #include "proxy/kv_commands.def"
 #undef KVE_CMD
+#undef KVE_KEYSPEC
 };
 
 /**
@@ -93,5 +136,41 @@ typedef struct st_kve_cmd_ref_t {
  * an unknown subcommand gives info == top. `argc` must be at least 1.
  */
 int kve_cmd_find(size_t argc, const char *const *argv, const size_t *argvlen, kve_cmd_ref_t *ref);
+
+/** The most key ranges kve_cmd_keys() reports (Redis 7.0's commands have at most 3 key specs). */
+#define KVE_CMD_MAX_KEY_RANGES 4
+
+/** Keys at argv[first], argv[first + step], ... argv[last] (first <= last, step >= 1). */
+typedef struct st_kve_cmd_key_range_t {
+    size_t first, last, step;
+    unsigned flags; /* KVE_KEYF_* of the key spec */
+} kve_cmd_key_range_t;
+
+typedef struct st_kve_cmd_keys_t {
+    /** the number of keys over all ranges (an argument named by two ranges counts twice) */
+    size_t count;
+    size_t nranges;
+    kve_cmd_key_range_t ranges[KVE_CMD_MAX_KEY_RANGES];
+} kve_cmd_keys_t;
+
+/** kve_cmd_keys() options */
+enum {
+    /** also the arguments of key specs marked KVE_KEYF_NOT_KEY (sharded channels, which Redis Cluster hashes) */
+    KVE_CMD_KEYS_NOT_KEYS = 1
+};
+
+/**
+ * Finds every key of the command `argv` (argv[0] the command name, argv[1] the subcommand for a container),
+ * whose table entry is `info` (kve_cmd_find()'s ref.info), into `keys`, in the order Redis names them, and
+ * returns keys->count. These are the keys Redis 7.0's COMMAND GETKEYS names: the key specs interpreted as
+ * Redis does (keyword searches compare as strcasecmp, up to a NUL in the argument; counts must be canonical
+ * decimal integers), and where a key spec cannot say (SORT's STORE, SORT_RO, MIGRATE ... KEYS) the rules of
+ * Redis' own code for that command. No keys (0) for a command whose argument count does not fit its arity,
+ * or whose key arguments Redis would reject (EVAL with more keys than arguments, XREAD ... STREAMS with no
+ * keys after it). One deviation, for commands Redis refuses to run anyway: where Redis' fallback code reads a count
+ * with atoi() ("1abc", " 1", "+1", "01", or one past INT_MAX), GETKEYS may name keys, this finds none.
+ */
+size_t kve_cmd_keys(const kve_cmd_info_t *info, size_t argc, const char *const *argv, const size_t *argvlen, unsigned options,
+                    kve_cmd_keys_t *keys);
 
 #endif
