@@ -7,7 +7,7 @@
  * *INTERCARD, XREAD*) find no keys whenever the specs fail, up to their atoi() reading of counts. The result
  * is a few ranges rather than a list of positions, so finding the keys of MSET with 10,000 pairs costs what
  * GET's does. Checked against a real redis-server's COMMAND GETKEYS by
- * tests/integration/platform_command_keys.test.mjs.
+ * tests/integration/platform_keys.test.mjs.
  */
 #include "proxy/kv_commands.h"
 #include "proxy/common.h"
@@ -157,7 +157,8 @@ static void migrate_keys(size_t argc, const char *const *argv, const size_t *arg
 }
 
 /* where the specs failed: the command's own rules in Redis, for the commands whose rules find keys then */
-static size_t fallback(const kve_cmd_info_t *info, size_t argc, const char *const *argv, const size_t *argvlen, kve_cmd_keys_t *keys)
+static size_t fallback(const kve_cmd_info_t *info, size_t argc, const char *const *argv, const size_t *argvlen,
+                       kve_cmd_keys_t *keys)
 {
     keys->count = keys->nranges = 0;
     if (strcmp(info->name, "sort") == 0)

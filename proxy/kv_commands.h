@@ -137,6 +137,34 @@ typedef struct st_kve_cmd_ref_t {
  */
 int kve_cmd_find(size_t argc, const char *const *argv, const size_t *argvlen, kve_cmd_ref_t *ref);
 
+/* What a driver needs to know to route a command (kve_cmd_kind()) */
+enum {
+    /** reads and changes nothing (Redis' readonly flag or @read category, and not a write): a replica may serve it */
+    KVE_CMD_K_READ = 1 << 0,
+    /** may change data: Redis' write flag, an @scripting command not marked read-only (EVAL, FCALL, SCRIPT
+     * LOAD: a script may write), or an unknown command (a module's: kvedge cannot tell, so it assumes the worst) */
+    KVE_CMD_K_WRITE = 1 << 1,
+    /** may block the connection (BLPOP, XREAD ... BLOCK, WAIT) */
+    KVE_CMD_K_BLOCKING = 1 << 2,
+    /** publish/subscribe (PUBLISH, SUBSCRIBE, SPUBLISH, ...) */
+    KVE_CMD_K_PUBSUB = 1 << 3,
+    /** has no key specs: never names a key (PING, INFO, FLUSHALL, a container without its subcommand) */
+    KVE_CMD_K_NO_KEYS = 1 << 4,
+    /** Redis' admin flag (CONFIG SET, DEBUG, SHUTDOWN, ...) */
+    KVE_CMD_K_ADMIN = 1 << 5,
+    /** the key positions depend on the arguments (EVAL numkeys, XREAD ... STREAMS, SORT ... STORE) */
+    KVE_CMD_K_MOVABLE_KEYS = 1 << 6,
+    /** not in the table (`info` NULL): also KVE_CMD_K_WRITE */
+    KVE_CMD_K_UNKNOWN = 1 << 7
+};
+
+/**
+ * The KVE_CMD_K_* bits of a table entry (kve_cmd_find()'s ref.info, so that "CONFIG GET" is judged as
+ * itself, not as CONFIG); `info` may be NULL (an unknown command). READ and WRITE never come together; a
+ * command may have neither (PING, AUTH, SUBSCRIBE). Pure: a few bit tests, no lookup.
+ */
+unsigned kve_cmd_kind(const kve_cmd_info_t *info);
+
 /** The most key ranges kve_cmd_keys() reports (Redis 7.0's commands have at most 3 key specs). */
 #define KVE_CMD_MAX_KEY_RANGES 4
 
