@@ -5,9 +5,9 @@
  * container), configured refusals, the read-only rule, built-in refusals (unless re-allowed), refusals that
  * depend on arguments, key sizes, then the rewrites and synthesized replies. The checks by name alone are
  * one function (judge_name), shared with kve_rest_policy_name_allowed() so that Redis ACL rules generated
- * from it mirror the policy. The command table, its lookup and the name alphabet are the core's
- * (proxy/kv_commands.h); the policy bits derived from them are built once, by kve_rest_policy_init() when the
- * API is registered.
+ * from it mirror the policy. The command table, its lookup, the name alphabet and what reads and what writes
+ * (kve_cmd_kind()) are the core's (proxy/kv_commands.h); the policy bits derived from them are built once, by
+ * kve_rest_policy_init() when the API is registered.
  */
 #include "handlers/kv_policy.h"
 #include "proxy/common.h"
@@ -192,12 +192,15 @@ static void deny(kve_policy_result_t *res, h2o_mem_pool_t *pool, const char *bef
     res->error = msg;
 }
 
+/* what a read-only token may run: the core's reads (kve_cmd_kind()) but KEYS and SCAN, plus PING, ECHO and the
+ * subscriptions, which read nothing and change nothing */
 static int read_only_allows(const kve_cmd_info_t *info)
 {
     uint32_t bits = bits_of(info);
-    if (info == NULL || (info->flags & KVE_CMDF_WRITE) != 0 || (bits & (POL_KEYS | POL_SCAN)) != 0)
+    unsigned kind = kve_cmd_kind(info);
+    if ((kind & KVE_CMD_K_WRITE) != 0 || (bits & (POL_KEYS | POL_SCAN)) != 0)
         return 0;
-    return (bits & (POL_PING_ECHO | POL_SUBSCRIBE)) != 0 || (info->flags & (KVE_CMDF_CAT_READ | KVE_CMDF_READONLY)) != 0;
+    return (bits & (POL_PING_ECHO | POL_SUBSCRIBE)) != 0 || (kind & KVE_CMD_K_READ) != 0;
 }
 
 /* kv.allow_commands lists the command or its container ("config" allows every CONFIG subcommand, "config|get"
@@ -399,13 +402,6 @@ static void rewrite_scan_withtype(kve_rest_cmd_t *cmd, h2o_mem_pool_t *pool)
     cmd->argc = n;
 }
 
-static int may_write(const kve_cmd_info_t *info)
-{
-    /* unknown commands (modules) and scripts are assumed to write: the sync token must not lag */
-    return info == NULL || (info->flags & (KVE_CMDF_WRITE | KVE_CMDF_MAY_REPLICATE)) != 0 ||
-           ((info->flags & KVE_CMDF_CAT_SCRIPTING) != 0 && (info->flags & KVE_CMDF_READONLY) == 0);
-}
-
 /* res = DENY for what judge_name() or argument_refusal() refused */
 static void deny_by_policy(kve_policy_result_t *res, h2o_mem_pool_t *pool, int verdict, const char *name, const char *reason)
 {
@@ -454,7 +450,8 @@ void kve_rest_policy_apply(const kve_rest_policy_t *p, unsigned flags, kve_rest_
     }
     if (check_key_sizes(p, cmd, ref.info, pool, res) != 0)
         return;
-    res->is_write = !read_only && may_write(ref.info);
+    /* the core's write bit: unknown commands (modules) and scripts count as writes, so the sync token never lags */
+    res->is_write = !read_only && (kve_cmd_kind(ref.info) & KVE_CMD_K_WRITE) != 0;
     if ((bits & POL_SCAN_FAMILY) != 0) {
         if (scan_options(p, cmd, (bits & POL_SCAN) != 0 ? 2 : 3, (bits & POL_SCAN) != 0, pool))
             rewrite_scan_withtype(cmd, pool);

@@ -183,23 +183,3 @@ int kve_cmd_find(size_t argc, const char *const *argv, const size_t *argvlen, kv
         ref->info = ref->top;
     return 1;
 }
-
-unsigned kve_cmd_kind(const kve_cmd_info_t *info)
-{
-    unsigned kind;
-
-    if (info == NULL)
-        return KVE_CMD_K_UNKNOWN | KVE_CMD_K_WRITE;
-    kind = (info->flags & KVE_CMDF_BLOCKING) != 0 ? KVE_CMD_K_BLOCKING : 0;
-    kind |= (info->flags & KVE_CMDF_PUBSUB) != 0 ? KVE_CMD_K_PUBSUB : 0;
-    kind |= (info->flags & KVE_CMDF_ADMIN) != 0 ? KVE_CMD_K_ADMIN : 0;
-    kind |= (info->flags & KVE_CMDF_MOVABLEKEYS) != 0 ? KVE_CMD_K_MOVABLE_KEYS : 0;
-    kind |= info->nkeyspecs == 0 ? KVE_CMD_K_NO_KEYS : 0;
-    /* a script may write unless it is declared read-only (EVAL_RO, FCALL_RO); so may MAY_REPLICATE commands */
-    if ((info->flags & (KVE_CMDF_WRITE | KVE_CMDF_MAY_REPLICATE)) != 0 ||
-        ((info->flags & KVE_CMDF_CAT_SCRIPTING) != 0 && (info->flags & KVE_CMDF_READONLY) == 0))
-        kind |= KVE_CMD_K_WRITE;
-    else if ((info->flags & (KVE_CMDF_READONLY | KVE_CMDF_CAT_READ)) != 0)
-        kind |= KVE_CMD_K_READ;
-    return kind;
-}

@@ -161,9 +161,28 @@ enum {
 /**
  * The KVE_CMD_K_* bits of a table entry (kve_cmd_find()'s ref.info, so that "CONFIG GET" is judged as
  * itself, not as CONFIG); `info` may be NULL (an unknown command). READ and WRITE never come together; a
- * command may have neither (PING, AUTH, SUBSCRIBE). Pure: a few bit tests, no lookup.
+ * command may have neither (PING, AUTH, SUBSCRIBE). Pure: a few bit tests, no lookup (inline: the REST policy
+ * asks it for every command).
  */
-unsigned kve_cmd_kind(const kve_cmd_info_t *info);
+static inline unsigned kve_cmd_kind(const kve_cmd_info_t *info)
+{
+    unsigned kind;
+
+    if (info == NULL)
+        return KVE_CMD_K_UNKNOWN | KVE_CMD_K_WRITE;
+    kind = (info->flags & KVE_CMDF_BLOCKING) != 0 ? KVE_CMD_K_BLOCKING : 0;
+    kind |= (info->flags & KVE_CMDF_PUBSUB) != 0 ? KVE_CMD_K_PUBSUB : 0;
+    kind |= (info->flags & KVE_CMDF_ADMIN) != 0 ? KVE_CMD_K_ADMIN : 0;
+    kind |= (info->flags & KVE_CMDF_MOVABLEKEYS) != 0 ? KVE_CMD_K_MOVABLE_KEYS : 0;
+    kind |= info->nkeyspecs == 0 ? KVE_CMD_K_NO_KEYS : 0;
+    /* a script may write unless it is declared read-only (EVAL_RO, FCALL_RO); so may MAY_REPLICATE commands */
+    if ((info->flags & (KVE_CMDF_WRITE | KVE_CMDF_MAY_REPLICATE)) != 0 ||
+        ((info->flags & KVE_CMDF_CAT_SCRIPTING) != 0 && (info->flags & KVE_CMDF_READONLY) == 0))
+        kind |= KVE_CMD_K_WRITE;
+    else if ((info->flags & (KVE_CMDF_READONLY | KVE_CMDF_CAT_READ)) != 0)
+        kind |= KVE_CMD_K_READ;
+    return kind;
+}
 
 /** The most key ranges kve_cmd_keys() reports (Redis 7.0's commands have at most 3 key specs). */
 #define KVE_CMD_MAX_KEY_RANGES 4

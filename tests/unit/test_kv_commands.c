@@ -107,11 +107,20 @@ TEST(kind)
     CHECK_EQ_UINT(kind_of("JSON.GET k"), KVE_CMD_K_UNKNOWN | KVE_CMD_K_WRITE);
     CHECK_EQ_UINT(kind_of("GET\x01 k"), ~0u); /* outside the name alphabet: no answer */
     CHECK_EQ_UINT(kve_cmd_kind(NULL), KVE_CMD_K_UNKNOWN | KVE_CMD_K_WRITE);
-    /* READ and WRITE never together, over the whole table */
+    /* over the whole table: READ and WRITE never together; WRITE is what the REST policy counted as a write for
+     * the sync token before it used kve_cmd_kind(), and READ what its read-only rule counted as a read */
     size_t n, i;
     const kve_cmd_info_t *table = kve_cmd_table(&n);
-    for (i = 0; i != n; ++i)
-        CHECK((kve_cmd_kind(table + i) & (KVE_CMD_K_READ | KVE_CMD_K_WRITE)) != (KVE_CMD_K_READ | KVE_CMD_K_WRITE));
+    for (i = 0; i != n; ++i) {
+        unsigned kind = kve_cmd_kind(table + i), f = table[i].flags;
+        int old_write = (f & (KVE_CMDF_WRITE | KVE_CMDF_MAY_REPLICATE)) != 0 ||
+                        ((f & KVE_CMDF_CAT_SCRIPTING) != 0 && (f & KVE_CMDF_READONLY) == 0);
+        int old_read = (f & KVE_CMDF_WRITE) == 0 && (f & (KVE_CMDF_CAT_READ | KVE_CMDF_READONLY)) != 0;
+        CHECK((kind & (KVE_CMD_K_READ | KVE_CMD_K_WRITE)) != (KVE_CMD_K_READ | KVE_CMD_K_WRITE));
+        CHECK_EQ_INT((kind & KVE_CMD_K_WRITE) != 0, old_write);
+        CHECK_EQ_INT((kind & KVE_CMD_K_READ) != 0, old_read);
+        CHECK_EQ_INT((kind & KVE_CMD_K_NO_KEYS) != 0, table[i].nkeyspecs == 0);
+    }
 }
 
 TEST(fixed_positions)
