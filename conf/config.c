@@ -34,8 +34,10 @@ static const kve_directive_t top_directives[] = {
             "embedded; without redis: or stores.default there is no store named default unless no store is named at all"},
     {"embedded_redis", KVE_T_MAP, KVE_FIELD(kve_config_t, embedded), .children = kve_config__embedded_directives,
      .doc = "the redis-server kvedge runs itself (the store whose url is embedded)"},
+    {"proxy", KVE_T_MAP, KVE_FIELD(kve_config_t, proxy), KVE_F_DEFAULTS, .children = kve_config__proxy_directives,
+     .doc = "defaults of every route: a route that does not give one of these keys takes it from here"},
     {"routes", KVE_T_LIST, KVE_FIELD(kve_config_t, routes), 0, 0, 256, .children = kve_config__route_directives,
-     .elem_size = sizeof(kve_route_conf_t), .check = kve_config__check_route, .doc = "reverse-proxy routes"},
+     .elem_size = sizeof(kve_route_conf_t), .check = kve_config__check_route, .doc = "reverse-proxy routes", .inherits = "proxy"},
     {"kv", KVE_T_MAP, KVE_FIELD(kve_config_t, kv), .children = kve_config__kv_directives, .check = kve_config__check_kv,
      .doc = "the KV REST API (Upstash / Vercel KV protocol); absent: not served"},
     {NULL}};
@@ -146,6 +148,8 @@ int kve_config_load(kve_config_t *cfg, const char *path, FILE *errout)
         ret = check_served_paths(conf, cfg);
     if (ret == 0)
         ret = check_pending_size(conf, cfg);
+    if (ret == 0)
+        ret = kve_config__check_timeouts(conf, cfg);
     kve_conf_free(conf);
     if (ret == 0)
         build_listeners(cfg);

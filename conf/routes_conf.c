@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Directive tables of the reverse-proxy routes (`routes:`).
+ * Directive tables of the reverse-proxy routes: `routes:` and `proxy:`, the block of defaults every route inherits
+ * (a key a route does not give takes proxy's value, then the default). Both tables declare the upstream settings
+ * with the same macro, so they cannot drift apart; only settings h2o's proxy handler honours per route are here
+ * (it has one I/O timeout that also bounds the connect, and no cap on requests in flight).
  */
 #include "conf/config.h"
 #include "conf/config_internal.h"
@@ -20,18 +23,35 @@ int kve_config__check_route(kve_conf_t *conf, const kve_node_t *node, void *obj)
         return -1;
     }
     if (url.scheme == &H2O_URL_SCHEME_HTTPS && route->ca_file != NULL && route->ca_file[0] != '\0')
-        return kve_config__check_readable(conf, kve_config__at_key(node, "ca_file"), "ca_file", route->ca_file);
+        return kve_config__check_readable(
+            conf, kve_conf_origin_node(conf, &route->ca_file, node),
+            kve_conf_origin(conf, &route->ca_file).kind == KVE_CONF_INHERITED ? "ca_file (from proxy.ca_file)" : "ca_file",
+            route->ca_file);
     return 0;
 }
+
+/* the settings a route may inherit from proxy:, for a struct `type` with the same field names */
+#define UPSTREAM_SETTINGS(type)                                                                                                    \
+    {"timeout", KVE_T_DURATION, KVE_FIELD(type, timeout_ms), 0, 10, HOUR, "30s", .doc = "upstream I/O timeout"},                   \
+        {"keepalive_timeout",                                                                                                      \
+         KVE_T_DURATION,                                                                                                           \
+         KVE_FIELD(type, keepalive_timeout_ms),                                                                                    \
+         0,                                                                                                                        \
+         0,                                                                                                                        \
+         HOUR,                                                                                                                     \
+         "2s",                                                                                                                     \
+         .doc = "idle upstream connections are kept this long (0s: no reuse)"},                                                    \
+        {"preserve_host", KVE_T_BOOL, KVE_FIELD(type, preserve_host), .dflt = "false",                                             \
+         .doc = "send the client's Host header upstream"},                                                                         \
+    {                                                                                                                              \
+        "ca_file", KVE_T_STRING, KVE_FIELD(type, ca_file), .doc = "https upstreams: CA bundle (default: system store)"             \
+    }
 
 const kve_directive_t kve_config__route_directives[] = {
     {"path", KVE_T_STRING, KVE_FIELD(kve_route_conf_t, path), KVE_F_REQUIRED, 1, 1024, .doc = "URL prefix"},
     {"upstream", KVE_T_URL, KVE_FIELD(kve_route_conf_t, upstream), KVE_F_REQUIRED, .choices = http_schemes,
      .doc = "http(s)://host:port/ to forward to"},
-    {"timeout", KVE_T_DURATION, KVE_FIELD(kve_route_conf_t, timeout_ms), 0, 10, HOUR, "30s", .doc = "upstream I/O timeout"},
-    {"keepalive_timeout", KVE_T_DURATION, KVE_FIELD(kve_route_conf_t, keepalive_timeout_ms), 0, 0, HOUR, "2s",
-     .doc = "idle upstream connections are kept this long (0s: no reuse)"},
-    {"preserve_host", KVE_T_BOOL, KVE_FIELD(kve_route_conf_t, preserve_host), .dflt = "false",
-     .doc = "send the client's Host header upstream"},
-    {"ca_file", KVE_T_STRING, KVE_FIELD(kve_route_conf_t, ca_file), .doc = "https upstreams: CA bundle (default: system store)"},
+    UPSTREAM_SETTINGS(kve_route_conf_t),
     {NULL}};
+
+const kve_directive_t kve_config__proxy_directives[] = {UPSTREAM_SETTINGS(kve_proxy_conf_t), {NULL}};
