@@ -148,8 +148,7 @@ int kve_config_load(kve_config_t *cfg, const char *path, FILE *errout)
         ret = check_served_paths(conf, cfg);
     if (ret == 0)
         ret = check_pending_size(conf, cfg);
-    if (ret == 0)
-        ret = kve_config__check_timeouts(conf, cfg);
+
     kve_conf_free(conf);
     if (ret == 0)
         build_listeners(cfg);

@@ -43,12 +43,6 @@ extern const kve_directive_t kve_config__proxy_directives[];
 extern const kve_directive_t kve_config__kv_directives[];
 int kve_config__check_kv(kve_conf_t *conf, const kve_node_t *node, void *obj);
 
-/**
- * timeouts_conf.c: the rules between timeouts of different sections, once the stores are built: warnings for
- * combinations that are legal but surprising, errors for those that cannot work. Returns 0, or -1 after an error.
- */
-int kve_config__check_timeouts(kve_conf_t *conf, const kve_config_t *cfg);
-
 /** The value node of `key` in `mapping`, for pointing at it (the mapping itself if absent or a _file form). */
 const kve_node_t *kve_config__at_key(const kve_node_t *mapping, const char *key);
 /**

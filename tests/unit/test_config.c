@@ -2,7 +2,7 @@
 /*
  * Tests for the kvedge configuration as loaded (conf/config.c and the per-feature tables): `proxy:` defaults
  * flowing into every route unless the route gives its own, the errors and warnings that name where a value came
- * from, and the timeout rules across sections (conf/timeouts_conf.c). Files are written to /tmp and loaded with
+ * from. Files are written to /tmp and loaded with
  * kve_config_load, as kvedge does; the error output is captured and compared.
  */
 #include "test.h"
@@ -139,59 +139,10 @@ TEST(proxy_errors_with_lines)
     dispose(&l);
 }
 
-#define KV "kv:\n  tokens:\n    - token: 0123456789abcdef0123\n"
-
-TEST(drain_shorter_than_script_timeout_warns)
-{
-    loaded_t l;
-    load(&l, HEAD "limits:\n  drain_timeout: 2s\n" KV);
-    CHECK_EQ_INT(l.ret, 0);
-    CHECK_EQ_STR(l.out, "c.yaml:5:18: warning: limits.drain_timeout (2s, line 5) is shorter than kv.script_timeout (5s, the "
-                        "default): a script still running when kvedge stops is abandoned before its timeout, so it is never "
-                        "stopped with SCRIPT KILL and keeps store \"default\" (an external Redis) busy for every client until it "
-                        "ends; make drain_timeout at least script_timeout\n"
-                        "    5 |   drain_timeout: 2s\n"
-                        "      |                  ^\n");
-    dispose(&l);
-
-    /* the default drain, a longer script timeout: pointed at the script timeout */
-    load(&l, HEAD KV "  script_timeout: 1m\n");
-    CHECK_EQ_INT(l.ret, 0);
-    CHECK(strncmp(l.out,
-                  "c.yaml:7:19: warning: limits.drain_timeout (10s, the default) is shorter than kv.script_timeout (1m, "
-                  "line 7)",
-                  strlen("c.yaml:7:19: warning: limits.drain_timeout (10s, the default) is shorter than kv.script_timeout (1m, "
-                         "line 7)")) == 0);
-    dispose(&l);
-}
-
-TEST(drain_rule_only_where_it_matters)
-{
-    loaded_t l;
-    /* 0s: kvedge is told not to wait at all */
-    load(&l, HEAD "limits:\n  drain_timeout: 0s\n" KV);
-    CHECK_EQ_STR(l.out, "");
-    dispose(&l);
-    /* drain at least script_timeout */
-    load(&l, HEAD "limits:\n  drain_timeout: 5s\n" KV);
-    CHECK_EQ_STR(l.out, "");
-    dispose(&l);
-    /* the embedded Redis is stopped with kvedge, the script with it */
-    load(&l, "listen:\n  - port: 8080\nlimits:\n  drain_timeout: 2s\n" KV);
-    CHECK_EQ_STR(l.out, "");
-    dispose(&l);
-    /* no KV API, no scripts */
-    load(&l, HEAD "limits:\n  drain_timeout: 2s\n");
-    CHECK_EQ_STR(l.out, "");
-    dispose(&l);
-}
-
 void kve_suite_config(void)
 {
     RUN(routes_without_proxy_keep_their_defaults);
     RUN(proxy_flows_into_routes);
     RUN(inherited_ca_file_error_points_at_proxy);
     RUN(proxy_errors_with_lines);
-    RUN(drain_shorter_than_script_timeout_warns);
-    RUN(drain_rule_only_where_it_matters);
 }
