@@ -31,21 +31,15 @@ int kve_config__check_route(kve_conf_t *conf, const kve_node_t *node, void *obj)
 }
 
 /* the settings a route may inherit from proxy:, for a struct `type` with the same field names */
-#define UPSTREAM_SETTINGS(type)                                                                                                    \
-    {"timeout", KVE_T_DURATION, KVE_FIELD(type, timeout_ms), 0, 10, HOUR, "30s", .doc = "upstream I/O timeout"},                   \
-        {"keepalive_timeout",                                                                                                      \
-         KVE_T_DURATION,                                                                                                           \
-         KVE_FIELD(type, keepalive_timeout_ms),                                                                                    \
-         0,                                                                                                                        \
-         0,                                                                                                                        \
-         HOUR,                                                                                                                     \
-         "2s",                                                                                                                     \
-         .doc = "idle upstream connections are kept this long (0s: no reuse)"},                                                    \
-        {"preserve_host", KVE_T_BOOL, KVE_FIELD(type, preserve_host), .dflt = "false",                                             \
-         .doc = "send the client's Host header upstream"},                                                                         \
-    {                                                                                                                              \
-        "ca_file", KVE_T_STRING, KVE_FIELD(type, ca_file), .doc = "https upstreams: CA bundle (default: system store)"             \
-    }
+/* clang-format off */
+#define UPSTREAM_SETTINGS(type)                                                                                      \
+    {"timeout", KVE_T_DURATION, KVE_FIELD(type, timeout_ms), 0, 10, HOUR, "30s", .doc = "upstream I/O timeout"},     \
+    {"keepalive_timeout", KVE_T_DURATION, KVE_FIELD(type, keepalive_timeout_ms), 0, 0, HOUR, "2s",                    \
+     .doc = "idle upstream connections are kept this long (0s: no reuse)"},                                          \
+    {"preserve_host", KVE_T_BOOL, KVE_FIELD(type, preserve_host), .dflt = "false",                                   \
+     .doc = "send the client's Host header upstream"},                                                               \
+    {"ca_file", KVE_T_STRING, KVE_FIELD(type, ca_file), .doc = "https upstreams: CA bundle (default: system store)"}
+/* clang-format on */
 
 const kve_directive_t kve_config__route_directives[] = {
     {"path", KVE_T_STRING, KVE_FIELD(kve_route_conf_t, path), KVE_F_REQUIRED, 1, 1024, .doc = "URL prefix"},
