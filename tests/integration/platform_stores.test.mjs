@@ -277,6 +277,10 @@ const BAD = [
         'kv:\n  store: central\n  tokens:\n    - token: abcdefghijklmnopqrstuvwxyz\n',
         'kvedge.yaml:5:3: error: redis.read_only_username: only the store the KV API serves (kv.store: central) has read-only ' +
         'links; set it there\n    5 |   read_only_username: ro\n      |   ^\n'],
+    ['a read-only password on a named store the KV API does not serve',
+        `${LISTEN}redis: redis://127.0.0.1:7000\nstores:\n  cache:\n    url: redis://127.0.0.1:7001\n    read_only_password: pw\n${KV_SECTION}`,
+        'kvedge.yaml:7:5: error: stores.cache.read_only_password: only the store the KV API serves (kv.store: default) has read-only ' +
+        'links; set it there\n    7 |     read_only_password: <hidden>\n      |     ^\n'],
 ];
 
 for (const [what, yaml, expected] of BAD) {
