@@ -189,6 +189,12 @@ test('issue 7: a read-only user on a named store: `kvedge acl` names stores.cent
         assert.equal(users.filter((u) => u === 'app-ro').length, 2, `one read-only link per thread: ${users}`);
         assert.doesNotMatch(k.stderr(), /can run \d+ commands the KV policy refuses/);
         assert.deepEqual(await samples(k, 'kvedge_kv_read_only_link_up'), links({ central: 1 }, 2), 'only the KV store has read-only links');
+        // the store's output buffer limit is checked once, by a read-write link (the read-only user may not CONFIG GET)
+        await waitFor(() => /cannot check Redis' client-output-buffer-limit/.test(k.stderr()), { message: 'the check ran' });
+        await new Promise((ok) => setTimeout(ok, 500));
+        const checks = k.stderr().match(/cannot check Redis' client-output-buffer-limit[^\n]*/g);
+        assert.equal(checks.length, 1, checks.join('\n'));
+        assert.match(checks[0], /link to 127\.0\.0\.1:\d+ as app-rw \(store central\)\)$/);
         // /readyz counts the read-only links too
         await central.stop();
         await waitFor(async () => (await readyz(k)).status === 503, { message: 'not ready' });
