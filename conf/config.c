@@ -166,7 +166,7 @@ static const kve_directive_t redis_directives[] = {
     {"password", KVE_T_STRING, KVE_FIELD(kve_redis_conf_t, password), KVE_F_SECRET,
      .doc = "overrides the URL's (or password_file)"},
     {"read_only_username", KVE_T_STRING, KVE_FIELD(kve_redis_conf_t, read_only_username), .min = 1, .max = 256,
-     .doc = "ACL user for read-only tokens on the store the KV API serves (external Redis; `kvedge acl` prints its rules)"},
+     .doc = "ACL user for read-only tokens, only on the store the KV API serves (external Redis; `kvedge acl` prints its rules)"},
     {"read_only_password", KVE_T_STRING, KVE_FIELD(kve_redis_conf_t, read_only_password), KVE_F_SECRET,
      .doc = "its password (or read_only_password_file)"},
     {"connect_timeout", KVE_T_DURATION, KVE_FIELD(kve_redis_conf_t, connect_timeout_ms), 0, 10, 60 * SEC, "1s",
@@ -367,8 +367,8 @@ static const kve_directive_t top_directives[] = {
      .doc = "the store named default (a scalar sets url); the same as stores.default, write one of them"},
     {"stores", KVE_T_DICT, KVE_FIELD(kve_config_t, named_stores), 0, 0, KVE_STORES_MAX, .children = redis_directives,
      .elem_size = sizeof(kve_redis_conf_t), .shorthand = "url", .check = check_redis,
-     .doc = "named stores, each like redis: (a scalar sets url); features pick one by name (kv.store); at most one is "
-            "embedded; without redis: or stores.default there is no store named default unless no store is named at all"},
+     .doc = "more stores by name, each like redis: (a scalar sets url); features pick one by name (kv.store); at most 16 "
+            "with redis:, one of them embedded; a file with neither redis: nor stores: gets default: embedded"},
     {"embedded_redis", KVE_T_MAP, KVE_FIELD(kve_config_t, embedded), .children = embedded_directives,
      .doc = "the redis-server kvedge runs itself (the store whose url is embedded)"},
     {"routes", KVE_T_LIST, KVE_FIELD(kve_config_t, routes), 0, 0, 256, .children = route_directives,
