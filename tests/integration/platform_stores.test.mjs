@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import Redis from 'ioredis';
-import { assertCleanExit, http, runKvedge, startKvedge, startRedis, waitFor, writeConfig } from './harness.mjs';
+import { assertCleanExit, freePort, http, runKvedge, startKvedge, startRedis, waitFor, writeConfig } from './harness.mjs';
 import { RO_TOKEN, RW_TOKEN, SYNC_KEY } from './kv_helpers.mjs';
 
 const TOKENS = [{ token: RW_TOKEN }, { token: RO_TOKEN, access: 'read-only' }];
@@ -232,6 +232,15 @@ test('issue 7: today\'s files: only redis:, or no store at all, serve the KV API
         if (k) assertCleanExit(await k.stop());
         await redis.stop();
     }
+});
+
+test('issue 7: a store whose host does not resolve stops the start with a message naming the store', async () => {
+    const file = writeConfig({ listen: [{ host: '127.0.0.1', port: await freePort() }], data_dir: path.join(path.dirname(writeConfig('')), 'data'),
+        redis: 'embedded', stores: { central: 'redis://kvedge-no-such-host.invalid:6379' } });
+    const r = await runKvedge(['-c', file]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /\[error\] main: store central: cannot resolve Redis host "kvedge-no-such-host\.invalid": /);
+    assert.match(r.stderr, /embedded redis-server \(pid \d+\) stopped/, 'what was started is stopped');
 });
 
 const KV_SECTION = 'kv:\n  tokens:\n    - token: abcdefghijklmnopqrstuvwxyz\n';
