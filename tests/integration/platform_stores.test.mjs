@@ -128,6 +128,45 @@ test('issue 7: /readyz covers every store on every thread; the KV API on the oth
     }
 });
 
+test('issue 7: /readyz checks that outlive their client, or are in flight at SIGTERM, end cleanly', async () => {
+    const dflt = await startRedis();
+    const central = await startRedis();
+    let k;
+    try {
+        // the drain ends long before a PING times out: at SIGTERM the checks are still waiting on every thread
+        k = await startKvedge({ threads: 3, redis: dflt.url, stores: { central: { url: central.url, command_timeout: '10s' } },
+            admin: { ready_timeout: '800ms' }, limits: { drain_timeout: '200ms' }, kv: { store: 'central', tokens: TOKENS } },
+            { waitReady: true });
+        await central.kill('SIGSTOP'); // PINGs to it hang until ready_timeout
+        const left = await Promise.allSettled(Array.from({ length: 12 }, () => http('GET', `${k.url}/readyz`, { timeoutMs: 150 })));
+        assert.ok(left.every((r) => r.status === 'rejected'), 'the clients gave up first');
+        const r = await readyz(k);
+        assert.equal(r.status, 503);
+        assert.match(r.body, new RegExp(`^not ready: store central, thread 0: ${NOT_READY}; 2 more links not ready\\n$`));
+        await central.kill('SIGCONT');
+        await waitFor(async () => (await readyz(k)).status === 200, { message: 'ready again' });
+        // checks in flight (answered by no one until the timeout) when kvedge is told to stop
+        k.config.admin.ready_timeout = '20s';
+        assertCleanExit(await k.stop());
+        k = await startKvedge(k.config, { waitReady: true });
+        await central.kill('SIGSTOP');
+        const inflight = Array.from({ length: 12 }, () => http('GET', `${k.url}/readyz`, { timeoutMs: 5000 }).catch((e) => e));
+        await new Promise((ok) => setTimeout(ok, 100));
+        const t0 = Date.now();
+        const stopped = await k.stop();
+        k = null;
+        assertCleanExit(stopped);
+        assert.ok(Date.now() - t0 < 5000, 'the stop did not wait for the checks');
+        assert.doesNotMatch(stopped.stderr, /never delivered/);
+        for (const x of await Promise.all(inflight)) assert.ok(x instanceof Error || x.status === 503, `answered 503 or cut: ${x.status}`);
+    } finally {
+        await central.kill('SIGCONT');
+        if (k) assertCleanExit(await k.stop());
+        await dflt.stop();
+        await central.stop();
+    }
+});
+
 test('issue 7: /metrics: link gauges per store and thread, counters per store', async () => {
     const dflt = await startRedis();
     const central = await startRedis();
