@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import Redis from 'ioredis';
-import { assertCleanExit, freePort, http, runKvedge, startKvedge, startRedis, waitFor, writeConfig } from './harness.mjs';
+import { assertCleanExit, freePort, http, makeTempDir, runKvedge, startKvedge, startRedis, waitFor, writeConfig } from './harness.mjs';
 import { RO_TOKEN, RW_TOKEN, SYNC_KEY } from './kv_helpers.mjs';
 
 const TOKENS = [{ token: RW_TOKEN }, { token: RO_TOKEN, access: 'read-only' }];
@@ -220,7 +220,7 @@ test('issue 7: a read-only user on a named store: `kvedge acl` names stores.cent
         k = await startKvedge(cfg, { waitReady: true });
         assert.deepEqual(await kv(k, ['SET', 'a', '1']), { status: 200, body: { result: 'OK' } });
         assert.deepEqual(await kv(k, ['GET', 'a'], RO_TOKEN), { status: 200, body: { result: '1' } });
-        // the read-only class's script runs as app-ro: Redis itself refuses the write inside it
+        // a read-only script, on the read-only link
         const ro = await kv(k, ['EVAL_RO', "return redis.call('GET', 'a')", '0'], RO_TOKEN);
         assert.deepEqual(ro, { status: 200, body: { result: '1' } });
         const users = (await io.call('CLIENT', 'LIST')).split('\n').map((l) => /user=(\S+)/.exec(l)?.[1]).filter(Boolean);
@@ -274,7 +274,7 @@ test('issue 7: today\'s files: only redis:, or no store at all, serve the KV API
 });
 
 test('issue 7: a store whose host does not resolve stops the start with a message naming the store', async () => {
-    const file = writeConfig({ listen: [{ host: '127.0.0.1', port: await freePort() }], data_dir: path.join(path.dirname(writeConfig('')), 'data'),
+    const file = writeConfig({ listen: [{ host: '127.0.0.1', port: await freePort() }], data_dir: path.join(makeTempDir(), 'data'),
         redis: 'embedded', stores: { central: 'redis://kvedge-no-such-host.invalid:6379' } });
     const r = await runKvedge(['-c', file]);
     assert.equal(r.code, 1, r.stderr);
