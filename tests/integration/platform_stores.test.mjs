@@ -335,6 +335,10 @@ const BAD = [
         `${LISTEN}redis: redis://127.0.0.1:7000\nstores:\n  cache:\n    url: redis://127.0.0.1:7001\n    read_only_password: pw\n${KV_SECTION}`,
         'kvedge.yaml:7:5: error: stores.cache.read_only_password: only the store the KV API serves (kv.store: default) has read-only ' +
         'links; set it there\n    7 |     read_only_password: <hidden>\n      |     ^\n'],
+    ['an error next to a named store\'s secrets does not show them',
+        `${LISTEN}stores:\n  a: {url: "redis://u:pw@127.0.0.1:1", password: hunter2, bogus: 1}\n`,
+        'kvedge.yaml:4:59: error: stores.a: unknown key "bogus"\n    4 |   a: {url: <hidden>, password: <hidden>, bogus: 1}\n' +
+        '      |                                          ^\n'],
 ];
 
 for (const [what, yaml, expected] of BAD) {
