@@ -30,8 +30,8 @@ static const kve_directive_t top_directives[] = {
      .doc = "the store named default (a scalar sets url); the same as stores.default, write one of them"},
     {"stores", KVE_T_DICT, KVE_FIELD(kve_config_t, named_stores), 0, 0, KVE_STORES_MAX, .children = kve_config__redis_directives,
      .elem_size = sizeof(kve_redis_conf_t), .shorthand = "url", .check = kve_config__check_redis,
-     .doc = "named stores, each like redis: (a scalar sets url); features pick one by name (kv.store); at most one is "
-            "embedded; without redis: or stores.default there is no store named default unless no store is named at all"},
+     .doc = "more stores by name, each like redis: (a scalar sets url); features pick one by name (kv.store); at most 16 "
+            "with redis:, one of them embedded; a file with neither redis: nor stores: gets default: embedded"},
     {"embedded_redis", KVE_T_MAP, KVE_FIELD(kve_config_t, embedded), .children = kve_config__embedded_directives,
      .doc = "the redis-server kvedge runs itself (the store whose url is embedded)"},
     {"proxy", KVE_T_MAP, KVE_FIELD(kve_config_t, proxy), KVE_F_DEFAULTS, .children = kve_config__proxy_directives,

@@ -77,8 +77,8 @@ int kve_config__same_path(const char *a, const char *b);
 
 /**
  * After the tables were applied without errors (conf/stores.c): builds cfg->stores from `redis:` and `stores:`
- * (at most one embedded store, `redis:` and `stores.default` not both) and resolves every store reference to an
- * id. Returns 0, or -1 after reporting through `conf`.
+ * (at most one embedded store, `redis:` and `stores.default` not both), resolves every store reference to an
+ * id, and refuses a read-only user on a store other than the KV API's. Returns 0, or -1 after reporting through `conf`.
  */
 int kve_config__build_stores(kve_conf_t *conf, kve_config_t *cfg);
 

@@ -39,7 +39,7 @@ const kve_directive_t kve_config__redis_directives[] = {
     {"password", KVE_T_STRING, KVE_FIELD(kve_redis_conf_t, password), KVE_F_SECRET,
      .doc = "overrides the URL's (or password_file)"},
     {"read_only_username", KVE_T_STRING, KVE_FIELD(kve_redis_conf_t, read_only_username), .min = 1, .max = 256,
-     .doc = "ACL user for read-only tokens on the store the KV API serves (external Redis; `kvedge acl` prints its rules)"},
+     .doc = "ACL user for read-only tokens, only on the store the KV API serves (external Redis; `kvedge acl` prints its rules)"},
     {"read_only_password", KVE_T_STRING, KVE_FIELD(kve_redis_conf_t, read_only_password), KVE_F_SECRET,
      .doc = "its password (or read_only_password_file)"},
     {"connect_timeout", KVE_T_DURATION, KVE_FIELD(kve_redis_conf_t, connect_timeout_ms), 0, 10, 60 * SEC, "1s",
