@@ -105,7 +105,8 @@ void kve_stores_thread_start(kve_stores_t *set, kve_thread_t *thread)
             links[i].ro = kve_kv_redis_create(thread->ctx.loop, &s->target_ro, s->spec.redis);
     }
     thread->stores = links;
-    thread->num_stores = set->num_stores;
+    /* last, and released: another thread (the metrics) that reads num_stores with acquire sees every link above */
+    __atomic_store_n(&thread->num_stores, set->num_stores, __ATOMIC_RELEASE);
 }
 
 void kve_stores_thread_stop(kve_stores_t *set, kve_thread_t *thread)
