@@ -46,6 +46,9 @@ kve_loopback_t *kve_loopback_create(void)
     lb->hosts[0] = h2o_config_register_host(&lb->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     lb->loop = h2o_evloop_create();
     lb->thread.metrics = &lb->metrics;
+    lb->store.name = "default";
+    lb->thread.stores = &lb->store;
+    lb->thread.num_stores = 1;
     h2o_linklist_init_anchor(&lb->thread.drain_watchers);
     return lb;
 }
@@ -81,7 +84,7 @@ int kve_loopback_connect_kv(kve_loopback_t *lb, const char *socket_path, int rea
     kve_redis_conf_t conf = {
         .url = url, .connect_timeout_ms = 1000, .command_timeout_ms = 2000, .reconnect_max_delay_ms = 200, .breaker_threshold = 5};
     kve_redis_target_t *target = lb->targets + lb->num_targets;
-    kve_kv_t **slot = read_only ? &lb->thread.kv_ro : &lb->thread.kv;
+    kve_kv_t **slot = read_only ? &lb->store.ro : &lb->store.rw;
 
     KVE_ASSERT(lb->started && *slot == NULL && lb->num_targets < KVE_ARRAY_SIZE(lb->targets));
     snprintf(url, sizeof(url), "unix://%s", socket_path);
@@ -109,7 +112,7 @@ int kve_loopback_run_until(kve_loopback_t *lb, int (*done)(void *data), void *da
 
 void kve_loopback_destroy(kve_loopback_t *lb)
 {
-    kve_kv_t **links[] = {&lb->thread.kv_ro, &lb->thread.kv};
+    kve_kv_t **links[] = {&lb->store.ro, &lb->store.rw};
 
     for (size_t i = 0; i != KVE_ARRAY_SIZE(links); ++i) {
         if (*links[i] != NULL)
@@ -276,7 +279,7 @@ const char *kve_loopback_res_header(kve_loopback_req_t *r, const char *name)
 
 static size_t kv_inflight(kve_loopback_t *lb)
 {
-    kve_kv_t *links[] = {lb->thread.kv, lb->thread.kv_ro};
+    kve_kv_t *links[] = {lb->store.rw, lb->store.ro};
     size_t n = 0;
     for (size_t i = 0; i != KVE_ARRAY_SIZE(links); ++i) {
         kve_kv_stats_t st;

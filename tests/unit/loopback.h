@@ -58,6 +58,8 @@ typedef struct st_kve_loopback_t {
     /** ctx first: kve_server_thread(req->conn->ctx) converts back to it (proxy/server.h) */
     kve_thread_t thread;
     kve_metrics_thread_t metrics;
+    /** the thread's one store, "default" (id 0): its links are kve_loopback_connect_kv()'s */
+    kve_thread_store_t store;
     h2o_globalconf_t globalconf;
     /** NULL-terminated, for the connections */
     h2o_hostconf_t *hosts[2];
@@ -110,10 +112,11 @@ h2o_pathconf_t *kve_loopback_fallback_path(kve_loopback_t *lb);
 void kve_loopback_start(kve_loopback_t *lb);
 
 /**
- * Gives the thread a real KV link to Redis at unix socket `socket_path` (kve_kv_redis_create, as the server's
- * thread start does) and waits up to 5 s until it is up. `read_only` 1 makes it the link of read-only tokens
- * (thread.kv_ro), 0 the main one (thread.kv). Returns 0, or -1 if it did not come up. After kve_loopback_start.
- * The harness destroys the links (kve_loopback_destroy).
+ * Gives the thread's store 0 ("default") a real KV link to Redis at unix socket `socket_path` (kve_kv_redis_create,
+ * as proxy/stores.c does on a worker) and waits up to 5 s until it is up. `read_only` 1 makes it the store's link
+ * for read-only clients (store.ro; without one they use store.rw, as in the server), 0 the read-write one
+ * (store.rw). Features reach it with kve_thread_link(thread, 0, read_only). Returns 0, or -1 if it did not come
+ * up. After kve_loopback_start. The harness destroys the links (kve_loopback_destroy).
  */
 int kve_loopback_connect_kv(kve_loopback_t *lb, const char *socket_path, int read_only);
 
