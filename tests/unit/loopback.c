@@ -9,7 +9,9 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #define DRAIN_TIMEOUT_MS 5000
 #define LINK_UP_TIMEOUT_MS 5000
@@ -36,6 +38,15 @@ static socklen_t get_peername(h2o_conn_t *conn, struct sockaddr *sa)
 /* no get_socket: the code that works on the client socket sees there is none */
 static const h2o_conn_callbacks_t conn_callbacks = {.get_sockname = get_sockname, .get_peername = get_peername};
 
+/* kve_loopback_req_wire(): the request's socket */
+static h2o_socket_t *get_socket(h2o_conn_t *conn)
+{
+    return H2O_STRUCT_FROM_MEMBER(kve_loopback_req_t, conn, conn)->sock;
+}
+
+static const h2o_conn_callbacks_t wire_conn_callbacks = {
+    .get_sockname = get_sockname, .get_peername = get_peername, .get_socket = get_socket};
+
 /* --- the thread --- */
 
 kve_loopback_t *kve_loopback_create(void)
@@ -49,6 +60,8 @@ kve_loopback_t *kve_loopback_create(void)
     lb->store.name = "default";
     lb->thread.stores = &lb->store;
     lb->thread.num_stores = 1;
+    kve_pending_init(&lb->pending, 0, 1);
+    kve_pending_thread_init(&lb->pending_thread, &lb->pending);
     h2o_linklist_init_anchor(&lb->thread.drain_watchers);
     return lb;
 }
@@ -251,6 +264,30 @@ void kve_loopback_req_body_str(kve_loopback_req_t *r, const char *body)
     kve_loopback_req_body(r, body, strlen(body));
 }
 
+void kve_loopback_req_wire(kve_loopback_req_t *r, const char *head)
+{
+    size_t head_len = strlen(head), body_len = r->req.entity.len;
+    h2o_iovec_t dst;
+    int fds[2];
+
+    KVE_ASSERT(r->sock == NULL);
+    KVE_ASSERT(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) == 0);
+    r->sock = h2o_evloop_socket_create(r->lb->loop, fds[0], 0);
+    r->peer_fd = fds[1];
+    /* as the server's accept does (server.c): the socket leads to its pending record */
+    kve_pending_conn_init(&r->pending, &r->lb->pending_thread, r->sock);
+    r->sock->on_close.data = &r->pending;
+    /* as h2o's HTTP/1 reader leaves it: the head, then the body right after it */
+    dst = h2o_buffer_reserve(&r->sock->input, head_len + body_len);
+    memcpy(dst.base, head, head_len);
+    if (body_len != 0)
+        memcpy(dst.base + head_len, r->req.entity.base, body_len);
+    r->sock->input->size += head_len + body_len;
+    if (r->req.entity.base != NULL)
+        r->req.entity = h2o_iovec_init(r->sock->input->bytes + head_len, body_len);
+    r->conn.callbacks = &wire_conn_callbacks;
+}
+
 void kve_loopback_req_start(kve_loopback_req_t *r)
 {
     h2o_process_request(&r->req);
@@ -306,6 +343,11 @@ void kve_loopback_req_free(kve_loopback_req_t *r)
     h2o_dispose_request(&r->req); /* stops the generator if still sending, runs the loggers, clears the pool */
     CHECK(r->pool_cleared);       /* the handlers' request state was released (LSan reports a reference kept) */
     CHECK(pool->chunks == NULL && pool->shared_refs == NULL && pool->directs == NULL);
+    if (r->sock != NULL) { /* closed as the connection would; the loop frees it */
+        h2o_socket_close(r->sock);
+        close(r->peer_fd);
+        h2o_evloop_run(lb->loop, 0);
+    }
     /* cancelled commands are in flight until their replies come (and are dropped) */
     if (kve_loopback_run_until(lb, kv_idle, lb, DRAIN_TIMEOUT_MS) != 0)
         CHECK_FAIL_("loopback: %zu KV commands still in flight %d ms after the request ended", kv_inflight(lb), DRAIN_TIMEOUT_MS);

@@ -32,7 +32,10 @@
  * What a request looks like: HTTP/1.1 from 127.0.0.1:50000 to 127.0.0.1:80 over plain http, persistent, with the
  * headers and body the test set (no Content-Length header is added: h2o does not put one in req->headers either).
  * There is no socket (conn->callbacks->get_socket is NULL), so socket-level code is skipped: parking (park.h), the
- * pending-bytes charge (pending.h) and the raw-head framing check (framing.h); test those with sockets.
+ * pending-bytes charge (pending.h) and the raw-head framing check (framing.h). kve_loopback_req_wire() gives a
+ * request a socket whose input buffer holds the raw head the test wrote, followed by the body, laid out as h2o's
+ * HTTP/1 reader leaves it (proxy/h2o_private.h, kve_h2o_http1_raw_head), so the framing check reads that head;
+ * nothing is ever sent or read on that socket (it is not reading, and the response is collected as above).
  * Streaming responses are pulled as a client would read them: each in-progress send is acknowledged on the next
  * loop iteration (the context's zero timeout), so a test can run the loop until the body holds what it waits for.
  *
@@ -50,6 +53,7 @@
 #include "proxy/buf.h"
 #include "proxy/http1_codec.h"
 #include "proxy/metrics.h"
+#include "proxy/pending.h"
 #include "proxy/redis_target.h"
 #include "proxy/server.h"
 
@@ -65,6 +69,9 @@ typedef struct st_kve_loopback_t {
     h2o_hostconf_t *hosts[2];
     h2o_loop_t *loop;
     int started;
+    /** the thread's part of a disabled pending-bytes budget, for the sockets of kve_loopback_req_wire() */
+    kve_pending_t pending;
+    kve_pending_thread_t pending_thread;
     /** the targets of the links kve_loopback_connect_kv() made (they must outlive the links) */
     kve_redis_target_t targets[2];
     size_t num_targets;
@@ -100,6 +107,10 @@ typedef struct st_kve_loopback_req_t {
     size_t raw_decoded;
     /** set when the request's pool was cleared (kve_loopback_req_free checks it) */
     int pool_cleared;
+    /** kve_loopback_req_wire(): the request's socket (NULL: none), its peer's descriptor and its pending record */
+    h2o_socket_t *sock;
+    int peer_fd;
+    kve_pending_conn_t pending;
 } kve_loopback_req_t;
 
 /** Creates the thread: globalconf (h2o defaults) with one host, "default", and a loop. */
@@ -140,6 +151,15 @@ void kve_loopback_req_header(kve_loopback_req_t *r, const char *name, const char
 void kve_loopback_req_body(kve_loopback_req_t *r, const void *body, size_t len);
 /** kve_loopback_req_body with a NUL-terminated string. */
 void kve_loopback_req_body_str(kve_loopback_req_t *r, const char *body);
+
+/**
+ * Makes the request one that came over an HTTP/1 socket: the socket's input buffer holds `head` (NUL-terminated:
+ * the request line and header lines as a client sent them, up to and including the empty line; not parsed, so it
+ * may disagree with the method, path and headers set on the request, which are what h2o would have parsed) followed
+ * by the body, and req->entity points at the body in that buffer. Call after kve_loopback_req_body(), if any, and
+ * once. The socket is closed by kve_loopback_req_free().
+ */
+void kve_loopback_req_wire(kve_loopback_req_t *r, const char *head);
 
 /**
  * Hands the request to h2o (h2o_process_request: routing, then the path's handlers) and runs the loop until the

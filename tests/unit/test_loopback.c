@@ -396,6 +396,115 @@ TEST(kv_client_gone)
     kve_loopback_destroy(lb);
 }
 
+TEST(kv_read_only_token)
+{
+    kve_loopback_t *lb = kv_server();
+    kve_kv_stats_t ro_before, ro_after;
+    uint64_t rw_before;
+    kve_loopback_req_t *r;
+
+    /* the store's read-only link, which read-only tokens use (kve_thread_link), on the same Redis */
+    CHECK_EQ_INT(kve_loopback_connect_kv(lb, kve_test_redis_socket(redis), 1), 0);
+    r = do_request(lb, "GET", "/kv/set/loopback:ro/v1", KV_TOKEN, NULL);
+    CHECK_RESPONSE(r, 200, "{\"result\":\"OK\"}");
+    kve_loopback_req_free(r);
+
+    /* a write with the read-only token is refused before Redis */
+    rw_before = kv_commands(lb);
+    kve_kv_get_stats(lb->store.ro, &ro_before);
+    r = do_request(lb, "GET", "/kv/set/loopback:ro/v2", KV_RO_TOKEN, NULL);
+    CHECK_RESPONSE(r, 400, "{\"error\":\"NOPERM this user has no permissions to run the 'set' command\"}");
+    kve_loopback_req_free(r);
+    kve_kv_get_stats(lb->store.ro, &ro_after);
+    CHECK_EQ_UINT(ro_after.commands, ro_before.commands);
+
+    /* in a pipeline the write is an error entry of its own; the read runs, on the read-only link */
+    r = do_request(lb, "POST", "/kv/pipeline", KV_RO_TOKEN, "[[\"GET\",\"loopback:ro\"],[\"DEL\",\"loopback:ro\"]]");
+    CHECK_RESPONSE(r, 200, "[{\"result\":\"v1\"},{\"error\":\"NOPERM this user has no permissions to run the 'del' command\"}]");
+    kve_loopback_req_free(r);
+    kve_kv_get_stats(lb->store.ro, &ro_after);
+    CHECK_EQ_UINT(ro_after.commands, ro_before.commands + 1);
+    CHECK_EQ_UINT(kv_commands(lb), rw_before); /* nothing on the read-write link, so no write happened */
+
+    /* the value is unchanged */
+    r = do_request(lb, "GET", "/kv/get/loopback:ro", KV_RO_TOKEN, NULL);
+    CHECK_RESPONSE(r, 200, "{\"result\":\"v1\"}");
+    kve_loopback_req_free(r);
+
+    r = do_request(lb, "GET", "/kv/del/loopback:ro", KV_TOKEN, NULL);
+    CHECK_RESPONSE(r, 200, "{\"result\":1}");
+    kve_loopback_req_free(r);
+    kve_loopback_destroy(lb);
+}
+
+/* --- request framing (handlers/framing.h, run by the limit check) --- */
+
+#define PIPELINE_BODY "[[\"PING\"]]"
+
+/* a POST of PIPELINE_BODY to /kv/pipeline over a socket whose raw head is `head` */
+static kve_loopback_req_t *wire_post(kve_loopback_t *lb, const char *head)
+{
+    kve_loopback_req_t *r = kve_loopback_req(lb, "POST", "/kv/pipeline");
+    kve_loopback_req_header(r, "authorization", "Bearer " KV_TOKEN);
+    kve_loopback_req_body_str(r, PIPELINE_BODY);
+    kve_loopback_req_wire(r, head);
+    CHECK_EQ_INT(kve_loopback_req_run(r, TIMEOUT_MS), 0);
+    return r;
+}
+
+#define HEAD_START "POST /kv/pipeline HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " KV_TOKEN "\r\n"
+
+TEST(framing)
+{
+    static const char *const refused[] = {
+        HEAD_START "Content-Length: 10\r\nContent-Length: 10\r\n\r\n",
+        HEAD_START "content-length: 10\r\nTransfer-Encoding: chunked\r\n\r\n",
+        HEAD_START "Transfer-Encoding: chunked\r\nTRANSFER-ENCODING: chunked\r\n\r\n",
+        HEAD_START "Content-Length: 10\r\nX-Folded: a\r\n b\r\n\r\n",
+        /* not the request's head (the method differs): refused rather than guessed at */
+        "GET /kv/pipeline HTTP/1.1\r\nHost: x\r\n\r\n",
+    };
+    kve_loopback_t *lb = kv_server();
+    uint64_t before = kv_commands(lb);
+    kve_loopback_req_t *r;
+
+    for (size_t i = 0; i != KVE_ARRAY_SIZE(refused); ++i) {
+        r = wire_post(lb, refused[i]);
+        CHECK_EQ_INT(r->status, 400);
+        CHECK_EQ_STR(r->body.base, "bad request framing");
+        CHECK_EQ_INT(r->req.http1_is_persistent, 0); /* nothing after it on the connection is trusted */
+        kve_loopback_req_free(r);
+    }
+    CHECK_EQ_UINT(responses(lb, 400), KVE_ARRAY_SIZE(refused));
+    CHECK_EQ_UINT(kv_commands(lb), before); /* none reached the handler */
+
+    /* the same request framed once goes through, to Redis */
+    r = wire_post(lb, HEAD_START "Content-Length: 10\r\n\r\n");
+    CHECK_RESPONSE(r, 200, "[{\"result\":\"PONG\"}]");
+    CHECK_EQ_INT(r->req.http1_is_persistent, 1);
+    kve_loopback_req_free(r);
+    CHECK_EQ_UINT(kv_commands(lb), before + 1);
+
+    /* without a body only the parsed headers are looked at: a folded line reaches them as a field without a name */
+    r = kve_loopback_req(lb, "GET", "/kv/get/loopback:framing");
+    kve_loopback_req_header(r, "authorization", "Bearer " KV_TOKEN);
+    kve_loopback_req_header(r, "", "folded");
+    CHECK_EQ_INT(kve_loopback_req_run(r, TIMEOUT_MS), 0);
+    CHECK_EQ_INT(r->status, 400);
+    CHECK_EQ_STR(r->body.base, "bad request framing");
+    kve_loopback_req_free(r);
+
+    /* HTTP/2 frames bodies itself: the same field is not a framing question there */
+    r = kve_loopback_req(lb, "GET", "/kv/get/loopback:framing");
+    r->req.version = 0x200;
+    kve_loopback_req_header(r, "authorization", "Bearer " KV_TOKEN);
+    kve_loopback_req_header(r, "", "folded");
+    CHECK_EQ_INT(kve_loopback_req_run(r, TIMEOUT_MS), 0);
+    CHECK_RESPONSE(r, 200, "{\"result\":null}");
+    kve_loopback_req_free(r);
+    kve_loopback_destroy(lb);
+}
+
 void kve_suite_loopback(void)
 {
     char err[256];
@@ -410,6 +519,8 @@ void kve_suite_loopback(void)
     RUN(kv_pipeline);
     RUN(kv_dot_segment);
     RUN(kv_client_gone);
+    RUN(kv_read_only_token);
+    RUN(framing);
     kve_test_redis_free(redis);
     redis = NULL;
 }
