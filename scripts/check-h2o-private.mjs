@@ -10,6 +10,8 @@
 // outside h2o's own headers (which are system headers, so h2o's inline functions stay silent) is a deprecation
 // warning naming the file and line; one in proxy/h2o_private.[ch] is allowed. A self-test first compiles a known use
 // of sock->_cb.read through the same copy and requires the warning, so a copy that the includes bypass cannot pass.
+// A line scan adds h2o's internal functions: no other file may define a function named h2o_* (interposing libh2o's
+// symbol, as h2o_private.c does for h2o_socket_read_start) or use dlsym(RTLD_NEXT).
 //
 //   node scripts/check-h2o-private.mjs SOURCE_DIR COMPILE_COMMANDS_JSON [H2O_INCLUDE_DIR (default /usr/include)]
 import { readFileSync, writeFileSync, readdirSync, statSync, existsSync, mkdtempSync, mkdirSync, rmSync } from 'node:fs';
@@ -159,6 +161,19 @@ try {
     }
 
     const found = new Map(), failed = [];
+    // h2o's internal functions: interposing one of libh2o's symbols (defining an h2o_* function, reaching the next
+    // definition with dlsym RTLD_NEXT) is h2o_private.c's business too; the compiler does not see this, a scan does
+    for (const e of entries) {
+        const file = resolve(e.directory, e.file), rel = relative(root, file);
+        if (ALLOWED.has(rel))
+            continue;
+        stripComments(readFileSync(file, 'utf8')).split('\n').forEach((line, i) => {
+            if (/^[A-Za-z_][\w\s*]*\bh2o_\w+\s*\([^;]*$/.test(line) && !/^\s*(?:return|if|while|for|else)\b/.test(line))
+                found.set(`${rel}:${i + 1}: defines an h2o_ function (interposes libh2o)`, true);
+            if (/\bRTLD_NEXT\b/.test(line))
+                found.set(`${rel}:${i + 1}: dlsym(RTLD_NEXT): interposes a library function`, true);
+        });
+    }
     const queue = [...entries];
     const worker = async () => {
         for (let e; (e = queue.shift()) !== undefined;) {
