@@ -18,7 +18,7 @@
 #include "proxy/log.h"
 #include "proxy/redis_acl.h"
 #include "proxy/redis_reply.h"
-#include "proxy/resp.h"
+#include "proxy/redis_send.h"
 
 #include <stdio.h>
 #include <hiredis/hiredis.h>
@@ -186,16 +186,11 @@ static void on_command_reply(redisAsyncContext *ac, void *reply, void *privdata)
 static int link_send(kve_kv_t *kv, kve_kv_cmd_t *cmd, size_t argc, const char *const *argv, const size_t *argvlen)
 {
     kve_redis_link_t *link = (void *)kv;
-    int ret;
 
     if (link->adapter.ac == NULL)
         return KVE_EUNAVAIL;
-    link->fmt.len = 0;
-    kve_resp_format(&link->fmt, argc, argv, argvlen);
-    ret = redisAsyncFormattedCommand(link->adapter.ac, on_command_reply, cmd, link->fmt.base, link->fmt.len);
-    if (link->fmt.cap > 64 * 1024) /* one huge value must not pin its buffer */
-        kve_buf_dispose(&link->fmt);
-    return ret == REDIS_OK ? 0 : KVE_ECONN;
+    /* straight into hiredis' output buffer, which hiredis empties once written (redis_send.h) */
+    return kve_redis_send(link->adapter.ac, argc, argv, argvlen, on_command_reply, cmd) == REDIS_OK ? 0 : KVE_ECONN;
 }
 
 /* a command, or a group of them, timed out: the breaker counts groups in a row without a reply on time */
@@ -231,7 +226,6 @@ static void link_destroy(kve_kv_t *kv)
     h2o_timeout_dispose(kv->loop, &link->tick);
     h2o_timeout_dispose(kv->loop, &link->connect_timeout);
     h2o_timeout_dispose(kv->loop, &link->flush_timeout);
-    kve_buf_dispose(&link->fmt);
     kve_kv__dispose(kv);
     free(link);
     kve_redis_reply_release_thread(); /* the thread's last connection is gone */
