@@ -17,8 +17,9 @@
  *   patched 2.2.5 whose layout moved). To move to another h2o: re-read each entry against the new source, mend or
  *   drop it, then update the guards.
  *
- * Callers: park.c and h1read.c (socket readers), server.c (timers, contexts, thread buffers), handlers/
- * framing.c (the raw HTTP/1 head), tests/unit/loopback.c (a request's final ostream).
+ * Callers: park.c and h1read.c (socket readers), server.c (idle connections, timers, contexts, thread buffers),
+ * handlers/framing.c (the raw HTTP/1 head), tests/unit/loopback.c (a request's final ostream, contexts, thread
+ * buffers); tests/unit/test_h2o_private.c checks each entry against the installed libh2o at run time.
  */
 #ifndef KVE_PROXY_H2O_PRIVATE_H
 #define KVE_PROXY_H2O_PRIVATE_H
@@ -146,6 +147,19 @@ static inline void kve_h2o_http1_reqread(h2o_socket_t *sock, const char *err)
  * req->entity.base set.
  */
 int kve_h2o_http1_raw_head(h2o_req_t *req, h2o_iovec_t *head);
+
+/**
+ * Whether the HTTP/1 connection on `sock` waits for its next request (or its first): h2o reads it, does not write
+ * to it, and holds no byte of a request. What it relies on: h2o stops reading while it processes a request
+ * ([2.2.5 lib/http1.c:467 handle_incoming_request] without a body; on_entity_read_complete, http1.c:167, with one)
+ * and keeps the request's bytes in sock->input until the response was written; then on_send_complete consumes them
+ * and reads again ([2.2.5 lib/http1.c:570-573]). A socket a handler read on its own (proxy/park.h) looks the same:
+ * the caller rules that out. For the drain's "close idle connections first" (server.c).
+ */
+static inline int kve_h2o_http1_awaits_request(h2o_socket_t *sock)
+{
+    return h2o_socket_is_reading(sock) && !h2o_socket_is_writing(sock) && sock->input->size == 0;
+}
 
 /* --- requests (include/h2o.h h2o_req_t, lib/core/request.c) --- */
 

@@ -194,11 +194,11 @@ static void close_worker_listeners(worker_t *w)
 
 /* --- draining --- */
 
-/* an HTTP/1 connection waiting for its next request: reading, not writing, nothing buffered, and not
- * parked by a handler (then a request is in flight, see park.h) */
+/* an HTTP/1 connection waiting for its next request (h2o_private.h), and not parked by a handler (then a request is
+ * in flight, see park.h) */
 static int is_idle(h2o_socket_t *sock)
 {
-    return h2o_socket_is_reading(sock) && !h2o_socket_is_writing(sock) && sock->input->size == 0 && !kve_is_parked(sock);
+    return kve_h2o_http1_awaits_request(sock) && !kve_is_parked(sock);
 }
 
 static size_t shutdown_conns(worker_t *w, int idle_only)

@@ -127,7 +127,7 @@ TEST(context_shutdown_and_dispose)
 
 /* --- the HTTP/1 reader hook and the raw head --- */
 
-static int hook_calls, head_found;
+static int hook_calls, head_found, awaits_in_handler;
 static char head[256];
 
 static void on_hooked_read(h2o_socket_t *sock, const char *err)
@@ -140,6 +140,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     h2o_iovec_t h = {NULL, 0};
     head_found = req->entity.base != NULL ? kve_h2o_http1_raw_head(req, &h) : -2;
+    awaits_in_handler = kve_h2o_http1_awaits_request(req->conn->callbacks->get_socket(req->conn));
     snprintf(head, sizeof(head), "%.*s", (int)h.len, h.base != NULL ? h.base : "");
     req->res.status = 200;
     req->res.content_length = 2;
@@ -175,6 +176,7 @@ TEST(http1_hook_and_raw_head)
     h2o_loop_t *loop = h2o_evloop_create();
     h2o_accept_ctx_t accept_ctx = {.ctx = &ctx};
     char err[256];
+    h2o_socket_t *sock;
     int fds[2];
 
     h2o_config_init(&conf);
@@ -189,9 +191,14 @@ TEST(http1_hook_and_raw_head)
 
     CHECK_EQ_INT(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds), 0);
     hook_calls = 0;
-    h2o_accept(&accept_ctx, h2o_evloop_socket_create(loop, fds[0], 0));
+    sock = h2o_evloop_socket_create(loop, fds[0], 0);
+    h2o_accept(&accept_ctx, sock);
+    CHECK(kve_h2o_http1_awaits_request(sock)); /* accepted, nothing sent yet */
+    awaits_in_handler = -1;
     CHECK(exchange(loop, fds[1], post));
-    CHECK(hook_calls >= 1); /* h2o's reads of the request went through the hook */
+    CHECK_EQ_INT(awaits_in_handler, 0);        /* while h2o processes a request */
+    CHECK(kve_h2o_http1_awaits_request(sock)); /* the response was written: waiting for the next one */
+    CHECK(hook_calls >= 1);                    /* h2o's reads of the request went through the hook */
     CHECK_EQ_INT(head_found, 1);
     CHECK_EQ_STR(head, "POST /x HTTP/1.1\r\nhost: test\r\ncontent-length: 5\r\n\r\n"); /* names lower-cased in place */
 
@@ -200,6 +207,7 @@ TEST(http1_hook_and_raw_head)
     CHECK(exchange(loop, fds[1], "GET /y HTTP/1.1\r\nHost: test\r\n\r\n"));
     CHECK(hook_calls >= 1);
     CHECK_EQ_INT(head_found, -2); /* no body: not asked */
+    CHECK_EQ_INT(awaits_in_handler, 0);
 
     close(fds[1]); /* h2o closes the connection on the EOF */
     for (int i = 0; i != 10; ++i)
