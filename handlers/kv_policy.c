@@ -307,27 +307,51 @@ static void deny_unknown_subcommand(kve_policy_result_t *res, h2o_mem_pool_t *po
     res->error = msg;
 }
 
-/* Upstash's key limit, over the positions Redis declares as keys (commands with keys found by scanning
- * their arguments, such as EVAL, are checked on their declared positions only) */
+/* the key limit's refusal, in Upstash's words */
+static int refuse_key_size(const kve_rest_policy_t *p, size_t actual, h2o_mem_pool_t *pool, kve_policy_result_t *res)
+{
+    char *msg = h2o_mem_alloc_pool(pool, 96);
+    snprintf(msg, 96, "ERR max key size exceeded. Limit: %llu bytes, Actual: %zu bytes", (unsigned long long)p->max_key_size,
+             actual);
+    res->verdict = KVE_POLICY_DENY;
+    res->error = msg;
+    return -1;
+}
+
+/* commands whose keys are found by reading their arguments (EVAL numkeys, XREAD STREAMS, ZUNIONSTORE numkeys,
+ * SORT ... STORE, MIGRATE ... KEYS): every key the core's key finder names (proxy/kv_commands.h) */
+static int check_movable_key_sizes(const kve_rest_policy_t *p, const kve_rest_cmd_t *cmd, const kve_cmd_info_t *info,
+                                   h2o_mem_pool_t *pool, kve_policy_result_t *res)
+{
+    kve_cmd_keys_t keys;
+    size_t r, i;
+
+    if (kve_cmd_keys(info, cmd->argc, cmd->argv, cmd->argvlen, 0, &keys) == 0)
+        return 0;
+    for (r = 0; r != keys.nranges; ++r)
+        for (i = keys.ranges[r].first; i <= keys.ranges[r].last; i += keys.ranges[r].step)
+            if (cmd->argvlen[i] > p->max_key_size)
+                return refuse_key_size(p, cmd->argvlen[i], pool, res);
+    return 0;
+}
+
+/* Upstash's key limit, over every key argument: the positions Redis declares as keys, and for commands with movable
+ * keys the ones the key finder names */
 static int check_key_sizes(const kve_rest_policy_t *p, const kve_rest_cmd_t *cmd, const kve_cmd_info_t *info, h2o_mem_pool_t *pool,
                            kve_policy_result_t *res)
 {
     int i, last;
-    char *msg;
 
-    if (info == NULL || info->first_key <= 0 || info->key_step <= 0 || p->max_key_size == 0)
+    if (info == NULL || p->max_key_size == 0)
+        return 0;
+    if ((kve_cmd_kind(info) & KVE_CMD_K_MOVABLE_KEYS) != 0)
+        return check_movable_key_sizes(p, cmd, info, pool, res);
+    if (info->first_key <= 0 || info->key_step <= 0)
         return 0;
     last = info->last_key < 0 ? (int)cmd->argc + info->last_key : info->last_key;
-    for (i = info->first_key; i <= last && (size_t)i < cmd->argc; i += info->key_step) {
-        if (cmd->argvlen[i] <= p->max_key_size)
-            continue;
-        msg = h2o_mem_alloc_pool(pool, 96);
-        snprintf(msg, 96, "ERR max key size exceeded. Limit: %llu bytes, Actual: %zu bytes", (unsigned long long)p->max_key_size,
-                 cmd->argvlen[i]);
-        res->verdict = KVE_POLICY_DENY;
-        res->error = msg;
-        return -1;
-    }
+    for (i = info->first_key; i <= last && (size_t)i < cmd->argc; i += info->key_step)
+        if (cmd->argvlen[i] > p->max_key_size)
+            return refuse_key_size(p, cmd->argvlen[i], pool, res);
     return 0;
 }
 

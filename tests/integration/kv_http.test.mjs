@@ -580,6 +580,13 @@ test('a key over kv.max_key_size gets 400 with the Upstash text', async () => {
     expectJson(await cmd(['GET', key]), 400, { error: 'ERR max key size exceeded. Limit: 1024 bytes, Actual: 1025 bytes' });
     expectJson(await cmd(['MSET', 'lim:a', '1', key, '2']), 400,
         { error: 'ERR max key size exceeded. Limit: 1024 bytes, Actual: 1025 bytes' }, 'second key of MSET');
+    // commands whose keys are found by reading their arguments (issue 7: the core's key finder)
+    const over = { error: 'ERR max key size exceeded. Limit: 1024 bytes, Actual: 1025 bytes' };
+    expectJson(await cmd(['EVAL', 'return 1', '1', key]), 400, over, 'EVAL numkeys');
+    expectJson(await cmd(['EVAL', 'return ARGV[1]', '0', key]), 200, { result: key }, 'an EVAL argument is not a key');
+    expectJson(await cmd(['XREAD', 'COUNT', '1', 'STREAMS', 'lim:s', key, '0', '0']), 400, over, 'XREAD STREAMS');
+    expectJson(await cmd(['ZUNIONSTORE', 'lim:z', '2', 'lim:a', key]), 400, over, 'ZUNIONSTORE numkeys');
+    expectJson(await cmd(['SORT', 'lim:l', 'STORE', key]), 400, over, 'SORT ... STORE');
     expectJson(await cmd(['SET', 'k'.repeat(1024), 'v']), 200, { result: 'OK' }, 'exactly the limit');
     await rc.del('k'.repeat(1024));
     assert.equal(await rc.exists(key), 0);
