@@ -170,6 +170,9 @@ static void hide_values(kve_conf_t *conf, const kve_directive_t *table, const kv
         } else if (d->type == KVE_T_LIST && value->type == KVE_NODE_SEQUENCE) {
             for (size_t j = 0; j != value->u.sequence.size; ++j)
                 hide_object(conf, d, value->u.sequence.items[j]);
+        } else if (d->type == KVE_T_DICT && value->type == KVE_NODE_MAPPING) {
+            for (size_t j = 0; j != value->u.mapping.size; ++j)
+                hide_object(conf, d, value->u.mapping.values[j]);
         }
     }
 }
@@ -288,6 +291,72 @@ static void parse_list(kve_conf_t *conf, const kve_directive_t *d, const kve_nod
     memcpy(field, &list, sizeof(list));
 }
 
+/* a DICT entry name: 1 to KVE_CONF_MAX_NAME bytes of a-z, 0-9, '_' and '-' */
+static int is_valid_name(const char *name, size_t len)
+{
+    if (len == 0 || len > KVE_CONF_MAX_NAME)
+        return 0;
+    for (size_t i = 0; i != len; ++i) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+/* whether key `i` of DICT `node` names a new entry: a valid name not given earlier (else reported) */
+static int accept_name(kve_conf_t *conf, const kve_node_t *node, size_t i)
+{
+    const kve_node_t *key = node->u.mapping.keys[i];
+    char quoted[256];
+    size_t earlier;
+
+    kve_conf__quote(quoted, sizeof(quoted), key->u.scalar.value, key->u.scalar.len);
+    if ((earlier = find_earlier(node, i)) != SIZE_MAX) {
+        kve_conf_error(conf, key, "duplicate name %s (first defined at line %u)", quoted, node->u.mapping.keys[earlier]->line);
+        return 0;
+    }
+    if (!is_valid_name(key->u.scalar.value, key->u.scalar.len)) {
+        kve_conf_error(conf, key, "invalid name %s: use 1 to %d of a-z, 0-9, '_' and '-'", quoted, KVE_CONF_MAX_NAME);
+        return 0;
+    }
+    return 1;
+}
+
+/* a DICT: each accepted name and its object, in file order (entries with a bad name are left out) */
+static void parse_dict(kve_conf_t *conf, const kve_directive_t *d, const kve_node_t *node, void *field)
+{
+    kve_conf_dict_t dict = {NULL, NULL, 0};
+    size_t n;
+
+    if (kve_conf__is_null(node)) {
+        kve_conf__check_count(conf, d, node, 0);
+        return;
+    }
+    if (node->type != KVE_NODE_MAPPING) {
+        kve_conf_error(conf, node, "expected a mapping of names to settings");
+        return;
+    }
+    if (kve_conf__check_count(conf, d, node, (n = node->u.mapping.size)) != 0)
+        return;
+    KVE_ASSERT(d->elem_size != 0 && d->children != NULL && n <= SIZE_MAX / d->elem_size);
+    if (n != 0) {
+        dict.names = kve_zalloc(n * sizeof(*dict.names));
+        dict.entries = kve_zalloc(n * d->elem_size);
+    }
+    for (size_t i = 0; i != n; ++i) {
+        const kve_node_t *key = node->u.mapping.keys[i];
+        if (!accept_name(conf, node, i))
+            continue;
+        dict.names[dict.size] = kve_strndup(key->u.scalar.value, key->u.scalar.len);
+        kve_conf__push_key(conf, dict.names[dict.size]);
+        apply_object(conf, d, node->u.mapping.values[i], (char *)dict.entries + dict.size * d->elem_size);
+        kve_conf__pop(conf);
+        ++dict.size;
+    }
+    memcpy(field, &dict, sizeof(dict));
+}
+
 char *kve_conf_expand_scalar(kve_conf_t *conf, const kve_node_t *node, size_t *len)
 {
     char err[256];
@@ -334,6 +403,9 @@ static void set_value(kve_conf_t *conf, const kve_directive_t *d, const kve_node
         break;
     case KVE_T_LIST:
         parse_list(conf, d, node, field);
+        break;
+    case KVE_T_DICT:
+        parse_dict(conf, d, node, field);
         break;
     case KVE_T_STRING_LIST:
         kve_conf__parse_strings(conf, d, node, field);
@@ -545,6 +617,17 @@ void kve_conf_free_fields(const kve_directive_t *table, void *obj)
                 kve_conf_free_fields(table->children, (char *)list.entries + i * table->elem_size);
             free(list.entries);
             memset(field, 0, sizeof(list));
+        } break;
+        case KVE_T_DICT: {
+            kve_conf_dict_t dict;
+            memcpy(&dict, field, sizeof(dict));
+            for (size_t i = 0; i != dict.size; ++i) {
+                kve_conf_free_fields(table->children, (char *)dict.entries + i * table->elem_size);
+                free(dict.names[i]);
+            }
+            free(dict.names);
+            free(dict.entries);
+            memset(field, 0, sizeof(dict));
         } break;
         case KVE_T_MAP:
             kve_conf_free_fields(table->children, field);

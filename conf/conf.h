@@ -31,6 +31,8 @@
 #include "conf/yaml.h"
 
 #define KVE_CONF_MAX_ERRORS 20
+/** Longest name of a KVE_T_DICT entry, in bytes. */
+#define KVE_CONF_MAX_NAME 32
 
 typedef struct st_kve_conf_t kve_conf_t;
 typedef struct st_kve_directive_t kve_directive_t;
@@ -46,12 +48,15 @@ typedef enum {
     KVE_T_STRING_LIST, /* kve_conf_strings_t; a sequence of scalars (a single scalar is a list of one); max bounds the count */
     KVE_T_MAP,         /* a nested struct at .offset, described by .children; absent map => children get defaults */
     KVE_T_LIST,        /* kve_conf_list_t of .elem_size structs, each a mapping described by .children; max bounds the count */
-    KVE_T_CUSTOM       /* .parse does the work */
+    KVE_T_CUSTOM,      /* .parse does the work */
+    KVE_T_DICT         /* kve_conf_dict_t: a mapping of names to .elem_size structs described by .children (each a mapping, or
+                        * a scalar for .shorthand), in file order; a name is 1 to KVE_CONF_MAX_NAME bytes of a-z, 0-9, '_'
+                        * and '-'; max bounds the count */
 } kve_conf_type_t;
 
 /*
  * A null value (an empty, `~` or `null` plain scalar, e.g. `cache:` with nothing under it) given to a MAP means
- * the map is absent, and to a LIST or STRING_LIST an empty list. `${ENV}` is substituted in every scalar value
+ * the map is absent, and to a LIST, DICT or STRING_LIST an empty one. `${ENV}` is substituted in every scalar value
  * (not in keys, and not in defaults).
  */
 
@@ -73,6 +78,12 @@ typedef struct st_kve_conf_list_t {
     size_t size;
 } kve_conf_list_t;
 
+typedef struct st_kve_conf_dict_t {
+    char **names;  /* size names, each malloc'd; names[i] is the name of entry i */
+    void *entries; /* size * elem_size bytes, zeroed then filled */
+    size_t size;
+} kve_conf_dict_t;
+
 struct st_kve_directive_t {
     const char *key;
     kve_conf_type_t type;
@@ -86,18 +97,18 @@ struct st_kve_directive_t {
     const char *dflt;
     /** ENUM names or URL schemes, NULL-terminated */
     const char *const *choices;
-    /** MAP: the nested table; LIST: the element table. Terminated by an entry with key == NULL */
+    /** MAP: the nested table; LIST, DICT: the element table. Terminated by an entry with key == NULL */
     const kve_directive_t *children;
-    /** LIST: size of one element */
+    /** LIST, DICT: size of one element */
     size_t elem_size;
-    /** MAP (or LIST element): a scalar in place of the mapping sets this child key (e.g. `redis: embedded` sets
+    /** MAP (or LIST or DICT element): a scalar in place of the mapping sets this child key (e.g. `redis: embedded` sets
      * redis.url); the other children then get their defaults */
     const char *shorthand;
     /** CUSTOM: parses `node` into `field`; returns 0 or -1 (after reporting with kve_conf_error). A scalar node arrives
      * with `${ENV}` already substituted; scalars inside other nodes go through kve_conf_expand_scalar(). Whatever
      * it stores is its owner's to free: kve_conf_free_fields() leaves CUSTOM fields alone. */
     int (*parse)(kve_conf_t *conf, const kve_node_t *node, void *field);
-    /** MAP or LIST element: cross-field validation after the children are set, only when they had no errors.
+    /** MAP, LIST or DICT element: cross-field validation after the children are set, only when they had no errors.
      * `node` is the mapping (the scalar for a shorthand; NULL when the map was absent, and then the children's
      * KVE_F_REQUIRED is not enforced); returns 0 or -1 (after reporting) */
     int (*check)(kve_conf_t *conf, const kve_node_t *node, void *obj);

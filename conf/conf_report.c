@@ -211,8 +211,8 @@ const char *kve_conf__quote(char *buf, size_t size, const char *s, size_t len)
 
 static const char *type_name(const kve_directive_t *d)
 {
-    static const char *const names[] = {"string", "integer",         "bool", "duration",     "size",  "one of",
-                                        "URL",    "list of strings", "map",  "list of maps", "custom"};
+    static const char *const names[] = {"string", "integer",         "bool", "duration",     "size",   "one of",
+                                        "URL",    "list of strings", "map",  "list of maps", "custom", "maps by name"};
     KVE_ASSERT((size_t)d->type < KVE_ARRAY_SIZE(names));
     return names[d->type];
 }
@@ -226,7 +226,7 @@ static void print_summary(FILE *out, const kve_directive_t *d)
         off += snprintf(choices + off, sizeof(choices) - off, "%s%s", i == 0 ? " " : " | ", d->choices[i]);
     fprintf(out, "(%s%s", type_name(d), d->type == KVE_T_URL && d->choices != NULL ? ":" : "");
     fputs(choices, out);
-    if (d->type == KVE_T_LIST || d->type == KVE_T_STRING_LIST) {
+    if (d->type == KVE_T_LIST || d->type == KVE_T_STRING_LIST || d->type == KVE_T_DICT) {
         if (d->min > 0)
             fprintf(out, ", at least %lld", (long long)d->min);
         if (d->max > 0)
@@ -245,6 +245,8 @@ static void print_summary(FILE *out, const kve_directive_t *d)
         fputs(", required", out);
     if ((d->flags & KVE_F_SECRET) != 0)
         fprintf(out, ", secret: or %s_file", d->key);
+    if (d->type == KVE_T_DICT)
+        fprintf(out, ", names of a-z 0-9 _ - up to %d bytes", KVE_CONF_MAX_NAME);
     if (d->shorthand != NULL)
         fprintf(out, ", or a scalar for %s", d->shorthand);
     fputc(')', out);

@@ -166,7 +166,7 @@ static const kve_directive_t redis_directives[] = {
     {"password", KVE_T_STRING, KVE_FIELD(kve_redis_conf_t, password), KVE_F_SECRET,
      .doc = "overrides the URL's (or password_file)"},
     {"read_only_username", KVE_T_STRING, KVE_FIELD(kve_redis_conf_t, read_only_username), .min = 1, .max = 256,
-     .doc = "ACL user for read-only tokens (external Redis; `kvedge acl` prints its rules)"},
+     .doc = "ACL user for read-only tokens on the store the KV API serves (external Redis; `kvedge acl` prints its rules)"},
     {"read_only_password", KVE_T_STRING, KVE_FIELD(kve_redis_conf_t, read_only_password), KVE_F_SECRET,
      .doc = "its password (or read_only_password_file)"},
     {"connect_timeout", KVE_T_DURATION, KVE_FIELD(kve_redis_conf_t, connect_timeout_ms), 0, 10, 60 * SEC, "1s",
@@ -305,6 +305,8 @@ static int check_kv(kve_conf_t *conf, const kve_node_t *node, void *obj)
 static const kve_directive_t kv_directives[] = {
     {"path", KVE_T_STRING, KVE_FIELD(kve_rest_conf_t, path), .min = 1, .max = 256, .dflt = "/kv",
      .doc = "URL prefix of the API (KV_REST_API_URL is http://host:port<path>)"},
+    {"store", KVE_T_STRING, KVE_FIELD(kve_rest_conf_t, store), .min = 1, .max = KVE_CONF_MAX_NAME, .dflt = KVE_STORE_DEFAULT,
+     .doc = "the store the API serves (a name from stores:; its Redis users follow the KV policy, see `kvedge acl`)"},
     {"tokens", KVE_T_LIST, KVE_FIELD(kve_rest_conf_t, tokens), 0, 0, 1024, .children = token_directives,
      .elem_size = sizeof(kve_rest_token_conf_t), .doc = "accepted bearer tokens"},
     {"jwt_key", KVE_T_STRING, KVE_FIELD(kve_rest_conf_t, jwt_key), KVE_F_SECRET,
@@ -333,7 +335,7 @@ static const kve_directive_t kv_directives[] = {
     {"cors_origins", KVE_T_STRING_LIST, KVE_FIELD(kve_rest_conf_t, cors_origins), 0, 0, 1024,
      .doc = "origins allowed by CORS (\"*\" for any); empty: no CORS"},
     {"command_timeout", KVE_T_DURATION, KVE_FIELD(kve_rest_conf_t, command_timeout_ms), 0, 0, 600 * SEC, "0s",
-     .doc = "per command (0s: redis.command_timeout)"},
+     .doc = "per command (0s: the command_timeout of its store)"},
     {"script_timeout", KVE_T_DURATION, KVE_FIELD(kve_rest_conf_t, script_timeout_ms), 0, 100, 600 * SEC, "5s",
      .doc = "requests running a script (EVAL, FCALL...) time out after this, and the script is stopped (SCRIPT KILL)"},
     {"heartbeat", KVE_T_DURATION, KVE_FIELD(kve_rest_conf_t, heartbeat_ms), 0, 100, HOUR, "15s",
@@ -362,9 +364,13 @@ static const kve_directive_t top_directives[] = {
     {"admin", KVE_T_MAP, KVE_FIELD(kve_config_t, admin), .children = admin_directives, .check = check_admin,
      .doc = "health, readiness and metrics endpoints"},
     {"redis", KVE_T_MAP, KVE_FIELD(kve_config_t, redis), .children = redis_directives, .shorthand = "url", .check = check_redis,
-     .doc = "the KV store link (a scalar sets url)"},
+     .doc = "the store named default (a scalar sets url); the same as stores.default, write one of them"},
+    {"stores", KVE_T_DICT, KVE_FIELD(kve_config_t, named_stores), 0, 0, KVE_STORES_MAX, .children = redis_directives,
+     .elem_size = sizeof(kve_redis_conf_t), .shorthand = "url", .check = check_redis,
+     .doc = "named stores, each like redis: (a scalar sets url); features pick one by name (kv.store); at most one is "
+            "embedded; without redis: or stores.default there is no store named default unless no store is named at all"},
     {"embedded_redis", KVE_T_MAP, KVE_FIELD(kve_config_t, embedded), .children = embedded_directives,
-     .doc = "the redis-server kvedge runs itself (redis: embedded)"},
+     .doc = "the redis-server kvedge runs itself (the store whose url is embedded)"},
     {"routes", KVE_T_LIST, KVE_FIELD(kve_config_t, routes), 0, 0, 256, .children = route_directives,
      .elem_size = sizeof(kve_route_conf_t), .check = check_route, .doc = "reverse-proxy routes"},
     {"kv", KVE_T_MAP, KVE_FIELD(kve_config_t, kv), .children = kv_directives, .check = check_kv,
@@ -472,6 +478,8 @@ int kve_config_load(kve_config_t *cfg, const char *path, FILE *errout)
     kve_conf_t *conf = kve_conf_new(errout);
     int ret = kve_conf_load_file(conf, path, top_directives, cfg);
     if (ret == 0)
+        ret = kve_config__build_stores(conf, cfg);
+    if (ret == 0)
         ret = check_served_paths(conf, cfg);
     if (ret == 0)
         ret = check_pending_size(conf, cfg);
@@ -486,14 +494,12 @@ void kve_config_dispose(kve_config_t *cfg)
     kve_conf_free_fields(top_directives, cfg);
     free(cfg->all_listeners.entries); /* its strings belong to the lists above */
     cfg->all_listeners.entries = NULL;
+    free(cfg->stores.entries); /* borrows from redis and named_stores */
+    cfg->stores.entries = NULL;
+    cfg->stores.size = 0;
 }
 
 void kve_config_print_reference(FILE *out)
 {
     kve_conf_print_reference(out, top_directives);
-}
-
-int kve_config_uses_embedded_redis(const kve_config_t *cfg)
-{
-    return strcmp(cfg->redis.url, "embedded") == 0;
 }

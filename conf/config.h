@@ -8,6 +8,7 @@
 #define KVE_CONF_CONFIG_H
 
 #include <stdio.h>
+#include "conf/conf.h"
 #include "handlers/access.h"
 #include "handlers/admin.h"
 #include "handlers/kv_acl.h"
@@ -16,6 +17,7 @@
 #include "proxy/embedded.h"
 #include "proxy/redis_target.h"
 #include "proxy/server.h"
+#include "proxy/stores.h"
 
 typedef struct st_kve_log_conf_t {
     int level;
@@ -24,11 +26,29 @@ typedef struct st_kve_log_conf_t {
     char *access_log_format;
 } kve_log_conf_t;
 
+/** One store of the configuration (both fields borrowed from kve_config_t's `redis` and `named_stores`). */
+typedef struct st_kve_store_conf_t {
+    const char *name;
+    const kve_redis_conf_t *redis;
+} kve_store_conf_t;
+
 typedef struct st_kve_config_t {
     kve_server_conf_t server;
     kve_log_conf_t log;
     kve_admin_conf_t admin;
+    /** `redis:`, the store named "default" (see `stores`) */
     kve_redis_conf_t redis;
+    /** `stores:` as written: kve_redis_conf_t entries by name */
+    kve_conf_dict_t named_stores;
+    /**
+     * Every store, built by kve_config_load(); a store id is an index into it. The store "default" comes first when
+     * there is one (from `redis:`, or `stores.default`, or, when the file names no store at all, the embedded Redis),
+     * then the other entries of `stores:` in file order.
+     */
+    struct {
+        kve_store_conf_t *entries;
+        size_t size;
+    } stores;
     /** also holds data_dir, used whether or not Redis is embedded */
     kve_embedded_conf_t embedded;
     struct {
@@ -52,8 +72,14 @@ void kve_config_dispose(kve_config_t *cfg);
 /** Prints the reference of every key (kvedge --help-config). */
 void kve_config_print_reference(FILE *out);
 
-/** Whether the configuration asks for the embedded Redis. */
+/** Whether the configuration asks for the embedded Redis (one of its stores is `embedded`). */
 int kve_config_uses_embedded_redis(const kve_config_t *cfg);
+
+/** The id of the store named `name` in a loaded configuration: 0 and `*id`, or -1 when it has no such store. */
+int kve_config_store_id(const kve_config_t *cfg, const char *name, size_t *id);
+
+/** The store the KV API serves (kv.store; the KV API must be enabled). */
+const kve_store_conf_t *kve_config_kv_store(const kve_config_t *cfg);
 
 /**
  * The request body limit for h2o itself (kve_server_conf_t limits.max_body_size), which h2o enforces for
@@ -91,7 +117,14 @@ typedef struct st_kve_redis_users_t {
 void kve_config_users_build(const kve_config_t *cfg, kve_redis_users_t *out);
 void kve_config_users_dispose(kve_redis_users_t *users);
 
-/** `kvedge acl`: prints the ACL SETUSER commands an operator of an external Redis runs for `cfg`. */
+/** `kvedge acl`: prints the ACL SETUSER commands an operator of an external Redis runs for `cfg` (on the KV API's store). */
 void kve_config_print_acl(const kve_config_t *cfg, FILE *out);
+
+/**
+ * Fills `out` (cfg->stores.size entries, at most KVE_STORES_MAX) with how each store connects (proxy/stores.h): the
+ * KV API's store as the users of `users` (kve_config_users_build; zeroed when the KV API is not served), every other
+ * store as its own user. Everything is borrowed from `cfg` and `users`, which must outlive the stores.
+ */
+void kve_config_store_specs(const kve_config_t *cfg, const kve_redis_users_t *users, kve_store_spec_t *out);
 
 #endif

@@ -31,4 +31,19 @@ void kve_config__free_served(kve_served_path_t *paths, size_t count);
 /** Non-zero when `a` and `b` name the same prefix, ignoring one trailing "/" on either. */
 int kve_config__same_path(const char *a, const char *b);
 
+/**
+ * After the tables were applied without errors (conf/stores.c): builds cfg->stores from `redis:` and `stores:`
+ * (at most one embedded store, `redis:` and `stores.default` not both) and resolves every store reference to an
+ * id. Returns 0, or -1 after reporting through `conf`.
+ */
+int kve_config__build_stores(kve_conf_t *conf, kve_config_t *cfg);
+
+/**
+ * Resolves a feature's store reference `name` (the value of directive `what`, e.g. "kv.store", found at `node`)
+ * to its id in `*id`: 0, or -1 after reporting an unknown store at `node` with the names there are. A feature that
+ * names a store calls this from resolve_references() in conf/stores.c, once cfg->stores is built.
+ */
+int kve_config__resolve_store(kve_conf_t *conf, const kve_config_t *cfg, const kve_node_t *node, const char *what, const char *name,
+                              size_t *id);
+
 #endif

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The Redis users of the KV links (see config.h): one per token access class, with ACL rules computed from
- * the KV policy (handlers/kv_acl.c). For the embedded Redis kvedge creates them itself at every start, with
- * fresh random passwords passed to redis-server as SHA-256 hashes (its command line is visible to local
- * users; a hash of 256 random bits reveals nothing). For an external Redis `kvedge acl` prints the same
- * rules as ACL SETUSER commands for the operator.
+ * The Redis users of the KV API's links (see config.h), on the store kv.store names: one per token access
+ * class, with ACL rules computed from the KV policy (handlers/kv_acl.c). For the embedded Redis kvedge creates them itself at every
+ * start, with fresh random passwords passed to redis-server as SHA-256 hashes (its command line is visible to local users; a hash
+ * of 256 random bits reveals nothing). For an external Redis `kvedge acl` prints the same rules as ACL SETUSER commands for the
+ * operator.
  */
 #include "conf/config.h"
 #include "proxy/common.h"
@@ -58,14 +58,19 @@ static void push_user(kve_strv_t *args, const char *name, const char *password, 
         kve_strv_push(args, user->rules.v[i]);
 }
 
-/* whether the links send SELECT: an external Redis on a database other than 0 */
+static int kv_store_embedded(const kve_config_t *cfg)
+{
+    return strcmp(kve_config_kv_store(cfg)->redis->url, "embedded") == 0;
+}
+
+/* whether the KV API's links send SELECT: its store is an external Redis on a database other than 0 */
 static int selects_db(const kve_config_t *cfg)
 {
     kve_redis_target_t target;
     char err[256];
     int db;
 
-    if (kve_config_uses_embedded_redis(cfg) || kve_redis_parse_url(cfg->redis.url, &target, err, sizeof(err)) != 0)
+    if (kv_store_embedded(cfg) || kve_redis_parse_url(kve_config_kv_store(cfg)->redis->url, &target, err, sizeof(err)) != 0)
         return 0;
     db = target.db;
     kve_redis_target_dispose(&target);
@@ -80,7 +85,7 @@ void kve_config_users_build(const kve_config_t *cfg, kve_redis_users_t *out)
     KVE_ASSERT(cfg->kv_enabled);
     kve_rest_acl_build(&cfg->kv, 0, select_db, &out->rw);
     kve_rest_acl_build(&cfg->kv, 1, select_db, &out->ro);
-    if (!kve_config_uses_embedded_redis(cfg))
+    if (!kv_store_embedded(cfg))
         return;
     snprintf(out->rw_name, sizeof(out->rw_name), "%s", RW_USER);
     snprintf(out->ro_name, sizeof(out->ro_name), "%s", RO_USER);
@@ -115,19 +120,26 @@ static void print_user(FILE *out, const char *name, const kve_acl_user_t *user)
 void kve_config_print_acl(const kve_config_t *cfg, FILE *out)
 {
     kve_acl_user_t rw = {0}, ro = {0};
-    const char *rw_name = cfg->redis.username != NULL ? cfg->redis.username : RW_USER;
-    const char *ro_name = cfg->redis.read_only_username != NULL ? cfg->redis.read_only_username : RO_USER;
+    const kve_store_conf_t *store = kve_config_kv_store(cfg);
+    const char *rw_name = store->redis->username != NULL ? store->redis->username : RW_USER;
+    const char *ro_name = store->redis->read_only_username != NULL ? store->redis->read_only_username : RO_USER;
     int select_db = selects_db(cfg);
+    char where[64];
 
     kve_rest_acl_build(&cfg->kv, 0, select_db, &rw);
     kve_rest_acl_build(&cfg->kv, 1, select_db, &ro);
+    /* the settings to write: redis.* for the store redis: sets, stores.<name>.* for a named one */
+    if (store->redis == &cfg->redis)
+        snprintf(where, sizeof(where), "redis");
+    else
+        snprintf(where, sizeof(where), "stores.%s", store->name);
     fprintf(out,
-            "# Redis ACL users for kvedge's KV API, computed from its command policy (kvedge %s). Run these with\n"
-            "# redis-cli as an admin user, with passwords of your own in place of <password>, then set redis.username /\n"
-            "# redis.password and redis.read_only_username / redis.read_only_password (docs/security.md). Scripts\n"
+            "# Redis ACL users for kvedge's KV API on store \"%s\", computed from its command policy (kvedge %s). Run these\n"
+            "# with redis-cli as an admin user, with passwords of your own in place of <password>, then set %s.username /\n"
+            "# %s.password and %s.read_only_username / %s.read_only_password (docs/security.md). Scripts\n"
             "# (EVAL, FCALL) run with these rights, so they cannot do what the policy refuses. Re-run after changing\n"
             "# kv.allow_commands, kv.deny_commands, kv.allow_keys or kv.allow_flush.\n",
-            KVE_VERSION);
+            store->name, KVE_VERSION, where, where, where, where);
     print_user(out, rw_name, &rw);
     print_user(out, ro_name, &ro);
     kve_rest_acl_dispose(&rw);

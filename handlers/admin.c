@@ -1,17 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* Admin endpoints (see admin.h). /readyz is asynchronous: it owns a PING on each of the thread's KV links
- * (the read-only tokens' one too, when there is one) until the reply, the timeout, or the request's end (then
- * the commands are cancelled by the pool's dispose callback); it is ready when every link answered PONG. */
+/* Admin endpoints (see admin.h): authentication, /healthz, /metrics; /readyz is readyz.c's. */
 #include "handlers/admin.h"
 #include "handlers/bearer.h"
+#include "handlers/readyz.h"
 #include "proxy/common.h"
-#include "proxy/err.h"
 #include "proxy/log.h"
+#include "proxy/stores.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <time.h>
-
-#define READY_MAGIC 0x72656479
 
 struct st_admin_handler_t {
     h2o_handler_t super;
@@ -20,24 +18,6 @@ struct st_admin_handler_t {
     size_t token_len;
     uint64_t ready_timeout_ms;
     kve_admin_sources_t sources;
-};
-
-struct st_ready_t;
-
-struct st_ready_ping_t {
-    struct st_ready_t *r;
-    kve_kv_cmd_t *cmd;
-    /** "" or " (read-only user)", for the message */
-    const char *which;
-};
-
-struct st_ready_t {
-    uint32_t magic;
-    h2o_req_t *req;
-    struct st_ready_ping_t pings[2];
-    size_t pending;
-    /** the first failure, in the request's pool */
-    char *failure;
 };
 
 static time_t process_start_time;
@@ -59,76 +39,6 @@ static int authorized(struct st_admin_handler_t *self, h2o_req_t *req)
         return 1;
     token = kve_bearer_token(req);
     return token.base != NULL && kve_secure_equal(token.base, token.len, self->token, self->token_len);
-}
-
-static void on_ready_dispose(void *p)
-{
-    struct st_ready_t *r = p;
-    for (size_t i = 0; i != KVE_ARRAY_SIZE(r->pings); ++i)
-        if (r->pings[i].cmd != NULL)
-            kve_kv_cancel(r->pings[i].cmd);
-}
-
-static void fail_ready(struct st_ready_t *r, const char *which, const char *why)
-{
-    char body[256];
-    int n;
-    if (r->failure != NULL)
-        return;
-    n = snprintf(body, sizeof(body), "not ready: kv store%s: %s\n", which, why);
-    r->failure = h2o_strdup(&r->req->pool, body, (size_t)KVE_MIN(n, (int)sizeof(body) - 1)).base;
-}
-
-static void finish_ready(struct st_ready_t *r)
-{
-    if (r->failure == NULL)
-        send_text(r->req, 200, "OK", "text/plain; charset=utf-8", H2O_STRLIT("ready\n"));
-    else
-        send_text(r->req, 503, "Service Unavailable", "text/plain; charset=utf-8", r->failure, strlen(r->failure));
-}
-
-static void on_ready_reply(void *data, int err, const kve_kv_reply_t *reply)
-{
-    struct st_ready_ping_t *ping = data;
-    struct st_ready_t *r = ping->r;
-
-    KVE_CHECK_OBJ(r, READY_MAGIC);
-    ping->cmd = NULL;
-    if (err != 0)
-        fail_ready(r, ping->which, kve_strerror(err));
-    else if (!(reply->type == KVE_REPLY_STATUS && reply->len == 4 && memcmp(reply->str, "PONG", 4) == 0))
-        fail_ready(r, ping->which, reply->type == KVE_REPLY_ERROR ? reply->str : "unexpected reply");
-    if (--r->pending == 0)
-        finish_ready(r);
-}
-
-/* PINGs `kv` (NULL: no link) for `r`; a PING that cannot be sent fails `r` at once */
-static void ping_link(struct st_admin_handler_t *self, struct st_ready_t *r, kve_kv_t *kv, size_t i, const char *which)
-{
-    static const char *const ping[] = {"PING"};
-    static const size_t ping_len[] = {4};
-    kve_kv_opts_t opts = {self->ready_timeout_ms};
-    int err = KVE_EUNAVAIL;
-
-    r->pings[i] = (struct st_ready_ping_t){r, NULL, which};
-    if (kv != NULL && (r->pings[i].cmd = kve_kv_command(kv, 1, ping, ping_len, &opts, on_ready_reply, r->pings + i, &err)) != NULL)
-        ++r->pending;
-    else
-        fail_ready(r, which, kve_strerror(err));
-}
-
-static void serve_ready(struct st_admin_handler_t *self, h2o_req_t *req)
-{
-    kve_thread_t *thread = kve_server_thread(req->conn->ctx);
-    struct st_ready_t *r = h2o_mem_alloc_shared(&req->pool, sizeof(*r), on_ready_dispose);
-
-    *r = (struct st_ready_t){READY_MAGIC, req};
-    ++r->pending; /* held while sending, so a reply can never finish early */
-    ping_link(self, r, thread->kv, 0, "");
-    if (thread->kv_ro != NULL)
-        ping_link(self, r, thread->kv_ro, 1, " (read-only user)");
-    if (--r->pending == 0)
-        finish_ready(r);
 }
 
 static void render_metrics(const kve_admin_sources_t *src, kve_buf_t *buf);
@@ -165,7 +75,7 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
         send_text(req, 200, "OK", "text/plain; charset=utf-8", H2O_STRLIT("ok\n"));
         break;
     case KVE_ADMIN_READYZ:
-        serve_ready(self, req);
+        kve_readyz_serve(req, self->ready_timeout_ms);
         break;
     case KVE_ADMIN_METRICS:
         serve_metrics(self, req);
@@ -210,49 +120,80 @@ static void add_stats(kve_kv_stats_t *sum, const kve_kv_stats_t *st)
     sum->failures += st->failures, sum->reconnects += st->reconnects, sum->inflight += st->inflight;
 }
 
-/* one gauge per thread for its link `ro` (0: kv, 1: kv_ro; the read-only one only when the store has a user for
- * read-only tokens), and the links' counters added to `sum` */
-static void render_links(kve_buf_t *buf, kve_server_t *server, int ro, kve_kv_stats_t *sum)
+/* the links of store `id` on every thread (NULL while none); `ro`: its read-only links */
+static size_t store_links(kve_server_t *server, size_t id, int ro, kve_kv_t **out, size_t max)
 {
-    static const char *const names[] = {"kvedge_kv_link_up", "kvedge_kv_read_only_link_up"};
-    static const char *const helps[] = {"the thread's KV link", "the thread's KV link for read-only tokens"};
     size_t i, n = kve_server_num_threads(server);
-    kve_kv_stats_t st;
-
-    if (ro && (n == 0 || kve_server_get_thread(server, 0)->kv_ro == NULL))
-        return;
-    kve_buf_printf(buf, "# HELP %s 1 when %s is connected and ready.\n# TYPE %s gauge\n", names[ro], helps[ro], names[ro]);
-    for (i = 0; i != n; ++i) {
-        kve_thread_t *t = kve_server_get_thread(server, i);
-        kve_kv_t *kv = ro ? t->kv_ro : t->kv;
-        memset(&st, 0, sizeof(st));
-        if (kv != NULL)
-            kve_kv_get_stats(kv, &st);
-        kve_buf_printf(buf, "%s{thread=\"%zu\"} %d\n", names[ro], i, st.state == KVE_KV_UP);
-        add_stats(sum, &st);
+    for (i = 0; i != n && i != max; ++i) {
+        const kve_thread_t *t = kve_server_get_thread(server, i);
+        const kve_thread_store_t *s = id < t->num_stores ? t->stores + id : NULL;
+        out[i] = s == NULL ? NULL : __atomic_load_n(ro ? &s->ro : &s->rw, __ATOMIC_ACQUIRE);
     }
+    return i;
+}
+
+/* the stores' names, from thread 0 (every thread has the same stores); 0 before the threads started */
+static size_t store_names(kve_server_t *server, const char **names, size_t max)
+{
+    const kve_thread_t *t = kve_server_get_thread(server, 0);
+    size_t i;
+    for (i = 0; i != t->num_stores && i != max; ++i)
+        names[i] = t->stores[i].name;
+    return i;
+}
+
+/* one gauge per store and thread for its links (`ro`: the read-only ones, for the stores that have them), and the
+ * links' counters added to sums[store] */
+static void render_links(kve_buf_t *buf, kve_server_t *server, const char **names, size_t nstores, int ro, kve_kv_stats_t *sums)
+{
+    static const char *const metric[] = {"kvedge_kv_link_up", "kvedge_kv_read_only_link_up"};
+    static const char *const help[] = {"the thread's link to the store", "the thread's link to the store for read-only tokens"};
+    kve_kv_t *links[256];
+    kve_kv_stats_t st;
+    int header = 0;
+
+    for (size_t id = 0; id != nstores; ++id) {
+        size_t n = store_links(server, id, ro, links, KVE_ARRAY_SIZE(links));
+        if (ro && (n == 0 || links[0] == NULL)) /* the store has no read-only user */
+            continue;
+        if (!header++)
+            kve_buf_printf(buf, "# HELP %s 1 when %s is connected and ready.\n# TYPE %s gauge\n", metric[ro], help[ro], metric[ro]);
+        for (size_t i = 0; i != n; ++i) {
+            memset(&st, 0, sizeof(st));
+            if (links[i] != NULL)
+                kve_kv_get_stats(links[i], &st);
+            kve_buf_printf(buf, "%s{store=\"%s\",thread=\"%zu\"} %d\n", metric[ro], names[id], i, st.state == KVE_KV_UP);
+            add_stats(sums + id, &st);
+        }
+    }
+}
+
+static void render_counter(kve_buf_t *buf, const char *name, const char *help, const char **names, size_t nstores,
+                           const kve_kv_stats_t *sums, size_t offset, const char *type)
+{
+    kve_buf_printf(buf, "# HELP kvedge_kv_%s %s\n# TYPE kvedge_kv_%s %s\n", name, help, name, type);
+    for (size_t id = 0; id != nstores; ++id)
+        kve_buf_printf(buf, "kvedge_kv_%s{store=\"%s\"} %llu\n", name, names[id],
+                       (unsigned long long)*(const uint64_t *)((const char *)(sums + id) + offset));
 }
 
 static void render_kv(kve_buf_t *buf, kve_server_t *server)
 {
-    kve_kv_stats_t sum = {0};
+    const char *names[KVE_STORES_MAX];
+    kve_kv_stats_t sums[KVE_STORES_MAX] = {0};
+    size_t n = store_names(server, names, KVE_ARRAY_SIZE(names));
 
-    render_links(buf, server, 0, &sum);
-    render_links(buf, server, 1, &sum);
-#define COUNTER(name, help, v)                                                                                                     \
-    kve_buf_printf(buf, "# HELP kvedge_kv_" name " " help "\n# TYPE kvedge_kv_" name " counter\nkvedge_kv_" name " %llu\n",        \
-                   (unsigned long long)(v))
-    COUNTER("commands_total", "Commands sent to the KV store.", sum.commands);
-    COUNTER("error_replies_total", "Error replies from the KV store.", sum.error_replies);
-    COUNTER("timeouts_total", "Commands that timed out.", sum.timeouts);
-    COUNTER("late_replies_total", "Replies that came after their command had timed out.", sum.late_replies);
-    COUNTER("failures_total", "Commands failed by the link (down, circuit open, connection lost).", sum.failures);
-    COUNTER("reconnects_total", "Reconnections after a lost link.", sum.reconnects);
+    render_links(buf, server, names, n, 0, sums);
+    render_links(buf, server, names, n, 1, sums);
+#define COUNTER(name, help, field) render_counter(buf, name, help, names, n, sums, offsetof(kve_kv_stats_t, field), "counter")
+    COUNTER("commands_total", "Commands sent to the store.", commands);
+    COUNTER("error_replies_total", "Error replies from the store.", error_replies);
+    COUNTER("timeouts_total", "Commands that timed out.", timeouts);
+    COUNTER("late_replies_total", "Replies that came after their command had timed out.", late_replies);
+    COUNTER("failures_total", "Commands failed by the link (down, circuit open, connection lost).", failures);
+    COUNTER("reconnects_total", "Reconnections after a lost link.", reconnects);
 #undef COUNTER
-    kve_buf_printf(buf,
-                   "# HELP kvedge_kv_inflight Commands awaiting a reply.\n# TYPE kvedge_kv_inflight gauge\n"
-                   "kvedge_kv_inflight %llu\n",
-                   (unsigned long long)sum.inflight);
+    render_counter(buf, "inflight", "Commands awaiting a reply.", names, n, sums, offsetof(kve_kv_stats_t, inflight), "gauge");
 }
 
 static void render_process(kve_buf_t *buf, const kve_admin_sources_t *src)

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Admin endpoints: /healthz (the process answers), /readyz (this thread's KV link answers PING within
- * the timeout) and /metrics (Prometheus text: requests by route and status, latency histograms,
- * connections, KV link state and counters, embedded Redis restarts). All of them require
+ * Admin endpoints: /healthz (the process answers), /readyz (every link of every store on every thread
+ * answers PING within the timeout, readyz.h) and /metrics (Prometheus text: requests by route and status,
+ * latency histograms, connections, the state and counters of the stores' links with a `store` label,
+ * embedded Redis restarts). All of them require
  * "Authorization: Bearer <token>" when a token is configured (compared in constant time).
  */
 #ifndef KVE_HANDLERS_ADMIN_H

@@ -319,7 +319,7 @@ static void fix_sync_counter(struct st_rest_req_t *st, uint64_t value, uint64_t 
     const char *key = st->self->conf->sync_key;
     const char *argv[5] = {"EVAL", kve_sync_raise_script, "1", key, target};
     size_t argvlen[5] = {4, strlen(kve_sync_raise_script), 1, strlen(key), 0};
-    kve_kv_t *kv = kve_server_thread(st->req->conn->ctx)->kv;
+    kve_kv_t *kv = kve_rest__link(st->self, kve_server_thread(st->req->conn->ctx), 0);
 
     argvlen[4] = kve_u64toa(floor + 1, target); /* floor <= KVE_SYNC_MAX */
     if (kv == NULL || issue(st, kv, SLOT_SYNC_FIX, 0, 5, argv, argvlen) != 0)
@@ -481,12 +481,12 @@ static void issue_more(struct st_rest_req_t *st)
     if (st->budget_spent || (st->body.len >= reply_cap(st))) {
         st->stop_at = st->next_issue; /* their entries: "ERR max response size exceeded" */
         st->next_issue = st->ncmds;
-        if (st->writes && (kv = kve_rest__link(kve_server_thread(st->req->conn->ctx), st->read_only)) != NULL &&
+        if (st->writes && (kv = kve_rest__link(st->self, kve_server_thread(st->req->conn->ctx), st->read_only)) != NULL &&
             issue_sync(st, kv) != 0)
             kve_log(KVE_LOG_DEBUG, "kv", "INCR %s not sent: the response carries the last sync token", st->self->conf->sync_key);
         return;
     }
-    if ((kv = kve_rest__link(kve_server_thread(st->req->conn->ctx), st->read_only)) == NULL ||
+    if ((kv = kve_rest__link(st->self, kve_server_thread(st->req->conn->ctx), st->read_only)) == NULL ||
         (err = issue_window(st, kv, WINDOW)) != 0)
         st->failure = kv == NULL ? KVE_EUNAVAIL : err;
 }
@@ -637,7 +637,7 @@ static uint64_t request_timeout(struct st_rest_req_t *st)
 
 static void execute(struct st_rest_req_t *st, h2o_req_t *req)
 {
-    kve_kv_t *kv = kve_rest__link(kve_server_thread(req->conn->ctx), st->read_only);
+    kve_kv_t *kv = kve_rest__link(st->self, kve_server_thread(req->conn->ctx), st->read_only);
     size_t i, nsend = 0;
     int err;
 
@@ -850,6 +850,7 @@ void kve_rest_register(h2o_pathconf_t *pathconf, const kve_rest_conf_t *conf)
     self->super.on_context_dispose = on_context_dispose;
     self->super.dispose = on_handler_dispose;
     self->conf = conf;
+    self->store_id = conf->store_id;
     /* a JWT key shorter than KVE_JWT_MIN_KEY is refused by the configuration, and never verifies anything */
     self->auth = kve_rest_auth_new(conf->tokens.entries, conf->tokens.size, conf->jwt_key, conf->jwt_max_ttl_ms / 1000);
     kve_rest_policy_init();

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The KV REST API: the Upstash / Vercel KV REST protocol (../shared/docs/kv-rest-protocol.md) over the
- * thread's KV link. One request becomes one command, a pipeline or a MULTI/EXEC block, issued
+ * thread's link to the store kv.store names. One request becomes one command, a pipeline or a MULTI/EXEC block, issued
  * synchronously on the shared connection so other requests' commands never interleave with a
  * transaction; many requests share each thread's connection by pipelining.
  *
@@ -25,6 +25,9 @@
 typedef struct st_kve_rest_conf_t {
     /** URL prefix ("/kv"); "" when the API owns its listeners */
     char *path;
+    /** the name of the store the API serves, and its id (set when the configuration is loaded) */
+    char *store;
+    size_t store_id;
     struct {
         kve_rest_token_conf_t *entries;
         size_t size;

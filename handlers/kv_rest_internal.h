@@ -15,6 +15,8 @@ typedef struct st_kve_rest_handler_t {
     kve_rest_auth_t *auth;
     kve_rest_policy_t policy;
     size_t prefix_len;
+    /** the store the API serves (conf->store_id, kept here with the other fields every request reads) */
+    size_t store_id;
     /** keeps the fields above, read by every request, off the cache line every write updates below */
     char pad_[64];
     /** the sync-token counter as every thread has seen it (kv_sync.h) */
@@ -29,11 +31,11 @@ typedef struct st_kve_rest_thread_t {
 
 kve_rest_thread_t *kve_rest__thread(kve_rest_handler_t *self, h2o_req_t *req);
 
-/** The thread's KV link for a token of the given class (read-only tokens have a link of their own, as a Redis
- * user with read-only rights, when the store has one); NULL while the thread has none. */
-static inline kve_kv_t *kve_rest__link(kve_thread_t *thread, int read_only)
+/** The thread's link to the API's store for a token of the given class (read-only tokens have a link of their own,
+ * as a Redis user with read-only rights, when the store has one); NULL while the thread has none. */
+static inline kve_kv_t *kve_rest__link(const kve_rest_handler_t *self, const kve_thread_t *thread, int read_only)
 {
-    return read_only && thread->kv_ro != NULL ? thread->kv_ro : thread->kv;
+    return kve_thread_link(thread, self->store_id, read_only);
 }
 
 /** The highest sync token handed out by this process (no response carries less). */

@@ -338,7 +338,7 @@ static void start_response(sse_t *s, h2o_req_t *req)
 void kve_rest__serve_stream(kve_rest_handler_t *self, h2o_req_t *req, h2o_iovec_t token, const char *kind, const char *args,
                             size_t args_len, int read_only)
 {
-    kve_kv_t *kv = kve_rest__link(kve_server_thread(req->conn->ctx), read_only);
+    kve_kv_t *kv = kve_rest__link(self, kve_server_thread(req->conn->ctx), read_only);
     const char *argv[MAX_CHANNELS + 1], *err = NULL;
     size_t argvlen[MAX_CHANNELS + 1], argc = 1;
     int monitor = strcmp(kind, "monitor") == 0, kverr = KVE_EUNAVAIL;

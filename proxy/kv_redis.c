@@ -262,6 +262,9 @@ kve_kv_t *kve_kv_redis_create(h2o_loop_t *loop, const kve_redis_target_t *target
     if (target->username != NULL) /* two links (two users) per thread: say which */
         snprintf(link->super.peer + strlen(link->super.peer), sizeof(link->super.peer) - strlen(link->super.peer), " as %s",
                  target->username);
+    if (target->store != NULL) /* several stores: say which */
+        snprintf(link->super.peer + strlen(link->super.peer), sizeof(link->super.peer) - strlen(link->super.peer), " (store %s)",
+                 target->store);
     h2o_timeout_init(loop, &link->tick, TICK_MS);
     link->tick_entry.cb = on_tick;
     h2o_timeout_init(loop, &link->connect_timeout, conf->connect_timeout_ms);

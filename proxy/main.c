@@ -1,14 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * kvedge entry point: command line, configuration, then the pieces in dependency order (logs, embedded
- * Redis, Redis target, server and paths), the run, and the teardown in reverse order. Everything is freed
+ * Redis, server, stores and paths), the run, and the teardown in reverse order. Everything is freed
  * before exit, so LeakSanitizer can hold the whole daemon to "no leaks".
  */
 #include "conf/config.h"
 #include "conf/value.h"
 #include "handlers/kv_auth.h"
 #include "proxy/common.h"
-#include "proxy/kv_redis.h"
 #include "proxy/log.h"
 #include "proxy/metrics.h"
 
@@ -23,11 +22,10 @@ typedef struct st_app_t {
     kve_config_t cfg;
     kve_server_conf_t server_conf;
     kve_embedded_t *embedded;
-    /** the Redis users of the KV links (built only when the KV API is served) */
+    /** the Redis users of the KV API's links (built only when the KV API is served) */
     kve_redis_users_t users;
-    /** the read-write link's target, and the read-only one's (has_ro: else read-only tokens use the first) */
-    kve_redis_target_t target, target_ro;
-    int has_ro;
+    /** the stores' targets and per-thread links */
+    kve_stores_t *stores;
     kve_access_log_t *access_log;
     kve_server_t *server;
 } app_t;
@@ -147,51 +145,28 @@ static int print_acl(int argc, char **argv)
 static void on_thread_start(kve_thread_t *thread, void *data)
 {
     app_t *app = data;
-    thread->kv = kve_kv_redis_create(thread->ctx.loop, &app->target, &app->cfg.redis);
-    if (app->has_ro)
-        thread->kv_ro = kve_kv_redis_create(thread->ctx.loop, &app->target_ro, &app->cfg.redis);
+    kve_mailbox_open(&thread->mailbox, thread->ctx.queue, thread->ctx.loop, thread);
+    kve_stores_thread_start(app->stores, thread);
 }
 
+/* the mailbox first: mail still on its way is answered while the links exist */
 static void on_thread_stop(kve_thread_t *thread, void *data)
 {
-    if (thread->kv_ro != NULL)
-        kve_kv_destroy(thread->kv_ro);
-    if (thread->kv != NULL)
-        kve_kv_destroy(thread->kv);
-    thread->kv = thread->kv_ro = NULL;
+    app_t *app = data;
+    kve_mailbox_close(&thread->mailbox);
+    kve_stores_thread_stop(app->stores, thread);
 }
 
-/*
- * The links' targets: the read-write one, and a read-only one when there is a user for it (the embedded
- * Redis always has one; an external Redis when redis.read_only_username is set). With the KV API served,
- * each knows what its user must not be able to run (checked at connect).
- */
-static int init_targets(app_t *app, char *err, size_t errlen)
+/* the stores (after the server: one link block per worker); the KV API's store connects as the KV-policy users */
+static int init_stores(app_t *app, char *err, size_t errlen)
 {
-    const char *sock = app->embedded != NULL ? kve_embedded_socket_path(app->embedded) : NULL;
-    kve_redis_conf_t rw = app->cfg.redis, ro = app->cfg.redis;
+    kve_store_spec_t specs[KVE_STORES_MAX];
 
-    if (app->embedded != NULL && app->cfg.kv_enabled) {
-        rw.username = app->users.rw_name, rw.password = app->users.rw_password;
-        ro.username = app->users.ro_name, ro.password = app->users.ro_password;
-    } else {
-        ro.username = app->cfg.redis.read_only_username, ro.password = app->cfg.redis.read_only_password;
-    }
-    if (kve_redis_target_init(&app->target, &rw, sock, err, errlen) != 0)
-        return -1;
-    app->target.role = "read-write";
-    app->target.acl_refused = app->users.rw.refused.v;
-    if (!app->cfg.kv_enabled || ro.username == NULL)
-        return 0;
-    if (kve_redis_target_init(&app->target_ro, &ro, sock, err, errlen) != 0)
-        return -1;
-    if (ro.password == NULL) /* never the read-write user's password (from the URL) with another user name */
-        kve_redis_target_forget_password(&app->target_ro);
-    app->target_ro.role = "read-only";
-    app->target_ro.acl_refused = app->users.ro.refused.v;
-    app->target_ro.kill_via = &app->target; /* the read-only user may not SCRIPT KILL */
-    app->has_ro = 1;
-    return 0;
+    kve_config_store_specs(&app->cfg, &app->users, specs);
+    app->stores =
+        kve_stores_create(specs, app->cfg.stores.size, app->embedded != NULL ? kve_embedded_socket_path(app->embedded) : NULL,
+                          kve_server_num_threads(app->server), err, errlen);
+    return app->stores != NULL ? 0 : -1;
 }
 
 static uint64_t on_tick(void *data)
@@ -236,13 +211,11 @@ static int start(app_t *app, char *err, size_t errlen)
     if (kve_config_uses_embedded_redis(&app->cfg) &&
         (app->embedded = kve_embedded_start(&app->cfg.embedded, app->users.embedded_args.v, err, errlen)) == NULL)
         return -1;
-    if (init_targets(app, err, errlen) != 0)
-        return -1;
     app->server_conf = app->cfg.server;
     app->server_conf.listen.entries = app->cfg.all_listeners.entries; /* main listeners + the KV API's own */
     app->server_conf.listen.size = app->cfg.all_listeners.size;
     app->server_conf.limits.max_body_size = kve_config_h2o_body_limit(&app->cfg);
-    if ((app->server = kve_server_create(&app->server_conf, err, errlen)) == NULL)
+    if ((app->server = kve_server_create(&app->server_conf, err, errlen)) == NULL || init_stores(app, err, errlen) != 0)
         return -1;
     sources = (kve_admin_sources_t){app->server, app->embedded};
     return kve_config_register_paths(&app->cfg, app->server, &sources, app->access_log, err, errlen);
@@ -250,11 +223,12 @@ static int start(app_t *app, char *err, size_t errlen)
 
 static void stop(app_t *app)
 {
+    for (size_t i = 0; app->server != NULL && i != kve_server_num_threads(app->server); ++i)
+        kve_mailbox_dispose(&kve_server_get_thread(app->server, i)->mailbox);
     kve_server_destroy(app->server);
+    kve_stores_destroy(app->stores);
     kve_access_log_close(app->access_log);
     kve_embedded_stop(app->embedded);
-    kve_redis_target_dispose(&app->target);
-    kve_redis_target_dispose(&app->target_ro);
     kve_config_users_dispose(&app->users);
     kve_config_dispose(&app->cfg);
     kve_metrics_reset_routes();
@@ -292,8 +266,8 @@ static int run(const char *config_path)
         status = 1;
         goto Exit;
     }
-    kve_log(KVE_LOG_INFO, "main", "kvedge %s started (config %s, kv store %s)", KVE_VERSION, config_path,
-            app.embedded != NULL ? "embedded redis-server" : "redis");
+    kve_log(KVE_LOG_INFO, "main", "kvedge %s started (config %s, %zu store%s%s)", KVE_VERSION, config_path, app.cfg.stores.size,
+            app.cfg.stores.size == 1 ? "" : "s", app.embedded != NULL ? ", one of them the embedded redis-server" : "");
     kve_server_set_tick(app.server, on_tick, &app);
     kve_server_run(app.server, &hooks, on_reopen, &app);
     kve_log(KVE_LOG_INFO, "main", "stopped");

@@ -8,8 +8,12 @@
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
 
-/* 0: not checked yet; 1: a link is asking or has asked (one check per process, not one per thread) */
-static int checked;
+/* the target's flag: 0 not checked yet; 1 a link is asking or has asked (one check per target, not one per thread).
+ * Targets are shared read-only by the links, except for this one field. */
+static int *checked_flag(const kve_redis_link_t *link)
+{
+    return (int *)&link->target->limit_checked;
+}
 
 /* the next space-separated word of [*p, end) */
 static int next_word(const char **p, const char *end, const char **word, size_t *len)
@@ -58,27 +62,31 @@ int kve_redis_parse_output_limit(const char *value, size_t len, uint64_t *hard, 
 static void on_config_reply(redisAsyncContext *ac, void *_reply, void *privdata)
 {
     const redisReply *reply = _reply;
+    kve_redis_link_t *link = privdata; /* alive: hiredis runs this from the link's connection, even when it goes away */
+    const char *peer = link->super.peer;
     uint64_t hard, soft;
 
     if (reply == NULL) { /* the connection went away first: another link (or this one, later) asks again */
-        __atomic_store_n(&checked, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(checked_flag(link), 0, __ATOMIC_RELAXED);
         return;
     }
     if (reply->type == REDIS_REPLY_ERROR) {
         kve_log(KVE_LOG_INFO, "redis",
                 "cannot check Redis' client-output-buffer-limit (CONFIG GET: %.*s); make sure its normal "
-                "class has a hard limit (see docs/configuration.md)",
-                (int)KVE_MIN(reply->len, 100), reply->str);
+                "class has a hard limit (see docs/configuration.md; link to %s)",
+                (int)KVE_MIN(reply->len, 100), reply->str, peer);
     } else if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 || reply->element[1]->type != REDIS_REPLY_STRING ||
                kve_redis_parse_output_limit(reply->element[1]->str, reply->element[1]->len, &hard, &soft) != 0) {
-        kve_log(KVE_LOG_INFO, "redis", "cannot check Redis' client-output-buffer-limit (unexpected CONFIG GET reply)");
+        kve_log(KVE_LOG_INFO, "redis", "cannot check Redis' client-output-buffer-limit (unexpected CONFIG GET reply; link to %s)",
+                peer);
     } else if (hard == 0 && soft == 0) {
         kve_log(KVE_LOG_WARN, "redis",
                 "Redis' client-output-buffer-limit for normal clients is unlimited: one request can make it buffer without bound; "
-                "set e.g. CONFIG SET client-output-buffer-limit \"normal 256mb 0 0\" (see docs/configuration.md)");
+                "set e.g. CONFIG SET client-output-buffer-limit \"normal 256mb 0 0\" (see docs/configuration.md; link to %s)",
+                peer);
     } else {
-        kve_log(KVE_LOG_DEBUG, "redis", "Redis' client-output-buffer-limit normal: hard %llu, soft %llu bytes",
-                (unsigned long long)hard, (unsigned long long)soft);
+        kve_log(KVE_LOG_DEBUG, "redis", "Redis' client-output-buffer-limit normal: hard %llu, soft %llu bytes (link to %s)",
+                (unsigned long long)hard, (unsigned long long)soft, peer);
     }
 }
 
@@ -88,8 +96,8 @@ void kve_redis__check_output_limit(kve_redis_link_t *link)
     static const size_t argvlen[] = {6, 3, 26};
     int expected = 0;
 
-    if (!__atomic_compare_exchange_n(&checked, &expected, 1, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+    if (!__atomic_compare_exchange_n(checked_flag(link), &expected, 1, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
         return;
     if (redisAsyncCommandArgv(link->adapter.ac, on_config_reply, link, 3, (const char **)argv, argvlen) != REDIS_OK)
-        __atomic_store_n(&checked, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(checked_flag(link), 0, __ATOMIC_RELAXED);
 }

@@ -2,7 +2,7 @@
 /*
  * Redis' per-connection output buffer limit (`client-output-buffer-limit normal <hard> <soft> <seconds>`):
  * unlimited by default, so a client that asks for more than it reads makes Redis grow without bound.
- * kvedge sets it on the embedded server (embedded_redis.client_output_buffer_limit) and checks it once on
+ * kvedge sets it on the embedded server (embedded_redis.client_output_buffer_limit) and checks it once per store on
  * an external one: the link sends CONFIG GET when it first comes up, warns when the normal class is
  * unlimited, and says once that it could not check when the user may not run CONFIG GET (an ACL, a
  * renamed command). Never fatal.

@@ -37,6 +37,13 @@ typedef struct st_kve_redis_target_t {
     char *password;
     /** which token access class the links to this target serve ("read-write", "read-only"), for logs */
     const char *role;
+    /** the store's name, for logs (borrowed; NULL: not named, as the configuration has one store) */
+    const char *store;
+    /**
+     * The output buffer limit check of an external Redis (redis_limits.c) was started: 0 or 1, read and written
+     * atomically by the links of every thread, so one link per target asks. Set by the driver, not by callers.
+     */
+    int limit_checked;
     /**
      * Borrowed, NULL-terminated (may be NULL): commands the KV policy refuses to this role, which the user must
      * not be able to run either (inside scripts); each connection checks that once its handshake is done.

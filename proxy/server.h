@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The server: listeners, worker threads (one event loop, one h2o context and one KV link each, as in
- * h2o's own main.c), connection accounting and the graceful stop. The main thread owns the signals
+ * The server: listeners, worker threads (one event loop, one h2o context and one link per store each, as
+ * in h2o's own main.c), connection accounting and the graceful stop. The main thread owns the signals
  * (SIGTERM/SIGINT/SIGHUP/SIGCHLD are blocked in every thread and taken with sigtimedwait), so workers never
  * run signal handlers. A handler finds its thread with kve_server_thread(req->conn->ctx).
  *
@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include "h2o.h"
 #include "proxy/kv.h"
+#include "proxy/mailbox.h"
 #include "proxy/metrics.h"
 
 typedef struct st_kve_tls_conf_t {
@@ -68,15 +69,29 @@ typedef struct st_kve_drain_watcher_t {
     void (*on_drain)(struct st_kve_drain_watcher_t *watcher);
 } kve_drain_watcher_t;
 
+/** One store's links on one thread (proxy/stores.h creates them; features reach them with kve_thread_link). */
+typedef struct st_kve_thread_store_t {
+    /** the store's name (borrowed from the configuration) */
+    const char *name;
+    /** the link (NULL before the thread's start hook and after its stop hook) */
+    kve_kv_t *rw;
+    /** the link as the store's read-only user, for read-only KV tokens (NULL: the store has none; they use `rw`) */
+    kve_kv_t *ro;
+} kve_thread_store_t;
+
 /** Per-thread state; `ctx` is first so the h2o context pointer converts back (kve_server_thread). */
 typedef struct st_kve_thread_t {
     h2o_context_t ctx;
     size_t index;
     kve_server_t *server;
-    /** this thread's KV link (NULL until the thread's init hook created it) */
-    kve_kv_t *kv;
-    /** the link for read-only tokens' commands, as a Redis user with read-only rights (NULL: they use `kv`) */
-    kve_kv_t *kv_ro;
+    /**
+     * this thread's links, one entry per store, indexed by store id (the configuration's order); set by the start
+     * hook (proxy/stores.h), NULL and 0 until then. The array stays valid until the server is destroyed.
+     */
+    kve_thread_store_t *stores;
+    size_t num_stores;
+    /** where other threads post work for this thread (proxy/mailbox.h; opened by the start hook) */
+    kve_mailbox_t mailbox;
     /** this thread's counters (written only by this thread) */
     kve_metrics_thread_t *metrics;
     /** kve_drain_watcher_t of this thread */
@@ -85,7 +100,7 @@ typedef struct st_kve_thread_t {
 
 /** Hooks the server calls on each worker thread, on that thread. */
 typedef struct st_kve_server_hooks_t {
-    /** after the context is initialised, before serving: create per-thread resources (the KV link) */
+    /** after the context is initialised, before serving: create per-thread resources (the stores' links) */
     void (*on_thread_start)(kve_thread_t *thread, void *data);
     /** after the drain, before the context is disposed: free them (may run the loop to flush) */
     void (*on_thread_stop)(kve_thread_t *thread, void *data);
@@ -128,6 +143,20 @@ static inline void kve_server_watch_drain(kve_thread_t *thread, kve_drain_watche
 static inline kve_thread_t *kve_server_thread(h2o_context_t *ctx)
 {
     return (kve_thread_t *)ctx;
+}
+
+/**
+ * The thread's link to store `store` (an id the configuration resolved, e.g. kv.store) for a client of the
+ * read-write or read-only class: read-only clients get the store's read-only link when it has one. NULL when the
+ * thread has no such link (outside its hooks, or an id the configuration does not have).
+ */
+static inline kve_kv_t *kve_thread_link(const kve_thread_t *thread, size_t store, int read_only)
+{
+    const kve_thread_store_t *s;
+    if (store >= thread->num_stores)
+        return NULL;
+    s = thread->stores + store;
+    return read_only && s->ro != NULL ? s->ro : s->rw;
 }
 
 #endif

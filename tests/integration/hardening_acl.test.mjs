@@ -89,8 +89,8 @@ test('issue 6.4: embedded Redis: scripts of either class cannot run what the pol
         const ready = await http('GET', `${k.url}/readyz`);
         assert.equal(ready.status, 200, ready.body);
         const metrics = (await http('GET', `${k.url}/metrics`)).body;
-        assert.match(metrics, /kvedge_kv_read_only_link_up\{thread="0"\} 1/);
-        assert.match(metrics, /kvedge_kv_link_up\{thread="1"\} 1/);
+        assert.match(metrics, /kvedge_kv_read_only_link_up\{store="default",thread="0"\} 1/);
+        assert.match(metrics, /kvedge_kv_link_up\{store="default",thread="1"\} 1/);
     } finally {
         assertCleanExit(await k.stop());
     }

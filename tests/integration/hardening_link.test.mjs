@@ -33,7 +33,7 @@ function json(r) {
 async function metric(k, name) {
     const r = await http('GET', `${k.adminUrl}metrics`);
     assert.equal(r.status, 200);
-    return Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(r.body)?.[1]);
+    return Number(new RegExp(`^${name}(?:\\{store="default"\\})? (\\d+)$`, 'm').exec(r.body)?.[1]);
 }
 
 /** One kvedge thread (so every request shares one link) on `redis` (a URL or a redis: map), plus `extra`. */

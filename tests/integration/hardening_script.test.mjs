@@ -43,7 +43,7 @@ test('issue 6.4: a read-only token looping in EVAL_RO or FCALL_RO: the script is
             body: { result: 5000050000 },
         });
         const metrics = (await http('GET', `${k.url}/metrics`)).body;
-        assert.match(metrics, /kvedge_kv_link_up\{thread="0"\} 1/);
+        assert.match(metrics, /kvedge_kv_link_up\{store="default",thread="0"\} 1/);
     } finally {
         assertCleanExit(await k.stop());
     }

@@ -109,7 +109,7 @@ test('sync counter: an error reply, a timeout or a lost connection on its INCR k
 async function inflight(k) {
     const r = await http('GET', `${k.adminUrl}metrics`);
     assert.equal(r.status, 200);
-    return Number(/^kvedge_kv_inflight (\d+)$/m.exec(r.body)?.[1]);
+    return Number(/^kvedge_kv_inflight\{store="default"\} (\d+)$/m.exec(r.body)?.[1]);
 }
 
 /** HTTP/1: writes the request on a socket of its own; abandon() closes it without reading a byte. */

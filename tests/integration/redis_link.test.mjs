@@ -40,7 +40,7 @@ function load(url, concurrency = 8) {
 }
 
 function metric(body, name) {
-    const m = new RegExp(`^${name} (\\d+)$`, 'm').exec(body);
+    const m = new RegExp(`^${name}(?:\\{store="default"\\})? (\\d+)$`, 'm').exec(body);
     return m ? Number(m[1]) : NaN;
 }
 
@@ -97,7 +97,7 @@ test('Redis SIGSTOPped: readiness times out cleanly, nothing hangs, recovery aft
         assert.ok(Math.max(...samples.map((s) => s.ms)) < 2000, `no request hung (max ${Math.max(...samples.map((s) => s.ms))} ms)`);
         const r = await http('GET', `${k.url}/readyz`);
         assert.equal(r.status, 503);
-        assert.match(r.body, /^not ready: kv store: (kv command timed out|kv store unavailable|kv store connection failed)\n$/);
+        assert.match(r.body, /^not ready: store default, thread \d: (kv command timed out|kv store unavailable|kv store connection failed)(; \d+ more links? not ready)?\n$/);
         const m = (await http('GET', `${k.url}/metrics`)).body;
         assert.ok(metric(m, 'kvedge_kv_timeouts_total') > 0, 'timeouts were counted');
 
@@ -284,7 +284,7 @@ test('a reply nested deeper than hiredis 0.14 parses (7 levels): 503 JSON protoc
     const k = await startKvedge({ redis: redis.url, threads: 2, kv: { tokens: [{ token: KV_TOKEN }] } }, { waitReady: true });
     const linksUp = async () => {
         const m = (await http('GET', `${k.url}/metrics`)).body;
-        const up = [...m.matchAll(/^kvedge_kv_link_up\{thread="\d+"\} (\d)$/gm)].map((x) => x[1]);
+        const up = [...m.matchAll(/^kvedge_kv_link_up\{store="default",thread="\d+"\} (\d)$/gm)].map((x) => x[1]);
         return up.length === 2 && up.every((v) => v === '1');
     };
     const pingAll = async () => {

@@ -90,11 +90,11 @@ test('metrics are Prometheus text with requests, latency, connections and the KV
         /^kvedge_http_request_duration_seconds_bucket\{route="admin",le="\+Inf"\} [1-9]\d*$/m,
         /^kvedge_http_request_duration_seconds_count\{route="admin"\} [1-9]\d*$/m,
         /^kvedge_connections [1-9]\d*$/m,
-        /^kvedge_kv_link_up\{thread="0"\} 1$/m,
-        /^kvedge_kv_link_up\{thread="1"\} 1$/m,
-        /^kvedge_kv_commands_total \d+$/m,
-        /^kvedge_kv_timeouts_total 0$/m,
-        /^kvedge_kv_reconnects_total 0$/m,
+        /^kvedge_kv_link_up\{store="default",thread="0"\} 1$/m,
+        /^kvedge_kv_link_up\{store="default",thread="1"\} 1$/m,
+        /^kvedge_kv_commands_total\{store="default"\} \d+$/m,
+        /^kvedge_kv_timeouts_total\{store="default"\} 0$/m,
+        /^kvedge_kv_reconnects_total\{store="default"\} 0$/m,
         /^kvedge_build_info\{version="[^"]+"\} 1$/m,
     ])
         assert.match(m.body, re);

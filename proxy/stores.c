@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Named stores at runtime (see stores.h): one read-write target per store and a read-only one for a store with a
+ * read-only user, and one block of per-thread links, thread i's entries at [i * n, (i + 1) * n).
+ */
+#include "proxy/stores.h"
+#include "proxy/common.h"
+#include "proxy/kv_redis.h"
+
+#include <string.h>
+
+typedef struct st_store_t {
+    kve_store_spec_t spec;
+    kve_redis_target_t target, target_ro;
+    int has_ro;
+} store_t;
+
+struct st_kve_stores_t {
+    store_t *stores;
+    size_t num_stores;
+    size_t num_threads;
+    /** num_threads * num_stores entries: thread i's links at i * num_stores */
+    kve_thread_store_t *links;
+};
+
+/* the read-write target: the spec's user and password in place of the configuration's when given */
+static int init_rw(store_t *s, const char *sock, char *err, size_t errlen)
+{
+    kve_redis_conf_t conf = *s->spec.redis;
+
+    if (s->spec.username != NULL)
+        conf.username = (char *)s->spec.username, conf.password = (char *)s->spec.password;
+    if (kve_redis_target_init(&s->target, &conf, sock, err, errlen) != 0)
+        return -1;
+    s->target.role = "read-write";
+    s->target.acl_refused = s->spec.refused;
+    return 0;
+}
+
+/* the read-only target, when the store has a read-only user */
+static int init_ro(store_t *s, const char *sock, char *err, size_t errlen)
+{
+    kve_redis_conf_t conf = *s->spec.redis;
+
+    if (s->spec.ro_username == NULL)
+        return 0;
+    conf.username = (char *)s->spec.ro_username, conf.password = (char *)s->spec.ro_password;
+    if (kve_redis_target_init(&s->target_ro, &conf, sock, err, errlen) != 0)
+        return -1;
+    if (conf.password == NULL) /* never the read-write user's password (from the URL) with another user name */
+        kve_redis_target_forget_password(&s->target_ro);
+    s->target_ro.role = "read-only";
+    s->target_ro.acl_refused = s->spec.ro_refused;
+    s->target_ro.kill_via = &s->target; /* the read-only user may not SCRIPT KILL */
+    s->has_ro = 1;
+    return 0;
+}
+
+kve_stores_t *kve_stores_create(const kve_store_spec_t *specs, size_t n, const char *embedded_socket, size_t num_threads, char *err,
+                                size_t errlen)
+{
+    kve_stores_t *set = kve_zalloc(sizeof(*set));
+    size_t i;
+
+    KVE_ASSERT(n <= KVE_STORES_MAX && num_threads != 0);
+    set->stores = kve_zalloc(sizeof(*set->stores) * KVE_MAX(n, 1));
+    set->num_threads = num_threads;
+    for (i = 0; i != n; ++i) {
+        store_t *s = set->stores + i;
+        s->spec = specs[i];
+        ++set->num_stores; /* from here on, destroy disposes its targets */
+        if (init_rw(s, embedded_socket, err, errlen) != 0 || init_ro(s, embedded_socket, err, errlen) != 0) {
+            kve_stores_destroy(set);
+            return NULL;
+        }
+        s->target.store = s->target_ro.store = n > 1 ? s->spec.name : NULL;
+    }
+    set->links = kve_zalloc(sizeof(*set->links) * num_threads * KVE_MAX(n, 1));
+    return set;
+}
+
+void kve_stores_thread_start(kve_stores_t *set, kve_thread_t *thread)
+{
+    kve_thread_store_t *links;
+
+    KVE_ASSERT(thread->index < set->num_threads);
+    links = set->links + thread->index * set->num_stores;
+    for (size_t i = 0; i != set->num_stores; ++i) {
+        const store_t *s = set->stores + i;
+        links[i].name = s->spec.name;
+        links[i].rw = kve_kv_redis_create(thread->ctx.loop, &s->target, s->spec.redis);
+        if (s->has_ro)
+            links[i].ro = kve_kv_redis_create(thread->ctx.loop, &s->target_ro, s->spec.redis);
+    }
+    thread->stores = links;
+    thread->num_stores = set->num_stores;
+}
+
+void kve_stores_thread_stop(kve_stores_t *set, kve_thread_t *thread)
+{
+    for (size_t i = 0; i != thread->num_stores; ++i) {
+        kve_thread_store_t *l = thread->stores + i;
+        kve_kv_t *rw = l->rw, *ro = l->ro;
+        /* other threads (the metrics) read these pointers: clear them before the links go */
+        __atomic_store_n(&l->ro, NULL, __ATOMIC_RELEASE);
+        __atomic_store_n(&l->rw, NULL, __ATOMIC_RELEASE);
+        if (ro != NULL)
+            kve_kv_destroy(ro);
+        if (rw != NULL)
+            kve_kv_destroy(rw);
+    }
+}
+
+size_t kve_stores_count(const kve_stores_t *set)
+{
+    return set->num_stores;
+}
+
+void kve_stores_destroy(kve_stores_t *set)
+{
+    if (set == NULL)
+        return;
+    for (size_t i = 0; i != set->num_stores; ++i) {
+        kve_redis_target_dispose(&set->stores[i].target);
+        kve_redis_target_dispose(&set->stores[i].target_ro);
+    }
+    free(set->stores);
+    free(set->links);
+    free(set);
+}
