@@ -135,6 +135,8 @@ int kve_conf_load_string(kve_conf_t *conf, const char *name, const char *text, c
 
 /** Reports an error at `node` (NULL: no position). The current key path is prefixed to the message. */
 void kve_conf_error(kve_conf_t *conf, const kve_node_t *node, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/** Reports a warning at `node` (a node of the file) in the same format; it does not count as an error. */
+void kve_conf_warn(kve_conf_t *conf, const kve_node_t *node, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /**
  * For CUSTOM parsers: the value of scalar `node` with `${ENV}` substituted, malloc'd (`*len` bytes plus a NUL), or
  * NULL after reporting the error.

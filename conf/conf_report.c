@@ -80,21 +80,31 @@ static void print_source(FILE *out, const char *source, unsigned line, unsigned 
     fputs("^\n", out);
 }
 
+static void vreport_kind(kve_conf_t *conf, const char *kind, const char *file, unsigned line, unsigned col, const char *source,
+                         const char *fmt, va_list args) __attribute__((format(printf, 7, 0)));
+
 void kve_conf__vreport(kve_conf_t *conf, const char *file, unsigned line, unsigned col, const char *source, const char *fmt,
                        va_list args)
 {
-    FILE *out = conf->errout;
     if (++conf->num_errors > KVE_CONF_MAX_ERRORS) {
         if (conf->num_errors == KVE_CONF_MAX_ERRORS + 1)
-            fprintf(out, "... too many errors, stopping after %d\n", KVE_CONF_MAX_ERRORS);
+            fprintf(conf->errout, "... too many errors, stopping after %d\n", KVE_CONF_MAX_ERRORS);
         return;
     }
+    vreport_kind(conf, "error", file, line, col, source, fmt, args);
+}
+
+/* one report: "file:line:col: <kind>: path: message", then the line and a caret */
+static void vreport_kind(kve_conf_t *conf, const char *kind, const char *file, unsigned line, unsigned col, const char *source,
+                         const char *fmt, va_list args)
+{
+    FILE *out = conf->errout;
     if (file == NULL) {
-        fputs("error: ", out);
+        fprintf(out, "%s: ", kind);
     } else if (line == 0) {
-        fprintf(out, "%s: error: ", file);
+        fprintf(out, "%s: %s: ", file, kind);
     } else {
-        fprintf(out, "%s:%u:%u: error: ", file, line, col);
+        fprintf(out, "%s:%u:%u: %s: ", file, line, col, kind);
     }
     print_path(conf, out);
     vfprintf(out, fmt, args);
@@ -143,6 +153,14 @@ static void vreport_node(kve_conf_t *conf, const kve_node_t *node, unsigned col,
     } else {
         kve_conf__vreport(conf, node->file, node->line, col, find_source(conf, node->file, node->line), fmt, args);
     }
+}
+
+void kve_conf_warn(kve_conf_t *conf, const kve_node_t *node, const char *fmt, ...)
+{
+    va_list args;
+    va_start(args, fmt);
+    vreport_kind(conf, "warning", node->file, node->line, node->column, find_source(conf, node->file, node->line), fmt, args);
+    va_end(args);
 }
 
 void kve_conf_error(kve_conf_t *conf, const kve_node_t *node, const char *fmt, ...)

@@ -21,8 +21,8 @@
     X(PROTO, 503, "kv store protocol error")                                                                                       \
     X(INVAL, 400, "invalid argument")                                                                                              \
     X(SHUTDOWN, 503, "server is shutting down")                                                                                    \
-    X(AUTH, 503, "kv store refused the credentials")                                                                                  \
-    X(TOO_LARGE, 413, "kv request or reply too large for the store")                                                              \
+    X(AUTH, 503, "kv store refused the credentials")                                                                               \
+    X(TOO_LARGE, 413, "kv request or reply too large for the store")                                                               \
     X(RATE_LIMITED, 429, "kv store rate limit exceeded")                                                                           \
     X(ABORTED, 400, "transaction discarded")                                                                                       \
     X(NOTSENT, 503, "kv command not sent")                                                                                         \

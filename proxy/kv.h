@@ -13,8 +13,8 @@
  *   passed max_reply_size while it was read), or a KVE_E* code with reply == NULL: KVE_ETIMEDOUT, KVE_ECONN,
  *   KVE_EPROTO, KVE_EUNAVAIL, KVE_EAUTH, KVE_ESHUTDOWN..., KVE_EABORTED (an atomic batch not applied) or
  *   KVE_ENOTSENT (the caller stopped the batch before the command was sent).
- * - Replies are borrowed for the duration of the callback; kve_kv_reply_take() keeps one (or any part of one)
- *   without copying, kve_kv_reply_take_str() keeps a string's bytes.
+ * - Replies are borrowed for the duration of the callback; kve_kv_reply_take_str() keeps a string's bytes
+ *   (without a copy when the driver allocated them on their own).
  * - A command that timed out may still run on the store later: a timeout makes the outcome of a write unknown.
  * - `window` bounds the commands in flight (the rest are sent as results come back); kve_kv_batch_stop(), called
  *   from on_reply, sends nothing more.
@@ -53,21 +53,22 @@ enum {
      */
     KVE_REPLY_TOO_BIG = 7,
     /* RESP3 (drivers that speak it; the Redis driver speaks RESP2 today). Encoders show them as RESP2 does. */
-    KVE_REPLY_DOUBLE = 8, /* `dval`, and `str` the text the store sent ("3.14", "inf") */
-    KVE_REPLY_BOOL = 9,   /* `integer` 0 or 1 */
-    KVE_REPLY_MAP = 10,   /* `elements` is twice the number of pairs: key, value, key, value... */
-    KVE_REPLY_SET = 11,   /* like an array */
+    KVE_REPLY_DOUBLE = 8,  /* `dval`, and `str` the text the store sent ("3.14", "inf") */
+    KVE_REPLY_BOOL = 9,    /* `integer` 0 or 1 */
+    KVE_REPLY_MAP = 10,    /* `elements` is twice the number of pairs: key, value, key, value... */
+    KVE_REPLY_SET = 11,    /* like an array */
     KVE_REPLY_BIGNUM = 12, /* `str` the decimal digits */
-    KVE_REPLY_VERB = 13,   /* `str` the text (after the "txt:" prefix), `format` the 3 bytes before it */
+    KVE_REPLY_VERB = 13,   /* `str` the text with its "txt:" prefix */
     KVE_REPLY_PUSH = 14    /* out-of-band data (like an array); never a command's reply */
 };
 
+/** kve_kv_reply_t._mem: `str` is a separate allocation the object owns (kve_kv_reply_take_str may take it) */
+#define KVE_KV_REPLY_OWNS_STR 0x1
+
 typedef struct st_kve_kv_reply_t {
     int type;
-    /** private (kv_replies.c): how the object and its string are held; 0 for objects built by hand */
+    /** private: how the object's string is held (KVE_KV_REPLY_OWNS_STR); 0 for objects built by hand */
     uint8_t _mem;
-    /** KVE_REPLY_VERB: the format ("txt", "mkd"), not NUL-terminated */
-    char format[3];
     union {
         /** KVE_REPLY_INTEGER; KVE_REPLY_BOOL: 0 or 1 */
         long long integer;
@@ -83,20 +84,10 @@ typedef struct st_kve_kv_reply_t {
 } kve_kv_reply_t;
 
 /**
- * Takes ownership of `reply` (a reply or any part of one handed to a callback; call it during the callback): the
- * result stays valid after the callback and is freed with kve_kv_reply_free(). No copy for replies a driver built
- * (the driver skips what was taken when it frees the rest); replies built otherwise (by hand, static) are copied.
- * Take a part once; parts of it taken separately stay with their own takers.
- */
-kve_kv_reply_t *kve_kv_reply_take(const kve_kv_reply_t *reply);
-/** A deep copy of `reply` (free it with kve_kv_reply_free()). */
-kve_kv_reply_t *kve_kv_reply_copy(const kve_kv_reply_t *reply);
-/** Frees a reply obtained from kve_kv_reply_take() or kve_kv_reply_copy() (NULL: nothing). */
-void kve_kv_reply_free(kve_kv_reply_t *reply);
-/**
- * Takes the bytes of a string reply (STRING, STATUS, ERROR, DOUBLE, BIGNUM, VERB) handed to a callback: returns a
- * malloc'd NUL-terminated buffer of reply->len bytes for the caller to free(). A large string (one the driver
- * allocated on its own) is handed over without a copy, a short one is copied; `reply` is left holding "".
+ * Takes the bytes of a string reply (or of any string inside one) handed to a callback, during the callback:
+ * returns a malloc'd NUL-terminated buffer of reply->len bytes (*len set) for the caller to free(). A string the
+ * driver allocated on its own (a large bulk string) is handed over without a copy, a short one is copied; either
+ * way `reply` is left holding "" (len 0).
  */
 char *kve_kv_reply_take_str(const kve_kv_reply_t *reply, size_t *len);
 
@@ -153,12 +144,14 @@ typedef struct st_kve_kv_command_t {
     const size_t *argvlen;
     /** KVE_KV_CMD_* */
     unsigned flags;
-    /** the cluster slot all its keys hash to (kve_kv_key_slot), or KVE_KV_SLOT_NONE (keyless, or not computed) */
+    /** the cluster slot all its keys hash to (CRC16 mod 16384), or KVE_KV_SLOT_NONE (keyless, or not computed); carried for
+     * drivers that route by slot (the Redis driver with one primary ignores it) */
     int32_t slot;
-    /** the store must have applied every write up to this sync position (kve_sync_token_t.offset); 0: any */
+    /** the store must have applied every write up to this sync position (a kve_kv_batch_result_t.sync_offset
+     * or a bound above it); 0: any. The Redis driver with one primary ignores it (the primary has every write). */
     uint64_t min_sync;
 } kve_kv_command_t;
-#define KVE_KV_COMMAND(argc_, argv_, argvlen_)                                                                                      \
+#define KVE_KV_COMMAND(argc_, argv_, argvlen_)                                                                                     \
     ((kve_kv_command_t){.argc = (argc_), .argv = (argv_), .argvlen = (argvlen_), .slot = KVE_KV_SLOT_NONE})
 
 /* batch flags */
@@ -215,6 +208,13 @@ kve_kv_batch_t *kve_kv_batch(kve_kv_t *kv, const kve_kv_command_t *cmds, size_t 
                              kve_kv_reply_cb on_reply, kve_kv_done_cb on_done, void *data, int *err);
 
 /**
+ * The single-command convenience: a batch of one command (defaults for its flags) with no on_done; on_reply gets
+ * index 0. Same contract as kve_kv_batch().
+ */
+kve_kv_batch_t *kve_kv_call(kve_kv_t *kv, size_t argc, const char *const *argv, const size_t *argvlen,
+                            const kve_kv_batch_opts_t *opts, kve_kv_reply_cb on_reply, void *data, int *err);
+
+/**
  * From the batch's own on_reply only: send no more of its commands. Those not sent yet get KVE_ENOTSENT, in
  * order, after the results of those sent; a KVE_KV_BATCH_SYNC batch reads the sync position after the last one
  * sent.
@@ -240,9 +240,6 @@ enum { KVE_KV_SCRIPT_NONE = 0, KVE_KV_SCRIPT_EVAL = 1, KVE_KV_SCRIPT_FUNCTION = 
  */
 int kve_kv_script_kind(const char *name, size_t len);
 
-/** The Redis Cluster slot of a key (CRC16 of the key, or of its first non-empty {hash tag}, modulo 16384). */
-int32_t kve_kv_key_slot(const char *key, size_t len);
-
 /** Copies the link's counters (safe to call from another thread; values are read with relaxed atomics). */
 void kve_kv_get_stats(const kve_kv_t *kv, kve_kv_stats_t *out);
 
@@ -253,7 +250,7 @@ void kve_kv_get_stats(const kve_kv_t *kv, kve_kv_stats_t *out);
  * callback gets every reply (subscribe confirmations, messages, monitor lines) with err 0, and at most once
  * err < 0 with reply NULL when the stream fails (connection refused or lost, handshake error, or no first reply
  * within the connect timeout: KVE_ETIMEDOUT); after that it is never called again. Replies are borrowed for the
- * call (kve_kv_reply_take keeps one). Streams don't count against the link's pipelining and don't need it to be
+ * call. Streams don't count against the link's pipelining and don't need it to be
  * up.
  */
 typedef struct st_kve_kv_stream_t kve_kv_stream_t;
