@@ -295,8 +295,10 @@ static void on_done(void *data, const kve_kv_batch_result_t *result)
                                     ? h2o_strdup(&st->req->pool, result->abort_reply->str, result->abort_reply->len).base
                                     : "ERR transaction discarded";
     /* the writes ran (or may have): they get a token of their own, even when the position could not be read */
-    if (st->writes && st->failure == 0)
-        st->sync = KVE_MAX(kve_sync_issue(&st->self->sync, result->sync_known ? result->sync_offset : 0, st->sync), st->sync);
+    if (st->writes && st->failure == 0) {
+        uint64_t token = kve_sync_issue(&st->self->sync, result->sync_known ? result->sync_offset : 0, st->sync);
+        st->sync = KVE_MAX(token, st->sync); /* (KVE_MAX evaluates its arguments twice) */
+    }
     finish(st);
 }
 

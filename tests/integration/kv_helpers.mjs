@@ -20,7 +20,6 @@ import { startKvedge, startRedis, waitFor } from './harness.mjs';
 
 export const RW_TOKEN = 'rw-token-0123456789abcdef';
 export const RO_TOKEN = 'ro-token-0123456789abcdef';
-export const SYNC_KEY = 'kvedge:sync';
 
 /**
  * Opens a streaming request (GET by default; `body` is sent when given) and reads it incrementally.
@@ -130,8 +129,8 @@ repeat
 until cursor == '0'
 return n`;
 
-/** Delete every key of the ioredis client's database except the sync-token counter. */
-export function clearKeys(io, keep = SYNC_KEY) {
+/** Delete every key of the ioredis client's database (except `keep`, if given). */
+export function clearKeys(io, keep = '') {
     return io.eval(CLEAR_SCRIPT, 0, keep);
 }
 
