@@ -16,9 +16,16 @@
 #include "conf/value.h"
 #include "proxy/common.h"
 
+/* where the keys an object does not give come from: the block of defaults its directive inherits (NULL: none) */
+struct st_inherit_t {
+    const kve_directive_t *block; /* the top-level KVE_F_DEFAULTS MAP named by .inherits */
+    const void *obj;              /* the block's object */
+};
+
 static void set_value(kve_conf_t *conf, const kve_directive_t *d, const kve_node_t *node, void *field);
 static void apply_table(kve_conf_t *conf, const kve_directive_t *table, const kve_node_t *map, void *obj,
-                        const kve_directive_t *preset, int enforce_required, const kve_node_t *report_node);
+                        const kve_directive_t *preset, int enforce_required, const kve_node_t *report_node,
+                        const struct st_inherit_t *inherit);
 
 kve_conf_t *kve_conf_new(FILE *errout)
 {
@@ -36,6 +43,7 @@ void kve_conf_free(kve_conf_t *conf)
     free(conf->docs);
     free(conf->path);
     free(conf->hidden);
+    free(conf->origins);
     free(conf);
 }
 
@@ -47,6 +55,11 @@ const kve_node_t *kve_conf_root(const kve_conf_t *conf)
 size_t kve_conf_error_count(const kve_conf_t *conf)
 {
     return conf->num_errors;
+}
+
+size_t kve_conf_warning_count(const kve_conf_t *conf)
+{
+    return conf->num_warnings;
 }
 
 int kve_conf__is_null(const kve_node_t *node)
@@ -204,7 +217,7 @@ static void handle_key(kve_conf_t *conf, const kve_directive_t *table, const kve
     const kve_directive_t *d;
     int via_file = 0;
     char quoted[256];
-    size_t earlier;
+    size_t earlier, before;
 
     if ((earlier = find_earlier(map, i)) != SIZE_MAX) {
         kve_conf_error(conf, key, "duplicate key %s (first defined at line %u)",
@@ -225,6 +238,7 @@ static void handle_key(kve_conf_t *conf, const kve_directive_t *table, const kve
         return;
     }
     set[d - table] = 1;
+    before = conf->num_errors;
     kve_conf__push_key(conf, key->u.scalar.value);
     if (via_file) {
         kve_conf__read_secret(conf, d, value, (char *)obj + d->offset);
@@ -232,13 +246,61 @@ static void handle_key(kve_conf_t *conf, const kve_directive_t *table, const kve
         set_value(conf, d, value, (char *)obj + d->offset);
     }
     kve_conf__pop(conf);
+    if (conf->num_errors == before && d->type != KVE_T_MAP)
+        kve_conf__record_origin(conf, (char *)obj + d->offset, d, KVE_CONF_SET, value, NULL, via_file);
+}
+
+/*
+ * The block of defaults that the objects of `d` inherit from, in `*inherit`; returns `inherit`, or NULL when `d`
+ * inherits nothing. Asserts the tables fit: each key of the block is a key of d's table with the same type.
+ */
+static const struct st_inherit_t *find_inherit(kve_conf_t *conf, const kve_directive_t *d, struct st_inherit_t *inherit)
+{
+    const kve_directive_t *block, *c, *own;
+    if (d->inherits == NULL || conf->root_table == NULL)
+        return NULL;
+    block = find_directive(conf->root_table, d->inherits, strlen(d->inherits));
+    KVE_ASSERT(block != NULL && block->type == KVE_T_MAP && (block->flags & KVE_F_DEFAULTS) != 0);
+    for (c = block->children; c->key != NULL; ++c) {
+        own = find_directive(d->children, c->key, strlen(c->key));
+        KVE_ASSERT(own != NULL && own->type == c->type && c->type != KVE_T_MAP);
+    }
+    inherit->block = block;
+    inherit->obj = (const char *)conf->root_obj + block->offset;
+    return inherit;
+}
+
+/*
+ * Directive `d` of an object that does not give it: when the block of defaults gives it in the file, its value is
+ * parsed again, by `d`, into the object's field. Returns 1 when it did so, 0 when the block does not give it.
+ */
+static int inherit_value(kve_conf_t *conf, const struct st_inherit_t *inherit, const kve_directive_t *d, void *obj)
+{
+    const kve_directive_t *src = find_directive(inherit->block->children, d->key, strlen(d->key));
+    const struct st_kve_conf_origin_rec_t *rec;
+    void *field = (char *)obj + d->offset;
+    size_t before = conf->num_errors;
+
+    if (src == NULL || (rec = kve_conf__find_origin(conf, (const char *)inherit->obj + src->offset)) == NULL)
+        return 0;
+    kve_conf__push_key(conf, d->key);
+    if (rec->via_file) {
+        kve_conf__read_secret(conf, d, rec->origin.node, field);
+    } else {
+        set_value(conf, d, rec->origin.node, field);
+    }
+    kve_conf__pop(conf);
+    if (conf->num_errors == before)
+        kve_conf__record_origin(conf, field, d, KVE_CONF_INHERITED, rec->origin.node, inherit->block->key, rec->via_file);
+    return 1;
 }
 
 /* an absent MAP: the children get their defaults (required children are not enforced), then the check */
 static void apply_absent_map(kve_conf_t *conf, const kve_directive_t *d, void *obj)
 {
     size_t before = conf->num_errors;
-    apply_table(conf, d->children, NULL, obj, NULL, 0, NULL);
+    struct st_inherit_t inherit;
+    apply_table(conf, d->children, NULL, obj, NULL, 0, NULL, find_inherit(conf, d, &inherit));
     if (conf->num_errors == before && d->check != NULL)
         d->check(conf, NULL, obj);
 }
@@ -247,18 +309,22 @@ static void apply_absent_map(kve_conf_t *conf, const kve_directive_t *d, void *o
 static void apply_object(kve_conf_t *conf, const kve_directive_t *d, const kve_node_t *node, void *obj)
 {
     size_t before = conf->num_errors;
+    struct st_inherit_t storage;
+    const struct st_inherit_t *inherit = find_inherit(conf, d, &storage);
     if (node->type == KVE_NODE_MAPPING) {
-        apply_table(conf, d->children, node, obj, NULL, 1, node);
+        apply_table(conf, d->children, node, obj, NULL, 1, node, inherit);
     } else if (node->type == KVE_NODE_SCALAR && d->shorthand != NULL) {
         const kve_directive_t *child = find_directive(d->children, d->shorthand, strlen(d->shorthand));
         KVE_ASSERT(child != NULL);
         kve_conf__push_key(conf, child->key);
         set_value(conf, child, node, (char *)obj + child->offset);
         kve_conf__pop(conf);
-        apply_table(conf, d->children, NULL, obj, child, 1, node);
+        if (conf->num_errors == before && child->type != KVE_T_MAP)
+            kve_conf__record_origin(conf, (char *)obj + child->offset, child, KVE_CONF_SET, node, NULL, 0);
+        apply_table(conf, d->children, NULL, obj, child, 1, node, inherit);
     } else {
         kve_conf_error(conf, node, "expected a mapping");
-        apply_table(conf, d->children, NULL, obj, NULL, 0, NULL);
+        apply_table(conf, d->children, NULL, obj, NULL, 0, NULL, NULL);
         return;
     }
     if (conf->num_errors == before && d->check != NULL)
@@ -428,10 +494,13 @@ static void set_value(kve_conf_t *conf, const kve_directive_t *d, const kve_node
     }
 }
 
-/* a directive that was not given: required, default, or (maps) children's defaults */
-static void apply_absent(kve_conf_t *conf, const kve_directive_t *d, void *obj, int enforce_required, const kve_node_t *report_node)
+/* a directive that was not given: inherited, required, default, or (maps) children's defaults */
+static void apply_absent(kve_conf_t *conf, const kve_directive_t *d, void *obj, int enforce_required, const kve_node_t *report_node,
+                         const struct st_inherit_t *inherit)
 {
     void *field = (char *)obj + d->offset;
+    if (inherit != NULL && inherit_value(conf, inherit, d, obj))
+        return;
     if ((d->flags & KVE_F_REQUIRED) != 0) {
         if (!enforce_required)
             return;
@@ -457,9 +526,22 @@ static void apply_absent(kve_conf_t *conf, const kve_directive_t *d, void *obj, 
     kve_conf__pop(conf);
 }
 
-/* applies `table` to `map` (NULL: nothing given); `preset` is a child already set through a shorthand */
+/* whether key `i` of `map` names a block of defaults of `table` (KVE_F_DEFAULTS) */
+static int is_defaults_key(const kve_directive_t *table, const kve_node_t *map, size_t i)
+{
+    const kve_node_t *key = map->u.mapping.keys[i];
+    const kve_directive_t *d = find_directive(table, key->u.scalar.value, key->u.scalar.len);
+    return d != NULL && (d->flags & KVE_F_DEFAULTS) != 0;
+}
+
+/*
+ * Applies `table` to `map` (NULL: nothing given); `preset` is a child already set through a shorthand; keys not
+ * given are inherited from `inherit` (NULL: none) when it gives them. Blocks of defaults go first, so that the
+ * objects inheriting from them find their values recorded whatever the order in the file.
+ */
 static void apply_table(kve_conf_t *conf, const kve_directive_t *table, const kve_node_t *map, void *obj,
-                        const kve_directive_t *preset, int enforce_required, const kve_node_t *report_node)
+                        const kve_directive_t *preset, int enforce_required, const kve_node_t *report_node,
+                        const struct st_inherit_t *inherit)
 {
     size_t n = 0;
     unsigned char *set;
@@ -470,12 +552,14 @@ static void apply_table(kve_conf_t *conf, const kve_directive_t *table, const kv
     if (preset != NULL)
         set[preset - table] = 1;
     if (map != NULL) {
-        for (size_t i = 0; i != map->u.mapping.size; ++i)
-            handle_key(conf, table, map, i, obj, set);
+        for (int defaults = 1; defaults >= 0; --defaults)
+            for (size_t i = 0; i != map->u.mapping.size; ++i)
+                if (is_defaults_key(table, map, i) == defaults)
+                    handle_key(conf, table, map, i, obj, set);
     }
     for (size_t i = 0; i != n; ++i) {
         if (!set[i])
-            apply_absent(conf, table + i, obj, enforce_required, report_node);
+            apply_absent(conf, table + i, obj, enforce_required, report_node, inherit);
     }
     free(set);
 }
@@ -511,14 +595,16 @@ static int load_text(kve_conf_t *conf, const char *name, const char *text, size_
     conf->docs = kve_realloc(conf->docs, (conf->num_docs + 1) * sizeof(*conf->docs));
     conf->docs[conf->num_docs++] = doc;
     conf->file = doc->file;
+    conf->root_table = table;
+    conf->root_obj = obj;
     if (doc->root == NULL) {
-        apply_table(conf, table, NULL, obj, NULL, 1, NULL);
+        apply_table(conf, table, NULL, obj, NULL, 1, NULL, NULL);
     } else if (doc->root->type != KVE_NODE_MAPPING) {
         kve_conf_error(conf, doc->root, "expected a mapping");
-        apply_table(conf, table, NULL, obj, NULL, 0, NULL);
+        apply_table(conf, table, NULL, obj, NULL, 0, NULL, NULL);
     } else {
         hide_values(conf, table, doc->root);
-        apply_table(conf, table, doc->root, obj, NULL, 1, doc->root);
+        apply_table(conf, table, doc->root, obj, NULL, 1, doc->root, NULL);
     }
 Exit:
     conf->file = NULL;

@@ -19,6 +19,16 @@
  * secret, judged from its text, shows `(not shown: may hold a secret)`. Messages about such values never
  * echo them.
  *
+ * Inheritance (the merge step): a MAP, LIST or DICT directive may name, in `.inherits`, a block of defaults: a
+ * top-level MAP flagged KVE_F_DEFAULTS (e.g. `proxy:` for every entry of `routes:`). A key that an object of the
+ * inheriting directive does not give takes the value the block gives in the file, parsed again by the object's
+ * own directive, before falling back to the object's default; a key the object gives wins, even when its value
+ * equals the default. The engine records where every value came from (kve_conf_origin: given, inherited, or a
+ * default), so checks and messages can tell them apart. Blocks of defaults are applied before the other keys of
+ * their table, so their errors may come out before those of earlier lines.
+ *
+ * Warnings (kve_conf_warn) use the error format with "warning:" and do not make loading fail.
+ *
  * Ownership: strings and lists the engine stores into a config object are malloc'd and belong to that
  * object; kve_conf_free_fields() releases them with the same table.
  */
@@ -64,8 +74,10 @@ enum {
     KVE_F_REQUIRED = 0x1, /* the key must be present */
     KVE_F_SECRET = 0x2,   /* a string that may instead be read from a file named by `<key>_file` (trailing newline stripped);
                            * implies KVE_F_HIDDEN */
-    KVE_F_HIDDEN = 0x4    /* a STRING or URL that may hold a secret (e.g. a password in a URL): errors never quote the
+    KVE_F_HIDDEN = 0x4,   /* a STRING or URL that may hold a secret (e.g. a password in a URL): errors never quote the
                            * source lines of its value, and the engine wipes the value's memory before freeing it */
+    KVE_F_DEFAULTS = 0x8  /* a top-level MAP of defaults that other directives name in .inherits; applied before the other
+                           * keys of its table */
 };
 
 typedef struct st_kve_conf_strings_t {
@@ -114,6 +126,11 @@ struct st_kve_directive_t {
     int (*check)(kve_conf_t *conf, const kve_node_t *node, void *obj);
     /** one line of documentation (kvedge --help-config prints the tables) */
     const char *doc;
+    /**
+     * MAP, LIST, DICT: the key of a top-level KVE_F_DEFAULTS MAP whose keys the object(s) inherit when they do not give
+     * them. Every key of that block must be a key of .children with the same type (not a MAP); the engine asserts it.
+     */
+    const char *inherits;
 };
 
 #define KVE_FIELD(type, member) offsetof(type, member)
@@ -135,8 +152,6 @@ int kve_conf_load_string(kve_conf_t *conf, const char *name, const char *text, c
 
 /** Reports an error at `node` (NULL: no position). The current key path is prefixed to the message. */
 void kve_conf_error(kve_conf_t *conf, const kve_node_t *node, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/** Reports a warning at `node` (a node of the file) in the same format; it does not count as an error. */
-void kve_conf_warn(kve_conf_t *conf, const kve_node_t *node, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /**
  * For CUSTOM parsers: the value of scalar `node` with `${ENV}` substituted, malloc'd (`*len` bytes plus a NUL), or
  * NULL after reporting the error.
@@ -149,6 +164,40 @@ char *kve_conf_expand_scalar(kve_conf_t *conf, const kve_node_t *node, size_t *l
 const kve_node_t *kve_conf_root(const kve_conf_t *conf);
 /** Number of errors reported so far (including those past the printing cap). */
 size_t kve_conf_error_count(const kve_conf_t *conf);
+/**
+ * Reports a warning at `node` (NULL: no position): a combination that is legal but probably not what was meant.
+ * Printed like an error with "warning:"; loading still succeeds.
+ */
+void kve_conf_warn(kve_conf_t *conf, const kve_node_t *node, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/** Number of warnings reported so far. */
+size_t kve_conf_warning_count(const kve_conf_t *conf);
+
+typedef enum {
+    KVE_CONF_DEFAULT,  /* not given: the directive's default (or zero) */
+    KVE_CONF_SET,      /* given in the file */
+    KVE_CONF_INHERITED /* not given, taken from a block of defaults (kve_directive_t.inherits) */
+} kve_conf_origin_kind_t;
+
+typedef struct st_kve_conf_origin_t {
+    kve_conf_origin_kind_t kind;
+    /** SET, INHERITED: the value's node in the file (for INHERITED, in the block of defaults); NULL for DEFAULT */
+    const kve_node_t *node;
+    /** INHERITED: the block's key (e.g. "proxy"); NULL otherwise */
+    const char *block;
+} kve_conf_origin_t;
+
+/**
+ * Where the value at `field` (the field of a non-MAP directive in an object this session filled) came from. A field
+ * the session never recorded is DEFAULT. Valid until kve_conf_free().
+ */
+kve_conf_origin_t kve_conf_origin(const kve_conf_t *conf, const void *field);
+/**
+ * How the value at `field` came to be, for messages: "line 12", "from proxy.timeout, line 4" or "the default"; written
+ * into `buf`, which is returned.
+ */
+const char *kve_conf_describe_origin(const kve_conf_t *conf, const void *field, char *buf, size_t size);
+/** The node to point at for the value at `field`: its node in the file, or `fallback` when it is a default. */
+const kve_node_t *kve_conf_origin_node(const kve_conf_t *conf, const void *field, const kve_node_t *fallback);
 
 /**
  * Frees every string, list and nested object that `table` stored into `obj` and zeroes those fields (obj itself

@@ -32,9 +32,24 @@ struct st_kve_conf_hidden_t {
     int suspect;
 };
 
+/** Where the value of one field came from (kve_conf_origin); DEFAULT values have no record. */
+struct st_kve_conf_origin_rec_t {
+    const void *field;
+    const kve_directive_t *d;
+    kve_conf_origin_t origin;
+    /** the value came from `<key>_file` (parsed again as a secret file when inherited) */
+    int via_file;
+};
+
 struct st_kve_conf_t {
     FILE *errout;
-    size_t num_errors;
+    size_t num_errors, num_warnings;
+    /** the table and object of the document being loaded (blocks of defaults are looked up there) */
+    const kve_directive_t *root_table;
+    void *root_obj;
+    /** where each value given in the file (or inherited) came from */
+    struct st_kve_conf_origin_rec_t *origins;
+    size_t num_origins, origins_cap;
     /** name of the file being loaded, for errors without a node; NULL between loads */
     const char *file;
     /** every document loaded so far (nodes stay valid until kve_conf_free) */
@@ -47,6 +62,15 @@ struct st_kve_conf_t {
     struct st_kve_conf_hidden_t *hidden;
     size_t num_hidden;
 };
+
+/**
+ * Records that the value of directive `d` at `field` was given (KVE_CONF_SET at `node`) or inherited (KVE_CONF_INHERITED
+ * from block `block`, whose value is at `node`); `via_file`: it came from `<key>_file` (conf_origin.c).
+ */
+void kve_conf__record_origin(kve_conf_t *conf, const void *field, const kve_directive_t *d, kve_conf_origin_kind_t kind,
+                             const kve_node_t *node, const char *block, int via_file);
+/** The record of the value at `field`, or NULL for a default. */
+const struct st_kve_conf_origin_rec_t *kve_conf__find_origin(const kve_conf_t *conf, const void *field);
 
 /** Non-zero when the value of `d` must never be shown (KVE_F_SECRET or KVE_F_HIDDEN). */
 #define KVE_CONF_HIDES(d) (((d)->flags & (KVE_F_SECRET | KVE_F_HIDDEN)) != 0)
@@ -62,6 +86,9 @@ void kve_conf__pop(kve_conf_t *conf);
  */
 void kve_conf__vreport(kve_conf_t *conf, const char *file, unsigned line, unsigned col, const char *source, const char *fmt,
                        va_list args) __attribute__((format(printf, 6, 0)));
+/** kve_conf__vreport() for a warning: printed the same way with "warning:", counted apart, never fails a load. */
+void kve_conf__vwarn(kve_conf_t *conf, const char *file, unsigned line, unsigned col, const char *source, const char *fmt,
+                     va_list args) __attribute__((format(printf, 6, 0)));
 /** kve_conf__vreport() with variable arguments. */
 void kve_conf__report(kve_conf_t *conf, const char *file, unsigned line, unsigned col, const char *source, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Error output and reference documentation. Errors are compiler-style so editors can jump to them
+ * Error and warning output, and reference documentation. Errors are compiler-style so editors can jump to them
  * ("file:line:col: error: key.path: message"), followed by the offending line and a caret; columns count
  * characters (as libyaml does) and the caret line copies the tabs of the quoted line so it lines up.
  * Every error is counted; only the first KVE_CONF_MAX_ERRORS are printed, then one line says so. Hidden values
@@ -80,31 +80,20 @@ static void print_source(FILE *out, const char *source, unsigned line, unsigned 
     fputs("^\n", out);
 }
 
-static void vreport_kind(kve_conf_t *conf, const char *kind, const char *file, unsigned line, unsigned col, const char *source,
-                         const char *fmt, va_list args) __attribute__((format(printf, 7, 0)));
+/* prints one message ("error" or "warning") with its position, key path and quoted line */
+static void vprint(kve_conf_t *conf, const char *severity, const char *file, unsigned line, unsigned col, const char *source,
+                   const char *fmt, va_list args) __attribute__((format(printf, 7, 0)));
 
-void kve_conf__vreport(kve_conf_t *conf, const char *file, unsigned line, unsigned col, const char *source, const char *fmt,
-                       va_list args)
-{
-    if (++conf->num_errors > KVE_CONF_MAX_ERRORS) {
-        if (conf->num_errors == KVE_CONF_MAX_ERRORS + 1)
-            fprintf(conf->errout, "... too many errors, stopping after %d\n", KVE_CONF_MAX_ERRORS);
-        return;
-    }
-    vreport_kind(conf, "error", file, line, col, source, fmt, args);
-}
-
-/* one report: "file:line:col: <kind>: path: message", then the line and a caret */
-static void vreport_kind(kve_conf_t *conf, const char *kind, const char *file, unsigned line, unsigned col, const char *source,
-                         const char *fmt, va_list args)
+static void vprint(kve_conf_t *conf, const char *severity, const char *file, unsigned line, unsigned col, const char *source,
+                   const char *fmt, va_list args)
 {
     FILE *out = conf->errout;
     if (file == NULL) {
-        fprintf(out, "%s: ", kind);
+        fprintf(out, "%s: ", severity);
     } else if (line == 0) {
-        fprintf(out, "%s: %s: ", file, kind);
+        fprintf(out, "%s: %s: ", file, severity);
     } else {
-        fprintf(out, "%s:%u:%u: %s: ", file, line, col, kind);
+        fprintf(out, "%s:%u:%u: %s: ", file, line, col, severity);
     }
     print_path(conf, out);
     vfprintf(out, fmt, args);
@@ -121,6 +110,25 @@ static void vreport_kind(kve_conf_t *conf, const char *kind, const char *file, u
         }
     }
     fflush(out);
+}
+
+void kve_conf__vreport(kve_conf_t *conf, const char *file, unsigned line, unsigned col, const char *source, const char *fmt,
+                       va_list args)
+{
+    if (++conf->num_errors > KVE_CONF_MAX_ERRORS) {
+        if (conf->num_errors == KVE_CONF_MAX_ERRORS + 1)
+            fprintf(conf->errout, "... too many errors, stopping after %d\n", KVE_CONF_MAX_ERRORS);
+        return;
+    }
+    vprint(conf, "error", file, line, col, source, fmt, args);
+}
+
+void kve_conf__vwarn(kve_conf_t *conf, const char *file, unsigned line, unsigned col, const char *source, const char *fmt,
+                     va_list args)
+{
+    if (++conf->num_warnings > KVE_CONF_MAX_ERRORS)
+        return;
+    vprint(conf, "warning", file, line, col, source, fmt, args);
 }
 
 void kve_conf__report(kve_conf_t *conf, const char *file, unsigned line, unsigned col, const char *source, const char *fmt, ...)
@@ -142,32 +150,34 @@ static const char *find_source(const kve_conf_t *conf, const char *file, unsigne
     return NULL;
 }
 
-static void vreport_node(kve_conf_t *conf, const kve_node_t *node, unsigned col, const char *fmt, va_list args)
-    __attribute__((format(printf, 4, 0)));
+static void vreport_node(kve_conf_t *conf, int warn, const kve_node_t *node, unsigned col, const char *fmt, va_list args)
+    __attribute__((format(printf, 5, 0)));
 
-static void vreport_node(kve_conf_t *conf, const kve_node_t *node, unsigned col, const char *fmt, va_list args)
+static void vreport_node(kve_conf_t *conf, int warn, const kve_node_t *node, unsigned col, const char *fmt, va_list args)
 {
+    void (*report)(kve_conf_t *, const char *, unsigned, unsigned, const char *, const char *, va_list) =
+        warn ? kve_conf__vwarn : kve_conf__vreport;
     if (node == NULL || node->file == NULL) {
         /* no node, or a default from a table: no position */
-        kve_conf__vreport(conf, conf->file, 0, 0, NULL, fmt, args);
+        report(conf, conf->file, 0, 0, NULL, fmt, args);
     } else {
-        kve_conf__vreport(conf, node->file, node->line, col, find_source(conf, node->file, node->line), fmt, args);
+        report(conf, node->file, node->line, col, find_source(conf, node->file, node->line), fmt, args);
     }
-}
-
-void kve_conf_warn(kve_conf_t *conf, const kve_node_t *node, const char *fmt, ...)
-{
-    va_list args;
-    va_start(args, fmt);
-    vreport_kind(conf, "warning", node->file, node->line, node->column, find_source(conf, node->file, node->line), fmt, args);
-    va_end(args);
 }
 
 void kve_conf_error(kve_conf_t *conf, const kve_node_t *node, const char *fmt, ...)
 {
     va_list args;
     va_start(args, fmt);
-    vreport_node(conf, node, node != NULL ? node->column : 0, fmt, args);
+    vreport_node(conf, 0, node, node != NULL ? node->column : 0, fmt, args);
+    va_end(args);
+}
+
+void kve_conf_warn(kve_conf_t *conf, const kve_node_t *node, const char *fmt, ...)
+{
+    va_list args;
+    va_start(args, fmt);
+    vreport_node(conf, 1, node, node != NULL ? node->column : 0, fmt, args);
     va_end(args);
 }
 
@@ -197,7 +207,7 @@ void kve_conf__error_at_offset(kve_conf_t *conf, const kve_node_t *node, size_t 
 {
     va_list args;
     va_start(args, fmt);
-    vreport_node(conf, node, node->file != NULL ? column_of_offset(conf, node, offset) : 0, fmt, args);
+    vreport_node(conf, 0, node, node->file != NULL ? column_of_offset(conf, node, offset) : 0, fmt, args);
     va_end(args);
 }
 
@@ -267,6 +277,8 @@ static void print_summary(FILE *out, const kve_directive_t *d)
         fprintf(out, ", names of a-z 0-9 _ - up to %d bytes", KVE_CONF_MAX_NAME);
     if (d->shorthand != NULL)
         fprintf(out, ", or a scalar for %s", d->shorthand);
+    if (d->inherits != NULL)
+        fprintf(out, ", keys not given come from %s", d->inherits);
     fputc(')', out);
 }
 

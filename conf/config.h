@@ -26,6 +26,17 @@ typedef struct st_kve_log_conf_t {
     char *access_log_format;
 } kve_log_conf_t;
 
+/**
+ * `proxy:`, the defaults of every route (kve_route_conf_t): a route that does not give one of these keys takes the
+ * value given here, else the default. Read at load time only (the routes hold the merged values).
+ */
+typedef struct st_kve_proxy_conf_t {
+    uint64_t timeout_ms;
+    uint64_t keepalive_timeout_ms;
+    int preserve_host;
+    char *ca_file;
+} kve_proxy_conf_t;
+
 /** One store of the configuration (both fields borrowed from kve_config_t's `redis` and `named_stores`). */
 typedef struct st_kve_store_conf_t {
     const char *name;
@@ -51,6 +62,8 @@ typedef struct st_kve_config_t {
     } stores;
     /** also holds data_dir, used whether or not Redis is embedded */
     kve_embedded_conf_t embedded;
+    /** `proxy:` as given (the routes below already hold its values where they did not give their own) */
+    kve_proxy_conf_t proxy;
     struct {
         kve_route_conf_t *entries;
         size_t size;

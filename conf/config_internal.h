@@ -1,13 +1,57 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Internals shared by config.c (validation at load time) and paths.c (registration with h2o): the list of
- * every path the configuration serves, so that both see the very same paths.
+ * Internals of the configuration: the directive tables of each feature (one file each: server_conf.c,
+ * admin_conf.c, redis_conf.c, routes_conf.c, kv_conf.c) that config.c assembles into the top-level table, the
+ * checks they share (config_checks.c), and the list of every path the configuration serves, shared by
+ * config.c (validation at load time) and paths.c (registration with h2o) so that both see the very same paths.
  */
 #ifndef KVE_CONF_CONFIG_INTERNAL_H
 #define KVE_CONF_CONFIG_INTERNAL_H
 
 #include <stddef.h>
 #include "conf/config.h"
+
+/* units for the directive tables' ranges */
+#define KIB 1024
+#define MIB (1024 * 1024)
+#define GIB (1024LL * 1024 * 1024)
+#define SEC 1000
+#define HOUR (3600 * 1000)
+
+/* The feature tables (each terminated by {NULL}) and the checks of the objects they describe (see kve_directive_t) */
+/** server_conf.c: one entry of `listen:` (also kv.listen) */
+extern const kve_directive_t kve_config__listen_directives[];
+/** server_conf.c: `limits:` */
+extern const kve_directive_t kve_config__limits_directives[];
+/** server_conf.c: `log:` */
+extern const kve_directive_t kve_config__log_directives[];
+int kve_config__check_log(kve_conf_t *conf, const kve_node_t *node, void *obj);
+/** admin_conf.c: `admin:` */
+extern const kve_directive_t kve_config__admin_directives[];
+int kve_config__check_admin(kve_conf_t *conf, const kve_node_t *node, void *obj);
+/** redis_conf.c: `redis:` and each entry of `stores:` */
+extern const kve_directive_t kve_config__redis_directives[];
+int kve_config__check_redis(kve_conf_t *conf, const kve_node_t *node, void *obj);
+/** redis_conf.c: `embedded_redis:` */
+extern const kve_directive_t kve_config__embedded_directives[];
+/** routes_conf.c: one entry of `routes:` */
+extern const kve_directive_t kve_config__route_directives[];
+int kve_config__check_route(kve_conf_t *conf, const kve_node_t *node, void *obj);
+/** routes_conf.c: `proxy:`, the defaults every route inherits (the same keys as a route's upstream settings) */
+extern const kve_directive_t kve_config__proxy_directives[];
+/** kv_conf.c: `kv:` */
+extern const kve_directive_t kve_config__kv_directives[];
+int kve_config__check_kv(kve_conf_t *conf, const kve_node_t *node, void *obj);
+
+/** The value node of `key` in `mapping`, for pointing at it (the mapping itself if absent or a _file form). */
+const kve_node_t *kve_config__at_key(const kve_node_t *mapping, const char *key);
+/**
+ * The `path` of an object whose mapping is `node`: a URL prefix, starting with "/", of printable ASCII without space,
+ * '"', '\\', '?' or '#'. Drops one trailing "/" in place. Returns 0, or -1 after reporting.
+ */
+int kve_config__check_path(kve_conf_t *conf, const kve_node_t *node, char *path);
+/** A file kvedge will open (the value of `key`, found at `node`): it exists, is readable and is not a directory. */
+int kve_config__check_readable(kve_conf_t *conf, const kve_node_t *node, const char *key, const char *path);
 
 typedef enum { KVE_SERVED_ADMIN, KVE_SERVED_KV, KVE_SERVED_ROUTE } kve_served_kind_t;
 
@@ -33,8 +77,8 @@ int kve_config__same_path(const char *a, const char *b);
 
 /**
  * After the tables were applied without errors (conf/stores.c): builds cfg->stores from `redis:` and `stores:`
- * (at most one embedded store, `redis:` and `stores.default` not both) and resolves every store reference to an
- * id. Returns 0, or -1 after reporting through `conf`.
+ * (at most one embedded store, `redis:` and `stores.default` not both), resolves every store reference to an
+ * id, and refuses a read-only user on a store other than the KV API's. Returns 0, or -1 after reporting through `conf`.
  */
 int kve_config__build_stores(kve_conf_t *conf, kve_config_t *cfg);
 

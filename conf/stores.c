@@ -5,7 +5,8 @@
  * named stores existed), `stores.default` is the same store written the other way (giving both is an error), and
  * a file that names no store at all gets `default: embedded`. Store ids are indexes into the list: "default" first
  * when there is one, then the named stores in file order. Then every store reference (kv.store; later the routes'
- * cache and session stores) is resolved to an id, with a compiler-style error for a name that is not in the list.
+ * cache and session stores) is resolved to an id, with a compiler-style error for a name that is not in the list,
+ * and a read-only user on any store but the KV API's (only that one has read-only links) is refused.
  * Finally the specs the runtime connects with (proxy/stores.h): the KV API's store gets the KV-policy users.
  */
 #include "conf/config.h"
@@ -120,38 +121,92 @@ int kve_config_store_id(const kve_config_t *cfg, const char *name, size_t *id)
     return -1;
 }
 
+/* the stores' names, ", "-separated, for messages */
+static void list_names(const kve_config_t *cfg, char *buf, size_t size)
+{
+    size_t off = 0;
+
+    buf[0] = '\0';
+    for (size_t i = 0; i != cfg->stores.size && off < size; ++i)
+        off += snprintf(buf + off, size - off, "%s%s", i == 0 ? "" : ", ", cfg->stores.entries[i].name);
+}
+
 int kve_config__resolve_store(kve_conf_t *conf, const kve_config_t *cfg, const kve_node_t *node, const char *what, const char *name,
                               size_t *id)
 {
-    char names[KVE_STORES_MAX * (KVE_CONF_MAX_NAME + 2) + 1] = "";
-    size_t off = 0;
+    char names[KVE_STORES_MAX * (KVE_CONF_MAX_NAME + 2) + 1];
 
     if (kve_config_store_id(cfg, name, id) == 0)
         return 0;
-    for (size_t i = 0; i != cfg->stores.size; ++i)
-        off += snprintf(names + off, sizeof(names) - off, "%s%s", i == 0 ? "" : ", ", cfg->stores.entries[i].name);
+    list_names(cfg, names, sizeof(names));
     kve_conf_error(conf, node, "%s: unknown store \"%s\" (the stores are: %s)", what, name, names);
+    return -1;
+}
+
+/* kv.store; when it is not written, the default store must exist (an error at `kv:` says why it is looked for) */
+static int resolve_kv_store(kve_conf_t *conf, kve_config_t *cfg)
+{
+    const kve_node_t *root = kve_conf_root(conf), *store = kve_yaml_get(kve_yaml_get(root, "kv"), "store");
+    char names[KVE_STORES_MAX * (KVE_CONF_MAX_NAME + 2) + 1];
+
+    if (store != NULL)
+        return kve_config__resolve_store(conf, cfg, store, "kv.store", cfg->kv.store, &cfg->kv.store_id);
+    if (kve_config_store_id(cfg, cfg->kv.store, &cfg->kv.store_id) == 0)
+        return 0;
+    list_names(cfg, names, sizeof(names));
+    kve_conf_error(conf, key_node(root, "kv"),
+                   "kv.store: unknown store \"%s\" (the stores are: %s); kv.store defaults to \"default\": name one of them, "
+                   "or call one default",
+                   cfg->kv.store, names);
     return -1;
 }
 
 /* every store reference in the configuration; a feature that names a store adds its reference here */
 static int resolve_references(kve_conf_t *conf, kve_config_t *cfg)
 {
-    const kve_node_t *kv = kve_yaml_get(kve_conf_root(conf), "kv"), *at;
-
     if (!cfg->kv_enabled)
         return 0;
-    at = kve_yaml_get(kv, "store") != NULL ? kve_yaml_get(kv, "store") : kv;
-    return kve_config__resolve_store(conf, cfg, at, "kv.store", cfg->kv.store, &cfg->kv.store_id);
+    return resolve_kv_store(conf, cfg);
+}
+
+/*
+ * Only the KV API's store has read-only links: a read-only user given on another store would be ignored, so it is an
+ * error (with no KV API served, `redis:` keeps accepting it, as it did before named stores).
+ */
+static int check_read_only_users(kve_conf_t *conf, const kve_config_t *cfg, int from_redis)
+{
+    const kve_node_t *root = kve_conf_root(conf);
+    char where[64 + KVE_CONF_MAX_NAME];
+
+    for (size_t i = 0; cfg->kv_enabled && i != cfg->stores.size; ++i) {
+        const kve_redis_conf_t *redis = cfg->stores.entries[i].redis;
+        const char *key = redis->read_only_username != NULL ? "read_only_username" : "read_only_password";
+        const kve_node_t *map;
+        if (i == cfg->kv.store_id || (redis->read_only_username == NULL && redis->read_only_password == NULL))
+            continue;
+        if (i == 0 && from_redis) {
+            map = kve_yaml_get(root, "redis");
+            snprintf(where, sizeof(where), "redis.%s", key);
+        } else {
+            map = kve_yaml_get(kve_yaml_get(root, "stores"), cfg->stores.entries[i].name);
+            snprintf(where, sizeof(where), "stores.%s.%s", cfg->stores.entries[i].name, key);
+        }
+        kve_conf_error(conf, key_node(map, key) != NULL ? key_node(map, key) : map,
+                       "%s: only the store the KV API serves (kv.store: %s) has read-only links; set it there", where,
+                       cfg->stores.entries[cfg->kv.store_id].name);
+        return -1;
+    }
+    return 0;
 }
 
 int kve_config__build_stores(kve_conf_t *conf, kve_config_t *cfg)
 {
     int from_redis = given_redis(kve_conf_root(conf)) != NULL;
 
-    if (list_stores(conf, cfg, from_redis) != 0 || check_one_embedded(conf, cfg, from_redis) != 0)
+    if (list_stores(conf, cfg, from_redis) != 0 || check_one_embedded(conf, cfg, from_redis) != 0 ||
+        resolve_references(conf, cfg) != 0)
         return -1;
-    return resolve_references(conf, cfg);
+    return check_read_only_users(conf, cfg, from_redis);
 }
 
 const kve_store_conf_t *kve_config_kv_store(const kve_config_t *cfg)

@@ -126,7 +126,7 @@ static size_t store_links(kve_server_t *server, size_t id, int ro, kve_kv_t **ou
     size_t i, n = kve_server_num_threads(server);
     for (i = 0; i != n && i != max; ++i) {
         const kve_thread_t *t = kve_server_get_thread(server, i);
-        const kve_thread_store_t *s = id < t->num_stores ? t->stores + id : NULL;
+        const kve_thread_store_t *s = id < __atomic_load_n(&t->num_stores, __ATOMIC_ACQUIRE) ? t->stores + id : NULL;
         out[i] = s == NULL ? NULL : __atomic_load_n(ro ? &s->ro : &s->rw, __ATOMIC_ACQUIRE);
     }
     return i;
@@ -136,8 +136,8 @@ static size_t store_links(kve_server_t *server, size_t id, int ro, kve_kv_t **ou
 static size_t store_names(kve_server_t *server, const char **names, size_t max)
 {
     const kve_thread_t *t = kve_server_get_thread(server, 0);
-    size_t i;
-    for (i = 0; i != t->num_stores && i != max; ++i)
+    size_t i, n = __atomic_load_n(&t->num_stores, __ATOMIC_ACQUIRE); /* set last by the thread's start hook */
+    for (i = 0; i != n && i != max; ++i)
         names[i] = t->stores[i].name;
     return i;
 }

@@ -2,6 +2,7 @@
 /* Refusing ambiguous HTTP/1 request framing (see framing.h). */
 #include "handlers/framing.h"
 #include "proxy/common.h"
+#include "proxy/h2o_private.h"
 
 /* a continuation line (obs-fold) reaches req->headers as a header with an empty name */
 static int has_folded_line(const h2o_req_t *req)
@@ -50,25 +51,19 @@ static const char *scan_head(const char *head, size_t len)
     return NULL;
 }
 
-/*
- * The raw head of an HTTP/1 request with a body: the body (req->entity, decoded in place when chunked) starts
- * right after the head in the same buffer, so the head is exactly the bytes before it.
- */
+/* the raw head of an HTTP/1 request with a body: where it is, and what that relies on, is h2o_private.h's */
 static const char *check_raw_head(h2o_req_t *req)
 {
-    h2o_socket_t *sock;
-    const char *head;
-    size_t len;
+    h2o_iovec_t head;
 
-    if (req->conn->callbacks->get_socket == NULL || (sock = req->conn->callbacks->get_socket(req->conn)) == NULL)
-        return NULL; /* not a socket (h2o's loopback connections): nothing was framed by a peer */
-    head = sock->input->bytes;
-    /* anything else means the buffer is not what framing.h expects: refuse rather than guess */
-    if (head == NULL || req->entity.base < head || req->entity.base > head + sock->input->size ||
-        (len = (size_t)(req->entity.base - head)) > H2O_MAX_REQLEN || len < req->input.method.len ||
-        memcmp(head, req->input.method.base, req->input.method.len) != 0)
+    switch (kve_h2o_http1_raw_head(req, &head)) {
+    case 0:
+        return NULL; /* not a socket (loopback connections in tests): nothing was framed by a peer */
+    case 1:
+        return scan_head(head.base, head.len);
+    default: /* the buffer is not what h2o_private.h expects: refuse rather than guess */
         return "request head not found in the input buffer";
-    return scan_head(head, len);
+    }
 }
 
 const char *kve_framing_check(h2o_req_t *req)

@@ -9,9 +9,9 @@
  *
  * h2o copies neither Content-Length nor Transfer-Encoding into req->headers, so the duplicates are not
  * visible to a handler; but for HTTP/1 the raw request head is still at the start of the socket's input
- * buffer while the request is being handled (h2o consumes it only after the response), so for requests
- * with a body its header lines are scanned again here (h2o's picohttpparser accepted their syntax already).
- * Requests without a body only get the cheap scan of req->headers for folded lines.
+ * buffer while the request is being handled (h2o consumes it only after the response; proxy/h2o_private.h
+ * kve_h2o_http1_raw_head finds it), so for requests with a body its header lines are scanned again here (h2o's picohttpparser
+ * accepted their syntax already). Requests without a body only get the cheap scan of req->headers for folded lines.
  */
 #ifndef KVE_HANDLERS_FRAMING_H
 #define KVE_HANDLERS_FRAMING_H

@@ -7,6 +7,7 @@
  */
 #include "handlers/kv_acl.h"
 #include "handlers/kv_policy.h"
+#include "proxy/kv_commands.h"
 
 #include <stdio.h>
 

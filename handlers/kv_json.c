@@ -11,7 +11,7 @@
  * consecutive slices of it, pointed at once parsing is over (the arrays may move while they grow).
  */
 #include "handlers/kv_json.h"
-#include "handlers/kv_reply.h"
+#include "proxy/json.h"
 #include "proxy/common.h"
 
 #include <stdarg.h>
@@ -189,7 +189,7 @@ static int read_string_slow(struct st_parser_t *ps, char *start, char *r)
             return syntax_error(ps, r, "control character in string");
         } else if (c < 0x80) {
             *w++ = *r++;
-        } else if ((n = kve_rest_utf8_sequence((const unsigned char *)r, (size_t)(ps->end - r), &bad)) != 0) {
+        } else if ((n = kve_json_utf8_sequence((const unsigned char *)r, (size_t)(ps->end - r), &bad)) != 0) {
             memmove(w, r, n);
             w += n;
             r += n;

@@ -5,8 +5,9 @@
  * container), configured refusals, the read-only rule, built-in refusals (unless re-allowed), refusals that
  * depend on arguments, key sizes, then the rewrites and synthesized replies. The checks by name alone are
  * one function (judge_name), shared with kve_rest_policy_name_allowed() so that Redis ACL rules generated
- * from it mirror the policy. The lookup table, the name alphabet and the policy bits derived from the
- * command table are built once, by kve_rest_policy_init() when the API is registered.
+ * from it mirror the policy. The command table, its lookup, the name alphabet and what reads and what writes
+ * (kve_cmd_kind()) are the core's (proxy/kv_commands.h); the policy bits derived from them are built once, by
+ * kve_rest_policy_init() when the API is registered.
  */
 #include "handlers/kv_policy.h"
 #include "proxy/common.h"
@@ -14,12 +15,6 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <strings.h>
-
-static const kve_cmd_info_t commands[] = {
-#define KVE_CMD(name, arity, first, last, step, flags) {name, arity, first, last, step, flags},
-#include "handlers/kv_commands.def"
-#undef KVE_CMD
-};
 
 /* refusals that no configuration can lift: the command cannot work on a shared, stateless connection */
 static const struct st_refusal_t {
@@ -89,105 +84,22 @@ enum {
     POL_SOFT_SHIFT = 24                                          /* index + 1 of a refusal kv.allow_commands lifts */
 };
 _Static_assert(KVE_ARRAY_SIZE(hard_refusals) < 256 && KVE_ARRAY_SIZE(soft_refusals) < 256, "refusal indexes fit in 8 bits");
-static uint32_t policy_bits[KVE_ARRAY_SIZE(commands)];
-/* per command, index + 1 of its container (subcommands only) */
-static uint16_t container_index[KVE_ARRAY_SIZE(commands)];
-
-/* which bytes a command name (NAME_CMD) or a subcommand name (NAME_SUB) may hold: derived from the table */
-enum { NAME_CMD = 1, NAME_SUB = 2 };
-static uint8_t name_chars[256];
-
-/* 0 if `name` (len bytes, any case) is `entry` (lowercase); a NUL in `name` is a byte like any other */
-static int compare_name(const char *name, size_t len, const char *entry)
-{
-    size_t i;
-    for (i = 0; i != len; ++i) {
-        int a = (unsigned char)name[i] | 0x20 * (name[i] >= 'A' && name[i] <= 'Z'), b = (unsigned char)entry[i];
-        if (b == '\0')
-            return 1; /* `name` is longer */
-        if (a != b)
-            return a - b;
-    }
-    return entry[len] == '\0' ? 0 : -1;
-}
-
-/* Lookup by an open-addressing hash of the lowercase name, built once: a bsearch over the ~370 names was a
- * tenth of a pipelined command's cost. */
-#define LOOKUP_SLOTS 1024                   /* power of two, well above twice the number of commands */
-static uint16_t lookup_table[LOOKUP_SLOTS]; /* index + 1 into commands[], 0 = empty */
+static uint32_t policy_bits[KVE_CMD_COUNT];
+static const kve_cmd_info_t *commands; /* kve_cmd_table() */
 static int tables_ready;
-
-/* FNV-1a over the lowercased bytes; `*classes` gets the name classes (NAME_CMD, NAME_SUB) every byte is in, in
- * the same pass (0 for an empty name) */
-static uint32_t hash_name(const char *name, size_t len, uint8_t *classes)
-{
-    uint32_t h = 2166136261u;
-    uint8_t all = len != 0 ? NAME_CMD | NAME_SUB : 0;
-    size_t i;
-    for (i = 0; i != len; ++i) {
-        unsigned char c = (unsigned char)name[i];
-        all &= name_chars[c];
-        h = (h ^ (c >= 'A' && c <= 'Z' ? c | 0x20 : c)) * 16777619u;
-    }
-    *classes = all;
-    return h;
-}
-
-/* the entry of `name` (NULL if unknown), and the classes of its bytes (see hash_name) */
-static const kve_cmd_info_t *lookup_classified(const char *name, size_t len, uint8_t *classes)
-{
-    uint32_t slot = hash_name(name, len, classes) & (LOOKUP_SLOTS - 1);
-
-    if (len == 0 || len > 64)
-        return NULL;
-    for (; lookup_table[slot] != 0; slot = (slot + 1) & (LOOKUP_SLOTS - 1))
-        if (compare_name(name, len, commands[lookup_table[slot] - 1].name) == 0)
-            return commands + lookup_table[slot] - 1;
-    return NULL;
-}
-
-static const kve_cmd_info_t *lookup(const char *name, size_t len)
-{
-    uint8_t classes;
-    return lookup_classified(name, len, &classes);
-}
 
 static void set_bits(const char *name, uint32_t bits)
 {
-    const kve_cmd_info_t *info = lookup(name, strlen(name));
+    const kve_cmd_info_t *info = kve_cmd_lookup(name, strlen(name));
     if (info != NULL) /* a name this Redis does not know has nothing to mark */
         policy_bits[info - commands] |= bits;
-}
-
-/* Records the characters of commands[i]'s name in the name alphabet (a letter stands for every ASCII letter in
- * either case: Redis folds ASCII case) and, for a subcommand, its container. */
-static void index_name(size_t i)
-{
-    const char *name = commands[i].name, *bar = strchr(name, '|'), *p;
-    uint8_t cls = NAME_CMD;
-    int c;
-
-    for (p = name; *p != '\0'; ++p) {
-        if (p == bar) {
-            cls = NAME_SUB;
-        } else if (*p >= 'a' && *p <= 'z') {
-            for (c = 'a'; c <= 'z'; ++c)
-                name_chars[c] |= cls, name_chars[c & ~0x20] |= cls;
-        } else {
-            name_chars[(unsigned char)*p] |= cls;
-        }
-    }
-    if (bar != NULL) {
-        const kve_cmd_info_t *top = lookup(name, (size_t)(bar - name));
-        KVE_ASSERT(top != NULL && (top->flags & KVE_CMDF_CONTAINER) != 0);
-        container_index[i] = (uint16_t)(top - commands + 1);
-    }
 }
 
 /* POL_REFUSABLE for a command one of builtin_refusal()'s checks can refuse (its own or its container's bits) */
 static void mark_refusable(size_t i)
 {
-    uint32_t bits = policy_bits[i] | (container_index[i] != 0 ? policy_bits[container_index[i] - 1] & ~0xffffu : 0);
+    const kve_cmd_info_t *top = kve_cmd_container(commands + i);
+    uint32_t bits = policy_bits[i] | (top != commands + i ? policy_bits[top - commands] & ~0xffffu : 0);
     if ((bits & (POL_KEYS | POL_FLUSH | POL_STREAM)) != 0 || (bits >> POL_HARD_SHIFT) != 0 ||
         (commands[i].flags & (KVE_CMDF_BLOCKING | KVE_CMDF_ADMIN)) != 0)
         policy_bits[i] |= POL_REFUSABLE;
@@ -214,94 +126,27 @@ void kve_rest_policy_init(void)
                  {"psubscribe", POL_STREAM | POL_SUBSCRIBE},
                  {"monitor", POL_STREAM | POL_MONITOR},
                  {"function|restore", POL_FUNCTION_RESTORE}};
-    size_t i;
+    size_t i, n;
 
-    _Static_assert(KVE_ARRAY_SIZE(commands) * 2 < LOOKUP_SLOTS, "lookup table is large enough");
     if (tables_ready)
         return;
-    for (i = 0; i != KVE_ARRAY_SIZE(commands); ++i) {
-        uint8_t classes;
-        uint32_t slot = hash_name(commands[i].name, strlen(commands[i].name), &classes) & (LOOKUP_SLOTS - 1);
-        while (lookup_table[slot] != 0)
-            slot = (slot + 1) & (LOOKUP_SLOTS - 1);
-        lookup_table[slot] = (uint16_t)(i + 1);
-    }
-    for (i = 0; i != KVE_ARRAY_SIZE(commands); ++i)
-        index_name(i);
-    for (i = 0; i != 10; ++i) /* module commands have dots (json.get); digits cannot make Redis read another name */
-        name_chars['0' + i] |= NAME_CMD;
-    name_chars['.'] |= NAME_CMD;
+    kve_cmd_init();
+    commands = kve_cmd_table(&n);
+    KVE_ASSERT(n == KVE_CMD_COUNT);
     for (i = 0; i != KVE_ARRAY_SIZE(named); ++i)
         set_bits(named[i].name, named[i].bits);
     for (i = 0; i != KVE_ARRAY_SIZE(hard_refusals); ++i)
         set_bits(hard_refusals[i].name, (uint32_t)(i + 1) << POL_HARD_SHIFT);
     for (i = 0; i != KVE_ARRAY_SIZE(soft_refusals); ++i)
         set_bits(soft_refusals[i].name, (uint32_t)(i + 1) << POL_SOFT_SHIFT);
-    for (i = 0; i != KVE_ARRAY_SIZE(commands); ++i)
+    for (i = 0; i != KVE_CMD_COUNT; ++i)
         mark_refusable(i);
     tables_ready = 1;
-}
-
-const kve_cmd_info_t *kve_cmd_lookup(const char *name, size_t len)
-{
-    KVE_ASSERT(tables_ready);
-    return lookup(name, len);
-}
-
-const kve_cmd_info_t *kve_cmd_table(size_t *count)
-{
-    *count = KVE_ARRAY_SIZE(commands);
-    return commands;
-}
-
-const kve_cmd_info_t *kve_cmd_container(const kve_cmd_info_t *info)
-{
-    KVE_ASSERT(tables_ready && info >= commands && info < commands + KVE_ARRAY_SIZE(commands));
-    return container_index[info - commands] != 0 ? commands + container_index[info - commands] - 1 : info;
-}
-
-/* whether every byte of the name is in the alphabet of `cls` (one table load per byte, no branches) */
-static int valid_name(const char *name, size_t len, uint8_t cls)
-{
-    uint8_t all = cls;
-    size_t i;
-    for (i = 0; i != len; ++i)
-        all &= name_chars[(unsigned char)name[i]];
-    return all != 0 && len != 0;
 }
 
 static uint32_t bits_of(const kve_cmd_info_t *info)
 {
     return info != NULL ? policy_bits[info - commands] : 0;
-}
-
-/* the command as Redis knows it (`top`), and the subcommand when there is one ("config get" ->
- * "config|get"; otherwise `info` is `top`); both NULL for a command this Redis does not know */
-typedef struct st_cmd_ref_t {
-    const kve_cmd_info_t *info, *top;
-} cmd_ref_t;
-
-/* also tells whether the command name is in the alphabet (if not, `ref` means nothing) */
-static cmd_ref_t find_info(const kve_rest_cmd_t *cmd, int *valid)
-{
-    uint8_t classes;
-    cmd_ref_t ref = {NULL, lookup_classified(cmd->argv[0], cmd->argvlen[0], &classes)};
-    char full[160];
-    size_t n;
-
-    ref.info = ref.top;
-    if (!(*valid = (classes & NAME_CMD) != 0))
-        return ref;
-    if (ref.top == NULL || (ref.top->flags & KVE_CMDF_CONTAINER) == 0 || cmd->argc < 2 || cmd->argvlen[1] > 64 ||
-        !valid_name(cmd->argv[1], cmd->argvlen[1], NAME_SUB))
-        return ref;
-    n = strlen(ref.top->name);
-    memcpy(full, ref.top->name, n);
-    full[n] = '|';
-    memcpy(full + n + 1, cmd->argv[1], cmd->argvlen[1]);
-    if ((ref.info = lookup(full, n + 1 + cmd->argvlen[1])) == NULL)
-        ref.info = ref.top;
-    return ref;
 }
 
 /* the name messages and the configured lists use: Redis' own (lowercase) or the request's, lowercased */
@@ -347,17 +192,20 @@ static void deny(kve_policy_result_t *res, h2o_mem_pool_t *pool, const char *bef
     res->error = msg;
 }
 
+/* what a read-only token may run: the core's reads (kve_cmd_kind()) but KEYS and SCAN, plus PING, ECHO and the
+ * subscriptions, which read nothing and change nothing */
 static int read_only_allows(const kve_cmd_info_t *info)
 {
     uint32_t bits = bits_of(info);
-    if (info == NULL || (info->flags & KVE_CMDF_WRITE) != 0 || (bits & (POL_KEYS | POL_SCAN)) != 0)
+    unsigned kind = kve_cmd_kind(info);
+    if ((kind & KVE_CMD_K_WRITE) != 0 || (bits & (POL_KEYS | POL_SCAN)) != 0)
         return 0;
-    return (bits & (POL_PING_ECHO | POL_SUBSCRIBE)) != 0 || (info->flags & (KVE_CMDF_CAT_READ | KVE_CMDF_READONLY)) != 0;
+    return (bits & (POL_PING_ECHO | POL_SUBSCRIBE)) != 0 || (kind & KVE_CMD_K_READ) != 0;
 }
 
 /* kv.allow_commands lists the command or its container ("config" allows every CONFIG subcommand, "config|get"
  * only that one) */
-static int allow_listed(const kve_rest_policy_t *p, cmd_ref_t ref)
+static int allow_listed(const kve_rest_policy_t *p, kve_cmd_ref_t ref)
 {
     return p->allow.size != 0 && (listed(p->allow.entries, p->allow.size, ref.info->name) ||
                                   (ref.top != ref.info && listed(p->allow.entries, p->allow.size, ref.top->name)));
@@ -379,7 +227,7 @@ static const char *liftable_refusal(const kve_rest_policy_t *p, const kve_cmd_in
 
 /* built-in refusals by name: the reason, or NULL if the command may go (a streaming endpoint's own command
  * is what that endpoint is for: only /monitor needs to be allowed) */
-static const char *builtin_refusal(const kve_rest_policy_t *p, cmd_ref_t ref, const char *name, unsigned flags)
+static const char *builtin_refusal(const kve_rest_policy_t *p, kve_cmd_ref_t ref, const char *name, unsigned flags)
 {
     uint32_t bits = bits_of(ref.info), hard;
     const char *reason;
@@ -406,7 +254,7 @@ enum { NAME_ALLOWED, NAME_DENIED, NAME_NOPERM, NAME_REFUSED };
 
 /* The checks by name alone, in order: the configured deny list, the read-only rule, the built-in refusals
  * (*reason). `name` is the command's name as the configured lists spell it (lowercase). */
-static inline int judge_name(const kve_rest_policy_t *p, unsigned flags, cmd_ref_t ref, const char *name, const char **reason)
+static inline int judge_name(const kve_rest_policy_t *p, unsigned flags, kve_cmd_ref_t ref, const char *name, const char **reason)
 {
     if (p->deny.size != 0 && (listed(p->deny.entries, p->deny.size, name) ||
                               (ref.top != ref.info && listed(p->deny.entries, p->deny.size, ref.top->name))))
@@ -420,13 +268,13 @@ static inline int judge_name(const kve_rest_policy_t *p, unsigned flags, cmd_ref
 
 int kve_rest_policy_name_allowed(const kve_rest_policy_t *p, unsigned flags, const kve_cmd_info_t *info)
 {
-    cmd_ref_t ref = {info, kve_cmd_container(info)};
+    kve_cmd_ref_t ref = {info, kve_cmd_container(info)};
     const char *reason;
     return judge_name(p, flags, ref, info->name, &reason) == NAME_ALLOWED;
 }
 
 /* refusals that depend on the arguments (after the checks by name): the reason, or NULL */
-static const char *argument_refusal(const kve_rest_policy_t *p, const kve_rest_cmd_t *cmd, cmd_ref_t ref, uint32_t bits)
+static const char *argument_refusal(const kve_rest_policy_t *p, const kve_rest_cmd_t *cmd, kve_cmd_ref_t ref, uint32_t bits)
 {
     if ((bits & POL_ARGUMENTS) == 0)
         return NULL;
@@ -450,7 +298,7 @@ static void deny_unknown_subcommand(kve_policy_result_t *res, h2o_mem_pool_t *po
     for (i = 0; i != n; ++i)
         container[i] = (char)toupper((unsigned char)top->name[i]);
     container[n] = '\0';
-    if (valid_name(cmd->argv[1], cmd->argvlen[1], NAME_SUB))
+    if (kve_cmd_name_valid(cmd->argv[1], cmd->argvlen[1], KVE_CMD_NAME_SUB))
         snprintf(msg, 256, "ERR unknown subcommand '%.*s'. Try %s HELP.", (int)KVE_MIN(cmd->argvlen[1], 128), cmd->argv[1],
                  container);
     else
@@ -554,13 +402,6 @@ static void rewrite_scan_withtype(kve_rest_cmd_t *cmd, h2o_mem_pool_t *pool)
     cmd->argc = n;
 }
 
-static int may_write(const kve_cmd_info_t *info)
-{
-    /* unknown commands (modules) and scripts are assumed to write: the sync token must not lag */
-    return info == NULL || (info->flags & (KVE_CMDF_WRITE | KVE_CMDF_MAY_REPLICATE)) != 0 ||
-           ((info->flags & KVE_CMDF_CAT_SCRIPTING) != 0 && (info->flags & KVE_CMDF_READONLY) == 0);
-}
-
 /* res = DENY for what judge_name() or argument_refusal() refused */
 static void deny_by_policy(kve_policy_result_t *res, h2o_mem_pool_t *pool, int verdict, const char *name, const char *reason)
 {
@@ -583,16 +424,15 @@ static void deny_by_policy(kve_policy_result_t *res, h2o_mem_pool_t *pool, int v
 void kve_rest_policy_apply(const kve_rest_policy_t *p, unsigned flags, kve_rest_cmd_t *cmd, h2o_mem_pool_t *pool,
                            kve_policy_result_t *res)
 {
-    int read_only = (flags & KVE_POLICY_F_READ_ONLY) != 0, verdict, valid;
-    cmd_ref_t ref;
+    int read_only = (flags & KVE_POLICY_F_READ_ONLY) != 0, verdict;
+    kve_cmd_ref_t ref;
     const char *reason = NULL, *name;
     uint32_t bits;
     char buf[72];
 
     KVE_ASSERT(tables_ready && cmd->argc != 0);
     *res = (kve_policy_result_t){KVE_POLICY_SEND, NULL, 0, 0};
-    ref = find_info(cmd, &valid);
-    if (!valid) { /* Redis could read it as another command */
+    if (!kve_cmd_find(cmd->argc, cmd->argv, cmd->argvlen, &ref)) { /* Redis could read it as another command */
         res->verdict = KVE_POLICY_DENY;
         res->error = INVALID_NAME_ERROR;
         return;
@@ -610,7 +450,8 @@ void kve_rest_policy_apply(const kve_rest_policy_t *p, unsigned flags, kve_rest_
     }
     if (check_key_sizes(p, cmd, ref.info, pool, res) != 0)
         return;
-    res->is_write = !read_only && may_write(ref.info);
+    /* the core's write bit: unknown commands (modules) and scripts count as writes, so the sync token never lags */
+    res->is_write = !read_only && (kve_cmd_kind(ref.info) & KVE_CMD_K_WRITE) != 0;
     if ((bits & POL_SCAN_FAMILY) != 0) {
         if (scan_options(p, cmd, (bits & POL_SCAN) != 0 ? 2 : 3, (bits & POL_SCAN) != 0, pool))
             rewrite_scan_withtype(cmd, pool);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The command policy of the KV REST API. Facts about commands (arity, flags, ACL categories, key
- * positions) come from Redis itself: kv_commands.def is generated from COMMAND of the installed
- * redis-server (scripts/gen-kv-commands.mjs). The policy on top:
+ * positions) come from Redis itself, through the core's command table (proxy/kv_commands.h, generated from
+ * COMMAND of the installed redis-server by scripts/gen-kv-commands.mjs). The policy on top:
  *  - names Redis would read differently are refused: a command name must be letters, digits, '_', '-' or
  *    '.' (the characters of the table's names, plus '.' and digits for module commands), because Redis
  *    compares names with strcasecmp, which stops at a NUL ("FLUSHALL\0x" can run FLUSHALL); a subcommand
@@ -23,49 +23,13 @@
 #include <stdint.h>
 #include "h2o.h"
 #include "handlers/kv_json.h"
-
-enum {
-    KVE_CMDF_READONLY = 1 << 0,
-    KVE_CMDF_WRITE = 1 << 1,
-    KVE_CMDF_MAY_REPLICATE = 1 << 2,
-    KVE_CMDF_BLOCKING = 1 << 3,
-    KVE_CMDF_ADMIN = 1 << 4,
-    KVE_CMDF_PUBSUB = 1 << 5,
-    KVE_CMDF_NOSCRIPT = 1 << 6,
-    KVE_CMDF_MOVABLEKEYS = 1 << 7,
-    KVE_CMDF_CAT_READ = 1 << 8,
-    KVE_CMDF_CAT_WRITE = 1 << 9,
-    KVE_CMDF_CAT_DANGEROUS = 1 << 10,
-    KVE_CMDF_CAT_CONNECTION = 1 << 11,
-    KVE_CMDF_CAT_SCRIPTING = 1 << 12,
-    KVE_CMDF_CONTAINER = 1 << 13
-};
-
-typedef struct st_kve_cmd_info_t {
-    const char *name; /* lowercase; subcommands are "container|sub" */
-    int arity;        /* negative: at least -arity */
-    int first_key, last_key, key_step;
-    unsigned flags;
-} kve_cmd_info_t;
+#include "proxy/kv_commands.h"
 
 /**
- * Builds the command lookup tables. Must run before the other functions here, and before worker threads
- * start (kve_rest_register calls it); later calls do nothing.
+ * Builds the policy's tables (and the command table's, kve_cmd_init()). Must run before the other functions
+ * here, and before worker threads start (kve_rest_register calls it); later calls do nothing.
  */
 void kve_rest_policy_init(void);
-
-/** Looks up a command by name (case-insensitive), or "container|sub". NULL if unknown. */
-const kve_cmd_info_t *kve_cmd_lookup(const char *name, size_t len);
-
-/**
- * The whole command table: `*count` entries sorted by name (byte order), subcommands included as
- * "container|sub" (their container has KVE_CMDF_CONTAINER). Static, never freed; usable before
- * kve_rest_policy_init().
- */
-const kve_cmd_info_t *kve_cmd_table(size_t *count);
-
-/** The container of a subcommand entry of kve_cmd_table() ("config" for "config|get"), else `info` itself. */
-const kve_cmd_info_t *kve_cmd_container(const kve_cmd_info_t *info);
 
 typedef struct st_kve_rest_policy_t {
     int allow_keys;

@@ -1,16 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Reply encoding for the KV REST API (kv-rest-protocol.md §3): Redis replies as JSON in RESP2 shapes, or as
- * raw RESP2. Pure functions over kve_kv_reply_t, appending to a kve_buf_t.
- *
- * JSON rules: bulk and status strings are JSON strings; with `base64`, every string at every depth is
- * standard base64 (with padding) EXCEPT a top-level status reply "OK", which stays "OK" (the SDK decodes
- * "OK" inside arrays as base64, so there it must be encoded). Without base64 the output is always valid
- * UTF-8 JSON: invalid byte sequences become U+FFFD (one per maximal invalid subsequence, as the WHATWG
- * decoder does), control characters are escaped (\n, \t, \u0001, ...), '"' and '\\' are escaped, and '/'
- * is not. Integers are exact decimal numbers; nil bulk/array is null; arrays nest. An error reply inside an
- * array (EXEC results, Lua tables) is written as its error text as a string (never base64). A
- * KVE_REPLY_TOO_BIG reply is the error "ERR max response size exceeded" (in an envelope {"error":...}).
+ * The KV REST API's raw response format (`Upstash-Response-Format: resp2`, kv-rest-protocol.md §3): a reply
+ * serialised as RESP2. The JSON format is the core's (proxy/json.h).
  */
 #ifndef KVE_HANDLERS_KV_REPLY_H
 #define KVE_HANDLERS_KV_REPLY_H
@@ -19,43 +10,12 @@
 #include "proxy/buf.h"
 #include "proxy/kv.h"
 
-/*
- * Bounded encoders: `limit` is the most bytes `out` may hold (what it held before included). They return
- * 0, or -1 as soon as the output passes the limit; the caller then drops what was appended after its own
- * mark (out->len = mark). A string that alone is longer than what is left is refused before anything is
- * reserved for it, so a reply over the limit costs little memory. SIZE_MAX means no limit.
- */
-
-/** Appends the JSON value for `reply` (no envelope, no limit). `top` is non-zero for the outermost value. */
-void kve_rest_json_value(kve_buf_t *out, const kve_kv_reply_t *reply, int base64, int top);
-
 /**
- * Appends the envelope for a single reply: {"error":"..."} for an error reply (text unchanged, never
- * encoded), {"result":...} otherwise (always with "result", also for null). Returns 0 or -1 (see above).
- */
-int kve_rest_json_envelope(kve_buf_t *out, const kve_kv_reply_t *reply, int base64, size_t limit);
-
-/** Appends {"error":"<msg>"} with JSON escaping (msg is NUL-terminated). */
-void kve_rest_json_error(kve_buf_t *out, const char *msg);
-
-/** Appends `len` bytes as a JSON string (with quotes), escaping and replacing invalid UTF-8 as above. */
-void kve_rest_json_string(kve_buf_t *out, const char *s, size_t len);
-
-/** Appends `len` bytes as a base64 JSON string (with quotes). */
-void kve_rest_json_base64(kve_buf_t *out, const char *s, size_t len);
-
-/**
- * Appends `reply` serialised as RESP2 ("+OK\r\n", "$3\r\nbar\r\n", "*2\r\n...", "$-1\r\n", ":1\r\n", "-ERR x\r\n").
- * Returns 0 or -1 (see above).
+ * Appends `reply` serialised as RESP2 ("+OK\r\n", "$3\r\nbar\r\n", "*2\r\n...", "$-1\r\n", ":1\r\n", "-ERR x\r\n";
+ * KVE_REPLY_TOO_BIG is the error KVE_JSON_TOO_BIG_TEXT). Bounded like the JSON encoders (proxy/json.h):
+ * `limit` is the most bytes `out` may hold; returns 0, or -1 as soon as the output passes it. SIZE_MAX means
+ * no limit.
  */
 int kve_rest_resp2(kve_buf_t *out, const kve_kv_reply_t *reply, size_t limit);
-
-/**
- * Length of the well-formed UTF-8 sequence at `s` (s[0] >= 0x80, `avail` bytes readable), or 0 with *bad
- * set to the length of the maximal subpart to replace by one U+FFFD: the lead byte plus the continuation
- * bytes that were valid before the first one that is not (Unicode §3.9, "U+FFFD substitution of maximal
- * subparts"). Overlong forms, surrogates and code points above U+10FFFF are not well-formed.
- */
-size_t kve_rest_utf8_sequence(const unsigned char *s, size_t avail, size_t *bad);
 
 #endif

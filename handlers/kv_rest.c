@@ -21,6 +21,7 @@
 #include "handlers/kv_reply.h"
 #include "proxy/common.h"
 #include "proxy/err.h"
+#include "proxy/json.h"
 #include "proxy/log.h"
 #include "proxy/park.h"
 #include "proxy/resp.h"
@@ -150,7 +151,7 @@ void kve_rest__send_error(kve_rest_handler_t *self, h2o_req_t *req, int status, 
     kve_buf_t out = KVE_BUF_INIT;
     char *body;
 
-    kve_rest_json_error(&out, msg);
+    kve_json_error(&out, msg);
     body = h2o_mem_alloc_pool(&req->pool, out.len);
     memcpy(body, out.base, out.len);
     send_body(self, req, status, "application/json", body, out.len, sync);
@@ -173,7 +174,7 @@ static uint64_t response_sync(struct st_rest_req_t *st)
 
 static int encode(struct st_rest_req_t *st, const kve_kv_reply_t *reply, size_t limit)
 {
-    return st->resp2 ? kve_rest_resp2(&st->body, reply, limit) : kve_rest_json_envelope(&st->body, reply, st->base64, limit);
+    return st->resp2 ? kve_rest_resp2(&st->body, reply, limit) : kve_json_envelope(&st->body, reply, st->base64, limit);
 }
 
 /*

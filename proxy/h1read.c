@@ -1,40 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /* The hook on h2o's HTTP/1 request reading (see h1read.h). */
 #include "proxy/h1read.h"
+#include "proxy/h2o_private.h"
 #include "proxy/pending.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
-/* the capacity h2o gives a socket's input buffer at its first read (lib/common/socket.c) */
-#define UNCHARGED_BUFFER (H2O_SOCKET_INITIAL_INPUT_BUFFER_SIZE * 2)
-
-typedef void (*read_start_fn)(h2o_socket_t *sock, h2o_socket_cb cb);
-
-/* libh2o's h2o_socket_read_start (resolved on first use) */
-static read_start_fn next_read_start;
-/* h2o's static HTTP/1 request callback; set once by kve_h1read_init, before any worker thread exists */
-static h2o_socket_cb h1_reqread;
-/* set while kve_h1read_init accepts its throwaway connection: the next read_start is h2o's HTTP/1 one */
-static int capturing;
-
-static read_start_fn next(void)
-{
-    read_start_fn fn = __atomic_load_n(&next_read_start, __ATOMIC_ACQUIRE);
-    if (__builtin_expect(fn == NULL, 0)) {
-        *(void **)&fn = dlsym(RTLD_NEXT, "h2o_socket_read_start");
-        if (fn == NULL) {
-            fprintf(stderr, "kvedge: h2o_socket_read_start not found in libh2o: %s\n", dlerror());
-            abort();
-        }
-        __atomic_store_n(&next_read_start, fn, __ATOMIC_RELEASE);
-    }
-    return fn;
-}
+/* the first buffer of every reading connection, which is not charged */
+#define UNCHARGED_BUFFER KVE_H2O_SOCKET_FIRST_INPUT_CAPACITY
 
 #define REFUSAL_BODY "request data pending over limits.max_pending_size\n"
 #define REFUSAL                                                                                                                    \
@@ -72,8 +48,8 @@ static void answer_refusal(h2o_socket_t *sock)
 /* closes another connection of this thread now, through h2o's error path (it is not inside a callback) */
 static void close_other(h2o_socket_t *sock)
 {
-    if (sock->_cb.read == on_h1_read)
-        h1_reqread(sock, h2o_socket_error_closed);
+    if (kve_h2o_socket_reader(sock) == on_h1_read)
+        kve_h2o_socket_fail_read(sock, h2o_socket_error_closed);
     else /* not reading its request (writing h2o's own error or "100 Continue"): h2o closes on the write's failure */
         shutdown(h2o_socket_get_fd(sock), SHUT_RDWR);
 }
@@ -116,51 +92,21 @@ static void on_h1_read(h2o_socket_t *sock, const char *err)
         if (ret < 0 || (ret > 0 && enforce(conn->thread, conn)))
             err = h2o_socket_error_closed;
     }
-    h1_reqread(sock, err);
-}
-
-/* interposes libh2o's function of the same name (see h1read.h) */
-void h2o_socket_read_start(h2o_socket_t *sock, h2o_socket_cb cb)
-{
-    if (__builtin_expect(capturing, 0) && h1_reqread == NULL)
-        h1_reqread = cb;
-    if (cb == h1_reqread && cb != NULL)
-        cb = on_h1_read;
-    next()(sock, cb);
+    kve_h2o_http1_reqread(sock, err);
 }
 
 int kve_h1read_is_hooked(h2o_socket_t *sock)
 {
-    return sock->_cb.read == on_h1_read;
+    return kve_h2o_socket_reader(sock) == on_h1_read;
 }
 
 int kve_h1read_init(h2o_context_t *ctx, char *err, size_t errlen)
 {
-    h2o_accept_ctx_t accept_ctx = {.ctx = ctx, .hosts = ctx->globalconf->hosts};
-    h2o_socket_t *sock;
-    int fds[2], hooked;
+    char why[128];
 
-    if (h1_reqread != NULL)
+    if (kve_h2o_http1_hook_reader(ctx, on_h1_read, why, sizeof(why)) == 0)
         return 0;
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0) {
-        snprintf(err, errlen, "HTTP/1 read hook: socketpair: %s", strerror(errno));
-        return -1;
-    }
-    sock = h2o_evloop_socket_create(ctx->loop, fds[0], 0);
-    capturing = 1;
-    h2o_accept(&accept_ctx, sock); /* plain: h2o_http1_accept -> h2o_socket_read_start(sock, reqread_on_read) */
-    capturing = 0;
-    hooked = h1_reqread != NULL && kve_h1read_is_hooked(sock);
-    /* h2o closes its connection and the socket, as when a peer goes away */
-    sock->_cb.read(sock, h2o_socket_error_closed);
-    close(fds[1]);
-    h2o_evloop_run(ctx->loop, 0); /* frees the disposed socket */
-    if (!hooked) {
-        h1_reqread = NULL;
-        snprintf(err, errlen,
-                 "HTTP/1 read hook: libh2o's calls to h2o_socket_read_start do not reach kvedge, so limits.max_pending_size "
-                 "cannot be enforced (set it to 0 to run without it)");
-        return -1;
-    }
-    return 0;
+    snprintf(err, errlen, "HTTP/1 read hook: %s, so limits.max_pending_size cannot be enforced (set it to 0 to run without it)",
+             why);
+    return -1;
 }

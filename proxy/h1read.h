@@ -10,12 +10,10 @@
  *  (a) wrapping sock->_cb.read per connection after h2o_accept(): h2o re-installs its own callback at the
  *      points above, all inside static functions, with no kvedge code running in between; the wrapper would
  *      be lost after the first response (or never installed on TLS connections before the handshake ends);
- *  (b) interposing h2o_socket_read_start() (chosen): libh2o-evloop.so calls it through its PLT, so this
- *      executable's definition, which forwards to libh2o's (dlsym RTLD_NEXT), sees every call and swaps
- *      h2o's HTTP/1 request callback, recognised by its address, for a wrapper. The address is captured by
- *      kve_h1read_init() from a plain HTTP/1 accept on a socket pair, which also checks that the
- *      interposition works (a libh2o built with -Bsymbolic or static would bypass it): kvedge refuses to
- *      start with limits.max_pending_size set if it does not. Cost: one compare per read_start call;
+ *  (b) interposing h2o_socket_read_start() (chosen; the mechanism and what it relies on are in h2o_private.h,
+ *      kve_h2o_http1_hook_reader): every installation of h2o's HTTP/1 request callback installs this file's wrapper
+ *      instead, which charges the read and passes it on. kvedge refuses to start with limits.max_pending_size
+ *      set if the interposition does not work. Cost: one compare per read_start call;
  *  (c) reading the socket ourselves (H2O_SOCKET_FLAG_DONT_READ) would bound each read too, but it means
  *      re-implementing evloop's read and TLS decoding (static in libh2o).
  * The wrapper leaves h2o_socket_is_reading() true, so the drain's idle check (server.c) is unchanged.
@@ -28,9 +26,8 @@
 #include "proxy/pending.h"
 
 /**
- * Captures h2o's HTTP/1 request callback with a throwaway HTTP/1 connection on `ctx` (a context nobody
- * serves with yet; its loop is run once to free the socket) and checks that the hook is installed.
- * Call before any worker starts. Returns 0, or -1 with a message in `err`.
+ * Installs the hook (kve_h2o_http1_hook_reader on `ctx`, a context nobody serves with yet) and checks that it
+ * works. Call before any worker starts. Returns 0, or -1 with a message in `err`.
  */
 int kve_h1read_init(h2o_context_t *ctx, char *err, size_t errlen);
 

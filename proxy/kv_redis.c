@@ -20,7 +20,7 @@
 #include "proxy/log.h"
 #include "proxy/redis_acl.h"
 #include "proxy/redis_reply.h"
-#include "proxy/resp.h"
+#include "proxy/redis_send.h"
 
 #include <stdio.h>
 #include <hiredis/hiredis.h>
@@ -179,13 +179,8 @@ static void on_command_reply(redisAsyncContext *ac, void *reply, void *privdata)
 
 static int queue(kve_redis_link_t *link, redisCallbackFn *fn, void *privdata, const kve_kv_command_t *cmd)
 {
-    int ret;
-    link->fmt.len = 0;
-    kve_resp_format(&link->fmt, cmd->argc, cmd->argv, cmd->argvlen);
-    ret = redisAsyncFormattedCommand(link->adapter.ac, fn, privdata, link->fmt.base, link->fmt.len);
-    if (link->fmt.cap > 64 * 1024) /* one huge value must not pin its buffer */
-        kve_buf_dispose(&link->fmt);
-    return ret == REDIS_OK ? 0 : KVE_ECONN;
+    /* straight into hiredis' output buffer, which hiredis empties once written (redis_send.h) */
+    return kve_redis_send(link->adapter.ac, cmd->argc, cmd->argv, cmd->argvlen, fn, privdata) == REDIS_OK ? 0 : KVE_ECONN;
 }
 
 static int link_send(kve_kv_t *kv, kve_kv_op_t *op)
@@ -367,7 +362,6 @@ static void link_destroy(kve_kv_t *kv)
     h2o_timeout_dispose(kv->loop, &link->tick);
     h2o_timeout_dispose(kv->loop, &link->connect_timeout);
     h2o_timeout_dispose(kv->loop, &link->flush_timeout);
-    kve_buf_dispose(&link->fmt);
     kve_kv__dispose(kv);
     free(link);
     kve_redis_reply_release_thread(); /* the thread's last connection is gone */

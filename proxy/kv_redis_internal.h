@@ -32,8 +32,6 @@ typedef struct st_kve_redis_link_t {
     h2o_timeout_entry_t connect_entry;
     /** streams opened on this link and not yet freed */
     size_t num_streams;
-    /** reused for encoding commands */
-    kve_buf_t fmt;
     /** 0 ms: writes queued commands at the end of the loop iteration (see redis_adapter.h) */
     h2o_timeout_t flush_timeout;
     /** batches waiting for the next ROLE (linked through driver_next), and the entry that sends it when no flush does */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Parking HTTP/1 sockets while a request waits (see park.h). */
 #include "proxy/park.h"
+#include "proxy/h2o_private.h"
 
 static void on_parked_readable(h2o_socket_t *sock, const char *err)
 {
@@ -21,7 +22,7 @@ h2o_socket_t *kve_park(h2o_req_t *req)
 
 void kve_unpark(h2o_socket_t *sock)
 {
-    /* `_cb.read` tells whether it is still parked (no other reader installs this callback) */
+    /* the installed reader tells whether it is still parked (no other reader installs this callback) */
     if (sock == NULL || !kve_is_parked(sock))
         return;
     h2o_socket_read_stop(sock);
@@ -30,5 +31,5 @@ void kve_unpark(h2o_socket_t *sock)
 
 int kve_is_parked(h2o_socket_t *sock)
 {
-    return sock->_cb.read == on_parked_readable;
+    return kve_h2o_socket_reader(sock) == on_parked_readable;
 }

@@ -96,6 +96,8 @@ void kve_redis__check_output_limit(kve_redis_link_t *link)
     static const size_t argvlen[] = {6, 3, 26};
     int expected = 0;
 
+    if (link->target->kill_via != NULL) /* a read-only link (its user may not CONFIG GET): the store's read-write link asks */
+        return;
     if (!__atomic_compare_exchange_n(checked_flag(link), &expected, 1, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
         return;
     if (redisAsyncCommandArgv(link->adapter.ac, on_config_reply, link, 3, (const char **)argv, argvlen) != REDIS_OK)

@@ -16,14 +16,19 @@ size_t kve_u64toa(uint64_t v, char *dst)
     return n;
 }
 
-void kve_resp_format(kve_buf_t *out, size_t argc, const char *const *argv, const size_t *argvlen)
+size_t kve_resp_size(size_t argc, const size_t *argvlen)
 {
     size_t i, total = 1 + 20 + 2;
-    char *p;
-
     for (i = 0; i != argc; ++i)
         total += 1 + 20 + 2 + argvlen[i] + 2;
-    p = kve_buf_reserve(out, total);
+    return total;
+}
+
+size_t kve_resp_write(char *dst, size_t argc, const char *const *argv, const size_t *argvlen)
+{
+    char *p = dst;
+    size_t i;
+
     *p++ = '*';
     p += kve_u64toa(argc, p);
     *p++ = '\r', *p++ = '\n';
@@ -35,5 +40,11 @@ void kve_resp_format(kve_buf_t *out, size_t argc, const char *const *argv, const
         p += argvlen[i];
         *p++ = '\r', *p++ = '\n';
     }
-    out->len = (size_t)(p - out->base);
+    return (size_t)(p - dst);
+}
+
+void kve_resp_format(kve_buf_t *out, size_t argc, const char *const *argv, const size_t *argvlen)
+{
+    char *p = kve_buf_reserve(out, kve_resp_size(argc, argvlen));
+    out->len += kve_resp_write(p, argc, argv, argvlen);
 }

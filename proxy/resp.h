@@ -12,6 +12,12 @@
 #include <stdint.h>
 #include "proxy/buf.h"
 
+/** The most bytes kve_resp_write() may write for the command `argv` (an upper bound, not the exact size). */
+size_t kve_resp_size(size_t argc, const size_t *argvlen);
+
+/** Writes the RESP2 encoding of the command `argv` at `dst` (room for kve_resp_size() bytes); returns its length. */
+size_t kve_resp_write(char *dst, size_t argc, const char *const *argv, const size_t *argvlen);
+
 /** Appends the RESP2 encoding of the command `argv` to `out`. */
 void kve_resp_format(kve_buf_t *out, size_t argc, const char *const *argv, const size_t *argvlen);
 

@@ -18,6 +18,7 @@
 #include "proxy/server.h"
 #include "proxy/common.h"
 #include "proxy/h1read.h"
+#include "proxy/h2o_private.h"
 #include "proxy/listener.h"
 #include "proxy/log.h"
 #include "proxy/park.h"
@@ -193,11 +194,11 @@ static void close_worker_listeners(worker_t *w)
 
 /* --- draining --- */
 
-/* an HTTP/1 connection waiting for its next request: reading, not writing, nothing buffered, and not
- * parked by a handler (then a request is in flight, see park.h) */
+/* an HTTP/1 connection waiting for its next request (h2o_private.h), and not parked by a handler (then a request is
+ * in flight, see park.h) */
 static int is_idle(h2o_socket_t *sock)
 {
-    return h2o_socket_is_reading(sock) && !h2o_socket_is_writing(sock) && sock->input->size == 0 && !kve_is_parked(sock);
+    return kve_h2o_http1_awaits_request(sock) && !kve_is_parked(sock);
 }
 
 static size_t shutdown_conns(worker_t *w, int idle_only)
@@ -225,24 +226,6 @@ static void run_until_closed(worker_t *w, uint64_t deadline, int close_idle)
     }
 }
 
-/*
- * Fast-forwards every timer of the loop: entries linked before this call fire now, through their normal
- * timeout paths (proxy I/O timeout -> 502, KV command timeout -> 504, request read timeout -> close), so
- * requests waiting on an upstream end without waiting for their own timeouts. Entries re-linked by their
- * callbacks carry the current time and do not fire again in this pass. h2o 2.2.5 has no API to cancel a
- * request from outside; its loop's list of timeouts (`_timeouts`, in the public evloop.h) is the lever.
- */
-static void expire_timers(h2o_loop_t *loop)
-{
-    h2o_linklist_t *node;
-    uint64_t now = h2o_now(loop);
-
-    for (node = loop->_timeouts.next; node != &loop->_timeouts; node = node->next) {
-        h2o_timeout_t *timeout = H2O_STRUCT_FROM_MEMBER(h2o_timeout_t, _link, node);
-        h2o_timeout_run(loop, timeout, now - 1 + timeout->timeout);
-    }
-}
-
 static void force_close(worker_t *w)
 {
     h2o_loop_t *loop = w->super.ctx.loop;
@@ -252,7 +235,7 @@ static void force_close(worker_t *w)
             (unsigned long long)w->super.server->conf->limits.drain_timeout_ms, w->num_conns);
     shutdown_conns(w, 0);
     while (w->num_conns != 0 && h2o_now(loop) < deadline) {
-        expire_timers(loop);
+        kve_h2o_loop_expire_timeouts(loop); /* each request in flight ends through its own timeout path */
         h2o_evloop_run(loop, 10);
     }
     if (w->num_conns != 0)
@@ -276,9 +259,7 @@ static void drain(worker_t *w)
     run_until_closed(w, h2o_now(loop) + s->conf->limits.drain_timeout_ms, !s->conf->http2);
     if (w->num_conns != 0)
         force_close(w);
-    /* h2o links its GOAWAY timer even without HTTP/2 connections; it must be gone before the dispose */
-    if (h2o_timeout_is_linked(&w->super.ctx.http2._graceful_shutdown_timeout))
-        h2o_timeout_unlink(&w->super.ctx.http2._graceful_shutdown_timeout);
+    kve_h2o_context_cancel_goaway_timer(&w->super.ctx); /* linked even without HTTP/2 connections */
 }
 
 /* --- worker threads --- */
@@ -292,23 +273,6 @@ static void on_notify(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mess
         free(msg);
     }
     w->stopping = __atomic_load_n(&w->super.server->stop, __ATOMIC_ACQUIRE);
-}
-
-/* h2o keeps freed socket buffers in a per-thread list; give them back before the thread ends */
-static void release_thread_buffers(void)
-{
-    h2o_mem_recycle_t *r = &h2o_socket_buffer_prototype.allocator;
-    while (r->cnt != 0)
-        free(h2o_mem_alloc_recycle(r, 0));
-}
-
-static void dispose_context(h2o_context_t *ctx)
-{
-    h2o_multithread_queue_t *queue = ctx->queue;
-    h2o_context_dispose(ctx);
-#if H2O_LIBRARY_VERSION_MAJOR == 0 && H2O_LIBRARY_VERSION_MINOR == 13
-    free(queue); /* libh2o 0.13 (h2o 2.2.x) closes the queue's sockets but forgets to free it */
-#endif
 }
 
 static void *worker_main(void *arg)
@@ -336,8 +300,8 @@ static void *worker_main(void *arg)
         s->hooks->on_thread_stop(&w->super, s->hooks->data);
     h2o_timeout_dispose(w->super.ctx.loop, &w->sweep);
     h2o_multithread_unregister_receiver(w->super.ctx.queue, &w->notify);
-    dispose_context(&w->super.ctx);
-    release_thread_buffers();
+    kve_h2o_context_dispose(&w->super.ctx);
+    kve_h2o_release_thread_buffers();
     return NULL;
 }
 
@@ -431,7 +395,7 @@ static int check_read_hook(kve_server_t *s, char *err, size_t errlen)
 
     h2o_context_init(&ctx, loop, &s->globalconf);
     ret = kve_h1read_init(&ctx, err, errlen);
-    dispose_context(&ctx);
+    kve_h2o_context_dispose(&ctx);
     h2o_evloop_destroy(loop);
     return ret;
 }
@@ -481,7 +445,7 @@ void kve_server_destroy(kve_server_t *s)
         kve_listener_close(s->listeners + i);
     free(s->listeners);
     free(s->workers);
-    release_thread_buffers();
+    kve_h2o_release_thread_buffers();
     free(s);
 }
 

@@ -86,7 +86,8 @@ typedef struct st_kve_thread_t {
     kve_server_t *server;
     /**
      * this thread's links, one entry per store, indexed by store id (the configuration's order); set by the start
-     * hook (proxy/stores.h), NULL and 0 until then. The array stays valid until the server is destroyed.
+     * hook (proxy/stores.h), NULL and 0 until then; other threads read num_stores with an acquire load (it is
+     * stored last, with release). The array stays valid until the server is destroyed.
      */
     kve_thread_store_t *stores;
     size_t num_stores;

@@ -56,6 +56,17 @@ static int init_ro(store_t *s, const char *sock, char *err, size_t errlen)
     return 0;
 }
 
+/* with several stores, says which one `err` is about: "store NAME: " in front */
+static void name_in_error(const char *name, size_t n, char *err, size_t errlen)
+{
+    char why[256];
+
+    if (n < 2 || errlen == 0)
+        return;
+    snprintf(why, sizeof(why), "%s", err);
+    snprintf(err, errlen, "store %s: %s", name, why);
+}
+
 kve_stores_t *kve_stores_create(const kve_store_spec_t *specs, size_t n, const char *embedded_socket, size_t num_threads, char *err,
                                 size_t errlen)
 {
@@ -70,6 +81,7 @@ kve_stores_t *kve_stores_create(const kve_store_spec_t *specs, size_t n, const c
         s->spec = specs[i];
         ++set->num_stores; /* from here on, destroy disposes its targets */
         if (init_rw(s, embedded_socket, err, errlen) != 0 || init_ro(s, embedded_socket, err, errlen) != 0) {
+            name_in_error(s->spec.name, n, err, errlen);
             kve_stores_destroy(set);
             return NULL;
         }
@@ -93,7 +105,8 @@ void kve_stores_thread_start(kve_stores_t *set, kve_thread_t *thread)
             links[i].ro = kve_kv_redis_create(thread->ctx.loop, &s->target_ro, s->spec.redis);
     }
     thread->stores = links;
-    thread->num_stores = set->num_stores;
+    /* last, and released: another thread (the metrics) that reads num_stores with acquire sees every link above */
+    __atomic_store_n(&thread->num_stores, set->num_stores, __ATOMIC_RELEASE);
 }
 
 void kve_stores_thread_stop(kve_stores_t *set, kve_thread_t *thread)

@@ -49,7 +49,7 @@ typedef struct st_kve_stores_t kve_stores_t;
  * Builds the targets of the `n` stores of `specs` (at most KVE_STORES_MAX; the array is copied, what it points to
  * is borrowed and must outlive the set) for `num_threads` workers. `embedded_socket`: the embedded Redis's socket
  * (NULL when none runs). Returns NULL with a message in `err` when a target cannot be built (e.g. a host name that
- * does not resolve).
+ * does not resolve), which names the store ("store NAME: ...") when there are several.
  */
 kve_stores_t *kve_stores_create(const kve_store_spec_t *specs, size_t n, const char *embedded_socket, size_t num_threads, char *err,
                                 size_t errlen);

@@ -3,7 +3,8 @@
  * Fuzz target: the configuration loader (conf/): kve_config_load() on a file holding the fuzz input, exactly
  * as `kvedge -c FILE` reads it (the file is a memfd, reached through /proc/self/fd). Errors are the expected
  * outcome for most inputs; the oracle is the absence of crashes, leaks and undefined behaviour, that a
- * loaded configuration is usable (listeners present and in range, a Redis URL, the derived body limit), and
+ * loaded configuration is usable (listeners present and in range, a Redis URL, the derived body limit, every
+ * route's settings in range whether given, inherited from proxy: or defaulted), and
  * that kve_config_dispose() frees everything either way. Error messages go to /dev/null, after being
  * formatted: the reporting code (quoted lines, carets, hidden secrets) runs for every error.
  *
@@ -43,6 +44,14 @@ static void check_loaded(const kve_config_t *cfg)
     for (size_t i = 0; i != cfg->all_listeners.size; ++i) {
         const kve_listen_conf_t *l = cfg->all_listeners.entries + i;
         FUZZ_CHECK(l->port >= 1 && l->port <= 65535 && l->host != NULL, "listener %zu: port %lld", i, (long long)l->port);
+    }
+    /* whether a route's setting is its own, inherited from proxy: or the default, it is within the route's range */
+    for (size_t i = 0; i != cfg->routes.size; ++i) {
+        const kve_route_conf_t *r = cfg->routes.entries + i;
+        FUZZ_CHECK(r->timeout_ms >= 10 && r->timeout_ms <= 3600 * 1000 && r->keepalive_timeout_ms <= 3600 * 1000,
+                   "route %zu: timeout %llu ms, keepalive_timeout %llu ms", i, (unsigned long long)r->timeout_ms,
+                   (unsigned long long)r->keepalive_timeout_ms);
+        FUZZ_CHECK(r->path != NULL && r->upstream != NULL && (r->preserve_host == 0 || r->preserve_host == 1), "route %zu", i);
     }
     FUZZ_CHECK(cfg->redis.url != NULL, "no Redis URL");
     FUZZ_CHECK(kve_config_h2o_body_limit(cfg) >= 1, "no request body limit");

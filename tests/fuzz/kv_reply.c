@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Fuzz target: the KV REST reply encoders (handlers/kv_reply.c): the JSON envelope with and without base64,
+ * Fuzz target: the KV REST reply encoders (proxy/json.c, handlers/kv_reply.c): the JSON envelope with and without base64,
  * the bare JSON value, and RESP2, each also under a size limit.
  *
  * Input: byte 0 says how many bytes the buffer holds before the reply (bit 0 set: 1 + the other bits), bytes
@@ -9,7 +9,7 @@
  * Arrays nest at most 7 levels (hiredis 0.14's own limit, so every tree is one Redis could send) and a
  * tree has at most 512 nodes. Status and error lines never hold "\r\n" (RESP2 cannot carry it).
  *
- * kve_rest_json_error() gets the tree's first string as its message.
+ * kve_json_error() gets the tree's first string as its message.
  *
  * Oracles: the JSON parses with jansson and holds exactly the tree: every string either base64 of the
  * bytes or the bytes with each maximal invalid UTF-8 subsequence replaced by U+FFFD (a reference decoder
@@ -19,6 +19,7 @@
  */
 #include "fuzz.h"
 #include "handlers/kv_reply.h"
+#include "proxy/json.h"
 #include "proxy/redis_reply.h"
 
 #include <hiredis/hiredis.h>
@@ -273,9 +274,9 @@ static int encode(int enc, kve_buf_t *out, const kve_kv_reply_t *r, int base64, 
 {
     switch (enc) {
     case ENC_ENVELOPE:
-        return kve_rest_json_envelope(out, r, base64, limit);
+        return kve_json_envelope(out, r, base64, limit);
     case ENC_VALUE:
-        kve_rest_json_value(out, r, base64, 1);
+        kve_json_value(out, r, base64, 1);
         return 0;
     default:
         return kve_rest_resp2(out, r, limit);
@@ -321,7 +322,7 @@ Exit:
     kve_buf_dispose(&lim);
 }
 
-/* kve_rest_json_error() with the first string of the tree (up to a NUL) as the message */
+/* kve_json_error() with the first string of the tree (up to a NUL) as the message */
 static void run_error(const kve_kv_reply_t *r)
 {
     kve_buf_t out = KVE_BUF_INIT;
@@ -331,10 +332,10 @@ static void run_error(const kve_kv_reply_t *r)
         r = r->element[0];
     if (r->str == NULL)
         return;
-    kve_rest_json_error(&out, r->str);
+    kve_json_error(&out, r->str);
     j = parse_json(&out, 0, 0);
     e = json_object_get(j, "error");
-    FUZZ_CHECK(json_is_object(j) && json_object_size(j) == 1 && json_is_string(e), "kve_rest_json_error wrote another shape");
+    FUZZ_CHECK(json_is_object(j) && json_object_size(j) == 1 && json_is_string(e), "kve_json_error wrote another shape");
     size_t want_len;
     char *want = ref_utf8(r->str, strlen(r->str), &want_len);
     FUZZ_CHECK(json_string_length(e) == want_len && memcmp(json_string_value(e), want, want_len) == 0,

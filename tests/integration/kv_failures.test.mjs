@@ -51,7 +51,7 @@ function syncOf(r) {
 }
 
 // =============================================================================================
-// the sync-token counter (INCR kv.sync_key after a request that may write)
+// the sync position (ROLE after a request that may write)
 
 test('issue 7: the sync position (ROLE) failing keeps the result, and writes still get fresh, increasing tokens', async () => {
     const { redis, k, io, base } = await startStack({ command_timeout: '300ms', breaker_threshold: 100 });

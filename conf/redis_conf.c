@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Directive tables of the stores: `redis:` and each entry of `stores:` (one table, kve_redis_conf_t), and
+ * `embedded_redis:` (the redis-server kvedge runs itself). conf/stores.c builds the store list from them.
+ */
+#include "conf/config.h"
+#include "conf/config_internal.h"
+
+#include <string.h>
+
+int kve_config__check_redis(kve_conf_t *conf, const kve_node_t *node, void *obj)
+{
+    kve_redis_conf_t *redis = obj;
+    kve_redis_target_t target;
+    char err[256];
+
+    if (strcmp(redis->url, "embedded") == 0) {
+        if (redis->read_only_username != NULL || redis->read_only_password != NULL) {
+            kve_conf_error(
+                conf, kve_config__at_key(node, redis->read_only_username != NULL ? "read_only_username" : "read_only_password"),
+                "the embedded Redis gets its users from kvedge: read_only_username and read_only_password are for "
+                "an external Redis");
+            return -1;
+        }
+        return 0;
+    }
+    if (kve_redis_parse_url(redis->url, &target, err, sizeof(err)) != 0) {
+        kve_conf_error(conf, node, "url: %s", err);
+        return -1;
+    }
+    kve_redis_target_dispose(&target);
+    return 0;
+}
+
+const kve_directive_t kve_config__redis_directives[] = {
+    {"url", KVE_T_STRING, KVE_FIELD(kve_redis_conf_t, url), KVE_F_HIDDEN, .min = 1, .dflt = "embedded",
+     .doc = "\"embedded\", redis://[user:pass@]host:port/db or unix:///path?db=N"},
+    {"username", KVE_T_STRING, KVE_FIELD(kve_redis_conf_t, username), .doc = "ACL user (overrides the URL's)"},
+    {"password", KVE_T_STRING, KVE_FIELD(kve_redis_conf_t, password), KVE_F_SECRET,
+     .doc = "overrides the URL's (or password_file)"},
+    {"read_only_username", KVE_T_STRING, KVE_FIELD(kve_redis_conf_t, read_only_username), .min = 1, .max = 256,
+     .doc = "ACL user for read-only tokens, only on the store the KV API serves (external Redis; `kvedge acl` prints its rules)"},
+    {"read_only_password", KVE_T_STRING, KVE_FIELD(kve_redis_conf_t, read_only_password), KVE_F_SECRET,
+     .doc = "its password (or read_only_password_file)"},
+    {"connect_timeout", KVE_T_DURATION, KVE_FIELD(kve_redis_conf_t, connect_timeout_ms), 0, 10, 60 * SEC, "1s",
+     .doc = "connect and handshake"},
+    {"command_timeout", KVE_T_DURATION, KVE_FIELD(kve_redis_conf_t, command_timeout_ms), 0, 1, 600 * SEC, "1s",
+     .doc = "a command without reply by then fails (504)"},
+    {"reconnect_max_delay", KVE_T_DURATION, KVE_FIELD(kve_redis_conf_t, reconnect_max_delay_ms), 0, 50, 60 * SEC, "1s",
+     .doc = "reconnect backoff cap (starts at 50ms)"},
+    {"breaker_threshold", KVE_T_INT, KVE_FIELD(kve_redis_conf_t, breaker_threshold), 0, 1, 1000000, "5",
+     .doc = "timeouts in a row before the connection is rebuilt (a request's commands count once; late replies do not reset it)"},
+    {NULL}};
+
+const kve_directive_t kve_config__embedded_directives[] = {
+    {"binary", KVE_T_STRING, KVE_FIELD(kve_embedded_conf_t, binary), .min = 1, .dflt = "redis-server",
+     .doc = "redis-server program (looked up in PATH)"},
+    {"appendfsync", KVE_T_ENUM, KVE_FIELD(kve_embedded_conf_t, appendfsync), .dflt = "everysec",
+     .choices = kve_embedded_fsync_modes, .doc = "AOF fsync policy"},
+    {"maxmemory", KVE_T_SIZE, KVE_FIELD(kve_embedded_conf_t, maxmemory), .dflt = "0", .doc = "0 = no limit"},
+    {"client_output_buffer_limit", KVE_T_SIZE, KVE_FIELD(kve_embedded_conf_t, client_output_buffer_limit), .dflt = "256MiB",
+     .doc = "Redis closes a kvedge connection whose unread replies pass this (client-output-buffer-limit normal); 0 = no limit"},
+    {"start_timeout", KVE_T_DURATION, KVE_FIELD(kve_embedded_conf_t, start_timeout_ms), 0, 100, HOUR, "10s",
+     .doc = "how long to wait for the server at startup"},
+    {NULL}};

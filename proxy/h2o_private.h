@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Every use kvedge makes of libh2o's private fields (names starting with '_'), of its internal functions and of
+ * behaviour h2o does not document, in one place. Each entry is a small function (inline where a request pays for
+ * it) that names the field or the behaviour, the h2o source it was read from and what breaks if it changes.
+ *
+ * Read from h2o 2.2.5 as Debian 12 ships it: source package h2o 2.2.5+dfsg2-7, library libh2o-evloop 0.13.5
+ * (H2O_LIBRARY_VERSION 0.13.5). Every "[2.2.5 file:line function]" below is a place in that source tree
+ * (apt-get source h2o=2.2.5+dfsg2-7); the installed headers (/usr/include/h2o.h, /usr/include/h2o/...) are the
+ * truth for the layouts.
+ *
+ * Rules:
+ * - No other file touches a private member of an h2o type: scripts/check-h2o-private.mjs (ctest lint.h2o_private)
+ *   compiles every file again with those members marked deprecated and fails if one is used outside this pair.
+ * - Another h2o stops the build here, not at run time: the #error below on the version numbers, and the static
+ *   assertions after it on the size and offsets of each struct whose private members are used (a rebuilt or
+ *   patched 2.2.5 whose layout moved). To move to another h2o: re-read each entry against the new source, mend or
+ *   drop it, then update the guards.
+ *
+ * Callers: park.c and h1read.c (socket readers), server.c (idle connections, timers, contexts, thread buffers),
+ * handlers/framing.c (the raw HTTP/1 head), tests/unit/loopback.c (a request's final ostream, contexts, thread
+ * buffers); tests/unit/test_h2o_private.c checks each entry against the installed libh2o at run time.
+ */
+#ifndef KVE_PROXY_H2O_PRIVATE_H
+#define KVE_PROXY_H2O_PRIVATE_H
+
+#include <stddef.h>
+#include "h2o.h"
+#include "h2o/version.h"
+
+#if H2O_LIBRARY_VERSION_MAJOR != 0 || H2O_LIBRARY_VERSION_MINOR != 13 || H2O_LIBRARY_VERSION_PATCH != 5 ||                         \
+    H2O_VERSION_MAJOR != 2 || H2O_VERSION_MINOR != 2 || H2O_VERSION_PATCH != 5
+#error "proxy/h2o_private.h was read against libh2o 0.13.5 (h2o 2.2.5); this h2o is " H2O_VERSION ": re-read every entry"
+#endif
+#if H2O_USE_LIBUV
+#error "proxy/h2o_private.h covers h2o's own event loop (libh2o-evloop, H2O_USE_LIBUV=0) only"
+#endif
+
+/*
+ * The layouts the entries below were read against, measured on Debian 12's libh2o-evloop-dev 2.2.5+dfsg2-7 (x86-64
+ * and other LP64 targets): a header whose struct changed under the same version number fails to compile here.
+ */
+#if defined(__LP64__)
+#define KVE_H2O_LAYOUT(type, member, offset) _Static_assert(offsetof(type, member) == (offset), "h2o layout: " #type "." #member)
+#define KVE_H2O_SIZE(type, size) _Static_assert(sizeof(type) == (size), "h2o layout: sizeof(" #type ")")
+KVE_H2O_SIZE(h2o_socket_t, 96);
+KVE_H2O_LAYOUT(h2o_socket_t, input, 16);
+KVE_H2O_LAYOUT(h2o_socket_t, _cb, 56);
+KVE_H2O_SIZE(h2o_req_t, 608);
+KVE_H2O_LAYOUT(h2o_req_t, entity, 232);
+KVE_H2O_LAYOUT(h2o_req_t, _ostr_top, 528);
+KVE_H2O_SIZE(h2o_context_t, 864); /* 2016 with the libuv layout (h2o-notes §1) */
+KVE_H2O_LAYOUT(h2o_context_t, queue, 160);
+KVE_H2O_LAYOUT(h2o_context_t, http2._graceful_shutdown_timeout, 480);
+KVE_H2O_SIZE(h2o_evloop_t, 152);
+KVE_H2O_LAYOUT(h2o_evloop_t, _timeouts, 40);
+KVE_H2O_SIZE(h2o_timeout_t, 48);
+KVE_H2O_LAYOUT(h2o_timeout_t, _link, 8);
+KVE_H2O_SIZE(h2o_mem_recycle_t, 24);
+KVE_H2O_LAYOUT(h2o_mem_recycle_t, cnt, 8);
+KVE_H2O_LAYOUT(h2o_buffer_prototype_t, allocator, 0);
+#undef KVE_H2O_LAYOUT
+#undef KVE_H2O_SIZE
+#endif
+
+/* --- sockets (include/h2o/socket.h, lib/common/socket.c) --- */
+
+/**
+ * The read callback installed on `sock` (h2o_socket_t `_cb.read`, [2.2.5 include/h2o/socket.h:116]): what
+ * h2o_socket_read_start() stored [2.2.5 lib/common/socket.c:717], NULL after h2o_socket_read_stop() [socket.c:723]
+ * (h2o_socket_is_reading() is `_cb.read != NULL`, [socket.h:349]). kvedge compares it with its own callbacks to tell
+ * which reader a socket has (park.c: parked; h1read.c: hooked).
+ */
+static inline h2o_socket_cb kve_h2o_socket_reader(h2o_socket_t *sock)
+{
+    return sock->_cb.read;
+}
+
+/**
+ * Calls the read callback installed on `sock` with `err`, as h2o does when a read fails ([2.2.5
+ * lib/common/socket/evloop.c.h:235 read_on_ready]): the reader closes its connection through its own error path
+ * (HTTP/1: lib/http1.c reqread_on_read -> close_connection). `sock` must be reading, and the caller must not be
+ * inside a callback of `sock`.
+ */
+static inline void kve_h2o_socket_fail_read(h2o_socket_t *sock, const char *err)
+{
+    sock->_cb.read(sock, err);
+}
+
+/**
+ * The capacity of a socket's input buffer after its first read: [2.2.5 lib/common/socket.c:128] initialises the
+ * (private) `_initial_buf.capacity` of h2o_socket_buffer_prototype to H2O_SOCKET_INITIAL_INPUT_BUFFER_SIZE * 2, and a
+ * read reserves 4096 bytes ([2.2.5 lib/common/socket/evloop.c.h:119 on_read_core]), which fits. Larger capacities
+ * mean a request grew its buffer (h1read.c charges only those). The h2o_private unit suite checks it against a real
+ * read.
+ */
+#define KVE_H2O_SOCKET_FIRST_INPUT_CAPACITY (H2O_SOCKET_INITIAL_INPUT_BUFFER_SIZE * 2)
+
+/* --- HTTP/1 connections (lib/http1.c) --- */
+
+/**
+ * h2o's HTTP/1 request reader, the static function reqread_on_read [2.2.5 lib/http1.c:81]. NULL until
+ * kve_h2o_http1_hook_reader() captured it. Call it through kve_h2o_http1_reqread().
+ */
+extern h2o_socket_cb kve_h2o__http1_reqread;
+
+/**
+ * Installs `hook` in place of h2o's HTTP/1 request reader on every socket, from now on. The hook receives each read
+ * of a request (or its error) and must end by passing it on with kve_h2o_http1_reqread().
+ *
+ * What it relies on: lib/http1.c reads requests with the static callback reqread_on_read, which it installs with
+ * h2o_socket_read_start() in reqread_start [2.2.5 lib/http1.c:529], called at accept (h2o_http1_accept,
+ * http1.c:838) and after each response (on_send_complete, http1.c:573), and after "100 Continue" (on_continue_sent,
+ * http1.c:389); TLS connections get it after their handshake ([2.2.5 lib/core/util.c:134 on_ssl_handshake_complete
+ * -> h2o_http1_accept]). There is no hook between reading and dispatch. The internal function used:
+ * kvedge defines h2o_socket_read_start() ([2.2.5 include/h2o/socket.h:230]) itself (h2o_private.c): libh2o-evloop.so
+ * calls it through its PLT, so
+ * this definition sees every call, swaps reqread_on_read (recognised by its address) for `hook`, and forwards to
+ * libh2o's (dlsym RTLD_NEXT). The address is captured here from a plain HTTP/1 accept on a socket pair, on `ctx`
+ * (a context nobody serves with yet: its loop is run once to free the socket), which also proves the
+ * interposition works (a libh2o linked with -Bsymbolic, or statically, would bypass it).
+ *
+ * Call once, on the main thread, before any worker starts (later calls return 0 and change nothing). Returns
+ * 0, or -1 with a message in `err` if libh2o's calls do not reach kvedge's h2o_socket_read_start().
+ */
+int kve_h2o_http1_hook_reader(h2o_context_t *ctx, h2o_socket_cb hook, char *err, size_t errlen);
+
+/** Passes a read (or its error) on to h2o's HTTP/1 request reader (see kve_h2o_http1_hook_reader). */
+static inline void kve_h2o_http1_reqread(h2o_socket_t *sock, const char *err)
+{
+    kve_h2o__http1_reqread(sock, err);
+}
+
+/**
+ * The raw head (request line and header lines as the client sent them, except that h2o lower-cased the header names
+ * in place: lib/http1.c init_headers) of an HTTP/1 request that has a body.
+ *
+ * What it relies on: lib/http1.c reads the head and the body into the socket's input buffer and points
+ * req->entity into it, right after the head ([2.2.5 lib/http1.c:227 handle_content_length_entity_read];
+ * handle_chunked_entity_read decodes the chunks in place, from the same offset, http1.c:198); the head's names were
+ * lower-cased in place (init_headers, http1.c:288), and it is consumed only after the response (on_send_complete,
+ * http1.c:570: h2o_buffer_consume(&sock->input, _reqsize)). So the head is the bytes from the start of sock->input to req->entity.
+ * To catch a change, the head must start with the request's method and be at most H2O_MAX_REQLEN bytes.
+ *
+ * Returns 1 and sets `*head`; 0 if `req` has no socket (a loopback connection: no peer framed anything); -1 if the
+ * buffer is not laid out as above (the caller should refuse rather than guess). `req` must be HTTP/1 with
+ * req->entity.base set.
+ */
+int kve_h2o_http1_raw_head(h2o_req_t *req, h2o_iovec_t *head);
+
+/**
+ * Whether the HTTP/1 connection on `sock` waits for its next request (or its first): h2o reads it, does not write
+ * to it, and holds no byte of a request. What it relies on: h2o stops reading while it processes a request
+ * ([2.2.5 lib/http1.c:467 handle_incoming_request] without a body; on_entity_read_complete, http1.c:167, with one)
+ * and keeps the request's bytes in sock->input until the response was written; then on_send_complete consumes them
+ * and reads again ([2.2.5 lib/http1.c:570-573]). A socket a handler read on its own (proxy/park.h) looks the same:
+ * the caller rules that out. For the drain's "close idle connections first" (server.c).
+ */
+static inline int kve_h2o_http1_awaits_request(h2o_socket_t *sock)
+{
+    return h2o_socket_is_reading(sock) && !h2o_socket_is_writing(sock) && sock->input->size == 0;
+}
+
+/* --- requests (include/h2o.h h2o_req_t, lib/core/request.c) --- */
+
+/**
+ * Makes `ostr` the final output stream of `req` (h2o_req_t `_ostr_top`, [2.2.5 include/h2o.h:1067]): the one that
+ * would write the response to the client. Every protocol connection does this after h2o_init_request() ([2.2.5
+ * lib/http1.c:106 init_request] sets `_ostr_top` to its `_ostr_final`); h2o_start_response() chains the filters'
+ * streams in front of it, and h2o_dispose_request() ([2.2.5 lib/core/request.c:286]) walks `_ostr_top->next`, so
+ * it must be set even for a request that is never processed.
+ * For connections without a socket (tests/unit/loopback.c). `ostr` is borrowed until the request is disposed;
+ * its `next` must be NULL.
+ */
+static inline void kve_h2o_req_set_final_ostream(h2o_req_t *req, h2o_ostream_t *ostr)
+{
+    req->_ostr_top = ostr;
+}
+
+/* --- loops and contexts (lib/common/socket/evloop.c.h, lib/common/timeout.c, lib/core/context.c) --- */
+
+/**
+ * Fires every timeout entry linked on `loop` before the loop's current time (h2o_now), each through its own
+ * callback (proxy I/O timeout -> 502, KV command timeout -> 504, request read timeout -> close), whatever its
+ * timeout. Entries linked at the current time, such as those the callbacks link again, wait for the next pass
+ * (h2o_timeout_run fires entries registered at or before `now - timeout`, [2.2.5 lib/common/timeout.c:24]). h2o has
+ * no API to cancel a request from outside; the loop's list of timeouts (h2o_evloop_t `_timeouts`, [2.2.5
+ * include/h2o/socket/evloop.h:45], through h2o_timeout_t `_link`, [include/h2o/timeout.h:52], walked as h2o_evloop_run
+ * does, [2.2.5 lib/common/socket/evloop.c.h:590]) is the lever. For the drain's last step (server.c).
+ */
+void kve_h2o_loop_expire_timeouts(h2o_loop_t *loop);
+
+/**
+ * Unlinks the HTTP/2 graceful-shutdown timer (h2o_context_t `http2._graceful_shutdown_timeout`, [2.2.5
+ * include/h2o.h:592]). h2o_context_request_shutdown() links it on one_sec_timeout even when the context has no
+ * HTTP/2 connection ([2.2.5 lib/http2/connection.c:142 initiate_graceful_shutdown]), and h2o_context_dispose()
+ * asserts that every timeout of the context is empty ([2.2.5 lib/core/context.c:143] -> [lib/common/timeout.c:70
+ * h2o_timeout_dispose]). Call after the drain, before disposing.
+ */
+void kve_h2o_context_cancel_goaway_timer(h2o_context_t *ctx);
+
+/**
+ * h2o_context_dispose(), plus what libh2o 0.13 leaves behind: the context's multithread queue, which
+ * h2o_context_init() allocated ([2.2.5 lib/core/context.c:95]) and h2o_multithread_destroy_queue() ([2.2.5
+ * lib/common/multithread.c:125-137], called at context.c:166) closes but never frees (evloop flavour; the libuv one
+ * frees it in uv_close's callback).
+ */
+void kve_h2o_context_dispose(h2o_context_t *ctx);
+
+/**
+ * Frees the socket buffers h2o keeps for reuse on the calling thread: h2o_socket_buffer_prototype is
+ * thread-local ([2.2.5 lib/common/socket.c:126]) and its recycling allocator keeps up to 16 freed buffers
+ * (socket.c:127; h2o_mem_free_recycle, [2.2.5 lib/common/memory.c:88]) that nothing frees when the thread ends;
+ * h2o_mem_alloc_recycle ([memory.c:75]) hands them back one by one while `cnt` is not 0. Call when a thread is done
+ * with h2o (after its context is disposed).
+ */
+void kve_h2o_release_thread_buffers(void);
+
+#endif
