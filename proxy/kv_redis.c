@@ -31,9 +31,15 @@
 
 static void start_connect(kve_redis_link_t *link);
 
+static void sync_answer(kve_kv_batch_t *b, int known, uint64_t offset);
+
 static void schedule_reconnect(kve_redis_link_t *link, const char *why)
 {
+    kve_kv_batch_t *waiting = link->sync_waiting;
+
     kve_kv__set_state(&link->super, KVE_KV_DOWN);
+    link->sync_waiting = NULL; /* no ROLE will be written for them */
+    sync_answer(waiting, 0, 0);
     if (h2o_timeout_is_linked(&link->connect_entry))
         h2o_timeout_unlink(&link->connect_entry);
     if (link->super.closing)
@@ -321,7 +327,9 @@ static void link_sync(kve_kv_t *kv, kve_kv_batch_t *b)
     kve_redis_link_t *link = (void *)kv;
     b->driver_next = link->sync_waiting;
     link->sync_waiting = b;
-    if (!h2o_timeout_is_linked(&link->sync_entry)) /* after the adapter's flush entry when there is one */
+    /* the adapter's flush at the end of this iteration sends it (before_flush); without one coming (connecting),
+     * an entry of our own does */
+    if (!h2o_timeout_is_linked(&link->adapter.flush_entry) && !h2o_timeout_is_linked(&link->sync_entry))
         h2o_timeout_link(kv->loop, &link->flush_timeout, &link->sync_entry);
 }
 
