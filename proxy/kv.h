@@ -134,8 +134,6 @@ typedef struct st_kve_kv_group_t {
 
 /** No key slot (kve_kv_command_t.slot). */
 #define KVE_KV_SLOT_NONE (-1)
-/** A min_sync no replica can satisfy: the command must go to the primary (e.g. a token of an unknown kind). */
-#define KVE_KV_SYNC_PRIMARY UINT64_MAX
 
 /** One command of a batch. Use KVE_KV_COMMAND() to get the defaults (no flags, no slot, no sync position). */
 typedef struct st_kve_kv_command_t {
