@@ -52,7 +52,8 @@ enum {
      * API answers it as "ERR max response size exceeded".
      */
     KVE_REPLY_TOO_BIG = 7,
-    /* RESP3 (drivers that speak it; the Redis driver speaks RESP2 today). Encoders show them as RESP2 does. */
+    /* RESP3, reserved: no driver produces them yet (the Redis driver speaks RESP2) and the encoders of
+     * handlers/kv_reply.c accept the kinds above only; a driver that speaks RESP3 adds them there first. */
     KVE_REPLY_DOUBLE = 8,  /* `dval`, and `str` the text the store sent ("3.14", "inf") */
     KVE_REPLY_BOOL = 9,    /* `integer` 0 or 1 */
     KVE_REPLY_MAP = 10,    /* `elements` is twice the number of pairs: key, value, key, value... */

@@ -19,7 +19,7 @@
 /** One command of a batch, as the driver sees it. Drivers read `cmd` (valid until the op completes) and `batch`. */
 typedef struct st_kve_kv_op_t {
     kve_kv_batch_t *batch;
-    /** borrowed from the caller while the batch has commands not sent; the driver copies the arguments in send() */
+    /** borrowed from the caller: a driver reads it only inside send()/send_atomic() (copying what it needs) */
     const kve_kv_command_t *cmd;
     uint32_t index;
     /** private to kv.c: OP_* (not sent, with the driver, result held, delivered) */

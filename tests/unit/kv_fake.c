@@ -17,11 +17,16 @@
 #define MAX_KEYS 64
 #define MAX_PENDING 4096
 
+/* what is due: commands run when they are sent (a driver reads a command only in send(), kv_internal.h), their
+ * results are handed over later */
 struct st_pending_t {
     kve_kv_op_t *op;      /* one op, or the first of an atomic batch's */
     size_t atomic_n;      /* 0: a single op */
     kve_kv_batch_t *sync; /* a sync request instead of an op */
     uint64_t due;
+    int aborted; /* atomic: refused at queue time */
+    int *err;    /* per op (one for a single op) */
+    kve_kv_reply_t *reply;
 };
 
 typedef struct st_fake_t {
@@ -112,41 +117,39 @@ static void free_reply(kve_kv_reply_t *r)
         free(r->str);
 }
 
-static void complete_one(fake_t *f, kve_kv_op_t *op)
+/* runs the commands of `p` now (applied at once, or not at all when an atomic batch has an unknown command) */
+static void run_pending(fake_t *f, struct st_pending_t *p)
 {
-    kve_kv_reply_t r;
-    int err = run(f, op->cmd, &r);
-    ++f->stats.completed;
-    kve_kv__complete(op, err, err == 0 ? &r : NULL);
-    if (err == 0)
-        free_reply(&r);
+    size_t i, n = KVE_MAX(p->atomic_n, 1);
+
+    p->err = kve_malloc(sizeof(*p->err) * n);
+    p->reply = kve_malloc(sizeof(*p->reply) * n);
+    for (i = 0; p->atomic_n != 0 && i != n; ++i)
+        if (!known(p->op[i].cmd))
+            p->aborted = 1;
+    for (i = 0; i != n; ++i)
+        p->err[i] = p->aborted ? KVE_EABORTED : run(f, p->op[i].cmd, p->reply + i);
 }
 
-static void complete_atomic(fake_t *f, kve_kv_op_t *ops, size_t n)
+/* hands the results over, the last first */
+static void complete_pending(fake_t *f, struct st_pending_t *p, int fail)
 {
-    size_t i;
-    for (i = 0; i != n; ++i)
-        if (!known(ops[i].cmd)) { /* refused at queue time: nothing is applied */
-            kve_kv_reply_t e = {.type = KVE_REPLY_ERROR, .len = 19, .str = (char *)"ERR unknown command"};
-            kve_kv__set_abort_reply(ops[0].batch, &e);
-            for (i = 0; i != n; ++i)
-                kve_kv__complete(ops + i, KVE_EABORTED, NULL);
-            f->stats.completed += n;
-            return;
-        }
-    /* applied in one step, results handed over last first */
-    kve_kv_reply_t *r = kve_malloc(sizeof(*r) * n);
-    int *err = kve_malloc(sizeof(*err) * n);
-    for (i = 0; i != n; ++i)
-        err[i] = run(f, ops[i].cmd, r + i);
-    for (i = n; i-- != 0;) {
-        kve_kv__complete(ops + i, err[i], err[i] == 0 ? r + i : NULL);
-        if (err[i] == 0)
-            free_reply(r + i);
+    size_t i, n = KVE_MAX(p->atomic_n, 1);
+
+    if (p->aborted && !fail) {
+        kve_kv_reply_t e = {.type = KVE_REPLY_ERROR, .len = 19, .str = (char *)"ERR unknown command"};
+        kve_kv__set_abort_reply(p->op[0].batch, &e);
     }
+    for (i = n; i-- != 0;) {
+        int err = fail ? KVE_ECONN : p->err[i];
+        kve_kv__complete(p->op + i, err, err == 0 ? p->reply + i : NULL);
+    }
+    for (i = 0; i != n; ++i)
+        if (p->err[i] == 0)
+            free_reply(p->reply + i);
     f->stats.completed += n;
-    free(r);
-    free(err);
+    free(p->err);
+    free(p->reply);
 }
 
 static void arm(fake_t *f)
@@ -170,10 +173,8 @@ static void on_tick(h2o_timeout_entry_t *entry)
         --f->num_pending;
         if (p.sync != NULL)
             kve_kv__sync_done(p.sync, 1, f->writes);
-        else if (p.atomic_n != 0)
-            complete_atomic(f, p.op, p.atomic_n);
         else
-            complete_one(f, p.op);
+            complete_pending(f, &p, 0);
         i = KVE_MIN(i, f->num_pending); /* callbacks may have queued more */
     }
     if (f->num_pending != 0)
@@ -183,6 +184,8 @@ static void on_tick(h2o_timeout_entry_t *entry)
 static void push(fake_t *f, struct st_pending_t p)
 {
     KVE_ASSERT(f->num_pending != MAX_PENDING);
+    if (p.sync == NULL)
+        run_pending(f, &p);
     f->pending[f->num_pending++] = p;
     arm(f);
 }
@@ -240,12 +243,10 @@ static void fake_destroy(kve_kv_t *kv)
     /* the transport closes: everything still queued fails (kv.c reports KVE_ESHUTDOWN while closing) */
     while (f->num_pending != 0) {
         struct st_pending_t p = f->pending[--f->num_pending];
-        if (p.sync != NULL) {
+        if (p.sync != NULL)
             kve_kv__sync_done(p.sync, 0, 0);
-        } else {
-            for (i = 0; i != KVE_MAX(p.atomic_n, 1); ++i)
-                kve_kv__complete(p.op + i, KVE_ECONN, NULL);
-        }
+        else
+            complete_pending(f, &p, 1);
     }
     if (h2o_timeout_is_linked(&f->tick_entry))
         h2o_timeout_unlink(&f->tick_entry);
