@@ -403,23 +403,13 @@ static void on_batch_timeout(h2o_timeout_entry_t *entry)
 
 /* --- the API --- */
 
-kve_kv_batch_t *kve_kv_batch(kve_kv_t *kv, const kve_kv_command_t *cmds, size_t n, const kve_kv_batch_opts_t *opts,
-                             kve_kv_reply_cb on_reply, kve_kv_done_cb on_done, void *data, int *err)
+/* a batch of `n` ops for `cmds`, nothing sent yet */
+static kve_kv_batch_t *new_batch(kve_kv_t *kv, const kve_kv_command_t *cmds, size_t n, const kve_kv_batch_opts_t *opts,
+                                 kve_kv_reply_cb on_reply, kve_kv_done_cb on_done, void *data)
 {
-    static const kve_kv_batch_opts_t defaults = {0};
-    kve_kv_batch_t *b;
+    kve_kv_batch_t *b = alloc_batch(kv, n);
     size_t i;
-    int ret;
 
-    KVE_CHECK_OBJ(kv, KVE_KV_MAGIC);
-    KVE_ASSERT(n != 0 && n <= UINT32_MAX);
-    if (opts == NULL)
-        opts = &defaults;
-    if (kv->closing) {
-        *err = KVE_ESHUTDOWN;
-        return NULL;
-    }
-    b = alloc_batch(kv, n);
     b->magic = KVE_KV_BATCH_MAGIC;
     b->end = BATCH_LIVE;
     b->sync_asked = b->sync_pending = b->busy = 0;
@@ -452,6 +442,26 @@ kve_kv_batch_t *kve_kv_batch(kve_kv_t *kv, const kve_kv_command_t *cmds, size_t 
         if (kind != KVE_KV_SCRIPT_NONE)
             b->scripts |= 1u << kind;
     }
+    return b;
+}
+
+kve_kv_batch_t *kve_kv_batch(kve_kv_t *kv, const kve_kv_command_t *cmds, size_t n, const kve_kv_batch_opts_t *opts,
+                             kve_kv_reply_cb on_reply, kve_kv_done_cb on_done, void *data, int *err)
+{
+    static const kve_kv_batch_opts_t defaults = {0};
+    kve_kv_batch_t *b;
+    size_t i;
+    int ret;
+
+    KVE_CHECK_OBJ(kv, KVE_KV_MAGIC);
+    KVE_ASSERT(n != 0 && n <= UINT32_MAX);
+    if (opts == NULL)
+        opts = &defaults;
+    if (kv->closing) {
+        *err = KVE_ESHUTDOWN;
+        return NULL;
+    }
+    b = new_batch(kv, cmds, n, opts, on_reply, on_done, data);
     if ((opts->flags & KVE_KV_BATCH_ATOMIC) != 0) {
         if ((ret = kv->driver->send_atomic(kv, b->ops, n)) == 0) {
             for (i = 0; i != n; ++i)
