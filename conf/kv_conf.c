@@ -72,6 +72,16 @@ int kve_config__check_kv(kve_conf_t *conf, const kve_node_t *node, void *obj)
     return kve_config__check_path(conf, node, kv->path);
 }
 
+/* kv.sync_key named the Redis key the old sync tokens counted writes in; tokens no longer need a key, and old
+ * files keep working: a warning, and the value is ignored */
+static int parse_removed_sync_key(kve_conf_t *conf, const kve_node_t *node, void *field)
+{
+    kve_conf_warn(conf, node,
+                  "no longer used, ignored: sync tokens come from Redis' replication offset, no key is written (remove it; "
+                  "the old key can be deleted)");
+    return 0;
+}
+
 const kve_directive_t kve_config__kv_directives[] = {
     {"path", KVE_T_STRING, KVE_FIELD(kve_rest_conf_t, path), .min = 1, .max = 256, .dflt = "/kv",
      .doc = "URL prefix of the API (KV_REST_API_URL is http://host:port<path>)"},
@@ -114,8 +124,8 @@ const kve_directive_t kve_config__kv_directives[] = {
      .doc = "open /subscribe, /psubscribe and /monitor streams (one Redis connection each), all threads; more get 503"},
     {"max_streams_per_token", KVE_T_INT, KVE_FIELD(kve_rest_conf_t, max_streams_per_token), 0, 1, 100000, "256",
      .doc = "open streams of any one token (static or JWT), so one token cannot hold every kv.max_streams slot; more get 503"},
-    {"sync_key", KVE_T_STRING, KVE_FIELD(kve_rest_conf_t, sync_key), .min = 1, .max = 1024, .dflt = "kvedge:sync",
-     .doc = "Redis key counting writes, for upstash-sync-token"},
+    {"sync_key", KVE_T_CUSTOM, 0, .parse = parse_removed_sync_key,
+     .doc = "removed (ignored with a warning): sync tokens come from Redis' replication offset, no key is written"},
     {"listen", KVE_T_LIST, KVE_FIELD(kve_rest_conf_t, listen), 0, 0, 64, .children = kve_config__listen_directives,
      .elem_size = sizeof(kve_listen_conf_t), .doc = "listeners of its own (then the API is not on the main listeners)"},
     {NULL}};

@@ -15,7 +15,7 @@
 static int needed_by_kvedge(const char *name, int read_only, int select_db)
 {
     static const char *const both[] = {"ping", "multi", "exec", "discard"};
-    static const char *const rw[] = {"script|kill", "function|kill"};
+    static const char *const rw[] = {"script|kill", "function|kill", "role"}; /* role: the sync position of writes */
     size_t i;
 
     for (i = 0; i != KVE_ARRAY_SIZE(both); ++i)

@@ -9,8 +9,9 @@
  * command table, with and without the streaming-endpoint flag), plus what kvedge's own connections need
  * whatever the policy says: PING (handshake), MULTI/EXEC/DISCARD (/multi-exec), SELECT when the store
  * uses a database other than 0, and for the read-write user SCRIPT KILL and FUNCTION KILL (the script
- * watchdog). Argument-dependent rules (XREAD ... BLOCK, COPY ... DB n, SCAN COUNT) cannot be expressed in
- * Redis 7.0's ACLs and stay kvedge's own checks; docs/security.md says what that leaves to scripts.
+ * watchdog) and ROLE (the sync position read after writes, kv_sync.h). Argument-dependent rules (XREAD ... BLOCK, COPY ... DB n,
+ * SCAN COUNT) cannot be expressed in Redis 7.0's ACLs and stay kvedge's own checks; docs/security.md says what that leaves to
+ * scripts.
  */
 #ifndef KVE_HANDLERS_KV_ACL_H
 #define KVE_HANDLERS_KV_ACL_H

@@ -1,18 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * KV REST API requests (see kv_rest.h): the raw path (kv_path.h), routing, authentication, decoding,
- * policy, then the commands of the request issued back to back on the thread's KV link, and one JSON (or
- * RESP2) response when the last reply is in. Replies on one connection come back in order, so the body is encoded as they arrive;
- * a timeout or a lost connection turns the whole response into a 504/503, since a partial result of a
- * pipeline or transaction cannot be trusted. The sync counter's INCR is the exception: it comes after
- * every user command, so when it fails the result is complete and stands (with the last token known).
+ * policy, then the commands of the request as ONE batch on the thread's KV link (kv.h), and one JSON (or
+ * RESP2) response when the batch is done. The batch delivers results in command order whatever order the
+ * store answers in, so the body is encoded as they come; a timeout or a lost connection turns the whole response
+ * into a 504/503, since a partial result of a pipeline or transaction cannot be trusted. /multi-exec is an atomic
+ * batch (applied whole or not at all; a command refused at queue time makes it 400 with the store's reason). A
+ * request that may write asks the batch for the store's sync position, which makes its sync token (kv_sync.h).
  *
- * The work one request causes is bounded: all of its commands form one kve_kv_group_t (they time out
- * together and count once towards the link's circuit breaker), every reply is held to kv.max_reply_size
- * while it is read (a larger one arrives as KVE_REPLY_TOO_BIG), and a /pipeline longer than WINDOW
- * commands keeps at most WINDOW of them in flight, sending the rest as replies come back and none once the
- * response has used up kv.max_reply_size: those entries are "ERR max response size exceeded" without
- * reaching Redis. A transaction is always sent whole (MULTI...EXEC back to back, see issue_all).
+ * The work one request causes is bounded: its batch times out as a whole and counts once towards the link's
+ * circuit breaker, every reply is held to kv.max_reply_size while it is read (a larger one arrives as
+ * KVE_REPLY_TOO_BIG), and a /pipeline longer than WINDOW commands keeps at most WINDOW of them in flight (the
+ * batch's window), sending none once the response has used up kv.max_reply_size (kve_kv_batch_stop): those
+ * entries are "ERR max response size exceeded" without reaching the store.
  */
 #include "handlers/kv_rest_internal.h"
 #include "handlers/bearer.h"
@@ -35,16 +35,6 @@
 #define WINDOW 128
 
 enum { MODE_SINGLE, MODE_PIPELINE, MODE_MULTI };
-enum { SLOT_USER, SLOT_MULTI, SLOT_QUEUED, SLOT_EXEC, SLOT_SYNC, SLOT_SYNC_FIX };
-
-struct st_rest_req_t;
-
-struct st_slot_t {
-    struct st_rest_req_t *st;
-    kve_kv_cmd_t *handle;
-    uint32_t index; /* user command index */
-    uint8_t kind;
-};
 
 struct st_rest_req_t {
     uint32_t magic;
@@ -58,23 +48,19 @@ struct st_rest_req_t {
     size_t ncmds;
     kve_rest_cmd_t *cmds;
     kve_policy_result_t *verdicts;
-    struct st_slot_t *slots;
-    size_t nslots;
-    size_t pending;
-    /** the request's commands: one timeout, one count towards the breaker; their options (issue) */
-    kve_kv_group_t group;
-    kve_kv_opts_t opts;
-    size_t next_issue;   /* pipeline: the next user command to send */
-    size_t stop_at;      /* commands from here on were not sent: the response budget was spent */
-    size_t user_waiting; /* user commands sent and not yet answered */
-    int writes;          /* a command that may write was sent: the sync counter's INCR follows them */
+    /** the batch while its callbacks are due; its commands, and the user command of each (batch index -> index) */
+    kve_kv_batch_t *batch;
+    kve_kv_command_t *kcmds;
+    uint32_t *user_index;
+    size_t stop_at; /* commands from here on were not sent: the response budget was spent */
+    int writes;     /* a command that may write is sent: the batch reads the sync position after it */
     unsigned budget_spent : 1;
     size_t next_cmd; /* pipeline/transaction: entries are appended in command order */
     size_t entries;  /* entries written so far */
     int failure;     /* first KVE_E* of the link, if any */
     int status;      /* HTTP status of a single command (200 or 400) */
     const char *first_queue_error;
-    uint64_t sync;
+    uint64_t sync; /* the client's token (0: none), then the response's */
     kve_buf_t body;
     /** the client socket kept polled while Redis answers (proxy/park.h) */
     h2o_socket_t *parked;
@@ -183,7 +169,7 @@ void kve_rest__send_kv_error(kve_rest_handler_t *self, h2o_req_t *req, int err, 
 
 static uint64_t response_sync(struct st_rest_req_t *st)
 {
-    return KVE_MAX(st->sync, kve_rest__sync_seen(st->self));
+    return KVE_MAX(st->sync, kve_rest__sync_seen(st->self)); /* never less than the client's own token */
 }
 
 static int encode(struct st_rest_req_t *st, const kve_kv_reply_t *reply, size_t limit)
@@ -196,7 +182,7 @@ static int encode(struct st_rest_req_t *st, const kve_kv_reply_t *reply, size_t 
  * past kv.max_reply_size is replaced by an error, so the body holds at most that many bytes of results plus
  * those short errors (at most kv.max_commands of them). Returns whether an error reply was written.
  */
-static const kve_kv_reply_t too_big = {KVE_REPLY_ERROR, 0, 30, "ERR max response size exceeded", 0, NULL};
+static const kve_kv_reply_t too_big = {.type = KVE_REPLY_ERROR, .len = 30, .str = (char *)"ERR max response size exceeded"};
 
 static size_t reply_cap(const struct st_rest_req_t *st)
 {
@@ -234,13 +220,13 @@ static void emit_synthesized(struct st_rest_req_t *st, size_t limit)
 {
     for (; st->next_cmd < limit; ++st->next_cmd) {
         const kve_policy_result_t *v = st->verdicts + st->next_cmd;
-        kve_kv_reply_t r = {KVE_REPLY_INTEGER, v->integer, 0, NULL, 0, NULL};
+        kve_kv_reply_t r = {.type = KVE_REPLY_INTEGER, .integer = v->integer};
         if (v->verdict == KVE_POLICY_SEND && st->next_cmd < st->stop_at)
             break; /* its reply comes from Redis */
         if (v->verdict == KVE_POLICY_SEND)
             r = too_big;
         else if (v->verdict == KVE_POLICY_DENY)
-            r = (kve_kv_reply_t){KVE_REPLY_ERROR, 0, strlen(v->error), (char *)v->error, 0, NULL};
+            r = (kve_kv_reply_t){.type = KVE_REPLY_ERROR, .len = strlen(v->error), .str = (char *)v->error};
         append_entry(st, &r);
     }
 }
@@ -268,8 +254,24 @@ static void finish(struct st_rest_req_t *st)
               response_sync(st));
 }
 
-static void on_user_reply(struct st_rest_req_t *st, uint32_t index, const kve_kv_reply_t *reply)
+/* a result of the batch (in command order); errors of the link fail the whole response (see on_done) */
+static void on_reply(void *data, size_t i, int err, const kve_kv_reply_t *reply)
 {
+    struct st_rest_req_t *st = data;
+    size_t index;
+
+    KVE_CHECK_OBJ(st, REQ_MAGIC);
+    index = st->user_index[i];
+    if (err == KVE_ENOTSENT) { /* after kve_kv_batch_stop: it and those after it were never sent */
+        if (st->stop_at == SIZE_MAX)
+            st->stop_at = index;
+        return;
+    }
+    if (err != 0 || st->failure != 0) {
+        if (st->failure == 0 && err != KVE_EABORTED)
+            st->failure = err;
+        return;
+    }
     if (st->mode == MODE_SINGLE) {
         st->status = append_entry(st, reply) ? 400 : 200;
         return;
@@ -277,258 +279,61 @@ static void on_user_reply(struct st_rest_req_t *st, uint32_t index, const kve_kv
     emit_synthesized(st, index);
     append_entry(st, reply);
     st->next_cmd = index + 1;
+    /* a long pipeline: no more commands once the response's budget is spent */
+    if (st->mode == MODE_PIPELINE && (st->budget_spent || st->body.len >= reply_cap(st)))
+        kve_kv_batch_stop(st->batch);
 }
 
-/* EXEC's reply: the array of results (one entry each, with the policy's own answers in their places), or
- * EXECABORT when a command failed to queue (its own error was kept) */
-static void on_exec_reply(struct st_rest_req_t *st, const kve_kv_reply_t *reply)
+/* the batch is done: the sync token of a request that wrote, then the response */
+static void on_done(void *data, const kve_kv_batch_result_t *result)
 {
-    size_t i;
-    if (reply->type == KVE_REPLY_TOO_BIG) { /* the transaction ran: every entry says its result was too big */
-        st->stop_at = st->next_cmd;
-        return;
-    }
-    if (reply->type != KVE_REPLY_ARRAY) {
-        if (st->first_queue_error == NULL)
-            st->first_queue_error = reply->type == KVE_REPLY_ERROR ? h2o_strdup(&st->req->pool, reply->str, reply->len).base
-                                                                   : "ERR transaction discarded";
-        return;
-    }
-    for (i = 0; i != reply->elements; ++i) {
-        emit_synthesized(st, st->ncmds);
-        append_entry(st, reply->element[i]);
-        ++st->next_cmd;
-    }
-}
-
-static int issue(struct st_rest_req_t *st, kve_kv_t *kv, uint8_t kind, uint32_t index, size_t argc, const char *const *argv,
-                 const size_t *argvlen);
-static void issue_more(struct st_rest_req_t *st);
-
-/* the highest token this request knows was handed out: the process', or the client's if plausible (kv_sync.h) */
-static uint64_t sync_floor(struct st_rest_req_t *st)
-{
-    return kve_sync_floor(&st->self->sync, st->sync);
-}
-
-/* INCR <sync_key> came back at or below a token already handed out: the key was deleted (FLUSHDB, FLUSHALL,
- * DEL, a Redis without persistence restarted). Raise it past that token so tokens keep growing; the script is
- * idempotent, so concurrent writes that all saw the low value raise it once between them. */
-static void fix_sync_counter(struct st_rest_req_t *st, uint64_t value, uint64_t floor)
-{
-    char target[24];
-    const char *key = st->self->conf->sync_key;
-    const char *argv[5] = {"EVAL", kve_sync_raise_script, "1", key, target};
-    size_t argvlen[5] = {4, strlen(kve_sync_raise_script), 1, strlen(key), 0};
-    kve_kv_t *kv = kve_rest__link(st->self, kve_server_thread(st->req->conn->ctx), 0);
-
-    argvlen[4] = kve_u64toa(floor + 1, target); /* floor <= KVE_SYNC_MAX */
-    if (kv == NULL || issue(st, kv, SLOT_SYNC_FIX, 0, 5, argv, argvlen) != 0)
-        return;
-    if (kve_sync_should_log_raise(&st->self->sync, floor))
-        kve_log(KVE_LOG_INFO, "kv", "%s restarted at %llu (below %llu): moved past it", key, (unsigned long long)value,
-                (unsigned long long)floor);
-}
-
-/* The counter could not be read: an error reply (the key holds something else, an ACL), a timeout or a lost
- * connection. The user's commands ran and replied, so the response stands, with the last token known. */
-static void on_sync_failed(struct st_rest_req_t *st, int err, const kve_kv_reply_t *reply)
-{
-    const char *key = st->self->conf->sync_key, *text = reply != NULL && reply->str != NULL ? reply->str : "";
-    size_t len = reply != NULL && reply->str != NULL ? KVE_MIN(reply->len, 100) : 0;
-
-    if (err != 0) { /* transient, and the link reports it */
-        kve_log(KVE_LOG_DEBUG, "kv", "INCR %s failed (%s): the response carries the last sync token", key, kve_strerror(err));
-    } else if ((len >= 4 && memcmp(text, "BUSY", 4) == 0) || (len >= 7 && memcmp(text, "LOADING", 7) == 0)) {
-        /* transient too: a script holds Redis (the watchdog reports it) or it is loading its data */
-        kve_log(KVE_LOG_DEBUG, "kv", "INCR %s failed (%.*s): the response carries the last sync token", key, (int)len, text);
-    } else if (kve_sync_should_warn(&st->self->sync, text, len)) {
-        kve_log(KVE_LOG_WARN, "kv", "INCR %s failed (%.*s): sync tokens stay at %llu until it works again (DEL %s resets it)", key,
-                (int)len, text, (unsigned long long)kve_rest__sync_seen(st->self), key);
-    }
-}
-
-/* The counter holds something no count of writes reaches (a client set it): never taken as a token. */
-static void on_sync_implausible(struct st_rest_req_t *st, const kve_kv_reply_t *reply)
-{
-    const char *key = st->self->conf->sync_key;
-    char value[48];
-
-    if (reply->type == KVE_REPLY_INTEGER)
-        snprintf(value, sizeof(value), "%lld", reply->integer);
-    else
-        snprintf(value, sizeof(value), "\"%.*s\"", (int)KVE_MIN(reply->str != NULL ? reply->len : 0, 40),
-                 reply->str != NULL ? reply->str : "");
-    if (kve_sync_should_warn(&st->self->sync, KVE_STRLIT("implausible")))
-        kve_log(KVE_LOG_WARN, "kv",
-                "the sync counter %s holds %s, not a plausible count (1 to 2^53): ignored, sync tokens stay at %llu until "
-                "it is reset (DEL %s)",
-                key, value, (unsigned long long)kve_rest__sync_seen(st->self), key);
-}
-
-static void on_sync_reply(struct st_rest_req_t *st, uint8_t kind, int err, const kve_kv_reply_t *reply)
-{
-    uint64_t floor = sync_floor(st), v;
-
-    if (err != 0 || reply->type == KVE_REPLY_ERROR) {
-        on_sync_failed(st, err, reply);
-    } else if (!kve_sync_value(reply, &v)) {
-        on_sync_implausible(st, reply);
-    } else if (kind == SLOT_SYNC && v <= floor) {
-        fix_sync_counter(st, v, floor);
-    } else {
-        kve_sync_note(&st->self->sync, v);
-    }
-}
-
-static void on_reply(void *data, int err, const kve_kv_reply_t *reply)
-{
-    struct st_slot_t *slot = data;
-    struct st_rest_req_t *st = slot->st;
+    struct st_rest_req_t *st = data;
 
     KVE_CHECK_OBJ(st, REQ_MAGIC);
-    slot->handle = NULL;
-    if (slot->kind == SLOT_SYNC || slot->kind == SLOT_SYNC_FIX) {
-        if (st->failure == 0)
-            on_sync_reply(st, slot->kind, err, reply); /* failing to count the writes never fails the request */
-    } else if (err != 0) {
-        if (st->failure == 0)
-            st->failure = err;
-    } else if (st->failure == 0) {
-        switch (slot->kind) {
-        case SLOT_USER:
-            --st->user_waiting;
-            on_user_reply(st, slot->index, reply);
-            issue_more(st);
-            break;
-        case SLOT_QUEUED:
-            if (reply->type == KVE_REPLY_ERROR && st->first_queue_error == NULL)
-                st->first_queue_error = h2o_strdup(&st->req->pool, reply->str, reply->len).base;
-            break;
-        case SLOT_EXEC:
-            on_exec_reply(st, reply);
-            break;
-        }
+    st->batch = NULL;
+    if (result->err == KVE_EABORTED && st->first_queue_error == NULL)
+        st->first_queue_error = result->abort_reply != NULL && result->abort_reply->str != NULL
+                                    ? h2o_strdup(&st->req->pool, result->abort_reply->str, result->abort_reply->len).base
+                                    : "ERR transaction discarded";
+    /* the writes ran (or may have): they get a token of their own, even when the position could not be read */
+    if (st->writes && st->failure == 0) {
+        uint64_t token = kve_sync_issue(&st->self->sync, result->sync_known ? result->sync_offset : 0, st->sync);
+        st->sync = KVE_MAX(token, st->sync); /* (KVE_MAX evaluates its arguments twice) */
     }
-    if (--st->pending == 0)
-        finish(st);
+    finish(st);
 }
 
 static void on_dispose(void *p)
 {
     struct st_rest_req_t *st = p;
-    size_t i;
-    for (i = 0; i != st->nslots; ++i)
-        if (st->slots[i].handle != NULL)
-            kve_kv_cancel(st->slots[i].handle);
+    if (st->batch != NULL)
+        kve_kv_batch_cancel(st->batch);
     kve_buf_dispose(&st->body);
     st->magic = 0;
 }
 
-/* --- issuing --- */
-
-static int issue(struct st_rest_req_t *st, kve_kv_t *kv, uint8_t kind, uint32_t index, size_t argc, const char *const *argv,
-                 const size_t *argvlen)
+/* the request's commands that reach the store, as one batch: read-only ones flagged so (a driver with replicas
+ * may serve them when they have the client's writes, min_sync) */
+static size_t build_batch(struct st_rest_req_t *st)
 {
-    struct st_slot_t *slot = st->slots + st->nslots;
-    int err = 0;
+    size_t i, n = 0;
 
-    *slot = (struct st_slot_t){st, NULL, index, kind};
-    st->opts.split_array = kind == SLOT_EXEC; /* EXEC's results are held to the limit one by one */
-    if ((slot->handle = kve_kv_command(kv, argc, argv, argvlen, &st->opts, on_reply, slot, &err)) == NULL)
-        return err;
-    ++st->nslots;
-    ++st->pending;
-    return 0;
-}
-
-/* the sync counter's INCR, after every command that may write (on the same connection, so after them); the
- * callers send it only when one was sent (st->writes) */
-static int issue_sync(struct st_rest_req_t *st, kve_kv_t *kv)
-{
-    const char *sync[2] = {"INCR", st->self->conf->sync_key};
-    size_t sync_len[2] = {4, strlen(st->self->conf->sync_key)};
-    return issue(st, kv, SLOT_SYNC, 0, 2, sync, sync_len);
-}
-
-/* Sends user commands from next_issue on while fewer than `window` wait (pipelines and single commands);
- * after the last one, the sync counter's INCR. */
-static int issue_window(struct st_rest_req_t *st, kve_kv_t *kv, size_t window)
-{
-    int err = 0;
-
-    for (; st->next_issue != st->ncmds && st->user_waiting < window && err == 0; ++st->next_issue) {
-        const kve_rest_cmd_t *cmd = st->cmds + st->next_issue;
-        if (st->verdicts[st->next_issue].verdict != KVE_POLICY_SEND)
-            continue; /* refused or answered by the policy: never reaches Redis */
-        if ((err = issue(st, kv, SLOT_USER, (uint32_t)st->next_issue, cmd->argc, cmd->argv, cmd->argvlen)) != 0)
-            break;
-        st->writes |= st->verdicts[st->next_issue].is_write;
-        ++st->user_waiting;
-    }
-    if (err == 0 && st->next_issue == st->ncmds && st->writes)
-        err = issue_sync(st, kv);
-    return err;
-}
-
-/* a user command of a long pipeline was answered: send the next one, or none once the budget is spent */
-static void issue_more(struct st_rest_req_t *st)
-{
-    kve_kv_t *kv;
-    int err;
-
-    if (st->next_issue == st->ncmds)
-        return;
-    if (st->budget_spent || (st->body.len >= reply_cap(st))) {
-        st->stop_at = st->next_issue; /* their entries: "ERR max response size exceeded" */
-        st->next_issue = st->ncmds;
-        if (st->writes && (kv = kve_rest__link(st->self, kve_server_thread(st->req->conn->ctx), st->read_only)) != NULL &&
-            issue_sync(st, kv) != 0)
-            kve_log(KVE_LOG_DEBUG, "kv", "INCR %s not sent: the response carries the last sync token", st->self->conf->sync_key);
-        return;
-    }
-    if ((kv = kve_rest__link(st->self, kve_server_thread(st->req->conn->ctx), st->read_only)) == NULL ||
-        (err = issue_window(st, kv, WINDOW)) != 0)
-        st->failure = kv == NULL ? KVE_EUNAVAIL : err;
-}
-
-/* Queues the commands of the request: a transaction and a pipeline of at most WINDOW commands whole, a
- * longer pipeline's first WINDOW. A link changes state only from the event loop (queuing writes nothing),
- * so either the first command fails and nothing was queued, or all of them are: a MULTI is never left
- * open on the shared connection. */
-static int issue_all(struct st_rest_req_t *st, kve_kv_t *kv)
-{
-    static const char *const multi[] = {"MULTI"}, *const exec[] = {"EXEC"};
-    static const size_t multi_len[] = {5}, exec_len[] = {4};
-    size_t i;
-    int err = 0;
-
-    if (st->mode == MODE_SINGLE) { /* the hot path: one command the policy let through (execute checked) */
-        st->next_issue = st->user_waiting = 1;
-        st->writes = st->verdicts[0].is_write;
-        if ((err = issue(st, kv, SLOT_USER, 0, st->cmds[0].argc, st->cmds[0].argv, st->cmds[0].argvlen)) == 0 && st->writes)
-            err = issue_sync(st, kv);
-        KVE_ASSERT(err == 0 || st->nslots == 0);
-        return err;
-    }
-    if (st->mode == MODE_PIPELINE) {
-        err = issue_window(st, kv, WINDOW);
-        KVE_ASSERT(err == 0 || st->nslots == 0);
-        return err;
-    }
-    err = issue(st, kv, SLOT_MULTI, 0, 1, multi, multi_len);
-    for (i = 0; i != st->ncmds && err == 0; ++i) {
+    st->kcmds = h2o_mem_alloc_pool(&st->req->pool, sizeof(*st->kcmds) * st->ncmds);
+    st->user_index = h2o_mem_alloc_pool(&st->req->pool, sizeof(*st->user_index) * st->ncmds);
+    for (i = 0; i != st->ncmds; ++i) {
+        const kve_rest_cmd_t *cmd = st->cmds + i;
         if (st->verdicts[i].verdict != KVE_POLICY_SEND)
-            continue;
-        st->writes |= st->verdicts[i].is_write;
-        err = issue(st, kv, SLOT_QUEUED, (uint32_t)i, st->cmds[i].argc, st->cmds[i].argv, st->cmds[i].argvlen);
+            continue; /* refused or answered by the policy: never reaches the store */
+        st->kcmds[n] = KVE_KV_COMMAND(cmd->argc, cmd->argv, cmd->argvlen);
+        if (st->verdicts[i].is_write) {
+            st->writes = 1;
+        } else {
+            st->kcmds[n].flags = KVE_KV_CMD_READ_ONLY;
+            st->kcmds[n].min_sync = st->sync;
+        }
+        st->user_index[n++] = (uint32_t)i;
     }
-    if (err == 0)
-        err = issue(st, kv, SLOT_EXEC, 0, 1, exec, exec_len);
-    if (err == 0 && st->writes)
-        err = issue_sync(st, kv);
-    KVE_ASSERT(err == 0 || st->nslots == 0);
-    return err;
+    return n;
 }
 
 /* --- request decoding --- */
@@ -560,16 +365,9 @@ static const char *read_format_headers(struct st_rest_req_t *st, h2o_req_t *req)
 static uint64_t read_client_sync(h2o_req_t *req)
 {
     ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("upstash-sync-token"), -1);
-    uint64_t v = 0;
-    size_t j;
-    if (i == -1 || req->headers.entries[i].value.len > 19)
-        return 0;
-    for (j = 0; j != req->headers.entries[i].value.len; ++j) {
-        char c = req->headers.entries[i].value.base[j];
-        if (c < '0' || c > '9')
-            return 0; /* not one of ours: ignore */
-        v = v * 10 + (uint64_t)(c - '0');
-    }
+    uint64_t v;
+    if (i == -1 || !kve_sync_parse(req->headers.entries[i].value.base, req->headers.entries[i].value.len, &v))
+        return 0; /* none, or not one of ours: ignored */
     return v;
 }
 
@@ -639,25 +437,27 @@ static uint64_t request_timeout(struct st_rest_req_t *st)
 static void execute(struct st_rest_req_t *st, h2o_req_t *req)
 {
     kve_kv_t *kv = kve_rest__link(st->self, kve_server_thread(req->conn->ctx), st->read_only);
-    size_t i, nsend = 0;
-    int err;
+    kve_kv_batch_opts_t opts = {request_timeout(st), NULL, reply_cap(st) != SIZE_MAX ? reply_cap(st) : 0};
+    size_t n = build_batch(st);
+    int err = KVE_EUNAVAIL;
 
-    for (i = 0; i != st->ncmds; ++i)
-        nsend += st->verdicts[i].verdict == KVE_POLICY_SEND;
-    if (st->mode == MODE_SINGLE && nsend == 0) { /* COPY k k */
-        st->status = append_entry(st, &(kve_kv_reply_t){KVE_REPLY_INTEGER, st->verdicts[0].integer}) ? 400 : 200;
+    if (st->mode == MODE_SINGLE && n == 0) { /* COPY k k */
+        st->status = append_entry(st, &(kve_kv_reply_t){.type = KVE_REPLY_INTEGER, .integer = st->verdicts[0].integer}) ? 400 : 200;
         finish(st);
         return;
     }
-    st->slots = h2o_mem_alloc_pool(&req->pool, sizeof(*st->slots) * (st->ncmds + 4)); /* + MULTI, EXEC, sync, fix */
-    st->opts = (kve_kv_opts_t){request_timeout(st), &st->group, reply_cap(st) != SIZE_MAX ? reply_cap(st) : 0};
-    ++st->pending; /* held while issuing, so a reply can never finish the request early */
-    if (kv == NULL || (err = issue_all(st, kv)) != 0)
-        st->failure = kv == NULL ? KVE_EUNAVAIL : err; /* nothing was sent */
-    if (--st->pending == 0)
+    if (n == 0) { /* a pipeline or transaction the policy answered whole */
         finish(st);
-    else
-        st->parked = kve_park(req);
+        return;
+    }
+    opts.window = st->mode == MODE_PIPELINE ? WINDOW : 0;
+    opts.flags = (st->mode == MODE_MULTI ? KVE_KV_BATCH_ATOMIC : 0) | (st->writes ? KVE_KV_BATCH_SYNC : 0);
+    if (kv == NULL || (st->batch = kve_kv_batch(kv, st->kcmds, n, &opts, on_reply, on_done, st, &err)) == NULL) {
+        st->failure = err; /* nothing was sent */
+        finish(st);
+        return;
+    }
+    st->parked = kve_park(req);
 }
 
 static int route(const char *rest, size_t len, const char *name, const char **args, size_t *args_len)

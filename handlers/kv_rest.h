@@ -1,16 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The KV REST API: the Upstash / Vercel KV REST protocol (../shared/docs/kv-rest-protocol.md) over the
- * thread's link to the store kv.store names. One request becomes one command, a pipeline or a MULTI/EXEC block, issued
- * synchronously on the shared connection so other requests' commands never interleave with a
- * transaction; many requests share each thread's connection by pipelining.
+ * thread's link to the store kv.store names. One request becomes one batch of the KV interface (proxy/kv.h): one
+ * command, a pipeline (windowed), or an atomic batch for /multi-exec (MULTI/EXEC on Redis, sent whole so other
+ * requests' commands never interleave with it); many requests share each thread's connection by pipelining.
  *
- * Read-your-writes across instances: after every request that may write, the handler also sends
- * INCR <sync_key> on the same connection. Redis runs it after the writes, so its value orders the writes
- * globally (all kvedge instances share the key) and a replica that has applied value N has applied every
- * write acknowledged with a token <= N. `upstash-sync-token` carries max(the highest value this process
- * has seen, the token the client sent), so the tokens kvedge hands out never go backwards. The key is an
- * ordinary key a client can overwrite or Redis can lose: kv_sync.h says how its value is kept sane.
+ * Read-your-writes: every response carries `upstash-sync-token`. A request that may write asks its batch for the
+ * store's sync position (Redis: master_repl_offset, from one ROLE per link per loop iteration after the writes),
+ * and its token is above every token this process handed out and at least that offset (kv_sync.h): a replica
+ * whose offset reaches the token has the writes. No key in the user's keyspace is involved. The client's own
+ * token (SDKs send the last one they got) is never answered with less, and is carried to the batch's reads as
+ * their min_sync.
  */
 #ifndef KVE_HANDLERS_KV_REST_H
 #define KVE_HANDLERS_KV_REST_H
@@ -56,7 +56,6 @@ typedef struct st_kve_rest_conf_t {
     int64_t max_streams;
     /** ... of which one token may hold */
     int64_t max_streams_per_token;
-    char *sync_key;
     /** listeners that serve only this API (empty: it is served on the main listeners at `path`) */
     struct {
         kve_listen_conf_t *entries;

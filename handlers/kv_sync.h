@@ -1,61 +1,43 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The sync-token counter of the KV REST API (kv.sync_key; see kv_rest.h), kept sane whatever the key holds.
- * The key is an ordinary Redis key: a read-write token can set it to anything, and a Redis without
- * persistence loses it. So:
- * - only a count in 1..KVE_SYNC_MAX is ever taken as a token; anything else (2^63-1, a negative number,
- *   junk) is ignored with one warning line, and tokens stay where they were until the key is reset;
- * - the highest count seen is one value for the whole process (atomic), so the tokens kvedge hands out
- *   never go back, whichever thread answers, and a client's own token is never answered with less;
- * - when an INCR comes back at or below a token already handed out (the key was lost), the counter is
- *   raised with kve_sync_raise_script, which is idempotent: however many writes saw the low value at once,
- *   it ends just past the highest token any of them knew, instead of being raised once per write.
+ * Sync tokens of the KV REST API (see kv_rest.h), made from the store's own state: no key in the user's
+ * keyspace. A request that writes asks its batch for the store's sync position (KVE_KV_BATCH_SYNC: Redis'
+ * master_repl_offset, read with ROLE after the writes, one ROLE per link per loop iteration), and gets the token
+ *     max(the last token this process handed out + 1, the offset, the client's plausible token + 1)
+ * taken atomically, so consecutive and concurrent writes on any thread always get distinct, increasing tokens
+ * (a primary without replicas keeps its offset at 0: the sequence alone orders them), and a token is never
+ * below the offset of the writes it acknowledges: a replica whose own offset is at least the token has them.
+ * Every response carries max(the highest token handed out, the client's token), so a client never sees its
+ * token go back.
  */
 #ifndef KVE_HANDLERS_KV_SYNC_H
 #define KVE_HANDLERS_KV_SYNC_H
 
 #include <stddef.h>
 #include <stdint.h>
-#include "proxy/kv.h"
 
-/** The highest count taken as a token: 2^53 (exact in a JavaScript number; 285 years at a million writes a second). */
-#define KVE_SYNC_MAX ((uint64_t)1 << 53)
+/** How far above the process' last token a client's token is still believed (a client cannot push tokens far). */
+#define KVE_SYNC_CLIENT_SLACK ((uint64_t)1 << 32)
 
-/** Shared by all threads of one KV API; zero-initialised. Every field is accessed atomically. */
+/** Shared by all threads of one KV API; zero-initialised. Accessed atomically. */
 typedef struct st_kve_sync_state_t {
-    /** the highest plausible count seen: no token handed out is above it */
-    uint64_t seen;
-    /** a hash of the condition last warned about (0: none since the counter was last fine) */
-    uint64_t warned;
-    /** the highest floor the counter was raised past, for logging each reset once */
-    uint64_t raised;
+    /** the highest token handed out */
+    uint64_t last;
 } kve_sync_state_t;
 
 /**
- * EVAL script, KEYS[1] the counter, ARGV[1] a count: sets the counter to ARGV[1] if it is lower (or missing)
- * and returns its value as a string. Raising to the same floor twice changes nothing.
+ * The token a client sent in `upstash-sync-token` (`len` bytes): 1 and *v when it is a decimal number of at most
+ * 19 digits, else 0 (an empty, foreign or garbage token is ignored).
  */
-extern const char kve_sync_raise_script[];
+int kve_sync_parse(const char *s, size_t len, uint64_t *v);
 
-/** The count in `reply`, an INCR's integer or the raise script's string: 1 and *v if it is in 1..KVE_SYNC_MAX, else 0. */
-int kve_sync_value(const kve_kv_reply_t *reply, uint64_t *v);
-
-/** The highest token seen so far (the thread-safe read of state->seen). */
+/** The highest token handed out so far. */
 uint64_t kve_sync_seen(kve_sync_state_t *state);
 
 /**
- * The count a write's INCR must pass for its token to order it after every token handed out: `seen`, or the
- * client's token if it is plausible and at most 2^32 above (a client cannot push the shared counter far).
+ * Hands out the token of a write whose batch read sync position `offset` (0 when unknown) for a client that sent
+ * `client` (0: none): strictly above every token handed out before, and at least `offset`.
  */
-uint64_t kve_sync_floor(kve_sync_state_t *state, uint64_t client);
-
-/** Records count `v` (1..KVE_SYNC_MAX): raises `seen` to it, and ends a warned condition. */
-void kve_sync_note(kve_sync_state_t *state, uint64_t v);
-
-/** Whether to log a warning about `condition` (`len` bytes) now: once, until the condition changes or kve_sync_note(). */
-int kve_sync_should_warn(kve_sync_state_t *state, const char *condition, size_t len);
-
-/** Whether to log that the counter was raised past `floor`: once per floor (concurrent raises share one). */
-int kve_sync_should_log_raise(kve_sync_state_t *state, uint64_t floor);
+uint64_t kve_sync_issue(kve_sync_state_t *state, uint64_t offset, uint64_t client);
 
 #endif

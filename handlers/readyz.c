@@ -42,7 +42,7 @@ struct st_mail_t;
 
 struct st_ping_t {
     struct st_mail_t *mail;
-    kve_kv_cmd_t *cmd;
+    kve_kv_batch_t *cmd;
     size_t store;
     int ro;
     /** the store's name (borrowed from the configuration) */
@@ -151,7 +151,7 @@ static void send_back(struct st_mail_t *mail)
     release(check);
 }
 
-static void on_pong(void *data, int err, const kve_kv_reply_t *reply)
+static void on_pong(void *data, size_t index, int err, const kve_kv_reply_t *reply)
 {
     struct st_ping_t *ping = data;
     struct st_mail_t *mail = ping->mail;
@@ -174,12 +174,12 @@ static void ping_link(struct st_mail_t *mail, kve_kv_t *kv, size_t store, int ro
 {
     static const char *const argv[] = {"PING"};
     static const size_t argvlen[] = {4};
-    kve_kv_opts_t opts = {mail->timeout_ms};
+    kve_kv_batch_opts_t opts = {mail->timeout_ms};
     struct st_ping_t *ping = mail->pings + (2 * store + ro);
     int err = KVE_EUNAVAIL;
 
     *ping = (struct st_ping_t){mail, NULL, store, ro, name};
-    if (kv != NULL && (ping->cmd = kve_kv_command(kv, 1, argv, argvlen, &opts, on_pong, ping, &err)) != NULL)
+    if (kv != NULL && (ping->cmd = kve_kv_call(kv, 1, argv, argvlen, &opts, on_pong, ping, &err)) != NULL)
         ++mail->pending;
     else
         add_failure(&mail->failure, mail->thread, store, ro, name, kve_strerror(err));

@@ -3,6 +3,12 @@
  * Error codes of kvedge, one X-macro table (libuv UV_ERRNO_MAP). Functions return 0 or a negative
  * KVE_E* code; async callbacks receive the same `int err`. The table also fixes, in one place, the
  * HTTP status a handler answers with when the error reaches a client.
+ *
+ * The KV interface's kinds (proxy/kv.h): CONN, UNAVAIL, TIMEDOUT, PROTO, SHUTDOWN are the link's; AUTH (the store
+ * refused kvedge's own credentials: a configuration problem, so 503 and not the client's 401), TOO_LARGE (a request
+ * or reply the store or a driver refuses for its size), RATE_LIMITED (a store that meters requests, e.g. a KV REST
+ * endpoint answering 429) are for every driver; ABORTED is an atomic batch that was not applied (a command failed to
+ * queue: the client's error, 400) and NOTSENT a command of a batch the caller stopped (kve_kv_batch_stop).
  */
 #ifndef KVE_PROXY_ERR_H
 #define KVE_PROXY_ERR_H
@@ -15,6 +21,11 @@
     X(PROTO, 503, "kv store protocol error")                                                                                       \
     X(INVAL, 400, "invalid argument")                                                                                              \
     X(SHUTDOWN, 503, "server is shutting down")                                                                                    \
+    X(AUTH, 503, "kv store refused the credentials")                                                                               \
+    X(TOO_LARGE, 413, "kv request or reply too large for the store")                                                               \
+    X(RATE_LIMITED, 429, "kv store rate limit exceeded")                                                                           \
+    X(ABORTED, 400, "transaction discarded")                                                                                       \
+    X(NOTSENT, 503, "kv command not sent")                                                                                         \
     X(UPSTREAM_CONNECT, 502, "upstream connection failed")                                                                         \
     X(UPSTREAM_CONNECT_TIMEOUT, 504, "upstream connect timed out")                                                                 \
     X(UPSTREAM_IO_TIMEOUT, 504, "upstream I/O timed out")                                                                          \

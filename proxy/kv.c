@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Driver-neutral half of the KV interface: command records, per-command timeouts and counters. Timeouts
- * use h2o's fixed-duration timeout lists, one per distinct duration (a handful at most), so linking a
- * command costs O(1). A command's record lives until the driver completes it, even after its callback
- * ran for a timeout, so a late reply always finds valid memory and is dropped (and does not tell the
- * driver the link is healthy). Groups (kv.h) time out together and count once towards the breaker.
+ * Driver-neutral half of the KV interface: batches, in-order delivery, per-batch timeouts and counters. A batch
+ * holds one op record per command; the driver completes ops in any order, and a result that comes before its
+ * turn is copied and held until every earlier index was delivered, so callers always see index order (a driver
+ * that answers in order, like Redis on one connection, never pays for the copy). Timeouts use h2o's
+ * fixed-duration lists, one per distinct duration (made on first use, any number of them), so linking a batch
+ * costs O(1). A batch's memory lives until the driver has given back every op it took, even after its callbacks
+ * ran (timeout, cancel), so a late reply always finds valid memory and is dropped (and does not tell the driver
+ * the link is healthy). Groups (kv.h) time out together and count once towards the breaker.
  */
 #include "proxy/kv.h"
 #include "proxy/common.h"
@@ -12,6 +15,11 @@
 #include "proxy/kv_internal.h"
 
 #include <strings.h>
+
+enum { BATCH_LIVE, BATCH_CANCELLED, BATCH_TIMED_OUT, BATCH_DONE };
+enum { OP_NOT_SENT, OP_SENT, OP_HELD, OP_DELIVERED };
+
+#define MAX_FREE_BATCHES 1024
 
 void kve_kv__init(kve_kv_t *kv, const kve_kv_driver_t *driver, h2o_loop_t *loop, uint64_t default_timeout_ms)
 {
@@ -22,215 +30,497 @@ void kve_kv__init(kve_kv_t *kv, const kve_kv_driver_t *driver, h2o_loop_t *loop,
     kv->stats.state = KVE_KV_DOWN;
 }
 
-#define MAX_FREE_CMDS 1024
-
-static kve_kv_cmd_t *alloc_cmd(kve_kv_t *kv)
+/* one-command batches (the hot path) come from a free list; longer ones from malloc */
+static kve_kv_batch_t *alloc_batch(kve_kv_t *kv, size_t n)
 {
-    kve_kv_cmd_t *cmd = kv->free_cmds;
-    if (cmd == NULL)
-        return kve_malloc(sizeof(*cmd));
-    kv->free_cmds = cmd->data;
-    --kv->num_free_cmds;
-    return cmd;
+    kve_kv_batch_t *b;
+    if (n == 1 && (b = kv->free_batches) != NULL) {
+        kv->free_batches = b->driver_next;
+        --kv->num_free_batches;
+        return b;
+    }
+    return kve_malloc(offsetof(kve_kv_batch_t, ops) + sizeof(kve_kv_op_t) * KVE_MAX(n, 1));
 }
 
-static void free_cmd(kve_kv_t *kv, kve_kv_cmd_t *cmd)
+static void free_batch(kve_kv_t *kv, kve_kv_batch_t *b)
 {
-    cmd->magic = 0;
-    if (kv->num_free_cmds == MAX_FREE_CMDS) {
-        free(cmd);
+    b->magic = 0;
+    if (b->n != 1 || kv->num_free_batches == MAX_FREE_BATCHES) {
+        free(b);
         return;
     }
-    cmd->data = kv->free_cmds; /* the free list is linked through `data` */
-    kv->free_cmds = cmd;
-    ++kv->num_free_cmds;
+    b->driver_next = kv->free_batches;
+    kv->free_batches = b;
+    ++kv->num_free_batches;
 }
 
 void kve_kv__dispose(kve_kv_t *kv)
 {
-    size_t i;
     KVE_ASSERT(KVE_STAT_GET(kv->stats.inflight) == 0);
-    while (kv->free_cmds != NULL) {
-        kve_kv_cmd_t *next = kv->free_cmds->data;
-        free(kv->free_cmds);
-        kv->free_cmds = next;
+    while (kv->free_batches != NULL) {
+        kve_kv_batch_t *next = kv->free_batches->driver_next;
+        free(kv->free_batches);
+        kv->free_batches = next;
     }
-    for (i = 0; i != kv->num_timeouts; ++i)
-        h2o_timeout_dispose(kv->loop, &kv->timeouts[i].timeout);
-    kv->num_timeouts = 0;
+    while (kv->timeouts != NULL) {
+        struct st_kve_kv_timeout_class_t *next = kv->timeouts->next;
+        h2o_timeout_dispose(kv->loop, &kv->timeouts->timeout);
+        free(kv->timeouts);
+        kv->timeouts = next;
+    }
     kv->magic = 0;
 }
 
 static h2o_timeout_t *timeout_class(kve_kv_t *kv, uint64_t ms)
 {
+    struct st_kve_kv_timeout_class_t *c;
+    for (c = kv->timeouts; c != NULL; c = c->next)
+        if (c->ms == ms)
+            return &c->timeout;
+    c = kve_malloc(sizeof(*c));
+    c->ms = ms;
+    h2o_timeout_init(kv->loop, &c->timeout, ms);
+    c->next = kv->timeouts;
+    kv->timeouts = c;
+    return &c->timeout;
+}
+
+/* --- replies kv.c owns (held results, abort reasons) --- */
+
+kve_kv_reply_t *kve_kv__reply_copy(const kve_kv_reply_t *reply)
+{
+    kve_kv_reply_t *r = kve_malloc(sizeof(*r));
     size_t i;
-    for (i = 0; i != kv->num_timeouts; ++i)
-        if (kv->timeouts[i].ms == ms)
-            return &kv->timeouts[i].timeout;
-    if (kv->num_timeouts == KVE_KV_MAX_TIMEOUT_CLASSES)
-        return NULL;
-    kv->timeouts[i].ms = ms;
-    h2o_timeout_init(kv->loop, &kv->timeouts[i].timeout, ms);
-    ++kv->num_timeouts;
-    return &kv->timeouts[i].timeout;
+
+    *r = *reply;
+    r->_mem = 0;
+    if (reply->str != NULL) {
+        r->str = kve_malloc(reply->len + 1);
+        memcpy(r->str, reply->str, reply->len);
+        r->str[reply->len] = '\0';
+        r->_mem = KVE_KV_REPLY_OWNS_STR;
+    }
+    if (reply->element != NULL) {
+        r->element = kve_malloc(sizeof(*r->element) * reply->elements);
+        for (i = 0; i != reply->elements; ++i)
+            r->element[i] = kve_kv__reply_copy(reply->element[i]);
+    }
+    return r;
 }
 
-/* --- groups: a doubly linked list through the records, for the commands whose callback is due --- */
-
-static void group_add(kve_kv_group_t *group, kve_kv_cmd_t *cmd)
+void kve_kv__reply_free(kve_kv_reply_t *r)
 {
-    cmd->group = group;
-    if ((cmd->group_next = group->_waiting) != NULL)
-        cmd->group_next->group_prev = &cmd->group_next;
-    cmd->group_prev = &group->_waiting;
-    group->_waiting = cmd;
-}
-
-static void group_remove(kve_kv_cmd_t *cmd)
-{
-    if (cmd->group == NULL)
+    size_t i;
+    if (r == NULL)
         return;
-    if ((*cmd->group_prev = cmd->group_next) != NULL)
-        cmd->group_next->group_prev = cmd->group_prev;
-    cmd->group = NULL;
+    if (r->element != NULL) {
+        for (i = 0; i != r->elements; ++i)
+            kve_kv__reply_free(r->element[i]);
+        free(r->element);
+    }
+    if ((r->_mem & KVE_KV_REPLY_OWNS_STR) != 0)
+        free(r->str);
+    free(r);
 }
 
-/* the caller's interest in `cmd` ends with a timeout: its callback runs now, a reply that still comes is late;
- * returns the bit (1 << KVE_KV_SCRIPT_*) of a script it runs, else 0 */
-static unsigned expire(kve_kv_cmd_t *cmd)
+char *kve_kv_reply_take_str(const kve_kv_reply_t *_reply, size_t *len)
 {
-    kve_kv_cb cb = cmd->cb;
-    unsigned script = cmd->script != KVE_KV_SCRIPT_NONE ? 1u << cmd->script : 0;
-    if (cb == NULL) /* cancelled meanwhile */
-        return script;
-    if (h2o_timeout_is_linked(&cmd->timeout_entry))
-        h2o_timeout_unlink(&cmd->timeout_entry);
-    cmd->cb = NULL; /* the record stays until the driver completes it */
-    cmd->timed_out = 1;
-    KVE_STAT_ADD(cmd->kv->stats.timeouts, 1);
-    cb(cmd->data, KVE_ETIMEDOUT, NULL);
-    return script;
+    kve_kv_reply_t *reply = (kve_kv_reply_t *)_reply; /* the callback's reply is the taker's to change */
+    char *p;
+
+    *len = reply->len;
+    if ((reply->_mem & KVE_KV_REPLY_OWNS_STR) != 0) {
+        p = reply->str;
+        reply->_mem &= ~KVE_KV_REPLY_OWNS_STR;
+    } else {
+        p = kve_malloc(reply->len + 1);
+        if (reply->len != 0)
+            memcpy(p, reply->str, reply->len);
+        p[reply->len] = '\0';
+    }
+    reply->str = (char *)"";
+    reply->len = 0;
+    return p;
+}
+
+/* --- groups: a doubly linked list through the batches whose callbacks are due --- */
+
+static void group_add(kve_kv_group_t *group, kve_kv_batch_t *b)
+{
+    b->group = group;
+    if ((b->group_next = group->_waiting) != NULL)
+        b->group_next->group_prev = &b->group_next;
+    b->group_prev = &group->_waiting;
+    group->_waiting = b;
+}
+
+static void group_remove(kve_kv_batch_t *b)
+{
+    if (b->group == NULL)
+        return;
+    if ((*b->group_prev = b->group_next) != NULL)
+        b->group_next->group_prev = b->group_prev;
+    b->group = NULL;
+}
+
+/* --- delivery --- */
+
+/* frees `b` once nobody needs it: its callbacks are over and the driver gave back everything it took */
+static void maybe_free(kve_kv_batch_t *b)
+{
+    size_t i;
+    if (b->busy != 0 || b->end == BATCH_LIVE || b->with_driver != 0 || b->sync_pending)
+        return;
+    group_remove(b);
+    if (h2o_timeout_is_linked(&b->timeout_entry))
+        h2o_timeout_unlink(&b->timeout_entry);
+    for (i = b->next_deliver; i < b->n; ++i)
+        if (b->ops[i].state == OP_HELD)
+            kve_kv__reply_free(b->ops[i].held);
+    kve_kv__reply_free(b->abort_reply);
+    free_batch(b->kv, b);
+}
+
+/* the callbacks are over (on_done runs now): the group and the timer let go of `b` */
+static void finish(kve_kv_batch_t *b, int err)
+{
+    kve_kv_batch_result_t result = {err != 0 ? err : b->first_err, NULL, b->sync_known, b->sync_offset};
+
+    result.abort_reply = result.err == KVE_EABORTED ? b->abort_reply : NULL;
+    b->end = BATCH_DONE;
+    group_remove(b);
+    if (h2o_timeout_is_linked(&b->timeout_entry))
+        h2o_timeout_unlink(&b->timeout_entry);
+    if (b->on_done != NULL)
+        b->on_done(b->data, &result);
+}
+
+static void deliver(kve_kv_batch_t *b, kve_kv_op_t *op, int err, const kve_kv_reply_t *reply)
+{
+    op->state = OP_DELIVERED;
+    ++b->next_deliver;
+    if (err != 0 && err != KVE_ENOTSENT && b->first_err == 0)
+        b->first_err = err;
+    if (b->on_reply != NULL)
+        b->on_reply(b->data, op->index, err, reply);
+}
+
+static void ask_sync(kve_kv_batch_t *b)
+{
+    b->sync_asked = 1;
+    if (b->kv->driver->sync == NULL)
+        return;
+    b->sync_pending = 1;
+    b->kv->driver->sync(b->kv, b);
+}
+
+/* sends ops while the window allows; a failure to send leaves the rest unsent (they get that error in turn) */
+static void send_more(kve_kv_batch_t *b)
+{
+    kve_kv_t *kv = b->kv;
+    int err;
+
+    while (b->next_send != b->n && b->unsent_err == 0 && (b->window == 0 || b->next_send - b->next_deliver < b->window)) {
+        kve_kv_op_t *op = b->ops + b->next_send;
+        if ((err = kv->driver->send(kv, op)) != 0) {
+            KVE_STAT_ADD(kv->stats.failures, 1);
+            b->unsent_err = err;
+            break;
+        }
+        op->state = OP_SENT;
+        ++b->next_send;
+        ++b->with_driver;
+        KVE_STAT_ADD(kv->stats.commands, 1);
+        KVE_STAT_ADD(kv->stats.inflight, 1);
+    }
+    if ((b->next_send == b->n || b->unsent_err != 0) && (b->flags & KVE_KV_BATCH_SYNC) != 0 && !b->sync_asked && b->next_send != 0)
+        ask_sync(b);
+}
+
+/* delivers what is due in index order (held results, unsent commands), sends more, ends the batch when done */
+static void drain(kve_kv_batch_t *b)
+{
+    ++b->busy;
+    while (b->end == BATCH_LIVE && b->next_deliver != b->n) {
+        kve_kv_op_t *op = b->ops + b->next_deliver;
+        if (op->state == OP_HELD) {
+            kve_kv_reply_t *held = op->held;
+            deliver(b, op, op->err, held);
+            kve_kv__reply_free(held);
+        } else if (op->state == OP_NOT_SENT && b->unsent_err != 0) {
+            deliver(b, op, b->unsent_err, NULL);
+        } else {
+            if (op->state == OP_NOT_SENT)
+                send_more(b);
+            if (op->state == OP_NOT_SENT && b->unsent_err != 0)
+                continue;
+            break;
+        }
+    }
+    if (b->end == BATCH_LIVE) {
+        send_more(b);
+        if (b->next_deliver == b->n && !b->sync_pending)
+            finish(b, 0);
+    }
+    --b->busy;
+    maybe_free(b);
+}
+
+void kve_kv__complete(kve_kv_op_t *op, int err, const kve_kv_reply_t *reply)
+{
+    kve_kv_batch_t *b = op->batch;
+    kve_kv_t *kv = b->kv;
+
+    KVE_CHECK_OBJ(b, KVE_KV_BATCH_MAGIC);
+    KVE_ASSERT(op->state == OP_SENT || b->end != BATCH_LIVE); /* a timeout delivers what the driver still holds */
+    --b->with_driver;
+    KVE_STAT_ADD(kv->stats.inflight, (uint64_t)-1);
+    if (err == 0) {
+        KVE_STAT_ADD(kv->stats.replies, 1);
+        if (reply->type == KVE_REPLY_ERROR)
+            KVE_STAT_ADD(kv->stats.error_replies, 1);
+        if (b->end == BATCH_TIMED_OUT)
+            KVE_STAT_ADD(kv->stats.late_replies, 1);
+        else if (b->end == BATCH_LIVE)
+            kv->driver->on_reply(kv);
+    } else if (b->end == BATCH_LIVE) {
+        KVE_STAT_ADD(kv->stats.failures, 1);
+        if (kv->closing)
+            err = KVE_ESHUTDOWN;
+    }
+    if (b->end != BATCH_LIVE) {
+        op->state = OP_DELIVERED;
+        maybe_free(b);
+        return;
+    }
+    if (op->index == b->next_deliver && b->busy == 0) { /* in order: the reply is passed on as it is */
+        ++b->busy;                                      /* a cancel from the callback must not free `b` under drain() */
+        deliver(b, op, err, reply);
+        --b->busy;
+        drain(b);
+        return;
+    }
+    op->state = OP_HELD; /* before its turn: kept until the earlier ones are delivered */
+    op->err = err;
+    op->held = reply != NULL ? kve_kv__reply_copy(reply) : NULL;
+}
+
+void kve_kv__set_abort_reply(kve_kv_batch_t *b, const kve_kv_reply_t *reply)
+{
+    if (b->abort_reply == NULL)
+        b->abort_reply = kve_kv__reply_copy(reply);
+}
+
+void kve_kv__sync_done(kve_kv_batch_t *b, int known, uint64_t offset)
+{
+    KVE_CHECK_OBJ(b, KVE_KV_BATCH_MAGIC);
+    KVE_ASSERT(b->sync_pending);
+    b->sync_pending = 0;
+    if (b->end != BATCH_LIVE) {
+        maybe_free(b);
+        return;
+    }
+    b->sync_known = known;
+    b->sync_offset = offset;
+    if (b->next_deliver == b->n && b->busy == 0) {
+        ++b->busy;
+        finish(b, 0);
+        --b->busy;
+    }
+    maybe_free(b);
+}
+
+/* --- timeouts --- */
+
+/* the caller's interest in `b` ends with a timeout: what is due is delivered now (held results as they are, the
+ * rest KVE_ETIMEDOUT), a reply that still comes is late; returns the KVE_KV_SCRIPT_* bits of the batch */
+static unsigned expire(kve_kv_batch_t *b)
+{
+    unsigned scripts = b->scripts;
+    int answered_all = b->next_deliver == b->n;
+
+    if (b->end != BATCH_LIVE)
+        return 0;
+    ++b->busy;
+    if (h2o_timeout_is_linked(&b->timeout_entry))
+        h2o_timeout_unlink(&b->timeout_entry);
+    while (b->end == BATCH_LIVE && b->next_deliver != b->n) {
+        kve_kv_op_t *op = b->ops + b->next_deliver;
+        if (op->state == OP_HELD) {
+            kve_kv_reply_t *held = op->held;
+            deliver(b, op, op->err, held);
+            kve_kv__reply_free(held);
+        } else {
+            if (op->state == OP_SENT)
+                KVE_STAT_ADD(b->kv->stats.timeouts, 1);
+            deliver(b, op, KVE_ETIMEDOUT, NULL);
+        }
+    }
+    if (b->end == BATCH_LIVE) {
+        finish(b, answered_all ? 0 : KVE_ETIMEDOUT); /* only the sync position was missing: the results stand */
+        b->end = BATCH_TIMED_OUT;
+    }
+    --b->busy;
+    maybe_free(b);
+    return scripts;
 }
 
 /*
- * A command timed out, and with it every command of its group still waiting. Their records are taken off
- * the group first (callbacks may end the caller, and the group's memory with it) and stay valid while the
- * callbacks run: only the driver frees a record, and nothing here hands control to it before the end.
+ * A batch timed out, and with it every batch of its group still waiting. They are taken off the group first
+ * (callbacks may end the caller, and the group's memory with it); a batch stays valid while its callbacks run
+ * (busy), and nothing here hands control to the driver before the end.
  */
-static void on_command_timeout(h2o_timeout_entry_t *entry)
+static void on_batch_timeout(h2o_timeout_entry_t *entry)
 {
-    kve_kv_cmd_t *cmd = H2O_STRUCT_FROM_MEMBER(kve_kv_cmd_t, timeout_entry, entry), *next;
-    kve_kv_t *kv = cmd->kv;
-    kve_kv_group_t *group = cmd->group;
+    kve_kv_batch_t *b = H2O_STRUCT_FROM_MEMBER(kve_kv_batch_t, timeout_entry, entry), *next;
+    kve_kv_t *kv = b->kv;
+    kve_kv_group_t *group = b->group;
     int counts = 1;
     unsigned scripts = 0;
 
-    KVE_CHECK_OBJ(cmd, KVE_KV_CMD_MAGIC);
+    KVE_CHECK_OBJ(b, KVE_KV_BATCH_MAGIC);
     if (group != NULL) {
         counts = !group->_timed_out;
         group->_timed_out = 1;
-        cmd = group->_waiting; /* includes the one whose timer fired */
+        b = group->_waiting; /* includes the one whose timer fired */
         group->_waiting = NULL;
-        for (next = cmd; next != NULL; next = next->group_next)
+        for (next = b; next != NULL; next = next->group_next)
             next->group = NULL;
     } else {
-        cmd->group_next = NULL;
+        b->group_next = NULL;
     }
-    for (; cmd != NULL; cmd = next) {
-        next = cmd->group_next;
-        scripts |= expire(cmd);
+    for (; b != NULL; b = next) {
+        next = b->group_next;
+        scripts |= expire(b);
     }
     /* a script that outlived its caller would hold the store for everyone: stop it (Redis runs one at a time) */
     for (int kind = KVE_KV_SCRIPT_EVAL; kind <= KVE_KV_SCRIPT_FUNCTION; ++kind)
         if ((scripts & (1u << kind)) != 0 && kv->driver->kill_script != NULL)
             kv->driver->kill_script(kv, kind);
     if (counts)
-        kv->driver->on_timeout(kv); /* may drop the link, which completes (and frees) the records */
+        kv->driver->on_timeout(kv); /* may drop the link, which completes (and frees) the batches */
 }
 
-kve_kv_cmd_t *kve_kv_command(kve_kv_t *kv, size_t argc, const char *const *argv, const size_t *argvlen, const kve_kv_opts_t *opts,
-                             kve_kv_cb cb, void *data, int *err)
+/* --- the API --- */
+
+/* a batch of `n` ops for `cmds`, nothing sent yet */
+static kve_kv_batch_t *new_batch(kve_kv_t *kv, const kve_kv_command_t *cmds, size_t n, const kve_kv_batch_opts_t *opts,
+                                 kve_kv_reply_cb on_reply, kve_kv_done_cb on_done, void *data)
 {
-    static const kve_kv_opts_t defaults = {0};
-    kve_kv_cmd_t *cmd;
-    h2o_timeout_t *timeout;
+    kve_kv_batch_t *b = alloc_batch(kv, n);
+    size_t i;
+
+    b->magic = KVE_KV_BATCH_MAGIC;
+    b->end = BATCH_LIVE;
+    b->sync_asked = b->sync_pending = b->busy = 0;
+    b->kv = kv;
+    b->on_reply = on_reply;
+    b->on_done = on_done;
+    b->data = data;
+    b->flags = opts->flags;
+    b->scripts = 0;
+    b->max_reply_size = opts->max_reply_size;
+    b->window = (opts->flags & KVE_KV_BATCH_ATOMIC) != 0 ? 0 : opts->window;
+    b->n = n;
+    b->next_send = b->next_deliver = b->with_driver = 0;
+    b->first_err = b->unsent_err = 0;
+    b->abort_reply = NULL;
+    b->sync_known = 0;
+    b->sync_offset = 0;
+    b->group = NULL;
+    memset(&b->timeout_entry, 0, sizeof(b->timeout_entry));
+    b->driver_next = NULL;
+    for (i = 0; i != n; ++i) {
+        kve_kv_op_t *op = b->ops + i;
+        KVE_ASSERT(cmds[i].argc != 0);
+        op->batch = b;
+        op->cmd = cmds + i;
+        op->index = (uint32_t)i;
+        op->state = OP_NOT_SENT;
+        op->held = NULL;
+        int kind = kve_kv_script_kind(cmds[i].argv[0], cmds[i].argvlen[0]);
+        if (kind != KVE_KV_SCRIPT_NONE)
+            b->scripts |= 1u << kind;
+    }
+    return b;
+}
+
+kve_kv_batch_t *kve_kv_batch(kve_kv_t *kv, const kve_kv_command_t *cmds, size_t n, const kve_kv_batch_opts_t *opts,
+                             kve_kv_reply_cb on_reply, kve_kv_done_cb on_done, void *data, int *err)
+{
+    static const kve_kv_batch_opts_t defaults = {0};
+    kve_kv_batch_t *b;
+    size_t i;
     int ret;
 
     KVE_CHECK_OBJ(kv, KVE_KV_MAGIC);
-    KVE_ASSERT(argc != 0 && cb != NULL);
+    KVE_ASSERT(n != 0 && n <= UINT32_MAX);
     if (opts == NULL)
         opts = &defaults;
     if (kv->closing) {
         *err = KVE_ESHUTDOWN;
         return NULL;
     }
-    if ((timeout = timeout_class(kv, opts->timeout_ms != 0 ? opts->timeout_ms : kv->default_timeout_ms)) == NULL) {
-        *err = KVE_EINVAL; /* more distinct timeouts than classes: a programming error in a handler */
-        return NULL;
+    b = new_batch(kv, cmds, n, opts, on_reply, on_done, data);
+    if ((opts->flags & KVE_KV_BATCH_ATOMIC) != 0) {
+        if ((ret = kv->driver->send_atomic(kv, b->ops, n)) == 0) {
+            for (i = 0; i != n; ++i)
+                b->ops[i].state = OP_SENT;
+            b->next_send = b->with_driver = n;
+            KVE_STAT_ADD(kv->stats.commands, n);
+            KVE_STAT_ADD(kv->stats.inflight, n);
+            if ((opts->flags & KVE_KV_BATCH_SYNC) != 0)
+                ask_sync(b);
+        }
+    } else {
+        send_more(b);
+        ret = b->next_send == 0 ? b->unsent_err : 0;
     }
-    cmd = alloc_cmd(kv); /* field by field: a compound literal would also zero what is set below */
-    cmd->magic = KVE_KV_CMD_MAGIC;
-    cmd->timed_out = 0;
-    cmd->kv = kv;
-    cmd->cb = cb;
-    cmd->data = data;
-    cmd->max_reply_size = opts->max_reply_size;
-    cmd->split_array = opts->split_array;
-    cmd->script = kve_kv_script_kind(argv[0], argvlen[0]);
-    cmd->group = NULL;
-    memset(&cmd->timeout_entry, 0, sizeof(cmd->timeout_entry));
-    if ((ret = kv->driver->send(kv, cmd, argc, argv, argvlen)) != 0) {
-        KVE_STAT_ADD(kv->stats.failures, 1);
-        free_cmd(kv, cmd);
+    if (ret != 0) {                                   /* nothing was sent */
+        if ((opts->flags & KVE_KV_BATCH_ATOMIC) != 0) /* send_more() counted its own */
+            KVE_STAT_ADD(kv->stats.failures, 1);
+        b->end = BATCH_CANCELLED;
+        maybe_free(b);
         *err = ret;
         return NULL;
     }
     if (opts->group != NULL)
-        group_add(opts->group, cmd);
-    cmd->timeout_entry.cb = on_command_timeout;
-    h2o_timeout_link(kv->loop, timeout, &cmd->timeout_entry);
-    KVE_STAT_ADD(kv->stats.commands, 1);
-    KVE_STAT_ADD(kv->stats.inflight, 1);
-    return cmd;
+        group_add(opts->group, b);
+    b->timeout_entry.cb = on_batch_timeout;
+    h2o_timeout_link(kv->loop, timeout_class(kv, opts->timeout_ms != 0 ? opts->timeout_ms : kv->default_timeout_ms),
+                     &b->timeout_entry);
+    return b;
 }
 
-void kve_kv_cancel(kve_kv_cmd_t *cmd)
+kve_kv_batch_t *kve_kv_call(kve_kv_t *kv, size_t argc, const char *const *argv, const size_t *argvlen,
+                            const kve_kv_batch_opts_t *opts, kve_kv_reply_cb on_reply, void *data, int *err)
 {
-    KVE_CHECK_OBJ(cmd, KVE_KV_CMD_MAGIC);
-    cmd->cb = NULL;
-    group_remove(cmd);
-    if (h2o_timeout_is_linked(&cmd->timeout_entry))
-        h2o_timeout_unlink(&cmd->timeout_entry);
+    kve_kv_command_t cmd = KVE_KV_COMMAND(argc, argv, argvlen);
+    kve_kv_batch_opts_t o = opts != NULL ? *opts : (kve_kv_batch_opts_t){0};
+    o.window = 0; /* one command: sent before this returns, so `cmd` may live on the stack */
+    return kve_kv_batch(kv, &cmd, 1, &o, on_reply, NULL, data, err);
 }
 
-void kve_kv__complete(kve_kv_cmd_t *cmd, int err, const kve_kv_reply_t *reply)
+void kve_kv_batch_stop(kve_kv_batch_t *b)
 {
-    kve_kv_t *kv = cmd->kv;
-    kve_kv_cb cb = cmd->cb;
-    void *data = cmd->data;
-    int late = cmd->timed_out;
+    KVE_CHECK_OBJ(b, KVE_KV_BATCH_MAGIC);
+    if (b->end != BATCH_LIVE || b->unsent_err != 0 || b->next_send == b->n)
+        return;
+    b->unsent_err = KVE_ENOTSENT;
+    if ((b->flags & KVE_KV_BATCH_SYNC) != 0 && !b->sync_asked && b->next_send != 0)
+        ask_sync(b);
+}
 
-    KVE_CHECK_OBJ(cmd, KVE_KV_CMD_MAGIC);
-    if (h2o_timeout_is_linked(&cmd->timeout_entry))
-        h2o_timeout_unlink(&cmd->timeout_entry);
-    group_remove(cmd);
-    free_cmd(kv, cmd);
-    KVE_STAT_ADD(kv->stats.inflight, (uint64_t)-1);
-    if (err == 0) {
-        KVE_STAT_ADD(kv->stats.replies, 1);
-        if (reply->type == KVE_REPLY_ERROR)
-            KVE_STAT_ADD(kv->stats.error_replies, 1);
-        if (late)
-            KVE_STAT_ADD(kv->stats.late_replies, 1);
-        else
-            kv->driver->on_reply(kv);
-    } else if (cb != NULL) {
-        KVE_STAT_ADD(kv->stats.failures, 1);
-        if (kv->closing)
-            err = KVE_ESHUTDOWN;
-    }
-    if (cb != NULL)
-        cb(data, err, reply);
+void kve_kv_batch_cancel(kve_kv_batch_t *b)
+{
+    KVE_CHECK_OBJ(b, KVE_KV_BATCH_MAGIC);
+    if (b->end != BATCH_LIVE)
+        return;
+    b->end = BATCH_CANCELLED;
+    group_remove(b);
+    if (h2o_timeout_is_linked(&b->timeout_entry))
+        h2o_timeout_unlink(&b->timeout_entry);
+    maybe_free(b);
 }
 
 void kve_kv__set_state(kve_kv_t *kv, int state)
@@ -248,6 +538,7 @@ void kve_kv_get_stats(const kve_kv_t *kv, kve_kv_stats_t *out)
     out->failures = KVE_STAT_GET(kv->stats.failures);
     out->reconnects = KVE_STAT_GET(kv->stats.reconnects);
     out->inflight = KVE_STAT_GET(kv->stats.inflight);
+    out->syncs = KVE_STAT_GET(kv->stats.syncs);
     out->state = KVE_STAT_GET(kv->stats.state);
 }
 

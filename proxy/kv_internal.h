@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * What kv.c shares with the drivers (not for handlers). kv.c owns command records, per-command timers and
- * counters; a driver owns the transport. A command record is freed only when the driver reports it done
- * (kve_kv__complete), whatever happened to the caller's interest in it (timeout, cancel) before.
+ * What kv.c shares with the drivers (not for handlers). kv.c owns batches (with one op record per command),
+ * per-batch timeouts, in-order delivery and counters; a driver owns the transport. A driver receives op records
+ * (kve_kv_op_t) and reports each done, once, by kve_kv__complete(), in any order; kv.c puts results back in
+ * index order. A batch's memory lives until the driver reported every op it was given done (and the sync
+ * position, when it was asked for), whatever happened to the caller's interest (timeout, cancel) before, so a
+ * late reply always finds valid memory. A driver never completes an op from inside send() or send_atomic().
  */
 #ifndef KVE_PROXY_KV_INTERNAL_H
 #define KVE_PROXY_KV_INTERNAL_H
@@ -11,28 +14,49 @@
 #include "proxy/kv.h"
 
 #define KVE_KV_MAGIC 0x6b764c4e
-#define KVE_KV_CMD_MAGIC 0x6b76436d
-#define KVE_KV_MAX_TIMEOUT_CLASSES 8
+#define KVE_KV_BATCH_MAGIC 0x6b76436d
+
+/** One command of a batch, as the driver sees it. Drivers read `cmd` (valid until the op completes) and `batch`. */
+typedef struct st_kve_kv_op_t {
+    kve_kv_batch_t *batch;
+    /** borrowed from the caller: a driver reads it only inside send()/send_atomic() (copying what it needs) */
+    const kve_kv_command_t *cmd;
+    uint32_t index;
+    /** private to kv.c: OP_* (not sent, with the driver, result held, delivered) */
+    uint8_t state;
+    int err;
+    kve_kv_reply_t *held; /* a result that came before its turn (a deep copy) */
+} kve_kv_op_t;
 
 typedef struct st_kve_kv_driver_t {
     const char *name;
-    /** queue `cmd` for sending; 0, or a negative KVE_E* if it cannot be sent now (nothing is called then) */
-    int (*send)(kve_kv_t *kv, kve_kv_cmd_t *cmd, size_t argc, const char *const *argv, const size_t *argvlen);
-    /** a command (or a group of them, kve_kv_group_t) timed out: called once per group */
+    /** queue one op of a non-atomic batch; 0, or a negative KVE_E* if it cannot be sent now (nothing is called then) */
+    int (*send)(kve_kv_t *kv, kve_kv_op_t *op);
+    /**
+     * queue a whole atomic batch (ops[0..n-1], applied whole or not at all); 0 or a KVE_E* as send(). The driver then
+     * completes every op: with its result, or with KVE_EABORTED after setting the abort reason
+     * (kve_kv__set_abort_reply) when the store refused a command before running any.
+     */
+    int (*send_atomic)(kve_kv_t *kv, kve_kv_op_t *ops, size_t n);
+    /** optional: read the sync position after what was sent of `batch`; answer with kve_kv__sync_done (never from here) */
+    void (*sync)(kve_kv_t *kv, kve_kv_batch_t *batch);
+    /** a batch (or a group of them, kve_kv_group_t) timed out: called once per group */
     void (*on_timeout)(kve_kv_t *kv);
     /** a reply reached a caller still waiting for it (drivers reset their timeout count); not for late replies */
     void (*on_reply)(kve_kv_t *kv);
-    /** close the transport, completing every command still queued (kve_kv__complete), and free the driver */
+    /** close the transport, completing every op still queued (kve_kv__complete), and free the driver */
     void (*destroy)(kve_kv_t *kv);
     /** open and close a dedicated connection (see kve_kv_stream_open) */
     kve_kv_stream_t *(*stream_open)(kve_kv_t *kv, size_t argc, const char *const *argv, const size_t *argvlen, kve_kv_stream_cb cb,
                                     void *data, int *err);
     void (*stream_close)(kve_kv_stream_t *stream);
-    /** optional: a command that runs a script (KVE_KV_SCRIPT_*) timed out: stop the script on the server */
+    /** optional: a batch that runs a script (KVE_KV_SCRIPT_*) timed out: stop the script on the server */
     void (*kill_script)(kve_kv_t *kv, int kind);
 } kve_kv_driver_t;
 
+/** h2o 2.2.5's timeouts have one duration per list: one list per distinct duration, made on first use */
 struct st_kve_kv_timeout_class_t {
+    struct st_kve_kv_timeout_class_t *next;
     uint64_t ms;
     h2o_timeout_t timeout;
 };
@@ -44,48 +68,76 @@ struct st_kve_kv_t {
     uint64_t default_timeout_ms;
     /** counters; written only by the owning thread, read by others with relaxed atomics */
     kve_kv_stats_t stats;
-    struct st_kve_kv_timeout_class_t timeouts[KVE_KV_MAX_TIMEOUT_CLASSES];
-    size_t num_timeouts;
-    /** set while destroying: commands completed by the driver then report KVE_ESHUTDOWN */
+    struct st_kve_kv_timeout_class_t *timeouts;
+    /** set while destroying: ops completed by the driver then report KVE_ESHUTDOWN */
     int closing;
-    /** freed command records kept for reuse (a record per command is the hot path's allocation) */
-    kve_kv_cmd_t *free_cmds;
-    size_t num_free_cmds;
+    /** freed one-command batches kept for reuse (the hot path's allocation) */
+    kve_kv_batch_t *free_batches;
+    size_t num_free_batches;
     char peer[160];
 };
 
-struct st_kve_kv_cmd_t {
+struct st_kve_kv_batch_t {
     uint32_t magic;
-    /** the caller timed out: a reply that still comes is late (proves nothing about the link's health) */
-    uint32_t timed_out;
+    /** BATCH_* of kv.c: live, cancelled, timed out, done */
+    uint8_t end;
+    uint8_t sync_asked;   /* driver->sync was called (or there is none) */
+    uint8_t sync_pending; /* the driver owes kve_kv__sync_done */
+    uint8_t busy;         /* kv.c is delivering: frees wait */
     kve_kv_t *kv;
-    /** NULL once the caller's interest ended (timeout delivered, or cancel) */
-    kve_kv_cb cb;
+    kve_kv_reply_cb on_reply;
+    kve_kv_done_cb on_done;
     void *data;
-    /** KVE_KV_SCRIPT_*: the command runs a script (stopped on the server if it times out) */
-    int script;
-    /** kve_kv_opts_t.max_reply_size and split_array, for the driver's reader */
+    unsigned flags;
+    /** KVE_KV_SCRIPT_* bits of its commands (stopped on the server if the batch times out) */
+    unsigned scripts;
     size_t max_reply_size;
-    int split_array;
-    /** while the callback is due: the caller's group (NULL if none) and the links of its list */
+    size_t window;
+    size_t n;
+    size_t next_send;    /* the next op to send */
+    size_t next_deliver; /* the next index whose on_reply is due */
+    size_t with_driver;  /* ops the driver holds (sent, not completed) */
+    int first_err;
+    /** what the commands not sent get (KVE_ENOTSENT after kve_kv_batch_stop, or the error that stopped sending) */
+    int unsent_err;
+    kve_kv_reply_t *abort_reply;
+    int sync_known;
+    uint64_t sync_offset;
+    /** while callbacks are due: the caller's group (NULL if none) and the links of its list */
     kve_kv_group_t *group;
-    kve_kv_cmd_t *group_next;
-    kve_kv_cmd_t **group_prev;
+    kve_kv_batch_t *group_next;
+    kve_kv_batch_t **group_prev;
     h2o_timeout_entry_t timeout_entry;
+    /** for the driver (e.g. the Redis driver's next batch waiting for the same ROLE) */
+    kve_kv_batch_t *driver_next;
+    kve_kv_op_t ops[];
 };
 
 /** Initialises the common part of a link (called by a driver's create function). */
 void kve_kv__init(kve_kv_t *kv, const kve_kv_driver_t *driver, h2o_loop_t *loop, uint64_t default_timeout_ms);
-/** Disposes the common part (timers); every command must have completed. */
+/** Disposes the common part (timers, cached records); every batch must have completed. */
 void kve_kv__dispose(kve_kv_t *kv);
 /**
- * The driver is done with `cmd`: delivers `err`/`reply` to the caller if it still waits, then frees the
- * record. `err` is KVE_ECONN when the transport failed, KVE_EPROTO when the server's bytes could not be
- * parsed (either is mapped to KVE_ESHUTDOWN while closing).
+ * The driver is done with `op`: delivers `err`/`reply` to the caller in index order if it still waits (a
+ * result that comes before its turn is copied and held). `err` is KVE_ECONN when the transport failed,
+ * KVE_EPROTO when the server's bytes could not be parsed (either is mapped to KVE_ESHUTDOWN while closing).
+ * `reply` is borrowed for the call.
  */
-void kve_kv__complete(kve_kv_cmd_t *cmd, int err, const kve_kv_reply_t *reply);
+void kve_kv__complete(kve_kv_op_t *op, int err, const kve_kv_reply_t *reply);
+/** An atomic batch was not applied because of `reply` (an error reply; copied): before completing its ops. */
+void kve_kv__set_abort_reply(kve_kv_batch_t *batch, const kve_kv_reply_t *reply);
+/** The answer to driver->sync(): `known` 0 when the position could not be read. */
+void kve_kv__sync_done(kve_kv_batch_t *batch, int known, uint64_t offset);
+/** The max_reply_size of `batch` (0: none). */
+static inline size_t kve_kv__max_reply_size(const kve_kv_batch_t *batch)
+{
+    return batch->max_reply_size;
+}
 /** Sets the link state (KVE_KV_*). */
 void kve_kv__set_state(kve_kv_t *kv, int state);
+/** A deep copy of `reply` whose every object and string kv.c owns (free with kve_kv__reply_free). */
+kve_kv_reply_t *kve_kv__reply_copy(const kve_kv_reply_t *reply);
+void kve_kv__reply_free(kve_kv_reply_t *reply);
 
 /** Relaxed-atomic counter helpers: the owning thread is the only writer. */
 #define KVE_STAT_ADD(field, n) __atomic_store_n(&(field), __atomic_load_n(&(field), __ATOMIC_RELAXED) + (n), __ATOMIC_RELAXED)

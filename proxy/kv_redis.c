@@ -5,8 +5,10 @@
  * commands queue behind it), UP. Any transport error, a failed handshake, the connect timeout or
  * `breaker_threshold` consecutive command timeouts free the context (hiredis then fails every queued
  * command with a NULL reply) and go DOWN with exponential backoff.
- * Replies are redisReply objects from redis_reply.c's recycled ones, handed out as kve_kv_reply_t: the
- * layouts are checked below. The reader holds each reply to its command's max_reply_size as it is read,
+ * Replies are kve_kv_reply_t objects built by redis_reply.c's reader functions as hiredis parses (recycled per
+ * thread), handed to kv.c as they are. An atomic batch is MULTI, its commands, EXEC; a batch that asks for the
+ * sync position shares the ROLE written at the end of the loop iteration's flush with every other batch of that
+ * flush (before_flush). The reader holds each reply to its command's max_reply_size as it is read,
  * and refuses a reply when no command waits for one (the connection is out of step, e.g. a server that
  * answers more than it was asked): that, like a parse error, rebuilds the connection. Late replies (their
  * command timed out) never reset the breaker's count (kv.c).
@@ -24,25 +26,20 @@
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
 
-_Static_assert(KVE_REPLY_STRING == REDIS_REPLY_STRING && KVE_REPLY_ARRAY == REDIS_REPLY_ARRAY &&
-                   KVE_REPLY_INTEGER == REDIS_REPLY_INTEGER && KVE_REPLY_NIL == REDIS_REPLY_NIL &&
-                   KVE_REPLY_STATUS == REDIS_REPLY_STATUS && KVE_REPLY_ERROR == REDIS_REPLY_ERROR,
-               "reply kinds match hiredis");
-_Static_assert(sizeof(kve_kv_reply_t) == sizeof(redisReply) && offsetof(kve_kv_reply_t, integer) == offsetof(redisReply, integer) &&
-                   offsetof(kve_kv_reply_t, len) == offsetof(redisReply, len) &&
-                   offsetof(kve_kv_reply_t, str) == offsetof(redisReply, str) &&
-                   offsetof(kve_kv_reply_t, elements) == offsetof(redisReply, elements) &&
-                   offsetof(kve_kv_reply_t, element) == offsetof(redisReply, element),
-               "kve_kv_reply_t has redisReply's layout");
-
 #define RECONNECT_MIN_MS 50
 #define TICK_MS 50
 
 static void start_connect(kve_redis_link_t *link);
 
+static void sync_answer(kve_kv_batch_t *b, int known, uint64_t offset);
+
 static void schedule_reconnect(kve_redis_link_t *link, const char *why)
 {
+    kve_kv_batch_t *waiting = link->sync_waiting;
+
     kve_kv__set_state(&link->super, KVE_KV_DOWN);
+    link->sync_waiting = NULL; /* no ROLE will be written for them */
+    sync_answer(waiting, 0, 0);
     if (h2o_timeout_is_linked(&link->connect_entry))
         h2o_timeout_unlink(&link->connect_entry);
     if (link->super.closing)
@@ -133,22 +130,24 @@ static void on_handshake_reply(redisAsyncContext *ac, void *reply, void *privdat
 }
 
 static void on_command_reply(redisAsyncContext *ac, void *reply, void *privdata);
+static void on_exec_reply(redisAsyncContext *ac, void *reply, void *privdata);
 
 /* the reader asks at the start of each reply: the limit of the command it answers */
 static size_t next_reply_limit(kve_redis_reader_t *reader, int *split)
 {
     kve_redis_link_t *link = H2O_STRUCT_FROM_MEMBER(kve_redis_link_t, reader, reader);
     const redisCallback *head = link->adapter.ac->replies.head;
-    const kve_kv_cmd_t *cmd;
 
     *split = 0;
     if (head == NULL)
         return KVE_REDIS_REPLY_UNEXPECTED;
-    if (head->fn != on_command_reply)
-        return 0; /* the handshake's and the output limit check's */
-    cmd = head->privdata;
-    *split = cmd->split_array;
-    return cmd->max_reply_size;
+    if (head->fn == on_command_reply)
+        return kve_kv__max_reply_size(((kve_kv_op_t *)head->privdata)->batch);
+    if (head->fn == on_exec_reply) {
+        *split = 1; /* EXEC's results are held to the limit one by one */
+        return kve_kv__max_reply_size(((kve_kv_op_t *)head->privdata)->batch);
+    }
+    return 0; /* the handshake's, MULTI's, QUEUED, ROLE and the output limit check's */
 }
 
 static void start_connect(kve_redis_link_t *link)
@@ -171,9 +170,10 @@ static void start_connect(kve_redis_link_t *link)
 
 /* --- the driver vtable --- */
 
+static const kve_kv_reply_t too_big = {KVE_REPLY_TOO_BIG};
+
 static void on_command_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
-    static const kve_kv_reply_t too_big = {KVE_REPLY_TOO_BIG};
     const kve_kv_reply_t *r = reply;
 
     /* NULL: the connection ended (every command queued on it fails, not only the one whose reply was bad) */
@@ -183,14 +183,154 @@ static void on_command_reply(redisAsyncContext *ac, void *reply, void *privdata)
         kve_kv__complete(privdata, 0, r->type == KVE_REPLY_TOO_BIG ? &too_big : r); /* the partial tree is hiredis' to free */
 }
 
-static int link_send(kve_kv_t *kv, kve_kv_cmd_t *cmd, size_t argc, const char *const *argv, const size_t *argvlen)
+static int queue(kve_redis_link_t *link, redisCallbackFn *fn, void *privdata, const kve_kv_command_t *cmd)
+{
+    /* straight into hiredis' output buffer, which hiredis empties once written (redis_send.h) */
+    return kve_redis_send(link->adapter.ac, cmd->argc, cmd->argv, cmd->argvlen, fn, privdata) == REDIS_OK ? 0 : KVE_ECONN;
+}
+
+static int link_send(kve_kv_t *kv, kve_kv_op_t *op)
 {
     kve_redis_link_t *link = (void *)kv;
+    if (link->adapter.ac == NULL)
+        return KVE_EUNAVAIL;
+    return queue(link, on_command_reply, op, op->cmd);
+}
+
+/* MULTI's and each QUEUED reply: an error means EXEC will abort; its first one is the reason */
+static void on_queued_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    const kve_kv_reply_t *r = reply;
+    if (r != NULL && r->type == KVE_REPLY_ERROR)
+        kve_kv__set_abort_reply(privdata, r);
+}
+
+/* EXEC's reply completes every op of the transaction: its results, or KVE_EABORTED (EXECABORT, or a nil EXEC) */
+static void on_exec_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    kve_kv_op_t *ops = privdata;
+    kve_kv_batch_t *b = ops[0].batch;
+    const kve_kv_reply_t *r = reply;
+    size_t i, n = b->n;
+    int err = 0;
+
+    if (r == NULL)
+        err = kve_redis_adapter_failure(ac, NULL);
+    else if (r->type == KVE_REPLY_TOO_BIG && r->elements == 0)
+        err = 0; /* the root alone passed the limit: every result is too big */
+    else if (r->type != KVE_REPLY_ARRAY || r->elements != n)
+        err = KVE_EABORTED;
+    if (err == KVE_EABORTED) {
+        if (r->type == KVE_REPLY_ERROR)
+            kve_kv__set_abort_reply(b, r); /* after the QUEUED error it names (kept first) */
+        else
+            kve_kv__set_abort_reply(
+                b, &(kve_kv_reply_t){.type = KVE_REPLY_ERROR, .len = 29, .str = (char *)"EXECABORT transaction aborted"});
+    }
+    for (i = 0; i != n; ++i) {
+        const kve_kv_reply_t *e = NULL;
+        if (err == 0)
+            e = r->type == KVE_REPLY_ARRAY && r->element[i]->type != KVE_REPLY_TOO_BIG ? r->element[i] : &too_big;
+        kve_kv__complete(ops + i, err, e); /* `b` stays valid: kv.c frees it after the last op comes back */
+    }
+}
+
+static int link_send_atomic(kve_kv_t *kv, kve_kv_op_t *ops, size_t n)
+{
+    static const char *const multi[] = {"MULTI"}, *const exec[] = {"EXEC"};
+    static const size_t multi_len[] = {5}, exec_len[] = {4};
+    static const kve_kv_command_t multi_cmd = {1, multi, multi_len}, exec_cmd = {1, exec, exec_len};
+    kve_redis_link_t *link = (void *)kv;
+    size_t i;
 
     if (link->adapter.ac == NULL)
         return KVE_EUNAVAIL;
-    /* straight into hiredis' output buffer, which hiredis empties once written (redis_send.h) */
-    return kve_redis_send(link->adapter.ac, argc, argv, argvlen, on_command_reply, cmd) == REDIS_OK ? 0 : KVE_ECONN;
+    /* queuing writes nothing and a link changes state only from the event loop, so either the first fails and
+     * nothing was queued, or all are: a MULTI is never left open on the shared connection */
+    if (queue(link, on_queued_reply, ops[0].batch, &multi_cmd) != 0)
+        return KVE_ECONN;
+    for (i = 0; i != n; ++i)
+        KVE_ASSERT(queue(link, on_queued_reply, ops[0].batch, ops[i].cmd) == 0);
+    KVE_ASSERT(queue(link, on_exec_reply, ops, &exec_cmd) == 0);
+    return 0;
+}
+
+/* --- the sync position: one ROLE per flush, shared by the batches that asked during the loop iteration --- */
+
+/* the replication offset in ROLE's reply: a primary's master_repl_offset, or a replica's processed offset */
+static int role_offset(const kve_kv_reply_t *r, uint64_t *offset)
+{
+    const kve_kv_reply_t *e;
+    if (r == NULL || r->type != KVE_REPLY_ARRAY || r->elements < 2 || r->element[0]->type != KVE_REPLY_STRING)
+        return 0;
+    if (r->element[0]->len == 6 && memcmp(r->element[0]->str, "master", 6) == 0)
+        e = r->element[1];
+    else if (r->element[0]->len == 5 && memcmp(r->element[0]->str, "slave", 5) == 0 && r->elements >= 5)
+        e = r->element[4];
+    else
+        return 0;
+    if (e->type != KVE_REPLY_INTEGER || e->integer < 0)
+        return 0;
+    *offset = (uint64_t)e->integer;
+    return 1;
+}
+
+static void sync_answer(kve_kv_batch_t *b, int known, uint64_t offset)
+{
+    while (b != NULL) {
+        kve_kv_batch_t *next = b->driver_next;
+        b->driver_next = NULL;
+        kve_kv__sync_done(b, known, offset);
+        b = next;
+    }
+}
+
+static void on_role_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    uint64_t offset = 0;
+    int known = role_offset(reply, &offset);
+    sync_answer(privdata, known, offset);
+}
+
+/* queues ROLE for the batches waiting (after their commands); without a connection they learn nothing */
+static void send_role(kve_redis_link_t *link)
+{
+    static const char *const role[] = {"ROLE"};
+    static const size_t role_len[] = {4};
+    static const kve_kv_command_t role_cmd = {1, role, role_len};
+    kve_kv_batch_t *waiting = link->sync_waiting;
+
+    if (waiting == NULL)
+        return;
+    link->sync_waiting = NULL;
+    if (link->adapter.ac == NULL || queue(link, on_role_reply, waiting, &role_cmd) != 0) {
+        sync_answer(waiting, 0, 0);
+        return;
+    }
+    KVE_STAT_ADD(link->super.stats.syncs, 1);
+}
+
+/* the adapter is about to write what was queued this iteration: ROLE goes last */
+static void before_flush(kve_redis_adapter_t *adapter)
+{
+    send_role(H2O_STRUCT_FROM_MEMBER(kve_redis_link_t, adapter, adapter));
+}
+
+/* no flush came (the link is connecting or down): send or answer now */
+static void on_sync_entry(h2o_timeout_entry_t *entry)
+{
+    send_role(H2O_STRUCT_FROM_MEMBER(kve_redis_link_t, sync_entry, entry));
+}
+
+static void link_sync(kve_kv_t *kv, kve_kv_batch_t *b)
+{
+    kve_redis_link_t *link = (void *)kv;
+    b->driver_next = link->sync_waiting;
+    link->sync_waiting = b;
+    /* the adapter's flush at the end of this iteration sends it (before_flush); without one coming (connecting),
+     * an entry of our own does */
+    if (!h2o_timeout_is_linked(&link->adapter.flush_entry) && !h2o_timeout_is_linked(&link->sync_entry))
+        h2o_timeout_link(kv->loop, &link->flush_timeout, &link->sync_entry);
 }
 
 /* a command, or a group of them, timed out: the breaker counts groups in a row without a reply on time */
@@ -217,6 +357,10 @@ static void link_destroy(kve_kv_t *kv)
 {
     kve_redis_link_t *link = (void *)kv;
     drop_link(link, "shutting down"); /* completes queued commands with KVE_ESHUTDOWN */
+    if (h2o_timeout_is_linked(&link->sync_entry))
+        h2o_timeout_unlink(&link->sync_entry);
+    sync_answer(link->sync_waiting, 0, 0);
+    link->sync_waiting = NULL;
     kve_redis__kill_dispose(link);
     KVE_ASSERT(link->num_streams == 0);
     if (h2o_timeout_is_linked(&link->tick_entry))
@@ -233,6 +377,8 @@ static void link_destroy(kve_kv_t *kv)
 
 static const kve_kv_driver_t redis_driver = {"redis",
                                              link_send,
+                                             link_send_atomic,
+                                             link_sync,
                                              link_on_timeout,
                                              link_on_reply,
                                              link_destroy,
@@ -265,6 +411,8 @@ kve_kv_t *kve_kv_redis_create(h2o_loop_t *loop, const kve_redis_target_t *target
     link->connect_entry.cb = on_connect_timeout;
     h2o_timeout_init(loop, &link->flush_timeout, 0);
     link->adapter.flush_timeout = &link->flush_timeout;
+    link->adapter.before_flush = before_flush;
+    link->sync_entry.cb = on_sync_entry;
     start_connect(link);
     return &link->super;
 }

@@ -34,6 +34,9 @@ typedef struct st_kve_redis_link_t {
     size_t num_streams;
     /** 0 ms: writes queued commands at the end of the loop iteration (see redis_adapter.h) */
     h2o_timeout_t flush_timeout;
+    /** batches waiting for the next ROLE (linked through driver_next), and the entry that sends it when no flush does */
+    kve_kv_batch_t *sync_waiting;
+    h2o_timeout_entry_t sync_entry;
     /** the script watchdog's kill in progress (redis_script_kill.c), and attempts since the last reply on time */
     struct st_kve_redis_kill_t *kill;
     unsigned kill_attempts;

@@ -56,7 +56,7 @@ static void report_allowed(const kve_redis_target_t *target, const kve_kv_reply_
     kve_buf_dispose(&names);
 }
 
-static void on_reply(void *data, int err, const kve_kv_reply_t *reply)
+static void on_reply(void *data, size_t index, int err, const kve_kv_reply_t *reply)
 {
     const kve_redis_target_t *target = data;
 
@@ -96,7 +96,7 @@ void kve_redis_acl_check(kve_kv_t *kv, const kve_redis_target_t *target)
     for (i = 0; i != n + 3; ++i)
         argvlen[i] = strlen(argv[i]);
     /* an ordinary command of the link: in order with the others, bounded by the command timeout */
-    if (kve_kv_command(kv, n + 3, argv, argvlen, NULL, on_reply, (void *)target, &err) == NULL)
+    if (kve_kv_call(kv, n + 3, argv, argvlen, NULL, on_reply, (void *)target, &err) == NULL)
         kve_log(KVE_LOG_DEBUG, "redis", "the ACL check of redis user %s could not be sent: %s", user_of(target), kve_strerror(err));
     free(argv);
     free(argvlen);

@@ -95,6 +95,11 @@ static void on_flush(h2o_timeout_entry_t *entry)
     kve_redis_adapter_t *a = H2O_STRUCT_FROM_MEMBER(kve_redis_adapter_t, flush_entry, entry);
     if (a->ac == NULL)
         return;
+    if (a->before_flush != NULL) {
+        a->queuing = 1;
+        a->before_flush(a);
+        a->queuing = 0;
+    }
     a->flushing = 1; /* a write that cannot finish now re-arms through the notification below */
     redisAsyncHandleWrite(a->ac);
     a->flushing = 0;
@@ -103,6 +108,8 @@ static void on_flush(h2o_timeout_entry_t *entry)
 static void ev_add_write(void *data)
 {
     kve_redis_adapter_t *a = data;
+    if (a->queuing)
+        return;
     if (a->flush_timeout != NULL && !a->flushing && (a->ac->c.flags & REDIS_CONNECTED) != 0) {
         if (!h2o_timeout_is_linked(&a->flush_entry)) {
             a->flush_entry.cb = on_flush;

@@ -29,6 +29,7 @@ struct st_kve_redis_adapter_t {
     unsigned reading : 1;
     unsigned write_armed : 1;
     unsigned flushing : 1;
+    unsigned queuing : 1; /* in before_flush: what is queued goes out with the write that follows */
     /** bytes of a dropped bulk string still to read and discard (kve_redis_reader_drop_bulk) */
     size_t discard;
     /**
@@ -39,6 +40,8 @@ struct st_kve_redis_adapter_t {
      */
     h2o_timeout_t *flush_timeout;
     h2o_timeout_entry_t flush_entry;
+    /** optional: called just before a flush writes what was queued (the owner may queue more: it goes in the same write) */
+    void (*before_flush)(kve_redis_adapter_t *adapter);
     /** called from hiredis' cleanup hook, after `ac` became invalid (set to NULL) */
     void (*on_cleanup)(kve_redis_adapter_t *adapter);
 };

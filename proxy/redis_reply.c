@@ -10,8 +10,26 @@
 
 #define MAX_FREE 4096 /* objects kept per thread */
 
+/*
+ * The objects are kvedge's own kve_kv_reply_t, built here as hiredis parses (no second pass over a redisReply).
+ * hiredis treats them as opaque except in its async layer, which reads `type`, `str`, `integer`, `elements` and
+ * `element` (spontaneous error replies, the subscribe and monitor paths of kv_redis_stream.c): those fields are
+ * where redisReply has them, checked below. Nothing else relies on the layout.
+ */
+_Static_assert(KVE_REPLY_STRING == REDIS_REPLY_STRING && KVE_REPLY_ARRAY == REDIS_REPLY_ARRAY &&
+                   KVE_REPLY_INTEGER == REDIS_REPLY_INTEGER && KVE_REPLY_NIL == REDIS_REPLY_NIL &&
+                   KVE_REPLY_STATUS == REDIS_REPLY_STATUS && KVE_REPLY_ERROR == REDIS_REPLY_ERROR,
+               "reply kinds match hiredis");
+_Static_assert(offsetof(kve_kv_reply_t, type) == offsetof(redisReply, type) &&
+                   offsetof(kve_kv_reply_t, integer) == offsetof(redisReply, integer) &&
+                   offsetof(kve_kv_reply_t, len) == offsetof(redisReply, len) &&
+                   offsetof(kve_kv_reply_t, str) == offsetof(redisReply, str) &&
+                   offsetof(kve_kv_reply_t, elements) == offsetof(redisReply, elements) &&
+                   offsetof(kve_kv_reply_t, element) == offsetof(redisReply, element),
+               "the fields hiredis' async layer reads are where it looks for them");
+
 typedef struct st_reply_t {
-    redisReply r; /* first: hiredis and kve_kv_reply_t see a redisReply */
+    kve_kv_reply_t r;
     struct st_reply_t *next_free;
     char inline_str[KVE_REDIS_REPLY_INLINE];
 } reply_t;
@@ -24,7 +42,7 @@ static __thread size_t num_free;
 /* stands for every element of a reply past its limit: never attached, never freed, never written */
 static reply_t placeholder = {.r = {.type = KVE_REPLY_TOO_BIG}};
 
-static redisReply *new_reply(int type)
+static kve_kv_reply_t *new_reply(int type)
 {
     reply_t *r = free_list;
     if (r != NULL) {
@@ -50,7 +68,7 @@ static void free_reply(void *p)
             free_reply(r->r.element[i]);
         free(r->r.element);
     }
-    if (r->r.str != NULL && r->r.str != r->inline_str)
+    if ((r->r._mem & KVE_KV_REPLY_OWNS_STR) != 0) /* not when inline, nor after kve_kv_reply_take_str() */
         free(r->r.str);
     if (num_free == MAX_FREE) {
         free(r);
@@ -80,7 +98,7 @@ static const redisReadTask *top_element(const redisReadTask *task)
 static int entry_over(kve_redis_reader_t *rd, const redisReadTask *task)
 {
     const redisReadTask *top = top_element(task);
-    redisReply *r;
+    kve_kv_reply_t *r;
     size_t i;
 
     rd->state = KVE_REDIS_READ_ENTRY_OVER;
@@ -139,7 +157,7 @@ static int admit_element(const redisReadTask *task, kve_redis_reader_t *rd, size
             return entry_over(rd, task);
         rd->state = KVE_REDIS_READ_OVER;
         if (rd->root != NULL)
-            ((redisReply *)rd->root)->type = KVE_REPLY_TOO_BIG;
+            ((kve_kv_reply_t *)rd->root)->type = KVE_REPLY_TOO_BIG;
         return 0;
     }
     rd->used += cost;
@@ -168,16 +186,16 @@ static inline int admit(const redisReadTask *task, size_t cost)
 static void *refused(const redisReadTask *task, int verdict)
 {
     if (verdict == 2) { /* in the root's slot: freeObject skips it */
-        ((redisReply *)task->parent->obj)->element[task->idx] = &placeholder.r;
+        ((kve_kv_reply_t *)task->parent->obj)->element[task->idx] = &placeholder.r;
         return &placeholder.r;
     }
     return verdict == 0 ? &placeholder.r : NULL;
 }
 
-static void *attach(const redisReadTask *task, redisReply *r)
+static void *attach(const redisReadTask *task, kve_kv_reply_t *r)
 {
     if (task->parent != NULL) {
-        redisReply *parent = task->parent->obj;
+        kve_kv_reply_t *parent = task->parent->obj;
         KVE_ASSERT(parent->type == REDIS_REPLY_ARRAY);
         parent->element[task->idx] = r;
     }
@@ -187,14 +205,19 @@ static void *attach(const redisReadTask *task, redisReply *r)
 static void *create_string(const redisReadTask *task, char *str, size_t len)
 {
     int verdict = admit(task, KVE_REDIS_REPLY_COST + (len < KVE_REDIS_REPLY_INLINE ? 0 : len + 1));
-    redisReply *r;
+    kve_kv_reply_t *r;
     reply_t *rr;
 
     if (verdict != 1)
         return refused(task, verdict);
     r = new_reply(task->type);
     rr = (reply_t *)r;
-    r->str = len < KVE_REDIS_REPLY_INLINE ? rr->inline_str : kve_malloc(len + 1);
+    if (len < KVE_REDIS_REPLY_INLINE) {
+        r->str = rr->inline_str;
+    } else {
+        r->str = kve_malloc(len + 1); /* the caller may take it (kve_kv_reply_take_str) */
+        r->_mem = KVE_KV_REPLY_OWNS_STR;
+    }
     memcpy(r->str, str, len);
     r->str[len] = '\0';
     r->len = len;
@@ -203,7 +226,7 @@ static void *create_string(const redisReadTask *task, char *str, size_t len)
 
 static void *create_array(const redisReadTask *task, int elements)
 {
-    redisReply *r;
+    kve_kv_reply_t *r;
     int verdict;
 
     if (elements < 0 || elements > KVE_REDIS_REPLY_MAX_ELEMENTS) {
@@ -225,7 +248,7 @@ static void *create_array(const redisReadTask *task, int elements)
 static void *create_integer(const redisReadTask *task, long long value)
 {
     int verdict = admit(task, KVE_REDIS_REPLY_COST);
-    redisReply *r;
+    kve_kv_reply_t *r;
 
     if (verdict != 1)
         return refused(task, verdict);

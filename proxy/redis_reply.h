@@ -54,7 +54,7 @@ typedef struct st_kve_redis_reader_t {
      * Called when a reply begins (unless it is a string, integer or nil costing at most
      * KVE_REDIS_REPLY_MIN_LIMIT): the most bytes it may take (0: no limit), or KVE_REDIS_REPLY_UNEXPECTED
      * when no command waits for one (the reader then fails, see KVE_REDIS_REPLY_MAX_ELEMENTS). Sets *split
-     * for a reply whose top-level elements are separate results (kve_kv_opts_t.split_array): then an
+     * for a reply whose top-level elements are separate results (EXEC's, kv_redis.c): then an
      * element past the limit becomes the placeholder in its slot (or, when it is an array already being
      * built, is emptied at once, its cost given back, and takes the type KVE_REPLY_TOO_BIG), and the root
      * array stays.

@@ -1,6 +1,6 @@
 // Hardening of the KV REST API, part "misc" (issue items 6, 9, 11, 12, 15): SSE output that cannot be split
 // into forged events, JWT claim arithmetic and lifetime cap, `kvedge -t` never quoting a secret on a YAML
-// syntax error, duplicate tokens, the sync-token counter when its value is insane, and the per-token stream
+// syntax error, duplicate tokens, and the per-token stream
 // cap with prompt release of a stream whose client left. Real redis-server, real kvedge; every kvedge this
 // file starts must exit cleanly (exit 0, no sanitizer report in the ASan build).
 import { after, before, test } from 'node:test';
@@ -407,72 +407,6 @@ test('issue 9.1: no YAML syntax error (or other error) near a secret prints any 
     }
 });
 
-// ---------------------------------------------------------------------------------------------
-// item 11: the sync-token counter
+// item 11 (the sync-token counter's sanity) is gone with the counter: sync tokens no longer use a key (issue 7,
+// tests/integration/platform_sync.test.mjs).
 
-const SYNC_MAX = 2n ** 53n;
-
-/** A write; returns its upstash-sync-token as a BigInt (echo: send `echo` as the client's token). */
-async function syncedWrite(k, key, echo) {
-    const r = await cmd(k, ['SET', key, 'v'], RW_TOKEN, echo !== undefined ? { 'upstash-sync-token': String(echo) } : {});
-    assert.equal(r.status, 200, r.body);
-    return BigInt(r.headers['upstash-sync-token']);
-}
-
-const countLines = (text, re) => text.split('\n').filter((l) => re.test(l)).length;
-
-test('issue 11.1: a sync counter set near 2^63 (or to junk) by a client: no UB, tokens never flip or go back, one warning each', async () => {
-    const key = 'test:sync:insane';
-    await io.del(key);
-    const k = await startKv({ sync_key: key }, { threads: 2 });
-    let log = '';
-    try {
-        const tokens = [];
-        for (let i = 0; i < 6; i++) tokens.push(await syncedWrite(k, `s1:${i}`));
-        // a read-write token can write the counter like any key
-        assert.equal((await cmd(k, ['SET', key, '9223372036854775806'])).status, 200);
-        for (let i = 0; i < 30; i++) tokens.push(await syncedWrite(k, `s1:${i}`)); // no token sent: each answer stands alone
-        await io.set(key, 'not-a-number');
-        for (let i = 0; i < 10; i++) tokens.push(await syncedWrite(k, `s1:${i}`));
-        for (let i = 1; i < tokens.length; i++)
-            assert.ok(tokens[i] >= tokens[i - 1], `token ${i} went back: ${tokens[i - 1]} -> ${tokens[i]} (${tokens.join(' ')})`);
-        assert.ok(tokens.every((t) => t <= SYNC_MAX), `an implausible token was handed out: ${tokens.join(' ')}`);
-        // fixed by hand: tokens move on again, above every one handed out
-        await io.del(key);
-        const after = [];
-        for (let i = 0; i < 4; i++) after.push(await syncedWrite(k, `s1:${i}`));
-        assert.ok(after[0] > tokens.at(-1), `after the reset ${after[0]} > ${tokens.at(-1)}`);
-        for (let i = 1; i < after.length; i++) assert.ok(after[i] > after[i - 1], after.join(' '));
-    } finally {
-        const stopped = await k.stop();
-        assertCleanExit(stopped);
-        log = stopped.stderr; // complete: the process has exited
-    }
-    assert.equal(countLines(log, /\[warn\] kv: the sync counter test:sync:insane holds 9223372036854775807, not a plausible count/), 1, log);
-    assert.equal(countLines(log, /\[warn\] kv: INCR test:sync:insane failed \(ERR increment or decrement would overflow\)/), 1, log);
-    assert.equal(countLines(log, /\[warn\] kv: INCR test:sync:insane failed \(ERR value is not an integer or out of range\)/), 1, log);
-});
-
-test('issue 11.2: the counter lost (Redis restarted without persistence) under 60 concurrent writes is raised once, not 60 times', async () => {
-    const key = 'test:sync:restart';
-    await io.set(key, '1000000');
-    const k = await startKv({ sync_key: key }, { threads: 2, redis: { url: redis.url, command_timeout: '10s' } });
-    try {
-        const before = await syncedWrite(k, 's2:a');
-        assert.equal(before, 1000001n);
-        await io.del(key); // as after a restart without persistence
-        // Redis paused so that all 60 writes and their INCRs are in flight before any reply (and any fix-up) comes
-        await redis.kill('SIGSTOP');
-        const writes = Promise.all(Array.from({ length: 60 }, (_, i) => syncedWrite(k, `s2:${i}`, before)));
-        await new Promise((ok) => setTimeout(ok, 1000 * SLOW));
-        await redis.kill('SIGCONT');
-        const tokens = await writes;
-        assert.ok(tokens.every((t) => t > before), `every write after the reset is ordered after the last token: ${tokens.join(' ')}`);
-        const value = BigInt(await io.get(key));
-        assert.ok(value > before && value <= before + 200n, `the counter is ${value}: raised past ${before} once, not once per write`);
-        const next = await syncedWrite(k, 's2:b');
-        assert.ok(next > value - 1n && next <= value + 1n, `the next write counts on from there: ${next} after ${value}`);
-    } finally {
-        await done(k);
-    }
-});

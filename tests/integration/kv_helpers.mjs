@@ -3,15 +3,12 @@
 //   RW_TOKEN, RO_TOKEN      the two tokens kvConfig() configures (read-write, read-only)
 //   kvConfig(redisUrl, kv)  a kvedge config object with the KV API at /kv and both tokens
 //   startKvStack(opts)      a private Redis + kvedge serving the KV API; stop() cleans up both
-//   clearKeys(io)           delete every key except kvedge's sync-token counter (see below)
+//   clearKeys(io)           delete every key of the client's database (see below)
 //   recordFetch()           wrap globalThis.fetch and record requests/responses (the SDKs call the global fetch)
 //   openStream(url, opts)   a streaming (SSE) request read incrementally
 //   sha1hex(s), runNode(args, opts)
 //
-// Why clearKeys instead of FLUSHDB: kvedge's upstash-sync-token comes from INCR on `kv.sync_key`
-// (default kvedge:sync) and each thread remembers the highest value it has seen; wiping that key under a
-// running kvedge makes the counter restart below the remembered value, so later writes would not change
-// the token until the counter catches up. Tests that are not about that must not wipe it.
+// clearKeys deletes the keys of one database (kvedge writes no key of its own: sync tokens come from ROLE).
 
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -20,7 +17,6 @@ import { startKvedge, startRedis, waitFor } from './harness.mjs';
 
 export const RW_TOKEN = 'rw-token-0123456789abcdef';
 export const RO_TOKEN = 'ro-token-0123456789abcdef';
-export const SYNC_KEY = 'kvedge:sync';
 
 /**
  * Opens a streaming request (GET by default; `body` is sent when given) and reads it incrementally.
@@ -130,8 +126,8 @@ repeat
 until cursor == '0'
 return n`;
 
-/** Delete every key of the ioredis client's database except the sync-token counter. */
-export function clearKeys(io, keep = SYNC_KEY) {
+/** Delete every key of the ioredis client's database (except `keep`, if given). */
+export function clearKeys(io, keep = '') {
     return io.eval(CLEAR_SCRIPT, 0, keep);
 }
 

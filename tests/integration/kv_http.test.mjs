@@ -958,7 +958,9 @@ test('upstash-sync-token across two kvedge instances on the same Redis', async (
         const b = await cmd(['GET', 'sy:x'], { base: `${k2.url}/kv`, headers: { 'upstash-sync-token': String(n) } });
         expectJson(b, 200, { result: '1' });
         assert.ok(BigInt(b.headers['upstash-sync-token']) >= n, `B answered ${b.headers['upstash-sync-token']} < ${n}`);
-        const w = await cmd(['SET', 'sy:x', '2'], { base: `${k2.url}/kv` });
+        // the SDKs send their last token with every request: a write on B then comes after the one on A (with no
+        // replica the offset stays 0, so the client's token is what orders the instances)
+        const w = await cmd(['SET', 'sy:x', '2'], { base: `${k2.url}/kv`, headers: { 'upstash-sync-token': String(n) } });
         assert.ok(BigInt(w.headers['upstash-sync-token']) > n, 'a write on B is ordered after the write on A');
     } finally {
         assertCleanExit(await k2.stop());

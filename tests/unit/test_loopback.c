@@ -42,8 +42,7 @@ static const kve_rest_conf_t kv_conf = {.path = "/kv",
                                         .script_timeout_ms = 5000,
                                         .heartbeat_ms = 30000,
                                         .max_streams = 4,
-                                        .max_streams_per_token = 2,
-                                        .sync_key = "kvedge:sync"};
+                                        .max_streams_per_token = 2};
 
 /* --- building paths as conf/paths.c does --- */
 

@@ -1,0 +1,549 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Conformance suite of the KV interface (proxy/kv.h, issue 7), run against every driver: the fake one of
+ * kv_fake.c (answers out of order, delays, fails) as suite kv_batch_fake, and the hiredis driver against a real
+ * redis-server (redis_server.h) as suite kv_batch_redis. The same tests: exactly-once callbacks in index order,
+ * windows, stop and cancel from on_reply, timeouts (any number of distinct ones, groups counting once), atomic
+ * batches applied whole or not at all, the sync position, destroy with batches pending, take_str. The ASan build
+ * runs them too: nothing may leak.
+ */
+#include "test.h"
+#include "kv_fake.h"
+#include "redis_server.h"
+#include "proxy/common.h"
+#include "proxy/err.h"
+#include "proxy/kv_redis.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+
+#define MAX_CMDS 256
+
+typedef struct st_backend_t {
+    const char *name;
+    kve_kv_t *(*create)(h2o_loop_t *loop);
+    int fake;
+} backend_t;
+
+static h2o_loop_t *loop;
+static const backend_t *backend;
+static kve_kv_t *kv;
+
+/* --- commands from text --- */
+
+typedef struct st_cmds_t {
+    kve_kv_command_t cmd[MAX_CMDS];
+    const char *argv[MAX_CMDS][4];
+    size_t argvlen[MAX_CMDS][4];
+    char text[MAX_CMDS][64];
+    size_t n;
+} cmds_t;
+
+/* appends "NAME a b" (space-separated, at most 4 words) */
+static void add(cmds_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add(cmds_t *c, const char *fmt, ...)
+{
+    va_list args;
+    size_t i = c->n++, argc = 0;
+    char *p, *save;
+
+    KVE_ASSERT(i < MAX_CMDS);
+    va_start(args, fmt);
+    vsnprintf(c->text[i], sizeof(c->text[i]), fmt, args);
+    va_end(args);
+    for (p = strtok_r(c->text[i], " ", &save); p != NULL; p = strtok_r(NULL, " ", &save)) {
+        c->argv[i][argc] = p;
+        c->argvlen[i][argc++] = strlen(p);
+    }
+    c->cmd[i] = KVE_KV_COMMAND(argc, c->argv[i], c->argvlen[i]);
+}
+
+/* --- a recorder of one batch's callbacks --- */
+
+typedef struct st_rec_t {
+    kve_kv_batch_t *b;
+    size_t n;
+    size_t got;
+    int out_of_order;
+    int err[MAX_CMDS];
+    int type[MAX_CMDS];
+    char str[MAX_CMDS][40];
+    long long integer[MAX_CMDS];
+    size_t cancel_at, stop_at; /* SIZE_MAX: never */
+    uint64_t max_inflight;
+    int done;
+    int done_before_all;
+    kve_kv_batch_result_t result;
+    char abort_text[128];
+    uint64_t done_at;
+} rec_t;
+
+static void rec_init(rec_t *r, size_t n)
+{
+    memset(r, 0, sizeof(*r));
+    r->n = n;
+    r->cancel_at = r->stop_at = SIZE_MAX;
+}
+
+static void on_reply(void *data, size_t i, int err, const kve_kv_reply_t *reply)
+{
+    rec_t *r = data;
+    kve_kv_stats_t st;
+
+    if (i != r->got || r->done)
+        r->out_of_order = 1;
+    r->err[i] = err;
+    if (reply != NULL) {
+        r->type[i] = reply->type;
+        r->integer[i] = reply->integer;
+        if (reply->str != NULL)
+            snprintf(r->str[i], sizeof(r->str[i]), "%.*s", (int)KVE_MIN(reply->len, 39), reply->str);
+    }
+    ++r->got;
+    kve_kv_get_stats(kv, &st);
+    r->max_inflight = KVE_MAX(r->max_inflight, st.inflight);
+    if (i == r->cancel_at)
+        kve_kv_batch_cancel(r->b);
+    if (i == r->stop_at)
+        kve_kv_batch_stop(r->b);
+}
+
+static void on_done(void *data, const kve_kv_batch_result_t *result)
+{
+    rec_t *r = data;
+    ++r->done;
+    r->done_before_all = r->got != r->n;
+    r->result = *result;
+    r->result.abort_reply = NULL;
+    if (result->abort_reply != NULL)
+        snprintf(r->abort_text, sizeof(r->abort_text), "%.*s", (int)KVE_MIN(result->abort_reply->len, 127),
+                 result->abort_reply->str);
+    r->done_at = h2o_now(loop);
+}
+
+static kve_kv_batch_t *send_batch(rec_t *r, const cmds_t *c, const kve_kv_batch_opts_t *opts)
+{
+    int err = 0;
+    rec_init(r, c->n);
+    r->b = kve_kv_batch(kv, c->cmd, c->n, opts, on_reply, on_done, r, &err);
+    CHECK_EQ_INT(err, 0);
+    return r->b;
+}
+
+/* runs the loop until *flag is non-zero or `ms` passed; returns the flag */
+static int pump_until(const int *flag, uint64_t ms)
+{
+    uint64_t end = h2o_now(loop) + ms;
+    while ((flag == NULL || *flag == 0) && h2o_now(loop) < end)
+        h2o_evloop_run(loop, 10);
+    return flag != NULL ? *flag : 0;
+}
+
+/* --- the tests --- */
+
+TEST(index_order_exactly_once)
+{
+    cmds_t c = {0};
+    rec_t r;
+    size_t i;
+    int ok = 1;
+
+    for (i = 0; i != 50; ++i)
+        add(&c, "ECHO v%zu", i);
+    send_batch(&r, &c, NULL);
+    CHECK_EQ_INT(r.got, 0); /* never from inside kve_kv_batch() */
+    CHECK(pump_until(&r.done, 3000));
+    pump_until(NULL, 20); /* nothing more comes */
+    CHECK_EQ_UINT(r.got, 50);
+    CHECK_EQ_INT(r.done, 1);
+    CHECK_EQ_INT(r.out_of_order, 0);
+    CHECK_EQ_INT(r.done_before_all, 0);
+    CHECK_EQ_INT(r.result.err, 0);
+    for (i = 0; i != 50; ++i) {
+        char want[16];
+        snprintf(want, sizeof(want), "v%zu", i);
+        ok &= r.err[i] == 0 && r.type[i] == KVE_REPLY_STRING && strcmp(r.str[i], want) == 0;
+    }
+    CHECK(ok);
+}
+
+TEST(window_bounds_inflight)
+{
+    cmds_t c = {0};
+    rec_t r;
+    kve_kv_batch_opts_t opts = {.window = 7};
+
+    for (size_t i = 0; i != 60; ++i)
+        add(&c, "ECHO w%zu", i);
+    send_batch(&r, &c, &opts);
+    CHECK(pump_until(&r.done, 3000));
+    CHECK_EQ_UINT(r.got, 60);
+    CHECK_EQ_INT(r.out_of_order, 0);
+    CHECK(r.max_inflight <= 7);
+    CHECK_EQ_STR(r.str[59], "w59");
+}
+
+TEST(stop_from_on_reply)
+{
+    cmds_t c = {0};
+    rec_t r;
+    kve_kv_batch_opts_t opts = {.window = 3};
+    size_t i, first_unsent = SIZE_MAX;
+    int ok = 1;
+
+    for (i = 0; i != 20; ++i)
+        add(&c, "ECHO s%zu", i);
+    send_batch(&r, &c, &opts);
+    r.stop_at = 4;
+    CHECK(pump_until(&r.done, 3000));
+    CHECK_EQ_UINT(r.got, 20);
+    CHECK_EQ_INT(r.out_of_order, 0);
+    CHECK_EQ_INT(r.result.err, 0); /* commands not sent do not count */
+    for (i = 0; i != 20; ++i) {
+        if (r.err[i] == KVE_ENOTSENT && first_unsent == SIZE_MAX)
+            first_unsent = i;
+        ok &= i < first_unsent ? r.err[i] == 0 : r.err[i] == KVE_ENOTSENT; /* sent ones first, then the rest */
+    }
+    CHECK(ok);
+    CHECK(first_unsent >= 5 && first_unsent <= 4 + 3); /* at most a window past the stop */
+}
+
+TEST(cancel_from_on_reply)
+{
+    cmds_t c = {0};
+    rec_t r;
+    for (size_t i = 0; i != 10; ++i)
+        add(&c, "ECHO c%zu", i);
+    send_batch(&r, &c, NULL);
+    r.cancel_at = 3;
+    pump_until(NULL, 300);
+    CHECK_EQ_UINT(r.got, 4);
+    CHECK_EQ_INT(r.done, 0);
+}
+
+TEST(cancel_with_replies_pending)
+{
+    cmds_t c = {0};
+    rec_t r;
+    kve_kv_stats_t st;
+    add(&c, "BLPOP kvb:none 0.2");
+    add(&c, "ECHO after");
+    send_batch(&r, &c, NULL);
+    kve_kv_batch_cancel(r.b);
+    pump_until(NULL, 400); /* the replies come and are dropped; the batch is freed then (ASan: no leak) */
+    CHECK_EQ_UINT(r.got, 0);
+    CHECK_EQ_INT(r.done, 0);
+    kve_kv_get_stats(kv, &st);
+    CHECK_EQ_UINT(st.inflight, 0);
+}
+
+TEST(timeout_then_late_reply)
+{
+    cmds_t c = {0};
+    rec_t r;
+    kve_kv_batch_opts_t opts = {.timeout_ms = 50};
+    kve_kv_stats_t before, after;
+    uint64_t t0;
+
+    kve_kv_get_stats(kv, &before);
+    add(&c, "ECHO first");
+    add(&c, "BLPOP kvb:none 0.3");
+    add(&c, "ECHO last");
+    t0 = h2o_now(loop);
+    send_batch(&r, &c, &opts);
+    CHECK(pump_until(&r.done, 1000));
+    CHECK(r.done_at - t0 >= 45 && r.done_at - t0 < 250);
+    CHECK_EQ_UINT(r.got, 3);
+    CHECK_EQ_INT(r.out_of_order, 0);
+    CHECK_EQ_INT(r.err[0], 0);
+    CHECK_EQ_INT(r.err[1], KVE_ETIMEDOUT);
+    CHECK(r.err[2] == KVE_ETIMEDOUT || r.err[2] == 0); /* answered before the timeout by a driver that reorders */
+    CHECK_EQ_INT(r.result.err, KVE_ETIMEDOUT);
+    pump_until(NULL, 500); /* the late reply comes: dropped, counted */
+    CHECK_EQ_UINT(r.got, 3);
+    CHECK_EQ_INT(r.done, 1);
+    kve_kv_get_stats(kv, &after);
+    CHECK(after.late_replies > before.late_replies);
+    CHECK_EQ_UINT(after.inflight, 0);
+}
+
+TEST(group_times_out_together_and_counts_once)
+{
+    cmds_t a = {0}, b = {0};
+    rec_t ra, rb;
+    kve_kv_group_t group = KVE_KV_GROUP_INIT;
+    kve_kv_batch_opts_t oa = {.timeout_ms = 40, .group = &group}, ob = {.timeout_ms = 5000, .group = &group};
+    kve_kv_fake_stats_t fs0, fs1;
+    uint64_t t0 = h2o_now(loop);
+
+    if (backend->fake)
+        kve_kv_fake_get_stats(kv, &fs0);
+    add(&a, "BLPOP kvb:none 0.3");
+    add(&b, "BLPOP kvb:none2 0.3");
+    send_batch(&ra, &a, &oa);
+    send_batch(&rb, &b, &ob);
+    CHECK(pump_until(&rb.done, 1000));
+    CHECK(h2o_now(loop) - t0 < 250); /* with the first, not at its own 5 s */
+    CHECK_EQ_INT(ra.done, 1);
+    CHECK_EQ_INT(ra.result.err, KVE_ETIMEDOUT);
+    CHECK_EQ_INT(rb.result.err, KVE_ETIMEDOUT);
+    if (backend->fake) {
+        kve_kv_fake_get_stats(kv, &fs1);
+        CHECK_EQ_UINT(fs1.timeouts_counted - fs0.timeouts_counted, 1); /* one count towards the breaker */
+    }
+    pump_until(NULL, 700); /* late replies */
+}
+
+TEST(any_number_of_distinct_timeouts)
+{
+    enum { N = 12 };
+    cmds_t c[N];
+    rec_t r[N];
+    int all = 0, in_order = 1;
+    size_t i;
+
+    for (i = 0; i != N; ++i) {
+        kve_kv_batch_opts_t opts = {.timeout_ms = 20 + 7 * i};
+        memset(&c[i], 0, sizeof(c[i]));
+        add(&c[i], "BLPOP kvb:t%zu 0.3", i);
+        send_batch(&r[i], &c[i], &opts);
+    }
+    for (uint64_t end = h2o_now(loop) + 2000; !all && h2o_now(loop) < end;) {
+        h2o_evloop_run(loop, 10);
+        all = 1;
+        for (i = 0; i != N; ++i)
+            all &= r[i].done;
+    }
+    for (i = 0; i != N; ++i) {
+        CHECK_EQ_INT(r[i].done, 1);
+        CHECK_EQ_INT(r[i].result.err, KVE_ETIMEDOUT);
+        if (i != 0)
+            in_order &= r[i].done_at >= r[i - 1].done_at;
+    }
+    CHECK(in_order);
+    pump_until(NULL, 300 * (backend->fake ? 1 : N) + 200); /* late replies (Redis runs the BLPOPs one after another) */
+}
+
+TEST(atomic_applied_whole_or_not_at_all)
+{
+    cmds_t ok = {0}, bad = {0}, check = {0};
+    rec_t r;
+    kve_kv_batch_opts_t atomic = {.flags = KVE_KV_BATCH_ATOMIC};
+
+    add(&ok, "SET kvb:a 1");
+    add(&ok, "INCR kvb:n");
+    add(&ok, "GET kvb:a");
+    send_batch(&r, &ok, &atomic);
+    CHECK(pump_until(&r.done, 2000));
+    CHECK_EQ_INT(r.result.err, 0);
+    CHECK_EQ_INT(r.out_of_order, 0);
+    CHECK_EQ_STR(r.str[0], "OK");
+    CHECK_EQ_INT(r.type[1], KVE_REPLY_INTEGER);
+    long long n = r.integer[1];
+    CHECK_EQ_STR(r.str[2], "1");
+
+    /* a command refused at queue time: nothing applied, every index KVE_EABORTED, the reason in the result */
+    add(&bad, "INCR kvb:n");
+    add(&bad, "NOSUCHCMD x");
+    add(&bad, "SET kvb:a 2");
+    send_batch(&r, &bad, &atomic);
+    CHECK(pump_until(&r.done, 2000));
+    CHECK_EQ_UINT(r.got, 3);
+    CHECK_EQ_INT(r.err[0], KVE_EABORTED);
+    CHECK_EQ_INT(r.err[1], KVE_EABORTED);
+    CHECK_EQ_INT(r.err[2], KVE_EABORTED);
+    CHECK_EQ_INT(r.result.err, KVE_EABORTED);
+    CHECK(strstr(r.abort_text, "unknown command") != NULL);
+
+    add(&check, "GET kvb:n");
+    add(&check, "GET kvb:a");
+    send_batch(&r, &check, NULL);
+    CHECK(pump_until(&r.done, 2000));
+    CHECK_EQ_INT(strtoll(r.str[0], NULL, 10), n);
+    CHECK_EQ_STR(r.str[1], "1");
+}
+
+TEST(sync_position_after_the_batch)
+{
+    cmds_t c = {0};
+    rec_t r, r2;
+    kve_kv_batch_opts_t opts = {.flags = KVE_KV_BATCH_SYNC};
+    kve_kv_stats_t st0, st1;
+
+    kve_kv_get_stats(kv, &st0);
+    add(&c, "SET kvb:s 1");
+    send_batch(&r, &c, &opts);
+    send_batch(&r2, &c, &opts); /* same loop iteration: one read of the position serves both */
+    CHECK(pump_until(&r.done, 2000));
+    CHECK(pump_until(&r2.done, 2000));
+    CHECK_EQ_INT(r.result.err, 0);
+    CHECK_EQ_INT(r.result.sync_known, 1);
+    CHECK_EQ_INT(r2.result.sync_known, 1);
+    kve_kv_get_stats(kv, &st1);
+    if (!backend->fake)
+        CHECK_EQ_UINT(st1.syncs - st0.syncs, 1); /* one ROLE for the two batches */
+}
+
+static char *taken;
+static size_t taken_len;
+
+static void on_reply_take(void *data, size_t i, int e, const kve_kv_reply_t *reply)
+{
+    rec_t *rr = data;
+    const char *before = reply->str;
+    taken = kve_kv_reply_take_str(reply, &taken_len);
+    rr->integer[0] = taken == before; /* handed over, not copied */
+    rr->done = 1;
+}
+
+TEST(take_str_without_copy)
+{
+    static char value[2000];
+    cmds_t c = {0};
+    rec_t r;
+    kve_kv_batch_t *b;
+    int err;
+
+    memset(value, 'x', sizeof(value) - 1);
+    c.n = 1;
+    c.argv[0][0] = "ECHO", c.argvlen[0][0] = 4;
+    c.argv[0][1] = value, c.argvlen[0][1] = sizeof(value) - 1;
+    c.cmd[0] = KVE_KV_COMMAND(2, c.argv[0], c.argvlen[0]);
+    rec_init(&r, 1);
+    b = kve_kv_batch(kv, c.cmd, 1, NULL, on_reply_take, NULL, &r, &err);
+    CHECK_NOT_NULL(b);
+    CHECK(pump_until(&r.done, 2000));
+    CHECK_EQ_UINT(taken_len, sizeof(value) - 1);
+    CHECK_EQ_INT(r.integer[0], 1);
+    CHECK(memcmp(taken, value, taken_len) == 0 && taken[taken_len] == '\0');
+    free(taken);
+}
+
+TEST(destroy_with_batches_pending)
+{
+    kve_kv_t *own = backend->create(loop), *saved = kv;
+    cmds_t c = {0};
+    rec_t r;
+    kve_kv_stats_t st;
+
+    kv = own;
+    add(&c, "BLPOP kvb:none 0.3");
+    add(&c, "ECHO after");
+    send_batch(&r, &c, NULL);
+    pump_until(NULL, 30); /* on its way */
+    kve_kv_destroy(own);
+    kv = saved;
+    CHECK_EQ_UINT(r.got, 2);
+    CHECK_EQ_INT(r.err[0], KVE_ESHUTDOWN);
+    CHECK(r.err[1] == KVE_ESHUTDOWN || r.err[1] == 0); /* 0: a driver that reorders had answered it already */
+    CHECK_EQ_INT(r.done, 1);
+    CHECK_EQ_INT(r.result.err, KVE_ESHUTDOWN);
+    (void)st;
+}
+
+/* the fake driver only: a failure mid-batch, and a link that refuses to send */
+TEST(fake_failures)
+{
+    cmds_t c = {0};
+    rec_t r;
+    int err = 0;
+
+    add(&c, "ECHO a");
+    add(&c, "FAIL");
+    add(&c, "ECHO b");
+    send_batch(&r, &c, NULL);
+    CHECK(pump_until(&r.done, 1000));
+    CHECK_EQ_INT(r.err[0], 0);
+    CHECK_EQ_INT(r.err[1], KVE_ECONN);
+    CHECK_EQ_INT(r.err[2], 0);
+    CHECK_EQ_INT(r.result.err, KVE_ECONN);
+    kve_kv_fake_refuse_sends(kv, 1);
+    rec_init(&r, 3);
+    CHECK_NULL(kve_kv_batch(kv, c.cmd, 3, NULL, on_reply, on_done, &r, &err));
+    CHECK_EQ_INT(err, KVE_EUNAVAIL);
+    pump_until(NULL, 20);
+    CHECK_EQ_UINT(r.got, 0);
+    CHECK_EQ_INT(r.done, 0);
+    kve_kv_fake_refuse_sends(kv, 0);
+}
+
+static void run_all(const backend_t *be)
+{
+    backend = be;
+    loop = h2o_evloop_create();
+    kv = be->create(loop);
+    for (uint64_t end = h2o_now(loop) + 5000; h2o_now(loop) < end;) { /* wait until the link is up */
+        kve_kv_stats_t st;
+        kve_kv_get_stats(kv, &st);
+        if (st.state == KVE_KV_UP)
+            break;
+        h2o_evloop_run(loop, 10);
+    }
+    RUN(index_order_exactly_once);
+    RUN(window_bounds_inflight);
+    RUN(stop_from_on_reply);
+    RUN(cancel_from_on_reply);
+    RUN(cancel_with_replies_pending);
+    RUN(timeout_then_late_reply);
+    RUN(group_times_out_together_and_counts_once);
+    RUN(any_number_of_distinct_timeouts);
+    RUN(atomic_applied_whole_or_not_at_all);
+    RUN(sync_position_after_the_batch);
+    RUN(take_str_without_copy);
+    RUN(destroy_with_batches_pending);
+    if (be->fake)
+        RUN(fake_failures);
+    kve_kv_destroy(kv);
+    kv = NULL;
+    h2o_evloop_run(loop, 0);
+    h2o_evloop_destroy(loop);
+}
+
+/* --- the drivers --- */
+
+static kve_kv_t *create_fake(h2o_loop_t *l)
+{
+    return kve_kv_fake_create(l, 2000);
+}
+
+void kve_suite_kv_batch_fake(void)
+{
+    static const backend_t fake = {"fake", create_fake, 1};
+    run_all(&fake);
+}
+
+static kve_redis_target_t target;
+
+static kve_kv_t *create_redis(h2o_loop_t *l)
+{
+    kve_redis_conf_t conf = {.url = "embedded",
+                             .connect_timeout_ms = 2000,
+                             .command_timeout_ms = 2000,
+                             .reconnect_max_delay_ms = 1000,
+                             .breaker_threshold = 1000};
+    kve_kv_t *k = kve_kv_redis_create(l, &target, &conf);
+    for (uint64_t end = h2o_now(l) + 5000; h2o_now(l) < end;) {
+        kve_kv_stats_t st;
+        kve_kv_get_stats(k, &st);
+        if (st.state == KVE_KV_UP)
+            break;
+        h2o_evloop_run(l, 10);
+    }
+    return k;
+}
+
+void kve_suite_kv_batch_redis(void)
+{
+    static const backend_t redis = {"redis", create_redis, 0};
+    char err[256];
+    kve_test_redis_t *server = kve_test_redis_start(err, sizeof(err));
+
+    if (server == NULL) {
+        fprintf(stderr, "kv_batch_redis: %s\n", err);
+        CHECK_NOT_NULL(server); /* a missing redis-server is a failure, not a skip */
+        return;
+    }
+    target = (kve_redis_target_t){.path = (char *)kve_test_redis_socket(server), .role = "read-write"};
+    run_all(&redis);
+    kve_test_redis_free(server);
+}
