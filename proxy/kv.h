@@ -239,8 +239,18 @@ enum { KVE_KV_SCRIPT_NONE = 0, KVE_KV_SCRIPT_EVAL = 1, KVE_KV_SCRIPT_FUNCTION = 
  */
 int kve_kv_script_kind(const char *name, size_t len);
 
-/** Copies the link's counters (safe to call from another thread; values are read with relaxed atomics). */
+/**
+ * Copies the link's counters (values are read with relaxed atomics). Another thread may call it only while `kv` is
+ * certain to live; a reader that may race the link's destruction reads the block the link was created with instead
+ * (kve_kv_stats_read: proxy/stores.h gives every link such a block).
+ */
 void kve_kv_get_stats(const kve_kv_t *kv, kve_kv_stats_t *out);
+
+/**
+ * Copies a counters block a link writes into (kve_kv_redis_create's `stats`), from any thread: relaxed atomic reads,
+ * so a link running or being destroyed on another thread is fine as long as the block's memory lives.
+ */
+void kve_kv_stats_read(const kve_kv_stats_t *block, kve_kv_stats_t *out);
 
 /* --- streams --- */
 

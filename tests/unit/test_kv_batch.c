@@ -521,7 +521,7 @@ static kve_kv_t *create_redis(h2o_loop_t *l)
                              .command_timeout_ms = 2000,
                              .reconnect_max_delay_ms = 1000,
                              .breaker_threshold = 1000};
-    kve_kv_t *k = kve_kv_redis_create(l, &target, &conf);
+    kve_kv_t *k = kve_kv_redis_create(l, &target, &conf, NULL);
     for (uint64_t end = h2o_now(l) + 5000; h2o_now(l) < end;) {
         kve_kv_stats_t st;
         kve_kv_get_stats(k, &st);
