@@ -28,7 +28,11 @@
  * Circuit breaker (the driver's): timeouts count towards rebuilding the link; a batch, and a group of batches
  * (kve_kv_group_t), counts once however many of its commands time out. Only a reply that reaches a caller still
  * waiting for it shows the link is healthy: a late reply (to a batch that timed out) does not, and a reply no
- * command waits for means the connection is out of step, so the driver rebuilds it.
+ * command waits for means the connection is out of step, so the driver rebuilds it. Timeouts of commands queued
+ * behind a running script do not count until the script's watchdog is done with it (see kve_kv_script_kind).
+ *
+ * Credentials: a store that refuses kvedge's own credentials fails commands with KVE_EAUTH (not KVE_ECONN or
+ * KVE_EUNAVAIL) while the link retries.
  */
 #ifndef KVE_PROXY_KV_H
 #define KVE_PROXY_KV_H

@@ -4,7 +4,9 @@
  * next attempt and commands fail fast), CONNECTING (context exists, handshake AUTH/SELECT/PING queued;
  * commands queue behind it), UP. Any transport error, a failed handshake, the connect timeout or
  * `breaker_threshold` consecutive command timeouts free the context (hiredis then fails every queued
- * command with a NULL reply) and go DOWN with exponential backoff.
+ * command with a NULL reply) and go DOWN with exponential backoff. Timeouts of commands queued behind a running
+ * script do not count while the script watchdog has its part to play (link_on_timeout). A handshake the store
+ * refuses for the credentials (WRONGPASS, NOAUTH, NOPERM) fails commands with KVE_EAUTH until the link comes up.
  * Replies are kve_kv_reply_t objects built by redis_reply.c's reader functions as hiredis parses (recycled per
  * thread), handed to kv.c as they are. An atomic batch is MULTI, its commands, EXEC; a batch that asks for the
  * sync position shares the ROLE written at the end of the loop iteration's flush with every other batch of that
