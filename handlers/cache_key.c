@@ -141,6 +141,8 @@ static void encode_query(const kve_cache_key_conf_t *conf, const char *q, size_t
     struct st_param_t *params;
     size_t n = 0, max = 1, i, start, end, name_len;
 
+    if (len == 0)
+        return; /* "/p?" has no parameter (the Q field tells it from "/p") */
     for (i = 0; i != len; ++i)
         max += q[i] == '&';
     params = kve_malloc(sizeof(*params) * max);
