@@ -124,10 +124,21 @@ static int64_t parse_delta(const struct st_element_t *e)
     return v;
 }
 
-/* no-cache / private: unqualified (flag) beats qualified (field list); two lists become unqualified */
+/* whether a quoted value is a field-name list: tokens, commas and OWS only */
+static int is_name_list(const char *p, size_t len)
+{
+    size_t i;
+    for (i = 0; i != len; ++i)
+        if (!is_tchar((unsigned char)p[i]) && p[i] != ',' && p[i] != ' ' && p[i] != '\t')
+            return 0;
+    return 1;
+}
+
+/* no-cache / private: unqualified (flag) beats qualified (field list); two lists, or a list that is not one, count as
+ * unqualified */
 static void apply_field_list(kve_cc_t *cc, const struct st_element_t *e, unsigned flag, h2o_iovec_t *fields)
 {
-    int qualified = e->has_value && e->quoted && !e->escaped && e->value_len != 0;
+    int qualified = e->has_value && e->quoted && !e->escaped && e->value_len != 0 && is_name_list(e->value, e->value_len);
 
     if ((cc->flags & flag) != 0)
         return;
@@ -211,7 +222,7 @@ void kve_cc_init(kve_cc_t *cc)
 
 void kve_cc_parse(kve_cc_t *cc, const char *value, size_t len)
 {
-    const char *p = value, *end = value + len;
+    const char *p = value, *end = len != 0 ? value + len : value;
     struct st_element_t e;
 
     for (;;) {
@@ -294,7 +305,7 @@ void kve_cc_parse_request(kve_cc_t *cc, const h2o_header_t *headers, size_t num)
 
 int kve_cc_field_listed(h2o_iovec_t list, const char *name, size_t len)
 {
-    const char *p = list.base, *end = list.base + list.len, *start;
+    const char *p = list.base, *end = list.len != 0 ? list.base + list.len : list.base, *start;
 
     while (p != end) {
         while (p != end && (*p == ' ' || *p == '\t' || *p == ','))

@@ -16,11 +16,12 @@ void kve_cache_enc_field(kve_buf_t *out, uint8_t tag, const void *p, size_t len)
 
 int kve_cache_enc_next(const char *enc, size_t len, size_t *pos, uint8_t *tag, const char **value, size_t *value_len)
 {
-    const unsigned char *p = (const unsigned char *)enc + *pos;
+    const unsigned char *p;
     size_t n;
 
-    if (len - *pos < 5)
+    if (*pos > len || len - *pos < 5)
         return -1;
+    p = (const unsigned char *)enc + *pos;
     n = (size_t)p[1] << 24 | (size_t)p[2] << 16 | (size_t)p[3] << 8 | p[4];
     if (len - *pos - 5 < n)
         return -1;

@@ -76,8 +76,9 @@ int kve_cache_host_normalize(h2o_iovec_t authority, h2o_iovec_t scheme, kve_buf_
     v6 = host.len != 0 && host.base[0] == '[';
     if (!v6 && host.len != 0 && host.base[host.len - 1] == '.')
         --host.len; /* "example.com." is "example.com" */
-    if (host.len == 0)
-        goto Error;
+    if (host.len == 0 ||
+        (!v6 && (host.base[0] == '.' || host.base[host.len - 1] == '.' || memmem(host.base, host.len, "..", 2) != NULL)))
+        goto Error; /* an empty label: "a..b", ".a", "a.." (one trailing dot is removed above) */
     for (i = 0; i != host.len; ++i) {
         int c = h2o_tolower(host.base[i]);
         if (!(host_char(c) || (v6 && (c == ':' || c == '[' || c == ']'))))
@@ -172,6 +173,8 @@ static int cookie_value(const h2o_header_t *headers, size_t num, const char *nam
         const char *p, *end, *semi;
         if (!h2o_lcstris(headers[i].name->base, headers[i].name->len, H2O_STRLIT("cookie")))
             continue;
+        if (headers[i].value.len == 0)
+            continue;
         for (p = headers[i].value.base, end = p + headers[i].value.len; p < end; p = semi + 1) {
             if ((semi = memchr(p, ';', (size_t)(end - p))) == NULL)
                 semi = end;
@@ -217,7 +220,7 @@ int kve_cache_key_encode(const kve_cache_key_conf_t *conf, const kve_cache_key_r
 {
     kve_buf_t host = KVE_BUF_INIT;
     h2o_iovec_t method = req->method;
-    const char *qmark = memchr(req->path.base, '?', req->path.len);
+    const char *qmark = req->path.len != 0 ? memchr(req->path.base, '?', req->path.len) : NULL;
     size_t path_len = qmark != NULL ? (size_t)(qmark - req->path.base) : req->path.len, i;
     char scheme[8];
 

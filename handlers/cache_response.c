@@ -30,7 +30,7 @@ static int64_t age_of(const h2o_header_t *h)
     const char *p, *end;
     int64_t v = 0;
 
-    if (h == NULL)
+    if (h == NULL || h->value.len == 0)
         return -1;
     p = h->value.base, end = p + h->value.len;
     while (p != end && (*p == ' ' || *p == '\t'))

@@ -196,7 +196,7 @@ static void apply_member(kve_cc_t *cc, const char *key, size_t len, const struct
 
 int kve_cc_parse_sf_line(kve_cc_t *cc, const char *value, size_t len)
 {
-    const char *p = value, *end = value + len, *key, *q;
+    const char *p = value, *end = len != 0 ? value + len : value, *key, *q;
     struct st_item_t item;
 
     while (p != end && *p == ' ')

@@ -19,7 +19,7 @@ struct st_list_t {
 
 static struct st_list_t list_of(const char *value, size_t len)
 {
-    return (struct st_list_t){value, value + len, 0};
+    return (struct st_list_t){value, len != 0 ? value + len : value, 0}; /* NULL + 0 is undefined */
 }
 
 /* the next member (OWS trimmed; may be empty); 0 after the last one */
@@ -129,6 +129,37 @@ int kve_vary_normalize(const h2o_header_t *headers, size_t num, kve_buf_t *out)
     return 0;
 }
 
+/* whether every quoted string of a line ends within it (else splitting the joined lines would differ), and no LF */
+static int quotes_balanced(const char *p, size_t len)
+{
+    size_t i;
+    int in_quotes = 0;
+    if (len != 0 && memchr(p, '\n', len) != NULL)
+        return 0; /* only ever made by raw_value() (h2o keeps LF out of values): stays raw */
+    for (i = 0; i != len; ++i) {
+        if (in_quotes && p[i] == '\\' && i + 1 != len)
+            ++i;
+        else if (p[i] == '"')
+            in_quotes = !in_quotes;
+    }
+    return !in_quotes;
+}
+
+/* a field with an unbalanced quote is not normalised: its lines joined with LF, which no field value holds */
+static int raw_value(const char *name, size_t len, const h2o_header_t *headers, size_t num, kve_buf_t *out)
+{
+    size_t i, lines = 0;
+    for (i = 0; i != num; ++i) {
+        if (!is_header(headers + i, name, len))
+            continue;
+        if (lines++ != 0)
+            kve_buf_putc(out, '\n');
+        if (headers[i].value.len != 0)
+            kve_buf_append(out, headers[i].value.base, headers[i].value.len);
+    }
+    return lines != 0;
+}
+
 int kve_vary_field_value(const char *name, size_t len, const h2o_header_t *headers, size_t num, kve_buf_t *out)
 {
     struct st_list_t it;
@@ -138,6 +169,9 @@ int kve_vary_field_value(const char *name, size_t len, const h2o_header_t *heade
 
     if (h2o_lcstris(name, len, KVE_STRLIT("accept-encoding")))
         return kve_vary_accept_encoding(headers, num, out);
+    for (i = 0; i != num; ++i)
+        if (is_header(headers + i, name, len) && !quotes_balanced(headers[i].value.base, headers[i].value.len))
+            return raw_value(name, len, headers, num, out);
     for (i = 0; i != num; ++i) {
         if (!is_header(headers + i, name, len))
             continue;

@@ -8,10 +8,10 @@
  *   response never matches and is not stored.
  * - A request's value of a field: every line of it, split on commas outside quoted strings, OWS trimmed,
  *   empty members skipped, joined with "," (so " 1, 2 " and "1" + "2" match "1,2"); an absent field differs
- *   from an empty one. Accept-Encoding is reduced to the set of content codings the cache knows (br,
- *   deflate, gzip, zstd; x-gzip is gzip) that the request accepts (q > 0, "*" covers the unlisted ones),
- *   sorted: the handler must forward that reduced value upstream instead of the client's, so the origin can
- *   only pick a coding every request with the same key accepts.
+ *   from an empty one; a field with an unbalanced quote is kept as sent (lines joined with LF). Accept-Encoding is reduced to the
+ * set of content codings the cache knows (br, deflate, gzip, zstd; x-gzip is gzip) that the request accepts (q > 0, "*" covers the
+ * unlisted ones), sorted: the handler must forward that reduced value upstream instead of the client's, so the origin can only pick
+ * a coding every request with the same key accepts.
  * - The secondary key: for each listed name, the name, whether the request has the field, and its value
  *   (cache_enc.h fields), so it is unambiguous; hash it into the variant's key with kve_cache_key_variant().
  */

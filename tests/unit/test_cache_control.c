@@ -76,6 +76,7 @@ TEST(cache_control_table)
         {"no-cache=\"a\", no-cache=\"b\"", "no-cache"},                /* two lists: unqualified */
         {"no-cache=a", "no-cache"},                                    /* token form: unqualified */
         {"no-cache=\"\"", "no-cache"},                                 /* empty list: unqualified */
+        {"no-cache=\"a;b\"", "no-cache"},                              /* not a list of field names: unqualified */
         {"private, max-age=3600", "private, max-age=3600"},            /* cc-resp-private-shared */
         {"private=\"set-cookie\"", "private=\"set-cookie\""},          /* qualified private */
         {"public", "public"},                                          /* */

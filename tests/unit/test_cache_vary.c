@@ -87,6 +87,7 @@ TEST(cache_vary_field_value)
         {"foo", H("Foo", ""), ""},                                        /* empty is not absent (vary-omit) */
         {"foo", H("Bar", "1"), "(absent)"},                               /* */
         {"foo", H("Foo", "\"a, b\" , c"), "\"a, b\",c"},                  /* no split inside quotes */
+        {"foo", H("Foo", "\"a, b", "Foo", "c\", d"), "\"a, b\nc\", d"},   /* unbalanced quotes: kept as sent */
         {"accept-language", H("Accept-Language", "en, de"), "en,de"},     /* order kept (lang-order is not normalised) */
         {"accept-encoding", H("Accept-Encoding", "gzip, br"), "br,gzip"}, /* Accept-Encoding is reduced */
     };
