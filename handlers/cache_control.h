@@ -10,8 +10,8 @@
  * - the first occurrence of a valued directive wins (RFC 9111 §4.2.1), across lines as within one;
  * - delta-seconds are 1*DIGIT: leading zeros are fine, a value past 2^31 counts as 2^31 (§1.2.2);
  * - an invalid max-age / s-maxage ("-1", "+5", "1.5", "a1", "1a", "'5'", "max-age =5", "max-age= 5")
- *   makes the response stale: the directive counts as 0 (§4.2.1 "encouraged to consider ... stale");
- *   an invalid request directive or stale-while-revalidate / stale-if-error is ignored;
+ *   counts as 0: a response is stale (§4.2.1 "encouraged to consider ... stale"), a request validates;
+ *   an invalid max-stale, min-fresh, stale-while-revalidate or stale-if-error is ignored;
  * - restrictive directives (no-store, no-cache, private, must-revalidate, ...) hold whatever their value;
  *   public and immutable only count without one;
  * - unknown directives are ignored, and so is a malformed element ("&&&") of Cache-Control.

@@ -67,7 +67,10 @@ int kve_cache_host_normalize(h2o_iovec_t authority, h2o_iovec_t scheme, kve_buf_
 /** Whether the parameter name `name` (`len` bytes) matches the glob `pattern` (NUL-terminated). */
 int kve_cache_glob_match(const char *pattern, const char *name, size_t len);
 
-/** Appends the encoding of `req`'s primary key under `conf` to `out`. Returns 0, or -1 if the host is invalid. */
+/**
+ * Appends the encoding of `req`'s primary key under `conf` to `out`. Returns 0, or -1 if the host is invalid or
+ * the scheme longer than 7 bytes (then the request must not be cached).
+ */
 int kve_cache_key_encode(const kve_cache_key_conf_t *conf, const kve_cache_key_req_t *req, kve_buf_t *out);
 
 /** The hash of an encoding (primary key, or a secondary key from kve_vary_secondary_key()). */

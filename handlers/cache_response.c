@@ -53,6 +53,17 @@ void kve_cache_resp_parse(kve_cache_resp_t *r, int status, const h2o_header_t *h
     memset(r, 0, sizeof(*r));
     r->status = status;
     kve_cc_parse_response(&r->cc, headers, num, targeted);
+    if (r->cc.source == KVE_CC_SRC_CACHE_CONTROL) {
+        r->cc_plain = r->cc.flags;
+    } else if (r->cc.source != KVE_CC_SRC_NONE) {
+        kve_cc_t plain;
+        size_t i;
+        kve_cc_init(&plain);
+        for (i = 0; i != num; ++i)
+            if (h2o_lcstris(headers[i].name->base, headers[i].name->len, KVE_STRLIT("cache-control")))
+                kve_cc_parse(&plain, headers[i].value.base, headers[i].value.len);
+        r->cc_plain = plain.flags | (plain.private_fields.base != NULL ? KVE_CC_PRIVATE : 0);
+    }
     r->date = date_of(first(headers, num, KVE_STRLIT("date")), now);
     r->last_modified = date_of(first(headers, num, KVE_STRLIT("last-modified")), now);
     if ((h = first(headers, num, KVE_STRLIT("expires"))) != NULL &&

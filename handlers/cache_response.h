@@ -9,6 +9,10 @@
  * Expires is ignored when a targeted field supplied the directives (RFC 9213); Age uses the first member of
  * its first line and is ignored unless that is 1*DIGIT (§5.1: "7200,0" is 7200, "0,7200" is 0, "-1",
  * "1.5", "abc" are ignored), capped at 2^31.
+ *
+ * `cc_plain` keeps Cache-Control's own no-store / private / no-cache when a targeted field overrides it: the
+ * targeted field's explicit freshness wins (RFC 9213), but freshness the cache adds itself (heuristic, default
+ * TTL) never applies to a response whose Cache-Control forbids storing it (kve_cache_storable()).
  */
 #ifndef KVE_HANDLERS_CACHE_RESPONSE_H
 #define KVE_HANDLERS_CACHE_RESPONSE_H
@@ -30,6 +34,7 @@ typedef struct st_kve_cache_resp_t {
     int status;
     unsigned flags;        /* KVE_CACHE_RESP_* */
     kve_cc_t cc;           /* the effective directives, see kve_cc_parse_response() */
+    unsigned cc_plain;     /* the flags of Cache-Control itself (KVE_CC_*), also when a targeted field is in effect */
     int64_t date;          /* seconds since the epoch, or KVE_CACHE_TIME_NONE */
     int64_t expires;       /* valid when KVE_CACHE_RESP_EXPIRES */
     int64_t last_modified; /* or KVE_CACHE_TIME_NONE */

@@ -90,6 +90,8 @@ kve_cache_store_t kve_cache_storable(h2o_iovec_t method, const kve_cc_t *req, in
         return KVE_CACHE_STORE_VARY_STAR;
     if (!has_freshness_info(r, f))
         return KVE_CACHE_STORE_NO_FRESHNESS;
+    if ((f->flags & KVE_CACHE_FRESH_EXPLICIT) == 0 && (r->cc_plain & (KVE_CC_NO_STORE | KVE_CC_PRIVATE)) != 0)
+        return (r->cc_plain & KVE_CC_NO_STORE) != 0 ? KVE_CACHE_STORE_NO_STORE : KVE_CACHE_STORE_PRIVATE;
     if (f->lifetime == 0 && !kve_cache_resp_has_validator(r) && f->swr == 0 && f->sie == 0)
         return KVE_CACHE_STORE_USELESS;
     return KVE_CACHE_STORE_OK;

@@ -11,7 +11,9 @@
  * Set-Cookie only if the rules allow it; never with `Vary: *`; and only with freshness information: explicit
  * (s-maxage, max-age, Expires), heuristic or default TTL per the rules, or `public`, or no-cache with a
  * validator on a heuristically cacheable status (stored to be revalidated). A response that is stale on
- * arrival with no validator and no stale window is useless and not stored either.
+ * arrival with no validator and no stale window is useless and not stored either. When a targeted field
+ * overrides Cache-Control, freshness the cache adds itself (heuristic, default TTL) still respects
+ * Cache-Control's no-store and private.
  */
 #ifndef KVE_HANDLERS_CACHE_STORABLE_H
 #define KVE_HANDLERS_CACHE_STORABLE_H

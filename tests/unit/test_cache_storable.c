@@ -228,6 +228,15 @@ static const struct scenario scenarios[] = {
     {"default-ttl 404", 404, H("X-A", "1"), NONE, NONE, 0, &default_ttl, 0},
     {"default-ttl 500", 500, H("X-A", "1"), NONE, NONE, 0, &default_ttl, 0},
     {"default-ttl max-age=0 wins", 200, H("Cache-Control", "max-age=0"), NONE, NONE, 0, &default_ttl, 0},
+    /* a targeted field overrides Cache-Control's freshness, not its no-store / private for added freshness */
+    {"default-ttl, Surrogate-Control without freshness, CC private", 200, H("Surrogate-Control", "x", "Cache-Control", "private"),
+     NONE, NONE, 0, &default_ttl, 0},
+    {"default-ttl, CDN-Cache-Control without freshness, CC no-store", 200,
+     H("CDN-Cache-Control", "foo", "Cache-Control", "no-store"), NONE, NONE, 0, &default_ttl, 0},
+    {"heuristic, CDN-Cache-Control without freshness, CC private=x", 200,
+     H("CDN-Cache-Control", "foo", "Cache-Control", "private=\"x\"", "Last-Modified", "@-1000"), NONE, NONE, 0, &heuristic, 0},
+    {"default-ttl, CDN-Cache-Control without freshness, CC public", 200, H("CDN-Cache-Control", "foo", "Cache-Control", "public"),
+     NONE, NONE, 0, &default_ttl, 1},
     /* auth (§3.5) */
     {"other-authorization", 200, H("Expires", "@2592000", "Date", "@0"), H("Authorization", "FOO"), NONE, 3, NULL, 0},
     {"other-authorization-public", 200, H("Cache-Control", "max-age=3600, public", "Date", "@0"), H("Authorization", "FOO"), NONE,
