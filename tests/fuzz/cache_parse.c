@@ -15,11 +15,12 @@
  * - HTTP-date: a date that parses formats as an IMF-fixdate that parses back to the same second;
  * - Vary: a normalised list is lower-case tokens in strictly ascending order, at most KVE_VARY_MAX_FIELDS,
  *   and normalising it again gives it back; field values and Accept-Encoding normalise idempotently;
- * - a whole response: lifetime and windows are >= 0 and bounded, a stored response has freshness
- *   information or a validator, never-stale responses are never served stale, the request's no-cache
- *   always validates, and every response field gets a defined action.
+ * - a whole response (and the same lines as a conditional request: a line repeating the stored ETag matches): lifetime and windows
+ * are >= 0 and bounded, a stored response has freshness information or a validator, never-stale responses are never served stale,
+ * the request's no-cache always validates, and every response field gets a defined action.
  */
 #include "fuzz.h"
+#include "handlers/cache_conditional.h"
 #include "handlers/cache_control.h"
 #include "handlers/cache_date.h"
 #include "handlers/cache_enc.h"
@@ -241,6 +242,16 @@ static void fuzz_response(const struct lines_t *l, uint8_t flags, uint16_t statu
         if (use == KVE_CACHE_USE_FRESH)
             FUZZ_CHECK(kve_cache_ttl(&f, age + ages[i]) > 0, "fresh with ttl <= 0");
         FUZZ_CHECK(kve_cache_use(&f, age + ages[i], &req) == KVE_CACHE_USE_VALIDATE, "request no-cache not honoured");
+    }
+    /* conditional requests: the same lines as the request; a line repeating the stored ETag always matches */
+    {
+        int nm = kve_cache_not_modified(l->h, l->n, r.etag, r.last_modified, r.date, T0);
+        FUZZ_CHECK(nm == 0 || nm == 1, "not_modified %d", nm);
+        for (i = 0; i != l->n; ++i)
+            if (r.etag.base != NULL && h2o_lcstris(l->h[i].name->base, l->h[i].name->len, H2O_STRLIT("if-none-match")) &&
+                l->h[i].value.len == r.etag.len && memcmp(l->h[i].value.base, r.etag.base, r.etag.len) == 0 &&
+                kve_cache_etag_weak_match(r.etag, r.etag))
+                FUZZ_CHECK(nm == 1, "If-None-Match with the stored tag did not match");
     }
     for (i = 0; i != l->n; ++i) {
         unsigned a = kve_cache_response_header(l->h[i].name->base, l->h[i].name->len, l->h, l->n, &r.cc);
