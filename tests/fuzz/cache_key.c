@@ -13,10 +13,12 @@
  * query's parameters (as sent, or non-empty ones stably sorted by name, minus excluded names), the host
  * normalised again unchanged; absent keyed fields have empty values. Since decoding is a function, equal
  * encodings imply equal components: the encoding is injective over them. The glob matcher agrees with a
- * recursive reference matcher, and key names have the documented length.
+ * dynamic-programming reference matcher, key names have the documented length, and a same-origin Location
+ * (kve_cache_same_origin_path) is a '/'-path inside the value without its fragment.
  */
 #include "fuzz.h"
 #include "handlers/cache_enc.h"
+#include "handlers/cache_invalidate.h"
 #include "handlers/cache_key.h"
 #include "proxy/common.h"
 
@@ -244,6 +246,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (i = 0; i != na; ++i)
             FUZZ_CHECK(pa[i].len == pb[i].len && (pa[i].len == 0 || memcmp(pa[i].p, pb[i].p, pa[i].len) == 0),
                        "different parameters, same key");
+    }
+    /* invalidation: a same-origin Location (the first request's path as the value) yields a path inside it */
+    {
+        h2o_iovec_t loc;
+        if (kve_cache_same_origin_path(a.path, b.scheme, b.authority, &loc) == 0)
+            FUZZ_CHECK(loc.len != 0 && loc.base[0] == '/' && loc.base >= a.path.base &&
+                           loc.base + loc.len <= a.path.base + a.path.len && memchr(loc.base, '#', loc.len) == NULL,
+                       "bad same-origin path");
     }
     if (ra == 0) {
         kve_cache_key_hash(ea.base, ea.len, hash);
