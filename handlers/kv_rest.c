@@ -60,7 +60,8 @@ struct st_rest_req_t {
     int failure;     /* first KVE_E* of the link, if any */
     int status;      /* HTTP status of a single command (200 or 400) */
     const char *first_queue_error;
-    uint64_t sync; /* the client's token (0: none), then the response's */
+    uint64_t sync;   /* the client's token (0: none), then the response's */
+    int sync_issued; /* `sync` is a token issued to this request's writes: answered as is */
     kve_buf_t body;
     /** the client socket kept polled while Redis answers (proxy/park.h) */
     h2o_socket_t *parked;
@@ -169,7 +170,13 @@ void kve_rest__send_kv_error(kve_rest_handler_t *self, h2o_req_t *req, int err, 
 
 static uint64_t response_sync(struct st_rest_req_t *st)
 {
-    return KVE_MAX(st->sync, kve_rest__sync_seen(st->self)); /* never less than the client's own token */
+    uint64_t seen;
+    /* a write's own token, unique to it: the highest seen may already be another write's (concurrent writes on
+     * another thread), and two writes must never share a token */
+    if (st->sync_issued)
+        return st->sync;
+    seen = kve_rest__sync_seen(st->self);
+    return KVE_MAX(st->sync, seen); /* never less than the client's own token */
 }
 
 static int encode(struct st_rest_req_t *st, const kve_kv_reply_t *reply, size_t limit)
@@ -299,6 +306,7 @@ static void on_done(void *data, const kve_kv_batch_result_t *result)
     if (st->writes && st->failure == 0) {
         uint64_t token = kve_sync_issue(&st->self->sync, result->sync_known ? result->sync_offset : 0, st->sync);
         st->sync = KVE_MAX(token, st->sync); /* (KVE_MAX evaluates its arguments twice) */
+        st->sync_issued = 1;
     }
     finish(st);
 }

@@ -67,9 +67,10 @@ test('issue 7: tokens strictly increase over consecutive writes and are distinct
         for (let i = 0; i < 20; i++) seq.push(tokenOf(await post(k, '', ['SET', `c:${i}`, 'v'], { agent })));
         agent.destroy();
         for (let i = 1; i < seq.length; i++) assert.ok(seq[i] > seq[i - 1], `consecutive: ${seq.join(' ')}`);
-        // 5 rounds of 40 concurrent writes, each on its own connection, spread over both threads
+        // 20 rounds of 40 concurrent writes, each on its own connection, spread over both threads (a write answered
+        // with the highest token seen instead of its own shared a token with a write on the other thread: CI caught it)
         let prevMax = seq.at(-1);
-        for (let round = 0; round < 5; round++) {
+        for (let round = 0; round < 20; round++) {
             const rs = await Promise.all(Array.from({ length: 40 }, (_, i) =>
                 post(k, i % 2 ? '/pipeline' : '', i % 2 ? [['SET', `p:${i}`, 'v']] : ['SET', `p:${i}`, 'v'], { agent: false })));
             const toks = rs.map(tokenOf);
