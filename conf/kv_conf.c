@@ -117,7 +117,8 @@ const kve_directive_t kve_config__kv_directives[] = {
     {"command_timeout", KVE_T_DURATION, KVE_FIELD(kve_rest_conf_t, command_timeout_ms), 0, 0, 600 * SEC, "0s",
      .doc = "per command (0s: the command_timeout of its store)"},
     {"script_timeout", KVE_T_DURATION, KVE_FIELD(kve_rest_conf_t, script_timeout_ms), 0, 100, 600 * SEC, "5s",
-     .doc = "requests running a script (EVAL, FCALL...) time out after this, and the script is stopped (SCRIPT KILL)"},
+     .doc = "requests running a script (EVAL, FCALL...) time out after this, and the script is stopped (SCRIPT KILL); "
+            "meanwhile the commands queued behind it time out without tripping redis.breaker_threshold"},
     {"heartbeat", KVE_T_DURATION, KVE_FIELD(kve_rest_conf_t, heartbeat_ms), 0, 100, HOUR, "15s",
      .doc = "SSE comment heartbeat interval"},
     {"max_streams", KVE_T_INT, KVE_FIELD(kve_rest_conf_t, max_streams), 0, 1, 100000, "1024",

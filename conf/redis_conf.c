@@ -49,7 +49,8 @@ const kve_directive_t kve_config__redis_directives[] = {
     {"reconnect_max_delay", KVE_T_DURATION, KVE_FIELD(kve_redis_conf_t, reconnect_max_delay_ms), 0, 50, 60 * SEC, "1s",
      .doc = "reconnect backoff cap (starts at 50ms)"},
     {"breaker_threshold", KVE_T_INT, KVE_FIELD(kve_redis_conf_t, breaker_threshold), 0, 1, 1000000, "5",
-     .doc = "timeouts in a row before the connection is rebuilt (a request's commands count once; late replies do not reset it)"},
+     .doc = "timeouts in a row before the connection is rebuilt (a request's commands count once; late replies do not reset it; "
+            "commands queued behind a running script do not count until the script watchdog is done)"},
     {NULL}};
 
 const kve_directive_t kve_config__embedded_directives[] = {

@@ -120,14 +120,18 @@ static void add_stats(kve_kv_stats_t *sum, const kve_kv_stats_t *st)
     sum->failures += st->failures, sum->reconnects += st->reconnects, sum->inflight += st->inflight;
 }
 
-/* the links of store `id` on every thread (NULL while none); `ro`: its read-only links */
-static size_t store_links(kve_server_t *server, size_t id, int ro, kve_kv_t **out, size_t max)
+/*
+ * The counters of store `id`'s links on every thread (NULL while the thread has none); `ro`: its read-only links
+ * (NULL when the store has none). These blocks belong to the stores set and outlive the links: a link its thread is
+ * destroying is never touched here.
+ */
+static size_t store_links(kve_server_t *server, size_t id, int ro, const kve_kv_stats_t **out, size_t max)
 {
     size_t i, n = kve_server_num_threads(server);
     for (i = 0; i != n && i != max; ++i) {
         const kve_thread_t *t = kve_server_get_thread(server, i);
         const kve_thread_store_t *s = id < __atomic_load_n(&t->num_stores, __ATOMIC_ACQUIRE) ? t->stores + id : NULL;
-        out[i] = s == NULL ? NULL : __atomic_load_n(ro ? &s->ro : &s->rw, __ATOMIC_ACQUIRE);
+        out[i] = s == NULL || (ro && !s->has_ro) ? NULL : ro ? &s->ro_stats : &s->rw_stats;
     }
     return i;
 }
@@ -148,7 +152,7 @@ static void render_links(kve_buf_t *buf, kve_server_t *server, const char **name
 {
     static const char *const metric[] = {"kvedge_kv_link_up", "kvedge_kv_read_only_link_up"};
     static const char *const help[] = {"the thread's link to the store", "the thread's link to the store for read-only tokens"};
-    kve_kv_t *links[256];
+    const kve_kv_stats_t *links[256];
     kve_kv_stats_t st;
     int header = 0;
 
@@ -161,7 +165,7 @@ static void render_links(kve_buf_t *buf, kve_server_t *server, const char **name
         for (size_t i = 0; i != n; ++i) {
             memset(&st, 0, sizeof(st));
             if (links[i] != NULL)
-                kve_kv_get_stats(links[i], &st);
+                kve_kv_stats_read(links[i], &st);
             kve_buf_printf(buf, "%s{store=\"%s\",thread=\"%zu\"} %d\n", metric[ro], names[id], i, st.state == KVE_KV_UP);
             add_stats(sums + id, &st);
         }

@@ -27,7 +27,17 @@ void kve_kv__init(kve_kv_t *kv, const kve_kv_driver_t *driver, h2o_loop_t *loop,
     kv->driver = driver;
     kv->loop = loop;
     kv->default_timeout_ms = default_timeout_ms;
-    kv->stats.state = KVE_KV_DOWN;
+    kv->stats = &kv->own_stats;
+    kv->stats->state = KVE_KV_DOWN;
+}
+
+void kve_kv__use_stats(kve_kv_t *kv, kve_kv_stats_t *block)
+{
+    int state = KVE_STAT_GET(kv->stats->state);
+
+    KVE_ASSERT(KVE_STAT_GET(kv->stats->commands) == 0); /* before the link is used */
+    kv->stats = block;
+    KVE_STAT_SET(block->state, state);
 }
 
 /* one-command batches (the hot path) come from a free list; longer ones from malloc */
@@ -56,7 +66,7 @@ static void free_batch(kve_kv_t *kv, kve_kv_batch_t *b)
 
 void kve_kv__dispose(kve_kv_t *kv)
 {
-    KVE_ASSERT(KVE_STAT_GET(kv->stats.inflight) == 0);
+    KVE_ASSERT(KVE_STAT_GET(kv->stats->inflight) == 0);
     while (kv->free_batches != NULL) {
         kve_kv_batch_t *next = kv->free_batches->driver_next;
         free(kv->free_batches);
@@ -223,15 +233,15 @@ static void send_more(kve_kv_batch_t *b)
     while (b->next_send != b->n && b->unsent_err == 0 && (b->window == 0 || b->next_send - b->next_deliver < b->window)) {
         kve_kv_op_t *op = b->ops + b->next_send;
         if ((err = kv->driver->send(kv, op)) != 0) {
-            KVE_STAT_ADD(kv->stats.failures, 1);
+            KVE_STAT_ADD(kv->stats->failures, 1);
             b->unsent_err = err;
             break;
         }
         op->state = OP_SENT;
         ++b->next_send;
         ++b->with_driver;
-        KVE_STAT_ADD(kv->stats.commands, 1);
-        KVE_STAT_ADD(kv->stats.inflight, 1);
+        KVE_STAT_ADD(kv->stats->commands, 1);
+        KVE_STAT_ADD(kv->stats->inflight, 1);
     }
     if ((b->next_send == b->n || b->unsent_err != 0) && (b->flags & KVE_KV_BATCH_SYNC) != 0 && !b->sync_asked && b->next_send != 0)
         ask_sync(b);
@@ -274,17 +284,17 @@ void kve_kv__complete(kve_kv_op_t *op, int err, const kve_kv_reply_t *reply)
     KVE_CHECK_OBJ(b, KVE_KV_BATCH_MAGIC);
     KVE_ASSERT(op->state == OP_SENT || b->end != BATCH_LIVE); /* a timeout delivers what the driver still holds */
     --b->with_driver;
-    KVE_STAT_ADD(kv->stats.inflight, (uint64_t)-1);
+    KVE_STAT_ADD(kv->stats->inflight, (uint64_t)-1);
     if (err == 0) {
-        KVE_STAT_ADD(kv->stats.replies, 1);
+        KVE_STAT_ADD(kv->stats->replies, 1);
         if (reply->type == KVE_REPLY_ERROR)
-            KVE_STAT_ADD(kv->stats.error_replies, 1);
+            KVE_STAT_ADD(kv->stats->error_replies, 1);
         if (b->end == BATCH_TIMED_OUT)
-            KVE_STAT_ADD(kv->stats.late_replies, 1);
+            KVE_STAT_ADD(kv->stats->late_replies, 1);
         else if (b->end == BATCH_LIVE)
             kv->driver->on_reply(kv);
     } else if (b->end == BATCH_LIVE) {
-        KVE_STAT_ADD(kv->stats.failures, 1);
+        KVE_STAT_ADD(kv->stats->failures, 1);
         if (kv->closing)
             err = KVE_ESHUTDOWN;
     }
@@ -352,7 +362,7 @@ static unsigned expire(kve_kv_batch_t *b)
             kve_kv__reply_free(held);
         } else {
             if (op->state == OP_SENT)
-                KVE_STAT_ADD(b->kv->stats.timeouts, 1);
+                KVE_STAT_ADD(b->kv->stats->timeouts, 1);
             deliver(b, op, KVE_ETIMEDOUT, NULL);
         }
     }
@@ -467,8 +477,8 @@ kve_kv_batch_t *kve_kv_batch(kve_kv_t *kv, const kve_kv_command_t *cmds, size_t 
             for (i = 0; i != n; ++i)
                 b->ops[i].state = OP_SENT;
             b->next_send = b->with_driver = n;
-            KVE_STAT_ADD(kv->stats.commands, n);
-            KVE_STAT_ADD(kv->stats.inflight, n);
+            KVE_STAT_ADD(kv->stats->commands, n);
+            KVE_STAT_ADD(kv->stats->inflight, n);
             if ((opts->flags & KVE_KV_BATCH_SYNC) != 0)
                 ask_sync(b);
         }
@@ -478,7 +488,7 @@ kve_kv_batch_t *kve_kv_batch(kve_kv_t *kv, const kve_kv_command_t *cmds, size_t 
     }
     if (ret != 0) {                                   /* nothing was sent */
         if ((opts->flags & KVE_KV_BATCH_ATOMIC) != 0) /* send_more() counted its own */
-            KVE_STAT_ADD(kv->stats.failures, 1);
+            KVE_STAT_ADD(kv->stats->failures, 1);
         b->end = BATCH_CANCELLED;
         maybe_free(b);
         *err = ret;
@@ -525,21 +535,26 @@ void kve_kv_batch_cancel(kve_kv_batch_t *b)
 
 void kve_kv__set_state(kve_kv_t *kv, int state)
 {
-    KVE_STAT_SET(kv->stats.state, state);
+    KVE_STAT_SET(kv->stats->state, state);
+}
+
+void kve_kv_stats_read(const kve_kv_stats_t *block, kve_kv_stats_t *out)
+{
+    out->commands = KVE_STAT_GET(block->commands);
+    out->replies = KVE_STAT_GET(block->replies);
+    out->error_replies = KVE_STAT_GET(block->error_replies);
+    out->timeouts = KVE_STAT_GET(block->timeouts);
+    out->late_replies = KVE_STAT_GET(block->late_replies);
+    out->failures = KVE_STAT_GET(block->failures);
+    out->reconnects = KVE_STAT_GET(block->reconnects);
+    out->inflight = KVE_STAT_GET(block->inflight);
+    out->syncs = KVE_STAT_GET(block->syncs);
+    out->state = KVE_STAT_GET(block->state);
 }
 
 void kve_kv_get_stats(const kve_kv_t *kv, kve_kv_stats_t *out)
 {
-    out->commands = KVE_STAT_GET(kv->stats.commands);
-    out->replies = KVE_STAT_GET(kv->stats.replies);
-    out->error_replies = KVE_STAT_GET(kv->stats.error_replies);
-    out->timeouts = KVE_STAT_GET(kv->stats.timeouts);
-    out->late_replies = KVE_STAT_GET(kv->stats.late_replies);
-    out->failures = KVE_STAT_GET(kv->stats.failures);
-    out->reconnects = KVE_STAT_GET(kv->stats.reconnects);
-    out->inflight = KVE_STAT_GET(kv->stats.inflight);
-    out->syncs = KVE_STAT_GET(kv->stats.syncs);
-    out->state = KVE_STAT_GET(kv->stats.state);
+    kve_kv_stats_read(kv->stats, out);
 }
 
 kve_kv_stream_t *kve_kv_stream_open(kve_kv_t *kv, size_t argc, const char *const *argv, const size_t *argvlen, kve_kv_stream_cb cb,

@@ -28,7 +28,11 @@
  * Circuit breaker (the driver's): timeouts count towards rebuilding the link; a batch, and a group of batches
  * (kve_kv_group_t), counts once however many of its commands time out. Only a reply that reaches a caller still
  * waiting for it shows the link is healthy: a late reply (to a batch that timed out) does not, and a reply no
- * command waits for means the connection is out of step, so the driver rebuilds it.
+ * command waits for means the connection is out of step, so the driver rebuilds it. Timeouts of commands queued
+ * behind a running script do not count until the script's watchdog is done with it (see kve_kv_script_kind).
+ *
+ * Credentials: a store that refuses kvedge's own credentials fails commands with KVE_EAUTH (not KVE_ECONN or
+ * KVE_EUNAVAIL) while the link retries.
  */
 #ifndef KVE_PROXY_KV_H
 #define KVE_PROXY_KV_H
@@ -239,8 +243,18 @@ enum { KVE_KV_SCRIPT_NONE = 0, KVE_KV_SCRIPT_EVAL = 1, KVE_KV_SCRIPT_FUNCTION = 
  */
 int kve_kv_script_kind(const char *name, size_t len);
 
-/** Copies the link's counters (safe to call from another thread; values are read with relaxed atomics). */
+/**
+ * Copies the link's counters (values are read with relaxed atomics). Another thread may call it only while `kv` is
+ * certain to live; a reader that may race the link's destruction reads the block the link was created with instead
+ * (kve_kv_stats_read: proxy/stores.h gives every link such a block).
+ */
 void kve_kv_get_stats(const kve_kv_t *kv, kve_kv_stats_t *out);
+
+/**
+ * Copies a counters block a link writes into (kve_kv_redis_create's `stats`), from any thread: relaxed atomic reads,
+ * so a link running or being destroyed on another thread is fine as long as the block's memory lives.
+ */
+void kve_kv_stats_read(const kve_kv_stats_t *block, kve_kv_stats_t *out);
 
 /* --- streams --- */
 

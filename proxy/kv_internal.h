@@ -66,8 +66,13 @@ struct st_kve_kv_t {
     const kve_kv_driver_t *driver;
     h2o_loop_t *loop;
     uint64_t default_timeout_ms;
-    /** counters; written only by the owning thread, read by others with relaxed atomics */
-    kve_kv_stats_t stats;
+    /**
+     * counters, written only by the owning thread, read by others with relaxed atomics: `own_stats`, or a block
+     * the creator supplied that outlives the link (kve_kv__use_stats), so another thread may read it while the
+     * link is being destroyed
+     */
+    kve_kv_stats_t *stats;
+    kve_kv_stats_t own_stats;
     struct st_kve_kv_timeout_class_t *timeouts;
     /** set while destroying: ops completed by the driver then report KVE_ESHUTDOWN */
     int closing;
@@ -115,6 +120,11 @@ struct st_kve_kv_batch_t {
 
 /** Initialises the common part of a link (called by a driver's create function). */
 void kve_kv__init(kve_kv_t *kv, const kve_kv_driver_t *driver, h2o_loop_t *loop, uint64_t default_timeout_ms);
+/**
+ * The link writes its counters into `block` (zeroed or left by an earlier link; it must outlive the link) instead of
+ * its own: right after kve_kv__init, before any command.
+ */
+void kve_kv__use_stats(kve_kv_t *kv, kve_kv_stats_t *block);
 /** Disposes the common part (timers, cached records); every batch must have completed. */
 void kve_kv__dispose(kve_kv_t *kv);
 /**

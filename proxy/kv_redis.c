@@ -4,7 +4,9 @@
  * next attempt and commands fail fast), CONNECTING (context exists, handshake AUTH/SELECT/PING queued;
  * commands queue behind it), UP. Any transport error, a failed handshake, the connect timeout or
  * `breaker_threshold` consecutive command timeouts free the context (hiredis then fails every queued
- * command with a NULL reply) and go DOWN with exponential backoff.
+ * command with a NULL reply) and go DOWN with exponential backoff. Timeouts of commands queued behind a running
+ * script do not count while the script watchdog has its part to play (link_on_timeout). A handshake the store
+ * refuses for the credentials (WRONGPASS, NOAUTH, NOPERM) fails commands with KVE_EAUTH until the link comes up.
  * Replies are kve_kv_reply_t objects built by redis_reply.c's reader functions as hiredis parses (recycled per
  * thread), handed to kv.c as they are. An atomic batch is MULTI, its commands, EXEC; a batch that asks for the
  * sync position shares the ROLE written at the end of the loop iteration's flush with every other batch of that
@@ -38,6 +40,7 @@ static void schedule_reconnect(kve_redis_link_t *link, const char *why)
     kve_kv_batch_t *waiting = link->sync_waiting;
 
     kve_kv__set_state(&link->super, KVE_KV_DOWN);
+    link->auth_refused = 0;    /* refuse_credentials() sets it again after this */
     link->sync_waiting = NULL; /* no ROLE will be written for them */
     sync_answer(waiting, 0, 0);
     if (h2o_timeout_is_linked(&link->connect_entry))
@@ -102,6 +105,25 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     schedule_reconnect(link, why);
 }
 
+/*
+ * The store refused kvedge's credentials (a configuration problem, not an outage): the commands queued behind the
+ * handshake and those sent while the link stays down fail with KVE_EAUTH, and one error line per episode (until the
+ * link comes up) names the store. `why` is Redis' error, which never holds the password.
+ */
+static void refuse_credentials(kve_redis_link_t *link, const char *why)
+{
+    const kve_redis_target_t *t = link->target;
+
+    if (!link->logged_auth)
+        kve_log(KVE_LOG_ERROR, "redis", "store %s: %s refused the credentials of kvedge's %s user %s (%s); retrying",
+                t->store_name != NULL ? t->store_name : "default", link->super.peer, t->role != NULL ? t->role : "read-write",
+                t->username != NULL ? t->username : "default", why);
+    link->logged_auth = 1;
+    link->logged_down = 1; /* this line instead of the outage's */
+    drop_link(link, why);  /* inside hiredis' callback: the queued commands fail once it returns */
+    link->auth_refused = 1;
+}
+
 static void on_handshake_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
     kve_redis_link_t *link = privdata;
@@ -110,17 +132,21 @@ static void on_handshake_reply(redisAsyncContext *ac, void *reply, void *privdat
     if (reply == NULL || link->adapter.ac != ac)
         return; /* the context is going away; its disconnect path handles the state */
     if (kve_redis_adapter_handshake_failed(reply, why, sizeof(why)) != 0) {
-        drop_link(link, why);
+        if (kve_redis_adapter_auth_refused(reply))
+            refuse_credentials(link, why);
+        else
+            drop_link(link, why);
         return;
     }
     if (--link->handshake_pending != 0)
         return;
     h2o_timeout_unlink(&link->connect_entry);
     if (link->ever_up)
-        KVE_STAT_ADD(link->super.stats.reconnects, 1);
+        KVE_STAT_ADD(link->super.stats->reconnects, 1);
     kve_log(link->logged_down || !link->ever_up ? KVE_LOG_INFO : KVE_LOG_DEBUG, "redis", "link to %s is up", link->super.peer);
     link->ever_up = 1;
     link->logged_down = 0;
+    link->logged_auth = 0;
     link->backoff_ms = 0;
     link->consecutive_timeouts = 0;
     kve_kv__set_state(&link->super, KVE_KV_UP);
@@ -131,6 +157,8 @@ static void on_handshake_reply(redisAsyncContext *ac, void *reply, void *privdat
 
 static void on_command_reply(redisAsyncContext *ac, void *reply, void *privdata);
 static void on_exec_reply(redisAsyncContext *ac, void *reply, void *privdata);
+static void on_script_reply(redisAsyncContext *ac, void *reply, void *privdata);
+static void on_exec_script_reply(redisAsyncContext *ac, void *reply, void *privdata);
 
 /* the reader asks at the start of each reply: the limit of the command it answers */
 static size_t next_reply_limit(kve_redis_reader_t *reader, int *split)
@@ -141,9 +169,9 @@ static size_t next_reply_limit(kve_redis_reader_t *reader, int *split)
     *split = 0;
     if (head == NULL)
         return KVE_REDIS_REPLY_UNEXPECTED;
-    if (head->fn == on_command_reply)
+    if (head->fn == on_command_reply || head->fn == on_script_reply)
         return kve_kv__max_reply_size(((kve_kv_op_t *)head->privdata)->batch);
-    if (head->fn == on_exec_reply) {
+    if (head->fn == on_exec_reply || head->fn == on_exec_script_reply) {
         *split = 1; /* EXEC's results are held to the limit one by one */
         return kve_kv__max_reply_size(((kve_kv_op_t *)head->privdata)->batch);
     }
@@ -172,13 +200,29 @@ static void start_connect(kve_redis_link_t *link)
 
 static const kve_kv_reply_t too_big = {KVE_REPLY_TOO_BIG};
 
+/* why a command queued on `ac` got no reply: the handshake's refusal of the credentials, or the connection's end */
+static int connection_failure(const redisAsyncContext *ac)
+{
+    int err = kve_redis_adapter_failure(ac, NULL);
+    return err == KVE_ECONN && ((const kve_redis_link_t *)ac->data)->auth_refused ? KVE_EAUTH : err;
+}
+
+/* a script command (or a transaction running one) is answered, or failed with the connection */
+static void script_ended(const redisAsyncContext *ac)
+{
+    kve_redis_link_t *link = ac->data;
+    KVE_ASSERT(link->script_commands != 0);
+    if (--link->script_commands == 0)
+        link->script_expired = 0;
+}
+
 static void on_command_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
     const kve_kv_reply_t *r = reply;
 
     /* NULL: the connection ended (every command queued on it fails, not only the one whose reply was bad) */
     if (r == NULL)
-        kve_kv__complete(privdata, kve_redis_adapter_failure(ac, NULL), NULL);
+        kve_kv__complete(privdata, connection_failure(ac), NULL);
     else
         kve_kv__complete(privdata, 0, r->type == KVE_REPLY_TOO_BIG ? &too_big : r); /* the partial tree is hiredis' to free */
 }
@@ -189,11 +233,28 @@ static int queue(kve_redis_link_t *link, redisCallbackFn *fn, void *privdata, co
     return kve_redis_send(link->adapter.ac, cmd->argc, cmd->argv, cmd->argvlen, fn, privdata) == REDIS_OK ? 0 : KVE_ECONN;
 }
 
+static void on_script_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    script_ended(ac);
+    on_command_reply(ac, reply, privdata);
+}
+
+/* a script command: counted while outstanding (see link_on_timeout) */
+static int send_script(kve_redis_link_t *link, kve_kv_op_t *op)
+{
+    if (queue(link, on_script_reply, op, op->cmd) != 0)
+        return KVE_ECONN;
+    ++link->script_commands;
+    return 0;
+}
+
 static int link_send(kve_kv_t *kv, kve_kv_op_t *op)
 {
     kve_redis_link_t *link = (void *)kv;
     if (link->adapter.ac == NULL)
-        return KVE_EUNAVAIL;
+        return link->auth_refused ? KVE_EAUTH : KVE_EUNAVAIL;
+    if (op->batch->scripts != 0 && kve_kv_script_kind(op->cmd->argv[0], op->cmd->argvlen[0]) != KVE_KV_SCRIPT_NONE)
+        return send_script(link, op);
     return queue(link, on_command_reply, op, op->cmd);
 }
 
@@ -215,7 +276,7 @@ static void on_exec_reply(redisAsyncContext *ac, void *reply, void *privdata)
     int err = 0;
 
     if (r == NULL)
-        err = kve_redis_adapter_failure(ac, NULL);
+        err = connection_failure(ac);
     else if (r->type == KVE_REPLY_TOO_BIG && r->elements == 0)
         err = 0; /* the root alone passed the limit: every result is too big */
     else if (r->type != KVE_REPLY_ARRAY || r->elements != n)
@@ -235,6 +296,13 @@ static void on_exec_reply(redisAsyncContext *ac, void *reply, void *privdata)
     }
 }
 
+/* a transaction that runs a script: it runs at EXEC */
+static void on_exec_script_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    script_ended(ac);
+    on_exec_reply(ac, reply, privdata);
+}
+
 static int link_send_atomic(kve_kv_t *kv, kve_kv_op_t *ops, size_t n)
 {
     static const char *const multi[] = {"MULTI"}, *const exec[] = {"EXEC"};
@@ -244,14 +312,19 @@ static int link_send_atomic(kve_kv_t *kv, kve_kv_op_t *ops, size_t n)
     size_t i;
 
     if (link->adapter.ac == NULL)
-        return KVE_EUNAVAIL;
+        return link->auth_refused ? KVE_EAUTH : KVE_EUNAVAIL;
     /* queuing writes nothing and a link changes state only from the event loop, so either the first fails and
      * nothing was queued, or all are: a MULTI is never left open on the shared connection */
     if (queue(link, on_queued_reply, ops[0].batch, &multi_cmd) != 0)
         return KVE_ECONN;
     for (i = 0; i != n; ++i)
         KVE_ASSERT(queue(link, on_queued_reply, ops[0].batch, ops[i].cmd) == 0);
-    KVE_ASSERT(queue(link, on_exec_reply, ops, &exec_cmd) == 0);
+    if (ops[0].batch->scripts != 0) {
+        KVE_ASSERT(queue(link, on_exec_script_reply, ops, &exec_cmd) == 0);
+        ++link->script_commands;
+    } else {
+        KVE_ASSERT(queue(link, on_exec_reply, ops, &exec_cmd) == 0);
+    }
     return 0;
 }
 
@@ -307,7 +380,7 @@ static void send_role(kve_redis_link_t *link)
         sync_answer(waiting, 0, 0);
         return;
     }
-    KVE_STAT_ADD(link->super.stats.syncs, 1);
+    KVE_STAT_ADD(link->super.stats->syncs, 1);
 }
 
 /* the adapter is about to write what was queued this iteration: ROLE goes last */
@@ -333,11 +406,20 @@ static void link_sync(kve_kv_t *kv, kve_kv_batch_t *b)
         h2o_timeout_link(kv->loop, &link->flush_timeout, &link->sync_entry);
 }
 
-/* a command, or a group of them, timed out: the breaker counts groups in a row without a reply on time */
+/*
+ * A command, or a group of them, timed out: the breaker counts groups in a row without a reply on time. Not while a
+ * script runs on the connection and its watchdog has not given up: the commands queued behind it wait for it (Redis
+ * runs one command at a time per connection), so their timeouts say nothing about the store; dropping the link then
+ * would fail the script's request with 503 and leave the script running with nobody to stop it. The script's own
+ * timeout (kv.script_timeout) makes the watchdog kill it; once its kill is over (the script ended, or the attempts
+ * failed), timeouts count again.
+ */
 static void link_on_timeout(kve_kv_t *kv)
 {
     kve_redis_link_t *link = (void *)kv;
     char why[96];
+    if (link->script_commands != 0 && (!link->script_expired || link->kill != NULL))
+        return;
     if (++link->consecutive_timeouts < link->breaker_threshold || link->adapter.ac == NULL)
         return;
     snprintf(why, sizeof(why), "%llu commands timed out in a row (a request counts once)",
@@ -351,6 +433,15 @@ static void link_on_reply(kve_kv_t *kv)
     kve_redis_link_t *link = (void *)kv;
     link->consecutive_timeouts = 0;
     link->kill_attempts = 0;
+}
+
+/* a script's batch timed out: from now on, the breaker waits only for the watchdog's kill (link_on_timeout) */
+static void link_kill_script(kve_kv_t *kv, int kind)
+{
+    kve_redis_link_t *link = (void *)kv;
+    if (link->script_commands != 0)
+        link->script_expired = 1;
+    kve_redis__kill_script(kv, kind);
 }
 
 static void link_destroy(kve_kv_t *kv)
@@ -384,13 +475,16 @@ static const kve_kv_driver_t redis_driver = {"redis",
                                              link_destroy,
                                              kve_redis__stream_open,
                                              kve_redis__stream_close,
-                                             kve_redis__kill_script};
+                                             link_kill_script};
 
-kve_kv_t *kve_kv_redis_create(h2o_loop_t *loop, const kve_redis_target_t *target, const kve_redis_conf_t *conf)
+kve_kv_t *kve_kv_redis_create(h2o_loop_t *loop, const kve_redis_target_t *target, const kve_redis_conf_t *conf,
+                              kve_kv_stats_t *stats)
 {
     kve_redis_link_t *link = kve_zalloc(sizeof(*link));
 
     kve_kv__init(&link->super, &redis_driver, loop, conf->command_timeout_ms);
+    if (stats != NULL)
+        kve_kv__use_stats(&link->super, stats);
     link->target = target;
     link->reconnect_max_ms = conf->reconnect_max_delay_ms; /* the configuration enforces >= 50 ms and >= 1 */
     link->breaker_threshold = (uint64_t)conf->breaker_threshold;

@@ -24,8 +24,11 @@
 /**
  * Creates a link on `loop` and starts connecting. `target` is borrowed and must outlive the link (and its
  * streams); `conf` is only read during the call. The link is usable at once: commands sent while
- * connecting are queued behind the handshake.
+ * connecting are queued behind the handshake. `stats` (may be NULL: the link keeps its own): where the link writes
+ * its counters, borrowed and outliving the link, so other threads can read them with kve_kv_stats_read() even
+ * while the link is destroyed.
  */
-kve_kv_t *kve_kv_redis_create(h2o_loop_t *loop, const kve_redis_target_t *target, const kve_redis_conf_t *conf);
+kve_kv_t *kve_kv_redis_create(h2o_loop_t *loop, const kve_redis_target_t *target, const kve_redis_conf_t *conf,
+                              kve_kv_stats_t *stats);
 
 #endif

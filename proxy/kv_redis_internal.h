@@ -21,6 +21,21 @@ typedef struct st_kve_redis_link_t {
     unsigned logged_down : 1;
     /** an external Redis: check its client-output-buffer-limit once (kv_redis_limits.c) */
     unsigned check_output_limit : 1;
+    /** the last handshake failed because the store refused the credentials: commands fail with KVE_EAUTH */
+    unsigned auth_refused : 1;
+    /** the refusal was logged (one line per episode: until the link comes up again) */
+    unsigned logged_auth : 1;
+    /**
+     * a command running a script timed out (the watchdog was called) while script_commands != 0; cleared when no
+     * script command is outstanding any more
+     */
+    unsigned script_expired : 1;
+    /**
+     * commands running a script (EVAL*, FCALL*, or a transaction with one) sent on the connection and not answered:
+     * while one runs, the commands queued behind it wait for it, and their timeouts do not count towards the breaker
+     * until the script's own timeout has passed and the watchdog's kill is over (link_on_timeout)
+     */
+    size_t script_commands;
     size_t handshake_pending;
     uint64_t consecutive_timeouts;
     uint64_t backoff_ms;

@@ -210,6 +210,18 @@ int kve_redis_adapter_handshake_failed(const redisReply *reply, char *why, size_
     return -1;
 }
 
+int kve_redis_adapter_auth_refused(const redisReply *reply)
+{
+    static const char *const prefixes[] = {"WRONGPASS", "NOAUTH", "NOPERM", "ERR invalid password", "ERR AUTH "};
+
+    if (reply->type != REDIS_REPLY_ERROR)
+        return 0;
+    for (size_t i = 0; i != KVE_ARRAY_SIZE(prefixes); ++i)
+        if (reply->len >= strlen(prefixes[i]) && strncmp(reply->str, prefixes[i], strlen(prefixes[i])) == 0)
+            return 1;
+    return 0;
+}
+
 int kve_redis_adapter_failure(const redisAsyncContext *ac, const char **why)
 {
     const char *msg;

@@ -69,6 +69,14 @@ size_t kve_redis_adapter_connect(kve_redis_adapter_t *adapter, h2o_loop_t *loop,
 int kve_redis_adapter_handshake_failed(const struct redisReply *reply, char *why, size_t len);
 
 /**
+ * Whether a (non-NULL) handshake error reply says the store refused the credentials: WRONGPASS (wrong user or
+ * password), NOAUTH (a password is required and none was sent), NOPERM (the user may not run the handshake's
+ * commands), Redis 5's "ERR invalid password", or AUTH with a password the store does not have ("ERR AUTH
+ * <password> called without any password configured").
+ */
+int kve_redis_adapter_auth_refused(const struct redisReply *reply);
+
+/**
  * Why hiredis gave up on the connection of `ac`, for use inside the NULL-reply callbacks and the disconnect
  * callback it runs then: KVE_EPROTO when the server sent something hiredis could not parse (bad bytes,
  * nesting deeper than hiredis 0.14's 7 levels, an array the reply functions refused, a reply no command

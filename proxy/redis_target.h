@@ -39,6 +39,8 @@ typedef struct st_kve_redis_target_t {
     const char *role;
     /** the store's name, for logs (borrowed; NULL: not named, as the configuration has one store) */
     const char *store;
+    /** the store's name whatever the number of stores (borrowed; NULL: a link made outside a stores set) */
+    const char *store_name;
     /**
      * The output buffer limit check of an external Redis (redis_limits.c) was started: 0 or 1, read and written
      * atomically by the links of every thread, so one link per target asks. Set by the driver, not by callers.

@@ -77,6 +77,14 @@ typedef struct st_kve_thread_store_t {
     kve_kv_t *rw;
     /** the link as the store's read-only user, for read-only KV tokens (NULL: the store has none; they use `rw`) */
     kve_kv_t *ro;
+    /** whether the store has read-only links (set with `name`, before the thread's links are published) */
+    int has_ro;
+    /**
+     * the counters `rw` and `ro` write into (kve_kv_stats_read): they belong to the stores set and outlive the links
+     * (freed after every worker was joined), so another thread (the metrics) reads them without touching a link
+     * that its thread may be destroying; after the stop hook they keep the last values, state KVE_KV_DOWN
+     */
+    kve_kv_stats_t rw_stats, ro_stats;
 } kve_thread_store_t;
 
 /** Per-thread state; `ctx` is first so the h2o context pointer converts back (kve_server_thread). */

@@ -86,6 +86,7 @@ kve_stores_t *kve_stores_create(const kve_store_spec_t *specs, size_t n, const c
             return NULL;
         }
         s->target.store = s->target_ro.store = n > 1 ? s->spec.name : NULL;
+        s->target.store_name = s->target_ro.store_name = s->spec.name;
     }
     set->links = kve_zalloc(sizeof(*set->links) * num_threads * KVE_MAX(n, 1));
     return set;
@@ -100,9 +101,10 @@ void kve_stores_thread_start(kve_stores_t *set, kve_thread_t *thread)
     for (size_t i = 0; i != set->num_stores; ++i) {
         const store_t *s = set->stores + i;
         links[i].name = s->spec.name;
-        links[i].rw = kve_kv_redis_create(thread->ctx.loop, &s->target, s->spec.redis);
+        links[i].has_ro = s->has_ro;
+        links[i].rw = kve_kv_redis_create(thread->ctx.loop, &s->target, s->spec.redis, &links[i].rw_stats);
         if (s->has_ro)
-            links[i].ro = kve_kv_redis_create(thread->ctx.loop, &s->target_ro, s->spec.redis);
+            links[i].ro = kve_kv_redis_create(thread->ctx.loop, &s->target_ro, s->spec.redis, &links[i].ro_stats);
     }
     thread->stores = links;
     /* last, and released: another thread (the metrics) that reads num_stores with acquire sees every link above */
@@ -114,7 +116,8 @@ void kve_stores_thread_stop(kve_stores_t *set, kve_thread_t *thread)
     for (size_t i = 0; i != thread->num_stores; ++i) {
         kve_thread_store_t *l = thread->stores + i;
         kve_kv_t *rw = l->rw, *ro = l->ro;
-        /* other threads (the metrics) read these pointers: clear them before the links go */
+        /* other threads may load these pointers: clear them before the links go (the metrics read the stats
+         * blocks instead, which stay until kve_stores_destroy) */
         __atomic_store_n(&l->ro, NULL, __ATOMIC_RELEASE);
         __atomic_store_n(&l->rw, NULL, __ATOMIC_RELEASE);
         if (ro != NULL)

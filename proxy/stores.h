@@ -8,8 +8,9 @@
  * Lifecycle: kve_stores_create() resolves every store's target on the main thread before the workers start
  * (blocking name resolution, errors come back here); the server's thread hooks call kve_stores_thread_start() and
  * kve_stores_thread_stop() on each worker, which create and destroy that thread's links; kve_stores_destroy()
- * after the workers are joined. The per-thread link arrays belong to the set, so another thread reading them (the
- * metrics) never reads freed memory.
+ * after the workers are joined. The per-thread link arrays, and the counters every link writes into
+ * (kve_thread_store_t.rw_stats / ro_stats), belong to the set, so another thread reading them (the metrics) never
+ * reads freed memory, even while the owning thread destroys its links.
  */
 #ifndef KVE_PROXY_STORES_H
 #define KVE_PROXY_STORES_H

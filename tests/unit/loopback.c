@@ -107,7 +107,7 @@ int kve_loopback_connect_kv(kve_loopback_t *lb, const char *socket_path, int rea
     }
     target->role = read_only ? "read-only" : "read-write";
     ++lb->num_targets;
-    *slot = kve_kv_redis_create(lb->loop, target, &conf);
+    *slot = kve_kv_redis_create(lb->loop, target, &conf, NULL);
     return kve_loopback_run_until(lb, link_up, *slot, LINK_UP_TIMEOUT_MS);
 }
 

@@ -441,6 +441,43 @@ TEST(destroy_with_batches_pending)
     (void)st;
 }
 
+static kve_redis_target_t target;
+
+/* the Redis driver only (issue 7 review): the counters block a link was created with is written by the link and
+ * outlives it, so another thread (the metrics) reading it while the link is destroyed reads live memory */
+TEST(redis_stats_block_outlives_the_link)
+{
+    kve_redis_conf_t conf = {.url = "embedded",
+                             .connect_timeout_ms = 2000,
+                             .command_timeout_ms = 2000,
+                             .reconnect_max_delay_ms = 1000,
+                             .breaker_threshold = 1000};
+    kve_kv_stats_t *block = kve_zalloc(sizeof(*block)), st;
+    kve_kv_t *own = kve_kv_redis_create(loop, &target, &conf, block), *saved = kv;
+    cmds_t c = {0};
+    rec_t r;
+
+    for (uint64_t end = h2o_now(loop) + 5000; h2o_now(loop) < end; h2o_evloop_run(loop, 10)) {
+        kve_kv_stats_read(block, &st);
+        if (st.state == KVE_KV_UP)
+            break;
+    }
+    CHECK_EQ_INT(st.state, KVE_KV_UP);
+    kv = own;
+    add(&c, "ECHO a");
+    add(&c, "ECHO b");
+    send_batch(&r, &c, NULL);
+    CHECK(pump_until(&r.done, 3000));
+    kv = saved;
+    kve_kv_destroy(own);
+    kve_kv_stats_read(block, &st);
+    CHECK_EQ_INT(st.state, KVE_KV_DOWN);
+    CHECK_EQ_UINT(st.commands, 2);
+    CHECK_EQ_UINT(st.replies, 2);
+    CHECK_EQ_UINT(st.inflight, 0);
+    free(block);
+}
+
 /* the fake driver only: a failure mid-batch, and a link that refuses to send */
 TEST(fake_failures)
 {
@@ -493,6 +530,8 @@ static void run_all(const backend_t *be)
     RUN(destroy_with_batches_pending);
     if (be->fake)
         RUN(fake_failures);
+    else
+        RUN(redis_stats_block_outlives_the_link);
     kve_kv_destroy(kv);
     kv = NULL;
     h2o_evloop_run(loop, 0);
@@ -512,8 +551,6 @@ void kve_suite_kv_batch_fake(void)
     run_all(&fake);
 }
 
-static kve_redis_target_t target;
-
 static kve_kv_t *create_redis(h2o_loop_t *l)
 {
     kve_redis_conf_t conf = {.url = "embedded",
@@ -521,7 +558,7 @@ static kve_kv_t *create_redis(h2o_loop_t *l)
                              .command_timeout_ms = 2000,
                              .reconnect_max_delay_ms = 1000,
                              .breaker_threshold = 1000};
-    kve_kv_t *k = kve_kv_redis_create(l, &target, &conf);
+    kve_kv_t *k = kve_kv_redis_create(l, &target, &conf, NULL);
     for (uint64_t end = h2o_now(l) + 5000; h2o_now(l) < end;) {
         kve_kv_stats_t st;
         kve_kv_get_stats(k, &st);
