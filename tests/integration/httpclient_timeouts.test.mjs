@@ -101,8 +101,10 @@ test('issue 7 httpclient: the deadline ends a request that trickles (no I/O time
 });
 
 test('issue 7 httpclient: the deadline covers the queue; while the caller holds a piece it waits for the proceed', async () => {
-    // the only slot is held by a response whose downstream reader pauses longer than the deadline
-    const body = Buffer.alloc(8 << 20, 'a');
+    // the only slot is held by a response whose downstream reader pauses longer than the deadline; 64 MiB, because
+    // the socket buffers on the way (tcp_wmem max 4 MiB + tcp_rmem max 32 MiB here) could take all of 8 MiB, which
+    // let the first response finish during the pause and free the slot for the queued one (CI: 200 instead of 504)
+    const body = Buffer.alloc(64 << 20, 'a');
     const up = await startRawUpstream((sock) => {
         sock.write(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`);
         sock.write(body);
