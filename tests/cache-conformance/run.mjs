@@ -54,11 +54,13 @@ output:
   --results FILE          write the raw results and each test's outcome as JSON
   --all                   also list the optimal tests that warned and the checks that said no
   --id TEST-ID            run one test with the suite's request/response dumps (no scoring)
+  --exclude TEST-ID       do not run this test (repeatable; diagnosis only: it scores as untested, so
+                          a known-failures list must name it)
   --timeout SECONDS       bound on the client run (default 300)
   -h, --help`;
 
 function parseArgs(argv) {
-    const opts = { timeoutSec: 300, all: false, knownFailures: undefined };
+    const opts = { timeoutSec: 300, all: false, knownFailures: undefined, exclude: [] };
     const need = (i, name) => {
         if (i + 1 >= argv.length) usageError(`${name} needs a value`);
         return argv[i + 1];
@@ -77,6 +79,7 @@ function parseArgs(argv) {
             case '--results': opts.resultsFile = path.resolve(need(i, a)); i++; break;
             case '--all': opts.all = true; break;
             case '--id': opts.id = need(i, a); i++; break;
+            case '--exclude': opts.exclude.push(need(i, a)); i++; break;
             case '--timeout': opts.timeoutSec = Number(need(i, a)); i++; break;
             case '-h': case '--help': console.log(USAGE); process.exit(0); break; // eslint-disable-line no-fallthrough
             default: usageError(`unknown argument: ${a}`);
@@ -294,8 +297,12 @@ async function startKvedge(opts, originPort, dir) {
             url,
             /** SIGTERM, then check a clean exit (status 0, no sanitizer report). Returns an error text or ''. */
             async stop() {
-                killGroup(child, 'SIGTERM'); // kvedge stops its embedded redis-server itself
                 let problem = '';
+                if (child.exitCode !== null || child.signalCode !== null) {
+                    return `kvedge DIED DURING THE RUN (exit code ${child.exitCode}, signal ${child.signalCode}): every ` +
+                        `result after that is meaningless; log: ${dir}/kvedge.log\n${tail(path.join(dir, 'kvedge.log'))}`;
+                }
+                killGroup(child, 'SIGTERM'); // kvedge stops its embedded redis-server itself
                 if (!(await waitExit(child, sanitized ? 60_000 : 20_000))) {
                     killGroup(child, 'SIGKILL');
                     await exited(child);
@@ -332,11 +339,17 @@ function tail(file, lines = 30) {
 // the suite's client
 
 async function runClient(suite, proxyUrl, opts, dir) {
-    const env = { ...process.env, npm_config_base: proxyUrl, npm_package_config_base: proxyUrl };
-    // cli.mjs reads npm_config_id || npm_package_config_id; '' runs the whole suite
-    delete env.npm_config_id;
-    env.npm_package_config_id = opts.id ?? '';
-    const child = track(spawn(process.execPath, ['--no-warnings', path.join(suite.dir, 'cli.mjs')], {
+    const env = { ...process.env };
+    let args;
+    if (opts.id) {
+        // one test with the suite's dumps: its own cli.mjs, which reads npm_config_id || npm_package_config_id
+        env.npm_config_base = proxyUrl;
+        env.npm_config_id = opts.id;
+        args = ['--no-warnings', path.join(suite.dir, 'cli.mjs')];
+    } else {
+        args = ['--no-warnings', path.join(HERE, 'client.mjs'), proxyUrl, ...opts.exclude];
+    }
+    const child = track(spawn(process.execPath, args, {
         cwd: suite.dir,
         env,
         stdio: ['ignore', opts.id ? 'inherit' : 'pipe', opts.id ? 'inherit' : 'pipe'],
@@ -361,11 +374,9 @@ async function runClient(suite, proxyUrl, opts, dir) {
     const stderr = Buffer.concat(err).toString('utf8');
     fs.writeFileSync(path.join(dir, 'client.stderr.log'), stderr);
     if (child.exitCode !== 0) throw new RunError(`the suite's client exited with ${child.exitCode ?? child.signalCode}:\n${stderr}`);
-    // cli.mjs catches its own errors, prints them on stderr and exits 0 with no JSON
-    const start = stdout.indexOf('{');
     let results;
     try {
-        results = JSON.parse(stdout.slice(start));
+        results = JSON.parse(stdout);
     } catch (e) {
         throw new RunError(`the suite's client printed no results (${e.message}):\n${stderr || stdout.slice(0, 2000)}`);
     }
@@ -397,7 +408,7 @@ function printReport(scored, opts) {
         if (list.length === 0) return;
         console.log(`\n${title}:`);
         const width = Math.min(48, Math.max(...list.map((e) => e.id.length)) + 2);
-        for (const e of list) console.log(`  ${pad(e.id, width)}${e.reason}`);
+        for (const e of list) console.log(`  ${pad(e.id, width - 2)}  ${e.reason}`);
     };
     const req = scored.entries.filter((e) => e.kind === 'required');
     show('required tests that FAILED', req.filter((e) => e.outcome === 'fail'));
@@ -449,6 +460,9 @@ async function main() {
         suite = await loadSuite();
     } catch (e) {
         throw new RunError(`cannot load the http-cache-tests package (${e.message}): run 'npm ci' in ${REPO}`);
+    }
+    for (const id of [...opts.exclude, ...(opts.id ? [opts.id] : [])]) {
+        if (!suite.byId.has(id)) usageError(`${id} is not a test of http-cache-tests ${suite.version}`);
     }
     const dir = fs.mkdtempSync(path.join(process.env.KVEDGE_TEST_TMP || os.tmpdir(), 'cache-tests-'));
     let keepDir = !!process.env.KVEDGE_KEEP_TMP;
