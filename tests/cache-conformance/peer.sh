@@ -55,7 +55,8 @@ nginx)
     mkdir -p "$dir/cache" "$dir/tmp" "$dir/logs"
     user_line=""
     if [ "$(id -u)" = 0 ]; then
-        # workers drop to nobody: they write the cache and temp files
+        # workers drop to nobody: they write the cache and temp files (mktemp -d makes $dir 0700)
+        chmod 755 "$dir"
         chown nobody "$dir/cache" "$dir/tmp"
         user_line="user nobody nogroup;"
     fi

@@ -425,7 +425,8 @@ function judge(scored, opts, suite) {
         console.log('\nknown failures: none given, not judged (report only)');
         return 0;
     }
-    const rel = path.relative(process.cwd(), opts.knownFailures) || opts.knownFailures;
+    const relCwd = path.relative(process.cwd(), opts.knownFailures);
+    const rel = relCwd && !relCwd.startsWith('..') ? relCwd : opts.knownFailures;
     let text;
     try {
         text = fs.readFileSync(opts.knownFailures, 'utf8');
