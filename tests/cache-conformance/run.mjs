@@ -535,7 +535,10 @@ async function main() {
     } finally {
         if (kvedge) {
             const problem = await kvedge.stop();
-            if (problem) console.error(`cache-tests: ${problem}`);
+            if (problem) {
+                console.error(`cache-tests: ${problem}`);
+                status = 2;
+            }
         }
         await origin?.stop();
         if (status !== 0) keepDir = true;
@@ -548,7 +551,7 @@ async function main() {
 main().then(
     (status) => process.exit(status),
     (e) => {
-        console.error(e);
+        console.error(e instanceof RunError ? `cache-tests: ${e.message}` : e);
         process.exit(2);
     },
 );
