@@ -3,10 +3,10 @@
 # are installed, and `apt-get update` runs only when something is missing. Quiet on success.
 #
 #   scripts/install-deps.sh           build + run/test dependencies, then `npm ci` if needed
-#   scripts/install-deps.sh --bench   also the benchmark tools (wrk, webdis, nginx-light)
+#   scripts/install-deps.sh --bench   also the benchmark tools and peer caches (wrk, webdis, nginx-light, varnish)
 #
 # No service is started: while apt runs, a temporary /usr/sbin/policy-rc.d (exit 101) stops maintainer
-# scripts from starting redis-server/nginx/webdis. kvedge's tests never use a system Redis on 6379; the
+# scripts from starting redis-server/nginx/webdis/varnish. kvedge's tests never use a system Redis on 6379; the
 # harness starts its own redis-server on a free port.
 set -euo pipefail
 
@@ -40,7 +40,8 @@ run_pkgs=(redis-server redis-tools curl openssl)
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
     run_pkgs+=(nodejs npm)
 fi
-bench_pkgs=(wrk webdis nginx-light)
+# varnish: a peer cache for tests/cache-conformance/peer.sh and the cache benchmark (nginx-light has proxy_cache)
+bench_pkgs=(wrk webdis nginx-light varnish)
 
 wanted=("${build_pkgs[@]}" "${run_pkgs[@]}")
 if [ "$bench" = 1 ]; then
