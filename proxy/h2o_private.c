@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* kvedge's uses of libh2o 2.2.5's private fields and internals (see h2o_private.h, which names the sources). */
 #include "proxy/h2o_private.h"
+#include "proxy/log.h"
 
+#include <arpa/inet.h>
 #include <dlfcn.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -35,13 +38,23 @@ static read_start_fn next(void)
     return fn;
 }
 
-/* interposes libh2o's function of the same name (see kve_h2o_http1_hook_reader); one compare per call */
+h2o_socket_cb kve_h2o__http1client_on_head;
+/* the throwaway client whose socket's first read_start is h2o's HTTP/1 client's on_head (kve_h2o_http1client_guard) */
+static h2o_http1client_t *capturing_client;
+static void guarded_on_head(h2o_socket_t *sock, const char *err);
+
+/* interposes libh2o's function of the same name (see kve_h2o_http1_hook_reader and kve_h2o_http1client_guard); two
+ * compares per call */
 void h2o_socket_read_start(h2o_socket_t *sock, h2o_socket_cb cb)
 {
     if (__builtin_expect(capturing, 0) && kve_h2o__http1_reqread == NULL)
         kve_h2o__http1_reqread = cb;
+    if (__builtin_expect(capturing_client != NULL, 0) && sock == capturing_client->sock && kve_h2o__http1client_on_head == NULL)
+        kve_h2o__http1client_on_head = cb;
     if (cb == kve_h2o__http1_reqread && cb != NULL)
         cb = http1_hook;
+    else if (cb == kve_h2o__http1client_on_head && cb != NULL)
+        cb = guarded_on_head;
     next()(sock, cb);
 }
 
@@ -126,4 +139,123 @@ void kve_h2o_release_thread_buffers(void)
     h2o_mem_recycle_t *r = &h2o_socket_buffer_prototype.allocator;
     while (r->cnt != 0)
         free(h2o_mem_alloc_recycle(r, 0));
+}
+
+/* --- the HTTP/1 client's response head --- */
+
+/* picohttpparser, bundled and exported by libh2o 2.2.5 (its header is not installed) [2.2.5 deps/picohttpparser] */
+struct phr_header {
+    const char *name;
+    size_t name_len;
+    const char *value;
+    size_t value_len;
+};
+int phr_parse_response(const char *buf, size_t len, int *minor_version, int *status, const char **msg, size_t *msg_len,
+                       struct phr_header *headers, size_t *num_headers, size_t last_len);
+
+static int header_is(const struct phr_header *h, const char *name, size_t len)
+{
+    return h->name_len == len && h2o_lcstris(h->name, h->name_len, name, len);
+}
+
+/* 0: the final response's head in `buf` is one on_head handles without its assertion; -1: it is not; 1: incomplete */
+int kve_h2o_http1client_check_head(const char *buf, size_t len)
+{
+    struct phr_header headers[100];
+    size_t num_headers, i;
+    int minor_version, status, rlen;
+    const char *msg;
+    size_t msg_len;
+
+    for (;;) { /* as on_head: informational responses (1xx but 101) first [2.2.5 lib/common/http1client.c:246] */
+        num_headers = sizeof(headers) / sizeof(headers[0]);
+        rlen = phr_parse_response(buf, len, &minor_version, &status, &msg, &msg_len, headers, &num_headers, 0);
+        if (rlen == -2)
+            return 1;
+        if (rlen < 0)
+            return 0; /* on_head answers "failed to parse the response" before it sets _can_keepalive */
+        if (!(100 <= status && status <= 199 && status != 101))
+            break;
+        buf += rlen, len -= (size_t)rlen;
+    }
+    for (i = 0; i != num_headers; ++i) {
+        if (header_is(headers + i, H2O_STRLIT("transfer-encoding"))) {
+            if (!h2o_memis(headers[i].value, headers[i].value_len, H2O_STRLIT("chunked")) &&
+                !h2o_memis(headers[i].value, headers[i].value_len, H2O_STRLIT("identity")))
+                return -1;
+        } else if (header_is(headers + i, H2O_STRLIT("content-length"))) {
+            if (h2o_strtosize(headers[i].value, headers[i].value_len) == SIZE_MAX)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+/* in place of on_head: a head on_head would reject after setting _can_keepalive reaches it as a read error instead */
+static void guarded_on_head(h2o_socket_t *sock, const char *err)
+{
+    if (err == NULL && kve_h2o_http1client_check_head(sock->input->bytes, sock->input->size) < 0) {
+        kve_log(KVE_LOG_WARN, "proxy",
+                "upstream response refused: a Transfer-Encoding other than chunked or identity, or an invalid "
+                "Content-Length (the client gets 502)");
+        err = "invalid response head";
+    }
+    kve_h2o__http1client_on_head(sock, err);
+}
+
+static h2o_http1client_body_cb capture_on_head_cb(h2o_http1client_t *client, const char *errstr, int minor_version, int status,
+                                                  h2o_iovec_t msg, h2o_header_t *headers, size_t num_headers, int rlen)
+{
+    return NULL;
+}
+
+static h2o_http1client_head_cb capture_on_connect(h2o_http1client_t *client, const char *errstr, h2o_iovec_t **reqbufs,
+                                                  size_t *reqbufcnt, int *method_is_head)
+{
+    static h2o_iovec_t req = {H2O_STRLIT("GET / HTTP/1.1\r\nhost: x\r\n\r\n")};
+    if (errstr != NULL) {
+        *(int *)client->data = -1; /* the client is gone */
+        return NULL;
+    }
+    *reqbufs = &req, *reqbufcnt = 1, *method_is_head = 0;
+    return capture_on_head_cb;
+}
+
+int kve_h2o_http1client_guard(h2o_loop_t *loop, char *err, size_t errlen)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET};
+    socklen_t slen = sizeof(sin);
+    h2o_timeout_t io_timeout;
+    h2o_http1client_ctx_t hctx = {loop, NULL, &io_timeout, NULL, NULL};
+    h2o_http1client_t *client = NULL;
+    int lfd, gone = 0, i;
+
+    if (kve_h2o__http1client_on_head != NULL)
+        return 0;
+    /* a listener the kernel completes the connection to; nothing ever accepts it */
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if ((lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 || bind(lfd, (void *)&sin, sizeof(sin)) != 0 ||
+        listen(lfd, 1) != 0 || getsockname(lfd, (void *)&sin, &slen) != 0) {
+        snprintf(err, errlen, "a loopback listener for the HTTP/1 client check: %s", strerror(errno));
+        if (lfd >= 0)
+            close(lfd);
+        return -1;
+    }
+    h2o_timeout_init(loop, &io_timeout, 2000);
+    h2o_http1client_connect(&client, &gone, &hctx, h2o_iovec_init(H2O_STRLIT("127.0.0.1")), ntohs(sin.sin_port), 0,
+                            capture_on_connect);
+    capturing_client = client;
+    for (i = 0; i != 200 && kve_h2o__http1client_on_head == NULL && !gone; ++i)
+        h2o_evloop_run(loop, 10);
+    capturing_client = NULL;
+    if (!gone)
+        h2o_http1client_cancel(client);
+    h2o_evloop_run(loop, 0); /* frees the closed socket */
+    h2o_timeout_dispose(loop, &io_timeout);
+    close(lfd);
+    if (kve_h2o__http1client_on_head == NULL) {
+        snprintf(err, errlen, "libh2o's HTTP/1 client does not reach kvedge's h2o_socket_read_start");
+        return -1;
+    }
+    return 0;
 }

@@ -125,6 +125,33 @@ extern h2o_socket_cb kve_h2o__http1_reqread;
  */
 int kve_h2o_http1_hook_reader(h2o_context_t *ctx, h2o_socket_cb hook, char *err, size_t errlen);
 
+/**
+ * h2o's HTTP/1 client response-head reader, the static function on_head [2.2.5 lib/common/http1client.c:222]. NULL
+ * until kve_h2o_http1client_guard() captured it.
+ */
+extern h2o_socket_cb kve_h2o__http1client_on_head;
+
+/**
+ * Guards h2o's HTTP/1 client (the proxy handler's) against a response head that aborts the process: on_head sets
+ * `_can_keepalive` from the status line [http1client.c:296], then, for a Transfer-Encoding other than exactly
+ * "chunked" or "identity" or a Content-Length h2o_strtosize() refuses, calls on_error_before_head(), whose
+ * assert(!client->_can_keepalive) [http1client.c:216] fails (SIGABRT: one hostile upstream response stops kvedge).
+ * From now on every installation of on_head (h2o_socket_read_start in on_send_request, http1client.c:376) installs
+ * a wrapper that checks the head first (kve_h2o_http1client_check_head) and hands such a head to on_head as a read
+ * error instead, which on_head answers before it sets `_can_keepalive` (the client gets 502).
+ *
+ * It captures on_head by sending one request with h2o_http1client_connect() to a loopback listener nobody accepts
+ * from, on `loop` (a loop nobody serves with yet), and recognising the first h2o_socket_read_start() on that
+ * client's socket. Call once, on the main thread, before any worker starts. Returns 0, or -1 with a message.
+ */
+int kve_h2o_http1client_guard(h2o_loop_t *loop, char *err, size_t errlen);
+
+/**
+ * Whether the final response head in `buf` (after 1xx ones, as on_head reads them) is one h2o's on_head takes without
+ * failing its assertion: 0 yes (or not parseable, which on_head refuses safely), -1 no, 1 incomplete.
+ */
+int kve_h2o_http1client_check_head(const char *buf, size_t len);
+
 /** Passes a read (or its error) on to h2o's HTTP/1 request reader (see kve_h2o_http1_hook_reader). */
 static inline void kve_h2o_http1_reqread(h2o_socket_t *sock, const char *err)
 {

@@ -395,6 +395,8 @@ static int check_read_hook(kve_server_t *s, char *err, size_t errlen)
 
     h2o_context_init(&ctx, loop, &s->globalconf);
     ret = kve_h1read_init(&ctx, err, errlen);
+    if (ret == 0)
+        ret = kve_h2o_http1client_guard(loop, err, errlen);
     kve_h2o_context_dispose(&ctx);
     h2o_evloop_destroy(loop);
     return ret;

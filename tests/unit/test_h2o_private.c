@@ -218,10 +218,44 @@ TEST(http1_hook_and_raw_head)
     kve_h2o_release_thread_buffers();
 }
 
+static int check_head(const char *s)
+{
+    return kve_h2o_http1client_check_head(s, strlen(s));
+}
+
+TEST(http1client_check_head)
+{
+    CHECK_EQ_INT(check_head("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"), 0);
+    CHECK_EQ_INT(check_head("HTTP/1.1 200 OK\r\ntransfer-encoding: identity\r\n\r\n"), 0);
+    CHECK_EQ_INT(check_head("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"), 0);
+    CHECK_EQ_INT(check_head("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n"), -1);
+    CHECK_EQ_INT(check_head("HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\n\r\n"), -1); /* h2o compares exactly */
+    CHECK_EQ_INT(check_head("HTTP/1.1 200 OK\r\nTRANSFER-ENCODING: gzip, chunked\r\n\r\n"), -1);
+    CHECK_EQ_INT(check_head("HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\n"), -1);
+    CHECK_EQ_INT(check_head("HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999\r\n\r\n"), -1);
+    CHECK_EQ_INT(check_head("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: x\r\n\r\n"), -1);
+    CHECK_EQ_INT(check_head("HTTP/1.1 103 Early Hints\r\nTransfer-Encoding: x\r\n\r\nHTTP/1.1 200 OK\r\n\r\n"), 0);
+    CHECK_EQ_INT(check_head("HTTP/1.1 200 OK\r\nTransfer-Enc"), 1);
+    CHECK_EQ_INT(check_head("HTTP/1.1 100 Continue\r\n\r\n"), 1);
+    CHECK_EQ_INT(check_head("garbage\r\n\r\n"), 0); /* on_head refuses it itself, before it sets _can_keepalive */
+}
+
+TEST(http1client_guard_captures_on_head)
+{
+    h2o_loop_t *loop = h2o_evloop_create();
+    char err[128] = "";
+    CHECK_EQ_INT(kve_h2o_http1client_guard(loop, err, sizeof(err)), 0);
+    CHECK(kve_h2o__http1client_on_head != NULL);
+    CHECK_EQ_INT(kve_h2o_http1client_guard(loop, err, sizeof(err)), 0); /* once is enough */
+    h2o_evloop_destroy(loop);
+}
+
 void kve_suite_h2o_private(void)
 {
     RUN(socket_reader);
     RUN(expire_timeouts);
     RUN(context_shutdown_and_dispose);
     RUN(http1_hook_and_raw_head);
+    RUN(http1client_check_head);
+    RUN(http1client_guard_captures_on_head);
 }
