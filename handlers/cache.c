@@ -167,7 +167,7 @@ static void add_stored_headers(h2o_req_t *req, const kve_cache_head_t *head, int
     }
 }
 
-static void add_age(h2o_req_t *req, int64_t age)
+void kve_cache__add_age(h2o_req_t *req, int64_t age)
 {
     char buf[24];
     int n = snprintf(buf, sizeof(buf), "%lld", (long long)age);
@@ -188,7 +188,7 @@ static void serve_hit(kve_cache_req_t *st, int64_t age, int64_t now)
     req->res.status = not_modified ? 304 : st->head.status;
     req->res.reason = kve_cache__reason(req->res.status);
     add_stored_headers(req, &st->head, not_modified);
-    add_age(req, age);
+    kve_cache__add_age(req, age);
     kve_cache__add_status(req, "hit; ttl=%lld", (long long)kve_cache_ttl(&st->head.fresh, age));
     /* before the response starts: h2o's filters decide on chunked encoding then */
     if (!not_modified)

@@ -284,6 +284,19 @@ static void store_updated(h2o_req_t *req, kve_cache_req_t *st, const kve_cache_h
     kve_buf_dispose(&enc);
 }
 
+/* the response's fields become the updated stored ones (less those never passed downstream) */
+static void replace_response_headers(h2o_req_t *req, const kve_cache_head_t *head, const kve_cc_t *cc)
+{
+    req->res.headers = (h2o_headers_t){NULL, 0, 0};
+    for (size_t i = 0; i != head->num_headers; ++i) {
+        const h2o_header_t *hd = head->headers + i;
+        if ((kve_cache_response_header(hd->name->base, hd->name->len, head->headers, head->num_headers, cc) &
+             KVE_CACHE_HDR_NO_FORWARD) == 0)
+            h2o_add_header_by_str(&req->pool, &req->res.headers, hd->name->base, hd->name->len, 1, NULL, hd->value.base,
+                                  hd->value.len);
+    }
+}
+
 static void on_revalidated(h2o_req_t *req, kve_cache_req_t *st, h2o_ostream_t ***slot)
 {
     int64_t now = (int64_t)time(NULL);
@@ -305,18 +318,8 @@ static void on_revalidated(h2o_req_t *req, kve_cache_req_t *st, h2o_ostream_t **
                    kve_cache_not_modified(st->client_cond, st->num_client_cond, r.etag, r.last_modified, r.date, now);
     req->res.status = not_modified ? 304 : head.status;
     req->res.reason = kve_cache__reason(req->res.status);
-    req->res.headers = (h2o_headers_t){NULL, 0, 0};
-    for (size_t i = 0; i != head.num_headers; ++i) {
-        const h2o_header_t *hd = head.headers + i;
-        if ((kve_cache_response_header(hd->name->base, hd->name->len, head.headers, head.num_headers, &r.cc) &
-             KVE_CACHE_HDR_NO_FORWARD) == 0)
-            h2o_add_header_by_str(&req->pool, &req->res.headers, hd->name->base, hd->name->len, 1, NULL, hd->value.base,
-                                  hd->value.len);
-    }
-    char age[24];
-    int age_len = snprintf(age, sizeof(age), "%lld", (long long)head.initial_age);
-    h2o_iovec_t agev = h2o_strdup(&req->pool, age, (size_t)age_len);
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_AGE, NULL, agev.base, agev.len);
+    replace_response_headers(req, &head, &r.cc);
+    kve_cache__add_age(req, head.initial_age);
     kve_cache__add_status(req, "fwd=stale; fwd-status=304; ttl=%lld%s", (long long)kve_cache_ttl(&head.fresh, head.initial_age),
                           ttl_ms != 0 ? "; stored" : "");
     req->res.content_length = not_modified ? SIZE_MAX : head.body_len;

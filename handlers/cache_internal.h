@@ -106,6 +106,9 @@ uint64_t kve_cache__ttl_ms(const kve_cache_fresh_t *f, int64_t age, int has_vali
 /** Adds the Cache-Status member `fmt` (after "kvedge; ") to the response. */
 void kve_cache__add_status(h2o_req_t *req, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/** Adds `Age: <age>` to the response. */
+void kve_cache__add_age(h2o_req_t *req, int64_t age);
+
 /** The reason phrase of `status` (generic ones for the less common codes). */
 const char *kve_cache__reason(int status);
 
