@@ -81,7 +81,9 @@ test('issue 8: a body that is not the head\'s object (replaced, evicted) is a mi
     await withKvedge({}, async (k) => {
         const first = await get(k, '/api/fresh/m');
         const body = (await storedKeys(client, 2)).find((n) => n.endsWith(':b'));
-        await client.set(body, '0123456789abcdefforged', 'PX', 60_000); // another object's id
+        const real = await client.getBuffer(body);
+        // the same length, another object's id (as if the object was replaced between the head's read and the body's)
+        await client.set(body, Buffer.concat([Buffer.from('0123456789abcdef'), real.subarray(16)]), 'PX', 60_000);
         const r1 = await get(k, '/api/fresh/m');
         assertStatus(r1, /fwd=uri-miss; fwd-status=200; stored/);
         assert.equal(JSON.parse(r1.body).n, 2);
