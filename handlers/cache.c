@@ -287,8 +287,10 @@ static void decide(kve_cache_req_t *st)
     if (st->stage == 0 && st->raw[KVE_CACHE_RAW_INDEX] != NULL &&
         kve_cache_index_decode(st->raw[KVE_CACHE_RAW_INDEX], st->raw_len[KVE_CACHE_RAW_INDEX], &st->gen, &st->vary) == 0) {
         st->has_index = 1;
-        if (lookup_variant(st) != 0)
+        if (lookup_variant(st) != 0) {
+            st->may_store = 0;
             forward(st, "bypass", "store-unavailable", 0);
+        }
         return;
     }
     if (!read_object(st)) {
