@@ -229,6 +229,26 @@ static void on_replace_send(h2o_ostream_t *_self, h2o_req_t *req, h2o_iovec_t *b
     h2o_ostream_send_next(&self->super, req, send_body ? &body : NULL, send_body ? 1 : 0, state);
 }
 
+/*
+ * Fields of the 304 that do not replace the stored ones: those the stored body depends on (its coding, digest and
+ * range, and the entity-tag it was selected by; RFC 9111 §3.2 lets a cache keep them, and cache-tests requires it).
+ */
+static int kept_on_update(h2o_iovec_t name)
+{
+    static const char *const names[] = {"content-encoding", "content-md5", "content-range", "etag"};
+    for (size_t i = 0; i != KVE_ARRAY_SIZE(names); ++i)
+        if (h2o_lcstris(name.base, name.len, names[i], strlen(names[i])))
+            return 1;
+    return 0;
+}
+
+/* whether the 304's field `hd` updates the stored response */
+static int updates(const h2o_header_t *hd, const h2o_headers_t *up, const kve_cc_t *cc)
+{
+    return !kept_on_update(*hd->name) && (kve_cache_response_header(hd->name->base, hd->name->len, up->entries, up->size, cc) &
+                                          (KVE_CACHE_HDR_NO_UPDATE | KVE_CACHE_HDR_NO_STORE)) == 0;
+}
+
 /* the stored fields updated with those of the 304 (RFC 9111 §3.2) */
 static void merge_headers(h2o_req_t *req, kve_cache_req_t *st, kve_cache_head_t *out)
 {
@@ -244,17 +264,14 @@ static void merge_headers(h2o_req_t *req, kve_cache_req_t *st, kve_cache_head_t 
         const h2o_header_t *hd = st->head.headers + i;
         for (j = 0; j != up->size; ++j)
             if (h2o_lcstris(up->entries[j].name->base, up->entries[j].name->len, hd->name->base, hd->name->len) &&
-                (kve_cache_response_header(hd->name->base, hd->name->len, up->entries, up->size, &cc) &
-                 (KVE_CACHE_HDR_NO_UPDATE | KVE_CACHE_HDR_NO_STORE)) == 0)
+                updates(up->entries + j, up, &cc))
                 break;
         if (j == up->size)
             out->headers[out->num_headers++] = *hd;
     }
     for (j = 0; j != up->size; ++j) {
         const h2o_header_t *hd = up->entries + j;
-        if ((kve_cache_response_header(hd->name->base, hd->name->len, up->entries, up->size, &cc) &
-             (KVE_CACHE_HDR_NO_UPDATE | KVE_CACHE_HDR_NO_STORE)) == 0 &&
-            out->num_headers < KVE_CACHE_MAX_HEADERS)
+        if (updates(hd, up, &cc) && out->num_headers < KVE_CACHE_MAX_HEADERS)
             out->headers[out->num_headers++] = *hd;
     }
 }

@@ -7,7 +7,8 @@ import { http, startKvedge, startUpstream, waitFor } from './harness.mjs';
  * The origin. Paths (after the route prefix is replaced by "/"):
  *   /fresh/*    200, max-age=60, ETag "f1", a body with a per-path counter
  *   /short/*    200, max-age=2, no validator
- *   /etag/*     200, max-age=2, ETag "e1"; a request with If-None-Match "e1" gets 304 with max-age=60
+ *   /etag/*     200, max-age=2, ETag "e1", Content-MD5; a request with If-None-Match "e1" gets 304 with max-age=60, another
+ *               Content-MD5 and X-From-304
  *   /nostore    200, no-store
  *   /cookie     200, max-age=60, Set-Cookie: session=secret
  *   /vary       200, max-age=60, Vary: Accept-Language, body = the language
@@ -32,8 +33,10 @@ export async function startOrigin() {
         if (url.startsWith('/fresh/')) return send(200, { 'cache-control': 'max-age=60', etag: '"f1"' }, json({ url, n }));
         if (url.startsWith('/short/')) return send(200, { 'cache-control': 'max-age=2' }, json({ url, n }));
         if (url.startsWith('/etag/')) {
-            if (req.headers['if-none-match'] === '"e1"') return send(304, { 'cache-control': 'max-age=60', etag: '"e1"' });
-            return send(200, { 'cache-control': 'max-age=2', etag: '"e1"', 'x-version': String(n) }, json({ url, n }));
+            if (req.headers['if-none-match'] === '"e1"')
+                return send(304, { 'cache-control': 'max-age=60', etag: '"e1"', 'content-md5': 'from-304', 'x-from-304': 'yes' });
+            return send(200, { 'cache-control': 'max-age=2', etag: '"e1"', 'x-version': String(n), 'content-md5': 'stored' },
+                json({ url, n }));
         }
         if (url === '/nostore') return send(200, { 'cache-control': 'no-store' }, json({ url, n }));
         if (url === '/cookie') return send(200, { 'cache-control': 'max-age=60', 'set-cookie': 'session=secret' }, json({ url, n }));

@@ -191,6 +191,8 @@ test('issue 8: a stale object with a validator is revalidated; on 304 the stored
         assert.equal(reval.body, first.body);
         assert.equal(reval.headers['x-version'], '1', 'the stored fields the 304 did not replace are kept');
         assert.match(reval.headers['cache-control'], /max-age=60/, 'and those it sent replace them');
+        assert.equal(reval.headers['x-from-304'], 'yes');
+        assert.equal(reval.headers['content-md5'], 'stored', 'a field the stored body depends on is not replaced by a 304');
         const conditional = origin.requests.filter((r) => r.url === '/etag/r');
         assert.equal(conditional.length, 2);
         assert.equal(conditional[1].headers['if-none-match'], '"e1"');
