@@ -64,6 +64,8 @@ typedef struct st_kve_config_t {
     kve_embedded_conf_t embedded;
     /** `proxy:` as given (the routes below already hold its values where they did not give their own) */
     kve_proxy_conf_t proxy;
+    /** `cache:` as given: the defaults of every route's cache: (the routes already hold its values) */
+    kve_cache_conf_t cache;
     struct {
         kve_route_conf_t *entries;
         size_t size;

@@ -39,6 +39,13 @@ extern const kve_directive_t kve_config__route_directives[];
 int kve_config__check_route(kve_conf_t *conf, const kve_node_t *node, void *obj);
 /** routes_conf.c: `proxy:`, the defaults every route inherits (the same keys as a route's upstream settings) */
 extern const kve_directive_t kve_config__proxy_directives[];
+/** cache_conf.c: a route's `cache:` (its check records that the route gave it), and the top-level `cache:`, the
+ * defaults every route's cache: inherits (the same keys less `key`) */
+extern const kve_directive_t kve_config__cache_directives[];
+int kve_config__check_cache(kve_conf_t *conf, const kve_node_t *node, void *obj);
+extern const kve_directive_t kve_config__cache_defaults_directives[];
+/** cache_conf.c: resolves the store of every cached route (after the stores are built); 0, or -1 after reporting */
+int kve_config__resolve_cache_stores(kve_conf_t *conf, kve_config_t *cfg);
 /** kv_conf.c: `kv:` */
 extern const kve_directive_t kve_config__kv_directives[];
 int kve_config__check_kv(kve_conf_t *conf, const kve_node_t *node, void *obj);

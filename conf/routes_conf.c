@@ -46,6 +46,9 @@ const kve_directive_t kve_config__route_directives[] = {
     {"upstream", KVE_T_URL, KVE_FIELD(kve_route_conf_t, upstream), KVE_F_REQUIRED, .choices = http_schemes,
      .doc = "http(s)://host:port/ to forward to"},
     UPSTREAM_SETTINGS(kve_route_conf_t),
+    {"cache", KVE_T_MAP, KVE_FIELD(kve_route_conf_t, cache), .children = kve_config__cache_directives, .shorthand = "enabled",
+     .check = kve_config__check_cache, .inherits = "cache",
+     .doc = "cache this route's GET/HEAD responses (HTTP cache, RFC 9111); keys not given come from the top-level cache:"},
     {NULL}};
 
 const kve_directive_t kve_config__proxy_directives[] = {UPSTREAM_SETTINGS(kve_proxy_conf_t), {NULL}};

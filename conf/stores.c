@@ -164,9 +164,10 @@ static int resolve_kv_store(kve_conf_t *conf, kve_config_t *cfg)
 /* every store reference in the configuration; a feature that names a store adds its reference here */
 static int resolve_references(kve_conf_t *conf, kve_config_t *cfg)
 {
-    if (!cfg->kv_enabled)
-        return 0;
-    return resolve_kv_store(conf, cfg);
+    int ret = cfg->kv_enabled ? resolve_kv_store(conf, cfg) : 0;
+    if (kve_config__resolve_cache_stores(conf, cfg) != 0)
+        ret = -1;
+    return ret;
 }
 
 /*

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "h2o.h"
+#include "handlers/cache.h"
 
 typedef struct st_kve_route_conf_t {
     char *path;
@@ -19,6 +20,8 @@ typedef struct st_kve_route_conf_t {
     int preserve_host;
     /** https upstreams: CA bundle; NULL = the system store */
     char *ca_file;
+    /** the HTTP cache (cache.present && cache.enabled: the route is cached) */
+    kve_cache_conf_t cache;
 } kve_route_conf_t;
 
 /**

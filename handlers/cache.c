@@ -1,0 +1,435 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The HTTP cache's handler (see cache.h): strips the request fields the cache must not trust, computes the key,
+ * reads the object with one batch (variant index, head, body; a second batch for a variant), and then answers a
+ * fresh hit from the store, revalidates a stale object that has validators, or delegates to the proxy. Whatever
+ * goes wrong with the store (down, slow past store_timeout, a record that does not decode) sends the request
+ * upstream: the cache never fails a request. The filter (cache_fill.c) does the rest on forwarded responses.
+ */
+#include "handlers/cache_internal.h"
+#include "handlers/cache_conditional.h"
+#include "handlers/cache_headers.h"
+#include "handlers/cache_response.h"
+#include "handlers/cache_vary.h"
+#include "handlers/cache_enc.h"
+#include "proxy/common.h"
+#include "proxy/err.h"
+#include "proxy/server.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const h2o_generator_t hit_generator = {NULL, NULL};
+
+kve_cache_req_t *kve_cache__state(h2o_req_t *req)
+{
+    h2o_iovec_t *env = h2o_req_getenv(req, H2O_STRLIT(KVE_CACHE_ENV), 0);
+    kve_cache_req_t *st;
+    if (env == NULL || env->base == NULL)
+        return NULL;
+    st = (void *)env->base;
+    KVE_CHECK_OBJ(st, KVE_CACHE_REQ_MAGIC);
+    return st;
+}
+
+kve_kv_t *kve_cache__link(kve_cache_handler_t *self, h2o_req_t *req)
+{
+    return kve_thread_link(kve_server_thread(req->conn->ctx), self->conf->store_id, 0);
+}
+
+int kve_cache__primary(kve_cache_handler_t *self, h2o_req_t *req, h2o_iovec_t path, uint8_t out[KVE_CACHE_HASH_LEN])
+{
+    kve_buf_t enc = KVE_BUF_INIT;
+    kve_cache_key_req_t kr = {h2o_iovec_init(H2O_STRLIT("GET")),
+                              req->input.scheme->name,
+                              req->input.authority,
+                              path,
+                              req->headers.entries,
+                              req->headers.size};
+    int ret = kve_cache_key_encode(&self->key, &kr, &enc);
+    if (ret == 0)
+        kve_cache_key_hash(enc.base, enc.len, out);
+    kve_buf_dispose(&enc);
+    return ret;
+}
+
+void kve_cache__variant(h2o_req_t *req, const char *gen, h2o_iovec_t vary, uint8_t out[KVE_CACHE_HASH_LEN])
+{
+    kve_buf_t enc = KVE_BUF_INIT;
+    kve_cache_enc_field(&enc, 'G', gen, KVE_CACHE_ID_LEN);
+    kve_vary_secondary_key(vary, req->headers.entries, req->headers.size, &enc);
+    kve_cache_key_hash(enc.base, enc.len, out);
+    kve_buf_dispose(&enc);
+}
+
+uint64_t kve_cache__ttl_ms(const kve_cache_fresh_t *f, int64_t age, int has_validator, uint64_t keep_ms)
+{
+    int64_t s = f->lifetime + KVE_MAX(f->swr, f->sie) - age;
+    int64_t ms = KVE_MAX(s, 0) * 1000 + (has_validator ? (int64_t)keep_ms : 0);
+    return ms > 0 ? (uint64_t)ms : 0;
+}
+
+void kve_cache__add_status(h2o_req_t *req, const char *fmt, ...)
+{
+    char buf[256];
+    int n = snprintf(buf, sizeof(buf), "kvedge; ");
+    va_list args;
+    va_start(args, fmt);
+    n += vsnprintf(buf + n, sizeof(buf) - (size_t)n, fmt, args);
+    va_end(args);
+    if (n >= (int)sizeof(buf))
+        n = sizeof(buf) - 1;
+    h2o_iovec_t v = h2o_strdup(&req->pool, buf, (size_t)n);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("cache-status"), 0, NULL, v.base, v.len);
+}
+
+const char *kve_cache__reason(int status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 203:
+        return "Non-Authoritative Information";
+    case 204:
+        return "No Content";
+    case 300:
+        return "Multiple Choices";
+    case 301:
+        return "Moved Permanently";
+    case 304:
+        return "Not Modified";
+    case 308:
+        return "Permanent Redirect";
+    case 404:
+        return "Not Found";
+    case 410:
+        return "Gone";
+    default:
+        return status < 300 ? "OK" : status < 400 ? "Redirect" : status < 500 ? "Client Error" : "Server Error";
+    }
+}
+
+static void on_dispose(void *p)
+{
+    kve_cache_req_t *st = p;
+    if (st->batch != NULL)
+        kve_kv_batch_cancel(st->batch);
+    for (size_t i = 0; i != KVE_ARRAY_SIZE(st->raw); ++i)
+        free(st->raw[i]);
+    kve_buf_dispose(&st->fill_body);
+    kve_buf_dispose(&st->fill_vary);
+    st->magic = 0;
+}
+
+/* --- forwarding --- */
+
+/* the request goes to the proxy: synchronously (from on_req, returns -1) or by delegation (from a callback) */
+static int forward(kve_cache_req_t *st, const char *fwd, const char *detail, int from_on_req)
+{
+    st->phase = KVE_CACHE_PHASE_FORWARD;
+    st->fwd = fwd;
+    st->detail = detail;
+    st->request_time = (int64_t)time(NULL);
+    if (from_on_req)
+        return -1;
+    h2o_delegate_request(st->req, &st->self->super);
+    return 0;
+}
+
+/* why the store could not answer, for Cache-Status `detail` */
+static const char *store_failure(int err)
+{
+    return err == KVE_ETIMEDOUT ? "store-timeout" : "store-unavailable";
+}
+
+/* --- hits --- */
+
+/* the fields a 304 carries from the stored response (RFC 9110 §15.4.5) */
+static int sent_with_304(h2o_iovec_t name)
+{
+    static const char *const names[] = {"etag", "last-modified", "cache-control", "expires", "vary", "date", "content-location"};
+    for (size_t i = 0; i != KVE_ARRAY_SIZE(names); ++i)
+        if (h2o_lcstris(name.base, name.len, names[i], strlen(names[i])))
+            return 1;
+    return 0;
+}
+
+static void add_stored_headers(h2o_req_t *req, const kve_cache_head_t *head, int only_304)
+{
+    for (size_t i = 0; i != head->num_headers; ++i) {
+        const h2o_header_t *h = head->headers + i;
+        if (only_304 && !sent_with_304(*h->name))
+            continue;
+        h2o_add_header_by_str(&req->pool, &req->res.headers, h->name->base, h->name->len, 1, NULL, h->value.base, h->value.len);
+    }
+}
+
+void kve_cache__add_age(h2o_req_t *req, int64_t age)
+{
+    char buf[24];
+    int n = snprintf(buf, sizeof(buf), "%lld", (long long)age);
+    h2o_iovec_t v = h2o_strdup(&req->pool, buf, (size_t)n);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_AGE, NULL, v.base, v.len);
+}
+
+static void serve_hit(kve_cache_req_t *st, int64_t age, int64_t now)
+{
+    h2o_req_t *req = st->req;
+    kve_cache_resp_t r;
+    int not_modified;
+    h2o_iovec_t body = h2o_iovec_init(st->raw[KVE_CACHE_RAW_BODY] + KVE_CACHE_ID_LEN, st->head.body_len);
+
+    kve_cache_resp_parse(&r, st->head.status, st->head.headers, st->head.num_headers, h2o_iovec_init(NULL, 0), now);
+    not_modified = kve_cache_not_modified(req->headers.entries, req->headers.size, r.etag, r.last_modified, r.date, now);
+    st->phase = KVE_CACHE_PHASE_HIT;
+    req->res.status = not_modified ? 304 : st->head.status;
+    req->res.reason = kve_cache__reason(req->res.status);
+    add_stored_headers(req, &st->head, not_modified);
+    kve_cache__add_age(req, age);
+    kve_cache__add_status(req, "hit; ttl=%lld", (long long)kve_cache_ttl(&st->head.fresh, age));
+    /* before the response starts: h2o's filters decide on chunked encoding then */
+    if (!not_modified)
+        req->res.content_length = body.len;
+    h2o_start_response(req, (h2o_generator_t *)&hit_generator);
+    if (not_modified) {
+        h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+        return;
+    }
+    if (h2o_memis(req->input.method.base, req->input.method.len, H2O_STRLIT("HEAD")))
+        h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+    else
+        h2o_send(req, &body, 1, H2O_SEND_STATE_FINAL);
+}
+
+/* --- revalidation --- */
+
+/* the stored value of field `name`, or {NULL, 0} */
+static h2o_iovec_t stored_field(const kve_cache_head_t *head, const char *name, size_t len)
+{
+    for (size_t i = 0; i != head->num_headers; ++i)
+        if (h2o_lcstris(head->headers[i].name->base, head->headers[i].name->len, name, len))
+            return head->headers[i].value;
+    return h2o_iovec_init(NULL, 0);
+}
+
+/* moves the client's If-None-Match / If-Modified-Since aside (answered after the upstream's 304) */
+static void take_client_conditionals(kve_cache_req_t *st, h2o_req_t *req)
+{
+    ssize_t i;
+    st->client_cond = h2o_mem_alloc_pool(&req->pool, sizeof(*st->client_cond) * req->headers.size);
+    for (i = 0; i < (ssize_t)req->headers.size; ++i) {
+        h2o_header_t *h = req->headers.entries + i;
+        if (h->name == &H2O_TOKEN_IF_NONE_MATCH->buf || h->name == &H2O_TOKEN_IF_MODIFIED_SINCE->buf) {
+            st->client_cond[st->num_client_cond++] = *h;
+            h2o_delete_header(&req->headers, i--);
+        }
+    }
+}
+
+/* a stale object: upstream with its validators, or a plain miss when it has none */
+static void revalidate(kve_cache_req_t *st)
+{
+    h2o_req_t *req = st->req;
+    h2o_iovec_t etag = stored_field(&st->head, H2O_STRLIT("etag")), lm = stored_field(&st->head, H2O_STRLIT("last-modified"));
+
+    if (etag.base == NULL && lm.base == NULL) {
+        forward(st, "stale", NULL, 0);
+        return;
+    }
+    take_client_conditionals(st, req);
+    if (etag.base != NULL)
+        h2o_add_header(&req->pool, &req->headers, H2O_TOKEN_IF_NONE_MATCH, NULL, etag.base, etag.len);
+    if (lm.base != NULL)
+        h2o_add_header(&req->pool, &req->headers, H2O_TOKEN_IF_MODIFIED_SINCE, NULL, lm.base, lm.len);
+    st->revalidating = 1;
+    forward(st, "stale", NULL, 0);
+}
+
+/* --- lookup --- */
+
+static int start_batch(kve_cache_req_t *st, const char *const *keys, size_t n);
+
+/* whether the head and body read belong to one object */
+static int read_object(kve_cache_req_t *st)
+{
+    const char *body = st->raw[KVE_CACHE_RAW_BODY];
+    if (st->raw[KVE_CACHE_RAW_HEAD] == NULL || body == NULL ||
+        kve_cache_head_decode(&st->req->pool, st->raw[KVE_CACHE_RAW_HEAD], st->raw_len[KVE_CACHE_RAW_HEAD], &st->head) != 0)
+        return 0;
+    return st->raw_len[KVE_CACHE_RAW_BODY] == KVE_CACHE_ID_LEN + st->head.body_len &&
+           memcmp(body, st->head.id, KVE_CACHE_ID_LEN) == 0;
+}
+
+/* the URL varies: read the request's variant */
+static int lookup_variant(kve_cache_req_t *st)
+{
+    char h[128], b[128];
+    const char *keys[] = {h, b};
+    h2o_iovec_t ns = h2o_iovec_init("", 0);
+
+    kve_cache__variant(st->req, st->gen, st->vary, st->variant);
+    kve_cache_key_name(h, sizeof(h), ns, st->primary, st->variant, "h");
+    kve_cache_key_name(b, sizeof(b), ns, st->primary, st->variant, "b");
+    for (size_t i = KVE_CACHE_RAW_HEAD; i <= KVE_CACHE_RAW_BODY; ++i)
+        free(st->raw[i]), st->raw[i] = NULL;
+    st->stage = 1;
+    return start_batch(st, keys, 2);
+}
+
+static void decide(kve_cache_req_t *st)
+{
+    int64_t now = (int64_t)time(NULL), age;
+
+    st->may_store = 1;
+    if (st->stage == 0 && st->raw[KVE_CACHE_RAW_INDEX] != NULL &&
+        kve_cache_index_decode(st->raw[KVE_CACHE_RAW_INDEX], st->raw_len[KVE_CACHE_RAW_INDEX], &st->gen, &st->vary) == 0) {
+        st->has_index = 1;
+        if (lookup_variant(st) != 0) {
+            st->may_store = 0;
+            forward(st, "bypass", "store-unavailable", 0);
+        }
+        return;
+    }
+    if (!read_object(st)) {
+        forward(st, st->has_index ? "vary-miss" : "uri-miss", NULL, 0);
+        return;
+    }
+    st->have_head = 1;
+    age = kve_cache_current_age(st->head.initial_age, st->head.response_time, now);
+    switch (kve_cache_use(&st->head.fresh, age, &st->req_cc)) {
+    case KVE_CACHE_USE_FRESH:
+    case KVE_CACHE_USE_STALE:
+        serve_hit(st, age, now);
+        break;
+    default: /* stale-while-revalidate's background refresh comes later: validate now */
+        revalidate(st);
+        break;
+    }
+}
+
+static void on_lookup_reply(void *data, size_t i, int err, const kve_kv_reply_t *reply)
+{
+    kve_cache_req_t *st = data;
+    size_t slot = st->stage == 0 ? i : i + 1;
+
+    KVE_CHECK_OBJ(st, KVE_CACHE_REQ_MAGIC);
+    if (err != 0) {
+        if (st->lookup_err == 0)
+            st->lookup_err = err;
+        return;
+    }
+    if (reply->type == KVE_REPLY_STRING && slot < KVE_ARRAY_SIZE(st->raw))
+        st->raw[slot] = kve_kv_reply_take_str(reply, &st->raw_len[slot]);
+}
+
+static void on_lookup_done(void *data, const kve_kv_batch_result_t *result)
+{
+    kve_cache_req_t *st = data;
+
+    KVE_CHECK_OBJ(st, KVE_CACHE_REQ_MAGIC);
+    st->batch = NULL;
+    if (st->lookup_err != 0 || result->err != 0) {
+        forward(st, "bypass", store_failure(st->lookup_err != 0 ? st->lookup_err : result->err), 0);
+        return;
+    }
+    decide(st);
+}
+
+static int start_batch(kve_cache_req_t *st, const char *const *keys, size_t n)
+{
+    static const char get[] = "GET";
+    const char *argv[3][2];
+    size_t argvlen[3][2];
+    kve_kv_command_t cmds[3];
+    kve_kv_batch_opts_t opts = {st->self->conf->store_timeout_ms, NULL, st->self->conf->max_object_size + KVE_CACHE_REPLY_SLACK};
+    kve_kv_t *kv = kve_cache__link(st->self, st->req);
+    int err;
+
+    for (size_t i = 0; i != n; ++i) {
+        argv[i][0] = get, argvlen[i][0] = sizeof(get) - 1;
+        argv[i][1] = keys[i], argvlen[i][1] = strlen(keys[i]);
+        cmds[i] = KVE_KV_COMMAND(2, argv[i], argvlen[i]);
+        cmds[i].flags = KVE_KV_CMD_READ_ONLY;
+    }
+    if (kv == NULL || (st->batch = kve_kv_batch(kv, cmds, n, &opts, on_lookup_reply, on_lookup_done, st, &err)) == NULL)
+        return -1;
+    return 0;
+}
+
+/* the first read: the variant index and the URL's own object */
+static int lookup(kve_cache_req_t *st)
+{
+    char v[128], h[128], b[128];
+    const char *keys[] = {v, h, b};
+    h2o_iovec_t ns = h2o_iovec_init("", 0);
+
+    kve_cache_key_name(v, sizeof(v), ns, st->primary, NULL, "v");
+    kve_cache_key_name(h, sizeof(h), ns, st->primary, NULL, "h");
+    kve_cache_key_name(b, sizeof(b), ns, st->primary, NULL, "b");
+    return start_batch(st, keys, 3);
+}
+
+/* Accept-Encoding reduced to the codings the cache knows, so the origin picks one every request of the key accepts */
+static void reduce_accept_encoding(h2o_req_t *req)
+{
+    kve_buf_t ae = KVE_BUF_INIT;
+    ssize_t i;
+    if (kve_vary_accept_encoding(req->headers.entries, req->headers.size, &ae)) {
+        h2o_iovec_t v = h2o_strdup(&req->pool, ae.base != NULL ? ae.base : "", ae.len);
+        while ((i = h2o_find_header(&req->headers, H2O_TOKEN_ACCEPT_ENCODING, -1)) != -1)
+            h2o_delete_header(&req->headers, i);
+        h2o_add_header(&req->pool, &req->headers, H2O_TOKEN_ACCEPT_ENCODING, NULL, v.base, v.len);
+    }
+    kve_buf_dispose(&ae);
+}
+
+static int on_req(h2o_handler_t *_self, h2o_req_t *req)
+{
+    kve_cache_handler_t *self = (void *)_self;
+    kve_cache_req_t *st = h2o_mem_alloc_shared(&req->pool, sizeof(*st), on_dispose);
+
+    memset(st, 0, sizeof(*st));
+    st->magic = KVE_CACHE_REQ_MAGIC;
+    st->req = req;
+    st->self = self;
+    *h2o_req_getenv(req, H2O_STRLIT(KVE_CACHE_ENV), 1) = h2o_iovec_init((char *)st, 0);
+    /* poisoning (http-cache.md §6): what the key does not cover must not reach the origin */
+    req->headers.size = kve_cache_request_headers_strip(req->headers.entries, req->headers.size);
+    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) &&
+        !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
+        st->phase = KVE_CACHE_PHASE_UNSAFE;
+        st->fwd = "method";
+        return -1;
+    }
+    kve_cc_parse_request(&st->req_cc, req->headers.entries, req->headers.size);
+    st->has_authorization = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1) != -1;
+    reduce_accept_encoding(req);
+    if (kve_cache__primary(self, req, req->input.path, st->primary) != 0)
+        return forward(st, "bypass", "key", 1);
+    if (lookup(st) != 0)
+        return forward(st, "bypass", "store-unavailable", 1);
+    return 0;
+}
+
+void kve_cache_register(h2o_pathconf_t *pathconf, const kve_cache_conf_t *conf)
+{
+    kve_cache_handler_t *self = (void *)h2o_create_handler(pathconf, sizeof(*self));
+
+    self->super.on_req = on_req;
+    self->conf = conf;
+    self->key = (kve_cache_key_conf_t){(kve_cache_query_t)conf->key.query,
+                                       (const char *const *)conf->key.exclude_query.entries,
+                                       conf->key.exclude_query.size,
+                                       (const char *const *)conf->key.headers.entries,
+                                       conf->key.headers.size,
+                                       (const char *const *)conf->key.cookies.entries,
+                                       conf->key.cookies.size};
+    /* no operator grace yet: stale-while-revalidate and stale-if-error come with the background refresh */
+    self->rules = (kve_cache_rules_t){.default_ttl = (int64_t)(conf->default_ttl_ms / 1000),
+                                      .heuristic = conf->heuristic,
+                                      .store_set_cookie = conf->store_set_cookie};
+    kve_cache__register_filter(pathconf);
+}

@@ -1,0 +1,411 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The HTTP cache's output filter (see cache.h, cache_internal.h). It sees every response of a cached route:
+ * - hits were answered by the handler: nothing to do;
+ * - forwarded GETs: decides storability from the final status and header fields (cache_storable.h), adds
+ *   Cache-Status, and when the response is storable tees its body into a buffer while it streams to the client;
+ *   at the end the head record, the body and (with Vary) the variant index are written in ONE atomic batch, every
+ *   key with a TTL (a failed batch leaves nothing half-written). A body past max_object_size abandons the copy and
+ *   keeps streaming. The client never waits for the store;
+ * - a 304 to a revalidation: the stored head is updated with the 304's fields (RFC 9111 §4.3.4) and written back,
+ *   and the client gets the stored response (or its own 304) in place of the upstream's;
+ * - unsafe methods: a 2xx/3xx invalidates the URL, and Location / Content-Location on the same origin (§4.4).
+ */
+#include "handlers/cache_internal.h"
+#include "handlers/cache_conditional.h"
+#include "handlers/cache_headers.h"
+#include "handlers/cache_invalidate.h"
+#include "handlers/cache_response.h"
+#include "handlers/cache_storable.h"
+#include "handlers/cache_vary.h"
+#include "proxy/common.h"
+#include "proxy/err.h"
+#include "proxy/log.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct st_cache_ostream_t {
+    h2o_ostream_t super;
+    kve_cache_req_t *st;
+} cache_ostream_t;
+
+/* --- writes (fire and forget: the batch copies every argument, the request may be gone when it ends) --- */
+
+static void on_write_reply(void *data, size_t i, int err, const kve_kv_reply_t *reply)
+{
+}
+
+static void on_write_done(void *data, const kve_kv_batch_result_t *result)
+{
+    if (result->err != 0)
+        kve_log(KVE_LOG_DEBUG, "cache", "%s failed: %s", (const char *)data, kve_strerror(result->err));
+}
+
+/* one command of up to 6 arguments */
+typedef struct st_cmd_t {
+    const char *argv[6];
+    size_t argvlen[6];
+    size_t argc;
+} cmd_t;
+
+static void arg(cmd_t *c, const char *p, size_t len)
+{
+    KVE_ASSERT(c->argc < KVE_ARRAY_SIZE(c->argv));
+    c->argv[c->argc] = p, c->argvlen[c->argc++] = len;
+}
+
+static void send_writes(h2o_req_t *req, kve_cache_req_t *st, cmd_t *cmds, size_t n, unsigned flags, const char *what)
+{
+    kve_kv_command_t kc[8];
+    kve_kv_batch_opts_t opts = {.flags = flags};
+    kve_kv_t *kv = kve_cache__link(st->self, req);
+    int err;
+
+    KVE_ASSERT(n <= KVE_ARRAY_SIZE(kc));
+    for (size_t i = 0; i != n; ++i)
+        kc[i] = KVE_KV_COMMAND(cmds[i].argc, cmds[i].argv, cmds[i].argvlen);
+    if (kv == NULL || kve_kv_batch(kv, kc, n, &opts, on_write_reply, on_write_done, (void *)what, &err) == NULL)
+        kve_log(KVE_LOG_DEBUG, "cache", "%s not sent: the store is unavailable", what);
+}
+
+/* --- storing --- */
+
+static void commit(h2o_req_t *req, kve_cache_req_t *st)
+{
+    char v[128], h[128], b[128], ph[128], pb[128], ttl[24];
+    h2o_iovec_t ns = h2o_iovec_init("", 0);
+    const uint8_t *variant = st->fill_vary.len != 0 ? st->fill_variant : NULL;
+    kve_buf_t head = KVE_BUF_INIT, index = KVE_BUF_INIT;
+    cmd_t cmds[6] = {{{NULL}}};
+    size_t n = 0;
+    int ttl_len = snprintf(ttl, sizeof(ttl), "%" PRIu64, st->fill_ttl_ms);
+
+    st->fill.body_len = st->fill_body.len - KVE_CACHE_ID_LEN;
+    kve_cache_head_encode(&st->fill, &head);
+    kve_cache_key_name(v, sizeof(v), ns, st->primary, NULL, "v");
+    kve_cache_key_name(h, sizeof(h), ns, st->primary, variant, "h");
+    kve_cache_key_name(b, sizeof(b), ns, st->primary, variant, "b");
+    if (variant != NULL) {
+        kve_cache_index_encode(st->fill_gen, h2o_iovec_init(st->fill_vary.base, st->fill_vary.len), &index);
+        /* the index lives as long as its longest variant: its TTL is set if it has none, extended if shorter */
+        arg(&cmds[n], KVE_STRLIT("SET")), arg(&cmds[n], v, strlen(v)), arg(&cmds[n], index.base, index.len),
+            arg(&cmds[n++], KVE_STRLIT("KEEPTTL"));
+        arg(&cmds[n], KVE_STRLIT("PEXPIRE")), arg(&cmds[n], v, strlen(v)), arg(&cmds[n], ttl, (size_t)ttl_len),
+            arg(&cmds[n++], KVE_STRLIT("NX"));
+        arg(&cmds[n], KVE_STRLIT("PEXPIRE")), arg(&cmds[n], v, strlen(v)), arg(&cmds[n], ttl, (size_t)ttl_len),
+            arg(&cmds[n++], KVE_STRLIT("GT"));
+        kve_cache_key_name(ph, sizeof(ph), ns, st->primary, NULL, "h");
+        kve_cache_key_name(pb, sizeof(pb), ns, st->primary, NULL, "b");
+        arg(&cmds[n], KVE_STRLIT("DEL")), arg(&cmds[n], ph, strlen(ph)), arg(&cmds[n++], pb, strlen(pb));
+    } else {
+        arg(&cmds[n], KVE_STRLIT("DEL")), arg(&cmds[n++], v, strlen(v));
+    }
+    arg(&cmds[n], KVE_STRLIT("SET")), arg(&cmds[n], b, strlen(b)), arg(&cmds[n], st->fill_body.base, st->fill_body.len),
+        arg(&cmds[n], KVE_STRLIT("PX")), arg(&cmds[n++], ttl, (size_t)ttl_len);
+    arg(&cmds[n], KVE_STRLIT("SET")), arg(&cmds[n], h, strlen(h)), arg(&cmds[n], head.base, head.len),
+        arg(&cmds[n], KVE_STRLIT("PX")), arg(&cmds[n++], ttl, (size_t)ttl_len);
+    send_writes(req, st, cmds, n, KVE_KV_BATCH_ATOMIC, "cache store");
+    kve_buf_dispose(&head);
+    kve_buf_dispose(&index);
+    kve_buf_dispose(&st->fill_body);
+}
+
+static void on_tee_send(h2o_ostream_t *_self, h2o_req_t *req, h2o_iovec_t *bufs, size_t n, h2o_send_state_t state)
+{
+    cache_ostream_t *self = (void *)_self;
+    kve_cache_req_t *st = self->st;
+    uint64_t max = st->self->conf->max_object_size;
+
+    for (size_t i = 0; i != n && !st->fill_abandoned; ++i) {
+        if (st->fill_body.len - KVE_CACHE_ID_LEN + bufs[i].len > max) {
+            st->fill_abandoned = 1; /* too big: streams through unstored */
+            kve_buf_dispose(&st->fill_body);
+            break;
+        }
+        kve_buf_append(&st->fill_body, bufs[i].base, bufs[i].len);
+    }
+    if (state == H2O_SEND_STATE_ERROR && !st->fill_abandoned) {
+        st->fill_abandoned = 1;
+        kve_buf_dispose(&st->fill_body);
+    }
+    if (state == H2O_SEND_STATE_FINAL && !st->fill_abandoned)
+        commit(req, st);
+    h2o_ostream_send_next(&self->super, req, bufs, n, state);
+}
+
+/* the fields stored with the response (pool memory: they live as long as the request) */
+static void collect_stored_headers(h2o_req_t *req, kve_cache_req_t *st, const kve_cc_t *cc)
+{
+    h2o_headers_t *res = &req->res.headers;
+    st->fill.headers = h2o_mem_alloc_pool(&req->pool, sizeof(h2o_header_t) * (res->size + 1));
+    for (size_t i = 0; i != res->size; ++i) {
+        const h2o_header_t *hd = res->entries + i;
+        if ((kve_cache_response_header(hd->name->base, hd->name->len, res->entries, res->size, cc) & KVE_CACHE_HDR_NO_STORE) == 0)
+            st->fill.headers[st->fill.num_headers++] = *hd;
+    }
+}
+
+/* whether the forwarded response is stored (sets up the fill), else st->detail says why not */
+static int prepare_fill(h2o_req_t *req, kve_cache_req_t *st)
+{
+    const kve_cache_handler_t *self = st->self;
+    int64_t now = (int64_t)time(NULL);
+    kve_cache_resp_t r;
+    kve_cache_fresh_t f;
+    kve_cache_store_t verdict;
+
+    if (!st->may_store)
+        return 0;
+    kve_cache_resp_parse(&r, req->res.status, req->res.headers.entries, req->res.headers.size, h2o_iovec_init(NULL, 0), now);
+    kve_cache_fresh_compute(&f, &r, &self->rules, now);
+    verdict = kve_cache_storable(req->method, &st->req_cc, st->has_authorization, &r, &f, &self->rules);
+    if (verdict != KVE_CACHE_STORE_OK) {
+        st->detail = kve_cache_store_reason(verdict);
+        return 0;
+    }
+    if (kve_vary_normalize(req->res.headers.entries, req->res.headers.size, &st->fill_vary) != 0) {
+        st->detail = "vary";
+        return 0;
+    }
+    if (req->res.content_length != SIZE_MAX && req->res.content_length > self->conf->max_object_size) {
+        st->detail = "too-big";
+        return 0;
+    }
+    if (req->res.headers.size > KVE_CACHE_MAX_HEADERS) {
+        st->detail = "too-many-fields";
+        return 0;
+    }
+    st->fill.status = req->res.status;
+    st->fill.request_time = st->request_time;
+    st->fill.response_time = now;
+    st->fill.initial_age = kve_cache_initial_age(&r, st->request_time, now);
+    st->fill.fresh = f;
+    if ((st->fill_ttl_ms = kve_cache__ttl_ms(&f, st->fill.initial_age, kve_cache_resp_has_validator(&r), self->conf->keep_ms)) ==
+        0) {
+        st->detail = "stale";
+        return 0;
+    }
+    kve_cache_new_id(st->fill.id);
+    if (st->fill_vary.len != 0) {
+        h2o_iovec_t list = h2o_iovec_init(st->fill_vary.base, st->fill_vary.len);
+        /* the generation of the index found, when it lists the same fields; a new one otherwise */
+        st->fill_gen = st->has_index && h2o_memis(st->vary.base, st->vary.len, list.base, list.len) ? st->gen : st->fill.id;
+        kve_cache__variant(req, st->fill_gen, list, st->fill_variant);
+    }
+    collect_stored_headers(req, st, &r.cc);
+    kve_buf_append(&st->fill_body, st->fill.id, KVE_CACHE_ID_LEN);
+    st->filling = 1;
+    return 1;
+}
+
+static void on_forwarded(h2o_req_t *req, kve_cache_req_t *st, h2o_ostream_t ***slot)
+{
+    int stored = prepare_fill(req, st);
+    if (stored) {
+        cache_ostream_t *tee = (void *)h2o_add_ostream(req, sizeof(*tee), *slot);
+        tee->super.do_send = on_tee_send;
+        tee->st = st;
+        *slot = &tee->super.next;
+        kve_cache__add_status(req, "fwd=%s; fwd-status=%d; stored", st->fwd, req->res.status);
+    } else if (st->detail != NULL) {
+        kve_cache__add_status(req, "fwd=%s; fwd-status=%d; detail=%s", st->fwd, req->res.status, st->detail);
+    } else {
+        kve_cache__add_status(req, "fwd=%s; fwd-status=%d", st->fwd, req->res.status);
+    }
+}
+
+/* --- revalidation: a 304 from upstream --- */
+
+static void on_replace_send(h2o_ostream_t *_self, h2o_req_t *req, h2o_iovec_t *bufs, size_t n, h2o_send_state_t state)
+{
+    cache_ostream_t *self = (void *)_self;
+    kve_cache_req_t *st = self->st;
+    h2o_iovec_t body = h2o_iovec_init(st->raw[KVE_CACHE_RAW_BODY] + KVE_CACHE_ID_LEN, st->head.body_len);
+    int send_body = state == H2O_SEND_STATE_FINAL && req->res.status != 304 &&
+                    !h2o_memis(req->input.method.base, req->input.method.len, H2O_STRLIT("HEAD"));
+    h2o_ostream_send_next(&self->super, req, send_body ? &body : NULL, send_body ? 1 : 0, state);
+}
+
+/*
+ * Fields of the 304 that do not replace the stored ones: those the stored body depends on (its coding, digest and
+ * range, and the entity-tag it was selected by; RFC 9111 §3.2 lets a cache keep them, and cache-tests requires it).
+ */
+static int kept_on_update(h2o_iovec_t name)
+{
+    static const char *const names[] = {"content-encoding", "content-md5", "content-range", "etag"};
+    for (size_t i = 0; i != KVE_ARRAY_SIZE(names); ++i)
+        if (h2o_lcstris(name.base, name.len, names[i], strlen(names[i])))
+            return 1;
+    return 0;
+}
+
+/* whether the 304's field `hd` updates the stored response */
+static int updates(const h2o_header_t *hd, const h2o_headers_t *up, const kve_cc_t *cc)
+{
+    return !kept_on_update(*hd->name) && (kve_cache_response_header(hd->name->base, hd->name->len, up->entries, up->size, cc) &
+                                          (KVE_CACHE_HDR_NO_UPDATE | KVE_CACHE_HDR_NO_STORE)) == 0;
+}
+
+/* the stored fields updated with those of the 304 (RFC 9111 §3.2) */
+static void merge_headers(h2o_req_t *req, kve_cache_req_t *st, kve_cache_head_t *out)
+{
+    const h2o_headers_t *up = &req->res.headers;
+    kve_cc_t cc;
+    size_t i, j;
+
+    kve_cc_init(&cc);
+    kve_cc_parse_response(&cc, up->entries, up->size, h2o_iovec_init(NULL, 0));
+    out->headers = h2o_mem_alloc_pool(&req->pool, sizeof(h2o_header_t) * (st->head.num_headers + up->size));
+    out->num_headers = 0;
+    for (i = 0; i != st->head.num_headers; ++i) {
+        const h2o_header_t *hd = st->head.headers + i;
+        for (j = 0; j != up->size; ++j)
+            if (h2o_lcstris(up->entries[j].name->base, up->entries[j].name->len, hd->name->base, hd->name->len) &&
+                updates(up->entries + j, up, &cc))
+                break;
+        if (j == up->size)
+            out->headers[out->num_headers++] = *hd;
+    }
+    for (j = 0; j != up->size; ++j) {
+        const h2o_header_t *hd = up->entries + j;
+        if (updates(hd, up, &cc) && out->num_headers < KVE_CACHE_MAX_HEADERS)
+            out->headers[out->num_headers++] = *hd;
+    }
+}
+
+/* writes the updated head back and extends the body's (and index's) TTL */
+static void store_updated(h2o_req_t *req, kve_cache_req_t *st, const kve_cache_head_t *head, uint64_t ttl_ms)
+{
+    char v[128], h[128], b[128], ttl[24];
+    h2o_iovec_t ns = h2o_iovec_init("", 0);
+    const uint8_t *variant = st->has_index ? st->variant : NULL;
+    kve_buf_t enc = KVE_BUF_INIT;
+    cmd_t cmds[3] = {{{NULL}}};
+    size_t n = 0;
+    int ttl_len = snprintf(ttl, sizeof(ttl), "%" PRIu64, ttl_ms);
+
+    kve_cache_head_encode(head, &enc);
+    kve_cache_key_name(v, sizeof(v), ns, st->primary, NULL, "v");
+    kve_cache_key_name(h, sizeof(h), ns, st->primary, variant, "h");
+    kve_cache_key_name(b, sizeof(b), ns, st->primary, variant, "b");
+    arg(&cmds[n], KVE_STRLIT("SET")), arg(&cmds[n], h, strlen(h)), arg(&cmds[n], enc.base, enc.len),
+        arg(&cmds[n], KVE_STRLIT("PX")), arg(&cmds[n++], ttl, (size_t)ttl_len);
+    arg(&cmds[n], KVE_STRLIT("PEXPIRE")), arg(&cmds[n], b, strlen(b)), arg(&cmds[n++], ttl, (size_t)ttl_len);
+    if (variant != NULL)
+        arg(&cmds[n], KVE_STRLIT("PEXPIRE")), arg(&cmds[n], v, strlen(v)), arg(&cmds[n], ttl, (size_t)ttl_len),
+            arg(&cmds[n++], KVE_STRLIT("GT"));
+    send_writes(req, st, cmds, n, KVE_KV_BATCH_ATOMIC, "cache update");
+    kve_buf_dispose(&enc);
+}
+
+/* the response's fields become the updated stored ones (less those never passed downstream) */
+static void replace_response_headers(h2o_req_t *req, const kve_cache_head_t *head, const kve_cc_t *cc)
+{
+    req->res.headers = (h2o_headers_t){NULL, 0, 0};
+    for (size_t i = 0; i != head->num_headers; ++i) {
+        const h2o_header_t *hd = head->headers + i;
+        if ((kve_cache_response_header(hd->name->base, hd->name->len, head->headers, head->num_headers, cc) &
+             KVE_CACHE_HDR_NO_FORWARD) == 0)
+            h2o_add_header_by_str(&req->pool, &req->res.headers, hd->name->base, hd->name->len, 1, NULL, hd->value.base,
+                                  hd->value.len);
+    }
+}
+
+static void on_revalidated(h2o_req_t *req, kve_cache_req_t *st, h2o_ostream_t ***slot)
+{
+    int64_t now = (int64_t)time(NULL);
+    kve_cache_head_t head = st->head;
+    kve_cache_resp_t r;
+    cache_ostream_t *o;
+    uint64_t ttl_ms;
+    int not_modified;
+
+    merge_headers(req, st, &head);
+    kve_cache_resp_parse(&r, head.status, head.headers, head.num_headers, h2o_iovec_init(NULL, 0), now);
+    kve_cache_fresh_compute(&head.fresh, &r, &st->self->rules, now);
+    head.request_time = st->request_time;
+    head.response_time = now;
+    head.initial_age = kve_cache_initial_age(&r, st->request_time, now);
+    if ((ttl_ms = kve_cache__ttl_ms(&head.fresh, head.initial_age, 1, st->self->conf->keep_ms)) != 0)
+        store_updated(req, st, &head, ttl_ms);
+    not_modified = st->num_client_cond != 0 &&
+                   kve_cache_not_modified(st->client_cond, st->num_client_cond, r.etag, r.last_modified, r.date, now);
+    req->res.status = not_modified ? 304 : head.status;
+    req->res.reason = kve_cache__reason(req->res.status);
+    replace_response_headers(req, &head, &r.cc);
+    kve_cache__add_age(req, head.initial_age);
+    kve_cache__add_status(req, "fwd=stale; fwd-status=304; ttl=%lld%s", (long long)kve_cache_ttl(&head.fresh, head.initial_age),
+                          ttl_ms != 0 ? "; stored" : "");
+    req->res.content_length = not_modified ? SIZE_MAX : head.body_len;
+    o = (void *)h2o_add_ostream(req, sizeof(*o), *slot);
+    o->super.do_send = on_replace_send;
+    o->st = st;
+    *slot = &o->super.next;
+}
+
+/* --- invalidation (RFC 9111 §4.4) --- */
+
+static void invalidate_path(h2o_req_t *req, kve_cache_req_t *st, h2o_iovec_t path)
+{
+    char v[128], h[128], b[128];
+    uint8_t primary[KVE_CACHE_HASH_LEN];
+    h2o_iovec_t ns = h2o_iovec_init("", 0);
+    cmd_t cmd = {{NULL}};
+
+    if (kve_cache__primary(st->self, req, path, primary) != 0)
+        return;
+    kve_cache_key_name(v, sizeof(v), ns, primary, NULL, "v");
+    kve_cache_key_name(h, sizeof(h), ns, primary, NULL, "h");
+    kve_cache_key_name(b, sizeof(b), ns, primary, NULL, "b");
+    /* without the index no variant is reachable, and the next index gets a new generation */
+    arg(&cmd, KVE_STRLIT("DEL")), arg(&cmd, v, strlen(v)), arg(&cmd, h, strlen(h)), arg(&cmd, b, strlen(b));
+    send_writes(req, st, &cmd, 1, 0, "cache invalidation");
+}
+
+static void on_unsafe(h2o_req_t *req, kve_cache_req_t *st)
+{
+    static const h2o_token_t *const fields[] = {H2O_TOKEN_LOCATION, H2O_TOKEN_CONTENT_LOCATION};
+    h2o_iovec_t path;
+    ssize_t i;
+
+    kve_cache__add_status(req, "fwd=method; fwd-status=%d", req->res.status);
+    if (!kve_cache_invalidates(req->method, req->res.status))
+        return;
+    invalidate_path(req, st, req->input.path);
+    for (size_t f = 0; f != KVE_ARRAY_SIZE(fields); ++f)
+        if ((i = h2o_find_header(&req->res.headers, fields[f], -1)) != -1 &&
+            kve_cache_same_origin_path(req->res.headers.entries[i].value, req->input.scheme->name, req->input.authority, &path) ==
+                0)
+            invalidate_path(req, st, path);
+}
+
+static void on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
+{
+    kve_cache_req_t *st = kve_cache__state(req);
+
+    if (st != NULL) {
+        switch (st->phase) {
+        case KVE_CACHE_PHASE_FORWARD:
+            if (st->revalidating && req->res.status == 304)
+                on_revalidated(req, st, &slot);
+            else
+                on_forwarded(req, st, &slot);
+            break;
+        case KVE_CACHE_PHASE_UNSAFE:
+            on_unsafe(req, st);
+            break;
+        default:
+            break;
+        }
+    }
+    h2o_setup_next_ostream(req, slot);
+}
+
+void kve_cache__register_filter(h2o_pathconf_t *pathconf)
+{
+    h2o_filter_t *f = h2o_create_filter(pathconf, sizeof(*f));
+    f->on_setup_ostream = on_setup_ostream;
+}

@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internals of the HTTP cache shared by its two halves: cache.c (the handler: lookup, hits, delegation) and
+ * cache_fill.c (the output filter: storing, revalidation, invalidation, Cache-Status on forwarded responses).
+ * One kve_cache_req_t per request on a cached route, allocated from the request's pool with a dispose callback
+ * that cancels its batch and frees what it holds; the handler leaves a pointer to it in req->env (which survives
+ * delegation) for the filter.
+ */
+#ifndef KVE_HANDLERS_CACHE_INTERNAL_H
+#define KVE_HANDLERS_CACHE_INTERNAL_H
+
+#include "handlers/cache.h"
+#include "handlers/cache_control.h"
+#include "handlers/cache_freshness.h"
+#include "handlers/cache_key.h"
+#include "handlers/cache_record.h"
+#include "proxy/buf.h"
+#include "proxy/kv.h"
+
+#define KVE_CACHE_REQ_MAGIC 0x6b766361
+/** what a head record and a reply's framing may add to max_object_size in one reply */
+#define KVE_CACHE_REPLY_SLACK (256 * 1024)
+/** the name of the req->env entry holding the request's kve_cache_req_t */
+#define KVE_CACHE_ENV "kvedge.cache"
+
+typedef struct st_kve_cache_handler_t {
+    h2o_handler_t super;
+    const kve_cache_conf_t *conf;
+    kve_cache_key_conf_t key;
+    kve_cache_rules_t rules;
+} kve_cache_handler_t;
+
+typedef enum en_kve_cache_phase_t {
+    KVE_CACHE_PHASE_LOOKUP = 0, /* reading the store */
+    KVE_CACHE_PHASE_HIT,        /* answered from the store */
+    KVE_CACHE_PHASE_FORWARD,    /* delegated to the proxy (miss, stale, bypass) */
+    KVE_CACHE_PHASE_UNSAFE      /* an unsafe method, passed through (may invalidate) */
+} kve_cache_phase_t;
+
+typedef struct st_kve_cache_req_t {
+    uint32_t magic;
+    kve_cache_phase_t phase;
+    h2o_req_t *req;
+    kve_cache_handler_t *self;
+    /** the lookup batch while its callbacks are due */
+    kve_kv_batch_t *batch;
+    int stage; /* 0: index + primary object, 1: the variant */
+    int lookup_err;
+    uint8_t primary[KVE_CACHE_HASH_LEN];
+    uint8_t variant[KVE_CACHE_HASH_LEN];
+    /** what the lookup read (malloc'd; NULL when absent) */
+    char *raw[3];
+    size_t raw_len[3];
+    /** the variant index found (pointing into raw[0]) */
+    int has_index;
+    const char *gen;
+    h2o_iovec_t vary;
+    /** the stored object (valid when have_head; its strings point into raw[1]) */
+    int have_head;
+    kve_cache_head_t head;
+    /** the request */
+    kve_cc_t req_cc;
+    int has_authorization;
+    int64_t request_time;
+    /** Cache-Status: fwd, and why nothing is stored (NULL: decided by the filter) */
+    const char *fwd;
+    const char *detail;
+    /** the lookup worked, so the response may be stored */
+    int may_store;
+    /** the request went upstream with the stored validators; the client's own conditionals */
+    int revalidating;
+    h2o_header_t *client_cond;
+    size_t num_client_cond;
+    /** filling: the head being built, the body ("<id><bytes>"), the Vary list and TTL */
+    int filling;
+    int fill_abandoned;
+    kve_cache_head_t fill;
+    kve_buf_t fill_body;
+    kve_buf_t fill_vary;
+    const char *fill_gen;
+    uint8_t fill_variant[KVE_CACHE_HASH_LEN];
+    uint64_t fill_ttl_ms;
+} kve_cache_req_t;
+
+/** indexes of kve_cache_req_t.raw */
+enum { KVE_CACHE_RAW_INDEX = 0, KVE_CACHE_RAW_HEAD = 1, KVE_CACHE_RAW_BODY = 2 };
+
+/** The request's state, or NULL when the cache handler did not see it. */
+kve_cache_req_t *kve_cache__state(h2o_req_t *req);
+
+/** Registers the output filter on `pathconf`. */
+void kve_cache__register_filter(h2o_pathconf_t *pathconf);
+
+/** The primary key hash of a GET of `path` on the request's scheme and host. Returns 0, or -1 (not cacheable). */
+int kve_cache__primary(kve_cache_handler_t *self, h2o_req_t *req, h2o_iovec_t path, uint8_t out[KVE_CACHE_HASH_LEN]);
+
+/** The variant hash for generation `gen` and the normalised Vary list `vary`, from the request's header fields. */
+void kve_cache__variant(h2o_req_t *req, const char *gen, h2o_iovec_t vary, uint8_t out[KVE_CACHE_HASH_LEN]);
+
+/**
+ * How long the keys of an object with freshness `f` at age `age` are kept (ms): the rest of its freshness, the
+ * longer of its stale windows, and `keep` when it has a validator. 0: not worth storing.
+ */
+uint64_t kve_cache__ttl_ms(const kve_cache_fresh_t *f, int64_t age, int has_validator, uint64_t keep_ms);
+
+/** Adds the Cache-Status member `fmt` (after "kvedge; ") to the response. */
+void kve_cache__add_status(h2o_req_t *req, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/** Adds `Age: <age>` to the response. */
+void kve_cache__add_age(h2o_req_t *req, int64_t age);
+
+/** The reason phrase of `status` (generic ones for the less common codes). */
+const char *kve_cache__reason(int status);
+
+/** The link to the route's store on the request's thread (NULL: none). */
+kve_kv_t *kve_cache__link(kve_cache_handler_t *self, h2o_req_t *req);
+
+#endif
