@@ -3,8 +3,8 @@
  * The key finder, kve_cmd_keys() (declared in kv_commands.h with the table it reads). One interpreter for
  * every command: Redis 7.0's getKeysUsingKeySpecs() over the generated key specs, then, where the specs
  * cannot say and Redis falls back to the command's own code, that code's rules when it finds keys (SORT,
- * SORT_RO, MIGRATE ... KEYS). Redis 7.0's other fallbacks (EVAL*, FCALL*, Z*STORE, ZUNION..., *MPOP,
- * *INTERCARD, XREAD*) find no keys whenever the specs fail, up to their atoi() reading of counts. The result
+ * SORT_RO, MIGRATE ... KEYS, XREAD and XREADGROUP). Redis 7.0's other fallbacks (EVAL*, FCALL*, Z*STORE,
+ * ZUNION..., *MPOP, *INTERCARD) find no keys whenever the specs fail, up to their atoi() reading of counts. The result
  * is a few ranges rather than a list of positions, so finding the keys of MSET with 10,000 pairs costs what
  * GET's does. Checked against a real redis-server's COMMAND GETKEYS by
  * tests/integration/platform_keys.test.mjs.
@@ -156,6 +156,29 @@ static void migrate_keys(size_t argc, const char *const *argv, const size_t *arg
     add_range(keys, first, last, 1, KVE_KEYF_RW | KVE_KEYF_ACCESS | KVE_KEYF_DELETE);
 }
 
+/* Redis' xreadGetKeys(): from argument 1, skip BLOCK's and COUNT's one argument, GROUP's two and NOACK; the first
+ * STREAMS is the keyword (anything else first: a syntax error, no keys); half of what follows are keys. It finds
+ * keys where the specs do not, e.g. when STREAMS is also a later argument (XREADGROUP's spec searches from 4). */
+static void xread_keys(size_t argc, const char *const *argv, const size_t *argvlen, kve_cmd_keys_t *keys)
+{
+    size_t i, num;
+
+    for (i = 1; i < argc; ++i) {
+        if (is_word(argv[i], argvlen[i], "block") || is_word(argv[i], argvlen[i], "count"))
+            i += 1;
+        else if (is_word(argv[i], argvlen[i], "group"))
+            i += 2;
+        else if (!is_word(argv[i], argvlen[i], "noack"))
+            break;
+    }
+    if (i >= argc || !is_word(argv[i], argvlen[i], "streams"))
+        return;
+    num = argc - i - 1;
+    if (num == 0 || num % 2 != 0)
+        return;
+    add_range(keys, i + 1, i + num / 2, 1, KVE_KEYF_RW | KVE_KEYF_ACCESS);
+}
+
 /* where the specs failed: the command's own rules in Redis, for the commands whose rules find keys then */
 static size_t fallback(const kve_cmd_info_t *info, size_t argc, const char *const *argv, const size_t *argvlen,
                        kve_cmd_keys_t *keys)
@@ -167,6 +190,8 @@ static size_t fallback(const kve_cmd_info_t *info, size_t argc, const char *cons
         add_range(keys, 1, 1, 1, KVE_KEYF_RO | KVE_KEYF_ACCESS);
     else if (strcmp(info->name, "migrate") == 0)
         migrate_keys(argc, argv, argvlen, keys);
+    else if (strcmp(info->name, "xread") == 0 || strcmp(info->name, "xreadgroup") == 0)
+        xread_keys(argc, argv, argvlen, keys);
     return keys->count;
 }
 
