@@ -385,7 +385,7 @@ static void on_error(kve_httpclient_req_t *hreq, void *data, int err, const char
         link->super.stats->state != KVE_KV_DOWN) {
         char why[200];
         snprintf(why, sizeof(why), "%s (%s)", kve_strerror(err), detail != NULL ? detail : "");
-        if (err == KVE_EUPSTREAM_TLS)
+        if (err == KVE_EUPSTREAM_TLS && !link->logged_down) /* once per outage, as the line go_down writes */
             kve_log(KVE_LOG_ERROR, "kv-rest", "TLS with %s failed: %s", link->super.peer,
                     detail != NULL ? detail : kve_strerror(err));
         go_down(link, why);
