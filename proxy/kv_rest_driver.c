@@ -373,6 +373,12 @@ static void on_body(kve_httpclient_req_t *hreq, void *data, const char *bytes, s
     on_complete(r);
 }
 
+static int is_unreachable(int err)
+{
+    return err == KVE_EUPSTREAM_CONNECT || err == KVE_EUPSTREAM_RESOLVE || err == KVE_EUPSTREAM_CONNECT_TIMEOUT ||
+           err == KVE_EUPSTREAM_TLS;
+}
+
 static void on_error(kve_httpclient_req_t *hreq, void *data, int err, const char *detail)
 {
     rest_req_t *r = data;
@@ -381,8 +387,9 @@ static void on_error(kve_httpclient_req_t *hreq, void *data, int err, const char
 
     KVE_CHECK_OBJ(r, REQ_MAGIC);
     r->hreq = NULL;
-    if (err != KVE_ESHUTDOWN && err != KVE_EUPSTREAM_IO_TIMEOUT && err != KVE_EUPSTREAM_DEADLINE &&
-        link->super.stats->state != KVE_KV_DOWN) {
+    /* the store cannot be reached (no connection, no TLS): the link goes down; a request that failed on a connection
+     * (closed, reset, cut mid-reply) fails its commands only, as a timeout does */
+    if (is_unreachable(err) && link->super.stats->state != KVE_KV_DOWN) {
         char why[200];
         snprintf(why, sizeof(why), "%s (%s)", kve_strerror(err), detail != NULL ? detail : "");
         if (err == KVE_EUPSTREAM_TLS && !link->logged_down) /* once per outage, as the line go_down writes */

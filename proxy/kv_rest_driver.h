@@ -14,8 +14,10 @@
  * (strings, integers, nil, nested arrays, {"error"} entries as KVE_REPLY_ERROR).
  *
  * Errors: HTTP 401/403 -> KVE_EAUTH (the link stays down, one log line per episode, never the token), 413 ->
- * KVE_ETOO_LARGE, 429 -> KVE_ERATE_LIMITED, 5xx and anything unexpected -> KVE_EPROTO, a network error ->
- * KVE_ECONN (and the link goes down, reconnecting with backoff through a PING), an I/O timeout -> KVE_ETIMEDOUT.
+ * KVE_ETOO_LARGE, 429 -> KVE_ERATE_LIMITED, 5xx and anything unexpected -> KVE_EPROTO, a store that cannot be
+ * reached (refused, unresolved, connect timeout, TLS) -> KVE_ECONN and the link goes down (reconnecting with backoff
+ * through a PING), a connection lost mid-request -> KVE_ECONN for that request's commands, an I/O timeout ->
+ * KVE_ETIMEDOUT.
  * A response body is read up to a bound derived from its commands' max_reply_size (and max_response_size): past
  * it the request is dropped and its commands get KVE_REPLY_TOO_BIG, without the bytes being kept.
  *
