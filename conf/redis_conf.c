@@ -5,8 +5,61 @@
  */
 #include "conf/config.h"
 #include "conf/config_internal.h"
+#include "proxy/httpclient.h"
+#include "proxy/kv_rest_driver.h"
 
 #include <string.h>
+#include <strings.h>
+
+/* the key node of `key` in the store's mapping, else the store's node (for pointing at the offending key) */
+static const kve_node_t *at_key(const kve_node_t *node, const char *key)
+{
+    return node->type == KVE_NODE_MAPPING ? kve_config__at_key(node, key) : node;
+}
+
+/*
+ * A KV REST store (http:// or https:// URL): a token is required (the store refuses requests without one), Redis'
+ * users are meaningless, ca_file only makes sense with https. The URL and the CA file are checked by building the
+ * HTTP client's upstream once (the runtime builds it again in the stores set).
+ */
+static int check_rest(kve_conf_t *conf, const kve_node_t *node, const kve_redis_conf_t *redis)
+{
+    static const char *const redis_only[] = {"username", "password", "read_only_username", "read_only_password"};
+    const char *const given[] = {redis->username, redis->password, redis->read_only_username, redis->read_only_password};
+    kve_httpclient_conf_t hc;
+    kve_httpclient_upstream_t *up;
+    char err[256], origin[1024], prefix[1024];
+
+    for (size_t i = 0; i != sizeof(given) / sizeof(given[0]); ++i) {
+        if (given[i] != NULL) {
+            kve_conf_error(conf, at_key(node, redis_only[i]),
+                           "%s: a KV REST store (http:// or https:// url) authenticates with a token, not Redis users",
+                           redis_only[i]);
+            return -1;
+        }
+    }
+    if (redis->token == NULL || redis->token[0] == '\0') {
+        kve_conf_error(conf, node, "a KV REST store (http:// or https:// url) needs its token: token, token_file or token: ${ENV}");
+        return -1;
+    }
+    if (redis->ca_file != NULL && strncasecmp(redis->url, "https://", 8) != 0) {
+        kve_conf_error(conf, at_key(node, "ca_file"), "ca_file: only an https:// store verifies a certificate");
+        return -1;
+    }
+    if (kve_kv_rest_split_url(redis->url, origin, sizeof(origin), prefix, sizeof(prefix), err, sizeof(err)) != 0) {
+        kve_conf_error(conf, at_key(node, "url"), "url: %s", err);
+        return -1;
+    }
+    kve_httpclient_conf_defaults(&hc);
+    hc.url = origin;
+    hc.ca_file = redis->ca_file;
+    if ((up = kve_httpclient_upstream_create(&hc, err, sizeof(err))) == NULL) {
+        kve_conf_error(conf, at_key(node, "url"), "url: %s", err);
+        return -1;
+    }
+    kve_httpclient_upstream_destroy(up);
+    return 0;
+}
 
 int kve_config__check_redis(kve_conf_t *conf, const kve_node_t *node, void *obj)
 {
@@ -14,6 +67,14 @@ int kve_config__check_redis(kve_conf_t *conf, const kve_node_t *node, void *obj)
     kve_redis_target_t target;
     char err[256];
 
+    if (kve_redis_url_is_rest(redis->url))
+        return check_rest(conf, node, redis);
+    if (redis->token != NULL || redis->ca_file != NULL) {
+        kve_conf_error(conf, at_key(node, redis->token != NULL ? "token" : "ca_file"),
+                       "%s: only a KV REST store (an http:// or https:// url) takes a token or a CA file",
+                       redis->token != NULL ? "token" : "ca_file");
+        return -1;
+    }
     if (strcmp(redis->url, "embedded") == 0) {
         if (redis->read_only_username != NULL || redis->read_only_password != NULL) {
             kve_conf_error(
@@ -34,7 +95,12 @@ int kve_config__check_redis(kve_conf_t *conf, const kve_node_t *node, void *obj)
 
 const kve_directive_t kve_config__redis_directives[] = {
     {"url", KVE_T_STRING, KVE_FIELD(kve_redis_conf_t, url), KVE_F_HIDDEN, .min = 1, .dflt = "embedded",
-     .doc = "\"embedded\", redis://[user:pass@]host:port/db or unix:///path?db=N"},
+     .doc = "\"embedded\", redis://[user:pass@]host:port/db, unix:///path?db=N, or a KV REST store: https://host[:port] "
+            "(Upstash, Vercel KV, another kvedge's /kv; http:// on loopback)"},
+    {"token", KVE_T_STRING, KVE_FIELD(kve_redis_conf_t, token), KVE_F_SECRET, 1, 4096,
+     .doc = "KV REST store: the bearer token (or token_file, or ${ENV}); required there"},
+    {"ca_file", KVE_T_STRING, KVE_FIELD(kve_redis_conf_t, ca_file), .min = 1,
+     .doc = "KV REST store over https: the CA bundle that verifies its certificate (default: the system's)"},
     {"username", KVE_T_STRING, KVE_FIELD(kve_redis_conf_t, username), .doc = "ACL user (overrides the URL's)"},
     {"password", KVE_T_STRING, KVE_FIELD(kve_redis_conf_t, password), KVE_F_SECRET,
      .doc = "overrides the URL's (or password_file)"},

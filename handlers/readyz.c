@@ -161,7 +161,9 @@ static void on_pong(void *data, size_t index, int err, const kve_kv_reply_t *rep
     ping->cmd = NULL;
     if (err != 0)
         why = kve_strerror(err);
-    else if (!(reply->type == KVE_REPLY_STATUS && reply->len == 4 && memcmp(reply->str, "PONG", 4) == 0))
+    /* a KV REST store cannot tell a status reply from a string (JSON has strings only): either is PONG */
+    else if (!((reply->type == KVE_REPLY_STATUS || reply->type == KVE_REPLY_STRING) && reply->len == 4 &&
+               memcmp(reply->str, "PONG", 4) == 0))
         why = reply->type == KVE_REPLY_ERROR ? reply->str : "unexpected reply";
     if (why != NULL)
         add_failure(&mail->failure, mail->thread, ping->store, ping->ro, ping->name, why);

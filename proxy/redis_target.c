@@ -11,6 +11,7 @@
 #include <netdb.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <openssl/crypto.h>
@@ -165,6 +166,11 @@ static int parse_tcp(const char *rest, kve_redis_target_t *out, char *err, size_
     return 0;
 }
 
+int kve_redis_url_is_rest(const char *url)
+{
+    return url != NULL && (strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0);
+}
+
 int kve_redis_parse_url(const char *url, kve_redis_target_t *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof(*out));
@@ -177,7 +183,7 @@ int kve_redis_parse_url(const char *url, kve_redis_target_t *out, char *err, siz
     } else if (strncmp(url, "rediss://", 9) == 0) {
         snprintf(err, errlen, "rediss:// (TLS) is not supported: hiredis 0.14 has no TLS; use a local TLS tunnel or a unix socket");
     } else {
-        snprintf(err, errlen, "expected \"embedded\", a redis:// URL or a unix:// URL");
+        snprintf(err, errlen, "expected \"embedded\", a redis:// or unix:// URL, or an http(s):// URL of a KV REST store");
     }
     kve_redis_target_dispose(out);
     return -1;

@@ -11,8 +11,14 @@
 #include <stdint.h>
 
 typedef struct st_kve_redis_conf_t {
-    /** "embedded", redis://[user:pass@]host[:port][/db] or unix:///path[?db=N] */
+    /**
+     * "embedded", redis://[user:pass@]host[:port][/db] or unix:///path[?db=N]; or http:// / https:// for a store
+     * reached over the KV REST protocol (Upstash, Vercel KV, another kvedge's /kv: proxy/kv_rest_driver.h)
+     */
     char *url;
+    /** a KV REST store: the bearer token (a secret; required) and, for https, the CA bundle (NULL: the system's) */
+    char *token;
+    char *ca_file;
     /** override the URL's credentials when set (password is a secret) */
     char *username;
     char *password;
@@ -57,6 +63,9 @@ typedef struct st_kve_redis_target_t {
      */
     const struct st_kve_redis_target_t *kill_via;
 } kve_redis_target_t;
+
+/** Whether `url` names a KV REST store (http:// or https://, case-insensitive scheme). */
+int kve_redis_url_is_rest(const char *url);
 
 /**
  * Parses a redis:// or unix:// URL (pure; no resolution). Returns 0, or -1 with a message in `err`.

@@ -6,6 +6,7 @@
 #include "proxy/stores.h"
 #include "proxy/common.h"
 #include "proxy/kv_redis.h"
+#include "proxy/kv_rest_driver.h"
 
 #include <string.h>
 
@@ -13,6 +14,10 @@ typedef struct st_store_t {
     kve_store_spec_t spec;
     kve_redis_target_t target, target_ro;
     int has_ro;
+    /** a KV REST store (spec.redis->url http:// or https://): the HTTP upstream every thread's link shares */
+    kve_httpclient_upstream_t *up;
+    kve_kv_rest_conf_t rest;
+    char origin[1024], prefix[1024];
 } store_t;
 
 struct st_kve_stores_t {
@@ -56,6 +61,31 @@ static int init_ro(store_t *s, const char *sock, char *err, size_t errlen)
     return 0;
 }
 
+/* a KV REST store: its upstream (URL, TLS context) and the links' settings */
+static int init_rest(store_t *s, char *err, size_t errlen)
+{
+    const kve_redis_conf_t *redis = s->spec.redis;
+    kve_httpclient_conf_t hc;
+
+    if (kve_kv_rest_split_url(redis->url, s->origin, sizeof(s->origin), s->prefix, sizeof(s->prefix), err, errlen) != 0)
+        return -1;
+    kve_httpclient_conf_defaults(&hc);
+    hc.url = s->origin;
+    hc.ca_file = redis->ca_file;
+    hc.connect_timeout_ms = redis->connect_timeout_ms;
+    /* a request that makes no progress for this long fails its commands (they have timed out long before) */
+    hc.io_timeout_ms = redis->command_timeout_ms + redis->connect_timeout_ms;
+    if ((s->up = kve_httpclient_upstream_create(&hc, err, errlen)) == NULL)
+        return -1;
+    s->rest = (kve_kv_rest_conf_t){.store_name = s->spec.name,
+                                   .token = redis->token,
+                                   .prefix = s->prefix,
+                                   .command_timeout_ms = redis->command_timeout_ms,
+                                   .reconnect_max_delay_ms = redis->reconnect_max_delay_ms,
+                                   .breaker_threshold = (uint64_t)redis->breaker_threshold};
+    return 0;
+}
+
 /* with several stores, says which one `err` is about: "store NAME: " in front */
 static void name_in_error(const char *name, size_t n, char *err, size_t errlen)
 {
@@ -80,7 +110,9 @@ kve_stores_t *kve_stores_create(const kve_store_spec_t *specs, size_t n, const c
         store_t *s = set->stores + i;
         s->spec = specs[i];
         ++set->num_stores; /* from here on, destroy disposes its targets */
-        if (init_rw(s, embedded_socket, err, errlen) != 0 || init_ro(s, embedded_socket, err, errlen) != 0) {
+        if (kve_redis_url_is_rest(s->spec.redis->url)
+                ? init_rest(s, err, errlen) != 0
+                : init_rw(s, embedded_socket, err, errlen) != 0 || init_ro(s, embedded_socket, err, errlen) != 0) {
             name_in_error(s->spec.name, n, err, errlen);
             kve_stores_destroy(set);
             return NULL;
@@ -102,6 +134,10 @@ void kve_stores_thread_start(kve_stores_t *set, kve_thread_t *thread)
         const store_t *s = set->stores + i;
         links[i].name = s->spec.name;
         links[i].has_ro = s->has_ro;
+        if (s->up != NULL) {
+            links[i].rw = kve_kv_rest_create(&thread->ctx, s->up, &s->rest, &links[i].rw_stats);
+            continue;
+        }
         links[i].rw = kve_kv_redis_create(thread->ctx.loop, &s->target, s->spec.redis, &links[i].rw_stats);
         if (s->has_ro)
             links[i].ro = kve_kv_redis_create(thread->ctx.loop, &s->target_ro, s->spec.redis, &links[i].ro_stats);
@@ -139,6 +175,7 @@ void kve_stores_destroy(kve_stores_t *set)
     for (size_t i = 0; i != set->num_stores; ++i) {
         kve_redis_target_dispose(&set->stores[i].target);
         kve_redis_target_dispose(&set->stores[i].target_ro);
+        kve_httpclient_upstream_destroy(set->stores[i].up);
     }
     free(set->stores);
     free(set->links);

@@ -244,6 +244,79 @@ TEST(store_specs)
     kve_config_dispose(&cfg);
 }
 
+/* issue 9: a store whose url is http:// or https:// is a KV REST store, with a token (a secret: token_file and
+ * ${ENV} work as for the others) and, for https, a CA file; every Redis form keeps working */
+static int load_error(const char *yaml, const char *want)
+{
+    kve_config_t cfg = {0};
+    char *errors;
+    int ret = load_config(yaml, &cfg, &errors), found = strstr(errors, want) != NULL;
+
+    if (!found || ret == 0)
+        fprintf(stderr, "want an error with \"%s\", got: %s", want, errors);
+    if (strstr(errors, "s3cr3t-token") != NULL) {
+        fprintf(stderr, "the token is shown: %s", errors);
+        found = 0;
+    }
+    free(errors);
+    kve_config_dispose(&cfg);
+    return ret != 0 && found;
+}
+
+TEST(rest_stores)
+{
+    kve_config_t cfg = {0};
+    char *errors, path[] = "/tmp/kve_test_token_XXXXXX";
+    int fd = mkstemp(path);
+
+    CHECK_EQ_INT(load_config("stores:\n  central: { url: https://eu1.example.upstash.io, token: s3cr3t-token }\n"
+                             "  local: embedded\n  tcp: redis://127.0.0.1:7001\nkv:\n  store: central\n" TOKENS,
+                             &cfg, &errors),
+                 0);
+    CHECK_EQ_STR(errors, "");
+    CHECK_EQ_STR(cfg.stores.entries[0].redis->token, "s3cr3t-token");
+    CHECK(kve_redis_url_is_rest(cfg.stores.entries[0].redis->url));
+    CHECK(!kve_redis_url_is_rest(cfg.stores.entries[1].redis->url));
+    free(errors);
+    kve_config_dispose(&cfg);
+
+    /* redis: with a path prefix (another kvedge's /kv), the token from the environment */
+    setenv("KVE_TEST_REST_TOKEN", "s3cr3t-token", 1);
+    memset(&cfg, 0, sizeof(cfg));
+    CHECK_EQ_INT(load_config("redis: { url: 'http://127.0.0.1:9/kv', token: '${KVE_TEST_REST_TOKEN}' }\n", &cfg, &errors), 0);
+    CHECK_EQ_STR(errors, "");
+    CHECK_EQ_STR(cfg.redis.token, "s3cr3t-token");
+    free(errors);
+    kve_config_dispose(&cfg);
+
+    /* token_file */
+    CHECK(fd >= 0);
+    CHECK_EQ_INT(write(fd, "s3cr3t-token\n", 13), 13);
+    close(fd);
+    {
+        char yaml[256];
+        snprintf(yaml, sizeof(yaml), "redis: { url: 'https://127.0.0.1:9', token_file: '%s' }\n", path);
+        memset(&cfg, 0, sizeof(cfg));
+        CHECK_EQ_INT(load_config(yaml, &cfg, &errors), 0);
+        CHECK_EQ_STR(errors, "");
+        CHECK_EQ_STR(cfg.redis.token, "s3cr3t-token");
+        free(errors);
+        kve_config_dispose(&cfg);
+    }
+    unlink(path);
+
+    CHECK(load_error("redis: https://eu1.example.upstash.io\n", "needs its token"));
+    CHECK(load_error("redis: { url: 'https://127.0.0.1:9', token: '${KVE_TEST_SURELY_UNSET:-}' }\n", "token"));
+    CHECK(load_error("redis: { url: 'redis://127.0.0.1:7000', token: s3cr3t-token }\n",
+                     "only a KV REST store (an http:// or https:// url) takes a token"));
+    CHECK(load_error("redis: { url: 'http://127.0.0.1:9', token: s3cr3t-token, ca_file: /etc/ssl/certs/ca-certificates.crt }\n",
+                     "ca_file: only an https:// store"));
+    CHECK(load_error("redis: { url: 'https://127.0.0.1:9', token: s3cr3t-token, password: x }\n",
+                     "password: a KV REST store (http:// or https:// url) authenticates with a token"));
+    CHECK(load_error("redis: { url: 'https://127.0.0.1:9', token: s3cr3t-token, ca_file: /nonexistent/ca.pem }\n", "url:"));
+    CHECK(load_error("redis: { url: 'https://127.0.0.1:9/kv?x=1', token: s3cr3t-token }\n", "no query"));
+}
+
 void kve_suite_conf_stores(void)
 {
     RUN(dict_in_file_order);
@@ -251,4 +324,5 @@ void kve_suite_conf_stores(void)
     RUN(dict_errors);
     RUN(store_ids);
     RUN(store_specs);
+    RUN(rest_stores);
 }

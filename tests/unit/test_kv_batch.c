@@ -13,6 +13,9 @@
 #include "proxy/common.h"
 #include "proxy/err.h"
 #include "proxy/kv_redis.h"
+#include "proxy/kv_internal.h"
+#include "proxy/kv_rest_driver.h"
+#include "kvedge_server.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -23,6 +26,14 @@ typedef struct st_backend_t {
     const char *name;
     kve_kv_t *(*create)(h2o_loop_t *loop);
     int fake;
+    /**
+     * the KV REST driver: a command's reply comes with the others of its /pipeline (where the Redis driver answers a
+     * command before a slow one behind it, the REST driver answers them all when the slowest is done), and no
+     * blocking command exists (a script that runs for a while stands in for BLPOP)
+     */
+    int rest;
+    /** called before the loop is destroyed (may be NULL) */
+    void (*cleanup)(void);
 } backend_t;
 
 static h2o_loop_t *loop;
@@ -56,6 +67,24 @@ static void add(cmds_t *c, const char *fmt, ...)
         c->argvlen[i][argc++] = strlen(p);
     }
     c->cmd[i] = KVE_KV_COMMAND(argc, c->argv[i], c->argvlen[i]);
+}
+
+/* a command that takes `ms` to answer (and blocks nothing else of the store but its connection): BLPOP on a key
+ * nobody pushes to; over REST, where blocking commands are refused, a script that waits as long */
+static void add_slow(cmds_t *c, const char *key, unsigned ms)
+{
+    static const char script[] = "local t=redis.call('TIME') local e=t[1]*1000000+t[2]+tonumber(ARGV[1])*1000 "
+                                 "repeat t=redis.call('TIME') until t[1]*1000000+t[2]>=e return 1";
+    size_t i;
+
+    if (!backend->rest) {
+        add(c, "BLPOP %s %u.%03u", key, ms / 1000, ms % 1000);
+        return;
+    }
+    add(c, "EVAL - 0 %u", ms);
+    i = c->n - 1;
+    c->argv[i][1] = script;
+    c->argvlen[i][1] = sizeof(script) - 1;
 }
 
 /* --- a recorder of one batch's callbacks --- */
@@ -226,7 +255,7 @@ TEST(cancel_with_replies_pending)
     cmds_t c = {0};
     rec_t r;
     kve_kv_stats_t st;
-    add(&c, "BLPOP kvb:none 0.2");
+    add_slow(&c, "kvb:none", 200);
     add(&c, "ECHO after");
     send_batch(&r, &c, NULL);
     kve_kv_batch_cancel(r.b);
@@ -247,7 +276,7 @@ TEST(timeout_then_late_reply)
 
     kve_kv_get_stats(kv, &before);
     add(&c, "ECHO first");
-    add(&c, "BLPOP kvb:none 0.3");
+    add_slow(&c, "kvb:none", 300);
     add(&c, "ECHO last");
     t0 = h2o_now(loop);
     send_batch(&r, &c, &opts);
@@ -255,7 +284,10 @@ TEST(timeout_then_late_reply)
     CHECK(r.done_at - t0 >= 45 && r.done_at - t0 < 250);
     CHECK_EQ_UINT(r.got, 3);
     CHECK_EQ_INT(r.out_of_order, 0);
-    CHECK_EQ_INT(r.err[0], 0);
+    if (backend->rest)
+        CHECK_EQ_INT(r.err[0], KVE_ETIMEDOUT); /* its reply comes with the slow one's, in the same /pipeline */
+    else
+        CHECK_EQ_INT(r.err[0], 0);
     CHECK_EQ_INT(r.err[1], KVE_ETIMEDOUT);
     CHECK(r.err[2] == KVE_ETIMEDOUT || r.err[2] == 0); /* answered before the timeout by a driver that reorders */
     CHECK_EQ_INT(r.result.err, KVE_ETIMEDOUT);
@@ -278,8 +310,8 @@ TEST(group_times_out_together_and_counts_once)
 
     if (backend->fake)
         kve_kv_fake_get_stats(kv, &fs0);
-    add(&a, "BLPOP kvb:none 0.3");
-    add(&b, "BLPOP kvb:none2 0.3");
+    add_slow(&a, "kvb:none", 300);
+    add_slow(&b, "kvb:none2", 300);
     send_batch(&ra, &a, &oa);
     send_batch(&rb, &b, &ob);
     CHECK(pump_until(&rb.done, 1000));
@@ -305,7 +337,9 @@ TEST(any_number_of_distinct_timeouts)
     for (i = 0; i != N; ++i) {
         kve_kv_batch_opts_t opts = {.timeout_ms = 20 + 7 * i};
         memset(&c[i], 0, sizeof(c[i]));
-        add(&c[i], "BLPOP kvb:t%zu 0.3", i);
+        char key[32];
+        snprintf(key, sizeof(key), "kvb:t%zu", i);
+        add_slow(&c[i], key, 300);
         send_batch(&r[i], &c[i], &opts);
     }
     for (uint64_t end = h2o_now(loop) + 2000; !all && h2o_now(loop) < end;) {
@@ -427,7 +461,7 @@ TEST(destroy_with_batches_pending)
     kve_kv_stats_t st;
 
     kv = own;
-    add(&c, "BLPOP kvb:none 0.3");
+    add_slow(&c, "kvb:none", 300);
     add(&c, "ECHO after");
     send_batch(&r, &c, NULL);
     pump_until(NULL, 30); /* on its way */
@@ -504,12 +538,238 @@ TEST(fake_failures)
     kve_kv_fake_refuse_sends(kv, 0);
 }
 
+/* --- the KV REST driver only (issue 9) --- */
+
+static kve_test_kvedge_t *kvedge;
+static kve_httpclient_upstream_t *rest_up, *rest_dead_up;
+static h2o_globalconf_t rest_globalconf;
+static h2o_context_t rest_ctx;
+static int rest_ctx_ready;
+static char rest_origin[128], rest_prefix[64];
+
+static h2o_context_t *rest_context(h2o_loop_t *l)
+{
+    if (!rest_ctx_ready) {
+        h2o_config_init(&rest_globalconf);
+        h2o_config_register_host(&rest_globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+        h2o_context_init(&rest_ctx, l, &rest_globalconf);
+        rest_ctx_ready = 1;
+    }
+    return &rest_ctx;
+}
+
+static void rest_cleanup(void)
+{
+    if (!rest_ctx_ready)
+        return;
+    h2o_context_dispose(&rest_ctx);
+    h2o_config_dispose(&rest_globalconf);
+    rest_ctx_ready = 0;
+}
+
+static kve_kv_t *rest_link(h2o_loop_t *l, kve_httpclient_upstream_t *up, const char *token, kve_kv_stats_t *stats)
+{
+    kve_kv_rest_conf_t conf = {.store_name = "central",
+                               .token = token,
+                               .prefix = rest_prefix,
+                               .command_timeout_ms = 2000,
+                               .reconnect_max_delay_ms = 200,
+                               .breaker_threshold = 1000};
+    return kve_kv_rest_create(rest_context(l), up, &conf, stats);
+}
+
+static kve_kv_t *create_rest(h2o_loop_t *l)
+{
+    return rest_link(l, rest_up, KVE_TEST_KVEDGE_TOKEN, NULL);
+}
+
+/* a batch of commands given as (argc, argv, argvlen) triples, its replies kept whole */
+typedef struct st_whole_t {
+    int done, err[8], type[8];
+    size_t len[8], elements[8];
+    char str[8][256];
+    long long integer[8];
+    kve_kv_batch_result_t result;
+    kve_kv_reply_t *copy[8];
+} whole_t;
+
+static void on_whole_reply(void *data, size_t i, int err, const kve_kv_reply_t *reply)
+{
+    whole_t *w = data;
+    w->err[i] = err;
+    if (reply == NULL)
+        return;
+    w->type[i] = reply->type;
+    w->integer[i] = reply->integer;
+    w->elements[i] = reply->elements;
+    w->len[i] = reply->len;
+    if (reply->str != NULL)
+        memcpy(w->str[i], reply->str, KVE_MIN(reply->len, sizeof(w->str[i])));
+    w->copy[i] = kve_kv__reply_copy(reply);
+}
+
+static void on_whole_done(void *data, const kve_kv_batch_result_t *result)
+{
+    whole_t *w = data;
+    w->result = *result;
+    w->result.abort_reply = NULL;
+    w->done = 1;
+}
+
+static int run_whole(whole_t *w, const kve_kv_command_t *cmds, size_t n, const kve_kv_batch_opts_t *opts)
+{
+    int err = 0;
+    memset(w, 0, sizeof(*w));
+    if (kve_kv_batch(kv, cmds, n, opts, on_whole_reply, on_whole_done, w, &err) == NULL)
+        return err;
+    CHECK(pump_until(&w->done, 3000));
+    return 0;
+}
+
+static void whole_dispose(whole_t *w)
+{
+    for (size_t i = 0; i != 8; ++i)
+        kve_kv__reply_free(w->copy[i]);
+}
+
+/* NUL bytes and bytes that are not UTF-8 round-trip exactly (the path form and base64), and a transaction that
+ * would have to carry such bytes in JSON is refused */
+TEST(rest_binary_round_trip)
+{
+    static const char bin[] = "a\0b\xff\xfe\xc0\x80z", nul[] = "x\0y";
+    const char *set1[] = {"SET", "kvb:bin", bin}, *set2[] = {"SET", "kvb:nul", nul}, *get1[] = {"GET", "kvb:bin"},
+               *get2[] = {"GET", "kvb:nul"}, *bkey[] = {"SET", "kvb:\xff", "v"}, *gkey[] = {"GET", "kvb:\xff"};
+    size_t set1l[] = {3, 7, sizeof(bin) - 1}, set2l[] = {3, 7, sizeof(nul) - 1}, getl[] = {3, 7}, bkeyl[] = {3, 5, 1},
+           gkeyl[] = {3, 5};
+    kve_kv_command_t cmds[] = {KVE_KV_COMMAND(3, set1, set1l), KVE_KV_COMMAND(3, set2, set2l), KVE_KV_COMMAND(2, get1, getl),
+                               KVE_KV_COMMAND(2, get2, getl),  KVE_KV_COMMAND(3, bkey, bkeyl), KVE_KV_COMMAND(2, gkey, gkeyl)};
+    kve_kv_batch_opts_t atomic = {.flags = KVE_KV_BATCH_ATOMIC};
+    whole_t w;
+
+    CHECK_EQ_INT(run_whole(&w, cmds, 6, NULL), 0);
+    CHECK_EQ_INT(w.result.err, 0);
+    CHECK_EQ_STR(w.str[0], "OK");
+    CHECK_EQ_STR(w.str[1], "OK");
+    CHECK_EQ_INT(w.type[2], KVE_REPLY_STRING);
+    CHECK_EQ_UINT(w.len[2], sizeof(bin) - 1);
+    CHECK(memcmp(w.str[2], bin, sizeof(bin) - 1) == 0);
+    CHECK_EQ_UINT(w.len[3], sizeof(nul) - 1);
+    CHECK(memcmp(w.str[3], nul, sizeof(nul) - 1) == 0);
+    CHECK_EQ_STR(w.str[5], "v"); /* a key that is not UTF-8 */
+    whole_dispose(&w);
+    CHECK_EQ_INT(run_whole(&w, cmds, 2, &atomic), KVE_EINVAL);
+}
+
+/* integers, nil, nested arrays, error entries */
+TEST(rest_reply_shapes)
+{
+    const char *ev[] = {"EVAL", "return {1,{2,'x'},'y'}", "0"}, *incr[] = {"INCR", "kvb:bin"}, *get[] = {"GET", "kvb:nokey"},
+               *del[] = {"DEL", "kvb:nokey"};
+    size_t evl[] = {4, 22, 1}, incrl[] = {4, 7}, getl[] = {3, 9}, dell[] = {3, 9};
+    kve_kv_command_t cmds[] = {KVE_KV_COMMAND(3, ev, evl), KVE_KV_COMMAND(2, incr, incrl), KVE_KV_COMMAND(2, get, getl),
+                               KVE_KV_COMMAND(2, del, dell)};
+    whole_t w;
+    const kve_kv_reply_t *a;
+
+    CHECK_EQ_INT(run_whole(&w, cmds, 4, NULL), 0);
+    CHECK_EQ_INT(w.type[0], KVE_REPLY_ARRAY);
+    a = w.copy[0];
+    CHECK_NOT_NULL(a);
+    CHECK_EQ_UINT(a->elements, 3);
+    CHECK_EQ_INT(a->element[0]->type, KVE_REPLY_INTEGER);
+    CHECK_EQ_INT(a->element[0]->integer, 1);
+    CHECK_EQ_INT(a->element[1]->type, KVE_REPLY_ARRAY);
+    CHECK_EQ_UINT(a->element[1]->elements, 2);
+    CHECK_EQ_STR(a->element[1]->element[1]->str, "x");
+    CHECK_EQ_STR(a->element[2]->str, "y");
+    CHECK_EQ_INT(w.type[1], KVE_REPLY_ERROR);
+    CHECK(strncmp(w.str[1], "ERR value is not an integer", 27) == 0);
+    CHECK_EQ_INT(w.type[2], KVE_REPLY_NIL);
+    CHECK_EQ_INT(w.type[3], KVE_REPLY_INTEGER);
+    CHECK_EQ_INT(w.integer[3], 0);
+    whole_dispose(&w);
+}
+
+/* a reply over max_reply_size is KVE_REPLY_TOO_BIG, the others of its /pipeline too (the body is not read further) */
+TEST(rest_reply_over_the_limit)
+{
+    static char big[8000];
+    const char *set[] = {"SET", "kvb:big", big}, *get[] = {"GET", "kvb:big"};
+    size_t setl[] = {3, 7, sizeof(big)}, getl[] = {3, 7};
+    kve_kv_command_t s1 = KVE_KV_COMMAND(3, set, setl), g1 = KVE_KV_COMMAND(2, get, getl);
+    kve_kv_batch_opts_t small = {.max_reply_size = 1024}, roomy = {.max_reply_size = 64 * 1024};
+    whole_t w;
+
+    memset(big, 'b', sizeof(big));
+    CHECK_EQ_INT(run_whole(&w, &s1, 1, NULL), 0);
+    CHECK_EQ_STR(w.str[0], "OK");
+    whole_dispose(&w);
+    CHECK_EQ_INT(run_whole(&w, &g1, 1, &small), 0);
+    CHECK_EQ_INT(w.err[0], 0);
+    CHECK_EQ_INT(w.type[0], KVE_REPLY_TOO_BIG);
+    whole_dispose(&w);
+    CHECK_EQ_INT(run_whole(&w, &g1, 1, &roomy), 0);
+    CHECK_EQ_INT(w.type[0], KVE_REPLY_STRING);
+    CHECK_EQ_UINT(w.len[0], sizeof(big));
+    whole_dispose(&w);
+}
+
+/* wait until a link's state is `state` (or 3 s passed) */
+static int wait_state(kve_kv_t *k, int state)
+{
+    kve_kv_stats_t st;
+    for (uint64_t end = h2o_now(loop) + 3000; h2o_now(loop) < end; h2o_evloop_run(loop, 10)) {
+        kve_kv_get_stats(k, &st);
+        if (st.state == state)
+            return 1;
+    }
+    return 0;
+}
+
+/* a wrong token: commands fail with KVE_EAUTH, the link stays down (and retries) */
+TEST(rest_wrong_token)
+{
+    kve_kv_t *own = rest_link(loop, rest_up, "wrong-token-0123456789", NULL), *saved = kv;
+    const char *ping[] = {"PING"};
+    size_t pingl[] = {4};
+    kve_kv_command_t p = KVE_KV_COMMAND(1, ping, pingl);
+    whole_t w;
+    int err;
+
+    kv = own;
+    err = run_whole(&w, &p, 1, NULL); /* while the probe is out: sent, refused */
+    CHECK(err == KVE_EAUTH || (err == 0 && w.err[0] == KVE_EAUTH));
+    CHECK(wait_state(own, KVE_KV_DOWN));
+    CHECK_EQ_INT(run_whole(&w, &p, 1, NULL), KVE_EAUTH); /* down: refused at once */
+    kv = saved;
+    kve_kv_destroy(own);
+}
+
+/* nothing listens: the link goes down, commands fail fast, nothing hangs */
+TEST(rest_store_down)
+{
+    kve_kv_t *own = rest_link(loop, rest_dead_up, KVE_TEST_KVEDGE_TOKEN, NULL), *saved = kv;
+    const char *ping[] = {"PING"};
+    size_t pingl[] = {4};
+    kve_kv_command_t p = KVE_KV_COMMAND(1, ping, pingl);
+    whole_t w;
+    int err;
+
+    kv = own;
+    err = run_whole(&w, &p, 1, NULL);
+    CHECK(err == KVE_EUNAVAIL || (err == 0 && (w.err[0] == KVE_ECONN || w.err[0] == KVE_EUNAVAIL)));
+    CHECK(wait_state(own, KVE_KV_DOWN));
+    CHECK_EQ_INT(run_whole(&w, &p, 1, NULL), KVE_EUNAVAIL);
+    kv = saved;
+    kve_kv_destroy(own);
+}
+
 static void run_all(const backend_t *be)
 {
     backend = be;
     loop = h2o_evloop_create();
     kv = be->create(loop);
-    for (uint64_t end = h2o_now(loop) + 5000; h2o_now(loop) < end;) { /* wait until the link is up */
+    for (uint64_t end = h2o_now(loop) + 10000; h2o_now(loop) < end;) { /* wait until the link is up */
         kve_kv_stats_t st;
         kve_kv_get_stats(kv, &st);
         if (st.state == KVE_KV_UP)
@@ -528,13 +788,22 @@ static void run_all(const backend_t *be)
     RUN(sync_position_after_the_batch);
     RUN(take_str_without_copy);
     RUN(destroy_with_batches_pending);
-    if (be->fake)
+    if (be->fake) {
         RUN(fake_failures);
-    else
+    } else if (be->rest) {
+        RUN(rest_binary_round_trip);
+        RUN(rest_reply_shapes);
+        RUN(rest_reply_over_the_limit);
+        RUN(rest_wrong_token);
+        RUN(rest_store_down);
+    } else {
         RUN(redis_stats_block_outlives_the_link);
+    }
     kve_kv_destroy(kv);
     kv = NULL;
     h2o_evloop_run(loop, 0);
+    if (be->cleanup != NULL)
+        be->cleanup();
     h2o_evloop_destroy(loop);
 }
 
@@ -582,5 +851,45 @@ void kve_suite_kv_batch_redis(void)
     }
     target = (kve_redis_target_t){.path = (char *)kve_test_redis_socket(server), .role = "read-write"};
     run_all(&redis);
+    kve_test_redis_free(server);
+}
+
+/* the KV REST driver against a real second kvedge's /kv API, itself on a real redis-server */
+void kve_suite_kv_batch_rest(void)
+{
+    static const backend_t rest = {"rest", create_rest, 0, 1, rest_cleanup};
+    char err[256], dead[64];
+    kve_test_redis_t *server = kve_test_redis_start(err, sizeof(err));
+    kve_httpclient_conf_t hc;
+
+    if (server == NULL) {
+        fprintf(stderr, "kv_batch_rest: %s\n", err);
+        CHECK_NOT_NULL(server);
+        return;
+    }
+    kvedge = kve_test_kvedge_start(kve_test_redis_socket(server), "  script_timeout: 10s\n", err, sizeof(err));
+    if (kvedge == NULL) {
+        fprintf(stderr, "kv_batch_rest: %s\n", err);
+        CHECK_NOT_NULL(kvedge); /* a missing kvedge is a failure, not a skip */
+        kve_test_redis_free(server);
+        return;
+    }
+    CHECK_EQ_INT(kve_kv_rest_split_url(kve_test_kvedge_url(kvedge), rest_origin, sizeof(rest_origin), rest_prefix,
+                                       sizeof(rest_prefix), err, sizeof(err)),
+                 0);
+    kve_httpclient_conf_defaults(&hc);
+    hc.url = rest_origin;
+    hc.connect_timeout_ms = 1000;
+    hc.io_timeout_ms = 5000;
+    rest_up = kve_httpclient_upstream_create(&hc, err, sizeof(err));
+    CHECK_NOT_NULL(rest_up);
+    snprintf(dead, sizeof(dead), "http://127.0.0.1:1"); /* nothing listens on port 1 */
+    hc.url = dead;
+    rest_dead_up = kve_httpclient_upstream_create(&hc, err, sizeof(err));
+    CHECK_NOT_NULL(rest_dead_up);
+    run_all(&rest);
+    kve_httpclient_upstream_destroy(rest_up);
+    kve_httpclient_upstream_destroy(rest_dead_up);
+    CHECK_EQ_INT(kve_test_kvedge_free(kvedge), 0); /* a clean exit: no sanitizer report */
     kve_test_redis_free(server);
 }

@@ -50,7 +50,8 @@ TEST(parse_invalid)
     static const struct {
         const char *url, *message;
     } cases[] = {
-        {"http://127.0.0.1", "expected \"embedded\", a redis:// URL or a unix:// URL"},
+        {"http://127.0.0.1", "expected \"embedded\", a redis:// or unix:// URL, or an http(s):// URL of a KV REST store"},
+        {"ftp://127.0.0.1", "expected \"embedded\", a redis:// or unix:// URL, or an http(s):// URL of a KV REST store"},
         {"rediss://h:6379", "rediss:// (TLS) is not supported: hiredis 0.14 has no TLS; use a local TLS tunnel or a unix socket"},
         {"redis://", "expected host[:port] in the Redis URL, like redis://127.0.0.1:6379/0"},
         {"redis://h:", "expected host[:port] in the Redis URL, like redis://127.0.0.1:6379/0"},
