@@ -26,6 +26,7 @@
     X(RATE_LIMITED, 429, "kv store rate limit exceeded")                                                                           \
     X(ABORTED, 400, "transaction discarded")                                                                                       \
     X(NOTSENT, 503, "kv command not sent")                                                                                         \
+    X(NOTSUP, 501, "not supported by this kv store (subscribe and monitor streams need a Redis store)")                            \
     X(UPSTREAM_CONNECT, 502, "upstream connection failed")                                                                         \
     X(UPSTREAM_CONNECT_TIMEOUT, 504, "upstream connect timed out")                                                                 \
     X(UPSTREAM_IO_TIMEOUT, 504, "upstream I/O timed out")                                                                          \

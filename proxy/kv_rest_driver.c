@@ -662,7 +662,7 @@ static void link_destroy(kve_kv_t *kv)
 static kve_kv_stream_t *link_stream_open(kve_kv_t *kv, size_t argc, const char *const *argv, const size_t *argvlen,
                                          kve_kv_stream_cb cb, void *data, int *err)
 {
-    *err = KVE_EINVAL; /* SUBSCRIBE and MONITOR need the store's SSE endpoints: not yet */
+    *err = KVE_ENOTSUP; /* SUBSCRIBE and MONITOR would need the remote store's SSE endpoints: not yet */
     return NULL;
 }
 

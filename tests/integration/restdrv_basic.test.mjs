@@ -96,3 +96,12 @@ async function metricSum(k, prefix) {
         .filter((l) => l.startsWith(prefix))
         .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
 }
+
+test('issue 9: /subscribe and /psubscribe on a REST store answer 501 with a clear error (streams need a Redis store)', async () => {
+    for (const path of ['/subscribe/rd:chan', '/psubscribe/rd:*']) { // (/monitor is refused by the policy first)
+        const r = await http('GET', `${pair.a.url}${path}`, { headers: { ...auth, accept: 'text/event-stream' } });
+        assert.equal(r.status, 501, `${path}: ${r.body}`);
+        assert.match(r.body, /not supported by this kv store \(subscribe and monitor streams need a Redis store\)/);
+    }
+    assert.equal((await http('GET', `${pair.a.url}/get/rd:obj`, { headers: auth })).status, 200, 'A still serves');
+});
