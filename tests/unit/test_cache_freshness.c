@@ -51,12 +51,14 @@ TEST(cache_freshness_response_facts)
     CHECK_EQ_MEM(r.etag.base, r.etag.len, "\"e\"", 3);
     CHECK_EQ_UINT(r.flags, KVE_CACHE_RESP_EXPIRES | KVE_CACHE_RESP_AGE | KVE_CACHE_RESP_SET_COOKIE | KVE_CACHE_RESP_VARY_STAR);
     CHECK(kve_cache_resp_has_validator(&r));
-    /* invalid Date and Last-Modified are absent, an invalid Expires is the epoch (already expired) */
+    /* invalid Date and Last-Modified are absent, an invalid Expires is the epoch (already expired), an invalid Age is
+     * the largest (already stale) */
     r = resp(H("Date", "yesterday", "Expires", "never", "Last-Modified", "0", "Age", "x"), 200);
     CHECK_EQ_INT(r.date, KVE_CACHE_TIME_NONE);
     CHECK_EQ_INT(r.last_modified, KVE_CACHE_TIME_NONE);
     CHECK_EQ_INT(r.expires, 0);
-    CHECK_EQ_UINT(r.flags, KVE_CACHE_RESP_EXPIRES);
+    CHECK_EQ_UINT(r.flags, KVE_CACHE_RESP_EXPIRES | KVE_CACHE_RESP_AGE);
+    CHECK_EQ_INT(r.age, KVE_CC_DELTA_MAX);
     CHECK(!kve_cache_resp_has_validator(&r));
     /* first line counts; Expires ignored under a targeted field (RFC 9213) */
     r = resp(H("Date", "@0", "Date", "@100", "Expires", "@5", "Expires", "@500"), 200);
@@ -70,8 +72,9 @@ TEST(cache_freshness_response_facts)
     CHECK_EQ_INT(resp(H("Age", " 12 "), 200).age, 12);
     CHECK_EQ_INT(resp(H("Age", "12, 0"), 200).age, 12);
     CHECK_EQ_INT(resp(H("Age", "99999999999999999999"), 200).age, KVE_CC_DELTA_MAX);
-    CHECK_EQ_UINT(resp(H("Age", "1 2"), 200).flags, 0);
-    CHECK_EQ_UINT(resp(H("Age", ""), 200).flags, 0);
+    CHECK_EQ_INT(resp(H("Age", "1 2"), 200).age, KVE_CC_DELTA_MAX);
+    CHECK_EQ_INT(resp(H("Age", ""), 200).age, KVE_CC_DELTA_MAX);
+    CHECK_EQ_INT(resp(H("Age", "0", "Age", "0"), 200).age, KVE_CC_DELTA_MAX); /* a singleton given twice */
 }
 
 TEST(cache_freshness_lifetime)
