@@ -12,6 +12,8 @@
 #include "handlers/cache_response.h"
 #include "handlers/cache_vary.h"
 #include "handlers/cache_enc.h"
+#include "handlers/cache_surrogate.h"
+#include "handlers/cache_upstream.h"
 #include "proxy/common.h"
 #include "proxy/err.h"
 #include "proxy/server.h"
@@ -130,6 +132,9 @@ static void on_dispose(void *p)
 static int forward(kve_cache_req_t *st, const char *fwd, const char *detail, int from_on_req)
 {
     st->phase = KVE_CACHE_PHASE_FORWARD;
+    /* the device token Surrogate-Control may target (handlers/cache_surrogate.h) */
+    h2o_add_header_by_str(&st->req->pool, &st->req->headers, H2O_STRLIT("surrogate-capability"), 0, NULL,
+                          H2O_STRLIT(KVE_SURROGATE_CAPABILITY));
     st->fwd = fwd;
     st->detail = detail;
     st->request_time = (int64_t)time(NULL);
@@ -393,6 +398,7 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
 
     memset(st, 0, sizeof(*st));
     st->magic = KVE_CACHE_REQ_MAGIC;
+    st->upstream_date = KVE_CACHE_TIME_NONE;
     st->req = req;
     st->self = self;
     *h2o_req_getenv(req, H2O_STRLIT(KVE_CACHE_ENV), 1) = h2o_iovec_init((char *)st, 0);
@@ -431,5 +437,6 @@ void kve_cache_register(h2o_pathconf_t *pathconf, const kve_cache_conf_t *conf)
     self->rules = (kve_cache_rules_t){.default_ttl = (int64_t)(conf->default_ttl_ms / 1000),
                                       .heuristic = conf->heuristic,
                                       .store_set_cookie = conf->store_set_cookie};
+    kve_cache_upstream_observe();
     kve_cache__register_filter(pathconf);
 }

@@ -17,6 +17,7 @@
 #include "handlers/cache_invalidate.h"
 #include "handlers/cache_response.h"
 #include "handlers/cache_storable.h"
+#include "handlers/cache_upstream.h"
 #include "handlers/cache_vary.h"
 #include "proxy/common.h"
 #include "proxy/err.h"
@@ -160,6 +161,8 @@ static int prepare_fill(h2o_req_t *req, kve_cache_req_t *st)
     if (!st->may_store)
         return 0;
     kve_cache_resp_parse(&r, req->res.status, req->res.headers.entries, req->res.headers.size, h2o_iovec_init(NULL, 0), now);
+    if (r.date == KVE_CACHE_TIME_NONE)
+        r.date = st->upstream_date; /* h2o's proxy drops Date */
     kve_cache_fresh_compute(&f, &r, &self->rules, now);
     verdict = kve_cache_storable(req->method, &st->req_cc, st->has_authorization, &r, &f, &self->rules);
     if (verdict != KVE_CACHE_STORE_OK) {
@@ -325,6 +328,8 @@ static void on_revalidated(h2o_req_t *req, kve_cache_req_t *st, h2o_ostream_t **
 
     merge_headers(req, st, &head);
     kve_cache_resp_parse(&r, head.status, head.headers, head.num_headers, h2o_iovec_init(NULL, 0), now);
+    if (r.date == KVE_CACHE_TIME_NONE)
+        r.date = st->upstream_date; /* the 304's, which h2o's proxy drops */
     kve_cache_fresh_compute(&head.fresh, &r, &st->self->rules, now);
     head.request_time = st->request_time;
     head.response_time = now;
@@ -389,6 +394,8 @@ static void on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t *
     if (st != NULL) {
         switch (st->phase) {
         case KVE_CACHE_PHASE_FORWARD:
+            /* RFC 9110 §7.6.1: the fields the upstream's Connection lists are neither forwarded nor stored */
+            kve_cache_drop_connection_listed(&req->res.headers, st->upstream_connection);
             if (st->revalidating && req->res.status == 304)
                 on_revalidated(req, st, &slot);
             else

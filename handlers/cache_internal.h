@@ -80,6 +80,10 @@ typedef struct st_kve_cache_req_t {
     const char *fill_gen;
     uint8_t fill_variant[KVE_CACHE_HASH_LEN];
     uint64_t fill_ttl_ms;
+    /** what h2o's proxy drops from the upstream head (handlers/cache_upstream.h): its Date (KVE_CACHE_TIME_NONE:
+     * none), and its Connection lines joined ({NULL, 0}: none; pool memory) */
+    int64_t upstream_date;
+    h2o_iovec_t upstream_connection;
 } kve_cache_req_t;
 
 /** indexes of kve_cache_req_t.raw */
