@@ -14,6 +14,8 @@
 #include "handlers/cache_enc.h"
 #include "handlers/cache_surrogate.h"
 #include "handlers/cache_upstream.h"
+#include "handlers/cache_bypass.h"
+#include "handlers/cache_status.h"
 #include "proxy/common.h"
 #include "proxy/err.h"
 #include "proxy/server.h"
@@ -78,14 +80,28 @@ void kve_cache__add_status(h2o_req_t *req, const char *fmt, ...)
 {
     char buf[256];
     int n = snprintf(buf, sizeof(buf), "kvedge; ");
+    kve_cache_req_t *st = kve_cache__state(req);
+    h2o_iovec_t key = st != NULL ? st->status_key : h2o_iovec_init(NULL, 0), v;
     va_list args;
     va_start(args, fmt);
     n += vsnprintf(buf + n, sizeof(buf) - (size_t)n, fmt, args);
     va_end(args);
     if (n >= (int)sizeof(buf))
         n = sizeof(buf) - 1;
-    h2o_iovec_t v = h2o_strdup(&req->pool, buf, (size_t)n);
+    /* `key` (cache.debug) last: an sf-string escaped by kve_cache_status_key() */
+    v = h2o_iovec_init(h2o_mem_alloc_pool(&req->pool, (size_t)n + key.len + sizeof("; key=")), 0);
+    memcpy(v.base, buf, (size_t)n), v.len = (size_t)n;
+    if (key.len != 0) {
+        memcpy(v.base + v.len, "; key=", 6), v.len += 6;
+        memcpy(v.base + v.len, key.base, key.len), v.len += key.len;
+    }
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("cache-status"), 0, NULL, v.base, v.len);
+}
+
+int kve_cache__own_field(const kve_cache_handler_t *self, h2o_iovec_t name)
+{
+    return (self->targeted.len != 0 && h2o_lcstris(name.base, name.len, self->targeted.base, self->targeted.len)) ||
+           h2o_lcstris(name.base, name.len, H2O_STRLIT("surrogate-control"));
 }
 
 const char *kve_cache__reason(int status)
@@ -162,11 +178,11 @@ static int sent_with_304(h2o_iovec_t name)
     return 0;
 }
 
-static void add_stored_headers(h2o_req_t *req, const kve_cache_head_t *head, int only_304)
+static void add_stored_headers(kve_cache_req_t *st, h2o_req_t *req, const kve_cache_head_t *head, int only_304)
 {
     for (size_t i = 0; i != head->num_headers; ++i) {
         const h2o_header_t *h = head->headers + i;
-        if (only_304 && !sent_with_304(*h->name))
+        if ((only_304 && !sent_with_304(*h->name)) || kve_cache__own_field(st->self, *h->name))
             continue;
         h2o_add_header_by_str(&req->pool, &req->res.headers, h->name->base, h->name->len, 1, NULL, h->value.base, h->value.len);
     }
@@ -187,12 +203,12 @@ static void serve_hit(kve_cache_req_t *st, int64_t age, int64_t now)
     int not_modified;
     h2o_iovec_t body = h2o_iovec_init(st->raw[KVE_CACHE_RAW_BODY] + KVE_CACHE_ID_LEN, st->head.body_len);
 
-    kve_cache_resp_parse(&r, st->head.status, st->head.headers, st->head.num_headers, h2o_iovec_init(NULL, 0), now);
+    kve_cache_resp_parse(&r, st->head.status, st->head.headers, st->head.num_headers, st->self->targeted, now);
     not_modified = kve_cache_not_modified(req->headers.entries, req->headers.size, r.etag, r.last_modified, r.date, now);
     st->phase = KVE_CACHE_PHASE_HIT;
     req->res.status = not_modified ? 304 : st->head.status;
     req->res.reason = kve_cache__reason(req->res.status);
-    add_stored_headers(req, &st->head, not_modified);
+    add_stored_headers(st, req, &st->head, not_modified);
     kve_cache__add_age(req, age);
     kve_cache__add_status(req, "hit; ttl=%lld", (long long)kve_cache_ttl(&st->head.fresh, age));
     /* before the response starts: h2o's filters decide on chunked encoding then */
@@ -207,6 +223,22 @@ static void serve_hit(kve_cache_req_t *st, int64_t age, int64_t now)
         h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
     else
         h2o_send(req, &body, 1, H2O_SEND_STATE_FINAL);
+}
+
+/* RFC 9111 §5.2.1.7: only-if-cached and no stored response to use: 504, the origin is not contacted */
+static int only_if_cached(kve_cache_req_t *st, const char *why)
+{
+    h2o_req_t *req = st->req;
+    st->phase = KVE_CACHE_PHASE_HIT; /* answered here: the filter leaves it alone */
+    kve_cache__add_status(req, "detail=%s", why);
+    h2o_send_error_generic(req, 504, "Gateway Timeout", "no stored response (the request said only-if-cached)\n",
+                           H2O_SEND_ERROR_KEEP_HEADERS);
+    return 0;
+}
+
+static int wants_only_cached(const kve_cache_req_t *st)
+{
+    return (st->req_cc.flags & KVE_CC_ONLY_IF_CACHED) != 0;
 }
 
 /* --- revalidation --- */
@@ -292,14 +324,21 @@ static void decide(kve_cache_req_t *st)
     if (st->stage == 0 && st->raw[KVE_CACHE_RAW_INDEX] != NULL &&
         kve_cache_index_decode(st->raw[KVE_CACHE_RAW_INDEX], st->raw_len[KVE_CACHE_RAW_INDEX], &st->gen, &st->vary) == 0) {
         st->has_index = 1;
+        st->index_count = kve_cache_index_count(st->raw[KVE_CACHE_RAW_INDEX], st->raw_len[KVE_CACHE_RAW_INDEX]);
         if (lookup_variant(st) != 0) {
             st->may_store = 0;
-            forward(st, "bypass", "store-unavailable", 0);
+            if (wants_only_cached(st))
+                only_if_cached(st, "store-unavailable");
+            else
+                forward(st, "bypass", "store-unavailable", 0);
         }
         return;
     }
     if (!read_object(st)) {
-        forward(st, st->has_index ? "vary-miss" : "uri-miss", NULL, 0);
+        if (wants_only_cached(st))
+            only_if_cached(st, st->has_index ? "vary-miss" : "uri-miss");
+        else
+            forward(st, st->has_index ? "vary-miss" : "uri-miss", NULL, 0);
         return;
     }
     st->have_head = 1;
@@ -310,7 +349,10 @@ static void decide(kve_cache_req_t *st)
         serve_hit(st, age, now);
         break;
     default: /* stale-while-revalidate's background refresh comes later: validate now */
-        revalidate(st);
+        if (wants_only_cached(st))
+            only_if_cached(st, "stale");
+        else
+            revalidate(st);
         break;
     }
 }
@@ -337,7 +379,11 @@ static void on_lookup_done(void *data, const kve_kv_batch_result_t *result)
     KVE_CHECK_OBJ(st, KVE_CACHE_REQ_MAGIC);
     st->batch = NULL;
     if (st->lookup_err != 0 || result->err != 0) {
-        forward(st, "bypass", store_failure(st->lookup_err != 0 ? st->lookup_err : result->err), 0);
+        const char *why = store_failure(st->lookup_err != 0 ? st->lookup_err : result->err);
+        if (wants_only_cached(st))
+            only_if_cached(st, why);
+        else
+            forward(st, "bypass", why, 0);
         return;
     }
     decide(st);
@@ -391,9 +437,25 @@ static void reduce_accept_encoding(h2o_req_t *req)
     kve_buf_dispose(&ae);
 }
 
+/* cache.debug: the key's encoding for Cache-Status */
+static void set_status_key(kve_cache_req_t *st, h2o_req_t *req)
+{
+    kve_buf_t enc = KVE_BUF_INIT;
+    kve_cache_key_req_t kr = {h2o_iovec_init(H2O_STRLIT("GET")),
+                              req->input.scheme->name,
+                              req->input.authority,
+                              req->input.path,
+                              req->headers.entries,
+                              req->headers.size};
+    if (kve_cache_key_encode(&st->self->key, &kr, &enc) == 0)
+        st->status_key = kve_cache_status_key(&req->pool, enc.base, enc.len);
+    kve_buf_dispose(&enc);
+}
+
 static int on_req(h2o_handler_t *_self, h2o_req_t *req)
 {
     kve_cache_handler_t *self = (void *)_self;
+    const kve_cache_bypass_t *rule;
     kve_cache_req_t *st = h2o_mem_alloc_shared(&req->pool, sizeof(*st), on_dispose);
 
     memset(st, 0, sizeof(*st));
@@ -411,12 +473,19 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
         return -1;
     }
     kve_cc_parse_request(&st->req_cc, req->headers.entries, req->headers.size);
+    if (self->conf->bypass.size != 0 && (rule = kve_cache_bypass_match(self->conf->bypass.entries, self->conf->bypass.size,
+                                                                      req->headers.entries, req->headers.size)) != NULL) {
+        kve_cache_bypass_detail(rule, st->detail_buf, sizeof(st->detail_buf));
+        return forward(st, "bypass", st->detail_buf, 1); /* may_store stays 0: the response is not stored */
+    }
     st->has_authorization = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1) != -1;
     reduce_accept_encoding(req);
     if (kve_cache__primary(self, req, req->input.path, st->primary) != 0)
-        return forward(st, "bypass", "key", 1);
+        return wants_only_cached(st) ? only_if_cached(st, "key") : forward(st, "bypass", "key", 1);
+    if (self->conf->debug)
+        set_status_key(st, req);
     if (lookup(st) != 0)
-        return forward(st, "bypass", "store-unavailable", 1);
+        return wants_only_cached(st) ? only_if_cached(st, "store-unavailable") : forward(st, "bypass", "store-unavailable", 1);
     return 0;
 }
 
@@ -437,6 +506,8 @@ void kve_cache_register(h2o_pathconf_t *pathconf, const kve_cache_conf_t *conf)
     self->rules = (kve_cache_rules_t){.default_ttl = (int64_t)(conf->default_ttl_ms / 1000),
                                       .heuristic = conf->heuristic,
                                       .store_set_cookie = conf->store_set_cookie};
+    if (conf->targeted_field != NULL && conf->targeted_field[0] != '\0')
+        self->targeted = h2o_iovec_init(conf->targeted_field, strlen(conf->targeted_field));
     kve_cache_upstream_observe();
     kve_cache__register_filter(pathconf);
 }

@@ -90,7 +90,7 @@ static void commit(h2o_req_t *req, kve_cache_req_t *st)
     kve_cache_key_name(h, sizeof(h), ns, st->primary, variant, "h");
     kve_cache_key_name(b, sizeof(b), ns, st->primary, variant, "b");
     if (variant != NULL) {
-        kve_cache_index_encode(st->fill_gen, h2o_iovec_init(st->fill_vary.base, st->fill_vary.len), &index);
+        kve_cache_index_encode_count(st->fill_gen, h2o_iovec_init(st->fill_vary.base, st->fill_vary.len), st->fill_count, &index);
         /* the index lives as long as its longest variant: its TTL is set if it has none, extended if shorter */
         arg(&cmds[n], KVE_STRLIT("SET")), arg(&cmds[n], v, strlen(v)), arg(&cmds[n], index.base, index.len),
             arg(&cmds[n++], KVE_STRLIT("KEEPTTL"));
@@ -160,7 +160,7 @@ static int prepare_fill(h2o_req_t *req, kve_cache_req_t *st)
 
     if (!st->may_store)
         return 0;
-    kve_cache_resp_parse(&r, req->res.status, req->res.headers.entries, req->res.headers.size, h2o_iovec_init(NULL, 0), now);
+    kve_cache_resp_parse(&r, req->res.status, req->res.headers.entries, req->res.headers.size, self->targeted, now);
     if (r.date == KVE_CACHE_TIME_NONE)
         r.date = st->upstream_date; /* h2o's proxy drops Date */
     kve_cache_fresh_compute(&f, &r, &self->rules, now);
@@ -194,8 +194,14 @@ static int prepare_fill(h2o_req_t *req, kve_cache_req_t *st)
     kve_cache_new_id(st->fill.id);
     if (st->fill_vary.len != 0) {
         h2o_iovec_t list = h2o_iovec_init(st->fill_vary.base, st->fill_vary.len);
-        /* the generation of the index found, when it lists the same fields; a new one otherwise */
-        st->fill_gen = st->has_index && h2o_memis(st->vary.base, st->vary.len, list.base, list.len) ? st->gen : st->fill.id;
+        /* the generation of the index found, when it lists the same fields; a new one otherwise, or when the
+         * generation holds cache.max_variants already (a client cycling Accept-Language cannot fill the store) */
+        int same = st->has_index && h2o_memis(st->vary.base, st->vary.len, list.base, list.len);
+        st->fill_count = same ? st->index_count + 1 : 1;
+        if (same && st->fill_count > (uint64_t)self->conf->max_variants) {
+            same = 0, st->fill_count = 1, st->variants_reset = 1;
+        }
+        st->fill_gen = same ? st->gen : st->fill.id;
         kve_cache__variant(req, st->fill_gen, list, st->fill_variant);
     }
     collect_stored_headers(req, st, &r.cc);
@@ -204,15 +210,27 @@ static int prepare_fill(h2o_req_t *req, kve_cache_req_t *st)
     return 1;
 }
 
+/* the fields meant for this cache (its targeted field, Surrogate-Control) are not passed downstream */
+static void drop_own_fields(h2o_req_t *req, kve_cache_req_t *st)
+{
+    size_t i, kept = 0;
+    for (i = 0; i != req->res.headers.size; ++i)
+        if (!kve_cache__own_field(st->self, *req->res.headers.entries[i].name))
+            req->res.headers.entries[kept++] = req->res.headers.entries[i];
+    req->res.headers.size = kept;
+}
+
 static void on_forwarded(h2o_req_t *req, kve_cache_req_t *st, h2o_ostream_t ***slot)
 {
     int stored = prepare_fill(req, st);
+    drop_own_fields(req, st);
     if (stored) {
         cache_ostream_t *tee = (void *)h2o_add_ostream(req, sizeof(*tee), *slot);
         tee->super.do_send = on_tee_send;
         tee->st = st;
         *slot = &tee->super.next;
-        kve_cache__add_status(req, "fwd=%s; fwd-status=%d; stored", st->fwd, req->res.status);
+        kve_cache__add_status(req, "fwd=%s; fwd-status=%d; stored%s", st->fwd, req->res.status,
+                              st->variants_reset ? "; detail=variants-reset" : "");
     } else if (st->detail != NULL) {
         kve_cache__add_status(req, "fwd=%s; fwd-status=%d; detail=%s", st->fwd, req->res.status, st->detail);
     } else {
@@ -260,7 +278,7 @@ static void merge_headers(h2o_req_t *req, kve_cache_req_t *st, kve_cache_head_t 
     size_t i, j;
 
     kve_cc_init(&cc);
-    kve_cc_parse_response(&cc, up->entries, up->size, h2o_iovec_init(NULL, 0));
+    kve_cc_parse_response(&cc, up->entries, up->size, st->self->targeted);
     out->headers = h2o_mem_alloc_pool(&req->pool, sizeof(h2o_header_t) * (st->head.num_headers + up->size));
     out->num_headers = 0;
     for (i = 0; i != st->head.num_headers; ++i) {
@@ -305,13 +323,14 @@ static void store_updated(h2o_req_t *req, kve_cache_req_t *st, const kve_cache_h
 }
 
 /* the response's fields become the updated stored ones (less those never passed downstream) */
-static void replace_response_headers(h2o_req_t *req, const kve_cache_head_t *head, const kve_cc_t *cc)
+static void replace_response_headers(h2o_req_t *req, kve_cache_req_t *st, const kve_cache_head_t *head, const kve_cc_t *cc)
 {
     req->res.headers = (h2o_headers_t){NULL, 0, 0};
     for (size_t i = 0; i != head->num_headers; ++i) {
         const h2o_header_t *hd = head->headers + i;
         if ((kve_cache_response_header(hd->name->base, hd->name->len, head->headers, head->num_headers, cc) &
-             KVE_CACHE_HDR_NO_FORWARD) == 0)
+             KVE_CACHE_HDR_NO_FORWARD) == 0 &&
+            !kve_cache__own_field(st->self, *hd->name))
             h2o_add_header_by_str(&req->pool, &req->res.headers, hd->name->base, hd->name->len, 1, NULL, hd->value.base,
                                   hd->value.len);
     }
@@ -327,7 +346,7 @@ static void on_revalidated(h2o_req_t *req, kve_cache_req_t *st, h2o_ostream_t **
     int not_modified;
 
     merge_headers(req, st, &head);
-    kve_cache_resp_parse(&r, head.status, head.headers, head.num_headers, h2o_iovec_init(NULL, 0), now);
+    kve_cache_resp_parse(&r, head.status, head.headers, head.num_headers, st->self->targeted, now);
     if (r.date == KVE_CACHE_TIME_NONE)
         r.date = st->upstream_date; /* the 304's, which h2o's proxy drops */
     kve_cache_fresh_compute(&head.fresh, &r, &st->self->rules, now);
@@ -340,7 +359,7 @@ static void on_revalidated(h2o_req_t *req, kve_cache_req_t *st, h2o_ostream_t **
                    kve_cache_not_modified(st->client_cond, st->num_client_cond, r.etag, r.last_modified, r.date, now);
     req->res.status = not_modified ? 304 : head.status;
     req->res.reason = kve_cache__reason(req->res.status);
-    replace_response_headers(req, &head, &r.cc);
+    replace_response_headers(req, st, &head, &r.cc);
     kve_cache__add_age(req, head.initial_age);
     kve_cache__add_status(req, "fwd=stale; fwd-status=304; ttl=%lld%s", (long long)kve_cache_ttl(&head.fresh, head.initial_age),
                           ttl_ms != 0 ? "; stored" : "");

@@ -28,6 +28,8 @@ typedef struct st_kve_cache_handler_t {
     const kve_cache_conf_t *conf;
     kve_cache_key_conf_t key;
     kve_cache_rules_t rules;
+    /** the operator's targeted field (lower case; {NULL, 0}: none) */
+    h2o_iovec_t targeted;
 } kve_cache_handler_t;
 
 typedef enum en_kve_cache_phase_t {
@@ -84,6 +86,13 @@ typedef struct st_kve_cache_req_t {
      * none), and its Connection lines joined ({NULL, 0}: none; pool memory) */
     int64_t upstream_date;
     h2o_iovec_t upstream_connection;
+    /** Cache-Status `key=` (an sf-string, pool memory; {NULL, 0} unless cache.debug) */
+    h2o_iovec_t status_key;
+    /** the variants counted by the index found, the count the fill writes, and whether it started a new generation */
+    uint64_t index_count, fill_count;
+    int variants_reset;
+    /** storage for a `detail` built per request */
+    char detail_buf[64];
 } kve_cache_req_t;
 
 /** indexes of kve_cache_req_t.raw */
@@ -109,6 +118,9 @@ uint64_t kve_cache__ttl_ms(const kve_cache_fresh_t *f, int64_t age, int has_vali
 
 /** Adds the Cache-Status member `fmt` (after "kvedge; ") to the response. */
 void kve_cache__add_status(h2o_req_t *req, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/** Whether response field `name` stays with the cache: the route's targeted field and Surrogate-Control. */
+int kve_cache__own_field(const kve_cache_handler_t *self, h2o_iovec_t name);
 
 /** Adds `Age: <age>` to the response. */
 void kve_cache__add_age(h2o_req_t *req, int64_t age);
