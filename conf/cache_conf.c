@@ -124,8 +124,8 @@ int kve_config__check_cache(kve_conf_t *conf, const kve_node_t *node, void *obj)
         return 0;
     if (cache->targeted_field != NULL && cache->targeted_field[0] != '\0') {
         if (!field_name(cache->targeted_field)) {
-            kve_conf_error(conf, kve_config__at_key(node, "targeted_field"),
-                           "targeted_field: \"%s\" is not a header field name", cache->targeted_field);
+            kve_conf_error(conf, kve_config__at_key(node, "targeted_field"), "targeted_field: \"%s\" is not a header field name",
+                           cache->targeted_field);
             return -1;
         }
         if (strcmp(cache->targeted_field, "cache-control") == 0 || strcmp(cache->targeted_field, "cdn-cache-control") == 0 ||

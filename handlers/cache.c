@@ -474,7 +474,7 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
     }
     kve_cc_parse_request(&st->req_cc, req->headers.entries, req->headers.size);
     if (self->conf->bypass.size != 0 && (rule = kve_cache_bypass_match(self->conf->bypass.entries, self->conf->bypass.size,
-                                                                      req->headers.entries, req->headers.size)) != NULL) {
+                                                                       req->headers.entries, req->headers.size)) != NULL) {
         kve_cache_bypass_detail(rule, st->detail_buf, sizeof(st->detail_buf));
         return forward(st, "bypass", st->detail_buf, 1); /* may_store stays 0: the response is not stored */
     }

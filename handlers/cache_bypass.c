@@ -27,7 +27,8 @@ static int cookie_in(h2o_iovec_t v, const char *name, size_t len)
 int kve_cache_has_cookie(const h2o_header_t *headers, size_t num, const char *name, size_t len)
 {
     for (size_t i = 0; i != num; ++i)
-        if (h2o_lcstris(headers[i].name->base, headers[i].name->len, H2O_STRLIT("cookie")) && cookie_in(headers[i].value, name, len))
+        if (h2o_lcstris(headers[i].name->base, headers[i].name->len, H2O_STRLIT("cookie")) &&
+            cookie_in(headers[i].value, name, len))
             return 1;
     return 0;
 }
@@ -41,8 +42,7 @@ static int has_field(const h2o_header_t *headers, size_t num, const char *lc)
     return 0;
 }
 
-const kve_cache_bypass_t *kve_cache_bypass_match(const kve_cache_bypass_t *rules, size_t n, const h2o_header_t *headers,
-                                                 size_t num)
+const kve_cache_bypass_t *kve_cache_bypass_match(const kve_cache_bypass_t *rules, size_t n, const h2o_header_t *headers, size_t num)
 {
     for (size_t i = 0; i != n; ++i) {
         if (rules[i].header != NULL && has_field(headers, num, rules[i].header))

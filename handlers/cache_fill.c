@@ -149,6 +149,18 @@ static void collect_stored_headers(h2o_req_t *req, kve_cache_req_t *st, const kv
     }
 }
 
+/*
+ * cache.max_variants: a new variant of a URL whose index (same Vary list) counts that many already is not stored,
+ * so a client cycling Accept-Language cannot fill the store; the index expires with its longest-lived variant and
+ * the next one starts over. Decided from the index the lookup read anyway: nothing more on the hit path.
+ */
+static int too_many_variants(const kve_cache_req_t *st)
+{
+    return st->fill_vary.len != 0 && st->has_index && !st->have_head &&
+           h2o_memis(st->vary.base, st->vary.len, st->fill_vary.base, st->fill_vary.len) &&
+           st->index_count >= (uint64_t)st->self->conf->max_variants;
+}
+
 /* whether the forwarded response is stored (sets up the fill), else st->detail says why not */
 static int prepare_fill(h2o_req_t *req, kve_cache_req_t *st)
 {
@@ -181,6 +193,10 @@ static int prepare_fill(h2o_req_t *req, kve_cache_req_t *st)
         st->detail = "too-many-fields";
         return 0;
     }
+    if (too_many_variants(st)) {
+        st->detail = "too-many-variants";
+        return 0;
+    }
     st->fill.status = req->res.status;
     st->fill.request_time = st->request_time;
     st->fill.response_time = now;
@@ -194,13 +210,10 @@ static int prepare_fill(h2o_req_t *req, kve_cache_req_t *st)
     kve_cache_new_id(st->fill.id);
     if (st->fill_vary.len != 0) {
         h2o_iovec_t list = h2o_iovec_init(st->fill_vary.base, st->fill_vary.len);
-        /* the generation of the index found, when it lists the same fields; a new one otherwise, or when the
-         * generation holds cache.max_variants already (a client cycling Accept-Language cannot fill the store) */
+        /* the generation of the index found, when it lists the same fields (one more variant, unless this one
+         * replaces a stored one); a new one otherwise */
         int same = st->has_index && h2o_memis(st->vary.base, st->vary.len, list.base, list.len);
-        st->fill_count = same ? st->index_count + 1 : 1;
-        if (same && st->fill_count > (uint64_t)self->conf->max_variants) {
-            same = 0, st->fill_count = 1, st->variants_reset = 1;
-        }
+        st->fill_count = same ? st->index_count + (st->have_head ? 0 : 1) : 1;
         st->fill_gen = same ? st->gen : st->fill.id;
         kve_cache__variant(req, st->fill_gen, list, st->fill_variant);
     }
@@ -229,8 +242,7 @@ static void on_forwarded(h2o_req_t *req, kve_cache_req_t *st, h2o_ostream_t ***s
         tee->super.do_send = on_tee_send;
         tee->st = st;
         *slot = &tee->super.next;
-        kve_cache__add_status(req, "fwd=%s; fwd-status=%d; stored%s", st->fwd, req->res.status,
-                              st->variants_reset ? "; detail=variants-reset" : "");
+        kve_cache__add_status(req, "fwd=%s; fwd-status=%d; stored", st->fwd, req->res.status);
     } else if (st->detail != NULL) {
         kve_cache__add_status(req, "fwd=%s; fwd-status=%d; detail=%s", st->fwd, req->res.status, st->detail);
     } else {

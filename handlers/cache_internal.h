@@ -88,9 +88,8 @@ typedef struct st_kve_cache_req_t {
     h2o_iovec_t upstream_connection;
     /** Cache-Status `key=` (an sf-string, pool memory; {NULL, 0} unless cache.debug) */
     h2o_iovec_t status_key;
-    /** the variants counted by the index found, the count the fill writes, and whether it started a new generation */
+    /** the variants counted by the index found, and the count the fill writes (cache.max_variants) */
     uint64_t index_count, fill_count;
-    int variants_reset;
     /** storage for a `detail` built per request */
     char detail_buf[64];
 } kve_cache_req_t;

@@ -32,7 +32,7 @@ enum {
     TAG_GEN = 'G',
     TAG_VARY = 'Y',
     TAG_COUNT = 'n', /* variant index: variants stored under the generation (optional; absent = 1) */
-    TAG_END = '.' /* the last field: a record cut short is refused */
+    TAG_END = '.'    /* the last field: a record cut short is refused */
 };
 
 static void put_int(kve_buf_t *out, uint8_t tag, int64_t v)
