@@ -235,7 +235,12 @@ static void drop_own_fields(h2o_req_t *req, kve_cache_req_t *st)
 
 static void on_forwarded(h2o_req_t *req, kve_cache_req_t *st, h2o_ostream_t ***slot)
 {
-    int stored = prepare_fill(req, st);
+    int stored;
+    if (kve_cache_upstream_failed(st)) { /* h2o's own error (502, 504): no upstream status to report, nothing to store */
+        kve_cache__add_status(req, "fwd=%s; detail=upstream-error", st->fwd);
+        return;
+    }
+    stored = prepare_fill(req, st);
     drop_own_fields(req, st);
     if (stored) {
         cache_ostream_t *tee = (void *)h2o_add_ostream(req, sizeof(*tee), *slot);
@@ -407,6 +412,10 @@ static void on_unsafe(h2o_req_t *req, kve_cache_req_t *st)
     h2o_iovec_t path;
     ssize_t i;
 
+    if (kve_cache_upstream_failed(st)) {
+        kve_cache__add_status(req, "fwd=method; detail=upstream-error");
+        return;
+    }
     kve_cache__add_status(req, "fwd=method; fwd-status=%d", req->res.status);
     if (!kve_cache_invalidates(req->method, req->res.status))
         return;

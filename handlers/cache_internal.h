@@ -86,6 +86,8 @@ typedef struct st_kve_cache_req_t {
      * none), and its Connection lines joined ({NULL, 0}: none; pool memory) */
     int64_t upstream_date;
     h2o_iovec_t upstream_connection;
+    /** an upstream head was read (0 with a response h2o made itself: connect error, timeout, a refused head) */
+    int upstream_seen;
     /** Cache-Status `key=` (an sf-string, pool memory; {NULL, 0} unless cache.debug) */
     h2o_iovec_t status_key;
     /** the variants counted by the index found, and the count the fill writes (cache.max_variants) */

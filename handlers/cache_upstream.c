@@ -15,7 +15,7 @@ static int wants(h2o_req_t *req)
     kve_cache_req_t *st;
     if (req->env.size == 0 || (st = kve_cache__state(req)) == NULL)
         return 0;
-    return st->phase == KVE_CACHE_PHASE_FORWARD;
+    return st->phase == KVE_CACHE_PHASE_FORWARD || st->phase == KVE_CACHE_PHASE_UNSAFE;
 }
 
 static void on_head(h2o_req_t *req, const kve_h2o_head_field_t *fields, size_t num)
@@ -25,6 +25,7 @@ static void on_head(h2o_req_t *req, const kve_h2o_head_field_t *fields, size_t n
     int64_t t;
     char *p;
 
+    st->upstream_seen = 1;
     for (i = 0; i != num; ++i) {
         if (h2o_lcstris(fields[i].name.base, fields[i].name.len, H2O_STRLIT("date"))) {
             /* the first Date line counts (as kve_cache_resp_parse); an invalid one is absent */
@@ -53,6 +54,11 @@ void kve_cache_upstream_observe(void)
 {
     static const kve_h2o_head_observer_t observer = {wants, on_head};
     kve_h2o_proxy_observe_heads(&observer);
+}
+
+int kve_cache_upstream_failed(const kve_cache_req_t *st)
+{
+    return !st->upstream_seen && kve_h2o_proxy_heads_observed();
 }
 
 size_t kve_cache_drop_connection_listed(h2o_headers_t *headers, h2o_iovec_t connection)

@@ -15,6 +15,14 @@
 /** Starts observing upstream heads for the cache (idempotent; main thread, before the workers start). */
 void kve_cache_upstream_observe(void);
 
+struct st_kve_cache_req_t;
+
+/**
+ * Whether the response to `st`'s forwarded request was made by h2o itself (connect error, timeout, a refused
+ * head: no upstream head was read), when that can be known (heads are observed).
+ */
+int kve_cache_upstream_failed(const struct st_kve_cache_req_t *st);
+
 /**
  * Drops from `headers` the fields named in `connection` (a comma-separated list of field names, as the upstream's
  * Connection lines joined; {NULL, 0}: none). Keeps the order; returns how many were dropped.

@@ -198,6 +198,11 @@ void kve_h2o_proxy_observe_heads(const kve_h2o_head_observer_t *observer)
     head_observer = observer;
 }
 
+int kve_h2o_proxy_heads_observed(void)
+{
+    return head_observer != NULL && kve_h2o__http1client_on_head != NULL;
+}
+
 /* the prefix of h2o's struct rp_generator_t [2.2.5 lib/core/proxy.c:32] (see kve_h2o_proxy_observe_heads) */
 struct rp_generator_prefix {
     h2o_generator_t super;

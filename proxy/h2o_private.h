@@ -180,6 +180,9 @@ typedef struct st_kve_h2o_head_observer_t {
  */
 void kve_h2o_proxy_observe_heads(const kve_h2o_head_observer_t *observer);
 
+/** Whether heads reach an observer: one is set and kve_h2o_http1client_guard() installed the wrapper. */
+int kve_h2o_proxy_heads_observed(void);
+
 /** Passes a read (or its error) on to h2o's HTTP/1 request reader (see kve_h2o_http1_hook_reader). */
 static inline void kve_h2o_http1_reqread(h2o_socket_t *sock, const char *err)
 {

@@ -5,7 +5,7 @@
 // cache.debug), the cap on Vary variants per URL, and that nothing is cached because of a file extension.
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { assertCleanExit, http, makeTempDir, runKvedge, startKvedge, startRedis, startUpstream, writeConfig } from './harness.mjs';
+import { assertCleanExit, freePort, http, makeTempDir, runKvedge, startKvedge, startRedis, startUpstream, writeConfig } from './harness.mjs';
 import { storedKeys } from './cache_helpers.mjs';
 
 let redis, origin, client;
@@ -253,6 +253,22 @@ test('issue 8: Cache-Status: fwd-status on every forward, stored or why not, key
         assert.match(status(hit), /^kvedge; hit; ttl=\d+; key="/);
         assert.equal(/key=(".*")$/.exec(status(hit))[1], `"${m[1]}"`, 'the same key on the hit');
     });
+});
+
+test('issue 8: Cache-Status on a response h2o made itself (upstream unreachable): no fwd-status, detail=upstream-error', async () => {
+    const port = await freePort(); // nothing listens there
+    const k = await startKvedge({ threads: 1, redis: redis.url, routes: [{ path: '/down', upstream: `http://127.0.0.1:${port}/`, cache: {} }] });
+    try {
+        const r = await get(k, '/down/x');
+        assert.equal(r.status, 502);
+        assert.equal(status(r), 'kvedge; fwd=uri-miss; detail=upstream-error');
+        const post = await get(k, '/down/x', {}, 'POST');
+        assert.equal(post.status, 502);
+        assert.equal(status(post), 'kvedge; fwd=method; detail=upstream-error');
+        assert.deepEqual(await client.keys('kvc1:*'), []);
+    } finally {
+        assertCleanExit(await k.stop());
+    }
 });
 
 test('issue 8: cache.max_variants: a client cycling Accept-Language cannot store more than the cap of variants per URL', async () => {
