@@ -476,6 +476,8 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
     if (self->conf->bypass.size != 0 && (rule = kve_cache_bypass_match(self->conf->bypass.entries, self->conf->bypass.size,
                                                                        req->headers.entries, req->headers.size)) != NULL) {
         kve_cache_bypass_detail(rule, st->detail_buf, sizeof(st->detail_buf));
+        if (wants_only_cached(st)) /* no stored response may be used, and the client wants no upstream request */
+            return only_if_cached(st, st->detail_buf);
         return forward(st, "bypass", st->detail_buf, 1); /* may_store stays 0: the response is not stored */
     }
     st->has_authorization = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1) != -1;

@@ -177,6 +177,11 @@ test('issue 8: cache.bypass: a listed header or cookie goes upstream uncached an
         // a bypassing request never reads the stored copy
         assert.match(status(await get(k, path, { Authorization: 'Basic eA==' })), /fwd=bypass/);
         assert.equal(seen('bp'), 4);
+        // ... nor with only-if-cached, which then gets 504 without an upstream request
+        const oic = await get(k, path, { Authorization: 'Basic eA==', 'cache-control': 'only-if-cached' });
+        assert.equal(oic.status, 504);
+        assert.equal(status(oic), 'kvedge; detail=header:authorization');
+        assert.equal(seen('bp'), 4);
     });
 });
 
