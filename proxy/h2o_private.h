@@ -18,8 +18,9 @@
  *   drop it, then update the guards.
  *
  * Callers: park.c and h1read.c (socket readers), server.c (idle connections, timers, contexts, thread buffers),
- * handlers/framing.c (the raw HTTP/1 head), tests/unit/loopback.c (a request's final ostream, contexts, thread
- * buffers); tests/unit/test_h2o_private.c checks each entry against the installed libh2o at run time.
+ * handlers/framing.c (the raw HTTP/1 head), handlers/cache_upstream.c (the proxy's upstream heads), tests/unit/loopback.c (a
+ * request's final ostream, contexts, thread buffers); tests/unit/test_h2o_private.c checks each entry against the installed libh2o
+ * at run time.
  */
 #ifndef KVE_PROXY_H2O_PRIVATE_H
 #define KVE_PROXY_H2O_PRIVATE_H
