@@ -442,6 +442,8 @@ static void on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t *
                 on_forwarded(req, st, &slot);
             break;
         case KVE_CACHE_PHASE_UNSAFE:
+            kve_cache_drop_connection_listed(&req->res.headers, st->upstream_connection);
+            drop_own_fields(req, st);
             on_unsafe(req, st);
             break;
         default:

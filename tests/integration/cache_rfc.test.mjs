@@ -146,6 +146,9 @@ test('issue 8: CDN-Cache-Control (RFC 9213) beats Cache-Control and is forwarded
         assert.match(status(await get(k, own)), /detail=no-freshness/);
     });
     await withKvedge({ targeted_field: 'Kvedge-Cache-Control' }, async (k) => {
+        const post = await get(k, p('post-own', [['Kvedge-Cache-Control', 'max-age=60'], ['Surrogate-Control', 'max-age=60']]), {}, 'POST');
+        assert.equal(post.headers['kvedge-cache-control'], undefined, 'not on responses to unsafe methods either');
+        assert.equal(post.headers['surrogate-control'], undefined);
         const own = p('own', [['Cache-Control', 'max-age=1'], ['CDN-Cache-Control', 'no-store'], ['Kvedge-Cache-Control', 'max-age=60']]);
         const miss = await get(k, own);
         assert.match(status(miss), /stored/);
