@@ -117,6 +117,8 @@ static void on_dispose(void *p)
     kve_cache_req_t *st = p;
     if (st->batch != NULL)
         kve_kv_batch_cancel(st->batch);
+    st->batch = NULL;
+    kve_cache__coalesce_dispose(st);
     for (size_t i = 0; i != KVE_ARRAY_SIZE(st->raw); ++i)
         free(st->raw[i]);
     kve_buf_dispose(&st->fill_body);
@@ -189,7 +191,13 @@ static void serve_hit(kve_cache_req_t *st, int64_t age, int64_t now)
     req->res.reason = kve_cache__reason(req->res.status);
     add_stored_headers(req, &st->head, not_modified);
     kve_cache__add_age(req, age);
-    kve_cache__add_status(req, "hit; ttl=%lld", (long long)kve_cache_ttl(&st->head.fresh, age));
+    if (st->coal_relookup) { /* another request's fetch answered it (RFC 9211: collapsed goes with fwd) */
+        st->collapsed = 1;
+        kve_cache__add_status(req, "fwd=%s; fwd-status=%d; ttl=%lld; collapsed", st->coal_fwd, st->head.status,
+                              (long long)kve_cache_ttl(&st->head.fresh, age));
+    } else {
+        kve_cache__add_status(req, "hit; ttl=%lld", (long long)kve_cache_ttl(&st->head.fresh, age));
+    }
     /* before the response starts: h2o's filters decide on chunked encoding then */
     if (!not_modified)
         req->res.content_length = body.len;
@@ -251,6 +259,28 @@ static void revalidate(kve_cache_req_t *st)
 /* --- lookup --- */
 
 static int start_batch(kve_cache_req_t *st, const char *const *keys, size_t n);
+static int lookup(kve_cache_req_t *st);
+
+void kve_cache__proceed(kve_cache_req_t *st)
+{
+    if (st->have_head)
+        revalidate(st);
+    else
+        forward(st, st->coal_fwd, NULL, 0);
+}
+
+void kve_cache__lookup_again(kve_cache_req_t *st)
+{
+    for (size_t i = 0; i != KVE_ARRAY_SIZE(st->raw); ++i)
+        free(st->raw[i]), st->raw[i] = NULL;
+    st->stage = 0;
+    st->lookup_err = 0;
+    st->has_index = 0;
+    st->have_head = 0;
+    st->coal_relookup = 1;
+    if (lookup(st) != 0)
+        forward(st, "bypass", "store-unavailable", 0);
+}
 
 /* whether the head and body read belong to one object */
 static int read_object(kve_cache_req_t *st)
@@ -294,7 +324,9 @@ static void decide(kve_cache_req_t *st)
         return;
     }
     if (!read_object(st)) {
-        forward(st, st->has_index ? "vary-miss" : "uri-miss", NULL, 0);
+        const char *fwd = st->has_index ? "vary-miss" : "uri-miss";
+        if (kve_cache__coalesce(st, fwd) != 0)
+            forward(st, fwd, NULL, 0);
         return;
     }
     st->have_head = 1;
@@ -305,7 +337,8 @@ static void decide(kve_cache_req_t *st)
         serve_hit(st, age, now);
         break;
     default: /* stale-while-revalidate's background refresh comes later: validate now */
-        revalidate(st);
+        if (kve_cache__coalesce(st, "stale") != 0)
+            revalidate(st);
         break;
     }
 }
@@ -386,6 +419,16 @@ static void reduce_accept_encoding(h2o_req_t *req)
     kve_buf_dispose(&ae);
 }
 
+static void on_context_init(h2o_handler_t *self, h2o_context_t *ctx)
+{
+    kve_cache__thread_init((kve_cache_handler_t *)self, ctx);
+}
+
+static void on_context_dispose(h2o_handler_t *self, h2o_context_t *ctx)
+{
+    kve_cache__thread_dispose((kve_cache_handler_t *)self, ctx);
+}
+
 static int on_req(h2o_handler_t *_self, h2o_req_t *req)
 {
     kve_cache_handler_t *self = (void *)_self;
@@ -419,6 +462,8 @@ void kve_cache_register(h2o_pathconf_t *pathconf, const kve_cache_conf_t *conf)
     kve_cache_handler_t *self = (void *)h2o_create_handler(pathconf, sizeof(*self));
 
     self->super.on_req = on_req;
+    self->super.on_context_init = on_context_init;
+    self->super.on_context_dispose = on_context_dispose;
     self->conf = conf;
     self->key = (kve_cache_key_conf_t){(kve_cache_query_t)conf->key.query,
                                        (const char *const *)conf->key.exclude_query.entries,

@@ -41,6 +41,11 @@ typedef struct st_kve_cache_conf_t {
     char *store;
     size_t store_id;
     kve_cache_key_cfg_t key;
+    /** concurrent misses for one object wait this long for one upstream fetch (and its lock lives as long); 0: off */
+    uint64_t coalesce_timeout_ms;
+    /** operator grace: stale-while-revalidate and stale-if-error windows on top of the responses' own */
+    uint64_t stale_while_revalidate_ms;
+    uint64_t stale_if_error_ms;
 } kve_cache_conf_t;
 
 /**

@@ -24,6 +24,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -57,18 +58,51 @@ static void arg(cmd_t *c, const char *p, size_t len)
     c->argv[c->argc] = p, c->argvlen[c->argc++] = len;
 }
 
+/* a store batch that releases a coalescing group once applied */
+typedef struct st_coal_write_t {
+    const char *what;
+    kve_coal_entry_t *coal;
+    int failed;
+} coal_write_t;
+
+static void on_coal_write_reply(void *data, size_t i, int err, const kve_kv_reply_t *reply)
+{
+    coal_write_t *w = data;
+    if (err != 0 || reply->type == KVE_REPLY_ERROR)
+        w->failed = 1;
+}
+
+static void on_coal_write_done(void *data, const kve_kv_batch_result_t *result)
+{
+    coal_write_t *w = data;
+    on_write_done((void *)w->what, result);
+    kve_cache__coalesce_finish(w->coal, result->err != 0 || w->failed ? KVE_COAL_FAILED : KVE_COAL_STORED);
+    free(w);
+}
+
 static void send_writes(h2o_req_t *req, kve_cache_req_t *st, cmd_t *cmds, size_t n, unsigned flags, const char *what)
 {
     kve_kv_command_t kc[8];
     kve_kv_batch_opts_t opts = {.flags = flags};
     kve_kv_t *kv = kve_cache__link(st->self, req);
+    kve_coal_entry_t *coal = kve_cache__coalesce_take(st); /* a leader's group waits for this batch */
+    coal_write_t *cw = NULL;
     int err;
 
     KVE_ASSERT(n <= KVE_ARRAY_SIZE(kc));
     for (size_t i = 0; i != n; ++i)
         kc[i] = KVE_KV_COMMAND(cmds[i].argc, cmds[i].argv, cmds[i].argvlen);
-    if (kv == NULL || kve_kv_batch(kv, kc, n, &opts, on_write_reply, on_write_done, (void *)what, &err) == NULL)
+    if (coal != NULL && (cw = calloc(1, sizeof(*cw))) != NULL)
+        cw->what = what, cw->coal = coal;
+    if (kv == NULL ||
+        kve_kv_batch(kv, kc, n, &opts, cw != NULL ? on_coal_write_reply : on_write_reply,
+                     cw != NULL ? on_coal_write_done : on_write_done, cw != NULL ? (void *)cw : (void *)what, &err) == NULL) {
         kve_log(KVE_LOG_DEBUG, "cache", "%s not sent: the store is unavailable", what);
+        free(cw);
+        kve_cache__coalesce_finish(coal, KVE_COAL_FAILED);
+    } else if (coal != NULL && cw == NULL) {
+        kve_cache__coalesce_finish(coal, KVE_COAL_FAILED);
+    }
 }
 
 /* --- storing --- */
@@ -123,6 +157,7 @@ static void on_tee_send(h2o_ostream_t *_self, h2o_req_t *req, h2o_iovec_t *bufs,
         if (st->fill_body.len - KVE_CACHE_ID_LEN + bufs[i].len > max) {
             st->fill_abandoned = 1; /* too big: streams through unstored */
             kve_buf_dispose(&st->fill_body);
+            kve_cache__coalesce_release(st, KVE_COAL_PASS);
             break;
         }
         kve_buf_append(&st->fill_body, bufs[i].base, bufs[i].len);
@@ -130,6 +165,7 @@ static void on_tee_send(h2o_ostream_t *_self, h2o_req_t *req, h2o_iovec_t *bufs,
     if (state == H2O_SEND_STATE_ERROR && !st->fill_abandoned) {
         st->fill_abandoned = 1;
         kve_buf_dispose(&st->fill_body);
+        kve_cache__coalesce_release(st, KVE_COAL_FAILED);
     }
     if (state == H2O_SEND_STATE_FINAL && !st->fill_abandoned)
         commit(req, st);
@@ -210,10 +246,13 @@ static void on_forwarded(h2o_req_t *req, kve_cache_req_t *st, h2o_ostream_t ***s
         tee->st = st;
         *slot = &tee->super.next;
         kve_cache__add_status(req, "fwd=%s; fwd-status=%d; stored", st->fwd, req->res.status);
-    } else if (st->detail != NULL) {
-        kve_cache__add_status(req, "fwd=%s; fwd-status=%d; detail=%s", st->fwd, req->res.status, st->detail);
     } else {
-        kve_cache__add_status(req, "fwd=%s; fwd-status=%d", st->fwd, req->res.status);
+        /* a coalescing group: an error sends it upstream itself, an uncacheable answer is remembered (hit-for-pass) */
+        kve_cache__coalesce_release(st, req->res.status >= 500 ? KVE_COAL_FAILED : KVE_COAL_PASS);
+        if (st->detail != NULL)
+            kve_cache__add_status(req, "fwd=%s; fwd-status=%d; detail=%s", st->fwd, req->res.status, st->detail);
+        else
+            kve_cache__add_status(req, "fwd=%s; fwd-status=%d", st->fwd, req->res.status);
     }
 }
 
@@ -331,6 +370,8 @@ static void on_revalidated(h2o_req_t *req, kve_cache_req_t *st, h2o_ostream_t **
     head.initial_age = kve_cache_initial_age(&r, st->request_time, now);
     if ((ttl_ms = kve_cache__ttl_ms(&head.fresh, head.initial_age, 1, st->self->conf->keep_ms)) != 0)
         store_updated(req, st, &head, ttl_ms);
+    else
+        kve_cache__coalesce_release(st, KVE_COAL_FAILED);
     not_modified = st->num_client_cond != 0 &&
                    kve_cache_not_modified(st->client_cond, st->num_client_cond, r.etag, r.last_modified, r.date, now);
     req->res.status = not_modified ? 304 : head.status;

@@ -10,6 +10,7 @@
 #define KVE_HANDLERS_CACHE_INTERNAL_H
 
 #include "handlers/cache.h"
+#include "handlers/cache_coalesce.h"
 #include "handlers/cache_control.h"
 #include "handlers/cache_freshness.h"
 #include "handlers/cache_key.h"
@@ -80,6 +81,18 @@ typedef struct st_kve_cache_req_t {
     const char *fill_gen;
     uint8_t fill_variant[KVE_CACHE_HASH_LEN];
     uint64_t fill_ttl_ms;
+    /** coalescing (cache_coalesce.c): the entry this request leads or polls for, or the waiter it is */
+    kve_coal_entry_t *coal;
+    int coal_role;
+    struct st_kve_coal_waiter_t *coal_waiter;
+    h2o_timeout_entry_t coal_timer;
+    const char *coal_fwd; /* the miss's fwd */
+    int coal_done;        /* coalesced once: never again */
+    int coal_pass;
+    int coal_relookup; /* released by a stored object: looking it up again */
+    uint64_t coal_deadline, coal_next_poll, coal_poll_ms;
+    /** answered from another request's upstream fetch (Cache-Status `collapsed`; for the metrics) */
+    int collapsed;
 } kve_cache_req_t;
 
 /** indexes of kve_cache_req_t.raw */
@@ -111,6 +124,12 @@ void kve_cache__add_age(h2o_req_t *req, int64_t age);
 
 /** The reason phrase of `status` (generic ones for the less common codes). */
 const char *kve_cache__reason(int status);
+
+/** Goes on after a coalescing wait, or as its leader: a stale object is revalidated, a miss forwarded. */
+void kve_cache__proceed(kve_cache_req_t *st);
+
+/** Looks the object up again (a coalescing wait ended with the object stored). */
+void kve_cache__lookup_again(kve_cache_req_t *st);
 
 /** The link to the route's store on the request's thread (NULL: none). */
 kve_kv_t *kve_cache__link(kve_cache_handler_t *self, h2o_req_t *req);

@@ -1,0 +1,184 @@
+// Issue 8: request coalescing. Concurrent misses for one object make one upstream request: within a thread, across
+// the threads of one process and across kvedge instances sharing the store (a lock in KV). An uncacheable answer
+// releases the waiters at once (and is remembered: hit-for-pass), a failing leader releases them to go upstream
+// themselves, and with the store down every request is still answered. A recording origin that delays its answers.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http_ from 'node:http';
+import { SANITIZE, startKvedge, startRedis, startUpstream, sleep, http } from './harness.mjs';
+
+const SLOW = SANITIZE ? 3 : 1;
+
+/** An origin whose answers come after `delay` ms: /obj/* cacheable, /nostore uncacheable, /fail/* 500 once then 200. */
+async function startSlowOrigin(delay) {
+    const failed = new Set();
+    return startUpstream(async (req, res) => {
+        await sleep(delay);
+        const send = (status, headers, body) => {
+            res.writeHead(status, { 'content-length': Buffer.byteLength(body), ...headers });
+            res.end(body);
+        };
+        if (req.url.startsWith('/obj/')) return send(200, { 'cache-control': 'max-age=60' }, `object ${req.url}`);
+        if (req.url === '/nostore') return send(200, { 'cache-control': 'no-store' }, 'not stored');
+        if (req.url.startsWith('/fail/')) {
+            if (!failed.has(req.url)) {
+                failed.add(req.url);
+                return send(500, { 'cache-control': 'no-store' }, 'origin failed');
+            }
+            return send(200, { 'cache-control': 'max-age=60' }, `object ${req.url}`);
+        }
+        return send(404, {}, 'not found');
+    });
+}
+
+function start(redis, origin, threads = 2, cache = {}) {
+    return startKvedge({
+        threads,
+        redis: redis.url,
+        routes: [{ path: '/api', upstream: `${origin.url}/`, cache: { coalesce_timeout: '5s', ...cache } }],
+    });
+}
+
+/** `n` concurrent GETs of `path` over `sockets` keep-alive connections per target; resolves with every response. */
+async function burst(targets, path, n, sockets = 100) {
+    const agents = targets.map(() => new http_.Agent({ keepAlive: true, maxSockets: sockets }));
+    try {
+        const all = [];
+        for (let i = 0; i < n; i++) {
+            const t = i % targets.length;
+            // one Host for every instance (the key covers the host; instances behind one name share objects)
+            all.push(http('GET', `${targets[t].url}${path}`, { agent: agents[t], timeoutMs: 20_000, headers: { host: 'cdn.test' } }));
+        }
+        return await Promise.all(all);
+    } finally {
+        agents.forEach((a) => a.destroy());
+    }
+}
+
+function seen(origin, url) {
+    return origin.requests.filter((r) => r.url === url).length;
+}
+
+function statuses(rs) {
+    const out = { stored: 0, collapsed: 0, hit: 0, other: [] };
+    for (const r of rs) {
+        const cs = r.headers['cache-status'] ?? '';
+        if (/; collapsed$/.test(cs)) out.collapsed++;
+        else if (/; stored$/.test(cs)) out.stored++;
+        else if (/^kvedge; hit;/.test(cs)) out.hit++;
+        else out.other.push(cs);
+    }
+    return out;
+}
+
+test('issue 8: 500 concurrent requests for one cold URL make exactly one upstream request (one instance, threads: 2)', async () => {
+    const redis = await startRedis();
+    const origin = await startSlowOrigin(500);
+    const k = await start(redis, origin);
+    try {
+        const rs = await burst([k], '/api/obj/a', 500);
+        for (const r of rs) assert.equal(r.status, 200, r.body);
+        for (const r of rs) assert.equal(r.body, 'object /obj/a');
+        assert.equal(seen(origin, '/obj/a'), 1);
+        const s = statuses(rs);
+        assert.deepEqual(s.other, []);
+        assert.equal(s.stored, 1);
+        assert.ok(s.collapsed >= 50, `collapsed: ${s.collapsed}`);
+        assert.match(rs.find((r) => /collapsed/.test(r.headers['cache-status'])).headers['cache-status'],
+            /^kvedge; fwd=uri-miss; fwd-status=200; ttl=\d+; collapsed$/);
+    } finally {
+        await k.stop();
+        await origin.stop();
+        await redis.stop();
+    }
+});
+
+test('issue 8: two kvedge instances on one store: 500 concurrent requests for one cold URL make exactly one upstream request', async () => {
+    const redis = await startRedis();
+    const origin = await startSlowOrigin(500);
+    const k1 = await start(redis, origin);
+    const k2 = await start(redis, origin);
+    try {
+        const rs = await burst([k1, k2], '/api/obj/b', 500);
+        for (const r of rs) assert.equal(r.status, 200, r.body);
+        for (const r of rs) assert.equal(r.body, 'object /obj/b');
+        assert.equal(seen(origin, '/obj/b'), 1);
+        const s = statuses(rs);
+        assert.deepEqual(s.other, []);
+        assert.equal(s.stored, 1);
+        assert.ok(s.collapsed >= 50, `collapsed: ${s.collapsed}`);
+        const c = redis.client();
+        assert.deepEqual(await c.keys('kvc1:*:l'), [], 'the lock is released');
+    } finally {
+        await k1.stop();
+        await k2.stop();
+        await origin.stop();
+        await redis.stop();
+    }
+});
+
+test('issue 8: an uncacheable answer releases the waiters at once, and the next requests skip coalescing (hit-for-pass)', async () => {
+    const redis = await startRedis();
+    const origin = await startSlowOrigin(300);
+    const k = await start(redis, origin);
+    try {
+        const t0 = Date.now();
+        const rs = await burst([k], '/api/nostore', 500);
+        const elapsed = Date.now() - t0;
+        for (const r of rs) assert.equal(r.status, 200, r.body);
+        assert.equal(seen(origin, '/nostore'), 500);
+        // the first answer came at ~300 ms; the waiters then reached the origin together, not one after the other
+        const times = origin.requests.map((r) => r.time).sort((a, b) => a - b);
+        const firstAnswer = times[0] + 300;
+        const soon = times.filter((t) => t >= firstAnswer - 50 && t < firstAnswer + 200).length;
+        assert.ok(soon >= 50, `${soon} requests reached the origin within 200 ms of the first answer`);
+        // 100 connections x 5 requests of 300 ms each, plus the first: far below a serialised wait
+        assert.ok(elapsed < 4000 * SLOW, `all answered in ${elapsed} ms`);
+        // the pass is remembered in the lock key for the other instances
+        const c = redis.client();
+        const locks = await c.keys('kvc1:*:l');
+        assert.equal(locks.length, 1);
+        assert.equal(await c.get(locks[0]), 'pass');
+        assert.ok((await c.pttl(locks[0])) > 0);
+    } finally {
+        await k.stop();
+        await origin.stop();
+        await redis.stop();
+    }
+});
+
+test("issue 8: the leader's upstream failing (500) releases the waiters: they go upstream themselves, at once", async () => {
+    const redis = await startRedis();
+    const origin = await startSlowOrigin(300);
+    const k = await start(redis, origin, 2, { coalesce_timeout: '10s' });
+    try {
+        const t0 = Date.now();
+        const rs = await burst([k], '/api/fail/c', 100);
+        const elapsed = Date.now() - t0;
+        const ok = rs.filter((r) => r.status === 200).length;
+        assert.equal(rs.filter((r) => r.status === 500).length, 1);
+        assert.equal(ok, 99);
+        assert.ok(seen(origin, '/fail/c') >= 2, 'the waiters went upstream');
+        assert.ok(elapsed < 3000 * SLOW, `answered in ${elapsed} ms (the wait bound is 10 s)`);
+    } finally {
+        await k.stop();
+        await origin.stop();
+        await redis.stop();
+    }
+});
+
+test('issue 8: coalescing with the store down: every request is still answered', async () => {
+    const redis = await startRedis();
+    const origin = await startSlowOrigin(200);
+    const k = await start(redis, origin, 2, { store_timeout: '200ms' });
+    try {
+        await redis.stop();
+        const rs = await burst([k], '/api/obj/d', 100, 50);
+        for (const r of rs) assert.equal(r.status, 200, r.body);
+        assert.ok(seen(origin, '/obj/d') >= 1);
+    } finally {
+        await k.stop();
+        await origin.stop();
+        await redis.stop().catch(() => {});
+    }
+});
