@@ -472,9 +472,11 @@ void kve_cache_register(h2o_pathconf_t *pathconf, const kve_cache_conf_t *conf)
                                        conf->key.headers.size,
                                        (const char *const *)conf->key.cookies.entries,
                                        conf->key.cookies.size};
-    /* no operator grace yet: stale-while-revalidate and stale-if-error come with the background refresh */
+    /* the operator's grace windows (seconds) join the responses' own stale-while-revalidate / stale-if-error */
     self->rules = (kve_cache_rules_t){.default_ttl = (int64_t)(conf->default_ttl_ms / 1000),
                                       .heuristic = conf->heuristic,
+                                      .stale_while_revalidate = (int64_t)(conf->stale_while_revalidate_ms / 1000),
+                                      .stale_if_error = (int64_t)(conf->stale_if_error_ms / 1000),
                                       .store_set_cookie = conf->store_set_cookie};
     kve_cache__register_filter(pathconf);
 }

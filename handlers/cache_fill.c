@@ -387,6 +387,42 @@ static void on_revalidated(h2o_req_t *req, kve_cache_req_t *st, h2o_ostream_t **
     *slot = &o->super.next;
 }
 
+/* --- stale-if-error (RFC 5861 §4): the upstream failed, a stale object within its window answers instead --- */
+
+static int on_upstream_error(h2o_req_t *req, kve_cache_req_t *st, h2o_ostream_t ***slot)
+{
+    int64_t now = (int64_t)time(NULL), age;
+    int upstream_status = req->res.status, not_modified;
+    kve_cache_resp_t r;
+    cache_ostream_t *o;
+
+    /* 5xx from upstream, or h2o's own 502/503/504 for a connect error or a timeout */
+    if (!st->have_head || req->res.status < 500 || req->res.status > 599)
+        return 0;
+    age = kve_cache_current_age(st->head.initial_age, st->head.response_time, now);
+    if (!kve_cache_use_on_error(&st->head.fresh, age, &st->req_cc))
+        return 0;
+    kve_cache__coalesce_release(st, KVE_COAL_FAILED);
+    kve_cache_resp_parse(&r, st->head.status, st->head.headers, st->head.num_headers, h2o_iovec_init(NULL, 0), now);
+    if (st->revalidating) /* the client's own conditionals were set aside for the stored validators */
+        not_modified = st->num_client_cond != 0 &&
+                       kve_cache_not_modified(st->client_cond, st->num_client_cond, r.etag, r.last_modified, r.date, now);
+    else
+        not_modified = kve_cache_not_modified(req->headers.entries, req->headers.size, r.etag, r.last_modified, r.date, now);
+    req->res.status = not_modified ? 304 : st->head.status;
+    req->res.reason = kve_cache__reason(req->res.status);
+    replace_response_headers(req, &st->head, &r.cc);
+    kve_cache__add_age(req, age);
+    kve_cache__add_status(req, "fwd=%s; fwd-status=%d; ttl=%lld; detail=stale-if-error", st->fwd, upstream_status,
+                          (long long)kve_cache_ttl(&st->head.fresh, age));
+    req->res.content_length = not_modified ? SIZE_MAX : st->head.body_len;
+    o = (void *)h2o_add_ostream(req, sizeof(*o), *slot);
+    o->super.do_send = on_replace_send;
+    o->st = st;
+    *slot = &o->super.next;
+    return 1;
+}
+
 /* --- invalidation (RFC 9111 §4.4) --- */
 
 static void invalidate_path(h2o_req_t *req, kve_cache_req_t *st, h2o_iovec_t path)
@@ -432,7 +468,7 @@ static void on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t *
         case KVE_CACHE_PHASE_FORWARD:
             if (st->revalidating && req->res.status == 304)
                 on_revalidated(req, st, &slot);
-            else
+            else if (!on_upstream_error(req, st, &slot))
                 on_forwarded(req, st, &slot);
             break;
         case KVE_CACHE_PHASE_UNSAFE:
