@@ -195,6 +195,8 @@ static void serve_hit(kve_cache_req_t *st, int64_t age, int64_t now)
         st->collapsed = 1;
         kve_cache__add_status(req, "fwd=%s; fwd-status=%d; ttl=%lld; collapsed", st->coal_fwd, st->head.status,
                               (long long)kve_cache_ttl(&st->head.fresh, age));
+    } else if (st->stale_served) { /* RFC 9211: a hit (this request was not forwarded), stale: a negative ttl */
+        kve_cache__add_status(req, "hit; ttl=%lld; detail=stale-while-revalidate", (long long)kve_cache_ttl(&st->head.fresh, age));
     } else {
         kve_cache__add_status(req, "hit; ttl=%lld", (long long)kve_cache_ttl(&st->head.fresh, age));
     }
@@ -336,6 +338,14 @@ static void decide(kve_cache_req_t *st)
     case KVE_CACHE_USE_STALE:
         serve_hit(st, age, now);
         break;
+    case KVE_CACHE_USE_STALE_REVALIDATE:
+        if (kve_cache__can_refresh(st->self)) { /* served now; one refresh in the background (cache_refresh.h) */
+            kve_cache__refresh(st);
+            st->stale_served = 1;
+            serve_hit(st, age, now);
+            break;
+        }
+        /* fallthrough */
     default: /* stale-while-revalidate's background refresh comes later: validate now */
         if (kve_cache__coalesce(st, "stale") != 0)
             revalidate(st);
@@ -457,13 +467,19 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
     return 0;
 }
 
-void kve_cache_register(h2o_pathconf_t *pathconf, const kve_cache_conf_t *conf)
+static void on_handler_dispose(h2o_handler_t *self)
+{
+    kve_cache__refresh_dispose((kve_cache_handler_t *)self);
+}
+
+void kve_cache_register(h2o_pathconf_t *pathconf, const kve_cache_conf_t *conf, const kve_cache_upstream_t *upstream)
 {
     kve_cache_handler_t *self = (void *)h2o_create_handler(pathconf, sizeof(*self));
 
     self->super.on_req = on_req;
     self->super.on_context_init = on_context_init;
     self->super.on_context_dispose = on_context_dispose;
+    self->super.dispose = on_handler_dispose;
     self->conf = conf;
     self->key = (kve_cache_key_conf_t){(kve_cache_query_t)conf->key.query,
                                        (const char *const *)conf->key.exclude_query.entries,
@@ -478,5 +494,6 @@ void kve_cache_register(h2o_pathconf_t *pathconf, const kve_cache_conf_t *conf)
                                       .stale_while_revalidate = (int64_t)(conf->stale_while_revalidate_ms / 1000),
                                       .stale_if_error = (int64_t)(conf->stale_if_error_ms / 1000),
                                       .store_set_cookie = conf->store_set_cookie};
+    kve_cache__refresh_init(self, upstream);
     kve_cache__register_filter(pathconf);
 }

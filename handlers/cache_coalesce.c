@@ -9,6 +9,7 @@
 #include "handlers/cache_internal.h"
 #include "proxy/common.h"
 #include "proxy/err.h"
+#include "proxy/httpclient.h"
 #include "proxy/log.h"
 #include "proxy/mailbox.h"
 #include "proxy/server.h"
@@ -39,7 +40,9 @@ struct st_kve_coal_entry_t {
     char lock_key[128];
     char owner[KVE_CACHE_ID_LEN];
     int locked;
-    kve_kv_t *kv;
+    /** the owner's thread and store: the lock is released there (the link looked up then: NULL once it stopped) */
+    h2o_context_t *ctx;
+    size_t store_id;
 };
 
 typedef struct st_kve_coal_waiter_t {
@@ -85,6 +88,8 @@ void kve_cache__thread_dispose(kve_cache_handler_t *self, h2o_context_t *ctx)
     kve_cache_thread_t *t = h2o_context_get_handler_context(ctx, &self->super);
     if (t == NULL)
         return;
+    if (t->client != NULL) /* its refreshes end with KVE_ESHUTDOWN */
+        kve_httpclient_destroy(t->client);
     h2o_timeout_dispose(ctx->loop, &t->wait);
     h2o_timeout_dispose(ctx->loop, &t->poll);
     free(t);
@@ -152,7 +157,9 @@ static void release_lock(kve_coal_entry_t *e, kve_coal_outcome_t outcome)
     size_t argvlen[6];
     int err, n = snprintf(pass_ms, sizeof(pass_ms), "%d", outcome == KVE_COAL_PASS ? KVE_COAL_PASS_MS : 0);
 
-    if (!e->locked || e->kv == NULL)
+    kve_kv_t *kv = e->ctx != NULL ? kve_thread_link(kve_server_thread(e->ctx), e->store_id, 0) : NULL;
+
+    if (!e->locked || kv == NULL)
         return;
     argv[0] = "EVAL", argvlen[0] = 4;
     argv[1] = release_script, argvlen[1] = sizeof(release_script) - 1;
@@ -160,7 +167,7 @@ static void release_lock(kve_coal_entry_t *e, kve_coal_outcome_t outcome)
     argv[3] = e->lock_key, argvlen[3] = strlen(e->lock_key);
     argv[4] = e->owner, argvlen[4] = KVE_CACHE_ID_LEN;
     argv[5] = pass_ms, argvlen[5] = (size_t)n;
-    if (kve_kv_call(e->kv, 6, argv, argvlen, NULL, on_release_reply, NULL, &err) == NULL)
+    if (kve_kv_call(kv, 6, argv, argvlen, NULL, on_release_reply, NULL, &err) == NULL)
         kve_log(KVE_LOG_DEBUG, "cache", "coalescing lock not released: %s", kve_strerror(err));
 }
 
@@ -377,11 +384,14 @@ static int take_lock(kve_cache_req_t *st, kve_coal_entry_t *e)
     size_t setlen[] = {3, strlen(e->lock_key), KVE_CACHE_ID_LEN, 2, 2, (size_t)ttl_len}, getlen[] = {3, strlen(e->lock_key)};
     kve_kv_command_t cmds[2] = {KVE_KV_COMMAND(6, set, setlen), KVE_KV_COMMAND(2, get, getlen)};
     kve_kv_batch_opts_t opts = {.timeout_ms = st->self->conf->store_timeout_ms, .flags = KVE_KV_BATCH_ATOMIC};
+    kve_kv_t *kv = kve_cache__link(st->self, st->req);
     int err;
 
-    if ((e->kv = kve_cache__link(st->self, st->req)) == NULL)
+    e->ctx = st->req->conn->ctx;
+    e->store_id = st->self->conf->store_id;
+    if (kv == NULL)
         return -1;
-    st->batch = kve_kv_batch(e->kv, cmds, 2, &opts, on_lock_reply, on_lock_done, st, &err);
+    st->batch = kve_kv_batch(kv, cmds, 2, &opts, on_lock_reply, on_lock_done, st, &err);
     return st->batch != NULL ? 0 : -1;
 }
 

@@ -105,3 +105,85 @@ test('issue 8: stale-if-error: the operator grace (stale_if_error) applies to re
         await redis.stop();
     }
 });
+
+/** `n` concurrent GETs of `path`, spread over `targets`, on keep-alive connections (`sockets` per target). */
+async function burst(targets, path, n, sockets = 50) {
+    const agents = targets.map(() => new http_.Agent({ keepAlive: true, maxSockets: sockets }));
+    try {
+        const all = [];
+        for (let i = 0; i < n; i++) {
+            const t = i % targets.length;
+            all.push(http('GET', `${targets[t].url}${path}`, { agent: agents[t], headers: { host: 'cdn.test' } }));
+        }
+        return await Promise.all(all);
+    } finally {
+        agents.forEach((a) => a.destroy());
+    }
+}
+
+test('issue 8: stale-while-revalidate: 200 requests in the window (two instances, threads: 2) are served stale at once and make exactly one background refresh; the next request gets the new object', async () => {
+    const redis = await startRedis();
+    const mode = { status: 200, cc: 'max-age=1, stale-while-revalidate=30', etag: '"e1"', body: 'v1', delay: 300 };
+    const origin = await startOrigin(mode);
+    const k1 = await start(redis, origin, {}, 2);
+    const k2 = await start(redis, origin, {}, 2);
+    try {
+        assert.match((await get(k1, '/api/s')).headers['cache-status'], /stored/);
+        await sleep(2100);
+        mode.etag = '"e2"';
+        mode.body = 'v2';
+        mode.cc = 'max-age=60';
+        const t0 = Date.now();
+        const rs = await burst([k1, k2], '/api/s', 200);
+        const elapsed = Date.now() - t0;
+        for (const r of rs) {
+            assert.equal(r.status, 200);
+            assert.equal(r.body, 'v1 /s');
+            assert.match(r.headers['cache-status'], /^kvedge; hit; ttl=(0|-\d+); detail=stale-while-revalidate$/);
+        }
+        assert.ok(elapsed < 2000, `served in ${elapsed} ms without waiting for the 300 ms origin`);
+        await waitFor(() => seen(origin, '/s') === 2, { message: 'the refresh reached the origin' });
+        const refresh = origin.requests.filter((r) => r.url === '/s')[1];
+        assert.equal(refresh.headers['if-none-match'], '"e1"');
+        await sleep(500);
+        assert.equal(seen(origin, '/s'), 2, 'exactly one refresh');
+        for (const k of [k1, k2]) {
+            const r = await waitFor(async () => {
+                const x = await get(k, '/api/s');
+                return x.body === 'v2 /s' ? x : null;
+            }, { message: 'the refreshed object' });
+            assert.match(r.headers['cache-status'], /^kvedge; hit; ttl=\d+$/);
+        }
+        assert.equal(seen(origin, '/s'), 2);
+    } finally {
+        await k1.stop();
+        await k2.stop();
+        await origin.stop();
+        await redis.stop();
+    }
+});
+
+test('issue 8: stale-while-revalidate (operator grace): the refresh sends the stored validators, a 304 updates the stored head', async () => {
+    const redis = await startRedis();
+    const mode = { status: 200, cc: 'max-age=1', etag: '"e1"', body: 'v1' };
+    const origin = await startOrigin(mode);
+    const k = await start(redis, origin, { stale_while_revalidate: '30s' });
+    try {
+        assert.match((await get(k, '/api/t')).headers['cache-status'], /stored/);
+        await sleep(2100);
+        mode.cc = 'max-age=60';
+        const r = await get(k, '/api/t');
+        assert.equal(r.body, 'v1 /t');
+        assert.match(r.headers['cache-status'], /^kvedge; hit; ttl=(0|-\d+); detail=stale-while-revalidate$/);
+        await waitFor(async () => /^kvedge; hit; ttl=\d+$/.test((await get(k, '/api/t')).headers['cache-status']),
+            { message: 'fresh after the 304' });
+        assert.equal(seen(origin, '/t'), 2);
+        assert.equal(origin.requests.filter((x) => x.url === '/t')[1].headers['if-none-match'], '"e1"');
+        const after = await get(k, '/api/t');
+        assert.equal(after.body, 'v1 /t');
+    } finally {
+        await k.stop();
+        await origin.stop();
+        await redis.stop();
+    }
+});
