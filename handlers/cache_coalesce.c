@@ -407,10 +407,11 @@ int kve_cache__coalesce(kve_cache_req_t *st, const char *fwd)
     st->coal_fwd = fwd;
     pthread_mutex_lock(&mutex);
     if ((e = find(st->self, st->primary)) != NULL) {
-        if (e->pass_until == 0)
+        int pass = e->pass_until != 0; /* read under the mutex: another thread may drop the record once it expires */
+        if (!pass)
             wait_on(st, e);
         pthread_mutex_unlock(&mutex);
-        if (e->pass_until != 0)
+        if (pass)
             return -1; /* hit-for-pass */
         st->coal_timer.cb = on_wait_timeout;
         h2o_timeout_link(st->req->conn->ctx->loop, &thread_state(st)->wait, &st->coal_timer);

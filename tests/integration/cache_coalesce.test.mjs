@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http_ from 'node:http';
-import { SANITIZE, startKvedge, startRedis, startUpstream, sleep, http } from './harness.mjs';
+import { assertCleanExit, SANITIZE, startKvedge, startRedis, startUpstream, sleep, http } from './harness.mjs';
 
 const SLOW = SANITIZE ? 3 : 1;
 
@@ -87,7 +87,7 @@ test('issue 8: 500 concurrent requests for one cold URL make exactly one upstrea
         assert.match(rs.find((r) => /collapsed/.test(r.headers['cache-status'])).headers['cache-status'],
             /^kvedge; fwd=uri-miss; fwd-status=200; ttl=\d+; collapsed$/);
     } finally {
-        await k.stop();
+        assertCleanExit(await k.stop());
         await origin.stop();
         await redis.stop();
     }
@@ -110,8 +110,8 @@ test('issue 8: two kvedge instances on one store: 500 concurrent requests for on
         const c = redis.client();
         assert.deepEqual(await c.keys('kvc1:*:l'), [], 'the lock is released');
     } finally {
-        await k1.stop();
-        await k2.stop();
+        assertCleanExit(await k1.stop());
+        assertCleanExit(await k2.stop());
         await origin.stop();
         await redis.stop();
     }
@@ -141,7 +141,7 @@ test('issue 8: an uncacheable answer releases the waiters at once, and the next 
         assert.equal(await c.get(locks[0]), 'pass');
         assert.ok((await c.pttl(locks[0])) > 0);
     } finally {
-        await k.stop();
+        assertCleanExit(await k.stop());
         await origin.stop();
         await redis.stop();
     }
@@ -161,7 +161,7 @@ test("issue 8: the leader's upstream failing (500) releases the waiters: they go
         assert.ok(seen(origin, '/fail/c') >= 2, 'the waiters went upstream');
         assert.ok(elapsed < 3000 * SLOW, `answered in ${elapsed} ms (the wait bound is 10 s)`);
     } finally {
-        await k.stop();
+        assertCleanExit(await k.stop());
         await origin.stop();
         await redis.stop();
     }
@@ -177,8 +177,31 @@ test('issue 8: coalescing with the store down: every request is still answered',
         for (const r of rs) assert.equal(r.status, 200, r.body);
         assert.ok(seen(origin, '/obj/d') >= 1);
     } finally {
-        await k.stop();
+        assertCleanExit(await k.stop());
         await origin.stop();
         await redis.stop().catch(() => {});
+    }
+});
+
+test("issue 8: the leader's client going away does not strand the waiters: all answered within the bound", async () => {
+    const redis = await startRedis();
+    const origin = await startSlowOrigin(1000);
+    const k = await start(redis, origin, 2, { coalesce_timeout: '10s' });
+    try {
+        const leader = http_.get({ host: '127.0.0.1', port: k.port, path: '/api/obj/e', headers: { host: 'cdn.test' } });
+        leader.on('error', () => {});
+        await sleep(150);
+        const t0 = Date.now();
+        const waiters = burst([k], '/api/obj/e', 50, 50);
+        await sleep(100);
+        leader.destroy();
+        const rs = await waiters;
+        for (const r of rs) assert.equal(r.status, 200, r.body);
+        assert.ok(Date.now() - t0 < 4000 * SLOW, `answered in ${Date.now() - t0} ms (the bound is 10 s)`);
+        assert.ok(seen(origin, '/obj/e') <= 2, `${seen(origin, '/obj/e')} upstream requests`);
+    } finally {
+        assertCleanExit(await k.stop());
+        await origin.stop();
+        await redis.stop();
     }
 });

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http_ from 'node:http';
-import { startKvedge, startRedis, startUpstream, sleep, http, waitFor } from './harness.mjs';
+import { assertCleanExit, startKvedge, startRedis, startUpstream, sleep, http, waitFor } from './harness.mjs';
 
 /** An origin: `mode.status` 200 (with `mode.cc`, an ETag, a body counting the requests) or an error status. */
 async function startOrigin(mode) {
@@ -28,8 +28,8 @@ async function startOrigin(mode) {
     });
 }
 
-function start(redis, origin, cache = {}, threads = 1) {
-    return startKvedge({ threads, redis: redis.url, routes: [{ path: '/api', upstream: `${origin.url}/`, cache }] });
+function start(redis, origin, cache = {}, threads = 1, route = {}) {
+    return startKvedge({ threads, redis: redis.url, routes: [{ path: '/api', upstream: `${origin.url}/`, cache, ...route }] });
 }
 
 const get = (k, path, headers = {}) => http('GET', `${k.url}${path}`, { headers: { host: 'cdn.test', ...headers } });
@@ -51,7 +51,7 @@ test('issue 8: stale-if-error: upstream 500 -> the stale object is served, Cache
         assert.match(r.headers['cache-status'], /^kvedge; fwd=stale; fwd-status=500; ttl=-\d+; detail=stale-if-error$/);
         assert.equal(seen(origin, '/a'), 2);
     } finally {
-        await k.stop();
+        assertCleanExit(await k.stop());
         await origin.stop();
         await redis.stop();
     }
@@ -78,7 +78,29 @@ test('issue 8: stale-if-error: upstream killed (connection refused) -> stale ser
         assert.match(late.headers['cache-status'], /^kvedge; fwd=(stale|uri-miss); fwd-status=502/);
         assert.equal(late.body, 'connection failed'); // h2o's body for a connect error
     } finally {
-        await k.stop();
+        assertCleanExit(await k.stop());
+        await redis.stop();
+    }
+});
+
+test('issue 8: stale-if-error: the upstream timing out -> the stale object is served', async () => {
+    const redis = await startRedis();
+    const mode = { status: 200, cc: 'max-age=1, stale-if-error=60' };
+    const origin = await startOrigin(mode);
+    const k = await start(redis, origin, {}, 1, { timeout: '300ms' });
+    try {
+        assert.match((await get(k, '/api/e')).headers['cache-status'], /stored/);
+        await sleep(2100);
+        mode.delay = 1500;
+        const t0 = Date.now();
+        const r = await get(k, '/api/e');
+        assert.equal(r.status, 200);
+        assert.equal(r.body, 'v1 /e');
+        assert.match(r.headers['cache-status'], /^kvedge; fwd=stale; fwd-status=50[24]; ttl=-\d+; detail=stale-if-error$/);
+        assert.ok(Date.now() - t0 < 1400, 'answered at the upstream timeout');
+    } finally {
+        assertCleanExit(await k.stop());
+        await origin.stop();
         await redis.stop();
     }
 });
@@ -100,7 +122,7 @@ test('issue 8: stale-if-error: the operator grace (stale_if_error) applies to re
         const m = await get(k, '/api/d');
         assert.equal(m.status, 503);
     } finally {
-        await k.stop();
+        assertCleanExit(await k.stop());
         await origin.stop();
         await redis.stop();
     }
@@ -156,8 +178,8 @@ test('issue 8: stale-while-revalidate: 200 requests in the window (two instances
         }
         assert.equal(seen(origin, '/s'), 2);
     } finally {
-        await k1.stop();
-        await k2.stop();
+        assertCleanExit(await k1.stop());
+        assertCleanExit(await k2.stop());
         await origin.stop();
         await redis.stop();
     }
@@ -182,7 +204,7 @@ test('issue 8: stale-while-revalidate (operator grace): the refresh sends the st
         const after = await get(k, '/api/t');
         assert.equal(after.body, 'v1 /t');
     } finally {
-        await k.stop();
+        assertCleanExit(await k.stop());
         await origin.stop();
         await redis.stop();
     }
