@@ -262,8 +262,9 @@ static void on_forwarded(h2o_req_t *req, kve_cache_req_t *st, h2o_ostream_t ***s
         *slot = &tee->super.next;
         kve_cache__add_status(req, "fwd=%s; fwd-status=%d; stored", st->fwd, req->res.status);
     } else {
-        /* a coalescing group: an error sends it upstream itself, an uncacheable answer is remembered (hit-for-pass) */
-        kve_cache__coalesce_release(st, req->res.status >= 500 ? KVE_COAL_FAILED : KVE_COAL_PASS);
+        /* a coalescing group: an error (or a 304 to the leader's own conditional) sends it upstream itself, an
+         * uncacheable answer is remembered (hit-for-pass) */
+        kve_cache__coalesce_release(st, req->res.status >= 500 || req->res.status == 304 ? KVE_COAL_FAILED : KVE_COAL_PASS);
         if (st->detail != NULL)
             kve_cache__add_status(req, "fwd=%s; fwd-status=%d; detail=%s", st->fwd, req->res.status, st->detail);
         else
