@@ -283,6 +283,7 @@ static void wait_on(kve_cache_req_t *st, kve_coal_entry_t *e)
 static void lead(kve_cache_req_t *st)
 {
     st->coal_role = ROLE_LEADER;
+    st->coal_fill = kve_cache__fill_prepare(st); /* before proceeding: a revalidation changes the request */
     kve_cache__proceed(st);
 }
 
@@ -429,6 +430,7 @@ int kve_cache__coalesce(kve_cache_req_t *st, const char *fwd)
     st->coal = e;
     if (take_lock(st, e) != 0) { /* the store is down: lead this process */
         st->coal_role = ROLE_LEADER;
+        st->coal_fill = kve_cache__fill_prepare(st);
         return -1;
     }
     st->coal_role = ROLE_CANDIDATE;
@@ -477,10 +479,19 @@ void kve_cache__coalesce_dispose(kve_cache_req_t *st)
         pthread_mutex_unlock(&mutex);
         st->coal_waiter = NULL;
     }
-    if (st->coal != NULL) { /* the leader's client went away, or the poller's: the group goes upstream itself */
+    if (st->coal != NULL) {
+        /* the leader's client went away: its fill goes on in the background (cache_refresh.h) and the group waits
+         * for it; the poller's: the group goes upstream itself */
         kve_coal_entry_t *e = st->coal;
+        kve_cache_fill_t *fill = st->coal_role == ROLE_LEADER ? st->coal_fill : NULL;
         st->coal = NULL;
         st->coal_role = ROLE_NONE;
-        release_entry(e, KVE_COAL_FAILED);
+        st->coal_fill = NULL;
+        if (fill != NULL)
+            kve_cache__fill_start(fill, e);
+        else
+            release_entry(e, KVE_COAL_FAILED);
     }
+    kve_cache__fill_discard(st->coal_fill);
+    st->coal_fill = NULL;
 }

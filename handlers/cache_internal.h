@@ -95,7 +95,8 @@ typedef struct st_kve_cache_req_t {
     const char *coal_fwd; /* the miss's fwd */
     int coal_done;        /* coalesced once: never again */
     int coal_pass;
-    int coal_relookup; /* released by a stored object: looking it up again */
+    int coal_relookup;           /* released by a stored object: looking it up again */
+    kve_cache_fill_t *coal_fill; /* a leader's snapshot, to go on fetching if its client goes away */
     uint64_t coal_deadline, coal_next_poll, coal_poll_ms;
     /** answered from another request's upstream fetch (Cache-Status `collapsed`; for the metrics) */
     int collapsed;

@@ -26,11 +26,13 @@
 /** the most request header fields a refresh sends */
 #define MAX_FIELDS 64
 
-typedef struct st_refresh_t {
+struct st_kve_cache_fill_t {
     kve_cache_handler_t *self;
     h2o_context_t *ctx;
     /** the refresh lock is ours (released at the end) */
     int locked;
+    /** a fill handed over by a coalescing leader whose client went away: its group, released at the end */
+    kve_coal_entry_t *coal;
     h2o_mem_pool_t pool;
     /** the object: keys, the stored head, its Vary list (empty: none) and index generation */
     uint8_t primary[KVE_CACHE_HASH_LEN];
@@ -54,7 +56,8 @@ typedef struct st_refresh_t {
     kve_buf_t body;
     uint64_t ttl_ms;
     int storing, stored;
-} refresh_t;
+};
+typedef struct st_kve_cache_fill_t refresh_t;
 
 static const char unlock_script[] = "if redis.call('get',KEYS[1])==ARGV[1] then return redis.call('del',KEYS[1]) end return 0";
 
@@ -76,6 +79,8 @@ static void finish(refresh_t *r)
     kve_kv_t *kv = r->locked ? link_of(r) : NULL;
     int err;
 
+    if (r->coal != NULL) /* not stored: the group goes upstream itself */
+        kve_cache__coalesce_finish(r->coal, KVE_COAL_FAILED);
     if (kv != NULL) {
         if (r->stored) {
             argv[0] = "PEXPIRE", argv[1] = r->lock_key, argv[2] = "1000";
@@ -134,7 +139,8 @@ static void on_not_modified(refresh_t *r, const h2o_headers_t *up, int64_t now)
     head.initial_age = kve_cache_initial_age(&resp, r->request_time, now);
     if ((ttl_ms = kve_cache__ttl_ms(&head.fresh, head.initial_age, 1, r->self->conf->keep_ms)) == 0 || kv == NULL)
         return;
-    kve_cache__store_head(kv, NULL, r->primary, r->has_variant ? r->variant : NULL, &head, ttl_ms);
+    kve_cache__store_head(kv, r->coal, r->primary, r->has_variant ? r->variant : NULL, &head, ttl_ms);
+    r->coal = NULL; /* the batch releases the group */
     r->stored = 1;
 }
 
@@ -189,6 +195,10 @@ static int on_head(kve_httpclient_req_t *req, void *data, const kve_httpclient_r
     }
     if (!prepare_store(r, res->status, &hs, res->content_length, now)) {
         kve_log(KVE_LOG_DEBUG, "cache", "background refresh: status %d not stored", res->status);
+        if (r->coal != NULL && res->status < 500 && res->status != 304) { /* uncacheable: hit-for-pass */
+            kve_cache__coalesce_finish(r->coal, KVE_COAL_PASS);
+            r->coal = NULL;
+        }
         finish(r);
         return 1;
     }
@@ -211,7 +221,8 @@ static void on_body(kve_httpclient_req_t *req, void *data, const char *bytes, si
         kve_cache_object_t o = {r->primary, r->has_variant ? r->variant : NULL,        r->gen,   r->vary,
                                 &r->fill,   h2o_iovec_init(r->body.base, r->body.len), r->ttl_ms};
         r->fill.body_len = r->body.len - KVE_CACHE_ID_LEN;
-        kve_cache__store_object(link_of(r), NULL, &o);
+        kve_cache__store_object(link_of(r), r->coal, &o);
+        r->coal = NULL; /* the batch releases the group */
         r->stored = 1;
     }
     kve_httpclient_proceed(req);
@@ -306,10 +317,13 @@ static h2o_iovec_t stored_field(const kve_cache_head_t *head, const char *name, 
 static int copy_request(refresh_t *r, kve_cache_req_t *st)
 {
     h2o_req_t *req = st->req;
-    h2o_iovec_t raw = h2o_strdup(&r->pool, st->raw[KVE_CACHE_RAW_HEAD], st->raw_len[KVE_CACHE_RAW_HEAD]);
+    h2o_iovec_t raw;
 
-    if (kve_cache_head_decode(&r->pool, raw.base, raw.len, &r->head) != 0)
-        return -1;
+    if (st->have_head) { /* a stale object: its validators go with the request */
+        raw = h2o_strdup(&r->pool, st->raw[KVE_CACHE_RAW_HEAD], st->raw_len[KVE_CACHE_RAW_HEAD]);
+        if (kve_cache_head_decode(&r->pool, raw.base, raw.len, &r->head) != 0)
+            return -1;
+    }
     memcpy(r->primary, st->primary, KVE_CACHE_HASH_LEN);
     if ((r->has_variant = st->has_index) != 0) {
         memcpy(r->variant, st->variant, KVE_CACHE_HASH_LEN);
@@ -365,6 +379,36 @@ void kve_cache__refresh(kve_cache_req_t *st)
     argvlen[0] = 3, argvlen[1] = strlen(r->lock_key), argvlen[2] = KVE_CACHE_ID_LEN, argvlen[3] = 2, argvlen[4] = 2;
     argvlen[5] = (size_t)ttl_len;
     if (kve_kv_call(kv, 6, argv, argvlen, NULL, on_lock_reply, r, &err) == NULL)
+        finish(r);
+}
+
+kve_cache_fill_t *kve_cache__fill_prepare(kve_cache_req_t *st)
+{
+    refresh_t *r;
+
+    if (st->self->upstream == NULL || (r = calloc(1, sizeof(*r))) == NULL)
+        return NULL;
+    r->self = st->self;
+    r->ctx = st->req->conn->ctx;
+    h2o_mem_init_pool(&r->pool);
+    r->request_time = (int64_t)time(NULL);
+    if (copy_request(r, st) != 0) {
+        finish(r);
+        return NULL;
+    }
+    return r;
+}
+
+void kve_cache__fill_start(kve_cache_fill_t *r, kve_coal_entry_t *e)
+{
+    r->coal = e; /* from here on released by the fetch */
+    r->request_time = (int64_t)time(NULL);
+    fetch(r);
+}
+
+void kve_cache__fill_discard(kve_cache_fill_t *r)
+{
+    if (r != NULL)
         finish(r);
 }
 

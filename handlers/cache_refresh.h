@@ -18,6 +18,7 @@
 
 struct st_kve_cache_req_t;
 struct st_kve_cache_handler_t;
+struct st_kve_coal_entry_t;
 
 /** The route's upstream, for fetches that have no client request. */
 typedef struct st_kve_cache_upstream_t {
@@ -40,5 +41,18 @@ int kve_cache__can_refresh(const struct st_kve_cache_handler_t *self);
  * needs from the request, which may end at once. Fire and forget.
  */
 void kve_cache__refresh(struct st_kve_cache_req_t *st);
+
+/**
+ * A fill that outlives its client: a coalescing leader snapshots its request when it starts leading
+ * (kve_cache__fill_prepare: NULL when the route has no upstream for this); when its client goes away before the
+ * object was stored (its request is disposed while it still leads), kve_cache__fill_start makes the fetch again
+ * on the HTTP client and stores it, releasing group `e` once it is stored (or at once when it is not). A response
+ * with a Vary list other than the stored index's is not stored this way. Otherwise the snapshot is discarded.
+ */
+typedef struct st_kve_cache_fill_t kve_cache_fill_t;
+kve_cache_fill_t *kve_cache__fill_prepare(struct st_kve_cache_req_t *st);
+void kve_cache__fill_start(kve_cache_fill_t *fill, struct st_kve_coal_entry_t *e);
+/** NULL is a no-op. */
+void kve_cache__fill_discard(kve_cache_fill_t *fill);
 
 #endif

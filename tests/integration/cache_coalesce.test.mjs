@@ -20,6 +20,14 @@ async function startSlowOrigin(delay) {
         };
         if (req.url.startsWith('/obj/')) return send(200, { 'cache-control': 'max-age=60' }, `object ${req.url}`);
         if (req.url === '/nostore') return send(200, { 'cache-control': 'no-store' }, 'not stored');
+        if (req.url.startsWith('/stream/')) { // chunked, in five pieces 200 ms apart
+            res.writeHead(200, { 'cache-control': 'max-age=60' });
+            for (const piece of ['a', 'b', 'c', 'd']) {
+                if (!res.destroyed) res.write(piece);
+                await sleep(200);
+            }
+            return res.end('e');
+        }
         if (req.url.startsWith('/fail/')) {
             if (!failed.has(req.url)) {
                 failed.add(req.url);
@@ -199,6 +207,35 @@ test("issue 8: the leader's client going away does not strand the waiters: all a
         for (const r of rs) assert.equal(r.status, 200, r.body);
         assert.ok(Date.now() - t0 < 4000 * SLOW, `answered in ${Date.now() - t0} ms (the bound is 10 s)`);
         assert.ok(seen(origin, '/obj/e') <= 2, `${seen(origin, '/obj/e')} upstream requests`);
+    } finally {
+        assertCleanExit(await k.stop());
+        await origin.stop();
+        await redis.stop();
+    }
+});
+
+test("issue 8: a fill continues after the leader's client disconnects: the object is stored and the waiters answer it", async () => {
+    const redis = await startRedis();
+    const origin = await startSlowOrigin(0);
+    const k = await start(redis, origin, 1, { coalesce_timeout: '10s' });
+    try {
+        const leader = http_.get({ host: '127.0.0.1', port: k.port, path: '/api/stream/f', headers: { host: 'cdn.test' } });
+        leader.on('error', () => {});
+        leader.on('response', (res) => res.on('error', () => {}));
+        await sleep(50);
+        const waiters = burst([k], '/api/stream/f', 20, 20);
+        await sleep(50);
+        leader.destroy();
+        const rs = await waiters;
+        for (const r of rs) {
+            assert.equal(r.status, 200, r.body);
+            assert.equal(r.body, 'abcde');
+            assert.match(r.headers['cache-status'], /; collapsed$/);
+        }
+        const after = await http('GET', `${k.url}/api/stream/f`, { headers: { host: 'cdn.test' } });
+        assert.match(after.headers['cache-status'], /^kvedge; hit;/);
+        // the leader's own fetch was cut with its client; the background fill made the second and last one
+        assert.equal(seen(origin, '/stream/f'), 2);
     } finally {
         assertCleanExit(await k.stop());
         await origin.stop();
