@@ -12,7 +12,7 @@ const SLOW = SANITIZE ? 3 : 1;
 /** An origin whose answers come after `delay` ms: /obj/* cacheable, /nostore uncacheable, /fail/* 500 once then 200. */
 async function startSlowOrigin(delay) {
     const failed = new Set();
-    return startUpstream(async (req, res) => {
+    const origin = await startUpstream(async (req, res) => {
         await sleep(delay);
         const send = (status, headers, body) => {
             res.writeHead(status, { 'content-length': Buffer.byteLength(body), ...headers });
@@ -20,6 +20,8 @@ async function startSlowOrigin(delay) {
         };
         if (req.url.startsWith('/obj/')) return send(200, { 'cache-control': 'max-age=60' }, `object ${req.url}`);
         if (req.url === '/nostore') return send(200, { 'cache-control': 'no-store' }, 'not stored');
+        if (req.url === '/toggle') // no-store on the first request, then cacheable
+            return send(200, { 'cache-control': seen(origin, '/toggle') === 1 ? 'no-store' : 'max-age=60' }, 'toggle');
         if (req.url.startsWith('/stream/')) { // chunked, in five pieces 200 ms apart
             res.writeHead(200, { 'cache-control': 'max-age=60' });
             for (const piece of ['a', 'b', 'c', 'd']) {
@@ -37,6 +39,7 @@ async function startSlowOrigin(delay) {
         }
         return send(404, {}, 'not found');
     });
+    return origin;
 }
 
 function start(redis, origin, threads = 2, cache = {}) {
@@ -238,6 +241,36 @@ test("issue 8: a fill continues after the leader's client disconnects: the objec
         assert.equal(seen(origin, '/stream/f'), 2);
     } finally {
         assertCleanExit(await k.stop());
+        await origin.stop();
+        await redis.stop();
+    }
+});
+
+test('issue 8: a lock left by a crashed instance: a miss waits until the lock expires (never forever), then goes upstream and stores', async () => {
+    const redis = await startRedis();
+    const origin = await startSlowOrigin(0);
+    const k1 = await start(redis, origin, 1);
+    const c = redis.client();
+    let k2;
+    try {
+        // k1's uncacheable answer leaves "pass" in the lock key: that names the key for the test
+        const first = await http('GET', `${k1.url}/api/toggle`, { headers: { host: 'cdn.test' } });
+        assert.match(first.headers['cache-status'], /detail=no-store/);
+        const [lock] = await c.keys('kvc1:*:l');
+        assert.equal(await c.get(lock), 'pass');
+        k2 = await start(redis, origin, 1); // an instance that has not seen the pass
+        await c.set(lock, 'crashed-instance', 'PX', 1000); // another instance took the lock, then died
+        const t0 = Date.now();
+        const r = await http('GET', `${k2.url}/api/toggle`, { headers: { host: 'cdn.test' } });
+        const ms = Date.now() - t0;
+        assert.equal(r.status, 200);
+        assert.match(r.headers['cache-status'], /^kvedge; fwd=uri-miss; fwd-status=200; stored$/);
+        assert.ok(ms >= 500, `waited for the lock (${ms} ms)`);
+        assert.ok(ms < 3000 * SLOW, `not past the lock's expiry by much (${ms} ms; coalesce_timeout is 5 s)`);
+        assert.equal(seen(origin, '/toggle'), 2);
+    } finally {
+        assertCleanExit(await k1.stop());
+        if (k2) assertCleanExit(await k2.stop());
         await origin.stop();
         await redis.stop();
     }
