@@ -417,6 +417,7 @@ static int on_upstream_error(h2o_req_t *req, kve_cache_req_t *st, h2o_ostream_t 
     if (!kve_cache_use_on_error(&st->head.fresh, age, &st->req_cc))
         return 0;
     kve_cache__coalesce_release(st, KVE_COAL_FAILED);
+    st->stale_on_error = 1;
     kve_cache_resp_parse(&r, st->head.status, st->head.headers, st->head.num_headers, h2o_iovec_init(NULL, 0), now);
     if (st->revalidating) /* the client's own conditionals were set aside for the stored validators */
         not_modified = st->num_client_cond != 0 &&

@@ -102,6 +102,8 @@ typedef struct st_kve_cache_req_t {
     int collapsed;
     /** served stale while one background refresh runs (stale-while-revalidate; for the metrics) */
     int stale_served;
+    /** served stale in place of an upstream error (stale-if-error; for the metrics) */
+    int stale_on_error;
 } kve_cache_req_t;
 
 /** indexes of kve_cache_req_t.raw */
