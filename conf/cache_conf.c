@@ -41,7 +41,16 @@ static const char *const query_modes[] = {"as_sent", "sorted", "ignore", NULL};
     {"debug", KVE_T_BOOL, KVE_FIELD(type, debug), .dflt = "false",                                                   \
      .doc = "Cache-Status carries key= (the hash of the cache key; for debugging)"},                                 \
     {"max_variants", KVE_T_INT, KVE_FIELD(type, max_variants), 0, 1, 4096, "64",                                     \
-     .doc = "Vary variants stored per URL; when a new one would pass it the URL's variants start over"}
+     .doc = "Vary variants stored per URL (a Vary list); past it new variants are served but not stored"},            \
+    {"coalesce_timeout", KVE_T_DURATION, KVE_FIELD(type, coalesce_timeout_ms), 0, 0, 60 * SEC, "5s",                \
+     .doc = "concurrent misses for one object (in this process and in every instance on the store) make one upstream "\
+            "request; the others wait at most this long for it, then go upstream themselves (0s: off)"},            \
+    {"stale_while_revalidate", KVE_T_DURATION, KVE_FIELD(type, stale_while_revalidate_ms), 0, 0, 365 * DAY, "0s",   \
+     .doc = "grace on top of a response's stale-while-revalidate: a stale object is served while one background "   \
+            "refresh runs"},                                                                                         \
+    {"stale_if_error", KVE_T_DURATION, KVE_FIELD(type, stale_if_error_ms), 0, 0, 365 * DAY, "0s",                   \
+     .doc = "grace on top of a response's stale-if-error: a stale object is served when the upstream fails "         \
+            "(connect error, timeout, 5xx)"}
 /* clang-format on */
 
 static const kve_directive_t key_directives[] = {

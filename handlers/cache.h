@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "h2o.h"
+#include "handlers/cache_refresh.h"
 
 /** How a route's cache key is made (`cache.key`; see handlers/cache_key.h). */
 typedef struct st_kve_cache_key_cfg_t {
@@ -51,19 +52,25 @@ typedef struct st_kve_cache_conf_t {
     char *targeted_field;
     /** Cache-Status carries `key` (the primary key's hash) */
     int debug;
-    /** variants stored per URL (Vary) before the URL's variant index starts over */
+    /** the most variants stored per URL (one Vary list); new ones past it are not stored */
     int64_t max_variants;
     /** `bypass`: requests with one of these go upstream uncached (route only; see handlers/cache_bypass.h) */
     struct {
         kve_cache_bypass_t *entries;
         size_t size;
     } bypass;
+    /** concurrent misses for one object wait this long for one upstream fetch (and its lock lives as long); 0: off */
+    uint64_t coalesce_timeout_ms;
+    /** operator grace: stale-while-revalidate and stale-if-error windows on top of the responses' own */
+    uint64_t stale_while_revalidate_ms;
+    uint64_t stale_if_error_ms;
 } kve_cache_conf_t;
 
 /**
  * Registers the cache's handler as the next handler of `pathconf` (before the proxy) and its output filter.
- * `conf` is borrowed and must outlive the server.
+ * `conf` is borrowed and must outlive the server. `upstream` (read during the call; NULL: none) is the route's
+ * upstream, for background refreshes (stale-while-revalidate).
  */
-void kve_cache_register(h2o_pathconf_t *pathconf, const kve_cache_conf_t *conf);
+void kve_cache_register(h2o_pathconf_t *pathconf, const kve_cache_conf_t *conf, const kve_cache_upstream_t *upstream);
 
 #endif
