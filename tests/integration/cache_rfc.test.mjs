@@ -47,9 +47,13 @@ beforeEach(async () => {
     origin.clear();
 });
 
-/** kvedge with /api cached (`cache` its cache:) */
+/**
+ * kvedge with /api cached (`cache` its cache:); a store_timeout long enough for a loaded machine and the ASan build
+ * (these tests are not about a slow store: a lookup past 250 ms would make a miss of an expected hit)
+ */
 async function withKvedge(cache, fn) {
-    const k = await startKvedge({ threads: 1, redis: redis.url, routes: [{ path: '/api', upstream: `${origin.url}/`, cache }] });
+    const k = await startKvedge({ threads: 1, redis: redis.url,
+        routes: [{ path: '/api', upstream: `${origin.url}/`, cache: { store_timeout: '3s', ...cache } }] });
     try {
         await fn(k);
     } finally {
@@ -269,7 +273,8 @@ test('issue 8: Cache-Status: fwd-status on every forward, stored or why not, key
 
 test('issue 8: Cache-Status on a response h2o made itself (upstream unreachable): detail=upstream-error, nothing stored', async () => {
     const port = await freePort(); // nothing listens there
-    const k = await startKvedge({ threads: 1, redis: redis.url, routes: [{ path: '/down', upstream: `http://127.0.0.1:${port}/`, cache: {} }] });
+    const k = await startKvedge({ threads: 1, redis: redis.url,
+        routes: [{ path: '/down', upstream: `http://127.0.0.1:${port}/`, cache: { store_timeout: '3s' } }] });
     try {
         const r = await get(k, '/down/x');
         assert.equal(r.status, 502);
