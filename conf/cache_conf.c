@@ -34,7 +34,9 @@ static const char *const query_modes[] = {"as_sent", "sorted", "ignore", NULL};
     {"store_set_cookie", KVE_T_BOOL, KVE_FIELD(type, store_set_cookie), .dflt = "false",                             \
      .doc = "store responses with Set-Cookie (stored and served without the cookie)"},                               \
     {"store", KVE_T_STRING, KVE_FIELD(type, store), 0, 1, KVE_CONF_MAX_NAME, "default",                              \
-     .doc = "the named store that holds the route's objects"}
+     .doc = "the named store that holds the route's objects"},                                                       \
+    {"memory", KVE_T_SIZE, KVE_FIELD(type, memory), 0, 0, 64 * GIB, "0",                                             \
+     .doc = "bytes of the route's in-process tier of hot objects, shared by the threads (0: off; see docs)"}
 /* clang-format on */
 
 static const kve_directive_t key_directives[] = {

@@ -12,6 +12,7 @@
 #include "handlers/cache_response.h"
 #include "handlers/cache_vary.h"
 #include "handlers/cache_enc.h"
+#include "handlers/cache_memory_sync.h"
 #include "proxy/common.h"
 #include "proxy/err.h"
 #include "proxy/server.h"
@@ -121,6 +122,7 @@ static void on_dispose(void *p)
         free(st->raw[i]);
     kve_buf_dispose(&st->fill_body);
     kve_buf_dispose(&st->fill_vary);
+    kve_cache_mem_release(st->mem_obj);
     st->magic = 0;
 }
 
@@ -298,6 +300,9 @@ static void decide(kve_cache_req_t *st)
         return;
     }
     st->have_head = 1;
+    if (st->self->mem != NULL)
+        kve_cache__mem_keep(st, &st->head, h2o_iovec_init(st->raw[KVE_CACHE_RAW_BODY] + KVE_CACHE_ID_LEN, st->head.body_len),
+                            st->gen, st->vary, st->has_index ? st->variant : NULL);
     age = kve_cache_current_age(st->head.initial_age, st->head.response_time, now);
     switch (kve_cache_use(&st->head.fresh, age, &st->req_cc)) {
     case KVE_CACHE_USE_FRESH:
@@ -409,9 +414,21 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
     reduce_accept_encoding(req);
     if (kve_cache__primary(self, req, req->input.path, st->primary) != 0)
         return forward(st, "bypass", "key", 1);
+    if (self->mem != NULL) {
+        kve_cache_mem_route_start(self->mem_route, kve_server_thread(req->conn->ctx));
+        st->mem_epoch = kve_cache_mem_epoch(self->mem);
+        if (kve_cache__mem_serve(st))
+            return 0;
+    }
     if (lookup(st) != 0)
         return forward(st, "bypass", "store-unavailable", 1);
     return 0;
+}
+
+static void on_handler_dispose(h2o_handler_t *_self)
+{
+    kve_cache_handler_t *self = (void *)_self;
+    kve_cache_mem_route_dispose(self->mem_route);
 }
 
 void kve_cache_register(h2o_pathconf_t *pathconf, const kve_cache_conf_t *conf)
@@ -431,5 +448,10 @@ void kve_cache_register(h2o_pathconf_t *pathconf, const kve_cache_conf_t *conf)
     self->rules = (kve_cache_rules_t){.default_ttl = (int64_t)(conf->default_ttl_ms / 1000),
                                       .heuristic = conf->heuristic,
                                       .store_set_cookie = conf->store_set_cookie};
+    if (conf->memory != 0) {
+        self->mem_route = kve_cache_mem_route_register(conf, pathconf->path);
+        self->mem = kve_cache_mem_route_tier(self->mem_route);
+        self->super.dispose = on_handler_dispose;
+    }
     kve_cache__register_filter(pathconf);
 }

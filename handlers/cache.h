@@ -41,6 +41,8 @@ typedef struct st_kve_cache_conf_t {
     char *store;
     size_t store_id;
     kve_cache_key_cfg_t key;
+    /** bytes of the route's memory tier (0: none; handlers/cache_memory.h) */
+    uint64_t memory;
 } kve_cache_conf_t;
 
 /**

@@ -13,6 +13,7 @@
 #include "handlers/cache_control.h"
 #include "handlers/cache_freshness.h"
 #include "handlers/cache_key.h"
+#include "handlers/cache_memory.h"
 #include "handlers/cache_record.h"
 #include "proxy/buf.h"
 #include "proxy/kv.h"
@@ -28,6 +29,9 @@ typedef struct st_kve_cache_handler_t {
     const kve_cache_conf_t *conf;
     kve_cache_key_conf_t key;
     kve_cache_rules_t rules;
+    /** the route's memory tier (NULL: `memory: 0`), and its registration (handlers/cache_memory_sync.h) */
+    kve_cache_mem_t *mem;
+    struct st_kve_cache_mem_route_t *mem_route;
 } kve_cache_handler_t;
 
 typedef enum en_kve_cache_phase_t {
@@ -80,6 +84,10 @@ typedef struct st_kve_cache_req_t {
     const char *fill_gen;
     uint8_t fill_variant[KVE_CACHE_HASH_LEN];
     uint64_t fill_ttl_ms;
+    /** the memory tier: the object being sent from it (a reference, released with the request), and the tier's
+     * epoch when the request started (objects read or fetched since go into the tier only if it is unchanged) */
+    kve_cache_mem_obj_t *mem_obj;
+    uint64_t mem_epoch;
 } kve_cache_req_t;
 
 /** indexes of kve_cache_req_t.raw */
@@ -111,6 +119,16 @@ void kve_cache__add_age(h2o_req_t *req, int64_t age);
 
 /** The reason phrase of `status` (generic ones for the less common codes). */
 const char *kve_cache__reason(int status);
+
+/** Answers the request from the memory tier when it holds a fresh object for it. Returns 1 if it did, else 0. */
+int kve_cache__mem_serve(kve_cache_req_t *st);
+
+/**
+ * Puts a copy of the object (`head`, `body`; a variant of index `gen`/`vary` when `variant` is not NULL) into the
+ * route's memory tier if it has one and the object is fresh (no-op otherwise).
+ */
+void kve_cache__mem_keep(kve_cache_req_t *st, const kve_cache_head_t *head, h2o_iovec_t body, const char *gen, h2o_iovec_t vary,
+                         const uint8_t *variant);
 
 /** The link to the route's store on the request's thread (NULL: none). */
 kve_kv_t *kve_cache__link(kve_cache_handler_t *self, h2o_req_t *req);

@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The cache handler's side of the memory tier (see cache_memory.h): answering a fresh hit from memory, and keeping
+ * objects the store path read or the fill stored. A memory hit costs about what a static response does: no store,
+ * no copy of the header fields or the body (h2o is pointed at the object's bytes, which the request holds a
+ * reference on until its pool is disposed), no formatting with printf.
+ */
+#include "handlers/cache_internal.h"
+#include "handlers/cache_conditional.h"
+#include "handlers/cache_memory_sync.h"
+#include "proxy/common.h"
+
+#include <string.h>
+#include <time.h>
+
+static const h2o_generator_t mem_generator = {NULL, NULL};
+
+/* the fields a 304 carries from the stored response (RFC 9110 §15.4.5; the names are tokens in the tier) */
+static int sent_with_304(const h2o_iovec_t *name)
+{
+    return name == &H2O_TOKEN_ETAG->buf || name == &H2O_TOKEN_LAST_MODIFIED->buf || name == &H2O_TOKEN_CACHE_CONTROL->buf ||
+           name == &H2O_TOKEN_EXPIRES->buf || name == &H2O_TOKEN_VARY->buf || name == &H2O_TOKEN_DATE->buf ||
+           name == &H2O_TOKEN_CONTENT_LOCATION->buf;
+}
+
+/* writes `v` (>= 0) in decimal ending at `end`; returns where it starts */
+static char *put_uint(char *end, uint64_t v)
+{
+    do {
+        *--end = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    return end;
+}
+
+static void add_headers(h2o_req_t *req, const kve_cache_mem_obj_t *obj, int only_304, int64_t age, int64_t ttl)
+{
+    static const char status_pre[] = "kvedge; hit; ttl=", status_post[] = "; detail=memory";
+    h2o_headers_t *hs = &req->res.headers;
+    char *buf = h2o_mem_alloc_pool(&req->pool, 64), *end = buf + 24, *p;
+    h2o_iovec_t age_v, status_v;
+
+    h2o_vector_reserve(&req->pool, hs, hs->size + obj->num_headers + 2);
+    if (!only_304) {
+        memcpy(hs->entries + hs->size, obj->headers, sizeof(h2o_header_t) * obj->num_headers);
+        hs->size += obj->num_headers;
+    } else {
+        for (size_t i = 0; i != obj->num_headers; ++i)
+            if (sent_with_304(obj->headers[i].name))
+                hs->entries[hs->size++] = obj->headers[i];
+    }
+    p = put_uint(end, (uint64_t)age);
+    age_v = h2o_iovec_init(p, (size_t)(end - p));
+    /* Cache-Status after the Age digits: "kvedge; hit; ttl=<ttl>; detail=memory" */
+    p = end;
+    memcpy(p, status_pre, sizeof(status_pre) - 1);
+    p += sizeof(status_pre) - 1;
+    {
+        char num[24], *q = put_uint(num + sizeof(num), (uint64_t)ttl);
+        memcpy(p, q, (size_t)(num + sizeof(num) - q));
+        p += num + sizeof(num) - q;
+    }
+    memcpy(p, status_post, sizeof(status_post) - 1);
+    p += sizeof(status_post) - 1;
+    status_v = h2o_iovec_init(end, (size_t)(p - end));
+    hs->entries[hs->size++] = (h2o_header_t){&H2O_TOKEN_AGE->buf, NULL, age_v};
+    h2o_add_header_by_str(&req->pool, hs, H2O_STRLIT("cache-status"), 0, NULL, status_v.base, status_v.len);
+}
+
+static int has_conditionals(h2o_req_t *req)
+{
+    for (size_t i = 0; i != req->headers.size; ++i) {
+        const h2o_iovec_t *n = req->headers.entries[i].name;
+        if (n == &H2O_TOKEN_IF_NONE_MATCH->buf || n == &H2O_TOKEN_IF_MODIFIED_SINCE->buf)
+            return 1;
+    }
+    return 0;
+}
+
+static void serve(kve_cache_req_t *st, const kve_cache_mem_obj_t *obj, int64_t age, int64_t now)
+{
+    h2o_req_t *req = st->req;
+    int not_modified = has_conditionals(req) && kve_cache_not_modified(req->headers.entries, req->headers.size, obj->etag,
+                                                                       obj->last_modified, obj->date, now);
+    h2o_iovec_t body = obj->body;
+
+    st->phase = KVE_CACHE_PHASE_HIT;
+    req->res.status = not_modified ? 304 : obj->status;
+    req->res.reason = kve_cache__reason(req->res.status);
+    add_headers(req, obj, not_modified, age, kve_cache_ttl(&obj->fresh, age));
+    if (!not_modified)
+        req->res.content_length = body.len;
+    h2o_start_response(req, (h2o_generator_t *)&mem_generator);
+    if (not_modified || h2o_memis(req->input.method.base, req->input.method.len, H2O_STRLIT("HEAD")))
+        h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+    else
+        h2o_send(req, &body, 1, H2O_SEND_STATE_FINAL);
+}
+
+int kve_cache__mem_serve(kve_cache_req_t *st)
+{
+    kve_cache_mem_t *mem = st->self->mem;
+    kve_cache_mem_obj_t *obj = kve_cache_mem_lookup(mem, st->primary, NULL);
+    int64_t now, age;
+
+    if (obj == NULL)
+        return 0;
+    if (obj->is_index) {
+        kve_cache_mem_obj_t *index = obj;
+        uint8_t variant[KVE_CACHE_HASH_LEN];
+        kve_cache__variant(st->req, index->gen, index->vary, variant);
+        obj = kve_cache_mem_lookup(mem, st->primary, variant);
+        kve_cache_mem_release(index);
+        if (obj == NULL)
+            return 0;
+    }
+    now = (int64_t)time(NULL);
+    age = kve_cache_current_age(obj->initial_age, obj->response_time, now);
+    /* only fresh: anything else (stale, a request asking for validation) is the store path's */
+    if (kve_cache_use(&obj->fresh, age, &st->req_cc) != KVE_CACHE_USE_FRESH || kve_cache_ttl(&obj->fresh, age) <= 0) {
+        kve_cache_mem_release(obj);
+        return 0;
+    }
+    st->mem_obj = obj; /* released by the request state's dispose, after the response went out */
+    serve(st, obj, age, now);
+    return 1;
+}
+
+void kve_cache__mem_keep(kve_cache_req_t *st, const kve_cache_head_t *head, h2o_iovec_t body, const char *gen, h2o_iovec_t vary,
+                         const uint8_t *variant)
+{
+    kve_cache_mem_t *mem = st->self->mem;
+    int64_t now = (int64_t)time(NULL);
+    kve_cache_mem_obj_t *obj;
+
+    if (mem == NULL || kve_cache_ttl(&head->fresh, kve_cache_current_age(head->initial_age, head->response_time, now)) <= 0)
+        return;
+    if ((obj = kve_cache_mem_obj_new(mem, st->primary, variant, gen, head, body, now)) == NULL)
+        return;
+    /* the index first (an identical one is kept as it is); a variant whose index did not go in is refused */
+    if (variant != NULL)
+        kve_cache_mem_insert(mem, kve_cache_mem_index_new(st->primary, gen, vary), st->mem_epoch);
+    kve_cache_mem_insert(mem, obj, st->mem_epoch);
+}
