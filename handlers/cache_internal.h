@@ -88,6 +88,8 @@ typedef struct st_kve_cache_req_t {
      * epoch when the request started (objects read or fetched since go into the tier only if it is unchanged) */
     kve_cache_mem_obj_t *mem_obj;
     uint64_t mem_epoch;
+    /** the key in the memory tier (its encoding in the request's pool once the tier missed) */
+    kve_cache_mem_key_t mem_key;
 } kve_cache_req_t;
 
 /** indexes of kve_cache_req_t.raw */
@@ -98,6 +100,15 @@ kve_cache_req_t *kve_cache__state(h2o_req_t *req);
 
 /** Registers the output filter on `pathconf`. */
 void kve_cache__register_filter(h2o_pathconf_t *pathconf);
+
+/** A buffer of the thread's, emptied, for an encoding used at once (overwritten by the thread's next use). */
+kve_buf_t *kve_cache__thread_buf(void);
+
+/**
+ * The primary key encoding of a GET of `path` on the request's scheme and host, in a buffer of the thread's that the
+ * next call on the thread overwrites. Returns 0, or -1 (not cacheable).
+ */
+int kve_cache__key(kve_cache_handler_t *self, h2o_req_t *req, h2o_iovec_t path, h2o_iovec_t *enc);
 
 /** The primary key hash of a GET of `path` on the request's scheme and host. Returns 0, or -1 (not cacheable). */
 int kve_cache__primary(kve_cache_handler_t *self, h2o_req_t *req, h2o_iovec_t path, uint8_t out[KVE_CACHE_HASH_LEN]);
@@ -119,6 +130,14 @@ void kve_cache__add_age(h2o_req_t *req, int64_t age);
 
 /** The reason phrase of `status` (generic ones for the less common codes). */
 const char *kve_cache__reason(int status);
+
+/**
+ * The request's key in the memory tier, in kve_cache__thread_buf(): the primary key's encoding, or, when the route's
+ * key has no header fields or cookies (it then depends on the scheme, the authority and the path alone), those
+ * three as sent (cheaper; forms that normalise to one key are separate entries of one primary key). Returns 0, or
+ * -1 (not cacheable).
+ */
+int kve_cache__mem_key(kve_cache_req_t *st, h2o_iovec_t *key);
 
 /** Answers the request from the memory tier when it holds a fresh object for it. Returns 1 if it did, else 0. */
 int kve_cache__mem_serve(kve_cache_req_t *st);

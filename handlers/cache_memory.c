@@ -9,15 +9,18 @@
 #include "proxy/common.h"
 
 #include <pthread.h>
+#include <sys/random.h>
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct st_shard_t {
     alignas(64) pthread_mutex_t mutex;
-    kve_cache_mem_obj_t **buckets;
-    size_t num_buckets; /* a power of two */
+    kve_cache_mem_obj_t **buckets;  /* by key */
+    kve_cache_mem_obj_t **pbuckets; /* the URLs' own entries by primary key hash */
+    size_t num_buckets;             /* of each; a power of two */
     size_t count;
     uint64_t bytes, budget;
     h2o_linklist_t lru; /* most recent first */
@@ -26,6 +29,7 @@ typedef struct st_shard_t {
 
 struct st_kve_cache_mem_t {
     _Atomic uint64_t epoch;
+    uint64_t seed;
     _Atomic int live;
     uint64_t budget;
     shard_t shards[KVE_CACHE_MEM_SHARDS];
@@ -46,13 +50,19 @@ void kve_cache_mem_release(kve_cache_mem_obj_t *obj)
         obj_free(obj);
 }
 
-static kve_cache_mem_obj_t *obj_alloc(size_t extra)
+/* an object with `extra` bytes after it and a copy of `key` after those */
+static kve_cache_mem_obj_t *obj_alloc(size_t extra, const kve_cache_mem_key_t *key, const uint8_t *primary, const uint8_t *variant)
 {
-    kve_cache_mem_obj_t *obj = h2o_mem_alloc(sizeof(*obj) + extra);
+    kve_cache_mem_obj_t *obj = h2o_mem_alloc(sizeof(*obj) + extra + key->enc.len);
     memset(obj, 0, sizeof(*obj));
     atomic_init(&obj->_refs, 1);
-    obj->_charge = sizeof(*obj) + extra + KVE_CACHE_MEM_OVERHEAD;
+    obj->_charge = sizeof(*obj) + extra + key->enc.len + KVE_CACHE_MEM_OVERHEAD;
     h2o_linklist_init_anchor(&obj->_variants);
+    obj->key.enc = h2o_iovec_init((char *)(obj + 1) + extra, key->enc.len);
+    memcpy(obj->key.enc.base, key->enc.base, key->enc.len);
+    obj->key.hash = key->hash;
+    memcpy(obj->primary, primary, KVE_CACHE_HASH_LEN);
+    memcpy(obj->variant, variant != NULL ? variant : zeros, KVE_CACHE_HASH_LEN);
     return obj;
 }
 
@@ -92,19 +102,17 @@ static void copy_headers(kve_cache_mem_obj_t *obj, const kve_cache_head_t *head,
     }
 }
 
-kve_cache_mem_obj_t *kve_cache_mem_obj_new(const kve_cache_mem_t *m, const uint8_t primary[KVE_CACHE_HASH_LEN],
-                                           const uint8_t *variant, const char *gen, const kve_cache_head_t *head, h2o_iovec_t body,
-                                           int64_t now)
+kve_cache_mem_obj_t *kve_cache_mem_obj_new(const kve_cache_mem_t *m, const kve_cache_mem_key_t *key,
+                                           const uint8_t primary[KVE_CACHE_HASH_LEN], const uint8_t *variant, const char *gen,
+                                           const kve_cache_head_t *head, h2o_iovec_t body, int64_t now)
 {
     size_t hsize = headers_size(head);
     kve_cache_mem_obj_t *obj;
     kve_cache_resp_t r;
 
-    if (sizeof(*obj) + hsize + body.len + KVE_CACHE_MEM_OVERHEAD > m->shards[0].budget)
+    if (sizeof(*obj) + hsize + body.len + key->enc.len + KVE_CACHE_MEM_OVERHEAD > m->shards[0].budget)
         return NULL;
-    obj = obj_alloc(hsize + body.len);
-    memcpy(obj->primary, primary, KVE_CACHE_HASH_LEN);
-    memcpy(obj->variant, variant != NULL ? variant : zeros, KVE_CACHE_HASH_LEN);
+    obj = obj_alloc(hsize + body.len, key, primary, variant);
     if (variant != NULL)
         memcpy(obj->gen, gen, KVE_CACHE_ID_LEN);
     obj->status = head->status;
@@ -122,11 +130,11 @@ kve_cache_mem_obj_t *kve_cache_mem_obj_new(const kve_cache_mem_t *m, const uint8
     return obj;
 }
 
-kve_cache_mem_obj_t *kve_cache_mem_index_new(const uint8_t primary[KVE_CACHE_HASH_LEN], const char *gen, h2o_iovec_t vary)
+kve_cache_mem_obj_t *kve_cache_mem_index_new(const kve_cache_mem_key_t *key, const uint8_t primary[KVE_CACHE_HASH_LEN],
+                                             const char *gen, h2o_iovec_t vary)
 {
-    kve_cache_mem_obj_t *obj = obj_alloc(vary.len);
+    kve_cache_mem_obj_t *obj = obj_alloc(vary.len, key, primary, NULL);
 
-    memcpy(obj->primary, primary, KVE_CACHE_HASH_LEN);
     obj->is_index = 1;
     memcpy(obj->gen, gen, KVE_CACHE_ID_LEN);
     obj->vary = h2o_iovec_init((char *)(obj + 1), vary.len);
@@ -144,37 +152,81 @@ kve_cache_mem_t *kve_cache_mem_create(uint64_t budget)
     KVE_ASSERT(m != NULL && budget > 0);
     memset(m, 0, sizeof(*m));
     m->budget = budget;
+    if (getrandom(&m->seed, sizeof(m->seed), 0) != sizeof(m->seed))
+        m->seed = (uint64_t)(uintptr_t)m ^ (uint64_t)time(NULL);
     for (size_t i = 0; i != KVE_CACHE_MEM_SHARDS; ++i) {
         shard_t *s = m->shards + i;
         pthread_mutex_init(&s->mutex, NULL);
         s->num_buckets = 64;
         s->buckets = h2o_mem_alloc(sizeof(*s->buckets) * s->num_buckets);
         memset(s->buckets, 0, sizeof(*s->buckets) * s->num_buckets);
+        s->pbuckets = h2o_mem_alloc(sizeof(*s->pbuckets) * s->num_buckets);
+        memset(s->pbuckets, 0, sizeof(*s->pbuckets) * s->num_buckets);
         s->budget = budget / KVE_CACHE_MEM_SHARDS;
         h2o_linklist_init_anchor(&s->lru);
     }
     return m;
 }
 
-static shard_t *shard_of(kve_cache_mem_t *m, const uint8_t *primary)
+uint64_t kve_cache_mem_hash(const kve_cache_mem_t *m, const void *p, size_t len)
 {
-    return m->shards + (primary[0] & (KVE_CACHE_MEM_SHARDS - 1));
+    const uint8_t *b = p;
+    uint64_t h = m->seed ^ (len * 0x9e3779b97f4a7c15ULL), v;
+
+    for (; len >= 8; b += 8, len -= 8) {
+        memcpy(&v, b, 8);
+        h = (h ^ v) * 0xbf58476d1ce4e5b9ULL;
+        h ^= h >> 31;
+    }
+    v = 0;
+    memcpy(&v, b, len);
+    h = (h ^ v) * 0x94d049bb133111ebULL;
+    h ^= h >> 29;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    return h ^ (h >> 32);
 }
 
-static size_t bucket_of(const shard_t *s, const uint8_t *primary, const uint8_t *variant)
+static shard_t *shard_of(kve_cache_mem_t *m, uint64_t hash)
 {
-    uint64_t a, b;
-    memcpy(&a, primary + 8, sizeof(a));
+    return m->shards + ((hash >> 56) & (KVE_CACHE_MEM_SHARDS - 1));
+}
+
+static size_t bucket_of(const shard_t *s, uint64_t hash, const uint8_t *variant)
+{
+    uint64_t b;
     memcpy(&b, variant + 8, sizeof(b));
-    return (size_t)((a ^ (b * 0x9e3779b97f4a7c15ULL)) & (s->num_buckets - 1));
+    return (size_t)((hash ^ (b * 0x9e3779b97f4a7c15ULL)) & (s->num_buckets - 1));
 }
 
-static kve_cache_mem_obj_t **find_slot(shard_t *s, const uint8_t *primary, const uint8_t *variant)
+static size_t pbucket_of(const shard_t *s, const uint8_t *primary)
 {
-    kve_cache_mem_obj_t **slot = s->buckets + bucket_of(s, primary, variant);
-    for (; *slot != NULL; slot = &(*slot)->_chain)
-        if (memcmp((*slot)->primary, primary, KVE_CACHE_HASH_LEN) == 0 &&
-            memcmp((*slot)->variant, variant, KVE_CACHE_HASH_LEN) == 0)
+    uint64_t a;
+    memcpy(&a, primary + 8, sizeof(a));
+    return (size_t)(a & (s->num_buckets - 1));
+}
+
+static int is_own(const kve_cache_mem_obj_t *e)
+{
+    return memcmp(e->variant, zeros, KVE_CACHE_HASH_LEN) == 0;
+}
+
+static kve_cache_mem_obj_t **find_slot(shard_t *s, const kve_cache_mem_key_t *key, const uint8_t *variant)
+{
+    kve_cache_mem_obj_t **slot = s->buckets + bucket_of(s, key->hash, variant);
+    for (; *slot != NULL; slot = &(*slot)->_chain) {
+        const kve_cache_mem_obj_t *e = *slot;
+        if (e->key.hash == key->hash && memcmp(e->variant, variant, KVE_CACHE_HASH_LEN) == 0 &&
+            h2o_memis(e->key.enc.base, e->key.enc.len, key->enc.base, key->enc.len))
+            break;
+    }
+    return slot;
+}
+
+static kve_cache_mem_obj_t **pfind_slot(shard_t *s, const uint8_t *primary)
+{
+    kve_cache_mem_obj_t **slot = s->pbuckets + pbucket_of(s, primary);
+    for (; *slot != NULL; slot = &(*slot)->_pchain)
+        if (memcmp((*slot)->primary, primary, KVE_CACHE_HASH_LEN) == 0)
             break;
     return slot;
 }
@@ -182,29 +234,44 @@ static kve_cache_mem_obj_t **find_slot(shard_t *s, const uint8_t *primary, const
 static void grow(shard_t *s)
 {
     size_t old_n = s->num_buckets;
-    kve_cache_mem_obj_t **old = s->buckets;
+    kve_cache_mem_obj_t **old = s->buckets, **pold = s->pbuckets;
 
     s->num_buckets = old_n * 2;
     s->buckets = h2o_mem_alloc(sizeof(*s->buckets) * s->num_buckets);
     memset(s->buckets, 0, sizeof(*s->buckets) * s->num_buckets);
+    s->pbuckets = h2o_mem_alloc(sizeof(*s->pbuckets) * s->num_buckets);
+    memset(s->pbuckets, 0, sizeof(*s->pbuckets) * s->num_buckets);
     for (size_t i = 0; i != old_n; ++i) {
-        kve_cache_mem_obj_t *e = old[i], *next;
-        for (; e != NULL; e = next) {
-            size_t b = bucket_of(s, e->primary, e->variant);
+        kve_cache_mem_obj_t *e, *next;
+        for (e = old[i]; e != NULL; e = next) {
+            size_t b = bucket_of(s, e->key.hash, e->variant);
             next = e->_chain;
             e->_chain = s->buckets[b];
             s->buckets[b] = e;
         }
+        for (e = pold[i]; e != NULL; e = next) {
+            size_t b = pbucket_of(s, e->primary);
+            next = e->_pchain;
+            e->_pchain = s->pbuckets[b];
+            s->pbuckets[b] = e;
+        }
     }
     free(old);
+    free(pold);
 }
 
 /* unlinks `e` (and an index's variants) onto `*dead` (chained through _chain) for release after the lock */
 static void unlink_entry(shard_t *s, kve_cache_mem_obj_t *e, kve_cache_mem_obj_t **dead)
 {
-    kve_cache_mem_obj_t **slot = find_slot(s, e->primary, e->variant);
+    kve_cache_mem_obj_t **slot = find_slot(s, &e->key, e->variant);
 
     KVE_ASSERT(*slot == e);
+    if (is_own(e)) {
+        kve_cache_mem_obj_t **pslot = s->pbuckets + pbucket_of(s, e->primary);
+        while (*pslot != e)
+            pslot = &(*pslot)->_pchain;
+        *pslot = e->_pchain;
+    }
     if (e->is_index)
         while (!h2o_linklist_is_empty(&e->_variants))
             unlink_entry(s, H2O_STRUCT_FROM_MEMBER(kve_cache_mem_obj_t, _variants, e->_variants.next), dead);
@@ -247,27 +314,33 @@ static int may_replace(const kve_cache_mem_obj_t *obj, const kve_cache_mem_obj_t
 
 static int insert_locked(kve_cache_mem_t *m, shard_t *s, kve_cache_mem_obj_t *obj, uint64_t epoch, kve_cache_mem_obj_t **dead)
 {
-    int is_variant = memcmp(obj->variant, zeros, KVE_CACHE_HASH_LEN) != 0;
+    int is_variant = !is_own(obj);
     kve_cache_mem_obj_t **slot, *index = NULL;
 
     if (!atomic_load_explicit(&m->live, memory_order_acquire) || atomic_load_explicit(&m->epoch, memory_order_acquire) != epoch ||
         obj->_charge > s->budget)
         return -1;
     if (is_variant) {
-        index = *find_slot(s, obj->primary, zeros);
+        index = *find_slot(s, &obj->key, zeros);
         if (index == NULL || !index->is_index || memcmp(index->gen, obj->gen, KVE_CACHE_ID_LEN) != 0)
             return -1;
     }
-    slot = find_slot(s, obj->primary, obj->variant);
+    slot = find_slot(s, &obj->key, obj->variant);
     if (!may_replace(obj, *slot))
         return -1;
     if (*slot != NULL)
         unlink_entry(s, *slot, dead);
     if (s->count >= s->num_buckets)
         grow(s);
-    slot = s->buckets + bucket_of(s, obj->primary, obj->variant);
+    slot = s->buckets + bucket_of(s, obj->key.hash, obj->variant);
     obj->_chain = *slot;
     *slot = obj;
+    if (!is_variant) {
+        /* (several keys may have one primary key: forms of one URL that normalise to one key) */
+        slot = s->pbuckets + pbucket_of(s, obj->primary);
+        obj->_pchain = *slot;
+        *slot = obj;
+    }
     obj->_tier = m;
     obj->_linked = 1;
     h2o_linklist_insert(s->lru.next, &obj->_lru);
@@ -287,7 +360,7 @@ static int insert_locked(kve_cache_mem_t *m, shard_t *s, kve_cache_mem_obj_t *ob
 
 int kve_cache_mem_insert(kve_cache_mem_t *m, kve_cache_mem_obj_t *obj, uint64_t epoch)
 {
-    shard_t *s = shard_of(m, obj->primary);
+    shard_t *s = shard_of(m, obj->key.hash);
     kve_cache_mem_obj_t *dead = NULL;
     int ret;
 
@@ -300,13 +373,13 @@ int kve_cache_mem_insert(kve_cache_mem_t *m, kve_cache_mem_obj_t *obj, uint64_t 
     return ret;
 }
 
-kve_cache_mem_obj_t *kve_cache_mem_lookup(kve_cache_mem_t *m, const uint8_t primary[KVE_CACHE_HASH_LEN], const uint8_t *variant)
+kve_cache_mem_obj_t *kve_cache_mem_lookup(kve_cache_mem_t *m, const kve_cache_mem_key_t *key, const uint8_t *variant)
 {
-    shard_t *s = shard_of(m, primary);
+    shard_t *s = shard_of(m, key->hash);
     kve_cache_mem_obj_t *e;
 
     pthread_mutex_lock(&s->mutex);
-    e = *find_slot(s, primary, variant != NULL ? variant : zeros);
+    e = *find_slot(s, key, variant != NULL ? variant : zeros);
     if (e != NULL) {
         touch(s, e);
         atomic_fetch_add_explicit(&e->_refs, 1, memory_order_relaxed);
@@ -325,16 +398,17 @@ uint64_t kve_cache_mem_epoch(kve_cache_mem_t *m)
 
 void kve_cache_mem_evict_primary(kve_cache_mem_t *m, const uint8_t primary[KVE_CACHE_HASH_LEN])
 {
-    shard_t *s = shard_of(m, primary);
-    kve_cache_mem_obj_t *dead = NULL, *e;
-
-    /* before the lock: an insert that takes the lock after this sees the new epoch (see insert_locked) */
+    /* before the locks: an insert that takes a lock after this sees the new epoch (see insert_locked) */
     atomic_fetch_add_explicit(&m->epoch, 1, memory_order_acq_rel);
-    pthread_mutex_lock(&s->mutex);
-    if ((e = *find_slot(s, primary, zeros)) != NULL)
-        unlink_entry(s, e, &dead);
-    pthread_mutex_unlock(&s->mutex);
-    release_dead(dead);
+    for (size_t i = 0; i != KVE_CACHE_MEM_SHARDS; ++i) {
+        shard_t *s = m->shards + i;
+        kve_cache_mem_obj_t *dead = NULL, *e;
+        pthread_mutex_lock(&s->mutex);
+        while ((e = *pfind_slot(s, primary)) != NULL)
+            unlink_entry(s, e, &dead);
+        pthread_mutex_unlock(&s->mutex);
+        release_dead(dead);
+    }
 }
 
 void kve_cache_mem_evict_all(kve_cache_mem_t *m)
@@ -383,6 +457,7 @@ void kve_cache_mem_destroy(kve_cache_mem_t *m)
     for (size_t i = 0; i != KVE_CACHE_MEM_SHARDS; ++i) {
         pthread_mutex_destroy(&m->shards[i].mutex);
         free(m->shards[i].buckets);
+        free(m->shards[i].pbuckets);
     }
     free(m);
 }

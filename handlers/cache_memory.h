@@ -6,14 +6,15 @@
  * validation) takes the store path, which handles revalidation and stale serving. Never a source of truth: the
  * store is.
  *
- * Entries are keyed by the object's primary key hash and its variant hash (zeros for a URL whose responses do not
- * vary). A URL whose responses vary has an index entry under (primary, zeros) holding the generation and the
- * normalised Vary list, exactly like the store's "<P>:v" key; its variants hang off that index, so evicting the
- * index (LRU, invalidation) evicts its variants, and a variant is only taken when its index (same generation) is
- * there.
+ * Entries are keyed by the primary key's encoding (handlers/cache_key.h: the bytes the store's key hashes, found
+ * here with a fast hash and compared whole, so a hit costs no SHA-256) and the variant hash (zeros for a URL whose
+ * responses do not vary); each also carries the primary key hash, by which invalidations find it. A URL whose
+ * responses vary has an index entry under (encoding, zeros) holding the generation and the normalised Vary list,
+ * exactly like the store's "<P>:v" key; its variants hang off that index, so evicting the index (LRU,
+ * invalidation) evicts its variants, and a variant is only taken when its index (same generation) is there.
  *
- * Threads and lifetime. The tier is split into shards (by primary key), each with a mutex held only for a hash
- * probe and an LRU move; each shard holds 1/KVE_CACHE_MEM_SHARDS of the budget. Objects are immutable once built
+ * Threads and lifetime. The tier is split into shards (by the encoding's hash), each with a mutex held only for a
+ * hash probe and an LRU move; each shard holds 1/KVE_CACHE_MEM_SHARDS of the budget. Objects are immutable once built
  * and reference-counted: kve_cache_mem_lookup() returns a reference the caller gives back with
  * kve_cache_mem_release(), so an object being sent outlives its eviction. An object costs its block (headers, body,
  * strings) plus KVE_CACHE_MEM_OVERHEAD; one larger than a shard's budget is not kept.
@@ -41,9 +42,17 @@
 
 typedef struct st_kve_cache_mem_t kve_cache_mem_t;
 
+/** A lookup key: the primary key's encoding (borrowed) and its kve_cache_mem_hash(). */
+typedef struct st_kve_cache_mem_key_t {
+    h2o_iovec_t enc;
+    uint64_t hash;
+} kve_cache_mem_key_t;
+
 /** An object (or a variant index) in the tier. Immutable once built; fields after `_` are private. */
 typedef struct st_kve_cache_mem_obj_t {
-    /** the primary key hash and the variant hash (all zeros: the URL's own object, or its variant index) */
+    /** the key (`enc` points into the object) and the primary key hash, and the variant hash (all zeros: the URL's
+     * own object, or its variant index) */
+    kve_cache_mem_key_t key;
     uint8_t primary[KVE_CACHE_HASH_LEN];
     uint8_t variant[KVE_CACHE_HASH_LEN];
     /** an index: `gen` (KVE_CACHE_ID_LEN bytes) and the normalised Vary list, and the fields below are unset; a
@@ -66,11 +75,12 @@ typedef struct st_kve_cache_mem_obj_t {
     _Atomic uint32_t _refs;
     size_t _charge;
     kve_cache_mem_t *_tier;
-    struct st_kve_cache_mem_obj_t *_chain; /* the shard's hash chain */
-    h2o_linklist_t _lru;                   /* the shard's LRU list (most recent first) */
-    h2o_linklist_t _variants;              /* an index: its variants; a variant: its place in the index's list */
-    struct st_kve_cache_mem_obj_t *_index; /* a variant: its index */
-    int _linked;                           /* in the shard's table */
+    struct st_kve_cache_mem_obj_t *_chain;  /* the shard's hash chain */
+    struct st_kve_cache_mem_obj_t *_pchain; /* the shard's chain by primary key hash (the URL's own entries) */
+    h2o_linklist_t _lru;                    /* the shard's LRU list (most recent first) */
+    h2o_linklist_t _variants;               /* an index: its variants; a variant: its place in the index's list */
+    struct st_kve_cache_mem_obj_t *_index;  /* a variant: its index */
+    int _linked;                            /* in the shard's table */
 } kve_cache_mem_obj_t;
 
 /** What a tier holds (for metrics and tests). */
@@ -79,6 +89,9 @@ typedef struct st_kve_cache_mem_stats_t {
     /** lookups that found an entry, or not; entries inserted; entries evicted (LRU, replacement, invalidation) */
     uint64_t hits, misses, inserts, evictions;
 } kve_cache_mem_stats_t;
+
+/** The fast hash of a key encoding, seeded per tier (not collision-resistant: keys are compared whole). */
+uint64_t kve_cache_mem_hash(const kve_cache_mem_t *m, const void *p, size_t len);
 
 /** Creates a tier of `budget` bytes (> 0). It starts not live (inserts refused): see kve_cache_mem_set_live. */
 kve_cache_mem_t *kve_cache_mem_create(uint64_t budget);
@@ -97,12 +110,13 @@ uint64_t kve_cache_mem_epoch(kve_cache_mem_t *m);
  * copied into one block. A variant (`variant` not NULL) names the generation `gen` of its index. `now` resolves
  * two-digit years in the validators. Returns NULL when it could never fit in `m`.
  */
-kve_cache_mem_obj_t *kve_cache_mem_obj_new(const kve_cache_mem_t *m, const uint8_t primary[KVE_CACHE_HASH_LEN],
-                                           const uint8_t *variant, const char *gen, const kve_cache_head_t *head, h2o_iovec_t body,
-                                           int64_t now);
+kve_cache_mem_obj_t *kve_cache_mem_obj_new(const kve_cache_mem_t *m, const kve_cache_mem_key_t *key,
+                                           const uint8_t primary[KVE_CACHE_HASH_LEN], const uint8_t *variant, const char *gen,
+                                           const kve_cache_head_t *head, h2o_iovec_t body, int64_t now);
 
 /** Builds a variant index (generation `gen`, KVE_CACHE_ID_LEN bytes, and the normalised Vary list). */
-kve_cache_mem_obj_t *kve_cache_mem_index_new(const uint8_t primary[KVE_CACHE_HASH_LEN], const char *gen, h2o_iovec_t vary);
+kve_cache_mem_obj_t *kve_cache_mem_index_new(const kve_cache_mem_key_t *key, const uint8_t primary[KVE_CACHE_HASH_LEN],
+                                             const char *gen, h2o_iovec_t vary);
 
 /**
  * Inserts `obj` (taking the caller's reference) when the tier is live and its epoch is still `epoch`, replacing an
@@ -114,15 +128,15 @@ kve_cache_mem_obj_t *kve_cache_mem_index_new(const uint8_t primary[KVE_CACHE_HAS
 int kve_cache_mem_insert(kve_cache_mem_t *m, kve_cache_mem_obj_t *obj, uint64_t epoch);
 
 /**
- * Finds the entry at (`primary`, `variant`; NULL: zeros) and makes it the most recent; returns a reference
+ * Finds the entry at (`key`, `variant`; NULL: zeros) and makes it the most recent; returns a reference
  * (kve_cache_mem_release() it), or NULL.
  */
-kve_cache_mem_obj_t *kve_cache_mem_lookup(kve_cache_mem_t *m, const uint8_t primary[KVE_CACHE_HASH_LEN], const uint8_t *variant);
+kve_cache_mem_obj_t *kve_cache_mem_lookup(kve_cache_mem_t *m, const kve_cache_mem_key_t *key, const uint8_t *variant);
 
 /** Gives back a reference; the last one frees the object. Any thread. */
 void kve_cache_mem_release(kve_cache_mem_obj_t *obj);
 
-/** Evicts the URL's object, or its index and every variant. */
+/** Evicts the URL's object, or its index and every variant, found by its primary key hash (every shard is probed). */
 void kve_cache_mem_evict_primary(kve_cache_mem_t *m, const uint8_t primary[KVE_CACHE_HASH_LEN]);
 
 /** Evicts everything. */

@@ -97,10 +97,34 @@ static void serve(kve_cache_req_t *st, const kve_cache_mem_obj_t *obj, int64_t a
         h2o_send(req, &body, 1, H2O_SEND_STATE_FINAL);
 }
 
+int kve_cache__mem_key(kve_cache_req_t *st, h2o_iovec_t *key)
+{
+    h2o_req_t *req = st->req;
+    const kve_cache_key_conf_t *conf = &st->self->key;
+    h2o_iovec_t parts[3] = {req->input.scheme->name, req->input.authority, req->input.path};
+    kve_buf_t *buf;
+    char *p;
+
+    if (conf->num_headers != 0 || conf->num_cookies != 0)
+        return kve_cache__key(st->self, req, req->input.path, key);
+    /* "R" and each part with its length: injective, and never an encoding (those start with a 'V' field) */
+    buf = kve_cache__thread_buf();
+    p = kve_buf_reserve(buf, 1 + 3 * sizeof(uint32_t) + parts[0].len + parts[1].len + parts[2].len);
+    *p++ = 'R';
+    for (size_t i = 0; i != 3; ++i) {
+        uint32_t n = (uint32_t)parts[i].len;
+        memcpy(p, &n, sizeof(n));
+        memcpy(p + sizeof(n), parts[i].base, parts[i].len);
+        p += sizeof(n) + parts[i].len;
+    }
+    *key = h2o_iovec_init(buf->base, (size_t)(p - buf->base));
+    return 0;
+}
+
 int kve_cache__mem_serve(kve_cache_req_t *st)
 {
     kve_cache_mem_t *mem = st->self->mem;
-    kve_cache_mem_obj_t *obj = kve_cache_mem_lookup(mem, st->primary, NULL);
+    kve_cache_mem_obj_t *obj = kve_cache_mem_lookup(mem, &st->mem_key, NULL);
     int64_t now, age;
 
     if (obj == NULL)
@@ -109,7 +133,7 @@ int kve_cache__mem_serve(kve_cache_req_t *st)
         kve_cache_mem_obj_t *index = obj;
         uint8_t variant[KVE_CACHE_HASH_LEN];
         kve_cache__variant(st->req, index->gen, index->vary, variant);
-        obj = kve_cache_mem_lookup(mem, st->primary, variant);
+        obj = kve_cache_mem_lookup(mem, &st->mem_key, variant);
         kve_cache_mem_release(index);
         if (obj == NULL)
             return 0;
@@ -135,10 +159,10 @@ void kve_cache__mem_keep(kve_cache_req_t *st, const kve_cache_head_t *head, h2o_
 
     if (mem == NULL || kve_cache_ttl(&head->fresh, kve_cache_current_age(head->initial_age, head->response_time, now)) <= 0)
         return;
-    if ((obj = kve_cache_mem_obj_new(mem, st->primary, variant, gen, head, body, now)) == NULL)
+    if ((obj = kve_cache_mem_obj_new(mem, &st->mem_key, st->primary, variant, gen, head, body, now)) == NULL)
         return;
     /* the index first (an identical one is kept as it is); a variant whose index did not go in is refused */
     if (variant != NULL)
-        kve_cache_mem_insert(mem, kve_cache_mem_index_new(st->primary, gen, vary), st->mem_epoch);
+        kve_cache_mem_insert(mem, kve_cache_mem_index_new(&st->mem_key, st->primary, gen, vary), st->mem_epoch);
     kve_cache_mem_insert(mem, obj, st->mem_epoch);
 }

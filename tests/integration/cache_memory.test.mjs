@@ -266,3 +266,38 @@ test('issue 8: while the invalidation channel is lost, memory is emptied and unu
         assert.equal(seen('/obj/lost'), 1);
     });
 });
+
+test('issue 8: two spellings of one URL are two memory entries of one key: an invalidation evicts both', async () => {
+    await withKvedge('1MiB', async (k) => {
+        const lower = { host: 'case.example' }, upper = { host: 'CASE.Example' };
+        await get(k, '/api/obj/case', lower);
+        await untilMemory(k, '/api/obj/case', lower);
+        await untilMemory(k, '/api/obj/case', upper);
+        assert.equal(seen('/obj/case'), 1, 'one key in the store');
+        await get(k, '/api/obj/case', lower, 'POST');
+        for (const h of [lower, upper]) {
+            const r = await get(k, '/api/obj/case', h);
+            assert.ok(!fromMemory(r), `${h.host}: ${r.headers['cache-status']}`);
+        }
+    });
+});
+
+test('issue 8: a route whose key has a request field: memory keeps one object per value', async () => {
+    const k = await startKvedge({
+        threads: 2,
+        redis: redis.url,
+        routes: [{ path: '/api', upstream: `${origin.url}/`, cache: { memory: '1MiB', key: { headers: ['x-tenant'] } } }],
+    });
+    try {
+        const a = await get(k, '/api/obj/tenant', { 'x-tenant': 'a' });
+        const b = await get(k, '/api/obj/tenant', { 'x-tenant': 'b' });
+        assert.notEqual(a.body, b.body);
+        assert.equal((await untilMemory(k, '/api/obj/tenant', { 'x-tenant': 'a' })).body, a.body);
+        assert.equal((await untilMemory(k, '/api/obj/tenant', { 'x-tenant': 'b' })).body, b.body);
+        const none = await get(k, '/api/obj/tenant');
+        assert.ok(!fromMemory(none));
+        assert.equal(seen('/obj/tenant'), 3);
+    } finally {
+        assertCleanExit(await k.stop());
+    }
+});

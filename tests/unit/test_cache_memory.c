@@ -20,6 +20,18 @@ static void key(uint8_t out[KVE_CACHE_HASH_LEN], unsigned shard, unsigned n)
     memcpy(out + 8, &n, sizeof(n));
 }
 
+/* the tier's key of primary key `p`: its bytes stand for the encoding (borrowed: `p` must outlive the key) */
+static kve_cache_mem_key_t mkey(kve_cache_mem_t *m, const uint8_t *p)
+{
+    return (kve_cache_mem_key_t){h2o_iovec_init(p, KVE_CACHE_HASH_LEN), kve_cache_mem_hash(m, p, KVE_CACHE_HASH_LEN)};
+}
+
+static kve_cache_mem_obj_t *index_new(kve_cache_mem_t *m, const uint8_t *p, const char *gen, h2o_iovec_t vary)
+{
+    kve_cache_mem_key_t k = mkey(m, p);
+    return kve_cache_mem_index_new(&k, p, gen, vary);
+}
+
 /* an object fresh for a minute from now, `body_len` bytes of `c` */
 static kve_cache_mem_obj_t *object(kve_cache_mem_t *m, const uint8_t *primary, const uint8_t *variant, const char *gen,
                                    size_t body_len, char c)
@@ -27,14 +39,22 @@ static kve_cache_mem_obj_t *object(kve_cache_mem_t *m, const uint8_t *primary, c
     char body[8192];
     h2o_header_t headers[2] = {{&H2O_TOKEN_ETAG->buf, NULL, {"\"e\"", 3}}, {&hname, NULL, {"v", 1}}};
     kve_cache_head_t head = {.status = 200, .response_time = time(NULL), .fresh = {60, 0, 0, 0}, .body_len = body_len};
+    kve_cache_mem_key_t k = mkey(m, primary);
     head.headers = headers, head.num_headers = 2;
     memset(body, c, body_len);
-    return kve_cache_mem_obj_new(m, primary, variant, gen, &head, h2o_iovec_init(body, body_len), time(NULL));
+    return kve_cache_mem_obj_new(m, &k, primary, variant, gen, &head, h2o_iovec_init(body, body_len), time(NULL));
+}
+
+static kve_cache_mem_obj_t *lookup(kve_cache_mem_t *m, const uint8_t *primary, const uint8_t *variant)
+{
+    kve_cache_mem_key_t k = mkey(m, primary);
+    return kve_cache_mem_lookup(m, &k, variant);
 }
 
 static int present(kve_cache_mem_t *m, const uint8_t *primary, const uint8_t *variant)
 {
-    kve_cache_mem_obj_t *o = kve_cache_mem_lookup(m, primary, variant);
+    kve_cache_mem_key_t k = mkey(m, primary);
+    kve_cache_mem_obj_t *o = kve_cache_mem_lookup(m, &k, variant);
     kve_cache_mem_release(o);
     return o != NULL;
 }
@@ -72,38 +92,35 @@ TEST(cache_memory_object)
 
 TEST(cache_memory_bounds)
 {
-    /* 16 shards of 16 KiB; objects of ~1.3 KiB, all in shard 3 */
+    /* 16 shards of 16 KiB; objects of ~1.5 KiB: at most 10 a shard */
     kve_cache_mem_t *m = kve_cache_mem_create(16 * 16384);
     kve_cache_mem_stats_t stats;
     uint8_t p[KVE_CACHE_HASH_LEN], first[KVE_CACHE_HASH_LEN];
-    unsigned kept = 0;
+    unsigned kept = 0, n = 1000;
 
     kve_cache_mem_set_live(m, 1);
-    key(first, 3, 0);
+    key(first, 3, 100000);
     CHECK_EQ_INT(kve_cache_mem_insert(m, object(m, first, NULL, NULL, 1024, 'f'), kve_cache_mem_epoch(m)), 0);
-    for (unsigned i = 1; i != 200; ++i) {
-        key(p, 3, i);
+    for (unsigned i = 0; i != n; ++i) {
+        key(p, i % 256, i);
         CHECK_EQ_INT(kve_cache_mem_insert(m, object(m, p, NULL, NULL, 1024, 'x'), kve_cache_mem_epoch(m)), 0);
         CHECK(present(m, first, NULL)); /* used all along: never the least recently used */
         kve_cache_mem_get_stats(m, &stats);
-        CHECK(stats.bytes <= 16384);
+        CHECK(stats.bytes <= 16 * 16384);
     }
-    for (unsigned i = 1; i != 200; ++i) {
-        key(p, 3, i);
+    for (unsigned i = 0; i != n; ++i) {
+        key(p, i % 256, i);
         kept += present(m, p, NULL);
     }
     kve_cache_mem_get_stats(m, &stats);
     CHECK_EQ_UINT(stats.objects, kept + 1);
-    CHECK(kept >= 5 && kept < 16);
-    /* the most recent ones are those kept */
-    key(p, 3, 199);
+    CHECK(kept >= 16 * 5 && kept < 16 * 11);
+    CHECK(stats.evictions >= n - kept);
+    /* the most recent one is kept, the oldest are not */
+    key(p, (n - 1) % 256, n - 1);
     CHECK(present(m, p, NULL));
-    key(p, 3, 1);
+    key(p, 0, 0);
     CHECK(!present(m, p, NULL));
-    /* another shard has its own budget */
-    key(p, 4, 1);
-    CHECK_EQ_INT(kve_cache_mem_insert(m, object(m, p, NULL, NULL, 1024, 'y'), kve_cache_mem_epoch(m)), 0);
-    CHECK(present(m, first, NULL));
     kve_cache_mem_evict_all(m);
     kve_cache_mem_get_stats(m, &stats);
     CHECK_EQ_UINT(stats.objects, 0);
@@ -121,7 +138,7 @@ TEST(cache_memory_refcount)
     kve_cache_mem_set_live(m, 1);
     key(p, 0, 7);
     kve_cache_mem_insert(m, object(m, p, NULL, NULL, 100, 'a'), kve_cache_mem_epoch(m));
-    held = kve_cache_mem_lookup(m, p, NULL);
+    held = lookup(m, p, NULL);
     CHECK_NOT_NULL(held);
     epoch = kve_cache_mem_epoch(m);
     kve_cache_mem_evict_primary(m, p);
@@ -131,7 +148,7 @@ TEST(cache_memory_refcount)
     kve_cache_mem_insert(m, object(m, p, NULL, NULL, 100, 'b'), kve_cache_mem_epoch(m));
     CHECK_EQ_MEM(held->body.base, 3, "aaa", 3);
     kve_cache_mem_release(held);
-    held = kve_cache_mem_lookup(m, p, NULL);
+    held = lookup(m, p, NULL);
     CHECK_EQ_MEM(held->body.base, 3, "bbb", 3);
     /* the tier may go away before the last holder */
     kve_cache_mem_destroy(m);
@@ -150,30 +167,30 @@ TEST(cache_memory_variants)
     key(p, 5, 1), key(v1, 9, 1), key(v2, 9, 2);
     /* a variant without its index is refused */
     CHECK_EQ_INT(kve_cache_mem_insert(m, object(m, p, v1, "gen0000000000001", 10, 'a'), kve_cache_mem_epoch(m)), -1);
-    CHECK_EQ_INT(kve_cache_mem_insert(m, kve_cache_mem_index_new(p, "gen0000000000001", vary), kve_cache_mem_epoch(m)), 0);
+    CHECK_EQ_INT(kve_cache_mem_insert(m, index_new(m, p, "gen0000000000001", vary), kve_cache_mem_epoch(m)), 0);
     CHECK_EQ_INT(kve_cache_mem_insert(m, object(m, p, v1, "gen0000000000001", 10, 'a'), kve_cache_mem_epoch(m)), 0);
     CHECK_EQ_INT(kve_cache_mem_insert(m, object(m, p, v2, "gen0000000000001", 10, 'b'), kve_cache_mem_epoch(m)), 0);
     /* of another generation: refused */
     CHECK_EQ_INT(kve_cache_mem_insert(m, object(m, p, v2, "gen0000000000002", 10, 'c'), kve_cache_mem_epoch(m)), -1);
-    idx = kve_cache_mem_lookup(m, p, NULL);
+    idx = lookup(m, p, NULL);
     CHECK(idx != NULL && idx->is_index);
     CHECK_EQ_MEM(idx->vary.base, idx->vary.len, "accept-language", 15);
     kve_cache_mem_release(idx);
     /* the same index again keeps the variants; another generation drops them */
-    kve_cache_mem_insert(m, kve_cache_mem_index_new(p, "gen0000000000001", vary), kve_cache_mem_epoch(m));
+    kve_cache_mem_insert(m, index_new(m, p, "gen0000000000001", vary), kve_cache_mem_epoch(m));
     CHECK(present(m, p, v1) && present(m, p, v2));
-    kve_cache_mem_insert(m, kve_cache_mem_index_new(p, "gen0000000000002", vary), kve_cache_mem_epoch(m));
+    kve_cache_mem_insert(m, index_new(m, p, "gen0000000000002", vary), kve_cache_mem_epoch(m));
     CHECK(!present(m, p, v1) && !present(m, p, v2));
     CHECK_EQ_INT(kve_cache_mem_insert(m, object(m, p, v1, "gen0000000000002", 10, 'd'), kve_cache_mem_epoch(m)), 0);
     /* evicting the URL drops the index and its variants */
     kve_cache_mem_evict_primary(m, p);
     CHECK(!present(m, p, NULL) && !present(m, p, v1));
     /* the URL's own object replaces an index and its variants */
-    kve_cache_mem_insert(m, kve_cache_mem_index_new(p, "gen0000000000003", vary), kve_cache_mem_epoch(m));
+    kve_cache_mem_insert(m, index_new(m, p, "gen0000000000003", vary), kve_cache_mem_epoch(m));
     kve_cache_mem_insert(m, object(m, p, v1, "gen0000000000003", 10, 'e'), kve_cache_mem_epoch(m));
     CHECK_EQ_INT(kve_cache_mem_insert(m, object(m, p, NULL, NULL, 10, 'f'), kve_cache_mem_epoch(m)), 0);
     CHECK(!present(m, p, v1));
-    idx = kve_cache_mem_lookup(m, p, NULL);
+    idx = lookup(m, p, NULL);
     CHECK(idx != NULL && !idx->is_index);
     kve_cache_mem_release(idx);
     kve_cache_mem_destroy(m);
@@ -242,7 +259,7 @@ static void *hammer(void *arg)
             kve_cache_mem_evict_primary(shared_tier, p);
             break;
         default: {
-            kve_cache_mem_obj_t *o = kve_cache_mem_lookup(shared_tier, p, NULL);
+            kve_cache_mem_obj_t *o = lookup(shared_tier, p, NULL);
             if (o != NULL) {
                 /* the body is one byte repeated whatever happens to the entry meanwhile */
                 for (size_t j = 1; j < o->body.len; ++j)
