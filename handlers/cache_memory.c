@@ -346,6 +346,7 @@ static int insert_locked(kve_cache_mem_t *m, shard_t *s, kve_cache_mem_obj_t *ob
     h2o_linklist_insert(s->lru.next, &obj->_lru);
     if (index != NULL) {
         obj->_index = index;
+        obj->_variants = (h2o_linklist_t){NULL, NULL}; /* a variant's is a node in its index's list, not an anchor */
         h2o_linklist_insert(&index->_variants, &obj->_variants);
         touch(s, index);
         touch(s, obj);

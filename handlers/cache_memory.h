@@ -6,12 +6,14 @@
  * validation) takes the store path, which handles revalidation and stale serving. Never a source of truth: the
  * store is.
  *
- * Entries are keyed by the primary key's encoding (handlers/cache_key.h: the bytes the store's key hashes, found
- * here with a fast hash and compared whole, so a hit costs no SHA-256) and the variant hash (zeros for a URL whose
- * responses do not vary); each also carries the primary key hash, by which invalidations find it. A URL whose
- * responses vary has an index entry under (encoding, zeros) holding the generation and the normalised Vary list,
- * exactly like the store's "<P>:v" key; its variants hang off that index, so evicting the index (LRU,
- * invalidation) evicts its variants, and a variant is only taken when its index (same generation) is there.
+ * Entries are keyed by the request's key (kve_cache_mem_key_t: bytes the cache handler derives from the request
+ * that determine the primary key, see kve_cache__mem_key; found with a seeded fast hash and compared whole, so a
+ * hit costs no SHA-256) and the variant hash (zeros for a URL whose responses do not vary); each also carries the
+ * primary key hash, by which invalidations find it (one primary key may have several entries: spellings of one URL
+ * that normalise to one key). A URL whose responses vary has an index entry under (key, zeros) holding the
+ * generation and the normalised Vary list, exactly like the store's "<P>:v" key; its variants hang off that index,
+ * so evicting the index (LRU, invalidation) evicts its variants, and a variant is only taken when its index (same
+ * generation) is there.
  *
  * Threads and lifetime. The tier is split into shards (by the encoding's hash), each with a mutex held only for a
  * hash probe and an LRU move; each shard holds 1/KVE_CACHE_MEM_SHARDS of the budget. Objects are immutable once built
@@ -42,7 +44,7 @@
 
 typedef struct st_kve_cache_mem_t kve_cache_mem_t;
 
-/** A lookup key: the primary key's encoding (borrowed) and its kve_cache_mem_hash(). */
+/** A lookup key: its bytes (borrowed) and their kve_cache_mem_hash(). */
 typedef struct st_kve_cache_mem_key_t {
     h2o_iovec_t enc;
     uint64_t hash;
@@ -136,7 +138,7 @@ kve_cache_mem_obj_t *kve_cache_mem_lookup(kve_cache_mem_t *m, const kve_cache_me
 /** Gives back a reference; the last one frees the object. Any thread. */
 void kve_cache_mem_release(kve_cache_mem_obj_t *obj);
 
-/** Evicts the URL's object, or its index and every variant, found by its primary key hash (every shard is probed). */
+/** Evicts every entry of a primary key (objects, indexes and their variants); every shard is probed. */
 void kve_cache_mem_evict_primary(kve_cache_mem_t *m, const uint8_t primary[KVE_CACHE_HASH_LEN]);
 
 /** Evicts everything. */

@@ -21,6 +21,7 @@ typedef struct st_store_sync_t {
     kve_thread_t *owner;
     kve_kv_stream_t *stream;
     int subscribed;
+    int warned; /* the outage was logged */
     h2o_timeout_entry_t retry;
     kve_drain_watcher_t drain;
     size_t num_routes;
@@ -110,8 +111,12 @@ static void schedule_retry(store_sync_t *sync)
 /* the stream is gone or unusable: nothing may stay in memory that a message could have evicted */
 static void lost(store_sync_t *sync, const char *why)
 {
-    if (sync->subscribed)
-        kve_log(KVE_LOG_WARN, "cache", "memory tier off until the store's invalidation channel is back: %s", why);
+    if (!sync->warned) /* once per outage; every retry after it at debug level */
+        kve_log(KVE_LOG_WARN, "cache", "memory tier off until the store's channel " KVE_CACHE_MEM_CHANNEL " is subscribed: %s",
+                why);
+    else
+        kve_log(KVE_LOG_DEBUG, "cache", "memory tier: cannot subscribe: %s", why);
+    sync->warned = 1;
     sync->subscribed = 0;
     set_live(sync, 0);
     if (sync->stream != NULL)
@@ -133,6 +138,7 @@ static void on_stream(void *data, int err, const kve_kv_reply_t *reply)
     }
     if (is_str(reply->element[0], "subscribe")) {
         sync->subscribed = 1;
+        sync->warned = 0;
         set_live(sync, 1);
         kve_log(KVE_LOG_DEBUG, "cache", "memory tier: subscribed to the store's invalidation channel");
     } else if (is_str(reply->element[0], "message") && reply->element[2]->type == KVE_REPLY_STRING) {
@@ -151,10 +157,8 @@ static void open_stream(store_sync_t *sync)
     kve_kv_t *kv = kve_thread_link(sync->owner, sync->store_id, 0);
     int err = KVE_EUNAVAIL;
 
-    if (kv == NULL || (sync->stream = kve_kv_stream_open(kv, 2, argv, argvlen, on_stream, sync, &err)) == NULL) {
-        kve_log(KVE_LOG_DEBUG, "cache", "memory tier: cannot subscribe: %s", kve_strerror(err));
-        schedule_retry(sync);
-    }
+    if (kv == NULL || (sync->stream = kve_kv_stream_open(kv, 2, argv, argvlen, on_stream, sync, &err)) == NULL)
+        lost(sync, kve_strerror(err));
 }
 
 static void on_drain(kve_drain_watcher_t *w)
