@@ -287,6 +287,17 @@ kve_cache_mem_route_t *kve_cache_mem_route_register(const kve_cache_conf_t *conf
     return route;
 }
 
+int kve_cache_mem_route_stats(const kve_cache_conf_t *conf, kve_cache_mem_stats_t *out)
+{
+    for (kve_cache_mem_route_t *r = routes; r != NULL; r = r->next) {
+        if (r->conf == conf) {
+            kve_cache_mem_get_stats(r->mem, out);
+            return 0;
+        }
+    }
+    return -1;
+}
+
 kve_cache_mem_t *kve_cache_mem_route_tier(kve_cache_mem_route_t *route)
 {
     return route->mem;

@@ -74,6 +74,10 @@ void kve_cache_mem_evict_route(kve_thread_t *thread, const kve_cache_conf_t *con
 /** Everything in every memory tier on store `store_id` (purge everything; a tag purge across routes). */
 void kve_cache_mem_evict_store(kve_thread_t *thread, size_t store_id);
 
+/** Copies the counters of the memory tier of the route with cache configuration `conf` (for metrics). Returns 0, or
+ * -1 when the route has no memory tier. Any thread. */
+int kve_cache_mem_route_stats(const kve_cache_conf_t *conf, kve_cache_mem_stats_t *out);
+
 /** Applies a message received on the channel of store `store_id` (exposed for the unit tests). Returns 0 or -1. */
 int kve_cache_mem_apply_message(size_t store_id, const char *msg, size_t len);
 

@@ -230,6 +230,14 @@ TEST(cache_memory_messages)
     CHECK_EQ_INT(kve_cache_mem_apply_message(0, H2O_STRLIT("k 0200000000000000AB00000000000000")), -1);
     CHECK_EQ_INT(kve_cache_mem_apply_message(0, H2O_STRLIT("x")), -1);
     CHECK_EQ_INT(kve_cache_mem_apply_message(0, "", 0), -1);
+    {
+        kve_cache_mem_stats_t st;
+        kve_cache_conf_t none = conf_a;
+        CHECK_EQ_INT(kve_cache_mem_route_stats(&conf_a, &st), 0);
+        CHECK_EQ_UINT(st.budget, 1 << 20);
+        CHECK(st.evictions >= 2);
+        CHECK_EQ_INT(kve_cache_mem_route_stats(&none, &st), -1);
+    }
     kve_cache_mem_route_dispose(a);
     kve_cache_mem_route_dispose(b);
 }
