@@ -85,12 +85,14 @@ static void copy_headers(kve_cache_mem_obj_t *obj, const kve_cache_head_t *head,
     obj->num_headers = head->num_headers;
     for (size_t i = 0; i != head->num_headers; ++i) {
         const h2o_header_t *src = head->headers + i;
-        const h2o_token_t *token = h2o_lookup_token(src->name->base, src->name->len);
+        const h2o_token_t *token;
         h2o_header_t *dst = obj->headers + i;
-        if (token != NULL) {
+        /* lower case (as h2o's own names are), so that a token is found whatever the case it was stored in */
+        memcpy(s, src->name->base, src->name->len);
+        h2o_strtolower(s, src->name->len);
+        if ((token = h2o_lookup_token(s, src->name->len)) != NULL) {
             dst->name = (h2o_iovec_t *)&token->buf;
         } else {
-            memcpy(s, src->name->base, src->name->len);
             names[i] = h2o_iovec_init(s, src->name->len);
             dst->name = names + i;
             s += src->name->len;

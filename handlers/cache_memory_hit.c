@@ -39,7 +39,8 @@ static void add_headers(h2o_req_t *req, const kve_cache_mem_obj_t *obj, int only
 {
     static const char status_pre[] = "kvedge; hit; ttl=", status_post[] = "; detail=memory";
     h2o_headers_t *hs = &req->res.headers;
-    char *buf = h2o_mem_alloc_pool(&req->pool, 64), *end = buf + 24, *p;
+    /* Age: up to 20 digits before `end`; Cache-Status after it: 17 + up to 20 digits + 15 bytes */
+    char *buf = h2o_mem_alloc_pool(&req->pool, 24 + sizeof(status_pre) + 20 + sizeof(status_post)), *end = buf + 24, *p;
     h2o_iovec_t age_v, status_v;
 
     h2o_vector_reserve(&req->pool, hs, hs->size + obj->num_headers + 2);

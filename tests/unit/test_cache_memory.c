@@ -37,7 +37,8 @@ static kve_cache_mem_obj_t *object(kve_cache_mem_t *m, const uint8_t *primary, c
                                    size_t body_len, char c)
 {
     char body[8192];
-    h2o_header_t headers[2] = {{&H2O_TOKEN_ETAG->buf, NULL, {"\"e\"", 3}}, {&hname, NULL, {"v", 1}}};
+    static h2o_iovec_t etag_upper = {"ETag", 4}; /* a token, stored in another case */
+    h2o_header_t headers[2] = {{&etag_upper, NULL, {"\"e\"", 3}}, {&hname, NULL, {"v", 1}}};
     kve_cache_head_t head = {.status = 200, .response_time = time(NULL), .fresh = {60, 0, 0, 0}, .body_len = body_len};
     kve_cache_mem_key_t k = mkey(m, primary);
     head.headers = headers, head.num_headers = 2;
