@@ -80,9 +80,9 @@ cache_route() {
     mkdir -p "$2/origin" && printf 'hello world\n' >"$2/origin/obj"
     start_srv origin "$2/origin.log" python3 -m http.server --bind 127.0.0.1 --directory "$2/origin" "$P_CG_ORIGIN"
     wait_listen origin "$P_CG_ORIGIN" 30 || return 1
-    local memory=0
-    [ "$1" = cache-mem ] && memory=16MiB
-    printf 'routes:\n  - path: /c\n    upstream: "http://127.0.0.1:%s/"\n    cache: { default_ttl: 1h, memory: %s }\n' "$P_CG_ORIGIN" "$memory"
+    local memory=''
+    [ "$1" = cache-mem ] && memory=', memory: 16MiB'
+    printf 'routes:\n  - path: /c\n    upstream: "http://127.0.0.1:%s/"\n    cache: { default_ttl: 1h%s }\n' "$P_CG_ORIGIN" "$memory"
 }
 
 # cache_warm TEST: until /c/obj is a hit (from memory for cache-mem; the same few requests in both runs)
