@@ -157,8 +157,13 @@ static void open_stream(store_sync_t *sync)
     kve_kv_t *kv = kve_thread_link(sync->owner, sync->store_id, 0);
     int err = KVE_EUNAVAIL;
 
-    if (kv == NULL || (sync->stream = kve_kv_stream_open(kv, 2, argv, argvlen, on_stream, sync, &err)) == NULL)
-        lost(sync, kve_strerror(err));
+    if (kv != NULL && (sync->stream = kve_kv_stream_open(kv, 2, argv, argvlen, on_stream, sync, &err)) != NULL)
+        return;
+    if (err == KVE_ENOTSUP) { /* a store without pub/sub (a KV REST store): the tier stays off, no retries */
+        kve_log(KVE_LOG_WARN, "cache", "memory tier off: the store cannot carry its invalidation channel (%s)", kve_strerror(err));
+        return;
+    }
+    lost(sync, kve_strerror(err));
 }
 
 static void on_drain(kve_drain_watcher_t *w)

@@ -5,6 +5,8 @@
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertCleanExit, http, sleep, startKvedge, startRedis, startUpstream, waitFor } from './harness.mjs';
+import { startKvStack } from './kv_helpers.mjs';
+import { RW_TOKEN } from './restdrv_helpers.mjs';
 
 let redis, origin, client;
 
@@ -299,5 +301,32 @@ test('issue 8: a route whose key has a request field: memory keeps one object pe
         assert.equal(seen('/obj/tenant'), 3);
     } finally {
         assertCleanExit(await k.stop());
+    }
+});
+
+test('issue 8: on a KV REST store (no pub/sub) the memory tier stays off with a warning; the store serves the hits', async () => {
+    const b = await startKvStack({ redis });
+    let k;
+    try {
+        k = await startKvedge({
+            threads: 1,
+            stores: { central: { url: b.url, token: RW_TOKEN, command_timeout: '2s', connect_timeout: '1s' } },
+            routes: [{ path: '/api', upstream: `${origin.url}/`, cache: { memory: '1MiB', store: 'central' } }],
+        });
+        await get(k, '/api/obj/rest');
+        const hit = await waitFor(async () => {
+            const r = await get(k, '/api/obj/rest');
+            return /^kvedge; hit; ttl=\d+$/.test(r.headers['cache-status'] ?? '') ? r : null;
+        }, { message: 'a hit from the REST store' });
+        assert.equal(hit.status, 200);
+        for (let i = 0; i < 3; i++) assert.ok(!fromMemory(await get(k, '/api/obj/rest')));
+        assert.equal(seen('/obj/rest'), 1);
+    } finally {
+        const res = k && (await k.stop());
+        await b.stop();
+        if (res) {
+            assertCleanExit(res);
+            assert.match(res.stderr, /memory tier off: the store cannot carry its invalidation channel/);
+        }
     }
 });
