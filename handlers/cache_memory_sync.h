@@ -17,8 +17,11 @@
  * (the memory tier never serves an object past it, and the store already lost it).
  *
  * Functions for the purge endpoints (run on a worker thread, with the link to the store of that thread): each
- * evicts locally at once and publishes. A tag purge cannot name the keys it drops in memory: it evicts the route's
- * (or the store's) whole memory, simple and correct (memory refills from the store).
+ * evicts locally at once and publishes. Call them once the store's deletion has completed (from its batch's
+ * on_done), so that no instance refills its memory from keys about to be deleted; or, for one key, put the message
+ * of kve_cache_mem_evict_key_local() in the deleting batch after the DEL, as the unsafe-method invalidation does. A
+ * tag purge cannot name the keys it drops in memory: it evicts the route's (or the store's) whole memory, simple
+ * and correct (memory refills from the store).
  */
 #ifndef KVE_HANDLERS_CACHE_MEMORY_SYNC_H
 #define KVE_HANDLERS_CACHE_MEMORY_SYNC_H
