@@ -12,7 +12,8 @@ let redis, origin, client;
 
 /*
  * The origin: /obj/<name>?size=<n> 200, max-age=60, ETag, a body of n bytes (default a short JSON); /short/<name>
- * max-age=2 (no validator); /vary: Vary: Accept-Language, the body names the language. POST: 201.
+ * max-age=2 (no validator); /reval/<name> max-age=2, ETag "r1", and a 304 (max-age=60) to If-None-Match "r1";
+ * /vary: Vary: Accept-Language, the body names the language. POST: 201.
  */
 async function startOrigin() {
     const counters = new Map();
@@ -29,6 +30,10 @@ async function startOrigin() {
             const size = Number(url.searchParams.get('size') ?? 0);
             const body = size > 0 ? 'x'.repeat(size) : JSON.stringify({ url: req.url, n });
             return send(200, { 'cache-control': 'max-age=60', etag: '"o1"', 'x-origin': 'yes' }, body);
+        }
+        if (url.pathname.startsWith('/reval/')) {
+            if (req.headers['if-none-match'] === '"r1"') return send(304, { 'cache-control': 'max-age=60', etag: '"r1"' });
+            return send(200, { 'cache-control': 'max-age=2', etag: '"r1"', 'x-version': String(n) }, JSON.stringify({ url: req.url, n }));
         }
         if (url.pathname.startsWith('/short/')) return send(200, { 'cache-control': 'max-age=2' }, JSON.stringify({ url: req.url, n }));
         if (url.pathname === '/vary')
@@ -329,4 +334,19 @@ test('issue 8: on a KV REST store (no pub/sub) the memory tier stays off with a 
             assert.match(res.stderr, /memory tier off: the store cannot carry its invalidation channel/);
         }
     }
+});
+
+test('issue 8: an object revalidated upstream (304) goes back into memory with its new freshness', async () => {
+    await withKvedge('1MiB', async (k) => {
+        await get(k, '/api/reval/a');
+        await untilMemory(k, '/api/reval/a');
+        await sleep(2100); // max-age=2: stale now, in memory and in the store
+        const reval = await get(k, '/api/reval/a');
+        assert.match(reval.headers['cache-status'], /^kvedge; fwd=stale; fwd-status=304/);
+        const hit = await get(k, '/api/reval/a');
+        assert.match(hit.headers['cache-status'], /^kvedge; hit; ttl=(5[0-9]|60); detail=memory$/, 'the 304 gave it max-age=60');
+        assert.equal(hit.headers['x-version'], '1', 'the stored body and fields, updated by the 304');
+        const inm = origin.requests.filter((r) => r.url === '/reval/a').map((r) => r.headers['if-none-match'] ?? null);
+        assert.deepEqual(inm, [null, '"r1"']);
+    });
 });
