@@ -227,9 +227,13 @@ test('issue 8: an unsafe method evicts the URL from memory', async () => {
         await untilMemory(k, '/api/obj/p');
         const post = await get(k, '/api/obj/p', {}, 'POST');
         assert.equal(post.status, 201);
+        // evicted from memory before the POST's response went out
         const after = await get(k, '/api/obj/p');
         assert.ok(!fromMemory(after), after.headers['cache-status']);
-        assert.match(after.headers['cache-status'], /fwd=uri-miss/);
+        // the store's DEL went on the POST's thread's link: a GET on the other thread's link may still find the
+        // object for a moment (that is the store's own ordering, not memory's)
+        await waitFor(async () => seen('/obj/p') === 2 || (await get(k, '/api/obj/p'), seen('/obj/p') === 2) || null,
+            { timeoutMs: 5000, message: 'the object fetched again' });
         assert.equal(seen('/obj/p'), 2);
     });
 });
@@ -324,8 +328,12 @@ test('issue 8: on a KV REST store (no pub/sub) the memory tier stays off with a 
             return /^kvedge; hit; ttl=\d+$/.test(r.headers['cache-status'] ?? '') ? r : null;
         }, { message: 'a hit from the REST store' });
         assert.equal(hit.status, 200);
-        for (let i = 0; i < 3; i++) assert.ok(!fromMemory(await get(k, '/api/obj/rest')));
-        assert.equal(seen('/obj/rest'), 1);
+        const fetched = seen('/obj/rest'); // (a GET may run before the fill's write reached the store over REST)
+        for (let i = 0; i < 3; i++) {
+            const r = await get(k, '/api/obj/rest');
+            assert.match(r.headers['cache-status'], /^kvedge; hit; ttl=\d+$/, 'from the store, never from memory');
+        }
+        assert.equal(seen('/obj/rest'), fetched);
     } finally {
         const res = k && (await k.stop());
         await b.stop();
