@@ -185,7 +185,8 @@ void kve_cache_mem_route_start(kve_cache_mem_route_t *route, kve_thread_t *threa
     store_sync_t *sync = route->sync;
     int idle = SYNC_IDLE;
 
-    if (atomic_load_explicit(&sync->state, memory_order_relaxed) != SYNC_IDLE ||
+    /* not from a thread that is draining: its drain watchers have run, nothing would close the stream */
+    if (atomic_load_explicit(&sync->state, memory_order_relaxed) != SYNC_IDLE || thread->ctx.shutdown_requested ||
         !atomic_compare_exchange_strong(&sync->state, &idle, SYNC_RUNNING))
         return;
     sync->owner = thread;
