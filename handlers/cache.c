@@ -48,7 +48,9 @@ static pthread_once_t enc_once = PTHREAD_ONCE_INIT;
 
 static void free_enc(void *p)
 {
-    kve_buf_dispose(p);
+    kve_buf_t *bufs = p;
+    kve_buf_dispose(bufs + 0);
+    kve_buf_dispose(bufs + 1);
     free(p);
 }
 
@@ -57,17 +59,18 @@ static void make_enc_key(void)
     KVE_ASSERT(pthread_key_create(&enc_key, free_enc) == 0);
 }
 
-kve_buf_t *kve_cache__thread_buf(void)
+kve_buf_t *kve_cache__thread_buf(int which)
 {
-    kve_buf_t *buf;
+    kve_buf_t *bufs;
 
+    KVE_ASSERT(which == 0 || which == 1);
     pthread_once(&enc_once, make_enc_key);
-    if ((buf = pthread_getspecific(enc_key)) == NULL) {
-        buf = kve_zalloc(sizeof(*buf));
-        pthread_setspecific(enc_key, buf);
+    if ((bufs = pthread_getspecific(enc_key)) == NULL) {
+        bufs = kve_zalloc(2 * sizeof(*bufs));
+        pthread_setspecific(enc_key, bufs);
     }
-    buf->len = 0;
-    return buf;
+    bufs[which].len = 0;
+    return bufs + which;
 }
 
 int kve_cache__key(kve_cache_handler_t *self, h2o_req_t *req, h2o_iovec_t path, h2o_iovec_t *enc)
@@ -78,7 +81,7 @@ int kve_cache__key(kve_cache_handler_t *self, h2o_req_t *req, h2o_iovec_t path, 
                               path,
                               req->headers.entries,
                               req->headers.size};
-    kve_buf_t *buf = kve_cache__thread_buf();
+    kve_buf_t *buf = kve_cache__thread_buf(0);
 
     if (kve_cache_key_encode(&self->key, &kr, buf) != 0)
         return -1;
@@ -340,7 +343,7 @@ static void decide(kve_cache_req_t *st)
     st->have_head = 1;
     if (st->self->mem != NULL)
         kve_cache__mem_keep(st, &st->head, h2o_iovec_init(st->raw[KVE_CACHE_RAW_BODY] + KVE_CACHE_ID_LEN, st->head.body_len),
-                            st->gen, st->vary, st->has_index ? st->variant : NULL);
+                            st->gen, st->vary, st->has_index);
     age = kve_cache_current_age(st->head.initial_age, st->head.response_time, now);
     switch (kve_cache_use(&st->head.fresh, age, &st->req_cc)) {
     case KVE_CACHE_USE_FRESH:

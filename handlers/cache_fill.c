@@ -111,7 +111,7 @@ static void commit(h2o_req_t *req, kve_cache_req_t *st)
     send_writes(req, st, cmds, n, KVE_KV_BATCH_ATOMIC, "cache store");
     if (st->self->mem != NULL)
         kve_cache__mem_keep(st, &st->fill, h2o_iovec_init(st->fill_body.base + KVE_CACHE_ID_LEN, st->fill.body_len), st->fill_gen,
-                            h2o_iovec_init(st->fill_vary.base, st->fill_vary.len), variant);
+                            h2o_iovec_init(st->fill_vary.base, st->fill_vary.len), variant != NULL);
     kve_buf_dispose(&head);
     kve_buf_dispose(&index);
     kve_buf_dispose(&st->fill_body);
@@ -337,7 +337,7 @@ static void on_revalidated(h2o_req_t *req, kve_cache_req_t *st, h2o_ostream_t **
         store_updated(req, st, &head, ttl_ms);
     if (st->self->mem != NULL && ttl_ms != 0)
         kve_cache__mem_keep(st, &head, h2o_iovec_init(st->raw[KVE_CACHE_RAW_BODY] + KVE_CACHE_ID_LEN, st->head.body_len), st->gen,
-                            st->vary, st->has_index ? st->variant : NULL);
+                            st->vary, st->has_index);
     not_modified = st->num_client_cond != 0 &&
                    kve_cache_not_modified(st->client_cond, st->num_client_cond, r.etag, r.last_modified, r.date, now);
     req->res.status = not_modified ? 304 : head.status;

@@ -101,8 +101,11 @@ kve_cache_req_t *kve_cache__state(h2o_req_t *req);
 /** Registers the output filter on `pathconf`. */
 void kve_cache__register_filter(h2o_pathconf_t *pathconf);
 
-/** A buffer of the thread's, emptied, for an encoding used at once (overwritten by the thread's next use). */
-kve_buf_t *kve_cache__thread_buf(void);
+/**
+ * One of the thread's two buffers (`which`: 0 the key, 1 a variant's key), emptied, for an encoding used at once
+ * (overwritten by the thread's next use of the same buffer).
+ */
+kve_buf_t *kve_cache__thread_buf(int which);
 
 /**
  * The primary key encoding of a GET of `path` on the request's scheme and host, in a buffer of the thread's that the
@@ -132,7 +135,7 @@ void kve_cache__add_age(h2o_req_t *req, int64_t age);
 const char *kve_cache__reason(int status);
 
 /**
- * The request's key in the memory tier, in kve_cache__thread_buf(): the primary key's encoding, or, when the route's
+ * The request's key in the memory tier, in kve_cache__thread_buf(0): the primary key's encoding, or, when the route's
  * key has no header fields or cookies (it then depends on the scheme, the authority and the path alone), those
  * three as sent (cheaper; forms that normalise to one key are separate entries of one primary key). Returns 0, or
  * -1 (not cacheable).
@@ -143,11 +146,11 @@ int kve_cache__mem_key(kve_cache_req_t *st, h2o_iovec_t *key);
 int kve_cache__mem_serve(kve_cache_req_t *st);
 
 /**
- * Puts a copy of the object (`head`, `body`; a variant of index `gen`/`vary` when `variant` is not NULL) into the
+ * Puts a copy of the object (`head`, `body`; the request's variant of index `gen`/`vary` when `is_variant`) into the
  * route's memory tier if it has one and the object is fresh (no-op otherwise).
  */
 void kve_cache__mem_keep(kve_cache_req_t *st, const kve_cache_head_t *head, h2o_iovec_t body, const char *gen, h2o_iovec_t vary,
-                         const uint8_t *variant);
+                         int is_variant);
 
 /** The link to the route's store on the request's thread (NULL: none). */
 kve_kv_t *kve_cache__link(kve_cache_handler_t *self, h2o_req_t *req);

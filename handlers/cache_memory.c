@@ -35,7 +35,8 @@ struct st_kve_cache_mem_t {
     shard_t shards[KVE_CACHE_MEM_SHARDS];
 };
 
-static const uint8_t zeros[KVE_CACHE_HASH_LEN];
+/* the variant of the URL's own entries (objects and indexes) */
+static const kve_cache_mem_key_t own = {{NULL, 0}, 0};
 
 /* --- objects --- */
 
@@ -50,19 +51,31 @@ void kve_cache_mem_release(kve_cache_mem_obj_t *obj)
         obj_free(obj);
 }
 
-/* an object with `extra` bytes after it and a copy of `key` after those */
-static kve_cache_mem_obj_t *obj_alloc(size_t extra, const kve_cache_mem_key_t *key, const uint8_t *primary, const uint8_t *variant)
+/* copies `k` to `*p` (advanced) into `*out` */
+static void copy_key(kve_cache_mem_key_t *out, const kve_cache_mem_key_t *k, char **p)
 {
-    kve_cache_mem_obj_t *obj = h2o_mem_alloc(sizeof(*obj) + extra + key->enc.len);
+    out->enc = h2o_iovec_init(*p, k->enc.len);
+    if (k->enc.len != 0)
+        memcpy(*p, k->enc.base, k->enc.len);
+    out->hash = k->hash;
+    *p += k->enc.len;
+}
+
+/* an object with `extra` bytes after it and copies of `key` and `variant` (NULL: own) after those */
+static kve_cache_mem_obj_t *obj_alloc(size_t extra, const kve_cache_mem_key_t *key, const uint8_t *primary,
+                                      const kve_cache_mem_key_t *variant)
+{
+    size_t keys = key->enc.len + (variant != NULL ? variant->enc.len : 0);
+    kve_cache_mem_obj_t *obj = h2o_mem_alloc(sizeof(*obj) + extra + keys);
+    char *p = (char *)(obj + 1) + extra;
+
     memset(obj, 0, sizeof(*obj));
     atomic_init(&obj->_refs, 1);
-    obj->_charge = sizeof(*obj) + extra + key->enc.len + KVE_CACHE_MEM_OVERHEAD;
+    obj->_charge = sizeof(*obj) + extra + keys + KVE_CACHE_MEM_OVERHEAD;
     h2o_linklist_init_anchor(&obj->_variants);
-    obj->key.enc = h2o_iovec_init((char *)(obj + 1) + extra, key->enc.len);
-    memcpy(obj->key.enc.base, key->enc.base, key->enc.len);
-    obj->key.hash = key->hash;
+    copy_key(&obj->key, key, &p);
+    copy_key(&obj->variant, variant != NULL ? variant : &own, &p);
     memcpy(obj->primary, primary, KVE_CACHE_HASH_LEN);
-    memcpy(obj->variant, variant != NULL ? variant : zeros, KVE_CACHE_HASH_LEN);
     return obj;
 }
 
@@ -105,14 +118,15 @@ static void copy_headers(kve_cache_mem_obj_t *obj, const kve_cache_head_t *head,
 }
 
 kve_cache_mem_obj_t *kve_cache_mem_obj_new(const kve_cache_mem_t *m, const kve_cache_mem_key_t *key,
-                                           const uint8_t primary[KVE_CACHE_HASH_LEN], const uint8_t *variant, const char *gen,
-                                           const kve_cache_head_t *head, h2o_iovec_t body, int64_t now)
+                                           const uint8_t primary[KVE_CACHE_HASH_LEN], const kve_cache_mem_key_t *variant,
+                                           const char *gen, const kve_cache_head_t *head, h2o_iovec_t body, int64_t now)
 {
     size_t hsize = headers_size(head);
     kve_cache_mem_obj_t *obj;
     kve_cache_resp_t r;
 
-    if (sizeof(*obj) + hsize + body.len + key->enc.len + KVE_CACHE_MEM_OVERHEAD > m->shards[0].budget)
+    if (sizeof(*obj) + hsize + body.len + key->enc.len + (variant != NULL ? variant->enc.len : 0) + KVE_CACHE_MEM_OVERHEAD >
+        m->shards[0].budget)
         return NULL;
     obj = obj_alloc(hsize + body.len, key, primary, variant);
     if (variant != NULL)
@@ -193,11 +207,9 @@ static shard_t *shard_of(kve_cache_mem_t *m, uint64_t hash)
     return m->shards + ((hash >> 56) & (KVE_CACHE_MEM_SHARDS - 1));
 }
 
-static size_t bucket_of(const shard_t *s, uint64_t hash, const uint8_t *variant)
+static size_t bucket_of(const shard_t *s, uint64_t hash, const kve_cache_mem_key_t *variant)
 {
-    uint64_t b;
-    memcpy(&b, variant + 8, sizeof(b));
-    return (size_t)((hash ^ (b * 0x9e3779b97f4a7c15ULL)) & (s->num_buckets - 1));
+    return (size_t)((hash ^ (variant->hash * 0x9e3779b97f4a7c15ULL)) & (s->num_buckets - 1));
 }
 
 static size_t pbucket_of(const shard_t *s, const uint8_t *primary)
@@ -209,16 +221,17 @@ static size_t pbucket_of(const shard_t *s, const uint8_t *primary)
 
 static int is_own(const kve_cache_mem_obj_t *e)
 {
-    return memcmp(e->variant, zeros, KVE_CACHE_HASH_LEN) == 0;
+    return e->variant.enc.len == 0;
 }
 
-static kve_cache_mem_obj_t **find_slot(shard_t *s, const kve_cache_mem_key_t *key, const uint8_t *variant)
+static kve_cache_mem_obj_t **find_slot(shard_t *s, const kve_cache_mem_key_t *key, const kve_cache_mem_key_t *variant)
 {
     kve_cache_mem_obj_t **slot = s->buckets + bucket_of(s, key->hash, variant);
     for (; *slot != NULL; slot = &(*slot)->_chain) {
         const kve_cache_mem_obj_t *e = *slot;
-        if (e->key.hash == key->hash && memcmp(e->variant, variant, KVE_CACHE_HASH_LEN) == 0 &&
-            h2o_memis(e->key.enc.base, e->key.enc.len, key->enc.base, key->enc.len))
+        if (e->key.hash == key->hash && e->variant.hash == variant->hash &&
+            h2o_memis(e->key.enc.base, e->key.enc.len, key->enc.base, key->enc.len) &&
+            h2o_memis(e->variant.enc.base, e->variant.enc.len, variant->enc.base, variant->enc.len))
             break;
     }
     return slot;
@@ -246,7 +259,7 @@ static void grow(shard_t *s)
     for (size_t i = 0; i != old_n; ++i) {
         kve_cache_mem_obj_t *e, *next;
         for (e = old[i]; e != NULL; e = next) {
-            size_t b = bucket_of(s, e->key.hash, e->variant);
+            size_t b = bucket_of(s, e->key.hash, &e->variant);
             next = e->_chain;
             e->_chain = s->buckets[b];
             s->buckets[b] = e;
@@ -265,7 +278,7 @@ static void grow(shard_t *s)
 /* unlinks `e` (and an index's variants) onto `*dead` (chained through _chain) for release after the lock */
 static void unlink_entry(shard_t *s, kve_cache_mem_obj_t *e, kve_cache_mem_obj_t **dead)
 {
-    kve_cache_mem_obj_t **slot = find_slot(s, &e->key, e->variant);
+    kve_cache_mem_obj_t **slot = find_slot(s, &e->key, &e->variant);
 
     KVE_ASSERT(*slot == e);
     if (is_own(e)) {
@@ -323,18 +336,18 @@ static int insert_locked(kve_cache_mem_t *m, shard_t *s, kve_cache_mem_obj_t *ob
         obj->_charge > s->budget)
         return -1;
     if (is_variant) {
-        index = *find_slot(s, &obj->key, zeros);
+        index = *find_slot(s, &obj->key, &own);
         if (index == NULL || !index->is_index || memcmp(index->gen, obj->gen, KVE_CACHE_ID_LEN) != 0)
             return -1;
     }
-    slot = find_slot(s, &obj->key, obj->variant);
+    slot = find_slot(s, &obj->key, &obj->variant);
     if (!may_replace(obj, *slot))
         return -1;
     if (*slot != NULL)
         unlink_entry(s, *slot, dead);
     if (s->count >= s->num_buckets)
         grow(s);
-    slot = s->buckets + bucket_of(s, obj->key.hash, obj->variant);
+    slot = s->buckets + bucket_of(s, obj->key.hash, &obj->variant);
     obj->_chain = *slot;
     *slot = obj;
     if (!is_variant) {
@@ -376,13 +389,13 @@ int kve_cache_mem_insert(kve_cache_mem_t *m, kve_cache_mem_obj_t *obj, uint64_t 
     return ret;
 }
 
-kve_cache_mem_obj_t *kve_cache_mem_lookup(kve_cache_mem_t *m, const kve_cache_mem_key_t *key, const uint8_t *variant)
+kve_cache_mem_obj_t *kve_cache_mem_lookup(kve_cache_mem_t *m, const kve_cache_mem_key_t *key, const kve_cache_mem_key_t *variant)
 {
     shard_t *s = shard_of(m, key->hash);
     kve_cache_mem_obj_t *e;
 
     pthread_mutex_lock(&s->mutex);
-    e = *find_slot(s, key, variant != NULL ? variant : zeros);
+    e = *find_slot(s, key, variant != NULL ? variant : &own);
     if (e != NULL) {
         touch(s, e);
         atomic_fetch_add_explicit(&e->_refs, 1, memory_order_relaxed);

@@ -8,7 +8,9 @@
  *
  * Entries are keyed by the request's key (kve_cache_mem_key_t: bytes the cache handler derives from the request
  * that determine the primary key, see kve_cache__mem_key; found with a seeded fast hash and compared whole, so a
- * hit costs no SHA-256) and the variant hash (zeros for a URL whose responses do not vary); each also carries the
+ * hit costs no SHA-256) and the variant's key (empty for a URL's own entries: the object of a URL whose responses do
+ * not vary, or the variant index of one whose responses do: the bytes the store's variant hash is made of, so a
+ * variant hit costs no SHA-256 either); each also carries the
  * primary key hash, by which invalidations find it (one primary key may have several entries: spellings of one URL
  * that normalise to one key). A URL whose responses vary has an index entry under (key, zeros) holding the
  * generation and the normalised Vary list, exactly like the store's "<P>:v" key; its variants hang off that index,
@@ -52,11 +54,10 @@ typedef struct st_kve_cache_mem_key_t {
 
 /** An object (or a variant index) in the tier. Immutable once built; fields after `_` are private. */
 typedef struct st_kve_cache_mem_obj_t {
-    /** the key (`enc` points into the object) and the primary key hash, and the variant hash (all zeros: the URL's
-     * own object, or its variant index) */
-    kve_cache_mem_key_t key;
+    /** the key and the variant's key (empty: the URL's own object, or its variant index); both point into the object */
+    kve_cache_mem_key_t key, variant;
+    /** the primary key hash (invalidations find entries by it) */
     uint8_t primary[KVE_CACHE_HASH_LEN];
-    uint8_t variant[KVE_CACHE_HASH_LEN];
     /** an index: `gen` (KVE_CACHE_ID_LEN bytes) and the normalised Vary list, and the fields below are unset; a
      * variant: the generation of the index it belongs to */
     int is_index;
@@ -113,8 +114,8 @@ uint64_t kve_cache_mem_epoch(kve_cache_mem_t *m);
  * two-digit years in the validators. Returns NULL when it could never fit in `m`.
  */
 kve_cache_mem_obj_t *kve_cache_mem_obj_new(const kve_cache_mem_t *m, const kve_cache_mem_key_t *key,
-                                           const uint8_t primary[KVE_CACHE_HASH_LEN], const uint8_t *variant, const char *gen,
-                                           const kve_cache_head_t *head, h2o_iovec_t body, int64_t now);
+                                           const uint8_t primary[KVE_CACHE_HASH_LEN], const kve_cache_mem_key_t *variant,
+                                           const char *gen, const kve_cache_head_t *head, h2o_iovec_t body, int64_t now);
 
 /** Builds a variant index (generation `gen`, KVE_CACHE_ID_LEN bytes, and the normalised Vary list). */
 kve_cache_mem_obj_t *kve_cache_mem_index_new(const kve_cache_mem_key_t *key, const uint8_t primary[KVE_CACHE_HASH_LEN],
@@ -130,10 +131,10 @@ kve_cache_mem_obj_t *kve_cache_mem_index_new(const kve_cache_mem_key_t *key, con
 int kve_cache_mem_insert(kve_cache_mem_t *m, kve_cache_mem_obj_t *obj, uint64_t epoch);
 
 /**
- * Finds the entry at (`key`, `variant`; NULL: zeros) and makes it the most recent; returns a reference
+ * Finds the entry at (`key`, `variant`; NULL: the URL's own) and makes it the most recent; returns a reference
  * (kve_cache_mem_release() it), or NULL.
  */
-kve_cache_mem_obj_t *kve_cache_mem_lookup(kve_cache_mem_t *m, const kve_cache_mem_key_t *key, const uint8_t *variant);
+kve_cache_mem_obj_t *kve_cache_mem_lookup(kve_cache_mem_t *m, const kve_cache_mem_key_t *key, const kve_cache_mem_key_t *variant);
 
 /** Gives back a reference; the last one frees the object. Any thread. */
 void kve_cache_mem_release(kve_cache_mem_obj_t *obj);

@@ -7,6 +7,8 @@
  */
 #include "handlers/cache_internal.h"
 #include "handlers/cache_conditional.h"
+#include "handlers/cache_enc.h"
+#include "handlers/cache_vary.h"
 #include "handlers/cache_memory_sync.h"
 #include "proxy/common.h"
 
@@ -111,7 +113,7 @@ int kve_cache__mem_key(kve_cache_req_t *st, h2o_iovec_t *key)
     if (conf->num_headers != 0 || conf->num_cookies != 0)
         return kve_cache__key(st->self, req, req->input.path, key);
     /* "R" and each part with its length: injective, and never an encoding (those start with a 'V' field) */
-    buf = kve_cache__thread_buf();
+    buf = kve_cache__thread_buf(0);
     p = kve_buf_reserve(buf, 1 + 3 * sizeof(uint32_t) + parts[0].len + parts[1].len + parts[2].len);
     *p++ = 'R';
     for (size_t i = 0; i != 3; ++i) {
@@ -124,6 +126,16 @@ int kve_cache__mem_key(kve_cache_req_t *st, h2o_iovec_t *key)
     return 0;
 }
 
+/* the variant's key of the request under index `gen`/`vary`: the bytes the store's variant hash is made of
+ * (kve_cache__variant), in kve_cache__thread_buf(1) */
+static kve_cache_mem_key_t variant_key(kve_cache_req_t *st, const char *gen, h2o_iovec_t vary)
+{
+    kve_buf_t *buf = kve_cache__thread_buf(1);
+    kve_cache_enc_field(buf, 'G', gen, KVE_CACHE_ID_LEN);
+    kve_vary_secondary_key(vary, st->req->headers.entries, st->req->headers.size, buf);
+    return (kve_cache_mem_key_t){h2o_iovec_init(buf->base, buf->len), kve_cache_mem_hash(st->self->mem, buf->base, buf->len)};
+}
+
 int kve_cache__mem_serve(kve_cache_req_t *st)
 {
     kve_cache_mem_t *mem = st->self->mem;
@@ -134,9 +146,8 @@ int kve_cache__mem_serve(kve_cache_req_t *st)
         return 0;
     if (obj->is_index) {
         kve_cache_mem_obj_t *index = obj;
-        uint8_t variant[KVE_CACHE_HASH_LEN];
-        kve_cache__variant(st->req, index->gen, index->vary, variant);
-        obj = kve_cache_mem_lookup(mem, &st->mem_key, variant);
+        kve_cache_mem_key_t variant = variant_key(st, index->gen, index->vary);
+        obj = kve_cache_mem_lookup(mem, &st->mem_key, &variant);
         kve_cache_mem_release(index);
         if (obj == NULL)
             return 0;
@@ -154,18 +165,21 @@ int kve_cache__mem_serve(kve_cache_req_t *st)
 }
 
 void kve_cache__mem_keep(kve_cache_req_t *st, const kve_cache_head_t *head, h2o_iovec_t body, const char *gen, h2o_iovec_t vary,
-                         const uint8_t *variant)
+                         int is_variant)
 {
     kve_cache_mem_t *mem = st->self->mem;
     int64_t now = (int64_t)time(NULL);
+    kve_cache_mem_key_t variant;
     kve_cache_mem_obj_t *obj;
 
     if (mem == NULL || kve_cache_ttl(&head->fresh, kve_cache_current_age(head->initial_age, head->response_time, now)) <= 0)
         return;
-    if ((obj = kve_cache_mem_obj_new(mem, &st->mem_key, st->primary, variant, gen, head, body, now)) == NULL)
+    if (is_variant)
+        variant = variant_key(st, gen, vary);
+    if ((obj = kve_cache_mem_obj_new(mem, &st->mem_key, st->primary, is_variant ? &variant : NULL, gen, head, body, now)) == NULL)
         return;
     /* the index first (an identical one is kept as it is); a variant whose index did not go in is refused */
-    if (variant != NULL)
+    if (is_variant)
         kve_cache_mem_insert(mem, kve_cache_mem_index_new(&st->mem_key, st->primary, gen, vary), st->mem_epoch);
     kve_cache_mem_insert(mem, obj, st->mem_epoch);
 }

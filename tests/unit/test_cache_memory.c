@@ -20,7 +20,8 @@ static void key(uint8_t out[KVE_CACHE_HASH_LEN], unsigned shard, unsigned n)
     memcpy(out + 8, &n, sizeof(n));
 }
 
-/* the tier's key of primary key `p`: its bytes stand for the encoding (borrowed: `p` must outlive the key) */
+/* the tier's key of primary key `p` (or of a variant): its bytes stand for the encoding (borrowed: `p` must outlive
+ * the key) */
 static kve_cache_mem_key_t mkey(kve_cache_mem_t *m, const uint8_t *p)
 {
     return (kve_cache_mem_key_t){h2o_iovec_init(p, KVE_CACHE_HASH_LEN), kve_cache_mem_hash(m, p, KVE_CACHE_HASH_LEN)};
@@ -40,22 +41,22 @@ static kve_cache_mem_obj_t *object(kve_cache_mem_t *m, const uint8_t *primary, c
     static h2o_iovec_t etag_upper = {"ETag", 4}; /* a token, stored in another case */
     h2o_header_t headers[2] = {{&etag_upper, NULL, {"\"e\"", 3}}, {&hname, NULL, {"v", 1}}};
     kve_cache_head_t head = {.status = 200, .response_time = time(NULL), .fresh = {60, 0, 0, 0}, .body_len = body_len};
-    kve_cache_mem_key_t k = mkey(m, primary);
+    kve_cache_mem_key_t k = mkey(m, primary), v = variant != NULL ? mkey(m, variant) : (kve_cache_mem_key_t){{NULL, 0}, 0};
     head.headers = headers, head.num_headers = 2;
     memset(body, c, body_len);
-    return kve_cache_mem_obj_new(m, &k, primary, variant, gen, &head, h2o_iovec_init(body, body_len), time(NULL));
+    return kve_cache_mem_obj_new(m, &k, primary, variant != NULL ? &v : NULL, gen, &head, h2o_iovec_init(body, body_len),
+                                 time(NULL));
 }
 
 static kve_cache_mem_obj_t *lookup(kve_cache_mem_t *m, const uint8_t *primary, const uint8_t *variant)
 {
-    kve_cache_mem_key_t k = mkey(m, primary);
-    return kve_cache_mem_lookup(m, &k, variant);
+    kve_cache_mem_key_t k = mkey(m, primary), v = variant != NULL ? mkey(m, variant) : (kve_cache_mem_key_t){{NULL, 0}, 0};
+    return kve_cache_mem_lookup(m, &k, variant != NULL ? &v : NULL);
 }
 
 static int present(kve_cache_mem_t *m, const uint8_t *primary, const uint8_t *variant)
 {
-    kve_cache_mem_key_t k = mkey(m, primary);
-    kve_cache_mem_obj_t *o = kve_cache_mem_lookup(m, &k, variant);
+    kve_cache_mem_obj_t *o = lookup(m, primary, variant);
     kve_cache_mem_release(o);
     return o != NULL;
 }
