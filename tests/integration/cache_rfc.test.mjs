@@ -172,6 +172,19 @@ test('issue 8: CDN-Cache-Control (RFC 9213) beats Cache-Control and is forwarded
     });
 });
 
+test('issue 8: the targeted field never reaches the client from the memory tier either; bypass comes before it', async () => {
+    await withKvedge({ targeted_field: 'Kvedge-Cache-Control', memory: '1MiB', bypass: [{ header: 'X-No-Cache' }] }, async (k) => {
+        const path = p('mem-own', [['Kvedge-Cache-Control', 'max-age=60']]);
+        assert.match(status(await get(k, path)), /stored/);
+        let hit;
+        for (let i = 0; i < 3 && !/detail=memory/.test(status(hit ?? {headers: {}})); ++i) hit = await get(k, path);
+        assert.match(status(hit), /^kvedge; hit; ttl=\d+; detail=memory$/);
+        assert.equal(hit.headers['kvedge-cache-control'], undefined);
+        assert.match(status(await get(k, path, { 'x-no-cache': '1' })), /^kvedge; fwd=bypass; fwd-status=200; detail=header:x-no-cache$/);
+        assert.equal(seen('mem-own'), 2);
+    });
+});
+
 test('issue 8: cache.bypass: a listed header or cookie goes upstream uncached and its response is not stored', async () => {
     await withKvedge({ bypass: [{ header: 'Authorization' }, { cookie: 'session' }] }, async (k) => {
         const path = p('bp', [['Cache-Control', 'public, max-age=60']]);
