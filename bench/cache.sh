@@ -406,6 +406,7 @@ cp "$LOGS/kvedge-error.log" "$RAW/kvedge-error.log" 2>/dev/null
 if [ "$CALLGRIND" = 1 ]; then
     msg "callgrind: N0=$N0, N=$N hits per server (two runs each)"
     VG=(valgrind --tool=callgrind)
+    VG_EXTRA=()
     cg_total() { cat "$@" 2>/dev/null | awk '/^(summary|totals):/{s+=$2} END{print s+0}'; }
     h2l() { # URL COUNT OUT -> 0 when every request got a 2xx
         "${CPIN[@]}" h2load --h1 -c1 -t1 -n "$2" "$1" >"$3" 2>&1
@@ -444,7 +445,7 @@ if [ "$CALLGRIND" = 1 ]; then
             d="$RUN/cg-$name-$n"
             rm -rf "$d"
             mkdir -p "$d"
-            start_srv "$name" "$d/server.out" "${PIN[@]}" "${VG[@]}" --callgrind-out-file="$d/cg.%p" "$@"
+            start_srv "$name" "$d/server.out" "${PIN[@]}" "${VG[@]}" "${VG_EXTRA[@]}" --callgrind-out-file="$d/cg.%p" "$@"
             wait_listen "$name" "$port" 300 || { tail "$d/server.out" >&2; return 1; }
             for _ in $(seq 600); do curl -s -o /dev/null -m 5 "$url" && break; sleep 0.2; done # first request: the miss
             sleep 0.5
@@ -472,9 +473,10 @@ if [ "$CALLGRIND" = 1 ]; then
     fi
     if selected varnish-hit; then
         # varnishd forks its cache child (and runs cc for the VCL: not traced); every traced process is summed
-        v=$(VG=(valgrind --tool=callgrind --trace-children=yes '--trace-children-skip=*cc*,*gcc*,*as,*ld,*collect2,*cc1') \
-            cg_diff varnish "$P_VARNISH" /obj '^x-varnish: [0-9]+ [0-9]+' "$VARNISHD" -n "$RUN/varnish-cg" "${VARNISH_ARGS[@]}") &&
+        VG_EXTRA=(--trace-children=yes '--trace-children-skip=*cc*,*gcc*,*as,*ld,*collect2,*cc1')
+        v=$(cg_diff varnish "$P_VARNISH" /obj '^x-varnish: [0-9]+ [0-9]+' "$VARNISHD" -n "$RUN/varnish-cg" "${VARNISH_ARGS[@]}") &&
             echo "varnish-hit $v" >>"$RAW/callgrind.txt" || echo "varnish-hit failed" >>"$RAW/callgrind.txt"
+        VG_EXTRA=()
     fi
     if selected nginx-return; then
         stop_srv origin
