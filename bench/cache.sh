@@ -412,8 +412,8 @@ if [ "$CALLGRIND" = 1 ]; then
         "${CPIN[@]}" h2load --h1 -c1 -t1 -n "$2" "$1" >"$3" 2>&1
         grep -qE "status codes: $2 2xx" "$3"
     }
-    cg_kvedge() { # NAME PATH -> prints "kvedge_ir redis_ir" per hit
-        local name=$1 path=$2 n d a=() b=() ok=1
+    cg_kvedge() { # NAME PATH [CHECK_RE ("-": no Cache-Status)] -> prints "kvedge_ir redis_ir" per request
+        local name=$1 path=$2 re=${3:-'^cache-status: kvedge; hit'} n d a=() b=() ok=1 h
         for n in "$N0" $((N0 + N)); do
             d="$RUN/cg-$name-$n"
             rm -rf "$d"
@@ -428,7 +428,12 @@ if [ "$CALLGRIND" = 1 ]; then
             done
             curl -s -o /dev/null "$KV$path" # the miss that stores the object: the same in both runs
             sleep 1
-            grep -qi 'cache-status: kvedge; hit' <<<"$(curl -s -D - -o /dev/null "$KV$path")" || { msg "callgrind $name: not a hit"; ok=0; }
+            h=$(curl -s -D - -o /dev/null "$KV$path" | tr -d '\r')
+            if [ "$re" = - ]; then
+                grep -qi '^cache-status:' <<<"$h" && { msg "callgrind $name: a Cache-Status on a route without cache:"; ok=0; }
+            else
+                grep -qiE "$re" <<<"$h" || { msg "callgrind $name: not what was asked (/$re/)"; ok=0; }
+            fi
             h2l "$KV$path" $((n - 2)) "$d/h2load.txt" || { msg "callgrind $name: h2load errors: $(grep -E '^requests:|status codes' "$d/h2load.txt" | tr '\n' ' ')"; ok=0; }
             stop_srv kvedge 120
             stop_srv redis 120
@@ -464,6 +469,15 @@ if [ "$CALLGRIND" = 1 ]; then
     fi
     if selected kvedge-redis-hit; then
         v=$(cg_kvedge redis /c/obj) && echo "kvedge-redis-hit $v" >>"$RAW/callgrind.txt" || echo "kvedge-redis-hit failed" >>"$RAW/callgrind.txt"
+    fi
+    # the miss path of an uncacheable response, with and without cache: (the origin's nginx is not counted)
+    if selected kvedge-nostore-cache; then
+        v=$(cg_kvedge nostore-cache /ns/nostore '^cache-status: kvedge; fwd=uri-miss; fwd-status=200; detail=no-store') &&
+            echo "kvedge-nostore-cache $v" >>"$RAW/callgrind.txt" || echo "kvedge-nostore-cache failed" >>"$RAW/callgrind.txt"
+    fi
+    if selected kvedge-nostore-nocache; then
+        v=$(cg_kvedge nostore-nocache /raw/nostore -) &&
+            echo "kvedge-nostore-nocache $v" >>"$RAW/callgrind.txt" || echo "kvedge-nostore-nocache failed" >>"$RAW/callgrind.txt"
     fi
     if selected nginx-cache-hit; then
         NG_MASTER="master_process off;" write_ngcache_conf
@@ -578,7 +592,7 @@ for a, b in INFO:
 
 cg = [l.split() for l in open(os.path.join(raw, 'callgrind.txt')) if l.strip()]
 if cg:
-    print('\n| callgrind | Ir per hit (user space, the server\'s processes) |')
+    print('\n| callgrind | Ir per request (user space, the server\'s processes; a hit, or the no-store miss path) |')
     print('|---|---|')
     for p in cg:
         if p[1] == 'failed': print(f'| {p[0]} | failed (see the log above) |'); continue
