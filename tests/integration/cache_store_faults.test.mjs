@@ -5,6 +5,7 @@
 // - redis-server SIGSTOPped with store batches in flight: the same, and after SIGCONT every hit is intact;
 // - redis-server SIGKILLed with AOF (appendfsync always) while objects are being stored, then restarted from its AOF:
 //   whatever survived is whole (a hit is byte-exact, never a head without its body or a mixed reply);
+// - a store evicting under maxmemory all the time: every reply is whole (a lost head or body is a miss);
 // - after a mixed workload (variants with different TTLs, revalidations that rewrite a head on 304, invalidation by a
 //   POST, store_set_cookie), DBSIZE is back to its baseline once the longest TTL has passed.
 import { test } from 'node:test';
@@ -62,6 +63,7 @@ async function load(k, n, concurrency, pathOf, { during } = {}) {
     const agent = new http_.Agent({ keepAlive: true, maxSockets: concurrency });
     const statuses = {};
     const wrong = [];
+    let hits = 0;
     let next = 0,
         slowest = 0,
         slowestPath = '';
@@ -86,6 +88,7 @@ async function load(k, n, concurrency, pathOf, { during } = {}) {
             const ms = Date.now() - t0;
             if (ms > slowest) [slowest, slowestPath] = [ms, `${path} (${r.cs})`];
             statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+            if (/hit/.test(r.cs ?? '')) hits++;
             if (r.status === 200) {
                 const up = path.replace(/^\/api/, '');
                 const want = up.startsWith('/big/') ? bodyOf(up, BIG) : bodyOf(up, 200);
@@ -95,7 +98,7 @@ async function load(k, n, concurrency, pathOf, { during } = {}) {
     };
     await Promise.all(Array.from({ length: concurrency }, worker));
     agent.destroy();
-    return { statuses, slowest, slowestPath, wrong };
+    return { statuses, slowest, slowestPath, wrong, hits };
 }
 
 /** hits on 8 warm objects, misses that store 64 KiB bodies, small misses, uncacheable answers */
@@ -203,6 +206,29 @@ test('issue 8: redis-server SIGKILLed while objects are stored, restarted from i
         const check = await load(k, 80, 4, paths);
         assert.deepEqual(check.wrong, []);
         assert.deepEqual(check.statuses, { 200: 80 });
+    } finally {
+        assertCleanExit(await k.stop());
+        await origin.stop();
+        await redis.stop();
+    }
+});
+
+test('issue 8: a store evicting under maxmemory (allkeys-random, 3 MiB): every reply is whole, a lost head or body is a miss', async () => {
+    const redis = await startRedis({ args: ['--maxmemory', '3mb', '--maxmemory-policy', 'allkeys-random'] });
+    const client = redis.client();
+    const origin = await startFaultOrigin();
+    const k = await startKvedge({ threads: 1, redis: redis.url,
+        routes: [{ path: '/api', upstream: `${origin.url}/`, cache: {} }] });
+    // 60 URLs of 64 KiB (about 4 MiB) and 60 small ones, asked over and over: the store evicts all the time
+    const paths = (i) => (i % 2 ? `/api/big/ev-${(i * 7) % 60}` : `/api/small/ev-${(i * 11) % 60}`);
+    try {
+        const r = await load(k, 1500, 16, paths);
+        assert.deepEqual(r.wrong, [], 'replies that are not the origin\'s body');
+        assert.deepEqual(r.statuses, { 200: 1500 });
+        const evicted = Number(/evicted_keys:(\d+)/.exec(await client.info('stats'))[1]);
+        console.log(`eviction: ${evicted} keys evicted, ${r.hits} hits of 1500`);
+        assert.ok(evicted > 0, 'the store evicted (the test proves nothing otherwise)');
+        assert.ok(r.hits > 0, 'and still served hits');
     } finally {
         assertCleanExit(await k.stop());
         await origin.stop();
