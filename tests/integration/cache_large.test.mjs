@@ -14,7 +14,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http_ from 'node:http';
-import { assertCleanExit, SANITIZE, sleep, startKvedge, startRedis, startUpstream } from './harness.mjs';
+import { assertCleanExit, SANITIZE, sleep, startKvedge, startRedis, startUpstream, waitFor } from './harness.mjs';
 
 const GIB = 1024 * 1024 * 1024;
 const BLOCK = 64 * 1024;
@@ -144,3 +144,55 @@ for (const chunked of [false, true]) {
         }
     });
 }
+
+test('issue 8: max_object_size is a sharp limit: a body of exactly the limit is stored and served whole, one byte more is not (Content-Length and chunked)', async () => {
+    const LIMIT = 1024 * 1024;
+    const redis = await startRedis();
+    const client = redis.client();
+    const origin = await startUpstream((req, res) => {
+        const url = new URL(req.url, 'http://o');
+        const n = Number(url.searchParams.get('n'));
+        const chunked = url.searchParams.get('chunked') === '1';
+        res.writeHead(200, { 'cache-control': 'max-age=60', ...(chunked ? {} : { 'content-length': String(n) }) });
+        // in pieces that do not line up with the limit
+        for (let off = 0; off < n; off += 10_000) res.write(Buffer.from(PATTERN.subarray(0, Math.min(10_000, n - off))));
+        res.end();
+    });
+    const k = await startKvedge({ threads: 1, redis: redis.url,
+        routes: [{ path: '/api', upstream: `${origin.url}/`, cache: { max_object_size: `${LIMIT}` } }] });
+    const expect = (n) => {
+        const out = Buffer.alloc(n);
+        for (let off = 0; off < n; off += 10_000) PATTERN.copy(out, off, 0, Math.min(10_000, n - off));
+        return out;
+    };
+    const { http } = await import('./harness.mjs');
+    try {
+        for (const chunked of [0, 1]) {
+            for (const [n, stored] of [[LIMIT, true], [LIMIT + 1, false]]) {
+                const p = `/api/x?n=${n}&chunked=${chunked}`;
+                const first = await http('GET', `${k.url}${p}`);
+                assert.equal(first.bodyBuffer.length, n, `${p}: length`);
+                assert.ok(first.bodyBuffer.equals(expect(n)), `${p}: bytes`);
+                const seen = () => origin.requests.filter((r) => r.url === p.slice(4)).length;
+                if (stored) {
+                    let second;
+                    await waitFor(async () => /hit/.test((second = await http('GET', `${k.url}${p}`)).headers['cache-status'] ?? ''), {
+                        message: `${p} is a hit`,
+                    });
+                    assert.ok(second.bodyBuffer.equals(expect(n)), `${p}: the hit's bytes`);
+                    assert.equal(seen(), 1);
+                } else {
+                    const second = await http('GET', `${k.url}${p}`);
+                    assert.match(second.headers['cache-status'] ?? '', /fwd=uri-miss/, p);
+                    assert.ok(second.bodyBuffer.equals(expect(n)), `${p}: bytes again`);
+                    assert.equal(seen(), 2);
+                }
+            }
+        }
+        assert.equal((await client.keys('kvc1:*')).length, 4, 'two objects (head + body each): the ones at the limit');
+    } finally {
+        assertCleanExit(await k.stop());
+        await origin.stop();
+        await redis.stop();
+    }
+});
