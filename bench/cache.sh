@@ -160,7 +160,7 @@ VARNISH_ARGS=(-F -j none -a "127.0.0.1:$P_VARNISH" -f "$RUN/default.vcl" -s mall
     -p thread_pool_min=16 -T none)
 
 # kvedge: /mem (memory tier, when kvedge has it), /c (Redis only), /ns (cache:, uncacheable upstream), /raw (no cache:)
-write_kvedge_cache_conf() { # FILE REDIS_URL WITH_MEMORY(0|1) [PORT]
+write_kvedge_cache_conf() { # FILE REDIS_URL WITH_MEMORY(0|1) [MEMORY_OFF(0|1): say `memory: 0` on the other routes]
     local mem_route="" mem_off=""
     if [ "$3" = 1 ]; then
         mem_route="  - path: /mem
@@ -168,6 +168,8 @@ write_kvedge_cache_conf() { # FILE REDIS_URL WITH_MEMORY(0|1) [PORT]
     keepalive_timeout: 10s
     cache:
       memory: 64MiB"
+    fi
+    if [ "${4:-0}" = 1 ]; then
         mem_off="
       memory: 0"
     fi
@@ -178,7 +180,7 @@ threads: $KVEDGE_THREADS
 data_dir: "$RUN/kvedge-data"
 listen:
   - host: 127.0.0.1
-    port: ${4:-$P_KVEDGE}
+    port: $P_KVEDGE
 log:
   level: info
   error_log: "$LOGS/kvedge-error.log"
@@ -208,9 +210,14 @@ EOF
 # Does this kvedge have the memory tier (`cache: { memory: ... }`)? Its configuration test says.
 KVURL=$(kvedge_redis_url "$KVEDGE_REDIS" "$SOCK" "$P_REDIS")
 write_kvedge_cache_conf "$RUN/kvedge-memprobe.yaml" "$KVURL" 1
+MEM_OFF=0
 if "$KVEDGE" -t -c "$RUN/kvedge-memprobe.yaml" >"$LOGS/kvedge-memprobe.log" 2>&1; then
     HAVE_MEM=1
     msg "kvedge has the memory tier (cache: { memory: 64MiB } accepted)"
+    # the Redis-only routes say `memory: 0` when kvedge accepts it (whatever the default is); else they leave it out
+    write_kvedge_cache_conf "$RUN/kvedge-memprobe0.yaml" "$KVURL" 1 1
+    "$KVEDGE" -t -c "$RUN/kvedge-memprobe0.yaml" >>"$LOGS/kvedge-memprobe.log" 2>&1 && MEM_OFF=1
+    [ "$MEM_OFF" = 1 ] || msg "WARNING: kvedge rejects 'memory: 0'; the /c and /ns routes use its default (see $LOGS/kvedge-memprobe.log)"
 else
     HAVE_MEM=0
     msg "memory tier: not available in this kvedge ($(grep -m1 -i 'memory' "$LOGS/kvedge-memprobe.log" | cut -c1-160)); kvedge-mem-hit is skipped"
@@ -219,7 +226,7 @@ fi
 write_origin_conf
 write_ngcache_conf
 write_vcl
-write_kvedge_cache_conf "$RUN/kvedge.yaml" "$KVURL" "$HAVE_MEM"
+write_kvedge_cache_conf "$RUN/kvedge.yaml" "$KVURL" "$HAVE_MEM" "$MEM_OFF"
 "$KVEDGE" -t -c "$RUN/kvedge.yaml" >"$LOGS/kvedge-configtest.log" 2>&1 || { cat "$LOGS/kvedge-configtest.log" >&2; die "kvedge rejects the generated configuration"; }
 "$NGINX" -t -e "$LOGS/origin-error.log" -c "$RUN/origin.conf" >"$LOGS/origin-configtest.log" 2>&1 || { cat "$LOGS/origin-configtest.log" >&2; die "nginx rejects the origin configuration"; }
 "$NGINX" -t -e "$LOGS/ngcache-error.log" -c "$RUN/ngcache.conf" >"$LOGS/ngcache-configtest.log" 2>&1 || { cat "$LOGS/ngcache-configtest.log" >&2; die "nginx rejects the proxy_cache configuration"; }
@@ -316,6 +323,7 @@ pkgver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo "?"; }
     echo "body_bytes=$BODY_BYTES"
     echo "kvedge_redis=$KVEDGE_REDIS"
     echo "memory_tier=$HAVE_MEM"
+    echo "memory_off_explicit=$MEM_OFF"
     echo "clk_tck=$CLK_TCK"
     echo "load_start=$(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$RAW/meta.txt"
