@@ -2,7 +2,8 @@
 // it is not stored, kvedge's RSS stays flat while it passes (the tee gives up its capture; nothing grows with the
 // response's size), and the client receives every byte, in order (counted, and compared with the origin's pattern).
 // Once with Content-Length (skipped up front: detail=too-big) and once chunked (the capture is abandoned when it passes
-// the limit; Cache-Status, sent before the body, cannot know that yet).
+// the limit; Cache-Status, sent before the body, cannot know that yet). Also: the limit is sharp (exactly
+// max_object_size is stored, one byte more is not), and clients that leave an oversized response mid-way leave nothing.
 //
 // The origin is paced (about 256 MiB/s) and the client reads as fast as it can. h2o 2.2.5's proxy has no backpressure
 // towards the upstream (lib/core/proxy.c never stops reading the upstream socket): a client that stops reading makes
@@ -195,6 +196,50 @@ test('issue 8: max_object_size is a sharp limit: a body of exactly the limit is 
         assert.equal((await client.keys('kvc1:*')).length, 4, 'two objects (head + body each): the ones at the limit');
     } finally {
         assertCleanExit(await k.stop());
+        await origin.stop();
+        await redis.stop();
+    }
+});
+
+test('issue 8: clients that leave a response over max_object_size, before and after its capture passed the limit, leave nothing behind', async () => {
+    const redis = await startRedis();
+    const client = redis.client();
+    const origin = await startUpstream(async (req, res) => {
+        const chunked = req.url.includes('chunked');
+        res.writeHead(200, { 'cache-control': 'max-age=60', ...(chunked ? {} : { 'content-length': String(1024 * BLOCK) }) });
+        for (let i = 0; i < 1024 && !res.destroyed; i++) if (!res.write(PATTERN)) await new Promise((r) => res.once('drain', r));
+        res.end();
+    });
+    const k = await startKvedge({ threads: 1, redis: redis.url,
+        routes: [{ path: '/api', upstream: `${origin.url}/`, cache: { max_object_size: '16MiB' } }] });
+    const { http } = await import('./harness.mjs');
+    try {
+        // 64 MiB responses; the capture of a chunked one runs until 16 MiB, then is abandoned
+        for (const path of ['/api/cl', '/api/ch?chunked', '/api/ch2?chunked'])
+            for (const leaveAt of [1 << 20, 10 << 20, 20 << 20, 40 << 20])
+                await new Promise((resolve) => {
+                    let n = 0;
+                    const req = http_.get(`${k.url}${path}`, { agent: false }, (res) => {
+                        res.on('data', (c) => {
+                            n += c.length;
+                            if (n >= leaveAt) {
+                                req.destroy();
+                                resolve();
+                            }
+                        });
+                        res.on('end', resolve);
+                        res.on('error', resolve);
+                    });
+                    req.on('error', resolve);
+                });
+        await sleep(300);
+        const whole = await http('GET', `${k.url}/api/ch?chunked`);
+        assert.equal(whole.status, 200);
+        assert.equal(whole.bodyBuffer.length, 1024 * BLOCK);
+        assert.deepEqual(await client.keys('kvc1:*'), [], 'nothing stored, no half object');
+        assert.equal(k.running, true);
+    } finally {
+        assertCleanExit(await k.stop()); // the ASan build: no leak, no use after free
         await origin.stop();
         await redis.stop();
     }
