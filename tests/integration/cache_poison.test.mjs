@@ -242,3 +242,35 @@ test('issue 8: cache deception: with the origin saying cacheable, /account.css a
         assert.equal(seenPath('/account?mode=maxage'), 1);
     });
 });
+
+test('issue 8: poisoning: with two Host fields (and preserve_host), the host in the key is the host the origin saw: the other host\'s object is never filled from it', async () => {
+    await client.flushall();
+    origin.clear();
+    const k = await startKvedge({
+        threads: 1,
+        redis: redis.url,
+        routes: [{ path: '/api', upstream: `${origin.url}/`, cache: {}, preserve_host: true }],
+    });
+    const raw = async (hosts, p) => {
+        const text = await rawRequest(k.port, `GET ${p} HTTP/1.1\r\n${hosts.map((h) => `Host: ${h}\r\n`).join('')}Connection: close\r\n\r\n`);
+        const body = text.slice(text.indexOf('\r\n\r\n') + 4);
+        return { status: Number(/^HTTP\/1\.1 (\d+)/.exec(text)?.[1]), cs: /\r\ncache-status: ([^\r]*)/i.exec(text)?.[1] ?? '', body };
+    };
+    try {
+        for (const order of [['victim.example', 'evil.example'], ['evil.example', 'victim.example']]) {
+            const p = `/api/reflect/dup-${order[0]}`;
+            const dup = await raw(order, p);
+            if (dup.status !== 200) continue; // refusing two Host fields (400) is the other right answer
+            const sawHost = JSON.parse(dup.body).headers.host;
+            assert.ok(order.includes(sawHost), sawHost);
+            // whichever host the origin saw, that host's object is the one stored; the other host's is untouched
+            const same = await raw([sawHost], p);
+            assert.match(same.cs, /hit/, `${sawHost}: ${same.cs}`);
+            const other = await raw([order.find((h) => h !== sawHost)], p);
+            assert.match(other.cs, /fwd=uri-miss/, `the other host: ${other.cs}`);
+            assert.equal(JSON.parse(other.body).headers.host, order.find((h) => h !== sawHost));
+        }
+    } finally {
+        assertCleanExit(await k.stop());
+    }
+});
