@@ -128,29 +128,31 @@ function assertBounded(r, what) {
         `${what}: the slowest answer took ${r.slowest} ms (${r.slowestPath}); store_timeout is ${STORE_TIMEOUT_MS} ms`);
 }
 
-test('issue 8: redis-server SIGKILLed under load (hits, storing misses, no-store): 0 5xx, every answer within store_timeout + slack, caching resumes after a restart', async () => {
-    const redis = await startRedis();
-    const origin = await startFaultOrigin();
-    const k = await startKvedge({ threads: 1, redis: redis.url,
-        routes: [{ path: '/api', upstream: `${origin.url}/`, cache: { store_timeout: `${STORE_TIMEOUT_MS}ms` } }] });
-    try {
-        await warm(k);
-        const r = await load(k, 600, 24, mixed('kill'), { during: { at: 150, fn: () => redis.kill('SIGKILL') } });
-        assert.equal(redis.running, false);
-        assertBounded(r, 'store killed');
-        assertStatus(await get(k, '/api/small/warm0'), /fwd=bypass; fwd-status=200; detail=store-(unavailable|timeout)/);
-        await redis.restart();
-        await waitFor(async () => /stored/.test((await get(k, '/api/small/after')).headers['cache-status'] ?? ''), {
-            timeoutMs: 10_000,
-            message: 'stores again after the restart',
-        });
-        await waitFor(async () => /hit/.test((await get(k, '/api/small/after')).headers['cache-status'] ?? ''), { message: 'a hit after the restart' });
-    } finally {
-        assertCleanExit(await k.stop());
-        await origin.stop();
-        await redis.stop();
-    }
-});
+for (const threads of [1, 2]) {
+    test(`issue 8: redis-server SIGKILLed under load (hits, storing misses, no-store; ${threads} thread${threads > 1 ? 's' : ''}): 0 5xx, every answer within store_timeout + slack, caching resumes after a restart`, async () => {
+        const redis = await startRedis();
+        const origin = await startFaultOrigin();
+        const k = await startKvedge({ threads, redis: redis.url,
+            routes: [{ path: '/api', upstream: `${origin.url}/`, cache: { store_timeout: `${STORE_TIMEOUT_MS}ms` } }] });
+        try {
+            await warm(k);
+            const r = await load(k, 600, 24, mixed('kill'), { during: { at: 150, fn: () => redis.kill('SIGKILL') } });
+            assert.equal(redis.running, false);
+            assertBounded(r, 'store killed');
+            assertStatus(await get(k, '/api/small/warm0'), /fwd=bypass; fwd-status=200; detail=store-(unavailable|timeout)/);
+            await redis.restart();
+            await waitFor(async () => /stored/.test((await get(k, '/api/small/after')).headers['cache-status'] ?? ''), {
+                timeoutMs: 10_000,
+                message: 'stores again after the restart',
+            });
+            await waitFor(async () => /hit/.test((await get(k, '/api/small/after')).headers['cache-status'] ?? ''), { message: 'a hit after the restart' });
+        } finally {
+            assertCleanExit(await k.stop());
+            await origin.stop();
+            await redis.stop();
+        }
+    });
+}
 
 test('issue 8: redis-server SIGSTOPped under load with store batches in flight: 0 5xx, every answer within store_timeout + slack; after SIGCONT every hit is intact', async () => {
     const redis = await startRedis();
