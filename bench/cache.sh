@@ -435,14 +435,21 @@ if [ "$CALLGRIND" = 1 ]; then
                 sleep 0.1
             done
             curl -s -o /dev/null "$KV$path" # the miss that stores the object: the same in both runs
-            sleep 1
-            h=$(curl -s -D - -o /dev/null "$KV$path" | tr -d '\r')
-            if [ "$re" = - ]; then
-                grep -qi '^cache-status:' <<<"$h" && { msg "callgrind $name: a Cache-Status on a route without cache:"; ok=0; }
-            else
-                grep -qiE "$re" <<<"$h" || { msg "callgrind $name: not what was asked (/$re/)"; ok=0; }
-            fi
-            h2l "$KV$path" $((n - 2)) "$d/h2load.txt" || { msg "callgrind $name: h2load errors: $(grep -E '^requests:|status codes' "$d/h2load.txt" | tr '\n' ' ')"; ok=0; }
+            # until the answer is what the test measures (under valgrind on a busy machine the store takes a while);
+            # the requests made here count in the total, which is the same in both runs
+            local tries=0 good=0
+            while [ $tries -lt 20 ] && [ $good = 0 ]; do
+                sleep 0.5
+                tries=$((tries + 1))
+                h=$(curl -s -D - -o /dev/null "$KV$path" | tr -d '\r')
+                if [ "$re" = - ]; then
+                    grep -qi '^cache-status:' <<<"$h" || good=1
+                else
+                    grep -qiE "$re" <<<"$h" && good=1
+                fi
+            done
+            [ $good = 1 ] || { msg "callgrind $name: not what was asked (/$re/): $(grep -i '^cache-status' <<<"$h")"; ok=0; }
+            h2l "$KV$path" $((n - 1 - tries)) "$d/h2load.txt" || { msg "callgrind $name: h2load errors: $(grep -E '^requests:|status codes' "$d/h2load.txt" | tr '\n' ' ')"; ok=0; }
             stop_srv kvedge 120
             stop_srv redis 120
             a+=("$(cg_total "$d/kvedge.cg")")
@@ -461,9 +468,14 @@ if [ "$CALLGRIND" = 1 ]; then
             start_srv "$name" "$d/server.out" "${PIN[@]}" "${VG[@]}" "${VG_EXTRA[@]}" --callgrind-out-file="$d/cg.%p" "$@"
             wait_listen "$name" "$port" 300 || { tail "$d/server.out" >&2; return 1; }
             for _ in $(seq 600); do curl -s -o /dev/null -m 5 "$url" && break; sleep 0.2; done # first request: the miss
-            sleep 0.5
-            grep -qiE "$re" <<<"$(curl -s -m 10 -D - -o /dev/null "$url" | tr -d '\r')" || { msg "callgrind $name: not a hit"; ok=0; }
-            h2l "$url" $((n - 2)) "$d/h2load.txt" || { msg "callgrind $name: h2load errors: $(grep -E '^requests:|status codes' "$d/h2load.txt" | tr '\n' ' ')"; ok=0; }
+            local tries=0 good=0
+            while [ $tries -lt 20 ] && [ $good = 0 ]; do
+                sleep 0.5
+                tries=$((tries + 1))
+                grep -qiE "$re" <<<"$(curl -s -m 10 -D - -o /dev/null "$url" | tr -d '\r')" && good=1
+            done
+            [ $good = 1 ] || { msg "callgrind $name: not a hit"; ok=0; }
+            h2l "$url" $((n - 1 - tries)) "$d/h2load.txt" || { msg "callgrind $name: h2load errors: $(grep -E '^requests:|status codes' "$d/h2load.txt" | tr '\n' ' ')"; ok=0; }
             sleep 0.3
             stop_srv "$name" 120
             t+=("$(cg_total "$d"/cg.*)")
