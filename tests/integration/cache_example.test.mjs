@@ -61,7 +61,9 @@ test('issue 8: examples/cache-api.yaml with the demo API: cacheable endpoints hi
         assert.equal(JSON.parse((await get(k, '/api/greeting', { 'accept-language': 'de' })).body).greeting, 'Hallo!');
         // key: query sorted, utm_* excluded
         assert.match(cs(await get(k, '/api/catalog?size=3&page=2&utm_source=x')), /stored/);
-        await waitFor(async () => /hit/.test(cs(await get(k, '/api/catalog?page=2&size=3'))), { message: 'the catalog page is one object' });
+        // the store batch may still be on its way: wait with a third spelling (a miss there goes upstream as itself)
+        await waitFor(async () => /hit/.test(cs(await get(k, '/api/catalog?utm_source=y&page=2&size=3'))), { message: 'the catalog page is stored' });
+        assert.match(cs(await get(k, '/api/catalog?page=2&size=3')), /hit/, 'the catalog page is one object');
         await waitFor(() => demo.upstreamRequests('/catalog?size=3&page=2&utm_source=x') === 1, { message: 'the demo logged the catalog request' });
         assert.equal(demo.upstreamRequests('/catalog?page=2&size=3'), 0);
         // a conditional request answered from the cache
