@@ -106,6 +106,8 @@ run: deps
 	echo; \
 	echo "  kvedge        $(KV_URL)            (healthz, readyz, metrics: $(KV_URL)/healthz ...)"; \
 	echo "  demo API      $(KV_URL)/api/       -> http://127.0.0.1:$(DEMO_PORT)/  (try /api/time, /api/items/1)"; \
+	echo "  cached API    $(KV_URL)/cached/    the same through the HTTP cache: curl -si $(KV_URL)/cached/items/1 twice (Cache-Status)"; \
+	echo "                make run RUN_CONFIG=examples/cache-api.yaml   the \"cache an API\" example (comments in the file)"; \
 	echo "  KV REST API   $(KV_URL)/kv"; \
 	echo "    export KV_REST_API_URL=$(KV_URL)/kv KV_REST_API_TOKEN=$${KV_REST_API_TOKEN:-kvedge-quickstart-token}"; \
 	echo "    node examples/vercel-kv-example.mjs      # @vercel/kv against kvedge"; \

@@ -5,6 +5,11 @@
 //   GET  /            JSON index of these routes
 //   GET  /time        server time, Cache-Control: public, max-age=5
 //   GET  /items/:id   an item, Cache-Control: public, max-age=60, ETag (If-None-Match -> 304)
+//   GET  /greeting    a greeting in the Accept-Language asked for, max-age=60, Vary: Accept-Language
+//   GET  /catalog     a page of items (?page=N&size=N), max-age=30, ETag and Last-Modified
+//   GET  /me          the caller's private profile (from its Cookie): Cache-Control: no-store
+//   GET  /login       sets a session cookie (Set-Cookie; max-age=60, but a shared cache must not store it)
+//   GET  /random      a random number, no freshness information at all (not cached unless default_ttl says so)
 //   POST /echo        echoes the JSON body back
 //   GET  /slow?ms=N   answers after N ms (max 60000)
 //   GET  /headers     the request headers as received (shows what the proxy forwards)
@@ -14,11 +19,18 @@ import crypto from 'node:crypto';
 const PORT = Number(process.env.PORT ?? 8081);
 const HOST = '127.0.0.1';
 const MAX_BODY = 1 << 20;
+const STARTED = new Date(Math.floor(Date.now() / 1000) * 1000); // Last-Modified of the catalog
+const GREETINGS = { en: 'Hello', de: 'Hallo', fr: 'Bonjour', es: 'Hola', it: 'Ciao' };
 
 const routes = {
     'GET /': 'this index',
     'GET /time': 'server time (Cache-Control: public, max-age=5)',
     'GET /items/:id': 'an item (Cache-Control: public, max-age=60, ETag)',
+    'GET /greeting': 'a greeting in your Accept-Language (max-age=60, Vary: Accept-Language)',
+    'GET /catalog?page=N&size=N': 'a page of items (max-age=30, ETag, Last-Modified)',
+    'GET /me': 'your private profile, from your cookie (no-store)',
+    'GET /login': 'sets a session cookie (Set-Cookie, max-age=60)',
+    'GET /random': 'a random number (no Cache-Control)',
     'POST /echo': 'echoes a JSON body',
     'GET /slow?ms=N': 'answers after N milliseconds',
     'GET /headers': 'the request headers as received',
@@ -77,6 +89,43 @@ async function handle(req, res) {
         }
         return send(res, 200, body, headers);
     }
+
+    if (isGet && p === '/greeting') {
+        // the first supported language of Accept-Language (quality values ignored: a demo)
+        const langs = (req.headers['accept-language'] ?? '').split(',').map((l) => l.split(';')[0].trim().slice(0, 2).toLowerCase());
+        const lang = langs.find((l) => l in GREETINGS) ?? 'en';
+        return send(res, 200, { greeting: `${GREETINGS[lang]}!`, lang, at: new Date().toISOString() },
+            { 'cache-control': 'public, max-age=60', vary: 'Accept-Language', 'content-language': lang });
+    }
+
+    if (isGet && p === '/catalog') {
+        const page = Math.min(Math.max(Number(url.searchParams.get('page') ?? 1) || 1, 1), 1000);
+        const size = Math.min(Math.max(Number(url.searchParams.get('size') ?? 5) || 5, 1), 50);
+        const items = Array.from({ length: size }, (_, i) => ({ id: (page - 1) * size + i + 1 }));
+        const body = { page, size, items };
+        const etag = `"c-${page}-${size}"`;
+        const headers = { 'cache-control': 'public, max-age=30', etag, 'last-modified': STARTED.toUTCString() };
+        const inm = req.headers['if-none-match'];
+        if (inm && inm.split(',').some((t) => t.trim().replace(/^W\//, '') === etag)) {
+            res.writeHead(304, headers);
+            return res.end();
+        }
+        return send(res, 200, { ...body, at: new Date().toISOString() }, headers);
+    }
+
+    if (isGet && p === '/me') {
+        const session = /(?:^|;\s*)session=([^;]*)/.exec(req.headers.cookie ?? '')?.[1] ?? null;
+        return send(res, 200, { user: session ? `user-${session}` : 'anonymous', session, at: new Date().toISOString() },
+            { 'cache-control': 'no-store' });
+    }
+
+    if (isGet && p === '/login') {
+        const session = crypto.randomBytes(8).toString('hex');
+        return send(res, 200, { session, at: new Date().toISOString() },
+            { 'cache-control': 'max-age=60', 'set-cookie': `session=${session}; Path=/; HttpOnly; SameSite=Lax` });
+    }
+
+    if (isGet && p === '/random') return send(res, 200, { random: crypto.randomInt(1_000_000), at: new Date().toISOString() });
 
     if (req.method === 'POST' && p === '/echo') {
         const raw = (await readBody(req)).toString('utf8');
