@@ -34,7 +34,9 @@ static const char *const query_modes[] = {"as_sent", "sorted", "ignore", NULL};
     {"store_set_cookie", KVE_T_BOOL, KVE_FIELD(type, store_set_cookie), .dflt = "false",                             \
      .doc = "store responses with Set-Cookie (stored and served without the cookie)"},                               \
     {"store", KVE_T_STRING, KVE_FIELD(type, store), 0, 1, KVE_CONF_MAX_NAME, "default",                              \
-     .doc = "the named store that holds the route's objects"}
+     .doc = "the named store that holds the route's objects"},                                                       \
+    {"tag_header", KVE_T_STRING, KVE_FIELD(type, tag_header), 0, 1, 64, "Surrogate-Key",                             \
+     .doc = "response field with the object's purge tags (never sent to clients; *Cache-Tag fields: commas)"}
 /* clang-format on */
 
 static const kve_directive_t key_directives[] = {
@@ -76,6 +78,12 @@ int kve_config__check_cache(kve_conf_t *conf, const kve_node_t *node, void *obj)
 {
     kve_cache_conf_t *cache = obj;
     cache->present = node != NULL;
+    if (cache->tag_header != NULL && strspn(cache->tag_header, "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz"
+                                                               "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != strlen(cache->tag_header)) {
+        kve_conf_error(conf, kve_conf_origin_node(conf, &cache->tag_header, node), "tag_header: \"%s\" is not a header field name",
+                       cache->tag_header);
+        return -1;
+    }
     return 0;
 }
 
@@ -98,6 +106,7 @@ int kve_config__resolve_cache_stores(kve_conf_t *conf, kve_config_t *cfg)
         char what[64];
         if (!cache->present || !cache->enabled)
             continue;
+        cache->route = cfg->routes.entries[i].path;
         if (routes != NULL && routes->type == KVE_NODE_SEQUENCE && i < routes->u.sequence.size)
             at = kve_config__at_key(routes->u.sequence.items[i], "cache");
         snprintf(what, sizeof(what), "routes[%zu].cache.store", i);

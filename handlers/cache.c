@@ -10,6 +10,8 @@
 #include "handlers/cache_conditional.h"
 #include "handlers/cache_headers.h"
 #include "handlers/cache_response.h"
+#include "handlers/cache_stats.h"
+#include "handlers/cache_tags.h"
 #include "handlers/cache_vary.h"
 #include "handlers/cache_enc.h"
 #include "proxy/common.h"
@@ -301,7 +303,11 @@ static void decide(kve_cache_req_t *st)
     age = kve_cache_current_age(st->head.initial_age, st->head.response_time, now);
     switch (kve_cache_use(&st->head.fresh, age, &st->req_cc)) {
     case KVE_CACHE_USE_FRESH:
+        kve_cache__outcome(st->req, st->self->metrics_route, KVE_CACHE_OUTCOME_HIT);
+        serve_hit(st, age, now);
+        break;
     case KVE_CACHE_USE_STALE:
+        kve_cache__outcome(st->req, st->self->metrics_route, KVE_CACHE_OUTCOME_STALE);
         serve_hit(st, age, now);
         break;
     default: /* stale-while-revalidate's background refresh comes later: validate now */
@@ -332,6 +338,7 @@ static void on_lookup_done(void *data, const kve_kv_batch_result_t *result)
     KVE_CHECK_OBJ(st, KVE_CACHE_REQ_MAGIC);
     st->batch = NULL;
     if (st->lookup_err != 0 || result->err != 0) {
+        kve_cache__count(st->req, st->self->metrics_route, KVE_METRICS_CACHE_STORE_ERRORS, 1);
         forward(st, "bypass", store_failure(st->lookup_err != 0 ? st->lookup_err : result->err), 0);
         return;
     }
@@ -431,5 +438,10 @@ void kve_cache_register(h2o_pathconf_t *pathconf, const kve_cache_conf_t *conf)
     self->rules = (kve_cache_rules_t){.default_ttl = (int64_t)(conf->default_ttl_ms / 1000),
                                       .heuristic = conf->heuristic,
                                       .store_set_cookie = conf->store_set_cookie};
+    self->metrics_route = kve_cache__metrics_route(conf->route != NULL ? conf->route : "?");
+    if (conf->tag_header != NULL && conf->tag_header[0] != '\0') {
+        self->tag_header = h2o_iovec_init(conf->tag_header, strlen(conf->tag_header));
+        self->tag_comma = kve_cache_tags_comma(self->tag_header.base, self->tag_header.len);
+    }
     kve_cache__register_filter(pathconf);
 }

@@ -41,6 +41,10 @@ typedef struct st_kve_cache_conf_t {
     char *store;
     size_t store_id;
     kve_cache_key_cfg_t key;
+    /** the response field naming the object's purge tags (handlers/cache_tags.h) */
+    char *tag_header;
+    /** the route's path (borrowed from the route; set with store_id): its implicit tag and its metrics series */
+    const char *route;
 } kve_cache_conf_t;
 
 /**

@@ -16,7 +16,9 @@
 #include "handlers/cache_headers.h"
 #include "handlers/cache_invalidate.h"
 #include "handlers/cache_response.h"
+#include "handlers/cache_stats.h"
 #include "handlers/cache_storable.h"
+#include "handlers/cache_tags.h"
 #include "handlers/cache_vary.h"
 #include "proxy/common.h"
 #include "proxy/err.h"
@@ -38,12 +40,6 @@ static void on_write_reply(void *data, size_t i, int err, const kve_kv_reply_t *
 {
 }
 
-static void on_write_done(void *data, const kve_kv_batch_result_t *result)
-{
-    if (result->err != 0)
-        kve_log(KVE_LOG_DEBUG, "cache", "%s failed: %s", (const char *)data, kve_strerror(result->err));
-}
-
 /* one command of up to 6 arguments */
 typedef struct st_cmd_t {
     const char *argv[6];
@@ -57,18 +53,31 @@ static void arg(cmd_t *c, const char *p, size_t len)
     c->argv[c->argc] = p, c->argvlen[c->argc++] = len;
 }
 
-static void send_writes(h2o_req_t *req, kve_cache_req_t *st, cmd_t *cmds, size_t n, unsigned flags, const char *what)
+/*
+ * Sends the commands `sets` (NULL: none) then `cmds` as one batch; `bytes`: the body bytes of the object it stores
+ * (counted when it succeeds), UINT64_MAX for other writes.
+ */
+static void send_writes(h2o_req_t *req, kve_cache_req_t *st, cmd_t *cmds, size_t n, const kve_cache_set_writes_t *sets,
+                        unsigned flags, const char *what, uint64_t bytes)
 {
-    kve_kv_command_t kc[8];
+    kve_kv_command_t small[8], *kc = small;
     kve_kv_batch_opts_t opts = {.flags = flags};
     kve_kv_t *kv = kve_cache__link(st->self, req);
+    size_t nsets = sets != NULL ? sets->n : 0;
+    void *ctx = kve_cache__store_ctx(req, st->self, what, bytes);
     int err;
 
-    KVE_ASSERT(n <= KVE_ARRAY_SIZE(kc));
+    if (n + nsets > KVE_ARRAY_SIZE(small))
+        kc = kve_malloc((n + nsets) * sizeof(*kc));
+    for (size_t i = 0; i != nsets; ++i)
+        kc[i] = sets->cmds[i];
     for (size_t i = 0; i != n; ++i)
-        kc[i] = KVE_KV_COMMAND(cmds[i].argc, cmds[i].argv, cmds[i].argvlen);
-    if (kv == NULL || kve_kv_batch(kv, kc, n, &opts, on_write_reply, on_write_done, (void *)what, &err) == NULL)
-        kve_log(KVE_LOG_DEBUG, "cache", "%s not sent: the store is unavailable", what);
+        kc[nsets + i] = KVE_KV_COMMAND(cmds[i].argc, cmds[i].argv, cmds[i].argvlen);
+    /* the batch copies every argument: the request and `kc` may be gone when it ends */
+    if (kv == NULL || kve_kv_batch(kv, kc, n + nsets, &opts, on_write_reply, kve_cache__store_done, ctx, &err) == NULL)
+        kve_cache__store_not_sent(ctx);
+    if (kc != small)
+        free(kc);
 }
 
 /* --- storing --- */
@@ -79,6 +88,7 @@ static void commit(h2o_req_t *req, kve_cache_req_t *st)
     h2o_iovec_t ns = h2o_iovec_init("", 0);
     const uint8_t *variant = st->fill_vary.len != 0 ? st->fill_variant : NULL;
     kve_buf_t head = KVE_BUF_INIT, index = KVE_BUF_INIT;
+    kve_cache_set_writes_t sets;
     cmd_t cmds[6] = {{{NULL}}};
     size_t n = 0;
     int ttl_len = snprintf(ttl, sizeof(ttl), "%" PRIu64, st->fill_ttl_ms);
@@ -107,7 +117,10 @@ static void commit(h2o_req_t *req, kve_cache_req_t *st)
         arg(&cmds[n], KVE_STRLIT("PX")), arg(&cmds[n++], ttl, (size_t)ttl_len);
     arg(&cmds[n], KVE_STRLIT("SET")), arg(&cmds[n], h, strlen(h)), arg(&cmds[n], head.base, head.len),
         arg(&cmds[n], KVE_STRLIT("PX")), arg(&cmds[n++], ttl, (size_t)ttl_len);
-    send_writes(req, st, cmds, n, KVE_KV_BATCH_ATOMIC, "cache store");
+    /* the object's tag, route and variant sets, in the same atomic batch (cache_tags.h) */
+    kve_cache_set_writes_init(&sets, ns, st->primary, variant, st->fill_ttl_ms, st->self->conf->route, st->fill.tags);
+    send_writes(req, st, cmds, n, &sets, KVE_KV_BATCH_ATOMIC, "cache store", st->fill.body_len);
+    kve_cache_set_writes_dispose(&sets);
     kve_buf_dispose(&head);
     kve_buf_dispose(&index);
     kve_buf_dispose(&st->fill_body);
@@ -178,6 +191,10 @@ static int prepare_fill(h2o_req_t *req, kve_cache_req_t *st)
         st->detail = "too-many-fields";
         return 0;
     }
+    if (st->tags_refused != NULL) {
+        st->detail = st->tags_refused;
+        return 0;
+    }
     st->fill.status = req->res.status;
     st->fill.request_time = st->request_time;
     st->fill.response_time = now;
@@ -203,7 +220,9 @@ static int prepare_fill(h2o_req_t *req, kve_cache_req_t *st)
 
 static void on_forwarded(h2o_req_t *req, kve_cache_req_t *st, h2o_ostream_t ***slot)
 {
-    int stored = prepare_fill(req, st);
+    int stored;
+    kve_cache__take_tags(req, st, st->may_store);
+    stored = prepare_fill(req, st);
     if (stored) {
         cache_ostream_t *tee = (void *)h2o_add_ostream(req, sizeof(*tee), *slot);
         tee->super.do_send = on_tee_send;
@@ -283,6 +302,7 @@ static void store_updated(h2o_req_t *req, kve_cache_req_t *st, const kve_cache_h
     h2o_iovec_t ns = h2o_iovec_init("", 0);
     const uint8_t *variant = st->has_index ? st->variant : NULL;
     kve_buf_t enc = KVE_BUF_INIT;
+    kve_cache_set_writes_t sets;
     cmd_t cmds[3] = {{{NULL}}};
     size_t n = 0;
     int ttl_len = snprintf(ttl, sizeof(ttl), "%" PRIu64, ttl_ms);
@@ -297,7 +317,10 @@ static void store_updated(h2o_req_t *req, kve_cache_req_t *st, const kve_cache_h
     if (variant != NULL)
         arg(&cmds[n], KVE_STRLIT("PEXPIRE")), arg(&cmds[n], v, strlen(v)), arg(&cmds[n], ttl, (size_t)ttl_len),
             arg(&cmds[n++], KVE_STRLIT("GT"));
-    send_writes(req, st, cmds, n, KVE_KV_BATCH_ATOMIC, "cache update");
+    /* the sets must outlive the object they find: its TTL was extended, so is theirs (re-adding is harmless) */
+    kve_cache_set_writes_init(&sets, ns, st->primary, variant, ttl_ms, st->self->conf->route, head->tags);
+    send_writes(req, st, cmds, n, &sets, KVE_KV_BATCH_ATOMIC, "cache update", UINT64_MAX);
+    kve_cache_set_writes_dispose(&sets);
     kve_buf_dispose(&enc);
 }
 
@@ -323,6 +346,7 @@ static void on_revalidated(h2o_req_t *req, kve_cache_req_t *st, h2o_ostream_t **
     uint64_t ttl_ms;
     int not_modified;
 
+    kve_cache__take_tags(req, st, 0); /* the stored object keeps the tags it was stored with */
     merge_headers(req, st, &head);
     kve_cache_resp_parse(&r, head.status, head.headers, head.num_headers, h2o_iovec_init(NULL, 0), now);
     kve_cache_fresh_compute(&head.fresh, &r, &st->self->rules, now);
@@ -350,7 +374,7 @@ static void on_revalidated(h2o_req_t *req, kve_cache_req_t *st, h2o_ostream_t **
 
 static void invalidate_path(h2o_req_t *req, kve_cache_req_t *st, h2o_iovec_t path)
 {
-    char v[128], h[128], b[128];
+    char v[128], h[128], b[128], vs[128];
     uint8_t primary[KVE_CACHE_HASH_LEN];
     h2o_iovec_t ns = h2o_iovec_init("", 0);
     cmd_t cmd = {{NULL}};
@@ -360,9 +384,11 @@ static void invalidate_path(h2o_req_t *req, kve_cache_req_t *st, h2o_iovec_t pat
     kve_cache_key_name(v, sizeof(v), ns, primary, NULL, "v");
     kve_cache_key_name(h, sizeof(h), ns, primary, NULL, "h");
     kve_cache_key_name(b, sizeof(b), ns, primary, NULL, "b");
+    kve_cache_key_name(vs, sizeof(vs), ns, primary, NULL, "s");
     /* without the index no variant is reachable, and the next index gets a new generation */
-    arg(&cmd, KVE_STRLIT("DEL")), arg(&cmd, v, strlen(v)), arg(&cmd, h, strlen(h)), arg(&cmd, b, strlen(b));
-    send_writes(req, st, &cmd, 1, 0, "cache invalidation");
+    arg(&cmd, KVE_STRLIT("DEL")), arg(&cmd, v, strlen(v)), arg(&cmd, h, strlen(h)), arg(&cmd, b, strlen(b)),
+        arg(&cmd, vs, strlen(vs));
+    send_writes(req, st, &cmd, 1, NULL, 0, "cache invalidation", UINT64_MAX);
 }
 
 static void on_unsafe(h2o_req_t *req, kve_cache_req_t *st)
@@ -371,6 +397,7 @@ static void on_unsafe(h2o_req_t *req, kve_cache_req_t *st)
     h2o_iovec_t path;
     ssize_t i;
 
+    kve_cache__take_tags(req, st, 0);
     kve_cache__add_status(req, "fwd=method; fwd-status=%d", req->res.status);
     if (!kve_cache_invalidates(req->method, req->res.status))
         return;
@@ -389,12 +416,17 @@ static void on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t *
     if (st != NULL) {
         switch (st->phase) {
         case KVE_CACHE_PHASE_FORWARD:
-            if (st->revalidating && req->res.status == 304)
+            if (st->revalidating && req->res.status == 304) {
+                kve_cache__outcome(req, st->self->metrics_route, KVE_CACHE_OUTCOME_REVALIDATED);
                 on_revalidated(req, st, &slot);
-            else
+            } else {
+                kve_cache__outcome(req, st->self->metrics_route,
+                                   strcmp(st->fwd, "bypass") == 0 ? KVE_CACHE_OUTCOME_BYPASS : KVE_CACHE_OUTCOME_MISS);
                 on_forwarded(req, st, &slot);
+            }
             break;
         case KVE_CACHE_PHASE_UNSAFE:
+            kve_cache__outcome(req, st->self->metrics_route, KVE_CACHE_OUTCOME_PASS);
             on_unsafe(req, st);
             break;
         default:

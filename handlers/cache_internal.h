@@ -28,6 +28,11 @@ typedef struct st_kve_cache_handler_t {
     const kve_cache_conf_t *conf;
     kve_cache_key_conf_t key;
     kve_cache_rules_t rules;
+    /** the route's metrics series (handlers/cache_stats.h) */
+    size_t metrics_route;
+    /** the tag field's name, and whether it lists tags with commas (handlers/cache_tags.h) */
+    h2o_iovec_t tag_header;
+    int tag_comma;
 } kve_cache_handler_t;
 
 typedef enum en_kve_cache_phase_t {
@@ -80,6 +85,8 @@ typedef struct st_kve_cache_req_t {
     const char *fill_gen;
     uint8_t fill_variant[KVE_CACHE_HASH_LEN];
     uint64_t fill_ttl_ms;
+    /** the response's tags were refused (why, for Cache-Status detail), or NULL; the accepted ones are in fill.tags */
+    const char *tags_refused;
 } kve_cache_req_t;
 
 /** indexes of kve_cache_req_t.raw */
@@ -114,5 +121,20 @@ const char *kve_cache__reason(int status);
 
 /** The link to the route's store on the request's thread (NULL: none). */
 kve_kv_t *kve_cache__link(kve_cache_handler_t *self, h2o_req_t *req);
+
+/**
+ * Removes the route's tag field from the response (it never reaches clients) and, when `keep`, parses it into
+ * st->fill.tags (pool memory) or sets st->tags_refused (handlers/cache_fill_tags.c).
+ */
+void kve_cache__take_tags(h2o_req_t *req, kve_cache_req_t *st, int keep);
+
+/**
+ * The on_done data of a store batch: counts the stored object (and its body bytes) or a store error on the thread's
+ * counters and logs a failure as `what`. Freed by kve_cache__store_done; pass it to kve_cache__store_not_sent when the
+ * batch was not sent.
+ */
+void *kve_cache__store_ctx(h2o_req_t *req, kve_cache_handler_t *self, const char *what, uint64_t bytes);
+void kve_cache__store_done(void *ctx, const kve_kv_batch_result_t *result);
+void kve_cache__store_not_sent(void *ctx);
 
 #endif

@@ -79,21 +79,21 @@ export function assertStatus(r, re) {
     assert.match(r.headers['cache-status'] ?? '(none)', re);
 }
 
-/** every cache key with its PTTL */
+/** every object key (head, body, variant index and set) with its PTTL; tag and route sets ("kvc1:t:", "kvc1:r:") are left out */
 export async function cacheKeys(client) {
-    const keys = await client.keys('kvc1:*');
+    const keys = await client.keys('kvc1:{*');
     const out = {};
     for (const key of keys) out[key] = await client.pttl(key);
     return out;
 }
 
 /**
- * Waits until `client`'s store holds `n` cache keys: a response reaches the client while its store batch may still
+ * Waits until `client`'s store holds `n` object keys (as cacheKeys): a response reaches the client while its store batch may still
  * be on its way (kvedge's own next lookup is ordered after it on the same link; another connection is not).
  */
 export async function storedKeys(client, n) {
     return waitFor(async () => {
-        const keys = await client.keys('kvc1:*');
+        const keys = await client.keys('kvc1:{*');
         return keys.length === n ? keys : null;
     }, { timeoutMs: 5000, message: `${n} cache keys in the store` });
 }
