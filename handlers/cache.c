@@ -440,7 +440,11 @@ void kve_cache_register(h2o_pathconf_t *pathconf, const kve_cache_conf_t *conf)
                                       .store_set_cookie = conf->store_set_cookie};
     self->metrics_route = kve_cache__metrics_route(conf->route != NULL ? conf->route : "?");
     if (conf->tag_header != NULL && conf->tag_header[0] != '\0') {
-        self->tag_header = h2o_iovec_init(conf->tag_header, strlen(conf->tag_header));
+        /* h2o_lcstris() wants the name it compares with in lower case */
+        size_t len = KVE_MIN(strlen(conf->tag_header), sizeof(self->tag_header_lc));
+        memcpy(self->tag_header_lc, conf->tag_header, len);
+        h2o_strtolower(self->tag_header_lc, len);
+        self->tag_header = h2o_iovec_init(self->tag_header_lc, len);
         self->tag_comma = kve_cache_tags_comma(self->tag_header.base, self->tag_header.len);
     }
     kve_cache__register_filter(pathconf);

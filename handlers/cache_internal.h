@@ -30,9 +30,10 @@ typedef struct st_kve_cache_handler_t {
     kve_cache_rules_t rules;
     /** the route's metrics series (handlers/cache_stats.h) */
     size_t metrics_route;
-    /** the tag field's name, and whether it lists tags with commas (handlers/cache_tags.h) */
+    /** the tag field's name in lower case (in tag_header_lc), and whether it lists tags with commas (handlers/cache_tags.h) */
     h2o_iovec_t tag_header;
     int tag_comma;
+    char tag_header_lc[64];
 } kve_cache_handler_t;
 
 typedef enum en_kve_cache_phase_t {
