@@ -290,6 +290,7 @@ static void decide(kve_cache_req_t *st)
         kve_cache_index_decode(st->raw[KVE_CACHE_RAW_INDEX], st->raw_len[KVE_CACHE_RAW_INDEX], &st->gen, &st->vary) == 0) {
         st->has_index = 1;
         if (lookup_variant(st) != 0) {
+            kve_cache__count(st->req, st->self->metrics_route, KVE_METRICS_CACHE_STORE_ERRORS, 1);
             st->may_store = 0;
             forward(st, "bypass", "store-unavailable", 0);
         }
@@ -416,8 +417,10 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
     reduce_accept_encoding(req);
     if (kve_cache__primary(self, req, req->input.path, st->primary) != 0)
         return forward(st, "bypass", "key", 1);
-    if (lookup(st) != 0)
+    if (lookup(st) != 0) {
+        kve_cache__count(req, self->metrics_route, KVE_METRICS_CACHE_STORE_ERRORS, 1);
         return forward(st, "bypass", "store-unavailable", 1);
+    }
     return 0;
 }
 
