@@ -86,9 +86,12 @@ static const char *param(h2o_mem_pool_t *pool, h2o_iovec_t name, h2o_iovec_t val
 
 const char *kve_cache_purge_parse(h2o_mem_pool_t *pool, h2o_iovec_t query, kve_cache_purge_query_t *q, int *status)
 {
-    const char *p = query.base, *end = query.base + query.len, *err;
+    const char *p = query.base, *end, *err;
 
     memset(q, 0, sizeof(*q));
+    if (query.len == 0)
+        p = "";
+    end = p + query.len;
     *status = 400;
     if (query.len > KVE_CACHE_PURGE_MAX_QUERY)
         return *status = 414, "the query is too long";

@@ -53,8 +53,12 @@ static kve_cache_tags_err_t add_tag(const char *p, size_t len, kve_buf_t *out, s
 /* the tags of one line */
 static kve_cache_tags_err_t parse_line(h2o_iovec_t v, int comma, kve_buf_t *out, size_t *count)
 {
-    const char *p = v.base, *end = v.base + v.len;
+    const char *p, *end;
     kve_cache_tags_err_t err;
+
+    if (v.len == 0)
+        return KVE_CACHE_TAGS_OK;
+    p = v.base, end = v.base + v.len;
 
     while (p != end) {
         const char *item = p, *item_end;
