@@ -7,8 +7,8 @@
  * default; a field whose name ends in "cache-tag", such as Cloudflare's `Cache-Tag`, Akamai's `Edge-Cache-Tag` or
  * Vercel's `Vercel-Cache-Tag`, is comma-separated). The field is never passed to clients. A response whose tags
  * break a limit (more than KVE_CACHE_MAX_TAGS distinct tags, a tag longer than KVE_CACHE_TAG_MAX_LEN, the field's
- * lines longer than KVE_CACHE_TAG_FIELD_MAX together, a control byte) is not stored: storing it without some of its
- * tags would make a purge by those tags miss it.
+ * lines longer than KVE_CACHE_TAG_FIELD_MAX together or more than 16 of them, a control byte) is not stored: storing it without
+ * some of its tags would make a purge by those tags miss it.
  *
  * Sets (every one with a TTL that covers its longest member: PEXPIRE NX then GT, as the variant index):
  * - "<ns>kvc1:t:{<hash of the tag>}"   the objects tagged with it (purge by tag);
