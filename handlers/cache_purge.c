@@ -33,6 +33,8 @@ typedef struct st_purge_handler_t {
     size_t token_len;
     const kve_route_conf_t *routes;
     size_t num_routes;
+    /** the metrics series of each route (looked up while configuring: the registry is not for worker threads) */
+    size_t *route_series;
     size_t metrics_route;
     /** the distinct stores of the cached routes (where a tag is looked for) */
     size_t stores[KVE_STORES_MAX];
@@ -543,7 +545,7 @@ static int start_url(purge_handler_t *self, h2o_req_t *req, const kve_cache_purg
     kve_cache_key_hash(enc.base, enc.len, p->primary);
     kve_buf_dispose(&enc);
     p->is_url = 1;
-    p->metrics_route = kve_cache__metrics_route(route->path);
+    p->metrics_route = self->route_series[route - self->routes];
     p->store = p->targets[0].store = route->cache.store_id;
     kve_cache_key_name(p->targets[0].key, sizeof(p->targets[0].key), h2o_iovec_init("", 0), p->primary, NULL, "s");
     /* the URL's own object first (a page of one, not in any set of its own), then its variants */
@@ -576,7 +578,7 @@ static int start_route(purge_handler_t *self, h2o_req_t *req, const kve_cache_pu
     if (route == NULL)
         return send_error(req, 404, "route: no cached route has this path");
     p = new_purge(self, req, q->soft, 1);
-    p->metrics_route = kve_cache__metrics_route(route->path);
+    p->metrics_route = self->route_series[route - self->routes];
     p->targets[0].store = route->cache.store_id;
     kve_cache_set_key(p->targets[0].key, sizeof(p->targets[0].key), h2o_iovec_init("", 0), KVE_CACHE_SET_ROUTE, route->path,
                       strlen(route->path));
@@ -649,6 +651,7 @@ static void on_handler_dispose(h2o_handler_t *_self)
         OPENSSL_cleanse(self->token, self->token_len);
         free(self->token);
     }
+    free(self->route_series);
 }
 
 void kve_cache_purge_register(h2o_pathconf_t *pathconf, const char *token, const kve_route_conf_t *routes, size_t num_routes,
@@ -665,10 +668,12 @@ void kve_cache_purge_register(h2o_pathconf_t *pathconf, const char *token, const
     self->routes = routes;
     self->num_routes = num_routes;
     self->metrics_route = metrics_route;
+    self->route_series = kve_zalloc(KVE_MAX(num_routes, 1) * sizeof(*self->route_series));
     for (size_t i = 0; i != num_routes; ++i) {
         size_t s, id = routes[i].cache.store_id;
         if (!is_cached(routes + i))
             continue;
+        self->route_series[i] = kve_cache__metrics_route(routes[i].path);
         for (s = 0; s != self->num_stores && self->stores[s] != id; ++s)
             ;
         if (s == self->num_stores && s != KVE_ARRAY_SIZE(self->stores))
