@@ -111,6 +111,10 @@ test('issue 8: /metrics counts hits, misses, stale, revalidated, bypass, stored 
         const d = await metrics(k);
         assert.ok(metric(d, 'kvedge_cache_store_errors_total', route) >= 1);
         assert.equal(metric(d, 'kvedge_cache_requests_total', { ...route, status: 'bypass' }), 2);
+        // a purge with the store gone: 503 with a clear error, not a hang
+        const failed = await purge('route=/api');
+        assert.equal(failed.status, 503);
+        assert.match(JSON.parse(failed.body).error, /^the store failed: kv store/);
 
         // the access log shows the outcome; routes without cache: show "-"
         const lines = await waitFor(() => {
@@ -123,7 +127,7 @@ test('issue 8: /metrics counts hits, misses, stale, revalidated, bypass, stored 
         assert.deepEqual(outcome(/GET \/api\/etag\/s /).at(-1), 'STALE');
         assert.deepEqual(outcome(/GET \/api\/fresh\/b /), ['BYPASS']);
         assert.deepEqual(outcome(/GET \/raw\/fresh\/x /), ['-']);
-        assert.deepEqual(outcome(/POST \/purge/), ['-', '-', '-']);
+        assert.deepEqual(outcome(/POST \/purge/), ['-', '-', '-', '-']);
     } finally {
         assertCleanExit(await k.stop());
         if (!stopped) await redis.stop();
