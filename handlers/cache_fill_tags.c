@@ -14,33 +14,33 @@
 #include <time.h>
 
 /* a hostile or broken origin may send refused tags on every response: one warning per thread and minute */
-static void warn_refused(kve_cache_req_t *st, const char *why)
+static void warn_refused(const kve_cache_handler_t *self, const char *why)
 {
     static __thread time_t last;
     time_t now = time(NULL);
     if (now - last < 60)
         return;
     last = now;
-    kve_log(KVE_LOG_WARN, "cache",
-            "route %s: a response's %.*s was refused (%s; at most %d tags of %d bytes, %d bytes in all): "
-            "the response is not stored",
-            st->self->conf->route != NULL ? st->self->conf->route : "?", (int)st->self->tag_header.len, st->self->tag_header.base,
-            why, KVE_CACHE_MAX_TAGS, KVE_CACHE_TAG_MAX_LEN, KVE_CACHE_TAG_FIELD_MAX);
+    kve_log(
+        KVE_LOG_WARN, "cache",
+        "route %s: a response's %.*s was refused (%s; at most %d tags of %d bytes, %d bytes in all): the response is not stored",
+        self->conf->route != NULL ? self->conf->route : "?", (int)self->tag_header.len, self->tag_header.base, why,
+        KVE_CACHE_MAX_TAGS, KVE_CACHE_TAG_MAX_LEN, KVE_CACHE_TAG_FIELD_MAX);
 }
 
-void kve_cache__take_tags(h2o_req_t *req, kve_cache_req_t *st, int keep)
+const char *kve_cache__tags_from(const kve_cache_handler_t *self, h2o_mem_pool_t *pool, h2o_headers_t *headers, int keep,
+                                 h2o_iovec_t *tags)
 {
-    h2o_headers_t *res = &req->res.headers;
-    h2o_iovec_t lines[16], name = st->self->tag_header;
+    h2o_iovec_t lines[16], name = self->tag_header;
     size_t n = 0, total = 0, count;
     kve_buf_t list = KVE_BUF_INIT;
     kve_cache_tags_err_t err = KVE_CACHE_TAGS_OK;
     ssize_t i;
 
     if (name.len == 0)
-        return;
-    for (i = 0; i < (ssize_t)res->size; ++i) {
-        h2o_header_t *h = res->entries + i;
+        return NULL;
+    for (i = 0; i < (ssize_t)headers->size; ++i) {
+        h2o_header_t *h = headers->entries + i;
         if (!h2o_lcstris(h->name->base, h->name->len, name.base, name.len))
             continue;
         total += h->value.len;
@@ -48,17 +48,22 @@ void kve_cache__take_tags(h2o_req_t *req, kve_cache_req_t *st, int keep)
             err = KVE_CACHE_TAGS_FIELD_SIZE;
         else
             lines[n++] = h->value;
-        h2o_delete_header(res, i--);
+        h2o_delete_header(headers, i--);
     }
     if (!keep || (n == 0 && err == KVE_CACHE_TAGS_OK))
-        return;
-    if (err == KVE_CACHE_TAGS_OK && (err = kve_cache_tags_parse(lines, n, st->self->tag_comma, &list, &count)) == KVE_CACHE_TAGS_OK)
-        st->fill.tags = h2o_strdup(&req->pool, list.base != NULL ? list.base : "", list.len);
+        return NULL;
+    if (err == KVE_CACHE_TAGS_OK && (err = kve_cache_tags_parse(lines, n, self->tag_comma, &list, &count)) == KVE_CACHE_TAGS_OK)
+        *tags = h2o_strdup(pool, list.base != NULL ? list.base : "", list.len);
     kve_buf_dispose(&list);
-    if (err != KVE_CACHE_TAGS_OK) {
-        st->tags_refused = kve_cache_tags_strerror(err);
-        warn_refused(st, st->tags_refused);
-    }
+    if (err == KVE_CACHE_TAGS_OK)
+        return NULL;
+    warn_refused(self, kve_cache_tags_strerror(err));
+    return kve_cache_tags_strerror(err);
+}
+
+void kve_cache__take_tags(h2o_req_t *req, kve_cache_req_t *st, int keep)
+{
+    st->tags_refused = kve_cache__tags_from(st->self, &req->pool, &req->res.headers, keep, &st->fill.tags);
 }
 
 typedef struct st_store_ctx_t {
@@ -68,10 +73,10 @@ typedef struct st_store_ctx_t {
     uint64_t bytes;
 } store_ctx_t;
 
-void *kve_cache__store_ctx(h2o_req_t *req, kve_cache_handler_t *self, const char *what, uint64_t bytes)
+void *kve_cache__store_ctx(kve_metrics_thread_t *m, size_t route, const char *what, uint64_t bytes)
 {
     store_ctx_t *c = kve_malloc(sizeof(*c));
-    *c = (store_ctx_t){what, kve_server_thread(req->conn->ctx)->metrics, self->metrics_route, bytes};
+    *c = (store_ctx_t){what, m, route, bytes};
     return c;
 }
 
