@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { assertCleanExit, http, makeTempDir, sleep, startKvedge, startRedis, waitFor } from './harness.mjs';
+import { assertCleanExit, http, makeTempDir, sleep, startKvedge, startRedis, startUpstream, waitFor } from './harness.mjs';
 import { assertStatus, get, seen, startOrigin } from './cache_helpers.mjs';
 
 const ADMIN = 'admin-token-0123456789';
@@ -131,5 +131,42 @@ test('issue 8: /metrics counts hits, misses, stale, revalidated, bypass, stored 
     } finally {
         assertCleanExit(await k.stop());
         if (!stopped) await redis.stop();
+    }
+});
+
+test('issue 8: concurrent misses that one upstream fetch answers count as coalesced (and are COALESCED in the access log)', async () => {
+    const redis = await startRedis();
+    const dir = makeTempDir();
+    const log = path.join(dir, 'access.log');
+    const slow = await startUpstream(async (req, res) => {
+        await sleep(400);
+        res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': 4 });
+        res.end('slow');
+    });
+    const k = await startKvedge({
+        threads: 2,
+        redis: redis.url,
+        admin: { token: ADMIN },
+        log: { access_log: log, access_log_format: '%r %{cache_status}e' },
+        routes: [{ path: '/api', upstream: `${slow.url}/`, cache: { coalesce_timeout: '5s' } }],
+    });
+    try {
+        const all = await Promise.all(Array.from({ length: 10 }, () => get(k, '/api/c')));
+        for (const r of all) assert.equal(r.body, 'slow');
+        assert.equal(slow.requests.length, 1, 'one upstream request');
+        const m = await metrics(k);
+        const route = { route: 'proxy:/api' };
+        assert.equal(metric(m, 'kvedge_cache_requests_total', { ...route, status: 'miss' }), 1);
+        assert.equal(metric(m, 'kvedge_cache_coalesced_total', route), 9);
+        const lines = await waitFor(() => {
+            const l = fs.existsSync(log) ? fs.readFileSync(log, 'utf8').split('\n').filter((x) => x.startsWith('GET /api/c ')) : [];
+            return l.length === 10 ? l : null;
+        }, { message: 'ten access log lines' });
+        assert.deepEqual(lines.map((l) => l.split(' ').at(-1)).sort(), ['COALESCED', 'COALESCED', 'COALESCED', 'COALESCED', 'COALESCED',
+            'COALESCED', 'COALESCED', 'COALESCED', 'COALESCED', 'MISS']);
+    } finally {
+        assertCleanExit(await k.stop());
+        await slow.stop();
+        await redis.stop();
     }
 });

@@ -17,6 +17,7 @@ let redis, origin, client;
  *   /t/<x>?tags=<list>  200, max-age=300, ETag, Surrogate-Key: <list> (when given), body {path, n}
  *   /v                  200, max-age=300, Vary: Accept-Language, Surrogate-Key: lang
  *   /swr/<x>            200, max-age=300, stale-while-revalidate=60, ETag "s1"; If-None-Match "s1" gets 304
+ *   /swr1/<x>           200, max-age=1, stale-while-revalidate=30, no validator, Surrogate-Key: refreshed
  *   /ct                 200, max-age=300, Cache-Tag: "alpha, beta gamma,delta"
  *   /many               200, max-age=300, 10 000 tags (58 KB)
  *   /lots               200, max-age=300, 129 tags (one too many)
@@ -44,6 +45,8 @@ function startTagOrigin() {
             if (req.headers['if-none-match'] === '"s1"') return send(304, { 'cache-control': cc, etag: '"s1"' });
             return send(200, { 'cache-control': cc, etag: '"s1"', 'surrogate-key': 'swr' }, JSON.stringify({ n }));
         }
+        if (u.pathname.startsWith('/swr1/'))
+            return send(200, { 'cache-control': 'max-age=1, stale-while-revalidate=30', 'surrogate-key': 'refreshed' }, JSON.stringify({ n }));
         if (u.pathname === '/ct') return send(200, { 'cache-control': 'max-age=300', 'cache-tag': 'alpha, beta gamma,delta' }, JSON.stringify({ n }));
         if (u.pathname === '/many')
             return send(200, { 'cache-control': 'max-age=300', 'surrogate-key': Array.from({ length: 10000 }, (_, i) => `t${i}`).join(' ') }, 'many');
@@ -327,4 +330,21 @@ test('issue 8: tag_header is checked (a field name), inherited from the top-leve
     const help = await runKvedge(['--help-config']);
     assert.match(help.stdout, /tag_header.*Surrogate-Key/);
     assert.match(help.stdout, /\/purge/);
+});
+
+test('issue 8: an object stored by a stale-while-revalidate background refresh keeps its tags and never shows the tag field', async () => {
+    await withKvedge(async (k) => {
+        await stored(k, '/api/swr1/a');
+        await new Promise((resolve) => setTimeout(resolve, 2100)); // stale, within stale-while-revalidate
+        const stale = await get(k, '/api/swr1/a');
+        assertStatus(stale, /stale-while-revalidate/);
+        await waitFor(() => seenUrl('/swr1/a') === 2, { timeoutMs: 5000, message: 'the background refresh' });
+        const fresh = await waitFor(async () => {
+            const r = await get(k, '/api/swr1/a');
+            return /hit; ttl=[01]$/.test(r.headers['cache-status']) && JSON.parse(r.body).n === 2 ? r : null;
+        }, { timeoutMs: 5000, message: 'the refreshed object served' });
+        assert.equal(fresh.headers['surrogate-key'], undefined);
+        await purged(k, 'tag=refreshed', 1);
+        assertStatus(await get(k, '/api/swr1/a'), /fwd=uri-miss/);
+    });
 });
