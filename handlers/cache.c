@@ -14,10 +14,16 @@
 #include "handlers/cache_tags.h"
 #include "handlers/cache_vary.h"
 #include "handlers/cache_enc.h"
+#include "handlers/cache_surrogate.h"
+#include "handlers/cache_upstream.h"
+#include "handlers/cache_bypass.h"
+#include "handlers/cache_status.h"
+#include "handlers/cache_memory_sync.h"
 #include "proxy/common.h"
 #include "proxy/err.h"
 #include "proxy/server.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,20 +48,60 @@ kve_kv_t *kve_cache__link(kve_cache_handler_t *self, h2o_req_t *req)
     return kve_thread_link(kve_server_thread(req->conn->ctx), self->conf->store_id, 0);
 }
 
-int kve_cache__primary(kve_cache_handler_t *self, h2o_req_t *req, h2o_iovec_t path, uint8_t out[KVE_CACHE_HASH_LEN])
+/* a buffer per thread for key encodings (no allocation per request once it has grown) */
+static pthread_key_t enc_key;
+static pthread_once_t enc_once = PTHREAD_ONCE_INIT;
+
+static void free_enc(void *p)
 {
-    kve_buf_t enc = KVE_BUF_INIT;
+    kve_buf_t *bufs = p;
+    kve_buf_dispose(bufs + 0);
+    kve_buf_dispose(bufs + 1);
+    free(p);
+}
+
+static void make_enc_key(void)
+{
+    KVE_ASSERT(pthread_key_create(&enc_key, free_enc) == 0);
+}
+
+kve_buf_t *kve_cache__thread_buf(int which)
+{
+    kve_buf_t *bufs;
+
+    KVE_ASSERT(which == 0 || which == 1);
+    pthread_once(&enc_once, make_enc_key);
+    if ((bufs = pthread_getspecific(enc_key)) == NULL) {
+        bufs = kve_zalloc(2 * sizeof(*bufs));
+        pthread_setspecific(enc_key, bufs);
+    }
+    bufs[which].len = 0;
+    return bufs + which;
+}
+
+int kve_cache__key(kve_cache_handler_t *self, h2o_req_t *req, h2o_iovec_t path, h2o_iovec_t *enc)
+{
     kve_cache_key_req_t kr = {h2o_iovec_init(H2O_STRLIT("GET")),
                               req->input.scheme->name,
                               req->input.authority,
                               path,
                               req->headers.entries,
                               req->headers.size};
-    int ret = kve_cache_key_encode(&self->key, &kr, &enc);
-    if (ret == 0)
-        kve_cache_key_hash(enc.base, enc.len, out);
-    kve_buf_dispose(&enc);
-    return ret;
+    kve_buf_t *buf = kve_cache__thread_buf(0);
+
+    if (kve_cache_key_encode(&self->key, &kr, buf) != 0)
+        return -1;
+    *enc = h2o_iovec_init(buf->base, buf->len);
+    return 0;
+}
+
+int kve_cache__primary(kve_cache_handler_t *self, h2o_req_t *req, h2o_iovec_t path, uint8_t out[KVE_CACHE_HASH_LEN])
+{
+    h2o_iovec_t enc;
+    if (kve_cache__key(self, req, path, &enc) != 0)
+        return -1;
+    kve_cache_key_hash(enc.base, enc.len, out);
+    return 0;
 }
 
 void kve_cache__variant(h2o_req_t *req, const char *gen, h2o_iovec_t vary, uint8_t out[KVE_CACHE_HASH_LEN])
@@ -78,14 +124,28 @@ void kve_cache__add_status(h2o_req_t *req, const char *fmt, ...)
 {
     char buf[256];
     int n = snprintf(buf, sizeof(buf), "kvedge; ");
+    kve_cache_req_t *st = kve_cache__state(req);
+    h2o_iovec_t key = st != NULL ? st->status_key : h2o_iovec_init(NULL, 0), v;
     va_list args;
     va_start(args, fmt);
     n += vsnprintf(buf + n, sizeof(buf) - (size_t)n, fmt, args);
     va_end(args);
     if (n >= (int)sizeof(buf))
         n = sizeof(buf) - 1;
-    h2o_iovec_t v = h2o_strdup(&req->pool, buf, (size_t)n);
+    /* `key` (cache.debug) last: an sf-string escaped by kve_cache_status_key() */
+    v = h2o_iovec_init(h2o_mem_alloc_pool(&req->pool, (size_t)n + key.len + sizeof("; key=")), 0);
+    memcpy(v.base, buf, (size_t)n), v.len = (size_t)n;
+    if (key.len != 0) {
+        memcpy(v.base + v.len, "; key=", 6), v.len += 6;
+        memcpy(v.base + v.len, key.base, key.len), v.len += key.len;
+    }
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("cache-status"), 0, NULL, v.base, v.len);
+}
+
+int kve_cache__own_field(const kve_cache_handler_t *self, h2o_iovec_t name)
+{
+    return (self->targeted.len != 0 && h2o_lcstris(name.base, name.len, self->targeted.base, self->targeted.len)) ||
+           h2o_lcstris(name.base, name.len, H2O_STRLIT("surrogate-control"));
 }
 
 const char *kve_cache__reason(int status)
@@ -125,6 +185,7 @@ static void on_dispose(void *p)
         free(st->raw[i]);
     kve_buf_dispose(&st->fill_body);
     kve_buf_dispose(&st->fill_vary);
+    kve_cache_mem_release(st->mem_obj);
     st->magic = 0;
 }
 
@@ -134,6 +195,9 @@ static void on_dispose(void *p)
 static int forward(kve_cache_req_t *st, const char *fwd, const char *detail, int from_on_req)
 {
     st->phase = KVE_CACHE_PHASE_FORWARD;
+    /* the device token Surrogate-Control may target (handlers/cache_surrogate.h) */
+    h2o_add_header_by_str(&st->req->pool, &st->req->headers, H2O_STRLIT("surrogate-capability"), 0, NULL,
+                          H2O_STRLIT(KVE_SURROGATE_CAPABILITY));
     st->fwd = fwd;
     st->detail = detail;
     st->request_time = (int64_t)time(NULL);
@@ -161,11 +225,11 @@ static int sent_with_304(h2o_iovec_t name)
     return 0;
 }
 
-static void add_stored_headers(h2o_req_t *req, const kve_cache_head_t *head, int only_304)
+static void add_stored_headers(kve_cache_req_t *st, h2o_req_t *req, const kve_cache_head_t *head, int only_304)
 {
     for (size_t i = 0; i != head->num_headers; ++i) {
         const h2o_header_t *h = head->headers + i;
-        if (only_304 && !sent_with_304(*h->name))
+        if ((only_304 && !sent_with_304(*h->name)) || kve_cache__own_field(st->self, *h->name))
             continue;
         h2o_add_header_by_str(&req->pool, &req->res.headers, h->name->base, h->name->len, 1, NULL, h->value.base, h->value.len);
     }
@@ -186,7 +250,7 @@ static void serve_hit(kve_cache_req_t *st, int64_t age, int64_t now)
     int not_modified;
     h2o_iovec_t body = h2o_iovec_init(st->raw[KVE_CACHE_RAW_BODY] + KVE_CACHE_ID_LEN, st->head.body_len);
 
-    kve_cache_resp_parse(&r, st->head.status, st->head.headers, st->head.num_headers, h2o_iovec_init(NULL, 0), now);
+    kve_cache_resp_parse(&r, st->head.status, st->head.headers, st->head.num_headers, st->self->targeted, now);
     not_modified = kve_cache_not_modified(req->headers.entries, req->headers.size, r.etag, r.last_modified, r.date, now);
     st->phase = KVE_CACHE_PHASE_HIT;
     kve_cache__outcome(req, st->self->metrics_route,
@@ -195,7 +259,7 @@ static void serve_hit(kve_cache_req_t *st, int64_t age, int64_t now)
                                                                   : KVE_CACHE_OUTCOME_HIT);
     req->res.status = not_modified ? 304 : st->head.status;
     req->res.reason = kve_cache__reason(req->res.status);
-    add_stored_headers(req, &st->head, not_modified);
+    add_stored_headers(st, req, &st->head, not_modified);
     kve_cache__add_age(req, age);
     if (st->coal_relookup) { /* another request's fetch answered it (RFC 9211: collapsed goes with fwd) */
         st->collapsed = 1;
@@ -218,6 +282,22 @@ static void serve_hit(kve_cache_req_t *st, int64_t age, int64_t now)
         h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
     else
         h2o_send(req, &body, 1, H2O_SEND_STATE_FINAL);
+}
+
+/* RFC 9111 §5.2.1.7: only-if-cached and no stored response to use: 504, the origin is not contacted */
+static int only_if_cached(kve_cache_req_t *st, const char *why)
+{
+    h2o_req_t *req = st->req;
+    st->phase = KVE_CACHE_PHASE_HIT; /* answered here: the filter leaves it alone */
+    kve_cache__add_status(req, "detail=%s", why);
+    h2o_send_error_generic(req, 504, "Gateway Timeout", "no stored response (the request said only-if-cached)\n",
+                           H2O_SEND_ERROR_KEEP_HEADERS);
+    return 0;
+}
+
+static int wants_only_cached(const kve_cache_req_t *st)
+{
+    return (st->req_cc.flags & KVE_CC_ONLY_IF_CACHED) != 0;
 }
 
 /* --- revalidation --- */
@@ -325,20 +405,29 @@ static void decide(kve_cache_req_t *st)
     if (st->stage == 0 && st->raw[KVE_CACHE_RAW_INDEX] != NULL &&
         kve_cache_index_decode(st->raw[KVE_CACHE_RAW_INDEX], st->raw_len[KVE_CACHE_RAW_INDEX], &st->gen, &st->vary) == 0) {
         st->has_index = 1;
+        st->index_count = kve_cache_index_count(st->raw[KVE_CACHE_RAW_INDEX], st->raw_len[KVE_CACHE_RAW_INDEX]);
         if (lookup_variant(st) != 0) {
             kve_cache__count(st->req, st->self->metrics_route, KVE_METRICS_CACHE_STORE_ERRORS, 1);
             st->may_store = 0;
-            forward(st, "bypass", "store-unavailable", 0);
+            if (wants_only_cached(st))
+                only_if_cached(st, "store-unavailable");
+            else
+                forward(st, "bypass", "store-unavailable", 0);
         }
         return;
     }
     if (!read_object(st)) {
         const char *fwd = st->has_index ? "vary-miss" : "uri-miss";
-        if (kve_cache__coalesce(st, fwd) != 0)
+        if (wants_only_cached(st))
+            only_if_cached(st, fwd);
+        else if (kve_cache__coalesce(st, fwd) != 0)
             forward(st, fwd, NULL, 0);
         return;
     }
     st->have_head = 1;
+    if (st->self->mem != NULL)
+        kve_cache__mem_keep(st, &st->head, h2o_iovec_init(st->raw[KVE_CACHE_RAW_BODY] + KVE_CACHE_ID_LEN, st->head.body_len),
+                            st->gen, st->vary, st->has_index);
     age = kve_cache_current_age(st->head.initial_age, st->head.response_time, now);
     switch (kve_cache_use(&st->head.fresh, age, &st->req_cc)) {
     case KVE_CACHE_USE_FRESH:
@@ -354,7 +443,9 @@ static void decide(kve_cache_req_t *st)
         }
         /* fallthrough */
     default: /* stale-while-revalidate's background refresh comes later: validate now */
-        if (kve_cache__coalesce(st, "stale") != 0)
+        if (wants_only_cached(st))
+            only_if_cached(st, "stale");
+        else if (kve_cache__coalesce(st, "stale") != 0)
             revalidate(st);
         break;
     }
@@ -382,8 +473,12 @@ static void on_lookup_done(void *data, const kve_kv_batch_result_t *result)
     KVE_CHECK_OBJ(st, KVE_CACHE_REQ_MAGIC);
     st->batch = NULL;
     if (st->lookup_err != 0 || result->err != 0) {
+        const char *why = store_failure(st->lookup_err != 0 ? st->lookup_err : result->err);
         kve_cache__count(st->req, st->self->metrics_route, KVE_METRICS_CACHE_STORE_ERRORS, 1);
-        forward(st, "bypass", store_failure(st->lookup_err != 0 ? st->lookup_err : result->err), 0);
+        if (wants_only_cached(st))
+            only_if_cached(st, why);
+        else
+            forward(st, "bypass", why, 0);
         return;
     }
     decide(st);
@@ -450,10 +545,13 @@ static void on_context_dispose(h2o_handler_t *self, h2o_context_t *ctx)
 static int on_req(h2o_handler_t *_self, h2o_req_t *req)
 {
     kve_cache_handler_t *self = (void *)_self;
+    const kve_cache_bypass_t *rule;
     kve_cache_req_t *st = h2o_mem_alloc_shared(&req->pool, sizeof(*st), on_dispose);
+    h2o_iovec_t enc;
 
     memset(st, 0, sizeof(*st));
     st->magic = KVE_CACHE_REQ_MAGIC;
+    st->upstream_date = KVE_CACHE_TIME_NONE;
     st->req = req;
     st->self = self;
     *h2o_req_getenv(req, H2O_STRLIT(KVE_CACHE_ENV), 1) = h2o_iovec_init((char *)st, 0);
@@ -466,20 +564,43 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
         return -1;
     }
     kve_cc_parse_request(&st->req_cc, req->headers.entries, req->headers.size);
+    if (self->conf->bypass.size != 0 && (rule = kve_cache_bypass_match(self->conf->bypass.entries, self->conf->bypass.size,
+                                                                       req->headers.entries, req->headers.size)) != NULL) {
+        kve_cache_bypass_detail(rule, st->detail_buf, sizeof(st->detail_buf));
+        if (wants_only_cached(st)) /* no stored response may be used, and the client wants no upstream request */
+            return only_if_cached(st, st->detail_buf);
+        return forward(st, "bypass", st->detail_buf, 1); /* may_store stays 0: the response is not stored */
+    }
     st->has_authorization = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1) != -1;
     reduce_accept_encoding(req);
-    if (kve_cache__primary(self, req, req->input.path, st->primary) != 0)
-        return forward(st, "bypass", "key", 1);
+    if (self->mem != NULL) {
+        kve_cache_mem_route_start(self->mem_route, kve_server_thread(req->conn->ctx));
+        st->mem_epoch = kve_cache_mem_epoch(self->mem);
+        if (kve_cache__mem_key(st, &st->mem_key.enc) != 0)
+            return wants_only_cached(st) ? only_if_cached(st, "key") : forward(st, "bypass", "key", 1);
+        st->mem_key.hash = kve_cache_mem_hash(self->mem, st->mem_key.enc.base, st->mem_key.enc.len);
+        if (kve_cache__mem_serve(st))
+            return 0;
+        st->mem_key.enc = h2o_strdup(&req->pool, st->mem_key.enc.base, st->mem_key.enc.len); /* for the inserts to come */
+    }
+    if (kve_cache__key(self, req, req->input.path, &enc) != 0)
+        return wants_only_cached(st) ? only_if_cached(st, "key") : forward(st, "bypass", "key", 1);
+    kve_cache_key_hash(enc.base, enc.len, st->primary);
+    if (self->conf->debug) /* Cache-Status key= (cache.debug) */
+        st->status_key = kve_cache_status_key(&req->pool, enc.base, enc.len);
     if (lookup(st) != 0) {
         kve_cache__count(req, self->metrics_route, KVE_METRICS_CACHE_STORE_ERRORS, 1);
-        return forward(st, "bypass", "store-unavailable", 1);
+        return wants_only_cached(st) ? only_if_cached(st, "store-unavailable") : forward(st, "bypass", "store-unavailable", 1);
     }
     return 0;
 }
 
-static void on_handler_dispose(h2o_handler_t *self)
+static void on_handler_dispose(h2o_handler_t *_self)
 {
-    kve_cache__refresh_dispose((kve_cache_handler_t *)self);
+    kve_cache_handler_t *self = (void *)_self;
+    kve_cache__refresh_dispose(self);
+    if (self->mem_route != NULL)
+        kve_cache_mem_route_dispose(self->mem_route);
 }
 
 void kve_cache_register(h2o_pathconf_t *pathconf, const kve_cache_conf_t *conf, const kve_cache_upstream_t *upstream)
@@ -504,6 +625,9 @@ void kve_cache_register(h2o_pathconf_t *pathconf, const kve_cache_conf_t *conf, 
                                       .stale_while_revalidate = (int64_t)(conf->stale_while_revalidate_ms / 1000),
                                       .stale_if_error = (int64_t)(conf->stale_if_error_ms / 1000),
                                       .store_set_cookie = conf->store_set_cookie};
+    if (conf->targeted_field != NULL && conf->targeted_field[0] != '\0')
+        self->targeted = h2o_iovec_init(conf->targeted_field, strlen(conf->targeted_field));
+    kve_cache_upstream_observe();
     self->metrics_route = kve_cache__metrics_route(conf->route != NULL ? conf->route : "?");
     if (conf->tag_header != NULL && conf->tag_header[0] != '\0') {
         /* h2o_lcstris() wants the name it compares with in lower case */
@@ -514,5 +638,9 @@ void kve_cache_register(h2o_pathconf_t *pathconf, const kve_cache_conf_t *conf, 
         self->tag_comma = kve_cache_tags_comma(self->tag_header.base, self->tag_header.len);
     }
     kve_cache__refresh_init(self, upstream);
+    if (conf->memory != 0) {
+        self->mem_route = kve_cache_mem_route_register(conf, pathconf->path);
+        self->mem = kve_cache_mem_route_tier(self->mem_route);
+    }
     kve_cache__register_filter(pathconf);
 }

@@ -14,6 +14,7 @@
 #include "handlers/cache_control.h"
 #include "handlers/cache_freshness.h"
 #include "handlers/cache_key.h"
+#include "handlers/cache_memory.h"
 #include "handlers/cache_record.h"
 #include "handlers/cache_refresh.h"
 #include "proxy/buf.h"
@@ -31,11 +32,16 @@ typedef struct st_kve_cache_handler_t {
     const kve_cache_conf_t *conf;
     kve_cache_key_conf_t key;
     kve_cache_rules_t rules;
+    /** the operator's targeted field (lower case; {NULL, 0}: none) */
+    h2o_iovec_t targeted;
     /** background refreshes (cache_refresh.c): the route's upstream (NULL: none), its path, Host, the lock's TTL */
     struct st_kve_httpclient_upstream_t *upstream;
     h2o_iovec_t upstream_path;
     int preserve_host;
     uint64_t refresh_lock_ms;
+    /** the route's memory tier (NULL: `memory: 0`), and its registration (handlers/cache_memory_sync.h) */
+    kve_cache_mem_t *mem;
+    struct st_kve_cache_mem_route_t *mem_route;
     /** the route's metrics series (handlers/cache_stats.h) */
     size_t metrics_route;
     /** the tag field's name in lower case (in tag_header_lc), and whether it lists tags with commas (handlers/cache_tags.h) */
@@ -94,6 +100,18 @@ typedef struct st_kve_cache_req_t {
     const char *fill_gen;
     uint8_t fill_variant[KVE_CACHE_HASH_LEN];
     uint64_t fill_ttl_ms;
+    /** what h2o's proxy drops from the upstream head (handlers/cache_upstream.h): its Date (KVE_CACHE_TIME_NONE:
+     * none), and its Connection lines joined ({NULL, 0}: none; pool memory) */
+    int64_t upstream_date;
+    h2o_iovec_t upstream_connection;
+    /** an upstream head was read (0 with a response h2o made itself: connect error, timeout, a refused head) */
+    int upstream_seen;
+    /** Cache-Status `key=` (an sf-string, pool memory; {NULL, 0} unless cache.debug) */
+    h2o_iovec_t status_key;
+    /** the variants counted by the index found, and the count the fill writes (cache.max_variants) */
+    uint64_t index_count, fill_count;
+    /** storage for a `detail` built per request */
+    char detail_buf[64];
     /** coalescing (cache_coalesce.c): the entry this request leads or polls for, or the waiter it is */
     kve_coal_entry_t *coal;
     int coal_role;
@@ -111,6 +129,12 @@ typedef struct st_kve_cache_req_t {
     int stale_served;
     /** served stale in place of an upstream error (stale-if-error; for the metrics) */
     int stale_on_error;
+    /** the memory tier: the object being sent from it (a reference, released with the request), and the tier's
+     * epoch when the request started (objects read or fetched since go into the tier only if it is unchanged) */
+    kve_cache_mem_obj_t *mem_obj;
+    uint64_t mem_epoch;
+    /** the key in the memory tier (its encoding in the request's pool once the tier missed) */
+    kve_cache_mem_key_t mem_key;
     /** the response's tags were refused (why, for Cache-Status detail), or NULL; the accepted ones are in fill.tags */
     const char *tags_refused;
 } kve_cache_req_t;
@@ -123,6 +147,18 @@ kve_cache_req_t *kve_cache__state(h2o_req_t *req);
 
 /** Registers the output filter on `pathconf`. */
 void kve_cache__register_filter(h2o_pathconf_t *pathconf);
+
+/**
+ * One of the thread's two buffers (`which`: 0 the key, 1 a variant's key), emptied, for an encoding used at once
+ * (overwritten by the thread's next use of the same buffer).
+ */
+kve_buf_t *kve_cache__thread_buf(int which);
+
+/**
+ * The primary key encoding of a GET of `path` on the request's scheme and host, in a buffer of the thread's that the
+ * next call on the thread overwrites. Returns 0, or -1 (not cacheable).
+ */
+int kve_cache__key(kve_cache_handler_t *self, h2o_req_t *req, h2o_iovec_t path, h2o_iovec_t *enc);
 
 /** The primary key hash of a GET of `path` on the request's scheme and host. Returns 0, or -1 (not cacheable). */
 int kve_cache__primary(kve_cache_handler_t *self, h2o_req_t *req, h2o_iovec_t path, uint8_t out[KVE_CACHE_HASH_LEN]);
@@ -138,6 +174,9 @@ uint64_t kve_cache__ttl_ms(const kve_cache_fresh_t *f, int64_t age, int has_vali
 
 /** Adds the Cache-Status member `fmt` (after "kvedge; ") to the response. */
 void kve_cache__add_status(h2o_req_t *req, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/** Whether response field `name` stays with the cache: the route's targeted field and Surrogate-Control. */
+int kve_cache__own_field(const kve_cache_handler_t *self, h2o_iovec_t name);
 
 /** Adds `Age: <age>` to the response. */
 void kve_cache__add_age(h2o_req_t *req, int64_t age);
@@ -160,6 +199,7 @@ typedef struct st_kve_cache_object_t {
     const kve_cache_head_t *head; /* body_len set */
     h2o_iovec_t body;             /* "<id><bytes>" */
     uint64_t ttl_ms;
+    uint64_t variants; /* with a variant: the variants its index counts (cache.max_variants); 0: not counted */
     /** the route (its tag sets, cache_tags.h) and the counters of the thread that stores it (cache_stats.h) */
     const kve_cache_handler_t *self;
     kve_metrics_thread_t *metrics;
@@ -181,6 +221,23 @@ void kve_cache__store_head(kve_kv_t *kv, kve_coal_entry_t *coal, const uint8_t *
 
 /** The stored fields of `stored` updated with those of a 304's `up` (RFC 9111 §3.2), into `out` (from `pool`). */
 void kve_cache__merge_headers(h2o_mem_pool_t *pool, const kve_cache_head_t *stored, const h2o_headers_t *up, kve_cache_head_t *out);
+/**
+ * The request's key in the memory tier, in kve_cache__thread_buf(0): the primary key's encoding, or, when the route's
+ * key has no header fields or cookies (it then depends on the scheme, the authority and the path alone), those
+ * three as sent (cheaper; forms that normalise to one key are separate entries of one primary key). Returns 0, or
+ * -1 (not cacheable).
+ */
+int kve_cache__mem_key(kve_cache_req_t *st, h2o_iovec_t *key);
+
+/** Answers the request from the memory tier when it holds a fresh object for it. Returns 1 if it did, else 0. */
+int kve_cache__mem_serve(kve_cache_req_t *st);
+
+/**
+ * Puts a copy of the object (`head`, `body`; the request's variant of index `gen`/`vary` when `is_variant`) into the
+ * route's memory tier if it has one and the object is fresh (no-op otherwise).
+ */
+void kve_cache__mem_keep(kve_cache_req_t *st, const kve_cache_head_t *head, h2o_iovec_t body, const char *gen, h2o_iovec_t vary,
+                         int is_variant);
 
 /** The link to the route's store on the request's thread (NULL: none). */
 kve_kv_t *kve_cache__link(kve_cache_handler_t *self, h2o_req_t *req);

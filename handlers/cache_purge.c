@@ -8,6 +8,7 @@
  */
 #include "handlers/cache_purge.h"
 #include "handlers/bearer.h"
+#include "handlers/cache_memory_sync.h"
 #include "handlers/cache_record.h"
 #include "handlers/cache_stats.h"
 #include "handlers/cache_tags.h"
@@ -71,6 +72,8 @@ typedef struct st_purge_t {
     /** the page of members being purged, in store `store` */
     member_t *page;
     size_t num_page, cap_page, store;
+    /** the route of a URL or route purge (NULL: a tag purge), for the memory tiers */
+    const kve_route_conf_t *route;
     /** a URL purge: the URL's key and store; whether its index and variant set are gone (hard) */
     int is_url, url_done;
     /** the page came from SSCAN on targets[cur] (else it is the URL's own object) */
@@ -133,9 +136,23 @@ static int send_error(h2o_req_t *req, int status, const char *msg)
     return 0;
 }
 
+/* the memory tiers (handlers/cache_memory_sync.h), once the store's objects are gone or marked: their copies are fresh */
+static void evict_memory(purge_t *p)
+{
+    kve_thread_t *thread = kve_server_thread(p->req->conn->ctx);
+    if (p->is_url)
+        kve_cache_mem_evict_key(thread, p->route->cache.store_id, p->primary);
+    else if (p->route != NULL)
+        kve_cache_mem_evict_route(thread, &p->route->cache);
+    else
+        for (size_t s = 0; s != p->self->num_stores; ++s)
+            kve_cache_mem_evict_store(thread, p->self->stores[s]);
+}
+
 static void finish(purge_t *p)
 {
     char body[256];
+    evict_memory(p);
     if (p->purged != 0)
         kve_cache__count(p->req, p->metrics_route, p->counter, p->purged);
     if (p->err != 0) {
@@ -545,6 +562,7 @@ static int start_url(purge_handler_t *self, h2o_req_t *req, const kve_cache_purg
     kve_cache_key_hash(enc.base, enc.len, p->primary);
     kve_buf_dispose(&enc);
     p->is_url = 1;
+    p->route = route;
     p->metrics_route = self->route_series[route - self->routes];
     p->store = p->targets[0].store = route->cache.store_id;
     kve_cache_key_name(p->targets[0].key, sizeof(p->targets[0].key), h2o_iovec_init("", 0), p->primary, NULL, "s");
@@ -578,6 +596,7 @@ static int start_route(purge_handler_t *self, h2o_req_t *req, const kve_cache_pu
     if (route == NULL)
         return send_error(req, 404, "route: no cached route has this path");
     p = new_purge(self, req, q->soft, 1);
+    p->route = route;
     p->metrics_route = self->route_series[route - self->routes];
     p->targets[0].store = route->cache.store_id;
     kve_cache_set_key(p->targets[0].key, sizeof(p->targets[0].key), h2o_iovec_init("", 0), KVE_CACHE_SET_ROUTE, route->path,

@@ -66,11 +66,12 @@ void kve_cache_purge_register(h2o_pathconf_t *pathconf, const char *token, const
                               size_t metrics_route);
 
 /**
- * THE MEMORY TIER HOOKS HERE. Every purge calls it on the thread that runs the purge, once per object it deleted or
- * marked stale in store `store` (an id of the configuration's stores), whether or not the store still had it:
- * `primary` is the URL's key hash (handlers/cache_key.h), `variant` the variant's hash, or NULL for the URL's own
- * object AND every variant of the URL (a URL purge calls it once so); `soft`: the object was marked stale (the memory
- * tier must drop it or treat it as stale from now on). Its body here does nothing.
+ * THE MEMORY TIER HOOKS HERE, per object (a purge also evicts the memory tiers when it ends: the URL, the route's
+ * tier, or every tier on the stores a tag purge walked, handlers/cache_memory_sync.h). Every purge calls it on the thread that runs
+ * the purge, once per object it deleted or marked stale in store `store` (an id of the configuration's stores), whether or not the
+ * store still had it: `primary` is the URL's key hash (handlers/cache_key.h), `variant` the variant's hash, or NULL for the URL's
+ * own object AND every variant of the URL (a URL purge calls it once so); `soft`: the object was marked stale (the memory tier must
+ * drop it or treat it as stale from now on). Its body here does nothing.
  */
 void kve_cache__purged(size_t store, const uint8_t primary[KVE_CACHE_HASH_LEN], const uint8_t *variant, int soft);
 
