@@ -348,3 +348,23 @@ test('issue 8: an object stored by a stale-while-revalidate background refresh k
         assertStatus(await get(k, '/api/swr1/a'), /fwd=uri-miss/);
     });
 });
+
+test('issue 8: a purge also evicts the memory tier: after a URL, tag or route purge the next request misses', async () => {
+    const k = await startKvedge({
+        threads: 1,
+        redis: redis.url,
+        admin: { token: ADMIN },
+        routes: [{ path: '/api', upstream: `${origin.url}/`, cache: { memory: '1MiB' } }],
+    });
+    try {
+        for (const [query, path] of [['url=URL', '/api/t/m1?tags=mem'], ['tag=mem', '/api/t/m2?tags=mem'], ['route=/api', '/api/t/m3']]) {
+            await stored(k, path);
+            await waitFor(async () => /detail=memory/.test((await get(k, path)).headers['cache-status']), { timeoutMs: 5000, message: `${path} in memory` });
+            const q = query === 'url=URL' ? `url=${encodeURIComponent(`${k.url}${path}`)}` : query;
+            assert.equal((await purge(k, q)).status, 200);
+            assertStatus(await get(k, path), /fwd=uri-miss/);
+        }
+    } finally {
+        assertCleanExit(await k.stop());
+    }
+});
