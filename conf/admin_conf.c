@@ -13,7 +13,7 @@ int kve_config__check_admin(kve_conf_t *conf, const kve_node_t *node, void *obj)
 
 const kve_directive_t kve_config__admin_directives[] = {
     {"path", KVE_T_STRING, KVE_FIELD(kve_admin_conf_t, path), .min = 1, .max = 256, .dflt = "/",
-     .doc = "prefix of /healthz, /readyz and /metrics"},
+     .doc = "prefix of /healthz, /readyz, /metrics and (when a route caches) /purge"},
     {"token", KVE_T_STRING, KVE_FIELD(kve_admin_conf_t, token), KVE_F_SECRET, 16, 4096,
      .doc = "require Authorization: Bearer <token> (at least 16 bytes; or token_file)"},
     {"ready_timeout", KVE_T_DURATION, KVE_FIELD(kve_admin_conf_t, ready_timeout_ms), 0, 10, 60 * SEC, "1s",

@@ -52,7 +52,9 @@ static const char *const query_modes[] = {"as_sent", "sorted", "ignore", NULL};
      .doc = "grace on top of a response's stale-if-error: a stale object is served when the upstream fails "         \
             "(connect error, timeout, 5xx)"},                                                                                                 \
     {"memory", KVE_T_SIZE, KVE_FIELD(type, memory), 0, 0, 64 * GIB, "0",                                             \
-     .doc = "bytes of the route's in-process tier of hot objects, shared by the threads (0: off; see docs)"}
+     .doc = "bytes of the route's in-process tier of hot objects, shared by the threads (0: off; see docs)"},        \
+    {"tag_header", KVE_T_STRING, KVE_FIELD(type, tag_header), 0, 1, 64, "Surrogate-Key",                             \
+     .doc = "response field with the object's purge tags (never sent to clients; *Cache-Tag fields: commas)"}
 /* clang-format on */
 
 static const kve_directive_t key_directives[] = {
@@ -147,6 +149,12 @@ int kve_config__check_cache(kve_conf_t *conf, const kve_node_t *node, void *obj)
             return -1;
         }
     }
+    if (cache->tag_header != NULL && strspn(cache->tag_header, "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz"
+                                                               "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != strlen(cache->tag_header)) {
+        kve_conf_error(conf, kve_conf_origin_node(conf, &cache->tag_header, node), "tag_header: \"%s\" is not a header field name",
+                       cache->tag_header);
+        return -1;
+    }
     return 0;
 }
 
@@ -172,6 +180,7 @@ int kve_config__resolve_cache_stores(kve_conf_t *conf, kve_config_t *cfg)
         char what[64];
         if (!cache->present || !cache->enabled)
             continue;
+        cache->route = cfg->routes.entries[i].path;
         if (routes != NULL && routes->type == KVE_NODE_SEQUENCE && i < routes->u.sequence.size)
             at = kve_config__at_key(routes->u.sequence.items[i], "cache");
         snprintf(what, sizeof(what), "routes[%zu].cache.store", i);

@@ -13,6 +13,7 @@
  */
 #include "conf/config.h"
 #include "conf/config_internal.h"
+#include "handlers/cache_purge.h"
 #include "handlers/limits.h"
 #include "proxy/common.h"
 #include "proxy/metrics.h"
@@ -54,14 +55,27 @@ int kve_config__same_path(const char *a, const char *b)
     return alen == blen && memcmp(a, b, alen) == 0;
 }
 
+/* the admin endpoint <admin.path>/purge (handlers/cache_purge.h) has this index; it is served when a route caches */
+#define PURGE_INDEX KVE_ARRAY_SIZE(admin_endpoints)
+
+static int any_route_cached(const kve_config_t *cfg)
+{
+    for (size_t i = 0; i != cfg->routes.size; ++i)
+        if (cfg->routes.entries[i].cache.present && cfg->routes.entries[i].cache.enabled)
+            return 1;
+    return 0;
+}
+
 kve_served_path_t *kve_config__served_paths(const kve_config_t *cfg, size_t *count)
 {
     const char *prefix = strcmp(cfg->admin.path, "/") == 0 ? "" : cfg->admin.path;
-    kve_served_path_t *paths = kve_malloc((KVE_ARRAY_SIZE(admin_endpoints) + 1 + cfg->routes.size) * sizeof(*paths));
+    kve_served_path_t *paths = kve_malloc((KVE_ARRAY_SIZE(admin_endpoints) + 2 + cfg->routes.size) * sizeof(*paths));
     size_t n = 0, i;
 
     for (i = 0; i != KVE_ARRAY_SIZE(admin_endpoints); ++i)
         paths[n++] = (kve_served_path_t){0, format("%s/%s", prefix, admin_endpoints[i].name), KVE_SERVED_ADMIN, i};
+    if (any_route_cached(cfg))
+        paths[n++] = (kve_served_path_t){0, format("%s/purge", prefix), KVE_SERVED_ADMIN, PURGE_INDEX};
     if (cfg->kv_enabled)
         paths[n++] = (kve_served_path_t){cfg->kv.listen.size != 0 ? 1 : 0, kve_strdup(cfg->kv.path), KVE_SERVED_KV, 0};
     for (i = 0; i != cfg->routes.size; ++i)
@@ -135,7 +149,11 @@ static int register_served(const kve_config_t *cfg, kve_server_t *server, const 
     free(route);
     switch (p->kind) {
     case KVE_SERVED_ADMIN:
-        kve_admin_register(pathconf, admin_endpoints[p->index].endpoint, &cfg->admin, sources);
+        if (p->index == PURGE_INDEX)
+            kve_cache_purge_register(pathconf, cfg->admin.token, cfg->routes.entries, cfg->routes.size,
+                                     kve_metrics_route_id("admin"));
+        else
+            kve_admin_register(pathconf, admin_endpoints[p->index].endpoint, &cfg->admin, sources);
         break;
     case KVE_SERVED_KV:
         kve_rest_register(pathconf, &cfg->kv);

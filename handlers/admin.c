@@ -228,5 +228,6 @@ static void render_metrics(const kve_admin_sources_t *src, kve_buf_t *buf)
     for (i = 0; i != n && i != KVE_ARRAY_SIZE(threads); ++i)
         threads[i] = kve_server_get_thread(src->server, i)->metrics;
     kve_metrics_render_requests(buf, threads, i);
+    kve_metrics_render_cache(buf, threads, i);
     render_kv(buf, src->server);
 }

@@ -10,6 +10,8 @@
 #include "handlers/cache_conditional.h"
 #include "handlers/cache_headers.h"
 #include "handlers/cache_response.h"
+#include "handlers/cache_stats.h"
+#include "handlers/cache_tags.h"
 #include "handlers/cache_vary.h"
 #include "handlers/cache_enc.h"
 #include "handlers/cache_surrogate.h"
@@ -251,6 +253,10 @@ static void serve_hit(kve_cache_req_t *st, int64_t age, int64_t now)
     kve_cache_resp_parse(&r, st->head.status, st->head.headers, st->head.num_headers, st->self->targeted, now);
     not_modified = kve_cache_not_modified(req->headers.entries, req->headers.size, r.etag, r.last_modified, r.date, now);
     st->phase = KVE_CACHE_PHASE_HIT;
+    kve_cache__outcome(req, st->self->metrics_route,
+                       st->coal_relookup                          ? KVE_CACHE_OUTCOME_COALESCED
+                       : kve_cache_ttl(&st->head.fresh, age) <= 0 ? KVE_CACHE_OUTCOME_STALE
+                                                                  : KVE_CACHE_OUTCOME_HIT);
     req->res.status = not_modified ? 304 : st->head.status;
     req->res.reason = kve_cache__reason(req->res.status);
     add_stored_headers(st, req, &st->head, not_modified);
@@ -401,6 +407,7 @@ static void decide(kve_cache_req_t *st)
         st->has_index = 1;
         st->index_count = kve_cache_index_count(st->raw[KVE_CACHE_RAW_INDEX], st->raw_len[KVE_CACHE_RAW_INDEX]);
         if (lookup_variant(st) != 0) {
+            kve_cache__count(st->req, st->self->metrics_route, KVE_METRICS_CACHE_STORE_ERRORS, 1);
             st->may_store = 0;
             if (wants_only_cached(st))
                 only_if_cached(st, "store-unavailable");
@@ -467,6 +474,7 @@ static void on_lookup_done(void *data, const kve_kv_batch_result_t *result)
     st->batch = NULL;
     if (st->lookup_err != 0 || result->err != 0) {
         const char *why = store_failure(st->lookup_err != 0 ? st->lookup_err : result->err);
+        kve_cache__count(st->req, st->self->metrics_route, KVE_METRICS_CACHE_STORE_ERRORS, 1);
         if (wants_only_cached(st))
             only_if_cached(st, why);
         else
@@ -580,8 +588,10 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
     kve_cache_key_hash(enc.base, enc.len, st->primary);
     if (self->conf->debug) /* Cache-Status key= (cache.debug) */
         st->status_key = kve_cache_status_key(&req->pool, enc.base, enc.len);
-    if (lookup(st) != 0)
+    if (lookup(st) != 0) {
+        kve_cache__count(req, self->metrics_route, KVE_METRICS_CACHE_STORE_ERRORS, 1);
         return wants_only_cached(st) ? only_if_cached(st, "store-unavailable") : forward(st, "bypass", "store-unavailable", 1);
+    }
     return 0;
 }
 
@@ -618,6 +628,15 @@ void kve_cache_register(h2o_pathconf_t *pathconf, const kve_cache_conf_t *conf, 
     if (conf->targeted_field != NULL && conf->targeted_field[0] != '\0')
         self->targeted = h2o_iovec_init(conf->targeted_field, strlen(conf->targeted_field));
     kve_cache_upstream_observe();
+    self->metrics_route = kve_cache__metrics_route(conf->route != NULL ? conf->route : "?");
+    if (conf->tag_header != NULL && conf->tag_header[0] != '\0') {
+        /* h2o_lcstris() wants the name it compares with in lower case */
+        size_t len = KVE_MIN(strlen(conf->tag_header), sizeof(self->tag_header_lc));
+        memcpy(self->tag_header_lc, conf->tag_header, len);
+        h2o_strtolower(self->tag_header_lc, len);
+        self->tag_header = h2o_iovec_init(self->tag_header_lc, len);
+        self->tag_comma = kve_cache_tags_comma(self->tag_header.base, self->tag_header.len);
+    }
     kve_cache__refresh_init(self, upstream);
     if (conf->memory != 0) {
         self->mem_route = kve_cache_mem_route_register(conf, pathconf->path);

@@ -66,6 +66,10 @@ typedef struct st_kve_cache_conf_t {
     uint64_t stale_if_error_ms;
     /** bytes of the route's memory tier (0: none; handlers/cache_memory.h) */
     uint64_t memory;
+    /** the response field naming the object's purge tags (handlers/cache_tags.h) */
+    char *tag_header;
+    /** the route's path (borrowed from the route; set with store_id): its implicit tag and its metrics series */
+    const char *route;
 } kve_cache_conf_t;
 
 /**

@@ -17,12 +17,15 @@
 #include "handlers/cache_invalidate.h"
 #include "handlers/cache_memory_sync.h"
 #include "handlers/cache_response.h"
+#include "handlers/cache_stats.h"
 #include "handlers/cache_storable.h"
+#include "handlers/cache_tags.h"
 #include "handlers/cache_upstream.h"
 #include "handlers/cache_vary.h"
 #include "proxy/common.h"
 #include "proxy/err.h"
 #include "proxy/log.h"
+#include "proxy/server.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -41,12 +44,6 @@ static void on_write_reply(void *data, size_t i, int err, const kve_kv_reply_t *
 {
 }
 
-static void on_write_done(void *data, const kve_kv_batch_result_t *result)
-{
-    if (result->err != 0)
-        kve_log(KVE_LOG_DEBUG, "cache", "%s failed: %s", (const char *)data, kve_strerror(result->err));
-}
-
 /* one command of up to 6 arguments */
 typedef struct st_cmd_t {
     const char *argv[6];
@@ -60,9 +57,9 @@ static void arg(cmd_t *c, const char *p, size_t len)
     c->argv[c->argc] = p, c->argvlen[c->argc++] = len;
 }
 
-/* a store batch that releases a coalescing group once applied */
+/* a store batch's completion: its counters (kve_cache__store_ctx), and a coalescing group released once applied */
 typedef struct st_coal_write_t {
-    const char *what;
+    void *stats;
     kve_coal_entry_t *coal;
     int failed;
 } coal_write_t;
@@ -77,39 +74,53 @@ static void on_coal_write_reply(void *data, size_t i, int err, const kve_kv_repl
 static void on_coal_write_done(void *data, const kve_kv_batch_result_t *result)
 {
     coal_write_t *w = data;
-    on_write_done((void *)w->what, result);
+    kve_cache__store_done(w->stats, result);
     kve_cache__coalesce_finish(w->coal, result->err != 0 || w->failed ? KVE_COAL_FAILED : KVE_COAL_STORED);
     free(w);
 }
 
-/* sends a write batch; a coalescing group `coal` (or NULL) is released once it is applied (or failed) */
-static void send_batch(kve_kv_t *kv, kve_coal_entry_t *coal, cmd_t *cmds, size_t n, unsigned flags, const char *what)
+/*
+ * Sends the commands `sets` (NULL: none) then `cmds` as one batch, counted by `stats` (kve_cache__store_ctx; taken); a
+ * coalescing group `coal` (or NULL) is released once it is applied (or failed)
+ */
+static void send_batch(kve_kv_t *kv, kve_coal_entry_t *coal, cmd_t *cmds, size_t n, const kve_cache_set_writes_t *sets,
+                       unsigned flags, void *stats)
 {
-    kve_kv_command_t kc[8];
+    kve_kv_command_t small[8], *kc = small;
     kve_kv_batch_opts_t opts = {.flags = flags};
+    size_t nsets = sets != NULL ? sets->n : 0;
     coal_write_t *cw = NULL;
     int err;
 
-    KVE_ASSERT(n <= KVE_ARRAY_SIZE(kc));
+    if (n + nsets > KVE_ARRAY_SIZE(small))
+        kc = kve_malloc((n + nsets) * sizeof(*kc));
+    for (size_t i = 0; i != nsets; ++i)
+        kc[i] = sets->cmds[i];
     for (size_t i = 0; i != n; ++i)
-        kc[i] = KVE_KV_COMMAND(cmds[i].argc, cmds[i].argv, cmds[i].argvlen);
+        kc[nsets + i] = KVE_KV_COMMAND(cmds[i].argc, cmds[i].argv, cmds[i].argvlen);
     if (coal != NULL && (cw = calloc(1, sizeof(*cw))) != NULL)
-        cw->what = what, cw->coal = coal;
+        cw->stats = stats, cw->coal = coal;
+    /* the batch copies every argument: the request and `kc` may be gone when it ends */
     if (kv == NULL ||
-        kve_kv_batch(kv, kc, n, &opts, cw != NULL ? on_coal_write_reply : on_write_reply,
-                     cw != NULL ? on_coal_write_done : on_write_done, cw != NULL ? (void *)cw : (void *)what, &err) == NULL) {
-        kve_log(KVE_LOG_DEBUG, "cache", "%s not sent: the store is unavailable", what);
+        kve_kv_batch(kv, kc, n + nsets, &opts, cw != NULL ? on_coal_write_reply : on_write_reply,
+                     cw != NULL ? on_coal_write_done : kve_cache__store_done, cw != NULL ? (void *)cw : stats, &err) == NULL) {
+        kve_cache__store_not_sent(stats);
         free(cw);
         kve_cache__coalesce_finish(coal, KVE_COAL_FAILED);
     } else if (coal != NULL && cw == NULL) {
         kve_cache__coalesce_finish(coal, KVE_COAL_FAILED);
     }
+    if (kc != small)
+        free(kc);
 }
 
-static void send_writes(h2o_req_t *req, kve_cache_req_t *st, cmd_t *cmds, size_t n, unsigned flags, const char *what)
+/* `bytes`: the body bytes of the object the batch stores (counted when it succeeds), UINT64_MAX for other writes */
+static void send_writes(h2o_req_t *req, kve_cache_req_t *st, cmd_t *cmds, size_t n, const kve_cache_set_writes_t *sets,
+                        unsigned flags, const char *what, uint64_t bytes)
 {
     /* a leader's group waits for this batch */
-    send_batch(kve_cache__link(st->self, req), kve_cache__coalesce_take(st), cmds, n, flags, what);
+    send_batch(kve_cache__link(st->self, req), kve_cache__coalesce_take(st), cmds, n, sets, flags,
+               kve_cache__store_ctx(kve_server_thread(req->conn->ctx)->metrics, st->self->metrics_route, what, bytes));
 }
 
 /* --- storing --- */
@@ -120,6 +131,7 @@ void kve_cache__store_object(kve_kv_t *kv, kve_coal_entry_t *coal, const kve_cac
     h2o_iovec_t ns = h2o_iovec_init("", 0);
     const uint8_t *variant = o->variant;
     kve_buf_t head = KVE_BUF_INIT, index = KVE_BUF_INIT;
+    kve_cache_set_writes_t sets;
     cmd_t cmds[6] = {{{NULL}}};
     size_t n = 0;
     int ttl_len = snprintf(ttl, sizeof(ttl), "%" PRIu64, o->ttl_ms);
@@ -150,7 +162,11 @@ void kve_cache__store_object(kve_kv_t *kv, kve_coal_entry_t *coal, const kve_cac
         arg(&cmds[n], KVE_STRLIT("PX")), arg(&cmds[n++], ttl, (size_t)ttl_len);
     arg(&cmds[n], KVE_STRLIT("SET")), arg(&cmds[n], h, strlen(h)), arg(&cmds[n], head.base, head.len),
         arg(&cmds[n], KVE_STRLIT("PX")), arg(&cmds[n++], ttl, (size_t)ttl_len);
-    send_batch(kv, coal, cmds, n, KVE_KV_BATCH_ATOMIC, "cache store");
+    /* the object's tag, route and variant sets, in the same atomic batch (cache_tags.h) */
+    kve_cache_set_writes_init(&sets, ns, o->primary, variant, o->ttl_ms, o->self->conf->route, o->head->tags);
+    send_batch(kv, coal, cmds, n, &sets, KVE_KV_BATCH_ATOMIC,
+               kve_cache__store_ctx(o->metrics, o->self->metrics_route, "cache store", o->head->body_len));
+    kve_cache_set_writes_dispose(&sets);
     kve_buf_dispose(&head);
     kve_buf_dispose(&index);
 }
@@ -160,7 +176,8 @@ static void commit(h2o_req_t *req, kve_cache_req_t *st)
     kve_cache_object_t o = {st->primary,     st->fill_vary.len != 0 ? st->fill_variant : NULL,
                             st->fill_gen,    h2o_iovec_init(st->fill_vary.base, st->fill_vary.len),
                             &st->fill,       h2o_iovec_init(st->fill_body.base, st->fill_body.len),
-                            st->fill_ttl_ms, st->fill_vary.len != 0 ? st->fill_count : 0};
+                            st->fill_ttl_ms, st->fill_vary.len != 0 ? st->fill_count : 0,
+                            st->self,        kve_server_thread(req->conn->ctx)->metrics};
 
     st->fill.body_len = st->fill_body.len - KVE_CACHE_ID_LEN;
     kve_cache__store_object(kve_cache__link(st->self, req), kve_cache__coalesce_take(st), &o);
@@ -251,6 +268,10 @@ static int prepare_fill(h2o_req_t *req, kve_cache_req_t *st)
         st->detail = "too-many-fields";
         return 0;
     }
+    if (st->tags_refused != NULL) {
+        st->detail = st->tags_refused;
+        return 0;
+    }
     if (too_many_variants(st)) {
         st->detail = "too-many-variants";
         return 0;
@@ -299,6 +320,7 @@ static void on_forwarded(h2o_req_t *req, kve_cache_req_t *st, h2o_ostream_t ***s
         kve_cache__add_status(req, "fwd=%s; fwd-status=%d; detail=upstream-error", st->fwd, req->res.status);
         return;
     }
+    kve_cache__take_tags(req, st, st->may_store);
     stored = prepare_fill(req, st);
     drop_own_fields(req, st);
     if (stored) {
@@ -376,11 +398,13 @@ void kve_cache__merge_headers(h2o_mem_pool_t *pool, const kve_cache_head_t *stor
 }
 
 void kve_cache__store_head(kve_kv_t *kv, kve_coal_entry_t *coal, const uint8_t *primary, const uint8_t *variant,
-                           const kve_cache_head_t *head, uint64_t ttl_ms)
+                           const kve_cache_head_t *head, uint64_t ttl_ms, const kve_cache_handler_t *self,
+                           kve_metrics_thread_t *metrics)
 {
     char v[128], h[128], b[128], ttl[24];
     h2o_iovec_t ns = h2o_iovec_init("", 0);
     kve_buf_t enc = KVE_BUF_INIT;
+    kve_cache_set_writes_t sets;
     cmd_t cmds[3] = {{{NULL}}};
     size_t n = 0;
     int ttl_len = snprintf(ttl, sizeof(ttl), "%" PRIu64, ttl_ms);
@@ -395,7 +419,11 @@ void kve_cache__store_head(kve_kv_t *kv, kve_coal_entry_t *coal, const uint8_t *
     if (variant != NULL)
         arg(&cmds[n], KVE_STRLIT("PEXPIRE")), arg(&cmds[n], v, strlen(v)), arg(&cmds[n], ttl, (size_t)ttl_len),
             arg(&cmds[n++], KVE_STRLIT("GT"));
-    send_batch(kv, coal, cmds, n, KVE_KV_BATCH_ATOMIC, "cache update");
+    /* the sets must outlive the object they find: its TTL was extended, so is theirs (re-adding is harmless) */
+    kve_cache_set_writes_init(&sets, ns, primary, variant, ttl_ms, self->conf->route, head->tags);
+    send_batch(kv, coal, cmds, n, &sets, KVE_KV_BATCH_ATOMIC,
+               kve_cache__store_ctx(metrics, self->metrics_route, "cache update", UINT64_MAX));
+    kve_cache_set_writes_dispose(&sets);
     kve_buf_dispose(&enc);
 }
 
@@ -422,6 +450,7 @@ static void on_revalidated(h2o_req_t *req, kve_cache_req_t *st, h2o_ostream_t **
     uint64_t ttl_ms;
     int not_modified;
 
+    kve_cache__take_tags(req, st, 0); /* the stored object keeps the tags it was stored with */
     kve_cache__merge_headers(&req->pool, &st->head, &req->res.headers, &head);
     kve_cache_resp_parse(&r, head.status, head.headers, head.num_headers, st->self->targeted, now);
     if (r.date == KVE_CACHE_TIME_NONE)
@@ -432,7 +461,8 @@ static void on_revalidated(h2o_req_t *req, kve_cache_req_t *st, h2o_ostream_t **
     head.initial_age = kve_cache_initial_age(&r, st->request_time, now);
     if ((ttl_ms = kve_cache__ttl_ms(&head.fresh, head.initial_age, 1, st->self->conf->keep_ms)) != 0)
         kve_cache__store_head(kve_cache__link(st->self, req), kve_cache__coalesce_take(st), st->primary,
-                              st->has_index ? st->variant : NULL, &head, ttl_ms);
+                              st->has_index ? st->variant : NULL, &head, ttl_ms, st->self,
+                              kve_server_thread(req->conn->ctx)->metrics);
     else
         kve_cache__coalesce_release(st, KVE_COAL_FAILED);
     if (st->self->mem != NULL && ttl_ms != 0)
@@ -494,7 +524,7 @@ static int on_upstream_error(h2o_req_t *req, kve_cache_req_t *st, h2o_ostream_t 
 
 static void invalidate_path(h2o_req_t *req, kve_cache_req_t *st, h2o_iovec_t path)
 {
-    char v[128], h[128], b[128];
+    char v[128], h[128], b[128], vs[128];
     uint8_t primary[KVE_CACHE_HASH_LEN];
     h2o_iovec_t ns = h2o_iovec_init("", 0);
     char msg[KVE_CACHE_MEM_KEY_MSG_LEN];
@@ -506,14 +536,16 @@ static void invalidate_path(h2o_req_t *req, kve_cache_req_t *st, h2o_iovec_t pat
     kve_cache_key_name(v, sizeof(v), ns, primary, NULL, "v");
     kve_cache_key_name(h, sizeof(h), ns, primary, NULL, "h");
     kve_cache_key_name(b, sizeof(b), ns, primary, NULL, "b");
+    kve_cache_key_name(vs, sizeof(vs), ns, primary, NULL, "s");
     /* without the index no variant is reachable, and the next index gets a new generation */
-    arg(&cmds[0], KVE_STRLIT("DEL")), arg(&cmds[0], v, strlen(v)), arg(&cmds[0], h, strlen(h)), arg(&cmds[0], b, strlen(b));
+    arg(&cmds[0], KVE_STRLIT("DEL")), arg(&cmds[0], v, strlen(v)), arg(&cmds[0], h, strlen(h)), arg(&cmds[0], b, strlen(b)),
+        arg(&cmds[0], vs, strlen(vs));
     /* memory tiers: evicted here at once, and in every instance (this one again) once the DEL has run */
     if (kve_cache_mem_evict_key_local(st->self->conf->store_id, primary, msg)) {
         arg(&cmds[1], KVE_STRLIT("PUBLISH")), arg(&cmds[1], KVE_STRLIT(KVE_CACHE_MEM_CHANNEL)), arg(&cmds[1], msg, sizeof(msg));
         n = 2;
     }
-    send_writes(req, st, cmds, n, 0, "cache invalidation");
+    send_writes(req, st, cmds, n, NULL, 0, "cache invalidation", UINT64_MAX);
 }
 
 static void on_unsafe(h2o_req_t *req, kve_cache_req_t *st)
@@ -522,6 +554,7 @@ static void on_unsafe(h2o_req_t *req, kve_cache_req_t *st)
     h2o_iovec_t path;
     ssize_t i;
 
+    kve_cache__take_tags(req, st, 0);
     if (kve_cache_upstream_failed(st)) {
         kve_cache__add_status(req, "fwd=method; fwd-status=%d; detail=upstream-error", req->res.status);
         return;
@@ -546,14 +579,22 @@ static void on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t *
         case KVE_CACHE_PHASE_FORWARD:
             /* RFC 9110 §7.6.1: the fields the upstream's Connection lists are neither forwarded nor stored */
             kve_cache_drop_connection_listed(&req->res.headers, st->upstream_connection);
-            if (st->revalidating && req->res.status == 304)
+            if (st->revalidating && req->res.status == 304) {
+                kve_cache__outcome(req, st->self->metrics_route, KVE_CACHE_OUTCOME_REVALIDATED);
                 on_revalidated(req, st, &slot);
-            else if (!on_upstream_error(req, st, &slot))
+            } else if (on_upstream_error(req, st, &slot)) {
+                kve_cache__outcome(req, st->self->metrics_route, KVE_CACHE_OUTCOME_STALE);
+            } else {
+                kve_cache__outcome(req, st->self->metrics_route,
+                                   st->fwd != NULL && strcmp(st->fwd, "bypass") == 0 ? KVE_CACHE_OUTCOME_BYPASS
+                                                                                     : KVE_CACHE_OUTCOME_MISS);
                 on_forwarded(req, st, &slot);
+            }
             break;
         case KVE_CACHE_PHASE_UNSAFE:
             kve_cache_drop_connection_listed(&req->res.headers, st->upstream_connection);
             drop_own_fields(req, st);
+            kve_cache__outcome(req, st->self->metrics_route, KVE_CACHE_OUTCOME_PASS);
             on_unsafe(req, st);
             break;
         default:

@@ -19,6 +19,7 @@
 #include "handlers/cache_refresh.h"
 #include "proxy/buf.h"
 #include "proxy/kv.h"
+#include "proxy/metrics.h"
 
 #define KVE_CACHE_REQ_MAGIC 0x6b766361
 /** what a head record and a reply's framing may add to max_object_size in one reply */
@@ -41,6 +42,12 @@ typedef struct st_kve_cache_handler_t {
     /** the route's memory tier (NULL: `memory: 0`), and its registration (handlers/cache_memory_sync.h) */
     kve_cache_mem_t *mem;
     struct st_kve_cache_mem_route_t *mem_route;
+    /** the route's metrics series (handlers/cache_stats.h) */
+    size_t metrics_route;
+    /** the tag field's name in lower case (in tag_header_lc), and whether it lists tags with commas (handlers/cache_tags.h) */
+    h2o_iovec_t tag_header;
+    int tag_comma;
+    char tag_header_lc[64];
 } kve_cache_handler_t;
 
 typedef enum en_kve_cache_phase_t {
@@ -128,6 +135,8 @@ typedef struct st_kve_cache_req_t {
     uint64_t mem_epoch;
     /** the key in the memory tier (its encoding in the request's pool once the tier missed) */
     kve_cache_mem_key_t mem_key;
+    /** the response's tags were refused (why, for Cache-Status detail), or NULL; the accepted ones are in fill.tags */
+    const char *tags_refused;
 } kve_cache_req_t;
 
 /** indexes of kve_cache_req_t.raw */
@@ -191,6 +200,9 @@ typedef struct st_kve_cache_object_t {
     h2o_iovec_t body;             /* "<id><bytes>" */
     uint64_t ttl_ms;
     uint64_t variants; /* with a variant: the variants its index counts (cache.max_variants); 0: not counted */
+    /** the route (its tag sets, cache_tags.h) and the counters of the thread that stores it (cache_stats.h) */
+    const kve_cache_handler_t *self;
+    kve_metrics_thread_t *metrics;
 } kve_cache_object_t;
 
 /**
@@ -199,9 +211,13 @@ typedef struct st_kve_cache_object_t {
  */
 void kve_cache__store_object(kve_kv_t *kv, kve_coal_entry_t *coal, const kve_cache_object_t *o);
 
-/** Writes an updated head (after a 304) back and extends the body's and index's TTLs; `coal` as above. */
+/**
+ * Writes an updated head (after a 304) back and extends the body's, index's and tag sets' TTLs; `coal` as above; `self`
+ * and `metrics` as in kve_cache_object_t.
+ */
 void kve_cache__store_head(kve_kv_t *kv, kve_coal_entry_t *coal, const uint8_t *primary, const uint8_t *variant,
-                           const kve_cache_head_t *head, uint64_t ttl_ms);
+                           const kve_cache_head_t *head, uint64_t ttl_ms, const kve_cache_handler_t *self,
+                           kve_metrics_thread_t *metrics);
 
 /** The stored fields of `stored` updated with those of a 304's `up` (RFC 9111 §3.2), into `out` (from `pool`). */
 void kve_cache__merge_headers(h2o_mem_pool_t *pool, const kve_cache_head_t *stored, const h2o_headers_t *up, kve_cache_head_t *out);
@@ -225,5 +241,25 @@ void kve_cache__mem_keep(kve_cache_req_t *st, const kve_cache_head_t *head, h2o_
 
 /** The link to the route's store on the request's thread (NULL: none). */
 kve_kv_t *kve_cache__link(kve_cache_handler_t *self, h2o_req_t *req);
+
+/**
+ * Removes the route's tag field from `headers` (it never reaches clients nor the store) and, when `keep`, parses it into
+ * `*tags` (from `pool`). Returns NULL, or why the tags are refused (a Cache-Status detail: the response is not stored).
+ * (handlers/cache_fill_tags.c)
+ */
+const char *kve_cache__tags_from(const kve_cache_handler_t *self, h2o_mem_pool_t *pool, h2o_headers_t *headers, int keep,
+                                 h2o_iovec_t *tags);
+
+/** kve_cache__tags_from() on the response of `req`, into st->fill.tags and st->tags_refused. */
+void kve_cache__take_tags(h2o_req_t *req, kve_cache_req_t *st, int keep);
+
+/**
+ * The on_done data of a store batch: counts the stored object (and its `bytes` of body; UINT64_MAX: not a new object)
+ * or a store error on counters `m` (the thread's) of series `route`, and logs a failure as `what`. Freed by
+ * kve_cache__store_done; pass it to kve_cache__store_not_sent when the batch was not sent.
+ */
+void *kve_cache__store_ctx(kve_metrics_thread_t *m, size_t route, const char *what, uint64_t bytes);
+void kve_cache__store_done(void *ctx, const kve_kv_batch_result_t *result);
+void kve_cache__store_not_sent(void *ctx);
 
 #endif

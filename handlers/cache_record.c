@@ -31,6 +31,7 @@ enum {
     TAG_VALUE = 'X',
     TAG_GEN = 'G',
     TAG_VARY = 'Y',
+    TAG_TAGS = 'T',
     TAG_COUNT = 'n', /* variant index: variants stored under the generation (optional; absent = 1) */
     TAG_END = '.'    /* the last field: a record cut short is refused */
 };
@@ -71,6 +72,8 @@ void kve_cache_head_encode(const kve_cache_head_t *h, kve_buf_t *out)
         kve_cache_enc_field(out, TAG_NAME, h->headers[i].name->base, h->headers[i].name->len);
         kve_cache_enc_field(out, TAG_VALUE, h->headers[i].value.base, h->headers[i].value.len);
     }
+    if (h->tags.len != 0)
+        kve_cache_enc_field(out, TAG_TAGS, h->tags.base, h->tags.len);
     kve_cache_enc_field(out, TAG_END, "", 0);
 }
 
@@ -157,6 +160,8 @@ int kve_cache_head_decode(h2o_mem_pool_t *pool, const char *p, size_t len, kve_c
             if (name == NULL || add_header(pool, h, name, name_len, v, vlen) != 0)
                 return -1;
             name = NULL;
+        } else if (tag == TAG_TAGS) {
+            h->tags = h2o_iovec_init(v, vlen);
         } else if (get_int(v, vlen, &num) != 0 || set_number(h, tag, num) != 0) {
             return -1;
         }

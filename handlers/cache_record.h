@@ -8,7 +8,8 @@
  *            the generation and the request's secondary key (handlers/cache_vary.h). Deleting the index (an
  *            invalidation) makes every variant unreachable: the next index gets a new generation.
  * - "<P>:h"  the head record (or "<P>:<V>:h"): status, times, freshness, the stored header fields, the object id;
- * - "<P>:b"  the body (or "<P>:<V>:b"): the object id, then the body's bytes.
+ * - "<P>:b"  the body (or "<P>:<V>:b"): the object id, then the body's bytes;
+ * - "<P>:s"  the URL's variants, a set (handlers/cache_tags.h: it and the tag and route sets find objects to purge).
  * A hit needs the head and the body of the same object: both carry the object id, and a body whose id differs
  * from the head's (an object replaced between the two reads, a key evicted) is a miss, never a mixed reply. Every
  * key is written with a TTL, in one atomic batch.
@@ -39,6 +40,8 @@ typedef struct st_kve_cache_head_t {
     /** the stored header fields (names are not tokens: compare them with h2o_lcstris) */
     h2o_header_t *headers;
     size_t num_headers;
+    /** the object's cache tags, '\n'-joined (handlers/cache_tags.h); empty: none */
+    h2o_iovec_t tags;
 } kve_cache_head_t;
 
 /** Appends the head record of `h` to `out`. */

@@ -143,7 +143,8 @@ static void on_not_modified(refresh_t *r, const h2o_headers_t *up, int64_t now)
     head.initial_age = kve_cache_initial_age(&resp, r->request_time, now);
     if ((ttl_ms = kve_cache__ttl_ms(&head.fresh, head.initial_age, 1, r->self->conf->keep_ms)) == 0 || kv == NULL)
         return;
-    kve_cache__store_head(kv, r->coal, r->primary, r->has_variant ? r->variant : NULL, &head, ttl_ms);
+    kve_cache__store_head(kv, r->coal, r->primary, r->has_variant ? r->variant : NULL, &head, ttl_ms, r->self,
+                          kve_server_thread(r->ctx)->metrics);
     r->coal = NULL; /* the batch releases the group */
     r->stored = 1;
 }
@@ -193,13 +194,16 @@ static int on_head(kve_httpclient_req_t *req, void *data, const kve_httpclient_r
     refresh_t *r = data;
     int64_t now = (int64_t)time(NULL);
     h2o_headers_t hs = {NULL, 0, 0};
+    const char *tags_refused;
 
     copy_headers(r, res, &hs);
+    /* the tag field is never stored with the other fields; a 304's is ignored (the object keeps its tags) */
+    tags_refused = kve_cache__tags_from(r->self, &r->pool, &hs, res->status != 304, &r->fill.tags);
     if (res->status == 304) {
         on_not_modified(r, &hs, now);
         return 0; /* the (empty) body ends it */
     }
-    if (!prepare_store(r, res->status, &hs, res->content_length, now)) {
+    if (tags_refused != NULL || !prepare_store(r, res->status, &hs, res->content_length, now)) {
         kve_log(KVE_LOG_DEBUG, "cache", "background refresh: status %d not stored", res->status);
         if (r->coal != NULL && res->status < 500 && res->status != 304) { /* uncacheable: hit-for-pass */
             kve_cache__coalesce_finish(r->coal, KVE_COAL_PASS);
@@ -225,7 +229,8 @@ static void on_body(kve_httpclient_req_t *req, void *data, const char *bytes, si
         kve_buf_append(&r->body, bytes, len);
     if (is_final && r->storing && link_of(r) != NULL) {
         kve_cache_object_t o = {r->primary, r->has_variant ? r->variant : NULL,        r->gen,    r->vary,
-                                &r->fill,   h2o_iovec_init(r->body.base, r->body.len), r->ttl_ms, r->variants};
+                                &r->fill,   h2o_iovec_init(r->body.base, r->body.len), r->ttl_ms, r->variants,
+                                r->self,    kve_server_thread(r->ctx)->metrics};
         r->fill.body_len = r->body.len - KVE_CACHE_ID_LEN;
         kve_cache__store_object(link_of(r), r->coal, &o);
         r->coal = NULL; /* the batch releases the group */

@@ -9,6 +9,7 @@ const uint64_t kve_metrics_bucket_us[KVE_METRICS_NUM_BUCKETS] = {500,    1000,  
                                                                  100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000};
 
 static char *route_names[KVE_METRICS_MAX_ROUTES];
+static uint8_t cached_routes[KVE_METRICS_MAX_ROUTES];
 static size_t num_routes;
 
 size_t kve_metrics_route_id(const char *name)
@@ -42,6 +43,7 @@ void kve_metrics_reset_routes(void)
     for (i = 0; i != KVE_METRICS_MAX_ROUTES; ++i) {
         free(route_names[i]);
         route_names[i] = NULL;
+        cached_routes[i] = 0;
     }
     num_routes = 0;
 }
@@ -132,4 +134,78 @@ void kve_metrics_render_requests(kve_buf_t *buf, kve_metrics_thread_t *const *th
     for (r = 0; r != n; ++r)
         render_histogram(buf, threads, num_threads, r, label_value(&label, kve_metrics_route_name(r)));
     kve_buf_dispose(&label);
+}
+
+/* --- the HTTP cache --- */
+
+static uint64_t cache_sum(kve_metrics_thread_t *const *threads, size_t num_threads, size_t route, kve_metrics_cache_t c)
+{
+    uint64_t n = 0;
+    for (size_t t = 0; t != num_threads; ++t)
+        n += LOAD(threads[t]->routes[route].cache[c]);
+    return n;
+}
+
+void kve_metrics_mark_cached(size_t route)
+{
+    cached_routes[KVE_MIN(route, (size_t)KVE_METRICS_MAX_ROUTES - 1)] = 1;
+}
+
+/* whether `route` is cached (routes without `cache:` are left out) */
+static int cache_route_used(kve_metrics_thread_t *const *threads, size_t num_threads, size_t route)
+{
+    return cached_routes[route];
+}
+
+static void render_cache_family(kve_buf_t *buf, kve_metrics_thread_t *const *threads, size_t num_threads, const char *name,
+                                const char *help, kve_metrics_cache_t c)
+{
+    kve_buf_t label = KVE_BUF_INIT;
+    kve_buf_printf(buf, "# HELP kvedge_cache_%s %s\n# TYPE kvedge_cache_%s counter\n", name, help, name);
+    for (size_t r = 0; r != kve_metrics_num_routes(); ++r)
+        if (cache_route_used(threads, num_threads, r))
+            kve_buf_printf(buf, "kvedge_cache_%s{route=\"%s\"} %llu\n", name, label_value(&label, kve_metrics_route_name(r)),
+                           (unsigned long long)cache_sum(threads, num_threads, r, c));
+    kve_buf_dispose(&label);
+}
+
+void kve_metrics_render_cache(kve_buf_t *buf, kve_metrics_thread_t *const *threads, size_t num_threads)
+{
+    static const struct {
+        const char *status;
+        kve_metrics_cache_t c;
+    } statuses[] = {{"hit", KVE_METRICS_CACHE_HIT},
+                    {"miss", KVE_METRICS_CACHE_MISS},
+                    {"stale", KVE_METRICS_CACHE_STALE},
+                    {"revalidated", KVE_METRICS_CACHE_REVALIDATED},
+                    {"bypass", KVE_METRICS_CACHE_BYPASS}};
+    kve_buf_t label = KVE_BUF_INIT;
+    uint64_t tag_purged = 0;
+
+    kve_buf_printf(buf, "# HELP kvedge_cache_requests_total Requests on cached routes by cache outcome.\n"
+                        "# TYPE kvedge_cache_requests_total counter\n");
+    for (size_t r = 0; r != kve_metrics_num_routes(); ++r) {
+        tag_purged += cache_sum(threads, num_threads, r, KVE_METRICS_CACHE_TAG_PURGED);
+        if (!cache_route_used(threads, num_threads, r))
+            continue;
+        label_value(&label, kve_metrics_route_name(r));
+        for (size_t i = 0; i != sizeof(statuses) / sizeof(statuses[0]); ++i)
+            kve_buf_printf(buf, "kvedge_cache_requests_total{route=\"%s\",status=\"%s\"} %llu\n", label.base, statuses[i].status,
+                           (unsigned long long)cache_sum(threads, num_threads, r, statuses[i].c));
+    }
+    kve_buf_dispose(&label);
+    render_cache_family(buf, threads, num_threads, "coalesced_total", "Requests answered by another request's fetch.",
+                        KVE_METRICS_CACHE_COALESCED);
+    render_cache_family(buf, threads, num_threads, "stored_objects_total", "Objects written to the store.",
+                        KVE_METRICS_CACHE_STORED);
+    render_cache_family(buf, threads, num_threads, "stored_bytes_total", "Body bytes of the objects written to the store.",
+                        KVE_METRICS_CACHE_STORED_BYTES);
+    render_cache_family(buf, threads, num_threads, "store_errors_total", "Lookups and writes the store failed.",
+                        KVE_METRICS_CACHE_STORE_ERRORS);
+    render_cache_family(buf, threads, num_threads, "purged_objects_total", "Objects purged by URL or route purges.",
+                        KVE_METRICS_CACHE_PURGED);
+    kve_buf_printf(buf,
+                   "# HELP kvedge_cache_tag_purged_objects_total Objects purged by tag purges (all routes).\n"
+                   "# TYPE kvedge_cache_tag_purged_objects_total counter\nkvedge_cache_tag_purged_objects_total %llu\n",
+                   (unsigned long long)tag_purged);
 }

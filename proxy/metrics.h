@@ -20,10 +20,27 @@
 /** Histogram upper bounds in microseconds (0.5 ms .. 10 s); the +Inf bucket is implicit. */
 extern const uint64_t kve_metrics_bucket_us[KVE_METRICS_NUM_BUCKETS];
 
+/** The HTTP cache's counters of a route (handlers/cache_stats.h bumps them; rendered as kvedge_cache_*). */
+typedef enum en_kve_metrics_cache_t {
+    KVE_METRICS_CACHE_HIT = 0,     /* answered fresh from the store */
+    KVE_METRICS_CACHE_MISS,        /* forwarded: nothing usable stored (or a stale object without validators) */
+    KVE_METRICS_CACHE_STALE,       /* answered stale from the store */
+    KVE_METRICS_CACHE_REVALIDATED, /* a stale object the origin confirmed with 304 */
+    KVE_METRICS_CACHE_BYPASS,      /* forwarded without a lookup (the key cannot be made, the store failed, ...) */
+    KVE_METRICS_CACHE_COALESCED,   /* answered by another request's fetch (request coalescing) */
+    KVE_METRICS_CACHE_STORED,      /* objects written to the store */
+    KVE_METRICS_CACHE_STORED_BYTES,
+    KVE_METRICS_CACHE_STORE_ERRORS, /* lookups and writes the store failed */
+    KVE_METRICS_CACHE_PURGED, /* objects purged by URL or route (tag purges: KVE_METRICS_CACHE_TAG_PURGED of the admin route) */
+    KVE_METRICS_CACHE_TAG_PURGED,
+    KVE_METRICS_CACHE_NUM
+} kve_metrics_cache_t;
+
 typedef struct st_kve_metrics_route_t {
     uint64_t status[KVE_METRICS_MAX_STATUS - KVE_METRICS_MIN_STATUS + 1];
     uint64_t buckets[KVE_METRICS_NUM_BUCKETS + 1]; /* non-cumulative; last = +Inf */
     uint64_t duration_sum_us;
+    uint64_t cache[KVE_METRICS_CACHE_NUM];
 } kve_metrics_route_t;
 
 typedef struct st_kve_metrics_thread_t {
@@ -44,6 +61,22 @@ void kve_metrics_reset_routes(void);
 
 /** Counts one response of `route` with `status` that took `duration_us` (owning thread only). */
 void kve_metrics_observe(kve_metrics_thread_t *m, size_t route, int status, uint64_t duration_us);
+
+/** Adds `n` to cache counter `c` of `route` (owning thread only; a relaxed load and store, no atomic read-modify-write). */
+static inline void kve_metrics_cache_add(kve_metrics_thread_t *m, size_t route, kve_metrics_cache_t c, uint64_t n)
+{
+    uint64_t *p = &m->routes[route < KVE_METRICS_MAX_ROUTES ? route : KVE_METRICS_MAX_ROUTES - 1].cache[c];
+    __atomic_store_n(p, __atomic_load_n(p, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
+}
+
+/** Marks `route` as cached: its cache series are rendered, zeros included (while configuring). */
+void kve_metrics_mark_cached(size_t route);
+
+/**
+ * Appends the cache metrics summed over `threads`: kvedge_cache_requests_total{route,status}, and per route the
+ * coalesced, stored objects and bytes, store errors and purged objects counters of the routes marked cached.
+ */
+void kve_metrics_render_cache(kve_buf_t *buf, kve_metrics_thread_t *const *threads, size_t num_threads);
 
 /** Appends the request metrics (counters and histograms) summed over `threads`. */
 void kve_metrics_render_requests(kve_buf_t *buf, kve_metrics_thread_t *const *threads, size_t num_threads);

@@ -79,13 +79,14 @@ export function assertStatus(r, re) {
     assert.match(r.headers['cache-status'] ?? '(none)', re);
 }
 
-/** Object keys only: the coalescing lock "<P>:l" (which remembers an uncacheable answer as "pass" for 10 s) and the
- * refresh lock "<P>:r" are left out. */
+/** Object keys only (head, body, variant index, the URL's variant set): the coalescing lock "<P>:l" (which remembers an
+ * uncacheable answer as "pass" for 10 s), the refresh lock "<P>:r", and the tag and route sets ("kvc1:t:", "kvc1:r:")
+ * are left out. */
 export async function objectKeys(client) {
-    return (await client.keys('kvc1:*')).filter((k) => !/:[lr]$/.test(k));
+    return (await client.keys('kvc1:{*')).filter((k) => !/:[lr]$/.test(k));
 }
 
-/** every cache key with its PTTL */
+/** every object key with its PTTL */
 export async function cacheKeys(client) {
     const keys = await objectKeys(client);
     const out = {};
@@ -94,7 +95,7 @@ export async function cacheKeys(client) {
 }
 
 /**
- * Waits until `client`'s store holds `n` cache keys: a response reaches the client while its store batch may still
+ * Waits until `client`'s store holds `n` object keys (as cacheKeys): a response reaches the client while its store batch may still
  * be on its way (kvedge's own next lookup is ordered after it on the same link; another connection is not).
  */
 export async function storedKeys(client, n) {

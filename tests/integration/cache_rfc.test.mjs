@@ -76,7 +76,8 @@ function seen(name) {
 
 /** the keys of stored objects (heads, bodies, variant indexes), not coalescing's short-lived locks (":l") */
 async function objectKeys() {
-    return (await client.keys('kvc1:*')).filter((key) => !key.endsWith(':l') && !key.endsWith(':r'));
+    // heads, bodies and variant indexes (not locks, nor the purge sets of cache_tags.h)
+    return client.keys('kvc1:{*:[hbv]');
 }
 
 function status(r) {

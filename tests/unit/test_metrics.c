@@ -93,11 +93,51 @@ TEST(printf_grows)
     kve_buf_dispose(&buf);
 }
 
+TEST(render_cache)
+{
+    kve_metrics_thread_t *a = kve_zalloc(sizeof(*a)), *b = kve_zalloc(sizeof(*b));
+    kve_metrics_thread_t *threads[2] = {a, b};
+    kve_buf_t buf = KVE_BUF_INIT;
+    size_t kv, api, idle, admin;
+
+    kve_metrics_reset_routes();
+    kv = kve_metrics_route_id("kv");
+    api = kve_metrics_route_id("proxy:/api");
+    idle = kve_metrics_route_id("proxy:/idle");
+    admin = kve_metrics_route_id("admin");
+    kve_metrics_mark_cached(api);
+    kve_metrics_mark_cached(idle);
+    /* each thread bumps its own counters; the rendering sums them */
+    kve_metrics_cache_add(a, api, KVE_METRICS_CACHE_HIT, 2);
+    kve_metrics_cache_add(b, api, KVE_METRICS_CACHE_HIT, 3);
+    kve_metrics_cache_add(b, api, KVE_METRICS_CACHE_MISS, 1);
+    kve_metrics_cache_add(a, api, KVE_METRICS_CACHE_STORED_BYTES, 1000);
+    kve_metrics_cache_add(b, api, KVE_METRICS_CACHE_STORED_BYTES, 24);
+    kve_metrics_cache_add(a, admin, KVE_METRICS_CACHE_TAG_PURGED, 7);
+    kve_metrics_cache_add(b, admin, KVE_METRICS_CACHE_TAG_PURGED, 1);
+    kve_metrics_render_cache(&buf, threads, 2);
+    CHECK(strstr(buf.base, "kvedge_cache_requests_total{route=\"proxy:/api\",status=\"hit\"} 5\n") != NULL);
+    CHECK(strstr(buf.base, "kvedge_cache_requests_total{route=\"proxy:/api\",status=\"miss\"} 1\n") != NULL);
+    CHECK(strstr(buf.base, "kvedge_cache_requests_total{route=\"proxy:/idle\",status=\"bypass\"} 0\n") != NULL);
+    CHECK(strstr(buf.base, "kvedge_cache_stored_bytes_total{route=\"proxy:/api\"} 1024\n") != NULL);
+    CHECK(strstr(buf.base, "kvedge_cache_coalesced_total{route=\"proxy:/idle\"} 0\n") != NULL);
+    CHECK(strstr(buf.base, "kvedge_cache_tag_purged_objects_total 8\n") != NULL);
+    CHECK(strstr(buf.base, "route=\"kv\"") == NULL);    /* not cached: no cache series */
+    CHECK(strstr(buf.base, "route=\"admin\"") == NULL); /* its tag purges are in the total only */
+    CHECK(strstr(buf.base, "# TYPE kvedge_cache_requests_total counter\n") != NULL);
+    (void)kv;
+    kve_buf_dispose(&buf);
+    free(a);
+    free(b);
+    kve_metrics_reset_routes();
+}
+
 void kve_suite_metrics(void)
 {
     RUN(route_registry);
     RUN(route_overflow_shares_other);
     RUN(render);
+    RUN(render_cache);
     RUN(render_escapes_labels);
     RUN(printf_grows);
 }
