@@ -588,6 +588,11 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
     kve_cache_key_hash(enc.base, enc.len, st->primary);
     if (self->conf->debug) /* Cache-Status key= (cache.debug) */
         st->status_key = kve_cache_status_key(&req->pool, enc.base, enc.len);
+    /* hit-for-pass: the object was uncacheable a moment ago; a cacheable answer is still stored (and ends it) */
+    if (self->conf->coalesce_timeout_ms != 0 && !wants_only_cached(st) && kve_cache__coalesce_passing(self, st->primary)) {
+        st->passed = st->may_store = st->coal_done = 1;
+        return forward(st, "uri-miss", NULL, 1);
+    }
     if (lookup(st) != 0) {
         kve_cache__count(req, self->metrics_route, KVE_METRICS_CACHE_STORE_ERRORS, 1);
         return wants_only_cached(st) ? only_if_cached(st, "store-unavailable") : forward(st, "bypass", "store-unavailable", 1);

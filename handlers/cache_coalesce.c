@@ -34,6 +34,8 @@ struct st_kve_coal_entry_t {
     uint8_t primary[KVE_CACHE_HASH_LEN];
     /** a pass record (never has waiters) while non-zero: until then (monotonic ms) */
     uint64_t pass_until;
+    /** the pass may skip the store lookup (the uncacheable answer was the URL's only object: no Vary, no index) */
+    int skip_lookup;
     int in_table;
     h2o_linklist_t waiters;
     /** the lock: its key, our owner id, whether we hold it, and the link of the owner's thread (used there only) */
@@ -182,6 +184,7 @@ static void release_entry(kve_coal_entry_t *e, kve_coal_outcome_t outcome)
         pass->route = e->route;
         memcpy(pass->primary, e->primary, KVE_CACHE_HASH_LEN);
         pass->pass_until = now_ms() + KVE_COAL_PASS_MS;
+        pass->skip_lookup = e->skip_lookup;
         h2o_linklist_init_anchor(&pass->waiters);
     }
     pthread_mutex_lock(&mutex);
@@ -437,11 +440,44 @@ int kve_cache__coalesce(kve_cache_req_t *st, const char *fwd)
     return 0;
 }
 
+int kve_cache__coalesce_passing(const kve_cache_handler_t *self, const uint8_t *primary)
+{
+    kve_coal_entry_t *e;
+    int pass;
+
+    pthread_mutex_lock(&mutex);
+    pass = (e = find(self, primary)) != NULL && e->pass_until != 0 && e->skip_lookup;
+    pthread_mutex_unlock(&mutex);
+    return pass;
+}
+
+void kve_cache__coalesce_unpass(const kve_cache_handler_t *self, const uint8_t *primary)
+{
+    kve_coal_entry_t *e;
+
+    pthread_mutex_lock(&mutex);
+    if ((e = find(self, primary)) != NULL && e->pass_until != 0) {
+        unlink_entry(e);
+        --num_pass;
+        free(e);
+    }
+    pthread_mutex_unlock(&mutex);
+}
+
 void kve_cache__coalesce_release(kve_cache_req_t *st, kve_coal_outcome_t outcome)
 {
     kve_coal_entry_t *e = kve_cache__coalesce_take(st);
     if (e != NULL)
         release_entry(e, outcome);
+}
+
+void kve_cache__coalesce_release_pass(kve_cache_req_t *st, int skip_lookup)
+{
+    kve_coal_entry_t *e = kve_cache__coalesce_take(st);
+    if (e != NULL) {
+        e->skip_lookup = skip_lookup;
+        release_entry(e, KVE_COAL_PASS);
+    }
 }
 
 kve_coal_entry_t *kve_cache__coalesce_take(kve_cache_req_t *st)

@@ -62,6 +62,24 @@ void kve_cache__thread_dispose(struct st_kve_cache_handler_t *self, h2o_context_
  */
 int kve_cache__coalesce(struct st_kve_cache_req_t *st, const char *fwd);
 
+/**
+ * Whether an uncacheable answer for the object (route, primary) is remembered in this process (hit-for-pass): the
+ * caller then forwards without reading the store, as Varnish does with its hit-for-miss objects, so the miss path
+ * of an uncacheable URL costs no store round trip. A cacheable answer in that time is stored and ends the pass
+ * (kve_cache__coalesce_unpass). Takes the table's mutex once.
+ */
+int kve_cache__coalesce_passing(const struct st_kve_cache_handler_t *self, const uint8_t *primary);
+
+/**
+ * The leader's answer is uncacheable: releases the waiters with KVE_COAL_PASS. `skip_lookup`: the answer was the
+ * URL's only object (no Vary, no variant index), so the pass may also skip the store lookup; with variants it only
+ * skips coalescing (another variant may be stored and must still be found).
+ */
+void kve_cache__coalesce_release_pass(struct st_kve_cache_req_t *st, int skip_lookup);
+
+/** Forgets the pass remembered for (route, primary), if any: a cacheable answer is being stored. */
+void kve_cache__coalesce_unpass(const struct st_kve_cache_handler_t *self, const uint8_t *primary);
+
 /** The leader's response is settled: releases the waiters (and the lock). No-op when `st` does not lead. */
 void kve_cache__coalesce_release(struct st_kve_cache_req_t *st, kve_coal_outcome_t outcome);
 

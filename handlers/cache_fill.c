@@ -325,6 +325,8 @@ static void on_forwarded(h2o_req_t *req, kve_cache_req_t *st, h2o_ostream_t ***s
     drop_own_fields(req, st);
     if (stored) {
         cache_ostream_t *tee = (void *)h2o_add_ostream(req, sizeof(*tee), *slot);
+        if (st->passed)
+            kve_cache__coalesce_unpass(st->self, st->primary);
         tee->super.do_send = on_tee_send;
         tee->st = st;
         *slot = &tee->super.next;
@@ -332,7 +334,10 @@ static void on_forwarded(h2o_req_t *req, kve_cache_req_t *st, h2o_ostream_t ***s
     } else {
         /* a coalescing group: an error (or a 304 to the leader's own conditional) sends it upstream itself, an
          * uncacheable answer is remembered (hit-for-pass) */
-        kve_cache__coalesce_release(st, req->res.status >= 500 || req->res.status == 304 ? KVE_COAL_FAILED : KVE_COAL_PASS);
+        if (req->res.status >= 500 || req->res.status == 304)
+            kve_cache__coalesce_release(st, KVE_COAL_FAILED);
+        else
+            kve_cache__coalesce_release_pass(st, !st->has_index && h2o_find_header(&req->res.headers, H2O_TOKEN_VARY, -1) == -1);
         if (st->detail != NULL)
             kve_cache__add_status(req, "fwd=%s; fwd-status=%d; detail=%s", st->fwd, req->res.status, st->detail);
         else

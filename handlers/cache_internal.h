@@ -119,6 +119,7 @@ typedef struct st_kve_cache_req_t {
     h2o_timeout_entry_t coal_timer;
     const char *coal_fwd; /* the miss's fwd */
     int coal_done;        /* coalesced once: never again */
+    int passed;           /* forwarded without a lookup: a pass is remembered (kve_cache__coalesce_passing) */
     int coal_pass;
     int coal_relookup;           /* released by a stored object: looking it up again */
     kve_cache_fill_t *coal_fill; /* a leader's snapshot, to go on fetching if its client goes away */

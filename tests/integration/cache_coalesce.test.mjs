@@ -282,3 +282,35 @@ test('issue 8: a lock left by a crashed instance: a miss waits until the lock ex
         await redis.stop();
     }
 });
+
+test('issue 8: hit-for-pass skips the store lookup (the uncacheable miss path costs no store round trip); a cacheable answer is stored and ends it', async () => {
+    const redis = await startRedis();
+    const origin = await startSlowOrigin(0);
+    const k = await start(redis, origin, 1);
+    const c = redis.client();
+    const gets = async () => {
+        const info = await c.info('commandstats');
+        return Number(/cmdstat_get:calls=(\d+)/.exec(info)?.[1] ?? 0);
+    };
+    try {
+        const first = await http('GET', `${k.url}/api/toggle`);
+        assert.match(first.headers['cache-status'], /^kvedge; fwd=uri-miss; fwd-status=200; detail=no-store$/);
+        await waitFor(async () => (await c.keys('kvc1:*:l')).length === 1, { message: 'the pass is recorded' });
+        const before = await gets();
+        // remembered as a pass: forwarded without reading the store; the answer is cacheable now, so it is stored
+        const second = await http('GET', `${k.url}/api/toggle`);
+        assert.match(second.headers['cache-status'], /^kvedge; fwd=uri-miss; fwd-status=200; stored$/);
+        assert.equal(await gets(), before, 'no GET reached the store for the passed request');
+        // the store ended the pass: the next request looks up and hits
+        await waitFor(async () => (await c.keys('kvc1:{*}:h')).length === 1, { message: 'the object is stored' });
+        const third = await http('GET', `${k.url}/api/toggle`);
+        assert.match(third.headers['cache-status'], /^kvedge; hit;/);
+        assert.equal(third.body, 'toggle');
+        assert.equal(seen(origin, '/toggle'), 2);
+    } finally {
+        c.disconnect();
+        assertCleanExit(await k.stop());
+        await origin.stop();
+        await redis.stop();
+    }
+});
