@@ -550,6 +550,15 @@ void kve_kv_stats_read(const kve_kv_stats_t *block, kve_kv_stats_t *out)
     out->inflight = KVE_STAT_GET(block->inflight);
     out->syncs = KVE_STAT_GET(block->syncs);
     out->state = KVE_STAT_GET(block->state);
+    out->pipelines = KVE_STAT_GET(block->pipelines);
+    out->pipeline_commands = KVE_STAT_GET(block->pipeline_commands);
+    out->pipeline_errors = KVE_STAT_GET(block->pipeline_errors);
+    out->bytes_sent = KVE_STAT_GET(block->bytes_sent);
+    out->bytes_received = KVE_STAT_GET(block->bytes_received);
+    out->retries = KVE_STAT_GET(block->retries);
+    for (size_t i = 0; i != KVE_KV_PIPELINE_BUCKETS; ++i)
+        out->pipeline_sizes[i] = KVE_STAT_GET(block->pipeline_sizes[i]);
+    out->script_fallbacks = KVE_STAT_GET(block->script_fallbacks);
 }
 
 void kve_kv_get_stats(const kve_kv_t *kv, kve_kv_stats_t *out)

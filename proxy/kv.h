@@ -101,6 +101,10 @@ char *kve_kv_reply_take_str(const kve_kv_reply_t *reply, size_t *len);
 /** Link states (also exported as the kvedge_kv_link_state metric). */
 enum { KVE_KV_DOWN = 0, KVE_KV_CONNECTING = 1, KVE_KV_UP = 2 };
 
+/** Buckets of kve_kv_stats_t.pipeline_sizes: at most 1, 4, 16, 64, 256, 1024 commands, and more. */
+#define KVE_KV_PIPELINE_BUCKETS 7
+#define KVE_KV_PIPELINE_BUCKET(i) ((i) + 1 < KVE_KV_PIPELINE_BUCKETS ? (uint64_t)1 << (2 * (i)) : UINT64_MAX)
+
 typedef struct st_kve_kv_stats_t {
     uint64_t commands;      /* commands sent */
     uint64_t replies;       /* replies delivered (including error replies) */
@@ -112,6 +116,18 @@ typedef struct st_kve_kv_stats_t {
     uint64_t inflight;      /* commands sent and not yet completed (gauge) */
     uint64_t syncs;         /* sync positions read (Redis: ROLE commands sent) */
     int state;              /* KVE_KV_* */
+    /* requests to the store that carry commands (the KV REST driver: one HTTP request, /pipeline, /multi-exec or the
+     * path form; the Redis driver keeps them 0) */
+    uint64_t pipelines;         /* requests sent (a retry counts again) */
+    uint64_t pipeline_commands; /* commands they carried (the sum of the histogram below) */
+    uint64_t pipeline_errors;   /* requests that failed as a whole: network, HTTP status, a body that cannot be read */
+    uint64_t bytes_sent;        /* request bodies */
+    uint64_t bytes_received;    /* response bodies */
+    uint64_t retries;           /* commands sent again after a network error (reads only, once each) */
+    /** requests by the commands they carried: [i] counts those with more than KVE_KV_PIPELINE_BUCKET(i - 1) and at most
+     * KVE_KV_PIPELINE_BUCKET(i) (1, 4, 16, ...; not cumulative) */
+    uint64_t pipeline_sizes[KVE_KV_PIPELINE_BUCKETS];
+    uint64_t script_fallbacks; /* EVALSHA of a kve_kv_script_t answered NOSCRIPT and sent again as EVAL (every driver) */
 } kve_kv_stats_t;
 
 typedef struct st_kve_kv_t kve_kv_t;

@@ -11,6 +11,7 @@
 #include "proxy/buf.h"
 #include "proxy/common.h"
 #include "proxy/err.h"
+#include "proxy/kv_commands.h"
 #include "proxy/kv_internal.h"
 #include "proxy/kv_rest_codec.h"
 #include "proxy/log.h"
@@ -26,6 +27,14 @@
 
 typedef struct st_rest_link_t rest_link_t;
 
+/** what a request knows of each op it carries */
+typedef struct st_rest_op_meta_t {
+    /** REQ_PIPELINE: where the command's JSON is in the request's body */
+    uint32_t off, len;
+    /** the command only reads (the command table says so): it may be sent again after a network error */
+    uint8_t safe;
+} rest_op_meta_t;
+
 typedef struct st_rest_req_t {
     uint32_t magic;
     rest_link_t *link;
@@ -33,12 +42,15 @@ typedef struct st_rest_req_t {
     enum { REQ_PIPELINE, REQ_MULTI, REQ_PATH, REQ_PROBE } kind;
     /** the ops it carries (for REQ_MULTI: the batch's, contiguous) */
     kve_kv_op_t **ops;
+    rest_op_meta_t *meta;
     size_t n, cap;
     kve_buf_t target, body, resp;
     h2o_iovec_t raw_body; /* REQ_PATH: the last argument (copied into `body`) */
     size_t limit;         /* the most response bytes read */
     int status;
     int sync_seen;
+    /** this is the one retry of an earlier request (sent on a new connection; never retried again) */
+    int retried;
     /** batches whose sync position this request answers (linked through driver_next) */
     kve_kv_batch_t *sync_waiting;
     struct st_rest_req_t *next, **prev; /* in the link's list of requests sent */
@@ -73,6 +85,7 @@ struct st_rest_link_t {
 
 static void start_probe(rest_link_t *link);
 static void req_start(rest_link_t *link, rest_req_t *r);
+static void count_sent(kve_kv_stats_t *st, const rest_req_t *r);
 static void req_finish(rest_req_t *r, int err, const kve_kv_reply_t *reply);
 
 /* --- requests --- */
@@ -86,14 +99,23 @@ static rest_req_t *req_new(rest_link_t *link, int kind)
     return r;
 }
 
-static void req_add_op(rest_req_t *r, kve_kv_op_t *op)
+static void req_add_op(rest_req_t *r, kve_kv_op_t *op, size_t off, size_t len, int safe)
 {
     if (r->n == r->cap) {
         r->cap = r->cap == 0 ? 8 : r->cap * 2;
         r->ops = realloc(r->ops, sizeof(*r->ops) * r->cap);
-        KVE_ASSERT(r->ops != NULL);
+        r->meta = realloc(r->meta, sizeof(*r->meta) * r->cap);
+        KVE_ASSERT(r->ops != NULL && r->meta != NULL);
     }
+    r->meta[r->n] = (rest_op_meta_t){(uint32_t)off, (uint32_t)len, (uint8_t)safe};
     r->ops[r->n++] = op;
+}
+
+/* whether `cmd` may run twice: a read (Redis' read-only flag or @read category, and not a write) */
+static int cmd_is_safe(const kve_kv_command_t *cmd)
+{
+    kve_cmd_ref_t ref;
+    return kve_cmd_find(cmd->argc, cmd->argv, cmd->argvlen, &ref) && (kve_cmd_kind(ref.info) & KVE_CMD_K_READ) != 0;
 }
 
 static void sync_answer(kve_kv_batch_t *b, int known, uint64_t offset)
@@ -120,6 +142,7 @@ static void req_free(rest_req_t *r)
     kve_buf_dispose(&r->body);
     kve_buf_dispose(&r->resp);
     free(r->ops);
+    free(r->meta);
     r->magic = 0;
     free(r);
     if (next != NULL) {
@@ -274,6 +297,7 @@ static int on_head(kve_httpclient_req_t *hreq, void *data, const kve_httpclient_
         return 0;
     }
     r->hreq = NULL;
+    KVE_STAT_ADD(link->super.stats->pipeline_errors, r->kind != REQ_PROBE);
     if (res->status == 401 || res->status == 403)
         refuse_token(link, res->status);
     else if (res->status >= 500)
@@ -294,6 +318,7 @@ static void complete_entries(rest_req_t *r)
     if (kve_rest_decode_entries(r->resp.base, r->resp.len, r->n, limits, e) != 0) {
         free(limits), free(e);
         kve_log(KVE_LOG_DEBUG, "kv-rest", "%s sent a body that is not %zu entries", r->link->super.peer, r->n);
+        KVE_STAT_ADD(r->link->super.stats->pipeline_errors, 1);
         req_finish(r, KVE_EPROTO, NULL);
         return;
     }
@@ -339,6 +364,7 @@ static void on_complete(rest_req_t *r)
         return;
     }
     if (kve_rest_decode_envelope(r->resp.base, r->resp.len, r->limit, &env) != 0) {
+        KVE_STAT_ADD(link->super.stats->pipeline_errors, 1);
         req_finish(r, KVE_EPROTO, NULL);
         return;
     }
@@ -364,6 +390,7 @@ static void on_body(kve_httpclient_req_t *hreq, void *data, const char *bytes, s
         return;
     }
     kve_buf_append(&r->resp, bytes, len);
+    KVE_STAT_ADD(r->link->super.stats->bytes_received, len);
     if (!is_final) {
         kve_httpclient_proceed(hreq);
         return;
@@ -377,6 +404,72 @@ static int is_unreachable(int err)
 {
     return err == KVE_EUPSTREAM_CONNECT || err == KVE_EUPSTREAM_RESOLVE || err == KVE_EUPSTREAM_CONNECT_TIMEOUT ||
            err == KVE_EUPSTREAM_TLS;
+}
+
+/* a network error before any response came: nothing (connect refused, reset) or the request only (a kept-alive
+ * connection the store closed as it was reused) reached the store */
+static int is_retryable(const rest_req_t *r, int err)
+{
+    return r->status == 0 && (err == KVE_EUPSTREAM_CONNECT || err == KVE_EUPSTREAM_CLOSED || err == KVE_EUPSTREAM_IO);
+}
+
+/* copies `r`'s ops that may run twice (all of them, or none of a transaction) into a new request */
+static rest_req_t *retry_of(rest_req_t *r)
+{
+    rest_req_t *again = req_new(r->link, r->kind);
+
+    again->retried = 1;
+    if (r->kind == REQ_PIPELINE) {
+        kve_buf_putc(&again->body, '[');
+        for (size_t i = 0; i != r->n; ++i) {
+            if (!r->meta[i].safe)
+                continue;
+            if (again->n != 0)
+                kve_buf_putc(&again->body, ',');
+            req_add_op(again, r->ops[i], again->body.len, r->meta[i].len, 1);
+            kve_buf_append(&again->body, r->body.base + r->meta[i].off, r->meta[i].len);
+        }
+        kve_buf_putc(&again->body, ']');
+        return again;
+    }
+    if (r->kind == REQ_PATH) /* /pipeline and /multi-exec targets are written by req_start */
+        kve_buf_append(&again->target, r->target.base, r->target.len);
+    kve_buf_append(&again->body, r->body.base, r->body.len);
+    for (size_t i = 0; i != r->n; ++i)
+        req_add_op(again, r->ops[i], 0, 0, 1);
+    return again;
+}
+
+/*
+ * After a network error before any response: the reads of `r` are sent once more, on a new connection, in a request
+ * that takes `r`'s place (its sync waiters, the requests chained after it); the writes fail with KVE_ECONN (whether
+ * they ran is unknown: never sent twice). A transaction is retried only when every command of it reads. Returns 0
+ * when nothing is retried (`r` is left as it was).
+ */
+static int try_retry(rest_req_t *r, int err)
+{
+    rest_link_t *link = r->link;
+    rest_req_t *again;
+    size_t i, safe = 0;
+
+    if (r->retried || link->super.closing || !is_retryable(r, err))
+        return 0;
+    for (i = 0; i != r->n; ++i)
+        safe += r->meta[i].safe;
+    if (safe == 0 || (r->kind == REQ_MULTI && safe != r->n))
+        return 0;
+    again = retry_of(r);
+    again->sync_waiting = r->sync_waiting, r->sync_waiting = NULL;
+    again->chain_next = r->chain_next, r->chain_next = NULL;
+    KVE_STAT_ADD(link->super.stats->retries, safe);
+    kve_log(KVE_LOG_DEBUG, "kv-rest", "%s: %s; %zu read(s) sent again, %zu write(s) failed", link->super.peer, kve_strerror(err),
+            safe, r->n - safe);
+    for (i = 0; i != r->n; ++i)
+        if (!r->meta[i].safe)
+            kve_kv__complete(r->ops[i], KVE_ECONN, NULL);
+    req_free(r);
+    req_start(link, again);
+    return 1;
 }
 
 static void on_error(kve_httpclient_req_t *hreq, void *data, int err, const char *detail)
@@ -397,15 +490,29 @@ static void on_error(kve_httpclient_req_t *hreq, void *data, int err, const char
                     detail != NULL ? detail : kve_strerror(err));
         go_down(link, why);
     }
-    if (r->kind == REQ_PROBE)
+    if (r->kind == REQ_PROBE) {
         req_free(r);
-    else
+        return;
+    }
+    KVE_STAT_ADD(link->super.stats->pipeline_errors, 1);
+    if (!try_retry(r, err))
         req_finish(r, kerr, NULL);
 }
 
 static const kve_httpclient_callbacks_t callbacks = {on_head, on_body, on_error, NULL};
 
 /* --- sending --- */
+
+static void count_sent(kve_kv_stats_t *st, const rest_req_t *r)
+{
+    size_t b = 0;
+    while (r->n > KVE_KV_PIPELINE_BUCKET(b))
+        ++b;
+    KVE_STAT_ADD(st->pipelines, 1);
+    KVE_STAT_ADD(st->pipeline_commands, r->n);
+    KVE_STAT_ADD(st->pipeline_sizes[b], 1);
+    KVE_STAT_ADD(st->bytes_sent, r->body.len);
+}
 
 static void req_start(rest_link_t *link, rest_req_t *r)
 {
@@ -441,6 +548,7 @@ static void req_start(rest_link_t *link, rest_req_t *r)
         r->limit = KVE_MIN(r->limit, sum);
         KVE_STAT_ADD(link->super.stats->syncs, r->sync_waiting != NULL);
     }
+    spec.new_connection = r->retried;
     if ((err = kve_httpclient_request(link->client, &spec, &callbacks, r, &r->hreq)) != 0) {
         if (r->kind == REQ_PROBE) {
             req_free(r);
@@ -450,6 +558,8 @@ static void req_start(rest_link_t *link, rest_req_t *r)
         }
         return;
     }
+    if (r->kind != REQ_PROBE)
+        count_sent(link->super.stats, r);
     if ((r->next = link->sent) != NULL)
         r->next->prev = &r->next;
     r->prev = &link->sent;
@@ -521,7 +631,7 @@ static int send_path(rest_link_t *link, kve_kv_op_t *op)
         return KVE_EINVAL;
     }
     kve_buf_append(&r->body, body.base, body.len);
-    req_add_op(r, op);
+    req_add_op(r, op, 0, 0, cmd_is_safe(op->cmd));
     push_ready(link, r);
     return 0;
 }
@@ -530,6 +640,7 @@ static int link_send(kve_kv_t *kv, kve_kv_op_t *op)
 {
     rest_link_t *link = (void *)kv;
     rest_req_t *r;
+    size_t off;
     int err;
 
     if ((err = refuse_now(link)) != 0)
@@ -546,8 +657,9 @@ static int link_send(kve_kv_t *kv, kve_kv_op_t *op)
     } else {
         kve_buf_putc(&r->body, ',');
     }
+    off = r->body.len;
     kve_rest_encode_json(&r->body, op->cmd);
-    req_add_op(r, op);
+    req_add_op(r, op, off, r->body.len - off, cmd_is_safe(op->cmd));
     link->last = r;
     schedule_flush(link);
     return 0;
@@ -570,7 +682,7 @@ static int link_send_atomic(kve_kv_t *kv, kve_kv_op_t *ops, size_t n)
         if (i != 0)
             kve_buf_putc(&r->body, ',');
         kve_rest_encode_json(&r->body, ops[i].cmd);
-        req_add_op(r, ops + i);
+        req_add_op(r, ops + i, 0, 0, cmd_is_safe(ops[i].cmd));
     }
     kve_buf_putc(&r->body, ']');
     push_ready(link, r);

@@ -21,12 +21,18 @@
  * A response body is read up to a bound derived from its commands' max_reply_size (and max_response_size): past
  * it the request is dropped and its commands get KVE_REPLY_TOO_BIG, without the bytes being kept.
  *
+ * Retries: after a network error before any response came (connect refused or reset, a kept-alive connection the
+ * store closed or reset as it was reused: the stale keep-alive race), the request's reads (commands the command table,
+ * proxy/kv_commands.h, calls KVE_CMD_K_READ) are sent once more, on a new connection, in a request of their own that
+ * takes the failed one's place; its writes are never sent twice: whether they ran is unknown, and they fail with
+ * KVE_ECONN. A /multi-exec is retried only when every command of it reads. Timeouts, TLS errors and HTTP errors are
+ * not retried. Counted in kve_kv_stats_t.retries (commands), with the per-request counters (pipelines, bytes, errors).
+ *
  * Sync: the highest `upstash-sync-token` received is kept per link and sent on every request; a
  * KVE_KV_BATCH_SYNC batch learns it once the request carrying its last command is answered (known when the token
  * is a decimal number, as kvedge's are).
  *
- * Not yet: retries of idempotent commands after a network error, EVALSHA/EVAL fallback, streams (SUBSCRIBE and
- * MONITOR answer KVE_EINVAL: they need the SSE endpoints).
+ * Not yet: streams (SUBSCRIBE and MONITOR answer KVE_ENOTSUP: they need the SSE endpoints).
  */
 #ifndef KVE_PROXY_KV_REST_DRIVER_H
 #define KVE_PROXY_KV_REST_DRIVER_H

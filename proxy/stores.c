@@ -5,6 +5,7 @@
  */
 #include "proxy/stores.h"
 #include "proxy/common.h"
+#include "proxy/kv_commands.h"
 #include "proxy/kv_redis.h"
 #include "proxy/kv_rest_driver.h"
 
@@ -69,6 +70,7 @@ static int init_rest(store_t *s, char *err, size_t errlen)
 
     if (kve_kv_rest_split_url(redis->url, s->origin, sizeof(s->origin), s->prefix, sizeof(s->prefix), err, errlen) != 0)
         return -1;
+    kve_cmd_init(); /* the links ask the command table which commands may be retried (main thread, before workers) */
     kve_httpclient_conf_defaults(&hc);
     hc.url = s->origin;
     hc.ca_file = redis->ca_file;
@@ -134,6 +136,7 @@ void kve_stores_thread_start(kve_stores_t *set, kve_thread_t *thread)
         const store_t *s = set->stores + i;
         links[i].name = s->spec.name;
         links[i].has_ro = s->has_ro;
+        links[i].rest = s->up != NULL;
         if (s->up != NULL) {
             links[i].rw = kve_kv_rest_create(&thread->ctx, s->up, &s->rest, &links[i].rw_stats);
             continue;

@@ -12,6 +12,7 @@
 #include "redis_server.h"
 #include "proxy/common.h"
 #include "proxy/err.h"
+#include "proxy/kv_commands.h"
 #include "proxy/kv_redis.h"
 #include "proxy/kv_internal.h"
 #include "proxy/kv_rest_driver.h"
@@ -862,6 +863,7 @@ void kve_suite_kv_batch_rest(void)
     kve_test_redis_t *server = kve_test_redis_start(err, sizeof(err));
     kve_httpclient_conf_t hc;
 
+    kve_cmd_init(); /* as kve_stores_create does: the driver asks the table which commands may be retried */
     if (server == NULL) {
         fprintf(stderr, "kv_batch_rest: %s\n", err);
         CHECK_NOT_NULL(server);
