@@ -153,6 +153,31 @@ typedef struct st_kve_kv_group_t {
 /** The command does not write: a driver may serve it from a replica (when min_sync allows). */
 #define KVE_KV_CMD_READ_ONLY 0x1
 
+/**
+ * A Lua script registered once: kve_kv_script_init() fills it (the SHA1 of the body, computed here), and from then on
+ * it is immutable, so one object (a static, a feature's configuration) serves every link of every driver on every
+ * thread. A command runs it as EVALSHA (kve_kv_script_argv() writes argv[0] and argv[1]; numkeys, keys and arguments
+ * follow as for EVAL) with kve_kv_command_t.script pointing at it. When the store answers NOSCRIPT (it never saw the
+ * script, or SCRIPT FLUSH, a restart or a failover emptied its cache), kv.c sends the command again as EVAL with the
+ * body, on the same link, transparently: the caller gets the EVAL's reply at the command's index (the EVAL runs after
+ * the commands that followed the EVALSHA in the same pipeline, as with any client's fallback; the next EVALSHA finds
+ * the script, EVAL having cached it). In an atomic batch the command is sent as EVAL at once: a NOSCRIPT inside a
+ * transaction cannot be replayed without breaking it. Counted in kve_kv_stats_t.script_fallbacks.
+ */
+typedef struct st_kve_kv_script_t {
+    /** the body (borrowed: it must outlive every batch that runs the script) */
+    const char *body;
+    size_t len;
+    /** the SHA1 of the body, 40 lower-case hex digits */
+    char sha[41];
+} kve_kv_script_t;
+
+/** Fills `script` for `body` (`len` bytes, borrowed). */
+void kve_kv_script_init(kve_kv_script_t *script, const char *body, size_t len);
+
+/** Writes argv[0] ("EVALSHA", or "EVALSHA_RO" when `read_only`) and argv[1] (the SHA1) of a command that runs `script`. */
+void kve_kv_script_argv(const kve_kv_script_t *script, int read_only, const char **argv, size_t *argvlen);
+
 /** No key slot (kve_kv_command_t.slot). */
 #define KVE_KV_SLOT_NONE (-1)
 
@@ -169,6 +194,8 @@ typedef struct st_kve_kv_command_t {
     /** the store must have applied every write up to this sync position (a kve_kv_batch_result_t.sync_offset
      * or a bound above it); 0: any. The Redis driver with one primary ignores it (the primary has every write). */
     uint64_t min_sync;
+    /** the script an EVALSHA/EVALSHA_RO runs (see kve_kv_script_t): NOSCRIPT is answered by sending it again as EVAL */
+    const kve_kv_script_t *script;
 } kve_kv_command_t;
 #define KVE_KV_COMMAND(argc_, argv_, argvlen_)                                                                                     \
     ((kve_kv_command_t){.argc = (argc_), .argv = (argv_), .argvlen = (argvlen_), .slot = KVE_KV_SLOT_NONE})

@@ -454,6 +454,73 @@ TEST(take_str_without_copy)
     free(taken);
 }
 
+static uint64_t script_fallbacks(void)
+{
+    kve_kv_stats_t st;
+    kve_kv_get_stats(kv, &st);
+    return st.script_fallbacks;
+}
+
+/* runs: ECHO before, the script with `arg` (EVALSHA, or EVALSHA_RO), ECHO after; checks the replies in order */
+static void run_script_batch(const kve_kv_script_t *script, int read_only, const char *arg, const kve_kv_batch_opts_t *opts)
+{
+    cmds_t c = {0};
+    rec_t r;
+
+    add(&c, "ECHO before");
+    add(&c, "%s %s 0 %s", read_only ? "EVALSHA_RO" : "EVALSHA", script->sha, arg);
+    c.cmd[1].script = script;
+    add(&c, "ECHO after");
+    send_batch(&r, &c, opts);
+    CHECK(pump_until(&r.done, 3000));
+    CHECK_EQ_INT(r.out_of_order, 0);
+    CHECK_EQ_INT(r.result.err, 0);
+    CHECK_EQ_STR(r.str[0], "before");
+    CHECK_EQ_INT(r.type[1], KVE_REPLY_STRING);
+    CHECK_EQ_STR(r.str[1], arg);
+    CHECK_EQ_STR(r.str[2], "after");
+}
+
+/* issue 9.2: a script registered once runs as EVALSHA; a store that does not have it (never seen, or after SCRIPT
+ * FLUSH) answers NOSCRIPT and the command goes again as EVAL, its reply at the same index; in a transaction it goes
+ * as EVAL at once */
+TEST(script_evalsha_with_eval_fallback)
+{
+    static int round;
+    static char body[80];
+    static kve_kv_script_t script;
+    kve_kv_batch_opts_t atomic = {.flags = KVE_KV_BATCH_ATOMIC};
+    cmds_t flush = {0};
+    rec_t r;
+    uint64_t before;
+
+    /* a body no test ran before: the store has never seen it */
+    snprintf(body, sizeof(body), "return ARGV[1] -- %s %d %d", backend->name, (int)getpid(), ++round);
+    kve_kv_script_init(&script, body, strlen(body));
+    CHECK_EQ_UINT(strlen(script.sha), 40);
+    before = script_fallbacks();
+    run_script_batch(&script, 0, "one", NULL); /* NOSCRIPT, then EVAL */
+    CHECK_EQ_UINT(script_fallbacks() - before, 1);
+    run_script_batch(&script, 0, "two", NULL); /* the EVAL cached it: EVALSHA answers */
+    CHECK_EQ_UINT(script_fallbacks() - before, 1);
+    add(&flush, "SCRIPT FLUSH");
+    send_batch(&r, &flush, NULL);
+    CHECK(pump_until(&r.done, 3000));
+    CHECK_EQ_STR(r.str[0], "OK");
+    run_script_batch(&script, 0, "three", NULL); /* the cache was emptied: NOSCRIPT again, EVAL again */
+    CHECK_EQ_UINT(script_fallbacks() - before, 2);
+    send_batch(&r, &flush, NULL);
+    CHECK(pump_until(&r.done, 3000));
+    run_script_batch(&script, 1, "four", NULL); /* EVALSHA_RO falls back to EVAL_RO */
+    CHECK_EQ_UINT(script_fallbacks() - before, 3);
+    send_batch(&r, &flush, NULL);
+    CHECK(pump_until(&r.done, 3000));
+    run_script_batch(&script, 0, "five", &atomic); /* a transaction: EVAL at once, no NOSCRIPT to replay */
+    CHECK_EQ_UINT(script_fallbacks() - before, 3);
+    run_script_batch(&script, 0, "six", &(kve_kv_batch_opts_t){.window = 1}); /* one at a time */
+    CHECK_EQ_UINT(script_fallbacks() - before, 3);
+}
+
 TEST(destroy_with_batches_pending)
 {
     kve_kv_t *own = backend->create(loop), *saved = kv;
@@ -788,6 +855,7 @@ static void run_all(const backend_t *be)
     RUN(atomic_applied_whole_or_not_at_all);
     RUN(sync_position_after_the_batch);
     RUN(take_str_without_copy);
+    RUN(script_evalsha_with_eval_fallback);
     RUN(destroy_with_batches_pending);
     if (be->fake) {
         RUN(fake_failures);
@@ -869,7 +937,8 @@ void kve_suite_kv_batch_rest(void)
         CHECK_NOT_NULL(server);
         return;
     }
-    kvedge = kve_test_kvedge_start(kve_test_redis_socket(server), "  script_timeout: 10s\n", err, sizeof(err));
+    kvedge = kve_test_kvedge_start(kve_test_redis_socket(server), "  script_timeout: 10s\n  allow_commands: [\"script|flush\"]\n",
+                                   err, sizeof(err));
     if (kvedge == NULL) {
         fprintf(stderr, "kv_batch_rest: %s\n", err);
         CHECK_NOT_NULL(kvedge); /* a missing kvedge is a failure, not a skip */
