@@ -67,9 +67,8 @@ struct st_rest_link_t {
     kve_kv_rest_conf_t conf;
     kve_http1_field_t headers[4];
     char auth[4200];
-    char sync_raw[72]; /* the highest upstash-sync-token received, as received */
-    uint64_t sync_value;
-    int sync_numeric;
+    /** the store's sync token: shared by every thread's link (conf.sync), or the link's own */
+    kve_kv_rest_sync_t *sync, own_sync;
     rest_req_t *building;   /* the /pipeline request this turn's commands go into */
     rest_req_t *ready_head; /* complete, waiting for the end of the turn (linked through next) */
     rest_req_t **ready_tail;
@@ -128,6 +127,19 @@ static void sync_answer(kve_kv_batch_t *b, int known, uint64_t offset)
     }
 }
 
+/* answers `b` and the batches linked to it with the current token (when `ok` and it is a number) */
+static void sync_answer_now(rest_link_t *link, kve_kv_batch_t *b, int ok)
+{
+    char raw[KVE_KV_REST_SYNC_MAX];
+    int numeric = 0;
+    uint64_t value = 0;
+
+    if (b == NULL)
+        return;
+    kve_kv_rest_sync_get(link->sync, raw, &numeric, &value);
+    sync_answer(b, ok && numeric, value);
+}
+
 static void req_free(rest_req_t *r)
 {
     rest_link_t *link = r->link;
@@ -162,7 +174,7 @@ static void req_finish(rest_req_t *r, int err, const kve_kv_reply_t *reply)
     r->sync_waiting = NULL;
     for (size_t i = 0; i != r->n; ++i)
         kve_kv__complete(r->ops[i], err, reply);
-    sync_answer(waiting, link->sync_numeric && err == 0, link->sync_value);
+    sync_answer_now(link, waiting, err == 0);
     req_free(r);
 }
 
@@ -256,27 +268,6 @@ static int transport_error(int err)
     }
 }
 
-/* keeps the highest sync token (decimal ones compared as numbers; others: the latest) */
-static void take_sync(rest_link_t *link, const char *v, size_t len)
-{
-    uint64_t n = 0;
-    size_t i;
-
-    if (len == 0 || len >= sizeof(link->sync_raw))
-        return;
-    for (i = 0; i != len && i < 19 && v[i] >= '0' && v[i] <= '9'; ++i)
-        n = n * 10 + (uint64_t)(v[i] - '0');
-    if (i == len) {
-        if (link->sync_numeric && n <= link->sync_value)
-            return;
-        link->sync_numeric = 1, link->sync_value = n;
-    } else {
-        link->sync_numeric = 0;
-    }
-    memcpy(link->sync_raw, v, len);
-    link->sync_raw[len] = '\0';
-}
-
 static int on_head(kve_httpclient_req_t *hreq, void *data, const kve_httpclient_response_t *res)
 {
     rest_req_t *r = data;
@@ -286,7 +277,7 @@ static int on_head(kve_httpclient_req_t *hreq, void *data, const kve_httpclient_
     r->status = res->status;
     for (size_t i = 0; i != res->num_headers; ++i)
         if (res->headers[i].name_len == 18 && memcmp(res->headers[i].name, "upstash-sync-token", 18) == 0)
-            take_sync(link, res->headers[i].value, res->headers[i].value_len);
+            kve_kv_rest_sync_take(link->sync, res->headers[i].value, res->headers[i].value_len);
     /* 200, and 400 (an error envelope: a discarded transaction, a command error in the path form) carry JSON */
     if (res->status == 200 || res->status == 400) {
         if (res->content_length != UINT64_MAX && res->content_length > r->limit) {
@@ -327,7 +318,7 @@ static void complete_entries(rest_req_t *r)
         kve_kv__complete(r->ops[i], e[i].err, e[i].reply);
         kve_rest_reply_free(e[i].reply);
     }
-    sync_answer(waiting, r->link->sync_numeric, r->link->sync_value);
+    sync_answer_now(r->link, waiting, 1);
     free(limits), free(e);
     req_free(r);
 }
@@ -518,6 +509,7 @@ static void req_start(rest_link_t *link, rest_req_t *r)
 {
     static const char *const paths[] = {"/pipeline", "/multi-exec"};
     kve_httpclient_request_t spec = {.method = h2o_iovec_init(H2O_STRLIT("POST"))};
+    char sync[KVE_KV_REST_SYNC_MAX];
     size_t nh = 3;
     int err;
 
@@ -526,8 +518,10 @@ static void req_start(rest_link_t *link, rest_req_t *r)
         kve_buf_append(&r->target, paths[r->kind == REQ_MULTI], strlen(paths[r->kind == REQ_MULTI]));
     }
     spec.path = h2o_iovec_init(r->target.base, r->target.len);
-    link->headers[3] = (kve_http1_field_t){H2O_STRLIT("upstash-sync-token"), link->sync_raw, strlen(link->sync_raw)};
-    if (link->sync_raw[0] != '\0')
+    /* the highest token any thread's link received (kve_httpclient_request copies the headers) */
+    link->headers[3] =
+        (kve_http1_field_t){H2O_STRLIT("upstash-sync-token"), sync, kve_kv_rest_sync_get(link->sync, sync, NULL, NULL)};
+    if (link->headers[3].value_len != 0)
         nh = 4;
     spec.headers = link->headers;
     spec.num_headers = nh;
@@ -596,7 +590,7 @@ static void on_flush(h2o_timeout_entry_t *entry)
         req_start(link, r);
     }
     link->sync_now = NULL;
-    sync_answer(now, link->sync_numeric, link->sync_value);
+    sync_answer_now(link, now, 1);
 }
 
 static void schedule_flush(rest_link_t *link)
@@ -768,6 +762,7 @@ static void link_destroy(kve_kv_t *kv)
     h2o_timeout_dispose(kv->loop, &link->flush_timeout);
     h2o_timeout_dispose(kv->loop, &link->tick);
     kve_kv__dispose(kv);
+    kve_kv_rest_sync_dispose(&link->own_sync);
     free(link);
 }
 
@@ -797,6 +792,8 @@ kve_kv_t *kve_kv_rest_create(h2o_context_t *ctx, kve_httpclient_upstream_t *up, 
     if (stats != NULL)
         kve_kv__use_stats(&link->super, stats);
     link->conf = *conf;
+    kve_kv_rest_sync_init(&link->own_sync);
+    link->sync = conf->sync != NULL ? conf->sync : &link->own_sync;
     if (link->conf.max_commands == 0)
         link->conf.max_commands = KVE_KV_REST_MAX_COMMANDS;
     if (link->conf.max_bytes == 0)

@@ -28,9 +28,10 @@
  * KVE_ECONN. A /multi-exec is retried only when every command of it reads. Timeouts, TLS errors and HTTP errors are
  * not retried. Counted in kve_kv_stats_t.retries (commands), with the per-request counters (pipelines, bytes, errors).
  *
- * Sync: the highest `upstash-sync-token` received is kept per link and sent on every request; a
- * KVE_KV_BATCH_SYNC batch learns it once the request carrying its last command is answered (known when the token
- * is a decimal number, as kvedge's are).
+ * Sync: the highest `upstash-sync-token` received is kept per store, shared by every thread's link
+ * (kve_kv_rest_conf_t.sync, kv_rest_sync.h), and sent on every request, so a write answered on one thread is
+ * followed by reads carrying its token on every thread; a KVE_KV_BATCH_SYNC batch learns it once the request
+ * carrying its last command is answered (known when the token is a decimal number, as kvedge's are).
  *
  * Not yet: streams (SUBSCRIBE and MONITOR answer KVE_ENOTSUP: they need the SSE endpoints).
  */
@@ -42,6 +43,7 @@
 #include "h2o.h"
 #include "proxy/httpclient.h"
 #include "proxy/kv.h"
+#include "proxy/kv_rest_sync.h"
 
 /** Defaults of the pipelining bounds (the SDK's auto-pipeline takes at most 1000 commands). */
 #define KVE_KV_REST_MAX_COMMANDS 1000
@@ -63,6 +65,8 @@ typedef struct st_kve_kv_rest_conf_t {
     size_t max_commands, max_bytes;
     /** the most bytes of one response body the link reads (0: KVE_KV_REST_MAX_RESPONSE) */
     size_t max_response_size;
+    /** the store's sync token, shared by every thread's link (borrowed, outliving the links; NULL: the link keeps its own) */
+    kve_kv_rest_sync_t *sync;
 } kve_kv_rest_conf_t;
 
 /**
