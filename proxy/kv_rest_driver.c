@@ -39,7 +39,8 @@ typedef struct st_rest_req_t {
     uint32_t magic;
     rest_link_t *link;
     kve_httpclient_req_t *hreq;
-    enum { REQ_PIPELINE, REQ_MULTI, REQ_PATH, REQ_PROBE } kind;
+    /** REQ_TX: an atomic batch with bytes JSON cannot carry, as one EVAL in a /pipeline (kve_rest_encode_tx_script) */
+    enum { REQ_PIPELINE, REQ_MULTI, REQ_PATH, REQ_PROBE, REQ_TX } kind;
     /** the ops it carries (for REQ_MULTI: the batch's, contiguous) */
     kve_kv_op_t **ops;
     rest_op_meta_t *meta;
@@ -323,10 +324,53 @@ static void complete_entries(rest_req_t *r)
     req_free(r);
 }
 
+/* the results of a transaction sent as a script: its reply is one array of tagged results (kv_rest_codec.h) */
+static void complete_tx_results(rest_req_t *r, const kve_kv_reply_t *reply)
+{
+    kve_kv_batch_t *waiting = r->sync_waiting;
+
+    r->sync_waiting = NULL;
+    for (size_t i = 0; i != r->n; ++i) {
+        kve_kv_reply_t scratch;
+        const kve_kv_reply_t *v;
+        if (kve_rest_decode_tx_result(reply, i, &scratch, &v) == 0)
+            kve_kv__complete(r->ops[i], 0, v);
+        else
+            kve_kv__complete(r->ops[i], KVE_EPROTO, NULL);
+    }
+    sync_answer_now(r->link, waiting, 1);
+    req_free(r);
+}
+
+static void complete_tx(rest_req_t *r)
+{
+    size_t limit = kve_kv__max_reply_size(r->ops[0]->batch); /* the results share the batch's bound (kv.h) */
+    kve_rest_entry_t e;
+
+    if (kve_rest_decode_entries(r->resp.base, r->resp.len, 1, &limit, &e) != 0) {
+        KVE_STAT_ADD(r->link->super.stats->pipeline_errors, 1);
+        req_finish(r, KVE_EPROTO, NULL);
+        return;
+    }
+    if (e.err != 0) {
+        req_finish(r, e.err, NULL);
+    } else if (e.reply->type == KVE_REPLY_ERROR) { /* the script did not run (refused, or the store cannot run it) */
+        kve_kv__set_abort_reply(r->ops[0]->batch, e.reply);
+        req_finish(r, KVE_EABORTED, NULL);
+    } else if (e.reply->type == KVE_REPLY_TOO_BIG) {
+        req_finish(r, 0, e.reply);
+    } else if (e.reply->type != KVE_REPLY_ARRAY || e.reply->elements != r->n) {
+        req_finish(r, KVE_EPROTO, NULL);
+    } else {
+        complete_tx_results(r, e.reply);
+    }
+    kve_rest_reply_free(e.reply);
+}
+
 /* a 400 to a /multi-exec or /pipeline: the request as a whole was refused ({"error"}) */
 static void complete_refused(rest_req_t *r, const kve_rest_entry_t *env)
 {
-    if (r->kind == REQ_MULTI && env->reply != NULL && env->reply->type == KVE_REPLY_ERROR) {
+    if ((r->kind == REQ_MULTI || r->kind == REQ_TX) && env->reply != NULL && env->reply->type == KVE_REPLY_ERROR) {
         kve_kv__set_abort_reply(r->ops[0]->batch, env->reply);
         req_finish(r, KVE_EABORTED, NULL);
     } else if (env->reply != NULL && env->reply->type == KVE_REPLY_ERROR) {
@@ -350,6 +394,10 @@ static void on_complete(rest_req_t *r)
         return;
     }
     go_up(link); /* the store answered */
+    if (r->status == 200 && r->kind == REQ_TX) {
+        complete_tx(r);
+        return;
+    }
     if (r->status == 200 && r->kind != REQ_PATH) {
         complete_entries(r);
         return;
@@ -447,7 +495,7 @@ static int try_retry(rest_req_t *r, int err)
         return 0;
     for (i = 0; i != r->n; ++i)
         safe += r->meta[i].safe;
-    if (safe == 0 || (r->kind == REQ_MULTI && safe != r->n))
+    if (safe == 0 || ((r->kind == REQ_MULTI || r->kind == REQ_TX) && safe != r->n))
         return 0;
     again = retry_of(r);
     again->sync_waiting = r->sync_waiting, r->sync_waiting = NULL;
@@ -659,6 +707,40 @@ static int link_send(kve_kv_t *kv, kve_kv_op_t *op)
     return 0;
 }
 
+/* whether MULTI would queue `cmd` (a known command with a valid arity), and the script can take it */
+static int tx_can_run(const kve_kv_command_t *cmd)
+{
+    kve_cmd_ref_t ref;
+
+    if (cmd->argc > KVE_REST_TX_MAX_ARGS || !kve_cmd_find(cmd->argc, cmd->argv, cmd->argvlen, &ref) || ref.top == NULL)
+        return 0;
+    return ref.top->arity >= 0 ? cmd->argc == (size_t)ref.top->arity : cmd->argc >= (size_t)-ref.top->arity;
+}
+
+/* an atomic batch with bytes JSON cannot carry: one EVAL that runs the commands (kve_rest_encode_tx_script) */
+static int send_tx_script(rest_link_t *link, kve_kv_op_t *ops, size_t n)
+{
+    const kve_kv_command_t **cmds = kve_malloc(sizeof(*cmds) * n);
+    rest_req_t *r;
+
+    for (size_t i = 0; i != n; ++i) {
+        if (!tx_can_run(ops[i].cmd)) { /* what MULTI refuses at queue time: refused whole, nothing sent */
+            free(cmds);
+            return KVE_EINVAL;
+        }
+        cmds[i] = ops[i].cmd;
+    }
+    r = req_new(link, REQ_TX);
+    kve_buf_putc(&r->body, '[');
+    kve_rest_encode_tx_script(&r->body, cmds, n);
+    kve_buf_putc(&r->body, ']');
+    for (size_t i = 0; i != n; ++i)
+        req_add_op(r, ops + i, 0, 0, cmd_is_safe(ops[i].cmd));
+    free(cmds);
+    push_ready(link, r);
+    return 0;
+}
+
 static int link_send_atomic(kve_kv_t *kv, kve_kv_op_t *ops, size_t n)
 {
     rest_link_t *link = (void *)kv;
@@ -669,7 +751,7 @@ static int link_send_atomic(kve_kv_t *kv, kve_kv_op_t *ops, size_t n)
         return err;
     for (size_t i = 0; i != n; ++i)
         if (!kve_rest_cmd_is_utf8(ops[i].cmd))
-            return KVE_EINVAL; /* /multi-exec is JSON only: such bytes cannot be sent in a transaction */
+            return send_tx_script(link, ops, n); /* /multi-exec is JSON only */
     r = req_new(link, REQ_MULTI);
     kve_buf_putc(&r->body, '[');
     for (size_t i = 0; i != n; ++i) {

@@ -700,8 +700,7 @@ static void whole_dispose(whole_t *w)
         kve_kv__reply_free(w->copy[i]);
 }
 
-/* NUL bytes and bytes that are not UTF-8 round-trip exactly (the path form and base64), and a transaction that
- * would have to carry such bytes in JSON is refused */
+/* NUL bytes and bytes that are not UTF-8 round-trip exactly (the path form and base64) */
 TEST(rest_binary_round_trip)
 {
     static const char bin[] = "a\0b\xff\xfe\xc0\x80z", nul[] = "x\0y";
@@ -711,7 +710,6 @@ TEST(rest_binary_round_trip)
            gkeyl[] = {3, 5};
     kve_kv_command_t cmds[] = {KVE_KV_COMMAND(3, set1, set1l), KVE_KV_COMMAND(3, set2, set2l), KVE_KV_COMMAND(2, get1, getl),
                                KVE_KV_COMMAND(2, get2, getl),  KVE_KV_COMMAND(3, bkey, bkeyl), KVE_KV_COMMAND(2, gkey, gkeyl)};
-    kve_kv_batch_opts_t atomic = {.flags = KVE_KV_BATCH_ATOMIC};
     whole_t w;
 
     CHECK_EQ_INT(run_whole(&w, cmds, 6, NULL), 0);
@@ -725,7 +723,47 @@ TEST(rest_binary_round_trip)
     CHECK(memcmp(w.str[3], nul, sizeof(nul) - 1) == 0);
     CHECK_EQ_STR(w.str[5], "v"); /* a key that is not UTF-8 */
     whole_dispose(&w);
-    CHECK_EQ_INT(run_whole(&w, cmds, 2, &atomic), KVE_EINVAL);
+}
+
+/* issue 9.5: a transaction with bytes JSON cannot carry (the cache stores binary bodies in one atomic batch) goes as
+ * one script: applied whole, results in place (a status stays a status, an error an error, nil nil), bytes exact; a
+ * command MULTI would refuse at queue time refuses the whole batch, nothing applied */
+TEST(rest_binary_transaction)
+{
+    static const char bin[] = "t\0x\xff\xfe\xc0\x80z";
+    const char *set[] = {"SET", "kvb:tx\xff", bin}, *get[] = {"GET", "kvb:tx\xff"}, *incr[] = {"INCR", "kvb:tx\xff"},
+               *nil[] = {"GET", "kvb:txnone"}, *px[] = {"PEXPIRE", "kvb:tx\xff", "60000"}, *bad[] = {"NOSUCHCMD", "kvb:tx\xff"},
+               *arity[] = {"GET", "kvb:tx\xff", "extra"}, *set2[] = {"SET", "kvb:tx2", "\xff"};
+    size_t setl[] = {3, 7, sizeof(bin) - 1}, getl[] = {3, 7}, incrl[] = {4, 7}, nill[] = {3, 10}, pxl[] = {7, 7, 5},
+           badl[] = {9, 7}, arityl[] = {3, 7, 5}, set2l[] = {3, 7, 1};
+    kve_kv_command_t cmds[] = {KVE_KV_COMMAND(3, set, setl), KVE_KV_COMMAND(2, get, getl), KVE_KV_COMMAND(2, incr, incrl),
+                               KVE_KV_COMMAND(2, nil, nill), KVE_KV_COMMAND(3, px, pxl)};
+    kve_kv_command_t refused[] = {KVE_KV_COMMAND(3, set2, set2l), KVE_KV_COMMAND(2, bad, badl)};
+    kve_kv_command_t wrong[] = {KVE_KV_COMMAND(3, set2, set2l), KVE_KV_COMMAND(3, arity, arityl)};
+    const char *get2[] = {"GET", "kvb:tx2"};
+    size_t get2l[] = {3, 7};
+    kve_kv_command_t check = KVE_KV_COMMAND(2, get2, get2l);
+    kve_kv_batch_opts_t atomic = {.flags = KVE_KV_BATCH_ATOMIC};
+    whole_t w;
+
+    CHECK_EQ_INT(run_whole(&w, cmds, 5, &atomic), 0);
+    CHECK_EQ_INT(w.result.err, 0);
+    CHECK_EQ_INT(w.type[0], KVE_REPLY_STATUS);
+    CHECK_EQ_STR(w.str[0], "OK");
+    CHECK_EQ_INT(w.type[1], KVE_REPLY_STRING);
+    CHECK_EQ_UINT(w.len[1], sizeof(bin) - 1);
+    CHECK(memcmp(w.str[1], bin, sizeof(bin) - 1) == 0);
+    CHECK_EQ_INT(w.type[2], KVE_REPLY_ERROR); /* a run-time error in place, as in EXEC */
+    CHECK(strncmp(w.str[2], "ERR value is not an integer", 27) == 0);
+    CHECK_EQ_INT(w.type[3], KVE_REPLY_NIL);
+    CHECK_EQ_INT(w.type[4], KVE_REPLY_INTEGER);
+    CHECK_EQ_INT(w.integer[4], 1);
+    whole_dispose(&w);
+    CHECK_EQ_INT(run_whole(&w, refused, 2, &atomic), KVE_EINVAL); /* an unknown command */
+    CHECK_EQ_INT(run_whole(&w, wrong, 2, &atomic), KVE_EINVAL);   /* a wrong arity */
+    CHECK_EQ_INT(run_whole(&w, &check, 1, NULL), 0);
+    CHECK_EQ_INT(w.type[0], KVE_REPLY_NIL); /* nothing was applied */
+    whole_dispose(&w);
 }
 
 /* integers, nil, nested arrays, error entries */
@@ -861,6 +899,7 @@ static void run_all(const backend_t *be)
         RUN(fake_failures);
     } else if (be->rest) {
         RUN(rest_binary_round_trip);
+        RUN(rest_binary_transaction);
         RUN(rest_reply_shapes);
         RUN(rest_reply_over_the_limit);
         RUN(rest_wrong_token);
