@@ -16,6 +16,7 @@
 #include "proxy/kv_rest_codec.h"
 #include "proxy/log.h"
 
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,9 @@
 #define RECONNECT_MIN_MS 50
 #define TICK_MS 50
 #define MAX_PATH_TARGET (16 * 1024)
+/* a transaction sent as a script: non-UTF-8 arguments from this size on are put aside first (not hex-decoded by Lua) */
+#define TX_STAGE_MIN 4096
+#define TX_STAGE_TTL_MS "60000"
 
 typedef struct st_rest_link_t rest_link_t;
 
@@ -578,7 +582,7 @@ static void req_start(rest_link_t *link, rest_req_t *r)
     r->limit = link->conf.max_response_size;
     if (r->kind != REQ_PROBE) {
         /* the bound: what the commands may take (base64 makes strings 4/3 longer), or the link's bound */
-        size_t sum = 0;
+        size_t sum = r->n == 0 ? SIZE_MAX : 0; /* no op: a staged argument's PSETEX, answered "OK" */
         for (size_t i = 0; i != r->n; ++i) {
             size_t l = kve_kv__max_reply_size(r->ops[i]->batch);
             if (l == 0) {
@@ -717,10 +721,65 @@ static int tx_can_run(const kve_kv_command_t *cmd)
     return ref.top->arity >= 0 ? cmd->argc == (size_t)ref.top->arity : cmd->argc >= (size_t)-ref.top->arity;
 }
 
-/* an atomic batch with bytes JSON cannot carry: one EVAL that runs the commands (kve_rest_encode_tx_script) */
+/* what a transaction sent as a script puts aside: its large non-UTF-8 arguments, each with PSETEX in the path form */
+typedef struct st_stage_ctx_t {
+    rest_link_t *link;
+    /** "{tag}" of the transaction's first key (so that the staged keys share its slot), or "" */
+    char tag[64];
+    char key[160];
+    size_t staged;
+} stage_ctx_t;
+
+/* the hash tag of `key` (Redis' rule: the first '{', then the first '}' after it, not empty), when short and printable */
+static void stage_tag(stage_ctx_t *sc, const char *key, size_t len)
+{
+    const char *open = memchr(key, '{', len), *close;
+    size_t n;
+
+    sc->tag[0] = '\0';
+    if (open == NULL || (close = memchr(open + 1, '}', len - (size_t)(open + 1 - key))) == NULL ||
+        (n = (size_t)(close - open - 1)) == 0 || n + 3 > sizeof(sc->tag))
+        return;
+    for (size_t i = 0; i != n; ++i)
+        if (open[1 + i] < 0x21 || open[1 + i] > 0x7e)
+            return;
+    snprintf(sc->tag, sizeof(sc->tag), "{%.*s}", (int)n, open + 1);
+}
+
+static const char *stage_arg(void *ctx, const char *bytes, size_t len)
+{
+    stage_ctx_t *sc = ctx;
+    unsigned char rnd[12];
+    char hex[25];
+    rest_req_t *r;
+    kve_kv_command_t cmd;
+    const char *argv[4];
+    size_t argvlen[4];
+    h2o_iovec_t body;
+
+    if (len < TX_STAGE_MIN)
+        return NULL;
+    KVE_ASSERT(RAND_bytes(rnd, sizeof(rnd)) == 1);
+    for (size_t i = 0; i != sizeof(rnd); ++i)
+        snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+    snprintf(sc->key, sizeof(sc->key), "kvedge:tx:%s:%s", sc->tag, hex);
+    argv[0] = "PSETEX", argv[1] = sc->key, argv[2] = TX_STAGE_TTL_MS, argv[3] = bytes;
+    argvlen[0] = 6, argvlen[1] = strlen(sc->key), argvlen[2] = strlen(TX_STAGE_TTL_MS), argvlen[3] = len;
+    cmd = KVE_KV_COMMAND(4, argv, argvlen);
+    r = req_new(sc->link, REQ_PATH); /* no op: the transaction's script reads it */
+    KVE_ASSERT(kve_rest_encode_path(&r->target, sc->link->conf.prefix, &cmd, &body) == 0);
+    kve_buf_append(&r->body, body.base, body.len);
+    push_ready(sc->link, r);
+    ++sc->staged;
+    return sc->key;
+}
+
+/* an atomic batch with bytes JSON cannot carry: one EVAL that runs the commands (kve_rest_encode_tx_script), after
+ * the requests that put its large arguments aside (the requests of a turn run one after the other) */
 static int send_tx_script(rest_link_t *link, kve_kv_op_t *ops, size_t n)
 {
     const kve_kv_command_t **cmds = kve_malloc(sizeof(*cmds) * n);
+    stage_ctx_t sc = {link};
     rest_req_t *r;
 
     for (size_t i = 0; i != n; ++i) {
@@ -731,11 +790,14 @@ static int send_tx_script(rest_link_t *link, kve_kv_op_t *ops, size_t n)
         cmds[i] = ops[i].cmd;
     }
     r = req_new(link, REQ_TX);
+    if (cmds[0]->argc >= 2)
+        stage_tag(&sc, cmds[0]->argv[1], cmds[0]->argvlen[1]);
     kve_buf_putc(&r->body, '[');
-    kve_rest_encode_tx_script(&r->body, cmds, n);
+    kve_rest_encode_tx_script(&r->body, cmds, n, stage_arg, &sc);
     kve_buf_putc(&r->body, ']');
+    /* a script that read its staged arguments deleted them: sent twice, it would find them gone */
     for (size_t i = 0; i != n; ++i)
-        req_add_op(r, ops + i, 0, 0, cmd_is_safe(ops[i].cmd));
+        req_add_op(r, ops + i, 0, 0, sc.staged == 0 && cmd_is_safe(ops[i].cmd));
     free(cmds);
     push_ready(link, r);
     return 0;

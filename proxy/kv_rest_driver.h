@@ -10,7 +10,8 @@
  * `POST <prefix>/multi-exec`. JSON strings cannot carry bytes that are not UTF-8, so a command with such an
  * argument goes alone in the path form (`POST <prefix>/CMD/arg/...`, percent-encoded, the last argument as the
  * raw body); an atomic batch with one (the cache stores binary bodies so) goes as one EVAL of a script that runs its
- * commands in order, atomically, its arguments hex-encoded where needed (kve_rest_encode_tx_script: limits there;
+ * commands in order, atomically, its small non-UTF-8 arguments hex-encoded, its large ones put aside first with a
+ * PSETEX in the path form (kve_rest_encode_tx_script: limits there;
  * a command MULTI would refuse at queue time, unknown or of a wrong arity, refuses the batch at once, KVE_EINVAL). Every request
  * asks for `Upstash-Encoding: base64`, so reply bytes round-trip exactly; replies are decoded with jansson
  * (strings, integers, nil, nested arrays, {"error"} entries as KVE_REPLY_ERROR).

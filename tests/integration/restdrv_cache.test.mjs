@@ -10,15 +10,18 @@ import { assertStatus, cacheKeys, get, seen, startOrigin, storedKeys } from './c
 
 let b, origin, binOrigin, a;
 
-// bytes that are not UTF-8 (NUL, 0xff, a lone continuation byte...), as a gzip'd or image body has
-const BINARY = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 167 + 13) & 0xff));
+// bytes that are not UTF-8 (NUL, 0xff, a lone continuation byte...), as a gzip'd or image body has: a small body
+// (sent hex-encoded in the transaction's script) and a large one (put aside first with PSETEX in the path form)
+const BINARY = Buffer.from(Array.from({ length: 1000 }, (_, i) => (i * 167 + 13) & 0xff));
+const LARGE = Buffer.from(Array.from({ length: 3 * 1024 * 1024 }, (_, i) => (i * 131 + (i >> 9)) & 0xff));
 
 before(async () => {
     b = await startKvStack();
     origin = await startOrigin();
     binOrigin = await startUpstream((req, res) => {
-        res.writeHead(200, { 'cache-control': 'max-age=60', 'content-type': 'application/octet-stream', 'content-length': BINARY.length });
-        res.end(BINARY);
+        const body = req.url === '/large' ? LARGE : BINARY;
+        res.writeHead(200, { 'cache-control': 'max-age=60', 'content-type': 'application/octet-stream', 'content-length': body.length });
+        res.end(body);
     });
     a = await startKvedge({
         threads: 2,
@@ -70,6 +73,14 @@ test('issue 9.5: a body that is not UTF-8 is stored on the REST store and served
     assertStatus(hit, /hit/);
     assert.ok(hit.bodyBuffer.equals(BINARY), 'the same bytes');
     assert.equal(binOrigin.requests.length, 1);
+    const large = await http('GET', `${a.url}/bin/large`);
+    assertStatus(large, /stored/);
+    await storedKeys(b.io, 4);
+    const largeHit = await http('GET', `${a.url}/bin/large`);
+    assertStatus(largeHit, /hit/);
+    assert.ok(largeHit.bodyBuffer.equals(LARGE), 'the same 3 MiB');
+    assert.equal(binOrigin.requests.length, 2);
+    assert.deepEqual(await b.io.keys('kvedge:tx:*'), [], 'the staged argument was deleted by the transaction');
 });
 
 test('issue 9.5: a 64 KiB body round-trips through the REST store', async () => {

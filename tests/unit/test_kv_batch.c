@@ -759,6 +759,27 @@ TEST(rest_binary_transaction)
     CHECK_EQ_INT(w.type[4], KVE_REPLY_INTEGER);
     CHECK_EQ_INT(w.integer[4], 1);
     whole_dispose(&w);
+    /* a large argument is put aside first (PSETEX in the path form) and read by the script, which deletes it */
+    {
+        static char big[64 * 1024];
+        const char *setbig[] = {"SET", "kvb:{t}big", big}, *getbig[] = {"GET", "kvb:{t}big"},
+                   *keys[] = {"EVAL", "return #redis.call('KEYS', 'kvedge:tx:*')", "0"};
+        size_t setbigl[] = {3, 10, sizeof(big)}, getbigl[] = {3, 10}, keysl[] = {4, 41, 1};
+        kve_kv_command_t both[] = {KVE_KV_COMMAND(3, setbig, setbigl), KVE_KV_COMMAND(2, getbig, getbigl)};
+        kve_kv_command_t k = KVE_KV_COMMAND(3, keys, keysl);
+        for (size_t i = 0; i != sizeof(big); ++i)
+            big[i] = (char)(0x80 + i % 0x7f);
+        CHECK_EQ_INT(run_whole(&w, both, 2, &atomic), 0);
+        CHECK_EQ_INT(w.result.err, 0);
+        CHECK_EQ_STR(w.str[0], "OK");
+        CHECK_EQ_UINT(w.len[1], sizeof(big));
+        CHECK(w.copy[1] != NULL && memcmp(w.copy[1]->str, big, sizeof(big)) == 0);
+        whole_dispose(&w);
+        CHECK_EQ_INT(run_whole(&w, &k, 1, NULL), 0);
+        CHECK_EQ_INT(w.type[0], KVE_REPLY_INTEGER);
+        CHECK_EQ_INT(w.integer[0], 0); /* nothing left aside */
+        whole_dispose(&w);
+    }
     CHECK_EQ_INT(run_whole(&w, refused, 2, &atomic), KVE_EINVAL); /* an unknown command */
     CHECK_EQ_INT(run_whole(&w, wrong, 2, &atomic), KVE_EINVAL);   /* a wrong arity */
     CHECK_EQ_INT(run_whole(&w, &check, 1, NULL), 0);
