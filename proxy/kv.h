@@ -5,6 +5,11 @@
  * the KV REST protocol and Redis replicas/Cluster. Nothing here names hiredis, and nothing promises that a
  * driver answers in order: kv.c puts results back in order.
  *
+ * Order between batches: the Redis driver applies batches in the order they were sent (one connection per link); the
+ * KV REST driver sends the batches of one event-loop turn in order, but those of different turns may travel on
+ * different connections and be applied in another order. A caller that needs a write applied before a later
+ * command waits for the write's on_done (or puts both in one batch).
+ *
  * Batches. Every request to the store is a batch of N commands (N >= 1), sent with kve_kv_batch():
  * - on_reply(data, i, err, reply) runs EXACTLY ONCE for every index i, in index order (0, 1, ..., N-1) whatever
  *   order the driver completes them in, then on_done(data, result) runs exactly once. Neither ever runs from

@@ -1,10 +1,13 @@
 // The HTTP cache on a KV REST store (issue 9.5): kvedge A caches the route /api with its `store:` a KV REST store,
 // kvedge B's /kv API on a real redis-server. Miss -> hit (the origin counts the requests), the objects in B's Redis
 // with a TTL on every key, revalidation with a 304, invalidation by a POST: the same behaviour as on a Redis store.
+// A response reaches the client before its store batch is applied, and on a REST store a later request's lookup may
+// travel on another connection than that batch (batches of different loop turns are not ordered), so each step
+// waits until the store holds what the previous one wrote before it expects a hit (or a miss after an invalidation).
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { assertCleanExit, http, sleep, startKvedge, startUpstream } from './harness.mjs';
+import { assertCleanExit, http, sleep, startKvedge, startUpstream, waitFor } from './harness.mjs';
 import { startKvStack, RW_TOKEN } from './kv_helpers.mjs';
 import { assertStatus, cacheKeys, get, seen, startOrigin, storedKeys } from './cache_helpers.mjs';
 
@@ -69,6 +72,7 @@ test('issue 9.5: a body that is not UTF-8 is stored on the REST store and served
     assert.equal(miss.status, 200);
     assertStatus(miss, /stored/);
     assert.ok(miss.bodyBuffer.equals(BINARY));
+    await storedKeys(b.io, 2);
     const hit = await http('GET', `${a.url}/bin/x`);
     assertStatus(hit, /hit/);
     assert.ok(hit.bodyBuffer.equals(BINARY), 'the same bytes');
@@ -86,6 +90,7 @@ test('issue 9.5: a body that is not UTF-8 is stored on the REST store and served
 test('issue 9.5: a 64 KiB body round-trips through the REST store', async () => {
     const miss = await get(a, '/api/big');
     assertStatus(miss, /stored/);
+    await storedKeys(b.io, 2);
     const hit = await get(a, '/api/big');
     assertStatus(hit, /hit/);
     assert.equal(hit.body.length, 64 * 1024);
@@ -96,6 +101,7 @@ test('issue 9.5: a 64 KiB body round-trips through the REST store', async () => 
 test('issue 9.5: on a REST store a stale object is revalidated (304), its head updated, then hit', async () => {
     const first = await get(a, '/api/etag/r');
     assertStatus(first, /stored/);
+    await storedKeys(b.io, 2);
     await sleep(3100); // max-age=2: stale
     const reval = await get(a, '/api/etag/r');
     assert.equal(reval.status, 200);
@@ -106,6 +112,9 @@ test('issue 9.5: on a REST store a stale object is revalidated (304), its head u
     const conditional = origin.requests.filter((r) => r.url === '/etag/r');
     assert.equal(conditional.length, 2);
     assert.equal(conditional[1].headers['if-none-match'], '"e1"');
+    await waitFor(async () => Object.values(await cacheKeys(b.io)).every((pttl) => pttl > 60_000), {
+        message: 'the 304\'s freshness stored',
+    });
     const hit = await get(a, '/api/etag/r');
     assertStatus(hit, /hit/);
     assert.equal(seen(origin, '/etag/r'), 2);
@@ -114,14 +123,22 @@ test('issue 9.5: on a REST store a stale object is revalidated (304), its head u
 
 test('issue 9.5: on a REST store a POST invalidates the URL, Vary variants are kept apart', async () => {
     await get(a, '/api/fresh/p');
+    await storedKeys(b.io, 2);
     assertStatus(await get(a, '/api/fresh/p'), /hit/);
     assert.equal((await get(a, '/api/fresh/p', {}, 'POST')).status, 201);
-    assertStatus(await get(a, '/api/fresh/p'), /fwd=uri-miss/);
+    await waitFor(async () => /fwd=uri-miss/.test((await get(a, '/api/fresh/p')).headers['cache-status']), {
+        message: 'a miss after the POST',
+    });
+    await b.io.flushall();
     const en = await get(a, '/api/vary', { 'accept-language': 'en' });
     const fr = await get(a, '/api/vary', { 'accept-language': 'fr' });
     assert.equal(JSON.parse(en.body).lang, 'en');
     assert.equal(JSON.parse(fr.body).lang, 'fr');
-    const en2 = await get(a, '/api/vary', { 'accept-language': 'en' });
-    assertStatus(en2, /hit/);
+    let en2;
+    await waitFor(async () => /hit/.test((en2 = await get(a, '/api/vary', { 'accept-language': 'en' })).headers['cache-status']), {
+        message: 'a hit for the en variant',
+    });
     assert.equal(JSON.parse(en2.body).lang, 'en');
+    const fr2 = await get(a, '/api/vary', { 'accept-language': 'fr' });
+    assert.equal(JSON.parse(fr2.body).lang, 'fr', 'the variants are kept apart');
 });
