@@ -5,10 +5,10 @@
  * the KV REST protocol and Redis replicas/Cluster. Nothing here names hiredis, and nothing promises that a
  * driver answers in order: kv.c puts results back in order.
  *
- * Order between batches: the Redis driver applies batches in the order they were sent (one connection per link); the
- * KV REST driver sends the batches of one event-loop turn in order, but those of different turns may travel on
- * different connections and be applied in another order. A caller that needs a write applied before a later
- * command waits for the write's on_done (or puts both in one batch).
+ * Order between batches: a batch that writes is applied after every batch sent before it on the link and before
+ * every batch sent after it (so a lookup after a store, or after an invalidation, sees it). The Redis driver applies
+ * everything in order (one connection per link); the KV REST driver holds later requests while one that writes is
+ * out, and lets requests that only read run side by side on several connections.
  *
  * Batches. Every request to the store is a batch of N commands (N >= 1), sent with kve_kv_batch():
  * - on_reply(data, i, err, reply) runs EXACTLY ONCE for every index i, in index order (0, 1, ..., N-1) whatever

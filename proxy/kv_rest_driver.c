@@ -58,12 +58,12 @@ typedef struct st_rest_req_t {
     int retried;
     /** batches whose sync position this request answers (linked through driver_next) */
     kve_kv_batch_t *sync_waiting;
-    struct st_rest_req_t *next, **prev; /* in the link's list of requests sent */
-    /**
-     * the next request of the same turn: started when this one ends, so that the commands of a batch that went into
-     * several requests run in their order (one request per turn, the usual case, is not delayed)
-     */
-    struct st_rest_req_t *chain_next;
+    /** in the link's lists: ready (this turn's), queue (flushed, waiting for the order rule: pump) or sent */
+    struct st_rest_req_t *next, **prev;
+    /** it may change data (a command that is not a read, or a staged argument): see pump() */
+    uint8_t write;
+    /** it is counted in the link's num_sent (and num_sent_writes) */
+    uint8_t counted;
 } rest_req_t;
 
 struct st_rest_link_t {
@@ -77,6 +77,10 @@ struct st_rest_link_t {
     rest_req_t *building;   /* the /pipeline request this turn's commands go into */
     rest_req_t *ready_head; /* complete, waiting for the end of the turn (linked through next) */
     rest_req_t **ready_tail;
+    rest_req_t *queue_head; /* flushed, in order, waiting until pump() may start them */
+    rest_req_t **queue_tail;
+    size_t num_sent, num_sent_writes; /* requests out (no probe), and those of them that write */
+    int pumping;
     rest_req_t *last; /* the request that took the last command (sync waiters attach there) */
     rest_req_t *sent; /* requests out (list for destroy and the breaker) */
     rest_req_t *probe;
@@ -145,10 +149,15 @@ static void sync_answer_now(rest_link_t *link, kve_kv_batch_t *b, int ok)
     sync_answer(b, ok && numeric, value);
 }
 
+static void pump(rest_link_t *link);
+
 static void req_free(rest_req_t *r)
 {
     rest_link_t *link = r->link;
-    rest_req_t *next = r->chain_next;
+    int counted = r->counted;
+
+    if (counted)
+        --link->num_sent, link->num_sent_writes -= r->write;
     if (r->prev != NULL && (*r->prev = r->next) != NULL)
         r->next->prev = r->prev;
     if (link->last == r)
@@ -162,12 +171,8 @@ static void req_free(rest_req_t *r)
     free(r->meta);
     r->magic = 0;
     free(r);
-    if (next != NULL) {
-        if (link->super.closing)
-            req_finish(next, KVE_ECONN, NULL);
-        else
-            req_start(link, next);
-    }
+    if (counted && !link->super.closing)
+        pump(link);
 }
 
 /* every op of `r` gets `err` (or `reply`), its sync waiters the current token; frees `r` */
@@ -503,15 +508,14 @@ static int try_retry(rest_req_t *r, int err)
         return 0;
     again = retry_of(r);
     again->sync_waiting = r->sync_waiting, r->sync_waiting = NULL;
-    again->chain_next = r->chain_next, r->chain_next = NULL;
     KVE_STAT_ADD(link->super.stats->retries, safe);
     kve_log(KVE_LOG_DEBUG, "kv-rest", "%s: %s; %zu read(s) sent again, %zu write(s) failed", link->super.peer, kve_strerror(err),
             safe, r->n - safe);
     for (i = 0; i != r->n; ++i)
         if (!r->meta[i].safe)
             kve_kv__complete(r->ops[i], KVE_ECONN, NULL);
+    req_start(link, again); /* in `r`'s place: before `r` lets go of its turn (pump) */
     req_free(r);
-    req_start(link, again);
     return 1;
 }
 
@@ -604,8 +608,11 @@ static void req_start(rest_link_t *link, rest_req_t *r)
         }
         return;
     }
-    if (r->kind != REQ_PROBE)
+    if (r->kind != REQ_PROBE) {
         count_sent(link->super.stats, r);
+        r->counted = 1;
+        ++link->num_sent, link->num_sent_writes += r->write;
+    }
     if ((r->next = link->sent) != NULL)
         r->next->prev = &r->next;
     r->prev = &link->sent;
@@ -623,24 +630,54 @@ static void close_building(rest_link_t *link)
     link->ready_tail = &r->next;
 }
 
+/*
+ * The order rule: the queue's requests start in order, a request that writes only when nothing is out, a read when no
+ * write is out. So a write is applied after everything sent before it and before everything sent after it (a lookup
+ * after a store or an invalidation sees it, a read after a SET reads it, as on the Redis driver's one connection),
+ * while reads run side by side on several connections. Commands that come meanwhile gather in the next requests.
+ */
+static void pump(rest_link_t *link)
+{
+    rest_req_t *r;
+
+    if (link->pumping)
+        return; /* a request that ended inside req_start: the loop below goes on */
+    link->pumping = 1;
+    while ((r = link->queue_head) != NULL && (r->write ? link->num_sent == 0 : link->num_sent_writes == 0)) {
+        if ((link->queue_head = r->next) == NULL)
+            link->queue_tail = &link->queue_head;
+        r->next = NULL;
+        req_start(link, r);
+    }
+    link->pumping = 0;
+}
+
+static int req_writes(const rest_req_t *r)
+{
+    if (r->n == 0)
+        return 1; /* a staged argument (PSETEX) */
+    for (size_t i = 0; i != r->n; ++i)
+        if (!r->meta[i].safe)
+            return 1;
+    return 0;
+}
+
 static void on_flush(h2o_timeout_entry_t *entry)
 {
     rest_link_t *link = H2O_STRUCT_FROM_MEMBER(rest_link_t, flush_entry, entry);
-    rest_req_t *r;
     kve_kv_batch_t *now = link->sync_now;
 
     close_building(link);
     link->last = NULL;
-    /* in order, one after the other (see chain_next) */
-    if ((r = link->ready_head) != NULL) {
-        for (rest_req_t *c = r; c != NULL; c = c->next)
-            c->chain_next = c->next;
-        for (rest_req_t *c = r; c != NULL; c = c->chain_next)
-            c->next = NULL;
+    if (link->ready_head != NULL) { /* the turn's requests join the queue, in order */
+        for (rest_req_t *c = link->ready_head; c != NULL; c = c->next)
+            c->write = (uint8_t)req_writes(c);
+        *link->queue_tail = link->ready_head;
+        link->queue_tail = link->ready_tail;
         link->ready_head = NULL;
         link->ready_tail = &link->ready_head;
-        req_start(link, r);
     }
+    pump(link);
     link->sync_now = NULL;
     sync_answer_now(link, now, 1);
 }
@@ -653,6 +690,7 @@ static void schedule_flush(rest_link_t *link)
 
 static void push_ready(rest_link_t *link, rest_req_t *r)
 {
+    close_building(link); /* the commands before it go before it */
     *link->ready_tail = r;
     link->ready_tail = &r->next;
     link->last = r;
@@ -898,6 +936,11 @@ static void link_destroy(kve_kv_t *kv)
         req_finish(r, KVE_ECONN, NULL);
     }
     link->ready_tail = &link->ready_head;
+    while ((r = link->queue_head) != NULL) {
+        link->queue_head = r->next;
+        req_finish(r, KVE_ECONN, NULL);
+    }
+    link->queue_tail = &link->queue_head;
     drop_sent(link, KVE_ECONN);
     sync_answer(link->sync_now, 0, 0);
     link->sync_now = NULL;
@@ -960,6 +1003,7 @@ kve_kv_t *kve_kv_rest_create(h2o_context_t *ctx, kve_httpclient_upstream_t *up, 
              conf->store_name != NULL ? ")" : "");
     link->client = kve_httpclient_create(ctx, up);
     link->ready_tail = &link->ready_head;
+    link->queue_tail = &link->queue_head;
     h2o_timeout_init(ctx->loop, &link->flush_timeout, 0);
     link->flush_entry.cb = on_flush;
     h2o_timeout_init(ctx->loop, &link->tick, TICK_MS);

@@ -7,14 +7,14 @@
  *
  * Automatic pipelining: every command sent in one event-loop turn goes out in one `POST <prefix>/pipeline`
  * (more requests past max_pipeline_commands or max_pipeline_bytes of JSON); an atomic batch is one
- * `POST <prefix>/multi-exec`. JSON strings cannot carry bytes that are not UTF-8, so a command with such an
- * argument goes alone in the path form (`POST <prefix>/CMD/arg/...`, percent-encoded, the last argument as the
- * raw body); an atomic batch with one (the cache stores binary bodies so) goes as one EVAL of a script that runs its
- * commands in order, atomically, its small non-UTF-8 arguments hex-encoded, its large ones put aside first with a
- * PSETEX in the path form (kve_rest_encode_tx_script: limits there;
- * a command MULTI would refuse at queue time, unknown or of a wrong arity, refuses the batch at once, KVE_EINVAL). Every request
- * asks for `Upstash-Encoding: base64`, so reply bytes round-trip exactly; replies are decoded with jansson
- * (strings, integers, nil, nested arrays, {"error"} entries as KVE_REPLY_ERROR).
+ * `POST <prefix>/multi-exec`. Order: a request that writes starts when no other is out, and none starts while it
+ * is out; requests that only read run side by side (kv.h, "Order between batches"). JSON strings cannot carry bytes that are not
+ * UTF-8, so a command with such an argument goes alone in the path form (`POST <prefix>/CMD/arg/...`, percent-encoded, the last
+ * argument as the raw body); an atomic batch with one (the cache stores binary bodies so) goes as one EVAL of a script that runs
+ * its commands in order, atomically, its small non-UTF-8 arguments hex-encoded, its large ones put aside first with a PSETEX in the
+ * path form (kve_rest_encode_tx_script: limits there; a command MULTI would refuse at queue time, unknown or of a wrong arity,
+ * refuses the batch at once, KVE_EINVAL). Every request asks for `Upstash-Encoding: base64`, so reply bytes round-trip exactly;
+ * replies are decoded with jansson (strings, integers, nil, nested arrays, {"error"} entries as KVE_REPLY_ERROR).
  *
  * Errors: HTTP 401/403 -> KVE_EAUTH (the link stays down, one log line per episode, never the token), 413 ->
  * KVE_ETOO_LARGE, 429 -> KVE_ERATE_LIMITED, 5xx and anything unexpected -> KVE_EPROTO, a store that cannot be

@@ -521,6 +521,32 @@ TEST(script_evalsha_with_eval_fallback)
     CHECK_EQ_UINT(script_fallbacks() - before, 3);
 }
 
+/* issue 9.5: a batch sent after a write is applied after it, on every driver (the KV REST driver sends the batches of
+ * different loop turns on different connections: a read there must not overtake a write sent before it, or the cache
+ * would miss what it just stored, or serve what it just invalidated); reads sent meanwhile still run side by side */
+TEST(a_batch_after_a_write_sees_it)
+{
+    int wrong = 0;
+
+    for (int i = 0; i != 40; ++i) {
+        cmds_t set = {0}, get = {0};
+        rec_t rs, rg;
+        add(&set, "SET kvb:order %d", i);
+        add(&get, "GET kvb:order");
+        send_batch(&rs, &set, NULL);
+        h2o_evloop_run(loop, 0); /* the next loop turn: the write is on its way */
+        send_batch(&rg, &get, NULL);
+        CHECK(pump_until(&rg.done, 3000));
+        CHECK(pump_until(&rs.done, 3000));
+        if (backend->fake) /* the fake store runs commands when they are sent */
+            continue;
+        char want[16];
+        snprintf(want, sizeof(want), "%d", i);
+        wrong += strcmp(rg.str[0], want) != 0;
+    }
+    CHECK_EQ_INT(wrong, 0);
+}
+
 TEST(destroy_with_batches_pending)
 {
     kve_kv_t *own = backend->create(loop), *saved = kv;
@@ -915,6 +941,7 @@ static void run_all(const backend_t *be)
     RUN(sync_position_after_the_batch);
     RUN(take_str_without_copy);
     RUN(script_evalsha_with_eval_fallback);
+    RUN(a_batch_after_a_write_sees_it);
     RUN(destroy_with_batches_pending);
     if (be->fake) {
         RUN(fake_failures);
