@@ -1,9 +1,9 @@
 // The HTTP cache on a KV REST store (issue 9.5): kvedge A caches the route /api with its `store:` a KV REST store,
 // kvedge B's /kv API on a real redis-server. Miss -> hit (the origin counts the requests), the objects in B's Redis
 // with a TTL on every key, revalidation with a 304, invalidation by a POST: the same behaviour as on a Redis store.
-// A response reaches the client before its store batch is applied, and on a REST store a later request's lookup may
-// travel on another connection than that batch (batches of different loop turns are not ordered), so each step
-// waits until the store holds what the previous one wrote before it expects a hit (or a miss after an invalidation).
+// A response reaches the client before its store batch is sent (the fill stores what streamed), and the next request
+// may be served by the other thread, whose link is not ordered with the first one's, so each step waits until the
+// store holds what the previous one wrote before it expects a hit (or a miss after an invalidation).
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 
