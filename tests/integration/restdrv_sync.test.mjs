@@ -27,7 +27,8 @@ test('issue 9.3: a write on one thread is followed by reads carrying its sync to
         for (let i = 0; i < 16; i++) assert.equal((await cmd(['GET', 's:warm'])).status, 200);
         const stale = [];
         const conns = new Set();
-        for (let round = 0; round < 4; round++) {
+        // at least 4 rounds, more (up to 20) until the reads have gone through two threads' links at least
+        for (let round = 0; round < 20 && (round < 4 || conns.size < 2); round++) {
             const w = await cmd(['SET', `s:k${round}`, 'v']); // a new connection: any thread
             assert.equal(w.status, 200, w.body);
             const token = writes; // what the write was answered with
