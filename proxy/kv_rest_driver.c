@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * KV REST driver (see kv_rest_driver.h). A link collects the commands of one loop turn into requests being built
+ * KV REST driver (see kv_rest_driver.h; transactions sent as a script are in kv_rest_tx.c). A link collects the commands of one
+ * loop turn into requests being built
  * (`building`: one /pipeline body; path-form and /multi-exec requests are complete at once, on `ready`); a 0 ms
  * timer sends them all at the end of the turn. Each request owns its ops until its response (or its failure)
  * completes every one of them; kv.c puts results back in order across requests answered out of order. States:
@@ -14,100 +15,33 @@
 #include "proxy/kv_commands.h"
 #include "proxy/kv_internal.h"
 #include "proxy/kv_rest_codec.h"
+#include "proxy/kv_rest_internal.h"
 #include "proxy/log.h"
 
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define REQ_MAGIC 0x6b725271
 #define RECONNECT_MIN_MS 50
 #define TICK_MS 50
 #define MAX_PATH_TARGET (16 * 1024)
-/* a transaction sent as a script: non-UTF-8 arguments from this size on are put aside first (not hex-decoded by Lua) */
-#define TX_STAGE_MIN 4096
-#define TX_STAGE_TTL_MS "60000"
-
-typedef struct st_rest_link_t rest_link_t;
-
-/** what a request knows of each op it carries */
-typedef struct st_rest_op_meta_t {
-    /** REQ_PIPELINE: where the command's JSON is in the request's body */
-    uint32_t off, len;
-    /** the command only reads (the command table says so): it may be sent again after a network error */
-    uint8_t safe;
-} rest_op_meta_t;
-
-typedef struct st_rest_req_t {
-    uint32_t magic;
-    rest_link_t *link;
-    kve_httpclient_req_t *hreq;
-    /** REQ_TX: an atomic batch with bytes JSON cannot carry, as one EVAL in a /pipeline (kve_rest_encode_tx_script) */
-    enum { REQ_PIPELINE, REQ_MULTI, REQ_PATH, REQ_PROBE, REQ_TX } kind;
-    /** the ops it carries (for REQ_MULTI: the batch's, contiguous) */
-    kve_kv_op_t **ops;
-    rest_op_meta_t *meta;
-    size_t n, cap;
-    kve_buf_t target, body, resp;
-    h2o_iovec_t raw_body; /* REQ_PATH: the last argument (copied into `body`) */
-    size_t limit;         /* the most response bytes read */
-    int status;
-    int sync_seen;
-    /** this is the one retry of an earlier request (sent on a new connection; never retried again) */
-    int retried;
-    /** batches whose sync position this request answers (linked through driver_next) */
-    kve_kv_batch_t *sync_waiting;
-    /** in the link's lists: ready (this turn's), queue (flushed, waiting for the order rule: pump) or sent */
-    struct st_rest_req_t *next, **prev;
-    /** it may change data (a command that is not a read, or a staged argument): see pump() */
-    uint8_t write;
-    /** it is counted in the link's num_sent (and num_sent_writes) */
-    uint8_t counted;
-} rest_req_t;
-
-struct st_rest_link_t {
-    kve_kv_t super;
-    kve_httpclient_t *client;
-    kve_kv_rest_conf_t conf;
-    kve_http1_field_t headers[4];
-    char auth[4200];
-    /** the store's sync token: shared by every thread's link (conf.sync), or the link's own */
-    kve_kv_rest_sync_t *sync, own_sync;
-    rest_req_t *building;   /* the /pipeline request this turn's commands go into */
-    rest_req_t *ready_head; /* complete, waiting for the end of the turn (linked through next) */
-    rest_req_t **ready_tail;
-    rest_req_t *queue_head; /* flushed, in order, waiting until pump() may start them */
-    rest_req_t **queue_tail;
-    size_t num_sent, num_sent_writes; /* requests out (no probe), and those of them that write */
-    int pumping;
-    rest_req_t *last; /* the request that took the last command (sync waiters attach there) */
-    rest_req_t *sent; /* requests out (list for destroy and the breaker) */
-    rest_req_t *probe;
-    kve_kv_batch_t *sync_now; /* answered at the end of the turn with the current token */
-    h2o_timeout_t flush_timeout, tick;
-    h2o_timeout_entry_t flush_entry, tick_entry;
-    uint64_t backoff_ms, next_attempt_at, consecutive_timeouts;
-    unsigned ever_up : 1, logged_down : 1, auth_refused : 1, logged_auth : 1;
-};
 
 static void start_probe(rest_link_t *link);
 static void req_start(rest_link_t *link, rest_req_t *r);
 static void count_sent(kve_kv_stats_t *st, const rest_req_t *r);
-static void req_finish(rest_req_t *r, int err, const kve_kv_reply_t *reply);
 
 /* --- requests --- */
 
-static rest_req_t *req_new(rest_link_t *link, int kind)
+rest_req_t *kve_kv_rest__req_new(rest_link_t *link, int kind)
 {
     rest_req_t *r = kve_zalloc(sizeof(*r));
-    r->magic = REQ_MAGIC;
+    r->magic = KVE_KV_REST_REQ_MAGIC;
     r->link = link;
     r->kind = kind;
     return r;
 }
 
-static void req_add_op(rest_req_t *r, kve_kv_op_t *op, size_t off, size_t len, int safe)
+void kve_kv_rest__req_add_op(rest_req_t *r, kve_kv_op_t *op, size_t off, size_t len, int safe)
 {
     if (r->n == r->cap) {
         r->cap = r->cap == 0 ? 8 : r->cap * 2;
@@ -120,7 +54,7 @@ static void req_add_op(rest_req_t *r, kve_kv_op_t *op, size_t off, size_t len, i
 }
 
 /* whether `cmd` may run twice: a read (Redis' read-only flag or @read category, and not a write) */
-static int cmd_is_safe(const kve_kv_command_t *cmd)
+int kve_kv_rest__cmd_is_safe(const kve_kv_command_t *cmd)
 {
     kve_cmd_ref_t ref;
     return kve_cmd_find(cmd->argc, cmd->argv, cmd->argvlen, &ref) && (kve_cmd_kind(ref.info) & KVE_CMD_K_READ) != 0;
@@ -137,7 +71,7 @@ static void sync_answer(kve_kv_batch_t *b, int known, uint64_t offset)
 }
 
 /* answers `b` and the batches linked to it with the current token (when `ok` and it is a number) */
-static void sync_answer_now(rest_link_t *link, kve_kv_batch_t *b, int ok)
+void kve_kv_rest__sync_answer_now(rest_link_t *link, kve_kv_batch_t *b, int ok)
 {
     char raw[KVE_KV_REST_SYNC_MAX];
     int numeric = 0;
@@ -151,7 +85,7 @@ static void sync_answer_now(rest_link_t *link, kve_kv_batch_t *b, int ok)
 
 static void pump(rest_link_t *link);
 
-static void req_free(rest_req_t *r)
+void kve_kv_rest__req_free(rest_req_t *r)
 {
     rest_link_t *link = r->link;
     int counted = r->counted;
@@ -176,7 +110,7 @@ static void req_free(rest_req_t *r)
 }
 
 /* every op of `r` gets `err` (or `reply`), its sync waiters the current token; frees `r` */
-static void req_finish(rest_req_t *r, int err, const kve_kv_reply_t *reply)
+void kve_kv_rest__req_finish(rest_req_t *r, int err, const kve_kv_reply_t *reply)
 {
     rest_link_t *link = r->link;
     kve_kv_batch_t *waiting = r->sync_waiting;
@@ -184,8 +118,8 @@ static void req_finish(rest_req_t *r, int err, const kve_kv_reply_t *reply)
     r->sync_waiting = NULL;
     for (size_t i = 0; i != r->n; ++i)
         kve_kv__complete(r->ops[i], err, reply);
-    sync_answer_now(link, waiting, err == 0);
-    req_free(r);
+    kve_kv_rest__sync_answer_now(link, waiting, err == 0);
+    kve_kv_rest__req_free(r);
 }
 
 /* --- link state --- */
@@ -283,7 +217,7 @@ static int on_head(kve_httpclient_req_t *hreq, void *data, const kve_httpclient_
     rest_req_t *r = data;
     rest_link_t *link = r->link;
 
-    KVE_CHECK_OBJ(r, REQ_MAGIC);
+    KVE_CHECK_OBJ(r, KVE_KV_REST_REQ_MAGIC);
     r->status = res->status;
     for (size_t i = 0; i != res->num_headers; ++i)
         if (res->headers[i].name_len == 18 && memcmp(res->headers[i].name, "upstash-sync-token", 18) == 0)
@@ -292,7 +226,7 @@ static int on_head(kve_httpclient_req_t *hreq, void *data, const kve_httpclient_
     if (res->status == 200 || res->status == 400) {
         if (res->content_length != UINT64_MAX && res->content_length > r->limit) {
             r->hreq = NULL;
-            req_finish(r, 0, &(kve_kv_reply_t){KVE_REPLY_TOO_BIG});
+            kve_kv_rest__req_finish(r, 0, &(kve_kv_reply_t){KVE_REPLY_TOO_BIG});
             return 1;
         }
         return 0;
@@ -303,7 +237,7 @@ static int on_head(kve_httpclient_req_t *hreq, void *data, const kve_httpclient_
         refuse_token(link, res->status);
     else if (res->status >= 500)
         kve_log(KVE_LOG_DEBUG, "kv-rest", "%s answered HTTP %d", link->super.peer, res->status);
-    req_finish(r, status_error(res->status), NULL);
+    kve_kv_rest__req_finish(r, status_error(res->status), NULL);
     return 1; /* the body is not needed: the connection is closed */
 }
 
@@ -320,7 +254,7 @@ static void complete_entries(rest_req_t *r)
         free(limits), free(e);
         kve_log(KVE_LOG_DEBUG, "kv-rest", "%s sent a body that is not %zu entries", r->link->super.peer, r->n);
         KVE_STAT_ADD(r->link->super.stats->pipeline_errors, 1);
-        req_finish(r, KVE_EPROTO, NULL);
+        kve_kv_rest__req_finish(r, KVE_EPROTO, NULL);
         return;
     }
     r->sync_waiting = NULL;
@@ -328,52 +262,9 @@ static void complete_entries(rest_req_t *r)
         kve_kv__complete(r->ops[i], e[i].err, e[i].reply);
         kve_rest_reply_free(e[i].reply);
     }
-    sync_answer_now(r->link, waiting, 1);
+    kve_kv_rest__sync_answer_now(r->link, waiting, 1);
     free(limits), free(e);
-    req_free(r);
-}
-
-/* the results of a transaction sent as a script: its reply is one array of tagged results (kv_rest_codec.h) */
-static void complete_tx_results(rest_req_t *r, const kve_kv_reply_t *reply)
-{
-    kve_kv_batch_t *waiting = r->sync_waiting;
-
-    r->sync_waiting = NULL;
-    for (size_t i = 0; i != r->n; ++i) {
-        kve_kv_reply_t scratch;
-        const kve_kv_reply_t *v;
-        if (kve_rest_decode_tx_result(reply, i, &scratch, &v) == 0)
-            kve_kv__complete(r->ops[i], 0, v);
-        else
-            kve_kv__complete(r->ops[i], KVE_EPROTO, NULL);
-    }
-    sync_answer_now(r->link, waiting, 1);
-    req_free(r);
-}
-
-static void complete_tx(rest_req_t *r)
-{
-    size_t limit = kve_kv__max_reply_size(r->ops[0]->batch); /* the results share the batch's bound (kv.h) */
-    kve_rest_entry_t e;
-
-    if (kve_rest_decode_entries(r->resp.base, r->resp.len, 1, &limit, &e) != 0) {
-        KVE_STAT_ADD(r->link->super.stats->pipeline_errors, 1);
-        req_finish(r, KVE_EPROTO, NULL);
-        return;
-    }
-    if (e.err != 0) {
-        req_finish(r, e.err, NULL);
-    } else if (e.reply->type == KVE_REPLY_ERROR) { /* the script did not run (refused, or the store cannot run it) */
-        kve_kv__set_abort_reply(r->ops[0]->batch, e.reply);
-        req_finish(r, KVE_EABORTED, NULL);
-    } else if (e.reply->type == KVE_REPLY_TOO_BIG) {
-        req_finish(r, 0, e.reply);
-    } else if (e.reply->type != KVE_REPLY_ARRAY || e.reply->elements != r->n) {
-        req_finish(r, KVE_EPROTO, NULL);
-    } else {
-        complete_tx_results(r, e.reply);
-    }
-    kve_rest_reply_free(e.reply);
+    kve_kv_rest__req_free(r);
 }
 
 /* a 400 to a /multi-exec or /pipeline: the request as a whole was refused ({"error"}) */
@@ -381,11 +272,11 @@ static void complete_refused(rest_req_t *r, const kve_rest_entry_t *env)
 {
     if ((r->kind == REQ_MULTI || r->kind == REQ_TX) && env->reply != NULL && env->reply->type == KVE_REPLY_ERROR) {
         kve_kv__set_abort_reply(r->ops[0]->batch, env->reply);
-        req_finish(r, KVE_EABORTED, NULL);
+        kve_kv_rest__req_finish(r, KVE_EABORTED, NULL);
     } else if (env->reply != NULL && env->reply->type == KVE_REPLY_ERROR) {
-        req_finish(r, 0, env->reply); /* every command of a refused pipeline gets the error */
+        kve_kv_rest__req_finish(r, 0, env->reply); /* every command of a refused pipeline gets the error */
     } else {
-        req_finish(r, KVE_EPROTO, NULL);
+        kve_kv_rest__req_finish(r, KVE_EPROTO, NULL);
     }
 }
 
@@ -399,12 +290,12 @@ static void on_complete(rest_req_t *r)
             go_up(link);
         else
             go_down(link, "the store's answer to PING was not a 200");
-        req_free(r);
+        kve_kv_rest__req_free(r);
         return;
     }
     go_up(link); /* the store answered */
     if (r->status == 200 && r->kind == REQ_TX) {
-        complete_tx(r);
+        kve_kv_rest__complete_tx(r);
         return;
     }
     if (r->status == 200 && r->kind != REQ_PATH) {
@@ -413,11 +304,11 @@ static void on_complete(rest_req_t *r)
     }
     if (kve_rest_decode_envelope(r->resp.base, r->resp.len, r->limit, &env) != 0) {
         KVE_STAT_ADD(link->super.stats->pipeline_errors, 1);
-        req_finish(r, KVE_EPROTO, NULL);
+        kve_kv_rest__req_finish(r, KVE_EPROTO, NULL);
         return;
     }
     if (r->kind == REQ_PATH)
-        env.err == 0 ? req_finish(r, 0, env.reply) : req_finish(r, env.err, NULL);
+        env.err == 0 ? kve_kv_rest__req_finish(r, 0, env.reply) : kve_kv_rest__req_finish(r, env.err, NULL);
     else
         complete_refused(r, &env);
     kve_rest_reply_free(env.reply);
@@ -427,14 +318,14 @@ static void on_body(kve_httpclient_req_t *hreq, void *data, const char *bytes, s
 {
     rest_req_t *r = data;
 
-    KVE_CHECK_OBJ(r, REQ_MAGIC);
+    KVE_CHECK_OBJ(r, KVE_KV_REST_REQ_MAGIC);
     if (r->resp.len + len > r->limit) { /* over what its commands may take: not read further */
         kve_httpclient_cancel(hreq);
         r->hreq = NULL;
         if (r->kind == REQ_PROBE)
-            req_free(r);
+            kve_kv_rest__req_free(r);
         else
-            req_finish(r, 0, &(kve_kv_reply_t){KVE_REPLY_TOO_BIG});
+            kve_kv_rest__req_finish(r, 0, &(kve_kv_reply_t){KVE_REPLY_TOO_BIG});
         return;
     }
     kve_buf_append(&r->resp, bytes, len);
@@ -464,7 +355,7 @@ static int is_retryable(const rest_req_t *r, int err)
 /* copies `r`'s ops that may run twice (all of them, or none of a transaction) into a new request */
 static rest_req_t *retry_of(rest_req_t *r)
 {
-    rest_req_t *again = req_new(r->link, r->kind);
+    rest_req_t *again = kve_kv_rest__req_new(r->link, r->kind);
 
     again->retried = 1;
     if (r->kind == REQ_PIPELINE) {
@@ -474,7 +365,7 @@ static rest_req_t *retry_of(rest_req_t *r)
                 continue;
             if (again->n != 0)
                 kve_buf_putc(&again->body, ',');
-            req_add_op(again, r->ops[i], again->body.len, r->meta[i].len, 1);
+            kve_kv_rest__req_add_op(again, r->ops[i], again->body.len, r->meta[i].len, 1);
             kve_buf_append(&again->body, r->body.base + r->meta[i].off, r->meta[i].len);
         }
         kve_buf_putc(&again->body, ']');
@@ -484,7 +375,7 @@ static rest_req_t *retry_of(rest_req_t *r)
         kve_buf_append(&again->target, r->target.base, r->target.len);
     kve_buf_append(&again->body, r->body.base, r->body.len);
     for (size_t i = 0; i != r->n; ++i)
-        req_add_op(again, r->ops[i], 0, 0, 1);
+        kve_kv_rest__req_add_op(again, r->ops[i], 0, 0, 1);
     return again;
 }
 
@@ -515,7 +406,7 @@ static int try_retry(rest_req_t *r, int err)
         if (!r->meta[i].safe)
             kve_kv__complete(r->ops[i], KVE_ECONN, NULL);
     req_start(link, again); /* in `r`'s place: before `r` lets go of its turn (pump) */
-    req_free(r);
+    kve_kv_rest__req_free(r);
     return 1;
 }
 
@@ -525,7 +416,7 @@ static void on_error(kve_httpclient_req_t *hreq, void *data, int err, const char
     rest_link_t *link = r->link;
     int kerr = transport_error(err);
 
-    KVE_CHECK_OBJ(r, REQ_MAGIC);
+    KVE_CHECK_OBJ(r, KVE_KV_REST_REQ_MAGIC);
     r->hreq = NULL;
     /* the store cannot be reached (no connection, no TLS): the link goes down; a request that failed on a connection
      * (closed, reset, cut mid-reply) fails its commands only, as a timeout does */
@@ -538,12 +429,12 @@ static void on_error(kve_httpclient_req_t *hreq, void *data, int err, const char
         go_down(link, why);
     }
     if (r->kind == REQ_PROBE) {
-        req_free(r);
+        kve_kv_rest__req_free(r);
         return;
     }
     KVE_STAT_ADD(link->super.stats->pipeline_errors, 1);
     if (!try_retry(r, err))
-        req_finish(r, kerr, NULL);
+        kve_kv_rest__req_finish(r, kerr, NULL);
 }
 
 static const kve_httpclient_callbacks_t callbacks = {on_head, on_body, on_error, NULL};
@@ -601,10 +492,10 @@ static void req_start(rest_link_t *link, rest_req_t *r)
     spec.new_connection = r->retried;
     if ((err = kve_httpclient_request(link->client, &spec, &callbacks, r, &r->hreq)) != 0) {
         if (r->kind == REQ_PROBE) {
-            req_free(r);
+            kve_kv_rest__req_free(r);
             go_down(link, kve_strerror(err));
         } else {
-            req_finish(r, err == KVE_EUPSTREAM_BUSY ? KVE_EUNAVAIL : transport_error(err), NULL);
+            kve_kv_rest__req_finish(r, err == KVE_EUPSTREAM_BUSY ? KVE_EUNAVAIL : transport_error(err), NULL);
         }
         return;
     }
@@ -679,7 +570,7 @@ static void on_flush(h2o_timeout_entry_t *entry)
     }
     pump(link);
     link->sync_now = NULL;
-    sync_answer_now(link, now, 1);
+    kve_kv_rest__sync_answer_now(link, now, 1);
 }
 
 static void schedule_flush(rest_link_t *link)
@@ -688,7 +579,7 @@ static void schedule_flush(rest_link_t *link)
         h2o_timeout_link(link->super.loop, &link->flush_timeout, &link->flush_entry);
 }
 
-static void push_ready(rest_link_t *link, rest_req_t *r)
+void kve_kv_rest__push_ready(rest_link_t *link, rest_req_t *r)
 {
     close_building(link); /* the commands before it go before it */
     *link->ready_tail = r;
@@ -707,16 +598,16 @@ static int refuse_now(rest_link_t *link)
 /* a command whose arguments are not all UTF-8: alone, in the path form */
 static int send_path(rest_link_t *link, kve_kv_op_t *op)
 {
-    rest_req_t *r = req_new(link, REQ_PATH);
+    rest_req_t *r = kve_kv_rest__req_new(link, REQ_PATH);
     h2o_iovec_t body;
 
     if (kve_rest_encode_path(&r->target, link->conf.prefix, op->cmd, &body) != 0 || r->target.len > MAX_PATH_TARGET) {
-        req_free(r);
+        kve_kv_rest__req_free(r);
         return KVE_EINVAL;
     }
     kve_buf_append(&r->body, body.base, body.len);
-    req_add_op(r, op, 0, 0, cmd_is_safe(op->cmd));
-    push_ready(link, r);
+    kve_kv_rest__req_add_op(r, op, 0, 0, kve_kv_rest__cmd_is_safe(op->cmd));
+    kve_kv_rest__push_ready(link, r);
     return 0;
 }
 
@@ -736,108 +627,16 @@ static int link_send(kve_kv_t *kv, kve_kv_op_t *op)
         r = NULL;
     }
     if (r == NULL) {
-        r = link->building = req_new(link, REQ_PIPELINE);
+        r = link->building = kve_kv_rest__req_new(link, REQ_PIPELINE);
         kve_buf_putc(&r->body, '[');
     } else {
         kve_buf_putc(&r->body, ',');
     }
     off = r->body.len;
     kve_rest_encode_json(&r->body, op->cmd);
-    req_add_op(r, op, off, r->body.len - off, cmd_is_safe(op->cmd));
+    kve_kv_rest__req_add_op(r, op, off, r->body.len - off, kve_kv_rest__cmd_is_safe(op->cmd));
     link->last = r;
     schedule_flush(link);
-    return 0;
-}
-
-/* whether MULTI would queue `cmd` (a known command with a valid arity), and the script can take it */
-static int tx_can_run(const kve_kv_command_t *cmd)
-{
-    kve_cmd_ref_t ref;
-
-    if (cmd->argc > KVE_REST_TX_MAX_ARGS || !kve_cmd_find(cmd->argc, cmd->argv, cmd->argvlen, &ref) || ref.top == NULL)
-        return 0;
-    return ref.top->arity >= 0 ? cmd->argc == (size_t)ref.top->arity : cmd->argc >= (size_t)-ref.top->arity;
-}
-
-/* what a transaction sent as a script puts aside: its large non-UTF-8 arguments, each with PSETEX in the path form */
-typedef struct st_stage_ctx_t {
-    rest_link_t *link;
-    /** "{tag}" of the transaction's first key (so that the staged keys share its slot), or "" */
-    char tag[64];
-    char key[160];
-    size_t staged;
-} stage_ctx_t;
-
-/* the hash tag of `key` (Redis' rule: the first '{', then the first '}' after it, not empty), when short and printable */
-static void stage_tag(stage_ctx_t *sc, const char *key, size_t len)
-{
-    const char *open = memchr(key, '{', len), *close;
-    size_t n;
-
-    sc->tag[0] = '\0';
-    if (open == NULL || (close = memchr(open + 1, '}', len - (size_t)(open + 1 - key))) == NULL ||
-        (n = (size_t)(close - open - 1)) == 0 || n + 3 > sizeof(sc->tag))
-        return;
-    for (size_t i = 0; i != n; ++i)
-        if (open[1 + i] < 0x21 || open[1 + i] > 0x7e)
-            return;
-    snprintf(sc->tag, sizeof(sc->tag), "{%.*s}", (int)n, open + 1);
-}
-
-static const char *stage_arg(void *ctx, const char *bytes, size_t len)
-{
-    stage_ctx_t *sc = ctx;
-    unsigned char rnd[12];
-    char hex[25];
-    rest_req_t *r;
-    kve_kv_command_t cmd;
-    const char *argv[4];
-    size_t argvlen[4];
-    h2o_iovec_t body;
-
-    if (len < TX_STAGE_MIN)
-        return NULL;
-    KVE_ASSERT(RAND_bytes(rnd, sizeof(rnd)) == 1);
-    for (size_t i = 0; i != sizeof(rnd); ++i)
-        snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
-    snprintf(sc->key, sizeof(sc->key), "kvedge:tx:%s:%s", sc->tag, hex);
-    argv[0] = "PSETEX", argv[1] = sc->key, argv[2] = TX_STAGE_TTL_MS, argv[3] = bytes;
-    argvlen[0] = 6, argvlen[1] = strlen(sc->key), argvlen[2] = strlen(TX_STAGE_TTL_MS), argvlen[3] = len;
-    cmd = KVE_KV_COMMAND(4, argv, argvlen);
-    r = req_new(sc->link, REQ_PATH); /* no op: the transaction's script reads it */
-    KVE_ASSERT(kve_rest_encode_path(&r->target, sc->link->conf.prefix, &cmd, &body) == 0);
-    kve_buf_append(&r->body, body.base, body.len);
-    push_ready(sc->link, r);
-    ++sc->staged;
-    return sc->key;
-}
-
-/* an atomic batch with bytes JSON cannot carry: one EVAL that runs the commands (kve_rest_encode_tx_script), after
- * the requests that put its large arguments aside (the requests of a turn run one after the other) */
-static int send_tx_script(rest_link_t *link, kve_kv_op_t *ops, size_t n)
-{
-    const kve_kv_command_t **cmds = kve_malloc(sizeof(*cmds) * n);
-    stage_ctx_t sc = {link};
-    rest_req_t *r;
-
-    for (size_t i = 0; i != n; ++i) {
-        if (!tx_can_run(ops[i].cmd)) { /* what MULTI refuses at queue time: refused whole, nothing sent */
-            free(cmds);
-            return KVE_EINVAL;
-        }
-        cmds[i] = ops[i].cmd;
-    }
-    r = req_new(link, REQ_TX);
-    if (cmds[0]->argc >= 2)
-        stage_tag(&sc, cmds[0]->argv[1], cmds[0]->argvlen[1]);
-    kve_buf_putc(&r->body, '[');
-    kve_rest_encode_tx_script(&r->body, cmds, n, stage_arg, &sc);
-    kve_buf_putc(&r->body, ']');
-    /* a script that read its staged arguments deleted them: sent twice, it would find them gone */
-    for (size_t i = 0; i != n; ++i)
-        req_add_op(r, ops + i, 0, 0, sc.staged == 0 && cmd_is_safe(ops[i].cmd));
-    free(cmds);
-    push_ready(link, r);
     return 0;
 }
 
@@ -851,17 +650,17 @@ static int link_send_atomic(kve_kv_t *kv, kve_kv_op_t *ops, size_t n)
         return err;
     for (size_t i = 0; i != n; ++i)
         if (!kve_rest_cmd_is_utf8(ops[i].cmd))
-            return send_tx_script(link, ops, n); /* /multi-exec is JSON only */
-    r = req_new(link, REQ_MULTI);
+            return kve_kv_rest__send_tx(link, ops, n); /* /multi-exec is JSON only */
+    r = kve_kv_rest__req_new(link, REQ_MULTI);
     kve_buf_putc(&r->body, '[');
     for (size_t i = 0; i != n; ++i) {
         if (i != 0)
             kve_buf_putc(&r->body, ',');
         kve_rest_encode_json(&r->body, ops[i].cmd);
-        req_add_op(r, ops + i, 0, 0, cmd_is_safe(ops[i].cmd));
+        kve_kv_rest__req_add_op(r, ops + i, 0, 0, kve_kv_rest__cmd_is_safe(ops[i].cmd));
     }
     kve_buf_putc(&r->body, ']');
-    push_ready(link, r);
+    kve_kv_rest__push_ready(link, r);
     return 0;
 }
 
@@ -877,7 +676,7 @@ static void link_sync(kve_kv_t *kv, kve_kv_batch_t *b)
 
 static void start_probe(rest_link_t *link)
 {
-    rest_req_t *r = req_new(link, REQ_PROBE);
+    rest_req_t *r = kve_kv_rest__req_new(link, REQ_PROBE);
     kve_buf_append(&r->body, H2O_STRLIT("[[\"PING\"]]"));
     link->probe = r;
     if (link->super.stats->state == KVE_KV_DOWN)
@@ -896,9 +695,9 @@ static void drop_sent(rest_link_t *link, int err)
             kve_httpclient_cancel(r->hreq);
         r->hreq = NULL;
         if (r->kind == REQ_PROBE)
-            req_free(r);
+            kve_kv_rest__req_free(r);
         else
-            req_finish(r, err, NULL);
+            kve_kv_rest__req_finish(r, err, NULL);
     }
 }
 
@@ -933,12 +732,12 @@ static void link_destroy(kve_kv_t *kv)
     close_building(link);
     while ((r = link->ready_head) != NULL) {
         link->ready_head = r->next;
-        req_finish(r, KVE_ECONN, NULL);
+        kve_kv_rest__req_finish(r, KVE_ECONN, NULL);
     }
     link->ready_tail = &link->ready_head;
     while ((r = link->queue_head) != NULL) {
         link->queue_head = r->next;
-        req_finish(r, KVE_ECONN, NULL);
+        kve_kv_rest__req_finish(r, KVE_ECONN, NULL);
     }
     link->queue_tail = &link->queue_head;
     drop_sent(link, KVE_ECONN);
