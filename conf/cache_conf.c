@@ -34,7 +34,16 @@ static const char *const query_modes[] = {"as_sent", "sorted", "ignore", NULL};
     {"store_set_cookie", KVE_T_BOOL, KVE_FIELD(type, store_set_cookie), .dflt = "false",                             \
      .doc = "store responses with Set-Cookie (stored and served without the cookie)"},                               \
     {"store", KVE_T_STRING, KVE_FIELD(type, store), 0, 1, KVE_CONF_MAX_NAME, "default",                              \
-     .doc = "the named store that holds the route's objects"}
+     .doc = "the named store that holds the route's objects"},                                                       \
+    {"coalesce_timeout", KVE_T_DURATION, KVE_FIELD(type, coalesce_timeout_ms), 0, 0, 60 * SEC, "5s",                \
+     .doc = "concurrent misses for one object (in this process and in every instance on the store) make one upstream "\
+            "request; the others wait at most this long for it, then go upstream themselves (0s: off)"},            \
+    {"stale_while_revalidate", KVE_T_DURATION, KVE_FIELD(type, stale_while_revalidate_ms), 0, 0, 365 * DAY, "0s",   \
+     .doc = "grace on top of a response's stale-while-revalidate: a stale object is served while one background "   \
+            "refresh runs"},                                                                                         \
+    {"stale_if_error", KVE_T_DURATION, KVE_FIELD(type, stale_if_error_ms), 0, 0, 365 * DAY, "0s",                   \
+     .doc = "grace on top of a response's stale-if-error: a stale object is served when the upstream fails "         \
+            "(connect error, timeout, 5xx)"}
 /* clang-format on */
 
 static const kve_directive_t key_directives[] = {

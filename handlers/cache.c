@@ -117,6 +117,8 @@ static void on_dispose(void *p)
     kve_cache_req_t *st = p;
     if (st->batch != NULL)
         kve_kv_batch_cancel(st->batch);
+    st->batch = NULL;
+    kve_cache__coalesce_dispose(st);
     for (size_t i = 0; i != KVE_ARRAY_SIZE(st->raw); ++i)
         free(st->raw[i]);
     kve_buf_dispose(&st->fill_body);
@@ -189,7 +191,15 @@ static void serve_hit(kve_cache_req_t *st, int64_t age, int64_t now)
     req->res.reason = kve_cache__reason(req->res.status);
     add_stored_headers(req, &st->head, not_modified);
     kve_cache__add_age(req, age);
-    kve_cache__add_status(req, "hit; ttl=%lld", (long long)kve_cache_ttl(&st->head.fresh, age));
+    if (st->coal_relookup) { /* another request's fetch answered it (RFC 9211: collapsed goes with fwd) */
+        st->collapsed = 1;
+        kve_cache__add_status(req, "fwd=%s; fwd-status=%d; ttl=%lld; collapsed", st->coal_fwd, st->head.status,
+                              (long long)kve_cache_ttl(&st->head.fresh, age));
+    } else if (st->stale_served) { /* RFC 9211: a hit (this request was not forwarded), stale: a negative ttl */
+        kve_cache__add_status(req, "hit; ttl=%lld; detail=stale-while-revalidate", (long long)kve_cache_ttl(&st->head.fresh, age));
+    } else {
+        kve_cache__add_status(req, "hit; ttl=%lld", (long long)kve_cache_ttl(&st->head.fresh, age));
+    }
     /* before the response starts: h2o's filters decide on chunked encoding then */
     if (!not_modified)
         req->res.content_length = body.len;
@@ -251,6 +261,28 @@ static void revalidate(kve_cache_req_t *st)
 /* --- lookup --- */
 
 static int start_batch(kve_cache_req_t *st, const char *const *keys, size_t n);
+static int lookup(kve_cache_req_t *st);
+
+void kve_cache__proceed(kve_cache_req_t *st)
+{
+    if (st->have_head)
+        revalidate(st);
+    else
+        forward(st, st->coal_fwd, NULL, 0);
+}
+
+void kve_cache__lookup_again(kve_cache_req_t *st)
+{
+    for (size_t i = 0; i != KVE_ARRAY_SIZE(st->raw); ++i)
+        free(st->raw[i]), st->raw[i] = NULL;
+    st->stage = 0;
+    st->lookup_err = 0;
+    st->has_index = 0;
+    st->have_head = 0;
+    st->coal_relookup = 1;
+    if (lookup(st) != 0)
+        forward(st, "bypass", "store-unavailable", 0);
+}
 
 /* whether the head and body read belong to one object */
 static int read_object(kve_cache_req_t *st)
@@ -294,7 +326,9 @@ static void decide(kve_cache_req_t *st)
         return;
     }
     if (!read_object(st)) {
-        forward(st, st->has_index ? "vary-miss" : "uri-miss", NULL, 0);
+        const char *fwd = st->has_index ? "vary-miss" : "uri-miss";
+        if (kve_cache__coalesce(st, fwd) != 0)
+            forward(st, fwd, NULL, 0);
         return;
     }
     st->have_head = 1;
@@ -304,8 +338,17 @@ static void decide(kve_cache_req_t *st)
     case KVE_CACHE_USE_STALE:
         serve_hit(st, age, now);
         break;
+    case KVE_CACHE_USE_STALE_REVALIDATE:
+        if (kve_cache__can_refresh(st->self)) { /* served now; one refresh in the background (cache_refresh.h) */
+            kve_cache__refresh(st);
+            st->stale_served = 1;
+            serve_hit(st, age, now);
+            break;
+        }
+        /* fallthrough */
     default: /* stale-while-revalidate's background refresh comes later: validate now */
-        revalidate(st);
+        if (kve_cache__coalesce(st, "stale") != 0)
+            revalidate(st);
         break;
     }
 }
@@ -386,6 +429,16 @@ static void reduce_accept_encoding(h2o_req_t *req)
     kve_buf_dispose(&ae);
 }
 
+static void on_context_init(h2o_handler_t *self, h2o_context_t *ctx)
+{
+    kve_cache__thread_init((kve_cache_handler_t *)self, ctx);
+}
+
+static void on_context_dispose(h2o_handler_t *self, h2o_context_t *ctx)
+{
+    kve_cache__thread_dispose((kve_cache_handler_t *)self, ctx);
+}
+
 static int on_req(h2o_handler_t *_self, h2o_req_t *req)
 {
     kve_cache_handler_t *self = (void *)_self;
@@ -414,11 +467,19 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
     return 0;
 }
 
-void kve_cache_register(h2o_pathconf_t *pathconf, const kve_cache_conf_t *conf)
+static void on_handler_dispose(h2o_handler_t *self)
+{
+    kve_cache__refresh_dispose((kve_cache_handler_t *)self);
+}
+
+void kve_cache_register(h2o_pathconf_t *pathconf, const kve_cache_conf_t *conf, const kve_cache_upstream_t *upstream)
 {
     kve_cache_handler_t *self = (void *)h2o_create_handler(pathconf, sizeof(*self));
 
     self->super.on_req = on_req;
+    self->super.on_context_init = on_context_init;
+    self->super.on_context_dispose = on_context_dispose;
+    self->super.dispose = on_handler_dispose;
     self->conf = conf;
     self->key = (kve_cache_key_conf_t){(kve_cache_query_t)conf->key.query,
                                        (const char *const *)conf->key.exclude_query.entries,
@@ -427,9 +488,12 @@ void kve_cache_register(h2o_pathconf_t *pathconf, const kve_cache_conf_t *conf)
                                        conf->key.headers.size,
                                        (const char *const *)conf->key.cookies.entries,
                                        conf->key.cookies.size};
-    /* no operator grace yet: stale-while-revalidate and stale-if-error come with the background refresh */
+    /* the operator's grace windows (seconds) join the responses' own stale-while-revalidate / stale-if-error */
     self->rules = (kve_cache_rules_t){.default_ttl = (int64_t)(conf->default_ttl_ms / 1000),
                                       .heuristic = conf->heuristic,
+                                      .stale_while_revalidate = (int64_t)(conf->stale_while_revalidate_ms / 1000),
+                                      .stale_if_error = (int64_t)(conf->stale_if_error_ms / 1000),
                                       .store_set_cookie = conf->store_set_cookie};
+    kve_cache__refresh_init(self, upstream);
     kve_cache__register_filter(pathconf);
 }

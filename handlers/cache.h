@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "h2o.h"
+#include "handlers/cache_refresh.h"
 
 /** How a route's cache key is made (`cache.key`; see handlers/cache_key.h). */
 typedef struct st_kve_cache_key_cfg_t {
@@ -41,12 +42,18 @@ typedef struct st_kve_cache_conf_t {
     char *store;
     size_t store_id;
     kve_cache_key_cfg_t key;
+    /** concurrent misses for one object wait this long for one upstream fetch (and its lock lives as long); 0: off */
+    uint64_t coalesce_timeout_ms;
+    /** operator grace: stale-while-revalidate and stale-if-error windows on top of the responses' own */
+    uint64_t stale_while_revalidate_ms;
+    uint64_t stale_if_error_ms;
 } kve_cache_conf_t;
 
 /**
  * Registers the cache's handler as the next handler of `pathconf` (before the proxy) and its output filter.
- * `conf` is borrowed and must outlive the server.
+ * `conf` is borrowed and must outlive the server. `upstream` (read during the call; NULL: none) is the route's
+ * upstream, for background refreshes (stale-while-revalidate).
  */
-void kve_cache_register(h2o_pathconf_t *pathconf, const kve_cache_conf_t *conf);
+void kve_cache_register(h2o_pathconf_t *pathconf, const kve_cache_conf_t *conf, const kve_cache_upstream_t *upstream);
 
 #endif

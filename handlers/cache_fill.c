@@ -24,6 +24,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -57,39 +58,76 @@ static void arg(cmd_t *c, const char *p, size_t len)
     c->argv[c->argc] = p, c->argvlen[c->argc++] = len;
 }
 
-static void send_writes(h2o_req_t *req, kve_cache_req_t *st, cmd_t *cmds, size_t n, unsigned flags, const char *what)
+/* a store batch that releases a coalescing group once applied */
+typedef struct st_coal_write_t {
+    const char *what;
+    kve_coal_entry_t *coal;
+    int failed;
+} coal_write_t;
+
+static void on_coal_write_reply(void *data, size_t i, int err, const kve_kv_reply_t *reply)
+{
+    coal_write_t *w = data;
+    if (err != 0 || reply->type == KVE_REPLY_ERROR)
+        w->failed = 1;
+}
+
+static void on_coal_write_done(void *data, const kve_kv_batch_result_t *result)
+{
+    coal_write_t *w = data;
+    on_write_done((void *)w->what, result);
+    kve_cache__coalesce_finish(w->coal, result->err != 0 || w->failed ? KVE_COAL_FAILED : KVE_COAL_STORED);
+    free(w);
+}
+
+/* sends a write batch; a coalescing group `coal` (or NULL) is released once it is applied (or failed) */
+static void send_batch(kve_kv_t *kv, kve_coal_entry_t *coal, cmd_t *cmds, size_t n, unsigned flags, const char *what)
 {
     kve_kv_command_t kc[8];
     kve_kv_batch_opts_t opts = {.flags = flags};
-    kve_kv_t *kv = kve_cache__link(st->self, req);
+    coal_write_t *cw = NULL;
     int err;
 
     KVE_ASSERT(n <= KVE_ARRAY_SIZE(kc));
     for (size_t i = 0; i != n; ++i)
         kc[i] = KVE_KV_COMMAND(cmds[i].argc, cmds[i].argv, cmds[i].argvlen);
-    if (kv == NULL || kve_kv_batch(kv, kc, n, &opts, on_write_reply, on_write_done, (void *)what, &err) == NULL)
+    if (coal != NULL && (cw = calloc(1, sizeof(*cw))) != NULL)
+        cw->what = what, cw->coal = coal;
+    if (kv == NULL ||
+        kve_kv_batch(kv, kc, n, &opts, cw != NULL ? on_coal_write_reply : on_write_reply,
+                     cw != NULL ? on_coal_write_done : on_write_done, cw != NULL ? (void *)cw : (void *)what, &err) == NULL) {
         kve_log(KVE_LOG_DEBUG, "cache", "%s not sent: the store is unavailable", what);
+        free(cw);
+        kve_cache__coalesce_finish(coal, KVE_COAL_FAILED);
+    } else if (coal != NULL && cw == NULL) {
+        kve_cache__coalesce_finish(coal, KVE_COAL_FAILED);
+    }
+}
+
+static void send_writes(h2o_req_t *req, kve_cache_req_t *st, cmd_t *cmds, size_t n, unsigned flags, const char *what)
+{
+    /* a leader's group waits for this batch */
+    send_batch(kve_cache__link(st->self, req), kve_cache__coalesce_take(st), cmds, n, flags, what);
 }
 
 /* --- storing --- */
 
-static void commit(h2o_req_t *req, kve_cache_req_t *st)
+void kve_cache__store_object(kve_kv_t *kv, kve_coal_entry_t *coal, const kve_cache_object_t *o)
 {
     char v[128], h[128], b[128], ph[128], pb[128], ttl[24];
     h2o_iovec_t ns = h2o_iovec_init("", 0);
-    const uint8_t *variant = st->fill_vary.len != 0 ? st->fill_variant : NULL;
+    const uint8_t *variant = o->variant;
     kve_buf_t head = KVE_BUF_INIT, index = KVE_BUF_INIT;
     cmd_t cmds[6] = {{{NULL}}};
     size_t n = 0;
-    int ttl_len = snprintf(ttl, sizeof(ttl), "%" PRIu64, st->fill_ttl_ms);
+    int ttl_len = snprintf(ttl, sizeof(ttl), "%" PRIu64, o->ttl_ms);
 
-    st->fill.body_len = st->fill_body.len - KVE_CACHE_ID_LEN;
-    kve_cache_head_encode(&st->fill, &head);
-    kve_cache_key_name(v, sizeof(v), ns, st->primary, NULL, "v");
-    kve_cache_key_name(h, sizeof(h), ns, st->primary, variant, "h");
-    kve_cache_key_name(b, sizeof(b), ns, st->primary, variant, "b");
+    kve_cache_head_encode(o->head, &head);
+    kve_cache_key_name(v, sizeof(v), ns, o->primary, NULL, "v");
+    kve_cache_key_name(h, sizeof(h), ns, o->primary, variant, "h");
+    kve_cache_key_name(b, sizeof(b), ns, o->primary, variant, "b");
     if (variant != NULL) {
-        kve_cache_index_encode(st->fill_gen, h2o_iovec_init(st->fill_vary.base, st->fill_vary.len), &index);
+        kve_cache_index_encode(o->gen, o->vary, &index);
         /* the index lives as long as its longest variant: its TTL is set if it has none, extended if shorter */
         arg(&cmds[n], KVE_STRLIT("SET")), arg(&cmds[n], v, strlen(v)), arg(&cmds[n], index.base, index.len),
             arg(&cmds[n++], KVE_STRLIT("KEEPTTL"));
@@ -97,19 +135,30 @@ static void commit(h2o_req_t *req, kve_cache_req_t *st)
             arg(&cmds[n++], KVE_STRLIT("NX"));
         arg(&cmds[n], KVE_STRLIT("PEXPIRE")), arg(&cmds[n], v, strlen(v)), arg(&cmds[n], ttl, (size_t)ttl_len),
             arg(&cmds[n++], KVE_STRLIT("GT"));
-        kve_cache_key_name(ph, sizeof(ph), ns, st->primary, NULL, "h");
-        kve_cache_key_name(pb, sizeof(pb), ns, st->primary, NULL, "b");
+        kve_cache_key_name(ph, sizeof(ph), ns, o->primary, NULL, "h");
+        kve_cache_key_name(pb, sizeof(pb), ns, o->primary, NULL, "b");
         arg(&cmds[n], KVE_STRLIT("DEL")), arg(&cmds[n], ph, strlen(ph)), arg(&cmds[n++], pb, strlen(pb));
     } else {
         arg(&cmds[n], KVE_STRLIT("DEL")), arg(&cmds[n++], v, strlen(v));
     }
-    arg(&cmds[n], KVE_STRLIT("SET")), arg(&cmds[n], b, strlen(b)), arg(&cmds[n], st->fill_body.base, st->fill_body.len),
+    arg(&cmds[n], KVE_STRLIT("SET")), arg(&cmds[n], b, strlen(b)), arg(&cmds[n], o->body.base, o->body.len),
         arg(&cmds[n], KVE_STRLIT("PX")), arg(&cmds[n++], ttl, (size_t)ttl_len);
     arg(&cmds[n], KVE_STRLIT("SET")), arg(&cmds[n], h, strlen(h)), arg(&cmds[n], head.base, head.len),
         arg(&cmds[n], KVE_STRLIT("PX")), arg(&cmds[n++], ttl, (size_t)ttl_len);
-    send_writes(req, st, cmds, n, KVE_KV_BATCH_ATOMIC, "cache store");
+    send_batch(kv, coal, cmds, n, KVE_KV_BATCH_ATOMIC, "cache store");
     kve_buf_dispose(&head);
     kve_buf_dispose(&index);
+}
+
+static void commit(h2o_req_t *req, kve_cache_req_t *st)
+{
+    kve_cache_object_t o = {st->primary,    st->fill_vary.len != 0 ? st->fill_variant : NULL,
+                            st->fill_gen,   h2o_iovec_init(st->fill_vary.base, st->fill_vary.len),
+                            &st->fill,      h2o_iovec_init(st->fill_body.base, st->fill_body.len),
+                            st->fill_ttl_ms};
+
+    st->fill.body_len = st->fill_body.len - KVE_CACHE_ID_LEN;
+    kve_cache__store_object(kve_cache__link(st->self, req), kve_cache__coalesce_take(st), &o);
     kve_buf_dispose(&st->fill_body);
 }
 
@@ -123,6 +172,7 @@ static void on_tee_send(h2o_ostream_t *_self, h2o_req_t *req, h2o_iovec_t *bufs,
         if (st->fill_body.len - KVE_CACHE_ID_LEN + bufs[i].len > max) {
             st->fill_abandoned = 1; /* too big: streams through unstored */
             kve_buf_dispose(&st->fill_body);
+            kve_cache__coalesce_release(st, KVE_COAL_PASS);
             break;
         }
         kve_buf_append(&st->fill_body, bufs[i].base, bufs[i].len);
@@ -130,6 +180,7 @@ static void on_tee_send(h2o_ostream_t *_self, h2o_req_t *req, h2o_iovec_t *bufs,
     if (state == H2O_SEND_STATE_ERROR && !st->fill_abandoned) {
         st->fill_abandoned = 1;
         kve_buf_dispose(&st->fill_body);
+        kve_cache__coalesce_release(st, KVE_COAL_FAILED);
     }
     if (state == H2O_SEND_STATE_FINAL && !st->fill_abandoned)
         commit(req, st);
@@ -210,10 +261,14 @@ static void on_forwarded(h2o_req_t *req, kve_cache_req_t *st, h2o_ostream_t ***s
         tee->st = st;
         *slot = &tee->super.next;
         kve_cache__add_status(req, "fwd=%s; fwd-status=%d; stored", st->fwd, req->res.status);
-    } else if (st->detail != NULL) {
-        kve_cache__add_status(req, "fwd=%s; fwd-status=%d; detail=%s", st->fwd, req->res.status, st->detail);
     } else {
-        kve_cache__add_status(req, "fwd=%s; fwd-status=%d", st->fwd, req->res.status);
+        /* a coalescing group: an error (or a 304 to the leader's own conditional) sends it upstream itself, an
+         * uncacheable answer is remembered (hit-for-pass) */
+        kve_cache__coalesce_release(st, req->res.status >= 500 || req->res.status == 304 ? KVE_COAL_FAILED : KVE_COAL_PASS);
+        if (st->detail != NULL)
+            kve_cache__add_status(req, "fwd=%s; fwd-status=%d; detail=%s", st->fwd, req->res.status, st->detail);
+        else
+            kve_cache__add_status(req, "fwd=%s; fwd-status=%d", st->fwd, req->res.status);
     }
 }
 
@@ -249,19 +304,17 @@ static int updates(const h2o_header_t *hd, const h2o_headers_t *up, const kve_cc
                                           (KVE_CACHE_HDR_NO_UPDATE | KVE_CACHE_HDR_NO_STORE)) == 0;
 }
 
-/* the stored fields updated with those of the 304 (RFC 9111 §3.2) */
-static void merge_headers(h2o_req_t *req, kve_cache_req_t *st, kve_cache_head_t *out)
+void kve_cache__merge_headers(h2o_mem_pool_t *pool, const kve_cache_head_t *stored, const h2o_headers_t *up, kve_cache_head_t *out)
 {
-    const h2o_headers_t *up = &req->res.headers;
     kve_cc_t cc;
     size_t i, j;
 
     kve_cc_init(&cc);
     kve_cc_parse_response(&cc, up->entries, up->size, h2o_iovec_init(NULL, 0));
-    out->headers = h2o_mem_alloc_pool(&req->pool, sizeof(h2o_header_t) * (st->head.num_headers + up->size));
+    out->headers = h2o_mem_alloc_pool(pool, sizeof(h2o_header_t) * (stored->num_headers + up->size));
     out->num_headers = 0;
-    for (i = 0; i != st->head.num_headers; ++i) {
-        const h2o_header_t *hd = st->head.headers + i;
+    for (i = 0; i != stored->num_headers; ++i) {
+        const h2o_header_t *hd = stored->headers + i;
         for (j = 0; j != up->size; ++j)
             if (h2o_lcstris(up->entries[j].name->base, up->entries[j].name->len, hd->name->base, hd->name->len) &&
                 updates(up->entries + j, up, &cc))
@@ -276,28 +329,27 @@ static void merge_headers(h2o_req_t *req, kve_cache_req_t *st, kve_cache_head_t 
     }
 }
 
-/* writes the updated head back and extends the body's (and index's) TTL */
-static void store_updated(h2o_req_t *req, kve_cache_req_t *st, const kve_cache_head_t *head, uint64_t ttl_ms)
+void kve_cache__store_head(kve_kv_t *kv, kve_coal_entry_t *coal, const uint8_t *primary, const uint8_t *variant,
+                           const kve_cache_head_t *head, uint64_t ttl_ms)
 {
     char v[128], h[128], b[128], ttl[24];
     h2o_iovec_t ns = h2o_iovec_init("", 0);
-    const uint8_t *variant = st->has_index ? st->variant : NULL;
     kve_buf_t enc = KVE_BUF_INIT;
     cmd_t cmds[3] = {{{NULL}}};
     size_t n = 0;
     int ttl_len = snprintf(ttl, sizeof(ttl), "%" PRIu64, ttl_ms);
 
     kve_cache_head_encode(head, &enc);
-    kve_cache_key_name(v, sizeof(v), ns, st->primary, NULL, "v");
-    kve_cache_key_name(h, sizeof(h), ns, st->primary, variant, "h");
-    kve_cache_key_name(b, sizeof(b), ns, st->primary, variant, "b");
+    kve_cache_key_name(v, sizeof(v), ns, primary, NULL, "v");
+    kve_cache_key_name(h, sizeof(h), ns, primary, variant, "h");
+    kve_cache_key_name(b, sizeof(b), ns, primary, variant, "b");
     arg(&cmds[n], KVE_STRLIT("SET")), arg(&cmds[n], h, strlen(h)), arg(&cmds[n], enc.base, enc.len),
         arg(&cmds[n], KVE_STRLIT("PX")), arg(&cmds[n++], ttl, (size_t)ttl_len);
     arg(&cmds[n], KVE_STRLIT("PEXPIRE")), arg(&cmds[n], b, strlen(b)), arg(&cmds[n++], ttl, (size_t)ttl_len);
     if (variant != NULL)
         arg(&cmds[n], KVE_STRLIT("PEXPIRE")), arg(&cmds[n], v, strlen(v)), arg(&cmds[n], ttl, (size_t)ttl_len),
             arg(&cmds[n++], KVE_STRLIT("GT"));
-    send_writes(req, st, cmds, n, KVE_KV_BATCH_ATOMIC, "cache update");
+    send_batch(kv, coal, cmds, n, KVE_KV_BATCH_ATOMIC, "cache update");
     kve_buf_dispose(&enc);
 }
 
@@ -323,14 +375,17 @@ static void on_revalidated(h2o_req_t *req, kve_cache_req_t *st, h2o_ostream_t **
     uint64_t ttl_ms;
     int not_modified;
 
-    merge_headers(req, st, &head);
+    kve_cache__merge_headers(&req->pool, &st->head, &req->res.headers, &head);
     kve_cache_resp_parse(&r, head.status, head.headers, head.num_headers, h2o_iovec_init(NULL, 0), now);
     kve_cache_fresh_compute(&head.fresh, &r, &st->self->rules, now);
     head.request_time = st->request_time;
     head.response_time = now;
     head.initial_age = kve_cache_initial_age(&r, st->request_time, now);
     if ((ttl_ms = kve_cache__ttl_ms(&head.fresh, head.initial_age, 1, st->self->conf->keep_ms)) != 0)
-        store_updated(req, st, &head, ttl_ms);
+        kve_cache__store_head(kve_cache__link(st->self, req), kve_cache__coalesce_take(st), st->primary,
+                              st->has_index ? st->variant : NULL, &head, ttl_ms);
+    else
+        kve_cache__coalesce_release(st, KVE_COAL_FAILED);
     not_modified = st->num_client_cond != 0 &&
                    kve_cache_not_modified(st->client_cond, st->num_client_cond, r.etag, r.last_modified, r.date, now);
     req->res.status = not_modified ? 304 : head.status;
@@ -344,6 +399,43 @@ static void on_revalidated(h2o_req_t *req, kve_cache_req_t *st, h2o_ostream_t **
     o->super.do_send = on_replace_send;
     o->st = st;
     *slot = &o->super.next;
+}
+
+/* --- stale-if-error (RFC 5861 §4): the upstream failed, a stale object within its window answers instead --- */
+
+static int on_upstream_error(h2o_req_t *req, kve_cache_req_t *st, h2o_ostream_t ***slot)
+{
+    int64_t now = (int64_t)time(NULL), age;
+    int upstream_status = req->res.status, not_modified;
+    kve_cache_resp_t r;
+    cache_ostream_t *o;
+
+    /* 5xx from upstream, or h2o's own 502/503/504 for a connect error or a timeout */
+    if (!st->have_head || req->res.status < 500 || req->res.status > 599)
+        return 0;
+    age = kve_cache_current_age(st->head.initial_age, st->head.response_time, now);
+    if (!kve_cache_use_on_error(&st->head.fresh, age, &st->req_cc))
+        return 0;
+    kve_cache__coalesce_release(st, KVE_COAL_FAILED);
+    st->stale_on_error = 1;
+    kve_cache_resp_parse(&r, st->head.status, st->head.headers, st->head.num_headers, h2o_iovec_init(NULL, 0), now);
+    if (st->revalidating) /* the client's own conditionals were set aside for the stored validators */
+        not_modified = st->num_client_cond != 0 &&
+                       kve_cache_not_modified(st->client_cond, st->num_client_cond, r.etag, r.last_modified, r.date, now);
+    else
+        not_modified = kve_cache_not_modified(req->headers.entries, req->headers.size, r.etag, r.last_modified, r.date, now);
+    req->res.status = not_modified ? 304 : st->head.status;
+    req->res.reason = kve_cache__reason(req->res.status);
+    replace_response_headers(req, &st->head, &r.cc);
+    kve_cache__add_age(req, age);
+    kve_cache__add_status(req, "fwd=%s; fwd-status=%d; ttl=%lld; detail=stale-if-error", st->fwd, upstream_status,
+                          (long long)kve_cache_ttl(&st->head.fresh, age));
+    req->res.content_length = not_modified ? SIZE_MAX : st->head.body_len;
+    o = (void *)h2o_add_ostream(req, sizeof(*o), *slot);
+    o->super.do_send = on_replace_send;
+    o->st = st;
+    *slot = &o->super.next;
+    return 1;
 }
 
 /* --- invalidation (RFC 9111 §4.4) --- */
@@ -391,7 +483,7 @@ static void on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t *
         case KVE_CACHE_PHASE_FORWARD:
             if (st->revalidating && req->res.status == 304)
                 on_revalidated(req, st, &slot);
-            else
+            else if (!on_upstream_error(req, st, &slot))
                 on_forwarded(req, st, &slot);
             break;
         case KVE_CACHE_PHASE_UNSAFE:

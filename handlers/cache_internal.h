@@ -10,10 +10,12 @@
 #define KVE_HANDLERS_CACHE_INTERNAL_H
 
 #include "handlers/cache.h"
+#include "handlers/cache_coalesce.h"
 #include "handlers/cache_control.h"
 #include "handlers/cache_freshness.h"
 #include "handlers/cache_key.h"
 #include "handlers/cache_record.h"
+#include "handlers/cache_refresh.h"
 #include "proxy/buf.h"
 #include "proxy/kv.h"
 
@@ -28,6 +30,11 @@ typedef struct st_kve_cache_handler_t {
     const kve_cache_conf_t *conf;
     kve_cache_key_conf_t key;
     kve_cache_rules_t rules;
+    /** background refreshes (cache_refresh.c): the route's upstream (NULL: none), its path, Host, the lock's TTL */
+    struct st_kve_httpclient_upstream_t *upstream;
+    h2o_iovec_t upstream_path;
+    int preserve_host;
+    uint64_t refresh_lock_ms;
 } kve_cache_handler_t;
 
 typedef enum en_kve_cache_phase_t {
@@ -80,6 +87,23 @@ typedef struct st_kve_cache_req_t {
     const char *fill_gen;
     uint8_t fill_variant[KVE_CACHE_HASH_LEN];
     uint64_t fill_ttl_ms;
+    /** coalescing (cache_coalesce.c): the entry this request leads or polls for, or the waiter it is */
+    kve_coal_entry_t *coal;
+    int coal_role;
+    struct st_kve_coal_waiter_t *coal_waiter;
+    h2o_timeout_entry_t coal_timer;
+    const char *coal_fwd; /* the miss's fwd */
+    int coal_done;        /* coalesced once: never again */
+    int coal_pass;
+    int coal_relookup;           /* released by a stored object: looking it up again */
+    kve_cache_fill_t *coal_fill; /* a leader's snapshot, to go on fetching if its client goes away */
+    uint64_t coal_deadline, coal_next_poll, coal_poll_ms;
+    /** answered from another request's upstream fetch (Cache-Status `collapsed`; for the metrics) */
+    int collapsed;
+    /** served stale while one background refresh runs (stale-while-revalidate; for the metrics) */
+    int stale_served;
+    /** served stale in place of an upstream error (stale-if-error; for the metrics) */
+    int stale_on_error;
 } kve_cache_req_t;
 
 /** indexes of kve_cache_req_t.raw */
@@ -111,6 +135,36 @@ void kve_cache__add_age(h2o_req_t *req, int64_t age);
 
 /** The reason phrase of `status` (generic ones for the less common codes). */
 const char *kve_cache__reason(int status);
+
+/** Goes on after a coalescing wait, or as its leader: a stale object is revalidated, a miss forwarded. */
+void kve_cache__proceed(kve_cache_req_t *st);
+
+/** Looks the object up again (a coalescing wait ended with the object stored). */
+void kve_cache__lookup_again(kve_cache_req_t *st);
+
+/** An object to store (borrowed). */
+typedef struct st_kve_cache_object_t {
+    const uint8_t *primary;
+    const uint8_t *variant;       /* NULL: the URL does not vary */
+    const char *gen;              /* with a variant: the index's generation (KVE_CACHE_ID_LEN bytes) */
+    h2o_iovec_t vary;             /* with a variant: the normalised Vary list */
+    const kve_cache_head_t *head; /* body_len set */
+    h2o_iovec_t body;             /* "<id><bytes>" */
+    uint64_t ttl_ms;
+} kve_cache_object_t;
+
+/**
+ * Stores `o` on `kv` in ONE atomic batch (head, body, and the variant index or the removal of a stale one), every
+ * key with a TTL; the batch copies everything. `coal` (or NULL) is a coalescing group released once it is applied.
+ */
+void kve_cache__store_object(kve_kv_t *kv, kve_coal_entry_t *coal, const kve_cache_object_t *o);
+
+/** Writes an updated head (after a 304) back and extends the body's and index's TTLs; `coal` as above. */
+void kve_cache__store_head(kve_kv_t *kv, kve_coal_entry_t *coal, const uint8_t *primary, const uint8_t *variant,
+                           const kve_cache_head_t *head, uint64_t ttl_ms);
+
+/** The stored fields of `stored` updated with those of a 304's `up` (RFC 9111 §3.2), into `out` (from `pool`). */
+void kve_cache__merge_headers(h2o_mem_pool_t *pool, const kve_cache_head_t *stored, const h2o_headers_t *up, kve_cache_head_t *out);
 
 /** The link to the route's store on the request's thread (NULL: none). */
 kve_kv_t *kve_cache__link(kve_cache_handler_t *self, h2o_req_t *req);

@@ -79,9 +79,15 @@ export function assertStatus(r, re) {
     assert.match(r.headers['cache-status'] ?? '(none)', re);
 }
 
+/** Object keys only: the coalescing lock "<P>:l" (which remembers an uncacheable answer as "pass" for 10 s) and the
+ * refresh lock "<P>:r" are left out. */
+export async function objectKeys(client) {
+    return (await client.keys('kvc1:*')).filter((k) => !/:[lr]$/.test(k));
+}
+
 /** every cache key with its PTTL */
 export async function cacheKeys(client) {
-    const keys = await client.keys('kvc1:*');
+    const keys = await objectKeys(client);
     const out = {};
     for (const key of keys) out[key] = await client.pttl(key);
     return out;
@@ -93,7 +99,7 @@ export async function cacheKeys(client) {
  */
 export async function storedKeys(client, n) {
     return waitFor(async () => {
-        const keys = await client.keys('kvc1:*');
+        const keys = await objectKeys(client);
         return keys.length === n ? keys : null;
     }, { timeoutMs: 5000, message: `${n} cache keys in the store` });
 }
