@@ -19,6 +19,11 @@
 #        pipeline  POST /kv/pipeline, PIPELINE GET cmds   kvedge + redis, also per command
 #        healthz   GET /healthz                           kvedge (Redis is not involved)
 #        redis     redis-benchmark -c1 -P1 GET directly   redis alone: the reference for Redis's share
+#        cache-mem   GET /c/obj on a cached route, answered from the memory tier (memory: 16MiB)   kvedge + redis
+#        cache-store GET /c/obj on a cached route without memory: answered from the store       kvedge + redis
+#        cache-vary  GET /c/vobj (Vary: Accept-Encoding, the request says gzip) from the memory tier  kvedge + redis
+#                  (a python3 http.server origin serves the 13-byte /obj and /vobj once; kvedge stores them with
+#                  default_ttl)
 # Environment: N (2000), N0 (200), PIPELINE (100), CG_REDIS_HZ (1), KVEDGE_REDIS (unix|tcp), WORK, BASE_PORT, SERVER_CPU,
 #   CLIENT_CPU, KVEDGE_BIN / SKIP_BUILD=1, SKIP_INSTALL=1.
 set -uo pipefail
@@ -33,7 +38,7 @@ set -uo pipefail
 TESTS=("$@")
 [ ${#TESTS[@]} -gt 0 ] || TESTS=(get healthz redis)
 for t in "${TESTS[@]}"; do
-    case $t in get | get-post | set | pipeline | healthz | redis) ;; *) die "unknown test '$t' (get get-post set pipeline healthz redis)" ;; esac
+    case $t in get | get-post | set | pipeline | healthz | redis | cache-mem | cache-store | cache-vary) ;; *) die "unknown test '$t' (get get-post set pipeline healthz redis cache-mem cache-store cache-vary)" ;; esac
 done
 
 need_tools valgrind:valgrind h2load:nghttp2-client redis-server:redis-server redis-cli:redis-tools \
@@ -45,7 +50,8 @@ build_kvedge "$WORK/build.log"
 
 P_CG_REDIS=$((BASE_PORT + 41))
 P_CG_KV=$((BASE_PORT + 42))
-ports_free "$P_CG_REDIS" "$P_CG_KV"
+P_CG_ORIGIN=$((BASE_PORT + 43))
+ports_free "$P_CG_REDIS" "$P_CG_KV" "$P_CG_ORIGIN"
 SOCK="$WORK/redis.sock"
 if [ ${#SOCK} -gt 100 ]; then
     SOCKDIR=$(mktemp -d)  # a short path: sun_path holds 108 bytes
@@ -71,6 +77,43 @@ printf '["SET","%s","%s"]' "$KEY" "$VALUE" >"$WORK/set.json"
 RESULTS="$WORK/callgrind.txt"
 : >"$RESULTS"
 
+# the origin: http.server, with Vary: Accept-Encoding on /vobj
+ORIGIN_PY='
+import functools, http.server, sys
+class H(http.server.SimpleHTTPRequestHandler):
+    def end_headers(self):
+        if self.path.startswith("/vobj"):
+            self.send_header("Vary", "Accept-Encoding")
+        super().end_headers()
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), functools.partial(H, directory=sys.argv[2])).serve_forever()
+'
+
+# cache_route TEST DIR: starts the origin and prints the cached route for kvedge's configuration
+cache_route() {
+    mkdir -p "$2/origin" && printf 'hello world\n' >"$2/origin/obj" && printf 'hello world\n' >"$2/origin/vobj"
+    start_srv origin "$2/origin.log" python3 -c "$ORIGIN_PY" "$P_CG_ORIGIN" "$2/origin"
+    wait_listen origin "$P_CG_ORIGIN" 30 || return 1
+    local memory=''
+    [ "$1" != cache-store ] && memory=', memory: 16MiB'
+    printf 'routes:\n  - path: /c\n    upstream: "http://127.0.0.1:%s/"\n    cache: { default_ttl: 1h%s }\n' "$P_CG_ORIGIN" "$memory"
+}
+
+# cache_warm TEST: until /c/obj is a hit (from memory for cache-mem; the same few requests in both runs)
+cache_warm() {
+    local want='kvedge; hit; ttl=[0-9]+$' st path=obj
+    [ "$1" != cache-store ] && want='detail=memory'
+    [ "$1" = cache-vary ] && path=vobj
+    for _ in $(seq 300); do
+        st=$(curl -s -m 30 -H 'accept-encoding: gzip' -o /dev/null -D - "$KV/c/$path" | tr -d '\r' | sed -n 's/^cache-status: //Ip')
+        echo "$st" | grep -Eq "$want" && return 0
+        sleep 0.1
+    done
+    msg "$1: /c/$path never became a hit (last Cache-Status: $st)"
+    return 1
+}
+
 ir_of() { # total Ir of a callgrind output file (0 if there is none)
     local v
     v=$(awk '/^(summary|totals):/{print $2; exit}' "$1" 2>/dev/null)
@@ -86,6 +129,8 @@ client() {
     set) "${CPIN[@]}" h2load --h1 -c1 -t1 -n "$n" "${auth[@]}" -H 'content-type: application/json' -d "$WORK/set.json" "$KV/kv" ;;
     pipeline) "${CPIN[@]}" h2load --h1 -c1 -t1 -n "$n" "${auth[@]}" -H 'content-type: application/json' -d "$WORK/pipeline.json" "$KV/kv/pipeline" ;;
     healthz) "${CPIN[@]}" h2load --h1 -c1 -t1 -n "$n" "$KV/healthz" ;;
+    cache-mem | cache-store) "${CPIN[@]}" h2load --h1 -c1 -t1 -n "$n" "$KV/c/obj" ;;
+    cache-vary) "${CPIN[@]}" h2load --h1 -c1 -t1 -n "$n" -H 'accept-encoding: gzip' "$KV/c/vobj" ;;
     redis) "${CPIN[@]}" redis-benchmark -s "$SOCK" -c 1 -P 1 -n "$n" -t get -d "$VALUE_BYTES" --csv ;;
     esac >"$out" 2>&1
     if [ "$t" = redis ]; then
@@ -109,6 +154,7 @@ one_run() { # one_run TEST COUNT DIR -> sets RUN_IR="kvedge_ir redis_ir" (not in
     if [ "$t" != redis ]; then
         kvurl=$(kvedge_redis_url "$KVEDGE_REDIS" "$SOCK" "$P_CG_REDIS")
         write_kvedge_conf "$d/kvedge.yaml" "$P_CG_KV" "$kvurl" "$d/kvedge-data" "$d/kvedge-error.log" 30s
+        case $t in cache-mem | cache-store | cache-vary) cache_route "$t" "$d" >"$d/route.yaml" && cat "$d/route.yaml" >>"$d/kvedge.yaml" || return 1 ;; esac
         start_srv kvedge "$d/kvedge.out" "${PIN[@]}" "${VG[@]}" --callgrind-out-file="$d/kvedge.cg" "$KVEDGE" -c "$d/kvedge.yaml"
         wait_listen kvedge "$P_CG_KV" 120 || { tail "$d/kvedge.out" "$d/kvedge-error.log" >&2; return 1; }
         # ready = the Redis link is up (read from the log: polling /readyz would add requests)
@@ -119,12 +165,14 @@ one_run() { # one_run TEST COUNT DIR -> sets RUN_IR="kvedge_ir redis_ir" (not in
         body=$(curl -s -m 30 -H "Authorization: Bearer $KV_TOKEN" "$KV/kv/get/$KEY")
         [ "$body" = "{\"result\":\"$VALUE\"}" ] || { msg "kvedge GET body is wrong: ${body:0:200}"; return 1; }
     fi
+    case $t in cache-mem | cache-store | cache-vary) cache_warm "$t" || return 1 ;; esac
     client "$t" "$n" "$d/client.out" || { msg "$t: not all $n requests succeeded:"; grep -E 'requests:|status codes' "$d/client.out" >&2; return 1; }
     sleep 0.3
     if [ "$t" != redis ]; then
         stop_srv kvedge 60
         grep -q '^kvedge 0$' "$SRV_STATUS_FILE" || msg "WARNING: kvedge did not exit 0 on SIGTERM ($(tail -1 "$SRV_STATUS_FILE"))"
     fi
+    case $t in cache-mem | cache-store | cache-vary) stop_srv origin 10 ;; esac
     stop_srv redis 60
     # shellcheck disable=SC2034  # used by stop_all in lib.sh
     SRV_ORDER=()
@@ -150,7 +198,8 @@ t, n, n0, pipe = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4
 k0, k1, q0, q1 = (int(x) for x in sys.argv[5:9])
 label = {'get': 'GET /kv/get/k100', 'get-post': 'POST /kv ["GET","k100"]', 'set': 'POST /kv ["SET",...]',
          'pipeline': f'POST /kv/pipeline ({pipe} GET)', 'healthz': 'GET /healthz',
-         'redis': 'redis-benchmark GET direct'}[t]
+         'redis': 'redis-benchmark GET direct', 'cache-mem': 'GET /c/obj (cache, memory hit)',
+         'cache-store': 'GET /c/obj (cache, store hit)', 'cache-vary': 'GET /c/vobj (cache, Vary, memory hit)'}[t]
 parts = []
 if t != 'redis':
     parts.append(f'kvedge Ir/request = {(k1 - k0) / n:9,.0f}')

@@ -43,7 +43,9 @@ static const char *const query_modes[] = {"as_sent", "sorted", "ignore", NULL};
             "refresh runs"},                                                                                         \
     {"stale_if_error", KVE_T_DURATION, KVE_FIELD(type, stale_if_error_ms), 0, 0, 365 * DAY, "0s",                   \
      .doc = "grace on top of a response's stale-if-error: a stale object is served when the upstream fails "         \
-            "(connect error, timeout, 5xx)"}
+            "(connect error, timeout, 5xx)"},                                                                                                 \
+    {"memory", KVE_T_SIZE, KVE_FIELD(type, memory), 0, 0, 64 * GIB, "0",                                             \
+     .doc = "bytes of the route's in-process tier of hot objects, shared by the threads (0: off; see docs)"}
 /* clang-format on */
 
 static const kve_directive_t key_directives[] = {

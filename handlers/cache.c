@@ -12,10 +12,12 @@
 #include "handlers/cache_response.h"
 #include "handlers/cache_vary.h"
 #include "handlers/cache_enc.h"
+#include "handlers/cache_memory_sync.h"
 #include "proxy/common.h"
 #include "proxy/err.h"
 #include "proxy/server.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,20 +42,60 @@ kve_kv_t *kve_cache__link(kve_cache_handler_t *self, h2o_req_t *req)
     return kve_thread_link(kve_server_thread(req->conn->ctx), self->conf->store_id, 0);
 }
 
-int kve_cache__primary(kve_cache_handler_t *self, h2o_req_t *req, h2o_iovec_t path, uint8_t out[KVE_CACHE_HASH_LEN])
+/* a buffer per thread for key encodings (no allocation per request once it has grown) */
+static pthread_key_t enc_key;
+static pthread_once_t enc_once = PTHREAD_ONCE_INIT;
+
+static void free_enc(void *p)
 {
-    kve_buf_t enc = KVE_BUF_INIT;
+    kve_buf_t *bufs = p;
+    kve_buf_dispose(bufs + 0);
+    kve_buf_dispose(bufs + 1);
+    free(p);
+}
+
+static void make_enc_key(void)
+{
+    KVE_ASSERT(pthread_key_create(&enc_key, free_enc) == 0);
+}
+
+kve_buf_t *kve_cache__thread_buf(int which)
+{
+    kve_buf_t *bufs;
+
+    KVE_ASSERT(which == 0 || which == 1);
+    pthread_once(&enc_once, make_enc_key);
+    if ((bufs = pthread_getspecific(enc_key)) == NULL) {
+        bufs = kve_zalloc(2 * sizeof(*bufs));
+        pthread_setspecific(enc_key, bufs);
+    }
+    bufs[which].len = 0;
+    return bufs + which;
+}
+
+int kve_cache__key(kve_cache_handler_t *self, h2o_req_t *req, h2o_iovec_t path, h2o_iovec_t *enc)
+{
     kve_cache_key_req_t kr = {h2o_iovec_init(H2O_STRLIT("GET")),
                               req->input.scheme->name,
                               req->input.authority,
                               path,
                               req->headers.entries,
                               req->headers.size};
-    int ret = kve_cache_key_encode(&self->key, &kr, &enc);
-    if (ret == 0)
-        kve_cache_key_hash(enc.base, enc.len, out);
-    kve_buf_dispose(&enc);
-    return ret;
+    kve_buf_t *buf = kve_cache__thread_buf(0);
+
+    if (kve_cache_key_encode(&self->key, &kr, buf) != 0)
+        return -1;
+    *enc = h2o_iovec_init(buf->base, buf->len);
+    return 0;
+}
+
+int kve_cache__primary(kve_cache_handler_t *self, h2o_req_t *req, h2o_iovec_t path, uint8_t out[KVE_CACHE_HASH_LEN])
+{
+    h2o_iovec_t enc;
+    if (kve_cache__key(self, req, path, &enc) != 0)
+        return -1;
+    kve_cache_key_hash(enc.base, enc.len, out);
+    return 0;
 }
 
 void kve_cache__variant(h2o_req_t *req, const char *gen, h2o_iovec_t vary, uint8_t out[KVE_CACHE_HASH_LEN])
@@ -123,6 +165,7 @@ static void on_dispose(void *p)
         free(st->raw[i]);
     kve_buf_dispose(&st->fill_body);
     kve_buf_dispose(&st->fill_vary);
+    kve_cache_mem_release(st->mem_obj);
     st->magic = 0;
 }
 
@@ -332,6 +375,9 @@ static void decide(kve_cache_req_t *st)
         return;
     }
     st->have_head = 1;
+    if (st->self->mem != NULL)
+        kve_cache__mem_keep(st, &st->head, h2o_iovec_init(st->raw[KVE_CACHE_RAW_BODY] + KVE_CACHE_ID_LEN, st->head.body_len),
+                            st->gen, st->vary, st->has_index);
     age = kve_cache_current_age(st->head.initial_age, st->head.response_time, now);
     switch (kve_cache_use(&st->head.fresh, age, &st->req_cc)) {
     case KVE_CACHE_USE_FRESH:
@@ -443,6 +489,7 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
 {
     kve_cache_handler_t *self = (void *)_self;
     kve_cache_req_t *st = h2o_mem_alloc_shared(&req->pool, sizeof(*st), on_dispose);
+    h2o_iovec_t enc;
 
     memset(st, 0, sizeof(*st));
     st->magic = KVE_CACHE_REQ_MAGIC;
@@ -460,16 +507,30 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
     kve_cc_parse_request(&st->req_cc, req->headers.entries, req->headers.size);
     st->has_authorization = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1) != -1;
     reduce_accept_encoding(req);
-    if (kve_cache__primary(self, req, req->input.path, st->primary) != 0)
+    if (self->mem != NULL) {
+        kve_cache_mem_route_start(self->mem_route, kve_server_thread(req->conn->ctx));
+        st->mem_epoch = kve_cache_mem_epoch(self->mem);
+        if (kve_cache__mem_key(st, &st->mem_key.enc) != 0)
+            return forward(st, "bypass", "key", 1);
+        st->mem_key.hash = kve_cache_mem_hash(self->mem, st->mem_key.enc.base, st->mem_key.enc.len);
+        if (kve_cache__mem_serve(st))
+            return 0;
+        st->mem_key.enc = h2o_strdup(&req->pool, st->mem_key.enc.base, st->mem_key.enc.len); /* for the inserts to come */
+    }
+    if (kve_cache__key(self, req, req->input.path, &enc) != 0)
         return forward(st, "bypass", "key", 1);
+    kve_cache_key_hash(enc.base, enc.len, st->primary);
     if (lookup(st) != 0)
         return forward(st, "bypass", "store-unavailable", 1);
     return 0;
 }
 
-static void on_handler_dispose(h2o_handler_t *self)
+static void on_handler_dispose(h2o_handler_t *_self)
 {
-    kve_cache__refresh_dispose((kve_cache_handler_t *)self);
+    kve_cache_handler_t *self = (void *)_self;
+    kve_cache__refresh_dispose(self);
+    if (self->mem_route != NULL)
+        kve_cache_mem_route_dispose(self->mem_route);
 }
 
 void kve_cache_register(h2o_pathconf_t *pathconf, const kve_cache_conf_t *conf, const kve_cache_upstream_t *upstream)
@@ -495,5 +556,9 @@ void kve_cache_register(h2o_pathconf_t *pathconf, const kve_cache_conf_t *conf, 
                                       .stale_if_error = (int64_t)(conf->stale_if_error_ms / 1000),
                                       .store_set_cookie = conf->store_set_cookie};
     kve_cache__refresh_init(self, upstream);
+    if (conf->memory != 0) {
+        self->mem_route = kve_cache_mem_route_register(conf, pathconf->path);
+        self->mem = kve_cache_mem_route_tier(self->mem_route);
+    }
     kve_cache__register_filter(pathconf);
 }

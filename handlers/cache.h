@@ -47,6 +47,8 @@ typedef struct st_kve_cache_conf_t {
     /** operator grace: stale-while-revalidate and stale-if-error windows on top of the responses' own */
     uint64_t stale_while_revalidate_ms;
     uint64_t stale_if_error_ms;
+    /** bytes of the route's memory tier (0: none; handlers/cache_memory.h) */
+    uint64_t memory;
 } kve_cache_conf_t;
 
 /**

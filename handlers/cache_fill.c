@@ -15,6 +15,7 @@
 #include "handlers/cache_conditional.h"
 #include "handlers/cache_headers.h"
 #include "handlers/cache_invalidate.h"
+#include "handlers/cache_memory_sync.h"
 #include "handlers/cache_response.h"
 #include "handlers/cache_storable.h"
 #include "handlers/cache_vary.h"
@@ -159,6 +160,9 @@ static void commit(h2o_req_t *req, kve_cache_req_t *st)
 
     st->fill.body_len = st->fill_body.len - KVE_CACHE_ID_LEN;
     kve_cache__store_object(kve_cache__link(st->self, req), kve_cache__coalesce_take(st), &o);
+    if (st->self->mem != NULL)
+        kve_cache__mem_keep(st, &st->fill, h2o_iovec_init(st->fill_body.base + KVE_CACHE_ID_LEN, st->fill.body_len), st->fill_gen,
+                            o.vary, o.variant != NULL);
     kve_buf_dispose(&st->fill_body);
 }
 
@@ -386,6 +390,9 @@ static void on_revalidated(h2o_req_t *req, kve_cache_req_t *st, h2o_ostream_t **
                               st->has_index ? st->variant : NULL, &head, ttl_ms);
     else
         kve_cache__coalesce_release(st, KVE_COAL_FAILED);
+    if (st->self->mem != NULL && ttl_ms != 0)
+        kve_cache__mem_keep(st, &head, h2o_iovec_init(st->raw[KVE_CACHE_RAW_BODY] + KVE_CACHE_ID_LEN, st->head.body_len), st->gen,
+                            st->vary, st->has_index);
     not_modified = st->num_client_cond != 0 &&
                    kve_cache_not_modified(st->client_cond, st->num_client_cond, r.etag, r.last_modified, r.date, now);
     req->res.status = not_modified ? 304 : head.status;
@@ -445,7 +452,9 @@ static void invalidate_path(h2o_req_t *req, kve_cache_req_t *st, h2o_iovec_t pat
     char v[128], h[128], b[128];
     uint8_t primary[KVE_CACHE_HASH_LEN];
     h2o_iovec_t ns = h2o_iovec_init("", 0);
-    cmd_t cmd = {{NULL}};
+    char msg[KVE_CACHE_MEM_KEY_MSG_LEN];
+    cmd_t cmds[2] = {{{NULL}}};
+    size_t n = 1;
 
     if (kve_cache__primary(st->self, req, path, primary) != 0)
         return;
@@ -453,8 +462,13 @@ static void invalidate_path(h2o_req_t *req, kve_cache_req_t *st, h2o_iovec_t pat
     kve_cache_key_name(h, sizeof(h), ns, primary, NULL, "h");
     kve_cache_key_name(b, sizeof(b), ns, primary, NULL, "b");
     /* without the index no variant is reachable, and the next index gets a new generation */
-    arg(&cmd, KVE_STRLIT("DEL")), arg(&cmd, v, strlen(v)), arg(&cmd, h, strlen(h)), arg(&cmd, b, strlen(b));
-    send_writes(req, st, &cmd, 1, 0, "cache invalidation");
+    arg(&cmds[0], KVE_STRLIT("DEL")), arg(&cmds[0], v, strlen(v)), arg(&cmds[0], h, strlen(h)), arg(&cmds[0], b, strlen(b));
+    /* memory tiers: evicted here at once, and in every instance (this one again) once the DEL has run */
+    if (kve_cache_mem_evict_key_local(st->self->conf->store_id, primary, msg)) {
+        arg(&cmds[1], KVE_STRLIT("PUBLISH")), arg(&cmds[1], KVE_STRLIT(KVE_CACHE_MEM_CHANNEL)), arg(&cmds[1], msg, sizeof(msg));
+        n = 2;
+    }
+    send_writes(req, st, cmds, n, 0, "cache invalidation");
 }
 
 static void on_unsafe(h2o_req_t *req, kve_cache_req_t *st)

@@ -14,6 +14,7 @@
 #include "handlers/cache_control.h"
 #include "handlers/cache_freshness.h"
 #include "handlers/cache_key.h"
+#include "handlers/cache_memory.h"
 #include "handlers/cache_record.h"
 #include "handlers/cache_refresh.h"
 #include "proxy/buf.h"
@@ -35,6 +36,9 @@ typedef struct st_kve_cache_handler_t {
     h2o_iovec_t upstream_path;
     int preserve_host;
     uint64_t refresh_lock_ms;
+    /** the route's memory tier (NULL: `memory: 0`), and its registration (handlers/cache_memory_sync.h) */
+    kve_cache_mem_t *mem;
+    struct st_kve_cache_mem_route_t *mem_route;
 } kve_cache_handler_t;
 
 typedef enum en_kve_cache_phase_t {
@@ -104,6 +108,12 @@ typedef struct st_kve_cache_req_t {
     int stale_served;
     /** served stale in place of an upstream error (stale-if-error; for the metrics) */
     int stale_on_error;
+    /** the memory tier: the object being sent from it (a reference, released with the request), and the tier's
+     * epoch when the request started (objects read or fetched since go into the tier only if it is unchanged) */
+    kve_cache_mem_obj_t *mem_obj;
+    uint64_t mem_epoch;
+    /** the key in the memory tier (its encoding in the request's pool once the tier missed) */
+    kve_cache_mem_key_t mem_key;
 } kve_cache_req_t;
 
 /** indexes of kve_cache_req_t.raw */
@@ -114,6 +124,18 @@ kve_cache_req_t *kve_cache__state(h2o_req_t *req);
 
 /** Registers the output filter on `pathconf`. */
 void kve_cache__register_filter(h2o_pathconf_t *pathconf);
+
+/**
+ * One of the thread's two buffers (`which`: 0 the key, 1 a variant's key), emptied, for an encoding used at once
+ * (overwritten by the thread's next use of the same buffer).
+ */
+kve_buf_t *kve_cache__thread_buf(int which);
+
+/**
+ * The primary key encoding of a GET of `path` on the request's scheme and host, in a buffer of the thread's that the
+ * next call on the thread overwrites. Returns 0, or -1 (not cacheable).
+ */
+int kve_cache__key(kve_cache_handler_t *self, h2o_req_t *req, h2o_iovec_t path, h2o_iovec_t *enc);
 
 /** The primary key hash of a GET of `path` on the request's scheme and host. Returns 0, or -1 (not cacheable). */
 int kve_cache__primary(kve_cache_handler_t *self, h2o_req_t *req, h2o_iovec_t path, uint8_t out[KVE_CACHE_HASH_LEN]);
@@ -165,6 +187,23 @@ void kve_cache__store_head(kve_kv_t *kv, kve_coal_entry_t *coal, const uint8_t *
 
 /** The stored fields of `stored` updated with those of a 304's `up` (RFC 9111 §3.2), into `out` (from `pool`). */
 void kve_cache__merge_headers(h2o_mem_pool_t *pool, const kve_cache_head_t *stored, const h2o_headers_t *up, kve_cache_head_t *out);
+/**
+ * The request's key in the memory tier, in kve_cache__thread_buf(0): the primary key's encoding, or, when the route's
+ * key has no header fields or cookies (it then depends on the scheme, the authority and the path alone), those
+ * three as sent (cheaper; forms that normalise to one key are separate entries of one primary key). Returns 0, or
+ * -1 (not cacheable).
+ */
+int kve_cache__mem_key(kve_cache_req_t *st, h2o_iovec_t *key);
+
+/** Answers the request from the memory tier when it holds a fresh object for it. Returns 1 if it did, else 0. */
+int kve_cache__mem_serve(kve_cache_req_t *st);
+
+/**
+ * Puts a copy of the object (`head`, `body`; the request's variant of index `gen`/`vary` when `is_variant`) into the
+ * route's memory tier if it has one and the object is fresh (no-op otherwise).
+ */
+void kve_cache__mem_keep(kve_cache_req_t *st, const kve_cache_head_t *head, h2o_iovec_t body, const char *gen, h2o_iovec_t vary,
+                         int is_variant);
 
 /** The link to the route's store on the request's thread (NULL: none). */
 kve_kv_t *kve_cache__link(kve_cache_handler_t *self, h2o_req_t *req);

@@ -5,6 +5,9 @@
  * The route's conf fixes how many h and c fields follow, so the sequence of tags is the same for every
  * request of a route and only the values vary.
  */
+/* SHA256_Init/Update/Final: deprecated in OpenSSL 3, but SHA256() fetches the digest on every call (EVP_Q_digest),
+ * which costs more than the hash itself on a cache hit */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "handlers/cache_key.h"
 #include "handlers/cache_enc.h"
 #include "handlers/cache_vary.h"
@@ -85,8 +88,14 @@ int kve_cache_host_normalize(h2o_iovec_t authority, h2o_iovec_t scheme, kve_buf_
             goto Error;
         kve_buf_putc(out, (char)c);
     }
-    if (pnum >= 0 && pnum != dflt)
-        kve_buf_printf(out, ":%ld", pnum);
+    if (pnum >= 0 && pnum != dflt) { /* ":<port>" without printf (a hit's path) */
+        char digits[8], *p = digits + sizeof(digits);
+        do
+            *--p = (char)('0' + pnum % 10);
+        while ((pnum /= 10) != 0);
+        *--p = ':';
+        kve_buf_append(out, p, (size_t)(digits + sizeof(digits) - p));
+    }
     return 0;
 Error:
     out->len = start;
@@ -218,16 +227,13 @@ static void encode_extras(const kve_cache_key_conf_t *conf, const kve_cache_key_
 
 int kve_cache_key_encode(const kve_cache_key_conf_t *conf, const kve_cache_key_req_t *req, kve_buf_t *out)
 {
-    kve_buf_t host = KVE_BUF_INIT;
     h2o_iovec_t method = req->method;
     const char *qmark = req->path.len != 0 ? memchr(req->path.base, '?', req->path.len) : NULL;
-    size_t path_len = qmark != NULL ? (size_t)(qmark - req->path.base) : req->path.len, i;
+    size_t path_len = qmark != NULL ? (size_t)(qmark - req->path.base) : req->path.len, i, start = out->len, host_at, host_len;
     char scheme[8];
 
-    if (kve_cache_host_normalize(req->authority, req->scheme, &host) != 0 || req->scheme.len >= sizeof(scheme)) {
-        kve_buf_dispose(&host);
+    if (req->scheme.len >= sizeof(scheme))
         return -1;
-    }
     if (h2o_memis(method.base, method.len, H2O_STRLIT("HEAD")))
         method = h2o_iovec_init(H2O_STRLIT("GET"));
     for (i = 0; i != req->scheme.len; ++i)
@@ -235,21 +241,32 @@ int kve_cache_key_encode(const kve_cache_key_conf_t *conf, const kve_cache_key_r
     kve_cache_enc_field(out, 'V', KVE_STRLIT(KVE_CACHE_KEY_VERSION));
     kve_cache_enc_field(out, 'M', method.base, method.len);
     kve_cache_enc_field(out, 'S', scheme, req->scheme.len);
-    kve_cache_enc_field(out, 'H', host.base, host.len);
+    /* the host is normalised in place, after its field's header, whose length is set then (no buffer of its own) */
+    host_at = out->len;
+    kve_cache_enc_field(out, 'H', "", 0);
+    if (kve_cache_host_normalize(req->authority, req->scheme, out) != 0) {
+        out->len = start;
+        return -1;
+    }
+    host_len = out->len - host_at - 5;
+    out->base[host_at + 1] = (char)(host_len >> 24), out->base[host_at + 2] = (char)(host_len >> 16);
+    out->base[host_at + 3] = (char)(host_len >> 8), out->base[host_at + 4] = (char)host_len;
     kve_cache_enc_field(out, 'P', req->path.base, path_len);
     if (conf->query == KVE_CACHE_QUERY_AS_SENT)
         kve_cache_enc_field(out, 'Q', qmark != NULL ? "1" : "0", 1);
     if (qmark != NULL && conf->query != KVE_CACHE_QUERY_IGNORE)
         encode_query(conf, qmark + 1, req->path.len - path_len - 1, out);
     encode_extras(conf, req, out);
-    kve_buf_dispose(&host);
     return 0;
 }
 
 void kve_cache_key_hash(const void *enc, size_t len, uint8_t hash[KVE_CACHE_HASH_LEN])
 {
     unsigned char md[SHA256_DIGEST_LENGTH];
-    SHA256(enc, len, md);
+    SHA256_CTX ctx;
+    SHA256_Init(&ctx);
+    SHA256_Update(&ctx, enc, len);
+    SHA256_Final(md, &ctx);
     memcpy(hash, md, KVE_CACHE_HASH_LEN);
 }
 
