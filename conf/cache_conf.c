@@ -35,6 +35,13 @@ static const char *const query_modes[] = {"as_sent", "sorted", "ignore", NULL};
      .doc = "store responses with Set-Cookie (stored and served without the cookie)"},                               \
     {"store", KVE_T_STRING, KVE_FIELD(type, store), 0, 1, KVE_CONF_MAX_NAME, "default",                              \
      .doc = "the named store that holds the route's objects"},                                                       \
+    {"targeted_field", KVE_T_STRING, KVE_FIELD(type, targeted_field), 0, 0, 64,                                      \
+     .doc = "RFC 9213 targeted field of kvedge's own (e.g. Kvedge-Cache-Control): beats CDN-Cache-Control and "      \
+            "Cache-Control, never sent to clients (empty: only CDN-Cache-Control)"},                                 \
+    {"debug", KVE_T_BOOL, KVE_FIELD(type, debug), .dflt = "false",                                                   \
+     .doc = "Cache-Status carries key= (the hash of the cache key; for debugging)"},                                 \
+    {"max_variants", KVE_T_INT, KVE_FIELD(type, max_variants), 0, 1, 4096, "64",                                     \
+     .doc = "Vary variants stored per URL (a Vary list); past it new variants are served but not stored"},            \
     {"coalesce_timeout", KVE_T_DURATION, KVE_FIELD(type, coalesce_timeout_ms), 0, 0, 60 * SEC, "5s",                \
      .doc = "concurrent misses for one object (in this process and in every instance on the store) make one upstream "\
             "request; the others wait at most this long for it, then go upstream themselves (0s: off)"},            \
@@ -82,11 +89,64 @@ static int check_key(kve_conf_t *conf, const kve_node_t *node, void *obj)
     return 0;
 }
 
+/* whether `name` is a header field name (a token); lower-cases it */
+static int field_name(char *name)
+{
+    if (name[0] == '\0' ||
+        strspn(name, "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") != strlen(name))
+        return 0;
+    for (char *p = name; *p != '\0'; ++p)
+        *p = (char)tolower((unsigned char)*p);
+    return 1;
+}
+
+static const kve_directive_t bypass_directives[] = {
+    {"header", KVE_T_STRING, KVE_FIELD(kve_cache_bypass_t, header), 0, 1, 128,
+     .doc = "a request with this header field (any value) bypasses the cache"},
+    {"cookie", KVE_T_STRING, KVE_FIELD(kve_cache_bypass_t, cookie), 0, 1, 128,
+     .doc = "a request with this cookie (by name, case-sensitive) bypasses the cache"},
+    {NULL}};
+
+/* one bypass rule: exactly one of header / cookie, a valid name */
+static int check_bypass(kve_conf_t *conf, const kve_node_t *node, void *obj)
+{
+    kve_cache_bypass_t *b = obj;
+    if ((b->header != NULL) == (b->cookie != NULL)) {
+        kve_conf_error(conf, node, "bypass: each rule is either { header: Name } or { cookie: name }");
+        return -1;
+    }
+    if (b->header != NULL && !field_name(b->header)) {
+        kve_conf_error(conf, kve_config__at_key(node, "header"), "bypass: \"%s\" is not a header field name", b->header);
+        return -1;
+    }
+    if (b->cookie != NULL && strpbrk(b->cookie, "=; \t,\"") != NULL) {
+        kve_conf_error(conf, kve_config__at_key(node, "cookie"), "bypass: \"%s\" is not a cookie name", b->cookie);
+        return -1;
+    }
+    return 0;
+}
+
 /* a route gave cache: when its mapping (or shorthand) is there; an absent one still inherits, but caches nothing */
 int kve_config__check_cache(kve_conf_t *conf, const kve_node_t *node, void *obj)
 {
     kve_cache_conf_t *cache = obj;
     cache->present = node != NULL;
+    if (node == NULL)
+        return 0;
+    if (cache->targeted_field != NULL && cache->targeted_field[0] != '\0') {
+        if (!field_name(cache->targeted_field)) {
+            kve_conf_error(conf, kve_config__at_key(node, "targeted_field"), "targeted_field: \"%s\" is not a header field name",
+                           cache->targeted_field);
+            return -1;
+        }
+        if (strcmp(cache->targeted_field, "cache-control") == 0 || strcmp(cache->targeted_field, "cdn-cache-control") == 0 ||
+            strcmp(cache->targeted_field, "surrogate-control") == 0) {
+            kve_conf_error(conf, kve_config__at_key(node, "targeted_field"),
+                           "targeted_field: \"%s\" is already read by the cache; name a field of kvedge's own",
+                           cache->targeted_field);
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -94,6 +154,9 @@ const kve_directive_t kve_config__cache_directives[] = {
     CACHE_SETTINGS(kve_cache_conf_t),
     {"key", KVE_T_MAP, KVE_FIELD(kve_cache_conf_t, key), .children = key_directives, .check = check_key,
      .doc = "how the cache key is made (besides method, scheme, host and path)"},
+    {"bypass", KVE_T_LIST, KVE_FIELD(kve_cache_conf_t, bypass), 0, 0, 32, .children = bypass_directives,
+     .elem_size = sizeof(kve_cache_bypass_t), .check = check_bypass,
+     .doc = "requests that go upstream uncached and whose responses are not stored: [{header: Authorization}, {cookie: session}]"},
     {NULL}};
 
 const kve_directive_t kve_config__cache_defaults_directives[] = {CACHE_SETTINGS(kve_cache_conf_t), {NULL}};

@@ -12,6 +12,10 @@
 #include "handlers/cache_response.h"
 #include "handlers/cache_vary.h"
 #include "handlers/cache_enc.h"
+#include "handlers/cache_surrogate.h"
+#include "handlers/cache_upstream.h"
+#include "handlers/cache_bypass.h"
+#include "handlers/cache_status.h"
 #include "handlers/cache_memory_sync.h"
 #include "proxy/common.h"
 #include "proxy/err.h"
@@ -118,14 +122,28 @@ void kve_cache__add_status(h2o_req_t *req, const char *fmt, ...)
 {
     char buf[256];
     int n = snprintf(buf, sizeof(buf), "kvedge; ");
+    kve_cache_req_t *st = kve_cache__state(req);
+    h2o_iovec_t key = st != NULL ? st->status_key : h2o_iovec_init(NULL, 0), v;
     va_list args;
     va_start(args, fmt);
     n += vsnprintf(buf + n, sizeof(buf) - (size_t)n, fmt, args);
     va_end(args);
     if (n >= (int)sizeof(buf))
         n = sizeof(buf) - 1;
-    h2o_iovec_t v = h2o_strdup(&req->pool, buf, (size_t)n);
+    /* `key` (cache.debug) last: an sf-string escaped by kve_cache_status_key() */
+    v = h2o_iovec_init(h2o_mem_alloc_pool(&req->pool, (size_t)n + key.len + sizeof("; key=")), 0);
+    memcpy(v.base, buf, (size_t)n), v.len = (size_t)n;
+    if (key.len != 0) {
+        memcpy(v.base + v.len, "; key=", 6), v.len += 6;
+        memcpy(v.base + v.len, key.base, key.len), v.len += key.len;
+    }
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("cache-status"), 0, NULL, v.base, v.len);
+}
+
+int kve_cache__own_field(const kve_cache_handler_t *self, h2o_iovec_t name)
+{
+    return (self->targeted.len != 0 && h2o_lcstris(name.base, name.len, self->targeted.base, self->targeted.len)) ||
+           h2o_lcstris(name.base, name.len, H2O_STRLIT("surrogate-control"));
 }
 
 const char *kve_cache__reason(int status)
@@ -175,6 +193,9 @@ static void on_dispose(void *p)
 static int forward(kve_cache_req_t *st, const char *fwd, const char *detail, int from_on_req)
 {
     st->phase = KVE_CACHE_PHASE_FORWARD;
+    /* the device token Surrogate-Control may target (handlers/cache_surrogate.h) */
+    h2o_add_header_by_str(&st->req->pool, &st->req->headers, H2O_STRLIT("surrogate-capability"), 0, NULL,
+                          H2O_STRLIT(KVE_SURROGATE_CAPABILITY));
     st->fwd = fwd;
     st->detail = detail;
     st->request_time = (int64_t)time(NULL);
@@ -202,11 +223,11 @@ static int sent_with_304(h2o_iovec_t name)
     return 0;
 }
 
-static void add_stored_headers(h2o_req_t *req, const kve_cache_head_t *head, int only_304)
+static void add_stored_headers(kve_cache_req_t *st, h2o_req_t *req, const kve_cache_head_t *head, int only_304)
 {
     for (size_t i = 0; i != head->num_headers; ++i) {
         const h2o_header_t *h = head->headers + i;
-        if (only_304 && !sent_with_304(*h->name))
+        if ((only_304 && !sent_with_304(*h->name)) || kve_cache__own_field(st->self, *h->name))
             continue;
         h2o_add_header_by_str(&req->pool, &req->res.headers, h->name->base, h->name->len, 1, NULL, h->value.base, h->value.len);
     }
@@ -227,12 +248,12 @@ static void serve_hit(kve_cache_req_t *st, int64_t age, int64_t now)
     int not_modified;
     h2o_iovec_t body = h2o_iovec_init(st->raw[KVE_CACHE_RAW_BODY] + KVE_CACHE_ID_LEN, st->head.body_len);
 
-    kve_cache_resp_parse(&r, st->head.status, st->head.headers, st->head.num_headers, h2o_iovec_init(NULL, 0), now);
+    kve_cache_resp_parse(&r, st->head.status, st->head.headers, st->head.num_headers, st->self->targeted, now);
     not_modified = kve_cache_not_modified(req->headers.entries, req->headers.size, r.etag, r.last_modified, r.date, now);
     st->phase = KVE_CACHE_PHASE_HIT;
     req->res.status = not_modified ? 304 : st->head.status;
     req->res.reason = kve_cache__reason(req->res.status);
-    add_stored_headers(req, &st->head, not_modified);
+    add_stored_headers(st, req, &st->head, not_modified);
     kve_cache__add_age(req, age);
     if (st->coal_relookup) { /* another request's fetch answered it (RFC 9211: collapsed goes with fwd) */
         st->collapsed = 1;
@@ -255,6 +276,22 @@ static void serve_hit(kve_cache_req_t *st, int64_t age, int64_t now)
         h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
     else
         h2o_send(req, &body, 1, H2O_SEND_STATE_FINAL);
+}
+
+/* RFC 9111 §5.2.1.7: only-if-cached and no stored response to use: 504, the origin is not contacted */
+static int only_if_cached(kve_cache_req_t *st, const char *why)
+{
+    h2o_req_t *req = st->req;
+    st->phase = KVE_CACHE_PHASE_HIT; /* answered here: the filter leaves it alone */
+    kve_cache__add_status(req, "detail=%s", why);
+    h2o_send_error_generic(req, 504, "Gateway Timeout", "no stored response (the request said only-if-cached)\n",
+                           H2O_SEND_ERROR_KEEP_HEADERS);
+    return 0;
+}
+
+static int wants_only_cached(const kve_cache_req_t *st)
+{
+    return (st->req_cc.flags & KVE_CC_ONLY_IF_CACHED) != 0;
 }
 
 /* --- revalidation --- */
@@ -362,15 +399,21 @@ static void decide(kve_cache_req_t *st)
     if (st->stage == 0 && st->raw[KVE_CACHE_RAW_INDEX] != NULL &&
         kve_cache_index_decode(st->raw[KVE_CACHE_RAW_INDEX], st->raw_len[KVE_CACHE_RAW_INDEX], &st->gen, &st->vary) == 0) {
         st->has_index = 1;
+        st->index_count = kve_cache_index_count(st->raw[KVE_CACHE_RAW_INDEX], st->raw_len[KVE_CACHE_RAW_INDEX]);
         if (lookup_variant(st) != 0) {
             st->may_store = 0;
-            forward(st, "bypass", "store-unavailable", 0);
+            if (wants_only_cached(st))
+                only_if_cached(st, "store-unavailable");
+            else
+                forward(st, "bypass", "store-unavailable", 0);
         }
         return;
     }
     if (!read_object(st)) {
         const char *fwd = st->has_index ? "vary-miss" : "uri-miss";
-        if (kve_cache__coalesce(st, fwd) != 0)
+        if (wants_only_cached(st))
+            only_if_cached(st, fwd);
+        else if (kve_cache__coalesce(st, fwd) != 0)
             forward(st, fwd, NULL, 0);
         return;
     }
@@ -393,7 +436,9 @@ static void decide(kve_cache_req_t *st)
         }
         /* fallthrough */
     default: /* stale-while-revalidate's background refresh comes later: validate now */
-        if (kve_cache__coalesce(st, "stale") != 0)
+        if (wants_only_cached(st))
+            only_if_cached(st, "stale");
+        else if (kve_cache__coalesce(st, "stale") != 0)
             revalidate(st);
         break;
     }
@@ -421,7 +466,11 @@ static void on_lookup_done(void *data, const kve_kv_batch_result_t *result)
     KVE_CHECK_OBJ(st, KVE_CACHE_REQ_MAGIC);
     st->batch = NULL;
     if (st->lookup_err != 0 || result->err != 0) {
-        forward(st, "bypass", store_failure(st->lookup_err != 0 ? st->lookup_err : result->err), 0);
+        const char *why = store_failure(st->lookup_err != 0 ? st->lookup_err : result->err);
+        if (wants_only_cached(st))
+            only_if_cached(st, why);
+        else
+            forward(st, "bypass", why, 0);
         return;
     }
     decide(st);
@@ -488,11 +537,13 @@ static void on_context_dispose(h2o_handler_t *self, h2o_context_t *ctx)
 static int on_req(h2o_handler_t *_self, h2o_req_t *req)
 {
     kve_cache_handler_t *self = (void *)_self;
+    const kve_cache_bypass_t *rule;
     kve_cache_req_t *st = h2o_mem_alloc_shared(&req->pool, sizeof(*st), on_dispose);
     h2o_iovec_t enc;
 
     memset(st, 0, sizeof(*st));
     st->magic = KVE_CACHE_REQ_MAGIC;
+    st->upstream_date = KVE_CACHE_TIME_NONE;
     st->req = req;
     st->self = self;
     *h2o_req_getenv(req, H2O_STRLIT(KVE_CACHE_ENV), 1) = h2o_iovec_init((char *)st, 0);
@@ -505,23 +556,32 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
         return -1;
     }
     kve_cc_parse_request(&st->req_cc, req->headers.entries, req->headers.size);
+    if (self->conf->bypass.size != 0 && (rule = kve_cache_bypass_match(self->conf->bypass.entries, self->conf->bypass.size,
+                                                                       req->headers.entries, req->headers.size)) != NULL) {
+        kve_cache_bypass_detail(rule, st->detail_buf, sizeof(st->detail_buf));
+        if (wants_only_cached(st)) /* no stored response may be used, and the client wants no upstream request */
+            return only_if_cached(st, st->detail_buf);
+        return forward(st, "bypass", st->detail_buf, 1); /* may_store stays 0: the response is not stored */
+    }
     st->has_authorization = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1) != -1;
     reduce_accept_encoding(req);
     if (self->mem != NULL) {
         kve_cache_mem_route_start(self->mem_route, kve_server_thread(req->conn->ctx));
         st->mem_epoch = kve_cache_mem_epoch(self->mem);
         if (kve_cache__mem_key(st, &st->mem_key.enc) != 0)
-            return forward(st, "bypass", "key", 1);
+            return wants_only_cached(st) ? only_if_cached(st, "key") : forward(st, "bypass", "key", 1);
         st->mem_key.hash = kve_cache_mem_hash(self->mem, st->mem_key.enc.base, st->mem_key.enc.len);
         if (kve_cache__mem_serve(st))
             return 0;
         st->mem_key.enc = h2o_strdup(&req->pool, st->mem_key.enc.base, st->mem_key.enc.len); /* for the inserts to come */
     }
     if (kve_cache__key(self, req, req->input.path, &enc) != 0)
-        return forward(st, "bypass", "key", 1);
+        return wants_only_cached(st) ? only_if_cached(st, "key") : forward(st, "bypass", "key", 1);
     kve_cache_key_hash(enc.base, enc.len, st->primary);
+    if (self->conf->debug) /* Cache-Status key= (cache.debug) */
+        st->status_key = kve_cache_status_key(&req->pool, enc.base, enc.len);
     if (lookup(st) != 0)
-        return forward(st, "bypass", "store-unavailable", 1);
+        return wants_only_cached(st) ? only_if_cached(st, "store-unavailable") : forward(st, "bypass", "store-unavailable", 1);
     return 0;
 }
 
@@ -555,6 +615,9 @@ void kve_cache_register(h2o_pathconf_t *pathconf, const kve_cache_conf_t *conf, 
                                       .stale_while_revalidate = (int64_t)(conf->stale_while_revalidate_ms / 1000),
                                       .stale_if_error = (int64_t)(conf->stale_if_error_ms / 1000),
                                       .store_set_cookie = conf->store_set_cookie};
+    if (conf->targeted_field != NULL && conf->targeted_field[0] != '\0')
+        self->targeted = h2o_iovec_init(conf->targeted_field, strlen(conf->targeted_field));
+    kve_cache_upstream_observe();
     kve_cache__refresh_init(self, upstream);
     if (conf->memory != 0) {
         self->mem_route = kve_cache_mem_route_register(conf, pathconf->path);

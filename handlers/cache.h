@@ -26,6 +26,12 @@ typedef struct st_kve_cache_key_cfg_t {
     } exclude_query, headers, cookies;
 } kve_cache_key_cfg_t;
 
+/** One `cache.bypass` rule: a request with the header field `header` (lower case), or the cookie `cookie`. */
+typedef struct st_kve_cache_bypass_t {
+    char *header;
+    char *cookie;
+} kve_cache_bypass_t;
+
 /** A route's `cache:` (and the global block of defaults, which has no `key`). Filled by conf/cache_conf.c. */
 typedef struct st_kve_cache_conf_t {
     /** the route gave `cache:` (set by the configuration's check; a route without it is never cached) */
@@ -42,6 +48,17 @@ typedef struct st_kve_cache_conf_t {
     char *store;
     size_t store_id;
     kve_cache_key_cfg_t key;
+    /** RFC 9213: the operator's own targeted field (lower case; NULL or "": only CDN-Cache-Control) */
+    char *targeted_field;
+    /** Cache-Status carries `key` (the primary key's hash) */
+    int debug;
+    /** the most variants stored per URL (one Vary list); new ones past it are not stored */
+    int64_t max_variants;
+    /** `bypass`: requests with one of these go upstream uncached (route only; see handlers/cache_bypass.h) */
+    struct {
+        kve_cache_bypass_t *entries;
+        size_t size;
+    } bypass;
     /** concurrent misses for one object wait this long for one upstream fetch (and its lock lives as long); 0: off */
     uint64_t coalesce_timeout_ms;
     /** operator grace: stale-while-revalidate and stale-if-error windows on top of the responses' own */

@@ -7,6 +7,7 @@
  */
 #include "handlers/cache_control.h"
 #include "handlers/cache_sf.h"
+#include "handlers/cache_surrogate.h"
 #include "proxy/common.h"
 
 #include <stdarg.h>
@@ -274,11 +275,11 @@ void kve_cc_parse_response(kve_cc_t *cc, const h2o_header_t *headers, size_t num
         return;
     }
     kve_cc_init(cc);
-    if (has_nonempty(headers, num, KVE_STRLIT("surrogate-control"))) {
-        parse_all(cc, headers, num, KVE_STRLIT("surrogate-control"));
+    if (kve_cc_parse_surrogate(cc, headers, num) != 0) {
         cc->source = KVE_CC_SRC_SURROGATE;
         return;
     }
+    kve_cc_init(cc);
     parse_all(cc, headers, num, KVE_STRLIT("cache-control"));
     cc->source = has_nonempty(headers, num, KVE_STRLIT("cache-control")) ? KVE_CC_SRC_CACHE_CONTROL : KVE_CC_SRC_NONE;
 }

@@ -75,7 +75,8 @@ void kve_cc_parse(kve_cc_t *cc, const char *value, size_t len);
  * The directives of a response with header fields `headers` (`num` entries, names compared
  * case-insensitively) for a shared cache: the first usable of the operator's targeted field `targeted`
  * (lower-case name; {NULL, 0} for none), CDN-Cache-Control, Surrogate-Control, Cache-Control. A targeted
- * field is usable if it is present, not empty and a valid Dictionary; Surrogate-Control if present.
+ * field is usable if it is present, not empty and a valid Dictionary; Surrogate-Control if one of its elements
+ * applies to kvedge (untargeted, or `;kvedge`: handlers/cache_surrogate.h).
  * `cc->source` says which one (KVE_CC_SRC_NONE: none present). Borrows pointers into the header values.
  */
 void kve_cc_parse_response(kve_cc_t *cc, const h2o_header_t *headers, size_t num, h2o_iovec_t targeted);

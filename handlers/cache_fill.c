@@ -18,6 +18,7 @@
 #include "handlers/cache_memory_sync.h"
 #include "handlers/cache_response.h"
 #include "handlers/cache_storable.h"
+#include "handlers/cache_upstream.h"
 #include "handlers/cache_vary.h"
 #include "proxy/common.h"
 #include "proxy/err.h"
@@ -128,7 +129,10 @@ void kve_cache__store_object(kve_kv_t *kv, kve_coal_entry_t *coal, const kve_cac
     kve_cache_key_name(h, sizeof(h), ns, o->primary, variant, "h");
     kve_cache_key_name(b, sizeof(b), ns, o->primary, variant, "b");
     if (variant != NULL) {
-        kve_cache_index_encode(o->gen, o->vary, &index);
+        if (o->variants != 0)
+            kve_cache_index_encode_count(o->gen, o->vary, o->variants, &index);
+        else
+            kve_cache_index_encode(o->gen, o->vary, &index);
         /* the index lives as long as its longest variant: its TTL is set if it has none, extended if shorter */
         arg(&cmds[n], KVE_STRLIT("SET")), arg(&cmds[n], v, strlen(v)), arg(&cmds[n], index.base, index.len),
             arg(&cmds[n++], KVE_STRLIT("KEEPTTL"));
@@ -153,10 +157,10 @@ void kve_cache__store_object(kve_kv_t *kv, kve_coal_entry_t *coal, const kve_cac
 
 static void commit(h2o_req_t *req, kve_cache_req_t *st)
 {
-    kve_cache_object_t o = {st->primary,    st->fill_vary.len != 0 ? st->fill_variant : NULL,
-                            st->fill_gen,   h2o_iovec_init(st->fill_vary.base, st->fill_vary.len),
-                            &st->fill,      h2o_iovec_init(st->fill_body.base, st->fill_body.len),
-                            st->fill_ttl_ms};
+    kve_cache_object_t o = {st->primary,     st->fill_vary.len != 0 ? st->fill_variant : NULL,
+                            st->fill_gen,    h2o_iovec_init(st->fill_vary.base, st->fill_vary.len),
+                            &st->fill,       h2o_iovec_init(st->fill_body.base, st->fill_body.len),
+                            st->fill_ttl_ms, st->fill_vary.len != 0 ? st->fill_count : 0};
 
     st->fill.body_len = st->fill_body.len - KVE_CACHE_ID_LEN;
     kve_cache__store_object(kve_cache__link(st->self, req), kve_cache__coalesce_take(st), &o);
@@ -203,6 +207,18 @@ static void collect_stored_headers(h2o_req_t *req, kve_cache_req_t *st, const kv
     }
 }
 
+/*
+ * cache.max_variants: a new variant of a URL whose index (same Vary list) counts that many already is not stored,
+ * so a client cycling Accept-Language cannot fill the store; the index expires with its longest-lived variant and
+ * the next one starts over. Decided from the index the lookup read anyway: nothing more on the hit path.
+ */
+static int too_many_variants(const kve_cache_req_t *st)
+{
+    return st->fill_vary.len != 0 && st->has_index && !st->have_head &&
+           h2o_memis(st->vary.base, st->vary.len, st->fill_vary.base, st->fill_vary.len) &&
+           st->index_count >= (uint64_t)st->self->conf->max_variants;
+}
+
 /* whether the forwarded response is stored (sets up the fill), else st->detail says why not */
 static int prepare_fill(h2o_req_t *req, kve_cache_req_t *st)
 {
@@ -214,7 +230,9 @@ static int prepare_fill(h2o_req_t *req, kve_cache_req_t *st)
 
     if (!st->may_store)
         return 0;
-    kve_cache_resp_parse(&r, req->res.status, req->res.headers.entries, req->res.headers.size, h2o_iovec_init(NULL, 0), now);
+    kve_cache_resp_parse(&r, req->res.status, req->res.headers.entries, req->res.headers.size, self->targeted, now);
+    if (r.date == KVE_CACHE_TIME_NONE)
+        r.date = st->upstream_date; /* h2o's proxy drops Date */
     kve_cache_fresh_compute(&f, &r, &self->rules, now);
     verdict = kve_cache_storable(req->method, &st->req_cc, st->has_authorization, &r, &f, &self->rules);
     if (verdict != KVE_CACHE_STORE_OK) {
@@ -233,6 +251,10 @@ static int prepare_fill(h2o_req_t *req, kve_cache_req_t *st)
         st->detail = "too-many-fields";
         return 0;
     }
+    if (too_many_variants(st)) {
+        st->detail = "too-many-variants";
+        return 0;
+    }
     st->fill.status = req->res.status;
     st->fill.request_time = st->request_time;
     st->fill.response_time = now;
@@ -246,8 +268,11 @@ static int prepare_fill(h2o_req_t *req, kve_cache_req_t *st)
     kve_cache_new_id(st->fill.id);
     if (st->fill_vary.len != 0) {
         h2o_iovec_t list = h2o_iovec_init(st->fill_vary.base, st->fill_vary.len);
-        /* the generation of the index found, when it lists the same fields; a new one otherwise */
-        st->fill_gen = st->has_index && h2o_memis(st->vary.base, st->vary.len, list.base, list.len) ? st->gen : st->fill.id;
+        /* the generation of the index found, when it lists the same fields (one more variant, unless this one
+         * replaces a stored one); a new one otherwise */
+        int same = st->has_index && h2o_memis(st->vary.base, st->vary.len, list.base, list.len);
+        st->fill_count = same ? st->index_count + (st->have_head ? 0 : 1) : 1;
+        st->fill_gen = same ? st->gen : st->fill.id;
         kve_cache__variant(req, st->fill_gen, list, st->fill_variant);
     }
     collect_stored_headers(req, st, &r.cc);
@@ -256,9 +281,26 @@ static int prepare_fill(h2o_req_t *req, kve_cache_req_t *st)
     return 1;
 }
 
+/* the fields meant for this cache (its targeted field, Surrogate-Control) are not passed downstream */
+static void drop_own_fields(h2o_req_t *req, kve_cache_req_t *st)
+{
+    size_t i, kept = 0;
+    for (i = 0; i != req->res.headers.size; ++i)
+        if (!kve_cache__own_field(st->self, *req->res.headers.entries[i].name))
+            req->res.headers.entries[kept++] = req->res.headers.entries[i];
+    req->res.headers.size = kept;
+}
+
 static void on_forwarded(h2o_req_t *req, kve_cache_req_t *st, h2o_ostream_t ***slot)
 {
-    int stored = prepare_fill(req, st);
+    int stored;
+    if (kve_cache_upstream_failed(st)) { /* h2o's own 502 / 504 (connect error, timeout, refused head): nothing to store */
+        kve_cache__coalesce_release(st, KVE_COAL_FAILED);
+        kve_cache__add_status(req, "fwd=%s; fwd-status=%d; detail=upstream-error", st->fwd, req->res.status);
+        return;
+    }
+    stored = prepare_fill(req, st);
+    drop_own_fields(req, st);
     if (stored) {
         cache_ostream_t *tee = (void *)h2o_add_ostream(req, sizeof(*tee), *slot);
         tee->super.do_send = on_tee_send;
@@ -358,13 +400,14 @@ void kve_cache__store_head(kve_kv_t *kv, kve_coal_entry_t *coal, const uint8_t *
 }
 
 /* the response's fields become the updated stored ones (less those never passed downstream) */
-static void replace_response_headers(h2o_req_t *req, const kve_cache_head_t *head, const kve_cc_t *cc)
+static void replace_response_headers(h2o_req_t *req, kve_cache_req_t *st, const kve_cache_head_t *head, const kve_cc_t *cc)
 {
     req->res.headers = (h2o_headers_t){NULL, 0, 0};
     for (size_t i = 0; i != head->num_headers; ++i) {
         const h2o_header_t *hd = head->headers + i;
         if ((kve_cache_response_header(hd->name->base, hd->name->len, head->headers, head->num_headers, cc) &
-             KVE_CACHE_HDR_NO_FORWARD) == 0)
+             KVE_CACHE_HDR_NO_FORWARD) == 0 &&
+            !kve_cache__own_field(st->self, *hd->name))
             h2o_add_header_by_str(&req->pool, &req->res.headers, hd->name->base, hd->name->len, 1, NULL, hd->value.base,
                                   hd->value.len);
     }
@@ -380,7 +423,9 @@ static void on_revalidated(h2o_req_t *req, kve_cache_req_t *st, h2o_ostream_t **
     int not_modified;
 
     kve_cache__merge_headers(&req->pool, &st->head, &req->res.headers, &head);
-    kve_cache_resp_parse(&r, head.status, head.headers, head.num_headers, h2o_iovec_init(NULL, 0), now);
+    kve_cache_resp_parse(&r, head.status, head.headers, head.num_headers, st->self->targeted, now);
+    if (r.date == KVE_CACHE_TIME_NONE)
+        r.date = st->upstream_date; /* the 304's, which h2o's proxy drops */
     kve_cache_fresh_compute(&head.fresh, &r, &st->self->rules, now);
     head.request_time = st->request_time;
     head.response_time = now;
@@ -397,7 +442,7 @@ static void on_revalidated(h2o_req_t *req, kve_cache_req_t *st, h2o_ostream_t **
                    kve_cache_not_modified(st->client_cond, st->num_client_cond, r.etag, r.last_modified, r.date, now);
     req->res.status = not_modified ? 304 : head.status;
     req->res.reason = kve_cache__reason(req->res.status);
-    replace_response_headers(req, &head, &r.cc);
+    replace_response_headers(req, st, &head, &r.cc);
     kve_cache__add_age(req, head.initial_age);
     kve_cache__add_status(req, "fwd=stale; fwd-status=304; ttl=%lld%s", (long long)kve_cache_ttl(&head.fresh, head.initial_age),
                           ttl_ms != 0 ? "; stored" : "");
@@ -425,7 +470,7 @@ static int on_upstream_error(h2o_req_t *req, kve_cache_req_t *st, h2o_ostream_t 
         return 0;
     kve_cache__coalesce_release(st, KVE_COAL_FAILED);
     st->stale_on_error = 1;
-    kve_cache_resp_parse(&r, st->head.status, st->head.headers, st->head.num_headers, h2o_iovec_init(NULL, 0), now);
+    kve_cache_resp_parse(&r, st->head.status, st->head.headers, st->head.num_headers, st->self->targeted, now);
     if (st->revalidating) /* the client's own conditionals were set aside for the stored validators */
         not_modified = st->num_client_cond != 0 &&
                        kve_cache_not_modified(st->client_cond, st->num_client_cond, r.etag, r.last_modified, r.date, now);
@@ -433,7 +478,7 @@ static int on_upstream_error(h2o_req_t *req, kve_cache_req_t *st, h2o_ostream_t 
         not_modified = kve_cache_not_modified(req->headers.entries, req->headers.size, r.etag, r.last_modified, r.date, now);
     req->res.status = not_modified ? 304 : st->head.status;
     req->res.reason = kve_cache__reason(req->res.status);
-    replace_response_headers(req, &st->head, &r.cc);
+    replace_response_headers(req, st, &st->head, &r.cc);
     kve_cache__add_age(req, age);
     kve_cache__add_status(req, "fwd=%s; fwd-status=%d; ttl=%lld; detail=stale-if-error", st->fwd, upstream_status,
                           (long long)kve_cache_ttl(&st->head.fresh, age));
@@ -477,6 +522,10 @@ static void on_unsafe(h2o_req_t *req, kve_cache_req_t *st)
     h2o_iovec_t path;
     ssize_t i;
 
+    if (kve_cache_upstream_failed(st)) {
+        kve_cache__add_status(req, "fwd=method; fwd-status=%d; detail=upstream-error", req->res.status);
+        return;
+    }
     kve_cache__add_status(req, "fwd=method; fwd-status=%d", req->res.status);
     if (!kve_cache_invalidates(req->method, req->res.status))
         return;
@@ -495,12 +544,16 @@ static void on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t *
     if (st != NULL) {
         switch (st->phase) {
         case KVE_CACHE_PHASE_FORWARD:
+            /* RFC 9110 §7.6.1: the fields the upstream's Connection lists are neither forwarded nor stored */
+            kve_cache_drop_connection_listed(&req->res.headers, st->upstream_connection);
             if (st->revalidating && req->res.status == 304)
                 on_revalidated(req, st, &slot);
             else if (!on_upstream_error(req, st, &slot))
                 on_forwarded(req, st, &slot);
             break;
         case KVE_CACHE_PHASE_UNSAFE:
+            kve_cache_drop_connection_listed(&req->res.headers, st->upstream_connection);
+            drop_own_fields(req, st);
             on_unsafe(req, st);
             break;
         default:

@@ -31,6 +31,8 @@ typedef struct st_kve_cache_handler_t {
     const kve_cache_conf_t *conf;
     kve_cache_key_conf_t key;
     kve_cache_rules_t rules;
+    /** the operator's targeted field (lower case; {NULL, 0}: none) */
+    h2o_iovec_t targeted;
     /** background refreshes (cache_refresh.c): the route's upstream (NULL: none), its path, Host, the lock's TTL */
     struct st_kve_httpclient_upstream_t *upstream;
     h2o_iovec_t upstream_path;
@@ -91,6 +93,18 @@ typedef struct st_kve_cache_req_t {
     const char *fill_gen;
     uint8_t fill_variant[KVE_CACHE_HASH_LEN];
     uint64_t fill_ttl_ms;
+    /** what h2o's proxy drops from the upstream head (handlers/cache_upstream.h): its Date (KVE_CACHE_TIME_NONE:
+     * none), and its Connection lines joined ({NULL, 0}: none; pool memory) */
+    int64_t upstream_date;
+    h2o_iovec_t upstream_connection;
+    /** an upstream head was read (0 with a response h2o made itself: connect error, timeout, a refused head) */
+    int upstream_seen;
+    /** Cache-Status `key=` (an sf-string, pool memory; {NULL, 0} unless cache.debug) */
+    h2o_iovec_t status_key;
+    /** the variants counted by the index found, and the count the fill writes (cache.max_variants) */
+    uint64_t index_count, fill_count;
+    /** storage for a `detail` built per request */
+    char detail_buf[64];
     /** coalescing (cache_coalesce.c): the entry this request leads or polls for, or the waiter it is */
     kve_coal_entry_t *coal;
     int coal_role;
@@ -152,6 +166,9 @@ uint64_t kve_cache__ttl_ms(const kve_cache_fresh_t *f, int64_t age, int has_vali
 /** Adds the Cache-Status member `fmt` (after "kvedge; ") to the response. */
 void kve_cache__add_status(h2o_req_t *req, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/** Whether response field `name` stays with the cache: the route's targeted field and Surrogate-Control. */
+int kve_cache__own_field(const kve_cache_handler_t *self, h2o_iovec_t name);
+
 /** Adds `Age: <age>` to the response. */
 void kve_cache__add_age(h2o_req_t *req, int64_t age);
 
@@ -173,6 +190,7 @@ typedef struct st_kve_cache_object_t {
     const kve_cache_head_t *head; /* body_len set */
     h2o_iovec_t body;             /* "<id><bytes>" */
     uint64_t ttl_ms;
+    uint64_t variants; /* with a variant: the variants its index counts (cache.max_variants); 0: not counted */
 } kve_cache_object_t;
 
 /**

@@ -174,6 +174,16 @@ void kve_cache__mem_keep(kve_cache_req_t *st, const kve_cache_head_t *head, h2o_
 
     if (mem == NULL || kve_cache_ttl(&head->fresh, kve_cache_current_age(head->initial_age, head->response_time, now)) <= 0)
         return;
+    if (st->self->targeted.len != 0) { /* the route's targeted field is for kvedge: memory hits never send it */
+        kve_cache_head_t *own = h2o_mem_alloc_pool(&st->req->pool, sizeof(*own));
+        *own = *head;
+        own->headers = h2o_mem_alloc_pool(&st->req->pool, sizeof(h2o_header_t) * (head->num_headers + 1));
+        own->num_headers = 0;
+        for (size_t i = 0; i != head->num_headers; ++i)
+            if (!kve_cache__own_field(st->self, *head->headers[i].name))
+                own->headers[own->num_headers++] = head->headers[i];
+        head = own;
+    }
     if (is_variant)
         variant = variant_key(st, gen, vary);
     if ((obj = kve_cache_mem_obj_new(mem, &st->mem_key, st->primary, is_variant ? &variant : NULL, gen, head, body, now)) == NULL)

@@ -31,7 +31,8 @@ enum {
     TAG_VALUE = 'X',
     TAG_GEN = 'G',
     TAG_VARY = 'Y',
-    TAG_END = '.' /* the last field: a record cut short is refused */
+    TAG_COUNT = 'n', /* variant index: variants stored under the generation (optional; absent = 1) */
+    TAG_END = '.'    /* the last field: a record cut short is refused */
 };
 
 static void put_int(kve_buf_t *out, uint8_t tag, int64_t v)
@@ -185,7 +186,39 @@ int kve_cache_index_decode(const char *p, size_t len, const char **gen, h2o_iove
     if (kve_cache_enc_next(p, len, &pos, &tag, &v, &vlen) != 0 || tag != TAG_VARY)
         return -1;
     *vary = h2o_iovec_init(v, vlen);
+    if (pos != len && (kve_cache_enc_next(p, len, &pos, &tag, &v, &vlen) != 0 || tag != TAG_COUNT))
+        return -1; /* the count, if there is one, is read by kve_cache_index_count() */
     return pos == len ? 0 : -1;
+}
+
+void kve_cache_index_encode_count(const char *gen, h2o_iovec_t vary, uint64_t count, kve_buf_t *out)
+{
+    char buf[24];
+    int n = snprintf(buf, sizeof(buf), "%" PRIu64, count);
+    kve_cache_index_encode(gen, vary, out);
+    kve_cache_enc_field(out, TAG_COUNT, buf, (size_t)n);
+}
+
+uint64_t kve_cache_index_count(const char *p, size_t len)
+{
+    size_t pos = 0, vlen;
+    const char *v;
+    uint8_t tag;
+    uint64_t n = 0;
+
+    while (kve_cache_enc_next(p, len, &pos, &tag, &v, &vlen) == 0) {
+        if (tag != TAG_COUNT)
+            continue;
+        if (vlen == 0 || vlen > 9)
+            return 1;
+        for (size_t i = 0; i != vlen; ++i) {
+            if (v[i] < '0' || v[i] > '9')
+                return 1;
+            n = n * 10 + (uint64_t)(v[i] - '0');
+        }
+        return n != 0 ? n : 1;
+    }
+    return 1;
 }
 
 /* unique across threads, restarts and instances sharing a store: time, pid and a process-wide sequence, mixed */

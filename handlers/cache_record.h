@@ -56,6 +56,15 @@ void kve_cache_index_encode(const char *gen, h2o_iovec_t vary, kve_buf_t *out);
 /** Decodes a variant index: `*gen` (KVE_CACHE_ID_LEN bytes) and `*vary` point into `p`. Returns 0 or -1. */
 int kve_cache_index_decode(const char *p, size_t len, const char **gen, h2o_iovec_t *vary);
 
+/**
+ * As kve_cache_index_encode(), with the number of variants stored under the generation (cache.max_variants); an
+ * index without one counts as 1.
+ */
+void kve_cache_index_encode_count(const char *gen, h2o_iovec_t vary, uint64_t count, kve_buf_t *out);
+
+/** The variant count of the index `p` (`len` bytes, decoded by kve_cache_index_decode()): 1 if it has none. */
+uint64_t kve_cache_index_count(const char *p, size_t len);
+
 /** Writes a fresh object id (KVE_CACHE_ID_LEN hex characters, no NUL) into `id`. */
 void kve_cache_new_id(char *id);
 

@@ -5,6 +5,7 @@
  * at shutdown, which reports KVE_ESHUTDOWN); everything it needs is copied into its own pool.
  */
 #include "handlers/cache_refresh.h"
+#include "handlers/cache_surrogate.h"
 #include "handlers/cache_coalesce.h"
 #include "handlers/cache_headers.h"
 #include "handlers/cache_internal.h"
@@ -41,6 +42,9 @@ struct st_kve_cache_fill_t {
     char gen[KVE_CACHE_ID_LEN];
     h2o_iovec_t vary;
     kve_cache_head_t head;
+    /** the count the variant index gets (cache.max_variants; 0: no variant), and whether the variant is a new one */
+    uint64_t variants;
+    int new_variant;
     /** the refresh lock */
     char lock_key[128];
     char owner[KVE_CACHE_ID_LEN];
@@ -132,7 +136,7 @@ static void on_not_modified(refresh_t *r, const h2o_headers_t *up, int64_t now)
     kve_kv_t *kv = link_of(r);
 
     kve_cache__merge_headers(&r->pool, &r->head, up, &head);
-    kve_cache_resp_parse(&resp, head.status, head.headers, head.num_headers, h2o_iovec_init(NULL, 0), now);
+    kve_cache_resp_parse(&resp, head.status, head.headers, head.num_headers, r->self->targeted, now);
     kve_cache_fresh_compute(&head.fresh, &resp, &r->self->rules, now);
     head.request_time = r->request_time;
     head.response_time = now;
@@ -153,7 +157,7 @@ static int prepare_store(refresh_t *r, int status, const h2o_headers_t *hs, uint
     kve_buf_t vary = KVE_BUF_INIT;
     int same_vary;
 
-    kve_cache_resp_parse(&resp, status, hs->entries, hs->size, h2o_iovec_init(NULL, 0), now);
+    kve_cache_resp_parse(&resp, status, hs->entries, hs->size, r->self->targeted, now);
     kve_cache_fresh_compute(&f, &resp, &self->rules, now);
     if (kve_cache_storable(h2o_iovec_init(H2O_STRLIT("GET")), &r->req_cc, r->has_authorization, &resp, &f, &self->rules) !=
             KVE_CACHE_STORE_OK ||
@@ -162,6 +166,8 @@ static int prepare_store(refresh_t *r, int status, const h2o_headers_t *hs, uint
     same_vary = kve_vary_normalize(hs->entries, hs->size, &vary) == 0 && h2o_memis(vary.base, vary.len, r->vary.base, r->vary.len);
     kve_buf_dispose(&vary);
     if (!same_vary) /* another Vary list: left to the next miss */
+        return 0;
+    if (r->new_variant && r->variants > (uint64_t)self->conf->max_variants) /* cache.max_variants (cache_fill.c) */
         return 0;
     r->fill.status = status;
     r->fill.request_time = r->request_time;
@@ -218,8 +224,8 @@ static void on_body(kve_httpclient_req_t *req, void *data, const char *bytes, si
     if (r->storing)
         kve_buf_append(&r->body, bytes, len);
     if (is_final && r->storing && link_of(r) != NULL) {
-        kve_cache_object_t o = {r->primary, r->has_variant ? r->variant : NULL,        r->gen,   r->vary,
-                                &r->fill,   h2o_iovec_init(r->body.base, r->body.len), r->ttl_ms};
+        kve_cache_object_t o = {r->primary, r->has_variant ? r->variant : NULL,        r->gen,    r->vary,
+                                &r->fill,   h2o_iovec_init(r->body.base, r->body.len), r->ttl_ms, r->variants};
         r->fill.body_len = r->body.len - KVE_CACHE_ID_LEN;
         kve_cache__store_object(link_of(r), r->coal, &o);
         r->coal = NULL; /* the batch releases the group */
@@ -329,6 +335,8 @@ static int copy_request(refresh_t *r, kve_cache_req_t *st)
         memcpy(r->variant, st->variant, KVE_CACHE_HASH_LEN);
         memcpy(r->gen, st->gen, KVE_CACHE_ID_LEN);
         r->vary = h2o_strdup(&r->pool, st->vary.base, st->vary.len);
+        r->new_variant = !st->have_head;
+        r->variants = st->index_count + (r->new_variant ? 1 : 0);
     } else {
         r->vary = h2o_iovec_init("", 0);
     }
@@ -341,6 +349,8 @@ static int copy_request(refresh_t *r, kve_cache_req_t *st)
     for (size_t i = 0; i != req->headers.size; ++i)
         if (!skipped_field(req->headers.entries[i].name))
             add_field(r, req->headers.entries[i].name->base, req->headers.entries[i].name->len, req->headers.entries[i].value);
+    if (h2o_find_header_by_str(&req->headers, H2O_STRLIT("surrogate-capability"), -1) == -1) /* as forwards (cache.c) */
+        add_field(r, H2O_STRLIT("surrogate-capability"), h2o_iovec_init(H2O_STRLIT(KVE_SURROGATE_CAPABILITY)));
     add_field(r, H2O_STRLIT("if-none-match"), stored_field(&r->head, H2O_STRLIT("etag")));
     add_field(r, H2O_STRLIT("if-modified-since"), stored_field(&r->head, H2O_STRLIT("last-modified")));
     return 0;

@@ -191,14 +191,64 @@ int kve_h2o_http1client_check_head(const char *buf, size_t len)
     return 0;
 }
 
+static const kve_h2o_head_observer_t *head_observer;
+
+void kve_h2o_proxy_observe_heads(const kve_h2o_head_observer_t *observer)
+{
+    head_observer = observer;
+}
+
+int kve_h2o_proxy_heads_observed(void)
+{
+    return head_observer != NULL && kve_h2o__http1client_on_head != NULL;
+}
+
+/* the prefix of h2o's struct rp_generator_t [2.2.5 lib/core/proxy.c:32] (see kve_h2o_proxy_observe_heads) */
+struct rp_generator_prefix {
+    h2o_generator_t super;
+    h2o_req_t *src_req;
+};
+
+/* shows the complete head in `sock`'s input to the observer, if it wants the request's */
+static void observe_head(h2o_socket_t *sock)
+{
+    h2o_http1client_t *client = sock->data;
+    h2o_req_t *req = client != NULL && client->data != NULL ? ((struct rp_generator_prefix *)client->data)->src_req : NULL;
+    struct phr_header headers[100];
+    kve_h2o_head_field_t fields[100];
+    const char *buf = sock->input->bytes, *msg;
+    size_t len = sock->input->size, num, msg_len, i;
+    int minor_version, status, rlen;
+
+    if (req == NULL || !head_observer->wants(req))
+        return;
+    for (;;) { /* the final head, after 1xx ones (as kve_h2o_http1client_check_head) */
+        num = sizeof(headers) / sizeof(headers[0]);
+        rlen = phr_parse_response(buf, len, &minor_version, &status, &msg, &msg_len, headers, &num, 0);
+        if (rlen < 0)
+            return;
+        if (!(100 <= status && status <= 199 && status != 101))
+            break;
+        buf += rlen, len -= (size_t)rlen;
+    }
+    for (i = 0; i != num; ++i) {
+        fields[i].name = h2o_iovec_init(headers[i].name, headers[i].name_len);
+        fields[i].value = h2o_iovec_init(headers[i].value, headers[i].value_len);
+    }
+    head_observer->on_head(req, fields, num);
+}
+
 /* in place of on_head: a head on_head would reject after setting _can_keepalive reaches it as a read error instead */
 static void guarded_on_head(h2o_socket_t *sock, const char *err)
 {
-    if (err == NULL && kve_h2o_http1client_check_head(sock->input->bytes, sock->input->size) < 0) {
+    int check;
+    if (err == NULL && (check = kve_h2o_http1client_check_head(sock->input->bytes, sock->input->size)) < 0) {
         kve_log(KVE_LOG_WARN, "proxy",
                 "upstream response refused: a Transfer-Encoding other than chunked or identity, or an invalid "
                 "Content-Length (the client gets 502)");
         err = "invalid response head";
+    } else if (err == NULL && check == 0 && head_observer != NULL) {
+        observe_head(sock);
     }
     kve_h2o__http1client_on_head(sock, err);
 }

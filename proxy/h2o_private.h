@@ -18,8 +18,9 @@
  *   drop it, then update the guards.
  *
  * Callers: park.c and h1read.c (socket readers), server.c (idle connections, timers, contexts, thread buffers),
- * handlers/framing.c (the raw HTTP/1 head), tests/unit/loopback.c (a request's final ostream, contexts, thread
- * buffers); tests/unit/test_h2o_private.c checks each entry against the installed libh2o at run time.
+ * handlers/framing.c (the raw HTTP/1 head), handlers/cache_upstream.c (the proxy's upstream heads), tests/unit/loopback.c (a
+ * request's final ostream, contexts, thread buffers); tests/unit/test_h2o_private.c checks each entry against the installed libh2o
+ * at run time.
  */
 #ifndef KVE_PROXY_H2O_PRIVATE_H
 #define KVE_PROXY_H2O_PRIVATE_H
@@ -151,6 +152,37 @@ int kve_h2o_http1client_guard(h2o_loop_t *loop, char *err, size_t errlen);
  * failing its assertion: 0 yes (or not parseable, which on_head refuses safely), -1 no, 1 incomplete.
  */
 int kve_h2o_http1client_check_head(const char *buf, size_t len);
+
+/** One header field of an upstream response head, as received (pointers into h2o's socket buffer). */
+typedef struct st_kve_h2o_head_field_t {
+    h2o_iovec_t name, value;
+} kve_h2o_head_field_t;
+
+/** Who sees the upstream heads of the proxy handler (kve_h2o_proxy_observe_heads). */
+typedef struct st_kve_h2o_head_observer_t {
+    /** whether `req` is one whose head is wanted: called first, for every head, so it must be cheap */
+    int (*wants)(h2o_req_t *req);
+    /** the final head's fields (after 1xx), valid during the call only; called before h2o's proxy reads them */
+    void (*on_head)(h2o_req_t *req, const kve_h2o_head_field_t *fields, size_t num);
+} kve_h2o_head_observer_t;
+
+/**
+ * Shows the upstream response heads of h2o's proxy handler to `observer` (borrowed; NULL stops it): the fields h2o's
+ * proxy drops before any filter runs (Date, Connection and the other proxy_should_drop_for_res tokens
+ * [2.2.5 lib/core/proxy.c:431 on_head]) included. Runs in the wrapper kve_h2o_http1client_guard() installs, once
+ * the head is complete and passed its check.
+ *
+ * What it relies on: every h2o HTTP/1 client in kvedge is h2o's proxy handler's (kvedge's own fetches use
+ * proxy/httpclient.h, and the guard's capture client never gets a head); the reading socket's `data` is the client
+ * (struct st_h2o_http1client_private_t, whose first member is the public h2o_http1client_t [2.2.5
+ * lib/common/http1client.c:31]); the client's `data` is the proxy's struct rp_generator_t (h2o_http1client_connect(
+ * &self->client, self, ...) [2.2.5 lib/core/proxy.c:589, 607]), whose second member, after h2o_generator_t super,
+ * is `h2o_req_t *src_req` [2.2.5 lib/core/proxy.c:32]. Call on the main thread before any worker starts.
+ */
+void kve_h2o_proxy_observe_heads(const kve_h2o_head_observer_t *observer);
+
+/** Whether heads reach an observer: one is set and kve_h2o_http1client_guard() installed the wrapper. */
+int kve_h2o_proxy_heads_observed(void);
 
 /** Passes a read (or its error) on to h2o's HTTP/1 request reader (see kve_h2o_http1_hook_reader). */
 static inline void kve_h2o_http1_reqread(h2o_socket_t *sock, const char *err)

@@ -167,6 +167,10 @@ static const struct scenario scenarios[] = {
     {"surrogate-no-store-cc-fresh", 200,
      H("Cache-Control", "max-age=10000", "Surrogate-Control", "no-store", "Expires", "@10000", "Date", "@0"), NONE, NONE, 3, NULL,
      0},
+    {"surrogate-fresh-cc-nostore", 200, H("Cache-Control", "no-store", "Surrogate-Control", "max-age=10000;kvedge"), NONE, NONE, 3,
+     NULL, 1},
+    {"surrogate-max-age-other-target", 200, H("Date", "@0", "Surrogate-Control", "max-age=3600;not-for-you", "Age", "7200"), NONE,
+     NONE, 3, NULL, 0},
     /* cdn-cache-control (git suite) */
     {"cdn-max-age", 200, H("CDN-Cache-Control", "max-age=3600"), NONE, NONE, 3, NULL, 1},
     {"cdn-max-age-max-plus", 200, H("CDN-Cache-Control", "max-age=99999999999"), NONE, NONE, 3, NULL, 1},

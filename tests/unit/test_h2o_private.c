@@ -8,7 +8,9 @@
 #include "proxy/common.h"
 #include "proxy/h2o_private.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -250,6 +252,111 @@ TEST(http1client_guard_captures_on_head)
     h2o_evloop_destroy(loop);
 }
 
+/* --- the proxy's upstream heads (kve_h2o_proxy_observe_heads) --- */
+
+static h2o_req_t *proxied_req;
+static int observed_wrong_req, observed_heads;
+static char observed[256];
+
+static int record_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    proxied_req = req;
+    return -1; /* on to the proxy */
+}
+
+static int observe_wants(h2o_req_t *req)
+{
+    if (req != proxied_req)
+        ++observed_wrong_req; /* the layout read from rp_generator_t is not the request */
+    return 1;
+}
+
+static void observe_head(h2o_req_t *req, const kve_h2o_head_field_t *fields, size_t num)
+{
+    size_t off = 0;
+    ++observed_heads;
+    for (size_t i = 0; i != num && off < sizeof(observed); ++i)
+        off += (size_t)snprintf(observed + off, sizeof(observed) - off, "%.*s=%.*s;", (int)fields[i].name.len, fields[i].name.base,
+                                (int)fields[i].value.len, fields[i].value.base);
+}
+
+/* a one-shot upstream on `lfd` (non-blocking): accepts, reads the head, answers with a 103 then `response` */
+static void serve_upstream(int lfd, int *cfd, const char *response)
+{
+    char buf[2048];
+    if (*cfd < 0 && (*cfd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0)
+        return;
+    if (read(*cfd, buf, sizeof(buf)) > 0 && write(*cfd, response, strlen(response)) != (ssize_t)strlen(response))
+        CHECK(!"upstream write");
+}
+
+TEST(proxy_heads_observed)
+{
+    static const char response[] = "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+                                   "HTTP/1.1 200 OK\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\nConnection: x-a\r\n"
+                                   "X-A: 1\r\nContent-Length: 2\r\n\r\nok";
+    static const kve_h2o_head_observer_t observer = {observe_wants, observe_head};
+    struct sockaddr_in sin = {.sin_family = AF_INET};
+    socklen_t slen = sizeof(sin);
+    h2o_globalconf_t conf;
+    h2o_context_t ctx;
+    h2o_loop_t *loop = h2o_evloop_create();
+    h2o_accept_ctx_t accept_ctx = {.ctx = &ctx};
+    h2o_proxy_config_vars_t pconf = {.io_timeout = 5000};
+    h2o_url_t upstream;
+    char err[128], url[64], buf[2048] = "";
+    int lfd, cfd = -1, fds[2];
+    size_t got = 0;
+
+    CHECK_EQ_INT(kve_h2o_http1client_guard(loop, err, sizeof(err)), 0); /* once per process: the wrapper observes */
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    CHECK(lfd >= 0 && bind(lfd, (void *)&sin, sizeof(sin)) == 0 && listen(lfd, 4) == 0 &&
+          getsockname(lfd, (void *)&sin, &slen) == 0);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u/", ntohs(sin.sin_port));
+    CHECK_EQ_INT(h2o_url_parse(url, strlen(url), &upstream), 0);
+
+    h2o_config_init(&conf);
+    h2o_hostconf_t *host = h2o_config_register_host(&conf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
+    h2o_create_handler(path, sizeof(h2o_handler_t))->on_req = record_req;
+    h2o_proxy_register_reverse_proxy(path, &upstream, &pconf);
+    h2o_context_init(&ctx, loop, &conf);
+    accept_ctx.hosts = conf.hosts;
+    CHECK(!kve_h2o_proxy_heads_observed());
+    kve_h2o_proxy_observe_heads(&observer);
+    CHECK(kve_h2o_proxy_heads_observed());
+
+    CHECK_EQ_INT(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds), 0);
+    h2o_accept(&accept_ctx, h2o_evloop_socket_create(loop, fds[0], 0));
+    CHECK(write(fds[1], "GET /x HTTP/1.1\r\nHost: t\r\n\r\n", 29) == 29);
+    for (int i = 0; i != 300 && strstr(buf, "\r\n\r\nok") == NULL; ++i) {
+        ssize_t n;
+        h2o_evloop_run(loop, 10);
+        serve_upstream(lfd, &cfd, response);
+        while (got < sizeof(buf) - 1 && (n = read(fds[1], buf + got, sizeof(buf) - 1 - got)) > 0)
+            got += (size_t)n;
+        buf[got] = '\0';
+    }
+    CHECK(strstr(buf, "HTTP/1.1 200 OK\r\n") != NULL);
+    CHECK_EQ_INT(observed_heads, 1);
+    CHECK_EQ_INT(observed_wrong_req, 0);
+    /* the final head (not the 103), with the fields h2o's proxy drops */
+    CHECK_EQ_STR(observed, "Date=Sun, 06 Nov 1994 08:49:37 GMT;Connection=x-a;X-A=1;Content-Length=2;");
+
+    kve_h2o_proxy_observe_heads(NULL);
+    close(fds[1]);
+    if (cfd >= 0)
+        close(cfd);
+    close(lfd);
+    for (int i = 0; i != 10; ++i)
+        h2o_evloop_run(loop, 1);
+    kve_h2o_context_dispose(&ctx);
+    h2o_config_dispose(&conf);
+    h2o_evloop_destroy(loop);
+    kve_h2o_release_thread_buffers();
+}
+
 void kve_suite_h2o_private(void)
 {
     RUN(socket_reader);
@@ -258,4 +365,5 @@ void kve_suite_h2o_private(void)
     RUN(http1_hook_and_raw_head);
     RUN(http1client_check_head);
     RUN(http1client_guard_captures_on_head);
+    RUN(proxy_heads_observed);
 }
