@@ -118,6 +118,11 @@ static void add_stats(kve_kv_stats_t *sum, const kve_kv_stats_t *st)
     sum->commands += st->commands, sum->error_replies += st->error_replies, sum->timeouts += st->timeouts;
     sum->late_replies += st->late_replies;
     sum->failures += st->failures, sum->reconnects += st->reconnects, sum->inflight += st->inflight;
+    sum->pipelines += st->pipelines, sum->pipeline_commands += st->pipeline_commands, sum->pipeline_errors += st->pipeline_errors;
+    sum->bytes_sent += st->bytes_sent, sum->bytes_received += st->bytes_received, sum->retries += st->retries;
+    sum->script_fallbacks += st->script_fallbacks;
+    for (size_t i = 0; i != KVE_KV_PIPELINE_BUCKETS; ++i)
+        sum->pipeline_sizes[i] += st->pipeline_sizes[i];
 }
 
 /*
@@ -136,13 +141,13 @@ static size_t store_links(kve_server_t *server, size_t id, int ro, const kve_kv_
     return i;
 }
 
-/* the stores' names, from thread 0 (every thread has the same stores); 0 before the threads started */
-static size_t store_names(kve_server_t *server, const char **names, size_t max)
+/* the stores' names and kinds, from thread 0 (every thread has the same stores); 0 before the threads started */
+static size_t store_names(kve_server_t *server, const char **names, int *rest, size_t max)
 {
     const kve_thread_t *t = kve_server_get_thread(server, 0);
     size_t i, n = __atomic_load_n(&t->num_stores, __ATOMIC_ACQUIRE); /* set last by the thread's start hook */
     for (i = 0; i != n && i != max; ++i)
-        names[i] = t->stores[i].name;
+        names[i] = t->stores[i].name, rest[i] = t->stores[i].rest;
     return i;
 }
 
@@ -172,20 +177,68 @@ static void render_links(kve_buf_t *buf, kve_server_t *server, const char **name
     }
 }
 
-static void render_counter(kve_buf_t *buf, const char *name, const char *help, const char **names, size_t nstores,
-                           const kve_kv_stats_t *sums, size_t offset, const char *type)
+/* `only`: NULL for every store, else the stores whose only[id] is set */
+static void render_counter_of(kve_buf_t *buf, const char *name, const char *help, const char **names, size_t nstores,
+                              const kve_kv_stats_t *sums, size_t offset, const char *type, const int *only)
 {
     kve_buf_printf(buf, "# HELP kvedge_kv_%s %s\n# TYPE kvedge_kv_%s %s\n", name, help, name, type);
     for (size_t id = 0; id != nstores; ++id)
-        kve_buf_printf(buf, "kvedge_kv_%s{store=\"%s\"} %llu\n", name, names[id],
-                       (unsigned long long)*(const uint64_t *)((const char *)(sums + id) + offset));
+        if (only == NULL || only[id])
+            kve_buf_printf(buf, "kvedge_kv_%s{store=\"%s\"} %llu\n", name, names[id],
+                           (unsigned long long)*(const uint64_t *)((const char *)(sums + id) + offset));
+}
+
+static void render_counter(kve_buf_t *buf, const char *name, const char *help, const char **names, size_t nstores,
+                           const kve_kv_stats_t *sums, size_t offset, const char *type)
+{
+    render_counter_of(buf, name, help, names, nstores, sums, offset, type, NULL);
+}
+
+/* the KV REST stores' requests (pipelines): counters and a histogram of the commands each carried */
+static void render_pipelines(kve_buf_t *buf, const char **names, size_t nstores, const kve_kv_stats_t *sums, const int *rest)
+{
+    size_t id, i;
+
+    for (id = 0; id != nstores && !rest[id]; ++id)
+        ;
+    if (id == nstores)
+        return;
+#define COUNTER(name, help, field)                                                                                                 \
+    render_counter_of(buf, name, help, names, nstores, sums, offsetof(kve_kv_stats_t, field), "counter", rest)
+    COUNTER("pipelines_total", "Requests sent to a KV REST store (/pipeline, /multi-exec, path form; a retry counts).", pipelines);
+    COUNTER("pipeline_errors_total", "Requests to a KV REST store that failed as a whole (network, HTTP status, bad body).",
+            pipeline_errors);
+    COUNTER("bytes_sent_total", "Request body bytes sent to a KV REST store.", bytes_sent);
+    COUNTER("bytes_received_total", "Response body bytes received from a KV REST store.", bytes_received);
+    COUNTER("retries_total", "Read commands sent again to a KV REST store after a network error.", retries);
+#undef COUNTER
+    kve_buf_printf(buf, "# HELP kvedge_kv_pipeline_commands Commands per request to a KV REST store.\n"
+                        "# TYPE kvedge_kv_pipeline_commands histogram\n");
+    for (id = 0; id != nstores; ++id) {
+        uint64_t cum = 0;
+        if (!rest[id])
+            continue;
+        for (i = 0; i != KVE_KV_PIPELINE_BUCKETS; ++i) {
+            cum += sums[id].pipeline_sizes[i];
+            if (i + 1 < KVE_KV_PIPELINE_BUCKETS)
+                kve_buf_printf(buf, "kvedge_kv_pipeline_commands_bucket{store=\"%s\",le=\"%llu\"} %llu\n", names[id],
+                               (unsigned long long)KVE_KV_PIPELINE_BUCKET(i), (unsigned long long)cum);
+            else
+                kve_buf_printf(buf, "kvedge_kv_pipeline_commands_bucket{store=\"%s\",le=\"+Inf\"} %llu\n", names[id],
+                               (unsigned long long)cum);
+        }
+        kve_buf_printf(
+            buf, "kvedge_kv_pipeline_commands_sum{store=\"%s\"} %llu\nkvedge_kv_pipeline_commands_count{store=\"%s\"} %llu\n",
+            names[id], (unsigned long long)sums[id].pipeline_commands, names[id], (unsigned long long)sums[id].pipelines);
+    }
 }
 
 static void render_kv(kve_buf_t *buf, kve_server_t *server)
 {
     const char *names[KVE_STORES_MAX];
     kve_kv_stats_t sums[KVE_STORES_MAX] = {0};
-    size_t n = store_names(server, names, KVE_ARRAY_SIZE(names));
+    int rest[KVE_STORES_MAX] = {0};
+    size_t n = store_names(server, names, rest, KVE_ARRAY_SIZE(names));
 
     render_links(buf, server, names, n, 0, sums);
     render_links(buf, server, names, n, 1, sums);
@@ -196,8 +249,10 @@ static void render_kv(kve_buf_t *buf, kve_server_t *server)
     COUNTER("late_replies_total", "Replies that came after their command had timed out.", late_replies);
     COUNTER("failures_total", "Commands failed by the link (down, circuit open, connection lost).", failures);
     COUNTER("reconnects_total", "Reconnections after a lost link.", reconnects);
+    COUNTER("script_fallbacks_total", "Scripts sent again as EVAL after their EVALSHA was answered NOSCRIPT.", script_fallbacks);
 #undef COUNTER
     render_counter(buf, "inflight", "Commands awaiting a reply.", names, n, sums, offsetof(kve_kv_stats_t, inflight), "gauge");
+    render_pipelines(buf, names, n, sums, rest);
 }
 
 static void render_process(kve_buf_t *buf, const kve_admin_sources_t *src)

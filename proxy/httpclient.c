@@ -178,7 +178,7 @@ static void start(kve_httpclient_req_t *req)
     ++client->num_inflight;
     h2o_linklist_insert(&client->active, &req->link);
     req->state = KVE_HTTPCLIENT_CONNECTING;
-    if ((conn = kve_httpclient__conn_take_idle(client)) != NULL) {
+    if (!req->new_connection && (conn = kve_httpclient__conn_take_idle(client)) != NULL) {
         req->conn = conn;
         conn->req = req;
         req->reused = 1;
@@ -619,6 +619,7 @@ int kve_httpclient_request(kve_httpclient_t *client, const kve_httpclient_reques
                            : h2o_iovec_init(NULL, 0);
     req->retry_safe = (is_idempotent(spec->method) || spec->retry_safe) && !body_is_streamed(req);
     req->is_head = h2o_memis(spec->method.base, spec->method.len, H2O_STRLIT("HEAD"));
+    req->new_connection = spec->new_connection != 0;
     ++client->stats.requests;
     *out = req;
     if (conf->deadline_ms != 0) {

@@ -135,6 +135,8 @@ typedef struct st_kve_httpclient_request_t {
     h2o_iovec_t body;
     /** the request may be sent twice (see Retries above) even though its method is not idempotent */
     int retry_safe;
+    /** send it on a new connection, never on an idle one from the pool (a caller's own retry after a lost connection) */
+    int new_connection;
 } kve_httpclient_request_t;
 
 /** The response head given to on_head; everything in it is valid during the call only. */

@@ -108,7 +108,8 @@ struct st_kve_httpclient_req_t {
     unsigned reused : 1;    /* the connection came from the pool */
     unsigned retry_safe : 1;
     unsigned retried : 1;
-    unsigned is_head : 1; /* HEAD request: no body in the response */
+    unsigned new_connection : 1; /* never an idle connection from the pool */
+    unsigned is_head : 1;        /* HEAD request: no body in the response */
     unsigned in_callback : 1;
     unsigned cancelled : 1;    /* cancelled from inside a callback */
     unsigned proceeded : 1;    /* proceed called from inside on_body */

@@ -187,6 +187,8 @@ static void maybe_free(kve_kv_batch_t *b)
     for (i = b->next_deliver; i < b->n; ++i)
         if (b->ops[i].state == OP_HELD)
             kve_kv__reply_free(b->ops[i].held);
+    for (i = 0; b->evals && i != b->n; ++i)
+        free(b->ops[i].eval);
     kve_kv__reply_free(b->abort_reply);
     free_batch(b->kv, b);
 }
@@ -232,6 +234,10 @@ static void send_more(kve_kv_batch_t *b)
 
     while (b->next_send != b->n && b->unsent_err == 0 && (b->window == 0 || b->next_send - b->next_deliver < b->window)) {
         kve_kv_op_t *op = b->ops + b->next_send;
+        if (op->cmd->script != NULL && op->eval == NULL) {
+            op->eval = kve_kv__script_eval(op->cmd); /* kept for a NOSCRIPT: the caller's arguments may go */
+            b->evals = 1;
+        }
         if ((err = kv->driver->send(kv, op)) != 0) {
             KVE_STAT_ADD(kv->stats->failures, 1);
             b->unsent_err = err;
@@ -276,6 +282,20 @@ static void drain(kve_kv_batch_t *b)
     maybe_free(b);
 }
 
+/* the store does not have the script an EVALSHA named: the same op goes again as EVAL (0), or the error of the send */
+static int resend_as_eval(kve_kv_t *kv, kve_kv_op_t *op)
+{
+    int err;
+
+    op->eval_sent = 1;
+    op->cmd = kve_kv__script_eval_cmd(op->eval);
+    if ((err = kv->driver->send(kv, op)) != 0)
+        return err;
+    KVE_STAT_ADD(kv->stats->script_fallbacks, 1);
+    KVE_STAT_ADD(kv->stats->commands, 1);
+    return 0;
+}
+
 void kve_kv__complete(kve_kv_op_t *op, int err, const kve_kv_reply_t *reply)
 {
     kve_kv_batch_t *b = op->batch;
@@ -283,6 +303,9 @@ void kve_kv__complete(kve_kv_op_t *op, int err, const kve_kv_reply_t *reply)
 
     KVE_CHECK_OBJ(b, KVE_KV_BATCH_MAGIC);
     KVE_ASSERT(op->state == OP_SENT || b->end != BATCH_LIVE); /* a timeout delivers what the driver still holds */
+    if (err == 0 && op->eval != NULL && !op->eval_sent && kve_kv__is_noscript(reply) && b->end == BATCH_LIVE && !kv->closing &&
+        (err = resend_as_eval(kv, op)) == 0)
+        return; /* the op stays with the driver: the EVAL's reply completes it */
     --b->with_driver;
     KVE_STAT_ADD(kv->stats->inflight, (uint64_t)-1);
     if (err == 0) {
@@ -413,6 +436,15 @@ static void on_batch_timeout(h2o_timeout_entry_t *entry)
 
 /* --- the API --- */
 
+/* an atomic batch's script command goes as EVAL */
+static void eval_at_once(kve_kv_batch_t *b, kve_kv_op_t *op)
+{
+    op->eval = kve_kv__script_eval(op->cmd);
+    op->eval_sent = 1;
+    op->cmd = kve_kv__script_eval_cmd(op->eval);
+    b->evals = 1;
+}
+
 /* a batch of `n` ops for `cmds`, nothing sent yet */
 static kve_kv_batch_t *new_batch(kve_kv_t *kv, const kve_kv_command_t *cmds, size_t n, const kve_kv_batch_opts_t *opts,
                                  kve_kv_reply_cb on_reply, kve_kv_done_cb on_done, void *data)
@@ -422,7 +454,7 @@ static kve_kv_batch_t *new_batch(kve_kv_t *kv, const kve_kv_command_t *cmds, siz
 
     b->magic = KVE_KV_BATCH_MAGIC;
     b->end = BATCH_LIVE;
-    b->sync_asked = b->sync_pending = b->busy = 0;
+    b->sync_asked = b->sync_pending = b->busy = b->evals = 0;
     b->kv = kv;
     b->on_reply = on_reply;
     b->on_done = on_done;
@@ -448,6 +480,8 @@ static kve_kv_batch_t *new_batch(kve_kv_t *kv, const kve_kv_command_t *cmds, siz
         op->index = (uint32_t)i;
         op->state = OP_NOT_SENT;
         op->held = NULL;
+        op->eval = NULL;
+        op->eval_sent = 0;
         int kind = kve_kv_script_kind(cmds[i].argv[0], cmds[i].argvlen[0]);
         if (kind != KVE_KV_SCRIPT_NONE)
             b->scripts |= 1u << kind;
@@ -473,6 +507,9 @@ kve_kv_batch_t *kve_kv_batch(kve_kv_t *kv, const kve_kv_command_t *cmds, size_t 
     }
     b = new_batch(kv, cmds, n, opts, on_reply, on_done, data);
     if ((opts->flags & KVE_KV_BATCH_ATOMIC) != 0) {
+        for (i = 0; i != n; ++i)
+            if (cmds[i].script != NULL) /* a NOSCRIPT cannot be replayed inside a transaction: EVAL at once */
+                eval_at_once(b, b->ops + i);
         if ((ret = kv->driver->send_atomic(kv, b->ops, n)) == 0) {
             for (i = 0; i != n; ++i)
                 b->ops[i].state = OP_SENT;
@@ -550,6 +587,15 @@ void kve_kv_stats_read(const kve_kv_stats_t *block, kve_kv_stats_t *out)
     out->inflight = KVE_STAT_GET(block->inflight);
     out->syncs = KVE_STAT_GET(block->syncs);
     out->state = KVE_STAT_GET(block->state);
+    out->pipelines = KVE_STAT_GET(block->pipelines);
+    out->pipeline_commands = KVE_STAT_GET(block->pipeline_commands);
+    out->pipeline_errors = KVE_STAT_GET(block->pipeline_errors);
+    out->bytes_sent = KVE_STAT_GET(block->bytes_sent);
+    out->bytes_received = KVE_STAT_GET(block->bytes_received);
+    out->retries = KVE_STAT_GET(block->retries);
+    for (size_t i = 0; i != KVE_KV_PIPELINE_BUCKETS; ++i)
+        out->pipeline_sizes[i] = KVE_STAT_GET(block->pipeline_sizes[i]);
+    out->script_fallbacks = KVE_STAT_GET(block->script_fallbacks);
 }
 
 void kve_kv_get_stats(const kve_kv_t *kv, kve_kv_stats_t *out)

@@ -5,6 +5,11 @@
  * the KV REST protocol and Redis replicas/Cluster. Nothing here names hiredis, and nothing promises that a
  * driver answers in order: kv.c puts results back in order.
  *
+ * Order between batches: a batch that writes is applied after every batch sent before it on the link and before
+ * every batch sent after it (so a lookup after a store, or after an invalidation, sees it). The Redis driver applies
+ * everything in order (one connection per link); the KV REST driver holds later requests while one that writes is
+ * out, and lets requests that only read run side by side on several connections.
+ *
  * Batches. Every request to the store is a batch of N commands (N >= 1), sent with kve_kv_batch():
  * - on_reply(data, i, err, reply) runs EXACTLY ONCE for every index i, in index order (0, 1, ..., N-1) whatever
  *   order the driver completes them in, then on_done(data, result) runs exactly once. Neither ever runs from
@@ -101,6 +106,10 @@ char *kve_kv_reply_take_str(const kve_kv_reply_t *reply, size_t *len);
 /** Link states (also exported as the kvedge_kv_link_state metric). */
 enum { KVE_KV_DOWN = 0, KVE_KV_CONNECTING = 1, KVE_KV_UP = 2 };
 
+/** Buckets of kve_kv_stats_t.pipeline_sizes: at most 1, 4, 16, 64, 256, 1024 commands, and more. */
+#define KVE_KV_PIPELINE_BUCKETS 7
+#define KVE_KV_PIPELINE_BUCKET(i) ((i) + 1 < KVE_KV_PIPELINE_BUCKETS ? (uint64_t)1 << (2 * (i)) : UINT64_MAX)
+
 typedef struct st_kve_kv_stats_t {
     uint64_t commands;      /* commands sent */
     uint64_t replies;       /* replies delivered (including error replies) */
@@ -112,6 +121,18 @@ typedef struct st_kve_kv_stats_t {
     uint64_t inflight;      /* commands sent and not yet completed (gauge) */
     uint64_t syncs;         /* sync positions read (Redis: ROLE commands sent) */
     int state;              /* KVE_KV_* */
+    /* requests to the store that carry commands (the KV REST driver: one HTTP request, /pipeline, /multi-exec or the
+     * path form; the Redis driver keeps them 0) */
+    uint64_t pipelines;         /* requests sent (a retry counts again) */
+    uint64_t pipeline_commands; /* commands they carried (the sum of the histogram below) */
+    uint64_t pipeline_errors;   /* requests that failed as a whole: network, HTTP status, a body that cannot be read */
+    uint64_t bytes_sent;        /* request bodies */
+    uint64_t bytes_received;    /* response bodies */
+    uint64_t retries;           /* commands sent again after a network error (reads only, once each) */
+    /** requests by the commands they carried: [i] counts those with more than KVE_KV_PIPELINE_BUCKET(i - 1) and at most
+     * KVE_KV_PIPELINE_BUCKET(i) (1, 4, 16, ...; not cumulative) */
+    uint64_t pipeline_sizes[KVE_KV_PIPELINE_BUCKETS];
+    uint64_t script_fallbacks; /* EVALSHA of a kve_kv_script_t answered NOSCRIPT and sent again as EVAL (every driver) */
 } kve_kv_stats_t;
 
 typedef struct st_kve_kv_t kve_kv_t;
@@ -137,6 +158,31 @@ typedef struct st_kve_kv_group_t {
 /** The command does not write: a driver may serve it from a replica (when min_sync allows). */
 #define KVE_KV_CMD_READ_ONLY 0x1
 
+/**
+ * A Lua script registered once: kve_kv_script_init() fills it (the SHA1 of the body, computed here), and from then on
+ * it is immutable, so one object (a static, a feature's configuration) serves every link of every driver on every
+ * thread. A command runs it as EVALSHA (kve_kv_script_argv() writes argv[0] and argv[1]; numkeys, keys and arguments
+ * follow as for EVAL) with kve_kv_command_t.script pointing at it. When the store answers NOSCRIPT (it never saw the
+ * script, or SCRIPT FLUSH, a restart or a failover emptied its cache), kv.c sends the command again as EVAL with the
+ * body, on the same link, transparently: the caller gets the EVAL's reply at the command's index (the EVAL runs after
+ * the commands that followed the EVALSHA in the same pipeline, as with any client's fallback; the next EVALSHA finds
+ * the script, EVAL having cached it). In an atomic batch the command is sent as EVAL at once: a NOSCRIPT inside a
+ * transaction cannot be replayed without breaking it. Counted in kve_kv_stats_t.script_fallbacks.
+ */
+typedef struct st_kve_kv_script_t {
+    /** the body (borrowed: it must outlive every batch that runs the script) */
+    const char *body;
+    size_t len;
+    /** the SHA1 of the body, 40 lower-case hex digits */
+    char sha[41];
+} kve_kv_script_t;
+
+/** Fills `script` for `body` (`len` bytes, borrowed). */
+void kve_kv_script_init(kve_kv_script_t *script, const char *body, size_t len);
+
+/** Writes argv[0] ("EVALSHA", or "EVALSHA_RO" when `read_only`) and argv[1] (the SHA1) of a command that runs `script`. */
+void kve_kv_script_argv(const kve_kv_script_t *script, int read_only, const char **argv, size_t *argvlen);
+
 /** No key slot (kve_kv_command_t.slot). */
 #define KVE_KV_SLOT_NONE (-1)
 
@@ -153,6 +199,8 @@ typedef struct st_kve_kv_command_t {
     /** the store must have applied every write up to this sync position (a kve_kv_batch_result_t.sync_offset
      * or a bound above it); 0: any. The Redis driver with one primary ignores it (the primary has every write). */
     uint64_t min_sync;
+    /** the script an EVALSHA/EVALSHA_RO runs (see kve_kv_script_t): NOSCRIPT is answered by sending it again as EVAL */
+    const kve_kv_script_t *script;
 } kve_kv_command_t;
 #define KVE_KV_COMMAND(argc_, argv_, argvlen_)                                                                                     \
     ((kve_kv_command_t){.argc = (argc_), .argv = (argv_), .argvlen = (argvlen_), .slot = KVE_KV_SLOT_NONE})

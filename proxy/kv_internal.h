@@ -16,6 +16,9 @@
 #define KVE_KV_MAGIC 0x6b764c4e
 #define KVE_KV_BATCH_MAGIC 0x6b76436d
 
+/** The EVAL form of a script command (kv_script.c): a copy of its arguments with EVAL and the body in front. */
+typedef struct st_kve_kv_script_eval_t kve_kv_script_eval_t;
+
 /** One command of a batch, as the driver sees it. Drivers read `cmd` (valid until the op completes) and `batch`. */
 typedef struct st_kve_kv_op_t {
     kve_kv_batch_t *batch;
@@ -26,6 +29,10 @@ typedef struct st_kve_kv_op_t {
     uint8_t state;
     int err;
     kve_kv_reply_t *held; /* a result that came before its turn (a deep copy) */
+    /** private to kv.c: a script command's EVAL form (kve_kv_script_t), made when it is sent; NULL for the others */
+    kve_kv_script_eval_t *eval;
+    /** private to kv.c: the EVAL form is what was sent (NOSCRIPT is an answer then, not a reason to resend) */
+    uint8_t eval_sent;
 } kve_kv_op_t;
 
 typedef struct st_kve_kv_driver_t {
@@ -89,6 +96,7 @@ struct st_kve_kv_batch_t {
     uint8_t sync_asked;   /* driver->sync was called (or there is none) */
     uint8_t sync_pending; /* the driver owes kve_kv__sync_done */
     uint8_t busy;         /* kv.c is delivering: frees wait */
+    uint8_t evals;        /* some op has an EVAL form to free */
     kve_kv_t *kv;
     kve_kv_reply_cb on_reply;
     kve_kv_done_cb on_done;
@@ -148,6 +156,13 @@ void kve_kv__set_state(kve_kv_t *kv, int state);
 /** A deep copy of `reply` whose every object and string kv.c owns (free with kve_kv__reply_free). */
 kve_kv_reply_t *kve_kv__reply_copy(const kve_kv_reply_t *reply);
 void kve_kv__reply_free(kve_kv_reply_t *reply);
+
+/** The EVAL form of `cmd` (cmd->script set; EVALSHA_RO becomes EVAL_RO): malloc'd, free() it. */
+kve_kv_script_eval_t *kve_kv__script_eval(const kve_kv_command_t *cmd);
+/** The command inside an EVAL form (valid as long as it is). */
+const kve_kv_command_t *kve_kv__script_eval_cmd(const kve_kv_script_eval_t *eval);
+/** Whether `reply` is a NOSCRIPT error. */
+int kve_kv__is_noscript(const kve_kv_reply_t *reply);
 
 /** Relaxed-atomic counter helpers: the owning thread is the only writer. */
 #define KVE_STAT_ADD(field, n) __atomic_store_n(&(field), __atomic_load_n(&(field), __ATOMIC_RELAXED) + (n), __ATOMIC_RELAXED)

@@ -12,6 +12,7 @@
 #include "proxy/json.h"
 
 #include <jansson.h>
+#include <stdio.h>
 #include <string.h>
 
 /* what one reply object costs against max_reply_size (kv.h: ~176 bytes per element) */
@@ -74,6 +75,114 @@ int kve_rest_encode_path(kve_buf_t *out, const char *prefix, const kve_kv_comman
     }
     *body = cmd->argc >= 2 ? h2o_iovec_init(cmd->argv[last], cmd->argvlen[last]) : h2o_iovec_init(NULL, 0);
     return 0;
+}
+
+/* --- transactions as a script (see kv_rest_codec.h) --- */
+
+static const char tx_script[] =
+    "local t = {} for i = 0, 255 do t[string.format('%02x', i)] = string.char(i) end "
+    "local staged = {} "
+    "local function arg(s) local k = string.byte(s, 1) "
+    "if k == 120 then return (string.gsub(string.sub(s, 2), '%x%x', t)) end "
+    "if k == 107 then local key = string.sub(s, 2) staged[#staged + 1] = key return redis.call('GET', key) end "
+    "return string.sub(s, 2) end "
+    "local cmds, i = {}, 2 "
+    "for c = 1, tonumber(ARGV[1]) do "
+    "local n, a = tonumber(ARGV[i]), {} "
+    "for j = 1, n do a[j] = arg(ARGV[i + j]) "
+    "if a[j] == false then return redis.error_reply('ERR kvedge: a staged argument of the transaction is gone') end end "
+    "i = i + n + 1 cmds[c] = a end "
+    "if #staged > 0 then redis.call('DEL', unpack(staged)) end "
+    "local out = {} "
+    "for c = 1, #cmds do local r = redis.pcall(unpack(cmds[c])) "
+    "if type(r) == 'table' and r.err then out[c] = {'e', r.err} "
+    "elseif type(r) == 'table' and r.ok then out[c] = {'s', r.ok} "
+    "else out[c] = {'v', r} end "
+    "end return out";
+
+static void put_number(kve_buf_t *out, size_t v)
+{
+    char num[32];
+    int len = snprintf(num, sizeof(num), "\"%zu\"", v);
+    kve_buf_append(out, num, (size_t)len);
+}
+
+static void put_tx_arg(kve_buf_t *out, const char *s, size_t len, kve_rest_stage_fn stage, void *ctx)
+{
+    static const char hex[] = "0123456789abcdef";
+    kve_kv_command_t one = {.argc = 1, .argv = &s, .argvlen = &len};
+    const char *key;
+    char *d;
+
+    if (!kve_rest_cmd_is_utf8(&one) && (key = stage(ctx, s, len)) != NULL) { /* "k" + the key the store holds it under */
+        size_t at = out->len;
+        kve_json_string(out, key, strlen(key));
+        kve_buf_reserve(out, 1);
+        memmove(out->base + at + 2, out->base + at + 1, out->len - at - 1);
+        out->base[at + 1] = 'k';
+        ++out->len;
+        return;
+    }
+    if (kve_rest_cmd_is_utf8(&one)) { /* "r" in front of the string's first byte */
+        size_t at = out->len;
+        kve_json_string(out, s, len);
+        kve_buf_reserve(out, 1);
+        memmove(out->base + at + 2, out->base + at + 1, out->len - at - 1);
+        out->base[at + 1] = 'r';
+        ++out->len;
+        return;
+    }
+    d = kve_buf_reserve(out, 2 * len + 3);
+    *d++ = '"', *d++ = 'x';
+    for (size_t i = 0; i != len; ++i) {
+        *d++ = hex[(unsigned char)s[i] >> 4];
+        *d++ = hex[(unsigned char)s[i] & 15];
+    }
+    *d = '"';
+    out->len += 2 * len + 3;
+}
+
+void kve_rest_encode_tx_script(kve_buf_t *out, const kve_kv_command_t *const *cmds, size_t n, kve_rest_stage_fn stage, void *ctx)
+{
+    kve_buf_append(out, "[\"EVAL\",", 8);
+    kve_json_string(out, tx_script, sizeof(tx_script) - 1);
+    kve_buf_append(out, ",\"0\",", 5);
+    put_number(out, n);
+    for (size_t c = 0; c != n; ++c) {
+        kve_buf_putc(out, ',');
+        put_number(out, cmds[c]->argc);
+        for (size_t i = 0; i != cmds[c]->argc; ++i) {
+            kve_buf_putc(out, ',');
+            put_tx_arg(out, cmds[c]->argv[i], cmds[c]->argvlen[i], stage, ctx);
+        }
+    }
+    kve_buf_putc(out, ']');
+}
+
+int kve_rest_decode_tx_result(const kve_kv_reply_t *reply, size_t i, kve_kv_reply_t *scratch, const kve_kv_reply_t **out)
+{
+    const kve_kv_reply_t *pair, *tag, *v;
+
+    if (reply->type != KVE_REPLY_ARRAY || i >= reply->elements)
+        return -1;
+    pair = reply->element[i];
+    if (pair->type != KVE_REPLY_ARRAY || pair->elements != 2 || (tag = pair->element[0])->type != KVE_REPLY_STRING || tag->len != 1)
+        return -1;
+    v = pair->element[1];
+    switch (tag->str[0]) {
+    case 'v':
+        *out = v;
+        return 0;
+    case 'e':
+    case 's':
+        if (v->type != KVE_REPLY_STRING)
+            return -1;
+        *scratch = (kve_kv_reply_t){.type = tag->str[0] == 'e' ? KVE_REPLY_ERROR : KVE_REPLY_STATUS, .len = v->len, .str = v->str};
+        *out = scratch;
+        return 0;
+    default:
+        return -1;
+    }
 }
 
 /* --- replies --- */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * KV REST driver (see kv_rest_driver.h). A link collects the commands of one loop turn into requests being built
+ * KV REST driver (see kv_rest_driver.h; transactions sent as a script are in kv_rest_tx.c). A link collects the commands of one
+ * loop turn into requests being built
  * (`building`: one /pipeline body; path-form and /multi-exec requests are complete at once, on `ready`); a 0 ms
  * timer sends them all at the end of the turn. Each request owns its ops until its response (or its failure)
  * completes every one of them; kv.c puts results back in order across requests answered out of order. States:
@@ -11,89 +12,52 @@
 #include "proxy/buf.h"
 #include "proxy/common.h"
 #include "proxy/err.h"
+#include "proxy/kv_commands.h"
 #include "proxy/kv_internal.h"
 #include "proxy/kv_rest_codec.h"
+#include "proxy/kv_rest_internal.h"
 #include "proxy/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define REQ_MAGIC 0x6b725271
 #define RECONNECT_MIN_MS 50
 #define TICK_MS 50
 #define MAX_PATH_TARGET (16 * 1024)
 
-typedef struct st_rest_link_t rest_link_t;
-
-typedef struct st_rest_req_t {
-    uint32_t magic;
-    rest_link_t *link;
-    kve_httpclient_req_t *hreq;
-    enum { REQ_PIPELINE, REQ_MULTI, REQ_PATH, REQ_PROBE } kind;
-    /** the ops it carries (for REQ_MULTI: the batch's, contiguous) */
-    kve_kv_op_t **ops;
-    size_t n, cap;
-    kve_buf_t target, body, resp;
-    h2o_iovec_t raw_body; /* REQ_PATH: the last argument (copied into `body`) */
-    size_t limit;         /* the most response bytes read */
-    int status;
-    int sync_seen;
-    /** batches whose sync position this request answers (linked through driver_next) */
-    kve_kv_batch_t *sync_waiting;
-    struct st_rest_req_t *next, **prev; /* in the link's list of requests sent */
-    /**
-     * the next request of the same turn: started when this one ends, so that the commands of a batch that went into
-     * several requests run in their order (one request per turn, the usual case, is not delayed)
-     */
-    struct st_rest_req_t *chain_next;
-} rest_req_t;
-
-struct st_rest_link_t {
-    kve_kv_t super;
-    kve_httpclient_t *client;
-    kve_kv_rest_conf_t conf;
-    kve_http1_field_t headers[4];
-    char auth[4200];
-    char sync_raw[72]; /* the highest upstash-sync-token received, as received */
-    uint64_t sync_value;
-    int sync_numeric;
-    rest_req_t *building;   /* the /pipeline request this turn's commands go into */
-    rest_req_t *ready_head; /* complete, waiting for the end of the turn (linked through next) */
-    rest_req_t **ready_tail;
-    rest_req_t *last; /* the request that took the last command (sync waiters attach there) */
-    rest_req_t *sent; /* requests out (list for destroy and the breaker) */
-    rest_req_t *probe;
-    kve_kv_batch_t *sync_now; /* answered at the end of the turn with the current token */
-    h2o_timeout_t flush_timeout, tick;
-    h2o_timeout_entry_t flush_entry, tick_entry;
-    uint64_t backoff_ms, next_attempt_at, consecutive_timeouts;
-    unsigned ever_up : 1, logged_down : 1, auth_refused : 1, logged_auth : 1;
-};
-
 static void start_probe(rest_link_t *link);
 static void req_start(rest_link_t *link, rest_req_t *r);
-static void req_finish(rest_req_t *r, int err, const kve_kv_reply_t *reply);
+static void count_sent(kve_kv_stats_t *st, const rest_req_t *r);
 
 /* --- requests --- */
 
-static rest_req_t *req_new(rest_link_t *link, int kind)
+rest_req_t *kve_kv_rest__req_new(rest_link_t *link, int kind)
 {
     rest_req_t *r = kve_zalloc(sizeof(*r));
-    r->magic = REQ_MAGIC;
+    r->magic = KVE_KV_REST_REQ_MAGIC;
     r->link = link;
     r->kind = kind;
     return r;
 }
 
-static void req_add_op(rest_req_t *r, kve_kv_op_t *op)
+void kve_kv_rest__req_add_op(rest_req_t *r, kve_kv_op_t *op, size_t off, size_t len, int safe)
 {
     if (r->n == r->cap) {
         r->cap = r->cap == 0 ? 8 : r->cap * 2;
         r->ops = realloc(r->ops, sizeof(*r->ops) * r->cap);
-        KVE_ASSERT(r->ops != NULL);
+        r->meta = realloc(r->meta, sizeof(*r->meta) * r->cap);
+        KVE_ASSERT(r->ops != NULL && r->meta != NULL);
     }
+    r->meta[r->n] = (rest_op_meta_t){(uint32_t)off, (uint32_t)len, (uint8_t)safe};
     r->ops[r->n++] = op;
+}
+
+/* whether `cmd` may run twice: a read (Redis' read-only flag or @read category, and not a write) */
+int kve_kv_rest__cmd_is_safe(const kve_kv_command_t *cmd)
+{
+    kve_cmd_ref_t ref;
+    return kve_cmd_find(cmd->argc, cmd->argv, cmd->argvlen, &ref) && (kve_cmd_kind(ref.info) & KVE_CMD_K_READ) != 0;
 }
 
 static void sync_answer(kve_kv_batch_t *b, int known, uint64_t offset)
@@ -106,10 +70,28 @@ static void sync_answer(kve_kv_batch_t *b, int known, uint64_t offset)
     }
 }
 
-static void req_free(rest_req_t *r)
+/* answers `b` and the batches linked to it with the current token (when `ok` and it is a number) */
+void kve_kv_rest__sync_answer_now(rest_link_t *link, kve_kv_batch_t *b, int ok)
+{
+    char raw[KVE_KV_REST_SYNC_MAX];
+    int numeric = 0;
+    uint64_t value = 0;
+
+    if (b == NULL)
+        return;
+    kve_kv_rest_sync_get(link->sync, raw, &numeric, &value);
+    sync_answer(b, ok && numeric, value);
+}
+
+static void pump(rest_link_t *link);
+
+void kve_kv_rest__req_free(rest_req_t *r)
 {
     rest_link_t *link = r->link;
-    rest_req_t *next = r->chain_next;
+    int counted = r->counted;
+
+    if (counted)
+        --link->num_sent, link->num_sent_writes -= r->write;
     if (r->prev != NULL && (*r->prev = r->next) != NULL)
         r->next->prev = r->prev;
     if (link->last == r)
@@ -120,18 +102,15 @@ static void req_free(rest_req_t *r)
     kve_buf_dispose(&r->body);
     kve_buf_dispose(&r->resp);
     free(r->ops);
+    free(r->meta);
     r->magic = 0;
     free(r);
-    if (next != NULL) {
-        if (link->super.closing)
-            req_finish(next, KVE_ECONN, NULL);
-        else
-            req_start(link, next);
-    }
+    if (counted && !link->super.closing)
+        pump(link);
 }
 
 /* every op of `r` gets `err` (or `reply`), its sync waiters the current token; frees `r` */
-static void req_finish(rest_req_t *r, int err, const kve_kv_reply_t *reply)
+void kve_kv_rest__req_finish(rest_req_t *r, int err, const kve_kv_reply_t *reply)
 {
     rest_link_t *link = r->link;
     kve_kv_batch_t *waiting = r->sync_waiting;
@@ -139,8 +118,8 @@ static void req_finish(rest_req_t *r, int err, const kve_kv_reply_t *reply)
     r->sync_waiting = NULL;
     for (size_t i = 0; i != r->n; ++i)
         kve_kv__complete(r->ops[i], err, reply);
-    sync_answer(waiting, link->sync_numeric && err == 0, link->sync_value);
-    req_free(r);
+    kve_kv_rest__sync_answer_now(link, waiting, err == 0);
+    kve_kv_rest__req_free(r);
 }
 
 /* --- link state --- */
@@ -233,52 +212,32 @@ static int transport_error(int err)
     }
 }
 
-/* keeps the highest sync token (decimal ones compared as numbers; others: the latest) */
-static void take_sync(rest_link_t *link, const char *v, size_t len)
-{
-    uint64_t n = 0;
-    size_t i;
-
-    if (len == 0 || len >= sizeof(link->sync_raw))
-        return;
-    for (i = 0; i != len && i < 19 && v[i] >= '0' && v[i] <= '9'; ++i)
-        n = n * 10 + (uint64_t)(v[i] - '0');
-    if (i == len) {
-        if (link->sync_numeric && n <= link->sync_value)
-            return;
-        link->sync_numeric = 1, link->sync_value = n;
-    } else {
-        link->sync_numeric = 0;
-    }
-    memcpy(link->sync_raw, v, len);
-    link->sync_raw[len] = '\0';
-}
-
 static int on_head(kve_httpclient_req_t *hreq, void *data, const kve_httpclient_response_t *res)
 {
     rest_req_t *r = data;
     rest_link_t *link = r->link;
 
-    KVE_CHECK_OBJ(r, REQ_MAGIC);
+    KVE_CHECK_OBJ(r, KVE_KV_REST_REQ_MAGIC);
     r->status = res->status;
     for (size_t i = 0; i != res->num_headers; ++i)
         if (res->headers[i].name_len == 18 && memcmp(res->headers[i].name, "upstash-sync-token", 18) == 0)
-            take_sync(link, res->headers[i].value, res->headers[i].value_len);
+            kve_kv_rest_sync_take(link->sync, res->headers[i].value, res->headers[i].value_len);
     /* 200, and 400 (an error envelope: a discarded transaction, a command error in the path form) carry JSON */
     if (res->status == 200 || res->status == 400) {
         if (res->content_length != UINT64_MAX && res->content_length > r->limit) {
             r->hreq = NULL;
-            req_finish(r, 0, &(kve_kv_reply_t){KVE_REPLY_TOO_BIG});
+            kve_kv_rest__req_finish(r, 0, &(kve_kv_reply_t){KVE_REPLY_TOO_BIG});
             return 1;
         }
         return 0;
     }
     r->hreq = NULL;
+    KVE_STAT_ADD(link->super.stats->pipeline_errors, r->kind != REQ_PROBE);
     if (res->status == 401 || res->status == 403)
         refuse_token(link, res->status);
     else if (res->status >= 500)
         kve_log(KVE_LOG_DEBUG, "kv-rest", "%s answered HTTP %d", link->super.peer, res->status);
-    req_finish(r, status_error(res->status), NULL);
+    kve_kv_rest__req_finish(r, status_error(res->status), NULL);
     return 1; /* the body is not needed: the connection is closed */
 }
 
@@ -294,7 +253,8 @@ static void complete_entries(rest_req_t *r)
     if (kve_rest_decode_entries(r->resp.base, r->resp.len, r->n, limits, e) != 0) {
         free(limits), free(e);
         kve_log(KVE_LOG_DEBUG, "kv-rest", "%s sent a body that is not %zu entries", r->link->super.peer, r->n);
-        req_finish(r, KVE_EPROTO, NULL);
+        KVE_STAT_ADD(r->link->super.stats->pipeline_errors, 1);
+        kve_kv_rest__req_finish(r, KVE_EPROTO, NULL);
         return;
     }
     r->sync_waiting = NULL;
@@ -302,21 +262,21 @@ static void complete_entries(rest_req_t *r)
         kve_kv__complete(r->ops[i], e[i].err, e[i].reply);
         kve_rest_reply_free(e[i].reply);
     }
-    sync_answer(waiting, r->link->sync_numeric, r->link->sync_value);
+    kve_kv_rest__sync_answer_now(r->link, waiting, 1);
     free(limits), free(e);
-    req_free(r);
+    kve_kv_rest__req_free(r);
 }
 
 /* a 400 to a /multi-exec or /pipeline: the request as a whole was refused ({"error"}) */
 static void complete_refused(rest_req_t *r, const kve_rest_entry_t *env)
 {
-    if (r->kind == REQ_MULTI && env->reply != NULL && env->reply->type == KVE_REPLY_ERROR) {
+    if ((r->kind == REQ_MULTI || r->kind == REQ_TX) && env->reply != NULL && env->reply->type == KVE_REPLY_ERROR) {
         kve_kv__set_abort_reply(r->ops[0]->batch, env->reply);
-        req_finish(r, KVE_EABORTED, NULL);
+        kve_kv_rest__req_finish(r, KVE_EABORTED, NULL);
     } else if (env->reply != NULL && env->reply->type == KVE_REPLY_ERROR) {
-        req_finish(r, 0, env->reply); /* every command of a refused pipeline gets the error */
+        kve_kv_rest__req_finish(r, 0, env->reply); /* every command of a refused pipeline gets the error */
     } else {
-        req_finish(r, KVE_EPROTO, NULL);
+        kve_kv_rest__req_finish(r, KVE_EPROTO, NULL);
     }
 }
 
@@ -330,20 +290,25 @@ static void on_complete(rest_req_t *r)
             go_up(link);
         else
             go_down(link, "the store's answer to PING was not a 200");
-        req_free(r);
+        kve_kv_rest__req_free(r);
         return;
     }
     go_up(link); /* the store answered */
+    if (r->status == 200 && r->kind == REQ_TX) {
+        kve_kv_rest__complete_tx(r);
+        return;
+    }
     if (r->status == 200 && r->kind != REQ_PATH) {
         complete_entries(r);
         return;
     }
     if (kve_rest_decode_envelope(r->resp.base, r->resp.len, r->limit, &env) != 0) {
-        req_finish(r, KVE_EPROTO, NULL);
+        KVE_STAT_ADD(link->super.stats->pipeline_errors, 1);
+        kve_kv_rest__req_finish(r, KVE_EPROTO, NULL);
         return;
     }
     if (r->kind == REQ_PATH)
-        env.err == 0 ? req_finish(r, 0, env.reply) : req_finish(r, env.err, NULL);
+        env.err == 0 ? kve_kv_rest__req_finish(r, 0, env.reply) : kve_kv_rest__req_finish(r, env.err, NULL);
     else
         complete_refused(r, &env);
     kve_rest_reply_free(env.reply);
@@ -353,17 +318,18 @@ static void on_body(kve_httpclient_req_t *hreq, void *data, const char *bytes, s
 {
     rest_req_t *r = data;
 
-    KVE_CHECK_OBJ(r, REQ_MAGIC);
+    KVE_CHECK_OBJ(r, KVE_KV_REST_REQ_MAGIC);
     if (r->resp.len + len > r->limit) { /* over what its commands may take: not read further */
         kve_httpclient_cancel(hreq);
         r->hreq = NULL;
         if (r->kind == REQ_PROBE)
-            req_free(r);
+            kve_kv_rest__req_free(r);
         else
-            req_finish(r, 0, &(kve_kv_reply_t){KVE_REPLY_TOO_BIG});
+            kve_kv_rest__req_finish(r, 0, &(kve_kv_reply_t){KVE_REPLY_TOO_BIG});
         return;
     }
     kve_buf_append(&r->resp, bytes, len);
+    KVE_STAT_ADD(r->link->super.stats->bytes_received, len);
     if (!is_final) {
         kve_httpclient_proceed(hreq);
         return;
@@ -379,13 +345,78 @@ static int is_unreachable(int err)
            err == KVE_EUPSTREAM_TLS;
 }
 
+/* a network error before any response came: nothing (connect refused, reset) or the request only (a kept-alive
+ * connection the store closed as it was reused) reached the store */
+static int is_retryable(const rest_req_t *r, int err)
+{
+    return r->status == 0 && (err == KVE_EUPSTREAM_CONNECT || err == KVE_EUPSTREAM_CLOSED || err == KVE_EUPSTREAM_IO);
+}
+
+/* copies `r`'s ops that may run twice (all of them, or none of a transaction) into a new request */
+static rest_req_t *retry_of(rest_req_t *r)
+{
+    rest_req_t *again = kve_kv_rest__req_new(r->link, r->kind);
+
+    again->retried = 1;
+    if (r->kind == REQ_PIPELINE) {
+        kve_buf_putc(&again->body, '[');
+        for (size_t i = 0; i != r->n; ++i) {
+            if (!r->meta[i].safe)
+                continue;
+            if (again->n != 0)
+                kve_buf_putc(&again->body, ',');
+            kve_kv_rest__req_add_op(again, r->ops[i], again->body.len, r->meta[i].len, 1);
+            kve_buf_append(&again->body, r->body.base + r->meta[i].off, r->meta[i].len);
+        }
+        kve_buf_putc(&again->body, ']');
+        return again;
+    }
+    if (r->kind == REQ_PATH) /* /pipeline and /multi-exec targets are written by req_start */
+        kve_buf_append(&again->target, r->target.base, r->target.len);
+    kve_buf_append(&again->body, r->body.base, r->body.len);
+    for (size_t i = 0; i != r->n; ++i)
+        kve_kv_rest__req_add_op(again, r->ops[i], 0, 0, 1);
+    return again;
+}
+
+/*
+ * After a network error before any response: the reads of `r` are sent once more, on a new connection, in a request
+ * that takes `r`'s place (its sync waiters, the requests chained after it); the writes fail with KVE_ECONN (whether
+ * they ran is unknown: never sent twice). A transaction is retried only when every command of it reads. Returns 0
+ * when nothing is retried (`r` is left as it was).
+ */
+static int try_retry(rest_req_t *r, int err)
+{
+    rest_link_t *link = r->link;
+    rest_req_t *again;
+    size_t i, safe = 0;
+
+    if (r->retried || link->super.closing || !is_retryable(r, err))
+        return 0;
+    for (i = 0; i != r->n; ++i)
+        safe += r->meta[i].safe;
+    if (safe == 0 || ((r->kind == REQ_MULTI || r->kind == REQ_TX) && safe != r->n))
+        return 0;
+    again = retry_of(r);
+    again->sync_waiting = r->sync_waiting, r->sync_waiting = NULL;
+    KVE_STAT_ADD(link->super.stats->retries, safe);
+    kve_log(KVE_LOG_DEBUG, "kv-rest", "%s: %s; %zu read(s) sent again, %zu write(s) failed", link->super.peer, kve_strerror(err),
+            safe, r->n - safe);
+    for (i = 0; i != r->n; ++i)
+        if (!r->meta[i].safe)
+            kve_kv__complete(r->ops[i], KVE_ECONN, NULL);
+    req_start(link, again); /* in `r`'s place: before `r` lets go of its turn (pump) */
+    kve_kv_rest__req_free(r);
+    return 1;
+}
+
 static void on_error(kve_httpclient_req_t *hreq, void *data, int err, const char *detail)
 {
     rest_req_t *r = data;
     rest_link_t *link = r->link;
     int kerr = transport_error(err);
 
-    KVE_CHECK_OBJ(r, REQ_MAGIC);
+    KVE_CHECK_OBJ(r, KVE_KV_REST_REQ_MAGIC);
     r->hreq = NULL;
     /* the store cannot be reached (no connection, no TLS): the link goes down; a request that failed on a connection
      * (closed, reset, cut mid-reply) fails its commands only, as a timeout does */
@@ -397,20 +428,35 @@ static void on_error(kve_httpclient_req_t *hreq, void *data, int err, const char
                     detail != NULL ? detail : kve_strerror(err));
         go_down(link, why);
     }
-    if (r->kind == REQ_PROBE)
-        req_free(r);
-    else
-        req_finish(r, kerr, NULL);
+    if (r->kind == REQ_PROBE) {
+        kve_kv_rest__req_free(r);
+        return;
+    }
+    KVE_STAT_ADD(link->super.stats->pipeline_errors, 1);
+    if (!try_retry(r, err))
+        kve_kv_rest__req_finish(r, kerr, NULL);
 }
 
 static const kve_httpclient_callbacks_t callbacks = {on_head, on_body, on_error, NULL};
 
 /* --- sending --- */
 
+static void count_sent(kve_kv_stats_t *st, const rest_req_t *r)
+{
+    size_t b = 0;
+    while (r->n > KVE_KV_PIPELINE_BUCKET(b))
+        ++b;
+    KVE_STAT_ADD(st->pipelines, 1);
+    KVE_STAT_ADD(st->pipeline_commands, r->n);
+    KVE_STAT_ADD(st->pipeline_sizes[b], 1);
+    KVE_STAT_ADD(st->bytes_sent, r->body.len);
+}
+
 static void req_start(rest_link_t *link, rest_req_t *r)
 {
     static const char *const paths[] = {"/pipeline", "/multi-exec"};
     kve_httpclient_request_t spec = {.method = h2o_iovec_init(H2O_STRLIT("POST"))};
+    char sync[KVE_KV_REST_SYNC_MAX];
     size_t nh = 3;
     int err;
 
@@ -419,8 +465,10 @@ static void req_start(rest_link_t *link, rest_req_t *r)
         kve_buf_append(&r->target, paths[r->kind == REQ_MULTI], strlen(paths[r->kind == REQ_MULTI]));
     }
     spec.path = h2o_iovec_init(r->target.base, r->target.len);
-    link->headers[3] = (kve_http1_field_t){H2O_STRLIT("upstash-sync-token"), link->sync_raw, strlen(link->sync_raw)};
-    if (link->sync_raw[0] != '\0')
+    /* the highest token any thread's link received (kve_httpclient_request copies the headers) */
+    link->headers[3] =
+        (kve_http1_field_t){H2O_STRLIT("upstash-sync-token"), sync, kve_kv_rest_sync_get(link->sync, sync, NULL, NULL)};
+    if (link->headers[3].value_len != 0)
         nh = 4;
     spec.headers = link->headers;
     spec.num_headers = nh;
@@ -429,7 +477,7 @@ static void req_start(rest_link_t *link, rest_req_t *r)
     r->limit = link->conf.max_response_size;
     if (r->kind != REQ_PROBE) {
         /* the bound: what the commands may take (base64 makes strings 4/3 longer), or the link's bound */
-        size_t sum = 0;
+        size_t sum = r->n == 0 ? SIZE_MAX : 0; /* no op: a staged argument's PSETEX, answered "OK" */
         for (size_t i = 0; i != r->n; ++i) {
             size_t l = kve_kv__max_reply_size(r->ops[i]->batch);
             if (l == 0) {
@@ -441,14 +489,20 @@ static void req_start(rest_link_t *link, rest_req_t *r)
         r->limit = KVE_MIN(r->limit, sum);
         KVE_STAT_ADD(link->super.stats->syncs, r->sync_waiting != NULL);
     }
+    spec.new_connection = r->retried;
     if ((err = kve_httpclient_request(link->client, &spec, &callbacks, r, &r->hreq)) != 0) {
         if (r->kind == REQ_PROBE) {
-            req_free(r);
+            kve_kv_rest__req_free(r);
             go_down(link, kve_strerror(err));
         } else {
-            req_finish(r, err == KVE_EUPSTREAM_BUSY ? KVE_EUNAVAIL : transport_error(err), NULL);
+            kve_kv_rest__req_finish(r, err == KVE_EUPSTREAM_BUSY ? KVE_EUNAVAIL : transport_error(err), NULL);
         }
         return;
+    }
+    if (r->kind != REQ_PROBE) {
+        count_sent(link->super.stats, r);
+        r->counted = 1;
+        ++link->num_sent, link->num_sent_writes += r->write;
     }
     if ((r->next = link->sent) != NULL)
         r->next->prev = &r->next;
@@ -467,26 +521,56 @@ static void close_building(rest_link_t *link)
     link->ready_tail = &r->next;
 }
 
+/*
+ * The order rule: the queue's requests start in order, a request that writes only when nothing is out, a read when no
+ * write is out. So a write is applied after everything sent before it and before everything sent after it (a lookup
+ * after a store or an invalidation sees it, a read after a SET reads it, as on the Redis driver's one connection),
+ * while reads run side by side on several connections. Commands that come meanwhile gather in the next requests.
+ */
+static void pump(rest_link_t *link)
+{
+    rest_req_t *r;
+
+    if (link->pumping)
+        return; /* a request that ended inside req_start: the loop below goes on */
+    link->pumping = 1;
+    while ((r = link->queue_head) != NULL && (r->write ? link->num_sent == 0 : link->num_sent_writes == 0)) {
+        if ((link->queue_head = r->next) == NULL)
+            link->queue_tail = &link->queue_head;
+        r->next = NULL;
+        req_start(link, r);
+    }
+    link->pumping = 0;
+}
+
+static int req_writes(const rest_req_t *r)
+{
+    if (r->n == 0)
+        return 1; /* a staged argument (PSETEX) */
+    for (size_t i = 0; i != r->n; ++i)
+        if (!r->meta[i].safe)
+            return 1;
+    return 0;
+}
+
 static void on_flush(h2o_timeout_entry_t *entry)
 {
     rest_link_t *link = H2O_STRUCT_FROM_MEMBER(rest_link_t, flush_entry, entry);
-    rest_req_t *r;
     kve_kv_batch_t *now = link->sync_now;
 
     close_building(link);
     link->last = NULL;
-    /* in order, one after the other (see chain_next) */
-    if ((r = link->ready_head) != NULL) {
-        for (rest_req_t *c = r; c != NULL; c = c->next)
-            c->chain_next = c->next;
-        for (rest_req_t *c = r; c != NULL; c = c->chain_next)
-            c->next = NULL;
+    if (link->ready_head != NULL) { /* the turn's requests join the queue, in order */
+        for (rest_req_t *c = link->ready_head; c != NULL; c = c->next)
+            c->write = (uint8_t)req_writes(c);
+        *link->queue_tail = link->ready_head;
+        link->queue_tail = link->ready_tail;
         link->ready_head = NULL;
         link->ready_tail = &link->ready_head;
-        req_start(link, r);
     }
+    pump(link);
     link->sync_now = NULL;
-    sync_answer(now, link->sync_numeric, link->sync_value);
+    kve_kv_rest__sync_answer_now(link, now, 1);
 }
 
 static void schedule_flush(rest_link_t *link)
@@ -495,8 +579,9 @@ static void schedule_flush(rest_link_t *link)
         h2o_timeout_link(link->super.loop, &link->flush_timeout, &link->flush_entry);
 }
 
-static void push_ready(rest_link_t *link, rest_req_t *r)
+void kve_kv_rest__push_ready(rest_link_t *link, rest_req_t *r)
 {
+    close_building(link); /* the commands before it go before it */
     *link->ready_tail = r;
     link->ready_tail = &r->next;
     link->last = r;
@@ -513,16 +598,16 @@ static int refuse_now(rest_link_t *link)
 /* a command whose arguments are not all UTF-8: alone, in the path form */
 static int send_path(rest_link_t *link, kve_kv_op_t *op)
 {
-    rest_req_t *r = req_new(link, REQ_PATH);
+    rest_req_t *r = kve_kv_rest__req_new(link, REQ_PATH);
     h2o_iovec_t body;
 
     if (kve_rest_encode_path(&r->target, link->conf.prefix, op->cmd, &body) != 0 || r->target.len > MAX_PATH_TARGET) {
-        req_free(r);
+        kve_kv_rest__req_free(r);
         return KVE_EINVAL;
     }
     kve_buf_append(&r->body, body.base, body.len);
-    req_add_op(r, op);
-    push_ready(link, r);
+    kve_kv_rest__req_add_op(r, op, 0, 0, kve_kv_rest__cmd_is_safe(op->cmd));
+    kve_kv_rest__push_ready(link, r);
     return 0;
 }
 
@@ -530,6 +615,7 @@ static int link_send(kve_kv_t *kv, kve_kv_op_t *op)
 {
     rest_link_t *link = (void *)kv;
     rest_req_t *r;
+    size_t off;
     int err;
 
     if ((err = refuse_now(link)) != 0)
@@ -541,13 +627,14 @@ static int link_send(kve_kv_t *kv, kve_kv_op_t *op)
         r = NULL;
     }
     if (r == NULL) {
-        r = link->building = req_new(link, REQ_PIPELINE);
+        r = link->building = kve_kv_rest__req_new(link, REQ_PIPELINE);
         kve_buf_putc(&r->body, '[');
     } else {
         kve_buf_putc(&r->body, ',');
     }
+    off = r->body.len;
     kve_rest_encode_json(&r->body, op->cmd);
-    req_add_op(r, op);
+    kve_kv_rest__req_add_op(r, op, off, r->body.len - off, kve_kv_rest__cmd_is_safe(op->cmd));
     link->last = r;
     schedule_flush(link);
     return 0;
@@ -563,17 +650,17 @@ static int link_send_atomic(kve_kv_t *kv, kve_kv_op_t *ops, size_t n)
         return err;
     for (size_t i = 0; i != n; ++i)
         if (!kve_rest_cmd_is_utf8(ops[i].cmd))
-            return KVE_EINVAL; /* /multi-exec is JSON only: such bytes cannot be sent in a transaction */
-    r = req_new(link, REQ_MULTI);
+            return kve_kv_rest__send_tx(link, ops, n); /* /multi-exec is JSON only */
+    r = kve_kv_rest__req_new(link, REQ_MULTI);
     kve_buf_putc(&r->body, '[');
     for (size_t i = 0; i != n; ++i) {
         if (i != 0)
             kve_buf_putc(&r->body, ',');
         kve_rest_encode_json(&r->body, ops[i].cmd);
-        req_add_op(r, ops + i);
+        kve_kv_rest__req_add_op(r, ops + i, 0, 0, kve_kv_rest__cmd_is_safe(ops[i].cmd));
     }
     kve_buf_putc(&r->body, ']');
-    push_ready(link, r);
+    kve_kv_rest__push_ready(link, r);
     return 0;
 }
 
@@ -589,7 +676,7 @@ static void link_sync(kve_kv_t *kv, kve_kv_batch_t *b)
 
 static void start_probe(rest_link_t *link)
 {
-    rest_req_t *r = req_new(link, REQ_PROBE);
+    rest_req_t *r = kve_kv_rest__req_new(link, REQ_PROBE);
     kve_buf_append(&r->body, H2O_STRLIT("[[\"PING\"]]"));
     link->probe = r;
     if (link->super.stats->state == KVE_KV_DOWN)
@@ -608,9 +695,9 @@ static void drop_sent(rest_link_t *link, int err)
             kve_httpclient_cancel(r->hreq);
         r->hreq = NULL;
         if (r->kind == REQ_PROBE)
-            req_free(r);
+            kve_kv_rest__req_free(r);
         else
-            req_finish(r, err, NULL);
+            kve_kv_rest__req_finish(r, err, NULL);
     }
 }
 
@@ -645,9 +732,14 @@ static void link_destroy(kve_kv_t *kv)
     close_building(link);
     while ((r = link->ready_head) != NULL) {
         link->ready_head = r->next;
-        req_finish(r, KVE_ECONN, NULL);
+        kve_kv_rest__req_finish(r, KVE_ECONN, NULL);
     }
     link->ready_tail = &link->ready_head;
+    while ((r = link->queue_head) != NULL) {
+        link->queue_head = r->next;
+        kve_kv_rest__req_finish(r, KVE_ECONN, NULL);
+    }
+    link->queue_tail = &link->queue_head;
     drop_sent(link, KVE_ECONN);
     sync_answer(link->sync_now, 0, 0);
     link->sync_now = NULL;
@@ -656,6 +748,7 @@ static void link_destroy(kve_kv_t *kv)
     h2o_timeout_dispose(kv->loop, &link->flush_timeout);
     h2o_timeout_dispose(kv->loop, &link->tick);
     kve_kv__dispose(kv);
+    kve_kv_rest_sync_dispose(&link->own_sync);
     free(link);
 }
 
@@ -685,6 +778,8 @@ kve_kv_t *kve_kv_rest_create(h2o_context_t *ctx, kve_httpclient_upstream_t *up, 
     if (stats != NULL)
         kve_kv__use_stats(&link->super, stats);
     link->conf = *conf;
+    kve_kv_rest_sync_init(&link->own_sync);
+    link->sync = conf->sync != NULL ? conf->sync : &link->own_sync;
     if (link->conf.max_commands == 0)
         link->conf.max_commands = KVE_KV_REST_MAX_COMMANDS;
     if (link->conf.max_bytes == 0)
@@ -707,6 +802,7 @@ kve_kv_t *kve_kv_rest_create(h2o_context_t *ctx, kve_httpclient_upstream_t *up, 
              conf->store_name != NULL ? ")" : "");
     link->client = kve_httpclient_create(ctx, up);
     link->ready_tail = &link->ready_head;
+    link->queue_tail = &link->queue_head;
     h2o_timeout_init(ctx->loop, &link->flush_timeout, 0);
     link->flush_entry.cb = on_flush;
     h2o_timeout_init(ctx->loop, &link->tick, TICK_MS);

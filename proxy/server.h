@@ -79,6 +79,8 @@ typedef struct st_kve_thread_store_t {
     kve_kv_t *ro;
     /** whether the store has read-only links (set with `name`, before the thread's links are published) */
     int has_ro;
+    /** whether the store is a KV REST store (set with `name`): /metrics adds its per-request counters */
+    int rest;
     /**
      * the counters `rw` and `ro` write into (kve_kv_stats_read): they belong to the stores set and outlive the links
      * (freed after every worker was joined), so another thread (the metrics) reads them without touching a link

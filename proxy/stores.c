@@ -5,6 +5,7 @@
  */
 #include "proxy/stores.h"
 #include "proxy/common.h"
+#include "proxy/kv_commands.h"
 #include "proxy/kv_redis.h"
 #include "proxy/kv_rest_driver.h"
 
@@ -17,6 +18,8 @@ typedef struct st_store_t {
     /** a KV REST store (spec.redis->url http:// or https://): the HTTP upstream every thread's link shares */
     kve_httpclient_upstream_t *up;
     kve_kv_rest_conf_t rest;
+    /** the store's upstash-sync-token, shared by every thread's link (initialised with `up`) */
+    kve_kv_rest_sync_t sync;
     char origin[1024], prefix[1024];
 } store_t;
 
@@ -69,6 +72,7 @@ static int init_rest(store_t *s, char *err, size_t errlen)
 
     if (kve_kv_rest_split_url(redis->url, s->origin, sizeof(s->origin), s->prefix, sizeof(s->prefix), err, errlen) != 0)
         return -1;
+    kve_cmd_init(); /* the links ask the command table which commands may be retried (main thread, before workers) */
     kve_httpclient_conf_defaults(&hc);
     hc.url = s->origin;
     hc.ca_file = redis->ca_file;
@@ -77,12 +81,14 @@ static int init_rest(store_t *s, char *err, size_t errlen)
     hc.io_timeout_ms = redis->command_timeout_ms + redis->connect_timeout_ms;
     if ((s->up = kve_httpclient_upstream_create(&hc, err, errlen)) == NULL)
         return -1;
+    kve_kv_rest_sync_init(&s->sync);
     s->rest = (kve_kv_rest_conf_t){.store_name = s->spec.name,
                                    .token = redis->token,
                                    .prefix = s->prefix,
                                    .command_timeout_ms = redis->command_timeout_ms,
                                    .reconnect_max_delay_ms = redis->reconnect_max_delay_ms,
-                                   .breaker_threshold = (uint64_t)redis->breaker_threshold};
+                                   .breaker_threshold = (uint64_t)redis->breaker_threshold,
+                                   .sync = &s->sync};
     return 0;
 }
 
@@ -134,6 +140,7 @@ void kve_stores_thread_start(kve_stores_t *set, kve_thread_t *thread)
         const store_t *s = set->stores + i;
         links[i].name = s->spec.name;
         links[i].has_ro = s->has_ro;
+        links[i].rest = s->up != NULL;
         if (s->up != NULL) {
             links[i].rw = kve_kv_rest_create(&thread->ctx, s->up, &s->rest, &links[i].rw_stats);
             continue;
@@ -175,6 +182,8 @@ void kve_stores_destroy(kve_stores_t *set)
     for (size_t i = 0; i != set->num_stores; ++i) {
         kve_redis_target_dispose(&set->stores[i].target);
         kve_redis_target_dispose(&set->stores[i].target_ro);
+        if (set->stores[i].up != NULL)
+            kve_kv_rest_sync_dispose(&set->stores[i].sync);
         kve_httpclient_upstream_destroy(set->stores[i].up);
     }
     free(set->stores);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * A fake driver of the KV interface for the conformance suite (test_kv_batch.c): an in-memory store of a few
- * commands (ECHO, SET, GET, INCR, BLPOP that only waits, FAIL that loses the "connection", anything else an
- * unknown command) that answers from a 1 ms timer, completing what is due in REVERSE order of sending, so kv.c's
+ * commands (ECHO, SET, GET, INCR, BLPOP that only waits, FAIL that loses the "connection", scripts that return their
+ * last argument: EVAL, EVAL_RO and, once the store has seen the body, EVALSHA, EVALSHA_RO; SCRIPT FLUSH; anything else
+ * an unknown command) that answers from a 1 ms timer, completing what is due in REVERSE order of sending, so kv.c's
  * in-order delivery is exercised on every batch. Atomic batches are refused whole at "queue time" when a command
  * is unknown (EXECABORT), else applied in one step. The sync position is the number of writes applied.
  */
@@ -37,6 +38,8 @@ typedef struct st_fake_t {
     size_t num_pending;
     char *keys[MAX_KEYS];
     char *values[MAX_KEYS];
+    char scripts[MAX_KEYS][41]; /* the script cache: SHA1s */
+    size_t num_scripts;
     uint64_t writes;
     kve_kv_fake_stats_t stats;
     int refuse_sends;
@@ -47,10 +50,16 @@ static int is(const kve_kv_command_t *cmd, const char *name)
     return cmd->argvlen[0] == strlen(name) && strncasecmp(cmd->argv[0], name, cmd->argvlen[0]) == 0;
 }
 
+static int is_eval(const kve_kv_command_t *cmd)
+{
+    return (is(cmd, "EVAL") || is(cmd, "EVAL_RO") || is(cmd, "EVALSHA") || is(cmd, "EVALSHA_RO")) && cmd->argc >= 4;
+}
+
 static int known(const kve_kv_command_t *cmd)
 {
-    return (is(cmd, "ECHO") && cmd->argc == 2) || (is(cmd, "SET") && cmd->argc == 3) || (is(cmd, "GET") && cmd->argc == 2) ||
-           (is(cmd, "INCR") && cmd->argc == 2) || (is(cmd, "BLPOP") && cmd->argc == 3) || is(cmd, "FAIL");
+    return is_eval(cmd) || (is(cmd, "SCRIPT") && cmd->argc == 2) || (is(cmd, "ECHO") && cmd->argc == 2) ||
+           (is(cmd, "SET") && cmd->argc == 3) || (is(cmd, "GET") && cmd->argc == 2) || (is(cmd, "INCR") && cmd->argc == 2) ||
+           (is(cmd, "BLPOP") && cmd->argc == 3) || is(cmd, "FAIL");
 }
 
 static size_t slot_of(fake_t *f, const char *key, size_t len, int create)
@@ -73,6 +82,27 @@ static void reply_str(kve_kv_reply_t *r, int type, const char *s, size_t len)
     r->str[len] = '\0';
 }
 
+/* a script returns its last argument; EVALSHA needs the body seen by an EVAL before */
+static void run_script(fake_t *f, const kve_kv_command_t *cmd, kve_kv_reply_t *r)
+{
+    size_t i;
+
+    if (cmd->argvlen[0] >= 7 && strncasecmp(cmd->argv[0], "EVALSHA", 7) == 0) {
+        for (i = 0; i != f->num_scripts; ++i)
+            if (cmd->argvlen[1] == 40 && memcmp(f->scripts[i], cmd->argv[1], 40) == 0)
+                break;
+        if (i == f->num_scripts) {
+            reply_str(r, KVE_REPLY_ERROR, KVE_STRLIT("NOSCRIPT No matching script. Please use EVAL."));
+            return;
+        }
+    } else if (f->num_scripts != MAX_KEYS) {
+        kve_kv_script_t s;
+        kve_kv_script_init(&s, cmd->argv[1], cmd->argvlen[1]);
+        memcpy(f->scripts[f->num_scripts++], s.sha, 41);
+    }
+    reply_str(r, KVE_REPLY_STRING, cmd->argv[cmd->argc - 1], cmd->argvlen[cmd->argc - 1]);
+}
+
 /* runs `cmd` on the store; returns 0 with *r set (free its string with free_reply), or a KVE_E* */
 static int run(fake_t *f, const kve_kv_command_t *cmd, kve_kv_reply_t *r)
 {
@@ -83,6 +113,11 @@ static int run(fake_t *f, const kve_kv_command_t *cmd, kve_kv_reply_t *r)
         return KVE_ECONN;
     if (!known(cmd)) {
         reply_str(r, KVE_REPLY_ERROR, KVE_STRLIT("ERR unknown command"));
+    } else if (is_eval(cmd)) {
+        run_script(f, cmd, r);
+    } else if (is(cmd, "SCRIPT")) { /* FLUSH */
+        f->num_scripts = 0;
+        reply_str(r, KVE_REPLY_STATUS, KVE_STRLIT("OK"));
     } else if (is(cmd, "ECHO")) {
         reply_str(r, KVE_REPLY_STRING, cmd->argv[1], cmd->argvlen[1]);
     } else if (is(cmd, "BLPOP")) {

@@ -12,6 +12,7 @@
 #include "redis_server.h"
 #include "proxy/common.h"
 #include "proxy/err.h"
+#include "proxy/kv_commands.h"
 #include "proxy/kv_redis.h"
 #include "proxy/kv_internal.h"
 #include "proxy/kv_rest_driver.h"
@@ -453,6 +454,99 @@ TEST(take_str_without_copy)
     free(taken);
 }
 
+static uint64_t script_fallbacks(void)
+{
+    kve_kv_stats_t st;
+    kve_kv_get_stats(kv, &st);
+    return st.script_fallbacks;
+}
+
+/* runs: ECHO before, the script with `arg` (EVALSHA, or EVALSHA_RO), ECHO after; checks the replies in order */
+static void run_script_batch(const kve_kv_script_t *script, int read_only, const char *arg, const kve_kv_batch_opts_t *opts)
+{
+    cmds_t c = {0};
+    rec_t r;
+
+    add(&c, "ECHO before");
+    add(&c, "%s %s 0 %s", read_only ? "EVALSHA_RO" : "EVALSHA", script->sha, arg);
+    c.cmd[1].script = script;
+    add(&c, "ECHO after");
+    send_batch(&r, &c, opts);
+    CHECK(pump_until(&r.done, 3000));
+    CHECK_EQ_INT(r.out_of_order, 0);
+    CHECK_EQ_INT(r.result.err, 0);
+    CHECK_EQ_STR(r.str[0], "before");
+    CHECK_EQ_INT(r.type[1], KVE_REPLY_STRING);
+    CHECK_EQ_STR(r.str[1], arg);
+    CHECK_EQ_STR(r.str[2], "after");
+}
+
+/* issue 9.2: a script registered once runs as EVALSHA; a store that does not have it (never seen, or after SCRIPT
+ * FLUSH) answers NOSCRIPT and the command goes again as EVAL, its reply at the same index; in a transaction it goes
+ * as EVAL at once */
+TEST(script_evalsha_with_eval_fallback)
+{
+    static int round;
+    static char body[80];
+    static kve_kv_script_t script;
+    kve_kv_batch_opts_t atomic = {.flags = KVE_KV_BATCH_ATOMIC};
+    cmds_t flush = {0};
+    rec_t r;
+    uint64_t before;
+
+    /* a body no test ran before: the store has never seen it */
+    snprintf(body, sizeof(body), "return ARGV[1] -- %s %d %d", backend->name, (int)getpid(), ++round);
+    kve_kv_script_init(&script, body, strlen(body));
+    CHECK_EQ_UINT(strlen(script.sha), 40);
+    before = script_fallbacks();
+    run_script_batch(&script, 0, "one", NULL); /* NOSCRIPT, then EVAL */
+    CHECK_EQ_UINT(script_fallbacks() - before, 1);
+    run_script_batch(&script, 0, "two", NULL); /* the EVAL cached it: EVALSHA answers */
+    CHECK_EQ_UINT(script_fallbacks() - before, 1);
+    add(&flush, "SCRIPT FLUSH");
+    send_batch(&r, &flush, NULL);
+    CHECK(pump_until(&r.done, 3000));
+    CHECK_EQ_STR(r.str[0], "OK");
+    run_script_batch(&script, 0, "three", NULL); /* the cache was emptied: NOSCRIPT again, EVAL again */
+    CHECK_EQ_UINT(script_fallbacks() - before, 2);
+    send_batch(&r, &flush, NULL);
+    CHECK(pump_until(&r.done, 3000));
+    run_script_batch(&script, 1, "four", NULL); /* EVALSHA_RO falls back to EVAL_RO */
+    CHECK_EQ_UINT(script_fallbacks() - before, 3);
+    send_batch(&r, &flush, NULL);
+    CHECK(pump_until(&r.done, 3000));
+    run_script_batch(&script, 0, "five", &atomic); /* a transaction: EVAL at once, no NOSCRIPT to replay */
+    CHECK_EQ_UINT(script_fallbacks() - before, 3);
+    run_script_batch(&script, 0, "six", &(kve_kv_batch_opts_t){.window = 1}); /* one at a time */
+    CHECK_EQ_UINT(script_fallbacks() - before, 3);
+}
+
+/* issue 9.5: a batch sent after a write is applied after it, on every driver (the KV REST driver sends the batches of
+ * different loop turns on different connections: a read there must not overtake a write sent before it, or the cache
+ * would miss what it just stored, or serve what it just invalidated); reads sent meanwhile still run side by side */
+TEST(a_batch_after_a_write_sees_it)
+{
+    int wrong = 0;
+
+    for (int i = 0; i != 40; ++i) {
+        cmds_t set = {0}, get = {0};
+        rec_t rs, rg;
+        add(&set, "SET kvb:order %d", i);
+        add(&get, "GET kvb:order");
+        send_batch(&rs, &set, NULL);
+        h2o_evloop_run(loop, 0); /* the next loop turn: the write is on its way */
+        send_batch(&rg, &get, NULL);
+        CHECK(pump_until(&rg.done, 3000));
+        CHECK(pump_until(&rs.done, 3000));
+        if (backend->fake) /* the fake store runs commands when they are sent */
+            continue;
+        char want[16];
+        snprintf(want, sizeof(want), "%d", i);
+        wrong += strcmp(rg.str[0], want) != 0;
+    }
+    CHECK_EQ_INT(wrong, 0);
+}
+
 TEST(destroy_with_batches_pending)
 {
     kve_kv_t *own = backend->create(loop), *saved = kv;
@@ -632,8 +726,7 @@ static void whole_dispose(whole_t *w)
         kve_kv__reply_free(w->copy[i]);
 }
 
-/* NUL bytes and bytes that are not UTF-8 round-trip exactly (the path form and base64), and a transaction that
- * would have to carry such bytes in JSON is refused */
+/* NUL bytes and bytes that are not UTF-8 round-trip exactly (the path form and base64) */
 TEST(rest_binary_round_trip)
 {
     static const char bin[] = "a\0b\xff\xfe\xc0\x80z", nul[] = "x\0y";
@@ -643,7 +736,6 @@ TEST(rest_binary_round_trip)
            gkeyl[] = {3, 5};
     kve_kv_command_t cmds[] = {KVE_KV_COMMAND(3, set1, set1l), KVE_KV_COMMAND(3, set2, set2l), KVE_KV_COMMAND(2, get1, getl),
                                KVE_KV_COMMAND(2, get2, getl),  KVE_KV_COMMAND(3, bkey, bkeyl), KVE_KV_COMMAND(2, gkey, gkeyl)};
-    kve_kv_batch_opts_t atomic = {.flags = KVE_KV_BATCH_ATOMIC};
     whole_t w;
 
     CHECK_EQ_INT(run_whole(&w, cmds, 6, NULL), 0);
@@ -657,7 +749,68 @@ TEST(rest_binary_round_trip)
     CHECK(memcmp(w.str[3], nul, sizeof(nul) - 1) == 0);
     CHECK_EQ_STR(w.str[5], "v"); /* a key that is not UTF-8 */
     whole_dispose(&w);
-    CHECK_EQ_INT(run_whole(&w, cmds, 2, &atomic), KVE_EINVAL);
+}
+
+/* issue 9.5: a transaction with bytes JSON cannot carry (the cache stores binary bodies in one atomic batch) goes as
+ * one script: applied whole, results in place (a status stays a status, an error an error, nil nil), bytes exact; a
+ * command MULTI would refuse at queue time refuses the whole batch, nothing applied */
+TEST(rest_binary_transaction)
+{
+    static const char bin[] = "t\0x\xff\xfe\xc0\x80z";
+    const char *set[] = {"SET", "kvb:tx\xff", bin}, *get[] = {"GET", "kvb:tx\xff"}, *incr[] = {"INCR", "kvb:tx\xff"},
+               *nil[] = {"GET", "kvb:txnone"}, *px[] = {"PEXPIRE", "kvb:tx\xff", "60000"}, *bad[] = {"NOSUCHCMD", "kvb:tx\xff"},
+               *arity[] = {"GET", "kvb:tx\xff", "extra"}, *set2[] = {"SET", "kvb:tx2", "\xff"};
+    size_t setl[] = {3, 7, sizeof(bin) - 1}, getl[] = {3, 7}, incrl[] = {4, 7}, nill[] = {3, 10}, pxl[] = {7, 7, 5},
+           badl[] = {9, 7}, arityl[] = {3, 7, 5}, set2l[] = {3, 7, 1};
+    kve_kv_command_t cmds[] = {KVE_KV_COMMAND(3, set, setl), KVE_KV_COMMAND(2, get, getl), KVE_KV_COMMAND(2, incr, incrl),
+                               KVE_KV_COMMAND(2, nil, nill), KVE_KV_COMMAND(3, px, pxl)};
+    kve_kv_command_t refused[] = {KVE_KV_COMMAND(3, set2, set2l), KVE_KV_COMMAND(2, bad, badl)};
+    kve_kv_command_t wrong[] = {KVE_KV_COMMAND(3, set2, set2l), KVE_KV_COMMAND(3, arity, arityl)};
+    const char *get2[] = {"GET", "kvb:tx2"};
+    size_t get2l[] = {3, 7};
+    kve_kv_command_t check = KVE_KV_COMMAND(2, get2, get2l);
+    kve_kv_batch_opts_t atomic = {.flags = KVE_KV_BATCH_ATOMIC};
+    whole_t w;
+
+    CHECK_EQ_INT(run_whole(&w, cmds, 5, &atomic), 0);
+    CHECK_EQ_INT(w.result.err, 0);
+    CHECK_EQ_INT(w.type[0], KVE_REPLY_STATUS);
+    CHECK_EQ_STR(w.str[0], "OK");
+    CHECK_EQ_INT(w.type[1], KVE_REPLY_STRING);
+    CHECK_EQ_UINT(w.len[1], sizeof(bin) - 1);
+    CHECK(memcmp(w.str[1], bin, sizeof(bin) - 1) == 0);
+    CHECK_EQ_INT(w.type[2], KVE_REPLY_ERROR); /* a run-time error in place, as in EXEC */
+    CHECK(strncmp(w.str[2], "ERR value is not an integer", 27) == 0);
+    CHECK_EQ_INT(w.type[3], KVE_REPLY_NIL);
+    CHECK_EQ_INT(w.type[4], KVE_REPLY_INTEGER);
+    CHECK_EQ_INT(w.integer[4], 1);
+    whole_dispose(&w);
+    /* a large argument is put aside first (PSETEX in the path form) and read by the script, which deletes it */
+    {
+        static char big[64 * 1024];
+        const char *setbig[] = {"SET", "kvb:{t}big", big}, *getbig[] = {"GET", "kvb:{t}big"},
+                   *keys[] = {"EVAL", "return #redis.call('KEYS', 'kvedge:tx:*')", "0"};
+        size_t setbigl[] = {3, 10, sizeof(big)}, getbigl[] = {3, 10}, keysl[] = {4, 41, 1};
+        kve_kv_command_t both[] = {KVE_KV_COMMAND(3, setbig, setbigl), KVE_KV_COMMAND(2, getbig, getbigl)};
+        kve_kv_command_t k = KVE_KV_COMMAND(3, keys, keysl);
+        for (size_t i = 0; i != sizeof(big); ++i)
+            big[i] = (char)(0x80 + i % 0x7f);
+        CHECK_EQ_INT(run_whole(&w, both, 2, &atomic), 0);
+        CHECK_EQ_INT(w.result.err, 0);
+        CHECK_EQ_STR(w.str[0], "OK");
+        CHECK_EQ_UINT(w.len[1], sizeof(big));
+        CHECK(w.copy[1] != NULL && memcmp(w.copy[1]->str, big, sizeof(big)) == 0);
+        whole_dispose(&w);
+        CHECK_EQ_INT(run_whole(&w, &k, 1, NULL), 0);
+        CHECK_EQ_INT(w.type[0], KVE_REPLY_INTEGER);
+        CHECK_EQ_INT(w.integer[0], 0); /* nothing left aside */
+        whole_dispose(&w);
+    }
+    CHECK_EQ_INT(run_whole(&w, refused, 2, &atomic), KVE_EINVAL); /* an unknown command */
+    CHECK_EQ_INT(run_whole(&w, wrong, 2, &atomic), KVE_EINVAL);   /* a wrong arity */
+    CHECK_EQ_INT(run_whole(&w, &check, 1, NULL), 0);
+    CHECK_EQ_INT(w.type[0], KVE_REPLY_NIL); /* nothing was applied */
+    whole_dispose(&w);
 }
 
 /* integers, nil, nested arrays, error entries */
@@ -787,11 +940,14 @@ static void run_all(const backend_t *be)
     RUN(atomic_applied_whole_or_not_at_all);
     RUN(sync_position_after_the_batch);
     RUN(take_str_without_copy);
+    RUN(script_evalsha_with_eval_fallback);
+    RUN(a_batch_after_a_write_sees_it);
     RUN(destroy_with_batches_pending);
     if (be->fake) {
         RUN(fake_failures);
     } else if (be->rest) {
         RUN(rest_binary_round_trip);
+        RUN(rest_binary_transaction);
         RUN(rest_reply_shapes);
         RUN(rest_reply_over_the_limit);
         RUN(rest_wrong_token);
@@ -862,12 +1018,14 @@ void kve_suite_kv_batch_rest(void)
     kve_test_redis_t *server = kve_test_redis_start(err, sizeof(err));
     kve_httpclient_conf_t hc;
 
+    kve_cmd_init(); /* as kve_stores_create does: the driver asks the table which commands may be retried */
     if (server == NULL) {
         fprintf(stderr, "kv_batch_rest: %s\n", err);
         CHECK_NOT_NULL(server);
         return;
     }
-    kvedge = kve_test_kvedge_start(kve_test_redis_socket(server), "  script_timeout: 10s\n", err, sizeof(err));
+    kvedge = kve_test_kvedge_start(kve_test_redis_socket(server), "  script_timeout: 10s\n  allow_commands: [\"script|flush\"]\n",
+                                   err, sizeof(err));
     if (kvedge == NULL) {
         fprintf(stderr, "kv_batch_rest: %s\n", err);
         CHECK_NOT_NULL(kvedge); /* a missing kvedge is a failure, not a skip */
