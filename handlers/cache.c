@@ -237,10 +237,14 @@ static void add_stored_headers(kve_cache_req_t *st, h2o_req_t *req, const kve_ca
 
 void kve_cache__add_age(h2o_req_t *req, int64_t age)
 {
-    char buf[24];
-    int n = snprintf(buf, sizeof(buf), "%lld", (long long)age);
-    h2o_iovec_t v = h2o_strdup(&req->pool, buf, (size_t)n);
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_AGE, NULL, v.base, v.len);
+    /* on every hit: digits written by hand, not snprintf */
+    char buf[24], *p = buf + sizeof(buf);
+    uint64_t v = age > 0 ? (uint64_t)age : 0;
+    do
+        *--p = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    h2o_iovec_t s = h2o_strdup(&req->pool, p, (size_t)(buf + sizeof(buf) - p));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_AGE, NULL, s.base, s.len);
 }
 
 static void serve_hit(kve_cache_req_t *st, int64_t age, int64_t now)
@@ -451,10 +455,11 @@ static void decide(kve_cache_req_t *st)
     }
 }
 
+/* the one MGET's reply: an array of the keys' values (a string, or nil when absent) */
 static void on_lookup_reply(void *data, size_t i, int err, const kve_kv_reply_t *reply)
 {
     kve_cache_req_t *st = data;
-    size_t slot = st->stage == 0 ? i : i + 1;
+    size_t first = st->stage == 0 ? 0 : 1;
 
     KVE_CHECK_OBJ(st, KVE_CACHE_REQ_MAGIC);
     if (err != 0) {
@@ -462,8 +467,11 @@ static void on_lookup_reply(void *data, size_t i, int err, const kve_kv_reply_t 
             st->lookup_err = err;
         return;
     }
-    if (reply->type == KVE_REPLY_STRING && slot < KVE_ARRAY_SIZE(st->raw))
-        st->raw[slot] = kve_kv_reply_take_str(reply, &st->raw_len[slot]);
+    if (reply->type != KVE_REPLY_ARRAY) /* an error reply, or one over max_reply_size: nothing usable (a miss) */
+        return;
+    for (size_t j = 0; j != reply->elements && first + j < KVE_ARRAY_SIZE(st->raw); ++j)
+        if (reply->element[j]->type == KVE_REPLY_STRING)
+            st->raw[first + j] = kve_kv_reply_take_str(reply->element[j], &st->raw_len[first + j]);
 }
 
 static void on_lookup_done(void *data, const kve_kv_batch_result_t *result)
@@ -484,23 +492,22 @@ static void on_lookup_done(void *data, const kve_kv_batch_result_t *result)
     decide(st);
 }
 
+/* reads `keys` (at most 3, all in the object's hash-tag slot) with one MGET: one command for the store to run */
 static int start_batch(kve_cache_req_t *st, const char *const *keys, size_t n)
 {
-    static const char get[] = "GET";
-    const char *argv[3][2];
-    size_t argvlen[3][2];
-    kve_kv_command_t cmds[3];
+    const char *argv[4] = {"MGET"};
+    size_t argvlen[4] = {4};
+    kve_kv_command_t cmd;
     kve_kv_batch_opts_t opts = {st->self->conf->store_timeout_ms, NULL, st->self->conf->max_object_size + KVE_CACHE_REPLY_SLACK};
     kve_kv_t *kv = kve_cache__link(st->self, st->req);
     int err;
 
-    for (size_t i = 0; i != n; ++i) {
-        argv[i][0] = get, argvlen[i][0] = sizeof(get) - 1;
-        argv[i][1] = keys[i], argvlen[i][1] = strlen(keys[i]);
-        cmds[i] = KVE_KV_COMMAND(2, argv[i], argvlen[i]);
-        cmds[i].flags = KVE_KV_CMD_READ_ONLY;
-    }
-    if (kv == NULL || (st->batch = kve_kv_batch(kv, cmds, n, &opts, on_lookup_reply, on_lookup_done, st, &err)) == NULL)
+    KVE_ASSERT(n < KVE_ARRAY_SIZE(argv));
+    for (size_t i = 0; i != n; ++i)
+        argv[i + 1] = keys[i], argvlen[i + 1] = strlen(keys[i]);
+    cmd = KVE_KV_COMMAND(n + 1, argv, argvlen);
+    cmd.flags = KVE_KV_CMD_READ_ONLY;
+    if (kv == NULL || (st->batch = kve_kv_batch(kv, &cmd, 1, &opts, on_lookup_reply, on_lookup_done, st, &err)) == NULL)
         return -1;
     return 0;
 }

@@ -64,6 +64,15 @@ static const char release_script[] = "if redis.call('get',KEYS[1])==ARGV[1] then
                                      "return redis.call('del',KEYS[1]) end "
                                      "return redis.call('set',KEYS[1],'pass','PX',ARGV[2]) end return 0";
 
+/* sent as EVALSHA with the EVAL fallback (proxy/kv.h); its SHA1 is computed once */
+static kve_kv_script_t release;
+static pthread_once_t release_once = PTHREAD_ONCE_INIT;
+
+static void init_release(void)
+{
+    kve_kv_script_init(&release, release_script, sizeof(release_script) - 1);
+}
+
 static uint64_t now_ms(void)
 {
     struct timespec ts;
@@ -157,19 +166,22 @@ static void release_lock(kve_coal_entry_t *e, kve_coal_outcome_t outcome)
     char pass_ms[24];
     const char *argv[6];
     size_t argvlen[6];
+    kve_kv_command_t cmd;
     int err, n = snprintf(pass_ms, sizeof(pass_ms), "%d", outcome == KVE_COAL_PASS ? KVE_COAL_PASS_MS : 0);
 
     kve_kv_t *kv = e->ctx != NULL ? kve_thread_link(kve_server_thread(e->ctx), e->store_id, 0) : NULL;
 
     if (!e->locked || kv == NULL)
         return;
-    argv[0] = "EVAL", argvlen[0] = 4;
-    argv[1] = release_script, argvlen[1] = sizeof(release_script) - 1;
+    pthread_once(&release_once, init_release);
+    kve_kv_script_argv(&release, 0, argv, argvlen);
     argv[2] = "1", argvlen[2] = 1;
     argv[3] = e->lock_key, argvlen[3] = strlen(e->lock_key);
     argv[4] = e->owner, argvlen[4] = KVE_CACHE_ID_LEN;
     argv[5] = pass_ms, argvlen[5] = (size_t)n;
-    if (kve_kv_call(kv, 6, argv, argvlen, NULL, on_release_reply, NULL, &err) == NULL)
+    cmd = KVE_KV_COMMAND(6, argv, argvlen);
+    cmd.script = &release;
+    if (kve_kv_batch(kv, &cmd, 1, NULL, on_release_reply, NULL, NULL, &err) == NULL)
         kve_log(KVE_LOG_DEBUG, "cache", "coalescing lock not released: %s", kve_strerror(err));
 }
 

@@ -19,6 +19,7 @@
 #include "proxy/server.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,14 @@ struct st_kve_cache_fill_t {
 typedef struct st_kve_cache_fill_t refresh_t;
 
 static const char unlock_script[] = "if redis.call('get',KEYS[1])==ARGV[1] then return redis.call('del',KEYS[1]) end return 0";
+/* sent as EVALSHA with the EVAL fallback (proxy/kv.h); its SHA1 is computed once */
+static kve_kv_script_t unlock;
+static pthread_once_t unlock_once = PTHREAD_ONCE_INIT;
+
+static void init_unlock(void)
+{
+    kve_kv_script_init(&unlock, unlock_script, sizeof(unlock_script) - 1);
+}
 
 static void on_ignored_reply(void *data, size_t i, int err, const kve_kv_reply_t *reply)
 {
@@ -91,10 +100,13 @@ static void finish(refresh_t *r)
             argvlen[0] = 7, argvlen[1] = strlen(r->lock_key), argvlen[2] = 4;
             (void)kve_kv_call(kv, 3, argv, argvlen, NULL, on_ignored_reply, NULL, &err);
         } else {
-            argv[0] = "EVAL", argv[1] = unlock_script, argv[2] = "1", argv[3] = r->lock_key, argv[4] = r->owner;
-            argvlen[0] = 4, argvlen[1] = sizeof(unlock_script) - 1, argvlen[2] = 1, argvlen[3] = strlen(r->lock_key);
-            argvlen[4] = KVE_CACHE_ID_LEN;
-            (void)kve_kv_call(kv, 5, argv, argvlen, NULL, on_ignored_reply, NULL, &err);
+            kve_kv_command_t cmd = KVE_KV_COMMAND(5, argv, argvlen);
+            pthread_once(&unlock_once, init_unlock);
+            kve_kv_script_argv(&unlock, 0, argv, argvlen);
+            argv[2] = "1", argv[3] = r->lock_key, argv[4] = r->owner;
+            argvlen[2] = 1, argvlen[3] = strlen(r->lock_key), argvlen[4] = KVE_CACHE_ID_LEN;
+            cmd.script = &unlock;
+            (void)kve_kv_batch(kv, &cmd, 1, NULL, on_ignored_reply, NULL, NULL, &err);
         }
     }
     kve_buf_dispose(&r->body);

@@ -104,7 +104,11 @@ async function objectReads(fn) {
         monitor.disconnect();
     }
     if (process.env.DBG_MON) console.log(JSON.stringify(seenCmds));
-    return seenCmds.filter((a) => String(a[0]).toUpperCase() === 'GET' && /^kvc1:.*:[hbv]$/.test(String(a[1])));
+    // the object keys read (a lookup is one MGET of the index, head and body keys)
+    return seenCmds
+        .filter((a) => ['GET', 'MGET'].includes(String(a[0]).toUpperCase()))
+        .flatMap((a) => a.slice(1).map(String))
+        .filter((key) => /^kvc1:.*:[hbv]$/.test(key));
 }
 
 
