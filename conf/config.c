@@ -38,6 +38,8 @@ static const kve_directive_t top_directives[] = {
      .doc = "defaults of every route: a route that does not give one of these keys takes it from here"},
     {"cache", KVE_T_MAP, KVE_FIELD(kve_config_t, cache), KVE_F_DEFAULTS, .children = kve_config__cache_defaults_directives,
      .doc = "defaults of every route's cache: (a route is cached only when it has a cache: section)"},
+    {"session", KVE_T_MAP, KVE_FIELD(kve_config_t, session), KVE_F_DEFAULTS, .children = kve_config__session_defaults_directives,
+     .doc = "defaults of every route's session: (a route has sessions only when it has a session: section)"},
     {"routes", KVE_T_LIST, KVE_FIELD(kve_config_t, routes), 0, 0, 256, .children = kve_config__route_directives,
      .elem_size = sizeof(kve_route_conf_t), .check = kve_config__check_route, .doc = "reverse-proxy routes", .inherits = "proxy"},
     {"kv", KVE_T_MAP, KVE_FIELD(kve_config_t, kv), .children = kve_config__kv_directives, .check = kve_config__check_kv,

@@ -66,6 +66,8 @@ typedef struct st_kve_config_t {
     kve_proxy_conf_t proxy;
     /** `cache:` as given: the defaults of every route's cache: (the routes already hold its values) */
     kve_cache_conf_t cache;
+    /** `session:` as given: the defaults of every route's session: (the routes already hold its values) */
+    kve_session_conf_t session;
     struct {
         kve_route_conf_t *entries;
         size_t size;

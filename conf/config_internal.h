@@ -46,6 +46,14 @@ int kve_config__check_cache(kve_conf_t *conf, const kve_node_t *node, void *obj)
 extern const kve_directive_t kve_config__cache_defaults_directives[];
 /** cache_conf.c: resolves the store of every cached route (after the stores are built); 0, or -1 after reporting */
 int kve_config__resolve_cache_stores(kve_conf_t *conf, kve_config_t *cfg);
+/** session_conf.c: a route's `session:` (its check records that the route gave it) and the top-level `session:`, the
+ * defaults every route's session: inherits (the same keys) */
+extern const kve_directive_t kve_config__session_directives[];
+int kve_config__check_session(kve_conf_t *conf, const kve_node_t *node, void *obj);
+extern const kve_directive_t kve_config__session_defaults_directives[];
+/** session_conf.c: resolves the store of every route with sessions (after the stores are built); refuses session: with
+ * cache: on one route; 0, or -1 after reporting */
+int kve_config__resolve_session_stores(kve_conf_t *conf, kve_config_t *cfg);
 /** kv_conf.c: `kv:` */
 extern const kve_directive_t kve_config__kv_directives[];
 int kve_config__check_kv(kve_conf_t *conf, const kve_node_t *node, void *obj);

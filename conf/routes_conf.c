@@ -49,6 +49,10 @@ const kve_directive_t kve_config__route_directives[] = {
     {"cache", KVE_T_MAP, KVE_FIELD(kve_route_conf_t, cache), .children = kve_config__cache_directives, .shorthand = "enabled",
      .check = kve_config__check_cache, .inherits = "cache",
      .doc = "cache this route's GET/HEAD responses (HTTP cache, RFC 9111); keys not given come from the top-level cache:"},
+    {"session", KVE_T_MAP, KVE_FIELD(kve_route_conf_t, session), .children = kve_config__session_directives, .shorthand = "mode",
+     .check = kve_config__check_session, .inherits = "session",
+     .doc = "user sessions in a store for this route's upstream (docs/sessions.md); keys not given come from the top-level "
+            "session:"},
     {NULL}};
 
 const kve_directive_t kve_config__proxy_directives[] = {UPSTREAM_SETTINGS(kve_proxy_conf_t), {NULL}};

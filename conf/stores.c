@@ -167,6 +167,8 @@ static int resolve_references(kve_conf_t *conf, kve_config_t *cfg)
     int ret = cfg->kv_enabled ? resolve_kv_store(conf, cfg) : 0;
     if (kve_config__resolve_cache_stores(conf, cfg) != 0)
         ret = -1;
+    if (kve_config__resolve_session_stores(conf, cfg) != 0)
+        ret = -1;
     return ret;
 }
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Token checks and JWT minting/verification for the KV REST API (see kv_auth.h). */
 #include "handlers/kv_auth.h"
+#include "handlers/jwt_guard.h"
 #include "proxy/common.h"
 
 #include <errno.h>
@@ -135,78 +136,36 @@ Error:
     return NULL;
 }
 
-/* shape checks libjwt 1.10.2 does not make: bounded length (it alloca()s the input), base64url alphabet
- * (its decoder skips junk, making tokens malleable), three segments with a non-empty signature */
-static int well_formed(const char *t, size_t len)
-{
-    size_t i, dots = 0, last_dot = 0;
-    if (len < 5 || len > KVE_TOKEN_MAX)
-        return 0;
-    for (i = 0; i != len; ++i) {
-        char c = t[i];
-        if (c == '.') {
-            ++dots;
-            last_dot = i;
-        } else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_')) {
-            return 0;
-        }
-    }
-    return dots == 2 && last_dot + 1 < len && t[0] != '.';
-}
-
-/* a + b, saturated at the int64 bounds: claims are attacker-chosen integers up to 2^63-1 */
-static int64_t sat_add(int64_t a, int64_t b)
-{
-    int64_t r;
-    if (__builtin_add_overflow(a, b, &r))
-        return b > 0 ? INT64_MAX : INT64_MIN;
-    return r;
-}
-
-/* `name` as an integer claim: 1 (in *out), 0 if absent, -1 if present and not an integer */
-static int int_claim(json_t *claims, const char *name, int64_t *out)
-{
-    json_t *v = json_object_get(claims, name);
-    if (v == NULL)
-        return 0;
-    if (!json_is_integer(v))
-        return -1;
-    *out = json_integer_value(v);
-    return 1;
-}
-
 /* exp (required), nbf and iat (optional) against `now` and the lifetime cap; returns NULL or why not */
 static const char *check_times(json_t *claims, int64_t now, uint64_t max_ttl)
 {
     int64_t exp = 0, nbf = 0, iat = 0, span = (int64_t)KVE_MIN(max_ttl, (uint64_t)KVE_JWT_TTL_LIMIT) + KVE_JWT_SKEW_SEC;
-    int has_nbf = int_claim(claims, "nbf", &nbf), has_iat = int_claim(claims, "iat", &iat);
+    int has_nbf = kve_jwt_int_claim(claims, "nbf", &nbf), has_iat = kve_jwt_int_claim(claims, "iat", &iat);
 
-    if (int_claim(claims, "exp", &exp) != 1)
+    if (kve_jwt_int_claim(claims, "exp", &exp) != 1)
         return "exp is missing or not an integer";
     if (has_nbf < 0 || has_iat < 0)
         return "nbf or iat is not an integer";
-    if (exp <= sat_add(now, -KVE_JWT_SKEW_SEC))
+    if (exp <= kve_jwt_sat_add(now, -KVE_JWT_SKEW_SEC))
         return "expired";
-    if (exp > sat_add(now, span))
+    if (exp > kve_jwt_sat_add(now, span))
         return "exp is further ahead than kv.jwt_max_ttl";
-    if (has_nbf && nbf > sat_add(now, KVE_JWT_SKEW_SEC))
+    if (has_nbf && nbf > kve_jwt_sat_add(now, KVE_JWT_SKEW_SEC))
         return "not valid yet (nbf)";
-    if (has_iat && iat > sat_add(now, KVE_JWT_SKEW_SEC))
+    if (has_iat && iat > kve_jwt_sat_add(now, KVE_JWT_SKEW_SEC))
         return "issued in the future (iat)";
-    if (has_iat && exp > sat_add(iat, span))
+    if (has_iat && exp > kve_jwt_sat_add(iat, span))
         return "lifetime (exp - iat) longer than kv.jwt_max_ttl";
     return NULL;
 }
 
 static int check_claims(jwt_t *jwt, time_t now, uint64_t max_ttl, char *err, size_t errlen)
 {
-    char *text = jwt_get_grants_json(jwt, NULL);
-    json_t *claims = text != NULL ? json_loads(text, 0, NULL) : NULL, *aud, *access;
+    json_t *claims = kve_jwt_claims(jwt), *aud, *access;
     const char *why;
     int ret = KVE_ACCESS_NONE;
 
-    free(text);
-    if (claims == NULL || !json_is_object(claims)) {
+    if (claims == NULL) {
         snprintf(err, errlen, "claims are not a JSON object");
         goto Exit;
     }
@@ -229,30 +188,19 @@ Exit:
 
 int kve_rest_jwt_verify(const char *key, const char *token, size_t len, time_t now, uint64_t max_ttl, char *err, size_t errlen)
 {
-    char copy[KVE_TOKEN_MAX + 1];
-    jwt_t *jwt = NULL;
-    const char *alg;
-    int access = KVE_ACCESS_NONE;
+    jwt_t *jwt;
+    const char *why;
+    int access;
 
     if (key == NULL || strlen(key) < KVE_JWT_MIN_KEY) { /* a NULL or empty key turns verification off in libjwt */
         snprintf(err, errlen, "no JWT key");
         return KVE_ACCESS_NONE;
     }
-    if (!well_formed(token, len)) {
-        snprintf(err, errlen, "not a well-formed JWT");
+    if ((jwt = kve_jwt_decode_hs256(token, len, key, strlen(key), &why)) == NULL) {
+        snprintf(err, errlen, "%s", why);
         return KVE_ACCESS_NONE;
     }
-    memcpy(copy, token, len);
-    copy[len] = '\0';
-    if (jwt_decode(&jwt, copy, (const unsigned char *)key, (int)strlen(key)) != 0) {
-        snprintf(err, errlen, "bad signature or encoding");
-        return KVE_ACCESS_NONE;
-    }
-    alg = jwt_get_header(jwt, "alg");
-    if (jwt_get_alg(jwt) != JWT_ALG_HS256 || alg == NULL || strcmp(alg, "HS256") != 0)
-        snprintf(err, errlen, "algorithm is not HS256");
-    else
-        access = check_claims(jwt, now, max_ttl, err, errlen);
+    access = check_claims(jwt, now, max_ttl, err, errlen);
     jwt_free(jwt);
     return access;
 }

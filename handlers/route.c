@@ -21,6 +21,8 @@ int kve_route_register(h2o_pathconf_t *pathconf, const kve_route_conf_t *conf, c
     if (url.scheme == &H2O_URL_SCHEME_HTTPS &&
         (vars.ssl_ctx = kve_tls_client_ctx_create(url.host.base, url.host.len, conf->ca_file, err, errlen)) == NULL)
         return -1;
+    if (conf->session.present && conf->session.mode != KVE_SESSION_OFF)
+        kve_session_register(pathconf, &conf->session); /* a handler before the proxy, and the filter */
     if (conf->cache.present && conf->cache.enabled) {
         kve_cache_upstream_t up = {conf->upstream, conf->ca_file, conf->timeout_ms, conf->preserve_host};
         kve_cache_register(pathconf, &conf->cache, &up); /* a handler before the proxy, and the filter */

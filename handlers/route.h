@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include "h2o.h"
 #include "handlers/cache.h"
+#include "handlers/session.h"
 
 typedef struct st_kve_route_conf_t {
     char *path;
@@ -22,6 +23,8 @@ typedef struct st_kve_route_conf_t {
     char *ca_file;
     /** the HTTP cache (cache.present && cache.enabled: the route is cached) */
     kve_cache_conf_t cache;
+    /** sessions (session.present && mode != off: the route has sessions; docs/sessions.md) */
+    kve_session_conf_t session;
 } kve_route_conf_t;
 
 /**

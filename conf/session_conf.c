@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Directive tables of the sessions (issue 10; docs/sessions.md §14): `session:` in a route, and the top-level
+ * `session:`, a block of defaults every route's `session:` inherits key by key. A route has sessions only when it
+ * gives `session:` (a mapping, or the shorthand `session: required`) with a mode other than off. Each such route's
+ * `store` is resolved to a store id once the stores are built (kve_config__resolve_session_stores).
+ */
+#include "conf/config.h"
+#include "conf/config_internal.h"
+#include "handlers/session_jwt.h"
+
+#include <string.h>
+
+#define DAY (24LL * HOUR)
+
+static const char *const modes[] = {"off", "optional", "required", NULL};
+static const char *const same_sites[] = {"Lax", "Strict", "None", NULL};
+
+/* clang-format off */
+#define SESSION_SETTINGS(type)                                                                                       \
+    {"mode", KVE_T_ENUM, KVE_FIELD(type, mode), .dflt = "optional", .choices = modes,                                \
+     .doc = "required (no session: 401, store down: 503, upstream not called), optional (forwarded anonymous) or off"}, \
+    {"write", KVE_T_BOOL, KVE_FIELD(type, write), .dflt = "false",                                                   \
+     .doc = "the upstream may change sessions with X-Session-Login / -Set / -Logout response headers"},              \
+    {"cookie_name", KVE_T_STRING, KVE_FIELD(type, cookie_name), 0, 1, 64, "__Host-sid",                              \
+     .doc = "the session cookie (a __Host- name needs secure: true)"},                                               \
+    {"same_site", KVE_T_ENUM, KVE_FIELD(type, same_site), .dflt = "Lax", .choices = same_sites,                      \
+     .doc = "the cookie's SameSite attribute"},                                                                      \
+    {"secure", KVE_T_BOOL, KVE_FIELD(type, secure), .dflt = "true",                                                  \
+     .doc = "the cookie's Secure attribute (false only for plain-http development, with a name without __Host-)"},   \
+    {"idle", KVE_T_DURATION, KVE_FIELD(type, idle_ms), 0, SEC, 30 * DAY, "30m",                                      \
+     .doc = "a session unused this long ends (enforced by the store's TTL)"},                                        \
+    {"absolute", KVE_T_DURATION, KVE_FIELD(type, absolute_ms), 0, SEC, 365 * DAY, "8h",                              \
+     .doc = "a session ends this long after it was created, used or not"},                                           \
+    {"touch_threshold", KVE_T_DURATION, KVE_FIELD(type, touch_threshold_ms), 0, 0, HOUR, "60s",                      \
+     .doc = "a session's idle TTL is refreshed at most this often (fewer store writes)"},                            \
+    {"jwt_key", KVE_T_STRING, KVE_FIELD(type, jwt_key), KVE_F_SECRET, 0, 4096,                                       \
+     .doc = "the HS256 key of X-Session-JWT, at least 32 bytes (or jwt_key_file)"},                                  \
+    {"jwt_ttl", KVE_T_DURATION, KVE_FIELD(type, jwt_ttl_ms), 0, SEC, HOUR, "60s",                                    \
+     .doc = "the lifetime of each X-Session-JWT (whole seconds)"},                                                   \
+    {"audience", KVE_T_STRING, KVE_FIELD(type, audience), 0, 0, 256,                                                 \
+     .doc = "the JWTs' aud (default: the route's path)"},                                                            \
+    {"max_data", KVE_T_SIZE, KVE_FIELD(type, max_data), 0, 0, 5 * KIB, "4KiB",                                       \
+     .doc = "the most bytes of data (keys and JSON values) one session holds (the JWT must stay under 8 KiB)"},      \
+    {"store", KVE_T_STRING, KVE_FIELD(type, store), 0, 1, KVE_CONF_MAX_NAME, "default",                              \
+     .doc = "the named store that holds the sessions"},                                                              \
+    {"store_timeout", KVE_T_DURATION, KVE_FIELD(type, store_timeout_ms), 0, 1, 60 * SEC, "150ms",                    \
+     .doc = "a session read or write the store has not answered by then fails (required routes: 503)"},             \
+    {"forward_cookie", KVE_T_BOOL, KVE_FIELD(type, forward_cookie), .dflt = "false",                                 \
+     .doc = "send the session cookie on to the upstream (default: removed from Cookie)"}
+/* clang-format on */
+
+static int secure_prefix(const char *name)
+{
+    return strncmp(name, "__Host-", 7) == 0 || strncmp(name, "__Secure-", 9) == 0;
+}
+
+int kve_config__check_session(kve_conf_t *conf, const kve_node_t *node, void *obj)
+{
+    kve_session_conf_t *s = obj;
+    s->present = node != NULL;
+    if (node == NULL || s->mode == KVE_SESSION_OFF)
+        return 0;
+    if (s->jwt_key == NULL || strlen(s->jwt_key) < KVE_SESSION_JWT_MIN_KEY) {
+        kve_conf_error(conf, kve_conf_origin_node(conf, &s->jwt_key, node),
+                       "jwt_key must be at least %d bytes (e.g. the output of openssl rand -hex 32)", KVE_SESSION_JWT_MIN_KEY);
+        return -1;
+    }
+    if (strpbrk(s->cookie_name, "=; \t,\"()<>@:\\/[]?{}") != NULL) {
+        kve_conf_error(conf, kve_conf_origin_node(conf, &s->cookie_name, node), "cookie_name: \"%s\" is not a cookie name",
+                       s->cookie_name);
+        return -1;
+    }
+    if (!s->secure && (secure_prefix(s->cookie_name) || s->same_site == 2)) {
+        kve_conf_error(conf, kve_conf_origin_node(conf, &s->secure, node),
+                       "secure: false is not allowed with a __Host-/__Secure- cookie name or same_site: None");
+        return -1;
+    }
+    if (s->jwt_ttl_ms % 1000 != 0) {
+        kve_conf_error(conf, kve_conf_origin_node(conf, &s->jwt_ttl_ms, node), "jwt_ttl: whole seconds only");
+        return -1;
+    }
+    return 0;
+}
+
+const kve_directive_t kve_config__session_directives[] = {SESSION_SETTINGS(kve_session_conf_t), {NULL}};
+
+const kve_directive_t kve_config__session_defaults_directives[] = {SESSION_SETTINGS(kve_session_conf_t), {NULL}};
+
+int kve_config__resolve_session_stores(kve_conf_t *conf, kve_config_t *cfg)
+{
+    const kve_node_t *routes = kve_yaml_get(kve_conf_root(conf), "routes");
+    int ret = 0;
+
+    for (size_t i = 0; i != cfg->routes.size; ++i) {
+        kve_route_conf_t *route = &cfg->routes.entries[i];
+        kve_session_conf_t *s = &route->session;
+        const kve_node_t *at = NULL;
+        char what[64];
+        if (!s->present || s->mode == KVE_SESSION_OFF)
+            continue;
+        s->route = route->path;
+        if (routes != NULL && routes->type == KVE_NODE_SEQUENCE && i < routes->u.sequence.size)
+            at = kve_config__at_key(routes->u.sequence.items[i], "session");
+        if (route->cache.present && route->cache.enabled) {
+            kve_conf_error(conf, at, "routes[%zu]: session: and cache: on one route are not supported yet (docs/sessions.md §13)",
+                           i);
+            ret = -1;
+            continue;
+        }
+        snprintf(what, sizeof(what), "routes[%zu].session.store", i);
+        if (kve_config__resolve_store(conf, cfg, kve_conf_origin_node(conf, &s->store, at), what, s->store, &s->store_id) != 0)
+            ret = -1;
+    }
+    return ret;
+}

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Session middleware on a reverse-proxy route (issue 10; design in docs/sessions.md): a handler registered before
+ * h2o's proxy and an output filter. The handler strips every request header kvedge owns (x-session-*, the session
+ * cookie's pair), loads the session its cookie names with one store round trip (a script that also enforces the
+ * absolute timeout and touches the idle TTL at most once per touch_threshold), and forwards with a short-lived
+ * HS256 JWT (X-Session-JWT) and X-Session-Status. The filter strips every x-session-* response header and, on routes
+ * with `write`, applies X-Session-Login / -Set / -Logout, holding the response until the store has answered, then
+ * sets or clears the cookie. Unknown handles are never adopted; the store down answers 503 on required routes and
+ * forwards anonymous on optional ones.
+ */
+#ifndef KVE_HANDLERS_SESSION_H
+#define KVE_HANDLERS_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "h2o.h"
+
+/** `session.mode` (the configuration's enum order). */
+enum { KVE_SESSION_OFF = 0, KVE_SESSION_OPTIONAL = 1, KVE_SESSION_REQUIRED = 2 };
+
+/** A route's `session:` (and the top-level block of defaults). Filled by conf/session_conf.c. */
+typedef struct st_kve_session_conf_t {
+    /** the route gave `session:` (set by the configuration's check) */
+    int present;
+    int mode;
+    /** the upstream may change sessions with X-Session-* response headers */
+    int write;
+    char *cookie_name;
+    int same_site; /* kve_same_site_t */
+    int secure;
+    uint64_t idle_ms;
+    uint64_t absolute_ms;
+    uint64_t touch_threshold_ms;
+    /** the HS256 key of the JWTs (>= 32 bytes; a secret) and their lifetime */
+    char *jwt_key;
+    uint64_t jwt_ttl_ms;
+    /** the JWTs' `aud` (NULL or "": the route's path) */
+    char *audience;
+    /** the most bytes of data (keys and JSON values) one session holds */
+    uint64_t max_data;
+    /** the store's name, and its id (resolved by the configuration) */
+    char *store;
+    size_t store_id;
+    uint64_t store_timeout_ms;
+    /** forward the session cookie's pair to the upstream (default: removed) */
+    int forward_cookie;
+    /** the route's path (borrowed; set with store_id) */
+    const char *route;
+} kve_session_conf_t;
+
+/**
+ * Registers the session handler as the next handler of `pathconf` (before the proxy) and its output filter.
+ * `conf` is borrowed and must outlive the server (its mode is not OFF).
+ */
+void kve_session_register(h2o_pathconf_t *pathconf, const kve_session_conf_t *conf);
+
+#endif

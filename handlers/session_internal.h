@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internals shared by the session handler (session.c: the request path) and its filter (session_filter.c: the
+ * response path). The per-request state lives in the request's pool (h2o_mem_alloc_shared with a dispose that
+ * cancels the store batch in flight) and is found through req->env, which survives the delegation to the proxy.
+ */
+#ifndef KVE_HANDLERS_SESSION_INTERNAL_H
+#define KVE_HANDLERS_SESSION_INTERNAL_H
+
+#include "handlers/session.h"
+#include "handlers/session_cookie.h"
+#include "proxy/kv.h"
+
+#define KVE_SESSION_ENV "kvedge.session"
+#define KVE_SESSION_REQ_MAGIC 0x5e55104e
+/** The longest X-Session-* command value looked at (bytes). */
+#define KVE_SESSION_COMMAND_MAX 8192
+/** The longest data key (bytes). */
+#define KVE_SESSION_DATA_KEY_MAX 128
+
+typedef struct st_kve_session_handler_t {
+    h2o_handler_t super;
+    const kve_session_conf_t *conf;
+    /** keys derived from the JWT key: the users' slot tags and the public ids (docs/sessions.md §3) */
+    uint8_t k_tag[32], k_pid[32];
+    /** the JWTs' `aud` */
+    const char *aud;
+    size_t cookie_name_len;
+} kve_session_handler_t;
+
+/** Where a request is. */
+enum {
+    KVE_SESSION_PHASE_LOAD = 0, /* the handler is reading the session */
+    KVE_SESSION_PHASE_FORWARD,  /* delegated to the proxy: the filter handles the upstream's response */
+    KVE_SESSION_PHASE_ANSWERED  /* answered by the handler (401, 503): the filter only strips and clears */
+};
+
+/** What the request carries (X-Session-Status). */
+enum { KVE_SESSION_ANONYMOUS = 0, KVE_SESSION_ACTIVE, KVE_SESSION_UNAVAILABLE };
+
+typedef struct st_kve_session_req_t {
+    uint32_t magic;
+    int phase;
+    int status;
+    /** the client presented a cookie that is malformed or names no session: the response clears it */
+    int clear_cookie;
+    h2o_req_t *req;
+    kve_session_handler_t *self;
+    kve_kv_batch_t *batch;
+    /** ACTIVE (or while loading): the presented handle and its store key */
+    char handle[KVE_SESSION_HANDLE_LEN + 1];
+    char key[KVE_SESSION_KEY_SIZE];
+    /** the response side (session_filter.c) */
+    struct st_kve_session_ostream_t *ostr;
+    int command; /* KVE_SESSION_CMD_* being applied */
+    char new_handle[KVE_SESSION_HANDLE_LEN + 1];
+    char new_key[KVE_SESSION_KEY_SIZE];
+    int write_err;
+} kve_session_req_t;
+
+/** The request's state, or NULL on a request the session handler has not seen. */
+kve_session_req_t *kve_session__state(h2o_req_t *req);
+
+/** The request's link to the session store (NULL: none on this thread). */
+kve_kv_t *kve_session__link(kve_session_req_t *st);
+
+/** Wall-clock milliseconds (the store's timestamps). */
+int64_t kve_session__now_ms(void);
+
+/** Whether header field `name` is one kvedge owns: x-session-*, with '_' read as '-', in any case. */
+int kve_session__owned_field(h2o_iovec_t name);
+
+/** Registers the response filter on `pathconf` (after the handler). */
+void kve_session__register_filter(h2o_pathconf_t *pathconf);
+
+#endif
