@@ -16,6 +16,7 @@ PIDS=()
 cleanup() {
     for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
     for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+    rm -rf "$WORK"
 }
 trap cleanup EXIT
 P_B=$((BASE_PORT + 30)) P_H=$((BASE_PORT + 31)) P_R=$((BASE_PORT + 32)) P_O=$((BASE_PORT + 33))

@@ -34,10 +34,11 @@ static const char *skip_ows(const char *p, const char *end)
     return p;
 }
 
-/* the rest of a malformed element: up to the next comma outside a quoted string */
-static const char *skip_element(const char *p, const char *end)
+const char *kve_cc_element_end(const char *p, const char *end, const char **semi)
 {
     int in_quotes = 0;
+    if (semi != NULL)
+        *semi = NULL;
     for (; p != end; ++p) {
         if (in_quotes && *p == '\\' && p + 1 != end)
             ++p;
@@ -45,6 +46,8 @@ static const char *skip_element(const char *p, const char *end)
             in_quotes = !in_quotes;
         else if (!in_quotes && *p == ',')
             break;
+        else if (!in_quotes && *p == ';' && semi != NULL && *semi == NULL)
+            *semi = p;
     }
     return p;
 }
@@ -99,7 +102,7 @@ static const char *read_element(const char *p, const char *end, struct st_elemen
 Malformed:
     e->malformed = 1;
     e->has_value = 0;
-    return skip_element(p, end);
+    return kve_cc_element_end(p, end, NULL);
 }
 
 static int name_is(const struct st_element_t *e, const char *lc, size_t len)

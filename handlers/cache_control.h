@@ -99,4 +99,10 @@ int kve_cc_field_listed(h2o_iovec_t list, const char *name, size_t len);
  */
 size_t kve_cc_serialize(const kve_cc_t *cc, char *buf, size_t cap);
 
+/**
+ * The end of the list element starting at `p` (before `end`): the next ',' outside a quoted string (backslash escapes
+ * honoured), or `end`. `*semi` (when not NULL) gets the element's first ';' outside a quoted string, or NULL.
+ */
+const char *kve_cc_element_end(const char *p, const char *end, const char **semi);
+
 #endif

@@ -5,24 +5,6 @@
 
 #include <string.h>
 
-/* the end of the element starting at `p`: the next ',' outside a quoted string; `*semi`: its first ';' outside one */
-static const char *element_end(const char *p, const char *end, const char **semi)
-{
-    int in_quotes = 0;
-    *semi = NULL;
-    for (; p != end; ++p) {
-        if (in_quotes && *p == '\\' && p + 1 != end)
-            ++p;
-        else if (*p == '"')
-            in_quotes = !in_quotes;
-        else if (!in_quotes && *p == ',')
-            break;
-        else if (!in_quotes && *p == ';' && *semi == NULL)
-            *semi = p;
-    }
-    return p;
-}
-
 static int is_ows(char c)
 {
     return c == ' ' || c == '\t';
@@ -48,7 +30,7 @@ size_t kve_cc_parse_surrogate_line(kve_cc_t *cc, const char *value, size_t len, 
             ++p;
         if (p == end)
             break;
-        e = element_end(p, end, &semi);
+        e = kve_cc_element_end(p, end, &semi);
         if (semi == NULL && !targeted) {
             kve_cc_parse(cc, p, (size_t)(e - p));
             ++applied;
