@@ -17,7 +17,7 @@ let redis, origin, client;
  *   /t/<x>?tags=<list>  200, max-age=300, ETag, Surrogate-Key: <list> (when given), body {path, n}
  *   /v                  200, max-age=300, Vary: Accept-Language, Surrogate-Key: lang
  *   /swr/<x>            200, max-age=300, stale-while-revalidate=60, ETag "s1"; If-None-Match "s1" gets 304
- *   /swr1/<x>           200, max-age=1, stale-while-revalidate=30, no validator, Surrogate-Key: refreshed
+ *   /swr1/<x>           200, max-age=2, stale-while-revalidate=30, no validator, Surrogate-Key: refreshed
  *   /ct                 200, max-age=300, Cache-Tag: "alpha, beta gamma,delta"
  *   /many               200, max-age=300, 10 000 tags (58 KB)
  *   /lots               200, max-age=300, 129 tags (one too many)
@@ -46,7 +46,7 @@ function startTagOrigin() {
             return send(200, { 'cache-control': cc, etag: '"s1"', 'surrogate-key': 'swr' }, JSON.stringify({ n }));
         }
         if (u.pathname.startsWith('/swr1/'))
-            return send(200, { 'cache-control': 'max-age=1, stale-while-revalidate=30', 'surrogate-key': 'refreshed' }, JSON.stringify({ n }));
+            return send(200, { 'cache-control': 'max-age=2, stale-while-revalidate=30', 'surrogate-key': 'refreshed' }, JSON.stringify({ n }));
         if (u.pathname === '/ct') return send(200, { 'cache-control': 'max-age=300', 'cache-tag': 'alpha, beta gamma,delta' }, JSON.stringify({ n }));
         if (u.pathname === '/many')
             return send(200, { 'cache-control': 'max-age=300', 'surrogate-key': Array.from({ length: 10000 }, (_, i) => `t${i}`).join(' ') }, 'many');
@@ -335,14 +335,19 @@ test('issue 8: tag_header is checked (a field name), inherited from the top-leve
 test('issue 8: an object stored by a stale-while-revalidate background refresh keeps its tags and never shows the tag field', async () => {
     await withKvedge(async (k) => {
         await stored(k, '/api/swr1/a');
-        await new Promise((resolve) => setTimeout(resolve, 2100)); // stale, within stale-while-revalidate
-        const stale = await get(k, '/api/swr1/a');
-        assertStatus(stale, /stale-while-revalidate/);
+        // Date has whole seconds, so max-age=2 leaves a fresh window of 1 to 2 s: wait for the first stale
+        // answer (it starts the one background refresh), then the refreshed object is fresh for at least 1 s,
+        // many polls, before it too goes stale and a second refresh replaces it.
+        const stale = await waitFor(async () => {
+            const r = await get(k, '/api/swr1/a');
+            return /stale-while-revalidate/.test(r.headers['cache-status']) ? r : null;
+        }, { timeoutMs: 5000, intervalMs: 100, message: 'the object served stale' });
+        assert.equal(JSON.parse(stale.body).n, 1);
         await waitFor(() => seenUrl('/swr1/a') === 2, { timeoutMs: 5000, message: 'the background refresh' });
         const fresh = await waitFor(async () => {
             const r = await get(k, '/api/swr1/a');
-            return /hit; ttl=[01]$/.test(r.headers['cache-status']) && JSON.parse(r.body).n === 2 ? r : null;
-        }, { timeoutMs: 5000, message: 'the refreshed object served' });
+            return /hit; ttl=\d+$/.test(r.headers['cache-status']) && JSON.parse(r.body).n === 2 ? r : null;
+        }, { timeoutMs: 5000, intervalMs: 20, message: 'the refreshed object served' });
         assert.equal(fresh.headers['surrogate-key'], undefined);
         await purged(k, 'tag=refreshed', 1);
         assertStatus(await get(k, '/api/swr1/a'), /fwd=uri-miss/);
