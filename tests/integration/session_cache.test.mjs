@@ -154,6 +154,33 @@ test('issue 10 §13: a background refresh (stale-while-revalidate) whose answer 
     }
 });
 
+test('issue 10 §13: 10 parallel anonymous logins to one cacheable URL (request coalescing on) each get their own session; no follower is handed the leader\'s cookie', async () => {
+    const up = await startUpstream((rq, res) => {
+        setTimeout(() => {
+            const body = 'welcome';
+            res.writeHead(200, { 'cache-control': 'public, max-age=60', 'x-session-login': '{"sub":"u1"}',
+                'content-length': Buffer.byteLength(body) });
+            res.end(body);
+        }, 200);
+    });
+    try {
+        await withKvedge(up, async (k) => {
+            const rs = await Promise.all(Array.from({ length: 10 }, () => req(k, '/app/login', null)));
+            const handles = rs.map((r) => {
+                assert.equal(r.status, 200);
+                assert.match(status(r), /detail=session/);
+                return handleOf(r);
+            });
+            assert.equal(new Set(handles).size, 10, 'ten different cookies');
+            assert.equal(up.requests.length, 10, 'each login reached the upstream');
+            assert.equal((await client.keys('kvs1:*')).length, 10);
+            assert.deepEqual(await cacheKeys(), []);
+        });
+    } finally {
+        await up.stop();
+    }
+});
+
 test('issue 10 §13: the cache never stores an x-session-* field (a stored one would replay a command to every visitor), also on a route without sessions', async () => {
     await withKvedge(app, async (k) => {
         const path = `/plain/raw?h=x-session-login&v=${encodeURIComponent('{"sub":"admin"}')}`;
