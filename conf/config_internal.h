@@ -51,8 +51,8 @@ int kve_config__resolve_cache_stores(kve_conf_t *conf, kve_config_t *cfg);
 extern const kve_directive_t kve_config__session_directives[];
 int kve_config__check_session(kve_conf_t *conf, const kve_node_t *node, void *obj);
 extern const kve_directive_t kve_config__session_defaults_directives[];
-/** session_conf.c: resolves the store of every route with sessions (after the stores are built); refuses session: with
- * cache: on one route; 0, or -1 after reporting */
+/** session_conf.c: resolves the store of every route with sessions (after the stores are built) and, on a route that also
+ * has cache:, gives the cache the session cookie's name (docs/sessions.md §13); 0, or -1 after reporting */
 int kve_config__resolve_session_stores(kve_conf_t *conf, kve_config_t *cfg);
 /** kv_conf.c: `kv:` */
 extern const kve_directive_t kve_config__kv_directives[];

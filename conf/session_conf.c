@@ -3,7 +3,8 @@
  * Directive tables of the sessions (issue 10; docs/sessions.md §14): `session:` in a route, and the top-level
  * `session:`, a block of defaults every route's `session:` inherits key by key. A route has sessions only when it
  * gives `session:` (a mapping, or the shorthand `session: required`) with a mode other than off. Each such route's
- * `store` is resolved to a store id once the stores are built (kve_config__resolve_session_stores).
+ * `store` is resolved to a store id once the stores are built (kve_config__resolve_session_stores), which also tells a
+ * route's cache (when it has one) the session cookie's name, so that what belongs to a session is never shared.
  */
 #include "conf/config.h"
 #include "conf/config_internal.h"
@@ -138,12 +139,9 @@ int kve_config__resolve_session_stores(kve_conf_t *conf, kve_config_t *cfg)
         s->route = route->path;
         if (routes != NULL && routes->type == KVE_NODE_SEQUENCE && i < routes->u.sequence.size)
             at = kve_config__at_key(routes->u.sequence.items[i], "session");
-        if (route->cache.present && route->cache.enabled) {
-            kve_conf_error(conf, at, "routes[%zu]: session: and cache: on one route are not supported yet (docs/sessions.md §13)",
-                           i);
-            ret = -1;
-            continue;
-        }
+        /* with the cache on the route: what belongs to a session is neither served from nor stored in it (§13) */
+        if (route->cache.present && route->cache.enabled)
+            route->cache.session_cookie = s->cookie_name;
         snprintf(what, sizeof(what), "routes[%zu].session.store", i);
         if (kve_config__resolve_store(conf, cfg, kve_conf_origin_node(conf, &s->store, at), what, s->store, &s->store_id) != 0)
             ret = -1;

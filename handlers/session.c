@@ -8,6 +8,7 @@
 #include "handlers/session_internal.h"
 #include "handlers/session_csrf.h"
 #include "handlers/session_jwt.h"
+#include "handlers/session_metrics.h"
 #include "handlers/session_script.h"
 #include "proxy/common.h"
 #include "proxy/log.h"
@@ -89,6 +90,15 @@ static int proceed(kve_session_req_t *st, int from_on_req)
 {
     h2o_req_t *req = st->req;
     int required = st->self->conf->mode == KVE_SESSION_REQUIRED;
+
+    if (st->status == KVE_SESSION_ACTIVE)
+        kve_session__count(st, KVE_METRICS_SESSION_LOADED);
+    else if (st->status == KVE_SESSION_UNAVAILABLE)
+        kve_session__count(st, KVE_METRICS_SESSION_UNAVAILABLE);
+    else if (st->clear_cookie && st->handle[0] != '\0') /* a well-formed handle LOAD did not find */
+        kve_session__count(st, KVE_METRICS_SESSION_EXPIRED);
+    if (required && st->status == KVE_SESSION_ANONYMOUS)
+        kve_session__count(st, KVE_METRICS_SESSION_REFUSED);
 
     if (required && st->status != KVE_SESSION_ACTIVE) {
         st->phase = KVE_SESSION_PHASE_ANSWERED;
@@ -219,6 +229,7 @@ static int refuse_cross_site(kve_session_req_t *st, kve_session_csrf_verdict_t w
 {
     kve_log(KVE_LOG_WARN, "session", "route %s: an unsafe request from another origin was refused (CSRF gate: %s)", st->self->aud,
             kve_session_csrf_reason(why));
+    kve_session__count(st, KVE_METRICS_SESSION_CSRF_REFUSED);
     st->phase = KVE_SESSION_PHASE_ANSWERED;
     h2o_send_error_generic(st->req, 403, "Forbidden", "cross-site request refused\n", 0);
     return 0;
@@ -249,6 +260,8 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
         kve_session_cookie_strip(&req->pool, &req->headers, self->conf->cookie_name, self->cookie_name_len);
     if (found != KVE_SESSION_COOKIE_OK) {
         st->clear_cookie = found == KVE_SESSION_COOKIE_INVALID; /* malformed or doubled: no store lookup */
+        if (st->clear_cookie)
+            kve_session__count(st, KVE_METRICS_SESSION_COOKIE_INVALID);
         return proceed(st, 1);
     }
     kve_session_key(st->key, st->handle);
@@ -284,6 +297,7 @@ void kve_session_register(h2o_pathconf_t *pathconf, const kve_session_conf_t *co
     self->super.dispose = on_handler_dispose;
     self->conf = conf;
     self->cookie_name_len = strlen(conf->cookie_name);
+    self->metrics_route = kve_session__metrics_route(conf->route != NULL ? conf->route : "?");
     self->aud = conf->audience != NULL && conf->audience[0] != '\0' ? conf->audience : conf->route != NULL ? conf->route : "kvedge";
     derive(conf, "kvedge session tag v1", self->k_tag);
     derive(conf, "kvedge session pid v1", self->k_pid);

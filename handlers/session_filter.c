@@ -8,6 +8,7 @@
  * that keeps the first send) until the store answers; then the cookie is set or cleared.
  */
 #include "handlers/session_internal.h"
+#include "handlers/session_metrics.h"
 #include "handlers/session_script.h"
 #include "proxy/common.h"
 #include "proxy/log.h"
@@ -189,8 +190,12 @@ static void on_write_done(void *data, const kve_kv_batch_result_t *result)
     st->batch = NULL;
     if (result->err != 0)
         st->write_err = 1;
+    if (st->write_err)
+        kve_session__count(st, KVE_METRICS_SESSION_UNAVAILABLE);
     switch (st->command) {
     case CMD_LOGOUT: /* the cookie goes whatever the store said */
+        if (!st->write_err && st->status == KVE_SESSION_ACTIVE)
+            kve_session__count(st, KVE_METRICS_SESSION_DESTROYED);
         add_cookie(req, st->self, NULL);
         break;
     case CMD_LOGIN:
@@ -200,13 +205,15 @@ static void on_write_done(void *data, const kve_kv_batch_result_t *result)
             if (st->status == KVE_SESSION_ACTIVE || st->clear_cookie)
                 add_cookie(req, st->self, NULL);
         } else {
+            kve_session__count(st, KVE_METRICS_SESSION_CREATED);
             add_cookie(req, st->self, st->new_handle);
         }
         break;
     case CMD_SET:
-        if (!st->write_err && st->new_handle[0] != '\0')
+        if (!st->write_err && st->new_handle[0] != '\0') {
+            kve_session__count(st, KVE_METRICS_SESSION_CREATED);
             add_cookie(req, st->self, st->new_handle);
-        else if (st->clear_cookie)
+        } else if (st->clear_cookie)
             add_cookie(req, st->self, NULL);
         break;
     }
@@ -287,6 +294,7 @@ static int send_command(kve_session_req_t *st, const commands_t *cmds)
     json_decref(obj);
     return ret;
 Invalid:
+    kve_session__count(st, KVE_METRICS_SESSION_COMMAND_INVALID);
     kve_log(KVE_LOG_WARN, "session", "route %s: an invalid %s command was dropped", st->self->aud,
             st->command == CMD_LOGIN ? "X-Session-Login" : "X-Session-Set");
     json_decref(obj);
@@ -306,6 +314,7 @@ static int pick_command(kve_session_req_t *st, const commands_t *cmds)
             return CMD_LOGOUT;
         }
         kve_log(KVE_LOG_WARN, "session", "route %s: an invalid X-Session-Logout command was dropped", st->self->aud);
+        kve_session__count(st, KVE_METRICS_SESSION_COMMAND_INVALID);
     }
     if (cmds->login.base != NULL)
         return CMD_LOGIN;
@@ -323,15 +332,18 @@ static void on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t *
     take_commands(req, &cmds); /* always: no X-Session-* header ever reaches a client */
     if (st == NULL)
         goto Next;
-    if (cmds.invalid)
+    if (cmds.invalid) {
+        kve_session__count(st, KVE_METRICS_SESSION_COMMAND_INVALID);
         kve_log(KVE_LOG_WARN, "session", "route %s: unknown, repeated or oversized X-Session-* response headers were dropped",
                 st->self->aud);
+    }
     st->command = CMD_NONE;
     if (st->phase == KVE_SESSION_PHASE_FORWARD && req->res.status < 500 && (cmds.set.base || cmds.login.base || cmds.logout.base)) {
-        if (!st->self->conf->write)
+        if (!st->self->conf->write) {
+            kve_session__count(st, KVE_METRICS_SESSION_COMMAND_INVALID);
             kve_log(KVE_LOG_WARN, "session", "route %s: X-Session-* commands from an upstream without session.write",
                     st->self->aud);
-        else if (st->status == KVE_SESSION_UNAVAILABLE && cmds.logout.base == NULL) /* a logout still clears the cookie */
+        } else if (st->status == KVE_SESSION_UNAVAILABLE && cmds.logout.base == NULL) /* a logout still clears the cookie */
             kve_log(KVE_LOG_WARN, "session", "route %s: X-Session-* commands not applied: the store is unavailable", st->self->aud);
         else
             st->command = pick_command(st, &cmds);

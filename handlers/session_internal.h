@@ -26,6 +26,8 @@ typedef struct st_kve_session_handler_t {
     /** the JWTs' `aud` */
     const char *aud;
     size_t cookie_name_len;
+    /** the route's series in /metrics (session_metrics.h) */
+    size_t metrics_route;
 } kve_session_handler_t;
 
 /** Where a request is. */

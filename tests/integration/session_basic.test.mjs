@@ -268,7 +268,7 @@ test('issue 10: the store down: a required route answers 503 without calling the
     }
 });
 
-test('issue 10: configuration: jwt_key of 32 bytes or more, a __Host- cookie needs secure, no session with cache on one route yet, inheritance from the top-level session:, --help-config', async () => {
+test('issue 10: configuration: jwt_key of 32 bytes or more, a __Host- cookie needs secure, session with cache on one route accepted, inheritance from the top-level session:, --help-config', async () => {
     const dir = makeTempDir();
     const route = (session, extra = {}) => ({ listen: [{ host: '127.0.0.1', port: 1 }], redis: redis.url, routes: [{ path: '/a', upstream: 'http://127.0.0.1:1/', session, ...extra }] });
     const short = await runKvedge(['-t', '-c', writeConfig(route({ mode: 'required', jwt_key: 'short' }), { dir, name: 'a.yaml' })]);
@@ -279,8 +279,7 @@ test('issue 10: configuration: jwt_key of 32 bytes or more, a __Host- cookie nee
     assert.equal(insecure.code, 1);
     assert.match(insecure.stderr, /secure: false is not allowed/);
     const both = await runKvedge(['-t', '-c', writeConfig(route({ jwt_key: KEY }, { cache: {} }), { dir, name: 'c.yaml' })]);
-    assert.equal(both.code, 1);
-    assert.match(both.stderr, /session: and cache: on one route are not supported yet/);
+    assert.equal(both.code, 0, `session: and cache: on one route work together (session_cache.test.mjs): ${both.stderr}`);
     const inherited = await runKvedge(['-t', '-c', writeConfig({ ...route('required'), session: { jwt_key: KEY } }, { dir, name: 'd.yaml' })]);
     assert.equal(inherited.stderr, '');
     assert.equal(inherited.code, 0);
