@@ -141,7 +141,8 @@ static int inject_jwt(kve_session_req_t *st, const kve_kv_reply_t *reply)
         if (n->len > 2 && memcmp(n->str, "d:", 2) == 0)
             add_data(data, n, v);
         else if (n->len == 3 && memcmp(n->str, "uid", 3) == 0 && v->len != 0)
-            uid = h2o_strdup(&st->req->pool, v->str, v->len).base;
+            uid = h2o_strdup(&st->req->pool, v->str, v->len).base,
+            st->uid = h2o_iovec_init(uid, KVE_MIN(v->len, KVE_SESSION_UID_MAX));
         else if (n->len == 3 && memcmp(n->str, "ver", 3) == 0)
             c.sver = int_field(v);
         else if (n->len == 4 && memcmp(n->str, "auth", 4) == 0)
@@ -252,6 +253,12 @@ static void derive(const kve_session_conf_t *conf, const char *label, uint8_t ou
     KVE_ASSERT(HMAC(EVP_sha256(), conf->jwt_key, (int)strlen(conf->jwt_key), (const uint8_t *)label, strlen(label), out, &len) !=
                NULL);
     KVE_ASSERT(len == 32);
+}
+
+void kve_session__derive_keys(const kve_session_conf_t *conf, uint8_t k_tag[32], uint8_t k_pid[32])
+{
+    derive(conf, "kvedge session tag v1", k_tag);
+    derive(conf, "kvedge session pid v1", k_pid);
 }
 
 static void on_handler_dispose(h2o_handler_t *_self)

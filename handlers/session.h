@@ -47,6 +47,10 @@ typedef struct st_kve_session_conf_t {
     int forward_cookie;
     /** the route's path (borrowed; set with store_id) */
     const char *route;
+    /** the most sessions one user holds (a login past it ends the user's oldest); 0: no cap */
+    int64_t max_sessions;
+    /** the path of kvedge's own session endpoints (logout, list, revoke, auth); "" or NULL: none */
+    char *endpoint;
 } kve_session_conf_t;
 
 /**

@@ -56,6 +56,10 @@ typedef struct st_kve_session_req_t {
     char new_handle[KVE_SESSION_HANDLE_LEN + 1];
     char new_key[KVE_SESSION_KEY_SIZE];
     int write_err;
+    /** ACTIVE: the session's user id (in the request's pool; base NULL: an anonymous session) */
+    h2o_iovec_t uid;
+    /** the command is X-Session-Logout: all (every session of the user) */
+    int logout_all;
 } kve_session_req_t;
 
 /** The request's state, or NULL on a request the session handler has not seen. */
@@ -69,6 +73,9 @@ int64_t kve_session__now_ms(void);
 
 /** Whether header field `name` is one kvedge owns: x-session-*, with '_' read as '-', in any case. */
 int kve_session__owned_field(h2o_iovec_t name);
+
+/** The keys of a route's slot tags and public ids: HMAC-SHA256(jwt_key, label) (docs/sessions.md §3). */
+void kve_session__derive_keys(const kve_session_conf_t *conf, uint8_t k_tag[32], uint8_t k_pid[32]);
 
 /** Registers the response filter on `pathconf` (after the handler). */
 void kve_session__register_filter(h2o_pathconf_t *pathconf);

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A user's sessions (docs/sessions.md §3, §10): the per-user index "kvs1:{T}:u:<uidhex>" (a ZSET on the slot of the
+ * user's tag T: member the hex SHA-256 of a handle, score its absolute deadline in ms), kept by CREATE and DESTROY, and
+ * the commands that end, list or revoke a user's sessions. Builders only: they fill store commands whose strings live
+ * in the request's pool; the callers send them.
+ */
+#ifndef KVE_HANDLERS_SESSION_USERS_H
+#define KVE_HANDLERS_SESSION_USERS_H
+
+#include "handlers/session_internal.h"
+
+/** The most args a command of this module takes (EVALSHA, sha, numkeys, two keys, one argument). */
+#define KVE_SESSION_USERS_ARGC 6
+/** The hex of a storage hash (a session key's last characters, an index member). */
+#define KVE_SESSION_HASH_HEX 64
+
+/** A store command with room for its arguments (the strings are in a pool). */
+typedef struct st_kve_session_users_cmd_t {
+    const char *argv[KVE_SESSION_USERS_ARGC];
+    size_t argvlen[KVE_SESSION_USERS_ARGC];
+    kve_kv_command_t cmd;
+} kve_session_users_cmd_t;
+
+/**
+ * The index key of user `uid` (1..KVE_SESSION_UID_MAX bytes, any byte) on the slot of session key `key` (a
+ * kve_session_key() output: the tag is taken from it), allocated in `pool`: "kvs1:{T}:u:" and the hex of the uid.
+ */
+h2o_iovec_t kve_session_users_index(h2o_mem_pool_t *pool, const char *key, h2o_iovec_t uid);
+
+/**
+ * The public id (KVE_SESSION_PID_SIZE bytes with the NUL) of the session whose storage hash is `hash_hex`
+ * (KVE_SESSION_HASH_HEX lower-case hex digits, as in an index member) under `k_pid`: the same value kve_session_pid()
+ * gives for the handle. Returns 0, or -1 (nothing written) when `hash_hex` is not such a hash.
+ */
+int kve_session_users_pid(char out[KVE_SESSION_PID_SIZE], const uint8_t *k_pid, size_t klen, const char *hash_hex, size_t len);
+
+/** DESTROY of session key `key`, and its member of the index of `uid` (uid.base NULL: an anonymous session, no index). */
+void kve_session_users_destroy(h2o_mem_pool_t *pool, kve_session_users_cmd_t *c, const char *key, h2o_iovec_t uid);
+
+/** REVOKE_ALL of user `uid` (non-empty), whose session `key` is one (and is deleted too). */
+void kve_session_users_revoke_all(h2o_mem_pool_t *pool, kve_session_users_cmd_t *c, const char *key, h2o_iovec_t uid);
+
+/** LIST of user `uid` (non-empty), whose session `key` is one, at `now_ms`. */
+void kve_session_users_list(h2o_mem_pool_t *pool, kve_session_users_cmd_t *c, const char *key, h2o_iovec_t uid, int64_t now_ms);
+
+#endif
