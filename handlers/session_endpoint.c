@@ -253,7 +253,7 @@ static void logout(endpoint_req_t *er)
 {
     kve_session_req_t *st = er->st;
     kve_session_users_cmd_t c;
-    if (er->all && st->uid.base != NULL)
+    if (er->all && st->uid != NULL)
         kve_session_users_revoke_all(&er->req->pool, &c, st->key, st->uid);
     else
         kve_session_users_destroy(&er->req->pool, &c, st->key, st->uid);
@@ -429,7 +429,7 @@ static int op_on_req(h2o_handler_t *_self, h2o_req_t *req)
         }
     } else if (er->op == OP_LOGOUT) {
         logout(er);
-    } else if (st->uid.base == NULL) { /* an anonymous (data-only) session has no user */
+    } else if (st->uid == NULL) { /* an anonymous (data-only) session has no user */
         answer_text(req, 401, "Unauthorized", "no logged-in session\n");
     } else if (er->op == OP_AUTH) {
         auth(er);

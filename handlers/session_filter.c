@@ -137,7 +137,7 @@ static int create_args(kve_session_req_t *st, args_t *a, const char *uid, json_t
     kve_kv_script_argv(&kve_session_scripts()->create, 0, sha, shalen);
     arg(pool, a, sha[0], shalen[0]), arg(pool, a, sha[1], shalen[1]);
     if (uid != NULL) { /* a logged-in session joins its user's index (same slot) */
-        h2o_iovec_t index = kve_session_users_index(pool, st->new_key, h2o_iovec_init(uid, strlen(uid)));
+        h2o_iovec_t index = kve_session_users_index(pool, st->new_key, uid);
         arg(pool, a, "2", 1), arg(pool, a, st->new_key, strlen(st->new_key)), arg(pool, a, index.base, index.len);
     } else {
         arg(pool, a, "1", 1), arg(pool, a, st->new_key, strlen(st->new_key));
@@ -251,7 +251,7 @@ static int send_command(kve_session_req_t *st, const commands_t *cmds)
     int err, ret = -1;
 
     if ((st->command == CMD_LOGOUT || st->command == CMD_LOGIN) && st->status == KVE_SESSION_ACTIVE) {
-        if (st->command == CMD_LOGOUT && st->logout_all && st->uid.base != NULL) /* every session of the user */
+        if (st->command == CMD_LOGOUT && st->logout_all && st->uid != NULL) /* every session of the user */
             kve_session_users_revoke_all(pool, &end, st->key, st->uid);
         else /* this session, and its member of the user's index */
             kve_session_users_destroy(pool, &end, st->key, st->uid);

@@ -11,17 +11,17 @@
 
 static const char digits[] = "0123456789abcdef";
 
-h2o_iovec_t kve_session_users_index(h2o_mem_pool_t *pool, const char *key, h2o_iovec_t uid)
+h2o_iovec_t kve_session_users_index(h2o_mem_pool_t *pool, const char *key, const char *uid)
 {
     /* "kvs1:{" tag "}:u:" hex(uid) */
-    size_t head = 6 + KVE_SESSION_TAG_CHARS, len = head + 4 + 2 * uid.len;
+    size_t uidlen = strlen(uid), head = 6 + KVE_SESSION_TAG_CHARS, len = head + 4 + 2 * uidlen;
     char *out = h2o_mem_alloc_pool(pool, len + 1);
 
-    KVE_ASSERT(uid.len <= KVE_SESSION_UID_MAX);
+    KVE_ASSERT(uidlen <= KVE_SESSION_UID_MAX);
     memcpy(out, key, head);
     memcpy(out + head, "}:u:", 4);
-    for (size_t i = 0; i != uid.len; ++i) {
-        uint8_t b = (uint8_t)uid.base[i];
+    for (size_t i = 0; i != uidlen; ++i) {
+        uint8_t b = (uint8_t)uid[i];
         out[head + 4 + 2 * i] = digits[b >> 4], out[head + 5 + 2 * i] = digits[b & 15];
     }
     out[len] = '\0';
@@ -67,22 +67,22 @@ static void script_cmd(kve_session_users_cmd_t *c, const kve_kv_script_t *script
     c->cmd.script = script;
 }
 
-void kve_session_users_destroy(h2o_mem_pool_t *pool, kve_session_users_cmd_t *c, const char *key, h2o_iovec_t uid)
+void kve_session_users_destroy(h2o_mem_pool_t *pool, kve_session_users_cmd_t *c, const char *key, const char *uid)
 {
     h2o_iovec_t keys[2] = {h2o_iovec_init(key, strlen(key))};
     size_t n = 1;
-    if (uid.base != NULL && uid.len != 0)
+    if (uid != NULL && uid[0] != '\0')
         keys[n++] = kve_session_users_index(pool, key, uid);
     script_cmd(c, &kve_session_scripts()->destroy, n, keys, n);
 }
 
-void kve_session_users_revoke_all(h2o_mem_pool_t *pool, kve_session_users_cmd_t *c, const char *key, h2o_iovec_t uid)
+void kve_session_users_revoke_all(h2o_mem_pool_t *pool, kve_session_users_cmd_t *c, const char *key, const char *uid)
 {
     h2o_iovec_t keys[2] = {kve_session_users_index(pool, key, uid), h2o_iovec_init(key, strlen(key))};
     script_cmd(c, &kve_session_scripts()->revoke_all, 2, keys, 2);
 }
 
-void kve_session_users_list(h2o_mem_pool_t *pool, kve_session_users_cmd_t *c, const char *key, h2o_iovec_t uid, int64_t now_ms)
+void kve_session_users_list(h2o_mem_pool_t *pool, kve_session_users_cmd_t *c, const char *key, const char *uid, int64_t now_ms)
 {
     char buf[24];
     int len = snprintf(buf, sizeof(buf), "%lld", (long long)now_ms);

@@ -15,7 +15,7 @@
 /** The hex of a storage hash (a session key's last characters, an index member). */
 #define KVE_SESSION_HASH_HEX 64
 
-/** A store command with room for its arguments (the strings are in a pool). */
+/** A store command with room for its arguments (the strings are in a pool; `cmd` points into the struct: use it in place). */
 typedef struct st_kve_session_users_cmd_t {
     const char *argv[KVE_SESSION_USERS_ARGC];
     size_t argvlen[KVE_SESSION_USERS_ARGC];
@@ -23,10 +23,10 @@ typedef struct st_kve_session_users_cmd_t {
 } kve_session_users_cmd_t;
 
 /**
- * The index key of user `uid` (1..KVE_SESSION_UID_MAX bytes, any byte) on the slot of session key `key` (a
+ * The index key of user `uid` (1..KVE_SESSION_UID_MAX bytes, any byte but NUL) on the slot of session key `key` (a
  * kve_session_key() output: the tag is taken from it), allocated in `pool`: "kvs1:{T}:u:" and the hex of the uid.
  */
-h2o_iovec_t kve_session_users_index(h2o_mem_pool_t *pool, const char *key, h2o_iovec_t uid);
+h2o_iovec_t kve_session_users_index(h2o_mem_pool_t *pool, const char *key, const char *uid);
 
 /**
  * The public id (KVE_SESSION_PID_SIZE bytes with the NUL) of the session whose storage hash is `hash_hex`
@@ -35,13 +35,13 @@ h2o_iovec_t kve_session_users_index(h2o_mem_pool_t *pool, const char *key, h2o_i
  */
 int kve_session_users_pid(char out[KVE_SESSION_PID_SIZE], const uint8_t *k_pid, size_t klen, const char *hash_hex, size_t len);
 
-/** DESTROY of session key `key`, and its member of the index of `uid` (uid.base NULL: an anonymous session, no index). */
-void kve_session_users_destroy(h2o_mem_pool_t *pool, kve_session_users_cmd_t *c, const char *key, h2o_iovec_t uid);
+/** DESTROY of session key `key`, and its member of the index of `uid` (NULL: an anonymous session, no index). */
+void kve_session_users_destroy(h2o_mem_pool_t *pool, kve_session_users_cmd_t *c, const char *key, const char *uid);
 
 /** REVOKE_ALL of user `uid` (non-empty), whose session `key` is one (and is deleted too). */
-void kve_session_users_revoke_all(h2o_mem_pool_t *pool, kve_session_users_cmd_t *c, const char *key, h2o_iovec_t uid);
+void kve_session_users_revoke_all(h2o_mem_pool_t *pool, kve_session_users_cmd_t *c, const char *key, const char *uid);
 
 /** LIST of user `uid` (non-empty), whose session `key` is one, at `now_ms`. */
-void kve_session_users_list(h2o_mem_pool_t *pool, kve_session_users_cmd_t *c, const char *key, h2o_iovec_t uid, int64_t now_ms);
+void kve_session_users_list(h2o_mem_pool_t *pool, kve_session_users_cmd_t *c, const char *key, const char *uid, int64_t now_ms);
 
 #endif

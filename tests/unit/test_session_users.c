@@ -21,16 +21,17 @@ static int arg_is(const kve_session_users_cmd_t *c, size_t i, const char *s)
 TEST(index_key)
 {
     h2o_mem_pool_t pool;
-    char k[KVE_SESSION_KEY_SIZE], uid[KVE_SESSION_UID_MAX];
+    char k[KVE_SESSION_KEY_SIZE], uid[KVE_SESSION_UID_MAX + 1];
     h2o_iovec_t idx;
 
     h2o_mem_init_pool(&pool);
     kve_session_key(k, handle);
-    idx = kve_session_users_index(&pool, k, h2o_iovec_init("a\0:}{\xff", 6));
-    CHECK_EQ_STR(idx.base, "kvs1:{AAAAAAAAAAA}:u:61003a7d7bff"); /* no byte of the uid can reach the key's syntax */
+    idx = kve_session_users_index(&pool, k, "a:}{\xff");
+    CHECK_EQ_STR(idx.base, "kvs1:{AAAAAAAAAAA}:u:613a7d7bff"); /* no byte of the uid can reach the key's syntax */
     CHECK_EQ_UINT(idx.len, strlen(idx.base));
-    memset(uid, 'z', sizeof(uid));
-    idx = kve_session_users_index(&pool, k, h2o_iovec_init(uid, sizeof(uid)));
+    memset(uid, 'z', KVE_SESSION_UID_MAX);
+    uid[KVE_SESSION_UID_MAX] = '\0';
+    idx = kve_session_users_index(&pool, k, uid);
     CHECK_EQ_UINT(idx.len, 21 + 2 * KVE_SESSION_UID_MAX);
     h2o_mem_clear_pool(&pool);
 }
@@ -62,17 +63,17 @@ TEST(commands)
 
     h2o_mem_init_pool(&pool);
     kve_session_key(k, handle);
-    kve_session_users_destroy(&pool, &c, k, h2o_iovec_init(NULL, 0)); /* anonymous: no index */
+    kve_session_users_destroy(&pool, &c, k, NULL); /* anonymous: no index */
     CHECK(c.cmd.script == &s->destroy);
     CHECK_EQ_UINT(c.cmd.argc, 4);
     CHECK(arg_is(&c, 0, "EVALSHA") && arg_is(&c, 2, "1") && arg_is(&c, 3, k));
-    kve_session_users_destroy(&pool, &c, k, h2o_iovec_init("u1", 2));
+    kve_session_users_destroy(&pool, &c, k, "u1");
     CHECK_EQ_UINT(c.cmd.argc, 5);
     CHECK(arg_is(&c, 2, "2") && arg_is(&c, 3, k) && arg_is(&c, 4, "kvs1:{AAAAAAAAAAA}:u:7531"));
-    kve_session_users_revoke_all(&pool, &c, k, h2o_iovec_init("u1", 2));
+    kve_session_users_revoke_all(&pool, &c, k, "u1");
     CHECK(c.cmd.script == &s->revoke_all);
     CHECK(arg_is(&c, 2, "2") && arg_is(&c, 3, "kvs1:{AAAAAAAAAAA}:u:7531") && arg_is(&c, 4, k));
-    kve_session_users_list(&pool, &c, k, h2o_iovec_init("u1", 2), 1234567890123);
+    kve_session_users_list(&pool, &c, k, "u1", 1234567890123);
     CHECK(c.cmd.script == &s->list);
     CHECK_EQ_UINT(c.cmd.argc, 6);
     CHECK(arg_is(&c, 3, "kvs1:{AAAAAAAAAAA}:u:7531") && arg_is(&c, 4, k) && arg_is(&c, 5, "1234567890123"));
