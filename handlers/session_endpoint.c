@@ -464,6 +464,7 @@ void kve_session_endpoint_register(h2o_pathconf_t *pathconf, const kve_session_c
     ep->conf = *route_conf; /* strings borrowed from the route's */
     ep->conf.mode = KVE_SESSION_OPTIONAL;
     ep->conf.write = 0;
+    ep->conf.csrf.enabled = 1; /* the endpoints' POST and DELETE are always checked (the route's csrf.origins apply) */
     kve_session__derive_keys(&ep->conf, ep->k_tag, ep->k_pid);
     /* h2o 2.2.5 puts a new filter first (h2o_create_filter prepends): ours is created before the session filter so
      * that it runs after it */

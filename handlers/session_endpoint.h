@@ -13,7 +13,8 @@
  *                                     (HEAD too, and any method on /auth: it changes nothing)
  *
  * The pathconf's handlers, in order: a gate (the path and the method; POST and DELETE must pass the CSRF check of
- * handlers/session_csrf.h: refusals cost no store access), the route's session handler (kve_session_register() with
+ * handlers/session_csrf.h, on even where the route turned its own gate off, with the route's csrf.origins: refusals
+ * cost no store access), the route's session handler (kve_session_register() with
  * a copy of the route's settings: mode optional, no upstream writes; it loads the session with its one round trip
  * and mints the JWT), the operation (at most two more round trips: DELETE /<pid> lists, then destroys), and a
  * filter that adds X-Session-JWT to /auth's 204 after the session filter stripped every x-session-* header.

@@ -347,3 +347,17 @@ test('issue 10: session.endpoint "" serves no endpoint; another path serves them
         assert.equal((await req(k, '/_session/auth', a)).status, 404);
     });
 });
+
+test('issue 10: the endpoints\' POST and DELETE are CSRF-checked even where the routes turned their gate off; the routes\' csrf.origins apply', async () => {
+    await withKvedge({ csrf: { enabled: false, origins: ['https://partner.example'] } }, async (k) => {
+        const a = handleOf(await login(k, 'u1'));
+        const viaRoute = await req(k, '/app/echo', a, { origin: 'https://evil.example' }, 'POST');
+        assert.equal(viaRoute.status, 200, 'the route itself has no gate');
+        const evil = await post(k, '/_session/logout', a, { origin: 'https://evil.example' });
+        assert.equal(evil.status, 403);
+        assert.equal((await seenAs(k, a)).status, 'active');
+        const partner = await post(k, '/_session/logout', a, { origin: 'https://partner.example' });
+        assert.equal(partner.status, 204);
+        assert.equal((await seenAs(k, a)).status, 'anonymous');
+    });
+});
