@@ -50,8 +50,9 @@ static const char *const same_sites[] = {"Lax", "Strict", "None", NULL};
      .doc = "a session read or write the store has not answered by then fails (required routes: 503)"},             \
     {"forward_cookie", KVE_T_BOOL, KVE_FIELD(type, forward_cookie), .dflt = "false",                                 \
      .doc = "send the session cookie on to the upstream (default: removed from Cookie)"},                            \
-    {"max_sessions", KVE_T_INT, KVE_FIELD(type, max_sessions), 0, 0, 10000, "0",                                     \
-     .doc = "the most sessions one user holds at once: a login past it ends the user's oldest (0: no cap)"},        \
+    {"max_sessions", KVE_T_INT, KVE_FIELD(type, max_sessions), 0, 1, 1000, "100",                                    \
+     .doc = "the most sessions one user holds at once: a login past it ends the user's oldest (bounds each login's " \
+            "work on the user's index)"},                                                                            \
     {"endpoint", KVE_T_STRING, KVE_FIELD(type, endpoint), 0, 0, 256, "/_session",                                    \
      .doc = "the path of kvedge's own session endpoints: POST /logout[?all=1], GET /list, DELETE /<pid>, GET /auth "  \
             "(\"\": none; routes sharing one must share cookie_name, jwt_key and store)"}

@@ -206,7 +206,8 @@ static int gate_on_req(h2o_handler_t *_self, h2o_req_t *req)
 
 static int start(endpoint_req_t *er, kve_session_users_cmd_t *c, kve_kv_reply_cb on_reply, kve_kv_done_cb on_done)
 {
-    kve_kv_batch_opts_t opts = {er->ep->conf.store_timeout_ms, NULL, 1024 * 1024};
+    /* LIST of max_sessions (<= 1000) members: four short strings each, well under 2 MiB with the driver's costs */
+    kve_kv_batch_opts_t opts = {er->ep->conf.store_timeout_ms, NULL, 2 * 1024 * 1024};
     kve_kv_t *kv = kve_session__link(er->st);
     int err;
     if (kv == NULL || (er->batch = kve_kv_batch(kv, &c->cmd, 1, &opts, on_reply, on_done, er, &err)) == NULL)

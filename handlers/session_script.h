@@ -7,8 +7,8 @@
  *        absolute deadline: then deleted). Touches `last` and the TTL (min(idle, abs - now)) at most once per
  *        touch_threshold.
  * CREATE KEYS: session [, the user's index]. ARGV: now, abs, ttl, uid ("": anonymous), max_data, max_sessions (0: no
- *        cap), then data key, JSON pairs. 1, or an error reply (the key exists, the data is too large) with nothing
- *        written. With the index (a logged-in session): prunes its ended members (past their deadline, or whose
+ *        cap; the configuration gives 1..1000), then data key, JSON pairs. 1, or an error reply (the key exists, the data is too
+ * large) with nothing written. With the index (a logged-in session): prunes its ended members (past their deadline, or whose
  *        session is gone), adds this session (member: the key's hash, score: abs), deletes the oldest sessions past
  *        max_sessions (never this one), and expires the index with its latest member.
  * PATCH  KEYS: session. ARGV: now, idle, max_data, then data key, JSON ("": delete) pairs. The new `ver`, or an error

@@ -201,6 +201,17 @@ test('issue 10 F13: max_sessions=3: the 4th login ends the oldest session (ZCARD
     });
 });
 
+test('issue 10 F13: by default a user holds at most 100 sessions: the index (and each login\'s work on it) is bounded', async () => {
+    await withKvedge({}, async (k) => {
+        const first = handleOf(await login(k, 'u1'));
+        for (let i = 0; i < 10; i++) await Promise.all(Array.from({ length: 10 }, () => login(k, 'u1')));
+        assert.equal(await client.zcard(indexOf(first, 'u1')), 100);
+        assert.equal(await client.exists(keyOf(first)), 0, 'the oldest ended');
+        const list = JSON.parse((await req(k, '/_session/list', handleOf(await login(k, 'u1')))).body).sessions;
+        assert.equal(list.length, 100);
+    });
+});
+
 test('issue 10: GET /_session/auth answers 204 with an X-Session-JWT the upstream verifies for a logged-in session; 401 without one (no cookie, unknown or malformed cookie, anonymous data-only session)', async () => {
     await withKvedge({}, async (k) => {
         const a = handleOf(await login(k, 'u1'));
@@ -329,8 +340,11 @@ test('issue 10: configuration: session.endpoint ("" for none, not "/", not a ser
     const served = await check('served.yaml', cfg([r('/a', {}), { path: '/_session', upstream: 'http://127.0.0.1:1/' }]));
     assert.equal(served.code, 1);
     assert.match(served.stderr, /is also served by/);
-    const max = await check('max.yaml', cfg([r('/a', { max_sessions: -1 })]));
-    assert.equal(max.code, 1);
+    for (const [i, n] of [0, 1001, -1].entries()) {
+        const max = await check(`max${i}.yaml`, cfg([r('/a', { max_sessions: n })]));
+        assert.equal(max.code, 1, `max_sessions: ${n}`);
+        assert.match(max.stderr, /max_sessions/);
+    }
     const help = await runKvedge(['--help-config']);
     assert.match(help.stdout, /max_sessions/);
     assert.match(help.stdout, /endpoint/);
