@@ -10,6 +10,11 @@
 
 #include <string.h>
 
+static int same_str(const char *a, const char *b)
+{
+    return a == NULL || b == NULL ? a == b : strcmp(a, b) == 0;
+}
+
 static int has_endpoint(const kve_route_conf_t *r)
 {
     return r->session.present && r->session.mode != KVE_SESSION_OFF && r->session.endpoint != NULL &&
@@ -69,7 +74,7 @@ int kve_config__check_session_endpoints(kve_conf_t *conf, const kve_config_t *cf
         if (!has_endpoint(&cfg->routes.entries[i]) || (j = first_with_endpoint(cfg, i)) == i)
             continue;
         f = &cfg->routes.entries[j].session;
-        if (strcmp(s->cookie_name, f->cookie_name) == 0 && strcmp(s->jwt_key, f->jwt_key) == 0 && s->store_id == f->store_id)
+        if (same_str(s->cookie_name, f->cookie_name) && same_str(s->jwt_key, f->jwt_key) && s->store_id == f->store_id)
             continue;
         if (routes != NULL && routes->type == KVE_NODE_SEQUENCE && i < routes->u.sequence.size)
             at = kve_config__at_key(routes->u.sequence.items[i], "session");

@@ -268,12 +268,6 @@ static void derive(const kve_session_conf_t *conf, const char *label, uint8_t ou
     KVE_ASSERT(len == 32);
 }
 
-void kve_session__derive_keys(const kve_session_conf_t *conf, uint8_t k_tag[32], uint8_t k_pid[32])
-{
-    derive(conf, "kvedge session tag v1", k_tag);
-    derive(conf, "kvedge session pid v1", k_pid);
-}
-
 static void on_handler_dispose(h2o_handler_t *_self)
 {
     kve_session_handler_t *self = (void *)_self;

@@ -16,10 +16,10 @@
 
 enum { OP_NONE = 0, OP_LOGOUT, OP_LIST, OP_REVOKE, OP_AUTH };
 
-/* the gate and the operation share the route's settings (a copy: mode optional, no writes) and its derived keys */
+/* the gate and the operation share the route's settings (a copy: mode optional, no writes); the keys of the public
+ * ids are the session handler's (kve_session_handler_t.k_pid, reached through the request's session state) */
 typedef struct st_endpoint_t {
     kve_session_conf_t conf;
-    uint8_t k_tag[32], k_pid[32];
 } endpoint_t;
 
 typedef struct st_endpoint_handler_t {
@@ -277,7 +277,7 @@ static void each_listed(endpoint_req_t *er, const kve_kv_reply_t *reply,
         const kve_kv_reply_t *const *f = (const kve_kv_reply_t *const *)reply->element + i;
         char pid[KVE_SESSION_PID_SIZE];
         if (f[0]->type != KVE_REPLY_STRING ||
-            kve_session_users_pid(pid, er->ep->k_pid, sizeof(er->ep->k_pid), f[0]->str, f[0]->len) != 0)
+            kve_session_users_pid(pid, er->st->self->k_pid, sizeof(er->st->self->k_pid), f[0]->str, f[0]->len) != 0)
             continue;
         each(er, pid, f);
     }
@@ -466,7 +466,6 @@ void kve_session_endpoint_register(h2o_pathconf_t *pathconf, const kve_session_c
     ep->conf.mode = KVE_SESSION_OPTIONAL;
     ep->conf.write = 0;
     ep->conf.csrf.enabled = 1; /* the endpoints' POST and DELETE are always checked (the route's csrf.origins apply) */
-    kve_session__derive_keys(&ep->conf, ep->k_tag, ep->k_pid);
     /* h2o 2.2.5 puts a new filter first (h2o_create_filter prepends): ours is created before the session filter so
      * that it runs after it */
     f = h2o_create_filter(pathconf, sizeof(*f));

@@ -74,9 +74,6 @@ int64_t kve_session__now_ms(void);
 /** Whether header field `name` is one kvedge owns: x-session-*, with '_' read as '-', in any case. */
 int kve_session__owned_field(h2o_iovec_t name);
 
-/** The keys of a route's slot tags and public ids: HMAC-SHA256(jwt_key, label) (docs/sessions.md §3). */
-void kve_session__derive_keys(const kve_session_conf_t *conf, uint8_t k_tag[32], uint8_t k_pid[32]);
-
 /** Registers the response filter on `pathconf` (after the handler). */
 void kve_session__register_filter(h2o_pathconf_t *pathconf);
 
