@@ -176,6 +176,7 @@ static int gate_on_req(h2o_handler_t *_self, h2o_req_t *req)
     size_t prefix = req->pathconf->path.len;
     endpoint_req_t *er;
     char pid[KVE_SESSION_PID_SIZE] = "";
+    kve_session_csrf_verdict_t csrf;
     int op;
 
     if (prefix > req->path_normalized.len) { /* not under the prefix: cannot happen with h2o's prefix match */
@@ -184,9 +185,9 @@ static int gate_on_req(h2o_handler_t *_self, h2o_req_t *req)
     }
     if ((op = route_op(req, h2o_iovec_init(req->path_normalized.base + prefix, req->path_normalized.len - prefix), pid)) == OP_NONE)
         return 0;
-    if ((op == OP_LOGOUT || op == OP_REVOKE) && !kve_session_csrf_allowed(req, &self->ep->conf)) {
-        kve_log(KVE_LOG_WARN, "session", "endpoint %s: a cross-site %.*s was refused", self->ep->conf.endpoint,
-                (int)KVE_MIN(req->method.len, 16), req->method.base);
+    if ((op == OP_LOGOUT || op == OP_REVOKE) && (csrf = kve_session_csrf_check(req, &self->ep->conf)) != KVE_SESSION_CSRF_OK) {
+        kve_log(KVE_LOG_WARN, "session", "endpoint %s: a cross-site %s was refused (%s)", self->ep->conf.endpoint,
+                op == OP_LOGOUT ? "logout" : "revoke", kve_session_csrf_reason(csrf));
         answer_text(req, 403, "Forbidden", "cross-site request refused\n");
         return 0;
     }
@@ -228,7 +229,7 @@ static void on_write_reply(void *data, size_t i, int err, const kve_kv_reply_t *
         er->failed = 1;
 }
 
-/* the end of a logout (the batch's result in `err`): the cookie goes whatever the store said */
+/* the end of a logout (er->failed: the store did not end the session): the cookie goes whatever the store said */
 static void finish_logout(endpoint_req_t *er)
 {
     add_clearing_cookie(er->req, &er->ep->conf);
