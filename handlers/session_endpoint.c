@@ -270,11 +270,11 @@ static long long int_of(const kve_kv_reply_t *r)
     return r->type == KVE_REPLY_STRING && r->len != 0 ? strtoll(r->str, NULL, 10) : 0;
 }
 
-/* LIST's reply: four strings per session (hash, crt, last, auth); calls `each` for each well-formed one */
+/* LIST's reply: KVE_SESSION_LIST_FIELDS strings per session; calls `each` for each well-formed one */
 static void each_listed(endpoint_req_t *er, const kve_kv_reply_t *reply,
                         void (*each)(endpoint_req_t *er, const char *pid, const kve_kv_reply_t *const *f))
 {
-    for (size_t i = 0; i + 3 < reply->elements; i += 4) {
+    for (size_t i = 0; i + KVE_SESSION_LIST_FIELDS <= reply->elements; i += KVE_SESSION_LIST_FIELDS) {
         const kve_kv_reply_t *const *f = (const kve_kv_reply_t *const *)reply->element + i;
         char pid[KVE_SESSION_PID_SIZE];
         if (f[0]->type != KVE_REPLY_STRING ||
@@ -296,6 +296,10 @@ static void list_one(endpoint_req_t *er, const char *pid, const kve_kv_reply_t *
                           (json_int_t)int_of(f[2]), "current", is_current(er, f[0]));
     if (f[3]->type == KVE_REPLY_STRING && f[3]->len != 0)
         json_object_set_new(o, "auth_time", json_integer((json_int_t)int_of(f[3])));
+    if (f[4]->type == KVE_REPLY_STRING && f[4]->len != 0) /* printable ASCII by construction: a JSON string as is */
+        json_object_set_new(o, "ua", json_stringn(f[4]->str, KVE_MIN(f[4]->len, KVE_SESSION_UA_MAX)));
+    if (f[5]->type == KVE_REPLY_STRING && f[5]->len != 0)
+        json_object_set_new(o, "ip_prefix", json_stringn(f[5]->str, KVE_MIN(f[5]->len, 64)));
     json_array_append_new(er->list, o);
 }
 

@@ -6,7 +6,8 @@
  *   POST   <endpoint>/logout[?all=1]  ends the caller's session (all=1: every session of its user); 204 and the
  *                                     clearing cookie, also when there was no session (idempotent)
  *   GET    <endpoint>/list            the caller's user's live sessions: 200 {"sessions": [{"pid", "created",
- *                                     "last_seen", "auth_time", "current"}]} (times in ms); never a handle or a key
+ *                                     "last_seen", "auth_time", "ua", "ip_prefix", "current"}]} (times in ms); never a
+ *                                     handle or a key
  *   DELETE <endpoint>/<pid>           ends one session of the caller's user (its public id, as in the JWTs' `sid`):
  *                                     204; a pid that is not one of the user's: 404
  *   GET    <endpoint>/auth            204 with X-Session-JWT when the caller has a logged-in session, else 401

@@ -147,6 +147,12 @@ static int create_args(kve_session_req_t *st, args_t *a, const char *uid, json_t
     arg(pool, a, uid != NULL ? uid : "", uid != NULL ? strlen(uid) : 0);
     arg_int(pool, a, (long long)conf->max_data);
     arg_int(pool, a, (long long)conf->max_sessions);
+    if (uid != NULL) { /* the listing's summaries of a logged-in session */
+        h2o_iovec_t ua = kve_session_users_ua(pool, st->req), ip = kve_session_users_ip(pool, st->req);
+        arg(pool, a, ua.base, ua.len), arg(pool, a, ip.base, ip.len);
+    } else {
+        arg(pool, a, "", 0), arg(pool, a, "", 0);
+    }
     return data != NULL ? data_args(pool, a, data) : 0;
 }
 

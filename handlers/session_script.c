@@ -22,14 +22,16 @@ static const char load_lua[] =
 
 static const char create_lua[] =
     "local total = 0\n"
-    "for i = 7, #ARGV, 2 do total = total + #ARGV[i] + #ARGV[i + 1] end\n"
+    "for i = 9, #ARGV, 2 do total = total + #ARGV[i] + #ARGV[i + 1] end\n"
     "if total > tonumber(ARGV[5]) then return redis.error_reply('ERR session data too large') end\n"
     "if redis.call('EXISTS', KEYS[1]) == 1 then return redis.error_reply('ERR session exists') end\n"
     "local f = {'v', '1', 'crt', ARGV[1], 'abs', ARGV[2], 'last', ARGV[1], 'ver', '1'}\n"
     "if ARGV[4] ~= '' then\n"
     "  f[#f + 1] = 'uid'; f[#f + 1] = ARGV[4]; f[#f + 1] = 'auth'; f[#f + 1] = ARGV[1]\n"
     "end\n"
-    "for i = 7, #ARGV, 2 do\n"
+    "if ARGV[7] ~= '' then f[#f + 1] = 'ua'; f[#f + 1] = ARGV[7] end\n"
+    "if ARGV[8] ~= '' then f[#f + 1] = 'ip'; f[#f + 1] = ARGV[8] end\n"
+    "for i = 9, #ARGV, 2 do\n"
     "  if ARGV[i + 1] ~= '' then f[#f + 1] = 'd:' .. ARGV[i]; f[#f + 1] = ARGV[i + 1] end\n"
     "end\n"
     "redis.call('HSET', KEYS[1], unpack(f))\n"
@@ -89,18 +91,18 @@ static const char revoke_all_lua[] = "local prefix = string.sub(KEYS[2], 1, #KEY
                                      "redis.call('DEL', KEYS[2], KEYS[1])\n"
                                      "return #m\n";
 
-static const char list_lua[] =
-    "local prefix = string.sub(KEYS[2], 1, #KEYS[2] - 64)\n"
-    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])\n"
-    "local m = redis.call('ZRANGE', KEYS[1], 0, -1)\n"
-    "local out = {}\n"
-    "for i = 1, #m do\n"
-    "  local f = redis.call('HMGET', prefix .. m[i], 'crt', 'last', 'auth')\n"
-    "  if f[1] then\n"
-    "    out[#out + 1] = m[i]; out[#out + 1] = f[1]; out[#out + 1] = f[2] or ''; out[#out + 1] = f[3] or ''\n"
-    "  else redis.call('ZREM', KEYS[1], m[i]) end\n"
-    "end\n"
-    "return out\n";
+static const char list_lua[] = "local prefix = string.sub(KEYS[2], 1, #KEYS[2] - 64)\n"
+                               "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])\n"
+                               "local m = redis.call('ZRANGE', KEYS[1], 0, -1)\n"
+                               "local out = {}\n"
+                               "for i = 1, #m do\n"
+                               "  local f = redis.call('HMGET', prefix .. m[i], 'crt', 'last', 'auth', 'ua', 'ip')\n"
+                               "  if f[1] then\n"
+                               "    out[#out + 1] = m[i]\n"
+                               "    for j = 1, 5 do out[#out + 1] = f[j] or '' end\n"
+                               "  else redis.call('ZREM', KEYS[1], m[i]) end\n"
+                               "end\n"
+                               "return out\n";
 
 static kve_session_scripts_t scripts;
 static pthread_once_t once = PTHREAD_ONCE_INIT;

@@ -6,6 +6,9 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -51,6 +54,40 @@ int kve_session_users_pid(char out[KVE_SESSION_PID_SIZE], const uint8_t *k_pid, 
         out[2 * i] = digits[md[i] >> 4], out[2 * i + 1] = digits[md[i] & 15];
     out[KVE_SESSION_PID_SIZE - 1] = '\0';
     return 0;
+}
+
+h2o_iovec_t kve_session_users_ua(h2o_mem_pool_t *pool, h2o_req_t *req)
+{
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_USER_AGENT, -1);
+    h2o_iovec_t v;
+    if (i == -1)
+        return h2o_iovec_init("", 0);
+    v = req->headers.entries[i].value;
+    v = h2o_strdup(pool, v.base, KVE_MIN(v.len, KVE_SESSION_UA_MAX));
+    for (size_t j = 0; j != v.len; ++j)
+        if ((unsigned char)v.base[j] < 0x20 || (unsigned char)v.base[j] > 0x7e)
+            v.base[j] = '?';
+    return v;
+}
+
+h2o_iovec_t kve_session_users_ip(h2o_mem_pool_t *pool, h2o_req_t *req)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = req->conn->callbacks->get_peername != NULL ? req->conn->callbacks->get_peername(req->conn, (void *)&ss) : 0;
+    char buf[INET6_ADDRSTRLEN + 8];
+
+    if (len != 0 && ss.ss_family == AF_INET) {
+        struct in_addr a = ((struct sockaddr_in *)&ss)->sin_addr;
+        a.s_addr &= htonl(0xffffff00);
+        if (inet_ntop(AF_INET, &a, buf, sizeof(buf)) != NULL)
+            return h2o_concat(pool, h2o_iovec_init(buf, strlen(buf)), h2o_iovec_init(H2O_STRLIT("/24")));
+    } else if (len != 0 && ss.ss_family == AF_INET6) {
+        struct in6_addr a = ((struct sockaddr_in6 *)&ss)->sin6_addr;
+        memset(a.s6_addr + 6, 0, 10);
+        if (inet_ntop(AF_INET6, &a, buf, sizeof(buf)) != NULL)
+            return h2o_concat(pool, h2o_iovec_init(buf, strlen(buf)), h2o_iovec_init(H2O_STRLIT("/48")));
+    }
+    return h2o_iovec_init("", 0);
 }
 
 /* EVALSHA <sha> <numkeys> <keys...> <args...> of `script` */

@@ -14,6 +14,10 @@
 #define KVE_SESSION_USERS_ARGC 6
 /** The hex of a storage hash (a session key's last characters, an index member). */
 #define KVE_SESSION_HASH_HEX 64
+/** The most bytes of a User-Agent kept with a logged-in session (for the listing). */
+#define KVE_SESSION_UA_MAX 128
+/** The strings LIST gives per session: hash, crt, last, auth, ua, ip. */
+#define KVE_SESSION_LIST_FIELDS 6
 
 /** A store command with room for its arguments (the strings are in a pool; `cmd` points into the struct: use it in place). */
 typedef struct st_kve_session_users_cmd_t {
@@ -34,6 +38,15 @@ h2o_iovec_t kve_session_users_index(h2o_mem_pool_t *pool, const char *key, const
  * gives for the handle. Returns 0, or -1 (nothing written) when `hash_hex` is not such a hash.
  */
 int kve_session_users_pid(char out[KVE_SESSION_PID_SIZE], const uint8_t *k_pid, size_t klen, const char *hash_hex, size_t len);
+
+/**
+ * The summaries kept with a logged-in session for its listing (docs/sessions.md §3), allocated in `pool`: `ua` the
+ * request's User-Agent cut to KVE_SESSION_UA_MAX bytes, every byte outside printable ASCII replaced by '?' ("" when
+ * absent); `ip` the peer's address prefix, "203.0.113.0/24" or "2001:db8:1::/48" ("" when unknown). The peer is the
+ * TCP client: behind a front proxy, the proxy.
+ */
+h2o_iovec_t kve_session_users_ua(h2o_mem_pool_t *pool, h2o_req_t *req);
+h2o_iovec_t kve_session_users_ip(h2o_mem_pool_t *pool, h2o_req_t *req);
 
 /** DESTROY of session key `key`, and its member of the index of `uid` (NULL: an anonymous session, no index). */
 void kve_session_users_destroy(h2o_mem_pool_t *pool, kve_session_users_cmd_t *c, const char *key, const char *uid);

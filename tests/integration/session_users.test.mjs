@@ -125,11 +125,12 @@ test('issue 10 F9: POST /_session/logout (same origin) answers 204, clears the c
     });
 });
 
-test('issue 10 F11: GET /_session/list returns the user\'s live sessions, current on exactly one, pids equal to the JWTs\' sid, never a cookie, a key or a hash', async () => {
+test('issue 10 F11: GET /_session/list returns the user\'s live sessions, current on exactly one, pids equal to the JWTs\' sid, the login\'s User-Agent (cut, printable) and address prefix, never a cookie, a key or a hash', async () => {
     await withKvedge({}, async (k) => {
         const before = Date.now();
-        const a = handleOf(await login(k, 'u1'));
-        const b = handleOf(await login(k, 'u1'));
+        const ua = `Mozilla/5.0 (t\u00e9st) ${'x'.repeat(200)}`;
+        const a = handleOf(await req(k, '/app/login?u=u1', null, { 'user-agent': ua }));
+        const b = handleOf(await req(k, '/app/login?u=u1', null, { 'user-agent': 'other' }));
         handleOf(await login(k, 'u2'));
         const r = await req(k, '/_session/list', a);
         assert.equal(r.status, 200);
@@ -142,9 +143,15 @@ test('issue 10 F11: GET /_session/list returns the user\'s live sessions, curren
         assert.equal(sessions.find((s) => s.current).pid, sidA);
         assert.deepEqual(sessions.map((s) => s.pid).sort(), [sidA, sidB].sort());
         for (const s of sessions) {
-            assert.deepEqual(Object.keys(s).sort(), ['auth_time', 'created', 'current', 'last_seen', 'pid']);
+            assert.deepEqual(Object.keys(s).sort(), ['auth_time', 'created', 'current', 'ip_prefix', 'last_seen', 'pid', 'ua']);
             assert.ok(s.created >= before && s.created <= Date.now() && s.last_seen >= s.created && s.auth_time === s.created);
+            assert.equal(s.ip_prefix, '127.0.0.0/24');
         }
+        assert.equal(sessions.find((s) => s.current).ua, `Mozilla/5.0 (t?st) ${'x'.repeat(128 - 19)}`);
+        assert.equal(sessions.find((s) => !s.current).ua, 'other');
+        assert.equal((await client.hgetall(keyOf(a))).ua.length, 128);
+        const anon = handleOf(await set(k, { x: 1 }));
+        assert.equal((await client.hgetall(keyOf(anon))).ua, undefined, 'nothing kept for an anonymous session');
         for (const secret of [a, b, a.slice(11), b.slice(11), keyOf(a), keyOf(b), hashOf(a), hashOf(b)])
             assert.ok(!r.body.includes(secret), 'no cookie, key or hash in the listing');
         // a session that ended on its own (idle) drops out of the listing and the index
