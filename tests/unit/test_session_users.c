@@ -2,13 +2,17 @@
 /*
  * Tests for a user's sessions' pure parts (issue 10; handlers/session_users.h): the index key (the user's slot tag,
  * any byte of the uid hex-encoded), public ids from index members (the same as from the handle; malformed members
- * refused), and the DESTROY / REVOKE_ALL / LIST commands' keys and arguments.
+ * refused), the DESTROY / REVOKE_ALL / LIST commands' keys and arguments, and the listing's summaries (User-Agent cut
+ * and made printable, the peer's /24 or /48).
  */
 #include "test.h"
 #include "handlers/session_cookie.h"
 #include "handlers/session_script.h"
 #include "handlers/session_users.h"
 #include "proxy/common.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 static const char key[] = "0123456789abcdef0123456789abcdef-session";
 static const char handle[] = "AAAAAAAAAAA0123456789abcdefghijABCDEFGHIJ-_0123456789a";
@@ -80,9 +84,61 @@ TEST(commands)
     h2o_mem_clear_pool(&pool);
 }
 
+static int peer_family;
+
+static socklen_t fake_peername(h2o_conn_t *conn, struct sockaddr *sa)
+{
+    if (peer_family == AF_INET) {
+        struct sockaddr_in *in = (void *)sa;
+        memset(in, 0, sizeof(*in));
+        in->sin_family = AF_INET;
+        inet_pton(AF_INET, "203.0.113.77", &in->sin_addr);
+        return sizeof(*in);
+    }
+    struct sockaddr_in6 *in6 = (void *)sa;
+    memset(in6, 0, sizeof(*in6));
+    in6->sin6_family = AF_INET6;
+    inet_pton(AF_INET6, "2001:db8:1:2:3::5", &in6->sin6_addr);
+    return sizeof(*in6);
+}
+
+TEST(summaries)
+{
+    static const h2o_conn_callbacks_t with = {.get_peername = fake_peername}, without = {NULL};
+    h2o_conn_t conn;
+    h2o_req_t req;
+    char ua[300];
+    h2o_iovec_t v;
+
+    memset(&conn, 0, sizeof(conn));
+    memset(&req, 0, sizeof(req));
+    h2o_mem_init_pool(&req.pool);
+    req.conn = &conn;
+    conn.callbacks = &with;
+    v = kve_session_users_ua(&req.pool, &req);
+    CHECK_EQ_UINT(v.len, 0); /* no User-Agent */
+    memset(ua, 'a', sizeof(ua));
+    memcpy(ua, "x\001\xe9\x7f\n", 5);
+    h2o_add_header(&req.pool, &req.headers, H2O_TOKEN_USER_AGENT, NULL, ua, sizeof(ua));
+    v = kve_session_users_ua(&req.pool, &req);
+    CHECK_EQ_UINT(v.len, KVE_SESSION_UA_MAX);
+    CHECK(memcmp(v.base, "x????aaa", 8) == 0);
+    peer_family = AF_INET;
+    v = kve_session_users_ip(&req.pool, &req);
+    CHECK_EQ_MEM(v.base, v.len, "203.0.113.0/24", 14);
+    peer_family = AF_INET6;
+    v = kve_session_users_ip(&req.pool, &req);
+    CHECK_EQ_MEM(v.base, v.len, "2001:db8:1::/48", 15);
+    conn.callbacks = &without;
+    v = kve_session_users_ip(&req.pool, &req);
+    CHECK_EQ_UINT(v.len, 0);
+    h2o_mem_clear_pool(&req.pool);
+}
+
 void kve_suite_session_users(void)
 {
     RUN(index_key);
     RUN(pid_of_member);
     RUN(commands);
+    RUN(summaries);
 }
