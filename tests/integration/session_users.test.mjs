@@ -6,7 +6,7 @@
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { assertCleanExit, makeTempDir, runKvedge, startRedis, writeConfig } from './harness.mjs';
+import { assertCleanExit, http, makeTempDir, runKvedge, sleep, startRedis, writeConfig } from './harness.mjs';
 import {
     KEY, assertNoSessionHeaders, clears, handleOf, keyOf, lastSeen, req, setCookies, startApp, startSessions, verifyJwt,
 } from './session_helpers.mjs';
@@ -380,5 +380,27 @@ test('issue 10: the endpoints\' POST and DELETE are CSRF-checked even where the 
         const partner = await post(k, '/_session/logout', a, { origin: 'https://partner.example' });
         assert.equal(partner.status, 204);
         assert.equal((await seenAs(k, a)).status, 'anonymous');
+    });
+});
+
+test('issue 10: clients that leave while an endpoint\'s store command is pending (logout, list, revoke) leave kvedge serving, and the commands still apply or are dropped cleanly', async () => {
+    await withKvedge({}, async (k) => {
+        const a = handleOf(await login(k, 'u1'));
+        const b = handleOf(await login(k, 'u1'));
+        const sidB = (await seenAs(k, b)).claims.sid;
+        await client.call('CLIENT', 'PAUSE', '400', 'ALL');
+        const gone = await Promise.allSettled([
+            req(k, '/_session/list', a, {}, 'GET').then(() => 'answered'),
+            http('DELETE', `${k.url}/_session/${sidB}`, { headers: { cookie: `__Host-sid=${a}`, origin: k.url }, timeoutMs: 100 }),
+            http('POST', `${k.url}/_session/logout`, { headers: { cookie: `__Host-sid=${b}`, origin: k.url }, timeoutMs: 100 }),
+            http('GET', `${k.url}/_session/auth`, { headers: { cookie: `__Host-sid=${a}` }, timeoutMs: 100 }),
+        ]);
+        assert.equal(gone[0].status, 'fulfilled', 'a patient client gets its answer after the pause');
+        assert.ok(gone.slice(1).every((g) => g.status === 'rejected'), 'the others left');
+        await sleep(500);
+        const r = await req(k, '/_session/list', a);
+        assert.equal(r.status, 200);
+        assert.ok(JSON.parse(r.body).sessions.length <= 2);
+        assert.equal((await seenAs(k, a)).status, 'active');
     });
 });
