@@ -2,8 +2,8 @@
 /*
  * The session filter (see session.h): every x-session-* response header is removed before the response leaves,
  * whatever the route's settings. On routes with `write`, a forwarded response below 500 may carry commands:
- * X-Session-Logout (current; wins), X-Session-Login ({"sub": ..., "data": {...}}: a new handle on the user's slot,
- * the old one deleted first), X-Session-Set (a JSON object merged key by key, null deletes; no session yet: a new
+ * X-Session-Logout (current, or all of the user's sessions; wins), X-Session-Login ({"sub": ..., "data": {...}}: a new handle on
+ * the user's slot, the old one deleted first), X-Session-Set (a JSON object merged key by key, null deletes; no session yet: a new
  * anonymous one, never the client's unknown handle). A command that writes holds the response (an output stream
  * that keeps the first send) until the store answers; then the cookie is set or cleared.
  */
