@@ -3,9 +3,13 @@
  * Tests for a user's sessions' pure parts (issue 10; handlers/session_users.h): the index key (the user's slot tag,
  * any byte of the uid hex-encoded), public ids from index members (the same as from the handle; malformed members
  * refused), the DESTROY / REVOKE_ALL / LIST commands' keys and arguments, and the listing's summaries (User-Agent cut
- * and made printable, the peer's /24 or /48).
+ * and made printable, the peer's /24 or /48), and the endpoints' gate on a loopback server with no store at all: what
+ * it refuses (404, 405 with Allow, 403 cross-site) never reaches the session handler, and what it lets through finds
+ * the store unavailable (503).
  */
 #include "test.h"
+#include "loopback.h"
+#include "handlers/session_endpoint.h"
 #include "handlers/session_cookie.h"
 #include "handlers/session_script.h"
 #include "handlers/session_users.h"
@@ -135,10 +139,76 @@ TEST(summaries)
     h2o_mem_clear_pool(&req.pool);
 }
 
+/* one request to the endpoints of `lb`; returns its status (and its Allow header in *allow when asked) */
+static int endpoint_status(kve_loopback_t *lb, const char *method, const char *path, const char *origin, char *allow)
+{
+    kve_loopback_req_t *r = kve_loopback_req(lb, method, path);
+    const char *a;
+    int status;
+    kve_loopback_req_header(r, "cookie", "__Host-sid=AAAAAAAAAAA0123456789abcdefghijABCDEFGHIJ-_0123456789a");
+    if (origin != NULL)
+        kve_loopback_req_header(r, "origin", origin);
+    CHECK_EQ_INT(kve_loopback_req_run(r, 5000), 0);
+    status = r->status;
+    if (allow != NULL)
+        snprintf(allow, 32, "%s", (a = kve_loopback_res_header(r, "allow")) != NULL ? a : "");
+    CHECK_EQ_STR(kve_loopback_res_header(r, "cache-control"), "no-store");
+    kve_loopback_req_free(r);
+    return status;
+}
+
+TEST(endpoint_gate)
+{
+    static const struct {
+        const char *method, *path, *origin;
+        int status;
+        const char *allow;
+    } rows[] = {
+        {"GET", "/_session/list", NULL, 503, ""}, /* through the gate: the session handler has no store link */
+        {"GET", "/_session/auth", NULL, 503, ""},
+        {"PUT", "/_session/auth", NULL, 503, ""},
+        {"POST", "/_session/logout", NULL, 503, ""}, /* no Origin: not a browser */
+        {"GET", "/_session/logout", NULL, 405, "POST"},
+        {"PUT", "/_session/list", NULL, 405, "GET, HEAD"},
+        {"GET", "/_session/0123456789abcdef0123456789abcdef", NULL, 405, "DELETE"},
+        {"POST", "/_session/logout", "https://evil.example", 403, ""},
+        {"DELETE", "/_session/0123456789abcdef0123456789abcdef", "null", 403, ""},
+        {"DELETE", "/_session/0123456789ABCDEF0123456789abcdef", NULL, 404, ""},
+        {"DELETE", "/_session/0123456789abcdef0123456789abcde", NULL, 404, ""},
+        {"GET", "/_session", NULL, 404, ""},
+        {"GET", "/_session/", NULL, 404, ""},
+        {"GET", "/_session/listx", NULL, 404, ""},
+        {"GET", "/_session/list/", NULL, 404, ""},
+    };
+    static kve_session_conf_t conf;
+    kve_loopback_t *lb = kve_loopback_create();
+    h2o_pathconf_t *pc = kve_loopback_register_path(lb, "/_session");
+    char allow[32], longpath[200];
+
+    conf.present = 1, conf.mode = KVE_SESSION_REQUIRED, conf.write = 1; /* the endpoints use their own copy: optional */
+    conf.cookie_name = "__Host-sid", conf.secure = 1;
+    conf.idle_ms = 60000, conf.absolute_ms = 600000, conf.touch_threshold_ms = 1000;
+    conf.jwt_key = (char *)key, conf.jwt_ttl_ms = 60000, conf.max_data = 4096;
+    conf.store_timeout_ms = 100, conf.route = "/app", conf.max_sessions = 100, conf.endpoint = "/_session";
+    conf.csrf.enabled = 0; /* the endpoints turn it on for themselves */
+    kve_session_endpoint_register(pc, &conf);
+    kve_loopback_start(lb);
+    for (size_t i = 0; i != sizeof(rows) / sizeof(rows[0]); ++i) {
+        CHECK_EQ_INT(endpoint_status(lb, rows[i].method, rows[i].path, rows[i].origin, allow), rows[i].status);
+        CHECK_EQ_STR(allow, rows[i].allow);
+    }
+    memset(longpath, 'a', sizeof(longpath));
+    memcpy(longpath, "/_session/", 10);
+    longpath[sizeof(longpath) - 1] = '\0';
+    CHECK_EQ_INT(endpoint_status(lb, "DELETE", longpath, NULL, NULL), 404);
+    kve_loopback_destroy(lb);
+}
+
 void kve_suite_session_users(void)
 {
     RUN(index_key);
     RUN(pid_of_member);
     RUN(commands);
     RUN(summaries);
+    RUN(endpoint_gate);
 }
