@@ -50,7 +50,13 @@ static const char *const same_sites[] = {"Lax", "Strict", "None", NULL};
     {"store_timeout", KVE_T_DURATION, KVE_FIELD(type, store_timeout_ms), 0, 1, 60 * SEC, "150ms",                    \
      .doc = "a session read or write the store has not answered by then fails (required routes: 503)"},             \
     {"forward_cookie", KVE_T_BOOL, KVE_FIELD(type, forward_cookie), .dflt = "false",                                 \
-     .doc = "send the session cookie on to the upstream (default: removed from Cookie)"}
+     .doc = "send the session cookie on to the upstream (default: removed from Cookie)"},                            \
+    {"max_sessions", KVE_T_INT, KVE_FIELD(type, max_sessions), 0, 1, 1000, "100",                                    \
+     .doc = "the most sessions one user holds at once: a login past it ends the user's oldest (bounds each login's " \
+            "work on the user's index)"},                                                                            \
+    {"endpoint", KVE_T_STRING, KVE_FIELD(type, endpoint), 0, 0, 256, "/_session",                                    \
+     .doc = "the path of kvedge's own session endpoints: POST /logout[?all=1], GET /list, DELETE /<pid>, GET /auth "  \
+            "(\"\": none; routes sharing one must share cookie_name, jwt_key and store)"}
 /* clang-format on */
 
 static int secure_prefix(const char *name)
@@ -83,7 +89,7 @@ int kve_config__check_session(kve_conf_t *conf, const kve_node_t *node, void *ob
         kve_conf_error(conf, kve_conf_origin_node(conf, &s->jwt_ttl_ms, node), "jwt_ttl: whole seconds only");
         return -1;
     }
-    return 0;
+    return kve_config__check_session_endpoint(conf, node, s);
 }
 
 /* csrf.origins in the form the gate compares (kve_session_csrf_origin): lower case, no default port */
@@ -146,5 +152,5 @@ int kve_config__resolve_session_stores(kve_conf_t *conf, kve_config_t *cfg)
         if (kve_config__resolve_store(conf, cfg, kve_conf_origin_node(conf, &s->store, at), what, s->store, &s->store_id) != 0)
             ret = -1;
     }
-    return ret;
+    return ret == 0 ? kve_config__check_session_endpoints(conf, cfg) : ret;
 }

@@ -152,7 +152,7 @@ static int inject_jwt(kve_session_req_t *st, const kve_kv_reply_t *reply)
         if (n->len > 2 && memcmp(n->str, "d:", 2) == 0)
             add_data(data, n, v);
         else if (n->len == 3 && memcmp(n->str, "uid", 3) == 0 && v->len != 0)
-            uid = h2o_strdup(&st->req->pool, v->str, v->len).base;
+            uid = h2o_strdup(&st->req->pool, v->str, v->len).base, st->uid = v->len <= KVE_SESSION_UID_MAX ? uid : NULL;
         else if (n->len == 3 && memcmp(n->str, "ver", 3) == 0)
             c.sver = int_field(v);
         else if (n->len == 4 && memcmp(n->str, "auth", 4) == 0)

@@ -60,6 +60,10 @@ typedef struct st_kve_session_conf_t {
     const char *route;
     /** the CSRF gate (routes only: the top-level block of defaults has no csrf:) */
     kve_session_csrf_conf_t csrf;
+    /** the most sessions one user holds (a login past it ends the user's oldest); 1..1000 */
+    int64_t max_sessions;
+    /** the path of kvedge's own session endpoints (logout, list, revoke, auth); "" or NULL: none */
+    char *endpoint;
 } kve_session_conf_t;
 
 /**

@@ -2,14 +2,15 @@
 /*
  * The session filter (see session.h): every x-session-* response header is removed before the response leaves,
  * whatever the route's settings. On routes with `write`, a forwarded response below 500 may carry commands:
- * X-Session-Logout (current; wins), X-Session-Login ({"sub": ..., "data": {...}}: a new handle on the user's slot,
- * the old one deleted first), X-Session-Set (a JSON object merged key by key, null deletes; no session yet: a new
+ * X-Session-Logout (current, or all of the user's sessions; wins), X-Session-Login ({"sub": ..., "data": {...}}: a new handle on
+ * the user's slot, the old one deleted first), X-Session-Set (a JSON object merged key by key, null deletes; no session yet: a new
  * anonymous one, never the client's unknown handle). A command that writes holds the response (an output stream
  * that keeps the first send) until the store answers; then the cookie is set or cleared.
  */
 #include "handlers/session_internal.h"
 #include "handlers/session_metrics.h"
 #include "handlers/session_script.h"
+#include "handlers/session_users.h"
 #include "proxy/common.h"
 #include "proxy/log.h"
 
@@ -136,11 +137,23 @@ static int create_args(kve_session_req_t *st, args_t *a, const char *uid, json_t
 
     kve_kv_script_argv(&kve_session_scripts()->create, 0, sha, shalen);
     arg(pool, a, sha[0], shalen[0]), arg(pool, a, sha[1], shalen[1]);
-    arg(pool, a, "1", 1), arg(pool, a, st->new_key, strlen(st->new_key));
+    if (uid != NULL) { /* a logged-in session joins its user's index (same slot) */
+        h2o_iovec_t index = kve_session_users_index(pool, st->new_key, uid);
+        arg(pool, a, "2", 1), arg(pool, a, st->new_key, strlen(st->new_key)), arg(pool, a, index.base, index.len);
+    } else {
+        arg(pool, a, "1", 1), arg(pool, a, st->new_key, strlen(st->new_key));
+    }
     arg_int(pool, a, now), arg_int(pool, a, now + (int64_t)conf->absolute_ms);
     arg_int(pool, a, (long long)KVE_MIN(conf->idle_ms, conf->absolute_ms));
     arg(pool, a, uid != NULL ? uid : "", uid != NULL ? strlen(uid) : 0);
     arg_int(pool, a, (long long)conf->max_data);
+    arg_int(pool, a, (long long)conf->max_sessions);
+    if (uid != NULL) { /* the listing's summaries of a logged-in session */
+        h2o_iovec_t ua = kve_session_users_ua(pool, st->req), ip = kve_session_users_ip(pool, st->req);
+        arg(pool, a, ua.base, ua.len), arg(pool, a, ip.base, ip.len);
+    } else {
+        arg(pool, a, "", 0), arg(pool, a, "", 0);
+    }
     return data != NULL ? data_args(pool, a, data) : 0;
 }
 
@@ -242,18 +255,20 @@ static int send_command(kve_session_req_t *st, const commands_t *cmds)
 {
     h2o_mem_pool_t *pool = &st->req->pool;
     kve_kv_command_t batch[2];
-    args_t del = {0}, cmd = {0};
+    args_t cmd = {0};
+    kve_session_users_cmd_t end;
     size_t n = 0;
     json_t *obj = NULL, *sub, *data = NULL;
     kve_kv_batch_opts_t opts = {st->self->conf->store_timeout_ms};
     kve_kv_t *kv = kve_session__link(st);
     int err, ret = -1;
 
-    if (st->command == CMD_LOGOUT || st->command == CMD_LOGIN) {
-        if (st->status == KVE_SESSION_ACTIVE) {
-            arg(pool, &del, "DEL", 3), arg(pool, &del, st->key, strlen(st->key));
-            batch[n++] = KVE_KV_COMMAND(del.n, del.v, del.len);
-        }
+    if ((st->command == CMD_LOGOUT || st->command == CMD_LOGIN) && st->status == KVE_SESSION_ACTIVE) {
+        if (st->command == CMD_LOGOUT && st->logout_all && st->uid != NULL) /* every session of the user */
+            kve_session_users_revoke_all(pool, &end, st->key, st->uid);
+        else /* this session, and its member of the user's index */
+            kve_session_users_destroy(pool, &end, st->key, st->uid);
+        batch[n++] = end.cmd;
     }
     if (st->command == CMD_LOGIN) {
         uint8_t tag[KVE_SESSION_TAG_BYTES];
@@ -309,8 +324,7 @@ static int pick_command(kve_session_req_t *st, const commands_t *cmds)
         if (h2o_memis(lo.base, lo.len, H2O_STRLIT("current")))
             return CMD_LOGOUT;
         if (h2o_memis(lo.base, lo.len, H2O_STRLIT("all"))) {
-            kve_log(KVE_LOG_WARN, "session", "route %s: X-Session-Logout: all is not implemented yet; logging out this session",
-                    st->self->aud);
+            st->logout_all = 1; /* an anonymous session has no user: only itself ends */
             return CMD_LOGOUT;
         }
         kve_log(KVE_LOG_WARN, "session", "route %s: an invalid X-Session-Logout command was dropped", st->self->aud);

@@ -58,6 +58,10 @@ typedef struct st_kve_session_req_t {
     char new_handle[KVE_SESSION_HANDLE_LEN + 1];
     char new_key[KVE_SESSION_KEY_SIZE];
     int write_err;
+    /** the session's user id (NULL: anonymous), from LOAD (in the request's pool) */
+    char *uid;
+    /** the command is X-Session-Logout: all (every session of the user) */
+    int logout_all;
 } kve_session_req_t;
 
 /** The request's state, or NULL on a request the session handler has not seen. */

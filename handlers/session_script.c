@@ -20,20 +20,41 @@ static const char load_lua[] =
     "end\n"
     "return s\n";
 
-static const char create_lua[] = "local total = 0\n"
-                                 "for i = 6, #ARGV, 2 do total = total + #ARGV[i] + #ARGV[i + 1] end\n"
-                                 "if total > tonumber(ARGV[5]) then return redis.error_reply('ERR session data too large') end\n"
-                                 "if redis.call('EXISTS', KEYS[1]) == 1 then return redis.error_reply('ERR session exists') end\n"
-                                 "local f = {'v', '1', 'crt', ARGV[1], 'abs', ARGV[2], 'last', ARGV[1], 'ver', '1'}\n"
-                                 "if ARGV[4] ~= '' then\n"
-                                 "  f[#f + 1] = 'uid'; f[#f + 1] = ARGV[4]; f[#f + 1] = 'auth'; f[#f + 1] = ARGV[1]\n"
-                                 "end\n"
-                                 "for i = 6, #ARGV, 2 do\n"
-                                 "  if ARGV[i + 1] ~= '' then f[#f + 1] = 'd:' .. ARGV[i]; f[#f + 1] = ARGV[i + 1] end\n"
-                                 "end\n"
-                                 "redis.call('HSET', KEYS[1], unpack(f))\n"
-                                 "redis.call('PEXPIRE', KEYS[1], ARGV[3])\n"
-                                 "return 1\n";
+static const char create_lua[] =
+    "local total = 0\n"
+    "for i = 9, #ARGV, 2 do total = total + #ARGV[i] + #ARGV[i + 1] end\n"
+    "if total > tonumber(ARGV[5]) then return redis.error_reply('ERR session data too large') end\n"
+    "if redis.call('EXISTS', KEYS[1]) == 1 then return redis.error_reply('ERR session exists') end\n"
+    "local f = {'v', '1', 'crt', ARGV[1], 'abs', ARGV[2], 'last', ARGV[1], 'ver', '1'}\n"
+    "if ARGV[4] ~= '' then\n"
+    "  f[#f + 1] = 'uid'; f[#f + 1] = ARGV[4]; f[#f + 1] = 'auth'; f[#f + 1] = ARGV[1]\n"
+    "end\n"
+    "if ARGV[7] ~= '' then f[#f + 1] = 'ua'; f[#f + 1] = ARGV[7] end\n"
+    "if ARGV[8] ~= '' then f[#f + 1] = 'ip'; f[#f + 1] = ARGV[8] end\n"
+    "for i = 9, #ARGV, 2 do\n"
+    "  if ARGV[i + 1] ~= '' then f[#f + 1] = 'd:' .. ARGV[i]; f[#f + 1] = ARGV[i + 1] end\n"
+    "end\n"
+    "redis.call('HSET', KEYS[1], unpack(f))\n"
+    "redis.call('PEXPIRE', KEYS[1], ARGV[3])\n"
+    "if KEYS[2] == nil then return 1 end\n"
+    /* the user's index: prune the ended members, add this one, evict the oldest past max_sessions (never this one) */
+    "local h = string.sub(KEYS[1], -64)\n"
+    "local prefix = string.sub(KEYS[1], 1, #KEYS[1] - 64)\n"
+    "redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])\n"
+    "local m = redis.call('ZRANGE', KEYS[2], 0, -1)\n"
+    "local live = {}\n"
+    "for i = 1, #m do\n"
+    "  if redis.call('EXISTS', prefix .. m[i]) == 1 then live[#live + 1] = m[i] else redis.call('ZREM', KEYS[2], m[i]) end\n"
+    "end\n"
+    "redis.call('ZADD', KEYS[2], ARGV[2], h)\n"
+    "local max, n = tonumber(ARGV[6]), #live + 1\n"
+    "for i = 1, #live do\n"
+    "  if max == 0 or n <= max then break end\n"
+    "  redis.call('DEL', prefix .. live[i]); redis.call('ZREM', KEYS[2], live[i]); n = n - 1\n"
+    "end\n"
+    "local top = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')\n"
+    "redis.call('PEXPIREAT', KEYS[2], top[2])\n"
+    "return 1\n";
 
 static const char patch_lua[] =
     "local s = redis.call('HGETALL', KEYS[1])\n"
@@ -60,6 +81,29 @@ static const char patch_lua[] =
     "redis.call('PEXPIRE', KEYS[1], math.min(tonumber(ARGV[2]), abs - now))\n"
     "return ver\n";
 
+static const char destroy_lua[] = "redis.call('DEL', KEYS[1])\n"
+                                  "if KEYS[2] ~= nil then redis.call('ZREM', KEYS[2], string.sub(KEYS[1], -64)) end\n"
+                                  "return 1\n";
+
+static const char revoke_all_lua[] = "local prefix = string.sub(KEYS[2], 1, #KEYS[2] - 64)\n"
+                                     "local m = redis.call('ZRANGE', KEYS[1], 0, -1)\n"
+                                     "for i = 1, #m do redis.call('DEL', prefix .. m[i]) end\n"
+                                     "redis.call('DEL', KEYS[2], KEYS[1])\n"
+                                     "return #m\n";
+
+static const char list_lua[] = "local prefix = string.sub(KEYS[2], 1, #KEYS[2] - 64)\n"
+                               "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])\n"
+                               "local m = redis.call('ZRANGE', KEYS[1], 0, -1)\n"
+                               "local out = {}\n"
+                               "for i = 1, #m do\n"
+                               "  local f = redis.call('HMGET', prefix .. m[i], 'crt', 'last', 'auth', 'ua', 'ip')\n"
+                               "  if f[1] then\n"
+                               "    out[#out + 1] = m[i]\n"
+                               "    for j = 1, 5 do out[#out + 1] = f[j] or '' end\n"
+                               "  else redis.call('ZREM', KEYS[1], m[i]) end\n"
+                               "end\n"
+                               "return out\n";
+
 static kve_session_scripts_t scripts;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
@@ -68,6 +112,9 @@ static void init(void)
     kve_kv_script_init(&scripts.load, load_lua, strlen(load_lua));
     kve_kv_script_init(&scripts.create, create_lua, strlen(create_lua));
     kve_kv_script_init(&scripts.patch, patch_lua, strlen(patch_lua));
+    kve_kv_script_init(&scripts.destroy, destroy_lua, strlen(destroy_lua));
+    kve_kv_script_init(&scripts.revoke_all, revoke_all_lua, strlen(revoke_all_lua));
+    kve_kv_script_init(&scripts.list, list_lua, strlen(list_lua));
 }
 
 const kve_session_scripts_t *kve_session_scripts(void)
