@@ -2,6 +2,7 @@
 /* kvedge's own session endpoints: logout, list, revoke, auth (see session_endpoint.h). */
 #include "handlers/session_endpoint.h"
 #include "handlers/session_csrf.h"
+#include "handlers/session_metrics.h"
 #include "handlers/session_users.h"
 #include "proxy/common.h"
 #include "proxy/log.h"
@@ -237,6 +238,7 @@ static void finish_logout(endpoint_req_t *er)
         kve_log(KVE_LOG_WARN, "session", "endpoint %s: a logout could not end the session in the store", er->ep->conf.endpoint);
         answer_text(er->req, 503, "Service Unavailable", "session store unavailable\n");
     } else {
+        kve_session__count(er->st, KVE_METRICS_SESSION_DESTROYED);
         answer_204(er->req);
     }
 }
@@ -368,6 +370,7 @@ static void on_revoke_done(void *data, const kve_kv_batch_result_t *result)
         answer_text(er->req, 503, "Service Unavailable", "session store unavailable\n");
         return;
     }
+    kve_session__count(er->st, KVE_METRICS_SESSION_DESTROYED);
     if (er->target_current) /* the caller ended its own session */
         add_clearing_cookie(er->req, &er->ep->conf);
     answer_204(er->req);

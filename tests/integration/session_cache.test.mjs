@@ -173,7 +173,7 @@ test('issue 10 §13: 10 parallel anonymous logins to one cacheable URL (request 
             });
             assert.equal(new Set(handles).size, 10, 'ten different cookies');
             assert.equal(up.requests.length, 10, 'each login reached the upstream');
-            assert.equal((await client.keys('kvs1:*')).length, 10);
+            assert.equal((await client.keys('kvs1:*:s:*')).length, 10, 'ten sessions (plus the user index)');
             assert.deepEqual(await cacheKeys(), []);
         });
     } finally {

@@ -96,6 +96,28 @@ test('issue 10 §15: each event is counted once where it happens: login/lazy Set
     }
 });
 
+test('issue 10 §15: the /_session endpoints count what they end: a logout and a revoke are destroyed, a refused cross-site logout is not', async () => {
+    const k = await startSessions(redis, app, {}, { admin: { token: ADMIN } });
+    try {
+        const destroyed = async () => {
+            const s = sessionSeries(await metrics(k));
+            return Object.entries(s).filter(([name]) => name.endsWith(' destroyed')).reduce((n, [, v]) => n + v, 0);
+        };
+        const a = handleOf(await req(k, '/app/login?u=u1', null));
+        const b = handleOf(await req(k, '/app/login?u=u1', null));
+        const d0 = await destroyed();
+        assert.equal((await req(k, '/_session/logout', a, { origin: 'https://evil.example' }, 'POST')).status, 403);
+        assert.equal(await destroyed(), d0, 'a refused logout ends nothing');
+        assert.equal((await req(k, '/_session/logout', a, { origin: k.url }, 'POST')).status, 204);
+        assert.equal(await destroyed(), d0 + 1, 'the logout');
+        const sid = JSON.parse((await req(k, '/_session/list', b)).body).sessions[0].pid;
+        assert.equal((await req(k, `/_session/${sid}`, b, { origin: k.url }, 'DELETE')).status, 204);
+        assert.equal(await destroyed(), d0 + 2, 'the revoke');
+    } finally {
+        assertCleanExit(await k.stop());
+    }
+});
+
 test('issue 10 §15: a store that cannot be reached counts unavailable (and a required route\'s 503 is not a refusal)', async () => {
     const dead = { url: `redis://127.0.0.1:${await freePort()}` };
     const k = await startSessions(dead, app, { store_timeout: '300ms' }, { admin: { token: ADMIN } });
