@@ -8,8 +8,15 @@
  *        touch_threshold.
  * CREATE KEYS: session. ARGV: now, abs, ttl, uid ("": anonymous), max_data, then data key, JSON pairs. 1, or an error
  *        reply (the key exists, the data is too large) with nothing written.
- * PATCH  KEYS: session. ARGV: now, idle, max_data, then data key, JSON ("": delete) pairs. The new `ver`, or an error
- *        reply (no session, data too large) with nothing written.
+ * PATCH  KEYS: session (a RENEW stub: the session it names). ARGV: now, idle, max_data, then data key, JSON ("": delete) pairs. The
+ * new `ver`, or an error reply (no session, data too large) with nothing written. RENEW  KEYS: session, new session (the same slot
+ * tag)[, the user's index]. ARGV: now, renew_after, renew_grace. Compare-and-set: only when the session is `renew_after` old (since
+ * `rnw`, else `crt`) and not renewed yet, it moves to the new key (`rnw` = now; the index member follows) and the old key becomes a
+ * stub {nxt: new key, rot: now} that LOAD follows for `renew_grace` ms (0: no stub). {1}: renewed; {0, key}: another request
+ * renewed first, the session lives at `key`; {0}: not due (or gone). ROTATE KEYS: session, new session (the same slot tag)[, the
+ * user's index]. ARGV: now. Moves the session to the new key at once (no grace; `rnw` = now; the index member follows): 1, or an
+ * error reply with nothing written. LOAD also follows a RENEW stub (one hop) and then appends the pair "@key", <the live key> to
+ * its reply.
  */
 #ifndef KVE_HANDLERS_SESSION_SCRIPT_H
 #define KVE_HANDLERS_SESSION_SCRIPT_H
@@ -18,6 +25,7 @@
 
 typedef struct st_kve_session_scripts_t {
     kve_kv_script_t load, create, patch;
+    kve_kv_script_t renew, rotate;
 } kve_session_scripts_t;
 
 /** The scripts (initialised once, immutable afterwards; safe from any thread). */
