@@ -32,5 +32,8 @@ void kve_session__fail(kve_session_req_t *st, const char *command)
     if (chunked)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_TRANSFER_ENCODING, NULL, H2O_STRLIT("chunked"));
     req->res.content_length = chunked ? SIZE_MAX : (size_t)n;
-    st->fail_body = h2o_strdup(&req->pool, body, (size_t)n);
+    /* a HEAD response has no body, but says how long the GET's would be */
+    st->fail_body = h2o_memis(req->input.method.base, req->input.method.len, H2O_STRLIT("HEAD"))
+                        ? h2o_iovec_init("", 0)
+                        : h2o_strdup(&req->pool, body, (size_t)n);
 }
