@@ -42,7 +42,7 @@ void kve_session__pid_of_key(char out[KVE_SESSION_PID_SIZE], const uint8_t *k_pi
     const char *x = key + KEY_PREFIX_LEN;
 
     for (size_t i = 0; i != sizeof(h); ++i)
-        h[i] = (uint8_t)(hex_digit(x[2 * i]) << 4 | hex_digit(x[2 * i + 1]));
+        h[i] = (uint8_t)((hex_digit(x[2 * i]) & 15) << 4 | (hex_digit(x[2 * i + 1]) & 15)); /* `key` is checked */
     KVE_ASSERT(HMAC(EVP_sha256(), k_pid, (int)klen, h, sizeof(h), md, &mdlen) != NULL);
     for (size_t i = 0; i != 16; ++i)
         out[2 * i] = digits[md[i] >> 4], out[2 * i + 1] = digits[md[i] & 15];
