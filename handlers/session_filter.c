@@ -4,8 +4,11 @@
  * whatever the route's settings. On routes with `write`, a forwarded response below 500 may carry commands:
  * X-Session-Logout (current; wins), X-Session-Login ({"sub": ..., "data": {...}}: a new handle on the user's slot,
  * the old one deleted first), X-Session-Set (a JSON object merged key by key, null deletes; no session yet: a new
- * anonymous one, never the client's unknown handle). A command that writes holds the response (an output stream
- * that keeps the first send) until the store answers; then the cookie is set or cleared.
+ * anonymous one, never the client's unknown handle), X-Session-Rotate (1: a new handle at once, session_rotate.c; then
+ * the Set of the same response). A command that writes holds the response (an output stream that keeps the first
+ * send) until the store answers; then the cookie is set or cleared. A failed Login or Rotate (and a failed Set with
+ * set_failure: error) releases a JSON 503 instead of the upstream's response (session_fail.c). A request that renewed
+ * its handle (session_renew.c) gets the new cookie unless a command set or cleared it.
  */
 #include "handlers/session_fail.h"
 #include "handlers/session_internal.h"
