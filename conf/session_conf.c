@@ -18,6 +18,7 @@
 
 static const char *const modes[] = {"off", "optional", "required", NULL};
 static const char *const same_sites[] = {"Lax", "Strict", "None", NULL};
+static const char *const set_failures[] = {"ignore", "error", NULL};
 
 /* clang-format off */
 #define SESSION_SETTINGS(type)                                                                                       \
@@ -56,7 +57,13 @@ static const char *const same_sites[] = {"Lax", "Strict", "None", NULL};
             "work on the user's index)"},                                                                            \
     {"endpoint", KVE_T_STRING, KVE_FIELD(type, endpoint), 0, 0, 256, "/_session",                                    \
      .doc = "the path of kvedge's own session endpoints: POST /logout[?all=1], GET /list, DELETE /<pid>, GET /auth "  \
-            "(\"\": none; routes sharing one must share cookie_name, jwt_key and store)"}
+            "(\"\": none; routes sharing one must share cookie_name, jwt_key and store)"}, \
+    {"renew_after", KVE_T_DURATION, KVE_FIELD(type, renew_after_ms), 0, 0, 30 * DAY, "15m",                          \
+     .doc = "a session this old (since creation or its last renewal) gets a new handle on its next request; 0: never"}, \
+    {"renew_grace", KVE_T_DURATION, KVE_FIELD(type, renew_grace_ms), 0, 0, HOUR, "10s",                              \
+     .doc = "a renewed handle keeps working this long (below renew_after), without a cookie, for parallel requests"}, \
+    {"set_failure", KVE_T_ENUM, KVE_FIELD(type, set_failure), .dflt = "ignore", .choices = set_failures,             \
+     .doc = "an X-Session-Set that is not applied: ignore (logged, the response goes on) or error (503, JSON body)"}
 /* clang-format on */
 
 static int secure_prefix(const char *name)
@@ -87,6 +94,11 @@ int kve_config__check_session(kve_conf_t *conf, const kve_node_t *node, void *ob
     }
     if (s->jwt_ttl_ms % 1000 != 0) {
         kve_conf_error(conf, kve_conf_origin_node(conf, &s->jwt_ttl_ms, node), "jwt_ttl: whole seconds only");
+        return -1;
+    }
+    if (s->renew_after_ms != 0 && s->renew_grace_ms >= s->renew_after_ms) {
+        /* a grace shorter than the renewal age keeps RENEW's stubs one hop deep (LOAD follows one) */
+        kve_conf_error(conf, kve_conf_origin_node(conf, &s->renew_grace_ms, node), "renew_grace must be shorter than renew_after");
         return -1;
     }
     return kve_config__check_session_endpoint(conf, node, s);

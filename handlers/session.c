@@ -9,6 +9,7 @@
 #include "handlers/session_csrf.h"
 #include "handlers/session_jwt.h"
 #include "handlers/session_metrics.h"
+#include "handlers/session_renew.h"
 #include "handlers/session_script.h"
 #include "proxy/common.h"
 #include "proxy/log.h"
@@ -158,7 +159,7 @@ static int inject_jwt(kve_session_req_t *st, const kve_kv_reply_t *reply)
         else if (n->len == 4 && memcmp(n->str, "auth", 4) == 0)
             c.auth_time = int_field(v) / 1000;
     }
-    kve_session_pid(pid, self->k_pid, sizeof(self->k_pid), st->handle);
+    kve_session__pid_of_key(pid, self->k_pid, sizeof(self->k_pid), st->key); /* the live session's (renewal) */
     c.sub = uid, c.sid = pid, c.data = data;
     token = kve_session_jwt_mint(self->conf->jwt_key, strlen(self->conf->jwt_key), &c, err, sizeof(err));
     json_decref(data);
@@ -182,7 +183,8 @@ static void on_load_reply(void *data, size_t i, int err, const kve_kv_reply_t *r
             kve_log(KVE_LOG_WARN, "session", "route %s: the session store refused LOAD", st->self->aud);
         st->status = KVE_SESSION_UNAVAILABLE;
     } else if (reply->type == KVE_REPLY_ARRAY && reply->elements >= 2) {
-        st->status = inject_jwt(st, reply) == 0 ? KVE_SESSION_ACTIVE : KVE_SESSION_UNAVAILABLE;
+        if (kve_session__renew_check(st, reply, kve_session__now_ms()) == 0) /* else RENEW first (on_load_done) */
+            st->status = inject_jwt(st, reply) == 0 ? KVE_SESSION_ACTIVE : KVE_SESSION_UNAVAILABLE;
     } else { /* nil: unknown, idle-expired or past its absolute deadline: never adopted */
         st->status = KVE_SESSION_ANONYMOUS;
         st->clear_cookie = 1;
@@ -197,6 +199,18 @@ static void on_load_done(void *data, const kve_kv_batch_result_t *result)
     st->batch = NULL;
     if (result->err != 0)
         st->status = KVE_SESSION_UNAVAILABLE;
+    else if (st->loaded != NULL) { /* due for renewal: RENEW, then kve_session__renewed goes on */
+        if (kve_session__renew_start(st) != 0)
+            kve_session__renewed(st); /* not sent: on at the old handle */
+        return;
+    }
+    proceed(st, 0);
+}
+
+void kve_session__renewed(kve_session_req_t *st)
+{
+    st->status = inject_jwt(st, st->loaded) == 0 ? KVE_SESSION_ACTIVE : KVE_SESSION_UNAVAILABLE;
+    st->loaded = NULL;
     proceed(st, 0);
 }
 

@@ -4,11 +4,16 @@
  * whatever the route's settings. On routes with `write`, a forwarded response below 500 may carry commands:
  * X-Session-Logout (current, or all of the user's sessions; wins), X-Session-Login ({"sub": ..., "data": {...}}: a new handle on
  * the user's slot, the old one deleted first), X-Session-Set (a JSON object merged key by key, null deletes; no session yet: a new
- * anonymous one, never the client's unknown handle). A command that writes holds the response (an output stream
- * that keeps the first send) until the store answers; then the cookie is set or cleared.
+ * anonymous one, never the client's unknown handle), X-Session-Rotate (1: a new handle at once, session_rotate.c; then
+ * the Set of the same response). A command that writes holds the response (an output stream that keeps the first
+ * send) until the store answers; then the cookie is set or cleared. A failed Login or Rotate (and a failed Set with
+ * set_failure: error) releases a JSON 503 instead of the upstream's response (session_fail.c). A request that renewed
+ * its handle (session_renew.c) gets the new cookie unless a command set or cleared it.
  */
+#include "handlers/session_fail.h"
 #include "handlers/session_internal.h"
 #include "handlers/session_metrics.h"
+#include "handlers/session_rotate.h"
 #include "handlers/session_script.h"
 #include "handlers/session_users.h"
 #include "proxy/common.h"
@@ -18,7 +23,7 @@
 #include <string.h>
 #include <jansson.h>
 
-enum { CMD_NONE = 0, CMD_SET, CMD_LOGIN, CMD_LOGOUT };
+enum { CMD_NONE = 0, CMD_SET, CMD_LOGIN, CMD_LOGOUT, CMD_ROTATE };
 
 typedef struct st_kve_session_ostream_t {
     h2o_ostream_t super;
@@ -26,12 +31,15 @@ typedef struct st_kve_session_ostream_t {
     int waiting, have_pending;
     H2O_VECTOR(h2o_iovec_t) bufs;
     h2o_send_state_t state;
+    /** st->fail_body went out instead of the upstream's body (which is dropped) */
+    int replaced;
 } kve_session_ostream_t;
 
 /* the upstream's commands, taken off the response */
 typedef struct st_commands_t {
     h2o_iovec_t set, login, logout;
     int invalid;
+    h2o_iovec_t rotate;
 } commands_t;
 
 static void take_commands(h2o_req_t *req, commands_t *cmds)
@@ -47,6 +55,8 @@ static void take_commands(h2o_req_t *req, commands_t *cmds)
             slot = &cmds->login;
         else if (h2o_lcstris(h->name->base, h->name->len, H2O_STRLIT("x-session-logout")))
             slot = &cmds->logout;
+        else if (h2o_lcstris(h->name->base, h->name->len, H2O_STRLIT("x-session-rotate")))
+            slot = &cmds->rotate;
         if (slot == NULL || slot->base != NULL || h->value.len > KVE_SESSION_COMMAND_MAX)
             cmds->invalid = 1; /* an unknown name, a command twice, a value too long: stripped, no effect */
         else
@@ -157,7 +167,7 @@ static int create_args(kve_session_req_t *st, args_t *a, const char *uid, json_t
     return data != NULL ? data_args(pool, a, data) : 0;
 }
 
-static int patch_args(kve_session_req_t *st, args_t *a, json_t *data)
+static int patch_args(kve_session_req_t *st, args_t *a, json_t *data, const char *key)
 {
     h2o_mem_pool_t *pool = &st->req->pool;
     const char *sha[2];
@@ -165,7 +175,7 @@ static int patch_args(kve_session_req_t *st, args_t *a, json_t *data)
 
     kve_kv_script_argv(&kve_session_scripts()->patch, 0, sha, shalen);
     arg(pool, a, sha[0], shalen[0]), arg(pool, a, sha[1], shalen[1]);
-    arg(pool, a, "1", 1), arg(pool, a, st->key, strlen(st->key));
+    arg(pool, a, "1", 1), arg(pool, a, key, strlen(key));
     arg_int(pool, a, kve_session__now_ms()), arg_int(pool, a, (long long)st->self->conf->idle_ms);
     arg_int(pool, a, (long long)st->self->conf->max_data);
     return data_args(pool, a, data);
@@ -173,12 +183,24 @@ static int patch_args(kve_session_req_t *st, args_t *a, json_t *data)
 
 /* --- applying a command --- */
 
+/* on down the chain: the upstream's data, or once a failure's JSON body in its place (the generator is not asked for
+ * more; it is stopped when the request ends) */
+static void send_down(kve_session_ostream_t *o, h2o_req_t *req, h2o_iovec_t *bufs, size_t n, h2o_send_state_t state)
+{
+    if (o->st->fail_body.base == NULL) {
+        h2o_ostream_send_next(&o->super, req, bufs, n, state);
+    } else if (!o->replaced) {
+        o->replaced = 1;
+        h2o_ostream_send_next(&o->super, req, &o->st->fail_body, 1, H2O_SEND_STATE_FINAL);
+    }
+}
+
 static void release(kve_session_ostream_t *o)
 {
     o->waiting = 0;
     if (o->have_pending) {
         o->have_pending = 0;
-        h2o_ostream_send_next(&o->super, o->st->req, o->bufs.entries, o->bufs.size, o->state);
+        send_down(o, o->st->req, o->bufs.entries, o->bufs.size, o->state);
     }
 }
 
@@ -191,6 +213,7 @@ static void on_write_reply(void *data, size_t i, int err, const kve_kv_reply_t *
             kve_log(KVE_LOG_WARN, "session", "route %s: a session write failed (%s)", st->self->aud,
                     err != 0 ? "store unavailable" : "refused by the store");
         st->write_err = 1;
+        st->write_failed |= i < 8 * sizeof(st->write_failed) ? 1u << i : 0;
     }
 }
 
@@ -205,6 +228,14 @@ static void on_write_done(void *data, const kve_kv_batch_result_t *result)
         st->write_err = 1;
     if (st->write_err)
         kve_session__count(st, KVE_METRICS_SESSION_UNAVAILABLE);
+    /* first the failures that replace the response (its headers go), then the cookie */
+    if (st->command == CMD_LOGIN && st->write_err)
+        kve_session__fail(st, "login");
+    else if (st->command == CMD_ROTATE && (st->write_failed & 1) != 0)
+        kve_session__fail(st, "rotate");
+    st->set_failed |= (st->command == CMD_SET && st->write_err) || (st->command == CMD_ROTATE && (st->write_failed & 2) != 0);
+    if (st->set_failed && st->self->conf->set_failure == KVE_SESSION_SET_FAILURE_ERROR)
+        kve_session__fail(st, "set");
     switch (st->command) {
     case CMD_LOGOUT: /* the cookie goes whatever the store said */
         if (!st->write_err && st->status == KVE_SESSION_ACTIVE)
@@ -213,8 +244,6 @@ static void on_write_done(void *data, const kve_kv_batch_result_t *result)
         break;
     case CMD_LOGIN:
         if (st->write_err) { /* never half a login: no new cookie; the old handle may be gone already */
-            req->res.status = 503;
-            req->res.reason = "Service Unavailable";
             if (st->status == KVE_SESSION_ACTIVE || st->clear_cookie)
                 add_cookie(req, st->self, NULL);
         } else {
@@ -222,12 +251,19 @@ static void on_write_done(void *data, const kve_kv_batch_result_t *result)
             add_cookie(req, st->self, st->new_handle);
         }
         break;
+    case CMD_ROTATE: /* failed: the old handle may be gone already */
+        if ((st->write_failed & 1) == 0)
+            kve_session__count(st, KVE_METRICS_SESSION_ROTATED);
+        add_cookie(req, st->self, (st->write_failed & 1) == 0 ? st->new_handle : NULL);
+        break;
     case CMD_SET:
         if (!st->write_err && st->new_handle[0] != '\0') {
             kve_session__count(st, KVE_METRICS_SESSION_CREATED);
             add_cookie(req, st->self, st->new_handle);
         } else if (st->clear_cookie)
             add_cookie(req, st->self, NULL);
+        else if (st->renewed)
+            add_cookie(req, st->self, st->handle);
         break;
     }
     if (st->ostr != NULL)
@@ -238,7 +274,7 @@ static void on_send(h2o_ostream_t *_self, h2o_req_t *req, h2o_iovec_t *bufs, siz
 {
     kve_session_ostream_t *o = (void *)_self;
     if (!o->waiting) {
-        h2o_ostream_send_next(&o->super, req, bufs, n, state);
+        send_down(o, req, bufs, n, state);
         return;
     }
     /* the generator keeps its buffers until it is asked to proceed (h2o's throttle filter relies on the same) */
@@ -287,7 +323,7 @@ static int send_command(kve_session_req_t *st, const commands_t *cmds)
         if ((obj = parse_object(cmds->set)) == NULL)
             goto Invalid;
         if (st->status == KVE_SESSION_ACTIVE) {
-            if (patch_args(st, &cmd, obj) != 0)
+            if (patch_args(st, &cmd, obj, st->key) != 0)
                 goto Invalid;
         } else { /* lazily created, always under a fresh handle */
             kve_session_new_handle(st->new_handle, NULL);
@@ -295,11 +331,18 @@ static int send_command(kve_session_req_t *st, const commands_t *cmds)
             if (create_args(st, &cmd, NULL, obj) != 0)
                 goto Invalid;
         }
+    } else if (st->command == CMD_ROTATE) { /* then the Set of the same response, if any, on the new key */
+        kve_session__rotate_command(st, &batch[n++]);
+        if (cmds->set.base != NULL && ((obj = parse_object(cmds->set)) == NULL || patch_args(st, &cmd, obj, st->new_key) != 0)) {
+            kve_log(KVE_LOG_WARN, "session", "route %s: an invalid X-Session-Set command was dropped", st->self->aud);
+            cmd.n = 0;
+        }
     }
     if (cmd.n != 0) {
         batch[n] = KVE_KV_COMMAND(cmd.n, cmd.v, cmd.len);
-        batch[n++].script = st->command == CMD_SET && st->status == KVE_SESSION_ACTIVE ? &kve_session_scripts()->patch
-                                                                                       : &kve_session_scripts()->create;
+        batch[n++].script = (st->command == CMD_SET && st->status == KVE_SESSION_ACTIVE) || st->command == CMD_ROTATE
+                                ? &kve_session_scripts()->patch
+                                : &kve_session_scripts()->create;
     }
     if (n == 0) {
         ret = 1; /* nothing to write (a logout without a session) */
@@ -332,9 +375,39 @@ static int pick_command(kve_session_req_t *st, const commands_t *cmds)
     }
     if (cmds->login.base != NULL)
         return CMD_LOGIN;
+    if (cmds->rotate.base != NULL && !kve_session__rotate_valid(cmds->rotate))
+        kve_log(KVE_LOG_WARN, "session", "route %s: an invalid X-Session-Rotate command was dropped", st->self->aud);
+    else if (cmds->rotate.base != NULL && st->status == KVE_SESSION_ACTIVE) /* no session: nothing to rotate */
+        return CMD_ROTATE;
     if (cmds->set.base != NULL)
         return CMD_SET;
     return CMD_NONE;
+}
+
+/* the output stream that holds the response while the store works (waiting), or replaces it after a failure */
+static h2o_ostream_t **add_ostream(h2o_req_t *req, kve_session_req_t *st, h2o_ostream_t **slot, int waiting)
+{
+    kve_session_ostream_t *o = (void *)h2o_add_ostream(req, sizeof(*o), slot);
+    o->super.do_send = on_send;
+    o->st = st;
+    o->waiting = waiting;
+    o->have_pending = 0;
+    o->replaced = 0;
+    memset(&o->bufs, 0, sizeof(o->bufs));
+    st->ostr = o;
+    return &o->super.next;
+}
+
+/* the store is unavailable: a Login or Rotate the upstream believes done, or a Set with set_failure: error, is a 503 */
+static void not_applied(kve_session_req_t *st, const commands_t *cmds)
+{
+    kve_log(KVE_LOG_WARN, "session", "route %s: X-Session-* commands not applied: the store is unavailable", st->self->aud);
+    if (cmds->login.base != NULL)
+        kve_session__fail(st, "login");
+    else if (cmds->rotate.base != NULL && kve_session__rotate_valid(cmds->rotate))
+        kve_session__fail(st, "rotate");
+    else if (cmds->set.base != NULL && st->self->conf->set_failure == KVE_SESSION_SET_FAILURE_ERROR)
+        kve_session__fail(st, "set");
 }
 
 static void on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
@@ -352,36 +425,33 @@ static void on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t *
                 st->self->aud);
     }
     st->command = CMD_NONE;
-    if (st->phase == KVE_SESSION_PHASE_FORWARD && req->res.status < 500 && (cmds.set.base || cmds.login.base || cmds.logout.base)) {
+    if (st->phase == KVE_SESSION_PHASE_FORWARD && req->res.status < 500 &&
+        (cmds.set.base || cmds.login.base || cmds.logout.base || cmds.rotate.base)) {
         if (!st->self->conf->write) {
             kve_session__count(st, KVE_METRICS_SESSION_COMMAND_INVALID);
             kve_log(KVE_LOG_WARN, "session", "route %s: X-Session-* commands from an upstream without session.write",
                     st->self->aud);
         } else if (st->status == KVE_SESSION_UNAVAILABLE && cmds.logout.base == NULL) /* a logout still clears the cookie */
-            kve_log(KVE_LOG_WARN, "session", "route %s: X-Session-* commands not applied: the store is unavailable", st->self->aud);
+            not_applied(st, &cmds);
         else
             st->command = pick_command(st, &cmds);
     }
     if (st->command != CMD_NONE && (sent = send_command(st, &cmds)) == 0) {
-        kve_session_ostream_t *o = (void *)h2o_add_ostream(req, sizeof(*o), slot);
-        o->super.do_send = on_send;
-        o->st = st;
-        o->waiting = 1;
-        o->have_pending = 0;
-        memset(&o->bufs, 0, sizeof(o->bufs));
-        st->ostr = o;
-        slot = &o->super.next;
+        slot = add_ostream(req, st, slot, 1);
         goto Next;
     } else if (st->command != CMD_NONE && sent == -1) {
         st->write_err = 1;
+        st->write_failed = ~0u;
         on_write_done(st, &(kve_kv_batch_result_t){0});
-        goto Next;
     } else if (st->command == CMD_LOGOUT) { /* no session to delete: the cookie goes all the same */
         add_cookie(req, st->self, NULL);
-        goto Next;
-    }
-    if (st->clear_cookie)
+    } else if (st->clear_cookie) {
         add_cookie(req, st->self, NULL);
+    } else if (st->renewed) { /* the request renewed the handle */
+        add_cookie(req, st->self, st->handle);
+    }
+    if (st->fail_body.base != NULL) /* the failure's JSON replaces the upstream's body */
+        slot = add_ostream(req, st, slot, 0);
 Next:
     h2o_setup_next_ostream(req, slot);
 }

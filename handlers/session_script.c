@@ -6,18 +6,26 @@
 #include <string.h>
 
 static const char load_lua[] =
-    "local s = redis.call('HGETALL', KEYS[1])\n"
+    "local k = KEYS[1]\n"
+    "local s = redis.call('HGETALL', k)\n"
+    /* a renewed handle in its grace window (RENEW's stub): the session lives on at `nxt`, on the same slot; one hop */
+    "for i = 1, #s, 2 do if s[i] == 'nxt' then k = s[i + 1] end end\n"
+    "if k ~= KEYS[1] then\n"
+    "  s = redis.call('HGETALL', k)\n"
+    "  for i = 1, #s, 2 do if s[i] == 'nxt' then return false end end\n"
+    "end\n"
     "if #s == 0 then return false end\n"
     "local now = tonumber(ARGV[1])\n"
     "local abs, last\n"
     "for i = 1, #s, 2 do\n"
     "  if s[i] == 'abs' then abs = tonumber(s[i + 1]) elseif s[i] == 'last' then last = tonumber(s[i + 1]) end\n"
     "end\n"
-    "if abs == nil or abs <= now then redis.call('DEL', KEYS[1]) return false end\n"
+    "if abs == nil or abs <= now then redis.call('DEL', k) return false end\n"
     "if last == nil or now - last >= tonumber(ARGV[3]) then\n"
-    "  redis.call('HSET', KEYS[1], 'last', ARGV[1])\n"
-    "  redis.call('PEXPIRE', KEYS[1], math.min(tonumber(ARGV[2]), abs - now))\n"
+    "  redis.call('HSET', k, 'last', ARGV[1])\n"
+    "  redis.call('PEXPIRE', k, math.min(tonumber(ARGV[2]), abs - now))\n"
     "end\n"
+    "if k ~= KEYS[1] then s[#s + 1] = '@key'; s[#s + 1] = k end\n"
     "return s\n";
 
 static const char create_lua[] =
@@ -57,13 +65,17 @@ static const char create_lua[] =
     "return 1\n";
 
 static const char patch_lua[] =
-    "local s = redis.call('HGETALL', KEYS[1])\n"
+    "local key = KEYS[1]\n"
+    "local s = redis.call('HGETALL', key)\n"
+    /* a handle renewed after this request's LOAD: the session moved (RENEW's stub), on the same slot */
+    "for i = 1, #s, 2 do if s[i] == 'nxt' then key = s[i + 1] end end\n"
+    "if key ~= KEYS[1] then s = redis.call('HGETALL', key) end\n"
     "if #s == 0 then return redis.error_reply('ERR no session') end\n"
     "local f = {}\n"
     "for i = 1, #s, 2 do f[s[i]] = s[i + 1] end\n"
     "local now = tonumber(ARGV[1])\n"
     "local abs = tonumber(f['abs'])\n"
-    "if abs == nil or abs <= now then redis.call('DEL', KEYS[1]) return redis.error_reply('ERR no session') end\n"
+    "if abs == nil or abs <= now then redis.call('DEL', key) return redis.error_reply('ERR no session') end\n"
     "for i = 4, #ARGV, 2 do\n"
     "  if ARGV[i + 1] == '' then f['d:' .. ARGV[i]] = nil else f['d:' .. ARGV[i]] = ARGV[i + 1] end\n"
     "end\n"
@@ -73,12 +85,12 @@ static const char patch_lua[] =
     "end\n"
     "if total > tonumber(ARGV[3]) then return redis.error_reply('ERR session data too large') end\n"
     "for i = 4, #ARGV, 2 do\n"
-    "  if ARGV[i + 1] == '' then redis.call('HDEL', KEYS[1], 'd:' .. ARGV[i])\n"
-    "  else redis.call('HSET', KEYS[1], 'd:' .. ARGV[i], ARGV[i + 1]) end\n"
+    "  if ARGV[i + 1] == '' then redis.call('HDEL', key, 'd:' .. ARGV[i])\n"
+    "  else redis.call('HSET', key, 'd:' .. ARGV[i], ARGV[i + 1]) end\n"
     "end\n"
-    "redis.call('HSET', KEYS[1], 'last', ARGV[1])\n"
-    "local ver = redis.call('HINCRBY', KEYS[1], 'ver', 1)\n"
-    "redis.call('PEXPIRE', KEYS[1], math.min(tonumber(ARGV[2]), abs - now))\n"
+    "redis.call('HSET', key, 'last', ARGV[1])\n"
+    "local ver = redis.call('HINCRBY', key, 'ver', 1)\n"
+    "redis.call('PEXPIRE', key, math.min(tonumber(ARGV[2]), abs - now))\n"
     "return ver\n";
 
 static const char destroy_lua[] = "redis.call('DEL', KEYS[1])\n"
@@ -104,6 +116,45 @@ static const char list_lua[] = "local prefix = string.sub(KEYS[2], 1, #KEYS[2] -
                                "end\n"
                                "return out\n";
 
+/* the handle change of RENEW and ROTATE: KEYS[1] renamed to KEYS[2] (the same slot tag: one slot), the user's index
+ * member (the session's hash, the last 64 characters of its key) replaced when KEYS[3] is given and lists it */
+#define MOVE_LUA                                                                                                                   \
+    "local function move(now)\n"                                                                                                   \
+    "  if redis.call('EXISTS', KEYS[2]) == 1 then return redis.error_reply('ERR session exists') end\n"                            \
+    "  redis.call('RENAME', KEYS[1], KEYS[2])\n"                                                                                   \
+    "  redis.call('HSET', KEYS[2], 'rnw', now)\n"                                                                                  \
+    "  if KEYS[3] then\n"                                                                                                          \
+    "    local old, new = string.sub(KEYS[1], -64), string.sub(KEYS[2], -64)\n"                                                    \
+    "    local score = redis.call('ZSCORE', KEYS[3], old)\n"                                                                       \
+    "    if score then redis.call('ZREM', KEYS[3], old) redis.call('ZADD', KEYS[3], score, new) end\n"                             \
+    "  end\n"                                                                                                                      \
+    "end\n"                                                                                                                        \
+    "local s = redis.call('HGETALL', KEYS[1])\n"                                                                                   \
+    "local f = {}\n"                                                                                                               \
+    "for i = 1, #s, 2 do f[s[i]] = s[i + 1] end\n"                                                                                 \
+    "local now = tonumber(ARGV[1])\n"
+
+static const char renew_lua[] =
+    MOVE_LUA "if #s == 0 then return {0} end\n"
+             "if f['nxt'] then return {0, f['nxt']} end\n"
+             "local abs, since = tonumber(f['abs']), tonumber(f['rnw'] or f['crt'])\n"
+             "if abs == nil or abs <= now or since == nil or now - since < tonumber(ARGV[2]) then return {0} end\n"
+             "local err = move(ARGV[1])\n"
+             "if err then return err end\n"
+             "if tonumber(ARGV[3]) > 0 then\n"
+             "  redis.call('HSET', KEYS[1], 'nxt', KEYS[2], 'rot', ARGV[1])\n"
+             "  redis.call('PEXPIRE', KEYS[1], ARGV[3])\n"
+             "end\n"
+             "return {1}\n";
+
+static const char rotate_lua[] =
+    MOVE_LUA "local abs = tonumber(f['abs'])\n"
+             "if #s == 0 or f['nxt'] or abs == nil then return redis.error_reply('ERR no session') end\n"
+             "if abs <= now then redis.call('DEL', KEYS[1]) return redis.error_reply('ERR no session') end\n"
+             "local err = move(ARGV[1])\n"
+             "if err then return err end\n"
+             "return 1\n";
+
 static kve_session_scripts_t scripts;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
@@ -115,6 +166,8 @@ static void init(void)
     kve_kv_script_init(&scripts.destroy, destroy_lua, strlen(destroy_lua));
     kve_kv_script_init(&scripts.revoke_all, revoke_all_lua, strlen(revoke_all_lua));
     kve_kv_script_init(&scripts.list, list_lua, strlen(list_lua));
+    kve_kv_script_init(&scripts.renew, renew_lua, strlen(renew_lua));
+    kve_kv_script_init(&scripts.rotate, rotate_lua, strlen(rotate_lua));
 }
 
 const kve_session_scripts_t *kve_session_scripts(void)

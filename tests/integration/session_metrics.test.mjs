@@ -118,6 +118,23 @@ test('issue 10 §15: the /_session endpoints count what they end: a logout and a
     }
 });
 
+test('issue 10 §15: X-Session-Rotate counts rotated once; a Rotate without a session counts nothing', async () => {
+    const k = await startSessions(redis, app, {}, { admin: { token: ADMIN } });
+    try {
+        const h = handleOf(await req(k, '/app/login?u=u1', null));
+        const s0 = sessionSeries(await metrics(k));
+        const r = await req(k, '/app/raw?h=x-session-rotate&v=1', h);
+        assert.equal(r.status, 200);
+        assert.notEqual(handleOf(r), h, 'a new handle');
+        const s1 = sessionSeries(await metrics(k));
+        assert.deepEqual(changed(s0, s1, 'proxy:/app'), { loaded: 1, rotated: 1 });
+        await req(k, '/app/raw?h=x-session-rotate&v=1', null);
+        assert.deepEqual(changed(s1, sessionSeries(await metrics(k)), 'proxy:/app'), {});
+    } finally {
+        assertCleanExit(await k.stop());
+    }
+});
+
 test('issue 10 §15: a store that cannot be reached counts unavailable (and a required route\'s 503 is not a refusal)', async () => {
     const dead = { url: `redis://127.0.0.1:${await freePort()}` };
     const k = await startSessions(dead, app, { store_timeout: '300ms' }, { admin: { token: ADMIN } });
