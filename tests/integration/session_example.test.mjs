@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { assertCleanExit, freePort, http, SOURCE_DIR, startKvedge, startRedis, waitFor } from './harness.mjs';
-import { STORE_MODE, clears, handleOf, keyOf, leakedSecrets, rememberSecret } from './session_helpers.mjs';
+import { STORE_MODE, clears, handleOf, keyOf, leakedSecrets, rememberSecret, restStoreYaml } from './session_helpers.mjs';
 
 const APP_KEY = 'example-app-test-key-0123456789abcdef-0123';
 
@@ -36,17 +36,11 @@ function exampleConfig(app, redis, port) {
     const yaml = fs.readFileSync(path.join(SOURCE_DIR, 'examples/sessions.yaml'), 'utf8');
     assert.match(yaml, /port: 8080/);
     assert.match(yaml, /redis: embedded/);
-    let config = yaml
+    const config = yaml
         .replace(/port: 8080/, `port: ${port}`)
         .replaceAll('http://127.0.0.1:8082/', app.url)
         .replace(/^redis: embedded.*$/m, `redis: "${redis.url}"`);
-    if (STORE_MODE === 'rest') {
-        config = config.replace(/^session:.*$/m, (line) => `${line}\n  store: sessions_rest`) +
-            `\nkv:\n  path: /_kv\n  tokens:\n    - token: example-rest-token-0123456789\n` +
-            `stores:\n  sessions_rest:\n    url: http://127.0.0.1:${port}/_kv\n    token: example-rest-token-0123456789\n` +
-            'log:\n  access_log: "-"\n'; // to see the /_kv calls
-    }
-    return config;
+    return restStoreYaml(config, port);
 }
 
 test('issue 10: the README\'s login/logout example: examples/sessions.yaml with examples/session-app.mjs', async () => {

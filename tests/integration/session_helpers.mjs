@@ -1,6 +1,7 @@
 // Shared by the session_*.test.mjs suites (issue 10): a recording upstream that emits X-Session-* commands on demand
 // and verifies the JWT it receives with node's crypto (as an upstream would, with a standard library), and a kvedge
 // with session routes on a real redis-server.
+import { after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { HOST, freePort, http, startKvedge, startUpstream } from './harness.mjs';
@@ -17,6 +18,31 @@ export const KEY = 'session-test-key-0123456789abcdef-0123456789';
  */
 export const STORE_MODE = process.env.KVEDGE_SESSION_STORE === 'rest' ? 'rest' : 'redis';
 const REST_TOKEN = 'session-suite-rest-store-token-0123456789';
+let restKvedges = 0;
+
+// In rest mode a suite whose kvedges bypass these helpers would repeat its Redis run and call it F16: fail it.
+after(() => {
+    if (STORE_MODE === 'rest') {
+        assert.ok(restKvedges > 0, 'KVEDGE_SESSION_STORE=rest, but this suite started no kvedge through startSessions / ' +
+            'startSessionKvedge / restStoreYaml (session_helpers.mjs): its sessions never used the KV REST driver');
+    }
+});
+
+/**
+ * A raw YAML configuration (kvedge listening on `port`, with a top-level `session:` block and no `kv:`, `stores:`
+ * nor `log:`) in the suites' store mode: in rest mode the sessions' store becomes this kvedge's own /_kv, and the
+ * access log goes to stdout (to see the /_kv calls). Unchanged in redis mode.
+ */
+export function restStoreYaml(yaml, port) {
+    if (STORE_MODE !== 'rest') return yaml;
+    assert.match(yaml, /^session:/m);
+    assert.doesNotMatch(yaml, /^(kv|stores|log):/m);
+    ++restKvedges;
+    return yaml.replace(/^session:.*$/m, (line) => `${line}\n  store: sessions_rest`) +
+        `\nkv:\n  path: /_kv\n  tokens:\n    - token: ${REST_TOKEN}\n` +
+        `stores:\n  sessions_rest:\n    url: http://${HOST}:${port}/_kv\n    token: ${REST_TOKEN}\n    command_timeout: 5s\n` +
+        'log:\n  access_log: "-"\n';
+}
 
 /**
  * S15: every cookie value (handle) and JWT the suites saw, and what they are made of (the handle's 43-character
@@ -115,6 +141,7 @@ export async function startSessionKvedge(config) {
             sessions_rest: { url: `http://${HOST}:${port}/_kv`, token: REST_TOKEN, command_timeout: '5s', connect_timeout: '1s' } };
         for (const route of cfg.routes ?? []) if (route.session && typeof route.session === 'object') route.session.store = 'sessions_rest';
         if (cfg.session && typeof cfg.session === 'object') cfg.session.store = 'sessions_rest';
+        ++restKvedges;
     }
     const k = await startKvedge(cfg);
     const stop = k.stop.bind(k);
