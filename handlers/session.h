@@ -19,6 +19,17 @@
 /** `session.mode` (the configuration's enum order). */
 enum { KVE_SESSION_OFF = 0, KVE_SESSION_OPTIONAL = 1, KVE_SESSION_REQUIRED = 2 };
 
+/** A route's `session.csrf:` (the CSRF gate of unsafe methods, session_csrf.h). */
+typedef struct st_kve_session_csrf_conf_t {
+    /** refuse unsafe requests a browser sent from another origin (default: on) */
+    int enabled;
+    /** other origins allowed ("https://app.example"; normalised by the configuration, kve_session_csrf_origin) */
+    struct {
+        char **entries;
+        size_t size;
+    } origins;
+} kve_session_csrf_conf_t;
+
 /** A route's `session:` (and the top-level block of defaults). Filled by conf/session_conf.c. */
 typedef struct st_kve_session_conf_t {
     /** the route gave `session:` (set by the configuration's check) */
@@ -47,6 +58,8 @@ typedef struct st_kve_session_conf_t {
     int forward_cookie;
     /** the route's path (borrowed; set with store_id) */
     const char *route;
+    /** the CSRF gate (routes only: the top-level block of defaults has no csrf:) */
+    kve_session_csrf_conf_t csrf;
 } kve_session_conf_t;
 
 /**
