@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { SOURCE_DIR, assertCleanExit, sleep, startKvedge, startRedis } from './harness.mjs';
+import { SOURCE_DIR, assertCleanExit, sleep, startKvedge, startRedis, waitFor } from './harness.mjs';
 import {
     KEY, STORE_MODE, assertNoSessionHeaders, handleOf, keyOf, lastSeen, leakedSecrets, req, setCookies, startApp, startSessions,
     verifyJwt,
@@ -135,6 +135,42 @@ test('issue 10 F14: 2x100 parallel writes to one key end with one of the written
         assert.equal(c.sver, 201);
         assert.equal(JSON.stringify(c.data.x), JSON.stringify(JSON.parse(field)), 'the JWT carries the stored value');
     });
+});
+
+test('issue 10 F15/F16: a store that stops answering (SIGSTOP): a required route answers 503 within store_timeout and never calls the upstream, an optional one forwards unavailable; once it answers again, sessions work', async () => {
+    const own = await startRedis();
+    const ownClient = own.client();
+    const k = await startSessions(own, app, { store_timeout: '300ms' });
+    let paused = false;
+    try {
+        const h = handleOf(await login(k, 'u1'));
+        await req(k, '/req/echo', h); // every script loaded before the pause
+        app.requests.length = 0;
+        await own.kill('SIGSTOP');
+        paused = true;
+        const t0 = Date.now();
+        const r = await req(k, '/req/echo', h);
+        const took = Date.now() - t0;
+        assert.equal(r.status, 503);
+        assert.ok(took >= 250 && took < 300 + 700, `answered after ${took} ms (store_timeout 300 ms)`);
+        assert.equal(app.requests.length, 0, 'the upstream was not called');
+        const o = await req(k, '/app/echo', h);
+        assert.equal(o.status, 200);
+        assert.equal(lastSeen(app).headers['x-session-status'], 'unavailable');
+        assert.equal(lastSeen(app).headers['x-session-jwt'], undefined);
+        assertNoSessionHeaders(o);
+        await own.kill('SIGCONT');
+        paused = false;
+        await waitFor(async () => {
+            await req(k, '/req/echo', h);
+            return lastSeen(app).headers['x-session-status'] === 'active';
+        }, { timeoutMs: 10_000, intervalMs: 100, message: 'the session is found again' });
+        assert.equal(await ownClient.exists(keyOf(h)), 1);
+    } finally {
+        if (paused) await own.kill('SIGCONT');
+        assertCleanExit(await k.stop());
+        await own.stop();
+    }
 });
 
 test('issue 10 F16: the session store is the one the run says (kvedge\'s own /_kv through the KV REST driver in rest mode, hiredis otherwise)', async () => {
