@@ -15,6 +15,7 @@
 #include "conf/config_internal.h"
 #include "handlers/cache_purge.h"
 #include "handlers/limits.h"
+#include "handlers/session_endpoint.h"
 #include "proxy/common.h"
 #include "proxy/metrics.h"
 
@@ -69,7 +70,7 @@ static int any_route_cached(const kve_config_t *cfg)
 kve_served_path_t *kve_config__served_paths(const kve_config_t *cfg, size_t *count)
 {
     const char *prefix = strcmp(cfg->admin.path, "/") == 0 ? "" : cfg->admin.path;
-    kve_served_path_t *paths = kve_malloc((KVE_ARRAY_SIZE(admin_endpoints) + 2 + cfg->routes.size) * sizeof(*paths));
+    kve_served_path_t *paths = kve_malloc((KVE_ARRAY_SIZE(admin_endpoints) + 2 + 2 * cfg->routes.size) * sizeof(*paths));
     size_t n = 0, i;
 
     for (i = 0; i != KVE_ARRAY_SIZE(admin_endpoints); ++i)
@@ -80,6 +81,9 @@ kve_served_path_t *kve_config__served_paths(const kve_config_t *cfg, size_t *cou
         paths[n++] = (kve_served_path_t){cfg->kv.listen.size != 0 ? 1 : 0, kve_strdup(cfg->kv.path), KVE_SERVED_KV, 0};
     for (i = 0; i != cfg->routes.size; ++i)
         paths[n++] = (kve_served_path_t){0, kve_strdup(cfg->routes.entries[i].path), KVE_SERVED_ROUTE, i};
+    for (i = 0; i != cfg->routes.size; ++i) /* session endpoints, each once */
+        if (kve_config__session_endpoint_owner(cfg, i))
+            paths[n++] = (kve_served_path_t){0, kve_strdup(cfg->routes.entries[i].session.endpoint), KVE_SERVED_SESSION, i};
     *count = n;
     return paths;
 }
@@ -132,9 +136,10 @@ static h2o_pathconf_t *register_path(const kve_config_t *cfg, kve_server_t *serv
 /* the metrics route of a served path (malloc'd): "admin", "kv" or "proxy:<path>" */
 static char *route_name(const kve_served_path_t *p)
 {
-    return p->kind == KVE_SERVED_ADMIN ? kve_strdup("admin")
-           : p->kind == KVE_SERVED_KV  ? kve_strdup("kv")
-                                       : format("proxy:%s", p->path);
+    return p->kind == KVE_SERVED_ADMIN     ? kve_strdup("admin")
+           : p->kind == KVE_SERVED_KV      ? kve_strdup("kv")
+           : p->kind == KVE_SERVED_SESSION ? format("session:%s", p->path)
+                                           : format("proxy:%s", p->path);
 }
 
 static int register_served(const kve_config_t *cfg, kve_server_t *server, const kve_admin_sources_t *sources, kve_access_log_t *log,
@@ -160,6 +165,9 @@ static int register_served(const kve_config_t *cfg, kve_server_t *server, const 
         break;
     case KVE_SERVED_ROUTE:
         ret = kve_route_register(pathconf, cfg->routes.entries + p->index, err, errlen);
+        break;
+    case KVE_SERVED_SESSION:
+        kve_session_endpoint_register(pathconf, &cfg->routes.entries[p->index].session);
         break;
     }
     return ret;

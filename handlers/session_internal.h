@@ -26,6 +26,8 @@ typedef struct st_kve_session_handler_t {
     /** the JWTs' `aud` */
     const char *aud;
     size_t cookie_name_len;
+    /** the route's series in /metrics (session_metrics.h) */
+    size_t metrics_route;
 } kve_session_handler_t;
 
 /** Where a request is. */
@@ -56,6 +58,21 @@ typedef struct st_kve_session_req_t {
     char new_handle[KVE_SESSION_HANDLE_LEN + 1];
     char new_key[KVE_SESSION_KEY_SIZE];
     int write_err;
+    /** the session's user id (NULL: anonymous), from LOAD (in the request's pool) */
+    char *uid;
+    /** the command is X-Session-Logout: all (every session of the user) */
+    int logout_all;
+    /* renewal, rotation, failures (session_renew.c, session_rotate.c, session_fail.c) */
+    /** LOAD's reply, kept in the pool while RENEW runs (NULL otherwise) */
+    kve_kv_reply_t *loaded;
+    /** this request renewed the handle: `handle` and `key` are the new ones, and the response sets the cookie */
+    int renewed;
+    /** bit i: command i of the write batch failed (all bits: the batch failed as a whole) */
+    unsigned write_failed;
+    /** an X-Session-Set was not applied (the store refused or failed; set_failure decides) */
+    int set_failed;
+    /** the response is replaced by a 503 with this JSON body (kve_session__fail) */
+    h2o_iovec_t fail_body;
 } kve_session_req_t;
 
 /** The request's state, or NULL on a request the session handler has not seen. */
@@ -69,6 +86,9 @@ int64_t kve_session__now_ms(void);
 
 /** Whether header field `name` is one kvedge owns: x-session-*, with '_' read as '-', in any case. */
 int kve_session__owned_field(h2o_iovec_t name);
+
+/** After RENEW answered (see kve_session__renew_start): mints the JWT from st->loaded and forwards (session.c). */
+void kve_session__renewed(kve_session_req_t *st);
 
 /** Registers the response filter on `pathconf` (after the handler). */
 void kve_session__register_filter(h2o_pathconf_t *pathconf);
