@@ -6,6 +6,7 @@
  */
 #include "conf/config.h"
 #include "conf/value.h"
+#include "handlers/jwt_floor.h"
 #include "handlers/kv_auth.h"
 #include "proxy/common.h"
 #include "proxy/log.h"
@@ -313,6 +314,8 @@ int main(int argc, char **argv)
         usage(stderr);
         return 1;
     }
+    if (kve_jwt_floor_check(NULL, stderr) != 0) /* S16: never run (nor pass a config) on a libjwt without the CVE fix */
+        return 1;
     if (test_only) {
         kve_config_t cfg = {0};
         int ret = kve_config_load(&cfg, config_path, stderr);

@@ -5,8 +5,8 @@
 // and no x-session-* field is ever stored. A real redis-server, the recording upstream of session_helpers.mjs.
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { assertCleanExit, http, makeTempDir, runKvedge, sleep, startKvedge, startRedis, startUpstream, waitFor, writeConfig } from './harness.mjs';
-import { KEY, assertNoSessionHeaders, clears, handleOf, req, setCookies, startApp } from './session_helpers.mjs';
+import { assertCleanExit, http, makeTempDir, runKvedge, sleep, startRedis, startUpstream, waitFor, writeConfig } from './harness.mjs';
+import { KEY, assertNoSessionHeaders, clears, handleOf, req, setCookies, startApp, startSessionKvedge } from './session_helpers.mjs';
 
 let redis, app, client;
 
@@ -28,7 +28,7 @@ beforeEach(async () => {
 
 /** /app: sessions (optional, write) and the cache; /plain: the cache only; both on `upstream` */
 async function withKvedge(upstream, fn, cache = {}) {
-    const k = await startKvedge({
+    const k = await startSessionKvedge({ // F16: the sessions on the KV REST store in the rest run
         threads: 1,
         redis: redis.url,
         routes: [

@@ -1,11 +1,73 @@
 // Shared by the session_*.test.mjs suites (issue 10): a recording upstream that emits X-Session-* commands on demand
 // and verifies the JWT it receives with node's crypto (as an upstream would, with a standard library), and a kvedge
 // with session routes on a real redis-server.
+import { after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { http, startKvedge, startUpstream } from './harness.mjs';
+import { HOST, freePort, http, startKvedge, startUpstream } from './harness.mjs';
 
 export const KEY = 'session-test-key-0123456789abcdef-0123456789';
+
+/**
+ * The session store of the suites (F16, backend parity): `redis` (the default: the route's store is the test's
+ * redis-server through hiredis) or `rest` (KVEDGE_SESSION_STORE=rest, the `integration_rest.session_*` ctest
+ * entries): the same kvedge also serves its KV REST API at /_kv on that redis-server, and the routes' sessions live
+ * in a KV REST store whose URL is that API, so every LOAD / CREATE / PATCH / DESTROY goes through the KV REST driver
+ * over HTTP (as conformance.cache_rest does for the cache). The keys land in the same redis-server, so the suites'
+ * checks of the store hold in both modes.
+ */
+export const STORE_MODE = process.env.KVEDGE_SESSION_STORE === 'rest' ? 'rest' : 'redis';
+const REST_TOKEN = 'session-suite-rest-store-token-0123456789';
+let restKvedges = 0;
+
+// In rest mode a suite whose kvedges bypass these helpers would repeat its Redis run and call it F16: fail it.
+after(() => {
+    if (STORE_MODE === 'rest') {
+        assert.ok(restKvedges > 0, 'KVEDGE_SESSION_STORE=rest, but this suite started no kvedge through startSessions / ' +
+            'startSessionKvedge / restStoreYaml (session_helpers.mjs): its sessions never used the KV REST driver');
+    }
+});
+
+/**
+ * A raw YAML configuration (kvedge listening on `port`, with a top-level `session:` block and no `kv:`, `stores:`
+ * nor `log:`) in the suites' store mode: in rest mode the sessions' store becomes this kvedge's own /_kv, and the
+ * access log goes to stdout (to see the /_kv calls). Unchanged in redis mode.
+ */
+export function restStoreYaml(yaml, port) {
+    if (STORE_MODE !== 'rest') return yaml;
+    assert.match(yaml, /^session:/m);
+    assert.doesNotMatch(yaml, /^(kv|stores|log):/m);
+    ++restKvedges;
+    return yaml.replace(/^session:.*$/m, (line) => `${line}\n  store: sessions_rest`) +
+        `\nkv:\n  path: /_kv\n  tokens:\n    - token: ${REST_TOKEN}\n` +
+        `stores:\n  sessions_rest:\n    url: http://${HOST}:${port}/_kv\n    token: ${REST_TOKEN}\n    command_timeout: 5s\n` +
+        'log:\n  access_log: "-"\n';
+}
+
+/**
+ * S15: every cookie value (handle) and JWT the suites saw, and what they are made of (the handle's 43-character
+ * secret, the hash that names its store key, the JWT's signature). startSessions' kvedges are checked at their
+ * stop() against this set: their whole output (error log at level debug, access log on stdout) holds none of them.
+ */
+export const SEEN_SECRETS = new Set();
+
+/** Records a handle or a JWT as a secret no log may hold (S15). */
+export function rememberSecret(v) {
+    if (typeof v !== 'string' || v.length === 0) return;
+    if (/^[A-Za-z0-9_-]{54}$/.test(v)) {
+        SEEN_SECRETS.add(v);
+        SEEN_SECRETS.add(v.slice(11));
+        SEEN_SECRETS.add(crypto.createHash('sha256').update(v).digest('hex'));
+    } else if (/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{20,}$/.test(v)) {
+        SEEN_SECRETS.add(v);
+        SEEN_SECRETS.add(v.split('.')[2]);
+    }
+}
+
+/** The secrets of SEEN_SECRETS that `text` holds (S15). */
+export function leakedSecrets(text) {
+    return [...SEEN_SECRETS].filter((s) => text.includes(s));
+}
 
 /**
  * The upstream. Paths (after the route prefix is replaced by "/"):
@@ -17,6 +79,7 @@ export const KEY = 'session-test-key-0123456789abcdef-0123456789';
  */
 export async function startApp() {
     return startUpstream((req, res) => {
+        rememberSecret(req.headers['x-session-jwt']);
         const url = new URL(req.url, 'http://x');
         const headers = { 'content-type': 'application/json', 'cache-control': 'public, max-age=60' };
         if (url.pathname === '/login') {
@@ -47,25 +110,59 @@ export function verifyJwt(token, key = KEY) {
 }
 
 /** The session route /app (optional, write), /req (required), /ro (optional, no write) on `redis`; `session` overrides. */
-export function startSessions(redis, app, session = {}, extra = {}) {
+export async function startSessions(redis, app, session = {}, extra = {}) {
     const base = { jwt_key: KEY, store_timeout: '2s', ...session };
-    return startKvedge({
+    const cfg = {
         threads: 1,
         redis: redis.url,
+        log: { level: 'debug', access_log: '-' },
         routes: [
             { path: '/app', upstream: `${app.url}/`, session: { mode: 'optional', write: true, ...base } },
             { path: '/req', upstream: `${app.url}/`, session: { mode: 'required', write: true, ...base } },
             { path: '/ro', upstream: `${app.url}/`, session: { mode: 'optional', write: false, ...base } },
         ],
         ...extra,
-    });
+    };
+    return startSessionKvedge(cfg);
+}
+
+/**
+ * Starts kvedge with `cfg` (a config object whose routes have `session:` blocks) in the suites' store mode
+ * (STORE_MODE: in `rest` mode every session store is moved onto a KV REST store served by this kvedge's own /_kv),
+ * and checks at stop() that its output holds no secret seen (S15; the check runs after the process exited).
+ */
+export async function startSessionKvedge(config) {
+    const cfg = structuredClone(config);
+    if (STORE_MODE === 'rest') {
+        const port = await freePort();
+        cfg.listen = [{ host: HOST, port }];
+        cfg.kv = { path: '/_kv', tokens: [{ token: REST_TOKEN }], ...(cfg.kv ?? {}) };
+        cfg.stores = { ...(cfg.stores ?? {}),
+            sessions_rest: { url: `http://${HOST}:${port}/_kv`, token: REST_TOKEN, command_timeout: '5s', connect_timeout: '1s' } };
+        for (const route of cfg.routes ?? []) if (route.session && typeof route.session === 'object') route.session.store = 'sessions_rest';
+        if (cfg.session && typeof cfg.session === 'object') cfg.session.store = 'sessions_rest';
+        ++restKvedges;
+    }
+    const k = await startKvedge(cfg);
+    const stop = k.stop.bind(k);
+    k.stop = async (opts) => {
+        const result = await stop(opts);
+        const leaked = leakedSecrets(`${result.stdout ?? ''}\n${result.stderr ?? ''}`);
+        assert.deepEqual(leaked.map((s) => `${s.slice(0, 6)}... (${s.length} chars)`), [], 'S15: a cookie value, a store key hash or a JWT is in kvedge\'s logs');
+        return result;
+    };
+    return k;
 }
 
 /** A request through kvedge with the session cookie `cookie` (a handle, or a raw Cookie header when it has '='). */
 export function req(k, path, cookie, headers = {}, method = 'GET') {
     const h = { ...headers };
     if (cookie) h.cookie = cookie.includes('=') ? cookie : `__Host-sid=${cookie}`;
-    return http(method, `${k.url}${path}`, { headers: h });
+    if (cookie && !cookie.includes('=')) rememberSecret(cookie);
+    return http(method, `${k.url}${path}`, { headers: h }).then((r) => {
+        for (const c of setCookies(r)) rememberSecret(/^[^=]*=([^;]*)/.exec(c)?.[1]);
+        return r;
+    });
 }
 
 /** The Set-Cookie lines of a response. */
