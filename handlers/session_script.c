@@ -93,8 +93,14 @@ static const char patch_lua[] =
     "redis.call('PEXPIRE', key, math.min(tonumber(ARGV[2]), abs - now))\n"
     "return ver\n";
 
-static const char destroy_lua[] = "redis.call('DEL', KEYS[1])\n"
-                                  "if KEYS[2] ~= nil then redis.call('ZREM', KEYS[2], string.sub(KEYS[1], -64)) end\n"
+/* a handle renewed after the caller's LOAD is a stub (RENEW): the session it names (same slot) ends with it */
+static const char destroy_lua[] = "local nxt = redis.call('HGET', KEYS[1], 'nxt')\n"
+                                  "redis.call('DEL', KEYS[1])\n"
+                                  "if nxt then redis.call('DEL', nxt) end\n"
+                                  "if KEYS[2] ~= nil then\n"
+                                  "  redis.call('ZREM', KEYS[2], string.sub(KEYS[1], -64))\n"
+                                  "  if nxt then redis.call('ZREM', KEYS[2], string.sub(nxt, -64)) end\n"
+                                  "end\n"
                                   "return 1\n";
 
 static const char revoke_all_lua[] = "local prefix = string.sub(KEYS[2], 1, #KEYS[2] - 64)\n"

@@ -14,7 +14,8 @@
  *            latest member.
  * PATCH      KEYS: session (a RENEW stub: the session it names). ARGV: now, idle, max_data, then data key, JSON ("":
  *            delete) pairs. The new `ver`, or an error reply (no session, data too large) with nothing written.
- * DESTROY    KEYS: session [, the user's index]. Deletes the session and its index member. 1.
+ * DESTROY    KEYS: session [, the user's index]. Deletes the session and its index member (a RENEW stub: the session
+ *            it names as well). 1.
  * REVOKE_ALL KEYS: the user's index, a session key of that user (the slot's key prefix). Deletes every session of the
  *            index, that session and the index. The number of members.
  * LIST       KEYS: the user's index, a session key of that user. ARGV: now. Prunes the ended members; for each live one

@@ -258,6 +258,21 @@ test('issue 10 F8: a request that loaded the session just before another one ren
     });
 });
 
+test('issue 10 F8: a logout whose request loaded the session just before another one renewed it ends the renewed session too (DESTROY follows the old handle\'s stub)', async () => {
+    await withKvedge({ renew_after: '2s', renew_grace: '1900ms' }, async (k) => {
+        const h = handleOf(await login(k, 'u1', { a: 1 }));
+        const created = Date.now();
+        await sleep(1700);
+        const slow = cmd(k, { 'x-session-logout': 'current' }, h, '/app', '&delay=900');
+        await sleep(Math.max(0, 2200 - (Date.now() - created)));
+        const h2 = handleOf((await seen(k, h)).response);
+        assert.ok(clears(await slow));
+        assert.equal(await client.exists(keyOf(h2)), 0, 'the renewed session is gone');
+        assert.equal((await seen(k, h2)).status, 'anonymous');
+        assert.deepEqual(await client.zrange(indexOf(h, 'u1'), 0, -1), [], 'no index member left');
+    });
+});
+
 test('issue 10 F8: renew_after: 0 never renews; renew_grace must be shorter than renew_after; set_failure takes ignore or error (configuration, --help-config)', async () => {
     await withKvedge({ renew_after: '0s', absolute: '1h' }, async (k) => {
         const h = handleOf(await login(k, 'u1'));
