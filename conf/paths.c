@@ -15,6 +15,7 @@
 #include "conf/config_internal.h"
 #include "handlers/cache_purge.h"
 #include "handlers/limits.h"
+#include "handlers/session_jwks.h"
 #include "proxy/common.h"
 #include "proxy/metrics.h"
 
@@ -66,10 +67,27 @@ static int any_route_cached(const kve_config_t *cfg)
     return 0;
 }
 
+/* the route signs its session JWTs with ES256 (so its public key is published at its session.jwks_path) */
+static int es256_route(const kve_route_conf_t *r)
+{
+    return r->session.present && r->session.mode != KVE_SESSION_OFF && r->session.jwt_alg == KVE_SESSION_JWT_ES256 &&
+           r->session.jwks_path != NULL;
+}
+
+/* the first ES256 route whose jwks_path is that of route `i` */
+static size_t first_jwks_route(const kve_config_t *cfg, size_t i)
+{
+    for (size_t j = 0; j != i; ++j)
+        if (es256_route(cfg->routes.entries + j) &&
+            strcmp(cfg->routes.entries[j].session.jwks_path, cfg->routes.entries[i].session.jwks_path) == 0)
+            return j;
+    return i;
+}
+
 kve_served_path_t *kve_config__served_paths(const kve_config_t *cfg, size_t *count)
 {
     const char *prefix = strcmp(cfg->admin.path, "/") == 0 ? "" : cfg->admin.path;
-    kve_served_path_t *paths = kve_malloc((KVE_ARRAY_SIZE(admin_endpoints) + 2 + cfg->routes.size) * sizeof(*paths));
+    kve_served_path_t *paths = kve_malloc((KVE_ARRAY_SIZE(admin_endpoints) + 2 + 2 * cfg->routes.size) * sizeof(*paths));
     size_t n = 0, i;
 
     for (i = 0; i != KVE_ARRAY_SIZE(admin_endpoints); ++i)
@@ -80,6 +98,9 @@ kve_served_path_t *kve_config__served_paths(const kve_config_t *cfg, size_t *cou
         paths[n++] = (kve_served_path_t){cfg->kv.listen.size != 0 ? 1 : 0, kve_strdup(cfg->kv.path), KVE_SERVED_KV, 0};
     for (i = 0; i != cfg->routes.size; ++i)
         paths[n++] = (kve_served_path_t){0, kve_strdup(cfg->routes.entries[i].path), KVE_SERVED_ROUTE, i};
+    for (i = 0; i != cfg->routes.size; ++i) /* one JWKS per distinct session.jwks_path of the ES256 routes */
+        if (es256_route(cfg->routes.entries + i) && first_jwks_route(cfg, i) == i)
+            paths[n++] = (kve_served_path_t){0, kve_strdup(cfg->routes.entries[i].session.jwks_path), KVE_SERVED_JWKS, i};
     *count = n;
     return paths;
 }
@@ -132,9 +153,34 @@ static h2o_pathconf_t *register_path(const kve_config_t *cfg, kve_server_t *serv
 /* the metrics route of a served path (malloc'd): "admin", "kv" or "proxy:<path>" */
 static char *route_name(const kve_served_path_t *p)
 {
-    return p->kind == KVE_SERVED_ADMIN ? kve_strdup("admin")
-           : p->kind == KVE_SERVED_KV  ? kve_strdup("kv")
-                                       : format("proxy:%s", p->path);
+    return p->kind == KVE_SERVED_ADMIN  ? kve_strdup("admin")
+           : p->kind == KVE_SERVED_KV   ? kve_strdup("kv")
+           : p->kind == KVE_SERVED_JWKS ? kve_strdup("jwks")
+                                        : format("proxy:%s", p->path);
+}
+
+/* the JWKS of every ES256 route sharing the jwks_path of route `first` */
+static void register_jwks(const kve_config_t *cfg, h2o_pathconf_t *pathconf, size_t first)
+{
+    const char *path = cfg->routes.entries[first].session.jwks_path;
+    kve_es256_key_t **keys = kve_malloc(cfg->routes.size * sizeof(*keys));
+    size_t n = 0;
+    char err[256], *doc;
+
+    for (size_t i = first; i != cfg->routes.size; ++i) {
+        const kve_session_conf_t *s = &cfg->routes.entries[i].session;
+        if (es256_route(cfg->routes.entries + i) && strcmp(s->jwks_path, path) == 0) {
+            keys[n] = kve_es256_key_load(s->jwt_private_key, strlen(s->jwt_private_key), err, sizeof(err));
+            KVE_ASSERT(keys[n] != NULL); /* the configuration's check loaded it already */
+            ++n;
+        }
+    }
+    doc = kve_session_jwks_document((const kve_es256_key_t *const *)keys, n);
+    kve_session_jwks_register(pathconf, doc);
+    free(doc);
+    while (n != 0)
+        kve_es256_key_free(keys[--n]);
+    free(keys);
 }
 
 static int register_served(const kve_config_t *cfg, kve_server_t *server, const kve_admin_sources_t *sources, kve_access_log_t *log,
@@ -160,6 +206,9 @@ static int register_served(const kve_config_t *cfg, kve_server_t *server, const 
         break;
     case KVE_SERVED_ROUTE:
         ret = kve_route_register(pathconf, cfg->routes.entries + p->index, err, errlen);
+        break;
+    case KVE_SERVED_JWKS:
+        register_jwks(cfg, pathconf, p->index);
         break;
     }
     return ret;

@@ -19,6 +19,17 @@
 /** `session.mode` (the configuration's enum order). */
 enum { KVE_SESSION_OFF = 0, KVE_SESSION_OPTIONAL = 1, KVE_SESSION_REQUIRED = 2 };
 
+/** `session.jwt_alg` (the configuration's enum order). */
+enum { KVE_SESSION_JWT_HS256 = 0, KVE_SESSION_JWT_ES256 = 1 };
+
+/** A route's `session.headers`: plain identity headers sent next to the JWT (NULL: not sent). */
+typedef struct st_kve_session_headers_t {
+    /** the session's user id (only when it is visible ASCII) */
+    char *user;
+    /** the session's public id (the JWT's sid) */
+    char *sid;
+} kve_session_headers_t;
+
 /** A route's `session:` (and the top-level block of defaults). Filled by conf/session_conf.c. */
 typedef struct st_kve_session_conf_t {
     /** the route gave `session:` (set by the configuration's check) */
@@ -47,6 +58,16 @@ typedef struct st_kve_session_conf_t {
     int forward_cookie;
     /** the route's path (borrowed; set with store_id) */
     const char *route;
+    /** the JWTs' algorithm: KVE_SESSION_JWT_HS256 (jwt_key) or KVE_SESSION_JWT_ES256 (jwt_private_key) */
+    int jwt_alg;
+    /** ES256: the P-256 private key as PEM (a secret; usually jwt_private_key_file) */
+    char *jwt_private_key;
+    /** ES256: where the JWKS with the public key is served */
+    char *jwks_path;
+    /** ES256: tokens kept per thread and route for reuse (0: every request signs) */
+    int64_t jwt_cache_entries;
+    /** plain identity headers (route level only) */
+    kve_session_headers_t headers;
 } kve_session_conf_t;
 
 /**

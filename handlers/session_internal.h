@@ -26,6 +26,10 @@ typedef struct st_kve_session_handler_t {
     /** the JWTs' `aud` */
     const char *aud;
     size_t cookie_name_len;
+    /** ES256: the signing key (NULL: HS256 with conf->jwt_key); per-thread token caches hang on the h2o context */
+    struct st_kve_es256_key_t *es256;
+    /** plain identity headers, lower-cased (base NULL: not sent) */
+    h2o_iovec_t header_user, header_sid;
 } kve_session_handler_t;
 
 /** Where a request is. */
@@ -72,5 +76,33 @@ int kve_session__owned_field(h2o_iovec_t name);
 
 /** Registers the response filter on `pathconf` (after the handler). */
 void kve_session__register_filter(h2o_pathconf_t *pathconf);
+
+struct st_kve_session_claims_t;
+
+/**
+ * session_identity.c: the JWT for claims `c` in the request's pool: HS256 minted now, or ES256 from the thread's
+ * token cache (signed and kept on a miss). {NULL, 0} with a message in `err` when no token can be made.
+ */
+h2o_iovec_t kve_session__token(kve_session_handler_t *self, h2o_req_t *req, const struct st_kve_session_claims_t *c, char *err,
+                               size_t errlen);
+
+/**
+ * Adds the route's plain identity headers (session.headers) for user `uid` (NULL: anonymous; must live as long as the
+ * request, e.g. in its pool) and public id `pid` (copied).
+ */
+void kve_session__plain_headers(kve_session_handler_t *self, h2o_req_t *req, const char *uid, const char *pid);
+
+/** Loads the ES256 key, the header names and the token caches' context hooks (self->conf set). */
+void kve_session__identity_init(kve_session_handler_t *self);
+
+/** Frees what kve_session__identity_init made. */
+void kve_session__identity_dispose(kve_session_handler_t *self);
+
+/**
+ * The secret the slot-tag and public-id keys derive from: jwt_key when given, else (ES256) 32 bytes derived from the
+ * private key. `buf` holds KVE_SESSION_DERIVE_MAX bytes.
+ */
+#define KVE_SESSION_DERIVE_MAX 4096
+void kve_session__derivation_secret(const kve_session_handler_t *self, uint8_t *buf, size_t *len);
 
 #endif

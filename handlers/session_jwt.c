@@ -43,6 +43,12 @@ static char *claims_json(const kve_session_claims_t *c)
 
 char *kve_session_jwt_mint(const void *key, size_t keylen, const kve_session_claims_t *c, char *err, size_t errlen)
 {
+    return kve_session_jwt_sign(JWT_ALG_HS256, key, keylen, NULL, c, err, errlen);
+}
+
+char *kve_session_jwt_sign(jwt_alg_t alg, const void *key, size_t keylen, const char *kid, const kve_session_claims_t *c, char *err,
+                           size_t errlen)
+{
     jwt_t *jwt = NULL;
     char *text = NULL, *out = NULL;
 
@@ -50,11 +56,12 @@ char *kve_session_jwt_mint(const void *key, size_t keylen, const kve_session_cla
         snprintf(err, errlen, "the session JWT key must be at least %d bytes", KVE_SESSION_JWT_MIN_KEY);
         return NULL;
     }
-    if ((text = claims_json(c)) == NULL || jwt_new(&jwt) != 0) {
+    if ((alg != JWT_ALG_HS256 && alg != JWT_ALG_ES256) || (text = claims_json(c)) == NULL || jwt_new(&jwt) != 0) {
         snprintf(err, errlen, "cannot build the JWT");
         goto Exit;
     }
-    if (jwt_add_grants_json(jwt, text) != 0 || jwt_set_alg(jwt, JWT_ALG_HS256, key, (int)keylen) != 0) {
+    if (jwt_add_grants_json(jwt, text) != 0 || (kid != NULL && jwt_add_header(jwt, "kid", kid) != 0) ||
+        jwt_set_alg(jwt, alg, key, (int)keylen) != 0) {
         snprintf(err, errlen, "cannot build the JWT: %s", strerror(errno));
         goto Exit;
     }
@@ -97,6 +104,12 @@ static const char *check_claims(json_t *claims, const char *aud, int64_t now, in
 json_t *kve_session_jwt_verify(const void *key, size_t keylen, const char *token, size_t len, const char *aud, int64_t now,
                                int64_t max_ttl_sec, const char **why)
 {
+    return kve_session_jwt_verify_alg(JWT_ALG_HS256, key, keylen, token, len, aud, now, max_ttl_sec, why);
+}
+
+json_t *kve_session_jwt_verify_alg(jwt_alg_t alg, const void *key, size_t keylen, const char *token, size_t len, const char *aud,
+                                   int64_t now, int64_t max_ttl_sec, const char **why)
+{
     jwt_t *jwt;
     json_t *claims;
 
@@ -104,7 +117,7 @@ json_t *kve_session_jwt_verify(const void *key, size_t keylen, const char *token
         *why = "no JWT key";
         return NULL;
     }
-    if ((jwt = kve_jwt_decode_hs256(token, len, key, keylen, why)) == NULL)
+    if ((jwt = kve_jwt_decode_pinned(token, len, key, keylen, alg, why)) == NULL)
         return NULL;
     claims = kve_jwt_claims(jwt);
     jwt_free(jwt);

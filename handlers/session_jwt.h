@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
+#include <jwt.h>
 
 /** The shortest HS256 key accepted (bytes). */
 #define KVE_SESSION_JWT_MIN_KEY 32
@@ -44,11 +45,26 @@ typedef struct st_kve_session_claims_t {
 char *kve_session_jwt_mint(const void *key, size_t keylen, const kve_session_claims_t *c, char *err, size_t errlen);
 
 /**
+ * Mints a token for `c` with algorithm `alg`: HS256 (`key` the secret, as kve_session_jwt_mint) or ES256 (`key` a P-256
+ * private key PEM, session_es256.h), with a `kid` header when `kid` is not NULL. Same ownership and errors as
+ * kve_session_jwt_mint.
+ */
+char *kve_session_jwt_sign(jwt_alg_t alg, const void *key, size_t keylen, const char *kid, const kve_session_claims_t *c, char *err,
+                           size_t errlen);
+
+/**
  * Verifies a session token: the guards of jwt_guard.h, `iss`, `aud` exactly `aud`, integer `exp` (not past, with
  * skew), `iat` and `nbf` integers not in the future, `exp - iat` at most `max_ttl_sec`. Returns the claims (the caller
  * json_decref()s them), or NULL with the reason (a static string) in *why.
  */
 json_t *kve_session_jwt_verify(const void *key, size_t keylen, const char *token, size_t len, const char *aud, int64_t now,
                                int64_t max_ttl_sec, const char **why);
+
+/**
+ * kve_session_jwt_verify for algorithm `alg`: HS256 with the secret, or ES256 with the public key PEM as `key`. The
+ * algorithm is pinned (an HS256 token MAC'd with the public PEM is refused by the ES256 verifier: algorithm confusion).
+ */
+json_t *kve_session_jwt_verify_alg(jwt_alg_t alg, const void *key, size_t keylen, const char *token, size_t len, const char *aud,
+                                   int64_t now, int64_t max_ttl_sec, const char **why);
 
 #endif
