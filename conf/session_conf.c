@@ -58,7 +58,7 @@ static const char *const jwt_algs[] = {"HS256", "ES256", NULL};
     {"jwks_path", KVE_T_STRING, KVE_FIELD(type, jwks_path), 0, 1, 256, "/_session/.well-known/jwks.json",            \
      .doc = "ES256: the path serving the public keys as a JWKS (routes sharing it are listed together)"},            \
     {"jwt_cache_entries", KVE_T_INT, KVE_FIELD(type, jwt_cache_entries), 0, 0, 1 << 20, "1024",                      \
-     .doc = "ES256: minted tokens kept per thread and route, reused until 80% of jwt_ttl (0: sign every request)"}
+     .doc = "JWTs kept per thread and route, reused for the same session version until 80% of jwt_ttl (0: sign every request)"}
 /* clang-format on */
 
 static const kve_directive_t header_directives[] = {

@@ -64,7 +64,7 @@ typedef struct st_kve_session_conf_t {
     char *jwt_private_key;
     /** ES256: where the JWKS with the public key is served */
     char *jwks_path;
-    /** ES256: tokens kept per thread and route for reuse (0: every request signs) */
+    /** JWTs kept per thread and route for reuse, for the same session version until 80 % of jwt_ttl (0: every request signs) */
     int64_t jwt_cache_entries;
     /** plain identity headers (route level only) */
     kve_session_headers_t headers;

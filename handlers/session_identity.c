@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * What a session route tells its upstream about the session (docs/sessions.md §8): the X-Session-JWT, HS256 minted
- * per request or ES256 taken from the thread's token cache (signed and kept on a miss), and the optional plain
- * identity headers. The ES256 key is loaded once when the route is registered.
+ * What a session route tells its upstream about the session (docs/sessions.md §8): the X-Session-JWT, HS256 or
+ * ES256, taken from the thread's token cache (signed and kept on a miss; jwt_cache_entries: 0 signs every request),
+ * and the optional plain identity headers. The ES256 key is loaded once when the route is registered.
  */
 #include "handlers/session_es256.h"
 #include "handlers/session_internal.h"
@@ -21,31 +21,30 @@ static h2o_iovec_t to_pool(h2o_req_t *req, char *token)
     return v;
 }
 
-static h2o_iovec_t es256_token(kve_session_handler_t *self, h2o_req_t *req, const kve_session_claims_t *c, char *err, size_t errlen)
+/* a new token for `c`: HS256 with jwt_key, or ES256 with the route's key and its kid (malloc'd) */
+static char *sign(kve_session_handler_t *self, const kve_session_claims_t *c, char *err, size_t errlen)
 {
-    kve_jwt_cache_t *cache =
-        self->conf->jwt_cache_entries > 0 ? h2o_context_get_handler_context(req->conn->ctx, &self->super) : NULL;
-    h2o_iovec_t hit;
     size_t pemlen;
-    const char *pem = kve_es256_key_pem(self->es256, &pemlen);
-    char *token;
-
-    if (cache != NULL && (hit = kve_jwt_cache_get(cache, c->sid, c->sver, c->iat)).base != NULL)
-        return h2o_strdup(&req->pool, hit.base, hit.len);
-    if ((token = kve_session_jwt_sign(JWT_ALG_ES256, pem, pemlen, kve_es256_key_kid(self->es256), c, err, errlen)) == NULL)
-        return h2o_iovec_init(NULL, 0);
-    if (cache != NULL)
-        kve_jwt_cache_put(cache, c->sid, c->sver, c->iat, c->ttl_sec, token, strlen(token));
-    return to_pool(req, token);
+    const char *pem;
+    if (self->es256 == NULL)
+        return kve_session_jwt_mint(self->conf->jwt_key, strlen(self->conf->jwt_key), c, err, errlen);
+    pem = kve_es256_key_pem(self->es256, &pemlen);
+    return kve_session_jwt_sign(JWT_ALG_ES256, pem, pemlen, kve_es256_key_kid(self->es256), c, err, errlen);
 }
 
 h2o_iovec_t kve_session__token(kve_session_handler_t *self, h2o_req_t *req, const kve_session_claims_t *c, char *err, size_t errlen)
 {
+    kve_jwt_cache_t *cache =
+        self->conf->jwt_cache_entries > 0 ? h2o_context_get_handler_context(req->conn->ctx, &self->super) : NULL;
+    h2o_iovec_t hit;
     char *token;
-    if (self->es256 != NULL)
-        return es256_token(self, req, c, err, errlen);
-    if ((token = kve_session_jwt_mint(self->conf->jwt_key, strlen(self->conf->jwt_key), c, err, errlen)) == NULL)
+
+    if (cache != NULL && (hit = kve_jwt_cache_get(cache, c->sid, c->sver, c->iat)).base != NULL)
+        return h2o_strdup(&req->pool, hit.base, hit.len);
+    if ((token = sign(self, c, err, errlen)) == NULL)
         return h2o_iovec_init(NULL, 0);
+    if (cache != NULL)
+        kve_jwt_cache_put(cache, c->sid, c->sver, c->iat, c->ttl_sec, token, strlen(token));
     return to_pool(req, token);
 }
 
@@ -104,10 +103,10 @@ void kve_session__identity_init(kve_session_handler_t *self)
 
     self->header_user = lower(conf->headers.user);
     self->header_sid = lower(conf->headers.sid);
-    if (conf->jwt_alg != KVE_SESSION_JWT_ES256)
-        return;
-    self->es256 = kve_es256_key_load(conf->jwt_private_key, strlen(conf->jwt_private_key), err, sizeof(err));
-    KVE_ASSERT(self->es256 != NULL); /* the configuration's check loaded it already */
+    if (conf->jwt_alg == KVE_SESSION_JWT_ES256) {
+        self->es256 = kve_es256_key_load(conf->jwt_private_key, strlen(conf->jwt_private_key), err, sizeof(err));
+        KVE_ASSERT(self->es256 != NULL); /* the configuration's check loaded it already */
+    }
     if (conf->jwt_cache_entries > 0) {
         self->super.on_context_init = on_context_init;
         self->super.on_context_dispose = on_context_dispose;

@@ -26,7 +26,7 @@ typedef struct st_kve_session_handler_t {
     /** the JWTs' `aud` */
     const char *aud;
     size_t cookie_name_len;
-    /** ES256: the signing key (NULL: HS256 with conf->jwt_key); per-thread token caches hang on the h2o context */
+    /** ES256: the signing key (NULL: HS256 with conf->jwt_key); the per-thread token caches hang on the h2o context */
     struct st_kve_es256_key_t *es256;
     /** plain identity headers, lower-cased (base NULL: not sent) */
     h2o_iovec_t header_user, header_sid;
@@ -80,8 +80,9 @@ void kve_session__register_filter(h2o_pathconf_t *pathconf);
 struct st_kve_session_claims_t;
 
 /**
- * session_identity.c: the JWT for claims `c` in the request's pool: HS256 minted now, or ES256 from the thread's
- * token cache (signed and kept on a miss). {NULL, 0} with a message in `err` when no token can be made.
+ * session_identity.c: the JWT for claims `c` in the request's pool, HS256 or ES256, from the thread's token cache
+ * (signed and kept on a miss; none with jwt_cache_entries: 0). {NULL, 0} with a message in `err` when no token can be
+ * made.
  */
 h2o_iovec_t kve_session__token(kve_session_handler_t *self, h2o_req_t *req, const struct st_kve_session_claims_t *c, char *err,
                                size_t errlen);

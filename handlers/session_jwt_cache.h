@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * A cache of minted session JWTs for one route on one thread (docs/sessions.md §8): libjwt 1.10.2 spends ~0.5 ms per
- * ES256 signature (it re-parses the PEM every time), so a token is reused for the same session (its public id) and
- * version until 80 % of its lifetime has passed, as Oathkeeper does. A session's claims are a function of its handle
+ * ES256 signature (it re-parses the PEM every time) and ~10 µs per HS256 token (claims built, parsed and dumped
+ * twice), so a token is reused for the same session (its public id) and version until 80 % of its lifetime has
+ * passed, as Oathkeeper does. A session's claims are a function of its handle
  * and its `ver` (every write bumps ver; login and rotation make a new handle, hence a new public id), so a reused
  * token never shows stale data. The route's `aud` is implied: each route's handler has caches of its own.
  *

@@ -9,7 +9,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { assertCleanExit, http, makeTempDir, runKvedge, sleep, startKvedge, startRedis, writeConfig } from './harness.mjs';
-import { KEY, assertNoSessionHeaders, handleOf, lastSeen, req, startApp } from './session_helpers.mjs';
+import { KEY, assertNoSessionHeaders, handleOf, lastSeen, req, startApp, verifyJwt } from './session_helpers.mjs';
 
 let redis, app, client, dir, keyFile, keyFile2, p384File;
 
@@ -50,7 +50,9 @@ async function withKvedge(session, fn, routes = []) {
             {
                 path: '/app',
                 upstream: `${app.url}/`,
-                session: { mode: 'optional', write: true, jwt_alg: 'ES256', jwt_private_key_file: keyFile, store_timeout: '2s', ...session },
+                session: Object.fromEntries(Object.entries({
+                    mode: 'optional', write: true, jwt_alg: 'ES256', jwt_private_key_file: keyFile, store_timeout: '2s', ...session,
+                }).filter(([, v]) => v !== undefined)), // undefined: leave the key out
             },
             ...routes,
         ],
@@ -156,6 +158,31 @@ test('issue 10 (ES256 token cache): the same session and version reuse one token
         const first = jwtSeen();
         await req(k, '/app/b', h);
         assert.notEqual(jwtSeen(), first, 'no cache: a fresh token (its own jti) per request');
+    });
+});
+
+test('issue 10 (HS256 token cache): HS256 tokens are reused the same way (a fresh one per version); jwt_cache_entries: 0 mints per request', async () => {
+    const hs = async (extra, fn) => withKvedge({ jwt_alg: 'HS256', jwt_private_key_file: undefined, jwt_key: KEY, ...extra }, fn);
+    await hs({}, async (k) => {
+        const h = handleOf(await req(k, '/app/login?u=u6'));
+        await req(k, '/app/a', h);
+        const first = jwtSeen();
+        await req(k, '/app/b', h);
+        assert.equal(jwtSeen(), first, 'reused');
+        const c1 = verifyJwt(first);
+        await req(k, `/app/set?j=${encodeURIComponent('{"n":1}')}`, h);
+        await req(k, '/app/c', h);
+        const c2 = verifyJwt(jwtSeen());
+        assert.equal(c2.sver, c1.sver + 1);
+        assert.deepEqual(c2.data, { n: 1 });
+    });
+    await hs({ jwt_cache_entries: 0 }, async (k) => {
+        const h = handleOf(await req(k, '/app/login?u=u7'));
+        await req(k, '/app/a', h);
+        const first = jwtSeen();
+        await req(k, '/app/b', h);
+        assert.notEqual(jwtSeen(), first);
+        assert.notEqual(verifyJwt(jwtSeen()).jti, verifyJwt(first).jti);
     });
 });
 
