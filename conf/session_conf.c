@@ -122,12 +122,11 @@ int kve_config__check_session(kve_conf_t *conf, const kve_node_t *node, void *ob
         return 0;
     if (check_header(conf, node, &s->headers.user) != 0 || check_header(conf, node, &s->headers.sid) != 0)
         return -1;
-    if (s->jwt_alg == KVE_SESSION_JWT_ES256) {
-        if (check_es256(conf, node, s) != 0)
-            return -1;
-    } else if (s->jwt_private_key != NULL) {
-        kve_conf_error(conf, kve_conf_origin_node(conf, &s->jwt_private_key, node),
-                       "jwt_private_key is for jwt_alg: ES256 (this route signs with HS256)");
+    if (s->jwt_alg == KVE_SESSION_JWT_ES256 && check_es256(conf, node, s) != 0)
+        return -1;
+    if (s->jwt_alg == KVE_SESSION_JWT_HS256 && s->jwt_private_key != NULL && s->jwt_key == NULL) {
+        kve_conf_error(conf, kve_conf_origin_node(conf, &s->jwt_alg, node),
+                       "jwt_private_key is given but jwt_alg is HS256 (the default): set jwt_alg: ES256, or give jwt_key");
         return -1;
     }
     if (s->jwt_key != NULL && s->jwt_alg == KVE_SESSION_JWT_ES256 && strlen(s->jwt_key) < KVE_SESSION_JWT_MIN_KEY) {

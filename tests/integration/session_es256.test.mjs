@@ -253,7 +253,7 @@ test('issue 10 (JWKS): routes sharing a jwks_path are listed together (a key onc
     }
 });
 
-test('issue 10 (ES256 configuration): a private key is required, P-256 only, never quoted; header names must be X-Session-*; jwks_path must not collide; --help-config', async () => {
+test('issue 10 (ES256 configuration): a private key is required, P-256 only, never quoted; a key without jwt_alg: ES256 is pointed out; both keys inherited; header names must be X-Session-*; jwks_path must not collide; --help-config', async () => {
     const cdir = makeTempDir();
     const route = (session, more = []) => ({
         listen: [{ host: '127.0.0.1', port: 1 }], redis: redis.url, routes: [{ path: '/a', upstream: 'http://127.0.0.1:1/', session }, ...more],
@@ -270,9 +270,14 @@ test('issue 10 (ES256 configuration): a private key is required, P-256 only, nev
     assert.equal(garbage.code, 1);
     assert.match(garbage.stderr, /not an unencrypted PEM private key/);
     assert.doesNotMatch(garbage.stderr, /not-a-pem-secret-value/, 'a secret is never quoted');
-    const hsWithPem = await check({ jwt_key: KEY, jwt_private_key_file: keyFile }, 'd.yaml');
-    assert.equal(hsWithPem.code, 1);
-    assert.match(hsWithPem.stderr, /jwt_private_key is for jwt_alg: ES256/);
+    const pemOnly = await check({ jwt_private_key_file: keyFile }, 'd.yaml');
+    assert.equal(pemOnly.code, 1);
+    assert.match(pemOnly.stderr, /jwt_private_key is given but jwt_alg is HS256 \(the default\): set jwt_alg: ES256, or give jwt_key/);
+    // both keys in the top-level block: each route picks its algorithm
+    const both = await runKvedge(['-t', '-c', writeConfig({ ...route('optional', [{ path: '/b', upstream: 'http://127.0.0.1:1/', session: { jwt_alg: 'ES256' } }]),
+        session: { jwt_key: KEY, jwt_private_key_file: keyFile } }, { dir: cdir, name: 'd2.yaml' })]);
+    assert.equal(both.stderr, '');
+    assert.equal(both.code, 0);
     const badHeader = await check({ jwt_key: KEY, headers: { user: 'X-User' } }, 'e.yaml');
     assert.equal(badHeader.code, 1);
     assert.match(badHeader.stderr, /must be an X-Session-<name> header/);
