@@ -10,11 +10,14 @@
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/sha.h>
 
 struct st_kve_es256_key_t {
+    /** parsed once; only read afterwards (signing makes its own contexts) */
+    EVP_PKEY *pkey;
     char *pem;
     size_t pem_len;
     char *public_pem;
@@ -130,7 +133,9 @@ kve_es256_key_t *kve_es256_key_load(const char *pem, size_t len, char *err, size
     memcpy(key->pem, pem, len);
     key->pem[len] = '\0';
     key->pem_len = len;
-    if (public_parts(key, pkey) != 0 || private_secret(key, pkey) != 0) {
+    key->pkey = pkey;
+    pkey = NULL;
+    if (public_parts(key, key->pkey) != 0 || private_secret(key, key->pkey) != 0) {
         snprintf(err, errlen, "cannot read the EC key's parameters");
         kve_es256_key_free(key);
         key = NULL;
@@ -149,8 +154,29 @@ void kve_es256_key_free(kve_es256_key_t *key)
     free(key->pem);
     free(key->public_pem);
     free(key->jwk);
+    EVP_PKEY_free(key->pkey);
     OPENSSL_cleanse(key->secret, sizeof(key->secret));
     free(key);
+}
+
+int kve_es256_sign(const kve_es256_key_t *key, const void *input, size_t len, uint8_t sig[KVE_ES256_SIG_LEN])
+{
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    uint8_t der[80]; /* a DER ECDSA-Sig-Value of P-256 takes at most 72 bytes */
+    size_t derlen = sizeof(der);
+    const uint8_t *p = der;
+    ECDSA_SIG *ecsig = NULL;
+    int ret = -1;
+
+    if (md == NULL || EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key->pkey) != 1 ||
+        EVP_DigestSign(md, der, &derlen, input, len) != 1 || (ecsig = d2i_ECDSA_SIG(NULL, &p, (long)derlen)) == NULL)
+        goto Exit;
+    if (BN_bn2binpad(ECDSA_SIG_get0_r(ecsig), sig, 32) == 32 && BN_bn2binpad(ECDSA_SIG_get0_s(ecsig), sig + 32, 32) == 32)
+        ret = 0;
+Exit:
+    ECDSA_SIG_free(ecsig);
+    EVP_MD_CTX_free(md);
+    return ret;
 }
 
 const char *kve_es256_key_pem(const kve_es256_key_t *key, size_t *len)

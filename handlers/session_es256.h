@@ -2,8 +2,9 @@
 /*
  * The ES256 signing key of a session route (docs/sessions.md §8): a P-256 private key read once from PEM, its public
  * half as a JWK (RFC 7517) whose `kid` is the key's RFC 7638 thumbprint, and as a public PEM (what a verifier such as
- * kve_session_jwt_verify_alg() takes). libjwt 1.10.2 signs from the PEM text (it re-parses it on every sign, ~0.5 ms:
- * session_jwt_cache.h keeps the tokens), so the key keeps that text too.
+ * kve_session_jwt_verify_alg() takes). The key is parsed once and signs with OpenSSL directly (kve_es256_sign, ~40 µs):
+ * libjwt 1.10.2 re-parses the PEM on every sign (~0.5 ms), so it is not used for ES256 minting; the PEM text is kept
+ * for comparison (tests, bench/session_sign.c).
  */
 #ifndef KVE_HANDLERS_SESSION_ES256_H
 #define KVE_HANDLERS_SESSION_ES256_H
@@ -27,6 +28,15 @@ kve_es256_key_t *kve_es256_key_load(const char *pem, size_t len, char *err, size
 
 /** Frees `key` (NULL: nothing), wiping the private parts. */
 void kve_es256_key_free(kve_es256_key_t *key);
+
+/** The length of an ES256 signature: r || s, 32 bytes each (RFC 7518 §3.4), not DER. */
+#define KVE_ES256_SIG_LEN 64
+
+/**
+ * Signs `len` bytes of `input` (a JWS signing input) with ECDSA P-256 / SHA-256 into `sig` (r || s). Returns 0, or -1
+ * when OpenSSL fails. Safe to call from several threads at once (the parsed key is only read).
+ */
+int kve_es256_sign(const kve_es256_key_t *key, const void *input, size_t len, uint8_t sig[KVE_ES256_SIG_LEN]);
 
 /** The PEM of the private key, as given (borrowed from `key`): what libjwt signs with. */
 const char *kve_es256_key_pem(const kve_es256_key_t *key, size_t *len);

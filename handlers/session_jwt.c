@@ -3,6 +3,7 @@
 #include "handlers/session_jwt.h"
 #include "handlers/jwt_guard.h"
 #include "handlers/session_cookie.h"
+#include "handlers/session_es256.h"
 #include "proxy/common.h"
 
 #include <errno.h>
@@ -75,6 +76,48 @@ char *kve_session_jwt_sign(jwt_alg_t alg, const void *key, size_t keylen, const 
 Exit:
     free(text);
     jwt_free(jwt);
+    return out;
+}
+
+/* base64url of `len` bytes appended at out[*n] */
+static void append_b64(char *out, size_t *n, const void *src, size_t len)
+{
+    *n += kve_base64url_encode(out + *n, src, len);
+}
+
+char *kve_session_jwt_mint_es256(const kve_es256_key_t *key, const kve_session_claims_t *c, char *err, size_t errlen)
+{
+    char header[96], *claims = claims_json(c), *out = NULL;
+    uint8_t sig[KVE_ES256_SIG_LEN];
+    size_t hlen, clen, n = 0, cap;
+
+    if (claims == NULL) {
+        snprintf(err, errlen, "cannot build the JWT");
+        return NULL;
+    }
+    hlen = (size_t)snprintf(header, sizeof(header), "{\"alg\":\"ES256\",\"kid\":\"%s\",\"typ\":\"JWT\"}", kve_es256_key_kid(key));
+    clen = strlen(claims);
+    cap = (hlen * 4 + 2) / 3 + 1 + (clen * 4 + 2) / 3 + 1 + (KVE_ES256_SIG_LEN * 4 + 2) / 3 + 1;
+    out = kve_malloc(cap);
+    append_b64(out, &n, header, hlen);
+    out[n++] = '.';
+    append_b64(out, &n, claims, clen);
+    if (kve_es256_sign(key, out, n, sig) != 0) {
+        snprintf(err, errlen, "cannot sign the JWT (OpenSSL)");
+        free(out);
+        out = NULL;
+        goto Exit;
+    }
+    out[n++] = '.';
+    append_b64(out, &n, sig, sizeof(sig));
+    out[n] = '\0';
+    if (n > KVE_SESSION_JWT_MAX) {
+        snprintf(err, errlen, "the JWT would take %zu bytes (the session's data is too large for it)", n);
+        free(out);
+        out = NULL;
+    }
+Exit:
+    free(claims);
     return out;
 }
 

@@ -52,6 +52,15 @@ char *kve_session_jwt_mint(const void *key, size_t keylen, const kve_session_cla
 char *kve_session_jwt_sign(jwt_alg_t alg, const void *key, size_t keylen, const char *kid, const kve_session_claims_t *c, char *err,
                            size_t errlen);
 
+struct st_kve_es256_key_t;
+
+/**
+ * Mints an ES256 token for `c` with `key` (session_es256.h), its header {"alg":"ES256","kid":<the key's kid>,
+ * "typ":"JWT"}, signed with OpenSSL directly (the parsed key; libjwt 1.10.2 would re-parse the PEM). Same ownership and
+ * errors as kve_session_jwt_mint.
+ */
+char *kve_session_jwt_mint_es256(const struct st_kve_es256_key_t *key, const kve_session_claims_t *c, char *err, size_t errlen);
+
 /**
  * Verifies a session token: the guards of jwt_guard.h, `iss`, `aud` exactly `aud`, integer `exp` (not past, with
  * skew), `iat` and `nbf` integers not in the future, `exp - iat` at most `max_ttl_sec`. Returns the claims (the caller

@@ -214,6 +214,27 @@ TEST(es256_roundtrip)
         CHECK_EQ_STR(verdict(JWT_ALG_ES256, "", 0, t), "no JWT key");
         free(t);
     }
+    /* the route's minter (OpenSSL with the parsed key): libjwt's own decoder and the pinned verifier accept it */
+    t = kve_session_jwt_mint_es256(key, &c, err, sizeof(err));
+    CHECK_NOT_NULL(t);
+    if (t != NULL) {
+        jwt_t *raw = NULL;
+        char copy[4096];
+        CHECK_EQ_STR(verdict(JWT_ALG_ES256, pub, publen, t), "ok");
+        CHECK_EQ_UINT(strlen(strrchr(t, '.') + 1), 86);
+        strcpy(copy, t);
+        CHECK_EQ_INT(jwt_decode(&raw, copy, (const unsigned char *)pub, (int)publen), 0);
+        if (raw != NULL) {
+            CHECK_EQ_STR(jwt_get_header(raw, "kid"), kve_es256_key_kid(key));
+            CHECK_EQ_STR(jwt_get_header(raw, "typ"), "JWT");
+            CHECK_EQ_STR(jwt_get_grant(raw, "sub"), "u1");
+            jwt_free(raw);
+        }
+        CHECK(strcmp(verdict(JWT_ALG_ES256, opub, opublen, t), "ok") != 0);
+        t[strlen(t) - 2] ^= 1; /* one signature bit */
+        CHECK(strcmp(verdict(JWT_ALG_ES256, pub, publen, t), "ok") != 0);
+        free(t);
+    }
     /* a token signed by hand with the same key verifies: the oracle for the probes below */
     CHECK_EQ_STR(verdict(JWT_ALG_ES256, pub, publen, es256_forge(pkey, "{\"alg\":\"ES256\",\"typ\":\"JWT\"}", good)), "ok");
     /* the lowercase spelling libjwt 1.10.2 accepts (probe 9's ES256 twin), with a valid signature: refused */
