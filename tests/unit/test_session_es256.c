@@ -10,6 +10,7 @@
 #include "handlers/jwt_guard.h"
 #include "handlers/session_cookie.h"
 #include "handlers/session_es256.h"
+#include "handlers/session_hash.h"
 #include "handlers/session_jwks.h"
 #include "handlers/session_jwt.h"
 #include "handlers/session_jwt_cache.h"
@@ -337,8 +338,38 @@ TEST(jwks_document)
     EVP_PKEY_free(k1), EVP_PKEY_free(k2);
 }
 
+/* the sessions' fetched-once SHA-256 and HMAC give OpenSSL's one-shot results, for keys shorter than, equal to and
+ * longer than a block, and the RFC 4231 test case 2 */
+TEST(hash_matches_openssl)
+{
+    static const size_t klens[] = {0, 1, 32, 63, 64, 65, 131, 4096};
+    uint8_t key[4096], msg[4096], a[32], b[EVP_MAX_MD_SIZE];
+    unsigned blen = 0;
+
+    for (size_t i = 0; i != sizeof(key); ++i)
+        key[i] = (uint8_t)(i * 7 + 1), msg[i] = (uint8_t)(i * 13 + 5);
+    for (size_t i = 0; i != KVE_ARRAY_SIZE(klens); ++i) {
+        for (size_t mlen = 0; mlen <= 4096; mlen = mlen * 3 + 1) {
+            kve_session_hmac_sha256(key, klens[i], msg, mlen, a);
+            HMAC(EVP_sha256(), key, (int)klens[i], msg, mlen, b, &blen);
+            CHECK_EQ_MEM(a, 32, b, blen);
+        }
+        kve_session_sha256(msg, klens[i], a);
+        SHA256(msg, klens[i], b);
+        CHECK_EQ_MEM(a, 32, b, 32);
+    }
+    {
+        static const uint8_t want[32] = {0x5b, 0xdc, 0xc1, 0x46, 0xbf, 0x60, 0x75, 0x4e, 0x6a, 0x04, 0x24,
+                                         0x26, 0x08, 0x95, 0x75, 0xc7, 0x5a, 0x00, 0x3f, 0x08, 0x9d, 0x27,
+                                         0x39, 0x83, 0x9d, 0xec, 0x58, 0xb9, 0x64, 0xec, 0x38, 0x43};
+        kve_session_hmac_sha256("Jefe", 4, "what do ya want for nothing?", 28, a);
+        CHECK_EQ_MEM(a, 32, want, 32);
+    }
+}
+
 void kve_suite_session_es256(void)
 {
+    RUN(hash_matches_openssl);
     RUN(es256_key_load);
     RUN(es256_roundtrip);
     RUN(es256_confusion_s8);
