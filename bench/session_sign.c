@@ -34,6 +34,7 @@ static void run(const char *name, int which, const kve_es256_key_t *key, double 
     json_t *data = json_pack("{s:s,s:i}", "role", "user", "cart", 3);
     kve_session_claims_t c = {"/app", "bench-user", "0123456789abcdef0123456789abcdef", 4, 0, (int64_t)time(NULL), 60, data};
     kve_jwt_cache_t *cache = kve_jwt_cache_new(1024);
+    const char *key_name = "kvs1:{AAAAAAAAAAA}:s:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
     size_t pemlen, n = 0;
     const char *pem = kve_es256_key_pem(key, &pemlen);
     char err[160];
@@ -49,14 +50,14 @@ static void run(const char *name, int which, const kve_es256_key_t *key, double 
             } else if (which == ES256_MINT) {
                 tok = kve_session_jwt_mint_es256(key, &c, err, sizeof(err));
             } else {
-                h2o_iovec_t hit = kve_jwt_cache_get(cache, c.sid, c.sver, c.iat);
-                if (hit.base == NULL) {
+                kve_jwt_cache_hit_t hit;
+                if (!kve_jwt_cache_get(cache, key_name, c.sver, c.iat, &hit)) {
                     char *fresh = kve_session_jwt_mint_es256(key, &c, err, sizeof(err));
-                    kve_jwt_cache_put(cache, c.sid, c.sver, c.iat, c.ttl_sec, fresh, strlen(fresh));
+                    kve_jwt_cache_put(cache, key_name, c.sver, c.iat, c.ttl_sec, fresh, strlen(fresh), c.sid, c.sub);
                     tok = fresh;
                 } else {
-                    tok = malloc(hit.len + 1); /* the copy into the request's pool */
-                    memcpy(tok, hit.base, hit.len + 1);
+                    tok = malloc(hit.token.len + 1); /* the copy into the request's pool */
+                    memcpy(tok, hit.token.base, hit.token.len + 1);
                 }
             }
             if (tok == NULL) {

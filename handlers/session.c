@@ -132,8 +132,11 @@ static int inject_jwt(kve_session_req_t *st, const kve_kv_reply_t *reply)
     kve_session_handler_t *self = st->self;
     kve_session_claims_t c = {self->aud, NULL, NULL, 0, 0, (int64_t)time(NULL), (int64_t)(self->conf->jwt_ttl_ms / 1000), NULL};
     char pid[KVE_SESSION_PID_SIZE], err[160], *uid = NULL;
-    json_t *data = json_object();
+    json_t *data;
 
+    if (kve_session__identity_cached(self, st->req, st->key, reply)) /* a token for this version already */
+        return 0;
+    data = json_object();
     for (size_t i = 0; i + 1 < reply->elements; i += 2) {
         const kve_kv_reply_t *n = reply->element[i], *v = reply->element[i + 1];
         if (n->type != KVE_REPLY_STRING || v->type != KVE_REPLY_STRING)
@@ -149,7 +152,7 @@ static int inject_jwt(kve_session_req_t *st, const kve_kv_reply_t *reply)
     }
     kve_session_pid(pid, self->k_pid, sizeof(self->k_pid), st->handle);
     c.sub = uid, c.sid = pid, c.data = data;
-    h2o_iovec_t v = kve_session__token(self, st->req, &c, err, sizeof(err));
+    h2o_iovec_t v = kve_session__token(self, st->req, st->key, &c, err, sizeof(err));
     json_decref(data);
     if (v.base == NULL) {
         kve_log(KVE_LOG_ERROR, "session", "route %s: no JWT for a session: %s", self->aud, err);

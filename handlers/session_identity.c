@@ -13,6 +13,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static h2o_iovec_t to_pool(h2o_req_t *req, char *token)
 {
@@ -30,20 +31,51 @@ static char *sign(kve_session_handler_t *self, const kve_session_claims_t *c, ch
     return kve_session_jwt_mint_es256(self->es256, c, err, errlen);
 }
 
-h2o_iovec_t kve_session__token(kve_session_handler_t *self, h2o_req_t *req, const kve_session_claims_t *c, char *err, size_t errlen)
+h2o_iovec_t kve_session__token(kve_session_handler_t *self, h2o_req_t *req, const char *key, const kve_session_claims_t *c,
+                               char *err, size_t errlen)
 {
     kve_jwt_cache_t *cache =
         self->conf->jwt_cache_entries > 0 ? h2o_context_get_handler_context(req->conn->ctx, &self->super) : NULL;
-    h2o_iovec_t hit;
     char *token;
 
-    if (cache != NULL && (hit = kve_jwt_cache_get(cache, c->sid, c->sver, c->iat)).base != NULL)
-        return h2o_strdup(&req->pool, hit.base, hit.len);
     if ((token = sign(self, c, err, errlen)) == NULL)
         return h2o_iovec_init(NULL, 0);
     if (cache != NULL)
-        kve_jwt_cache_put(cache, c->sid, c->sver, c->iat, c->ttl_sec, token, strlen(token));
+        kve_jwt_cache_put(cache, key, c->sver, c->iat, c->ttl_sec, token, strlen(token), c->sid, c->sub);
     return to_pool(req, token);
+}
+
+/* the session's `ver` field in LOAD's HGETALL pairs (-1: none) */
+static int64_t reply_ver(const kve_kv_reply_t *reply)
+{
+    for (size_t i = 0; i + 1 < reply->elements; i += 2) {
+        const kve_kv_reply_t *n = reply->element[i], *v = reply->element[i + 1];
+        char buf[24];
+        if (n->type == KVE_REPLY_STRING && n->len == 3 && memcmp(n->str, "ver", 3) == 0 && v->type == KVE_REPLY_STRING &&
+            v->len != 0 && v->len < sizeof(buf)) {
+            memcpy(buf, v->str, v->len);
+            buf[v->len] = '\0';
+            return strtoll(buf, NULL, 10);
+        }
+    }
+    return -1;
+}
+
+int kve_session__identity_cached(kve_session_handler_t *self, h2o_req_t *req, const char *key, const kve_kv_reply_t *reply)
+{
+    kve_jwt_cache_t *cache;
+    kve_jwt_cache_hit_t hit;
+    int64_t ver;
+
+    if (self->conf->jwt_cache_entries <= 0 || (ver = reply_ver(reply)) < 0)
+        return 0;
+    cache = h2o_context_get_handler_context(req->conn->ctx, &self->super);
+    if (!kve_jwt_cache_get(cache, key, ver, (int64_t)time(NULL), &hit))
+        return 0;
+    h2o_iovec_t v = h2o_strdup(&req->pool, hit.token.base, hit.token.len);
+    h2o_add_header_by_str(&req->pool, &req->headers, H2O_STRLIT("x-session-jwt"), 0, NULL, v.base, v.len);
+    kve_session__plain_headers(self, req, hit.sub != NULL ? h2o_strdup(&req->pool, hit.sub, SIZE_MAX).base : NULL, hit.sid);
+    return 1;
 }
 
 /* a user id goes in a plain header only when it is visible ASCII (no CR/LF, no control bytes, no UTF-8) */

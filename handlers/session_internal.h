@@ -80,12 +80,18 @@ void kve_session__register_filter(h2o_pathconf_t *pathconf);
 struct st_kve_session_claims_t;
 
 /**
- * session_identity.c: the JWT for claims `c` in the request's pool, HS256 or ES256, from the thread's token cache
- * (signed and kept on a miss; none with jwt_cache_entries: 0). {NULL, 0} with a message in `err` when no token can be
- * made.
+ * session_identity.c: a new JWT for claims `c` in the request's pool, HS256 or ES256, kept in the thread's token cache
+ * under the session's store key `key` (unless jwt_cache_entries is 0). {NULL, 0} with a message in `err` when no token
+ * can be made.
  */
-h2o_iovec_t kve_session__token(kve_session_handler_t *self, h2o_req_t *req, const struct st_kve_session_claims_t *c, char *err,
-                               size_t errlen);
+h2o_iovec_t kve_session__token(kve_session_handler_t *self, h2o_req_t *req, const char *key,
+                               const struct st_kve_session_claims_t *c, char *err, size_t errlen);
+
+/**
+ * On a token-cache hit for the session stored at `key` at the version in `reply` (LOAD's HGETALL pairs), adds
+ * X-Session-JWT and the plain identity headers and returns 1 (nothing else to compute); else 0: the caller mints.
+ */
+int kve_session__identity_cached(kve_session_handler_t *self, h2o_req_t *req, const char *key, const kve_kv_reply_t *reply);
 
 /**
  * Adds the route's plain identity headers (session.headers) for user `uid` (NULL: anonymous; must live as long as the

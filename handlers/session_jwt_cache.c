@@ -9,12 +9,14 @@
 #include <string.h>
 
 typedef struct st_entry_t {
-    char pid[KVE_SESSION_PID_SIZE];
+    char key[KVE_SESSION_KEY_SIZE];
     int64_t ver;
     /** reuse while now < until (seconds) */
     int64_t until;
+    /** token, then its sid and sub, NUL-separated (one allocation); NULL: empty slot */
     char *token;
     size_t len;
+    const char *sid, *sub;
 } entry_t;
 
 struct st_kve_jwt_cache_t {
@@ -44,42 +46,54 @@ void kve_jwt_cache_free(kve_jwt_cache_t *cache)
     free(cache);
 }
 
-/* the public id is hex of an HMAC: its first 8 digits are as good as any hash */
-static entry_t *slot_of(kve_jwt_cache_t *cache, const char *pid)
+/* a store key ends in the hex of a SHA-256: its last 8 digits are as good as any hash (other keys: FNV-1a) */
+static entry_t *slot_of(kve_jwt_cache_t *cache, const char *key)
 {
-    size_t h = 0;
-    for (size_t i = 0; i != 8 && pid[i] != '\0'; ++i)
-        h = h * 16 + (size_t)(pid[i] <= '9' ? pid[i] - '0' : (pid[i] | 0x20) - 'a' + 10);
+    size_t len = strlen(key), h = 2166136261u;
+    for (size_t i = len > 8 ? len - 8 : 0; i != len; ++i)
+        h = (h ^ (unsigned char)key[i]) * 16777619u;
     return cache->entries + (h & cache->mask);
 }
 
-h2o_iovec_t kve_jwt_cache_get(kve_jwt_cache_t *cache, const char *pid, int64_t ver, int64_t now)
+int kve_jwt_cache_get(kve_jwt_cache_t *cache, const char *key, int64_t ver, int64_t now, kve_jwt_cache_hit_t *hit)
 {
-    entry_t *e = slot_of(cache, pid);
-    if (e->token == NULL || e->ver != ver || now >= e->until || strcmp(e->pid, pid) != 0) {
+    entry_t *e = slot_of(cache, key);
+    if (e->token == NULL || e->ver != ver || now >= e->until || strcmp(e->key, key) != 0) {
         ++cache->misses;
-        return h2o_iovec_init(NULL, 0);
+        return 0;
     }
     ++cache->hits;
-    return h2o_iovec_init(e->token, e->len);
+    hit->token = h2o_iovec_init(e->token, e->len);
+    hit->sid = e->sid;
+    hit->sub = e->sub;
+    return 1;
 }
 
-void kve_jwt_cache_put(kve_jwt_cache_t *cache, const char *pid, int64_t ver, int64_t iat, int64_t ttl_sec, const char *token,
-                       size_t len)
+void kve_jwt_cache_put(kve_jwt_cache_t *cache, const char *key, int64_t ver, int64_t iat, int64_t ttl_sec, const char *token,
+                       size_t len, const char *sid, const char *sub)
 {
-    entry_t *e = slot_of(cache, pid);
+    entry_t *e = slot_of(cache, key);
     int64_t until = iat + ttl_sec * 4 / 5;
+    size_t sidlen = sid != NULL ? strlen(sid) : 0, sublen = sub != NULL ? strlen(sub) : 0;
+    char *p;
 
-    if (until <= iat || len > KVE_SESSION_JWT_MAX || strlen(pid) >= sizeof(e->pid))
+    if (until <= iat || len > KVE_SESSION_JWT_MAX || strlen(key) >= sizeof(e->key) || sidlen > 64 || sublen > KVE_SESSION_UID_MAX)
         return;
     free(e->token);
-    strcpy(e->pid, pid);
+    strcpy(e->key, key);
     e->ver = ver;
     e->until = until;
-    e->token = kve_malloc(len + 1);
-    memcpy(e->token, token, len);
-    e->token[len] = '\0';
+    e->token = p = kve_malloc(len + 1 + sidlen + 1 + sublen + 1);
+    memcpy(p, token, len);
+    p[len] = '\0';
     e->len = len;
+    e->sid = p += len + 1;
+    memcpy(p, sid != NULL ? sid : "", sidlen + 1);
+    e->sub = NULL;
+    if (sub != NULL) {
+        e->sub = p += sidlen + 1;
+        memcpy(p, sub, sublen + 1);
+    }
 }
 
 void kve_jwt_cache_stats(const kve_jwt_cache_t *cache, uint64_t *hits, uint64_t *misses)

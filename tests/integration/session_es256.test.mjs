@@ -216,6 +216,11 @@ test('issue 10 (plain headers): headers.user / headers.sid reach the upstream ne
         const { claims } = verifyEs256(seen['x-session-jwt'], doc);
         assert.equal(seen['x-session-user'], 'alice', 'the session\'s user, not the client\'s');
         assert.equal(seen['x-session-id'], claims.sid);
+        await req(k, '/app/again', h, { 'x-session-user': 'admin' }); // a token-cache hit: the same headers
+        const again = lastSeen(app).headers;
+        assert.equal(again['x-session-jwt'], seen['x-session-jwt'], 'from the cache');
+        assert.equal(again['x-session-user'], 'alice');
+        assert.equal(again['x-session-id'], claims.sid);
 
         const hu = handleOf(await req(k, `/app/login?u=${encodeURIComponent('bob smith')}`));
         await req(k, '/app/page', hu);
@@ -223,6 +228,9 @@ test('issue 10 (plain headers): headers.user / headers.sid reach the upstream ne
         assert.equal(verifyEs256(u['x-session-jwt'], doc).claims.sub, 'bob smith', 'the JWT carries any user id');
         assert.equal(u['x-session-user'], undefined, 'not visible ASCII: no plain header');
         assert.match(u['x-session-id'], /^[0-9a-f]{32}$/);
+        await req(k, '/app/page', hu);
+        assert.equal(lastSeen(app).headers['x-session-user'], undefined, 'nor from the cache');
+        assert.equal(lastSeen(app).headers['x-session-id'], u['x-session-id']);
     });
 });
 

@@ -285,30 +285,35 @@ TEST(es256_confusion_s8)
 TEST(jwt_cache)
 {
     kve_jwt_cache_t *c = kve_jwt_cache_new(4);
-    const char *pid = "0123456789abcdef0123456789abcdef", *same_slot = "01234567ffffffffffffffffffffffff";
+    /* two store keys whose last 8 hex digits are equal share a slot */
+    const char *key = "kvs1:{AAAAAAAAAAA}:s:00000000000000000000000000000000000000000000000000000000deadbeef",
+               *same_slot = "kvs1:{BBBBBBBBBBB}:s:11111111111111111111111111111111111111111111111111111111deadbeef";
+    kve_jwt_cache_hit_t hit;
     uint64_t hits, misses;
-    h2o_iovec_t v;
 
-    CHECK_NULL(kve_jwt_cache_get(c, pid, 1, now).base);
-    kve_jwt_cache_put(c, pid, 1, now, 60, "tok-1", 5);
-    v = kve_jwt_cache_get(c, pid, 1, now + 47);
-    CHECK_EQ_MEM(v.base, v.len, "tok-1", 5);
-    CHECK_NULL(kve_jwt_cache_get(c, pid, 1, now + 48).base);  /* 80 % of 60 s */
-    CHECK_NULL(kve_jwt_cache_get(c, pid, 2, now).base);       /* another version */
-    CHECK_NULL(kve_jwt_cache_get(c, same_slot, 1, now).base); /* another session in the same slot */
-    kve_jwt_cache_put(c, same_slot, 1, now, 60, "tok-2", 5);  /* replaces it */
-    CHECK_NULL(kve_jwt_cache_get(c, pid, 1, now).base);
-    v = kve_jwt_cache_get(c, same_slot, 1, now);
-    CHECK_EQ_MEM(v.base, v.len, "tok-2", 5);
-    kve_jwt_cache_put(c, pid, 3, now, 1, "short", 5); /* a lifetime under 2 s is not kept */
-    CHECK_NULL(kve_jwt_cache_get(c, pid, 3, now).base);
+    CHECK(!kve_jwt_cache_get(c, key, 1, now, &hit));
+    kve_jwt_cache_put(c, key, 1, now, 60, "tok-1", 5, "pid-1", "alice");
+    CHECK(kve_jwt_cache_get(c, key, 1, now + 47, &hit));
+    CHECK_EQ_MEM(hit.token.base, hit.token.len, "tok-1", 5);
+    CHECK_EQ_STR(hit.sid, "pid-1");
+    CHECK_EQ_STR(hit.sub, "alice");
+    CHECK(!kve_jwt_cache_get(c, key, 1, now + 48, &hit));                   /* 80 % of 60 s */
+    CHECK(!kve_jwt_cache_get(c, key, 2, now, &hit));                        /* another version */
+    CHECK(!kve_jwt_cache_get(c, same_slot, 1, now, &hit));                  /* another session in the same slot */
+    kve_jwt_cache_put(c, same_slot, 1, now, 60, "tok-2", 5, "pid-2", NULL); /* replaces it; anonymous */
+    CHECK(!kve_jwt_cache_get(c, key, 1, now, &hit));
+    CHECK(kve_jwt_cache_get(c, same_slot, 1, now, &hit));
+    CHECK_EQ_MEM(hit.token.base, hit.token.len, "tok-2", 5);
+    CHECK_NULL(hit.sub);
+    kve_jwt_cache_put(c, key, 3, now, 1, "short", 5, "pid-1", NULL); /* a lifetime under 2 s is not kept */
+    CHECK(!kve_jwt_cache_get(c, key, 3, now, &hit));
     kve_jwt_cache_stats(c, &hits, &misses);
     CHECK_EQ_UINT(hits, 2);
     CHECK_EQ_UINT(misses, 6);
     kve_jwt_cache_free(c);
     c = kve_jwt_cache_new(0); /* one slot at least */
-    kve_jwt_cache_put(c, pid, 1, now, 60, "tok-3", 5);
-    CHECK_NOT_NULL(kve_jwt_cache_get(c, pid, 1, now).base);
+    kve_jwt_cache_put(c, key, 1, now, 60, "tok-3", 5, "pid-3", "bob");
+    CHECK(kve_jwt_cache_get(c, key, 1, now, &hit));
     kve_jwt_cache_free(c);
     kve_jwt_cache_free(NULL);
 }
