@@ -78,6 +78,19 @@ int kve_session__identity_cached(kve_session_handler_t *self, h2o_req_t *req, co
     return 1;
 }
 
+/* at most one line a minute per thread: a user whose id cannot go in a header would otherwise log on every request */
+static void log_not_sent(kve_session_handler_t *self)
+{
+    static __thread time_t last;
+    time_t now = time(NULL);
+    if (now - last < 60)
+        return;
+    last = now;
+    kve_log(KVE_LOG_WARN, "session",
+            "route %s: a user id that is not visible ASCII is not sent in a plain header (at most one such line a minute)",
+            self->aud);
+}
+
 /* a user id goes in a plain header only when it is visible ASCII (no CR/LF, no control bytes, no UTF-8) */
 static int visible_ascii(const char *s)
 {
@@ -96,8 +109,7 @@ void kve_session__plain_headers(kve_session_handler_t *self, h2o_req_t *req, con
             h2o_add_header_by_str(&req->pool, &req->headers, self->header_user.base, self->header_user.len, 0, NULL, uid,
                                   strlen(uid));
         else
-            kve_log(KVE_LOG_WARN, "session", "route %s: a user id that is not visible ASCII is not sent in a plain header",
-                    self->aud);
+            log_not_sent(self);
     }
     if (self->header_sid.base != NULL && pid != NULL) { /* h2o keeps a reference to the value: `pid` may be on the stack */
         h2o_iovec_t v = h2o_strdup(&req->pool, pid, strlen(pid));
