@@ -8,8 +8,10 @@
 #include "conf/config.h"
 #include "conf/config_internal.h"
 #include "handlers/session_es256.h"
+#include "handlers/session_csrf.h"
 #include "handlers/session_jwt.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -156,8 +158,40 @@ int kve_config__check_session(kve_conf_t *conf, const kve_node_t *node, void *ob
     return 0;
 }
 
+/* csrf.origins in the form the gate compares (kve_session_csrf_origin): lower case, no default port */
+static int check_csrf(kve_conf_t *conf, const kve_node_t *node, void *obj)
+{
+    kve_session_csrf_conf_t *c = obj;
+    char canon[KVE_SESSION_CSRF_ORIGIN_MAX + 1];
+    for (size_t i = 0; i != c->origins.size; ++i) {
+        char *o = c->origins.entries[i];
+        int n = kve_session_csrf_origin(h2o_iovec_init(o, strlen(o)), 0, canon);
+        if (n < 0) {
+            kve_conf_error(conf, kve_conf_origin_node(conf, &c->origins, node),
+                           "csrf.origins: \"%s\" is not an origin like https://app.example (http or https, a host, an optional "
+                           "port; no path)",
+                           o);
+            return -1;
+        }
+        free(o);
+        c->origins.entries[i] = kve_strdup(canon);
+    }
+    return 0;
+}
+
+static const kve_directive_t csrf_directives[] = {
+    {"enabled", KVE_T_BOOL, KVE_FIELD(kve_session_csrf_conf_t, enabled), .dflt = "true",
+     .doc = "refuse POST/PUT/PATCH/DELETE (any method but GET, HEAD, OPTIONS, TRACE) sent by a browser from another origin: "
+            "403, not forwarded"},
+    {"origins", KVE_T_STRING_LIST, KVE_FIELD(kve_session_csrf_conf_t, origins), 0, 0, 64,
+     .doc = "other origins allowed to send them, e.g. https://app.example (a sibling subdomain is refused unless listed)"},
+    {NULL}};
+
 const kve_directive_t kve_config__session_directives[] = {
     SESSION_SETTINGS(kve_session_conf_t),
+    {"csrf", KVE_T_MAP, KVE_FIELD(kve_session_conf_t, csrf), .children = csrf_directives, .shorthand = "enabled",
+     .check = check_csrf,
+     .doc = "the CSRF gate of unsafe methods (docs/sessions.md §9; on by default; `csrf: off` turns it off); routes only"},
     {"headers", KVE_T_MAP, KVE_FIELD(kve_session_conf_t, headers), .children = header_directives,
      .doc = "plain identity headers next to X-Session-JWT (route level; names must be X-Session-*)"},
     {NULL}};

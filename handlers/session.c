@@ -6,6 +6,7 @@
  * the response clears the cookie.
  */
 #include "handlers/session_internal.h"
+#include "handlers/session_csrf.h"
 #include "handlers/session_jwt.h"
 #include "handlers/session_script.h"
 #include "proxy/common.h"
@@ -215,12 +216,23 @@ static int start_load(kve_session_req_t *st)
     return 0;
 }
 
+/* the CSRF gate refused the request: 403 before the store or the upstream is asked */
+static int refuse_cross_site(kve_session_req_t *st, kve_session_csrf_verdict_t why)
+{
+    kve_log(KVE_LOG_WARN, "session", "route %s: an unsafe request from another origin was refused (CSRF gate: %s)", st->self->aud,
+            kve_session_csrf_reason(why));
+    st->phase = KVE_SESSION_PHASE_ANSWERED;
+    h2o_send_error_generic(st->req, 403, "Forbidden", "cross-site request refused\n", 0);
+    return 0;
+}
+
 static int on_req(h2o_handler_t *_self, h2o_req_t *req)
 {
     kve_session_handler_t *self = (void *)_self;
     kve_session_req_t *st = h2o_mem_alloc_shared(&req->pool, sizeof(*st), on_dispose);
     h2o_iovec_t value;
     kve_session_cookie_t found;
+    kve_session_csrf_verdict_t csrf;
 
     memset(st, 0, sizeof(*st));
     st->magic = KVE_SESSION_REQ_MAGIC;
@@ -229,6 +241,8 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
     *h2o_req_getenv(req, H2O_STRLIT(KVE_SESSION_ENV), 1) = h2o_iovec_init((char *)st, 0);
     /* first, whatever happens next: no client-sent copy of a header kvedge owns reaches the upstream */
     strip_owned(req);
+    if ((csrf = kve_session_csrf_check(req, self->conf)) != KVE_SESSION_CSRF_OK)
+        return refuse_cross_site(st, csrf);
     found =
         kve_session_cookie_find(req->headers.entries, req->headers.size, self->conf->cookie_name, self->cookie_name_len, &value);
     if (found == KVE_SESSION_COOKIE_OK)

@@ -30,6 +30,17 @@ typedef struct st_kve_session_headers_t {
     char *sid;
 } kve_session_headers_t;
 
+/** A route's `session.csrf:` (the CSRF gate of unsafe methods, session_csrf.h). */
+typedef struct st_kve_session_csrf_conf_t {
+    /** refuse unsafe requests a browser sent from another origin (default: on) */
+    int enabled;
+    /** other origins allowed ("https://app.example"; normalised by the configuration, kve_session_csrf_origin) */
+    struct {
+        char **entries;
+        size_t size;
+    } origins;
+} kve_session_csrf_conf_t;
+
 /** A route's `session:` (and the top-level block of defaults). Filled by conf/session_conf.c. */
 typedef struct st_kve_session_conf_t {
     /** the route gave `session:` (set by the configuration's check) */
@@ -58,6 +69,8 @@ typedef struct st_kve_session_conf_t {
     int forward_cookie;
     /** the route's path (borrowed; set with store_id) */
     const char *route;
+    /** the CSRF gate (routes only: the top-level block of defaults has no csrf:) */
+    kve_session_csrf_conf_t csrf;
     /** the JWTs' algorithm: KVE_SESSION_JWT_HS256 (jwt_key) or KVE_SESSION_JWT_ES256 (jwt_private_key) */
     int jwt_alg;
     /** ES256: the P-256 private key as PEM (a secret; usually jwt_private_key_file) */
