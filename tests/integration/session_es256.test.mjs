@@ -297,6 +297,18 @@ test('issue 10 (ES256 configuration): a private key is required, P-256 only, nev
     const ok = await check({ jwt_alg: 'ES256', jwt_private_key_file: keyFile2, headers: { user: 'X-Session-User' } }, 'h.yaml');
     assert.equal(ok.stderr, '');
     assert.equal(ok.code, 0);
+    // an inline PEM is never echoed: not in a value error, nor around a YAML syntax error
+    const pemText = fs.readFileSync(keyFile, 'utf8');
+    const body = pemText.split('\n')[1];
+    const inline = `listen: [{host: 127.0.0.1, port: 1}]\nredis: ${redis.url}\nroutes:\n  - path: /a\n    upstream: http://127.0.0.1:1/\n`
+        + `    session:\n      jwt_alg: ES256\n      jwt_private_key: |\n${pemText.trim().split('\n').map((l) => `        ${l}`).join('\n')}\n`;
+    const broken = await runKvedge(['-t', '-c', writeConfig(`${inline}      jwks_path: [unclosed\n`, { dir: cdir, name: 'i.yaml' })]);
+    assert.equal(broken.code, 1);
+    assert.ok(!broken.stderr.includes(body), 'the PEM is not quoted around a syntax error');
+    const badPath = await runKvedge(['-t', '-c', writeConfig(`${inline}      jwks_path: nope\n`, { dir: cdir, name: 'j.yaml' })]);
+    assert.equal(badPath.code, 1);
+    assert.match(badPath.stderr, /jwks_path must start with/);
+    assert.ok(!badPath.stderr.includes(body), 'nor around a value error');
     const help = await runKvedge(['--help-config']);
     for (const word of ['jwt_alg', 'jwt_private_key', 'jwks_path', 'jwt_cache_entries', 'headers']) assert.match(help.stdout, new RegExp(word));
 });
