@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Session middleware on a reverse-proxy route (issue 10; design in docs/sessions.md): a handler registered before h2o's
- * proxy and an output filter. The handler strips every request header kvedge owns (x-session-*, the session cookie's
- * pair), loads the session its cookie names with one store round trip (a script that also enforces the absolute timeout
- * and touches the idle TTL at most once per touch_threshold), and forwards with a short-lived HS256 or ES256 JWT
- * (X-Session-JWT, session_identity.c) and X-Session-Status. The filter strips every x-session-* response header and, on
- * routes with `write`, applies X-Session-Login / -Set / -Logout, holding the response until the store has answered,
- * then sets or clears the cookie. Unknown handles are never adopted; the store down answers 503 on required routes and
+ * Session middleware on a reverse-proxy route (issue 10; design in docs/sessions.md): a handler registered before
+ * h2o's proxy and an output filter. The handler strips every request header kvedge owns (x-session-*, the session
+ * cookie's pair), loads the session its cookie names with one store round trip (a script that also enforces the
+ * absolute timeout and touches the idle TTL at most once per touch_threshold), and forwards with a short-lived
+ * HS256 JWT (X-Session-JWT) and X-Session-Status. The filter strips every x-session-* response header and, on routes
+ * with `write`, applies X-Session-Login / -Set / -Logout, holding the response until the store has answered, then
+ * sets or clears the cookie. Unknown handles are never adopted; the store down answers 503 on required routes and
  * forwards anonymous on optional ones.
  */
 #ifndef KVE_HANDLERS_SESSION_H
