@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The cost of one X-Session-JWT (issue 10, docs/sessions.md §8), built by bench/session.sh against build/'s libraries:
- * HS256 minted per request, ES256 signed by libjwt 1.10.2 (which re-parses the PEM on every sign: what kvedge avoids),
- * ES256 as kvedge mints it (OpenSSL with the key parsed once), and a token from the per-thread token cache (lookup and
- * copy, as session_identity.c does). Claims of a typical session (~200
+ * HS256 and ES256 through libjwt 1.10.2 (the reference: it re-parses the PEM on every ES256 sign), HS256 and ES256 as
+ * kvedge mints them (its own compact serialisation; HMAC with the digest fetched once, ECDSA with the key parsed once),
+ * and a token from the per-thread token cache (lookup and copy, as session_identity.c does). Claims of a typical session (~200
  * bytes with a small data object). Prints one line per case: "<case> <µs per token> <iterations>".
  *
  *   session_sign PEM_FILE [SECONDS_PER_CASE]
@@ -26,7 +26,7 @@ static double now_s(void)
 
 static volatile size_t sink;
 
-enum { HS256, ES256_LIBJWT, ES256_MINT, ES256_CACHED };
+enum { HS256, HS256_LIBJWT, ES256_LIBJWT, ES256_MINT, ES256_CACHED };
 
 static void run(const char *name, int which, const kve_es256_key_t *key, double secs)
 {
@@ -45,6 +45,8 @@ static void run(const char *name, int which, const kve_es256_key_t *key, double 
             char *tok = NULL;
             if (which == HS256) {
                 tok = kve_session_jwt_mint(hs_key, strlen(hs_key), &c, err, sizeof(err));
+            } else if (which == HS256_LIBJWT) {
+                tok = kve_session_jwt_sign(JWT_ALG_HS256, hs_key, strlen(hs_key), NULL, &c, err, sizeof(err));
             } else if (which == ES256_LIBJWT) {
                 tok = kve_session_jwt_sign(JWT_ALG_ES256, pem, pemlen, kve_es256_key_kid(key), &c, err, sizeof(err));
             } else if (which == ES256_MINT) {
@@ -91,6 +93,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err);
         return 2;
     }
+    run("hs256-libjwt", HS256_LIBJWT, key, secs);
     run("hs256-mint", HS256, key, secs);
     run("es256-libjwt", ES256_LIBJWT, key, secs);
     run("es256-mint", ES256_MINT, key, secs);

@@ -4,6 +4,7 @@
 #include "handlers/jwt_guard.h"
 #include "handlers/session_cookie.h"
 #include "handlers/session_es256.h"
+#include "handlers/session_hash.h"
 #include "proxy/common.h"
 
 #include <errno.h>
@@ -40,11 +41,6 @@ static char *claims_json(const kve_session_claims_t *c)
     text = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     return text;
-}
-
-char *kve_session_jwt_mint(const void *key, size_t keylen, const kve_session_claims_t *c, char *err, size_t errlen)
-{
-    return kve_session_jwt_sign(JWT_ALG_HS256, key, keylen, NULL, c, err, errlen);
 }
 
 char *kve_session_jwt_sign(jwt_alg_t alg, const void *key, size_t keylen, const char *kid, const kve_session_claims_t *c, char *err,
@@ -85,40 +81,66 @@ static void append_b64(char *out, size_t *n, const void *src, size_t len)
     *n += kve_base64url_encode(out + *n, src, len);
 }
 
-char *kve_session_jwt_mint_es256(const kve_es256_key_t *key, const kve_session_claims_t *c, char *err, size_t errlen)
+/* how a compact token is signed: HS256 with a secret, or ES256 with a parsed key */
+typedef struct st_signer_t {
+    const void *hs_key;
+    size_t hs_keylen;
+    const kve_es256_key_t *es_key;
+} signer_t;
+
+/* "<b64 header>.<b64 claims>.<b64 signature>" for `header` (JSON text) and the claims of `c` (malloc'd), or NULL */
+static char *compact(const char *header, const signer_t *signer, const kve_session_claims_t *c, char *err, size_t errlen)
 {
-    char header[96], *claims = claims_json(c), *out = NULL;
-    uint8_t sig[KVE_ES256_SIG_LEN];
-    size_t hlen, clen, n = 0, cap;
+    char *claims = claims_json(c), *out;
+    uint8_t sig[KVE_ES256_SIG_LEN > KVE_SHA256_LEN ? KVE_ES256_SIG_LEN : KVE_SHA256_LEN];
+    size_t hlen = strlen(header), clen, n = 0, siglen = signer->es_key != NULL ? KVE_ES256_SIG_LEN : KVE_SHA256_LEN;
 
     if (claims == NULL) {
         snprintf(err, errlen, "cannot build the JWT");
         return NULL;
     }
-    hlen = (size_t)snprintf(header, sizeof(header), "{\"alg\":\"ES256\",\"kid\":\"%s\",\"typ\":\"JWT\"}", kve_es256_key_kid(key));
     clen = strlen(claims);
-    cap = (hlen * 4 + 2) / 3 + 1 + (clen * 4 + 2) / 3 + 1 + (KVE_ES256_SIG_LEN * 4 + 2) / 3 + 1;
-    out = kve_malloc(cap);
+    out = kve_malloc((hlen * 4 + 2) / 3 + 1 + (clen * 4 + 2) / 3 + 1 + (sizeof(sig) * 4 + 2) / 3 + 1);
     append_b64(out, &n, header, hlen);
     out[n++] = '.';
     append_b64(out, &n, claims, clen);
-    if (kve_es256_sign(key, out, n, sig) != 0) {
-        snprintf(err, errlen, "cannot sign the JWT (OpenSSL)");
-        free(out);
-        out = NULL;
-        goto Exit;
+    free(claims);
+    if (signer->es_key != NULL) {
+        if (kve_es256_sign(signer->es_key, out, n, sig) != 0) {
+            snprintf(err, errlen, "cannot sign the JWT (OpenSSL)");
+            free(out);
+            return NULL;
+        }
+    } else {
+        kve_session_hmac_sha256(signer->hs_key, signer->hs_keylen, out, n, sig);
     }
     out[n++] = '.';
-    append_b64(out, &n, sig, sizeof(sig));
+    append_b64(out, &n, sig, siglen);
     out[n] = '\0';
     if (n > KVE_SESSION_JWT_MAX) {
         snprintf(err, errlen, "the JWT would take %zu bytes (the session's data is too large for it)", n);
         free(out);
-        out = NULL;
+        return NULL;
     }
-Exit:
-    free(claims);
     return out;
+}
+
+char *kve_session_jwt_mint(const void *key, size_t keylen, const kve_session_claims_t *c, char *err, size_t errlen)
+{
+    signer_t signer = {key, keylen, NULL};
+    if (key == NULL || keylen < KVE_SESSION_JWT_MIN_KEY) { /* never an empty or short key */
+        snprintf(err, errlen, "the session JWT key must be at least %d bytes", KVE_SESSION_JWT_MIN_KEY);
+        return NULL;
+    }
+    return compact("{\"alg\":\"HS256\",\"typ\":\"JWT\"}", &signer, c, err, errlen);
+}
+
+char *kve_session_jwt_mint_es256(const kve_es256_key_t *key, const kve_session_claims_t *c, char *err, size_t errlen)
+{
+    signer_t signer = {NULL, 0, key};
+    char header[96];
+    snprintf(header, sizeof(header), "{\"alg\":\"ES256\",\"kid\":\"%s\",\"typ\":\"JWT\"}", kve_es256_key_kid(key));
+    return compact(header, &signer, c, err, errlen);
 }
 
 static const char *check_claims(json_t *claims, const char *aud, int64_t now, int64_t max_ttl_sec)

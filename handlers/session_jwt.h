@@ -39,15 +39,18 @@ typedef struct st_kve_session_claims_t {
 } kve_session_claims_t;
 
 /**
- * Mints a token for `c` signed with `key` (`keylen` >= KVE_SESSION_JWT_MIN_KEY bytes). Returns a malloc'd string for
- * the caller to free(), or NULL with a message in `err` (a short key, a token over KVE_SESSION_JWT_MAX, libjwt).
+ * Mints an HS256 token for `c` signed with `key` (`keylen` >= KVE_SESSION_JWT_MIN_KEY bytes): header
+ * {"alg":"HS256","typ":"JWT"}, HMAC-SHA256 with the digest fetched once (session_hash.h; libjwt's path costs several
+ * times more). Returns a malloc'd string for the caller to free(), or NULL with a message in `err` (a short key, a token
+ * over KVE_SESSION_JWT_MAX).
  */
 char *kve_session_jwt_mint(const void *key, size_t keylen, const kve_session_claims_t *c, char *err, size_t errlen);
 
 /**
- * Mints a token for `c` with algorithm `alg`: HS256 (`key` the secret, as kve_session_jwt_mint) or ES256 (`key` a P-256
- * private key PEM, session_es256.h), with a `kid` header when `kid` is not NULL. Same ownership and errors as
- * kve_session_jwt_mint.
+ * Mints a token for `c` through libjwt 1.10.2 with algorithm `alg`: HS256 (`key` the secret) or ES256 (`key` a P-256
+ * private key PEM), with a `kid` header when `kid` is not NULL. Same ownership and errors as kve_session_jwt_mint. Not
+ * on the request path (kvedge mints with kve_session_jwt_mint / _mint_es256): kept as the reference the tests and
+ * bench/session_sign.c compare with.
  */
 char *kve_session_jwt_sign(jwt_alg_t alg, const void *key, size_t keylen, const char *kid, const kve_session_claims_t *c, char *err,
                            size_t errlen);

@@ -372,8 +372,50 @@ TEST(hash_matches_openssl)
     }
 }
 
+/* kvedge's own HS256 minter: libjwt decodes its tokens with the key (and refuses another key), the header is exactly
+ * {"alg":"HS256","typ":"JWT"}, a short key is refused, a token over 8 KiB is refused */
+TEST(hs256_mint)
+{
+    static const char k[] = "0123456789abcdef0123456789abcdef-hs";
+    kve_session_claims_t c = {"/app", "u1", "0123abcd", 2, 0, now, 60, NULL};
+    char err[160], copy[4096], *t = kve_session_jwt_mint(k, strlen(k), &c, err, sizeof(err));
+    jwt_t *raw = NULL;
+
+    CHECK_NOT_NULL(t);
+    if (t != NULL) {
+        CHECK(strncmp(t, "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.", 37) == 0); /* {"alg":"HS256","typ":"JWT"} */
+        strcpy(copy, t);
+        CHECK_EQ_INT(jwt_decode(&raw, copy, (const unsigned char *)k, (int)strlen(k)), 0);
+        CHECK(raw != NULL && jwt_get_alg(raw) == JWT_ALG_HS256);
+        if (raw != NULL)
+            CHECK_EQ_STR(jwt_get_grant(raw, "sub"), "u1");
+        jwt_free(raw);
+        raw = NULL;
+        strcpy(copy, t);
+        CHECK(jwt_decode(&raw, copy, (const unsigned char *)"another-key-0123456789abcdef-0123", 33) != 0);
+        jwt_free(raw);
+        CHECK_EQ_STR(verdict(JWT_ALG_HS256, k, strlen(k), t), "ok");
+        free(t);
+    }
+    CHECK_NULL(kve_session_jwt_mint(k, 31, &c, err, sizeof(err)));
+    CHECK_NULL(kve_session_jwt_mint(NULL, 0, &c, err, sizeof(err)));
+    {
+        json_t *big = json_object();
+        char name[16];
+        for (int i = 0; i != 100; ++i) {
+            snprintf(name, sizeof(name), "k%d", i);
+            json_object_set_new(big, name, json_string("0123456789012345678901234567890123456789012345678901234567890123456789"));
+        }
+        c.data = big;
+        CHECK_NULL(kve_session_jwt_mint(k, strlen(k), &c, err, sizeof(err)));
+        CHECK(strstr(err, "too large") != NULL);
+        json_decref(big);
+    }
+}
+
 void kve_suite_session_es256(void)
 {
+    RUN(hs256_mint);
     RUN(hash_matches_openssl);
     RUN(es256_key_load);
     RUN(es256_roundtrip);
