@@ -87,7 +87,7 @@ static size_t first_jwks_route(const kve_config_t *cfg, size_t i)
 kve_served_path_t *kve_config__served_paths(const kve_config_t *cfg, size_t *count)
 {
     const char *prefix = strcmp(cfg->admin.path, "/") == 0 ? "" : cfg->admin.path;
-    kve_served_path_t *paths = kve_malloc((KVE_ARRAY_SIZE(admin_endpoints) + 2 + 2 * cfg->routes.size) * sizeof(*paths));
+    kve_served_path_t *paths = kve_malloc((KVE_ARRAY_SIZE(admin_endpoints) + 2 + cfg->routes.size) * sizeof(*paths));
     size_t n = 0, i;
 
     for (i = 0; i != KVE_ARRAY_SIZE(admin_endpoints); ++i)
@@ -98,6 +98,7 @@ kve_served_path_t *kve_config__served_paths(const kve_config_t *cfg, size_t *cou
         paths[n++] = (kve_served_path_t){cfg->kv.listen.size != 0 ? 1 : 0, kve_strdup(cfg->kv.path), KVE_SERVED_KV, 0};
     for (i = 0; i != cfg->routes.size; ++i)
         paths[n++] = (kve_served_path_t){0, kve_strdup(cfg->routes.entries[i].path), KVE_SERVED_ROUTE, i};
+    paths = kve_realloc(paths, (n + cfg->routes.size) * sizeof(*paths)); /* room of its own for the JWKS paths */
     for (i = 0; i != cfg->routes.size; ++i) /* one JWKS per distinct session.jwks_path of the ES256 routes */
         if (es256_route(cfg->routes.entries + i) && first_jwks_route(cfg, i) == i)
             paths[n++] = (kve_served_path_t){0, kve_strdup(cfg->routes.entries[i].session.jwks_path), KVE_SERVED_JWKS, i};
