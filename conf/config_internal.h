@@ -51,9 +51,15 @@ int kve_config__resolve_cache_stores(kve_conf_t *conf, kve_config_t *cfg);
 extern const kve_directive_t kve_config__session_directives[];
 int kve_config__check_session(kve_conf_t *conf, const kve_node_t *node, void *obj);
 extern const kve_directive_t kve_config__session_defaults_directives[];
-/** session_conf.c: resolves the store of every route with sessions (after the stores are built); refuses session: with
- * cache: on one route; 0, or -1 after reporting */
+/** session_conf.c: resolves the store of every route with sessions (after the stores are built) and, on a route that also
+ * has cache:, gives the cache the session cookie's name (docs/sessions.md §13); 0, or -1 after reporting */
 int kve_config__resolve_session_stores(kve_conf_t *conf, kve_config_t *cfg);
+/** session_users_conf.c: a route's session.endpoint ("" or a path, trailing "/" dropped; not "/"). 0, or -1 reported. */
+int kve_config__check_session_endpoint(kve_conf_t *conf, const kve_node_t *node, kve_session_conf_t *s);
+/** session_users_conf.c: routes that share an endpoint share cookie_name, jwt_key and store. 0, or -1 reported. */
+int kve_config__check_session_endpoints(kve_conf_t *conf, const kve_config_t *cfg);
+/** session_users_conf.c: whether route `i` serves a session endpoint (it has one, and no earlier route has the same). */
+int kve_config__session_endpoint_owner(const kve_config_t *cfg, size_t i);
 /** kv_conf.c: `kv:` */
 extern const kve_directive_t kve_config__kv_directives[];
 int kve_config__check_kv(kve_conf_t *conf, const kve_node_t *node, void *obj);
@@ -68,7 +74,7 @@ int kve_config__check_path(kve_conf_t *conf, const kve_node_t *node, char *path)
 /** A file kvedge will open (the value of `key`, found at `node`): it exists, is readable and is not a directory. */
 int kve_config__check_readable(kve_conf_t *conf, const kve_node_t *node, const char *key, const char *path);
 
-typedef enum { KVE_SERVED_ADMIN, KVE_SERVED_KV, KVE_SERVED_ROUTE, KVE_SERVED_JWKS } kve_served_kind_t;
+typedef enum { KVE_SERVED_ADMIN, KVE_SERVED_KV, KVE_SERVED_ROUTE, KVE_SERVED_SESSION, KVE_SERVED_JWKS } kve_served_kind_t;
 
 typedef struct st_kve_served_path_t {
     /** listener group: 0 for the main listeners, 1 for the KV API's own (kv.listen) */
@@ -76,8 +82,8 @@ typedef struct st_kve_served_path_t {
     /** the path as registered with h2o (malloc'd) */
     char *path;
     kve_served_kind_t kind;
-    /** ADMIN: a kve_admin_endpoint_t; ROUTE, JWKS: the index into cfg->routes (JWKS: the first ES256 route with that
-     * session.jwks_path); KV: 0 */
+    /** ADMIN: a kve_admin_endpoint_t; ROUTE, SESSION (a route's session.endpoint), JWKS: the index into cfg->routes
+     * (JWKS: the first ES256 route with that session.jwks_path); KV: 0 */
     size_t index;
 } kve_served_path_t;
 

@@ -15,6 +15,7 @@
 #include "conf/config_internal.h"
 #include "handlers/cache_purge.h"
 #include "handlers/limits.h"
+#include "handlers/session_endpoint.h"
 #include "handlers/session_jwks.h"
 #include "proxy/common.h"
 #include "proxy/metrics.h"
@@ -87,7 +88,7 @@ static size_t first_jwks_route(const kve_config_t *cfg, size_t i)
 kve_served_path_t *kve_config__served_paths(const kve_config_t *cfg, size_t *count)
 {
     const char *prefix = strcmp(cfg->admin.path, "/") == 0 ? "" : cfg->admin.path;
-    kve_served_path_t *paths = kve_malloc((KVE_ARRAY_SIZE(admin_endpoints) + 2 + cfg->routes.size) * sizeof(*paths));
+    kve_served_path_t *paths = kve_malloc((KVE_ARRAY_SIZE(admin_endpoints) + 2 + 2 * cfg->routes.size) * sizeof(*paths));
     size_t n = 0, i;
 
     for (i = 0; i != KVE_ARRAY_SIZE(admin_endpoints); ++i)
@@ -98,6 +99,9 @@ kve_served_path_t *kve_config__served_paths(const kve_config_t *cfg, size_t *cou
         paths[n++] = (kve_served_path_t){cfg->kv.listen.size != 0 ? 1 : 0, kve_strdup(cfg->kv.path), KVE_SERVED_KV, 0};
     for (i = 0; i != cfg->routes.size; ++i)
         paths[n++] = (kve_served_path_t){0, kve_strdup(cfg->routes.entries[i].path), KVE_SERVED_ROUTE, i};
+    for (i = 0; i != cfg->routes.size; ++i) /* session endpoints, each once */
+        if (kve_config__session_endpoint_owner(cfg, i))
+            paths[n++] = (kve_served_path_t){0, kve_strdup(cfg->routes.entries[i].session.endpoint), KVE_SERVED_SESSION, i};
     paths = kve_realloc(paths, (n + cfg->routes.size) * sizeof(*paths)); /* room of its own for the JWKS paths */
     for (i = 0; i != cfg->routes.size; ++i) /* one JWKS per distinct session.jwks_path of the ES256 routes */
         if (es256_route(cfg->routes.entries + i) && first_jwks_route(cfg, i) == i)
@@ -154,10 +158,11 @@ static h2o_pathconf_t *register_path(const kve_config_t *cfg, kve_server_t *serv
 /* the metrics route of a served path (malloc'd): "admin", "kv" or "proxy:<path>" */
 static char *route_name(const kve_served_path_t *p)
 {
-    return p->kind == KVE_SERVED_ADMIN  ? kve_strdup("admin")
-           : p->kind == KVE_SERVED_KV   ? kve_strdup("kv")
-           : p->kind == KVE_SERVED_JWKS ? kve_strdup("jwks")
-                                        : format("proxy:%s", p->path);
+    return p->kind == KVE_SERVED_ADMIN     ? kve_strdup("admin")
+           : p->kind == KVE_SERVED_KV      ? kve_strdup("kv")
+           : p->kind == KVE_SERVED_SESSION ? format("session:%s", p->path)
+           : p->kind == KVE_SERVED_JWKS    ? kve_strdup("jwks")
+                                           : format("proxy:%s", p->path);
 }
 
 /* the JWKS of every ES256 route sharing the jwks_path of route `first` */
@@ -207,6 +212,9 @@ static int register_served(const kve_config_t *cfg, kve_server_t *server, const 
         break;
     case KVE_SERVED_ROUTE:
         ret = kve_route_register(pathconf, cfg->routes.entries + p->index, err, errlen);
+        break;
+    case KVE_SERVED_SESSION:
+        kve_session_endpoint_register(pathconf, &cfg->routes.entries[p->index].session);
         break;
     case KVE_SERVED_JWKS:
         register_jwks(cfg, pathconf, p->index);

@@ -3,7 +3,8 @@
  * Directive tables of the sessions (issue 10; docs/sessions.md §14): `session:` in a route, and the top-level
  * `session:`, a block of defaults every route's `session:` inherits key by key. A route has sessions only when it
  * gives `session:` (a mapping, or the shorthand `session: required`) with a mode other than off. Each such route's
- * `store` is resolved to a store id once the stores are built (kve_config__resolve_session_stores).
+ * `store` is resolved to a store id once the stores are built (kve_config__resolve_session_stores), which also tells a
+ * route's cache (when it has one) the session cookie's name, so that what belongs to a session is never shared.
  */
 #include "conf/config.h"
 #include "conf/config_internal.h"
@@ -19,6 +20,7 @@
 
 static const char *const modes[] = {"off", "optional", "required", NULL};
 static const char *const same_sites[] = {"Lax", "Strict", "None", NULL};
+static const char *const set_failures[] = {"ignore", "error", NULL};
 static const char *const jwt_algs[] = {"HS256", "ES256", NULL};
 
 /* clang-format off */
@@ -52,7 +54,19 @@ static const char *const jwt_algs[] = {"HS256", "ES256", NULL};
     {"store_timeout", KVE_T_DURATION, KVE_FIELD(type, store_timeout_ms), 0, 1, 60 * SEC, "150ms",                    \
      .doc = "a session read or write the store has not answered by then fails (required routes: 503)"},             \
     {"forward_cookie", KVE_T_BOOL, KVE_FIELD(type, forward_cookie), .dflt = "false",                                 \
-     .doc = "send the session cookie on to the upstream (default: removed from Cookie)"},                           \
+     .doc = "send the session cookie on to the upstream (default: removed from Cookie)"},                            \
+    {"max_sessions", KVE_T_INT, KVE_FIELD(type, max_sessions), 0, 1, 1000, "100",                                    \
+     .doc = "the most sessions one user holds at once: a login past it ends the user's oldest (bounds each login's " \
+            "work on the user's index)"},                                                                            \
+    {"endpoint", KVE_T_STRING, KVE_FIELD(type, endpoint), 0, 0, 256, "/_session",                                    \
+     .doc = "the path of kvedge's own session endpoints: POST /logout[?all=1], GET /list, DELETE /<pid>, GET /auth "  \
+            "(\"\": none; routes sharing one must share cookie_name, jwt_key and store)"}, \
+    {"renew_after", KVE_T_DURATION, KVE_FIELD(type, renew_after_ms), 0, 0, 30 * DAY, "15m",                          \
+     .doc = "a session this old (since creation or its last renewal) gets a new handle on its next request; 0: never"}, \
+    {"renew_grace", KVE_T_DURATION, KVE_FIELD(type, renew_grace_ms), 0, 0, HOUR, "10s",                              \
+     .doc = "a renewed handle keeps working this long (below renew_after), without a cookie, for parallel requests"}, \
+    {"set_failure", KVE_T_ENUM, KVE_FIELD(type, set_failure), .dflt = "ignore", .choices = set_failures,             \
+     .doc = "an X-Session-Set that is not applied: ignore (logged, the response goes on) or error (503, JSON body)"}, \
     {"jwt_alg", KVE_T_ENUM, KVE_FIELD(type, jwt_alg), .dflt = "HS256", .choices = jwt_algs,                          \
      .doc = "the X-Session-JWT algorithm: HS256 (jwt_key) or ES256 (jwt_private_key, public key at jwks_path)"},      \
     {"jwt_private_key", KVE_T_STRING, KVE_FIELD(type, jwt_private_key), KVE_F_SECRET, 0, KVE_ES256_PEM_MAX,          \
@@ -155,7 +169,12 @@ int kve_config__check_session(kve_conf_t *conf, const kve_node_t *node, void *ob
         kve_conf_error(conf, kve_conf_origin_node(conf, &s->jwt_ttl_ms, node), "jwt_ttl: whole seconds only");
         return -1;
     }
-    return 0;
+    if (s->renew_after_ms != 0 && s->renew_grace_ms >= s->renew_after_ms) {
+        /* a grace shorter than the renewal age keeps RENEW's stubs one hop deep (LOAD follows one) */
+        kve_conf_error(conf, kve_conf_origin_node(conf, &s->renew_grace_ms, node), "renew_grace must be shorter than renew_after");
+        return -1;
+    }
+    return kve_config__check_session_endpoint(conf, node, s);
 }
 
 /* csrf.origins in the form the gate compares (kve_session_csrf_origin): lower case, no default port */
@@ -213,15 +232,12 @@ int kve_config__resolve_session_stores(kve_conf_t *conf, kve_config_t *cfg)
         s->route = route->path;
         if (routes != NULL && routes->type == KVE_NODE_SEQUENCE && i < routes->u.sequence.size)
             at = kve_config__at_key(routes->u.sequence.items[i], "session");
-        if (route->cache.present && route->cache.enabled) {
-            kve_conf_error(conf, at, "routes[%zu]: session: and cache: on one route are not supported yet (docs/sessions.md §13)",
-                           i);
-            ret = -1;
-            continue;
-        }
+        /* with the cache on the route: what belongs to a session is neither served from nor stored in it (§13) */
+        if (route->cache.present && route->cache.enabled)
+            route->cache.session_cookie = s->cookie_name;
         snprintf(what, sizeof(what), "routes[%zu].session.store", i);
         if (kve_config__resolve_store(conf, cfg, kve_conf_origin_node(conf, &s->store, at), what, s->store, &s->store_id) != 0)
             ret = -1;
     }
-    return ret;
+    return ret == 0 ? kve_config__check_session_endpoints(conf, cfg) : ret;
 }

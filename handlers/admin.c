@@ -284,5 +284,6 @@ static void render_metrics(const kve_admin_sources_t *src, kve_buf_t *buf)
         threads[i] = kve_server_get_thread(src->server, i)->metrics;
     kve_metrics_render_requests(buf, threads, i);
     kve_metrics_render_cache(buf, threads, i);
+    kve_metrics_render_session(buf, threads, i);
     render_kv(buf, src->server);
 }

@@ -17,6 +17,7 @@
 #include "handlers/cache_surrogate.h"
 #include "handlers/cache_upstream.h"
 #include "handlers/cache_bypass.h"
+#include "handlers/session_cache.h"
 #include "handlers/cache_status.h"
 #include "handlers/cache_memory_sync.h"
 #include "proxy/common.h"
@@ -571,6 +572,8 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
         return -1;
     }
     kve_cc_parse_request(&st->req_cc, req->headers.entries, req->headers.size);
+    if (self->conf->session_cookie != NULL && kve_session_private(req)) /* one user's: never shared (sessions.md §13) */
+        return wants_only_cached(st) ? only_if_cached(st, "session") : forward(st, "bypass", "session", 1);
     if (self->conf->bypass.size != 0 && (rule = kve_cache_bypass_match(self->conf->bypass.entries, self->conf->bypass.size,
                                                                        req->headers.entries, req->headers.size)) != NULL) {
         kve_cache_bypass_detail(rule, st->detail_buf, sizeof(st->detail_buf));

@@ -70,6 +70,9 @@ typedef struct st_kve_cache_conf_t {
     char *tag_header;
     /** the route's path (borrowed from the route; set with store_id): its implicit tag and its metrics series */
     const char *route;
+    /** the route's session cookie (borrowed; NULL: the route has no sessions): requests and responses tied to a session
+     * are neither served from nor stored in the cache (handlers/session_cache.h) */
+    const char *session_cookie;
 } kve_cache_conf_t;
 
 /**

@@ -22,6 +22,7 @@
 #include "handlers/cache_tags.h"
 #include "handlers/cache_upstream.h"
 #include "handlers/cache_vary.h"
+#include "handlers/session_cache.h"
 #include "proxy/common.h"
 #include "proxy/err.h"
 #include "proxy/log.h"
@@ -247,6 +248,13 @@ static int prepare_fill(h2o_req_t *req, kve_cache_req_t *st)
 
     if (!st->may_store)
         return 0;
+    /* one user's: a request with a session (or a cookie the response clears), or a response with session commands */
+    if (self->conf->session_cookie != NULL &&
+        (kve_session_private(req) ||
+         kve_session_response_owned(req->res.headers.entries, req->res.headers.size, self->conf->session_cookie))) {
+        st->detail = "session";
+        return 0;
+    }
     kve_cache_resp_parse(&r, req->res.status, req->res.headers.entries, req->res.headers.size, self->targeted, now);
     if (r.date == KVE_CACHE_TIME_NONE)
         r.date = st->upstream_date; /* h2o's proxy drops Date */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Lists of request and response fields the cache drops (see cache_headers.h). */
 #include "handlers/cache_headers.h"
+#include "handlers/session_cache.h"
 #include "proxy/common.h"
 
 #include <string.h>
@@ -75,7 +76,8 @@ unsigned kve_cache_response_header(const char *name, size_t len, const h2o_heade
         return all;
     if (h2o_lcstris(name, len, H2O_STRLIT("surrogate-control")))
         return all;
-    if (in_list(unstored, KVE_ARRAY_SIZE(unstored), name, len))
+    /* a session command (docs/sessions.md §13): a stored one would be replayed to whoever gets the object */
+    if (in_list(unstored, KVE_ARRAY_SIZE(unstored), name, len) || kve_session_owned_field(h2o_iovec_init(name, len)))
         return KVE_CACHE_HDR_NO_STORE | KVE_CACHE_HDR_NO_UPDATE;
     if (cc != NULL && cc->no_cache_fields.base != NULL && kve_cc_field_listed(cc->no_cache_fields, name, len))
         return KVE_CACHE_HDR_NO_STORE | KVE_CACHE_HDR_NO_UPDATE;

@@ -12,6 +12,7 @@
 #include "handlers/cache_response.h"
 #include "handlers/cache_storable.h"
 #include "handlers/cache_vary.h"
+#include "handlers/session_cache.h"
 #include "proxy/common.h"
 #include "proxy/err.h"
 #include "proxy/httpclient.h"
@@ -215,7 +216,9 @@ static int on_head(kve_httpclient_req_t *req, void *data, const kve_httpclient_r
         on_not_modified(r, &hs, now);
         return 0; /* the (empty) body ends it */
     }
-    if (tags_refused != NULL || !prepare_store(r, res->status, &hs, res->content_length, now)) {
+    if (tags_refused != NULL ||
+        (r->self->conf->session_cookie != NULL && kve_session_response_owned(hs.entries, hs.size, r->self->conf->session_cookie)) ||
+        !prepare_store(r, res->status, &hs, res->content_length, now)) {
         kve_log(KVE_LOG_DEBUG, "cache", "background refresh: status %d not stored", res->status);
         if (r->coal != NULL && res->status < 500 && res->status != 304) { /* uncacheable: hit-for-pass */
             kve_cache__coalesce_finish(r->coal, KVE_COAL_PASS);

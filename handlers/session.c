@@ -8,6 +8,8 @@
 #include "handlers/session_internal.h"
 #include "handlers/session_csrf.h"
 #include "handlers/session_jwt.h"
+#include "handlers/session_metrics.h"
+#include "handlers/session_renew.h"
 #include "handlers/session_script.h"
 #include "proxy/common.h"
 #include "proxy/log.h"
@@ -90,6 +92,15 @@ static int proceed(kve_session_req_t *st, int from_on_req)
     h2o_req_t *req = st->req;
     int required = st->self->conf->mode == KVE_SESSION_REQUIRED;
 
+    if (st->status == KVE_SESSION_ACTIVE)
+        kve_session__count(st, KVE_METRICS_SESSION_LOADED);
+    else if (st->status == KVE_SESSION_UNAVAILABLE)
+        kve_session__count(st, KVE_METRICS_SESSION_UNAVAILABLE);
+    else if (st->clear_cookie && st->handle[0] != '\0') /* a well-formed handle LOAD did not find */
+        kve_session__count(st, KVE_METRICS_SESSION_EXPIRED);
+    if (required && st->status == KVE_SESSION_ANONYMOUS)
+        kve_session__count(st, KVE_METRICS_SESSION_REFUSED);
+
     if (required && st->status != KVE_SESSION_ACTIVE) {
         st->phase = KVE_SESSION_PHASE_ANSWERED;
         if (st->status == KVE_SESSION_UNAVAILABLE)
@@ -135,7 +146,7 @@ static int inject_jwt(kve_session_req_t *st, const kve_kv_reply_t *reply)
     char pid[KVE_SESSION_PID_SIZE], err[160], *uid = NULL;
     json_t *data;
 
-    if (kve_session__identity_cached(self, st->req, st->key, reply)) /* a token for this version already */
+    if (kve_session__identity_cached(self, st->req, st->key, reply, &st->uid)) /* a token for this version already */
         return 0;
     data = json_object();
     for (size_t i = 0; i + 1 < reply->elements; i += 2) {
@@ -145,13 +156,13 @@ static int inject_jwt(kve_session_req_t *st, const kve_kv_reply_t *reply)
         if (n->len > 2 && memcmp(n->str, "d:", 2) == 0)
             add_data(data, n, v);
         else if (n->len == 3 && memcmp(n->str, "uid", 3) == 0 && v->len != 0)
-            uid = h2o_strdup(&st->req->pool, v->str, v->len).base;
+            uid = h2o_strdup(&st->req->pool, v->str, v->len).base, st->uid = v->len <= KVE_SESSION_UID_MAX ? uid : NULL;
         else if (n->len == 3 && memcmp(n->str, "ver", 3) == 0)
             c.sver = int_field(v);
         else if (n->len == 4 && memcmp(n->str, "auth", 4) == 0)
             c.auth_time = int_field(v) / 1000;
     }
-    kve_session_pid(pid, self->k_pid, sizeof(self->k_pid), st->handle);
+    kve_session__pid_of_key(pid, self->k_pid, sizeof(self->k_pid), st->key); /* the live session's (renewal) */
     c.sub = uid, c.sid = pid, c.data = data;
     h2o_iovec_t v = kve_session__token(self, st->req, st->key, &c, err, sizeof(err));
     json_decref(data);
@@ -174,7 +185,8 @@ static void on_load_reply(void *data, size_t i, int err, const kve_kv_reply_t *r
             kve_log(KVE_LOG_WARN, "session", "route %s: the session store refused LOAD", st->self->aud);
         st->status = KVE_SESSION_UNAVAILABLE;
     } else if (reply->type == KVE_REPLY_ARRAY && reply->elements >= 2) {
-        st->status = inject_jwt(st, reply) == 0 ? KVE_SESSION_ACTIVE : KVE_SESSION_UNAVAILABLE;
+        if (kve_session__renew_check(st, reply, kve_session__now_ms()) == 0) /* else RENEW first (on_load_done) */
+            st->status = inject_jwt(st, reply) == 0 ? KVE_SESSION_ACTIVE : KVE_SESSION_UNAVAILABLE;
     } else { /* nil: unknown, idle-expired or past its absolute deadline: never adopted */
         st->status = KVE_SESSION_ANONYMOUS;
         st->clear_cookie = 1;
@@ -189,6 +201,18 @@ static void on_load_done(void *data, const kve_kv_batch_result_t *result)
     st->batch = NULL;
     if (result->err != 0)
         st->status = KVE_SESSION_UNAVAILABLE;
+    else if (st->loaded != NULL) { /* due for renewal: RENEW, then kve_session__renewed goes on */
+        if (kve_session__renew_start(st) != 0)
+            kve_session__renewed(st); /* not sent: on at the old handle */
+        return;
+    }
+    proceed(st, 0);
+}
+
+void kve_session__renewed(kve_session_req_t *st)
+{
+    st->status = inject_jwt(st, st->loaded) == 0 ? KVE_SESSION_ACTIVE : KVE_SESSION_UNAVAILABLE;
+    st->loaded = NULL;
     proceed(st, 0);
 }
 
@@ -221,6 +245,7 @@ static int refuse_cross_site(kve_session_req_t *st, kve_session_csrf_verdict_t w
 {
     kve_log(KVE_LOG_WARN, "session", "route %s: an unsafe request from another origin was refused (CSRF gate: %s)", st->self->aud,
             kve_session_csrf_reason(why));
+    kve_session__count(st, KVE_METRICS_SESSION_CSRF_REFUSED);
     st->phase = KVE_SESSION_PHASE_ANSWERED;
     h2o_send_error_generic(st->req, 403, "Forbidden", "cross-site request refused\n", 0);
     return 0;
@@ -251,6 +276,8 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
         kve_session_cookie_strip(&req->pool, &req->headers, self->conf->cookie_name, self->cookie_name_len);
     if (found != KVE_SESSION_COOKIE_OK) {
         st->clear_cookie = found == KVE_SESSION_COOKIE_INVALID; /* malformed or doubled: no store lookup */
+        if (st->clear_cookie)
+            kve_session__count(st, KVE_METRICS_SESSION_COOKIE_INVALID);
         return proceed(st, 1);
     }
     kve_session_key(st->key, st->handle);
@@ -293,6 +320,7 @@ void kve_session_register(h2o_pathconf_t *pathconf, const kve_session_conf_t *co
     self->conf = conf;
     kve_session__identity_init(self);
     self->cookie_name_len = strlen(conf->cookie_name);
+    self->metrics_route = kve_session__metrics_route(conf->route != NULL ? conf->route : "?");
     self->aud = conf->audience != NULL && conf->audience[0] != '\0' ? conf->audience : conf->route != NULL ? conf->route : "kvedge";
     derive(self, "kvedge session tag v1", self->k_tag);
     derive(self, "kvedge session pid v1", self->k_pid);

@@ -71,6 +71,16 @@ typedef struct st_kve_session_conf_t {
     const char *route;
     /** the CSRF gate (routes only: the top-level block of defaults has no csrf:) */
     kve_session_csrf_conf_t csrf;
+    /** the most sessions one user holds (a login past it ends the user's oldest); 1..1000 */
+    int64_t max_sessions;
+    /** the path of kvedge's own session endpoints (logout, list, revoke, auth); "" or NULL: none */
+    char *endpoint;
+    /** renewal: a session this old (since its creation or last renewal) gets a new handle; 0: never. The old handle
+     * keeps working for renew_grace_ms (below renew_after_ms) so that parallel requests never fork the session. */
+    uint64_t renew_after_ms;
+    uint64_t renew_grace_ms;
+    /** a Set that is not applied: KVE_SESSION_SET_FAILURE_IGNORE (logged, the response goes on) or _ERROR (503) */
+    int set_failure;
     /** the JWTs' algorithm: KVE_SESSION_JWT_HS256 (jwt_key) or KVE_SESSION_JWT_ES256 (jwt_private_key) */
     int jwt_alg;
     /** ES256: the P-256 private key as PEM (a secret; usually jwt_private_key_file) */
@@ -82,6 +92,9 @@ typedef struct st_kve_session_conf_t {
     /** plain identity headers (route level only) */
     kve_session_headers_t headers;
 } kve_session_conf_t;
+
+/** `session.set_failure` (the configuration's enum order). */
+enum { KVE_SESSION_SET_FAILURE_IGNORE = 0, KVE_SESSION_SET_FAILURE_ERROR = 1 };
 
 /**
  * Registers the session handler as the next handler of `pathconf` (before the proxy) and its output filter.

@@ -56,11 +56,14 @@ static const char *port_end(const char *p, const char *end, unsigned *port)
 
 int kve_session_csrf_origin(h2o_iovec_t in, int url_prefix, char *out)
 {
-    const char *p = in.base, *end = in.base + in.len, *host, *hend;
+    const char *p = in.base, *end, *host, *hend;
     const char *scheme;
     unsigned dport, port;
     int n;
 
+    if (in.len < 7) /* also {NULL, 0}, as h2o gives an empty value: no arithmetic on NULL */
+        return -1;
+    end = in.base + in.len;
     if (in.len >= 8 && strncasecmp(p, "https://", 8) == 0)
         scheme = "https", dport = 443, p += 8;
     else if (in.len >= 7 && strncasecmp(p, "http://", 7) == 0)
@@ -112,7 +115,7 @@ static int same_origin(h2o_req_t *req, const char *origin, size_t len)
     int https = req->input.scheme == &H2O_URL_SCHEME_HTTPS || (len >= 8 && memcmp(origin, "https://", 8) == 0);
     int n;
 
-    if (authority.len > KVE_SESSION_CSRF_ORIGIN_MAX - 16)
+    if (authority.len == 0 || authority.len > KVE_SESSION_CSRF_ORIGIN_MAX - 16)
         return 0;
     n = snprintf(url, sizeof(url), "%s://%.*s", https ? "https" : "http", (int)authority.len, authority.base);
     n = kve_session_csrf_origin(h2o_iovec_init(url, (size_t)n), 0, self);

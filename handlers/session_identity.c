@@ -61,7 +61,8 @@ static int64_t reply_ver(const kve_kv_reply_t *reply)
     return -1;
 }
 
-int kve_session__identity_cached(kve_session_handler_t *self, h2o_req_t *req, const char *key, const kve_kv_reply_t *reply)
+int kve_session__identity_cached(kve_session_handler_t *self, h2o_req_t *req, const char *key, const kve_kv_reply_t *reply,
+                                 char **uid)
 {
     kve_jwt_cache_t *cache;
     kve_jwt_cache_hit_t hit;
@@ -74,7 +75,8 @@ int kve_session__identity_cached(kve_session_handler_t *self, h2o_req_t *req, co
         return 0;
     h2o_iovec_t v = h2o_strdup(&req->pool, hit.token.base, hit.token.len);
     h2o_add_header_by_str(&req->pool, &req->headers, H2O_STRLIT("x-session-jwt"), 0, NULL, v.base, v.len);
-    kve_session__plain_headers(self, req, hit.sub != NULL ? h2o_strdup(&req->pool, hit.sub, SIZE_MAX).base : NULL, hit.sid);
+    *uid = hit.sub != NULL ? h2o_strdup(&req->pool, hit.sub, SIZE_MAX).base : NULL;
+    kve_session__plain_headers(self, req, *uid, hit.sid);
     return 1;
 }
 

@@ -26,6 +26,8 @@ typedef struct st_kve_session_handler_t {
     /** the JWTs' `aud` */
     const char *aud;
     size_t cookie_name_len;
+    /** the route's series in /metrics (session_metrics.h) */
+    size_t metrics_route;
     /** ES256: the signing key (NULL: HS256 with conf->jwt_key); the per-thread token caches hang on the h2o context */
     struct st_kve_es256_key_t *es256;
     /** plain identity headers, lower-cased (base NULL: not sent) */
@@ -60,6 +62,21 @@ typedef struct st_kve_session_req_t {
     char new_handle[KVE_SESSION_HANDLE_LEN + 1];
     char new_key[KVE_SESSION_KEY_SIZE];
     int write_err;
+    /** the session's user id (NULL: anonymous), from LOAD (in the request's pool) */
+    char *uid;
+    /** the command is X-Session-Logout: all (every session of the user) */
+    int logout_all;
+    /* renewal, rotation, failures (session_renew.c, session_rotate.c, session_fail.c) */
+    /** LOAD's reply, kept in the pool while RENEW runs (NULL otherwise) */
+    kve_kv_reply_t *loaded;
+    /** this request renewed the handle: `handle` and `key` are the new ones, and the response sets the cookie */
+    int renewed;
+    /** bit i: command i of the write batch failed (all bits: the batch failed as a whole) */
+    unsigned write_failed;
+    /** an X-Session-Set was not applied (the store refused or failed; set_failure decides) */
+    int set_failed;
+    /** the response is replaced by a 503 with this JSON body (kve_session__fail) */
+    h2o_iovec_t fail_body;
 } kve_session_req_t;
 
 /** The request's state, or NULL on a request the session handler has not seen. */
@@ -73,6 +90,9 @@ int64_t kve_session__now_ms(void);
 
 /** Whether header field `name` is one kvedge owns: x-session-*, with '_' read as '-', in any case. */
 int kve_session__owned_field(h2o_iovec_t name);
+
+/** After RENEW answered (see kve_session__renew_start): mints the JWT from st->loaded and forwards (session.c). */
+void kve_session__renewed(kve_session_req_t *st);
 
 /** Registers the response filter on `pathconf` (after the handler). */
 void kve_session__register_filter(h2o_pathconf_t *pathconf);
@@ -89,9 +109,11 @@ h2o_iovec_t kve_session__token(kve_session_handler_t *self, h2o_req_t *req, cons
 
 /**
  * On a token-cache hit for the session stored at `key` at the version in `reply` (LOAD's HGETALL pairs), adds
- * X-Session-JWT and the plain identity headers and returns 1 (nothing else to compute); else 0: the caller mints.
+ * X-Session-JWT and the plain identity headers, sets *uid to the session's user id (in the request's pool; NULL:
+ * anonymous; the cache keeps only ids of at most KVE_SESSION_UID_MAX bytes) and returns 1; else 0: the caller mints.
  */
-int kve_session__identity_cached(kve_session_handler_t *self, h2o_req_t *req, const char *key, const kve_kv_reply_t *reply);
+int kve_session__identity_cached(kve_session_handler_t *self, h2o_req_t *req, const char *key, const kve_kv_reply_t *reply,
+                                 char **uid);
 
 /**
  * Adds the route's plain identity headers (session.headers) for user `uid` (NULL: anonymous; must live as long as the

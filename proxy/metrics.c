@@ -10,6 +10,7 @@ const uint64_t kve_metrics_bucket_us[KVE_METRICS_NUM_BUCKETS] = {500,    1000,  
 
 static char *route_names[KVE_METRICS_MAX_ROUTES];
 static uint8_t cached_routes[KVE_METRICS_MAX_ROUTES];
+static uint8_t session_routes[KVE_METRICS_MAX_ROUTES];
 static size_t num_routes;
 
 size_t kve_metrics_route_id(const char *name)
@@ -44,6 +45,7 @@ void kve_metrics_reset_routes(void)
         free(route_names[i]);
         route_names[i] = NULL;
         cached_routes[i] = 0;
+        session_routes[i] = 0;
     }
     num_routes = 0;
 }
@@ -208,4 +210,36 @@ void kve_metrics_render_cache(kve_buf_t *buf, kve_metrics_thread_t *const *threa
                    "# HELP kvedge_cache_tag_purged_objects_total Objects purged by tag purges (all routes).\n"
                    "# TYPE kvedge_cache_tag_purged_objects_total counter\nkvedge_cache_tag_purged_objects_total %llu\n",
                    (unsigned long long)tag_purged);
+}
+
+/* --- sessions --- */
+
+void kve_metrics_mark_session(size_t route)
+{
+    session_routes[KVE_MIN(route, (size_t)KVE_METRICS_MAX_ROUTES - 1)] = 1;
+}
+
+void kve_metrics_render_session(kve_buf_t *buf, kve_metrics_thread_t *const *threads, size_t num_threads)
+{
+    static const char *const events[KVE_METRICS_SESSION_NUM] = {"created",         "loaded",      "rotated",     "expired",
+                                                                "destroyed",       "refused",     "unavailable", "cookie_invalid",
+                                                                "command_invalid", "csrf_refused"};
+    kve_buf_t label = KVE_BUF_INIT;
+
+    kve_buf_printf(buf, "# HELP kvedge_session_total Session events by route: created, loaded, rotated, expired, destroyed, "
+                        "refused, unavailable, cookie_invalid, command_invalid, csrf_refused.\n"
+                        "# TYPE kvedge_session_total counter\n");
+    for (size_t r = 0; r != kve_metrics_num_routes(); ++r) {
+        if (!session_routes[r])
+            continue;
+        label_value(&label, kve_metrics_route_name(r));
+        for (size_t e = 0; e != KVE_METRICS_SESSION_NUM; ++e) {
+            uint64_t n = 0;
+            for (size_t t = 0; t != num_threads; ++t)
+                n += LOAD(threads[t]->routes[r].session[e]);
+            kve_buf_printf(buf, "kvedge_session_total{route=\"%s\",event=\"%s\"} %llu\n", label.base, events[e],
+                           (unsigned long long)n);
+        }
+    }
+    kve_buf_dispose(&label);
 }

@@ -36,11 +36,28 @@ typedef enum en_kve_metrics_cache_t {
     KVE_METRICS_CACHE_NUM
 } kve_metrics_cache_t;
 
+/** The sessions' events on a route (handlers/session_metrics.h counts them; rendered as kvedge_session_total{route,event}). */
+typedef enum en_kve_metrics_session_t {
+    KVE_METRICS_SESSION_CREATED = 0,     /* a new session stored (login, or lazily by X-Session-Set) */
+    KVE_METRICS_SESSION_LOADED,          /* a request's cookie named a live session */
+    KVE_METRICS_SESSION_ROTATED,         /* a session moved to a new handle, data kept (X-Session-Rotate, renewal) */
+    KVE_METRICS_SESSION_EXPIRED,         /* a well-formed cookie named no live session (expired, ended, or never known) */
+    KVE_METRICS_SESSION_DESTROYED,       /* a session ended by a logout */
+    KVE_METRICS_SESSION_REFUSED,         /* a required route answered 401 (no session) */
+    KVE_METRICS_SESSION_UNAVAILABLE,     /* the store failed a session read or write */
+    KVE_METRICS_SESSION_COOKIE_INVALID,  /* a malformed or doubled session cookie (no store access) */
+    KVE_METRICS_SESSION_COMMAND_INVALID, /* an X-Session-* response field dropped: unknown, repeated, too long, bad JSON, or
+                                          * from an upstream without session.write */
+    KVE_METRICS_SESSION_CSRF_REFUSED,    /* an unsafe request from another origin answered 403 (the CSRF gate) */
+    KVE_METRICS_SESSION_NUM
+} kve_metrics_session_t;
+
 typedef struct st_kve_metrics_route_t {
     uint64_t status[KVE_METRICS_MAX_STATUS - KVE_METRICS_MIN_STATUS + 1];
     uint64_t buckets[KVE_METRICS_NUM_BUCKETS + 1]; /* non-cumulative; last = +Inf */
     uint64_t duration_sum_us;
     uint64_t cache[KVE_METRICS_CACHE_NUM];
+    uint64_t session[KVE_METRICS_SESSION_NUM];
 } kve_metrics_route_t;
 
 typedef struct st_kve_metrics_thread_t {
@@ -77,6 +94,19 @@ void kve_metrics_mark_cached(size_t route);
  * coalesced, stored objects and bytes, store errors and purged objects counters of the routes marked cached.
  */
 void kve_metrics_render_cache(kve_buf_t *buf, kve_metrics_thread_t *const *threads, size_t num_threads);
+
+/** Adds `n` to session counter `c` of `route` (owning thread only; a relaxed load and store). */
+static inline void kve_metrics_session_add(kve_metrics_thread_t *m, size_t route, kve_metrics_session_t c, uint64_t n)
+{
+    uint64_t *p = &m->routes[route < KVE_METRICS_MAX_ROUTES ? route : KVE_METRICS_MAX_ROUTES - 1].session[c];
+    __atomic_store_n(p, __atomic_load_n(p, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
+}
+
+/** Marks `route` as a session route: its kvedge_session_total series are rendered, zeros included (while configuring). */
+void kve_metrics_mark_session(size_t route);
+
+/** Appends kvedge_session_total{route,event} summed over `threads`, every event of every session route. */
+void kve_metrics_render_session(kve_buf_t *buf, kve_metrics_thread_t *const *threads, size_t num_threads);
 
 /** Appends the request metrics (counters and histograms) summed over `threads`. */
 void kve_metrics_render_requests(kve_buf_t *buf, kve_metrics_thread_t *const *threads, size_t num_threads);

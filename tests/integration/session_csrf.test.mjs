@@ -103,6 +103,8 @@ test('issue 10 S13: Origin without Fetch Metadata: same origin (any case, defaul
             assert.equal((await post(k, '/app/echo', h, { origin })).status, 403, origin.slice(0, 80));
         }
         assert.equal((await post(k, '/app/echo', h, { origin: [`http://127.0.0.1:${port}`, 'https://evil.example'] })).status, 403);
+        assert.equal((await post(k, '/app/echo', h, { Origin: 'https://evil.example' })).status, 403, 'field names in any case');
+        assert.equal((await post(k, '/app/echo', h, { 'Sec-Fetch-Site': 'cross-site' })).status, 403);
         // the request's Host is what "same origin" means
         assert.equal((await post(k, '/app/echo', h, { origin: 'https://app.example', host: 'APP.example:443' })).status, 200);
         assert.equal((await post(k, '/app/echo', h, { origin: 'http://app.example', host: 'app.example:80' })).status, 200);

@@ -186,6 +186,23 @@ test('issue 10 (HS256 token cache): HS256 tokens are reused the same way (a fres
     });
 });
 
+test('issue 10 F10 (token cache): X-Session-Logout: all on a request whose token came from the cache still knows the user (every session of it ends)', async () => {
+    await withKvedge({}, async (k) => {
+        const h1 = handleOf(await req(k, '/app/login?u=u8'));
+        const h2 = handleOf(await req(k, '/app/login?u=u8'));
+        await req(k, '/app/c', h2);
+        assert.equal(lastSeen(app).headers['x-session-status'], 'active', 'both sessions live');
+        await req(k, '/app/a', h1); // mints and caches h1's token
+        await req(k, '/app/b', h1);
+        const cached = jwtSeen();
+        const out = await req(k, '/app/logout?all', h1); // LOAD, then the cached token: a hit
+        assert.equal(lastSeen(app).headers['x-session-jwt'], cached, 'the logout request was a cache hit');
+        assert.equal(out.status, 200);
+        await req(k, '/app/c', h2);
+        assert.equal(lastSeen(app).headers['x-session-status'], 'anonymous', 'the other session of the user ended too');
+    });
+});
+
 test('issue 10 (ES256 token cache): a token is reused only until 80 % of its life (jwt_ttl 2s: 1 s)', async () => {
     await withKvedge({ jwt_ttl: '2s' }, async (k) => {
         const { doc } = await jwks(k);
@@ -235,7 +252,8 @@ test('issue 10 (plain headers): headers.user / headers.sid reach the upstream ne
 });
 
 test('issue 10 (JWKS): routes sharing a jwks_path are listed together (a key once); another jwks_path; HS256 routes publish nothing; only GET/HEAD of the exact path', async () => {
-    const es = (p, file, extra = {}) => ({ path: p, upstream: `${app.url}/`, session: { jwt_alg: 'ES256', jwt_private_key_file: file, ...extra } });
+    // endpoint '': routes with other keys cannot share /app's /_session endpoints (their slot tags and ids differ)
+    const es = (p, file, extra = {}) => ({ path: p, upstream: `${app.url}/`, session: { jwt_alg: 'ES256', jwt_private_key_file: file, endpoint: '', ...extra } });
     await withKvedge({}, async (k) => {
         const { doc } = await jwks(k);
         assert.equal(doc.keys.length, 2, 'two distinct keys on /_session/.well-known/jwks.json');
@@ -251,7 +269,7 @@ test('issue 10 (JWKS): routes sharing a jwks_path are listed together (a key onc
         const head = await http('HEAD', `${k.url}/_session/.well-known/jwks.json`);
         assert.equal(head.status, 200);
     }, [es('/b', keyFile2, { write: true }), es('/c', keyFile), es('/d', keyFile2, { jwks_path: '/keys/jwks.json' }),
-        { path: '/hs', upstream: `${app.url}/`, session: { jwt_key: KEY, jwks_path: '/hs/jwks.json' } }]);
+        { path: '/hs', upstream: `${app.url}/`, session: { jwt_key: KEY, jwks_path: '/hs/jwks.json', endpoint: '' } }]);
 
     const k = await startKvedge({ threads: 1, redis: redis.url, routes: [{ path: '/hs', upstream: `${app.url}/`, session: { jwt_key: KEY } }] });
     try {
@@ -294,6 +312,11 @@ test('issue 10 (ES256 configuration): a private key is required, P-256 only, nev
     const clash = await check({ jwt_alg: 'ES256', jwt_private_key_file: keyFile, jwks_path: '/b' }, 'g.yaml', [{ path: '/b', upstream: 'http://127.0.0.1:1/' }]);
     assert.equal(clash.code, 1);
     assert.match(clash.stderr, /is also served by/);
+    // two ES256 routes without jwt_key but with different keys derive different slot tags and ids: no shared endpoint
+    const shared = await check({ jwt_alg: 'ES256', jwt_private_key_file: keyFile }, 'k.yaml',
+        [{ path: '/b', upstream: 'http://127.0.0.1:1/', session: { jwt_alg: 'ES256', jwt_private_key_file: keyFile2 } }]);
+    assert.equal(shared.code, 1);
+    assert.match(shared.stderr, /session\.endpoint "\/_session" is also routes\[0\]'s, whose cookie_name, jwt_key \(or, without one, jwt_private_key\)/);
     const ok = await check({ jwt_alg: 'ES256', jwt_private_key_file: keyFile2, headers: { user: 'X-Session-User' } }, 'h.yaml');
     assert.equal(ok.stderr, '');
     assert.equal(ok.code, 0);
