@@ -79,6 +79,11 @@ static const kve_node_t *served_node(const kve_node_t *root, const kve_served_pa
         return kve_config__at_key(kve_config__at_key(routes->u.sequence.items[p->index], "session"), "endpoint");
     case KVE_SERVED_KV:
         return kve_config__at_key(kve_yaml_get(root, "kv"), "path");
+    case KVE_SERVED_JWKS:
+        routes = kve_yaml_get(root, "routes");
+        if (routes == NULL || routes->type != KVE_NODE_SEQUENCE || p->index >= routes->u.sequence.size)
+            return routes;
+        return kve_config__at_key(routes->u.sequence.items[p->index], "session");
     default:
         return kve_config__at_key(kve_yaml_get(root, "admin"), "path");
     }
@@ -93,6 +98,8 @@ static void describe_served(char *buf, size_t size, const kve_served_path_t *p)
         snprintf(buf, size, "routes[%zu].session.endpoint \"%s\"", p->index, p->path);
     } else if (p->kind == KVE_SERVED_KV) {
         snprintf(buf, size, "kv.path \"%s\"", p->path);
+    } else if (p->kind == KVE_SERVED_JWKS) {
+        snprintf(buf, size, "routes[%zu].session.jwks_path \"%s\"", p->index, p->path);
     } else {
         snprintf(buf, size, "the admin endpoint \"%s\"", p->path);
     }

@@ -74,7 +74,7 @@ int kve_config__check_path(kve_conf_t *conf, const kve_node_t *node, char *path)
 /** A file kvedge will open (the value of `key`, found at `node`): it exists, is readable and is not a directory. */
 int kve_config__check_readable(kve_conf_t *conf, const kve_node_t *node, const char *key, const char *path);
 
-typedef enum { KVE_SERVED_ADMIN, KVE_SERVED_KV, KVE_SERVED_ROUTE, KVE_SERVED_SESSION } kve_served_kind_t;
+typedef enum { KVE_SERVED_ADMIN, KVE_SERVED_KV, KVE_SERVED_ROUTE, KVE_SERVED_SESSION, KVE_SERVED_JWKS } kve_served_kind_t;
 
 typedef struct st_kve_served_path_t {
     /** listener group: 0 for the main listeners, 1 for the KV API's own (kv.listen) */
@@ -82,7 +82,8 @@ typedef struct st_kve_served_path_t {
     /** the path as registered with h2o (malloc'd) */
     char *path;
     kve_served_kind_t kind;
-    /** ADMIN: a kve_admin_endpoint_t; ROUTE, SESSION (a route's session.endpoint): the index into cfg->routes; KV: 0 */
+    /** ADMIN: a kve_admin_endpoint_t; ROUTE, SESSION (a route's session.endpoint), JWKS: the index into cfg->routes
+     * (JWKS: the first ES256 route with that session.jwks_path); KV: 0 */
     size_t index;
 } kve_served_path_t;
 

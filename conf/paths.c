@@ -16,6 +16,7 @@
 #include "handlers/cache_purge.h"
 #include "handlers/limits.h"
 #include "handlers/session_endpoint.h"
+#include "handlers/session_jwks.h"
 #include "proxy/common.h"
 #include "proxy/metrics.h"
 
@@ -67,6 +68,23 @@ static int any_route_cached(const kve_config_t *cfg)
     return 0;
 }
 
+/* the route signs its session JWTs with ES256 (so its public key is published at its session.jwks_path) */
+static int es256_route(const kve_route_conf_t *r)
+{
+    return r->session.present && r->session.mode != KVE_SESSION_OFF && r->session.jwt_alg == KVE_SESSION_JWT_ES256 &&
+           r->session.jwks_path != NULL;
+}
+
+/* the first ES256 route whose jwks_path is that of route `i` */
+static size_t first_jwks_route(const kve_config_t *cfg, size_t i)
+{
+    for (size_t j = 0; j != i; ++j)
+        if (es256_route(cfg->routes.entries + j) &&
+            strcmp(cfg->routes.entries[j].session.jwks_path, cfg->routes.entries[i].session.jwks_path) == 0)
+            return j;
+    return i;
+}
+
 kve_served_path_t *kve_config__served_paths(const kve_config_t *cfg, size_t *count)
 {
     const char *prefix = strcmp(cfg->admin.path, "/") == 0 ? "" : cfg->admin.path;
@@ -84,6 +102,10 @@ kve_served_path_t *kve_config__served_paths(const kve_config_t *cfg, size_t *cou
     for (i = 0; i != cfg->routes.size; ++i) /* session endpoints, each once */
         if (kve_config__session_endpoint_owner(cfg, i))
             paths[n++] = (kve_served_path_t){0, kve_strdup(cfg->routes.entries[i].session.endpoint), KVE_SERVED_SESSION, i};
+    paths = kve_realloc(paths, (n + cfg->routes.size) * sizeof(*paths)); /* room of its own for the JWKS paths */
+    for (i = 0; i != cfg->routes.size; ++i) /* one JWKS per distinct session.jwks_path of the ES256 routes */
+        if (es256_route(cfg->routes.entries + i) && first_jwks_route(cfg, i) == i)
+            paths[n++] = (kve_served_path_t){0, kve_strdup(cfg->routes.entries[i].session.jwks_path), KVE_SERVED_JWKS, i};
     *count = n;
     return paths;
 }
@@ -139,7 +161,32 @@ static char *route_name(const kve_served_path_t *p)
     return p->kind == KVE_SERVED_ADMIN     ? kve_strdup("admin")
            : p->kind == KVE_SERVED_KV      ? kve_strdup("kv")
            : p->kind == KVE_SERVED_SESSION ? format("session:%s", p->path)
+           : p->kind == KVE_SERVED_JWKS    ? kve_strdup("jwks")
                                            : format("proxy:%s", p->path);
+}
+
+/* the JWKS of every ES256 route sharing the jwks_path of route `first` */
+static void register_jwks(const kve_config_t *cfg, h2o_pathconf_t *pathconf, size_t first)
+{
+    const char *path = cfg->routes.entries[first].session.jwks_path;
+    kve_es256_key_t **keys = kve_malloc(cfg->routes.size * sizeof(*keys));
+    size_t n = 0;
+    char err[256], *doc;
+
+    for (size_t i = first; i != cfg->routes.size; ++i) {
+        const kve_session_conf_t *s = &cfg->routes.entries[i].session;
+        if (es256_route(cfg->routes.entries + i) && strcmp(s->jwks_path, path) == 0) {
+            keys[n] = kve_es256_key_load(s->jwt_private_key, strlen(s->jwt_private_key), err, sizeof(err));
+            KVE_ASSERT(keys[n] != NULL); /* the configuration's check loaded it already */
+            ++n;
+        }
+    }
+    doc = kve_session_jwks_document((const kve_es256_key_t *const *)keys, n);
+    kve_session_jwks_register(pathconf, doc);
+    free(doc);
+    while (n != 0)
+        kve_es256_key_free(keys[--n]);
+    free(keys);
 }
 
 static int register_served(const kve_config_t *cfg, kve_server_t *server, const kve_admin_sources_t *sources, kve_access_log_t *log,
@@ -168,6 +215,9 @@ static int register_served(const kve_config_t *cfg, kve_server_t *server, const 
         break;
     case KVE_SERVED_SESSION:
         kve_session_endpoint_register(pathconf, &cfg->routes.entries[p->index].session);
+        break;
+    case KVE_SERVED_JWKS:
+        register_jwks(cfg, pathconf, p->index);
         break;
     }
     return ret;

@@ -8,17 +8,20 @@
  */
 #include "conf/config.h"
 #include "conf/config_internal.h"
+#include "handlers/session_es256.h"
 #include "handlers/session_csrf.h"
 #include "handlers/session_jwt.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define DAY (24LL * HOUR)
 
 static const char *const modes[] = {"off", "optional", "required", NULL};
 static const char *const same_sites[] = {"Lax", "Strict", "None", NULL};
 static const char *const set_failures[] = {"ignore", "error", NULL};
+static const char *const jwt_algs[] = {"HS256", "ES256", NULL};
 
 /* clang-format off */
 #define SESSION_SETTINGS(type)                                                                                       \
@@ -63,12 +66,68 @@ static const char *const set_failures[] = {"ignore", "error", NULL};
     {"renew_grace", KVE_T_DURATION, KVE_FIELD(type, renew_grace_ms), 0, 0, HOUR, "10s",                              \
      .doc = "a renewed handle keeps working this long (below renew_after), without a cookie, for parallel requests"}, \
     {"set_failure", KVE_T_ENUM, KVE_FIELD(type, set_failure), .dflt = "ignore", .choices = set_failures,             \
-     .doc = "an X-Session-Set that is not applied: ignore (logged, the response goes on) or error (503, JSON body)"}
+     .doc = "an X-Session-Set that is not applied: ignore (logged, the response goes on) or error (503, JSON body)"}, \
+    {"jwt_alg", KVE_T_ENUM, KVE_FIELD(type, jwt_alg), .dflt = "HS256", .choices = jwt_algs,                          \
+     .doc = "the X-Session-JWT algorithm: HS256 (jwt_key) or ES256 (jwt_private_key, public key at jwks_path)"},      \
+    {"jwt_private_key", KVE_T_STRING, KVE_FIELD(type, jwt_private_key), KVE_F_SECRET, 0, KVE_ES256_PEM_MAX,          \
+     .doc = "ES256: the P-256 private key, unencrypted PEM (or jwt_private_key_file)"},                              \
+    {"jwks_path", KVE_T_STRING, KVE_FIELD(type, jwks_path), 0, 1, 256, "/_session/.well-known/jwks.json",            \
+     .doc = "ES256: the path serving the public keys as a JWKS (routes sharing it are listed together)"},            \
+    {"jwt_cache_entries", KVE_T_INT, KVE_FIELD(type, jwt_cache_entries), 0, 0, 1 << 20, "1024",                      \
+     .doc = "JWTs kept per thread and route, reused for the same session version until 80% of jwt_ttl (0: sign every request)"}
 /* clang-format on */
+
+static const kve_directive_t header_directives[] = {
+    {"user", KVE_T_STRING, KVE_FIELD(kve_session_headers_t, user), 0, 1, 64,
+     .doc = "send the session's user id (visible ASCII only) in this header, e.g. X-Session-User"},
+    {"sid", KVE_T_STRING, KVE_FIELD(kve_session_headers_t, sid), 0, 1, 64,
+     .doc = "send the session's public id in this header, e.g. X-Session-Id"},
+    {NULL}};
 
 static int secure_prefix(const char *name)
 {
     return strncmp(name, "__Host-", 7) == 0 || strncmp(name, "__Secure-", 9) == 0;
+}
+
+/* a plain identity header: an x-session-* name (stripped from every request, so a client cannot send it), not one of
+ * kvedge's own */
+static int check_header(kve_conf_t *conf, const kve_node_t *node, char *const *field)
+{
+    const char *name = *field;
+    if (name == NULL)
+        return 0;
+    if (strncasecmp(name, "x-session-", 10) != 0 || strcasecmp(name, "x-session-jwt") == 0 ||
+        strcasecmp(name, "x-session-status") == 0 || strpbrk(name, "()<>@,;:\\\"/[]?={} \t_") != NULL) {
+        kve_conf_error(conf, kve_conf_origin_node(conf, field, node),
+                       "headers: \"%s\" must be an X-Session-<name> header (kvedge strips those from every request) other "
+                       "than X-Session-JWT and X-Session-Status, without '_'",
+                       name);
+        return -1;
+    }
+    return 0;
+}
+
+/* ES256: a loadable P-256 key, a path for the JWKS */
+static int check_es256(kve_conf_t *conf, const kve_node_t *node, kve_session_conf_t *s)
+{
+    char err[256];
+    kve_es256_key_t *key;
+
+    if (s->jwt_private_key == NULL) {
+        kve_conf_error(conf, node, "jwt_alg: ES256 needs jwt_private_key (or jwt_private_key_file): a P-256 private key in PEM");
+        return -1;
+    }
+    if ((key = kve_es256_key_load(s->jwt_private_key, strlen(s->jwt_private_key), err, sizeof(err))) == NULL) {
+        kve_conf_error(conf, kve_conf_origin_node(conf, &s->jwt_private_key, node), "jwt_private_key: %s", err);
+        return -1;
+    }
+    kve_es256_key_free(key);
+    if (s->jwks_path[0] != '/' || strpbrk(s->jwks_path, "\"\\?# \t") != NULL) {
+        kve_conf_error(conf, kve_conf_origin_node(conf, &s->jwks_path, node),
+                       "jwks_path must start with \"/\", without spaces, '\"', '\\', '?' or '#'");
+        return -1;
+    }
+    return 0;
 }
 
 int kve_config__check_session(kve_conf_t *conf, const kve_node_t *node, void *obj)
@@ -77,7 +136,21 @@ int kve_config__check_session(kve_conf_t *conf, const kve_node_t *node, void *ob
     s->present = node != NULL;
     if (node == NULL || s->mode == KVE_SESSION_OFF)
         return 0;
-    if (s->jwt_key == NULL || strlen(s->jwt_key) < KVE_SESSION_JWT_MIN_KEY) {
+    if (check_header(conf, node, &s->headers.user) != 0 || check_header(conf, node, &s->headers.sid) != 0)
+        return -1;
+    if (s->jwt_alg == KVE_SESSION_JWT_ES256 && check_es256(conf, node, s) != 0)
+        return -1;
+    if (s->jwt_alg == KVE_SESSION_JWT_HS256 && s->jwt_private_key != NULL && s->jwt_key == NULL) {
+        kve_conf_error(conf, kve_conf_origin_node(conf, &s->jwt_alg, node),
+                       "jwt_private_key is given but jwt_alg is HS256 (the default): set jwt_alg: ES256, or give jwt_key");
+        return -1;
+    }
+    if (s->jwt_key != NULL && s->jwt_alg == KVE_SESSION_JWT_ES256 && strlen(s->jwt_key) < KVE_SESSION_JWT_MIN_KEY) {
+        kve_conf_error(conf, kve_conf_origin_node(conf, &s->jwt_key, node), "jwt_key must be at least %d bytes",
+                       KVE_SESSION_JWT_MIN_KEY);
+        return -1;
+    }
+    if (s->jwt_alg == KVE_SESSION_JWT_HS256 && (s->jwt_key == NULL || strlen(s->jwt_key) < KVE_SESSION_JWT_MIN_KEY)) {
         kve_conf_error(conf, kve_conf_origin_node(conf, &s->jwt_key, node),
                        "jwt_key must be at least %d bytes (e.g. the output of openssl rand -hex 32)", KVE_SESSION_JWT_MIN_KEY);
         return -1;
@@ -138,6 +211,8 @@ const kve_directive_t kve_config__session_directives[] = {
     {"csrf", KVE_T_MAP, KVE_FIELD(kve_session_conf_t, csrf), .children = csrf_directives, .shorthand = "enabled",
      .check = check_csrf,
      .doc = "the CSRF gate of unsafe methods (docs/sessions.md §9; on by default; `csrf: off` turns it off); routes only"},
+    {"headers", KVE_T_MAP, KVE_FIELD(kve_session_conf_t, headers), .children = header_directives,
+     .doc = "plain identity headers next to X-Session-JWT (route level; names must be X-Session-*)"},
     {NULL}};
 
 const kve_directive_t kve_config__session_defaults_directives[] = {SESSION_SETTINGS(kve_session_conf_t), {NULL}};

@@ -74,12 +74,15 @@ int kve_config__check_session_endpoints(kve_conf_t *conf, const kve_config_t *cf
         if (!has_endpoint(&cfg->routes.entries[i]) || (j = first_with_endpoint(cfg, i)) == i)
             continue;
         f = &cfg->routes.entries[j].session;
-        if (same_str(s->cookie_name, f->cookie_name) && same_str(s->jwt_key, f->jwt_key) && s->store_id == f->store_id)
+        /* ES256 routes without jwt_key derive their slot tags and public ids from the private key (session_es256.h) */
+        if (same_str(s->cookie_name, f->cookie_name) && same_str(s->jwt_key, f->jwt_key) && s->store_id == f->store_id &&
+            (s->jwt_key != NULL || same_str(s->jwt_private_key, f->jwt_private_key)))
             continue;
         if (routes != NULL && routes->type == KVE_NODE_SEQUENCE && i < routes->u.sequence.size)
             at = kve_config__at_key(routes->u.sequence.items[i], "session");
         kve_conf_error(conf, kve_conf_origin_node(conf, &s->endpoint, at),
-                       "routes[%zu].session.endpoint \"%s\" is also routes[%zu]'s, whose cookie_name, jwt_key or store differ: "
+                       "routes[%zu].session.endpoint \"%s\" is also routes[%zu]'s, whose cookie_name, jwt_key (or, without one, "
+                       "jwt_private_key) or store differ: "
                        "give one of them another endpoint (or \"\" for none)",
                        i, s->endpoint, j);
         ret = -1;

@@ -24,6 +24,11 @@ int kve_jwt_well_formed(const char *t, size_t len)
 
 jwt_t *kve_jwt_decode_hs256(const char *token, size_t len, const void *key, size_t keylen, const char **why)
 {
+    return kve_jwt_decode_pinned(token, len, key, keylen, JWT_ALG_HS256, why);
+}
+
+jwt_t *kve_jwt_decode_pinned(const char *token, size_t len, const void *key, size_t keylen, jwt_alg_t want, const char **why)
+{
     char copy[KVE_JWT_GUARD_MAX + 1];
     jwt_t *jwt = NULL;
     const char *alg;
@@ -43,8 +48,8 @@ jwt_t *kve_jwt_decode_hs256(const char *token, size_t len, const void *key, size
         return NULL;
     }
     alg = jwt_get_header(jwt, "alg");
-    if (jwt_get_alg(jwt) != JWT_ALG_HS256 || alg == NULL || strcmp(alg, "HS256") != 0) {
-        *why = "algorithm is not HS256";
+    if (jwt_get_alg(jwt) != want || alg == NULL || strcmp(alg, jwt_alg_str(want)) != 0) {
+        *why = want == JWT_ALG_HS256 ? "algorithm is not HS256" : "algorithm is not the one pinned";
         jwt_free(jwt);
         return NULL;
     }

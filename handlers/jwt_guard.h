@@ -29,6 +29,12 @@ int kve_jwt_well_formed(const char *t, size_t len);
  */
 jwt_t *kve_jwt_decode_hs256(const char *token, size_t len, const void *key, size_t keylen, const char **why);
 
+/**
+ * kve_jwt_decode_hs256() for algorithm `alg` (HS256, or ES256 with `key` a public key PEM): the algorithm is pinned the
+ * same way, so an HS256 token MAC'd with the public PEM as its secret is refused by an ES256 verifier.
+ */
+jwt_t *kve_jwt_decode_pinned(const char *token, size_t len, const void *key, size_t keylen, jwt_alg_t alg, const char **why);
+
 /** The claims of a decoded token as a JSON object (the caller json_decref()s it), or NULL when they are not one. */
 json_t *kve_jwt_claims(jwt_t *jwt);
 

@@ -143,9 +143,12 @@ static int inject_jwt(kve_session_req_t *st, const kve_kv_reply_t *reply)
 {
     kve_session_handler_t *self = st->self;
     kve_session_claims_t c = {self->aud, NULL, NULL, 0, 0, (int64_t)time(NULL), (int64_t)(self->conf->jwt_ttl_ms / 1000), NULL};
-    char pid[KVE_SESSION_PID_SIZE], err[160], *uid = NULL, *token;
-    json_t *data = json_object();
+    char pid[KVE_SESSION_PID_SIZE], err[160], *uid = NULL;
+    json_t *data;
 
+    if (kve_session__identity_cached(self, st->req, st->key, reply, &st->uid)) /* a token for this version already */
+        return 0;
+    data = json_object();
     for (size_t i = 0; i + 1 < reply->elements; i += 2) {
         const kve_kv_reply_t *n = reply->element[i], *v = reply->element[i + 1];
         if (n->type != KVE_REPLY_STRING || v->type != KVE_REPLY_STRING)
@@ -161,15 +164,14 @@ static int inject_jwt(kve_session_req_t *st, const kve_kv_reply_t *reply)
     }
     kve_session__pid_of_key(pid, self->k_pid, sizeof(self->k_pid), st->key); /* the live session's (renewal) */
     c.sub = uid, c.sid = pid, c.data = data;
-    token = kve_session_jwt_mint(self->conf->jwt_key, strlen(self->conf->jwt_key), &c, err, sizeof(err));
+    h2o_iovec_t v = kve_session__token(self, st->req, st->key, &c, err, sizeof(err));
     json_decref(data);
-    if (token == NULL) {
+    if (v.base == NULL) {
         kve_log(KVE_LOG_ERROR, "session", "route %s: no JWT for a session: %s", self->aud, err);
         return -1;
     }
-    h2o_iovec_t v = h2o_strdup(&st->req->pool, token, strlen(token));
-    free(token);
     h2o_add_header_by_str(&st->req->pool, &st->req->headers, H2O_STRLIT("x-session-jwt"), 0, NULL, v.base, v.len);
+    kve_session__plain_headers(self, st->req, uid, pid);
     return 0;
 }
 
@@ -286,13 +288,17 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
     return 0;
 }
 
-/* HMAC-SHA256(jwt_key, label): the keys of the slot tags and public ids */
-static void derive(const kve_session_conf_t *conf, const char *label, uint8_t out[32])
+/* HMAC-SHA256(jwt_key, label) (ES256 without jwt_key: a secret derived from the private key): the keys of the slot
+ * tags and public ids */
+static void derive(const kve_session_handler_t *self, const char *label, uint8_t out[32])
 {
+    uint8_t secret[KVE_SESSION_DERIVE_MAX];
+    size_t secret_len = 0;
     unsigned len = 0;
-    KVE_ASSERT(HMAC(EVP_sha256(), conf->jwt_key, (int)strlen(conf->jwt_key), (const uint8_t *)label, strlen(label), out, &len) !=
-               NULL);
+    kve_session__derivation_secret(self, secret, &secret_len);
+    KVE_ASSERT(HMAC(EVP_sha256(), secret, (int)secret_len, (const uint8_t *)label, strlen(label), out, &len) != NULL);
     KVE_ASSERT(len == 32);
+    OPENSSL_cleanse(secret, sizeof(secret));
 }
 
 static void on_handler_dispose(h2o_handler_t *_self)
@@ -300,21 +306,24 @@ static void on_handler_dispose(h2o_handler_t *_self)
     kve_session_handler_t *self = (void *)_self;
     OPENSSL_cleanse(self->k_tag, sizeof(self->k_tag));
     OPENSSL_cleanse(self->k_pid, sizeof(self->k_pid));
+    kve_session__identity_dispose(self);
 }
 
 void kve_session_register(h2o_pathconf_t *pathconf, const kve_session_conf_t *conf)
 {
     kve_session_handler_t *self = (void *)h2o_create_handler(pathconf, sizeof(*self));
 
-    KVE_ASSERT(conf->jwt_key != NULL && strlen(conf->jwt_key) >= KVE_SESSION_JWT_MIN_KEY);
+    KVE_ASSERT(conf->jwt_alg == KVE_SESSION_JWT_ES256 ||
+               (conf->jwt_key != NULL && strlen(conf->jwt_key) >= KVE_SESSION_JWT_MIN_KEY));
     self->super.on_req = on_req;
     self->super.dispose = on_handler_dispose;
     self->conf = conf;
+    kve_session__identity_init(self);
     self->cookie_name_len = strlen(conf->cookie_name);
     self->metrics_route = kve_session__metrics_route(conf->route != NULL ? conf->route : "?");
     self->aud = conf->audience != NULL && conf->audience[0] != '\0' ? conf->audience : conf->route != NULL ? conf->route : "kvedge";
-    derive(conf, "kvedge session tag v1", self->k_tag);
-    derive(conf, "kvedge session pid v1", self->k_pid);
+    derive(self, "kvedge session tag v1", self->k_tag);
+    derive(self, "kvedge session pid v1", self->k_pid);
     kve_session_scripts();
     kve_session__register_filter(pathconf);
 }

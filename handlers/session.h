@@ -19,6 +19,17 @@
 /** `session.mode` (the configuration's enum order). */
 enum { KVE_SESSION_OFF = 0, KVE_SESSION_OPTIONAL = 1, KVE_SESSION_REQUIRED = 2 };
 
+/** `session.jwt_alg` (the configuration's enum order). */
+enum { KVE_SESSION_JWT_HS256 = 0, KVE_SESSION_JWT_ES256 = 1 };
+
+/** A route's `session.headers`: plain identity headers sent next to the JWT (NULL: not sent). */
+typedef struct st_kve_session_headers_t {
+    /** the session's user id (only when it is visible ASCII) */
+    char *user;
+    /** the session's public id (the JWT's sid) */
+    char *sid;
+} kve_session_headers_t;
+
 /** A route's `session.csrf:` (the CSRF gate of unsafe methods, session_csrf.h). */
 typedef struct st_kve_session_csrf_conf_t {
     /** refuse unsafe requests a browser sent from another origin (default: on) */
@@ -70,6 +81,16 @@ typedef struct st_kve_session_conf_t {
     uint64_t renew_grace_ms;
     /** a Set that is not applied: KVE_SESSION_SET_FAILURE_IGNORE (logged, the response goes on) or _ERROR (503) */
     int set_failure;
+    /** the JWTs' algorithm: KVE_SESSION_JWT_HS256 (jwt_key) or KVE_SESSION_JWT_ES256 (jwt_private_key) */
+    int jwt_alg;
+    /** ES256: the P-256 private key as PEM (a secret; usually jwt_private_key_file) */
+    char *jwt_private_key;
+    /** ES256: where the JWKS with the public key is served */
+    char *jwks_path;
+    /** JWTs kept per thread and route for reuse, for the same session version until 80 % of jwt_ttl (0: every request signs) */
+    int64_t jwt_cache_entries;
+    /** plain identity headers (route level only) */
+    kve_session_headers_t headers;
 } kve_session_conf_t;
 
 /** `session.set_failure` (the configuration's enum order). */

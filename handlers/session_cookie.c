@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The session cookie, handles and store keys (see session_cookie.h). */
 #include "handlers/session_cookie.h"
+#include "handlers/session_hash.h"
 #include "proxy/common.h"
 
 #include <stdio.h>
@@ -140,12 +141,11 @@ size_t kve_session_cookie_strip(h2o_mem_pool_t *pool, h2o_headers_t *headers, co
 
 void kve_session_user_tag(const uint8_t *k_tag, size_t klen, const char *uid, size_t uidlen, uint8_t tag[KVE_SESSION_TAG_BYTES])
 {
-    uint8_t md[EVP_MAX_MD_SIZE], buf[2 + KVE_SESSION_UID_MAX];
-    unsigned mdlen = 0;
+    uint8_t md[KVE_SHA256_LEN], buf[2 + KVE_SESSION_UID_MAX];
     KVE_ASSERT(uidlen <= KVE_SESSION_UID_MAX);
     memcpy(buf, "u:", 2);
     memcpy(buf + 2, uid, uidlen);
-    KVE_ASSERT(HMAC(EVP_sha256(), k_tag, (int)klen, buf, 2 + uidlen, md, &mdlen) != NULL);
+    kve_session_hmac_sha256(k_tag, klen, buf, 2 + uidlen, md);
     memcpy(tag, md, KVE_SESSION_TAG_BYTES);
 }
 
@@ -171,9 +171,9 @@ static void hex(char *out, const uint8_t *in, size_t len)
 
 void kve_session_key(char out[KVE_SESSION_KEY_SIZE], const char *handle)
 {
-    uint8_t md[SHA256_DIGEST_LENGTH];
+    uint8_t md[KVE_SHA256_LEN];
     size_t n = 0;
-    SHA256((const uint8_t *)handle, KVE_SESSION_HANDLE_LEN, md);
+    kve_session_sha256(handle, KVE_SESSION_HANDLE_LEN, md);
     memcpy(out, "kvs1:{", 6), n = 6;
     memcpy(out + n, handle, KVE_SESSION_TAG_CHARS), n += KVE_SESSION_TAG_CHARS;
     memcpy(out + n, "}:s:", 4), n += 4;
@@ -182,10 +182,9 @@ void kve_session_key(char out[KVE_SESSION_KEY_SIZE], const char *handle)
 
 void kve_session_pid(char out[KVE_SESSION_PID_SIZE], const uint8_t *k_pid, size_t klen, const char *handle)
 {
-    uint8_t h[SHA256_DIGEST_LENGTH], md[EVP_MAX_MD_SIZE];
-    unsigned mdlen = 0;
-    SHA256((const uint8_t *)handle, KVE_SESSION_HANDLE_LEN, h);
-    KVE_ASSERT(HMAC(EVP_sha256(), k_pid, (int)klen, h, sizeof(h), md, &mdlen) != NULL);
+    uint8_t h[KVE_SHA256_LEN], md[KVE_SHA256_LEN];
+    kve_session_sha256(handle, KVE_SESSION_HANDLE_LEN, h);
+    kve_session_hmac_sha256(k_pid, klen, h, sizeof(h), md);
     hex(out, md, 16);
 }
 

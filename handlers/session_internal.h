@@ -28,6 +28,10 @@ typedef struct st_kve_session_handler_t {
     size_t cookie_name_len;
     /** the route's series in /metrics (session_metrics.h) */
     size_t metrics_route;
+    /** ES256: the signing key (NULL: HS256 with conf->jwt_key); the per-thread token caches hang on the h2o context */
+    struct st_kve_es256_key_t *es256;
+    /** plain identity headers, lower-cased (base NULL: not sent) */
+    h2o_iovec_t header_user, header_sid;
 } kve_session_handler_t;
 
 /** Where a request is. */
@@ -92,5 +96,42 @@ void kve_session__renewed(kve_session_req_t *st);
 
 /** Registers the response filter on `pathconf` (after the handler). */
 void kve_session__register_filter(h2o_pathconf_t *pathconf);
+
+struct st_kve_session_claims_t;
+
+/**
+ * session_identity.c: a new JWT for claims `c` in the request's pool, HS256 or ES256, kept in the thread's token cache
+ * under the session's store key `key` (unless jwt_cache_entries is 0). {NULL, 0} with a message in `err` when no token
+ * can be made.
+ */
+h2o_iovec_t kve_session__token(kve_session_handler_t *self, h2o_req_t *req, const char *key,
+                               const struct st_kve_session_claims_t *c, char *err, size_t errlen);
+
+/**
+ * On a token-cache hit for the session stored at `key` at the version in `reply` (LOAD's HGETALL pairs), adds
+ * X-Session-JWT and the plain identity headers, sets *uid to the session's user id (in the request's pool; NULL:
+ * anonymous; the cache keeps only ids of at most KVE_SESSION_UID_MAX bytes) and returns 1; else 0: the caller mints.
+ */
+int kve_session__identity_cached(kve_session_handler_t *self, h2o_req_t *req, const char *key, const kve_kv_reply_t *reply,
+                                 char **uid);
+
+/**
+ * Adds the route's plain identity headers (session.headers) for user `uid` (NULL: anonymous; must live as long as the
+ * request, e.g. in its pool) and public id `pid` (copied).
+ */
+void kve_session__plain_headers(kve_session_handler_t *self, h2o_req_t *req, const char *uid, const char *pid);
+
+/** Loads the ES256 key, the header names and the token caches' context hooks (self->conf set). */
+void kve_session__identity_init(kve_session_handler_t *self);
+
+/** Frees what kve_session__identity_init made. */
+void kve_session__identity_dispose(kve_session_handler_t *self);
+
+/**
+ * The secret the slot-tag and public-id keys derive from: jwt_key when given, else (ES256) 32 bytes derived from the
+ * private key. `buf` holds KVE_SESSION_DERIVE_MAX bytes.
+ */
+#define KVE_SESSION_DERIVE_MAX 4096
+void kve_session__derivation_secret(const kve_session_handler_t *self, uint8_t *buf, size_t *len);
 
 #endif

@@ -3,6 +3,8 @@
 #include "handlers/session_jwt.h"
 #include "handlers/jwt_guard.h"
 #include "handlers/session_cookie.h"
+#include "handlers/session_es256.h"
+#include "handlers/session_hash.h"
 #include "proxy/common.h"
 
 #include <errno.h>
@@ -41,7 +43,8 @@ static char *claims_json(const kve_session_claims_t *c)
     return text;
 }
 
-char *kve_session_jwt_mint(const void *key, size_t keylen, const kve_session_claims_t *c, char *err, size_t errlen)
+char *kve_session_jwt_sign(jwt_alg_t alg, const void *key, size_t keylen, const char *kid, const kve_session_claims_t *c, char *err,
+                           size_t errlen)
 {
     jwt_t *jwt = NULL;
     char *text = NULL, *out = NULL;
@@ -50,11 +53,12 @@ char *kve_session_jwt_mint(const void *key, size_t keylen, const kve_session_cla
         snprintf(err, errlen, "the session JWT key must be at least %d bytes", KVE_SESSION_JWT_MIN_KEY);
         return NULL;
     }
-    if ((text = claims_json(c)) == NULL || jwt_new(&jwt) != 0) {
+    if ((alg != JWT_ALG_HS256 && alg != JWT_ALG_ES256) || (text = claims_json(c)) == NULL || jwt_new(&jwt) != 0) {
         snprintf(err, errlen, "cannot build the JWT");
         goto Exit;
     }
-    if (jwt_add_grants_json(jwt, text) != 0 || jwt_set_alg(jwt, JWT_ALG_HS256, key, (int)keylen) != 0) {
+    if (jwt_add_grants_json(jwt, text) != 0 || (kid != NULL && jwt_add_header(jwt, "kid", kid) != 0) ||
+        jwt_set_alg(jwt, alg, key, (int)keylen) != 0) {
         snprintf(err, errlen, "cannot build the JWT: %s", strerror(errno));
         goto Exit;
     }
@@ -69,6 +73,74 @@ Exit:
     free(text);
     jwt_free(jwt);
     return out;
+}
+
+/* base64url of `len` bytes appended at out[*n] */
+static void append_b64(char *out, size_t *n, const void *src, size_t len)
+{
+    *n += kve_base64url_encode(out + *n, src, len);
+}
+
+/* how a compact token is signed: HS256 with a secret, or ES256 with a parsed key */
+typedef struct st_signer_t {
+    const void *hs_key;
+    size_t hs_keylen;
+    const kve_es256_key_t *es_key;
+} signer_t;
+
+/* "<b64 header>.<b64 claims>.<b64 signature>" for `header` (JSON text) and the claims of `c` (malloc'd), or NULL */
+static char *compact(const char *header, const signer_t *signer, const kve_session_claims_t *c, char *err, size_t errlen)
+{
+    char *claims = claims_json(c), *out;
+    uint8_t sig[KVE_ES256_SIG_LEN > KVE_SHA256_LEN ? KVE_ES256_SIG_LEN : KVE_SHA256_LEN];
+    size_t hlen = strlen(header), clen, n = 0, siglen = signer->es_key != NULL ? KVE_ES256_SIG_LEN : KVE_SHA256_LEN;
+
+    if (claims == NULL) {
+        snprintf(err, errlen, "cannot build the JWT");
+        return NULL;
+    }
+    clen = strlen(claims);
+    out = kve_malloc((hlen * 4 + 2) / 3 + 1 + (clen * 4 + 2) / 3 + 1 + (sizeof(sig) * 4 + 2) / 3 + 1);
+    append_b64(out, &n, header, hlen);
+    out[n++] = '.';
+    append_b64(out, &n, claims, clen);
+    free(claims);
+    if (signer->es_key != NULL) {
+        if (kve_es256_sign(signer->es_key, out, n, sig) != 0) {
+            snprintf(err, errlen, "cannot sign the JWT (OpenSSL)");
+            free(out);
+            return NULL;
+        }
+    } else {
+        kve_session_hmac_sha256(signer->hs_key, signer->hs_keylen, out, n, sig);
+    }
+    out[n++] = '.';
+    append_b64(out, &n, sig, siglen);
+    out[n] = '\0';
+    if (n > KVE_SESSION_JWT_MAX) {
+        snprintf(err, errlen, "the JWT would take %zu bytes (the session's data is too large for it)", n);
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+char *kve_session_jwt_mint(const void *key, size_t keylen, const kve_session_claims_t *c, char *err, size_t errlen)
+{
+    signer_t signer = {key, keylen, NULL};
+    if (key == NULL || keylen < KVE_SESSION_JWT_MIN_KEY) { /* never an empty or short key */
+        snprintf(err, errlen, "the session JWT key must be at least %d bytes", KVE_SESSION_JWT_MIN_KEY);
+        return NULL;
+    }
+    return compact("{\"alg\":\"HS256\",\"typ\":\"JWT\"}", &signer, c, err, errlen);
+}
+
+char *kve_session_jwt_mint_es256(const kve_es256_key_t *key, const kve_session_claims_t *c, char *err, size_t errlen)
+{
+    signer_t signer = {NULL, 0, key};
+    char header[96];
+    snprintf(header, sizeof(header), "{\"alg\":\"ES256\",\"kid\":\"%s\",\"typ\":\"JWT\"}", kve_es256_key_kid(key));
+    return compact(header, &signer, c, err, errlen);
 }
 
 static const char *check_claims(json_t *claims, const char *aud, int64_t now, int64_t max_ttl_sec)
@@ -97,6 +169,12 @@ static const char *check_claims(json_t *claims, const char *aud, int64_t now, in
 json_t *kve_session_jwt_verify(const void *key, size_t keylen, const char *token, size_t len, const char *aud, int64_t now,
                                int64_t max_ttl_sec, const char **why)
 {
+    return kve_session_jwt_verify_alg(JWT_ALG_HS256, key, keylen, token, len, aud, now, max_ttl_sec, why);
+}
+
+json_t *kve_session_jwt_verify_alg(jwt_alg_t alg, const void *key, size_t keylen, const char *token, size_t len, const char *aud,
+                                   int64_t now, int64_t max_ttl_sec, const char **why)
+{
     jwt_t *jwt;
     json_t *claims;
 
@@ -104,7 +182,7 @@ json_t *kve_session_jwt_verify(const void *key, size_t keylen, const char *token
         *why = "no JWT key";
         return NULL;
     }
-    if ((jwt = kve_jwt_decode_hs256(token, len, key, keylen, why)) == NULL)
+    if ((jwt = kve_jwt_decode_pinned(token, len, key, keylen, alg, why)) == NULL)
         return NULL;
     claims = kve_jwt_claims(jwt);
     jwt_free(jwt);
