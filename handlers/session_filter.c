@@ -344,6 +344,8 @@ static int send_command(kve_session_req_t *st, const commands_t *cmds)
                                 ? &kve_session_scripts()->patch
                                 : &kve_session_scripts()->create;
     }
+    /* Login's DESTROY must run before its CREATE, Rotate's ROTATE before its Set: no NOSCRIPT fallback reorders them */
+    opts.flags = KVE_KV_BATCH_ORDERED;
     if (n == 0) {
         ret = 1; /* nothing to write (a logout without a session) */
     } else if (kv != NULL && (st->batch = kve_kv_batch(kv, batch, n, &opts, on_write_reply, on_write_done, st, &err)) != NULL) {

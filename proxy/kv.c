@@ -436,7 +436,7 @@ static void on_batch_timeout(h2o_timeout_entry_t *entry)
 
 /* --- the API --- */
 
-/* an atomic batch's script command goes as EVAL */
+/* an atomic or ordered batch's script command goes as EVAL */
 static void eval_at_once(kve_kv_batch_t *b, kve_kv_op_t *op)
 {
     op->eval = kve_kv__script_eval(op->cmd);
@@ -520,6 +520,10 @@ kve_kv_batch_t *kve_kv_batch(kve_kv_t *kv, const kve_kv_command_t *cmds, size_t 
                 ask_sync(b);
         }
     } else {
+        if ((opts->flags & KVE_KV_BATCH_ORDERED) != 0 && n > 1)
+            for (i = 0; i != n; ++i)
+                if (cmds[i].script != NULL) /* a fallback EVAL would run after the commands that depend on it */
+                    eval_at_once(b, b->ops + i);
         send_more(b);
         ret = b->next_send == 0 ? b->unsent_err : 0;
     }

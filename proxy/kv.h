@@ -167,7 +167,8 @@ typedef struct st_kve_kv_group_t {
  * body, on the same link, transparently: the caller gets the EVAL's reply at the command's index (the EVAL runs after
  * the commands that followed the EVALSHA in the same pipeline, as with any client's fallback; the next EVALSHA finds
  * the script, EVAL having cached it). In an atomic batch the command is sent as EVAL at once: a NOSCRIPT inside a
- * transaction cannot be replayed without breaking it. Counted in kve_kv_stats_t.script_fallbacks.
+ * transaction cannot be replayed without breaking it, and so in a KVE_KV_BATCH_ORDERED batch (the EVAL would run
+ * after the commands that depend on it). Counted in kve_kv_stats_t.script_fallbacks.
  */
 typedef struct st_kve_kv_script_t {
     /** the body (borrowed: it must outlive every batch that runs the script) */
@@ -210,6 +211,9 @@ typedef struct st_kve_kv_command_t {
 #define KVE_KV_BATCH_ATOMIC 0x1
 /** Read the store's sync position after the batch (kve_kv_batch_result_t.sync_offset). */
 #define KVE_KV_BATCH_SYNC 0x2
+/** Commands that depend on the ones before them (not a transaction): their scripts go as EVAL at once, since a
+ * NOSCRIPT fallback would run after the commands that followed the EVALSHA. */
+#define KVE_KV_BATCH_ORDERED 0x4
 
 /** Options of a batch. A zeroed struct means: the link's default timeout, no group, no reply limit, no window. */
 typedef struct st_kve_kv_batch_opts_t {

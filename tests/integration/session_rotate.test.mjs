@@ -391,3 +391,20 @@ test('issue 10: X-Session-* JSON with duplicate keys is refused (JSON_REJECT_DUP
         assert.equal(c.sver, 1, 'no write happened');
     });
 });
+
+test('issue 10 S5: a Rotate and a Set in one response both apply when the store has not cached ROTATE yet (its NOSCRIPT fallback must not run after the Set)', async () => {
+    await withKvedge({}, async (k) => {
+        const h = handleOf(await login(k, 'u1', { a: 1 }));
+        assert.equal((await cmd(k, { 'x-session-set': { b: 2 } }, h)).status, 200); // PATCH is cached now
+        await client.script('FLUSH'); // neither ROTATE nor PATCH cached: ROTATE's EVALSHA is answered NOSCRIPT
+        await cmd(k, { 'x-session-set': { c: 3 } }, h); // PATCH cached again, ROTATE still not
+        const r = await cmd(k, { 'x-session-rotate': '1', 'x-session-set': { d: 4 } }, h);
+        assert.equal(r.status, 200, r.body);
+        const h2 = handleOf(r);
+        assert.notEqual(h2, h);
+        const s = await seen(k, h2);
+        assert.equal(s.status, 'active');
+        assert.deepEqual(s.claims.data, { a: 1, b: 2, c: 3, d: 4 }, 'the Set of the rotating response landed on the new handle');
+        assert.equal((await seen(k, h)).status, 'anonymous');
+    });
+});
