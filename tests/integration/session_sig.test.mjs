@@ -66,7 +66,9 @@ async function withKvedge(session, fn, extra = {}) {
     try {
         await fn(k);
     } finally {
-        assertCleanExit(await k.stop());
+        const result = await k.stop();
+        assertCleanExit(result);
+        assert.ok(!`${result.stdout}\n${result.stderr}`.includes(COMMAND_KEY), 'the command key is never logged');
     }
 }
 
