@@ -11,6 +11,7 @@
 #include "handlers/session_es256.h"
 #include "handlers/session_csrf.h"
 #include "handlers/session_jwt.h"
+#include "handlers/session_sig.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -74,7 +75,10 @@ static const char *const jwt_algs[] = {"HS256", "ES256", NULL};
     {"jwks_path", KVE_T_STRING, KVE_FIELD(type, jwks_path), 0, 1, 256, "/_session/.well-known/jwks.json",            \
      .doc = "ES256: the path serving the public keys as a JWKS (routes sharing it are listed together)"},            \
     {"jwt_cache_entries", KVE_T_INT, KVE_FIELD(type, jwt_cache_entries), 0, 0, 1 << 20, "1024",                      \
-     .doc = "JWTs kept per thread and route, reused for the same session version until 80% of jwt_ttl (0: sign every request)"}
+     .doc = "JWTs kept per thread and route, reused for the same session version until 80% of jwt_ttl (0: sign every request)"}, \
+    {"command_key", KVE_T_STRING, KVE_FIELD(type, command_key), KVE_F_SECRET, 0, 4096,                               \
+     .doc = "strict-signature mode: X-Session-* commands apply only with X-Session-Sig, their HMAC-SHA256 under this "  \
+            "key (at least 32 bytes; or command_key_file; unset: off)"}
 /* clang-format on */
 
 static const kve_directive_t header_directives[] = {
@@ -172,6 +176,11 @@ int kve_config__check_session(kve_conf_t *conf, const kve_node_t *node, void *ob
     if (s->renew_after_ms != 0 && s->renew_grace_ms >= s->renew_after_ms) {
         /* a grace shorter than the renewal age keeps RENEW's stubs one hop deep (LOAD follows one) */
         kve_conf_error(conf, kve_conf_origin_node(conf, &s->renew_grace_ms, node), "renew_grace must be shorter than renew_after");
+        return -1;
+    }
+    if (s->command_key != NULL && strlen(s->command_key) < KVE_SESSION_SIG_MIN_KEY) {
+        kve_conf_error(conf, kve_conf_origin_node(conf, &s->command_key, node),
+                       "command_key must be at least %d bytes (e.g. the output of openssl rand -hex 32)", KVE_SESSION_SIG_MIN_KEY);
         return -1;
     }
     return kve_config__check_session_endpoint(conf, node, s);

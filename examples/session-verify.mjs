@@ -54,6 +54,24 @@ export function verifySessionJwt(token, { key, jwks, audience, issuer = 'kvedge'
     return claims;
 }
 
+/**
+ * The X-Session-Sig value for the X-Session-* commands `cmds` ({login, set, rotate, logout}: the header values exactly
+ * as sent) when the route has session.command_key (strict-signature mode, docs/sessions.md §7): base64url of
+ * HMAC-SHA256(commandKey, canonical), canonical = "x-session-<name>:<value>\n" for each command present, in the order
+ * login, set, rotate, logout.
+ *
+ *   const cmds = { login: JSON.stringify({ sub: 'alice' }) };
+ *   res.setHeader('X-Session-Login', cmds.login);
+ *   res.setHeader('X-Session-Sig', signCommands(cmds, process.env.SESSION_COMMAND_KEY));
+ */
+export function signCommands(cmds, commandKey) {
+    let canonical = '';
+    for (const name of ['login', 'set', 'rotate', 'logout']) {
+        if (cmds[name] !== undefined && cmds[name] !== null) canonical += `x-session-${name}:${cmds[name]}\n`;
+    }
+    return crypto.createHmac('sha256', commandKey).update(canonical).digest('base64url');
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
     const [token, audience] = process.argv.slice(2);
     const claims = verifySessionJwt(token, { key: process.env.SESSION_JWT_KEY, audience });

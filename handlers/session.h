@@ -91,6 +91,8 @@ typedef struct st_kve_session_conf_t {
     int64_t jwt_cache_entries;
     /** plain identity headers (route level only) */
     kve_session_headers_t headers;
+    /** strict-signature mode (session_sig.h): the key of X-Session-Sig (>= 32 bytes; a secret, never logged); NULL: off */
+    char *command_key;
 } kve_session_conf_t;
 
 /** `session.set_failure` (the configuration's enum order). */

@@ -15,6 +15,7 @@
 #include "handlers/session_metrics.h"
 #include "handlers/session_rotate.h"
 #include "handlers/session_script.h"
+#include "handlers/session_sig.h"
 #include "handlers/session_users.h"
 #include "proxy/common.h"
 #include "proxy/log.h"
@@ -40,6 +41,8 @@ typedef struct st_commands_t {
     h2o_iovec_t set, login, logout;
     int invalid;
     h2o_iovec_t rotate;
+    /** X-Session-Sig (strict-signature mode, session_sig.h) */
+    h2o_iovec_t sig;
 } commands_t;
 
 static void take_commands(h2o_req_t *req, commands_t *cmds)
@@ -57,6 +60,8 @@ static void take_commands(h2o_req_t *req, commands_t *cmds)
             slot = &cmds->logout;
         else if (h2o_lcstris(h->name->base, h->name->len, H2O_STRLIT("x-session-rotate")))
             slot = &cmds->rotate;
+        else if (h2o_lcstris(h->name->base, h->name->len, H2O_STRLIT("x-session-sig")))
+            slot = &cmds->sig;
         if (slot == NULL || slot->base != NULL || h->value.len > KVE_SESSION_COMMAND_MAX)
             cmds->invalid = 1; /* an unknown name, a command twice, a value too long: stripped, no effect */
         else
@@ -386,6 +391,20 @@ static int pick_command(kve_session_req_t *st, const commands_t *cmds)
     return CMD_NONE;
 }
 
+/* strict-signature mode (session_sig.h): 1 when the route has no command_key or X-Session-Sig signs the commands;
+ * else 0: every command is dropped (counted, logged without values) */
+static int commands_signed(kve_session_req_t *st, const commands_t *cmds)
+{
+    const char *key = st->self->conf->command_key;
+    kve_session_sig_cmds_t c = {cmds->login, cmds->set, cmds->rotate, cmds->logout};
+    if (key == NULL || kve_session_sig_valid(&st->req->pool, key, strlen(key), &c, cmds->sig))
+        return 1;
+    kve_session__count(st, KVE_METRICS_SESSION_COMMAND_INVALID);
+    kve_log(KVE_LOG_WARN, "session", "route %s: X-Session-* commands dropped: %s X-Session-Sig (session.command_key is set)",
+            st->self->aud, cmds->sig.base == NULL ? "no" : "a wrong");
+    return 0;
+}
+
 /* the output stream that holds the response while the store works (waiting), or replaces it after a failure */
 static h2o_ostream_t **add_ostream(h2o_req_t *req, kve_session_req_t *st, h2o_ostream_t **slot, int waiting)
 {
@@ -433,6 +452,8 @@ static void on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t *
             kve_session__count(st, KVE_METRICS_SESSION_COMMAND_INVALID);
             kve_log(KVE_LOG_WARN, "session", "route %s: X-Session-* commands from an upstream without session.write",
                     st->self->aud);
+        } else if (!commands_signed(st, &cmds)) {
+            /* none applies */
         } else if (st->status == KVE_SESSION_UNAVAILABLE && cmds.logout.base == NULL) /* a logout still clears the cookie */
             not_applied(st, &cmds);
         else
