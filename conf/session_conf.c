@@ -174,6 +174,8 @@ int kve_config__check_session(kve_conf_t *conf, const kve_node_t *node, void *ob
         kve_conf_error(conf, kve_conf_origin_node(conf, &s->renew_grace_ms, node), "renew_grace must be shorter than renew_after");
         return -1;
     }
+    if (kve_config__check_session_carry(conf, node, s) != 0)
+        return -1;
     return kve_config__check_session_endpoint(conf, node, s);
 }
 
@@ -213,6 +215,9 @@ const kve_directive_t kve_config__session_directives[] = {
      .doc = "the CSRF gate of unsafe methods (docs/sessions.md §9; on by default; `csrf: off` turns it off); routes only"},
     {"headers", KVE_T_MAP, KVE_FIELD(kve_session_conf_t, headers), .children = header_directives,
      .doc = "plain identity headers next to X-Session-JWT (route level; names must be X-Session-*)"},
+    {"login_carry", KVE_T_STRING_LIST, KVE_FIELD(kve_session_conf_t, login_carry), 0, 0, 64,
+     .doc = "data keys a Login from an anonymous session carries over into the new session ([\"*\"]: all; default none; "
+            "the Login's own data wins; past max_data nothing is carried); route level"},
     {NULL}};
 
 const kve_directive_t kve_config__session_defaults_directives[] = {SESSION_SETTINGS(kve_session_conf_t), {NULL}};

@@ -91,6 +91,12 @@ typedef struct st_kve_session_conf_t {
     int64_t jwt_cache_entries;
     /** plain identity headers (route level only) */
     kve_session_headers_t headers;
+    /** login_carry (route level only; session_carry.h): the data keys an anonymous session's Login carries over into the
+     * new session; the one entry "*": all of them; none: nothing is carried */
+    struct {
+        char **entries;
+        size_t size;
+    } login_carry;
 } kve_session_conf_t;
 
 /** `session.set_failure` (the configuration's enum order). */
