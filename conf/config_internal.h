@@ -56,6 +56,8 @@ extern const kve_directive_t kve_config__session_defaults_directives[];
 int kve_config__resolve_session_stores(kve_conf_t *conf, kve_config_t *cfg);
 /** session_users_conf.c: a route's session.endpoint ("" or a path, trailing "/" dropped; not "/"). 0, or -1 reported. */
 int kve_config__check_session_endpoint(kve_conf_t *conf, const kve_node_t *node, kve_session_conf_t *s);
+/** session.login_carry (session_carry_conf.c): data keys of 1..128 bytes, or the one entry "*"; 0 or -1 after reporting */
+int kve_config__check_session_carry(kve_conf_t *conf, const kve_node_t *node, kve_session_conf_t *s);
 /** session_users_conf.c: routes that share an endpoint share cookie_name, jwt_key and store. 0, or -1 reported. */
 int kve_config__check_session_endpoints(kve_conf_t *conf, const kve_config_t *cfg);
 /** session_users_conf.c: whether route `i` serves a session endpoint (it has one, and no earlier route has the same). */

@@ -183,6 +183,8 @@ int kve_config__check_session(kve_conf_t *conf, const kve_node_t *node, void *ob
                        "command_key must be at least %d bytes (e.g. the output of openssl rand -hex 32)", KVE_SESSION_SIG_MIN_KEY);
         return -1;
     }
+    if (kve_config__check_session_carry(conf, node, s) != 0)
+        return -1;
     return kve_config__check_session_endpoint(conf, node, s);
 }
 
@@ -222,6 +224,9 @@ const kve_directive_t kve_config__session_directives[] = {
      .doc = "the CSRF gate of unsafe methods (docs/sessions.md §9; on by default; `csrf: off` turns it off); routes only"},
     {"headers", KVE_T_MAP, KVE_FIELD(kve_session_conf_t, headers), .children = header_directives,
      .doc = "plain identity headers next to X-Session-JWT (route level; names must be X-Session-*)"},
+    {"login_carry", KVE_T_STRING_LIST, KVE_FIELD(kve_session_conf_t, login_carry), 0, 0, 64,
+     .doc = "data keys a Login from an anonymous session carries over into the new session ([\"*\"]: all; default none; "
+            "the Login's own data wins; past max_data nothing is carried); route level"},
     {NULL}};
 
 const kve_directive_t kve_config__session_defaults_directives[] = {SESSION_SETTINGS(kve_session_conf_t), {NULL}};

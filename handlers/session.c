@@ -6,6 +6,7 @@
  * the response clears the cookie.
  */
 #include "handlers/session_internal.h"
+#include "handlers/session_carry.h"
 #include "handlers/session_csrf.h"
 #include "handlers/session_jwt.h"
 #include "handlers/session_metrics.h"
@@ -185,6 +186,7 @@ static void on_load_reply(void *data, size_t i, int err, const kve_kv_reply_t *r
             kve_log(KVE_LOG_WARN, "session", "route %s: the session store refused LOAD", st->self->aud);
         st->status = KVE_SESSION_UNAVAILABLE;
     } else if (reply->type == KVE_REPLY_ARRAY && reply->elements >= 2) {
+        kve_session__carry_keep(st, reply); /* login_carry: what a Login in the response would carry over */
         if (kve_session__renew_check(st, reply, kve_session__now_ms()) == 0) /* else RENEW first (on_load_done) */
             st->status = inject_jwt(st, reply) == 0 ? KVE_SESSION_ACTIVE : KVE_SESSION_UNAVAILABLE;
     } else { /* nil: unknown, idle-expired or past its absolute deadline: never adopted */

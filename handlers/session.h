@@ -93,6 +93,12 @@ typedef struct st_kve_session_conf_t {
     kve_session_headers_t headers;
     /** strict-signature mode (session_sig.h): the key of X-Session-Sig (>= 32 bytes; a secret, never logged); NULL: off */
     char *command_key;
+    /** login_carry (route level only; session_carry.h): the data keys an anonymous session's Login carries over into the
+     * new session; the one entry "*": all of them; none: nothing is carried */
+    struct {
+        char **entries;
+        size_t size;
+    } login_carry;
 } kve_session_conf_t;
 
 /** `session.set_failure` (the configuration's enum order). */

@@ -10,6 +10,7 @@
  * set_failure: error) releases a JSON 503 instead of the upstream's response (session_fail.c). A request that renewed
  * its handle (session_renew.c) gets the new cookie unless a command set or cleared it.
  */
+#include "handlers/session_carry.h"
 #include "handlers/session_fail.h"
 #include "handlers/session_internal.h"
 #include "handlers/session_metrics.h"
@@ -322,7 +323,10 @@ static int send_command(kve_session_req_t *st, const commands_t *cmds)
         kve_session_user_tag(st->self->k_tag, sizeof(st->self->k_tag), json_string_value(sub), json_string_length(sub), tag);
         kve_session_new_handle(st->new_handle, tag);
         kve_session_key(st->new_key, st->new_handle);
-        if (create_args(st, &cmd, json_string_value(sub), data) != 0)
+        json_t *all = kve_session__carry_merge(st, data); /* login_carry: the anonymous session's listed keys too */
+        int bad = create_args(st, &cmd, json_string_value(sub), all);
+        json_decref(all);
+        if (bad != 0)
             goto Invalid;
     } else if (st->command == CMD_SET) {
         if ((obj = parse_object(cmds->set)) == NULL)

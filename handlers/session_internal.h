@@ -77,6 +77,10 @@ typedef struct st_kve_session_req_t {
     int set_failed;
     /** the response is replaced by a 503 with this JSON body (kve_session__fail) */
     h2o_iovec_t fail_body;
+    /** login_carry (session_carry.c): the data pairs (key without "d:", JSON text) of the anonymous session LOAD read
+     * that a Login would carry over, in the request's pool; carry_size counts the pairs (0: nothing to carry) */
+    h2o_iovec_t *carry;
+    size_t carry_size;
 } kve_session_req_t;
 
 /** The request's state, or NULL on a request the session handler has not seen. */
