@@ -174,7 +174,7 @@ int kve_config__check_session(kve_conf_t *conf, const kve_node_t *node, void *ob
         return -1;
     }
     if (s->renew_after_ms != 0 && s->renew_grace_ms >= s->renew_after_ms) {
-        /* a grace shorter than the renewal age keeps RENEW's stubs one hop deep (LOAD follows one) */
+        /* a grace shorter than the renewal age keeps RENEW's forwarders one hop deep (LOAD follows one) */
         kve_conf_error(conf, kve_conf_origin_node(conf, &s->renew_grace_ms, node), "renew_grace must be shorter than renew_after");
         return -1;
     }

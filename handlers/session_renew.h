@@ -4,7 +4,7 @@
  * handle on its next request. LOAD tells the age; the request then runs RENEW (a second round trip, once per
  * renew_after per session), a compare-and-set: of parallel requests past the age exactly one moves the session to a
  * new handle (same slot tag) and sets the cookie; the others, and any request with the old handle for `renew_grace`,
- * go on with the session at its new key through the stub RENEW leaves at the old one (LOAD follows it), without a
+ * go on with the session at its new key through the forwarder RENEW leaves at the old one (LOAD follows it), without a
  * cookie. Also the helpers the handle changes share: the user's index key and the public id of a store key.
  */
 #ifndef KVE_HANDLERS_SESSION_RENEW_H

@@ -8,7 +8,7 @@
 static const char load_lua[] =
     "local k = KEYS[1]\n"
     "local s = redis.call('HGETALL', k)\n"
-    /* a renewed handle in its grace window (RENEW's stub): the session lives on at `nxt`, on the same slot; one hop */
+    /* a renewed handle in its grace window (RENEW's forwarder): the session lives on at `nxt`, on the same slot; one hop */
     "for i = 1, #s, 2 do if s[i] == 'nxt' then k = s[i + 1] end end\n"
     "if k ~= KEYS[1] then\n"
     "  s = redis.call('HGETALL', k)\n"
@@ -67,7 +67,7 @@ static const char create_lua[] =
 static const char patch_lua[] =
     "local key = KEYS[1]\n"
     "local s = redis.call('HGETALL', key)\n"
-    /* a handle renewed after this request's LOAD: the session moved (RENEW's stub), on the same slot */
+    /* a handle renewed after this request's LOAD: the session moved (RENEW's forwarder), on the same slot */
     "for i = 1, #s, 2 do if s[i] == 'nxt' then key = s[i + 1] end end\n"
     "if key ~= KEYS[1] then s = redis.call('HGETALL', key) end\n"
     "if #s == 0 then return redis.error_reply('ERR no session') end\n"
@@ -93,7 +93,7 @@ static const char patch_lua[] =
     "redis.call('PEXPIRE', key, math.min(tonumber(ARGV[2]), abs - now))\n"
     "return ver\n";
 
-/* a handle renewed after the caller's LOAD is a stub (RENEW): the session it names (same slot) ends with it */
+/* a handle renewed after the caller's LOAD is a forwarder (RENEW): the session it names (same slot) ends with it */
 static const char destroy_lua[] = "local nxt = redis.call('HGET', KEYS[1], 'nxt')\n"
                                   "redis.call('DEL', KEYS[1])\n"
                                   "if nxt then redis.call('DEL', nxt) end\n"

@@ -12,9 +12,9 @@
  *            ended members (past their deadline, or whose session is gone), adds this session (member: the key's hash,
  *            score: abs), deletes the oldest sessions past max_sessions (never this one), and expires the index with its
  *            latest member.
- * PATCH      KEYS: session (a RENEW stub: the session it names). ARGV: now, idle, max_data, then data key, JSON ("":
+ * PATCH      KEYS: session (a RENEW forwarder: the session it names). ARGV: now, idle, max_data, then data key, JSON ("":
  *            delete) pairs. The new `ver`, or an error reply (no session, data too large) with nothing written.
- * DESTROY    KEYS: session [, the user's index]. Deletes the session and its index member (a RENEW stub: the session
+ * DESTROY    KEYS: session [, the user's index]. Deletes the session and its index member (a RENEW forwarder: the session
  *            it names as well). 1.
  * REVOKE_ALL KEYS: the user's index, a session key of that user (the slot's key prefix). Deletes every session of the
  *            index, that session and the index. The number of members.
@@ -22,12 +22,12 @@
  *            six strings: its hash, crt, last, auth, ua, ip ("" when absent).
  * RENEW      KEYS: session, new session (the same slot tag)[, the user's index]. ARGV: now, renew_after, renew_grace.
  *            Compare-and-set: only when the session is `renew_after` old (since `rnw`, else `crt`) and not renewed yet,
- *            it moves to the new key (`rnw` = now; the index member follows) and the old key becomes a stub {nxt: new
- *            key, rot: now} that LOAD follows for `renew_grace` ms (0: no stub). {1}: renewed; {0, key}: another request
+ *            it moves to the new key (`rnw` = now; the index member follows) and the old key becomes a forwarder {nxt: new
+ *            key, rot: now} that LOAD follows for `renew_grace` ms (0: no forwarder). {1}: renewed; {0, key}: another request
  *            renewed first, the session lives at `key`; {0}: not due (or gone).
  * ROTATE     KEYS: session, new session (the same slot tag)[, the user's index]. ARGV: now. Moves the session to the new
  *            key at once (no grace; `rnw` = now; the index member follows): 1, or an error reply with nothing written.
- * LOAD also follows a RENEW stub (one hop) and then appends the pair "@key", <the live key> to its reply.
+ * LOAD also follows a RENEW forwarder (one hop) and then appends the pair "@key", <the live key> to its reply.
  *
  * The scripts that work on a user's index build its members' session keys from the prefix of KEYS[1] or KEYS[2]
  * ("kvs1:{T}:s:"): one slot by construction, as every session of the user has the user's tag T.

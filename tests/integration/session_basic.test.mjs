@@ -2,40 +2,18 @@
 // emits X-Session-* commands and verifies the JWT with node's crypto. The cookie and its attributes, the session in
 // the store under a hash of the handle (with its TTL), the JWT, stripping both ways, Set / Login / Logout, fixation,
 // unknown and malformed handles, idle and absolute timeouts, required routes, the store down, the configuration.
-import { test, before, after, beforeEach } from 'node:test';
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { assertCleanExit, makeTempDir, runKvedge, sleep, startRedis, writeConfig } from './harness.mjs';
 import {
-    KEY, assertNoSessionHeaders, clears, handleOf, keyOf, lastSeen, req, setCookies, startApp, startSessions, verifyJwt,
+    useSessionFixture, withSessions, KEY, assertNoSessionHeaders, clears, handleOf, keyOf, lastSeen, req, setCookies, startSessions, verifyJwt,
 } from './session_helpers.mjs';
 
 let redis, app, client;
+useSessionFixture((f) => ({ redis, app, client } = f));
 
-before(async () => {
-    redis = await startRedis();
-    app = await startApp();
-    client = redis.client();
-});
-
-after(async () => {
-    await app?.stop();
-    await redis?.stop();
-});
-
-beforeEach(async () => {
-    await client.flushall();
-    app.requests.length = 0;
-});
-
-async function withKvedge(session, fn, extra = {}) {
-    const k = await startSessions(redis, app, session, extra);
-    try {
-        await fn(k);
-    } finally {
-        assertCleanExit(await k.stop());
-    }
-}
+const withKvedge = (session, fn, extra = {}) => withSessions(redis, app, session, fn, extra);
 
 const login = (k, u, cookie, d) => req(k, `/app/login?u=${encodeURIComponent(u)}${d ? `&d=${encodeURIComponent(JSON.stringify(d))}` : ''}`, cookie);
 const set = (k, obj, cookie, route = '/app') => req(k, `${route}/set?j=${encodeURIComponent(JSON.stringify(obj))}`, cookie);

@@ -3,28 +3,17 @@
 // response that sets or clears the session cookie (Login, lazy Set) is not stored (detail=session), a cached response
 // never carries the session's Set-Cookie, a background refresh does not store a response carrying session commands,
 // and no x-session-* field is ever stored. A real redis-server, the recording upstream of session_helpers.mjs.
-import { test, before, after, beforeEach } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { assertCleanExit, http, makeTempDir, runKvedge, sleep, startRedis, startUpstream, waitFor, writeConfig } from './harness.mjs';
-import { KEY, assertNoSessionHeaders, clears, handleOf, req, setCookies, startApp, startSessionKvedge } from './session_helpers.mjs';
+import {
+    assertCleanExit, http, makeTempDir, runKvedge, sleep, startUpstream, waitFor, writeConfig,
+} from './harness.mjs';
+import {
+    useSessionFixture, KEY, assertNoSessionHeaders, clears, handleOf, req, setCookies, startSessionKvedge,
+} from './session_helpers.mjs';
 
 let redis, app, client;
-
-before(async () => {
-    redis = await startRedis();
-    app = await startApp();
-    client = redis.client();
-});
-
-after(async () => {
-    await app?.stop();
-    await redis?.stop();
-});
-
-beforeEach(async () => {
-    await client.flushall();
-    app.requests.length = 0;
-});
+useSessionFixture((f) => ({ redis, app, client } = f));
 
 /** /app: sessions (optional, write) and the cache; /plain: the cache only; both on `upstream` */
 async function withKvedge(upstream, fn, cache = {}) {

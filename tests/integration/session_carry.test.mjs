@@ -4,28 +4,15 @@
 // the old handle is still destroyed first; a logged-in session (a user switch) carries nothing; carried keys that
 // would take the session past max_data are dropped (logged) and the login still happens; the data comes from the
 // request's own LOAD (no extra store round trip).
-import { test, before, after, beforeEach } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { assertCleanExit, makeTempDir, runKvedge, startRedis, writeConfig } from './harness.mjs';
-import { KEY, handleOf, keyOf, lastSeen, req, startApp, startSessions, verifyJwt } from './session_helpers.mjs';
+import { assertCleanExit, makeTempDir, runKvedge, writeConfig } from './harness.mjs';
+import {
+    useSessionFixture, KEY, handleOf, keyOf, lastSeen, req, startSessions, verifyJwt,
+} from './session_helpers.mjs';
 
 let redis, app, client;
-
-before(async () => {
-    redis = await startRedis();
-    app = await startApp();
-    client = redis.client();
-});
-
-after(async () => {
-    await app?.stop();
-    await redis?.stop();
-});
-
-beforeEach(async () => {
-    await client.flushall();
-    app.requests.length = 0;
-});
+useSessionFixture((f) => ({ redis, app, client } = f));
 
 async function withKvedge(session, fn) {
     const k = await startSessions(redis, app, session);

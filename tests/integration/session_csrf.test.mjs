@@ -2,28 +2,15 @@
 // from another origin (Sec-Fetch-Site, else Origin, else Referer) is answered 403 before the store or the upstream is
 // asked; same-origin requests, listed origins, safe methods and non-browser clients go on. A real redis-server and
 // the recording upstream of session_helpers.mjs.
-import { test, before, after, beforeEach } from 'node:test';
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { assertCleanExit, makeTempDir, runKvedge, startRedis, writeConfig } from './harness.mjs';
-import { KEY, assertNoSessionHeaders, handleOf, keyOf, lastSeen, req, setCookies, startApp, startSessions } from './session_helpers.mjs';
+import { assertCleanExit, makeTempDir, runKvedge, writeConfig } from './harness.mjs';
+import {
+    useSessionFixture, KEY, assertNoSessionHeaders, handleOf, keyOf, lastSeen, req, setCookies, startSessions,
+} from './session_helpers.mjs';
 
 let redis, app, client;
-
-before(async () => {
-    redis = await startRedis();
-    app = await startApp();
-    client = redis.client();
-});
-
-after(async () => {
-    await app?.stop();
-    await redis?.stop();
-});
-
-beforeEach(async () => {
-    await client.flushall();
-    app.requests.length = 0;
-});
+useSessionFixture((f) => ({ redis, app, client } = f));
 
 async function withKvedge(session, fn) {
     const k = await startSessions(redis, app, session);

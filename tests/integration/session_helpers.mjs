@@ -1,10 +1,10 @@
 // Shared by the session_*.test.mjs suites (issue 10): a recording upstream that emits X-Session-* commands on demand
 // and verifies the JWT it receives with node's crypto (as an upstream would, with a standard library), and a kvedge
 // with session routes on a real redis-server.
-import { after } from 'node:test';
+import { after, before, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { HOST, freePort, http, startKvedge, startUpstream } from './harness.mjs';
+import { HOST, assertCleanExit, freePort, http, startKvedge, startRedis, startUpstream } from './harness.mjs';
 
 export const KEY = 'session-test-key-0123456789abcdef-0123456789';
 
@@ -198,4 +198,35 @@ export function assertNoSessionHeaders(r) {
 /** What the upstream saw last. */
 export function lastSeen(app) {
     return app.requests[app.requests.length - 1];
+}
+
+/**
+ * The fixture most session suites share: one redis-server and one recording upstream (startApp) for the file, the store
+ * flushed and the upstream's record cleared before each test. `onReady({redis, app, client})` runs once they are up.
+ */
+export function useSessionFixture(onReady) {
+    let f;
+    before(async () => {
+        const redis = await startRedis();
+        f = { redis, app: await startApp(), client: redis.client() };
+        onReady(f);
+    });
+    after(async () => {
+        await f?.app.stop();
+        await f?.redis.stop();
+    });
+    beforeEach(async () => {
+        await f.client.flushall();
+        f.app.requests.length = 0;
+    });
+}
+
+/** Runs `fn(k)` with a kvedge of startSessions(redis, app, session, extra), then stops it and asserts a clean exit. */
+export async function withSessions(redis, app, session, fn, extra = {}) {
+    const k = await startSessions(redis, app, session, extra);
+    try {
+        await fn(k);
+    } finally {
+        assertCleanExit(await k.stop());
+    }
 }

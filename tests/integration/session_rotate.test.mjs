@@ -178,8 +178,8 @@ test('issue 10 F8: renewal: past renew_after a request gets a new cookie (same s
         const live = await client.hgetall(keyOf(h2));
         assert.equal(live.uid, 'u1');
         assert.equal(live.abs, String(abs), 'the absolute deadline is never extended');
-        const stub = await client.hgetall(keyOf(h1));
-        assert.equal(stub.nxt, keyOf(h2), 'the old key points at the live one');
+        const forwarder = await client.hgetall(keyOf(h1));
+        assert.equal(forwarder.nxt, keyOf(h2), 'the old key points at the live one');
         const pttl = await client.pttl(keyOf(h1));
         assert.ok(pttl > 0 && pttl <= 1500, `the old key lives renew_grace: PTTL ${pttl}`);
         assert.deepEqual(await client.zrange(indexOf(h1, 'u1'), 0, -1), [hashOf(h2)]);
@@ -225,7 +225,7 @@ test('issue 10 F8: 10 parallel requests past the renewal age: exactly one respon
         assert.ok(sids.size <= 2, 'at most the old and the renewed public id');
         const keys = (await client.keys('*')).sort();
         const index = `kvs1:{${h.slice(0, 11)}}:u:${Buffer.from('u1').toString('hex')}`;
-        assert.deepEqual(keys, [keyOf(h), keyOf(h2), index].sort(), 'one live session, the old handle\'s stub and the user\'s index: no fork');
+        assert.deepEqual(keys, [keyOf(h), keyOf(h2), index].sort(), 'one live session, the old handle\'s forwarder and the user\'s index: no fork');
         assert.deepEqual(await client.zrange(index, 0, -1), [keyOf(h2).slice(-64)], 'the index member moved to the renewed session');
         const stats = await client.info('commandstats');
         const calls = (name) => Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
@@ -240,7 +240,7 @@ test('issue 10 F8: 10 parallel requests past the renewal age: exactly one respon
     });
 });
 
-test('issue 10 F8: a request that loaded the session just before another one renewed it writes to the renewed session (PATCH follows the old handle\'s stub), so the session never forks', async () => {
+test('issue 10 F8: a request that loaded the session just before another one renewed it writes to the renewed session (PATCH follows the old handle\'s forwarder), so the session never forks', async () => {
     await withKvedge({ renew_after: '2s', renew_grace: '1900ms' }, async (k) => {
         const h = handleOf(await login(k, 'u1', { a: 1 }));
         const created = Date.now();
@@ -254,11 +254,11 @@ test('issue 10 F8: a request that loaded the session just before another one ren
         assert.equal(w.status, 200);
         assert.deepEqual(setCookies(w), [], 'the slow request neither renews nor clears');
         assert.deepEqual((await seen(k, h2)).claims.data, { a: 1, z: 1 }, 'the write landed on the renewed session');
-        assert.equal((await client.hgetall(keyOf(h))).nxt, keyOf(h2), 'the old handle\'s stub is still there for its grace');
+        assert.equal((await client.hgetall(keyOf(h))).nxt, keyOf(h2), 'the old handle\'s forwarder is still there for its grace');
     });
 });
 
-test('issue 10 F8: a logout whose request loaded the session just before another one renewed it ends the renewed session too (DESTROY follows the old handle\'s stub)', async () => {
+test('issue 10 F8: a logout whose request loaded the session just before another one renewed it ends the renewed session too (DESTROY follows the old handle\'s forwarder)', async () => {
     await withKvedge({ renew_after: '2s', renew_grace: '1900ms' }, async (k) => {
         const h = handleOf(await login(k, 'u1', { a: 1 }));
         const created = Date.now();

@@ -3,7 +3,7 @@
 // integration_rest.session_*; here, that the mode is the one claimed), S15 (no secret in kvedge's logs: the check
 // session_helpers.mjs runs at every stop, and here that it finds a secret that is logged), and the example verify
 // helper examples/session-verify.mjs against kvedge's tokens and forged ones.
-import { test, before, after, beforeEach } from 'node:test';
+import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -11,37 +11,14 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { SOURCE_DIR, assertCleanExit, sleep, startKvedge, startRedis, waitFor } from './harness.mjs';
 import {
-    KEY, STORE_MODE, assertNoSessionHeaders, handleOf, keyOf, lastSeen, leakedSecrets, req, setCookies, startApp, startSessions,
-    verifyJwt,
+    useSessionFixture, withSessions, KEY, STORE_MODE, assertNoSessionHeaders, handleOf, keyOf, lastSeen, leakedSecrets, req, setCookies, startSessions, verifyJwt,
 } from './session_helpers.mjs';
 import { verifySessionJwt } from '../../examples/session-verify.mjs';
 
 let redis, app, client;
+useSessionFixture((f) => ({ redis, app, client } = f));
 
-before(async () => {
-    redis = await startRedis();
-    app = await startApp();
-    client = redis.client();
-});
-
-after(async () => {
-    await app?.stop();
-    await redis?.stop();
-});
-
-beforeEach(async () => {
-    await client.flushall();
-    app.requests.length = 0;
-});
-
-async function withKvedge(session, fn, extra = {}) {
-    const k = await startSessions(redis, app, session, extra);
-    try {
-        await fn(k);
-    } finally {
-        assertCleanExit(await k.stop());
-    }
-}
+const withKvedge = (session, fn, extra = {}) => withSessions(redis, app, session, fn, extra);
 
 const login = (k, u, cookie) => req(k, `/app/login?u=${encodeURIComponent(u)}`, cookie);
 const set = (k, obj, cookie) => req(k, `/app/set?j=${encodeURIComponent(JSON.stringify(obj))}`, cookie);

@@ -3,40 +3,18 @@
 // POST /logout[?all=1], GET /list, DELETE /<pid>, GET /auth. Tests F9-F13 of the research note's §7, and the attacks
 // on each endpoint: forged or unknown cookies, another user's pid, cross-site POST/DELETE, methods not allowed,
 // oversized or unknown paths. A real redis-server and the recording upstream of session_helpers.mjs.
-import { test, before, after, beforeEach } from 'node:test';
+import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { assertCleanExit, http, makeTempDir, runKvedge, sleep, startRedis, writeConfig } from './harness.mjs';
 import {
-    KEY, assertNoSessionHeaders, clears, handleOf, keyOf, lastSeen, req, setCookies, startApp, startSessions, verifyJwt,
+    useSessionFixture, withSessions, KEY, assertNoSessionHeaders, clears, handleOf, keyOf, lastSeen, req, setCookies, startSessions, verifyJwt,
 } from './session_helpers.mjs';
 
 let redis, app, client;
+useSessionFixture((f) => ({ redis, app, client } = f));
 
-before(async () => {
-    redis = await startRedis();
-    app = await startApp();
-    client = redis.client();
-});
-
-after(async () => {
-    await app?.stop();
-    await redis?.stop();
-});
-
-beforeEach(async () => {
-    await client.flushall();
-    app.requests.length = 0;
-});
-
-async function withKvedge(session, fn, extra = {}) {
-    const k = await startSessions(redis, app, session, extra);
-    try {
-        await fn(k);
-    } finally {
-        assertCleanExit(await k.stop());
-    }
-}
+const withKvedge = (session, fn, extra = {}) => withSessions(redis, app, session, fn, extra);
 
 const login = (k, u, cookie) => req(k, `/app/login?u=${encodeURIComponent(u)}`, cookie);
 const set = (k, obj, cookie) => req(k, `/app/set?j=${encodeURIComponent(JSON.stringify(obj))}`, cookie);
