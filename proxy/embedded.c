@@ -561,6 +561,36 @@ Error:
     return NULL;
 }
 
+int kve_embedded_matches(const kve_embedded_t *e, const kve_embedded_conf_t *conf, char *const *extra_args)
+{
+    kve_embedded_t tmp = {0};
+    char err[256];
+    int same = 0;
+
+    for (; extra_args != NULL && *extra_args != NULL; ++extra_args)
+        kve_strv_push(&tmp.extra_args, *extra_args);
+    /* the redis-server command line this configuration would start, compared word by word with the running one */
+    if ((tmp.binary = resolve_binary(conf->binary != NULL && *conf->binary != '\0' ? conf->binary : "redis-server", err,
+                                     sizeof(err))) != NULL &&
+        conf->data_dir != NULL && (tmp.data_dir = realpath(conf->data_dir, NULL)) != NULL) {
+        size_t i;
+        tmp.sock_path = join_path(tmp.data_dir, strlen(tmp.data_dir), "redis.sock");
+        tmp.log_path = join_path(tmp.data_dir, strlen(tmp.data_dir), "redis.log");
+        build_argv(&tmp, conf);
+        for (i = 0; e->argv[i] != NULL && tmp.argv[i] != NULL && strcmp(e->argv[i], tmp.argv[i]) == 0; ++i)
+            ;
+        same = e->argv[i] == NULL && tmp.argv[i] == NULL &&
+               (conf->start_timeout_ms != 0 ? conf->start_timeout_ms : DEFAULT_START_TIMEOUT_MS) == e->start_timeout_ms;
+    }
+    free(tmp.argv);
+    kve_strv_dispose(&tmp.extra_args);
+    free(tmp.binary);
+    free(tmp.data_dir);
+    free(tmp.sock_path);
+    free(tmp.log_path);
+    return same;
+}
+
 const char *kve_embedded_socket_path(const kve_embedded_t *e)
 {
     return e->sock_path;

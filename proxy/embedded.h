@@ -52,6 +52,12 @@ kve_embedded_t *kve_embedded_start(const kve_embedded_conf_t *conf, char *const 
 const char *kve_embedded_socket_path(const kve_embedded_t *e);
 
 /**
+ * Whether `conf` and `extra_args` (as for kve_embedded_start) describe the redis-server `e` runs: the same command
+ * line, word by word (a reload keeps the embedded Redis only then). 0 also when `conf` cannot be resolved.
+ */
+int kve_embedded_matches(const kve_embedded_t *e, const kve_embedded_conf_t *conf, char *const *extra_args);
+
+/**
  * Non-blocking: reaps the child if it exited (logging how), and starts a new one when due. Call on SIGCHLD
  * and at least every 100 ms. Returns the number of milliseconds until it wants to be called again (for a
  * pending restart), or UINT64_MAX if nothing is pending.
