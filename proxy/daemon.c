@@ -91,10 +91,10 @@ static int attach_embedded(daemon_t *d, generation_t *gen, char *err, size_t err
     if (d->embedded != NULL) {
         if (kve_embedded_matches(d->embedded, &gen->cfg.embedded, args))
             return 0;
-        snprintf(err, errlen,
-                 "the embedded Redis would start differently (embedded_redis, data_dir, or the KV policy its users follow "
-                 "changed): that takes a restart of kvedge");
-        return -1;
+        kve_log(KVE_LOG_WARN, "reload",
+                "the embedded Redis' settings changed (embedded_redis, or the KV policy its users follow): restarting it; "
+                "requests that reach it meanwhile get 503");
+        return kve_embedded_reconfigure(d->embedded, &gen->cfg.embedded, args, err, errlen);
     }
     if ((d->embedded = kve_embedded_start(&gen->cfg.embedded, args, err, errlen)) == NULL)
         return -1;

@@ -591,6 +591,55 @@ int kve_embedded_matches(const kve_embedded_t *e, const kve_embedded_conf_t *con
     return same;
 }
 
+/* whether `conf` names the binary and data_dir `e` runs with (those cannot change without a new lock and socket) */
+static int same_place(const kve_embedded_t *e, const kve_embedded_conf_t *conf)
+{
+    char err[256],
+        *binary = resolve_binary(conf->binary != NULL && *conf->binary != '\0' ? conf->binary : "redis-server", err, sizeof(err));
+    char *data_dir = conf->data_dir != NULL ? realpath(conf->data_dir, NULL) : NULL;
+    int same = binary != NULL && data_dir != NULL && strcmp(binary, e->binary) == 0 && strcmp(data_dir, e->data_dir) == 0;
+    free(binary);
+    free(data_dir);
+    return same;
+}
+
+int kve_embedded_reconfigure(kve_embedded_t *e, const kve_embedded_conf_t *conf, char *const *extra_args, char *err, size_t errlen)
+{
+    kve_embedded_t prev = *e; /* the running command line, to come back to */
+    char back_err[256];
+
+    if (!same_place(e, conf)) {
+        snprintf(err, errlen, "embedded_redis.binary or data_dir changed: that takes a restart of kvedge");
+        return -1;
+    }
+    e->extra_args = (kve_strv_t){0};
+    for (; extra_args != NULL && *extra_args != NULL; ++extra_args)
+        kve_strv_push(&e->extra_args, *extra_args);
+    e->start_timeout_ms = conf->start_timeout_ms != 0 ? conf->start_timeout_ms : DEFAULT_START_TIMEOUT_MS;
+    build_argv(e, conf); /* rewrites the number buffers the previous argv points into: restored below on failure */
+    if (e->pid != 0)
+        terminate_child(e); /* SIGTERM: Redis writes the AOF out and exits */
+    if (spawn(e, err, errlen) == 0 && wait_ready(e, err, errlen) == 0) {
+        kve_log(KVE_LOG_INFO, "redis", "embedded redis-server (pid %d) restarted with the new settings", (int)e->pid);
+        free(prev.argv);
+        kve_strv_dispose(&prev.extra_args);
+        return 0;
+    }
+    free(e->argv);
+    kve_strv_dispose(&e->extra_args);
+    e->argv = prev.argv;
+    e->extra_args = prev.extra_args;
+    e->start_timeout_ms = prev.start_timeout_ms;
+    memcpy(e->maxmemory, prev.maxmemory, sizeof(e->maxmemory));
+    memcpy(e->output_limit, prev.output_limit, sizeof(e->output_limit));
+    if (spawn(e, back_err, sizeof(back_err)) != 0 || wait_ready(e, back_err, sizeof(back_err)) != 0) {
+        kve_log(KVE_LOG_ERROR, "redis", "embedded redis-server: the previous settings did not start again either: %s; retrying",
+                back_err);
+        e->restart_at = kve_now_ms(); /* kve_embedded_poll retries, with its backoff */
+    }
+    return -1;
+}
+
 const char *kve_embedded_socket_path(const kve_embedded_t *e)
 {
     return e->sock_path;

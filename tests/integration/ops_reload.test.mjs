@@ -263,32 +263,41 @@ test('issue 11 reload: a request in flight finishes on the old configuration, it
     }
 });
 
-test('issue 11 reload: the embedded Redis is kept (and its data); a change to its own settings is refused', async () => {
+test('issue 11 reload: the embedded Redis is kept (and its data) unless its own settings change; then it restarts', async () => {
     const k = await startKvedge({
         threads: 1,
         kv: { path: '/kv', tokens: [{ token: T1, name: 'one' }] },
     });
     try {
-        const auth = { authorization: `Bearer ${T1}` };
-        assert.equal((await http('POST', `${k.url}/kv`, { headers: auth, body: JSON.stringify(['SET', 'kept', 'yes']) })).status, 200);
-        const pidLines = () => k.stderr().match(/embedded redis-server \(pid \d+\) ready/g) ?? [];
-        assert.equal(pidLines().length, 1);
+        const kv = (token, cmd) => http('POST', `${k.url}/kv`, { headers: { authorization: `Bearer ${token}` }, body: JSON.stringify(cmd) });
+        assert.equal((await kv(T1, ['SET', 'kept', 'yes'])).status, 200);
+        const pids = () => [...k.stderr().matchAll(/embedded redis-server \(pid (\d+)\) (?:ready|restarted)/g)].map((m) => Number(m[1]));
+        assert.equal(pids().length, 1);
 
         const cfg = structuredClone(k.config);
         cfg.kv.tokens.push({ token: T2, name: 'two' });
         writeConfig(cfg, { dir: k.dir });
         assert.equal(await hup(k), 'ok');
-        const got = await http('POST', `${k.url}/kv`, { headers: { authorization: `Bearer ${T2}` }, body: JSON.stringify(['GET', 'kept']) });
+        const got = await kv(T2, ['GET', 'kept']);
         assert.equal(got.status, 200, got.body);
         assert.equal(JSON.parse(got.body).result, 'yes', 'same Redis, same data');
-        assert.equal(pidLines().length, 1, 'the embedded Redis was not restarted');
+        assert.equal(pids().length, 1, 'the embedded Redis was not restarted');
 
         cfg.embedded_redis = { maxmemory: '64mb' };
         writeConfig(cfg, { dir: k.dir });
+        assert.equal(await hup(k), 'ok');
+        assert.match(k.stderr(), /embedded Redis' settings changed.*restarting it/);
+        const [first, second] = pids();
+        assert.ok(second && second !== first, 'a new redis-server process');
+        await waitFor(async () => (await kv(T2, ['GET', 'kept'])).status === 200, { message: 'the store is back' });
+        assert.match(JSON.parse((await kv(T2, ['INFO', 'memory'])).body).result, /maxmemory:64000000\r?\n/, 'running with the new setting');
+        assert.equal(JSON.parse((await kv(T2, ['GET', 'kept'])).body).result, 'yes', 'the data survived the restart (AOF)');
+
+        cfg.data_dir = path.join(k.dir, 'elsewhere');
+        writeConfig(cfg, { dir: k.dir });
         assert.equal(await hup(k), 'failed');
-        assert.match(k.stderr(), /embedded Redis would start differently.*restart/);
-        assert.equal((await http('POST', `${k.url}/kv`, { headers: { authorization: `Bearer ${T2}` }, body: JSON.stringify(['GET', 'kept']) })).status, 200,
-            'the running configuration still serves');
+        assert.match(k.stderr(), /binary or data_dir changed: that takes a restart of kvedge; still serving the previous configuration/);
+        assert.equal((await kv(T2, ['GET', 'kept'])).status, 200, 'the running configuration still serves');
     } finally {
         assertCleanExit(await k.stop());
     }
