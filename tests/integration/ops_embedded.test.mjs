@@ -39,6 +39,8 @@ function processesNaming(dir) {
     return out;
 }
 
+const LISTEN = [{ host: '127.0.0.1', port: 8080 }];
+
 const PROXY_ONLY = (upstream) => ({
     threads: 1,
     admin: { path: '/' },
@@ -138,4 +140,89 @@ test('issue 11 embedded: a TLS key that does not match its certificate fails the
     const { file, dataDir } = embeddedConfig([{ host: '127.0.0.1', port: await freePort(),
         tls: { cert_file: path.join(dir, 'a.pem'), key_file: path.join(dir, 'b.key') } }]);
     await assertNothingLeft(await runKvedge(['-c', file]), dataDir, /key|certificate/i);
+});
+
+/** the embedded Redis's INFO `section` through the KV API, as {field: value} */
+async function info(k, section) {
+    const r = await http('POST', `${k.url}/kv`, { headers: { authorization: `Bearer ${RW_TOKEN}` }, body: JSON.stringify(['INFO', section]) });
+    assert.equal(r.status, 200, r.body);
+    return Object.fromEntries(JSON.parse(r.body).result.split('\r\n').filter((l) => l.includes(':')).map((l) => l.split(':')));
+}
+
+test('issue 11 embedded: maxmemory_policy and options reach the embedded redis-server (noeviction by default)', async () => {
+    const kv = { path: '/kv', tokens: [{ token: RW_TOKEN }] };
+    const plain = await startKvedge({ threads: 1, kv }, { waitReady: true });
+    try {
+        assert.equal((await info(plain, 'memory')).maxmemory_policy, 'noeviction');
+    } finally {
+        assertCleanExit(await plain.stop());
+    }
+    const tuned = await startKvedge({
+        threads: 1, kv,
+        embedded_redis: { maxmemory: '64MiB', maxmemory_policy: 'allkeys-lru',
+            options: { hz: 20, 'maxmemory-samples': 7, 'lazyfree-lazy-eviction': true, 'notify-keyspace-events': 'Ex' } },
+    }, { waitReady: true });
+    try {
+        const memory = await info(tuned, 'memory');
+        assert.equal(memory.maxmemory_policy, 'allkeys-lru');
+        assert.equal(memory.maxmemory, String(64 << 20));
+        assert.equal((await info(tuned, 'server')).configured_hz, '20');
+    } finally {
+        assertCleanExit(await tuned.stop());
+    }
+});
+
+test('issue 11 embedded: with the default noeviction a full embedded Redis refuses writes (KV data is not dropped)', async () => {
+    const k = await startKvedge({ threads: 1, kv: { path: '/kv', tokens: [{ token: RW_TOKEN }] },
+        embedded_redis: { maxmemory: '3MiB' } }, { waitReady: true });
+    const set = (key, value) => http('POST', `${k.url}/kv`, { headers: { authorization: `Bearer ${RW_TOKEN}` },
+        body: JSON.stringify(['SET', key, value]) });
+    try {
+        const big = 'x'.repeat(256 * 1024);
+        let refused = null;
+        for (let i = 0; i < 64 && refused === null; i++) {
+            const r = await set(`k${i}`, big);
+            if (r.status !== 200) refused = r;
+        }
+        assert.ok(refused, 'every write was taken');
+        assert.match(refused.body, /OOM|maxmemory/i);
+        const first = await http('POST', `${k.url}/kv`, { headers: { authorization: `Bearer ${RW_TOKEN}` }, body: '["STRLEN","k0"]' });
+        assert.equal(JSON.parse(first.body).result, big.length, 'the first key is still there');
+    } finally {
+        assertCleanExit(await k.stop());
+    }
+});
+
+test('issue 11 embedded: embedded_redis options that would expose, move or take over the Redis are refused at load', async () => {
+    const cases = [
+        [{ options: { port: 6380 } }, /embedded_redis.options: kvedge sets port itself/],
+        [{ options: { bind: '0.0.0.0' } }, /kvedge sets bind itself/],
+        [{ options: { dir: '/tmp' } }, /kvedge sets dir itself; use data_dir/],
+        [{ options: { unixsocket: '/tmp/x.sock' } }, /kvedge sets unixsocket itself/],
+        [{ options: { maxmemory: '1gb' } }, /use embedded_redis.maxmemory/],
+        [{ options: { requirepass: 'x' } }, /"requirepass" is not an option kvedge passes/],
+        [{ options: { aclfile: '/tmp/acl' } }, /"aclfile" is not an option/],
+        [{ options: { user: 'bob' } }, /"user" is not an option/],
+        [{ options: { 'rename-command': 'CONFIG' } }, /"rename-command" is not an option/],
+        [{ options: { 'enable-debug-command': 'yes' } }, /"enable-debug-command" is not an option/],
+        [{ options: { loadmodule: '/tmp/m.so' } }, /"loadmodule" is not an option/],
+        [{ options: { maxmemory_samples: 5 } }, /Redis writes its option names with '-'/],
+        [{ options: { hz: '--requirepass' } }, /options: hz: a value cannot start with "--"/],
+        [{ options: { hz: '10 --port 6380' } }, /options: hz: the value must be one word/],
+        [{ options: { hz: '"10"' } }, /one word of printable ASCII without quotes/],
+        [{ options: { hz: { a: 1 } } }, /options: hz: expected a scalar value/],
+        [{ options: ['hz', 10] }, /options: expected a mapping/],
+        [{ maxmemory_policy: 'evict-everything' }, /maxmemory_policy/],
+    ];
+    for (const [embedded, why] of cases) {
+        const file = writeConfig({ listen: LISTEN, kv: { path: '/kv', tokens: [{ token: RW_TOKEN }] }, embedded_redis: embedded });
+        const r = await runKvedge(['-t', '-c', file]);
+        assert.equal(r.code, 1, `${JSON.stringify(embedded)}: accepted\n${r.stdout}`);
+        assert.match(r.stderr, why, JSON.stringify(embedded));
+        assert.match(r.stderr, /kvedge\.yaml:\d+:\d+: error: /, 'a compiler-style error');
+    }
+    const ok = writeConfig({ listen: LISTEN, kv: { path: '/kv', tokens: [{ token: RW_TOKEN }] },
+        embedded_redis: { maxmemory_policy: 'volatile-ttl', options: { 'slowlog-max-len': 256, activedefrag: 'no' } } });
+    const r = await runKvedge(['-t', '-c', ok]);
+    assert.equal(r.code, 0, r.stderr);
 });
