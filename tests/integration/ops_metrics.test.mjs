@@ -5,7 +5,9 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http_ from 'node:http';
+import http2 from 'node:http2';
 import { assertCleanExit, http, startKvedge, startUpstream, waitFor } from './harness.mjs';
+import { openStream, RW_TOKEN } from './kv_helpers.mjs';
 
 let release = [];
 const upstream = await startUpstream(async (req, res) => {
@@ -15,6 +17,7 @@ const upstream = await startUpstream(async (req, res) => {
 });
 const k = await startKvedge({
     threads: 2,
+    http2: true,
     admin: { path: '/_admin/' },
     routes: [{ path: '/app', upstream: upstream.url }, { path: '/down', upstream: 'http://127.0.0.1:1' }],
 });
@@ -47,6 +50,34 @@ test('issue 11 metrics: kvedge_open_streams counts requests in flight (the scrap
     for (const r of release.splice(0)) r();
     for (const r of await Promise.all(pending)) assert.equal(r.status, 200);
     agent.destroy();
+    await waitFor(async () => (await scrape()).value('kvedge_open_streams') === 1, { message: 'the gauge back to 1' });
+});
+
+test('issue 11 metrics: kvedge_open_streams counts HTTP/2 streams one by one, and a stream or a connection the client drops is closed', async () => {
+    const session = http2.connect(k.url); // h2c with prior knowledge (http2: true)
+    try {
+        const streams = [1, 2, 3].map((i) => {
+            const s = session.request({ ':path': `/app/slow/h2-${i}` });
+            s.on('error', () => {});
+            s.resume();
+            return s;
+        });
+        await waitFor(() => release.length === 3, { message: 'the upstream holds 3 requests' });
+        assert.equal((await scrape()).value('kvedge_open_streams'), 4, 'three streams on one connection, and the scrape');
+        streams[0].close(http2.constants.NGHTTP2_CANCEL); // RST_STREAM while the upstream still holds it
+        for (const r of release.splice(0)) r();
+        await waitFor(async () => (await scrape()).value('kvedge_open_streams') === 1, { message: 'the gauge back to 1' });
+    } finally {
+        session.destroy();
+    }
+    // an HTTP/1 client that goes away in the middle of its request
+    const req = http_.request({ host: '127.0.0.1', port: k.port, path: '/app/slow/gone', agent: false });
+    req.on('error', () => {});
+    req.end();
+    await waitFor(() => release.length === 1, { message: 'the upstream holds the request' });
+    assert.equal((await scrape()).value('kvedge_open_streams'), 2);
+    req.destroy();
+    for (const r of release.splice(0)) r();
     await waitFor(async () => (await scrape()).value('kvedge_open_streams') === 1, { message: 'the gauge back to 1' });
 });
 
@@ -102,5 +133,24 @@ test('issue 11 metrics: the process_* series match /proc for the kvedge process 
             { message: 'process_open_fds up by the 20 connections' });
     } finally {
         for (const s of sockets) s.destroy();
+    }
+});
+
+test('issue 11 metrics: an open SSE stream (/subscribe) is an open stream until the client leaves', async () => {
+    const kv = await startKvedge({ threads: 1, kv: { path: '/kv', tokens: [{ token: RW_TOKEN }] } }, { waitReady: true });
+    const open = async () => Number(/^kvedge_open_streams (\d+)$/m.exec((await http('GET', `${kv.url}/metrics`)).body)[1]);
+    try {
+        assert.equal(await open(), 1);
+        const a = await openStream(`${kv.url}/kv/subscribe/ops-a`);
+        const b = await openStream(`${kv.url}/kv/subscribe/ops-b`);
+        await a.waitData('subscribe,ops-a,1');
+        await b.waitData('subscribe,ops-b,1');
+        assert.equal(await open(), 3);
+        a.close();
+        await waitFor(async () => (await open()) === 2, { message: 'one stream left' });
+        b.close();
+        await waitFor(async () => (await open()) === 1, { message: 'none left' });
+    } finally {
+        assertCleanExit(await kv.stop());
     }
 });
