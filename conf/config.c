@@ -176,7 +176,8 @@ int kve_config_load(kve_config_t *cfg, const char *path, FILE *errout)
 void kve_config_dispose(kve_config_t *cfg)
 {
     kve_conf_free_fields(top_directives, cfg);
-    free(cfg->all_listeners.entries); /* its strings belong to the lists above */
+    kve_strv_dispose(&cfg->embedded.options); /* a CUSTOM field */
+    free(cfg->all_listeners.entries);         /* its strings belong to the lists above */
     cfg->all_listeners.entries = NULL;
     free(cfg->stores.entries); /* borrows from redis and named_stores */
     cfg->stores.entries = NULL;

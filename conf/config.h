@@ -53,8 +53,9 @@ typedef struct st_kve_config_t {
     kve_conf_dict_t named_stores;
     /**
      * Every store, built by kve_config_load(); a store id is an index into it. The store "default" comes first when
-     * there is one (from `redis:`, or `stores.default`, or, when the file names no store at all, the embedded Redis),
-     * then the other entries of `stores:` in file order.
+     * there is one (from `redis:`, or `stores.default`, or, when the file names no store at all and a feature uses
+     * one, the embedded Redis), then the other entries of `stores:` in file order. Empty for a file that names no
+     * store and uses none (a proxy-only file).
      */
     struct {
         kve_store_conf_t *entries;

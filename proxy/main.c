@@ -209,14 +209,17 @@ static int start(app_t *app, char *err, size_t errlen)
         return -1;
     if (app->cfg.kv_enabled)
         kve_config_users_build(&app->cfg, &app->users);
-    if (kve_config_uses_embedded_redis(&app->cfg) &&
-        (app->embedded = kve_embedded_start(&app->cfg.embedded, app->users.embedded_args.v, err, errlen)) == NULL)
-        return -1;
     app->server_conf = app->cfg.server;
     app->server_conf.listen.entries = app->cfg.all_listeners.entries; /* main listeners + the KV API's own */
     app->server_conf.listen.size = app->cfg.all_listeners.size;
     app->server_conf.limits.max_body_size = kve_config_h2o_body_limit(&app->cfg);
-    if ((app->server = kve_server_create(&app->server_conf, err, errlen)) == NULL || init_stores(app, err, errlen) != 0)
+    if ((app->server = kve_server_create(&app->server_conf, err, errlen)) == NULL)
+        return -1;
+    /* after the listeners are bound and the certificates loaded: a bad one leaves no redis-server nor socket behind */
+    if (kve_config_uses_embedded_redis(&app->cfg) &&
+        (app->embedded = kve_embedded_start(&app->cfg.embedded, app->users.embedded_args.v, err, errlen)) == NULL)
+        return -1;
+    if (init_stores(app, err, errlen) != 0)
         return -1;
     sources = (kve_admin_sources_t){app->server, app->embedded};
     return kve_config_register_paths(&app->cfg, app->server, &sources, app->access_log, err, errlen);
