@@ -95,8 +95,9 @@ static int check_host(const char *v, int *v6, char *err, size_t errlen)
     return 0;
 }
 
-/* what the loader cannot get wrong but a terminal or a log could: no control bytes, no spaces, a bounded length */
-static int check_printable(const char *name, const char *v, size_t max, char *err, size_t errlen)
+/* what the loader cannot get wrong but a terminal or a log could: no control bytes, no spaces unless `space`, a bounded
+ * length */
+static int check_printable(const char *name, const char *v, size_t max, int space, char *err, size_t errlen)
 {
     size_t len = strlen(v);
     if (len > max) {
@@ -104,8 +105,9 @@ static int check_printable(const char *name, const char *v, size_t max, char *er
         return -1;
     }
     for (size_t i = 0; i != len; ++i) {
-        if ((unsigned char)v[i] <= 0x20 || v[i] == 0x7f) {
-            snprintf(err, errlen, "%s: byte %zu is a control character or a space (0x%02x)", name, i + 1, (unsigned char)v[i]);
+        if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f || (v[i] == ' ' && !space)) {
+            snprintf(err, errlen, "%s: byte %zu is a control character%s (0x%02x)", name, i + 1, space ? "" : " or a space",
+                     (unsigned char)v[i]);
             return -1;
         }
     }
@@ -120,7 +122,7 @@ static int data_dir(kve_env_lookup_t lookup, char *out, size_t size, char *err, 
     const char *name, *v = first_set(lookup, names, 1, &name);
     char cwd[PATH_MAX];
 
-    if (v != NULL && check_printable(name, v, KVE_ENV_PATH_MAX, err, errlen) != 0)
+    if (v != NULL && check_printable(name, v, KVE_ENV_PATH_MAX, 1, err, errlen) != 0)
         return -1;
     if (v != NULL && v[0] == '/') {
         snprintf(out, size, "%s", v);
@@ -134,7 +136,8 @@ static int data_dir(kve_env_lookup_t lookup, char *out, size_t size, char *err, 
         snprintf(err, errlen, "%s: the data directory's path is too long", v != NULL ? name : "data_dir");
         return -1;
     }
-    return 0;
+    /* the current directory's name could hold anything */
+    return check_printable("data_dir (the current directory, or set KVEDGE_DATA_DIR)", out, size, 1, err, errlen);
 }
 
 /* `s` as a YAML double-quoted scalar; `$` doubled so the loader's ${ENV} substitution gives it back as is */
@@ -178,7 +181,7 @@ static int read_values(kve_env_config_t *out, values_t *v, kve_env_lookup_t look
     if (check_host(v->host, &v->v6, err, errlen) != 0)
         return -1;
     if ((redis = first_set(lookup, redis_names, 2, &v->redis_name)) != NULL &&
-        check_printable(v->redis_name, redis, KVE_ENV_URL_MAX, err, errlen) != 0)
+        check_printable(v->redis_name, redis, KVE_ENV_URL_MAX, 0, err, errlen) != 0)
         return -1;
     return data_dir(lookup, v->data_dir, sizeof(v->data_dir), err, errlen);
 }
@@ -241,6 +244,15 @@ void kve_env_config_print_env(const kve_env_config_t *env, FILE *out)
     fprintf(out, "KV_REST_API_URL=%s\nKV_REST_API_TOKEN=%s\n", env->kv_url, env->token);
     if (env->read_only_token != NULL)
         fprintf(out, "KV_REST_API_READ_ONLY_TOKEN=%s\n", env->read_only_token);
+}
+
+void kve_env_config_print_numbered(const kve_env_config_t *env, FILE *out)
+{
+    const char *line = env->yaml, *end;
+    for (unsigned n = 1; *line != '\0'; ++n, line = *end != '\0' ? end + 1 : end) {
+        end = line + strcspn(line, "\n");
+        fprintf(out, "%5u | %.*s\n", n, (int)(end - line), line);
+    }
 }
 
 void kve_env_config_dispose(kve_env_config_t *env)

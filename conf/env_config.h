@@ -60,6 +60,9 @@ int kve_env_config_build(kve_env_config_t *out, kve_env_lookup_t lookup, char *e
  */
 void kve_env_config_print_env(const kve_env_config_t *env, FILE *out);
 
+/** Prints the YAML text with line numbers (for errors: "<environment>:9:8: error: ..."); it holds no secret. */
+void kve_env_config_print_numbered(const kve_env_config_t *env, FILE *out);
+
 void kve_env_config_dispose(kve_env_config_t *env);
 
 #endif

@@ -306,15 +306,20 @@ static const char *env_config_path(kve_env_config_t *env)
     }
 }
 
-/* -t and --print-config (`print`); `quiet`: only the errors (the check before a start without a config file) */
-static int check_config(const char *config_path, int print, int quiet)
+/*
+ * -t and --print-config (`print`); `quiet`: only the errors (the check before a start without a config file). `env`:
+ * the configuration built from the environment (NULL: a file), listed after its errors as there is no file to open.
+ */
+static int check_config(const char *config_path, const kve_env_config_t *env, int print, int quiet)
 {
     kve_config_t cfg = {0};
     int ret = kve_config_load(&cfg, config_path, stderr);
 
     kve_config_dispose(&cfg);
-    if (ret != 0 && strcmp(config_path, KVE_ENV_CONFIG_NAME) == 0)
-        fputs("kvedge: the configuration built from the environment has the errors above\n", stderr);
+    if (ret != 0 && env != NULL) {
+        fputs("kvedge: the errors above are in the configuration built from the environment:\n", stderr);
+        kve_env_config_print_numbered(env, stderr);
+    }
     if (ret != 0 || quiet)
         return ret == 0 ? 0 : 1;
     if (print && kve_config_print_source(config_path, stdout) != 0)
@@ -327,7 +332,7 @@ static int check_config(const char *config_path, int print, int quiet)
 /* a start without a config file: the lines a KV client needs on stdout, then the run */
 static int run_from_env(const kve_env_config_t *env)
 {
-    if (check_config(KVE_ENV_CONFIG_NAME, 0, 1) != 0)
+    if (check_config(KVE_ENV_CONFIG_NAME, env, 0, 1) != 0)
         return 1;
     kve_env_config_print_env(env, stdout);
     fflush(stdout);
@@ -384,7 +389,7 @@ int main(int argc, char **argv)
     if (kve_jwt_floor_check(NULL, stderr) != 0) /* S16: never run (nor pass a config) on a libjwt without the CVE fix */
         ret = 1;
     else if (test_only || print_config)
-        ret = check_config(config_path, print_config, 0);
+        ret = check_config(config_path, env.yaml != NULL ? &env : NULL, print_config, 0);
     else
         ret = env.yaml != NULL ? run_from_env(&env) : run(config_path);
     kve_config_set_source(NULL, NULL);
