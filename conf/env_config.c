@@ -7,10 +7,12 @@
 #include "conf/env_config.h"
 #include "proxy/buf.h"
 #include "proxy/common.h"
+#include "proxy/json.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -114,6 +116,33 @@ static int check_printable(const char *name, const char *v, size_t max, int spac
     return 0;
 }
 
+/* a value written into the YAML text as it is: UTF-8 of characters YAML allows (libyaml refuses the others) */
+static int check_yaml_printable(const char *name, const char *v, char *err, size_t errlen)
+{
+    const unsigned char *s = (const unsigned char *)v;
+    size_t len = strlen(v), i = 0, n, bad;
+    uint32_t cp;
+
+    while (i != len) {
+        if (s[i] < 0x80) {
+            ++i;
+            continue;
+        }
+        if ((n = kve_json_utf8_sequence(s + i, len - i, &bad)) == 0)
+            goto Error;
+        cp = s[i] & (0x7f >> n);
+        for (size_t j = 1; j != n; ++j)
+            cp = cp << 6 | (s[i + j] & 0x3f);
+        if ((cp < 0xa0 && cp != 0x85) || (cp >= 0xd800 && cp < 0xe000) || cp == 0xfeff || cp == 0xfffe || cp == 0xffff)
+            goto Error;
+        i += n;
+    }
+    return 0;
+Error:
+    snprintf(err, errlen, "%s: byte %zu is not UTF-8 of a printable character", name, i + 1);
+    return -1;
+}
+
 /* KVEDGE_DATA_DIR, or kvedge-data in the current directory; made absolute so that it does not depend on where the
  * loader resolves relative paths of a file that has no folder */
 static int data_dir(kve_env_lookup_t lookup, char *out, size_t size, char *err, size_t errlen)
@@ -122,7 +151,8 @@ static int data_dir(kve_env_lookup_t lookup, char *out, size_t size, char *err, 
     const char *name, *v = first_set(lookup, names, 1, &name);
     char cwd[PATH_MAX];
 
-    if (v != NULL && check_printable(name, v, KVE_ENV_PATH_MAX, 1, err, errlen) != 0)
+    if (v != NULL &&
+        (check_printable(name, v, KVE_ENV_PATH_MAX, 1, err, errlen) != 0 || check_yaml_printable(name, v, err, errlen) != 0))
         return -1;
     if (v != NULL && v[0] == '/') {
         snprintf(out, size, "%s", v);
@@ -137,19 +167,36 @@ static int data_dir(kve_env_lookup_t lookup, char *out, size_t size, char *err, 
         return -1;
     }
     /* the current directory's name could hold anything */
-    return check_printable("data_dir (the current directory, or set KVEDGE_DATA_DIR)", out, size, 1, err, errlen);
+    name = "data_dir (the current directory; set KVEDGE_DATA_DIR)";
+    return check_printable(name, out, size, 1, err, errlen) != 0 || check_yaml_printable(name, out, err, errlen) != 0 ? -1 : 0;
 }
 
-/* `s` as a YAML double-quoted scalar; `$` doubled so the loader's ${ENV} substitution gives it back as is */
+/*
+ * `s` (checked: no control bytes, printable UTF-8) as a YAML double-quoted scalar; `$` doubled so the loader's ${ENV}
+ * substitution gives it back as is, and the characters YAML takes for line breaks (NEL, LS, PS; a quoted scalar
+ * folds them) escaped
+ */
 static void put_quoted(kve_buf_t *buf, const char *s)
 {
+    static const struct {
+        const char *utf8, *escape;
+    } breaks[] = {{"\xc2\x85", "\\N"}, {"\xe2\x80\xa8", "\\L"}, {"\xe2\x80\xa9", "\\P"}};
+    size_t i;
+
     kve_buf_putc(buf, '"');
-    for (; *s != '\0'; ++s) {
+    while (*s != '\0') {
+        for (i = 0; i != KVE_ARRAY_SIZE(breaks) && strncmp(s, breaks[i].utf8, strlen(breaks[i].utf8)) != 0; ++i)
+            ;
+        if (i != KVE_ARRAY_SIZE(breaks)) {
+            kve_buf_append(buf, breaks[i].escape, 2);
+            s += strlen(breaks[i].utf8);
+            continue;
+        }
         if (*s == '"' || *s == '\\')
             kve_buf_putc(buf, '\\');
         else if (*s == '$')
             kve_buf_putc(buf, '$');
-        kve_buf_putc(buf, *s);
+        kve_buf_putc(buf, *s++);
     }
     kve_buf_putc(buf, '"');
 }

@@ -95,12 +95,12 @@ TEST(kvedge_names_win)
 
 TEST(quoting)
 {
-    const char *env[] = {"KV_REST_API_TOKEN", TOKEN, "KVEDGE_DATA_DIR", "/d/a\"b\\c: #x", NULL};
+    const char *env[] = {"KV_REST_API_TOKEN", TOKEN, "KVEDGE_DATA_DIR", "/d/a\"b\\c: #x \xc3\xa9", NULL};
     kve_env_config_t c;
     char err[256];
 
     CHECK_EQ_INT(build(&c, env, err, sizeof(err)), 0);
-    CHECK_NOT_NULL(strstr(c.yaml, "\ndata_dir: \"/d/a\\\"b\\\\c: #x\"\n"));
+    CHECK_NOT_NULL(strstr(c.yaml, "\ndata_dir: \"/d/a\\\"b\\\\c: #x \xc3\xa9\"\n"));
     kve_env_config_dispose(&c);
 }
 
@@ -135,6 +135,10 @@ TEST(hostile_values)
          "or ::1)"},
         {"REDIS_URL", "redis://h:1/0\nkv: {}", "REDIS_URL: byte 14 is a control character or a space (0x0a)"},
         {"KVEDGE_DATA_DIR", "/tmp/x\ry", "KVEDGE_DATA_DIR: byte 7 is a control character (0x0d)"},
+        /* libyaml would refuse the text: the variable is named instead */
+        {"KVEDGE_DATA_DIR", "/tmp/\xa3x", "KVEDGE_DATA_DIR: byte 6 is not UTF-8 of a printable character"},
+        {"KVEDGE_DATA_DIR", "/tmp/\xc2\x85\xc2\x9f", "KVEDGE_DATA_DIR: byte 8 is not UTF-8 of a printable character"},
+        {"KVEDGE_DATA_DIR", "/tmp/\xef\xbb\xbf", "KVEDGE_DATA_DIR: byte 6 is not UTF-8 of a printable character"},
     };
     for (size_t i = 0; i != sizeof(cases) / sizeof(cases[0]); ++i) {
         /* the pair under test comes first: for KV_REST_API_TOKEN it is the one found, not the valid token after it */
