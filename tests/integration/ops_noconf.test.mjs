@@ -41,7 +41,19 @@ test('issue 11 no-config: KV_REST_API_TOKEN and no -c serve the KV API with the 
     try {
         const url = `http://127.0.0.1:${k.port}/kv`;
         assert.equal(k.stdout(), `KV_REST_API_URL=${url}\nKV_REST_API_TOKEN=${TOKEN}\n`);
-        const redis = new Redis({ url, token: TOKEN });
+        // the printed lines are what a client is given: @upstash/redis's fromEnv() reads them as they are
+        const printed = Object.fromEntries(k.stdout().trim().split('\n').map((l) => l.split(/=(.*)/s).slice(0, 2)));
+        const saved = { ...process.env };
+        let redis;
+        try {
+            delete process.env.UPSTASH_REDIS_REST_URL;
+            delete process.env.UPSTASH_REDIS_REST_TOKEN;
+            Object.assign(process.env, printed);
+            redis = Redis.fromEnv();
+        } finally {
+            for (const name of ['KV_REST_API_URL', 'KV_REST_API_TOKEN']) delete process.env[name];
+            Object.assign(process.env, saved);
+        }
         assert.equal(await redis.set('noconf:a', 'one'), 'OK');
         assert.equal(await redis.get('noconf:a'), 'one');
         assert.equal(await redis.incr('noconf:n'), 1);
