@@ -74,8 +74,8 @@ static int check_port(const char *name, const char *v, unsigned *port, char *err
     return 0;
 Error:
     snprintf(err, errlen, "%s: expected a port number from 1 to 65535, got \"%.16s\"%s", name, v, len > 16 ? "..." : "");
-    for (char *p = err; *p != '\0'; ++p) /* the value came from outside: no control byte reaches the terminal */
-        *p = (unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p;
+    for (char *p = err; *p != '\0'; ++p) /* the value came from outside: only printable ASCII reaches the terminal */
+        *p = (unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f ? '?' : *p;
     return -1;
 }
 

@@ -130,6 +130,7 @@ TEST(hostile_values)
         {"KVEDGE_PORT", "+80", "KVEDGE_PORT: expected a port number from 1 to 65535, got \"+80\""},
         {"KVEDGE_PORT", "000080", "KVEDGE_PORT: expected a port number from 1 to 65535, got \"000080\""},
         {"KVEDGE_PORT", "8\n0", "KVEDGE_PORT: expected a port number from 1 to 65535, got \"8?0\""},
+        {"KVEDGE_PORT", "8\x9b\xc3\xa9", "KVEDGE_PORT: expected a port number from 1 to 65535, got \"8???\""},
         {"KVEDGE_HOST", "127.0.0.1\"\nkv: x",
          "KVEDGE_HOST: expected an IP address or a host name to listen on (like 127.0.0.1 "
          "or ::1)"},
