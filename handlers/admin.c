@@ -5,6 +5,7 @@
 #include "handlers/readyz.h"
 #include "proxy/common.h"
 #include "proxy/log.h"
+#include "proxy/process_metrics.h"
 #include "proxy/stores.h"
 
 #include <stddef.h>
@@ -280,9 +281,11 @@ static void render_metrics(const kve_admin_sources_t *src, kve_buf_t *buf)
     size_t n;
 
     render_process(buf, src);
+    kve_process_metrics_render(buf);
     /* every worker of every server (a reload runs two for a while) and what ended ones counted */
     n = kve_metrics_threads_acquire(threads, KVE_ARRAY_SIZE(threads));
     kve_metrics_render_requests(buf, threads, n);
+    kve_metrics_render_streams(buf, threads, n);
     kve_metrics_render_cache(buf, threads, n);
     kve_metrics_render_session(buf, threads, n);
     kve_metrics_threads_release();

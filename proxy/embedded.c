@@ -71,6 +71,9 @@ struct st_kve_embedded_t {
 };
 
 const char *const kve_embedded_fsync_modes[] = {"everysec", "always", "no", NULL};
+const char *const kve_embedded_policies[] = {"noeviction",      "allkeys-lru",  "allkeys-lfu",
+                                             "allkeys-random",  "volatile-lru", "volatile-lfu",
+                                             "volatile-random", "volatile-ttl", NULL};
 
 static char *join_path(const char *dir, size_t dirlen, const char *name)
 {
@@ -255,10 +258,11 @@ static void build_argv(kve_embedded_t *e, const kve_embedded_conf_t *conf)
     add_opt(e, &n, e->output_limit, "0");
     KVE_ASSERT(n + 2 < MAX_ARGS);
     e->argv[n++] = "0";
+    KVE_ASSERT(conf->maxmemory_policy >= 0 && (size_t)conf->maxmemory_policy < KVE_ARRAY_SIZE(kve_embedded_policies) - 1);
+    add_opt(e, &n, "--maxmemory-policy", kve_embedded_policies[conf->maxmemory_policy]);
     if (conf->maxmemory != 0) {
         snprintf(e->maxmemory, sizeof(e->maxmemory), "%" PRIu64, conf->maxmemory);
         add_opt(e, &n, "--maxmemory", e->maxmemory);
-        add_opt(e, &n, "--maxmemory-policy", "noeviction");
     }
     for (size_t i = 0; i != e->extra_args.n; ++i)
         e->argv[n++] = e->extra_args.v[i];
@@ -534,12 +538,20 @@ static void terminate_child(kve_embedded_t *e)
     }
 }
 
+/* the options after kvedge's own: the configuration's (embedded_redis.options), then the caller's (copies) */
+static void push_extra_args(kve_strv_t *out, const kve_embedded_conf_t *conf, char *const *extra_args)
+{
+    for (size_t i = 0; i != conf->options.n; ++i)
+        kve_strv_push(out, conf->options.v[i]);
+    for (; extra_args != NULL && *extra_args != NULL; ++extra_args)
+        kve_strv_push(out, *extra_args);
+}
+
 kve_embedded_t *kve_embedded_start(const kve_embedded_conf_t *conf, char *const *extra_args, char *err, size_t errlen)
 {
     kve_embedded_t *e = kve_zalloc(sizeof(*e));
 
-    for (; extra_args != NULL && *extra_args != NULL; ++extra_args)
-        kve_strv_push(&e->extra_args, *extra_args);
+    push_extra_args(&e->extra_args, conf, extra_args);
     e->lock_fd = -1;
     e->start_timeout_ms = conf->start_timeout_ms != 0 ? conf->start_timeout_ms : DEFAULT_START_TIMEOUT_MS;
     if ((e->binary = resolve_binary(conf->binary != NULL && *conf->binary != '\0' ? conf->binary : "redis-server", err, errlen)) ==
@@ -567,8 +579,7 @@ int kve_embedded_matches(const kve_embedded_t *e, const kve_embedded_conf_t *con
     char err[256];
     int same = 0;
 
-    for (; extra_args != NULL && *extra_args != NULL; ++extra_args)
-        kve_strv_push(&tmp.extra_args, *extra_args);
+    push_extra_args(&tmp.extra_args, conf, extra_args);
     /* the redis-server command line this configuration would start, compared word by word with the running one */
     if ((tmp.binary = resolve_binary(conf->binary != NULL && *conf->binary != '\0' ? conf->binary : "redis-server", err,
                                      sizeof(err))) != NULL &&
@@ -613,8 +624,7 @@ int kve_embedded_reconfigure(kve_embedded_t *e, const kve_embedded_conf_t *conf,
         return -1;
     }
     e->extra_args = (kve_strv_t){0};
-    for (; extra_args != NULL && *extra_args != NULL; ++extra_args)
-        kve_strv_push(&e->extra_args, *extra_args);
+    push_extra_args(&e->extra_args, conf, extra_args);
     e->start_timeout_ms = conf->start_timeout_ms != 0 ? conf->start_timeout_ms : DEFAULT_START_TIMEOUT_MS;
     build_argv(e, conf); /* rewrites the number buffers the previous argv points into: restored below on failure */
     if (e->pid != 0)
