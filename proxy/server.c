@@ -21,6 +21,7 @@
 #include "proxy/h2o_private.h"
 #include "proxy/listener.h"
 #include "proxy/log.h"
+#include "proxy/notify.h"
 #include "proxy/park.h"
 #include "proxy/pending.h"
 
@@ -361,7 +362,9 @@ int kve_server_run(kve_server_t *s, const kve_server_hooks_t *hooks, void (*on_r
     }
     h2o_barrier_wait(&s->startup);
     kve_log(KVE_LOG_INFO, "server", "serving with %zu threads", s->num_threads);
+    kve_notify_ready("serving"); /* systemd Type=notify: listeners open, workers running */
     wait_for_signals(s, on_reopen, reopen_data);
+    kve_notify_stopping(); /* the drain starts */
     notify_workers(s);
     for (i = 0; i != s->num_threads; ++i)
         pthread_join(s->workers[i].tid, NULL);
