@@ -14,16 +14,43 @@
 #define MAX_DEPTH 8
 #define MAX_PATH 512
 
-/* `s` as roff text: a backslash is written \e, and a line never starts with a control character ('.' or '\'') */
-static void put_roff(FILE *out, const char *s, size_t len)
+/* the UTF-8 sequence at s[*i] (at most `len` bytes) as a code point, advancing *i past it; 0 for an invalid one */
+static unsigned decode_utf8(const unsigned char *s, size_t len, size_t *i)
 {
-    for (size_t i = 0; i != len; ++i) {
+    unsigned c = s[*i], cp, n = c >= 0xf0 ? 3 : c >= 0xe0 ? 2 : c >= 0xc0 ? 1 : 0;
+
+    ++*i;
+    if (n == 0 || c >= 0xf8 || *i + n > len)
+        return 0;
+    cp = c & (0x3f >> n);
+    for (; n != 0; --n, ++*i) {
+        if ((s[*i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[*i] & 0x3f);
+    }
+    return cp;
+}
+
+/* `s` as roff text: a backslash is written \e, other than ASCII as \[uXXXX] (groff reads bytes, not UTF-8) */
+static void put_roff(FILE *out, const char *text, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    for (size_t i = 0; i < len;) {
+        if (s[i] >= 0x80) {
+            unsigned cp = decode_utf8(s, len, &i);
+            if (cp >= 0xa0)
+                fprintf(out, "\\[u%04X]", cp);
+            else
+                fputc('?', out);
+            continue;
+        }
         if (s[i] == '\\')
             fputs("\\e", out);
-        else if (s[i] == '\n')
-            fputs(" ", out);
+        else if (s[i] == '\n' || s[i] < 0x20)
+            fputc(' ', out);
         else
             fputc(s[i], out);
+        ++i;
     }
 }
 
