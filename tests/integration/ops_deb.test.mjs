@@ -57,6 +57,7 @@ test('issue 11 deb: make deb builds a package with the binary, the unit, both ma
         '/etc/kvedge/kvedge.yaml',
         '/usr/share/doc/kvedge/copyright',
         '/usr/share/doc/kvedge/changelog.gz',
+        '/usr/lib/sysusers.d/kvedge.conf',
     ]) {
         assert.ok(contents.includes(file), `the package holds ${file}`);
     }

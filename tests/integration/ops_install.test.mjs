@@ -42,6 +42,7 @@ before(async () => {
         man5: find(/\/man5\/kvedge\.yaml\.5$/),
         unit: find(/\/lib\/systemd\/system\/kvedge\.service$/),
         config: find(/\/kvedge\/kvedge\.yaml$/),
+        sysusers: find(/\/lib\/sysusers\.d\/kvedge\.conf$/),
     };
 });
 
@@ -55,6 +56,14 @@ test('issue 11 install: cmake --install puts the binary, both man pages, the uni
     assert.equal(path.basename(path.dirname(installed.unit)), 'system');
     const { stdout } = await run(installed.bin, ['--version'], { env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=0' } });
     assert.match(stdout, /^kvedge \d+\.\d+\.\d+/);
+});
+
+test('issue 11 install: the installed sysusers.d file makes the kvedge system user the unit runs as', async () => {
+    const root = makeTempDir('kvedge-sysroot-');
+    fs.mkdirSync(path.join(root, 'etc'));
+    const r = await run('systemd-sysusers', [`--root=${root}`, '--dry-run', installed.sysusers]);
+    assert.match(r.stdout + r.stderr, /Creating user 'kvedge' \(kvedge daemon\)/);
+    assert.match(fs.readFileSync(installed.unit, 'utf8'), /^User=kvedge$/m);
 });
 
 test('issue 11 install: a second install keeps an edited /etc/kvedge/kvedge.yaml', async () => {
