@@ -116,7 +116,7 @@ test('issue 11 deb: the packaged unit runs /usr/bin/kvedge -c /etc/kvedge/kvedge
 });
 
 test('issue 11 deb: lintian reports no errors', async (t) => {
-    const r = await run('lintian', ['--fail-on', 'error', '--info', deb], { maxBuffer: 16 << 20 }).then(
+    const r = await run('lintian', ['--fail-on', 'error', '--display-info', deb], { maxBuffer: 16 << 20 }).then(
         (x) => ({ code: 0, ...x }),
         (e) => e,
     );
