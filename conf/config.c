@@ -156,10 +156,12 @@ static int check_pending_size(kve_conf_t *conf, const kve_config_t *cfg)
     return -1;
 }
 
-int kve_config_load(kve_config_t *cfg, const char *path, FILE *errout)
+/* loads the file `path`, or `text` (not NULL) under that name */
+static int load_config(kve_config_t *cfg, const char *path, const char *text, FILE *errout)
 {
     kve_conf_t *conf = kve_conf_new(errout);
-    int ret = kve_conf_load_file(conf, path, top_directives, cfg);
+    int ret = text != NULL ? kve_conf_load_string(conf, path, text, top_directives, cfg)
+                           : kve_conf_load_file(conf, path, top_directives, cfg);
     if (ret == 0)
         ret = kve_config__build_stores(conf, cfg);
     if (ret == 0)
@@ -173,10 +175,51 @@ int kve_config_load(kve_config_t *cfg, const char *path, FILE *errout)
     return ret;
 }
 
+/* the configuration kve_config_load() takes from memory instead of a file (kve_config_set_source) */
+static struct {
+    const char *name, *text;
+} memory_source;
+
+void kve_config_set_source(const char *name, const char *text)
+{
+    memory_source.name = name;
+    memory_source.text = text;
+}
+
+int kve_config_load(kve_config_t *cfg, const char *path, FILE *errout)
+{
+    if (memory_source.name != NULL && strcmp(path, memory_source.name) == 0)
+        return load_config(cfg, path, memory_source.text, errout);
+    return load_config(cfg, path, NULL, errout);
+}
+
+int kve_config_load_string(kve_config_t *cfg, const char *name, const char *text, FILE *errout)
+{
+    return load_config(cfg, name, text, errout);
+}
+
+int kve_config_print_source(const char *path, FILE *out)
+{
+    char buf[4096];
+    size_t n;
+    FILE *fp;
+
+    if (memory_source.name != NULL && strcmp(path, memory_source.name) == 0)
+        return fputs(memory_source.text, out) >= 0 ? 0 : -1;
+    if ((fp = fopen(path, "rb")) == NULL)
+        return -1;
+    while ((n = fread(buf, 1, sizeof(buf), fp)) != 0 && fwrite(buf, 1, n, out) == n)
+        ;
+    n = ferror(fp) || ferror(out);
+    fclose(fp);
+    return n ? -1 : 0;
+}
+
 void kve_config_dispose(kve_config_t *cfg)
 {
     kve_conf_free_fields(top_directives, cfg);
-    free(cfg->all_listeners.entries); /* its strings belong to the lists above */
+    kve_strv_dispose(&cfg->embedded.options); /* a CUSTOM field */
+    free(cfg->all_listeners.entries);         /* its strings belong to the lists above */
     cfg->all_listeners.entries = NULL;
     free(cfg->stores.entries); /* borrows from redis and named_stores */
     cfg->stores.entries = NULL;

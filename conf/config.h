@@ -53,8 +53,9 @@ typedef struct st_kve_config_t {
     kve_conf_dict_t named_stores;
     /**
      * Every store, built by kve_config_load(); a store id is an index into it. The store "default" comes first when
-     * there is one (from `redis:`, or `stores.default`, or, when the file names no store at all, the embedded Redis),
-     * then the other entries of `stores:` in file order.
+     * there is one (from `redis:`, or `stores.default`, or, when the file names no store at all and a feature uses
+     * one, the embedded Redis), then the other entries of `stores:` in file order. Empty for a file that names no
+     * store and uses none (a proxy-only file).
      */
     struct {
         kve_store_conf_t *entries;
@@ -84,6 +85,20 @@ typedef struct st_kve_config_t {
 
 /** Loads and validates `path` into `cfg` (zeroed by the caller); errors go to `errout`. Returns 0 or -1. */
 int kve_config_load(kve_config_t *cfg, const char *path, FILE *errout);
+/** Same as kve_config_load() for the YAML `text` in memory, called `name` in messages (and in `file` of its nodes). */
+int kve_config_load_string(kve_config_t *cfg, const char *name, const char *text, FILE *errout);
+/**
+ * From now on kve_config_load(`name`) loads `text` instead of a file of that name (the configuration of a start
+ * without a config file, conf/env_config.h, so that every later load, a reload included, reads the same text).
+ * Both are borrowed and must stay valid until kve_config_set_source(NULL, NULL) undoes it. Not thread-safe: call
+ * it before any load.
+ */
+void kve_config_set_source(const char *name, const char *text);
+/**
+ * `kvedge --print-config`: writes the text kve_config_load(`path`) reads, as it is: the file's bytes, or the text
+ * kve_config_set_source() gave for that name. Returns 0, or -1 with errno set.
+ */
+int kve_config_print_source(const char *path, FILE *out);
 /** Frees what kve_config_load() stored. */
 void kve_config_dispose(kve_config_t *cfg);
 /** Prints the reference of every key (kvedge --help-config). */

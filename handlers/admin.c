@@ -5,6 +5,7 @@
 #include "handlers/readyz.h"
 #include "proxy/common.h"
 #include "proxy/log.h"
+#include "proxy/process_metrics.h"
 #include "proxy/stores.h"
 
 #include <stddef.h>
@@ -280,9 +281,11 @@ static void render_metrics(const kve_admin_sources_t *src, kve_buf_t *buf)
     kve_metrics_thread_t *threads[256];
 
     render_process(buf, src);
+    kve_process_metrics_render(buf);
     for (i = 0; i != n && i != KVE_ARRAY_SIZE(threads); ++i)
         threads[i] = kve_server_get_thread(src->server, i)->metrics;
     kve_metrics_render_requests(buf, threads, i);
+    kve_metrics_render_streams(buf, threads, i);
     kve_metrics_render_cache(buf, threads, i);
     kve_metrics_render_session(buf, threads, i);
     render_kv(buf, src->server);

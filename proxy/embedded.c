@@ -75,6 +75,9 @@ struct st_kve_embedded_t {
 };
 
 const char *const kve_embedded_fsync_modes[] = {"everysec", "always", "no", NULL};
+const char *const kve_embedded_policies[] = {"noeviction",      "allkeys-lru",  "allkeys-lfu",
+                                             "allkeys-random",  "volatile-lru", "volatile-lfu",
+                                             "volatile-random", "volatile-ttl", NULL};
 
 static char *join_path(const char *dir, size_t dirlen, const char *name)
 {
@@ -259,10 +262,11 @@ static void build_argv(kve_embedded_t *e, const kve_embedded_conf_t *conf)
     add_opt(e, &n, e->output_limit, "0");
     KVE_ASSERT(n + 2 < MAX_ARGS);
     e->argv[n++] = "0";
+    KVE_ASSERT(conf->maxmemory_policy >= 0 && (size_t)conf->maxmemory_policy < KVE_ARRAY_SIZE(kve_embedded_policies) - 1);
+    add_opt(e, &n, "--maxmemory-policy", kve_embedded_policies[conf->maxmemory_policy]);
     if (conf->maxmemory != 0) {
         snprintf(e->maxmemory, sizeof(e->maxmemory), "%" PRIu64, conf->maxmemory);
         add_opt(e, &n, "--maxmemory", e->maxmemory);
-        add_opt(e, &n, "--maxmemory-policy", "noeviction");
     }
     for (size_t i = 0; i != e->extra_args.n; ++i)
         e->argv[n++] = e->extra_args.v[i];
@@ -552,6 +556,8 @@ kve_embedded_t *kve_embedded_start(const kve_embedded_conf_t *conf, char *const 
 {
     kve_embedded_t *e = kve_zalloc(sizeof(*e));
 
+    for (size_t i = 0; i != conf->options.n; ++i) /* the configuration's, then the caller's */
+        kve_strv_push(&e->extra_args, conf->options.v[i]);
     for (; extra_args != NULL && *extra_args != NULL; ++extra_args)
         kve_strv_push(&e->extra_args, *extra_args);
     e->lock_fd = -1;

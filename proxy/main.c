@@ -5,6 +5,7 @@
  * before exit, so LeakSanitizer can hold the whole daemon to "no leaks".
  */
 #include "conf/config.h"
+#include "conf/env_config.h"
 #include "conf/value.h"
 #include "handlers/jwt_floor.h"
 #include "handlers/kv_auth.h"
@@ -12,7 +13,9 @@
 #include "proxy/log.h"
 #include "proxy/metrics.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <stdlib.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -35,6 +38,11 @@ static void usage(FILE *out)
 {
     fputs("usage: kvedge -c FILE        run with the configuration in FILE\n"
           "       kvedge -t -c FILE     check the configuration and exit (0: valid, 1: errors)\n"
+          "       kvedge                with KV_REST_API_TOKEN set and no -c: serve the KV API on 127.0.0.1:8080\n"
+          "                             (docs/configuration.md, \"Starting without a config file\")\n"
+          "       kvedge --print-config [-c FILE]\n"
+          "                             check the configuration, then print it (without -c: the one built\n"
+          "                             from the environment)\n"
           "       kvedge token -c FILE [--read-only] [--ttl DURATION] [--sub NAME]\n"
           "                             print a KV REST token signed with kv.jwt_key (default ttl 1h, at most\n"
           "                             kv.jwt_max_ttl)\n"
@@ -209,14 +217,17 @@ static int start(app_t *app, char *err, size_t errlen)
         return -1;
     if (app->cfg.kv_enabled)
         kve_config_users_build(&app->cfg, &app->users);
-    if (kve_config_uses_embedded_redis(&app->cfg) &&
-        (app->embedded = kve_embedded_start(&app->cfg.embedded, app->users.embedded_args.v, err, errlen)) == NULL)
-        return -1;
     app->server_conf = app->cfg.server;
     app->server_conf.listen.entries = app->cfg.all_listeners.entries; /* main listeners + the KV API's own */
     app->server_conf.listen.size = app->cfg.all_listeners.size;
     app->server_conf.limits.max_body_size = kve_config_h2o_body_limit(&app->cfg);
-    if ((app->server = kve_server_create(&app->server_conf, err, errlen)) == NULL || init_stores(app, err, errlen) != 0)
+    if ((app->server = kve_server_create(&app->server_conf, err, errlen)) == NULL)
+        return -1;
+    /* after the listeners are bound and the certificates loaded: a bad one leaves no redis-server nor socket behind */
+    if (kve_config_uses_embedded_redis(&app->cfg) &&
+        (app->embedded = kve_embedded_start(&app->cfg.embedded, app->users.embedded_args.v, err, errlen)) == NULL)
+        return -1;
+    if (init_stores(app, err, errlen) != 0)
         return -1;
     sources = (kve_admin_sources_t){app->server, app->embedded};
     return kve_config_register_paths(&app->cfg, app->server, &sources, app->access_log, err, errlen);
@@ -277,12 +288,71 @@ Exit:
     return status;
 }
 
+/* no -c: the configuration built from the environment, loaded under the name KVE_ENV_CONFIG_NAME; NULL after saying why not */
+static const char *env_config_path(kve_env_config_t *env)
+{
+    char err[512];
+
+    switch (kve_env_config_build(env, getenv, err, sizeof(err))) {
+    case 0:
+        kve_config_set_source(KVE_ENV_CONFIG_NAME, env->yaml);
+        return KVE_ENV_CONFIG_NAME;
+    case 1:
+        usage(stderr);
+        fputs("kvedge: no -c FILE, and KV_REST_API_TOKEN is not set: set KV_REST_API_TOKEN (16 bytes or more) to serve the KV "
+              "API without a config file\n",
+              stderr);
+        return NULL;
+    default:
+        fprintf(stderr, "kvedge: %s\n", err);
+        return NULL;
+    }
+}
+
+/*
+ * -t and --print-config (`print`); `quiet`: only the errors (the check before a start without a config file). `env`:
+ * the configuration built from the environment (NULL: a file), listed after its errors as there is no file to open.
+ */
+static int check_config(const char *config_path, const kve_env_config_t *env, int print, int quiet)
+{
+    kve_config_t cfg = {0};
+    int ret = kve_config_load(&cfg, config_path, stderr);
+
+    kve_config_dispose(&cfg);
+    if (ret != 0 && env != NULL) {
+        fputs("kvedge: the errors above are in the configuration built from the environment:\n", stderr);
+        kve_env_config_print_numbered(env, stderr);
+    }
+    if (ret != 0 || quiet)
+        return ret == 0 ? 0 : 1;
+    if (print && kve_config_print_source(config_path, stdout) != 0)
+        return fprintf(stderr, "kvedge: cannot print %s: %s\n", config_path, strerror(errno)), 1;
+    if (!print)
+        printf("kvedge: configuration %s is valid\n", config_path);
+    return 0;
+}
+
+/* a start without a config file: the lines a KV client needs on stdout, then the run */
+static int run_from_env(const kve_env_config_t *env)
+{
+    if (check_config(KVE_ENV_CONFIG_NAME, env, 0, 1) != 0)
+        return 1;
+    kve_env_config_print_env(env, stdout);
+    fflush(stdout);
+    fputs("kvedge: no -c: running the configuration built from the environment (kvedge --print-config shows it)\n", stderr);
+    return run(KVE_ENV_CONFIG_NAME);
+}
+
 int main(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'v'}, {"help-config", no_argument, NULL, 'H'}, {NULL}};
+    static const struct option longopts[] = {{"help", no_argument, NULL, 'h'},
+                                             {"version", no_argument, NULL, 'v'},
+                                             {"help-config", no_argument, NULL, 'H'},
+                                             {"print-config", no_argument, NULL, 'P'},
+                                             {NULL}};
     const char *config_path = NULL;
-    int ch, test_only = 0;
+    kve_env_config_t env = {NULL};
+    int ch, test_only = 0, print_config = 0, ret;
 
     if (argc > 1 && strcmp(argv[1], "token") == 0)
         return mint_token(argc - 1, argv + 1);
@@ -295,6 +365,9 @@ int main(int argc, char **argv)
             break;
         case 't':
             test_only = 1;
+            break;
+        case 'P':
+            print_config = 1;
             break;
         case 'v':
             printf("kvedge %s\n", KVE_VERSION);
@@ -310,19 +383,19 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    if (config_path == NULL || optind != argc) {
+    if (optind != argc) {
         usage(stderr);
         return 1;
     }
-    if (kve_jwt_floor_check(NULL, stderr) != 0) /* S16: never run (nor pass a config) on a libjwt without the CVE fix */
+    if (config_path == NULL && (config_path = env_config_path(&env)) == NULL)
         return 1;
-    if (test_only) {
-        kve_config_t cfg = {0};
-        int ret = kve_config_load(&cfg, config_path, stderr);
-        kve_config_dispose(&cfg);
-        if (ret == 0)
-            printf("kvedge: configuration %s is valid\n", config_path);
-        return ret == 0 ? 0 : 1;
-    }
-    return run(config_path);
+    if (kve_jwt_floor_check(NULL, stderr) != 0) /* S16: never run (nor pass a config) on a libjwt without the CVE fix */
+        ret = 1;
+    else if (test_only || print_config)
+        ret = check_config(config_path, env.yaml != NULL ? &env : NULL, print_config, 0);
+    else
+        ret = env.yaml != NULL ? run_from_env(&env) : run(config_path);
+    kve_config_set_source(NULL, NULL);
+    kve_env_config_dispose(&env);
+    return ret;
 }

@@ -11,6 +11,10 @@ const uint64_t kve_metrics_bucket_us[KVE_METRICS_NUM_BUCKETS] = {500,    1000,  
 static char *route_names[KVE_METRICS_MAX_ROUTES];
 static uint8_t cached_routes[KVE_METRICS_MAX_ROUTES];
 static uint8_t session_routes[KVE_METRICS_MAX_ROUTES];
+static uint8_t proxied_routes[KVE_METRICS_MAX_ROUTES];
+
+const char *const kve_metrics_upstream_kinds[KVE_METRICS_UPSTREAM_NUM] = {"connect", "timeout",      "reset",
+                                                                          "tls",     "bad_response", "other"};
 static size_t num_routes;
 
 size_t kve_metrics_route_id(const char *name)
@@ -46,6 +50,7 @@ void kve_metrics_reset_routes(void)
         route_names[i] = NULL;
         cached_routes[i] = 0;
         session_routes[i] = 0;
+        proxied_routes[i] = 0;
     }
     num_routes = 0;
 }
@@ -239,6 +244,41 @@ void kve_metrics_render_session(kve_buf_t *buf, kve_metrics_thread_t *const *thr
                 n += LOAD(threads[t]->routes[r].session[e]);
             kve_buf_printf(buf, "kvedge_session_total{route=\"%s\",event=\"%s\"} %llu\n", label.base, events[e],
                            (unsigned long long)n);
+        }
+    }
+    kve_buf_dispose(&label);
+}
+
+/* --- open streams and upstream errors --- */
+
+void kve_metrics_mark_proxied(size_t route)
+{
+    proxied_routes[KVE_MIN(route, (size_t)KVE_METRICS_MAX_ROUTES - 1)] = 1;
+}
+
+void kve_metrics_render_streams(kve_buf_t *buf, kve_metrics_thread_t *const *threads, size_t num_threads)
+{
+    kve_buf_t label = KVE_BUF_INIT;
+    int64_t open = 0;
+
+    for (size_t t = 0; t != num_threads; ++t)
+        open += LOAD(threads[t]->open_streams);
+    kve_buf_printf(buf,
+                   "# HELP kvedge_open_streams Requests being processed (HTTP/1 requests and HTTP/2 streams, SSE streams "
+                   "included).\n# TYPE kvedge_open_streams gauge\nkvedge_open_streams %lld\n",
+                   (long long)KVE_MAX(open, (int64_t)0));
+    kve_buf_printf(buf, "# HELP kvedge_upstream_errors_total Proxied requests whose upstream failed, by route and kind: connect, "
+                        "timeout, reset, tls, bad_response, other.\n# TYPE kvedge_upstream_errors_total counter\n");
+    for (size_t r = 0; r != kve_metrics_num_routes(); ++r) {
+        if (!proxied_routes[r])
+            continue;
+        label_value(&label, kve_metrics_route_name(r));
+        for (size_t k = 0; k != KVE_METRICS_UPSTREAM_NUM; ++k) {
+            uint64_t n = 0;
+            for (size_t t = 0; t != num_threads; ++t)
+                n += LOAD(threads[t]->routes[r].upstream[k]);
+            kve_buf_printf(buf, "kvedge_upstream_errors_total{route=\"%s\",kind=\"%s\"} %llu\n", label.base,
+                           kve_metrics_upstream_kinds[k], (unsigned long long)n);
         }
     }
     kve_buf_dispose(&label);
