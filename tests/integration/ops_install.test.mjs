@@ -161,7 +161,7 @@ test('issue 11 install: man renders both pages without warnings, and kvedge.yaml
     // and each key's doc string from the tables is there (a sample that must survive escaping: § in a session doc)
     assert.match(text, /docs\/sessions\.md §9/);
     const { stdout: man1 } = await run('man', ['-l', installed.man1], { env: { ...process.env, MANWIDTH: '100' } });
-    for (const word of ['--help-config', 'token', 'acl', 'SIGTERM', 'SIGHUP', 'NOTIFY_SOCKET', 'kvedge.yaml(5)']) {
+    for (const word of ['--help-config', '--print-config', 'KV_REST_API_TOKEN', 'token', 'acl', 'SIGTERM', 'SIGHUP', 'NOTIFY_SOCKET', 'kvedge.yaml(5)']) {
         assert.ok(man1.includes(word), `kvedge(1) mentions ${word}`);
     }
 });
