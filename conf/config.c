@@ -15,6 +15,8 @@ static const kve_directive_t top_directives[] = {
     {"threads", KVE_T_INT, KVE_FIELD(kve_config_t, server.threads), 0, 0, 256, "0", .doc = "worker threads (0 = one per CPU)"},
     {"data_dir", KVE_T_STRING, KVE_FIELD(kve_config_t, embedded.data_dir), .min = 1, .dflt = "./kvedge-data",
      .doc = "embedded Redis data, socket and lock"},
+    {"pid_file", KVE_T_STRING, KVE_FIELD(kve_config_t, pid_file),
+     .doc = "file kvedge writes its process id to while it runs (for `kvedge reload` and init scripts); unset: none"},
     {"http2", KVE_T_BOOL, KVE_FIELD(kve_config_t, server.http2), .dflt = "false",
      .doc = "offer HTTP/2 (h2o 2.2.5 lacks rapid-reset protection: only behind a trusted front end)"},
     {"listen", KVE_T_LIST, KVE_FIELD(kve_config_t, server.listen), KVE_F_REQUIRED, 1, 64, .children = kve_config__listen_directives,

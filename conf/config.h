@@ -45,6 +45,8 @@ typedef struct st_kve_store_conf_t {
 
 typedef struct st_kve_config_t {
     kve_server_conf_t server;
+    /** `pid_file`: where the running daemon's process id is written (NULL: nowhere) */
+    char *pid_file;
     kve_log_conf_t log;
     kve_admin_conf_t admin;
     /** `redis:`, the store named "default" (see `stores`) */
@@ -149,6 +151,8 @@ typedef struct st_kve_redis_users_t {
  * passwords and the options that create them. `out` is zeroed by the caller; free with kve_config_users_dispose().
  */
 void kve_config_users_build(const kve_config_t *cfg, kve_redis_users_t *out);
+/** The same, with the embedded Redis' passwords of `running` (the users a running embedded Redis was started with). */
+void kve_config_users_build_keeping(const kve_config_t *cfg, kve_redis_users_t *out, const kve_redis_users_t *running);
 void kve_config_users_dispose(kve_redis_users_t *users);
 
 /** `kvedge acl`: prints the ACL SETUSER commands an operator of an external Redis runs for `cfg` (on the KV API's store). */

@@ -63,6 +63,20 @@ kve_embedded_t *kve_embedded_start(const kve_embedded_conf_t *conf, char *const 
 const char *kve_embedded_socket_path(const kve_embedded_t *e);
 
 /**
+ * Whether `conf` and `extra_args` (as for kve_embedded_start) describe the redis-server `e` runs: the same command
+ * line, word by word (a reload keeps the embedded Redis only then). 0 also when `conf` cannot be resolved.
+ */
+int kve_embedded_matches(const kve_embedded_t *e, const kve_embedded_conf_t *conf, char *const *extra_args);
+
+/**
+ * Restarts the redis-server of `e` with `conf` and `extra_args` (a reload that changed its settings): SIGTERM (Redis
+ * writes its AOF out), then the new command line, waiting for PING. The binary and data_dir must stay (-1 otherwise,
+ * nothing touched). When the new settings do not start, the previous ones are started again and -1 returned with
+ * the reason in `err`. Clients see the store down meanwhile (their links reconnect). `e` stays the same object.
+ */
+int kve_embedded_reconfigure(kve_embedded_t *e, const kve_embedded_conf_t *conf, char *const *extra_args, char *err, size_t errlen);
+
+/**
  * Non-blocking: reaps the child if it exited (logging how), and starts a new one when due. Call on SIGCHLD
  * and at least every 100 ms. Returns the number of milliseconds until it wants to be called again (for a
  * pending restart), or UINT64_MAX if nothing is pending.

@@ -96,8 +96,20 @@ size_t kve_metrics_route_id(const char *name);
 const char *kve_metrics_route_name(size_t id);
 /** Number of registered routes. */
 size_t kve_metrics_num_routes(void);
-/** Forgets every route (at exit, and between unit tests). */
+/** Forgets every route and the retired counts (at exit, and between unit tests). */
 void kve_metrics_reset_routes(void);
+
+/** Registers a worker's counters (on its thread, before it serves; `m` is borrowed until detached). */
+void kve_metrics_thread_attach(kve_metrics_thread_t *m);
+/** Unregisters them once the worker has drained: what they counted is kept (added to the retired counts). */
+void kve_metrics_thread_detach(kve_metrics_thread_t *m);
+/**
+ * Fills `out` with up to `max` counter blocks to render, the retired counts first, then every live worker's (of
+ * every server), and holds them (detaching waits) until kve_metrics_threads_release(), which must follow. Returns
+ * the number of blocks.
+ */
+size_t kve_metrics_threads_acquire(kve_metrics_thread_t **out, size_t max);
+void kve_metrics_threads_release(void);
 
 /** Counts one response of `route` with `status` that took `duration_us` (owning thread only). */
 void kve_metrics_observe(kve_metrics_thread_t *m, size_t route, int status, uint64_t duration_us);

@@ -6,9 +6,9 @@
  * they run under a service manager.
  *
  * When kvedge sends what (the unit is Type=notify, see deploy/kvedge.service.in):
- *   READY=1      once the listeners are open and the workers serve (proxy/server.c), and again after a reload
- *   RELOADING=1  when a reload starts (with MONOTONIC_USEC=, which systemd >= 253 wants for Type=notify-reload)
- *   STOPPING=1   when the drain starts, on SIGTERM/SIGINT (proxy/server.c)
+ *   READY=1      once the listeners are open and the workers serve, and again when a reload is done (proxy/daemon.c)
+ *   RELOADING=1  when a reload (SIGHUP) starts, with MONOTONIC_USEC= (systemd >= 253 wants it for Type=notify-reload)
+ *   STOPPING=1   when the drain starts, on SIGTERM/SIGINT (proxy/daemon.c)
  *   STATUS=...   a one-line status that `systemctl status` shows
  *
  * The variable is read on each call and never changed (no unsetenv(3): kvedge has threads by then); the embedded

@@ -161,7 +161,7 @@ test('issue 11 install: man renders both pages without warnings, and kvedge.yaml
     // and each key's doc string from the tables is there (a sample that must survive escaping: § in a session doc)
     assert.match(text, /docs\/sessions\.md §9/);
     const { stdout: man1 } = await run('man', ['-l', installed.man1], { env: { ...process.env, MANWIDTH: '100' } });
-    for (const word of ['--help-config', '--print-config', 'KV_REST_API_TOKEN', 'token', 'acl', 'SIGTERM', 'SIGHUP', 'NOTIFY_SOCKET', 'kvedge.yaml(5)']) {
+    for (const word of ['--help-config', '--print-config', 'KV_REST_API_TOKEN', 'token', 'acl', 'SIGTERM', 'SIGHUP', 'SIGUSR1', 'RELOADING=1', 'reload', 'NOTIFY_SOCKET', 'kvedge.yaml(5)']) {
         assert.ok(man1.includes(word), `kvedge(1) mentions ${word}`);
     }
 });
@@ -277,6 +277,39 @@ test('issue 11 notify: READY=1 (with MAINPID) once serving and STOPPING=1 on SIG
 
 test('issue 11 notify: an abstract NOTIFY_SOCKET (@name) works too', async () => {
     await notifyRun(`@kvedge-test-${process.pid}-${crypto.randomBytes(6).toString('hex')}`);
+});
+
+test('issue 11 notify: a reload (SIGHUP) sends RELOADING=1 then READY=1, whether the new file is applied or refused', async () => {
+    const dir = makeTempDir('kvedge-ntf-');
+    const listener = await notifyListener(path.join(dir, 'notify.sock'));
+    const has = (l, v) => l.split('|').includes(v);
+    const count = (v) => listener.lines().filter((l) => has(l, v)).length;
+    let k;
+    try {
+        k = await startKvedge({}, { env: { NOTIFY_SOCKET: path.join(dir, 'notify.sock') } });
+        await waitFor(() => count('READY=1') === 1, { message: 'READY=1' });
+        const valid = fs.readFileSync(k.configPath, 'utf8');
+        for (const [i, text] of [valid + '\nthreads: 1\n', 'listen: [ this is not yaml'].entries()) {
+            fs.writeFileSync(k.configPath, text);
+            k.kill('SIGHUP');
+            await waitFor(() => count('READY=1') === i + 2, { message: `READY=1 after reload ${i + 1}` });
+            const lines = listener.lines();
+            const reloading = lines.findLastIndex((l) => has(l, 'RELOADING=1'));
+            assert.equal(count('RELOADING=1'), i + 1, lines.join(' / '));
+            assert.ok(reloading > lines.findLastIndex((l, j) => j < lines.length - 1 && has(l, 'READY=1')), 'RELOADING=1 before READY=1');
+            assert.match(lines[reloading], /\|MONOTONIC_USEC=\d+$/);
+            assert.ok(has(lines.at(-1), 'READY=1'), 'READY=1 closes the reload');
+            assert.equal((await http('GET', `${k.url}/healthz`)).status, 200);
+            if (i === 0) assert.match(k.stderr(), /configuration 2 serving with 1 threads/, 'the first reload was applied');
+        }
+        await waitFor(() => /reload.*has errors: still serving the previous configuration/.test(k.stderr()), { message: 'refused reload logged' });
+        const stopped = k.stop();
+        await waitFor(() => count('STOPPING=1') === 1, { message: 'STOPPING=1' });
+        assertCleanExit(await stopped);
+    } finally {
+        if (k?.running) await k.stop();
+        listener.stop();
+    }
 });
 
 test('issue 11 notify: a NOTIFY_SOCKET too long for sun_path, or not a path, is a warning and kvedge serves', async () => {
