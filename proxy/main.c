@@ -202,6 +202,7 @@ static int start(app_t *app, char *err, size_t errlen)
     kve_admin_sources_t sources;
 
     kve_log_set_level(lc->level);
+    kve_log_set_format(lc->format);
     if (kve_log_open(lc->error_log, err, errlen) != 0)
         return -1;
     if (lc->access_log != NULL && lc->access_log[0] != '\0' &&

@@ -1,0 +1,192 @@
+// Issue 11, logs: log.format json for the error log, access_log_format json, h2o's own stderr lines through
+// kvedge's logger, the client address on the SSE stream lines, and no token in either log.
+//
+// One kvedge (HTTP/2 on, so h2o's "skipping frame" line can be triggered) with both logs in files; every test
+// reads the files whole and requires every line to be valid UTF-8 and to parse with JSON.parse.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { HOST, assertCleanExit, http, makeTempDir, rawRequest, waitFor } from './harness.mjs';
+import { RW_TOKEN, openStream, startKvStack } from './kv_helpers.mjs';
+
+const TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+const MAX_HEADERS = 12;
+let stack, dir, errorLog, accessLog;
+
+before(async () => {
+    dir = makeTempDir('kvedge-logs-');
+    errorLog = path.join(dir, 'error.log');
+    accessLog = path.join(dir, 'access.log');
+    stack = await startKvStack({
+        extra: {
+            threads: 1,
+            http2: true,
+            limits: { max_headers: MAX_HEADERS },
+            log: { format: 'json', error_log: errorLog, access_log: accessLog, access_log_format: 'json' },
+        },
+    });
+});
+
+after(async () => {
+    const result = await stack.stop();
+    assertCleanExit(result);
+    // the lines written while stopping parse too, and the daemon's stderr (fd 2 is the error log) stayed empty
+    readJsonLines(errorLog);
+    readJsonLines(accessLog);
+});
+
+/** Every line of `file` as a parsed object; fails on a line that is not UTF-8 or not one JSON object. */
+function readJsonLines(file) {
+    const bytes = fs.readFileSync(file);
+    assert.equal(bytes.at(-1), 0x0a, `${file} ends with a newline`);
+    const decoder = new TextDecoder('utf-8', { fatal: true });
+    return bytes
+        .subarray(0, bytes.length - 1)
+        .toString('latin1')
+        .split('\n')
+        .map((line, i) => {
+            const raw = Buffer.from(line, 'latin1');
+            let text;
+            assert.doesNotThrow(() => (text = decoder.decode(raw)), `${file} line ${i + 1} is valid UTF-8: ${line}`);
+            let obj;
+            assert.doesNotThrow(() => (obj = JSON.parse(text)), `${file} line ${i + 1} is JSON: ${text}`);
+            assert.equal(typeof obj, 'object', `${file} line ${i + 1} is an object`);
+            return obj;
+        });
+}
+
+/** Waits until `file` has a JSON line for which `pred` holds; returns it. */
+function waitLine(file, pred, message) {
+    return waitFor(() => readJsonLines(file).find(pred), { timeoutMs: 10_000, message });
+}
+
+/** The bytes of a request line's target as JavaScript reads them back from JSON (invalid UTF-8 -> U+FFFD, WHATWG). */
+function asUtf8(latin1) {
+    return Buffer.from(latin1, 'latin1').toString('utf8');
+}
+
+test('issue 11 logs: every error log line is a JSON object with time, level, module, pid and msg', async () => {
+    const lines = readJsonLines(errorLog);
+    assert.ok(lines.length > 0);
+    for (const l of lines) {
+        assert.match(l.time, TIME);
+        assert.ok(['error', 'warn', 'info', 'debug'].includes(l.level), JSON.stringify(l));
+        assert.equal(typeof l.module, 'string');
+        assert.equal(typeof l.msg, 'string');
+        assert.equal(l.pid, stack.k.pid);
+    }
+    const started = lines.find((l) => l.module === 'main' && /^kvedge .* started/.test(l.msg));
+    assert.ok(started, 'the start line');
+    assert.ok(Math.abs(Date.parse(started.time) - Date.now()) < 120_000, `time ${started.time} is now, in UTC`);
+});
+
+test('issue 11 logs: quotes, backslashes, invalid UTF-8 and control bytes from a request give valid JSON in both logs', async () => {
+    // raw bytes in the request target: h2o passes '"', '\' and bytes >= 0x80 through; a TAB passes in a field value
+    const target = '/kv/get/q"uo\\te\xff\xc3(\xe2\x82%22%5C%0A%FF';
+    const agent = 'agent\t"x"\\\xfe\xc3\xa9';
+    const referer = 'http://h/"r"?a=1&_token=' + RW_TOKEN;
+    const id = 'req-"1"\\';
+    const req =
+        `GET ${target} HTTP/1.1\r\nHost: ${HOST}\r\nAuthorization: Bearer ${RW_TOKEN}\r\nUser-Agent: ${agent}\r\n` +
+        `Referer: ${referer}\r\nX-Request-Id: ${id}\r\nConnection: close\r\n\r\n`;
+    const res = await rawRequest(stack.k.port, req);
+    assert.match(res, /^HTTP\/1\.1 200 /);
+
+    const line = await waitLine(accessLog, (l) => l.request_id === id, 'the access log line of the raw request');
+    assert.equal(line.path, asUtf8(target));
+    assert.ok(line.path.includes('"') && line.path.includes('\\') && line.path.includes('\ufffd'));
+    assert.equal(line.user_agent, asUtf8(agent));
+    assert.ok(line.user_agent.includes('\t'));
+    assert.equal(line.referer, 'http://h/"r"?a=1&_token=REDACTED');
+    assert.equal(line.method, 'GET');
+    assert.equal(line.host, HOST);
+    assert.equal(line.protocol, 'HTTP/1.1');
+    assert.equal(line.status, 200);
+    assert.equal(line.remote_addr, '127.0.0.1');
+    assert.equal(line.route, 'kv');
+    assert.equal(line.cache, null);
+    assert.ok(Number.isInteger(line.bytes_sent) && line.bytes_sent > 0, `bytes_sent ${line.bytes_sent}`);
+    assert.ok(typeof line.duration_ms === 'number' && line.duration_ms >= 0 && line.duration_ms < 10_000);
+    assert.match(line.time, TIME);
+
+    // an error-log line quoting the same path: 431 from the header-count limit
+    const many = Array.from({ length: MAX_HEADERS + 1 }, (_, i) => `X-F${i}: v\r\n`).join('');
+    const refused = await rawRequest(stack.k.port, `GET ${target} HTTP/1.1\r\nHost: ${HOST}\r\n${many}Connection: close\r\n\r\n`);
+    assert.match(refused, /^HTTP\/1\.1 431 /);
+    const logged = await waitLine(errorLog, (l) => l.module === 'limits' && l.msg.startsWith('431 for '), 'the 431 line');
+    assert.equal(logged.level, 'warn');
+    assert.equal(logged.msg.slice('431 for '.length, logged.msg.indexOf(': too many')), asUtf8(target.slice(0, target.indexOf('?') >>> 0)));
+});
+
+test('issue 11 logs: a token passed as ?_token= or Authorization never reaches either log', async () => {
+    const secret = `${RW_TOKEN}`;
+    let r = await http('GET', `${stack.url}/set/tk/v?EX=100&_token=${encodeURIComponent(secret)}`);
+    assert.equal(r.status, 200);
+    r = await http('GET', `${stack.url}/get/tk?%5Ftoken=${secret}`);
+    assert.equal(r.status, 200);
+    r = await http('GET', `${stack.url}/get/tk`, { headers: { authorization: `Bearer ${secret}`, 'x-request-id': 'auth-header' } });
+    assert.equal(r.status, 200);
+    r = await http('GET', `${stack.url}/get/tk?_token=wrong-${secret}`);
+    assert.equal(r.status, 401);
+    await waitLine(accessLog, (l) => l.request_id === 'auth-header', 'the Authorization request');
+    await waitLine(accessLog, (l) => l.status === 401, 'the refused request');
+    const access = readJsonLines(accessLog);
+    assert.ok(access.some((l) => l.path === '/kv/set/tk/v?EX=100&_token=REDACTED'), 'the set request, redacted');
+    assert.ok(access.some((l) => l.path === '/kv/get/tk?%5Ftoken=REDACTED'), 'an encoded name is redacted too');
+    for (const file of [accessLog, errorLog]) {
+        const text = fs.readFileSync(file, 'latin1');
+        assert.ok(!text.includes(secret), `${file} holds no token`);
+        assert.ok(!text.toLowerCase().includes('authorization'), `${file} holds no Authorization field`);
+    }
+});
+
+/** Opens an h2c prior-knowledge connection and sends SETTINGS then one frame of an unknown type (250). */
+function sendUnknownFrame(port) {
+    return new Promise((resolve, reject) => {
+        const sock = net.connect({ host: HOST, port }, () => {
+            const preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+            const settings = Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]);
+            const unknown = Buffer.from([0, 0, 0, 250, 0, 0, 0, 0, 0]);
+            sock.write(Buffer.concat([preface, settings, unknown]));
+        });
+        sock.on('error', reject);
+        sock.on('data', () => {}); // the server's SETTINGS
+        resolve(sock);
+    });
+}
+
+test("issue 11 logs: a line h2o prints on stderr comes out through kvedge's logger as JSON", async () => {
+    const sock = await sendUnknownFrame(stack.k.port);
+    try {
+        const line = await waitLine(errorLog, (l) => l.module === 'h2o', "h2o's line");
+        assert.equal(line.msg, 'skipping frame (type:250)');
+        assert.equal(line.level, 'warn');
+        assert.match(line.time, TIME);
+        assert.equal(line.pid, stack.k.pid);
+    } finally {
+        sock.destroy();
+    }
+    const raw = fs.readFileSync(errorLog, 'latin1');
+    assert.ok(!/^skipping frame/m.test(raw), 'no raw h2o line in the file');
+});
+
+test('issue 11 logs: the SSE stream lines carry the client address', async () => {
+    const s = await openStream(`${stack.url}/subscribe/logchan/other`, { headers: { 'x-request-id': 'sse' } });
+    try {
+        assert.equal(s.status, 200);
+        await s.waitData('subscribe,logchan,1');
+        const opened = await waitLine(errorLog, (l) => l.module === 'kv' && /stream opened/.test(l.msg), 'the stream line');
+        assert.equal(opened.msg, 'SUBSCRIBE stream opened for 127.0.0.1 (2 channels)');
+        assert.equal(opened.level, 'info');
+    } finally {
+        s.close();
+    }
+    const closed = await waitLine(errorLog, (l) => l.module === 'kv' && /stream of .* closed/.test(l.msg), 'the close line');
+    assert.equal(closed.msg, 'SUBSCRIBE stream of 127.0.0.1 closed');
+    const line = await waitLine(accessLog, (l) => l.request_id === 'sse', 'the access line of the stream');
+    assert.equal(line.status, 200);
+    assert.equal(line.path, '/kv/subscribe/logchan/other');
+});
