@@ -23,7 +23,7 @@
 
 struct st_kve_access_log_t {
     int fd;
-    char *path; /* NULL for stdout */
+    char *path;             /* NULL for stdout */
     h2o_logconf_t *logconf; /* NULL for the JSON line */
     pthread_mutex_t reopen_mutex;
 };
