@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { HOST, assertCleanExit, http, makeTempDir, rawRequest, waitFor } from './harness.mjs';
+import { HOST, assertCleanExit, http, makeTempDir, rawRequest, runKvedge, startKvedge, waitFor, writeConfig } from './harness.mjs';
 import { RW_TOKEN, openStream, startKvStack } from './kv_helpers.mjs';
 
 const TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
@@ -189,4 +189,33 @@ test('issue 11 logs: the SSE stream lines carry the client address', async () =>
     const line = await waitLine(accessLog, (l) => l.request_id === 'sse', 'the access line of the stream');
     assert.equal(line.status, 200);
     assert.equal(line.path, '/kv/subscribe/logchan/other');
+});
+
+test("issue 11 logs: with log.format text on stderr, h2o's lines get the time and level of kvedge's own", async () => {
+    const k = await startKvedge({ threads: 1, http2: true, log: { format: 'text' } });
+    let result;
+    try {
+        const sock = await sendUnknownFrame(k.port);
+        try {
+            await waitFor(() => /skipping frame/.test(k.stderr()), { message: "h2o's line on stderr" });
+        } finally {
+            sock.destroy();
+        }
+    } finally {
+        result = await k.stop();
+    }
+    assertCleanExit(result);
+    assert.match(result.stderr, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \[warn\] h2o: skipping frame \(type:250\)$/m);
+    assert.ok(!/^skipping frame/m.test(result.stderr), 'no raw h2o line');
+});
+
+test('issue 11 logs: kvedge -t refuses an unknown log.format and accepts access_log_format json', async () => {
+    const bad = writeConfig({ listen: [{ port: 8080 }], log: { format: 'yaml' } });
+    let r = await runKvedge(['-t', '-c', bad]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /log\.format/);
+    assert.match(r.stderr, /text/);
+    const good = writeConfig({ listen: [{ port: 8080 }], log: { format: 'json', access_log: '-', access_log_format: 'json' } });
+    r = await runKvedge(['-t', '-c', good]);
+    assert.equal(r.code, 0, r.stderr);
 });
