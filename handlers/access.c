@@ -2,6 +2,7 @@
 /* Per-path logger: metrics, access log, limit errors (see access.h). */
 #include "handlers/access.h"
 #include "handlers/access_json.h"
+#include "handlers/cache_stats.h"
 #include "handlers/limits.h"
 #include "proxy/common.h"
 #include "proxy/log.h"
@@ -261,6 +262,13 @@ static h2o_iovec_t field(const h2o_headers_t *headers, const char *name, size_t 
     return i == -1 ? h2o_iovec_init(NULL, 0) : headers->entries[i].value;
 }
 
+/* what the HTTP cache did (HIT, MISS, ...: the value of %{cache_status}e), {NULL, 0} off cached routes */
+static h2o_iovec_t cache_outcome(h2o_req_t *req)
+{
+    h2o_iovec_t *v = h2o_req_getenv(req, H2O_STRLIT(KVE_CACHE_STATUS_ENV), 0);
+    return v != NULL ? *v : h2o_iovec_init(NULL, 0);
+}
+
 static h2o_iovec_t peer_address(h2o_req_t *req, char *buf)
 {
     struct sockaddr_storage ss;
@@ -284,7 +292,7 @@ static void write_json_line(kve_access_log_t *log, h2o_req_t *req, size_t route,
                              .bytes_sent = req->bytes_sent,
                              .duration_us = duration,
                              .route = route_name != NULL ? h2o_iovec_init(route_name, strlen(route_name)) : h2o_iovec_init(NULL, 0),
-                             .cache = field(&req->res.headers, H2O_STRLIT("cache-status")),
+                             .cache = cache_outcome(req),
                              .user_agent = field(&req->headers, H2O_STRLIT("user-agent")),
                              .referer = kve_access_redact_tokens(&req->pool, field(&req->headers, H2O_STRLIT("referer"))),
                              .request_id = field(&req->headers, H2O_STRLIT("x-request-id"))};

@@ -29,7 +29,7 @@ typedef struct st_kve_access_fields_t {
     uint64_t bytes_sent;
     uint64_t duration_us;
     h2o_iovec_t route;
-    h2o_iovec_t cache; /* the Cache-Status field of the response */
+    h2o_iovec_t cache; /* what the HTTP cache did: HIT, STALE, MISS, REVALIDATED, BYPASS, PASS, COALESCED */
     h2o_iovec_t user_agent;
     h2o_iovec_t referer;
     h2o_iovec_t request_id; /* the X-Request-Id field of the request */

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { HOST, assertCleanExit, http, makeTempDir, rawRequest, runKvedge, startKvedge, waitFor, writeConfig } from './harness.mjs';
+import { HOST, assertCleanExit, http, makeTempDir, rawRequest, runKvedge, startKvedge, startUpstream, waitFor, writeConfig } from './harness.mjs';
 import { RW_TOKEN, openStream, startKvStack } from './kv_helpers.mjs';
 
 const TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
@@ -218,4 +218,42 @@ test('issue 11 logs: kvedge -t refuses an unknown log.format and accepts access_
     const good = writeConfig({ listen: [{ port: 8080 }], log: { format: 'json', access_log: '-', access_log_format: 'json' } });
     r = await runKvedge(['-t', '-c', good]);
     assert.equal(r.code, 0, r.stderr);
+});
+
+test('issue 11 logs: the JSON access line of a cached route carries its route and what the cache did', async () => {
+    const origin = await startUpstream((req, res) => {
+        res.writeHead(200, { 'cache-control': 'max-age=60', 'content-type': 'text/plain' });
+        res.end('hello');
+    });
+    const log = path.join(dir, 'cached-access.log');
+    let k, result;
+    try {
+        k = await startKvedge({
+            threads: 1,
+            redis: stack.redis.url,
+            routes: [{ path: '/api', upstream: `${origin.url}/`, cache: { store_timeout: '2s' } }],
+            log: { format: 'json', access_log: log, access_log_format: 'json' },
+        });
+        for (const id of ['c1', 'c2']) {
+            const r = await http('GET', `${k.url}/api/fresh?_token=${RW_TOKEN}`, { headers: { 'x-request-id': id, 'user-agent': 'ua' } });
+            assert.equal(r.status, 200);
+            assert.equal(r.body, 'hello');
+        }
+        const lines = await waitFor(() => {
+            const all = readJsonLines(log);
+            return all.some((l) => l.request_id === 'c2') && all;
+        }, { message: 'both cached requests logged' });
+        const [first, second] = ['c1', 'c2'].map((id) => lines.find((l) => l.request_id === id));
+        assert.equal(first.route, 'proxy:/api');
+        assert.equal(first.cache, 'MISS');
+        assert.equal(second.cache, 'HIT');
+        assert.equal(second.path, '/api/fresh?_token=REDACTED');
+        assert.equal(second.user_agent, 'ua');
+        assert.equal(second.bytes_sent, 5);
+        assert.ok(!fs.readFileSync(log, 'latin1').includes(RW_TOKEN));
+    } finally {
+        if (k) result = await k.stop();
+        await origin.stop();
+    }
+    assertCleanExit(result);
 });

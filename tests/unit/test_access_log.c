@@ -35,14 +35,14 @@ TEST(json_fields)
                              .bytes_sent = 12,
                              .duration_us = 1234567,
                              .route = IOV("kv"),
-                             .cache = IOV("kvedge; hit"),
+                             .cache = IOV("HIT"),
                              .user_agent = IOV("ua\t\x01"),
                              .referer = NONE,
                              .request_id = IOV("")};
     char *line = format(&f);
     CHECK_EQ_STR(line, "{\"time\":\"2026-11-27T05:14:56.007Z\",\"remote_addr\":\"::1\",\"method\":\"GET\",\"host\":\"h\","
                        "\"path\":\"/kv/get/a\\\"b\\\\c\xef\xbf\xbd?_token=REDACTED\",\"protocol\":\"HTTP/1.1\",\"status\":200,"
-                       "\"bytes_sent\":12,\"duration_ms\":1234.567,\"route\":\"kv\",\"cache\":\"kvedge; hit\",\"user_agent\":"
+                       "\"bytes_sent\":12,\"duration_ms\":1234.567,\"route\":\"kv\",\"cache\":\"HIT\",\"user_agent\":"
                        "\"ua\\t\\u0001\",\"referer\":null,\"request_id\":\"\"}\n");
     free(line);
 }
