@@ -203,12 +203,13 @@ static int is_token_name(const char *p, const char *end)
 
 h2o_iovec_t kve_access_redact_tokens(h2o_mem_pool_t *pool, h2o_iovec_t path)
 {
-    const char *p, *end = path.base + path.len;
+    const char *p, *end;
     size_t params = 1;
     char *out, *w;
 
     if (path.base == NULL || (p = memchr(path.base, '?', path.len)) == NULL)
         return path;
+    end = path.base + path.len;
     for (const char *q = p; q != end; ++q)
         params += *q == '&';
     w = out = h2o_mem_alloc_pool(pool, path.len + params * (sizeof(TOKEN_PLACEHOLDER) - 1));
