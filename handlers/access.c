@@ -304,6 +304,21 @@ static void write_json_line(kve_access_log_t *log, h2o_req_t *req, size_t route,
     kve_buf_dispose(&line);
 }
 
+/*
+ * h2o's own request errors (h2o_req_log_error: its proxy's "connection refused", "I/O timeout", ...), which h2o would
+ * write raw to fd 2 with up to 29 bytes of the path and query (kve_access_register turns that off): through the
+ * error log, escaped, with the path and no query.
+ */
+static void log_request_errors(h2o_req_t *req)
+{
+    for (size_t i = 0; i != req->error_logs.size; ++i) {
+        const h2o_req_error_log_t *e = req->error_logs.entries + i;
+        kve_log(KVE_LOG_WARN, "h2o", "[%s] %.*s %.*s: %.*s", e->module, (int)KVE_MIN(req->input.method.len, 16),
+                req->input.method.base, kve_log_path_len(req->input.path.base, req->input.path.len), req->input.path.base,
+                (int)KVE_MIN(e->msg.len, 512), e->msg.base);
+    }
+}
+
 static void log_access(h2o_logger_t *_self, h2o_req_t *req)
 {
     struct st_access_logger_t *self = (void *)_self;
@@ -319,6 +334,7 @@ static void log_access(h2o_logger_t *_self, h2o_req_t *req)
                 (int)KVE_MIN(req->input.method.len, 16), req->input.method.base,
                 kve_log_path_len(req->input.path.base, req->input.path.len), req->input.path.base,
                 req->conn->ctx->globalconf->max_request_entity_size);
+    log_request_errors(req);
     if (self->log != NULL && self->log->logconf == NULL)
         write_json_line(self->log, req, self->route, duration);
     else if (self->log != NULL)
@@ -328,6 +344,7 @@ static void log_access(h2o_logger_t *_self, h2o_req_t *req)
 void kve_access_register(h2o_pathconf_t *pathconf, size_t route, kve_access_log_t *log)
 {
     struct st_access_logger_t *self = (void *)h2o_create_logger(pathconf, sizeof(*self));
+    pathconf->error_log.emit_request_errors = 0; /* log_request_errors writes them */
     self->super.log_access = log_access;
     self->route = route;
     self->log = log;

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { HOST, assertCleanExit, http, makeTempDir, rawRequest, runKvedge, startKvedge, startUpstream, waitFor, writeConfig } from './harness.mjs';
+import { HOST, assertCleanExit, freePort, http, makeTempDir, rawRequest, runKvedge, startKvedge, startUpstream, waitFor, writeConfig } from './harness.mjs';
 import { RW_TOKEN, openStream, startKvStack } from './kv_helpers.mjs';
 
 const TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
@@ -256,4 +256,28 @@ test('issue 11 logs: the JSON access line of a cached route carries its route an
         await origin.stop();
     }
     assertCleanExit(result);
+});
+
+test("issue 11 logs: h2o's errors about a request (its proxy's failed connection) come out as JSON, without the query", async () => {
+    const closed = await freePort(); // nothing listens there
+    const errLog = path.join(dir, 'proxy-error.log');
+    let k, result;
+    try {
+        k = await startKvedge({
+            threads: 1,
+            routes: [{ path: '/down', upstream: `http://127.0.0.1:${closed}/` }],
+            log: { format: 'json', error_log: errLog },
+        });
+        const target = '/down/a"b\\\xff?_token=' + RW_TOKEN;
+        const res = await rawRequest(k.port, `GET ${target} HTTP/1.1\r\nHost: ${HOST}\r\nConnection: close\r\n\r\n`);
+        assert.match(res, /^HTTP\/1\.1 502 /);
+        const line = await waitLine(errLog, (l) => l.module === 'h2o', "h2o's request error");
+        assert.equal(line.msg, `[lib/core/proxy.c] GET ${asUtf8('/down/a"b\\\xff')}: connection failed`);
+        assert.equal(line.level, 'warn');
+    } finally {
+        if (k) result = await k.stop();
+    }
+    assertCleanExit(result);
+    assert.ok(!fs.readFileSync(errLog, 'latin1').includes(RW_TOKEN), 'no token');
+    assert.ok(!result.stderr.includes('lib/core/proxy.c'), 'nothing raw on stderr');
 });
