@@ -236,7 +236,7 @@ static void on_stream(void *data, int err, const kve_kv_reply_t *reply)
     if (s->req == NULL)
         return;
     if (err != 0) { /* the stream failed; end() still closes it, which releases it */
-        kve_log(KVE_LOG_WARN, "kv", "%s stream of %s ended: %s", s->kind, s->client, kve_strerror(err));
+        kve_log(KVE_LOG_WARN, "kv", "subscription stream ended: %s (%s stream of %s)", kve_strerror(err), s->kind, s->client);
         if (s->started)
             end(s, 0);
         else
@@ -253,7 +253,8 @@ static void on_stream(void *data, int err, const kve_kv_reply_t *reply)
         start_response(s, s->req);
     queue_reply(s, reply, first);
     if (s->pending.len > MAX_PENDING) {
-        kve_log(KVE_LOG_WARN, "kv", "dropping %s, a subscriber that does not read (%zu bytes queued)", s->client, s->pending.len);
+        kve_log(KVE_LOG_WARN, "kv", "dropping a subscriber that does not read (%zu bytes queued), client %s", s->pending.len,
+                s->client);
         end(s, 1);
         return;
     }
