@@ -4,9 +4,9 @@
  * log format, or one JSON object with access_log_format "json" (access_json.h), through a file handle that the
  * reopen signal reopens; the value of every `_token` query parameter shows as REDACTED, in the path and, in JSON,
  * the Referer; Authorization and Cookie are never written), and writes h2o's own errors about the request
- * (h2o_req_log_error, which it no longer prints on stderr itself) as error-log lines of module "h2o" and writes an error-log line for responses that
- * mean a client hit the body limit h2o enforces itself (413 before routing; kvedge's own limit check logs
- * its answers itself), so every over-limit request leaves exactly one trace.
+ * (h2o_req_log_error, which it no longer prints on stderr itself) as error-log lines of module "h2o" and writes an error-log line
+ * for responses that mean a client hit the body limit h2o enforces itself (413 before routing; kvedge's own limit check logs its
+ * answers itself), so every over-limit request leaves exactly one trace.
  */
 #ifndef KVE_HANDLERS_ACCESS_H
 #define KVE_HANDLERS_ACCESS_H

@@ -10,6 +10,7 @@
  * While the log is open (kve_log_open .. kve_log_close), the C `stderr` stream is replaced by one that turns each
  * line printed on it (h2o 2.2.5 and other libraries print with fprintf(stderr) / perror) into a log line of
  * module "h2o", level warn ("error" for h2o's "fatal:" lines), synchronously in the printing thread (log_stderr.c).
+ * (h2o's per-request errors, h2o_req_log_error, are written by handlers/access.c instead.)
  * What writes to fd 2 itself is left alone and reaches the terminal or the file unchanged: sanitizer reports,
  * glibc's fatal messages, the embedded redis-server (whose output goes to its redis.log anyway).
  * Never pass secrets (tokens, cookies, passwords) to these functions: name what they belong to instead, and
