@@ -281,3 +281,40 @@ test("issue 11 logs: h2o's errors about a request (its proxy's failed connection
     assert.ok(!fs.readFileSync(errLog, 'latin1').includes(RW_TOKEN), 'no token');
     assert.ok(!result.stderr.includes('lib/core/proxy.c'), 'nothing raw on stderr');
 });
+
+/** One HTTP/2 GET with `rawPath` (latin1) sent as a literal :path, control bytes and all (h2o 2.2.5 lets them through). */
+function h2GetRawPath(port, rawPath, id) {
+    const lit = (index, value) => {
+        const v = Buffer.from(value, 'latin1');
+        assert.ok(v.length < 127);
+        return Buffer.concat([Buffer.from([index, v.length]), v]);
+    };
+    // :method GET and :scheme http from the static table, then :path (4), :authority (1), x-request-id (new name)
+    const name = Buffer.from('x-request-id', 'latin1');
+    const block = Buffer.concat([Buffer.from([0x82, 0x86]), lit(4, rawPath), lit(1, HOST), Buffer.from([0x00, name.length]), name,
+        lit(0, id).subarray(1)]);
+    const headers = Buffer.from([0, 0, block.length, 1, 0x05, 0, 0, 0, 1]); // HEADERS, END_STREAM | END_HEADERS, stream 1
+    return new Promise((resolve, reject) => {
+        const sock = net.connect({ host: HOST, port }, () => {
+            sock.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1'), Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]),
+                headers, block]));
+        });
+        sock.on('error', reject);
+        sock.on('data', () => {});
+        resolve(sock);
+    });
+}
+
+test('issue 11 logs: raw control bytes in an HTTP/2 :path give a valid JSON access line', async () => {
+    const rawPath = '/kv/get/c\x01\x1f\x7f"\\\t\xff\xc3?_token=' + RW_TOKEN;
+    const sock = await h2GetRawPath(stack.k.port, rawPath, 'h2-ctl');
+    try {
+        const line = await waitLine(accessLog, (l) => l.request_id === 'h2-ctl', 'the HTTP/2 request');
+        assert.equal(line.protocol, 'HTTP/2');
+        assert.equal(line.path, asUtf8('/kv/get/c\x01\x1f\x7f"\\\t\xff\xc3?_token=REDACTED'));
+        assert.ok(line.path.includes('\x01') && line.path.includes('\t'));
+    } finally {
+        sock.destroy();
+    }
+    assert.ok(!fs.readFileSync(accessLog, 'latin1').includes(RW_TOKEN));
+});
