@@ -53,10 +53,11 @@ void kve_log_format_time(char *buf, const struct timeval *tv);
 
 /**
  * Directs the error log to `path` ("-" or NULL keeps stderr) and starts turning `stderr` lines into log lines
- * (kve_log_capture_stderr). The path is copied. Returns 0, or -1 with a message in `err`.
+ * (kve_log_capture_stderr: the first call must come before other threads start; later ones leave the capture as
+ * it is). The path is copied. Returns 0, or -1 with a message in `err`.
  */
 int kve_log_open(const char *path, char *err, size_t errlen);
-/** Reopens the configured file (SIGHUP, after rotation). Returns 0 or -1 (the old file stays in use). */
+/** Reopens the configured file (on the reopen signal, after rotation). Returns 0 or -1 (the old file stays in use). */
 int kve_log_reopen(void);
 /** Forgets the path and gives `stderr` back (at exit, after every thread that may print stopped). */
 void kve_log_close(void);
