@@ -80,7 +80,7 @@ static void client_address(h2o_req_t *req, char *buf, size_t size)
 }
 
 /* takes a slot for a new stream of `token_id`; else answers 503 and returns 0 */
-static int acquire_slot(kve_rest_handler_t *self, h2o_req_t *req, uint64_t token_id, const char *client)
+static int acquire_slot(kve_rest_handler_t *self, h2o_req_t *req, uint64_t token_id)
 {
     size_t max = (size_t)self->conf->max_streams, per_token = (size_t)self->conf->max_streams_per_token;
     int first = 0, why = kve_stream_slots_acquire(token_id, max, per_token, &first);
@@ -90,15 +90,13 @@ static int acquire_slot(kve_rest_handler_t *self, h2o_req_t *req, uint64_t token
         return 1;
     if (why == KVE_STREAM_SLOT_TOTAL) {
         if (first) /* one line per episode, not per refusal */
-            kve_log(KVE_LOG_WARN, "kv", "kv.max_streams (%zu) reached: refusing new streams until one closes (first refused: %s)",
-                    max, client);
+            kve_log(KVE_LOG_WARN, "kv", "kv.max_streams (%zu) reached: refusing new streams until one closes", max);
         snprintf(msg, sizeof(msg), "ERR too many streams (kv.max_streams is %zu)", max);
     } else {
         if (first)
             kve_log(KVE_LOG_WARN, "kv",
-                    "kv.max_streams_per_token (%zu) reached for a token (sha256 %08x): refusing its new streams until one closes "
-                    "(first refused: %s)",
-                    per_token, (unsigned)(token_id >> 32), client);
+                    "kv.max_streams_per_token (%zu) reached for a token (sha256 %08x): refusing its new streams until one closes",
+                    per_token, (unsigned)(token_id >> 32));
         snprintf(msg, sizeof(msg), "ERR too many streams for this token (kv.max_streams_per_token is %zu)", per_token);
     }
     kve_rest__send_error(self, req, 503, msg, 0);
@@ -384,7 +382,7 @@ void kve_rest__serve_stream(kve_rest_handler_t *self, h2o_req_t *req, h2o_iovec_
     s->kind = argv[0], s->channels = argc - 1;
     client_address(req, s->client, sizeof(s->client));
     s->token_id = kve_stream_slots_token_id(token.base, token.len);
-    if (!acquire_slot(self, req, s->token_id, s->client))
+    if (!acquire_slot(self, req, s->token_id))
         return;
     if (kv == NULL || (s->stream = kve_kv_stream_open(kv, argc, argv, argvlen, on_stream, s, &kverr)) == NULL) {
         kve_stream_slots_release(s->token_id);
