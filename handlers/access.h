@@ -2,11 +2,12 @@
 /*
  * The per-path logger: counts every response in the route's metrics, writes the access log line (h2o's
  * log format, or one JSON object with access_log_format "json" (access_json.h), through a file handle that the
- * reopen signal reopens; the value of every `_token` query parameter shows as REDACTED, in the path and, in JSON,
- * the Referer; Authorization and Cookie are never written), and writes h2o's own errors about the request
- * (h2o_req_log_error, which it no longer prints on stderr itself) as error-log lines of module "h2o" and writes an error-log line
- * for responses that mean a client hit the body limit h2o enforces itself (413 before routing; kvedge's own limit check logs its
- * answers itself), so every over-limit request leaves exactly one trace.
+ * reopen signal (SIGUSR1, and a reload) reopens; the value of every `_token` query parameter shows as REDACTED, in the
+ * path and, in JSON, the Referer; Authorization and Cookie are never written), writes h2o's own errors about the
+ * request (h2o_req_log_error, which it no longer prints on stderr itself) as error-log lines of module "h2o", and
+ * writes an error-log line for responses that mean a client hit the body limit h2o enforces itself (413 before
+ * routing; kvedge's own limit check logs its answers itself), so every over-limit request leaves exactly one trace.
+ * It also counts the open streams and the upstream failures of proxied requests by kind (handlers/upstream_errors.h).
  */
 #ifndef KVE_HANDLERS_ACCESS_H
 #define KVE_HANDLERS_ACCESS_H
@@ -40,7 +41,11 @@ void kve_access_log_close(kve_access_log_t *log);
  */
 h2o_iovec_t kve_access_redact_tokens(h2o_mem_pool_t *pool, h2o_iovec_t s);
 
-/** Registers the logger on `pathconf` for metrics route `route` and the access log `log` (may be NULL). */
+/**
+ * Registers the logger on `pathconf` for metrics route `route` and the access log `log` (may be NULL), and a handler
+ * (the path's next one: register the limit check before, the path's own handlers after) that counts the request in
+ * kvedge_open_streams until its response is done.
+ */
 void kve_access_register(h2o_pathconf_t *pathconf, size_t route, kve_access_log_t *log);
 
 #endif

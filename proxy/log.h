@@ -5,7 +5,7 @@
  *   json: `{"time":"2026-11-26T06:00:00.123Z","level":"warn","module":"redis","pid":42,"msg":"message"}`
  *         (JSON escaping, invalid UTF-8 replaced by U+FFFD: every line is valid JSON whatever the message holds)
  * Either way a value from a request can never forge a line. When a file is configured it is dup2()ed onto fd 2;
- * kve_log_reopen() repeats that (on the reopen signal).
+ * kve_log_reopen() repeats that for SIGUSR1 (and a reload).
  *
  * While the log is open (kve_log_open .. kve_log_close), the C `stderr` stream is replaced by one that turns each
  * line printed on it (h2o 2.2.5 and other libraries print with fprintf(stderr) / perror) into a log line of
