@@ -318,3 +318,27 @@ test('issue 11 logs: raw control bytes in an HTTP/2 :path give a valid JSON acce
     }
     assert.ok(!fs.readFileSync(accessLog, 'latin1').includes(RW_TOKEN));
 });
+
+test('issue 11 logs: a reload that switches log.format to json makes the next lines JSON, h2o lines included', async () => {
+    const k = await startKvedge({ threads: 1, http2: true, log: { format: 'text' } });
+    let result;
+    try {
+        writeConfig({ ...k.config, log: { format: 'json' } }, { dir: k.dir });
+        k.kill('SIGHUP');
+        await waitFor(() => /"module":"reload","pid":\d+,"msg":"configuration 2 serving/.test(k.stderr()), { message: 'the reload' });
+        const sock = await sendUnknownFrame(k.port);
+        try {
+            await waitFor(() => /"module":"h2o","pid":\d+,"msg":"skipping frame \(type:250\)"/.test(k.stderr()), { message: "h2o's line" });
+        } finally {
+            sock.destroy();
+        }
+    } finally {
+        result = await k.stop();
+    }
+    assertCleanExit(result);
+    const lines = result.stderr.split('\n').filter((l) => l !== '');
+    const first = lines.findIndex((l) => l.startsWith('{'));
+    assert.ok(first > 0, 'text lines, then JSON ones');
+    assert.match(lines[0], /^\d{4}-\d\d-\d\dT[\d:.]+Z \[info\] /);
+    for (const l of lines.slice(first)) assert.doesNotThrow(() => JSON.parse(l), l);
+});
