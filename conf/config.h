@@ -21,6 +21,8 @@
 
 typedef struct st_kve_log_conf_t {
     int level;
+    /** KVE_LOG_FORMAT_TEXT or _JSON (proxy/log.h) */
+    int format;
     char *error_log;
     char *access_log;
     char *access_log_format;

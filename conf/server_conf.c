@@ -8,6 +8,8 @@
 #include "proxy/log.h"
 
 static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
+/* in the order of KVE_LOG_FORMAT_TEXT, _JSON */
+static const char *const log_formats[] = {"text", "json", NULL};
 
 static int check_tls(kve_conf_t *conf, const kve_node_t *node, void *obj)
 {
@@ -65,10 +67,14 @@ int kve_config__check_log(kve_conf_t *conf, const kve_node_t *node, void *obj)
 
 const kve_directive_t kve_config__log_directives[] = {
     {"level", KVE_T_ENUM, KVE_FIELD(kve_log_conf_t, level), .dflt = "info", .choices = log_levels, .doc = "error log verbosity"},
+    {"format", KVE_T_ENUM, KVE_FIELD(kve_log_conf_t, format), .dflt = "text", .choices = log_formats,
+     .doc = "error log lines: \"text\" (time [level] module: message) or \"json\" (one JSON object per line, also for "
+            "what h2o prints)"},
     {"error_log", KVE_T_STRING, KVE_FIELD(kve_log_conf_t, error_log), .min = 1, .dflt = "-",
      .doc = "\"-\" for stderr, or a file (reopened on SIGUSR1)"},
     {"access_log", KVE_T_STRING, KVE_FIELD(kve_log_conf_t, access_log),
      .doc = "\"\" off, \"-\" stdout, or a file (reopened on SIGUSR1)"},
     {"access_log_format", KVE_T_STRING, KVE_FIELD(kve_log_conf_t, access_log_format),
-     .doc = "h2o log format, at most 4096 bytes (default: common log format plus duration)"},
+     .doc = "\"json\" (one JSON object per request), or an h2o log format of at most 4096 bytes (default: common log format "
+            "plus duration)"},
     {NULL}};

@@ -177,6 +177,7 @@ static void write_pid_file(daemon_t *d, const char *path)
 static int apply_log_conf(const kve_log_conf_t *lc, char *err, size_t errlen)
 {
     kve_log_set_level(lc->level);
+    kve_log_set_format(lc->format);
     return kve_log_open(lc->error_log, err, errlen);
 }
 
