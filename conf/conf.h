@@ -208,5 +208,10 @@ void kve_conf_free_fields(const kve_directive_t *table, void *obj);
 
 /** Prints the tables as reference documentation (key, type, default, range, doc), indented by nesting. */
 void kve_conf_print_reference(FILE *out, const kve_directive_t *table);
+/**
+ * Prints the same reference as roff for a man page (conf_man.c): one tagged paragraph per key, named by its whole
+ * path (`listen[].tls.cert_file`: `[]` after a list of maps, `.<name>` after maps by name), the summary, then the doc.
+ */
+void kve_conf_print_man(FILE *out, const kve_directive_t *table);
 
 #endif

@@ -246,7 +246,7 @@ static const char *type_name(const kve_directive_t *d)
 }
 
 /* "(type, details...)" of one directive */
-static void print_summary(FILE *out, const kve_directive_t *d)
+void kve_conf__print_summary(FILE *out, const kve_directive_t *d)
 {
     char range[80], choices[256] = "";
     size_t off = 0;
@@ -286,7 +286,7 @@ static void print_table(FILE *out, const kve_directive_t *table, int depth)
 {
     for (; table->key != NULL; ++table) {
         fprintf(out, "%*s%s ", depth * 2, "", table->key);
-        print_summary(out, table);
+        kve_conf__print_summary(out, table);
         if (table->doc != NULL)
             fprintf(out, ": %s", table->doc);
         fputc('\n', out);

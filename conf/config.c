@@ -232,3 +232,8 @@ void kve_config_print_reference(FILE *out)
 {
     kve_conf_print_reference(out, top_directives);
 }
+
+void kve_config_print_man(FILE *out)
+{
+    kve_conf_print_man(out, top_directives);
+}

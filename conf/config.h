@@ -107,6 +107,8 @@ int kve_config_print_source(const char *path, FILE *out);
 void kve_config_dispose(kve_config_t *cfg);
 /** Prints the reference of every key (kvedge --help-config). */
 void kve_config_print_reference(FILE *out);
+/** The same as the directive list of the man page kvedge.yaml(5), in roff (man/gen_config_man.c runs it at build time). */
+void kve_config_print_man(FILE *out);
 
 /** Whether the configuration asks for the embedded Redis (one of its stores is `embedded`). */
 int kve_config_uses_embedded_redis(const kve_config_t *cfg);

@@ -6,6 +6,7 @@
 #include "proxy/common.h"
 #include "proxy/log.h"
 #include "proxy/metrics.h"
+#include "proxy/notify.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -268,9 +269,11 @@ static void serve(daemon_t *d)
                     sig == SIGTERM ? "SIGTERM" : "SIGINT", (unsigned long long)d->current->cfg.server.limits.drain_timeout_ms);
             break;
         }
-        if (sig == SIGHUP)
+        if (sig == SIGHUP) {
+            kve_notify_reloading(); /* systemd: a reload, done (applied or refused) at the next READY=1 */
             reload(d);
-        else if (sig == SIGUSR1)
+            kve_notify_ready("serving");
+        } else if (sig == SIGUSR1)
             reopen_logs(d);
         reap(d, 0);
     }
@@ -278,6 +281,7 @@ static void serve(daemon_t *d)
 
 static void shutdown_daemon(daemon_t *d)
 {
+    kve_notify_stopping(); /* the drain starts */
     kve_server_stop(d->current->server, NULL);
     reap(d, 1);
     kve_server_join(d->current->server);
@@ -321,6 +325,7 @@ int kve_daemon_run(const char *config_path)
     kve_log(KVE_LOG_INFO, "main", "kvedge %s started (config %s, %zu store%s%s)", KVE_VERSION, config_path, gen->cfg.stores.size,
             gen->cfg.stores.size == 1 ? "" : "s", d.embedded != NULL ? ", one of them the embedded redis-server" : "");
     kve_log(KVE_LOG_INFO, "server", "serving with %zu threads", kve_server_num_threads(gen->server));
+    kve_notify_ready("serving"); /* systemd Type=notify: listeners open, workers running */
     serve(&d);
     shutdown_daemon(&d);
     kve_log(KVE_LOG_INFO, "main", "stopped");
