@@ -204,6 +204,7 @@ static int start(app_t *app, char *err, size_t errlen)
     kve_log_set_level(lc->level);
     if (kve_log_open(lc->error_log, err, errlen) != 0)
         return -1;
+    kve_config_log_warnings(&app->cfg);
     if (lc->access_log != NULL && lc->access_log[0] != '\0' &&
         (app->access_log = kve_access_log_open(lc->access_log, lc->access_log_format, err, errlen)) == NULL)
         return -1;
@@ -319,9 +320,12 @@ int main(int argc, char **argv)
     if (test_only) {
         kve_config_t cfg = {0};
         int ret = kve_config_load(&cfg, config_path, stderr);
+        size_t warnings = cfg.warnings.count;
         kve_config_dispose(&cfg);
-        if (ret == 0)
+        if (ret == 0 && warnings == 0)
             printf("kvedge: configuration %s is valid\n", config_path);
+        else if (ret == 0)
+            printf("kvedge: configuration %s is valid, with %zu warning%s\n", config_path, warnings, warnings == 1 ? "" : "s");
         return ret == 0 ? 0 : 1;
     }
     return run(config_path);
