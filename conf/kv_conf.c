@@ -83,7 +83,7 @@ static void suggest_command(const char *name, char *best, size_t size)
  */
 static int check_command_names(kve_conf_t *conf, const kve_node_t *node, const char *key, char *const *names, size_t count)
 {
-    char quoted[128], best[64];
+    char quoted[256], best[64];
     int ret = 0;
 
     kve_cmd_init();
