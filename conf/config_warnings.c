@@ -83,7 +83,7 @@ static void warn_allowed_commands(kve_conf_t *conf, const kve_config_t *cfg, con
 {
     static const struct {
         const char *name, *why;
-    } risky[] = {{"config", "read and change Redis' settings (passwords, files, persistence included)"},
+    } risky[] = {{"config", "read and change Redis' settings, passwords and files included"},
                  {"debug", "inspect Redis' memory, or crash or freeze it"},
                  {"module", "load code into the Redis server"}};
 
@@ -94,8 +94,8 @@ static void warn_allowed_commands(kve_conf_t *conf, const kve_config_t *cfg, con
             if (strncasecmp(name, risky[j].name, len) != 0 || (name[len] != '\0' && name[len] != '|'))
                 continue;
             kve_conf_warn(conf, list_item(kv, "allow_commands", i),
-                          "kv.allow_commands[%zu]: \"%s\" lets every read-write token %s (an operator can run it with "
-                          "redis-cli instead)",
+                          "kv.allow_commands[%zu]: \"%s\" lets every read-write token %s; an operator can run it with "
+                          "redis-cli instead",
                           i, name, risky[j].why);
         }
     }
