@@ -106,7 +106,8 @@ static void warn_weak_token(kve_conf_t *conf, const kve_node_t *node, const char
 {
     const char *why = token != NULL ? kve_config__weak_token(token) : NULL;
     if (why != NULL)
-        kve_conf_warn(conf, node, "%s: this token is easy to guess (%s); use a long random one, e.g. the output of openssl "
+        kve_conf_warn(conf, node,
+                      "%s: this token is easy to guess (%s); use a long random one, e.g. the output of openssl "
                       "rand -hex 32",
                       what, why);
 }

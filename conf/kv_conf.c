@@ -170,10 +170,13 @@ const kve_directive_t kve_config__kv_directives[] = {
     {"scan_max_count", KVE_T_INT, KVE_FIELD(kve_rest_conf_t, scan_max_count), 0, 1, 1000000, "1000",
      .doc = "SCAN/HSCAN/SSCAN/ZSCAN COUNT above this is lowered to it"},
     {"deny_commands", KVE_T_STRING_LIST, KVE_FIELD(kve_rest_conf_t, deny_commands), 0, 0, 1024,
-     .doc = "more commands to refuse (lowercase; \"config|get\" for a subcommand, \"config\" for all of them)"},
+     .doc = "more commands to refuse (\"config|get\" for a subcommand, \"config\" for all of them; a name Redis does not "
+            "have is an error, but module commands, with a '.')"},
     {"allow_commands", KVE_T_STRING_LIST, KVE_FIELD(kve_rest_conf_t, allow_commands), 0, 0, 1024,
-     .doc = "commands refused by default to allow anyway (read-write tokens): administrative ones (\"config|get\"), migrate, "
-            "move, copy (COPY ... DB), script|flush, function|flush, monitor (the /monitor endpoint)"},
+     .doc =
+         "commands refused by default to allow anyway (read-write tokens): administrative ones (\"config|get\"), migrate, "
+         "move, copy (COPY ... DB), script|flush, function|flush, monitor (the /monitor endpoint); unknown names are errors, and "
+         "config, debug and module warnings"},
     {"cors_origins", KVE_T_STRING_LIST, KVE_FIELD(kve_rest_conf_t, cors_origins), 0, 0, 1024,
      .doc = "origins allowed by CORS (\"*\" for any); empty: no CORS"},
     {"command_timeout", KVE_T_DURATION, KVE_FIELD(kve_rest_conf_t, command_timeout_ms), 0, 0, 600 * SEC, "0s",

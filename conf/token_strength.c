@@ -20,12 +20,12 @@
 
 /* words of guessable tokens: placeholders, product and protocol names, and what people name a token */
 static const char *const common_words[] = {
-    "abc",     "abcdef", "access",  "admin", "api",     "auth",     "bar",    "baz",     "bearer",  "change", "changeme",
-    "default", "demo",   "dev",     "edge",  "example", "foo",      "guest",  "hello",   "insecure", "key",    "kv",
-    "kvedge",  "letmein", "local",  "localhost", "master", "me",    "my",     "only",    "pass",    "passwd", "password",
-    "please",  "prod",   "qwerty",  "quickstart", "read", "redis",  "replace", "ro",     "root",    "rw",     "sample",
-    "secret",  "server", "session", "staging", "store", "stores",   "test",   "testing", "this",    "token",  "upstash",
-    "user",    "vercel", "welcome", "write",  "your",  "x",        "xyz",    NULL};
+    "abc",     "abcdef",  "access",  "admin",      "api",     "auth",   "bar",     "baz",     "bearer",   "change", "changeme",
+    "default", "demo",    "dev",     "edge",       "example", "foo",    "guest",   "hello",   "insecure", "key",    "kv",
+    "kvedge",  "letmein", "local",   "localhost",  "master",  "me",     "my",      "only",    "pass",     "passwd", "password",
+    "please",  "prod",    "qwerty",  "quickstart", "read",    "redis",  "replace", "ro",      "root",     "rw",     "sample",
+    "secret",  "server",  "session", "staging",    "store",   "stores", "test",    "testing", "this",     "token",  "upstash",
+    "user",    "vercel",  "welcome", "write",      "your",    "x",      "xyz",     NULL};
 
 static int is_common_word(const char *word, size_t len)
 {

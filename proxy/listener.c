@@ -8,9 +8,13 @@
 #include <netdb.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <openssl/err.h>
 #include <openssl/x509.h>
+
+/* certificate chains and keys larger than this are refused (a chain is a few KiB) */
+#define KVE_TLS_MAX_FILE (1024 * 1024)
 
 /* HTTP/1.1 only: ALPN must not offer h2 (h2o 2.2.5 has no rapid-reset protection, see docs/configuration.md) */
 static const h2o_iovec_t http1_alpn[] = {{H2O_STRLIT("http/1.1")}, {NULL}};
@@ -35,6 +39,23 @@ static int key_mismatch(void)
            (ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH || ERR_GET_REASON(e) == X509_R_KEY_TYPE_MISMATCH);
 }
 
+/* `path` is a regular file of at most KVE_TLS_MAX_FILE bytes (OpenSSL would read /dev/zero or a FIFO for ever), else
+ * -1 with the message in `err` */
+static int check_tls_file(const char *what, const char *path, char *err, size_t errlen)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        snprintf(err, errlen, "cannot load %s %s: %s", what, path, strerror(errno));
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode) || st.st_size > KVE_TLS_MAX_FILE) {
+        snprintf(err, errlen, "cannot load %s %s: %s", what, path,
+                 S_ISREG(st.st_mode) ? "larger than 1 MiB" : "not a regular file");
+        return -1;
+    }
+    return 0;
+}
+
 SSL_CTX *kve_listener_tls_new(const kve_tls_conf_t *tls, int http2, kve_tls_failure_t *failed, char *err, size_t errlen)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
@@ -43,11 +64,15 @@ SSL_CTX *kve_listener_tls_new(const kve_tls_conf_t *tls, int http2, kve_tls_fail
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION);
     *failed = KVE_TLS_BAD_CERT;
+    if (check_tls_file("the certificate chain", tls->cert_file, err, errlen) != 0)
+        goto Error;
     if (SSL_CTX_use_certificate_chain_file(ctx, tls->cert_file) != 1) {
         ssl_error(err, errlen, "the certificate chain", tls->cert_file, "expected PEM certificates, the server's first");
         goto Error;
     }
     *failed = KVE_TLS_BAD_KEY;
+    if (check_tls_file("the private key", tls->key_file, err, errlen) != 0)
+        goto Error;
     if (SSL_CTX_use_PrivateKey_file(ctx, tls->key_file, SSL_FILETYPE_PEM) != 1 && !key_mismatch()) {
         ssl_error(err, errlen, "the private key", tls->key_file, "expected an unencrypted PEM private key");
         goto Error;
