@@ -122,6 +122,9 @@ static void record_failed_section(kve_conf_t *conf)
     conf->failed_sections[conf->num_failed_sections++] = key;
 }
 
+static void keep_warning_line(kve_conf_t *conf, const char *file, unsigned line, unsigned col, const char *fmt, va_list args)
+    __attribute__((format(printf, 5, 0)));
+
 /* the warning as one line, without the source ("file:line:col: key.path: message"), kept for the log */
 static void keep_warning_line(kve_conf_t *conf, const char *file, unsigned line, unsigned col, const char *fmt, va_list args)
 {
