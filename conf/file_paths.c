@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Relative file paths in a configuration are relative to the folder of the file they are written in, as nginx's
- * include and Caddy's paths are to their config: `kvedge -c /etc/kvedge/kvedge.yaml` with `cert_file: tls/cert.pem`
- * opens /etc/kvedge/tls/cert.pem whatever the working directory (docs/configuration.md, "File paths").
+ * certificate paths are to its configuration's: `kvedge -c /etc/kvedge/kvedge.yaml` with `cert_file: tls/cert.pem`
+ * opens /etc/kvedge/tls/cert.pem whatever the working directory (docs/configuration.md, "File paths"). The path is
+ * joined, not made absolute: `-c examples/x.yaml` gives examples/..., as short in messages as the user wrote it.
  */
 #include "conf/conf.h"
 
