@@ -17,5 +17,5 @@ const kve_directive_t kve_config__admin_directives[] = {
     {"token", KVE_T_STRING, KVE_FIELD(kve_admin_conf_t, token), KVE_F_SECRET, 16, 4096,
      .doc = "require Authorization: Bearer <token> (at least 16 bytes; or token_file)"},
     {"ready_timeout", KVE_T_DURATION, KVE_FIELD(kve_admin_conf_t, ready_timeout_ms), 0, 10, 60 * SEC, "1s",
-     .doc = "how long /readyz waits for the KV store"},
+     .doc = "how long /readyz waits for each link's PING (all links are PINGed at once); keep it below the probe's timeout"},
     {NULL}};

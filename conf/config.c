@@ -16,6 +16,8 @@ static const kve_directive_t top_directives[] = {
     {"threads", KVE_T_INT, KVE_FIELD(kve_config_t, server.threads), 0, 0, 256, "0", .doc = "worker threads (0 = one per CPU)"},
     {"data_dir", KVE_T_STRING, KVE_FIELD(kve_config_t, embedded.data_dir), KVE_F_PATH, .min = 1, .dflt = "./kvedge-data",
      .doc = "embedded Redis data, socket and lock"},
+    {"pid_file", KVE_T_STRING, KVE_FIELD(kve_config_t, pid_file), KVE_F_PATH,
+     .doc = "file kvedge writes its process id to while it runs (for `kvedge reload` and init scripts); unset: none"},
     {"http2", KVE_T_BOOL, KVE_FIELD(kve_config_t, server.http2), .dflt = "false",
      .doc = "offer HTTP/2 (h2o 2.2.5 lacks rapid-reset protection: only behind a trusted front end)"},
     {"listen", KVE_T_LIST, KVE_FIELD(kve_config_t, server.listen), KVE_F_REQUIRED, 1, 64, .children = kve_config__listen_directives,
@@ -179,7 +181,8 @@ static void keep_warnings(kve_config_t *cfg, const kve_conf_t *conf)
         cfg->warnings.lines[i] = kve_strdup(lines[i]);
 }
 
-int kve_config_load(kve_config_t *cfg, const char *path, FILE *errout)
+/* loads the file `path`, or `text` (not NULL) under that name */
+static int load_config(kve_config_t *cfg, const char *path, const char *text, FILE *errout)
 {
     /* (a section whose check did not run is left out by the checks: kv_enabled, a route's cache.present, ...; a route
      * whose path did not load is not among the served paths) */
@@ -188,7 +191,8 @@ int kve_config_load(kve_config_t *cfg, const char *path, FILE *errout)
     static const char *const size_sections[] = {"limits", NULL};
     kve_conf_t *conf = kve_conf_new(errout);
     const kve_node_t *root;
-    int ret = kve_conf_load_file(conf, path, top_directives, cfg);
+    int ret = text != NULL ? kve_conf_load_string(conf, path, text, top_directives, cfg)
+                           : kve_conf_load_file(conf, path, top_directives, cfg);
 
     /* the tables were applied (the file was read and parsed): the checks across sections run on the clean ones */
     if ((root = kve_conf_root(conf)) != NULL && root->type == KVE_NODE_MAPPING) {
@@ -207,10 +211,51 @@ int kve_config_load(kve_config_t *cfg, const char *path, FILE *errout)
     return ret;
 }
 
+/* the configuration kve_config_load() takes from memory instead of a file (kve_config_set_source) */
+static struct {
+    const char *name, *text;
+} memory_source;
+
+void kve_config_set_source(const char *name, const char *text)
+{
+    memory_source.name = name;
+    memory_source.text = text;
+}
+
+int kve_config_load(kve_config_t *cfg, const char *path, FILE *errout)
+{
+    if (memory_source.name != NULL && strcmp(path, memory_source.name) == 0)
+        return load_config(cfg, path, memory_source.text, errout);
+    return load_config(cfg, path, NULL, errout);
+}
+
+int kve_config_load_string(kve_config_t *cfg, const char *name, const char *text, FILE *errout)
+{
+    return load_config(cfg, name, text, errout);
+}
+
+int kve_config_print_source(const char *path, FILE *out)
+{
+    char buf[4096];
+    size_t n;
+    FILE *fp;
+
+    if (memory_source.name != NULL && strcmp(path, memory_source.name) == 0)
+        return fputs(memory_source.text, out) >= 0 ? 0 : -1;
+    if ((fp = fopen(path, "rb")) == NULL)
+        return -1;
+    while ((n = fread(buf, 1, sizeof(buf), fp)) != 0 && fwrite(buf, 1, n, out) == n)
+        ;
+    n = ferror(fp) || ferror(out);
+    fclose(fp);
+    return n ? -1 : 0;
+}
+
 void kve_config_dispose(kve_config_t *cfg)
 {
     kve_conf_free_fields(top_directives, cfg);
-    free(cfg->all_listeners.entries); /* its strings belong to the lists above */
+    kve_strv_dispose(&cfg->embedded.options); /* a CUSTOM field */
+    free(cfg->all_listeners.entries);         /* its strings belong to the lists above */
     cfg->all_listeners.entries = NULL;
     free(cfg->stores.entries); /* borrows from redis and named_stores */
     cfg->stores.entries = NULL;

@@ -45,6 +45,8 @@ typedef struct st_kve_store_conf_t {
 
 typedef struct st_kve_config_t {
     kve_server_conf_t server;
+    /** `pid_file`: where the running daemon's process id is written (NULL: nowhere) */
+    char *pid_file;
     kve_log_conf_t log;
     kve_admin_conf_t admin;
     /** `redis:`, the store named "default" (see `stores`) */
@@ -53,8 +55,9 @@ typedef struct st_kve_config_t {
     kve_conf_dict_t named_stores;
     /**
      * Every store, built by kve_config_load(); a store id is an index into it. The store "default" comes first when
-     * there is one (from `redis:`, or `stores.default`, or, when the file names no store at all, the embedded Redis),
-     * then the other entries of `stores:` in file order.
+     * there is one (from `redis:`, or `stores.default`, or, when the file names no store at all and a feature uses
+     * one, the embedded Redis), then the other entries of `stores:` in file order. Empty for a file that names no
+     * store and uses none (a proxy-only file).
      */
     struct {
         kve_store_conf_t *entries;
@@ -92,6 +95,20 @@ typedef struct st_kve_config_t {
 
 /** Loads and validates `path` into `cfg` (zeroed by the caller); errors go to `errout`. Returns 0 or -1. */
 int kve_config_load(kve_config_t *cfg, const char *path, FILE *errout);
+/** Same as kve_config_load() for the YAML `text` in memory, called `name` in messages (and in `file` of its nodes). */
+int kve_config_load_string(kve_config_t *cfg, const char *name, const char *text, FILE *errout);
+/**
+ * From now on kve_config_load(`name`) loads `text` instead of a file of that name (the configuration of a start
+ * without a config file, conf/env_config.h, so that every later load, a reload included, reads the same text).
+ * Both are borrowed and must stay valid until kve_config_set_source(NULL, NULL) undoes it. Not thread-safe: call
+ * it before any load.
+ */
+void kve_config_set_source(const char *name, const char *text);
+/**
+ * `kvedge --print-config`: writes the text kve_config_load(`path`) reads, as it is: the file's bytes, or the text
+ * kve_config_set_source() gave for that name. Returns 0, or -1 with errno set.
+ */
+int kve_config_print_source(const char *path, FILE *out);
 /** Frees what kve_config_load() stored. */
 void kve_config_dispose(kve_config_t *cfg);
 /**
@@ -145,6 +162,8 @@ typedef struct st_kve_redis_users_t {
  * passwords and the options that create them. `out` is zeroed by the caller; free with kve_config_users_dispose().
  */
 void kve_config_users_build(const kve_config_t *cfg, kve_redis_users_t *out);
+/** The same, with the embedded Redis' passwords of `running` (the users a running embedded Redis was started with). */
+void kve_config_users_build_keeping(const kve_config_t *cfg, kve_redis_users_t *out, const kve_redis_users_t *running);
 void kve_config_users_dispose(kve_redis_users_t *users);
 
 /** `kvedge acl`: prints the ACL SETUSER commands an operator of an external Redis runs for `cfg` (on the KV API's store). */

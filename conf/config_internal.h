@@ -34,6 +34,8 @@ extern const kve_directive_t kve_config__redis_directives[];
 int kve_config__check_redis(kve_conf_t *conf, const kve_node_t *node, void *obj);
 /** redis_conf.c: `embedded_redis:` */
 extern const kve_directive_t kve_config__embedded_directives[];
+/** CUSTOM parser of embedded_redis.options (conf/embedded_options.c): validated "--name", "value" pairs into a kve_strv_t. */
+int kve_config__parse_embedded_options(kve_conf_t *conf, const kve_node_t *node, void *field);
 /** routes_conf.c: one entry of `routes:` */
 extern const kve_directive_t kve_config__route_directives[];
 int kve_config__check_route(kve_conf_t *conf, const kve_node_t *node, void *obj);

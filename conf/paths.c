@@ -199,7 +199,6 @@ static int register_served(const kve_config_t *cfg, kve_server_t *server, const 
     h2o_pathconf_t *pathconf = register_path(cfg, server, p->group, p->path, max_body, route, log);
     int ret = 0;
 
-    free(route);
     switch (p->kind) {
     case KVE_SERVED_ADMIN:
         if (p->index == PURGE_INDEX)
@@ -212,6 +211,7 @@ static int register_served(const kve_config_t *cfg, kve_server_t *server, const 
         kve_rest_register(pathconf, &cfg->kv);
         break;
     case KVE_SERVED_ROUTE:
+        kve_metrics_mark_proxied(kve_metrics_route_id(route));
         ret = kve_route_register(pathconf, cfg->routes.entries + p->index, err, errlen);
         break;
     case KVE_SERVED_SESSION:
@@ -221,6 +221,7 @@ static int register_served(const kve_config_t *cfg, kve_server_t *server, const 
         register_jwks(cfg, pathconf, p->index);
         break;
     }
+    free(route);
     return ret;
 }
 

@@ -125,6 +125,13 @@ const kve_directive_t kve_config__embedded_directives[] = {
     {"appendfsync", KVE_T_ENUM, KVE_FIELD(kve_embedded_conf_t, appendfsync), .dflt = "everysec",
      .choices = kve_embedded_fsync_modes, .doc = "AOF fsync policy"},
     {"maxmemory", KVE_T_SIZE, KVE_FIELD(kve_embedded_conf_t, maxmemory), .dflt = "0", .doc = "0 = no limit"},
+    {"maxmemory_policy", KVE_T_ENUM, KVE_FIELD(kve_embedded_conf_t, maxmemory_policy), .dflt = "noeviction",
+     .choices = kve_embedded_policies,
+     .doc = "what Redis does at maxmemory: noeviction refuses writes (KV data is never dropped silently); allkeys-lru and the "
+            "others evict keys (for a cache-only store)"},
+    {"options", KVE_T_CUSTOM, KVE_FIELD(kve_embedded_conf_t, options), .parse = kve_config__parse_embedded_options,
+     .doc = "more redis-server tuning options, name: value (hz, maxmemory-samples, lazyfree-lazy-eviction, ...; only those "
+            "docs/configuration.md lists)"},
     {"client_output_buffer_limit", KVE_T_SIZE, KVE_FIELD(kve_embedded_conf_t, client_output_buffer_limit), .dflt = "256MiB",
      .doc = "Redis closes a kvedge connection whose unread replies pass this (client-output-buffer-limit normal); 0 = no limit"},
     {"start_timeout", KVE_T_DURATION, KVE_FIELD(kve_embedded_conf_t, start_timeout_ms), 0, 100, HOUR, "10s",

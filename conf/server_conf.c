@@ -82,9 +82,9 @@ int kve_config__check_log(kve_conf_t *conf, const kve_node_t *node, void *obj)
 const kve_directive_t kve_config__log_directives[] = {
     {"level", KVE_T_ENUM, KVE_FIELD(kve_log_conf_t, level), .dflt = "info", .choices = log_levels, .doc = "error log verbosity"},
     {"error_log", KVE_T_STRING, KVE_FIELD(kve_log_conf_t, error_log), KVE_F_PATH, .min = 1, .dflt = "-",
-     .doc = "\"-\" for stderr, or a file (reopened on SIGHUP)"},
+     .doc = "\"-\" for stderr, or a file (reopened on SIGUSR1)"},
     {"access_log", KVE_T_STRING, KVE_FIELD(kve_log_conf_t, access_log), KVE_F_PATH,
-     .doc = "\"\" off, \"-\" stdout, or a file (reopened on SIGHUP)"},
+     .doc = "\"\" off, \"-\" stdout, or a file (reopened on SIGUSR1)"},
     {"access_log_format", KVE_T_STRING, KVE_FIELD(kve_log_conf_t, access_log_format),
      .doc = "h2o log format, at most 4096 bytes (default: common log format plus duration)"},
     {NULL}};

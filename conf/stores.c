@@ -3,8 +3,9 @@
  * The configuration's stores (docs/configuration.md, "Stores"). After the tables are applied, the store list is
  * built from `redis:` and `stores:`: `redis:` is the store named "default" (as in configurations written before
  * named stores existed), `stores.default` is the same store written the other way (giving both is an error), and
- * a file that names no store at all gets `default: embedded`. Store ids are indexes into the list: "default" first
- * when there is one, then the named stores in file order. Then every store reference (kv.store; later the routes'
+ * a file that names no store at all gets `default: embedded` when a feature uses a store (the KV API, a cache or
+ * sessions), and no store otherwise (a proxy-only file: no redis-server, no data_dir). Store ids are indexes into the list:
+ * "default" first when there is one, then the named stores in file order. Then every store reference (kv.store; later the routes'
  * cache and session stores) is resolved to an id, with a compiler-style error for a name that is not in the list,
  * and a read-only user on any store but the KV API's (only that one has read-only links) is refused.
  * Finally the specs the runtime connects with (proxy/stores.h): the KV API's store gets the KV-policy users.
@@ -202,6 +203,19 @@ static int check_read_only_users(kve_conf_t *conf, const kve_config_t *cfg, int 
     return 0;
 }
 
+/* whether a feature reads or writes a store: the KV API, a cached route or a route with sessions */
+static int uses_a_store(const kve_config_t *cfg)
+{
+    if (cfg->kv_enabled)
+        return 1;
+    for (size_t i = 0; i != cfg->routes.size; ++i) {
+        const kve_route_conf_t *route = cfg->routes.entries + i;
+        if ((route->cache.present && route->cache.enabled) || (route->session.present && route->session.mode != KVE_SESSION_OFF))
+            return 1;
+    }
+    return 0;
+}
+
 int kve_config__build_stores(kve_conf_t *conf, kve_config_t *cfg)
 {
     int from_redis = given_redis(kve_conf_root(conf)) != NULL;
@@ -209,6 +223,10 @@ int kve_config__build_stores(kve_conf_t *conf, kve_config_t *cfg)
     if (list_stores(conf, cfg, from_redis) != 0 || check_one_embedded(conf, cfg, from_redis) != 0 ||
         resolve_references(conf, cfg) != 0)
         return -1;
+    /* the implicit `default: embedded` only when a feature needs it: a proxy-only file starts no redis-server,
+     * creates no data_dir and reports no store (a store written in the file is kept, used or not) */
+    if (!from_redis && cfg->named_stores.size == 0 && !uses_a_store(cfg))
+        cfg->stores.size = 0;
     return check_read_only_users(conf, cfg, from_redis);
 }
 

@@ -79,6 +79,11 @@ static int selects_db(const kve_config_t *cfg)
 
 void kve_config_users_build(const kve_config_t *cfg, kve_redis_users_t *out)
 {
+    kve_config_users_build_keeping(cfg, out, NULL);
+}
+
+void kve_config_users_build_keeping(const kve_config_t *cfg, kve_redis_users_t *out, const kve_redis_users_t *running)
+{
     int select_db = selects_db(cfg);
     char threshold[24];
 
@@ -89,8 +94,13 @@ void kve_config_users_build(const kve_config_t *cfg, kve_redis_users_t *out)
         return;
     snprintf(out->rw_name, sizeof(out->rw_name), "%s", RW_USER);
     snprintf(out->ro_name, sizeof(out->ro_name), "%s", RO_USER);
-    random_password(out->rw_password);
-    random_password(out->ro_password);
+    if (running != NULL && running->rw_password[0] != '\0') { /* the embedded Redis knows these (a reload keeps it) */
+        memcpy(out->rw_password, running->rw_password, sizeof(out->rw_password));
+        memcpy(out->ro_password, running->ro_password, sizeof(out->ro_password));
+    } else {
+        random_password(out->rw_password);
+        random_password(out->ro_password);
+    }
     push_user(&out->embedded_args, out->rw_name, out->rw_password, &out->rw);
     push_user(&out->embedded_args, out->ro_name, out->ro_password, &out->ro);
     /* Redis serves other clients during a script (SCRIPT KILL among them) only after this long: when kvedge's

@@ -2,6 +2,7 @@
 /* Per-path logger: metrics, access log, limit errors (see access.h). */
 #include "handlers/access.h"
 #include "handlers/limits.h"
+#include "handlers/upstream_errors.h"
 #include "proxy/common.h"
 #include "proxy/log.h"
 #include "proxy/server.h"
@@ -243,6 +244,11 @@ static void log_access(h2o_logger_t *_self, h2o_req_t *req)
     kve_thread_t *thread = kve_server_thread(req->conn->ctx);
 
     kve_metrics_observe(thread->metrics, self->route, req->res.status, duration_us(req));
+    if (req->error_logs.size != 0) {
+        int kind = kve_upstream_error_of(req);
+        if (kind >= 0)
+            kve_metrics_upstream_add(thread->metrics, self->route, (kve_metrics_upstream_t)kind);
+    }
     /* h2o answers a body over its own limit itself, before routing, on the host's fallback path; a 413 from
      * the limit check (which runs on the fallback path too) is logged by it */
     if (req->res.status == 413 && req->hostconf != NULL && req->pathconf == &req->hostconf->fallback_path &&
@@ -255,8 +261,24 @@ static void log_access(h2o_logger_t *_self, h2o_req_t *req)
         write_line(self->log, req);
 }
 
+/* the request's pool is cleared when its response is done (h2o_dispose_request): the stream is closed then */
+static void on_stream_done(void *p)
+{
+    kve_metrics_open_add(*(kve_metrics_thread_t **)p, -1);
+}
+
+/* first handler after the limit check: counts the request as an open stream until its pool goes, then passes it on */
+static int on_stream_open(h2o_handler_t *self, h2o_req_t *req)
+{
+    kve_metrics_thread_t **m = h2o_mem_alloc_shared(&req->pool, sizeof(*m), on_stream_done);
+    *m = kve_server_thread(req->conn->ctx)->metrics;
+    kve_metrics_open_add(*m, 1);
+    return -1;
+}
+
 void kve_access_register(h2o_pathconf_t *pathconf, size_t route, kve_access_log_t *log)
 {
+    h2o_create_handler(pathconf, sizeof(h2o_handler_t))->on_req = on_stream_open;
     struct st_access_logger_t *self = (void *)h2o_create_logger(pathconf, sizeof(*self));
     self->super.log_access = log_access;
     self->route = route;

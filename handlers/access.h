@@ -3,7 +3,8 @@
  * The per-path logger: counts every response in the route's metrics, writes the access log line (h2o's
  * log format, through a file handle that SIGHUP reopens) and writes an error-log line for responses that
  * mean a client hit the body limit h2o enforces itself (413 before routing; kvedge's own limit check logs
- * its answers itself), so every over-limit request leaves exactly one trace.
+ * its answers itself), so every over-limit request leaves exactly one trace. It also counts the open streams and the
+ * upstream failures of proxied requests by kind (handlers/upstream_errors.h).
  */
 #ifndef KVE_HANDLERS_ACCESS_H
 #define KVE_HANDLERS_ACCESS_H
@@ -31,7 +32,11 @@ int kve_access_log_reopen(kve_access_log_t *log);
 /** Closes and frees (after the server stopped). */
 void kve_access_log_close(kve_access_log_t *log);
 
-/** Registers the logger on `pathconf` for metrics route `route` and the access log `log` (may be NULL). */
+/**
+ * Registers the logger on `pathconf` for metrics route `route` and the access log `log` (may be NULL), and a handler
+ * (the path's next one: register the limit check before, the path's own handlers after) that counts the request in
+ * kvedge_open_streams until its response is done.
+ */
 void kve_access_register(h2o_pathconf_t *pathconf, size_t route, kve_access_log_t *log);
 
 #endif

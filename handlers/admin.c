@@ -5,6 +5,7 @@
 #include "handlers/readyz.h"
 #include "proxy/common.h"
 #include "proxy/log.h"
+#include "proxy/process_metrics.h"
 #include "proxy/stores.h"
 
 #include <stddef.h>
@@ -276,14 +277,17 @@ static void render_process(kve_buf_t *buf, const kve_admin_sources_t *src)
 
 static void render_metrics(const kve_admin_sources_t *src, kve_buf_t *buf)
 {
-    size_t i, n = kve_server_num_threads(src->server);
     kve_metrics_thread_t *threads[256];
+    size_t n;
 
     render_process(buf, src);
-    for (i = 0; i != n && i != KVE_ARRAY_SIZE(threads); ++i)
-        threads[i] = kve_server_get_thread(src->server, i)->metrics;
-    kve_metrics_render_requests(buf, threads, i);
-    kve_metrics_render_cache(buf, threads, i);
-    kve_metrics_render_session(buf, threads, i);
+    kve_process_metrics_render(buf);
+    /* every worker of every server (a reload runs two for a while) and what ended ones counted */
+    n = kve_metrics_threads_acquire(threads, KVE_ARRAY_SIZE(threads));
+    kve_metrics_render_requests(buf, threads, n);
+    kve_metrics_render_streams(buf, threads, n);
+    kve_metrics_render_cache(buf, threads, n);
+    kve_metrics_render_session(buf, threads, n);
+    kve_metrics_threads_release();
     render_kv(buf, src->server);
 }

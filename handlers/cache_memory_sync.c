@@ -8,6 +8,7 @@
 #include "proxy/err.h"
 #include "proxy/log.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,8 @@ enum { SYNC_IDLE = 0, SYNC_RUNNING, SYNC_CLOSED };
 
 typedef struct st_store_sync_t {
     size_t store_id;
+    /** the configuration generation its routes belong to: each has its own subscription, owned by one of its threads */
+    unsigned generation;
     _Atomic int state;
     /* the owner thread's (set when it starts) */
     kve_thread_t *owner;
@@ -36,15 +39,22 @@ struct st_kve_cache_mem_route_t {
     struct st_kve_cache_mem_route_t *next;
 };
 
-/* written at configuration time and at dispose, read by workers in between */
+/*
+ * Written at configuration time and at dispose, on the main thread, read by workers. A reload registers the new
+ * configuration's routes and disposes of the old one's while workers of both serve: the lock covers every walk.
+ */
+static pthread_rwlock_t lock = PTHREAD_RWLOCK_INITIALIZER;
 static kve_cache_mem_route_t *routes;
 static store_sync_t *syncs;
+static unsigned registering_generation;
 
 static void set_live(store_sync_t *sync, int live)
 {
+    pthread_rwlock_rdlock(&lock);
     for (kve_cache_mem_route_t *r = routes; r != NULL; r = r->next)
         if (r->sync == sync)
             kve_cache_mem_set_live(r->mem, live);
+    pthread_rwlock_unlock(&lock);
 }
 
 /* --- messages --- */
@@ -61,7 +71,8 @@ static int unhex(const char *p, uint8_t *out, size_t n)
     return 0;
 }
 
-int kve_cache_mem_apply_message(size_t store_id, const char *msg, size_t len)
+/* under the lock (read) */
+static int apply_message(size_t store_id, const char *msg, size_t len)
 {
     uint8_t primary[KVE_CACHE_HASH_LEN];
 
@@ -84,6 +95,15 @@ int kve_cache_mem_apply_message(size_t store_id, const char *msg, size_t len)
         return 0;
     }
     return -1;
+}
+
+int kve_cache_mem_apply_message(size_t store_id, const char *msg, size_t len)
+{
+    int ret;
+    pthread_rwlock_rdlock(&lock);
+    ret = apply_message(store_id, msg, len);
+    pthread_rwlock_unlock(&lock);
+    return ret;
 }
 
 static int is_str(const kve_kv_reply_t *r, const char *s)
@@ -215,6 +235,7 @@ static void publish(kve_thread_t *thread, size_t store_id, const char *msg, size
         kve_log(KVE_LOG_DEBUG, "cache", "memory tier: eviction not published: %s", kve_strerror(err));
 }
 
+/* under the lock (read) */
 static int store_has_memory(size_t store_id)
 {
     for (store_sync_t *s = syncs; s != NULL; s = s->next)
@@ -227,13 +248,17 @@ int kve_cache_mem_evict_key_local(size_t store_id, const uint8_t primary[KVE_CAC
 {
     static const char digits[] = "0123456789abcdef";
 
-    if (!store_has_memory(store_id))
-        return 0;
-    msg[0] = 'k', msg[1] = ' ';
-    for (size_t i = 0; i != KVE_CACHE_HASH_LEN; ++i)
-        msg[2 + 2 * i] = digits[primary[i] >> 4], msg[3 + 2 * i] = digits[primary[i] & 15];
-    kve_cache_mem_apply_message(store_id, msg, KVE_CACHE_MEM_KEY_MSG_LEN);
-    return 1;
+    int has;
+
+    pthread_rwlock_rdlock(&lock);
+    if ((has = store_has_memory(store_id))) {
+        msg[0] = 'k', msg[1] = ' ';
+        for (size_t i = 0; i != KVE_CACHE_HASH_LEN; ++i)
+            msg[2 + 2 * i] = digits[primary[i] >> 4], msg[3 + 2 * i] = digits[primary[i] & 15];
+        apply_message(store_id, msg, KVE_CACHE_MEM_KEY_MSG_LEN);
+    }
+    pthread_rwlock_unlock(&lock);
+    return has;
 }
 
 void kve_cache_mem_evict_key(kve_thread_t *thread, size_t store_id, const uint8_t primary[KVE_CACHE_HASH_LEN])
@@ -246,39 +271,59 @@ void kve_cache_mem_evict_key(kve_thread_t *thread, size_t store_id, const uint8_
 
 void kve_cache_mem_evict_route(kve_thread_t *thread, const kve_cache_conf_t *conf)
 {
+    char *msg = NULL;
+    size_t len = 0;
+
+    pthread_rwlock_rdlock(&lock);
     for (kve_cache_mem_route_t *r = routes; r != NULL; r = r->next) {
         if (r->conf == conf) {
-            char *msg = h2o_mem_alloc(r->path.len + 2);
+            len = r->path.len + 2;
+            msg = h2o_mem_alloc(len);
             msg[0] = 'r', msg[1] = ' ';
             memcpy(msg + 2, r->path.base, r->path.len);
-            kve_cache_mem_apply_message(conf->store_id, msg, r->path.len + 2);
-            publish(thread, conf->store_id, msg, r->path.len + 2);
-            free(msg);
-            return;
+            apply_message(conf->store_id, msg, len);
+            break;
         }
+    }
+    pthread_rwlock_unlock(&lock);
+    if (msg != NULL) {
+        publish(thread, conf->store_id, msg, len);
+        free(msg);
     }
 }
 
 void kve_cache_mem_evict_store(kve_thread_t *thread, size_t store_id)
 {
-    if (!store_has_memory(store_id))
-        return;
-    kve_cache_mem_apply_message(store_id, "a", 1);
-    publish(thread, store_id, "a", 1);
+    int has;
+
+    pthread_rwlock_rdlock(&lock);
+    if ((has = store_has_memory(store_id)))
+        apply_message(store_id, "a", 1);
+    pthread_rwlock_unlock(&lock);
+    if (has)
+        publish(thread, store_id, "a", 1);
 }
 
 /* --- the registry --- */
+
+void kve_cache_mem_set_generation(unsigned generation)
+{
+    registering_generation = generation;
+}
 
 kve_cache_mem_route_t *kve_cache_mem_route_register(const kve_cache_conf_t *conf, h2o_iovec_t path)
 {
     kve_cache_mem_route_t *route = kve_zalloc(sizeof(*route));
     store_sync_t *sync;
 
-    for (sync = syncs; sync != NULL && sync->store_id != conf->store_id; sync = sync->next)
+    pthread_rwlock_wrlock(&lock);
+    for (sync = syncs; sync != NULL && (sync->store_id != conf->store_id || sync->generation != registering_generation);
+         sync = sync->next)
         ;
     if (sync == NULL) {
         sync = kve_zalloc(sizeof(*sync));
         sync->store_id = conf->store_id;
+        sync->generation = registering_generation;
         atomic_init(&sync->state, SYNC_IDLE);
         sync->next = syncs;
         syncs = sync;
@@ -290,18 +335,23 @@ kve_cache_mem_route_t *kve_cache_mem_route_register(const kve_cache_conf_t *conf
     route->sync = sync;
     route->next = routes;
     routes = route;
+    pthread_rwlock_unlock(&lock);
     return route;
 }
 
 int kve_cache_mem_route_stats(const kve_cache_conf_t *conf, kve_cache_mem_stats_t *out)
 {
+    int ret = -1;
+    pthread_rwlock_rdlock(&lock);
     for (kve_cache_mem_route_t *r = routes; r != NULL; r = r->next) {
         if (r->conf == conf) {
             kve_cache_mem_get_stats(r->mem, out);
-            return 0;
+            ret = 0;
+            break;
         }
     }
-    return -1;
+    pthread_rwlock_unlock(&lock);
+    return ret;
 }
 
 kve_cache_mem_t *kve_cache_mem_route_tier(kve_cache_mem_route_t *route)
@@ -314,6 +364,7 @@ void kve_cache_mem_route_dispose(kve_cache_mem_route_t *route)
     kve_cache_mem_route_t **r;
     store_sync_t **s;
 
+    pthread_rwlock_wrlock(&lock);
     for (r = &routes; *r != NULL && *r != route; r = &(*r)->next)
         ;
     if (*r != NULL)
@@ -326,6 +377,7 @@ void kve_cache_mem_route_dispose(kve_cache_mem_route_t *route)
         KVE_ASSERT(route->sync->stream == NULL);
         free(route->sync);
     }
+    pthread_rwlock_unlock(&lock);
     kve_cache_mem_destroy(route->mem);
     free(route);
 }

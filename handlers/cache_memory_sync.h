@@ -41,6 +41,12 @@
 typedef struct st_kve_cache_mem_route_t kve_cache_mem_route_t;
 
 /**
+ * The configuration generation the next registrations belong to (main thread, before registering a configuration's
+ * paths): each generation's routes get their own subscription per store, owned by one of its threads, so a reload's
+ * new routes do not lean on the old generation's, which ends with its threads.
+ */
+void kve_cache_mem_set_generation(unsigned generation);
+/**
  * Creates the memory tier of the route at `path` (conf->memory bytes, > 0) and registers it with the store's
  * subscription. Configuration time, one thread. `conf` and `path` are borrowed and outlive the route.
  */

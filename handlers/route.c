@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Reverse-proxy routes on h2o's proxy, with a verifying TLS client context per https upstream. */
 #include "handlers/route.h"
+#include "handlers/upstream_errors.h"
 #include "proxy/common.h"
 #include "proxy/tls_client.h"
 
@@ -27,6 +28,7 @@ int kve_route_register(h2o_pathconf_t *pathconf, const kve_route_conf_t *conf, c
         kve_cache_upstream_t up = {conf->upstream, conf->ca_file, conf->timeout_ms, conf->preserve_host};
         kve_cache_register(pathconf, &conf->cache, &up); /* a handler before the proxy, and the filter */
     }
+    kve_upstream_timeout_register(pathconf);                 /* created last, so it runs first: the other filters see the 504 */
     h2o_proxy_register_reverse_proxy(pathconf, &url, &vars); /* takes its own reference on ssl_ctx */
     if (vars.ssl_ctx != NULL)
         SSL_CTX_free(vars.ssl_ctx);

@@ -71,6 +71,9 @@ struct st_kve_embedded_t {
 };
 
 const char *const kve_embedded_fsync_modes[] = {"everysec", "always", "no", NULL};
+const char *const kve_embedded_policies[] = {"noeviction",      "allkeys-lru",  "allkeys-lfu",
+                                             "allkeys-random",  "volatile-lru", "volatile-lfu",
+                                             "volatile-random", "volatile-ttl", NULL};
 
 static char *join_path(const char *dir, size_t dirlen, const char *name)
 {
@@ -255,10 +258,11 @@ static void build_argv(kve_embedded_t *e, const kve_embedded_conf_t *conf)
     add_opt(e, &n, e->output_limit, "0");
     KVE_ASSERT(n + 2 < MAX_ARGS);
     e->argv[n++] = "0";
+    KVE_ASSERT(conf->maxmemory_policy >= 0 && (size_t)conf->maxmemory_policy < KVE_ARRAY_SIZE(kve_embedded_policies) - 1);
+    add_opt(e, &n, "--maxmemory-policy", kve_embedded_policies[conf->maxmemory_policy]);
     if (conf->maxmemory != 0) {
         snprintf(e->maxmemory, sizeof(e->maxmemory), "%" PRIu64, conf->maxmemory);
         add_opt(e, &n, "--maxmemory", e->maxmemory);
-        add_opt(e, &n, "--maxmemory-policy", "noeviction");
     }
     for (size_t i = 0; i != e->extra_args.n; ++i)
         e->argv[n++] = e->extra_args.v[i];
@@ -534,12 +538,20 @@ static void terminate_child(kve_embedded_t *e)
     }
 }
 
+/* the options after kvedge's own: the configuration's (embedded_redis.options), then the caller's (copies) */
+static void push_extra_args(kve_strv_t *out, const kve_embedded_conf_t *conf, char *const *extra_args)
+{
+    for (size_t i = 0; i != conf->options.n; ++i)
+        kve_strv_push(out, conf->options.v[i]);
+    for (; extra_args != NULL && *extra_args != NULL; ++extra_args)
+        kve_strv_push(out, *extra_args);
+}
+
 kve_embedded_t *kve_embedded_start(const kve_embedded_conf_t *conf, char *const *extra_args, char *err, size_t errlen)
 {
     kve_embedded_t *e = kve_zalloc(sizeof(*e));
 
-    for (; extra_args != NULL && *extra_args != NULL; ++extra_args)
-        kve_strv_push(&e->extra_args, *extra_args);
+    push_extra_args(&e->extra_args, conf, extra_args);
     e->lock_fd = -1;
     e->start_timeout_ms = conf->start_timeout_ms != 0 ? conf->start_timeout_ms : DEFAULT_START_TIMEOUT_MS;
     if ((e->binary = resolve_binary(conf->binary != NULL && *conf->binary != '\0' ? conf->binary : "redis-server", err, errlen)) ==
@@ -559,6 +571,83 @@ kve_embedded_t *kve_embedded_start(const kve_embedded_conf_t *conf, char *const 
 Error:
     kve_embedded_stop(e);
     return NULL;
+}
+
+int kve_embedded_matches(const kve_embedded_t *e, const kve_embedded_conf_t *conf, char *const *extra_args)
+{
+    kve_embedded_t tmp = {0};
+    char err[256];
+    int same = 0;
+
+    push_extra_args(&tmp.extra_args, conf, extra_args);
+    /* the redis-server command line this configuration would start, compared word by word with the running one */
+    if ((tmp.binary = resolve_binary(conf->binary != NULL && *conf->binary != '\0' ? conf->binary : "redis-server", err,
+                                     sizeof(err))) != NULL &&
+        conf->data_dir != NULL && (tmp.data_dir = realpath(conf->data_dir, NULL)) != NULL) {
+        size_t i;
+        tmp.sock_path = join_path(tmp.data_dir, strlen(tmp.data_dir), "redis.sock");
+        tmp.log_path = join_path(tmp.data_dir, strlen(tmp.data_dir), "redis.log");
+        build_argv(&tmp, conf);
+        for (i = 0; e->argv[i] != NULL && tmp.argv[i] != NULL && strcmp(e->argv[i], tmp.argv[i]) == 0; ++i)
+            ;
+        same = e->argv[i] == NULL && tmp.argv[i] == NULL &&
+               (conf->start_timeout_ms != 0 ? conf->start_timeout_ms : DEFAULT_START_TIMEOUT_MS) == e->start_timeout_ms;
+    }
+    free(tmp.argv);
+    kve_strv_dispose(&tmp.extra_args);
+    free(tmp.binary);
+    free(tmp.data_dir);
+    free(tmp.sock_path);
+    free(tmp.log_path);
+    return same;
+}
+
+/* whether `conf` names the binary and data_dir `e` runs with (those cannot change without a new lock and socket) */
+static int same_place(const kve_embedded_t *e, const kve_embedded_conf_t *conf)
+{
+    char err[256],
+        *binary = resolve_binary(conf->binary != NULL && *conf->binary != '\0' ? conf->binary : "redis-server", err, sizeof(err));
+    char *data_dir = conf->data_dir != NULL ? realpath(conf->data_dir, NULL) : NULL;
+    int same = binary != NULL && data_dir != NULL && strcmp(binary, e->binary) == 0 && strcmp(data_dir, e->data_dir) == 0;
+    free(binary);
+    free(data_dir);
+    return same;
+}
+
+int kve_embedded_reconfigure(kve_embedded_t *e, const kve_embedded_conf_t *conf, char *const *extra_args, char *err, size_t errlen)
+{
+    kve_embedded_t prev = *e; /* the running command line, to come back to */
+    char back_err[256];
+
+    if (!same_place(e, conf)) {
+        snprintf(err, errlen, "embedded_redis.binary or data_dir changed: that takes a restart of kvedge");
+        return -1;
+    }
+    e->extra_args = (kve_strv_t){0};
+    push_extra_args(&e->extra_args, conf, extra_args);
+    e->start_timeout_ms = conf->start_timeout_ms != 0 ? conf->start_timeout_ms : DEFAULT_START_TIMEOUT_MS;
+    build_argv(e, conf); /* rewrites the number buffers the previous argv points into: restored below on failure */
+    if (e->pid != 0)
+        terminate_child(e); /* SIGTERM: Redis writes the AOF out and exits */
+    if (spawn(e, err, errlen) == 0 && wait_ready(e, err, errlen) == 0) {
+        kve_log(KVE_LOG_INFO, "redis", "embedded redis-server (pid %d) restarted with the new settings", (int)e->pid);
+        free(prev.argv);
+        kve_strv_dispose(&prev.extra_args);
+        return 0;
+    }
+    free(e->argv);
+    kve_strv_dispose(&e->extra_args);
+    e->argv = prev.argv;
+    e->extra_args = prev.extra_args;
+    e->start_timeout_ms = prev.start_timeout_ms;
+    memcpy(e->maxmemory, prev.maxmemory, sizeof(e->maxmemory));
+    memcpy(e->output_limit, prev.output_limit, sizeof(e->output_limit));
+    if (spawn(e, back_err, sizeof(back_err)) != 0 || wait_ready(e, back_err, sizeof(back_err)) != 0) {
+        kve_log(KVE_LOG_ERROR, "redis", "embedded redis-server: the previous settings did not start again either: %s; retrying",
+                back_err);
+        e->restart_at = kve_now_ms(); /* kve_embedded_poll retries, with its backoff */
+    }
+    return -1;
 }
 
 const char *kve_embedded_socket_path(const kve_embedded_t *e)

@@ -106,7 +106,6 @@ int kve_h1read_init(h2o_context_t *ctx, char *err, size_t errlen)
 
     if (kve_h2o_http1_hook_reader(ctx, on_h1_read, why, sizeof(why)) == 0)
         return 0;
-    snprintf(err, errlen, "HTTP/1 read hook: %s, so limits.max_pending_size cannot be enforced (set it to 0 to run without it)",
-             why);
+    snprintf(err, errlen, "HTTP/1 read hook: %s, so limits.max_pending_size cannot be enforced nor a reload keep connections", why);
     return -1;
 }

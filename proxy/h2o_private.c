@@ -7,6 +7,7 @@
 #include <dlfcn.h>
 #include <netinet/in.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -305,6 +306,28 @@ int kve_h2o_http1client_guard(h2o_loop_t *loop, char *err, size_t errlen)
     close(lfd);
     if (kve_h2o__http1client_on_head == NULL) {
         snprintf(err, errlen, "libh2o's HTTP/1 client does not reach kvedge's h2o_socket_read_start");
+        return -1;
+    }
+    return 0;
+}
+
+/* --- handing a connection to another thread (the reload) --- */
+
+int kve_h2o_http1_detach(h2o_socket_t *sock, h2o_loop_t *loop, h2o_socket_export_t *info)
+{
+    struct st_h2o_socket_ssl_t *ssl;
+    h2o_socket_t *carrier;
+    int fd = fcntl(h2o_socket_get_fd(sock), F_DUPFD_CLOEXEC, 0);
+
+    if (fd == -1)
+        return -1;
+    ssl = sock->ssl;
+    sock->ssl = NULL;
+    kve_h2o_socket_fail_read(sock, h2o_socket_error_closed); /* h2o closes the connection and its descriptor */
+    carrier = h2o_evloop_socket_create(loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+    carrier->ssl = ssl;
+    if (h2o_socket_export(carrier, info) != 0) { /* cannot fail on the evloop backend ([evloop.c.h:336 do_export]) */
+        h2o_socket_close(carrier);
         return -1;
     }
     return 0;

@@ -220,6 +220,25 @@ static inline int kve_h2o_http1_awaits_request(h2o_socket_t *sock)
     return h2o_socket_is_reading(sock) && !h2o_socket_is_writing(sock) && sock->input->size == 0;
 }
 
+/**
+ * Takes an idle HTTP/1 connection (kve_h2o_http1_awaits_request, read by h2o's request reader or the hook of
+ * kve_h2o_http1_hook_reader) away from h2o for another thread to serve: its socket's descriptor and TLS state land in
+ * `info` (h2o_socket_import() then h2o_http1_accept() on the other loop), and h2o closes its side of the connection
+ * as if the peer had gone (the on_close callback runs, the client notices nothing). For the reload (server.c).
+ * Returns 0, or -1 (nothing changed: the descriptor could not be duplicated).
+ *
+ * What it relies on: h2o has no API to hand over a connection it serves (h2o_socket_export() closes the socket under
+ * the HTTP/1 connection that still points at it). So: the descriptor is duplicated first, then the public `ssl`
+ * member is taken off the socket so that h2o's close sends no close_notify ([2.2.5 lib/common/socket.c:456
+ * h2o_socket_close] shuts TLS down only when `ssl` is set), then the reader is called with an error, which closes
+ * the connection through its own path ([2.2.5 lib/http1.c:521 reqread_on_read] -> close_connection -> h2o_socket_close
+ * -> close() of the original descriptor, after EPOLL_CTL_DEL [evloop/epoll.c.h:160]; the kernel socket lives on in
+ * the duplicate). Last, a throwaway socket on the same loop carries the TLS state through h2o_socket_export(), which
+ * detaches its buffers from this thread's recycling allocator (h2o_socket_buffer_prototype is thread-local,
+ * [socket.c:126]) as h2o_socket_import() on another thread expects.
+ */
+int kve_h2o_http1_detach(h2o_socket_t *sock, h2o_loop_t *loop, h2o_socket_export_t *info);
+
 /* --- requests (include/h2o.h h2o_req_t, lib/core/request.c) --- */
 
 /**

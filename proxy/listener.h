@@ -35,6 +35,13 @@ SSL_CTX *kve_listener_tls_new(const kve_tls_conf_t *tls, int http2, kve_tls_fail
  */
 int kve_listener_open(kve_listener_t *l, const kve_listen_conf_t *conf, int http2, char *err, size_t errlen);
 
+/**
+ * Like kve_listener_open, but on a socket that is already listening (`fd`, borrowed: the listener gets its own
+ * duplicate): a reload keeps the sockets of the addresses it keeps, so no connection is refused meanwhile. The TLS
+ * context is made anew from `conf` (the certificate may have changed).
+ */
+int kve_listener_adopt(kve_listener_t *l, const kve_listen_conf_t *conf, int http2, int fd, char *err, size_t errlen);
+
 /** Closes the socket and frees the TLS context. */
 void kve_listener_close(kve_listener_t *l);
 

@@ -2,7 +2,7 @@
 /*
  * The error log: one line per event, `2026-11-26T06:00:00.123Z [warn] redis: message`, written with a
  * single write(2) to fd 2. When a file is configured it is dup2()ed onto fd 2, so messages printed by
- * libraries (h2o writes to stderr) land in the same file; kve_log_reopen() repeats that for SIGHUP.
+ * libraries (h2o writes to stderr) land in the same file; kve_log_reopen() repeats that for SIGUSR1 (and a reload).
  * Control characters in messages are escaped, so a value from a request can never forge a line.
  * Never pass secrets (tokens, cookies, passwords) to these functions: name what they belong to instead, and
  * log request paths through kve_log_path_len() (no query).

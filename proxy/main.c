@@ -1,44 +1,41 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * kvedge entry point: command line, configuration, then the pieces in dependency order (logs, embedded
- * Redis, server, stores and paths), the run, and the teardown in reverse order. Everything is freed
- * before exit, so LeakSanitizer can hold the whole daemon to "no leaks".
+ * kvedge entry point: the command line and its tools (-t, token, acl, reload); the daemon itself, its generations
+ * and its signals are in daemon.c. Everything is freed before exit, so LeakSanitizer can hold the whole daemon to
+ * "no leaks".
  */
 #include "conf/config.h"
+#include "conf/env_config.h"
 #include "conf/value.h"
 #include "handlers/jwt_floor.h"
 #include "handlers/kv_auth.h"
 #include "proxy/common.h"
+#include "proxy/daemon.h"
 #include "proxy/log.h"
 #include "proxy/metrics.h"
 
+#include <errno.h>
 #include <getopt.h>
-#include <malloc.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
-typedef struct st_app_t {
-    kve_config_t cfg;
-    kve_server_conf_t server_conf;
-    kve_embedded_t *embedded;
-    /** the Redis users of the KV API's links (built only when the KV API is served) */
-    kve_redis_users_t users;
-    /** the stores' targets and per-thread links */
-    kve_stores_t *stores;
-    kve_access_log_t *access_log;
-    kve_server_t *server;
-} app_t;
-
 static void usage(FILE *out)
 {
     fputs("usage: kvedge -c FILE        run with the configuration in FILE\n"
           "       kvedge -t -c FILE     check the configuration and exit (0: valid, 1: errors)\n"
+          "       kvedge                with KV_REST_API_TOKEN set and no -c: serve the KV API on 127.0.0.1:8080\n"
+          "                             (docs/configuration.md, \"Starting without a config file\")\n"
+          "       kvedge --print-config [-c FILE]\n"
+          "                             check the configuration, then print it (without -c: the one built\n"
+          "                             from the environment)\n"
           "       kvedge token -c FILE [--read-only] [--ttl DURATION] [--sub NAME]\n"
           "                             print a KV REST token signed with kv.jwt_key (default ttl 1h, at most\n"
           "                             kv.jwt_max_ttl)\n"
           "       kvedge acl -c FILE    print the Redis ACL users an external Redis needs (docs/security.md)\n"
+          "       kvedge reload -c FILE check FILE, then have the kvedge of its pid_file reload it (SIGHUP)\n"
           "       kvedge --help-config  list every configuration key\n"
           "       kvedge --version\n",
           out);
@@ -143,152 +140,131 @@ static int print_acl(int argc, char **argv)
     return ret;
 }
 
-static void on_thread_start(kve_thread_t *thread, void *data)
+/* the process id in `path` (a pid_file); 0 after printing why not */
+static pid_t read_pid_file(const char *path)
 {
-    app_t *app = data;
-    kve_mailbox_open(&thread->mailbox, thread->ctx.queue, thread->ctx.loop, thread);
-    kve_stores_thread_start(app->stores, thread);
+    FILE *fp = fopen(path, "r");
+    long pid = 0;
+    char extra;
+
+    if (fp == NULL) {
+        fprintf(stderr, "kvedge reload: cannot open pid_file %s: %s (is kvedge running?)\n", path, strerror(errno));
+        return 0;
+    }
+    if (fscanf(fp, "%ld%c", &pid, &extra) < 1 || pid <= 1 || pid > INT32_MAX) {
+        fprintf(stderr, "kvedge reload: %s does not hold a process id\n", path);
+        pid = 0;
+    }
+    fclose(fp);
+    return (pid_t)pid;
 }
 
-/* the mailbox first: mail still on its way is answered while the links exist */
-static void on_thread_stop(kve_thread_t *thread, void *data)
+/* `kvedge reload -c FILE`: checks FILE as -t does, then sends SIGHUP to the kvedge whose pid_file it names */
+static int send_reload(int argc, char **argv)
 {
-    app_t *app = data;
-    kve_mailbox_close(&thread->mailbox);
-    kve_stores_thread_stop(app->stores, thread);
+    kve_config_t cfg = {0};
+    pid_t pid;
+    int ret = 1;
+
+    if (argc != 3 || strcmp(argv[1], "-c") != 0)
+        return usage(stderr), 1;
+    if (kve_config_load(&cfg, argv[2], stderr) != 0) {
+        fprintf(stderr, "kvedge reload: %s has errors; nothing was sent\n", argv[2]);
+        goto Exit;
+    }
+    if (cfg.pid_file == NULL) {
+        fprintf(stderr, "kvedge reload: %s sets no pid_file; send SIGHUP to the kvedge process instead (kill -HUP <pid>)\n",
+                argv[2]);
+        goto Exit;
+    }
+    if ((pid = read_pid_file(cfg.pid_file)) == 0)
+        goto Exit;
+    if (kill(pid, SIGHUP) != 0) {
+        fprintf(stderr, "kvedge reload: cannot signal process %d: %s\n", (int)pid, strerror(errno));
+        goto Exit;
+    }
+    printf("kvedge: configuration %s is valid; sent SIGHUP to process %d (its log says how the reload went)\n", argv[2], (int)pid);
+    ret = 0;
+Exit:
+    kve_config_dispose(&cfg);
+    return ret;
 }
 
-/* the stores (after the server: one link block per worker); the KV API's store connects as the KV-policy users */
-static int init_stores(app_t *app, char *err, size_t errlen)
+/* no -c: the configuration built from the environment, loaded under the name KVE_ENV_CONFIG_NAME; NULL after saying why not */
+static const char *env_config_path(kve_env_config_t *env)
 {
-    kve_store_spec_t specs[KVE_STORES_MAX];
+    char err[512];
 
-    kve_config_store_specs(&app->cfg, &app->users, specs);
-    app->stores =
-        kve_stores_create(specs, app->cfg.stores.size, app->embedded != NULL ? kve_embedded_socket_path(app->embedded) : NULL,
-                          kve_server_num_threads(app->server), err, errlen);
-    return app->stores != NULL ? 0 : -1;
-}
-
-static uint64_t on_tick(void *data)
-{
-    app_t *app = data;
-    return app->embedded != NULL ? kve_embedded_poll(app->embedded) : UINT64_MAX;
-}
-
-static void on_reopen(void *data)
-{
-    app_t *app = data;
-    kve_log_reopen();
-    if (app->access_log != NULL)
-        kve_access_log_reopen(app->access_log);
-}
-
-static void setup_signals(void)
-{
-    sigset_t set;
-    signal(SIGPIPE, SIG_IGN);
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGCHLD);
-    pthread_sigmask(SIG_BLOCK, &set, NULL); /* taken with sigtimedwait by the main thread only */
-}
-
-static int start(app_t *app, char *err, size_t errlen)
-{
-    const kve_log_conf_t *lc = &app->cfg.log;
-    kve_admin_sources_t sources;
-
-    kve_log_set_level(lc->level);
-    if (kve_log_open(lc->error_log, err, errlen) != 0)
-        return -1;
-    kve_config_log_warnings(&app->cfg);
-    if (lc->access_log != NULL && lc->access_log[0] != '\0' &&
-        (app->access_log = kve_access_log_open(lc->access_log, lc->access_log_format, err, errlen)) == NULL)
-        return -1;
-    if (app->cfg.kv_enabled)
-        kve_config_users_build(&app->cfg, &app->users);
-    if (kve_config_uses_embedded_redis(&app->cfg) &&
-        (app->embedded = kve_embedded_start(&app->cfg.embedded, app->users.embedded_args.v, err, errlen)) == NULL)
-        return -1;
-    app->server_conf = app->cfg.server;
-    app->server_conf.listen.entries = app->cfg.all_listeners.entries; /* main listeners + the KV API's own */
-    app->server_conf.listen.size = app->cfg.all_listeners.size;
-    app->server_conf.limits.max_body_size = kve_config_h2o_body_limit(&app->cfg);
-    if ((app->server = kve_server_create(&app->server_conf, err, errlen)) == NULL || init_stores(app, err, errlen) != 0)
-        return -1;
-    sources = (kve_admin_sources_t){app->server, app->embedded};
-    return kve_config_register_paths(&app->cfg, app->server, &sources, app->access_log, err, errlen);
-}
-
-static void stop(app_t *app)
-{
-    for (size_t i = 0; app->server != NULL && i != kve_server_num_threads(app->server); ++i)
-        kve_mailbox_dispose(&kve_server_get_thread(app->server, i)->mailbox);
-    kve_server_destroy(app->server);
-    kve_stores_destroy(app->stores);
-    kve_access_log_close(app->access_log);
-    kve_embedded_stop(app->embedded);
-    kve_config_users_dispose(&app->users);
-    kve_config_dispose(&app->cfg);
-    kve_metrics_reset_routes();
-    kve_log_close();
+    switch (kve_env_config_build(env, getenv, err, sizeof(err))) {
+    case 0:
+        kve_config_set_source(KVE_ENV_CONFIG_NAME, env->yaml);
+        return KVE_ENV_CONFIG_NAME;
+    case 1:
+        usage(stderr);
+        fputs("kvedge: no -c FILE, and KV_REST_API_TOKEN is not set: set KV_REST_API_TOKEN (16 bytes or more) to serve the KV "
+              "API without a config file\n",
+              stderr);
+        return NULL;
+    default:
+        fprintf(stderr, "kvedge: %s\n", err);
+        return NULL;
+    }
 }
 
 /*
- * Large allocations (request bodies being received, replies) always get their own mapping, given back to the
- * system when freed. glibc's default raises this threshold after each large free, so the next large buffers
- * come from the heap and stay in the process after an attack: measured with 40 clients x 10 MiB against
- * limits.max_pending_size 64MiB, RSS peaked ~50 MiB higher with the default.
+ * -t and --print-config (`print`); `quiet`: only the errors (the check before a start without a config file). `env`:
+ * the configuration built from the environment (NULL: a file), listed after its errors as there is no file to open.
  */
-static void tune_malloc(void)
+static int check_config(const char *config_path, const kve_env_config_t *env, int print, int quiet)
 {
-#ifdef M_MMAP_THRESHOLD
-    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
-#endif
+    kve_config_t cfg = {0};
+    int ret = kve_config_load(&cfg, config_path, stderr);
+    size_t warnings = cfg.warnings.count;
+
+    kve_config_dispose(&cfg);
+    if (ret != 0 && env != NULL) {
+        fputs("kvedge: the errors above are in the configuration built from the environment:\n", stderr);
+        kve_env_config_print_numbered(env, stderr);
+    }
+    if (ret != 0 || quiet)
+        return ret == 0 ? 0 : 1;
+    if (print && kve_config_print_source(config_path, stdout) != 0)
+        return fprintf(stderr, "kvedge: cannot print %s: %s\n", config_path, strerror(errno)), 1;
+    if (!print && warnings == 0)
+        printf("kvedge: configuration %s is valid\n", config_path);
+    else if (!print)
+        printf("kvedge: configuration %s is valid, with %zu warning%s\n", config_path, warnings, warnings == 1 ? "" : "s");
+    return 0;
 }
 
-static int run(const char *config_path)
+/* a start without a config file: the lines a KV client needs on stdout, then the run */
+static int run_from_env(const kve_env_config_t *env)
 {
-    app_t app = {0};
-    kve_server_hooks_t hooks = {on_thread_start, on_thread_stop, &app};
-    char err[1024];
-    int status = 0;
-
-    if (kve_config_load(&app.cfg, config_path, stderr) != 0) {
-        kve_config_dispose(&app.cfg);
+    if (check_config(KVE_ENV_CONFIG_NAME, env, 0, 1) != 0)
         return 1;
-    }
-    setup_signals();
-    tune_malloc();
-    if (start(&app, err, sizeof(err)) != 0) {
-        kve_log(KVE_LOG_ERROR, "main", "%s", err);
-        status = 1;
-        goto Exit;
-    }
-    kve_log(KVE_LOG_INFO, "main", "kvedge %s started (config %s, %zu store%s%s)", KVE_VERSION, config_path, app.cfg.stores.size,
-            app.cfg.stores.size == 1 ? "" : "s", app.embedded != NULL ? ", one of them the embedded redis-server" : "");
-    kve_server_set_tick(app.server, on_tick, &app);
-    kve_server_run(app.server, &hooks, on_reopen, &app);
-    kve_log(KVE_LOG_INFO, "main", "stopped");
-Exit:
-    stop(&app);
-    return status;
+    kve_env_config_print_env(env, stdout);
+    fflush(stdout);
+    fputs("kvedge: no -c: running the configuration built from the environment (kvedge --print-config shows it)\n", stderr);
+    return kve_daemon_run(KVE_ENV_CONFIG_NAME);
 }
 
 int main(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'v'}, {"help-config", no_argument, NULL, 'H'}, {NULL}};
+    static const struct option longopts[] = {{"help", no_argument, NULL, 'h'},
+                                             {"version", no_argument, NULL, 'v'},
+                                             {"help-config", no_argument, NULL, 'H'},
+                                             {"print-config", no_argument, NULL, 'P'},
+                                             {NULL}};
     const char *config_path = NULL;
-    int ch, test_only = 0;
+    kve_env_config_t env = {NULL};
+    int ch, test_only = 0, print_config = 0, ret;
 
     if (argc > 1 && strcmp(argv[1], "token") == 0)
         return mint_token(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "acl") == 0)
         return print_acl(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "reload") == 0)
+        return send_reload(argc - 1, argv + 1);
     while ((ch = getopt_long(argc, argv, "c:th", longopts, NULL)) != -1) {
         switch (ch) {
         case 'c':
@@ -296,6 +272,9 @@ int main(int argc, char **argv)
             break;
         case 't':
             test_only = 1;
+            break;
+        case 'P':
+            print_config = 1;
             break;
         case 'v':
             printf("kvedge %s\n", KVE_VERSION);
@@ -311,22 +290,19 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    if (config_path == NULL || optind != argc) {
+    if (optind != argc) {
         usage(stderr);
         return 1;
     }
-    if (kve_jwt_floor_check(NULL, stderr) != 0) /* S16: never run (nor pass a config) on a libjwt without the CVE fix */
+    if (config_path == NULL && (config_path = env_config_path(&env)) == NULL)
         return 1;
-    if (test_only) {
-        kve_config_t cfg = {0};
-        int ret = kve_config_load(&cfg, config_path, stderr);
-        size_t warnings = cfg.warnings.count;
-        kve_config_dispose(&cfg);
-        if (ret == 0 && warnings == 0)
-            printf("kvedge: configuration %s is valid\n", config_path);
-        else if (ret == 0)
-            printf("kvedge: configuration %s is valid, with %zu warning%s\n", config_path, warnings, warnings == 1 ? "" : "s");
-        return ret == 0 ? 0 : 1;
-    }
-    return run(config_path);
+    if (kve_jwt_floor_check(NULL, stderr) != 0) /* S16: never run (nor pass a config) on a libjwt without the CVE fix */
+        ret = 1;
+    else if (test_only || print_config)
+        ret = check_config(config_path, env.yaml != NULL ? &env : NULL, print_config, 0);
+    else
+        ret = env.yaml != NULL ? run_from_env(&env) : kve_daemon_run(config_path);
+    kve_config_set_source(NULL, NULL);
+    kve_env_config_dispose(&env);
+    return ret;
 }

@@ -3,6 +3,7 @@
 #include "proxy/metrics.h"
 #include "proxy/common.h"
 
+#include <pthread.h>
 #include <stdio.h>
 
 const uint64_t kve_metrics_bucket_us[KVE_METRICS_NUM_BUCKETS] = {500,    1000,   2500,   5000,    10000,   25000,   50000,
@@ -11,31 +12,99 @@ const uint64_t kve_metrics_bucket_us[KVE_METRICS_NUM_BUCKETS] = {500,    1000,  
 static char *route_names[KVE_METRICS_MAX_ROUTES];
 static uint8_t cached_routes[KVE_METRICS_MAX_ROUTES];
 static uint8_t session_routes[KVE_METRICS_MAX_ROUTES];
+static uint8_t proxied_routes[KVE_METRICS_MAX_ROUTES];
+
+const char *const kve_metrics_upstream_kinds[KVE_METRICS_UPSTREAM_NUM] = {"connect", "timeout",      "reset",
+                                                                          "tls",     "bad_response", "other"};
 static size_t num_routes;
 
+/*
+ * Every worker's counters (of every server: a reload runs two for a while) and what the workers of servers that
+ * ended counted, so that counters never go back across a reload. Taken by the renderer and by (de)registration only.
+ */
+static pthread_mutex_t threads_mutex = PTHREAD_MUTEX_INITIALIZER;
+static kve_metrics_thread_t **live_threads;
+static size_t num_live_threads;
+static kve_metrics_thread_t retired;
+
+_Static_assert(sizeof(kve_metrics_thread_t) % sizeof(uint64_t) == 0, "kve_metrics_thread_t is made of uint64_t counters");
+
+/*
+ * Routes are registered while configuring, on the main thread, which a reload does while workers render: a name is
+ * written before the count that publishes it (release; readers acquire), and names live until the process ends.
+ */
 size_t kve_metrics_route_id(const char *name)
 {
-    size_t i;
-    for (i = 0; i != num_routes; ++i)
+    size_t i, n = __atomic_load_n(&num_routes, __ATOMIC_ACQUIRE);
+    for (i = 0; i != n; ++i)
         if (strcmp(route_names[i], name) == 0)
             return i;
-    if (num_routes == KVE_METRICS_MAX_ROUTES - 1) {
-        if (route_names[num_routes] == NULL)
-            route_names[num_routes] = kve_strdup("other");
-        return num_routes;
+    if (n == KVE_METRICS_MAX_ROUTES - 1) {
+        if (__atomic_load_n(&route_names[n], __ATOMIC_ACQUIRE) == NULL)
+            __atomic_store_n(&route_names[n], kve_strdup("other"), __ATOMIC_RELEASE);
+        return n;
     }
-    route_names[num_routes] = kve_strdup(name);
-    return num_routes++;
+    route_names[n] = kve_strdup(name);
+    __atomic_store_n(&num_routes, n + 1, __ATOMIC_RELEASE);
+    return n;
 }
 
 const char *kve_metrics_route_name(size_t id)
 {
-    return id < KVE_METRICS_MAX_ROUTES && route_names[id] != NULL ? route_names[id] : "other";
+    const char *name = id < KVE_METRICS_MAX_ROUTES ? __atomic_load_n(&route_names[id], __ATOMIC_ACQUIRE) : NULL;
+    return name != NULL ? name : "other";
 }
 
 size_t kve_metrics_num_routes(void)
 {
-    return route_names[KVE_METRICS_MAX_ROUTES - 1] != NULL ? KVE_METRICS_MAX_ROUTES : num_routes;
+    return __atomic_load_n(&route_names[KVE_METRICS_MAX_ROUTES - 1], __ATOMIC_ACQUIRE) != NULL
+               ? KVE_METRICS_MAX_ROUTES
+               : __atomic_load_n(&num_routes, __ATOMIC_ACQUIRE);
+}
+
+void kve_metrics_thread_attach(kve_metrics_thread_t *m)
+{
+    pthread_mutex_lock(&threads_mutex);
+    live_threads = kve_realloc(live_threads, sizeof(*live_threads) * (num_live_threads + 1));
+    live_threads[num_live_threads++] = m;
+    pthread_mutex_unlock(&threads_mutex);
+}
+
+void kve_metrics_thread_detach(kve_metrics_thread_t *m)
+{
+    const uint64_t *from = (const uint64_t *)m;
+    uint64_t *to = (uint64_t *)&retired;
+
+    pthread_mutex_lock(&threads_mutex);
+    for (size_t i = 0; i != num_live_threads; ++i) {
+        if (live_threads[i] == m) {
+            live_threads[i] = live_threads[--num_live_threads];
+            for (size_t j = 0; j != sizeof(*m) / sizeof(uint64_t); ++j)
+                __atomic_store_n(&to[j], to[j] + __atomic_load_n(&from[j], __ATOMIC_RELAXED), __ATOMIC_RELAXED);
+            break;
+        }
+    }
+    if (num_live_threads == 0) {
+        free(live_threads);
+        live_threads = NULL;
+    }
+    pthread_mutex_unlock(&threads_mutex);
+}
+
+size_t kve_metrics_threads_acquire(kve_metrics_thread_t **out, size_t max)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&threads_mutex);
+    if (max != 0)
+        out[n++] = &retired;
+    for (size_t i = 0; i != num_live_threads && n != max; ++i)
+        out[n++] = live_threads[i];
+    return n;
+}
+
+void kve_metrics_threads_release(void)
+{
+    pthread_mutex_unlock(&threads_mutex);
 }
 
 void kve_metrics_reset_routes(void)
@@ -46,8 +115,10 @@ void kve_metrics_reset_routes(void)
         route_names[i] = NULL;
         cached_routes[i] = 0;
         session_routes[i] = 0;
+        proxied_routes[i] = 0;
     }
     num_routes = 0;
+    memset(&retired, 0, sizeof(retired));
 }
 
 #define BUMP(field, n) __atomic_store_n(&(field), __atomic_load_n(&(field), __ATOMIC_RELAXED) + (n), __ATOMIC_RELAXED)
@@ -150,13 +221,13 @@ static uint64_t cache_sum(kve_metrics_thread_t *const *threads, size_t num_threa
 
 void kve_metrics_mark_cached(size_t route)
 {
-    cached_routes[KVE_MIN(route, (size_t)KVE_METRICS_MAX_ROUTES - 1)] = 1;
+    __atomic_store_n(&cached_routes[KVE_MIN(route, (size_t)KVE_METRICS_MAX_ROUTES - 1)], 1, __ATOMIC_RELAXED);
 }
 
 /* whether `route` is cached (routes without `cache:` are left out) */
 static int cache_route_used(kve_metrics_thread_t *const *threads, size_t num_threads, size_t route)
 {
-    return cached_routes[route];
+    return __atomic_load_n(&cached_routes[route], __ATOMIC_RELAXED);
 }
 
 static void render_cache_family(kve_buf_t *buf, kve_metrics_thread_t *const *threads, size_t num_threads, const char *name,
@@ -216,7 +287,7 @@ void kve_metrics_render_cache(kve_buf_t *buf, kve_metrics_thread_t *const *threa
 
 void kve_metrics_mark_session(size_t route)
 {
-    session_routes[KVE_MIN(route, (size_t)KVE_METRICS_MAX_ROUTES - 1)] = 1;
+    __atomic_store_n(&session_routes[KVE_MIN(route, (size_t)KVE_METRICS_MAX_ROUTES - 1)], 1, __ATOMIC_RELAXED);
 }
 
 void kve_metrics_render_session(kve_buf_t *buf, kve_metrics_thread_t *const *threads, size_t num_threads)
@@ -230,7 +301,7 @@ void kve_metrics_render_session(kve_buf_t *buf, kve_metrics_thread_t *const *thr
                         "refused, unavailable, cookie_invalid, command_invalid, csrf_refused.\n"
                         "# TYPE kvedge_session_total counter\n");
     for (size_t r = 0; r != kve_metrics_num_routes(); ++r) {
-        if (!session_routes[r])
+        if (!__atomic_load_n(&session_routes[r], __ATOMIC_RELAXED))
             continue;
         label_value(&label, kve_metrics_route_name(r));
         for (size_t e = 0; e != KVE_METRICS_SESSION_NUM; ++e) {
@@ -239,6 +310,41 @@ void kve_metrics_render_session(kve_buf_t *buf, kve_metrics_thread_t *const *thr
                 n += LOAD(threads[t]->routes[r].session[e]);
             kve_buf_printf(buf, "kvedge_session_total{route=\"%s\",event=\"%s\"} %llu\n", label.base, events[e],
                            (unsigned long long)n);
+        }
+    }
+    kve_buf_dispose(&label);
+}
+
+/* --- open streams and upstream errors --- */
+
+void kve_metrics_mark_proxied(size_t route)
+{
+    proxied_routes[KVE_MIN(route, (size_t)KVE_METRICS_MAX_ROUTES - 1)] = 1;
+}
+
+void kve_metrics_render_streams(kve_buf_t *buf, kve_metrics_thread_t *const *threads, size_t num_threads)
+{
+    kve_buf_t label = KVE_BUF_INIT;
+    int64_t open = 0;
+
+    for (size_t t = 0; t != num_threads; ++t)
+        open += LOAD(threads[t]->open_streams);
+    kve_buf_printf(buf,
+                   "# HELP kvedge_open_streams Requests being processed (HTTP/1 requests and HTTP/2 streams, SSE streams "
+                   "included).\n# TYPE kvedge_open_streams gauge\nkvedge_open_streams %lld\n",
+                   (long long)KVE_MAX(open, (int64_t)0));
+    kve_buf_printf(buf, "# HELP kvedge_upstream_errors_total Proxied requests whose upstream failed, by route and kind: connect, "
+                        "timeout, reset, tls, bad_response, other.\n# TYPE kvedge_upstream_errors_total counter\n");
+    for (size_t r = 0; r != kve_metrics_num_routes(); ++r) {
+        if (!proxied_routes[r])
+            continue;
+        label_value(&label, kve_metrics_route_name(r));
+        for (size_t k = 0; k != KVE_METRICS_UPSTREAM_NUM; ++k) {
+            uint64_t n = 0;
+            for (size_t t = 0; t != num_threads; ++t)
+                n += LOAD(threads[t]->routes[r].upstream[k]);
+            kve_buf_printf(buf, "kvedge_upstream_errors_total{route=\"%s\",kind=\"%s\"} %llu\n", label.base,
+                           kve_metrics_upstream_kinds[k], (unsigned long long)n);
         }
     }
     kve_buf_dispose(&label);

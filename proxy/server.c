@@ -14,8 +14,18 @@
  * Each connection record carries its charge in the budget of request bytes no handler has seen yet
  * (pending.h); the record is the socket's on_close.data, which the HTTP/1 read hook (h1read.h) relies on.
  * The sweep timer also makes a thread whose clients went quiet refuse its share of an excess.
+ *
+ * Reload: the caller creates a second server (a generation) with the new configuration, taking over the listening
+ * sockets of the addresses both have (kve_server_create's `predecessor`), starts it, then stops the old one with the
+ * new one as its successor. The old workers stop accepting (the new ones already accept on the same sockets, so no
+ * connection waits or is refused), send GOAWAY on HTTP/2 connections, and hand every HTTP/1 connection that waits for
+ * its next request to a worker of the successor (kve_h2o_http1_detach: the client keeps its connection, TLS
+ * included, and its next request runs on the new configuration), connections with a request in flight as soon as
+ * that request is answered. A worker that receives connections from a predecessor does not end its own drain until
+ * that predecessor has been joined (kve_server_predecessor_done) and every connection on its way has arrived.
  */
 #include "proxy/server.h"
+#include "h2o/http1.h"
 #include "proxy/common.h"
 #include "proxy/h1read.h"
 #include "proxy/h2o_private.h"
@@ -40,6 +50,7 @@ struct st_worker_listener_t {
     h2o_socket_t *sock;
     h2o_accept_ctx_t accept_ctx;
     worker_t *worker;
+    int group;
 };
 
 struct st_conn_t {
@@ -47,7 +58,18 @@ struct st_conn_t {
     h2o_linklist_t link;
     h2o_socket_t *sock;
     worker_t *worker;
+    /** the listener group it came in on (which set of paths serves it, kept when it moves to a successor) */
+    int group;
+    struct timeval connected_at;
 };
+
+/** An idle HTTP/1 connection on its way to a successor's worker (kve_h2o_http1_detach). */
+typedef struct st_migrant_t {
+    h2o_multithread_message_t super; /* first: the message converts back */
+    h2o_socket_export_t info;
+    int group;
+    struct timeval connected_at;
+} migrant_t;
 
 struct st_worker_t {
     kve_thread_t super; /* first: h2o_context_t converts to it */
@@ -58,6 +80,10 @@ struct st_worker_t {
     int stopping;
     int paused;
     h2o_multithread_receiver_t notify;
+    /** connections handed over by a predecessor's workers (migrant_t) */
+    h2o_multithread_receiver_t adopt;
+    /** for those connections, per listener group: this worker's context and the group's hosts */
+    h2o_accept_ctx_t adopt_ctx[KVE_SERVER_MAX_GROUPS];
     h2o_timeout_t sweep;
     h2o_timeout_entry_t sweep_entry;
     kve_metrics_thread_t metrics;
@@ -73,22 +99,31 @@ struct st_kve_server_t {
     size_t num_listeners;
     worker_t *workers;
     size_t num_threads;
-    size_t num_connections; /* atomic */
-    int stop;               /* atomic */
+    int stop; /* atomic */
+    /** where idle connections go when this server drains (set with `stop`; NULL: a plain stop) */
+    kve_server_t *successor;
+    /** 1 while a predecessor may still hand connections over (atomic; cleared by kve_server_predecessor_done) */
+    int predecessor_alive;
+    /** connections sent to this server's workers and not yet taken in (atomic) */
+    size_t inbound;
+    /** workers that have returned (atomic) */
+    size_t num_exited;
     kve_pending_t pending;
     h2o_barrier_t startup;
     const kve_server_hooks_t *hooks;
-    uint64_t (*tick)(void *data);
-    void *tick_data;
 };
 
 /* --- accepting and connection accounting --- */
+
+/* every client connection of the process, whichever server (generation) serves it: limits.max_connections holds
+ * across a reload */
+static size_t num_connections;
 
 static void on_accept(h2o_socket_t *listener, const char *err);
 
 static int over_limit(kve_server_t *s)
 {
-    return __atomic_load_n(&s->num_connections, __ATOMIC_RELAXED) >= (size_t)s->conf->limits.max_connections;
+    return __atomic_load_n(&num_connections, __ATOMIC_RELAXED) >= (size_t)s->conf->limits.max_connections;
 }
 
 static void update_listeners(worker_t *w)
@@ -119,8 +154,24 @@ static void on_conn_close(void *data)
     kve_pending_release(&conn->pending);
     h2o_linklist_unlink(&conn->link);
     --w->num_conns;
-    __atomic_fetch_sub(&w->super.server->num_connections, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_sub(&num_connections, 1, __ATOMIC_RELAXED);
     free(conn);
+}
+
+/* the worker's record of a connection it serves (counted in num_connections by the caller) */
+static struct st_conn_t *track_conn(worker_t *w, h2o_socket_t *sock, int group, struct timeval connected_at)
+{
+    struct st_conn_t *conn = kve_zalloc(sizeof(*conn));
+    kve_pending_conn_init(&conn->pending, &w->pending, sock);
+    conn->sock = sock;
+    conn->worker = w;
+    conn->group = group;
+    conn->connected_at = connected_at;
+    h2o_linklist_insert(&w->conns, &conn->link);
+    ++w->num_conns;
+    sock->on_close.cb = on_conn_close;
+    sock->on_close.data = conn;
+    return conn;
 }
 
 static void on_accept(h2o_socket_t *listener, const char *err)
@@ -134,22 +185,14 @@ static void on_accept(h2o_socket_t *listener, const char *err)
         return;
     for (n = 0; n != 16 && !w->stopping; ++n) {
         h2o_socket_t *sock;
-        struct st_conn_t *conn;
         if (over_limit(s)) {
             update_listeners(w);
             break;
         }
         if ((sock = h2o_evloop_socket_accept(listener)) == NULL)
             break;
-        __atomic_fetch_add(&s->num_connections, 1, __ATOMIC_RELAXED);
-        conn = kve_zalloc(sizeof(*conn));
-        kve_pending_conn_init(&conn->pending, &w->pending, sock);
-        conn->sock = sock;
-        conn->worker = w;
-        h2o_linklist_insert(&w->conns, &conn->link);
-        ++w->num_conns;
-        sock->on_close.cb = on_conn_close;
-        sock->on_close.data = conn;
+        __atomic_fetch_add(&num_connections, 1, __ATOMIC_RELAXED);
+        track_conn(w, sock, wl->group, *h2o_get_timestamp(&w->super.ctx, NULL, NULL));
         h2o_accept(&wl->accept_ctx, sock);
     }
 }
@@ -173,8 +216,9 @@ static void open_worker_listeners(worker_t *w)
         int fd = fcntl(s->listeners[i].fd, F_DUPFD_CLOEXEC, 0);
         KVE_ASSERT(fd != -1);
         wl->worker = w;
+        wl->group = s->conf->listen.entries[i].group;
         wl->accept_ctx.ctx = &w->super.ctx;
-        wl->accept_ctx.hosts = s->hosts[s->conf->listen.entries[i].group];
+        wl->accept_ctx.hosts = s->hosts[wl->group];
         wl->accept_ctx.ssl_ctx = s->listeners[i].ssl_ctx;
         wl->sock = h2o_evloop_socket_create(w->super.ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
         wl->sock->data = wl;
@@ -190,6 +234,82 @@ static void close_worker_listeners(worker_t *w)
         h2o_socket_close(w->listeners[i].sock);
     free(w->listeners);
     w->listeners = NULL;
+}
+
+/* --- handing connections to a successor (reload) --- */
+
+/* the successor's worker that takes this worker's connections */
+static worker_t *heir_of(worker_t *w)
+{
+    kve_server_t *to = w->super.server->successor;
+    return to->workers + w->super.index % to->num_threads;
+}
+
+static void send_migrant(worker_t *heir, migrant_t *m)
+{
+    __atomic_fetch_add(&heir->super.server->inbound, 1, __ATOMIC_ACQ_REL);
+    h2o_multithread_send_message(&heir->adopt, &m->super);
+}
+
+/* an HTTP/1 connection waiting for its next request, read by h2o's reader (through the hook of h1read.h) */
+static int is_movable(h2o_socket_t *sock)
+{
+    return kve_h1read_is_hooked(sock) && kve_h2o_http1_awaits_request(sock) && !kve_is_parked(sock);
+}
+
+/* hands every idle HTTP/1 connection to the successor; the others follow once their request is answered */
+static void migrate_idle(worker_t *w)
+{
+    h2o_linklist_t *node, *next;
+
+    for (node = w->conns.next; node != &w->conns; node = next) {
+        struct st_conn_t *conn = H2O_STRUCT_FROM_MEMBER(struct st_conn_t, link, node);
+        migrant_t *m;
+        next = node->next;
+        if (!is_movable(conn->sock))
+            continue;
+        m = kve_zalloc(sizeof(*m));
+        m->group = conn->group;
+        m->connected_at = conn->connected_at;
+        /* closes h2o's side: on_conn_close frees `conn` (and only it: `next` stays valid) */
+        if (kve_h2o_http1_detach(conn->sock, w->super.ctx.loop, &m->info) != 0) {
+            free(m);
+            continue;
+        }
+        __atomic_fetch_add(&num_connections, 1, __ATOMIC_RELAXED); /* counted again until the heir takes it */
+        send_migrant(heir_of(w), m);
+    }
+}
+
+/* takes in connections a predecessor's worker handed over; a worker that is itself draining passes them on */
+static void on_adopt(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    worker_t *w = H2O_STRUCT_FROM_MEMBER(worker_t, adopt, receiver);
+    kve_server_t *s = w->super.server;
+
+    while (!h2o_linklist_is_empty(messages)) {
+        migrant_t *m = H2O_STRUCT_FROM_MEMBER(migrant_t, super.link, messages->next);
+        h2o_linklist_unlink(&m->super.link);
+        if (w->stopping && s->successor != NULL) {
+            send_migrant(heir_of(w), m);
+        } else if (w->stopping || s->hosts[m->group][0] == NULL) { /* a plain stop, or its paths are gone: close it */
+            h2o_socket_dispose_export(&m->info);
+            __atomic_fetch_sub(&num_connections, 1, __ATOMIC_RELAXED);
+            free(m);
+        } else {
+            h2o_socket_t *sock = h2o_socket_import(w->super.ctx.loop, &m->info);
+            track_conn(w, sock, m->group, m->connected_at);
+            h2o_http1_accept(&w->adopt_ctx[m->group], sock, m->connected_at);
+            free(m);
+        }
+        __atomic_fetch_sub(&s->inbound, 1, __ATOMIC_ACQ_REL);
+    }
+}
+
+/* whether connections may still arrive from a predecessor */
+static int expects_migrants(kve_server_t *s)
+{
+    return __atomic_load_n(&s->predecessor_alive, __ATOMIC_ACQUIRE) || __atomic_load_n(&s->inbound, __ATOMIC_ACQUIRE) != 0;
 }
 
 /* --- draining --- */
@@ -216,12 +336,22 @@ static size_t shutdown_conns(worker_t *w, int idle_only)
     return n;
 }
 
+/*
+ * Runs the loop until the connections are gone or `deadline`. Idle HTTP/1 connections move to the successor when
+ * there is one (checked after each turn of the loop: a response completes within a turn, and the client's next
+ * request can only come in a later one), else they are closed when `close_idle`.
+ */
 static void run_until_closed(worker_t *w, uint64_t deadline, int close_idle)
 {
     h2o_loop_t *loop = w->super.ctx.loop;
-    while (w->num_conns != 0 && h2o_now(loop) < deadline) {
-        if (close_idle)
+    kve_server_t *s = w->super.server;
+    while ((w->num_conns != 0 || expects_migrants(s)) && h2o_now(loop) < deadline) {
+        if (s->successor != NULL)
+            migrate_idle(w);
+        else if (close_idle)
             shutdown_conns(w, 1);
+        if (w->num_conns == 0 && !expects_migrants(s))
+            break;
         h2o_evloop_run(loop, SWEEP_MS);
     }
 }
@@ -242,6 +372,17 @@ static void force_close(worker_t *w)
         kve_log(KVE_LOG_ERROR, "server", "%zu connections did not close after the drain", w->num_conns);
 }
 
+/* connections still on their way from a predecessor (it has its own deadline): taken in and closed, or passed on */
+static void await_migrants(worker_t *w)
+{
+    h2o_loop_t *loop = w->super.ctx.loop;
+    while (expects_migrants(w->super.server)) {
+        h2o_evloop_run(loop, 10);
+        if (w->num_conns != 0)
+            force_close(w);
+    }
+}
+
 static void drain(worker_t *w)
 {
     kve_server_t *s = w->super.server;
@@ -259,6 +400,7 @@ static void drain(worker_t *w)
     run_until_closed(w, h2o_now(loop) + s->conf->limits.drain_timeout_ms, !s->conf->http2);
     if (w->num_conns != 0)
         force_close(w);
+    await_migrants(w);
     kve_h2o_context_cancel_goaway_timer(&w->super.ctx); /* linked even without HTTP/2 connections */
 }
 
@@ -275,6 +417,15 @@ static void on_notify(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mess
     w->stopping = __atomic_load_n(&w->super.server->stop, __ATOMIC_ACQUIRE);
 }
 
+static void init_adopt_ctx(worker_t *w)
+{
+    kve_server_t *s = w->super.server;
+    for (int g = 0; g != KVE_SERVER_MAX_GROUPS; ++g) {
+        w->adopt_ctx[g].ctx = &w->super.ctx;
+        w->adopt_ctx[g].hosts = s->hosts[g];
+    }
+}
+
 static void *worker_main(void *arg)
 {
     worker_t *w = arg;
@@ -282,10 +433,13 @@ static void *worker_main(void *arg)
 
     h2o_context_init(&w->super.ctx, h2o_evloop_create(), &s->globalconf);
     h2o_multithread_register_receiver(w->super.ctx.queue, &w->notify, on_notify);
+    h2o_multithread_register_receiver(w->super.ctx.queue, &w->adopt, on_adopt);
+    init_adopt_ctx(w);
     h2o_timeout_init(w->super.ctx.loop, &w->sweep, SWEEP_MS);
     w->sweep_entry.cb = on_sweep;
     h2o_timeout_link(w->super.ctx.loop, &w->sweep, &w->sweep_entry);
     open_worker_listeners(w);
+    kve_metrics_thread_attach(&w->metrics);
     if (s->hooks != NULL && s->hooks->on_thread_start != NULL)
         s->hooks->on_thread_start(&w->super, s->hooks->data);
     h2o_barrier_wait(&s->startup);
@@ -299,9 +453,12 @@ static void *worker_main(void *arg)
     if (s->hooks != NULL && s->hooks->on_thread_stop != NULL)
         s->hooks->on_thread_stop(&w->super, s->hooks->data);
     h2o_timeout_dispose(w->super.ctx.loop, &w->sweep);
+    h2o_multithread_unregister_receiver(w->super.ctx.queue, &w->adopt);
     h2o_multithread_unregister_receiver(w->super.ctx.queue, &w->notify);
     kve_h2o_context_dispose(&w->super.ctx);
     kve_h2o_release_thread_buffers();
+    kve_metrics_thread_detach(&w->metrics);
+    __atomic_fetch_add(&s->num_exited, 1, __ATOMIC_RELEASE);
     return NULL;
 }
 
@@ -317,33 +474,37 @@ static void notify_workers(kve_server_t *s)
     }
 }
 
-static void wait_for_signals(kve_server_t *s, void (*on_reopen)(void *), void *reopen_data)
+void kve_server_block_signals(void)
+{
+    sigset_t set;
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGCHLD);
+    pthread_sigmask(SIG_BLOCK, &set, NULL); /* taken with sigtimedwait by the main thread only */
+}
+
+int kve_server_wait_signal(uint64_t wait_ms)
 {
     sigset_t set;
     siginfo_t info;
+    struct timespec ts = {(time_t)(wait_ms / 1000), (long)(wait_ms % 1000) * 1000000};
+    int sig;
 
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
     sigaddset(&set, SIGCHLD);
-    while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
-        uint64_t wait_ms = s->tick != NULL ? KVE_MIN(s->tick(s->tick_data), (uint64_t)SWEEP_MS) : SWEEP_MS;
-        struct timespec ts = {(time_t)(wait_ms / 1000), (long)(wait_ms % 1000) * 1000000};
-        int sig = sigtimedwait(&set, &info, &ts);
-        if (sig == SIGTERM || sig == SIGINT) {
-            kve_log(KVE_LOG_INFO, "server", "received %s, draining connections (up to %llums)",
-                    sig == SIGTERM ? "SIGTERM" : "SIGINT", (unsigned long long)s->conf->limits.drain_timeout_ms);
-            break;
-        } else if (sig == SIGHUP) {
-            kve_log(KVE_LOG_INFO, "server", "received SIGHUP, reopening log files");
-            if (on_reopen != NULL)
-                on_reopen(reopen_data);
-        }
-    }
+    sig = sigtimedwait(&set, &info, &ts);
+    return sig > 0 ? sig : 0;
 }
 
-int kve_server_run(kve_server_t *s, const kve_server_hooks_t *hooks, void (*on_reopen)(void *), void *reopen_data)
+void kve_server_start(kve_server_t *s, const kve_server_hooks_t *hooks)
 {
     size_t i;
 
@@ -360,11 +521,48 @@ int kve_server_run(kve_server_t *s, const kve_server_hooks_t *hooks, void (*on_r
         h2o_multithread_create_thread(&w->tid, NULL, worker_main, w);
     }
     h2o_barrier_wait(&s->startup);
-    kve_log(KVE_LOG_INFO, "server", "serving with %zu threads", s->num_threads);
-    wait_for_signals(s, on_reopen, reopen_data);
+}
+
+void kve_server_stop(kve_server_t *s, kve_server_t *successor)
+{
+    /* the listening sockets: a successor has its own copies of those it kept; the others (an address the new
+     * configuration dropped) close as soon as the workers have closed theirs, so a client is refused rather than left
+     * waiting in a backlog nobody accepts from. The TLS contexts stay until destroy: a worker may still be accepting. */
+    for (size_t i = 0; i != s->num_listeners; ++i) {
+        if (s->listeners[i].fd != -1)
+            close(s->listeners[i].fd);
+        s->listeners[i].fd = -1;
+    }
+    s->successor = successor;
     notify_workers(s);
-    for (i = 0; i != s->num_threads; ++i)
+}
+
+int kve_server_stopped(const kve_server_t *s)
+{
+    return __atomic_load_n(&s->num_exited, __ATOMIC_ACQUIRE) == s->num_threads;
+}
+
+void kve_server_join(kve_server_t *s)
+{
+    for (size_t i = 0; i != s->num_threads; ++i)
         pthread_join(s->workers[i].tid, NULL);
+}
+
+void kve_server_predecessor_done(kve_server_t *s)
+{
+    __atomic_store_n(&s->predecessor_alive, 0, __ATOMIC_RELEASE);
+}
+
+int kve_server_run(kve_server_t *s, const kve_server_hooks_t *hooks)
+{
+    int sig;
+
+    kve_server_start(s, hooks);
+    kve_log(KVE_LOG_INFO, "server", "serving with %zu threads", s->num_threads);
+    while ((sig = kve_server_wait_signal(SWEEP_MS)) != SIGTERM && sig != SIGINT)
+        ;
+    kve_server_stop(s, NULL);
+    kve_server_join(s);
     return 0;
 }
 
@@ -402,23 +600,44 @@ static int check_read_hook(kve_server_t *s, char *err, size_t errlen)
     return ret;
 }
 
-kve_server_t *kve_server_create(const kve_server_conf_t *conf, char *err, size_t errlen)
+/* the listening socket `predecessor` has for the address of `lc` (-1: none) */
+static int inherited_fd(const kve_server_t *predecessor, const kve_listen_conf_t *lc)
+{
+    for (size_t i = 0; predecessor != NULL && i != predecessor->num_listeners; ++i) {
+        const kve_listen_conf_t *old = predecessor->conf->listen.entries + i;
+        if (old->port == lc->port && strcmp(old->host, lc->host) == 0)
+            return predecessor->listeners[i].fd;
+    }
+    return -1;
+}
+
+static int open_listener(kve_server_t *s, const kve_server_t *predecessor, size_t i, char *err, size_t errlen)
+{
+    const kve_listen_conf_t *lc = s->conf->listen.entries + i;
+    int fd = inherited_fd(predecessor, lc);
+    if (fd != -1)
+        return kve_listener_adopt(s->listeners + i, lc, s->conf->http2, fd, err, errlen);
+    return kve_listener_open(s->listeners + i, lc, s->conf->http2, err, errlen);
+}
+
+kve_server_t *kve_server_create(const kve_server_conf_t *conf, const kve_server_t *predecessor, char *err, size_t errlen)
 {
     kve_server_t *s = kve_zalloc(sizeof(*s));
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
     s->conf = conf;
     s->num_threads = conf->threads > 0 ? (size_t)conf->threads : (size_t)(ncpu > 0 ? ncpu : 1);
+    s->predecessor_alive = predecessor != NULL;
     s->listeners = kve_zalloc(sizeof(*s->listeners) * KVE_MAX(conf->listen.size, 1));
     for (; s->num_listeners != conf->listen.size; ++s->num_listeners) {
-        if (kve_listener_open(s->listeners + s->num_listeners, conf->listen.entries + s->num_listeners, conf->http2, err, errlen) !=
-            0)
+        if (open_listener(s, predecessor, s->num_listeners, err, errlen) != 0)
             goto Error;
     }
     s->workers = kve_zalloc(sizeof(*s->workers) * s->num_threads);
     init_globalconf(s);
     kve_pending_init(&s->pending, conf->limits.max_pending_size, s->num_threads);
-    if (conf->limits.max_pending_size != 0 && check_read_hook(s, err, errlen) != 0) {
+    /* the read hook also tells idle HTTP/1 connections apart for the reload (migrate_idle), so it is always on */
+    if (check_read_hook(s, err, errlen) != 0) {
         h2o_config_dispose(&s->globalconf);
         free(s->workers);
         goto Error;
@@ -472,11 +691,6 @@ kve_thread_t *kve_server_get_thread(kve_server_t *s, size_t i)
 
 size_t kve_server_num_connections(const kve_server_t *s)
 {
-    return __atomic_load_n(&s->num_connections, __ATOMIC_RELAXED);
-}
-
-void kve_server_set_tick(kve_server_t *s, uint64_t (*tick)(void *data), void *data)
-{
-    s->tick = tick;
-    s->tick_data = data;
+    (void)s;
+    return __atomic_load_n(&num_connections, __ATOMIC_RELAXED);
 }

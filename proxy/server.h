@@ -120,28 +120,44 @@ typedef struct st_kve_server_hooks_t {
 
 /**
  * Creates the server and binds every listener (errors, such as a port in use, come back here with a
- * message in `err`). `conf` is borrowed and must outlive the server.
+ * message in `err`). `conf` is borrowed and must outlive the server. For a reload, `predecessor` is the server
+ * still running: the listening sockets of the addresses both have are taken over instead of bound again (with a
+ * new TLS context), and the new server's workers wait for its connections (see kve_server_stop).
  */
-kve_server_t *kve_server_create(const kve_server_conf_t *conf, char *err, size_t errlen);
+kve_server_t *kve_server_create(const kve_server_conf_t *conf, const kve_server_t *predecessor, char *err, size_t errlen);
 /** The host (set of paths) that listeners of `group` serve (0: the main one). */
 h2o_hostconf_t *kve_server_hostconf(kve_server_t *server, int group);
 /** Number of worker threads. */
 size_t kve_server_num_threads(const kve_server_t *server);
 /** Thread i's state (valid between the start and stop hooks), for metrics rendering. */
 kve_thread_t *kve_server_get_thread(kve_server_t *server, size_t i);
-/** Current number of open client connections (all threads). */
+/** Current number of open client connections (all threads, every server of the process). */
 size_t kve_server_num_connections(const kve_server_t *server);
 
-/** Registers a function the main thread calls while waiting for signals (every <= 100 ms, and on SIGCHLD). */
-void kve_server_set_tick(kve_server_t *server, uint64_t (*tick)(void *data), void *data);
+/** Blocks the signals the main thread takes (SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGCHLD) and ignores SIGPIPE. */
+void kve_server_block_signals(void);
+/** Waits up to `wait_ms` for one of those signals: its number, or 0 when none came. Main thread only. */
+int kve_server_wait_signal(uint64_t wait_ms);
 
+/** Starts the workers; returns once every worker serves. `hooks` is borrowed until the server is joined. */
+void kve_server_start(kve_server_t *server, const kve_server_hooks_t *hooks);
 /**
- * Starts the workers and serves until SIGTERM/SIGINT; SIGHUP calls `on_reopen`.
- * Returns 0 once every worker has drained and disposed its context.
+ * Asks every worker to stop: close its listeners, drain and return. With a `successor` (a reload: started, serving on
+ * the same listening sockets, and alive until this server is joined), idle HTTP/1 connections move to it instead
+ * of being closed. Returns at once; see kve_server_stopped and kve_server_join.
  */
-int kve_server_run(kve_server_t *server, const kve_server_hooks_t *hooks, void (*on_reopen)(void *), void *reopen_data);
+void kve_server_stop(kve_server_t *server, kve_server_t *successor);
+/** Whether every worker has returned (kve_server_join then does not block). */
+int kve_server_stopped(const kve_server_t *server);
+/** Waits for the workers. */
+void kve_server_join(kve_server_t *server);
+/** Tells `server` that its predecessor has been joined: no more connections come from it. */
+void kve_server_predecessor_done(kve_server_t *server);
 
-/** Frees the server, its listeners and the globalconf (after kve_server_run returned). */
+/** start, then serve until SIGTERM/SIGINT, stop and join (for tools with one configuration). */
+int kve_server_run(kve_server_t *server, const kve_server_hooks_t *hooks);
+
+/** Frees the server, its listeners and the globalconf (after it was joined). */
 void kve_server_destroy(kve_server_t *server);
 
 /** Registers `w` on `thread` (unlink it with h2o_linklist_unlink when done; the server never frees it). */

@@ -678,6 +678,7 @@ export async function runKvedge(args, opts = {}) {
  * For an object config: data_dir defaults to a fresh temp dir; a missing `listen`, or a first listener
  * without a port (or port 0), gets 127.0.0.1:<free port> (retried if the port was taken meanwhile).
  * For a raw YAML string pass opts.port (else the first `port:` in the text is used) and opts.adminPath.
+ * config null: no -c at all (a start without a config file, configured by opts.env); pass opts.port.
  *
  * opts: {env, args (before -c), waitReady=false, timeoutMs, bin, port, adminPath, adminToken}
  * Returns {pid, port, url, adminUrl, dir, configPath, config, stdout(), stderr(), running,
@@ -696,7 +697,11 @@ export async function startKvedge(config, opts = {}) {
         let adminPath = opts.adminPath;
         let adminToken = opts.adminToken;
         let tls = false;
-        if (typeof config === 'string') {
+        if (config === null) {
+            port = opts.port;
+            if (!port) throw new Error('startKvedge: no config: pass opts.port');
+            adminPath ??= '/';
+        } else if (typeof config === 'string') {
             port = opts.port ?? Number(/^\s*-?\s*port:\s*(\d+)/m.exec(config)?.[1]);
             if (!port) throw new Error('startKvedge: raw YAML config: pass opts.port (no "port:" found)');
             adminPath ??= '/';
@@ -717,13 +722,13 @@ export async function startKvedge(config, opts = {}) {
                 else if (cfg.admin.token_file) adminToken = fs.readFileSync(cfg.admin.token_file, 'utf8').replace(/\r?\n$/, '');
             }
         }
-        const configPath = writeConfig(cfg, { dir });
+        const configPath = config === null ? null : writeConfig(cfg, { dir });
         const scheme = tls ? 'https' : 'http';
         const url = `${scheme}://${HOST}:${port}`;
         const adminUrl = url + (adminPath.endsWith('/') ? adminPath : `${adminPath}/`);
         const adminHeaders = adminToken ? { authorization: `Bearer ${adminToken}` } : {};
 
-        const proc = spawnTracked('kvedge', bin, [...(opts.args ?? []), '-c', configPath], { env, cwd: dir, logDir: dir });
+        const proc = spawnTracked('kvedge', bin, [...(opts.args ?? []), ...(configPath === null ? [] : ['-c', configPath])], { env, cwd: dir, logDir: dir });
         const failStart = async (what) => {
             if (!proc.state.exited) {
                 sendSignal(proc.child, 'SIGKILL');

@@ -1,6 +1,6 @@
 // The daemon's HTTP surface without the KV store in the way: admin endpoints, metrics, limits
 // (413/431 with a log line, and kvedge unaffected afterwards), proxy routes (including a dead
-// upstream), the admin token, TLS listeners, connection limits and SIGHUP log reopening.
+// upstream), the admin token, TLS listeners, connection limits and SIGUSR1 log reopening.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -298,7 +298,7 @@ test('admin token: 401 without it, 200 with it, and token_file works', async () 
     }
 });
 
-test('SIGHUP reopens the error log and the access log after rotation', async () => {
+test('SIGUSR1 reopens the error log and the access log after rotation (SIGHUP reloads, see ops_reload)', async () => {
     const dir = makeTempDir();
     const errLog = path.join(dir, 'error.log');
     const accessLog = path.join(dir, 'access.log');
@@ -308,11 +308,11 @@ test('SIGHUP reopens the error log and the access log after rotation', async () 
         await waitFor(() => fs.existsSync(accessLog) && fs.readFileSync(accessLog, 'utf8').includes('GET /healthz'));
         fs.renameSync(errLog, `${errLog}.1`);
         fs.renameSync(accessLog, `${accessLog}.1`);
-        process.kill(k.pid, 'SIGHUP');
+        process.kill(k.pid, 'SIGUSR1');
         await waitFor(() => fs.existsSync(errLog) && fs.existsSync(accessLog), { message: 'new log files' });
         await http('GET', `${k.url}/readyz`);
         await waitFor(() => fs.readFileSync(accessLog, 'utf8').includes('GET /readyz HTTP/1.1" 200'));
-        assert.match(fs.readFileSync(`${errLog}.1`, 'utf8'), /received SIGHUP, reopening log files/);
+        assert.match(fs.readFileSync(`${errLog}.1`, 'utf8'), /received SIGUSR1, reopening log files/);
         assert.ok(!fs.readFileSync(`${accessLog}.1`, 'utf8').includes('/readyz'), 'old file no longer written');
     } finally {
         const r = await k.stop();

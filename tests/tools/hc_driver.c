@@ -175,7 +175,7 @@ static int run(app_t *app)
     app->server_conf.listen.entries = app->cfg.all_listeners.entries;
     app->server_conf.listen.size = app->cfg.all_listeners.size;
     app->server_conf.limits.max_body_size = kve_config_h2o_body_limit(&app->cfg);
-    if ((app->server = kve_server_create(&app->server_conf, err, sizeof(err))) == NULL)
+    if ((app->server = kve_server_create(&app->server_conf, NULL, err, sizeof(err))) == NULL)
         goto Exit;
     app->clients = kve_zalloc(sizeof(*app->clients) * KVE_MAX(app->num_upstreams, 1) * kve_server_num_threads(app->server));
     register_test_paths(app); /* first: h2o takes the first matching path */
@@ -183,7 +183,7 @@ static int run(app_t *app)
     if (kve_config_register_paths(&app->cfg, app->server, &sources, NULL, err, sizeof(err)) != 0)
         goto Exit;
     kve_log(KVE_LOG_INFO, "main", "kve_hc_driver started with %zu upstreams", app->num_upstreams);
-    kve_server_run(app->server, &hooks, NULL, NULL);
+    kve_server_run(app->server, &hooks);
     status = 0;
 Exit:
     if (status != 0)

@@ -193,6 +193,37 @@ TEST(store_ids)
     kve_config_dispose(&cfg);
 }
 
+/* issue 11: the implicit `default: embedded` exists only when a feature uses a store; a written store is always kept */
+TEST(implicit_store_only_when_used)
+{
+    static const char *const uses[] = {"kv:\n" TOKENS,
+                                       "routes:\n  - path: /a\n    upstream: http://127.0.0.1:9/\n    cache: true\n",
+                                       "routes:\n  - path: /a\n    upstream: http://127.0.0.1:9/\n    session:\n      jwt_key: "
+                                       "0123456789abcdef0123456789abcdef\n"};
+    kve_config_t cfg = {0};
+    char *errors = NULL;
+
+    CHECK_EQ_INT(load_config("routes:\n  - path: /a\n    upstream: http://127.0.0.1:9/\n", &cfg, &errors), 0);
+    CHECK_EQ_UINT(cfg.stores.size, 0);
+    CHECK(!kve_config_uses_embedded_redis(&cfg));
+    free(errors);
+    kve_config_dispose(&cfg);
+    for (size_t i = 0; i != sizeof(uses) / sizeof(uses[0]); ++i) {
+        memset(&cfg, 0, sizeof(cfg));
+        CHECK_EQ_INT(load_config(uses[i], &cfg, &errors), 0);
+        CHECK_EQ_UINT(cfg.stores.size, 1);
+        CHECK(kve_config_uses_embedded_redis(&cfg));
+        free(errors);
+        kve_config_dispose(&cfg);
+    }
+    memset(&cfg, 0, sizeof(cfg)); /* written, unused: kept */
+    CHECK_EQ_INT(load_config("redis: embedded\nroutes:\n  - path: /a\n    upstream: http://127.0.0.1:9/\n", &cfg, &errors), 0);
+    CHECK_EQ_UINT(cfg.stores.size, 1);
+    CHECK(kve_config_uses_embedded_redis(&cfg));
+    free(errors);
+    kve_config_dispose(&cfg);
+}
+
 TEST(store_specs)
 {
     kve_config_t cfg = {0};
@@ -323,6 +354,7 @@ void kve_suite_conf_stores(void)
     RUN(dict_null_and_absent);
     RUN(dict_errors);
     RUN(store_ids);
+    RUN(implicit_store_only_when_used);
     RUN(store_specs);
     RUN(rest_stores);
 }
