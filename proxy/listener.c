@@ -141,9 +141,10 @@ void kve_listener_close(kve_listener_t *l)
 
 int kve_listener_adopt(kve_listener_t *l, const kve_listen_conf_t *conf, int http2, int fd, char *err, size_t errlen)
 {
+    kve_tls_failure_t failed;
     memset(l, 0, sizeof(*l));
     l->fd = -1;
-    if (conf->tls.cert_file != NULL && (l->ssl_ctx = create_ssl_ctx(&conf->tls, http2, err, errlen)) == NULL)
+    if (conf->tls.cert_file != NULL && (l->ssl_ctx = kve_listener_tls_new(&conf->tls, http2, &failed, err, errlen)) == NULL)
         return -1;
     if ((l->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1) {
         snprintf(err, errlen, "cannot take over the socket of %s:%d: %s", conf->host, (int)conf->port, strerror(errno));
