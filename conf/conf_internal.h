@@ -61,6 +61,12 @@ struct st_kve_conf_t {
     /** the line ranges of hidden values, recorded before a table is applied */
     struct st_kve_conf_hidden_t *hidden;
     size_t num_hidden;
+    /** the top-level keys under which an error was reported (borrowed from the documents), kve_conf_section_failed */
+    const char **failed_sections;
+    size_t num_failed_sections;
+    /** the first KVE_CONF_MAX_ERRORS warnings as one line each (malloc'd), kve_conf_warning_lines */
+    char **warning_lines;
+    size_t num_warning_lines;
 };
 
 /**

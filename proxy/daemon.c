@@ -322,6 +322,7 @@ int kve_daemon_run(const char *config_path)
         goto Exit;
     }
     write_pid_file(&d, gen->cfg.pid_file);
+    kve_config_log_warnings(&gen->cfg); /* (printed while loading; into the error log when it is a file) */
     kve_log(KVE_LOG_INFO, "main", "kvedge %s started (config %s, %zu store%s%s)", KVE_VERSION, config_path, gen->cfg.stores.size,
             gen->cfg.stores.size == 1 ? "" : "s", d.embedded != NULL ? ", one of them the embedded redis-server" : "");
     kve_log(KVE_LOG_INFO, "server", "serving with %zu threads", kve_server_num_threads(gen->server));
