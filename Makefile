@@ -8,6 +8,8 @@
 #   make fuzz          each fuzz target for FUZZ_TIME seconds (600), corpus kept in .fuzz/ (tests/fuzz/README.md)
 #   make format        clang-format -i over the C sources; format-check only checks
 #   make deps          scripts/install-deps.sh (apt packages + npm ci; idempotent)
+#   make install       build/, then cmake --install: PREFIX (/usr/local), SYSCONFDIR (/etc), DESTDIR; uninstall undoes it
+#   make deb           the Debian package in DEB_OUT (build-deb/), then lintian (scripts/build-deb.sh)
 #   make clean
 
 SHELL := bash
@@ -36,7 +38,13 @@ RUN_CONFIG := examples/quickstart.yaml
 DEMO_PORT := 8081
 KV_URL := http://127.0.0.1:8080
 
-.PHONY: all deps build build-asan build-fuzz format format-check test fuzz run clean
+# make install: where things go (CMake's GNUInstallDirs under PREFIX; the config in SYSCONFDIR/kvedge)
+PREFIX ?= /usr/local
+SYSCONFDIR ?= /etc
+DESTDIR ?=
+DEB_OUT ?= build-deb
+
+.PHONY: all deps build build-asan build-fuzz format format-check test fuzz run clean install uninstall deb
 
 all: build
 
@@ -115,5 +123,21 @@ run: deps
 	echo; \
 	./build/kvedge -c $(RUN_CONFIG)
 
+# The binary, kvedge(1) and kvedge.yaml(5), the systemd unit and, unless one is there, $(SYSCONFDIR)/kvedge/kvedge.yaml.
+# The kvedge user and /etc/kvedge/kv-token are not made here: see README "Run it in production" (the .deb makes both).
+install:
+	$(MAKE) build CMAKE_FLAGS="$(CMAKE_FLAGS) -DCMAKE_INSTALL_PREFIX=$(PREFIX) -DCMAKE_INSTALL_SYSCONFDIR=$(SYSCONFDIR)"
+	DESTDIR="$(DESTDIR)" cmake --install build
+
+# Removes what build/install_manifest.txt lists (under DESTDIR), except the config, which may have been edited.
+uninstall:
+	@test -f build/install_manifest.txt || { echo "make uninstall: no build/install_manifest.txt (make install first)" >&2; exit 1; }
+	@while IFS= read -r f || [ -n "$$f" ]; do \
+		case "$$f" in */kvedge/kvedge.yaml) echo "keeping $(DESTDIR)$$f" ;; *) rm -fv "$(DESTDIR)$$f" ;; esac; \
+	done < build/install_manifest.txt
+
+deb:
+	@scripts/build-deb.sh $(DEB_OUT)
+
 clean:
-	rm -rf build build-asan build-fuzz build-fuzz-cov
+	rm -rf build build-asan build-fuzz build-fuzz-cov build-deb

@@ -44,6 +44,10 @@ void kve_conf_free(kve_conf_t *conf)
     free(conf->path);
     free(conf->hidden);
     free(conf->origins);
+    free(conf->failed_sections);
+    for (size_t i = 0; i != conf->num_warning_lines; ++i)
+        free(conf->warning_lines[i]);
+    free(conf->warning_lines);
     free(conf);
 }
 
@@ -60,6 +64,20 @@ size_t kve_conf_error_count(const kve_conf_t *conf)
 size_t kve_conf_warning_count(const kve_conf_t *conf)
 {
     return conf->num_warnings;
+}
+
+char *const *kve_conf_warning_lines(const kve_conf_t *conf, size_t *count)
+{
+    *count = conf->num_warning_lines;
+    return conf->warning_lines;
+}
+
+int kve_conf_section_failed(const kve_conf_t *conf, const char *key)
+{
+    for (size_t i = 0; i != conf->num_failed_sections; ++i)
+        if (strcmp(conf->failed_sections[i], key) == 0)
+            return 1;
+    return 0;
 }
 
 int kve_conf__is_null(const kve_node_t *node)

@@ -76,8 +76,11 @@ enum {
                            * implies KVE_F_HIDDEN */
     KVE_F_HIDDEN = 0x4,   /* a STRING or URL that may hold a secret (e.g. a password in a URL): errors never quote the
                            * source lines of its value, and the engine wipes the value's memory before freeing it */
-    KVE_F_DEFAULTS = 0x8  /* a top-level MAP of defaults that other directives name in .inherits; applied before the other
+    KVE_F_DEFAULTS = 0x8, /* a top-level MAP of defaults that other directives name in .inherits; applied before the other
                            * keys of its table */
+    KVE_F_PATH = 0x10,    /* a STRING naming a file or folder: a relative path is resolved against the folder of the config
+                           * file (kve_conf_resolve_path); "-" and "" are kept as they are */
+    KVE_F_PROGRAM = 0x20  /* like KVE_F_PATH, but a name without '/' is kept (a program looked up in PATH) */
 };
 
 typedef struct st_kve_conf_strings_t {
@@ -171,6 +174,22 @@ size_t kve_conf_error_count(const kve_conf_t *conf);
 void kve_conf_warn(kve_conf_t *conf, const kve_node_t *node, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /** Number of warnings reported so far. */
 size_t kve_conf_warning_count(const kve_conf_t *conf);
+/**
+ * The warnings reported so far, one line each ("file:line:col: key.path: message", no quoted source, so no value),
+ * the first KVE_CONF_MAX_ERRORS of them: `*count` entries, valid until kve_conf_free(), for logging them later.
+ */
+char *const *kve_conf_warning_lines(const kve_conf_t *conf, size_t *count);
+/**
+ * Whether an error was reported under the top-level key `key` (its key path starts with it), so that checks across
+ * sections can run on the sections that loaded cleanly and skip the ones whose values may be missing.
+ */
+int kve_conf_section_failed(const kve_conf_t *conf, const char *key);
+/**
+ * `path` as kvedge opens it: a relative path joined to the folder of `config_file` (the file it was written in), so
+ * that a configuration means the same whatever the working directory. An absolute path, "-" and "" are kept, and so
+ * is any path when the config file is in the working directory (no folder part). Returns a malloc'd string.
+ */
+char *kve_conf_resolve_path(const char *config_file, const char *path);
 
 typedef enum {
     KVE_CONF_DEFAULT,  /* not given: the directive's default (or zero) */
@@ -208,5 +227,10 @@ void kve_conf_free_fields(const kve_directive_t *table, void *obj);
 
 /** Prints the tables as reference documentation (key, type, default, range, doc), indented by nesting. */
 void kve_conf_print_reference(FILE *out, const kve_directive_t *table);
+/**
+ * Prints the same reference as roff for a man page (conf_man.c): one tagged paragraph per key, named by its whole
+ * path (`listen[].tls.cert_file`: `[]` after a list of maps, `.<name>` after maps by name), the summary, then the doc.
+ */
+void kve_conf_print_man(FILE *out, const kve_directive_t *table);
 
 #endif

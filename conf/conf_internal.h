@@ -61,6 +61,12 @@ struct st_kve_conf_t {
     /** the line ranges of hidden values, recorded before a table is applied */
     struct st_kve_conf_hidden_t *hidden;
     size_t num_hidden;
+    /** the top-level keys under which an error was reported (borrowed from the documents), kve_conf_section_failed */
+    const char **failed_sections;
+    size_t num_failed_sections;
+    /** the first KVE_CONF_MAX_ERRORS warnings as one line each (malloc'd), kve_conf_warning_lines */
+    char **warning_lines;
+    size_t num_warning_lines;
 };
 
 /**
@@ -120,6 +126,8 @@ void kve_conf__free_secret(void *p, size_t len);
 const char *kve_conf__quote(char *buf, size_t size, const char *s, size_t len);
 /** Formats the range of `d` ("1 to 65535", "at least 1s", "at most 1GiB"); returns 0 and "" when unbounded. */
 int kve_conf__format_range(char *buf, size_t size, const kve_directive_t *d);
+/** Prints the "(type, range, default, ...)" summary of `d`, as `kvedge --help-config` shows it (conf_report.c). */
+void kve_conf__print_summary(FILE *out, const kve_directive_t *d);
 
 /** Non-zero for a null value: an empty, "~" or "null" plain scalar. */
 int kve_conf__is_null(const kve_node_t *node);

@@ -112,9 +112,42 @@ static void vprint(kve_conf_t *conf, const char *severity, const char *file, uns
     fflush(out);
 }
 
+/* the top-level key of the current key path is a section with an error (kve_conf_section_failed) */
+static void record_failed_section(kve_conf_t *conf)
+{
+    const char *key = conf->path_len != 0 ? conf->path[0].key : NULL;
+    if (key == NULL || kve_conf_section_failed(conf, key))
+        return;
+    conf->failed_sections = kve_realloc(conf->failed_sections, (conf->num_failed_sections + 1) * sizeof(*conf->failed_sections));
+    conf->failed_sections[conf->num_failed_sections++] = key;
+}
+
+static void keep_warning_line(kve_conf_t *conf, const char *file, unsigned line, unsigned col, const char *fmt, va_list args)
+    __attribute__((format(printf, 5, 0)));
+
+/* the warning as one line, without the source ("file:line:col: key.path: message"), kept for the log */
+static void keep_warning_line(kve_conf_t *conf, const char *file, unsigned line, unsigned col, const char *fmt, va_list args)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    KVE_ASSERT(out != NULL);
+    if (file != NULL && line != 0) {
+        fprintf(out, "%s:%u:%u: ", file, line, col);
+    } else if (file != NULL) {
+        fprintf(out, "%s: ", file);
+    }
+    print_path(conf, out);
+    vfprintf(out, fmt, args);
+    fclose(out);
+    conf->warning_lines = kve_realloc(conf->warning_lines, (conf->num_warning_lines + 1) * sizeof(*conf->warning_lines));
+    conf->warning_lines[conf->num_warning_lines++] = text;
+}
+
 void kve_conf__vreport(kve_conf_t *conf, const char *file, unsigned line, unsigned col, const char *source, const char *fmt,
                        va_list args)
 {
+    record_failed_section(conf);
     if (++conf->num_errors > KVE_CONF_MAX_ERRORS) {
         if (conf->num_errors == KVE_CONF_MAX_ERRORS + 1)
             fprintf(conf->errout, "... too many errors, stopping after %d\n", KVE_CONF_MAX_ERRORS);
@@ -126,8 +159,12 @@ void kve_conf__vreport(kve_conf_t *conf, const char *file, unsigned line, unsign
 void kve_conf__vwarn(kve_conf_t *conf, const char *file, unsigned line, unsigned col, const char *source, const char *fmt,
                      va_list args)
 {
+    va_list copy;
     if (++conf->num_warnings > KVE_CONF_MAX_ERRORS)
         return;
+    va_copy(copy, args);
+    keep_warning_line(conf, file, line, col, fmt, copy);
+    va_end(copy);
     vprint(conf, "warning", file, line, col, source, fmt, args);
 }
 
@@ -246,7 +283,7 @@ static const char *type_name(const kve_directive_t *d)
 }
 
 /* "(type, details...)" of one directive */
-static void print_summary(FILE *out, const kve_directive_t *d)
+void kve_conf__print_summary(FILE *out, const kve_directive_t *d)
 {
     char range[80], choices[256] = "";
     size_t off = 0;
@@ -273,6 +310,8 @@ static void print_summary(FILE *out, const kve_directive_t *d)
         fputs(", required", out);
     if ((d->flags & KVE_F_SECRET) != 0)
         fprintf(out, ", secret: or %s_file", d->key);
+    if ((d->flags & KVE_F_PATH) != 0)
+        fputs(", a relative path is relative to the config file's folder", out);
     if (d->type == KVE_T_DICT)
         fprintf(out, ", names of a-z 0-9 _ - up to %d bytes", KVE_CONF_MAX_NAME);
     if (d->shorthand != NULL)
@@ -286,7 +325,7 @@ static void print_table(FILE *out, const kve_directive_t *table, int depth)
 {
     for (; table->key != NULL; ++table) {
         fprintf(out, "%*s%s ", depth * 2, "", table->key);
-        print_summary(out, table);
+        kve_conf__print_summary(out, table);
         if (table->doc != NULL)
             fprintf(out, ": %s", table->doc);
         fputc('\n', out);

@@ -106,7 +106,12 @@ static int parse_string(kve_conf_t *conf, const kve_directive_t *d, const kve_no
         kve_conf_error(conf, node, "too short: %zu bytes (at least %lld)", len, (long long)d->min);
         return -1;
     }
-    *(char **)field = kve_strndup(text, len);
+    if ((d->flags & KVE_F_PATH) != 0 || ((d->flags & KVE_F_PROGRAM) != 0 && memchr(text, '/', len) != NULL)) {
+        /* relative to the file it is written in (a default: to the file being loaded) */
+        *(char **)field = kve_conf_resolve_path(node->file != NULL ? node->file : conf->file, text);
+    } else {
+        *(char **)field = kve_strndup(text, len);
+    }
     return 0;
 }
 
@@ -315,6 +320,11 @@ void kve_conf__read_secret(kve_conf_t *conf, const kve_directive_t *d, const kve
     }
     if ((path = kve_conf_expand_scalar(conf, node, &path_len)) == NULL)
         return;
+    if (strlen(path) == path_len) { /* relative to the config file's folder (a NUL inside fails the read below) */
+        char *resolved = kve_conf_resolve_path(node->file, path);
+        free(path);
+        path_len = strlen((path = resolved));
+    }
     kve_conf__quote(quoted, sizeof(quoted), path, path_len);
     if ((text = kve_conf__read_file(path, KVE_CONF_MAX_SECRET_SIZE, &len)) == NULL) {
         if (errno == EFBIG) {

@@ -8,14 +8,15 @@
 #include "conf/conf.h"
 #include "conf/config_internal.h"
 #include "proxy/common.h"
+#include "proxy/log.h"
 
 #include <string.h>
 
 static const kve_directive_t top_directives[] = {
     {"threads", KVE_T_INT, KVE_FIELD(kve_config_t, server.threads), 0, 0, 256, "0", .doc = "worker threads (0 = one per CPU)"},
-    {"data_dir", KVE_T_STRING, KVE_FIELD(kve_config_t, embedded.data_dir), .min = 1, .dflt = "./kvedge-data",
+    {"data_dir", KVE_T_STRING, KVE_FIELD(kve_config_t, embedded.data_dir), KVE_F_PATH, .min = 1, .dflt = "./kvedge-data",
      .doc = "embedded Redis data, socket and lock"},
-    {"pid_file", KVE_T_STRING, KVE_FIELD(kve_config_t, pid_file),
+    {"pid_file", KVE_T_STRING, KVE_FIELD(kve_config_t, pid_file), KVE_F_PATH,
      .doc = "file kvedge writes its process id to while it runs (for `kvedge reload` and init scripts); unset: none"},
     {"http2", KVE_T_BOOL, KVE_FIELD(kve_config_t, server.http2), .dflt = "false",
      .doc = "offer HTTP/2 (h2o 2.2.5 lacks rapid-reset protection: only behind a trusted front end)"},
@@ -158,19 +159,52 @@ static int check_pending_size(kve_conf_t *conf, const kve_config_t *cfg)
     return -1;
 }
 
+/* the sections each check across sections reads: it runs only when none of them had an error (their values may be
+ * missing), so that one run reports every error it can find */
+static int sections_ok(const kve_conf_t *conf, const char *const *keys)
+{
+    for (; *keys != NULL; ++keys)
+        if (kve_conf_section_failed(conf, *keys))
+            return 0;
+    return 1;
+}
+
+/* keeps the warnings' lines in `cfg` (kve_config_log_warnings) */
+static void keep_warnings(kve_config_t *cfg, const kve_conf_t *conf)
+{
+    size_t n;
+    char *const *lines = kve_conf_warning_lines(conf, &n);
+    cfg->warnings.count = kve_conf_warning_count(conf);
+    cfg->warnings.num_lines = n;
+    cfg->warnings.lines = n != 0 ? kve_malloc(n * sizeof(*cfg->warnings.lines)) : NULL;
+    for (size_t i = 0; i != n; ++i)
+        cfg->warnings.lines[i] = kve_strdup(lines[i]);
+}
+
 /* loads the file `path`, or `text` (not NULL) under that name */
 static int load_config(kve_config_t *cfg, const char *path, const char *text, FILE *errout)
 {
+    /* (a section whose check did not run is left out by the checks: kv_enabled, a route's cache.present, ...; a route
+     * whose path did not load is not among the served paths) */
+    static const char *const store_sections[] = {"redis", "stores", NULL};
+    static const char *const path_sections[] = {"admin", NULL};
+    static const char *const size_sections[] = {"limits", NULL};
     kve_conf_t *conf = kve_conf_new(errout);
+    const kve_node_t *root;
     int ret = text != NULL ? kve_conf_load_string(conf, path, text, top_directives, cfg)
                            : kve_conf_load_file(conf, path, top_directives, cfg);
-    if (ret == 0)
-        ret = kve_config__build_stores(conf, cfg);
-    if (ret == 0)
-        ret = check_served_paths(conf, cfg);
-    if (ret == 0)
-        ret = check_pending_size(conf, cfg);
 
+    /* the tables were applied (the file was read and parsed): the checks across sections run on the clean ones */
+    if ((root = kve_conf_root(conf)) != NULL && root->type == KVE_NODE_MAPPING) {
+        if (sections_ok(conf, store_sections) && kve_config__build_stores(conf, cfg) != 0)
+            ret = -1;
+        if (sections_ok(conf, path_sections) && check_served_paths(conf, cfg) != 0)
+            ret = -1;
+        if (sections_ok(conf, size_sections) && check_pending_size(conf, cfg) != 0)
+            ret = -1;
+        kve_config__warn_risky(conf, cfg);
+    }
+    keep_warnings(cfg, conf);
     kve_conf_free(conf);
     if (ret == 0)
         build_listeners(cfg);
@@ -226,9 +260,29 @@ void kve_config_dispose(kve_config_t *cfg)
     free(cfg->stores.entries); /* borrows from redis and named_stores */
     cfg->stores.entries = NULL;
     cfg->stores.size = 0;
+    for (size_t i = 0; i != cfg->warnings.num_lines; ++i)
+        free(cfg->warnings.lines[i]);
+    free(cfg->warnings.lines);
+    cfg->warnings.lines = NULL;
+    cfg->warnings.num_lines = cfg->warnings.count = 0;
+}
+
+void kve_config_log_warnings(const kve_config_t *cfg)
+{
+    if (cfg->log.error_log != NULL && strcmp(cfg->log.error_log, "-") == 0)
+        return;
+    for (size_t i = 0; i != cfg->warnings.num_lines; ++i)
+        kve_log(KVE_LOG_WARN, "config", "warning: %s", cfg->warnings.lines[i]);
+    if (cfg->warnings.count > cfg->warnings.num_lines)
+        kve_log(KVE_LOG_WARN, "config", "... and %zu more warnings", cfg->warnings.count - cfg->warnings.num_lines);
 }
 
 void kve_config_print_reference(FILE *out)
 {
     kve_conf_print_reference(out, top_directives);
+}
+
+void kve_config_print_man(FILE *out)
+{
+    kve_conf_print_man(out, top_directives);
 }

@@ -21,6 +21,8 @@
 
 typedef struct st_kve_log_conf_t {
     int level;
+    /** KVE_LOG_FORMAT_TEXT or _JSON (proxy/log.h) */
+    int format;
     char *error_log;
     char *access_log;
     char *access_log_format;
@@ -83,6 +85,14 @@ typedef struct st_kve_config_t {
         kve_listen_conf_t *entries;
         size_t size;
     } all_listeners;
+    /**
+     * The warnings kve_config_load() printed: how many, and the first KVE_CONF_MAX_ERRORS as one line each (malloc'd,
+     * without the quoted source line, so without any value), for kve_config_log_warnings()
+     */
+    struct {
+        char **lines;
+        size_t num_lines, count;
+    } warnings;
 } kve_config_t;
 
 /** Loads and validates `path` into `cfg` (zeroed by the caller); errors go to `errout`. Returns 0 or -1. */
@@ -103,8 +113,15 @@ void kve_config_set_source(const char *name, const char *text);
 int kve_config_print_source(const char *path, FILE *out);
 /** Frees what kve_config_load() stored. */
 void kve_config_dispose(kve_config_t *cfg);
+/**
+ * Writes the warnings kve_config_load() printed to the error log (proxy/log.h), one line each, once the log is open,
+ * unless the log is stderr ("-"), where the loader printed them already.
+ */
+void kve_config_log_warnings(const kve_config_t *cfg);
 /** Prints the reference of every key (kvedge --help-config). */
 void kve_config_print_reference(FILE *out);
+/** The same as the directive list of the man page kvedge.yaml(5), in roff (man/gen_config_man.c runs it at build time). */
+void kve_config_print_man(FILE *out);
 
 /** Whether the configuration asks for the embedded Redis (one of its stores is `embedded`). */
 int kve_config_uses_embedded_redis(const kve_config_t *cfg);

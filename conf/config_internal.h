@@ -78,6 +78,19 @@ int kve_config__check_path(kve_conf_t *conf, const kve_node_t *node, char *path)
 /** A file kvedge will open (the value of `key`, found at `node`): it exists, is readable and is not a directory. */
 int kve_config__check_readable(kve_conf_t *conf, const kve_node_t *node, const char *key, const char *path);
 
+/**
+ * Why `token` is easy to guess (conf/token_strength.c): shorter than 16 bytes, one character repeated, fewer than 6
+ * different characters, all digits, or made only of common words and numbers of at most 4 digits; NULL when none of
+ * these. The reason never quotes the token.
+ */
+const char *kve_config__weak_token(const char *token);
+/**
+ * Reports the warnings about risky settings of a loaded `cfg` (conf/config_warnings.c): a cleartext listener serving
+ * the KV API on a non-loopback address, kv.cors_origins "*" with read-write tokens, kv.allow_commands naming CONFIG,
+ * DEBUG or MODULE, easily guessed tokens. Sections with errors are skipped.
+ */
+void kve_config__warn_risky(kve_conf_t *conf, const kve_config_t *cfg);
+
 typedef enum { KVE_SERVED_ADMIN, KVE_SERVED_KV, KVE_SERVED_ROUTE, KVE_SERVED_SESSION, KVE_SERVED_JWKS } kve_served_kind_t;
 
 typedef struct st_kve_served_path_t {

@@ -3,7 +3,10 @@
  * Directive tables of the KV REST API (`kv:`): its tokens, limits, policy, timeouts and listeners.
  */
 #include "conf/config.h"
+#include "conf/conf_internal.h"
 #include "conf/config_internal.h"
+#include "conf/value.h"
+#include "proxy/kv_commands.h"
 
 #include <string.h>
 
@@ -50,26 +53,85 @@ static int check_unique_tokens(kve_conf_t *conf, const kve_node_t *node, const k
     return ret;
 }
 
+/* entry `i` of the list `key` of kv: (a sequence, or one scalar), for pointing at it */
+static const kve_node_t *list_entry_node(const kve_node_t *kv, const char *key, size_t i)
+{
+    const kve_node_t *list = kve_config__at_key(kv, key);
+    return list->type == KVE_NODE_SEQUENCE && i < list->u.sequence.size ? list->u.sequence.items[i] : list;
+}
+
+/* the command (or "container|sub") of the table closest to `name`, in `best`, when one is at most 2 edits away */
+static void suggest_command(const char *name, char *best, size_t size)
+{
+    size_t n, i;
+    const kve_cmd_info_t *table = kve_cmd_table(&n);
+    unsigned dist, best_dist = 3;
+
+    best[0] = '\0';
+    for (i = 0; i != n; ++i) {
+        if ((dist = kve_value_edit_distance(name, table[i].name)) < best_dist && dist < strlen(table[i].name)) {
+            best_dist = dist;
+            snprintf(best, size, "%s", table[i].name);
+        }
+    }
+}
+
+/*
+ * Every name in kv.deny_commands or kv.allow_commands (`key`) is a command or subcommand ("config|get") of the core's
+ * table (proxy/kv_commands.h), case-insensitive: a misspelt name would otherwise deny (or allow) nothing. A name with a
+ * '.' is a module command, which the table cannot know: taken as given.
+ */
+static int check_command_names(kve_conf_t *conf, const kve_node_t *node, const char *key, char *const *names, size_t count)
+{
+    char quoted[256], best[64];
+    int ret = 0;
+
+    kve_cmd_init();
+    for (size_t i = 0; i != count; ++i) {
+        const char *name = names[i];
+        if (strchr(name, '.') != NULL || kve_cmd_lookup(name, strlen(name)) != NULL)
+            continue;
+        suggest_command(name, best, sizeof(best));
+        kve_conf__quote(quoted, sizeof(quoted), name, strlen(name));
+        if (best[0] != '\0') {
+            kve_conf_error(conf, list_entry_node(node, key, i), "%s[%zu]: unknown command %s (did you mean \"%s\"?)", key, i,
+                           quoted, best);
+        } else {
+            kve_conf_error(conf, list_entry_node(node, key, i),
+                           "%s[%zu]: unknown command %s (not in Redis' command table; a subcommand is written \"container|sub\")",
+                           key, i, quoted);
+        }
+        ret = -1;
+    }
+    return ret;
+}
+
 int kve_config__check_kv(kve_conf_t *conf, const kve_node_t *node, void *obj)
 {
     kve_config_t *cfg = (void *)((char *)obj - offsetof(kve_config_t, kv));
     kve_rest_conf_t *kv = obj;
+    int ret;
 
     cfg->kv_enabled = node != NULL;
     if (node == NULL)
         return 0;
+    /* independent checks: each reports its own errors */
+    ret = check_command_names(conf, node, "deny_commands", kv->deny_commands.entries, kv->deny_commands.size);
+    if (check_command_names(conf, node, "allow_commands", kv->allow_commands.entries, kv->allow_commands.size) != 0)
+        ret = -1;
     if (kv->tokens.size == 0 && (kv->jwt_key == NULL || kv->jwt_key[0] == '\0')) {
         kve_conf_error(conf, node, "the KV API needs at least one entry in tokens, or a jwt_key");
-        return -1;
-    }
-    if (kv->jwt_key != NULL && kv->jwt_key[0] != '\0' && strlen(kv->jwt_key) < KVE_JWT_MIN_KEY) {
+        ret = -1;
+    } else if (kv->jwt_key != NULL && kv->jwt_key[0] != '\0' && strlen(kv->jwt_key) < KVE_JWT_MIN_KEY) {
         kve_conf_error(conf, kve_config__at_key(node, "jwt_key"),
                        "jwt_key must be at least %d bytes (e.g. the output of openssl rand -hex 32)", KVE_JWT_MIN_KEY);
-        return -1;
+        ret = -1;
     }
     if (check_unique_tokens(conf, node, kv) != 0)
-        return -1;
-    return kve_config__check_path(conf, node, kv->path);
+        ret = -1;
+    if (kve_config__check_path(conf, node, kv->path) != 0)
+        ret = -1;
+    return ret;
 }
 
 /* kv.sync_key named the Redis key the old sync tokens counted writes in; tokens no longer need a key, and old
@@ -108,10 +170,13 @@ const kve_directive_t kve_config__kv_directives[] = {
     {"scan_max_count", KVE_T_INT, KVE_FIELD(kve_rest_conf_t, scan_max_count), 0, 1, 1000000, "1000",
      .doc = "SCAN/HSCAN/SSCAN/ZSCAN COUNT above this is lowered to it"},
     {"deny_commands", KVE_T_STRING_LIST, KVE_FIELD(kve_rest_conf_t, deny_commands), 0, 0, 1024,
-     .doc = "more commands to refuse (lowercase; \"config|get\" for a subcommand, \"config\" for all of them)"},
+     .doc = "more commands to refuse (\"config|get\" for a subcommand, \"config\" for all of them; a name Redis does not "
+            "have is an error, but module commands, with a '.')"},
     {"allow_commands", KVE_T_STRING_LIST, KVE_FIELD(kve_rest_conf_t, allow_commands), 0, 0, 1024,
-     .doc = "commands refused by default to allow anyway (read-write tokens): administrative ones (\"config|get\"), migrate, "
-            "move, copy (COPY ... DB), script|flush, function|flush, monitor (the /monitor endpoint)"},
+     .doc =
+         "commands refused by default to allow anyway (read-write tokens): administrative ones (\"config|get\"), migrate, "
+         "move, copy (COPY ... DB), script|flush, function|flush, monitor (the /monitor endpoint); unknown names are errors, and "
+         "config, debug and module warnings"},
     {"cors_origins", KVE_T_STRING_LIST, KVE_FIELD(kve_rest_conf_t, cors_origins), 0, 0, 1024,
      .doc = "origins allowed by CORS (\"*\" for any); empty: no CORS"},
     {"command_timeout", KVE_T_DURATION, KVE_FIELD(kve_rest_conf_t, command_timeout_ms), 0, 0, 600 * SEC, "0s",

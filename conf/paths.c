@@ -98,7 +98,8 @@ kve_served_path_t *kve_config__served_paths(const kve_config_t *cfg, size_t *cou
     if (cfg->kv_enabled)
         paths[n++] = (kve_served_path_t){cfg->kv.listen.size != 0 ? 1 : 0, kve_strdup(cfg->kv.path), KVE_SERVED_KV, 0};
     for (i = 0; i != cfg->routes.size; ++i)
-        paths[n++] = (kve_served_path_t){0, kve_strdup(cfg->routes.entries[i].path), KVE_SERVED_ROUTE, i};
+        if (cfg->routes.entries[i].path != NULL) /* (only when the route's path had an error: kvedge -t goes on) */
+            paths[n++] = (kve_served_path_t){0, kve_strdup(cfg->routes.entries[i].path), KVE_SERVED_ROUTE, i};
     for (i = 0; i != cfg->routes.size; ++i) /* session endpoints, each once */
         if (kve_config__session_endpoint_owner(cfg, i))
             paths[n++] = (kve_served_path_t){0, kve_strdup(cfg->routes.entries[i].session.endpoint), KVE_SERVED_SESSION, i};

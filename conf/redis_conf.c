@@ -99,7 +99,7 @@ const kve_directive_t kve_config__redis_directives[] = {
             "(Upstash, Vercel KV, another kvedge's /kv; http:// on loopback)"},
     {"token", KVE_T_STRING, KVE_FIELD(kve_redis_conf_t, token), KVE_F_SECRET, 1, 4096,
      .doc = "KV REST store: the bearer token (or token_file, or ${ENV}); required there"},
-    {"ca_file", KVE_T_STRING, KVE_FIELD(kve_redis_conf_t, ca_file), .min = 1,
+    {"ca_file", KVE_T_STRING, KVE_FIELD(kve_redis_conf_t, ca_file), KVE_F_PATH, .min = 1,
      .doc = "KV REST store over https: the CA bundle that verifies its certificate (default: the system's)"},
     {"username", KVE_T_STRING, KVE_FIELD(kve_redis_conf_t, username), .doc = "ACL user (overrides the URL's)"},
     {"password", KVE_T_STRING, KVE_FIELD(kve_redis_conf_t, password), KVE_F_SECRET,
@@ -120,8 +120,8 @@ const kve_directive_t kve_config__redis_directives[] = {
     {NULL}};
 
 const kve_directive_t kve_config__embedded_directives[] = {
-    {"binary", KVE_T_STRING, KVE_FIELD(kve_embedded_conf_t, binary), .min = 1, .dflt = "redis-server",
-     .doc = "redis-server program (looked up in PATH)"},
+    {"binary", KVE_T_STRING, KVE_FIELD(kve_embedded_conf_t, binary), KVE_F_PROGRAM, .min = 1, .dflt = "redis-server",
+     .doc = "redis-server program (looked up in PATH; a path with a '/' is relative to the config file's folder)"},
     {"appendfsync", KVE_T_ENUM, KVE_FIELD(kve_embedded_conf_t, appendfsync), .dflt = "everysec",
      .choices = kve_embedded_fsync_modes, .doc = "AOF fsync policy"},
     {"maxmemory", KVE_T_SIZE, KVE_FIELD(kve_embedded_conf_t, maxmemory), .dflt = "0", .doc = "0 = no limit"},

@@ -38,7 +38,7 @@ int kve_config__check_route(kve_conf_t *conf, const kve_node_t *node, void *obj)
      .doc = "idle upstream connections are kept this long (0s: no reuse)"},                                          \
     {"preserve_host", KVE_T_BOOL, KVE_FIELD(type, preserve_host), .dflt = "false",                                   \
      .doc = "send the client's Host header upstream"},                                                               \
-    {"ca_file", KVE_T_STRING, KVE_FIELD(type, ca_file), .doc = "https upstreams: CA bundle (default: system store)"}
+    {"ca_file", KVE_T_STRING, KVE_FIELD(type, ca_file), KVE_F_PATH, .doc = "https upstreams: CA bundle (default: system store)"}
 /* clang-format on */
 
 const kve_directive_t kve_config__route_directives[] = {

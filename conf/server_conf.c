@@ -5,23 +5,41 @@
  */
 #include "conf/config.h"
 #include "conf/config_internal.h"
+#include "proxy/listener.h"
 #include "proxy/log.h"
 
 static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
+/* in the order of KVE_LOG_FORMAT_TEXT, _JSON */
+static const char *const log_formats[] = {"text", "json", NULL};
 
+/*
+ * The certificate and key load and match, with the very function startup loads them with (proxy/listener.h), so that
+ * `kvedge -t` refuses what startup would; the error points at the file at fault.
+ */
 static int check_tls(kve_conf_t *conf, const kve_node_t *node, void *obj)
 {
     kve_tls_conf_t *tls = obj;
+    kve_tls_failure_t failed;
+    SSL_CTX *ctx;
+    char err[1024];
+
     if ((tls->cert_file == NULL) != (tls->key_file == NULL)) {
         kve_conf_error(conf, node, "cert_file and key_file must be given together");
         return -1;
     }
+    if (tls->cert_file == NULL)
+        return 0;
+    if ((ctx = kve_listener_tls_new(tls, 0, &failed, err, sizeof(err))) == NULL) {
+        kve_conf_error(conf, kve_config__at_key(node, failed == KVE_TLS_BAD_CERT ? "cert_file" : "key_file"), "%s", err);
+        return -1;
+    }
+    SSL_CTX_free(ctx);
     return 0;
 }
 
 static const kve_directive_t tls_directives[] = {
-    {"cert_file", KVE_T_STRING, KVE_FIELD(kve_tls_conf_t, cert_file), .min = 1, .doc = "PEM certificate chain"},
-    {"key_file", KVE_T_STRING, KVE_FIELD(kve_tls_conf_t, key_file), .min = 1, .doc = "PEM private key"},
+    {"cert_file", KVE_T_STRING, KVE_FIELD(kve_tls_conf_t, cert_file), KVE_F_PATH, .min = 1, .doc = "PEM certificate chain"},
+    {"key_file", KVE_T_STRING, KVE_FIELD(kve_tls_conf_t, key_file), KVE_F_PATH, .min = 1, .doc = "PEM private key"},
     {NULL}};
 
 const kve_directive_t kve_config__listen_directives[] = {
@@ -65,10 +83,14 @@ int kve_config__check_log(kve_conf_t *conf, const kve_node_t *node, void *obj)
 
 const kve_directive_t kve_config__log_directives[] = {
     {"level", KVE_T_ENUM, KVE_FIELD(kve_log_conf_t, level), .dflt = "info", .choices = log_levels, .doc = "error log verbosity"},
-    {"error_log", KVE_T_STRING, KVE_FIELD(kve_log_conf_t, error_log), .min = 1, .dflt = "-",
+    {"format", KVE_T_ENUM, KVE_FIELD(kve_log_conf_t, format), .dflt = "text", .choices = log_formats,
+     .doc = "error log lines: \"text\" (time [level] module: message) or \"json\" (one JSON object per line, also for "
+            "what h2o prints)"},
+    {"error_log", KVE_T_STRING, KVE_FIELD(kve_log_conf_t, error_log), KVE_F_PATH, .min = 1, .dflt = "-",
      .doc = "\"-\" for stderr, or a file (reopened on SIGUSR1)"},
-    {"access_log", KVE_T_STRING, KVE_FIELD(kve_log_conf_t, access_log),
+    {"access_log", KVE_T_STRING, KVE_FIELD(kve_log_conf_t, access_log), KVE_F_PATH,
      .doc = "\"\" off, \"-\" stdout, or a file (reopened on SIGUSR1)"},
     {"access_log_format", KVE_T_STRING, KVE_FIELD(kve_log_conf_t, access_log_format),
-     .doc = "h2o log format, at most 4096 bytes (default: common log format plus duration)"},
+     .doc = "\"json\" (one JSON object per request), or an h2o log format of at most 4096 bytes (default: common log format "
+            "plus duration)"},
     {NULL}};

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Per-path logger: metrics, access log, limit errors (see access.h). */
 #include "handlers/access.h"
+#include "handlers/access_json.h"
+#include "handlers/cache_stats.h"
 #include "handlers/limits.h"
 #include "handlers/upstream_errors.h"
 #include "proxy/common.h"
@@ -10,19 +12,22 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #define DEFAULT_FORMAT "%h %l %u %t \"%r\" %s %b %{duration}x"
+/* the access_log_format that selects the JSON line (access_json.h) instead of an h2o format */
+#define JSON_FORMAT "json"
 /* what the access log shows for the value of a `_token` query parameter */
 #define TOKEN_PLACEHOLDER "REDACTED"
 
 struct st_kve_access_log_t {
     int fd;
-    char *path; /* NULL for stdout */
-    h2o_logconf_t *logconf;
+    char *path;             /* NULL for stdout */
+    h2o_logconf_t *logconf; /* NULL for the JSON line */
     pthread_mutex_t reopen_mutex;
 };
 
@@ -95,10 +100,17 @@ static h2o_logconf_t *compile_format(const char *fmt, char *err, size_t errlen)
     return logconf;
 }
 
+static int is_json_format(const char *fmt)
+{
+    return fmt != NULL && strcmp(fmt, JSON_FORMAT) == 0;
+}
+
 int kve_access_log_check_format(const char *fmt, char *err, size_t errlen)
 {
-    h2o_logconf_t *logconf = compile_format(fmt, err, errlen);
-    if (logconf == NULL)
+    h2o_logconf_t *logconf;
+    if (is_json_format(fmt))
+        return 0;
+    if ((logconf = compile_format(fmt, err, errlen)) == NULL)
         return -1;
     h2o_logconf_dispose(logconf);
     return 0;
@@ -108,7 +120,7 @@ kve_access_log_t *kve_access_log_open(const char *path, const char *fmt, char *e
 {
     kve_access_log_t *log = kve_zalloc(sizeof(*log));
 
-    if ((log->logconf = compile_format(fmt, err, errlen)) == NULL) {
+    if (!is_json_format(fmt) && (log->logconf = compile_format(fmt, err, errlen)) == NULL) {
         free(log);
         return NULL;
     }
@@ -119,7 +131,8 @@ kve_access_log_t *kve_access_log_open(const char *path, const char *fmt, char *e
         log->path = kve_strdup(path);
     }
     if (log->fd == -1) {
-        h2o_logconf_dispose(log->logconf);
+        if (log->logconf != NULL)
+            h2o_logconf_dispose(log->logconf);
         free(log);
         return NULL;
     }
@@ -152,7 +165,8 @@ void kve_access_log_close(kve_access_log_t *log)
         return;
     close(log->fd);
     free(log->path);
-    h2o_logconf_dispose(log->logconf);
+    if (log->logconf != NULL)
+        h2o_logconf_dispose(log->logconf);
     pthread_mutex_destroy(&log->reopen_mutex);
     free(log);
 }
@@ -189,15 +203,15 @@ static int is_token_name(const char *p, const char *end)
     return i == sizeof(name) - 1;
 }
 
-/* `path` with the value of every `_token` query parameter replaced by TOKEN_PLACEHOLDER, in `pool` (or `path` itself) */
-static h2o_iovec_t redact_tokens(h2o_mem_pool_t *pool, h2o_iovec_t path)
+h2o_iovec_t kve_access_redact_tokens(h2o_mem_pool_t *pool, h2o_iovec_t path)
 {
-    const char *p = memchr(path.base, '?', path.len), *end = path.base + path.len;
+    const char *p, *end;
     size_t params = 1;
     char *out, *w;
 
-    if (p == NULL)
+    if (path.base == NULL || (p = memchr(path.base, '?', path.len)) == NULL)
         return path;
+    end = path.base + path.len;
     for (const char *q = p; q != end; ++q)
         params += *q == '&';
     w = out = h2o_mem_alloc_pool(pool, path.len + params * (sizeof(TOKEN_PLACEHOLDER) - 1));
@@ -223,20 +237,88 @@ static h2o_iovec_t redact_tokens(h2o_mem_pool_t *pool, h2o_iovec_t path)
     return h2o_iovec_init(out, (size_t)(w - out));
 }
 
+static void write_all(int fd, const char *line, size_t len)
+{
+    while (write(fd, line, len) == -1 && errno == EINTR)
+        ;
+}
+
 /* h2o's logger writes req->input.path (%r, %U, %q): it sees a copy without tokens, the request keeps its own */
-static void write_line(kve_access_log_t *log, h2o_req_t *req)
+static void write_h2o_line(kve_access_log_t *log, h2o_req_t *req)
 {
     char buf[4096], *line;
     size_t len = sizeof(buf);
     h2o_iovec_t path = req->input.path;
 
-    req->input.path = redact_tokens(&req->pool, path);
+    req->input.path = kve_access_redact_tokens(&req->pool, path);
     line = h2o_log_request(log->logconf, req, &len, buf);
     req->input.path = path;
-    while (write(log->fd, line, len) == -1 && errno == EINTR)
-        ;
+    write_all(log->fd, line, len);
     if (line != buf)
         free(line);
+}
+
+/* the value of the first `name` field in `headers`, or {NULL, 0} */
+static h2o_iovec_t field(const h2o_headers_t *headers, const char *name, size_t len)
+{
+    ssize_t i = h2o_find_header_by_str(headers, name, len, -1);
+    return i == -1 ? h2o_iovec_init(NULL, 0) : headers->entries[i].value;
+}
+
+/* what the HTTP cache did (HIT, MISS, ...: the value of %{cache_status}e), {NULL, 0} off cached routes */
+static h2o_iovec_t cache_outcome(h2o_req_t *req)
+{
+    h2o_iovec_t *v = h2o_req_getenv(req, H2O_STRLIT(KVE_CACHE_STATUS_ENV), 0);
+    return v != NULL ? *v : h2o_iovec_init(NULL, 0);
+}
+
+static h2o_iovec_t peer_address(h2o_req_t *req, char *buf)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = req->conn->callbacks->get_peername != NULL ? req->conn->callbacks->get_peername(req->conn, (void *)&ss) : 0;
+    size_t n = len != 0 ? h2o_socket_getnumerichost((void *)&ss, len, buf) : SIZE_MAX;
+    return n == SIZE_MAX ? h2o_iovec_init(NULL, 0) : h2o_iovec_init(buf, n);
+}
+
+/* the JSON line: no token in the path's query or the Referer, no Authorization or Cookie at all */
+static void write_json_line(kve_access_log_t *log, h2o_req_t *req, size_t route, uint64_t duration)
+{
+    char addr[NI_MAXHOST];
+    const char *route_name = kve_metrics_route_name(route);
+    kve_access_fields_t f = {.time = req->timestamps.request_begin_at,
+                             .remote_addr = peer_address(req, addr),
+                             .method = req->input.method,
+                             .host = req->input.authority,
+                             .path = kve_access_redact_tokens(&req->pool, req->input.path),
+                             .version = req->version,
+                             .status = req->res.status,
+                             .bytes_sent = req->bytes_sent,
+                             .duration_us = duration,
+                             .route = route_name != NULL ? h2o_iovec_init(route_name, strlen(route_name)) : h2o_iovec_init(NULL, 0),
+                             .cache = cache_outcome(req),
+                             .user_agent = field(&req->headers, H2O_STRLIT("user-agent")),
+                             .referer = kve_access_redact_tokens(&req->pool, field(&req->headers, H2O_STRLIT("referer"))),
+                             .request_id = field(&req->headers, H2O_STRLIT("x-request-id"))};
+    kve_buf_t line = KVE_BUF_INIT;
+
+    kve_access_json_format(&line, &f);
+    write_all(log->fd, line.base, line.len);
+    kve_buf_dispose(&line);
+}
+
+/*
+ * h2o's own request errors (h2o_req_log_error: its proxy's "connection refused", "I/O timeout", ...), which h2o would
+ * write raw to fd 2 with up to 29 bytes of the path and query (kve_access_register turns that off): through the
+ * error log, escaped, with the path and no query.
+ */
+static void log_request_errors(h2o_req_t *req)
+{
+    for (size_t i = 0; i != req->error_logs.size; ++i) {
+        const h2o_req_error_log_t *e = req->error_logs.entries + i;
+        kve_log(KVE_LOG_WARN, "h2o", "[%s] %.*s %.*s: %.*s", e->module, (int)KVE_MIN(req->input.method.len, 16),
+                req->input.method.base, kve_log_path_len(req->input.path.base, req->input.path.len), req->input.path.base,
+                (int)KVE_MIN(e->msg.len, 512), e->msg.base);
+    }
 }
 
 static void log_access(h2o_logger_t *_self, h2o_req_t *req)
@@ -244,10 +326,11 @@ static void log_access(h2o_logger_t *_self, h2o_req_t *req)
     struct st_access_logger_t *self = (void *)_self;
     kve_thread_t *thread = kve_server_thread(req->conn->ctx);
     kve_pending_conn_t *conn = kve_streams_conn_of(req);
+    uint64_t duration = duration_us(req);
 
     if (conn != NULL)
         kve_streams_done(conn); /* the stream the limit check opened, if it ran (proxy/streams.h) */
-    kve_metrics_observe(thread->metrics, self->route, req->res.status, duration_us(req));
+    kve_metrics_observe(thread->metrics, self->route, req->res.status, duration);
     if (req->error_logs.size != 0) {
         int kind = kve_upstream_error_of(req);
         if (kind >= 0)
@@ -261,13 +344,17 @@ static void log_access(h2o_logger_t *_self, h2o_req_t *req)
                 (int)KVE_MIN(req->input.method.len, 16), req->input.method.base,
                 kve_log_path_len(req->input.path.base, req->input.path.len), req->input.path.base,
                 req->conn->ctx->globalconf->max_request_entity_size);
-    if (self->log != NULL)
-        write_line(self->log, req);
+    log_request_errors(req);
+    if (self->log != NULL && self->log->logconf == NULL)
+        write_json_line(self->log, req, self->route, duration);
+    else if (self->log != NULL)
+        write_h2o_line(self->log, req);
 }
 
 void kve_access_register(h2o_pathconf_t *pathconf, size_t route, kve_access_log_t *log)
 {
     struct st_access_logger_t *self = (void *)h2o_create_logger(pathconf, sizeof(*self));
+    pathconf->error_log.emit_request_errors = 0; /* log_request_errors writes them */
     self->super.log_access = log_access;
     self->route = route;
     self->log = log;

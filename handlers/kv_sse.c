@@ -33,6 +33,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <sys/socket.h>
 
@@ -59,7 +60,24 @@ typedef struct st_sse_t {
     unsigned failed : 1; /* end with an error (close the connection) */
     unsigned monitor : 1;
     unsigned started : 1; /* the response began (on the first reply from Redis) */
+    /** SUBSCRIBE, PSUBSCRIBE or MONITOR; the number of channels or patterns */
+    const char *kind;
+    size_t channels;
+    /** the client's address, for the log lines ("?" if unknown) */
+    char client[64];
 } sse_t;
+
+/* the client's numeric address into `buf` (`size` bytes), "?" if unknown */
+static void client_address(h2o_req_t *req, char *buf, size_t size)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = req->conn->callbacks->get_peername != NULL ? req->conn->callbacks->get_peername(req->conn, (void *)&ss) : 0;
+    char host[NI_MAXHOST];
+
+    if (len == 0 || h2o_socket_getnumerichost((void *)&ss, len, host) == SIZE_MAX)
+        strcpy(host, "?");
+    snprintf(buf, size, "%s", host);
+}
 
 /* takes a slot for a new stream of `token_id`; else answers 503 and returns 0 */
 static int acquire_slot(kve_rest_handler_t *self, h2o_req_t *req, uint64_t token_id)
@@ -150,6 +168,8 @@ static void on_stop(h2o_generator_t *gen, h2o_req_t *req)
 static void on_dispose(void *p)
 {
     sse_t *s = p;
+    if (s->started)
+        kve_log(KVE_LOG_INFO, "kv", "%s stream of %s closed", s->kind, s->client);
     close_stream(s);
     kve_buf_dispose(&s->pending);
     kve_buf_dispose(&s->inflight);
@@ -214,7 +234,7 @@ static void on_stream(void *data, int err, const kve_kv_reply_t *reply)
     if (s->req == NULL)
         return;
     if (err != 0) { /* the stream failed; end() still closes it, which releases it */
-        kve_log(KVE_LOG_WARN, "kv", "subscription stream ended: %s", kve_strerror(err));
+        kve_log(KVE_LOG_WARN, "kv", "subscription stream ended: %s (%s stream of %s)", kve_strerror(err), s->kind, s->client);
         if (s->started)
             end(s, 0);
         else
@@ -231,7 +251,8 @@ static void on_stream(void *data, int err, const kve_kv_reply_t *reply)
         start_response(s, s->req);
     queue_reply(s, reply, first);
     if (s->pending.len > MAX_PENDING) {
-        kve_log(KVE_LOG_WARN, "kv", "dropping a subscriber that does not read (%zu bytes queued)", s->pending.len);
+        kve_log(KVE_LOG_WARN, "kv", "dropping a subscriber that does not read (%zu bytes queued), client %s", s->pending.len,
+                s->client);
         end(s, 1);
         return;
     }
@@ -319,6 +340,11 @@ static void start_response(sse_t *s, h2o_req_t *req)
     kve_thread_t *thread = kve_server_thread(req->conn->ctx);
 
     s->started = 1;
+    if (s->monitor)
+        kve_log(KVE_LOG_INFO, "kv", "MONITOR stream opened for %s", s->client);
+    else
+        kve_log(KVE_LOG_INFO, "kv", "%s stream opened for %s (%zu channel%s)", s->kind, s->client, s->channels,
+                s->channels == 1 ? "" : "s");
     req->res.status = 200;
     req->res.reason = "OK";
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/event-stream"));
@@ -353,6 +379,8 @@ void kve_rest__serve_stream(kve_rest_handler_t *self, h2o_req_t *req, h2o_iovec_
     s = h2o_mem_alloc_shared(&req->pool, sizeof(*s), on_dispose);
     *s = (sse_t){SSE_MAGIC};
     s->req = req, s->self = self, s->thread = kve_rest__thread(self, req), s->monitor = monitor;
+    s->kind = argv[0], s->channels = argc - 1;
+    client_address(req, s->client, sizeof(s->client));
     s->token_id = kve_stream_slots_token_id(token.base, token.len);
     if (!acquire_slot(self, req, s->token_id))
         return;

@@ -1,21 +1,27 @@
 /* SPDX-License-Identifier: MIT */
 /* Implementation of the helpers declared in common.h. */
 #include "proxy/common.h"
+#include "proxy/log.h"
 
 #include <stdio.h>
+#include <unistd.h>
 #include <openssl/crypto.h>
 #include <time.h>
 
+/* through the error log (its format, level error), which allocates nothing and writes to fd 2 before the abort */
 void kve__assert_fail(const char *file, int line, const char *expr)
 {
-    fprintf(stderr, "%s:%d: assertion failed: %s\n", file, line, expr);
+    kve_log(KVE_LOG_ERROR, "assert", "%s:%d: assertion failed: %s", file, line, expr);
     abort();
 }
 
+/* straight to fd 2: no stdio, no allocation */
 static void *check_alloc(void *p)
 {
+    static const char msg[] = "kvedge: out of memory\n";
     if (p == NULL) {
-        fputs("kvedge: out of memory\n", stderr);
+        if (write(2, msg, sizeof(msg) - 1) < 0)
+            abort();
         abort();
     }
     return p;

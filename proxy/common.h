@@ -18,7 +18,7 @@
 #define KVE_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define KVE_MAX(a, b) ((a) > (b) ? (a) : (b))
 
-/** Prints "file:line: assertion failed: expr" to stderr and aborts. */
+/** Logs "file:line: assertion failed: expr" (error log, module "assert", level error) and aborts. */
 __attribute__((noreturn)) void kve__assert_fail(const char *file, int line, const char *expr);
 
 /** Always-on assertion (style.md §4). */

@@ -6,6 +6,7 @@
 #include "proxy/common.h"
 #include "proxy/log.h"
 #include "proxy/metrics.h"
+#include "proxy/notify.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -176,6 +177,7 @@ static void write_pid_file(daemon_t *d, const char *path)
 static int apply_log_conf(const kve_log_conf_t *lc, char *err, size_t errlen)
 {
     kve_log_set_level(lc->level);
+    kve_log_set_format(lc->format);
     return kve_log_open(lc->error_log, err, errlen);
 }
 
@@ -267,9 +269,11 @@ static void serve(daemon_t *d)
                     sig == SIGTERM ? "SIGTERM" : "SIGINT", (unsigned long long)d->current->cfg.server.limits.drain_timeout_ms);
             break;
         }
-        if (sig == SIGHUP)
+        if (sig == SIGHUP) {
+            kve_notify_reloading(); /* systemd: a reload, done (applied or refused) at the next READY=1 */
             reload(d);
-        else if (sig == SIGUSR1)
+            kve_notify_ready("serving");
+        } else if (sig == SIGUSR1)
             reopen_logs(d);
         reap(d, 0);
     }
@@ -277,6 +281,7 @@ static void serve(daemon_t *d)
 
 static void shutdown_daemon(daemon_t *d)
 {
+    kve_notify_stopping(); /* the drain starts */
     kve_server_stop(d->current->server, NULL);
     reap(d, 1);
     kve_server_join(d->current->server);
@@ -317,9 +322,11 @@ int kve_daemon_run(const char *config_path)
         goto Exit;
     }
     write_pid_file(&d, gen->cfg.pid_file);
+    kve_config_log_warnings(&gen->cfg); /* (printed while loading; into the error log when it is a file) */
     kve_log(KVE_LOG_INFO, "main", "kvedge %s started (config %s, %zu store%s%s)", KVE_VERSION, config_path, gen->cfg.stores.size,
             gen->cfg.stores.size == 1 ? "" : "s", d.embedded != NULL ? ", one of them the embedded redis-server" : "");
     kve_log(KVE_LOG_INFO, "server", "serving with %zu threads", kve_server_num_threads(gen->server));
+    kve_notify_ready("serving"); /* systemd Type=notify: listeners open, workers running */
     serve(&d);
     shutdown_daemon(&d);
     kve_log(KVE_LOG_INFO, "main", "stopped");

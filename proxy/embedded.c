@@ -4,7 +4,8 @@
  * config file), listens on <data_dir>/redis.sock and never on TCP, and writes its log to
  * <data_dir>/redis.log. Its stdout and stderr point at the same file, so what Redis prints before that
  * log is open (a rejected option, say) never mixes into our error log, and a failed start can quote it.
- * The parent is multi-threaded by the time a restart happens, so argv is built once, up front, and
+ * The parent is multi-threaded by the time a restart happens, so argv and the environment are built once, up
+ * front (the environment without NOTIFY_SOCKET: only kvedge speaks to systemd, proxy/notify.h), and
  * between fork() and execv() the child makes async-signal-safe calls only. The child runs in its own
  * process group: a Ctrl-C on the terminal reaches kvedge, which then stops Redis in order, and a final
  * SIGKILL to the group also takes any AOF-rewrite child with it.
@@ -12,6 +13,7 @@
 #include "proxy/embedded.h"
 #include "proxy/common.h"
 #include "proxy/log.h"
+#include "proxy/notify.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -55,6 +57,8 @@ struct st_kve_embedded_t {
     kve_strv_t extra_args;
     /** points into the strings above or at literals; built before any fork */
     char **argv;
+    /** kvedge's environment without NOTIFY_SOCKET (borrowed strings), built with argv */
+    char **envp;
     uint64_t start_timeout_ms;
     int lock_fd;
     int locked;
@@ -269,6 +273,16 @@ static void build_argv(kve_embedded_t *e, const kve_embedded_conf_t *conf)
     e->argv[n] = NULL;
 }
 
+/* the child's environment: ours, except NOTIFY_SOCKET (a redis-server built with systemd support would notify) */
+static void build_envp(kve_embedded_t *e)
+{
+    size_t n = 0;
+    while (environ[n] != NULL)
+        ++n;
+    e->envp = kve_malloc(sizeof(*e->envp) * (n + 1));
+    KVE_ASSERT(kve_notify_child_env(environ, e->envp, n + 1) == 0);
+}
+
 /* left behind by a server that was killed; it cannot belong to a live one, since we hold the lock */
 static void remove_stale_socket(const kve_embedded_t *e)
 {
@@ -315,7 +329,7 @@ static void exec_child(const kve_embedded_t *e, pid_t parent, int logfd)
     /* our fds are close-on-exec; this also covers any a library opened without the flag */
     syscall(SYS_close_range, 3u, ~0u, 0u);
 #endif
-    execv(e->binary, e->argv);
+    execve(e->binary, e->argv, e->envp);
     report_exec_failure(e->binary);
     _exit(127);
 }
@@ -560,6 +574,7 @@ kve_embedded_t *kve_embedded_start(const kve_embedded_conf_t *conf, char *const 
     if (prepare_data_dir(e, conf->data_dir, err, errlen) != 0 || take_lock(e, err, errlen) != 0)
         goto Error;
     build_argv(e, conf);
+    build_envp(e);
     if (conf->client_output_buffer_limit == 0)
         kve_log(KVE_LOG_WARN, "redis",
                 "embedded_redis.client_output_buffer_limit is 0: Redis' output buffer per connection is "
@@ -737,6 +752,7 @@ void kve_embedded_stop(kve_embedded_t *e)
     if (e->lock_fd != -1)
         close(e->lock_fd); /* releases the flock */
     free(e->argv);
+    free(e->envp);
     kve_strv_dispose(&e->extra_args);
     free(e->binary);
     free(e->data_dir);

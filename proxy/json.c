@@ -116,6 +116,34 @@ void kve_json_string(kve_buf_t *out, const char *s, size_t len)
     out->len += (size_t)(d - d0);
 }
 
+size_t kve_json_escape_into(char *dst, size_t cap, const char *s, size_t len, size_t *consumed)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + len;
+    char *d = dst, esc[6];
+    const char *src;
+    size_t in, out, bad;
+
+    while (p != end) {
+        if (json_class[*p] == 0) {
+            src = (const char *)p, in = out = 1;
+        } else if (json_class[*p] == 1) {
+            src = esc, in = 1, out = (size_t)(write_escape(esc, *p) - esc);
+        } else if ((in = kve_json_utf8_sequence(p, (size_t)(end - p), &bad)) != 0) {
+            src = (const char *)p, out = in;
+        } else {
+            src = "\xef\xbf\xbd", in = bad, out = 3;
+        }
+        if (out > cap - (size_t)(d - dst))
+            break;
+        memcpy(d, src, out);
+        d += out;
+        p += in;
+    }
+    if (consumed != NULL)
+        *consumed = (size_t)(p - (const unsigned char *)s);
+    return (size_t)(d - dst);
+}
+
 void kve_json_base64(kve_buf_t *out, const char *s, size_t len)
 {
     char *d;

@@ -46,6 +46,14 @@ void kve_json_error(kve_buf_t *out, const char *msg);
 /** Appends `len` bytes as a JSON string (with quotes), escaping and replacing invalid UTF-8 as above. */
 void kve_json_string(kve_buf_t *out, const char *s, size_t len);
 
+/**
+ * Writes the inside of a JSON string (no quotes) for `len` bytes at `s` into `dst`, at most `cap` bytes, with the
+ * escaping and U+FFFD rules of kve_json_string(), without allocating (for the error log). It stops before the first
+ * character whose output would not fit, so `dst` always holds whole escapes and whole UTF-8 sequences. Returns the
+ * bytes written; `*consumed` (may be NULL) gets the input bytes they stand for (`len` when all of it fitted).
+ */
+size_t kve_json_escape_into(char *dst, size_t cap, const char *s, size_t len, size_t *consumed);
+
 /** Appends `len` bytes as a base64 JSON string (with quotes). */
 void kve_json_base64(kve_buf_t *out, const char *s, size_t len);
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Error log: formatting, escaping, level filter, reopen. See log.h. */
+/* Error log: formatting (text or JSON), escaping, level filter, reopen. See log.h. */
 #include "proxy/log.h"
 #include "proxy/common.h"
+#include "proxy/json.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +17,7 @@
 #define LOG_LINE_MAX 4096
 
 static int log_level = KVE_LOG_INFO;
+static int log_format = KVE_LOG_FORMAT_TEXT;
 static char *log_path;
 static pthread_mutex_t log_path_mutex = PTHREAD_MUTEX_INITIALIZER;
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
@@ -38,6 +40,36 @@ int kve_log_enabled(int level)
     return level <= __atomic_load_n(&log_level, __ATOMIC_RELAXED);
 }
 
+void kve_log_set_format(int format)
+{
+    __atomic_store_n(&log_format, format, __ATOMIC_RELAXED);
+}
+
+/* `n` as `width` decimal digits (the lowest ones) ending before `end` */
+static void put_digits(char *end, unsigned n, int width)
+{
+    while (width-- != 0) {
+        *--end = (char)('0' + n % 10);
+        n /= 10;
+    }
+}
+
+void kve_log_format_time(char *buf, const struct timeval *tv)
+{
+    struct tm tm;
+    time_t sec = tv->tv_sec;
+
+    gmtime_r(&sec, &tm);
+    memcpy(buf, "0000-00-00T00:00:00.000Z", KVE_LOG_TIME_LEN + 1);
+    put_digits(buf + 4, (unsigned)(tm.tm_year + 1900), 4);
+    put_digits(buf + 7, (unsigned)(tm.tm_mon + 1), 2);
+    put_digits(buf + 10, (unsigned)tm.tm_mday, 2);
+    put_digits(buf + 13, (unsigned)tm.tm_hour, 2);
+    put_digits(buf + 16, (unsigned)tm.tm_min, 2);
+    put_digits(buf + 19, (unsigned)tm.tm_sec, 2);
+    put_digits(buf + 23, (unsigned)(tv->tv_usec / 1000), 3);
+}
+
 /* copies `src` into `dst`, escaping bytes that could break the one-line-per-event rule */
 static size_t escape_into(char *dst, size_t cap, const char *src, size_t len)
 {
@@ -57,22 +89,36 @@ static size_t escape_into(char *dst, size_t cap, const char *src, size_t len)
     return o;
 }
 
-static size_t format_prefix(char *buf, size_t cap, int level, const char *module)
+static size_t format_text(char *buf, size_t cap, const char *stamp, int level, const char *module, const char *msg, size_t len)
 {
-    struct timeval tv;
-    struct tm tm;
-    gettimeofday(&tv, NULL);
-    gmtime_r(&tv.tv_sec, &tm);
-    int n = snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ [%s] %s: ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                     tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(tv.tv_usec / 1000), level_names[level], module);
-    return n < 0 ? 0 : KVE_MIN((size_t)n, cap - 1);
+    int n = snprintf(buf, cap, "%s [%s] %s: ", stamp, level_names[level], module);
+    size_t off = n < 0 ? 0 : KVE_MIN((size_t)n, cap - 1);
+    return off + escape_into(buf + off, cap - off, msg, len);
+}
+
+/* {"time":...,"msg":"..."}: the message is cut where its escaping no longer fits, the line always closes */
+static size_t format_json(char *buf, size_t cap, const char *stamp, int level, const char *module, const char *msg, size_t len)
+{
+    static const char tail[] = "\"}";
+    size_t off;
+    int n;
+
+    n = snprintf(buf, cap, "{\"time\":\"%s\",\"level\":\"%s\",\"module\":\"", stamp, level_names[level]);
+    off = n < 0 ? 0 : KVE_MIN((size_t)n, cap - 1);
+    off += kve_json_escape_into(buf + off, KVE_MIN(cap - off, (size_t)64), module, strlen(module), NULL);
+    n = snprintf(buf + off, cap - off, "\",\"pid\":%ld,\"msg\":\"", (long)getpid());
+    off += n < 0 ? 0 : KVE_MIN((size_t)n, cap - off - 1);
+    off += kve_json_escape_into(buf + off, cap - off - (sizeof(tail) - 1), msg, len, NULL);
+    memcpy(buf + off, tail, sizeof(tail) - 1);
+    return off + sizeof(tail) - 1;
 }
 
 void kve_log(int level, const char *module, const char *fmt, ...)
 {
-    char msg[LOG_LINE_MAX], line[LOG_LINE_MAX];
+    char msg[LOG_LINE_MAX], line[LOG_LINE_MAX + 1], stamp[KVE_LOG_TIME_LEN + 1];
+    struct timeval tv;
     va_list ap;
-    size_t off;
+    size_t off, len;
     int n;
 
     if (!kve_log_enabled(level))
@@ -82,8 +128,14 @@ void kve_log(int level, const char *module, const char *fmt, ...)
     va_end(ap);
     if (n < 0)
         return;
-    off = format_prefix(line, sizeof(line), level, module);
-    off += escape_into(line + off, sizeof(line) - off - 1, msg, KVE_MIN((size_t)n, sizeof(msg) - 1));
+    len = KVE_MIN((size_t)n, sizeof(msg) - 1);
+    gettimeofday(&tv, NULL);
+    kve_log_format_time(stamp, &tv);
+    /* LOG_LINE_MAX for the line, one more byte for its newline */
+    if (__atomic_load_n(&log_format, __ATOMIC_RELAXED) == KVE_LOG_FORMAT_JSON)
+        off = format_json(line, LOG_LINE_MAX, stamp, level, module, msg, len);
+    else
+        off = format_text(line, LOG_LINE_MAX, stamp, level, module, msg, len);
     line[off++] = '\n';
     /* one write per line: lines of concurrent threads never interleave (O_APPEND or a pipe) */
     while (write(2, line, off) == -1 && errno == EINTR)
@@ -116,6 +168,8 @@ int kve_log_open(const char *path, char *err, size_t errlen)
             log_path = kve_strdup(path);
     }
     pthread_mutex_unlock(&log_path_mutex);
+    if (ret == 0)
+        kve_log_capture_stderr();
     return ret;
 }
 
@@ -132,6 +186,7 @@ int kve_log_reopen(void)
 
 void kve_log_close(void)
 {
+    kve_log_release_stderr();
     pthread_mutex_lock(&log_path_mutex);
     free(log_path);
     log_path = NULL;

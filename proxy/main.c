@@ -219,6 +219,7 @@ static int check_config(const char *config_path, const kve_env_config_t *env, in
 {
     kve_config_t cfg = {0};
     int ret = kve_config_load(&cfg, config_path, stderr);
+    size_t warnings = cfg.warnings.count;
 
     kve_config_dispose(&cfg);
     if (ret != 0 && env != NULL) {
@@ -229,8 +230,10 @@ static int check_config(const char *config_path, const kve_env_config_t *env, in
         return ret == 0 ? 0 : 1;
     if (print && kve_config_print_source(config_path, stdout) != 0)
         return fprintf(stderr, "kvedge: cannot print %s: %s\n", config_path, strerror(errno)), 1;
-    if (!print)
+    if (!print && warnings == 0)
         printf("kvedge: configuration %s is valid\n", config_path);
+    else if (!print)
+        printf("kvedge: configuration %s is valid, with %zu warning%s\n", config_path, warnings, warnings == 1 ? "" : "s");
     return 0;
 }
 

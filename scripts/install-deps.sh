@@ -36,6 +36,9 @@ build_pkgs=(gcc make cmake pkg-config clang-format libh2o-evloop-dev libssl-dev 
 # llvm-symbolizer (clang's sanitizers print bare addresses without it).
 build_pkgs+=(clang libclang-rt-14-dev llvm-14)
 run_pkgs=(redis-server redis-tools curl openssl)
+# make deb and the install tests (ops_install, ops_deb): debhelper + dpkg-dev (+ build-essential, which
+# dpkg-buildpackage checks for), lintian, systemd for systemd-analyze, man-db/groff-base to render the man pages
+pkg_pkgs=(build-essential debhelper dpkg-dev lintian systemd man-db groff-base)
 # The machine may already have node/npm from elsewhere (nodesource, nvm, a tarball); then keep those.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
     run_pkgs+=(nodejs npm)
@@ -43,7 +46,7 @@ fi
 # varnish: a peer cache for tests/cache-conformance/peer.sh and the cache benchmark (nginx-light has proxy_cache)
 bench_pkgs=(wrk webdis nginx-light varnish)
 
-wanted=("${build_pkgs[@]}" "${run_pkgs[@]}")
+wanted=("${build_pkgs[@]}" "${run_pkgs[@]}" "${pkg_pkgs[@]}")
 if [ "$bench" = 1 ]; then
     wanted+=("${bench_pkgs[@]}")
 fi
@@ -106,7 +109,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
     done
 fi
 
-for tool in node npm redis-server cmake clang-format clang; do
+for tool in node npm redis-server cmake clang-format clang dpkg-buildpackage dh lintian systemd-analyze man groff; do
     if ! command -v "$tool" >/dev/null 2>&1; then
         echo "install-deps.sh: '$tool' not found on PATH after installation" >&2
         exit 1

@@ -28,11 +28,14 @@ for (const f of yamlFiles(BAD)) {
 
 for (const [dir, files] of [[GOOD, yamlFiles(GOOD)], [EXAMPLES, yamlFiles(EXAMPLES)]]) {
     for (const f of files) {
+        // (placeholder tokens such as kvedge-quickstart-token are warned about: warnings only, issue 11)
         test(`kvedge -t accepts ${path.relative(SOURCE_DIR, path.join(dir, f))}`, async () => {
             const r = await runKvedge(['-t', '-c', f], { cwd: dir });
-            assert.equal(r.stderr, '');
+            assert.doesNotMatch(r.stderr, /: error: /);
             assert.equal(r.code, 0);
-            assert.equal(r.stdout, `kvedge: configuration ${f} is valid\n`);
+            const warnings = r.stderr.match(/^[^ ].*: warning: /gm)?.length ?? 0;
+            const counted = warnings === 0 ? '' : `, with ${warnings} warning${warnings === 1 ? '' : 's'}`;
+            assert.equal(r.stdout, `kvedge: configuration ${f} is valid${counted}\n`);
         });
     }
 }

@@ -770,8 +770,35 @@ TEST(reference)
     free(out);
 }
 
+/* kvedge.yaml(5)'s list: a tagged paragraph per key, by its whole path; roff's control characters stay text */
+TEST(man)
+{
+    static const kve_directive_t item_table[] = {{"path", KVE_T_STRING, 0, .doc = ".starts with a dot, has a \\ and \xc2\xa7 9"},
+                                                 {NULL}};
+    static const kve_directive_t table[] = {
+        {"threads", KVE_T_INT, KVE_FIELD(root_t, threads), 0, 0, 1024, .dflt = "0", .doc = "worker threads"},
+        {"items", KVE_T_LIST, KVE_FIELD(root_t, listen), .children = item_table, .elem_size = sizeof(listener_t)},
+        {"stores", KVE_T_DICT, KVE_FIELD(root_t, listen), .children = item_table, .elem_size = sizeof(listener_t)},
+        {NULL}};
+    char *out = NULL;
+    size_t size = 0;
+    FILE *fp = open_memstream(&out, &size);
+    kve_conf_print_man(fp, table);
+    fclose(fp);
+    CHECK_EQ_STR(out, ".SS top level\n"
+                      ".TP\n.B \\&threads\n\\&(integer, 0 to 1024, default 0)\n\\&worker threads\n"
+                      ".SS \\&items\n"
+                      ".TP\n.B \\&items\n\\&(list of maps)\n"
+                      ".TP\n.B \\&items[].path\n\\&(string)\n\\&.starts with a dot, has a \\e and \\[u00A7] 9\n"
+                      ".SS \\&stores\n"
+                      ".TP\n.B \\&stores\n\\&(maps by name, names of a-z 0-9 _ - up to 32 bytes)\n"
+                      ".TP\n.B \\&stores.<name>.path\n\\&(string)\n\\&.starts with a dot, has a \\e and \\[u00A7] 9\n");
+    free(out);
+}
+
 void kve_suite_conf(void)
 {
+    RUN(man);
     RUN(defaults);
     RUN(all_types);
     RUN(type_errors);

@@ -7,6 +7,7 @@
 #include "test.h"
 #include "proxy/common.h"
 #include "proxy/h2o_private.h"
+#include "h2o/http1.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -220,6 +221,70 @@ TEST(http1_hook_and_raw_head)
     kve_h2o_release_thread_buffers();
 }
 
+/* --- handing an idle HTTP/1 connection to another loop (the reload) --- */
+
+static int closed_calls;
+
+static void on_sock_close(void *data)
+{
+    (void)data;
+    ++closed_calls;
+}
+
+static void init_server(h2o_globalconf_t *conf, h2o_context_t *ctx, h2o_loop_t *loop)
+{
+    h2o_config_init(conf);
+    h2o_hostconf_t *host = h2o_config_register_host(conf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_create_handler(h2o_config_register_path(host, "/", 0), sizeof(h2o_handler_t))->on_req = on_req;
+    h2o_context_init(ctx, loop, conf);
+}
+
+TEST(http1_detach_to_another_loop)
+{
+    h2o_globalconf_t conf1, conf2;
+    h2o_context_t ctx1, ctx2;
+    h2o_loop_t *loop1 = h2o_evloop_create(), *loop2 = h2o_evloop_create();
+    h2o_accept_ctx_t accept1 = {.ctx = &ctx1}, accept2 = {.ctx = &ctx2};
+    h2o_socket_export_t info = {.fd = -1};
+    h2o_socket_t *sock, *moved;
+    int fds[2];
+
+    init_server(&conf1, &ctx1, loop1);
+    init_server(&conf2, &ctx2, loop2);
+    accept1.hosts = conf1.hosts;
+    accept2.hosts = conf2.hosts;
+    CHECK_EQ_INT(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds), 0);
+    sock = h2o_evloop_socket_create(loop1, fds[0], 0);
+    sock->on_close.cb = on_sock_close;
+    h2o_accept(&accept1, sock);
+    CHECK(exchange(loop1, fds[1], "GET /1 HTTP/1.1\r\nHost: test\r\n\r\n"));
+    CHECK(kve_h2o_http1_awaits_request(sock));
+
+    closed_calls = 0;
+    CHECK_EQ_INT(kve_h2o_http1_detach(sock, loop1, &info), 0);
+    CHECK_EQ_INT(closed_calls, 1); /* h2o closed its side, through its own path */
+    CHECK(info.fd != -1);
+    for (int i = 0; i != 5; ++i)
+        h2o_evloop_run(loop1, 1); /* frees the disposed sockets; nothing of the connection is left on loop1 */
+
+    /* the client noticed nothing: its next request is answered on the other loop, on the same connection */
+    moved = h2o_socket_import(loop2, &info);
+    h2o_http1_accept(&accept2, moved, *h2o_get_timestamp(&ctx2, NULL, NULL));
+    CHECK(exchange(loop2, fds[1], "GET /2 HTTP/1.1\r\nHost: test\r\n\r\n"));
+    CHECK(exchange(loop2, fds[1], "GET /3 HTTP/1.1\r\nHost: test\r\n\r\n"));
+
+    close(fds[1]);
+    for (int i = 0; i != 10; ++i)
+        h2o_evloop_run(loop2, 1);
+    kve_h2o_context_dispose(&ctx1);
+    kve_h2o_context_dispose(&ctx2);
+    h2o_config_dispose(&conf1);
+    h2o_config_dispose(&conf2);
+    h2o_evloop_destroy(loop1);
+    h2o_evloop_destroy(loop2);
+    kve_h2o_release_thread_buffers();
+}
+
 static int check_head(const char *s)
 {
     return kve_h2o_http1client_check_head(s, strlen(s));
@@ -363,6 +428,7 @@ void kve_suite_h2o_private(void)
     RUN(expire_timeouts);
     RUN(context_shutdown_and_dispose);
     RUN(http1_hook_and_raw_head);
+    RUN(http1_detach_to_another_loop);
     RUN(http1client_check_head);
     RUN(http1client_guard_captures_on_head);
     RUN(proxy_heads_observed);

@@ -129,6 +129,50 @@ TEST(json_string_table)
     kve_buf_dispose(&buf);
 }
 
+/* kve_json_escape_into with room to spare gives what kve_json_string gives, without the quotes */
+TEST(json_escape_into_table)
+{
+    char out[256];
+
+    for (size_t i = 0; i != KVE_ARRAY_SIZE(string_cases); ++i) {
+        size_t len = string_cases[i].len != 0 ? string_cases[i].len : strlen(string_cases[i].in), consumed = 99, n;
+        guarded_t g;
+        const char *in = guard_copy(&g, string_cases[i].in, len);
+        n = kve_json_escape_into(out, sizeof(out), in, len, &consumed);
+        guard_free(&g);
+        CHECK_EQ_UINT(consumed, len);
+        CHECK_EQ_MEM(out, n, string_cases[i].want + 1, strlen(string_cases[i].want) - 2);
+    }
+}
+
+/* with any smaller room: whole escapes and whole UTF-8 sequences only, a prefix of the full output, as much as fits */
+TEST(json_escape_into_bounded)
+{
+    char full[256], out[256], again[256];
+
+    for (size_t i = 0; i != KVE_ARRAY_SIZE(string_cases); ++i) {
+        const char *in = string_cases[i].in;
+        size_t len = string_cases[i].len != 0 ? string_cases[i].len : strlen(in), all, n, consumed, m;
+        all = kve_json_escape_into(full, sizeof(full), in, len, NULL);
+        for (size_t cap = 0; cap <= all; ++cap) {
+            n = kve_json_escape_into(out, cap, in, len, &consumed);
+            CHECK(n <= cap);
+            CHECK(consumed <= len);
+            CHECK_EQ_MEM(out, n, full, n);
+            /* what was written is exactly the escaping of the input it consumed: nothing was split */
+            m = kve_json_escape_into(again, sizeof(again), in, consumed, NULL);
+            CHECK_EQ_MEM(out, n, again, m);
+            /* and it stopped only for lack of room (no unit is longer than 6 bytes) */
+            CHECK(consumed == len || cap - n < 6);
+            if (cap == all)
+                CHECK_EQ_UINT(consumed, len);
+        }
+    }
+    CHECK_EQ_UINT(kve_json_escape_into(out, 5, "\x01", 1, NULL), 0);
+    CHECK_EQ_UINT(kve_json_escape_into(out, 2, "\xc3\xa9", 2, NULL), 2);
+    CHECK_EQ_UINT(kve_json_escape_into(out, 2, "\xff", 1, NULL), 0);
+}
+
 /* byte-at-a-time escaping of ASCII, to compare the 8-byte fast path against */
 static void reference_escape(kve_buf_t *out, const unsigned char *s, size_t len)
 {
@@ -401,6 +445,8 @@ void kve_suite_json(void)
     RUN(json_string_table);
     RUN(json_string_random);
     RUN(json_string_300_bytes);
+    RUN(json_escape_into_table);
+    RUN(json_escape_into_bounded);
     RUN(base64_table);
     RUN(base64_round_trip);
     RUN(json_value_types);
