@@ -8,6 +8,7 @@
 #include "proxy/common.h"
 #include "proxy/log.h"
 #include "proxy/server.h"
+#include "proxy/streams.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -324,8 +325,11 @@ static void log_access(h2o_logger_t *_self, h2o_req_t *req)
 {
     struct st_access_logger_t *self = (void *)_self;
     kve_thread_t *thread = kve_server_thread(req->conn->ctx);
+    kve_pending_conn_t *conn = kve_streams_conn_of(req);
     uint64_t duration = duration_us(req);
 
+    if (conn != NULL)
+        kve_streams_done(conn); /* the stream the limit check opened, if it ran (proxy/streams.h) */
     kve_metrics_observe(thread->metrics, self->route, req->res.status, duration);
     if (req->error_logs.size != 0) {
         int kind = kve_upstream_error_of(req);
@@ -347,24 +351,8 @@ static void log_access(h2o_logger_t *_self, h2o_req_t *req)
         write_h2o_line(self->log, req);
 }
 
-/* the request's pool is cleared when its response is done (h2o_dispose_request): the stream is closed then */
-static void on_stream_done(void *p)
-{
-    kve_metrics_open_add(*(kve_metrics_thread_t **)p, -1);
-}
-
-/* first handler after the limit check: counts the request as an open stream until its pool goes, then passes it on */
-static int on_stream_open(h2o_handler_t *self, h2o_req_t *req)
-{
-    kve_metrics_thread_t **m = h2o_mem_alloc_shared(&req->pool, sizeof(*m), on_stream_done);
-    *m = kve_server_thread(req->conn->ctx)->metrics;
-    kve_metrics_open_add(*m, 1);
-    return -1;
-}
-
 void kve_access_register(h2o_pathconf_t *pathconf, size_t route, kve_access_log_t *log)
 {
-    h2o_create_handler(pathconf, sizeof(h2o_handler_t))->on_req = on_stream_open;
     struct st_access_logger_t *self = (void *)h2o_create_logger(pathconf, sizeof(*self));
     pathconf->error_log.emit_request_errors = 0; /* log_request_errors writes them */
     self->super.log_access = log_access;

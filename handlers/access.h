@@ -7,7 +7,8 @@
  * request (h2o_req_log_error, which it no longer prints on stderr itself) as error-log lines of module "h2o", and
  * writes an error-log line for responses that mean a client hit the body limit h2o enforces itself (413 before
  * routing; kvedge's own limit check logs its answers itself), so every over-limit request leaves exactly one trace.
- * It also counts the open streams and the upstream failures of proxied requests by kind (handlers/upstream_errors.h).
+ * It also closes the request's open stream in kvedge_open_streams (the limit check opened it: proxy/streams.h) and
+ * counts the upstream failures of proxied requests by kind (handlers/upstream_errors.h).
  */
 #ifndef KVE_HANDLERS_ACCESS_H
 #define KVE_HANDLERS_ACCESS_H
@@ -42,9 +43,8 @@ void kve_access_log_close(kve_access_log_t *log);
 h2o_iovec_t kve_access_redact_tokens(h2o_mem_pool_t *pool, h2o_iovec_t s);
 
 /**
- * Registers the logger on `pathconf` for metrics route `route` and the access log `log` (may be NULL), and a handler
- * (the path's next one: register the limit check before, the path's own handlers after) that counts the request in
- * kvedge_open_streams until its response is done.
+ * Registers the logger on `pathconf` for metrics route `route` and the access log `log` (may be NULL). Register the
+ * limit check (limits.h) on the same path: it opens the streams this logger closes.
  */
 void kve_access_register(h2o_pathconf_t *pathconf, size_t route, kve_access_log_t *log);
 

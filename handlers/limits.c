@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Limit handler: answers 400 to ambiguous framing, 431 or 413 when a request's headers or body exceed the
- * path's limits, and logs each answer.
+ * path's limits, and logs each answer. As every path's first handler it also opens the request's stream in
+ * kvedge_open_streams (proxy/streams.h), which the path's access logger closes.
  */
 #include "handlers/limits.h"
 #include "handlers/framing.h"
 #include "proxy/common.h"
 #include "proxy/log.h"
 #include "proxy/pending.h"
+#include "proxy/server.h"
+#include "proxy/streams.h"
 
 /* set in req->env when this handler answered, so the access logger does not log the request as h2o's own 413 */
 #define ANSWERED_ENV "kvedge.limits"
@@ -53,7 +56,15 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
     size_t found = 0;
     const char *reason;
 
-    kve_pending_release_request(req); /* its bytes are a handler's now (pending.h) */
+    kve_pending_conn_t *conn = kve_streams_conn_of(req);
+
+    if (conn != NULL) {
+        /* the request is a handler's now: its bytes leave the pending budget (pending.h; HTTP/1 only), and it is an
+         * open stream until its logger runs (proxy/streams.h: why it is counted here, on the connection) */
+        if (req->version < 0x200)
+            kve_pending_release(conn);
+        kve_streams_open(conn, kve_server_thread(req->conn->ctx)->metrics);
+    }
     if ((reason = kve_framing_check(req)) != NULL)
         return refuse_framing(req, reason);
     reason = check_headers(&self->conf, req, &found);

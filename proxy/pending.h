@@ -7,7 +7,7 @@
  * could make it hold max_connections x max_body_size bytes. Each HTTP/1 connection is charged the allocation
  * of its input buffer while it reads a request (h1read.h calls kve_pending_update after every read; the first
  * 8 KiB buffer every reading connection gets is not charged: max_connections bounds those) and the
- * charge is released when the request reaches its first handler (the limit check, kve_pending_release_request)
+ * charge is released when the request reaches its first handler (the limit check, handlers/limits.c)
  * or the socket closes (kve_pending_release). When a read takes the total over the limit and its thread holds
  * more than its share (limit / threads), the connections of that thread whose clients sent the most (the
  * reader itself on a tie) are refused until the total is under the limit or the thread within its share:
@@ -34,6 +34,7 @@
 #include <stdint.h>
 #include "h2o.h"
 #include "proxy/common.h"
+#include "proxy/metrics.h"
 
 #define KVE_PENDING_CONN_MAGIC 0x50454e44 /* "PEND" */
 
@@ -76,6 +77,10 @@ typedef struct st_kve_pending_conn_t {
     h2o_linklist_t link;
     kve_pending_thread_t *thread;
     h2o_socket_t *sock;
+    /** its requests counted in kvedge_open_streams and not done yet (streams.h: HTTP/1 0 or 1) */
+    uint32_t open_streams;
+    /** the counters they are counted in (its worker's), set by kve_streams_open() */
+    kve_metrics_thread_t *metrics;
 } kve_pending_conn_t;
 
 /** Initialises the budget (`limit` 0: disabled) for `num_threads` worker threads. */

@@ -33,6 +33,7 @@
 #include "proxy/log.h"
 #include "proxy/park.h"
 #include "proxy/pending.h"
+#include "proxy/streams.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -152,6 +153,7 @@ static void on_conn_close(void *data)
     worker_t *w = conn->worker;
 
     kve_pending_release(&conn->pending);
+    kve_streams_conn_closed(&conn->pending);
     h2o_linklist_unlink(&conn->link);
     --w->num_conns;
     __atomic_fetch_sub(&num_connections, 1, __ATOMIC_RELAXED);

@@ -229,6 +229,70 @@ TEST(limits)
     kve_loopback_destroy(lb);
 }
 
+/* --- kvedge_open_streams, counted on the connection record (proxy/streams.h) --- */
+
+static int response_done(void *data)
+{
+    return ((kve_loopback_req_t *)data)->done;
+}
+
+/* a wired request (the socket leads to its connection record) to `path`, run to the end of its response */
+static kve_loopback_req_t *wired_get(kve_loopback_t *lb, const char *path, size_t extra_headers)
+{
+    char head[256];
+    kve_loopback_req_t *r = kve_loopback_req(lb, "GET", path);
+    kve_loopback_req_header(r, "authorization", "Bearer " ADMIN_TOKEN);
+    for (size_t i = 0; i != extra_headers; ++i)
+        kve_loopback_req_header(r, "x-filler", "1");
+    snprintf(head, sizeof(head), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path);
+    kve_loopback_req_wire(r, head);
+    CHECK_EQ_INT(kve_loopback_req_run(r, TIMEOUT_MS), 0);
+    return r;
+}
+
+TEST(open_streams)
+{
+    static const struct {
+        const char *path;
+        size_t extra_headers;
+        int status;
+    } endings[] = {{"/healthz", 0, 200}, {"/nowhere", 0, 404}, {"/healthz", MAX_HEADERS, 431}};
+    kve_loopback_t *lb = admin_server();
+    kve_loopback_req_t *r;
+
+    /* a request is open from the limit check until its logger ran (its response done is not enough: h2o disposes
+     * the request, and runs the logger, after the last byte went out) */
+    for (size_t i = 0; i != KVE_ARRAY_SIZE(endings); ++i) {
+        r = wired_get(lb, endings[i].path, endings[i].extra_headers);
+        CHECK_EQ_INT(r->status, endings[i].status);
+        CHECK_EQ_INT((int)lb->metrics.open_streams, 1);
+        CHECK_EQ_UINT(r->pending.open_streams, 1);
+        kve_loopback_req_free(r);
+        CHECK_EQ_INT((int)lb->metrics.open_streams, 0);
+    }
+
+    /* an answer h2o sends itself before routing (here a 413, as for a body over its own limit): bound to the fallback
+     * path, its logger runs, but no handler opened a stream, so none is closed */
+    r = kve_loopback_req(lb, "POST", "/healthz");
+    kve_loopback_req_wire(r, "POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n");
+    h2o_send_error_generic(&r->req, 413, "Request Entity Too Large", "request entity is too large",
+                           H2O_SEND_ERROR_HTTP1_CLOSE_CONNECTION);
+    CHECK_EQ_INT(kve_loopback_run_until(lb, response_done, r, TIMEOUT_MS), 0);
+    CHECK_EQ_INT(r->status, 413);
+    CHECK(r->req.pathconf == &lb->hosts[0]->fallback_path);
+    kve_loopback_req_free(r);
+    CHECK_EQ_INT((int)lb->metrics.open_streams, 0);
+    CHECK_EQ_UINT(responses(lb, 413), 1); /* it was logged */
+
+    /* a request without a socket (no connection record) is not counted at all */
+    r = do_request(lb, "GET", "/healthz", ADMIN_TOKEN, NULL);
+    CHECK_EQ_INT(r->status, 200);
+    CHECK_EQ_INT((int)lb->metrics.open_streams, 0);
+    kve_loopback_req_free(r);
+    CHECK_EQ_INT((int)lb->metrics.open_streams, 0);
+    kve_loopback_destroy(lb);
+}
+
 /* --- the harness with a streaming response (a generator that sends one byte per proceed) --- */
 
 static int stream_stops;
@@ -511,6 +575,7 @@ void kve_suite_loopback(void)
     RUN(streaming);
     RUN(healthz);
     RUN(limits);
+    RUN(open_streams);
     if ((redis = kve_test_redis_start(err, sizeof(err))) == NULL)
         fprintf(stderr, "    redis-server: %s (the KV tests fail)\n", err);
     RUN(kv_unauthorized);
