@@ -111,12 +111,3 @@ void kve_pending_release(kve_pending_conn_t *conn)
     if (conn->charged != 0)
         set_charge(conn, 0);
 }
-
-void kve_pending_release_request(h2o_req_t *req)
-{
-    h2o_socket_t *sock;
-    if (req->version >= 0x200 || req->conn->callbacks->get_socket == NULL ||
-        (sock = req->conn->callbacks->get_socket(req->conn)) == NULL)
-        return;
-    kve_pending_release(kve_pending_conn_of(sock));
-}

@@ -118,7 +118,5 @@ kve_pending_conn_t *kve_pending_largest(kve_pending_thread_t *thread, kve_pendin
 void kve_pending_refuse(kve_pending_conn_t *conn);
 /** Releases the charge of `conn` (its request reached a handler, or it closes). */
 void kve_pending_release(kve_pending_conn_t *conn);
-/** kve_pending_release for the connection of `req`, if it is an HTTP/1 client connection (else nothing). */
-void kve_pending_release_request(h2o_req_t *req);
 
 #endif
