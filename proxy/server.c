@@ -44,6 +44,7 @@
 
 #define SWEEP_MS 100
 #define FORCED_CLOSE_GRACE_MS 5000
+#define STOP_WAIT_MS 2000
 
 typedef struct st_worker_t worker_t;
 
@@ -109,6 +110,8 @@ struct st_kve_server_t {
     size_t inbound;
     /** workers that have returned (atomic) */
     size_t num_exited;
+    /** workers that have closed their listening sockets after a stop (atomic) */
+    size_t num_unlistened;
     kve_pending_t pending;
     h2o_barrier_t startup;
     const kve_server_hooks_t *hooks;
@@ -391,6 +394,7 @@ static void drain(worker_t *w)
     h2o_loop_t *loop = w->super.ctx.loop;
 
     close_worker_listeners(w);
+    __atomic_fetch_add(&s->num_unlistened, 1, __ATOMIC_RELEASE);
     h2o_timeout_unlink(&w->sweep_entry);
     h2o_context_request_shutdown(&w->super.ctx);
     while (!h2o_linklist_is_empty(&w->super.drain_watchers)) {
@@ -537,6 +541,11 @@ void kve_server_stop(kve_server_t *s, kve_server_t *successor)
     }
     s->successor = successor;
     notify_workers(s);
+    /* until every worker has closed its copies, a dropped address still accepts (on the old configuration): wait for
+     * that, so that once this returns the old configuration takes no new connection (a worker answers its mail within a
+     * turn of its loop; the bound only matters for one stuck in a long callback) */
+    for (int i = 0; i != STOP_WAIT_MS && __atomic_load_n(&s->num_unlistened, __ATOMIC_ACQUIRE) != s->num_threads; ++i)
+        usleep(1000);
 }
 
 int kve_server_stopped(const kve_server_t *s)
