@@ -278,8 +278,16 @@ static void grow(shard_t *s)
 /* unlinks `e` (and an index's variants) onto `*dead` (chained through _chain) for release after the lock */
 static void unlink_entry(shard_t *s, kve_cache_mem_obj_t *e, kve_cache_mem_obj_t **dead)
 {
-    kve_cache_mem_obj_t **slot = find_slot(s, &e->key, &e->variant);
+    kve_cache_mem_obj_t **slot;
 
+    /* an index's variants first: one of them may sit in front of the index in its bucket's chain, so the index's slot
+     * is looked up only after (a slot found before could be that variant's `_chain`, gone with it) */
+    if (e->is_index)
+        while (!h2o_linklist_is_empty(&e->_variants))
+            unlink_entry(s, H2O_STRUCT_FROM_MEMBER(kve_cache_mem_obj_t, _variants, e->_variants.next), dead);
+    else if (e->_index != NULL)
+        h2o_linklist_unlink(&e->_variants), e->_index = NULL;
+    slot = find_slot(s, &e->key, &e->variant);
     KVE_ASSERT(*slot == e);
     if (is_own(e)) {
         kve_cache_mem_obj_t **pslot = s->pbuckets + pbucket_of(s, e->primary);
@@ -287,11 +295,6 @@ static void unlink_entry(shard_t *s, kve_cache_mem_obj_t *e, kve_cache_mem_obj_t
             pslot = &(*pslot)->_pchain;
         *pslot = e->_pchain;
     }
-    if (e->is_index)
-        while (!h2o_linklist_is_empty(&e->_variants))
-            unlink_entry(s, H2O_STRUCT_FROM_MEMBER(kve_cache_mem_obj_t, _variants, e->_variants.next), dead);
-    else if (e->_index != NULL)
-        h2o_linklist_unlink(&e->_variants), e->_index = NULL;
     *slot = e->_chain;
     h2o_linklist_unlink(&e->_lru);
     e->_linked = 0;

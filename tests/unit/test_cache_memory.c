@@ -305,12 +305,49 @@ TEST(cache_memory_threads)
     kve_cache_mem_destroy(shared_tier);
 }
 
+/*
+ * An index replaced while one of its variants sits in front of it in its bucket's chain (a variant is inserted after
+ * its index, at the chain's head; which bucket is the tier's random seed's choice, so each round has a new tier).
+ * The index's slot used to be looked up before its variants were unlinked: it could be that variant's `_chain`, and
+ * the index stayed in the chain after being freed (a crash in 1 of ~20 runs of cache_memory_variants).
+ */
+TEST(cache_memory_index_behind_variant)
+{
+    h2o_iovec_t vary = h2o_iovec_init(H2O_STRLIT("accept-language"));
+    uint8_t p[KVE_CACHE_HASH_LEN], v[KVE_CACHE_HASH_LEN];
+
+    for (int round = 0; round != 200; ++round) {
+        kve_cache_mem_t *m = kve_cache_mem_create(1 << 22);
+        kve_cache_mem_obj_t *own;
+
+        kve_cache_mem_set_live(m, 1);
+        key(p, 5, (uint8_t)round);
+        CHECK_EQ_INT(kve_cache_mem_insert(m, index_new(m, p, "gen0000000000001", vary), kve_cache_mem_epoch(m)), 0);
+        for (int i = 0; i != 40; ++i) { /* 40 entries: the shard keeps its 64 buckets */
+            key(v, 9, (uint8_t)i);
+            CHECK_EQ_INT(kve_cache_mem_insert(m, object(m, p, v, "gen0000000000001", 10, 'a'), kve_cache_mem_epoch(m)), 0);
+        }
+        CHECK_EQ_INT(kve_cache_mem_insert(m, object(m, p, NULL, NULL, 10, 'f'), kve_cache_mem_epoch(m)), 0);
+        own = lookup(m, p, NULL);
+        CHECK(own != NULL && !own->is_index);
+        kve_cache_mem_release(own);
+        for (int i = 0; i != 40; ++i) {
+            key(v, 9, (uint8_t)i);
+            CHECK(!present(m, p, v));
+        }
+        kve_cache_mem_evict_primary(m, p);
+        CHECK(!present(m, p, NULL));
+        kve_cache_mem_destroy(m);
+    }
+}
+
 void kve_suite_cache_memory(void)
 {
     RUN(cache_memory_object);
     RUN(cache_memory_bounds);
     RUN(cache_memory_refcount);
     RUN(cache_memory_variants);
+    RUN(cache_memory_index_behind_variant);
     RUN(cache_memory_messages);
     RUN(cache_memory_threads);
 }
