@@ -224,6 +224,11 @@ void kve_metrics_mark_cached(size_t route)
     __atomic_store_n(&cached_routes[KVE_MIN(route, (size_t)KVE_METRICS_MAX_ROUTES - 1)], 1, __ATOMIC_RELAXED);
 }
 
+int kve_metrics_route_cached(size_t route)
+{
+    return route < KVE_METRICS_MAX_ROUTES && __atomic_load_n(&cached_routes[route], __ATOMIC_RELAXED);
+}
+
 /* whether `route` is cached (routes without `cache:` are left out) */
 static int cache_route_used(kve_metrics_thread_t *const *threads, size_t num_threads, size_t route)
 {

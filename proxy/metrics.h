@@ -123,6 +123,8 @@ static inline void kve_metrics_cache_add(kve_metrics_thread_t *m, size_t route, 
 
 /** Marks `route` as cached: its cache series are rendered, zeros included (while configuring). */
 void kve_metrics_mark_cached(size_t route);
+/** Whether `route` was marked cached (the console's overview shows its cache counters). */
+int kve_metrics_route_cached(size_t route);
 
 /**
  * Appends the cache metrics summed over `threads`: kvedge_cache_requests_total{route,status}, and per route the
