@@ -55,8 +55,7 @@ static int try_asset(kve_console_t *self, h2o_req_t *req, h2o_iovec_t sub)
     if (!method_is(req, "GET") && !method_is(req, "HEAD"))
         return 0;
     if (sub.len == 0) { /* the page's relative URLs need the trailing "/" */
-        h2o_iovec_t to = h2o_concat(&req->pool, h2o_iovec_init(self->path, strlen(self->path)), h2o_iovec_init(H2O_STRLIT("/")));
-        h2o_send_redirect(req, 301, "Moved Permanently", to.base, to.len);
+        kve_console_send_redirect(req, 301, "Moved Permanently", self->path);
         return 1;
     }
     if (h2o_memis(sub.base, sub.len, H2O_STRLIT("/")))

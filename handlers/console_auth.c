@@ -72,12 +72,6 @@ static void set_cookie(h2o_req_t *req, kve_console_t *self, const char *value, u
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_SET_COOKIE, NULL, cookie, (size_t)n);
 }
 
-static void redirect_home(h2o_req_t *req, kve_console_t *self)
-{
-    h2o_iovec_t to = h2o_concat(&req->pool, h2o_iovec_init(self->path, strlen(self->path)), h2o_iovec_init(H2O_STRLIT("/")));
-    h2o_send_redirect(req, 303, "See Other", to.base, to.len);
-}
-
 void kve_console_login(kve_console_call_t *call)
 {
     h2o_req_t *req = call->req;
@@ -111,7 +105,7 @@ void kve_console_login(kve_console_call_t *call)
     kve_log(KVE_LOG_INFO, "console", "login from %s (%s session)", peer, who == 2 ? "read-only" : "read-write");
     set_cookie(req, self, s.id, self->session_ttl_ms / 1000);
     OPENSSL_cleanse(&s, sizeof(s));
-    redirect_home(req, self);
+    kve_console_send_redirect(req, 303, "See Other", self->path);
 }
 
 void kve_console_logout(kve_console_call_t *call)

@@ -69,3 +69,14 @@ int kve_console_same_origin(h2o_req_t *req)
     /* plain http to kvedge behind a TLS front end: the page's origin is the https one of the same host */
     return !is_tls && (ours_len = own_origin(req, "https", ours)) == len && memcmp(ours, theirs, (size_t)len) == 0;
 }
+
+void kve_console_send_redirect(h2o_req_t *req, int status, const char *reason, const char *path)
+{
+    h2o_iovec_t to = h2o_concat(&req->pool, h2o_iovec_init(path, strlen(path)), h2o_iovec_init(H2O_STRLIT("/")));
+    req->res.status = status;
+    req->res.reason = reason;
+    req->res.content_length = 0;
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_LOCATION, NULL, to.base, to.len);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
+    h2o_send_inline(req, NULL, 0);
+}

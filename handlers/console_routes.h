@@ -64,6 +64,8 @@ extern const kve_console_route_t kve_console_routes[];
 void kve_console_security_headers(h2o_req_t *req);
 /** Sends `json` (`len` bytes, copied) with `status`, Cache-Control: no-store. */
 void kve_console_send_json(h2o_req_t *req, int status, const char *json, size_t len);
+/** Sends `status` with Location: `path` + "/" (h2o_send_redirect would drop the headers already added). */
+void kve_console_send_redirect(h2o_req_t *req, int status, const char *reason, const char *path);
 /** Sends {"error":"<message>"} with `status`. */
 void kve_console_send_error(h2o_req_t *req, int status, const char *message);
 /** 1 when the Origin (or, without one, the Referer) of `req` is its own scheme://host (see console_routes.h). */
