@@ -26,19 +26,21 @@
 static pthread_mutex_t failures_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
     time_t window_start;
-    unsigned count;
+    unsigned count, refused;
 } failures;
 
-/* 1 when logins are refused for now (too many failures in the window); `fail` counts one more failure */
+/* 0 when logins are open; else 1, or 2 for the first refusal of the window (logged once, not once per request); `fail`
+ * counts one more failure */
 static int limited(int fail)
 {
     time_t now = time(NULL);
-    int ret;
+    int ret = 0;
     pthread_mutex_lock(&failures_lock);
     if (now - failures.window_start >= KVE_CONSOLE_FAILURE_WINDOW)
-        failures.window_start = now, failures.count = 0;
+        failures.window_start = now, failures.count = 0, failures.refused = 0;
     failures.count += fail;
-    ret = failures.count >= KVE_CONSOLE_MAX_FAILURES;
+    if (!fail && failures.count >= KVE_CONSOLE_MAX_FAILURES)
+        ret = failures.refused++ == 0 ? 2 : 1;
     pthread_mutex_unlock(&failures_lock);
     return ret;
 }
@@ -78,13 +80,14 @@ void kve_console_login(kve_console_call_t *call)
     kve_console_t *self = call->console;
     char token[MAX_TOKEN + 1], peer[NI_MAXHOST];
     long len;
-    int who;
+    int who, limit;
     kve_console_session_t s;
 
     peer_address(req, peer, sizeof(peer));
-    if (limited(0)) {
-        kve_log(KVE_LOG_WARN, "console", "login from %s refused: too many failed logins, wait %d s", peer,
-                KVE_CONSOLE_FAILURE_WINDOW);
+    if ((limit = limited(0)) != 0) {
+        if (limit == 2)
+            kve_log(KVE_LOG_WARN, "console", "login from %s refused: too many failed logins, logins refused for up to %d s",
+                    peer, KVE_CONSOLE_FAILURE_WINDOW);
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("10"));
         kve_console_send_error(req, 429, "too many failed logins: try again later");
         return;

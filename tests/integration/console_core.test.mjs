@@ -228,3 +228,21 @@ test('issue 13 console: check answers the -t result of a pasted configuration, n
     const big = await check('#'.repeat(256 * 1024 + 1));
     assert.equal(big.status, 413);
 });
+
+test('issue 13 console: after 5 failed logins in 10 s, logins are 429 (the right token too) ', async () => {
+    const own = await startKvedge({ admin: { token: ADMIN, console: { enabled: true } }, routes: [{ path: '/app', upstream: `${upstream.url}/` }] });
+    try {
+        const post = (token) => http('POST', `${own.url}/ui/login`, { body: form(token), headers: { 'content-type': 'application/x-www-form-urlencoded', origin: own.url } });
+        for (let i = 0; i < 5; i++) assert.equal((await post(`wrong-guess-number-${i}-xxxxxxxx`)).status, 401);
+        const limited = await post(ADMIN);
+        assert.equal(limited.status, 429);
+        assert.equal(limited.headers['retry-after'], '10');
+        assert.equal(limited.headers['set-cookie'], undefined);
+        assert.equal((await post(ADMIN)).status, 429);
+        await waitFor(() => /too many failed logins/.test(own.stderr()), { message: 'the refusal logged' });
+        assert.equal(own.stderr().match(/too many failed logins/g).length, 1, 'logged once per window, not per request');
+        assert.ok(!own.stderr().includes(ADMIN));
+    } finally {
+        assertCleanExit(await own.stop());
+    }
+});
