@@ -204,7 +204,7 @@ static int load_config(kve_config_t *cfg, const char *path, const char *text, FI
 
     cfg->file = kve_strdup(path);
     ret = text != NULL ? kve_conf_load_string(conf, path, text, top_directives, cfg)
-                           : kve_conf_load_file(conf, path, top_directives, cfg);
+                       : kve_conf_load_file(conf, path, top_directives, cfg);
 
     /* the tables were applied (the file was read and parsed): the checks across sections run on the clean ones */
     if ((root = kve_conf_root(conf)) != NULL && root->type == KVE_NODE_MAPPING) {

@@ -162,10 +162,10 @@ static h2o_pathconf_t *register_path(const kve_config_t *cfg, kve_server_t *serv
 static char *route_name(const kve_served_path_t *p)
 {
     return p->kind == KVE_SERVED_ADMIN || p->kind == KVE_SERVED_CONSOLE ? kve_strdup("admin")
-           : p->kind == KVE_SERVED_KV      ? kve_strdup("kv")
-           : p->kind == KVE_SERVED_SESSION ? format("session:%s", p->path)
-           : p->kind == KVE_SERVED_JWKS    ? kve_strdup("jwks")
-                                           : format("proxy:%s", p->path);
+           : p->kind == KVE_SERVED_KV                                   ? kve_strdup("kv")
+           : p->kind == KVE_SERVED_SESSION                              ? format("session:%s", p->path)
+           : p->kind == KVE_SERVED_JWKS                                 ? kve_strdup("jwks")
+                                                                        : format("proxy:%s", p->path);
 }
 
 /* the JWKS of every ES256 route sharing the jwks_path of route `first` */

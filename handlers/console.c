@@ -80,8 +80,8 @@ static int find_session(h2o_req_t *req, kve_console_session_t *out)
     for (ssize_t i = -1; (i = h2o_find_header(&req->headers, H2O_TOKEN_COOKIE, i)) != -1;) {
         const char *v;
         size_t vlen;
-        int r = kve_console_cookie_value(req->headers.entries[i].value.base, req->headers.entries[i].value.len, COOKIE_NAME, &v,
-                                         &vlen);
+        int r =
+            kve_console_cookie_value(req->headers.entries[i].value.base, req->headers.entries[i].value.len, COOKIE_NAME, &v, &vlen);
         if (r < 0 || (r == 1 && found++))
             return 0; /* twice: a planted cookie */
         if (r == 1)

@@ -26,8 +26,8 @@ void kve_console_api_session(kve_console_call_t *call)
     kve_buf_t buf = KVE_BUF_INIT;
     uint64_t now = kve_now_ms(), left = call->session->expires_ms > now ? call->session->expires_ms - now : 0;
     kve_buf_printf(&buf, "{\"read_only\":%s,\"csrf\":\"%s\",\"expires\":%lld,\"expires_in\":%llu}",
-                   call->session->read_only ? "true" : "false", call->session->csrf, (long long)(time(NULL) + (time_t)(left / 1000)),
-                   (unsigned long long)(left / 1000));
+                   call->session->read_only ? "true" : "false", call->session->csrf,
+                   (long long)(time(NULL) + (time_t)(left / 1000)), (unsigned long long)(left / 1000));
     send_buf(call->req, &buf);
 }
 
@@ -82,10 +82,11 @@ static void render_route(kve_buf_t *buf, kve_metrics_thread_t *const *threads, s
     else
         kve_buf_printf(buf, "},\"p50_ms\":%.3f,\"p99_ms\":%.3f", p50, p99);
     if (kve_metrics_route_cached(r))
-        kve_buf_printf(buf, ",\"cache\":{\"hits\":%llu,\"misses\":%llu,\"stale\":%llu,\"bypass\":%llu,\"stored\":%llu,\"stored_bytes\":%llu}",
-                       (unsigned long long)cache[KVE_METRICS_CACHE_HIT], (unsigned long long)cache[KVE_METRICS_CACHE_MISS],
-                       (unsigned long long)cache[KVE_METRICS_CACHE_STALE], (unsigned long long)cache[KVE_METRICS_CACHE_BYPASS],
-                       (unsigned long long)cache[KVE_METRICS_CACHE_STORED], (unsigned long long)cache[KVE_METRICS_CACHE_STORED_BYTES]);
+        kve_buf_printf(
+            buf, ",\"cache\":{\"hits\":%llu,\"misses\":%llu,\"stale\":%llu,\"bypass\":%llu,\"stored\":%llu,\"stored_bytes\":%llu}",
+            (unsigned long long)cache[KVE_METRICS_CACHE_HIT], (unsigned long long)cache[KVE_METRICS_CACHE_MISS],
+            (unsigned long long)cache[KVE_METRICS_CACHE_STALE], (unsigned long long)cache[KVE_METRICS_CACHE_BYPASS],
+            (unsigned long long)cache[KVE_METRICS_CACHE_STORED], (unsigned long long)cache[KVE_METRICS_CACHE_STORED_BYTES]);
     kve_buf_putc(buf, '}');
 }
 
@@ -129,8 +130,8 @@ static void render_stores(kve_buf_t *buf, kve_server_t *server)
             if (id < __atomic_load_n(&t->num_stores, __ATOMIC_ACQUIRE))
                 kve_kv_stats_read(&t->stores[id].rw_stats, &st);
             kve_buf_printf(buf, "%s{\"thread\":%zu,\"state\":\"%s\",\"inflight\":%llu,\"commands\":%llu,\"failures\":%llu}",
-                           i ? "," : "", i, state_name(st.state), (unsigned long long)st.inflight,
-                           (unsigned long long)st.commands, (unsigned long long)st.failures);
+                           i ? "," : "", i, state_name(st.state), (unsigned long long)st.inflight, (unsigned long long)st.commands,
+                           (unsigned long long)st.failures);
         }
         kve_buf_printf(buf, "]}");
     }

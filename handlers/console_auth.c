@@ -86,8 +86,8 @@ void kve_console_login(kve_console_call_t *call)
     peer_address(req, peer, sizeof(peer));
     if ((limit = limited(0)) != 0) {
         if (limit == 2)
-            kve_log(KVE_LOG_WARN, "console", "login from %s refused: too many failed logins, logins refused for up to %d s",
-                    peer, KVE_CONSOLE_FAILURE_WINDOW);
+            kve_log(KVE_LOG_WARN, "console", "login from %s refused: too many failed logins, logins refused for up to %d s", peer,
+                    KVE_CONSOLE_FAILURE_WINDOW);
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("10"));
         kve_console_send_error(req, 429, "too many failed logins: try again later");
         return;

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #define CSP                                                                                                                        \
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; " \
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; "  \
     "base-uri 'none'; form-action 'self'"
 
 void kve_console_security_headers(h2o_req_t *req)

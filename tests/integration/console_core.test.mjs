@@ -225,6 +225,12 @@ test('issue 13 console: check answers the -t result of a pasted configuration, n
     assert.equal(missing.valid, false);
     assert.ok(missing.output.includes(path.join(path.dirname(k.configPath), 'no-such.pem')), 'relative paths resolve against the running file');
     assert.equal((await http('GET', `${k.url}/app/page`)).status, 200, 'still serving the running configuration');
+    const noToken = JSON.parse((await check('listen:\n  - port: 8080\nadmin:\n  console:\n    enabled: true\n    path: /app\n')).body);
+    assert.equal(noToken.valid, false);
+    assert.ok(noToken.errors.some((e) => /the console needs admin\.token/.test(e)), noToken.output);
+    const clash = JSON.parse((await check(`listen:\n  - port: 8080\nadmin:\n  token: ${'t'.repeat(20)}x9\n  console:\n    enabled: true\n    path: /app\nroutes:\n  - path: /app\n    upstream: ${upstream.url}/\n`)).body);
+    assert.equal(clash.valid, false);
+    assert.ok(clash.errors.some((e) => /also served by admin\.console\.path/.test(e)), clash.output);
     const big = await check('#'.repeat(256 * 1024 + 1));
     assert.equal(big.status, 413);
 });
