@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { assertCleanExit, http, makeTempDir, startKvedge, startRedis, startUpstream, waitFor } from './harness.mjs';
+import { makeCerts } from './httpclient_helpers.mjs';
 
 const ADMIN = 'console-admin-token-7f3a9c1e55';
 const READ_ONLY = 'console-readonly-token-b81d20aa';
@@ -248,6 +249,24 @@ test('issue 13 console: after 5 failed logins in 10 s, logins are 429 (the right
         await waitFor(() => /too many failed logins/.test(own.stderr()), { message: 'the refusal logged' });
         assert.equal(own.stderr().match(/too many failed logins/g).length, 1, 'logged once per window, not per request');
         assert.ok(!own.stderr().includes(ADMIN));
+    } finally {
+        assertCleanExit(await own.stop());
+    }
+});
+
+test('issue 13 console: over TLS the login cookie is also Secure', async () => {
+    const leaf = makeCerts().leaf({ ip: ['127.0.0.1'] });
+    const own = await startKvedge({
+        listen: [{ host: '127.0.0.1', tls: { cert_file: leaf.cert, key_file: leaf.key } }],
+        admin: { token: ADMIN, console: { enabled: true, path: '/console' } },
+    });
+    try {
+        assert.ok(own.url.startsWith('https://'));
+        const r = await http('POST', `${own.url}/console/login`, { body: form(ADMIN), headers: { 'content-type': 'application/x-www-form-urlencoded', origin: own.url } });
+        assert.equal(r.status, 303);
+        assert.match(r.headers['set-cookie'][0], /^kvedge_console=[0-9a-f]{64}; Path=\/console; Max-Age=43200; HttpOnly; SameSite=Strict; Secure$/);
+        const foreign = await http('POST', `${own.url}/console/login`, { body: form(ADMIN), headers: { 'content-type': 'application/x-www-form-urlencoded', origin: own.url.replace('https:', 'http:') } });
+        assert.equal(foreign.status, 403, 'the http origin of a TLS listener is another origin');
     } finally {
         assertCleanExit(await own.stop());
     }
