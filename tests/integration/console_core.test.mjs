@@ -226,6 +226,10 @@ test('issue 13 console: check answers the -t result of a pasted configuration, n
     assert.equal(missing.valid, false);
     assert.ok(missing.output.includes(path.join(path.dirname(k.configPath), 'no-such.pem')), 'relative paths resolve against the running file');
     assert.equal((await http('GET', `${k.url}/app/page`)).status, 200, 'still serving the running configuration');
+    const weak = JSON.parse((await check(`listen:\n  - port: 8080\nadmin:\n  token: ${'k'.repeat(18)}Q7\n  read_only_token: ${'a'.repeat(20)}\n`)).body);
+    assert.equal(weak.valid, true, weak.output);
+    assert.ok(weak.warnings.some((w) => /admin\.read_only_token/.test(w)), weak.output);
+    assert.ok(!weak.output.includes('a'.repeat(20)), 'the weak token is not echoed');
     const noToken = JSON.parse((await check('listen:\n  - port: 8080\nadmin:\n  console:\n    enabled: true\n    path: /app\n')).body);
     assert.equal(noToken.valid, false);
     assert.ok(noToken.errors.some((e) => /the console needs admin\.token/.test(e)), noToken.output);
