@@ -7,10 +7,13 @@
  *     that may carry credentials; a `<key>_file` secret was read into its key and is redacted with it), any other
  *     string holding a URL with userinfo too, and CUSTOM values (parsed by code of their own) are "<not shown>";
  *   - the `kvedge -t` check of a pasted configuration: kve_config_load_string() under a name in the running
- *     configuration's folder (so relative paths resolve as they would for the running file), never applied.
+ *     configuration's folder (so relative paths resolve as they would for the running file), never applied, and
+ *     without reading the environment (`${NAME}` gives a placeholder, `${NAME:-x}` its default: kve_value_set_no_env),
+ *     so no environment value, a secret held there included, can come back in a message.
  */
 #include "conf/config.h"
 #include "conf/config_internal.h"
+#include "conf/value.h"
 #include "handlers/console.h"
 #include "proxy/common.h"
 #include "proxy/json.h"
@@ -165,7 +168,9 @@ static void check(void *ctx, const char *text, size_t len, kve_buf_t *out)
 
     (void)len;
     KVE_ASSERT(errout != NULL);
+    kve_value_set_no_env(1); /* the daemon's environment never reaches the answer */
     ret = kve_config_load_string(&cfg, name, text, errout);
+    kve_value_set_no_env(0);
     kve_config_dispose(&cfg);
     fclose(errout);
     kve_buf_printf(out, "{\"valid\":%s,\"errors\":", ret == 0 ? "true" : "false");

@@ -34,7 +34,7 @@ before(async () => {
         log: { access_log: accessLog },
         kv: { path: '/kv', tokens: [{ token: KV_TOKEN }] },
         routes: [{ path: '/app', upstream: `${upstream.url}/`, cache: {} }],
-    });
+    }, { env: { CONSOLE_SECRET_ENV: 'console-env-secret-value' } });
 });
 
 after(async () => {
@@ -230,6 +230,11 @@ test('issue 13 console: check answers the -t result of a pasted configuration, n
     assert.equal(weak.valid, true, weak.output);
     assert.ok(weak.warnings.some((w) => /admin\.read_only_token/.test(w)), weak.output);
     assert.ok(!weak.output.includes('a'.repeat(20)), 'the weak token is not echoed');
+    // the daemon's environment never comes back: ${NAME} is a placeholder in the check (here an error quoting it)
+    const env = JSON.parse((await check('listen:\n  - port: ${CONSOLE_SECRET_ENV}\n    host: ${CONSOLE_HOST_ENV:-127.0.0.1}\n')).body);
+    assert.equal(env.valid, false);
+    assert.ok(!env.output.includes('console-env-secret-value'), env.output);
+    assert.match(env.output, /environment-placeholder-value/);
     const noToken = JSON.parse((await check('listen:\n  - port: 8080\nadmin:\n  console:\n    enabled: true\n    path: /app\n')).body);
     assert.equal(noToken.valid, false);
     assert.ok(noToken.errors.some((e) => /the console needs admin\.token/.test(e)), noToken.output);
