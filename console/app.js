@@ -16,13 +16,17 @@ function cell(row, text) {
     row.appendChild(td);
 }
 
+let previous = null; // the last overview, for requests per second
+
 async function refreshOverview() {
     const o = await api('GET', 'api/overview');
     const tbody = $('routes').tBodies[0];
     tbody.replaceChildren();
     for (const r of o.routes) {
         const row = tbody.insertRow();
-        for (const v of [r.name, r.requests, r.status['2xx'], r.status['4xx'], r.status['5xx'], r.p50_ms, r.p99_ms,
+        const before = previous?.routes.find((p) => p.name === r.name);
+        const rate = before && o.now > previous.now ? ((r.requests - before.requests) / (o.now - previous.now)).toFixed(1) : '';
+        for (const v of [r.name, r.requests, rate, r.status['2xx'], r.status['4xx'], r.status['5xx'], r.p50_ms, r.p99_ms,
             r.cache ? r.cache.hits : '', r.cache ? r.cache.misses : '', r.cache ? r.cache.stored_bytes : ''])
             cell(row, v ?? '');
     }
@@ -35,6 +39,7 @@ async function refreshOverview() {
             if (l.state !== 'up') li.className = 'down';
             ul.appendChild(li);
         }
+    previous = o;
 }
 
 function show(page) {
