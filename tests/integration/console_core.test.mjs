@@ -280,3 +280,29 @@ test('issue 13 console: over TLS the login cookie is also Secure', async () => {
         assertCleanExit(await own.stop());
     }
 });
+
+test('issue 13 console: a reload keeps the console sessions and serves the new configuration (and a console turned off is gone)', async () => {
+    const cfg = { admin: { token: ADMIN, console: { enabled: true } }, routes: [{ path: '/app', upstream: `${upstream.url}/` }] };
+    const own = await startKvedge(cfg);
+    const reload = async (config) => {
+        const count = () => (own.stderr().match(/reload: configuration \d+ serving/g) ?? []).length;
+        const before = count();
+        fs.writeFileSync(own.configPath, JSON.stringify({ ...own.config, ...config }));
+        process.kill(own.pid, 'SIGHUP');
+        await waitFor(() => count() > before, { timeoutMs: 30_000, message: 'reloaded' });
+    };
+    try {
+        const r = await http('POST', `${own.url}/ui/login`, { body: form(ADMIN), headers: { 'content-type': 'application/x-www-form-urlencoded', origin: own.url } });
+        const cookie = r.headers['set-cookie'][0].split(';')[0];
+        const config = async () => http('GET', `${own.url}/ui/api/config`, { headers: { cookie } });
+        assert.equal(JSON.parse((await config()).body).routes[0].path, '/app');
+        await reload({ routes: [{ path: '/other', upstream: `${upstream.url}/` }] });
+        const after = await config();
+        assert.equal(after.status, 200, 'the session outlived the reload');
+        assert.equal(JSON.parse(after.body).routes[0].path, '/other', 'the configuration shown is the new one');
+        await reload({ admin: { token: ADMIN }, routes: [{ path: '/other', upstream: `${upstream.url}/` }] });
+        assert.equal((await config()).status, 404, 'the console is off after a reload that turns it off');
+    } finally {
+        assertCleanExit(await own.stop());
+    }
+});
