@@ -21,7 +21,6 @@ typedef struct st_daemon_t daemon_t;
 
 typedef struct st_generation_t {
     unsigned id;
-    daemon_t *daemon;
     kve_config_t cfg;
     kve_server_conf_t server_conf;
     /** the Redis users of the KV API's links (built only when the KV API is served) */
@@ -220,7 +219,6 @@ static void reload(daemon_t *d)
     char err[1024];
 
     kve_log(KVE_LOG_INFO, "reload", "received SIGHUP, reloading %s", d->config_path);
-    gen->daemon = d;
     gen->id = ++d->num_generations;
     if (load_logging_errors(d->config_path, &gen->cfg) != 0) {
         kve_log(KVE_LOG_ERROR, "reload", "%s has errors: still serving the previous configuration", d->config_path);
@@ -307,7 +305,6 @@ int kve_daemon_run(const char *config_path)
     char err[1024];
     int status = 0;
 
-    gen->daemon = &d;
     gen->id = ++d.num_generations;
     d.current = gen;
     if (kve_config_load(&gen->cfg, config_path, stderr) != 0) {

@@ -102,6 +102,17 @@ static int check_executable(const char *path)
     return access(path, X_OK);
 }
 
+/* the program to run: embedded_redis.binary, or redis-server from PATH */
+static const char *binary_name(const kve_embedded_conf_t *conf)
+{
+    return conf->binary != NULL && *conf->binary != '\0' ? conf->binary : "redis-server";
+}
+
+static uint64_t start_timeout(const kve_embedded_conf_t *conf)
+{
+    return conf->start_timeout_ms != 0 ? conf->start_timeout_ms : DEFAULT_START_TIMEOUT_MS;
+}
+
 static char *resolve_binary(const char *name, char *err, size_t errlen)
 {
     const char *path, *p, *end;
@@ -567,9 +578,8 @@ kve_embedded_t *kve_embedded_start(const kve_embedded_conf_t *conf, char *const 
 
     push_extra_args(&e->extra_args, conf, extra_args);
     e->lock_fd = -1;
-    e->start_timeout_ms = conf->start_timeout_ms != 0 ? conf->start_timeout_ms : DEFAULT_START_TIMEOUT_MS;
-    if ((e->binary = resolve_binary(conf->binary != NULL && *conf->binary != '\0' ? conf->binary : "redis-server", err, errlen)) ==
-        NULL)
+    e->start_timeout_ms = start_timeout(conf);
+    if ((e->binary = resolve_binary(binary_name(conf), err, errlen)) == NULL)
         goto Error;
     if (prepare_data_dir(e, conf->data_dir, err, errlen) != 0 || take_lock(e, err, errlen) != 0)
         goto Error;
@@ -596,17 +606,15 @@ int kve_embedded_matches(const kve_embedded_t *e, const kve_embedded_conf_t *con
 
     push_extra_args(&tmp.extra_args, conf, extra_args);
     /* the redis-server command line this configuration would start, compared word by word with the running one */
-    if ((tmp.binary = resolve_binary(conf->binary != NULL && *conf->binary != '\0' ? conf->binary : "redis-server", err,
-                                     sizeof(err))) != NULL &&
-        conf->data_dir != NULL && (tmp.data_dir = realpath(conf->data_dir, NULL)) != NULL) {
+    if ((tmp.binary = resolve_binary(binary_name(conf), err, sizeof(err))) != NULL && conf->data_dir != NULL &&
+        (tmp.data_dir = realpath(conf->data_dir, NULL)) != NULL) {
         size_t i;
         tmp.sock_path = join_path(tmp.data_dir, strlen(tmp.data_dir), "redis.sock");
         tmp.log_path = join_path(tmp.data_dir, strlen(tmp.data_dir), "redis.log");
         build_argv(&tmp, conf);
         for (i = 0; e->argv[i] != NULL && tmp.argv[i] != NULL && strcmp(e->argv[i], tmp.argv[i]) == 0; ++i)
             ;
-        same = e->argv[i] == NULL && tmp.argv[i] == NULL &&
-               (conf->start_timeout_ms != 0 ? conf->start_timeout_ms : DEFAULT_START_TIMEOUT_MS) == e->start_timeout_ms;
+        same = e->argv[i] == NULL && tmp.argv[i] == NULL && start_timeout(conf) == e->start_timeout_ms;
     }
     free(tmp.argv);
     kve_strv_dispose(&tmp.extra_args);
@@ -620,8 +628,7 @@ int kve_embedded_matches(const kve_embedded_t *e, const kve_embedded_conf_t *con
 /* whether `conf` names the binary and data_dir `e` runs with (those cannot change without a new lock and socket) */
 static int same_place(const kve_embedded_t *e, const kve_embedded_conf_t *conf)
 {
-    char err[256],
-        *binary = resolve_binary(conf->binary != NULL && *conf->binary != '\0' ? conf->binary : "redis-server", err, sizeof(err));
+    char err[256], *binary = resolve_binary(binary_name(conf), err, sizeof(err));
     char *data_dir = conf->data_dir != NULL ? realpath(conf->data_dir, NULL) : NULL;
     int same = binary != NULL && data_dir != NULL && strcmp(binary, e->binary) == 0 && strcmp(data_dir, e->data_dir) == 0;
     free(binary);
@@ -640,7 +647,7 @@ int kve_embedded_reconfigure(kve_embedded_t *e, const kve_embedded_conf_t *conf,
     }
     e->extra_args = (kve_strv_t){0};
     push_extra_args(&e->extra_args, conf, extra_args);
-    e->start_timeout_ms = conf->start_timeout_ms != 0 ? conf->start_timeout_ms : DEFAULT_START_TIMEOUT_MS;
+    e->start_timeout_ms = start_timeout(conf);
     build_argv(e, conf); /* rewrites the number buffers the previous argv points into: restored below on failure */
     if (e->pid != 0)
         terminate_child(e); /* SIGTERM: Redis writes the AOF out and exits */

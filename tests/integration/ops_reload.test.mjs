@@ -373,3 +373,24 @@ test('issue 11 reload: `kvedge reload -c` checks the file, then signals the pid_
     }
     assert.equal(fs.existsSync(path.join(k.dir, 'kvedge.pid')), false, 'the pid file is removed at exit');
 });
+
+test('issue 11 reload: a reload while the store is down applies; its requests get 503 until the store is back', async () => {
+    const own = await startRedis();
+    const k = await startKvedge(baseConfig({ redis: own.url }));
+    const kv = (token) => http('POST', `${k.url}/kv`, { headers: { authorization: `Bearer ${token}` }, body: JSON.stringify(['SET', 'k', 'v']) });
+    try {
+        assert.equal((await kv(T1)).status, 200);
+        await own.kill('SIGKILL');
+        const cfg = structuredClone(k.config);
+        cfg.kv.tokens.push({ token: T2, name: 'two' });
+        writeConfig(cfg, { dir: k.dir });
+        assert.equal(await hup(k), 'ok', 'a store that cannot be reached does not fail the reload (its links reconnect)');
+        const down = await kv(T2);
+        assert.equal(down.status, 503, down.body);
+        await own.restart();
+        await waitFor(async () => (await kv(T2)).status === 200, { message: 'the new configuration reaches the store again' });
+    } finally {
+        assertCleanExit(await k.stop());
+        await own.stop();
+    }
+});
