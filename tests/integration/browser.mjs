@@ -146,16 +146,22 @@ export function pidsNaming(dir) {
     return pids;
 }
 
-/** Resident memory of a process group in KiB (sum of VmRSS; shared pages count once per process: an upper bound). */
-export function groupRssKiB(pgid) {
-    let total = 0;
+/**
+ * Memory of a process group in KiB: rss (sum of VmRSS: shared pages counted once per process, an upper bound) and pss
+ * (sum of Pss from smaps_rollup: shared pages split between their users, what the group really costs).
+ */
+export function groupMemoryKiB(pgid) {
+    let rss = 0;
+    let pss = 0;
     for (const pid of groupPids(pgid)) {
         try {
             const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-            if (m) total += Number(m[1]);
+            if (m) rss += Number(m[1]);
+            const p = /^Pss:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+            if (p) pss += Number(p[1]);
         } catch {}
     }
-    return total;
+    return { rss, pss };
 }
 
 /** Wait (up to 5 s) until no process of the group or naming the profile dir is left; throws if some still are. */
@@ -219,7 +225,7 @@ function chromiumEnv(profileDir) {
 /**
  * Start a headless Chromium and connect playwright-core to it.
  * opts: {routeLoopbackOnly = true (layer 1 above; false only to test the flag layers), extraArgs = []}
- * Returns {pid, profileDir, sinkConnections, open(url, opts), newPage(opts), rssKiB(), pids(), close()}.
+ * Returns {pid, profileDir, sinkConnections, open(url, opts), newPage(opts), memoryKiB(), pids(), close()}.
  */
 export async function launchBrowser(opts = {}) {
     const routeLoopbackOnly = opts.routeLoopbackOnly ?? true;
@@ -396,7 +402,8 @@ export async function launchBrowser(opts = {}) {
         },
         /** Every live process of this browser: its process group plus its crashpad handlers. */
         pids: () => (pid === undefined ? [] : [...new Set([...groupPids(pid), ...pidsNaming(profileDir)])]),
-        rssKiB: () => (pid === undefined ? 0 : groupRssKiB(pid)),
+        /** {rss, pss} of the browser's process group in KiB (see groupMemoryKiB). */
+        memoryKiB: () => (pid === undefined ? { rss: 0, pss: 0 } : groupMemoryKiB(pid)),
         /** Close the contexts, then SIGTERM the process group, SIGKILL after 5 s; remove the profile. Idempotent. */
         close() {
             closing ??= (async () => {

@@ -64,7 +64,9 @@ test('issue 13 console (browser harness): /healthz in headless Chromium: the tex
         assert.ok(fs.statSync(file).size > 100, `${file} is a PNG`);
         assert.deepEqual([...fs.readFileSync(file).subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
         page.assertClean();
-        t.diagnostic(`screenshot ${file}; chromium ${browser.pids().length} processes, ${Math.round(browser.rssKiB() / 1024)} MiB RSS (sum)`);
+        const mem = browser.memoryKiB();
+        t.diagnostic(`screenshot ${file}; chromium: ${browser.pids().length} processes, PSS ${Math.round(mem.pss / 1024)} MiB ` +
+            `(RSS summed ${Math.round(mem.rss / 1024)} MiB)`);
     } finally {
         await page.close();
     }
