@@ -28,7 +28,8 @@
 //   - the executable is $KVEDGE_CHROMIUM or /usr/lib/chromium/chromium (Debian's `chromium`; /usr/bin/chromium is a
 //     shell wrapper that would only add an extra process and its own flags), started by this module with
 //     spawn(detached) so the browser and everything it forks (zygote, renderers, GPU/network utilities) share one
-//     process group led by its PID; close() and the exit hooks kill -PID (never by name), then wait for it.
+//     process group led by its PID; close() and the exit hooks kill -PID (never by name), then wait for it; a
+//     watchdog (a detached bash reading a pipe from this process) kills the group if node dies without its hooks.
 //   - a fresh --user-data-dir per launch, in a temp dir removed on close (kept on failure with KVEDGE_KEEP_TMP=1).
 //   - loopback only, three layers: (1) every request of every context goes through a Playwright route that aborts
 //     anything whose host is not 127.0.0.1/[::1]/localhost and records it in page.blocked; (2) --proxy-server points
@@ -164,6 +165,34 @@ export function groupMemoryKiB(pgid) {
     return { rss, pss };
 }
 
+/**
+ * A watchdog for the case no hook of this process runs: node exits without its 'exit' event when an exception is
+ * thrown at a test file's top level (node:test's handler rethrows it) or when it is SIGKILLed (a ctest timeout).
+ * A detached bash (dash's kill takes no process group) blocks reading a pipe whose only writer is this process; when
+ * this process is gone the read returns and bash SIGKILLs the browser's process group (by its id). Chromium's crashpad
+ * handlers, outside the group, exit on their own once the browser is gone. stop() ends the watchdog after close().
+ */
+function startWatchdog(pgid) {
+    assert.ok(Number.isInteger(pgid) && pgid > 1);
+    const dog = spawn('/bin/bash', ['-c', `read -r _ignored; kill -KILL -- -${pgid} 2>/dev/null`], {
+        stdio: ['pipe', 'ignore', 'ignore'],
+        detached: true,
+    });
+    dog.on('error', () => {});
+    dog.unref();
+    dog.stdin.on('error', () => {});
+    dog.stdin.unref?.(); // a net.Socket: must not keep this process alive
+    return {
+        pid: dog.pid,
+        stop() {
+            try {
+                process.kill(dog.pid, 'SIGKILL');
+            } catch {}
+            dog.stdin.destroy();
+        },
+    };
+}
+
 /** Wait (up to 5 s) until no process of the group or naming the profile dir is left; throws if some still are. */
 async function waitGone(pid, profileDir) {
     const deadline = Date.now() + 5000;
@@ -271,6 +300,7 @@ export async function launchBrowser(opts = {}) {
     });
     if (child.pid !== undefined) browsers.set(child.pid, { child, profileDir });
     const pid = child.pid;
+    const watchdog = pid === undefined ? null : startWatchdog(pid);
 
     const cleanupFailedStart = async () => {
         if (pid !== undefined) {
@@ -279,6 +309,7 @@ export async function launchBrowser(opts = {}) {
             await waitGone(pid, profileDir);
             browsers.delete(pid);
         }
+        watchdog?.stop();
         await sink.stop();
         fs.rmSync(profileDir, { recursive: true, force: true });
     };
@@ -418,6 +449,7 @@ export async function launchBrowser(opts = {}) {
                 killStrays(pid, profileDir);
                 await waitGone(pid, profileDir);
                 browsers.delete(pid);
+                watchdog?.stop();
                 await sink.stop();
                 if (!process.env.KVEDGE_KEEP_TMP) fs.rmSync(profileDir, { recursive: true, force: true });
             })();
