@@ -480,16 +480,22 @@ static void notify_workers(kve_server_t *s)
     }
 }
 
+/* the signals the main thread takes */
+static void main_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGHUP);
+    sigaddset(set, SIGUSR1);
+    sigaddset(set, SIGCHLD);
+}
+
 void kve_server_block_signals(void)
 {
     sigset_t set;
     signal(SIGPIPE, SIG_IGN);
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGUSR1);
-    sigaddset(&set, SIGCHLD);
+    main_signals(&set);
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* taken with sigtimedwait by the main thread only */
 }
 
@@ -500,12 +506,7 @@ int kve_server_wait_signal(uint64_t wait_ms)
     struct timespec ts = {(time_t)(wait_ms / 1000), (long)(wait_ms % 1000) * 1000000};
     int sig;
 
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGUSR1);
-    sigaddset(&set, SIGCHLD);
+    main_signals(&set);
     sig = sigtimedwait(&set, &info, &ts);
     return sig > 0 ? sig : 0;
 }

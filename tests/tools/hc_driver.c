@@ -22,7 +22,6 @@
 #include <getopt.h>
 #include <malloc.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -159,17 +158,10 @@ static int run(app_t *app)
 {
     kve_server_hooks_t hooks = {on_thread_start, on_thread_stop, app};
     kve_admin_sources_t sources;
-    sigset_t set;
     char err[1024];
     int status = 1;
 
-    signal(SIGPIPE, SIG_IGN);
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGCHLD);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    kve_server_block_signals();
     kve_log_set_level(app->cfg.log.level);
     app->server_conf = app->cfg.server;
     app->server_conf.listen.entries = app->cfg.all_listeners.entries;
