@@ -1,78 +1,80 @@
-// kvedge console: a few DOM updates over the JSON APIs (no framework; the CSP allows no inline script).
+// kvedge console core: the page registry, the API helper, login state and the hash router (no framework; the CSP
+// allows no inline script). Each page is one file (overview.js, keys.js, ...) that calls kve.page() and owns its
+// <section id="NAME"> in index.html.
 'use strict';
-let csrf = '';
-const $ = (id) => document.getElementById(id);
+const kve = (() => {
+    const $ = (id) => document.getElementById(id);
+    const pages = []; // {name, title, show(section), hide()} in nav order
+    const state = { csrf: '', readOnly: true, current: null };
 
-async function api(method, path, body) {
-    const headers = method === 'GET' ? {} : { 'X-Console-CSRF': csrf, 'Content-Type': 'text/plain' };
-    const res = await fetch(path, { method, headers, body, credentials: 'same-origin' });
-    if (res.status === 401) throw new Error('login');
-    return res.json();
-}
-
-function cell(row, text) {
-    const td = document.createElement('td');
-    td.textContent = text;
-    row.appendChild(td);
-}
-
-let previous = null; // the last overview, for requests per second
-
-async function refreshOverview() {
-    const o = await api('GET', 'api/overview');
-    const tbody = $('routes').tBodies[0];
-    tbody.replaceChildren();
-    for (const r of o.routes) {
-        const row = tbody.insertRow();
-        const before = previous?.routes.find((p) => p.name === r.name);
-        const rate = before && o.now > previous.now ? ((r.requests - before.requests) / (o.now - previous.now)).toFixed(1) : '';
-        for (const v of [r.name, r.requests, rate, r.status['2xx'], r.status['4xx'], r.status['5xx'], r.p50_ms, r.p99_ms,
-            r.cache ? r.cache.hits : '', r.cache ? r.cache.misses : '', r.cache ? r.cache.stored_bytes : ''])
-            cell(row, v ?? '');
-    }
-    const ul = $('stores');
-    ul.replaceChildren();
-    for (const s of o.stores)
-        for (const l of s.links) {
-            const li = document.createElement('li');
-            li.textContent = `${s.name} thread ${l.thread}: ${l.state}`;
-            if (l.state !== 'up') li.className = 'down';
-            ul.appendChild(li);
+    // JSON API call below the console path; throws Error('login') on 401, an Error with the server's message otherwise
+    async function api(method, path, body, contentType) {
+        const headers = method === 'GET' ? {} : { 'X-Console-CSRF': state.csrf, 'Content-Type': contentType || 'text/plain' };
+        const res = await fetch(path, { method, headers, body, credentials: 'same-origin' });
+        if (res.status === 401) throw new Error('login');
+        const json = await res.json().catch(() => ({ error: `HTTP ${res.status}` }));
+        if (!res.ok) {
+            const e = new Error(json.error || `HTTP ${res.status}`);
+            e.status = res.status;
+            throw e;
         }
-    previous = o;
-}
-
-function show(page) {
-    for (const id of ['login', 'overview', 'config']) $(id).hidden = id !== page;
-}
-
-async function route() {
-    const page = location.hash === '#config' ? 'config' : 'overview';
-    show(page);
-    if (page === 'config') $('config-text').textContent = JSON.stringify(await api('GET', 'api/config'), null, 2);
-}
-
-async function start() {
-    try {
-        const s = await api('GET', 'api/session');
-        csrf = s.csrf;
-        $('who').textContent = s.read_only ? 'read-only session' : 'read-write session';
-        $('nav').hidden = false;
-        await route();
-        await refreshOverview();
-        setInterval(() => refreshOverview().catch(() => location.reload()), 2000);
-    } catch {
-        show('login');
+        return json;
     }
-}
 
-window.addEventListener('hashchange', () => route().catch(() => show('login')));
-$('logout').addEventListener('click', async () => {
-    await api('POST', 'logout');
-    location.reload();
-});
-$('check').addEventListener('click', async () => {
-    const r = await api('POST', 'api/check', $('check-text').value);
-    $('check-result').textContent = (r.valid ? 'valid\n' : 'invalid\n') + r.output;
-});
-start();
+    // el('td', {className: 'x'}, 'text', child...): a DOM element; strings become text nodes (never HTML)
+    function el(tag, props, ...children) {
+        const e = document.createElement(tag);
+        Object.assign(e, props || {});
+        for (const c of children) if (c !== null && c !== undefined) e.append(c instanceof Node ? c : String(c));
+        return e;
+    }
+
+    function page(name, def) {
+        pages.push({ name, title: def.title || name, show: def.show || (async () => {}), hide: def.hide || (() => {}) });
+    }
+
+    function showOnly(id) {
+        for (const s of document.querySelectorAll('main > section')) s.hidden = s.id !== id;
+    }
+
+    async function route() {
+        const name = location.hash.slice(1);
+        const p = pages.find((x) => x.name === name) || pages[0];
+        if (state.current && state.current !== p) state.current.hide();
+        state.current = p;
+        showOnly(p.name);
+        for (const a of $('pages').children) a.classList.toggle('current', a.hash === `#${p.name}`);
+        await p.show($(p.name));
+    }
+
+    function fail(e) {
+        if (e.message === 'login') location.reload();
+        else console.error(e);
+    }
+
+    async function start() {
+        const s = await api('GET', 'api/whoami');
+        if (!s.logged_in) {
+            showOnly('login');
+            return;
+        }
+        state.csrf = s.csrf;
+        state.readOnly = s.read_only;
+        document.body.classList.toggle('read-only', s.read_only);
+        $('who').textContent = s.read_only ? 'read-only session' : 'read-write session';
+        for (const p of pages) $('pages').append(el('a', { href: `#${p.name}` }, p.title), ' ');
+        $('nav').hidden = false;
+        window.addEventListener('hashchange', () => route().catch(fail));
+        $('logout').addEventListener('click', async () => {
+            await api('POST', 'logout').catch(() => {});
+            location.reload();
+        });
+        await route().catch(fail);
+    }
+
+    document.addEventListener('DOMContentLoaded', () => start().catch((e) => {
+        console.error(e);
+        showOnly('login');
+    }));
+    return { $, api, el, page, fail, state };
+})();

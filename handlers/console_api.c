@@ -21,14 +21,29 @@ static void send_buf(h2o_req_t *req, kve_buf_t *buf)
     kve_buf_dispose(buf);
 }
 
-void kve_console_api_session(kve_console_call_t *call)
+static void send_session(h2o_req_t *req, const kve_console_session_t *session)
 {
     kve_buf_t buf = KVE_BUF_INIT;
-    uint64_t now = kve_now_ms(), left = call->session->expires_ms > now ? call->session->expires_ms - now : 0;
-    kve_buf_printf(&buf, "{\"read_only\":%s,\"csrf\":\"%s\",\"expires\":%lld,\"expires_in\":%llu}",
-                   call->session->read_only ? "true" : "false", call->session->csrf,
-                   (long long)(time(NULL) + (time_t)(left / 1000)), (unsigned long long)(left / 1000));
-    send_buf(call->req, &buf);
+    uint64_t now = kve_now_ms(), left = session->expires_ms > now ? session->expires_ms - now : 0;
+    kve_buf_printf(&buf, "{\"logged_in\":true,\"read_only\":%s,\"csrf\":\"%s\",\"expires\":%lld,\"expires_in\":%llu}",
+                   session->read_only ? "true" : "false", session->csrf, (long long)(time(NULL) + (time_t)(left / 1000)),
+                   (unsigned long long)(left / 1000));
+    send_buf(req, &buf);
+}
+
+void kve_console_api_session(kve_console_call_t *call)
+{
+    send_session(call->req, call->session);
+}
+
+void kve_console_api_whoami(kve_console_call_t *call)
+{
+    if (call->session == NULL) {
+        static const char out[] = "{\"logged_in\":false}";
+        kve_console_send_json(call->req, 200, out, sizeof(out) - 1);
+        return;
+    }
+    send_session(call->req, call->session);
 }
 
 /* --- overview --- */

@@ -6,10 +6,20 @@ const kve_console_route_t kve_console_routes[] = {
     {"POST", "/login", kve_console_login, KVE_CONSOLE_PUBLIC},
     {"POST", "/logout", kve_console_logout, 0},
     {"GET", "/api/session", kve_console_api_session, 0},
+    {"GET", "/api/whoami", kve_console_api_whoami, KVE_CONSOLE_PUBLIC},
     {"GET", "/api/overview", kve_console_api_overview, 0},
     {"GET", "/api/config", kve_console_api_config, 0},
     /* a check applies nothing, but it is a POST: CSRF-checked like every POST, allowed to read-only sessions */
     {"POST", "/api/check", kve_console_api_check, 0, KVE_CONSOLE_MAX_CHECK_BODY},
     /* ends every console session (the operator's "log out everywhere"): a change, so not for read-only sessions */
     {"POST", "/api/logout-all", kve_console_logout_all, KVE_CONSOLE_WRITE},
+
+    /* --- the overview page (console_api.c) --- */
+
+    /* --- the keys page (console_kv.c) --- */
+
+    /* --- the cache page (console_cache.c) --- */
+
+    /* --- the sessions page (console_sessions.c) --- */
+
     {NULL}};

@@ -76,6 +76,9 @@ void kve_console_login(kve_console_call_t *call);
 void kve_console_logout(kve_console_call_t *call);
 void kve_console_logout_all(kve_console_call_t *call);
 void kve_console_api_session(kve_console_call_t *call);
+/** Public: {"logged_in":false} without a session (the page's first question: no 401 in the browser's console), else as api/session.
+ */
+void kve_console_api_whoami(kve_console_call_t *call);
 void kve_console_api_overview(kve_console_call_t *call);
 void kve_console_api_config(kve_console_call_t *call);
 void kve_console_api_check(kve_console_call_t *call);
