@@ -2,6 +2,7 @@
 /* The console's handler: the assets, and the router over kve_console_routes[] (see console.h, console_routes.h). */
 #include "handlers/console.h"
 #include "handlers/console_assets.h"
+#include "handlers/console_history.h"
 #include "handlers/console_parse.h"
 #include "handlers/console_routes.h"
 #include "proxy/common.h"
@@ -203,4 +204,6 @@ void kve_console_register(h2o_pathconf_t *pathconf, const kve_admin_conf_t *conf
     self->hooks = *hooks;
     kve_console_api_init();
     memset(hooks, 0, sizeof(*hooks));
+    if (sources->server != NULL) /* the overview's history: a timer on the first worker, no request work */
+        kve_console_history_register(pathconf, sources->server);
 }

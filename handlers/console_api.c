@@ -4,6 +4,7 @@
  * worker's counters, kve_metrics_threads_acquire, not parsed from the Prometheus text), the redacted configuration
  * and the check of a pasted configuration (both from kve_console_hooks_t).
  */
+#include "handlers/console_history.h"
 #include "handlers/console_routes.h"
 #include "proxy/common.h"
 #include "proxy/json.h"
@@ -50,26 +51,6 @@ void kve_console_api_whoami(kve_console_call_t *call)
 
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 
-/* the q-quantile (0..1) of a non-cumulative histogram in ms, interpolated in its bucket; -1 when it is empty */
-static double quantile_ms(const uint64_t *buckets, double q)
-{
-    uint64_t total = 0, cum = 0;
-    size_t i;
-    for (i = 0; i != KVE_METRICS_NUM_BUCKETS + 1; ++i)
-        total += buckets[i];
-    if (total == 0)
-        return -1;
-    double rank = q * (double)total;
-    for (i = 0; i != KVE_METRICS_NUM_BUCKETS; ++i) {
-        if (buckets[i] != 0 && (double)(cum + buckets[i]) >= rank) {
-            double lo = i == 0 ? 0 : (double)kve_metrics_bucket_us[i - 1], hi = (double)kve_metrics_bucket_us[i];
-            return (lo + (hi - lo) * (rank - (double)cum) / (double)buckets[i]) / 1000;
-        }
-        cum += buckets[i];
-    }
-    return (double)kve_metrics_bucket_us[KVE_METRICS_NUM_BUCKETS - 1] / 1000; /* in +Inf: the last bound */
-}
-
 static void render_route(kve_buf_t *buf, kve_metrics_thread_t *const *threads, size_t n, size_t r)
 {
     uint64_t cls[5] = {0}, buckets[KVE_METRICS_NUM_BUCKETS + 1] = {0}, cache[KVE_METRICS_CACHE_NUM] = {0}, total = 0;
@@ -91,7 +72,7 @@ static void render_route(kve_buf_t *buf, kve_metrics_thread_t *const *threads, s
     kve_buf_printf(buf, ",\"requests\":%llu,\"status\":{", (unsigned long long)total);
     for (i = 0; i != 5; ++i)
         kve_buf_printf(buf, "%s\"%zuxx\":%llu", i ? "," : "", i + 1, (unsigned long long)cls[i]);
-    double p50 = quantile_ms(buckets, 0.5), p99 = quantile_ms(buckets, 0.99);
+    double p50 = kve_console_quantile_ms(buckets, 0.5), p99 = kve_console_quantile_ms(buckets, 0.99);
     if (p50 < 0)
         kve_buf_printf(buf, "},\"p50_ms\":null,\"p99_ms\":null");
     else
@@ -103,6 +84,36 @@ static void render_route(kve_buf_t *buf, kve_metrics_thread_t *const *threads, s
             (unsigned long long)cache[KVE_METRICS_CACHE_STALE], (unsigned long long)cache[KVE_METRICS_CACHE_BYPASS],
             (unsigned long long)cache[KVE_METRICS_CACHE_STORED], (unsigned long long)cache[KVE_METRICS_CACHE_STORED_BYTES]);
     kve_buf_putc(buf, '}');
+}
+
+/* the session events of session route `r` summed over `threads` (handlers/session_metrics.h counts them) */
+static void render_session_route(kve_buf_t *buf, kve_metrics_thread_t *const *threads, size_t n, size_t r)
+{
+    kve_buf_printf(buf, "{\"route\":");
+    kve_json_string(buf, kve_metrics_route_name(r), strlen(kve_metrics_route_name(r)));
+    for (size_t e = 0; e != KVE_METRICS_SESSION_NUM; ++e) {
+        uint64_t sum = 0;
+        for (size_t t = 0; t != n; ++t)
+            sum += LOAD(threads[t]->routes[r].session[e]);
+        kve_buf_printf(buf, ",\"%s\":%llu", kve_metrics_session_events[e], (unsigned long long)sum);
+    }
+    kve_buf_putc(buf, '}');
+}
+
+/* "sessions": one entry per session route (the middleware counts events, not live sessions: see docs/console.md) */
+static void render_sessions(kve_buf_t *buf, kve_metrics_thread_t *const *threads, size_t n)
+{
+    int first = 1;
+    kve_buf_printf(buf, ",\"sessions\":[");
+    for (size_t r = 0; r != kve_metrics_num_routes(); ++r) {
+        if (!kve_metrics_route_session(r))
+            continue;
+        if (!first)
+            kve_buf_putc(buf, ',');
+        first = 0;
+        render_session_route(buf, threads, n, r);
+    }
+    kve_buf_putc(buf, ']');
 }
 
 static void render_requests(kve_buf_t *buf)
@@ -117,10 +128,12 @@ static void render_requests(kve_buf_t *buf)
             kve_buf_putc(buf, ',');
         render_route(buf, threads, n, r);
     }
+    kve_buf_putc(buf, ']');
+    render_sessions(buf, threads, n);
     for (size_t t = 0; t != n; ++t)
         open += LOAD(threads[t]->open_streams);
     kve_metrics_threads_release();
-    kve_buf_printf(buf, "],\"open_streams\":%lld", (long long)open);
+    kve_buf_printf(buf, ",\"open_streams\":%lld", (long long)open);
 }
 
 static const char *state_name(int state)

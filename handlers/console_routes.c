@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The console's routes (see console_routes.h): later pages add their rows here. */
 #include "handlers/console_routes.h"
+#include "handlers/console_overview.h"
 
 const kve_console_route_t kve_console_routes[] = {
     {"POST", "/login", kve_console_login, KVE_CONSOLE_PUBLIC},
@@ -14,7 +15,8 @@ const kve_console_route_t kve_console_routes[] = {
     /* ends every console session (the operator's "log out everywhere"): a change, so not for read-only sessions */
     {"POST", "/api/logout-all", kve_console_logout_all, KVE_CONSOLE_WRITE},
 
-    /* --- the overview page (console_api.c) --- */
+    /* --- the overview page (console_api.c, console_overview.c) --- */
+    {"GET", "/api/history", kve_console_api_history, 0},
 
     /* --- the keys page (console_kv.c) --- */
 
