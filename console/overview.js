@@ -6,7 +6,7 @@
 (() => {
     const { $, api, el } = kve;
     const SVG = 'http://www.w3.org/2000/svg';
-    const WIDTH = 240;
+    const WIDTH = 200;
     const HEIGHT = 48;
     const POLL_MS = 2000;
 
@@ -53,25 +53,34 @@
         return d.trim();
     }
 
+    // the seconds the graphs span: the history held (a young process has less than 10 minutes), at least one minute
+    function graphSpan() {
+        const full = (history.capacity * history.interval_ms) / 1000;
+        const p = history.points;
+        return p.length ? Math.min(full, Math.max(60, p[p.length - 1].t - p[0].t + history.interval_ms / 1000)) : full;
+    }
+
     function drawGraph([id, label, value, format, least]) {
-        const span = (history.capacity * history.interval_ms) / 1000;
+        const span = graphSpan();
         const values = history.points.map((p) => ({ t: p.t, v: value(p) }));
         const present = values.filter((x) => x.v !== null && x.v !== undefined);
         const top = Math.max(least, ...present.map((x) => x.v)) * (id === 'hit' ? 1 : 1.1);
         const end = history.points.length ? history.points[history.points.length - 1].t : Date.now() / 1000;
         const svg = svgEl('svg', { viewBox: `0 0 ${WIDTH} ${HEIGHT}`, width: WIDTH, height: HEIGHT, role: 'img',
-            'aria-label': `${label}, last ${Math.round(span / 60)} minutes`, class: `spark spark-${id}` });
+            'aria-label': `${label}, last ${Math.round(span)} s`, class: `spark spark-${id}` });
         svg.append(svgEl('line', { x1: 0, y1: HEIGHT - 1, x2: WIDTH, y2: HEIGHT - 1, class: 'axis' }));
         const d = linePath(values, end, span, top, (3 * history.interval_ms) / 1000);
         if (d) svg.append(svgEl('path', { d, class: 'line' }));
         const now = present.length ? present[present.length - 1].v : null;
         svg.dataset.points = String(present.length);
+        svg.dataset.max = String(present.length ? Math.max(...present.map((x) => x.v)) : 0);
         const card = $(`ov-${id}`);
         card.replaceChildren(
             el('div', { className: 'label' }, label),
             el('div', { className: 'value' }, now === null ? '–' : format(now)),
             svg,
-            el('div', { className: 'scale' }, `max ${present.length ? format(Math.max(...present.map((x) => x.v))) : '–'}`));
+            el('div', { className: 'scale' },
+                `max ${present.length ? format(Math.max(...present.map((x) => x.v))) : '–'}, last ${span >= 120 ? `${Math.round(span / 60)} min` : `${Math.round(span)} s`}`));
     }
 
     async function refreshHistory() {
