@@ -84,14 +84,19 @@ static void take(sample_t *s)
 
 void kve_console_history_sample(void)
 {
-    sample_t s = {.mono_ms = kve_now_ms()};
     struct timespec ts;
-
     clock_gettime(CLOCK_REALTIME, &ts);
-    s.unix_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    kve_console_history__sample_at(kve_now_ms(), (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+void kve_console_history__sample_at(uint64_t mono_ms, int64_t unix_ms)
+{
+    sample_t s = {.mono_ms = mono_ms, .unix_ms = unix_ms};
+
     pthread_mutex_lock(&lock);
     /* two timers during a reload (one per generation): one sample per interval */
-    if (ring_len != 0 && s.mono_ms - ring[(ring_next + NUM_SAMPLES - 1) % NUM_SAMPLES].mono_ms < KVE_CONSOLE_HISTORY_INTERVAL_MS * 3 / 4)
+    if (ring_len != 0 &&
+        s.mono_ms - ring[(ring_next + NUM_SAMPLES - 1) % NUM_SAMPLES].mono_ms < KVE_CONSOLE_HISTORY_INTERVAL_MS * 3 / 4)
         goto Exit;
     take(&s);
     s.seq = ++last_seq;

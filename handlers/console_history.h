@@ -31,8 +31,10 @@ struct st_kve_server_t;
  */
 void kve_console_history_register(h2o_pathconf_t *pathconf, struct st_kve_server_t *server);
 
-/** Takes a sample now (the timer's work; tests call it). Thread-safe. */
+/** Takes a sample now (the timer's work). Thread-safe. */
 void kve_console_history_sample(void);
+/** The same at the given times (`mono_ms` on kve_now_ms()'s clock, `unix_ms` the wall clock): unit tests step the clock. */
+void kve_console_history__sample_at(uint64_t mono_ms, int64_t unix_ms);
 
 /**
  * Appends the history as a JSON object to `buf`: {"interval_ms", "capacity", "last" (the newest sample's sequence

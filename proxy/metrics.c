@@ -301,7 +301,8 @@ int kve_metrics_route_session(size_t route)
 }
 
 const char *const kve_metrics_session_events[KVE_METRICS_SESSION_NUM] = {
-    "created", "loaded", "rotated", "expired", "destroyed", "refused", "unavailable", "cookie_invalid", "command_invalid", "csrf_refused"};
+    "created", "loaded",      "rotated",        "expired",         "destroyed",
+    "refused", "unavailable", "cookie_invalid", "command_invalid", "csrf_refused"};
 
 void kve_metrics_render_session(kve_buf_t *buf, kve_metrics_thread_t *const *threads, size_t num_threads)
 {

@@ -165,6 +165,42 @@ test('issue 13 console: the config page shows the check of a pasted configuratio
     }
 });
 
+test('issue 13 console: api/history: points after a sequence number, a bad one refused, the history kept across a reload', async () => {
+    const loginRes = await http('POST', `${k.url}/ui/login`, { body: `token=${ADMIN}`,
+        headers: { origin: k.url, 'content-type': 'application/x-www-form-urlencoded' } });
+    assert.equal(loginRes.status, 303);
+    const cookie = /^([^;]*)/.exec([].concat(loginRes.headers['set-cookie'])[0])[1];
+    const history = async (query = '') => {
+        const r = await http('GET', `${k.url}/ui/api/history${query}`, { headers: { cookie } });
+        return { status: r.status, json: JSON.parse(r.body) };
+    };
+    const first = await waitFor(async () => {
+        const h = (await history()).json;
+        return h.points.length >= 2 ? h : null;
+    }, { message: 'two points' });
+    assert.equal(first.interval_ms, 2000);
+    assert.equal(first.capacity, 300);
+    assert.equal(first.points[first.points.length - 1].seq, first.last);
+    for (const p of first.points)
+        for (const f of ['t', 'rps', 'rps_4xx', 'rps_5xx', 'sessions_loaded_s', 'sessions_created_s']) assert.equal(typeof p[f], 'number', f);
+    const after = await history(`?after=${first.last - 1}`);
+    assert.equal(after.status, 200);
+    assert.ok(after.json.points.length >= 1 && after.json.points.every((p) => p.seq >= first.last), JSON.stringify(after.json));
+    for (const bad of ['?after=abc', '?after=-1', '?after=', '?after=1&after=2', '?after=123456789012345678901234'])
+        assert.equal((await history(bad)).status, 400, bad);
+    // SIGHUP: a new generation; the history (one per process) and the console session are kept
+    k.kill('SIGHUP');
+    await waitFor(() => /configuration 2 serving/.test(k.stderr() + k.stdout()), { message: 'the reload done' });
+    const later = await waitFor(async () => {
+        const h = (await history()).json;
+        return h.last >= first.last + 2 ? h : null;
+    }, { message: 'new samples after the reload' });
+    assert.equal(later.points[0].seq, first.points[0].seq, 'the points from before the reload are still there');
+    const seqs = later.points.map((p) => p.seq);
+    assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), 'in order');
+    assert.equal(new Set(seqs).size, seqs.length, 'one sample per interval (the two generations\' timers do not both sample)');
+});
+
 test('issue 13 console: the overview shows the store link down once its Redis is gone', async () => {
     const page = await login();
     try {
