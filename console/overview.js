@@ -6,7 +6,7 @@
 (() => {
     const { $, api, el } = kve;
     const SVG = 'http://www.w3.org/2000/svg';
-    const WIDTH = 200;
+    const WIDTH = 180;
     const HEIGHT = 48;
     const POLL_MS = 2000;
 
@@ -53,11 +53,11 @@
         return d.trim();
     }
 
-    // the seconds the graphs span: the history held (a young process has less than 10 minutes), at least one minute
+    // the seconds the graphs span: the history held (a young process has less than 10 minutes), at least 20 s
     function graphSpan() {
         const full = (history.capacity * history.interval_ms) / 1000;
         const p = history.points;
-        return p.length ? Math.min(full, Math.max(60, p[p.length - 1].t - p[0].t + history.interval_ms / 1000)) : full;
+        return p.length ? Math.min(full, Math.max(20, p[p.length - 1].t - p[0].t + history.interval_ms / 1000)) : full;
     }
 
     function drawGraph([id, label, value, format, least]) {

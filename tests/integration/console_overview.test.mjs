@@ -48,7 +48,7 @@ after(async () => {
     }
 });
 
-const VIEWPORT = { width: 1200, height: 900 };
+const VIEWPORT = { width: 1200, height: 780 };
 
 async function login() {
     const page = await browser.open(`${k.url}/ui/`, { viewport: VIEWPORT });
