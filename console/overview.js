@@ -37,7 +37,10 @@
     }
 
     // the path of `values` ({t, v}) over the last `span` s before `end`: a gap (no sample, or no value) breaks the line
-    function linePath(values, end, span, top, gapS) {
+    // the path of `values` ({t, v}) over the last `span` s before `end` in a w x h box: a gap (no sample, or no value)
+    // breaks the line
+    function linePath(values, { end, span, top, w, h }) {
+        const gapS = (3 * history.interval_ms) / 1000;
         let d = '';
         let last = null;
         for (const { t, v } of values) {
@@ -45,8 +48,8 @@
                 last = null;
                 continue;
             }
-            const x = (((t - (end - span)) / span) * WIDTH).toFixed(1);
-            const y = (HEIGHT - 2 - (Math.min(v, top) / top) * (HEIGHT - 4)).toFixed(1);
+            const x = (((t - (end - span)) / span) * w).toFixed(1);
+            const y = (h - 2 - (Math.min(v, top) / top) * (h - 4)).toFixed(1);
             d += `${last === null || t - last > gapS ? 'M' : 'L'}${x},${y} `;
             last = t;
         }
@@ -60,27 +63,43 @@
         return p.length ? Math.min(full, Math.max(20, p[p.length - 1].t - p[0].t + history.interval_ms / 1000)) : full;
     }
 
-    function drawGraph([id, label, value, format, least]) {
+    /**
+     * A sparkline of `value` (a history point -> number or null) over the history: an SVG of w x h with the class
+     * `cls`, and data-points / data-max (what the tests read). Returns {svg, present (the values there), span}.
+     */
+    function sparkline(value, { w, h, cls, label, least, headroom }) {
         const span = graphSpan();
         const values = history.points.map((p) => ({ t: p.t, v: value(p) }));
         const present = values.filter((x) => x.v !== null && x.v !== undefined);
-        const top = Math.max(least, ...present.map((x) => x.v)) * (id === 'hit' ? 1 : 1.1);
+        const max = present.length ? Math.max(...present.map((x) => x.v)) : 0;
         const end = history.points.length ? history.points[history.points.length - 1].t : Date.now() / 1000;
-        const svg = svgEl('svg', { viewBox: `0 0 ${WIDTH} ${HEIGHT}`, width: WIDTH, height: HEIGHT, role: 'img',
-            'aria-label': `${label}, last ${Math.round(span)} s`, class: `spark spark-${id}` });
-        svg.append(svgEl('line', { x1: 0, y1: HEIGHT - 1, x2: WIDTH, y2: HEIGHT - 1, class: 'axis' }));
-        const d = linePath(values, end, span, top, (3 * history.interval_ms) / 1000);
+        const svg = svgEl('svg', { viewBox: `0 0 ${w} ${h}`, width: w, height: h, role: 'img',
+            'aria-label': `${label}, last ${Math.round(span)} s`, class: cls });
+        svg.append(svgEl('line', { x1: 0, y1: h - 1, x2: w, y2: h - 1, class: 'axis' }));
+        const d = linePath(values, { end, span, top: Math.max(least, max) * headroom, w, h });
         if (d) svg.append(svgEl('path', { d, class: 'line' }));
-        const now = present.length ? present[present.length - 1].v : null;
         svg.dataset.points = String(present.length);
-        svg.dataset.max = String(present.length ? Math.max(...present.map((x) => x.v)) : 0);
-        const card = $(`ov-${id}`);
-        card.replaceChildren(
+        svg.dataset.max = String(max);
+        return { svg, present, max, span };
+    }
+
+    function drawGraph([id, label, value, format, least]) {
+        const { svg, present, max, span } = sparkline(value, { w: WIDTH, h: HEIGHT, cls: `spark spark-${id}`, label, least,
+            headroom: id === 'hit' ? 1 : 1.1 });
+        const now = present.length ? present[present.length - 1].v : null;
+        $(`ov-${id}`).replaceChildren(
             el('div', { className: 'label' }, label),
             el('div', { className: 'value' }, now === null ? '–' : format(now)),
             svg,
             el('div', { className: 'scale' },
-                `max ${present.length ? format(Math.max(...present.map((x) => x.v))) : '–'}, last ${span >= 120 ? `${Math.round(span / 60)} min` : `${Math.round(span)} s`}`));
+                `max ${present.length ? format(max) : '–'}, last ${span >= 120 ? `${Math.round(span / 60)} min` : `${Math.round(span)} s`}`));
+    }
+
+    // the requests/s of route `name` over the history, as a small sparkline for its table row
+    function routeSpark(name) {
+        const i = (history.routes ?? []).indexOf(name);
+        return sparkline((p) => (i < 0 ? null : p.route_rps?.[i]), { w: 90, h: 18, cls: 'spark spark-route', label: `${name} requests/s`,
+            least: 1, headroom: 1.1 }).svg;
     }
 
     async function refreshHistory() {
@@ -97,8 +116,8 @@
         const rate = before && now > previous.now ? ((r.requests - before.requests) / (now - previous.now)).toFixed(1) : '';
         const c = r.cache;
         const row = el('tr');
-        for (const v of [r.name, r.requests, rate, r.status['2xx'], r.status['3xx'], r.status['4xx'], r.status['5xx'], ms(r.p50_ms),
-            ms(r.p99_ms), c ? ratio(c) : '', c ? c.hits : '', c ? c.misses : '', c ? bytes(c.stored_bytes) : ''])
+        for (const v of [r.name, r.requests, rate, routeSpark(r.name), r.status['2xx'], r.status['3xx'], r.status['4xx'], r.status['5xx'],
+            ms(r.p50_ms), ms(r.p99_ms), c ? ratio(c) : '', c ? c.hits : '', c ? c.misses : '', c ? bytes(c.stored_bytes) : ''])
             row.append(el('td', null, v ?? ''));
         return row;
     }

@@ -2,6 +2,7 @@
 /* The overview's history: a per-process ring of counter samples, sampled by a timer on one worker (console_history.h). */
 #include "handlers/console_history.h"
 #include "proxy/common.h"
+#include "proxy/json.h"
 #include "proxy/metrics.h"
 #include "proxy/server.h"
 
@@ -20,6 +21,7 @@ typedef struct st_sample_t {
     uint64_t buckets[KVE_METRICS_NUM_BUCKETS + 1];
     uint64_t cache_served, cache_lookups; /* hit + stale; hit + stale + miss + bypass */
     uint64_t sessions_loaded, sessions_created;
+    uint64_t route_requests[KVE_METRICS_MAX_ROUTES]; /* per route id, the console's own included */
 } sample_t;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -47,7 +49,16 @@ double kve_console_quantile_ms(const uint64_t *buckets, double q)
     return (double)kve_metrics_bucket_us[KVE_METRICS_NUM_BUCKETS - 1] / 1000; /* in +Inf: the last bound */
 }
 
-/* adds route `r` of thread block `m` to `s` */
+/* the responses of route block `m` */
+static uint64_t route_requests(const kve_metrics_route_t *m)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i != KVE_METRICS_MAX_STATUS - KVE_METRICS_MIN_STATUS + 1; ++i)
+        n += LOAD(m->status[i]);
+    return n;
+}
+
+/* adds route block `m` (of one thread) to the totals of `s` */
 static void add_route(sample_t *s, const kve_metrics_route_t *m)
 {
     size_t i;
@@ -68,16 +79,18 @@ static void add_route(sample_t *s, const kve_metrics_route_t *m)
     s->sessions_created += LOAD(m->session[KVE_METRICS_SESSION_CREATED]);
 }
 
-/* the summed counters of every route but the console's own ("admin") */
+/* the summed counters of every route but the console's own ("admin"), and each route's requests */
 static void take(sample_t *s)
 {
     kve_metrics_thread_t *threads[256];
     size_t n = kve_metrics_threads_acquire(threads, KVE_ARRAY_SIZE(threads));
-    for (size_t r = 0; r != kve_metrics_num_routes(); ++r) {
-        if (strcmp(kve_metrics_route_name(r), "admin") == 0)
-            continue;
-        for (size_t t = 0; t != n; ++t)
-            add_route(s, threads[t]->routes + r);
+    for (size_t r = 0; r != kve_metrics_num_routes() && r != KVE_METRICS_MAX_ROUTES; ++r) {
+        int own = strcmp(kve_metrics_route_name(r), "admin") == 0;
+        for (size_t t = 0; t != n; ++t) {
+            s->route_requests[r] += route_requests(threads[t]->routes + r);
+            if (!own)
+                add_route(s, threads[t]->routes + r);
+        }
     }
     kve_metrics_threads_release();
 }
@@ -122,7 +135,7 @@ static void render_ms(kve_buf_t *buf, const char *name, double ms)
 }
 
 /* the point between samples `a` and `b` (b newer) */
-static void render_point(kve_buf_t *buf, const sample_t *a, const sample_t *b)
+static void render_point(kve_buf_t *buf, const sample_t *a, const sample_t *b, size_t num_routes)
 {
     double dt = (double)(b->mono_ms - a->mono_ms) / 1000;
     uint64_t buckets[KVE_METRICS_NUM_BUCKETS + 1], lookups = delta(b->cache_lookups, a->cache_lookups);
@@ -138,18 +151,36 @@ static void render_point(kve_buf_t *buf, const sample_t *a, const sample_t *b)
         kve_buf_printf(buf, ",\"hit_ratio\":null");
     else
         kve_buf_printf(buf, ",\"hit_ratio\":%.4f", (double)delta(b->cache_served, a->cache_served) / (double)lookups);
-    kve_buf_printf(buf, ",\"sessions_loaded_s\":%.3f,\"sessions_created_s\":%.3f}",
+    kve_buf_printf(buf, ",\"sessions_loaded_s\":%.3f,\"sessions_created_s\":%.3f,\"route_rps\":[",
                    (double)delta(b->sessions_loaded, a->sessions_loaded) / dt,
                    (double)delta(b->sessions_created, a->sessions_created) / dt);
+    for (size_t r = 0; r != num_routes; ++r)
+        kve_buf_printf(buf, "%s%.3f", r ? "," : "", (double)delta(b->route_requests[r], a->route_requests[r]) / dt);
+    kve_buf_printf(buf, "]}");
+}
+
+/* "routes":[names], the order of every point's route_rps */
+static void render_route_names(kve_buf_t *buf, size_t num_routes)
+{
+    kve_buf_printf(buf, ",\"routes\":[");
+    for (size_t r = 0; r != num_routes; ++r) {
+        if (r != 0)
+            kve_buf_putc(buf, ',');
+        kve_json_string(buf, kve_metrics_route_name(r), strlen(kve_metrics_route_name(r)));
+    }
+    kve_buf_putc(buf, ']');
 }
 
 void kve_console_history_render(kve_buf_t *buf, uint64_t after)
 {
+    size_t num_routes = KVE_MIN(kve_metrics_num_routes(), (size_t)KVE_METRICS_MAX_ROUTES);
     int first = 1;
 
     pthread_mutex_lock(&lock);
-    kve_buf_printf(buf, "{\"interval_ms\":%d,\"capacity\":%d,\"last\":%llu,\"points\":[", KVE_CONSOLE_HISTORY_INTERVAL_MS,
+    kve_buf_printf(buf, "{\"interval_ms\":%d,\"capacity\":%d,\"last\":%llu", KVE_CONSOLE_HISTORY_INTERVAL_MS,
                    KVE_CONSOLE_HISTORY_POINTS, (unsigned long long)last_seq);
+    render_route_names(buf, num_routes);
+    kve_buf_printf(buf, ",\"points\":[");
     size_t oldest = (ring_next + NUM_SAMPLES - ring_len) % NUM_SAMPLES;
     for (size_t i = 1; i < ring_len; ++i) {
         const sample_t *a = ring + (oldest + i - 1) % NUM_SAMPLES, *b = ring + (oldest + i) % NUM_SAMPLES;
@@ -158,7 +189,7 @@ void kve_console_history_render(kve_buf_t *buf, uint64_t after)
         if (!first)
             kve_buf_putc(buf, ',');
         first = 0;
-        render_point(buf, a, b);
+        render_point(buf, a, b, num_routes);
     }
     kve_buf_printf(buf, "]}");
     pthread_mutex_unlock(&lock);

@@ -38,10 +38,11 @@ void kve_console_history__sample_at(uint64_t mono_ms, int64_t unix_ms);
 
 /**
  * Appends the history as a JSON object to `buf`: {"interval_ms", "capacity", "last" (the newest sample's sequence
- * number, 0 before any), "points": [{"seq", "t" (Unix time, s), "rps", "rps_4xx", "rps_5xx", "p50_ms", "p99_ms"
- * (null without requests), "hit_ratio" (null without cache lookups), "sessions_loaded_s", "sessions_created_s"}]},
+ * number, 0 before any), "routes" (the route names, by id), "points": [{"seq", "t" (Unix time, s), "rps", "rps_4xx",
+ * "rps_5xx", "p50_ms", "p99_ms" (null without requests), "hit_ratio" (null without cache lookups),
+ * "sessions_loaded_s", "sessions_created_s", "route_rps" (requests/s of each route of "routes", in its order)}]},
  * oldest first, only the points whose seq is greater than `after`. The console's own route ("admin") is left out of
- * the sums: its polls would draw a floor of requests.
+ * the sums (its polls would draw a floor of requests), not out of route_rps.
  */
 void kve_console_history_render(kve_buf_t *buf, uint64_t after);
 

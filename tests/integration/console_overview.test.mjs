@@ -102,11 +102,11 @@ test('issue 13 console: the overview follows traffic: per-route statuses, latenc
         // the route's row: 6 requests, 3 2xx, 1 4xx, 2 5xx, latency, 2 hits of 6 lookups (the 404 and the 5xx are misses
         // too), stored bytes
         const api = await waitRow(page, 'routes', 'proxy:/api', (c) => c[1] === '6', 'proxy:/api with 6 requests');
-        assert.deepEqual([api[3], api[5], api[6]], ['3', '1', '2'], `statuses ${api}`);
-        assert.match(api[7], /^\d+\.\d$/, 'p50');
-        assert.match(api[8], /^\d+\.\d$/, 'p99');
-        assert.deepEqual([api[9], api[10], api[11]], ['33 %', '2', '4'], `cache ${api}`);
-        assert.match(api[12], /^\d+(\.\d)? (B|KiB)$/, 'stored bytes');
+        assert.deepEqual([api[4], api[6], api[7]], ['3', '1', '2'], `statuses ${api}`);
+        assert.match(api[8], /^\d+\.\d$/, 'p50');
+        assert.match(api[9], /^\d+\.\d$/, 'p99');
+        assert.deepEqual([api[10], api[11], api[12]], ['33 %', '2', '4'], `cache ${api}`);
+        assert.match(api[13], /^\d+(\.\d)? (B|KiB)$/, 'stored bytes');
         // the session route: one session created, one request carrying it
         const ses = await waitRow(page, 'ov-sessions', 'proxy:/app', (c) => c[1] === '1' && c[2] === '1', 'a session created and loaded');
         assert.equal(await page.page.isVisible('#ov-sessions'), true);
@@ -131,6 +131,13 @@ test('issue 13 console: the overview follows traffic: per-route statuses, latenc
         assert.ok(peaks.rps.max >= 8 / 2 / 2, `requests/s peak ${peaks.rps.max}`); // 8 requests in at most 2 intervals of 2 s
         assert.ok(peaks.hit.max > 0 && peaks.hit.max <= 1, `hit ratio ${peaks.hit.max}`);
         assert.match(await page.page.textContent('#ov-facts'), /console sessions/);
+        // the route's own sparkline in its row: its requests/s of the last minutes
+        const routeGraph = await page.page.evaluate(() => {
+            const tr = [...document.querySelectorAll('#routes tbody tr')].find((r) => r.cells[0].textContent === 'proxy:/api');
+            const svg = tr.cells[3].querySelector('svg');
+            return svg ? { points: Number(svg.dataset.points), max: Number(svg.dataset.max) } : null;
+        });
+        assert.ok(routeGraph && routeGraph.points > 0 && routeGraph.max > 0, `proxy:/api's sparkline ${JSON.stringify(routeGraph)}`);
         page.assertClean();
         await page.screenshot('console-overview');
 
@@ -181,8 +188,11 @@ test('issue 13 console: api/history: points after a sequence number, a bad one r
     assert.equal(first.interval_ms, 2000);
     assert.equal(first.capacity, 300);
     assert.equal(first.points[first.points.length - 1].seq, first.last);
-    for (const p of first.points)
+    assert.ok(first.routes.includes('proxy:/api') && first.routes.includes('admin'), JSON.stringify(first.routes));
+    for (const p of first.points) {
         for (const f of ['t', 'rps', 'rps_4xx', 'rps_5xx', 'sessions_loaded_s', 'sessions_created_s']) assert.equal(typeof p[f], 'number', f);
+        assert.equal(p.route_rps.length, first.routes.length);
+    }
     const after = await history(`?after=${first.last - 1}`);
     assert.equal(after.status, 200);
     assert.ok(after.json.points.length >= 1 && after.json.points.every((p) => p.seq >= first.last), JSON.stringify(after.json));

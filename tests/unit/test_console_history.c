@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Tests of the console overview's history (issue 13; handlers/console_history.c): the ring's bound and order, the
- * points after a sequence number, one sample per interval, the rates, quantiles and hit ratio of a point, and the
- * console's own route left out.
+ * points after a sequence number, one sample per interval, the rates, quantiles and hit ratio of a point, the
+ * console's own route left out of the sums (not out of the per-route rates).
  */
 #include "test.h"
 #include "handlers/console_history.h"
@@ -38,8 +38,9 @@ TEST(history_ring)
 {
     char *out;
     kve_console_history_reset();
+    kve_metrics_reset_routes();
     out = render(0);
-    CHECK_EQ_STR(out, "{\"interval_ms\":2000,\"capacity\":300,\"last\":0,\"points\":[]}");
+    CHECK_EQ_STR(out, "{\"interval_ms\":2000,\"capacity\":300,\"last\":0,\"routes\":[],\"points\":[]}");
     /* one sample: no point yet (a point is the difference of two) */
     kve_console_history__sample_at(T0, UNIX0);
     CHECK_EQ_UINT(count(render(0), "\"seq\""), 0);
@@ -88,7 +89,10 @@ TEST(history_point)
     kve_console_history__sample_at(T0 + 4000, UNIX0 + 4000);
     out = render(0);
     CHECK(strstr(out, "{\"seq\":2,\"t\":1790000002.000,\"rps\":4.000,\"rps_4xx\":0.500,\"rps_5xx\":0.500,\"p50_ms\":") != NULL);
-    CHECK(strstr(out, "\"hit_ratio\":0.7500,") != NULL);
+    CHECK(strstr(out, "\"routes\":[\"proxy:/api\",\"admin\"],") != NULL);
+    CHECK(strstr(out,
+                 "\"hit_ratio\":0.7500,\"sessions_loaded_s\":0.000,\"sessions_created_s\":0.000,\"route_rps\":[4.000,25.000]}") !=
+          NULL);
     CHECK(strstr(out, "{\"seq\":3,\"t\":1790000004.000,\"rps\":0.000,\"rps_4xx\":0.000,\"rps_5xx\":0.000,\"p50_ms\":null,"
                       "\"p99_ms\":null,\"hit_ratio\":null,") != NULL);
     kve_metrics_thread_detach(m);
