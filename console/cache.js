@@ -86,7 +86,11 @@
             out.replaceChildren(el('p', null, `test fetch: only URLs of ${location.origin} (the console may fetch nothing else)`));
             return;
         }
-        const res = await fetch(u.pathname + u.search, { cache: 'no-store', credentials: 'omit', redirect: 'manual' });
+        // no-store keeps the browser's own cache out of it, but would add Cache-Control: no-cache (Fetch standard), which
+        // makes kvedge revalidate: a Cache-Control of our own that asks nothing (no-transform) is sent instead
+        const res = await fetch(u.pathname + u.search, {
+            cache: 'no-store', credentials: 'omit', redirect: 'manual', headers: { 'Cache-Control': 'no-transform' },
+        });
         await res.body?.cancel();
         const status = res.type === 'opaqueredirect' ? 'a redirect' : String(res.status);
         out.replaceChildren(el('table', { id: 'cache-fetch-table' },
