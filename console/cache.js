@@ -30,6 +30,7 @@
 
     function renderObject(o) {
         const title = o.variant ? `Variant ${o.variant}` : "The URL's object (no variant)";
+        if (o.too_large) return el('div', { className: 'cache-object' }, el('h4', null, title), el('p', null, 'head record too large to show'));
         const freshness = o.stale ? el('span', { className: 'cache-stale' }, `stale for ${seconds(o.age - o.lifetime)}`)
             : `fresh for ${seconds(o.fresh_for)}`;
         const tags = el('td', null);
@@ -40,8 +41,8 @@
             row('stored at', new Date(o.stored_at * 1000).toISOString()),
             row('age', seconds(o.age)),
             row('freshness', freshness),
-            row('stale-while-revalidate left', seconds(o.stale_while_revalidate_left)),
-            row('stale-if-error left', seconds(o.stale_if_error_left)),
+            row('stale-while-revalidate window left', seconds(o.stale_while_revalidate_left)),
+            row('stale-if-error window left', seconds(o.stale_if_error_left)),
             row('in the store for', o.store_ttl_ms >= 0 ? seconds(Math.round(o.store_ttl_ms / 1000)) : 'no TTL'),
             row('size', `${o.stored_bytes} bytes (head ${o.head_bytes}, body ${o.body_bytes}${o.body_stored ? '' : ', body missing'})`),
             el('tr', null, el('th', null, 'tags'), tags));
@@ -64,7 +65,7 @@
         for (const [n, v] of r.key.fields) fields.append(el('tr', null, el('td', null, n), el('td', null, v)));
         out.append(summary, el('h4', null, 'key fields'), fields);
         if (!r.cached) out.append(el('p', { className: 'cache-miss', id: 'cache-not-cached' }, 'not cached: the store holds nothing for this URL'));
-        if (r.variants_truncated) out.append(el('p', null, 'more variants are stored than shown'));
+        if (r.variants_truncated || r.objects_truncated) out.append(el('p', null, 'more variants are stored than shown'));
         for (const o of r.objects) out.append(renderObject(o));
     }
 

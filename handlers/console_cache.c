@@ -25,8 +25,10 @@
 #include <time.h>
 
 #define LOOKUP_MAGIC 0x6b76636c
-/** the most bytes one reply may take (a head record, or a page of the variant set) */
-#define MAX_REPLY (1024 * 1024)
+/** the most bytes one reply may take (a head record, or a page of the variant set): a bigger head is shown as too large */
+#define MAX_REPLY (256 * 1024)
+/** the answer stops listing objects past this many bytes ("objects_truncated") */
+#define MAX_ANSWER (4 * 1024 * 1024)
 #define SCAN_COUNT "1024"
 
 struct st_kve_console_cache_t {
@@ -44,6 +46,8 @@ typedef struct st_object_t {
     char *head;
     size_t head_len;
     int64_t body_len, pttl;
+    /** the head record was larger than MAX_REPLY */
+    int too_large;
 } object_t;
 
 typedef struct st_lookup_t {
@@ -131,6 +135,8 @@ static void render_key(kve_buf_t *out, const lookup_t *l)
     kve_buf_printf(out, "]}");
 }
 
+/* what is left of a window ending at `until` (seconds of age); a stale window starts when freshness ends, so it is counted
+ * from max(age, lifetime): a fresh object has all of it left */
 static int64_t left(int64_t until, int64_t age)
 {
     return until > age ? until - age : 0;
@@ -148,8 +154,8 @@ static void render_head(kve_buf_t *out, const kve_cache_head_t *h, int64_t now)
                    "\"stale_while_revalidate_left\":%lld,\"stale_if_error_left\":%lld,\"no_cache\":%s,\"must_revalidate\":%s,"
                    "\"body_bytes\":%llu,\"headers\":[",
                    h->status, (long long)h->response_time, (long long)age, (long long)life, (long long)left(life, age),
-                   age >= life ? "true" : "false", (long long)(no_stale ? 0 : left(life + h->fresh.swr, age)),
-                   (long long)(no_stale ? 0 : left(life + h->fresh.sie, age)),
+                   age >= life ? "true" : "false", (long long)(no_stale ? 0 : left(life + h->fresh.swr, KVE_MAX(age, life))),
+                   (long long)(no_stale ? 0 : left(life + h->fresh.sie, KVE_MAX(age, life))),
                    (h->fresh.flags & KVE_CACHE_FRESH_NO_CACHE) ? "true" : "false", no_stale ? "true" : "false",
                    (unsigned long long)h->body_len);
     for (size_t i = 0; i != h->num_headers; ++i) {
@@ -174,7 +180,7 @@ static int render_object(kve_buf_t *out, h2o_mem_pool_t *pool, const object_t *o
     kve_cache_head_t h;
     char hex[KVE_CACHE_HASH_HEX + 1];
 
-    if (o->head == NULL || kve_cache_head_decode(pool, o->head, o->head_len, &h) != 0)
+    if (!o->too_large && (o->head == NULL || kve_cache_head_decode(pool, o->head, o->head_len, &h) != 0))
         return 0;
     kve_buf_printf(out, "%s{\"variant\":", first ? "" : ",");
     if (o->has_variant) {
@@ -183,6 +189,10 @@ static int render_object(kve_buf_t *out, h2o_mem_pool_t *pool, const object_t *o
         kve_buf_printf(out, "\"%s\"", hex);
     } else {
         kve_buf_printf(out, "null");
+    }
+    if (o->too_large) {
+        kve_buf_printf(out, ",\"too_large\":true,\"store_ttl_ms\":%lld}", (long long)o->pttl);
+        return 1;
     }
     render_head(out, &h, now);
     kve_buf_printf(out, ",\"store_ttl_ms\":%lld,\"head_bytes\":%zu,\"body_stored\":%s,\"stored_bytes\":%llu}", (long long)o->pttl,
@@ -211,6 +221,7 @@ static void send_found(lookup_t *l)
     const kve_thread_t *t = kve_server_thread(l->req->conn->ctx);
     size_t store = l->route->cache.store_id, n = 0;
     int64_t now = (int64_t)time(NULL);
+    int truncated = 0;
     h2o_mem_pool_t pool;
 
     h2o_mem_init_pool(&pool);
@@ -219,15 +230,18 @@ static void send_found(lookup_t *l)
     kve_buf_printf(&out, ",\"route\":");
     kve_json_string(&out, l->route->path, strlen(l->route->path));
     kve_buf_printf(&out, ",\"route_caches\":true,\"store\":");
-    kve_json_string(&out, store < t->num_stores ? t->stores[store].name : "?", strlen(store < t->num_stores ? t->stores[store].name : "?"));
+    kve_json_string(&out, store < t->num_stores ? t->stores[store].name : "?",
+                    strlen(store < t->num_stores ? t->stores[store].name : "?"));
     kve_buf_putc(&out, ',');
     render_key(&out, l);
     kve_buf_putc(&out, ',');
     render_vary(&out, l);
     kve_buf_printf(&out, ",\"variants_truncated\":%s,\"objects\":[", l->truncated ? "true" : "false");
-    for (size_t i = 0; i != l->num_objects; ++i)
+    for (size_t i = 0; i != l->num_objects && !truncated; ++i) {
         n += render_object(&out, &pool, l->objects + i, now, n == 0);
-    kve_buf_printf(&out, "],\"cached\":%s}", n != 0 ? "true" : "false");
+        truncated = out.len > MAX_ANSWER && i + 1 != l->num_objects;
+    }
+    kve_buf_printf(&out, "],\"objects_truncated\":%s,\"cached\":%s}", truncated ? "true" : "false", n != 0 ? "true" : "false");
     h2o_mem_clear_pool(&pool);
     kve_console_send_json(l->req, 200, out.base, out.len);
     kve_buf_dispose(&out);
@@ -300,6 +314,10 @@ static void on_reply(void *data, size_t i, int err, const kve_kv_reply_t *r)
     lookup_t *l = data;
 
     KVE_CHECK_OBJ(l, LOOKUP_MAGIC);
+    if (err == 0 && r->type == KVE_REPLY_TOO_BIG && (l->stage != 0 || i == 2)) {
+        l->objects[l->stage == 0 ? 0 : 1 + i / 3].too_large = 1; /* only a GET of a head can be this big */
+        return;
+    }
     if (err != 0 || r->type == KVE_REPLY_ERROR || r->type == KVE_REPLY_TOO_BIG) {
         if (l->err == 0)
             l->err = err != 0 ? err : r->type == KVE_REPLY_TOO_BIG ? KVE_ETOO_LARGE : KVE_EPROTO;
@@ -449,16 +467,17 @@ void kve_console_cache_lookup(kve_console_call_t *call)
     lookup_t *l;
     int status;
 
-    if (parse(req, req->query_at != SIZE_MAX ? h2o_iovec_init(req->path.base + req->query_at + 1, req->path.len - req->query_at - 1)
-                                             : h2o_iovec_init("", 0),
+    if (parse(req,
+              req->query_at != SIZE_MAX ? h2o_iovec_init(req->path.base + req->query_at + 1, req->path.len - req->query_at - 1)
+                                        : h2o_iovec_init("", 0),
               &q) != NULL)
         return;
     if (q.kind != KVE_CACHE_PURGE_URL || q.soft) {
         kve_console_send_error(req, 400, "a lookup takes url=<absolute http(s) URL> only");
         return;
     }
-    err = self != NULL ? kve_cache_url_resolve(self->routes, self->num_routes, q.url, req->headers.entries, req->headers.size, &route,
-                                               &enc, &status)
+    err = self != NULL ? kve_cache_url_resolve(self->routes, self->num_routes, q.url, req->headers.entries, req->headers.size,
+                                               &route, &enc, &status)
                        : (route = NULL, status = 404, "no route serves the URL's path");
     if (err != NULL) {
         kve_buf_dispose(&enc);
