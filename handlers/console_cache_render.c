@@ -67,14 +67,27 @@ void kve_console_cache_render_key(kve_buf_t *out, const uint8_t primary[KVE_CACH
 
 /* what is left of a window ending at `until` (seconds of age); a stale window starts when freshness ends, so it is counted
  * from max(age, lifetime): a fresh object has all of it left */
+static int64_t sat_add(int64_t a, int64_t b)
+{
+    int64_t r;
+    return __builtin_add_overflow(a, b, &r) ? (b > 0 ? INT64_MAX : INT64_MIN) : r;
+}
+
+static int64_t sat_sub(int64_t a, int64_t b)
+{
+    int64_t r;
+    return __builtin_sub_overflow(a, b, &r) ? (b < 0 ? INT64_MAX : INT64_MIN) : r;
+}
+
 static int64_t left(int64_t until, int64_t age)
 {
-    return until > age ? until - age : 0;
+    return until > age ? sat_sub(until, age) : 0;
 }
 
 static void render_head(kve_buf_t *out, const kve_cache_head_t *h, int64_t now)
 {
-    int64_t age = kve_cache_current_age(h->initial_age, h->response_time, now), life = h->fresh.lifetime;
+    /* the times are the store's bytes: saturating arithmetic (kve_cache_current_age's, without its overflow) */
+    int64_t age = sat_add(h->initial_age, KVE_MAX(0, sat_sub(now, h->response_time))), life = h->fresh.lifetime;
     int no_stale = (h->fresh.flags & KVE_CACHE_FRESH_NO_STALE) != 0;
     size_t pos = 0;
     h2o_iovec_t tag;
@@ -84,8 +97,9 @@ static void render_head(kve_buf_t *out, const kve_cache_head_t *h, int64_t now)
                    "\"stale_while_revalidate_left\":%lld,\"stale_if_error_left\":%lld,\"no_cache\":%s,\"must_revalidate\":%s,"
                    "\"body_bytes\":%llu,\"headers\":[",
                    h->status, (long long)h->response_time, (long long)age, (long long)life, (long long)left(life, age),
-                   age >= life ? "true" : "false", (long long)(no_stale ? 0 : left(life + h->fresh.swr, KVE_MAX(age, life))),
-                   (long long)(no_stale ? 0 : left(life + h->fresh.sie, KVE_MAX(age, life))),
+                   age >= life ? "true" : "false",
+                   (long long)(no_stale ? 0 : left(sat_add(life, h->fresh.swr), KVE_MAX(age, life))),
+                   (long long)(no_stale ? 0 : left(sat_add(life, h->fresh.sie), KVE_MAX(age, life))),
                    (h->fresh.flags & KVE_CACHE_FRESH_NO_CACHE) ? "true" : "false", no_stale ? "true" : "false",
                    (unsigned long long)h->body_len);
     for (size_t i = 0; i != h->num_headers; ++i) {
