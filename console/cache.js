@@ -28,8 +28,9 @@
         return el('tr', null, el('th', null, name), el('td', null, value));
     }
 
-    function renderObject(o) {
-        const title = o.variant ? `Variant ${o.variant}` : "The URL's object (no variant)";
+    function renderObject(o, requestVariant) {
+        const mine = o.variant && o.variant === requestVariant ? ' (the variant this browser gets)' : '';
+        const title = o.variant ? `Variant ${o.variant}${mine}` : "The URL's object (no variant)";
         if (o.too_large) return el('div', { className: 'cache-object' }, el('h4', null, title), el('p', null, 'head record too large to show'));
         const freshness = o.stale ? el('span', { className: 'cache-stale' }, `stale for ${seconds(o.age - o.lifetime)}`)
             : `fresh for ${seconds(o.fresh_for)}`;
@@ -66,7 +67,7 @@
         out.append(summary, el('h4', null, 'key fields'), fields);
         if (!r.cached) out.append(el('p', { className: 'cache-miss', id: 'cache-not-cached' }, 'not cached: the store holds nothing for this URL'));
         if (r.variants_truncated || r.objects_truncated) out.append(el('p', null, 'more variants are stored than shown'));
-        for (const o of r.objects) out.append(renderObject(o));
+        for (const o of r.objects) out.append(renderObject(o, r.request_variant));
     }
 
     async function lookup() {

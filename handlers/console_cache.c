@@ -7,6 +7,7 @@
  */
 #include "handlers/console_cache.h"
 #include "handlers/console_cache_render.h"
+#include "handlers/cache_internal.h" /* kve_cache__variant: the variant a request gets, as a lookup computes it */
 #include "handlers/cache_purge.h"
 #include "handlers/cache_tags.h"
 #include "handlers/console_routes.h"
@@ -82,6 +83,24 @@ void kve_console_cache_free(kve_console_cache_t *c)
 
 /* --- the answer --- */
 
+/* "request_variant": the variant the console's own request (the operator's browser, with its Vary fields) would get */
+static void render_request_variant(kve_buf_t *out, const lookup_t *l)
+{
+    const char *gen;
+    h2o_iovec_t vary;
+    uint8_t v[KVE_CACHE_HASH_LEN];
+
+    if (l->index == NULL || kve_cache_index_decode(l->index, l->index_len, &gen, &vary) != 0) {
+        kve_buf_printf(out, ",\"request_variant\":null");
+        return;
+    }
+    kve_cache__variant(l->req, gen, vary, v);
+    kve_buf_printf(out, ",\"request_variant\":\"");
+    for (size_t i = 0; i != sizeof(v); ++i)
+        kve_buf_printf(out, "%02x", v[i]);
+    kve_buf_putc(out, '"');
+}
+
 static void send_found(lookup_t *l)
 {
     kve_buf_t out = KVE_BUF_INIT;
@@ -103,6 +122,7 @@ static void send_found(lookup_t *l)
     kve_console_cache_render_key(&out, l->primary, l->key.base, l->key.len);
     kve_buf_putc(&out, ',');
     kve_console_cache_render_vary(&out, l->index, l->index_len);
+    render_request_variant(&out, l);
     kve_buf_printf(&out, ",\"variants_truncated\":%s,\"objects\":[", l->truncated ? "true" : "false");
     for (size_t i = 0; i != l->num_objects && !truncated; ++i) {
         const object_t *o = l->objects + i;

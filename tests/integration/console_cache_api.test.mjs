@@ -155,6 +155,15 @@ test('issue 13 console: cache lookup of a URL with two Vary variants: route, key
         assert.ok(Math.abs(o.stored_at - Date.now() / 1000) < 60);
     }
     assert.deepEqual(langs.sort(), ['de', 'en']);
+    // the variant the console's own request gets (its Accept-Language), as the cache computes it
+    for (const lang of ['de', 'en']) {
+        const mine = JSON.parse((await http('GET', `${k.url}/ui/api/cache/lookup?url=${encodeURIComponent(`${k.url}/api/v`)}`,
+            { headers: { cookie: s.cookie, 'accept-language': lang } })).body);
+        const o = mine.objects.find((x) => x.variant === mine.request_variant);
+        assert.ok(o, `a stored variant for ${lang}`);
+        assert.equal(o.headers.find(([n]) => n.toLowerCase() === 'content-language')[1], lang);
+    }
+    assert.ok(!j.objects.some((x) => x.variant === j.request_variant), 'no Accept-Language: no variant stored for it');
 });
 
 test('issue 13 console: cache lookup of a URL not cached, of a route that does not cache, and of a URL no route serves', async () => {
@@ -166,6 +175,7 @@ test('issue 13 console: cache lookup of a URL not cached, of a route that does n
     assert.equal(j.route, '/api');
     assert.deepEqual(j.objects, []);
     assert.equal(j.vary, null);
+    assert.equal(j.request_variant, null);
     const raw = await lookup(s, `${k.url}/raw/x`);
     assert.equal(raw.status, 200);
     assert.deepEqual(JSON.parse(raw.body), { url: `${k.url}/raw/x`, route: '/raw', route_caches: false, cached: false, objects: [] });
