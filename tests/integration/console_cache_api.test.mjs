@@ -209,6 +209,8 @@ test('issue 13 console: purge a URL (every variant), a tag, a route through the 
     await purged(s, `url=${encodeURIComponent(`${k.url}/api/v`)}`, 2);
     assert.match((await get('/api/v', { 'accept-language': 'en' })).headers['cache-status'], /fwd=uri-miss/);
     assert.equal(seen('/v'), 3, 'the origin saw it again');
+    await waitFor(() => /hard purge by url from a console session/.test(k.stderr()), { message: 'the purge logged' });
+    assert.ok(!k.stderr().includes('/api/v'), 'the purged URL is not logged');
     assert.equal(JSON.parse((await lookup(s, `${k.url}/api/t/a?tags=x`)).body).cached, false);
 
     await stored('/api/t/a?tags=one%20two');
