@@ -2,6 +2,7 @@
 /* The console's routes (see console_routes.h): later pages add their rows here. */
 #include "handlers/console_routes.h"
 #include "handlers/console_overview.h"
+#include "handlers/console_cache.h"
 
 const kve_console_route_t kve_console_routes[] = {
     {"POST", "/login", kve_console_login, KVE_CONSOLE_PUBLIC},
@@ -21,6 +22,8 @@ const kve_console_route_t kve_console_routes[] = {
     /* --- the keys page (console_kv.c) --- */
 
     /* --- the cache page (console_cache.c) --- */
+    {"GET", "/api/cache/lookup", kve_console_cache_lookup, 0},
+    {"POST", "/api/cache/purge", kve_console_cache_purge, KVE_CONSOLE_WRITE},
 
     /* --- the sessions page (console_sessions.c) --- */
 
