@@ -32,6 +32,8 @@ typedef struct st_kve_console_hooks_t {
     void *ctx;
     /** frees `ctx` when the handler is disposed (may be NULL) */
     void (*free_ctx)(void *ctx);
+    /** the id of the store the KV API (`kv:`) serves, the keys page's first choice; -1: no KV API (the first store) */
+    int kv_store;
 } kve_console_hooks_t;
 
 /**
