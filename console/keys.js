@@ -215,6 +215,7 @@
 
     function renderKey(r, more) {
         $('keys-view').hidden = false;
+        $('keys-view').dataset.renders = String((st.renders = (st.renders || 0) + 1)); // tests wait on it
         const body = $('keys-items');
         if (!more) {
             renderHead(r);
@@ -223,7 +224,8 @@
                 body.append(el('pre', { className: 'kv-string' }, show(r.value)));
                 if (!editable(r.value)) body.append(el('p', null, 'The value is truncated: not editable here.'));
             } else if (r.items) {
-                body.append(el('table', { id: 'keys-items-table' }, el('tbody')));
+                const heads = { hash: ['field', 'value'], list: ['index', 'value'], set: ['member'], zset: ['member', 'score'], stream: ['id', 'fields'] }[r.type] || [];
+                body.append(el('table', { id: 'keys-items-table' }, el('thead', null, el('tr', null, ...heads.map((h) => el('th', null, h)))), el('tbody')));
             }
             if (writable()) {
                 const f = addForm(r);
