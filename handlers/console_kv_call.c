@@ -96,16 +96,16 @@ kve_console_kv_call_t *kve_console_kv__start(kve_console_call_t *call)
     return c;
 }
 
-/* the request's form: the query string of a GET/HEAD, else the body */
+/* the request's form: the query string of a GET/HEAD, else the body only (a change never reads the query string) */
 static h2o_iovec_t form_of(h2o_req_t *req)
 {
-    if (req->entity.base == NULL || h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) ||
+    if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) ||
         h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
         if (req->query_at == SIZE_MAX)
             return h2o_iovec_init("", 0);
         return h2o_iovec_init(req->path.base + req->query_at + 1, req->path.len - req->query_at - 1);
     }
-    return req->entity;
+    return req->entity.base != NULL ? req->entity : h2o_iovec_init("", 0);
 }
 
 int kve_console_kv__param(kve_console_kv_call_t *c, const char *name, size_t max, int required, h2o_iovec_t *out)

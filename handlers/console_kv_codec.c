@@ -71,7 +71,8 @@ int kve_console_kv_int(const char *s, size_t len, long long min, long long max, 
     int neg = len != 0 && s[0] == '-';
     long long v;
 
-    if (parse_u64(s + neg, len - neg, &mag) != 0 || (len - neg > 1 && s[neg] == '0') || mag > (unsigned long long)LLONG_MAX)
+    if (parse_u64(s + neg, len - neg, &mag) != 0 || (len - neg > 1 && s[neg] == '0') || mag > (unsigned long long)LLONG_MAX ||
+        (neg && mag == 0)) /* one spelling per number: no "-0" */
         return -1;
     v = neg ? -(long long)mag : (long long)mag;
     if (v < min || v > max)

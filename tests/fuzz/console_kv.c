@@ -54,7 +54,8 @@ static void fuzz_value(const char *v, size_t len)
         FUZZ_CHECK(dash != NULL && memchr(dash + 1, '-', len - (size_t)(dash - v) - 1) == NULL, "an id without one '-'");
     }
     if (kve_console_kv_score_ok(v, len))
-        FUZZ_CHECK(memchr(v, ' ', len) == NULL && memchr(v, 'n', len) == NULL, "a score with a space or NaN");
+        FUZZ_CHECK(memchr(v, ' ', len) == NULL && memchr(v, 'a', len) == NULL && memchr(v, 'A', len) == NULL,
+                   "a score with a space or a NaN");
 }
 
 static void fuzz_form(const char *name, const char *form, size_t len, size_t limit)
@@ -80,7 +81,7 @@ static void fuzz_form(const char *name, const char *form, size_t len, size_t lim
     free(out);
 }
 
-static void fuzz_bytes(const char *s, size_t len, size_t show)
+static void fuzz_byte_string(const char *s, size_t len, size_t show)
 {
     kve_buf_t out = KVE_BUF_INIT;
     kve_console_kv_bytes(&out, s, len, len + (show & 1) * 7, show);
@@ -107,7 +108,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         form = kve_strndup("", 0); /* the handlers never pass NULL */
     if (strlen(name) != 0)
         fuzz_form(name, form, form_len, limit);
-    fuzz_bytes(form, form_len, show);
+    fuzz_byte_string(form, form_len, show);
     fuzz_value(form, form_len);
     free(form);
     free(name);

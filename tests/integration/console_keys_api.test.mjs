@@ -337,6 +337,37 @@ test('issue 13 console keys: a read-only session reads, and every change is refu
     assert.equal(await rc.pttl('ro:s'), -1);
 });
 
+test('issue 13 console keys: a read-only session reads through the store\'s read-only Redis user', async () => {
+    const own = await startRedis();
+    const io = own.client();
+    await io.call('ACL', 'SETUSER', 'reader', 'on', '>reader-pw-4e1b9c', '~public:*', '&*', '+@all', '-@write', '-@dangerous');
+    await io.set('public:a', '1');
+    await io.set('secret:a', '2');
+    const kk = await startKvedge({
+        threads: 1,
+        redis: { url: own.url, read_only_username: 'reader', read_only_password: 'reader-pw-4e1b9c' },
+        admin: { token: ADMIN, read_only_token: READ_ONLY, console: { enabled: true, path: '/ui' } },
+        kv: { path: '/kv', tokens: [{ token: KV_TOKEN }] },
+    }, { waitReady: true });
+    try {
+        const saved = k;
+        k = kk;
+        try {
+            const [w, r] = [await session(ADMIN), await session(READ_ONLY)];
+            assert.equal((await get('key', { key: 'secret:a' }, w)).status, 200);
+            assert.equal((await get('key', { key: 'public:a' }, r)).status, 200);
+            const refused = await get('key', { key: 'secret:a' }, r); // the Redis user may not read it
+            assert.equal(refused.status, 409, JSON.stringify(refused.body));
+            assert.match(refused.body.error, /NOPERM/);
+        } finally {
+            k = saved;
+        }
+    } finally {
+        assertCleanExit(await kk.stop());
+        await own.stop();
+    }
+});
+
 test('issue 13 console keys: a change without the CSRF header, from another origin or without a session is refused', async () => {
     await rc.set('csrf:1', 'v');
     const noCsrf = await change('delete', { key: 'csrf:1', confirm: 'csrf:1' }, { ...rw, csrf: '' });
@@ -349,6 +380,11 @@ test('issue 13 console keys: a change without the CSRF header, from another orig
     assert.equal(anon.status, 401);
     assert.equal((await http('GET', `${k.url}/ui/api/kv/keys`)).status, 401);
     assert.equal((await http('GET', `${k.url}/ui/api/kv/key?key=csrf:1`)).status, 401);
+    // a change reads its body only, never the query string
+    const viaQuery = await http('POST', `${k.url}/ui/api/kv/change?op=set&key=csrf:1&value=x`, {
+        headers: { cookie: rw.cookie, 'x-console-csrf': rw.csrf, origin: k.url },
+    });
+    assert.equal(viaQuery.status, 400);
     assert.equal(await rc.get('csrf:1'), 'v');
     // the client names an operation of a fixed table, never a command
     for (const op of ['FLUSHALL', 'flushall', 'keys', 'eval', 'SET', ''])

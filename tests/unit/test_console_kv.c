@@ -67,7 +67,7 @@ TEST(numbers)
     CHECK_EQ_INT(int_of("9223372036854775807", 0, LLONG_MAX, &v), 0);
     CHECK_EQ_INT(int_of("9223372036854775808", 0, LLONG_MAX, &v), -1);
     CHECK_EQ_INT(int_of("11", 0, 10, &v), -1);
-    const char *bad[] = {"", "-", "+1", " 1", "1 ", "01", "-01", "1e3", "1.0", "--1", "18446744073709551616"};
+    const char *bad[] = {"", "-", "-0", "+1", " 1", "1 ", "01", "-01", "1e3", "1.0", "--1", "18446744073709551616"};
     for (size_t i = 0; i != sizeof(bad) / sizeof(bad[0]); ++i)
         CHECK_EQ_INT(int_of(bad[i], LLONG_MIN, LLONG_MAX, &v), -1);
     CHECK(kve_console_kv_cursor_ok("0", 1));
@@ -105,11 +105,11 @@ TEST(utf8_prefix)
 {
     const char euro[] = "\xe2\x82\xac\xe2\x82\xac"; /* two 3-byte characters */
     CHECK_EQ_INT((int)kve_console_kv_utf8_prefix(euro, 6, 100, 1), 6);
-    CHECK_EQ_INT((int)kve_console_kv_utf8_prefix(euro, 6, 4, 1), 3); /* cut by show: dropped */
-    CHECK_EQ_INT((int)kve_console_kv_utf8_prefix(euro, 5, 100, 0), 3); /* cut by the end of a partial value */
+    CHECK_EQ_INT((int)kve_console_kv_utf8_prefix(euro, 6, 4, 1), 3);    /* cut by show: dropped */
+    CHECK_EQ_INT((int)kve_console_kv_utf8_prefix(euro, 5, 100, 0), 3);  /* cut by the end of a partial value */
     CHECK_EQ_INT((int)kve_console_kv_utf8_prefix(euro, 5, 100, 1), -1); /* the whole value ends inside one: invalid */
     CHECK_EQ_INT((int)kve_console_kv_utf8_prefix("a\xff", 2, 100, 1), -1);
-    CHECK_EQ_INT((int)kve_console_kv_utf8_prefix("a\xff", 2, 1, 1), 1); /* only what is shown is judged */
+    CHECK_EQ_INT((int)kve_console_kv_utf8_prefix("a\xff", 2, 1, 1), 1);       /* only what is shown is judged */
     CHECK_EQ_INT((int)kve_console_kv_utf8_prefix("\xc0\x80", 2, 100, 1), -1); /* overlong */
     CHECK_EQ_INT((int)kve_console_kv_utf8_prefix("", 0, 100, 1), 0);
 }
