@@ -98,8 +98,11 @@
         const tbody = $('keys-list').tBodies[0];
         if (!more) tbody.replaceChildren();
         for (const k of r.keys) {
-            const open = el('a', { href: '#keys', className: 'kv-key' }, show(k.key));
+            // a key name longer than the API takes (max_key) is shown cut, and cannot be opened by its prefix
+            const open = bytesOf(k.key).truncated ? el('span', { title: 'key name too long to open here' }, show(k.key))
+                : el('a', { href: '#keys', className: 'kv-key' }, show(k.key));
             open.addEventListener('click', (e) => {
+                if (open.tagName !== 'A') return;
                 e.preventDefault();
                 openKey(bytesOf(k.key).bytes).catch(error);
             });

@@ -12,14 +12,17 @@ const READER = 'keys-browser-reader-token-0123456789';
 const SCRIPT_KEY = 'web:<script>alert(1)</script>';
 const BIN_SHOWN = 'hex 77 65 62 3a ff fe'; // the key "web:\xff\xfe" as the page shows it
 
-let redis, rc, k, browser;
+let redis, other, rc, k, browser;
 
 before(async () => {
     redis = await startRedis();
+    other = await startRedis();
     rc = redis.client();
+    await other.client().set('elsewhere:1', 'in the other store');
     k = await startKvedge({
         threads: 1,
         redis: redis.url,
+        stores: { other: other.url },
         admin: { token: ADMIN, read_only_token: READER, console: { enabled: true } },
         kv: { path: '/kv', tokens: [{ token: 'keys-browser-kv-token-01234' }] },
     }, { waitReady: true });
@@ -45,6 +48,7 @@ after(async () => {
     } finally {
         if (k) assertCleanExit(await k.stop());
         await redis?.stop();
+        await other?.stop();
     }
 });
 
@@ -107,6 +111,13 @@ test('issue 13 console keys: browse a pattern in Chromium; a <script> key name i
         assert.deepEqual(page.dialogs, []);
         await browse(page, 'web:*');
         await page.screenshot('console-keys');
+        // several stores: a selector, the KV API's store first chosen
+        assert.equal(await page.page.inputValue('#keys-store'), 'default');
+        assert.deepEqual(await page.page.$$eval('#keys-store option', (o) => o.map((x) => x.textContent)), ['default (KV API)', 'other']);
+        await page.page.selectOption('#keys-store', 'other');
+        assert.deepEqual(await browse(page, '*'), ['elsewhere:1']);
+        await open(page, 'elsewhere:1');
+        assert.equal(await page.page.textContent('#keys-items .kv-string'), 'in the other store');
         page.assertClean();
     } finally {
         await page.close();
