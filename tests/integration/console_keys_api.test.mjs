@@ -3,7 +3,7 @@
 // sessions refused on every change, CSRF and Origin, key names with odd bytes, limits, and a store that is down.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { assertCleanExit, http, startKvedge, startRedis } from './harness.mjs';
+import { assertCleanExit, http, startKvedge, startRedis, waitFor } from './harness.mjs';
 
 const ADMIN = 'keys-admin-token-5d1c0e9a77b2';
 const READ_ONLY = 'keys-readonly-token-a04f6b3c19';
@@ -315,6 +315,9 @@ test('issue 13 console keys: delete needs the key named exactly in confirm', asy
     assert.equal(await rc.exists('del:1'), 1);
     assert.equal(await ok('delete', { key: 'del:1', confirm: 'del:1' }), 1);
     assert.equal(await rc.exists('del:1'), 0);
+    // each change is logged: op, store, the key's length, never the key
+    await waitFor(() => /console: keys: delete on store central \(5-byte key\)/.test(k.stderr()), { message: 'change logged' });
+    assert.doesNotMatch(k.stderr(), /del:1/);
     assert.equal((await get('key', { key: 'del:1' })).status, 404);
 });
 
