@@ -3,6 +3,7 @@
 #include "handlers/console_routes.h"
 #include "handlers/console_overview.h"
 #include "handlers/console_cache.h"
+#include "handlers/console_kv.h"
 
 const kve_console_route_t kve_console_routes[] = {
     {"POST", "/login", kve_console_login, KVE_CONSOLE_PUBLIC},
@@ -20,6 +21,11 @@ const kve_console_route_t kve_console_routes[] = {
     {"GET", "/api/history", kve_console_api_history, 0},
 
     /* --- the keys page (console_kv.c) --- */
+    {"GET", "/api/kv/stores", kve_console_kv_stores, 0},
+    {"GET", "/api/kv/keys", kve_console_kv_keys, 0},
+    {"GET", "/api/kv/key", kve_console_kv_key, 0},
+    /* every change of the store's data: one op of a fixed table (console_kv_edit.c), never a command the client names */
+    {"POST", "/api/kv/change", kve_console_kv_change, KVE_CONSOLE_WRITE, KVE_CONSOLE_KV_MAX_BODY},
 
     /* --- the cache page (console_cache.c) --- */
     {"GET", "/api/cache/lookup", kve_console_cache_lookup, 0},
