@@ -311,6 +311,11 @@ static void on_handler_dispose(h2o_handler_t *_self)
     kve_session__identity_dispose(self);
 }
 
+kve_session_handler_t *kve_session__handler_of(h2o_handler_t *handler)
+{
+    return handler->on_req == on_req ? (kve_session_handler_t *)handler : NULL;
+}
+
 void kve_session_register(h2o_pathconf_t *pathconf, const kve_session_conf_t *conf)
 {
     kve_session_handler_t *self = (void *)h2o_create_handler(pathconf, sizeof(*self));

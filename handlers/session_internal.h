@@ -86,6 +86,13 @@ typedef struct st_kve_session_req_t {
 /** The request's state, or NULL on a request the session handler has not seen. */
 kve_session_req_t *kve_session__state(h2o_req_t *req);
 
+/**
+ * `handler` as a session handler (one kve_session_register() made, a route's or an endpoint's), or NULL when it is
+ * another kind. The web console walks a generation's paths with it (handlers/console_sessions.c) to find the session
+ * routes, their keys and stores: borrowed, valid while the generation serves.
+ */
+kve_session_handler_t *kve_session__handler_of(h2o_handler_t *handler);
+
 /** The request's link to the session store (NULL: none on this thread). */
 kve_kv_t *kve_session__link(kve_session_req_t *st);
 
