@@ -5,6 +5,7 @@
 // upstream of session_helpers.mjs), and the upstream tells whether a cookie still names a session.
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { assertCleanExit, http, startRedis, waitFor } from './harness.mjs';
 import { startApp, startSessionKvedge, handleOf, keyOf, lastSeen, req, verifyJwt, KEY } from './session_helpers.mjs';
 
@@ -319,5 +320,36 @@ test('issue 13 console sessions: without session routes the summary is empty and
     } finally {
         k = kk;
         assertCleanExit(await plain.stop());
+    }
+});
+
+test('issue 13 console sessions: routes with another jwt_key are another set of sessions; a reload that adds one is seen at once; a listing and revoke-all cover every set', async () => {
+    const own = await startSessionKvedge(config(redis.url));
+    const kk = k;
+    try {
+        k = own;
+        const s = await consoleLogin();
+        const a = await loginAs('judy');
+        const count = () => (own.stderr().match(/reload: configuration \d+ serving/g) ?? []).length;
+        const before = count();
+        const next = structuredClone(own.config);
+        next.routes.push({ path: '/other', upstream: `${app.url}/`,
+            session: { mode: 'optional', write: true, jwt_key: `${KEY}-other`, store_timeout: '2s', endpoint: '' } });
+        fs.writeFileSync(own.configPath, JSON.stringify(next));
+        process.kill(own.pid, 'SIGHUP');
+        await waitFor(() => count() > before, { timeoutMs: 30_000, message: 'reloaded' });
+        const summary = JSON.parse((await http('GET', `${k.url}/ui/api/sessions`, { headers: { cookie: s.cookie } })).body);
+        assert.deepEqual(summary.groups.map((g) => g.routes.sort().join()).sort(), ['/app,/req', '/other']);
+        const r = await req(k, `/other/raw?h=x-session-login&v=${encodeURIComponent(asciiJson({ sub: 'judy' }))}`);
+        const b = handleOf(r);
+        const listed = await list(s, 'judy');
+        assert.deepEqual(listed.map((x) => x.routes.sort().join()).sort(), ['/app,/req', '/other'], 'one session in each set');
+        assert.deepEqual(JSON.parse((await api(s, '/revoke-all', { user: 'judy' })).body), { revoked: 2 });
+        assert.equal((await seenAs(a)).status, 'anonymous');
+        assert.equal((await req(k, '/other/echo', b)).status, 200);
+        assert.equal(lastSeen(app).headers['x-session-status'], 'anonymous', 'the other set\'s session ended too');
+    } finally {
+        k = kk;
+        assertCleanExit(await own.stop());
     }
 });
