@@ -1,4 +1,4 @@
-// Sessions page: the session routes' counters (api/sessions, polled every 2 s while shown), a user's sessions
+// Sessions page: the active sessions and the session routes' counters (api/sessions, polled every 2 s while shown), a user's sessions
 // (api/sessions/list) and revoking one or all of them (api/sessions/revoke, revoke-all; asked for confirmation first,
 // hidden from a read-only session, which the server refuses anyway). Everything from the server is shown as text.
 'use strict';
@@ -26,12 +26,12 @@
             const before = previous?.s.groups.find((p) => `${p.store} ${p.routes.join(' ')}` === key);
             const rate = before && now > previous.at ? ((g.events.loaded - before.events.loaded) * 1000 / (now - previous.at)).toFixed(1) : '';
             const row = el('tr');
-            for (const v of [g.routes.join(', '), g.store, g.events.created, g.events.loaded, rate, g.events.expired,
+            for (const v of [g.routes.join(', '), g.store, g.active.logged_in, g.active.anonymous, g.events.created, g.events.loaded, rate, g.events.expired,
                 g.events.destroyed, g.events.unavailable])
                 row.append(el('td', null, v));
             tbody.append(row);
         }
-        if (s.groups.length === 0) tbody.append(el('tr', null, el('td', { colSpan: 8 }, 'no route has sessions')));
+        if (s.groups.length === 0) tbody.append(el('tr', null, el('td', { colSpan: 10 }, 'no route has sessions')));
         previous = { s, at: now };
     }
 

@@ -2,6 +2,7 @@
 /* The console's Sessions page: counters, a user's sessions, revoke one or all (see console_sessions.h). */
 #include "handlers/console_sessions.h"
 #include "handlers/console_sessions_parse.h"
+#include "handlers/session_active.h"
 #include "handlers/session_internal.h"
 #include "handlers/session_users.h"
 #include "proxy/common.h"
@@ -11,6 +12,7 @@
 #include "proxy/server.h"
 
 #include <string.h>
+#include <time.h>
 
 #define OP_MAGIC 0xc0553510
 /* LIST of max_sessions (<= 1000) members, six short strings each: as the session endpoint allows */
@@ -24,6 +26,9 @@ _Static_assert(sizeof(events) / sizeof(events[0]) == KVE_METRICS_SESSION_NUM, "a
 /* the routes whose sessions are one set: same store, same keys (see console_sessions.h) */
 typedef struct st_group_t {
     kve_session_handler_t *h; /* the first handler seen: its keys, store and timeout */
+    /** every handler of the group (routes and endpoints): their active-session sketches are merged */
+    kve_session_handler_t *all[KVE_CONSOLE_SESSIONS_MAX_ROUTES * 2];
+    size_t num_all;
     const char *routes[KVE_CONSOLE_SESSIONS_MAX_ROUTES];
     size_t metrics[KVE_CONSOLE_SESSIONS_MAX_ROUTES];
     size_t num_routes;
@@ -58,6 +63,10 @@ static void add_handler(groups_t *gs, kve_session_handler_t *h)
         memset(g, 0, sizeof(*g));
         g->h = h;
     }
+    if (g->num_all != KVE_ARRAY_SIZE(g->all))
+        g->all[g->num_all++] = h;
+    else
+        gs->truncated = 1;
     for (size_t i = 0; i != g->num_routes; ++i)
         if (strcmp(g->routes[i], route) == 0)
             return; /* a route's endpoint: the same sessions, the same series */
@@ -116,6 +125,19 @@ static void send_buf(h2o_req_t *req, int status, kve_buf_t *buf)
 
 /* --- the summary: counters, no store access --- */
 
+/* the sessions with a request in the window, logged-in and anonymous: every handler's sketches of every thread merged */
+static void render_active(kve_buf_t *buf, const group_t *g, h2o_req_t *req)
+{
+    kve_session_active_sum_t *sum = h2o_mem_alloc_pool(&req->pool, sizeof(*sum));
+    memset(sum, 0, sizeof(*sum));
+    for (size_t i = 0; i != g->num_all; ++i)
+        if (g->all[i]->active != NULL)
+            kve_session_active_merge(g->all[i]->active, (uint64_t)time(NULL), sum);
+    kve_buf_printf(buf, ",\"active\":{\"window_s\":%d,\"logged_in\":%.0f,\"anonymous\":%.0f}", KVE_SESSION_ACTIVE_MINUTES * 60,
+                   kve_session_active_estimate(sum->regs[KVE_SESSION_ACTIVE_LOGGED_IN]),
+                   kve_session_active_estimate(sum->regs[KVE_SESSION_ACTIVE_ANONYMOUS]));
+}
+
 void kve_console_sessions_summary(kve_console_call_t *call)
 {
     kve_metrics_thread_t *threads[256];
@@ -130,6 +152,7 @@ void kve_console_sessions_summary(kve_console_call_t *call)
         const group_t *g = gs->g + i;
         kve_buf_printf(&buf, "%s{", i ? "," : "");
         render_group_head(&buf, g);
+        render_active(&buf, g, call->req);
         kve_buf_printf(&buf, ",\"events\":{");
         for (size_t e = 0; e != KVE_METRICS_SESSION_NUM; ++e) {
             uint64_t n = 0;

@@ -32,6 +32,8 @@ typedef struct st_kve_session_handler_t {
     struct st_kve_es256_key_t *es256;
     /** plain identity headers, lower-cased (base NULL: not sent) */
     h2o_iovec_t header_user, header_sid;
+    /** the sessions seen in the last minutes (session_active.h; the console's Sessions page reads them) */
+    struct st_kve_session_active_t *active;
 } kve_session_handler_t;
 
 /** Where a request is. */

@@ -91,6 +91,29 @@ async function list(s, user) {
     return JSON.parse(r.body).sessions;
 }
 
+/** The summary's one group. */
+async function summaryGroup(s) {
+    const r = await http('GET', `${k.url}/ui/api/sessions`, { headers: { cookie: s.cookie } });
+    assert.equal(r.status, 200);
+    return JSON.parse(r.body).groups[0];
+}
+
+test('issue 13 console sessions: active sessions: the distinct sessions with a request in the last 5 minutes, logged-in and anonymous apart (repeated requests count once; a login alone does not count)', async () => {
+    const s = await consoleLogin();
+    const before = (await summaryGroup(s)).active;
+    assert.equal(before.window_s, 300);
+    const a = await loginAs('active-1');
+    const b = await loginAs('active-2');
+    await loginAs('active-3'); // logged in, but no request with its cookie yet
+    const anon = handleOf(await req(k, `/app/set?j=${encodeURIComponent('{"cart":1}')}`));
+    for (const h of [a, b, a, a, b, anon, anon]) await seenAs(h);
+    await req(k, '/req/echo', a); // the other route of the same sessions: still one session
+    const after = (await summaryGroup(s)).active;
+    // HyperLogLog with 1024 registers: a few sessions are counted (nearly) exactly; allow one register collision
+    assert.ok(Math.abs(after.logged_in - before.logged_in - 2) <= 1 && after.logged_in - before.logged_in >= 1, `logged in ${JSON.stringify([before, after])}`);
+    assert.ok(Math.abs(after.anonymous - before.anonymous - 1) <= 1 && after.anonymous - before.anonymous >= 1, `anonymous ${JSON.stringify([before, after])}`);
+});
+
 test('issue 13 console sessions: the summary names the session store and its routes, with the events counted since the start (no store access)', async () => {
     const s = await consoleLogin();
     await loginAs('counted-user');
