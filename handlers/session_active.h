@@ -6,13 +6,13 @@
  * sessions) without any store access.
  *
  * Each session handler owns one (kve_session_handler_t.active). The request path notes every request whose LOAD found
- * a live session (session.c): the first 64 bits of the session key's hash (the SHA-256 of the cookie: already uniform,
- * nothing is hashed again) into the sketch of the request's thread and minute. A few instructions and no lock: each
- * thread writes only its own sketches (allocated on its first note), with relaxed atomic byte stores; readers (the
- * console, any thread) merge every thread's registers with relaxed loads, so a reading taken while a thread writes is
- * an estimate of a moment in between. The minutes are a ring of KVE_SESSION_ACTIVE_MINUTES + 1 slots: a slot is
- * cleared by its thread the first time it notes in a new minute, and a reader takes only the slots of the current
- * minute and the KVE_SESSION_ACTIVE_MINUTES - 1 before it.
+ * a live session (session.c): the first 16 hex digits of the session key's hash (64 bits of the SHA-256 of the cookie,
+ * folded and mixed, no hash computed again) into the sketch of the request's thread and minute. A few instructions and no lock:
+ * each thread writes only its own sketches (allocated on its first note), with relaxed atomic byte stores; readers (the console,
+ * any thread) merge every thread's registers with relaxed loads, so a reading taken while a thread writes is an estimate of a
+ * moment in between. The minutes are a ring of KVE_SESSION_ACTIVE_MINUTES + 1 slots: a slot is cleared by its thread the first time
+ * it notes in a new minute, and a reader takes only the slots of the current minute and the KVE_SESSION_ACTIVE_MINUTES - 1 before
+ * it.
  *
  * What is counted: a session is its store key, so a session renewed (a new handle, docs/sessions.md §6) within the
  * window counts twice; sessions that only exist (no request) do not count. The sketches belong to a configuration
@@ -46,8 +46,8 @@ kve_session_active_t *kve_session_active_new(void);
 void kve_session_active_free(kve_session_active_t *a);
 
 /**
- * Notes one request of the session whose store hash is `hash_hex` (at least 16 hex digits: the first 64 bits are
- * used) on thread `thread` (its index; only that thread calls with it), at `now_s` (Unix seconds).
+ * Notes one request of the session whose store hash is `hash_hex` (at least 16 hex digits: those are used) on thread `thread` (its
+ * index; only that thread calls with it), at `now_s` (Unix seconds).
  */
 void kve_session_active_note(kve_session_active_t *a, size_t thread, const char *hash_hex, int logged_in, uint64_t now_s);
 
