@@ -78,6 +78,7 @@
         const r = await api('POST', p.path, JSON.stringify(p.body), 'application/json');
         await listUser(p.body.user);
         status(`revoked ${r.revoked} session(s); ${$('sessions-status').textContent}`);
+        await refreshSummary(); // the revocations show at once in "ended"
     }
 
     // a failed call shows the server's message (403 read-only, 503 store down, ...) rather than only logging it

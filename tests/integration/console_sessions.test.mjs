@@ -113,6 +113,8 @@ test('issue 13 console sessions: log in, see the counters, list a user\'s sessio
         assert.deepEqual((await rowTexts(page)).map((r) => r[4]), ['browser-b/2.0']);
         assert.deepEqual(await seenAs(a), { status: 'anonymous', sub: null }, 'the revoked cookie\'s next request is anonymous: no JWT');
         assert.deepEqual(await seenAs(b), { status: 'active', sub: 'alice' }, 'the other session still works');
+        // the counters follow at once: one session ended (the "ended (logout, revoke)" column)
+        await page.page.waitForFunction(() => document.querySelector('#sessions-groups tbody tr').cells[8].textContent === '1');
         page.assertClean();
         await page.screenshot('console-sessions-revoked');
 
