@@ -192,5 +192,8 @@ static char *check_name(const kve_config_t *cfg)
 void kve_config__console_register(const kve_config_t *cfg, h2o_pathconf_t *pathconf, const kve_admin_sources_t *sources)
 {
     kve_console_hooks_t hooks = {config_json(cfg), check, check_name(cfg), free};
+    hooks.routes = cfg->routes.entries;
+    hooks.num_routes = cfg->routes.size;
+    hooks.kv_store = cfg->kv_enabled ? (int)cfg->kv.store_id : -1;
     kve_console_register(pathconf, &cfg->admin, sources, &hooks);
 }

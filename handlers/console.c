@@ -2,6 +2,7 @@
 /* The console's handler: the assets, and the router over kve_console_routes[] (see console.h, console_routes.h). */
 #include "handlers/console.h"
 #include "handlers/console_assets.h"
+#include "handlers/console_cache.h"
 #include "handlers/console_parse.h"
 #include "handlers/console_routes.h"
 #include "proxy/common.h"
@@ -180,6 +181,7 @@ static void on_dispose(h2o_handler_t *_self)
     free(self->hooks.config_json);
     if (self->hooks.free_ctx != NULL)
         self->hooks.free_ctx(self->hooks.ctx);
+    kve_console_cache_free(self->cache);
 }
 
 static char *copy_secret(const char *s, size_t *len)
@@ -201,6 +203,7 @@ void kve_console_register(h2o_pathconf_t *pathconf, const kve_admin_conf_t *conf
     self->session_ttl_ms = conf->console.session_ttl_ms;
     self->sources = *sources;
     self->hooks = *hooks;
+    self->cache = kve_console_cache_new(hooks->routes, hooks->num_routes);
     kve_console_api_init();
     memset(hooks, 0, sizeof(*hooks));
 }

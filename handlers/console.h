@@ -32,6 +32,11 @@ typedef struct st_kve_console_hooks_t {
     void *ctx;
     /** frees `ctx` when the handler is disposed (may be NULL) */
     void (*free_ctx)(void *ctx);
+    /** the configuration's routes (borrowed: they outlive the console), for the cache page (handlers/console_cache.h) */
+    const struct st_kve_route_conf_t *routes;
+    size_t num_routes;
+    /** the id of the store the KV API (`kv:`) serves, the keys page's first choice; -1: no KV API (the first store) */
+    int kv_store;
 } kve_console_hooks_t;
 
 /**

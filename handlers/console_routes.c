@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The console's routes (see console_routes.h): later pages add their rows here. */
 #include "handlers/console_routes.h"
+#include "handlers/console_cache.h"
+#include "handlers/console_kv.h"
 #include "handlers/console_sessions.h"
 #include "handlers/console_sessions_parse.h"
 
@@ -19,8 +21,15 @@ const kve_console_route_t kve_console_routes[] = {
     /* --- the overview page (console_api.c) --- */
 
     /* --- the keys page (console_kv.c) --- */
+    {"GET", "/api/kv/stores", kve_console_kv_stores, 0},
+    {"GET", "/api/kv/keys", kve_console_kv_keys, 0},
+    {"GET", "/api/kv/key", kve_console_kv_key, 0},
+    /* every change of the store's data: one op of a fixed table (console_kv_edit.c), never a command the client names */
+    {"POST", "/api/kv/change", kve_console_kv_change, KVE_CONSOLE_WRITE, KVE_CONSOLE_KV_MAX_BODY},
 
     /* --- the cache page (console_cache.c) --- */
+    {"GET", "/api/cache/lookup", kve_console_cache_lookup, 0},
+    {"POST", "/api/cache/purge", kve_console_cache_purge, KVE_CONSOLE_WRITE},
 
     /* --- the sessions page (console_sessions.c) --- */
     {"GET", "/api/sessions", kve_console_sessions_summary, 0},

@@ -28,6 +28,8 @@ typedef struct st_kve_console_t {
     uint64_t session_ttl_ms;
     kve_admin_sources_t sources;
     kve_console_hooks_t hooks;
+    /** the cache page's state (handlers/console_cache.h; owned) */
+    struct st_kve_console_cache_t *cache;
 } kve_console_t;
 
 /** What a route's handler gets. */
