@@ -4,6 +4,8 @@
 #include "handlers/console_overview.h"
 #include "handlers/console_cache.h"
 #include "handlers/console_kv.h"
+#include "handlers/console_sessions.h"
+#include "handlers/console_sessions_parse.h"
 
 const kve_console_route_t kve_console_routes[] = {
     {"POST", "/login", kve_console_login, KVE_CONSOLE_PUBLIC},
@@ -32,5 +34,10 @@ const kve_console_route_t kve_console_routes[] = {
     {"POST", "/api/cache/purge", kve_console_cache_purge, KVE_CONSOLE_WRITE},
 
     /* --- the sessions page (console_sessions.c) --- */
+    {"GET", "/api/sessions", kve_console_sessions_summary, 0},
+    /* a listing reads only, but takes a JSON body (a user id is any UTF-8): a POST, allowed to read-only sessions */
+    {"POST", "/api/sessions/list", kve_console_sessions_list, 0, KVE_CONSOLE_SESSIONS_MAX_BODY},
+    {"POST", "/api/sessions/revoke", kve_console_sessions_revoke, KVE_CONSOLE_WRITE, KVE_CONSOLE_SESSIONS_MAX_BODY},
+    {"POST", "/api/sessions/revoke-all", kve_console_sessions_revoke_all, KVE_CONSOLE_WRITE, KVE_CONSOLE_SESSIONS_MAX_BODY},
 
     {NULL}};
