@@ -1,7 +1,8 @@
 // Overview page: the traffic of the last minutes as small graphs (api/history: samples the server keeps, so the graphs are
 // full when the page opens), the routes' requests, latency, statuses and cache, the session routes' events and the
-// store links (api/overview). Polls both every 2 s while shown. Graphs are inline SVG built with DOM calls: no library,
-// no style attribute (the CSP's style-src 'self'); their colours come from app.css.
+// store links (api/overview), the sessions active (api/sessions, the sessions page's count). Polls them every 2 s while
+// shown. Graphs are inline SVG built with DOM calls: no library, no style attribute (the CSP's style-src 'self'); their
+// colours come from app.css.
 'use strict';
 (() => {
     const { $, api, el } = kve;
@@ -139,9 +140,23 @@
         previous = o;
     }
 
+    // sessions active: the distinct sessions that made a request in the window (api/sessions, the sessions page's
+    // count: no store access), summed over the groups of session routes
+    function drawActive(s) {
+        const groups = s?.groups ?? [];
+        if (!groups.length) {
+            $('ov-active').textContent = s ? 'No session route.' : '';
+            return;
+        }
+        const sum = (k) => groups.reduce((n, g) => n + (g.active?.[k] ?? 0), 0);
+        const mins = Math.round((groups[0].active?.window_s ?? 300) / 60);
+        $('ov-active').textContent = `Sessions active (distinct, last ${mins} min): ${sum('logged_in')} logged in, ${sum('anonymous')} anonymous`;
+    }
+
     async function refresh() {
-        const [o] = await Promise.all([api('GET', 'api/overview'), refreshHistory()]);
+        const [o, s] = await Promise.all([api('GET', 'api/overview'), api('GET', 'api/sessions').catch(() => null), refreshHistory()]);
         drawOverview(o);
+        drawActive(s);
     }
 
     kve.page('overview', {

@@ -113,6 +113,9 @@ test('issue 13 console: the overview follows traffic: per-route statuses, latenc
         const ses = await waitRow(page, 'ov-sessions', 'proxy:/app', (c) => c[1] === '1' && c[2] === '1', 'a session created and loaded');
         assert.equal(await page.page.isVisible('#ov-sessions'), true);
         assert.equal(ses[4], '0', 'nothing expired');
+        // sessions active: the one logged-in session that made a request (the sessions page's count, api/sessions)
+        await page.page.waitForFunction(() => /: 1 logged in, 0 anonymous$/.test(document.getElementById('ov-active').textContent),
+            null, { timeout: 20_000 });
 
         // a few more seconds of traffic, so the graphs (and the screenshot) have a shape
         for (let round = 1; round <= 4; ++round) {
