@@ -43,3 +43,27 @@ SSL_CTX *kve_tls_client_ctx_create(const char *host, size_t host_len, const char
     ERR_clear_error(); /* set1_ip_asc leaves an error for a name that is not an address */
     return ctx;
 }
+
+int kve_tls_client_ctx_use_certificate(SSL_CTX *ctx, const char *cert_file, const char *key_file, char *err, size_t errlen)
+{
+    const char *what = NULL, *file = cert_file;
+    unsigned long e;
+
+    if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1) {
+        what = "cannot load the client certificate from";
+    } else if (SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1) {
+        /* (OpenSSL compares the key with the certificate as it loads it) */
+        what = ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH
+                   ? "the client private key does not match the certificate: key"
+                   : "cannot load the client private key from";
+        file = key_file;
+    } else if (SSL_CTX_check_private_key(ctx) != 1) {
+        what = "the client private key does not match the certificate in";
+    }
+    if (what == NULL)
+        return 0;
+    e = ERR_peek_last_error();
+    snprintf(err, errlen, "%s %s%s%s", what, file, e != 0 ? ": " : "", e != 0 ? ERR_reason_error_string(e) : "");
+    ERR_clear_error();
+    return -1;
+}
