@@ -22,6 +22,14 @@
 void redisProcessCallbacks(redisAsyncContext *ac);
 
 #define FEED_SIZE 16384 /* what hiredis reads at a time on a plain link */
+/*
+ * h2o reads a readable socket until a read comes back short, then decrypts all of it before calling back: one event
+ * can hold what the kernel had buffered twice (encrypted and clear), up to ~4x the receive buffer with the buffers'
+ * doubling. Loopback autotuning let a 32 MiB reply over the limit grow the process by 14-28 MiB that way (a plain
+ * link reads 16 KiB at a time). Capping the receive buffer bounds that to ~8 MiB (measured); the cost is the TCP
+ * window: ~1 MiB in flight, e.g. 20 MB/s at 50 ms RTT for one large value (a Redis in another region).
+ */
+#define RCVBUF_SIZE (1024 * 1024)
 
 /*
  * Ends the connection with `msg` through hiredis' own error path (see redis_tls.h). Called only from h2o's callbacks
@@ -224,6 +232,7 @@ void kve_redis_tls_attach(kve_redis_adapter_t *a, h2o_loop_t *loop, int fd, cons
 
     a->tls_target = target;
     a->tls_ready = a->tls_writing = 0;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &(int){RCVBUF_SIZE}, sizeof(int));
     a->sock = h2o_evloop_socket_create(loop, fd, 0);
     a->sock->data = a;
     ac->ev.data = a;

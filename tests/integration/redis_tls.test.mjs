@@ -6,6 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import { Redis } from '@upstash/redis';
 
@@ -26,11 +27,11 @@ before(() => {
 });
 
 /** A redis-server with a plain port (the harness' ping, the test's own ioredis) and a TLS port. */
-async function startTlsRedis({ leaf = serverLeaf, authClients = false } = {}) {
+async function startTlsRedis({ leaf = serverLeaf, authClients = false, args = [] } = {}) {
     const tlsPort = await freePort();
     const redis = await startRedis({
         args: ['--tls-port', String(tlsPort), '--tls-cert-file', leaf.cert, '--tls-key-file', leaf.key,
-            '--tls-ca-cert-file', certs.ca.cert, '--tls-auth-clients', authClients ? 'yes' : 'no'],
+            '--tls-ca-cert-file', certs.ca.cert, '--tls-auth-clients', authClients ? 'yes' : 'no', ...args],
     });
     return { redis, tlsPort };
 }
@@ -167,6 +168,54 @@ test('issue 12 scale-out: mutual TLS: with tls_cert_file and tls_key_file the st
         } finally {
             s.close();
         }
+    } finally {
+        io.disconnect();
+        assertCleanExit(await k.stop());
+        await redis.stop();
+    }
+});
+
+const TOO_BIG = { error: 'ERR max response size exceeded' };
+const peakRss = (pid) => Number(/^VmHWM:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024;
+
+test('issue 12 scale-out: over TLS, AUTH, reply limits (a value dropped as it arrives, the link in step) and the script watchdog', async () => {
+    const { redis, tlsPort } = await startTlsRedis({ args: ['--busy-reply-threshold', '400'] });
+    const io = redis.client();
+    await io.config('SET', 'requirepass', 's3cret'); // after the harness' PING; this connection stays authenticated
+    const k = await startKvedge({
+        ...kvConfig({ url: `rediss://:s3cret@127.0.0.1:${tlsPort}`, ca_file: certs.ca.cert }, { max_reply_size: '1MiB', script_timeout: '500ms' }),
+        threads: 1,
+    });
+    const body = (r) => JSON.parse(r.body);
+    try {
+        await io.set('huge', 'h'.repeat(32 * 1024 * 1024));
+        await io.set('small', 's');
+        assert.deepEqual(body(await cmd(k, ['GET', 'small'])), { result: 's' });
+        const before = peakRss(k.pid);
+        for (let i = 0; i < 3; i++) {
+            const r = await cmd(k, ['GET', 'huge'], 30_000);
+            assert.equal(r.status, 400, r.body.slice(0, 200));
+            assert.deepEqual(body(r), TOO_BIG);
+        }
+        const pipe = await http('POST', `${k.url}/kv/pipeline`, {
+            headers: auth, body: JSON.stringify([['GET', 'huge'], ['GET', 'small'], ['GET', 'huge'], ['SET', 'after', '1'], ['GET', 'after']]),
+            timeoutMs: 30_000,
+        });
+        assert.deepEqual(body(pipe), [TOO_BIG, { result: 's' }, TOO_BIG, { result: 'OK' }, { result: '1' }]);
+        const grew = peakRss(k.pid) - before;
+        // (the receive buffer cap of TLS links makes this hold: without it, 14-28 MiB were measured)
+        assert.ok(grew < 16 * 1024 * 1024, `peak RSS grew by ${(grew / 1048576).toFixed(1)} MiB for a 32 MiB value`);
+        const metrics = (await http('GET', `${k.adminUrl}metrics`)).body;
+        assert.match(metrics, /^kvedge_kv_reconnects_total(\{store="default"\})? 0$/m, 'the TLS link was never rebuilt');
+
+        // a script looping past script_timeout: the watchdog's own connection (TLS too) stops it with SCRIPT KILL
+        const t0 = Date.now();
+        const r = await cmd(k, ['EVAL', 'while true do end', '0'], 10_000);
+        assert.equal(r.status, 504, r.body);
+        await waitFor(async () => (await cmd(k, ['SET', 'after', String(t0)], 2000)).status === 200, {
+            timeoutMs: 5000 * SLOW, message: 'the store serves again',
+        });
+        await waitFor(() => /stopped a script that ran past its timeout \(SCRIPT KILL\)/.test(k.stderr()), { message: 'SCRIPT KILL logged' });
     } finally {
         io.disconnect();
         assertCleanExit(await k.stop());
