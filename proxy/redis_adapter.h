@@ -34,9 +34,10 @@ struct st_kve_redis_adapter_t {
     unsigned write_armed : 1;
     unsigned flushing : 1;
     unsigned queuing : 1; /* in before_flush: what is queued goes out with the write that follows */
-    /** a TLS link (redis_tls.h): the handshake is done; a write is in flight */
+    /** a TLS link (redis_tls.h): the handshake is done; a write is in flight; the server has sent something since */
     unsigned tls_ready : 1;
     unsigned tls_writing : 1;
+    unsigned tls_heard : 1;
     /** a TLS link: its target (borrowed: the SSL context and the name to verify), else NULL */
     const kve_redis_target_t *tls_target;
     /** bytes of a dropped bulk string still to read and discard (kve_redis_reader_drop_bulk) */

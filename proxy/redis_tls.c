@@ -43,6 +43,12 @@ static void tls_fail(kve_redis_adapter_t *a, const char *what, const char *err)
     const char *reason = e != 0 ? ERR_reason_error_string(e) : NULL;
 
     ERR_clear_error();
+    /* a server that wants a client certificate (or refuses ours) ends the connection right after a TLS 1.3 handshake
+     * that succeeded on our side; its alert is often lost to the reset our first write causes: say what it means */
+    if (a->tls_ready && !a->tls_heard && reason == NULL)
+        what = SSL_CTX_get0_certificate(a->tls_target->ssl_ctx) == NULL
+                   ? "connection ended after the handshake (a client certificate required?)"
+                   : "connection ended after the handshake (our client certificate refused?)";
     snprintf(r->errstr, sizeof(r->errstr), "TLS %s: %s%s%s%s", what, err, reason != NULL ? " (" : "", reason != NULL ? reason : "",
              reason != NULL ? ")" : "");
     r->err = REDIS_ERR_IO;
@@ -140,6 +146,8 @@ static void on_read(h2o_socket_t *sock, const char *err)
 
     if (ac == NULL)
         return;
+    if (sock->input->size != 0)
+        a->tls_heard = 1;
     if (err != NULL) {
         tls_fail(a, "read failed", err == h2o_socket_error_closed ? "connection closed by the server" : err);
         return;
@@ -189,6 +197,7 @@ static void on_tcp_connect(h2o_socket_t *sock, const char *err)
         tls_fail(a, "connect failed", err != NULL ? err : strerror(so_error));
         return;
     }
+    ERR_clear_error(); /* what tls_fail finds in the thread's queue is then about this connection */
     h2o_socket_ssl_handshake(sock, a->tls_target->ssl_ctx, a->tls_target->tls_server_name, on_handshake);
 }
 
@@ -219,7 +228,7 @@ static void ev_cleanup(void *data)
         h2o_socket_close(a->sock); /* our dup (after close_notify, or at once when the connection failed) */
         a->sock = NULL;
     }
-    a->tls_ready = a->tls_writing = 0;
+    a->tls_ready = a->tls_writing = a->tls_heard = 0;
     a->discard = 0;
     a->ac = NULL;
     if (a->on_cleanup != NULL)
@@ -231,7 +240,7 @@ void kve_redis_tls_attach(kve_redis_adapter_t *a, h2o_loop_t *loop, int fd, cons
     redisAsyncContext *ac = a->ac;
 
     a->tls_target = target;
-    a->tls_ready = a->tls_writing = 0;
+    a->tls_ready = a->tls_writing = a->tls_heard = 0;
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &(int){RCVBUF_SIZE}, sizeof(int));
     a->sock = h2o_evloop_socket_create(loop, fd, 0);
     a->sock->data = a;
