@@ -95,7 +95,11 @@ static int check_tls(kve_conf_t *conf, const kve_node_t *node, const kve_redis_c
     ctx = kve_redis_tls_ctx_create(redis, target.host, err, sizeof(err));
     kve_redis_target_dispose(&target);
     if (ctx == NULL) {
-        kve_conf_error(conf, at_key(node, redis->tls_cert_file != NULL ? "tls_cert_file" : "ca_file"), "TLS: %s", err);
+        /* point at the file at fault */
+        const char *key = strstr(err, "CA certificates") != NULL ? "ca_file"
+                          : strstr(err, "private key") != NULL   ? "tls_key_file"
+                                                                 : "tls_cert_file";
+        kve_conf_error(conf, at_key(node, key), "%s: %s", key, err);
         return -1;
     }
     SSL_CTX_free(ctx);

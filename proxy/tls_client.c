@@ -46,24 +46,21 @@ SSL_CTX *kve_tls_client_ctx_create(const char *host, size_t host_len, const char
 
 int kve_tls_client_ctx_use_certificate(SSL_CTX *ctx, const char *cert_file, const char *key_file, char *err, size_t errlen)
 {
-    const char *what = NULL, *file = cert_file;
-    unsigned long e;
+    unsigned long e = 0;
 
     if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1) {
-        what = "cannot load the client certificate from";
-    } else if (SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1) {
+        e = ERR_peek_last_error();
+        snprintf(err, errlen, "cannot load the client certificate from %s: %s", cert_file, ERR_reason_error_string(e));
+    } else if (SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
         /* (OpenSSL compares the key with the certificate as it loads it) */
-        what = ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH
-                   ? "the client private key does not match the certificate: key"
-                   : "cannot load the client private key from";
-        file = key_file;
-    } else if (SSL_CTX_check_private_key(ctx) != 1) {
-        what = "the client private key does not match the certificate in";
-    }
-    if (what == NULL)
+        e = ERR_peek_last_error();
+        if (ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH || ERR_GET_LIB(e) == ERR_LIB_X509)
+            snprintf(err, errlen, "the client private key %s does not match the certificate %s", key_file, cert_file);
+        else
+            snprintf(err, errlen, "cannot load the client private key from %s: %s", key_file, ERR_reason_error_string(e));
+    } else {
         return 0;
-    e = ERR_peek_last_error();
-    snprintf(err, errlen, "%s %s%s%s", what, file, e != 0 ? ": " : "", e != 0 ? ERR_reason_error_string(e) : "");
+    }
     ERR_clear_error();
     return -1;
 }

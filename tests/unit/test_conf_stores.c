@@ -348,7 +348,7 @@ TEST(rest_stores)
     CHECK(load_error("redis: { url: 'https://127.0.0.1:9/kv?x=1', token: s3cr3t-token }\n", "no query"));
     /* rediss:// (issue 12): its TLS options, and TLS options where there is no TLS */
     CHECK(load_error("redis: { url: 'rediss://127.0.0.1:6390', ca_file: /nonexistent/ca.pem }\n",
-                     "TLS: cannot load CA certificates from /nonexistent/ca.pem"));
+                     "ca_file: cannot load CA certificates from /nonexistent/ca.pem"));
     CHECK(load_error("redis: { url: 'rediss://127.0.0.1:6390', tls_key_file: /nonexistent/k.pem }\n",
                      "both tls_cert_file and tls_key_file"));
     CHECK(load_error("redis: { url: 'redis://127.0.0.1:6390', tls_server_name: redis.internal }\n",
