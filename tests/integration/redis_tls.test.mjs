@@ -157,6 +157,22 @@ for (const [what, setup, reason] of [
     });
 }
 
+test('issue 12 scale-out: a TLS 1.2 Redis: the IP entry is verified by OpenSSL (h2o\'s own 1.2 check knows no IP), a wrong name refused', async () => {
+    const { redis, tlsPort } = await startTlsRedis({ args: ['--tls-protocols', 'TLSv1.2'] });
+    const good = await startTlsEdge(`rediss://127.0.0.1:${tlsPort}`);
+    const bad = await startTlsEdge(`rediss://127.0.0.1:${tlsPort}`, { tls_server_name: 'wrong.test' });
+    try {
+        assert.equal((await cmd(good, ['SET', 'tls:12', 'v'])).status, 200);
+        assert.equal(JSON.parse((await cmd(good, ['GET', 'tls:12'])).body).result, 'v');
+        assert.equal((await cmd(bad, ['GET', 'tls:12'])).status, 503);
+        await waitFor(() => /is down: TLS handshake with wrong\.test failed: .*mismatch/.test(bad.stderr()), { message: 'the log line' });
+    } finally {
+        assertCleanExit(await good.stop());
+        assertCleanExit(await bad.stop());
+        await redis.stop();
+    }
+});
+
 test('issue 12 scale-out: mutual TLS: with tls_cert_file and tls_key_file the store accepts kvedge', async () => {
     const { redis, tlsPort } = await startTlsRedis({ authClients: true });
     const k = await startTlsEdge(`rediss://127.0.0.1:${tlsPort}`, { tls_cert_file: client.cert, tls_key_file: client.key });
