@@ -25,7 +25,8 @@ static int hexval(int c)
     return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-/* percent-decodes s[0..len) into a new string; NULL if an escape is malformed */
+/* percent-decodes s[0..len) into a new string; NULL if an escape is malformed or a NUL (it would cut the string short:
+ * a password "%00secret" would authenticate as the empty one) */
 static char *decode_component(const char *s, size_t len)
 {
     char *out = kve_malloc(len + 1), *o = out;
@@ -35,7 +36,7 @@ static char *decode_component(const char *s, size_t len)
             int hi, lo;
             if (i + 2 >= len) /* an escape needs two more bytes */
                 goto Error;
-            if ((hi = hexval((unsigned char)s[i + 1])) < 0 || (lo = hexval((unsigned char)s[i + 2])) < 0)
+            if ((hi = hexval((unsigned char)s[i + 1])) < 0 || (lo = hexval((unsigned char)s[i + 2])) < 0 || hi + lo == 0)
                 goto Error;
             *o++ = (char)(hi * 16 + lo);
             i += 2;

@@ -72,6 +72,9 @@ TEST(parse_invalid)
         {"redis://h/123456", "expected a database number after the host, like redis://host:6379/2"},
         {"redis://u:%zz@h", "bad percent-escape in the user or password of the Redis URL"},
         {"redis://u:%4@h", "bad percent-escape in the user or password of the Redis URL"},
+        {"redis://u:%00secret@h", "bad percent-escape in the user or password of the Redis URL"},
+        {"rediss://%00@h", "bad percent-escape in the user or password of the Redis URL"},
+        {"unix:///tmp/a%00b.sock", "bad percent-escape in the socket path"},
         {"unix://relative.sock", "unix URL needs an absolute path, like unix:///run/redis/redis.sock"},
         {"unix:///s.sock?database=1", "unix URL query must be ?db=N, got \"?database=1\""},
     };
