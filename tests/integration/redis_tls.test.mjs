@@ -157,6 +157,35 @@ for (const [what, setup, reason] of [
     });
 }
 
+test('issue 12 scale-out: Redis killed under a TLS stream and a pipelined load: the stream ends, requests fail cleanly, all recovers', async () => {
+    const { redis, tlsPort } = await startTlsRedis();
+    const k = await startTlsEdge(`rediss://127.0.0.1:${tlsPort}`);
+    try {
+        const s = await openStream(`${k.url}/kv/subscribe/killed`, { timeoutMs: 30_000, waitMs: 5000 * SLOW });
+        await s.waitData('subscribe,killed,1');
+        const load = Promise.all(Array.from({ length: 20 }, (_, i) =>
+            http('POST', `${k.url}/kv/pipeline`, { headers: auth, body: JSON.stringify([['SET', `p${i}`, 'x'.repeat(10000)], ['GET', `p${i}`]]), timeoutMs: 10_000 })));
+        await redis.kill('SIGKILL');
+        for (const r of await load) assert.ok([200, 503].includes(r.status), `${r.status} ${r.body.slice(0, 200)}`);
+        await s.ended; // the stream is released
+        await redis.restart();
+        await waitFor(async () => (await http('GET', `${k.adminUrl}readyz`, { timeoutMs: 3000 })).status === 200, {
+            timeoutMs: 15_000 * SLOW, message: 'the TLS links are back',
+        });
+        const again = await openStream(`${k.url}/kv/subscribe/killed`, { timeoutMs: 30_000, waitMs: 5000 * SLOW });
+        try {
+            await again.waitData('subscribe,killed,1');
+            assert.equal(JSON.parse((await cmd(k, ['PUBLISH', 'killed', 'back'])).body).result, 1);
+            await again.waitData('message,killed,back');
+        } finally {
+            again.close();
+        }
+    } finally {
+        assertCleanExit(await k.stop());
+        await redis.stop();
+    }
+});
+
 test('issue 12 scale-out: a TLS 1.2 Redis: the IP entry is verified by OpenSSL (h2o\'s own 1.2 check knows no IP), a wrong name refused', async () => {
     const { redis, tlsPort } = await startTlsRedis({ args: ['--tls-protocols', 'TLSv1.2'] });
     const good = await startTlsEdge(`rediss://127.0.0.1:${tlsPort}`);
