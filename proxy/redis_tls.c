@@ -31,9 +31,12 @@ void redisProcessCallbacks(redisAsyncContext *ac);
  */
 #define RCVBUF_SIZE (1024 * 1024)
 
+_Static_assert(sizeof(((redisReader *)0)->errstr) == sizeof(((redisContext *)0)->errstr), "the copy in tls_fail");
+
 /*
- * Ends the connection with `msg` through hiredis' own error path (see redis_tls.h). Called only from h2o's callbacks
- * (never inside a hiredis callback), with a live context; the adapter may be gone when this returns.
+ * Ends the connection through hiredis' own error path (see redis_tls.h) with "TLS <what>: <err>" (and OpenSSL's reason
+ * when it has one) as ac->errstr. Called only from h2o's callbacks (never inside a hiredis callback), with a live
+ * context; the adapter may be gone when this returns.
  */
 static void tls_fail(kve_redis_adapter_t *a, const char *what, const char *err)
 {
