@@ -39,6 +39,12 @@ static json_t *parse_json(const kve_buf_t *out, char open, char close)
     return j;
 }
 
+/* a time or duration within what a head record may hold (+-2^40 s: cache_record.c refuses others as corrupt) */
+static int64_t fuzz_time(fuzz_in_t *in)
+{
+    return (int64_t)(fuzz_u64(in) % ((UINT64_C(1) << 41) + 1)) - ((int64_t)1 << 40);
+}
+
 /* a head record built from the input into `rec`; its header and tag counts into *num_headers, *num_tags */
 static void build_head(fuzz_in_t *in, kve_buf_t *rec, size_t *num_headers, size_t *num_tags)
 {
@@ -50,12 +56,12 @@ static void build_head(fuzz_in_t *in, kve_buf_t *rec, size_t *num_headers, size_
 
     memset(h.id, 'a', sizeof(h.id));
     h.status = 100 + fuzz_u16(in) % 900;
-    h.request_time = (int64_t)fuzz_u64(in);
-    h.response_time = (int64_t)fuzz_u64(in);
-    h.initial_age = (int64_t)fuzz_u64(in);
-    h.fresh.lifetime = (int64_t)fuzz_u64(in);
-    h.fresh.swr = (int64_t)fuzz_u64(in);
-    h.fresh.sie = (int64_t)fuzz_u64(in);
+    h.request_time = fuzz_time(in);
+    h.response_time = fuzz_time(in);
+    h.initial_age = fuzz_time(in);
+    h.fresh.lifetime = fuzz_time(in);
+    h.fresh.swr = fuzz_time(in);
+    h.fresh.sie = fuzz_time(in);
     h.fresh.flags = fuzz_u8(in);
     h.body_len = fuzz_u64(in) >> 1; /* the decoder takes 0..INT64_MAX */
     /* '\n'-separated: name, value, name, value, ...; a line starting with 0xff is the tag list (its rest, '\n'-joined) */
