@@ -338,6 +338,7 @@ kve_kv_t *kve_kv_replicas_create(h2o_loop_t *loop, const kve_redis_target_t *pri
     kve_kv__use_stats(&link->super, stats);
     /* the primary's link writes the same block (same thread): the store's counters and state are the primary's */
     link->primary = kve_kv_redis_create(loop, primary, conf, stats);
+    kve_kv_redis_role_per_batch(link->primary); /* exact positions: replicas serve a token as soon as they have its writes */
     link->primary_stats = nodes;
     link->num_replicas = n;
     for (size_t i = 0; i != n; ++i) {

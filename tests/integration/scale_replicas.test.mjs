@@ -1,0 +1,335 @@
+// Issue 12 (scale-out), the replicas topology: a store with a primary and static replicas (`replicas:`). Reads go to
+// a replica, round robin, when ROLE (written in front of them) shows it linked to its primary and at the request's
+// upstash-sync-token; otherwise to the primary. Real redis-servers on loopback (tests/integration/topology.mjs), a
+// real kvedge; every kvedge must exit cleanly.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import httpMod from 'node:http';
+import { Redis } from '@upstash/redis';
+import { assertCleanExit, http, makeTempDir, runKvedge, sleep, startKvedge, startRedis, writeConfig } from './harness.mjs';
+import { kvConfig, RW_TOKEN } from './kv_helpers.mjs';
+import { commandCalls, startReplicas } from './topology.mjs';
+
+const T = { timeout: 120_000 };
+
+function replicasConfig(t, extra = {}) {
+    return kvConfig({ url: t.url, replicas: t.replicaUrls, command_timeout: '2s' }, {}, { threads: 2, ...extra });
+}
+
+/** A KV API client that keeps its own sync token, as the SDKs do, on one keep-alive connection. */
+function client(k) {
+    const agent = new httpMod.Agent({ keepAlive: true, maxSockets: 1 });
+    let token = '';
+    return {
+        async send(cmd, { withToken = true } = {}) {
+            const headers = { authorization: `Bearer ${RW_TOKEN}` };
+            if (withToken) headers['upstash-sync-token'] = token;
+            const r = await http('POST', `${k.url}/kv`, { headers, body: JSON.stringify(cmd), agent });
+            if (r.headers['upstash-sync-token']) token = r.headers['upstash-sync-token'];
+            return r;
+        },
+        get token() {
+            return token;
+        },
+        close: () => agent.destroy(),
+    };
+}
+
+/** The node counters of /metrics: {primary: {reads}, replicas: [{node, reads, fallbacks, up}]} (store default). */
+async function nodeMetrics(k) {
+    const text = (await http('GET', `${k.url}/metrics`)).body;
+    const out = { primary: null, replicas: new Map() };
+    for (const m of text.matchAll(/^kvedge_kv_(node_up|node_reads_total|replica_fallbacks_total)\{store="default",node="([^"]+)",role="(\w+)"\} (\d+)$/gm)) {
+        const [, name, node, role, v] = m;
+        const entry = role === 'primary' ? (out.primary ??= { node }) : out.replicas.get(node) ?? out.replicas.set(node, { node }).get(node);
+        entry[{ node_up: 'up', node_reads_total: 'reads', replica_fallbacks_total: 'fallbacks' }[name]] = Number(v);
+    }
+    out.replicas = [...out.replicas.values()];
+    out.replicaReads = out.replicas.reduce((a, r) => a + r.reads, 0);
+    return out;
+}
+
+const diff = (after, before) => ({
+    primary: after.primary.reads - before.primary.reads,
+    replicas: after.replicas.map((r, i) => r.reads - before.replicas[i].reads),
+    fallbacks: after.replicas.map((r, i) => r.fallbacks - before.replicas[i].fallbacks),
+});
+
+/** `clients` clients each doing `pairs` SET -> GET pairs with their token; returns {stale, errors, reads}. */
+async function writeReadPairs(k, { clients = 16, pairs, prefix = 'ryw', deadline = Infinity, onError }) {
+    let stale = 0, errors = 0, reads = 0;
+    await Promise.all(Array.from({ length: clients }, async (_, c) => {
+        const cl = client(k);
+        try {
+            for (let i = 0; i < pairs && Date.now() < deadline; i++) {
+                const key = `${prefix}:${c}`, value = `${c}-${i}`;
+                const w = await cl.send(['SET', key, value]);
+                if (w.status !== 200) {
+                    errors++;
+                    onError?.(w);
+                    continue;
+                }
+                const r = await cl.send(['GET', key]);
+                reads++;
+                if (r.status !== 200) {
+                    errors++;
+                    onError?.(r);
+                } else if (JSON.parse(r.body).result !== value) {
+                    stale++;
+                }
+            }
+        } finally {
+            cl.close();
+        }
+    }));
+    return { stale, errors, reads };
+}
+
+test('issue 12 scale-out: replicas: kvedge -t checks the replicas of a store', T, async () => {
+    const dir = makeTempDir();
+    const check = (redis, name) => runKvedge(['-t', '-c', writeConfig(kvConfig(redis, {}, { listen: [{ host: '127.0.0.1', port: 1 }] }), { dir, name })]);
+    const bad = [
+        [{ url: 'embedded', replicas: ['redis://127.0.0.1:7001'] }, /replicas: only a store on an external Redis/],
+        [{ url: 'https://kv.example.com', token: 'x'.repeat(32), replicas: ['redis://127.0.0.1:7001'] }, /replicas: only a store on an external Redis/],
+        [{ url: 'redis://127.0.0.1:7000', replicas: ['http://127.0.0.1:7001'] }, /replicas\[0\]: a replica is a redis:\/\/ or unix:\/\/ url/],
+        [{ url: 'redis://127.0.0.1:7000', replicas: ['redis://127.0.0.1:7001', 'redis://127.0.0.1:7000'] }, /replicas\[1\]: redis:\/\/127.0.0.1:7000 is the primary itself/],
+        [{ url: 'redis://127.0.0.1:7000', replicas: ['redis://127.0.0.1:7001', 'redis://127.0.0.1:7001/0'] }, /replicas\[1\]: the same server as replicas\[0\]/],
+        [{ url: 'redis://127.0.0.1:7000/2', replicas: ['redis://127.0.0.1:7001'] }, /replicas\[0\]: database 0, but the primary's url names database 2/],
+        [{ url: 'redis://127.0.0.1:7000', replicas: ['redis://127.0.0.1:notaport'] }, /replicas\[0\]: /],
+        [{ url: 'redis://127.0.0.1:7000', replicas: Array.from({ length: 17 }, (_, i) => `redis://127.0.0.1:${7001 + i}`) }, /replicas/],
+    ];
+    for (const [i, [redis, re]] of bad.entries()) {
+        const r = await check(redis, `bad${i}.yaml`);
+        assert.notEqual(r.code, 0, `${JSON.stringify(redis)} is refused`);
+        assert.match(r.stderr, re, JSON.stringify(redis));
+    }
+    const ok = await check({ url: 'redis://127.0.0.1:7000/3', replicas: ['redis://127.0.0.1:7001/3', 'unix:///tmp/replica.sock?db=3'] }, 'ok.yaml');
+    assert.equal(ok.code, 0, ok.stderr);
+    const help = await runKvedge(['--help-config']);
+    assert.match(help.stdout, /replicas/, '--help-config documents replicas');
+});
+
+test('issue 12 scale-out: replicas: 10,000 write->read pairs with sync tokens from 16 clients: 0 stale reads, >= 90 % read from a replica', T, async () => {
+    const t = await startReplicas({ replicas: 2 });
+    const k = await startKvedge(replicasConfig(t));
+    try {
+        const before = await nodeMetrics(k);
+        const getsBefore = await commandCalls(t.clients.primary, 'get');
+        const res = await writeReadPairs(k, { clients: 16, pairs: 625 });
+        assert.equal(res.reads, 10_000);
+        assert.equal(res.errors, 0, 'no request failed');
+        assert.equal(res.stale, 0, 'no read missed the write before it');
+        const d = diff(await nodeMetrics(k), before);
+        const replicaReads = d.replicas.reduce((a, b) => a + b, 0);
+        assert.equal(replicaReads + d.primary, 10_000, `every read counted once: ${JSON.stringify(d)}`);
+        assert.ok(replicaReads >= 9_000, `>= 90 % of the token reads from a replica: ${JSON.stringify(d)}`);
+        // Redis' own count agrees: the primary ran the GETs the metrics give it, no more
+        assert.equal((await commandCalls(t.clients.primary, 'get')) - getsBefore, d.primary, 'GETs on the primary (INFO commandstats)');
+        const replicaGets = await Promise.all(t.clients.replicas.map((c) => commandCalls(c, 'get')));
+        assert.ok(replicaGets.every((n, i) => n >= d.replicas[i]), `each replica ran at least the GETs it answered: ${replicaGets}`);
+        console.log(`# 10,000 token reads: ${replicaReads} from replicas (${d.replicas.join(' / ')}), ${d.primary} from the primary; ` +
+            `fallbacks ${d.fallbacks.join(' / ')}`);
+    } finally {
+        assertCleanExit(await k.stop());
+        await t.stop();
+    }
+});
+
+test('issue 12 scale-out: replicas: a replica behind the token (its stream paused, still linked) is not read; the primary answers', T, async () => {
+    const t = await startReplicas({ replicas: 1 });
+    const k = await startKvedge(replicasConfig(t, { threads: 1 }));
+    const cl = client(k);
+    try {
+        assert.equal((await cl.send(['SET', 'lag', 'old'])).status, 200);
+        // the replica has it and serves it
+        for (;;) if ((await t.clients.replicas[0].get('lag')) === 'old') break;
+        const before = await nodeMetrics(k);
+        assert.equal(JSON.parse((await cl.send(['GET', 'lag'])).body).result, 'old');
+        let d = diff(await nodeMetrics(k), before);
+        assert.deepEqual([d.replicas[0], d.primary], [1, 0], 'an up-to-date replica serves the token read');
+        // CLIENT PAUSE WRITE on the replica stops it applying its primary's stream; it answers ROLE and reads
+        await t.clients.replicas[0].call('CLIENT', 'PAUSE', '3000', 'WRITE');
+        assert.equal((await cl.send(['SET', 'lag', 'new'])).status, 200);
+        assert.equal(await t.clients.replicas[0].get('lag'), 'old', 'the replica is behind (a read there would be stale)');
+        const role = await t.clients.replicas[0].call('ROLE');
+        assert.equal(role[3], 'connected', 'and still says it is linked');
+        for (let i = 0; i < 20; i++) assert.equal(JSON.parse((await cl.send(['GET', 'lag'])).body).result, 'new', `read ${i}`);
+        d = diff(await nodeMetrics(k), before);
+        assert.deepEqual([d.replicas[0], d.primary, d.fallbacks[0]], [1, 20, 20], 'the primary answered, after ROLE from the replica');
+        // a read without a token may be served by the replica (it is linked): Upstash's eventual consistency
+        const noToken = await cl.send(['GET', 'lag'], { withToken: false });
+        assert.equal(JSON.parse(noToken.body).result, 'old', 'a read without a token is served by the replica, stale');
+        await t.clients.replicas[0].call('CLIENT', 'UNPAUSE');
+        for (;;) if ((await t.clients.replicas[0].get('lag')) === 'new') break;
+        const b2 = await nodeMetrics(k);
+        assert.equal(JSON.parse((await cl.send(['GET', 'lag'])).body).result, 'new');
+        assert.equal(diff(await nodeMetrics(k), b2).replicas[0], 1, 'caught up: the replica serves token reads again');
+    } finally {
+        cl.close();
+        await t.clients.replicas[0].call('CLIENT', 'UNPAUSE').catch(() => {});
+        assertCleanExit(await k.stop());
+        await t.stop();
+    }
+});
+
+test('issue 12 scale-out: replicas: @upstash/redis read-your-writes (its default) against a primary and two replicas', T, async () => {
+    const t = await startReplicas({ replicas: 2 });
+    const k = await startKvedge(replicasConfig(t));
+    try {
+        const before = await nodeMetrics(k);
+        let stale = 0, reads = 0;
+        const clients = [{}, { enableAutoPipelining: false }, { responseEncoding: false }].map((o) =>
+            new Redis({ url: `${k.url}/kv`, token: RW_TOKEN, retry: false, ...o }));
+        assert.ok(clients.every((c) => c.client.readYourWrites === true), 'readYourWrites is on by default');
+        await Promise.all(clients.map(async (c, ci) => {
+            for (let i = 0; i < 300; i++) {
+                await c.set(`sdk:${ci}`, i);
+                await c.incr(`sdk:n:${ci}`);
+                const [v, n] = await Promise.all([c.get(`sdk:${ci}`), c.get(`sdk:n:${ci}`)]); // one pipeline when auto-pipelining
+                reads += 2;
+                if (v !== i || n !== i + 1) stale++;
+            }
+            assert.match(c.readYourWritesSyncToken, /^\d+$/, 'the SDK holds kvedge\'s token');
+        }));
+        assert.equal(stale, 0, 'the SDK read its own writes every time');
+        const d = diff(await nodeMetrics(k), before);
+        const replicaReads = d.replicas.reduce((a, b) => a + b, 0);
+        assert.equal(replicaReads + d.primary, reads, JSON.stringify(d));
+        assert.ok(replicaReads >= 0.9 * reads, `>= 90 % of the SDK's reads from a replica: ${JSON.stringify(d)}`);
+    } finally {
+        assertCleanExit(await k.stop());
+        await t.stop();
+    }
+});
+
+test('issue 12 scale-out: replicas: reads spread over three replicas within 20 % of their mean, the primary <= 5 %', T, async () => {
+    const t = await startReplicas({ replicas: 3 });
+    const k = await startKvedge(replicasConfig(t));
+    try {
+        const seed = client(k);
+        assert.equal((await seed.send(['MSET', 's:1', 'a', 's:2', 'b'])).status, 200);
+        seed.close();
+        const before = await nodeMetrics(k);
+        await Promise.all(Array.from({ length: 8 }, async (_, c) => {
+            const cl = client(k);
+            try {
+                for (let i = 0; i < 750; i++) {
+                    const r = await cl.send(i % 2 ? ['GET', 's:1'] : ['MGET', 's:1', 's:2'], { withToken: false });
+                    assert.equal(r.status, 200);
+                }
+            } finally {
+                cl.close();
+            }
+        }));
+        const d = diff(await nodeMetrics(k), before);
+        const total = d.primary + d.replicas.reduce((a, b) => a + b, 0);
+        assert.equal(total, 6000, JSON.stringify(d));
+        const mean = (total - d.primary) / 3;
+        for (const n of d.replicas) assert.ok(Math.abs(n - mean) <= 0.2 * mean, `replica reads ${d.replicas} within 20 % of ${mean}`);
+        assert.ok(d.primary <= 0.05 * total, `primary ${d.primary} of ${total}`);
+        // the replicas' own counts (INFO commandstats) agree
+        const calls = await Promise.all(t.clients.replicas.map(async (c) => (await commandCalls(c, 'get')) + (await commandCalls(c, 'mget'))));
+        assert.ok(calls.every((n, i) => n >= d.replicas[i]), `commandstats ${calls} vs metrics ${d.replicas}`);
+        console.log(`# 6,000 reads: replicas ${d.replicas.join(' / ')}, primary ${d.primary}`);
+    } finally {
+        assertCleanExit(await k.stop());
+        await t.stop();
+    }
+});
+
+test('issue 12 scale-out: replicas: a replica killed with -9 under load: reads go on from the other and the primary, no 5xx, 0 stale', T, async () => {
+    const t = await startReplicas({ replicas: 2 });
+    const k = await startKvedge(replicasConfig(t));
+    try {
+        const bad = [];
+        const before = await nodeMetrics(k);
+        const load = writeReadPairs(k, { clients: 8, pairs: 1e9, prefix: 'kill', deadline: Date.now() + 4000, onError: (r) => bad.push(`${r.status} ${r.body}`) });
+        await sleep(1000);
+        await t.replicas[0].kill('SIGKILL');
+        const killedAt = await nodeMetrics(k);
+        const res = await load;
+        const after = await nodeMetrics(k);
+        assert.deepEqual(bad, [], 'no request failed');
+        assert.equal(res.errors, 0);
+        assert.equal(res.stale, 0, 'no stale read');
+        const d = diff(after, killedAt);
+        assert.ok(d.replicas[1] > 0, `the live replica served reads after the kill: ${JSON.stringify(d)}`);
+        assert.ok(d.replicas[0] <= 16, `the dead replica served nothing after the kill (at most the reads in flight): ${JSON.stringify(d)}`);
+        assert.equal(after.replicas[0].up, 0, 'its links are down');
+        console.log(`# ${res.reads} reads; after the kill: replicas ${d.replicas.join(' / ')}, primary ${d.primary}; before: ${JSON.stringify(diff(killedAt, before))}`);
+    } finally {
+        assertCleanExit(await k.stop());
+        await t.stop();
+    }
+});
+
+test('issue 12 scale-out: replicas: a replica restarted (empty, waiting for its full sync) is skipped until it is linked', T, async () => {
+    const t = await startReplicas({ replicas: 2 });
+    const k = await startKvedge(replicasConfig(t));
+    try {
+        // the restarted replica's full sync waits 2 s for the primary to start it: it answers PING and ROLE ("sync")
+        // meanwhile, empty, and a read it served would be stale
+        await t.clients.primary.config('SET', 'repl-diskless-sync-delay', '2');
+        const bad = [];
+        const before = await nodeMetrics(k);
+        const load = writeReadPairs(k, { clients: 8, pairs: 1e9, prefix: 'restart', deadline: Date.now() + 5000, onError: (r) => bad.push(`${r.status} ${r.body}`) });
+        await sleep(500);
+        // watch the replica while it restarts: down, then syncing or loading, then linked
+        const seen = new Set();
+        let watching = true;
+        const watcher = (async () => {
+            const c = t.replicas[0].client({ maxRetriesPerRequest: 0, retryStrategy: () => 20, enableReadyCheck: false, enableOfflineQueue: false });
+            while (watching) {
+                try {
+                    const info = await c.info('replication');
+                    if (/master_sync_in_progress:1/.test(info)) seen.add('sync');
+                    else if (/master_link_status:down/.test(info)) seen.add('link down');
+                } catch (e) {
+                    seen.add(/LOADING/.test(e.message) ? 'loading' : 'down');
+                }
+                await sleep(10);
+            }
+        })();
+        await t.replicas[0].restart(); // no persistence: it comes back empty and needs a full sync
+        await t.relink(0);
+        watching = false;
+        await watcher;
+        const res = await load;
+        assert.deepEqual(bad, [], 'no request failed');
+        assert.equal(res.stale, 0, 'no stale read (an empty, syncing replica would have answered nil)');
+        const d = diff(await nodeMetrics(k), before);
+        // kvedge asked it (ROLE) and heard it was not linked yet, or loading: it said so once, and skipped it
+        const skipped = new RegExp(`replica ${t.replicas[0].url.replace('redis://', '')} skipped: (not linked to its primary|loading|no answer to ROLE|ROLE failed)`);
+        assert.match(k.stderr(), skipped, `kvedge skipped the replica while it synced (the test saw: ${[...seen]})`);
+        assert.ok(d.fallbacks[0] > 0 || d.replicas[0] < d.replicas[1] / 2, `the restarted replica was skipped for a while: ${JSON.stringify(d)}`);
+        const b2 = await nodeMetrics(k);
+        await writeReadPairs(k, { clients: 4, pairs: 50, prefix: 'restart2' });
+        assert.ok(diff(await nodeMetrics(k), b2).replicas[0] > 0, 'once linked again it serves reads');
+        console.log(`# ${res.reads} reads around the restart: replicas ${d.replicas.join(' / ')}, primary ${d.primary}, fallbacks ${d.fallbacks.join(' / ')}`);
+    } finally {
+        assertCleanExit(await k.stop());
+        await t.stop();
+    }
+});
+
+test('issue 12 scale-out: replicas: writes, transactions, scripts and reads without replicas up stay on the primary', T, async () => {
+    const primary = await startRedis();
+    // two replicas that never run: their links stay down, every read goes to the primary
+    const k = await startKvedge(kvConfig({ url: primary.url, replicas: ['redis://127.0.0.1:1', 'redis://127.0.0.1:2'] }, {}, { threads: 1 }));
+    try {
+        const cl = client(k);
+        assert.equal((await cl.send(['SET', 'p', '1'])).status, 200);
+        assert.equal(JSON.parse((await cl.send(['GET', 'p'])).body).result, '1');
+        const tx = await http('POST', `${k.url}/kv/multi-exec`, { headers: { authorization: `Bearer ${RW_TOKEN}` }, body: JSON.stringify([['INCR', 'p'], ['GET', 'p']]) });
+        assert.deepEqual(JSON.parse(tx.body), [{ result: 2 }, { result: '2' }]);
+        const ev = await cl.send(['EVAL_RO', 'return redis.call("GET", KEYS[1])', '1', 'p']);
+        assert.equal(JSON.parse(ev.body).result, '2');
+        const m = await nodeMetrics(k);
+        assert.equal(m.replicaReads, 0);
+        assert.ok(m.replicas.every((r) => r.up === 0));
+        cl.close();
+    } finally {
+        assertCleanExit(await k.stop());
+        await primary.stop();
+    }
+});
