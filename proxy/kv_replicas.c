@@ -234,6 +234,8 @@ static void on_probe_reply(void *data, size_t index, int err, const kve_kv_reply
             skip_node(p->link, p->node, why);
             break;
         default: /* behind the request's sync position: the primary has it */
+            kve_log(KVE_LOG_DEBUG, "redis", "replica %s is behind: offset %lld, the read needs %llu", p->node->kv->peer,
+                    reply->element[4]->integer, (unsigned long long)p->min_sync);
             break;
         }
         to_primary(p, 0);

@@ -4,7 +4,9 @@
 // real kvedge; every kvedge must exit cleanly.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import httpMod from 'node:http';
+import path from 'node:path';
 import { Redis } from '@upstash/redis';
 import { assertCleanExit, http, makeTempDir, runKvedge, sleep, startKvedge, startRedis, writeConfig } from './harness.mjs';
 import { kvConfig, RW_TOKEN } from './kv_helpers.mjs';
@@ -109,31 +111,38 @@ test('issue 12 scale-out: replicas: kvedge -t checks the replicas of a store', T
     assert.match(help.stdout, /replicas/, '--help-config documents replicas');
 });
 
-test('issue 12 scale-out: replicas: 10,000 write->read pairs with sync tokens from 16 clients: 0 stale reads, >= 90 % read from a replica', T, async () => {
-    const t = await startReplicas({ replicas: 2 });
-    const k = await startKvedge(replicasConfig(t));
-    try {
-        const before = await nodeMetrics(k);
-        const getsBefore = await commandCalls(t.clients.primary, 'get');
-        const res = await writeReadPairs(k, { clients: 16, pairs: 625 });
-        assert.equal(res.reads, 10_000);
-        assert.equal(res.errors, 0, 'no request failed');
-        assert.equal(res.stale, 0, 'no read missed the write before it');
-        const d = diff(await nodeMetrics(k), before);
-        const replicaReads = d.replicas.reduce((a, b) => a + b, 0);
-        assert.equal(replicaReads + d.primary, 10_000, `every read counted once: ${JSON.stringify(d)}`);
-        assert.ok(replicaReads >= 9_000, `>= 90 % of the token reads from a replica: ${JSON.stringify(d)}`);
-        // Redis' own count agrees: the primary ran the GETs the metrics give it, no more
-        assert.equal((await commandCalls(t.clients.primary, 'get')) - getsBefore, d.primary, 'GETs on the primary (INFO commandstats)');
-        const replicaGets = await Promise.all(t.clients.replicas.map((c) => commandCalls(c, 'get')));
-        assert.ok(replicaGets.every((n, i) => n >= d.replicas[i]), `each replica ran at least the GETs it answered: ${replicaGets}`);
-        console.log(`# 10,000 token reads: ${replicaReads} from replicas (${d.replicas.join(' / ')}), ${d.primary} from the primary; ` +
-            `fallbacks ${d.fallbacks.join(' / ')}`);
-    } finally {
-        assertCleanExit(await k.stop());
-        await t.stop();
-    }
-});
+// One worker thread: a write's token is its own replication offset (the primary's link reads it with a ROLE of its own
+// after the write), so a replica that has the write has the token. With several threads a write's token can be bumped
+// above its offset by a concurrent write on another thread (kv_sync.h: tokens strictly increase across the process), and
+// its read then goes to the primary unless a later write reached the replica first: still 0 stale reads, fewer from
+// the replicas (measured 81-91 % with two threads on a loaded 2-core machine; docs/scale-out.md).
+for (const [threads, share] of [[1, 0.9], [2, 0.7]]) {
+    test(`issue 12 scale-out: replicas: 10,000 write->read pairs with sync tokens from 16 clients, ${threads} thread${threads > 1 ? 's' : ''}: 0 stale reads, >= ${share * 100} % read from a replica`, T, async () => {
+        const t = await startReplicas({ replicas: 2 });
+        const k = await startKvedge(replicasConfig(t, { threads }));
+        try {
+            const before = await nodeMetrics(k);
+            const getsBefore = await commandCalls(t.clients.primary, 'get');
+            const res = await writeReadPairs(k, { clients: 16, pairs: 625 });
+            assert.equal(res.reads, 10_000);
+            assert.equal(res.errors, 0, 'no request failed');
+            assert.equal(res.stale, 0, 'no read missed the write before it');
+            const d = diff(await nodeMetrics(k), before);
+            const replicaReads = d.replicas.reduce((a, b) => a + b, 0);
+            assert.equal(replicaReads + d.primary, 10_000, `every read counted once: ${JSON.stringify(d)}`);
+            console.log(`# ${threads} thread(s), 10,000 token reads: ${replicaReads} from replicas (${d.replicas.join(' / ')}), ` +
+                `${d.primary} from the primary; fallbacks ${d.fallbacks.join(' / ')}`);
+            assert.ok(replicaReads >= share * 10_000, `>= ${share * 100} % of the token reads from a replica: ${JSON.stringify(d)}`);
+            // Redis' own count agrees: the primary ran the GETs the metrics give it, no more
+            assert.equal((await commandCalls(t.clients.primary, 'get')) - getsBefore, d.primary, 'GETs on the primary (INFO commandstats)');
+            const replicaGets = await Promise.all(t.clients.replicas.map((c) => commandCalls(c, 'get')));
+            assert.ok(replicaGets.every((n, i) => n >= d.replicas[i]), `each replica ran at least the GETs it answered: ${replicaGets}`);
+        } finally {
+            assertCleanExit(await k.stop());
+            await t.stop();
+        }
+    });
+}
 
 test('issue 12 scale-out: replicas: a replica behind the token (its stream paused, still linked) is not read; the primary answers', T, async () => {
     const t = await startReplicas({ replicas: 1 });
@@ -174,7 +183,7 @@ test('issue 12 scale-out: replicas: a replica behind the token (its stream pause
 
 test('issue 12 scale-out: replicas: @upstash/redis read-your-writes (its default) against a primary and two replicas', T, async () => {
     const t = await startReplicas({ replicas: 2 });
-    const k = await startKvedge(replicasConfig(t));
+    const k = await startKvedge(replicasConfig(t, { threads: 1 })); // tokens are offsets (see the 10,000 pairs above)
     try {
         const before = await nodeMetrics(k);
         let stale = 0, reads = 0;
@@ -182,7 +191,7 @@ test('issue 12 scale-out: replicas: @upstash/redis read-your-writes (its default
             new Redis({ url: `${k.url}/kv`, token: RW_TOKEN, retry: false, ...o }));
         assert.ok(clients.every((c) => c.client.readYourWrites === true), 'readYourWrites is on by default');
         await Promise.all(clients.map(async (c, ci) => {
-            for (let i = 0; i < 300; i++) {
+            for (let i = 0; i < 200; i++) {
                 await c.set(`sdk:${ci}`, i);
                 await c.incr(`sdk:n:${ci}`);
                 const [v, n] = await Promise.all([c.get(`sdk:${ci}`), c.get(`sdk:n:${ci}`)]); // one pipeline when auto-pipelining
@@ -290,7 +299,11 @@ test('issue 12 scale-out: replicas: a replica restarted (empty, waiting for its 
                 await sleep(10);
             }
         })();
-        await t.replicas[0].restart(); // no persistence: it comes back empty and needs a full sync
+        // without the RDB of its first sync (diskless load is off: the replica kept one) it comes back empty and needs a
+        // full sync (with it, it would load it and resync partially within ~100 ms)
+        await t.replicas[0].kill('SIGKILL');
+        fs.rmSync(path.join(t.replicas[0].dir, 'dump.rdb'), { force: true });
+        await t.replicas[0].restart();
         await t.relink(0);
         watching = false;
         await watcher;
