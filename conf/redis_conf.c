@@ -81,14 +81,15 @@ static int same_server(const kve_redis_target_t *a, const kve_redis_target_t *b)
 static int check_replicas(kve_conf_t *conf, const kve_node_t *node, const kve_redis_conf_t *redis,
                           const kve_redis_target_t *primary)
 {
-    const kve_node_t *at = at_key(node, "replicas");
+    const kve_node_t *at;
     kve_redis_target_t *t;
     char err[256];
     size_t i, j;
     int ret = -1;
 
-    if (redis->replicas.size == 0)
+    if (redis->replicas.size == 0 || node == NULL) /* no node: the implicit embedded store, which has none */
         return 0;
+    at = at_key(node, "replicas");
     if (primary == NULL) {
         kve_conf_error(conf, at, "replicas: only a store on an external Redis (a redis:// or unix:// url) has replicas");
         return -1;
