@@ -4,87 +4,19 @@
 // real kvedge; every kvedge must exit cleanly.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import httpMod from 'node:http';
 import path from 'node:path';
 import { Redis } from '@upstash/redis';
-import { assertCleanExit, http, makeTempDir, runKvedge, sleep, startKvedge, startRedis, writeConfig } from './harness.mjs';
+import { assertCleanExit, http, makeTempDir, SANITIZE, SOURCE_DIR, runKvedge, sleep, startKvedge, startRedis, writeConfig } from './harness.mjs';
 import { kvConfig, RW_TOKEN } from './kv_helpers.mjs';
+import { client, diff, nodeMetrics, writeReadPairs } from './replicas_helpers.mjs';
 import { commandCalls, startReplicas } from './topology.mjs';
 
 const T = { timeout: 120_000 };
 
 function replicasConfig(t, extra = {}) {
     return kvConfig({ url: t.url, replicas: t.replicaUrls, command_timeout: '2s' }, {}, { threads: 2, ...extra });
-}
-
-/** A KV API client that keeps its own sync token, as the SDKs do, on one keep-alive connection. */
-function client(k) {
-    const agent = new httpMod.Agent({ keepAlive: true, maxSockets: 1 });
-    let token = '';
-    return {
-        async send(cmd, { withToken = true } = {}) {
-            const headers = { authorization: `Bearer ${RW_TOKEN}` };
-            if (withToken) headers['upstash-sync-token'] = token;
-            const r = await http('POST', `${k.url}/kv`, { headers, body: JSON.stringify(cmd), agent });
-            if (r.headers['upstash-sync-token']) token = r.headers['upstash-sync-token'];
-            return r;
-        },
-        get token() {
-            return token;
-        },
-        close: () => agent.destroy(),
-    };
-}
-
-/** The node counters of /metrics: {primary: {reads}, replicas: [{node, reads, fallbacks, up}]} (store default). */
-async function nodeMetrics(k) {
-    const text = (await http('GET', `${k.url}/metrics`)).body;
-    const out = { primary: null, replicas: new Map() };
-    for (const m of text.matchAll(/^kvedge_kv_(node_up|node_reads_total|replica_fallbacks_total)\{store="default",node="([^"]+)",role="(\w+)"\} (\d+)$/gm)) {
-        const [, name, node, role, v] = m;
-        const entry = role === 'primary' ? (out.primary ??= { node }) : out.replicas.get(node) ?? out.replicas.set(node, { node }).get(node);
-        entry[{ node_up: 'up', node_reads_total: 'reads', replica_fallbacks_total: 'fallbacks' }[name]] = Number(v);
-    }
-    out.replicas = [...out.replicas.values()];
-    out.replicaReads = out.replicas.reduce((a, r) => a + r.reads, 0);
-    return out;
-}
-
-const diff = (after, before) => ({
-    primary: after.primary.reads - before.primary.reads,
-    replicas: after.replicas.map((r, i) => r.reads - before.replicas[i].reads),
-    fallbacks: after.replicas.map((r, i) => r.fallbacks - before.replicas[i].fallbacks),
-});
-
-/** `clients` clients each doing `pairs` SET -> GET pairs with their token; returns {stale, errors, reads}. */
-async function writeReadPairs(k, { clients = 16, pairs, prefix = 'ryw', deadline = Infinity, onError }) {
-    let stale = 0, errors = 0, reads = 0;
-    await Promise.all(Array.from({ length: clients }, async (_, c) => {
-        const cl = client(k);
-        try {
-            for (let i = 0; i < pairs && Date.now() < deadline; i++) {
-                const key = `${prefix}:${c}`, value = `${c}-${i}`;
-                const w = await cl.send(['SET', key, value]);
-                if (w.status !== 200) {
-                    errors++;
-                    onError?.(w);
-                    continue;
-                }
-                const r = await cl.send(['GET', key]);
-                reads++;
-                if (r.status !== 200) {
-                    errors++;
-                    onError?.(r);
-                } else if (JSON.parse(r.body).result !== value) {
-                    stale++;
-                }
-            }
-        } finally {
-            cl.close();
-        }
-    }));
-    return { stale, errors, reads };
 }
 
 test('issue 12 scale-out: replicas: kvedge -t checks the replicas of a store', T, async () => {
@@ -345,4 +277,33 @@ test('issue 12 scale-out: replicas: writes, transactions, scripts and reads with
         assertCleanExit(await k.stop());
         await primary.stop();
     }
+});
+
+// The replication link throttled (tc in a network namespace of the child's own, everything on its loopback): the
+// replicas fall seconds behind under the write load, and every token read they cannot serve goes to the primary.
+test('issue 12 scale-out: replicas: 10,000 write->read pairs with the replication link throttled (netns + tc): 0 stale reads', T, async (t) => {
+    const probe = spawnSync('unshare', ['-n', '--', 'sh', '-c', 'ip link set lo up && tc qdisc add dev lo root handle 1: htb default 10'], { encoding: 'utf8' });
+    if (probe.status !== 0) {
+        t.skip(`cannot make a network namespace with tc here (unshare -n, tc htb): ${(probe.stderr || probe.error?.message || '').trim()}`);
+        return;
+    }
+    const child = spawnSync('unshare', ['-n', '--', process.execPath, path.join(SOURCE_DIR, 'tests/integration/replicas_throttled_child.mjs')], {
+        encoding: 'utf8',
+        env: process.env,
+        timeout: 110_000,
+        maxBuffer: 16 << 20,
+    });
+    const line = /^RESULT (.*)$/m.exec(child.stdout ?? '')?.[1];
+    assert.ok(line, `the child reported (status ${child.status}, signal ${child.signal})\n${child.stdout}\n${child.stderr}`);
+    const r = JSON.parse(line);
+    console.log(`# throttled: ${r.reads} token reads, ${r.stale} stale; replicas ${r.replicas.join(' / ')}, primary ${r.primary}, ` +
+        `fallbacks ${r.fallbacks.join(' / ')}; replicas behind by ${r.lag.join(' / ')} bytes at the end; ${r.throttledBytes} bytes through the throttle`);
+    assert.equal(r.reads, 10_000);
+    assert.equal(r.errors, 0, 'no request failed');
+    assert.equal(r.stale, 0, 'no read missed the write before it');
+    assert.ok(r.throttledBytes > 100_000, 'the replication stream went through the throttle');
+    assert.ok(r.fallbacks.reduce((a, b) => a + b, 0) > 100, `the replicas were behind: reads went to the primary (${JSON.stringify(r)})`);
+    assert.equal(r.replicas.reduce((a, b) => a + b, 0) + r.primary, 10_000);
+    assert.equal(r.exit.code, 0, `kvedge exited cleanly: ${r.exit.stderr}`);
+    if (SANITIZE) assert.doesNotMatch(r.exit.stderr, /Sanitizer|runtime error/);
 });

@@ -49,13 +49,15 @@ export function waitOnline(client, n, { timeoutMs = 20_000 } = {}) {
 
 /**
  * A primary and `replicas` replicas. opts: {replicas (default 2), args (extra redis args for every server),
- * replicaArgs (extra for the replicas)}.
+ * primaryArgs, replicaArgs (extra for the primary, the replicas), primaryHost (where the replicas reach the primary,
+ * default 127.0.0.1: another loopback address the primary binds too gives the replication stream an address of its
+ * own, e.g. for tc)}.
  * Returns {primary, replicas: [handle...], url (the primary's), replicaUrls, clients: {primary, replicas: [...]},
  * relink(i) (after a replica restarted: wait until it is linked again), stop()}.
  */
 export async function startReplicas(opts = {}) {
     const n = opts.replicas ?? 2;
-    const primary = await startRedis({ args: [...(opts.args ?? []), ...REPLICA_ARGS] });
+    const primary = await startRedis({ args: [...(opts.args ?? []), ...REPLICA_ARGS, ...(opts.primaryArgs ?? [])] });
     const replicas = [];
     const stop = async () => {
         for (const r of replicas) await r.stop().catch(() => {});
@@ -64,7 +66,7 @@ export async function startReplicas(opts = {}) {
     try {
         for (let i = 0; i < n; i++)
             replicas.push(await startRedis({
-                args: [...(opts.args ?? []), ...REPLICA_ARGS, ...(opts.replicaArgs ?? []), '--replicaof', HOST, String(primary.port)],
+                args: [...(opts.args ?? []), ...REPLICA_ARGS, ...(opts.replicaArgs ?? []), '--replicaof', opts.primaryHost ?? HOST, String(primary.port)],
             }));
         const clients = { primary: primary.client(), replicas: replicas.map((r) => r.client()) };
         for (const c of clients.replicas) await waitLinked(c);
