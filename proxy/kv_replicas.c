@@ -220,10 +220,6 @@ static void on_probe_reply(void *data, size_t index, int err, const kve_kv_reply
     if (index == 0) {
         if (p->link->super.closing) /* shutting down: the ops fail with the rest (below) */
             return;
-        if (err == KVE_ETIMEDOUT) { /* the caller's batch timed out with it: the ops time out below, nothing to resend */
-            skip_node(p->link, p->node, "ROLE timed out");
-            return;
-        }
         int rc = role_check(err, reply, p->min_sync, &why);
         switch (rc) {
         case ROLE_OK:
@@ -241,7 +237,7 @@ static void on_probe_reply(void *data, size_t index, int err, const kve_kv_reply
         to_primary(p, 0);
         return;
     }
-    if (!p->link->super.closing && err != KVE_ETIMEDOUT && (err != 0 || is_loading(reply))) {
+    if (!p->link->super.closing && (err != 0 || is_loading(reply))) {
         skip_node(p->link, p->node, err != 0 ? kve_strerror(err) : "loading");
         to_primary(p, index - 1); /* the earlier ones were answered (replies come in order) */
         return;
@@ -271,7 +267,8 @@ static int replicas_send(kve_kv_t *kv, kve_kv_op_t *op)
     link->current = op->batch;
     link->current_on_primary = 0;
     p = probe_new(link, link->chosen, op->batch);
-    opts.timeout_ms = link->timeout_ms;
+    /* half the caller's time: a replica that does not answer (hung, partitioned) leaves the other half to the primary */
+    opts.timeout_ms = KVE_MAX((link->timeout_ms != 0 ? link->timeout_ms : kv->default_timeout_ms) / 2, 1);
     opts.max_reply_size = op->batch->max_reply_size;
     if ((p->sub = kve_kv_batch(p->node->kv, p->cmds, p->n + 1, &opts, on_probe_reply, on_probe_done, p, &err)) != NULL)
         return 0;

@@ -14,8 +14,9 @@
  *   (`connected`) and its replication offset is at least the highest min_sync of the batch, the replies that
  *   follow are the batch's (the replica ran ROLE first, so they see every write up to that offset). Otherwise the
  *   batch's commands go to the primary at once, the replica's replies are dropped (no polling, no waiting); a
- *   replica that fails a command (connection lost, -LOADING) hands the rest of the batch to the primary the same
- *   way (they only read: sending them again is safe).
+ *   replica that fails a command (connection lost, -LOADING, no answer within half the batch's timeout) hands the
+ *   rest of the batch to the primary the same way (they only read: sending them again is safe), and is skipped for
+ *   a while.
  * With no healthy replica everything goes to the primary. A read with min_sync 0 may see a replica that has not yet
  * applied writes sent just before it on this link (the order of kv.h holds between writes and for reads that carry
  * the position of the writes they must see).

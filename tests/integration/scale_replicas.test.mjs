@@ -204,6 +204,32 @@ test('issue 12 scale-out: replicas: a replica killed with -9 under load: reads g
     }
 });
 
+test('issue 12 scale-out: replicas: a replica that hangs (SIGSTOP) under load: its reads go to the primary after half the timeout, no 5xx, 0 stale', T, async () => {
+    const t = await startReplicas({ replicas: 2 });
+    const k = await startKvedge(replicasConfig(t)); // command_timeout 2s: a probe gives up after 1 s
+    try {
+        const bad = [];
+        const load = writeReadPairs(k, { clients: 8, pairs: 1e9, prefix: 'hang', deadline: Date.now() + 6000, onError: (r) => bad.push(`${r.status} ${r.body}`) });
+        await sleep(1000);
+        await t.replicas[0].kill('SIGSTOP');
+        const stoppedAt = await nodeMetrics(k);
+        await sleep(4000);
+        const stopped = diff(await nodeMetrics(k), stoppedAt);
+        await t.replicas[0].kill('SIGCONT');
+        const res = await load;
+        assert.deepEqual(bad, [], 'no request failed');
+        assert.equal(res.stale, 0, 'no stale read');
+        assert.ok(stopped.replicas[0] <= 16, `the hung replica answered nothing (at most what was in flight): ${JSON.stringify(stopped)}`);
+        assert.ok(stopped.fallbacks[0] > 0 && stopped.replicas[1] > 0, `its reads went elsewhere: ${JSON.stringify(stopped)}`);
+        assert.match(k.stderr(), new RegExp(`replica ${t.replicas[0].url.replace('redis://', '')} skipped: no answer to ROLE`));
+        console.log(`# ${res.reads} reads; while it hung: replicas ${stopped.replicas.join(' / ')}, primary ${stopped.primary}, fallbacks ${stopped.fallbacks.join(' / ')}`);
+    } finally {
+        await t.replicas[0].kill('SIGCONT').catch(() => {});
+        assertCleanExit(await k.stop());
+        await t.stop();
+    }
+});
+
 test('issue 12 scale-out: replicas: a replica restarted (empty, waiting for its full sync) is skipped until it is linked', T, async () => {
     const t = await startReplicas({ replicas: 2 });
     const k = await startKvedge(replicasConfig(t));
