@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Freshness lifetime, age and the reuse decision (see cache_freshness.h). All inputs are bounded before any
- * arithmetic: delta-seconds are at most 2^31 and HTTP-dates lie within years 0..9999, so no sum overflows.
+ * arithmetic: delta-seconds are at most 2^31, HTTP-dates lie within years 0..9999 and a record read back from the
+ * store holds times within +-2^40 s (cache_record.c refuses others), so no sum overflows.
  */
 #include "handlers/cache_freshness.h"
 #include "proxy/common.h"

@@ -77,9 +77,18 @@ void kve_cache_head_encode(const kve_cache_head_t *h, kve_buf_t *out)
     kve_cache_enc_field(out, TAG_END, "", 0);
 }
 
+/*
+ * The widest time or duration a record may hold (seconds; 2^40 s is ~35,000 years): a record is outside input (anyone
+ * who can write to the store can plant one), and the freshness arithmetic (cache_freshness.c) adds and subtracts
+ * these values, which must not overflow.
+ */
+#define MAX_TIME ((int64_t)1 << 40)
+
 /* a numeric field into its place in `h` */
 static int set_number(kve_cache_head_t *h, uint8_t tag, int64_t v)
 {
+    if (tag != TAG_FLAGS && tag != TAG_BODY_LEN && (v < -MAX_TIME || v > MAX_TIME))
+        return -1;
     switch (tag) {
     case TAG_STATUS:
         if (v < 100 || v > 999)

@@ -70,6 +70,37 @@ TEST(cache_record_round_trip)
     h2o_mem_clear_pool(&pool);
 }
 
+/* a time a store holds is outside input: one that would overflow the freshness arithmetic makes the record unreadable */
+TEST(cache_record_time_bounds)
+{
+    h2o_mem_pool_t pool;
+    h2o_header_t headers[3];
+    kve_cache_head_t in, out;
+    int64_t bad[] = {INT64_MAX, INT64_MIN, ((int64_t)1 << 40) + 1};
+
+    h2o_mem_init_pool(&pool);
+    for (size_t field = 0; field != 4; ++field) {
+        for (size_t i = 0; i != sizeof(bad) / sizeof(bad[0]); ++i) {
+            kve_buf_t buf = KVE_BUF_INIT;
+            sample(&in, headers);
+            int64_t *target[] = {&in.request_time, &in.response_time, &in.initial_age, &in.fresh.lifetime};
+            *target[field] = bad[i];
+            kve_cache_head_encode(&in, &buf);
+            CHECK(kve_cache_head_decode(&pool, buf.base, buf.len, &out) != 0);
+            kve_buf_dispose(&buf);
+        }
+    }
+    {
+        kve_buf_t buf = KVE_BUF_INIT;
+        sample(&in, headers);
+        in.response_time = (int64_t)1 << 40; /* the bound itself is taken */
+        kve_cache_head_encode(&in, &buf);
+        CHECK_EQ_INT(kve_cache_head_decode(&pool, buf.base, buf.len, &out), 0);
+        kve_buf_dispose(&buf);
+    }
+    h2o_mem_clear_pool(&pool);
+}
+
 TEST(cache_record_ids)
 {
     char a[KVE_CACHE_ID_LEN], b[KVE_CACHE_ID_LEN];
@@ -83,5 +114,6 @@ TEST(cache_record_ids)
 void kve_suite_cache_record(void)
 {
     RUN(cache_record_round_trip);
+    RUN(cache_record_time_bounds);
     RUN(cache_record_ids);
 }
