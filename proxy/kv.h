@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The KV interface (second version): the only way handlers reach a store. A kve_kv_t is one link owned by one
- * worker thread (never shared across threads). Drivers implement it: Redis over hiredis (kv_redis.c) and, later,
- * the KV REST protocol and Redis replicas/Cluster. Nothing here names hiredis, and nothing promises that a
+ * worker thread (never shared across threads). Drivers implement it: Redis over hiredis (kv_redis.c), a primary
+ * with its replicas (kv_replicas.c), the KV REST protocol (kv_rest_driver.c) and, later, Redis Cluster. Nothing here names hiredis, and nothing promises that a
  * driver answers in order: kv.c puts results back in order.
  *
  * Order between batches: a batch that writes is applied after every batch sent before it on the link and before
  * every batch sent after it (so a lookup after a store, or after an invalidation, sees it). The Redis driver applies
  * everything in order (one connection per link); the KV REST driver holds later requests while one that writes is
- * out, and lets requests that only read run side by side on several connections.
+ * out, and lets requests that only read run side by side on several connections. The replicas topology
+ * (kv_replicas.h) keeps this for writes and for reads whose min_sync names the writes they must see; a batch of
+ * reads with min_sync 0 may be served by a replica that has not applied this link's latest writes yet.
  *
  * Batches. Every request to the store is a batch of N commands (N >= 1), sent with kve_kv_batch():
  * - on_reply(data, i, err, reply) runs EXACTLY ONCE for every index i, in index order (0, 1, ..., N-1) whatever
