@@ -2,8 +2,8 @@
 /*
  * The KV interface (second version): the only way handlers reach a store. A kve_kv_t is one link owned by one
  * worker thread (never shared across threads). Drivers implement it: Redis over hiredis (kv_redis.c), a primary
- * with its replicas (kv_replicas.c), the KV REST protocol (kv_rest_driver.c) and, later, Redis Cluster. Nothing here names hiredis, and nothing promises that a
- * driver answers in order: kv.c puts results back in order.
+ * with its replicas (kv_replicas.c), the KV REST protocol (kv_rest_driver.c) and, later, Redis Cluster. Nothing here
+ * names hiredis, and nothing promises that a driver answers in order: kv.c puts results back in order.
  *
  * Order between batches: a batch that writes is applied after every batch sent before it on the link and before
  * every batch sent after it (so a lookup after a store, or after an invalidation, sees it). The Redis driver applies
