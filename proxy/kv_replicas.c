@@ -154,37 +154,40 @@ static kve_kv_t *replicas_route(kve_kv_t *kv, const kve_kv_command_t *cmds, size
 
 /* --- probes --- */
 
+/* the probe with a copy of the batch's commands in one block: the commands, then every argv, every argvlen, the bytes
+ * (pointers and sizes first, so each array is aligned) */
 static probe_t *probe_new(replicas_link_t *link, node_t *node, kve_kv_batch_t *b)
 {
     static const char *const role[] = {"ROLE"};
     static const size_t role_len[] = {4};
-    size_t i, j, args = 0, bytes = 0, size;
-    probe_t *p;
+    size_t i, j, args = 0, bytes = 0;
+    const char **argv;
+    size_t *argvlen;
     char *mem;
+    probe_t *p;
 
     for (i = 0; i != b->n; ++i) {
         args += b->ops[i].cmd->argc;
         for (j = 0; j != b->ops[i].cmd->argc; ++j)
             bytes += b->ops[i].cmd->argvlen[j];
     }
-    size = offsetof(probe_t, cmds) + sizeof(kve_kv_command_t) * (b->n + 1) + (sizeof(char *) + sizeof(size_t)) * args + bytes;
-    p = kve_malloc(size);
+    p = kve_malloc(offsetof(probe_t, cmds) + sizeof(kve_kv_command_t) * (b->n + 1) + (sizeof(char *) + sizeof(size_t)) * args +
+                   bytes);
     *p = (probe_t){.link = link, .node = node, .batch = b, .n = b->n};
     p->cmds[0] = KVE_KV_COMMAND(1, role, role_len);
-    mem = (char *)(p->cmds + b->n + 1);
+    argv = (const char **)(p->cmds + b->n + 1);
+    argvlen = (size_t *)(argv + args);
+    mem = (char *)(argvlen + args);
     for (i = 0; i != b->n; ++i) {
         const kve_kv_command_t *c = b->ops[i].cmd;
-        const char **argv = (const char **)mem;
-        size_t *argvlen = (size_t *)(mem + sizeof(char *) * c->argc);
-        mem += (sizeof(char *) + sizeof(size_t)) * c->argc;
-        for (j = 0; j != c->argc; ++j) {
-            memcpy(mem, c->argv[j], c->argvlen[j]);
-            argv[j] = mem;
-            argvlen[j] = c->argvlen[j];
-            mem += c->argvlen[j];
-        }
         p->cmds[1 + i] = KVE_KV_COMMAND(c->argc, argv, argvlen);
         p->cmds[1 + i].flags = c->flags;
+        for (j = 0; j != c->argc; ++j) {
+            memcpy(mem, c->argv[j], c->argvlen[j]);
+            *argv++ = mem;
+            *argvlen++ = c->argvlen[j];
+            mem += c->argvlen[j];
+        }
         p->min_sync = KVE_MAX(p->min_sync, c->min_sync);
     }
     return p;
