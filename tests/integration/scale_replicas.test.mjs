@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Redis } from '@upstash/redis';
 import { assertCleanExit, http, makeTempDir, SANITIZE, SOURCE_DIR, runKvedge, sleep, startKvedge, startRedis, writeConfig } from './harness.mjs';
-import { kvConfig, RW_TOKEN } from './kv_helpers.mjs';
+import { kvConfig, RO_TOKEN, RW_TOKEN } from './kv_helpers.mjs';
 import { client, diff, nodeMetrics, writeReadPairs } from './replicas_helpers.mjs';
 import { commandCalls, startReplicas } from './topology.mjs';
 
@@ -277,6 +277,45 @@ test('issue 12 scale-out: replicas: a replica restarted (empty, waiting for its 
         await writeReadPairs(k, { clients: 4, pairs: 50, prefix: 'restart2' });
         assert.ok(diff(await nodeMetrics(k), b2).replicas[0] > 0, 'once linked again it serves reads');
         console.log(`# ${res.reads} reads around the restart: replicas ${d.replicas.join(' / ')}, primary ${d.primary}, fallbacks ${d.fallbacks.join(' / ')}`);
+    } finally {
+        assertCleanExit(await k.stop());
+        await t.stop();
+    }
+});
+
+test('issue 12 scale-out: replicas: ACL users from `kvedge acl` on every node: read-only tokens read from the replicas, and still cannot write', T, async () => {
+    const t = await startReplicas({ replicas: 2 });
+    const redis = { url: t.url, replicas: t.replicaUrls, username: 'kvedge-rw', password: 'rw-pass-0123456789', read_only_username: 'kvedge-ro', read_only_password: 'ro-pass-0123456789' };
+    const dir = makeTempDir();
+    const acl = await runKvedge(['acl', '-c', writeConfig(kvConfig(redis, {}, { listen: [{ host: '127.0.0.1', port: 1 }] }), { dir })]);
+    assert.equal(acl.code, 0, acl.stderr);
+    const users = acl.stdout.split('\n').filter((l) => l.startsWith('ACL SETUSER '));
+    assert.equal(users.length, 2);
+    // Redis does not replicate ACL rules: every node gets them
+    for (const c of [t.clients.primary, ...t.clients.replicas])
+        for (const line of users) {
+            const words = line.split(' ').slice(1).map((w) => (w === '><password>' ? `>${/SETUSER kvedge-ro/.test(line) ? redis.read_only_password : redis.password}` : w));
+            await c.call('ACL', ...words);
+        }
+    const k = await startKvedge(kvConfig({ ...redis, command_timeout: '2s' }, {}, { threads: 1 }));
+    try {
+        const rw = client(k);
+        assert.equal((await rw.send(['SET', 'acl:k', 'v1'])).status, 200);
+        const token = rw.token;
+        rw.close();
+        const before = await nodeMetrics(k);
+        const ro = (cmd) => http('POST', `${k.url}/kv`, { headers: { authorization: `Bearer ${RO_TOKEN}`, 'upstash-sync-token': token }, body: JSON.stringify(cmd) });
+        for (let i = 0; i < 20; i++) assert.deepEqual(JSON.parse((await ro(['GET', 'acl:k'])).body), { result: 'v1' });
+        const d = diff(await nodeMetrics(k), before);
+        assert.equal(d.replicas.reduce((a, b) => a + b, 0), 20, `the replicas served the read-only token's reads: ${JSON.stringify(d)}`);
+        const w = await ro(['SET', 'acl:k', 'x']);
+        assert.equal(w.status, 400);
+        assert.match(JSON.parse(w.body).error, /^NOPERM/);
+        assert.equal(await t.clients.primary.get('acl:k'), 'v1');
+        // the read-only user cannot write on a replica either (a replica refuses writes anyway: READONLY)
+        const direct = t.replicas[0].client({ username: 'kvedge-ro', password: redis.read_only_password });
+        await assert.rejects(direct.set('acl:k', 'x'), /NOPERM|READONLY/);
+        assert.doesNotMatch(k.stderr(), /skipped: ROLE failed/);
     } finally {
         assertCleanExit(await k.stop());
         await t.stop();
