@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Redis } from '@upstash/redis';
 import { assertCleanExit, http, makeTempDir, SANITIZE, SOURCE_DIR, runKvedge, sleep, startKvedge, startRedis, writeConfig } from './harness.mjs';
-import { kvConfig, RO_TOKEN, RW_TOKEN } from './kv_helpers.mjs';
+import { kvConfig, openStream, RO_TOKEN, RW_TOKEN } from './kv_helpers.mjs';
 import { client, diff, nodeMetrics, writeReadPairs } from './replicas_helpers.mjs';
 import { commandCalls, startReplicas } from './topology.mjs';
 
@@ -322,7 +322,7 @@ test('issue 12 scale-out: replicas: ACL users from `kvedge acl` on every node: r
     }
 });
 
-test('issue 12 scale-out: replicas: writes, transactions, scripts and reads without replicas up stay on the primary', T, async () => {
+test('issue 12 scale-out: replicas: writes, transactions, scripts, subscriptions and reads without replicas up stay on the primary', T, async () => {
     const primary = await startRedis();
     // two replicas that never run: their links stay down, every read goes to the primary
     const k = await startKvedge(kvConfig({ url: primary.url, replicas: ['redis://127.0.0.1:1', 'redis://127.0.0.1:2'] }, {}, { threads: 1 }));
@@ -337,6 +337,16 @@ test('issue 12 scale-out: replicas: writes, transactions, scripts and reads with
         const m = await nodeMetrics(k);
         assert.equal(m.replicaReads, 0);
         assert.ok(m.replicas.every((r) => r.up === 0));
+        // a subscription is the primary's too
+        const sub = await openStream(`${k.url}/kv/subscribe/rch`);
+        try {
+            assert.equal(sub.status, 200);
+            await sub.waitData('subscribe,rch,1');
+            assert.deepEqual(JSON.parse((await cl.send(['PUBLISH', 'rch', 'hi'])).body), { result: 1 });
+            await sub.waitData('message,rch,hi');
+        } finally {
+            sub.close();
+        }
         cl.close();
     } finally {
         assertCleanExit(await k.stop());
