@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Redis } from '@upstash/redis';
-import { assertCleanExit, http, makeTempDir, SANITIZE, SOURCE_DIR, runKvedge, sleep, startKvedge, startRedis, writeConfig } from './harness.mjs';
+import { assertCleanExit, http, makeTempDir, SANITIZE, SOURCE_DIR, runKvedge, sleep, startKvedge, startRedis, waitFor, writeConfig } from './harness.mjs';
 import { kvConfig, openStream, RO_TOKEN, RW_TOKEN } from './kv_helpers.mjs';
 import { client, diff, nodeMetrics, writeReadPairs } from './replicas_helpers.mjs';
 import { commandCalls, startReplicas } from './topology.mjs';
@@ -145,7 +145,7 @@ test('issue 12 scale-out: replicas: @upstash/redis read-your-writes (its default
     }
 });
 
-test('issue 12 scale-out: replicas: reads spread over three replicas within 20 % of their mean, the primary <= 5 %', T, async () => {
+test('issue 12 scale-out: replicas: reads spread over three replicas within 20 % of their mean, the primary <= 5 %; a reload keeps them there', T, async () => {
     const t = await startReplicas({ replicas: 3 });
     const k = await startKvedge(replicasConfig(t));
     try {
@@ -174,6 +174,17 @@ test('issue 12 scale-out: replicas: reads spread over three replicas within 20 %
         const calls = await Promise.all(t.clients.replicas.map(async (c) => (await commandCalls(c, 'get')) + (await commandCalls(c, 'mget'))));
         assert.ok(calls.every((n, i) => n >= d.replicas[i]), `commandstats ${calls} vs metrics ${d.replicas}`);
         console.log(`# 6,000 reads: replicas ${d.replicas.join(' / ')}, primary ${d.primary}`);
+        // a reload (SIGHUP) under load builds the links again: reads keep going to the replicas, no error
+        const reloaded = k.stderr().match(/reload: configuration \d+ serving/g)?.length ?? 0;
+        const during = writeReadPairs(k, { clients: 4, pairs: 200, prefix: 'hup' });
+        process.kill(k.pid, 'SIGHUP');
+        const res = await during;
+        assert.deepEqual([res.errors, res.stale], [0, 0], 'no error, no stale read across the reload');
+        await waitFor(() => (k.stderr().match(/reload: configuration \d+ serving/g)?.length ?? 0) > reloaded, { message: 'the reload in the log' });
+        const b2 = await nodeMetrics(k);
+        await writeReadPairs(k, { clients: 4, pairs: 50, prefix: 'hup2' });
+        const d2 = diff(await nodeMetrics(k), b2);
+        assert.ok(d2.replicas.reduce((a, b) => a + b, 0) >= 150, `the new generation reads from the replicas: ${JSON.stringify(d2)}`);
     } finally {
         assertCleanExit(await k.stop());
         await t.stop();
