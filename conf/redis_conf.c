@@ -189,8 +189,8 @@ const kve_directive_t kve_config__redis_directives[] = {
             "commands queued behind a running script do not count until the script watchdog is done)"},
     {"replicas", KVE_T_STRING_LIST, KVE_FIELD(kve_redis_conf_t, replicas), 0, 0, 16,
      .doc = "replicas of the primary `url` (redis:// or unix:// URLs, same database; credentials default to the primary's): "
-            "read-only requests go to them, round robin, when ROLE shows they are linked and have the request's "
-            "upstash-sync-token, else to the primary (docs/scale-out.md)"},
+            "reads that carry an upstash-sync-token go to them, round robin, when ROLE shows they are linked and have it, "
+            "else to the primary (docs/scale-out.md)"},
     {NULL}};
 
 const kve_directive_t kve_config__embedded_directives[] = {

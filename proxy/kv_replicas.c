@@ -123,18 +123,23 @@ static node_t *pick(replicas_link_t *link)
     return NULL;
 }
 
-/* whether a replica may serve the batch: reads only, nothing that needs the primary's connection */
+/* whether a replica may serve the batch: reads only, each naming the position it needs (a read with min_sync 0, such
+ * as the cache's and the sessions' lookups, must see this link's latest writes: kv.h's order), nothing that needs the
+ * primary's connection */
 static int replica_batch(const kve_kv_command_t *cmds, size_t n, const kve_kv_batch_opts_t *opts, size_t *reads)
 {
     int ok = (opts->flags & (KVE_KV_BATCH_ATOMIC | KVE_KV_BATCH_SYNC | KVE_KV_BATCH_ORDERED)) == 0 &&
              (opts->window == 0 || n <= opts->window);
     *reads = 0;
     for (size_t i = 0; i != n; ++i) {
-        if ((cmds[i].flags & KVE_KV_CMD_READ_ONLY) == 0 || cmds[i].script != NULL ||
+        if ((cmds[i].flags & KVE_KV_CMD_READ_ONLY) == 0) {
+            ok = 0;
+            continue;
+        }
+        ++*reads;
+        if (cmds[i].min_sync == 0 || cmds[i].script != NULL ||
             kve_kv_script_kind(cmds[i].argv[0], cmds[i].argvlen[0]) != KVE_KV_SCRIPT_NONE)
             ok = 0;
-        else
-            ++*reads;
     }
     return ok;
 }

@@ -5,7 +5,9 @@
  *
  * Routing is decided per batch, once, before anything is sent (the batch's commands stay together on one
  * connection, so a batch keeps its order and pays for one ROLE):
- * - a batch with a command that is not flagged KVE_KV_CMD_READ_ONLY, a transaction (KVE_KV_BATCH_ATOMIC), a batch
+ * - a batch with a command that is not flagged KVE_KV_CMD_READ_ONLY or whose min_sync is 0 (a caller that names no
+ *   position keeps kv.h's order: the cache's lookup after a store or a purge, a session read after a logout), a
+ *   transaction (KVE_KV_BATCH_ATOMIC), a batch
  *   that asks for the sync position (KVE_KV_BATCH_SYNC) or is KVE_KV_BATCH_ORDERED, one that runs a script, or one
  *   with more commands than its window runs on the primary's link, exactly as on a standalone store;
  * - any other batch (reads only) goes to the next replica, round robin, skipping a replica whose link is not up or
@@ -17,9 +19,8 @@
  *   replica that fails a command (connection lost, -LOADING, no answer within half the batch's timeout) hands the
  *   rest of the batch to the primary the same way (they only read: sending them again is safe), and is skipped for
  *   a while.
- * With no healthy replica everything goes to the primary. A read with min_sync 0 may see a replica that has not yet
- * applied writes sent just before it on this link (the order of kv.h holds between writes and for reads that carry
- * the position of the writes they must see).
+ * With no healthy replica everything goes to the primary. kv.h's order holds: a read goes to a replica only when
+ * it names the position of the writes it must see.
  */
 #ifndef KVE_PROXY_KV_REPLICAS_H
 #define KVE_PROXY_KV_REPLICAS_H

@@ -48,6 +48,19 @@ export function waitOnline(client, n, { timeoutMs = 20_000 } = {}) {
 }
 
 /**
+ * Waits until every replica has applied what the primary has written so far: a PUBLISH (replicated, no key) moves
+ * the primary's offset, then each replica's slave_repl_offset must reach it.
+ */
+export async function waitCaughtUp(clients, { timeoutMs = 20_000 } = {}) {
+    await clients.primary.publish('kvedge-test:caught-up', '1');
+    const target = Number((await replicationInfo(clients.primary)).master_repl_offset);
+    await waitFor(async () => {
+        const offsets = await Promise.all(clients.replicas.map(async (c) => Number((await replicationInfo(c)).slave_repl_offset)));
+        return offsets.every((o) => o >= target);
+    }, { timeoutMs, message: `every replica at the primary's offset ${target}` });
+}
+
+/**
  * A primary and `replicas` replicas. opts: {replicas (default 2), args (extra redis args for every server),
  * primaryArgs, replicaArgs (extra for the primary, the replicas), primaryHost (where the replicas reach the primary,
  * default 127.0.0.1: another loopback address the primary binds too gives the replication stream an address of its
@@ -71,6 +84,7 @@ export async function startReplicas(opts = {}) {
         const clients = { primary: primary.client(), replicas: replicas.map((r) => r.client()) };
         for (const c of clients.replicas) await waitLinked(c);
         await waitOnline(clients.primary, n);
+        await waitCaughtUp(clients);
         return {
             primary,
             replicas,
@@ -80,6 +94,7 @@ export async function startReplicas(opts = {}) {
             relink: async (i) => {
                 await waitLinked(clients.replicas[i]);
                 await waitOnline(clients.primary, n);
+                await waitCaughtUp(clients);
             },
             stop,
         };
