@@ -31,7 +31,7 @@ C_SOURCES = git ls-files -z --cached --others --exclude-standard -- '*.c' '*.h'
 
 # make fuzz: seconds per target, which targets, where the grown corpus and the crashes go (git-ignored).
 FUZZ_TIME ?= 600
-FUZZ_TARGETS ?= kv_request kv_reply kv_auth config redis_reply kv_keys cache_parse cache_key env_config
+FUZZ_TARGETS ?= kv_request kv_reply kv_auth config redis_reply kv_keys cache_parse cache_key env_config redis_url
 FUZZ_DIR ?= .fuzz
 
 RUN_CONFIG := examples/quickstart.yaml

@@ -222,6 +222,12 @@ kvedge_redis_url() { # kvedge_redis_url unix|tcp SOCKET PORT
     esac
 }
 
+# BENCH_CONSOLE=1: the web console is on (admin token, /ui), to show it costs requests that do not use it nothing
+console_conf() {
+    [ "${BENCH_CONSOLE:-0}" = 1 ] || return 0
+    printf '  token: "%s"\n  console:\n    enabled: true\n' "bench-console-admin-token-0123456789abcdef"
+}
+
 write_kvedge_conf() { # write_kvedge_conf FILE PORT REDIS_URL DATA_DIR ERROR_LOG [COMMAND_TIMEOUT]
     mkdir -p "$4"
     cat >"$1" <<EOF
@@ -237,6 +243,7 @@ log:
   access_log: ""
 admin:
   path: /
+$(console_conf)
 redis:
   url: "$3"
   command_timeout: ${6:-1s}

@@ -49,6 +49,11 @@ static const kve_directive_t top_directives[] = {
      .doc = "the KV REST API (Upstash / Vercel KV protocol); absent: not served"},
     {NULL}};
 
+const kve_directive_t *kve_config__top_directives(void)
+{
+    return top_directives;
+}
+
 /* the server's listener list: the main ones (group 0), then the KV API's own (group 1) */
 static void build_listeners(kve_config_t *cfg)
 {
@@ -87,6 +92,8 @@ static const kve_node_t *served_node(const kve_node_t *root, const kve_served_pa
         if (routes == NULL || routes->type != KVE_NODE_SEQUENCE || p->index >= routes->u.sequence.size)
             return routes;
         return kve_config__at_key(routes->u.sequence.items[p->index], "session");
+    case KVE_SERVED_CONSOLE:
+        return kve_config__at_key(kve_config__at_key(kve_yaml_get(root, "admin"), "console"), "path");
     default:
         return kve_config__at_key(kve_yaml_get(root, "admin"), "path");
     }
@@ -103,6 +110,8 @@ static void describe_served(char *buf, size_t size, const kve_served_path_t *p)
         snprintf(buf, size, "kv.path \"%s\"", p->path);
     } else if (p->kind == KVE_SERVED_JWKS) {
         snprintf(buf, size, "routes[%zu].session.jwks_path \"%s\"", p->index, p->path);
+    } else if (p->kind == KVE_SERVED_CONSOLE) {
+        snprintf(buf, size, "admin.console.path \"%s\"", p->path);
     } else {
         snprintf(buf, size, "the admin endpoint \"%s\"", p->path);
     }
@@ -191,8 +200,11 @@ static int load_config(kve_config_t *cfg, const char *path, const char *text, FI
     static const char *const size_sections[] = {"limits", NULL};
     kve_conf_t *conf = kve_conf_new(errout);
     const kve_node_t *root;
-    int ret = text != NULL ? kve_conf_load_string(conf, path, text, top_directives, cfg)
-                           : kve_conf_load_file(conf, path, top_directives, cfg);
+    int ret;
+
+    cfg->file = kve_strdup(path);
+    ret = text != NULL ? kve_conf_load_string(conf, path, text, top_directives, cfg)
+                       : kve_conf_load_file(conf, path, top_directives, cfg);
 
     /* the tables were applied (the file was read and parsed): the checks across sections run on the clean ones */
     if ((root = kve_conf_root(conf)) != NULL && root->type == KVE_NODE_MAPPING) {
@@ -253,6 +265,8 @@ int kve_config_print_source(const char *path, FILE *out)
 
 void kve_config_dispose(kve_config_t *cfg)
 {
+    free(cfg->file);
+    cfg->file = NULL;
     kve_conf_free_fields(top_directives, cfg);
     kve_strv_dispose(&cfg->embedded.options); /* a CUSTOM field */
     free(cfg->all_listeners.entries);         /* its strings belong to the lists above */

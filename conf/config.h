@@ -46,6 +46,8 @@ typedef struct st_kve_store_conf_t {
 } kve_store_conf_t;
 
 typedef struct st_kve_config_t {
+    /** the name it was loaded from (malloc'd): relative paths in it are resolved against its folder */
+    char *file;
     kve_server_conf_t server;
     /** `pid_file`: where the running daemon's process id is written (NULL: nowhere) */
     char *pid_file;

@@ -91,7 +91,14 @@ const char *kve_config__weak_token(const char *token);
  */
 void kve_config__warn_risky(kve_conf_t *conf, const kve_config_t *cfg);
 
-typedef enum { KVE_SERVED_ADMIN, KVE_SERVED_KV, KVE_SERVED_ROUTE, KVE_SERVED_SESSION, KVE_SERVED_JWKS } kve_served_kind_t;
+typedef enum {
+    KVE_SERVED_ADMIN,
+    KVE_SERVED_KV,
+    KVE_SERVED_ROUTE,
+    KVE_SERVED_SESSION,
+    KVE_SERVED_JWKS,
+    KVE_SERVED_CONSOLE
+} kve_served_kind_t;
 
 typedef struct st_kve_served_path_t {
     /** listener group: 0 for the main listeners, 1 for the KV API's own (kv.listen) */
@@ -111,6 +118,13 @@ typedef struct st_kve_served_path_t {
 kve_served_path_t *kve_config__served_paths(const kve_config_t *cfg, size_t *count);
 /** Frees what kve_config__served_paths() returned. */
 void kve_config__free_served(kve_served_path_t *paths, size_t count);
+/** config.c: the top-level table (the console renders the running configuration from it). */
+const kve_directive_t *kve_config__top_directives(void);
+/**
+ * conf/console_conf.c: registers the web console (handlers/console.h) on `pathconf` with what it needs from the
+ * configuration: the tokens, the redacted configuration as JSON, and the `-t` check of a pasted configuration.
+ */
+void kve_config__console_register(const kve_config_t *cfg, h2o_pathconf_t *pathconf, const kve_admin_sources_t *sources);
 /** Non-zero when `a` and `b` name the same prefix, ignoring one trailing "/" on either. */
 int kve_config__same_path(const char *a, const char *b);
 

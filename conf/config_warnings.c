@@ -134,6 +134,9 @@ static void warn_tokens(kve_conf_t *conf, const kve_config_t *cfg, const kve_nod
     }
     if (!kve_conf_section_failed(conf, "admin") && cfg->admin.token != NULL && cfg->admin.token[0] != '\0')
         warn_weak_token(conf, secret_node(kve_yaml_get(root, "admin"), "token"), "admin.token", cfg->admin.token);
+    if (!kve_conf_section_failed(conf, "admin") && cfg->admin.read_only_token != NULL && cfg->admin.read_only_token[0] != '\0')
+        warn_weak_token(conf, secret_node(kve_yaml_get(root, "admin"), "read_only_token"), "admin.read_only_token",
+                        cfg->admin.read_only_token);
 }
 
 void kve_config__warn_risky(kve_conf_t *conf, const kve_config_t *cfg)

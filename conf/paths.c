@@ -88,13 +88,15 @@ static size_t first_jwks_route(const kve_config_t *cfg, size_t i)
 kve_served_path_t *kve_config__served_paths(const kve_config_t *cfg, size_t *count)
 {
     const char *prefix = strcmp(cfg->admin.path, "/") == 0 ? "" : cfg->admin.path;
-    kve_served_path_t *paths = kve_malloc((KVE_ARRAY_SIZE(admin_endpoints) + 2 + 2 * cfg->routes.size) * sizeof(*paths));
+    kve_served_path_t *paths = kve_malloc((KVE_ARRAY_SIZE(admin_endpoints) + 3 + 2 * cfg->routes.size) * sizeof(*paths));
     size_t n = 0, i;
 
     for (i = 0; i != KVE_ARRAY_SIZE(admin_endpoints); ++i)
         paths[n++] = (kve_served_path_t){0, format("%s/%s", prefix, admin_endpoints[i].name), KVE_SERVED_ADMIN, i};
     if (any_route_cached(cfg))
         paths[n++] = (kve_served_path_t){0, format("%s/purge", prefix), KVE_SERVED_ADMIN, PURGE_INDEX};
+    if (cfg->admin.console.enabled && cfg->admin.console.path != NULL)
+        paths[n++] = (kve_served_path_t){0, kve_strdup(cfg->admin.console.path), KVE_SERVED_CONSOLE, 0};
     if (cfg->kv_enabled)
         paths[n++] = (kve_served_path_t){cfg->kv.listen.size != 0 ? 1 : 0, kve_strdup(cfg->kv.path), KVE_SERVED_KV, 0};
     for (i = 0; i != cfg->routes.size; ++i)
@@ -159,11 +161,11 @@ static h2o_pathconf_t *register_path(const kve_config_t *cfg, kve_server_t *serv
 /* the metrics route of a served path (malloc'd): "admin", "kv" or "proxy:<path>" */
 static char *route_name(const kve_served_path_t *p)
 {
-    return p->kind == KVE_SERVED_ADMIN     ? kve_strdup("admin")
-           : p->kind == KVE_SERVED_KV      ? kve_strdup("kv")
-           : p->kind == KVE_SERVED_SESSION ? format("session:%s", p->path)
-           : p->kind == KVE_SERVED_JWKS    ? kve_strdup("jwks")
-                                           : format("proxy:%s", p->path);
+    return p->kind == KVE_SERVED_ADMIN || p->kind == KVE_SERVED_CONSOLE ? kve_strdup("admin")
+           : p->kind == KVE_SERVED_KV                                   ? kve_strdup("kv")
+           : p->kind == KVE_SERVED_SESSION                              ? format("session:%s", p->path)
+           : p->kind == KVE_SERVED_JWKS                                 ? kve_strdup("jwks")
+                                                                        : format("proxy:%s", p->path);
 }
 
 /* the JWKS of every ES256 route sharing the jwks_path of route `first` */
@@ -219,6 +221,9 @@ static int register_served(const kve_config_t *cfg, kve_server_t *server, const 
         break;
     case KVE_SERVED_JWKS:
         register_jwks(cfg, pathconf, p->index);
+        break;
+    case KVE_SERVED_CONSOLE:
+        kve_config__console_register(cfg, pathconf, sources);
         break;
     }
     free(route);

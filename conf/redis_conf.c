@@ -19,7 +19,7 @@ static const kve_node_t *at_key(const kve_node_t *node, const char *key)
 
 /*
  * A KV REST store (http:// or https:// URL): a token is required (the store refuses requests without one), Redis'
- * users are meaningless, ca_file only makes sense with https. The URL and the CA file are checked by building the
+ * users are meaningless, ca_file only makes sense with https (and rediss://). The URL and the CA file are checked by building the
  * HTTP client's upstream once (the runtime builds it again in the stores set).
  */
 static int check_rest(kve_conf_t *conf, const kve_node_t *node, const kve_redis_conf_t *redis)
@@ -37,6 +37,10 @@ static int check_rest(kve_conf_t *conf, const kve_node_t *node, const kve_redis_
                            redis_only[i]);
             return -1;
         }
+    }
+    if (redis->tls_cert_file != NULL || redis->tls_key_file != NULL || redis->tls_server_name != NULL) {
+        kve_conf_error(conf, node, "tls_cert_file, tls_key_file and tls_server_name are for a rediss:// store");
+        return -1;
     }
     if (redis->token == NULL || redis->token[0] == '\0') {
         kve_conf_error(conf, node, "a KV REST store (http:// or https:// url) needs its token: token, token_file or token: ${ENV}");
@@ -61,6 +65,47 @@ static int check_rest(kve_conf_t *conf, const kve_node_t *node, const kve_redis_
     return 0;
 }
 
+/* the TLS options of a store that has no TLS (redis://, unix://, embedded) */
+static int check_no_tls(kve_conf_t *conf, const kve_node_t *node, const kve_redis_conf_t *redis)
+{
+    static const char *const tls_only[] = {"ca_file", "tls_cert_file", "tls_key_file", "tls_server_name"};
+    const char *const given[] = {redis->ca_file, redis->tls_cert_file, redis->tls_key_file, redis->tls_server_name};
+
+    for (size_t i = 0; i != sizeof(given) / sizeof(given[0]); ++i) {
+        if (given[i] != NULL) {
+            kve_conf_error(conf, at_key(node, tls_only[i]),
+                           "%s: only a store reached over TLS (a rediss:// or https:// url) takes TLS options", tls_only[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* a rediss:// store: the URL, and the CA file, client certificate and key, loaded as the links will load them */
+static int check_tls(kve_conf_t *conf, const kve_node_t *node, const kve_redis_conf_t *redis)
+{
+    kve_redis_target_t target;
+    SSL_CTX *ctx;
+    char err[512];
+
+    if (kve_redis_parse_url(redis->url, &target, err, sizeof(err)) != 0) {
+        kve_conf_error(conf, node, "url: %s", err);
+        return -1;
+    }
+    ctx = kve_redis_tls_ctx_create(redis, target.host, err, sizeof(err));
+    kve_redis_target_dispose(&target);
+    if (ctx == NULL) {
+        /* point at the file at fault */
+        const char *key = strstr(err, "CA certificates") != NULL ? "ca_file"
+                          : strstr(err, "private key") != NULL   ? "tls_key_file"
+                                                                 : "tls_cert_file";
+        kve_conf_error(conf, at_key(node, key), "%s: %s", key, err);
+        return -1;
+    }
+    SSL_CTX_free(ctx);
+    return 0;
+}
+
 _Static_assert(sizeof(((kve_redis_conf_t *)0)->replicas) == sizeof(kve_conf_strings_t) &&
                    offsetof(struct st_kve_redis_urls_t, entries) == offsetof(kve_conf_strings_t, entries) &&
                    offsetof(struct st_kve_redis_urls_t, size) == offsetof(kve_conf_strings_t, size),
@@ -75,8 +120,8 @@ static int same_server(const kve_redis_target_t *a, const kve_redis_target_t *b)
 }
 
 /*
- * The replicas topology: an external primary (redis:// or unix://, not embedded, not a KV REST store), each replica a
- * redis:// or unix:// URL of the same database, none twice, none the primary itself.
+ * The replicas topology: an external primary (redis://, rediss:// or unix://, not embedded, not a KV REST store), each
+ * replica a URL of the same kind (TLS if the primary's is) and database, none twice, none the primary itself.
  */
 static int check_replicas(kve_conf_t *conf, const kve_node_t *node, const kve_redis_conf_t *redis,
                           const kve_redis_target_t *primary)
@@ -91,7 +136,7 @@ static int check_replicas(kve_conf_t *conf, const kve_node_t *node, const kve_re
         return 0;
     at = at_key(node, "replicas");
     if (primary == NULL) {
-        kve_conf_error(conf, at, "replicas: only a store on an external Redis (a redis:// or unix:// url) has replicas");
+        kve_conf_error(conf, at, "replicas: only a store on an external Redis (a redis://, rediss:// or unix:// url) has replicas");
         return -1;
     }
     t = kve_zalloc(sizeof(*t) * redis->replicas.size);
@@ -100,8 +145,13 @@ static int check_replicas(kve_conf_t *conf, const kve_node_t *node, const kve_re
             kve_redis_parse_url(redis->replicas.entries[i], t + i, err, sizeof(err)) != 0) {
             kve_conf_error(conf, at, "replicas[%zu]: %s", i,
                            kve_redis_url_is_rest(redis->replicas.entries[i]) || strcmp(redis->replicas.entries[i], "embedded") == 0
-                               ? "a replica is a redis:// or unix:// url"
+                               ? "a replica is a redis://, rediss:// or unix:// url"
                                : err);
+            goto Exit;
+        }
+        if (t[i].tls != primary->tls) {
+            kve_conf_error(conf, at, "replicas[%zu]: %s, and the primary's url is %s (every node speaks TLS, or none)", i,
+                           t[i].tls ? "rediss://" : "not rediss://", primary->tls ? "rediss://" : "not rediss://");
             goto Exit;
         }
         if (t[i].db != primary->db) {
@@ -138,12 +188,12 @@ int kve_config__check_redis(kve_conf_t *conf, const kve_node_t *node, void *obj)
 
     if (kve_redis_url_is_rest(redis->url))
         return check_rest(conf, node, redis) != 0 || check_replicas(conf, node, redis, NULL) != 0 ? -1 : 0;
-    if (redis->token != NULL || redis->ca_file != NULL) {
-        kve_conf_error(conf, at_key(node, redis->token != NULL ? "token" : "ca_file"),
-                       "%s: only a KV REST store (an http:// or https:// url) takes a token or a CA file",
-                       redis->token != NULL ? "token" : "ca_file");
+    if (redis->token != NULL) {
+        kve_conf_error(conf, at_key(node, "token"), "token: only a KV REST store (an http:// or https:// url) takes a token");
         return -1;
     }
+    if (strncmp(redis->url, "rediss://", 9) == 0 ? check_tls(conf, node, redis) != 0 : check_no_tls(conf, node, redis) != 0)
+        return -1;
     if (strcmp(redis->url, "embedded") == 0) {
         if (redis->read_only_username != NULL || redis->read_only_password != NULL) {
             kve_conf_error(
@@ -165,12 +215,19 @@ int kve_config__check_redis(kve_conf_t *conf, const kve_node_t *node, void *obj)
 
 const kve_directive_t kve_config__redis_directives[] = {
     {"url", KVE_T_STRING, KVE_FIELD(kve_redis_conf_t, url), KVE_F_HIDDEN, .min = 1, .dflt = "embedded",
-     .doc = "\"embedded\", redis://[user:pass@]host:port/db, unix:///path?db=N, or a KV REST store: https://host[:port] "
+     .doc = "\"embedded\", redis://[user:pass@]host:port/db, rediss://... (TLS), unix:///path?db=N, or a KV REST store: "
+            "https://host[:port] "
             "(Upstash, Vercel KV, another kvedge's /kv; http:// on loopback)"},
     {"token", KVE_T_STRING, KVE_FIELD(kve_redis_conf_t, token), KVE_F_SECRET, 1, 4096,
      .doc = "KV REST store: the bearer token (or token_file, or ${ENV}); required there"},
     {"ca_file", KVE_T_STRING, KVE_FIELD(kve_redis_conf_t, ca_file), KVE_F_PATH, .min = 1,
-     .doc = "KV REST store over https: the CA bundle that verifies its certificate (default: the system's)"},
+     .doc = "rediss:// or https:// store: the CA bundle that verifies its certificate (default: the system's)"},
+    {"tls_cert_file", KVE_T_STRING, KVE_FIELD(kve_redis_conf_t, tls_cert_file), KVE_F_PATH, .min = 1,
+     .doc = "rediss://: client certificate chain (PEM) for mutual TLS (Redis' tls-auth-clients yes); with tls_key_file"},
+    {"tls_key_file", KVE_T_STRING, KVE_FIELD(kve_redis_conf_t, tls_key_file), KVE_F_PATH, .min = 1,
+     .doc = "rediss://: the client certificate's private key (PEM, unencrypted)"},
+    {"tls_server_name", KVE_T_STRING, KVE_FIELD(kve_redis_conf_t, tls_server_name), .min = 1, .max = 255,
+     .doc = "rediss://: the name (or IP address) the server's certificate must carry, sent as SNI (default: the url's host)"},
     {"username", KVE_T_STRING, KVE_FIELD(kve_redis_conf_t, username), .doc = "ACL user (overrides the URL's)"},
     {"password", KVE_T_STRING, KVE_FIELD(kve_redis_conf_t, password), KVE_F_SECRET,
      .doc = "overrides the URL's (or password_file)"},
@@ -188,7 +245,8 @@ const kve_directive_t kve_config__redis_directives[] = {
      .doc = "timeouts in a row before the connection is rebuilt (a request's commands count once; late replies do not reset it; "
             "commands queued behind a running script do not count until the script watchdog is done)"},
     {"replicas", KVE_T_STRING_LIST, KVE_FIELD(kve_redis_conf_t, replicas), 0, 0, 16,
-     .doc = "replicas of the primary `url` (redis:// or unix:// URLs, same database; credentials default to the primary's): "
+     .doc = "replicas of the primary `url` (redis://, rediss:// with a rediss:// primary, or unix:// URLs, same database; "
+            "credentials and TLS options are the primary's): "
             "reads that carry an upstash-sync-token go to them, round robin, when ROLE shows they are linked and have it, "
             "else to the primary (docs/scale-out.md)"},
     {NULL}};

@@ -187,6 +187,13 @@ static int is_env_name(const char *s, size_t len)
     return 1;
 }
 
+static __thread int no_env;
+
+void kve_value_set_no_env(int on)
+{
+    no_env = on;
+}
+
 /* expands the "${...}" starting at `in` (which ends at `end`); returns the bytes consumed or 0 on error */
 static size_t expand_one(const char *in, const char *end, kve_buf_t *buf, char *err, size_t errlen)
 {
@@ -210,7 +217,7 @@ static size_t expand_one(const char *in, const char *end, kve_buf_t *buf, char *
     }
     memcpy(name, body, name_len);
     name[name_len] = '\0';
-    value = getenv(name);
+    value = !no_env ? getenv(name) : dflt != NULL ? NULL : KVE_VALUE_ENV_PLACEHOLDER;
     if (dflt != NULL && (value == NULL || *value == '\0')) {
         kve_buf_append(buf, dflt + 2, close - (dflt + 2));
     } else if (value != NULL) {

@@ -34,4 +34,14 @@ unsigned kve_value_edit_distance(const char *a, const char *b);
  */
 char *kve_value_expand_env(const char *in, size_t len, size_t *out_len, char *err, size_t errlen, size_t *err_offset);
 
+/** What `${NAME}` expands to on a thread that does not read the environment (kve_value_set_no_env). */
+#define KVE_VALUE_ENV_PLACEHOLDER "environment-placeholder-value"
+
+/**
+ * On: kve_value_expand_env() on the calling thread never reads the environment: `${NAME:-default}` gives the default,
+ * `${NAME}` gives KVE_VALUE_ENV_PLACEHOLDER (the web console's check of a pasted configuration, which must not show
+ * the daemon's environment, secrets included, through its error messages). Off by default; per thread.
+ */
+void kve_value_set_no_env(int on);
+
 #endif

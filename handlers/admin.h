@@ -13,6 +13,15 @@
 #include "proxy/embedded.h"
 #include "proxy/server.h"
 
+/** `admin.console`: the web console (handlers/console.h) */
+typedef struct st_kve_admin_console_conf_t {
+    int enabled;
+    /** where it is served (absolute, not "/", e.g. "/ui") */
+    char *path;
+    /** lifetime of a console session */
+    uint64_t session_ttl_ms;
+} kve_admin_console_conf_t;
+
 typedef struct st_kve_admin_conf_t {
     /** prefix of the three endpoints ("/" gives /healthz, /readyz, /metrics) */
     char *path;
@@ -20,6 +29,10 @@ typedef struct st_kve_admin_conf_t {
     char *token;
     /** how long /readyz waits for PONG */
     uint64_t ready_timeout_ms;
+    /** NULL or empty: none; the token of a read-only web console user (a secret; handlers/console.h) */
+    char *read_only_token;
+    /** `admin.console`: the web console (handlers/console.h) */
+    kve_admin_console_conf_t console;
 } kve_admin_conf_t;
 
 typedef enum { KVE_ADMIN_HEALTHZ, KVE_ADMIN_READYZ, KVE_ADMIN_METRICS } kve_admin_endpoint_t;

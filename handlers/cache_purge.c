@@ -28,10 +28,7 @@
 #define PAGE_COUNT "256"
 #define MAX_REPLY (1024 * 1024)
 
-typedef struct st_purge_handler_t {
-    h2o_handler_t super;
-    char *token;
-    size_t token_len;
+struct st_kve_cache_purger_t {
     const kve_route_conf_t *routes;
     size_t num_routes;
     /** the metrics series of each route (looked up while configuring: the registry is not for worker threads) */
@@ -40,6 +37,14 @@ typedef struct st_purge_handler_t {
     /** the distinct stores of the cached routes (where a tag is looked for) */
     size_t stores[KVE_STORES_MAX];
     size_t num_stores;
+};
+typedef kve_cache_purger_t purger_t;
+
+typedef struct st_purge_handler_t {
+    h2o_handler_t super;
+    char *token;
+    size_t token_len;
+    purger_t *purger;
 } purge_handler_t;
 
 typedef struct st_target_t {
@@ -60,7 +65,7 @@ typedef struct st_member_t {
 typedef struct st_purge_t {
     uint32_t magic;
     h2o_req_t *req;
-    purge_handler_t *self;
+    purger_t *self;
     int soft;
     /** where the purged objects are counted */
     size_t metrics_route;
@@ -486,7 +491,7 @@ static void on_dispose(void *_p)
     p->magic = 0;
 }
 
-static purge_t *new_purge(purge_handler_t *self, h2o_req_t *req, int soft, size_t num_targets)
+static purge_t *new_purge(purger_t *self, h2o_req_t *req, int soft, size_t num_targets)
 {
     purge_t *p = h2o_mem_alloc_shared(&req->pool, sizeof(*p), on_dispose);
     memset(p, 0, sizeof(*p));
@@ -502,24 +507,23 @@ static purge_t *new_purge(purge_handler_t *self, h2o_req_t *req, int soft, size_
     return p;
 }
 
-/* the route serving `path` (its path before any query), as h2o picks it: the longest prefix at a '/' boundary */
-static const kve_route_conf_t *route_for_path(purge_handler_t *self, h2o_iovec_t path)
+const kve_route_conf_t *kve_cache_route_for_path(const kve_route_conf_t *routes, size_t num_routes, h2o_iovec_t path)
 {
     const char *q = memchr(path.base, '?', path.len);
     size_t plen = q != NULL ? (size_t)(q - path.base) : path.len, best_len = 0;
     const kve_route_conf_t *best = NULL;
 
-    for (size_t i = 0; i != self->num_routes; ++i) {
-        const char *rp = self->routes[i].path;
+    for (size_t i = 0; i != num_routes; ++i) {
+        const char *rp = routes[i].path;
         size_t rlen = strlen(rp);
         if (rlen <= plen && memcmp(path.base, rp, rlen) == 0 && (rlen == plen || rp[rlen - 1] == '/' || path.base[rlen] == '/') &&
             (best == NULL || rlen > best_len))
-            best = self->routes + i, best_len = rlen;
+            best = routes + i, best_len = rlen;
     }
     return best;
 }
 
-static int is_cached(const kve_route_conf_t *r)
+int kve_cache_route_caches(const kve_route_conf_t *r)
 {
     return r->cache.present && r->cache.enabled;
 }
@@ -535,28 +539,42 @@ static kve_cache_key_conf_t key_conf(const kve_cache_conf_t *c)
                                   c->key.cookies.size};
 }
 
-static int start_url(purge_handler_t *self, h2o_req_t *req, const kve_cache_purge_query_t *q)
+const char *kve_cache_url_resolve(const kve_route_conf_t *routes, size_t num_routes, h2o_iovec_t url, const h2o_header_t *headers,
+                                  size_t num_headers, const kve_route_conf_t **route, kve_buf_t *enc, int *status)
 {
-    h2o_url_t u;
-    const kve_route_conf_t *route;
     kve_cache_key_conf_t kc;
     kve_cache_key_req_t kr;
+    h2o_url_t u;
+
+    *route = NULL;
+    *status = 400;
+    if (h2o_url_parse(url.base, url.len, &u) != 0 || memchr(url.base, '#', url.len) != NULL)
+        return "url: expected an absolute http:// or https:// URL without a fragment";
+    if ((*route = kve_cache_route_for_path(routes, num_routes, u.path)) == NULL)
+        return *status = 404, "no cached route serves the URL's path (no route serves it)";
+    if (!kve_cache_route_caches(*route))
+        return *status = 404, "no cached route serves the URL's path (its route does not cache)";
+    kc = key_conf(&(*route)->cache);
+    kr = (kve_cache_key_req_t){h2o_iovec_init(H2O_STRLIT("GET")), u.scheme->name, u.authority, u.path, headers, num_headers};
+    if (kve_cache_key_encode(&kc, &kr, enc) != 0)
+        return "url: the host is not a host name or IP literal with an optional port";
+    return NULL;
+}
+
+static int start_url(purger_t *self, h2o_req_t *req, const kve_cache_purge_query_t *q)
+{
+    const kve_route_conf_t *route;
     kve_buf_t enc = KVE_BUF_INIT;
+    const char *err;
     purge_t *p;
     member_t *m;
-    int ret;
+    int status;
 
-    if (h2o_url_parse(q->url.base, q->url.len, &u) != 0 || memchr(q->url.base, '#', q->url.len) != NULL)
-        return send_error(req, 400, "url: expected an absolute http:// or https:// URL without a fragment");
-    if ((route = route_for_path(self, u.path)) == NULL || !is_cached(route))
-        return send_error(req, 404, "no cached route serves the URL's path");
-    kc = key_conf(&route->cache);
-    kr = (kve_cache_key_req_t){
-        h2o_iovec_init(H2O_STRLIT("GET")), u.scheme->name, u.authority, u.path, req->headers.entries, req->headers.size};
-    ret = kve_cache_key_encode(&kc, &kr, &enc);
-    if (ret != 0) {
+    /* key headers and cookies come from the purge request's own fields */
+    if ((err = kve_cache_url_resolve(self->routes, self->num_routes, q->url, req->headers.entries, req->headers.size, &route, &enc,
+                                     &status)) != NULL) {
         kve_buf_dispose(&enc);
-        return send_error(req, 400, "url: the host is not a host name or IP literal with an optional port");
+        return send_error(req, status, err);
     }
     p = new_purge(self, req, q->soft, 1);
     kve_cache_key_hash(enc.base, enc.len, p->primary);
@@ -585,13 +603,13 @@ static int same_path(const char *a, h2o_iovec_t b)
     return h2o_memis(a, alen, b.base, b.len);
 }
 
-static int start_route(purge_handler_t *self, h2o_req_t *req, const kve_cache_purge_query_t *q)
+static int start_route(purger_t *self, h2o_req_t *req, const kve_cache_purge_query_t *q)
 {
     const kve_route_conf_t *route = NULL;
     purge_t *p;
 
     for (size_t i = 0; i != self->num_routes && route == NULL; ++i)
-        if (same_path(self->routes[i].path, q->route) && is_cached(self->routes + i))
+        if (same_path(self->routes[i].path, q->route) && kve_cache_route_caches(self->routes + i))
             route = self->routes + i;
     if (route == NULL)
         return send_error(req, 404, "route: no cached route has this path");
@@ -605,7 +623,7 @@ static int start_route(purge_handler_t *self, h2o_req_t *req, const kve_cache_pu
     return 0;
 }
 
-static int start_tags(purge_handler_t *self, h2o_req_t *req, const kve_cache_purge_query_t *q)
+static int start_tags(purger_t *self, h2o_req_t *req, const kve_cache_purge_query_t *q)
 {
     purge_t *p = new_purge(self, req, q->soft, q->num_tags * self->num_stores);
     size_t n = 0;
@@ -621,6 +639,21 @@ static int start_tags(purge_handler_t *self, h2o_req_t *req, const kve_cache_pur
     }
     next_step(p);
     return 0;
+}
+
+void kve_cache_purge_start(kve_cache_purger_t *purger, h2o_req_t *req, const kve_cache_purge_query_t *q)
+{
+    switch (q->kind) {
+    case KVE_CACHE_PURGE_URL:
+        start_url(purger, req, q);
+        break;
+    case KVE_CACHE_PURGE_ROUTE:
+        start_route(purger, req, q);
+        break;
+    default:
+        start_tags(purger, req, q);
+        break;
+    }
 }
 
 static int authorized(purge_handler_t *self, h2o_req_t *req)
@@ -653,14 +686,8 @@ static int on_req(h2o_handler_t *_self, h2o_req_t *req)
                                          : h2o_iovec_init("", 0),
                                      &q, &status)) != NULL)
         return send_error(req, status, err);
-    switch (q.kind) {
-    case KVE_CACHE_PURGE_URL:
-        return start_url(self, req, &q);
-    case KVE_CACHE_PURGE_ROUTE:
-        return start_route(self, req, &q);
-    default:
-        return start_tags(self, req, &q);
-    }
+    kve_cache_purge_start(self->purger, req, &q);
+    return 0;
 }
 
 static void on_handler_dispose(h2o_handler_t *_self)
@@ -670,7 +697,36 @@ static void on_handler_dispose(h2o_handler_t *_self)
         OPENSSL_cleanse(self->token, self->token_len);
         free(self->token);
     }
-    free(self->route_series);
+    kve_cache_purger_free(self->purger);
+}
+
+kve_cache_purger_t *kve_cache_purger_new(const kve_route_conf_t *routes, size_t num_routes, size_t metrics_route)
+{
+    purger_t *self = kve_zalloc(sizeof(*self));
+
+    self->routes = routes;
+    self->num_routes = num_routes;
+    self->metrics_route = metrics_route;
+    self->route_series = kve_zalloc(KVE_MAX(num_routes, 1) * sizeof(*self->route_series));
+    for (size_t i = 0; i != num_routes; ++i) {
+        size_t s, id = routes[i].cache.store_id;
+        if (!kve_cache_route_caches(routes + i))
+            continue;
+        self->route_series[i] = kve_cache__metrics_route(routes[i].path);
+        for (s = 0; s != self->num_stores && self->stores[s] != id; ++s)
+            ;
+        if (s == self->num_stores && s != KVE_ARRAY_SIZE(self->stores))
+            self->stores[self->num_stores++] = id;
+    }
+    return self;
+}
+
+void kve_cache_purger_free(kve_cache_purger_t *purger)
+{
+    if (purger == NULL)
+        return;
+    free(purger->route_series);
+    free(purger);
 }
 
 void kve_cache_purge_register(h2o_pathconf_t *pathconf, const char *token, const kve_route_conf_t *routes, size_t num_routes,
@@ -684,18 +740,5 @@ void kve_cache_purge_register(h2o_pathconf_t *pathconf, const char *token, const
         self->token = kve_strdup(token);
         self->token_len = strlen(token);
     }
-    self->routes = routes;
-    self->num_routes = num_routes;
-    self->metrics_route = metrics_route;
-    self->route_series = kve_zalloc(KVE_MAX(num_routes, 1) * sizeof(*self->route_series));
-    for (size_t i = 0; i != num_routes; ++i) {
-        size_t s, id = routes[i].cache.store_id;
-        if (!is_cached(routes + i))
-            continue;
-        self->route_series[i] = kve_cache__metrics_route(routes[i].path);
-        for (s = 0; s != self->num_stores && self->stores[s] != id; ++s)
-            ;
-        if (s == self->num_stores && s != KVE_ARRAY_SIZE(self->stores))
-            self->stores[self->num_stores++] = id;
-    }
+    self->purger = kve_cache_purger_new(routes, num_routes, metrics_route);
 }

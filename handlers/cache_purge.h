@@ -57,6 +57,39 @@ typedef struct st_kve_cache_purge_query_t {
  */
 const char *kve_cache_purge_parse(h2o_mem_pool_t *pool, h2o_iovec_t query, kve_cache_purge_query_t *q, int *status);
 
+/** What a purge needs of the configuration (the routes and their metrics series); opaque. */
+typedef struct st_kve_cache_purger_t kve_cache_purger_t;
+
+/**
+ * A purger over `routes` (borrowed: all the configuration's routes, which must outlive it); `metrics_route`: the series
+ * tag purges are counted in. Call it while configuring (it looks the routes' metrics series up). Free with
+ * kve_cache_purger_free().
+ */
+kve_cache_purger_t *kve_cache_purger_new(const kve_route_conf_t *routes, size_t num_routes, size_t metrics_route);
+void kve_cache_purger_free(kve_cache_purger_t *purger);
+
+/**
+ * Runs the purge `q` (kve_cache_purge_parse) on a worker thread and answers `req` with the JSON described above (every
+ * path of it: 200, 404, 400, 503). A URL purge makes the key with `req`'s own header fields. The caller has checked who
+ * may purge: the admin token (<admin>/purge) or a read-write console session (handlers/console_cache.c).
+ */
+void kve_cache_purge_start(kve_cache_purger_t *purger, h2o_req_t *req, const kve_cache_purge_query_t *q);
+
+/** The route serving `path` (its path before any query), as h2o picks it: the longest prefix at a '/' boundary; NULL: none. */
+const kve_route_conf_t *kve_cache_route_for_path(const kve_route_conf_t *routes, size_t num_routes, h2o_iovec_t path);
+
+/** Whether route `r` caches. */
+int kve_cache_route_caches(const kve_route_conf_t *r);
+
+/**
+ * Resolves the absolute URL `url` as a purge does: its route (`*route`; NULL when no route serves its path) and the
+ * encoding of its primary key (appended to `enc`), made with the route's key rules and the header fields `headers` (key
+ * headers and cookies). Returns NULL, or a message for the client with `*status` (400: not an absolute http(s) URL, a
+ * bad host; 404: no route, or a route that does not cache, then `*route` is set).
+ */
+const char *kve_cache_url_resolve(const kve_route_conf_t *routes, size_t num_routes, h2o_iovec_t url, const h2o_header_t *headers,
+                                  size_t num_headers, const kve_route_conf_t **route, kve_buf_t *enc, int *status);
+
 /**
  * Registers the purge endpoint as the next handler of `pathconf`. `token` (NULL or empty: purging is refused) is
  * copied; `routes` (all the configuration's routes) is borrowed and must outlive the server. `metrics_route`: the

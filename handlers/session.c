@@ -6,6 +6,7 @@
  * the response clears the cookie.
  */
 #include "handlers/session_internal.h"
+#include "handlers/session_active.h"
 #include "handlers/session_carry.h"
 #include "handlers/session_csrf.h"
 #include "handlers/session_jwt.h"
@@ -93,9 +94,12 @@ static int proceed(kve_session_req_t *st, int from_on_req)
     h2o_req_t *req = st->req;
     int required = st->self->conf->mode == KVE_SESSION_REQUIRED;
 
-    if (st->status == KVE_SESSION_ACTIVE)
+    if (st->status == KVE_SESSION_ACTIVE) {
         kve_session__count(st, KVE_METRICS_SESSION_LOADED);
-    else if (st->status == KVE_SESSION_UNAVAILABLE)
+        /* the live key's hash (after a forwarder, the session it named); h2o's timestamp of the request: no clock read */
+        kve_session_active_note(st->self->active, kve_server_thread(req->conn->ctx)->index, st->key + KVE_SESSION_KEY_SIZE - 1 - 64,
+                                st->uid != NULL, (uint64_t)req->processed_at.at.tv_sec);
+    } else if (st->status == KVE_SESSION_UNAVAILABLE)
         kve_session__count(st, KVE_METRICS_SESSION_UNAVAILABLE);
     else if (st->clear_cookie && st->handle[0] != '\0') /* a well-formed handle LOAD did not find */
         kve_session__count(st, KVE_METRICS_SESSION_EXPIRED);
@@ -309,6 +313,12 @@ static void on_handler_dispose(h2o_handler_t *_self)
     OPENSSL_cleanse(self->k_tag, sizeof(self->k_tag));
     OPENSSL_cleanse(self->k_pid, sizeof(self->k_pid));
     kve_session__identity_dispose(self);
+    kve_session_active_free(self->active);
+}
+
+kve_session_handler_t *kve_session__handler_of(h2o_handler_t *handler)
+{
+    return handler->on_req == on_req ? (kve_session_handler_t *)handler : NULL;
 }
 
 void kve_session_register(h2o_pathconf_t *pathconf, const kve_session_conf_t *conf)
@@ -321,6 +331,7 @@ void kve_session_register(h2o_pathconf_t *pathconf, const kve_session_conf_t *co
     self->super.dispose = on_handler_dispose;
     self->conf = conf;
     kve_session__identity_init(self);
+    self->active = kve_session_active_new();
     self->cookie_name_len = strlen(conf->cookie_name);
     self->metrics_route = kve_session__metrics_route(conf->route != NULL ? conf->route : "?");
     self->aud = conf->audience != NULL && conf->audience[0] != '\0' ? conf->audience : conf->route != NULL ? conf->route : "kvedge";

@@ -32,6 +32,8 @@ typedef struct st_kve_session_handler_t {
     struct st_kve_es256_key_t *es256;
     /** plain identity headers, lower-cased (base NULL: not sent) */
     h2o_iovec_t header_user, header_sid;
+    /** the sessions seen in the last minutes (session_active.h; the console's Sessions page reads them) */
+    struct st_kve_session_active_t *active;
 } kve_session_handler_t;
 
 /** Where a request is. */
@@ -85,6 +87,13 @@ typedef struct st_kve_session_req_t {
 
 /** The request's state, or NULL on a request the session handler has not seen. */
 kve_session_req_t *kve_session__state(h2o_req_t *req);
+
+/**
+ * `handler` as a session handler (one kve_session_register() made, a route's or an endpoint's), or NULL when it is
+ * another kind. The web console walks a generation's paths with it (handlers/console_sessions.c) to find the session
+ * routes, their keys and stores: borrowed, valid while the generation serves.
+ */
+kve_session_handler_t *kve_session__handler_of(h2o_handler_t *handler);
 
 /** The request's link to the session store (NULL: none on this thread). */
 kve_kv_t *kve_session__link(kve_session_req_t *st);

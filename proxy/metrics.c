@@ -224,6 +224,11 @@ void kve_metrics_mark_cached(size_t route)
     __atomic_store_n(&cached_routes[KVE_MIN(route, (size_t)KVE_METRICS_MAX_ROUTES - 1)], 1, __ATOMIC_RELAXED);
 }
 
+int kve_metrics_route_cached(size_t route)
+{
+    return route < KVE_METRICS_MAX_ROUTES && __atomic_load_n(&cached_routes[route], __ATOMIC_RELAXED);
+}
+
 /* whether `route` is cached (routes without `cache:` are left out) */
 static int cache_route_used(kve_metrics_thread_t *const *threads, size_t num_threads, size_t route)
 {
@@ -290,11 +295,18 @@ void kve_metrics_mark_session(size_t route)
     __atomic_store_n(&session_routes[KVE_MIN(route, (size_t)KVE_METRICS_MAX_ROUTES - 1)], 1, __ATOMIC_RELAXED);
 }
 
+int kve_metrics_route_session(size_t route)
+{
+    return route < KVE_METRICS_MAX_ROUTES && __atomic_load_n(&session_routes[route], __ATOMIC_RELAXED);
+}
+
+const char *const kve_metrics_session_events[KVE_METRICS_SESSION_NUM] = {
+    "created", "loaded",      "rotated",        "expired",         "destroyed",
+    "refused", "unavailable", "cookie_invalid", "command_invalid", "csrf_refused"};
+
 void kve_metrics_render_session(kve_buf_t *buf, kve_metrics_thread_t *const *threads, size_t num_threads)
 {
-    static const char *const events[KVE_METRICS_SESSION_NUM] = {"created",         "loaded",      "rotated",     "expired",
-                                                                "destroyed",       "refused",     "unavailable", "cookie_invalid",
-                                                                "command_invalid", "csrf_refused"};
+    const char *const *events = kve_metrics_session_events;
     kve_buf_t label = KVE_BUF_INIT;
 
     kve_buf_printf(buf, "# HELP kvedge_session_total Session events by route: created, loaded, rotated, expired, destroyed, "

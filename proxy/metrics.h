@@ -123,6 +123,8 @@ static inline void kve_metrics_cache_add(kve_metrics_thread_t *m, size_t route, 
 
 /** Marks `route` as cached: its cache series are rendered, zeros included (while configuring). */
 void kve_metrics_mark_cached(size_t route);
+/** Whether `route` was marked cached (the console's overview shows its cache counters). */
+int kve_metrics_route_cached(size_t route);
 
 /**
  * Appends the cache metrics summed over `threads`: kvedge_cache_requests_total{route,status}, and per route the
@@ -139,6 +141,11 @@ static inline void kve_metrics_session_add(kve_metrics_thread_t *m, size_t route
 
 /** Marks `route` as a session route: its kvedge_session_total series are rendered, zeros included (while configuring). */
 void kve_metrics_mark_session(size_t route);
+
+/** Whether `route` was marked a session route (the console's overview shows its session counters). */
+int kve_metrics_route_session(size_t route);
+/** The event label values of kve_metrics_session_t, in order ("created", "loaded", ...). */
+extern const char *const kve_metrics_session_events[KVE_METRICS_SESSION_NUM];
 
 /** Appends kvedge_session_total{route,event} summed over `threads`, every event of every session route. */
 void kve_metrics_render_session(kve_buf_t *buf, kve_metrics_thread_t *const *threads, size_t num_threads);

@@ -4,6 +4,7 @@
 #include "proxy/common.h"
 #include "proxy/err.h"
 #include "proxy/redis_reply.h"
+#include "proxy/redis_tls.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -190,6 +191,11 @@ size_t kve_redis_adapter_connect(kve_redis_adapter_t *a, h2o_loop_t *loop, const
     a->ac = ac;
     a->reading = a->write_armed = 0;
     a->discard = 0;
+    if (target->ssl_ctx != NULL) {
+        kve_redis_tls_attach(a, loop, fd, target);
+        return queue_handshake(ac, target, select_db, cb, privdata);
+    }
+    a->tls_target = NULL;
     a->sock = h2o_evloop_socket_create(loop, fd, H2O_SOCKET_FLAG_DONT_READ);
     a->sock->data = a;
     ac->ev.data = a;

@@ -10,6 +10,10 @@
  * delWrite only forgets it; a spurious write callback is harmless to hiredis. The adapter lives in its
  * owner's struct; hiredis' cleanup hook (called when the context is freed) closes the dup and calls the
  * owner's `on_cleanup`, the last moment the owner hears of the context.
+ *
+ * A target with TLS (rediss://, target->ssl_ctx set) gets another transport behind the same interface: the bytes go
+ * through an h2o TLS socket and hiredis keeps only its reader and output buffer (redis_tls.h). The plain path above
+ * is unchanged by it (one test at connect time).
  */
 #ifndef KVE_PROXY_REDIS_ADAPTER_H
 #define KVE_PROXY_REDIS_ADAPTER_H
@@ -30,6 +34,12 @@ struct st_kve_redis_adapter_t {
     unsigned write_armed : 1;
     unsigned flushing : 1;
     unsigned queuing : 1; /* in before_flush: what is queued goes out with the write that follows */
+    /** a TLS link (redis_tls.h): the handshake is done; a write is in flight; the server has sent something since */
+    unsigned tls_ready : 1;
+    unsigned tls_writing : 1;
+    unsigned tls_heard : 1;
+    /** a TLS link: its target (borrowed: the SSL context and the name to verify), else NULL */
+    const kve_redis_target_t *tls_target;
     /** bytes of a dropped bulk string still to read and discard (kve_redis_reader_drop_bulk) */
     size_t discard;
     /**

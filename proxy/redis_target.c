@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Redis URL parsing and target resolution. The URL grammar is the one redis-cli and most clients accept:
- * redis://[user[:password]@]host[:port][/db] and unix:///path[?db=N]. Hand-written because h2o's URL
+ * redis://[user[:password]@]host[:port][/db] (rediss:// for TLS) and unix:///path[?db=N]. Hand-written because h2o's URL
  * parser only knows http(s) and hiredis 0.14 has no URL support; the grammar is small and table-tested.
  */
 #include "proxy/redis_target.h"
 #include "proxy/common.h"
+#include "proxy/tls_client.h"
 
 #include <ctype.h>
 #include <netdb.h>
@@ -24,7 +25,8 @@ static int hexval(int c)
     return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-/* percent-decodes s[0..len) into a new string; NULL if an escape is malformed */
+/* percent-decodes s[0..len) into a new string; NULL if an escape is malformed or a NUL (it would cut the string short:
+ * a password "%00secret" would authenticate as the empty one) */
 static char *decode_component(const char *s, size_t len)
 {
     char *out = kve_malloc(len + 1), *o = out;
@@ -34,7 +36,7 @@ static char *decode_component(const char *s, size_t len)
             int hi, lo;
             if (i + 2 >= len) /* an escape needs two more bytes */
                 goto Error;
-            if ((hi = hexval((unsigned char)s[i + 1])) < 0 || (lo = hexval((unsigned char)s[i + 2])) < 0)
+            if ((hi = hexval((unsigned char)s[i + 1])) < 0 || (lo = hexval((unsigned char)s[i + 2])) < 0 || hi + lo == 0)
                 goto Error;
             *o++ = (char)(hi * 16 + lo);
             i += 2;
@@ -181,9 +183,12 @@ int kve_redis_parse_url(const char *url, kve_redis_target_t *out, char *err, siz
         if (parse_tcp(url + 8, out, err, errlen) == 0)
             return 0;
     } else if (strncmp(url, "rediss://", 9) == 0) {
-        snprintf(err, errlen, "rediss:// (TLS) is not supported: hiredis 0.14 has no TLS; use a local TLS tunnel or a unix socket");
+        out->tls = 1;
+        if (parse_tcp(url + 9, out, err, errlen) == 0)
+            return 0;
     } else {
-        snprintf(err, errlen, "expected \"embedded\", a redis:// or unix:// URL, or an http(s):// URL of a KV REST store");
+        snprintf(err, errlen,
+                 "expected \"embedded\", a redis://, rediss:// or unix:// URL, or an http(s):// URL of a KV REST store");
     }
     kve_redis_target_dispose(out);
     return -1;
@@ -211,6 +216,35 @@ static int resolve_host(kve_redis_target_t *target, char *err, size_t errlen)
     return 0;
 }
 
+SSL_CTX *kve_redis_tls_ctx_create(const kve_redis_conf_t *conf, const char *url_host, char *err, size_t errlen)
+{
+    const char *name = conf->tls_server_name != NULL && conf->tls_server_name[0] != '\0' ? conf->tls_server_name : url_host;
+    SSL_CTX *ctx;
+
+    if ((conf->tls_cert_file != NULL) != (conf->tls_key_file != NULL)) {
+        snprintf(err, errlen, "a client certificate needs both tls_cert_file and tls_key_file");
+        return NULL;
+    }
+    if ((ctx = kve_tls_client_ctx_create(name, strlen(name), conf->ca_file, err, errlen)) == NULL)
+        return NULL;
+    if (conf->tls_cert_file != NULL &&
+        kve_tls_client_ctx_use_certificate(ctx, conf->tls_cert_file, conf->tls_key_file, err, errlen) != 0) {
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+/* a rediss:// target: its context, and the name it verifies (what the URL says, before resolve_host) */
+static int init_tls(kve_redis_target_t *target, const kve_redis_conf_t *conf, char *err, size_t errlen)
+{
+    if ((target->ssl_ctx = kve_redis_tls_ctx_create(conf, target->host, err, errlen)) == NULL)
+        return -1;
+    target->tls_server_name =
+        kve_strdup(conf->tls_server_name != NULL && conf->tls_server_name[0] != '\0' ? conf->tls_server_name : target->host);
+    return 0;
+}
+
 int kve_redis_target_init(kve_redis_target_t *target, const kve_redis_conf_t *conf, const char *embedded_path, char *err,
                           size_t errlen)
 {
@@ -219,7 +253,8 @@ int kve_redis_target_init(kve_redis_target_t *target, const kve_redis_conf_t *co
         target->path = kve_strdup(embedded_path);
     } else if (kve_redis_parse_url(conf->url, target, err, errlen) != 0) {
         return -1;
-    } else if (target->host != NULL && resolve_host(target, err, errlen) != 0) {
+    } else if ((target->tls && init_tls(target, conf, err, errlen) != 0) ||
+               (target->host != NULL && resolve_host(target, err, errlen) != 0)) {
         kve_redis_target_dispose(target);
         return -1;
     }
@@ -248,6 +283,9 @@ void kve_redis_target_dispose(kve_redis_target_t *target)
     free(target->path);
     free(target->host);
     free(target->username);
+    free(target->tls_server_name);
+    if (target->ssl_ctx != NULL)
+        SSL_CTX_free(target->ssl_ctx);
     kve_redis_target_forget_password(target);
     memset(target, 0, sizeof(*target));
 }

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <openssl/ssl.h>
 
 typedef struct st_kve_redis_conf_t {
     /**
@@ -16,9 +17,14 @@ typedef struct st_kve_redis_conf_t {
      * reached over the KV REST protocol (Upstash, Vercel KV, another kvedge's /kv: proxy/kv_rest_driver.h)
      */
     char *url;
-    /** a KV REST store: the bearer token (a secret; required) and, for https, the CA bundle (NULL: the system's) */
+    /** a KV REST store: the bearer token (a secret; required) and, for https and rediss, the CA bundle (NULL: the system's) */
     char *token;
     char *ca_file;
+    /** rediss://: a client certificate chain and its key (PEM; mutual TLS), both or neither */
+    char *tls_cert_file;
+    char *tls_key_file;
+    /** rediss://: the name (or address) to verify the certificate against and to send as SNI (NULL: the URL's host) */
+    char *tls_server_name;
     /** override the URL's credentials when set (password is a secret) */
     char *username;
     char *password;
@@ -48,6 +54,11 @@ typedef struct st_kve_redis_target_t {
     char *host;
     int port;
     int db;
+    /** rediss:// (set by the parser) */
+    int tls;
+    /** rediss://: the verifying client context (owned; built by kve_redis_target_init) and the name it verifies */
+    SSL_CTX *ssl_ctx;
+    char *tls_server_name;
     char *username;
     char *password;
     /** which token access class the links to this target serve ("read-write", "read-only"), for logs */
@@ -77,15 +88,24 @@ typedef struct st_kve_redis_target_t {
 int kve_redis_url_is_rest(const char *url);
 
 /**
- * Parses a redis:// or unix:// URL (pure; no resolution). Returns 0, or -1 with a message in `err`.
- * Percent-escapes in user and password are decoded. The default port is 6379, the default db 0.
+ * Parses a redis://, rediss:// (TLS: `tls` set) or unix:// URL (pure; no resolution). Returns 0, or -1 with a message
+ * in `err`. Percent-escapes in user and password are decoded. The default port is 6379, the default db 0.
  */
 int kve_redis_parse_url(const char *url, kve_redis_target_t *out, char *err, size_t errlen);
 
 /**
+ * The verifying TLS client context of a rediss:// store whose URL names `url_host`: the certificate is checked
+ * against conf->ca_file (NULL: the system's store) and conf->tls_server_name (NULL: `url_host`), and the client
+ * certificate is conf->tls_cert_file/tls_key_file when set. Returns the context (owned by the caller), or NULL with a
+ * message in `err` (a file that cannot be loaded, a certificate without its key). Also what `kvedge -t` checks.
+ */
+SSL_CTX *kve_redis_tls_ctx_create(const kve_redis_conf_t *conf, const char *url_host, char *err, size_t errlen);
+
+/**
  * Builds the target for `conf`: the embedded server's socket when url is "embedded" (`embedded_path`),
  * else the parsed URL with its host resolved to a numeric address (blocking; call at startup), with the
- * conf's username/password overriding the URL's. Returns 0 or -1 with a message in `err`.
+ * conf's username/password overriding the URL's; a rediss:// URL also gets its TLS context (kve_redis_tls_ctx_create)
+ * and the name it verifies (the URL's host as written, before resolution). Returns 0 or -1 with a message in `err`.
  */
 int kve_redis_target_init(kve_redis_target_t *target, const kve_redis_conf_t *conf, const char *embedded_path, char *err,
                           size_t errlen);

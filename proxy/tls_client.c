@@ -43,3 +43,24 @@ SSL_CTX *kve_tls_client_ctx_create(const char *host, size_t host_len, const char
     ERR_clear_error(); /* set1_ip_asc leaves an error for a name that is not an address */
     return ctx;
 }
+
+int kve_tls_client_ctx_use_certificate(SSL_CTX *ctx, const char *cert_file, const char *key_file, char *err, size_t errlen)
+{
+    unsigned long e = 0;
+
+    if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1) {
+        e = ERR_peek_last_error();
+        snprintf(err, errlen, "cannot load the client certificate from %s: %s", cert_file, ERR_reason_error_string(e));
+    } else if (SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+        /* (OpenSSL compares the key with the certificate as it loads it) */
+        e = ERR_peek_last_error();
+        if (ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH || ERR_GET_LIB(e) == ERR_LIB_X509)
+            snprintf(err, errlen, "the client private key %s does not match the certificate %s", key_file, cert_file);
+        else
+            snprintf(err, errlen, "cannot load the client private key from %s: %s", key_file, ERR_reason_error_string(e));
+    } else {
+        return 0;
+    }
+    ERR_clear_error();
+    return -1;
+}

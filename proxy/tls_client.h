@@ -24,4 +24,11 @@
  */
 SSL_CTX *kve_tls_client_ctx_create(const char *host, size_t host_len, const char *ca_file, char *err, size_t errlen);
 
+/**
+ * Makes `ctx` present a client certificate (mutual TLS): the PEM chain in `cert_file` (the leaf first) and its
+ * private key in `key_file` (PEM, unencrypted). Returns 0, or -1 with a message in `err` naming the file that could
+ * not be loaded or a key that does not match the certificate (the context is unchanged then only in part: free it).
+ */
+int kve_tls_client_ctx_use_certificate(SSL_CTX *ctx, const char *cert_file, const char *key_file, char *err, size_t errlen);
+
 #endif

@@ -36,6 +36,10 @@ build_pkgs=(gcc make cmake pkg-config clang-format libh2o-evloop-dev libssl-dev 
 # llvm-symbolizer (clang's sanitizers print bare addresses without it).
 build_pkgs+=(clang libclang-rt-14-dev llvm-14)
 run_pkgs=(redis-server redis-tools curl openssl)
+# The web console's browser tests (tests/integration/browser.mjs): Debian's headless-capable Chromium, driven by the
+# npm package playwright-core, which downloads no browser of its own. --no-install-recommends keeps out
+# chromium-sandbox, pulseaudio, upower and the like; ~414 MB installed with its libraries.
+run_pkgs+=(chromium)
 # make deb and the install tests (ops_install, ops_deb): debhelper + dpkg-dev (+ build-essential, which
 # dpkg-buildpackage checks for), lintian, systemd for systemd-analyze, man-db/groff-base to render the man pages
 pkg_pkgs=(build-essential debhelper dpkg-dev lintian systemd man-db groff-base)
@@ -109,7 +113,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
     done
 fi
 
-for tool in node npm redis-server cmake clang-format clang dpkg-buildpackage dh lintian systemd-analyze man groff; do
+for tool in node npm redis-server chromium cmake clang-format clang dpkg-buildpackage dh lintian systemd-analyze man groff; do
     if ! command -v "$tool" >/dev/null 2>&1; then
         echo "install-deps.sh: '$tool' not found on PATH after installation" >&2
         exit 1

@@ -155,7 +155,7 @@ test('issue 11 no-config: a hostile or bad value gives a clear error naming its 
 test('issue 11 no-config: a Redis URL the loader refuses is reported at the synthesized line, which is listed', async () => {
     const r = await runKvedge([], { env: { ...CLEAR, KV_REST_API_TOKEN: TOKEN, REDIS_URL: 'mongodb://127.0.0.1:1/' } });
     assert.equal(r.code, 1, r.stderr);
-    assert.match(r.stderr, /^<environment>:9:8: error: redis: url: expected "embedded", a redis:\/\/ or unix:\/\/ URL/);
+    assert.match(r.stderr, /^<environment>:9:8: error: redis: url: expected "embedded", a redis:\/\/, rediss:\/\/ or unix:\/\/ URL/);
     assert.match(r.stderr, /kvedge: the errors above are in the configuration built from the environment:\n/);
     assert.match(r.stderr, / {4}9 \| redis: \$\{REDIS_URL\}\n/);
     assert.ok(!r.stderr.includes('mongodb'), 'the URL (which may hold a password) is not shown');

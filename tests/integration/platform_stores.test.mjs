@@ -319,7 +319,7 @@ const BAD = [
     ['stores: as a scalar', `${LISTEN}stores: central\n`,
         'kvedge.yaml:3:9: error: stores: expected a mapping of names to settings\n    3 | stores: <hidden>\n      |         ^\n'],
     ['a bad URL in a named store', `${LISTEN}stores:\n  a: ftp://127.0.0.1:7001\n`,
-        'kvedge.yaml:4:6: error: stores.a: url: expected "embedded", a redis:// or unix:// URL, or an http(s):// URL of a KV REST store\n    4 |   a: <hidden>\n      |      ^\n'],
+        'kvedge.yaml:4:6: error: stores.a: url: expected "embedded", a redis://, rediss:// or unix:// URL, or an http(s):// URL of a KV REST store\n    4 |   a: <hidden>\n      |      ^\n'],
     ['an unknown key in a named store', `${LISTEN}stores:\n  a:\n    url: redis://127.0.0.1:7001\n    comand_timeout: 1s\n`,
         'kvedge.yaml:6:5: error: stores.a: unknown key "comand_timeout" (did you mean "command_timeout"?)\n' +
         '    6 |     comand_timeout: 1s\n      |     ^\n'],

@@ -25,7 +25,9 @@ test('issue 12 scale-out: replicas: kvedge -t checks the replicas of a store', T
     const bad = [
         [{ url: 'embedded', replicas: ['redis://127.0.0.1:7001'] }, /replicas: only a store on an external Redis/],
         [{ url: 'https://kv.example.com', token: 'x'.repeat(32), replicas: ['redis://127.0.0.1:7001'] }, /replicas: only a store on an external Redis/],
-        [{ url: 'redis://127.0.0.1:7000', replicas: ['http://127.0.0.1:7001'] }, /replicas\[0\]: a replica is a redis:\/\/ or unix:\/\/ url/],
+        [{ url: 'redis://127.0.0.1:7000', replicas: ['http://127.0.0.1:7001'] }, /replicas\[0\]: a replica is a redis:\/\/, rediss:\/\/ or unix:\/\/ url/],
+        [{ url: 'redis://127.0.0.1:7000', replicas: ['rediss://127.0.0.1:7001'] }, /replicas\[0\]: rediss:\/\/, and the primary's url is not rediss:\/\/ \(every node speaks TLS, or none\)/],
+        [{ url: 'rediss://127.0.0.1:7000', replicas: ['redis://127.0.0.1:7001'] }, /replicas\[0\]: not rediss:\/\/, and the primary's url is rediss:\/\//],
         [{ url: 'redis://127.0.0.1:7000', replicas: ['redis://127.0.0.1:7001', 'redis://127.0.0.1:7000'] }, /replicas\[1\]: redis:\/\/127.0.0.1:7000 is the primary itself/],
         [{ url: 'redis://127.0.0.1:7000', replicas: ['redis://127.0.0.1:7001', 'redis://127.0.0.1:7001/0'] }, /replicas\[1\]: the same server as replicas\[0\]/],
         [{ url: 'redis://127.0.0.1:7000/2', replicas: ['redis://127.0.0.1:7001'] }, /replicas\[0\]: database 0, but the primary's url names database 2/],
@@ -39,6 +41,8 @@ test('issue 12 scale-out: replicas: kvedge -t checks the replicas of a store', T
     }
     const ok = await check({ url: 'redis://127.0.0.1:7000/3', replicas: ['redis://127.0.0.1:7001/3', 'unix:///tmp/replica.sock?db=3'] }, 'ok.yaml');
     assert.equal(ok.code, 0, ok.stderr);
+    const tls = await check({ url: 'rediss://127.0.0.1:7000/3', replicas: ['rediss://127.0.0.1:7001/3'] }, 'tls.yaml');
+    assert.equal(tls.code, 0, tls.stderr);
     const help = await runKvedge(['--help-config']);
     assert.match(help.stdout, /replicas/, '--help-config documents replicas');
 });

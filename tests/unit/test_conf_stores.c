@@ -346,6 +346,19 @@ TEST(rest_stores)
                      "password: a KV REST store (http:// or https:// url) authenticates with a token"));
     CHECK(load_error("redis: { url: 'https://127.0.0.1:9', token: s3cr3t-token, ca_file: /nonexistent/ca.pem }\n", "url:"));
     CHECK(load_error("redis: { url: 'https://127.0.0.1:9/kv?x=1', token: s3cr3t-token }\n", "no query"));
+    /* rediss:// (issue 12): its TLS options, and TLS options where there is no TLS */
+    CHECK(load_error("redis: { url: 'rediss://127.0.0.1:6390', ca_file: /nonexistent/ca.pem }\n",
+                     "ca_file: cannot load CA certificates from /nonexistent/ca.pem"));
+    CHECK(load_error("redis: { url: 'rediss://127.0.0.1:6390', tls_key_file: /nonexistent/k.pem }\n",
+                     "both tls_cert_file and tls_key_file"));
+    CHECK(load_error("redis: { url: 'redis://127.0.0.1:6390', tls_server_name: redis.internal }\n",
+                     "tls_server_name: only a store reached over TLS (a rediss:// or https:// url) takes TLS options"));
+    CHECK(load_error("redis: { url: 'redis://127.0.0.1:6390', ca_file: /etc/ssl/certs/ca-certificates.crt }\n",
+                     "ca_file: only a store reached over TLS"));
+    CHECK(load_error("redis: { url: embedded, tls_cert_file: /etc/ssl/certs/ca-certificates.crt }\n",
+                     "tls_cert_file: only a store reached over TLS"));
+    CHECK(load_error("redis: { url: 'https://127.0.0.1:9', token: s3cr3t-token, tls_server_name: x }\n",
+                     "are for a rediss:// store"));
 }
 
 void kve_suite_conf_stores(void)

@@ -6,7 +6,7 @@
 struct url_case {
     const char *url;
     const char *path, *host, *user, *pass;
-    int port, db;
+    int port, db, tls;
 };
 
 TEST(parse_valid)
@@ -24,6 +24,9 @@ TEST(parse_valid)
         {"unix:///run/redis.sock", "/run/redis.sock", NULL, NULL, NULL, 0, 0},
         {"unix:///run/redis.sock?db=4", "/run/redis.sock", NULL, NULL, NULL, 0, 4},
         {"unix:///tmp/a%20b.sock", "/tmp/a b.sock", NULL, NULL, NULL, 0, 0},
+        {"rediss://h:6380", NULL, "h", NULL, NULL, 6380, 0, 1},
+        {"rediss://default:p%40ss@redis.example.com:25061/3", NULL, "redis.example.com", "default", "p@ss", 25061, 3, 1},
+        {"rediss://[::1]", NULL, "::1", NULL, NULL, 6379, 0, 1},
     };
     size_t i;
     for (i = 0; i != sizeof(cases) / sizeof(cases[0]); ++i) {
@@ -41,6 +44,8 @@ TEST(parse_valid)
         CHECK_EQ_STR(t.password, cases[i].pass);
         CHECK_EQ_INT(t.port, cases[i].port);
         CHECK_EQ_INT(t.db, cases[i].db);
+        CHECK_EQ_INT(t.tls, cases[i].tls);
+        CHECK_NULL(t.ssl_ctx); /* the parser is pure: kve_redis_target_init builds the context */
         kve_redis_target_dispose(&t);
     }
 }
@@ -50,9 +55,13 @@ TEST(parse_invalid)
     static const struct {
         const char *url, *message;
     } cases[] = {
-        {"http://127.0.0.1", "expected \"embedded\", a redis:// or unix:// URL, or an http(s):// URL of a KV REST store"},
-        {"ftp://127.0.0.1", "expected \"embedded\", a redis:// or unix:// URL, or an http(s):// URL of a KV REST store"},
-        {"rediss://h:6379", "rediss:// (TLS) is not supported: hiredis 0.14 has no TLS; use a local TLS tunnel or a unix socket"},
+        {"http://127.0.0.1",
+         "expected \"embedded\", a redis://, rediss:// or unix:// URL, or an http(s):// URL of a KV REST store"},
+        {"ftp://127.0.0.1", "expected \"embedded\", a redis://, rediss:// or unix:// URL, or an http(s):// URL of a KV REST store"},
+        {"rediss://", "expected host[:port] in the Redis URL, like redis://127.0.0.1:6379/0"},
+        {"rediss://h:0", "expected host[:port] in the Redis URL, like redis://127.0.0.1:6379/0"},
+        {"rediss://h/x", "expected a database number after the host, like redis://host:6379/2"},
+        {"REDISS://h", "expected \"embedded\", a redis://, rediss:// or unix:// URL, or an http(s):// URL of a KV REST store"},
         {"redis://", "expected host[:port] in the Redis URL, like redis://127.0.0.1:6379/0"},
         {"redis://h:", "expected host[:port] in the Redis URL, like redis://127.0.0.1:6379/0"},
         {"redis://h:0", "expected host[:port] in the Redis URL, like redis://127.0.0.1:6379/0"},
@@ -63,6 +72,9 @@ TEST(parse_invalid)
         {"redis://h/123456", "expected a database number after the host, like redis://host:6379/2"},
         {"redis://u:%zz@h", "bad percent-escape in the user or password of the Redis URL"},
         {"redis://u:%4@h", "bad percent-escape in the user or password of the Redis URL"},
+        {"redis://u:%00secret@h", "bad percent-escape in the user or password of the Redis URL"},
+        {"rediss://%00@h", "bad percent-escape in the user or password of the Redis URL"},
+        {"unix:///tmp/a%00b.sock", "bad percent-escape in the socket path"},
         {"unix://relative.sock", "unix URL needs an absolute path, like unix:///run/redis/redis.sock"},
         {"unix:///s.sock?database=1", "unix URL query must be ?db=N, got \"?database=1\""},
     };
@@ -74,6 +86,7 @@ TEST(parse_invalid)
         CHECK_EQ_STR(err, cases[i].message);
         CHECK_NULL(t.host);
         CHECK_NULL(t.password);
+        CHECK_EQ_INT(t.tls, 0);
     }
 }
 
@@ -111,10 +124,60 @@ TEST(target_init_overrides_credentials)
     kve_redis_target_dispose(&t);
 }
 
+/* a rediss:// target gets its verifying context and the name it checks: the URL's host as written, or the override */
+TEST(target_init_tls)
+{
+    kve_redis_conf_t conf = {0};
+    kve_redis_target_t t;
+    char err[256];
+
+    conf.url = "rediss://127.0.0.1:6390/1";
+    CHECK_EQ_INT(kve_redis_target_init(&t, &conf, NULL, err, sizeof(err)), 0);
+    CHECK(t.ssl_ctx != NULL);
+    CHECK_EQ_INT(t.tls, 1);
+    CHECK_EQ_STR(t.tls_server_name, "127.0.0.1");
+    CHECK_EQ_INT(SSL_CTX_get_verify_mode(t.ssl_ctx), SSL_VERIFY_PEER);
+    kve_redis_target_dispose(&t);
+    CHECK_NULL(t.ssl_ctx);
+
+    conf.tls_server_name = "redis.internal";
+    CHECK_EQ_INT(kve_redis_target_init(&t, &conf, NULL, err, sizeof(err)), 0);
+    CHECK_EQ_STR(t.tls_server_name, "redis.internal");
+    CHECK_EQ_STR(t.host, "127.0.0.1");
+    kve_redis_target_dispose(&t);
+
+    /* a plain URL has no context even with the option set (the configuration refuses that combination) */
+    conf.url = "redis://127.0.0.1:6390";
+    CHECK_EQ_INT(kve_redis_target_init(&t, &conf, NULL, err, sizeof(err)), 0);
+    CHECK_NULL(t.ssl_ctx);
+    CHECK_NULL(t.tls_server_name);
+    kve_redis_target_dispose(&t);
+}
+
+TEST(tls_ctx_errors)
+{
+    kve_redis_conf_t conf = {0};
+    char err[512];
+
+    conf.url = "rediss://127.0.0.1";
+    conf.ca_file = "/nonexistent/ca.pem";
+    CHECK_NULL(kve_redis_tls_ctx_create(&conf, "127.0.0.1", err, sizeof(err)));
+    CHECK_EQ_STR(err, "cannot load CA certificates from /nonexistent/ca.pem");
+    conf.ca_file = NULL;
+    conf.tls_key_file = "/nonexistent/key.pem";
+    CHECK_NULL(kve_redis_tls_ctx_create(&conf, "127.0.0.1", err, sizeof(err)));
+    CHECK_EQ_STR(err, "a client certificate needs both tls_cert_file and tls_key_file");
+    conf.tls_cert_file = "/nonexistent/cert.pem";
+    CHECK_NULL(kve_redis_tls_ctx_create(&conf, "127.0.0.1", err, sizeof(err)));
+    CHECK(strncmp(err, "cannot load the client certificate from /nonexistent/cert.pem", 61) == 0);
+}
+
 void kve_suite_redis_target(void)
 {
     RUN(parse_valid);
     RUN(parse_invalid);
     RUN(unix_path_too_long);
     RUN(target_init_overrides_credentials);
+    RUN(target_init_tls);
+    RUN(tls_ctx_errors);
 }
