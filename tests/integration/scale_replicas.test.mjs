@@ -8,10 +8,11 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Redis } from '@upstash/redis';
-import { assertCleanExit, http, makeTempDir, SANITIZE, SOURCE_DIR, runKvedge, sleep, startKvedge, startRedis, waitFor, writeConfig } from './harness.mjs';
+import { assertCleanExit, freePort, http, makeTempDir, SANITIZE, SOURCE_DIR, runKvedge, sleep, startKvedge, startRedis, waitFor, writeConfig } from './harness.mjs';
 import { kvConfig, openStream, RO_TOKEN, RW_TOKEN } from './kv_helpers.mjs';
 import { client, diff, nodeMetrics, writeReadPairs } from './replicas_helpers.mjs';
-import { commandCalls, startReplicas } from './topology.mjs';
+import { makeCerts } from './httpclient_helpers.mjs';
+import { commandCalls, startReplicas, waitCaughtUp, waitLinked, waitOnline } from './topology.mjs';
 
 const T = { timeout: 120_000 };
 
@@ -401,4 +402,35 @@ test('issue 12 scale-out: replicas: 10,000 write->read pairs with the replicatio
     assert.equal(r.replicas.reduce((a, b) => a + b, 0) + r.primary, 10_000);
     assert.equal(r.exit.code, 0, `kvedge exited cleanly: ${r.exit.stderr}`);
     if (SANITIZE) assert.doesNotMatch(r.exit.stderr, /Sanitizer|runtime error/);
+});
+
+// rediss://: every node over TLS, verified against a CA made in the test (the replication link itself is Redis' own
+// business: here over its plain port)
+test('issue 12 scale-out: replicas: rediss:// primary and replica: token reads from the replica over TLS, 0 stale', T, async () => {
+    const certs = makeCerts();
+    const leaf = certs.leaf({ dns: ['localhost'], ip: ['127.0.0.1'] });
+    const tlsArgs = (port) => ['--tls-port', String(port), '--tls-cert-file', leaf.cert, '--tls-key-file', leaf.key,
+        '--tls-ca-cert-file', certs.ca.cert, '--tls-auth-clients', 'no', '--repl-diskless-sync-delay', '0'];
+    const [pTls, rTls] = [await freePort(), await freePort()];
+    const primary = await startRedis({ args: tlsArgs(pTls) });
+    let replica, k;
+    try {
+        replica = await startRedis({ args: [...tlsArgs(rTls), '--replicaof', '127.0.0.1', String(primary.port)] });
+        const clients = { primary: primary.client(), replicas: [replica.client()] };
+        await waitLinked(clients.replicas[0]);
+        await waitOnline(clients.primary, 1);
+        await waitCaughtUp(clients);
+        k = await startKvedge(kvConfig({ url: `rediss://127.0.0.1:${pTls}`, replicas: [`rediss://127.0.0.1:${rTls}`], ca_file: certs.ca.cert },
+            {}, { threads: 1 }));
+        const before = await nodeMetrics(k);
+        const res = await writeReadPairs(k, { clients: 4, pairs: 250, prefix: 'tls' });
+        const d = diff(await nodeMetrics(k), before);
+        assert.deepEqual([res.errors, res.stale], [0, 0], 'no error, no stale read');
+        assert.ok(d.replicas[0] >= 0.8 * res.reads, `the replica served the token reads over TLS: ${JSON.stringify(d)}`);
+        assert.ok((await commandCalls(clients.replicas[0], 'role')) > 0, 'ROLE reached the replica');
+    } finally {
+        if (k) assertCleanExit(await k.stop());
+        await replica?.stop();
+        await primary.stop();
+    }
 });
