@@ -228,8 +228,7 @@ static void on_probe_reply(void *data, size_t index, int err, const kve_kv_reply
     if (index == 0) {
         if (p->link->super.closing) /* shutting down: the ops fail with the rest (below) */
             return;
-        int rc = role_check(err, reply, p->min_sync, &why);
-        switch (rc) {
+        switch (role_check(err, reply, p->min_sync, &why)) {
         case ROLE_OK:
             p->verified = 1;
             p->node->logged_skip = 0;
