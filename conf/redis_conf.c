@@ -106,6 +106,80 @@ static int check_tls(kve_conf_t *conf, const kve_node_t *node, const kve_redis_c
     return 0;
 }
 
+_Static_assert(sizeof(((kve_redis_conf_t *)0)->replicas) == sizeof(kve_conf_strings_t) &&
+                   offsetof(struct st_kve_redis_urls_t, entries) == offsetof(kve_conf_strings_t, entries) &&
+                   offsetof(struct st_kve_redis_urls_t, size) == offsetof(kve_conf_strings_t, size),
+               "kve_redis_conf_t.replicas is filled as a kve_conf_strings_t");
+
+/* two targets are the same server (the same socket, or the same host text and port) */
+static int same_server(const kve_redis_target_t *a, const kve_redis_target_t *b)
+{
+    if ((a->path != NULL) != (b->path != NULL))
+        return 0;
+    return a->path != NULL ? strcmp(a->path, b->path) == 0 : strcasecmp(a->host, b->host) == 0 && a->port == b->port;
+}
+
+/*
+ * The replicas topology: an external primary (redis://, rediss:// or unix://, not embedded, not a KV REST store), each
+ * replica a URL of the same kind (TLS if the primary's is) and database, none twice, none the primary itself.
+ */
+static int check_replicas(kve_conf_t *conf, const kve_node_t *node, const kve_redis_conf_t *redis,
+                          const kve_redis_target_t *primary)
+{
+    const kve_node_t *at;
+    kve_redis_target_t *t;
+    char err[256];
+    size_t i, j;
+    int ret = -1;
+
+    if (redis->replicas.size == 0 || node == NULL) /* no node: the implicit embedded store, which has none */
+        return 0;
+    at = at_key(node, "replicas");
+    if (primary == NULL) {
+        kve_conf_error(conf, at, "replicas: only a store on an external Redis (a redis://, rediss:// or unix:// url) has replicas");
+        return -1;
+    }
+    t = kve_zalloc(sizeof(*t) * redis->replicas.size);
+    for (i = 0; i != redis->replicas.size; ++i) {
+        if (kve_redis_url_is_rest(redis->replicas.entries[i]) || strcmp(redis->replicas.entries[i], "embedded") == 0 ||
+            kve_redis_parse_url(redis->replicas.entries[i], t + i, err, sizeof(err)) != 0) {
+            kve_conf_error(conf, at, "replicas[%zu]: %s", i,
+                           kve_redis_url_is_rest(redis->replicas.entries[i]) || strcmp(redis->replicas.entries[i], "embedded") == 0
+                               ? "a replica is a redis://, rediss:// or unix:// url"
+                               : err);
+            goto Exit;
+        }
+        if (t[i].tls != primary->tls) {
+            kve_conf_error(conf, at, "replicas[%zu]: %s, and the primary's url is %s (every node speaks TLS, or none)", i,
+                           t[i].tls ? "rediss://" : "not rediss://", primary->tls ? "rediss://" : "not rediss://");
+            goto Exit;
+        }
+        if (t[i].db != primary->db) {
+            kve_conf_error(conf, at,
+                           "replicas[%zu]: database %d, but the primary's url names database %d (a replica has every "
+                           "database of its primary: name the same one)",
+                           i, t[i].db, primary->db);
+            goto Exit;
+        }
+        if (same_server(t + i, primary)) {
+            kve_conf_error(conf, at, "replicas[%zu]: %s is the primary itself", i, redis->replicas.entries[i]);
+            goto Exit;
+        }
+        for (j = 0; j != i; ++j) {
+            if (same_server(t + i, t + j)) {
+                kve_conf_error(conf, at, "replicas[%zu]: the same server as replicas[%zu]", i, j);
+                goto Exit;
+            }
+        }
+    }
+    ret = 0;
+Exit:
+    for (j = 0; j != redis->replicas.size; ++j)
+        kve_redis_target_dispose(t + j);
+    free(t);
+    return ret;
+}
+
 int kve_config__check_redis(kve_conf_t *conf, const kve_node_t *node, void *obj)
 {
     kve_redis_conf_t *redis = obj;
@@ -113,14 +187,12 @@ int kve_config__check_redis(kve_conf_t *conf, const kve_node_t *node, void *obj)
     char err[256];
 
     if (kve_redis_url_is_rest(redis->url))
-        return check_rest(conf, node, redis);
+        return check_rest(conf, node, redis) != 0 || check_replicas(conf, node, redis, NULL) != 0 ? -1 : 0;
     if (redis->token != NULL) {
         kve_conf_error(conf, at_key(node, "token"), "token: only a KV REST store (an http:// or https:// url) takes a token");
         return -1;
     }
-    if (strncmp(redis->url, "rediss://", 9) == 0)
-        return check_tls(conf, node, redis);
-    if (check_no_tls(conf, node, redis) != 0)
+    if (strncmp(redis->url, "rediss://", 9) == 0 ? check_tls(conf, node, redis) != 0 : check_no_tls(conf, node, redis) != 0)
         return -1;
     if (strcmp(redis->url, "embedded") == 0) {
         if (redis->read_only_username != NULL || redis->read_only_password != NULL) {
@@ -130,14 +202,15 @@ int kve_config__check_redis(kve_conf_t *conf, const kve_node_t *node, void *obj)
                 "an external Redis");
             return -1;
         }
-        return 0;
+        return check_replicas(conf, node, redis, NULL);
     }
     if (kve_redis_parse_url(redis->url, &target, err, sizeof(err)) != 0) {
         kve_conf_error(conf, node, "url: %s", err);
         return -1;
     }
+    int ret = check_replicas(conf, node, redis, &target);
     kve_redis_target_dispose(&target);
-    return 0;
+    return ret;
 }
 
 const kve_directive_t kve_config__redis_directives[] = {
@@ -171,6 +244,11 @@ const kve_directive_t kve_config__redis_directives[] = {
     {"breaker_threshold", KVE_T_INT, KVE_FIELD(kve_redis_conf_t, breaker_threshold), 0, 1, 1000000, "5",
      .doc = "timeouts in a row before the connection is rebuilt (a request's commands count once; late replies do not reset it; "
             "commands queued behind a running script do not count until the script watchdog is done)"},
+    {"replicas", KVE_T_STRING_LIST, KVE_FIELD(kve_redis_conf_t, replicas), 0, 0, 16,
+     .doc = "replicas of the primary `url` (redis://, rediss:// with a rediss:// primary, or unix:// URLs, same database; "
+            "credentials and TLS options are the primary's): "
+            "reads that carry an upstash-sync-token go to them, round robin, when ROLE shows they are linked and have it, "
+            "else to the primary (docs/scale-out.md)"},
     {NULL}};
 
 const kve_directive_t kve_config__embedded_directives[] = {

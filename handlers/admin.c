@@ -5,6 +5,7 @@
 #include "handlers/readyz.h"
 #include "proxy/common.h"
 #include "proxy/log.h"
+#include "proxy/kv_replicas.h"
 #include "proxy/process_metrics.h"
 #include "proxy/stores.h"
 
@@ -234,6 +235,55 @@ static void render_pipelines(kve_buf_t *buf, const char **names, size_t nstores,
     }
 }
 
+/* one node's numbers summed over the threads: whether every thread's link to it is up, its reads, its fallbacks */
+static void sum_node(kve_server_t *server, size_t id, size_t node, int *up, uint64_t *reads, uint64_t *fallbacks)
+{
+    size_t nthreads = kve_server_num_threads(server);
+
+    *up = 1, *reads = 0, *fallbacks = 0;
+    for (size_t i = 0; i != nthreads; ++i) {
+        const kve_thread_t *t = kve_server_get_thread(server, i);
+        const kve_thread_store_t *s = id < __atomic_load_n(&t->num_stores, __ATOMIC_ACQUIRE) ? t->stores + id : NULL;
+        kve_kv_stats_t st = {0};
+        if (s == NULL || s->nodes == NULL) {
+            *up = 0;
+            continue;
+        }
+        kve_kv_stats_read(node == 0 ? &s->rw_stats : &s->nodes[node].link, &st);
+        *up &= st.state == KVE_KV_UP;
+        *reads += __atomic_load_n(&s->nodes[node].reads, __ATOMIC_RELAXED);
+        *fallbacks += __atomic_load_n(&s->nodes[node].fallbacks, __ATOMIC_RELAXED);
+    }
+}
+
+/* the replicas topology: per node (the primary, each replica) whether every thread's link is up, the reads it
+ * answered and, for a replica, the batches that went to the primary instead */
+static void render_nodes(kve_buf_t *buf, kve_server_t *server, const char **names, size_t nstores)
+{
+    static const char *const metric[] = {"kvedge_kv_node_up", "kvedge_kv_node_reads_total", "kvedge_kv_replica_fallbacks_total"};
+    static const char *const type[] = {"gauge", "counter", "counter"};
+    static const char *const help[] = {
+        "1 when every thread's link to the node (the store's primary or a replica) is up.", "Read-only commands the node answered.",
+        "Batches sent to a replica that the primary answered (behind the sync token, not linked, loading, down)."};
+    const kve_thread_t *t0 = kve_server_get_thread(server, 0);
+
+    for (int k = 0; k != 3; ++k) {
+        int header = 0;
+        for (size_t id = 0; id != nstores; ++id) {
+            for (size_t node = k == 2 ? 1 : 0; node < t0->stores[id].num_nodes; ++node) {
+                const char *role = node == 0 ? "primary" : "replica", *name = t0->stores[id].node_names[node];
+                uint64_t reads, fallbacks;
+                int up;
+                sum_node(server, id, node, &up, &reads, &fallbacks);
+                if (!header++)
+                    kve_buf_printf(buf, "# HELP %s %s\n# TYPE %s %s\n", metric[k], help[k], metric[k], type[k]);
+                kve_buf_printf(buf, "%s{store=\"%s\",node=\"%s\",role=\"%s\"} %llu\n", metric[k], names[id], name, role,
+                               k == 0 ? (unsigned long long)up : (unsigned long long)(k == 1 ? reads : fallbacks));
+            }
+        }
+    }
+}
+
 static void render_kv(kve_buf_t *buf, kve_server_t *server)
 {
     const char *names[KVE_STORES_MAX];
@@ -254,6 +304,7 @@ static void render_kv(kve_buf_t *buf, kve_server_t *server)
 #undef COUNTER
     render_counter(buf, "inflight", "Commands awaiting a reply.", names, n, sums, offsetof(kve_kv_stats_t, inflight), "gauge");
     render_pipelines(buf, names, n, sums, rest);
+    render_nodes(buf, server, names, n);
 }
 
 static void render_process(kve_buf_t *buf, const kve_admin_sources_t *src)

@@ -14,8 +14,10 @@
 /* what kvedge's own connections send whatever the policy says (see kv_acl.h) */
 static int needed_by_kvedge(const char *name, int read_only, int select_db)
 {
-    static const char *const both[] = {"ping", "multi", "exec", "discard"};
-    static const char *const rw[] = {"script|kill", "function|kill", "role"}; /* role: the sync position of writes */
+    /* role: the sync position of writes, and a replica's position before it serves reads (kv_replicas.h); ROLE is
+     * `noscript`, so granting it lets no script of a token holder read it */
+    static const char *const both[] = {"ping", "multi", "exec", "discard", "role"};
+    static const char *const rw[] = {"script|kill", "function|kill"};
     size_t i;
 
     for (i = 0; i != KVE_ARRAY_SIZE(both); ++i)

@@ -505,6 +505,8 @@ kve_kv_batch_t *kve_kv_batch(kve_kv_t *kv, const kve_kv_command_t *cmds, size_t 
         *err = KVE_ESHUTDOWN;
         return NULL;
     }
+    if (kv->driver->route != NULL) /* a link over several (replicas): the batch may belong to one of them */
+        kv = kv->driver->route(kv, cmds, n, opts);
     b = new_batch(kv, cmds, n, opts, on_reply, on_done, data);
     if ((opts->flags & KVE_KV_BATCH_ATOMIC) != 0) {
         for (i = 0; i != n; ++i)

@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The KV interface (second version): the only way handlers reach a store. A kve_kv_t is one link owned by one
- * worker thread (never shared across threads). Drivers implement it: Redis over hiredis (kv_redis.c) and, later,
- * the KV REST protocol and Redis replicas/Cluster. Nothing here names hiredis, and nothing promises that a
- * driver answers in order: kv.c puts results back in order.
+ * worker thread (never shared across threads). Drivers implement it: Redis over hiredis (kv_redis.c), a primary
+ * with its replicas (kv_replicas.c), the KV REST protocol (kv_rest_driver.c) and, later, Redis Cluster. Nothing here
+ * names hiredis, and nothing promises that a driver answers in order: kv.c puts results back in order.
  *
  * Order between batches: a batch that writes is applied after every batch sent before it on the link and before
  * every batch sent after it (so a lookup after a store, or after an invalidation, sees it). The Redis driver applies
  * everything in order (one connection per link); the KV REST driver holds later requests while one that writes is
- * out, and lets requests that only read run side by side on several connections.
+ * out, and lets requests that only read run side by side on several connections. The replicas topology
+ * (kv_replicas.h) serves from a replica only reads that name a position (min_sync > 0), from a replica that has it;
+ * every other batch runs on the primary's connection.
  *
  * Batches. Every request to the store is a batch of N commands (N >= 1), sent with kve_kv_batch():
  * - on_reply(data, i, err, reply) runs EXACTLY ONCE for every index i, in index order (0, 1, ..., N-1) whatever
@@ -155,7 +157,7 @@ typedef struct st_kve_kv_group_t {
     }
 
 /* per-command flags */
-/** The command does not write: a driver may serve it from a replica (when min_sync allows). */
+/** The command does not write: a driver may serve it from a replica (when it names a min_sync the replica has). */
 #define KVE_KV_CMD_READ_ONLY 0x1
 
 /**
@@ -198,7 +200,8 @@ typedef struct st_kve_kv_command_t {
      * drivers that route by slot (the Redis driver with one primary ignores it) */
     int32_t slot;
     /** the store must have applied every write up to this sync position (a kve_kv_batch_result_t.sync_offset
-     * or a bound above it); 0: any. The Redis driver with one primary ignores it (the primary has every write). */
+     * or a bound above it); 0: every write sent before it on this link (the replicas topology then reads from the
+     * primary). The Redis driver with one primary ignores it (the primary has every write). */
     uint64_t min_sync;
     /** the script an EVALSHA/EVALSHA_RO runs (see kve_kv_script_t): NOSCRIPT is answered by sending it again as EVAL */
     const kve_kv_script_t *script;

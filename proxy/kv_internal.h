@@ -59,6 +59,13 @@ typedef struct st_kve_kv_driver_t {
     void (*stream_close)(kve_kv_stream_t *stream);
     /** optional: a batch that runs a script (KVE_KV_SCRIPT_*) timed out: stop the script on the server */
     void (*kill_script)(kve_kv_t *kv, int kind);
+    /**
+     * optional (a driver over several links, kv_replicas.c): called by kve_kv_batch() once per batch before anything
+     * else, returns the link the whole batch runs on: `kv` itself (its send() then gets the ops), or another link
+     * (e.g. the primary's), on which the batch is then created and sent as if the caller had named it. NULL for
+     * single-link drivers, which then pay one test per batch.
+     */
+    kve_kv_t *(*route)(kve_kv_t *kv, const kve_kv_command_t *cmds, size_t n, const kve_kv_batch_opts_t *opts);
 } kve_kv_driver_t;
 
 /** h2o 2.2.5's timeouts have one duration per list: one list per distinct duration, made on first use */

@@ -395,9 +395,30 @@ static void on_sync_entry(h2o_timeout_entry_t *entry)
     send_role(H2O_STRUCT_FROM_MEMBER(kve_redis_link_t, sync_entry, entry));
 }
 
+/* a ROLE for `b` alone, right after its commands (kve_kv_redis_role_per_batch); 0, or -1 when it cannot be queued */
+static int send_own_role(kve_redis_link_t *link, kve_kv_batch_t *b)
+{
+    static const char *const role[] = {"ROLE"};
+    static const size_t role_len[] = {4};
+    static const kve_kv_command_t role_cmd = {1, role, role_len};
+
+    if (link->adapter.ac == NULL || queue(link, on_role_reply, b, &role_cmd) != 0)
+        return -1; /* answered from the loop by the shared path */
+    b->driver_next = NULL;
+    KVE_STAT_ADD(link->super.stats->syncs, 1);
+    return 0;
+}
+
+void kve_kv_redis_role_per_batch(kve_kv_t *kv)
+{
+    ((kve_redis_link_t *)kv)->role_per_batch = 1;
+}
+
 static void link_sync(kve_kv_t *kv, kve_kv_batch_t *b)
 {
     kve_redis_link_t *link = (void *)kv;
+    if (link->role_per_batch && send_own_role(link, b) == 0)
+        return;
     b->driver_next = link->sync_waiting;
     link->sync_waiting = b;
     /* the adapter's flush at the end of this iteration sends it (before_flush); without one coming (connecting),

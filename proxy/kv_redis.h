@@ -31,4 +31,13 @@
 kve_kv_t *kve_kv_redis_create(h2o_loop_t *loop, const kve_redis_target_t *target, const kve_redis_conf_t *conf,
                               kve_kv_stats_t *stats);
 
+/**
+ * From now on, each batch on `kv` (a link kve_kv_redis_create made) that asks for the sync position
+ * (KVE_KV_BATCH_SYNC) gets a ROLE of its own, written right after its commands, instead of sharing the one ROLE
+ * of the loop iteration: its position is then that of its own writes (and of what was sent before them), so
+ * consecutive writes get distinct positions. For the primary of a replicas topology (kv_replicas.h), whose
+ * replicas can then serve a read as soon as they have the writes its token names.
+ */
+void kve_kv_redis_role_per_batch(kve_kv_t *kv);
+
 #endif

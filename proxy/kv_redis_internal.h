@@ -49,6 +49,9 @@ typedef struct st_kve_redis_link_t {
     size_t num_streams;
     /** 0 ms: writes queued commands at the end of the loop iteration (see redis_adapter.h) */
     h2o_timeout_t flush_timeout;
+    /** the primary of a replicas topology: a batch that asks for the sync position gets a ROLE of its own, right after
+     * its commands (kve_kv_redis_role_per_batch) */
+    unsigned role_per_batch : 1;
     /** batches waiting for the next ROLE (linked through driver_next), and the entry that sends it when no flush does */
     kve_kv_batch_t *sync_waiting;
     h2o_timeout_entry_t sync_entry;

@@ -35,6 +35,15 @@ typedef struct st_kve_redis_conf_t {
     uint64_t command_timeout_ms;
     uint64_t reconnect_max_delay_ms;
     int64_t breaker_threshold;
+    /**
+     * the replicas topology (proxy/kv_replicas.h): redis:// or unix:// URLs of the primary's replicas, read-only
+     * commands go to them when the request's sync position allows; laid out as conf/conf.h's kve_conf_strings_t
+     * (the configuration fills it), size 0: a standalone store
+     */
+    struct st_kve_redis_urls_t {
+        char **entries;
+        size_t size;
+    } replicas;
 } kve_redis_conf_t;
 
 /** Where and how to connect; produced by kve_redis_target_init(). All strings owned. */

@@ -87,6 +87,14 @@ typedef struct st_kve_thread_store_t {
      * that its thread may be destroying; after the stop hook they keep the last values, state KVE_KV_DOWN
      */
     kve_kv_stats_t rw_stats, ro_stats;
+    /**
+     * the replicas topology (proxy/kv_replicas.h): the store's nodes, [0] the primary, then its replicas (0 for a
+     * standalone store), their names (host:port) and this thread's counters per node (both links, read-write and
+     * read-only, write into them); set with `name`, owned by the stores set like the blocks above
+     */
+    size_t num_nodes;
+    const char *const *node_names;
+    struct st_kve_kv_node_stats_t *nodes;
 } kve_thread_store_t;
 
 /** Per-thread state; `ctx` is first so the h2o context pointer converts back (kve_server_thread). */

@@ -7,6 +7,7 @@
 #include "proxy/common.h"
 #include "proxy/kv_commands.h"
 #include "proxy/kv_redis.h"
+#include "proxy/kv_replicas.h"
 #include "proxy/kv_rest_driver.h"
 
 #include <string.h>
@@ -21,6 +22,12 @@ typedef struct st_store_t {
     /** the store's upstash-sync-token, shared by every thread's link (initialised with `up`) */
     kve_kv_rest_sync_t sync;
     char origin[1024], prefix[1024];
+    /** the replicas topology: the replicas' targets (read-write, and read-only when has_ro), the nodes' names
+     * ([0] the primary) and every thread's node counters (thread i's at i * (num_replicas + 1)) */
+    size_t num_replicas;
+    kve_redis_target_t *replicas, *replicas_ro;
+    char **node_names;
+    kve_kv_node_stats_t *node_stats;
 } store_t;
 
 struct st_kve_stores_t {
@@ -62,6 +69,84 @@ static int init_ro(store_t *s, const char *sock, char *err, size_t errlen)
     s->target_ro.kill_via = &s->target; /* the read-only user may not SCRIPT KILL */
     s->has_ro = 1;
     return 0;
+}
+
+/* "host:port" or "unix:path" */
+static char *node_name(const kve_redis_target_t *t)
+{
+    char buf[300];
+    if (t->path != NULL)
+        snprintf(buf, sizeof(buf), "unix:%s", t->path);
+    else
+        snprintf(buf, sizeof(buf), "%s:%d", t->host, t->port);
+    return kve_strdup(buf);
+}
+
+/*
+ * One replica's target for the links of `primary` (the read-write or read-only one): its URL, with the primary's
+ * user and password unless the URL names its own and nothing overrides them (replicas normally share the primary's
+ * users).
+ */
+static int init_replica(const store_t *s, const kve_redis_target_t *primary, const char *url, kve_redis_target_t *out, char *err,
+                        size_t errlen)
+{
+    kve_redis_conf_t conf = *s->spec.redis;
+
+    conf.url = (char *)url;
+    conf.username = conf.password = NULL;
+    if (kve_redis_target_init(out, &conf, NULL, err, errlen) != 0)
+        return -1;
+    /* the read-only user always, and the users the configuration sets over the URL's (they are the primary's too) */
+    if (primary == &s->target_ro || s->spec.username != NULL || s->spec.redis->username != NULL ||
+        s->spec.redis->password != NULL || (out->username == NULL && out->password == NULL)) {
+        free(out->username);
+        if (out->password != NULL)
+            kve_redis_target_forget_password(out);
+        out->username = primary->username != NULL ? kve_strdup(primary->username) : NULL;
+        out->password = primary->password != NULL ? kve_strdup(primary->password) : NULL;
+    }
+    out->role = primary->role;
+    out->acl_refused = primary->acl_refused;
+    out->kill_via = primary->kill_via != NULL ? primary->kill_via : primary;
+    return 0;
+}
+
+/* the replicas topology: targets for the read-write links (and the read-only ones), names, counters */
+static int init_replicas(store_t *s, size_t num_threads, char *err, size_t errlen)
+{
+    const kve_redis_conf_t *redis = s->spec.redis;
+    size_t i, n = redis->replicas.size;
+
+    if (n == 0)
+        return 0;
+    KVE_ASSERT(n <= KVE_KV_MAX_REPLICAS); /* the configuration checks it */
+    s->replicas = kve_zalloc(sizeof(*s->replicas) * n);
+    s->replicas_ro = kve_zalloc(sizeof(*s->replicas_ro) * n);
+    s->node_names = kve_zalloc(sizeof(*s->node_names) * (n + 1));
+    s->node_stats = kve_zalloc(sizeof(*s->node_stats) * (n + 1) * num_threads);
+    s->num_replicas = n; /* from here on, destroy disposes them */
+    s->node_names[0] = node_name(&s->target);
+    for (i = 0; i != n; ++i) {
+        if (init_replica(s, &s->target, redis->replicas.entries[i], s->replicas + i, err, errlen) != 0 ||
+            (s->has_ro && init_replica(s, &s->target_ro, redis->replicas.entries[i], s->replicas_ro + i, err, errlen) != 0))
+            return -1;
+        s->node_names[1 + i] = node_name(s->replicas + i);
+    }
+    return 0;
+}
+
+static void dispose_replicas(store_t *s)
+{
+    for (size_t i = 0; i != s->num_replicas; ++i) {
+        kve_redis_target_dispose(s->replicas + i);
+        kve_redis_target_dispose(s->replicas_ro + i);
+    }
+    for (size_t i = 0; s->node_names != NULL && i != s->num_replicas + 1; ++i)
+        free(s->node_names[i]);
+    free(s->replicas);
+    free(s->replicas_ro);
+    free(s->node_names);
+    free(s->node_stats);
 }
 
 /* a KV REST store: its upstream (URL, TLS context) and the links' settings */
@@ -118,13 +203,18 @@ kve_stores_t *kve_stores_create(const kve_store_spec_t *specs, size_t n, const c
         ++set->num_stores; /* from here on, destroy disposes its targets */
         if (kve_redis_url_is_rest(s->spec.redis->url)
                 ? init_rest(s, err, errlen) != 0
-                : init_rw(s, embedded_socket, err, errlen) != 0 || init_ro(s, embedded_socket, err, errlen) != 0) {
+                : init_rw(s, embedded_socket, err, errlen) != 0 || init_ro(s, embedded_socket, err, errlen) != 0 ||
+                      init_replicas(s, num_threads, err, errlen) != 0) {
             name_in_error(s->spec.name, n, err, errlen);
             kve_stores_destroy(set);
             return NULL;
         }
         s->target.store = s->target_ro.store = n > 1 ? s->spec.name : NULL;
         s->target.store_name = s->target_ro.store_name = s->spec.name;
+        for (size_t j = 0; j != s->num_replicas; ++j) {
+            s->replicas[j].store = s->replicas_ro[j].store = s->target.store;
+            s->replicas[j].store_name = s->replicas_ro[j].store_name = s->spec.name;
+        }
     }
     set->links = kve_zalloc(sizeof(*set->links) * num_threads * KVE_MAX(n, 1));
     return set;
@@ -143,6 +233,18 @@ void kve_stores_thread_start(kve_stores_t *set, kve_thread_t *thread)
         links[i].rest = s->up != NULL;
         if (s->up != NULL) {
             links[i].rw = kve_kv_rest_create(&thread->ctx, s->up, &s->rest, &links[i].rw_stats);
+            continue;
+        }
+        if (s->num_replicas != 0) {
+            kve_kv_node_stats_t *nodes = s->node_stats + thread->index * (s->num_replicas + 1);
+            links[i].num_nodes = s->num_replicas + 1;
+            links[i].node_names = (const char *const *)s->node_names;
+            links[i].nodes = nodes;
+            links[i].rw = kve_kv_replicas_create(thread->ctx.loop, &s->target, s->replicas, s->num_replicas, s->spec.redis,
+                                                 &links[i].rw_stats, nodes);
+            if (s->has_ro)
+                links[i].ro = kve_kv_replicas_create(thread->ctx.loop, &s->target_ro, s->replicas_ro, s->num_replicas,
+                                                     s->spec.redis, &links[i].ro_stats, nodes);
             continue;
         }
         links[i].rw = kve_kv_redis_create(thread->ctx.loop, &s->target, s->spec.redis, &links[i].rw_stats);
@@ -182,6 +284,7 @@ void kve_stores_destroy(kve_stores_t *set)
     for (size_t i = 0; i != set->num_stores; ++i) {
         kve_redis_target_dispose(&set->stores[i].target);
         kve_redis_target_dispose(&set->stores[i].target_ro);
+        dispose_replicas(set->stores + i);
         if (set->stores[i].up != NULL)
             kve_kv_rest_sync_dispose(&set->stores[i].sync);
         kve_httpclient_upstream_destroy(set->stores[i].up);

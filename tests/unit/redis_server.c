@@ -12,6 +12,8 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -20,7 +22,10 @@
 #define START_TIMEOUT_MS 10000
 #define STOP_TIMEOUT_MS 5000
 
+#define MAX_EXTRA 8
+
 struct st_kve_test_redis_t {
+    const char *extra[MAX_EXTRA + 1];
     char dir[64];
     char socket[96];
     char log[96];
@@ -37,10 +42,13 @@ static uint64_t now_ms(void)
 /* in the child: async-signal-safe calls only until execvp */
 static void exec_server(kve_test_redis_t *r, pid_t parent)
 {
-    char *argv[] = {"redis-server", "--port",    "0",    "--unixsocket", r->socket, "--unixsocketperm",
-                    "700",          "--save",    "",     "--appendonly", "no",      "--dir",
-                    r->dir,         "--logfile", r->log, "--daemonize",  "no",      NULL};
+    char *argv[17 + MAX_EXTRA + 1] = {"redis-server", "--port",    "0",    "--unixsocket", r->socket, "--unixsocketperm",
+                                      "700",          "--save",    "",     "--appendonly", "no",      "--dir",
+                                      r->dir,         "--logfile", r->log, "--daemonize",  "no"};
     int null = open("/dev/null", O_RDWR);
+
+    for (size_t i = 0; r->extra[i] != NULL; ++i)
+        argv[17 + i] = (char *)r->extra[i];
 
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) /* the test died before prctl */
@@ -74,12 +82,35 @@ static int answers_ping(const kve_test_redis_t *r)
     return ok;
 }
 
+int kve_test_free_port(void)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sin);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = 0;
+
+    if (fd != -1 && bind(fd, (void *)&sin, sizeof(sin)) == 0 && getsockname(fd, (void *)&sin, &len) == 0)
+        port = ntohs(sin.sin_port);
+    if (fd != -1)
+        close(fd);
+    return port;
+}
+
 kve_test_redis_t *kve_test_redis_start(char *err, size_t errlen)
+{
+    return kve_test_redis_start_args(NULL, err, errlen);
+}
+
+kve_test_redis_t *kve_test_redis_start_args(const char *const *extra, char *err, size_t errlen)
 {
     kve_test_redis_t *r = kve_zalloc(sizeof(*r));
     pid_t parent = getpid(), pid;
     uint64_t deadline;
     int status;
+
+    for (size_t i = 0; extra != NULL && extra[i] != NULL; ++i) {
+        KVE_ASSERT(i < MAX_EXTRA);
+        r->extra[i] = extra[i];
+    }
 
     snprintf(r->dir, sizeof(r->dir), "/tmp/kve-unit-redis-XXXXXX");
     if (mkdtemp(r->dir) == NULL) {

@@ -14,6 +14,13 @@ typedef struct st_kve_test_redis_t kve_test_redis_t;
 
 /** Starts redis-server and waits (up to 10 s) until it answers PING. Returns NULL with a message in `err`. */
 kve_test_redis_t *kve_test_redis_start(char *err, size_t errlen);
+/**
+ * The same with more redis-server arguments (`extra`, NULL-terminated, at most 8, borrowed for the call), e.g. a TCP
+ * port on 127.0.0.1 for replicas to reach it, or --replicaof.
+ */
+kve_test_redis_t *kve_test_redis_start_args(const char *const *extra, char *err, size_t errlen);
+/** A TCP port on 127.0.0.1 free right now (0 when none could be found). */
+int kve_test_free_port(void);
 /** The server's unix socket (owned by `r`). */
 const char *kve_test_redis_socket(const kve_test_redis_t *r);
 /** Stops the server (SIGTERM, waiting for it to exit) but keeps `r` (its socket path stays known). Idempotent. */
