@@ -217,6 +217,14 @@ typedef struct st_kve_kv_command_t {
 /** Commands that depend on the ones before them (not a transaction): their scripts go as EVAL at once, since a
  * NOSCRIPT fallback would run after the commands that followed the EVALSHA. */
 #define KVE_KV_BATCH_ORDERED 0x4
+/**
+ * The batch may write and its caller wants the store's min_replicas_ack (kv_ack.h): once every command was answered
+ * (and the sync position read), on_done waits until enough replicas acknowledged the writes, and its result->err is
+ * KVE_ENOACK when they did not within the store's min_replicas_ack_timeout (the writes stay applied on the primary:
+ * nothing is rolled back). The on_reply callbacks are not held: only on_done waits. A store without the option (and
+ * a batch whose commands failed) ignores the flag.
+ */
+#define KVE_KV_BATCH_ACK 0x8
 
 /** Options of a batch. A zeroed struct means: the link's default timeout, no group, no reply limit, no window. */
 typedef struct st_kve_kv_batch_opts_t {

@@ -1,0 +1,163 @@
+// Issue 12 (scale-out), min_replicas_ack: a KV request that wrote is answered only once N replicas acknowledged its
+// writes (PUBLISH + WAIT on a link of its own to the primary, proxy/kv_ack.h), else 503 "write not acknowledged" after
+// min_replicas_ack_timeout (the write stays on the primary). Real redis-servers on loopback (topology.mjs), a real
+// kvedge; the partition test runs in a network namespace of its own (wait_partition_child.mjs).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { assertCleanExit, http, makeTempDir, SANITIZE, SOURCE_DIR, runKvedge, sleep, startKvedge, writeConfig } from './harness.mjs';
+import { kvConfig, RW_TOKEN } from './kv_helpers.mjs';
+import { commandCalls, startReplicas } from './topology.mjs';
+
+const T = { timeout: 120_000 };
+const AUTH = { authorization: `Bearer ${RW_TOKEN}` };
+
+function ackConfig(t, redis = {}) {
+    return kvConfig({ url: t.url, command_timeout: '2s', min_replicas_ack: 1, min_replicas_ack_timeout: '100ms', ...redis }, {}, { threads: 2 });
+}
+
+const post = (k, p, body) => http('POST', `${k.url}/kv${p}`, { headers: AUTH, body: JSON.stringify(body) });
+
+async function timed(fn) {
+    const start = process.hrtime.bigint();
+    const r = await fn();
+    return { r, ms: Number(process.hrtime.bigint() - start) / 1e6 };
+}
+
+test('issue 12 scale-out: min_replicas_ack: kvedge -t checks it', T, async () => {
+    const dir = makeTempDir();
+    const check = (redis, name) => runKvedge(['-t', '-c', writeConfig(kvConfig(redis, {}, { listen: [{ host: '127.0.0.1', port: 1 }] }), { dir, name })]);
+    const bad = [
+        [{ url: 'embedded', min_replicas_ack: 1 }, /min_replicas_ack: only a store on an external Redis/],
+        [{ url: 'https://kv.example.com', token: 'x'.repeat(32), min_replicas_ack: 1 }, /min_replicas_ack: only a store on an external Redis/],
+        [{ url: 'redis://127.0.0.1:7000', min_replicas_ack: 1, min_replicas_ack_timeout: '1s' }, /min_replicas_ack_timeout: 1000ms, but it must be below command_timeout \(1000ms\)/],
+        [{ url: 'redis://127.0.0.1:7000', min_replicas_ack: -1 }, /min_replicas_ack/],
+        [{ url: 'redis://127.0.0.1:7000', min_replicas_ack: 65 }, /min_replicas_ack/],
+        [{ url: 'redis://127.0.0.1:7000', min_replicas_ack: 1, min_replicas_ack_timeout: 'soon' }, /min_replicas_ack_timeout/],
+        [{ url: 'redis://127.0.0.1:7000', min_replicas_ack: 1, min_replicas_ack_timeout: '0ms' }, /min_replicas_ack_timeout/],
+    ];
+    for (const [i, [redis, re]] of bad.entries()) {
+        const r = await check(redis, `bad${i}.yaml`);
+        assert.notEqual(r.code, 0, `${JSON.stringify(redis)} is refused`);
+        assert.match(r.stderr, re, JSON.stringify(redis));
+    }
+    const ok = await check({ url: 'redis://127.0.0.1:7000', min_replicas_ack: 2, min_replicas_ack_timeout: '250ms', replicas: ['redis://127.0.0.1:7001'] }, 'ok.yaml');
+    assert.equal(ok.code, 0, ok.stderr);
+    const help = await runKvedge(['--help-config']);
+    assert.match(help.stdout, /min_replicas_ack/, '--help-config documents it');
+});
+
+test('issue 12 scale-out: min_replicas_ack: with the replica linked, writes (single, pipeline, multi-exec) succeed after a WAIT; reads wait for nothing', T, async () => {
+    const t = await startReplicas({ replicas: 1 });
+    const k = await startKvedge(ackConfig(t));
+    try {
+        const waits0 = await commandCalls(t.clients.primary, 'wait');
+        const w = await post(k, '', ['SET', 'ack:a', '1']);
+        assert.equal(w.status, 200, w.body);
+        const p = await post(k, '/pipeline', [['SET', 'ack:b', '2'], ['INCR', 'ack:c'], ['GET', 'ack:b']]);
+        assert.equal(p.status, 200, p.body);
+        assert.deepEqual(JSON.parse(p.body).map((e) => e.result), ['OK', 1, '2']);
+        const m = await post(k, '/multi-exec', [['SET', 'ack:d', '4'], ['INCR', 'ack:c']]);
+        assert.equal(m.status, 200, m.body);
+        const waits1 = await commandCalls(t.clients.primary, 'wait');
+        assert.ok(waits1 - waits0 >= 3, `each writing request waited (${waits1 - waits0} WAITs)`);
+        // every acknowledged write is on the replica at once (WAIT counted it there)
+        assert.deepEqual(await t.clients.replicas[0].mget('ack:a', 'ack:b', 'ack:c', 'ack:d'), ['1', '2', '2', '4']);
+        for (let i = 0; i < 20; i++) assert.equal((await post(k, '', ['GET', 'ack:a'])).status, 200);
+        assert.equal(await commandCalls(t.clients.primary, 'wait'), waits1, 'reads send no WAIT');
+        // 200 concurrent writers from 16 clients: all acknowledged, and the WAITs are shared (one round per replica round trip)
+        const many = await Promise.all(Array.from({ length: 200 }, (_, i) => post(k, '', ['SET', `ack:many:${i}`, String(i)])));
+        assert.deepEqual([...new Set(many.map((r) => r.status))], [200]);
+        const waits2 = await commandCalls(t.clients.primary, 'wait');
+        console.log(`# 200 concurrent writes: ${waits2 - waits1} WAITs`);
+        assert.ok(waits2 - waits1 <= 200, 'at most one WAIT per write');
+    } finally {
+        assertCleanExit(await k.stop());
+        await t.stop();
+    }
+});
+
+test('issue 12 scale-out: min_replicas_ack: more replicas asked for than exist: 503 "write not acknowledged", the write stays on the primary', T, async () => {
+    const t = await startReplicas({ replicas: 1 });
+    const k = await startKvedge(ackConfig(t, { min_replicas_ack: 2 }));
+    try {
+        const { r, ms } = await timed(() => post(k, '', ['SET', 'two:a', 'x']));
+        assert.equal(r.status, 503, r.body);
+        assert.match(JSON.parse(r.body).error, /^ERR write not acknowledged .*may still be on the primary: not rolled back/);
+        assert.ok(r.headers['upstash-sync-token'], 'the applied write still has its sync token');
+        assert.ok(ms >= 90 && ms < 1000, `answered after the 100 ms timeout (${ms.toFixed(1)} ms)`);
+        assert.equal(await t.clients.primary.get('two:a'), 'x', 'not rolled back');
+        const m = await post(k, '/multi-exec', [['SET', 'two:b', 'y']]);
+        assert.equal(m.status, 503, m.body);
+        const read = await post(k, '', ['GET', 'two:a']);
+        assert.equal(read.status, 200, 'reads are not held');
+        assert.match(k.stderr(), /min_replicas_ack on 127\.0\.0\.1:\d+: WAIT 2 100: 1 acknowledged; writes answer 503/);
+    } finally {
+        assertCleanExit(await k.stop());
+        await t.stop();
+    }
+});
+
+test('issue 12 scale-out: min_replicas_ack: the replica stopped (SIGSTOP): writes answer 503 within the timeout, reads go on; SIGCONT: writes succeed again', T, async () => {
+    const t = await startReplicas({ replicas: 1 });
+    const k = await startKvedge(ackConfig(t));
+    try {
+        assert.equal((await post(k, '', ['SET', 'stop:warm', '1'])).status, 200);
+        await t.replicas[0].kill('SIGSTOP');
+        const writes = await Promise.all(Array.from({ length: 40 }, (_, i) => timed(() => post(k, '', ['SET', `stop:${i}`, String(i)]))));
+        const reads = await Promise.all(Array.from({ length: 40 }, () => timed(() => post(k, '', ['GET', 'stop:warm']))));
+        for (const { r, ms } of writes) {
+            assert.equal(r.status, 503, r.body);
+            assert.match(r.body, /write not acknowledged/);
+            assert.ok(ms < 1000, `within the timeout and some scheduling (${ms.toFixed(1)} ms)`);
+        }
+        const slowest = Math.max(...writes.map((w) => w.ms));
+        assert.ok(Math.min(...writes.map((w) => w.ms)) >= 90, 'each waited its 100 ms');
+        assert.deepEqual([...new Set(reads.map((x) => x.r.status))], [200]);
+        const readMax = Math.max(...reads.map((x) => x.ms));
+        console.log(`# replica stopped: 40 concurrent writes 503 in <= ${slowest.toFixed(1)} ms; 40 reads meanwhile, slowest ${readMax.toFixed(1)} ms`);
+        assert.ok(readMax < 90, `reads do not wait behind a WAIT (${readMax.toFixed(1)} ms)`);
+        assert.equal(await t.clients.primary.get('stop:7'), '7', 'the writes are on the primary');
+        await t.replicas[0].kill('SIGCONT');
+        let ok = false;
+        for (let i = 0; i < 50 && !ok; i++) {
+            ok = (await post(k, '', ['SET', 'stop:after', 'x'])).status === 200;
+            if (!ok) await sleep(100);
+        }
+        assert.ok(ok, 'writes are acknowledged again once the replica runs');
+        assert.match(k.stderr(), /replicas acknowledge writes again/);
+    } finally {
+        await t.replicas[0].kill('SIGCONT').catch(() => {});
+        assertCleanExit(await k.stop());
+        await t.stop();
+    }
+});
+
+test('issue 12 scale-out: min_replicas_ack: partition (netns + tc) then failover to the replica: 0 acknowledged writes lost with min_replicas_ack: 1, some lost without', T, async (t) => {
+    const probe = spawnSync('unshare', ['-n', '--', 'sh', '-c', 'ip link set lo up && tc qdisc add dev lo root handle 1: htb default 10'], { encoding: 'utf8' });
+    if (probe.status !== 0) {
+        t.skip(`cannot make a network namespace with tc here (unshare -n, tc htb): ${(probe.stderr || probe.error?.message || '').trim()}`);
+        return;
+    }
+    const child = spawnSync('unshare', ['-n', '--', process.execPath, path.join(SOURCE_DIR, 'tests/integration/wait_partition_child.mjs')], {
+        encoding: 'utf8',
+        env: process.env,
+        timeout: 110_000,
+        maxBuffer: 16 << 20,
+    });
+    const line = /^RESULT (.*)$/m.exec(child.stdout ?? '')?.[1];
+    assert.ok(line, `the child reported (status ${child.status}, signal ${child.signal})\n${child.stdout}\n${child.stderr}`);
+    const { withAck, without } = JSON.parse(line);
+    for (const r of [withAck, without])
+        console.log(`# ${r.ack ? 'min_replicas_ack: 1' : 'without it'}: ${r.acked} writes answered 200 (${r.beforeCut} before the cut), ` +
+            `statuses ${JSON.stringify(r.statuses)}, ${r.lost} of them lost after the failover`);
+    assert.ok(withAck.beforeCut > 50 && without.beforeCut > 50, 'writes were acknowledged before the cut');
+    assert.ok((withAck.statuses['503'] ?? 0) > 0, 'with the option, writes during the partition answered 503');
+    assert.equal(withAck.lost, 0, 'with min_replicas_ack: 1, no acknowledged write is lost');
+    assert.ok(without.lost > 0, 'without it, writes acknowledged during the partition are lost');
+    for (const r of [withAck, without]) {
+        assert.equal(r.exit.code, 0, `kvedge exited cleanly: ${r.exit.stderr}`);
+        if (SANITIZE) assert.doesNotMatch(r.exit.stderr, /Sanitizer|runtime error/);
+    }
+});
