@@ -48,9 +48,10 @@ test('issue 12 scale-out: min_replicas_ack: kvedge -t checks it', T, async () =>
     assert.match(help.stdout, /min_replicas_ack/, '--help-config documents it');
 });
 
+// with the replicas topology too (`replicas:` listed): its writes run on the primary's link, which waits the same way
 test('issue 12 scale-out: min_replicas_ack: with the replica linked, writes (single, pipeline, multi-exec) succeed after a WAIT; reads wait for nothing', T, async () => {
     const t = await startReplicas({ replicas: 1 });
-    const k = await startKvedge(ackConfig(t));
+    const k = await startKvedge(ackConfig(t, { replicas: t.replicaUrls }));
     try {
         const waits0 = await commandCalls(t.clients.primary, 'wait');
         const w = await post(k, '', ['SET', 'ack:a', '1']);
