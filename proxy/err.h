@@ -38,7 +38,7 @@
     X(UPSTREAM_CLOSED, 502, "upstream closed the connection before the response was complete")                                     \
     X(UPSTREAM_IO, 502, "upstream I/O error")                                                                                      \
     X(UPSTREAM_BUSY, 503, "upstream busy: too many requests waiting")                                                              \
-    X(UPSTREAM_RESOLVE, 502, "cannot resolve the upstream host")                                                                  \
+    X(UPSTREAM_RESOLVE, 502, "cannot resolve the upstream host")                                                                   \
     X(NOACK, 503, "write not acknowledged by enough replicas (may still be on the primary: not rolled back)")
 
 enum {

@@ -29,8 +29,8 @@ struct st_kve_kv_ack_t {
     kve_kv_t *link;
     unsigned replicas;
     uint64_t timeout_ms;
-    h2o_timeout_t deadline;        /* timeout_ms: each waiter's */
-    h2o_timeout_t zero;            /* the end of the loop iteration: waiters that finish together share a round */
+    h2o_timeout_t deadline; /* timeout_ms: each waiter's */
+    h2o_timeout_t zero;     /* the end of the loop iteration: waiters that finish together share a round */
     h2o_timeout_entry_t start_entry;
     waiter_t *pending, **pending_tail;
     /* the round in flight: its waiters, its batch on the wait link, what it learned */
@@ -84,8 +84,9 @@ static void log_failure(kve_kv_ack_t *ack, const char *why)
     if (ack->logged)
         return;
     ack->logged = 1;
-    kve_log(KVE_LOG_WARN, "redis", "min_replicas_ack on %s: %s; writes answer 503 \"write not acknowledged\" until %u replicas confirm",
-            ack->link->peer, why, ack->replicas);
+    kve_log(KVE_LOG_WARN, "redis",
+            "min_replicas_ack on %s: %s; writes answer 503 \"write not acknowledged\" until %u replicas confirm", ack->link->peer,
+            why, ack->replicas);
 }
 
 static void start_round(kve_kv_ack_t *ack);
