@@ -387,6 +387,8 @@ void kve_kv__ack_done(kve_kv_batch_t *b, int err)
     KVE_CHECK_OBJ(b, KVE_KV_BATCH_MAGIC);
     KVE_ASSERT(b->ack_pending);
     b->ack_pending = 0;
+    if (err == KVE_ENOACK)
+        KVE_STAT_ADD(b->kv->stats->not_acknowledged, 1);
     if (b->end == BATCH_LIVE) {
         ++b->busy;
         finish(b, b->kv->closing && err != 0 ? KVE_ESHUTDOWN : err);
@@ -635,6 +637,7 @@ void kve_kv_stats_read(const kve_kv_stats_t *block, kve_kv_stats_t *out)
     for (size_t i = 0; i != KVE_KV_PIPELINE_BUCKETS; ++i)
         out->pipeline_sizes[i] = KVE_STAT_GET(block->pipeline_sizes[i]);
     out->script_fallbacks = KVE_STAT_GET(block->script_fallbacks);
+    out->not_acknowledged = KVE_STAT_GET(block->not_acknowledged);
 }
 
 void kve_kv_get_stats(const kve_kv_t *kv, kve_kv_stats_t *out)

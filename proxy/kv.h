@@ -135,6 +135,7 @@ typedef struct st_kve_kv_stats_t {
      * KVE_KV_PIPELINE_BUCKET(i) (1, 4, 16, ...; not cumulative) */
     uint64_t pipeline_sizes[KVE_KV_PIPELINE_BUCKETS];
     uint64_t script_fallbacks; /* EVALSHA of a kve_kv_script_t answered NOSCRIPT and sent again as EVAL (every driver) */
+    uint64_t not_acknowledged; /* batches with KVE_KV_BATCH_ACK answered KVE_ENOACK (min_replicas_ack, kv_ack.h) */
 } kve_kv_stats_t;
 
 typedef struct st_kve_kv_t kve_kv_t;

@@ -94,6 +94,8 @@ test('issue 12 scale-out: min_replicas_ack: more replicas asked for than exist: 
         const read = await post(k, '', ['GET', 'two:a']);
         assert.equal(read.status, 200, 'reads are not held');
         assert.match(k.stderr(), /min_replicas_ack on 127\.0\.0\.1:\d+: WAIT 2 100: 1 acknowledged; writes answer 503/);
+        const metrics = (await http('GET', `${k.url}/metrics`)).body;
+        assert.match(metrics, /^kvedge_kv_writes_not_acknowledged_total\{store="default"\} 2$/m, 'the two 503s are counted');
     } finally {
         assertCleanExit(await k.stop());
         await t.stop();
