@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { assertCleanExit, http, makeTempDir, SANITIZE, SOURCE_DIR, runKvedge, sleep, startKvedge, writeConfig } from './harness.mjs';
+import { assertCleanExit, http, makeTempDir, SANITIZE, SOURCE_DIR, runKvedge, sleep, startKvedge, waitFor, writeConfig } from './harness.mjs';
 import { kvConfig, RW_TOKEN } from './kv_helpers.mjs';
 import { commandCalls, startReplicas } from './topology.mjs';
 
@@ -93,7 +93,9 @@ test('issue 12 scale-out: min_replicas_ack: more replicas asked for than exist: 
         assert.equal(m.status, 503, m.body);
         const read = await post(k, '', ['GET', 'two:a']);
         assert.equal(read.status, 200, 'reads are not held');
-        assert.match(k.stderr(), /min_replicas_ack on 127\.0\.0\.1:\d+: WAIT 2 100: 1 acknowledged; writes answer 503/);
+        // (the log line is written before the answer, but kvedge's stderr reaches the test on its own pipe)
+        await waitFor(() => /min_replicas_ack on 127\.0\.0\.1:\d+: WAIT 2 100: 1 acknowledged; writes answer 503/.test(k.stderr()),
+            { timeoutMs: 5000, message: 'the log says why' });
         const metrics = (await http('GET', `${k.url}/metrics`)).body;
         assert.match(metrics, /^kvedge_kv_writes_not_acknowledged_total\{store="default"\} 2$/m, 'the two 503s are counted');
     } finally {
@@ -129,7 +131,7 @@ test('issue 12 scale-out: min_replicas_ack: the replica stopped (SIGSTOP): write
             if (!ok) await sleep(100);
         }
         assert.ok(ok, 'writes are acknowledged again once the replica runs');
-        assert.match(k.stderr(), /replicas acknowledge writes again/);
+        await waitFor(() => /replicas acknowledge writes again/.test(k.stderr()), { timeoutMs: 5000, message: 'the log says they confirm again' });
     } finally {
         await t.replicas[0].kill('SIGCONT').catch(() => {});
         assertCleanExit(await k.stop());
