@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { assertCleanExit, http, makeTempDir, SANITIZE, SOURCE_DIR, runKvedge, sleep, startKvedge, waitFor, writeConfig } from './harness.mjs';
+import { assertCleanExit, http, makeTempDir, SANITIZE, SOURCE_DIR, runKvedge, sleep, startKvedge, startUpstream, waitFor, writeConfig } from './harness.mjs';
 import { kvConfig, RW_TOKEN } from './kv_helpers.mjs';
 import { commandCalls, startReplicas } from './topology.mjs';
 
@@ -137,6 +137,43 @@ test('issue 12 scale-out: min_replicas_ack: the replica stopped (SIGSTOP): write
     } finally {
         await t.replicas[0].kill('SIGCONT').catch(() => {});
         assertCleanExit(await k.stop());
+        await t.stop();
+    }
+});
+
+// The cache's purges wait too: a purge lost in a failover would bring the purged objects back (a purge can be repeated)
+test('issue 12 scale-out: min_replicas_ack: a cache purge is answered 200 once the replica has it, 503 while it is stopped', T, async () => {
+    const t = await startReplicas({ replicas: 1 });
+    const origin = await startUpstream((req, res) => {
+        res.writeHead(200, { 'cache-control': 'max-age=300', 'content-length': 2 });
+        res.end('ok');
+    });
+    const admin = 'admin-token-0123456789';
+    const k = await startKvedge({
+        ...ackConfig(t),
+        admin: { token: admin },
+        routes: [{ path: '/api', upstream: `${origin.url}/`, cache: {} }],
+    });
+    const purge = () => http('POST', `${k.adminUrl}purge?url=${encodeURIComponent(`${k.url}/api/obj`)}`, { headers: { authorization: `Bearer ${admin}` } });
+    const cached = () => waitFor(async () => /hit/.test((await http('GET', `${k.url}/api/obj`)).headers['cache-status'] ?? ''),
+        { timeoutMs: 5000, message: '/api/obj stored' });
+    try {
+        await cached();
+        const ok = await purge();
+        assert.equal(ok.status, 200, ok.body);
+        assert.equal(JSON.parse(ok.body).purged, 1);
+        await cached();
+        await t.replicas[0].kill('SIGSTOP');
+        const { r, ms } = await timed(purge);
+        assert.equal(r.status, 503, r.body);
+        assert.match(JSON.parse(r.body).error, /write not acknowledged/);
+        assert.ok(ms >= 90 && ms < 1000, `after the timeout (${ms.toFixed(1)} ms)`);
+        await t.replicas[0].kill('SIGCONT');
+        await waitFor(async () => (await purge()).status === 200, { timeoutMs: 5000, message: 'the purge, sent again, is acknowledged' });
+    } finally {
+        await t.replicas[0].kill('SIGCONT').catch(() => {});
+        assertCleanExit(await k.stop());
+        await origin.stop();
         await t.stop();
     }
 });
