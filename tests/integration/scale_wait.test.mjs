@@ -87,7 +87,7 @@ test('issue 12 scale-out: min_replicas_ack: more replicas asked for than exist: 
         assert.equal(r.status, 503, r.body);
         assert.match(JSON.parse(r.body).error, /^ERR write not acknowledged .*may still be on the primary: not rolled back/);
         assert.ok(r.headers['upstash-sync-token'], 'the applied write still has its sync token');
-        assert.ok(ms >= 90 && ms < 1000, `answered after the 100 ms timeout (${ms.toFixed(1)} ms)`);
+        assert.ok(ms >= 90 && ms < 1500, `answered after the 100 ms timeout (${ms.toFixed(1)} ms)`);
         assert.equal(await t.clients.primary.get('two:a'), 'x', 'not rolled back');
         const m = await post(k, '/multi-exec', [['SET', 'two:b', 'y']]);
         assert.equal(m.status, 503, m.body);
@@ -110,21 +110,24 @@ test('issue 12 scale-out: min_replicas_ack: the replica stopped (SIGSTOP): write
     try {
         assert.equal((await post(k, '', ['SET', 'stop:warm', '1'])).status, 200);
         await t.replicas[0].kill('SIGSTOP');
-        const writes = await Promise.all(Array.from({ length: 40 }, (_, i) => timed(() => post(k, '', ['SET', `stop:${i}`, String(i)]))));
-        const reads = await Promise.all(Array.from({ length: 40 }, () => timed(() => post(k, '', ['GET', 'stop:warm']))));
+        // the reads go while the writes wait for their acknowledgement (20 ms in: their SETs are answered by then)
+        const pending = Promise.all(Array.from({ length: 20 }, (_, i) => timed(() => post(k, '', ['SET', `stop:${i}`, String(i)]))));
+        await sleep(20);
+        const reads = await Promise.all(Array.from({ length: 20 }, () => timed(() => post(k, '', ['GET', 'stop:warm']))));
+        const writes = await pending;
         for (const { r, ms } of writes) {
             assert.equal(r.status, 503, r.body);
             assert.match(r.body, /write not acknowledged/);
-            assert.ok(ms < 1000, `within the timeout and some scheduling (${ms.toFixed(1)} ms)`);
+            assert.ok(ms < 1500, `within the timeout and some scheduling (${ms.toFixed(1)} ms)`);
         }
         const slowest = Math.max(...writes.map((w) => w.ms));
         assert.ok(Math.min(...writes.map((w) => w.ms)) >= 90, 'each waited its 100 ms');
         assert.deepEqual([...new Set(reads.map((x) => x.r.status))], [200]);
         const readMax = Math.max(...reads.map((x) => x.ms));
-        console.log(`# replica stopped: 40 concurrent writes 503 in <= ${slowest.toFixed(1)} ms; 40 reads meanwhile, slowest ${readMax.toFixed(1)} ms`);
+        console.log(`# replica stopped: 20 concurrent writes 503 in <= ${slowest.toFixed(1)} ms; 20 reads meanwhile, slowest ${readMax.toFixed(1)} ms`);
         // a read stuck behind a blocked WAIT would take the 100 ms timeout at least (up to 200 ms: Redis' hz tick)
         const readMedian = reads.map((x) => x.ms).sort((a, b) => a - b)[reads.length >> 1];
-        assert.ok(readMedian < 50, `reads do not wait behind a WAIT (median ${readMedian.toFixed(1)} ms, slowest ${readMax.toFixed(1)} ms)`);
+        assert.ok(readMedian < 80, `reads do not wait behind a WAIT (median ${readMedian.toFixed(1)} ms, slowest ${readMax.toFixed(1)} ms)`);
         assert.equal(await t.clients.primary.get('stop:7'), '7', 'the writes are on the primary');
         await t.replicas[0].kill('SIGCONT');
         let ok = false;
@@ -167,7 +170,7 @@ test('issue 12 scale-out: min_replicas_ack: a cache purge is answered 200 once t
         const { r, ms } = await timed(purge);
         assert.equal(r.status, 503, r.body);
         assert.match(JSON.parse(r.body).error, /write not acknowledged/);
-        assert.ok(ms >= 90 && ms < 1000, `after the timeout (${ms.toFixed(1)} ms)`);
+        assert.ok(ms >= 90 && ms < 1500, `after the timeout (${ms.toFixed(1)} ms)`);
         await t.replicas[0].kill('SIGCONT');
         await waitFor(async () => (await purge()).status === 200, { timeoutMs: 5000, message: 'the purge, sent again, is acknowledged' });
     } finally {
