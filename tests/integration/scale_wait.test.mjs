@@ -106,7 +106,8 @@ test('issue 12 scale-out: min_replicas_ack: more replicas asked for than exist: 
 
 test('issue 12 scale-out: min_replicas_ack: the replica stopped (SIGSTOP): writes answer 503 within the timeout, reads go on; SIGCONT: writes succeed again', T, async () => {
     const t = await startReplicas({ replicas: 1 });
-    const k = await startKvedge(ackConfig(t));
+    // one thread: its waiter logs the episode's start and end (each thread's waiter logs its own)
+    const k = await startKvedge({ ...ackConfig(t), threads: 1 });
     try {
         assert.equal((await post(k, '', ['SET', 'stop:warm', '1'])).status, 200);
         await t.replicas[0].kill('SIGSTOP');
