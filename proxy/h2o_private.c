@@ -43,6 +43,10 @@ h2o_socket_cb kve_h2o__http1client_on_head;
 /* the throwaway client whose socket's first read_start is h2o's HTTP/1 client's on_head (kve_h2o_http1client_guard) */
 static h2o_http1client_t *capturing_client;
 static void guarded_on_head(h2o_socket_t *sock, const char *err);
+/* the socket whose on_head runs on this thread while the proxy's backpressure is on: its next read_start is its body
+ * reader's */
+static __thread h2o_socket_t *head_sock;
+static h2o_socket_cb guard_body_reader(h2o_socket_cb cb);
 
 /* interposes libh2o's function of the same name (see kve_h2o_http1_hook_reader and kve_h2o_http1client_guard); two
  * compares per call */
@@ -56,6 +60,8 @@ void h2o_socket_read_start(h2o_socket_t *sock, h2o_socket_cb cb)
         cb = http1_hook;
     else if (cb == kve_h2o__http1client_on_head && cb != NULL)
         cb = guarded_on_head;
+    else if (__builtin_expect(sock == head_sock, 0) && cb != NULL)
+        cb = guard_body_reader(cb);
     next()(sock, cb);
 }
 
@@ -204,11 +210,113 @@ int kve_h2o_proxy_heads_observed(void)
     return head_observer != NULL && kve_h2o__http1client_on_head != NULL;
 }
 
-/* the prefix of h2o's struct rp_generator_t [2.2.5 lib/core/proxy.c:32] (see kve_h2o_proxy_observe_heads) */
+/* the prefix of h2o's struct rp_generator_t [2.2.5 lib/core/proxy.c:32] (see kve_h2o_proxy_observe_heads and
+ * kve_h2o_proxy_backpressure) */
 struct rp_generator_prefix {
     h2o_generator_t super;
     h2o_req_t *src_req;
+    h2o_http1client_t *client;
 };
+
+/* --- the proxy's backpressure (kve_h2o_proxy_backpressure) --- */
+
+/* upstream bytes a response may hold in its client's socket input before reading stops (0: off); set at start-up */
+static size_t proxy_max_buffer;
+/* h2o's proxy do_proceed [2.2.5 lib/core/proxy.c:346], learned from the first generator that passes gen_is_proxys */
+static size_t max_buffer(void)
+{
+    return __atomic_load_n(&proxy_max_buffer, __ATOMIC_RELAXED); /* a reload may set it while workers read it */
+}
+static void (*proxy_do_proceed)(h2o_generator_t *gen, h2o_req_t *req);
+
+/* the http1client's body readers (on_body_until_close, on_body_content_length, on_body_chunked [2.2.5
+ * lib/common/http1client.c:90, 111, 150]), learned as on_head installs them; each has its wrapper and resume */
+#define NUM_BODY_READERS 3
+static h2o_socket_cb body_readers[NUM_BODY_READERS];
+
+/* whether `gen`, the `data` of `client`, is h2o's proxy generator that reads from `client` for the request it serves:
+ * its client is `client` and it is its request's generator (set by h2o_start_response in on_head [proxy.c:495]) */
+static int gen_is_proxys(struct rp_generator_prefix *gen, h2o_http1client_t *client)
+{
+    void (*known)(h2o_generator_t *, h2o_req_t *);
+
+    if (gen == NULL || gen->client != client || gen->src_req == NULL || gen->src_req->_generator != &gen->super ||
+        gen->super.proceed == NULL)
+        return 0;
+    known = __atomic_load_n(&proxy_do_proceed, __ATOMIC_ACQUIRE);
+    if (known == NULL &&
+        __atomic_compare_exchange_n(&proxy_do_proceed, &known, gen->super.proceed, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        return 1; /* the first: learned (a failed exchange loads what another thread learned into `known`) */
+    return known == gen->super.proceed;
+}
+
+typedef void (*proceed_fn)(h2o_generator_t *gen, h2o_req_t *req);
+
+/* stops reading `sock`, whose input passed the cap, and has the proxy's next proceed call `resume` (read on the
+ * proxied path only once per pause); does nothing for a socket whose client is not the proxy's */
+static void pause_reading(h2o_socket_t *sock, proceed_fn resume)
+{
+    h2o_http1client_t *client = sock->data;
+    struct rp_generator_prefix *gen = client != NULL ? client->data : NULL;
+
+    if (!gen_is_proxys(gen, client))
+        return;
+    h2o_socket_read_stop(sock);
+    gen->super.proceed = resume;
+}
+
+/* in place of the proxy's proceed while its upstream socket does not read: proceeds (the client took the chunk in
+ * flight, do_proceed sends the next), then reads again with `reader` once the input is under the cap */
+static void resume_reading(struct rp_generator_prefix *gen, h2o_req_t *req, h2o_socket_cb reader, proceed_fn resume)
+{
+    h2o_http1client_t *client = gen->client; /* NULL once the body ended or failed (the upstream timeout) */
+
+    gen->super.proceed = proxy_do_proceed;
+    proxy_do_proceed(&gen->super, req); /* sends IN_PROGRESS while client is set: `gen` and `req` live on */
+    if (client == NULL || gen->client != client)
+        return;
+    if (client->sock->input->size <= max_buffer())
+        next()(client->sock, reader);
+    else
+        gen->super.proceed = resume;
+}
+
+#define BODY_READER(i)                                                                                                             \
+    static void resume_body_##i(h2o_generator_t *gen, h2o_req_t *req);                                                             \
+    static void guarded_body_##i(h2o_socket_t *sock, const char *err)                                                              \
+    {                                                                                                                              \
+        if (err == NULL && sock->input->size > max_buffer())                                                                       \
+            pause_reading(sock, resume_body_##i);                                                                                  \
+        body_readers[i](sock, err);                                                                                                \
+    }                                                                                                                              \
+    static void resume_body_##i(h2o_generator_t *gen, h2o_req_t *req)                                                              \
+    {                                                                                                                              \
+        resume_reading((struct rp_generator_prefix *)gen, req, guarded_body_##i, resume_body_##i);                                 \
+    }
+BODY_READER(0)
+BODY_READER(1)
+BODY_READER(2)
+#undef BODY_READER
+
+static const h2o_socket_cb body_guards[NUM_BODY_READERS] = {guarded_body_0, guarded_body_1, guarded_body_2};
+
+/* the wrapper of body reader `cb` (learned on first sight; at most NUM_BODY_READERS exist), or `cb` itself */
+static h2o_socket_cb guard_body_reader(h2o_socket_cb cb)
+{
+    for (size_t i = 0; i != NUM_BODY_READERS; ++i) {
+        h2o_socket_cb known = __atomic_load_n(&body_readers[i], __ATOMIC_ACQUIRE);
+        if (known == NULL && __atomic_compare_exchange_n(&body_readers[i], &known, cb, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            return body_guards[i];
+        if (known == cb)
+            return body_guards[i];
+    }
+    return cb;
+}
+
+void kve_h2o_proxy_backpressure(size_t bytes)
+{
+    __atomic_store_n(&proxy_max_buffer, bytes, __ATOMIC_RELAXED);
+}
 
 /* shows the complete head in `sock`'s input to the observer, if it wants the request's */
 static void observe_head(h2o_socket_t *sock)
@@ -251,7 +359,13 @@ static void guarded_on_head(h2o_socket_t *sock, const char *err)
     } else if (err == NULL && check == 0 && head_observer != NULL) {
         observe_head(sock);
     }
+    if (max_buffer() == 0) {
+        kve_h2o__http1client_on_head(sock, err);
+        return;
+    }
+    head_sock = sock; /* on_head installs the body reader with h2o_socket_read_start() [http1client.c:351] */
     kve_h2o__http1client_on_head(sock, err);
+    head_sock = NULL;
 }
 
 static h2o_http1client_body_cb capture_on_head_cb(h2o_http1client_t *client, const char *errstr, int minor_version, int status,
