@@ -313,6 +313,23 @@ static h2o_socket_cb guard_body_reader(h2o_socket_cb cb)
     return cb;
 }
 
+ssize_t kve_h2o_proxy_upstream_input(h2o_req_t *req, int *reading)
+{
+    struct rp_generator_prefix *gen = (struct rp_generator_prefix *)req->_generator;
+    proceed_fn known = __atomic_load_n(&proxy_do_proceed, __ATOMIC_ACQUIRE);
+    proceed_fn proceed;
+
+    if (gen == NULL || known == NULL)
+        return -1;
+    proceed = gen->super.proceed; /* only then is it an rp_generator_t, whose further members can be read */
+    if (proceed != known && proceed != resume_body_0 && proceed != resume_body_1 && proceed != resume_body_2)
+        return -1;
+    if (gen->client == NULL || gen->client->sock == NULL)
+        return -1;
+    *reading = h2o_socket_is_reading(gen->client->sock);
+    return (ssize_t)gen->client->sock->input->size;
+}
+
 void kve_h2o_proxy_backpressure(size_t bytes)
 {
     __atomic_store_n(&proxy_max_buffer, bytes, __ATOMIC_RELAXED);

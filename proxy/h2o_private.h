@@ -26,6 +26,7 @@
 #define KVE_PROXY_H2O_PRIVATE_H
 
 #include <stddef.h>
+#include <sys/types.h>
 #include "h2o.h"
 #include "h2o/version.h"
 
@@ -224,6 +225,14 @@ void kve_h2o_proxy_observe_heads(const kve_h2o_head_observer_t *observer);
  *   returns no body reader [proxy.c:486]; the tunnel starts reading after the 101 was written) install no body reader.
  */
 void kve_h2o_proxy_backpressure(size_t max_buffer);
+
+/**
+ * For tests and diagnostics: the bytes of `req`'s upstream response waiting in its upstream socket's input, with
+ * `*reading` set to whether that socket reads; -1 if `req`'s generator is not h2o's proxy reading an upstream (its
+ * proceed is neither do_proceed, as learned by kve_h2o_proxy_backpressure's first pause, nor kvedge's resume: only
+ * then are members past h2o_generator_t read), or the body has ended.
+ */
+ssize_t kve_h2o_proxy_upstream_input(h2o_req_t *req, int *reading);
 
 /** Whether heads reach an observer: one is set and kve_h2o_http1client_guard() installed the wrapper. */
 int kve_h2o_proxy_heads_observed(void);
