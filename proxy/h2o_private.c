@@ -46,7 +46,7 @@ static void guarded_on_head(h2o_socket_t *sock, const char *err);
 /* the socket whose on_head runs on this thread while the proxy's backpressure is on: its next read_start is its body
  * reader's */
 static __thread h2o_socket_t *head_sock;
-static h2o_socket_cb guard_body_reader(h2o_socket_cb cb);
+static h2o_socket_cb guard_body_reader(h2o_socket_t *sock, h2o_socket_cb cb);
 
 /* interposes libh2o's function of the same name (see kve_h2o_http1_hook_reader and kve_h2o_http1client_guard); two
  * compares per call */
@@ -61,7 +61,7 @@ void h2o_socket_read_start(h2o_socket_t *sock, h2o_socket_cb cb)
     else if (cb == kve_h2o__http1client_on_head && cb != NULL)
         cb = guarded_on_head;
     else if (__builtin_expect(sock == head_sock, 0) && cb != NULL)
-        cb = guard_body_reader(cb);
+        cb = guard_body_reader(sock, cb);
     next()(sock, cb);
 }
 
@@ -300,9 +300,16 @@ BODY_READER(2)
 
 static const h2o_socket_cb body_guards[NUM_BODY_READERS] = {guarded_body_0, guarded_body_1, guarded_body_2};
 
-/* the wrapper of body reader `cb` (learned on first sight; at most NUM_BODY_READERS exist), or `cb` itself */
-static h2o_socket_cb guard_body_reader(h2o_socket_cb cb)
+/* the wrapper of body reader `cb`, being installed on `sock` inside on_head (learned on first sight; at most
+ * NUM_BODY_READERS exist), or `cb` itself for anything else */
+static h2o_socket_cb guard_body_reader(h2o_socket_t *sock, h2o_socket_cb cb)
 {
+    h2o_http1client_t *client = sock->data;
+
+    /* on_head installs it on the client's own socket ([http1client.c:351]: sock->data is the client); 2.2.5 starts no
+     * other reader there (the socket pool exports a returned socket, [lib/common/socketpool.c:318]) */
+    if (client == NULL || client->sock != sock)
+        return cb;
     for (size_t i = 0; i != NUM_BODY_READERS; ++i) {
         h2o_socket_cb known = __atomic_load_n(&body_readers[i], __ATOMIC_ACQUIRE);
         if (known == NULL && __atomic_compare_exchange_n(&body_readers[i], &known, cb, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))

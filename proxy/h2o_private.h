@@ -215,7 +215,8 @@ void kve_h2o_proxy_observe_heads(const kve_h2o_head_observer_t *observer);
  *   is set, which completes asynchronously, so the generator outlives the call.
  * - do_send's h2o_doublebuffer_prepare [include/h2o.h:2064] swaps the whole input into `sending` when that is
  *   empty, so a response holds at most about 2 * `max_buffer` plus one read event (on_read_core reads until EAGAIN
- *   [evloop.c.h:113]: at most the socket's kernel receive buffer): the buffer being sent and the one being filled.
+ *   [evloop.c.h:113]: at most the socket's kernel receive buffer; over TLS also its encrypted copy, all decrypted at
+ *   once [evloop.c.h:215 read_on_ready]): the buffer being sent and the one being filled.
  * - The upstream I/O timeout (the route's `timeout`) keeps running while reading is stopped: the body reader links
  *   it after each read [http1client.c:108, 141, 212] and on_body_timeout ends the body with "I/O timeout" (the
  *   proxy then sends what it holds and ends the response in error). So a client that takes more than `timeout` to

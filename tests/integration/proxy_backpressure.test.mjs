@@ -10,8 +10,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http_ from 'node:http';
+import http2 from 'node:http2';
 import net from 'node:net';
+import tls from 'node:tls';
 import { assertCleanExit, HOST, SANITIZE, sleep, startKvedge, startRedis, waitFor } from './harness.mjs';
+import { makeCerts } from './httpclient_helpers.mjs';
 
 const MIB = 1024 * 1024;
 const SIZE = 256 * MIB;
@@ -30,6 +33,11 @@ const MAX_GROWTH = (SANITIZE ? 32 + 64 : 32) * MIB;
 // what the origin may have handed to its socket while the client pauses after 1 MiB: that MiB, the kernel's socket
 // buffers on both loopback connections (a few MiB each), and what kvedge holds. Without backpressure: all 256 MiB.
 const MAX_SENT_WHILE_PAUSED = 48 * MIB;
+// Over a TLS upstream one read event also holds the encrypted bytes it read (h2o decrypts them all into the input at
+// once, [2.2.5 lib/common/socket/evloop.c.h:215 read_on_ready]), and buffers grow by doubling: measured 34 MiB of
+// growth, 43 MiB sent while paused (without backpressure: 131 MiB and all 256 MiB).
+const MAX_GROWTH_TLS = MAX_GROWTH + 16 * MIB;
+const MAX_SENT_WHILE_PAUSED_TLS = 80 * MIB;
 const ASAN_DEFAULT = 'detect_leaks=1:abort_on_error=1:halt_on_error=1:fast_unwind_on_malloc=0'; // as harness.mjs
 const KVEDGE_ENV = SANITIZE ? { ASAN_OPTIONS: `${process.env.ASAN_OPTIONS ?? ASAN_DEFAULT}:quarantine_size_mb=32` } : {};
 
@@ -44,9 +52,9 @@ function rssOf(pid) {
  * takes them; /small sends 1 KiB. HEAD sends the head only. `state.sent` counts the body bytes of the last /big handed
  * to the socket; `state.closed` counts connections that ended before their response was complete.
  */
-async function startOrigin() {
+async function startOrigin({ tlsFiles } = {}) {
     const state = { sent: 0, incomplete: 0, sockets: new Set() };
-    const server = net.createServer((sock) => {
+    const onConnection = (sock) => {
         state.sockets.add(sock);
         sock.on('close', () => state.sockets.delete(sock));
         sock.on('error', () => {});
@@ -67,7 +75,10 @@ async function startOrigin() {
             buf = Buffer.concat([buf, d]);
             next();
         });
-    });
+    };
+    const server = tlsFiles
+        ? tls.createServer({ key: fs.readFileSync(tlsFiles.key), cert: fs.readFileSync(tlsFiles.cert) }, onConnection)
+        : net.createServer(onConnection);
     const write = (sock, data) =>
         new Promise((resolve) => {
             if (sock.destroyed) return resolve(false);
@@ -106,7 +117,7 @@ async function startOrigin() {
     await new Promise((resolve) => server.listen({ host: HOST, port: 0 }, resolve));
     return {
         state,
-        url: `http://${HOST}:${server.address().port}`,
+        url: `${tlsFiles ? 'https' : 'http'}://${HOST}:${server.address().port}`,
         stop: () => {
             for (const s of state.sockets) s.destroy();
             return new Promise((resolve) => server.close(resolve));
@@ -174,12 +185,13 @@ async function maxRssDuring(pid, ms) {
     return max;
 }
 
-async function setup(routeExtra = {}) {
+async function setup(routeExtra = {}, { tlsFiles, http2: h2 = false } = {}) {
     const redis = await startRedis();
-    const origin = await startOrigin();
+    const origin = await startOrigin({ tlsFiles });
     const k = await startKvedge(
         {
             threads: 1,
+            http2: h2,
             redis: redis.url,
             routes: [
                 { path: '/plain', upstream: `${origin.url}/`, ...routeExtra },
@@ -244,6 +256,91 @@ for (const [route, mode] of cases) {
         }
     });
 }
+
+test('proxy backpressure: over a TLS upstream, a paused client keeps memory bounded and gets every byte', { timeout: 60_000 }, async () => {
+    const certs = makeCerts();
+    const leaf = certs.leaf({ ip: [HOST] });
+    const s = await setup({ ca_file: certs.ca.cert }, { tlsFiles: leaf });
+    try {
+        const base = rssOf(s.k.pid);
+        let pausedRss = 0,
+            sentWhilePaused = 0;
+        const r = await pausedGet(`${s.k.url}/plain/big?mode=chunked`, {
+            whilePaused: async () => {
+                pausedRss = await maxRssDuring(s.k.pid, 2500);
+                sentWhilePaused = s.origin.state.sent;
+            },
+        });
+        console.log(`TLS upstream: while paused the origin sent ${(sentWhilePaused / MIB).toFixed(1)} MiB, kvedge RSS ` +
+            `${(base / MIB).toFixed(1)} -> ${(pausedRss / MIB).toFixed(1)} MiB`);
+        assert.equal(r.status, 200);
+        assert.ok(sentWhilePaused < MAX_SENT_WHILE_PAUSED_TLS, `the origin sent ${(sentWhilePaused / MIB).toFixed(1)} MiB while the client paused`);
+        assert.ok(pausedRss - base < MAX_GROWTH_TLS, `RSS grew by ${((pausedRss - base) / MIB).toFixed(1)} MiB while the client paused`);
+        assert.equal(r.mismatchAt, -1);
+        assert.equal(r.received, SIZE);
+        assert.equal(r.complete, true);
+    } finally {
+        await s.stop();
+        fs.rmSync(certs.dir, { recursive: true, force: true });
+    }
+});
+
+test('proxy backpressure: an HTTP/2 client that pauses a stream keeps memory bounded; another stream on the connection is served; every byte arrives', { timeout: 60_000 }, async () => {
+    const s = await setup({}, { http2: true });
+    const session = http2.connect(s.k.url); // h2c with prior knowledge
+    try {
+        const base = rssOf(s.k.pid);
+        let pausedRss = 0,
+            sentWhilePaused = 0;
+        const r = await new Promise((resolve, reject) => {
+            const stream = session.request({ ':path': '/plain/big?mode=cl' });
+            let received = 0,
+                mismatchAt = -1,
+                paused = false,
+                status;
+            stream.on('response', (h) => (status = h[':status']));
+            stream.on('data', (chunk) => {
+                for (let i = 0; mismatchAt < 0 && i < chunk.length; ) {
+                    const p = (received + i) % BLOCK;
+                    const n = Math.min(chunk.length - i, BLOCK - p);
+                    if (chunk.compare(PATTERN, p, p + n, i, i + n) !== 0) mismatchAt = received + i;
+                    i += n;
+                }
+                received += chunk.length;
+                if (!paused && received >= MIB) {
+                    paused = true;
+                    stream.pause();
+                    (async () => {
+                        pausedRss = await maxRssDuring(s.k.pid, 2000);
+                        sentWhilePaused = s.origin.state.sent;
+                        // another stream on the same connection, meanwhile
+                        const small = await new Promise((res2, rej2) => {
+                            const st = session.request({ ':path': '/plain/small' });
+                            let n = 0;
+                            st.on('data', (c) => (n += c.length));
+                            st.on('end', () => res2(n));
+                            st.on('error', rej2);
+                        });
+                        assert.equal(small, 1024);
+                        stream.resume();
+                    })().catch(reject);
+                }
+            });
+            stream.on('end', () => resolve({ status, received, mismatchAt }));
+            stream.on('error', reject);
+        });
+        console.log(`HTTP/2: while paused the origin sent ${(sentWhilePaused / MIB).toFixed(1)} MiB, kvedge RSS ` +
+            `${(base / MIB).toFixed(1)} -> ${(pausedRss / MIB).toFixed(1)} MiB`);
+        assert.equal(r.status, 200);
+        assert.ok(sentWhilePaused < MAX_SENT_WHILE_PAUSED, `the origin sent ${(sentWhilePaused / MIB).toFixed(1)} MiB while the client paused`);
+        assert.ok(pausedRss - base < MAX_GROWTH, `RSS grew by ${((pausedRss - base) / MIB).toFixed(1)} MiB while the client paused`);
+        assert.equal(r.mismatchAt, -1);
+        assert.equal(r.received, SIZE);
+    } finally {
+        session.close();
+        await s.stop();
+    }
+});
 
 test('proxy backpressure: a client that leaves while paused frees its response and upstream connection; others are served meanwhile; HEAD is unaffected', { timeout: 60_000 }, async () => {
     const s = await setup();
