@@ -222,11 +222,11 @@ struct rp_generator_prefix {
 
 /* upstream bytes a response may hold in its client's socket input before reading stops (0: off); set at start-up */
 static size_t proxy_max_buffer;
-/* h2o's proxy do_proceed [2.2.5 lib/core/proxy.c:346], learned from the first generator that passes gen_is_proxys */
 static size_t max_buffer(void)
 {
     return __atomic_load_n(&proxy_max_buffer, __ATOMIC_RELAXED); /* a reload may set it while workers read it */
 }
+/* h2o's proxy do_proceed [2.2.5 lib/core/proxy.c:346], learned from the first generator that passes gen_is_proxys */
 static void (*proxy_do_proceed)(h2o_generator_t *gen, h2o_req_t *req);
 
 /* the http1client's body readers (on_body_until_close, on_body_content_length, on_body_chunked [2.2.5

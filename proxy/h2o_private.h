@@ -17,7 +17,8 @@
  *   patched 2.2.5 whose layout moved). To move to another h2o: re-read each entry against the new source, mend or
  *   drop it, then update the guards.
  *
- * Callers: park.c and h1read.c (socket readers), server.c (idle connections, timers, contexts, thread buffers),
+ * Callers: park.c and h1read.c (socket readers), server.c (idle connections, timers, contexts, thread buffers, the
+ * proxy's backpressure),
  * handlers/framing.c (the raw HTTP/1 head), handlers/cache_upstream.c (the proxy's upstream heads), tests/unit/loopback.c (a
  * request's final ostream, contexts, thread buffers); tests/unit/test_h2o_private.c checks each entry against the installed libh2o
  * at run time.
