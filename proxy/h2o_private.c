@@ -252,6 +252,57 @@ static int gen_is_proxys(struct rp_generator_prefix *gen, h2o_http1client_t *cli
 
 typedef void (*proceed_fn)(h2o_generator_t *gen, h2o_req_t *req);
 
+/* the prefix of h2o's struct st_h2o_http1client_private_t [2.2.5 lib/common/http1client.c:31-38]: the public client,
+ * a union of three callbacks, then the client's one I/O timer (the body's read timeout while it reads a body) */
+struct http1client_prefix {
+    h2o_http1client_t super;
+    union {
+        h2o_http1client_connect_cb on_connect;
+        h2o_http1client_head_cb on_head;
+        h2o_http1client_body_cb on_body;
+    } _cb;
+    h2o_timeout_entry_t _timeout;
+};
+
+/* 1 once the timer at that offset was found linked in its client's ctx->io_timeout (checked once per process, on the
+ * first pause that needs it); -1 if it was not there (the layout differs: the timer is never touched) */
+static int io_timer_checked;
+
+/* whether `entry` is linked in `timeout` (a walk of its entries: done once) */
+static int timer_is_in(h2o_timeout_t *timeout, h2o_timeout_entry_t *entry)
+{
+    for (h2o_linklist_t *node = timeout->_entries.next; node != &timeout->_entries; node = node->next)
+        if (node == &entry->_link)
+            return 1;
+    return 0;
+}
+
+/* restarts `client`'s I/O timer (the upstream's body read timeout) while its reading is stopped for a client that
+ * progresses: the timeout then runs from the client's last progress, as nginx's send_timeout */
+static void touch_io_timer(h2o_http1client_t *client)
+{
+    h2o_timeout_entry_t *entry = &((struct http1client_prefix *)client)->_timeout;
+    int checked = __atomic_load_n(&io_timer_checked, __ATOMIC_RELAXED);
+
+    if (checked < 0 || !h2o_timeout_is_linked(entry) || entry->cb == NULL)
+        return;
+    if (checked == 0) {
+        checked = timer_is_in(client->ctx->io_timeout, entry) ? 1 : -1;
+        __atomic_store_n(&io_timer_checked, checked, __ATOMIC_RELAXED);
+        if (checked < 0) {
+            kve_log(KVE_LOG_WARN, "proxy",
+                    "h2o's HTTP/1 client timer is not where kvedge expects it: a paused proxied response keeps the "
+                    "upstream timeout of its last read");
+            return;
+        }
+    }
+    h2o_timeout_unlink(entry);
+    h2o_timeout_link(client->ctx->loop, client->ctx->io_timeout, entry);
+}
+
+/* the largest send of a response whose upstream reading was stopped */
+#define PAUSED_CHUNK (256 * 1024)
+
 /* stops reading `sock`, whose input passed the cap, and has the proxy's next proceed call `resume` (read on the
  * proxied path only once per pause); does nothing for a socket whose client is not the proxy's */
 static void pause_reading(h2o_socket_t *sock, proceed_fn resume)
@@ -263,6 +314,10 @@ static void pause_reading(h2o_socket_t *sock, proceed_fn resume)
         return;
     h2o_socket_read_stop(sock);
     gen->super.proceed = resume;
+    /* sends of at most PAUSED_CHUNK from now on (the proxy's do_send passes it to h2o_doublebuffer_prepare [proxy.c:326];
+     * HTTP/1 leaves it at SIZE_MAX [lib/core/request.c:236]): the client's progress is seen every PAUSED_CHUNK */
+    if (gen->src_req->preferred_chunk_size > PAUSED_CHUNK)
+        gen->src_req->preferred_chunk_size = PAUSED_CHUNK;
 }
 
 /* in place of the proxy's proceed while its upstream socket does not read: proceeds (the client took the chunk in
@@ -275,6 +330,7 @@ static void resume_reading(struct rp_generator_prefix *gen, h2o_req_t *req, h2o_
     proxy_do_proceed(&gen->super, req); /* sends IN_PROGRESS while client is set: `gen` and `req` live on */
     if (client == NULL || gen->client != client)
         return;
+    touch_io_timer(client); /* the client took a chunk */
     if (client->sock->input->size <= max_buffer())
         next()(client->sock, reader);
     else

@@ -60,6 +60,9 @@ KVE_H2O_SIZE(h2o_evloop_t, 152);
 KVE_H2O_LAYOUT(h2o_evloop_t, _timeouts, 40);
 KVE_H2O_SIZE(h2o_timeout_t, 48);
 KVE_H2O_LAYOUT(h2o_timeout_t, _link, 8);
+KVE_H2O_LAYOUT(h2o_timeout_t, _entries, 24);
+KVE_H2O_LAYOUT(h2o_timeout_entry_t, _link, 16);
+KVE_H2O_SIZE(h2o_http1client_t, 56); /* the start of struct st_h2o_http1client_private_t (kve_h2o_proxy_backpressure) */
 KVE_H2O_SIZE(h2o_mem_recycle_t, 24);
 KVE_H2O_LAYOUT(h2o_mem_recycle_t, cnt, 8);
 KVE_H2O_LAYOUT(h2o_buffer_prototype_t, allocator, 0);
@@ -218,10 +221,17 @@ void kve_h2o_proxy_observe_heads(const kve_h2o_head_observer_t *observer);
  *   empty, so a response holds at most about 2 * `max_buffer` plus one read event (on_read_core reads until EAGAIN
  *   [evloop.c.h:113]: at most the socket's kernel receive buffer; over TLS also its encrypted copy, all decrypted at
  *   once [evloop.c.h:215 read_on_ready]): the buffer being sent and the one being filled.
- * - The upstream I/O timeout (the route's `timeout`) keeps running while reading is stopped: the body reader links
- *   it after each read [http1client.c:108, 141, 212] and on_body_timeout ends the body with "I/O timeout" (the
- *   proxy then sends what it holds and ends the response in error). So a client that takes more than `timeout` to
- *   take `max_buffer` bytes loses its response and frees the upstream connection, like nginx's send_timeout.
+ * - The upstream I/O timeout (the route's `timeout`) runs from the client's last progress while reading is stopped,
+ *   like nginx's send_timeout: a client that takes nothing for `timeout` loses its response (on_body_timeout ends the
+ *   body with "I/O timeout"; the proxy sends what it holds and ends the response in error) and frees the upstream
+ *   connection; a slow client that keeps taking bytes keeps it. How: the body reader links the client's one timer
+ *   after each read [http1client.c:108, 141, 212]; while paused, each proceed (the client took a send) relinks it.
+ *   The timer is `_timeout` of the private struct st_h2o_http1client_private_t [http1client.c:31-38], after the
+ *   public client (sizeof asserted above) and a union of three callbacks; it is touched only when linked with a
+ *   callback, and the first time only if a walk of the client's ctx->io_timeout finds it there (else never, with a
+ *   warning). And sends are cut to 256 KiB once paused (the request's public `preferred_chunk_size`, which the
+ *   proxy's do_send passes to h2o_doublebuffer_prepare [proxy.c:326]; HTTP/1 leaves it at SIZE_MAX,
+ *   [lib/core/request.c:236]): without that, HTTP/1 calls proceed only when the whole buffer was written.
  * - Requests the client abandons: h2o calls the generator's stop (do_close [proxy.c:308]), which cancels the client
  *   and closes its socket, reading or not. HEAD, 1xx and the websocket upgrade (on_head steals the socket and
  *   returns no body reader [proxy.c:486]; the tunnel starts reading after the 101 was written) install no body reader.

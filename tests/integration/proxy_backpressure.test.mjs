@@ -94,7 +94,7 @@ async function startOrigin({ tlsFiles } = {}) {
     async function serve(sock, method, url) {
         const small = url.pathname === '/small';
         const mode = url.searchParams.get('mode') ?? 'cl';
-        const total = small ? 1024 : SIZE;
+        const total = small ? 1024 : Number(url.searchParams.get('size') ?? SIZE);
         const framing = mode === 'chunked' ? 'transfer-encoding: chunked' : mode === 'close' ? 'connection: close' : `content-length: ${total}`;
         const cc = url.searchParams.get('cc') ?? 'no-store';
         await write(sock, `HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\ncache-control: ${cc}\r\n${framing}\r\n\r\n`);
@@ -407,6 +407,50 @@ test("proxy backpressure: a client that pauses longer than the route's timeout l
         assert.equal(ok.received, SIZE);
         assert.equal(ok.complete, true);
         assert.equal(s.k.running, true);
+    } finally {
+        await s.stop();
+    }
+});
+
+test("proxy backpressure: a slow client that keeps reading keeps its response, though it takes longer than the route's timeout to take max_proxy_buffer", { timeout: 60_000 }, async () => {
+    const s = await setup({ timeout: '1s' });
+    try {
+        // about 4 MiB/s: the 4 MiB kvedge holds for it take longer than the 1 s timeout to drain; the timeout runs from
+        // the client's last progress
+        const size = 24 * MIB;
+        const t0 = Date.now();
+        const r = await new Promise((resolve, reject) => {
+            let received = 0,
+                mismatchAt = -1,
+                nextPause = 256 * 1024;
+            const req = http_.get(`${s.k.url}/plain/big?mode=cl&size=${size}`, { agent: false }, (res) => {
+                res.on('data', (chunk) => {
+                    for (let i = 0; mismatchAt < 0 && i < chunk.length; ) {
+                        const p = (received + i) % BLOCK;
+                        const n = Math.min(chunk.length - i, BLOCK - p);
+                        if (chunk.compare(PATTERN, p, p + n, i, i + n) !== 0) mismatchAt = received + i;
+                        i += n;
+                    }
+                    received += chunk.length;
+                    if (received >= nextPause) {
+                        nextPause += 256 * 1024;
+                        res.pause();
+                        setTimeout(() => res.resume(), 60);
+                    }
+                });
+                res.on('end', () => resolve({ status: res.statusCode, received, mismatchAt, complete: res.complete }));
+                res.on('aborted', () => resolve({ status: res.statusCode, received, mismatchAt, complete: false }));
+                res.on('error', () => resolve({ status: res.statusCode, received, mismatchAt, complete: false }));
+            });
+            req.on('error', reject);
+        });
+        const secs = (Date.now() - t0) / 1000;
+        console.log(`slow client: ${(r.received / MIB).toFixed(1)} MiB in ${secs.toFixed(1)} s`);
+        assert.equal(r.status, 200);
+        assert.equal(r.mismatchAt, -1);
+        assert.equal(r.received, size, 'every byte arrived (the upstream timeout did not cut the response)');
+        assert.equal(r.complete, true);
+        assert.ok(secs > 3, `the client was not slow (${secs} s): the test proves nothing`);
     } finally {
         await s.stop();
     }
