@@ -1,0 +1,195 @@
+// Issue 12 (scale-out), the sentinel topology: a store whose primary and replicas come from Redis Sentinel
+// (`sentinel: {master, addresses}`). A primary, two replicas and three sentinels on loopback
+// (tests/integration/topology.mjs, down-after-milliseconds 1000), a real kvedge; every kvedge must exit cleanly.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { assertCleanExit, http, makeTempDir, runKvedge, sleep, startKvedge, startRedis, waitFor, writeConfig } from './harness.mjs';
+import { kvConfig, RW_TOKEN } from './kv_helpers.mjs';
+import { client } from './replicas_helpers.mjs';
+import { REPLICA_ARGS, replicationInfo, startSentinels } from './topology.mjs';
+
+const T = { timeout: 120_000 };
+const COMMAND_TIMEOUT_MS = 1000;
+
+function sentinelConfig(t, extra = {}) {
+    return kvConfig({ sentinel: { master: t.master, addresses: t.sentinelAddresses }, command_timeout: `${COMMAND_TIMEOUT_MS}ms` }, {},
+        { threads: 2, ...extra });
+}
+
+const kv = (k, cmd, headers = {}) =>
+    http('POST', `${k.url}/kv`, { headers: { authorization: `Bearer ${RW_TOKEN}`, ...headers }, body: JSON.stringify(cmd) });
+
+test('issue 12 scale-out: sentinel: kvedge -t checks a sentinel store', T, async () => {
+    const dir = makeTempDir();
+    const check = (redis, name) => runKvedge(['-t', '-c', writeConfig(kvConfig(redis, {}, { listen: [{ host: '127.0.0.1', port: 1 }] }), { dir, name })]);
+    const s = (o) => ({ sentinel: { master: 'mymaster', addresses: ['127.0.0.1:26379'], ...o } });
+    const bad = [
+        [{ sentinel: { addresses: ['127.0.0.1:26379'] } }, /sentinel: master is required/],
+        [s({ addresses: [] }), /sentinel.addresses: list at least one sentinel/],
+        [s({ addresses: ['127.0.0.1'] }), /sentinel.addresses\[0\]: "127.0.0.1" is not host:port/],
+        [s({ addresses: ['127.0.0.1:0'] }), /sentinel.addresses\[0\]: .* is not host:port/],
+        [s({ addresses: ['127.0.0.1:99999'] }), /sentinel.addresses\[0\]: .* is not host:port/],
+        [s({ addresses: ['user@127.0.0.1:26379'] }), /sentinel.addresses\[0\]: .* is not host:port/],
+        [s({ addresses: ['127.0.0.1:26379', '127.0.0.1:26379'] }), /sentinel.addresses\[1\]: the same sentinel as sentinel.addresses\[0\]/],
+        [s({ master: 'my master' }), /sentinel.master: a name without spaces/],
+        [s({ db: 16 }), /db/],
+        [{ ...s({}), url: 'redis://127.0.0.1:6379' }, /url: a sentinel store gets its primary and replicas from the sentinels/],
+        [{ ...s({}), replicas: ['redis://127.0.0.1:6380'] }, /replicas: a sentinel store gets its replicas from the sentinels/],
+        [{ ...s({}), ca_file: '/etc/ssl/certs/ca-certificates.crt' }, /ca_file: only a store reached over TLS/],
+        [s({ addresses: Array.from({ length: 17 }, (_, i) => `127.0.0.1:${26379 + i}`) }), /addresses/],
+        [s({ unknown: 1 }), /unknown/],
+    ];
+    for (const [i, [redis, re]] of bad.entries()) {
+        const r = await check(redis, `bad${i}.yaml`);
+        assert.notEqual(r.code, 0, `${JSON.stringify(redis)} is refused`);
+        assert.match(r.stderr, re, JSON.stringify(redis));
+    }
+    const ok = await check({ ...s({ addresses: ['127.0.0.1:26379', 'localhost:26380'], username: 'sentinel-user', password: 'sentinel-secret', db: 3 }),
+        username: 'app', password: 'app-secret' }, 'ok.yaml');
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.doesNotMatch(ok.stdout + ok.stderr, /sentinel-secret|app-secret/, 'no password printed');
+    const help = await runKvedge(['--help-config']);
+    assert.match(help.stdout, /sentinel/, '--help-config documents sentinel');
+});
+
+test('issue 12 scale-out: sentinel: kvedge finds the primary and replicas, token reads go to the replicas, a replica that says master is refused writes', T, async () => {
+    const t = await startSentinels();
+    let k;
+    try {
+        k = await startKvedge(sentinelConfig(t, { threads: 1 }));
+        await waitFor(async () => (await kv(k, ['SET', 'warm', '1'])).status === 200, { message: 'kvedge writes through the sentinel store' });
+        const cl = client(k);
+        let stale = 0;
+        for (let i = 0; i < 300; i++) {
+            assert.equal((await cl.send(['SET', 'ryw', String(i)])).status, 200);
+            const r = await cl.send(['GET', 'ryw']);
+            assert.equal(r.status, 200);
+            if (JSON.parse(r.body).result !== String(i)) stale++;
+        }
+        cl.close();
+        assert.equal(stale, 0, 'no stale read');
+        const replicaGets = (await Promise.all(t.clients.replicas.map((c) => c.info('commandstats'))))
+            .map((s) => Number(/cmdstat_get:calls=(\d+)/.exec(s)?.[1] ?? 0));
+        console.log(`# 300 token reads: ${replicaGets.join(' / ')} on the replicas`);
+        assert.ok(replicaGets.reduce((a, b) => a + b, 0) >= 150, `most token reads from the replicas: ${replicaGets}`);
+        // the primary's writes are the primary's: the replicas ran no SET from kvedge (only the replication stream's,
+        // which INFO commandstats counts too: compare with the primary's count)
+        const sets = await Promise.all([t.clients.primary, ...t.clients.replicas].map(async (c) => Number(/cmdstat_set:calls=(\d+)/.exec(await c.info('commandstats'))?.[1] ?? 0)));
+        assert.ok(sets.slice(1).every((n) => n <= sets[0]), `the replicas ran only replicated SETs: ${sets}`);
+    } finally {
+        if (k) assertCleanExit(await k.stop());
+        await t.stop();
+    }
+});
+
+test('issue 12 scale-out: sentinel: the primary killed with -9 under write load: 503s, never a hang, recovery soon after +switch-master, 0 writes to the restarted old primary, 0 stale token reads', T, async () => {
+    const t = await startSentinels();
+    let k;
+    try {
+        k = await startKvedge(sentinelConfig(t));
+        await waitFor(async () => (await kv(k, ['SET', 'warm', '1'])).status === 200, { message: 'kvedge writes through the sentinel store' });
+        const oldPort = t.primary.port;
+        // +switch-master, as a client of a sentinel sees it
+        const sub = t.sentinels[0].client();
+        let switchAt = 0, switchMsg = '';
+        sub.on('message', (ch, msg) => {
+            if (ch === '+switch-master' && !switchAt) {
+                switchAt = Date.now();
+                switchMsg = msg;
+            }
+        });
+        await sub.subscribe('+switch-master');
+
+        // 8 clients of write->read pairs with their tokens, until told to stop
+        let stop = false, stale = 0, ok = 0, unavailable = 0, other = [], maxMs = 0, killedAt = 0, lastFailAt = 0, firstOkAfterSwitch = 0;
+        const load = Promise.all(Array.from({ length: 8 }, async (_, c) => {
+            const cl = client(k);
+            try {
+                for (let i = 0; !stop; i++) {
+                    const key = `fo:${c}`, value = `${c}-${i}`;
+                    let t0 = Date.now();
+                    const w = await cl.send(['SET', key, value]);
+                    maxMs = Math.max(maxMs, Date.now() - t0);
+                    const note = (r) => {
+                        if (r.status === 200) {
+                            ok++;
+                            if (switchAt && !firstOkAfterSwitch && Date.now() >= switchAt) firstOkAfterSwitch = Date.now();
+                        } else if (r.status === 503) {
+                            unavailable++;
+                            lastFailAt = Date.now();
+                        } else {
+                            other.push(`${r.status} ${r.body}`);
+                        }
+                    };
+                    note(w);
+                    if (w.status !== 200) {
+                        await sleep(20);
+                        continue;
+                    }
+                    t0 = Date.now();
+                    const r = await cl.send(['GET', key]);
+                    maxMs = Math.max(maxMs, Date.now() - t0);
+                    note(r);
+                    if (r.status === 200 && JSON.parse(r.body).result !== value) stale++;
+                }
+            } finally {
+                cl.close();
+            }
+        }));
+        await sleep(1000);
+        const okBeforeKill = ok;
+        killedAt = Date.now();
+        await t.primary.kill('SIGKILL');
+        await waitFor(() => switchAt !== 0, { timeoutMs: 30_000, message: '+switch-master from the sentinels' });
+        const newPort = Number(switchMsg.split(' ')[4]);
+        assert.notEqual(newPort, oldPort, `the new primary is another node: ${switchMsg}`);
+        await waitFor(() => firstOkAfterSwitch !== 0, { timeoutMs: t.downAfterMs + 2000, message: 'a request succeeds within down-after + 2 s of +switch-master' });
+        const recoveryMs = firstOkAfterSwitch - switchAt;
+
+        // the old primary comes back on its port, empty and saying master, until Sentinel makes it a replica: kvedge
+        // must never write to it (the sentinels name the new primary). Its SET count while it is a master, or a
+        // replica not yet linked (before the replication stream brings the new primary's SETs), stays 0.
+        const old = await startRedis({ port: oldPort, args: REPLICA_ARGS });
+        const oc = old.client();
+        let masterSamples = 0, setsWhileMaster = 0, demotedAfterMs = 0;
+        const restartedAt = Date.now();
+        await waitFor(async () => {
+            const info = await oc.info('everything');
+            const role = /^role:(\w+)/m.exec(info)?.[1];
+            const link = /^master_link_status:(\w+)/m.exec(info)?.[1];
+            const sets = Number(/^cmdstat_set:calls=(\d+)/m.exec(info)?.[1] ?? 0);
+            if (role === 'master' || link !== 'up') {
+                masterSamples += role === 'master' ? 1 : 0;
+                setsWhileMaster = Math.max(setsWhileMaster, sets);
+                return false;
+            }
+            demotedAfterMs = Date.now() - restartedAt;
+            return true;
+        }, { timeoutMs: 40_000, intervalMs: 50, message: 'Sentinel makes the restarted old primary a replica' });
+        await sleep(500); // load on the new primary, the old one a replica now
+        stop = true;
+        await load;
+        sub.disconnect();
+        const okAfter = ok - okBeforeKill;
+        console.log(`# failover: +switch-master ${switchAt - killedAt} ms after the kill; first success ${recoveryMs} ms after it ` +
+            `(last 503 ${lastFailAt ? lastFailAt - killedAt : 0} ms after the kill); ${unavailable} x 503, longest request ${maxMs} ms; ` +
+            `old primary restarted: master for ${demotedAfterMs} ms (${masterSamples} samples), ${setsWhileMaster} SETs reached it`);
+        assert.deepEqual(other, [], 'only 200 or 503');
+        assert.ok(maxMs <= COMMAND_TIMEOUT_MS + 1500, `no request hangs past the command timeout: ${maxMs} ms`);
+        assert.ok(recoveryMs <= t.downAfterMs + 2000, `recovery ${recoveryMs} ms after +switch-master`);
+        assert.ok(masterSamples > 0, 'the restarted old primary was seen as a master (the window the test is about)');
+        assert.equal(setsWhileMaster, 0, 'no write reached the restarted old primary');
+        assert.ok(okAfter > 100, `writes and reads went on after the failover: ${okAfter}`);
+        assert.equal(stale, 0, 'no token read missed the write before it');
+        // and it now writes to the new primary
+        const w = await kv(k, ['SET', 'after', '1']);
+        assert.equal(w.status, 200);
+        const np = [t.primary, ...t.replicas].find((r) => r.port === newPort);
+        assert.equal(await np.client().get('after'), '1', 'the write is on the new primary');
+        assert.equal((await replicationInfo(oc)).role, 'slave');
+        await old.stop();
+    } finally {
+        if (k) assertCleanExit(await k.stop());
+        await t.stop();
+    }
+});
