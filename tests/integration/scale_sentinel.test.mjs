@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { assertCleanExit, http, makeTempDir, runKvedge, sleep, startKvedge, startRedis, waitFor, writeConfig } from './harness.mjs';
 import { kvConfig, RW_TOKEN } from './kv_helpers.mjs';
 import { client } from './replicas_helpers.mjs';
-import { REPLICA_ARGS, replicationInfo, startSentinels } from './topology.mjs';
+import { startFakeRedis } from './fake_redis.mjs';
+import { REPLICA_ARGS, replicationInfo, startReplicas, startSentinels, waitLinked } from './topology.mjs';
 
 const T = { timeout: 120_000 };
 const COMMAND_TIMEOUT_MS = 1000;
@@ -52,7 +53,7 @@ test('issue 12 scale-out: sentinel: kvedge -t checks a sentinel store', T, async
     assert.match(help.stdout, /sentinel/, '--help-config documents sentinel');
 });
 
-test('issue 12 scale-out: sentinel: kvedge finds the primary and replicas, token reads go to the replicas, a replica that says master is refused writes', T, async () => {
+test('issue 12 scale-out: sentinel: kvedge finds the primary and replicas, token reads go to the replicas', T, async () => {
     const t = await startSentinels();
     let k;
     try {
@@ -190,6 +191,73 @@ test('issue 12 scale-out: sentinel: the primary killed with -9 under write load:
         await old.stop();
     } finally {
         if (k) assertCleanExit(await k.stop());
+        await t.stop();
+    }
+});
+
+/** a fake sentinel naming 127.0.0.1:`named.port` as the master (no replicas), confirming SUBSCRIBE */
+async function fakeSentinel(named) {
+    const bulk = (x) => `$${Buffer.byteLength(String(x))}\r\n${x}\r\n`;
+    return startFakeRedis((argv) => {
+        const cmd = argv.map((a) => a.toLowerCase());
+        if (cmd[0] === 'sentinel' && cmd[1] === 'get-master-addr-by-name')
+            return argv[2] === 'mymaster' ? `*2\r\n${bulk('127.0.0.1')}${bulk(named.port)}` : '*-1\r\n';
+        if (cmd[0] === 'sentinel' && cmd[1] === 'replicas') return '*0\r\n';
+        if (cmd[0] === 'subscribe') return `*3\r\n${bulk('subscribe')}${bulk(argv[1])}:1\r\n`;
+        return '-ERR unknown command\r\n';
+    });
+}
+
+const setStats = async (c) => {
+    const m = /^cmdstat_set:calls=(\d+),.*rejected_calls=(\d+)/m.exec(await c.info('commandstats'));
+    return m ? { calls: Number(m[1]), rejected: Number(m[2]) } : { calls: 0, rejected: 0 };
+};
+
+test('issue 12 scale-out: sentinel: a node the sentinel names that does not say master gets no write; -READONLY is a 503 and kvedge asks again', T, async () => {
+    const t = await startReplicas({ replicas: 1 });
+    const [p, r] = [t.primary, t.replicas[0]];
+    const [pc, rc] = [t.clients.primary, t.clients.replicas[0]];
+    const named = { port: r.port }; // the sentinel names the replica: it says slave
+    const fake = await fakeSentinel(named);
+    let k;
+    try {
+        k = await startKvedge(kvConfig({ sentinel: { master: 'mymaster', addresses: [fake.url.slice('redis://'.length)] }, command_timeout: '1s' }, {}, { threads: 2 }));
+        // ROLE says slave: the link never comes up, every write is a prompt 503 and none reaches the replica
+        for (let i = 0; i < 20; i++) {
+            const t0 = Date.now();
+            const w = await kv(k, ['SET', 'x', String(i)]);
+            assert.equal(w.status, 503, w.body);
+            assert.ok(Date.now() - t0 < 500, 'a 503 at once, not after a timeout');
+            await sleep(25);
+        }
+        assert.deepEqual(await setStats(rc), { calls: 0, rejected: 0 }, 'the replica the sentinel named saw no SET');
+        // the sentinel names the primary: writes go there
+        named.port = p.port;
+        await waitFor(async () => (await kv(k, ['SET', 'x', 'p'])).status === 200, { timeoutMs: 3000, message: 'writes once the sentinel names the primary' });
+        assert.equal(await pc.get('x'), 'p');
+        // the primary becomes a replica behind kvedge's back (the sentinel still names it): the first write that reaches
+        // it gets -READONLY, which is a 503 (never the Redis error), and no write is applied there afterwards
+        await rc.replicaof('NO', 'ONE');
+        await pc.replicaof('127.0.0.1', String(r.port));
+        await waitLinked(pc);
+        const before = await setStats(pc);
+        const statuses = [];
+        for (let i = 0; i < 20; i++) {
+            statuses.push((await kv(k, ['SET', 'y', String(i)])).status);
+            await sleep(25);
+        }
+        assert.ok(statuses.every((s) => s === 503), `503 for each write: ${statuses}`);
+        const after = await setStats(pc);
+        assert.equal(after.calls - before.calls, 0, 'no SET ran on the demoted primary');
+        assert.ok(after.rejected - before.rejected <= 2, `at most one -READONLY per thread's link: ${JSON.stringify(after)}`);
+        // the sentinel names the new primary: writes go on there
+        named.port = r.port;
+        await waitFor(async () => (await kv(k, ['SET', 'z', 'r'])).status === 200, { timeoutMs: 3000, message: 'writes once the sentinel names the new primary' });
+        assert.equal(await rc.get('z'), 'r');
+        assert.ok(fake.commands.some((c) => c.argv[0] === 'SUBSCRIBE' && c.argv[1] === '+switch-master'), 'kvedge subscribed to +switch-master');
+    } finally {
+        if (k) assertCleanExit(await k.stop());
+        await fake.stop();
         await t.stop();
     }
 });
