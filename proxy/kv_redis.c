@@ -152,15 +152,16 @@ static void on_handshake_role(redisAsyncContext *ac, void *reply, void *privdata
 
     if (r == NULL || link->adapter.ac != ac)
         return;
-    if (r->type != KVE_REPLY_ARRAY || r->elements < 1 || r->element[0]->type != KVE_REPLY_STRING ||
-        r->element[0]->len != 6 || memcmp(r->element[0]->str, "master", 6) != 0) {
+    if (r->type != KVE_REPLY_ARRAY || r->elements < 1 || r->element[0]->type != KVE_REPLY_STRING || r->element[0]->len != 6 ||
+        memcmp(r->element[0]->str, "master", 6) != 0) {
         snprintf(why, sizeof(why), "ROLE does not say master (%.*s): no write goes there",
                  r->type == KVE_REPLY_ARRAY && r->elements >= 1 && r->element[0]->type == KVE_REPLY_STRING
                      ? (int)KVE_MIN(r->element[0]->len, 32)
-                     : r->type == KVE_REPLY_ERROR ? (int)KVE_MIN(r->len, 64) : 7,
+                 : r->type == KVE_REPLY_ERROR ? (int)KVE_MIN(r->len, 64)
+                                              : 7,
                  r->type == KVE_REPLY_ARRAY && r->elements >= 1 && r->element[0]->type == KVE_REPLY_STRING ? r->element[0]->str
-                 : r->type == KVE_REPLY_ERROR                                                                ? r->str
-                                                                                                             : "no role");
+                 : r->type == KVE_REPLY_ERROR                                                              ? r->str
+                                                                                                           : "no role");
         drop_link(link, why);
         return;
     }
@@ -564,7 +565,8 @@ kve_kv_t *kve_kv_redis_create(h2o_loop_t *loop, const kve_redis_target_t *target
     link->target = target;
     link->reconnect_max_ms = conf->reconnect_max_delay_ms; /* the configuration enforces >= 50 ms and >= 1 */
     link->breaker_threshold = (uint64_t)conf->breaker_threshold;
-    link->check_output_limit = strcmp(conf->url, "embedded") != 0 || conf->sentinel.master != NULL; /* kvedge sets the embedded one's */
+    link->check_output_limit =
+        strcmp(conf->url, "embedded") != 0 || conf->sentinel.master != NULL; /* kvedge sets the embedded one's */
     if (target->path != NULL)
         snprintf(link->super.peer, sizeof(link->super.peer), "unix:%s", target->path);
     else

@@ -26,8 +26,8 @@ typedef struct st_generation_t {
     kve_kv_t *kv;
     kve_sentinel_addr_t primary;
     size_t num_replicas;
-    kve_kv_node_stats_t *nodes; /* [0] the primary, [1 + i] replica i (for the replicas link) */
-    kve_redis_target_t *kill;   /* the primary with the read-write user, for a read-only link's script kills, or NULL */
+    kve_kv_node_stats_t *nodes;   /* [0] the primary, [1 + i] replica i (for the replicas link) */
+    kve_redis_target_t *kill;     /* the primary with the read-write user, for a read-only link's script kills, or NULL */
     kve_redis_target_t targets[]; /* [0] the primary, [1 + i] replica i */
 } generation_t;
 
@@ -144,8 +144,8 @@ static void on_answer(void *data, size_t index, int err, const kve_kv_reply_t *r
         link->answer_ok = 0;
     } else if (index == 0) {
         link->answer_ok = kve_sentinel_parse_master(reply, &link->found, link->why, sizeof(link->why)) == 0;
-    } else if ((n = kve_sentinel_parse_replicas(reply, link->found_replicas, KVE_KV_MAX_REPLICAS, link->why,
-                                                sizeof(link->why))) < 0) {
+    } else if ((n = kve_sentinel_parse_replicas(reply, link->found_replicas, KVE_KV_MAX_REPLICAS, link->why, sizeof(link->why))) <
+               0) {
         link->answer_ok = 0;
     } else {
         link->num_found_replicas = 0;

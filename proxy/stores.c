@@ -286,8 +286,8 @@ void kve_stores_thread_start(kve_stores_t *set, kve_thread_t *thread)
             links[i].rw = kve_kv_sentinel_create(thread->ctx.loop, s->sentinels, s->num_sentinels, &s->target, s->spec.redis,
                                                  &links[i].rw_stats);
             if (s->has_ro)
-                links[i].ro = kve_kv_sentinel_create(thread->ctx.loop, s->sentinels, s->num_sentinels, &s->target_ro,
-                                                     s->spec.redis, &links[i].ro_stats);
+                links[i].ro = kve_kv_sentinel_create(thread->ctx.loop, s->sentinels, s->num_sentinels, &s->target_ro, s->spec.redis,
+                                                     &links[i].ro_stats);
             continue;
         }
         if (s->num_replicas != 0) {
