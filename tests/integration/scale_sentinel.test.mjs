@@ -3,7 +3,8 @@
 // (tests/integration/topology.mjs, down-after-milliseconds 1000), a real kvedge; every kvedge must exit cleanly.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { assertCleanExit, http, makeTempDir, runKvedge, sleep, startKvedge, startRedis, waitFor, writeConfig } from './harness.mjs';
+import path from 'node:path';
+import { assertCleanExit, http, makeTempDir, runKvedge, sleep, SOURCE_DIR, startKvedge, startRedis, waitFor, writeConfig } from './harness.mjs';
 import { kvConfig, RW_TOKEN } from './kv_helpers.mjs';
 import { client } from './replicas_helpers.mjs';
 import { startFakeRedis } from './fake_redis.mjs';
@@ -49,6 +50,8 @@ test('issue 12 scale-out: sentinel: kvedge -t checks a sentinel store', T, async
         username: 'app', password: 'app-secret' }, 'ok.yaml');
     assert.equal(ok.code, 0, ok.stderr);
     assert.doesNotMatch(ok.stdout + ok.stderr, /sentinel-secret|app-secret/, 'no password printed');
+    const example = await runKvedge(['-t', '-c', path.join(SOURCE_DIR, 'examples/sentinel.yaml')]);
+    assert.equal(example.code, 0, `examples/sentinel.yaml is valid: ${example.stderr}`);
     const help = await runKvedge(['--help-config']);
     assert.match(help.stdout, /sentinel/, '--help-config documents sentinel');
 });
