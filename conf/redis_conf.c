@@ -209,15 +209,17 @@ static int sentinel_address(const char *s, char *err, size_t errlen)
 static int check_sentinel(kve_conf_t *conf, const kve_node_t *node, const kve_redis_conf_t *redis)
 {
     const struct st_kve_redis_sentinel_conf_t *sc = &redis->sentinel;
-    const kve_node_t *at = at_key(node, "sentinel");
+    const kve_node_t *at;
     char err[400];
 
-    if (sc->master == NULL) {
-        if (sc->addresses.size != 0 || sc->username != NULL || sc->password != NULL || sc->db != 0) {
-            kve_conf_error(conf, at, "sentinel: master is required (the name the sentinels monitor the primary under)");
-            return -1;
-        }
+    if (sc->master == NULL && sc->addresses.size == 0 && sc->username == NULL && sc->password == NULL && sc->db == 0)
         return 0;
+    if (node == NULL) /* the implicit embedded store: it never has these */
+        return -1;
+    at = at_key(node, "sentinel");
+    if (sc->master == NULL) {
+        kve_conf_error(conf, at, "sentinel: master is required (the name the sentinels monitor the primary under)");
+        return -1;
     }
     if (sc->master[0] == '\0' || strpbrk(sc->master, " \r\n\t") != NULL) {
         kve_conf_error(conf, at, "sentinel.master: a name without spaces, as in `sentinel monitor <name> ...`");
