@@ -20,6 +20,8 @@
 #define POLL_MS 100
 /* how often the sentinel is asked again while everything is fine (a missed +switch-master is found by then) */
 #define REFRESH_MS 2000
+/* a primary whose connection went down is connected to again (when the sentinel still names it) after this */
+#define RETRY_SAME_MS 500
 
 /* one view of the sentinel: the link over the primary and replicas it named, and what that link borrows */
 typedef struct st_generation_t {
@@ -53,7 +55,14 @@ typedef struct st_sentinel_link_t {
     unsigned move_on : 1;
     unsigned ask : 1;
     unsigned logged_no_primary : 1;
+    /** a primary was left and none came up since (one warning per outage) */
+    unsigned in_outage : 1;
     uint64_t refresh_at;
+    /** the primary whose connection went down last, not connected to again before failed_until */
+    kve_sentinel_addr_t failed;
+    uint64_t failed_until;
+    /** the primary last logged */
+    kve_sentinel_addr_t announced;
     generation_t *gen;
     h2o_timeout_t poll, soon;
     h2o_timeout_entry_t poll_entry, soon_entry;
@@ -119,12 +128,21 @@ static void gen_destroy(generation_t *g)
     free(g);
 }
 
+static int same_addr(const kve_sentinel_addr_t *a, const kve_sentinel_addr_t *b)
+{
+    return a->port == b->port && strcmp(a->host, b->host) == 0;
+}
+
 static void drop_generation(sentinel_link_t *link, const char *why)
 {
     if (link->gen == NULL)
         return;
-    kve_log(KVE_LOG_WARN, "redis", "sentinel store %s: leaving primary %s:%d: %s; asking the sentinels", link->super.peer,
-            link->gen->primary.host, link->gen->primary.port, why);
+    kve_log(link->in_outage ? KVE_LOG_DEBUG : KVE_LOG_WARN, "redis",
+            "sentinel store %s: leaving primary %s:%d: %s; requests get 503 until the sentinels name a primary that says so",
+            link->super.peer, link->gen->primary.host, link->gen->primary.port, why);
+    link->in_outage = 1;
+    link->failed = link->gen->primary;
+    link->failed_until = h2o_now(link->super.loop) + RETRY_SAME_MS;
     gen_destroy(link->gen);
     link->gen = NULL;
     kve_kv__set_state(&link->super, KVE_KV_DOWN);
@@ -235,12 +253,18 @@ static void take_answer(sentinel_link_t *link)
         return;
     }
     link->refresh_at = h2o_now(link->super.loop) + REFRESH_MS;
-    if (link->gen != NULL && strcmp(link->gen->primary.host, link->found.host) == 0 && link->gen->primary.port == link->found.port)
+    if (link->gen != NULL && same_addr(&link->gen->primary, &link->found))
         return;
+    if (link->gen == NULL && same_addr(&link->failed, &link->found) && h2o_now(link->super.loop) < link->failed_until) {
+        link->refresh_at = link->failed_until; /* the one that just failed: not again at once */
+        return;
+    }
     if (link->gen != NULL)
         drop_generation(link, "the sentinel names another primary");
-    kve_log(KVE_LOG_INFO, "redis", "sentinel store %s: primary %s:%d and %zu replicas (from sentinel %s:%d)", link->super.peer,
-            link->found.host, link->found.port, link->num_found_replicas, s->host, s->port);
+    kve_log(same_addr(&link->announced, &link->found) ? KVE_LOG_DEBUG : KVE_LOG_INFO, "redis",
+            "sentinel store %s: primary %s:%d and %zu replicas (from sentinel %s:%d)", link->super.peer, link->found.host,
+            link->found.port, link->num_found_replicas, s->host, s->port);
+    link->announced = link->found;
     link->logged_no_primary = 0;
     link->gen = gen_create(link);
 }
@@ -267,13 +291,15 @@ static void step(sentinel_link_t *link)
     }
     if (link->gen != NULL && KVE_STAT_GET(link->super.stats->state) == KVE_KV_DOWN)
         drop_generation(link, "its connection is down");
+    else if (link->gen != NULL && link->in_outage && KVE_STAT_GET(link->super.stats->state) == KVE_KV_UP)
+        link->in_outage = 0;
     if (link->answered)
         take_answer(link);
     if (link->move_on) { /* at the next poll: a sentinel that is down is not hammered */
         link->refresh_at = 0;
         return;
     }
-    if (link->gen == NULL || now >= link->refresh_at)
+    if ((link->gen == NULL && now >= link->failed_until) || now >= link->refresh_at)
         link->ask = 1;
     if (link->ask && link->asking == NULL && !link->answered) {
         link->ask = 0;
