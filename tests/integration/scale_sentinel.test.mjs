@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { assertCleanExit, http, makeTempDir, runKvedge, sleep, SOURCE_DIR, startKvedge, startRedis, waitFor, writeConfig } from './harness.mjs';
-import { kvConfig, RW_TOKEN } from './kv_helpers.mjs';
+import { kvConfig, openStream, RW_TOKEN } from './kv_helpers.mjs';
 import { client } from './replicas_helpers.mjs';
 import { startFakeRedis } from './fake_redis.mjs';
 import { REPLICA_ARGS, replicationInfo, startReplicas, startSentinels, waitLinked } from './topology.mjs';
@@ -268,5 +268,50 @@ test('issue 12 scale-out: sentinel: a node the sentinel names that does not say 
         if (k) assertCleanExit(await k.stop());
         await fake.stop();
         await t.stop();
+    }
+});
+
+test('issue 12 scale-out: sentinel: on the wire: no command before ROLE says master, -LOADING is a 503 and a new connection, /subscribe is 501', T, async () => {
+    // a fake "primary" whose ROLE answer the test sets, and which answers every SET with -LOADING
+    const node = { role: 'slave' };
+    const primary = await startFakeRedis((argv) => {
+        const cmd = argv[0].toUpperCase();
+        if (cmd === 'ROLE')
+            return node.role === 'master' ? '*3\r\n$6\r\nmaster\r\n:100\r\n*0\r\n'
+                : '*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:6379\r\n$9\r\nconnected\r\n:100\r\n';
+        if (cmd === 'SET') return '-LOADING Redis is loading the dataset in memory\r\n';
+        return '-ERR unexpected\r\n';
+    });
+    const fake = await fakeSentinel({ port: Number(primary.url.split(':')[2]) });
+    let k;
+    try {
+        k = await startKvedge(kvConfig({ sentinel: { master: 'mymaster', addresses: [fake.url.slice('redis://'.length)] }, command_timeout: '1s' }, {}, { threads: 1 }));
+        await waitFor(() => primary.commands.some((c) => c.argv[0] === 'ROLE'), { message: 'kvedge asks ROLE on connect' });
+        for (let i = 0; i < 10; i++) {
+            const w = await kv(k, ['SET', 'k', 'v']);
+            assert.equal(w.status, 503, w.body);
+            await sleep(50);
+        }
+        const sent = primary.commands.map((c) => c.argv[0].toUpperCase());
+        assert.deepEqual([...new Set(sent)].sort(), ['PING', 'ROLE'], `only the handshake reached a node that says slave: ${[...new Set(sent)]}`);
+        // it says master now: the SETs reach it, and its -LOADING is a 503 that rebuilds the connection
+        node.role = 'master';
+        await waitFor(async () => {
+            if (primary.commands.some((c) => c.argv[0] === 'SET')) return true;
+            await kv(k, ['SET', 'k', 'v']); // (503 until the link is up)
+            return false;
+        }, { timeoutMs: 5000, message: 'a SET reaches the node once it says master' });
+        const conns = primary.connections();
+        const w = await kv(k, ['SET', 'k', 'v']);
+        assert.equal(w.status, 503, `-LOADING is a 503, not Redis' error: ${w.body}`);
+        assert.doesNotMatch(w.body, /LOADING/);
+        await waitFor(() => primary.connections() > conns, { timeoutMs: 3000, message: 'a new connection after -LOADING' });
+        const s = await openStream(`${k.url}/kv/subscribe/chan`);
+        assert.equal(s.status, 501, 'subscriptions are not done yet on a sentinel store');
+        s.close();
+    } finally {
+        if (k) assertCleanExit(await k.stop());
+        await fake.stop();
+        await primary.stop();
     }
 });
