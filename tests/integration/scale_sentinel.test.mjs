@@ -213,6 +213,7 @@ async function fakeSentinel(named) {
             return argv[2] === 'mymaster' ? `*2\r\n${bulk('127.0.0.1')}${bulk(named.port)}` : '*-1\r\n';
         if (cmd[0] === 'sentinel' && cmd[1] === 'replicas') return '*0\r\n';
         if (cmd[0] === 'subscribe') return `*3\r\n${bulk('subscribe')}${bulk(argv[1])}:1\r\n`;
+        if (cmd[0] === 'auth') return '+OK\r\n';
         return '-ERR unknown command\r\n';
     });
 }
@@ -271,7 +272,7 @@ test('issue 12 scale-out: sentinel: a node the sentinel names that does not say 
     }
 });
 
-test('issue 12 scale-out: sentinel: on the wire: no command before ROLE says master, -LOADING is a 503 and a new connection, /subscribe is 501', T, async () => {
+test('issue 12 scale-out: sentinel: on the wire: each side has its own credentials, no command before ROLE says master, -LOADING is a 503 and a new connection, /subscribe is 501', T, async () => {
     // a fake "primary" whose ROLE answer the test sets, and which answers every SET with -LOADING
     const node = { role: 'slave' };
     const primary = await startFakeRedis((argv) => {
@@ -280,20 +281,27 @@ test('issue 12 scale-out: sentinel: on the wire: no command before ROLE says mas
             return node.role === 'master' ? '*3\r\n$6\r\nmaster\r\n:100\r\n*0\r\n'
                 : '*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:6379\r\n$9\r\nconnected\r\n:100\r\n';
         if (cmd === 'SET') return '-LOADING Redis is loading the dataset in memory\r\n';
+        if (cmd === 'AUTH') return '+OK\r\n';
         return '-ERR unexpected\r\n';
     });
     const fake = await fakeSentinel({ port: Number(primary.url.split(':')[2]) });
     let k;
     try {
-        k = await startKvedge(kvConfig({ sentinel: { master: 'mymaster', addresses: [fake.url.slice('redis://'.length)] }, command_timeout: '1s' }, {}, { threads: 1 }));
+        k = await startKvedge(kvConfig({
+            sentinel: { master: 'mymaster', addresses: [fake.url.slice('redis://'.length)], username: 'watcher', password: 'sentinel-secret-1' },
+            username: 'app', password: 'node-secret-2', command_timeout: '1s',
+        }, {}, { threads: 1 }));
         await waitFor(() => primary.commands.some((c) => c.argv[0] === 'ROLE'), { message: 'kvedge asks ROLE on connect' });
+        // each side gets its own credentials
+        assert.deepEqual(fake.commands.find((c) => c.argv[0] === 'AUTH')?.argv, ['AUTH', 'watcher', 'sentinel-secret-1']);
+        assert.deepEqual(primary.commands.find((c) => c.argv[0] === 'AUTH')?.argv, ['AUTH', 'app', 'node-secret-2']);
         for (let i = 0; i < 10; i++) {
             const w = await kv(k, ['SET', 'k', 'v']);
             assert.equal(w.status, 503, w.body);
             await sleep(50);
         }
         const sent = primary.commands.map((c) => c.argv[0].toUpperCase());
-        assert.deepEqual([...new Set(sent)].sort(), ['PING', 'ROLE'], `only the handshake reached a node that says slave: ${[...new Set(sent)]}`);
+        assert.deepEqual([...new Set(sent)].sort(), ['AUTH', 'PING', 'ROLE'], `only the handshake reached a node that says slave: ${[...new Set(sent)]}`);
         // it says master now: the SETs reach it, and its -LOADING is a 503 that rebuilds the connection
         node.role = 'master';
         await waitFor(async () => {
@@ -309,6 +317,10 @@ test('issue 12 scale-out: sentinel: on the wire: no command before ROLE says mas
         const s = await openStream(`${k.url}/kv/subscribe/chan`);
         assert.equal(s.status, 501, 'subscriptions are not done yet on a sentinel store');
         s.close();
+        const res = await k.stop();
+        k = null;
+        assertCleanExit(res);
+        assert.doesNotMatch(res.stderr, /sentinel-secret-1|node-secret-2/, 'no password in the log');
     } finally {
         if (k) assertCleanExit(await k.stop());
         await fake.stop();
