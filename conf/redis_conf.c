@@ -305,7 +305,8 @@ static const kve_directive_t sentinel_directives[] = {
      .doc = "the sentinels' ACL user, when they require one (the data nodes' users are the store's username/password)"},
     {"password", KVE_T_STRING, KVE_FIELD(struct st_kve_redis_sentinel_conf_t, password), KVE_F_SECRET,
      .doc = "the sentinels' password (sentinel requirepass; or password_file)"},
-    {"db", KVE_T_INT, KVE_FIELD(struct st_kve_redis_sentinel_conf_t, db), 0, 0, 15, "0", .doc = "the data nodes' database"},
+    {"db", KVE_T_INT, KVE_FIELD(struct st_kve_redis_sentinel_conf_t, db), 0, 0, 99999, "0",
+     .doc = "the data nodes' database (as a url's /db)"},
     {NULL}};
 
 const kve_directive_t kve_config__redis_directives[] = {

@@ -34,7 +34,7 @@ test('issue 12 scale-out: sentinel: kvedge -t checks a sentinel store', T, async
         [s({ addresses: ['user@127.0.0.1:26379'] }), /sentinel.addresses\[0\]: .* is not host:port/],
         [s({ addresses: ['127.0.0.1:26379', '127.0.0.1:26379'] }), /sentinel.addresses\[1\]: the same sentinel as sentinel.addresses\[0\]/],
         [s({ master: 'my master' }), /sentinel.master: a name without spaces/],
-        [s({ db: 16 }), /db/],
+        [s({ db: -1 }), /db/],
         [{ ...s({}), url: 'redis://127.0.0.1:6379' }, /url: a sentinel store gets its primary and replicas from the sentinels/],
         [{ ...s({}), replicas: ['redis://127.0.0.1:6380'] }, /replicas: a sentinel store gets its replicas from the sentinels/],
         [{ ...s({}), ca_file: '/etc/ssl/certs/ca-certificates.crt' }, /ca_file: only a store reached over TLS/],
