@@ -22,6 +22,7 @@
 #define REFRESH_MS 2000
 /* a primary whose connection went down is connected to again (when the sentinel still names it) after this */
 #define RETRY_SAME_MS 500
+#define FAILS_PER_SENTINEL 2
 
 /* one view of the sentinel: the link over the primary and replicas it named, and what that link borrows */
 typedef struct st_generation_t {
@@ -57,6 +58,9 @@ typedef struct st_sentinel_link_t {
     unsigned logged_no_primary : 1;
     /** a primary was left and none came up since (one warning per outage) */
     unsigned in_outage : 1;
+    /** primaries this sentinel named whose connection went down (or never came up) since one was up: at
+     * FAILS_PER_SENTINEL the next sentinel is asked (one whose view is stale, e.g. cut off from the others, is left) */
+    unsigned fails_here;
     uint64_t refresh_at;
     /** the primary whose connection went down last, not connected to again before failed_until */
     kve_sentinel_addr_t failed;
@@ -141,6 +145,7 @@ static void drop_generation(sentinel_link_t *link, const char *why)
             "sentinel store %s: leaving primary %s:%d: %s; requests get 503 until the sentinels name a primary that says so",
             link->super.peer, link->gen->primary.host, link->gen->primary.port, why);
     link->in_outage = 1;
+    ++link->fails_here;
     link->failed = link->gen->primary;
     link->failed_until = h2o_now(link->super.loop) + RETRY_SAME_MS;
     gen_destroy(link->gen);
@@ -292,7 +297,12 @@ static void step(sentinel_link_t *link)
     if (link->gen != NULL && KVE_STAT_GET(link->super.stats->state) == KVE_KV_DOWN)
         drop_generation(link, "its connection is down");
     else if (link->gen != NULL && link->in_outage && KVE_STAT_GET(link->super.stats->state) == KVE_KV_UP)
-        link->in_outage = 0;
+        link->in_outage = 0, link->fails_here = 0;
+    if (link->fails_here >= FAILS_PER_SENTINEL) { /* at the next poll */
+        link->fails_here = 0;
+        link->move_on = 1;
+        return;
+    }
     if (link->answered)
         take_answer(link);
     if (link->move_on) { /* at the next poll: a sentinel that is down is not hammered */

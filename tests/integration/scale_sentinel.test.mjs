@@ -327,3 +327,24 @@ test('issue 12 scale-out: sentinel: on the wire: each side has its own credentia
         await primary.stop();
     }
 });
+
+test('issue 12 scale-out: sentinel: a sentinel whose view is stale (it names a replica) is left for the next one', T, async () => {
+    const t = await startReplicas({ replicas: 1 });
+    const stale = await fakeSentinel({ port: t.replicas[0].port });
+    const good = await fakeSentinel({ port: t.primary.port });
+    let k;
+    try {
+        k = await startKvedge(kvConfig({ sentinel: { master: 'mymaster', addresses: [stale.url.slice(8), good.url.slice(8)] }, command_timeout: '1s' }, {}, { threads: 2 }));
+        const t0 = Date.now();
+        await waitFor(async () => (await kv(k, ['SET', 'stale', '1'])).status === 200, { timeoutMs: 5000, message: 'writes through the sentinel with the current view' });
+        console.log(`# the first write succeeded ${Date.now() - t0} ms after kvedge started asking the stale sentinel`);
+        assert.equal(await t.clients.primary.get('stale'), '1');
+        await waitFor(async () => (await t.clients.replicas[0].get('stale')) === '1', { message: 'the SET replicated' });
+        assert.deepEqual(await setStats(t.clients.replicas[0]), { calls: 1, rejected: 0 }, 'the replica ran only the replicated SET');
+    } finally {
+        if (k) assertCleanExit(await k.stop());
+        await stale.stop();
+        await good.stop();
+        await t.stop();
+    }
+});
