@@ -147,21 +147,21 @@ static void on_handshake_reply(redisAsyncContext *ac, void *reply, void *privdat
 static void on_handshake_role(redisAsyncContext *ac, void *reply, void *privdata)
 {
     kve_redis_link_t *link = privdata;
-    const kve_kv_reply_t *r = reply;
+    const kve_kv_reply_t *r = reply, *role;
     char why[160];
 
     if (r == NULL || link->adapter.ac != ac)
         return;
-    if (r->type != KVE_REPLY_ARRAY || r->elements < 1 || r->element[0]->type != KVE_REPLY_STRING || r->element[0]->len != 6 ||
-        memcmp(r->element[0]->str, "master", 6) != 0) {
-        snprintf(why, sizeof(why), "ROLE does not say master (%.*s): no write goes there",
-                 r->type == KVE_REPLY_ARRAY && r->elements >= 1 && r->element[0]->type == KVE_REPLY_STRING
-                     ? (int)KVE_MIN(r->element[0]->len, 32)
+    role = r->type == KVE_REPLY_ARRAY && r->elements >= 1 && r->element[0]->type == KVE_REPLY_STRING ? r->element[0] : NULL;
+    if (role == NULL || role->len != 6 || memcmp(role->str, "master", 6) != 0) {
+        /* the node's word (bounded: it is the node's) or why there is none */
+        snprintf(why, sizeof(why), "ROLE says %.*s, not master: no write goes there",
+                 role != NULL                 ? (int)KVE_MIN(role->len, 32)
                  : r->type == KVE_REPLY_ERROR ? (int)KVE_MIN(r->len, 64)
                                               : 7,
-                 r->type == KVE_REPLY_ARRAY && r->elements >= 1 && r->element[0]->type == KVE_REPLY_STRING ? r->element[0]->str
-                 : r->type == KVE_REPLY_ERROR                                                              ? r->str
-                                                                                                           : "no role");
+                 role != NULL                 ? role->str
+                 : r->type == KVE_REPLY_ERROR ? r->str
+                                              : "nothing");
         drop_link(link, why);
         return;
     }
@@ -224,8 +224,11 @@ static void start_connect(kve_redis_link_t *link)
     if (link->target->require_master) { /* behind the handshake, before any command queued while connecting */
         static const char *const role[] = {"ROLE"};
         static const size_t role_len[] = {4};
-        if (kve_redis_send(link->adapter.ac, 1, role, role_len, on_handshake_role, link) == REDIS_OK)
-            ++link->handshake_pending;
+        if (kve_redis_send(link->adapter.ac, 1, role, role_len, on_handshake_role, link) != REDIS_OK) {
+            drop_link(link, "cannot queue ROLE"); /* never up without it */
+            return;
+        }
+        ++link->handshake_pending;
     }
     link->reader.waiting = (void *const *)&link->adapter.ac->replies.head; /* stable while the context lives */
     redisAsyncSetConnectCallback(link->adapter.ac, on_connect);
