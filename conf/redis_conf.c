@@ -8,6 +8,8 @@
 #include "proxy/httpclient.h"
 #include "proxy/kv_rest_driver.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -180,13 +182,13 @@ Exit:
     return ret;
 }
 
-/* min_replicas_ack: an external Redis (its replicas are the primary's business, not kvedge's), and a wait shorter than
- * the command timeout (the writes' batch would time out first) */
+/* min_replicas_ack: an external Redis or a sentinel store (its replicas are the primary's business, not kvedge's), and a
+ * wait shorter than the command timeout (the writes' batch would time out first) */
 static int check_min_replicas_ack(kve_conf_t *conf, const kve_node_t *node, const kve_redis_conf_t *redis)
 {
     if (redis->min_replicas_ack == 0 || node == NULL)
         return 0;
-    if (kve_redis_url_is_rest(redis->url) || strcmp(redis->url, "embedded") == 0) {
+    if (redis->sentinel.master == NULL && (kve_redis_url_is_rest(redis->url) || strcmp(redis->url, "embedded") == 0)) {
         kve_conf_error(conf, at_key(node, "min_replicas_ack"),
                        "min_replicas_ack: only a store on an external Redis (a redis://, rediss:// or unix:// url) has replicas "
                        "to wait for");
@@ -201,6 +203,82 @@ static int check_min_replicas_ack(kve_conf_t *conf, const kve_node_t *node, cons
     return 0;
 }
 
+/* "host:port" of a sentinel: a host (name or IPv4 address) and a port 1..65535 */
+static int sentinel_address(const char *s, char *err, size_t errlen)
+{
+    const char *colon = strrchr(s, ':');
+    kve_redis_target_t t;
+    char url[600];
+
+    if (colon == NULL || colon == s || colon[1] == '\0' || strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
+        strlen(colon + 1) > 5 || atoi(colon + 1) < 1 || atoi(colon + 1) > 65535 || strpbrk(s, "/@?#[] ") != NULL ||
+        strlen(s) > 300) {
+        snprintf(err, errlen, "\"%s\" is not host:port (a sentinel's address, e.g. 10.0.0.5:26379)", s);
+        return -1;
+    }
+    snprintf(url, sizeof(url), "redis://%s", s);
+    if (kve_redis_parse_url(url, &t, err, errlen) != 0)
+        return -1;
+    kve_redis_target_dispose(&t);
+    return 0;
+}
+
+/*
+ * The sentinel topology: a master name, 1..16 sentinel addresses (none twice), and nothing that names the nodes
+ * otherwise (no url, no replicas: the sentinels say where they are); no TLS yet.
+ */
+static int check_sentinel(kve_conf_t *conf, const kve_node_t *node, const kve_redis_conf_t *redis)
+{
+    const struct st_kve_redis_sentinel_conf_t *sc = &redis->sentinel;
+    const kve_node_t *at;
+    char err[400];
+
+    if (sc->master == NULL && sc->addresses.size == 0 && sc->username == NULL && sc->password == NULL && sc->db == 0)
+        return 0;
+    if (node == NULL) /* the implicit embedded store: it never has these */
+        return -1;
+    at = at_key(node, "sentinel");
+    if (sc->master == NULL) {
+        kve_conf_error(conf, at, "sentinel: master is required (the name the sentinels monitor the primary under)");
+        return -1;
+    }
+    if (sc->master[0] == '\0' || strpbrk(sc->master, " \r\n\t") != NULL) {
+        kve_conf_error(conf, at, "sentinel.master: a name without spaces, as in `sentinel monitor <name> ...`");
+        return -1;
+    }
+    if (sc->addresses.size == 0) {
+        kve_conf_error(conf, at, "sentinel.addresses: list at least one sentinel (host:port; three or more in production)");
+        return -1;
+    }
+    for (size_t i = 0; i != sc->addresses.size; ++i) {
+        if (sentinel_address(sc->addresses.entries[i], err, sizeof(err)) != 0) {
+            kve_conf_error(conf, at, "sentinel.addresses[%zu]: %s", i, err);
+            return -1;
+        }
+        for (size_t j = 0; j != i; ++j) {
+            if (strcasecmp(sc->addresses.entries[i], sc->addresses.entries[j]) == 0) {
+                kve_conf_error(conf, at, "sentinel.addresses[%zu]: the same sentinel as sentinel.addresses[%zu]", i, j);
+                return -1;
+            }
+        }
+    }
+    if (node != NULL && node->type == KVE_NODE_MAPPING && kve_yaml_get(node, "url") != NULL) {
+        kve_conf_error(conf, at_key(node, "url"),
+                       "url: a sentinel store gets its primary and replicas from the sentinels: leave url out (the data "
+                       "nodes' users are username/password, the database sentinel.db)");
+        return -1;
+    }
+    if (redis->replicas.size != 0) {
+        kve_conf_error(conf, at_key(node, "replicas"), "replicas: a sentinel store gets its replicas from the sentinels");
+        return -1;
+    }
+    if (redis->token != NULL) {
+        kve_conf_error(conf, at_key(node, "token"), "token: only a KV REST store (an http:// or https:// url) takes a token");
+        return -1;
+    }
+    return check_no_tls(conf, node, redis); /* TLS to sentinel stores: not yet */
+}
+
 int kve_config__check_redis(kve_conf_t *conf, const kve_node_t *node, void *obj)
 {
     kve_redis_conf_t *redis = obj;
@@ -209,6 +287,11 @@ int kve_config__check_redis(kve_conf_t *conf, const kve_node_t *node, void *obj)
 
     if (check_min_replicas_ack(conf, node, redis) != 0)
         return -1;
+    if (redis->sentinel.master != NULL)
+        return check_sentinel(conf, node, redis);
+    if (check_sentinel(conf, node, redis) != 0) /* sentinel keys without a master */
+        return -1;
+
     if (kve_redis_url_is_rest(redis->url))
         return check_rest(conf, node, redis) != 0 || check_replicas(conf, node, redis, NULL) != 0 ? -1 : 0;
     if (redis->token != NULL) {
@@ -235,6 +318,19 @@ int kve_config__check_redis(kve_conf_t *conf, const kve_node_t *node, void *obj)
     kve_redis_target_dispose(&target);
     return ret;
 }
+
+static const kve_directive_t sentinel_directives[] = {
+    {"master", KVE_T_STRING, KVE_FIELD(struct st_kve_redis_sentinel_conf_t, master), .min = 1, .max = 256,
+     .doc = "the name the sentinels monitor the primary under (sentinel monitor NAME ...)"},
+    {"addresses", KVE_T_STRING_LIST, KVE_FIELD(struct st_kve_redis_sentinel_conf_t, addresses), 0, 0, 16,
+     .doc = "the sentinels, host:port each (asked in turn; three or more in production)"},
+    {"username", KVE_T_STRING, KVE_FIELD(struct st_kve_redis_sentinel_conf_t, username), .min = 1, .max = 256,
+     .doc = "the sentinels' ACL user, when they require one (the data nodes' users are the store's username/password)"},
+    {"password", KVE_T_STRING, KVE_FIELD(struct st_kve_redis_sentinel_conf_t, password), KVE_F_SECRET,
+     .doc = "the sentinels' password (sentinel requirepass; or password_file)"},
+    {"db", KVE_T_INT, KVE_FIELD(struct st_kve_redis_sentinel_conf_t, db), 0, 0, 99999, "0",
+     .doc = "the data nodes' database (as a url's /db)"},
+    {NULL}};
 
 const kve_directive_t kve_config__redis_directives[] = {
     {"url", KVE_T_STRING, KVE_FIELD(kve_redis_conf_t, url), KVE_F_HIDDEN, .min = 1, .dflt = "embedded",
@@ -278,6 +374,9 @@ const kve_directive_t kve_config__redis_directives[] = {
             "rolled back); 0 = off (docs/scale-out.md)"},
     {"min_replicas_ack_timeout", KVE_T_DURATION, KVE_FIELD(kve_redis_conf_t, min_replicas_ack_timeout_ms), 0, 1, 60 * SEC, "100ms",
      .doc = "how long a write waits for min_replicas_ack replicas before it answers 503; below command_timeout"},
+    {"sentinel", KVE_T_MAP, KVE_FIELD(kve_redis_conf_t, sentinel), .children = sentinel_directives,
+     .doc = "find the primary and its replicas with Redis Sentinel instead of url: {master: NAME, addresses: [host:port, ...]} "
+            "(docs/scale-out.md)"},
     {NULL}};
 
 const kve_directive_t kve_config__embedded_directives[] = {

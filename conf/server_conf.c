@@ -67,6 +67,9 @@ const kve_directive_t kve_config__limits_directives[] = {
     {"max_pending_size", KVE_T_SIZE, KVE_FIELD(kve_server_limits_t, max_pending_size), 0, 0, 64 * GIB, "64MiB",
      .doc = "memory of requests being received that no handler (no token check) has seen yet, all connections; beyond "
             "it the largest get 503 and are closed (0: no limit; at least twice the largest request accepted)"},
+    {"max_proxy_buffer", KVE_T_SIZE, KVE_FIELD(kve_server_limits_t, max_proxy_buffer), 0, 64 * KIB, GIB, "4MiB",
+     .doc = "upstream bytes a proxied response may hold beyond the chunk being sent before kvedge stops reading the "
+            "upstream until the client takes it (a response holds about twice this, plus one read, at most)"},
     {NULL}};
 
 /* log: the access log format compiles (else kvedge -t passes a file that fails at startup) */

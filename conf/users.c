@@ -60,7 +60,8 @@ static void push_user(kve_strv_t *args, const char *name, const char *password, 
 
 static int kv_store_embedded(const kve_config_t *cfg)
 {
-    return strcmp(kve_config_kv_store(cfg)->redis->url, "embedded") == 0;
+    return strcmp(kve_config_kv_store(cfg)->redis->url, "embedded") == 0 &&
+           kve_config_kv_store(cfg)->redis->sentinel.master == NULL;
 }
 
 /* whether the KV API's links send SELECT: its store is an external Redis on a database other than 0 */
@@ -70,6 +71,8 @@ static int selects_db(const kve_config_t *cfg)
     char err[256];
     int db;
 
+    if (kve_config_kv_store(cfg)->redis->sentinel.master != NULL)
+        return kve_config_kv_store(cfg)->redis->sentinel.db != 0;
     if (kv_store_embedded(cfg) || kve_redis_parse_url(kve_config_kv_store(cfg)->redis->url, &target, err, sizeof(err)) != 0)
         return 0;
     db = target.db;

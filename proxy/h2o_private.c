@@ -43,6 +43,10 @@ h2o_socket_cb kve_h2o__http1client_on_head;
 /* the throwaway client whose socket's first read_start is h2o's HTTP/1 client's on_head (kve_h2o_http1client_guard) */
 static h2o_http1client_t *capturing_client;
 static void guarded_on_head(h2o_socket_t *sock, const char *err);
+/* the socket whose on_head runs on this thread while the proxy's backpressure is on: its next read_start is its body
+ * reader's */
+static __thread h2o_socket_t *head_sock;
+static h2o_socket_cb guard_body_reader(h2o_socket_t *sock, h2o_socket_cb cb);
 
 /* interposes libh2o's function of the same name (see kve_h2o_http1_hook_reader and kve_h2o_http1client_guard); two
  * compares per call */
@@ -56,6 +60,8 @@ void h2o_socket_read_start(h2o_socket_t *sock, h2o_socket_cb cb)
         cb = http1_hook;
     else if (cb == kve_h2o__http1client_on_head && cb != NULL)
         cb = guarded_on_head;
+    else if (__builtin_expect(sock == head_sock, 0) && cb != NULL)
+        cb = guard_body_reader(sock, cb);
     next()(sock, cb);
 }
 
@@ -204,11 +210,193 @@ int kve_h2o_proxy_heads_observed(void)
     return head_observer != NULL && kve_h2o__http1client_on_head != NULL;
 }
 
-/* the prefix of h2o's struct rp_generator_t [2.2.5 lib/core/proxy.c:32] (see kve_h2o_proxy_observe_heads) */
+/* the prefix of h2o's struct rp_generator_t [2.2.5 lib/core/proxy.c:32] (see kve_h2o_proxy_observe_heads and
+ * kve_h2o_proxy_backpressure) */
 struct rp_generator_prefix {
     h2o_generator_t super;
     h2o_req_t *src_req;
+    h2o_http1client_t *client;
 };
+
+/* --- the proxy's backpressure (kve_h2o_proxy_backpressure) --- */
+
+/* upstream bytes a response may hold in its client's socket input before reading stops (0: off); set at start-up */
+static size_t proxy_max_buffer;
+static size_t max_buffer(void)
+{
+    return __atomic_load_n(&proxy_max_buffer, __ATOMIC_RELAXED); /* a reload may set it while workers read it */
+}
+/* h2o's proxy do_proceed [2.2.5 lib/core/proxy.c:346], learned from the first generator that passes gen_is_proxys */
+static void (*proxy_do_proceed)(h2o_generator_t *gen, h2o_req_t *req);
+
+/* the http1client's body readers (on_body_until_close, on_body_content_length, on_body_chunked [2.2.5
+ * lib/common/http1client.c:90, 111, 150]), learned as on_head installs them; each has its wrapper and resume */
+#define NUM_BODY_READERS 3
+static h2o_socket_cb body_readers[NUM_BODY_READERS];
+
+/* whether `gen`, the `data` of `client`, is h2o's proxy generator that reads from `client` for the request it serves:
+ * its client is `client` and it is its request's generator (set by h2o_start_response in on_head [proxy.c:495]) */
+static int gen_is_proxys(struct rp_generator_prefix *gen, h2o_http1client_t *client)
+{
+    void (*known)(h2o_generator_t *, h2o_req_t *);
+
+    if (gen == NULL || gen->client != client || gen->src_req == NULL || gen->src_req->_generator != &gen->super ||
+        gen->super.proceed == NULL)
+        return 0;
+    known = __atomic_load_n(&proxy_do_proceed, __ATOMIC_ACQUIRE);
+    if (known == NULL &&
+        __atomic_compare_exchange_n(&proxy_do_proceed, &known, gen->super.proceed, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        return 1; /* the first: learned (a failed exchange loads what another thread learned into `known`) */
+    return known == gen->super.proceed;
+}
+
+typedef void (*proceed_fn)(h2o_generator_t *gen, h2o_req_t *req);
+
+/* the prefix of h2o's struct st_h2o_http1client_private_t [2.2.5 lib/common/http1client.c:31-38]: the public client,
+ * a union of three callbacks, then the client's one I/O timer (the body's read timeout while it reads a body) */
+struct http1client_prefix {
+    h2o_http1client_t super;
+    union {
+        h2o_http1client_connect_cb on_connect;
+        h2o_http1client_head_cb on_head;
+        h2o_http1client_body_cb on_body;
+    } _cb;
+    h2o_timeout_entry_t _timeout;
+};
+
+/* 1 once the timer at that offset was found linked in its client's ctx->io_timeout (checked once per process, on the
+ * first pause that needs it); -1 if it was not there (the layout differs: the timer is never touched) */
+static int io_timer_checked;
+
+/* whether `entry` is linked in `timeout` (a walk of its entries: done once) */
+static int timer_is_in(h2o_timeout_t *timeout, h2o_timeout_entry_t *entry)
+{
+    for (h2o_linklist_t *node = timeout->_entries.next; node != &timeout->_entries; node = node->next)
+        if (node == &entry->_link)
+            return 1;
+    return 0;
+}
+
+/* restarts `client`'s I/O timer (the upstream's body read timeout) while its reading is stopped for a client that
+ * progresses: the timeout then runs from the client's last progress, as nginx's send_timeout */
+static void touch_io_timer(h2o_http1client_t *client)
+{
+    h2o_timeout_entry_t *entry = &((struct http1client_prefix *)client)->_timeout;
+    int checked = __atomic_load_n(&io_timer_checked, __ATOMIC_RELAXED);
+
+    if (checked < 0 || !h2o_timeout_is_linked(entry) || entry->cb == NULL)
+        return;
+    if (checked == 0) {
+        checked = timer_is_in(client->ctx->io_timeout, entry) ? 1 : -1;
+        __atomic_store_n(&io_timer_checked, checked, __ATOMIC_RELAXED);
+        if (checked < 0) {
+            kve_log(KVE_LOG_WARN, "proxy",
+                    "h2o's HTTP/1 client timer is not where kvedge expects it: a paused proxied response keeps the "
+                    "upstream timeout of its last read");
+            return;
+        }
+    }
+    h2o_timeout_unlink(entry);
+    h2o_timeout_link(client->ctx->loop, client->ctx->io_timeout, entry);
+}
+
+/* the largest send of a response whose upstream reading was stopped */
+#define PAUSED_CHUNK (256 * 1024)
+
+/* stops reading `sock`, whose input passed the cap, and has the proxy's next proceed call `resume` (read on the
+ * proxied path only once per pause); does nothing for a socket whose client is not the proxy's */
+static void pause_reading(h2o_socket_t *sock, proceed_fn resume)
+{
+    h2o_http1client_t *client = sock->data;
+    struct rp_generator_prefix *gen = client != NULL ? client->data : NULL;
+
+    if (!gen_is_proxys(gen, client))
+        return;
+    h2o_socket_read_stop(sock);
+    gen->super.proceed = resume;
+    /* sends of at most PAUSED_CHUNK from now on (the proxy's do_send passes it to h2o_doublebuffer_prepare [proxy.c:326];
+     * HTTP/1 leaves it at SIZE_MAX [lib/core/request.c:236]): the client's progress is seen every PAUSED_CHUNK */
+    if (gen->src_req->preferred_chunk_size > PAUSED_CHUNK)
+        gen->src_req->preferred_chunk_size = PAUSED_CHUNK;
+}
+
+/* in place of the proxy's proceed while its upstream socket does not read: proceeds (the client took the chunk in
+ * flight, do_proceed sends the next), then reads again with `reader` once the input is under the cap */
+static void resume_reading(struct rp_generator_prefix *gen, h2o_req_t *req, h2o_socket_cb reader, proceed_fn resume)
+{
+    h2o_http1client_t *client = gen->client; /* NULL once the body ended or failed (the upstream timeout) */
+
+    gen->super.proceed = proxy_do_proceed;
+    proxy_do_proceed(&gen->super, req); /* sends IN_PROGRESS while client is set: `gen` and `req` live on */
+    if (client == NULL || gen->client != client)
+        return;
+    touch_io_timer(client); /* the client took a chunk */
+    if (client->sock->input->size <= max_buffer())
+        next()(client->sock, reader);
+    else
+        gen->super.proceed = resume;
+}
+
+#define BODY_READER(i)                                                                                                             \
+    static void resume_body_##i(h2o_generator_t *gen, h2o_req_t *req);                                                             \
+    static void guarded_body_##i(h2o_socket_t *sock, const char *err)                                                              \
+    {                                                                                                                              \
+        if (err == NULL && sock->input->size > max_buffer())                                                                       \
+            pause_reading(sock, resume_body_##i);                                                                                  \
+        body_readers[i](sock, err);                                                                                                \
+    }                                                                                                                              \
+    static void resume_body_##i(h2o_generator_t *gen, h2o_req_t *req)                                                              \
+    {                                                                                                                              \
+        resume_reading((struct rp_generator_prefix *)gen, req, guarded_body_##i, resume_body_##i);                                 \
+    }
+BODY_READER(0)
+BODY_READER(1)
+BODY_READER(2)
+#undef BODY_READER
+
+static const h2o_socket_cb body_guards[NUM_BODY_READERS] = {guarded_body_0, guarded_body_1, guarded_body_2};
+
+/* the wrapper of body reader `cb`, being installed on `sock` inside on_head (learned on first sight; at most
+ * NUM_BODY_READERS exist), or `cb` itself for anything else */
+static h2o_socket_cb guard_body_reader(h2o_socket_t *sock, h2o_socket_cb cb)
+{
+    h2o_http1client_t *client = sock->data;
+
+    /* on_head installs it on the client's own socket ([http1client.c:351]: sock->data is the client); 2.2.5 starts no
+     * other reader there (the socket pool exports a returned socket, [lib/common/socketpool.c:318]) */
+    if (client == NULL || client->sock != sock)
+        return cb;
+    for (size_t i = 0; i != NUM_BODY_READERS; ++i) {
+        h2o_socket_cb known = __atomic_load_n(&body_readers[i], __ATOMIC_ACQUIRE);
+        if (known == NULL && __atomic_compare_exchange_n(&body_readers[i], &known, cb, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            return body_guards[i];
+        if (known == cb)
+            return body_guards[i];
+    }
+    return cb;
+}
+
+ssize_t kve_h2o_proxy_upstream_input(h2o_req_t *req, int *reading)
+{
+    struct rp_generator_prefix *gen = (struct rp_generator_prefix *)req->_generator;
+    proceed_fn known = __atomic_load_n(&proxy_do_proceed, __ATOMIC_ACQUIRE);
+    proceed_fn proceed;
+
+    if (gen == NULL || known == NULL)
+        return -1;
+    proceed = gen->super.proceed; /* only then is it an rp_generator_t, whose further members can be read */
+    if (proceed != known && proceed != resume_body_0 && proceed != resume_body_1 && proceed != resume_body_2)
+        return -1;
+    if (gen->client == NULL || gen->client->sock == NULL)
+        return -1;
+    *reading = h2o_socket_is_reading(gen->client->sock);
+    return (ssize_t)gen->client->sock->input->size;
+}
+
+void kve_h2o_proxy_backpressure(size_t bytes)
+{
+    __atomic_store_n(&proxy_max_buffer, bytes, __ATOMIC_RELAXED);
+}
 
 /* shows the complete head in `sock`'s input to the observer, if it wants the request's */
 static void observe_head(h2o_socket_t *sock)
@@ -251,7 +439,13 @@ static void guarded_on_head(h2o_socket_t *sock, const char *err)
     } else if (err == NULL && check == 0 && head_observer != NULL) {
         observe_head(sock);
     }
+    if (max_buffer() == 0) {
+        kve_h2o__http1client_on_head(sock, err);
+        return;
+    }
+    head_sock = sock; /* on_head installs the body reader with h2o_socket_read_start() [http1client.c:351] */
     kve_h2o__http1client_on_head(sock, err);
+    head_sock = NULL;
 }
 
 static h2o_http1client_body_cb capture_on_head_cb(h2o_http1client_t *client, const char *errstr, int minor_version, int status,

@@ -17,7 +17,8 @@
  *   patched 2.2.5 whose layout moved). To move to another h2o: re-read each entry against the new source, mend or
  *   drop it, then update the guards.
  *
- * Callers: park.c and h1read.c (socket readers), server.c (idle connections, timers, contexts, thread buffers),
+ * Callers: park.c and h1read.c (socket readers), server.c (idle connections, timers, contexts, thread buffers, the
+ * proxy's backpressure),
  * handlers/framing.c (the raw HTTP/1 head), handlers/cache_upstream.c (the proxy's upstream heads), tests/unit/loopback.c (a
  * request's final ostream, contexts, thread buffers); tests/unit/test_h2o_private.c checks each entry against the installed libh2o
  * at run time.
@@ -26,6 +27,7 @@
 #define KVE_PROXY_H2O_PRIVATE_H
 
 #include <stddef.h>
+#include <sys/types.h>
 #include "h2o.h"
 #include "h2o/version.h"
 
@@ -49,6 +51,7 @@ KVE_H2O_LAYOUT(h2o_socket_t, input, 16);
 KVE_H2O_LAYOUT(h2o_socket_t, _cb, 56);
 KVE_H2O_SIZE(h2o_req_t, 608);
 KVE_H2O_LAYOUT(h2o_req_t, entity, 232);
+KVE_H2O_LAYOUT(h2o_req_t, _generator, 520);
 KVE_H2O_LAYOUT(h2o_req_t, _ostr_top, 528);
 KVE_H2O_SIZE(h2o_context_t, 864); /* 2016 with the libuv layout (h2o-notes §1) */
 KVE_H2O_LAYOUT(h2o_context_t, queue, 160);
@@ -57,6 +60,9 @@ KVE_H2O_SIZE(h2o_evloop_t, 152);
 KVE_H2O_LAYOUT(h2o_evloop_t, _timeouts, 40);
 KVE_H2O_SIZE(h2o_timeout_t, 48);
 KVE_H2O_LAYOUT(h2o_timeout_t, _link, 8);
+KVE_H2O_LAYOUT(h2o_timeout_t, _entries, 24);
+KVE_H2O_LAYOUT(h2o_timeout_entry_t, _link, 16);
+KVE_H2O_SIZE(h2o_http1client_t, 56); /* the start of struct st_h2o_http1client_private_t (kve_h2o_proxy_backpressure) */
 KVE_H2O_SIZE(h2o_mem_recycle_t, 24);
 KVE_H2O_LAYOUT(h2o_mem_recycle_t, cnt, 8);
 KVE_H2O_LAYOUT(h2o_buffer_prototype_t, allocator, 0);
@@ -180,6 +186,65 @@ typedef struct st_kve_h2o_head_observer_t {
  * is `h2o_req_t *src_req` [2.2.5 lib/core/proxy.c:32]. Call on the main thread before any worker starts.
  */
 void kve_h2o_proxy_observe_heads(const kve_h2o_head_observer_t *observer);
+
+/**
+ * Backpressure from the client to the upstream for h2o's proxy handler: a response stops reading its upstream socket
+ * while more than `max_buffer` bytes of it wait in that socket's input, and reads again once the client took what
+ * was in flight and the input is back under `max_buffer`. 0 turns it off (the default, h2o's behaviour). Set once,
+ * on the main thread, before any worker starts (kve_h2o_http1client_guard() must succeed too: the wrapper of on_head
+ * is where body readers are recognised).
+ *
+ * The h2o fact: h2o 2.2.5's proxy has no backpressure (h2o 2.3 added proxy.max-buffer-size). Its on_body [2.2.5
+ * lib/core/proxy.c:379] runs on every read of the upstream socket and sends only when nothing is in flight
+ * (h2o_doublebuffer `sending`, proxy.c:393); the http1client keeps reading into `client->sock->input` meanwhile, so a
+ * client that reads slowly, or not at all, makes kvedge hold up to the whole response (1 GiB on a cached route).
+ * An output filter cannot stop that: it sees a chunk only when the proxy sends one, after the previous completed.
+ *
+ * What it relies on:
+ * - on_head of the http1client installs the body reader (on_body_until_close, on_body_content_length or
+ *   on_body_chunked [2.2.5 lib/common/http1client.c:90, 111, 150]) with h2o_socket_read_start() on its own socket,
+ *   inside on_head [http1client.c:351], which runs inside kvedge's guarded_on_head: that installation is wrapped
+ *   (three wrappers, one per reader, learned as they appear). Each wrapper checks `sock->input->size` (the read is
+ *   already appended [evloop.c.h:200 on_read_core]) before it calls the reader.
+ * - The socket's `data` is the client, the client's `data` is the proxy's struct rp_generator_t, whose first members
+ *   are `h2o_generator_t super; h2o_req_t *src_req; h2o_http1client_t *client;` [2.2.5 lib/core/proxy.c:32-35]. A
+ *   generator is acted on only if its `client` is that client, it is its request's generator (h2o_req_t
+ *   `_generator`, private [include/h2o.h:1066], set by h2o_start_response in on_head [proxy.c:495]) and its proceed
+ *   is the proxy's do_proceed [proxy.c:346] (learned from the first generator that passes the first two checks).
+ * - To pause: h2o_socket_read_stop() (clears a pending read-ready flag [evloop.c.h:317], so the reader is not called
+ *   again), and the generator's `proceed` (a public member of h2o_generator_t, which h2o_proceed_response calls when
+ *   the client's write completed [include/h2o.h:1927]) points to kvedge's resume, which restores do_proceed, calls it
+ *   (h2o_doublebuffer_consume + the next send) and starts reading again with the same wrapper once the input is back
+ *   under `max_buffer` (else it stays paused until the next proceed). do_proceed sends IN_PROGRESS while the client
+ *   is set, which completes asynchronously, so the generator outlives the call.
+ * - do_send's h2o_doublebuffer_prepare [include/h2o.h:2064] swaps the whole input into `sending` when that is
+ *   empty, so a response holds at most about 2 * `max_buffer` plus one read event (on_read_core reads until EAGAIN
+ *   [evloop.c.h:113]: at most the socket's kernel receive buffer; over TLS also its encrypted copy, all decrypted at
+ *   once [evloop.c.h:215 read_on_ready]): the buffer being sent and the one being filled.
+ * - The upstream I/O timeout (the route's `timeout`) runs from the client's last progress while reading is stopped,
+ *   like nginx's send_timeout: a client that takes nothing for `timeout` loses its response (on_body_timeout ends the
+ *   body with "I/O timeout"; the proxy sends what it holds and ends the response in error) and frees the upstream
+ *   connection; a slow client that keeps taking bytes keeps it. How: the body reader links the client's one timer
+ *   after each read [http1client.c:108, 141, 212]; while paused, each proceed (the client took a send) relinks it.
+ *   The timer is `_timeout` of the private struct st_h2o_http1client_private_t [http1client.c:31-38], after the
+ *   public client (sizeof asserted above) and a union of three callbacks; it is touched only when linked with a
+ *   callback, and the first time only if a walk of the client's ctx->io_timeout finds it there (else never, with a
+ *   warning). And sends are cut to 256 KiB once paused (the request's public `preferred_chunk_size`, which the
+ *   proxy's do_send passes to h2o_doublebuffer_prepare [proxy.c:326]; HTTP/1 leaves it at SIZE_MAX,
+ *   [lib/core/request.c:236]): without that, HTTP/1 calls proceed only when the whole buffer was written.
+ * - Requests the client abandons: h2o calls the generator's stop (do_close [proxy.c:308]), which cancels the client
+ *   and closes its socket, reading or not. HEAD, 1xx and the websocket upgrade (on_head steals the socket and
+ *   returns no body reader [proxy.c:486]; the tunnel starts reading after the 101 was written) install no body reader.
+ */
+void kve_h2o_proxy_backpressure(size_t max_buffer);
+
+/**
+ * For tests and diagnostics: the bytes of `req`'s upstream response waiting in its upstream socket's input, with
+ * `*reading` set to whether that socket reads; -1 if `req`'s generator is not h2o's proxy reading an upstream (its
+ * proceed is neither do_proceed, as learned by kve_h2o_proxy_backpressure's first pause, nor kvedge's resume: only
+ * then are members past h2o_generator_t read), or the body has ended.
+ */
+ssize_t kve_h2o_proxy_upstream_input(h2o_req_t *req, int *reading);
 
 /** Whether heads reach an observer: one is set and kve_h2o_http1client_guard() installed the wrapper. */
 int kve_h2o_proxy_heads_observed(void);

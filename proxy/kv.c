@@ -391,7 +391,7 @@ void kve_kv__ack_done(kve_kv_batch_t *b, int err)
         KVE_STAT_ADD(b->kv->stats->not_acknowledged, 1);
     if (b->end == BATCH_LIVE) {
         ++b->busy;
-        finish(b, b->kv->closing && err != 0 ? KVE_ESHUTDOWN : err);
+        finish(b, err);
         --b->busy;
     }
     maybe_free(b);

@@ -235,8 +235,10 @@ void kve_kv_ack_destroy(kve_kv_ack_t *ack)
     ack->sub = NULL;
     ack->round = ack->pending = NULL;
     ack->pending_tail = &ack->pending;
-    answer_all(round, KVE_ESHUTDOWN);
-    answer_all(pending, KVE_ESHUTDOWN);
+    /* not KVE_ESHUTDOWN: the writes were applied and nobody confirmed them (a sentinel store destroys a primary's links
+     * in a failover, not only at shutdown) */
+    answer_all(round, KVE_ENOACK);
+    answer_all(pending, KVE_ENOACK);
     kve_kv_destroy(ack->link);
     h2o_timeout_dispose(ack->loop, &ack->deadline);
     h2o_timeout_dispose(ack->loop, &ack->zero);

@@ -49,7 +49,7 @@ kve_kv_ack_t *kve_kv_ack_create(h2o_loop_t *loop, const kve_redis_target_t *targ
  */
 void kve_kv_ack_wait(kve_kv_ack_t *ack, kve_kv_batch_t *batch);
 
-/** Answers every batch still waiting (KVE_ESHUTDOWN), closes the wait link, frees `ack`. */
+/** Answers every batch still waiting (KVE_ENOACK: their writes were applied, unconfirmed), closes the wait link, frees `ack`. */
 void kve_kv_ack_destroy(kve_kv_ack_t *ack);
 
 /**

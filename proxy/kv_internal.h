@@ -161,7 +161,7 @@ void kve_kv__complete(kve_kv_op_t *op, int err, const kve_kv_reply_t *reply);
 void kve_kv__set_abort_reply(kve_kv_batch_t *batch, const kve_kv_reply_t *reply);
 /** The answer to driver->sync(): `known` 0 when the position could not be read. */
 void kve_kv__sync_done(kve_kv_batch_t *batch, int known, uint64_t offset);
-/** The answer to driver->ack(): 0 (acknowledged) or KVE_ENOACK, KVE_ESHUTDOWN; on_done then gets it as result->err. */
+/** The answer to driver->ack(): 0 (acknowledged) or KVE_ENOACK; on_done then gets it as result->err. */
 void kve_kv__ack_done(kve_kv_batch_t *batch, int err);
 /** The max_reply_size of `batch` (0: none). */
 static inline size_t kve_kv__max_reply_size(const kve_kv_batch_t *batch)

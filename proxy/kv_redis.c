@@ -125,6 +125,8 @@ static void refuse_credentials(kve_redis_link_t *link, const char *why)
     link->auth_refused = 1;
 }
 
+static void handshake_step_done(kve_redis_link_t *link);
+
 static void on_handshake_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
     kve_redis_link_t *link = privdata;
@@ -139,6 +141,36 @@ static void on_handshake_reply(redisAsyncContext *ac, void *reply, void *privdat
             drop_link(link, why);
         return;
     }
+    handshake_step_done(link);
+}
+
+/* ROLE in the handshake of a sentinel store's primary (target->require_master): only a node that says master comes up */
+static void on_handshake_role(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    kve_redis_link_t *link = privdata;
+    const kve_kv_reply_t *r = reply, *role;
+    char why[160];
+
+    if (r == NULL || link->adapter.ac != ac)
+        return;
+    role = r->type == KVE_REPLY_ARRAY && r->elements >= 1 && r->element[0]->type == KVE_REPLY_STRING ? r->element[0] : NULL;
+    if (role == NULL || role->len != 6 || memcmp(role->str, "master", 6) != 0) {
+        /* the node's word (bounded: it is the node's) or why there is none */
+        snprintf(why, sizeof(why), "ROLE says %.*s, not master: no write goes there",
+                 role != NULL                 ? (int)KVE_MIN(role->len, 32)
+                 : r->type == KVE_REPLY_ERROR ? (int)KVE_MIN(r->len, 64)
+                                              : 7,
+                 role != NULL                 ? role->str
+                 : r->type == KVE_REPLY_ERROR ? r->str
+                                              : "nothing");
+        drop_link(link, why);
+        return;
+    }
+    handshake_step_done(link);
+}
+
+static void handshake_step_done(kve_redis_link_t *link)
+{
     if (--link->handshake_pending != 0)
         return;
     h2o_timeout_unlink(&link->connect_entry);
@@ -190,6 +222,15 @@ static void start_connect(kve_redis_link_t *link)
         schedule_reconnect(link, err);
         return;
     }
+    if (link->target->require_master) { /* behind the handshake, before any command queued while connecting */
+        static const char *const role[] = {"ROLE"};
+        static const size_t role_len[] = {4};
+        if (kve_redis_send(link->adapter.ac, 1, role, role_len, on_handshake_role, link) != REDIS_OK) {
+            drop_link(link, "cannot queue ROLE"); /* never up without it */
+            return;
+        }
+        ++link->handshake_pending;
+    }
     link->reader.waiting = (void *const *)&link->adapter.ac->replies.head; /* stable while the context lives */
     redisAsyncSetConnectCallback(link->adapter.ac, on_connect);
     redisAsyncSetDisconnectCallback(link->adapter.ac, on_disconnect);
@@ -217,12 +258,28 @@ static void script_ended(const redisAsyncContext *ac)
         link->script_expired = 0;
 }
 
+/* a sentinel store's primary answered -READONLY (it is a replica now) or -LOADING (it restarted): a failover */
+static int failover_reply(redisAsyncContext *ac, const kve_kv_reply_t *r)
+{
+    kve_redis_link_t *link = ac->data;
+
+    if (r == NULL || r->type != KVE_REPLY_ERROR || !link->target->require_master ||
+        !((r->len >= 8 && memcmp(r->str, "READONLY", 8) == 0) || (r->len >= 7 && memcmp(r->str, "LOADING", 7) == 0)))
+        return 0;
+    if (link->adapter.ac == ac) /* the first one drops the link; the owner finds the primary again */
+        drop_link(link, r->str[0] == 'R' ? "-READONLY: the node is a replica now (failover in progress)"
+                                         : "-LOADING: the node restarted (failover in progress)");
+    return 1;
+}
+
 static void on_command_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
     const kve_kv_reply_t *r = reply;
 
     /* NULL: the connection ended (every command queued on it fails, not only the one whose reply was bad) */
-    if (r == NULL)
+    if (failover_reply(ac, r))
+        kve_kv__complete(privdata, KVE_EUNAVAIL, NULL);
+    else if (r == NULL)
         kve_kv__complete(privdata, connection_failure(ac), NULL);
     else
         kve_kv__complete(privdata, 0, r->type == KVE_REPLY_TOO_BIG ? &too_big : r); /* the partial tree is hiredis' to free */
@@ -278,6 +335,8 @@ static void on_exec_reply(redisAsyncContext *ac, void *reply, void *privdata)
 
     if (r == NULL)
         err = connection_failure(ac);
+    else if (failover_reply(ac, b->abort_reply) || failover_reply(ac, r))
+        err = KVE_EUNAVAIL; /* a command refused with -READONLY: nothing ran */
     else if (r->type == KVE_REPLY_TOO_BIG && r->elements == 0)
         err = 0; /* the root alone passed the limit: every result is too big */
     else if (r->type != KVE_REPLY_ARRAY || r->elements != n)
@@ -535,7 +594,8 @@ kve_kv_t *kve_kv_redis_create(h2o_loop_t *loop, const kve_redis_target_t *target
                                             .min_replicas_ack = conf->min_replicas_ack,
                                             .min_replicas_ack_timeout_ms = conf->min_replicas_ack_timeout_ms};
     }
-    link->check_output_limit = strcmp(conf->url, "embedded") != 0; /* kvedge sets the embedded one's */
+    link->check_output_limit =
+        strcmp(conf->url, "embedded") != 0 || conf->sentinel.master != NULL; /* kvedge sets the embedded one's */
     if (target->path != NULL)
         snprintf(link->super.peer, sizeof(link->super.peer), "unix:%s", target->path);
     else

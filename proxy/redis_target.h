@@ -45,6 +45,22 @@ typedef struct st_kve_redis_conf_t {
         size_t size;
     } replicas;
     /**
+     * the sentinel topology (proxy/kv_sentinel.h): the primary and its replicas come from Sentinel; `master` NULL: not
+     * a sentinel store (then `url` says where the store is). With it, `url` is left out (its "embedded" default is
+     * never used: conf/stores.c and the links test `sentinel.master` first).
+     */
+    struct st_kve_redis_sentinel_conf_t {
+        /** the name Sentinel monitors the primary under (`sentinel monitor <master> ...`) */
+        char *master;
+        /** host:port of each sentinel (laid out as kve_conf_strings_t), asked in turn */
+        struct st_kve_redis_urls_t addresses;
+        /** the sentinels' own user and password (Sentinel's requirepass / ACL), not the data nodes' */
+        char *username;
+        char *password;
+        /** the data nodes' database */
+        int64_t db;
+    } sentinel;
+    /**
      * min_replicas_ack (proxy/kv_ack.h): a batch that asks for it (KVE_KV_BATCH_ACK) is answered only once at least this
      * many replicas acknowledged its writes (WAIT), else with KVE_ENOACK after min_replicas_ack_timeout_ms; 0: off
      */
@@ -88,6 +104,12 @@ typedef struct st_kve_redis_target_t {
      * that may run SCRIPT KILL and FUNCTION KILL (the read-only user may not: the read-write target).
      */
     const struct st_kve_redis_target_t *kill_via;
+    /**
+     * The primary of a sentinel store (kv_sentinel.h): each connection asks ROLE in its handshake and comes up only when
+     * the node says `master` (else it is dropped and reported down); a -READONLY or -LOADING reply fails its command
+     * with KVE_EUNAVAIL (503) and drops the connection (a failover is in progress: the owner finds the primary again).
+     */
+    int require_master;
 } kve_redis_target_t;
 
 /** Whether `url` names a KV REST store (http:// or https://, case-insensitive scheme). */

@@ -607,6 +607,8 @@ static int check_read_hook(kve_server_t *s, char *err, size_t errlen)
     ret = kve_h1read_init(&ctx, err, errlen);
     if (ret == 0)
         ret = kve_h2o_http1client_guard(loop, err, errlen);
+    if (ret == 0) /* the proxy's backpressure: body readers are recognised in the guard's wrapper of on_head */
+        kve_h2o_proxy_backpressure((size_t)s->conf->limits.max_proxy_buffer);
     kve_h2o_context_dispose(&ctx);
     h2o_evloop_destroy(loop);
     return ret;

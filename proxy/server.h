@@ -45,6 +45,8 @@ typedef struct st_kve_server_limits_t {
     uint64_t drain_timeout_ms;
     /** request bytes held before any handler ran, all connections (0: no limit; see pending.h) */
     uint64_t max_pending_size;
+    /** upstream bytes a proxied response holds before reading stops (kve_h2o_proxy_backpressure) */
+    uint64_t max_proxy_buffer;
 } kve_server_limits_t;
 
 typedef struct st_kve_server_conf_t {

@@ -9,6 +9,7 @@
 #include "proxy/kv_redis.h"
 #include "proxy/kv_replicas.h"
 #include "proxy/kv_rest_driver.h"
+#include "proxy/kv_sentinel.h"
 
 #include <string.h>
 
@@ -28,6 +29,9 @@ typedef struct st_store_t {
     kve_redis_target_t *replicas, *replicas_ro;
     char **node_names;
     kve_kv_node_stats_t *node_stats;
+    /** the sentinel topology: where the sentinels are (the targets above then name no host: the users of the nodes) */
+    size_t num_sentinels;
+    kve_redis_target_t *sentinels;
 } store_t;
 
 struct st_kve_stores_t {
@@ -38,6 +42,45 @@ struct st_kve_stores_t {
     kve_thread_store_t *links;
 };
 
+/*
+ * A store's target: for a sentinel store no address (the sentinel gives it), only the data nodes' users (`conf`'s), and
+ * ROLE checked on every connection of the primary; else kve_redis_target_init.
+ */
+static int init_target(kve_redis_target_t *t, const kve_redis_conf_t *conf, const char *sock, char *err, size_t errlen)
+{
+    if (conf->sentinel.master == NULL)
+        return kve_redis_target_init(t, conf, sock, err, errlen);
+    memset(t, 0, sizeof(*t));
+    t->db = (int)conf->sentinel.db;
+    t->username = conf->username != NULL && conf->username[0] != '\0' ? kve_strdup(conf->username) : NULL;
+    t->password = conf->password != NULL && conf->password[0] != '\0' ? kve_strdup(conf->password) : NULL;
+    return 0;
+}
+
+/* the sentinel topology: each sentinel's target (host:port, resolved now; the sentinels' own users) */
+static int init_sentinels(store_t *s, char *err, size_t errlen)
+{
+    const struct st_kve_redis_sentinel_conf_t *sc = &s->spec.redis->sentinel;
+    kve_redis_conf_t conf = {0};
+    char url[600];
+
+    if (sc->master == NULL)
+        return 0;
+    s->sentinels = kve_zalloc(sizeof(*s->sentinels) * sc->addresses.size);
+    conf.username = sc->username;
+    conf.password = sc->password;
+    for (size_t i = 0; i != sc->addresses.size; ++i) {
+        snprintf(url, sizeof(url), "redis://%s", sc->addresses.entries[i]);
+        conf.url = url;
+        if (kve_redis_target_init(s->sentinels + i, &conf, NULL, err, errlen) != 0)
+            return -1;
+        ++s->num_sentinels; /* from here on, destroy disposes it */
+        s->sentinels[i].role = "sentinel";
+        s->sentinels[i].limit_checked = 1; /* a sentinel has no client output buffer limit to check */
+    }
+    return 0;
+}
+
 /* the read-write target: the spec's user and password in place of the configuration's when given */
 static int init_rw(store_t *s, const char *sock, char *err, size_t errlen)
 {
@@ -45,7 +88,7 @@ static int init_rw(store_t *s, const char *sock, char *err, size_t errlen)
 
     if (s->spec.username != NULL)
         conf.username = (char *)s->spec.username, conf.password = (char *)s->spec.password;
-    if (kve_redis_target_init(&s->target, &conf, sock, err, errlen) != 0)
+    if (init_target(&s->target, &conf, sock, err, errlen) != 0)
         return -1;
     s->target.role = "read-write";
     s->target.acl_refused = s->spec.refused;
@@ -60,7 +103,7 @@ static int init_ro(store_t *s, const char *sock, char *err, size_t errlen)
     if (s->spec.ro_username == NULL)
         return 0;
     conf.username = (char *)s->spec.ro_username, conf.password = (char *)s->spec.ro_password;
-    if (kve_redis_target_init(&s->target_ro, &conf, sock, err, errlen) != 0)
+    if (init_target(&s->target_ro, &conf, sock, err, errlen) != 0)
         return -1;
     if (conf.password == NULL) /* never the read-write user's password (from the URL) with another user name */
         kve_redis_target_forget_password(&s->target_ro);
@@ -204,7 +247,7 @@ kve_stores_t *kve_stores_create(const kve_store_spec_t *specs, size_t n, const c
         if (kve_redis_url_is_rest(s->spec.redis->url)
                 ? init_rest(s, err, errlen) != 0
                 : init_rw(s, embedded_socket, err, errlen) != 0 || init_ro(s, embedded_socket, err, errlen) != 0 ||
-                      init_replicas(s, num_threads, err, errlen) != 0) {
+                      init_replicas(s, num_threads, err, errlen) != 0 || init_sentinels(s, err, errlen) != 0) {
             name_in_error(s->spec.name, n, err, errlen);
             kve_stores_destroy(set);
             return NULL;
@@ -214,6 +257,10 @@ kve_stores_t *kve_stores_create(const kve_store_spec_t *specs, size_t n, const c
         for (size_t j = 0; j != s->num_replicas; ++j) {
             s->replicas[j].store = s->replicas_ro[j].store = s->target.store;
             s->replicas[j].store_name = s->replicas_ro[j].store_name = s->spec.name;
+        }
+        for (size_t j = 0; j != s->num_sentinels; ++j) {
+            s->sentinels[j].store = s->target.store;
+            s->sentinels[j].store_name = s->spec.name;
         }
     }
     set->links = kve_zalloc(sizeof(*set->links) * num_threads * KVE_MAX(n, 1));
@@ -233,6 +280,14 @@ void kve_stores_thread_start(kve_stores_t *set, kve_thread_t *thread)
         links[i].rest = s->up != NULL;
         if (s->up != NULL) {
             links[i].rw = kve_kv_rest_create(&thread->ctx, s->up, &s->rest, &links[i].rw_stats);
+            continue;
+        }
+        if (s->num_sentinels != 0) {
+            links[i].rw = kve_kv_sentinel_create(thread->ctx.loop, s->sentinels, s->num_sentinels, &s->target, s->spec.redis,
+                                                 &links[i].rw_stats);
+            if (s->has_ro)
+                links[i].ro = kve_kv_sentinel_create(thread->ctx.loop, s->sentinels, s->num_sentinels, &s->target_ro, s->spec.redis,
+                                                     &links[i].ro_stats);
             continue;
         }
         if (s->num_replicas != 0) {
@@ -285,6 +340,9 @@ void kve_stores_destroy(kve_stores_t *set)
         kve_redis_target_dispose(&set->stores[i].target);
         kve_redis_target_dispose(&set->stores[i].target_ro);
         dispose_replicas(set->stores + i);
+        for (size_t j = 0; j != set->stores[i].num_sentinels; ++j)
+            kve_redis_target_dispose(set->stores[i].sentinels + j);
+        free(set->stores[i].sentinels);
         if (set->stores[i].up != NULL)
             kve_kv_rest_sync_dispose(&set->stores[i].sync);
         kve_httpclient_upstream_destroy(set->stores[i].up);

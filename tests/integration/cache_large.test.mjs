@@ -5,12 +5,10 @@
 // the limit; Cache-Status, sent before the body, cannot know that yet). Also: the limit is sharp (exactly
 // max_object_size is stored, one byte more is not), and clients that leave an oversized response mid-way leave nothing.
 //
-// The origin is paced (about 256 MiB/s) and the client reads as fast as it can. h2o 2.2.5's proxy has no backpressure
-// towards the upstream (lib/core/proxy.c never stops reading the upstream socket): a client that stops reading makes
-// any proxied route, cached or not, buffer what the upstream sends (in memory up to 32 MiB, then in an mmap'd temp
-// file whose pages count in RSS; measured: a 1.5 s pause at 256 MiB of a 1 GiB response, RSS +700 MiB on a route
-// without cache: as much as with one). That is h2o's (docs/benchmarks.md, the HTTP client section), not the cache's;
-// this test does not pause the client, and its bound leaves room for a loaded machine's scheduling stalls.
+// The origin is paced (about 256 MiB/s) and the client reads as fast as it can. A client that stops reading is
+// proxy_backpressure.test.mjs's (limits.max_proxy_buffer: h2o 2.2.5's proxy itself never stopped reading the upstream,
+// measured: a 1.5 s pause at 256 MiB of a 1 GiB response, RSS +700 MiB, before kvedge added it); this test does not
+// pause the client, and its bound leaves room for a loaded machine's scheduling stalls.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';

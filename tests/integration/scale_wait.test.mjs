@@ -44,6 +44,8 @@ test('issue 12 scale-out: min_replicas_ack: kvedge -t checks it', T, async () =>
     }
     const ok = await check({ url: 'redis://127.0.0.1:7000', min_replicas_ack: 2, min_replicas_ack_timeout: '250ms', replicas: ['redis://127.0.0.1:7001'] }, 'ok.yaml');
     assert.equal(ok.code, 0, ok.stderr);
+    const sentinel = await check({ sentinel: { master: 'mymaster', addresses: ['127.0.0.1:26379'] }, min_replicas_ack: 1 }, 'sentinel.yaml');
+    assert.equal(sentinel.code, 0, `a sentinel store may wait for its replicas: ${sentinel.stderr}`);
     const help = await runKvedge(['--help-config']);
     assert.match(help.stdout, /min_replicas_ack/, '--help-config documents it');
 });

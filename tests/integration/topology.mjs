@@ -1,7 +1,14 @@
 // Issue 12 (scale-out): real Redis topologies on loopback for the tests. startReplicas() starts a primary and N
 // replicas (redis-server --replicaof) on free 127.0.0.1 ports, each in its own temp dir, and waits until every
-// replica's INFO replication says master_link_status:up. Every server is stopped by its PID (the harness' handles).
-import { HOST, startRedis, waitFor } from './harness.mjs';
+// replica's INFO replication says master_link_status:up; startSentinels() adds sentinels watching them. Every server
+// is stopped by its PID (the harness' handles; the sentinels' own handles).
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { freePort, HOST, makeTempDir, startRedis, waitFor } from './harness.mjs';
+
+const require = createRequire(import.meta.url);
 
 /**
  * Options every server gets: a full sync starts at once (diskless, Redis 7's default, with no delay). Not
@@ -100,6 +107,101 @@ export async function startReplicas(opts = {}) {
         };
     } catch (e) {
         await stop();
+        throw e;
+    }
+}
+
+/**
+ * A sentinel (redis-server <conf> --sentinel) on a free 127.0.0.1 port watching `master` at 127.0.0.1:`port`, with
+ * `down-after-milliseconds` downAfterMs and a small failover-timeout; stopped by its PID. Returns {port, pid, client(),
+ * stop(), kill(signal)}.
+ */
+export async function startSentinel({ master = 'mymaster', primaryPort, quorum = 2, downAfterMs = 1000, failoverTimeoutMs = 2000 }) {
+    for (let attempt = 0; ; attempt++) {
+        const port = await freePort();
+        const dir = makeTempDir('kvedge-sentinel-');
+        const conf = path.join(dir, 'sentinel.conf');
+        fs.writeFileSync(conf, [
+            `port ${port}`, `bind ${HOST}`, `dir ${dir}`, 'daemonize no', `sentinel announce-ip ${HOST}`,
+            `sentinel monitor ${master} ${HOST} ${primaryPort} ${quorum}`,
+            `sentinel down-after-milliseconds ${master} ${downAfterMs}`,
+            `sentinel failover-timeout ${master} ${failoverTimeoutMs}`,
+            `sentinel parallel-syncs ${master} 2`, '',
+        ].join('\n'));
+        const child = spawn('redis-server', [conf, '--sentinel'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        child.stdout.on('data', (d) => { out += d; });
+        child.stderr.on('data', (d) => { out += d; });
+        const exited = new Promise((resolve) => child.on('exit', resolve));
+        let dead = false;
+        exited.then(() => { dead = true; });
+        const clients = new Set();
+        const handle = {
+            port,
+            pid: child.pid,
+            output: () => out,
+            client() {
+                const Redis = require('ioredis');
+                const c = new Redis({ host: HOST, port, maxRetriesPerRequest: 2 });
+                c.on('error', () => {});
+                clients.add(c);
+                return c;
+            },
+            async kill(signal = 'SIGKILL') {
+                if (!dead) process.kill(child.pid, signal);
+                await exited;
+            },
+            async stop() {
+                for (const c of clients) c.disconnect();
+                if (!dead) process.kill(child.pid, 'SIGTERM');
+                await exited;
+            },
+        };
+        try {
+            await waitFor(async () => !dead && /monitor master/.test(out), { timeoutMs: 10_000, message: `sentinel on ${port} monitoring` });
+            return handle;
+        } catch (e) {
+            await handle.stop();
+            if (attempt < 3 && /Address already in use/i.test(out)) continue;
+            throw new Error(`${e.message}\n${out}`);
+        }
+    }
+}
+
+/**
+ * A primary, `replicas` replicas (startReplicas) and `sentinels` sentinels watching them as `master`; ready when every
+ * sentinel sees the replicas and the other sentinels. Returns startReplicas' object plus {master, sentinels: [handle],
+ * sentinelAddresses: ['127.0.0.1:port', ...], downAfterMs, stop()}.
+ */
+export async function startSentinels(opts = {}) {
+    const master = opts.master ?? 'mymaster';
+    const downAfterMs = opts.downAfterMs ?? 1000;
+    const t = await startReplicas({ replicas: opts.replicas ?? 2 });
+    const sentinels = [];
+    const stopAll = async () => {
+        for (const s of sentinels) await s.stop().catch(() => {});
+        await t.stop();
+    };
+    try {
+        for (let i = 0; i < (opts.sentinels ?? 3); i++)
+            sentinels.push(await startSentinel({ master, primaryPort: t.primary.port, downAfterMs }));
+        const n = sentinels.length, r = opts.replicas ?? 2;
+        await waitFor(async () => {
+            for (const s of sentinels) {
+                const c = s.client();
+                try {
+                    const reps = await c.call('SENTINEL', 'replicas', master);
+                    const others = await c.call('SENTINEL', 'sentinels', master);
+                    if (reps.length !== r || others.length !== n - 1) return false;
+                } finally {
+                    c.disconnect();
+                }
+            }
+            return true;
+        }, { timeoutMs: 30_000, intervalMs: 200, message: `${n} sentinels see ${r} replicas and each other` });
+        return { ...t, master, sentinels, downAfterMs, sentinelAddresses: sentinels.map((s) => `${HOST}:${s.port}`), stop: stopAll };
+    } catch (e) {
+        await stopAll();
         throw e;
     }
 }

@@ -64,6 +64,23 @@ TEST(routes_without_proxy_keep_their_defaults)
     dispose(&l);
 }
 
+TEST(max_proxy_buffer)
+{
+    loaded_t l;
+    load(&l, HEAD);
+    CHECK_EQ_INT(l.ret, 0);
+    CHECK_EQ_UINT(l.cfg.server.limits.max_proxy_buffer, 4u * 1024 * 1024); /* the default */
+    dispose(&l);
+    load(&l, HEAD "limits:\n  max_proxy_buffer: 256KiB\n");
+    CHECK_EQ_INT(l.ret, 0);
+    CHECK_EQ_UINT(l.cfg.server.limits.max_proxy_buffer, 256u * 1024);
+    dispose(&l);
+    load(&l, HEAD "limits:\n  max_proxy_buffer: 0\n"); /* no way to turn it off: under 64KiB is refused */
+    CHECK(l.ret != 0);
+    CHECK(strstr(l.out, "max_proxy_buffer") != NULL);
+    dispose(&l);
+}
+
 TEST(proxy_flows_into_routes)
 {
     loaded_t l;
@@ -142,6 +159,7 @@ TEST(proxy_errors_with_lines)
 void kve_suite_config(void)
 {
     RUN(routes_without_proxy_keep_their_defaults);
+    RUN(max_proxy_buffer);
     RUN(proxy_flows_into_routes);
     RUN(inherited_ca_file_error_points_at_proxy);
     RUN(proxy_errors_with_lines);
