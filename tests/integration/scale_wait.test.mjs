@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { assertCleanExit, http, makeTempDir, SANITIZE, SOURCE_DIR, runKvedge, sleep, startKvedge, startUpstream, waitFor, writeConfig } from './harness.mjs';
 import { kvConfig, RW_TOKEN } from './kv_helpers.mjs';
-import { commandCalls, startReplicas } from './topology.mjs';
+import { commandCalls, startReplicas, startSentinels } from './topology.mjs';
 
 const T = { timeout: 120_000 };
 const AUTH = { authorization: `Bearer ${RW_TOKEN}` };
@@ -209,5 +209,51 @@ test('issue 12 scale-out: min_replicas_ack: partition (netns + tc) then failover
     for (const r of [withAck, without]) {
         assert.equal(r.exit.code, 0, `kvedge exited cleanly: ${r.exit.stderr}`);
         if (SANITIZE) assert.doesNotMatch(r.exit.stderr, /Sanitizer|runtime error/);
+    }
+});
+
+// A sentinel store: each generation's primary link waits for its own replicas; the primary killed with -9 under write
+// load, Sentinel promotes a replica: every write kvedge answered 200, before and after the failover, is on the new primary.
+test('issue 12 scale-out: min_replicas_ack: sentinel store, the primary killed with -9 under write load: every acknowledged write is on the promoted primary', T, async () => {
+    const t = await startSentinels();
+    let k;
+    try {
+        k = await startKvedge(kvConfig({ sentinel: { master: t.master, addresses: t.sentinelAddresses }, command_timeout: '1s', min_replicas_ack: 1 },
+            {}, { threads: 2 }));
+        await waitFor(async () => (await post(k, '', ['SET', 'warm', '1'])).status === 200, { message: 'kvedge writes through the sentinel store' });
+        const acked = [], statuses = {};
+        let stop = false;
+        const writers = Array.from({ length: 8 }, async (_, c) => {
+            for (let i = 0; !stop; i++) {
+                const r = await post(k, '', ['SET', `sw:${c}:${i}`, String(i)]);
+                statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+                if (r.status === 200) acked.push(`sw:${c}:${i}`);
+                else if (r.status !== 503) throw new Error(`unexpected ${r.status} ${r.body}`);
+                else await sleep(20);
+            }
+        });
+        await sleep(1000);
+        const oldPort = t.primary.port, before = acked.length;
+        await t.primary.kill('SIGKILL');
+        const sc = t.sentinels[0].client();
+        let newPort = oldPort;
+        await waitFor(async () => {
+            newPort = Number((await sc.call('SENTINEL', 'get-master-addr-by-name', t.master))[1]);
+            return newPort !== oldPort;
+        }, { timeoutMs: 30_000, intervalMs: 100, message: 'the sentinels promote a replica' });
+        sc.disconnect();
+        const afterSwitch = acked.length;
+        await waitFor(() => acked.length > afterSwitch + 50, { timeoutMs: 30_000, message: 'writes acknowledged on the new primary' });
+        stop = true;
+        await Promise.all(writers);
+        const promoted = t.replicas.find((r) => r.port === newPort).client();
+        let lost = 0;
+        for (let i = 0; i < acked.length; i += 500) lost += (await promoted.mget(...acked.slice(i, i + 500))).filter((v) => v === null).length;
+        console.log(`# sentinel: ${acked.length} writes answered 200 (${before} before the kill), statuses ${JSON.stringify(statuses)}, ${lost} lost`);
+        assert.ok(before > 20, 'writes were acknowledged before the failover');
+        assert.equal(lost, 0, 'no acknowledged write is lost');
+    } finally {
+        if (k?.running) assertCleanExit(await k.stop());
+        await t.stop();
     }
 });
