@@ -182,6 +182,27 @@ Exit:
     return ret;
 }
 
+/* min_replicas_ack: an external Redis or a sentinel store (its replicas are the primary's business, not kvedge's), and a
+ * wait shorter than the command timeout (the writes' batch would time out first) */
+static int check_min_replicas_ack(kve_conf_t *conf, const kve_node_t *node, const kve_redis_conf_t *redis)
+{
+    if (redis->min_replicas_ack == 0 || node == NULL)
+        return 0;
+    if (redis->sentinel.master == NULL && (kve_redis_url_is_rest(redis->url) || strcmp(redis->url, "embedded") == 0)) {
+        kve_conf_error(conf, at_key(node, "min_replicas_ack"),
+                       "min_replicas_ack: only a store on an external Redis (a redis://, rediss:// or unix:// url) has replicas "
+                       "to wait for");
+        return -1;
+    }
+    if (redis->min_replicas_ack_timeout_ms >= redis->command_timeout_ms) {
+        kve_conf_error(conf, at_key(node, "min_replicas_ack_timeout"),
+                       "min_replicas_ack_timeout: %llums, but it must be below command_timeout (%llums)",
+                       (unsigned long long)redis->min_replicas_ack_timeout_ms, (unsigned long long)redis->command_timeout_ms);
+        return -1;
+    }
+    return 0;
+}
+
 /* "host:port" of a sentinel: a host (name or IPv4 address) and a port 1..65535 */
 static int sentinel_address(const char *s, char *err, size_t errlen)
 {
@@ -264,6 +285,8 @@ int kve_config__check_redis(kve_conf_t *conf, const kve_node_t *node, void *obj)
     kve_redis_target_t target;
     char err[256];
 
+    if (check_min_replicas_ack(conf, node, redis) != 0)
+        return -1;
     if (redis->sentinel.master != NULL)
         return check_sentinel(conf, node, redis);
     if (check_sentinel(conf, node, redis) != 0) /* sentinel keys without a master */
@@ -345,6 +368,12 @@ const kve_directive_t kve_config__redis_directives[] = {
             "credentials and TLS options are the primary's): "
             "reads that carry an upstash-sync-token go to them, round robin, when ROLE shows they are linked and have it, "
             "else to the primary (docs/scale-out.md)"},
+    {"min_replicas_ack", KVE_T_INT, KVE_FIELD(kve_redis_conf_t, min_replicas_ack), 0, 0, 64, "0",
+     .doc = "a KV request that wrote is answered only once this many replicas acknowledged its writes (WAIT on a link of its "
+            "own, after a PUBLISH there), else 503 \"write not acknowledged\" (the write may still be on the primary: it is not "
+            "rolled back); 0 = off (docs/scale-out.md)"},
+    {"min_replicas_ack_timeout", KVE_T_DURATION, KVE_FIELD(kve_redis_conf_t, min_replicas_ack_timeout_ms), 0, 1, 60 * SEC, "100ms",
+     .doc = "how long a write waits for min_replicas_ack replicas before it answers 503; below command_timeout"},
     {"sentinel", KVE_T_MAP, KVE_FIELD(kve_redis_conf_t, sentinel), .children = sentinel_directives,
      .doc = "find the primary and its replicas with Redis Sentinel instead of url: {master: NAME, addresses: [host:port, ...]} "
             "(docs/scale-out.md)"},

@@ -123,6 +123,7 @@ static void add_stats(kve_kv_stats_t *sum, const kve_kv_stats_t *st)
     sum->pipelines += st->pipelines, sum->pipeline_commands += st->pipeline_commands, sum->pipeline_errors += st->pipeline_errors;
     sum->bytes_sent += st->bytes_sent, sum->bytes_received += st->bytes_received, sum->retries += st->retries;
     sum->script_fallbacks += st->script_fallbacks;
+    sum->not_acknowledged += st->not_acknowledged;
     for (size_t i = 0; i != KVE_KV_PIPELINE_BUCKETS; ++i)
         sum->pipeline_sizes[i] += st->pipeline_sizes[i];
 }
@@ -301,6 +302,8 @@ static void render_kv(kve_buf_t *buf, kve_server_t *server)
     COUNTER("failures_total", "Commands failed by the link (down, circuit open, connection lost).", failures);
     COUNTER("reconnects_total", "Reconnections after a lost link.", reconnects);
     COUNTER("script_fallbacks_total", "Scripts sent again as EVAL after their EVALSHA was answered NOSCRIPT.", script_fallbacks);
+    COUNTER("writes_not_acknowledged_total", "Requests whose writes fewer than min_replicas_ack replicas confirmed in time (503).",
+            not_acknowledged);
 #undef COUNTER
     render_counter(buf, "inflight", "Commands awaiting a reply.", names, n, sums, offsetof(kve_kv_stats_t, inflight), "gauge");
     render_pipelines(buf, names, n, sums, rest);

@@ -173,11 +173,14 @@ static void finish(purge_t *p)
 
 /* --- batches --- */
 
+/* `flags`: KVE_KV_BATCH_ACK for the batches that delete or rewrite: on a store with min_replicas_ack a purge is answered
+ * 200 only once the replicas have it (a purge lost in a failover would bring the objects back); else 503, and the purge,
+ * which can be repeated, is the caller's to send again */
 static kve_kv_batch_t *send_batch(purge_t *p, size_t store, const kve_kv_command_t *cmds, size_t n, kve_kv_reply_cb on_reply,
-                                  kve_kv_done_cb on_done)
+                                  kve_kv_done_cb on_done, unsigned flags)
 {
     kve_kv_t *kv = kve_thread_link(kve_server_thread(p->req->conn->ctx), store, 0);
-    kve_kv_batch_opts_t opts = {.max_reply_size = MAX_REPLY};
+    kve_kv_batch_opts_t opts = {.max_reply_size = MAX_REPLY, .flags = flags};
     int err = KVE_EUNAVAIL;
 
     /* no window: the batch copies every argument before it returns */
@@ -288,7 +291,7 @@ static void delete_page(purge_t *p, const char *set)
         srem[2 + i] = p->page[i].text, sremlen[2 + i] = p->page[i].text_len;
     if (set != NULL)
         cmds[n] = KVE_KV_COMMAND(2 + n, srem, sremlen);
-    send_batch(p, p->store, cmds, set != NULL ? n + 1 : n, on_count_reply, on_page_done);
+    send_batch(p, p->store, cmds, set != NULL ? n + 1 : n, on_count_reply, on_page_done, KVE_KV_BATCH_ACK);
     free(cmds);
     free(argv);
     free(argvlen);
@@ -356,7 +359,7 @@ static void on_heads_done(void *data, const kve_kv_batch_result_t *result)
     if (n == 0)
         page_done(p);
     else
-        send_batch(p, p->store, cmds, n, on_count_reply, on_page_done);
+        send_batch(p, p->store, cmds, n, on_count_reply, on_page_done, KVE_KV_BATCH_ACK);
     free(cmds);
     free(argv);
     free(argvlen);
@@ -374,7 +377,7 @@ static void soft_page(purge_t *p)
         cmds[i] = KVE_KV_COMMAND(2, argv + 2 * i, argvlen + 2 * i);
         cmds[i].flags = KVE_KV_CMD_READ_ONLY;
     }
-    send_batch(p, p->store, cmds, p->num_page, on_head_reply, on_heads_done);
+    send_batch(p, p->store, cmds, p->num_page, on_head_reply, on_heads_done, 0);
     free(cmds);
     free(argv);
     free(argvlen);
@@ -441,7 +444,7 @@ static void scan(purge_t *p)
     cmd.flags = KVE_KV_CMD_READ_ONLY;
     p->store = t->store;
     p->scanning = 1;
-    send_batch(p, t->store, &cmd, 1, on_scan_reply, on_scan_done);
+    send_batch(p, t->store, &cmd, 1, on_scan_reply, on_scan_done, 0);
 }
 
 static void on_url_done(void *data, const kve_kv_batch_result_t *result)
@@ -464,7 +467,7 @@ static void delete_url_index(purge_t *p)
     kve_cache_key_name(s, sizeof(s), ns, p->primary, NULL, "s");
     argvlen[0] = 3, argvlen[1] = strlen(v), argvlen[2] = strlen(s);
     p->url_done = 1;
-    send_batch(p, p->store, &cmd, 1, on_count_reply, on_url_done);
+    send_batch(p, p->store, &cmd, 1, on_count_reply, on_url_done, KVE_KV_BATCH_ACK);
 }
 
 static void next_step(purge_t *p)

@@ -17,7 +17,9 @@ static int needed_by_kvedge(const char *name, int read_only, int select_db)
     /* role: the sync position of writes, and a replica's position before it serves reads (kv_replicas.h); ROLE is
      * `noscript`, so granting it lets no script of a token holder read it */
     static const char *const both[] = {"ping", "multi", "exec", "discard", "role"};
-    static const char *const rw[] = {"script|kill", "function|kill"};
+    /* wait: min_replicas_ack's WAIT (kv_ack.h; `noscript` too); its PUBLISH needs publish, which the policy allows by
+     * default (docs/scale-out.md) */
+    static const char *const rw[] = {"script|kill", "function|kill", "wait"};
     size_t i;
 
     for (i = 0; i != KVE_ARRAY_SIZE(both); ++i)

@@ -308,6 +308,9 @@ static void on_done(void *data, const kve_kv_batch_result_t *result)
         st->sync = KVE_MAX(token, st->sync); /* (KVE_MAX evaluates its arguments twice) */
         st->sync_issued = 1;
     }
+    /* min_replicas_ack: applied on the primary (its token stands), not confirmed by enough replicas: 503 */
+    if (result->err == KVE_ENOACK && st->failure == 0)
+        st->failure = KVE_ENOACK;
     finish(st);
 }
 
@@ -459,7 +462,7 @@ static void execute(struct st_rest_req_t *st, h2o_req_t *req)
         return;
     }
     opts.window = st->mode == MODE_PIPELINE ? WINDOW : 0;
-    opts.flags = (st->mode == MODE_MULTI ? KVE_KV_BATCH_ATOMIC : 0) | (st->writes ? KVE_KV_BATCH_SYNC : 0);
+    opts.flags = (st->mode == MODE_MULTI ? KVE_KV_BATCH_ATOMIC : 0) | (st->writes ? KVE_KV_BATCH_SYNC | KVE_KV_BATCH_ACK : 0);
     if (kv == NULL || (st->batch = kve_kv_batch(kv, st->kcmds, n, &opts, on_reply, on_done, st, &err)) == NULL) {
         st->failure = err; /* nothing was sent */
         finish(st);

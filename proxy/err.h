@@ -8,7 +8,8 @@
  * refused kvedge's own credentials: a configuration problem, so 503 and not the client's 401), TOO_LARGE (a request
  * or reply the store or a driver refuses for its size), RATE_LIMITED (a store that meters requests, e.g. a KV REST
  * endpoint answering 429) are for every driver; ABORTED is an atomic batch that was not applied (a command failed to
- * queue: the client's error, 400) and NOTSENT a command of a batch the caller stopped (kve_kv_batch_stop).
+ * queue: the client's error, 400) and NOTSENT a command of a batch the caller stopped (kve_kv_batch_stop). NOACK: a
+ * batch's writes were applied on the primary but fewer replicas than min_replicas_ack confirmed them in time (kv_ack.h).
  */
 #ifndef KVE_PROXY_ERR_H
 #define KVE_PROXY_ERR_H
@@ -37,7 +38,8 @@
     X(UPSTREAM_CLOSED, 502, "upstream closed the connection before the response was complete")                                     \
     X(UPSTREAM_IO, 502, "upstream I/O error")                                                                                      \
     X(UPSTREAM_BUSY, 503, "upstream busy: too many requests waiting")                                                              \
-    X(UPSTREAM_RESOLVE, 502, "cannot resolve the upstream host")
+    X(UPSTREAM_RESOLVE, 502, "cannot resolve the upstream host")                                                                   \
+    X(NOACK, 503, "write not acknowledged by enough replicas (may still be on the primary: not rolled back)")
 
 enum {
     KVE_OK = 0,

@@ -179,7 +179,7 @@ static void group_remove(kve_kv_batch_t *b)
 static void maybe_free(kve_kv_batch_t *b)
 {
     size_t i;
-    if (b->busy != 0 || b->end == BATCH_LIVE || b->with_driver != 0 || b->sync_pending)
+    if (b->busy != 0 || b->end == BATCH_LIVE || b->with_driver != 0 || b->sync_pending || b->ack_pending)
         return;
     group_remove(b);
     if (h2o_timeout_is_linked(&b->timeout_entry))
@@ -205,6 +205,25 @@ static void finish(kve_kv_batch_t *b, int err)
         h2o_timeout_unlink(&b->timeout_entry);
     if (b->on_done != NULL)
         b->on_done(b->data, &result);
+}
+
+/* every result was delivered and the sync position read: on_done now, or once the replicas acknowledged the writes
+ * (KVE_KV_BATCH_ACK on a store with min_replicas_ack: kve_kv__ack_done) */
+static void end_batch(kve_kv_batch_t *b)
+{
+    if ((b->flags & KVE_KV_BATCH_ACK) != 0 && !b->ack_asked && b->first_err == 0 && b->kv->driver->ack != NULL) {
+        b->ack_asked = 1;
+        b->ack_pending = 1;
+        if (b->kv->driver->ack(b->kv, b) == 0) {
+            /* the driver answers by its own deadline: the batch's timeout no longer applies (all was answered) */
+            if (h2o_timeout_is_linked(&b->timeout_entry))
+                h2o_timeout_unlink(&b->timeout_entry);
+            return;
+        }
+        b->ack_pending = 0;
+    }
+    if (!b->ack_pending)
+        finish(b, 0);
 }
 
 static void deliver(kve_kv_batch_t *b, kve_kv_op_t *op, int err, const kve_kv_reply_t *reply)
@@ -276,7 +295,7 @@ static void drain(kve_kv_batch_t *b)
     if (b->end == BATCH_LIVE) {
         send_more(b);
         if (b->next_deliver == b->n && !b->sync_pending)
-            finish(b, 0);
+            end_batch(b);
     }
     --b->busy;
     maybe_free(b);
@@ -357,7 +376,22 @@ void kve_kv__sync_done(kve_kv_batch_t *b, int known, uint64_t offset)
     b->sync_offset = offset;
     if (b->next_deliver == b->n && b->busy == 0) {
         ++b->busy;
-        finish(b, 0);
+        end_batch(b);
+        --b->busy;
+    }
+    maybe_free(b);
+}
+
+void kve_kv__ack_done(kve_kv_batch_t *b, int err)
+{
+    KVE_CHECK_OBJ(b, KVE_KV_BATCH_MAGIC);
+    KVE_ASSERT(b->ack_pending);
+    b->ack_pending = 0;
+    if (err == KVE_ENOACK)
+        KVE_STAT_ADD(b->kv->stats->not_acknowledged, 1);
+    if (b->end == BATCH_LIVE) {
+        ++b->busy;
+        finish(b, err);
         --b->busy;
     }
     maybe_free(b);
@@ -390,7 +424,8 @@ static unsigned expire(kve_kv_batch_t *b)
         }
     }
     if (b->end == BATCH_LIVE) {
-        finish(b, answered_all ? 0 : KVE_ETIMEDOUT); /* only the sync position was missing: the results stand */
+        /* only the sync position was missing: the results stand; an acknowledgement still awaited did not come */
+        finish(b, b->ack_pending ? KVE_ENOACK : answered_all ? 0 : KVE_ETIMEDOUT);
         b->end = BATCH_TIMED_OUT;
     }
     --b->busy;
@@ -454,7 +489,7 @@ static kve_kv_batch_t *new_batch(kve_kv_t *kv, const kve_kv_command_t *cmds, siz
 
     b->magic = KVE_KV_BATCH_MAGIC;
     b->end = BATCH_LIVE;
-    b->sync_asked = b->sync_pending = b->busy = b->evals = 0;
+    b->sync_asked = b->sync_pending = b->busy = b->evals = b->ack_asked = b->ack_pending = 0;
     b->kv = kv;
     b->on_reply = on_reply;
     b->on_done = on_done;
@@ -602,6 +637,7 @@ void kve_kv_stats_read(const kve_kv_stats_t *block, kve_kv_stats_t *out)
     for (size_t i = 0; i != KVE_KV_PIPELINE_BUCKETS; ++i)
         out->pipeline_sizes[i] = KVE_STAT_GET(block->pipeline_sizes[i]);
     out->script_fallbacks = KVE_STAT_GET(block->script_fallbacks);
+    out->not_acknowledged = KVE_STAT_GET(block->not_acknowledged);
 }
 
 void kve_kv_get_stats(const kve_kv_t *kv, kve_kv_stats_t *out)

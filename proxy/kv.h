@@ -135,6 +135,7 @@ typedef struct st_kve_kv_stats_t {
      * KVE_KV_PIPELINE_BUCKET(i) (1, 4, 16, ...; not cumulative) */
     uint64_t pipeline_sizes[KVE_KV_PIPELINE_BUCKETS];
     uint64_t script_fallbacks; /* EVALSHA of a kve_kv_script_t answered NOSCRIPT and sent again as EVAL (every driver) */
+    uint64_t not_acknowledged; /* batches with KVE_KV_BATCH_ACK answered KVE_ENOACK (min_replicas_ack, kv_ack.h) */
 } kve_kv_stats_t;
 
 typedef struct st_kve_kv_t kve_kv_t;
@@ -217,6 +218,14 @@ typedef struct st_kve_kv_command_t {
 /** Commands that depend on the ones before them (not a transaction): their scripts go as EVAL at once, since a
  * NOSCRIPT fallback would run after the commands that followed the EVALSHA. */
 #define KVE_KV_BATCH_ORDERED 0x4
+/**
+ * The batch may write and its caller wants the store's min_replicas_ack (kv_ack.h): once every command was answered
+ * (and the sync position read), on_done waits until enough replicas acknowledged the writes, and its result->err is
+ * KVE_ENOACK when they did not within the store's min_replicas_ack_timeout (the writes stay applied on the primary:
+ * nothing is rolled back). The on_reply callbacks are not held: only on_done waits. A store without the option (and
+ * a batch whose commands failed) ignores the flag.
+ */
+#define KVE_KV_BATCH_ACK 0x8
 
 /** Options of a batch. A zeroed struct means: the link's default timeout, no group, no reply limit, no window. */
 typedef struct st_kve_kv_batch_opts_t {

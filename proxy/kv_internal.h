@@ -66,6 +66,12 @@ typedef struct st_kve_kv_driver_t {
      * single-link drivers, which then pay one test per batch.
      */
     kve_kv_t *(*route)(kve_kv_t *kv, const kve_kv_command_t *cmds, size_t n, const kve_kv_batch_opts_t *opts);
+    /**
+     * optional (KVE_KV_BATCH_ACK): every command of `batch` was answered; returns 0 when the driver waits for the
+     * replicas' acknowledgement and will answer with kve_kv__ack_done (never from here), or -1 when there is nothing to
+     * wait for (the store has no min_replicas_ack)
+     */
+    int (*ack)(kve_kv_t *kv, kve_kv_batch_t *batch);
 } kve_kv_driver_t;
 
 /** h2o 2.2.5's timeouts have one duration per list: one list per distinct duration, made on first use */
@@ -104,6 +110,8 @@ struct st_kve_kv_batch_t {
     uint8_t sync_pending; /* the driver owes kve_kv__sync_done */
     uint8_t busy;         /* kv.c is delivering: frees wait */
     uint8_t evals;        /* some op has an EVAL form to free */
+    uint8_t ack_asked;    /* driver->ack was called (KVE_KV_BATCH_ACK) */
+    uint8_t ack_pending;  /* the driver owes kve_kv__ack_done */
     kve_kv_t *kv;
     kve_kv_reply_cb on_reply;
     kve_kv_done_cb on_done;
@@ -153,6 +161,8 @@ void kve_kv__complete(kve_kv_op_t *op, int err, const kve_kv_reply_t *reply);
 void kve_kv__set_abort_reply(kve_kv_batch_t *batch, const kve_kv_reply_t *reply);
 /** The answer to driver->sync(): `known` 0 when the position could not be read. */
 void kve_kv__sync_done(kve_kv_batch_t *batch, int known, uint64_t offset);
+/** The answer to driver->ack(): 0 (acknowledged) or KVE_ENOACK; on_done then gets it as result->err. */
+void kve_kv__ack_done(kve_kv_batch_t *batch, int err);
 /** The max_reply_size of `batch` (0: none). */
 static inline size_t kve_kv__max_reply_size(const kve_kv_batch_t *batch)
 {

@@ -16,6 +16,7 @@
  * command timed out) never reset the breaker's count (kv.c).
  */
 #include "proxy/kv_redis.h"
+#include "proxy/kv_ack.h"
 #include "proxy/common.h"
 #include "proxy/err.h"
 #include "proxy/kv_redis_internal.h"
@@ -524,9 +525,24 @@ static void link_kill_script(kve_kv_t *kv, int kind)
     kve_redis__kill_script(kv, kind);
 }
 
+/* KVE_KV_BATCH_ACK: the batch's writes were answered; the waiter confirms them (kv_ack.h) */
+static int link_ack(kve_kv_t *kv, kve_kv_batch_t *b)
+{
+    kve_redis_link_t *link = (void *)kv;
+    if (link->ack_conf.min_replicas_ack == 0)
+        return -1;
+    if (link->ack == NULL)
+        link->ack = kve_kv_ack_create(kv->loop, link->target, &link->ack_conf);
+    kve_kv_ack_wait(link->ack, b);
+    return 0;
+}
+
 static void link_destroy(kve_kv_t *kv)
 {
     kve_redis_link_t *link = (void *)kv;
+    if (link->ack != NULL) /* answers the batches waiting for their acknowledgement */
+        kve_kv_ack_destroy(link->ack);
+    link->ack = NULL;
     drop_link(link, "shutting down"); /* completes queued commands with KVE_ESHUTDOWN */
     if (h2o_timeout_is_linked(&link->sync_entry))
         h2o_timeout_unlink(&link->sync_entry);
@@ -555,7 +571,8 @@ static const kve_kv_driver_t redis_driver = {"redis",
                                              link_destroy,
                                              kve_redis__stream_open,
                                              kve_redis__stream_close,
-                                             link_kill_script};
+                                             link_kill_script,
+                                             .ack = link_ack};
 
 kve_kv_t *kve_kv_redis_create(h2o_loop_t *loop, const kve_redis_target_t *target, const kve_redis_conf_t *conf,
                               kve_kv_stats_t *stats)
@@ -568,6 +585,15 @@ kve_kv_t *kve_kv_redis_create(h2o_loop_t *loop, const kve_redis_target_t *target
     link->target = target;
     link->reconnect_max_ms = conf->reconnect_max_delay_ms; /* the configuration enforces >= 50 ms and >= 1 */
     link->breaker_threshold = (uint64_t)conf->breaker_threshold;
+    if (conf->min_replicas_ack > 0) { /* the numbers only: the strings belong to the configuration */
+        link->ack_conf = (kve_redis_conf_t){.url = (char *)"redis",
+                                            .connect_timeout_ms = conf->connect_timeout_ms,
+                                            .command_timeout_ms = conf->command_timeout_ms,
+                                            .reconnect_max_delay_ms = conf->reconnect_max_delay_ms,
+                                            .breaker_threshold = conf->breaker_threshold,
+                                            .min_replicas_ack = conf->min_replicas_ack,
+                                            .min_replicas_ack_timeout_ms = conf->min_replicas_ack_timeout_ms};
+    }
     link->check_output_limit =
         strcmp(conf->url, "embedded") != 0 || conf->sentinel.master != NULL; /* kvedge sets the embedded one's */
     if (target->path != NULL)

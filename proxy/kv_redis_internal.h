@@ -55,6 +55,13 @@ typedef struct st_kve_redis_link_t {
     /** batches waiting for the next ROLE (linked through driver_next), and the entry that sends it when no flush does */
     kve_kv_batch_t *sync_waiting;
     h2o_timeout_entry_t sync_entry;
+    /**
+     * min_replicas_ack (kv_ack.h): the settings a waiter is made with (numbers only: no string of the configuration is
+     * kept; min_replicas_ack 0: off), and the waiter, made on the first batch that asks (only the store's read-write
+     * link to its primary gets such batches: replicas and read-only links never make one)
+     */
+    kve_redis_conf_t ack_conf;
+    struct st_kve_kv_ack_t *ack;
     /** the script watchdog's kill in progress (redis_script_kill.c), and attempts since the last reply on time */
     struct st_kve_redis_kill_t *kill;
     unsigned kill_attempts;

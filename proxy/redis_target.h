@@ -60,6 +60,12 @@ typedef struct st_kve_redis_conf_t {
         /** the data nodes' database */
         int64_t db;
     } sentinel;
+    /**
+     * min_replicas_ack (proxy/kv_ack.h): a batch that asks for it (KVE_KV_BATCH_ACK) is answered only once at least this
+     * many replicas acknowledged its writes (WAIT), else with KVE_ENOACK after min_replicas_ack_timeout_ms; 0: off
+     */
+    int64_t min_replicas_ack;
+    uint64_t min_replicas_ack_timeout_ms;
 } kve_redis_conf_t;
 
 /** Where and how to connect; produced by kve_redis_target_init(). All strings owned. */

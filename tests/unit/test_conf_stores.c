@@ -361,6 +361,43 @@ TEST(rest_stores)
                      "are for a rediss:// store"));
 }
 
+/* min_replicas_ack (issue 12): off by default with a 100 ms timeout; set per store; refused where it cannot work */
+TEST(min_replicas_ack)
+{
+    kve_config_t cfg = {0};
+    char *errors;
+
+    CHECK_EQ_INT(load_config("redis:\n  url: redis://127.0.0.1:7000\nstores:\n  acked:\n    url: redis://127.0.0.1:7001\n"
+                             "    min_replicas_ack: 2\n    min_replicas_ack_timeout: 250ms\nkv:\n" TOKENS,
+                             &cfg, &errors),
+                 0);
+    CHECK_EQ_STR(errors, "");
+    CHECK_EQ_STR(cfg.stores.entries[0].name, "default");
+    CHECK_EQ_INT((int)cfg.stores.entries[0].redis->min_replicas_ack, 0);
+    CHECK_EQ_UINT(cfg.stores.entries[0].redis->min_replicas_ack_timeout_ms, 100);
+    CHECK_EQ_STR(cfg.stores.entries[1].name, "acked");
+    CHECK_EQ_INT((int)cfg.stores.entries[1].redis->min_replicas_ack, 2);
+    CHECK_EQ_UINT(cfg.stores.entries[1].redis->min_replicas_ack_timeout_ms, 250);
+    free(errors);
+    kve_config_dispose(&cfg);
+
+    static const char *const bad[][2] = {
+        {"redis:\n  url: embedded\n  min_replicas_ack: 1\nkv:\n" TOKENS, "only a store on an external Redis"},
+        {"redis:\n  url: redis://127.0.0.1:7000\n  min_replicas_ack: 1\n  command_timeout: 100ms\nkv:\n" TOKENS,
+         "min_replicas_ack_timeout: 100ms, but it must be below command_timeout (100ms)"},
+        {"redis:\n  url: redis://127.0.0.1:7000\n  min_replicas_ack: 65\nkv:\n" TOKENS, "min_replicas_ack"},
+        {"redis:\n  url: redis://127.0.0.1:7000\n  min_replicas_ack: 1\n  min_replicas_ack_timeout: 0s\nkv:\n" TOKENS,
+         "min_replicas_ack_timeout"},
+    };
+    for (size_t i = 0; i != sizeof(bad) / sizeof(bad[0]); ++i) {
+        memset(&cfg, 0, sizeof(cfg));
+        CHECK(load_config(bad[i][0], &cfg, &errors) != 0);
+        CHECK_NOT_NULL(strstr(errors, bad[i][1]));
+        free(errors);
+        kve_config_dispose(&cfg);
+    }
+}
+
 void kve_suite_conf_stores(void)
 {
     RUN(dict_in_file_order);
@@ -370,4 +407,5 @@ void kve_suite_conf_stores(void)
     RUN(implicit_store_only_when_used);
     RUN(store_specs);
     RUN(rest_stores);
+    RUN(min_replicas_ack);
 }
