@@ -1,0 +1,62 @@
+// Issue 12 (scale-out), the Redis Cluster topology: the test fixture first (tests/integration/topology.mjs
+// startCluster(): 3 primaries, 3 replicas on loopback, redis-cli --cluster create). The driver's tests come with the
+// driver (docs/scale-out.md, "Cluster: design").
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startCluster } from './topology.mjs';
+
+const T = { timeout: 120_000 };
+
+function pidAlive(pid) {
+    try {
+        process.kill(pid, 0);
+        return true;
+    } catch {
+        return false;
+    }
+}
+
+test('issue 12 scale-out: cluster fixture: 3 primaries and 3 replicas come up with every slot served, and stop by PID', T, async () => {
+    const c = await startCluster();
+    const pids = c.nodes.map((n) => n.pid);
+    try {
+        assert.equal(c.nodes.length, 6);
+        const primaries = await c.primaries(), replicas = await c.replicas();
+        assert.equal(primaries.length, 3, 'three primaries');
+        assert.equal(replicas.length, 3, 'three replicas');
+
+        // every slot served exactly once, by a primary with one replica (CLUSTER SHARDS, Redis 7.0)
+        const shards = await c.clients[0].call('CLUSTER', 'SHARDS');
+        assert.equal(shards.length, 3);
+        let slots = 0;
+        const primaryPorts = new Set(primaries.map((n) => n.port));
+        for (const shard of shards) {
+            const s = Object.fromEntries(shard.reduce((a, v, i) => (i % 2 ? a : [...a, [v, shard[i + 1]]]), []));
+            for (let i = 0; i < s.slots.length; i += 2) slots += s.slots[i + 1] - s.slots[i] + 1;
+            const nodes = s.nodes.map((n) => Object.fromEntries(n.reduce((a, v, i) => (i % 2 ? a : [...a, [v, n[i + 1]]]), [])));
+            const masters = nodes.filter((n) => n.role === 'master'), reps = nodes.filter((n) => n.role === 'replica');
+            assert.equal(masters.length, 1, 'one primary per shard');
+            assert.equal(reps.length, 1, 'one replica per shard');
+            assert.ok(primaryPorts.has(masters[0].port), 'the shard primary is one of the primaries');
+            assert.equal(masters[0].ip, '127.0.0.1');
+        }
+        assert.equal(slots, 16384, 'every slot assigned once');
+
+        // a key written through its slot's primary is found there; another primary answers MOVED to it
+        const slot = await c.clients[0].call('CLUSTER', 'KEYSLOT', 'kvedge-fixture');
+        const owner = shards.find((sh) => {
+            const s = sh[sh.indexOf('slots') + 1];
+            for (let i = 0; i < s.length; i += 2) if (slot >= s[i] && slot <= s[i + 1]) return true;
+            return false;
+        });
+        const ownerNodes = owner[owner.indexOf('nodes') + 1];
+        const ownerPort = ownerNodes.map((n) => n[n.indexOf('port') + 1]).find((port) => primaryPorts.has(port));
+        const iOwner = c.nodes.findIndex((n) => n.port === ownerPort);
+        assert.equal(await c.clients[iOwner].set('kvedge-fixture', 'v'), 'OK');
+        const other = c.nodes.findIndex((n, i) => i !== iOwner && primaryPorts.has(n.port));
+        await assert.rejects(c.clients[other].get('kvedge-fixture'), new RegExp(`^ReplyError: MOVED ${slot} 127\\.0\\.0\\.1:${ownerPort}$`));
+    } finally {
+        await c.stop();
+    }
+    for (const pid of pids) assert.equal(pidAlive(pid), false, `node ${pid} stopped`);
+});
