@@ -55,6 +55,17 @@ test('issue 12 scale-out: cluster fixture: 3 primaries and 3 replicas come up wi
         assert.equal(await c.clients[iOwner].set('kvedge-fixture', 'v'), 'OK');
         const other = c.nodes.findIndex((n, i) => i !== iOwner && primaryPorts.has(n.port));
         await assert.rejects(c.clients[other].get('kvedge-fixture'), new RegExp(`^ReplyError: MOVED ${slot} 127\\.0\\.0\\.1:${ownerPort}$`));
+
+        // what the design's min_replicas_ack rests on (docs/scale-out.md, Cluster: design): in cluster mode PUBLISH (and
+        // SPUBLISH) go over the cluster bus, not into the replication stream, so they do not move the primary's offset
+        // and cannot be the marker a wait link's WAIT counts; a write to a key of the node's slots does
+        const off = async () => Number(/master_repl_offset:(\d+)/.exec(await c.clients[iOwner].info('replication'))[1]);
+        let before = await off();
+        await c.clients[iOwner].publish('__kvedge:ack', '1');
+        assert.equal(await off(), before, 'PUBLISH is not replicated in cluster mode');
+        before = await off();
+        await c.clients[iOwner].set('kvedge-fixture', 'w', 'PX', '1000');
+        assert.ok((await off()) > before, 'a write moves the offset');
     } finally {
         await c.stop();
     }

@@ -269,11 +269,22 @@ export async function startCluster(opts = {}) {
                     Number(info.cluster_slots_assigned) !== 16384)
                     return false;
             }
+            // every node's view: p primaries serving slots, p * r replicas, no node failing or in a handshake (redis-cli
+            // returns once the slots agree; a replica's CLUSTER REPLICATE may not have reached every node's view yet)
+            for (const c of clients) {
+                const lines = (await c.call('CLUSTER', 'NODES')).trim().split('\n').map((l) => l.split(' '));
+                if (lines.some((f) => /fail|handshake|noaddr/.test(f[2]))) return false;
+                const masters = lines.filter((f) => f[2].includes('master') && f.length > 8).length;
+                const slaves = lines.filter((f) => f[2].includes('slave') && f[3] !== '-').length;
+                if (masters !== p || slaves !== p * r) return false;
+            }
+            let linked = 0;
             for (const c of clients) {
                 const rep = fields(await c.info('replication'));
                 if (rep.role === 'slave' && (rep.master_link_status !== 'up' || rep.master_sync_in_progress !== '0')) return false;
+                if (rep.role === 'slave') linked++;
             }
-            return true;
+            return linked === p * r;
         }, { timeoutMs: 30_000, intervalMs: 100, message: `cluster of ${nodes.length} nodes: cluster_state:ok on every node, replicas linked` });
         const byRole = async (role) => {
             const out = [];
