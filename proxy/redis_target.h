@@ -61,6 +61,14 @@ typedef struct st_kve_redis_conf_t {
         int64_t db;
     } sentinel;
     /**
+     * the Redis Cluster topology (docs/scale-out.md, "Cluster: design"; the driver is not built yet and `kvedge -t`
+     * refuses a cluster store so far): host:port of seed nodes (laid out as kve_conf_strings_t), size 0: not a
+     * cluster store. With it, `url` is left out.
+     */
+    struct st_kve_redis_cluster_conf_t {
+        struct st_kve_redis_urls_t nodes;
+    } cluster;
+    /**
      * min_replicas_ack (proxy/kv_ack.h): a batch that asks for it (KVE_KV_BATCH_ACK) is answered only once at least this
      * many replicas acknowledged its writes (WAIT), else with KVE_ENOACK after min_replicas_ack_timeout_ms; 0: off
      */

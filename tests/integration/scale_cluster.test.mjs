@@ -1,8 +1,10 @@
 // Issue 12 (scale-out), the Redis Cluster topology: the test fixture first (tests/integration/topology.mjs
 // startCluster(): 3 primaries, 3 replicas on loopback, redis-cli --cluster create). The driver's tests come with the
-// driver (docs/scale-out.md, "Cluster: design").
+// driver (docs/scale-out.md, "Cluster: design"); until then `kvedge -t` checks a `cluster:` store and refuses it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { makeTempDir, runKvedge, writeConfig } from './harness.mjs';
+import { kvConfig } from './kv_helpers.mjs';
 import { startCluster } from './topology.mjs';
 
 const T = { timeout: 120_000 };
@@ -70,4 +72,43 @@ test('issue 12 scale-out: cluster fixture: 3 primaries and 3 replicas come up wi
         await c.stop();
     }
     for (const pid of pids) assert.equal(pidAlive(pid), false, `node ${pid} stopped`);
+});
+
+test('issue 12 scale-out: cluster: kvedge -t checks a cluster store, then refuses it until the driver is built', T, async () => {
+    const dir = makeTempDir();
+    const check = (redis, name) => runKvedge(['-t', '-c', writeConfig(kvConfig(redis, {}, { listen: [{ host: '127.0.0.1', port: 1 }] }), { dir, name })]);
+    const c = (o = {}) => ({ cluster: { nodes: ['127.0.0.1:7000', '127.0.0.1:7001'], ...o } });
+    const bad = [
+        [{ cluster: {} }, /cluster.nodes: list at least one node/],
+        [{ cluster: null }, /cluster.nodes: list at least one node/],
+        [c({ nodes: [] }), /cluster.nodes: list at least one node/],
+        [c({ nodes: ['127.0.0.1'] }), /cluster.nodes\[0\]: "127.0.0.1" is not host:port \(a cluster node's address/],
+        [c({ nodes: ['127.0.0.1:0'] }), /cluster.nodes\[0\]: .* is not host:port/],
+        [c({ nodes: ['127.0.0.1:7000', '127.0.0.1:99999'] }), /cluster.nodes\[1\]: .* is not host:port/],
+        [c({ nodes: ['redis://127.0.0.1:7000'] }), /cluster.nodes\[0\]: .* is not host:port/],
+        [c({ nodes: ['user@127.0.0.1:7000'] }), /cluster.nodes\[0\]: .* is not host:port/],
+        [c({ nodes: ['127.0.0.1:7000', '127.0.0.1:7000'] }), /cluster.nodes\[1\]: the same node as cluster.nodes\[0\]/],
+        [c({ nodes: Array.from({ length: 17 }, (_, i) => `127.0.0.1:${7000 + i}`) }), /nodes/],
+        [c({ unknown: 1 }), /unknown key "unknown"/],
+        [{ cluster: ['127.0.0.1:7000'] }, /redis.cluster: expected a mapping/],
+        [{ ...c(), url: 'redis://127.0.0.1:6379' }, /url: a cluster store finds its primaries and replicas from cluster.nodes/],
+        [{ ...c(), replicas: ['redis://127.0.0.1:6380'] }, /replicas: a cluster store finds/],
+        [{ ...c(), sentinel: { master: 'm', addresses: ['127.0.0.1:26379'] } }, /sentinel: a cluster store finds/],
+        [{ ...c(), token: 'x'.repeat(32) }, /token: only a KV REST store/],
+        [{ ...c(), min_replicas_ack: 1 }, /min_replicas_ack: not on a cluster store yet/],
+        [{ ...c(), ca_file: '/etc/ssl/certs/ca-certificates.crt' }, /ca_file: only a store reached over TLS/],
+    ];
+    for (const [i, [redis, re]] of bad.entries()) {
+        const r = await check(redis, `bad${i}.yaml`);
+        assert.notEqual(r.code, 0, `${JSON.stringify(redis)} is refused`);
+        assert.match(r.stderr, re, JSON.stringify(redis));
+    }
+    // a valid cluster store is refused with a clear message (never the embedded Redis that url's default names)
+    const valid = await check({ ...c({ nodes: ['127.0.0.1:7000', 'localhost:7001'] }), username: 'app', password: 'app-secret' }, 'ok.yaml');
+    assert.notEqual(valid.code, 0);
+    assert.match(valid.stderr, /cluster: the Redis Cluster driver is not built yet/);
+    assert.doesNotMatch(valid.stdout + valid.stderr, /app-secret/, 'no password printed');
+    const help = await runKvedge(['--help-config']);
+    assert.match(help.stdout, /cluster/, '--help-config documents cluster');
+    assert.match(help.stdout, /seed nodes of the cluster/, '--help-config documents cluster.nodes');
 });
