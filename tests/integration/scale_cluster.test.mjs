@@ -112,3 +112,43 @@ test('issue 12 scale-out: cluster: kvedge -t checks a cluster store, then refuse
     assert.match(help.stdout, /cluster/, '--help-config documents cluster');
     assert.match(help.stdout, /seed nodes of the cluster/, '--help-config documents cluster.nodes');
 });
+
+test('issue 12 scale-out: cluster: what the driver relies on during a slot migration (ASK, TRYAGAIN, ASKING before MULTI)', T, async () => {
+    const c = await startCluster();
+    try {
+        const primaries = await c.primaries();
+        const client = (n) => c.clients[c.nodes.indexOf(n)];
+        const slot = Number(await c.clients[0].call('CLUSTER', 'KEYSLOT', '{m}a'));
+        let src;
+        for (const p of primaries) {
+            try {
+                await client(p).set('{m}a', '1');
+                src = p;
+                break;
+            } catch { /* MOVED: not this one */ }
+        }
+        assert.ok(src, 'the slot has a primary');
+        const dst = primaries.find((p) => p !== src);
+        const S = client(src), D = client(dst);
+        await D.call('CLUSTER', 'SETSLOT', slot, 'IMPORTING', await S.call('CLUSTER', 'MYID'));
+        await S.call('CLUSTER', 'SETSLOT', slot, 'MIGRATING', await D.call('CLUSTER', 'MYID'));
+        const answers = async (cl, cmds) => (await cmds.reduce((p, cmd) => p.call(...cmd), cl.pipeline()).exec())
+            .map(([e, v]) => (e ? e.message : v));
+
+        // a key not (or no longer) on the source: ASK to the target; the target answers MOVED without ASKING
+        await assert.rejects(S.get('{m}b'), new RegExp(`^ReplyError: ASK ${slot} 127\\.0\\.0\\.1:${dst.port}$`));
+        await assert.rejects(S.eval("return redis.call('GET', KEYS[1])", 1, '{m}z'), /^ReplyError: ASK /);
+        await assert.rejects(D.get('{m}b'), new RegExp(`^ReplyError: MOVED ${slot} 127\\.0\\.0\\.1:${src.port}$`));
+        // keys split between the two nodes: TRYAGAIN, on either side
+        await assert.rejects(S.mget('{m}a', '{m}b'), /^ReplyError: TRYAGAIN /);
+        assert.deepEqual(await answers(D, [['ASKING'], ['SET', '{m}b', 'x']]), ['OK', 'OK']);
+        assert.match((await answers(D, [['ASKING'], ['MGET', '{m}a', '{m}b']]))[1], /^TRYAGAIN /);
+        // a transaction on the target: ASKING before MULTI holds through EXEC; ASKING inside it is only queued
+        assert.deepEqual(await answers(D, [['ASKING'], ['MULTI'], ['SET', '{m}c', 'x'], ['EXEC']]), ['OK', 'OK', 'QUEUED', ['OK']]);
+        const inside = await answers(D, [['MULTI'], ['ASKING'], ['SET', '{m}d', 'x'], ['EXEC']]);
+        assert.match(inside[2], /^MOVED /);
+        assert.match(inside[3], /^EXECABORT /);
+    } finally {
+        await c.stop();
+    }
+});
