@@ -272,10 +272,32 @@ static int failover_reply(redisAsyncContext *ac, const kve_kv_reply_t *r)
     return 1;
 }
 
+/* a cluster node's redirection or cluster error (target->redirect set): handed over to the cluster link */
+static int cluster_reply(redisAsyncContext *ac, const kve_kv_reply_t *r, kve_kv_op_t *op)
+{
+    static const struct {
+        const char *prefix;
+        size_t len;
+    } errors[] = {{"MOVED ", 6}, {"ASK ", 4}, {"TRYAGAIN", 8}, {"CLUSTERDOWN", 11}};
+    kve_redis_link_t *link = ac->data;
+
+    if (r == NULL || r->type != KVE_REPLY_ERROR || link->target->redirect == NULL)
+        return 0;
+    for (size_t i = 0; i != sizeof(errors) / sizeof(errors[0]); ++i) {
+        if (r->len >= errors[i].len && memcmp(r->str, errors[i].prefix, errors[i].len) == 0) {
+            link->target->redirect(link->target->redirect_data, op, r);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static void on_command_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
     const kve_kv_reply_t *r = reply;
 
+    if (cluster_reply(ac, r, privdata))
+        return;
     /* NULL: the connection ended (every command queued on it fails, not only the one whose reply was bad) */
     if (failover_reply(ac, r))
         kve_kv__complete(privdata, KVE_EUNAVAIL, NULL);

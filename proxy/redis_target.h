@@ -11,6 +11,9 @@
 #include <stdint.h>
 #include <openssl/ssl.h>
 
+struct st_kve_kv_op_t;    /* kv_internal.h */
+struct st_kve_kv_reply_t; /* kv.h */
+
 typedef struct st_kve_redis_conf_t {
     /**
      * "embedded", redis://[user:pass@]host[:port][/db] or unix:///path[?db=N]; or http:// / https:// for a store
@@ -118,6 +121,15 @@ typedef struct st_kve_redis_target_t {
      * with KVE_EUNAVAIL (503) and drops the connection (a failover is in progress: the owner finds the primary again).
      */
     int require_master;
+    /**
+     * A node of a cluster store (docs/scale-out.md, "Cluster: design"; the link that sets it is not built yet): a
+     * -MOVED, -ASK, -TRYAGAIN or -CLUSTERDOWN error reply to a command sent alone (not in a transaction) is handed to
+     * redirect(redirect_data, op, reply) instead of completing the op. The callee owns the op from then on: it sends
+     * it again (another node's driver send()) or completes it (kve_kv__complete), once; `reply` is borrowed for the
+     * call. It runs inside the link's reply callback: it must not destroy this link. NULL: not a cluster node.
+     */
+    void (*redirect)(void *redirect_data, struct st_kve_kv_op_t *op, const struct st_kve_kv_reply_t *reply);
+    void *redirect_data;
 } kve_redis_target_t;
 
 /** Whether `url` names a KV REST store (http:// or https://, case-insensitive scheme). */
