@@ -129,21 +129,26 @@ static void ev_del_write(void *data)
     /* h2o 2.2.5 cannot cancel a notification; the callback finds nothing to write */
 }
 
-static void ev_cleanup(void *data)
+void kve_redis_adapter__release(kve_redis_adapter_t *a)
 {
-    kve_redis_adapter_t *a = data;
     if (h2o_timeout_is_linked(&a->flush_entry))
         h2o_timeout_unlink(&a->flush_entry);
     if (a->sock != NULL) {
-        h2o_socket_close(a->sock); /* closes our dup only; hiredis closes its own fd */
+        h2o_socket_close(a->sock); /* closes our dup only; hiredis closes its own fd (a TLS link: after close_notify) */
         a->sock = NULL;
     }
     a->reading = 0;
     a->write_armed = 0;
+    a->tls_ready = a->tls_writing = a->tls_heard = 0;
     a->discard = 0;
     a->ac = NULL;
     if (a->on_cleanup != NULL)
         a->on_cleanup(a);
+}
+
+static void ev_cleanup(void *data)
+{
+    kve_redis_adapter__release(data);
 }
 
 /* queues AUTH, SELECT and PING as the header says; returns how many */

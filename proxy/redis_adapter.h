@@ -56,6 +56,12 @@ struct st_kve_redis_adapter_t {
     void (*on_cleanup)(kve_redis_adapter_t *adapter);
 };
 
+/**
+ * hiredis' cleanup hook's work, shared by plain and TLS links (redis_tls.c): unlinks the flush timer, closes the
+ * adapter's socket (a dup: hiredis closes its own fd), resets the flags, forgets `ac` and calls `on_cleanup`.
+ */
+void kve_redis_adapter__release(kve_redis_adapter_t *a);
+
 /** hiredis' reply callback type */
 typedef void (*kve_redis_adapter_cb)(struct redisAsyncContext *ac, void *reply, void *privdata);
 

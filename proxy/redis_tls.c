@@ -224,18 +224,7 @@ static void ev_noop(void *data)
 
 static void ev_cleanup(void *data)
 {
-    kve_redis_adapter_t *a = data;
-    if (h2o_timeout_is_linked(&a->flush_entry))
-        h2o_timeout_unlink(&a->flush_entry);
-    if (a->sock != NULL) {
-        h2o_socket_close(a->sock); /* our dup (after close_notify, or at once when the connection failed) */
-        a->sock = NULL;
-    }
-    a->tls_ready = a->tls_writing = a->tls_heard = 0;
-    a->discard = 0;
-    a->ac = NULL;
-    if (a->on_cleanup != NULL)
-        a->on_cleanup(a);
+    kve_redis_adapter__release(data); /* the same release as a plain link's */
 }
 
 void kve_redis_tls_attach(kve_redis_adapter_t *a, h2o_loop_t *loop, int fd, const kve_redis_target_t *target)

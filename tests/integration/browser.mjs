@@ -457,3 +457,14 @@ export async function launchBrowser(opts = {}) {
         },
     };
 }
+
+/**
+ * Logs in to the web console through its form on `page` (a browser.open() result showing the console's page) with
+ * `token`, and waits until the logged-in page shows its navigation. For a login expected to succeed.
+ */
+export async function consoleLogin(page, token) {
+    await page.page.waitForSelector('#login:not([hidden])');
+    await page.page.fill('input[name=token]', token);
+    await Promise.all([page.page.waitForNavigation(), page.page.click('#login button[type=submit]')]);
+    await page.page.waitForSelector('#nav:not([hidden])');
+}

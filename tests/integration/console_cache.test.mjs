@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertCleanExit, http, startKvedge, startRedis, startUpstream, waitFor } from './harness.mjs';
-import { launchBrowser } from './browser.mjs';
+import { consoleLogin, launchBrowser } from './browser.mjs';
 
 const ADMIN = 'cache-page-admin-token-0123456789abcdef';
 const READER = 'cache-page-reader-token-0123456789abcdef';
@@ -57,10 +57,7 @@ async function stored(path, headers = {}) {
 /** logs in through the form and opens the cache page */
 async function cachePage(token) {
     const page = await browser.open(`${k.url}/ui/`);
-    await page.page.waitForSelector('#login:not([hidden])');
-    await page.page.fill('input[name=token]', token);
-    await Promise.all([page.page.waitForNavigation(), page.page.click('#login button[type=submit]')]);
-    await page.page.waitForSelector('#nav:not([hidden])');
+    await consoleLogin(page, token);
     await page.page.click('a[href="#cache"]');
     await page.page.waitForSelector('#cache:not([hidden])');
     await page.page.waitForFunction(() => document.querySelector('#cache-routes tbody')?.textContent.includes('/api'));

@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertCleanExit, startKvedge, startRedis, waitFor } from './harness.mjs';
-import { launchBrowser } from './browser.mjs';
+import { consoleLogin, launchBrowser } from './browser.mjs';
 
 const ADMIN = 'keys-browser-admin-token-0123456789';
 const READER = 'keys-browser-reader-token-0123456789';
@@ -60,10 +60,7 @@ async function keysPage(token, { rows = true } = {}) {
         page.dialogs.push(d.message());
         d.dismiss().catch(() => {});
     });
-    await page.page.waitForSelector('#login:not([hidden])');
-    await page.page.fill('input[name=token]', token);
-    await Promise.all([page.page.waitForNavigation(), page.page.click('#login button[type=submit]')]);
-    await page.page.waitForSelector('#nav:not([hidden])');
+    await consoleLogin(page, token);
     await page.page.click('a[href="#keys"]');
     await page.page.waitForSelector(rows ? '#keys:not([hidden]) #keys-list tbody tr' : '#keys:not([hidden])');
     return page;

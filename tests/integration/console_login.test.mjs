@@ -3,7 +3,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertCleanExit, startKvedge } from './harness.mjs';
-import { launchBrowser } from './browser.mjs';
+import { consoleLogin, launchBrowser } from './browser.mjs';
 
 const ADMIN = 'console-admin-token-0123456789abcdef';
 const READER = 'console-reader-token-0123456789abcdef';
@@ -19,9 +19,7 @@ after(async () => {
 
 async function login(token) {
     const page = await browser.open(`${k.url}/ui/`);
-    await page.page.waitForSelector('#login:not([hidden])');
-    await page.page.fill('input[name=token]', token);
-    await Promise.all([page.page.waitForNavigation(), page.page.click('#login button[type=submit]')]);
+    await consoleLogin(page, token);
     return page;
 }
 

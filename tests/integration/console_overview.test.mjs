@@ -6,7 +6,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertCleanExit, http, startKvedge, startRedis, startUpstream, waitFor } from './harness.mjs';
-import { launchBrowser } from './browser.mjs';
+import { consoleLogin, launchBrowser } from './browser.mjs';
 
 const ADMIN = 'console-admin-token-0123456789abcdef';
 const KEY = 'session-test-key-0123456789abcdef-0123456789';
@@ -52,9 +52,7 @@ const VIEWPORT = { width: 1200, height: 780 };
 
 async function login() {
     const page = await browser.open(`${k.url}/ui/`, { viewport: VIEWPORT });
-    await page.page.waitForSelector('#login:not([hidden])');
-    await page.page.fill('input[name=token]', ADMIN);
-    await Promise.all([page.page.waitForNavigation(), page.page.click('#login button[type=submit]')]);
+    await consoleLogin(page, ADMIN);
     await page.page.waitForSelector('#overview:not([hidden])');
     return page;
 }

@@ -9,7 +9,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertCleanExit, startKvedge, startUpstream, waitFor } from './harness.mjs';
-import { launchBrowser } from './browser.mjs';
+import { consoleLogin, launchBrowser } from './browser.mjs';
 
 const ADMIN = 'console-admin-token-0123456789abcdef';
 const k = await startKvedge({ threads: 1, log: { access_log: '-', access_log_format: 'json' }, admin: { token: ADMIN, console: { enabled: true } } });
@@ -73,8 +73,7 @@ after(async () => {
 
 async function login() {
     const page = await browser.open(CONSOLE);
-    await page.page.fill('input[name=token]', ADMIN);
-    await Promise.all([page.page.waitForNavigation(), page.page.click('#login button[type=submit]')]);
+    await consoleLogin(page, ADMIN);
     await page.page.waitForSelector('#overview:not([hidden])');
     return page;
 }

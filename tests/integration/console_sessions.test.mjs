@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertCleanExit, startRedis } from './harness.mjs';
-import { launchBrowser } from './browser.mjs';
+import { consoleLogin, launchBrowser } from './browser.mjs';
 import { startApp, startSessionKvedge, handleOf, lastSeen, req, verifyJwt, KEY } from './session_helpers.mjs';
 
 const ADMIN = 'console-sessions-admin-token-0123456789';
@@ -52,10 +52,7 @@ async function seenAs(handle) {
 /** Logs in to the console through its form with `token` and opens the Sessions page. */
 async function openSessions(token) {
     const page = await browser.open(`${k.url}/ui/`);
-    await page.page.waitForSelector('#login:not([hidden])');
-    await page.page.fill('input[name=token]', token);
-    await Promise.all([page.page.waitForNavigation(), page.page.click('#login button[type=submit]')]);
-    await page.page.waitForSelector('#nav:not([hidden])');
+    await consoleLogin(page, token);
     await page.page.click('a[href="#sessions"]');
     await page.page.waitForSelector('#sessions:not([hidden]) #sessions-groups tbody tr');
     return page;

@@ -4,15 +4,14 @@
 // real kvedge; every kvedge must exit cleanly.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Redis } from '@upstash/redis';
-import { assertCleanExit, freePort, http, makeTempDir, SANITIZE, SOURCE_DIR, runKvedge, sleep, startKvedge, startRedis, waitFor, writeConfig } from './harness.mjs';
+import { assertCleanExit, freePort, http, makeTempDir, SANITIZE, runKvedge, sleep, startKvedge, startRedis, waitFor, writeConfig } from './harness.mjs';
 import { kvConfig, openStream, RO_TOKEN, RW_TOKEN } from './kv_helpers.mjs';
 import { client, diff, nodeMetrics, writeReadPairs } from './replicas_helpers.mjs';
 import { makeCerts } from './httpclient_helpers.mjs';
-import { commandCalls, startReplicas, waitCaughtUp, waitLinked, waitOnline } from './topology.mjs';
+import { commandCalls, runInNetns, startReplicas, waitCaughtUp, waitLinked, waitOnline } from './topology.mjs';
 
 const T = { timeout: 120_000 };
 
@@ -378,20 +377,9 @@ test('issue 12 scale-out: replicas: writes, transactions, scripts, subscriptions
 // The replication link throttled (tc in a network namespace of the child's own, everything on its loopback): the
 // replicas fall seconds behind under the write load, and every token read they cannot serve goes to the primary.
 test('issue 12 scale-out: replicas: 10,000 write->read pairs with the replication link throttled (netns + tc): 0 stale reads', T, async (t) => {
-    const probe = spawnSync('unshare', ['-n', '--', 'sh', '-c', 'ip link set lo up && tc qdisc add dev lo root handle 1: htb default 10'], { encoding: 'utf8' });
-    if (probe.status !== 0) {
-        t.skip(`cannot make a network namespace with tc here (unshare -n, tc htb): ${(probe.stderr || probe.error?.message || '').trim()}`);
+    const r = runInNetns(t, 'replicas_throttled_child.mjs');
+    if (r === null)
         return;
-    }
-    const child = spawnSync('unshare', ['-n', '--', process.execPath, path.join(SOURCE_DIR, 'tests/integration/replicas_throttled_child.mjs')], {
-        encoding: 'utf8',
-        env: process.env,
-        timeout: 110_000,
-        maxBuffer: 16 << 20,
-    });
-    const line = /^RESULT (.*)$/m.exec(child.stdout ?? '')?.[1];
-    assert.ok(line, `the child reported (status ${child.status}, signal ${child.signal})\n${child.stdout}\n${child.stderr}`);
-    const r = JSON.parse(line);
     console.log(`# throttled: ${r.reads} token reads, ${r.stale} stale; replicas ${r.replicas.join(' / ')}, primary ${r.primary}, ` +
         `fallbacks ${r.fallbacks.join(' / ')}; replicas behind by ${r.lag.join(' / ')} bytes at the end; ${r.throttledBytes} bytes through the throttle`);
     assert.equal(r.reads, 10_000);

@@ -4,11 +4,9 @@
 // kvedge; the partition test runs in a network namespace of its own (wait_partition_child.mjs).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import path from 'node:path';
-import { assertCleanExit, http, makeTempDir, SANITIZE, SOURCE_DIR, runKvedge, sleep, startKvedge, startUpstream, waitFor, writeConfig } from './harness.mjs';
+import { assertCleanExit, http, makeTempDir, SANITIZE, runKvedge, sleep, startKvedge, startUpstream, waitFor, writeConfig } from './harness.mjs';
 import { kvConfig, RW_TOKEN } from './kv_helpers.mjs';
-import { commandCalls, startReplicas, startSentinels } from './topology.mjs';
+import { commandCalls, runInNetns, startReplicas, startSentinels } from './topology.mjs';
 
 const T = { timeout: 120_000 };
 const AUTH = { authorization: `Bearer ${RW_TOKEN}` };
@@ -185,20 +183,10 @@ test('issue 12 scale-out: min_replicas_ack: a cache purge is answered 200 once t
 });
 
 test('issue 12 scale-out: min_replicas_ack: partition (netns + tc) then failover to the replica: 0 acknowledged writes lost with min_replicas_ack: 1, some lost without', T, async (t) => {
-    const probe = spawnSync('unshare', ['-n', '--', 'sh', '-c', 'ip link set lo up && tc qdisc add dev lo root handle 1: htb default 10'], { encoding: 'utf8' });
-    if (probe.status !== 0) {
-        t.skip(`cannot make a network namespace with tc here (unshare -n, tc htb): ${(probe.stderr || probe.error?.message || '').trim()}`);
+    const result = runInNetns(t, 'wait_partition_child.mjs');
+    if (result === null)
         return;
-    }
-    const child = spawnSync('unshare', ['-n', '--', process.execPath, path.join(SOURCE_DIR, 'tests/integration/wait_partition_child.mjs')], {
-        encoding: 'utf8',
-        env: process.env,
-        timeout: 110_000,
-        maxBuffer: 16 << 20,
-    });
-    const line = /^RESULT (.*)$/m.exec(child.stdout ?? '')?.[1];
-    assert.ok(line, `the child reported (status ${child.status}, signal ${child.signal})\n${child.stdout}\n${child.stderr}`);
-    const { withAck, without } = JSON.parse(line);
+    const { withAck, without } = result;
     for (const r of [withAck, without])
         console.log(`# ${r.ack ? 'min_replicas_ack: 1' : 'without it'}: ${r.acked} writes answered 200 (${r.beforeCut} before the cut), ` +
             `statuses ${JSON.stringify(r.statuses)}, ${r.lost} of them lost after the failover`);

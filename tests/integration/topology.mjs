@@ -3,11 +3,11 @@
 // replica's INFO replication says master_link_status:up; startSentinels() adds sentinels watching them. Every server
 // is stopped by its PID (the harness' handles; the sentinels' own handles). startCluster() starts a Redis Cluster
 // (3 primaries, 3 replicas by default) with redis-cli --cluster create.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { freePort, HOST, makeTempDir, startRedis, waitFor } from './harness.mjs';
+import { freePort, HOST, makeTempDir, SOURCE_DIR, startRedis, waitFor } from './harness.mjs';
 
 const require = createRequire(import.meta.url);
 
@@ -305,4 +305,28 @@ export async function startCluster(opts = {}) {
         await stop();
         throw e;
     }
+}
+
+/**
+ * Runs tests/integration/<childFile> with node in a network namespace of its own (`unshare -n`: only the child's own
+ * loopback, where it may shape traffic with tc) and returns the JSON of its `RESULT <json>` line. Where this machine
+ * cannot make a namespace with tc, skips test `t` with the reason (the issue asks for a clear skip there) and returns
+ * null. Fails the test when the child reports nothing.
+ */
+export function runInNetns(t, childFile, { timeoutMs = 110_000 } = {}) {
+    const probe = spawnSync('unshare', ['-n', '--', 'sh', '-c', 'ip link set lo up && tc qdisc add dev lo root handle 1: htb default 10'], { encoding: 'utf8' });
+    if (probe.status !== 0) {
+        t.skip(`cannot make a network namespace with tc here (unshare -n, tc htb): ${(probe.stderr || probe.error?.message || '').trim()}`);
+        return null;
+    }
+    const child = spawnSync('unshare', ['-n', '--', process.execPath, path.join(SOURCE_DIR, 'tests/integration', childFile)], {
+        encoding: 'utf8',
+        env: process.env,
+        timeout: timeoutMs,
+        maxBuffer: 16 << 20,
+    });
+    const line = /^RESULT (.*)$/m.exec(child.stdout ?? '')?.[1];
+    if (!line)
+        throw new Error(`${childFile} reported no RESULT (status ${child.status}, signal ${child.signal})\n${child.stdout}\n${child.stderr}`);
+    return JSON.parse(line);
 }
