@@ -190,7 +190,8 @@ static void maybe_free(kve_kv_batch_t *b)
     for (i = 0; b->evals && i != b->n; ++i)
         free(b->ops[i].eval);
     kve_kv__reply_free(b->abort_reply);
-    kve_kv__reply_free(b->redirect_reply);
+    if (b->redirect_reply != NULL) /* the Redis driver takes it out at EXEC's reply: a safety net, tested inline */
+        kve_kv__reply_free(b->redirect_reply);
     free_batch(b->kv, b);
 }
 

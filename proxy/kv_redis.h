@@ -9,8 +9,10 @@
  * or at once when a reply comes that no command waits for (the connection is out of step), failing
  * commands fast while it is down. Replies are held to each command's max_reply_size while they are read
  * (redis_reply.h). Against an external Redis, the first link up checks the server's output buffer limit
- * once (redis_limits.h). Only the driver's files (kv_redis*.c, redis_*.c) and their unit tests include
- * hiredis headers.
+ * once (redis_limits.h). A link to a Redis Cluster node (target->redirect set) sends no SELECT and hands the
+ * node's redirections and cluster errors to the cluster link (redis_target.h: redirect, redirect_atomic), which
+ * answers ASK with kve_kv_redis_send_asking()/_atomic_asking() below. Only the driver's files (kv_redis*.c,
+ * redis_*.c) and their unit tests include hiredis headers.
  */
 #ifndef KVE_PROXY_KV_REDIS_H
 #define KVE_PROXY_KV_REDIS_H

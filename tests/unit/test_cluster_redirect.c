@@ -228,10 +228,36 @@ TEST(handover)
     CHECK_EQ_INT(handed.calls, 1);
     CHECK_EQ_INT(handed.atomic_calls, 1);
 
+    /* an error reply to ASKING (a node without cluster support refuses it) is dropped: the command's own reply counts,
+     * and the connection stays in step (the next command gets its own reply) */
+    char err[256];
+    kve_test_redis_t *standalone = kve_test_redis_start(err, sizeof(err));
+    CHECK_NOT_NULL(standalone);
+    if (standalone != NULL) {
+        kve_redis_target_t st = {.path = (char *)kve_test_redis_socket(standalone), .role = "read-write"};
+        kve_kv_t *other = kve_kv_redis_create(loop, &st, &conf, NULL);
+        RUN1(other, &r, "SET", "foo", "standalone");
+        reset_handed(RESEND_ASKING, other);
+        RUN1(kv, &r, "GET", "foo");
+        CHECK_EQ_INT(handed.send_err, 0);
+        CHECK_EQ_STR(r.str[0], "standalone");
+        reset_handed(RESEND_ASKING, other);
+        run_batch(kv, &r, 1, 2, CMDS(ARGS("SET", "foo", "tx"), ARGS("GET", "foo")));
+        CHECK_EQ_INT(handed.atomic_calls, 1);
+        CHECK_EQ_INT(r.result_err, 0);
+        CHECK_EQ_STR(r.str[0], "OK");
+        CHECK_EQ_STR(r.str[1], "tx");
+        RUN1(other, &r, "ECHO", "in step");
+        CHECK_EQ_STR(r.str[0], "in step");
+        CHECK_EQ_INT(KVE_STAT_GET(other->stats->state), KVE_KV_UP);
+        kve_kv_destroy(other);
+    }
+
     kve_kv_destroy(kv);
     kve_kv_destroy(plain);
     h2o_evloop_run(loop, 0);
     h2o_evloop_destroy(loop);
+    kve_test_redis_free(standalone);
     kve_test_redis_free(node);
 }
 
