@@ -107,3 +107,47 @@ test('issue 12 cluster: commands go to their slot\'s primary; CROSSSLOT refused 
         await s.stop();
     }
 });
+
+/** Moves `key`'s slot (with its keys) from its primary to another one, as redis-cli --cluster reshard does. */
+async function moveSlotOf(c, key) {
+    const slot = Number(await c.clients[0].call('CLUSTER', 'KEYSLOT', key));
+    const src = await ownerOf(c, key);
+    const dst = (await c.primaries()).find((p) => p !== src);
+    const S = src.client(), D = dst.client();
+    const [sid, did] = [await S.call('CLUSTER', 'MYID'), await D.call('CLUSTER', 'MYID')];
+    await D.call('CLUSTER', 'SETSLOT', slot, 'IMPORTING', sid);
+    await S.call('CLUSTER', 'SETSLOT', slot, 'MIGRATING', did);
+    for (;;) {
+        const keys = await S.call('CLUSTER', 'GETKEYSINSLOT', slot, 100);
+        if (keys.length === 0) break;
+        await S.call('MIGRATE', '127.0.0.1', dst.port, '', 0, 5000, 'KEYS', ...keys);
+    }
+    for (const p of await c.primaries()) await p.client().call('CLUSTER', 'SETSLOT', slot, 'NODE', did);
+    return { slot, src, dst };
+}
+
+test('issue 12 cluster: a slot moved to another primary: MOVED followed, the map fixed', T, async () => {
+    const s = await startStack();
+    try {
+        const { c, k } = s;
+        const r = await kv(k, ['SET', '{mv}a', 'before']);
+        assert.equal(r.status, 200, r.body);
+        const { src, dst } = await moveSlotOf(c, '{mv}a');
+        assert.equal(await dst.client().get('{mv}a'), 'before', 'the key moved');
+        // every request after the move answers right (the first ones through a MOVED), on both threads
+        for (let i = 0; i < 20; i++) {
+            const g = await kv(k, ['GET', '{mv}a']);
+            assert.deepEqual(JSON.parse(g.body), { result: 'before' }, g.body);
+        }
+        const w = await kv(k, ['SET', '{mv}a', 'after']);
+        assert.equal(w.status, 200, w.body);
+        assert.equal(await dst.client().get('{mv}a'), 'after', 'written on the new primary');
+        assert.notEqual(src.port, dst.port);
+        // a transaction in the moved slot follows too
+        const tx = await kvPath(k, 'multi-exec', [['INCR', '{mv}n'], ['INCR', '{mv}n']]);
+        assert.equal(tx.status, 200, tx.body);
+        assert.deepEqual(JSON.parse(tx.body), [{ result: 1 }, { result: 2 }]);
+    } finally {
+        await s.stop();
+    }
+});
