@@ -4,8 +4,9 @@
  * cluster-enabled redis-servers:
  * - `handover`: one node that serves no slot: a keyed command's -CLUSTERDOWN goes to redirect() (which completes the op
  *   itself), a transaction's to redirect_atomic() whole; a keyless command's reply completes as usual; a link without
- *   the callbacks completes the error as an ordinary error reply (a transaction: its abort reply); a cluster node's
- *   link whose target names db 3 still comes up (no SELECT: Cluster refuses it).
+ *   the callbacks completes the error as an ordinary error reply (a transaction: its abort reply, as with redirect
+ *   but no redirect_atomic); a cluster node's link whose target names db 3 still comes up (no SELECT: Cluster refuses
+ *   it); an error reply to ASKING (a node without cluster support) is dropped and the connection stays in step.
  * - `migration`: two primaries A (slots 0-8191) and B (8192-16383) and C, a replica of A: MOVED (a command and a
  *   transaction, resent to the right node by the callbacks), the FIRST cluster error of a transaction, a non-cluster
  *   error that keeps today's behaviour, ASK with kve_kv_redis_send_asking/_atomic_asking (and without: MOVED back),
@@ -188,7 +189,10 @@ TEST(handover)
                                .redirect_atomic = redirect_atomic,
                                .redirect_data = &handed};
     kve_redis_target_t without = {.path = (char *)kve_test_redis_socket(node), .role = "read-write"};
+    kve_redis_target_t half = with; /* redirect without redirect_atomic: a transaction's cluster error is its abort reply */
+    half.redirect_atomic = NULL;
     kve_kv_t *kv = kve_kv_redis_create(loop, &with, &conf, NULL), *plain = kve_kv_redis_create(loop, &without, &conf, NULL);
+    kve_kv_t *halfway = kve_kv_redis_create(loop, &half, &conf, NULL);
 
     reset_handed(COMPLETE, NULL);
     RUN1(kv, &r, "PING"); /* up, without SELECT 3 */
@@ -225,8 +229,14 @@ TEST(handover)
     run_batch(plain, &r, 1, 1, CMDS(ARGS("GET", "foo")));
     CHECK_EQ_INT(r.result_err, KVE_EABORTED);
     CHECK(strncmp(r.abort, "CLUSTERDOWN", 11) == 0);
+    run_batch(halfway, &r, 1, 2, CMDS(ARGS("SET", "foo", "1"), ARGS("GET", "foo")));
+    CHECK_EQ_INT(r.result_err, KVE_EABORTED);
+    CHECK(strncmp(r.abort, "CLUSTERDOWN", 11) == 0);
     CHECK_EQ_INT(handed.calls, 1);
     CHECK_EQ_INT(handed.atomic_calls, 1);
+    RUN1(halfway, &r, "GET", "foo"); /* a command alone still goes to redirect() */
+    CHECK_EQ_INT(handed.calls, 2);
+    CHECK_EQ_STR(r.str[0], "HANDLED");
 
     /* an error reply to ASKING (a node without cluster support refuses it) is dropped: the command's own reply counts,
      * and the connection stays in step (the next command gets its own reply) */
@@ -255,6 +265,7 @@ TEST(handover)
 
     kve_kv_destroy(kv);
     kve_kv_destroy(plain);
+    kve_kv_destroy(halfway);
     h2o_evloop_run(loop, 0);
     h2o_evloop_destroy(loop);
     kve_test_redis_free(standalone);
