@@ -141,6 +141,12 @@ struct st_kve_kv_batch_t {
     kve_kv_op_t ops[];
 };
 
+/**
+ * The link's timeout list of `ms` milliseconds (made on first use, disposed by kve_kv__dispose): a driver's timers of
+ * that duration (e.g. a 0 ms one, to answer on the next loop iteration what send() cannot complete) link to it.
+ * Every entry must be unlinked before kve_kv__dispose.
+ */
+h2o_timeout_t *kve_kv__timeout(kve_kv_t *kv, uint64_t ms);
 /** Initialises the common part of a link (called by a driver's create function). */
 void kve_kv__init(kve_kv_t *kv, const kve_kv_driver_t *driver, h2o_loop_t *loop, uint64_t default_timeout_ms);
 /**
