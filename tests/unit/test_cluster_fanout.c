@@ -137,7 +137,7 @@ static kve_cluster_link_t *cluster_create(uint64_t default_timeout_ms)
 {
     kve_redis_conf_t conf = {.url = "redis://node",
                              .connect_timeout_ms = 1000,
-                             .command_timeout_ms = 2000,
+                             .command_timeout_ms = default_timeout_ms, /* as the real link's template */
                              .reconnect_max_delay_ms = 200,
                              .breaker_threshold = 1000};
     kve_cluster_link_t *link = kve_malloc(sizeof(*link));
