@@ -75,7 +75,7 @@ static fanout_t *new_fanout(kve_cluster_link_t *link, kve_kv_op_t *op, kve_clust
     f->link = link;
     f->op = op;
     f->dest = dest;
-    f->opts.timeout_ms = kve_cluster__batch_timeout(link);
+    f->opts.timeout_ms = kve_kv__batch_timeout(op->batch);
     f->opts.max_reply_size = max != 0 && max < 1024 ? 1024 : max; /* kv.h: a limit below 1 KiB counts as 1 KiB */
     f->num_subs = num_subs;
     for (size_t i = 0; i != num_subs; ++i)

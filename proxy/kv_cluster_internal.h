@@ -39,13 +39,6 @@ int kve_cluster__next_shard(kve_cluster_link_t *link, unsigned slot);
 /** The link's loop (for timers) and the batch timeout it uses for its own sub-batches. */
 h2o_loop_t *kve_cluster__loop(kve_cluster_link_t *link);
 
-/*
- * c-fanout, PROPOSED for the lead to merge (not in kv_cluster.c yet): the timeout of the batch being sent now, i.e.
- * the opts->timeout_ms route() saw (kept as kv_replicas.c keeps it), or the link's default when that was 0. Valid
- * inside send() only; kve_cluster__fanout() reads it once and gives it to every sub-batch of the op.
- */
-uint64_t kve_cluster__batch_timeout(kve_cluster_link_t *link);
-
 /**
  * Runs `op`, a keyless command that `route` (kve_cluster_classify) sends to several primaries or to a shard chosen by
  * its cursor (dest KVE_CLUSTER_TO_ALL_*, KVE_CLUSTER_SCAN, KVE_CLUSTER_RANDOM), as sub-batches on the primaries' links

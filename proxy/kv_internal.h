@@ -120,6 +120,8 @@ struct st_kve_kv_batch_t {
     /** KVE_KV_SCRIPT_* bits of its commands (stopped on the server if the batch times out) */
     unsigned scripts;
     size_t max_reply_size;
+    /** the batch's timeout: opts->timeout_ms, or the link's default when that was 0 */
+    uint64_t timeout_ms;
     size_t window;
     size_t n;
     size_t next_send;    /* the next op to send */
@@ -173,6 +175,11 @@ void kve_kv__ack_done(kve_kv_batch_t *batch, int err);
 static inline size_t kve_kv__max_reply_size(const kve_kv_batch_t *batch)
 {
     return batch->max_reply_size;
+}
+/** The timeout of `batch` in ms (what its caller asked for, or its link's default): for a driver's own sub-batches. */
+static inline uint64_t kve_kv__batch_timeout(const kve_kv_batch_t *batch)
+{
+    return batch->timeout_ms;
 }
 /** Sets the link state (KVE_KV_*). */
 void kve_kv__set_state(kve_kv_t *kv, int state);

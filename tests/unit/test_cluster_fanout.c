@@ -31,7 +31,6 @@ struct st_kve_cluster_link_t {
     kve_kv_t super;
     kve_cluster_shard_t shards[NUM_SHARDS];
     struct st_kve_cluster_fanout_t *fanouts;
-    uint64_t batch_timeout; /* of the batch being sent (route() keeps it, as kv_replicas.c does) */
     int fanout_calls;
 };
 
@@ -71,22 +70,9 @@ h2o_loop_t *kve_cluster__loop(kve_cluster_link_t *link)
     return link->super.loop;
 }
 
-uint64_t kve_cluster__batch_timeout(kve_cluster_link_t *link)
-{
-    return link->batch_timeout != 0 ? link->batch_timeout : link->super.default_timeout_ms;
-}
-
 struct st_kve_cluster_fanout_t **kve_cluster__fanouts(kve_cluster_link_t *link)
 {
     return &link->fanouts;
-}
-
-static kve_kv_t *stand_in_route(kve_kv_t *kv, const kve_kv_command_t *cmds, size_t n, const kve_kv_batch_opts_t *opts)
-{
-    (void)cmds;
-    (void)n;
-    ((kve_cluster_link_t *)kv)->batch_timeout = opts->timeout_ms;
-    return kv;
 }
 
 static int stand_in_send(kve_kv_t *kv, kve_kv_op_t *op)
@@ -130,8 +116,7 @@ static const kve_kv_driver_t stand_in_driver = {.name = "cluster-stand-in",
                                                 .send_atomic = stand_in_send_atomic,
                                                 .on_timeout = stand_in_nothing,
                                                 .on_reply = stand_in_nothing,
-                                                .destroy = stand_in_destroy,
-                                                .route = stand_in_route};
+                                                .destroy = stand_in_destroy};
 
 static kve_cluster_link_t *cluster_create(uint64_t default_timeout_ms)
 {
