@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from '@upstash/redis';
 import { createClient } from '@vercel/kv';
-import { startKvedge } from './harness.mjs';
+import { startKvedge, waitFor } from './harness.mjs';
 import { RO_TOKEN, RW_TOKEN, kvConfig } from './kv_helpers.mjs';
 import { startCluster } from './topology.mjs';
 
@@ -119,4 +119,35 @@ test('issue 12 cluster: a read-only token gets DBSIZE but not KEYS, SCAN, FLUSHD
     await assert.rejects(r.scriptLoad('return 1'));
     await rw().set('still-here', 1);
     assert.equal(await rw().get('still-here'), 1, 'nothing was flushed');
+});
+
+test('issue 12 cluster: a primary down fails the fan-outs with an error, and they work again after the failover', T, async () => {
+    const r = rw();
+    await fill(r, keyNames(60));
+    const [victim] = await c.primaries();
+    const victimClient = c.clients[c.nodes.indexOf(victim)];
+    await victimClient.call('SHUTDOWN', 'NOSAVE').catch(() => {}); // the node exits: its connections drop at once
+    await waitFor(async () => {
+        try {
+            await r.dbsize();
+            return false;
+        } catch (e) {
+            return /unavailable|connection|timed out|503|504/i.test(String(e));
+        }
+    }, { timeoutMs: 10_000, message: 'DBSIZE fails while a primary is down' });
+    await assert.rejects(r.keys('*'));
+    // the replica takes over (cluster-node-timeout 2 s + the election); the map is refreshed; every key is still there
+    const alive = c.clients.filter((cl, i) => c.nodes[i] !== victim);
+    await waitFor(async () => {
+        try {
+            return (await r.dbsize()) === 60;
+        } catch {
+            return false;
+        }
+    }, { timeoutMs: 30_000, intervalMs: 200, message: 'DBSIZE answers again after the failover' });
+    const masters = [];
+    for (const cl of alive) if ((await cl.info('replication')).includes('role:master')) masters.push(cl);
+    assert.equal(masters.length, 3, 'a replica was promoted');
+    assert.equal((await Promise.all(masters.map((m) => m.dbsize()))).reduce((a, b) => a + b, 0), 60);
+    assert.equal((await r.keys('fan:*')).length, 60);
 });
