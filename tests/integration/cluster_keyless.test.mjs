@@ -121,6 +121,21 @@ test('issue 12 cluster: a read-only token gets DBSIZE but not KEYS, SCAN, FLUSHD
     assert.equal(await rw().get('still-here'), 1, 'nothing was flushed');
 });
 
+test('issue 12 cluster: KEYS holds the shards\' keys together to kv.max_reply_size', T, async () => {
+    await fill(rw(), keyNames(300));
+    // ~190 bytes per key as the link counts a reply: 300 keys (~57 KB) pass 32 KiB, the ~100 of any one shard do not
+    const small = await startKvedge(kvConfig({ cluster: { nodes: c.addresses.slice(0, 1) } }, { allow_keys: true, max_reply_size: '32KiB' }));
+    try {
+        const r = new Redis({ url: `${small.url}/kv`, token: RW_TOKEN, retry: false });
+        await assert.rejects(r.keys('*'), /max response size exceeded/);
+        assert.equal((await r.keys('fan:1*')).length, 111, '111 keys fit');
+        assert.equal(await r.dbsize(), 300, 'the link is fine afterwards');
+    } finally {
+        const res = await small.stop();
+        assert.doesNotMatch(res.stderr, /ERROR: AddressSanitizer|LeakSanitizer|runtime error/);
+    }
+});
+
 test('issue 12 cluster: a primary down fails the fan-outs with an error, and they work again after the failover', T, async () => {
     const r = rw();
     await fill(r, keyNames(60));
