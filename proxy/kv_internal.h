@@ -113,12 +113,12 @@ struct st_kve_kv_batch_t {
     uint32_t magic;
     /** BATCH_* of kv.c: live, cancelled, timed out, done */
     uint8_t end;
-    uint8_t sync_asked;   /* driver->sync was called (or there is none) */
-    uint8_t sync_pending; /* the driver owes kve_kv__sync_done */
-    uint8_t busy;         /* kv.c is delivering: frees wait */
-    uint8_t evals;        /* some op has an EVAL form to free */
-    uint8_t ack_asked;    /* driver->ack was called (KVE_KV_BATCH_ACK) */
-    uint8_t ack_pending;  /* the driver owes kve_kv__ack_done */
+    uint8_t sync_asked;    /* driver->sync was called (or there is none) */
+    uint8_t sync_pending;  /* the driver owes kve_kv__sync_done */
+    uint8_t busy;          /* kv.c is delivering: frees wait */
+    uint8_t evals;         /* some op has an EVAL form to free */
+    uint8_t ack_asked;     /* driver->ack was called (KVE_KV_BATCH_ACK) */
+    uint8_t ack_pending;   /* the driver owes kve_kv__ack_done */
     uint8_t driver_copies; /* some op has a driver_copy to free */
     kve_kv_t *kv;
     kve_kv_reply_cb on_reply;
