@@ -392,16 +392,14 @@ static void on_scan_reply(fanout_t *f, const kve_kv_reply_t *reply)
     finish(f, 0, &top);
 }
 
-/* which shard the client's cursor names: 0 with *first_slot and *kv set, or -1 (an invalid cursor) */
-static int scan_shard(kve_cluster_link_t *link, uint64_t node_cursor, unsigned slot, unsigned *first_slot, kve_kv_t **kv)
+/* which shard the client's cursor names (`first`: the map's first shard): 0 with *first_slot and *kv set, or -1 (an
+ * invalid cursor) */
+static int scan_shard(kve_cluster_link_t *link, const kve_cluster_shard_t *first, uint64_t node_cursor, unsigned slot,
+                      unsigned *first_slot, kve_kv_t **kv)
 {
-    kve_cluster_shard_t first;
-
     if (node_cursor == 0 && slot == 0) { /* "0": the first shard, whatever its first slot */
-        if (kve_cluster__shards(link, &first, 1) == 0)
-            return -1;
-        *first_slot = first.first_slot;
-        *kv = first.kv;
+        *first_slot = first->first_slot;
+        *kv = first->kv;
         return 0;
     }
     if (!kve_cluster__is_first_slot(link, slot))
@@ -432,7 +430,7 @@ static int fanout_scan(kve_cluster_link_t *link, kve_kv_op_t *op)
         return 0;
     }
     if (kve_cluster_scan_decode(cmd->argv[1], cmd->argvlen[1], &node_cursor, &slot) != 0 ||
-        scan_shard(link, node_cursor, slot, &f->first_slot, &kv) != 0) {
+        scan_shard(link, &first, node_cursor, slot, &f->first_slot, &kv) != 0) {
         finish_soon(f, 0, invalid_cursor);
         return 0;
     }
