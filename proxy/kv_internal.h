@@ -139,6 +139,13 @@ struct st_kve_kv_batch_t {
     /** what the commands not sent get (KVE_ENOTSENT after kve_kv_batch_stop, or the error that stopped sending) */
     int unsent_err;
     kve_kv_reply_t *abort_reply;
+    /**
+     * for the Redis driver (kv_redis.c): the first cluster error (-MOVED, -ASK...) a cluster node answered to one of the
+     * transaction's queued commands, held (a copy) until EXEC's reply hands the transaction to the target's
+     * redirect_atomic with it (never in abort_reply: the resent transaction must not keep it); the driver takes it out
+     * before that call, and kv.c frees whatever is left with the batch
+     */
+    kve_kv_reply_t *redirect_reply;
     int sync_known;
     uint64_t sync_offset;
     /** while callbacks are due: the caller's group (NULL if none) and the links of its list */
