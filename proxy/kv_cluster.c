@@ -89,17 +89,6 @@ struct st_kve_cluster_link_t {
 static const char *const cmd_shards[] = {"CLUSTER", "SHARDS"}, *const cmd_slots[] = {"CLUSTER", "SLOTS"};
 static const size_t cmd_shards_len[] = {7, 6}, cmd_slots_len[] = {7, 5};
 
-/* --- the keyless fan-outs live in kv_cluster_fanout.c; these stand in until it is linked --- */
-
-__attribute__((weak)) int kve_cluster__fanout(kve_cluster_link_t *link, kve_kv_op_t *op, const kve_cluster_route_t *route)
-{
-    return KVE_ENOTSUP;
-}
-
-__attribute__((weak)) void kve_cluster__fanout_shutdown(kve_cluster_link_t *link)
-{
-}
-
 /* --- nodes --- */
 
 static void on_redirect(void *data, kve_kv_op_t *op, const kve_kv_reply_t *reply);
