@@ -594,9 +594,11 @@ static void on_redirect_atomic(void *data, kve_kv_op_t *ops, size_t n, const kve
 
 /* --- the rest of the driver --- */
 
+/* a batch timed out: a node may hang (stopped, partitioned) and the cluster may have failed it over; the next map says
+ * (each node's link breaks on its own connection failures; a batch here spans nodes) */
 static void cluster_on_timeout(kve_kv_t *kv)
 {
-    /* each node's link breaks on its own failures; a batch here spans nodes */
+    want_refresh((kve_cluster_link_t *)kv);
 }
 
 static void cluster_on_reply(kve_kv_t *kv)
