@@ -579,8 +579,11 @@ static void redirect_ops(node_t *from, kve_kv_op_t *ops, size_t n, int atomic, c
         redirect_failed(link, ops, n, reply, "too many redirections");
         return;
     }
-    if ((node = add_node(link, to.host[0] != '\0' ? to.host : from->host, to.port)) == NULL) {
-        redirect_failed(link, ops, n, reply, "a redirection to a node past the limit");
+    if ((node = find_node(link, to.host[0] != '\0' ? to.host : from->host, to.port)) == NULL) {
+        /* a node this link never heard of: only a map (asked now) adds nodes, so a node cannot make kvedge connect (and
+         * authenticate) anywhere it likes; the op goes where the new map says */
+        want_refresh(link);
+        retry_later(link, ops, n, atomic);
         return;
     }
     if (kind == KVE_CLUSTER_MOVED) {
