@@ -226,6 +226,14 @@ static void apply_map(kve_cluster_link_t *link, const kve_cluster_map_t *map)
     kve_kv__set_state(&link->super, KVE_KV_UP);
 }
 
+static int map_empty(const kve_cluster_map_t *map)
+{
+    for (unsigned s = 0; s != KVE_SLOT_COUNT; ++s)
+        if (map->slot[s] != 0)
+            return 0;
+    return 1;
+}
+
 static int is_unknown_subcommand(const kve_kv_reply_t *r)
 {
     return r->type == KVE_REPLY_ERROR && r->len >= 11 && strncasecmp(r->str, "ERR unknown", 11) == 0;
@@ -262,6 +270,10 @@ static void on_refresh_reply(void *data, size_t index, int err, const kve_kv_rep
         ret = kve_cluster_parse_shards(reply, link->scratch, why, sizeof(why));
     if (ret != 0) {
         refresh_failed(link, why);
+        return;
+    }
+    if (map_empty(link->scratch)) { /* a node that knows no cluster (reset, or not joined yet): keep what we have */
+        refresh_failed(link, "the answer names no node serving a slot");
         return;
     }
     apply_map(link, link->scratch);
