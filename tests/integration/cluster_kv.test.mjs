@@ -1,0 +1,376 @@
+// Issue 12 (scale-out), the Redis Cluster topology through kvedge's KV REST API: a store `redis: {cluster: {nodes}}` on
+// the startCluster() fixture (tests/integration/topology.mjs: 3 primaries, 3 replicas on loopback), driven by the SDKs
+// (@upstash/redis, @vercel/kv, as kv_sdk.test.mjs uses them) and raw requests. Phase 1 of the driver: every command
+// goes to its slot's primary, so every key is checked on that primary with a direct ioredis GET. One cluster and one
+// kvedge for the file (the MOVED tests move slots of their own keys); every process is stopped by its PID.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Redis } from '@upstash/redis';
+import { createClient } from '@vercel/kv';
+import { assertCleanExit } from './harness.mjs';
+import { RO_TOKEN, RW_TOKEN } from './kv_helpers.mjs';
+import { clusterLogLines, keySlot, keysOnEveryShard, kvPost, moveSlot, ownerIndex, shardMap, startClusterKv, tagForSlot } from './cluster_helpers.mjs';
+import { startCluster } from './topology.mjs';
+
+const T = { timeout: 120_000 };
+const CROSSSLOT = "CROSSSLOT Keys in request don't hash to the same slot";
+
+let c; // the cluster
+let k; // kvedge
+let url; // the KV API base URL
+let map; // the shard map at start
+
+before(async () => {
+    c = await startCluster();
+    try {
+        k = await startClusterKv(c);
+    } catch (e) {
+        await c.stop();
+        c = null;
+        throw e;
+    }
+    url = `${k.url}/kv`;
+    map = await shardMap(c);
+});
+
+after(async () => {
+    try {
+        if (k) {
+            const r = await k.stop();
+            assertCleanExit(r);
+        }
+    } finally {
+        if (c) await c.stop();
+    }
+});
+
+const variants = [
+    ['@upstash/redis defaults (auto-pipelining, base64)', () => new Redis({ url, token: RW_TOKEN, retry: false })],
+    ['@upstash/redis enableAutoPipelining:false', () => new Redis({ url, token: RW_TOKEN, retry: false, enableAutoPipelining: false })],
+    ['@upstash/redis responseEncoding:false', () => new Redis({ url, token: RW_TOKEN, retry: false, responseEncoding: false })],
+    ['@vercel/kv createClient', () => createClient({ url, token: RW_TOKEN })],
+];
+
+/** The client of the primary that serves `key` now (by the cluster's current map). */
+async function ownerClient(key) {
+    const m = await shardMap(c);
+    return c.clients[ownerIndex(c, m, keySlot(key))];
+}
+
+/** On every primary: whether `key` exists there (a primary that does not serve it says 0: EXISTS is not redirected). */
+async function existsAnywhere(key) {
+    const found = [];
+    for (const p of await c.primaries()) {
+        const cl = c.clients[c.nodes.indexOf(p)];
+        // a primary that does not serve the key's slot answers MOVED (it holds nothing of the slot)
+        try {
+            if ((await cl.exists(key)) === 1) found.push(p.port);
+        } catch (e) {
+            assert.match(e.message, /^MOVED /, `${key} on ${p.port}`);
+        }
+    }
+    return found;
+}
+
+const failure = (what) => `${what}\n--- kvedge log (cluster lines) ---\n${clusterLogLines(k)}`;
+
+test('issue 12 cluster: the test keys cover the three primaries (CLUSTER KEYSLOT and the fixture\'s map), the local CRC16 agrees', T, async () => {
+    assert.equal(map.length, 3, 'three shards');
+    const keys = await keysOnEveryShard(c, map, 'cov:', 2);
+    const nodes = new Set(keys.map((x) => x.node));
+    assert.equal(nodes.size, 3, `keys on 3 primaries: ${JSON.stringify(keys)}`);
+    const primaries = new Set((await c.primaries()).map((p) => c.nodes.indexOf(p)));
+    for (const x of keys) {
+        assert.ok(primaries.has(x.node), `${x.key}: node ${x.node} is a primary`);
+        assert.equal(keySlot(x.key), x.slot, `${x.key}: CRC16 here = CLUSTER KEYSLOT`);
+    }
+    for (const key of ['{u1}a', '{u1}b', 'a{}b', '{}x', 'x{y', '{a}{b}', 'é😀']) {
+        assert.equal(keySlot(key), Number(await c.clients[0].call('CLUSTER', 'KEYSLOT', key)), key);
+    }
+    for (const s of [0, 1, 5460, 5461, 16383]) assert.equal(Number(await c.clients[0].call('CLUSTER', 'KEYSLOT', `{${tagForSlot(s)}}z`)), s);
+});
+
+test('issue 12 cluster: SDKs get/set/incr/hset/pipeline on keys of every shard; each key is on its slot\'s primary', T, async () => {
+    for (const [vi, [name, make]] of variants.entries()) {
+        const cl = make();
+        const keys = await keysOnEveryShard(c, map, `sdk${vi}:`, 2);
+        assert.equal(new Set(keys.map((x) => x.node)).size, 3, `${name}: keys of all 3 primaries`);
+        for (const { key, node } of keys) {
+            const value = { v: key, variant: vi, s: 'é😀' };
+            assert.equal(await cl.set(key, value), 'OK', failure(`${name}: set ${key}`));
+            assert.deepEqual(await cl.get(key), value, `${name}: get ${key}`);
+            // it is on its slot's primary, and only there
+            assert.equal(await c.clients[node].get(key), JSON.stringify(value), `${name}: ${key} on node ${node}`);
+            assert.deepEqual(await existsAnywhere(key), [c.nodes[node].port], `${name}: ${key} only on its primary`);
+            // a counter and a hash in the same slot ({key} tag)
+            assert.equal(await cl.incr(`{${key}}:n`), 1, `${name}: incr`);
+            assert.equal(await cl.incrby(`{${key}}:n`, 4), 5, `${name}: incrby`);
+            assert.equal(await c.clients[node].get(`{${key}}:n`), '5');
+            assert.equal(await cl.hset(`{${key}}:h`, { f: 1, g: 'x' }), 2, `${name}: hset`);
+            assert.deepEqual(await cl.hgetall(`{${key}}:h`), { f: 1, g: 'x' });
+            assert.deepEqual(await c.clients[node].hgetall(`{${key}}:h`), { f: '1', g: 'x' });
+        }
+        // concurrent commands on every shard (one auto-pipeline batch for the default client): answers in order
+        const got = await Promise.all(keys.flatMap(({ key }) => [cl.get(key), cl.incr(`{${key}}:n`), cl.hget(`{${key}}:h`, 'g')]));
+        assert.deepEqual(got, keys.flatMap(({ key }) => [{ v: key, variant: vi, s: 'é😀' }, 6, 'x']), `${name}: concurrent`);
+        // an explicit pipeline across the three shards, merged back in order
+        const p = cl.pipeline();
+        for (const { key } of keys) p.set(`{${key}}:p`, `pv-${key}`).incr(`{${key}}:n`).get(key).hget(`{${key}}:h`, 'f');
+        const res = await p.exec();
+        assert.deepEqual(res, keys.flatMap(({ key }) => ['OK', 7, { v: key, variant: vi, s: 'é😀' }, 1]), failure(`${name}: pipeline`));
+        for (const { key, node } of keys) assert.equal(await c.clients[node].get(`{${key}}:p`), `pv-${key}`);
+    }
+});
+
+test('issue 12 cluster: a raw /pipeline of 300 commands over every shard answers in order, with per-entry errors', T, async () => {
+    const keys = await keysOnEveryShard(c, map, 'rawp:', 3);
+    const cmds = [], want = [];
+    for (let i = 0; i < 300; i++) {
+        const { key } = keys[i % keys.length];
+        if (i % 3 === 0) {
+            cmds.push(['INCR', `{${key}}:c`]);
+            want.push(null); // the count of that key so far: below
+        } else if (i % 3 === 1) {
+            cmds.push(['SET', `{${key}}:s${i}`, String(i)]);
+            want.push({ result: 'OK' });
+        } else {
+            cmds.push(['HGET', `{${key}}:s${i - 1}`, 'f']); // a string: WRONGTYPE, an entry error
+            want.push({ error: 'WRONGTYPE Operation against a key holding the wrong kind of value' });
+        }
+    }
+    // INCR of each key: count per key in order
+    const seen = new Map();
+    for (let i = 0; i < cmds.length; i++) {
+        if (cmds[i][0] !== 'INCR') continue;
+        const n = (seen.get(cmds[i][1]) ?? 0) + 1;
+        seen.set(cmds[i][1], n);
+        want[i] = { result: n };
+    }
+    const r = await kvPost(k, cmds, { path: '/pipeline' });
+    assert.equal(r.status, 200, failure(r.body));
+    assert.deepEqual(JSON.parse(r.body), want);
+    for (const [key, n] of seen) assert.equal(await (await ownerClient(key)).get(key), String(n), key);
+});
+
+test('issue 12 cluster: MGET and other multi-key commands across slots answer 400 CROSSSLOT, nothing written; with a {hash tag} they work', T, async () => {
+    const [a, b] = ['xa', 'xb'];
+    assert.notEqual(keySlot(a), keySlot(b), 'two slots');
+    await (await ownerClient(a)).set(a, '1');
+    await (await ownerClient(b)).set(b, '2');
+    const refused = [
+        ['MGET', a, b],
+        ['MSET', 'xm1', '1', 'xm2', '2'],
+        ['DEL', a, b],
+        ['EXISTS', a, b],
+        ['RENAME', a, b],
+        ['SUNIONSTORE', 'xd', a, b],
+        ['EVAL', "return redis.call('GET', KEYS[1])", '2', a, b],
+    ];
+    assert.notEqual(keySlot('xm1'), keySlot('xm2'));
+    const got = {}, want = {};
+    for (const cmd of refused) {
+        const r = await kvPost(k, cmd);
+        got[cmd.join(' ')] = { status: r.status, body: JSON.parse(r.body) };
+        want[cmd.join(' ')] = { status: 400, body: { error: CROSSSLOT } };
+    }
+    // in a pipeline: only that entry
+    const p = await kvPost(k, [['GET', a], ['MGET', a, b], ['GET', b]], { path: '/pipeline' });
+    got.pipeline = { status: p.status, body: JSON.parse(p.body) };
+    want.pipeline = { status: 200, body: [{ result: '1' }, { error: CROSSSLOT }, { result: '2' }] };
+    assert.deepEqual(got, want, failure('CROSSSLOT answers'));
+    // nothing was written or deleted
+    assert.equal(await (await ownerClient(a)).get(a), '1');
+    assert.equal(await (await ownerClient(b)).get(b), '2');
+    for (const key of ['xm1', 'xm2', 'xd']) assert.deepEqual(await existsAnywhere(key), [], `${key} not written`);
+    // the SDK sees Redis' own text
+    const cl = variants[0][1]();
+    await assert.rejects(cl.mget(a, b), (e) => e.message.includes(CROSSSLOT));
+    // with a hash tag: one slot, every multi-key command works, on the tag's primary
+    const ta = '{u1}a', tb = '{u1}b';
+    assert.equal(keySlot(ta), keySlot(tb));
+    for (const [name, make] of variants) {
+        const s = make();
+        assert.equal(await s.mset({ [ta]: 'A', [tb]: { b: 1 } }), 'OK', name);
+        assert.deepEqual(await s.mget(ta, tb, '{u1}none'), ['A', { b: 1 }, null], failure(name));
+        assert.equal(await s.exists(ta, tb), 2, name);
+    }
+    const r = await kvPost(k, ['MGET', ta, tb]);
+    assert.equal(r.status, 200);
+    assert.deepEqual(JSON.parse(r.body), { result: ['A', '{"b":1}'] });
+    assert.equal(await (await ownerClient(ta)).get(tb), '{"b":1}');
+    const ev = await kvPost(k, ['EVAL', "return redis.call('GET', KEYS[1]) .. redis.call('GET', KEYS[2])", '2', ta, tb]);
+    assert.deepEqual(JSON.parse(ev.body), { result: 'A{"b":1}' }, failure(ev.body));
+});
+
+test('issue 12 cluster: a /multi-exec across slots is refused whole with nothing written; in one slot it works', T, async () => {
+    const keys = await keysOnEveryShard(c, map, 'tx:', 1);
+    // across shards: refused, nothing written on any node
+    const cross = [['SET', keys[0].key, '1'], ['INCR', `{${keys[0].key}}:n`], ['SET', keys[1].key, '2']];
+    const r = await kvPost(k, cross, { path: '/multi-exec' });
+    assert.equal(r.status, 400, failure(r.body));
+    assert.deepEqual(JSON.parse(r.body), { error: CROSSSLOT });
+    // two keys of one shard but different slots: still refused (Redis' rule is one slot)
+    const sameShard = await keysOnEveryShard(c, map, 'tx2:', 2);
+    const [s1, s2] = sameShard.filter((x) => x.shard === 0);
+    assert.notEqual(s1.slot, s2.slot);
+    const r2 = await kvPost(k, [['SET', s1.key, '1'], ['SET', s2.key, '2']], { path: '/multi-exec' });
+    assert.equal(r2.status, 400);
+    assert.deepEqual(JSON.parse(r2.body), { error: CROSSSLOT });
+    for (const key of [keys[0].key, `{${keys[0].key}}:n`, keys[1].key, s1.key, s2.key]) assert.deepEqual(await existsAnywhere(key), [], `${key} not written`);
+    // the SDK's multi(): refused as a whole
+    const cl = variants[1][1]();
+    await assert.rejects(cl.multi().set(keys[0].key, 'x').set(keys[2].key, 'y').exec(), (e) => e.message.includes(CROSSSLOT));
+    assert.deepEqual(await existsAnywhere(keys[2].key), []);
+
+    // one slot (a hash tag), on every shard: atomic, on the tag's primary; keyless commands may join
+    for (const { key, node } of keys) {
+        const t = `{${key}}`;
+        const ok = await kvPost(k, [['SET', `${t}a`, '1'], ['INCR', `${t}n`], ['PING'], ['INCR', `${t}n`], ['GET', `${t}a`]], { path: '/multi-exec' });
+        assert.equal(ok.status, 200, failure(ok.body));
+        assert.deepEqual(JSON.parse(ok.body), [{ result: 'OK' }, { result: 1 }, { result: 'PONG' }, { result: 2 }, { result: '1' }]);
+        assert.equal(await c.clients[node].get(`${t}n`), '2');
+        for (const [name, make] of variants) {
+            const tx = await make().multi().incr(`${t}m`).get(`${t}m`).exec();
+            assert.equal(tx.length, 2, name);
+            assert.equal(tx[1], tx[0], name);
+        }
+        assert.equal(await c.clients[node].get(`${t}m`), String(variants.length));
+    }
+});
+
+test('issue 12 cluster: a read-only token still cannot write on a cluster store (any shard, pipeline, transaction, script)', T, async () => {
+    const keys = await keysOnEveryShard(c, map, 'ro:', 1);
+    for (const { key, node } of keys) await c.clients[node].set(key, 'orig');
+    const ro = new Redis({ url, token: RO_TOKEN, retry: false, enableAutoPipelining: false });
+    const rok = createClient({ url, token: RO_TOKEN });
+    const got = {}, want = {};
+    for (const { key } of keys) {
+        got[`get ${key}`] = await ro.get(key);
+        want[`get ${key}`] = 'orig';
+        got[`kv get ${key}`] = await rok.get(key);
+        want[`kv get ${key}`] = 'orig';
+        for (const [cmd, body] of [
+            ['set', ['SET', key, 'x']],
+            ['incr', ['INCR', `{${key}}:n`]],
+            ['hset', ['HSET', `{${key}}:h`, 'f', 'v']],
+            ['del', ['DEL', key]],
+            ['eval', ['EVAL', "return redis.call('SET', KEYS[1], 'x')", '1', key]],
+        ]) {
+            const r = await kvPost(k, body, { token: RO_TOKEN });
+            got[`${cmd} ${key}`] = { status: r.status, noperm: /NOPERM/.test(r.body) };
+            want[`${cmd} ${key}`] = { status: 400, noperm: true }; // as on standalone (kv_http.test.mjs)
+        }
+        const p = await kvPost(k, [['GET', key], ['SET', key, 'x']], { path: '/pipeline', token: RO_TOKEN });
+        const pj = JSON.parse(p.body);
+        got[`pipeline ${key}`] = [pj[0], /NOPERM/.test(pj[1]?.error ?? '')];
+        want[`pipeline ${key}`] = [{ result: 'orig' }, true];
+        const tx = await kvPost(k, [['GET', key], ['SET', key, 'x']], { path: '/multi-exec', token: RO_TOKEN });
+        got[`multi ${key}`] = tx.status !== 200 && /NOPERM/.test(tx.body);
+        want[`multi ${key}`] = true;
+    }
+    // a keyless script (numkeys 0) cannot write either
+    const ev0 = await kvPost(k, ['EVAL', "return redis.call('SET', 'ro:keyless', 'x')", '0'], { token: RO_TOKEN });
+    got['eval 0 keys'] = ev0.status !== 200 && /NOPERM/.test(ev0.body);
+    want['eval 0 keys'] = true;
+    await assert.rejects(ro.set(keys[0].key, 'x'), /NOPERM/);
+    await assert.rejects(rok.set(keys[0].key, 'x'), /NOPERM/);
+    assert.deepEqual(got, want, failure('read-only answers'));
+    for (const { key, node } of keys) {
+        assert.equal(await c.clients[node].get(key), 'orig', `${key} unchanged`);
+        assert.deepEqual(await existsAnywhere(`{${key}}:n`), []);
+        assert.deepEqual(await existsAnywhere(`{${key}}:h`), []);
+    }
+    assert.deepEqual(await existsAnywhere('ro:keyless'), []);
+});
+
+test('issue 12 cluster: a read-write token cannot reconfigure the cluster (CLUSTER, ASKING, READONLY, SELECT refused)', T, async () => {
+    const nodesBefore = (await c.clients[0].call('CLUSTER', 'NODES')).split('\n').map((l) => l.split(' ').slice(0, 3).join(' ')).sort();
+    const myid = await c.clients[1].call('CLUSTER', 'MYID');
+    const got = {};
+    for (const cmd of [
+        ['CLUSTER', 'RESET', 'HARD'],
+        ['CLUSTER', 'SETSLOT', '0', 'NODE', myid],
+        ['CLUSTER', 'FAILOVER', 'TAKEOVER'],
+        ['CLUSTER', 'FORGET', myid],
+        ['CLUSTER', 'MEET', '127.0.0.1', '1'],
+        ['CLUSTER', 'FLUSHSLOTS'],
+        ['ASKING'],
+        ['READONLY'],
+        ['READWRITE'],
+        ['SELECT', '1'],
+    ]) {
+        const r = await kvPost(k, cmd);
+        got[cmd.join(' ')] = r.status;
+        const p = await kvPost(k, [cmd], { path: '/pipeline' });
+        got[`pipeline ${cmd.join(' ')}`] = p.status === 200 && 'error' in JSON.parse(p.body)[0] ? 'entry error' : p.status;
+    }
+    for (const [cmd, status] of Object.entries(got)) {
+        if (cmd.startsWith('pipeline ')) assert.ok(status === 'entry error' || (status >= 400 && status < 500), `${cmd}: ${status}`);
+        else assert.ok(status >= 400 && status < 500, `${cmd}: refused, got ${status}`);
+    }
+    const info = await c.clients[0].call('CLUSTER', 'INFO');
+    assert.match(info, /cluster_state:ok/);
+    assert.match(info, /cluster_slots_assigned:16384/);
+    const nodesAfter = (await c.clients[0].call('CLUSTER', 'NODES')).split('\n').map((l) => l.split(' ').slice(0, 3).join(' ')).sort();
+    assert.deepEqual(nodesAfter, nodesBefore, 'the cluster is as it was');
+    // and the store still works
+    assert.equal((await kvPost(k, ['SET', 'after-admin', '1'])).status, 200);
+});
+
+test('issue 12 cluster: DBSIZE is the sum over the primaries; PING/TIME answer', T, async () => {
+    let sum = 0;
+    for (const p of await c.primaries()) sum += await c.clients[c.nodes.indexOf(p)].dbsize();
+    const r = await kvPost(k, ['DBSIZE']);
+    assert.equal(r.status, 200, failure(r.body));
+    assert.deepEqual(JSON.parse(r.body), { result: sum });
+    assert.deepEqual(JSON.parse((await kvPost(k, ['PING'])).body), { result: 'PONG' });
+    const t = JSON.parse((await kvPost(k, ['TIME'])).body).result;
+    assert.ok(Math.abs(Number(t[0]) - Date.now() / 1000) < 60);
+});
+
+test('issue 12 cluster: MOVED: a slot moved by hand to another primary; the next GET/SET/pipeline/transaction through kvedge answer right', T, async () => {
+    // one key per kind of first request after a move (each its own slot, moved on its own), on the same source shard
+    const firstReq = ['get', 'set', 'pipeline', 'multi', 'sdk'];
+    const src = (await c.primaries())[0];
+    const si = c.nodes.indexOf(src);
+    const srcShard = map.find((s) => s.primary.port === src.port);
+    const dst = (await c.primaries())[1];
+    const di = c.nodes.indexOf(dst);
+    const keys = [];
+    for (let n = 0; keys.length < firstReq.length; n++) {
+        const key = `mv:${n}`;
+        if (srcShard.ranges.some(([lo, hi]) => keySlot(key) >= lo && keySlot(key) <= hi) && !keys.some((x) => keySlot(x) === keySlot(key)))
+            keys.push(key);
+    }
+    // written and read through kvedge first: every thread's map (and connection) knows the slot on the source
+    for (const key of keys) {
+        for (let i = 0; i < 4; i++) assert.equal((await kvPost(k, ['SET', key, `v-${key}`])).status, 200);
+        assert.equal(await c.clients[si].get(key), `v-${key}`);
+    }
+    const got = {}, want = {};
+    for (const [i, kind] of firstReq.entries()) {
+        const key = keys[i], slot = keySlot(key);
+        const moved = await moveSlot(c, slot, si, di);
+        assert.equal(moved, 1, `${key}: its slot held it`);
+        assert.equal(await c.clients[di].get(key), `v-${key}`, `${key} on the new primary`);
+        await assert.rejects(c.clients[si].get(key), new RegExp(`^ReplyError: MOVED ${slot} 127\\.0\\.0\\.1:${dst.port}$`));
+        // the first request after the move (kvedge's map still says the source) and a few more (other threads)
+        for (let j = 0; j < 4; j++) {
+            let r;
+            if (kind === 'get') r = await kvPost(k, ['GET', key]);
+            else if (kind === 'set') r = await kvPost(k, ['SET', key, `w-${key}-${j}`]);
+            else if (kind === 'pipeline') r = await kvPost(k, [['GET', key], ['SET', key, `w-${key}-${j}`], ['INCR', `{${key}}:n`]], { path: '/pipeline' });
+            else if (kind === 'multi') r = await kvPost(k, [['GET', key], ['SET', key, `w-${key}-${j}`], ['INCR', `{${key}}:n`]], { path: '/multi-exec' });
+            else r = { status: 200, body: JSON.stringify({ result: await new Redis({ url, token: RW_TOKEN, retry: false }).get(key).catch((e) => e.message) }) };
+            got[`${kind} #${j}`] = { status: r.status, body: r.body };
+            const prev = j === 0 ? `v-${key}` : `w-${key}-${j - 1}`;
+            if (kind === 'get' || kind === 'sdk') want[`${kind} #${j}`] = { status: 200, body: JSON.stringify({ result: `v-${key}` }) };
+            else if (kind === 'set') want[`${kind} #${j}`] = { status: 200, body: JSON.stringify({ result: 'OK' }) };
+            else want[`${kind} #${j}`] = { status: 200, body: JSON.stringify([{ result: prev }, { result: 'OK' }, { result: j + 1 }]) };
+        }
+        if (kind !== 'get' && kind !== 'sdk') {
+            assert.equal(await c.clients[di].get(key), `w-${key}-3`, `${kind}: the writes are on the new primary`);
+        }
+    }
+    assert.deepEqual(got, want, failure('answers after MOVED'));
+});

@@ -1,0 +1,159 @@
+// Issue 12 (scale-out), the Redis Cluster topology: `redis-cli --cluster reshard` (500 slots, 50,000 keys in them)
+// under load through kvedge's KV REST API. The issue's bar: 0 client errors, EVAL on a moving slot included; every
+// INCR counted exactly once (the final counters equal the INCRs that answered 200). During the migration Redis answers
+// ASK (a key already on the target, or missing from the source), TRYAGAIN (a multi-key command whose keys are split for a
+// moment) and, once a slot is done, MOVED: the driver must hide all three.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { assertCleanExit, sleep } from './harness.mjs';
+import { clusterLogLines, keySlot, kvClient, ownerIndex, redisCli, shardMap, startClusterKv, tagForSlot } from './cluster_helpers.mjs';
+import { startCluster } from './topology.mjs';
+
+const T = { timeout: 120_000 };
+const SLOTS = 500;
+const FILL_PER_SLOT = 100; // keys migrated per slot (redis-cli's MIGRATE pipeline is 10 keys): the migration takes a while
+const WORKERS = 6;
+const PACE_MS = 4;
+
+test('issue 12 cluster: redis-cli --cluster reshard of 500 slots under SET/GET/INCR/EVAL/MGET/pipeline/multi-exec load: 0 client errors, every INCR counted once', T, async () => {
+    const c = await startCluster();
+    let k;
+    try {
+        k = await startClusterKv(c);
+        const map = await shardMap(c);
+        const src = map[0], dst = map[1];
+        const srcIndex = c.nodes.findIndex((n) => n.port === src.primary.port);
+        const dstIndex = c.nodes.findIndex((n) => n.port === dst.primary.port);
+        // redis-cli takes a source's slots in ascending order: the first 500 of the source move
+        const moving = [];
+        for (const [lo, hi] of src.ranges) for (let s = lo; s <= hi && moving.length < SLOTS; s++) moving.push(s);
+        const stay = dst.ranges[0][0] + 7; // a slot of the target that does not move
+        const other = map[2].ranges[0][0] + 11; // a slot of the third shard
+
+        // fill the moving slots (written on the source directly)
+        const S = c.clients[srcIndex];
+        for (let i = 0; i < moving.length; i += 50) {
+            const p = S.pipeline();
+            for (const s of moving.slice(i, i + 50))
+                for (let j = 0; j < FILL_PER_SLOT; j++) p.set(`{${tagForSlot(s)}}:fill:${j}`, 'x'.repeat(200));
+            const res = await p.exec();
+            assert.ok(res.every(([e]) => !e), 'filled');
+        }
+
+        // the load's keys: counters, SET/GET keys, EVAL counters and MGET pairs in moving slots (spread over the range:
+        // some move early, some late), plus a counter in a slot that stays and one on the third shard
+        const slotsFor = (n, off) => Array.from({ length: n }, (_, i) => moving[(off + i * Math.floor(SLOTS / n)) % SLOTS]);
+        const counters = [...slotsFor(8, 3).map((s) => `{${tagForSlot(s)}}:ctr`), `{${tagForSlot(stay)}}:ctr`, `{${tagForSlot(other)}}:ctr`];
+        const evalCounters = slotsFor(4, 29).map((s) => `{${tagForSlot(s)}}:ev`);
+        const mgetTags = slotsFor(4, 61).map((s) => `{${tagForSlot(s)}}`);
+        for (const t of mgetTags) for (const x of ['a', 'b']) await S.set(`${t}${x}`, `${t}${x}-v`);
+        const setKeys = Array.from({ length: WORKERS }, (_, w) => `{${tagForSlot(moving[(w * 83 + 17) % SLOTS])}}:sk:${w}`);
+        for (const key of [...counters, ...evalCounters, ...setKeys]) assert.ok(keySlot(key) >= 0);
+
+        const okIncr = new Map([...counters, ...evalCounters].map((x) => [x, 0]));
+        const stats = { set: [0, 0], get: [0, 0], incr: [0, 0], eval: [0, 0], mget: [0, 0], pipeline: [0, 0], multi: [0, 0] }; // [ok, errors]
+        const errors = [];
+        let stale = 0, maxMs = 0, stop = false, reshardAt = 0;
+        const record = (kind, r, ok) => {
+            maxMs = Math.max(maxMs, r.ms);
+            stats[kind][ok ? 0 : 1]++;
+            if (!ok && errors.length < 50) errors.push({ kind, t: reshardAt ? Date.now() - reshardAt : -1, status: r.status, body: r.body.slice(0, 200) });
+        };
+        const SCRIPT = "return redis.call('INCR', KEYS[1])";
+        const load = Promise.all(Array.from({ length: WORKERS }, async (_, w) => {
+            const cl = kvClient(k, { timeoutMs: 10_000 });
+            try {
+                for (let i = 0; !stop; i++) {
+                    const op = i % 7;
+                    if (op === 0) {
+                        const value = `${w}-${i}`;
+                        const r = await cl.send(['SET', setKeys[w], value]);
+                        record('set', r, r.status === 200);
+                        if (r.status === 200) {
+                            const g = await cl.send(['GET', setKeys[w]]);
+                            const ok = g.status === 200;
+                            record('get', g, ok);
+                            if (ok && g.json?.result !== value) stale++;
+                        }
+                    } else if (op === 1 || op === 2) {
+                        const key = counters[(i * 7 + w) % counters.length];
+                        const r = await cl.send(['INCR', key]);
+                        const ok = r.status === 200 && Number.isInteger(r.json?.result);
+                        record('incr', r, ok);
+                        if (ok) okIncr.set(key, okIncr.get(key) + 1);
+                    } else if (op === 3) {
+                        const key = evalCounters[(i + w) % evalCounters.length];
+                        const r = await cl.send(['EVAL', SCRIPT, '1', key]);
+                        const ok = r.status === 200 && Number.isInteger(r.json?.result);
+                        record('eval', r, ok);
+                        if (ok) okIncr.set(key, okIncr.get(key) + 1);
+                    } else if (op === 4) {
+                        const t = mgetTags[(i + w) % mgetTags.length];
+                        const r = await cl.send(['MGET', `${t}a`, `${t}b`]);
+                        record('mget', r, r.status === 200 && JSON.stringify(r.json?.result) === JSON.stringify([`${t}a-v`, `${t}b-v`]));
+                    } else if (op === 5) {
+                        // a pipeline over a moving slot, a slot that stays and the third shard
+                        const a = counters[(i + w) % 8], b = counters[8], d = counters[9];
+                        const r = await cl.pipeline([['INCR', a], ['INCR', b], ['GET', setKeys[w]], ['INCR', d]]);
+                        const ok = r.status === 200 && Array.isArray(r.json) && r.json.every((e) => 'result' in e);
+                        record('pipeline', r, ok);
+                        if (r.status === 200 && Array.isArray(r.json))
+                            for (const [j, key] of [[0, a], [1, b], [3, d]]) if (Number.isInteger(r.json[j]?.result)) okIncr.set(key, okIncr.get(key) + 1);
+                    } else {
+                        // a transaction in a moving slot
+                        const key = counters[(i * 3 + w) % 8];
+                        const r = await cl.multi([['INCR', key], ['GET', key]]);
+                        const ok = r.status === 200 && Array.isArray(r.json) && Number.isInteger(r.json[0]?.result);
+                        record('multi', r, ok);
+                        if (ok) okIncr.set(key, okIncr.get(key) + 1);
+                    }
+                    await sleep(PACE_MS);
+                }
+            } finally {
+                cl.close();
+            }
+        }));
+
+        await sleep(1000);
+        const beforeErrors = errors.length;
+        reshardAt = Date.now();
+        const srcId = src.primary.id, dstId = dst.primary.id;
+        const rs = await redisCli(['--cluster', 'reshard', `127.0.0.1:${src.primary.port}`, '--cluster-from', srcId, '--cluster-to', dstId,
+            '--cluster-slots', String(SLOTS), '--cluster-yes'], { timeoutMs: 90_000 });
+        const reshardMs = Date.now() - reshardAt;
+        await sleep(1500); // the load goes on on the new map
+        stop = true;
+        await load;
+
+        const log = clusterLogLines(k, 80);
+        const total = Object.values(stats).reduce((a, [ok, bad]) => a + ok + bad, 0);
+        console.log(`# reshard of ${SLOTS} slots (${SLOTS * FILL_PER_SLOT} keys) took ${reshardMs} ms under load: ${total} requests ` +
+            `(${Object.entries(stats).map(([kind, [ok, bad]]) => `${kind} ${ok}/${bad}`).join(', ')} ok/errors), ` +
+            `${errors.length} errors, longest request ${maxMs} ms, ${stale} stale GETs`);
+        if (errors.length) console.log(`# first errors: ${JSON.stringify(errors.slice(0, 8))}`);
+        assert.equal(rs.code, 0, `redis-cli --cluster reshard: ${rs.out.slice(-2000)}`);
+        assert.equal(beforeErrors, 0, `no error before the reshard:\n${JSON.stringify(errors)}\n--- kvedge log ---\n${log}`);
+
+        // the slots really moved (and the load's keys with them)
+        const after = await shardMap(c);
+        for (const s of moving) assert.equal(ownerIndex(c, after, s), dstIndex, `slot ${s} now on the target`);
+        assert.equal(ownerIndex(c, after, stay), dstIndex);
+        assert.equal(await c.clients[dstIndex].get(`{${tagForSlot(moving[0])}}:fill:0`), 'x'.repeat(200));
+
+        // the bars
+        assert.deepEqual({ errors, stale }, { errors: [], stale: 0 }, `0 client errors during the reshard\n--- kvedge log (cluster lines) ---\n${log}`);
+        for (const kind of Object.keys(stats)) assert.ok(stats[kind][0] > 0, `${kind}: some requests ran`);
+        const counts = {}, want = {};
+        for (const [key, n] of okIncr) {
+            counts[key] = Number(await c.clients[ownerIndex(c, after, keySlot(key))].get(key) ?? 0);
+            want[key] = n;
+        }
+        assert.deepEqual(counts, want, 'every INCR (and EVAL INCR) that answered 200 counted exactly once');
+    } finally {
+        try {
+            if (k) assertCleanExit(await k.stop());
+        } finally {
+            await c.stop();
+        }
+    }
+});
