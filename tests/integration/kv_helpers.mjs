@@ -2,7 +2,8 @@
 //
 //   RW_TOKEN, RO_TOKEN      the two tokens kvConfig() configures (read-write, read-only)
 //   kvConfig(redisUrl, kv)  a kvedge config object with the KV API at /kv and both tokens
-//   startKvStack(opts)      a private Redis + kvedge serving the KV API; stop() cleans up both
+//   startKvStack(opts)      a private Redis + kvedge serving the KV API; stop() cleans up both (with
+//                           KVEDGE_TEST_TOPOLOGY=cluster: a Redis Cluster, cluster_helpers.mjs startClusterKvStack)
 //   clearKeys(io)           delete every key of the client's database (see below)
 //   recordFetch()           wrap globalThis.fetch and record requests/responses (the SDKs call the global fetch)
 //   openStream(url, opts)   a streaming (SSE) request read incrementally
@@ -87,6 +88,8 @@ export function kvConfig(redisUrl, kv = {}, extra = {}) {
  * Returns {redis, k, url (the KV API base URL), io (ioredis on db 0), stop() -> kvedge's stop() result}.
  */
 export async function startKvStack(opts = {}) {
+    // KVEDGE_TEST_TOPOLOGY=cluster: the same suites on a Redis Cluster (cluster_helpers.mjs startClusterKvStack)
+    if (process.env.KVEDGE_TEST_TOPOLOGY === 'cluster') return (await import('./cluster_helpers.mjs')).startClusterKvStack(opts);
     const ownRedis = !opts.redis;
     const redis = opts.redis ?? (await startRedis());
     let k;
@@ -128,6 +131,7 @@ return n`;
 
 /** Delete every key of the ioredis client's database (except `keep`, if given). */
 export function clearKeys(io, keep = '') {
+    if (typeof io.clearAll === 'function') return io.clearAll(CLEAR_SCRIPT, keep); // a cluster: every primary
     return io.eval(CLEAR_SCRIPT, 0, keep);
 }
 
