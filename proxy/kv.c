@@ -189,6 +189,8 @@ static void maybe_free(kve_kv_batch_t *b)
             kve_kv__reply_free(b->ops[i].held);
     for (i = 0; b->evals && i != b->n; ++i)
         free(b->ops[i].eval);
+    for (i = 0; b->driver_copies && i != b->n; ++i)
+        free(b->ops[i].driver_copy);
     kve_kv__reply_free(b->abort_reply);
     free_batch(b->kv, b);
 }
@@ -489,7 +491,7 @@ static kve_kv_batch_t *new_batch(kve_kv_t *kv, const kve_kv_command_t *cmds, siz
 
     b->magic = KVE_KV_BATCH_MAGIC;
     b->end = BATCH_LIVE;
-    b->sync_asked = b->sync_pending = b->busy = b->evals = b->ack_asked = b->ack_pending = 0;
+    b->sync_asked = b->sync_pending = b->busy = b->evals = b->ack_asked = b->ack_pending = b->driver_copies = 0;
     b->kv = kv;
     b->on_reply = on_reply;
     b->on_done = on_done;
@@ -517,6 +519,8 @@ static kve_kv_batch_t *new_batch(kve_kv_t *kv, const kve_kv_command_t *cmds, siz
         op->held = NULL;
         op->eval = NULL;
         op->eval_sent = 0;
+        op->redirects = 0;
+        op->driver_copy = NULL;
         int kind = kve_kv_script_kind(cmds[i].argv[0], cmds[i].argvlen[0]);
         if (kind != KVE_KV_SCRIPT_NONE)
             b->scripts |= 1u << kind;

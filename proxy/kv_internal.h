@@ -33,6 +33,13 @@ typedef struct st_kve_kv_op_t {
     kve_kv_script_eval_t *eval;
     /** private to kv.c: the EVAL form is what was sent (NOSCRIPT is an answer then, not a reason to resend) */
     uint8_t eval_sent;
+    /** the driver's: redirections this op has had so far (kv_cluster.c bounds them); 0 when the batch is made */
+    uint8_t redirects;
+    /**
+     * the driver's: a copy of the command it made so it can send it again after the caller's memory is gone (kv_cluster.c
+     * points `cmd` at it); malloc'd, freed by kv.c with the batch (set batch->driver_copies too); NULL: none
+     */
+    kve_kv_command_t *driver_copy;
 } kve_kv_op_t;
 
 typedef struct st_kve_kv_driver_t {
@@ -112,6 +119,7 @@ struct st_kve_kv_batch_t {
     uint8_t evals;        /* some op has an EVAL form to free */
     uint8_t ack_asked;    /* driver->ack was called (KVE_KV_BATCH_ACK) */
     uint8_t ack_pending;  /* the driver owes kve_kv__ack_done */
+    uint8_t driver_copies; /* some op has a driver_copy to free */
     kve_kv_t *kv;
     kve_kv_reply_cb on_reply;
     kve_kv_done_cb on_done;

@@ -617,7 +617,8 @@ kve_kv_t *kve_kv_redis_create(h2o_loop_t *loop, const kve_redis_target_t *target
                                             .min_replicas_ack_timeout_ms = conf->min_replicas_ack_timeout_ms};
     }
     link->check_output_limit =
-        strcmp(conf->url, "embedded") != 0 || conf->sentinel.master != NULL; /* kvedge sets the embedded one's */
+        strcmp(conf->url, "embedded") != 0 || conf->sentinel.master != NULL ||
+        conf->cluster.nodes.size != 0; /* kvedge sets the embedded one's */
     if (target->path != NULL)
         snprintf(link->super.peer, sizeof(link->super.peer), "unix:%s", target->path);
     else
