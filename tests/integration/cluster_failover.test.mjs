@@ -21,6 +21,8 @@ const COMMAND_TIMEOUT_MS = 1000; // clusterKvConfig's command_timeout
 const HTTP_TIMEOUT_MS = 5000; // a request not answered by then counts as a hang (status 0)
 const WORKERS_PER_SHARD = 2;
 const PACE_MS = 8; // between two requests of a worker: ~100 req/s per worker at most
+const RECONNECT_EVERY = 25;
+const KVEDGE_FOLLOW_MS = 1000; // from the replica's promotion to kvedge's last error on the killed shard // SET/GET pairs on one keep-alive connection
 
 /**
  * Runs the failover under load on a fresh cluster (`clusterArgs` for every node) and returns what it measured:
@@ -49,12 +51,19 @@ async function failoverUnderLoad(clusterArgs) {
             maxMs = Math.max(maxMs, r.ms);
             if (r.status === 0) hangs.push({ shard, t: t0 - killAt, body: r.body });
             if (r.status !== 200) s.errors.push({ t: killAt ? t0 - killAt : -1, end: killAt ? t0 + r.ms - killAt : -1, status: r.status, body: r.body.slice(0, 200) });
-            else if (killAt && s.errors.some((e) => e.t >= 0 && e.t < t0 - killAt)) s.okAfterKill++; // recovered
+            else if (killAt && s.errors.some((e) => e.t >= 0 && e.t < t0 - killAt)) { // recovered
+                s.okAfterKill++;
+                s.firstOkAfter ??= t0 + r.ms - killAt;
+            }
         };
         const load = Promise.all(keys.map(async ({ key, shard }, w) => {
-            const cl = kvClient(k, { timeoutMs: HTTP_TIMEOUT_MS });
+            let cl = kvClient(k, { timeoutMs: HTTP_TIMEOUT_MS });
             try {
                 for (let i = 0; !stop; i++) {
+                    if (i % RECONNECT_EVERY === RECONNECT_EVERY - 1) { // a new connection now and then: both kvedge threads get load
+                        cl.close();
+                        cl = kvClient(k, { timeoutMs: HTTP_TIMEOUT_MS });
+                    }
                     const value = `${w}-${i}`;
                     let t0 = Date.now();
                     note(shard, t0, await cl.send(['SET', key, value]));
@@ -89,10 +98,13 @@ async function failoverUnderLoad(clusterArgs) {
         await load;
 
         // afterwards: writes to the killed shard's keys succeed, on the promoted replica
+        // (on fresh connections: whichever kvedge thread takes them)
         const after = [];
         for (const { key } of keys.filter((x) => x.shard === victim)) {
-            const r = await kvPost(k, ['SET', key, 'after-failover']);
-            after.push({ key, status: r.status, body: r.body, onNewPrimary: await promoted.get(key).catch((e) => e.message) });
+            for (let i = 0; i < 4; i++) {
+                const r = await kvPost(k, ['SET', key, `after-failover-${i}`]);
+                after.push({ key, status: r.status, body: r.body, onNewPrimary: await promoted.get(key).catch((e) => e.message), want: `after-failover-${i}` });
+            }
         }
         for (const s of perShard) {
             s.firstErr = s.errors.find((e) => e.t >= 0);
@@ -119,6 +131,7 @@ function report(label, m) {
         const kinds = [...new Set(s.errors.map((e) => `${e.status} ${e.body}`))].slice(0, 4);
         lines.push(`#   shard ${i}${i === m.victim ? ' (killed)' : ''}: ${s.requests} requests, ${s.errors.length} errors` +
             (s.firstErr ? `, from ${s.firstErr.t} ms to ${s.lastErr.end} ms after the kill (span ${s.lastErr.end - s.firstErr.t} ms)` : '') +
+            (i === m.victim && s.firstOkAfter ? `, first success ${s.firstOkAfter} ms after the kill` : '') +
             (kinds.length ? `: ${kinds.join(' | ')}` : ''));
     }
     console.log(lines.join('\n'));
@@ -134,10 +147,15 @@ function assertVictimBars(m) {
     assert.ok(v.errors.length > 0, 'the killed shard saw errors (the kill happened under load)');
     const bad = v.errors.filter((e) => e.status !== 503);
     assert.deepEqual(bad, [], `the killed shard's errors are 503s${why}`);
+    // kvedge's own part first: once Redis promoted the replica, kvedge follows within KVEDGE_FOLLOW_MS on every thread
+    assert.ok(v.lastErr.end <= m.promotedAfterMs + KVEDGE_FOLLOW_MS,
+        `the killed shard's errors end within ${KVEDGE_FOLLOW_MS} ms of the promotion (${m.promotedAfterMs} ms after the kill): last at ${v.lastErr.end} ms${why}`);
+    // the issue's bar, which includes Redis' own failover time (measured here: the promotion alone takes 3.8-4.3 s
+    // after the kill with node-timeout 2000 on this 2-core machine)
     assert.ok(v.lastErr.end <= m.nodeTimeoutMs + 2000,
-        `the killed shard's errors end within node-timeout + 2 s of the kill: last at ${v.lastErr.end} ms${why}`);
+        `the killed shard's errors end within node-timeout + 2 s of the kill: last at ${v.lastErr.end} ms (Redis promoted the replica at ${m.promotedAfterMs} ms)${why}`);
     assert.ok(v.okAfterKill > 0, `the killed shard answered again through kvedge${why}`);
-    for (const a of m.after) assert.deepEqual({ status: a.status, onNewPrimary: a.onNewPrimary }, { status: 200, onNewPrimary: 'after-failover' },
+    for (const a of m.after) assert.deepEqual({ status: a.status, onNewPrimary: a.onNewPrimary }, { status: 200, onNewPrimary: a.want },
         `${a.key}: written through kvedge on the promoted replica (${a.body})${why}`);
 }
 

@@ -201,7 +201,8 @@ export function kvClient(k, { token = RW_TOKEN, timeoutMs = 5000 } = {}) {
 
 /** The lines of kvedge's stderr that name the cluster, a node or a redirection (for the failure reports). */
 export function clusterLogLines(k, max = 60) {
-    const lines = k.stderr().split('\n').filter((l) => /cluster|MOVED|ASK|TRYAGAIN|CLUSTERDOWN|slot|node|redis|error|warn/i.test(l));
+    const lines = k.stderr().split('\n').filter((l) => /cluster|MOVED|ASK|TRYAGAIN|CLUSTERDOWN|slot|node|link|down|fail|error|warn/i.test(l) &&
+        !/client-output-buffer-limit|commands the KV policy refuses/.test(l));
     return lines.slice(-max).join('\n');
 }
 

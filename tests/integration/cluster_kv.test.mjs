@@ -7,9 +7,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from '@upstash/redis';
 import { createClient } from '@vercel/kv';
-import { assertCleanExit } from './harness.mjs';
+import { assertCleanExit, runKvedge, startKvedge, waitFor, writeConfig } from './harness.mjs';
 import { RO_TOKEN, RW_TOKEN } from './kv_helpers.mjs';
-import { clusterLogLines, keySlot, keysOnEveryShard, kvPost, moveSlot, ownerIndex, shardMap, startClusterKv, tagForSlot } from './cluster_helpers.mjs';
+import { clusterKvConfig, clusterLogLines, keySlot, keysOnEveryShard, kvPost, moveSlot, ownerIndex, shardMap, startClusterKv, tagForSlot } from './cluster_helpers.mjs';
 import { startCluster } from './topology.mjs';
 
 const T = { timeout: 120_000 };
@@ -134,7 +134,7 @@ test('issue 12 cluster: a raw /pipeline of 300 commands over every shard answers
             cmds.push(['SET', `{${key}}:s${i}`, String(i)]);
             want.push({ result: 'OK' });
         } else {
-            cmds.push(['HGET', `{${key}}:s${i - 1}`, 'f']); // a string: WRONGTYPE, an entry error
+            cmds.push(['HGET', `{${keys[(i - 1) % keys.length].key}}:s${i - 1}`, 'f']); // the SET before: WRONGTYPE, an entry error
             want.push({ error: 'WRONGTYPE Operation against a key holding the wrong kind of value' });
         }
     }
@@ -315,6 +315,72 @@ test('issue 12 cluster: a read-write token cannot reconfigure the cluster (CLUST
     assert.deepEqual(nodesAfter, nodesBefore, 'the cluster is as it was');
     // and the store still works
     assert.equal((await kvPost(k, ['SET', 'after-admin', '1'])).status, 200);
+    // scripts run what the store's Redis user may run: as `default` (this kvedge), kvedge warns that it could run the
+    // CLUSTER subcommands (the test with `kvedge acl`'s users is below)
+    assert.match(k.stderr(), /\[warn\] redis: redis user default \(read-write tokens\) can run \d+ commands the KV policy refuses \([^)]*cluster\|/);
+});
+
+/** Scripts that would reconfigure the cluster (the KV policy sees only EVAL). */
+const clusterScripts = (myid) => [
+    ['EVAL', "return redis.call('CLUSTER', 'SETSLOT', '0', 'NODE', ARGV[1])", '0', myid],
+    ['EVAL', "return redis.call('CLUSTER', 'FORGET', ARGV[1])", '0', myid],
+    ['EVAL', "return redis.call('CLUSTER', 'FLUSHSLOTS')", '0'],
+    ['EVAL', "return redis.call('CLUSTER', 'RESET', 'HARD')", '0'],
+    ['EVAL', "return redis.call('CLUSTER', 'FAILOVER', 'TAKEOVER')", '0'],
+];
+
+test('issue 12 cluster: with the users `kvedge acl` prints (on every node), the store works and no script of a token holder can run CLUSTER commands', T, async () => {
+    const cl = await startCluster();
+    let kk;
+    try {
+        const cfg = clusterKvConfig(cl, { redis: { username: 'app-rw', password: 'rw-password-123', read_only_username: 'app-ro', read_only_password: 'ro-password-456' } });
+        const printed = await runKvedge(['acl', '-c', writeConfig({ ...cfg, listen: [{ host: '127.0.0.1', port: 8080 }] })]);
+        assert.equal(printed.code, 0, printed.stderr);
+        const lines = printed.stdout.split('\n').filter((l) => l.startsWith('ACL SETUSER'));
+        assert.equal(lines.length, 2, printed.stdout);
+        // the operator runs them on every node (Redis does not replicate ACL rules)
+        for (const io of cl.clients)
+            for (const [line, pw] of [[lines[0], 'rw-password-123'], [lines[1], 'ro-password-456']])
+                assert.equal(await io.call('ACL', ...line.replace('><password>', `>${pw}`).split(' ').slice(1)), 'OK');
+        kk = await startKvedge(cfg);
+        // the driver reads the slot map and runs commands on every shard as app-rw
+        const m = await shardMap(cl);
+        const keys = await keysOnEveryShard(cl, m, 'acl:', 1);
+        for (const { key, node } of keys) {
+            const r = await waitFor(async () => {
+                const x = await kvPost(kk, ['SET', key, 'v']);
+                return x.status === 200 && x;
+            }, { timeoutMs: 10_000, message: `SET ${key} through kvedge as app-rw\n${kk.stderr()}` });
+            assert.equal(r.status, 200);
+            assert.equal(await cl.clients[node].get(key), 'v');
+        }
+        const clients = await cl.clients[keys[0].node].call('CLIENT', 'LIST');
+        assert.match(clients, /user=app-rw/);
+        assert.doesNotMatch(kk.stderr(), /can run \d+ commands the KV policy refuses/, 'no warning with the printed users');
+        // a MOVED through kvedge with these users (the driver may need ASKING / CLUSTER SHARDS: they must be granted)
+        const mk = keys[0].key, slot = keySlot(mk), src = keys[0].node, dst = keys[1].node;
+        await moveSlot(cl, slot, src, dst);
+        const g = await kvPost(kk, ['GET', mk]);
+        assert.deepEqual({ status: g.status, body: g.body }, { status: 200, body: JSON.stringify({ result: 'v' }) }, `GET after MOVED as app-rw\n${clusterLogLines(kk)}`);
+        // token holders' scripts: refused by Redis (NOPERM), the cluster unchanged
+        const before = (await cl.clients[0].call('CLUSTER', 'NODES')).split('\n').map((l) => l.split(' ').slice(0, 3).join(' ')).sort();
+        const myid = await cl.clients[1].call('CLUSTER', 'MYID');
+        const got = {};
+        for (const cmd of clusterScripts(myid)) {
+            const r = await kvPost(kk, cmd);
+            got[cmd[1]] = r.status === 200 ? `200 ${r.body}` : 'refused';
+        }
+        assert.deepEqual(got, Object.fromEntries(clusterScripts(myid).map((x) => [x[1], 'refused'])));
+        const after = (await cl.clients[0].call('CLUSTER', 'NODES')).split('\n').map((l) => l.split(' ').slice(0, 3).join(' ')).sort();
+        assert.deepEqual(after, before);
+        assert.match(await cl.clients[0].call('CLUSTER', 'INFO'), /cluster_state:ok/);
+    } finally {
+        try {
+            if (kk) assertCleanExit(await kk.stop());
+        } finally {
+            await cl.stop();
+        }
+    }
 });
 
 test('issue 12 cluster: DBSIZE is the sum over the primaries; PING/TIME answer', T, async () => {
@@ -368,9 +434,8 @@ test('issue 12 cluster: MOVED: a slot moved by hand to another primary; the next
             else if (kind === 'set') want[`${kind} #${j}`] = { status: 200, body: JSON.stringify({ result: 'OK' }) };
             else want[`${kind} #${j}`] = { status: 200, body: JSON.stringify([{ result: prev }, { result: 'OK' }, { result: j + 1 }]) };
         }
-        if (kind !== 'get' && kind !== 'sdk') {
-            assert.equal(await c.clients[di].get(key), `w-${key}-3`, `${kind}: the writes are on the new primary`);
-        }
+        got[`${kind}: on the new primary`] = await c.clients[di].get(key);
+        want[`${kind}: on the new primary`] = kind === 'get' || kind === 'sdk' ? `v-${key}` : `w-${key}-3`;
     }
     assert.deepEqual(got, want, failure('answers after MOVED'));
 });

@@ -51,19 +51,29 @@ test('issue 12 cluster: redis-cli --cluster reshard of 500 slots under SET/GET/I
         for (const key of [...counters, ...evalCounters, ...setKeys]) assert.ok(keySlot(key) >= 0);
 
         const okIncr = new Map([...counters, ...evalCounters].map((x) => [x, 0]));
+        const failedIncr = new Map([...counters, ...evalCounters].map((x) => [x, 0])); // not 200: may or may not have run
+        const count = (key, ok) => (ok ? okIncr : failedIncr).set(key, (ok ? okIncr : failedIncr).get(key) + 1);
         const stats = { set: [0, 0], get: [0, 0], incr: [0, 0], eval: [0, 0], mget: [0, 0], pipeline: [0, 0], multi: [0, 0] }; // [ok, errors]
-        const errors = [];
+        const errors = []; // the first 50, in order
+        const errorsByKind = Object.fromEntries(Object.keys(stats).map((kind) => [kind, []]));
         let stale = 0, maxMs = 0, stop = false, reshardAt = 0;
         const record = (kind, r, ok) => {
             maxMs = Math.max(maxMs, r.ms);
             stats[kind][ok ? 0 : 1]++;
-            if (!ok && errors.length < 50) errors.push({ kind, t: reshardAt ? Date.now() - reshardAt : -1, status: r.status, body: r.body.slice(0, 200) });
+            if (ok) return;
+            const e = { t: reshardAt ? Date.now() - reshardAt : -1, status: r.status, body: r.body.slice(0, 200) };
+            if (errors.length < 50) errors.push({ kind, ...e });
+            if (errorsByKind[kind].length < 10) errorsByKind[kind].push(e);
         };
         const SCRIPT = "return redis.call('INCR', KEYS[1])";
         const load = Promise.all(Array.from({ length: WORKERS }, async (_, w) => {
-            const cl = kvClient(k, { timeoutMs: 10_000 });
+            let cl = kvClient(k, { timeoutMs: 10_000 });
             try {
                 for (let i = 0; !stop; i++) {
+                    if (i % 50 === 49) { // a new connection now and then: both kvedge threads get load
+                        cl.close();
+                        cl = kvClient(k, { timeoutMs: 10_000 });
+                    }
                     const op = i % 7;
                     if (op === 0) {
                         const value = `${w}-${i}`;
@@ -80,13 +90,13 @@ test('issue 12 cluster: redis-cli --cluster reshard of 500 slots under SET/GET/I
                         const r = await cl.send(['INCR', key]);
                         const ok = r.status === 200 && Number.isInteger(r.json?.result);
                         record('incr', r, ok);
-                        if (ok) okIncr.set(key, okIncr.get(key) + 1);
+                        count(key, ok);
                     } else if (op === 3) {
                         const key = evalCounters[(i + w) % evalCounters.length];
                         const r = await cl.send(['EVAL', SCRIPT, '1', key]);
                         const ok = r.status === 200 && Number.isInteger(r.json?.result);
                         record('eval', r, ok);
-                        if (ok) okIncr.set(key, okIncr.get(key) + 1);
+                        count(key, ok);
                     } else if (op === 4) {
                         const t = mgetTags[(i + w) % mgetTags.length];
                         const r = await cl.send(['MGET', `${t}a`, `${t}b`]);
@@ -97,15 +107,14 @@ test('issue 12 cluster: redis-cli --cluster reshard of 500 slots under SET/GET/I
                         const r = await cl.pipeline([['INCR', a], ['INCR', b], ['GET', setKeys[w]], ['INCR', d]]);
                         const ok = r.status === 200 && Array.isArray(r.json) && r.json.every((e) => 'result' in e);
                         record('pipeline', r, ok);
-                        if (r.status === 200 && Array.isArray(r.json))
-                            for (const [j, key] of [[0, a], [1, b], [3, d]]) if (Number.isInteger(r.json[j]?.result)) okIncr.set(key, okIncr.get(key) + 1);
+                        for (const [j, key] of [[0, a], [1, b], [3, d]]) count(key, Number.isInteger(r.json?.[j]?.result));
                     } else {
                         // a transaction in a moving slot
                         const key = counters[(i * 3 + w) % 8];
                         const r = await cl.multi([['INCR', key], ['GET', key]]);
                         const ok = r.status === 200 && Array.isArray(r.json) && Number.isInteger(r.json[0]?.result);
                         record('multi', r, ok);
-                        if (ok) okIncr.set(key, okIncr.get(key) + 1);
+                        count(key, ok);
                     }
                     await sleep(PACE_MS);
                 }
@@ -140,15 +149,17 @@ test('issue 12 cluster: redis-cli --cluster reshard of 500 slots under SET/GET/I
         assert.equal(ownerIndex(c, after, stay), dstIndex);
         assert.equal(await c.clients[dstIndex].get(`{${tagForSlot(moving[0])}}:fill:0`), 'x'.repeat(200));
 
-        // the bars
-        assert.deepEqual({ errors, stale }, { errors: [], stale: 0 }, `0 client errors during the reshard\n--- kvedge log (cluster lines) ---\n${log}`);
-        for (const kind of Object.keys(stats)) assert.ok(stats[kind][0] > 0, `${kind}: some requests ran`);
-        const counts = {}, want = {};
+        // the bars: 0 errors, and every INCR that answered 200 counted exactly once
+        const counts = {}, want = {}, ambiguous = {};
         for (const [key, n] of okIncr) {
-            counts[key] = Number(await c.clients[ownerIndex(c, after, keySlot(key))].get(key) ?? 0);
+            counts[key] = Number((await c.clients[ownerIndex(c, after, keySlot(key))].get(key)) ?? 0);
             want[key] = n;
+            if (failedIncr.get(key)) ambiguous[key] = `${n} ok + ${failedIncr.get(key)} failed: ${counts[key]} in Redis`;
         }
-        assert.deepEqual(counts, want, 'every INCR (and EVAL INCR) that answered 200 counted exactly once');
+        if (Object.keys(ambiguous).length) console.log(`# counters with failed INCRs: ${JSON.stringify(ambiguous)}`);
+        assert.deepEqual({ errorsByKind, stale, counts }, { errorsByKind: Object.fromEntries(Object.keys(stats).map((kind) => [kind, []])), stale: 0, counts: want },
+            `0 client errors during the reshard, every INCR (and EVAL INCR) that answered 200 counted exactly once\n--- kvedge log (cluster lines) ---\n${log}`);
+        for (const kind of Object.keys(stats)) assert.ok(stats[kind][0] > 0, `${kind}: some requests ran`);
     } finally {
         try {
             if (k) assertCleanExit(await k.stop());
