@@ -394,6 +394,30 @@ test('issue 12 cluster: DBSIZE is the sum over the primaries; PING/TIME answer',
     assert.ok(Math.abs(Number(t[0]) - Date.now() / 1000) < 60);
 });
 
+test('issue 12 cluster: SCAN (also WITHTYPE) covers every shard or is refused: never a partial answer that ends with cursor 0', T, async () => {
+    const keys = await keysOnEveryShard(c, map, 'scan:', 4);
+    for (const { key, node } of keys) await c.clients[node].set(key, 'v');
+    const want = keys.map((x) => x.key).sort();
+    const got = {};
+    for (const withType of [false, true]) {
+        const seen = new Set();
+        let cursor = '0', rounds = 0, refused = null;
+        do {
+            const r = await kvPost(k, ['SCAN', cursor, 'MATCH', 'scan:*', 'COUNT', '5', ...(withType ? ['WITHTYPE'] : [])]);
+            if (r.status !== 200) {
+                refused = `${r.status} ${r.body}`;
+                break;
+            }
+            const [next, items] = JSON.parse(r.body).result;
+            for (let i = 0; i < items.length; i += withType ? 2 : 1) seen.add(items[i]);
+            cursor = String(next);
+        } while (cursor !== '0' && ++rounds < 1000);
+        got[withType ? 'WITHTYPE' : 'plain'] = refused ?? [...seen].sort();
+    }
+    // the design (docs/scale-out.md, "Keyless commands"): node by node with a cursor that names the shard
+    assert.deepEqual(got, { plain: want, WITHTYPE: want }, failure('SCAN over the cluster'));
+});
+
 test('issue 12 cluster: MOVED: a slot moved by hand to another primary; the next GET/SET/pipeline/transaction through kvedge answer right', T, async () => {
     // one key per kind of first request after a move (each its own slot, moved on its own), on the same source shard
     const firstReq = ['get', 'set', 'pipeline', 'multi', 'sdk'];
