@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from '@upstash/redis';
 import { createClient } from '@vercel/kv';
-import { assertCleanExit, runKvedge, startKvedge, waitFor, writeConfig } from './harness.mjs';
+import { assertCleanExit, runKvedge, sleep, startKvedge, waitFor, writeConfig } from './harness.mjs';
 import { RO_TOKEN, RW_TOKEN } from './kv_helpers.mjs';
 import { clusterKvConfig, clusterLogLines, keySlot, keysOnEveryShard, kvPost, moveSlot, ownerIndex, shardMap, startClusterKv, tagForSlot } from './cluster_helpers.mjs';
 import { startCluster } from './topology.mjs';
@@ -462,4 +462,46 @@ test('issue 12 cluster: MOVED: a slot moved by hand to another primary; the next
         want[`${kind}: on the new primary`] = kind === 'get' || kind === 'sdk' ? `v-${key}` : `w-${key}-3`;
     }
     assert.deepEqual(got, want, failure('answers after MOVED'));
+});
+
+test('issue 12 cluster: the slot map is refreshed after a MOVED (another moved slot needs no MOVED) and every 10 s', T, async () => {
+    // one worker thread: one map, so what one request teaches kvedge the next one uses
+    const k1 = await startClusterKv(c, { extra: { threads: 1 } });
+    try {
+        const m = await shardMap(c);
+        const si = ownerIndex(c, m, keySlot('rf:0'));
+        const di = (await c.primaries()).map((p) => c.nodes.indexOf(p)).find((i) => i !== si);
+        const keys = [];
+        for (let n = 0; keys.length < 3; n++) {
+            const key = `rf:${n}`;
+            if (ownerIndex(c, m, keySlot(key)) === si && !keys.some((x) => keySlot(x) === keySlot(key))) keys.push(key);
+        }
+        for (const key of keys) assert.equal((await kvPost(k1, ['SET', key, `v-${key}`])).status, 200);
+        // a MOVED is a rejected call of the old owner (INFO commandstats, Redis 7)
+        const rejected = async () => Number(/^cmdstat_get:.*rejected_calls=(\d+)/m.exec(await c.clients[si].info('commandstats'))?.[1] ?? 0);
+        const get = async (key) => {
+            const r = await kvPost(k1, ['GET', key]);
+            return `${r.status} ${r.body}`;
+        };
+        const ok = (key) => `200 ${JSON.stringify({ result: `v-${key}` })}`;
+        const [a, b, d] = keys;
+        await moveSlot(c, keySlot(a), si, di);
+        await moveSlot(c, keySlot(b), si, di);
+        const r0 = await rejected();
+        assert.equal(await get(a), ok(a), failure('GET a after its slot moved'));
+        const r1 = await rejected();
+        assert.equal(r1, r0 + 1, 'the first GET met one MOVED');
+        await sleep(500); // the refresh the MOVED asked for (at most one per 100 ms)
+        assert.equal(await get(b), ok(b));
+        const r2 = await rejected();
+        // the periodic refresh: d moves now, and kvedge has no request for 11 s
+        await moveSlot(c, keySlot(d), si, di);
+        await sleep(11_000);
+        assert.equal(await get(d), ok(d));
+        const r3 = await rejected();
+        assert.deepEqual({ afterMovedRefresh: r2 - r1, afterPeriodicRefresh: r3 - r2 }, { afterMovedRefresh: 0, afterPeriodicRefresh: 0 },
+            failure('GETs that met a MOVED on the old owner after the map should have been refreshed'));
+    } finally {
+        assertCleanExit(await k1.stop());
+    }
 });
