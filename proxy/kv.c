@@ -192,6 +192,8 @@ static void maybe_free(kve_kv_batch_t *b)
     for (i = 0; b->driver_copies && i != b->n; ++i)
         free(b->ops[i].driver_copy);
     kve_kv__reply_free(b->abort_reply);
+    if (b->redirect_reply != NULL) /* the Redis driver takes it out at EXEC's reply: a safety net, tested inline */
+        kve_kv__reply_free(b->redirect_reply);
     free_batch(b->kv, b);
 }
 
@@ -503,7 +505,7 @@ static kve_kv_batch_t *new_batch(kve_kv_t *kv, const kve_kv_command_t *cmds, siz
     b->n = n;
     b->next_send = b->next_deliver = b->with_driver = 0;
     b->first_err = b->unsent_err = 0;
-    b->abort_reply = NULL;
+    b->abort_reply = b->redirect_reply = NULL;
     b->sync_known = 0;
     b->sync_offset = 0;
     b->group = NULL;

@@ -113,12 +113,12 @@ struct st_kve_kv_batch_t {
     uint32_t magic;
     /** BATCH_* of kv.c: live, cancelled, timed out, done */
     uint8_t end;
-    uint8_t sync_asked;   /* driver->sync was called (or there is none) */
-    uint8_t sync_pending; /* the driver owes kve_kv__sync_done */
-    uint8_t busy;         /* kv.c is delivering: frees wait */
-    uint8_t evals;        /* some op has an EVAL form to free */
-    uint8_t ack_asked;    /* driver->ack was called (KVE_KV_BATCH_ACK) */
-    uint8_t ack_pending;  /* the driver owes kve_kv__ack_done */
+    uint8_t sync_asked;    /* driver->sync was called (or there is none) */
+    uint8_t sync_pending;  /* the driver owes kve_kv__sync_done */
+    uint8_t busy;          /* kv.c is delivering: frees wait */
+    uint8_t evals;         /* some op has an EVAL form to free */
+    uint8_t ack_asked;     /* driver->ack was called (KVE_KV_BATCH_ACK) */
+    uint8_t ack_pending;   /* the driver owes kve_kv__ack_done */
     uint8_t driver_copies; /* some op has a driver_copy to free */
     kve_kv_t *kv;
     kve_kv_reply_cb on_reply;
@@ -137,6 +137,13 @@ struct st_kve_kv_batch_t {
     /** what the commands not sent get (KVE_ENOTSENT after kve_kv_batch_stop, or the error that stopped sending) */
     int unsent_err;
     kve_kv_reply_t *abort_reply;
+    /**
+     * for the Redis driver (kv_redis.c): the first cluster error (-MOVED, -ASK...) a cluster node answered to one of the
+     * transaction's queued commands, held (a copy) until EXEC's reply hands the transaction to the target's
+     * redirect_atomic with it (never in abort_reply: the resent transaction must not keep it); the driver takes it out
+     * before that call, and kv.c frees whatever is left with the batch
+     */
+    kve_kv_reply_t *redirect_reply;
     int sync_known;
     uint64_t sync_offset;
     /** while callbacks are due: the caller's group (NULL if none) and the links of its list */
