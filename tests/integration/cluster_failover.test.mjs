@@ -184,3 +184,73 @@ test('issue 12 cluster: a primary killed with -9 under load (Redis\' default ful
         }
     }
 });
+
+test('issue 12 cluster: a shard with no replica down (full coverage not required): only its keys answer 503, at once, never a hang; back when the node restarts', T, async () => {
+    const c = await startCluster({ replicasPerPrimary: 0, args: ['--cluster-require-full-coverage', 'no'] });
+    let k;
+    try {
+        k = await startClusterKv(c);
+        const map = await shardMap(c);
+        const keys = await keysOnEveryShard(c, map, 'nd:', WORKERS_PER_SHARD);
+        const victim = 1;
+        const vi = c.nodes.findIndex((n) => n.port === map[victim].primary.port);
+        const perShard = map.map(() => ({ requests: 0, errors: [], ok: 0 }));
+        let stop = false, maxMs = 0, phase = 'before';
+        const hangs = [];
+        const load = Promise.all(keys.map(async ({ key, shard }, w) => {
+            let cl = kvClient(k, { timeoutMs: HTTP_TIMEOUT_MS });
+            try {
+                for (let i = 0; !stop; i++) {
+                    if (i % RECONNECT_EVERY === RECONNECT_EVERY - 1) {
+                        cl.close();
+                        cl = kvClient(k, { timeoutMs: HTTP_TIMEOUT_MS });
+                    }
+                    const r = await cl.send(i % 2 ? ['GET', key] : ['SET', key, `${w}-${i}`]);
+                    const s = perShard[shard];
+                    s.requests++;
+                    maxMs = Math.max(maxMs, r.ms);
+                    if (r.status === 0) hangs.push(r.body);
+                    if (r.status !== 200) s.errors.push({ phase, status: r.status, body: r.body.slice(0, 120) });
+                    else if (phase === 'restarted') s.ok++;
+                    await sleep(PACE_MS);
+                }
+            } finally {
+                cl.close();
+            }
+        }));
+        await sleep(1000);
+        phase = 'down';
+        await c.nodes[vi].kill('SIGKILL');
+        // down for longer than node-timeout: the other nodes flag it FAIL, no replica takes over
+        await sleep(c.nodeTimeoutMs + 3000);
+        const downErrors = perShard[victim].errors.length;
+        phase = 'restarted';
+        const restartAt = Date.now();
+        await c.nodes[vi].restart(); // same port and dir: its nodes.conf still says it serves its slots (data is gone)
+        await waitFor(() => perShard[victim].ok > 20, { timeoutMs: 30_000, intervalMs: 20, message: 'the shard answers again through kvedge' })
+            .catch(() => {});
+        const backAfterMs = Date.now() - restartAt;
+        await sleep(1000);
+        stop = true;
+        await load;
+        const log = clusterLogLines(k, 60);
+        const kinds = [...new Set(perShard[victim].errors.map((e) => `${e.status} ${e.body}`))].slice(0, 3);
+        console.log(`# shard without replica down for ${c.nodeTimeoutMs + 3000} ms: ${downErrors} errors on it (${kinds.join(' | ')}), ` +
+            `${perShard.filter((_, i) => i !== victim).map((s) => s.errors.length).join(' / ')} on the others; longest request ${maxMs} ms, ` +
+            `${hangs.length} hangs; answering again ${backAfterMs} ms after the restart`);
+        const why = `\n--- kvedge log (cluster lines) ---\n${log}`;
+        assert.deepEqual(hangs, [], `no hang${why}`);
+        assert.ok(maxMs <= COMMAND_TIMEOUT_MS + 1500, `no request waits past the command timeout: ${maxMs} ms${why}`);
+        assert.ok(downErrors > 0, 'the dead shard saw errors');
+        assert.deepEqual(perShard[victim].errors.filter((e) => e.status !== 503), [], `only 503s${why}`);
+        for (const [i, s] of perShard.entries()) if (i !== victim) assert.deepEqual(s.errors, [], `shard ${i}: 0 errors${why}`);
+        assert.ok(perShard[victim].ok > 20, `the shard answers again after the restart${why}`);
+        assert.ok(backAfterMs <= 10_000, `back within 10 s of the restart: ${backAfterMs} ms${why}`);
+    } finally {
+        try {
+            if (k) assertCleanExit(await k.stop());
+        } finally {
+            await c.stop();
+        }
+    }
+});
