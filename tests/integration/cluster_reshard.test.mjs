@@ -1,4 +1,4 @@
-// Issue 12 (scale-out), the Redis Cluster topology: `redis-cli --cluster reshard` (500 slots, 50,000 keys in them)
+// Issue 12 (scale-out), the Redis Cluster topology: `redis-cli --cluster reshard` (500 slots, ~40,000 keys in them, most in the slots the load uses)
 // under load through kvedge's KV REST API. The issue's bar: 0 client errors, EVAL on a moving slot included; every
 // INCR counted exactly once (the final counters equal the INCRs that answered 200). During the migration Redis answers
 // ASK (a key already on the target, or missing from the source), TRYAGAIN (a multi-key command whose keys are split for a
@@ -11,7 +11,8 @@ import { startCluster } from './topology.mjs';
 
 const T = { timeout: 120_000 };
 const SLOTS = 500;
-const FILL_PER_SLOT = 100; // keys migrated per slot (redis-cli's MIGRATE pipeline is 10 keys): the migration takes a while
+const FILL_PER_SLOT = 20; // keys per moving slot (redis-cli MIGRATEs 10 at a time)
+const FILL_LOAD_SLOT = 1500; // keys per moving slot the load uses: ~150 MIGRATEs, a window in which the load meets ASK
 const WORKERS = 6;
 const PACE_MS = 4;
 
@@ -29,16 +30,7 @@ test('issue 12 cluster: redis-cli --cluster reshard of 500 slots under SET/GET/I
         for (const [lo, hi] of src.ranges) for (let s = lo; s <= hi && moving.length < SLOTS; s++) moving.push(s);
         const stay = dst.ranges[0][0] + 7; // a slot of the target that does not move
         const other = map[2].ranges[0][0] + 11; // a slot of the third shard
-
-        // fill the moving slots (written on the source directly)
         const S = c.clients[srcIndex];
-        for (let i = 0; i < moving.length; i += 50) {
-            const p = S.pipeline();
-            for (const s of moving.slice(i, i + 50))
-                for (let j = 0; j < FILL_PER_SLOT; j++) p.set(`{${tagForSlot(s)}}:fill:${j}`, 'x'.repeat(200));
-            const res = await p.exec();
-            assert.ok(res.every(([e]) => !e), 'filled');
-        }
 
         // the load's keys: counters, SET/GET keys, EVAL counters and MGET pairs in moving slots (spread over the range:
         // some move early, some late), plus a counter in a slot that stays and one on the third shard
@@ -48,7 +40,22 @@ test('issue 12 cluster: redis-cli --cluster reshard of 500 slots under SET/GET/I
         const mgetTags = slotsFor(4, 61).map((s) => `{${tagForSlot(s)}}`);
         for (const t of mgetTags) for (const x of ['a', 'b']) await S.set(`${t}${x}`, `${t}${x}-v`);
         const setKeys = Array.from({ length: WORKERS }, (_, w) => `{${tagForSlot(moving[(w * 83 + 17) % SLOTS])}}:sk:${w}`);
-        for (const key of [...counters, ...evalCounters, ...setKeys]) assert.ok(keySlot(key) >= 0);
+        const keysOfLoad = [...counters, ...evalCounters, ...mgetTags.map((t) => `${t}a`), ...setKeys];
+
+        // fill the moving slots (written on the source directly): the load's slots heavily, so that each takes a while to
+        // migrate (its keys move 10 per MIGRATE, the load's key at some point among them: ASK after it moved)
+        const loadSlots = new Set(keysOfLoad.map((key) => keySlot(key)));
+        let filled = 0;
+        for (let i = 0; i < moving.length; i += 20) {
+            const p = S.pipeline();
+            for (const s of moving.slice(i, i + 20)) {
+                const n = loadSlots.has(s) ? FILL_LOAD_SLOT : FILL_PER_SLOT;
+                for (let j = 0; j < n; j++) p.set(`{${tagForSlot(s)}}:fill:${j}`, 'x'.repeat(100));
+                filled += n;
+            }
+            const res = await p.exec();
+            assert.ok(res.every(([e]) => !e), 'filled');
+        }
 
         const okIncr = new Map([...counters, ...evalCounters].map((x) => [x, 0]));
         const failedIncr = new Map([...counters, ...evalCounters].map((x) => [x, 0])); // not 200: may or may not have run
@@ -124,6 +131,14 @@ test('issue 12 cluster: redis-cli --cluster reshard of 500 slots under SET/GET/I
         }));
 
         await sleep(1000);
+        // what the migration made kvedge do: ASKING on the target (redis-cli itself only MIGRATEs), MOVED (rejected calls)
+        // on the source
+        const stat = async (i, re) => {
+            const text = await c.clients[i].info('commandstats');
+            return [...text.matchAll(re)].reduce((a, m) => a + Number(m[1]), 0);
+        };
+        const askingBefore = await stat(dstIndex, /^cmdstat_asking:calls=(\d+)/gm);
+        const rejectedBefore = await stat(srcIndex, /^cmdstat_[a-z]+:.*rejected_calls=(\d+)/gm);
         const beforeErrors = errors.length;
         reshardAt = Date.now();
         const srcId = src.primary.id, dstId = dst.primary.id;
@@ -134,9 +149,12 @@ test('issue 12 cluster: redis-cli --cluster reshard of 500 slots under SET/GET/I
         stop = true;
         await load;
 
+        const asking = (await stat(dstIndex, /^cmdstat_asking:calls=(\d+)/gm)) - askingBefore;
+        const movedOrAsk = (await stat(srcIndex, /^cmdstat_[a-z]+:.*rejected_calls=(\d+)/gm)) - rejectedBefore;
+        console.log(`# during the reshard: ${asking} ASKING on the target, ${movedOrAsk} commands redirected by the source (MOVED/ASK/TRYAGAIN)`);
         const log = clusterLogLines(k, 80);
         const total = Object.values(stats).reduce((a, [ok, bad]) => a + ok + bad, 0);
-        console.log(`# reshard of ${SLOTS} slots (${SLOTS * FILL_PER_SLOT} keys) took ${reshardMs} ms under load: ${total} requests ` +
+        console.log(`# reshard of ${SLOTS} slots (${filled} keys) took ${reshardMs} ms under load: ${total} requests ` +
             `(${Object.entries(stats).map(([kind, [ok, bad]]) => `${kind} ${ok}/${bad}`).join(', ')} ok/errors), ` +
             `${errors.length} errors, longest request ${maxMs} ms, ${stale} stale GETs`);
         if (errors.length) console.log(`# first errors: ${JSON.stringify(errors.slice(0, 8))}`);
@@ -147,7 +165,7 @@ test('issue 12 cluster: redis-cli --cluster reshard of 500 slots under SET/GET/I
         const after = await shardMap(c);
         for (const s of moving) assert.equal(ownerIndex(c, after, s), dstIndex, `slot ${s} now on the target`);
         assert.equal(ownerIndex(c, after, stay), dstIndex);
-        assert.equal(await c.clients[dstIndex].get(`{${tagForSlot(moving[0])}}:fill:0`), 'x'.repeat(200));
+        assert.equal(await c.clients[dstIndex].get(`{${tagForSlot(moving[0])}}:fill:0`), 'x'.repeat(100));
 
         // the bars: 0 errors, and every INCR that answered 200 counted exactly once
         const counts = {}, want = {}, ambiguous = {};
@@ -158,6 +176,7 @@ test('issue 12 cluster: redis-cli --cluster reshard of 500 slots under SET/GET/I
         }
         if (Object.keys(ambiguous).length) console.log(`# counters with failed INCRs: ${JSON.stringify(ambiguous)}`);
         for (const kind of Object.keys(stats)) assert.ok(stats[kind][0] > 0, `${kind}: some requests ran`);
+        assert.ok(asking > 0 && movedOrAsk > 0, `the load met the migration (ASK and MOVED): ${asking} ASKING, ${movedOrAsk} redirected`);
         // (two subtests: the issue's bar on single commands, scripts and pipelines; then transactions, whose redirections
         // are handed over whole)
         const { multi, ...single } = errorsByKind;
