@@ -81,7 +81,7 @@ void kve_kv__dispose(kve_kv_t *kv)
     kv->magic = 0;
 }
 
-static h2o_timeout_t *timeout_class(kve_kv_t *kv, uint64_t ms)
+h2o_timeout_t *kve_kv__timeout(kve_kv_t *kv, uint64_t ms)
 {
     struct st_kve_kv_timeout_class_t *c;
     for (c = kv->timeouts; c != NULL; c = c->next)
@@ -501,6 +501,7 @@ static kve_kv_batch_t *new_batch(kve_kv_t *kv, const kve_kv_command_t *cmds, siz
     b->flags = opts->flags;
     b->scripts = 0;
     b->max_reply_size = opts->max_reply_size;
+    b->timeout_ms = opts->timeout_ms != 0 ? opts->timeout_ms : kv->default_timeout_ms;
     b->window = (opts->flags & KVE_KV_BATCH_ATOMIC) != 0 ? 0 : opts->window;
     b->n = n;
     b->next_send = b->next_deliver = b->with_driver = 0;
@@ -581,8 +582,7 @@ kve_kv_batch_t *kve_kv_batch(kve_kv_t *kv, const kve_kv_command_t *cmds, size_t 
     if (opts->group != NULL)
         group_add(opts->group, b);
     b->timeout_entry.cb = on_batch_timeout;
-    h2o_timeout_link(kv->loop, timeout_class(kv, opts->timeout_ms != 0 ? opts->timeout_ms : kv->default_timeout_ms),
-                     &b->timeout_entry);
+    h2o_timeout_link(kv->loop, kve_kv__timeout(kv, b->timeout_ms), &b->timeout_entry);
     return b;
 }
 

@@ -89,30 +89,10 @@ struct st_kve_cluster_link_t {
 static const char *const cmd_shards[] = {"CLUSTER", "SHARDS"}, *const cmd_slots[] = {"CLUSTER", "SLOTS"};
 static const size_t cmd_shards_len[] = {7, 6}, cmd_slots_len[] = {7, 5};
 
-/* --- the keyless fan-outs and ASKING live in other files; these stand in until they are linked --- */
-
-__attribute__((weak)) int kve_cluster__fanout(kve_cluster_link_t *link, kve_kv_op_t *op, const kve_cluster_route_t *route)
-{
-    return KVE_ENOTSUP;
-}
-
-__attribute__((weak)) void kve_cluster__fanout_shutdown(kve_cluster_link_t *link)
-{
-}
-
-__attribute__((weak)) int kve_kv_redis_send_asking(kve_kv_t *kv, kve_kv_op_t *op)
-{
-    return kv->driver->send(kv, op);
-}
-
-__attribute__((weak)) int kve_kv_redis_send_atomic_asking(kve_kv_t *kv, kve_kv_op_t *ops, size_t n)
-{
-    return kv->driver->send_atomic(kv, ops, n);
-}
-
 /* --- nodes --- */
 
 static void on_redirect(void *data, kve_kv_op_t *op, const kve_kv_reply_t *reply);
+static void on_redirect_atomic(void *data, kve_kv_op_t *ops, size_t n, const kve_kv_reply_t *reply);
 
 static node_t *find_node(kve_cluster_link_t *link, const char *host, int port)
 {
@@ -148,6 +128,7 @@ static node_t *add_node(kve_cluster_link_t *link, const char *host, int port)
     node->target.limit_checked = 0;
     node->target.kill_via = NULL; /* the template's names no address: the node's own user stops its scripts */
     node->target.redirect = on_redirect;
+    node->target.redirect_atomic = on_redirect_atomic;
     node->target.redirect_data = node;
     link->nodes[link->num_nodes++] = node;
     return node;
@@ -565,15 +546,19 @@ static void redirect_ops(node_t *from, kve_kv_op_t *ops, size_t n, int atomic, c
         complete_all(ops, n, KVE_ESHUTDOWN);
         return;
     }
-    if (reply->len >= 8 && memcmp(reply->str, "TRYAGAIN", 8) == 0) { /* a migration's multi-key moment: soon over */
+    /* TRYAGAIN: a migration's multi-key moment, soon over; READONLY: a write reached a node that is a replica now (a
+     * failover): the map names the new primary soon */
+    if ((reply->len >= 8 && memcmp(reply->str, "TRYAGAIN", 8) == 0) || (reply->len >= 8 && memcmp(reply->str, "READONLY", 8) == 0)) {
+        if (reply->str[0] == 'R')
+            want_refresh(link);
         if (++ops[0].redirects > MAX_TRYAGAIN)
-            redirect_failed(link, ops, n, reply, "a slot stays in migration");
+            redirect_failed(link, ops, n, reply, reply->str[0] == 'R' ? "no primary for the slot" : "a slot stays in migration");
         else
             retry_later(link, ops, n, atomic);
         return;
     }
     kind = kve_cluster_parse_redirect(reply->str, reply->len, &to);
-    if (kind == KVE_CLUSTER_NOT_REDIRECT) { /* CLUSTERDOWN, READONLY: a failover in progress */
+    if (kind == KVE_CLUSTER_NOT_REDIRECT) { /* CLUSTERDOWN: a shard without a primary, no failover yet */
         redirect_failed(link, ops, n, reply, "the cluster is down or failing over");
         return;
     }
@@ -599,6 +584,11 @@ static void redirect_ops(node_t *from, kve_kv_op_t *ops, size_t n, int atomic, c
 static void on_redirect(void *data, kve_kv_op_t *op, const kve_kv_reply_t *reply)
 {
     redirect_ops(data, op, 1, 0, reply);
+}
+
+static void on_redirect_atomic(void *data, kve_kv_op_t *ops, size_t n, const kve_kv_reply_t *reply)
+{
+    redirect_ops(data, ops, n, 1, reply);
 }
 
 /* --- the rest of the driver --- */

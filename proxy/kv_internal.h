@@ -128,6 +128,8 @@ struct st_kve_kv_batch_t {
     /** KVE_KV_SCRIPT_* bits of its commands (stopped on the server if the batch times out) */
     unsigned scripts;
     size_t max_reply_size;
+    /** the batch's timeout: opts->timeout_ms, or the link's default when that was 0 */
+    uint64_t timeout_ms;
     size_t window;
     size_t n;
     size_t next_send;    /* the next op to send */
@@ -156,6 +158,12 @@ struct st_kve_kv_batch_t {
     kve_kv_op_t ops[];
 };
 
+/**
+ * The link's timeout list of `ms` milliseconds (made on first use, disposed by kve_kv__dispose): a driver's timers of
+ * that duration (e.g. a 0 ms one, to answer on the next loop iteration what send() cannot complete) link to it.
+ * Every entry must be unlinked before kve_kv__dispose.
+ */
+h2o_timeout_t *kve_kv__timeout(kve_kv_t *kv, uint64_t ms);
 /** Initialises the common part of a link (called by a driver's create function). */
 void kve_kv__init(kve_kv_t *kv, const kve_kv_driver_t *driver, h2o_loop_t *loop, uint64_t default_timeout_ms);
 /**
@@ -182,6 +190,11 @@ void kve_kv__ack_done(kve_kv_batch_t *batch, int err);
 static inline size_t kve_kv__max_reply_size(const kve_kv_batch_t *batch)
 {
     return batch->max_reply_size;
+}
+/** The timeout of `batch` in ms (what its caller asked for, or its link's default): for a driver's own sub-batches. */
+static inline uint64_t kve_kv__batch_timeout(const kve_kv_batch_t *batch)
+{
+    return batch->timeout_ms;
 }
 /** Sets the link state (KVE_KV_*). */
 void kve_kv__set_state(kve_kv_t *kv, int state);

@@ -14,6 +14,8 @@
 //   kvClient(k)                  a KV REST client on one keep-alive connection: send(cmd) / pipeline(cmds) /
 //                                multi(cmds), every call answered (an HTTP timeout is a result, not a throw)
 //   redisCli(args)               redis-cli run to completion (stopped by its PID after a timeout)
+//   clusterIo(cluster)           an ioredis Cluster client whose keyless commands cover the cluster (kv_helpers' `io`
+//                                with KVEDGE_TEST_TOPOLOGY=cluster)
 import { spawn } from 'node:child_process';
 import httpMod from 'node:http';
 import { http, startKvedge, waitFor } from './harness.mjs';
@@ -228,11 +230,11 @@ export function redisCli(args, { timeoutMs = 90_000 } = {}) {
 
 /**
  * An ioredis Cluster client for `cluster` that stands in for the single ioredis client the KV suites check Redis with
- * (kv_helpers' startKvStack `io` when KVEDGE_TEST_TOPOLOGY=cluster): keyed commands go to their slot's primary
- * (ioredis' routing); the keyless ones the suites use answer for the whole cluster: DBSIZE (sum over the primaries),
- * KEYS (concatenated), SCRIPT (every primary), PUBSUB NUMSUB / NUMPAT (summed over every node: a subscriber is on one
- * node), clearAll (kv_helpers' clearKeys on every primary); pipeline() runs its commands one by one (an ioredis Cluster
- * pipeline refuses keys of several slots). disconnect() closes it.
+ * (kv_helpers' startKvStack `io` when KVEDGE_TEST_TOPOLOGY=cluster; its clearKeys() sees `nodes` and clears every
+ * primary): keyed commands go to their slot's primary (ioredis' routing); the keyless ones the suites use answer for
+ * the whole cluster: DBSIZE (sum over the primaries), KEYS (concatenated), SCRIPT (every primary), PUBSUB NUMSUB /
+ * NUMPAT (summed over every node: a subscriber is on one node); pipeline() runs its commands one by one (an ioredis
+ * Cluster pipeline refuses keys of several slots). disconnect() closes it.
  */
 export async function clusterIo(cluster) {
     const { createRequire } = await import('node:module');
@@ -253,7 +255,6 @@ export async function clusterIo(cluster) {
             if (String(sub).toUpperCase() === 'NUMPAT') return sum(all.map(Number));
             return all[0].map((v, i) => (i % 2 ? sum(all.map((a) => Number(a[i]))) : v));
         },
-        clearAll: async (script, keep) => sum(await Promise.all(masters().map((n) => n.eval(script, 0, keep)))),
         pipeline: () => {
             const queued = [];
             const p = new Proxy({}, {
@@ -276,48 +277,4 @@ export async function clusterIo(cluster) {
             return typeof v === 'function' ? v.bind(target) : v;
         },
     });
-}
-
-/**
- * kv_helpers' startKvStack on a cluster (KVEDGE_TEST_TOPOLOGY=cluster): the startCluster() fixture and a kvedge whose
- * store is it. opts as startKvStack's; `db` other than 0 fails (a cluster has database 0 only); `redis` (a stack's
- * own .redis) reuses that cluster. Returns the same shape: {redis (the cluster, with client() = a clusterIo), k, url,
- * io, stop()}.
- */
-export async function startClusterKvStack(opts = {}) {
-    if (opts.db !== undefined && Number(opts.db) !== 0)
-        throw new Error(`KVEDGE_TEST_TOPOLOGY=cluster: a Redis Cluster has database 0 only (this test asks for db ${opts.db})`);
-    const { startCluster } = await import('./topology.mjs');
-    const own = !opts.redis;
-    const cluster = opts.redis?.cluster ?? (await startCluster());
-    let k;
-    try {
-        k = await startKvedge(kvConfig({ cluster: { nodes: cluster.addresses } }, opts.kv, opts.extra));
-    } catch (e) {
-        if (own) await cluster.stop();
-        throw e;
-    }
-    const ios = [];
-    const redis = {
-        cluster,
-        client: () => {
-            throw new Error('KVEDGE_TEST_TOPOLOGY=cluster: use the stack\'s io (a cluster-aware client), not redis.client()');
-        },
-    };
-    const io = await clusterIo(cluster);
-    ios.push(io);
-    return {
-        redis,
-        k,
-        url: `${k.url}/kv`,
-        io,
-        async stop() {
-            try {
-                return await k.stop();
-            } finally {
-                for (const c of ios) c.disconnect();
-                if (own) await cluster.stop();
-            }
-        },
-    };
 }

@@ -2,8 +2,7 @@
 //
 //   RW_TOKEN, RO_TOKEN      the two tokens kvConfig() configures (read-write, read-only)
 //   kvConfig(redisUrl, kv)  a kvedge config object with the KV API at /kv and both tokens
-//   startKvStack(opts)      a private Redis + kvedge serving the KV API; stop() cleans up both (with
-//                           KVEDGE_TEST_TOPOLOGY=cluster: a Redis Cluster, cluster_helpers.mjs startClusterKvStack)
+//   startKvStack(opts)      a private Redis + kvedge serving the KV API; stop() cleans up both
 //   clearKeys(io)           delete every key of the client's database (see below)
 //   recordFetch()           wrap globalThis.fetch and record requests/responses (the SDKs call the global fetch)
 //   openStream(url, opts)   a streaming (SSE) request read incrementally
@@ -88,8 +87,7 @@ export function kvConfig(redisUrl, kv = {}, extra = {}) {
  * Returns {redis, k, url (the KV API base URL), io (ioredis on db 0), stop() -> kvedge's stop() result}.
  */
 export async function startKvStack(opts = {}) {
-    // KVEDGE_TEST_TOPOLOGY=cluster: the same suites on a Redis Cluster (cluster_helpers.mjs startClusterKvStack)
-    if (process.env.KVEDGE_TEST_TOPOLOGY === 'cluster') return (await import('./cluster_helpers.mjs')).startClusterKvStack(opts);
+    if (CLUSTER && !opts.redis && opts.db === undefined) return startKvClusterStack(opts);
     const ownRedis = !opts.redis;
     const redis = opts.redis ?? (await startRedis());
     let k;
@@ -117,6 +115,61 @@ export async function startKvStack(opts = {}) {
     };
 }
 
+/**
+ * KVEDGE_TEST_TOPOLOGY=cluster (tests/CMakeLists.txt's integration_cluster.* runs): startKvStack() puts kvedge on a Redis
+ * Cluster of 3 primaries and 3 replicas (topology.mjs startCluster()) instead of one redis-server, and `io` is an ioredis
+ * Cluster client (clearKeys() then clears every primary). A suite's tests that need databases (SELECT, /db in a URL)
+ * cannot run there: they call skipOnCluster(t) and say why.
+ */
+export const CLUSTER = process.env.KVEDGE_TEST_TOPOLOGY === 'cluster';
+
+/** In a cluster run, skips test `t` (visibly, with the reason) and returns true. */
+export function skipOnCluster(t, why) {
+    if (!CLUSTER) return false;
+    t.skip(`not on a Redis Cluster store: ${why}`);
+    return true;
+}
+
+async function startKvClusterStack(opts) {
+    const { startCluster } = await import('./topology.mjs');
+    const c = await startCluster();
+    let k;
+    try {
+        k = await startKvedge(kvConfig({ cluster: { nodes: c.addresses.slice(0, 3) } }, opts.kv, opts.extra));
+        // usable once the slot map came (503 at once before it)
+        await waitFor(async () => (await fetch(`${k.url}/kv/ping`, { headers: { authorization: `Bearer ${RW_TOKEN}` } })).status === 200,
+            { timeoutMs: 10_000, message: 'the cluster store is up' });
+    } catch (e) {
+        await k?.stop();
+        await c.stop();
+        throw e;
+    }
+    // an ioredis Cluster client whose DBSIZE, KEYS, SCRIPT, PUBSUB and pipeline() answer for the whole cluster
+    let io;
+    try {
+        io = await (await import('./cluster_helpers.mjs')).clusterIo(c);
+    } catch (e) {
+        await k.stop();
+        await c.stop();
+        throw e;
+    }
+    return {
+        redis: null,
+        cluster: c,
+        k,
+        url: `${k.url}/kv`,
+        io,
+        async stop() {
+            try {
+                return await k.stop();
+            } finally {
+                io.disconnect();
+                await c.stop();
+            }
+        },
+    };
+}
+
 const CLEAR_SCRIPT = `
 local n = 0
 local cursor = '0'
@@ -130,8 +183,12 @@ until cursor == '0'
 return n`;
 
 /** Delete every key of the ioredis client's database (except `keep`, if given). */
-export function clearKeys(io, keep = '') {
-    if (typeof io.clearAll === 'function') return io.clearAll(CLEAR_SCRIPT, keep); // a cluster: every primary
+export async function clearKeys(io, keep = '') {
+    if (typeof io.nodes === 'function') { // an ioredis Cluster client: every primary
+        let n = 0;
+        for (const node of io.nodes('master')) n += await node.eval(CLEAR_SCRIPT, 0, keep);
+        return n;
+    }
     return io.eval(CLEAR_SCRIPT, 0, keep);
 }
 

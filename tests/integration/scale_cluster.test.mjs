@@ -106,6 +106,8 @@ test('issue 12 scale-out: cluster: kvedge -t checks a cluster store', T, async (
     // a valid cluster store (host names resolved at startup)
     const valid = await check({ ...c({ nodes: ['127.0.0.1:7000', 'localhost:7001'] }), username: 'app', password: 'app-secret' }, 'ok.yaml');
     assert.equal(valid.code, 0, valid.stderr);
+    const example = await runKvedge(['-t', '-c', path.join(SOURCE_DIR, 'examples/cluster.yaml')]);
+    assert.equal(example.code, 0, `examples/cluster.yaml is valid: ${example.stderr}`);
     assert.doesNotMatch(valid.stdout + valid.stderr, /app-secret/, 'no password printed');
     const help = await runKvedge(['--help-config']);
     assert.match(help.stdout, /cluster/, '--help-config documents cluster');
