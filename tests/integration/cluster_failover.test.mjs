@@ -5,11 +5,13 @@
 //
 // Measured on this fixture (Redis 7.0.15, directly with ioredis, no kvedge): with Redis' default
 // `cluster-require-full-coverage yes`, EVERY node answers `CLUSTERDOWN The cluster is down` to every key from the moment
-// the dead primary is flagged FAIL (~node-timeout after the kill) until its replica is promoted (~0.7 s later): the
+// the dead primary is flagged FAIL (~node-timeout after the kill) until its replica is promoted (0.7-1.1 s later): the
 // other shards' keys fail too, whatever the client does (unless it retries CLUSTERDOWN). With
 // `cluster-require-full-coverage no` the other shards never fail. Hence two tests: the issue's strict bar on a cluster
 // with full coverage not required, and the default cluster, where the other shards' errors are only Redis' own
-// CLUSTERDOWN window (measured and printed for docs/scale-out.md).
+// CLUSTERDOWN window (measured and printed for docs/scale-out.md). In both, kvedge's own part (its last error at most
+// KVEDGE_FOLLOW_MS after Redis promoted the replica) is checked before the issue's bar (node-timeout + 2 s from the
+// kill), which also counts Redis' own failover time: see assertIssueBar.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertCleanExit, sleep, waitFor } from './harness.mjs';
@@ -150,13 +152,22 @@ function assertVictimBars(m) {
     // kvedge's own part first: once Redis promoted the replica, kvedge follows within KVEDGE_FOLLOW_MS on every thread
     assert.ok(v.lastErr.end <= m.promotedAfterMs + KVEDGE_FOLLOW_MS,
         `the killed shard's errors end within ${KVEDGE_FOLLOW_MS} ms of the promotion (${m.promotedAfterMs} ms after the kill): last at ${v.lastErr.end} ms${why}`);
-    // the issue's bar, which includes Redis' own failover time (measured here: the promotion alone takes 3.8-4.3 s
-    // after the kill with node-timeout 2000 on this 2-core machine)
-    assert.ok(v.lastErr.end <= m.nodeTimeoutMs + 2000,
-        `the killed shard's errors end within node-timeout + 2 s of the kill: last at ${v.lastErr.end} ms (Redis promoted the replica at ${m.promotedAfterMs} ms)${why}`);
     assert.ok(v.okAfterKill > 0, `the killed shard answered again through kvedge${why}`);
     for (const a of m.after) assert.deepEqual({ status: a.status, onNewPrimary: a.onNewPrimary }, { status: 200, onNewPrimary: a.want },
         `${a.key}: written through kvedge on the promoted replica (${a.body})${why}`);
+}
+
+/**
+ * The issue's bar, checked last: it includes Redis' own failover time, which kvedge cannot shorten (measured here with
+ * node-timeout 2000: the replica is promoted 3.2-4.4 s after the kill, with or without kvedge; Redis pings a node every
+ * node-timeout/2 at most, flags it PFAIL node-timeout after an unanswered ping, and the replica waits 0.5-1 s more
+ * before its election).
+ */
+function assertIssueBar(m) {
+    const v = m.perShard[m.victim];
+    assert.ok(v.lastErr.end <= m.nodeTimeoutMs + 2000,
+        `the issue's bar: the killed shard's errors end within node-timeout + 2 s of the kill: last at ${v.lastErr.end} ms; ` +
+        `Redis promoted the replica at ${m.promotedAfterMs} ms, kvedge followed ${v.lastErr.end - m.promotedAfterMs} ms later`);
 }
 
 test('issue 12 cluster: a primary killed with -9 under load (cluster-require-full-coverage no): its shard\'s errors end within node-timeout + 2 s, the other shards see 0 errors, no hang, writes go to the promoted replica', T, async () => {
@@ -167,6 +178,7 @@ test('issue 12 cluster: a primary killed with -9 under load (cluster-require-ful
         if (i === m.victim) continue;
         assert.deepEqual(s.errors, [], `shard ${i} (not killed): 0 errors\n--- kvedge log ---\n${m.log}`);
     }
+    assertIssueBar(m);
 });
 
 test('issue 12 cluster: a primary killed with -9 under load (Redis\' default full coverage): the killed shard\'s bars hold; the other shards fail only in Redis\' own CLUSTERDOWN window', T, async () => {
@@ -179,10 +191,11 @@ test('issue 12 cluster: a primary killed with -9 under load (Redis\' default ful
         // the promotion, never a hang, never a 5xx after the killed shard recovered
         for (const e of s.errors) {
             assert.equal(e.status, 503, `shard ${i}: ${JSON.stringify(e)}`);
-            assert.ok(e.t >= m.nodeTimeoutMs / 2 && e.end <= m.nodeTimeoutMs + 2000,
-                `shard ${i}: an error outside Redis' CLUSTERDOWN window: ${JSON.stringify(e)}\n--- kvedge log ---\n${m.log}`);
+            assert.ok(e.t >= m.nodeTimeoutMs / 2 && e.end <= m.promotedAfterMs + KVEDGE_FOLLOW_MS,
+                `shard ${i}: an error outside Redis' CLUSTERDOWN window (FAIL flag to promotion at ${m.promotedAfterMs} ms): ${JSON.stringify(e)}\n--- kvedge log ---\n${m.log}`);
         }
     }
+    assertIssueBar(m);
 });
 
 test('issue 12 cluster: a shard with no replica down (full coverage not required): only its keys answer 503, at once, never a hang; back when the node restarts', T, async () => {
