@@ -292,8 +292,8 @@ static void start_refresh(kve_cluster_link_t *link)
     link->refresh_wanted = 0;
     link->last_attempt_at = h2o_now(link->super.loop);
     link->refresh_node = refresh_candidate(link);
-    if ((link->refresh = kve_kv_batch(node_kv(link->refresh_node), &cmd, 1, &opts, on_refresh_reply, on_refresh_done, link,
-                                      &err)) == NULL)
+    if ((link->refresh =
+             kve_kv_batch(node_kv(link->refresh_node), &cmd, 1, &opts, on_refresh_reply, on_refresh_done, link, &err)) == NULL)
         refresh_failed(link, kve_strerror(err));
 }
 
@@ -548,7 +548,8 @@ static void redirect_ops(node_t *from, kve_kv_op_t *ops, size_t n, int atomic, c
     }
     /* TRYAGAIN: a migration's multi-key moment, soon over; READONLY: a write reached a node that is a replica now (a
      * failover): the map names the new primary soon */
-    if ((reply->len >= 8 && memcmp(reply->str, "TRYAGAIN", 8) == 0) || (reply->len >= 8 && memcmp(reply->str, "READONLY", 8) == 0)) {
+    if ((reply->len >= 8 && memcmp(reply->str, "TRYAGAIN", 8) == 0) ||
+        (reply->len >= 8 && memcmp(reply->str, "READONLY", 8) == 0)) {
         if (reply->str[0] == 'R')
             want_refresh(link);
         if (++ops[0].redirects > MAX_TRYAGAIN)

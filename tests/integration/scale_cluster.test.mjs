@@ -3,7 +3,8 @@
 // `kvedge -t` on a `cluster:` store. The driver's own tests: cluster_*.test.mjs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { makeTempDir, runKvedge, writeConfig } from './harness.mjs';
+import path from 'node:path';
+import { makeTempDir, runKvedge, SOURCE_DIR, writeConfig } from './harness.mjs';
 import { kvConfig } from './kv_helpers.mjs';
 import { startCluster } from './topology.mjs';
 
