@@ -5,6 +5,7 @@
 // kvedge for the file (the MOVED tests move slots of their own keys); every process is stopped by its PID.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { Redis } from '@upstash/redis';
 import { createClient } from '@vercel/kv';
 import { assertCleanExit, runKvedge, sleep, startKvedge, waitFor, writeConfig } from './harness.mjs';
@@ -505,5 +506,68 @@ test('issue 12 cluster: the slot map is refreshed after a MOVED (another moved s
             failure('GETs that met a MOVED on the old owner after the map should have been refreshed'));
     } finally {
         assertCleanExit(await k1.stop());
+    }
+});
+
+test('issue 12 cluster: a script\'s error reply that looks like MOVED/ASK is not followed: kvedge never connects (nor sends the store\'s password) to an address a token holder names', T, async () => {
+    // a listener on loopback that records every byte sent to it (a token holder's "Redis node")
+    const received = [];
+    let connections = 0;
+    const trap = net.createServer((s) => {
+        connections++;
+        s.on('data', (d) => {
+            received.push(d.toString('latin1'));
+            s.write('+OK\r\n');
+        });
+        s.on('error', () => {});
+    });
+    await new Promise((resolve) => trap.listen(0, '127.0.0.1', resolve));
+    const trapAt = `127.0.0.1:${trap.address().port}`;
+    const cl = await startCluster();
+    let kk;
+    try {
+        // the store's users have passwords (as an operator sets them up): what must never leave for another address
+        for (const io of cl.clients) {
+            await io.call('ACL', 'SETUSER', 'app-rw', 'on', '>rw-password-123', '~*', '&*', '+@all');
+            await io.call('ACL', 'SETUSER', 'app-ro', 'on', '>ro-password-456', '~*', '&*', '+@read', '+eval_ro', '+evalsha_ro', '+ping');
+        }
+        kk = await startClusterKv(cl, { redis: { username: 'app-rw', password: 'rw-password-123', read_only_username: 'app-ro', read_only_password: 'ro-password-456' } });
+        const m = await shardMap(cl);
+        const [victim] = await keysOnEveryShard(cl, m, 'trap:', 1);
+        const slot = victim.slot;
+        assert.equal((await kvPost(kk, ['SET', victim.key, 'real'])).status, 200);
+        const answers = {};
+        for (const [name, token, cmd] of [
+            ['EVAL MOVED, no key', RW_TOKEN, ['EVAL', `return redis.error_reply('MOVED ${slot} ${trapAt}')`, '0']],
+            ['EVAL MOVED, the victim\'s slot', RW_TOKEN, ['EVAL', `return redis.error_reply('MOVED ${slot} ${trapAt}')`, '1', `{${victim.key}}x`]],
+            ['EVAL ASK', RW_TOKEN, ['EVAL', `return redis.error_reply('ASK ${slot} ${trapAt}')`, '1', `{${victim.key}}x`]],
+            ['EVAL_RO MOVED (read-only token)', RO_TOKEN, ['EVAL_RO', `return redis.error_reply('MOVED ${slot} ${trapAt}')`, '1', `{${victim.key}}x`]],
+            ['EVAL MOVED in a pipeline', RW_TOKEN, null],
+            ['EVAL MOVED in a transaction', RW_TOKEN, null],
+        ]) {
+            let r;
+            const script = ['EVAL', `return redis.error_reply('MOVED ${slot} ${trapAt}')`, '1', `{${victim.key}}x`];
+            if (name.endsWith('pipeline')) r = await kvPost(kk, [['GET', victim.key], script], { path: '/pipeline' });
+            else if (name.endsWith('transaction')) r = await kvPost(kk, [['GET', victim.key], script], { path: '/multi-exec' });
+            else r = await kvPost(kk, cmd, { token });
+            answers[name] = `${r.status} ${r.body.slice(0, 120)}`;
+            // right after: another client's GET of the victim's slot is answered by the real primary
+            const g = await kvPost(kk, ['GET', victim.key]);
+            answers[`${name}: GET after`] = `${g.status} ${g.body}`;
+        }
+        await sleep(300);
+        const leaked = received.join('');
+        console.log(`# script redirections to ${trapAt}: ${connections} connections, ${leaked.length} bytes received; answers ${JSON.stringify(answers)}`);
+        assert.deepEqual({ connections, passwordSent: /password-\d+/.test(leaked), bytes: leaked.slice(0, 200) }, { connections: 0, passwordSent: false, bytes: '' },
+            `kvedge followed a redirection a script made up${failure('')}`);
+        for (const [name, a] of Object.entries(answers))
+            if (name.endsWith('GET after')) assert.equal(a, `200 ${JSON.stringify({ result: 'real' })}`, name);
+    } finally {
+        try {
+            if (kk) assertCleanExit(await kk.stop());
+        } finally {
+            await cl.stop();
+            await new Promise((resolve) => trap.close(resolve));
+        }
     }
 });
