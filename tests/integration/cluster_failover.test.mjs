@@ -267,3 +267,34 @@ test('issue 12 cluster: a shard with no replica down (full coverage not required
         }
     }
 });
+
+test('issue 12 cluster: after a failover with no request meanwhile, the first request for the killed shard\'s keys answers from the promoted replica (the map follows a link that is down)', T, async () => {
+    const c = await startCluster({ args: ['--cluster-require-full-coverage', 'no'] });
+    let k;
+    try {
+        k = await startClusterKv(c, { extra: { threads: 1 } });
+        const map = await shardMap(c);
+        const [key] = (await keysOnEveryShard(c, map, 'idle:', 1)).filter((x) => x.shard === 1);
+        const vp = c.nodes.findIndex((n) => n.port === map[1].primary.port);
+        const vr = c.nodes.findIndex((n) => n.port === map[1].replicas[0].port);
+        assert.equal((await kvPost(k, ['SET', key.key, 'before'])).status, 200);
+        await c.clients[vp].call('WAIT', '1', '2000'); // on the replica before the kill
+        const killAt = Date.now();
+        await c.nodes[vp].kill('SIGKILL');
+        await waitFor(async () => (await replicationInfo(c.clients[vr])).role === 'master', { timeoutMs: 30_000, intervalMs: 20, message: 'promotion' });
+        const promotedAfterMs = Date.now() - killAt;
+        await sleep(KVEDGE_FOLLOW_MS); // no request meanwhile: only kvedge's own refreshes can learn the new map
+        const first = await kvPost(k, ['GET', key.key]);
+        const second = await kvPost(k, ['GET', key.key]);
+        console.log(`# idle failover: promoted ${promotedAfterMs} ms after the kill; first GET ${KVEDGE_FOLLOW_MS} ms later: ${first.status} ${first.body}; second: ${second.status}`);
+        assert.deepEqual({ first: `${first.status} ${first.body}`, second: `${second.status} ${second.body}` },
+            { first: `200 ${JSON.stringify({ result: 'before' })}`, second: `200 ${JSON.stringify({ result: 'before' })}` },
+            `the first request after the failover${'\n'}--- kvedge log (cluster lines) ---${'\n'}${clusterLogLines(k)}`);
+    } finally {
+        try {
+            if (k) assertCleanExit(await k.stop());
+        } finally {
+            await c.stop();
+        }
+    }
+});
