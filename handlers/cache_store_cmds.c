@@ -88,6 +88,16 @@ void kve_cache_cmds_invalidate(kve_cache_cmds_t *c, h2o_iovec_t ns, const uint8_
     cmd = next(c), args2(cmd, "DEL", c->_v), args2(cmd, c->_h, c->_b), kve_cache_cmd_arg(cmd, c->_s, strlen(c->_s));
 }
 
+void kve_cache_cmds_purge_url(kve_cache_cmds_t *c, h2o_iovec_t ns, const uint8_t primary[KVE_CACHE_HASH_LEN])
+{
+    kve_cache_cmd_t *cmd;
+
+    init(c, 0);
+    kve_cache_key_name(c->_v, sizeof(c->_v), ns, primary, NULL, "v");
+    kve_cache_key_name(c->_s, sizeof(c->_s), ns, primary, NULL, "s");
+    cmd = next(c), args2(cmd, "DEL", c->_v), kve_cache_cmd_arg(cmd, c->_s, strlen(c->_s));
+}
+
 void kve_cache_cmds_lock(kve_cache_cmds_t *c, const char *lock_key, const char *owner, uint64_t ttl_ms)
 {
     size_t ttl_len = init(c, ttl_ms);

@@ -62,6 +62,9 @@ void kve_cache_cmds_head(kve_cache_cmds_t *c, h2o_iovec_t ns, const uint8_t prim
 /** An invalidation of the URL `primary` (RFC 9111 §4.4): one DEL of its index, head, body and variant set. */
 void kve_cache_cmds_invalidate(kve_cache_cmds_t *c, h2o_iovec_t ns, const uint8_t primary[KVE_CACHE_HASH_LEN]);
 
+/** The end of a hard URL purge (cache_purge.c): one DEL of the URL's variant index and variant set. */
+void kve_cache_cmds_purge_url(kve_cache_cmds_t *c, h2o_iovec_t ns, const uint8_t primary[KVE_CACHE_HASH_LEN]);
+
 /**
  * The coalescer's lock (one atomic batch; cache_coalesce.c): SET `lock_key` `owner` (KVE_CACHE_ID_LEN bytes) NX PX
  * `ttl_ms`, then GET `lock_key` (who holds it, or "pass").
