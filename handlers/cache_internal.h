@@ -208,7 +208,8 @@ typedef struct st_kve_cache_object_t {
 
 /**
  * Stores `o` on `kv` in ONE atomic batch (head, body, and the variant index or the removal of a stale one), every
- * key with a TTL; the batch copies everything. `coal` (or NULL) is a coalescing group released once it is applied.
+ * key with a TTL, with its tag and route set entries (in the same batch on one Redis, before it on a sharded store:
+ * kve_cache__send_store); everything is copied. `coal` (or NULL) is a coalescing group released once it is applied.
  */
 void kve_cache__store_object(kve_kv_t *kv, kve_coal_entry_t *coal, const kve_cache_object_t *o);
 
