@@ -282,9 +282,8 @@ static int check_sentinel(kve_conf_t *conf, const kve_node_t *node, const kve_re
 
 /*
  * The Redis Cluster topology: 1..16 seed nodes (host:port, none twice) and nothing that names the nodes otherwise (no
- * url, replicas, sentinel), no token, no TLS yet, no min_replicas_ack yet. A valid one is then refused too: the driver
- * is not built yet (docs/scale-out.md, "Cluster: design"), and a cluster store must never fall back to the embedded
- * Redis that `url`'s default names.
+ * url, replicas, sentinel), no token, no TLS yet, no min_replicas_ack yet (docs/scale-out.md, "Cluster"). A cluster
+ * store never falls back to the embedded Redis that `url`'s default names: proxy/stores.c tests cluster.nodes first.
  */
 static int check_cluster(kve_conf_t *conf, const kve_node_t *node, const kve_redis_conf_t *redis)
 {
@@ -325,12 +324,7 @@ static int check_cluster(kve_conf_t *conf, const kve_node_t *node, const kve_red
         kve_conf_error(conf, at_key(node, "min_replicas_ack"), "min_replicas_ack: not on a cluster store yet");
         return -1;
     }
-    if (check_no_tls(conf, node, redis) != 0) /* TLS to cluster stores: not yet */
-        return -1;
-    kve_conf_error(conf, at,
-                   "cluster: the Redis Cluster driver is not built yet (docs/scale-out.md, \"Cluster: design\"); use a "
-                   "standalone, replicas or sentinel store");
-    return -1;
+    return check_no_tls(conf, node, redis); /* TLS to cluster stores: not yet */
 }
 
 int kve_config__check_redis(kve_conf_t *conf, const kve_node_t *node, void *obj)

@@ -61,7 +61,7 @@ static void push_user(kve_strv_t *args, const char *name, const char *password, 
 static int kv_store_embedded(const kve_config_t *cfg)
 {
     return strcmp(kve_config_kv_store(cfg)->redis->url, "embedded") == 0 &&
-           kve_config_kv_store(cfg)->redis->sentinel.master == NULL;
+           kve_config_kv_store(cfg)->redis->sentinel.master == NULL && kve_config_kv_store(cfg)->redis->cluster.nodes.size == 0;
 }
 
 /* whether the KV API's links send SELECT: its store is an external Redis on a database other than 0 */
@@ -73,6 +73,8 @@ static int selects_db(const kve_config_t *cfg)
 
     if (kve_config_kv_store(cfg)->redis->sentinel.master != NULL)
         return kve_config_kv_store(cfg)->redis->sentinel.db != 0;
+    if (kve_config_kv_store(cfg)->redis->cluster.nodes.size != 0)
+        return 0; /* Cluster has db 0 only */
     if (kv_store_embedded(cfg) || kve_redis_parse_url(kve_config_kv_store(cfg)->redis->url, &target, err, sizeof(err)) != 0)
         return 0;
     db = target.db;

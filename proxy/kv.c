@@ -114,7 +114,7 @@ void kve_kv__dispose(kve_kv_t *kv)
     kv->magic = 0;
 }
 
-static h2o_timeout_t *timeout_class(kve_kv_t *kv, uint64_t ms)
+h2o_timeout_t *kve_kv__timeout(kve_kv_t *kv, uint64_t ms)
 {
     struct st_kve_kv_timeout_class_t *c;
     for (c = kv->timeouts; c != NULL; c = c->next)
@@ -222,7 +222,11 @@ static void maybe_free(kve_kv_batch_t *b)
             kve_kv__reply_free(b->ops[i].held);
     for (i = 0; b->evals && i != b->n; ++i)
         free(b->ops[i].eval);
+    for (i = 0; b->driver_copies && i != b->n; ++i)
+        free(b->ops[i].driver_copy);
     kve_kv__reply_free(b->abort_reply);
+    if (b->redirect_reply != NULL) /* the Redis driver takes it out at EXEC's reply: a safety net, tested inline */
+        kve_kv__reply_free(b->redirect_reply);
     free_batch(b->kv, b);
 }
 
@@ -522,7 +526,7 @@ static kve_kv_batch_t *new_batch(kve_kv_t *kv, const kve_kv_command_t *cmds, siz
 
     b->magic = KVE_KV_BATCH_MAGIC;
     b->end = BATCH_LIVE;
-    b->sync_asked = b->sync_pending = b->busy = b->evals = b->ack_asked = b->ack_pending = 0;
+    b->sync_asked = b->sync_pending = b->busy = b->evals = b->ack_asked = b->ack_pending = b->driver_copies = 0;
     b->kv = kv;
     b->on_reply = on_reply;
     b->on_done = on_done;
@@ -530,11 +534,12 @@ static kve_kv_batch_t *new_batch(kve_kv_t *kv, const kve_kv_command_t *cmds, siz
     b->flags = opts->flags;
     b->scripts = 0;
     b->max_reply_size = opts->max_reply_size;
+    b->timeout_ms = opts->timeout_ms != 0 ? opts->timeout_ms : kv->default_timeout_ms;
     b->window = (opts->flags & KVE_KV_BATCH_ATOMIC) != 0 ? 0 : opts->window;
     b->n = n;
     b->next_send = b->next_deliver = b->with_driver = 0;
     b->first_err = b->unsent_err = 0;
-    b->abort_reply = NULL;
+    b->abort_reply = b->redirect_reply = NULL;
     b->sync_known = 0;
     b->sync_offset = 0;
     b->group = NULL;
@@ -550,6 +555,8 @@ static kve_kv_batch_t *new_batch(kve_kv_t *kv, const kve_kv_command_t *cmds, siz
         op->held = NULL;
         op->eval = NULL;
         op->eval_sent = 0;
+        op->redirects = 0;
+        op->driver_copy = NULL;
         int kind = kve_kv_script_kind(cmds[i].argv[0], cmds[i].argvlen[0]);
         if (kind != KVE_KV_SCRIPT_NONE)
             b->scripts |= 1u << kind;
@@ -608,8 +615,7 @@ kve_kv_batch_t *kve_kv_batch(kve_kv_t *kv, const kve_kv_command_t *cmds, size_t 
     if (opts->group != NULL)
         group_add(opts->group, b);
     b->timeout_entry.cb = on_batch_timeout;
-    h2o_timeout_link(kv->loop, timeout_class(kv, opts->timeout_ms != 0 ? opts->timeout_ms : kv->default_timeout_ms),
-                     &b->timeout_entry);
+    h2o_timeout_link(kv->loop, kve_kv__timeout(kv, b->timeout_ms), &b->timeout_entry);
     return b;
 }
 

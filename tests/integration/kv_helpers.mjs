@@ -13,6 +13,7 @@
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import httpMod from 'node:http';
+import { createRequire } from 'node:module';
 import { startKvedge, startRedis, waitFor } from './harness.mjs';
 
 export const RW_TOKEN = 'rw-token-0123456789abcdef';
@@ -87,6 +88,7 @@ export function kvConfig(redisUrl, kv = {}, extra = {}) {
  * Returns {redis, k, url (the KV API base URL), io (ioredis on db 0), stop() -> kvedge's stop() result}.
  */
 export async function startKvStack(opts = {}) {
+    if (CLUSTER && !opts.redis && opts.db === undefined) return startKvClusterStack(opts);
     const ownRedis = !opts.redis;
     const redis = opts.redis ?? (await startRedis());
     let k;
@@ -114,6 +116,55 @@ export async function startKvStack(opts = {}) {
     };
 }
 
+/**
+ * KVEDGE_TEST_TOPOLOGY=cluster (tests/CMakeLists.txt's integration_cluster.* runs): startKvStack() puts kvedge on a Redis
+ * Cluster of 3 primaries and 3 replicas (topology.mjs startCluster()) instead of one redis-server, and `io` is an ioredis
+ * Cluster client (clearKeys() then clears every primary). A suite's tests that need databases (SELECT, /db in a URL)
+ * cannot run there: they call skipOnCluster(t) and say why.
+ */
+export const CLUSTER = process.env.KVEDGE_TEST_TOPOLOGY === 'cluster';
+
+/** In a cluster run, skips test `t` (visibly, with the reason) and returns true. */
+export function skipOnCluster(t, why) {
+    if (!CLUSTER) return false;
+    t.skip(`not on a Redis Cluster store: ${why}`);
+    return true;
+}
+
+async function startKvClusterStack(opts) {
+    const { startCluster } = await import('./topology.mjs');
+    const c = await startCluster();
+    let k;
+    try {
+        k = await startKvedge(kvConfig({ cluster: { nodes: c.addresses.slice(0, 3) } }, opts.kv, opts.extra));
+        // usable once the slot map came (503 at once before it)
+        await waitFor(async () => (await fetch(`${k.url}/kv/ping`, { headers: { authorization: `Bearer ${RW_TOKEN}` } })).status === 200,
+            { timeoutMs: 10_000, message: 'the cluster store is up' });
+    } catch (e) {
+        await k?.stop();
+        await c.stop();
+        throw e;
+    }
+    const Redis = createRequire(import.meta.url)('ioredis');
+    const io = new Redis.Cluster(c.addresses.map((a) => ({ host: a.split(':')[0], port: Number(a.split(':')[1]) })),
+        { lazyConnect: false, enableReadyCheck: true });
+    return {
+        redis: null,
+        cluster: c,
+        k,
+        url: `${k.url}/kv`,
+        io,
+        async stop() {
+            try {
+                return await k.stop();
+            } finally {
+                io.disconnect();
+                await c.stop();
+            }
+        },
+    };
+}
+
 const CLEAR_SCRIPT = `
 local n = 0
 local cursor = '0'
@@ -127,7 +178,12 @@ until cursor == '0'
 return n`;
 
 /** Delete every key of the ioredis client's database (except `keep`, if given). */
-export function clearKeys(io, keep = '') {
+export async function clearKeys(io, keep = '') {
+    if (typeof io.nodes === 'function') { // an ioredis Cluster client: every primary
+        let n = 0;
+        for (const node of io.nodes('master')) n += await node.eval(CLEAR_SCRIPT, 0, keep);
+        return n;
+    }
     return io.eval(CLEAR_SCRIPT, 0, keep);
 }
 
