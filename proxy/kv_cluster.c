@@ -12,6 +12,7 @@
 #include "proxy/kv_cluster.h"
 #include "proxy/common.h"
 #include "proxy/err.h"
+#include "proxy/kv_ack.h"
 #include "proxy/kv_cluster_internal.h"
 #include "proxy/kv_redis.h"
 #include "proxy/log.h"
@@ -35,6 +36,12 @@ typedef struct st_node_t {
     char host[KVE_CLUSTER_HOST_MAX];
     int port;
     kve_kv_t *kv; /* made on first use */
+    /* min_replicas_ack: the waiter (made on the first batch that asks; its wait link's target has no redirect hook:
+     * a MOVED on the marker fails the round), and the marker's slot and key (a tag of the node's first slot) */
+    kve_redis_target_t ack_target;
+    kve_kv_ack_t *ack;
+    int marker_slot;
+    char marker[32];
 } node_t;
 
 /* ops completed later from a timer: a refusal (`why`: an error reply's text), or a TRYAGAIN sent again at `at` */
@@ -89,17 +96,6 @@ struct st_kve_cluster_link_t {
 static const char *const cmd_shards[] = {"CLUSTER", "SHARDS"}, *const cmd_slots[] = {"CLUSTER", "SLOTS"};
 static const size_t cmd_shards_len[] = {7, 6}, cmd_slots_len[] = {7, 5};
 
-/* --- the keyless fan-outs live in kv_cluster_fanout.c; these stand in until it is linked --- */
-
-__attribute__((weak)) int kve_cluster__fanout(kve_cluster_link_t *link, kve_kv_op_t *op, const kve_cluster_route_t *route)
-{
-    return KVE_ENOTSUP;
-}
-
-__attribute__((weak)) void kve_cluster__fanout_shutdown(kve_cluster_link_t *link)
-{
-}
-
 /* --- nodes --- */
 
 static void on_redirect(void *data, kve_kv_op_t *op, const kve_kv_reply_t *reply);
@@ -141,6 +137,11 @@ static node_t *add_node(kve_cluster_link_t *link, const char *host, int port)
     node->target.redirect = on_redirect;
     node->target.redirect_atomic = on_redirect_atomic;
     node->target.redirect_data = node;
+    node->ack_target = node->target;
+    node->ack_target.redirect = NULL;
+    node->ack_target.redirect_atomic = NULL;
+    node->ack_target.redirect_data = NULL;
+    node->marker_slot = -1;
     link->nodes[link->num_nodes++] = node;
     return node;
 }
@@ -225,6 +226,14 @@ static void apply_map(kve_cluster_link_t *link, const kve_cluster_map_t *map)
     kve_kv__set_state(&link->super, KVE_KV_UP);
 }
 
+static int map_empty(const kve_cluster_map_t *map)
+{
+    for (unsigned s = 0; s != KVE_SLOT_COUNT; ++s)
+        if (map->slot[s] != 0)
+            return 0;
+    return 1;
+}
+
 static int is_unknown_subcommand(const kve_kv_reply_t *r)
 {
     return r->type == KVE_REPLY_ERROR && r->len >= 11 && strncasecmp(r->str, "ERR unknown", 11) == 0;
@@ -261,6 +270,10 @@ static void on_refresh_reply(void *data, size_t index, int err, const kve_kv_rep
         ret = kve_cluster_parse_shards(reply, link->scratch, why, sizeof(why));
     if (ret != 0) {
         refresh_failed(link, why);
+        return;
+    }
+    if (map_empty(link->scratch)) { /* a node that knows no cluster (reset, or not joined yet): keep what we have */
+        refresh_failed(link, "the answer names no node serving a slot");
         return;
     }
     apply_map(link, link->scratch);
@@ -303,8 +316,8 @@ static void start_refresh(kve_cluster_link_t *link)
     link->refresh_wanted = 0;
     link->last_attempt_at = h2o_now(link->super.loop);
     link->refresh_node = refresh_candidate(link);
-    if ((link->refresh = kve_kv_batch(node_kv(link->refresh_node), &cmd, 1, &opts, on_refresh_reply, on_refresh_done, link,
-                                      &err)) == NULL)
+    if ((link->refresh =
+             kve_kv_batch(node_kv(link->refresh_node), &cmd, 1, &opts, on_refresh_reply, on_refresh_done, link, &err)) == NULL)
         refresh_failed(link, kve_strerror(err));
 }
 
@@ -559,7 +572,8 @@ static void redirect_ops(node_t *from, kve_kv_op_t *ops, size_t n, int atomic, c
     }
     /* TRYAGAIN: a migration's multi-key moment, soon over; READONLY: a write reached a node that is a replica now (a
      * failover): the map names the new primary soon */
-    if ((reply->len >= 8 && memcmp(reply->str, "TRYAGAIN", 8) == 0) || (reply->len >= 8 && memcmp(reply->str, "READONLY", 8) == 0)) {
+    if ((reply->len >= 8 && memcmp(reply->str, "TRYAGAIN", 8) == 0) ||
+        (reply->len >= 8 && memcmp(reply->str, "READONLY", 8) == 0)) {
         if (reply->str[0] == 'R')
             want_refresh(link);
         if (++ops[0].redirects > MAX_TRYAGAIN)
@@ -577,8 +591,11 @@ static void redirect_ops(node_t *from, kve_kv_op_t *ops, size_t n, int atomic, c
         redirect_failed(link, ops, n, reply, "too many redirections");
         return;
     }
-    if ((node = add_node(link, to.host[0] != '\0' ? to.host : from->host, to.port)) == NULL) {
-        redirect_failed(link, ops, n, reply, "a redirection to a node past the limit");
+    if ((node = find_node(link, to.host[0] != '\0' ? to.host : from->host, to.port)) == NULL) {
+        /* a node this link never heard of: only a map (asked now) adds nodes, so a node cannot make kvedge connect (and
+         * authenticate) anywhere it likes; the op goes where the new map says */
+        want_refresh(link);
+        retry_later(link, ops, n, atomic);
         return;
     }
     if (kind == KVE_CLUSTER_MOVED) {
@@ -602,11 +619,102 @@ static void on_redirect_atomic(void *data, kve_kv_op_t *ops, size_t n, const kve
     redirect_ops(data, ops, n, 1, reply);
 }
 
+/* --- min_replicas_ack: every primary the batch wrote on waits for its replicas (kv_ack.h) --- */
+
+typedef struct st_ack_wait_t {
+    kve_kv_batch_t *batch;
+    size_t remaining;
+    int err;
+} ack_wait_t;
+
+static void on_node_acked(void *data, int err)
+{
+    ack_wait_t *w = data;
+
+    if (err != 0)
+        w->err = err;
+    if (--w->remaining != 0)
+        return;
+    kve_kv__ack_done(w->batch, w->err);
+    free(w);
+}
+
+/* the primaries the batch's writes went to (as the map says now: a slot that moved since asks its new owner, which
+ * has the write or answers MOVED to the marker) */
+static size_t written_nodes(kve_cluster_link_t *link, kve_kv_batch_t *b, node_t **out)
+{
+    size_t n = 0;
+
+    shards_fresh(link);
+    for (size_t i = 0; i != b->n; ++i) {
+        kve_cluster_route_t r;
+        node_t *one = NULL;
+        int all = 0;
+        if ((b->ops[i].cmd->flags & KVE_KV_CMD_READ_ONLY) != 0)
+            continue;
+        kve_cluster_classify(b->ops[i].cmd, 0, &r);
+        if (r.dest == KVE_CLUSTER_TO_SLOT)
+            one = slot_node(link, (unsigned)r.slot);
+        else if (r.dest == KVE_CLUSTER_TO_ALL_OK)
+            all = 1; /* FLUSHDB, SCRIPT LOAD: every primary */
+        for (size_t s = 0; s != link->num_shards; ++s) {
+            node_t *node = link->nodes[link->shards[s].node];
+            size_t j;
+            if (!all && node != one)
+                continue;
+            for (j = 0; j != n && out[j] != node; ++j)
+                ;
+            if (j == n)
+                out[n++] = node;
+        }
+    }
+    return n;
+}
+
+/* the node's marker key is in the first slot it serves now */
+static void node_marker(kve_cluster_link_t *link, node_t *node)
+{
+    char tag[KVE_SLOT_TAG_MAX];
+    int first = -1;
+
+    for (size_t s = 0; s != link->num_shards && first < 0; ++s)
+        if (link->nodes[link->shards[s].node] == node)
+            first = (int)link->shards[s].first_slot;
+    if (first < 0 || first == node->marker_slot)
+        return;
+    kve_slot_tag((unsigned)first, tag);
+    snprintf(node->marker, sizeof(node->marker), "__kvedge:ack:{%s}", tag);
+    node->marker_slot = first;
+    kve_kv_ack_set_marker(node->ack, node->marker, strlen(node->marker));
+}
+
+static int cluster_ack(kve_kv_t *kv, kve_kv_batch_t *b)
+{
+    kve_cluster_link_t *link = (void *)kv;
+    node_t *nodes[KVE_CLUSTER_MAX_SHARDS];
+    size_t n;
+    ack_wait_t *w;
+
+    if (link->conf->min_replicas_ack == 0 || (n = written_nodes(link, b, nodes)) == 0)
+        return -1;
+    w = kve_malloc(sizeof(*w));
+    *w = (ack_wait_t){.batch = b, .remaining = n};
+    for (size_t i = 0; i != n; ++i) {
+        if (nodes[i]->ack == NULL)
+            nodes[i]->ack = kve_kv_ack_create(kv->loop, &nodes[i]->ack_target, link->conf);
+        node_marker(link, nodes[i]);
+        kve_kv_ack_wait_cb(nodes[i]->ack, b, on_node_acked, w);
+    }
+    return 0;
+}
+
 /* --- the rest of the driver --- */
 
+/* a batch timed out: a node may hang (stopped, partitioned) and the cluster may have failed it over; the next map says
+ * (each node's link breaks on its own connection failures; a batch here spans nodes) */
 static void cluster_on_timeout(kve_kv_t *kv)
 {
-    /* each node's link breaks on its own failures; a batch here spans nodes */
+    want_refresh((kve_cluster_link_t *)kv);
 }
 
 static void cluster_on_reply(kve_kv_t *kv)
@@ -656,6 +764,9 @@ static void cluster_destroy(kve_kv_t *kv)
     link->refresh = NULL;
     later_shutdown(&link->refusals);
     later_shutdown(&link->retries);
+    for (size_t i = 0; i != link->num_nodes; ++i) /* the batches waiting for acknowledgements: KVE_ENOACK */
+        if (link->nodes[i]->ack != NULL)
+            kve_kv_ack_destroy(link->nodes[i]->ack);
     for (size_t i = 0; i != link->num_nodes; ++i) /* each fails what it holds, this link's ops included */
         if (link->nodes[i]->kv != NULL)
             kve_kv_destroy(link->nodes[i]->kv);
@@ -680,7 +791,8 @@ static const kve_kv_driver_t cluster_driver = {.name = "redis-cluster",
                                                .on_reply = cluster_on_reply,
                                                .destroy = cluster_destroy,
                                                .stream_open = cluster_stream_open,
-                                               .kill_script = cluster_kill_script};
+                                               .kill_script = cluster_kill_script,
+                                               .ack = cluster_ack};
 
 /* --- for the fan-outs (kv_cluster_internal.h) --- */
 
