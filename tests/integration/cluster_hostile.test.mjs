@@ -8,6 +8,7 @@ import net from 'node:net';
 import { assertCleanExit, http, sleep, startKvedge, waitFor } from './harness.mjs';
 import { kvConfig, RW_TOKEN } from './kv_helpers.mjs';
 import { startFakeRedis } from './fake_redis.mjs';
+import { keySlot } from './cluster_helpers.mjs';
 
 const T = { timeout: 60_000 };
 const kv = (k, cmd) => http('POST', `${k.url}/kv`, { headers: { authorization: `Bearer ${RW_TOKEN}` }, body: JSON.stringify(cmd) });
@@ -36,8 +37,11 @@ test('issue 12 cluster: a hostile node: redirections to unknown addresses are no
             if (mode === 'stranger') return resp([['slots', [0, 16383], 'nodes', [['port', 1, 'ip', 'evil.example', 'role', 'master', 'health', 'online']]]]);
             return shards(port);
         }
-        if (cmd[0] === 'GET' && argv[1] === 'moved') return `-MOVED 1 127.0.0.1:${trapPort}\r\n`;
-        if (cmd[0] === 'GET' && argv[1] === 'ask') return `-ASK 1 127.0.0.1:${trapPort}\r\n`;
+        // a redirection for the key's own slot, as Redis sends them, to an address no map named
+        if (cmd[0] === 'GET' && argv[1] === 'moved') return `-MOVED ${keySlot('moved')} 127.0.0.1:${trapPort}\r\n`;
+        if (cmd[0] === 'GET' && argv[1] === 'ask') return `-ASK ${keySlot('ask')} 127.0.0.1:${trapPort}\r\n`;
+        // another slot's: not Redis Cluster's (a script's text): answered as the command's error
+        if (cmd[0] === 'GET' && argv[1] === 'otherslot') return `-MOVED ${(keySlot('otherslot') + 1) % 16384} 127.0.0.1:${port}\r\n`;
         if (cmd[0] === 'GET' && argv[1] === 'badport') return '-MOVED 1 127.0.0.1:99999\r\n';
         if (cmd[0] === 'GET' && argv[1] === 'badslot') return '-MOVED 20000 127.0.0.1:6379\r\n';
         if (cmd[0] === 'GET' && argv[1] === 'down') return '-CLUSTERDOWN The cluster is down\r\n';
@@ -55,6 +59,9 @@ test('issue 12 cluster: a hostile node: redirections to unknown addresses are no
             assert.ok(r.status === 503 || r.status === 504, `${key}: ${r.status} ${r.body}`);
             assert.ok(Date.now() - t0 < 5000, `${key} answered within its timeout`);
         }
+        const other = await kv(k, ['GET', 'otherslot']);
+        assert.equal(other.status, 400, other.body);
+        assert.match(other.body, /MOVED/, 'the error as the node sent it');
         for (const key of ['badport', 'badslot', 'down']) {
             const r = await kv(k, ['GET', key]);
             assert.ok(r.status >= 400, `${key}: ${r.status} ${r.body}`);
