@@ -341,6 +341,14 @@ kve_kv_stream_t *kve_kv_stream_open(kve_kv_t *kv, size_t argc, const char *const
 void kve_kv_stream_close(kve_kv_stream_t *stream);
 
 /**
+ * Whether the store's keys live on several nodes (Redis Cluster; the link's driver says so). On such a store an
+ * atomic batch (KVE_KV_BATCH_ATOMIC) must keep every key of its commands in one slot, as must a command with several
+ * keys: the driver refuses them otherwise (KVE_EABORTED with a CROSSSLOT abort_reply, or a CROSSSLOT error reply).
+ * Callers that write related keys of different slots send them as separate batches there. One load; any time.
+ */
+int kve_kv_is_sharded(const kve_kv_t *kv);
+
+/**
  * Closes the link: every batch still waiting gets its callbacks (KVE_ESHUTDOWN for what was not answered); frees
  * `kv`. Must run on the owning thread with its loop still alive.
  */

@@ -103,6 +103,8 @@ struct st_kve_kv_t {
     struct st_kve_kv_timeout_class_t *timeouts;
     /** set while destroying: ops completed by the driver then report KVE_ESHUTDOWN */
     int closing;
+    /** the store's keys live on several nodes (Redis Cluster): kve_kv_is_sharded(); set by kve_kv__set_sharded() */
+    int sharded;
     /** freed one-command batches kept for reuse (the hot path's allocation) */
     kve_kv_batch_t *free_batches;
     size_t num_free_batches;
@@ -166,6 +168,14 @@ struct st_kve_kv_batch_t {
 h2o_timeout_t *kve_kv__timeout(kve_kv_t *kv, uint64_t ms);
 /** Initialises the common part of a link (called by a driver's create function). */
 void kve_kv__init(kve_kv_t *kv, const kve_kv_driver_t *driver, h2o_loop_t *loop, uint64_t default_timeout_ms);
+/**
+ * The link is sharded (kve_kv_is_sharded): a driver whose keys live on several nodes (Redis Cluster) calls it right
+ * after kve_kv__init, before any command. kve_kv__init clears it, except when the environment variable
+ * KVEDGE_TEST_FORCE_SHARDED is "1" at the process' first link (read once): then every link says it is sharded, so
+ * tests can run the handlers' sharded paths (e.g. the cache's split store batches) on a standalone Redis, or on a
+ * one-node cluster whose node serves every slot. A test hook only: it changes what handlers send, never a driver.
+ */
+void kve_kv__set_sharded(kve_kv_t *kv);
 /**
  * The link writes its counters into `block` (zeroed or left by an earlier link; it must outlive the link) instead of
  * its own: right after kve_kv__init, before any command.
