@@ -25,24 +25,6 @@ enum { OP_NOT_SENT, OP_SENT, OP_HELD, OP_DELIVERED };
 
 #define MAX_FREE_BATCHES 1024
 
-/* KVEDGE_TEST_FORCE_SHARDED=1 (kv_internal.h): a test hook, read once */
-static int force_sharded;
-static pthread_once_t force_sharded_once = PTHREAD_ONCE_INIT;
-
-static void read_force_sharded(void)
-{
-    const char *v = getenv("KVEDGE_TEST_FORCE_SHARDED");
-    force_sharded = v != NULL && strcmp(v, "1") == 0;
-    if (force_sharded)
-        kve_log(KVE_LOG_WARN, "kv", "KVEDGE_TEST_FORCE_SHARDED=1: every store link is treated as sharded (a test hook)");
-}
-
-static int test_force_sharded(void)
-{
-    pthread_once(&force_sharded_once, read_force_sharded);
-    return force_sharded;
-}
-
 void kve_kv__init(kve_kv_t *kv, const kve_kv_driver_t *driver, h2o_loop_t *loop, uint64_t default_timeout_ms)
 {
     kv->magic = KVE_KV_MAGIC;
@@ -51,7 +33,7 @@ void kve_kv__init(kve_kv_t *kv, const kve_kv_driver_t *driver, h2o_loop_t *loop,
     kv->default_timeout_ms = default_timeout_ms;
     kv->stats = &kv->own_stats;
     kv->stats->state = KVE_KV_DOWN;
-    kv->sharded = test_force_sharded();
+    kv->sharded = 0;
 }
 
 void kve_kv__set_sharded(kve_kv_t *kv)

@@ -272,7 +272,7 @@ static void on_refresh_reply(void *data, size_t index, int err, const kve_kv_rep
     if (link->use_slots)
         ret = kve_cluster_parse_slots(reply, link->refresh_node->host, link->scratch, why, sizeof(why));
     else
-        ret = kve_cluster_parse_shards(reply, link->scratch, why, sizeof(why));
+        ret = kve_cluster_parse_shards(reply, link->refresh_node->host, link->scratch, why, sizeof(why));
     if (ret != 0) {
         refresh_failed(link, why);
         return;
@@ -900,6 +900,7 @@ kve_kv_t *kve_kv_cluster_create(h2o_loop_t *loop, const kve_redis_target_t *seed
     KVE_ASSERT(n != 0 && n <= KVE_KV_MAX_CLUSTER_SEEDS);
     link = kve_zalloc(sizeof(*link));
     kve_kv__init(&link->super, &cluster_driver, loop, conf->command_timeout_ms);
+    kve_kv__set_sharded(&link->super); /* handlers keep each transaction in one slot (the cache's store batches) */
     if (stats != NULL)
         kve_kv__use_stats(&link->super, stats);
     link->users = users;

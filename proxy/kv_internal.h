@@ -170,10 +170,7 @@ h2o_timeout_t *kve_kv__timeout(kve_kv_t *kv, uint64_t ms);
 void kve_kv__init(kve_kv_t *kv, const kve_kv_driver_t *driver, h2o_loop_t *loop, uint64_t default_timeout_ms);
 /**
  * The link is sharded (kve_kv_is_sharded): a driver whose keys live on several nodes (Redis Cluster) calls it right
- * after kve_kv__init, before any command. kve_kv__init clears it, except when the environment variable
- * KVEDGE_TEST_FORCE_SHARDED is "1" at the process' first link (read once): then every link says it is sharded, so
- * tests can run the handlers' sharded paths (e.g. the cache's split store batches) on a standalone Redis, or on a
- * one-node cluster whose node serves every slot. A test hook only: it changes what handlers send, never a driver.
+ * after kve_kv__init, before any command (kve_kv__init clears it).
  */
 void kve_kv__set_sharded(kve_kv_t *kv);
 /**

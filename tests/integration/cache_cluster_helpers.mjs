@@ -12,8 +12,8 @@ const require = createRequire(import.meta.url);
 export const ADMIN = 'admin-token-0123456789';
 const RW = 'kv-rw-token-0123456789';
 const JWT_KEY = 'session-test-key-0123456789abcdef-0123456789';
-/** KVEDGE_TEST_FORCE_SHARDED=1: every link says it is sharded (kve_kv_is_sharded; proxy/kv_internal.h, a test hook) */
-export const FORCE = { KVEDGE_TEST_FORCE_SHARDED: '1' };
+/** The same store reached through the cluster driver (`cluster: {nodes}`: a sharded link), not as one Redis. */
+export const asCluster = (store) => ({ ...store, redis: store.clusterRedis });
 
 /** One cluster-enabled redis-server serving all 16384 slots: a real node's slot checks, no MOVED ever. */
 export async function oneNodeCluster() {
@@ -22,7 +22,7 @@ export async function oneNodeCluster() {
     const client = redis.client();
     await client.call('CLUSTER', 'ADDSLOTSRANGE', '0', '16383');
     await waitFor(async () => /cluster_state:ok/.test(await client.call('CLUSTER', 'INFO')), { message: 'a one-node cluster serving every slot' });
-    return { redis: redis.url, cmd: client, keys: (p) => client.keys(p), nodesWith: async (p) => ((await client.keys(p)).length ? 1 : 0),
+    return { redis: redis.url, clusterRedis: { cluster: { nodes: [`${HOST}:${redis.port}`] } }, cmd: client, keys: (p) => client.keys(p), nodesWith: async (p) => ((await client.keys(p)).length ? 1 : 0),
         flush: () => client.flushall(), stop: () => redis.stop() };
 }
 
