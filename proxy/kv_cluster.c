@@ -22,6 +22,7 @@
 
 #define REFRESH_MIN_MS 100
 #define REFRESH_EVERY_MS 10000
+#define REFRESH_DEGRADED_MS 250 /* while a primary's link is down or a slot has no node: until the map is whole again */
 #define TICK_MS 100
 #define RETRY_TICK_MS 10
 #define MAX_REDIRECTS 5
@@ -69,6 +70,7 @@ struct st_kve_cluster_link_t {
     /* per slot: 1 + the index in nodes[] of the primary that serves it, or 0 */
     uint16_t slot[KVE_SLOT_COUNT];
     int have_map;
+    size_t unserved; /* slots the map names no node for */
     /* the shards of the map in order of their first slot, rebuilt when the map changed */
     int shards_dirty;
     size_t num_shards;
@@ -214,8 +216,11 @@ static void apply_map(kve_cluster_link_t *link, const kve_cluster_map_t *map)
             if (link->nodes[j] == node)
                 index[i] = (int16_t)j;
     }
-    for (unsigned s = 0; s != KVE_SLOT_COUNT; ++s)
+    link->unserved = 0;
+    for (unsigned s = 0; s != KVE_SLOT_COUNT; ++s) {
         link->slot[s] = map->slot[s] != 0 && index[map->slot[s] - 1] >= 0 ? (uint16_t)(index[map->slot[s] - 1] + 1) : 0;
+        link->unserved += link->slot[s] == 0;
+    }
     link->shards_dirty = 1;
     if (!link->have_map)
         kve_log(KVE_LOG_INFO, "redis", "%s: slot map of %zu nodes read from %s:%d", link->super.peer, map->num_nodes,
@@ -224,6 +229,14 @@ static void apply_map(kve_cluster_link_t *link, const kve_cluster_map_t *map)
     link->last_map_at = h2o_now(link->super.loop);
     link->logged_map_error = 0;
     kve_kv__set_state(&link->super, KVE_KV_UP);
+}
+
+static int map_empty(const kve_cluster_map_t *map)
+{
+    for (unsigned s = 0; s != KVE_SLOT_COUNT; ++s)
+        if (map->slot[s] != 0)
+            return 0;
+    return 1;
 }
 
 static int is_unknown_subcommand(const kve_kv_reply_t *r)
@@ -262,6 +275,10 @@ static void on_refresh_reply(void *data, size_t index, int err, const kve_kv_rep
         ret = kve_cluster_parse_shards(reply, link->scratch, why, sizeof(why));
     if (ret != 0) {
         refresh_failed(link, why);
+        return;
+    }
+    if (map_empty(link->scratch)) { /* a node that knows no cluster (reset, or not joined yet): keep what we have */
+        refresh_failed(link, "the answer names no node serving a slot");
         return;
     }
     apply_map(link, link->scratch);
@@ -309,13 +326,27 @@ static void start_refresh(kve_cluster_link_t *link)
         refresh_failed(link, kve_strerror(err));
 }
 
+/* a shard whose primary's link is down, or a slot no node serves: a failover is under way (or a node is gone), and the
+ * map that ends it must come without waiting for a request of this thread to fail */
+static int map_degraded(kve_cluster_link_t *link)
+{
+    shards_fresh(link);
+    for (size_t i = 0; i != link->num_shards; ++i) {
+        const node_t *node = link->nodes[link->shards[i].node];
+        if (node->kv != NULL && KVE_STAT_GET(node->kv->stats->state) == KVE_KV_DOWN)
+            return 1;
+    }
+    return link->unserved != 0;
+}
+
 static void on_tick(h2o_timeout_entry_t *entry)
 {
     kve_cluster_link_t *link = H2O_STRUCT_FROM_MEMBER(kve_cluster_link_t, tick_entry, entry);
     uint64_t now = h2o_now(link->super.loop);
 
     if (link->refresh == NULL && now - link->last_attempt_at >= REFRESH_MIN_MS &&
-        (link->refresh_wanted || now - link->last_map_at >= REFRESH_EVERY_MS))
+        (link->refresh_wanted || now - link->last_map_at >= REFRESH_EVERY_MS ||
+         (link->have_map && now - link->last_attempt_at >= REFRESH_DEGRADED_MS && map_degraded(link))))
         start_refresh(link);
     h2o_timeout_link(link->super.loop, &link->tick, &link->tick_entry);
 }
@@ -547,6 +578,31 @@ static void redirect_failed(kve_cluster_link_t *link, kve_kv_op_t *ops, size_t n
     complete_all(ops, n, KVE_EUNAVAIL);
 }
 
+/* the slot of an op (or of a transaction's keyed ops): -1 when keyless or refused */
+static int ops_slot(kve_kv_op_t *ops, size_t n)
+{
+    kve_cluster_route_t r;
+    const char *why;
+    int slot;
+
+    if (n == 1) {
+        kve_cluster_classify(ops->cmd, 0, &r);
+        return r.dest == KVE_CLUSTER_TO_SLOT ? r.slot : -1;
+    }
+    return atomic_slot(ops, n, &slot, &why) == 0 ? slot : -1;
+}
+
+/* an error reply that is not Redis Cluster's: the op's answer (a transaction's abort reason) */
+static void answer_as_is(kve_kv_op_t *ops, size_t n, int atomic, const kve_kv_reply_t *reply)
+{
+    if (!atomic) {
+        kve_kv__complete(ops, 0, reply);
+        return;
+    }
+    kve_kv__set_abort_reply(ops[0].batch, reply);
+    complete_all(ops, n, KVE_EABORTED);
+}
+
 static void redirect_ops(node_t *from, kve_kv_op_t *ops, size_t n, int atomic, const kve_kv_reply_t *reply)
 {
     kve_cluster_link_t *link = from->link;
@@ -571,6 +627,12 @@ static void redirect_ops(node_t *from, kve_kv_op_t *ops, size_t n, int atomic, c
         return;
     }
     kind = kve_cluster_parse_redirect(reply->str, reply->len, &to);
+    if (kind != KVE_CLUSTER_NOT_REDIRECT && ops_slot(ops, n) != (int)to.slot) {
+        /* Redis redirects a command for its keys' slot only: this one is a script's own error text (redis.error_reply),
+         * the caller's answer, never a reason to touch the map or connect anywhere */
+        answer_as_is(ops, n, atomic, reply);
+        return;
+    }
     if (kind == KVE_CLUSTER_NOT_REDIRECT) { /* CLUSTERDOWN: a shard without a primary, no failover yet */
         redirect_failed(link, ops, n, reply, "the cluster is down or failing over");
         return;
@@ -579,8 +641,11 @@ static void redirect_ops(node_t *from, kve_kv_op_t *ops, size_t n, int atomic, c
         redirect_failed(link, ops, n, reply, "too many redirections");
         return;
     }
-    if ((node = add_node(link, to.host[0] != '\0' ? to.host : from->host, to.port)) == NULL) {
-        redirect_failed(link, ops, n, reply, "a redirection to a node past the limit");
+    if ((node = find_node(link, to.host[0] != '\0' ? to.host : from->host, to.port)) == NULL) {
+        /* a node this link never heard of: only a map (asked now) adds nodes, so a node cannot make kvedge connect (and
+         * authenticate) anywhere it likes; the op goes where the new map says */
+        want_refresh(link);
+        retry_later(link, ops, n, atomic);
         return;
     }
     if (kind == KVE_CLUSTER_MOVED) {

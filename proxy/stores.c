@@ -95,6 +95,7 @@ static int init_seeds(store_t *s, char *err, size_t errlen)
     if (nodes->size == 0)
         return 0;
     KVE_ASSERT(nodes->size <= KVE_KV_MAX_CLUSTER_SEEDS);
+    kve_cmd_init(); /* the links route by the command table (main thread, before workers) */
     s->seeds = kve_zalloc(sizeof(*s->seeds) * nodes->size);
     for (size_t i = 0; i != nodes->size; ++i) {
         snprintf(url, sizeof(url), "redis://%s", nodes->entries[i]);

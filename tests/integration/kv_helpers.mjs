@@ -13,7 +13,6 @@
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import httpMod from 'node:http';
-import { createRequire } from 'node:module';
 import { startKvedge, startRedis, waitFor } from './harness.mjs';
 
 export const RW_TOKEN = 'rw-token-0123456789abcdef';
@@ -145,9 +144,15 @@ async function startKvClusterStack(opts) {
         await c.stop();
         throw e;
     }
-    const Redis = createRequire(import.meta.url)('ioredis');
-    const io = new Redis.Cluster(c.addresses.map((a) => ({ host: a.split(':')[0], port: Number(a.split(':')[1]) })),
-        { lazyConnect: false, enableReadyCheck: true });
+    // an ioredis Cluster client whose DBSIZE, KEYS, SCRIPT, PUBSUB and pipeline() answer for the whole cluster
+    let io;
+    try {
+        io = await (await import('./cluster_helpers.mjs')).clusterIo(c);
+    } catch (e) {
+        await k.stop();
+        await c.stop();
+        throw e;
+    }
     return {
         redis: null,
         cluster: c,
