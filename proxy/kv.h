@@ -216,7 +216,8 @@ typedef struct st_kve_kv_command_t {
 /** Read the store's sync position after the batch (kve_kv_batch_result_t.sync_offset). */
 #define KVE_KV_BATCH_SYNC 0x2
 /** Commands that depend on the ones before them (not a transaction): their scripts go as EVAL at once, since a
- * NOSCRIPT fallback would run after the commands that followed the EVALSHA. */
+ * NOSCRIPT fallback would run after the commands that followed the EVALSHA. On a sharded store (kve_kv_is_sharded) the
+ * commands are sent one at a time, each once the one before was answered: they may go to different nodes. */
 #define KVE_KV_BATCH_ORDERED 0x4
 /**
  * The batch may write and its caller wants the store's min_replicas_ack (kv_ack.h): once every command was answered

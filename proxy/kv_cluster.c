@@ -438,39 +438,6 @@ static void retry_later(kve_cluster_link_t *link, kve_kv_op_t *ops, size_t n, in
 
 /* --- sending --- */
 
-/* the op's command, copied into memory the batch owns (a redirection sends it again later) */
-static void own_command(kve_kv_op_t *op)
-{
-    const kve_kv_command_t *c = op->cmd;
-    size_t bytes = 0;
-    kve_kv_command_t *copy;
-    const char **argv;
-    size_t *argvlen;
-    char *mem;
-
-    if (c == op->driver_copy)
-        return;
-    for (size_t i = 0; i != c->argc; ++i)
-        bytes += c->argvlen[i];
-    copy = kve_malloc(sizeof(*copy) + (sizeof(char *) + sizeof(size_t)) * c->argc + bytes);
-    argv = (const char **)(copy + 1);
-    argvlen = (size_t *)(argv + c->argc);
-    mem = (char *)(argvlen + c->argc);
-    for (size_t i = 0; i != c->argc; ++i) {
-        memcpy(mem, c->argv[i], c->argvlen[i]);
-        argv[i] = mem;
-        argvlen[i] = c->argvlen[i];
-        mem += c->argvlen[i];
-    }
-    *copy = *c;
-    copy->argv = argv;
-    copy->argvlen = argvlen;
-    free(op->driver_copy); /* an earlier copy kv.c has since replaced with the EVAL form */
-    op->driver_copy = copy;
-    op->cmd = copy;
-    op->batch->driver_copies = 1;
-}
-
 static int send_ops(kve_cluster_link_t *link, node_t *node, kve_kv_op_t *ops, size_t n, int atomic, int asking)
 {
     kve_kv_t *kv;
@@ -548,7 +515,7 @@ static int cluster_send(kve_kv_t *kv, kve_kv_op_t *op)
 
     if (!link->have_map)
         return KVE_EUNAVAIL;
-    own_command(op);
+    kve_kv__own_command(op); /* a redirection sends it again later */
     return route_ops(link, op, 1, 0);
 }
 
@@ -559,7 +526,7 @@ static int cluster_send_atomic(kve_kv_t *kv, kve_kv_op_t *ops, size_t n)
     if (!link->have_map)
         return KVE_EUNAVAIL;
     for (size_t i = 0; i != n; ++i)
-        own_command(ops + i);
+        kve_kv__own_command(ops + i);
     return route_ops(link, ops, n, 1);
 }
 

@@ -187,6 +187,12 @@ void kve_kv__dispose(kve_kv_t *kv);
  * `reply` is borrowed for the call.
  */
 void kve_kv__complete(kve_kv_op_t *op, int err, const kve_kv_reply_t *reply);
+/**
+ * Copies op->cmd (its argv bytes included) into one block the batch owns (op->driver_copy, freed with the batch) and
+ * points op->cmd at it, unless it already points there: for a command sent after the caller's memory may be gone (a
+ * redirection, an ordered batch on a sharded store).
+ */
+void kve_kv__own_command(kve_kv_op_t *op);
 /** An atomic batch was not applied because of `reply` (an error reply; copied): before completing its ops. */
 void kve_kv__set_abort_reply(kve_kv_batch_t *batch, const kve_kv_reply_t *reply);
 /** The answer to driver->sync(): `known` 0 when the position could not be read. */
