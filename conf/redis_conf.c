@@ -182,13 +182,14 @@ Exit:
     return ret;
 }
 
-/* min_replicas_ack: an external Redis or a sentinel store (its replicas are the primary's business, not kvedge's), and a
+/* min_replicas_ack: an external Redis, a sentinel or a cluster store (its replicas are the primary's business, not kvedge's), and a
  * wait shorter than the command timeout (the writes' batch would time out first) */
 static int check_min_replicas_ack(kve_conf_t *conf, const kve_node_t *node, const kve_redis_conf_t *redis)
 {
     if (redis->min_replicas_ack == 0 || node == NULL)
         return 0;
-    if (redis->sentinel.master == NULL && (kve_redis_url_is_rest(redis->url) || strcmp(redis->url, "embedded") == 0)) {
+    if (redis->sentinel.master == NULL && redis->cluster.nodes.size == 0 &&
+        (kve_redis_url_is_rest(redis->url) || strcmp(redis->url, "embedded") == 0)) {
         kve_conf_error(conf, at_key(node, "min_replicas_ack"),
                        "min_replicas_ack: only a store on an external Redis (a redis://, rediss:// or unix:// url) has replicas "
                        "to wait for");
@@ -282,7 +283,7 @@ static int check_sentinel(kve_conf_t *conf, const kve_node_t *node, const kve_re
 
 /*
  * The Redis Cluster topology: 1..16 seed nodes (host:port, none twice) and nothing that names the nodes otherwise (no
- * url, replicas, sentinel), no token, no TLS yet, no min_replicas_ack yet (docs/scale-out.md, "Cluster"). A cluster
+ * url, replicas, sentinel), no token, no TLS yet, min_replicas_ack as on other stores (docs/scale-out.md, "Cluster"). A cluster
  * store never falls back to the embedded Redis that `url`'s default names: proxy/stores.c tests cluster.nodes first.
  */
 static int check_cluster(kve_conf_t *conf, const kve_node_t *node, const kve_redis_conf_t *redis)
@@ -320,10 +321,8 @@ static int check_cluster(kve_conf_t *conf, const kve_node_t *node, const kve_red
         kve_conf_error(conf, at_key(node, "token"), "token: only a KV REST store (an http:// or https:// url) takes a token");
         return -1;
     }
-    if (redis->min_replicas_ack != 0) {
-        kve_conf_error(conf, at_key(node, "min_replicas_ack"), "min_replicas_ack: not on a cluster store yet");
+    if (check_min_replicas_ack(conf, node, redis) != 0)
         return -1;
-    }
     return check_no_tls(conf, node, redis); /* TLS to cluster stores: not yet */
 }
 

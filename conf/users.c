@@ -89,12 +89,13 @@ void kve_config_users_build(const kve_config_t *cfg, kve_redis_users_t *out)
 
 void kve_config_users_build_keeping(const kve_config_t *cfg, kve_redis_users_t *out, const kve_redis_users_t *running)
 {
-    int select_db = selects_db(cfg);
+    unsigned store = (selects_db(cfg) ? KVE_ACL_SELECT_DB : 0) |
+                     (kve_config_kv_store(cfg)->redis->cluster.nodes.size != 0 ? KVE_ACL_CLUSTER : 0);
     char threshold[24];
 
     KVE_ASSERT(cfg->kv_enabled);
-    kve_rest_acl_build(&cfg->kv, 0, select_db, &out->rw);
-    kve_rest_acl_build(&cfg->kv, 1, select_db, &out->ro);
+    kve_rest_acl_build(&cfg->kv, 0, store, &out->rw);
+    kve_rest_acl_build(&cfg->kv, 1, store, &out->ro);
     if (!kv_store_embedded(cfg))
         return;
     snprintf(out->rw_name, sizeof(out->rw_name), "%s", RW_USER);

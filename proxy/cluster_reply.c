@@ -118,7 +118,7 @@ static const kve_kv_reply_t *field(const kve_kv_reply_t *r, const char *name)
 }
 
 /* one shard of CLUSTER SHARDS; 0 or -1 with `why` */
-static int read_shard(kve_cluster_map_t *map, const kve_kv_reply_t *shard, const char **why)
+static int read_shard(kve_cluster_map_t *map, const kve_kv_reply_t *shard, const char *asked_host, const char **why)
 {
     const kve_kv_reply_t *slots = field(shard, "slots"), *nodes = field(shard, "nodes");
     int primary = -1;
@@ -144,7 +144,10 @@ static int read_shard(kve_cluster_map_t *map, const kve_kv_reply_t *shard, const
                 *why = "a shard with two primaries";
                 return -1;
             }
-            int index = add_node(map, ip->str, ip->len, port_of(field(n, "port")), pass == 0 ? -1 : primary, why);
+            /* an empty ip: the node that answered, when no other node told it its address yet (a one-node cluster) */
+            int index = ip->len != 0 ? add_node(map, ip->str, ip->len, port_of(field(n, "port")), pass == 0 ? -1 : primary, why)
+                                     : add_node(map, asked_host, strlen(asked_host), port_of(field(n, "port")),
+                                                pass == 0 ? -1 : primary, why);
             if (index < 0)
                 return -1;
             if (pass == 0)
@@ -159,7 +162,7 @@ static int read_shard(kve_cluster_map_t *map, const kve_kv_reply_t *shard, const
     return 0;
 }
 
-int kve_cluster_parse_shards(const kve_kv_reply_t *r, kve_cluster_map_t *map, char *err, size_t errlen)
+int kve_cluster_parse_shards(const kve_kv_reply_t *r, const char *asked_host, kve_cluster_map_t *map, char *err, size_t errlen)
 {
     const char *why = NULL;
 
@@ -172,7 +175,7 @@ int kve_cluster_parse_shards(const kve_kv_reply_t *r, kve_cluster_map_t *map, ch
     if (r->type != KVE_REPLY_ARRAY)
         return fail(map, err, errlen, "the answer to CLUSTER SHARDS is not an array");
     for (size_t i = 0; i != r->elements; ++i)
-        if (read_shard(map, r->element[i], &why) != 0)
+        if (read_shard(map, r->element[i], asked_host, &why) != 0)
             return fail(map, err, errlen, why);
     return 0;
 }

@@ -5,8 +5,10 @@
  * 0..16383), and an answer of another shape is refused whole, never half read into the map.
  * - `CLUSTER SHARDS` (Redis 7.0+): an array of shards, each a flat field list ["slots", [start, end, ...], "nodes",
  *   [node...]], each node a flat field list with "ip", "port", "role" ("master" or "replica") and "health"
- *   ("online", "failed", "loading"). Only nodes whose health is "online" are taken (a shard whose primary is not has
- *   its slots left without a node); a shard without slots (an empty primary, a node that just joined) adds nothing.
+ *   ("online", "failed", "loading"); an ip of "" means the node that answered (`asked_host`: measured, a node no other
+ *   node has met yet, as in a one-node cluster, does not know its own address). Only nodes whose health is "online" are taken (a
+ * shard whose primary is not has its slots left without a node); a shard without slots (an empty primary, a node that just joined)
+ * adds nothing.
  * - `CLUSTER SLOTS` (the fallback): an array of [start, end, [ip, port, id, ...], [replica ip, port, ...]...]. An ip
  *   of "" means the node that answered (`asked_host`); "?" (an unknown endpoint) leaves the range without a node.
  *   Redis 7.0 leaves out replicas whose replication offset is 0 here (measured): replicas come from SHARDS.
@@ -46,7 +48,7 @@ typedef struct st_kve_cluster_map_t {
  * empty: no node, no slot) when the reply is an error, not of that shape, or names a slot outside 0..16383, a slot
  * twice, a node twice, a node that is not numeric, a bad port, or more than KVE_CLUSTER_MAX_NODES nodes.
  */
-int kve_cluster_parse_shards(const kve_kv_reply_t *reply, kve_cluster_map_t *map, char *err, size_t errlen);
+int kve_cluster_parse_shards(const kve_kv_reply_t *reply, const char *asked_host, kve_cluster_map_t *map, char *err, size_t errlen);
 
 /** The same for the answer to CLUSTER SLOTS; `asked_host` (numeric, NUL-terminated) stands for an ip of "". */
 int kve_cluster_parse_slots(const kve_kv_reply_t *reply, const char *asked_host, kve_cluster_map_t *map, char *err, size_t errlen);

@@ -67,6 +67,15 @@ void kve_cluster_classify(const kve_kv_command_t *cmd, int in_transaction, kve_c
         out->slot = r.slot;
         return;
     }
+    /* PUBLISH reaches every node's subscribers from any node, but over the cluster bus, after the node's own: all sent
+     * to one node, every message takes one path and they arrive in the order they were published, as on one Redis
+     * (round robin let a later one, published on the subscriber's node, overtake an earlier one). Inside a transaction
+     * it stays with the transaction's node. */
+    if (!in_transaction && cmd->argc == 3 && strcmp(r.ref.info->name, "publish") == 0) {
+        out->dest = KVE_CLUSTER_TO_SLOT;
+        out->slot = KVE_CLUSTER_PUBLISH_SLOT;
+        return;
+    }
     out->dest = KVE_CLUSTER_TO_ANY;
     for (size_t i = 0; i != sizeof(keyless) / sizeof(keyless[0]); ++i) {
         if (strcmp(r.ref.info->name, keyless[i].name) == 0) {

@@ -48,6 +48,15 @@ typedef struct st_kve_cluster_route_t {
  */
 int kve_cluster_is_scan_withtype(const kve_kv_command_t *cmd);
 
+/**
+ * PUBLISH goes to this slot's primary: every message then takes one path to each subscriber (that node's own, or its
+ * cluster bus link to the subscriber's node) and they arrive in the order they were published, as on one Redis. Sent
+ * to any node, a message published on the subscriber's node overtook an earlier one still on the bus (measured: the
+ * SDK suite's sequential publishes arrived reordered). A subscription on this node too would make PUBLISH's count (a
+ * node's own subscribers in cluster mode) count kvedge's subscribers exactly.
+ */
+#define KVE_CLUSTER_PUBLISH_SLOT 0
+
 /** The text of the refusal of a command whose keys are in different slots (Redis' own words, which clients know). */
 #define KVE_CLUSTER_CROSSSLOT "CROSSSLOT Keys in request don't hash to the same slot"
 
@@ -56,7 +65,8 @@ int kve_cluster_is_scan_withtype(const kve_kv_command_t *cmd);
  * commands are refused. A command whose keys span slots is refused with KVE_CLUSTER_CROSSSLOT; commands that have no
  * meaning on a cluster (SELECT, SWAPDB, MOVE's databases, WAIT, CLUSTER, READONLY, READWRITE, ASKING, MULTI, EXEC,
  * DISCARD sent as commands) with an "ERR ... on a Redis Cluster store" text. A name Redis could not read as a command
- * is sent to any node (Redis answers it).
+ * is sent to any node (Redis answers it). PUBLISH (outside a transaction) goes to the primary of
+ * KVE_CLUSTER_PUBLISH_SLOT.
  */
 void kve_cluster_classify(const kve_kv_command_t *cmd, int in_transaction, kve_cluster_route_t *out);
 

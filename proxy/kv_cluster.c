@@ -12,6 +12,7 @@
 #include "proxy/kv_cluster.h"
 #include "proxy/common.h"
 #include "proxy/err.h"
+#include "proxy/kv_ack.h"
 #include "proxy/kv_cluster_internal.h"
 #include "proxy/kv_redis.h"
 #include "proxy/log.h"
@@ -21,6 +22,8 @@
 
 #define REFRESH_MIN_MS 100
 #define REFRESH_EVERY_MS 10000
+#define DISTRUST_MS 5000        /* a node that answered CLUSTERDOWN is not asked for the map this long (others are) */
+#define REFRESH_DEGRADED_MS 250 /* while a primary's link is down or a slot has no node: until the map is whole again */
 #define TICK_MS 100
 #define RETRY_TICK_MS 10
 #define MAX_REDIRECTS 5
@@ -35,6 +38,14 @@ typedef struct st_node_t {
     char host[KVE_CLUSTER_HOST_MAX];
     int port;
     kve_kv_t *kv; /* made on first use */
+    /* min_replicas_ack: the waiter (made on the first batch that asks; its wait link's target has no redirect hook:
+     * a MOVED on the marker fails the round), and the marker's slot and key (a tag of the node's first slot) */
+    kve_redis_target_t ack_target;
+    kve_kv_ack_t *ack;
+    int marker_slot;
+    char marker[32];
+    /* answered CLUSTERDOWN: its view is a minority's (cut off, or alone in a failover); not asked for the map until then */
+    uint64_t distrust_until;
 } node_t;
 
 /* ops completed later from a timer: a refusal (`why`: an error reply's text), or a TRYAGAIN sent again at `at` */
@@ -62,6 +73,7 @@ struct st_kve_cluster_link_t {
     /* per slot: 1 + the index in nodes[] of the primary that serves it, or 0 */
     uint16_t slot[KVE_SLOT_COUNT];
     int have_map;
+    size_t unserved; /* slots the map names no node for */
     /* the shards of the map in order of their first slot, rebuilt when the map changed */
     int shards_dirty;
     size_t num_shards;
@@ -130,6 +142,11 @@ static node_t *add_node(kve_cluster_link_t *link, const char *host, int port)
     node->target.redirect = on_redirect;
     node->target.redirect_atomic = on_redirect_atomic;
     node->target.redirect_data = node;
+    node->ack_target = node->target;
+    node->ack_target.redirect = NULL;
+    node->ack_target.redirect_atomic = NULL;
+    node->ack_target.redirect_data = NULL;
+    node->marker_slot = -1;
     link->nodes[link->num_nodes++] = node;
     return node;
 }
@@ -202,8 +219,11 @@ static void apply_map(kve_cluster_link_t *link, const kve_cluster_map_t *map)
             if (link->nodes[j] == node)
                 index[i] = (int16_t)j;
     }
-    for (unsigned s = 0; s != KVE_SLOT_COUNT; ++s)
+    link->unserved = 0;
+    for (unsigned s = 0; s != KVE_SLOT_COUNT; ++s) {
         link->slot[s] = map->slot[s] != 0 && index[map->slot[s] - 1] >= 0 ? (uint16_t)(index[map->slot[s] - 1] + 1) : 0;
+        link->unserved += link->slot[s] == 0;
+    }
     link->shards_dirty = 1;
     if (!link->have_map)
         kve_log(KVE_LOG_INFO, "redis", "%s: slot map of %zu nodes read from %s:%d", link->super.peer, map->num_nodes,
@@ -212,6 +232,14 @@ static void apply_map(kve_cluster_link_t *link, const kve_cluster_map_t *map)
     link->last_map_at = h2o_now(link->super.loop);
     link->logged_map_error = 0;
     kve_kv__set_state(&link->super, KVE_KV_UP);
+}
+
+static int map_empty(const kve_cluster_map_t *map)
+{
+    for (unsigned s = 0; s != KVE_SLOT_COUNT; ++s)
+        if (map->slot[s] != 0)
+            return 0;
+    return 1;
 }
 
 static int is_unknown_subcommand(const kve_kv_reply_t *r)
@@ -225,7 +253,6 @@ static void refresh_failed(kve_cluster_link_t *link, const char *why)
         kve_log(link->have_map ? KVE_LOG_WARN : KVE_LOG_ERROR, "redis", "%s: cannot read the slot map from %s:%d: %s",
                 link->super.peer, link->refresh_node->host, link->refresh_node->port, why);
     link->logged_map_error = 1;
-    ++link->refresh_next;
     want_refresh(link);
 }
 
@@ -247,9 +274,13 @@ static void on_refresh_reply(void *data, size_t index, int err, const kve_kv_rep
     if (link->use_slots)
         ret = kve_cluster_parse_slots(reply, link->refresh_node->host, link->scratch, why, sizeof(why));
     else
-        ret = kve_cluster_parse_shards(reply, link->scratch, why, sizeof(why));
+        ret = kve_cluster_parse_shards(reply, link->refresh_node->host, link->scratch, why, sizeof(why));
     if (ret != 0) {
         refresh_failed(link, why);
+        return;
+    }
+    if (map_empty(link->scratch)) { /* a node that knows no cluster (reset, or not joined yet): keep what we have */
+        refresh_failed(link, "the answer names no node serving a slot");
         return;
     }
     apply_map(link, link->scratch);
@@ -271,14 +302,19 @@ static node_t *refresh_candidate(kve_cluster_link_t *link)
         candidates[n++] = link->nodes[link->shards[i].node];
     for (size_t i = 0; i != link->num_seeds; ++i)
         candidates[n++] = link->seeds[i];
-    for (size_t i = 0; i != n; ++i) {
-        node_t *node = candidates[(link->refresh_next + i) % n];
-        if (node_up(node)) {
-            link->refresh_next += i;
-            return node;
+    uint64_t now = h2o_now(link->super.loop);
+    /* a trusted node whose link is up; else a trusted one this thread has no link to yet (made now); else any that is up */
+    for (int pass = 0; pass != 3; ++pass) {
+        for (size_t i = 0; i != n; ++i) {
+            node_t *node = candidates[(link->refresh_next + i) % n];
+            int trusted = node->distrust_until <= now;
+            if (pass == 0 ? trusted && node_up(node) : pass == 1 ? trusted && node->kv == NULL : node_up(node)) {
+                link->refresh_next += i + 1; /* the next refresh asks another node: views differ during a failover */
+                return node;
+            }
         }
     }
-    return candidates[link->refresh_next % n];
+    return candidates[link->refresh_next++ % n];
 }
 
 static void start_refresh(kve_cluster_link_t *link)
@@ -292,9 +328,22 @@ static void start_refresh(kve_cluster_link_t *link)
     link->refresh_wanted = 0;
     link->last_attempt_at = h2o_now(link->super.loop);
     link->refresh_node = refresh_candidate(link);
-    if ((link->refresh = kve_kv_batch(node_kv(link->refresh_node), &cmd, 1, &opts, on_refresh_reply, on_refresh_done, link,
-                                      &err)) == NULL)
+    if ((link->refresh =
+             kve_kv_batch(node_kv(link->refresh_node), &cmd, 1, &opts, on_refresh_reply, on_refresh_done, link, &err)) == NULL)
         refresh_failed(link, kve_strerror(err));
+}
+
+/* a shard whose primary's link is down, or a slot no node serves: a failover is under way (or a node is gone), and the
+ * map that ends it must come without waiting for a request of this thread to fail */
+static int map_degraded(kve_cluster_link_t *link)
+{
+    shards_fresh(link);
+    for (size_t i = 0; i != link->num_shards; ++i) {
+        const node_t *node = link->nodes[link->shards[i].node];
+        if (node->kv != NULL && KVE_STAT_GET(node->kv->stats->state) == KVE_KV_DOWN)
+            return 1;
+    }
+    return link->unserved != 0;
 }
 
 static void on_tick(h2o_timeout_entry_t *entry)
@@ -303,7 +352,8 @@ static void on_tick(h2o_timeout_entry_t *entry)
     uint64_t now = h2o_now(link->super.loop);
 
     if (link->refresh == NULL && now - link->last_attempt_at >= REFRESH_MIN_MS &&
-        (link->refresh_wanted || now - link->last_map_at >= REFRESH_EVERY_MS))
+        (link->refresh_wanted || now - link->last_map_at >= REFRESH_EVERY_MS ||
+         (link->have_map && now - link->last_attempt_at >= REFRESH_DEGRADED_MS && map_degraded(link))))
         start_refresh(link);
     h2o_timeout_link(link->super.loop, &link->tick, &link->tick_entry);
 }
@@ -395,39 +445,6 @@ static void retry_later(kve_cluster_link_t *link, kve_kv_op_t *ops, size_t n, in
 
 /* --- sending --- */
 
-/* the op's command, copied into memory the batch owns (a redirection sends it again later) */
-static void own_command(kve_kv_op_t *op)
-{
-    const kve_kv_command_t *c = op->cmd;
-    size_t bytes = 0;
-    kve_kv_command_t *copy;
-    const char **argv;
-    size_t *argvlen;
-    char *mem;
-
-    if (c == op->driver_copy)
-        return;
-    for (size_t i = 0; i != c->argc; ++i)
-        bytes += c->argvlen[i];
-    copy = kve_malloc(sizeof(*copy) + (sizeof(char *) + sizeof(size_t)) * c->argc + bytes);
-    argv = (const char **)(copy + 1);
-    argvlen = (size_t *)(argv + c->argc);
-    mem = (char *)(argvlen + c->argc);
-    for (size_t i = 0; i != c->argc; ++i) {
-        memcpy(mem, c->argv[i], c->argvlen[i]);
-        argv[i] = mem;
-        argvlen[i] = c->argvlen[i];
-        mem += c->argvlen[i];
-    }
-    *copy = *c;
-    copy->argv = argv;
-    copy->argvlen = argvlen;
-    free(op->driver_copy); /* an earlier copy kv.c has since replaced with the EVAL form */
-    op->driver_copy = copy;
-    op->cmd = copy;
-    op->batch->driver_copies = 1;
-}
-
 static int send_ops(kve_cluster_link_t *link, node_t *node, kve_kv_op_t *ops, size_t n, int atomic, int asking)
 {
     kve_kv_t *kv;
@@ -505,7 +522,7 @@ static int cluster_send(kve_kv_t *kv, kve_kv_op_t *op)
 
     if (!link->have_map)
         return KVE_EUNAVAIL;
-    own_command(op);
+    kve_kv__own_command(op); /* a redirection sends it again later */
     return route_ops(link, op, 1, 0);
 }
 
@@ -516,7 +533,7 @@ static int cluster_send_atomic(kve_kv_t *kv, kve_kv_op_t *ops, size_t n)
     if (!link->have_map)
         return KVE_EUNAVAIL;
     for (size_t i = 0; i != n; ++i)
-        own_command(ops + i);
+        kve_kv__own_command(ops + i);
     return route_ops(link, ops, n, 1);
 }
 
@@ -535,6 +552,31 @@ static void redirect_failed(kve_cluster_link_t *link, kve_kv_op_t *ops, size_t n
     complete_all(ops, n, KVE_EUNAVAIL);
 }
 
+/* the slot of an op (or of a transaction's keyed ops): -1 when keyless or refused */
+static int ops_slot(kve_kv_op_t *ops, size_t n)
+{
+    kve_cluster_route_t r;
+    const char *why;
+    int slot;
+
+    if (n == 1) {
+        kve_cluster_classify(ops->cmd, 0, &r);
+        return r.dest == KVE_CLUSTER_TO_SLOT ? r.slot : -1;
+    }
+    return atomic_slot(ops, n, &slot, &why) == 0 ? slot : -1;
+}
+
+/* an error reply that is not Redis Cluster's: the op's answer (a transaction's abort reason) */
+static void answer_as_is(kve_kv_op_t *ops, size_t n, int atomic, const kve_kv_reply_t *reply)
+{
+    if (!atomic) {
+        kve_kv__complete(ops, 0, reply);
+        return;
+    }
+    kve_kv__set_abort_reply(ops[0].batch, reply);
+    complete_all(ops, n, KVE_EABORTED);
+}
+
 static void redirect_ops(node_t *from, kve_kv_op_t *ops, size_t n, int atomic, const kve_kv_reply_t *reply)
 {
     kve_cluster_link_t *link = from->link;
@@ -548,7 +590,8 @@ static void redirect_ops(node_t *from, kve_kv_op_t *ops, size_t n, int atomic, c
     }
     /* TRYAGAIN: a migration's multi-key moment, soon over; READONLY: a write reached a node that is a replica now (a
      * failover): the map names the new primary soon */
-    if ((reply->len >= 8 && memcmp(reply->str, "TRYAGAIN", 8) == 0) || (reply->len >= 8 && memcmp(reply->str, "READONLY", 8) == 0)) {
+    if ((reply->len >= 8 && memcmp(reply->str, "TRYAGAIN", 8) == 0) ||
+        (reply->len >= 8 && memcmp(reply->str, "READONLY", 8) == 0)) {
         if (reply->str[0] == 'R')
             want_refresh(link);
         if (++ops[0].redirects > MAX_TRYAGAIN)
@@ -558,7 +601,15 @@ static void redirect_ops(node_t *from, kve_kv_op_t *ops, size_t n, int atomic, c
         return;
     }
     kind = kve_cluster_parse_redirect(reply->str, reply->len, &to);
+    if (kind != KVE_CLUSTER_NOT_REDIRECT && ops_slot(ops, n) != (int)to.slot) {
+        /* Redis redirects a command for its keys' slot only: this one is a script's own error text (redis.error_reply),
+         * the caller's answer, never a reason to touch the map or connect anywhere */
+        answer_as_is(ops, n, atomic, reply);
+        return;
+    }
     if (kind == KVE_CLUSTER_NOT_REDIRECT) { /* CLUSTERDOWN: a shard without a primary, no failover yet */
+        /* or this node is cut off from the majority, which may have promoted another primary: ask the others */
+        from->distrust_until = h2o_now(link->super.loop) + DISTRUST_MS;
         redirect_failed(link, ops, n, reply, "the cluster is down or failing over");
         return;
     }
@@ -566,8 +617,11 @@ static void redirect_ops(node_t *from, kve_kv_op_t *ops, size_t n, int atomic, c
         redirect_failed(link, ops, n, reply, "too many redirections");
         return;
     }
-    if ((node = add_node(link, to.host[0] != '\0' ? to.host : from->host, to.port)) == NULL) {
-        redirect_failed(link, ops, n, reply, "a redirection to a node past the limit");
+    if ((node = find_node(link, to.host[0] != '\0' ? to.host : from->host, to.port)) == NULL) {
+        /* a node this link never heard of: only a map (asked now) adds nodes, so a node cannot make kvedge connect (and
+         * authenticate) anywhere it likes; the op goes where the new map says */
+        want_refresh(link);
+        retry_later(link, ops, n, atomic);
         return;
     }
     if (kind == KVE_CLUSTER_MOVED) {
@@ -591,11 +645,102 @@ static void on_redirect_atomic(void *data, kve_kv_op_t *ops, size_t n, const kve
     redirect_ops(data, ops, n, 1, reply);
 }
 
+/* --- min_replicas_ack: every primary the batch wrote on waits for its replicas (kv_ack.h) --- */
+
+typedef struct st_ack_wait_t {
+    kve_kv_batch_t *batch;
+    size_t remaining;
+    int err;
+} ack_wait_t;
+
+static void on_node_acked(void *data, int err)
+{
+    ack_wait_t *w = data;
+
+    if (err != 0)
+        w->err = err;
+    if (--w->remaining != 0)
+        return;
+    kve_kv__ack_done(w->batch, w->err);
+    free(w);
+}
+
+/* the primaries the batch's writes went to (as the map says now: a slot that moved since asks its new owner, which
+ * has the write or answers MOVED to the marker) */
+static size_t written_nodes(kve_cluster_link_t *link, kve_kv_batch_t *b, node_t **out)
+{
+    size_t n = 0;
+
+    shards_fresh(link);
+    for (size_t i = 0; i != b->n; ++i) {
+        kve_cluster_route_t r;
+        node_t *one = NULL;
+        int all = 0;
+        if ((b->ops[i].cmd->flags & KVE_KV_CMD_READ_ONLY) != 0)
+            continue;
+        kve_cluster_classify(b->ops[i].cmd, 0, &r);
+        if (r.dest == KVE_CLUSTER_TO_SLOT)
+            one = slot_node(link, (unsigned)r.slot);
+        else if (r.dest == KVE_CLUSTER_TO_ALL_OK)
+            all = 1; /* FLUSHDB, SCRIPT LOAD: every primary */
+        for (size_t s = 0; s != link->num_shards; ++s) {
+            node_t *node = link->nodes[link->shards[s].node];
+            size_t j;
+            if (!all && node != one)
+                continue;
+            for (j = 0; j != n && out[j] != node; ++j)
+                ;
+            if (j == n)
+                out[n++] = node;
+        }
+    }
+    return n;
+}
+
+/* the node's marker key is in the first slot it serves now */
+static void node_marker(kve_cluster_link_t *link, node_t *node)
+{
+    char tag[KVE_SLOT_TAG_MAX];
+    int first = -1;
+
+    for (size_t s = 0; s != link->num_shards && first < 0; ++s)
+        if (link->nodes[link->shards[s].node] == node)
+            first = (int)link->shards[s].first_slot;
+    if (first < 0 || first == node->marker_slot)
+        return;
+    kve_slot_tag((unsigned)first, tag);
+    snprintf(node->marker, sizeof(node->marker), "__kvedge:ack:{%s}", tag);
+    node->marker_slot = first;
+    kve_kv_ack_set_marker(node->ack, node->marker, strlen(node->marker));
+}
+
+static int cluster_ack(kve_kv_t *kv, kve_kv_batch_t *b)
+{
+    kve_cluster_link_t *link = (void *)kv;
+    node_t *nodes[KVE_CLUSTER_MAX_SHARDS];
+    size_t n;
+    ack_wait_t *w;
+
+    if (link->conf->min_replicas_ack == 0 || (n = written_nodes(link, b, nodes)) == 0)
+        return -1;
+    w = kve_malloc(sizeof(*w));
+    *w = (ack_wait_t){.batch = b, .remaining = n};
+    for (size_t i = 0; i != n; ++i) {
+        if (nodes[i]->ack == NULL)
+            nodes[i]->ack = kve_kv_ack_create(kv->loop, &nodes[i]->ack_target, link->conf);
+        node_marker(link, nodes[i]);
+        kve_kv_ack_wait_cb(nodes[i]->ack, b, on_node_acked, w);
+    }
+    return 0;
+}
+
 /* --- the rest of the driver --- */
 
+/* a batch timed out: a node may hang (stopped, partitioned) and the cluster may have failed it over; the next map says
+ * (each node's link breaks on its own connection failures; a batch here spans nodes) */
 static void cluster_on_timeout(kve_kv_t *kv)
 {
-    /* each node's link breaks on its own failures; a batch here spans nodes */
+    want_refresh((kve_cluster_link_t *)kv);
 }
 
 static void cluster_on_reply(kve_kv_t *kv)
@@ -645,6 +790,9 @@ static void cluster_destroy(kve_kv_t *kv)
     link->refresh = NULL;
     later_shutdown(&link->refusals);
     later_shutdown(&link->retries);
+    for (size_t i = 0; i != link->num_nodes; ++i) /* the batches waiting for acknowledgements: KVE_ENOACK */
+        if (link->nodes[i]->ack != NULL)
+            kve_kv_ack_destroy(link->nodes[i]->ack);
     for (size_t i = 0; i != link->num_nodes; ++i) /* each fails what it holds, this link's ops included */
         if (link->nodes[i]->kv != NULL)
             kve_kv_destroy(link->nodes[i]->kv);
@@ -669,7 +817,8 @@ static const kve_kv_driver_t cluster_driver = {.name = "redis-cluster",
                                                .on_reply = cluster_on_reply,
                                                .destroy = cluster_destroy,
                                                .stream_open = cluster_stream_open,
-                                               .kill_script = cluster_kill_script};
+                                               .kill_script = cluster_kill_script,
+                                               .ack = cluster_ack};
 
 /* --- for the fan-outs (kv_cluster_internal.h) --- */
 
@@ -727,6 +876,7 @@ kve_kv_t *kve_kv_cluster_create(h2o_loop_t *loop, const kve_redis_target_t *seed
     KVE_ASSERT(n != 0 && n <= KVE_KV_MAX_CLUSTER_SEEDS);
     link = kve_zalloc(sizeof(*link));
     kve_kv__init(&link->super, &cluster_driver, loop, conf->command_timeout_ms);
+    kve_kv__set_sharded(&link->super); /* handlers keep each transaction in one slot (the cache's store batches) */
     if (stats != NULL)
         kve_kv__use_stats(&link->super, stats);
     link->users = users;

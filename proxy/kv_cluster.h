@@ -13,7 +13,8 @@
  * sent). Keyless commands go to any primary, or to all of them (kv_cluster_fanout.c). Reads from replicas: not yet
  * (every read goes to a primary, which has every write it acknowledged: read-your-writes without sync positions; the
  * link reports none, so the KV API's sync tokens are kvedge's own sequence).
- * Redirections: MOVED fixes the slot in the map and sends the command there (at most 5 redirections per command);
+ * Redirections: MOVED fixes the slot in the map and sends the command there (at most 5 redirections per command;
+ * a MOVED or ASK to a node no map named yet waits for a new map instead: only a map adds nodes);
  * ASK sends ASKING and the command to the importing node; TRYAGAIN sends it again after 10, 20, 40... ms (8 times at
  * most); CLUSTERDOWN and READONLY fail the command with KVE_EUNAVAIL (503) and ask for a new map.
  * Until the first map came, every batch fails at once with KVE_EUNAVAIL (the link's state is CONNECTING).

@@ -103,6 +103,8 @@ struct st_kve_kv_t {
     struct st_kve_kv_timeout_class_t *timeouts;
     /** set while destroying: ops completed by the driver then report KVE_ESHUTDOWN */
     int closing;
+    /** the store's keys live on several nodes (Redis Cluster): kve_kv_is_sharded(); set by kve_kv__set_sharded() */
+    int sharded;
     /** freed one-command batches kept for reuse (the hot path's allocation) */
     kve_kv_batch_t *free_batches;
     size_t num_free_batches;
@@ -167,6 +169,11 @@ h2o_timeout_t *kve_kv__timeout(kve_kv_t *kv, uint64_t ms);
 /** Initialises the common part of a link (called by a driver's create function). */
 void kve_kv__init(kve_kv_t *kv, const kve_kv_driver_t *driver, h2o_loop_t *loop, uint64_t default_timeout_ms);
 /**
+ * The link is sharded (kve_kv_is_sharded): a driver whose keys live on several nodes (Redis Cluster) calls it right
+ * after kve_kv__init, before any command (kve_kv__init clears it).
+ */
+void kve_kv__set_sharded(kve_kv_t *kv);
+/**
  * The link writes its counters into `block` (zeroed or left by an earlier link; it must outlive the link) instead of
  * its own: right after kve_kv__init, before any command.
  */
@@ -180,6 +187,12 @@ void kve_kv__dispose(kve_kv_t *kv);
  * `reply` is borrowed for the call.
  */
 void kve_kv__complete(kve_kv_op_t *op, int err, const kve_kv_reply_t *reply);
+/**
+ * Copies op->cmd (its argv bytes included) into one block the batch owns (op->driver_copy, freed with the batch) and
+ * points op->cmd at it, unless it already points there: for a command sent after the caller's memory may be gone (a
+ * redirection, an ordered batch on a sharded store).
+ */
+void kve_kv__own_command(kve_kv_op_t *op);
 /** An atomic batch was not applied because of `reply` (an error reply; copied): before completing its ops. */
 void kve_kv__set_abort_reply(kve_kv_batch_t *batch, const kve_kv_reply_t *reply);
 /** The answer to driver->sync(): `known` 0 when the position could not be read. */

@@ -47,8 +47,8 @@ struct st_kve_stores_t {
 };
 
 /*
- * A store's target: for a sentinel or cluster store no address (the sentinel or the slot map gives them), only the data nodes' users (`conf`'s), and
- * ROLE checked on every connection of the primary; else kve_redis_target_init.
+ * A store's target: for a sentinel or cluster store no address (the sentinel or the slot map gives them), only the data nodes'
+ * users (`conf`'s), and ROLE checked on every connection of the primary; else kve_redis_target_init.
  */
 static int init_target(kve_redis_target_t *t, const kve_redis_conf_t *conf, const char *sock, char *err, size_t errlen)
 {
@@ -95,6 +95,7 @@ static int init_seeds(store_t *s, char *err, size_t errlen)
     if (nodes->size == 0)
         return 0;
     KVE_ASSERT(nodes->size <= KVE_KV_MAX_CLUSTER_SEEDS);
+    kve_cmd_init(); /* the links route by the command table (main thread, before workers) */
     s->seeds = kve_zalloc(sizeof(*s->seeds) * nodes->size);
     for (size_t i = 0; i != nodes->size; ++i) {
         snprintf(url, sizeof(url), "redis://%s", nodes->entries[i]);
@@ -309,8 +310,8 @@ void kve_stores_thread_start(kve_stores_t *set, kve_thread_t *thread)
             continue;
         }
         if (s->num_seeds != 0) {
-            links[i].rw = kve_kv_cluster_create(thread->ctx.loop, s->seeds, s->num_seeds, &s->target, s->spec.redis,
-                                                &links[i].rw_stats);
+            links[i].rw =
+                kve_kv_cluster_create(thread->ctx.loop, s->seeds, s->num_seeds, &s->target, s->spec.redis, &links[i].rw_stats);
             if (s->has_ro)
                 links[i].ro = kve_kv_cluster_create(thread->ctx.loop, s->seeds, s->num_seeds, &s->target_ro, s->spec.redis,
                                                     &links[i].ro_stats);

@@ -13,7 +13,6 @@
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import httpMod from 'node:http';
-import { createRequire } from 'node:module';
 import { startKvedge, startRedis, waitFor } from './harness.mjs';
 
 export const RW_TOKEN = 'rw-token-0123456789abcdef';
@@ -133,7 +132,8 @@ export function skipOnCluster(t, why) {
 
 async function startKvClusterStack(opts, shared = null) {
     const { startCluster } = await import('./topology.mjs');
-    const c = shared ?? (await startCluster());
+    const c = shared?.cluster ?? (await startCluster());
+    const stopCluster = () => (shared ? undefined : c.stop());
     let k;
     try {
         k = await startKvedge(kvConfig({ cluster: { nodes: c.addresses.slice(0, 3) } }, opts.kv, opts.extra));
@@ -142,17 +142,18 @@ async function startKvClusterStack(opts, shared = null) {
             { timeoutMs: 10_000, message: 'the cluster store is up' });
     } catch (e) {
         await k?.stop();
-        if (!shared) await c.stop();
+        await stopCluster();
         throw e;
     }
-    const Redis = createRequire(import.meta.url)('ioredis');
-    const io = new Redis.Cluster(c.addresses.map((a) => ({ host: a.split(':')[0], port: Number(a.split(':')[1]) })),
-        { lazyConnect: false, enableReadyCheck: true });
-    // the primaries' clients (io.nodes('master')) are usable once the client has its slot map
-    if (io.status !== 'ready') await new Promise((ok, ko) => {
-        io.once('ready', ok);
-        io.once('end', () => ko(new Error('the ioredis Cluster client ended before it was ready')));
-    });
+    // an ioredis Cluster client whose DBSIZE, KEYS, SCRIPT, PUBSUB and pipeline() answer for the whole cluster
+    let io = shared?.io;
+    try {
+        io ??= await (await import('./cluster_helpers.mjs')).clusterIo(c);
+    } catch (e) {
+        await k.stop();
+        await stopCluster();
+        throw e;
+    }
     return {
         redis: null,
         cluster: c,
@@ -163,72 +164,26 @@ async function startKvClusterStack(opts, shared = null) {
             try {
                 return await k.stop();
             } finally {
-                io.disconnect();
-                if (!shared) await c.stop();
+                if (!shared) io.disconnect();
+                await stopCluster();
             }
         },
     };
 }
 
 /**
- * A second kvedge next to `stack` (a startKvStack() result), on the same store: on one Redis, in its database `db`
- * (isolation from the first kvedge's keys); on a cluster, on the same cluster (database 0 only: the keys are shared,
- * which the tests' beforeEach clearKeys() handles). opts: {db, kv, extra} as startKvStack()'s. The result's `io` is
- * a client of the database (standalone) or the cluster client; stop() leaves the shared Redis or cluster running.
+ * A second kvedge next to `stack` (a startKvStack() result) on the same store, for tests that need another kvedge
+ * configuration but not another Redis: on one Redis in its database `db` (kept apart from the suite's keys); on a
+ * cluster (database 0 only) on the same cluster, sharing its keys (the suites clear them before each test).
+ * opts: {db, kv, extra} as startKvStack()'s. Its `io` reads that database (standalone, its own client) or is the
+ * suite's cluster client; stop() leaves the Redis or the cluster, and the suite's client, as they were.
  */
 export async function startKvStackBeside(stack, { db, ...opts } = {}) {
-    if (CLUSTER) return startKvClusterStack(opts, stack.cluster);
+    if (CLUSTER) return startKvClusterStack(opts, stack);
     const s = await startKvStack({ ...opts, redis: stack.redis, db });
     s.io.disconnect();
     s.io = stack.redis.client({ db: db ?? 0 });
     return s;
-}
-
-// Test-side admin commands through an ioredis client: an ioredis Cluster client (io.nodes exists) routes keyed
-// commands itself but sends keyless ones to one node, so these run them on every primary and combine the answers.
-
-/** `f(client)` on every primary of a Cluster client (in parallel), or on the client itself: the results, in order. */
-export function onPrimaries(io, f) {
-    return Promise.all(typeof io.nodes === 'function' ? io.nodes('master').map(f) : [f(io)]);
-}
-
-/** SCRIPT FLUSH everywhere the client's scripts can be. */
-export async function scriptFlushAll(io) {
-    await onPrimaries(io, (n) => n.script('FLUSH'));
-}
-
-/** DBSIZE of the whole store (summed over the primaries). */
-export async function dbsizeAll(io) {
-    return (await onPrimaries(io, (n) => n.dbsize())).reduce((a, b) => a + b, 0);
-}
-
-/** KEYS pattern of the whole store (concatenated over the primaries). */
-export async function keysAll(io, pattern) {
-    return (await onPrimaries(io, (n) => n.keys(pattern))).flat();
-}
-
-/** PUBSUB NUMSUB's answer ([ch1, n1, ch2, n2, ...]) with each count summed over the primaries (a subscription is on
- * one node of a cluster). Replicas are not asked: kvedge subscribes on primaries only. */
-export async function numsubAll(io, ...channels) {
-    const per = await onPrimaries(io, (n) => n.pubsub('NUMSUB', ...channels));
-    return per[0].map((v, i) => (i % 2 === 0 ? v : per.reduce((sum, r) => sum + Number(r[i]), 0)));
-}
-
-/** PUBSUB NUMPAT summed over the primaries. */
-export async function numpatAll(io) {
-    return (await onPrimaries(io, (n) => n.pubsub('NUMPAT'))).reduce((a, b) => a + Number(b), 0);
-}
-
-/**
- * Runs `cmds` ([name, ...args] each) through the client, as one pipeline on one Redis; on a cluster (where an ioredis
- * pipeline must stay in one slot) as concurrent commands. Resolves once all ran; rejects on the first error.
- */
-export async function ioBatch(io, cmds) {
-    if (typeof io.nodes !== 'function') {
-        for (const [err] of await io.pipeline(cmds).exec()) if (err) throw err;
-        return;
-    }
-    await Promise.all(cmds.map(([name, ...args]) => io.call(name, ...args)));
 }
 
 const CLEAR_SCRIPT = `

@@ -2,9 +2,6 @@
 // base64 responses; also responseEncoding:false and enableAutoPipelining:false) and @vercel/kv 3.0.0.
 // What the SDKs need from the server is in /work/shared/docs/kv-rest-protocol.md (checklist (a), §4).
 // One Redis + kvedge for the file; keys are cleared between tests (except the sync-token counter).
-// KVEDGE_TEST_TOPOLOGY=cluster (ctest's integration_cluster.kv_sdk) runs it on a Redis Cluster of 3 primaries and 3
-// replicas: the keys a test uses together in one command or transaction share a {hash tag} on every topology (a
-// Cluster refuses them with CROSSSLOT otherwise), and the test's own admin calls go to every primary (kv_helpers.mjs).
 import { after, before, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis, errors } from '@upstash/redis';
@@ -15,14 +12,8 @@ import {
     RO_TOKEN,
     RW_TOKEN,
     clearKeys,
-    dbsizeAll,
-    ioBatch,
-    keysAll,
-    numpatAll,
-    numsubAll,
     recordFetch,
     runNode,
-    scriptFlushAll,
     sha1hex,
     skipOnCluster,
     startKvStack,
@@ -161,20 +152,21 @@ test("'OK' stored as a value comes back as 'OK' inside arrays (not 8)", async ()
         for (const [name, make] of variants) {
             const c = make();
             await clearKeys(io);
-            assert.equal(await c.set('{o}k', 'OK'), 'OK');
-            assert.deepEqual(await c.mget('{o}k', '{o}nokey'), ['OK', null], `${name}: mget`);
+            assert.equal(await c.set('k', 'OK'), 'OK');
+            // (multi-key commands: the keys share a {hash tag}, so the suite also runs on a Redis Cluster store)
+            assert.deepEqual(await c.mget('k', '{k}nokey'), ['OK', null], `${name}: mget`);
             await c.rpush('l', 'OK', 'x', 'OK');
             assert.deepEqual(await c.lrange('l', 0, -1), ['OK', 'x', 'OK'], `${name}: lrange`);
             await c.hset('h', { f: 'OK' });
             assert.deepEqual(await c.hgetall('h'), { f: 'OK' }, `${name}: hgetall`);
-            const res = await c.pipeline().set('{o}p', 'OK').get('{o}p').mget('{o}p', '{o}none').lrange('l', 0, 0).exec();
+            const res = await c.pipeline().set('p', 'OK').get('p').mget('p', '{p}none').lrange('l', 0, 0).exec();
             assert.deepEqual(res, ['OK', 'OK', ['OK', null], ['OK']], `${name}: pipeline`);
-            const tx = await c.multi().set('{o}t', 'OK').get('{o}t').mget('{o}t', '{o}none').exec();
+            const tx = await c.multi().set('t', 'OK').get('t').mget('t', '{t}none').exec();
             assert.deepEqual(tx, ['OK', 'OK', ['OK', null]], `${name}: multi`);
         }
         await rec.settled();
         // the wire, with base64: every string leaf is encoded, including an 'OK' inside an array
-        const mget = rec.records.find((r) => r.reqHeaders['upstash-encoding'] === 'base64' && /"mget","{o}k","{o}nokey"/.test(r.reqBody));
+        const mget = rec.records.find((r) => r.reqHeaders['upstash-encoding'] === 'base64' && /"mget","k","\{k\}nokey"/.test(r.reqBody));
         assert.ok(mget, 'an mget request with base64 was made');
         assert.deepEqual(JSON.parse(mget.resBody), [{ result: ['T0s=', null] }]);
     } finally {
@@ -302,7 +294,7 @@ for (const [name, make] of variants) {
         const [secs, usecs] = await c.time();
         assert.ok(Math.abs(Number(secs) - Date.now() / 1000) < 60, `TIME ${secs}`);
         assert.ok(Number(usecs) >= 0 && Number(usecs) < 1e6);
-        assert.equal(await c.dbsize(), await dbsizeAll(io));
+        assert.equal(await c.dbsize(), (await io.dbsize()));
         await c.zadd('zz', { score: 1.5, member: 'a' }, { score: 3, member: 'b' });
         assert.deepEqual(await c.zmscore('zz', ['a', 'b', 'nope']), [1.5, 3, null]);
         await c.hset('hr', { only: 'OK' });
@@ -367,10 +359,10 @@ test('a long explicit pipeline (1500 commands) and 200 concurrent auto-pipelined
     assert.deepEqual(res, Array.from({ length: 1500 }, (_, i) => i + 1));
 
     // pre-populated keys for the reads (reads and writes go in separate auto-pipelines: no read-after-write here)
-    const pre = [];
-    for (let i = 0; i < 50; i++) pre.push(['set', `pre:${i}`, JSON.stringify({ i })]);
-    pre.push(['hset', 'preh', 'f', 'OK']);
-    await ioBatch(io, pre);
+    const pre = io.pipeline();
+    for (let i = 0; i < 50; i++) pre.set(`pre:${i}`, JSON.stringify({ i }));
+    pre.hset('preh', 'f', 'OK');
+    await pre.exec();
 
     const rec = recordFetch();
     try {
@@ -421,8 +413,8 @@ test('multi().exec(): results, run-time errors as entries, keepErrors', async ()
     assert.deepEqual(await c.multi().hset('{t}h', { a: 1 }).hgetall('{t}h').zadd('{t}z', { score: 1.5, member: 'm' }).zrange('{t}z', 0, -1, { withScores: true }).exec(),
         [1, { a: 1 }, 1, ['m', 1.5]]);
     // a run-time error does not abort the transaction (EXEC semantics)
-    await assert.rejects(c.multi().set('{t}s', 'x').incr('{t}s').set('{t}s2', 'y').exec(), /Command 2 \[ incr \] failed: ERR value is not an integer/);
-    assert.equal(await io.get('{t}s2'), 'y');
+    await assert.rejects(c.multi().set('s', 'x').incr('s').set('{s}2', 'y').exec(), /Command 2 \[ incr \] failed: ERR value is not an integer/);
+    assert.equal(await io.get('{s}2'), 'y');
     const res = await c.multi().set('s', 'x').incr('s').get('s').exec({ keepErrors: true });
     assert.deepEqual(res[0], { error: undefined, result: 'OK' });
     assert.equal(res[1].result, undefined);
@@ -458,15 +450,15 @@ test('a transaction with an unknown command is discarded as a whole', async () =
         await clearKeys(io);
         // JSON.SET is an SDK method, but this Redis has no RedisJSON: Redis refuses it while queuing -> EXECABORT
         const tx = c.multi();
-        tx.set('{u}a', '1');
-        tx.incr('{u}ctr');
-        tx.json.set('{u}j', '$', { x: 1 });
+        tx.set('{x}a', '1');
+        tx.incr('{x}ctr');
+        tx.json.set('{x}j', '$', { x: 1 });
         await assert.rejects(tx.exec(), (e) => {
             assert.ok(e instanceof UpstashError, `${name}: ${e}`);
             assert.match(e.message, /unknown command/i, name);
             return true;
         });
-        assert.equal(await io.exists('{u}a', '{u}ctr', '{u}j'), 0, `${name}: nothing of the transaction ran`);
+        assert.equal(await io.exists('{x}a', '{x}ctr', '{x}j'), 0, `${name}: nothing of the transaction ran`);
     }
     const r = await rawCommand([['SET', 'a', '1'], ['NOSUCHCMD']], { path: '/multi-exec' });
     assert.equal(r.status, 400);
@@ -485,7 +477,7 @@ test('scripts: createScript().exec works on the first call (EVALSHA -> NOSCRIPT 
     try {
         for (const [name, make] of variants) {
             const c = make();
-            await scriptFlushAll(io);
+            await io.script('FLUSH');
             rec.clear();
             const script = c.createScript(src);
             assert.deepEqual(await script.exec(['sk'], ['val', '41']), ['val', 42, 'OK'], `${name}: first exec`);
@@ -533,15 +525,15 @@ test('scripts: createScript().exec works on the first call (EVALSHA -> NOSCRIPT 
 // scan
 
 test('scan: string cursor, full iteration with @vercel/kv scanIterator, hscan/sscan/zscan iterators', async () => {
-    const pipe = [];
-    for (let i = 0; i < 250; i++) pipe.push(['set', `it:${i}`, i]);
-    for (let i = 0; i < 20; i++) pipe.push(['set', `other:${i}`, i]);
+    const pipe = io.pipeline();
+    for (let i = 0; i < 250; i++) pipe.set(`it:${i}`, i);
+    for (let i = 0; i < 20; i++) pipe.set(`other:${i}`, i);
     for (let i = 0; i < 300; i++) {
-        pipe.push(['hset', 'bigh', `f${i}`, i]);
-        pipe.push(['sadd', 'bigs', `m${i}`]);
-        pipe.push(['zadd', 'bigz', i + 0.5, `z${i}`]);
+        pipe.hset('bigh', `f${i}`, i);
+        pipe.sadd('bigs', `m${i}`);
+        pipe.zadd('bigz', i + 0.5, `z${i}`);
     }
-    await ioBatch(io, pipe);
+    await pipe.exec();
 
     for (const [name, make] of variants) {
         const c = make();
@@ -576,7 +568,7 @@ test('scan: string cursor, full iteration with @vercel/kv scanIterator, hscan/ss
     const keys = new Set(await drain(kv.scanIterator({ match: 'it:*', count: 10 }), 5000));
     assert.deepEqual([...keys].sort(), Array.from({ length: 250 }, (_, i) => `it:${i}`).sort());
     const all = await drain(kv.scanIterator({ count: 7 }), 5000);
-    assert.deepEqual([...new Set(all)].sort(), (await keysAll(io, '*')).sort(), 'without a match: every key of the database');
+    assert.deepEqual([...new Set(all)].sort(), (await io.keys('*')).sort(), 'without a match: every key of the database');
 
     const fields = await drain(kv.hscanIterator('bigh', { count: 20 }), 2000);
     assert.equal(fields.length, 600);
@@ -645,28 +637,28 @@ test("copy('k','k') is NOT_COPIED (Upstash) as a single command, in a pipeline a
     for (const [name, make] of variants) {
         const c = make();
         await clearKeys(io);
-        await c.set('{c}k', { v: 1 });
+        await c.set('k', { v: 1 });
         // the direct form (POST /): what enableAutoPipelining:false sends; the others send /pipeline
-        got[`${name}: copy k k`] = await outcome(c.copy('{c}k', '{c}k'));
+        got[`${name}: copy k k`] = await outcome(c.copy('k', 'k'));
         want[`${name}: copy k k`] = { ok: 'NOT_COPIED' };
-        got[`${name}: copy k k2`] = await outcome(c.copy('{c}k', '{c}k2'));
+        got[`${name}: copy k k2`] = await outcome(c.copy('k', '{k}2'));
         want[`${name}: copy k k2`] = { ok: 'COPIED' };
-        got[`${name}: copy k k2 again`] = await outcome(c.copy('{c}k', '{c}k2'));
+        got[`${name}: copy k k2 again`] = await outcome(c.copy('k', '{k}2'));
         want[`${name}: copy k k2 again`] = { ok: 'NOT_COPIED' };
-        got[`${name}: copy replace`] = await outcome(c.copy('{c}k', '{c}k2', { replace: true }));
+        got[`${name}: copy replace`] = await outcome(c.copy('k', '{k}2', { replace: true }));
         want[`${name}: copy replace`] = { ok: 'COPIED' };
-        got[`${name}: get k2`] = await outcome(c.get('{c}k2'));
+        got[`${name}: get k2`] = await outcome(c.get('{k}2'));
         want[`${name}: get k2`] = { ok: { v: 1 } };
-        got[`${name}: pipeline`] = await outcome(c.pipeline().copy('{c}k', '{c}k').copy('{c}k', '{c}k3').get('{c}k3').exec());
+        got[`${name}: pipeline`] = await outcome(c.pipeline().copy('k', 'k').copy('k', '{k}3').get('{k}3').exec());
         want[`${name}: pipeline`] = { ok: ['NOT_COPIED', 'COPIED', { v: 1 }] };
-        got[`${name}: multi`] = await outcome(c.multi().copy('{c}k', '{c}k').copy('{c}k', '{c}k4').get('{c}k4').exec({ keepErrors: true }));
+        got[`${name}: multi`] = await outcome(c.multi().copy('k', 'k').copy('k', '{k}4').get('{k}4').exec({ keepErrors: true }));
         want[`${name}: multi`] = { ok: [{ error: undefined, result: 'NOT_COPIED' }, { error: undefined, result: 'COPIED' }, { error: undefined, result: { v: 1 } }] };
     }
     // the wire: one entry per command
-    const pl = await rawCommand([['COPY', '{c}k', '{c}k'], ['GET', '{c}nokey']], { path: '/pipeline' });
+    const pl = await rawCommand([['COPY', 'k', 'k'], ['GET', 'nokey']], { path: '/pipeline' });
     got['raw /pipeline'] = pl.json;
     want['raw /pipeline'] = [{ result: 0 }, { result: null }];
-    const tx = await rawCommand([['COPY', '{c}k', '{c}k'], ['GET', '{c}nokey']], { path: '/multi-exec' });
+    const tx = await rawCommand([['COPY', 'k', 'k'], ['GET', '{k}nokey']], { path: '/multi-exec' });
     got['raw /multi-exec'] = tx.json;
     want['raw /multi-exec'] = [{ result: 0 }, { result: null }];
     assert.deepEqual(got, want);
@@ -676,7 +668,7 @@ test("copy('k','k') is NOT_COPIED (Upstash) as a single command, in a pipeline a
 // read-only token
 
 test('read-only token: reads work; writes, KEYS, SCAN, FLUSHDB fail with NOPERM (also auto-pipelined); per entry in a pipeline', async () => {
-    await rw().set('{r}k', 'v');
+    await rw().set('k', 'v');
     await io.hset('h', 'f', '1');
     const got = {};
     const want = {};
@@ -686,20 +678,20 @@ test('read-only token: reads work; writes, KEYS, SCAN, FLUSHDB fail with NOPERM 
         ['responseEncoding:false', ro({ responseEncoding: false })],
         ['@vercel/kv', createClient({ url, token: RO_TOKEN })],
     ]) {
-        assert.equal(await c.get('{r}k'), 'v', name);
-        assert.deepEqual(await c.mget('{r}k', '{r}none'), ['v', null], name);
+        assert.equal(await c.get('k'), 'v', name);
+        assert.deepEqual(await c.mget('k', '{k}none'), ['v', null], name);
         assert.deepEqual(await c.hgetall('h'), { f: 1 }, name);
-        assert.equal(await c.exists('{r}k'), 1, name);
+        assert.equal(await c.exists('k'), 1, name);
         assert.equal(await c.ping(), 'PONG', name);
         const denied = [
-            ['set', () => c.set('{r}k', 'x')],
-            ['del', () => c.del('{r}k')],
+            ['set', () => c.set('k', 'x')],
+            ['del', () => c.del('k')],
             ['incr', () => c.incr('n')],
             ['hset', () => c.hset('h', { f: 2 })],
             ['keys', () => c.keys('*')],
             ['scan', () => c.scan(0)],
             ['flushdb', () => c.flushdb()],
-            ['eval', () => c.eval("return redis.call('SET', KEYS[1], 'x')", ['{r}k'], [])],
+            ['eval', () => c.eval("return redis.call('SET', KEYS[1], 'x')", ['k'], [])],
         ];
         for (const [cmd, f] of denied) {
             const o = await outcome(f());
@@ -707,15 +699,15 @@ test('read-only token: reads work; writes, KEYS, SCAN, FLUSHDB fail with NOPERM 
             got[`${name} ${cmd}`] = o.err?.includes(`NOPERM this user has no permissions to run the '${cmd}' command`) ? 'NOPERM' : o;
             want[`${name} ${cmd}`] = 'NOPERM';
         }
-        const res = await outcome(c.pipeline().get('{r}k').set('{r}k', 'x').hget('h', 'f').exec({ keepErrors: true }));
+        const res = await outcome(c.pipeline().get('k').set('k', 'x').hget('h', 'f').exec({ keepErrors: true }));
         got[`${name} pipeline`] = res.ok?.map((e) => (e.error?.startsWith("NOPERM this user has no permissions to run the 'set' command") ? 'NOPERM' : e)) ?? res;
         want[`${name} pipeline`] = [{ error: undefined, result: 'v' }, 'NOPERM', { error: undefined, result: 1 }];
         // a transaction containing a write is refused as a whole
-        const tx = await outcome(c.multi().get('{r}k').set('{r}k', 'x').exec());
+        const tx = await outcome(c.multi().get('k').set('k', 'x').exec());
         got[`${name} multi`] = /NOPERM/.test(tx.err ?? '') ? 'NOPERM' : tx;
         want[`${name} multi`] = 'NOPERM';
     }
-    got['k in Redis'] = await io.get('{r}k');
+    got['k in Redis'] = await io.get('k');
     want['k in Redis'] = 'v';
     got['n in Redis'] = await io.exists('n');
     want['n in Redis'] = 0;
@@ -820,7 +812,7 @@ test('upstash-sync-token: non-empty, changes after every write (incl. pipeline, 
 test('upstash-sync-token keeps changing after FLUSHDB through the API', async () => {
     // A FLUSHDB (allowed here) also deletes kvedge's sync counter key. Writes after it must still change the
     // token the client holds (the SDK's read-your-writes contract), and it must not go backwards.
-    // (database 5 of the same Redis, isolated from the other tests' keys; on a cluster: the same cluster)
+    // (database 5 of the suite's Redis, apart from the other tests' keys; on a cluster: the same cluster)
     const s = await startKvStackBeside(stack, { db: 5, kv: { allow_flush: true } });
     try {
         const c = new Redis({ url: s.url, token: RW_TOKEN, retry: false, enableAutoPipelining: false });
@@ -844,12 +836,13 @@ test('upstash-sync-token keeps changing after FLUSHDB through the API', async ()
 // ---------------------------------------------------------------------------------------------
 // pub/sub over SSE
 
-// PUBLISH's answer counts the receivers of the node it ran on: on one Redis every subscriber; on a Redis Cluster the
-// message still reaches every node's subscribers, but the count is the one node's (Redis' cluster semantics), so
-// there it is `n` or 0 (whether the subscription is on the node the PUBLISH went to); the messages are checked anyway.
-function assertReceivers(got, n) {
-    if (CLUSTER) assert.ok(got === n || got === 0, `PUBLISH answered ${got}: ${n} or 0 on a cluster`);
-    else assert.equal(got, n);
+/**
+ * PUBLISH's answer, the number of subscribers it reached: on a Redis Cluster store only those of the node that took the
+ * PUBLISH count (the message itself goes to every node), so there it is at most `want`.
+ */
+function assertReceivers(got, want) {
+    if (CLUSTER) assert.ok(got >= 0 && got <= want, `PUBLISH reached ${got} (at most ${want} on a cluster)`);
+    else assert.equal(got, want);
 }
 
 test('subscribe: messages (string and JSON) arrive; unsubscribe drops the Redis subscription within 1 s', async () => {
@@ -863,12 +856,15 @@ test('subscribe: messages (string and JSON) arrive; unsubscribe drops the Redis 
     sub.on('subscribe', (n) => counts.push(n));
     sub.on('error', (e) => errorsSeen.push(e));
     try {
-        await waitFor(async () => (await numsubAll(io, 'chan'))[1] === 1, { timeoutMs: 5000, message: 'subscribed in Redis' });
+        await waitFor(async () => (await io.pubsub('NUMSUB', 'chan'))[1] === 1, { timeoutMs: 5000, message: 'subscribed in Redis' });
         await waitFor(() => counts.length === 1, { timeoutMs: 5000, message: 'subscribe event' });
         assert.deepEqual(counts, [1]);
         assertReceivers(await pub.publish('chan', 'hello world, with, commas'), 1);
         assertReceivers(await pub.publish('chan', { a: 1, list: ['x', 'y'], s: 'é😀' }), 1);
         assertReceivers(await pub.publish('chan', 42), 1);
+        // (on a cluster a message published on another node than kvedge's may overtake kvedge's still on the cluster
+        // bus: Redis Cluster orders one node's messages only, so there kvedge's three are in first)
+        if (CLUSTER) await waitFor(() => messages.length === 3, { timeoutMs: 5000, message: "kvedge's 3 messages" });
         await io.publish('chan', 'from ioredis');
         await waitFor(() => messages.length === 4, { timeoutMs: 5000, message: '4 messages' });
         assert.deepEqual(messages, [
@@ -882,9 +878,9 @@ test('subscribe: messages (string and JSON) arrive; unsubscribe drops the Redis 
         await sub.unsubscribe();
     }
     const t0 = Date.now();
-    await waitFor(async () => (await numsubAll(io, 'chan'))[1] === 0, { timeoutMs: 1000, intervalMs: 20, message: 'NUMSUB chan back to 0 within 1 s' });
+    await waitFor(async () => (await io.pubsub('NUMSUB', 'chan'))[1] === 0, { timeoutMs: 1000, intervalMs: 20, message: 'NUMSUB chan back to 0 within 1 s' });
     assert.ok(Date.now() - t0 <= 1000);
-    assert.equal(await pub.publish('chan', 'nobody'), 0);
+    assertReceivers(await pub.publish('chan', 'nobody'), 0);
 });
 
 test('subscribe to two channels, psubscribe with a pattern; punsubscribe drops NUMPAT to 0', async () => {
@@ -900,15 +896,15 @@ test('subscribe to two channels, psubscribe with a pattern; punsubscribe drops N
     psub.on('error', (e) => errorsSeen.push(e));
     try {
         await waitFor(async () => {
-            const n = await numsubAll(io, 'c1', 'c2');
-            return n[1] === 1 && n[3] === 1 && (await numpatAll(io)) === 1;
+            const n = await io.pubsub('NUMSUB', 'c1', 'c2');
+            return n[1] === 1 && n[3] === 1 && (await io.pubsub('NUMPAT')) === 1;
         }, { timeoutMs: 5000, message: 'subscribed in Redis' });
         const pub = rw();
         await pub.publish('c1', 'one');
         await pub.publish('c2', { two: 2 });
         assertReceivers(await pub.publish('news.sport', { score: [1, 2] }), 1);
         assertReceivers(await pub.publish('news.weather', '"sunny, warm"'), 1);
-        assert.equal(await pub.publish('other', 'x'), 0);
+        assertReceivers(await pub.publish('other', 'x'), 0);
         await waitFor(() => messages.length === 2 && pmessages.length === 2, { timeoutMs: 5000, message: 'all messages' });
         assert.deepEqual(messages.sort((a, b) => a.channel.localeCompare(b.channel)), [
             { channel: 'c1', message: 'one' },
@@ -920,13 +916,13 @@ test('subscribe to two channels, psubscribe with a pattern; punsubscribe drops N
         ]);
         assert.deepEqual(errorsSeen, []);
         await sub.unsubscribe(['c1']);
-        await waitFor(async () => (await numsubAll(io, 'c1'))[1] === 0, { timeoutMs: 1000, intervalMs: 20, message: 'c1 dropped within 1 s' });
-        assert.equal((await numsubAll(io, 'c2'))[1], 1, 'c2 still subscribed');
+        await waitFor(async () => (await io.pubsub('NUMSUB', 'c1'))[1] === 0, { timeoutMs: 1000, intervalMs: 20, message: 'c1 dropped within 1 s' });
+        assert.equal((await io.pubsub('NUMSUB', 'c2'))[1], 1, 'c2 still subscribed');
     } finally {
         await sub.unsubscribe();
         await psub.unsubscribe();
     }
-    await waitFor(async () => (await numpatAll(io)) === 0 && (await numsubAll(io, 'c2'))[1] === 0, {
+    await waitFor(async () => (await io.pubsub('NUMPAT')) === 0 && (await io.pubsub('NUMSUB', 'c2'))[1] === 0, {
         timeoutMs: 1000,
         intervalMs: 20,
         message: 'NUMPAT and NUMSUB back to 0 within 1 s',
@@ -998,9 +994,7 @@ test('health: GET /ping with the token (and ?_token=), SDK ping, also with the r
 // ---------------------------------------------------------------------------------------------
 // @vercel/kv from the environment, and the seed example
 
-test('examples/vercel-kv-example.mjs runs unchanged against kvedge', async (t) => {
-    // it deletes example:list, example:set and example:hash in one DEL: CROSSSLOT on a cluster, as on any Redis Cluster
-    if (skipOnCluster(t, 'the example DELs three keys of different slots in one command')) return;
+test('examples/vercel-kv-example.mjs runs unchanged against kvedge', async () => {
     const r = await runNode(['examples/vercel-kv-example.mjs'], { env: { KV_REST_API_URL: url, KV_REST_API_TOKEN: RW_TOKEN } });
     assert.equal(r.code, 0, `exit code ${r.code} signal ${r.signal}\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}`);
     const out = r.stdout;
@@ -1057,7 +1051,7 @@ test('@vercel/kv kv / default export read KV_REST_API_URL and KV_REST_API_TOKEN 
 // database number
 
 test('redis URL with /3: SDK writes land in database 3', async (t) => {
-    if (skipOnCluster(t, 'Redis Cluster has database 0 only')) return;
+    if (skipOnCluster(t, 'a cluster has database 0 only')) return;
     const s = await startKvStack({ redis: stack.redis, db: 3 });
     const db3 = stack.redis.client();
     try {

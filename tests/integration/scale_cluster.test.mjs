@@ -3,7 +3,8 @@
 // `kvedge -t` on a `cluster:` store. The driver's own tests: cluster_*.test.mjs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { makeTempDir, runKvedge, writeConfig } from './harness.mjs';
+import path from 'node:path';
+import { makeTempDir, runKvedge, SOURCE_DIR, writeConfig } from './harness.mjs';
 import { kvConfig } from './kv_helpers.mjs';
 import { startCluster } from './topology.mjs';
 
@@ -95,7 +96,7 @@ test('issue 12 scale-out: cluster: kvedge -t checks a cluster store', T, async (
         [{ ...c(), replicas: ['redis://127.0.0.1:6380'] }, /replicas: a cluster store finds/],
         [{ ...c(), sentinel: { master: 'm', addresses: ['127.0.0.1:26379'] } }, /sentinel: a cluster store finds/],
         [{ ...c(), token: 'x'.repeat(32) }, /token: only a KV REST store/],
-        [{ ...c(), min_replicas_ack: 1 }, /min_replicas_ack: not on a cluster store yet/],
+        [{ ...c(), min_replicas_ack: 1, min_replicas_ack_timeout: '2s', command_timeout: '1s' }, /min_replicas_ack_timeout: .* must be below command_timeout/],
         [{ ...c(), ca_file: '/etc/ssl/certs/ca-certificates.crt' }, /ca_file: only a store reached over TLS/],
     ];
     for (const [i, [redis, re]] of bad.entries()) {

@@ -239,24 +239,26 @@ function redisCli(args, { timeoutMs = 60_000 } = {}) {
  * `cluster-port`) on 127.0.0.1, joined by `redis-cli --cluster create ... --cluster-replicas N --cluster-yes`. Ready
  * when every node says `cluster_state:ok`, knows every other node and every slot is assigned, and every replica is
  * linked to its primary. opts: {primaries, replicasPerPrimary, nodeTimeoutMs (cluster-node-timeout, default 2000),
- * args (extra redis args for every node)}.
+ * args (extra redis args for every node), nodeArgs(i) (extra redis args for node i only, e.g. a bind-source-addr of its
+ * own)}.
  * Returns {nodes: [handle...] (as created: redis-cli makes the first `primaries` the primaries), addresses
- * ['127.0.0.1:port', ...], primaries(), replicas() (the handles by their current role), client(i), nodeTimeoutMs,
- * stop()} (every node stopped by its PID).
+ * ['127.0.0.1:port', ...], busPorts (each node's cluster-port), primaries(), replicas() (the handles by their current
+ * role), client(i), nodeTimeoutMs, stop()} (every node stopped by its PID).
  */
 export async function startCluster(opts = {}) {
     const p = opts.primaries ?? 3, r = opts.replicasPerPrimary ?? 1;
     const nodeTimeoutMs = opts.nodeTimeoutMs ?? 2000;
-    const nodes = [];
+    const nodes = [], busPorts = [];
     const stop = async () => {
         for (const n of nodes) await n.stop().catch(() => {});
     };
     try {
         for (let i = 0; i < p * (r + 1); i++) {
             const busPort = await freePort();
+            busPorts.push(busPort);
             nodes.push(await startRedis({
                 args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-port', String(busPort),
-                    '--cluster-node-timeout', String(nodeTimeoutMs), ...REPLICA_ARGS, ...(opts.args ?? [])],
+                    '--cluster-node-timeout', String(nodeTimeoutMs), ...REPLICA_ARGS, ...(opts.args ?? []), ...(opts.nodeArgs?.(i) ?? [])],
             }));
         }
         const addresses = nodes.map((n) => `${HOST}:${n.port}`);
@@ -295,6 +297,7 @@ export async function startCluster(opts = {}) {
         return {
             nodes,
             addresses,
+            busPorts,
             clients,
             nodeTimeoutMs,
             primaries: () => byRole('master'),

@@ -68,7 +68,7 @@ static void shard_node(const char *ip, int port, const char *role, const char *h
 static int shards(kve_cluster_map_t *map, char *err)
 {
     const kve_kv_reply_t *r = parse_resp();
-    int ret = kve_cluster_parse_shards(r, map, err, 200);
+    int ret = kve_cluster_parse_shards(r, "10.9.9.9", map, err, 200);
     done(r);
     return ret;
 }
@@ -124,6 +124,16 @@ TEST(shards_of_a_fixture)
     CHECK_EQ_INT(owner(map, 10001), p1);
     CHECK_EQ_INT(owner(map, 16383), p2);
     CHECK_EQ_INT(owner(map, kve_slot_of_key("foo", 3)), p2); /* 12182 */
+
+    /* a one-node cluster (measured: no other node told it its address): ip "" is the node that answered */
+    START();
+    A(1);
+    A(4), S("slots"), A(2), I(0), I(16383), S("nodes"), A(1);
+    shard_node("", 7391, "master", "online");
+    CHECK_EQ_INT(shards(map, err), 0);
+    CHECK_EQ_INT((int)map->num_nodes, 1);
+    CHECK_EQ_INT(owner(map, 0), kve_cluster_find_node(map, "10.9.9.9", 7391));
+    CHECK_EQ_INT(owner(map, 16383), 0);
 
     /* a shard whose primary failed: its slots have no node, the rest is read */
     START();
