@@ -22,6 +22,7 @@
 
 #define REFRESH_MIN_MS 100
 #define REFRESH_EVERY_MS 10000
+#define DISTRUST_MS 5000        /* a node that answered CLUSTERDOWN is not asked for the map this long (others are) */
 #define REFRESH_DEGRADED_MS 250 /* while a primary's link is down or a slot has no node: until the map is whole again */
 #define TICK_MS 100
 #define RETRY_TICK_MS 10
@@ -43,6 +44,8 @@ typedef struct st_node_t {
     kve_kv_ack_t *ack;
     int marker_slot;
     char marker[32];
+    /* answered CLUSTERDOWN: its view is a minority's (cut off, or alone in a failover); not asked for the map until then */
+    uint64_t distrust_until;
 } node_t;
 
 /* ops completed later from a timer: a refusal (`why`: an error reply's text), or a TRYAGAIN sent again at `at` */
@@ -250,7 +253,6 @@ static void refresh_failed(kve_cluster_link_t *link, const char *why)
         kve_log(link->have_map ? KVE_LOG_WARN : KVE_LOG_ERROR, "redis", "%s: cannot read the slot map from %s:%d: %s",
                 link->super.peer, link->refresh_node->host, link->refresh_node->port, why);
     link->logged_map_error = 1;
-    ++link->refresh_next;
     want_refresh(link);
 }
 
@@ -300,14 +302,19 @@ static node_t *refresh_candidate(kve_cluster_link_t *link)
         candidates[n++] = link->nodes[link->shards[i].node];
     for (size_t i = 0; i != link->num_seeds; ++i)
         candidates[n++] = link->seeds[i];
-    for (size_t i = 0; i != n; ++i) {
-        node_t *node = candidates[(link->refresh_next + i) % n];
-        if (node_up(node)) {
-            link->refresh_next += i;
-            return node;
+    uint64_t now = h2o_now(link->super.loop);
+    /* a trusted node whose link is up; else a trusted one this thread has no link to yet (made now); else any that is up */
+    for (int pass = 0; pass != 3; ++pass) {
+        for (size_t i = 0; i != n; ++i) {
+            node_t *node = candidates[(link->refresh_next + i) % n];
+            int trusted = node->distrust_until <= now;
+            if (pass == 0 ? trusted && node_up(node) : pass == 1 ? trusted && node->kv == NULL : node_up(node)) {
+                link->refresh_next += i + 1; /* the next refresh asks another node: views differ during a failover */
+                return node;
+            }
         }
     }
-    return candidates[link->refresh_next % n];
+    return candidates[link->refresh_next++ % n];
 }
 
 static void start_refresh(kve_cluster_link_t *link)
@@ -601,6 +608,8 @@ static void redirect_ops(node_t *from, kve_kv_op_t *ops, size_t n, int atomic, c
         return;
     }
     if (kind == KVE_CLUSTER_NOT_REDIRECT) { /* CLUSTERDOWN: a shard without a primary, no failover yet */
+        /* or this node is cut off from the majority, which may have promoted another primary: ask the others */
+        from->distrust_until = h2o_now(link->super.loop) + DISTRUST_MS;
         redirect_failed(link, ops, n, reply, "the cluster is down or failing over");
         return;
     }
