@@ -4,6 +4,7 @@
 #include "proxy/kv_route.h"
 
 #include <string.h>
+#include <strings.h>
 
 /* the names of keyless commands that are not simply sent to any node (`info->name`: lowercase, "container|sub") */
 static const struct {
@@ -25,12 +26,26 @@ static const char *const refused_why = "ERR this command has no meaning on a Red
 static const char *const fanout_tx_why = "ERR a command that runs on every node cannot be part of a transaction on a Redis "
                                          "Cluster store (kvedge)";
 
+int kve_cluster_is_scan_withtype(const kve_kv_command_t *cmd)
+{
+    static const char script[] = KVE_SCAN_WITHTYPE_SCRIPT;
+
+    return cmd->argc >= 4 && cmd->argvlen[0] == 4 && strncasecmp(cmd->argv[0], "eval", 4) == 0 &&
+           cmd->argvlen[1] == sizeof(script) - 1 && memcmp(cmd->argv[1], script, sizeof(script) - 1) == 0 && cmd->argvlen[2] == 1 &&
+           cmd->argv[2][0] == '0';
+}
+
 void kve_cluster_classify(const kve_kv_command_t *cmd, int in_transaction, kve_cluster_route_t *out)
 {
     kve_cmd_route_t r;
 
     out->slot = -1;
     out->why = NULL;
+    if (kve_cluster_is_scan_withtype(cmd)) { /* a SCAN, walked shard by shard as one */
+        out->dest = in_transaction ? KVE_CLUSTER_REFUSE : KVE_CLUSTER_SCAN;
+        out->why = in_transaction ? fanout_tx_why : NULL;
+        return;
+    }
     if (cmd->argc == 0 || kve_cmd_route(cmd->argc, cmd->argv, cmd->argvlen, 0, &r) != 0 || r.ref.info == NULL) {
         out->dest = KVE_CLUSTER_TO_ANY; /* Redis answers what it does not know */
         return;
@@ -50,6 +65,15 @@ void kve_cluster_classify(const kve_kv_command_t *cmd, int in_transaction, kve_c
     if (r.slot >= 0) {
         out->dest = KVE_CLUSTER_TO_SLOT;
         out->slot = r.slot;
+        return;
+    }
+    /* PUBLISH reaches every node's subscribers from any node, but over the cluster bus, after the node's own: all sent
+     * to one node, every message takes one path and they arrive in the order they were published, as on one Redis
+     * (round robin let a later one, published on the subscriber's node, overtake an earlier one). Inside a transaction
+     * it stays with the transaction's node. */
+    if (!in_transaction && cmd->argc == 3 && strcmp(r.ref.info->name, "publish") == 0) {
+        out->dest = KVE_CLUSTER_TO_SLOT;
+        out->slot = KVE_CLUSTER_PUBLISH_SLOT;
         return;
     }
     out->dest = KVE_CLUSTER_TO_ANY;

@@ -18,9 +18,9 @@ typedef enum en_kve_cluster_dest_t {
     KVE_CLUSTER_TO_ALL_CONCAT, /* KEYS: every primary, the arrays concatenated */
     KVE_CLUSTER_TO_ALL_OK,     /* FLUSHDB, FLUSHALL, SCRIPT LOAD, SCRIPT FLUSH: every primary; the first error, else one reply */
     KVE_CLUSTER_TO_ALL_AND,    /* SCRIPT EXISTS: every primary, 1 per element only where every primary says 1 */
-    KVE_CLUSTER_SCAN,          /* SCAN: the shard and node cursor from kve_cluster_scan_decode() */
-    KVE_CLUSTER_RANDOM,        /* RANDOMKEY: a primary, the next one when it has no key */
-    KVE_CLUSTER_REFUSE         /* not sent: `why` is the error text the caller answers */
+    KVE_CLUSTER_SCAN,   /* SCAN (and the KV API's SCAN WITHTYPE script): shard and node cursor from kve_cluster_scan_decode() */
+    KVE_CLUSTER_RANDOM, /* RANDOMKEY: a primary, the next one when it has no key */
+    KVE_CLUSTER_REFUSE  /* not sent: `why` is the error text the caller answers */
 } kve_cluster_dest_t;
 
 typedef struct st_kve_cluster_route_t {
@@ -31,6 +31,32 @@ typedef struct st_kve_cluster_route_t {
     const char *why;
 } kve_cluster_route_t;
 
+/**
+ * The script the KV API sends Upstash's `SCAN cursor [options] WITHTYPE` as (handlers/kv_policy.c): `EVAL <this> 0
+ * cursor [options]`, one round trip that adds each key's TYPE. On a cluster it is a SCAN (KVE_CLUSTER_SCAN, the cursor
+ * its 4th argument): each shard runs the script with its own node cursor, as a plain SCAN walks the shards. ARGV are
+ * SCAN's arguments; the reply is SCAN's shape, [cursor, [key1, type1, key2, type2, ...]].
+ */
+#define KVE_SCAN_WITHTYPE_SCRIPT                                                                                                   \
+    "local r = redis.call('SCAN', unpack(ARGV)) local out = {} "                                                                   \
+    "for _, k in ipairs(r[2]) do out[#out + 1] = k out[#out + 1] = redis.call('TYPE', k)['ok'] end "                               \
+    "return {r[1], out}"
+
+/**
+ * Whether `cmd` is the KV API's SCAN WITHTYPE script (EVAL KVE_SCAN_WITHTYPE_SCRIPT 0 cursor ...; the EVAL name in any
+ * case): then its cursor is argv[3].
+ */
+int kve_cluster_is_scan_withtype(const kve_kv_command_t *cmd);
+
+/**
+ * PUBLISH goes to this slot's primary: every message then takes one path to each subscriber (that node's own, or its
+ * cluster bus link to the subscriber's node) and they arrive in the order they were published, as on one Redis. Sent
+ * to any node, a message published on the subscriber's node overtook an earlier one still on the bus (measured: the
+ * SDK suite's sequential publishes arrived reordered). A subscription on this node too would make PUBLISH's count (a
+ * node's own subscribers in cluster mode) count kvedge's subscribers exactly.
+ */
+#define KVE_CLUSTER_PUBLISH_SLOT 0
+
 /** The text of the refusal of a command whose keys are in different slots (Redis' own words, which clients know). */
 #define KVE_CLUSTER_CROSSSLOT "CROSSSLOT Keys in request don't hash to the same slot"
 
@@ -39,7 +65,8 @@ typedef struct st_kve_cluster_route_t {
  * commands are refused. A command whose keys span slots is refused with KVE_CLUSTER_CROSSSLOT; commands that have no
  * meaning on a cluster (SELECT, SWAPDB, MOVE's databases, WAIT, CLUSTER, READONLY, READWRITE, ASKING, MULTI, EXEC,
  * DISCARD sent as commands) with an "ERR ... on a Redis Cluster store" text. A name Redis could not read as a command
- * is sent to any node (Redis answers it).
+ * is sent to any node (Redis answers it). PUBLISH (outside a transaction) goes to the primary of
+ * KVE_CLUSTER_PUBLISH_SLOT.
  */
 void kve_cluster_classify(const kve_kv_command_t *cmd, int in_transaction, kve_cluster_route_t *out);
 

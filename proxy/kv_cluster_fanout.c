@@ -409,10 +409,13 @@ static int scan_shard(kve_cluster_link_t *link, const kve_cluster_shard_t *first
     return 0;
 }
 
+/* SCAN, or the KV API's SCAN WITHTYPE script (cluster_route.h: its cursor is argv[3]): the same command to the shard,
+ * with the node's cursor in place of kvedge's */
 static int fanout_scan(kve_cluster_link_t *link, kve_kv_op_t *op)
 {
     const kve_kv_command_t *cmd = op->cmd;
     fanout_t *f = new_fanout(link, op, KVE_CLUSTER_SCAN, 1);
+    size_t at = kve_cluster_is_scan_withtype(cmd) ? 3 : 1; /* the cursor's argument */
     uint64_t node_cursor;
     unsigned slot;
     kve_kv_t *kv = NULL;
@@ -429,7 +432,7 @@ static int fanout_scan(kve_cluster_link_t *link, kve_kv_op_t *op)
         finish_soon(f, 0, scan_arity);
         return 0;
     }
-    if (kve_cluster_scan_decode(cmd->argv[1], cmd->argvlen[1], &node_cursor, &slot) != 0 ||
+    if (kve_cluster_scan_decode(cmd->argv[at], cmd->argvlen[at], &node_cursor, &slot) != 0 ||
         scan_shard(link, &first, node_cursor, slot, &f->first_slot, &kv) != 0) {
         finish_soon(f, 0, invalid_cursor);
         return 0;
@@ -437,14 +440,12 @@ static int fanout_scan(kve_cluster_link_t *link, kve_kv_op_t *op)
     const char **argv = kve_malloc(sizeof(*argv) * cmd->argc);
     size_t *argvlen = kve_malloc(sizeof(*argvlen) * cmd->argc);
     snprintf(text, sizeof(text), "%llu", (unsigned long long)node_cursor);
-    argv[0] = "SCAN";
-    argvlen[0] = 4;
-    argv[1] = text;
-    argvlen[1] = strlen(text);
-    for (size_t i = 2; i != cmd->argc; ++i) {
+    for (size_t i = 0; i != cmd->argc; ++i) {
         argv[i] = cmd->argv[i];
         argvlen[i] = cmd->argvlen[i];
     }
+    argv[at] = text;
+    argvlen[at] = strlen(text);
     err = send_sub(f, f->subs, kv, &KVE_KV_COMMAND(cmd->argc, argv, argvlen));
     free(argv);
     free(argvlen);

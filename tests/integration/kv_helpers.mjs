@@ -130,9 +130,10 @@ export function skipOnCluster(t, why) {
     return true;
 }
 
-async function startKvClusterStack(opts) {
+async function startKvClusterStack(opts, shared = null) {
     const { startCluster } = await import('./topology.mjs');
-    const c = await startCluster();
+    const c = shared?.cluster ?? (await startCluster());
+    const stopCluster = () => (shared ? undefined : c.stop());
     let k;
     try {
         k = await startKvedge(kvConfig({ cluster: { nodes: c.addresses.slice(0, 3) } }, opts.kv, opts.extra));
@@ -141,16 +142,16 @@ async function startKvClusterStack(opts) {
             { timeoutMs: 10_000, message: 'the cluster store is up' });
     } catch (e) {
         await k?.stop();
-        await c.stop();
+        await stopCluster();
         throw e;
     }
     // an ioredis Cluster client whose DBSIZE, KEYS, SCRIPT, PUBSUB and pipeline() answer for the whole cluster
-    let io;
+    let io = shared?.io;
     try {
-        io = await (await import('./cluster_helpers.mjs')).clusterIo(c);
+        io ??= await (await import('./cluster_helpers.mjs')).clusterIo(c);
     } catch (e) {
         await k.stop();
-        await c.stop();
+        await stopCluster();
         throw e;
     }
     return {
@@ -163,11 +164,26 @@ async function startKvClusterStack(opts) {
             try {
                 return await k.stop();
             } finally {
-                io.disconnect();
-                await c.stop();
+                if (!shared) io.disconnect();
+                await stopCluster();
             }
         },
     };
+}
+
+/**
+ * A second kvedge next to `stack` (a startKvStack() result) on the same store, for tests that need another kvedge
+ * configuration but not another Redis: on one Redis in its database `db` (kept apart from the suite's keys); on a
+ * cluster (database 0 only) on the same cluster, sharing its keys (the suites clear them before each test).
+ * opts: {db, kv, extra} as startKvStack()'s. Its `io` reads that database (standalone, its own client) or is the
+ * suite's cluster client; stop() leaves the Redis or the cluster, and the suite's client, as they were.
+ */
+export async function startKvStackBeside(stack, { db, ...opts } = {}) {
+    if (CLUSTER) return startKvClusterStack(opts, stack);
+    const s = await startKvStack({ ...opts, redis: stack.redis, db });
+    s.io.disconnect();
+    s.io = stack.redis.client({ db: db ?? 0 });
+    return s;
 }
 
 const CLEAR_SCRIPT = `

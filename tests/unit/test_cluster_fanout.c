@@ -285,7 +285,7 @@ TEST(dbsize_keys)
 }
 
 /* walks SCAN to its end with `count` per call from `cursor`: how often each key came; the number of calls */
-static size_t scan_walk(kve_cluster_link_t *c, const char *cursor0, const char *match, int *seen)
+static size_t scan_walk(kve_cluster_link_t *c, const char *cursor0, const char *match, int withtype, int *seen)
 {
     char cursor[32], count[] = "3";
     result_t r = {0};
@@ -293,7 +293,9 @@ static size_t scan_walk(kve_cluster_link_t *c, const char *cursor0, const char *
 
     snprintf(cursor, sizeof(cursor), "%s", cursor0);
     do {
-        if (match != NULL)
+        if (withtype) /* the KV API's SCAN ... WITHTYPE: [cursor, [key, type, ...]] */
+            run(&c->super, &r, CMD("EVAL", KVE_SCAN_WITHTYPE_SCRIPT, "0", cursor, "COUNT", count));
+        else if (match != NULL)
             run(&c->super, &r, CMD("SCAN", cursor, "MATCH", match, "COUNT", count));
         else
             run(&c->super, &r, CMD("SCAN", cursor, "COUNT", count));
@@ -304,8 +306,10 @@ static size_t scan_walk(kve_cluster_link_t *c, const char *cursor0, const char *
             CHECK(!"a SCAN reply is [cursor, keys]");
             break;
         }
-        for (size_t i = 0; i != r.reply->element[1]->elements; ++i) {
+        for (size_t i = 0; i != r.reply->element[1]->elements; i += withtype ? 2 : 1) {
             int k = key_index(r.reply->element[1]->element[i]);
+            if (withtype)
+                CHECK(i + 1 < r.reply->element[1]->elements && r.reply->element[1]->element[i + 1]->type == KVE_REPLY_STRING);
             CHECK(k >= 0);
             if (k >= 0)
                 ++seen[k];
@@ -327,7 +331,7 @@ TEST(scan)
     size_t calls;
 
     fill(c);
-    calls = scan_walk(c, "0", NULL, seen);
+    calls = scan_walk(c, "0", NULL, 0, seen);
     for (size_t i = 0; i != NUM_SHARDS; ++i)
         for (size_t k = 0; k != counts[i]; ++k)
             CHECK(seen[i * 30 + k] >= 1 && seen[i * 30 + k] <= 2); /* Redis' guarantee: at least once */
@@ -335,15 +339,23 @@ TEST(scan)
 
     /* MATCH goes to the node as it is */
     memset(seen, 0, sizeof(seen));
-    scan_walk(c, "0", "b:*", seen);
+    scan_walk(c, "0", "b:*", 0, seen);
     for (size_t i = 0; i != 90; ++i)
         CHECK(i >= 30 && i < 50 ? seen[i] >= 1 : seen[i] == 0);
 
     /* a cursor may start at a later shard (the cursor of a shard's start is its first slot) */
     memset(seen, 0, sizeof(seen));
-    scan_walk(c, "10923", NULL, seen);
+    scan_walk(c, "10923", NULL, 0, seen);
     for (size_t i = 0; i != 90; ++i)
         CHECK(i >= 60 && i < 70 ? seen[i] >= 1 : seen[i] == 0);
+
+    /* the KV API's SCAN WITHTYPE script walks every shard as SCAN does (it ran on one node with kvedge's cursor) */
+    memset(seen, 0, sizeof(seen));
+    calls = scan_walk(c, "0", NULL, 1, seen);
+    for (size_t i = 0; i != NUM_SHARDS; ++i)
+        for (size_t k = 0; k != counts[i]; ++k)
+            CHECK(seen[i * 30 + k] >= 1 && seen[i * 30 + k] <= 2);
+    CHECK(calls >= 60 / 3 / 2);
     kve_kv_destroy(&c->super);
 }
 

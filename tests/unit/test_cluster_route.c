@@ -74,6 +74,20 @@ TEST(keyless)
     CHECK_EQ_INT(C(1, "SCAN", "0").dest, KVE_CLUSTER_REFUSE);
     CHECK(strstr(C(1, "FLUSHDB").why, "transaction") != NULL);
     CHECK_EQ_INT(C(1, "PING").dest, KVE_CLUSTER_TO_ANY);
+    /* the KV API's SCAN WITHTYPE script is a SCAN (its cursor the 4th argument); another script with numkeys 0 is not */
+    CHECK_EQ_INT(C(0, "EVAL", KVE_SCAN_WITHTYPE_SCRIPT, "0", "0", "COUNT", "10").dest, KVE_CLUSTER_SCAN);
+    CHECK_EQ_INT(C(0, "eval", KVE_SCAN_WITHTYPE_SCRIPT, "0", "5461").dest, KVE_CLUSTER_SCAN);
+    CHECK_EQ_INT(C(1, "EVAL", KVE_SCAN_WITHTYPE_SCRIPT, "0", "0").dest, KVE_CLUSTER_REFUSE);
+    CHECK_EQ_INT(C(0, "EVAL", KVE_SCAN_WITHTYPE_SCRIPT, "0").dest, KVE_CLUSTER_TO_ANY); /* no cursor: Redis answers */
+    CHECK_EQ_INT(C(0, "EVAL", "return 1", "0", "0").dest, KVE_CLUSTER_TO_ANY);
+    CHECK_EQ_INT(C(0, "EVALSHA", KVE_SCAN_WITHTYPE_SCRIPT, "0", "0").dest, KVE_CLUSTER_TO_ANY);
+    /* PUBLISH: always to one node (one path: the messages keep their order); in a transaction any node */
+    kve_cluster_route_t pub = C(0, "PUBLISH", "chan", "msg");
+    CHECK_EQ_INT(pub.dest, KVE_CLUSTER_TO_SLOT);
+    CHECK_EQ_INT(pub.slot, KVE_CLUSTER_PUBLISH_SLOT);
+    CHECK_EQ_INT(C(0, "publish", "news.sport", "msg").slot, KVE_CLUSTER_PUBLISH_SLOT);
+    CHECK_EQ_INT(C(1, "PUBLISH", "chan", "msg").dest, KVE_CLUSTER_TO_ANY);
+    CHECK_EQ_INT(C(0, "PUBLISH", "chan").dest, KVE_CLUSTER_TO_ANY); /* Redis answers the arity error */
 }
 
 TEST(refused)
