@@ -751,14 +751,18 @@ static kve_kv_stream_t *cluster_stream_open(kve_kv_t *kv, size_t argc, const cha
                                             kve_kv_stream_cb cb, void *data, int *err)
 {
     kve_cluster_link_t *link = (void *)kv;
-    node_t *node = link->have_map ? any_node(link) : NULL;
+    node_t *node = link->have_map ? slot_node(link, KVE_CLUSTER_PUBLISH_SLOT) : NULL;
     kve_kv_t *nkv;
+
+    if (node == NULL && link->have_map)
+        node = any_node(link);
 
     if (node == NULL) {
         *err = KVE_EUNAVAIL;
         return NULL;
     }
-    /* PUBLISH reaches every node of a cluster: any primary serves a subscription */
+    /* PUBLISH reaches every node of a cluster, so any primary serves a subscription; the one every PUBLISH of kvedge goes
+     * to (cluster_route.h) delivers its messages without the bus, and PUBLISH's count includes its subscribers */
     nkv = node_kv(node);
     return nkv->driver->stream_open(nkv, argc, argv, argvlen, cb, data, err);
 }
