@@ -182,13 +182,14 @@ Exit:
     return ret;
 }
 
-/* min_replicas_ack: an external Redis or a sentinel store (its replicas are the primary's business, not kvedge's), and a
+/* min_replicas_ack: an external Redis, a sentinel or a cluster store (its replicas are the primary's business, not kvedge's), and a
  * wait shorter than the command timeout (the writes' batch would time out first) */
 static int check_min_replicas_ack(kve_conf_t *conf, const kve_node_t *node, const kve_redis_conf_t *redis)
 {
     if (redis->min_replicas_ack == 0 || node == NULL)
         return 0;
-    if (redis->sentinel.master == NULL && (kve_redis_url_is_rest(redis->url) || strcmp(redis->url, "embedded") == 0)) {
+    if (redis->sentinel.master == NULL && redis->cluster.nodes.size == 0 &&
+        (kve_redis_url_is_rest(redis->url) || strcmp(redis->url, "embedded") == 0)) {
         kve_conf_error(conf, at_key(node, "min_replicas_ack"),
                        "min_replicas_ack: only a store on an external Redis (a redis://, rediss:// or unix:// url) has replicas "
                        "to wait for");
@@ -203,8 +204,9 @@ static int check_min_replicas_ack(kve_conf_t *conf, const kve_node_t *node, cons
     return 0;
 }
 
-/* "host:port" of a sentinel: a host (name or IPv4 address) and a port 1..65535 */
-static int sentinel_address(const char *s, char *err, size_t errlen)
+/* "host:port" of a sentinel or a cluster node (`what`, e.g. "a sentinel's address, e.g. 10.0.0.5:26379"): a host (name
+ * or IPv4 address) and a port 1..65535 */
+static int host_port(const char *s, const char *what, char *err, size_t errlen)
 {
     const char *colon = strrchr(s, ':');
     kve_redis_target_t t;
@@ -213,7 +215,7 @@ static int sentinel_address(const char *s, char *err, size_t errlen)
     if (colon == NULL || colon == s || colon[1] == '\0' || strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
         strlen(colon + 1) > 5 || atoi(colon + 1) < 1 || atoi(colon + 1) > 65535 || strpbrk(s, "/@?#[] ") != NULL ||
         strlen(s) > 300) {
-        snprintf(err, errlen, "\"%s\" is not host:port (a sentinel's address, e.g. 10.0.0.5:26379)", s);
+        snprintf(err, errlen, "\"%s\" is not host:port (%s)", s, what);
         return -1;
     }
     snprintf(url, sizeof(url), "redis://%s", s);
@@ -251,7 +253,7 @@ static int check_sentinel(kve_conf_t *conf, const kve_node_t *node, const kve_re
         return -1;
     }
     for (size_t i = 0; i != sc->addresses.size; ++i) {
-        if (sentinel_address(sc->addresses.entries[i], err, sizeof(err)) != 0) {
+        if (host_port(sc->addresses.entries[i], "a sentinel's address, e.g. 10.0.0.5:26379", err, sizeof(err)) != 0) {
             kve_conf_error(conf, at, "sentinel.addresses[%zu]: %s", i, err);
             return -1;
         }
@@ -279,12 +281,59 @@ static int check_sentinel(kve_conf_t *conf, const kve_node_t *node, const kve_re
     return check_no_tls(conf, node, redis); /* TLS to sentinel stores: not yet */
 }
 
+/*
+ * The Redis Cluster topology: 1..16 seed nodes (host:port, none twice) and nothing that names the nodes otherwise (no
+ * url, replicas, sentinel), no token, no TLS yet, min_replicas_ack as on other stores (docs/scale-out.md, "Cluster"). A cluster
+ * store never falls back to the embedded Redis that `url`'s default names: proxy/stores.c tests cluster.nodes first.
+ */
+static int check_cluster(kve_conf_t *conf, const kve_node_t *node, const kve_redis_conf_t *redis)
+{
+    const struct st_kve_redis_urls_t *nodes = &redis->cluster.nodes;
+    const kve_node_t *at = at_key(node, "cluster");
+    char err[400];
+
+    if (nodes->size == 0) {
+        kve_conf_error(conf, at, "cluster.nodes: list at least one node of the cluster (host:port; a few, in case one is down)");
+        return -1;
+    }
+    for (size_t i = 0; i != nodes->size; ++i) {
+        if (host_port(nodes->entries[i], "a cluster node's address, e.g. 10.0.0.5:6379", err, sizeof(err)) != 0) {
+            kve_conf_error(conf, at, "cluster.nodes[%zu]: %s", i, err);
+            return -1;
+        }
+        for (size_t j = 0; j != i; ++j) {
+            if (strcasecmp(nodes->entries[i], nodes->entries[j]) == 0) {
+                kve_conf_error(conf, at, "cluster.nodes[%zu]: the same node as cluster.nodes[%zu]", i, j);
+                return -1;
+            }
+        }
+    }
+    static const char *const others[] = {"url", "replicas", "sentinel"};
+    for (size_t i = 0; i != sizeof(others) / sizeof(others[0]); ++i) {
+        if (kve_yaml_get(node, others[i]) != NULL) {
+            kve_conf_error(conf, at_key(node, others[i]),
+                           "%s: a cluster store finds its primaries and replicas from cluster.nodes: leave %s out", others[i],
+                           others[i]);
+            return -1;
+        }
+    }
+    if (redis->token != NULL) {
+        kve_conf_error(conf, at_key(node, "token"), "token: only a KV REST store (an http:// or https:// url) takes a token");
+        return -1;
+    }
+    if (check_min_replicas_ack(conf, node, redis) != 0)
+        return -1;
+    return check_no_tls(conf, node, redis); /* TLS to cluster stores: not yet */
+}
+
 int kve_config__check_redis(kve_conf_t *conf, const kve_node_t *node, void *obj)
 {
     kve_redis_conf_t *redis = obj;
     kve_redis_target_t target;
     char err[256];
 
+    if (node != NULL && node->type == KVE_NODE_MAPPING && kve_yaml_get(node, "cluster") != NULL)
+        return check_cluster(conf, node, redis);
     if (check_min_replicas_ack(conf, node, redis) != 0)
         return -1;
     if (redis->sentinel.master != NULL)
@@ -332,6 +381,11 @@ static const kve_directive_t sentinel_directives[] = {
      .doc = "the data nodes' database (as a url's /db)"},
     {NULL}};
 
+static const kve_directive_t cluster_directives[] = {
+    {"nodes", KVE_T_STRING_LIST, KVE_FIELD(struct st_kve_redis_cluster_conf_t, nodes), 0, 0, 16,
+     .doc = "seed nodes of the cluster, host:port each (any nodes: the slot map is asked of the first that answers)"},
+    {NULL}};
+
 const kve_directive_t kve_config__redis_directives[] = {
     {"url", KVE_T_STRING, KVE_FIELD(kve_redis_conf_t, url), KVE_F_HIDDEN, .min = 1, .dflt = "embedded",
      .doc = "\"embedded\", redis://[user:pass@]host:port/db, rediss://... (TLS), unix:///path?db=N, or a KV REST store: "
@@ -377,6 +431,9 @@ const kve_directive_t kve_config__redis_directives[] = {
     {"sentinel", KVE_T_MAP, KVE_FIELD(kve_redis_conf_t, sentinel), .children = sentinel_directives,
      .doc = "find the primary and its replicas with Redis Sentinel instead of url: {master: NAME, addresses: [host:port, ...]} "
             "(docs/scale-out.md)"},
+    {"cluster", KVE_T_MAP, KVE_FIELD(kve_redis_conf_t, cluster), .children = cluster_directives,
+     .doc = "a Redis Cluster instead of url: {nodes: [host:port, ...]} (in progress: checked by kvedge -t, then refused until "
+            "the driver is built; docs/scale-out.md)"},
     {NULL}};
 
 const kve_directive_t kve_config__embedded_directives[] = {

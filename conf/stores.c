@@ -40,7 +40,7 @@ static const kve_node_t *given_redis(const kve_node_t *root)
 
 static int is_embedded(const kve_redis_conf_t *redis)
 {
-    return strcmp(redis->url, "embedded") == 0 && redis->sentinel.master == NULL;
+    return strcmp(redis->url, "embedded") == 0 && redis->sentinel.master == NULL && redis->cluster.nodes.size == 0;
 }
 
 /* "redis:" or "stores.NAME": where store `i` is written, for messages */

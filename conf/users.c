@@ -61,7 +61,7 @@ static void push_user(kve_strv_t *args, const char *name, const char *password, 
 static int kv_store_embedded(const kve_config_t *cfg)
 {
     return strcmp(kve_config_kv_store(cfg)->redis->url, "embedded") == 0 &&
-           kve_config_kv_store(cfg)->redis->sentinel.master == NULL;
+           kve_config_kv_store(cfg)->redis->sentinel.master == NULL && kve_config_kv_store(cfg)->redis->cluster.nodes.size == 0;
 }
 
 /* whether the KV API's links send SELECT: its store is an external Redis on a database other than 0 */
@@ -73,6 +73,8 @@ static int selects_db(const kve_config_t *cfg)
 
     if (kve_config_kv_store(cfg)->redis->sentinel.master != NULL)
         return kve_config_kv_store(cfg)->redis->sentinel.db != 0;
+    if (kve_config_kv_store(cfg)->redis->cluster.nodes.size != 0)
+        return 0; /* Cluster has db 0 only */
     if (kv_store_embedded(cfg) || kve_redis_parse_url(kve_config_kv_store(cfg)->redis->url, &target, err, sizeof(err)) != 0)
         return 0;
     db = target.db;
@@ -87,12 +89,13 @@ void kve_config_users_build(const kve_config_t *cfg, kve_redis_users_t *out)
 
 void kve_config_users_build_keeping(const kve_config_t *cfg, kve_redis_users_t *out, const kve_redis_users_t *running)
 {
-    int select_db = selects_db(cfg);
+    unsigned store = (selects_db(cfg) ? KVE_ACL_SELECT_DB : 0) |
+                     (kve_config_kv_store(cfg)->redis->cluster.nodes.size != 0 ? KVE_ACL_CLUSTER : 0);
     char threshold[24];
 
     KVE_ASSERT(cfg->kv_enabled);
-    kve_rest_acl_build(&cfg->kv, 0, select_db, &out->rw);
-    kve_rest_acl_build(&cfg->kv, 1, select_db, &out->ro);
+    kve_rest_acl_build(&cfg->kv, 0, store, &out->rw);
+    kve_rest_acl_build(&cfg->kv, 1, store, &out->ro);
     if (!kv_store_embedded(cfg))
         return;
     snprintf(out->rw_name, sizeof(out->rw_name), "%s", RW_USER);

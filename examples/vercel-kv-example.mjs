@@ -13,7 +13,8 @@ console.log('get', key, '=>', await client.get(key));
 await client.set('mykey', 'myvalue', { ex: 3600 });
 console.log('mykey ttl', await client.ttl('mykey'));
 
-await client.del('example:list', 'example:set', 'example:hash');
+// one key per DEL: keys of several hash slots in one command are refused (CROSSSLOT) on a Redis Cluster store
+for (const k of ['example:list', 'example:set', 'example:hash']) await client.del(k);
 await client.lpush('example:list', 'a', 'b', 'c');
 console.log('lrange', await client.lrange('example:list', 0, -1));
 await client.sadd('example:set', 'x', 'y', 'x');

@@ -7,6 +7,7 @@
  */
 #include "handlers/cache_coalesce.h"
 #include "handlers/cache_internal.h"
+#include "handlers/cache_store_cmds.h"
 #include "proxy/common.h"
 #include "proxy/err.h"
 #include "proxy/httpclient.h"
@@ -394,11 +395,8 @@ static void on_lock_done(void *data, const kve_kv_batch_result_t *result)
 
 static int take_lock(kve_cache_req_t *st, kve_coal_entry_t *e)
 {
-    char ttl[24];
-    int ttl_len = snprintf(ttl, sizeof(ttl), "%" PRIu64, st->self->conf->coalesce_timeout_ms);
-    const char *set[] = {"SET", e->lock_key, e->owner, "NX", "PX", ttl}, *get[] = {"GET", e->lock_key};
-    size_t setlen[] = {3, strlen(e->lock_key), KVE_CACHE_ID_LEN, 2, 2, (size_t)ttl_len}, getlen[] = {3, strlen(e->lock_key)};
-    kve_kv_command_t cmds[2] = {KVE_KV_COMMAND(6, set, setlen), KVE_KV_COMMAND(2, get, getlen)};
+    kve_cache_cmds_t c;
+    kve_kv_command_t cmds[KVE_CACHE_CMDS_MAX];
     kve_kv_batch_opts_t opts = {.timeout_ms = st->self->conf->store_timeout_ms, .flags = KVE_KV_BATCH_ATOMIC};
     kve_kv_t *kv = kve_cache__link(st->self, st->req);
     int err;
@@ -407,7 +405,9 @@ static int take_lock(kve_cache_req_t *st, kve_coal_entry_t *e)
     e->store_id = st->self->conf->store_id;
     if (kv == NULL)
         return -1;
-    st->batch = kve_kv_batch(kv, cmds, 2, &opts, on_lock_reply, on_lock_done, st, &err);
+    /* one key (the URL's hash tag): one slot on a sharded store too */
+    kve_cache_cmds_lock(&c, e->lock_key, e->owner, st->self->conf->coalesce_timeout_ms);
+    st->batch = kve_kv_batch(kv, cmds, kve_cache_cmds_to_kv(&c, cmds), &opts, on_lock_reply, on_lock_done, st, &err);
     return st->batch != NULL ? 0 : -1;
 }
 

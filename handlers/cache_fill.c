@@ -5,7 +5,8 @@
  * - forwarded GETs: decides storability from the final status and header fields (cache_storable.h), adds
  *   Cache-Status, and when the response is storable tees its body into a buffer while it streams to the client;
  *   at the end the head record, the body and (with Vary) the variant index are written in ONE atomic batch, every
- *   key with a TTL (a failed batch leaves nothing half-written). A body past max_object_size abandons the copy and
+ *   key with a TTL (a failed batch leaves nothing half-written); the object's tag and route set entries go in the same
+ *   batch on one Redis, and before it on a sharded store (cache_store.c). A body past max_object_size abandons the copy and
  *   keeps streaming. The client never waits for the store;
  * - a 304 to a revalidation: the stored head is updated with the 304's fields (RFC 9111 §4.3.4) and written back,
  *   and the client gets the stored response (or its own 304) in place of the upstream's;
@@ -19,6 +20,7 @@
 #include "handlers/cache_response.h"
 #include "handlers/cache_stats.h"
 #include "handlers/cache_storable.h"
+#include "handlers/cache_store_cmds.h"
 #include "handlers/cache_tags.h"
 #include "handlers/cache_upstream.h"
 #include "handlers/cache_vary.h"
@@ -28,9 +30,6 @@
 #include "proxy/log.h"
 #include "proxy/server.h"
 
-#include <inttypes.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -41,132 +40,39 @@ typedef struct st_cache_ostream_t {
 
 /* --- writes (fire and forget: the batch copies every argument, the request may be gone when it ends) --- */
 
-static void on_write_reply(void *data, size_t i, int err, const kve_kv_reply_t *reply)
-{
-}
-
-/* one command of up to 6 arguments */
-typedef struct st_cmd_t {
-    const char *argv[6];
-    size_t argvlen[6];
-    size_t argc;
-} cmd_t;
-
-static void arg(cmd_t *c, const char *p, size_t len)
-{
-    KVE_ASSERT(c->argc < KVE_ARRAY_SIZE(c->argv));
-    c->argv[c->argc] = p, c->argvlen[c->argc++] = len;
-}
-
-/* a store batch's completion: its counters (kve_cache__store_ctx), and a coalescing group released once applied */
-typedef struct st_coal_write_t {
-    void *stats;
-    kve_coal_entry_t *coal;
-    int failed;
-} coal_write_t;
-
-static void on_coal_write_reply(void *data, size_t i, int err, const kve_kv_reply_t *reply)
-{
-    coal_write_t *w = data;
-    if (err != 0 || reply->type == KVE_REPLY_ERROR)
-        w->failed = 1;
-}
-
-static void on_coal_write_done(void *data, const kve_kv_batch_result_t *result)
-{
-    coal_write_t *w = data;
-    kve_cache__store_done(w->stats, result);
-    kve_cache__coalesce_finish(w->coal, result->err != 0 || w->failed ? KVE_COAL_FAILED : KVE_COAL_STORED);
-    free(w);
-}
-
-/*
- * Sends the commands `sets` (NULL: none) then `cmds` as one batch, counted by `stats` (kve_cache__store_ctx; taken); a
- * coalescing group `coal` (or NULL) is released once it is applied (or failed)
- */
-static void send_batch(kve_kv_t *kv, kve_coal_entry_t *coal, cmd_t *cmds, size_t n, const kve_cache_set_writes_t *sets,
-                       unsigned flags, void *stats)
-{
-    kve_kv_command_t small[8], *kc = small;
-    kve_kv_batch_opts_t opts = {.flags = flags};
-    size_t nsets = sets != NULL ? sets->n : 0;
-    coal_write_t *cw = NULL;
-    int err;
-
-    if (n + nsets > KVE_ARRAY_SIZE(small))
-        kc = kve_malloc((n + nsets) * sizeof(*kc));
-    for (size_t i = 0; i != nsets; ++i)
-        kc[i] = sets->cmds[i];
-    for (size_t i = 0; i != n; ++i)
-        kc[nsets + i] = KVE_KV_COMMAND(cmds[i].argc, cmds[i].argv, cmds[i].argvlen);
-    if (coal != NULL && (cw = calloc(1, sizeof(*cw))) != NULL)
-        cw->stats = stats, cw->coal = coal;
-    /* the batch copies every argument: the request and `kc` may be gone when it ends */
-    if (kv == NULL ||
-        kve_kv_batch(kv, kc, n + nsets, &opts, cw != NULL ? on_coal_write_reply : on_write_reply,
-                     cw != NULL ? on_coal_write_done : kve_cache__store_done, cw != NULL ? (void *)cw : stats, &err) == NULL) {
-        kve_cache__store_not_sent(stats);
-        free(cw);
-        kve_cache__coalesce_finish(coal, KVE_COAL_FAILED);
-    } else if (coal != NULL && cw == NULL) {
-        kve_cache__coalesce_finish(coal, KVE_COAL_FAILED);
-    }
-    if (kc != small)
-        free(kc);
-}
-
 /* `bytes`: the body bytes of the object the batch stores (counted when it succeeds), UINT64_MAX for other writes */
-static void send_writes(h2o_req_t *req, kve_cache_req_t *st, cmd_t *cmds, size_t n, const kve_cache_set_writes_t *sets,
-                        unsigned flags, const char *what, uint64_t bytes)
+static void send_writes(h2o_req_t *req, kve_cache_req_t *st, const kve_cache_cmds_t *c, const char *what, uint64_t bytes)
 {
+    kve_kv_command_t kc[KVE_CACHE_CMDS_MAX];
+    size_t n = kve_cache_cmds_to_kv(c, kc);
     /* a leader's group waits for this batch */
-    send_batch(kve_cache__link(st->self, req), kve_cache__coalesce_take(st), cmds, n, sets, flags,
-               kve_cache__store_ctx(kve_server_thread(req->conn->ctx)->metrics, st->self->metrics_route, what, bytes));
+    kve_cache__send_store(kve_cache__link(st->self, req), kve_cache__coalesce_take(st), kc, n, NULL, 0,
+                          kve_cache__store_ctx(kve_server_thread(req->conn->ctx)->metrics, st->self->metrics_route, what, bytes));
 }
 
 /* --- storing --- */
 
 void kve_cache__store_object(kve_kv_t *kv, kve_coal_entry_t *coal, const kve_cache_object_t *o)
 {
-    char v[128], h[128], b[128], ph[128], pb[128], ttl[24];
     h2o_iovec_t ns = h2o_iovec_init("", 0);
-    const uint8_t *variant = o->variant;
     kve_buf_t head = KVE_BUF_INIT, index = KVE_BUF_INIT;
     kve_cache_set_writes_t sets;
-    cmd_t cmds[6] = {{{NULL}}};
-    size_t n = 0;
-    int ttl_len = snprintf(ttl, sizeof(ttl), "%" PRIu64, o->ttl_ms);
+    kve_cache_cmds_t c;
+    kve_kv_command_t kc[KVE_CACHE_CMDS_MAX];
 
     kve_cache_head_encode(o->head, &head);
-    kve_cache_key_name(v, sizeof(v), ns, o->primary, NULL, "v");
-    kve_cache_key_name(h, sizeof(h), ns, o->primary, variant, "h");
-    kve_cache_key_name(b, sizeof(b), ns, o->primary, variant, "b");
-    if (variant != NULL) {
+    if (o->variant != NULL) {
         if (o->variants != 0)
             kve_cache_index_encode_count(o->gen, o->vary, o->variants, &index);
         else
             kve_cache_index_encode(o->gen, o->vary, &index);
-        /* the index lives as long as its longest variant: its TTL is set if it has none, extended if shorter */
-        arg(&cmds[n], KVE_STRLIT("SET")), arg(&cmds[n], v, strlen(v)), arg(&cmds[n], index.base, index.len),
-            arg(&cmds[n++], KVE_STRLIT("KEEPTTL"));
-        arg(&cmds[n], KVE_STRLIT("PEXPIRE")), arg(&cmds[n], v, strlen(v)), arg(&cmds[n], ttl, (size_t)ttl_len),
-            arg(&cmds[n++], KVE_STRLIT("NX"));
-        arg(&cmds[n], KVE_STRLIT("PEXPIRE")), arg(&cmds[n], v, strlen(v)), arg(&cmds[n], ttl, (size_t)ttl_len),
-            arg(&cmds[n++], KVE_STRLIT("GT"));
-        kve_cache_key_name(ph, sizeof(ph), ns, o->primary, NULL, "h");
-        kve_cache_key_name(pb, sizeof(pb), ns, o->primary, NULL, "b");
-        arg(&cmds[n], KVE_STRLIT("DEL")), arg(&cmds[n], ph, strlen(ph)), arg(&cmds[n++], pb, strlen(pb));
-    } else {
-        arg(&cmds[n], KVE_STRLIT("DEL")), arg(&cmds[n++], v, strlen(v));
     }
-    arg(&cmds[n], KVE_STRLIT("SET")), arg(&cmds[n], b, strlen(b)), arg(&cmds[n], o->body.base, o->body.len),
-        arg(&cmds[n], KVE_STRLIT("PX")), arg(&cmds[n++], ttl, (size_t)ttl_len);
-    arg(&cmds[n], KVE_STRLIT("SET")), arg(&cmds[n], h, strlen(h)), arg(&cmds[n], head.base, head.len),
-        arg(&cmds[n], KVE_STRLIT("PX")), arg(&cmds[n++], ttl, (size_t)ttl_len);
-    /* the object's tag, route and variant sets, in the same atomic batch (cache_tags.h) */
-    kve_cache_set_writes_init(&sets, ns, o->primary, variant, o->ttl_ms, o->self->conf->route, o->head->tags);
-    send_batch(kv, coal, cmds, n, &sets, KVE_KV_BATCH_ATOMIC,
-               kve_cache__store_ctx(o->metrics, o->self->metrics_route, "cache store", o->head->body_len));
+    kve_cache_cmds_object(&c, ns, o->primary, o->variant, h2o_iovec_init(index.base, index.len),
+                          h2o_iovec_init(head.base, head.len), o->body, o->ttl_ms);
+    /* the object's tag, route and variant sets, in the same atomic batch on one Redis (cache_tags.h) */
+    kve_cache_set_writes_init(&sets, ns, o->primary, o->variant, o->ttl_ms, o->self->conf->route, o->head->tags);
+    kve_cache__send_store(kv, coal, kc, kve_cache_cmds_to_kv(&c, kc), &sets, KVE_KV_BATCH_ATOMIC,
+                          kve_cache__store_ctx(o->metrics, o->self->metrics_route, "cache store", o->head->body_len));
     kve_cache_set_writes_dispose(&sets);
     kve_buf_dispose(&head);
     kve_buf_dispose(&index);
@@ -414,28 +320,18 @@ void kve_cache__store_head(kve_kv_t *kv, kve_coal_entry_t *coal, const uint8_t *
                            const kve_cache_head_t *head, uint64_t ttl_ms, const kve_cache_handler_t *self,
                            kve_metrics_thread_t *metrics)
 {
-    char v[128], h[128], b[128], ttl[24];
     h2o_iovec_t ns = h2o_iovec_init("", 0);
     kve_buf_t enc = KVE_BUF_INIT;
     kve_cache_set_writes_t sets;
-    cmd_t cmds[3] = {{{NULL}}};
-    size_t n = 0;
-    int ttl_len = snprintf(ttl, sizeof(ttl), "%" PRIu64, ttl_ms);
+    kve_cache_cmds_t c;
+    kve_kv_command_t kc[KVE_CACHE_CMDS_MAX];
 
     kve_cache_head_encode(head, &enc);
-    kve_cache_key_name(v, sizeof(v), ns, primary, NULL, "v");
-    kve_cache_key_name(h, sizeof(h), ns, primary, variant, "h");
-    kve_cache_key_name(b, sizeof(b), ns, primary, variant, "b");
-    arg(&cmds[n], KVE_STRLIT("SET")), arg(&cmds[n], h, strlen(h)), arg(&cmds[n], enc.base, enc.len),
-        arg(&cmds[n], KVE_STRLIT("PX")), arg(&cmds[n++], ttl, (size_t)ttl_len);
-    arg(&cmds[n], KVE_STRLIT("PEXPIRE")), arg(&cmds[n], b, strlen(b)), arg(&cmds[n++], ttl, (size_t)ttl_len);
-    if (variant != NULL)
-        arg(&cmds[n], KVE_STRLIT("PEXPIRE")), arg(&cmds[n], v, strlen(v)), arg(&cmds[n], ttl, (size_t)ttl_len),
-            arg(&cmds[n++], KVE_STRLIT("GT"));
+    kve_cache_cmds_head(&c, ns, primary, variant, h2o_iovec_init(enc.base, enc.len), ttl_ms);
     /* the sets must outlive the object they find: its TTL was extended, so is theirs (re-adding is harmless) */
     kve_cache_set_writes_init(&sets, ns, primary, variant, ttl_ms, self->conf->route, head->tags);
-    send_batch(kv, coal, cmds, n, &sets, KVE_KV_BATCH_ATOMIC,
-               kve_cache__store_ctx(metrics, self->metrics_route, "cache update", UINT64_MAX));
+    kve_cache__send_store(kv, coal, kc, kve_cache_cmds_to_kv(&c, kc), &sets, KVE_KV_BATCH_ATOMIC,
+                          kve_cache__store_ctx(metrics, self->metrics_route, "cache update", UINT64_MAX));
     kve_cache_set_writes_dispose(&sets);
     kve_buf_dispose(&enc);
 }
@@ -537,28 +433,22 @@ static int on_upstream_error(h2o_req_t *req, kve_cache_req_t *st, h2o_ostream_t 
 
 static void invalidate_path(h2o_req_t *req, kve_cache_req_t *st, h2o_iovec_t path)
 {
-    char v[128], h[128], b[128], vs[128];
     uint8_t primary[KVE_CACHE_HASH_LEN];
     h2o_iovec_t ns = h2o_iovec_init("", 0);
     char msg[KVE_CACHE_MEM_KEY_MSG_LEN];
-    cmd_t cmds[2] = {{{NULL}}};
-    size_t n = 1;
+    kve_cache_cmds_t c;
 
     if (kve_cache__primary(st->self, req, path, primary) != 0)
         return;
-    kve_cache_key_name(v, sizeof(v), ns, primary, NULL, "v");
-    kve_cache_key_name(h, sizeof(h), ns, primary, NULL, "h");
-    kve_cache_key_name(b, sizeof(b), ns, primary, NULL, "b");
-    kve_cache_key_name(vs, sizeof(vs), ns, primary, NULL, "s");
-    /* without the index no variant is reachable, and the next index gets a new generation */
-    arg(&cmds[0], KVE_STRLIT("DEL")), arg(&cmds[0], v, strlen(v)), arg(&cmds[0], h, strlen(h)), arg(&cmds[0], b, strlen(b)),
-        arg(&cmds[0], vs, strlen(vs));
+    kve_cache_cmds_invalidate(&c, ns, primary);
     /* memory tiers: evicted here at once, and in every instance (this one again) once the DEL has run */
     if (kve_cache_mem_evict_key_local(st->self->conf->store_id, primary, msg)) {
-        arg(&cmds[1], KVE_STRLIT("PUBLISH")), arg(&cmds[1], KVE_STRLIT(KVE_CACHE_MEM_CHANNEL)), arg(&cmds[1], msg, sizeof(msg));
-        n = 2;
+        kve_cache_cmd_t *pub = &c.cmd[c.n++];
+        pub->argc = 0;
+        kve_cache_cmd_arg(pub, KVE_STRLIT("PUBLISH")), kve_cache_cmd_arg(pub, KVE_STRLIT(KVE_CACHE_MEM_CHANNEL));
+        kve_cache_cmd_arg(pub, msg, sizeof(msg));
     }
-    send_writes(req, st, cmds, n, NULL, 0, "cache invalidation", UINT64_MAX);
+    send_writes(req, st, &c, "cache invalidation", UINT64_MAX);
 }
 
 static void on_unsafe(h2o_req_t *req, kve_cache_req_t *st)

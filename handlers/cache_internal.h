@@ -208,7 +208,8 @@ typedef struct st_kve_cache_object_t {
 
 /**
  * Stores `o` on `kv` in ONE atomic batch (head, body, and the variant index or the removal of a stale one), every
- * key with a TTL; the batch copies everything. `coal` (or NULL) is a coalescing group released once it is applied.
+ * key with a TTL, with its tag and route set entries (in the same batch on one Redis, before it on a sharded store:
+ * kve_cache__send_store); everything is copied. `coal` (or NULL) is a coalescing group released once it is applied.
  */
 void kve_cache__store_object(kve_kv_t *kv, kve_coal_entry_t *coal, const kve_cache_object_t *o);
 
@@ -262,5 +263,18 @@ void kve_cache__take_tags(h2o_req_t *req, kve_cache_req_t *st, int keep);
 void *kve_cache__store_ctx(kve_metrics_thread_t *m, size_t route, const char *what, uint64_t bytes);
 void kve_cache__store_done(void *ctx, const kve_kv_batch_result_t *result);
 void kve_cache__store_not_sent(void *ctx);
+
+struct st_kve_cache_set_writes_t;
+/**
+ * Sends a store batch of the cache (handlers/cache_store.c): the set entries `sets` (NULL: none; cache_tags.h) and
+ * `cmds[0 .. n-1]` with batch `flags`, counted by `stats` (kve_cache__store_ctx; taken); `coal` (or NULL) is a coalescing
+ * group released once the batch is applied (or failed). Everything is copied before it returns. On one Redis it is ONE
+ * batch, the set entries first. On a sharded store (kve_kv_is_sharded) an atomic batch with set entries is split: the
+ * set entries first, as a batch that is not atomic (each in its own slot), then, once every one was applied, `cmds`
+ * atomically (they must share one slot: the URL's hash tag); a failed set entry leaves the object unwritten (a store
+ * error), since an object missing from its sets could not be purged.
+ */
+void kve_cache__send_store(kve_kv_t *kv, kve_coal_entry_t *coal, const kve_kv_command_t *cmds, size_t n,
+                           const struct st_kve_cache_set_writes_t *sets, unsigned flags, void *stats);
 
 #endif

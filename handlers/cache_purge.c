@@ -11,6 +11,7 @@
 #include "handlers/cache_memory_sync.h"
 #include "handlers/cache_record.h"
 #include "handlers/cache_stats.h"
+#include "handlers/cache_store_cmds.h"
 #include "handlers/cache_tags.h"
 #include "proxy/common.h"
 #include "proxy/err.h"
@@ -457,15 +458,11 @@ static void on_url_done(void *data, const kve_kv_batch_result_t *result)
 /* hard URL purge, last: the variant index and the variant set (no variant is reachable without the index) */
 static void delete_url_index(purge_t *p)
 {
-    char v[KVE_CACHE_SET_KEY_MAX], s[KVE_CACHE_SET_KEY_MAX];
-    h2o_iovec_t ns = h2o_iovec_init("", 0);
-    const char *argv[3] = {"DEL", v, s};
-    size_t argvlen[3];
-    kve_kv_command_t cmd = KVE_KV_COMMAND(3, argv, argvlen);
+    kve_cache_cmds_t c;
+    kve_kv_command_t cmd;
 
-    kve_cache_key_name(v, sizeof(v), ns, p->primary, NULL, "v");
-    kve_cache_key_name(s, sizeof(s), ns, p->primary, NULL, "s");
-    argvlen[0] = 3, argvlen[1] = strlen(v), argvlen[2] = strlen(s);
+    kve_cache_cmds_purge_url(&c, h2o_iovec_init("", 0), p->primary);
+    kve_cache_cmds_to_kv(&c, &cmd);
     p->url_done = 1;
     send_batch(p, p->store, &cmd, 1, on_count_reply, on_url_done, KVE_KV_BATCH_ACK);
 }

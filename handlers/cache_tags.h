@@ -17,9 +17,9 @@
  * A member is an object's identity: "<P hex>" (the URL's own object) or "<P hex>:<V hex>" (a variant), enough to name
  * its head and body keys (cache_record.h). A tag or route set is in its own Redis Cluster slot, never the object's:
  * on Cluster a purge reads the set, then deletes object by object in each object's slot (handlers/cache_purge.c), and
- * a store batch would add the object to its sets before it writes the object (a set member whose object is missing
- * is harmless: a purge skips it; an object missing from its sets could not be purged). On one Redis the object and
- * its set entries are written in ONE atomic batch (handlers/cache_fill.c).
+ * a store adds the object to its sets before it writes the object (a set member whose object is missing is harmless: a
+ * purge skips it; an object missing from its sets could not be purged). On one Redis the object and its set entries
+ * are written in ONE atomic batch (handlers/cache_store.c, kve_cache__send_store).
  */
 #ifndef KVE_HANDLERS_CACHE_TAGS_H
 #define KVE_HANDLERS_CACHE_TAGS_H

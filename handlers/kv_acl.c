@@ -12,8 +12,11 @@
 #include <stdio.h>
 
 /* what kvedge's own connections send whatever the policy says (see kv_acl.h) */
-static int needed_by_kvedge(const char *name, int read_only, int select_db)
+static int needed_by_kvedge(const char *name, int read_only, unsigned store)
 {
+    /* a cluster store's map and migrations (kv_cluster.h); CLUSTER SHARDS is not `noscript`: a token holder's script
+     * may read the cluster's topology (addresses, roles, offsets), never data */
+    static const char *const cluster[] = {"cluster|shards", "cluster|slots", "asking"};
     /* role: the sync position of writes, and a replica's position before it serves reads (kv_replicas.h); ROLE is
      * `noscript`, so granting it lets no script of a token holder read it */
     static const char *const both[] = {"ping", "multi", "exec", "discard", "role"};
@@ -28,14 +31,17 @@ static int needed_by_kvedge(const char *name, int read_only, int select_db)
     for (i = 0; !read_only && i != KVE_ARRAY_SIZE(rw); ++i)
         if (strcmp(name, rw[i]) == 0)
             return 1;
-    return select_db && strcmp(name, "select") == 0;
+    for (i = 0; (store & KVE_ACL_CLUSTER) != 0 && i != KVE_ARRAY_SIZE(cluster); ++i)
+        if (strcmp(name, cluster[i]) == 0)
+            return 1;
+    return (store & KVE_ACL_SELECT_DB) != 0 && strcmp(name, "select") == 0;
 }
 
 /* a streaming endpoint's command (SUBSCRIBE, PSUBSCRIBE, MONITOR) counts as allowed when its endpoint is */
-static int allowed(const kve_rest_policy_t *policy, int read_only, int select_db, const kve_cmd_info_t *info)
+static int allowed(const kve_rest_policy_t *policy, int read_only, unsigned store, const kve_cmd_info_t *info)
 {
     unsigned flags = read_only ? KVE_POLICY_F_READ_ONLY : 0;
-    return needed_by_kvedge(info->name, read_only, select_db) || kve_rest_policy_name_allowed(policy, flags, info) ||
+    return needed_by_kvedge(info->name, read_only, store) || kve_rest_policy_name_allowed(policy, flags, info) ||
            kve_rest_policy_name_allowed(policy, flags | KVE_POLICY_F_STREAM, info);
 }
 
@@ -67,7 +73,7 @@ static void add_name(kve_acl_user_t *out, int read_only, int ok, const char *nam
 }
 
 /* `container`'s subcommands: one rule when they all get the same answer, else one each */
-static void add_container(kve_acl_user_t *out, const kve_rest_policy_t *policy, int read_only, int select_db,
+static void add_container(kve_acl_user_t *out, const kve_rest_policy_t *policy, int read_only, unsigned store,
                           const kve_cmd_info_t *container)
 {
     size_t n, i, nsubs = 0, nok = 0;
@@ -77,12 +83,12 @@ static void add_container(kve_acl_user_t *out, const kve_rest_policy_t *policy, 
         if (table + i == container || kve_cmd_container(table + i) != container)
             continue;
         ++nsubs;
-        nok += allowed(policy, read_only, select_db, table + i);
+        nok += allowed(policy, read_only, store, table + i);
     }
     if (nok != 0 && nok != nsubs) { /* mixed: a rule per subcommand */
         for (i = 0; i != n; ++i)
             if (table + i != container && kve_cmd_container(table + i) == container)
-                add_name(out, read_only, allowed(policy, read_only, select_db, table + i), table[i].name);
+                add_name(out, read_only, allowed(policy, read_only, store, table + i), table[i].name);
         return;
     }
     push_rule(out, read_only, nok != 0, container->name); /* one answer for all: one rule */
@@ -91,7 +97,7 @@ static void add_container(kve_acl_user_t *out, const kve_rest_policy_t *policy, 
             push_refused(out, table[i].name); /* the check asks about each subcommand */
 }
 
-void kve_rest_acl_build(const kve_rest_conf_t *conf, int read_only, int select_db, kve_acl_user_t *out)
+void kve_rest_acl_build(const kve_rest_conf_t *conf, int read_only, unsigned store, kve_acl_user_t *out)
 {
     kve_rest_policy_t policy;
     size_t n, i;
@@ -106,9 +112,9 @@ void kve_rest_acl_build(const kve_rest_conf_t *conf, int read_only, int select_d
     kve_strv_push(&out->rules, read_only ? "-@all" : "+@all");
     for (i = 0; i != n; ++i) {
         if ((table[i].flags & KVE_CMDF_CONTAINER) != 0)
-            add_container(out, &policy, read_only, select_db, table + i);
+            add_container(out, &policy, read_only, store, table + i);
         else if (kve_cmd_container(table + i) == table + i) /* subcommands come with their container */
-            add_name(out, read_only, allowed(&policy, read_only, select_db, table + i), table[i].name);
+            add_name(out, read_only, allowed(&policy, read_only, store, table + i), table[i].name);
     }
 }
 

@@ -31,11 +31,17 @@ typedef struct st_kve_acl_user_t {
     kve_strv_t refused;
 } kve_acl_user_t;
 
+/** kve_rest_acl_build()'s `store` bits: what the store's links send besides the tokens' commands */
+enum {
+    KVE_ACL_SELECT_DB = 1, /* SELECT (the store's database is not 0) */
+    KVE_ACL_CLUSTER = 2    /* a Redis Cluster store: CLUSTER SHARDS / SLOTS (the slot map) and ASKING (a migration) */
+};
+
 /**
- * Computes the user for tokens of one class (`read_only`) under `conf`'s policy; `select_db`: the links send
- * SELECT (the store's database is not 0). `out` is zeroed by the caller; free it with kve_rest_acl_dispose().
+ * Computes the user for tokens of one class (`read_only`) under `conf`'s policy; `store`: KVE_ACL_* bits. `out` is
+ * zeroed by the caller; free it with kve_rest_acl_dispose().
  */
-void kve_rest_acl_build(const kve_rest_conf_t *conf, int read_only, int select_db, kve_acl_user_t *out);
+void kve_rest_acl_build(const kve_rest_conf_t *conf, int read_only, unsigned store, kve_acl_user_t *out);
 
 /** Frees what kve_rest_acl_build() stored. */
 void kve_rest_acl_dispose(kve_acl_user_t *user);

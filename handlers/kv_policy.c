@@ -10,6 +10,7 @@
  * kve_rest_policy_init() when the API is registered.
  */
 #include "handlers/kv_policy.h"
+#include "proxy/cluster_route.h"
 #include "proxy/common.h"
 
 #include <ctype.h>
@@ -410,9 +411,7 @@ static int scan_options(const kve_rest_policy_t *p, kve_rest_cmd_t *cmd, size_t 
  * for every key */
 static void rewrite_scan_withtype(kve_rest_cmd_t *cmd, h2o_mem_pool_t *pool)
 {
-    static const char script[] = "local r = redis.call('SCAN', unpack(ARGV)) local out = {} "
-                                 "for _, k in ipairs(r[2]) do out[#out + 1] = k out[#out + 1] = redis.call('TYPE', k)['ok'] end "
-                                 "return {r[1], out}";
+    static const char script[] = KVE_SCAN_WITHTYPE_SCRIPT; /* a SCAN on a cluster store too (cluster_route.h) */
     const char **argv = h2o_mem_alloc_pool(pool, sizeof(*argv) * (cmd->argc + 2));
     size_t *argvlen = h2o_mem_alloc_pool(pool, sizeof(*argvlen) * (cmd->argc + 2)), i, n = 0;
 

@@ -145,16 +145,14 @@ static void on_renew_done(void *data, const kve_kv_batch_result_t *result)
     kve_session__renewed(st);
 }
 
-int kve_session__renew_start(kve_session_req_t *st)
+void kve_session__renew_command(kve_session_req_t *st, kve_kv_command_t *cmd)
 {
     const kve_session_conf_t *conf = st->self->conf;
-    char now[24], after[24], grace[24];
-    const char *argv[10], *index = st->uid != NULL ? kve_session__index_key(&st->req->pool, st->key, st->uid) : NULL;
-    size_t argvlen[10], n = 2;
-    kve_kv_command_t cmd;
-    kve_kv_batch_opts_t opts = {conf->store_timeout_ms, NULL, 1024};
-    kve_kv_t *kv = kve_session__link(st);
-    int err;
+    h2o_mem_pool_t *pool = &st->req->pool;
+    const char **argv = h2o_mem_alloc_pool(pool, 9 * sizeof(*argv));
+    size_t *argvlen = h2o_mem_alloc_pool(pool, 9 * sizeof(*argvlen)), n = 2;
+    const char *index = st->uid != NULL ? kve_session__index_key(pool, st->key, st->uid) : NULL;
+    char num[24];
 
     /* the new handle: the old one's slot tag (the same slot), a fresh secret */
     kve_session_new_handle(st->new_handle, NULL);
@@ -166,11 +164,24 @@ int kve_session__renew_start(kve_session_req_t *st)
     argv[n] = st->new_key, argvlen[n++] = strlen(st->new_key);
     if (index != NULL)
         argv[n] = index, argvlen[n++] = strlen(index);
-    argv[n] = now, argvlen[n++] = (size_t)snprintf(now, sizeof(now), "%lld", (long long)kve_session__now_ms());
-    argv[n] = after, argvlen[n++] = (size_t)snprintf(after, sizeof(after), "%llu", (unsigned long long)conf->renew_after_ms);
-    argv[n] = grace, argvlen[n++] = (size_t)snprintf(grace, sizeof(grace), "%llu", (unsigned long long)conf->renew_grace_ms);
-    cmd = KVE_KV_COMMAND(n, argv, argvlen);
-    cmd.script = &kve_session_scripts()->renew;
+    argvlen[n] = (size_t)snprintf(num, sizeof(num), "%lld", (long long)kve_session__now_ms());
+    argv[n] = h2o_strdup(pool, num, argvlen[n]).base, ++n;
+    argvlen[n] = (size_t)snprintf(num, sizeof(num), "%llu", (unsigned long long)conf->renew_after_ms);
+    argv[n] = h2o_strdup(pool, num, argvlen[n]).base, ++n;
+    argvlen[n] = (size_t)snprintf(num, sizeof(num), "%llu", (unsigned long long)conf->renew_grace_ms);
+    argv[n] = h2o_strdup(pool, num, argvlen[n]).base, ++n;
+    *cmd = KVE_KV_COMMAND(n, argv, argvlen);
+    cmd->script = &kve_session_scripts()->renew;
+}
+
+int kve_session__renew_start(kve_session_req_t *st)
+{
+    kve_kv_command_t cmd;
+    kve_kv_batch_opts_t opts = {st->self->conf->store_timeout_ms, NULL, 1024};
+    kve_kv_t *kv = kve_session__link(st);
+    int err;
+
+    kve_session__renew_command(st, &cmd);
     if (kv == NULL || (st->batch = kve_kv_batch(kv, &cmd, 1, &opts, on_renew_reply, on_renew_done, st, &err)) == NULL) {
         OPENSSL_cleanse(st->new_handle, sizeof(st->new_handle));
         st->new_handle[0] = '\0', st->new_key[0] = '\0';

@@ -28,6 +28,13 @@ int kve_session__renew_check(kve_session_req_t *st, const kve_kv_reply_t *reply,
  */
 int kve_session__renew_start(kve_session_req_t *st);
 
+/**
+ * Fills `cmd` with RENEW of the session of `st` (ACTIVE: st->key the live key, st->handle its handle, st->uid its user
+ * or NULL) to a new handle with the same slot tag, written to st->new_handle / st->new_key. The arguments live in the
+ * request's pool. (kve_session__renew_start sends it.)
+ */
+void kve_session__renew_command(kve_session_req_t *st, kve_kv_command_t *cmd);
+
 /** The key of the index of user `uid` on the slot of store key `key`: "kvs1:{<tag>}:u:<hex of uid>", in `pool`
  * (kve_session_users_index of session_users.h). */
 char *kve_session__index_key(h2o_mem_pool_t *pool, const char *key, const char *uid);

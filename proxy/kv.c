@@ -13,7 +13,11 @@
 #include "proxy/common.h"
 #include "proxy/err.h"
 #include "proxy/kv_internal.h"
+#include "proxy/log.h"
 
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
 #include <strings.h>
 
 enum { BATCH_LIVE, BATCH_CANCELLED, BATCH_TIMED_OUT, BATCH_DONE };
@@ -29,6 +33,17 @@ void kve_kv__init(kve_kv_t *kv, const kve_kv_driver_t *driver, h2o_loop_t *loop,
     kv->default_timeout_ms = default_timeout_ms;
     kv->stats = &kv->own_stats;
     kv->stats->state = KVE_KV_DOWN;
+    kv->sharded = 0;
+}
+
+void kve_kv__set_sharded(kve_kv_t *kv)
+{
+    kv->sharded = 1;
+}
+
+int kve_kv_is_sharded(const kve_kv_t *kv)
+{
+    return kv->sharded;
 }
 
 void kve_kv__use_stats(kve_kv_t *kv, kve_kv_stats_t *block)
@@ -81,7 +96,7 @@ void kve_kv__dispose(kve_kv_t *kv)
     kv->magic = 0;
 }
 
-static h2o_timeout_t *timeout_class(kve_kv_t *kv, uint64_t ms)
+h2o_timeout_t *kve_kv__timeout(kve_kv_t *kv, uint64_t ms)
 {
     struct st_kve_kv_timeout_class_t *c;
     for (c = kv->timeouts; c != NULL; c = c->next)
@@ -189,7 +204,11 @@ static void maybe_free(kve_kv_batch_t *b)
             kve_kv__reply_free(b->ops[i].held);
     for (i = 0; b->evals && i != b->n; ++i)
         free(b->ops[i].eval);
+    for (i = 0; b->driver_copies && i != b->n; ++i)
+        free(b->ops[i].driver_copy);
     kve_kv__reply_free(b->abort_reply);
+    if (b->redirect_reply != NULL) /* the Redis driver takes it out at EXEC's reply: a safety net, tested inline */
+        kve_kv__reply_free(b->redirect_reply);
     free_batch(b->kv, b);
 }
 
@@ -469,6 +488,38 @@ static void on_batch_timeout(h2o_timeout_entry_t *entry)
         kv->driver->on_timeout(kv); /* may drop the link, which completes (and frees) the batches */
 }
 
+void kve_kv__own_command(kve_kv_op_t *op)
+{
+    const kve_kv_command_t *c = op->cmd;
+    size_t bytes = 0;
+    kve_kv_command_t *copy;
+    const char **argv;
+    size_t *argvlen;
+    char *mem;
+
+    if (c == op->driver_copy)
+        return;
+    for (size_t i = 0; i != c->argc; ++i)
+        bytes += c->argvlen[i];
+    copy = kve_malloc(sizeof(*copy) + (sizeof(char *) + sizeof(size_t)) * c->argc + bytes);
+    argv = (const char **)(copy + 1);
+    argvlen = (size_t *)(argv + c->argc);
+    mem = (char *)(argvlen + c->argc);
+    for (size_t i = 0; i != c->argc; ++i) {
+        memcpy(mem, c->argv[i], c->argvlen[i]);
+        argv[i] = mem;
+        argvlen[i] = c->argvlen[i];
+        mem += c->argvlen[i];
+    }
+    *copy = *c;
+    copy->argv = argv;
+    copy->argvlen = argvlen;
+    free(op->driver_copy); /* an earlier copy kv.c has since replaced with the EVAL form */
+    op->driver_copy = copy;
+    op->cmd = copy;
+    op->batch->driver_copies = 1;
+}
+
 /* --- the API --- */
 
 /* an atomic or ordered batch's script command goes as EVAL */
@@ -489,7 +540,7 @@ static kve_kv_batch_t *new_batch(kve_kv_t *kv, const kve_kv_command_t *cmds, siz
 
     b->magic = KVE_KV_BATCH_MAGIC;
     b->end = BATCH_LIVE;
-    b->sync_asked = b->sync_pending = b->busy = b->evals = b->ack_asked = b->ack_pending = 0;
+    b->sync_asked = b->sync_pending = b->busy = b->evals = b->ack_asked = b->ack_pending = b->driver_copies = 0;
     b->kv = kv;
     b->on_reply = on_reply;
     b->on_done = on_done;
@@ -497,11 +548,12 @@ static kve_kv_batch_t *new_batch(kve_kv_t *kv, const kve_kv_command_t *cmds, siz
     b->flags = opts->flags;
     b->scripts = 0;
     b->max_reply_size = opts->max_reply_size;
+    b->timeout_ms = opts->timeout_ms != 0 ? opts->timeout_ms : kv->default_timeout_ms;
     b->window = (opts->flags & KVE_KV_BATCH_ATOMIC) != 0 ? 0 : opts->window;
     b->n = n;
     b->next_send = b->next_deliver = b->with_driver = 0;
     b->first_err = b->unsent_err = 0;
-    b->abort_reply = NULL;
+    b->abort_reply = b->redirect_reply = NULL;
     b->sync_known = 0;
     b->sync_offset = 0;
     b->group = NULL;
@@ -517,9 +569,18 @@ static kve_kv_batch_t *new_batch(kve_kv_t *kv, const kve_kv_command_t *cmds, siz
         op->held = NULL;
         op->eval = NULL;
         op->eval_sent = 0;
+        op->redirects = 0;
+        op->driver_copy = NULL;
         int kind = kve_kv_script_kind(cmds[i].argv[0], cmds[i].argvlen[0]);
         if (kind != KVE_KV_SCRIPT_NONE)
             b->scripts |= 1u << kind;
+    }
+    /* a sharded store sends each op to its node as it goes, and two nodes answer in any order: the commands of an
+     * ordered batch go one at a time (the next one once the one before was answered) */
+    if ((opts->flags & KVE_KV_BATCH_ORDERED) != 0 && kv->sharded && n > 1) {
+        b->window = 1;
+        for (i = 0; i != n; ++i) /* sent after this returns: the caller's memory may be gone by then */
+            kve_kv__own_command(b->ops + i);
     }
     return b;
 }
@@ -575,8 +636,7 @@ kve_kv_batch_t *kve_kv_batch(kve_kv_t *kv, const kve_kv_command_t *cmds, size_t 
     if (opts->group != NULL)
         group_add(opts->group, b);
     b->timeout_entry.cb = on_batch_timeout;
-    h2o_timeout_link(kv->loop, timeout_class(kv, opts->timeout_ms != 0 ? opts->timeout_ms : kv->default_timeout_ms),
-                     &b->timeout_entry);
+    h2o_timeout_link(kv->loop, kve_kv__timeout(kv, b->timeout_ms), &b->timeout_entry);
     return b;
 }
 

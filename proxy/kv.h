@@ -216,7 +216,8 @@ typedef struct st_kve_kv_command_t {
 /** Read the store's sync position after the batch (kve_kv_batch_result_t.sync_offset). */
 #define KVE_KV_BATCH_SYNC 0x2
 /** Commands that depend on the ones before them (not a transaction): their scripts go as EVAL at once, since a
- * NOSCRIPT fallback would run after the commands that followed the EVALSHA. */
+ * NOSCRIPT fallback would run after the commands that followed the EVALSHA. On a sharded store (kve_kv_is_sharded) the
+ * commands are sent one at a time, each once the one before was answered: they may go to different nodes. */
 #define KVE_KV_BATCH_ORDERED 0x4
 /**
  * The batch may write and its caller wants the store's min_replicas_ack (kv_ack.h): once every command was answered
@@ -339,6 +340,14 @@ kve_kv_stream_t *kve_kv_stream_open(kve_kv_t *kv, size_t argc, const char *const
 
 /** Closes the stream (the server drops its subscriptions at once); the callback is not called again. */
 void kve_kv_stream_close(kve_kv_stream_t *stream);
+
+/**
+ * Whether the store's keys live on several nodes (Redis Cluster; the link's driver says so). On such a store an
+ * atomic batch (KVE_KV_BATCH_ATOMIC) must keep every key of its commands in one slot, as must a command with several
+ * keys: the driver refuses them otherwise (KVE_EABORTED with a CROSSSLOT abort_reply, or a CROSSSLOT error reply).
+ * Callers that write related keys of different slots send them as separate batches there. One load; any time.
+ */
+int kve_kv_is_sharded(const kve_kv_t *kv);
 
 /**
  * Closes the link: every batch still waiting gets its callbacks (KVE_ESHUTDOWN for what was not answered); frees

@@ -22,6 +22,9 @@ typedef struct st_waiter_t {
     kve_kv_ack_t *ack;
     kve_kv_batch_t *batch; /* NULL once answered */
     h2o_timeout_entry_t deadline;
+    /* kve_kv_ack_wait_cb's: answered through it instead of kve_kv__ack_done */
+    void (*cb)(void *data, int err);
+    void *data;
 } waiter_t;
 
 struct st_kve_kv_ack_t {
@@ -41,6 +44,9 @@ struct st_kve_kv_ack_t {
     int round_ok;
     int logged; /* a failure was logged (one line per episode, until a round succeeds) */
     char n_arg[24], timeout_arg[24];
+    /* a cluster node's marker key (kve_kv_ack_set_marker), empty: PUBLISH */
+    char marker[64];
+    size_t marker_len;
 };
 
 int kve_kv_ack_parse(const kve_kv_reply_t *reply, unsigned wanted, long long *acked)
@@ -61,7 +67,10 @@ static void answer(waiter_t *w, int err)
     w->batch = NULL;
     if (h2o_timeout_is_linked(&w->deadline))
         h2o_timeout_unlink(&w->deadline);
-    kve_kv__ack_done(b, err);
+    if (w->cb != NULL)
+        w->cb(w->data, err);
+    else
+        kve_kv__ack_done(b, err);
 }
 
 static void answer_all(waiter_t *list, int err)
@@ -94,15 +103,16 @@ static void start_round(kve_kv_ack_t *ack);
 static void on_round_reply(void *data, size_t index, int err, const kve_kv_reply_t *reply)
 {
     kve_kv_ack_t *ack = data;
-    char why[160];
+    char why[200];
 
     if (err != 0) {
         ack->round_err = err;
         return;
     }
-    if (index == 0) { /* PUBLISH: an error (NOPERM) means WAIT would count nothing of ours */
+    if (index == 0) { /* the marker: an error (NOPERM, MOVED) means WAIT would count nothing of ours */
         if (reply->type == KVE_REPLY_ERROR) {
-            snprintf(why, sizeof(why), "PUBLISH %s failed: %.100s", KVE_KV_ACK_CHANNEL, reply->str);
+            snprintf(why, sizeof(why), "%s %.64s failed: %.100s", ack->marker_len != 0 ? "SET" : "PUBLISH",
+                     ack->marker_len != 0 ? ack->marker : KVE_KV_ACK_CHANNEL, reply->str);
             log_failure(ack, why);
             ack->round_err = KVE_ENOACK;
         }
@@ -148,9 +158,12 @@ static void start_round(kve_kv_ack_t *ack)
 {
     static const char *const publish[] = {"PUBLISH", KVE_KV_ACK_CHANNEL, "1"};
     static const size_t publish_len[] = {7, sizeof(KVE_KV_ACK_CHANNEL) - 1, 1};
+    const char *set[] = {"SET", ack->marker, "1", "PX", "1000"};
+    size_t set_len[] = {3, ack->marker_len, 1, 2, 4};
     const char *wait[] = {"WAIT", ack->n_arg, ack->timeout_arg};
     size_t wait_len[] = {4, strlen(ack->n_arg), strlen(ack->timeout_arg)};
-    kve_kv_command_t cmds[2] = {KVE_KV_COMMAND(3, publish, publish_len), KVE_KV_COMMAND(3, wait, wait_len)};
+    kve_kv_command_t cmds[2] = {ack->marker_len != 0 ? KVE_KV_COMMAND(5, set, set_len) : KVE_KV_COMMAND(3, publish, publish_len),
+                                KVE_KV_COMMAND(3, wait, wait_len)};
     kve_kv_batch_opts_t opts = {.timeout_ms = ack->timeout_ms + ROUND_SLACK_MS};
     waiter_t *w, **p;
     int err;
@@ -191,9 +204,22 @@ static void on_start(h2o_timeout_entry_t *entry)
 
 void kve_kv_ack_wait(kve_kv_ack_t *ack, kve_kv_batch_t *b)
 {
+    kve_kv_ack_wait_cb(ack, b, NULL, NULL);
+}
+
+void kve_kv_ack_set_marker(kve_kv_ack_t *ack, const char *key, size_t len)
+{
+    KVE_ASSERT(len < sizeof(ack->marker));
+    memcpy(ack->marker, key, len);
+    ack->marker[len] = '\0';
+    ack->marker_len = len;
+}
+
+void kve_kv_ack_wait_cb(kve_kv_ack_t *ack, kve_kv_batch_t *b, void (*cb)(void *data, int err), void *data)
+{
     waiter_t *w = kve_malloc(sizeof(*w));
 
-    *w = (waiter_t){.ack = ack, .batch = b};
+    *w = (waiter_t){.ack = ack, .batch = b, .cb = cb, .data = data};
     w->deadline.cb = on_deadline;
     h2o_timeout_link(ack->loop, &ack->deadline, &w->deadline);
     *ack->pending_tail = w;

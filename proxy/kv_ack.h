@@ -49,6 +49,20 @@ kve_kv_ack_t *kve_kv_ack_create(h2o_loop_t *loop, const kve_redis_target_t *targ
  */
 void kve_kv_ack_wait(kve_kv_ack_t *ack, kve_kv_batch_t *batch);
 
+/**
+ * The same, for a caller that waits on several waiters for one batch (a cluster store: one per primary it wrote on):
+ * `cb(data, 0 or KVE_ENOACK)` runs once instead of kve_kv__ack_done (from the event loop, never from here, or from
+ * kve_kv_ack_destroy).
+ */
+void kve_kv_ack_wait_cb(kve_kv_ack_t *ack, kve_kv_batch_t *batch, void (*cb)(void *data, int err), void *data);
+
+/**
+ * A cluster node's marker (see above: PUBLISH does not move a cluster primary's replication offset, measured): from
+ * the next round on, the wait link writes `SET <key> 1 PX 1000` instead of PUBLISH, `key` (copied, at most 64 bytes)
+ * a key of kvedge's in a slot the node serves. A MOVED answer (the slot moved) fails that round (KVE_ENOACK).
+ */
+void kve_kv_ack_set_marker(kve_kv_ack_t *ack, const char *key, size_t len);
+
 /** Answers every batch still waiting (KVE_ENOACK: their writes were applied, unconfirmed), closes the wait link, frees `ack`. */
 void kve_kv_ack_destroy(kve_kv_ack_t *ack);
 

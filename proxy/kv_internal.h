@@ -33,6 +33,13 @@ typedef struct st_kve_kv_op_t {
     kve_kv_script_eval_t *eval;
     /** private to kv.c: the EVAL form is what was sent (NOSCRIPT is an answer then, not a reason to resend) */
     uint8_t eval_sent;
+    /** the driver's: redirections this op has had so far (kv_cluster.c bounds them); 0 when the batch is made */
+    uint8_t redirects;
+    /**
+     * the driver's: a copy of the command it made so it can send it again after the caller's memory is gone (kv_cluster.c
+     * points `cmd` at it); malloc'd, freed by kv.c with the batch (set batch->driver_copies too); NULL: none
+     */
+    kve_kv_command_t *driver_copy;
 } kve_kv_op_t;
 
 typedef struct st_kve_kv_driver_t {
@@ -96,6 +103,8 @@ struct st_kve_kv_t {
     struct st_kve_kv_timeout_class_t *timeouts;
     /** set while destroying: ops completed by the driver then report KVE_ESHUTDOWN */
     int closing;
+    /** the store's keys live on several nodes (Redis Cluster): kve_kv_is_sharded(); set by kve_kv__set_sharded() */
+    int sharded;
     /** freed one-command batches kept for reuse (the hot path's allocation) */
     kve_kv_batch_t *free_batches;
     size_t num_free_batches;
@@ -106,12 +115,13 @@ struct st_kve_kv_batch_t {
     uint32_t magic;
     /** BATCH_* of kv.c: live, cancelled, timed out, done */
     uint8_t end;
-    uint8_t sync_asked;   /* driver->sync was called (or there is none) */
-    uint8_t sync_pending; /* the driver owes kve_kv__sync_done */
-    uint8_t busy;         /* kv.c is delivering: frees wait */
-    uint8_t evals;        /* some op has an EVAL form to free */
-    uint8_t ack_asked;    /* driver->ack was called (KVE_KV_BATCH_ACK) */
-    uint8_t ack_pending;  /* the driver owes kve_kv__ack_done */
+    uint8_t sync_asked;    /* driver->sync was called (or there is none) */
+    uint8_t sync_pending;  /* the driver owes kve_kv__sync_done */
+    uint8_t busy;          /* kv.c is delivering: frees wait */
+    uint8_t evals;         /* some op has an EVAL form to free */
+    uint8_t ack_asked;     /* driver->ack was called (KVE_KV_BATCH_ACK) */
+    uint8_t ack_pending;   /* the driver owes kve_kv__ack_done */
+    uint8_t driver_copies; /* some op has a driver_copy to free */
     kve_kv_t *kv;
     kve_kv_reply_cb on_reply;
     kve_kv_done_cb on_done;
@@ -120,6 +130,8 @@ struct st_kve_kv_batch_t {
     /** KVE_KV_SCRIPT_* bits of its commands (stopped on the server if the batch times out) */
     unsigned scripts;
     size_t max_reply_size;
+    /** the batch's timeout: opts->timeout_ms, or the link's default when that was 0 */
+    uint64_t timeout_ms;
     size_t window;
     size_t n;
     size_t next_send;    /* the next op to send */
@@ -129,6 +141,13 @@ struct st_kve_kv_batch_t {
     /** what the commands not sent get (KVE_ENOTSENT after kve_kv_batch_stop, or the error that stopped sending) */
     int unsent_err;
     kve_kv_reply_t *abort_reply;
+    /**
+     * for the Redis driver (kv_redis.c): the first cluster error (-MOVED, -ASK...) a cluster node answered to one of the
+     * transaction's queued commands, held (a copy) until EXEC's reply hands the transaction to the target's
+     * redirect_atomic with it (never in abort_reply: the resent transaction must not keep it); the driver takes it out
+     * before that call, and kv.c frees whatever is left with the batch
+     */
+    kve_kv_reply_t *redirect_reply;
     int sync_known;
     uint64_t sync_offset;
     /** while callbacks are due: the caller's group (NULL if none) and the links of its list */
@@ -141,8 +160,19 @@ struct st_kve_kv_batch_t {
     kve_kv_op_t ops[];
 };
 
+/**
+ * The link's timeout list of `ms` milliseconds (made on first use, disposed by kve_kv__dispose): a driver's timers of
+ * that duration (e.g. a 0 ms one, to answer on the next loop iteration what send() cannot complete) link to it.
+ * Every entry must be unlinked before kve_kv__dispose.
+ */
+h2o_timeout_t *kve_kv__timeout(kve_kv_t *kv, uint64_t ms);
 /** Initialises the common part of a link (called by a driver's create function). */
 void kve_kv__init(kve_kv_t *kv, const kve_kv_driver_t *driver, h2o_loop_t *loop, uint64_t default_timeout_ms);
+/**
+ * The link is sharded (kve_kv_is_sharded): a driver whose keys live on several nodes (Redis Cluster) calls it right
+ * after kve_kv__init, before any command (kve_kv__init clears it).
+ */
+void kve_kv__set_sharded(kve_kv_t *kv);
 /**
  * The link writes its counters into `block` (zeroed or left by an earlier link; it must outlive the link) instead of
  * its own: right after kve_kv__init, before any command.
@@ -157,6 +187,12 @@ void kve_kv__dispose(kve_kv_t *kv);
  * `reply` is borrowed for the call.
  */
 void kve_kv__complete(kve_kv_op_t *op, int err, const kve_kv_reply_t *reply);
+/**
+ * Copies op->cmd (its argv bytes included) into one block the batch owns (op->driver_copy, freed with the batch) and
+ * points op->cmd at it, unless it already points there: for a command sent after the caller's memory may be gone (a
+ * redirection, an ordered batch on a sharded store).
+ */
+void kve_kv__own_command(kve_kv_op_t *op);
 /** An atomic batch was not applied because of `reply` (an error reply; copied): before completing its ops. */
 void kve_kv__set_abort_reply(kve_kv_batch_t *batch, const kve_kv_reply_t *reply);
 /** The answer to driver->sync(): `known` 0 when the position could not be read. */
@@ -167,6 +203,11 @@ void kve_kv__ack_done(kve_kv_batch_t *batch, int err);
 static inline size_t kve_kv__max_reply_size(const kve_kv_batch_t *batch)
 {
     return batch->max_reply_size;
+}
+/** The timeout of `batch` in ms (what its caller asked for, or its link's default): for a driver's own sub-batches. */
+static inline uint64_t kve_kv__batch_timeout(const kve_kv_batch_t *batch)
+{
+    return batch->timeout_ms;
 }
 /** Sets the link state (KVE_KV_*). */
 void kve_kv__set_state(kve_kv_t *kv, int state);

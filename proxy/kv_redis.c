@@ -208,7 +208,7 @@ static size_t next_reply_limit(kve_redis_reader_t *reader, int *split)
         *split = 1; /* EXEC's results are held to the limit one by one */
         return kve_kv__max_reply_size(((kve_kv_op_t *)head->privdata)->batch);
     }
-    return 0; /* the handshake's, MULTI's, QUEUED, ROLE and the output limit check's */
+    return 0; /* the handshake's, MULTI's, QUEUED, ASKING's, ROLE and the output limit check's */
 }
 
 static void start_connect(kve_redis_link_t *link)
@@ -217,8 +217,10 @@ static void start_connect(kve_redis_link_t *link)
 
     link->reader.next_limit = next_reply_limit;
     link->reader.waiting = NULL;
-    if ((link->handshake_pending = kve_redis_adapter_connect(&link->adapter, link->super.loop, link->target, 1, &link->reader,
-                                                             on_handshake_reply, link, err, sizeof(err))) == 0) {
+    /* a cluster node never gets SELECT: Cluster has db 0 only (it refuses SELECT, even SELECT 0) */
+    if ((link->handshake_pending =
+             kve_redis_adapter_connect(&link->adapter, link->super.loop, link->target, link->target->redirect == NULL,
+                                       &link->reader, on_handshake_reply, link, err, sizeof(err))) == 0) {
         schedule_reconnect(link, err);
         return;
     }
@@ -272,10 +274,43 @@ static int failover_reply(redisAsyncContext *ac, const kve_kv_reply_t *r)
     return 1;
 }
 
+/*
+ * Whether `r` is a cluster node's redirection or cluster error: -MOVED, -ASK, -TRYAGAIN, -CLUSTERDOWN, or -READONLY (a
+ * write reached a node that became a replica: the cluster link refreshes its map). Only for a link whose target has
+ * `redirect` set: the callers test that first, so other links pay no memcmp here.
+ */
+static int is_cluster_error(const kve_kv_reply_t *r)
+{
+    static const struct {
+        const char *prefix;
+        size_t len;
+    } errors[] = {{"MOVED ", 6}, {"ASK ", 4}, {"TRYAGAIN", 8}, {"CLUSTERDOWN", 11}, {"READONLY", 8}};
+
+    if (r == NULL || r->type != KVE_REPLY_ERROR)
+        return 0;
+    for (size_t i = 0; i != sizeof(errors) / sizeof(errors[0]); ++i)
+        if (r->len >= errors[i].len && memcmp(r->str, errors[i].prefix, errors[i].len) == 0)
+            return 1;
+    return 0;
+}
+
+/* a cluster node's redirection or cluster error (target->redirect set): handed over to the cluster link */
+static int cluster_reply(redisAsyncContext *ac, const kve_kv_reply_t *r, kve_kv_op_t *op)
+{
+    kve_redis_link_t *link = ac->data;
+
+    if (r == NULL || r->type != KVE_REPLY_ERROR || link->target->redirect == NULL || !is_cluster_error(r))
+        return 0;
+    link->target->redirect(link->target->redirect_data, op, r);
+    return 1;
+}
+
 static void on_command_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
     const kve_kv_reply_t *r = reply;
 
+    if (cluster_reply(ac, r, privdata))
+        return;
     /* NULL: the connection ended (every command queued on it fails, not only the one whose reply was bad) */
     if (failover_reply(ac, r))
         kve_kv__complete(privdata, KVE_EUNAVAIL, NULL);
@@ -306,6 +341,14 @@ static int send_script(kve_redis_link_t *link, kve_kv_op_t *op)
     return 0;
 }
 
+/* why nothing can be sent on `link` now (0: it has a connection) */
+static int no_connection(const kve_redis_link_t *link)
+{
+    if (link->adapter.ac != NULL)
+        return 0;
+    return link->auth_refused ? KVE_EAUTH : KVE_EUNAVAIL;
+}
+
 static int link_send(kve_kv_t *kv, kve_kv_op_t *op)
 {
     kve_redis_link_t *link = (void *)kv;
@@ -316,12 +359,54 @@ static int link_send(kve_kv_t *kv, kve_kv_op_t *op)
     return queue(link, on_command_reply, op, op->cmd);
 }
 
-/* MULTI's and each QUEUED reply: an error means EXEC will abort; its first one is the reason */
+/* a transaction on a cluster node whose cluster errors go to the cluster link (redirect_atomic set) */
+static int redirects_atomic(const redisAsyncContext *ac)
+{
+    return ((const kve_redis_link_t *)ac->data)->target->redirect_atomic != NULL;
+}
+
+/*
+ * MULTI's and each QUEUED reply: an error means EXEC will abort; its first one is the reason. A cluster node's cluster
+ * error is kept apart instead (the batch's redirect_reply, the first one), for EXEC's reply to hand the transaction over.
+ */
 static void on_queued_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
     const kve_kv_reply_t *r = reply;
-    if (r != NULL && r->type == KVE_REPLY_ERROR)
-        kve_kv__set_abort_reply(privdata, r);
+    kve_kv_batch_t *b = privdata;
+
+    if (r == NULL || r->type != KVE_REPLY_ERROR)
+        return;
+    if (redirects_atomic(ac) && is_cluster_error(r)) {
+        if (b->redirect_reply == NULL)
+            b->redirect_reply = kve_kv__reply_copy(r);
+        return;
+    }
+    kve_kv__set_abort_reply(b, r);
+}
+
+/*
+ * EXEC's reply on a cluster node: a cluster error on a queued command (then EXECABORT) or on EXEC itself, and no other
+ * error, means nothing ran: the transaction goes to target->redirect_atomic with the first such error, and 1 is returned
+ * (the ops and their batch are the callee's: not touched after). 0: completed as usual (the held error, if any, freed).
+ */
+static int cluster_exec_reply(redisAsyncContext *ac, const kve_kv_reply_t *r, kve_kv_op_t *ops)
+{
+    kve_kv_batch_t *b = ops[0].batch;
+    kve_kv_reply_t *first = b->redirect_reply;
+    const kve_redis_target_t *t;
+
+    if (first == NULL && (r == NULL || r->type != KVE_REPLY_ERROR || !redirects_atomic(ac) || !is_cluster_error(r)))
+        return 0;
+    b->redirect_reply = NULL;
+    /* the connection ended (nothing known), EXEC ran (cannot be, after a queued error), or another error decides */
+    if (r == NULL || r->type != KVE_REPLY_ERROR || b->abort_reply != NULL) {
+        kve_kv__reply_free(first);
+        return 0;
+    }
+    t = ((kve_redis_link_t *)ac->data)->target;
+    t->redirect_atomic(t->redirect_data, ops, b->n, first != NULL ? first : r);
+    kve_kv__reply_free(first);
+    return 1;
 }
 
 /* EXEC's reply completes every op of the transaction: its results, or KVE_EABORTED (EXECABORT, or a nil EXEC) */
@@ -333,6 +418,8 @@ static void on_exec_reply(redisAsyncContext *ac, void *reply, void *privdata)
     size_t i, n = b->n;
     int err = 0;
 
+    if (cluster_exec_reply(ac, r, ops))
+        return;
     if (r == NULL)
         err = connection_failure(ac);
     else if (failover_reply(ac, b->abort_reply) || failover_reply(ac, r))
@@ -370,9 +457,10 @@ static int link_send_atomic(kve_kv_t *kv, kve_kv_op_t *ops, size_t n)
     static const kve_kv_command_t multi_cmd = {1, multi, multi_len}, exec_cmd = {1, exec, exec_len};
     kve_redis_link_t *link = (void *)kv;
     size_t i;
+    int err;
 
-    if (link->adapter.ac == NULL)
-        return link->auth_refused ? KVE_EAUTH : KVE_EUNAVAIL;
+    if ((err = no_connection(link)) != 0)
+        return err;
     /* queuing writes nothing and a link changes state only from the event loop, so either the first fails and
      * nothing was queued, or all are: a MULTI is never left open on the shared connection */
     if (queue(link, on_queued_reply, ops[0].batch, &multi_cmd) != 0)
@@ -385,6 +473,56 @@ static int link_send_atomic(kve_kv_t *kv, kve_kv_op_t *ops, size_t n)
     } else {
         KVE_ASSERT(queue(link, on_exec_reply, ops, &exec_cmd) == 0);
     }
+    return 0;
+}
+
+/* --- ASKING: a command (or a transaction) for a slot being imported by this node (a cluster's ASK redirection) --- */
+
+static const kve_kv_driver_t redis_driver;
+
+/* ASKING's +OK is dropped; an error is logged and ignored: the command's own reply (e.g. MOVED) tells what happened */
+static void on_asking_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    const kve_kv_reply_t *r = reply;
+    kve_redis_link_t *link = privdata;
+
+    if (r != NULL && r->type == KVE_REPLY_ERROR) /* a reply: the context, hence the link, is alive */
+        kve_log(KVE_LOG_DEBUG, "redis", "%s answered ASKING with %.*s", link->super.peer, (int)KVE_MIN(r->len, 120), r->str);
+}
+
+/* queues ASKING (for the command queued right after it); 0, or a KVE_E* with nothing queued */
+static int queue_asking(kve_redis_link_t *link)
+{
+    static const char *const asking[] = {"ASKING"};
+    static const size_t asking_len[] = {6};
+    static const kve_kv_command_t asking_cmd = {1, asking, asking_len};
+    int err;
+
+    if ((err = no_connection(link)) != 0)
+        return err;
+    return queue(link, on_asking_reply, link, &asking_cmd);
+}
+
+int kve_kv_redis_send_asking(kve_kv_t *kv, kve_kv_op_t *op)
+{
+    int err;
+
+    KVE_ASSERT(kv->driver == &redis_driver);
+    if ((err = queue_asking((kve_redis_link_t *)kv)) != 0)
+        return err;
+    /* queuing writes nothing and the link's state cannot change in between: the op goes right behind ASKING */
+    KVE_ASSERT(link_send(kv, op) == 0);
+    return 0;
+}
+
+int kve_kv_redis_send_atomic_asking(kve_kv_t *kv, kve_kv_op_t *ops, size_t n)
+{
+    int err;
+
+    KVE_ASSERT(kv->driver == &redis_driver);
+    if ((err = queue_asking((kve_redis_link_t *)kv)) != 0)
+        return err;
+    KVE_ASSERT(link_send_atomic(kv, ops, n) == 0); /* ASKING before MULTI holds through EXEC (measured) */
     return 0;
 }
 
@@ -594,8 +732,8 @@ kve_kv_t *kve_kv_redis_create(h2o_loop_t *loop, const kve_redis_target_t *target
                                             .min_replicas_ack = conf->min_replicas_ack,
                                             .min_replicas_ack_timeout_ms = conf->min_replicas_ack_timeout_ms};
     }
-    link->check_output_limit =
-        strcmp(conf->url, "embedded") != 0 || conf->sentinel.master != NULL; /* kvedge sets the embedded one's */
+    link->check_output_limit = strcmp(conf->url, "embedded") != 0 || conf->sentinel.master != NULL ||
+                               conf->cluster.nodes.size != 0; /* kvedge sets the embedded one's */
     if (target->path != NULL)
         snprintf(link->super.peer, sizeof(link->super.peer), "unix:%s", target->path);
     else

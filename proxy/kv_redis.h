@@ -9,8 +9,10 @@
  * or at once when a reply comes that no command waits for (the connection is out of step), failing
  * commands fast while it is down. Replies are held to each command's max_reply_size while they are read
  * (redis_reply.h). Against an external Redis, the first link up checks the server's output buffer limit
- * once (redis_limits.h). Only the driver's files (kv_redis*.c, redis_*.c) and their unit tests include
- * hiredis headers.
+ * once (redis_limits.h). A link to a Redis Cluster node (target->redirect set) sends no SELECT and hands the
+ * node's redirections and cluster errors to the cluster link (redis_target.h: redirect, redirect_atomic), which
+ * answers ASK with kve_kv_redis_send_asking()/_atomic_asking() below. Only the driver's files (kv_redis*.c,
+ * redis_*.c) and their unit tests include hiredis headers.
  */
 #ifndef KVE_PROXY_KV_REDIS_H
 #define KVE_PROXY_KV_REDIS_H
@@ -39,5 +41,24 @@ kve_kv_t *kve_kv_redis_create(h2o_loop_t *loop, const kve_redis_target_t *target
  * replicas can then serve a read as soon as they have the writes its token names.
  */
 void kve_kv_redis_role_per_batch(kve_kv_t *kv);
+
+struct st_kve_kv_op_t; /* kv_internal.h */
+
+/**
+ * For the cluster link (an ASK redirection: the op's slot is being imported by the node of `kv`, a link
+ * kve_kv_redis_create made for a cluster node): queues ASKING immediately followed by `op`, as the driver's send()
+ * would queue it (a script command counted for the watchdog). ASKING's +OK is consumed and dropped; an error reply to
+ * it is logged at debug level and ignored (the op's own reply tells, e.g. MOVED). Returns 0 (the op is then the
+ * link's until it completes it, or hands it to target->redirect), or, with nothing queued and the op still the
+ * caller's, KVE_EUNAVAIL (no connection) or KVE_EAUTH (the store refused the credentials) or KVE_ECONN, as send().
+ */
+int kve_kv_redis_send_asking(kve_kv_t *kv, struct st_kve_kv_op_t *op);
+/**
+ * The same for a transaction (ops[0..n-1] of one atomic batch): ASKING, then MULTI, the commands, EXEC as the driver's
+ * send_atomic() queues them (ASKING before MULTI holds through EXEC: measured on Redis 7.0). Return values and
+ * ownership as send_atomic(): 0 (the ops are the link's until completed or handed to target->redirect_atomic), or a
+ * KVE_E* with nothing queued.
+ */
+int kve_kv_redis_send_atomic_asking(kve_kv_t *kv, struct st_kve_kv_op_t *ops, size_t n);
 
 #endif

@@ -6,6 +6,7 @@
  * tests/integration/platform_keys.test.mjs.
  */
 #include "proxy/kv_slot.h"
+#include "proxy/common.h"
 
 #include <string.h>
 
@@ -64,4 +65,28 @@ int kve_slot_of_keys(const kve_cmd_keys_t *keys, const char *const *argv, const 
         }
     }
     return slot;
+}
+
+size_t kve_slot_tag(unsigned slot, char *out)
+{
+    static const char alphabet[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+    const size_t base = sizeof(alphabet) - 1;
+
+    KVE_ASSERT(slot < KVE_SLOT_COUNT);
+    for (size_t len = 1; len <= 4; ++len) {
+        size_t count = 1;
+        for (size_t i = 0; i != len; ++i)
+            count *= base;
+        for (size_t n = 0; n != count; ++n) {
+            size_t v = n;
+            for (size_t i = 0; i != len; ++i, v /= base)
+                out[i] = alphabet[v % base];
+            if ((kve_slot_crc16(out, len) & (KVE_SLOT_COUNT - 1)) == slot) {
+                out[len] = '\0';
+                return len;
+            }
+        }
+    }
+    KVE_ASSERT(!"every slot has a tag of at most 4 characters");
+    return 0;
 }

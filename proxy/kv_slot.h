@@ -35,4 +35,14 @@ unsigned kve_slot_of_key(const char *key, size_t len);
  */
 int kve_slot_of_keys(const kve_cmd_keys_t *keys, const char *const *argv, const size_t *argvlen);
 
+/** The most bytes kve_slot_tag() writes, its NUL included. */
+#define KVE_SLOT_TAG_MAX 8
+
+/**
+ * The shortest string over [0-9a-z] (at most 4 characters: every slot has one) whose slot is `slot`, written into `out`
+ * (KVE_SLOT_TAG_MAX bytes, NUL-terminated); returns its length. A key `prefix{<tag>}` then lands in `slot` (a cluster
+ * node's marker key, kv_ack.h). A search of up to ~1.7 million CRC16s of 4 bytes: call it once per slot and keep it.
+ */
+size_t kve_slot_tag(unsigned slot, char *out);
+
 #endif

@@ -11,6 +11,9 @@
 #include <stdint.h>
 #include <openssl/ssl.h>
 
+struct st_kve_kv_op_t;    /* kv_internal.h */
+struct st_kve_kv_reply_t; /* kv.h */
+
 typedef struct st_kve_redis_conf_t {
     /**
      * "embedded", redis://[user:pass@]host[:port][/db] or unix:///path[?db=N]; or http:// / https:// for a store
@@ -61,6 +64,14 @@ typedef struct st_kve_redis_conf_t {
         int64_t db;
     } sentinel;
     /**
+     * the Redis Cluster topology (docs/scale-out.md, "Cluster: design"; the driver is not built yet and `kvedge -t`
+     * refuses a cluster store so far): host:port of seed nodes (laid out as kve_conf_strings_t), size 0: not a
+     * cluster store. With it, `url` is left out.
+     */
+    struct st_kve_redis_cluster_conf_t {
+        struct st_kve_redis_urls_t nodes;
+    } cluster;
+    /**
      * min_replicas_ack (proxy/kv_ack.h): a batch that asks for it (KVE_KV_BATCH_ACK) is answered only once at least this
      * many replicas acknowledged its writes (WAIT), else with KVE_ENOACK after min_replicas_ack_timeout_ms; 0: off
      */
@@ -110,6 +121,30 @@ typedef struct st_kve_redis_target_t {
      * with KVE_EUNAVAIL (503) and drops the connection (a failover is in progress: the owner finds the primary again).
      */
     int require_master;
+    /**
+     * A node of a cluster store (docs/scale-out.md, "Cluster: design"): its connections never send SELECT (Cluster has
+     * db 0 only; `db` is ignored), and a -MOVED, -ASK, -TRYAGAIN, -CLUSTERDOWN or -READONLY (a write that reached a node
+     * that became a replica) error reply to a command sent alone (not in a transaction) is handed to
+     * redirect(redirect_data, op, reply) instead of completing the op. The callee owns the op from then on: it sends
+     * it again (another node's driver send(), or kve_kv_redis_send_asking()) or completes it (kve_kv__complete), once;
+     * `reply` is borrowed for the call. It runs inside the link's reply callback: it must not destroy this link.
+     * NULL: not a cluster node (a sentinel primary's -READONLY then follows require_master).
+     */
+    void (*redirect)(void *redirect_data, struct st_kve_kv_op_t *op, const struct st_kve_kv_reply_t *reply);
+    /**
+     * A transaction (an atomic batch: MULTI, its n commands, EXEC) that a cluster node (`redirect` set) refused with one
+     * of those cluster errors, on a queued command (EXEC then says EXECABORT) or on EXEC itself: nothing ran, and at
+     * EXEC's reply the whole transaction, ops[0..n-1] (n = the batch's n), is handed to redirect_atomic(redirect_data,
+     * ops, n, reply) instead of being completed; `reply` is the FIRST such error (a copy that lives for the call only:
+     * never stored in the batch's abort_reply). The callee owns the ops from then on: it sends them again (another
+     * node's send_atomic(), or kve_kv_redis_send_atomic_asking()) or completes every one of them (kve_kv__complete,
+     * e.g. KVE_EABORTED after kve_kv__set_abort_reply, or KVE_EUNAVAIL), once; the batch may be freed inside the call
+     * once they are all completed. Same context rule as redirect(). A transaction with any other error among its
+     * queued replies is completed as on every link (KVE_EABORTED, that error the abort reply: it would fail on the
+     * right node too). NULL: a transaction's cluster error becomes its abort reply, as any other error.
+     */
+    void (*redirect_atomic)(void *redirect_data, struct st_kve_kv_op_t *ops, size_t n, const struct st_kve_kv_reply_t *reply);
+    void *redirect_data;
 } kve_redis_target_t;
 
 /** Whether `url` names a KV REST store (http:// or https://, case-insensitive scheme). */

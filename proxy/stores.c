@@ -5,6 +5,7 @@
  */
 #include "proxy/stores.h"
 #include "proxy/common.h"
+#include "proxy/kv_cluster.h"
 #include "proxy/kv_commands.h"
 #include "proxy/kv_redis.h"
 #include "proxy/kv_replicas.h"
@@ -32,6 +33,9 @@ typedef struct st_store_t {
     /** the sentinel topology: where the sentinels are (the targets above then name no host: the users of the nodes) */
     size_t num_sentinels;
     kve_redis_target_t *sentinels;
+    /** the cluster topology: the seed nodes (host:port, resolved now; the targets above then name no host) */
+    size_t num_seeds;
+    kve_redis_target_t *seeds;
 } store_t;
 
 struct st_kve_stores_t {
@@ -43,12 +47,12 @@ struct st_kve_stores_t {
 };
 
 /*
- * A store's target: for a sentinel store no address (the sentinel gives it), only the data nodes' users (`conf`'s), and
- * ROLE checked on every connection of the primary; else kve_redis_target_init.
+ * A store's target: for a sentinel or cluster store no address (the sentinel or the slot map gives them), only the data nodes'
+ * users (`conf`'s), and ROLE checked on every connection of the primary; else kve_redis_target_init.
  */
 static int init_target(kve_redis_target_t *t, const kve_redis_conf_t *conf, const char *sock, char *err, size_t errlen)
 {
-    if (conf->sentinel.master == NULL)
+    if (conf->sentinel.master == NULL && conf->cluster.nodes.size == 0)
         return kve_redis_target_init(t, conf, sock, err, errlen);
     memset(t, 0, sizeof(*t));
     t->db = (int)conf->sentinel.db;
@@ -77,6 +81,28 @@ static int init_sentinels(store_t *s, char *err, size_t errlen)
         ++s->num_sentinels; /* from here on, destroy disposes it */
         s->sentinels[i].role = "sentinel";
         s->sentinels[i].limit_checked = 1; /* a sentinel has no client output buffer limit to check */
+    }
+    return 0;
+}
+
+/* the cluster topology: each seed node's address (resolved now); the nodes' users are the store's targets' */
+static int init_seeds(store_t *s, char *err, size_t errlen)
+{
+    const struct st_kve_redis_urls_t *nodes = &s->spec.redis->cluster.nodes;
+    kve_redis_conf_t conf = {0};
+    char url[600];
+
+    if (nodes->size == 0)
+        return 0;
+    KVE_ASSERT(nodes->size <= KVE_KV_MAX_CLUSTER_SEEDS);
+    kve_cmd_init(); /* the links route by the command table (main thread, before workers) */
+    s->seeds = kve_zalloc(sizeof(*s->seeds) * nodes->size);
+    for (size_t i = 0; i != nodes->size; ++i) {
+        snprintf(url, sizeof(url), "redis://%s", nodes->entries[i]);
+        conf.url = url;
+        if (kve_redis_target_init(s->seeds + i, &conf, NULL, err, errlen) != 0)
+            return -1;
+        ++s->num_seeds; /* from here on, destroy disposes it */
     }
     return 0;
 }
@@ -247,7 +273,8 @@ kve_stores_t *kve_stores_create(const kve_store_spec_t *specs, size_t n, const c
         if (kve_redis_url_is_rest(s->spec.redis->url)
                 ? init_rest(s, err, errlen) != 0
                 : init_rw(s, embedded_socket, err, errlen) != 0 || init_ro(s, embedded_socket, err, errlen) != 0 ||
-                      init_replicas(s, num_threads, err, errlen) != 0 || init_sentinels(s, err, errlen) != 0) {
+                      init_replicas(s, num_threads, err, errlen) != 0 || init_sentinels(s, err, errlen) != 0 ||
+                      init_seeds(s, err, errlen) != 0) {
             name_in_error(s->spec.name, n, err, errlen);
             kve_stores_destroy(set);
             return NULL;
@@ -280,6 +307,14 @@ void kve_stores_thread_start(kve_stores_t *set, kve_thread_t *thread)
         links[i].rest = s->up != NULL;
         if (s->up != NULL) {
             links[i].rw = kve_kv_rest_create(&thread->ctx, s->up, &s->rest, &links[i].rw_stats);
+            continue;
+        }
+        if (s->num_seeds != 0) {
+            links[i].rw =
+                kve_kv_cluster_create(thread->ctx.loop, s->seeds, s->num_seeds, &s->target, s->spec.redis, &links[i].rw_stats);
+            if (s->has_ro)
+                links[i].ro = kve_kv_cluster_create(thread->ctx.loop, s->seeds, s->num_seeds, &s->target_ro, s->spec.redis,
+                                                    &links[i].ro_stats);
             continue;
         }
         if (s->num_sentinels != 0) {
@@ -343,6 +378,9 @@ void kve_stores_destroy(kve_stores_t *set)
         for (size_t j = 0; j != set->stores[i].num_sentinels; ++j)
             kve_redis_target_dispose(set->stores[i].sentinels + j);
         free(set->stores[i].sentinels);
+        for (size_t j = 0; j != set->stores[i].num_seeds; ++j)
+            kve_redis_target_dispose(set->stores[i].seeds + j);
+        free(set->stores[i].seeds);
         if (set->stores[i].up != NULL)
             kve_kv_rest_sync_dispose(&set->stores[i].sync);
         kve_httpclient_upstream_destroy(set->stores[i].up);

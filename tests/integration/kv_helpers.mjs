@@ -87,6 +87,7 @@ export function kvConfig(redisUrl, kv = {}, extra = {}) {
  * Returns {redis, k, url (the KV API base URL), io (ioredis on db 0), stop() -> kvedge's stop() result}.
  */
 export async function startKvStack(opts = {}) {
+    if (CLUSTER && !opts.redis && opts.db === undefined) return startKvClusterStack(opts);
     const ownRedis = !opts.redis;
     const redis = opts.redis ?? (await startRedis());
     let k;
@@ -114,6 +115,77 @@ export async function startKvStack(opts = {}) {
     };
 }
 
+/**
+ * KVEDGE_TEST_TOPOLOGY=cluster (tests/CMakeLists.txt's integration_cluster.* runs): startKvStack() puts kvedge on a Redis
+ * Cluster of 3 primaries and 3 replicas (topology.mjs startCluster()) instead of one redis-server, and `io` is an ioredis
+ * Cluster client (clearKeys() then clears every primary). A suite's tests that need databases (SELECT, /db in a URL)
+ * cannot run there: they call skipOnCluster(t) and say why.
+ */
+export const CLUSTER = process.env.KVEDGE_TEST_TOPOLOGY === 'cluster';
+
+/** In a cluster run, skips test `t` (visibly, with the reason) and returns true. */
+export function skipOnCluster(t, why) {
+    if (!CLUSTER) return false;
+    t.skip(`not on a Redis Cluster store: ${why}`);
+    return true;
+}
+
+async function startKvClusterStack(opts, shared = null) {
+    const { startCluster } = await import('./topology.mjs');
+    const c = shared?.cluster ?? (await startCluster());
+    const stopCluster = () => (shared ? undefined : c.stop());
+    let k;
+    try {
+        k = await startKvedge(kvConfig({ cluster: { nodes: c.addresses.slice(0, 3) } }, opts.kv, opts.extra));
+        // usable once the slot map came (503 at once before it)
+        await waitFor(async () => (await fetch(`${k.url}/kv/ping`, { headers: { authorization: `Bearer ${RW_TOKEN}` } })).status === 200,
+            { timeoutMs: 10_000, message: 'the cluster store is up' });
+    } catch (e) {
+        await k?.stop();
+        await stopCluster();
+        throw e;
+    }
+    // an ioredis Cluster client whose DBSIZE, KEYS, SCRIPT, PUBSUB and pipeline() answer for the whole cluster
+    let io = shared?.io;
+    try {
+        io ??= await (await import('./cluster_helpers.mjs')).clusterIo(c);
+    } catch (e) {
+        await k.stop();
+        await stopCluster();
+        throw e;
+    }
+    return {
+        redis: null,
+        cluster: c,
+        k,
+        url: `${k.url}/kv`,
+        io,
+        async stop() {
+            try {
+                return await k.stop();
+            } finally {
+                if (!shared) io.disconnect();
+                await stopCluster();
+            }
+        },
+    };
+}
+
+/**
+ * A second kvedge next to `stack` (a startKvStack() result) on the same store, for tests that need another kvedge
+ * configuration but not another Redis: on one Redis in its database `db` (kept apart from the suite's keys); on a
+ * cluster (database 0 only) on the same cluster, sharing its keys (the suites clear them before each test).
+ * opts: {db, kv, extra} as startKvStack()'s. Its `io` reads that database (standalone, its own client) or is the
+ * suite's cluster client; stop() leaves the Redis or the cluster, and the suite's client, as they were.
+ */
+export async function startKvStackBeside(stack, { db, ...opts } = {}) {
+    if (CLUSTER) return startKvClusterStack(opts, stack);
+    const s = await startKvStack({ ...opts, redis: stack.redis, db });
+    s.io.disconnect();
+    s.io = stack.redis.client({ db: db ?? 0 });
+    return s;
+}
+
 const CLEAR_SCRIPT = `
 local n = 0
 local cursor = '0'
@@ -127,7 +199,12 @@ until cursor == '0'
 return n`;
 
 /** Delete every key of the ioredis client's database (except `keep`, if given). */
-export function clearKeys(io, keep = '') {
+export async function clearKeys(io, keep = '') {
+    if (typeof io.nodes === 'function') { // an ioredis Cluster client: every primary
+        let n = 0;
+        for (const node of io.nodes('master')) n += await node.eval(CLEAR_SCRIPT, 0, keep);
+        return n;
+    }
     return io.eval(CLEAR_SCRIPT, 0, keep);
 }
 

@@ -1,7 +1,8 @@
 // Issue 12 (scale-out): real Redis topologies on loopback for the tests. startReplicas() starts a primary and N
 // replicas (redis-server --replicaof) on free 127.0.0.1 ports, each in its own temp dir, and waits until every
 // replica's INFO replication says master_link_status:up; startSentinels() adds sentinels watching them. Every server
-// is stopped by its PID (the harness' handles; the sentinels' own handles).
+// is stopped by its PID (the harness' handles; the sentinels' own handles). startCluster() starts a Redis Cluster
+// (3 primaries, 3 replicas by default) with redis-cli --cluster create.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -202,6 +203,109 @@ export async function startSentinels(opts = {}) {
         return { ...t, master, sentinels, downAfterMs, sentinelAddresses: sentinels.map((s) => `${HOST}:${s.port}`), stop: stopAll };
     } catch (e) {
         await stopAll();
+        throw e;
+    }
+}
+
+/** CLUSTER INFO (or INFO <section>) text of an ioredis client as an object of its fields. */
+function fields(text) {
+    const out = {};
+    for (const line of text.split(/\r?\n/)) {
+        const i = line.indexOf(':');
+        if (i > 0) out[line.slice(0, i)] = line.slice(i + 1);
+    }
+    return out;
+}
+
+/** Runs redis-cli with `args`; resolves with its output, rejects with it when it exits non-zero. */
+function redisCli(args, { timeoutMs = 60_000 } = {}) {
+    return new Promise((resolve, reject) => {
+        const child = spawn('redis-cli', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        child.stdout.on('data', (d) => { out += d; });
+        child.stderr.on('data', (d) => { out += d; });
+        const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+        child.on('exit', (code, signal) => {
+            clearTimeout(timer);
+            if (code === 0) resolve(out);
+            else reject(new Error(`redis-cli ${args.join(' ')}: exit ${code ?? signal}\n${out}`));
+        });
+    });
+}
+
+/**
+ * A Redis Cluster of `primaries` primaries with `replicasPerPrimary` replicas each (default 3 and 1), every node a
+ * redis-server (`cluster-enabled yes`, its own temp dir and nodes.conf, its cluster bus on a free port of its own via
+ * `cluster-port`) on 127.0.0.1, joined by `redis-cli --cluster create ... --cluster-replicas N --cluster-yes`. Ready
+ * when every node says `cluster_state:ok`, knows every other node and every slot is assigned, and every replica is
+ * linked to its primary. opts: {primaries, replicasPerPrimary, nodeTimeoutMs (cluster-node-timeout, default 2000),
+ * args (extra redis args for every node), nodeArgs(i) (extra redis args for node i only, e.g. a bind-source-addr of its
+ * own)}.
+ * Returns {nodes: [handle...] (as created: redis-cli makes the first `primaries` the primaries), addresses
+ * ['127.0.0.1:port', ...], busPorts (each node's cluster-port), primaries(), replicas() (the handles by their current
+ * role), client(i), nodeTimeoutMs, stop()} (every node stopped by its PID).
+ */
+export async function startCluster(opts = {}) {
+    const p = opts.primaries ?? 3, r = opts.replicasPerPrimary ?? 1;
+    const nodeTimeoutMs = opts.nodeTimeoutMs ?? 2000;
+    const nodes = [], busPorts = [];
+    const stop = async () => {
+        for (const n of nodes) await n.stop().catch(() => {});
+    };
+    try {
+        for (let i = 0; i < p * (r + 1); i++) {
+            const busPort = await freePort();
+            busPorts.push(busPort);
+            nodes.push(await startRedis({
+                args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-port', String(busPort),
+                    '--cluster-node-timeout', String(nodeTimeoutMs), ...REPLICA_ARGS, ...(opts.args ?? []), ...(opts.nodeArgs?.(i) ?? [])],
+            }));
+        }
+        const addresses = nodes.map((n) => `${HOST}:${n.port}`);
+        await redisCli(['--cluster', 'create', ...addresses, '--cluster-replicas', String(r), '--cluster-yes']);
+        const clients = nodes.map((n) => n.client());
+        await waitFor(async () => {
+            for (const c of clients) {
+                const info = fields(await c.call('CLUSTER', 'INFO'));
+                if (info.cluster_state !== 'ok' || Number(info.cluster_known_nodes) !== nodes.length ||
+                    Number(info.cluster_slots_assigned) !== 16384)
+                    return false;
+            }
+            // every node's view: p primaries serving slots, p * r replicas, no node failing or in a handshake (redis-cli
+            // returns once the slots agree; a replica's CLUSTER REPLICATE may not have reached every node's view yet)
+            for (const c of clients) {
+                const lines = (await c.call('CLUSTER', 'NODES')).trim().split('\n').map((l) => l.split(' '));
+                if (lines.some((f) => /fail|handshake|noaddr/.test(f[2]))) return false;
+                const masters = lines.filter((f) => f[2].includes('master') && f.length > 8).length;
+                const slaves = lines.filter((f) => f[2].includes('slave') && f[3] !== '-').length;
+                if (masters !== p || slaves !== p * r) return false;
+            }
+            let linked = 0;
+            for (const c of clients) {
+                const rep = fields(await c.info('replication'));
+                if (rep.role === 'slave' && (rep.master_link_status !== 'up' || rep.master_sync_in_progress !== '0')) return false;
+                if (rep.role === 'slave') linked++;
+            }
+            return linked === p * r;
+        }, { timeoutMs: 30_000, intervalMs: 100, message: `cluster of ${nodes.length} nodes: cluster_state:ok on every node, replicas linked` });
+        const byRole = async (role) => {
+            const out = [];
+            for (let i = 0; i < nodes.length; i++)
+                if (fields(await clients[i].info('replication')).role === role) out.push(nodes[i]);
+            return out;
+        };
+        return {
+            nodes,
+            addresses,
+            busPorts,
+            clients,
+            nodeTimeoutMs,
+            primaries: () => byRole('master'),
+            replicas: () => byRole('slave'),
+            stop,
+        };
+    } catch (e) {
+        await stop();
         throw e;
     }
 }

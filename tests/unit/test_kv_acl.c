@@ -94,9 +94,31 @@ TEST(configuration_is_followed)
     kve_rest_acl_dispose(&ro);
 }
 
+TEST(cluster_store_gets_the_slot_map_and_asking)
+{
+    kve_rest_conf_t conf = conf_with(0, 0);
+    kve_acl_user_t rw = {0}, ro = {0}, plain = {0};
+
+    kve_rest_acl_build(&conf, 0, KVE_ACL_CLUSTER, &rw);
+    kve_rest_acl_build(&conf, 1, KVE_ACL_CLUSTER, &ro);
+    kve_rest_acl_build(&conf, 1, 0, &plain);
+    CHECK(has(&ro.rules, "+cluster|shards"));
+    CHECK(has(&ro.rules, "+cluster|slots"));
+    CHECK(has(&ro.rules, "+asking"));
+    CHECK(!has(&ro.rules, "+cluster")); /* the rest of CLUSTER stays refused */
+    CHECK(!has(&plain.rules, "+cluster|shards"));
+    CHECK(!has(&plain.rules, "+asking"));
+    CHECK(!has(&rw.rules, "-asking"));
+    CHECK(!has(&rw.refused, "cluster|shards"));
+    kve_rest_acl_dispose(&rw);
+    kve_rest_acl_dispose(&ro);
+    kve_rest_acl_dispose(&plain);
+}
+
 void kve_suite_kv_acl(void)
 {
     RUN(read_write_user_removes_what_the_policy_refuses);
     RUN(read_only_user_adds_what_the_policy_allows);
+    RUN(cluster_store_gets_the_slot_map_and_asking);
     RUN(configuration_is_followed);
 }

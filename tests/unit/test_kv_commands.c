@@ -332,6 +332,26 @@ TEST(command_slot)
     CHECK_EQ_INT(slot_of("\x01"), -100); /* outside the name alphabet */
 }
 
+/* a slot's tag (the min_replicas_ack marker of a cluster node): short, of the alphabet, and in that slot, also as the
+ * {hash tag} of a longer key; a sample of slots, the ends included (every slot has one: a search bound by 4 characters) */
+TEST(slot_tags)
+{
+    static const unsigned slots[] = {0, 1, 5461, 5462, 8191, 10922, 10923, 12182, 16382, 16383};
+    char tag[KVE_SLOT_TAG_MAX], key[64];
+
+    for (size_t i = 0; i != sizeof(slots) / sizeof(slots[0]); ++i) {
+        size_t len = kve_slot_tag(slots[i], tag);
+        CHECK(len >= 1 && len <= 4);
+        CHECK_EQ_UINT(strlen(tag), len);
+        CHECK_EQ_UINT(strspn(tag, "0123456789abcdefghijklmnopqrstuvwxyz"), len);
+        CHECK_EQ_UINT(kve_slot_of_key(tag, len), slots[i]);
+        snprintf(key, sizeof(key), "__kvedge:ack:{%s}", tag);
+        CHECK_EQ_UINT(kve_slot_of_key(key, strlen(key)), slots[i]);
+    }
+    for (unsigned s = 0; s != 300; ++s) /* the first slots in a row */
+        CHECK_EQ_UINT(kve_slot_of_key(tag, kve_slot_tag(s, tag)), s);
+}
+
 void kve_suite_kv_commands(void)
 {
     kve_cmd_init();
@@ -351,4 +371,5 @@ void kve_suite_kv_commands(void)
     RUN(many_keys_one_range);
     RUN(crc16_and_slots);
     RUN(command_slot);
+    RUN(slot_tags);
 }
