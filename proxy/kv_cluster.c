@@ -216,9 +216,17 @@ static int is_seed(const kve_cluster_link_t *link, const node_t *node)
     return 0;
 }
 
+/* whether the map names host:port as a primary that serves slots */
+static int serves_slots(const kve_cluster_map_t *map, const node_t *node)
+{
+    int i = kve_cluster_find_node(map, node->host, node->port);
+    return i >= 0 && map->nodes[i].primary < 0;
+}
+
 /*
- * Nodes the new map does not name (not seeds, not the node being asked) whose links hold nothing are closed and
- * forgotten: the table stays bounded however often the cluster's addresses change (nodes replaced, rescheduled).
+ * Nodes that are no primary serving slots in the new map (gone, emptied, or a replica now: Redis 7 turns a primary whose
+ * last slot moved away into a replica), not seeds and not the node being asked, whose links hold nothing, are closed
+ * and forgotten: the table stays bounded however often the cluster's addresses change (nodes replaced, rescheduled).
  * One still busy (a command, a subscription, a wait for replicas) is closed at a later map. Indices into `nodes` change:
  * the caller rebuilds the slot table after.
  */
@@ -228,14 +236,14 @@ static void prune_nodes(kve_cluster_link_t *link, const kve_cluster_map_t *map)
 
     for (size_t i = 0; i != link->num_nodes; ++i) {
         node_t *node = link->nodes[i];
-        if (is_seed(link, node) || node == link->refresh_node || kve_cluster_find_node(map, node->host, node->port) >= 0 ||
+        if (is_seed(link, node) || node == link->refresh_node || serves_slots(map, node) ||
             (node->kv != NULL && !kve_kv_redis_idle(node->kv)) || (node->ack != NULL && !kve_kv_ack_idle(node->ack))) {
             link->nodes[kept++] = node;
             continue;
         }
         if (node->kv != NULL)
-            kve_log(KVE_LOG_INFO, "redis", "%s: node %s:%d left the slot map; its link is closed", link->super.peer, node->host,
-                    node->port);
+            kve_log(KVE_LOG_INFO, "redis", "%s: node %s:%d serves no slot any more; its link is closed", link->super.peer,
+                    node->host, node->port);
         if (node->ack != NULL)
             kve_kv_ack_destroy(node->ack);
         if (node->kv != NULL)
