@@ -5,6 +5,7 @@
 #include "handlers/session_metrics.h"
 #include "handlers/session_users.h"
 #include "proxy/common.h"
+#include "proxy/err.h"
 #include "proxy/log.h"
 
 #include <stdlib.h>
@@ -41,6 +42,8 @@ typedef struct st_endpoint_req_t {
     endpoint_t *ep;
     kve_session_req_t *st;
     kve_kv_batch_t *batch;
+    /* the store applied the change but fewer replicas than min_replicas_ack confirmed it */
+    int not_acked;
     /** a store command failed, or answered an error */
     int failed;
     /** auth: the token to answer with */
@@ -206,10 +209,12 @@ static int gate_on_req(h2o_handler_t *_self, h2o_req_t *req)
 
 /* --- the operations (the session is loaded) --- */
 
-static int start(endpoint_req_t *er, kve_session_users_cmd_t *c, kve_kv_reply_cb on_reply, kve_kv_done_cb on_done)
+/* `flags`: KVE_KV_BATCH_ACK for the changes (a logout, a revocation): on a store with min_replicas_ack they are answered
+ * only once enough replicas have them, so a failover cannot bring an ended session back after a 204 */
+static int start(endpoint_req_t *er, kve_session_users_cmd_t *c, kve_kv_reply_cb on_reply, kve_kv_done_cb on_done, unsigned flags)
 {
     /* LIST of max_sessions (<= 1000) members: four short strings each, well under 2 MiB with the driver's costs */
-    kve_kv_batch_opts_t opts = {er->ep->conf.store_timeout_ms, NULL, 2 * 1024 * 1024};
+    kve_kv_batch_opts_t opts = {er->ep->conf.store_timeout_ms, NULL, 2 * 1024 * 1024, 0, flags};
     kve_kv_t *kv = kve_session__link(er->st);
     int err;
     if (kv == NULL || (er->batch = kve_kv_batch(kv, &c->cmd, 1, &opts, on_reply, on_done, er, &err)) == NULL)
@@ -235,8 +240,10 @@ static void finish_logout(endpoint_req_t *er)
 {
     add_clearing_cookie(er->req, &er->ep->conf);
     if (er->failed) {
-        kve_log(KVE_LOG_WARN, "session", "endpoint %s: a logout could not end the session in the store", er->ep->conf.endpoint);
-        answer_text(er->req, 503, "Service Unavailable", "session store unavailable\n");
+        kve_log(KVE_LOG_WARN, "session", "endpoint %s: a logout could not end the session in the store%s", er->ep->conf.endpoint,
+                er->not_acked ? " (not acknowledged by enough replicas)" : "");
+        answer_text(er->req, 503, "Service Unavailable",
+                    er->not_acked ? "logout not acknowledged by enough replicas: try again\n" : "session store unavailable\n");
     } else {
         kve_session__count(er->st, KVE_METRICS_SESSION_DESTROYED);
         answer_204(er->req);
@@ -250,6 +257,7 @@ static void on_logout_done(void *data, const kve_kv_batch_result_t *result)
     er->batch = NULL;
     if (result->err != 0)
         er->failed = 1;
+    er->not_acked = result->err == KVE_ENOACK;
     finish_logout(er);
 }
 
@@ -261,7 +269,7 @@ static void logout(endpoint_req_t *er)
         kve_session_users_revoke_all(&er->req->pool, &c, st->key, st->uid);
     else
         kve_session_users_destroy(&er->req->pool, &c, st->key, st->uid);
-    if (start(er, &c, on_write_reply, on_logout_done) != 0) {
+    if (start(er, &c, on_write_reply, on_logout_done, KVE_KV_BATCH_ACK) != 0) {
         er->failed = 1;
         finish_logout(er);
     }
@@ -367,7 +375,9 @@ static void on_revoke_done(void *data, const kve_kv_batch_result_t *result)
     KVE_CHECK_OBJ(er, ENDPOINT_REQ_MAGIC);
     er->batch = NULL;
     if (result->err != 0 || er->failed) {
-        answer_text(er->req, 503, "Service Unavailable", "session store unavailable\n");
+        answer_text(er->req, 503, "Service Unavailable",
+                    result->err == KVE_ENOACK ? "revocation not acknowledged by enough replicas: try again\n"
+                                              : "session store unavailable\n");
         return;
     }
     kve_session__count(er->st, KVE_METRICS_SESSION_DESTROYED);
@@ -388,7 +398,7 @@ static void on_find_done(void *data, const kve_kv_batch_result_t *result)
         answer_text(er->req, 404, "Not Found", "no such session\n");
     } else {
         kve_session_users_destroy(&er->req->pool, &c, er->target, er->st->uid);
-        if (start(er, &c, on_write_reply, on_revoke_done) != 0)
+        if (start(er, &c, on_write_reply, on_revoke_done, KVE_KV_BATCH_ACK) != 0)
             answer_text(er->req, 503, "Service Unavailable", "session store unavailable\n");
     }
 }
@@ -397,7 +407,7 @@ static void list(endpoint_req_t *er, kve_kv_reply_cb on_reply, kve_kv_done_cb on
 {
     kve_session_users_cmd_t c;
     kve_session_users_list(&er->req->pool, &c, er->st->key, er->st->uid, kve_session__now_ms());
-    if (start(er, &c, on_reply, on_done) != 0)
+    if (start(er, &c, on_reply, on_done, 0) != 0)
         answer_text(er->req, 503, "Service Unavailable", "session store unavailable\n");
 }
 

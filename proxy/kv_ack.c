@@ -250,6 +250,11 @@ kve_kv_ack_t *kve_kv_ack_create(h2o_loop_t *loop, const kve_redis_target_t *targ
     return ack;
 }
 
+int kve_kv_ack_idle(const kve_kv_ack_t *ack)
+{
+    return ack->round == NULL && ack->pending == NULL && ack->sub == NULL;
+}
+
 void kve_kv_ack_destroy(kve_kv_ack_t *ack)
 {
     waiter_t *round = ack->round, *pending = ack->pending;

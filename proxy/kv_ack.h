@@ -63,6 +63,9 @@ void kve_kv_ack_wait_cb(kve_kv_ack_t *ack, kve_kv_batch_t *batch, void (*cb)(voi
  */
 void kve_kv_ack_set_marker(kve_kv_ack_t *ack, const char *key, size_t len);
 
+/** Whether no batch waits on `ack` (nothing would be answered KVE_ENOACK by destroying it). */
+int kve_kv_ack_idle(const kve_kv_ack_t *ack);
+
 /** Answers every batch still waiting (KVE_ENOACK: their writes were applied, unconfirmed), closes the wait link, frees `ack`. */
 void kve_kv_ack_destroy(kve_kv_ack_t *ack);
 

@@ -208,10 +208,56 @@ static void want_refresh(kve_cluster_link_t *link)
     link->refresh_wanted = 1;
 }
 
+static int is_seed(const kve_cluster_link_t *link, const node_t *node)
+{
+    for (size_t i = 0; i != link->num_seeds; ++i)
+        if (link->seeds[i] == node)
+            return 1;
+    return 0;
+}
+
+/* whether the map names host:port as a primary that serves slots */
+static int serves_slots(const kve_cluster_map_t *map, const node_t *node)
+{
+    int i = kve_cluster_find_node(map, node->host, node->port);
+    return i >= 0 && map->nodes[i].primary < 0;
+}
+
+/*
+ * Nodes that are no primary serving slots in the new map (gone, emptied, or a replica now: Redis 7 turns a primary whose
+ * last slot moved away into a replica), not seeds and not the node being asked, whose links hold nothing, are closed
+ * and forgotten: the table stays bounded however often the cluster's addresses change (nodes replaced, rescheduled).
+ * One still busy (a command, a subscription, a wait for replicas) is closed at a later map. Indices into `nodes` change:
+ * the caller rebuilds the slot table after.
+ */
+static void prune_nodes(kve_cluster_link_t *link, const kve_cluster_map_t *map)
+{
+    size_t kept = 0;
+
+    for (size_t i = 0; i != link->num_nodes; ++i) {
+        node_t *node = link->nodes[i];
+        if (is_seed(link, node) || node == link->refresh_node || serves_slots(map, node) ||
+            (node->kv != NULL && !kve_kv_redis_idle(node->kv)) || (node->ack != NULL && !kve_kv_ack_idle(node->ack))) {
+            link->nodes[kept++] = node;
+            continue;
+        }
+        if (node->kv != NULL)
+            kve_log(KVE_LOG_INFO, "redis", "%s: node %s:%d serves no slot any more; its link is closed", link->super.peer,
+                    node->host, node->port);
+        if (node->ack != NULL)
+            kve_kv_ack_destroy(node->ack);
+        if (node->kv != NULL)
+            kve_kv_destroy(node->kv);
+        free(node);
+    }
+    link->num_nodes = kept;
+}
+
 static void apply_map(kve_cluster_link_t *link, const kve_cluster_map_t *map)
 {
     int16_t index[KVE_CLUSTER_MAX_NODES];
 
+    prune_nodes(link, map);
     for (size_t i = 0; i != map->num_nodes; ++i) {
         node_t *node = map->nodes[i].primary < 0 ? add_node(link, map->nodes[i].host, map->nodes[i].port) : NULL;
         index[i] = -1;

@@ -607,6 +607,13 @@ static int send_own_role(kve_redis_link_t *link, kve_kv_batch_t *b)
     return 0;
 }
 
+int kve_kv_redis_idle(kve_kv_t *kv)
+{
+    kve_redis_link_t *link = (void *)kv;
+    return (link->adapter.ac == NULL || link->adapter.ac->replies.head == NULL) && link->num_streams == 0 && link->kill == NULL &&
+           link->sync_waiting == NULL && KVE_STAT_GET(kv->stats->inflight) == 0 && link->ack == NULL;
+}
+
 void kve_kv_redis_role_per_batch(kve_kv_t *kv)
 {
     ((kve_redis_link_t *)kv)->role_per_batch = 1;

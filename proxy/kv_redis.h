@@ -42,6 +42,13 @@ kve_kv_t *kve_kv_redis_create(h2o_loop_t *loop, const kve_redis_target_t *target
  */
 void kve_kv_redis_role_per_batch(kve_kv_t *kv);
 
+/**
+ * Whether the link `kv` (made by kve_kv_redis_create) holds nothing: no command waiting for its reply (its own batches'
+ * or ops another link handed to its driver), no stream open, no script kill under way, no ROLE owed. A link that is
+ * idle can be destroyed without failing anyone's command (the cluster link closes the links of nodes that left the map).
+ */
+int kve_kv_redis_idle(kve_kv_t *kv);
+
 struct st_kve_kv_op_t; /* kv_internal.h */
 
 /**

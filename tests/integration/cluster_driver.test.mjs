@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { assertCleanExit, http, startKvedge, waitFor } from './harness.mjs';
 import { kvConfig, RW_TOKEN } from './kv_helpers.mjs';
 import { startCluster } from './topology.mjs';
+import { redisCli } from './cluster_helpers.mjs';
 
 const T = { timeout: 120_000 };
 
@@ -147,6 +148,41 @@ test('issue 12 cluster: a slot moved to another primary: MOVED followed, the map
         const tx = await kvPath(k, 'multi-exec', [['INCR', '{mv}n'], ['INCR', '{mv}n']]);
         assert.equal(tx.status, 200, tx.body);
         assert.deepEqual(JSON.parse(tx.body), [{ result: 1 }, { result: 2 }]);
+    } finally {
+        await s.stop();
+    }
+});
+
+test('issue 12 cluster: a primary that serves no slot any more has its links closed (the node table stays bounded)', T, async () => {
+    const s = await startStack();
+    try {
+        const { c, k } = s;
+        const a = c.nodes[2]; // a primary (redis-cli makes the first three primaries), not a seed of kvedge's
+        const b = c.nodes[0];
+        const A = a.client(), B = b.client();
+        const aid = await A.call('CLUSTER', 'MYID');
+        // a key on A, read through kvedge on both threads: links to A exist
+        let key = null;
+        for (let i = 0; !key; i++) if ((await ownerOf(c, `gone${i}`)) === a) key = `gone${i}`;
+        for (let i = 0; i < 6; i++) assert.equal((await kv(k, ['SET', key, 'x'])).status, 200);
+        // every slot of A moves away (redis-cli's rebalance with A's weight 0: MIGRATE and SETSLOT, as an operator does)
+        const rb = await redisCli(['--cluster', 'rebalance', `127.0.0.1:${b.port}`, '--cluster-weight', `${aid}=0`, '--cluster-yes'], { timeoutMs: 60_000 });
+        assert.equal(rb.code, 0, rb.out);
+        await waitFor(async () => {
+            const line = (await B.call('CLUSTER', 'NODES')).split('\n').find((l) => l.startsWith(aid));
+            return line !== undefined && line.trim().split(' ').length === 8; // no slot ranges after the 8 fixed fields
+        }, { timeoutMs: 10_000, message: 'the cluster sees A without slots' });
+        // a command for one of A's old slots meets MOVED (or the new map), kvedge asks for the map, and A's links close
+        const closed = () => (k.stderr().match(new RegExp(`node 127\\.0\\.0\\.1:${a.port} serves no slot any more; its link is closed`, 'g')) ?? []).length;
+        try {
+            await waitFor(async () => {
+                assert.equal((await kv(k, ['SET', key, 'y'])).status, 200);
+                return closed() >= 1;
+            }, { timeoutMs: 25_000, intervalMs: 200, message: 'A\'s links closed' });
+        } catch (e) {
+            throw new Error(`${e.message}\n${k.stderr()}`);
+        }
+        assert.equal(await B.get(key), 'y', 'written on the new owner');
     } finally {
         await s.stop();
     }
