@@ -145,9 +145,9 @@ static int read_shard(kve_cluster_map_t *map, const kve_kv_reply_t *shard, const
                 return -1;
             }
             /* an empty ip: the node that answered, when no other node told it its address yet (a one-node cluster) */
-            int index = ip->len != 0 ? add_node(map, ip->str, ip->len, port_of(field(n, "port")), pass == 0 ? -1 : primary, why)
-                                     : add_node(map, asked_host, strlen(asked_host), port_of(field(n, "port")),
-                                                pass == 0 ? -1 : primary, why);
+            const char *host = ip->len != 0 ? ip->str : asked_host;
+            int index = add_node(map, host, ip->len != 0 ? ip->len : strlen(asked_host), port_of(field(n, "port")),
+                                 pass == 0 ? -1 : primary, why);
             if (index < 0)
                 return -1;
             if (pass == 0)
@@ -162,18 +162,29 @@ static int read_shard(kve_cluster_map_t *map, const kve_kv_reply_t *shard, const
     return 0;
 }
 
-int kve_cluster_parse_shards(const kve_kv_reply_t *r, const char *asked_host, kve_cluster_map_t *map, char *err, size_t errlen)
+/* clears `map`; 0 when `r` is an array (the answer to CLUSTER `what`), else -1 with the reason in `err` */
+static int answer_array(const kve_kv_reply_t *r, const char *what, kve_cluster_map_t *map, char *err, size_t errlen)
 {
-    const char *why = NULL;
-
     clear(map);
     if (r == NULL || r->type == KVE_REPLY_ERROR) {
         snprintf(err, errlen, "the node answered an error: %.*s", r == NULL ? 0 : (int)(r->len > 120 ? 120 : r->len),
                  r == NULL ? "" : r->str);
         return -1;
     }
-    if (r->type != KVE_REPLY_ARRAY)
-        return fail(map, err, errlen, "the answer to CLUSTER SHARDS is not an array");
+    if (r->type != KVE_REPLY_ARRAY) {
+        char why[64];
+        snprintf(why, sizeof(why), "the answer to CLUSTER %s is not an array", what);
+        return fail(map, err, errlen, why);
+    }
+    return 0;
+}
+
+int kve_cluster_parse_shards(const kve_kv_reply_t *r, const char *asked_host, kve_cluster_map_t *map, char *err, size_t errlen)
+{
+    const char *why = NULL;
+
+    if (answer_array(r, "SHARDS", map, err, errlen) != 0)
+        return -1;
     for (size_t i = 0; i != r->elements; ++i)
         if (read_shard(map, r->element[i], asked_host, &why) != 0)
             return fail(map, err, errlen, why);
@@ -198,14 +209,8 @@ int kve_cluster_parse_slots(const kve_kv_reply_t *r, const char *asked_host, kve
 {
     const char *why = NULL;
 
-    clear(map);
-    if (r == NULL || r->type == KVE_REPLY_ERROR) {
-        snprintf(err, errlen, "the node answered an error: %.*s", r == NULL ? 0 : (int)(r->len > 120 ? 120 : r->len),
-                 r == NULL ? "" : r->str);
+    if (answer_array(r, "SLOTS", map, err, errlen) != 0)
         return -1;
-    }
-    if (r->type != KVE_REPLY_ARRAY)
-        return fail(map, err, errlen, "the answer to CLUSTER SLOTS is not an array");
     for (size_t i = 0; i != r->elements; ++i) {
         const kve_kv_reply_t *e = r->element[i];
         if (e == NULL || e->type != KVE_REPLY_ARRAY || e->elements < 3)

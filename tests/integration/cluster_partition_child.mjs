@@ -20,9 +20,9 @@
 // Writers in each write distinct keys in one of P's slots; after 1 s the cut; writes go on until the other nodes have
 // promoted P's replica R (R says role:master), and 1.5 s more (where kvedge sends P's slots then); then the heal; P rejoins as R's replica (a full sync from R: the writes
 // P took alone are discarded), and every key each kvedge answered 200 is read back from R. Prints `RESULT {json}`.
-import { execFileSync } from 'node:child_process';
 import { http, sleep, startKvedge, waitFor } from './harness.mjs';
 import { kvConfig, RW_TOKEN } from './kv_helpers.mjs';
+import { hold, netnsLoopback, release } from './netns_tc.mjs';
 import { startCluster } from './topology.mjs';
 
 const P_SRC = '127.0.0.2', OTHERS_SRC = '127.0.0.3';
@@ -31,20 +31,8 @@ const WRITERS = 4;
 // writes go on this long after the promotion, before the heal: where does kvedge send P's slots then?
 const AFTER_FAILOVER_MS = 1500;
 
-function run(cmd, ...args) {
-    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
 // the namespace is new: its loopback is down and nothing else exists; the addresses used must be on it
-run('ip', 'link', 'set', 'lo', 'up');
-for (const addr of ['127.0.0.1', P_SRC, OTHERS_SRC]) {
-    const route = run('ip', 'route', 'get', addr);
-    if (!/\bdev lo\b/.test(route)) throw new Error(`${addr} is not on this namespace's loopback: ${route}`);
-}
-run('tc', 'qdisc', 'add', 'dev', 'lo', 'root', 'handle', '1:', 'htb', 'default', '10', 'r2q', '100000');
-run('tc', 'class', 'add', 'dev', 'lo', 'parent', '1:', 'classid', '1:10', 'htb', 'rate', '10gbit');
-run('tc', 'class', 'add', 'dev', 'lo', 'parent', '1:', 'classid', '1:20', 'htb', 'rate', '8bit', 'ceil', '8bit');
-run('tc', 'qdisc', 'add', 'dev', 'lo', 'parent', '1:20', 'handle', '20:', 'tbf', 'rate', '8bit', 'burst', '1600', 'limit', '1');
+netnsLoopback(['127.0.0.1', P_SRC, OTHERS_SRC]);
 
 /** The u32 matches (each a list of words after `match`) whose packets the cut holds. */
 function cutMatches(pClient, pBus) {
@@ -58,11 +46,8 @@ function cutMatches(pClient, pBus) {
     ];
 }
 
-const cut = (pClient, pBus) => {
-    for (const [i, m] of cutMatches(pClient, pBus).entries())
-        run('tc', 'filter', 'add', 'dev', 'lo', 'parent', '1:', 'protocol', 'ip', 'prio', String(i + 1), 'u32', 'match', ...m, 'flowid', '1:20');
-};
-const heal = () => run('tc', 'filter', 'del', 'dev', 'lo', 'parent', '1:');
+const cut = (pClient, pBus) => hold(cutMatches(pClient, pBus));
+const heal = release;
 
 /** CLUSTER NODES of an ioredis client as [{id, addr, flags, master, slots: [[a, b]...]}]. */
 async function clusterNodes(client) {

@@ -99,8 +99,16 @@ export async function startKvStack(opts = {}) {
         throw e;
     }
     const io = redis.client();
+    return stackOf(k, io, { redis }, async () => {
+        io.disconnect();
+        if (ownRedis) await redis.stop();
+    });
+}
+
+/** The handle startKvStack() returns: `fields`, k, url, io, and stop() (kvedge's stop() result; `release` after it). */
+function stackOf(k, io, fields, release) {
     return {
-        redis,
+        ...fields,
         k,
         url: `${k.url}/kv`,
         io,
@@ -108,8 +116,7 @@ export async function startKvStack(opts = {}) {
             try {
                 return await k.stop();
             } finally {
-                io.disconnect();
-                if (ownRedis) await redis.stop();
+                await release();
             }
         },
     };
@@ -119,16 +126,9 @@ export async function startKvStack(opts = {}) {
  * KVEDGE_TEST_TOPOLOGY=cluster (tests/CMakeLists.txt's integration_cluster.* runs): startKvStack() puts kvedge on a Redis
  * Cluster of 3 primaries and 3 replicas (topology.mjs startCluster()) instead of one redis-server, and `io` is an ioredis
  * Cluster client (clearKeys() then clears every primary). A suite's tests that need databases (SELECT, /db in a URL)
- * cannot run there: they call skipOnCluster(t) and say why.
+ * test the cluster's counterpart instead when CLUSTER is set (database 0 only: SELECT refused).
  */
 export const CLUSTER = process.env.KVEDGE_TEST_TOPOLOGY === 'cluster';
-
-/** In a cluster run, skips test `t` (visibly, with the reason) and returns true. */
-export function skipOnCluster(t, why) {
-    if (!CLUSTER) return false;
-    t.skip(`not on a Redis Cluster store: ${why}`);
-    return true;
-}
 
 async function startKvClusterStack(opts, shared = null) {
     const { startCluster } = await import('./topology.mjs');
@@ -154,21 +154,10 @@ async function startKvClusterStack(opts, shared = null) {
         await stopCluster();
         throw e;
     }
-    return {
-        redis: null,
-        cluster: c,
-        k,
-        url: `${k.url}/kv`,
-        io,
-        async stop() {
-            try {
-                return await k.stop();
-            } finally {
-                if (!shared) io.disconnect();
-                await stopCluster();
-            }
-        },
-    };
+    return stackOf(k, io, { redis: null, cluster: c }, async () => {
+        if (!shared) io.disconnect();
+        await stopCluster();
+    });
 }
 
 /**

@@ -15,7 +15,6 @@ import {
     recordFetch,
     runNode,
     sha1hex,
-    skipOnCluster,
     startKvStack,
     startKvStackBeside,
 } from './kv_helpers.mjs';
@@ -1050,8 +1049,17 @@ test('@vercel/kv kv / default export read KV_REST_API_URL and KV_REST_API_TOKEN 
 // ---------------------------------------------------------------------------------------------
 // database number
 
-test('redis URL with /3: SDK writes land in database 3', async (t) => {
-    if (skipOnCluster(t, 'a cluster has database 0 only')) return;
+test('redis URL with /3: SDK writes land in database 3 (on a cluster store, database 0 only: SELECT is refused)', async () => {
+    if (CLUSTER) {
+        // no URL names a database on a cluster store; a client's SELECT is refused, and its writes stay in database 0
+        const sel = await rawCommand(['SELECT', '3']);
+        assert.equal(sel.status, 400, JSON.stringify(sel.json));
+        assert.match(sel.json.error, /SELECT|Cluster/i);
+        const c = new Redis({ url, token: RW_TOKEN, retry: false });
+        assert.equal(await c.set('dbk', { db: 0 }), 'OK');
+        assert.equal(await io.get('dbk'), '{"db":0}');
+        return;
+    }
     const s = await startKvStack({ redis: stack.redis, db: 3 });
     const db3 = stack.redis.client();
     try {

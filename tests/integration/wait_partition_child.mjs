@@ -5,31 +5,16 @@
 // for a while; then the failover: the primary is killed (-9) and the replica promoted (REPLICAOF NO ONE), the
 // partition still in place, as a Sentinel would. Every write kvedge answered 200 must be on the promoted replica.
 // Runs twice, with `min_replicas_ack: 1` and without, and prints `RESULT {json}`.
-import { execFileSync } from 'node:child_process';
 import { http, sleep, startKvedge } from './harness.mjs';
 import { kvConfig, RW_TOKEN } from './kv_helpers.mjs';
+import { hold, netnsLoopback, release } from './netns_tc.mjs';
 import { startReplicas } from './topology.mjs';
 
-function run(cmd, ...args) {
-    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
 // the namespace is new: its loopback is down and nothing else exists; the addresses used must be on it
-run('ip', 'link', 'set', 'lo', 'up');
-for (const addr of ['127.0.0.1', '127.0.0.2']) {
-    const route = run('ip', 'route', 'get', addr);
-    if (!/\bdev lo\b/.test(route)) throw new Error(`${addr} is not on this namespace's loopback: ${route}`);
-}
-run('tc', 'qdisc', 'add', 'dev', 'lo', 'root', 'handle', '1:', 'htb', 'default', '10', 'r2q', '100000');
-run('tc', 'class', 'add', 'dev', 'lo', 'parent', '1:', 'classid', '1:10', 'htb', 'rate', '10gbit');
-run('tc', 'class', 'add', 'dev', 'lo', 'parent', '1:', 'classid', '1:20', 'htb', 'rate', '8bit', 'ceil', '8bit');
-run('tc', 'qdisc', 'add', 'dev', 'lo', 'parent', '1:20', 'handle', '20:', 'tbf', 'rate', '8bit', 'burst', '1600', 'limit', '1');
+netnsLoopback(['127.0.0.1', '127.0.0.2']);
 
-const cut = () => {
-    run('tc', 'filter', 'add', 'dev', 'lo', 'parent', '1:', 'protocol', 'ip', 'prio', '1', 'u32', 'match', 'ip', 'src', '127.0.0.2/32', 'flowid', '1:20');
-    run('tc', 'filter', 'add', 'dev', 'lo', 'parent', '1:', 'protocol', 'ip', 'prio', '2', 'u32', 'match', 'ip', 'dst', '127.0.0.2/32', 'flowid', '1:20');
-};
-const heal = () => run('tc', 'filter', 'del', 'dev', 'lo', 'parent', '1:');
+const cut = () => hold([['ip', 'src', '127.0.0.2/32'], ['ip', 'dst', '127.0.0.2/32']]);
+const heal = release;
 
 async function scenario(ack) {
     const t = await startReplicas({ replicas: 1, primaryArgs: ['--bind', '127.0.0.1', '127.0.0.2'], primaryHost: '127.0.0.2' });
