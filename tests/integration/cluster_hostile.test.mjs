@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { assertCleanExit, http, sleep, startKvedge, waitFor } from './harness.mjs';
 import { kvConfig, RW_TOKEN } from './kv_helpers.mjs';
-import { startFakeRedis } from './fake_redis.mjs';
+import { parseCommand, startFakeRedis } from './fake_redis.mjs';
 import { keySlot } from './cluster_helpers.mjs';
 
 const T = { timeout: 60_000 };
@@ -90,5 +90,45 @@ test('issue 12 cluster: a hostile node: redirections to unknown addresses are no
             assert.match(log, /answered 503/, 'a refused redirection is logged');
             assert.doesNotMatch(log, new RegExp(`${trapPort}.* is up`), 'no link to the trap');
         }
+    }
+});
+
+test('issue 12 cluster: no seed answers: requests get 503 at once (never a wait), the failure is logged; the store comes up once a seed does', T, async () => {
+    // a port nothing listens on yet, then a fake node there
+    const probe = net.createServer();
+    await new Promise((ok) => probe.listen({ host: '127.0.0.1', port: 0 }, ok));
+    const port = probe.address().port;
+    await new Promise((ok) => probe.close(ok));
+    let k, fake;
+    try {
+        k = await startKvedge(kvConfig({ cluster: { nodes: [`127.0.0.1:${port}`] }, command_timeout: '1s' }));
+        for (let i = 0; i < 5; i++) {
+            const t0 = Date.now();
+            const r = await kv(k, ['GET', 'x']);
+            assert.equal(r.status, 503, r.body);
+            assert.ok(Date.now() - t0 < 500, `answered at once: ${Date.now() - t0} ms`);
+        }
+        await waitFor(() => /cannot read the slot map from 127\.0\.0\.1:\d+/.test(k.stderr()), { timeoutMs: 5000, message: 'the failure logged' });
+        // a node comes up on the seed's address: the store follows without a restart
+        fake = await new Promise((ok) => {
+            const srv = net.createServer((sock) => {
+                let buf = Buffer.alloc(0);
+                sock.on('error', () => {});
+                sock.on('data', (d) => {
+                    buf = Buffer.concat([buf, d]);
+                    for (let cmd; (cmd = parseCommand(buf)) !== null; ) {
+                        buf = buf.subarray(cmd.used);
+                        const c = cmd.argv.map((a) => a.toUpperCase());
+                        sock.write(c[0] === 'CLUSTER' ? shards(port) : c[0] === 'GET' ? '$2\r\nok\r\n' : c[0] === 'EVAL_RO' ? '*0\r\n' : '+OK\r\n');
+                    }
+                });
+            });
+            srv.listen({ host: '127.0.0.1', port }, () => ok(srv));
+        });
+        await waitFor(async () => (await kv(k, ['GET', 'x'])).status === 200, { timeoutMs: 10_000, message: 'the store up once the seed answers' });
+    } finally {
+        const r = await k?.stop();
+        if (fake) await new Promise((ok) => fake.close(ok));
+        if (r) assertCleanExit(r);
     }
 });
