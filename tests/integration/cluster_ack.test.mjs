@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertCleanExit, http, startKvedge, waitFor } from './harness.mjs';
 import { kvConfig, RW_TOKEN } from './kv_helpers.mjs';
+import { keySlot, shardMap, shardOf as shardOfSlot } from './cluster_helpers.mjs';
 import { startCluster } from './topology.mjs';
 
 const T = { timeout: 120_000 };
@@ -13,22 +14,11 @@ const kv = (k, cmd) => http('POST', `${k.url}/kv`, { headers: { authorization: `
 const pipeline = (k, cmds) =>
     http('POST', `${k.url}/kv/pipeline`, { headers: { authorization: `Bearer ${RW_TOKEN}` }, body: JSON.stringify(cmds) });
 
-/** {primary, replica} fixture handles of the shard that serves `key`. */
+/** {primary, replica} fixture handles of the shard that serves `key` (the cluster's own map: cluster_helpers.mjs). */
 async function shardOf(c, key) {
-    const slot = Number(await c.clients[0].call('CLUSTER', 'KEYSLOT', key));
-    const lines = (await c.clients[0].call('CLUSTER', 'NODES')).trim().split('\n').map((l) => l.split(' '));
-    const byAddr = (f) => c.nodes.find((n) => `127.0.0.1:${n.port}` === f[1].split('@')[0]);
-    for (const f of lines) {
-        if (!f[2].includes('master')) continue;
-        const owns = f.slice(8).some((r) => {
-            const [a, b] = r.split('-').map(Number);
-            return slot >= a && slot <= (b ?? a);
-        });
-        if (!owns) continue;
-        const rep = lines.find((g) => g[2].includes('slave') && g[3] === f[0]);
-        return { primary: byAddr(f), replica: byAddr(rep) };
-    }
-    throw new Error(`no shard for ${key}`);
+    const shard = shardOfSlot(await shardMap(c), keySlot(key));
+    const byPort = (port) => c.nodes.find((n) => n.port === port);
+    return { primary: byPort(shard.primary.port), replica: byPort(shard.replicas[0].port) };
 }
 
 test('issue 12 cluster: min_replicas_ack: writes answered once their shard\'s replica has them; a stopped replica fails its shard\'s writes only', T, async () => {

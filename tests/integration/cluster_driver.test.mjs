@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { assertCleanExit, http, startKvedge, waitFor } from './harness.mjs';
 import { kvConfig, RW_TOKEN } from './kv_helpers.mjs';
 import { startCluster } from './topology.mjs';
-import { redisCli } from './cluster_helpers.mjs';
+import { keySlot, keysOnEveryShard as keysOnShards, moveSlot, ownerIndex, redisCli, shardMap } from './cluster_helpers.mjs';
 
 const T = { timeout: 120_000 };
 
@@ -14,30 +14,16 @@ const kv = (k, cmd) => http('POST', `${k.url}/kv`, { headers: { authorization: `
 const kvPath = (k, p, body) =>
     http('POST', `${k.url}/kv/${p}`, { headers: { authorization: `Bearer ${RW_TOKEN}` }, body: JSON.stringify(body) });
 
-/** The primary (fixture node) that serves `key` now, by asking every primary whether it owns the key's slot. */
+/** The primary (fixture node handle) that serves `key` now, from the cluster's own map (cluster_helpers.mjs). */
 async function ownerOf(c, key) {
-    const slot = Number(await c.clients[0].call('CLUSTER', 'KEYSLOT', key));
-    for (const line of (await c.clients[0].call('CLUSTER', 'NODES')).trim().split('\n')) {
-        const f = line.split(' ');
-        if (!f[2].includes('master')) continue;
-        for (const r of f.slice(8)) {
-            const [a, b] = r.split('-').map(Number);
-            if (slot >= a && slot <= (b ?? a)) return c.nodes.find((n) => `127.0.0.1:${n.port}` === f[1].split('@')[0]);
-        }
-    }
-    throw new Error(`no primary for ${key}`);
+    return c.nodes[ownerIndex(c, await shardMap(c), keySlot(key))];
 }
 
-/** Keys whose slots are served by each of the 3 primaries (one per primary). */
+/** One key on each of the 3 primaries. */
 async function keysOnEveryShard(c, prefix) {
-    const byPort = new Map();
-    for (let i = 0; byPort.size < 3 && i < 100; i++) {
-        const key = `${prefix}${i}`;
-        const owner = await ownerOf(c, key);
-        if (!byPort.has(owner.port)) byPort.set(owner.port, key);
-    }
-    assert.equal(byPort.size, 3, 'keys on all three primaries');
-    return [...byPort.values()];
+    const keys = await keysOnShards(c, await shardMap(c), prefix);
+    assert.equal(new Set(keys.map((k) => k.node)).size, 3, 'keys on all three primaries');
+    return keys.map((k) => k.key);
 }
 
 async function startStack() {
@@ -111,19 +97,10 @@ test('issue 12 cluster: commands go to their slot\'s primary; CROSSSLOT refused 
 
 /** Moves `key`'s slot (with its keys) from its primary to another one, as redis-cli --cluster reshard does. */
 async function moveSlotOf(c, key) {
-    const slot = Number(await c.clients[0].call('CLUSTER', 'KEYSLOT', key));
+    const slot = keySlot(key);
     const src = await ownerOf(c, key);
     const dst = (await c.primaries()).find((p) => p !== src);
-    const S = src.client(), D = dst.client();
-    const [sid, did] = [await S.call('CLUSTER', 'MYID'), await D.call('CLUSTER', 'MYID')];
-    await D.call('CLUSTER', 'SETSLOT', slot, 'IMPORTING', sid);
-    await S.call('CLUSTER', 'SETSLOT', slot, 'MIGRATING', did);
-    for (;;) {
-        const keys = await S.call('CLUSTER', 'GETKEYSINSLOT', slot, 100);
-        if (keys.length === 0) break;
-        await S.call('MIGRATE', '127.0.0.1', dst.port, '', 0, 5000, 'KEYS', ...keys);
-    }
-    for (const p of await c.primaries()) await p.client().call('CLUSTER', 'SETSLOT', slot, 'NODE', did);
+    await moveSlot(c, slot, c.nodes.indexOf(src), c.nodes.indexOf(dst));
     return { slot, src, dst };
 }
 
