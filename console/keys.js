@@ -93,6 +93,7 @@
 
     async function scan(more) {
         clearError();
+        if (!more) $('keys-count').textContent = 'scanning…'; /* the last scan's count is not this one's */
         const q = form({ store: st.store, pattern: $('keys-pattern').value || '*', type: $('keys-type').value || undefined, cursor: more ? st.cursor : '0', count: '100' });
         const r = await api('GET', `api/kv/keys?${q}`);
         const tbody = $('keys-list').tBodies[0];
