@@ -93,16 +93,14 @@ function untilMemory(k, path, headers = {}) {
  * head, body or variant index key: "kvc1:{...}:h", ":b", ":v"; not, e.g., a coalescing lock's ":l").
  */
 async function objectReads(fn) {
-    const seenCmds = [];
-    const monitor = await redis.client().monitor();
-    monitor.on('monitor', (time, args) => seenCmds.push(args));
-    await sleep(50); // MONITOR is in place
+    const monitor = await redis.monitor();
     try {
         await fn();
         await sleep(50);
     } finally {
         monitor.disconnect();
     }
+    const seenCmds = monitor.seen.map((c) => c.args);
     if (process.env.DBG_MON) console.log(JSON.stringify(seenCmds));
     // the object keys read (a lookup is one MGET of the index, head and body keys)
     return seenCmds

@@ -188,9 +188,8 @@ test('issue 5: a long /pipeline is sent in windows and stops once kv.max_reply_s
         assert.ok(calls <= (1024 * 1024) / value.length + WINDOW + 1, `Redis ran ${calls} GETs for one request`);
 
         // a window's worth of writes and more: all applied, the batch's ROLE (its sync position) after the last of them
-        const monitor = await io.monitor();
         const seen = [];
-        monitor.on('monitor', (_t, args) => seen.push(args.join(' ')));
+        const monitor = await redis.monitor({ onCommand: (c) => seen.push(c.args.join(' ')) });
         const sets = Array.from({ length: 300 }, (_, i) => ['SET', `w:${i}`, String(i)]);
         const s = await kv(k, [...sets, ['GET', 'w:299']], { path: '/pipeline' });
         assert.deepEqual(json(s), [...sets.map(() => ({ result: 'OK' })), { result: '299' }]);

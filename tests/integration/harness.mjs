@@ -232,10 +232,53 @@ function pingRedis(port, timeoutMs = 1000) {
     });
 }
 
+/** One MONITOR line's quoted arguments ("..." with C escapes) as strings. */
+function monitorArgs(line) {
+    return [...line.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1].replace(/\\x([0-9a-f]{2})|\\(.)/g,
+        (_, hex, c) => (hex ? String.fromCharCode(parseInt(hex, 16)) : ({ n: '\n', r: '\r', t: '\t' })[c] ?? c)));
+}
+
+/**
+ * MONITOR on the redis-server at 127.0.0.1:`port`, over a plain socket: not ioredis' monitor(), which races its own
+ * ready check against the first MONITOR lines ("Command queue state error", which failed a CI run) and leaves the
+ * client it was made from connected. Resolves once Redis answered +OK, so every command run after that is seen.
+ * Returns {seen, disconnect()}: `seen` fills with {args, lua} (lua: run by a script, not sent by a client);
+ * `onCommand(entry)` is called for each as well.
+ */
+export function monitorRedis(port, { onCommand } = {}) {
+    const seen = [];
+    const sock = net.connect(port, HOST);
+    let buf = '';
+    sock.setEncoding('latin1');
+    return new Promise((resolve, reject) => {
+        const mon = { seen, disconnect: () => sock.destroy() };
+        sock.once('error', reject);
+        sock.on('data', (d) => {
+            buf += d;
+            let i;
+            while ((i = buf.indexOf('\r\n')) !== -1) {
+                const line = buf.slice(0, i);
+                buf = buf.slice(i + 2);
+                if (line === '+OK') {
+                    resolve(mon);
+                } else if (line.startsWith('-')) {
+                    sock.destroy();
+                    reject(new Error(`MONITOR refused: ${line}`));
+                } else if (line.startsWith('+')) {
+                    const entry = { args: monitorArgs(line), lua: /^\+[0-9.]+ \[\d+ lua\]/.test(line) };
+                    seen.push(entry);
+                    onCommand?.(entry);
+                }
+            }
+        });
+        sock.write('MONITOR\r\n');
+    });
+}
+
 /**
  * Start a private redis-server on a free 127.0.0.1 port. Throws if it can't be started within 10 s.
  * opts: {args: [...extra redis args], bin (default $REDIS_SERVER_BIN or 'redis-server'), port, startTimeoutMs}
- * Returns {port, pid, url, dir, client(opts), stop(), kill(signal), restart(), output()}.
+ * Returns {port, pid, url, dir, client(opts), monitor(opts), stop(), kill(signal), restart(), output()}.
  */
 export async function startRedis(opts = {}) {
     let bin = opts.bin ?? process.env.REDIS_SERVER_BIN ?? 'redis-server';
@@ -322,6 +365,12 @@ export async function startRedis(opts = {}) {
             c.on('error', () => {}); // reconnects are expected in restart tests; commands still reject
             clients.add(c);
             return c;
+        },
+        /** monitorRedis() on this server, disconnected by stop(). */
+        async monitor(monOpts = {}) {
+            const m = await monitorRedis(port, monOpts);
+            clients.add(m);
+            return m;
         },
         stop,
         /** Send a signal (default SIGKILL); SIGSTOP/SIGCONT work too. Resolves once it exited for fatal signals. */

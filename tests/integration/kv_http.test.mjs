@@ -810,11 +810,9 @@ test('policy: XREAD without BLOCK works', async () => {
 });
 
 test('policy: SCAN COUNT above kv.scan_max_count is lowered to it before reaching Redis', async () => {
-    const mon = await rc.monitor();
+    const seen = [];
+    const mon = await redis.monitor({ onCommand: (c) => seen.push(c.args) });
     try {
-        const seen = [];
-        mon.on('monitor', (time, args) => seen.push(args));
-        await sleep(100);
         const t0 = Date.now();
         const r = await cmd(['SCAN', '0', 'MATCH', 'pol:*', 'COUNT', '1000000']);
         assert.equal(r.status, 200);
@@ -831,11 +829,9 @@ test('policy: SCAN COUNT above kv.scan_max_count is lowered to it before reachin
 
 test('policy: a flag before COUNT (WITHTYPE) or a MATCH value "count" cannot hide COUNT from the cap', async () => {
     await rc.hset('pol:h2', 'f', 'v');
-    const mon = await rc.monitor();
+    const seen = [];
+    const mon = await redis.monitor({ onCommand: (c) => seen.push(c.args) });
     try {
-        const seen = [];
-        mon.on('monitor', (time, args) => seen.push(args));
-        await sleep(100);
         const w = json(await cmd(['SCAN', '0', 'WITHTYPE', 'COUNT', '1000000', 'MATCH', 'pol:h2']));
         assert.deepEqual(w.result[1], ['pol:h2', 'hash'], 'the WITHTYPE reply');
         expectJson(await cmd(['SCAN', '0', 'MATCH', 'count', 'COUNT', '1000000']), 200, { result: ['0', []] });

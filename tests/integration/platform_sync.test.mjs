@@ -32,10 +32,8 @@ const tokenOf = (r) => {
 test('issue 7: writes leave no key of kvedge behind: DBSIZE, SCAN, RANDOMKEY and MONITOR show only the user\'s keys', async () => {
     await io.flushall();
     const k = await startKvedge(kvConfig(redis.url, {}, { threads: 2 }));
-    const mon = io.duplicate();
-    const monitor = await mon.monitor();
     const seen = [];
-    monitor.on('monitor', (_t, args) => seen.push(args.join(' ')));
+    const monitor = await redis.monitor({ onCommand: (c) => seen.push(c.args.join(' ')) });
     try {
         assert.equal((await post(k, '', ['SET', 'u:a', '1'])).status, 200);
         assert.equal((await post(k, '/pipeline', [['SET', 'u:b', '1'], ['INCR', 'u:c']])).status, 200);
@@ -54,7 +52,6 @@ test('issue 7: writes leave no key of kvedge behind: DBSIZE, SCAN, RANDOMKEY and
         assert.deepEqual(seen.filter((c) => /^(incr|eval|set) kvedge/i.test(c)), [], 'no counter is written');
     } finally {
         monitor.disconnect();
-        mon.disconnect();
         assertCleanExit(await k.stop());
     }
 });
@@ -96,10 +93,8 @@ test('issue 7: tokens strictly increase over consecutive writes and are distinct
 
 test('issue 7: concurrent writes in one loop iteration share a ROLE (fewer ROLEs than writes; reads send none)', async () => {
     const k = await startKvedge(kvConfig(redis.url, {}, { threads: 1 }));
-    const mon = io.duplicate();
-    const monitor = await mon.monitor();
     let roles = 0;
-    monitor.on('monitor', (_t, args) => (roles += /^role$/i.test(args[0]) ? 1 : 0));
+    const monitor = await redis.monitor({ onCommand: (c) => (roles += /^role$/i.test(c.args[0]) ? 1 : 0) });
     try {
         await post(k, '', ['GET', 'x']); // connections warm
         await Promise.all(Array.from({ length: 10 }, (_, i) => post(k, '', ['GET', `r:${i}`])));
@@ -113,7 +108,6 @@ test('issue 7: concurrent writes in one loop iteration share a ROLE (fewer ROLEs
         assert.ok(roles < writes, `${roles} ROLEs for ${writes} concurrent writes`);
     } finally {
         monitor.disconnect();
-        mon.disconnect();
         assertCleanExit(await k.stop());
     }
 });

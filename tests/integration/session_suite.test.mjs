@@ -6,7 +6,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import net from 'node:net';
 import crypto from 'node:crypto';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -25,43 +24,16 @@ const login = (k, u, cookie) => req(k, `/app/login?u=${encodeURIComponent(u)}`, 
 const set = (k, obj, cookie) => req(k, `/app/set?j=${encodeURIComponent(JSON.stringify(obj))}`, cookie);
 const claimsOf = () => verifyJwt(lastSeen(app).headers['x-session-jwt']);
 
-/** One MONITOR line's quoted arguments ("..." with C escapes) as strings. */
-function monitorArgs(line) {
-    return [...line.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1].replace(/\\x([0-9a-f]{2})|\\(.)/g,
-        (_, hex, c) => (hex ? String.fromCharCode(parseInt(hex, 16)) : ({ n: '\n', r: '\r', t: '\t' })[c] ?? c)));
-}
-
-/**
- * The commands MONITOR sees while `fn` runs: {args, lua} (lua: run by a script rather than sent by a client). A plain
- * socket, not ioredis' monitor(): that one races its own ready check against the first MONITOR lines ("Command queue
- * state error") and leaves the client it was made from connected.
- */
+/** The commands MONITOR sees while `fn` runs: {args, lua} (lua: run by a script rather than sent by a client). */
 async function monitored(fn) {
-    const seen = [];
-    const sock = net.connect(redis.port, '127.0.0.1');
-    let buf = '';
-    let ready;
-    const ok = new Promise((resolve, reject) => { ready = resolve; sock.once('error', reject); });
-    sock.setEncoding('latin1');
-    sock.on('data', (d) => {
-        buf += d;
-        let i;
-        while ((i = buf.indexOf('\r\n')) !== -1) {
-            const line = buf.slice(0, i);
-            buf = buf.slice(i + 2);
-            if (line === '+OK') ready();
-            else if (line.startsWith('+')) seen.push({ args: monitorArgs(line), lua: /^\+[0-9.]+ \[\d+ lua\]/.test(line) });
-        }
-    });
-    sock.write('MONITOR\r\n');
-    await ok;
+    const mon = await redis.monitor();
     try {
         await fn();
         await sleep(100);
     } finally {
-        sock.destroy();
+        mon.disconnect();
     }
-    return seen;
+    return mon.seen;
 }
 
 const on = (cmds, key) => cmds.filter((c) => c.args.includes(key));
