@@ -279,7 +279,11 @@ test('issue 12 cluster: after a failover with no request meanwhile, the first re
         const vp = c.nodes.findIndex((n) => n.port === map[1].primary.port);
         const vr = c.nodes.findIndex((n) => n.port === map[1].replicas[0].port);
         assert.equal((await kvPost(k, ['SET', key.key, 'before'])).status, 200);
-        await c.clients[vp].call('WAIT', '1', '2000'); // on the replica before the kill
+        // on the replica before the kill (not WAIT from the test's own client: WAIT waits for that client's writes, and
+        // kvedge wrote on its own connection, so it answered at once and the kill raced the replication)
+        const written = Number((await replicationInfo(c.clients[vp])).master_repl_offset);
+        await waitFor(async () => Number((await replicationInfo(c.clients[vr])).master_repl_offset) >= written,
+            { timeoutMs: 10_000, intervalMs: 10, message: 'the replica has the write' });
         const killAt = Date.now();
         await c.nodes[vp].kill('SIGKILL');
         await waitFor(async () => (await replicationInfo(c.clients[vr])).role === 'master', { timeoutMs: 30_000, intervalMs: 20, message: 'promotion' });
