@@ -56,7 +56,7 @@ test('issue 7: writes leave no key of kvedge behind: DBSIZE, SCAN, RANDOMKEY and
     }
 });
 
-test('issue 7: tokens strictly increase over consecutive writes and are distinct over concurrent writes from many connections', async () => {
+test('issue 7: on a primary without replicas, tokens strictly increase over consecutive writes and are distinct over concurrent writes from many connections', async () => {
     const k = await startKvedge(kvConfig(redis.url, {}, { threads: 2 }));
     try {
         const agent = new httpMod.Agent({ keepAlive: true, maxSockets: 1 });
@@ -129,6 +129,13 @@ test('issue 7: with a replica, a write\'s token is at least the primary\'s repli
             await waitFor(async () => BigInt((await r.call('ROLE'))[4]) >= t, { message: 'replica offset reaches the token' });
             assert.equal(await r.get(`rep:${i}`), 'x'.repeat(100));
         }
+        // a client's token is its own: a write that carries a high one gets it back, and no other client's token is
+        // raised by it (else one token holder could send every client's reads to the primary)
+        const high = BigInt(/master_repl_offset:(\d+)/.exec(await p.info('replication'))[1]) + 1_000_000n;
+        assert.equal(tokenOf(await post(k, '', ['SET', 'rep:h', 'v'], { headers: { 'upstash-sync-token': String(high) } })), high);
+        const read = tokenOf(await post(k, '', ['GET', 'rep:h']));
+        const write = tokenOf(await post(k, '', ['SET', 'rep:o', 'v']));
+        assert.ok(read < high && write < high, `another client's read ${read} and write ${write} stay below ${high}`);
     } finally {
         p.disconnect();
         r.disconnect();
