@@ -124,6 +124,7 @@ static void add_stats(kve_kv_stats_t *sum, const kve_kv_stats_t *st)
     sum->bytes_sent += st->bytes_sent, sum->bytes_received += st->bytes_received, sum->retries += st->retries;
     sum->script_fallbacks += st->script_fallbacks;
     sum->not_acknowledged += st->not_acknowledged;
+    sum->redirects += st->redirects, sum->slot_map_refreshes += st->slot_map_refreshes;
     for (size_t i = 0; i != KVE_KV_PIPELINE_BUCKETS; ++i)
         sum->pipeline_sizes[i] += st->pipeline_sizes[i];
 }
@@ -145,12 +146,12 @@ static size_t store_links(kve_server_t *server, size_t id, int ro, const kve_kv_
 }
 
 /* the stores' names and kinds, from thread 0 (every thread has the same stores); 0 before the threads started */
-static size_t store_names(kve_server_t *server, const char **names, int *rest, size_t max)
+static size_t store_names(kve_server_t *server, const char **names, int *rest, int *cluster, size_t max)
 {
     const kve_thread_t *t = kve_server_get_thread(server, 0);
     size_t i, n = __atomic_load_n(&t->num_stores, __ATOMIC_ACQUIRE); /* set last by the thread's start hook */
     for (i = 0; i != n && i != max; ++i)
-        names[i] = t->stores[i].name, rest[i] = t->stores[i].rest;
+        names[i] = t->stores[i].name, rest[i] = t->stores[i].rest, cluster[i] = t->stores[i].cluster;
     return i;
 }
 
@@ -195,6 +196,23 @@ static void render_counter(kve_buf_t *buf, const char *name, const char *help, c
                            const kve_kv_stats_t *sums, size_t offset, const char *type)
 {
     render_counter_of(buf, name, help, names, nstores, sums, offset, type, NULL);
+}
+
+/* the Redis Cluster stores' redirections and slot maps (nothing when there is none) */
+static void render_cluster(kve_buf_t *buf, const char **names, size_t nstores, const kve_kv_stats_t *sums, const int *cluster)
+{
+    size_t id;
+    for (id = 0; id != nstores && !cluster[id]; ++id)
+        ;
+    if (id == nstores)
+        return;
+    render_counter_of(
+        buf, "redirects_total",
+        "Commands sent again after a cluster node redirected them (MOVED, ASK) or asked for a retry (TRYAGAIN, READONLY).", names,
+        nstores, sums, offsetof(kve_kv_stats_t, redirects), "counter", cluster);
+    render_counter_of(buf, "slot_map_refreshes_total",
+                      "Slot maps read from the cluster (at start, after a redirection or a failure, and every 10 s).", names,
+                      nstores, sums, offsetof(kve_kv_stats_t, slot_map_refreshes), "counter", cluster);
 }
 
 /* the KV REST stores' requests (pipelines): counters and a histogram of the commands each carried */
@@ -289,8 +307,8 @@ static void render_kv(kve_buf_t *buf, kve_server_t *server)
 {
     const char *names[KVE_STORES_MAX];
     kve_kv_stats_t sums[KVE_STORES_MAX] = {0};
-    int rest[KVE_STORES_MAX] = {0};
-    size_t n = store_names(server, names, rest, KVE_ARRAY_SIZE(names));
+    int rest[KVE_STORES_MAX] = {0}, cluster[KVE_STORES_MAX] = {0};
+    size_t n = store_names(server, names, rest, cluster, KVE_ARRAY_SIZE(names));
 
     render_links(buf, server, names, n, 0, sums);
     render_links(buf, server, names, n, 1, sums);
@@ -307,6 +325,7 @@ static void render_kv(kve_buf_t *buf, kve_server_t *server)
 #undef COUNTER
     render_counter(buf, "inflight", "Commands awaiting a reply.", names, n, sums, offsetof(kve_kv_stats_t, inflight), "gauge");
     render_pipelines(buf, names, n, sums, rest);
+    render_cluster(buf, names, n, sums, cluster);
     render_nodes(buf, server, names, n);
 }
 

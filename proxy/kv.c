@@ -698,6 +698,8 @@ void kve_kv_stats_read(const kve_kv_stats_t *block, kve_kv_stats_t *out)
         out->pipeline_sizes[i] = KVE_STAT_GET(block->pipeline_sizes[i]);
     out->script_fallbacks = KVE_STAT_GET(block->script_fallbacks);
     out->not_acknowledged = KVE_STAT_GET(block->not_acknowledged);
+    out->redirects = KVE_STAT_GET(block->redirects);
+    out->slot_map_refreshes = KVE_STAT_GET(block->slot_map_refreshes);
 }
 
 void kve_kv_get_stats(const kve_kv_t *kv, kve_kv_stats_t *out)

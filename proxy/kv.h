@@ -136,6 +136,9 @@ typedef struct st_kve_kv_stats_t {
     uint64_t pipeline_sizes[KVE_KV_PIPELINE_BUCKETS];
     uint64_t script_fallbacks; /* EVALSHA of a kve_kv_script_t answered NOSCRIPT and sent again as EVAL (every driver) */
     uint64_t not_acknowledged; /* batches with KVE_KV_BATCH_ACK answered KVE_ENOACK (min_replicas_ack, kv_ack.h) */
+    /* the Redis Cluster driver (0 elsewhere) */
+    uint64_t redirects;          /* commands sent again after MOVED or ASK, or retried after TRYAGAIN or READONLY */
+    uint64_t slot_map_refreshes; /* slot maps read and applied */
 } kve_kv_stats_t;
 
 typedef struct st_kve_kv_t kve_kv_t;

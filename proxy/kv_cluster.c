@@ -275,6 +275,7 @@ static void apply_map(kve_cluster_link_t *link, const kve_cluster_map_t *map)
         kve_log(KVE_LOG_INFO, "redis", "%s: slot map of %zu nodes read from %s:%d", link->super.peer, map->num_nodes,
                 link->refresh_node->host, link->refresh_node->port);
     link->have_map = 1;
+    KVE_STAT_ADD(link->super.stats->slot_map_refreshes, 1);
     link->last_map_at = h2o_now(link->super.loop);
     link->logged_map_error = 0;
     kve_kv__set_state(&link->super, KVE_KV_UP);
@@ -640,10 +641,12 @@ static void redirect_ops(node_t *from, kve_kv_op_t *ops, size_t n, int atomic, c
         (reply->len >= 8 && memcmp(reply->str, "READONLY", 8) == 0)) {
         if (reply->str[0] == 'R')
             want_refresh(link);
-        if (++ops[0].redirects > MAX_TRYAGAIN)
+        if (++ops[0].redirects > MAX_TRYAGAIN) {
             redirect_failed(link, ops, n, reply, reply->str[0] == 'R' ? "no primary for the slot" : "a slot stays in migration");
-        else
+        } else {
+            KVE_STAT_ADD(link->super.stats->redirects, n);
             retry_later(link, ops, n, atomic);
+        }
         return;
     }
     kind = kve_cluster_parse_redirect(reply->str, reply->len, &to);
@@ -663,6 +666,7 @@ static void redirect_ops(node_t *from, kve_kv_op_t *ops, size_t n, int atomic, c
         redirect_failed(link, ops, n, reply, "too many redirections");
         return;
     }
+    KVE_STAT_ADD(link->super.stats->redirects, n);
     if ((node = find_node(link, to.host[0] != '\0' ? to.host : from->host, to.port)) == NULL) {
         /* a node this link never heard of: only a map (asked now) adds nodes, so a node cannot make kvedge connect (and
          * authenticate) anywhere it likes; the op goes where the new map says */

@@ -83,6 +83,8 @@ typedef struct st_kve_thread_store_t {
     int has_ro;
     /** whether the store is a KV REST store (set with `name`): /metrics adds its per-request counters */
     int rest;
+    /** whether the store is a Redis Cluster (set with `name`): /metrics adds its redirection and slot map counters */
+    int cluster;
     /**
      * the counters `rw` and `ro` write into (kve_kv_stats_read): they belong to the stores set and outlive the links
      * (freed after every worker was joined), so another thread (the metrics) reads them without touching a link

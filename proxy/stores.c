@@ -305,6 +305,7 @@ void kve_stores_thread_start(kve_stores_t *set, kve_thread_t *thread)
         links[i].name = s->spec.name;
         links[i].has_ro = s->has_ro;
         links[i].rest = s->up != NULL;
+        links[i].cluster = s->num_seeds != 0;
         if (s->up != NULL) {
             links[i].rw = kve_kv_rest_create(&thread->ctx, s->up, &s->rest, &links[i].rw_stats);
             continue;

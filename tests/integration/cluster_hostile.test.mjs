@@ -22,6 +22,18 @@ function resp(v) {
 
 const shards = (port) => resp([['slots', [0, 16383], 'nodes', [['port', port, 'ip', '127.0.0.1', 'role', 'master', 'health', 'online']]]]);
 
+/** The cluster counters of /metrics for the default store: {redirects_total, slot_map_refreshes_total}. */
+async function clusterCounters(k) {
+    const text = (await http('GET', `${k.url}/metrics`)).body;
+    const out = {};
+    for (const name of ['redirects_total', 'slot_map_refreshes_total']) {
+        const m = new RegExp(`^kvedge_kv_${name}\\{store="default"\\} (\\d+)$`, 'm').exec(text);
+        assert.ok(m, `kvedge_kv_${name} in /metrics`);
+        out[name] = Number(m[1]);
+    }
+    return out;
+}
+
 test('issue 12 cluster: a hostile node: redirections to unknown addresses are not followed, bad maps and redirections are errors', T, async () => {
     // a trap: where the hostile node tries to send kvedge
     let trapped = 0;
@@ -30,6 +42,7 @@ test('issue 12 cluster: a hostile node: redirections to unknown addresses are no
     const trapPort = trap.address().port;
     let mode = 'ok';
     let port = 0;
+    const once = new Set(); // keys answered with a redirection the first time only
     const fake = await startFakeRedis((argv) => {
         const cmd = argv.map((a) => a.toUpperCase());
         if (cmd[0] === 'CLUSTER' && cmd[1] === 'SHARDS') {
@@ -45,6 +58,9 @@ test('issue 12 cluster: a hostile node: redirections to unknown addresses are no
         if (cmd[0] === 'GET' && argv[1] === 'badport') return '-MOVED 1 127.0.0.1:99999\r\n';
         if (cmd[0] === 'GET' && argv[1] === 'badslot') return '-MOVED 20000 127.0.0.1:6379\r\n';
         if (cmd[0] === 'GET' && argv[1] === 'down') return '-CLUSTERDOWN The cluster is down\r\n';
+        // the redirections Redis sends, to a node the map names (this one), once: followed
+        if (cmd[0] === 'GET' && argv[1] === 'self' && !once.has('self')) return once.add('self') && `-MOVED ${keySlot('self')} 127.0.0.1:${port}\r\n`;
+        if (cmd[0] === 'GET' && argv[1] === 'busy' && !once.has('busy')) return once.add('busy') && '-TRYAGAIN Multiple keys request during rehashing of slot\r\n';
         if (cmd[0] === 'GET') return '$2\r\nok\r\n';
         return '+OK\r\n';
     });
@@ -53,15 +69,25 @@ test('issue 12 cluster: a hostile node: redirections to unknown addresses are no
     try {
         k = await startKvedge(kvConfig({ cluster: { nodes: [`127.0.0.1:${port}`] }, command_timeout: '1500ms' }));
         await waitFor(async () => (await kv(k, ['GET', 'x'])).status === 200, { timeoutMs: 5000, message: 'the fake map' });
+        // redirections followed are counted in /metrics, and the maps read
+        const before = await clusterCounters(k);
+        assert.ok(before.slot_map_refreshes_total >= 1, JSON.stringify(before));
+        for (const key of ['self', 'busy']) assert.deepEqual(JSON.parse((await kv(k, ['GET', key])).body), { result: 'ok' }, key);
+        const followed = await clusterCounters(k);
+        assert.equal(followed.redirects_total - before.redirects_total, 2, 'a MOVED and a TRYAGAIN followed');
+        await waitFor(async () => (await clusterCounters(k)).slot_map_refreshes_total > before.slot_map_refreshes_total,
+            { message: 'a map read after the MOVED' });
         for (const key of ['moved', 'ask']) {
             const t0 = Date.now();
             const r = await kv(k, ['GET', key]);
             assert.ok(r.status === 503 || r.status === 504, `${key}: ${r.status} ${r.body}`);
             assert.ok(Date.now() - t0 < 5000, `${key} answered within its timeout`);
         }
+        const counted = (await clusterCounters(k)).redirects_total;
         const other = await kv(k, ['GET', 'otherslot']);
         assert.equal(other.status, 400, other.body);
         assert.match(other.body, /MOVED/, 'the error as the node sent it');
+        assert.equal((await clusterCounters(k)).redirects_total, counted, 'a script\'s MOVED text is not a redirection');
         for (const key of ['badport', 'badslot', 'down']) {
             const r = await kv(k, ['GET', key]);
             assert.ok(r.status >= 400, `${key}: ${r.status} ${r.body}`);

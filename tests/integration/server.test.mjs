@@ -98,6 +98,7 @@ test('metrics are Prometheus text with requests, latency, connections and the KV
         /^kvedge_build_info\{version="[^"]+"\} 1$/m,
     ])
         assert.match(m.body, re);
+    assert.doesNotMatch(m.body, /kvedge_kv_(redirects|slot_map_refreshes)_total/, 'the cluster counters only for a cluster store');
     // every sample line is "name{labels} value" or "name value"
     for (const line of m.body.split('\n').filter((l) => l && !l.startsWith('#')))
         assert.match(line, /^[a-z_]+(\{[^}]*\})? [0-9.e+-]+$/, line);
