@@ -5,7 +5,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import httpMod from 'node:http';
-import { assertCleanExit, http, runKvedge, startKvedge, startRedis, waitFor, writeConfig } from './harness.mjs';
+import net from 'node:net';
+import { assertCleanExit, http, runKvedge, sleep, startKvedge, startRedis, waitFor, writeConfig } from './harness.mjs';
 import { kvConfig, RW_TOKEN } from './kv_helpers.mjs';
 
 let redis, io;
@@ -22,6 +23,39 @@ after(async () => {
 
 function post(k, path, body, { headers = {}, agent } = {}) {
     return http('POST', `${k.url}/kv${path}`, { headers: { authorization: `Bearer ${RW_TOKEN}`, ...headers }, body: JSON.stringify(body), agent });
+}
+
+/**
+ * POSTs each body to /kv on a connection of its own, all read by kvedge in one loop iteration: the connections are made
+ * (and accepted) first, then kvedge is stopped (SIGSTOP) while every request is written, and continued: its first poll
+ * finds them all. Their statuses.
+ */
+async function postInOneIteration(k, bodies) {
+    const { port } = new URL(k.url);
+    const socks = await Promise.all(bodies.map(() => new Promise((ok, fail) => {
+        const sock = net.connect(Number(port), '127.0.0.1', () => ok(sock));
+        sock.once('error', fail);
+    })));
+    const answers = socks.map((sock) => new Promise((resolve, reject) => {
+        let text = '';
+        sock.setEncoding('latin1');
+        sock.on('data', (d) => (text += d));
+        sock.on('error', reject);
+        sock.on('close', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0)));
+    }));
+    await sleep(200); // accepted
+    await k.kill('SIGSTOP');
+    try {
+        socks.forEach((sock, i) => {
+            const body = JSON.stringify(bodies[i]);
+            sock.write(`POST /kv HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${RW_TOKEN}\r\n` +
+                `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+        });
+        await sleep(200); // in kvedge's socket buffers
+    } finally {
+        await k.kill('SIGCONT');
+    }
+    return Promise.all(answers);
 }
 
 const tokenOf = (r) => {
@@ -100,12 +134,15 @@ test('issue 7: concurrent writes in one loop iteration share a ROLE (fewer ROLEs
         await Promise.all(Array.from({ length: 10 }, (_, i) => post(k, '', ['GET', `r:${i}`])));
         await new Promise((ok) => setTimeout(ok, 200));
         assert.equal(roles, 0, 'reads read no sync position');
+        // the writes read in one loop iteration (sent as they came, they were read a few at a time: 1-100 ROLEs, and
+        // the test failed on a loaded CI machine)
         const writes = 100;
-        const rs = await Promise.all(Array.from({ length: writes }, (_, i) => post(k, '', ['SET', `r:${i}`, 'v'], { agent: false })));
-        assert.ok(rs.every((r) => r.status === 200));
+        const statuses = await postInOneIteration(k, Array.from({ length: writes }, (_, i) => ['SET', `r:${i}`, 'v']));
+        assert.deepEqual(statuses, statuses.map(() => 200));
         await waitFor(() => roles > 0, { message: 'a ROLE' });
         await new Promise((ok) => setTimeout(ok, 200));
-        assert.ok(roles < writes, `${roles} ROLEs for ${writes} concurrent writes`);
+        console.log(`# ${roles} ROLE(s) for ${writes} writes read in one loop iteration`);
+        assert.ok(roles <= 10, `${roles} ROLEs for ${writes} concurrent writes (measured 1-2)`);
     } finally {
         monitor.disconnect();
         assertCleanExit(await k.stop());
