@@ -83,20 +83,13 @@ static int check_no_tls(kve_conf_t *conf, const kve_node_t *node, const kve_redi
     return 0;
 }
 
-/* a rediss:// store: the URL, and the CA file, client certificate and key, loaded as the links will load them */
-static int check_tls(kve_conf_t *conf, const kve_node_t *node, const kve_redis_conf_t *redis)
+/* the CA file, client certificate and key of a store reached over TLS, loaded as the links will load them */
+static int check_tls_files(kve_conf_t *conf, const kve_node_t *node, const kve_redis_conf_t *redis, const char *host)
 {
-    kve_redis_target_t target;
     SSL_CTX *ctx;
     char err[512];
 
-    if (kve_redis_parse_url(redis->url, &target, err, sizeof(err)) != 0) {
-        kve_conf_error(conf, node, "url: %s", err);
-        return -1;
-    }
-    ctx = kve_redis_tls_ctx_create(redis, target.host, err, sizeof(err));
-    kve_redis_target_dispose(&target);
-    if (ctx == NULL) {
+    if ((ctx = kve_redis_tls_ctx_create(redis, host, err, sizeof(err))) == NULL) {
         /* point at the file at fault */
         const char *key = strstr(err, "CA certificates") != NULL ? "ca_file"
                           : strstr(err, "private key") != NULL   ? "tls_key_file"
@@ -106,6 +99,22 @@ static int check_tls(kve_conf_t *conf, const kve_node_t *node, const kve_redis_c
     }
     SSL_CTX_free(ctx);
     return 0;
+}
+
+/* a rediss:// store: the URL, and the CA file, client certificate and key, loaded as the links will load them */
+static int check_tls(kve_conf_t *conf, const kve_node_t *node, const kve_redis_conf_t *redis)
+{
+    kve_redis_target_t target;
+    char err[512];
+    int ret;
+
+    if (kve_redis_parse_url(redis->url, &target, err, sizeof(err)) != 0) {
+        kve_conf_error(conf, node, "url: %s", err);
+        return -1;
+    }
+    ret = check_tls_files(conf, node, redis, target.host);
+    kve_redis_target_dispose(&target);
+    return ret;
 }
 
 _Static_assert(sizeof(((kve_redis_conf_t *)0)->replicas) == sizeof(kve_conf_strings_t) &&
@@ -323,7 +332,10 @@ static int check_cluster(kve_conf_t *conf, const kve_node_t *node, const kve_red
     }
     if (check_min_replicas_ack(conf, node, redis) != 0)
         return -1;
-    return check_no_tls(conf, node, redis); /* TLS to cluster stores: not yet */
+    if (!redis->cluster.tls)
+        return check_no_tls(conf, node, redis);
+    /* (the name a node is verified against does not change what is loaded) */
+    return check_tls_files(conf, node, redis, KVE_REDIS_TLS_TEMPLATE_NAME);
 }
 
 int kve_config__check_redis(kve_conf_t *conf, const kve_node_t *node, void *obj)
@@ -384,6 +396,9 @@ static const kve_directive_t sentinel_directives[] = {
 static const kve_directive_t cluster_directives[] = {
     {"nodes", KVE_T_STRING_LIST, KVE_FIELD(struct st_kve_redis_cluster_conf_t, nodes), 0, 0, 16,
      .doc = "seed nodes of the cluster, host:port each (any nodes: the slot map is asked of the first that answers)"},
+    {"tls", KVE_T_BOOL, KVE_FIELD(struct st_kve_redis_cluster_conf_t, tls), .dflt = "false",
+     .doc = "reach every node over TLS (seeds at their tls-port; the slot map's tls-port for the others), verified with "
+            "ca_file against tls_server_name, or each node's address without it; tls_cert_file/tls_key_file for mutual TLS"},
     {NULL}};
 
 const kve_directive_t kve_config__redis_directives[] = {

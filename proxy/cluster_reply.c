@@ -118,7 +118,7 @@ static const kve_kv_reply_t *field(const kve_kv_reply_t *r, const char *name)
 }
 
 /* one shard of CLUSTER SHARDS; 0 or -1 with `why` */
-static int read_shard(kve_cluster_map_t *map, const kve_kv_reply_t *shard, const char *asked_host, const char **why)
+static int read_shard(kve_cluster_map_t *map, const kve_kv_reply_t *shard, const char *asked_host, int tls, const char **why)
 {
     const kve_kv_reply_t *slots = field(shard, "slots"), *nodes = field(shard, "nodes");
     int primary = -1;
@@ -146,8 +146,8 @@ static int read_shard(kve_cluster_map_t *map, const kve_kv_reply_t *shard, const
             }
             /* an empty ip: the node that answered, when no other node told it its address yet (a one-node cluster) */
             const char *host = ip->len != 0 ? ip->str : asked_host;
-            int index = add_node(map, host, ip->len != 0 ? ip->len : strlen(asked_host), port_of(field(n, "port")),
-                                 pass == 0 ? -1 : primary, why);
+            int index = add_node(map, host, ip->len != 0 ? ip->len : strlen(asked_host),
+                                 port_of(field(n, tls ? "tls-port" : "port")), pass == 0 ? -1 : primary, why);
             if (index < 0)
                 return -1;
             if (pass == 0)
@@ -179,14 +179,15 @@ static int answer_array(const kve_kv_reply_t *r, const char *what, kve_cluster_m
     return 0;
 }
 
-int kve_cluster_parse_shards(const kve_kv_reply_t *r, const char *asked_host, kve_cluster_map_t *map, char *err, size_t errlen)
+int kve_cluster_parse_shards(const kve_kv_reply_t *r, const char *asked_host, int tls, kve_cluster_map_t *map, char *err,
+                             size_t errlen)
 {
     const char *why = NULL;
 
     if (answer_array(r, "SHARDS", map, err, errlen) != 0)
         return -1;
     for (size_t i = 0; i != r->elements; ++i)
-        if (read_shard(map, r->element[i], asked_host, &why) != 0)
+        if (read_shard(map, r->element[i], asked_host, tls, &why) != 0)
             return fail(map, err, errlen, why);
     return 0;
 }

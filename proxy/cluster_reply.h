@@ -46,11 +46,14 @@ typedef struct st_kve_cluster_map_t {
 /**
  * Reads the answer to CLUSTER SHARDS into `map` (overwritten): 0, or -1 with the reason in `err` (and `map` then
  * empty: no node, no slot) when the reply is an error, not of that shape, or names a slot outside 0..16383, a slot
- * twice, a node twice, a node that is not numeric, a bad port, or more than KVE_CLUSTER_MAX_NODES nodes.
+ * twice, a node twice, a node that is not numeric, a bad port, or more than KVE_CLUSTER_MAX_NODES nodes. `tls`: the
+ * nodes' ports are their `tls-port` fields (a link over TLS; Redis gives both ports to every client), else `port`.
  */
-int kve_cluster_parse_shards(const kve_kv_reply_t *reply, const char *asked_host, kve_cluster_map_t *map, char *err, size_t errlen);
+int kve_cluster_parse_shards(const kve_kv_reply_t *reply, const char *asked_host, int tls, kve_cluster_map_t *map, char *err,
+                             size_t errlen);
 
-/** The same for the answer to CLUSTER SLOTS; `asked_host` (numeric, NUL-terminated) stands for an ip of "". */
+/** The same for the answer to CLUSTER SLOTS (which gives a TLS client the TLS ports); `asked_host` (numeric,
+ * NUL-terminated) stands for an ip of "". */
 int kve_cluster_parse_slots(const kve_kv_reply_t *reply, const char *asked_host, kve_cluster_map_t *map, char *err, size_t errlen);
 
 enum { KVE_CLUSTER_NOT_REDIRECT = 0, KVE_CLUSTER_MOVED, KVE_CLUSTER_ASK };

@@ -16,6 +16,7 @@
 #include "proxy/kv_cluster_internal.h"
 #include "proxy/kv_redis.h"
 #include "proxy/log.h"
+#include "proxy/tls_client.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -46,6 +47,8 @@ typedef struct st_node_t {
     char marker[32];
     /* answered CLUSTERDOWN: its view is a minority's (cut off, or alone in a failover); not asked for the map until then */
     uint64_t distrust_until;
+    /* a TLS store without tls_server_name: this node's context, verifying its address (owned; else the template's) */
+    SSL_CTX *own_ctx;
 } node_t;
 
 /* ops completed later from a timer: a refusal (`why`: an error reply's text), or a TRYAGAIN sent again at `at` */
@@ -114,6 +117,32 @@ static node_t *find_node(kve_cluster_link_t *link, const char *host, int port)
     return NULL;
 }
 
+static void node_free(node_t *node)
+{
+    if (node->own_ctx != NULL)
+        SSL_CTX_free(node->own_ctx);
+    free(node);
+}
+
+/* a TLS store: the context that verifies `node` (the template's when it names the servers, else one of its own) */
+static int node_tls(kve_cluster_link_t *link, node_t *node)
+{
+    char err[256];
+
+    node->target.tls = link->users->tls;
+    node->target.ssl_ctx = link->users->ssl_ctx; /* borrowed: the store's, outlives its links */
+    node->target.tls_server_name = link->users->tls_server_name;
+    if (!link->users->tls || link->users->tls_server_name != NULL)
+        return 0;
+    if ((node->own_ctx = kve_tls_client_ctx_derive(link->users->ssl_ctx, node->host, err, sizeof(err))) == NULL) {
+        kve_log(KVE_LOG_WARN, "redis", "%s: node %s:%d left out: %s", link->super.peer, node->host, node->port, err);
+        return -1;
+    }
+    node->target.ssl_ctx = node->own_ctx;
+    node->target.tls_server_name = node->host;
+    return 0;
+}
+
 /* the node at host:port (numeric), added when new; NULL when the table is full */
 static node_t *add_node(kve_cluster_link_t *link, const char *host, int port)
 {
@@ -134,14 +163,15 @@ static node_t *add_node(kve_cluster_link_t *link, const char *host, int port)
     node->target.host = node->host;
     node->target.port = port;
     node->target.db = 0; /* Cluster has db 0 only */
-    node->target.tls = 0;
-    node->target.ssl_ctx = NULL;
-    node->target.tls_server_name = NULL;
     node->target.limit_checked = 0;
     node->target.kill_via = NULL; /* the template's names no address: the node's own user stops its scripts */
     node->target.redirect = on_redirect;
     node->target.redirect_atomic = on_redirect_atomic;
     node->target.redirect_data = node;
+    if (node_tls(link, node) != 0) {
+        node_free(node);
+        return NULL;
+    }
     node->ack_target = node->target;
     node->ack_target.redirect = NULL;
     node->ack_target.redirect_atomic = NULL;
@@ -248,7 +278,7 @@ static void prune_nodes(kve_cluster_link_t *link, const kve_cluster_map_t *map)
             kve_kv_ack_destroy(node->ack);
         if (node->kv != NULL)
             kve_kv_destroy(node->kv);
-        free(node);
+        node_free(node);
     }
     link->num_nodes = kept;
 }
@@ -321,7 +351,7 @@ static void on_refresh_reply(void *data, size_t index, int err, const kve_kv_rep
     if (link->use_slots)
         ret = kve_cluster_parse_slots(reply, link->refresh_node->host, link->scratch, why, sizeof(why));
     else
-        ret = kve_cluster_parse_shards(reply, link->refresh_node->host, link->scratch, why, sizeof(why));
+        ret = kve_cluster_parse_shards(reply, link->refresh_node->host, link->users->tls, link->scratch, why, sizeof(why));
     if (ret != 0) {
         refresh_failed(link, why);
         return;
@@ -851,7 +881,7 @@ static void cluster_destroy(kve_kv_t *kv)
         if (link->nodes[i]->kv != NULL)
             kve_kv_destroy(link->nodes[i]->kv);
     for (size_t i = 0; i != link->num_nodes; ++i)
-        free(link->nodes[i]);
+        node_free(link->nodes[i]);
     h2o_timeout_entry_t *entries[] = {&link->tick_entry, &link->zero_entry, &link->retry_entry};
     for (size_t i = 0; i != sizeof(entries) / sizeof(entries[0]); ++i)
         if (h2o_timeout_is_linked(entries[i]))

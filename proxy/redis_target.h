@@ -64,12 +64,14 @@ typedef struct st_kve_redis_conf_t {
         int64_t db;
     } sentinel;
     /**
-     * the Redis Cluster topology (docs/scale-out.md, "Cluster: design"; the driver is not built yet and `kvedge -t`
-     * refuses a cluster store so far): host:port of seed nodes (laid out as kve_conf_strings_t), size 0: not a
-     * cluster store. With it, `url` is left out.
+     * the Redis Cluster topology (docs/scale-out.md, "Cluster"): host:port of seed nodes (laid out as
+     * kve_conf_strings_t), size 0: not a cluster store. With it, `url` is left out. `tls`: every node is reached over
+     * TLS (its tls-port, as the slot map names it), verified with ca_file against tls_server_name or, without it, the
+     * node's address (the certificate's IP entries); tls_cert_file/tls_key_file as on a rediss:// store.
      */
     struct st_kve_redis_cluster_conf_t {
         struct st_kve_redis_urls_t nodes;
+        int tls;
     } cluster;
     /**
      * min_replicas_ack (proxy/kv_ack.h): a batch that asks for it (KVE_KV_BATCH_ACK) is answered only once at least this
@@ -78,6 +80,13 @@ typedef struct st_kve_redis_conf_t {
     int64_t min_replicas_ack;
     uint64_t min_replicas_ack_timeout_ms;
 } kve_redis_conf_t;
+
+/**
+ * The name a template TLS context verifies when it is never used as is (a cluster store without tls_server_name: each
+ * node's context is derived from it with the node's address, kve_tls_client_ctx_derive). Under .invalid (RFC 6761): no
+ * certificate can name it.
+ */
+#define KVE_REDIS_TLS_TEMPLATE_NAME "template.kvedge.invalid"
 
 /** Where and how to connect; produced by kve_redis_target_init(). All strings owned. */
 typedef struct st_kve_redis_target_t {

@@ -58,6 +58,16 @@ static int init_target(kve_redis_target_t *t, const kve_redis_conf_t *conf, cons
     t->db = (int)conf->sentinel.db;
     t->username = conf->username != NULL && conf->username[0] != '\0' ? kve_strdup(conf->username) : NULL;
     t->password = conf->password != NULL && conf->password[0] != '\0' ? kve_strdup(conf->password) : NULL;
+    if (conf->cluster.nodes.size != 0 && conf->cluster.tls) {
+        /* the nodes' template context: as is with tls_server_name, else derived per node with its address */
+        const int named = conf->tls_server_name != NULL && conf->tls_server_name[0] != '\0';
+        t->tls = 1;
+        if ((t->ssl_ctx = kve_redis_tls_ctx_create(conf, KVE_REDIS_TLS_TEMPLATE_NAME, err, errlen)) == NULL) {
+            kve_redis_target_dispose(t);
+            return -1;
+        }
+        t->tls_server_name = named ? kve_strdup(conf->tls_server_name) : NULL;
+    }
     return 0;
 }
 

@@ -31,4 +31,12 @@ SSL_CTX *kve_tls_client_ctx_create(const char *host, size_t host_len, const char
  */
 int kve_tls_client_ctx_use_certificate(SSL_CTX *ctx, const char *cert_file, const char *key_file, char *err, size_t errlen);
 
+/**
+ * A context like `tmpl` (one made above: its trusted certificates and client certificate, shared, not read again)
+ * that verifies the name `host` (NUL-terminated; an address literal against the certificate's IP entries). For peers
+ * learnt at run time (a cluster's nodes), so no file is read on a worker thread. Returns the context (the caller owns
+ * one reference), or NULL with a message in `err`.
+ */
+SSL_CTX *kve_tls_client_ctx_derive(SSL_CTX *tmpl, const char *host, char *err, size_t errlen);
+
 #endif

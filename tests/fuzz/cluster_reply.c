@@ -61,7 +61,8 @@ static void check_reply(const kve_kv_reply_t *r, kve_cluster_map_t *map)
     kve_cluster_redirect_t red;
 
     err[0] = '\0';
-    check_map(map, kve_cluster_parse_shards(r, "127.0.0.1", map, err, sizeof(err)), err);
+    check_map(map, kve_cluster_parse_shards(r, "127.0.0.1", 0, map, err, sizeof(err)), err);
+    check_map(map, kve_cluster_parse_shards(r, "127.0.0.1", 1, map, err, sizeof(err)), err);
     err[0] = '\0';
     check_map(map, kve_cluster_parse_slots(r, "127.0.0.1", map, err, sizeof(err)), err);
     if (r->type == KVE_REPLY_ERROR || r->type == KVE_REPLY_STRING) {

@@ -137,7 +137,8 @@ export async function moveSlot(cluster, slot, src, dst) {
     for (;;) {
         const keys = await S.call('CLUSTER', 'GETKEYSINSLOT', slot, 100);
         if (keys.length === 0) break;
-        await S.call('MIGRATE', '127.0.0.1', cluster.nodes[dst].port, '', 0, 5000, 'KEYS', ...keys);
+        // (a cluster with tls-cluster yes migrates over TLS: to the target's TLS port)
+        await S.call('MIGRATE', '127.0.0.1', cluster.tlsPorts?.[dst] ?? cluster.nodes[dst].port, '', 0, 5000, 'KEYS', ...keys);
         moved += keys.length;
     }
     await D.call('CLUSTER', 'SETSLOT', slot, 'NODE', dstId);

@@ -240,15 +240,22 @@ function redisCli(args, { timeoutMs = 60_000 } = {}) {
  * when every node says `cluster_state:ok`, knows every other node and every slot is assigned, and every replica is
  * linked to its primary. opts: {primaries, replicasPerPrimary, nodeTimeoutMs (cluster-node-timeout, default 2000),
  * args (extra redis args for every node), nodeArgs(i) (extra redis args for node i only, e.g. a bind-source-addr of its
- * own)}.
+ * own), tls: {certs (makeCerts() of httpclient_helpers.mjs), leaf (optional: the server certificate of every node,
+ * default one leaf for localhost and 127.0.0.1 signed by certs.ca)}}.
+ * With `tls` every node also listens with TLS on a free `--tls-port` of its own (`--tls-auth-clients no`, the CA
+ * certs.ca.cert) and speaks TLS on the cluster bus (`--tls-cluster yes`) and for replication (`--tls-replication yes`);
+ * the plain ports stay (the harness' PING, node handles' ioredis clients). Redis then announces the TLS ports in the
+ * cluster (CLUSTER SLOTS/SHARDS/NODES, -MOVED) to TLS clients and the plain ports to plain ones.
  * Returns {nodes: [handle...] (as created: redis-cli makes the first `primaries` the primaries), addresses
  * ['127.0.0.1:port', ...], busPorts (each node's cluster-port), primaries(), replicas() (the handles by their current
- * role), client(i), nodeTimeoutMs, stop()} (every node stopped by its PID).
+ * role), client(i), nodeTimeoutMs, stop()} (every node stopped by its PID); with `tls` also tlsPorts (each node's TLS
+ * port, in the order of nodes), tlsAddresses ['127.0.0.1:tlsport', ...] and tlsLeaf (the nodes' certificate).
  */
 export async function startCluster(opts = {}) {
     const p = opts.primaries ?? 3, r = opts.replicasPerPrimary ?? 1;
     const nodeTimeoutMs = opts.nodeTimeoutMs ?? 2000;
-    const nodes = [], busPorts = [];
+    const nodes = [], busPorts = [], tlsPorts = [];
+    const tls = opts.tls ? { ...opts.tls, leaf: opts.tls.leaf ?? opts.tls.certs.leaf({ dns: ['localhost'], ip: [HOST] }) } : null;
     const stop = async () => {
         for (const n of nodes) await n.stop().catch(() => {});
     };
@@ -256,10 +263,26 @@ export async function startCluster(opts = {}) {
         for (let i = 0; i < p * (r + 1); i++) {
             const busPort = await freePort();
             busPorts.push(busPort);
-            nodes.push(await startRedis({
-                args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-port', String(busPort),
-                    '--cluster-node-timeout', String(nodeTimeoutMs), ...REPLICA_ARGS, ...(opts.args ?? []), ...(opts.nodeArgs?.(i) ?? [])],
-            }));
+            const args = ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-port', String(busPort),
+                '--cluster-node-timeout', String(nodeTimeoutMs), ...REPLICA_ARGS, ...(opts.args ?? []), ...(opts.nodeArgs?.(i) ?? [])];
+            if (!tls) {
+                nodes.push(await startRedis({ args }));
+                continue;
+            }
+            // startRedis retries a taken plain port itself; a taken TLS port (also "Address already in use") gets a new one here
+            for (let attempt = 0; ; attempt++) {
+                const tlsPort = await freePort();
+                try {
+                    nodes.push(await startRedis({
+                        args: [...args, '--tls-port', String(tlsPort), '--tls-cert-file', tls.leaf.cert, '--tls-key-file', tls.leaf.key,
+                            '--tls-ca-cert-file', tls.certs.ca.cert, '--tls-auth-clients', 'no', '--tls-cluster', 'yes', '--tls-replication', 'yes'],
+                    }));
+                    tlsPorts.push(tlsPort);
+                    break;
+                } catch (e) {
+                    if (!e.addressInUse || attempt >= 4) throw e;
+                }
+            }
         }
         const addresses = nodes.map((n) => `${HOST}:${n.port}`);
         await redisCli(['--cluster', 'create', ...addresses, '--cluster-replicas', String(r), '--cluster-yes']);
@@ -303,6 +326,7 @@ export async function startCluster(opts = {}) {
             primaries: () => byRole('master'),
             replicas: () => byRole('slave'),
             stop,
+            ...(tls ? { tlsPorts, tlsAddresses: tlsPorts.map((t) => `${HOST}:${t}`), tlsLeaf: tls.leaf } : {}),
         };
     } catch (e) {
         await stop();

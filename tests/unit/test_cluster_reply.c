@@ -65,12 +65,17 @@ static void shard_node(const char *ip, int port, const char *role, const char *h
     S("health"), S(health);
 }
 
-static int shards(kve_cluster_map_t *map, char *err)
+static int shards_tls(kve_cluster_map_t *map, char *err, int tls)
 {
     const kve_kv_reply_t *r = parse_resp();
-    int ret = kve_cluster_parse_shards(r, "10.9.9.9", map, err, 200);
+    int ret = kve_cluster_parse_shards(r, "10.9.9.9", tls, map, err, 200);
     done(r);
     return ret;
+}
+
+static int shards(kve_cluster_map_t *map, char *err)
+{
+    return shards_tls(map, err, 0);
 }
 
 static int slots(kve_cluster_map_t *map, char *err)
@@ -85,6 +90,50 @@ static int slots(kve_cluster_map_t *map, char *err)
 static int owner(const kve_cluster_map_t *map, unsigned slot)
 {
     return (int)map->slot[slot] - 1;
+}
+
+/* a node of a cluster with tls-cluster yes, as Redis 7.0.15 writes it to every client: both ports */
+static void shard_node_tls(const char *ip, int port, int tls_port, const char *role)
+{
+    A(16);
+    S("id"), S("63acff14ebb0247ecb0a6be7c704708aa083a2");
+    S("port"), I(port);
+    S("tls-port"), I(tls_port);
+    S("ip"), S(ip);
+    S("endpoint"), S(ip);
+    S("role"), S(role);
+    S("replication-offset"), I(141);
+    S("health"), S("online");
+}
+
+TEST(shards_tls_ports)
+{
+    kve_cluster_map_t *map = malloc(sizeof(*map));
+    char err[200];
+
+    for (int tls = 0; tls != 2; ++tls) {
+        START();
+        A(1);
+        A(4), S("slots"), A(2), I(0), I(16383), S("nodes"), A(2);
+        shard_node_tls("127.0.0.1", 7000, 8000, "master");
+        shard_node_tls("127.0.0.1", 7001, 8001, "replica");
+        CHECK_EQ_INT(shards_tls(map, err, tls), 0);
+        CHECK_EQ_INT((int)map->num_nodes, 2);
+        /* a link over TLS reaches the nodes at their tls-port, a plain one at their port */
+        int p = kve_cluster_find_node(map, "127.0.0.1", tls ? 8000 : 7000),
+            r = kve_cluster_find_node(map, "127.0.0.1", tls ? 8001 : 7001);
+        CHECK(p >= 0 && r >= 0);
+        CHECK_EQ_INT(owner(map, 0), p);
+        CHECK_EQ_INT(map->nodes[r].primary, p);
+    }
+    /* a TLS link and a node without tls-port (tls-cluster off): refused, not reached in the clear */
+    START();
+    A(1);
+    A(4), S("slots"), A(2), I(0), I(16383), S("nodes"), A(1);
+    shard_node("127.0.0.1", 7000, "master", "online");
+    CHECK_EQ_INT(shards_tls(map, err, 1), -1);
+    CHECK(strstr(err, "port") != NULL);
+    free(map);
 }
 
 TEST(shards_of_a_fixture)
@@ -280,6 +329,7 @@ TEST(moved_and_ask)
 void kve_suite_cluster_reply(void)
 {
     RUN(shards_of_a_fixture);
+    RUN(shards_tls_ports);
     RUN(shards_refused);
     RUN(slots_answer);
     RUN(moved_and_ask);
