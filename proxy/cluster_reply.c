@@ -145,8 +145,8 @@ static int read_shard(kve_cluster_map_t *map, const kve_kv_reply_t *shard, const
                 return -1;
             }
             /* an empty ip: the node that answered, when no other node told it its address yet (a one-node cluster) */
-            const char *host = ip->len != 0 ? ip->str : asked_host;
-            int index = add_node(map, host, ip->len != 0 ? ip->len : strlen(asked_host),
+            int named = ip->len != 0;
+            int index = add_node(map, named ? ip->str : asked_host, named ? ip->len : strlen(asked_host),
                                  port_of(field(n, tls ? "tls-port" : "port")), pass == 0 ? -1 : primary, why);
             if (index < 0)
                 return -1;

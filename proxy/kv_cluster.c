@@ -124,14 +124,12 @@ static void node_free(node_t *node)
     free(node);
 }
 
-/* a TLS store: the context that verifies `node` (the template's when it names the servers, else one of its own) */
+/* a TLS store without tls_server_name: a context of the node's own that verifies its address (with a name, the node's
+ * target keeps the template's context and name, borrowed: the store's, they outlive its links) */
 static int node_tls(kve_cluster_link_t *link, node_t *node)
 {
     char err[256];
 
-    node->target.tls = link->users->tls;
-    node->target.ssl_ctx = link->users->ssl_ctx; /* borrowed: the store's, outlives its links */
-    node->target.tls_server_name = link->users->tls_server_name;
     if (!link->users->tls || link->users->tls_server_name != NULL)
         return 0;
     if ((node->own_ctx = kve_tls_client_ctx_derive(link->users->ssl_ctx, node->host, err, sizeof(err))) == NULL) {

@@ -52,17 +52,25 @@ static void done(const kve_kv_reply_t *r)
     kve_redis_reply_functions.freeObject((void *)r);
 }
 
-/* one node of CLUSTER SHARDS, as Redis 7.0.15 writes it */
-static void shard_node(const char *ip, int port, const char *role, const char *health)
+/* one node of CLUSTER SHARDS, as Redis 7.0.15 writes it; `tls_port` 0: none (tls-cluster off), else both ports, as a
+ * node with tls-cluster yes writes them to every client */
+static void shard_node_ports(const char *ip, int port, int tls_port, const char *role, const char *health)
 {
-    A(14);
+    A(tls_port != 0 ? 16 : 14);
     S("id"), S("504ca63814ebb0247ecb0a6be7c704708aa083a2");
     S("port"), I(port);
+    if (tls_port != 0)
+        S("tls-port"), I(tls_port);
     S("ip"), S(ip);
     S("endpoint"), S(ip);
     S("role"), S(role);
     S("replication-offset"), I(0);
     S("health"), S(health);
+}
+
+static void shard_node(const char *ip, int port, const char *role, const char *health)
+{
+    shard_node_ports(ip, port, 0, role, health);
 }
 
 static int shards_tls(kve_cluster_map_t *map, char *err, int tls)
@@ -92,20 +100,6 @@ static int owner(const kve_cluster_map_t *map, unsigned slot)
     return (int)map->slot[slot] - 1;
 }
 
-/* a node of a cluster with tls-cluster yes, as Redis 7.0.15 writes it to every client: both ports */
-static void shard_node_tls(const char *ip, int port, int tls_port, const char *role)
-{
-    A(16);
-    S("id"), S("63acff14ebb0247ecb0a6be7c704708aa083a2");
-    S("port"), I(port);
-    S("tls-port"), I(tls_port);
-    S("ip"), S(ip);
-    S("endpoint"), S(ip);
-    S("role"), S(role);
-    S("replication-offset"), I(141);
-    S("health"), S("online");
-}
-
 TEST(shards_tls_ports)
 {
     kve_cluster_map_t *map = malloc(sizeof(*map));
@@ -115,8 +109,8 @@ TEST(shards_tls_ports)
         START();
         A(1);
         A(4), S("slots"), A(2), I(0), I(16383), S("nodes"), A(2);
-        shard_node_tls("127.0.0.1", 7000, 8000, "master");
-        shard_node_tls("127.0.0.1", 7001, 8001, "replica");
+        shard_node_ports("127.0.0.1", 7000, 8000, "master", "online");
+        shard_node_ports("127.0.0.1", 7001, 8001, "replica", "online");
         CHECK_EQ_INT(shards_tls(map, err, tls), 0);
         CHECK_EQ_INT((int)map->num_nodes, 2);
         /* a link over TLS reaches the nodes at their tls-port, a plain one at their port */
