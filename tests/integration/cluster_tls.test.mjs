@@ -120,6 +120,35 @@ for (const [what, tls, reason] of [
     });
 }
 
+test('issue 12 cluster over TLS: nodes that demand a client certificate: refused without one; with tls_cert_file each node\'s own context presents it', T, async () => {
+    const client = certs.leaf({ dns: ['kvedge-client'] });
+    await Promise.all(c.clients.map((io) => io.config('SET', 'tls-auth-clients', 'yes')));
+    try {
+        const bare = await startKvedge(tlsConfig());
+        try {
+            await waitFor(() => /is down: TLS /.test(bare.stderr()), { message: 'the log line' });
+            assert.match(bare.stderr().split('\n').find((l) => /is down: TLS /.test(l)),
+                /alert certificate required|ended after the handshake \(a client certificate required\?\)/);
+            assert.equal((await kvPost(bare, ['SET', 'tls:mtls', 'x'])).status, 503);
+        } finally {
+            assertCleanExit(await bare.stop());
+        }
+        // no tls_server_name: every node's context is derived from the store's (its address verified) and must carry the
+        // client certificate too, on every shard
+        const k = await startClusterKv(c, tlsConfig({ tls_cert_file: client.cert, tls_key_file: client.key }));
+        try {
+            for (const { key, node } of await keysOnEveryShard(c, await shardMap(c), 'mtls:', 1)) {
+                assert.equal((await kvPost(k, ['SET', key, 'v'])).status, 200, key);
+                assert.equal(await c.clients[node].get(key), 'v');
+            }
+        } finally {
+            assertCleanExit(await k.stop());
+        }
+    } finally {
+        await Promise.all(c.clients.map((io) => io.config('SET', 'tls-auth-clients', 'no')));
+    }
+});
+
 test('issue 12 cluster over TLS: kvedge -t takes cluster.tls with its files and refuses what cannot be loaded', async () => {
     const dir = makeTempDir();
     let n = 0;
